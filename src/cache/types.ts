@@ -1,0 +1,133 @@
+/**
+ * The store's contract: content-addressed blobs, layer snapshots, the cache index and
+ * image references, under one root directory. One store serves many concurrent builds
+ * (several processes); a process killed at any point leaves it consistent.
+ */
+import type { Readable } from 'node:stream';
+import type { Digest } from '../shared/digest.ts';
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+export interface BlobStore {
+  /** `<root>/blobs/sha256/<hex>`; the file exists only once complete and verified. */
+  path(digest: Digest): string;
+  has(digest: Digest): Promise<boolean>;
+  /** Size in bytes, or undefined when absent. */
+  size(digest: Digest): Promise<number | undefined>;
+  /** Write bytes; returns their digest. Idempotent. */
+  put(data: Uint8Array | string): Promise<BlobInfo>;
+  /**
+   * Stream into the store: written to a temp file, hashed, verified against `expected`
+   * (throws a typed digest-mismatch error and keeps nothing if it differs), then renamed.
+   */
+  ingest(source: Readable | AsyncIterable<Uint8Array>, expected?: { digest: Digest; size?: number }): Promise<BlobInfo>;
+  read(digest: Digest): Promise<Buffer>;
+  readJson<T>(digest: Digest): Promise<T>;
+  stream(digest: Digest): Readable;
+  delete(digest: Digest): Promise<void>;
+  list(): AsyncIterable<BlobInfo>;
+}
+
+export type SnapshotId = number;
+
+export interface SnapshotInfo {
+  id: SnapshotId;
+  parent: SnapshotId | null;
+  /** The layer's diff directory in overlayfs upperdir form (whiteouts = char 0:0). */
+  dir: string;
+  /** Overlay workdir for this snapshot while it is being written. */
+  workDir: string;
+  committed: boolean;
+  /** Uncompressed layer tar digest, once computed (export or pull). */
+  diffId?: Digest;
+  /** Bytes used by `dir`, once committed. */
+  size?: number;
+  createdAt: number;
+  lastUsedAt: number;
+  /** Free text for `du` / debugging, e.g. the vertex description. */
+  description?: string;
+}
+
+export interface SnapshotStore {
+  /** `<root>/snapshots` — overlay mounts use paths relative to it to stay short. */
+  readonly dir: string;
+  /** A new, empty, uncommitted snapshot on top of `parent`. */
+  create(parent: SnapshotId | null, description?: string): Promise<SnapshotInfo>;
+  /** Freeze a snapshot: it is never written again. Records its size. */
+  commit(id: SnapshotId, meta?: { diffId?: Digest }): Promise<SnapshotInfo>;
+  get(id: SnapshotId): SnapshotInfo | undefined;
+  /** The snapshot and its ancestors, nearest first (the overlay lowerdir order). */
+  chain(id: SnapshotId): SnapshotInfo[];
+  setDiffId(id: SnapshotId, diffId: Digest): void;
+  /** Find a committed snapshot by (parent, diffId) — pulled layers are unpacked once. */
+  findByDiffId(parent: SnapshotId | null, diffId: Digest): SnapshotInfo | undefined;
+  /** Compressed blobs already made from a snapshot, for reuse on export/push. */
+  layerBlobs(id: SnapshotId): LayerBlob[];
+  addLayerBlob(id: SnapshotId, blob: LayerBlob): void;
+  remove(id: SnapshotId): Promise<void>;
+  list(): SnapshotInfo[];
+  /** Mark as used now (for LRU prune). */
+  touch(id: SnapshotId): void;
+}
+
+export interface LayerBlob {
+  digest: Digest;
+  size: number;
+  mediaType: string;
+  /** `gzip`, `zstd`, `uncompressed`. */
+  compression: string;
+}
+
+/** One result of a cached vertex: a snapshot, or nothing (empty filesystem). */
+export type CachedResult = { snapshot: SnapshotId } | { empty: true };
+
+export interface CacheRecord {
+  key: Digest;
+  results: CachedResult[];
+  createdAt: number;
+  lastUsedAt: number;
+  description?: string;
+}
+
+/** The cache index: cache key → results. Exportable (list) and importable (put). */
+export interface CacheIndex {
+  get(key: Digest): CacheRecord | undefined;
+  put(key: Digest, results: CachedResult[], description?: string): void;
+  delete(key: Digest): void;
+  list(): CacheRecord[];
+}
+
+export interface ImageRecord {
+  /** Normalised name, e.g. `docker.io/library/app:1.0`. */
+  name: string;
+  /** Digest of the manifest blob in the blob store. */
+  manifest: Digest;
+  /** Digest of the config blob. */
+  config: Digest;
+  /** Snapshot holding the image's top layer, or null for an image with no layers. */
+  snapshot: SnapshotId | null;
+  createdAt: number;
+}
+
+export interface ImageRefs {
+  get(name: string): ImageRecord | undefined;
+  set(record: ImageRecord): void;
+  delete(name: string): boolean;
+  list(): ImageRecord[];
+}
+
+export interface Store {
+  readonly root: string;
+  readonly blobs: BlobStore;
+  readonly snapshots: SnapshotStore;
+  readonly cache: CacheIndex;
+  readonly images: ImageRefs;
+  /** Cross-process lock (cache mounts with sharing=locked, GC). Released by the returned fn. */
+  lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>>;
+  /** A fresh private temp directory under the store, removed on close and by the next open's cleanup. */
+  tempDir(prefix: string): Promise<string>;
+  close(): void;
+}

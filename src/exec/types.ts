@@ -1,0 +1,53 @@
+/**
+ * The executor's contract: run one process in a sandboxed Linux container whose root
+ * filesystem is an already-mounted directory. Only src/exec spawns containers.
+ */
+
+export interface ExecMountSpec {
+  /** Absolute path inside the container. */
+  dest: string;
+  type: 'bind' | 'tmpfs';
+  /** Host path for bind mounts. */
+  source?: string;
+  readonly: boolean;
+  /** tmpfs size in bytes. */
+  size?: number;
+}
+
+export interface ProcessSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  /** Data written to the process's stdin, then closed. */
+  stdin?: string;
+}
+
+export interface RunSpec {
+  /** Host directory holding the container's root filesystem (an overlay mount). */
+  rootfs: string;
+  process: ProcessSpec;
+  mounts: ExecMountSpec[];
+  network: 'host' | 'none';
+  /** `insecure`: all capabilities, no masked paths (RUN --security=insecure). */
+  security: 'sandbox' | 'insecure';
+  hostname?: string;
+  /** Content for /etc/hosts and /etc/resolv.conf (bind-mounted, never left in the layer). */
+  hosts?: string;
+  resolvConf?: string;
+}
+
+export interface RunResult {
+  exitCode: number;
+}
+
+export interface Executor {
+  /** Run to completion. Rejects only on failure to run; a non-zero exit is a result. */
+  run(
+    spec: RunSpec,
+    io: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void },
+    signal: AbortSignal,
+  ): Promise<RunResult>;
+}

@@ -1,0 +1,91 @@
+/**
+ * Typed errors. Every error tbuild raises on purpose is a TbuildError with a stable
+ * `code`; only the CLI formats them and picks the exit code. Modules subclass this in
+ * their own `errors.ts`.
+ */
+
+/** 1-based, inclusive line range in a Dockerfile. */
+export interface LineRange {
+  start: number;
+  end: number;
+}
+
+/** Where in the user's input an error points. */
+export interface SourceLocation {
+  file?: string;
+  range?: LineRange;
+}
+
+export interface TbuildErrorOptions {
+  /** One sentence that tells the user how to fix it. */
+  hint?: string;
+  location?: SourceLocation;
+  cause?: unknown;
+  /** Process exit code the CLI should use (default 1). */
+  exitCode?: number;
+}
+
+export class TbuildError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly location: SourceLocation | undefined;
+  readonly exitCode: number;
+
+  constructor(code: string, message: string, options: TbuildErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.location = options.location;
+    this.exitCode = options.exitCode ?? 1;
+  }
+}
+
+/** Bad user input on the command line (docker uses exit code 125 for usage errors... and 1 for build errors). */
+export class UsageError extends TbuildError {
+  constructor(message: string, options: TbuildErrorOptions = {}) {
+    super('TBUILD_USAGE', message, { exitCode: 1, ...options });
+  }
+}
+
+/** The operation was cancelled (Ctrl-C or a sibling failure). */
+export class CancelledError extends TbuildError {
+  constructor(message = 'cancelled', options: TbuildErrorOptions = {}) {
+    super('TBUILD_CANCELLED', message, { exitCode: 130, ...options });
+  }
+}
+
+export function isTbuildError(err: unknown): err is TbuildError {
+  return err instanceof TbuildError;
+}
+
+/**
+ * Levenshtein-based "did you mean" helper for hints: the closest candidate within
+ * a small edit distance, or undefined.
+ */
+export function closestMatch(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(w.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(w, candidate.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -1,0 +1,80 @@
+/**
+ * The solver's contract. The solver schedules vertices of an LLB Definition and caches
+ * their results; it knows nothing about what an op does. A Worker (src/engine) supplies
+ * one OpHandler per vertex and the result cache.
+ *
+ * `R` is the worker's result type (for the engine: a reference to a snapshot or a local
+ * directory). The solver never looks inside it.
+ */
+import type { Definition, Digest, Vertex } from '../llb/types.ts';
+import type { ProgressSink } from '../shared/progress.ts';
+
+export interface OpContext {
+  readonly digest: Digest;
+  /** Aborted when the build is cancelled (Ctrl-C, or another vertex failed). */
+  readonly signal: AbortSignal;
+  /** Stream a line/chunk of the op's output to progress. */
+  log(stream: 'stdout' | 'stderr', data: string): void;
+  /** Report byte or item progress for a sub-task of this op. */
+  progress(id: string, current: number, total?: number): void;
+}
+
+export interface CacheMap {
+  /**
+   * The op's own contribution to the cache key. For most ops the vertex digest; sources
+   * put the resolved content identity here (an image's manifest digest).
+   */
+  digest: Digest;
+  /**
+   * One entry per input, in order. By default an input enters the key through its own
+   * cache key. With `contentSelectors`, it enters through the content checksum of those
+   * paths in the input's result (so COPY of one file depends on that file only).
+   */
+  deps?: ReadonlyArray<{ contentSelectors?: readonly string[] } | undefined>;
+  /**
+   * Results of this op are never stored in or read from the result cache (cheap ops
+   * such as a local context reference). Its key is still computed.
+   */
+  uncacheable?: boolean;
+}
+
+export interface OpHandler<R> {
+  /** Compute cache-key material without running the op. May do I/O (resolve an image). */
+  cacheMap(ctx: OpContext): Promise<CacheMap>;
+  /** Run the op on its inputs' results; one result per output of the vertex. */
+  exec(ctx: OpContext, inputs: readonly R[]): Promise<R[]>;
+}
+
+export interface ResultCache<R> {
+  /** The results stored under `key`, or undefined on a miss. Never throws for a miss. */
+  get(key: Digest): Promise<R[] | undefined>;
+  put(key: Digest, results: readonly R[]): Promise<void>;
+}
+
+export interface Worker<R> {
+  handler(vertex: Vertex, digest: Digest): OpHandler<R>;
+  /** Content checksum of `selectors` inside `result` (for content-based cache keys). */
+  contentChecksum(result: R, selectors: readonly string[], signal: AbortSignal): Promise<Digest>;
+  cache: ResultCache<R>;
+}
+
+export interface SolveOptions {
+  /** Max vertices executing at once (default: number of cores). */
+  parallelism?: number;
+  /** Skip cache lookups for every vertex (results are still stored). */
+  noCache?: boolean;
+  signal?: AbortSignal;
+  onProgress?: ProgressSink;
+}
+
+export interface SolveResult<R> {
+  /** The root output's result, or null when the definition's root is null (scratch). */
+  result: R | null;
+  /** Cache key of every vertex that was needed, by vertex digest. */
+  keys: ReadonlyMap<Digest, Digest>;
+  /** Vertices that executed vs came from the cache. */
+  executed: readonly Digest[];
+  cached: readonly Digest[];
+}
+
+export type Solve = <R>(definition: Definition, worker: Worker<R>, options?: SolveOptions) => Promise<SolveResult<R>>;
