@@ -23,7 +23,10 @@ export interface BlobStore {
    * Stream into the store: written to a temp file, hashed, verified against `expected`
    * (throws a typed digest-mismatch error and keeps nothing if it differs), then renamed.
    */
-  ingest(source: Readable | AsyncIterable<Uint8Array>, expected?: { digest: Digest; size?: number }): Promise<BlobInfo>;
+  ingest(
+    source: Readable | AsyncIterable<Uint8Array>,
+    expected?: { digest: Digest; size?: number },
+  ): Promise<BlobInfo>;
   read(digest: Digest): Promise<Buffer>;
   readJson<T>(digest: Digest): Promise<T>;
   stream(digest: Digest): Readable;

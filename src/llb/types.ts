@@ -78,7 +78,13 @@ export interface ExecMount {
   readonly: boolean;
   /** The output index this mount's final contents become, or null if discarded. */
   output: number | null;
-  cache?: { id: string; sharing: 'shared' | 'private' | 'locked'; uid?: number; gid?: number; mode?: number };
+  cache?: {
+    id: string;
+    sharing: 'shared' | 'private' | 'locked';
+    uid?: number;
+    gid?: number;
+    mode?: number;
+  };
   tmpfs?: { size?: number };
   secret?: { id: string; uid: number; gid: number; mode: number; optional: boolean; env?: string };
   ssh?: { id: string; uid: number; gid: number; mode: number; optional: boolean };

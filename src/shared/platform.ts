@@ -20,7 +20,9 @@ const NODE_TO_OCI_ARCH: Record<string, string> = {
 /** The platform tbuild runs on (the build platform). */
 export function hostPlatform(): Platform {
   const architecture = NODE_TO_OCI_ARCH[process.arch] ?? process.arch;
-  return architecture === 'arm' ? { os: 'linux', architecture, variant: 'v7' } : { os: 'linux', architecture };
+  return architecture === 'arm'
+    ? { os: 'linux', architecture, variant: 'v7' }
+    : { os: 'linux', architecture };
 }
 
 /** Parse `linux/amd64`, `linux/arm/v7`, `linux/arm64/v8`. */

@@ -10,14 +10,33 @@ export type ProgressEvent =
   | { type: 'build.started'; time: number; target?: string | undefined }
   | { type: 'build.completed'; time: number; durationMs: number; ok: boolean }
   /** A vertex (one step of the graph) started executing. */
-  | { type: 'vertex.started'; time: number; digest: Digest; name: string; location?: SourceLocation | undefined }
+  | {
+      type: 'vertex.started';
+      time: number;
+      digest: Digest;
+      name: string;
+      location?: SourceLocation | undefined;
+    }
   /** A vertex's result came from the cache; it did not run. */
-  | { type: 'vertex.cached'; time: number; digest: Digest; name: string; location?: SourceLocation | undefined }
+  | {
+      type: 'vertex.cached';
+      time: number;
+      digest: Digest;
+      name: string;
+      location?: SourceLocation | undefined;
+    }
   /** Why a vertex missed the cache (for --explain and json progress). */
   | { type: 'vertex.cache-miss'; time: number; digest: Digest; name: string; reason: string }
   | { type: 'vertex.log'; time: number; digest: Digest; stream: 'stdout' | 'stderr'; data: string }
   /** Byte or item progress inside a vertex (context transfer, layer pull, push). */
-  | { type: 'vertex.progress'; time: number; digest: Digest; id: string; current: number; total?: number | undefined }
+  | {
+      type: 'vertex.progress';
+      time: number;
+      digest: Digest;
+      id: string;
+      current: number;
+      total?: number | undefined;
+    }
   | { type: 'vertex.completed'; time: number; digest: Digest; name: string; durationMs: number }
   | {
       type: 'vertex.error';

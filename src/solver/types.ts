@@ -77,4 +77,8 @@ export interface SolveResult<R> {
   cached: readonly Digest[];
 }
 
-export type Solve = <R>(definition: Definition, worker: Worker<R>, options?: SolveOptions) => Promise<SolveResult<R>>;
+export type Solve = <R>(
+  definition: Definition,
+  worker: Worker<R>,
+  options?: SolveOptions,
+) => Promise<SolveResult<R>>;
