@@ -1,0 +1,39 @@
+/**
+ * tbuild's command line. Thin: each command lives in src/cli/commands/<name>.ts and
+ * lazy-loads the modules it needs, so that `tbuild --help` or a no-op rebuild starts fast.
+ */
+import yargs from 'yargs';
+import type { CommandModule } from 'yargs';
+import { CliUsageFailure, formatError } from './errors.ts';
+
+type Loader = () => Promise<{ command: CommandModule<object, never> }>;
+
+/** Commands, loaded only when named (yargs needs their builders, so they are small). */
+const commands: Record<string, Loader> = {
+  parse: () => import('./commands/parse.ts'),
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const modules = await Promise.all(Object.values(commands).map((load) => load()));
+  let exitCode = 0;
+  const cli = yargs(argv)
+    .scriptName('tbuild')
+    .strict()
+    .demandCommand(1, 'Name a command, e.g. `tbuild build .` (see --help).')
+    .recommendCommands()
+    .help()
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error) => {
+      throw error ?? new CliUsageFailure(message);
+    });
+  for (const mod of modules) cli.command(mod.command as CommandModule);
+  try {
+    await cli.parseAsync();
+  } catch (error) {
+    const { text, code } = formatError(error);
+    process.stderr.write(text + '\n');
+    exitCode = code;
+  }
+  return exitCode;
+}
