@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything tbuild needs on a fresh Debian/Ubuntu machine, as root: Node 24 (when
+# the machine has none or an older one), runc and the Debian tools the tests use, the npm
+# dependencies, and the compiled CLI. Idempotent and quiet when there is nothing to do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# runc runs RUN steps; mount/attr/mknod handle overlay layers; skopeo, umoci and
+# docker-registry are the third-party checks and the loopback registry in tests;
+# busybox-static makes base images; openssl and apache2-utils set up registry auth in tests.
+packages=(runc util-linux attr coreutils busybox-static skopeo umoci docker-registry
+  openssl apache2-utils xz-utils bzip2 gzip git ca-certificates curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ "$(node_major)" -lt 24 ]; then
+  say "installing Node 24 from the npm registry (found $(node --version 2>/dev/null || echo none))"
+  npm install -g --prefix /usr/local --no-fund --no-audit node@24 >/dev/null
+  hash -r
+  export PATH="/usr/local/bin:$PATH"
+fi
+if [ "$(node_major)" -lt 24 ]; then
+  echo "setup: Node 24 is required but $(command -v node) is $(node --version); put /usr/local/bin first on PATH" >&2
+  exit 1
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies"
+  npm ci --no-fund --no-audit >/dev/null
+fi
+say "compiling"
+npm run --silent build
+say "ready: node $(node --version), runc $(runc --version | head -n1 | awk '{print $3}')"

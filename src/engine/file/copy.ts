@@ -1,0 +1,300 @@
+/**
+ * COPY and ADD semantics, as BuildKit applies them (its fileop copy on fsutil):
+ * - a directory source copies its contents; a file goes to `dest` or into it when `dest`
+ *   ends in `/` or is an existing directory;
+ * - missing parents of the destination are created 0755, owned by the --chown owner;
+ * - an existing destination directory keeps its own metadata; nested ones take the source's;
+ * - owner: --chown, else the source's (build-context files are always root-owned in images);
+ * - --chmod applies to every copied entry, directories included;
+ * - symlinks inside a copied tree are copied as links, a symlink named directly is followed;
+ * - hard links within one copy stay hard links.
+ * Writes go through `resolveInRoot`, so a destination crossing a symlink in the image
+ * lands where the container would see it, never outside the root.
+ */
+import {
+  chmod,
+  copyFile,
+  lchown,
+  lstat,
+  lutimes,
+  mkdir,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  link,
+} from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import type { CopyAction } from '../../llb/types.ts';
+import { FileOpError, sourceNotFound } from './errors.ts';
+import { hasWildcard, matchComponent, matchPath } from './glob.ts';
+import { applyMode } from './mode.ts';
+import type { Owner } from './owner.ts';
+import { cleanPath, resolveInRoot } from './paths.ts';
+import { makeSpecialFile } from './special.ts';
+import { isArchive, extractArchive } from './unpack.ts';
+
+export interface SourceRoot {
+  /** Host directory the source paths are read from. */
+  root: string;
+  /** Force this owner on copied entries (the build context: files are root-owned in images). */
+  owner?: Owner;
+}
+
+export interface CopyContext {
+  /** Host directory of the destination filesystem (the merged overlay mount). */
+  dest: string;
+  /** A fresh temporary directory on request (archive extraction). */
+  tempDir(): Promise<string>;
+  signal?: AbortSignal;
+}
+
+interface CopyOptions {
+  owner: Owner | undefined;
+  sourceOwner: Owner | undefined;
+  mode: number | string | undefined;
+  exclude: string[];
+  /** dev:ino → destination path, to keep hard links. */
+  inodes: Map<string, string>;
+  signal: AbortSignal | undefined;
+}
+
+/** Apply one copy action. `owner` is the resolved --chown, if any. */
+export async function copyAction(
+  ctx: CopyContext,
+  source: SourceRoot,
+  action: CopyAction,
+  owner: Owner | undefined,
+): Promise<void> {
+  const srcPath = cleanPath(action.src);
+  const matches =
+    action.allowWildcard && hasWildcard(srcPath)
+      ? await resolveWildcards(source.root, srcPath)
+      : [srcPath];
+  if (matches.length === 0) {
+    if (action.allowEmptyWildcard) return;
+    throw sourceNotFound(action.src);
+  }
+  const opts: CopyOptions = {
+    owner,
+    sourceOwner: source.owner,
+    mode: action.mode,
+    exclude: action.exclude ?? [],
+    inodes: new Map(),
+    signal: ctx.signal,
+  };
+  const destIsDir = action.dest.endsWith('/') || action.dest.endsWith('/.') || matches.length > 1;
+  for (const match of matches) {
+    ctx.signal?.throwIfAborted();
+    const srcHost = await resolveInRoot(source.root, match, action.followSymlinks);
+    const st = await lstat(srcHost).catch(() => undefined);
+    if (!st) throw sourceNotFound(action.src === match ? action.src : match);
+    let dest = cleanPath(action.dest) + (destIsDir ? '/' : '');
+    if (action.parents) {
+      const rel = parentsRelative(action.src, match);
+      dest = path.posix.join(dest, st.isDirectory() ? rel : path.posix.dirname(rel)) + '/';
+    }
+    if (action.attemptUnpack && st.isFile() && (await isArchive(srcHost))) {
+      await unpackInto(ctx, srcHost, dest, opts);
+      continue;
+    }
+    await copyOne(ctx, srcHost, st, path.posix.basename(match), dest, action, opts);
+  }
+}
+
+/** --parents keeps the source path below the context root, or below a `/./` pivot. */
+function parentsRelative(pattern: string, match: string): string {
+  const pivot = pattern.indexOf('/./');
+  if (pivot >= 0) {
+    const base = cleanPath(pattern.slice(0, pivot));
+    return path.posix.relative(base, match);
+  }
+  return match.replace(/^\/+/, '');
+}
+
+async function copyOne(
+  ctx: CopyContext,
+  srcHost: string,
+  st: Stats,
+  name: string,
+  dest: string,
+  action: CopyAction,
+  opts: CopyOptions,
+): Promise<void> {
+  const trailing = dest.endsWith('/');
+  let destHost = await resolveInRoot(ctx.dest, dest, true);
+  const destSt = await lstat(destHost).catch(() => undefined);
+  const copyContents = st.isDirectory() && action.dirContentsOnly;
+  if (
+    (!copyContents && st.isDirectory() && destSt) ||
+    (!st.isDirectory() && destSt?.isDirectory())
+  ) {
+    destHost = path.join(destHost, name);
+  } else if (!st.isDirectory() && trailing && !destSt) {
+    destHost = path.join(destHost, name);
+  }
+  const parent = copyContents && !destSt ? destHost : path.dirname(destHost);
+  if (!action.createDestPath && !(await lstat(path.dirname(destHost)).catch(() => undefined))) {
+    throw new FileOpError(
+      'TBUILD_COPY_DEST',
+      `destination directory ${path.posix.dirname(dest)} does not exist`,
+    );
+  }
+  await mkdirAllOwned(ctx.dest, parent, opts.owner);
+  if (copyContents && destSt?.isDirectory()) {
+    await copyDirEntries(srcHost, destHost, '', opts);
+  } else {
+    await copyEntry(srcHost, st, destHost, name, opts, false);
+  }
+}
+
+/** mkdir -p with Docker's 0755 and the --chown owner for every directory it creates. */
+export async function mkdirAllOwned(
+  root: string,
+  dir: string,
+  owner: Owner | undefined,
+  mode = 0o755,
+): Promise<void> {
+  const rel = path.relative(root, dir);
+  if (rel.startsWith('..'))
+    throw new FileOpError('TBUILD_PATH_ESCAPE', `refusing to create ${dir} outside the root`);
+  let current = root;
+  for (const part of rel.split(path.sep).filter(Boolean)) {
+    current = path.join(current, part);
+    const st = await lstat(current).catch(() => undefined);
+    if (st?.isDirectory()) continue;
+    if (st?.isSymbolicLink()) {
+      current = await resolveInRoot(root, '/' + path.relative(root, current), true);
+      await mkdirAllOwned(root, current, owner, mode);
+      continue;
+    }
+    if (st) {
+      throw new FileOpError(
+        'TBUILD_NOT_A_DIRECTORY',
+        `cannot create directory /${path.relative(root, current)}: a file is in the way`,
+        {
+          hint: 'A file exists where the destination path needs a directory.',
+        },
+      );
+    }
+    await mkdir(current, { mode });
+    await chmod(current, mode);
+    await lchown(current, owner?.uid ?? 0, owner?.gid ?? 0);
+  }
+}
+
+async function copyEntry(
+  src: string,
+  st: Stats,
+  dest: string,
+  rel: string,
+  opts: CopyOptions,
+  overwriteDirMetadata: boolean,
+): Promise<void> {
+  opts.signal?.throwIfAborted();
+  if (rel && opts.exclude.some((p) => matchPath(p, rel))) return;
+  if (st.isDirectory()) {
+    const existing = await lstat(dest).catch(() => undefined);
+    if (existing && !existing.isDirectory()) await rm(dest, { force: true });
+    const created = !existing?.isDirectory();
+    if (created) await mkdir(dest);
+    await copyDirEntries(src, dest, rel, opts);
+    if (created || overwriteDirMetadata) await setMetadata(dest, st, opts, true);
+    return;
+  }
+  const existing = await lstat(dest).catch(() => undefined);
+  if (existing?.isDirectory()) {
+    throw new FileOpError(
+      'TBUILD_COPY_DEST',
+      `cannot replace directory /${rel || path.basename(dest)} with a file`,
+    );
+  }
+  if (existing) await rm(dest, { force: true });
+  const inodeKey = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
+  const linked = inodeKey ? opts.inodes.get(inodeKey) : undefined;
+  if (linked) {
+    await link(linked, dest);
+    return;
+  }
+  if (st.isSymbolicLink()) await symlink(await readlink(src), dest);
+  else if (st.isFile()) await copyFile(src, dest);
+  else await makeSpecialFile(dest, st);
+  await setMetadata(dest, st, opts, false);
+  if (inodeKey) opts.inodes.set(inodeKey, dest);
+}
+
+/** Copy a directory's children; existing nested directories take the source's metadata. */
+async function copyDirEntries(
+  src: string,
+  dest: string,
+  rel: string,
+  opts: CopyOptions,
+): Promise<void> {
+  const names = (await readdir(src)).sort();
+  for (const name of names) {
+    const childSrc = path.join(src, name);
+    const childRel = rel ? `${rel}/${name}` : name;
+    await copyEntry(childSrc, await lstat(childSrc), path.join(dest, name), childRel, opts, true);
+  }
+}
+
+async function setMetadata(
+  dest: string,
+  st: Stats,
+  opts: CopyOptions,
+  isDir: boolean,
+): Promise<void> {
+  const owner = opts.owner ?? opts.sourceOwner ?? { uid: st.uid, gid: st.gid };
+  await lchown(dest, owner.uid, owner.gid);
+  if (!st.isSymbolicLink()) {
+    const mode = opts.mode === undefined ? st.mode & 0o7777 : applyMode(opts.mode, st.mode, isDir);
+    await chmod(dest, mode);
+  }
+  await lutimes(dest, st.atime, st.mtime);
+}
+
+/** Expand a wildcard source path against the source root (Go filepath.Match per component). */
+export async function resolveWildcards(root: string, pattern: string): Promise<string[]> {
+  const parts = pattern.split('/').filter(Boolean);
+  let current = ['/'];
+  for (const part of parts) {
+    const next: string[] = [];
+    for (const dir of current) {
+      if (!hasWildcard(part)) {
+        next.push(path.posix.join(dir, part));
+        continue;
+      }
+      const host = await resolveInRoot(root, dir, true);
+      const names = await readdir(host).catch(() => [] as string[]);
+      for (const name of names.sort())
+        if (matchComponent(part, name)) next.push(path.posix.join(dir, name));
+    }
+    current = next;
+  }
+  const existing: string[] = [];
+  for (const p of current)
+    if (await lstat(await resolveInRoot(root, p, false)).catch(() => undefined)) existing.push(p);
+  return existing;
+}
+
+async function unpackInto(
+  ctx: CopyContext,
+  archive: string,
+  dest: string,
+  opts: CopyOptions,
+): Promise<void> {
+  const tmp = await ctx.tempDir();
+  await extractArchive(archive, tmp, opts.signal);
+  const destHost = await resolveInRoot(ctx.dest, dest, true);
+  await mkdirAllOwned(ctx.dest, destHost, opts.owner);
+  // Archive entries keep their own owners and modes unless --chown says otherwise.
+  const archiveOpts: CopyOptions = {
+    ...opts,
+    sourceOwner: undefined,
+    mode: undefined,
+    exclude: [],
+  };
+  await copyDirEntries(tmp, destHost, '', archiveOpts);
+  await rm(tmp, { recursive: true, force: true });
+}

@@ -1,0 +1,85 @@
+/**
+ * COPY/ADD --chown and WORKDIR ownership: names resolve against the destination
+ * filesystem's /etc/passwd and /etc/group, as BuildKit does. A user given by name takes
+ * its primary group; a numeric uid alone is also used as the gid.
+ */
+import { readFile } from 'node:fs/promises';
+import type { ChownOpt } from '../../llb/types.ts';
+import { FileOpError } from './errors.ts';
+import { resolveInRoot } from './paths.ts';
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+interface DbEntry {
+  name: string;
+  id: number;
+  gid: number;
+}
+
+async function readDb(root: string, file: '/etc/passwd' | '/etc/group'): Promise<DbEntry[]> {
+  const text = await readFile(await resolveInRoot(root, file), 'utf8').catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return '';
+      throw err;
+    },
+  );
+  const entries: DbEntry[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.split(':');
+    if (fields.length < 3 || line.startsWith('#')) continue;
+    const id = Number(fields[2]);
+    if (!Number.isInteger(id)) continue;
+    entries.push({ name: fields[0]!, id, gid: file === '/etc/passwd' ? Number(fields[3]) : id });
+  }
+  return entries;
+}
+
+/** Resolve a chown option against the filesystem at `root`. */
+export async function resolveOwner(
+  root: string,
+  chown: ChownOpt | undefined,
+): Promise<Owner | undefined> {
+  if (!chown || (!chown.user && !chown.group)) return undefined;
+  let uid = 0;
+  let gid = 0;
+  if (chown.user) {
+    if ('id' in chown.user) {
+      uid = gid = chown.user.id;
+    } else {
+      const name = chown.user.name;
+      const user = (await readDb(root, '/etc/passwd')).find((u) => u.name === name);
+      if (!user) {
+        throw new FileOpError(
+          'TBUILD_UNKNOWN_USER',
+          `unable to find user ${name}: no matching entries in passwd file`,
+          {
+            hint: 'Create the user in an earlier RUN step (useradd/adduser), or use a numeric uid.',
+          },
+        );
+      }
+      uid = user.id;
+      gid = user.gid;
+    }
+  }
+  if (chown.group) {
+    if ('id' in chown.group) gid = chown.group.id;
+    else {
+      const name = chown.group.name;
+      const group = (await readDb(root, '/etc/group')).find((g) => g.name === name);
+      if (!group) {
+        throw new FileOpError(
+          'TBUILD_UNKNOWN_GROUP',
+          `unable to find group ${name}: no matching entries in group file`,
+          {
+            hint: 'Create the group in an earlier RUN step (groupadd/addgroup), or use a numeric gid.',
+          },
+        );
+      }
+      gid = group.id;
+    }
+  }
+  return { uid, gid };
+}
