@@ -132,5 +132,71 @@ export interface Store {
   lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>>;
   /** A fresh private temp directory under the store, removed on close and by the next open's cleanup. */
   tempDir(prefix: string): Promise<string>;
+  /**
+   * A fresh directory under `<root>/mounts/` to mount on (overlay merged dirs, bind
+   * targets). Mounts left there by a dead process are unmounted by the next open.
+   */
+  mountDir(prefix: string): Promise<string>;
+  /** What opening the store cleaned up after dead processes. */
+  readonly recovery: RecoveryReport;
+  /** Remove cache records by the options, then everything nothing references. */
+  prune(options?: PruneOptions): Promise<PruneResult>;
+  /** Disk usage per snapshot, and totals. */
+  du(): Promise<DiskUsage>;
   close(): void;
+}
+
+export interface OpenStoreOptions {
+  /** Store directory; default `defaultStoreRoot()`. */
+  root?: string;
+}
+
+/** What recovery removed; all empty after a clean shutdown. */
+export interface RecoveryReport {
+  /** Stale mount points detached. */
+  unmounted: string[];
+  /** Temp and mount directories of dead processes. */
+  removedTemp: string[];
+  /** Uncommitted snapshots whose creating process died. */
+  removedSnapshots: SnapshotId[];
+  /** Snapshot directories with no database row. */
+  removedOrphanDirs: string[];
+  /** Locks held by dead processes. */
+  releasedLocks: string[];
+}
+
+export interface PruneOptions {
+  /** Remove every cache record (images and what they use stay). */
+  all?: boolean;
+  /** Remove cache records not used for this long. */
+  olderThanMs?: number;
+  /** Remove least-recently-used cache records until the store holds at most this many bytes. */
+  keepStorageBytes?: number;
+}
+
+export interface PruneResult {
+  removedCacheRecords: number;
+  removedSnapshots: SnapshotId[];
+  removedBlobs: Digest[];
+  reclaimedBytes: number;
+}
+
+export interface SnapshotUsage extends SnapshotInfo {
+  size: number;
+  /** Part of a tagged image's layer chain. */
+  inUse: boolean;
+  /** `prune -a` would remove it. */
+  reclaimable: boolean;
+}
+
+export interface DiskUsage {
+  snapshots: SnapshotUsage[];
+  blobs: { count: number; bytes: number };
+  cacheRecords: number;
+  totals: {
+    snapshotBytes: number;
+    blobBytes: number;
+    totalBytes: number;
+    reclaimableBytes: number;
+  };
 }

@@ -1,0 +1,129 @@
+/**
+ * The store's database: Node's built-in SQLite in WAL mode, so several processes
+ * (two `tbuild build` on one store) read concurrently and take turns writing. The
+ * schema is versioned with `PRAGMA user_version`; migrations run in one exclusive
+ * transaction, so two processes opening a fresh store do not race.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import { StoreVersionError } from './errors.ts';
+
+/** Each entry moves the schema from version i to i + 1. Append only: never edit a shipped one. */
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    parent INTEGER REFERENCES snapshots(id),
+    committed INTEGER NOT NULL DEFAULT 0,
+    diff_id TEXT,
+    size INTEGER,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    description TEXT,
+    owner_pid INTEGER NOT NULL,
+    owner_start INTEGER NOT NULL
+  );
+  CREATE INDEX snapshots_parent ON snapshots(parent);
+  CREATE INDEX snapshots_diff_id ON snapshots(diff_id);
+  CREATE TABLE layer_blobs (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id),
+    digest TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    compression TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, digest)
+  );
+  CREATE INDEX layer_blobs_digest ON layer_blobs(digest);
+  CREATE TABLE cache (
+    key TEXT PRIMARY KEY,
+    results TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    description TEXT
+  );
+  CREATE TABLE cache_refs (
+    key TEXT NOT NULL REFERENCES cache(key),
+    snapshot_id INTEGER NOT NULL,
+    PRIMARY KEY (key, snapshot_id)
+  );
+  CREATE INDEX cache_refs_snapshot ON cache_refs(snapshot_id);
+  CREATE TABLE images (
+    name TEXT PRIMARY KEY,
+    manifest TEXT NOT NULL,
+    config TEXT NOT NULL,
+    snapshot INTEGER,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX images_snapshot ON images(snapshot);
+  CREATE TABLE image_blobs (
+    name TEXT NOT NULL REFERENCES images(name),
+    digest TEXT NOT NULL,
+    PRIMARY KEY (name, digest)
+  );
+  CREATE INDEX image_blobs_digest ON image_blobs(digest);
+  CREATE TABLE locks (
+    name TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    owner_pid INTEGER NOT NULL,
+    owner_start INTEGER NOT NULL,
+    acquired_at INTEGER NOT NULL
+  );
+  CREATE TABLE sessions (
+    token TEXT PRIMARY KEY,
+    owner_pid INTEGER NOT NULL,
+    owner_start INTEGER NOT NULL,
+    opened_at INTEGER NOT NULL
+  );
+  `,
+];
+
+/** Open (creating if needed) and migrate the database at `file`. */
+export function openDatabase(file: string, root: string): DatabaseSync {
+  const db = new DatabaseSync(file);
+  try {
+    // Wait for other writers instead of failing with SQLITE_BUSY.
+    db.exec('PRAGMA busy_timeout = 30000');
+    db.exec('PRAGMA journal_mode = WAL');
+    // WAL + NORMAL survives a killed process (only power loss may drop the last commits).
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA foreign_keys = ON');
+    migrate(db, root);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+function migrate(db: DatabaseSync, root: string): void {
+  const current = readVersion(db);
+  if (current === migrations.length) return;
+  withTransaction(db, () => {
+    const version = readVersion(db); // re-read under the write lock: another process may have won
+    if (version > migrations.length) throw new StoreVersionError(root, version, migrations.length);
+    for (let v = version; v < migrations.length; v++) db.exec(migrations[v]!);
+    db.exec(`PRAGMA user_version = ${migrations.length}`);
+  });
+}
+
+function readVersion(db: DatabaseSync): number {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  return row.user_version;
+}
+
+/**
+ * Run `fn` in a write transaction (BEGIN IMMEDIATE takes the write lock up front, so a
+ * read-then-write inside cannot deadlock against another process). Nested calls join
+ * the outer transaction.
+ */
+export function withTransaction<T>(db: DatabaseSync, fn: () => T): T {
+  if (db.isTransaction) return fn();
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}

@@ -1,0 +1,14 @@
+/** Where the store lives when no --root is given. */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * `TBUILD_ROOT`, else `/var/lib/tbuild` for root, else `$XDG_DATA_HOME/tbuild`
+ * (default `~/.local/share/tbuild`).
+ */
+export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TBUILD_ROOT) return env.TBUILD_ROOT;
+  if (process.getuid?.() === 0) return '/var/lib/tbuild';
+  const dataHome = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+  return join(dataHome, 'tbuild');
+}

@@ -1,0 +1,115 @@
+/**
+ * Image references: name → (manifest, config, top snapshot). Setting a name records
+ * every blob the image needs (manifest, config, layers; for an index, its manifests
+ * and theirs when present) so prune keeps them. Removing a name deletes no content;
+ * `prune` does.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { digestHex, isDigest } from '../shared/digest.ts';
+import type { Digest } from '../shared/digest.ts';
+import type { StoreContext } from './context.ts';
+import { withTransaction } from './database.ts';
+import { BlobNotFoundError, SnapshotNotFoundError, SnapshotStateError } from './errors.ts';
+import type { ImageRecord, ImageRefs } from './types.ts';
+
+interface ImageRow {
+  name: string;
+  manifest: string;
+  config: string;
+  snapshot: number | null;
+  created_at: number;
+}
+
+/** Create the image references of an open store. */
+export function createImageRefs(ctx: StoreContext): ImageRefs {
+  const { db } = ctx;
+  return {
+    get(name) {
+      const row = db.prepare('SELECT * FROM images WHERE name = ?').get(name) as
+        ImageRow | undefined;
+      return row && rowToImage(row);
+    },
+    set(record) {
+      withTransaction(db, () => {
+        // Under the write lock, which prune holds while deleting: the blobs cannot vanish now.
+        for (const digest of [record.manifest, record.config]) {
+          if (!existsSync(blobPath(ctx, digest))) throw new BlobNotFoundError(digest);
+        }
+        if (record.snapshot !== null) {
+          const row = db
+            .prepare('SELECT committed FROM snapshots WHERE id = ?')
+            .get(record.snapshot) as { committed: number } | undefined;
+          if (!row) throw new SnapshotNotFoundError(record.snapshot);
+          if (!row.committed)
+            throw new SnapshotStateError(
+              record.snapshot,
+              'is not committed, so no image can use it',
+            );
+        }
+        db.prepare(
+          `INSERT OR REPLACE INTO images (name, manifest, config, snapshot, created_at) VALUES (?, ?, ?, ?, ?)`,
+        ).run(record.name, record.manifest, record.config, record.snapshot, record.createdAt);
+        db.prepare('DELETE FROM image_blobs WHERE name = ?').run(record.name);
+        const insert = db.prepare('INSERT OR IGNORE INTO image_blobs (name, digest) VALUES (?, ?)');
+        for (const digest of collectImageBlobs(ctx, record)) insert.run(record.name, digest);
+      });
+    },
+    delete(name) {
+      return withTransaction(db, () => {
+        db.prepare('DELETE FROM image_blobs WHERE name = ?').run(name);
+        return db.prepare('DELETE FROM images WHERE name = ?').run(name).changes > 0;
+      });
+    },
+    list() {
+      const rows = db.prepare('SELECT * FROM images ORDER BY name').all() as unknown as ImageRow[];
+      return rows.map(rowToImage);
+    },
+  };
+}
+
+function blobPath(ctx: StoreContext, digest: Digest): string {
+  if (!isDigest(digest)) throw new TypeError(`not a sha256 digest: ${String(digest)}`);
+  return join(ctx.layout.blobs, digestHex(digest));
+}
+
+interface ManifestLike {
+  config?: { digest?: string };
+  layers?: { digest?: string }[];
+  manifests?: { digest?: string }[];
+}
+
+/** The manifest, config and every descriptor reachable from them through stored manifests. */
+function collectImageBlobs(ctx: StoreContext, record: ImageRecord): Set<Digest> {
+  const found = new Set<Digest>([record.manifest, record.config]);
+  const visit = (digest: Digest, depth: number): void => {
+    const path = blobPath(ctx, digest);
+    if (depth > 4 || !existsSync(path)) return;
+    let doc: ManifestLike;
+    try {
+      doc = JSON.parse(readFileSync(path, 'utf8')) as ManifestLike;
+    } catch (error) {
+      if (error instanceof SyntaxError) return; // not JSON: a layer or config, nothing to follow
+      throw error;
+    }
+    const children = [doc.config, ...(doc.layers ?? [])];
+    for (const d of children) if (d?.digest && isDigest(d.digest)) found.add(d.digest);
+    for (const m of doc.manifests ?? []) {
+      if (!m.digest || !isDigest(m.digest) || found.has(m.digest)) continue;
+      found.add(m.digest);
+      visit(m.digest, depth + 1);
+    }
+  };
+  visit(record.manifest, 0);
+  return found;
+}
+
+function rowToImage(row: ImageRow): ImageRecord {
+  return {
+    name: row.name,
+    manifest: row.manifest as Digest,
+    config: row.config as Digest,
+    snapshot: row.snapshot,
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * Opening a store: create the layout, open and migrate the database, register this
+ * process's session, and clean up after dead processes. Closing removes what this
+ * instance left unfinished (uncommitted snapshots, temp and mount directories).
+ */
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+import { createBlobStore } from './blob-store.ts';
+import { createCacheIndex } from './cache-index.ts';
+import { resolveLayout } from './context.ts';
+import type { StoreContext, StoreLayout } from './context.ts';
+import { openDatabase } from './database.ts';
+import { defaultStoreRoot } from './default-root.ts';
+import { StoreAccessError } from './errors.ts';
+import { removeTreeSync } from './fs-utils.ts';
+import { measureDiskUsage, pruneStore } from './gc.ts';
+import { createImageRefs } from './image-refs.ts';
+import { acquireLock, releaseOwnLocks } from './locks.ts';
+import { createLeaseName, currentProcess } from './process-lease.ts';
+import { recoverStore } from './recover.ts';
+import { createSnapshotStore } from './snapshot-store.ts';
+import type { OpenStoreOptions, SnapshotId, Store } from './types.ts';
+import { listStoredBlobs } from './usage-graph.ts';
+
+/** Open (creating if needed) the store at `options.root` or the default root. */
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+  const layout = resolveLayout(resolve(options.root ?? defaultStoreRoot()));
+  await createLayout(layout);
+  let db: DatabaseSync;
+  try {
+    db = openDatabase(layout.database, layout.root);
+  } catch (error) {
+    if (error instanceof Error && 'errcode' in error)
+      throw new StoreAccessError(layout.root, error.message, { cause: error });
+    throw error;
+  }
+  const lease = createLeaseName();
+  const me = currentProcess();
+  db.prepare(
+    'INSERT INTO sessions (token, owner_pid, owner_start, opened_at) VALUES (?, ?, ?, ?)',
+  ).run(lease, me.pid, me.startTime, Date.now());
+  const leaseDirs = { tmp: join(layout.tmp, lease), mounts: join(layout.mounts, lease) };
+  const made = new Set<string>();
+  const ensure = async (dir: string): Promise<string> => {
+    if (!made.has(dir)) await mkdir(dir, { recursive: true, mode: 0o700 });
+    made.add(dir);
+    return dir;
+  };
+  const ctx: StoreContext = { layout, db, leaseTempDir: () => ensure(leaseDirs.tmp) };
+  const created = new Set<SnapshotId>();
+  const snapshots = createSnapshotStore(ctx, (id) => created.add(id));
+  const recovery = await recoverStore(ctx);
+  const blobs = createBlobStore(ctx);
+  let closed = false;
+  const store: Store = {
+    root: layout.root,
+    blobs,
+    snapshots,
+    cache: createCacheIndex(ctx),
+    images: createImageRefs(ctx),
+    recovery,
+    lock: (name, signal) => acquireLock(ctx, name, signal),
+    tempDir: async (prefix) => mkdtemp(join(await ensure(leaseDirs.tmp), `${prefix}-`)),
+    mountDir: async (prefix) => mkdtemp(join(await ensure(leaseDirs.mounts), `${prefix}-`)),
+    async prune(pruneOptions = {}) {
+      const release = await acquireLock(ctx, 'gc');
+      try {
+        return await pruneStore(ctx, await listStoredBlobs(ctx), pruneOptions);
+      } finally {
+        await release();
+      }
+    },
+    du: async () => measureDiskUsage(ctx, await listStoredBlobs(ctx)),
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        closeInstance(ctx, created, lease, [leaseDirs.mounts, leaseDirs.tmp]);
+      } finally {
+        db.close();
+      }
+    },
+  };
+  return store;
+}
+
+async function createLayout(layout: StoreLayout): Promise<void> {
+  try {
+    for (const dir of [layout.blobs, layout.snapshots, layout.tmp, layout.mounts]) {
+      await mkdir(dir, { recursive: true, mode: 0o711 });
+    }
+  } catch (error) {
+    throw new StoreAccessError(layout.root, (error as Error).message, { cause: error });
+  }
+}
+
+/** Undo what this instance left unfinished; another instance in this process keeps its own. */
+function closeInstance(
+  ctx: StoreContext,
+  created: Set<SnapshotId>,
+  lease: string,
+  dirs: string[],
+): void {
+  const abandoned: SnapshotId[] = [];
+  for (const id of created) {
+    const row = ctx.db.prepare('SELECT committed FROM snapshots WHERE id = ?').get(id) as
+      { committed: number } | undefined;
+    if (row && !row.committed) abandoned.push(id);
+  }
+  for (const id of abandoned) {
+    ctx.db.prepare('DELETE FROM snapshots WHERE id = ? AND committed = 0').run(id);
+    removeTreeSync(join(ctx.layout.snapshots, String(id)));
+  }
+  for (const dir of dirs) removeTreeSync(dir);
+  ctx.db.prepare('DELETE FROM sessions WHERE token = ?').run(lease);
+  if (countOwnSessions(ctx) === 0) releaseOwnLocks(ctx);
+}
+
+function countOwnSessions(ctx: StoreContext): number {
+  const me = currentProcess();
+  const row = ctx.db
+    .prepare('SELECT count(*) AS n FROM sessions WHERE owner_pid = ? AND owner_start = ?')
+    .get(me.pid, me.startTime) as { n: number };
+  return row.n;
+}
