@@ -1,0 +1,138 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sha256 } from '../shared/digest.ts';
+import { createTempRoot } from './test-helpers.ts';
+import type { SnapshotInfo, Store } from './types.ts';
+
+let temp: Awaited<ReturnType<typeof createTempRoot>>;
+let store: Store;
+beforeEach(async () => {
+  temp = await createTempRoot();
+  store = await temp.open();
+});
+afterEach(() => temp.cleanup());
+
+async function layer(parent: number | null, bytes: number): Promise<SnapshotInfo> {
+  const snap = await store.snapshots.create(parent);
+  await writeFile(join(snap.dir, 'f'), Buffer.alloc(bytes));
+  return store.snapshots.commit(snap.id);
+}
+
+/** An image on top of `snapshot`, with its manifest naming `layerDigest`. */
+async function tagImage(name: string, snapshot: number | null, layerDigest = sha256('none')) {
+  const config = await store.blobs.put(`{"name":"${name}"}`);
+  const manifest = await store.blobs.put(
+    JSON.stringify({
+      schemaVersion: 2,
+      config: { digest: config.digest },
+      layers: [{ digest: layerDigest }],
+    }),
+  );
+  store.images.set({
+    name,
+    manifest: manifest.digest,
+    config: config.digest,
+    snapshot,
+    createdAt: Date.now(),
+  });
+  return { config, manifest };
+}
+
+describe('prune', () => {
+  it('keeps what images and cache records use and removes the rest', async () => {
+    const base = await layer(null, 1000);
+    const imageTop = await layer(base.id, 200);
+    const cached = await layer(base.id, 300);
+    const orphan = await layer(null, 400);
+    const orphanChild = await layer(orphan.id, 10);
+    const layerBlob = await store.blobs.put('layer of the image');
+    const ownedBlob = await store.blobs.put('compressed orphan');
+    store.snapshots.addLayerBlob(orphanChild.id, {
+      ...ownedBlob,
+      mediaType: 'x',
+      compression: 'gzip',
+    });
+    const stray = await store.blobs.put('nobody wants me');
+    const image = await tagImage('app:1', imageTop.id, layerBlob.digest);
+    store.cache.put(sha256('key'), [{ snapshot: cached.id }]);
+
+    const result = await store.prune();
+
+    expect(result.removedSnapshots.sort()).toEqual([orphan.id, orphanChild.id].sort());
+    expect(result.removedBlobs.sort()).toEqual([ownedBlob.digest, stray.digest].sort());
+    expect(result.reclaimedBytes).toBe(410 + ownedBlob.size + stray.size);
+    for (const kept of [base, imageTop, cached]) expect(store.snapshots.get(kept.id)).toBeDefined();
+    for (const blob of [layerBlob, image.config, image.manifest])
+      expect(await store.blobs.has(blob.digest)).toBe(true);
+  });
+
+  it('with all, removes every cache record but keeps tagged images', async () => {
+    const base = await layer(null, 100);
+    const cached = await layer(base.id, 50);
+    await tagImage('app:1', base.id);
+    store.cache.put(sha256('k'), [{ snapshot: cached.id }]);
+    const result = await store.prune({ all: true });
+    expect(result).toMatchObject({
+      removedCacheRecords: 1,
+      removedSnapshots: [cached.id],
+      reclaimedBytes: 50,
+    });
+    expect(store.snapshots.get(base.id)).toBeDefined();
+  });
+
+  it('removes cache records unused for longer than the limit', async () => {
+    const old = await layer(null, 10);
+    const fresh = await layer(null, 20);
+    store.cache.put(sha256('old'), [{ snapshot: old.id }]);
+    store.cache.put(sha256('fresh'), [{ snapshot: fresh.id }]);
+    await new Promise((r) => setTimeout(r, 30));
+    store.cache.get(sha256('fresh'));
+    const result = await store.prune({ olderThanMs: 20 });
+    expect(result.removedSnapshots).toEqual([old.id]);
+    expect(store.cache.list().map((r) => r.key)).toEqual([sha256('fresh')]);
+  });
+
+  it('removes least recently used records until the store fits the budget', async () => {
+    const snaps = [];
+    for (let i = 0; i < 4; i++) {
+      snaps.push(await layer(null, 1000));
+      store.cache.put(sha256(`k${i}`), [{ snapshot: snaps[i]!.id }]);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    store.cache.get(sha256('k0')); // k0 is now the most recently used
+    const result = await store.prune({ keepStorageBytes: 2500 });
+    expect(result.removedSnapshots.sort()).toEqual([snaps[1]!.id, snaps[2]!.id].sort());
+    expect(
+      store.cache
+        .list()
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual([sha256('k0'), sha256('k3')].sort());
+  });
+
+  it('never removes a snapshot that is still being written', async () => {
+    const open = await store.snapshots.create(null);
+    await store.prune({ all: true });
+    expect(store.snapshots.get(open.id)).toBeDefined();
+  });
+});
+
+describe('du', () => {
+  it('reports sizes per snapshot and what prune -a would reclaim', async () => {
+    const base = await layer(null, 1000);
+    const cached = await layer(base.id, 300);
+    await tagImage('app:1', base.id);
+    store.cache.put(sha256('k'), [{ snapshot: cached.id }]);
+    const usage = await store.du();
+    expect(usage.snapshots.map((s) => [s.id, s.size, s.inUse, s.reclaimable])).toEqual([
+      [base.id, 1000, true, false],
+      [cached.id, 300, false, true],
+    ]);
+    expect(usage.cacheRecords).toBe(1);
+    expect(usage.blobs.count).toBe(2);
+    expect(usage.totals.snapshotBytes).toBe(1300);
+    expect(usage.totals.totalBytes).toBe(1300 + usage.blobs.bytes);
+    expect(usage.totals.reclaimableBytes).toBe(300);
+  });
+});

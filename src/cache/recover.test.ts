@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, migrations } from './database.ts';
+import { StoreVersionError } from './errors.ts';
+import { DEAD_PID, createTempRoot } from './test-helpers.ts';
+
+let temp: Awaited<ReturnType<typeof createTempRoot>>;
+beforeEach(async () => {
+  temp = await createTempRoot();
+});
+afterEach(() => temp.cleanup());
+
+describe('recovery on open', () => {
+  it('reports nothing for a store closed cleanly', async () => {
+    (await temp.open()).close();
+    const store = await temp.open();
+    expect(store.recovery).toEqual({
+      unmounted: [],
+      removedTemp: [],
+      removedSnapshots: [],
+      removedOrphanDirs: [],
+      releasedLocks: [],
+    });
+  });
+
+  it('removes what a dead process left: temp files, uncommitted snapshots, orphan dirs, locks', async () => {
+    const first = await temp.open();
+    const kept = await first.snapshots.commit((await first.snapshots.create(null)).id);
+    first.close();
+    // Leave behind what a SIGKILLed process would have, owned by a pid that cannot be alive.
+    const db = new DatabaseSync(join(temp.root, 'tbuild.db'));
+    const row = db
+      .prepare(
+        `INSERT INTO snapshots (parent, created_at, last_used_at, owner_pid, owner_start) VALUES (?, 0, 0, ?, 1)`,
+      )
+      .run(kept.id, DEAD_PID);
+    const abandoned = Number(row.lastInsertRowid);
+    db.prepare(`INSERT INTO locks VALUES ('gc', 't', ?, 1, 0)`).run(DEAD_PID);
+    db.close();
+    await mkdir(join(temp.root, 'snapshots', String(abandoned), 'fs'), { recursive: true });
+    await mkdir(join(temp.root, 'snapshots', '9999', 'fs'), { recursive: true });
+    const deadTemp = join(temp.root, 'tmp', `${DEAD_PID}-1-abcd`);
+    await mkdir(deadTemp, { recursive: true });
+    await writeFile(join(deadTemp, 'blob-partial'), 'half');
+
+    const store = await temp.open();
+
+    expect(store.recovery).toMatchObject({
+      removedTemp: [deadTemp],
+      removedSnapshots: [abandoned],
+      removedOrphanDirs: [join(temp.root, 'snapshots', '9999')],
+      releasedLocks: ['gc'],
+    });
+    expect(await readdir(join(temp.root, 'snapshots'))).toEqual([String(kept.id)]);
+    expect(await readdir(join(temp.root, 'tmp'))).toEqual([]);
+    expect(store.snapshots.get(kept.id)?.committed).toBe(true);
+  });
+
+  it('leaves a live process alone', async () => {
+    const busy = await temp.open();
+    const open = await busy.snapshots.create(null);
+    const scratch = await busy.tempDir('work');
+    const other = await temp.open();
+    expect(other.recovery.removedSnapshots).toEqual([]);
+    expect(other.snapshots.get(open.id)).toBeDefined();
+    expect(existsSync(scratch)).toBe(true);
+  });
+});
+
+describe('schema migrations', () => {
+  it('brings a new database to the latest version once, and reopening changes nothing', async () => {
+    const file = join(temp.root, 'test.db');
+    openDatabase(file, temp.root).close();
+    const db = openDatabase(file, temp.root);
+    expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(
+      migrations.length,
+    );
+    expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe(
+      'wal',
+    );
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all();
+    expect(tables.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['cache', 'images', 'layer_blobs', 'locks', 'sessions', 'snapshots']),
+    );
+    db.close();
+  });
+
+  it('refuses a store written by a newer tbuild', async () => {
+    const file = join(temp.root, 'future.db');
+    const db = new DatabaseSync(file);
+    db.exec(`PRAGMA user_version = ${migrations.length + 1}`);
+    db.close();
+    expect(() => openDatabase(file, temp.root)).toThrow(StoreVersionError);
+  });
+});
