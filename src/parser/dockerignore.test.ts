@@ -90,7 +90,8 @@ describe('createIgnoreMatcher follows Docker', () => {
       'abc',
       'a/abc',
     ];
-    const balena = ignore({ ignorecase: false }).add(patterns);
+    // The package is CommonJS: its factory is also exported as `.default`.
+    const balena = ignore.default({ ignorecase: false }).add(patterns);
     const ours = createIgnoreMatcher(patterns);
     for (const path of paths) expect(ours.ignores(path), path).toBe(balena.ignores(path));
   });
