@@ -41,6 +41,13 @@ export interface RunSpec {
 
 export interface RunResult {
   exitCode: number;
+  /**
+   * Paths (inside the container, parents first) the executor had to create in the rootfs
+   * as mount points: /proc, /etc/hosts, targets of RUN --mount, … The executor removes them
+   * again after the run (when still empty) and restores their parents' mtimes, so the
+   * layer holds no trace of them; a caller that diffs the upperdir can skip these too.
+   */
+  createdPaths?: string[];
 }
 
 export interface Executor {

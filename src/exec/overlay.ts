@@ -1,0 +1,184 @@
+/**
+ * Overlay mounts for snapshots. Node has no mount(2), so this shells out to mount(8)
+ * with cwd = the snapshots folder: lowerdir/upperdir/workdir are given RELATIVE to it,
+ * which keeps the option string short (the kernel reads at most one page of it).
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { delay, runCommand } from './command.ts';
+import { MountError, OverlayOptionsTooLongError, UnmountError } from './errors.ts';
+
+/** What to mount: snapshot directories relative to `snapshotsDir`. */
+export interface OverlayMountOptions {
+  /** Folder the layer paths are relative to (mount runs with this cwd). */
+  snapshotsDir: string;
+  /** Read-only layers, nearest (topmost) first, relative to snapshotsDir. */
+  lower: string[];
+  /** Writable layer relative to snapshotsDir; omit for a read-only mount. */
+  upper?: string;
+  /** Overlay work dir on the same filesystem as upper; default `<upper>-work`. */
+  work?: string;
+  /** Absolute mount point; created when missing. */
+  target: string;
+}
+
+export interface Mount {
+  target: string;
+  /** Unmount (idempotent): retries while busy, lazy-unmounts as a last resort. */
+  unmount(): Promise<void>;
+}
+
+/** The kernel copies at most one page (4096 bytes, NUL included) of mount data. */
+export const MOUNT_DATA_LIMIT = 4095;
+
+/**
+ * Docker's overlay2 driver turns these off: index and redirect_dir would tie an upper
+ * dir to the exact lower dirs it was created with, and metacopy leaves metadata-only
+ * copies that are not self-contained layers.
+ */
+const FIXED_OPTIONS = 'index=off,metacopy=off,redirect_dir=off';
+
+/**
+ * The `-o` string for an overlay mount, checked against the one-page limit.
+ * Throws OverlayOptionsTooLongError when the chain is too deep to mount.
+ */
+export function formatOverlayOptions(
+  lower: readonly string[],
+  upper?: string,
+  work?: string,
+): string {
+  for (const dir of [...lower, upper ?? '', work ?? '']) {
+    if (/[,:\\]/.test(dir)) {
+      throw new MountError(`overlay layer path "${dir}" contains ',', ':' or '\\'`, {
+        hint: 'Use snapshot ids made of letters, digits, "-" and "/" only.',
+      });
+    }
+  }
+  let options = `${FIXED_OPTIONS},lowerdir=${lower.join(':')}`;
+  if (upper !== undefined) options += `,upperdir=${upper},workdir=${work ?? `${upper}-work`}`;
+  const length = Buffer.byteLength(options);
+  if (length > MOUNT_DATA_LIMIT) throw new OverlayOptionsTooLongError(length, lower.length);
+  return options;
+}
+
+/**
+ * Mount an overlay of `lower` (+ `upper`) at `target`. Without an upper and with a
+ * single lower, overlayfs refuses to mount, so the lower is bind-mounted read-only;
+ * with an upper and no lower the upper itself is bind-mounted read-write.
+ */
+export async function mountOverlay(options: OverlayMountOptions): Promise<Mount> {
+  const { snapshotsDir, lower, upper, target } = options;
+  if (!path.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
+  await mkdir(target, { recursive: true });
+  if (upper === undefined) {
+    if (lower.length === 0) {
+      throw new MountError(`nothing to mount at ${target}: no lower and no upper layer`, {
+        hint: 'Pass at least one layer; an empty image needs an upper (writable) layer.',
+      });
+    }
+    if (lower.length === 1) {
+      await bindMount(path.resolve(snapshotsDir, lower[0]!), target, true);
+      return createMount(target);
+    }
+  } else if (lower.length === 0) {
+    await mkdir(path.resolve(snapshotsDir, upper), { recursive: true });
+    await bindMount(path.resolve(snapshotsDir, upper), target, false);
+    return createMount(target);
+  }
+  const work = options.work ?? (upper === undefined ? undefined : `${upper}-work`);
+  const data = formatOverlayOptions(lower, upper, work);
+  if (upper !== undefined && work !== undefined) {
+    await mkdir(path.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir(path.resolve(snapshotsDir, work), { recursive: true });
+  }
+  const result = await runMount(['-t', 'overlay', 'overlay', '-o', data, target], snapshotsDir);
+  if (result.code !== 0) {
+    throw new MountError(`overlay mount at ${target} failed: ${result.stderr.trim()}`, {
+      hint: 'Check that the layers exist and that the store is on ext4 or xfs (overlayfs cannot use overlay, NFS or tmpfs-with-xattrs-off as upper).',
+    });
+  }
+  return createMount(target);
+}
+
+async function bindMount(source: string, target: string, readonly: boolean): Promise<void> {
+  // util-linux turns `bind,ro` into a bind mount followed by a read-only remount.
+  const result = await runMount(['-o', readonly ? 'bind,ro' : 'bind', source, target]);
+  if (result.code !== 0) {
+    throw new MountError(`bind mount of ${source} at ${target} failed: ${result.stderr.trim()}`, {
+      hint: 'Check that the layer directory exists.',
+    });
+  }
+}
+
+async function runMount(args: string[], cwd?: string) {
+  try {
+    return await runCommand('mount', args, cwd === undefined ? {} : { cwd });
+  } catch (err) {
+    throw new MountError(`could not run mount(8): ${(err as Error).message}`, {
+      hint: 'Install util-linux `mount` and run tbuild as root.',
+      cause: err,
+    });
+  }
+}
+
+function createMount(target: string): Mount {
+  let done: Promise<void> | undefined;
+  return {
+    target,
+    unmount: () => (done ??= unmountPath(target)),
+  };
+}
+
+/**
+ * Unmount `target`. "Not mounted" counts as success. A busy mount is retried for about
+ * a second (a process in it may just be exiting), then detached lazily.
+ */
+export async function unmountPath(target: string): Promise<void> {
+  let last = '';
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const result = await runCommand('umount', [target]);
+    if (result.code === 0 || isNotMounted(result.stderr)) return;
+    last = result.stderr.trim();
+    if (!/busy/i.test(last)) break;
+    await delay(25 * 2 ** Math.min(attempt, 4));
+  }
+  const lazy = await runCommand('umount', ['-l', target]);
+  if (lazy.code === 0 || isNotMounted(lazy.stderr)) return;
+  throw new UnmountError(target, `${last}; lazy unmount: ${lazy.stderr.trim()}`);
+}
+
+function isNotMounted(stderr: string): boolean {
+  return /not mounted|no mount point specified|No such file or directory/i.test(stderr);
+}
+
+/** Mount points at or under `prefix`, in /proc/self/mountinfo order (oldest first). */
+export async function listMounts(prefix: string): Promise<string[]> {
+  const root = path.resolve(prefix);
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const points: string[] = [];
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    if (field === undefined) continue;
+    const point = decodeMountinfoPath(field);
+    if (point === root || point.startsWith(root === '/' ? '/' : `${root}/`)) points.push(point);
+  }
+  return points;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
+function decodeMountinfoPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) =>
+    String.fromCharCode(parseInt(octal, 8)),
+  );
+}
+
+/**
+ * Unmount everything mounted at or under `prefix` (newest first, so stacked and nested
+ * mounts come off in order). Used at startup to clear mounts a killed build left behind.
+ * Returns the mount points it unmounted.
+ */
+export async function unmountAll(prefix: string): Promise<string[]> {
+  const points = (await listMounts(prefix)).reverse();
+  for (const point of points) await unmountPath(point);
+  return points;
+}

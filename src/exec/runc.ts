@@ -1,0 +1,306 @@
+/**
+ * The runc executor: one `runc run` per RUN step, in a throw-away bundle directory.
+ * Layout under stateDir: `runc/` is runc's --root (container state), `bundles/<id>/`
+ * holds config.json, the files bind-mounted as /etc/hosts etc., and runc's log.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CancelledError } from '../shared/errors.ts';
+import { delay, runCommand, signalNumber } from './command.ts';
+import { ContainerStartError, MountError, RuncNotFoundError } from './errors.ts';
+import {
+  createMounts,
+  createOciSpec,
+  DEFAULT_NOFILE,
+  listStubRequests,
+  type BundleFiles,
+} from './spec.ts';
+import { createMountStubs, type MountStubs } from './stubs.ts';
+import type { Executor, RunResult, RunSpec } from './types.ts';
+import { resolveInRoot } from './user.ts';
+
+export interface RuncExecutorOptions {
+  /** Folder for runc state and bundles (e.g. `<store>/exec`). */
+  stateDir: string;
+  /** The runc binary; default `runc` from PATH. */
+  runcPath?: string;
+}
+
+/** BuildKit's sandbox hostname: build scripts sometimes test for it. */
+export const DEFAULT_HOSTNAME = 'buildkitsandbox';
+
+type IO = Parameters<Executor['run']>[1];
+
+interface Prepared {
+  id: string;
+  bundle: string;
+  stubs: MountStubs;
+}
+
+/** Create an Executor that runs each process with runc. */
+export function createRuncExecutor(options: RuncExecutorOptions): Executor {
+  const runc = options.runcPath ?? 'runc';
+  const runcRoot = path.join(options.stateDir, 'runc');
+  return {
+    async run(spec, io, signal) {
+      if (signal.aborted) throw new CancelledError();
+      const prepared = await prepareBundle(options.stateDir, spec);
+      try {
+        const exitCode = await runContainer(runc, runcRoot, prepared, spec, io, signal);
+        return { exitCode, createdPaths: prepared.stubs.created } satisfies RunResult;
+      } finally {
+        await deleteContainer(runc, runcRoot, prepared.id);
+        await rm(prepared.bundle, { recursive: true, force: true });
+        await prepared.stubs.remove();
+      }
+    },
+  };
+}
+
+/** A container id that names its owner process, so stale ones can be recognised. */
+function createContainerId(): string {
+  return `tbuild-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+async function prepareBundle(stateDir: string, spec: RunSpec): Promise<Prepared> {
+  const id = createContainerId();
+  const bundle = path.join(stateDir, 'bundles', id);
+  await mkdir(bundle, { recursive: true });
+  try {
+    const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
+    const files = await writeBundleFiles(bundle, spec, hostname);
+    const mounts = createMounts(spec, files);
+    const kinds = await statBindSources(spec);
+    for (const file of Object.values(files)) kinds.set(file, 'file');
+    const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
+    try {
+      // Like BuildKit, a missing working directory is created and stays in the layer.
+      await mkdir(await resolveInRoot(spec.rootfs, spec.process.cwd), {
+        recursive: true,
+        mode: 0o755,
+      });
+      const config = createOciSpec(spec, mounts, hostname, await readNofileLimit());
+      await writeFile(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+    } catch (err) {
+      await stubs.remove();
+      throw err;
+    }
+    return { id, bundle, stubs };
+  } catch (err) {
+    await rm(bundle, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function writeBundleFiles(
+  bundle: string,
+  spec: RunSpec,
+  hostname: string,
+): Promise<BundleFiles> {
+  const files: BundleFiles = {
+    hosts: path.join(bundle, 'hosts'),
+    resolvConf: path.join(bundle, 'resolv.conf'),
+    hostname: path.join(bundle, 'hostname'),
+  };
+  const hosts =
+    spec.hosts ?? `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`;
+  const resolvConf = spec.resolvConf ?? (await readHostResolvConf());
+  await writeFile(files.hosts, hosts, { mode: 0o644 });
+  await writeFile(files.resolvConf, resolvConf, { mode: 0o644 });
+  await writeFile(files.hostname, `${hostname}\n`, { mode: 0o644 });
+  return files;
+}
+
+/** RLIMIT_NOFILE for the container: Docker's 1048576, or our hard limit when lower. */
+async function readNofileLimit(): Promise<number> {
+  const limits = await readFile('/proc/self/limits', 'utf8');
+  const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
+  if (hard === undefined || hard === 'unlimited') return DEFAULT_NOFILE;
+  return Math.min(DEFAULT_NOFILE, Number(hard));
+}
+
+async function readHostResolvConf(): Promise<string> {
+  try {
+    return await readFile('/etc/resolv.conf', 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+/** Whether each bind source is a file or a directory (the stub must match). */
+async function statBindSources(spec: RunSpec): Promise<Map<string, 'dir' | 'file'>> {
+  const kinds = new Map<string, 'dir' | 'file'>();
+  for (const mount of spec.mounts) {
+    if (mount.type !== 'bind') continue;
+    if (mount.source === undefined) {
+      throw new MountError(`bind mount at ${mount.dest} has no source`);
+    }
+    const info = await stat(mount.source).catch((err: unknown) => {
+      throw new MountError(`bind mount source ${mount.source} does not exist`, {
+        hint: `Create it before mounting it at ${mount.dest}.`,
+        cause: err,
+      });
+    });
+    kinds.set(mount.source, info.isDirectory() ? 'dir' : 'file');
+  }
+  return kinds;
+}
+
+/**
+ * `runc run` with piped stdio. Resolves with the process's exit code; rejects with
+ * ContainerStartError when runc itself failed, CancelledError when aborted.
+ */
+async function runContainer(
+  runc: string,
+  runcRoot: string,
+  prepared: Prepared,
+  spec: RunSpec,
+  io: IO,
+  signal: AbortSignal,
+): Promise<number> {
+  const logPath = path.join(prepared.bundle, 'runc.log');
+  const args = ['--root', runcRoot, '--log', logPath, '--log-format', 'json'];
+  args.push('run', '--bundle', prepared.bundle, prepared.id);
+  const stdin = spec.process.stdin;
+  const child = spawn(runc, args, {
+    stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  const stderr = createStderrForwarder(io);
+  child.stdout!.on('data', (chunk: Buffer) => io.stdout(chunk));
+  child.stderr!.on('data', stderr.write);
+  if (stdin !== undefined) {
+    // The process may exit without reading; EPIPE then is not our failure.
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(stdin);
+  }
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'ENOENT' ? new RuncNotFoundError(runc) : err),
+    );
+    child.on('close', (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
+  });
+  const onAbort = () => void killUntilExited(runc, runcRoot, prepared.id, exited);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const code = await exited;
+    if (signal.aborted) throw new CancelledError();
+    const failure = await readRuncError(logPath);
+    if (failure !== undefined) throw new ContainerStartError(failure);
+    stderr.flush();
+    return code;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * runc writes its own errors to the same stderr the container uses. Hold back output
+ * from the first line that looks like runc's until we know (from its log) whether runc
+ * failed: then it becomes the error, not build output.
+ */
+function createStderrForwarder(io: IO) {
+  const held: Buffer[] = [];
+  return {
+    write: (chunk: Buffer) => {
+      if (held.length > 0 || chunk.subarray(0, 5).toString() === 'runc ') held.push(chunk);
+      else io.stderr(chunk);
+    },
+    flush: () => {
+      for (const chunk of held.splice(0)) io.stderr(chunk);
+    },
+  };
+}
+
+/** The last error runc logged, if any. */
+async function readRuncError(logPath: string): Promise<string | undefined> {
+  const text = await readFile(logPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  });
+  let message: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string };
+      if (entry.level === 'error' || entry.level === 'fatal') message = entry.msg;
+    } catch {
+      message ??= line.trim(); // not JSON: runc failed before setting up logging
+    }
+  }
+  return message;
+}
+
+/**
+ * Send SIGKILL to the container until `runc run` returns. Retrying covers an abort
+ * that arrives while runc is still creating the container (kill then fails).
+ */
+async function killUntilExited(
+  runc: string,
+  runcRoot: string,
+  id: string,
+  exited: Promise<unknown>,
+) {
+  let done = false;
+  void exited.finally(() => (done = true)).catch(() => undefined);
+  while (!done) {
+    await runCommand(runc, ['--root', runcRoot, 'kill', id, 'KILL']).catch(() => undefined);
+    await Promise.race([exited.catch(() => undefined), delay(100)]);
+  }
+}
+
+async function deleteContainer(runc: string, runcRoot: string, id: string): Promise<void> {
+  const result = await runCommand(runc, ['--root', runcRoot, 'delete', '--force', id]).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return { code: 0, stdout: '', stderr: '' };
+      throw err;
+    },
+  );
+  if (result.code !== 0 && !/does not exist|not exist/.test(result.stderr)) {
+    throw new ContainerStartError(`could not delete container ${id}: ${result.stderr.trim()}`);
+  }
+}
+
+/**
+ * Delete containers and bundles left by tbuild processes that no longer run (killed
+ * builds). Returns the container ids it removed.
+ */
+export async function cleanupStaleContainers(
+  stateDir: string,
+  runcPath = 'runc',
+): Promise<string[]> {
+  const runcRoot = path.join(stateDir, 'runc');
+  const bundles = path.join(stateDir, 'bundles');
+  const ids = new Set([...(await listDir(runcRoot)), ...(await listDir(bundles))]);
+  const removed: string[] = [];
+  for (const id of ids) {
+    const owner = /^tbuild-(\d+)-[0-9a-f]+$/.exec(id)?.[1];
+    if (owner === undefined || isProcessAlive(Number(owner))) continue;
+    await runCommand(runcPath, ['--root', runcRoot, 'kill', id, 'KILL']).catch(() => undefined);
+    await deleteContainer(runcPath, runcRoot, id);
+    await rm(path.join(bundles, id), { recursive: true, force: true });
+    removed.push(id);
+  }
+  return removed;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

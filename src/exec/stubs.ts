@@ -1,0 +1,129 @@
+/**
+ * Mount-point stubs. runc needs every mount target to exist in the rootfs; when the image
+ * lacks one (/proc, /etc/hosts, a RUN --mount target) we create it before the run and
+ * remove it afterwards, so that — as with BuildKit — the layer keeps no trace of it.
+ */
+import { lstat, mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runCommand } from './command.ts';
+import { resolveInRoot } from './user.ts';
+
+export interface StubRequest {
+  /** Absolute path inside the container. */
+  dest: string;
+  kind: 'dir' | 'file';
+}
+
+interface StubRecord {
+  /** Container path. */
+  path: string;
+  host: string;
+  kind: 'dir' | 'file';
+  parentHost: string;
+  /** Parent mtime before we touched it (ns), restored after removal. */
+  parentMtimeNs: bigint;
+}
+
+export interface MountStubs {
+  /** Container paths created, parents first. */
+  created: string[];
+  /** Remove what was created (if still empty) and restore parent directory times. */
+  remove(): Promise<void>;
+}
+
+/** Create whatever is missing of `requests` inside `rootfs`, remembering each creation. */
+export async function createMountStubs(
+  rootfs: string,
+  requests: readonly StubRequest[],
+): Promise<MountStubs> {
+  const records: StubRecord[] = [];
+  const stubs: MountStubs = {
+    created: [],
+    remove: () => removeStubs(records),
+  };
+  try {
+    for (const request of requests) await createStub(rootfs, request, records);
+  } catch (err) {
+    await removeStubs(records);
+    throw err;
+  }
+  stubs.created = records.map((r) => r.path);
+  return stubs;
+}
+
+async function createStub(rootfs: string, request: StubRequest, records: StubRecord[]) {
+  const parts = request.dest.split('/').filter((p) => p !== '' && p !== '.');
+  for (let i = 1; i <= parts.length; i++) {
+    const containerPath = `/${parts.slice(0, i).join('/')}`;
+    const host = await resolveInRoot(rootfs, containerPath);
+    if (await exists(host)) continue;
+    const parentHost = path.dirname(host);
+    const parent = await stat(parentHost, { bigint: true });
+    const kind = i === parts.length ? request.kind : 'dir';
+    if (kind === 'dir') await mkdir(host, { mode: 0o755 });
+    else await writeFile(host, '', { mode: 0o644, flag: 'wx' });
+    records.push({
+      path: containerPath,
+      host,
+      kind,
+      parentHost,
+      parentMtimeNs: parent.mtimeNs,
+    });
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+async function removeStubs(records: StubRecord[]): Promise<void> {
+  for (const record of [...records].reverse()) {
+    if (!(await removeIfUnused(record))) continue;
+    // Creating the stub bumped the parent's mtime (and copied the parent up into the
+    // upperdir); put the times back so the directory looks untouched.
+    await restoreMtime(record.parentHost, record.parentMtimeNs);
+  }
+  records.length = 0;
+}
+
+/**
+ * Node's utimes goes through a double and loses the nanoseconds a layer diff compares,
+ * so GNU touch sets the exact time (atime too: nothing in a layer records it).
+ */
+async function restoreMtime(dir: string, mtimeNs: bigint): Promise<void> {
+  const now = await stat(dir, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (now === undefined || now.mtimeNs === mtimeNs) return;
+  const seconds = mtimeNs / 1_000_000_000n;
+  const nanos = (mtimeNs % 1_000_000_000n).toString().padStart(9, '0');
+  const result = await runCommand('touch', ['-h', '-d', `@${seconds}.${nanos}`, dir]);
+  if (result.code !== 0) throw new Error(`touch ${dir}: ${result.stderr.trim()}`);
+}
+
+/** Remove a stub unless the build put something into it. True when removed. */
+async function removeIfUnused(record: StubRecord): Promise<boolean> {
+  try {
+    if (record.kind === 'dir') {
+      await rmdir(record.host);
+    } else {
+      const info = await lstat(record.host);
+      if (!info.isFile() || info.size !== 0) return false;
+      await unlink(record.host);
+    }
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') {
+      return false;
+    }
+    throw err;
+  }
+}

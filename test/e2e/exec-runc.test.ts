@@ -1,0 +1,242 @@
+import { execFileSync } from 'node:child_process';
+import { lstat, mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listMounts, mountOverlay, unmountAll, type Mount } from '../../src/exec/overlay.ts';
+import { cleanupStaleContainers, createRuncExecutor } from '../../src/exec/runc.ts';
+import type { RunResult, RunSpec } from '../../src/exec/types.ts';
+import { resolveUser } from '../../src/exec/user.ts';
+import { makeBusyboxRootfs } from '../helpers/busybox-rootfs.ts';
+
+let root: string;
+let snapshots: string;
+let stateDir: string;
+let nextId = 2;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'tbuild-exec-'));
+  snapshots = path.join(root, 'snapshots');
+  stateDir = path.join(root, 'state');
+  await makeBusyboxRootfs(path.join(snapshots, '1'));
+});
+
+afterAll(async () => {
+  await unmountAll(root);
+  await rm(root, { recursive: true, force: true });
+});
+
+interface Outcome extends RunResult {
+  stdout: string;
+  stderr: string;
+  upper: string;
+}
+
+/** Mount busybox + a fresh upper, run `sh -c script` in it, unmount. */
+async function runShell(
+  script: string,
+  spec: Partial<Omit<RunSpec, 'process'>> & { process?: Partial<RunSpec['process']> } = {},
+  signal?: AbortSignal,
+) {
+  const id = String(nextId++);
+  const target = path.join(root, 'mnt', id);
+  const mount = await mountOverlay({
+    snapshotsDir: snapshots,
+    lower: ['1'],
+    upper: `${id}/fs`,
+    work: `${id}/work`,
+    target,
+  });
+  try {
+    return await runIn(mount, script, spec, signal, path.join(snapshots, id, 'fs'));
+  } finally {
+    await mount.unmount();
+  }
+}
+
+async function runIn(
+  mount: Mount,
+  script: string,
+  spec: Partial<Omit<RunSpec, 'process'>> & { process?: Partial<RunSpec['process']> },
+  signal: AbortSignal | undefined,
+  upper: string,
+): Promise<Outcome> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const executor = createRuncExecutor({ stateDir });
+  const result = await executor.run(
+    {
+      rootfs: mount.target,
+      mounts: [],
+      network: 'host',
+      security: 'sandbox',
+      ...spec,
+      process: {
+        args: ['sh', '-c', script],
+        env: [],
+        cwd: '/',
+        uid: 0,
+        gid: 0,
+        additionalGids: [],
+        ...spec.process,
+      },
+    },
+    { stdout: (c) => out.push(c), stderr: (c) => err.push(c) },
+    signal ?? new AbortController().signal,
+  );
+  return {
+    ...result,
+    stdout: Buffer.concat(out).toString(),
+    stderr: Buffer.concat(err).toString(),
+    upper,
+  };
+}
+
+async function listTree(dir: string, prefix = ''): Promise<string[]> {
+  const names: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const rel = prefix + entry.name;
+    names.push(rel);
+    if (entry.isDirectory()) names.push(...(await listTree(path.join(dir, entry.name), `${rel}/`)));
+  }
+  return names.sort();
+}
+
+describe('the runc executor', () => {
+  it('runs a shell script on an overlay and leaves only its own changes in the upper dir', async () => {
+    const run = await runShell('echo hi; id; pwd; cat /etc/hostname; touch /newfile; rm /bin/ls');
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('hi\nuid=0(root) gid=0(root)\n/\nbuildkitsandbox\n');
+    expect(await listTree(run.upper)).toEqual(['bin', 'bin/ls', 'etc', 'newfile']);
+    const whiteout = await lstat(path.join(run.upper, 'bin/ls'));
+    expect(whiteout.isCharacterDevice() && whiteout.rdev === 0).toBe(true);
+    // /etc was copied up to hold the /etc/hosts mount point; it must look untouched.
+    const [upperEtc, lowerEtc] = await Promise.all([
+      stat(path.join(run.upper, 'etc'), { bigint: true }),
+      stat(path.join(snapshots, '1/etc'), { bigint: true }),
+    ]);
+    expect(upperEtc.mtimeNs).toBe(lowerEtc.mtimeNs);
+    expect(run.createdPaths).toEqual(
+      expect.arrayContaining(['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf']),
+    );
+  });
+
+  it('returns a non-zero exit code as a result', async () => {
+    const run = await runShell('echo oops >&2; exit 3');
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toBe('oops\n');
+  });
+
+  it("gives the process Docker's default capabilities", async () => {
+    const run = await runShell('grep CapEff /proc/self/status');
+    expect(run.stdout.trim()).toBe('CapEff:\t00000000a80425fb');
+  });
+
+  it('isolates the network with network none: only the loopback interface', async () => {
+    const run = await runShell('ls /sys/class/net', { network: 'none' });
+    expect(run.stdout.split(/\s+/).filter(Boolean)).toEqual(['lo']);
+  });
+
+  it('runs as the user that USER names, with its supplementary groups', async () => {
+    const user = await resolveUser(path.join(snapshots, '1'), 'app');
+    expect(user).toEqual({ uid: 1000, gid: 1000, additionalGids: [50, 100] });
+    const run = await runShell('id; pwd; touch /tmp/x && stat -c %u:%g /tmp/x', {
+      process: { cwd: '/home/app', ...user },
+    });
+    expect(run.stdout).toBe(
+      'uid=1000(app) gid=1000(app) groups=50(staff),100(users)\n/home/app\n1000:1000\n',
+    );
+    await expect(resolveUser(path.join(snapshots, '1'), 'ap')).rejects.toMatchObject({
+      code: 'TBUILD_UNKNOWN_USER',
+      message: 'no user named "ap" in /etc/passwd of the image',
+      hint: expect.stringContaining('Did you mean "app"?'),
+    });
+  });
+
+  it('mounts binds and tmpfs, feeds stdin, and removes the mount points it created', async () => {
+    const data = path.join(root, 'data');
+    await mkdir(data, { recursive: true });
+    await writeFile(path.join(data, 'greeting'), 'hello from the host\n');
+    const run = await runShell(
+      'cat /mnt/data/greeting; cat; mount | grep -c " /cache type tmpfs"; touch /mnt/data/x',
+      {
+        process: { cwd: '/work/dir', stdin: 'piped\n' },
+        mounts: [
+          { dest: '/mnt/data', type: 'bind', source: data, readonly: true },
+          { dest: '/cache', type: 'tmpfs', readonly: false, size: 1 << 20 },
+        ],
+      },
+    );
+    expect(run.stdout).toBe('hello from the host\npiped\n1\n');
+    expect(run.stderr).toContain('Read-only file system');
+    expect(run.exitCode).toBe(1);
+    // The working directory stays (BuildKit does the same); mount points do not.
+    expect(await listTree(run.upper)).toEqual(['etc', 'work', 'work/dir']);
+  });
+
+  it("reports a command that cannot start as a typed error with runc's message", async () => {
+    const run = runShell('', {
+      process: { args: ['/no/such/tool'] },
+    });
+    await expect(run).rejects.toMatchObject({
+      code: 'TBUILD_CONTAINER_START',
+      message: expect.stringContaining('no such file or directory'),
+    });
+  });
+
+  it('kills the container on abort and leaves no runc state or mounts', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 300);
+    await expect(runShell('sleep 100', {}, controller.signal)).rejects.toMatchObject({
+      code: 'TBUILD_CANCELLED',
+    });
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(await readdir(path.join(stateDir, 'runc'))).toEqual([]);
+    expect(await readdir(path.join(stateDir, 'bundles'))).toEqual([]);
+    expect(await listMounts(root)).toEqual([]);
+    expect(
+      execFileSync('runc', ['--root', path.join(stateDir, 'runc'), 'list', '-q'], {
+        encoding: 'utf8',
+      }),
+    ).toBe('');
+  });
+
+  it('cleans up containers left behind by a dead tbuild process', async () => {
+    const bundle = path.join(stateDir, 'bundles', 'tbuild-999999999-abcdef');
+    await mkdir(bundle, { recursive: true });
+    expect(await cleanupStaleContainers(stateDir)).toEqual(['tbuild-999999999-abcdef']);
+    expect(await readdir(path.join(stateDir, 'bundles'))).toEqual([]);
+  });
+});
+
+describe('overlay mounts', () => {
+  it('mounts a single layer read-only with a bind mount', async () => {
+    const mount = await mountOverlay({
+      snapshotsDir: snapshots,
+      lower: ['1'],
+      target: path.join(root, 'ro'),
+    });
+    try {
+      expect(await readFile(path.join(mount.target, 'etc/passwd'), 'utf8')).toContain('app:x:1000');
+      await expect(writeFile(path.join(mount.target, 'x'), '')).rejects.toMatchObject({
+        code: 'EROFS',
+      });
+    } finally {
+      await mount.unmount();
+    }
+    expect(await listMounts(path.join(root, 'ro'))).toEqual([]);
+  });
+
+  it('stacks several lowers, nearest first, and unmountAll clears stale mounts', async () => {
+    await mkdir(path.join(snapshots, 'top/etc'), { recursive: true });
+    await writeFile(path.join(snapshots, 'top/etc/motd'), 'top layer\n');
+    const target = path.join(root, 'stack');
+    await mountOverlay({ snapshotsDir: snapshots, lower: ['top', '1'], target });
+    expect(await readFile(path.join(target, 'etc/motd'), 'utf8')).toBe('top layer\n');
+    expect(await readFile(path.join(target, 'etc/group'), 'utf8')).toContain('users');
+    expect(await unmountAll(target)).toEqual([target]);
+    expect(await listMounts(target)).toEqual([]);
+  });
+});
