@@ -1,0 +1,93 @@
+/**
+ * Layer compression: gzip and zstd through node:zlib, media types for each, and
+ * detection of a compressed stream by its magic bytes.
+ */
+import { Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream';
+import zlib from 'node:zlib';
+import { MediaType } from '../shared/oci.ts';
+import { ImageExportError } from './errors.ts';
+
+export type Compression = 'gzip' | 'zstd' | 'uncompressed';
+
+/** A compressing transform; `undefined` for uncompressed. Output is deterministic. */
+export function createCompressor(compression: Compression, level?: number): Transform | undefined {
+  if (compression === 'uncompressed') return undefined;
+  // Node's gzip header carries mtime 0 and a fixed OS byte, so equal input gives equal bytes.
+  if (compression === 'gzip') return zlib.createGzip({ level: level ?? 6 });
+  return zlib.createZstdCompress({
+    params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? 3 },
+  });
+}
+
+/** The OCI media type of a layer with this compression. */
+export function ociLayerMediaType(compression: Compression): string {
+  if (compression === 'gzip') return MediaType.OciLayerGzip;
+  if (compression === 'zstd') return MediaType.OciLayerZstd;
+  return MediaType.OciLayer;
+}
+
+/** The Docker v2 media type for a layer; Docker has none for zstd. */
+export function dockerLayerMediaType(ociMediaType: string): string {
+  if (ociMediaType === MediaType.OciLayerGzip || ociMediaType === MediaType.DockerLayerGzip) {
+    return MediaType.DockerLayerGzip;
+  }
+  if (ociMediaType === MediaType.OciLayer || ociMediaType === MediaType.DockerLayer) {
+    return MediaType.DockerLayer;
+  }
+  throw new ImageExportError(`a layer of type ${ociMediaType} cannot be put in a Docker manifest`, {
+    hint: 'zstd layers need OCI media types: set oci-mediatypes=true or use compression=gzip.',
+  });
+}
+
+/** The compression of a layer media type. */
+export function compressionOf(mediaType: string): Compression {
+  if (mediaType.endsWith('gzip')) return 'gzip';
+  if (mediaType.endsWith('zstd')) return 'zstd';
+  return 'uncompressed';
+}
+
+/** Which compression a stream uses, from its first bytes. */
+export function detectCompression(head: Uint8Array): Compression {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'uncompressed';
+}
+
+/**
+ * Turn a maybe-compressed stream into its uncompressed bytes, detecting the compression.
+ * `onRaw` sees every raw (compressed) chunk, for hashing the blob as stored.
+ */
+export async function openDecompressed(
+  source: AsyncIterable<Uint8Array>,
+  onRaw: (chunk: Uint8Array) => void,
+): Promise<{ compression: Compression; stream: AsyncIterable<Uint8Array> }> {
+  const it = source[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let headLength = 0;
+  let done = false;
+  while (headLength < 4 && !done) {
+    const next = await it.next();
+    if (next.done) done = true;
+    else {
+      head.push(next.value);
+      headLength += next.value.length;
+    }
+  }
+  const first = Buffer.concat(head);
+  const compression = detectCompression(first);
+  async function* raw(): AsyncGenerator<Uint8Array> {
+    onRaw(first);
+    yield first;
+    if (done) return;
+    for (let next = await it.next(); !next.done; next = await it.next()) {
+      onRaw(next.value);
+      yield next.value;
+    }
+  }
+  if (compression === 'uncompressed') return { compression, stream: raw() };
+  const decompressor = compression === 'gzip' ? zlib.createGunzip() : zlib.createZstdDecompress();
+  // pipeline() destroys every stage on error, so the consumer's iteration rejects.
+  const stream = pipeline(Readable.from(raw()), decompressor, () => undefined);
+  return { compression, stream };
+}

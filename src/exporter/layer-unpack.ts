@@ -1,0 +1,210 @@
+/**
+ * Unpack a layer tar (plain, gzip or zstd — detected by magic bytes) into a snapshot
+ * directory in overlayfs upperdir form: OCI whiteouts become overlay whiteouts and opaque
+ * markers. The tar is untrusted: every entry is confined to the directory (see SafeTree).
+ */
+import { createHash } from 'node:crypto';
+import {
+  chmod,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  open,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { Digest } from '../shared/digest.ts';
+import { openDecompressed, type Compression } from './compression.ts';
+import { PathEscapeError, TarFormatError } from './errors.ts';
+import { cleanEntryPath, parentOf, SafeTree } from './safe-tree.ts';
+import { makeNode, makeWhiteouts } from './special-files.ts';
+import type { TarEntry } from './tar-format.ts';
+import { readTarEntries } from './tar-reader.ts';
+import { isOverlayXattr, writeXattrs, type XattrMap } from './xattrs.ts';
+
+export interface UnpackOptions {
+  /** Set owners from the tar (default: when running as root). */
+  preserveOwners?: boolean;
+}
+
+export interface UnpackResult {
+  /** sha256 of the uncompressed tar. */
+  diffId: Digest;
+  /** Bytes of the uncompressed tar. */
+  size: number;
+  /** sha256 and size of the stream as given (the compressed blob). */
+  digest: Digest;
+  compressedSize: number;
+  compression: Compression;
+}
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_MARKER = '.wh..wh..opq';
+
+/** State of one unpack: work deferred to the end so it runs in batches. */
+interface UnpackState {
+  tree: SafeTree;
+  owners: boolean;
+  whiteouts: string[];
+  xattrs: Map<string, Map<string, Buffer>>;
+  dirTimes: Map<string, number>;
+}
+
+/**
+ * Unpack `stream` into `diffDir` (created if missing). Throws PathEscapeError for entries
+ * that would land or write outside it, TarFormatError for corrupt input, DeviceNodeError
+ * when a device cannot be created; the tar is hashed as it is read.
+ */
+export async function unpackLayer(
+  stream: Readable | AsyncIterable<Uint8Array>,
+  diffDir: string,
+  options: UnpackOptions = {},
+): Promise<UnpackResult> {
+  await mkdir(diffDir, { recursive: true });
+  const rawHash = createHash('sha256');
+  const tarHash = createHash('sha256');
+  let rawSize = 0;
+  let tarSize = 0;
+  const { compression, stream: tar } = await openDecompressed(stream, (chunk) => {
+    rawHash.update(chunk);
+    rawSize += chunk.length;
+  });
+  async function* hashed(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of tar) {
+      tarHash.update(chunk);
+      tarSize += chunk.length;
+      yield chunk;
+    }
+  }
+  const state: UnpackState = {
+    tree: new SafeTree(diffDir),
+    owners: options.preserveOwners ?? process.getuid?.() === 0,
+    whiteouts: [],
+    xattrs: new Map(),
+    dirTimes: new Map(),
+  };
+  await readTarEntries(hashed(), (entry, body) => applyEntry(state, entry, body));
+  await finish(state);
+  return {
+    diffId: `sha256:${tarHash.digest('hex')}`,
+    size: tarSize,
+    digest: `sha256:${rawHash.digest('hex')}`,
+    compressedSize: rawSize,
+    compression,
+  };
+}
+
+async function applyEntry(
+  state: UnpackState,
+  entry: TarEntry,
+  body: AsyncIterable<Buffer>,
+): Promise<void> {
+  const { tree } = state;
+  const rel = cleanEntryPath(entry.path);
+  if (rel === '') return; // the root's own entry: the snapshot directory keeps its metadata
+  await tree.ensureParent(rel, entry.path);
+  const base = rel.slice(rel.lastIndexOf('/') + 1);
+  if (base === OPAQUE_MARKER) {
+    addXattr(state, parentOf(rel), 'trusted.overlay.opaque', Buffer.from('y'));
+    return;
+  }
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    // `.wh..wh.*` other than the opaque marker is AUFS bookkeeping: ignored, as Docker does.
+    if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return;
+    const target = `${parentOf(rel)}${parentOf(rel) === '' ? '' : '/'}${base.slice(WHITEOUT_PREFIX.length)}`;
+    await tree.prepare(target, false);
+    state.whiteouts.push(target);
+    return;
+  }
+  const path = tree.abs(rel);
+  const keptDir = await tree.prepare(rel, entry.type === 'dir');
+  switch (entry.type) {
+    case 'dir':
+      if (!keptDir) await mkdir(path, { mode: 0o700 });
+      tree.markDir(rel);
+      state.dirTimes.set(rel, entry.mtime);
+      break;
+    case 'file':
+      await writeFile(path, body);
+      break;
+    case 'symlink':
+      await symlink(entry.linkpath ?? '', path);
+      break;
+    case 'link':
+      await link(await resolveHardLink(tree, entry), path);
+      break;
+    default:
+      await makeNode(path, entry.type, entry.mode, entry.devmajor, entry.devminor);
+  }
+  await setMetadata(state, rel, entry);
+}
+
+async function writeFile(path: string, body: AsyncIterable<Buffer>): Promise<void> {
+  // 'wx' = O_CREAT|O_EXCL: never opens through a symlink planted at the path.
+  const handle = await open(path, 'wx', 0o600);
+  try {
+    for await (const chunk of body) await handle.write(chunk);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A hard link's target: inside the layer, already unpacked, not a directory. */
+async function resolveHardLink(tree: SafeTree, entry: TarEntry): Promise<string> {
+  const target = cleanEntryPath(entry.linkpath ?? '');
+  if (target === '') throw new PathEscapeError(entry.path, 'is a hard link to the layer root');
+  await tree.ensureParent(target, entry.path);
+  const stat = await lstat(tree.abs(target)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (stat === undefined) {
+    throw new PathEscapeError(
+      entry.path,
+      `is a hard link to "${entry.linkpath}", which is not earlier in this layer`,
+    );
+  }
+  if (stat.isDirectory())
+    throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
+  return tree.abs(target);
+}
+
+async function setMetadata(state: UnpackState, rel: string, entry: TarEntry): Promise<void> {
+  const path = state.tree.abs(rel);
+  if (entry.type === 'link') return; // shares the target's inode and metadata
+  if (state.owners) await lchown(path, entry.uid, entry.gid);
+  // chmod after chown: chown clears setuid/setgid bits.
+  if (entry.type !== 'symlink') await chmod(path, entry.mode & 0o7777);
+  if (entry.type !== 'dir') await lutimes(path, entry.mtime, entry.mtime);
+  for (const [name, value] of entry.xattrs ?? []) {
+    if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
+  }
+}
+
+function addXattr(state: UnpackState, rel: string, name: string, value: Buffer): void {
+  let attrs = state.xattrs.get(rel);
+  if (!attrs) state.xattrs.set(rel, (attrs = new Map()));
+  attrs.set(name, value);
+}
+
+/**
+ * The batched work: whiteouts, extended attributes, then directory times (children
+ * changed them). A later entry may have replaced a parent, so each path is re-checked.
+ */
+async function finish(state: UnpackState): Promise<void> {
+  const { tree } = state;
+  await makeWhiteouts(
+    state.whiteouts.filter((rel) => tree.hasSafeParent(rel)).map((rel) => tree.abs(rel)),
+  );
+  const xattrs: XattrMap = new Map();
+  for (const [rel, attrs] of state.xattrs) {
+    if (rel === '' || tree.hasSafeParent(rel)) xattrs.set(tree.abs(rel), attrs);
+  }
+  await writeXattrs(xattrs);
+  const dirs = [...state.dirTimes].filter(([rel]) => tree.isDir(rel));
+  dirs.sort(([a], [b]) => b.split('/').length - a.split('/').length);
+  for (const [rel, mtime] of dirs) await utimes(tree.abs(rel), mtime, mtime);
+}
