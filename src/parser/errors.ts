@@ -18,7 +18,9 @@ export interface DockerfileParseErrorOptions {
 
 /** A Dockerfile that BuildKit's parser would reject, with the offending lines. */
 export class DockerfileParseError extends TbuildError {
+  // Narrowed from TbuildError: a parse error always has a range and a hint.
   declare readonly location: { file?: string; range: LineRange };
+  declare readonly hint: string;
 
   constructor(message: string, options: DockerfileParseErrorOptions) {
     const location =

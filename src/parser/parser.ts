@@ -119,14 +119,17 @@ function readInstruction(state: ParserState): Instruction | undefined | null {
   const instruction = withRange(state, range, () =>
     buildInstruction(line, state.directives.escapeToken),
   );
-  instruction.heredocs =
+  const heredocs =
     canContainHeredoc(instruction) && line.includes('<<') ? readHeredocs(state, line, range) : [];
-  instruction.range = { start: startLine, end: reader.position };
-  if (instruction.next) {
-    instruction.next.range = { ...instruction.range };
-    instruction.next.heredocs = instruction.heredocs.map((heredoc) => ({ ...heredoc }));
-  }
+  placeInstruction(instruction, { start: startLine, end: reader.position }, heredocs);
   return instruction;
+}
+
+/** Gives an instruction and the ones ONBUILD wraps their lines and heredoc bodies. */
+function placeInstruction(instruction: Instruction, range: LineRange, heredocs: Heredoc[]): void {
+  instruction.range = { ...range };
+  instruction.heredocs = heredocs.map((heredoc) => ({ ...heredoc }));
+  if (instruction.next) placeInstruction(instruction.next, range, heredocs);
 }
 
 /** Reads each heredoc body after the instruction, in the order the line opens them. */

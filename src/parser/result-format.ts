@@ -59,6 +59,18 @@ function formatHeredocJson(heredoc: Heredoc): HeredocJson {
   return json;
 }
 
+/** JSON form as JSON, ENV/LABEL as `name=value` pairs, the rest space-separated. */
+function describeArgs(instruction: Instruction): string {
+  const { args } = instruction;
+  if (instruction.json) return JSON.stringify(args);
+  if (instruction.name === 'ENV' || instruction.name === 'LABEL') {
+    const pairs: string[] = [];
+    for (let i = 0; i + 1 < args.length; i += 2) pairs.push(`${args[i]}=${args[i + 1]}`);
+    return pairs.join(' ');
+  }
+  return args.join(' ');
+}
+
 /** One line per instruction: `3-5 RUN [--mount=…] args`, heredoc names after `<<`. */
 export function formatParseResultText(result: ParseResult): string {
   return result.instructions
@@ -77,9 +89,7 @@ function describeInstruction(instruction: Instruction): string {
     parts.push(describeInstruction(instruction.next));
     return parts.join(' ');
   }
-  if (instruction.args.length > 0) {
-    parts.push(instruction.json ? JSON.stringify(instruction.args) : instruction.args.join(' '));
-  }
+  if (instruction.args.length > 0) parts.push(describeArgs(instruction));
   for (const heredoc of instruction.heredocs) {
     parts.push(`(heredoc ${heredoc.name}: ${heredoc.content.split('\n').length - 1} lines)`);
   }

@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../shared/errors.ts';
 
 interface ParseArgs {
-  file: string;
+  file?: string;
   format: 'json' | 'text';
 }
 
@@ -19,8 +19,9 @@ const parseCommand: CommandModule<object, ParseArgs> = {
     yargs
       .positional('file', {
         type: 'string',
-        default: 'Dockerfile',
-        describe: 'Dockerfile to parse; `-` reads standard input',
+        describe: 'Dockerfile to parse (default: Dockerfile); `-` reads standard input',
+        // yargs turns a lone `-` into `true` (or drops it when a default is set).
+        coerce: (value: unknown) => (value === true || value === '' ? '-' : String(value)),
       })
       .option('format', {
         choices: ['json', 'text'] as const,
@@ -30,8 +31,9 @@ const parseCommand: CommandModule<object, ParseArgs> = {
   handler: async (argv) => {
     const { parseDockerfile, formatParseResultJson, formatParseResultText } =
       await import('../../parser/index.ts');
-    const text = await readDockerfile(argv.file);
-    const result = parseDockerfile(text, { file: argv.file === '-' ? 'stdin' : argv.file });
+    const file = argv.file ?? 'Dockerfile';
+    const text = await readDockerfile(file);
+    const result = parseDockerfile(text, { file: file === '-' ? 'stdin' : file });
     for (const warning of result.warnings) {
       const where = warning.range ? ` (line ${warning.range.start})` : '';
       const rule = warning.rule ? `${warning.rule}: ` : '';
