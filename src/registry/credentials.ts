@@ -276,3 +276,10 @@ function runHelper(
     child.stdin.end(input);
   });
 }
+
+/** The user's Docker credentials ($DOCKER_CONFIG or ~/.docker): what builds and pushes use. */
+export async function loadCredentialStore(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DockerConfigCredentialStore> {
+  return createDockerConfigCredentials({ env });
+}

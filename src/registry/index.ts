@@ -2,7 +2,12 @@
  * The registry module's public surface: import from here (lazily in the CLI).
  */
 export { createRegistryClient, MANIFEST_ACCEPT } from './client.ts';
-export { createDockerConfigCredentials, configKeyFor, decodeAuthEntry } from './credentials.ts';
+export {
+  createDockerConfigCredentials,
+  configKeyFor,
+  decodeAuthEntry,
+  loadCredentialStore,
+} from './credentials.ts';
 export type { CredentialStore, Credentials, DockerConfigCredentialStore } from './credentials.ts';
 export * from './errors.ts';
 export {
