@@ -16,6 +16,7 @@ import {
   DEFAULT_NOFILE,
   listStubRequests,
   type BundleFiles,
+  type HostLimits,
 } from './spec.ts';
 import { createMountStubs, type MountStubs } from './stubs.ts';
 import type { Executor, RunResult, RunSpec } from './types.ts';
@@ -47,16 +48,36 @@ export function createRuncExecutor(options: RuncExecutorOptions): Executor {
     async run(spec, io, signal) {
       if (signal.aborted) throw new CancelledError();
       const prepared = await prepareBundle(options.stateDir, spec);
+      let result: RunResult | undefined;
       try {
         const exitCode = await runContainer(runc, runcRoot, prepared, spec, io, signal);
-        return { exitCode, createdPaths: prepared.stubs.created } satisfies RunResult;
+        result = { exitCode, createdPaths: prepared.stubs.created };
       } finally {
-        await deleteContainer(runc, runcRoot, prepared.id);
-        await rm(prepared.bundle, { recursive: true, force: true });
-        await prepared.stubs.remove();
+        // Cleanup errors must not hide the run's own error, and every step must run.
+        const cleanup = await cleanUpRun(runc, runcRoot, prepared);
+        if (result !== undefined && cleanup !== undefined) throw cleanup;
       }
+      return result;
     },
   };
+}
+
+/** Delete the container, its bundle and the mount stubs; returns the first failure. */
+async function cleanUpRun(runc: string, runcRoot: string, prepared: Prepared) {
+  const steps = [
+    () => deleteContainer(runc, runcRoot, prepared.id),
+    () => rm(prepared.bundle, { recursive: true, force: true }),
+    () => prepared.stubs.remove(),
+  ];
+  let first: unknown;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  return first;
 }
 
 /** A container id that names its owner process, so stale ones can be recognised. */
@@ -81,7 +102,7 @@ async function prepareBundle(stateDir: string, spec: RunSpec): Promise<Prepared>
         recursive: true,
         mode: 0o755,
       });
-      const config = createOciSpec(spec, mounts, hostname, await readNofileLimit());
+      const config = createOciSpec(spec, mounts, hostname, await readHostLimits());
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();
@@ -113,12 +134,18 @@ async function writeBundleFiles(
   return files;
 }
 
-/** RLIMIT_NOFILE for the container: Docker's 1048576, or our hard limit when lower. */
-async function readNofileLimit(): Promise<number> {
-  const limits = await readFile('/proc/self/limits', 'utf8');
+/** tbuild's own open-file hard limit and capability bounding set. */
+async function readHostLimits(): Promise<HostLimits> {
+  const [limits, status] = await Promise.all([
+    readFile('/proc/self/limits', 'utf8'),
+    readFile('/proc/self/status', 'utf8'),
+  ]);
   const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
-  if (hard === undefined || hard === 'unlimited') return DEFAULT_NOFILE;
-  return Math.min(DEFAULT_NOFILE, Number(hard));
+  const capBnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
+  return {
+    nofile: hard === undefined || hard === 'unlimited' ? DEFAULT_NOFILE : Number(hard),
+    capBounding: capBnd === undefined ? (1n << 64n) - 1n : BigInt(`0x${capBnd}`),
+  };
 }
 
 async function readHostResolvConf(): Promise<string> {
@@ -184,6 +211,7 @@ async function runContainer(
   });
   const onAbort = () => void killUntilExited(runc, runcRoot, prepared.id, exited);
   signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) onAbort();
   try {
     const code = await exited;
     if (signal.aborted) throw new CancelledError();
@@ -252,6 +280,8 @@ async function killUntilExited(
 }
 
 async function deleteContainer(runc: string, runcRoot: string, id: string): Promise<void> {
+  // `runc run` deletes its container when it exits normally; skip a needless spawn.
+  if (!(await pathExists(path.join(runcRoot, id)))) return;
   const result = await runCommand(runc, ['--root', runcRoot, 'delete', '--force', id]).catch(
     (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return { code: 0, stdout: '', stderr: '' };
@@ -284,6 +314,16 @@ export async function cleanupStaleContainers(
     removed.push(id);
   }
   return removed;
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
 }
 
 async function listDir(dir: string): Promise<string[]> {

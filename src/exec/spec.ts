@@ -24,7 +24,7 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_AUDIT_WRITE',
 ];
 
-/** Every capability up to CAP_CHECKPOINT_RESTORE (40), for --security=insecure. */
+/** Every capability, indexed by number, up to CAP_CHECKPOINT_RESTORE (40). */
 const ALL_CAPABILITIES = [
   ...['CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID'],
   ...['SETUID', 'SETPCAP', 'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN'],
@@ -198,21 +198,43 @@ export function createMounts(spec: RunSpec, files: BundleFiles): OciMount[] {
   ];
 }
 
+/**
+ * The capabilities of `wanted` that are in `bounding` (a CapBnd bit mask): runc cannot
+ * grant what tbuild itself may not hold, e.g. when tbuild runs in a restricted container.
+ */
+export function filterCapabilities(wanted: readonly string[], bounding: bigint): string[] {
+  return wanted.filter((cap) => {
+    const bit = ALL_CAPABILITIES.indexOf(cap);
+    return bit >= 0 && ((bounding >> BigInt(bit)) & 1n) === 1n;
+  });
+}
+
 /** Docker's daemon (under systemd) hands containers this many open files. */
 export const DEFAULT_NOFILE = 1048576;
 
-/**
- * Generate the config.json for one run. `nofile` is the RLIMIT_NOFILE to give: runc
- * sets it after dropping CAP_SYS_RESOURCE, so it cannot exceed tbuild's own hard limit.
- */
+/** Limits of the tbuild process that bound what a container may get. */
+export interface HostLimits {
+  /** RLIMIT_NOFILE: runc sets it without CAP_SYS_RESOURCE, so ≤ tbuild's hard limit. */
+  nofile: number;
+  /** tbuild's capability bounding set (CapBnd). */
+  capBounding: bigint;
+}
+
+const UNLIMITED: HostLimits = { nofile: DEFAULT_NOFILE, capBounding: (1n << 41n) - 1n };
+
+/** Generate the config.json for one run. */
 export function createOciSpec(
   spec: RunSpec,
   mounts: OciMount[],
   hostname: string,
-  nofile = DEFAULT_NOFILE,
+  limits: HostLimits = UNLIMITED,
 ): OciSpec {
   const insecure = spec.security === 'insecure';
-  const caps = insecure ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES;
+  const caps = filterCapabilities(
+    insecure ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES,
+    limits.capBounding,
+  );
+  const nofile = Math.min(DEFAULT_NOFILE, limits.nofile);
   const env = spec.process.env.some((e) => e.startsWith('PATH='))
     ? spec.process.env
     : [`PATH=${DEFAULT_PATH}`, ...spec.process.env];

@@ -51,19 +51,23 @@ export async function createMountStubs(
   return stubs;
 }
 
+/**
+ * Resolve the target as runc will (symlinks clamped to the rootfs: /etc/resolv.conf may
+ * point at ../run/systemd/…), then create the missing components top-down.
+ */
 async function createStub(rootfs: string, request: StubRequest, records: StubRecord[]) {
-  const parts = request.dest.split('/').filter((p) => p !== '' && p !== '.');
-  for (let i = 1; i <= parts.length; i++) {
-    const containerPath = `/${parts.slice(0, i).join('/')}`;
-    const host = await resolveInRoot(rootfs, containerPath);
-    if (await exists(host)) continue;
+  const root = path.resolve(rootfs);
+  const target = await resolveInRoot(root, request.dest);
+  const missing: string[] = [];
+  for (let p = target; p !== root && !(await exists(p)); p = path.dirname(p)) missing.unshift(p);
+  for (const host of missing) {
     const parentHost = path.dirname(host);
     const parent = await stat(parentHost, { bigint: true });
-    const kind = i === parts.length ? request.kind : 'dir';
+    const kind = host === target ? request.kind : 'dir';
     if (kind === 'dir') await mkdir(host, { mode: 0o755 });
     else await writeFile(host, '', { mode: 0o644, flag: 'wx' });
     records.push({
-      path: containerPath,
+      path: `/${path.relative(root, host)}`,
       host,
       kind,
       parentHost,

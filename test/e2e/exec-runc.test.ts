@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,12 +47,13 @@ async function runShell(
   script: string,
   spec: Partial<Omit<RunSpec, 'process'>> & { process?: Partial<RunSpec['process']> } = {},
   signal?: AbortSignal,
+  lower = ['1'],
 ) {
   const id = String(nextId++);
   const target = path.join(root, 'mnt', id);
   const mount = await mountOverlay({
     snapshotsDir: snapshots,
-    lower: ['1'],
+    lower,
     upper: `${id}/fs`,
     work: `${id}/work`,
     target,
@@ -131,6 +142,29 @@ describe('the runc executor', () => {
   it("gives the process Docker's default capabilities", async () => {
     const run = await runShell('grep CapEff /proc/self/status');
     expect(run.stdout.trim()).toBe('CapEff:\t00000000a80425fb');
+  });
+
+  it('gives --security=insecure every capability tbuild itself holds', async () => {
+    const run = await runShell('grep CapEff /proc/self/status', { security: 'insecure' });
+    const own = /CapBnd:\t(\w+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1];
+    expect(run.stdout.trim()).toBe(`CapEff:\t${own}`);
+  });
+
+  it('mounts resolv.conf through an image symlink into a missing dir and leaves no trace', async () => {
+    await mkdir(path.join(snapshots, 'linked/etc'), { recursive: true });
+    await symlink(
+      '../run/systemd/resolve/stub-resolv.conf',
+      path.join(snapshots, 'linked/etc/resolv.conf'),
+    );
+    const run = await runShell(
+      'cat /etc/resolv.conf',
+      { resolvConf: 'nameserver 192.0.2.53\n' },
+      undefined,
+      ['linked', '1'],
+    );
+    expect(run.stdout).toBe('nameserver 192.0.2.53\n');
+    expect(run.createdPaths).toContain('/run/systemd/resolve/stub-resolv.conf');
+    expect(await listTree(run.upper)).toEqual(['etc']);
   });
 
   it('isolates the network with network none: only the loopback interface', async () => {

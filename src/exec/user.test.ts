@@ -1,0 +1,95 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveInRoot, resolveUser } from './user.ts';
+
+let rootfs: string;
+
+beforeAll(async () => {
+  rootfs = await mkdtemp(path.join(tmpdir(), 'tbuild-user-'));
+  await mkdir(path.join(rootfs, 'etc'));
+  await mkdir(path.join(rootfs, 'real'));
+  await writeFile(
+    path.join(rootfs, 'etc/passwd'),
+    'root:x:0:0::/root:/bin/sh\n# comment\napp:x:1000:1001::/home/app:/bin/sh\n',
+  );
+  await writeFile(
+    path.join(rootfs, 'etc/group'),
+    'root:x:0:root\nwheel:x:10:root,app\nappgrp:x:1001:\ndocker:x:999:app\n',
+  );
+  await symlink('/etc/../../../../etc', path.join(rootfs, 'escape'));
+  await symlink('../real', path.join(rootfs, 'etc/rel'));
+  await symlink('loop', path.join(rootfs, 'loop'));
+});
+
+afterAll(() => rm(rootfs, { recursive: true, force: true }));
+
+describe('resolveInRoot', () => {
+  it('keeps absolute and .. symlink targets inside the root', async () => {
+    expect(await resolveInRoot(rootfs, '/escape/passwd')).toBe(path.join(rootfs, 'etc/passwd'));
+    expect(await resolveInRoot(rootfs, '../../etc/passwd')).toBe(path.join(rootfs, 'etc/passwd'));
+  });
+
+  it('follows relative links and appends missing components', async () => {
+    expect(await resolveInRoot(rootfs, '/etc/rel/new/file')).toBe(
+      path.join(rootfs, 'real/new/file'),
+    );
+  });
+
+  it('gives up on symlink loops', async () => {
+    await expect(resolveInRoot(rootfs, '/loop/x')).rejects.toMatchObject({ code: 'ELOOP' });
+  });
+});
+
+describe('resolveUser', () => {
+  it("treats an empty user as root with root's group memberships", async () => {
+    expect(await resolveUser(rootfs, '')).toEqual({ uid: 0, gid: 0, additionalGids: [0, 10] });
+  });
+
+  it('takes the gid from /etc/passwd and extra groups from /etc/group', async () => {
+    expect(await resolveUser(rootfs, 'app')).toEqual({
+      uid: 1000,
+      gid: 1001,
+      additionalGids: [10, 999],
+    });
+    expect(await resolveUser(rootfs, '1000')).toEqual({
+      uid: 1000,
+      gid: 1001,
+      additionalGids: [10, 999],
+    });
+  });
+
+  it('uses an explicit group instead of memberships', async () => {
+    expect(await resolveUser(rootfs, 'app:docker')).toEqual({
+      uid: 1000,
+      gid: 999,
+      additionalGids: [],
+    });
+    expect(await resolveUser(rootfs, 'app:4242')).toEqual({
+      uid: 1000,
+      gid: 4242,
+      additionalGids: [],
+    });
+  });
+
+  it('accepts numeric ids the image does not know', async () => {
+    expect(await resolveUser(rootfs, '4000')).toEqual({ uid: 4000, gid: 0, additionalGids: [] });
+    expect(await resolveUser(rootfs, '4000:4001')).toEqual({
+      uid: 4000,
+      gid: 4001,
+      additionalGids: [],
+    });
+  });
+
+  it('rejects unknown names with a hint', async () => {
+    await expect(resolveUser(rootfs, 'nobody')).rejects.toMatchObject({
+      code: 'TBUILD_UNKNOWN_USER',
+      message: 'no user named "nobody" in /etc/passwd of the image',
+    });
+    await expect(resolveUser(rootfs, 'app:dockr')).rejects.toMatchObject({
+      message: 'no group named "dockr" in /etc/group of the image',
+      hint: expect.stringContaining('Did you mean "docker"?'),
+    });
+  });
+});
