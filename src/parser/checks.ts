@@ -29,11 +29,16 @@ function checkCasing(instructions: readonly Instruction[]): ParseWarning[] {
   const majority = lower > upper ? 'lowercase' : 'uppercase';
   const warnings: ParseWarning[] = [];
   written.forEach((name, index) => {
-    const expected = majority === 'lowercase' ? name.toLowerCase() : name.toUpperCase();
-    if (name === expected) return;
+    const lowerOnly = name === name.toLowerCase();
+    const upperOnly = name === name.toUpperCase();
+    if (majority === 'lowercase' ? lowerOnly : upperOnly) return;
+    const message =
+      lowerOnly || upperOnly
+        ? `Command '${name}' should match the case of the command majority (${majority})`
+        : `Command '${name}' should be consistently cased`;
     warnings.push({
       rule: 'ConsistentInstructionCasing',
-      message: `Command '${name}' should match the case of the command majority (${majority})`,
+      message,
       range: { ...instructions[index]!.range },
     });
   });

@@ -11,3 +11,5 @@ export { parseHeredocWord, chompHeredocContent } from './heredoc.ts';
 export { formatParseResultJson, formatParseResultText } from './result-format.ts';
 export type { ParseResultJson, InstructionJson } from './result-format.ts';
 export type * from './types.ts';
+export * from './shell-lexer.ts';
+export * from './dockerignore.ts';
