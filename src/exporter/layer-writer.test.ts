@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { readFile, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../shared/digest.ts';
+import { MediaType } from '../shared/oci.ts';
+import { unpackLayer } from './layer-unpack.ts';
+import { writeLayerTar } from './layer-writer.ts';
+import { cleanupTempDirs, describeTree, makeFixtureLayer, makeTempDir } from './test-helpers.ts';
+
+afterAll(cleanupTempDirs);
+
+describe('writeLayerTar', () => {
+  it('writes whiteouts, opaque markers, hard links, devices and capabilities as OCI entries', async () => {
+    const layer = await makeTempDir();
+    await makeFixtureLayer(layer);
+    const tarPath = join(await makeTempDir(), 'layer.tar');
+    const result = await writeLayerTar(layer, tarPath, { compression: 'uncompressed' });
+    expect(result.mediaType).toBe(MediaType.OciLayer);
+    expect(result.diffId).toBe(result.digest);
+    expect(result.diffId).toBe(sha256(await readFile(tarPath)));
+    const listing = execFileSync('tar', ['--xattrs', '--xattrs-include=*', '-tvvf', tarPath], {
+      encoding: 'utf8',
+    });
+    expect(listing).toMatch(
+      /-rw------- +0\/0 +0 .* etc\/\.wh\.deleted/,
+    );
+    expect(listing).toMatch(/etc\/opaque\/\.wh\.\.wh\.\.opq/);
+    expect(listing).toMatch(/h.* etc\/passwd-hardlink link to etc\/passwd/);
+    expect(listing).toMatch(/-rwsr-xr-x\* 0\/0 .* bin\/ping\n\s+x: +20 security\.capability/);
+    expect(listing).toMatch(/crw-rw-rw- +0\/0 +1,3 .* null/);
+    expect(listing).toMatch(/prw-r----- +0\/0 .* fifo/);
+    expect(listing).toMatch(/drwxrwxrwt +0\/0 .* tmp\//);
+    expect(listing).not.toMatch(/trusted\.overlay/);
+    // Sorted, and no entry for the layer root itself.
+    const names = execFileSync('tar', ['-tf', tarPath], { encoding: 'utf8' }).trim().split('\n');
+    expect(names[0]).toBe('abs-link');
+  });
+
+  it('round-trips through unpackLayer to an identical tree, including xattrs and devices', async () => {
+    const layer = await makeTempDir();
+    await makeFixtureLayer(layer);
+    const tarPath = join(await makeTempDir(), 'layer.tar.gz');
+    const written = await writeLayerTar(layer, tarPath, { compression: 'gzip' });
+    const unpacked = join(await makeTempDir(), 'diff');
+    const result = await unpackLayer(createReadStream(tarPath), unpacked);
+    expect(result).toMatchObject({
+      diffId: written.diffId,
+      digest: written.digest,
+      compression: 'gzip',
+    });
+    expect(result.size).toBe(written.uncompressedSize);
+    expect(await describeTree(unpacked)).toEqual(await describeTree(layer));
+  });
+
+  it('gives byte-identical gzip and zstd output for the same tree', async () => {
+    const layer = await makeTempDir();
+    await makeFixtureLayer(layer);
+    const dir = await makeTempDir();
+    for (const compression of ['gzip', 'zstd'] as const) {
+      const a = await writeLayerTar(layer, join(dir, `a.${compression}`), {
+        compression,
+        sourceDateEpoch: 0,
+      });
+      const b = await writeLayerTar(layer, join(dir, `b.${compression}`), {
+        compression,
+        sourceDateEpoch: 0,
+      });
+      expect(a.digest).toBe(b.digest);
+      expect(await readFile(join(dir, `a.${compression}`))).toEqual(
+        await readFile(join(dir, `b.${compression}`)),
+      );
+      const bytes = await readFile(join(dir, `a.${compression}`));
+      if (compression === 'gzip')
+        expect(bytes.readUInt32LE(4)).toBe(0); // gzip header mtime
+      else expect(bytes.subarray(0, 4)).toEqual(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+      const unpacked = join(dir, `unpacked-${compression}`);
+      const { diffId } = await unpackLayer(
+        createReadStream(join(dir, `a.${compression}`)),
+        unpacked,
+      );
+      expect(diffId).toBe(a.diffId);
+    }
+  });
+
+  it('clamps newer file times to SOURCE_DATE_EPOCH so trees built at different times match', async () => {
+    const early = await makeTempDir();
+    const late = await makeTempDir();
+    await makeFixtureLayer(early, 1_700_000_000);
+    await makeFixtureLayer(late, 1_800_000_000);
+    await utimes(join(late, 'big'), 1_900_000_000, 1_900_000_000);
+    const options = {
+      compression: 'gzip',
+      sourceDateEpoch: 1_600_000_000,
+      rewriteTimestamps: true,
+    } as const;
+    const dir = await makeTempDir();
+    const a = await writeLayerTar(early, join(dir, 'a'), options);
+    const b = await writeLayerTar(late, join(dir, 'b'), options);
+    expect(a.digest).toBe(b.digest);
+    const unclamped = await writeLayerTar(early, join(dir, 'c'), { compression: 'gzip' });
+    expect(unclamped.diffId).not.toBe(a.diffId);
+  });
+});
