@@ -12,3 +12,7 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   const dataHome = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
   return join(dataHome, 'tbuild');
 }
+
+/** Help text for the CLI's `--root` option. */
+export const STORE_ROOT_HELP =
+  'Store directory (default: $TBUILD_ROOT, else /var/lib/tbuild as root, else $XDG_DATA_HOME/tbuild)';
