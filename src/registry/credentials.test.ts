@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDockerConfigCredentials } from './credentials.ts';
+import { createDockerConfigCredentials, normalizeServerAddress } from './credentials.ts';
 import { CredentialsError } from './errors.ts';
 
 let dir: string;
@@ -98,5 +98,17 @@ describe('Docker config credentials', () => {
     expect((error as CredentialsError).hint).toContain('docker-credential-nosuchhelper');
     await writeFile(join(dir, 'config.json'), '{not json');
     await expect(creds.get('ghcr.io')).rejects.toThrow(/not valid JSON/);
+  });
+});
+
+describe('normalizeServerAddress', () => {
+  it.each([
+    [undefined, 'docker.io'],
+    ['https://index.docker.io/v1/', 'docker.io'],
+    ['registry-1.docker.io', 'docker.io'],
+    ['http://localhost:5000/v2/', 'localhost:5000'],
+    ['GHCR.io', 'ghcr.io'],
+  ])('turns %j into %s', (input, expected) => {
+    expect(normalizeServerAddress(input)).toBe(expected);
   });
 });

@@ -283,3 +283,12 @@ export async function loadCredentialStore(
 ): Promise<DockerConfigCredentialStore> {
   return createDockerConfigCredentials({ env });
 }
+
+/**
+ * What `login`/`logout` were given → a registry name: `https://index.docker.io/v1/`,
+ * `docker.io` or nothing → `docker.io`; `http://localhost:5000/v2/` → `localhost:5000`.
+ */
+export function normalizeServerAddress(server?: string): string {
+  if (server === undefined || server.trim() === '') return DOCKER_HUB;
+  return hostOfKey(server.trim());
+}

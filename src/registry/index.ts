@@ -7,6 +7,7 @@ export {
   configKeyFor,
   decodeAuthEntry,
   loadCredentialStore,
+  normalizeServerAddress,
 } from './credentials.ts';
 export type { CredentialStore, Credentials, DockerConfigCredentialStore } from './credentials.ts';
 export * from './errors.ts';
