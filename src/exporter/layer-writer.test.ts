@@ -23,9 +23,7 @@ describe('writeLayerTar', () => {
     const listing = execFileSync('tar', ['--xattrs', '--xattrs-include=*', '-tvvf', tarPath], {
       encoding: 'utf8',
     });
-    expect(listing).toMatch(
-      /-rw------- +0\/0 +0 .* etc\/\.wh\.deleted/,
-    );
+    expect(listing).toMatch(/-rw------- +0\/0 +0 .* etc\/\.wh\.deleted/);
     expect(listing).toMatch(/etc\/opaque\/\.wh\.\.wh\.\.opq/);
     expect(listing).toMatch(/h.* etc\/passwd-hardlink link to etc\/passwd/);
     expect(listing).toMatch(/-rwsr-xr-x\* 0\/0 .* bin\/ping\n\s+x: +20 security\.capability/);
