@@ -177,6 +177,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       const res = await caller.call(ctx, {
         method: 'HEAD',
         url: `${caller.apiBase(ref.registry)}/${ref.repository}/blobs/${digest}`,
+        followRedirects: true,
       });
       await res.body.dump();
       if (res.status === 200) return true;

@@ -113,7 +113,11 @@ async function sendWithResume(s: Session, firstLocation: string): Promise<Upload
 }
 
 async function blobPresent(s: Session): Promise<boolean> {
-  const res = await s.caller.call(s.ctx, { method: 'HEAD', url: `${s.blobsUrl}/${s.digest}` });
+  const res = await s.caller.call(s.ctx, {
+    method: 'HEAD',
+    url: `${s.blobsUrl}/${s.digest}`,
+    followRedirects: true,
+  });
   await res.body.dump();
   if (res.status === 200) return true;
   if (res.status === 404) return false;
