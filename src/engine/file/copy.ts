@@ -40,6 +40,8 @@ export interface SourceRoot {
   root: string;
   /** Force this owner on copied entries (the build context: files are root-owned in images). */
   owner?: Owner;
+  /** Whether a path (relative to root, posix, '' = root) is part of the source (.dockerignore). */
+  visible?: (relPath: string) => boolean;
 }
 
 export interface CopyContext {
@@ -57,6 +59,9 @@ interface CopyOptions {
   exclude: string[];
   /** dev:ino → destination path, to keep hard links. */
   inodes: Map<string, string>;
+  /** Host root of the source and its visibility filter. */
+  sourceRoot: string;
+  visible: ((relPath: string) => boolean) | undefined;
   signal: AbortSignal | undefined;
 }
 
@@ -68,10 +73,12 @@ export async function copyAction(
   owner: Owner | undefined,
 ): Promise<void> {
   const srcPath = cleanPath(action.src);
-  const matches =
+  const visible = source.visible;
+  const candidates =
     action.allowWildcard && hasWildcard(srcPath)
       ? await resolveWildcards(source.root, srcPath)
       : [srcPath];
+  const matches = candidates.filter((m) => !visible || visible(m.replace(/^\/+/, '')));
   if (matches.length === 0) {
     if (action.allowEmptyWildcard) return;
     throw sourceNotFound(action.src);
@@ -83,6 +90,8 @@ export async function copyAction(
     exclude: action.exclude ?? [],
     inodes: new Map(),
     signal: ctx.signal,
+    sourceRoot: source.root,
+    visible,
   };
   const destIsDir = action.dest.endsWith('/') || action.dest.endsWith('/.') || matches.length > 1;
   for (const match of matches) {
@@ -194,6 +203,8 @@ async function copyEntry(
 ): Promise<void> {
   opts.signal?.throwIfAborted();
   if (rel && opts.exclude.some((p) => matchPath(p, rel))) return;
+  if (opts.visible && !opts.visible(path.relative(opts.sourceRoot, src).split(path.sep).join('/')))
+    return;
   if (st.isDirectory()) {
     const existing = await lstat(dest).catch(() => undefined);
     if (existing && !existing.isDirectory()) await rm(dest, { force: true });

@@ -1,0 +1,205 @@
+/**
+ * RUN: an exec op on an overlay of its root input; the upper dir becomes the new layer.
+ * Extra mounts (RUN --mount) are prepared here as host paths for the executor.
+ */
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { ExecMount, ExecOp } from '../../llb/types.ts';
+import type { ExecMountSpec } from '../../exec/types.ts';
+import { resolveUser } from '../../exec/user.ts';
+import type { OpContext } from '../../solver/types.ts';
+import { RunFailedError, SecretNotFoundError, UnsupportedOpError } from '../errors.ts';
+import { openScope, type Scope } from '../mounts.ts';
+import type { EngineOptions, Ref } from '../types.ts';
+import { resolveInRoot } from '../file/paths.ts';
+import { copyTree } from '../copy-tree.ts';
+
+const DEFAULT_HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
+
+export async function runExecOp(
+  engine: EngineOptions,
+  op: ExecOp,
+  inputs: readonly Ref[],
+  ctx: OpContext,
+  description: string,
+): Promise<Ref[]> {
+  const rootMount = op.mounts.find((m) => m.dest === '/');
+  if (!rootMount) throw new UnsupportedOpError('exec op has no root mount');
+  const extraOutputs = op.mounts.filter((m) => m !== rootMount && m.output !== null);
+  if (extraOutputs.length > 0)
+    throw new UnsupportedOpError(
+      'exec ops with outputs other than the root filesystem are not supported',
+    );
+  const scope = openScope(engine.store);
+  let snapshotId: number | undefined;
+  try {
+    const base = rootMount.input === null ? ({ kind: 'empty' } as Ref) : inputs[rootMount.input]!;
+    const root = await scope.mountWritable(base, description);
+    snapshotId = root.snapshot.id;
+    const user = await resolveUser(root.path, op.user);
+    await ensureWorkdir(root.path, op.cwd);
+    const mounts: ExecMountSpec[] = [];
+    const env = [...op.env];
+    for (const mount of op.mounts) {
+      if (mount === rootMount) continue;
+      const spec = await prepareMount(engine, scope, mount, inputs, env);
+      if (spec) mounts.push(spec);
+    }
+    const releaseLocks = await lockCacheMounts(engine, op.mounts, ctx.signal);
+    let exitCode: number;
+    try {
+      const result = await engine.executor.run(
+        {
+          rootfs: root.path,
+          process: {
+            args: op.args,
+            env,
+            cwd: op.cwd,
+            uid: user.uid,
+            gid: user.gid,
+            additionalGids: user.additionalGids,
+            ...(op.stdin !== undefined ? { stdin: op.stdin } : {}),
+          },
+          mounts,
+          network:
+            (op.network === 'default' ? (engine.defaultNetwork ?? 'host') : op.network) === 'none'
+              ? 'none'
+              : 'host',
+          security: op.security,
+          hosts: DEFAULT_HOSTS,
+        },
+        {
+          stdout: (chunk) => ctx.log('stdout', chunk.toString()),
+          stderr: (chunk) => ctx.log('stderr', chunk.toString()),
+        },
+        ctx.signal,
+      );
+      exitCode = result.exitCode;
+    } finally {
+      await releaseLocks();
+    }
+    ctx.signal.throwIfAborted();
+    if (exitCode !== 0) throw new RunFailedError(op.args, exitCode);
+    await root.unmount();
+    await scope.close();
+    const committed = await engine.store.snapshots.commit(root.snapshot.id);
+    snapshotId = undefined;
+    return [{ kind: 'snapshot', id: committed.id }];
+  } finally {
+    await scope.close();
+    if (snapshotId !== undefined) await engine.store.snapshots.remove(snapshotId);
+  }
+}
+
+/** BuildKit creates a missing working directory before running the command. */
+async function ensureWorkdir(rootfs: string, cwd: string): Promise<void> {
+  const host = await resolveInRoot(rootfs, cwd, true);
+  await mkdir(host, { recursive: true, mode: 0o755 });
+}
+
+async function prepareMount(
+  engine: EngineOptions,
+  scope: Scope,
+  mount: ExecMount,
+  inputs: readonly Ref[],
+  env: string[],
+): Promise<ExecMountSpec | undefined> {
+  const inputRef = (): Ref => (mount.input === null ? { kind: 'empty' } : inputs[mount.input]!);
+  switch (mount.type) {
+    case 'bind': {
+      const base = mount.readonly
+        ? await scope.mountReadOnly(inputRef())
+        : await scope.mountScratchWritable(inputRef());
+      const source = mount.selector ? await resolveInRoot(base, mount.selector, true) : base;
+      return { dest: mount.dest, type: 'bind', source, readonly: mount.readonly };
+    }
+    case 'tmpfs':
+      return {
+        dest: mount.dest,
+        type: 'tmpfs',
+        readonly: false,
+        ...(mount.tmpfs?.size ? { size: mount.tmpfs.size } : {}),
+      };
+    case 'cache': {
+      const dir = await cacheMountDir(engine, scope, mount, inputRef);
+      const source = mount.selector ? await resolveInRoot(dir, mount.selector, true) : dir;
+      await mkdir(source, { recursive: true });
+      return { dest: mount.dest, type: 'bind', source, readonly: mount.readonly };
+    }
+    case 'secret': {
+      const opt = mount.secret!;
+      const secret = engine.secrets?.find((s) => s.id === opt.id);
+      const value =
+        secret?.file !== undefined
+          ? await readSecret(secret.file)
+          : secret?.env !== undefined
+            ? process.env[secret.env]
+            : undefined;
+      if (value === undefined) {
+        if (opt.optional) return undefined;
+        throw new SecretNotFoundError(opt.id);
+      }
+      if (opt.env) env.push(`${opt.env}=${value}`);
+      if (!mount.dest) return undefined;
+      const file = path.join(await scope.tempDir(), 'secret');
+      await writeFile(file, value, { mode: 0o400 });
+      await chown(file, opt.uid ?? 0, opt.gid ?? 0);
+      await chmod(file, opt.mode ?? 0o400);
+      return { dest: mount.dest, type: 'bind', source: file, readonly: true };
+    }
+    case 'ssh': {
+      if (mount.ssh?.optional) return undefined;
+      throw new UnsupportedOpError(
+        'RUN --mount=type=ssh needs an SSH agent socket, which tbuild does not forward yet',
+        {
+          hint: 'Use a secret mount for keys, or mark the ssh mount required=false.',
+        },
+      );
+    }
+  }
+}
+
+async function readSecret(file: string): Promise<string> {
+  return readFile(file, 'utf8');
+}
+
+/**
+ * Cache mounts persist in `<store>/cache-mounts/<id>`; they never enter a layer or a
+ * cache key. `from=` seeds a new cache directory from another stage.
+ */
+async function cacheMountDir(
+  engine: EngineOptions,
+  scope: Scope,
+  mount: ExecMount,
+  inputRef: () => Ref,
+): Promise<string> {
+  const opt = mount.cache!;
+  const name = createHash('sha256').update(opt.id).digest('hex').slice(0, 32);
+  const dir = path.join(engine.store.root, 'cache-mounts', name);
+  const created = await mkdir(dir, { recursive: true });
+  if (created !== undefined) {
+    if (mount.input !== null) {
+      const src = await scope.mountReadOnly(inputRef());
+      await copyTree(src, dir);
+    }
+    await chown(dir, opt.uid ?? 0, opt.gid ?? 0);
+    await chmod(dir, opt.mode ?? 0o755);
+  }
+  return dir;
+}
+
+async function lockCacheMounts(
+  engine: EngineOptions,
+  mounts: readonly ExecMount[],
+  signal: AbortSignal,
+): Promise<() => Promise<void>> {
+  const releases: Array<() => Promise<void>> = [];
+  // `private` is served like `locked`: one user at a time keeps the directory private to it.
+  const exclusive = mounts.filter((m) => m.type === 'cache' && m.cache?.sharing !== 'shared');
+  const ids = [...new Set(exclusive.map((m) => m.cache!.id))].sort();
+  for (const id of ids) releases.push(await engine.store.lock(`cache-mount:${id}`, signal));
+  return async () => {
+    for (const release of releases.reverse()) await release();
+  };
+}

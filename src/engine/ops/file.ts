@@ -1,0 +1,73 @@
+/**
+ * COPY, ADD, WORKDIR and heredoc files: a file op writes through a writable overlay of
+ * its base, so whiteouts, symlinks and parent permissions behave as in the image. A file
+ * op on an empty base writes straight into the new snapshot's directory.
+ */
+import type { FileOp } from '../../llb/types.ts';
+import type { OpContext } from '../../solver/types.ts';
+import { applyFileActions, type SourceRoot } from '../file/actions.ts';
+import { openScope } from '../mounts.ts';
+import type { EngineOptions, Ref } from '../types.ts';
+
+export async function runFileOp(
+  engine: EngineOptions,
+  op: FileOp,
+  inputs: readonly Ref[],
+  ctx: OpContext,
+  description: string,
+): Promise<Ref[]> {
+  const scope = openScope(engine.store);
+  const base: Ref = op.base === null ? { kind: 'empty' } : inputs[op.base]!;
+  let snapshotId: number | undefined;
+  try {
+    let dest: string;
+    let unmount = async (): Promise<void> => {};
+    if (base.kind === 'empty') {
+      const snapshot = await engine.store.snapshots.create(null, description);
+      snapshotId = snapshot.id;
+      dest = snapshot.dir;
+    } else {
+      const mount = await scope.mountWritable(base, description);
+      snapshotId = mount.snapshot.id;
+      dest = mount.path;
+      unmount = mount.unmount;
+    }
+    const used = new Set(
+      op.actions.flatMap((a) => (a.action === 'copy' && a.source !== null ? [a.source] : [])),
+    );
+    const sources: Array<SourceRoot | null> = [];
+    for (let i = 0; i < inputs.length; i++)
+      sources.push(used.has(i) ? await sourceRoot(scope, inputs[i]!) : null);
+    await applyFileActions(
+      { dest, tempDir: scope.tempDir, signal: ctx.signal },
+      sources,
+      op.actions,
+      scope.tempDir,
+    );
+    await unmount();
+    await scope.close();
+    const committed = await engine.store.snapshots.commit(snapshotId);
+    snapshotId = undefined;
+    return [{ kind: 'snapshot', id: committed.id }];
+  } finally {
+    await scope.close();
+    if (snapshotId !== undefined) await engine.store.snapshots.remove(snapshotId);
+  }
+}
+
+async function sourceRoot(
+  scope: ReturnType<typeof openScope>,
+  ref: Ref,
+): Promise<SourceRoot | null> {
+  if (ref.kind === 'empty') return null;
+  if (ref.kind === 'local') {
+    const files = ref.context.files;
+    // Build-context files are root-owned in images, whatever owns them on the host.
+    return {
+      root: ref.root,
+      owner: { uid: 0, gid: 0 },
+      visible: (rel) => rel === '' || files.has(rel),
+    };
+  }
+  return { root: await scope.mountReadOnly(ref) };
+}

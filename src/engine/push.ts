@@ -1,0 +1,41 @@
+/**
+ * Push an image from the store: blobs the registry lacks (cross-repo mounted when
+ * `mountFrom` has them), then the manifest under each name.
+ */
+import type { Store } from '../cache/types.ts';
+import type { RegistryClient } from '../registry/types.ts';
+import type { Descriptor } from '../shared/oci.ts';
+
+export interface PushableImage {
+  manifest: { descriptor: Descriptor; bytes: Buffer };
+  config: { descriptor: Descriptor };
+  layers: readonly Descriptor[];
+}
+
+export async function pushImage(
+  store: Store,
+  client: RegistryClient,
+  image: PushableImage,
+  name: string,
+  options: { signal?: AbortSignal; mountFrom?: string } = {},
+): Promise<{ uploaded: number; mounted: number; existed: number }> {
+  const counts = { uploaded: 0, mounted: 0, existed: 0 };
+  const blobs = [...image.layers, image.config.descriptor];
+  await Promise.all(
+    blobs.map(async (blob) => {
+      const outcome = await client.uploadBlob(
+        name,
+        blob.digest,
+        blob.size,
+        () => store.blobs.stream(blob.digest),
+        {
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.mountFrom ? { mountFrom: options.mountFrom } : {}),
+        },
+      );
+      counts[outcome === 'exists' ? 'existed' : outcome]++;
+    }),
+  );
+  await client.putManifest(name, image.manifest.bytes, image.manifest.descriptor.mediaType);
+  return counts;
+}

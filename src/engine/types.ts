@@ -1,0 +1,56 @@
+/**
+ * The engine: the solver's Worker for LLB ops on tbuild's store, runc and overlayfs.
+ */
+import type { SnapshotId, Store } from '../cache/types.ts';
+import type { Executor } from '../exec/types.ts';
+import type { Digest, Platform } from '../llb/types.ts';
+import type { ImageConfig } from '../shared/oci.ts';
+import type { ProgressSink } from '../shared/progress.ts';
+import type { ContextSnapshot } from './context/index.ts';
+
+/** A result of an op: a committed snapshot chain, nothing, or the local build context. */
+export type Ref =
+  | { kind: 'snapshot'; id: SnapshotId }
+  | { kind: 'empty' }
+  | { kind: 'local'; root: string; context: ContextSnapshot };
+
+/** A secret for RUN --mount=type=secret, from `--secret id=…,src=…|env=…`. */
+export interface SecretSource {
+  id: string;
+  file?: string;
+  env?: string;
+}
+
+/** How the engine finds base images (local store first, then a registry). */
+export interface ImageSourceProvider {
+  /** Manifest digest and config, without fetching layers (the frontend needs the config). */
+  resolve(ref: string, platform: Platform, pull: boolean): Promise<ResolvedImage>;
+  /** Make sure the image's layers are unpacked as snapshots; the top one, or null for none. */
+  materialize(
+    image: ResolvedImage,
+    signal: AbortSignal,
+    progress: (id: string, current: number, total?: number) => void,
+  ): Promise<SnapshotId | null>;
+}
+
+export interface ResolvedImage {
+  /** Normalised reference, e.g. `docker.io/library/busybox:latest`. */
+  ref: string;
+  manifestDigest: Digest;
+  config: ImageConfig;
+  /** Where it came from. */
+  origin: 'store' | 'registry';
+}
+
+export interface EngineOptions {
+  store: Store;
+  executor: Executor;
+  images: ImageSourceProvider;
+  /** Host directories of local sources by name (`context`, named contexts). */
+  localDirs: Record<string, string>;
+  secrets?: SecretSource[];
+  /** Network for RUN steps that do not name one (`--network` of the build; default host). */
+  defaultNetwork?: 'host' | 'none';
+  /** Build-wide progress sink for work outside vertices. */
+  onProgress?: ProgressSink;
+}

@@ -1,0 +1,103 @@
+/**
+ * The solver's Worker for LLB: one handler per op type, the result cache on the store,
+ * and content checksums for keys that depend on file contents (COPY from the context).
+ */
+import path from 'node:path';
+import type { Definition, Digest, Op, Vertex } from '../llb/types.ts';
+import { digestOf } from '../shared/digest.ts';
+import type { CacheMap, OpHandler, Worker } from '../solver/types.ts';
+import { checksumPaths, scanContext, StatCache } from './context/index.ts';
+import { openScope } from './mounts.ts';
+import { runExecOp } from './ops/exec.ts';
+import { runFileOp } from './ops/file.ts';
+import { gitSourceHandler } from './ops/git.ts';
+import { runMergeOp } from './ops/merge.ts';
+import { httpSourceHandler, imageSourceHandler, localSourceHandler } from './ops/source.ts';
+import { createResultCache } from './result-cache.ts';
+import type { EngineOptions, Ref } from './types.ts';
+
+export interface EngineWorker extends Worker<Ref> {
+  /** Persist what was learnt (the stat cache). */
+  flush(): Promise<void>;
+}
+
+/** A worker for one Definition (handlers look at their inputs' op types). */
+export function createWorker(engine: EngineOptions, definition: Definition): EngineWorker {
+  let statCache: Promise<StatCache> | undefined;
+  const openStatCache = () =>
+    (statCache ??= StatCache.open(path.join(engine.store.root, 'stat-cache', 'context.json')));
+  const describe = (digest: Digest) => definition.metadata[digest]?.description ?? digest;
+
+  const isLocal = (vertex: Vertex, index: number): boolean => {
+    const input = vertex.inputs[index];
+    const op = input ? definition.vertices[input.digest]?.op : undefined;
+    return op?.type === 'source' && op.source.type === 'local';
+  };
+
+  /** Inputs that are the local context enter the key by the content of the paths used. */
+  const contentDeps = (vertex: Vertex): CacheMap['deps'] => {
+    const selectors = vertex.inputs.map(() => [] as string[]);
+    const op = vertex.op;
+    if (op.type === 'file') {
+      for (const a of op.actions)
+        if (a.action === 'copy' && a.source !== null) selectors[a.source]?.push(a.src);
+      if (op.base !== null) selectors[op.base]?.push('/');
+    } else if (op.type === 'exec') {
+      for (const m of op.mounts) if (m.input !== null) selectors[m.input]?.push(m.selector ?? '/');
+    } else {
+      selectors.forEach((s) => s.push('/'));
+    }
+    return selectors.map((s, i) =>
+      isLocal(vertex, i) ? { contentSelectors: s.length ? s : ['/'] } : undefined,
+    );
+  };
+
+  const opHandler = (op: Op, vertex: Vertex, digest: Digest): OpHandler<Ref> => {
+    const keyed = (run: OpHandler<Ref>['exec']): OpHandler<Ref> => ({
+      async cacheMap() {
+        return { digest, deps: contentDeps(vertex) };
+      },
+      exec: run,
+    });
+    switch (op.type) {
+      case 'source':
+        switch (op.source.type) {
+          case 'image':
+            return imageSourceHandler(engine, op.source);
+          case 'local':
+            return localSourceHandler(engine, op.source, openStatCache);
+          case 'http':
+            return httpSourceHandler(engine, op.source);
+          case 'git':
+            return gitSourceHandler(engine, op.source);
+        }
+        break;
+      case 'exec':
+        return keyed((ctx, inputs) => runExecOp(engine, op, inputs, ctx, describe(digest)));
+      case 'file':
+        return keyed((ctx, inputs) => runFileOp(engine, op, inputs, ctx, describe(digest)));
+      case 'merge':
+        return keyed((ctx, inputs) => runMergeOp(engine, inputs, ctx, describe(digest)));
+    }
+  };
+
+  return {
+    handler: (vertex, digest) => opHandler(vertex.op, vertex, digest),
+    cache: createResultCache(engine.store),
+    async contentChecksum(result, selectors, signal) {
+      if (result.kind === 'local') return checksumPaths(result.context, [...selectors]);
+      if (result.kind === 'empty') return digestOf({ empty: true, selectors });
+      const scope = openScope(engine.store);
+      try {
+        const root = await scope.mountReadOnly(result);
+        const snapshot = await scanContext(root, [], await openStatCache(), signal);
+        return checksumPaths(snapshot, [...selectors]);
+      } finally {
+        await scope.close();
+      }
+    },
+    async flush() {
+      if (statCache) await (await statCache).save();
+    },
+  };
+}
