@@ -10,7 +10,16 @@ type Loader = () => Promise<{ command: CommandModule<object, never> }>;
 
 /** Commands, loaded only when named (yargs needs their builders, so they are small). */
 const commands: Record<string, Loader> = {
+  build: () => import('./commands/build.ts'),
   parse: () => import('./commands/parse.ts'),
+  images: () => import('./commands/images.ts'),
+  tag: () => import('./commands/tag.ts'),
+  rm: () => import('./commands/rm.ts'),
+  prune: () => import('./commands/prune.ts'),
+  du: () => import('./commands/du.ts'),
+  import: () => import('./commands/import.ts'),
+  login: () => import('./commands/login.ts'),
+  logout: () => import('./commands/logout.ts'),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,134 @@
+/**
+ * Archive and filesystem outputs. Output attributes that change the image bytes
+ * (compression, oci-mediatypes, rewrite-timestamp) re-commit the image with them; layer
+ * blobs already made are reused.
+ */
+import { spawn } from 'node:child_process';
+import { commitImage, type CommittedImage } from '../../engine/commit-image.ts';
+import type { Compression } from '../../exporter/compression.ts';
+import { exportDockerArchive } from '../../exporter/docker-archive.ts';
+import { exportLayersToDirectory, exportLayersToTar } from '../../exporter/filesystem.ts';
+import { exportOciLayout } from '../../exporter/oci-layout.ts';
+import { TbuildError, UsageError } from '../../shared/errors.ts';
+import type { OutputSpec } from './outputs.ts';
+import type { OutputContext } from './write-outputs.ts';
+
+/** The image as this output wants it: default docker media types, OCI for `type=oci`. */
+async function imageFor(ctx: OutputContext, output: OutputSpec): Promise<CommittedImage> {
+  const { attrs } = output;
+  const oci =
+    attrs['oci-mediatypes'] !== undefined
+      ? attrs['oci-mediatypes'] === 'true'
+      : output.type === 'oci';
+  const compression = (attrs.compression ?? 'gzip') as Compression;
+  if (!['gzip', 'zstd', 'uncompressed'].includes(compression)) {
+    throw new UsageError(`unknown compression "${attrs.compression}"`, {
+      hint: 'Use gzip, zstd or uncompressed.',
+    });
+  }
+  const rewrite = attrs['rewrite-timestamp'] === 'true';
+  if (!oci && compression === 'gzip' && !rewrite && attrs['compression-level'] === undefined)
+    return ctx.committed;
+  if (compression === 'zstd' && !oci) {
+    throw new UsageError('zstd-compressed layers need OCI media types', {
+      hint: 'Add oci-mediatypes=true to the output.',
+    });
+  }
+  const root =
+    ctx.committed.snapshot === null
+      ? null
+      : ({ kind: 'snapshot', id: ctx.committed.snapshot } as const);
+  const config = await ctx.store.blobs.readJson<import('../../shared/oci.ts').ImageConfig>(
+    ctx.committed.config.descriptor.digest,
+  );
+  // The committed config already carries the diff_ids; commitImage recomputes them from the layers.
+  return commitImage(
+    ctx.store,
+    root,
+    { ...config, rootfs: { type: 'layers', diff_ids: [] } },
+    {
+      ociMediaTypes: oci,
+      compression,
+      ...(attrs['compression-level'] !== undefined
+        ? { compressionLevel: Number(attrs['compression-level']) }
+        : {}),
+      ...(ctx.options.sourceDateEpoch !== undefined
+        ? { sourceDateEpoch: ctx.options.sourceDateEpoch }
+        : {}),
+      ...(rewrite ? { rewriteTimestamps: true } : {}),
+    },
+  );
+}
+
+export async function exportArchive(ctx: OutputContext, output: OutputSpec): Promise<void> {
+  const image = { ...(await imageFor(ctx, output)), blobs: ctx.store.blobs };
+  const options = {
+    names: output.names,
+    ...(ctx.options.sourceDateEpoch !== undefined
+      ? { sourceDateEpoch: ctx.options.sourceDateEpoch }
+      : {}),
+  };
+  if (output.dest === 'docker-load') {
+    await dockerLoad((stdin) => exportDockerArchive(image, stdin, options));
+    return;
+  }
+  const dest = output.dest === '-' ? process.stdout : output.dest!;
+  if (output.type === 'oci')
+    await exportOciLayout(image, dest, { ...options, directory: output.attrs.tar === 'false' });
+  else await exportDockerArchive(image, dest, options);
+}
+
+export async function exportFilesystem(ctx: OutputContext, output: OutputSpec): Promise<void> {
+  const snapshot = ctx.committed.snapshot;
+  const dirs =
+    snapshot === null
+      ? []
+      : ctx.store.snapshots
+          .chain(snapshot)
+          .map((s) => s.dir)
+          .reverse();
+  if (output.type === 'local') {
+    await exportLayersToDirectory(dirs, output.dest!);
+    return;
+  }
+  await exportLayersToTar(dirs, output.dest === '-' ? process.stdout : output.dest!, {
+    tempDir: await ctx.store.tempDir('export'),
+    ...(ctx.options.sourceDateEpoch !== undefined
+      ? { sourceDateEpoch: ctx.options.sourceDateEpoch }
+      : {}),
+    ...(output.attrs['rewrite-timestamp'] === 'true' ? { rewriteTimestamps: true } : {}),
+  });
+}
+
+/** `--load`: stream a docker archive into `docker load` of a running daemon. */
+async function dockerLoad(
+  write: (stdin: NodeJS.WritableStream & import('node:stream').Writable) => Promise<void>,
+): Promise<void> {
+  const child = spawn('docker', ['load'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+  try {
+    await write(child.stdin);
+  } catch (error) {
+    child.kill();
+    throw error;
+  }
+  const code = await exited.catch((error: unknown) => {
+    throw new TbuildError(
+      'TBUILD_DOCKER_LOAD',
+      `--load: cannot run docker: ${(error as Error).message}`,
+      {
+        hint: 'Install the docker CLI and start a Docker daemon, or use -o type=docker,dest=image.tar.',
+      },
+    );
+  });
+  if (code !== 0) {
+    throw new TbuildError('TBUILD_DOCKER_LOAD', `--load: docker load failed: ${stderr.trim()}`, {
+      hint: 'Is a Docker daemon running? `docker info` should answer.',
+    });
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * `tbuild build` options: what the user typed (UserBuildOptions) is resolved once, with
+ * defaults and environment merged here and nowhere else, into a read-only
+ * ResolvedBuildOptions.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { UsageError } from '../../shared/errors.ts';
+import { hostPlatform, parsePlatform, type Platform } from '../../shared/platform.ts';
+import { parseOutputs, type OutputSpec } from './outputs.ts';
+
+export interface UserBuildOptions {
+  context?: string;
+  file?: string;
+  tag?: string[];
+  buildArg?: string[];
+  target?: string;
+  platform?: string;
+  noCache?: boolean;
+  noCacheFilter?: string[];
+  pull?: boolean;
+  progress?: string;
+  output?: string[];
+  push?: boolean;
+  load?: boolean;
+  iidfile?: string;
+  metadataFile?: string;
+  secret?: string[];
+  network?: string;
+  label?: string[];
+  quiet?: boolean;
+  root?: string;
+  maxParallelism?: number;
+  dryRun?: boolean;
+  format?: string;
+  insecureRegistry?: string[];
+}
+
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'json' | 'quiet';
+
+export interface ResolvedBuildOptions {
+  readonly contextDir: string;
+  readonly dockerfilePath: string;
+  readonly dockerfileText: string;
+  readonly dockerignoreText: string;
+  readonly tags: readonly string[];
+  readonly buildArgs: Readonly<Record<string, string>>;
+  readonly target: string | undefined;
+  readonly platform: Platform;
+  readonly buildPlatform: Platform;
+  readonly noCache: boolean;
+  readonly noCacheFilter: readonly string[];
+  readonly pull: boolean;
+  readonly progress: ProgressMode;
+  readonly outputs: readonly OutputSpec[];
+  readonly load: boolean;
+  readonly iidfile: string | undefined;
+  readonly metadataFile: string | undefined;
+  readonly secrets: ReadonlyArray<{ id: string; file?: string; env?: string }>;
+  readonly network: 'default' | 'host' | 'none';
+  readonly labels: Readonly<Record<string, string>>;
+  readonly quiet: boolean;
+  readonly root: string | undefined;
+  readonly maxParallelism: number | undefined;
+  readonly dryRun: boolean;
+  readonly format: 'text' | 'json';
+  readonly sourceDateEpoch: number | undefined;
+  readonly insecureRegistries: readonly string[];
+}
+
+function parseKeyValues(
+  list: readonly string[] | undefined,
+  what: string,
+  env: NodeJS.ProcessEnv,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const eq = item.indexOf('=');
+    if (eq === 0)
+      throw new UsageError(`invalid ${what} "${item}"`, { hint: `Use --${what} KEY=VALUE.` });
+    if (eq < 0) {
+      // docker: `--build-arg KEY` takes the value from the environment, when set.
+      if (env[item] !== undefined) out[item] = env[item]!;
+      continue;
+    }
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseSecrets(
+  list: readonly string[] | undefined,
+): Array<{ id: string; file?: string; env?: string }> {
+  return (list ?? []).map((spec) => {
+    const fields = Object.fromEntries(
+      spec.split(',').map((kv) => {
+        const eq = kv.indexOf('=');
+        return eq < 0 ? [kv, ''] : [kv.slice(0, eq), kv.slice(eq + 1)];
+      }),
+    );
+    const id = fields.id;
+    if (!id)
+      throw new UsageError(`invalid --secret "${spec}"`, {
+        hint: 'Use --secret id=NAME,src=FILE or --secret id=NAME,env=VAR.',
+      });
+    const file = fields.src ?? fields.source;
+    if (file) return { id, file: path.resolve(file) };
+    return { id, env: fields.env ?? id };
+  });
+}
+
+async function readDockerfile(
+  file: string | undefined,
+  contextDir: string,
+): Promise<{ path: string; text: string }> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return {
+      path: path.join(contextDir, 'Dockerfile'),
+      text: Buffer.concat(chunks).toString('utf8'),
+    };
+  }
+  const dockerfilePath = file ? path.resolve(file) : path.join(contextDir, 'Dockerfile');
+  try {
+    return { path: dockerfilePath, text: await readFile(dockerfilePath, 'utf8') };
+  } catch (error) {
+    throw new UsageError(
+      `failed to read Dockerfile ${dockerfilePath}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      {
+        hint: file
+          ? 'Check the path given with -f.'
+          : 'Add a Dockerfile to the context, or name one with -f.',
+        cause: error,
+      },
+    );
+  }
+}
+
+/** `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's `.dockerignore`. */
+async function readDockerignore(dockerfilePath: string, contextDir: string): Promise<string> {
+  for (const candidate of [
+    `${dockerfilePath}.dockerignore`,
+    path.join(contextDir, '.dockerignore'),
+  ]) {
+    try {
+      return await readFile(candidate, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  return '';
+}
+
+function progressMode(
+  value: string | undefined,
+  quiet: boolean,
+  env: NodeJS.ProcessEnv,
+): ProgressMode {
+  if (quiet) return 'quiet';
+  const mode = (value ?? env.BUILDKIT_PROGRESS ?? env.TBUILD_PROGRESS ?? 'auto').toLowerCase();
+  const allowed: ProgressMode[] = ['auto', 'tty', 'plain', 'json', 'quiet'];
+  if (mode === 'rawjson') return 'json';
+  if (!allowed.includes(mode as ProgressMode)) {
+    throw new UsageError(`invalid --progress value "${value}"`, {
+      hint: `Use one of ${allowed.join(', ')}.`,
+    });
+  }
+  return mode as ProgressMode;
+}
+
+/** Resolve what the user asked for into the options a build runs with. */
+export async function resolveBuildOptions(
+  user: UserBuildOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ResolvedBuildOptions> {
+  const contextDir = path.resolve(user.context ?? '.');
+  const st = await stat(contextDir).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new UsageError(`unable to prepare context: path "${user.context ?? '.'}" not found`, {
+      hint: 'Pass the build context directory as the last argument, e.g. `tbuild build -t app .`.',
+    });
+  }
+  const dockerfile = await readDockerfile(user.file, contextDir);
+  const buildArgs = parseKeyValues(user.buildArg, 'build-arg', env);
+  const epochText = buildArgs.SOURCE_DATE_EPOCH ?? env.SOURCE_DATE_EPOCH;
+  const sourceDateEpoch =
+    epochText !== undefined && epochText !== '' ? Number(epochText) : undefined;
+  if (sourceDateEpoch !== undefined && !Number.isInteger(sourceDateEpoch)) {
+    throw new UsageError(`invalid SOURCE_DATE_EPOCH "${epochText}"`, {
+      hint: 'Use whole seconds since 1970, e.g. $(git log -1 --format=%ct).',
+    });
+  }
+  const network = user.network ?? 'default';
+  if (!['default', 'host', 'none'].includes(network)) {
+    throw new UsageError(`invalid --network "${network}"`, { hint: 'Use default, host or none.' });
+  }
+  const tags = user.tag ?? [];
+  const outputs = parseOutputs(user.output ?? [], { push: user.push ?? false, tags });
+  const format = user.format ?? 'text';
+  if (format !== 'text' && format !== 'json')
+    throw new UsageError(`invalid --format "${format}"`, { hint: 'Use text or json.' });
+  return Object.freeze({
+    contextDir,
+    dockerfilePath: dockerfile.path,
+    dockerfileText: dockerfile.text,
+    dockerignoreText: await readDockerignore(dockerfile.path, contextDir),
+    tags,
+    buildArgs,
+    target: user.target,
+    platform: user.platform ? parsePlatform(user.platform) : hostPlatform(),
+    buildPlatform: hostPlatform(),
+    noCache: user.noCache ?? false,
+    noCacheFilter: user.noCacheFilter ?? [],
+    pull: user.pull ?? false,
+    progress: progressMode(user.progress, user.quiet ?? false, env),
+    outputs,
+    load: user.load ?? false,
+    iidfile: user.iidfile,
+    metadataFile: user.metadataFile,
+    secrets: parseSecrets(user.secret),
+    network: network as 'default' | 'host' | 'none',
+    labels: parseKeyValues(user.label, 'label', {}),
+    quiet: user.quiet ?? false,
+    root: user.root ?? env.TBUILD_ROOT,
+    maxParallelism: user.maxParallelism,
+    dryRun: user.dryRun ?? false,
+    format,
+    sourceDateEpoch,
+    insecureRegistries: user.insecureRegistry ?? [],
+  });
+}

@@ -1,0 +1,158 @@
+/**
+ * One build, end to end: Dockerfile → LLB (frontend) → solve (engine worker on the store)
+ * → image in the store → outputs. Ctrl-C cancels cleanly: containers are killed and
+ * mounts removed before the process exits.
+ */
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { parseDockerignore } from '../../parser/dockerignore.ts';
+import { dockerfileToLLB } from '../../frontend/index.ts';
+import { openStore } from '../../cache/index.ts';
+import { createRuncExecutor } from '../../exec/runc.ts';
+import { createImageProvider } from '../../engine/images.ts';
+import { createWorker } from '../../engine/worker.ts';
+import { commitImage } from '../../engine/commit-image.ts';
+import { createSolver } from '../../solver/index.ts';
+import { createRenderer } from '../../progress/index.ts';
+import { createRegistryClient } from '../../registry/client.ts';
+import { loadCredentialStore } from '../../registry/credentials.ts';
+import type { RegistryClient } from '../../registry/types.ts';
+import type { ProgressEvent } from '../../shared/progress.ts';
+import { printDryRun } from '../commands/build-dry-run.ts';
+import { resolveBuildOptions, type UserBuildOptions } from './options.ts';
+import { writeOutputs } from './write-outputs.ts';
+import path from 'node:path';
+
+export interface BuildOutcome {
+  imageId?: string;
+  manifestDigest?: string;
+}
+
+export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
+  const options = await resolveBuildOptions(user);
+  const store = await openStore(options.root ? { root: options.root } : {});
+  let registry: RegistryClient | undefined;
+  const getRegistry = async (): Promise<RegistryClient> =>
+    (registry ??= createRegistryClient({
+      insecureRegistries: options.insecureRegistries,
+      credentials: await loadCredentialStore(),
+    }));
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const renderer = createRenderer(options.dryRun ? 'quiet' : options.progress, process.stderr);
+  const emit = (event: ProgressEvent) => renderer.sink(event);
+  const started = Date.now();
+  let ok = false;
+  try {
+    const images = createImageProvider({ store, registry: getRegistry });
+    const lowered = await dockerfileToLLB(
+      options.dockerfileText,
+      {
+        buildArgs: { ...options.buildArgs },
+        ...(options.target !== undefined ? { target: options.target } : {}),
+        platform: options.platform,
+        buildPlatform: options.buildPlatform,
+        dockerignore: parseDockerignore(options.dockerignoreText),
+        noCache: options.noCache,
+        noCacheFilter: [...options.noCacheFilter],
+        pull: options.pull,
+        labels: { ...options.labels },
+        file: path.relative(process.cwd(), options.dockerfilePath) || 'Dockerfile',
+        ...(options.sourceDateEpoch !== undefined
+          ? { sourceDateEpoch: options.sourceDateEpoch }
+          : {}),
+      },
+      {
+        async resolve(ref, platform) {
+          const image = await images.resolve(ref, platform, options.pull);
+          return { ref: image.ref, config: image.config };
+        },
+      },
+    );
+    for (const warning of lowered.warnings)
+      emit({
+        type: 'warning',
+        time: Date.now(),
+        message: warning.message,
+        location: warning.location,
+      });
+    if (options.dryRun) {
+      await printDryRun(lowered, options.format, (s) => process.stdout.write(s));
+      ok = true;
+      return {};
+    }
+    emit({ type: 'build.started', time: started, target: options.target });
+    const worker = createWorker(
+      {
+        store,
+        executor: createRuncExecutor({ stateDir: path.join(store.root, 'runc') }),
+        images,
+        localDirs: { context: options.contextDir },
+        secrets: [...options.secrets],
+        onProgress: emit,
+        defaultNetwork: options.network === 'none' ? 'none' : 'host',
+      },
+      lowered.definition,
+    );
+    const solved = await createSolver().solve(lowered.definition, worker, {
+      parallelism: options.maxParallelism ?? availableParallelism(),
+      noCache: options.noCache,
+      signal: abort.signal,
+      onProgress: emit,
+    });
+    await worker.flush();
+    const committed = await task(emit, 'exporting to image', () =>
+      commitImage(store, solved.result, lowered.image, {
+        ociMediaTypes: false,
+        ...(options.sourceDateEpoch !== undefined
+          ? { sourceDateEpoch: options.sourceDateEpoch }
+          : {}),
+      }),
+    );
+    await writeOutputs({
+      store,
+      options,
+      committed,
+      emit,
+      registry: getRegistry,
+      signal: abort.signal,
+    });
+    const imageId = committed.config.descriptor.digest;
+    if (options.iidfile) await writeFile(options.iidfile, imageId);
+    if (options.metadataFile) {
+      const metadata = {
+        'containerimage.digest': committed.manifest.descriptor.digest,
+        'containerimage.config.digest': imageId,
+        'containerimage.descriptor': committed.manifest.descriptor,
+        ...(options.tags.length ? { 'image.name': options.tags.join(',') } : {}),
+      };
+      await writeFile(options.metadataFile, JSON.stringify(metadata, null, 2) + '\n');
+    }
+    if (options.quiet) process.stdout.write(imageId + '\n');
+    ok = true;
+    return { imageId, manifestDigest: committed.manifest.descriptor.digest };
+  } finally {
+    emit({ type: 'build.completed', time: Date.now(), durationMs: Date.now() - started, ok });
+    renderer.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await registry?.close();
+    store.close();
+  }
+}
+
+/** Run work outside the graph as a progress task. */
+export async function task<T>(
+  emit: (e: ProgressEvent) => void,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const id = name.replace(/\W+/g, '-');
+  const start = Date.now();
+  emit({ type: 'task.started', time: start, id, name });
+  const result = await fn();
+  emit({ type: 'task.completed', time: Date.now(), id, name, durationMs: Date.now() - start });
+  return result;
+}

@@ -1,0 +1,83 @@
+/**
+ * Where a built image goes: the local store (with -t), archives, the filesystem, a
+ * registry. Each output is one exporter call; failures name the output.
+ */
+import type { Store } from '../../cache/types.ts';
+import type { CommittedImage } from '../../engine/commit-image.ts';
+import { pushImage } from '../../engine/push.ts';
+import { normalizeImageName } from '../../registry/reference.ts';
+import type { RegistryClient } from '../../registry/types.ts';
+import type { ProgressEvent } from '../../shared/progress.ts';
+import type { ResolvedBuildOptions } from './options.ts';
+import type { OutputSpec } from './outputs.ts';
+import { exportArchive, exportFilesystem } from './archive-outputs.ts';
+import { task } from './run-build.ts';
+
+export interface OutputContext {
+  store: Store;
+  options: ResolvedBuildOptions;
+  committed: CommittedImage;
+  emit: (event: ProgressEvent) => void;
+  registry: () => Promise<RegistryClient>;
+  signal: AbortSignal;
+}
+
+export async function writeOutputs(ctx: OutputContext): Promise<void> {
+  const { store, options, committed } = ctx;
+  for (const name of options.tags) {
+    store.images.set({
+      name: normalizeImageName(name),
+      manifest: committed.manifest.descriptor.digest,
+      config: committed.config.descriptor.digest,
+      snapshot: committed.snapshot,
+      createdAt: Date.now(),
+    });
+  }
+  for (const output of options.outputs) await writeOutput(ctx, output);
+  if (options.load)
+    await task(ctx.emit, 'loading image into docker', () =>
+      exportArchive(ctx, {
+        type: 'docker',
+        dest: 'docker-load',
+        names: [...options.tags],
+        push: false,
+        attrs: {},
+      }),
+    );
+}
+
+async function writeOutput(ctx: OutputContext, output: OutputSpec): Promise<void> {
+  switch (output.type) {
+    case 'docker':
+    case 'oci':
+      await task(ctx.emit, `exporting ${output.type} archive to ${output.dest}`, () =>
+        exportArchive(ctx, output),
+      );
+      return;
+    case 'local':
+    case 'tar':
+      await task(ctx.emit, `exporting files to ${output.dest}`, () =>
+        exportFilesystem(ctx, output),
+      );
+      return;
+    case 'image':
+    case 'registry':
+      for (const name of output.names) {
+        const normalized = normalizeImageName(name);
+        ctx.store.images.set({
+          name: normalized,
+          manifest: ctx.committed.manifest.descriptor.digest,
+          config: ctx.committed.config.descriptor.digest,
+          snapshot: ctx.committed.snapshot,
+          createdAt: Date.now(),
+        });
+        if (output.push) {
+          const client = await ctx.registry();
+          await task(ctx.emit, `pushing ${name}`, () =>
+            pushImage(ctx.store, client, ctx.committed, normalized, { signal: ctx.signal }),
+          );
+        }
+      }
+      return;
+  }
+}
