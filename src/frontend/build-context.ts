@@ -1,0 +1,162 @@
+/**
+ * The state lowering carries: build-wide (options, stage table, resolved stages) and
+ * per stage (filesystem State, image config, ARGs in scope, SHELL, step counter).
+ */
+import { image as imageSource, local } from '../llb/index.ts';
+import type { State, VertexMetadata } from '../llb/index.ts';
+import type { SourceLocation } from '../shared/errors.ts';
+import type { ImageConfig } from '../shared/oci.ts';
+import type { Platform } from '../shared/platform.ts';
+import { createLookup } from './args.ts';
+import { BaseImageNotFoundError } from './errors.ts';
+import { createExpander, expandForDisplay } from './expand.ts';
+import type { Expander } from './expand.ts';
+import type { CommandBase } from './instructions/types.ts';
+import { stageDisplayName } from './stage-table.ts';
+import type { StageEntry, StageTable } from './stage-table.ts';
+import type { BaseImageResolver, BuildOptions, FrontendWarning, ResolvedImage } from './types.ts';
+
+/** What a finished stage hands to stages that use it. */
+export interface StageResult {
+  fs: State;
+  image: ImageConfig;
+  platform: Platform;
+}
+
+export interface BuildContext {
+  readonly opts: BuildOptions;
+  readonly images: BaseImageResolver;
+  readonly table: StageTable;
+  readonly escapeToken: string;
+  /** Global ARGs (with build-arg overrides) and the predefined platform ARGs. */
+  readonly globalArgs: ReadonlyMap<string, string | undefined>;
+  readonly warnings: FrontendWarning[];
+  /** Build args some ARG declared (the rest are reported as unused). */
+  readonly usedBuildArgs: Set<string>;
+  /** History `created` time: SOURCE_DATE_EPOCH or now. */
+  readonly created: string;
+  /**
+   * Lower a stage once, however many stages use it. `requester` is the stage that needs
+   * it (undefined for the target), so that cycles fail instead of waiting forever.
+   */
+  lowerStage(
+    stage: StageEntry,
+    requester: StageEntry | undefined,
+    from: SourceLocation,
+  ): Promise<StageResult>;
+  /** The shared local context source (one vertex for the whole build). */
+  context(): State;
+  /** Resolve a base image (memoised); throws BaseImageNotFoundError when unknown. */
+  resolveImage(ref: string, platform: Platform, location: SourceLocation): Promise<ResolvedImage>;
+}
+
+export interface StageContext {
+  readonly build: BuildContext;
+  readonly stage: StageEntry;
+  fs: State;
+  image: ImageConfig;
+  platform: Platform;
+  shell: string[];
+  /** ARGs declared in this stage; undefined value = declared without one. */
+  args: Map<string, string | undefined>;
+  /** CMD was set in this stage (ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
+  step: number;
+  readonly totalSteps: number;
+}
+
+/** The variable lookup for a stage right now. */
+export function stageLookup(ctx: StageContext): (name: string) => string | undefined {
+  return createLookup(ctx.image.config.Env, ctx.args);
+}
+
+/** An expander with the stage's current environment. */
+export function stageExpander(ctx: StageContext, cmd: CommandBase): Expander {
+  return createExpander(stageLookup(ctx), ctx.build.escapeToken, cmd.location);
+}
+
+/** `[build 2/5] ` — stage name shown when the Dockerfile has several stages or this one is named. */
+export function nextStepPrefix(ctx: StageContext): string {
+  ctx.step += 1;
+  const width = String(ctx.totalSteps).length;
+  const name =
+    ctx.stage.name !== undefined || ctx.build.table.stages.length > 1
+      ? `${stageDisplayName(ctx.stage)} `
+      : '';
+  return `[${name}${String(ctx.step).padStart(width)}/${ctx.totalSteps}] `;
+}
+
+/** Vertex metadata for a step of this stage. */
+export function stepMetadata(
+  ctx: StageContext,
+  location: SourceLocation,
+  text: string,
+): VertexMetadata {
+  const meta: VertexMetadata = {
+    description: nextStepPrefix(ctx) + text,
+    location,
+    stage: stageDisplayName(ctx.stage),
+  };
+  if (isCacheIgnored(ctx.build.opts, ctx.stage)) meta.ignoreCache = true;
+  return meta;
+}
+
+/** --no-cache, or --no-cache-filter naming this stage (by name or index). */
+export function isCacheIgnored(opts: BuildOptions, stage: StageEntry): boolean {
+  if (opts.noCache) return true;
+  const filter = opts.noCacheFilter ?? [];
+  return filter.some((f) => f.toLowerCase() === stage.name || f === String(stage.index));
+}
+
+/** Create the resolver memo shared by one build. */
+export function createImageResolver(
+  images: BaseImageResolver,
+): (ref: string, platform: Platform, location: SourceLocation) => Promise<ResolvedImage> {
+  const memo = new Map<string, Promise<ResolvedImage>>();
+  return (ref, platform, location) => {
+    const key = `${ref}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
+    let found = memo.get(key);
+    if (!found) {
+      found = images.resolve(ref, platform).then((resolved) => {
+        if (!resolved) {
+          throw new BaseImageNotFoundError(`base image "${ref}" could not be found`, {
+            hint: 'Check the image name and tag, log in if it is private, or build the stage it names.',
+            location,
+          });
+        }
+        return resolved;
+      });
+      memo.set(key, found);
+    }
+    return found;
+  };
+}
+
+/** The LLB state of a resolved image. */
+export function imageState(
+  build: BuildContext,
+  resolved: ResolvedImage,
+  platform: Platform,
+  metadata?: VertexMetadata,
+): State {
+  const options: Parameters<typeof imageSource>[2] = {};
+  if (build.opts.pull) options.pull = true;
+  if (metadata) options.metadata = metadata;
+  return imageSource(resolved.ref, platform, options);
+}
+
+/** The one local context vertex of a build. */
+export function createContextState(opts: BuildOptions): () => State {
+  let state: State | undefined;
+  return () =>
+    (state ??= local(opts.contextName ?? 'context', {
+      exclude: opts.dockerignore,
+      metadata: { description: '[internal] load build context' },
+    }));
+}
+
+/** How progress names a step: the instruction as written, variables shown expanded. */
+export function describeCommand(ctx: StageContext, cmd: CommandBase): string {
+  const text = cmd.original.replace(/^\s*\S+/, (word) => word.toUpperCase()).split('\n')[0]!;
+  return expandForDisplay(text, stageLookup(ctx), ctx.build.escapeToken);
+}

@@ -1,0 +1,66 @@
+/**
+ * Variable expansion for instructions that get it, through the parser's shell-word
+ * lexer; lexer errors are re-raised with the instruction's location.
+ */
+import { processWord, processWords } from '../parser/shell-lexer.ts';
+import type { SourceLocation } from '../shared/errors.ts';
+import { InvalidInstructionError } from './errors.ts';
+
+export type Lookup = (name: string) => string | undefined;
+
+export interface Expander {
+  /** Expand one word (quotes removed, as Docker does). */
+  word(text: string): string;
+  /** Expand and split into words (EXPOSE). */
+  words(text: string): string[];
+  /** Variables referenced but not defined so far (for UndefinedVar warnings). */
+  readonly unset: Set<string>;
+}
+
+/** An expander over `lookup` for one instruction. */
+export function createExpander(
+  lookup: Lookup,
+  escapeToken: string,
+  location: SourceLocation,
+): Expander {
+  const unset = new Set<string>();
+  const wrap = <T>(text: string, run: () => T): T => {
+    try {
+      return run();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new InvalidInstructionError(`cannot expand "${text}": ${message}`, {
+        hint: 'Check the ${…} syntax; use \\$ (or the escape character) for a literal dollar sign.',
+        location,
+        cause: error,
+      });
+    }
+  };
+  return {
+    unset,
+    word(text) {
+      return wrap(text, () => {
+        const out = processWord(text, lookup, { escapeToken });
+        for (const name of out.unset) unset.add(name);
+        return out.result;
+      });
+    },
+    words(text) {
+      return wrap(text, () => {
+        const out = processWords(text, lookup, { escapeToken });
+        for (const name of out.unset) unset.add(name);
+        return out.words;
+      });
+    },
+  };
+}
+
+/** Best-effort expansion for progress text: on a lexer error the text is shown as written. */
+export function expandForDisplay(text: string, lookup: Lookup, escapeToken: string): string {
+  try {
+    return processWord(text, lookup, { escapeToken }).result;
+  } catch (error) {
+    void error;
+    return text;
+  }
+}

@@ -1,0 +1,17 @@
+/** The Dockerfile frontend: typed instructions and lowering to LLB plus an image config. */
+export { dockerfileToLLB } from './convert.ts';
+export type {
+  BaseImageResolver,
+  BuildOptions,
+  FrontendWarning,
+  LowerResult,
+  ResolvedImage,
+  StageInfo,
+} from './types.ts';
+export { parseCommand } from './instructions/parse.ts';
+export type * from './instructions/types.ts';
+export { parseMount } from './instructions/mounts.ts';
+export type { MountSpec } from './instructions/mounts.ts';
+export { parseGoDuration } from './instructions/duration.ts';
+export * from './errors.ts';
+export { DEFAULT_PATH } from './image-config.ts';

@@ -1,0 +1,154 @@
+/**
+ * One stage: FROM (scratch, an earlier stage or an image), the base image's ONBUILD
+ * triggers, then each instruction in order.
+ */
+import { scratch } from '../llb/index.ts';
+import { parseDockerfile } from '../parser/index.ts';
+import { isTbuildError } from '../shared/errors.ts';
+import { parsePlatform } from '../shared/platform.ts';
+import type { Platform } from '../shared/platform.ts';
+import { createLookup } from './args.ts';
+import { imageState, stepMetadata } from './build-context.ts';
+import type { BuildContext, StageContext, StageResult } from './build-context.ts';
+import { dispatchConfig } from './dispatch-config.ts';
+import { dispatchCopy, dispatchWorkdir } from './dispatch-copy.ts';
+import { dispatchRun } from './dispatch-run.ts';
+import { InvalidInstructionError } from './errors.ts';
+import { createExpander } from './expand.ts';
+import { createScratchConfig, inheritConfig } from './image-config.ts';
+import { parseCommand } from './instructions/parse.ts';
+import type { Command, FromCommand } from './instructions/types.ts';
+import { findStage } from './stage-table.ts';
+import type { StageEntry } from './stage-table.ts';
+
+/** The FROM argument and platform after expansion with the global ARGs. */
+export function stageBase(
+  build: BuildContext,
+  stage: StageEntry,
+): { base: string; platform: Platform } {
+  const from = stage.from;
+  const x = createExpander(createLookup([], build.globalArgs), build.escapeToken, from.location);
+  const base = x.word(from.image);
+  if (base === '') {
+    throw new InvalidInstructionError(`FROM: base name (${from.image}) should not be blank`, {
+      hint: 'Give FROM an image, or set the ARG it uses (declare it before the first FROM).',
+      location: from.location,
+    });
+  }
+  if (from.platform === undefined) return { base, platform: build.opts.platform };
+  const text = x.word(from.platform);
+  try {
+    return { base, platform: parsePlatform(text) };
+  } catch (error) {
+    if (!isTbuildError(error)) throw error;
+    throw new InvalidInstructionError(`FROM --platform=${text}: ${error.message}`, {
+      hint: error.hint ?? 'Use os/arch[/variant].',
+      location: from.location,
+      cause: error,
+    });
+  }
+}
+
+/** Lower a stage to its final filesystem and image config. */
+export async function lowerStage(build: BuildContext, stage: StageEntry): Promise<StageResult> {
+  const { base, platform: fromPlatform } = stageBase(build, stage);
+  const baseStage = findStage(build.table, base);
+  const ctx: StageContext = {
+    build,
+    stage,
+    fs: scratch(),
+    image: createScratchConfig(fromPlatform),
+    platform: fromPlatform,
+    shell: ['/bin/sh', '-c'],
+    args: new Map(),
+    cmdSet: false,
+    step: 0,
+    totalSteps: 1,
+  };
+  if (base.toLowerCase() === 'scratch') {
+    ctx.step += 1;
+  } else if (baseStage && baseStage.index < stage.index) {
+    const parent = await build.lowerStage(baseStage, stage, stage.from.location);
+    ctx.fs = parent.fs;
+    ctx.image = structuredClone(parent.image);
+    if (stage.from.platform === undefined) ctx.platform = parent.platform;
+    ctx.step += 1;
+  } else {
+    const resolved = await build.resolveImage(base, fromPlatform, stage.from.location);
+    ctx.image = inheritConfig(resolved.config);
+    ctx.image.architecture = fromPlatform.architecture;
+    ctx.image.os = fromPlatform.os;
+    if (fromPlatform.variant) ctx.image.variant = fromPlatform.variant;
+    else delete ctx.image.variant;
+    const commands = [...onbuildCommands(ctx, stage.from), ...stage.commands];
+    Object.assign(ctx, { totalSteps: countSteps(commands) });
+    ctx.fs = imageState(
+      build,
+      resolved,
+      fromPlatform,
+      stepMetadata(ctx, stage.from.location, `FROM ${resolved.ref}`),
+    );
+    return runCommands(ctx, commands);
+  }
+  const commands = [...onbuildCommands(ctx, stage.from), ...stage.commands];
+  Object.assign(ctx, { totalSteps: countSteps(commands) });
+  return runCommands(ctx, commands);
+}
+
+async function runCommands(ctx: StageContext, commands: readonly Command[]): Promise<StageResult> {
+  ctx.shell = ctx.image.config.Shell ? [...ctx.image.config.Shell] : ['/bin/sh', '-c'];
+  for (const cmd of commands) await dispatchCommand(ctx, cmd);
+  return { fs: ctx.fs, image: ctx.image, platform: ctx.platform };
+}
+
+/** Apply one command to the stage. */
+export async function dispatchCommand(ctx: StageContext, cmd: Command): Promise<void> {
+  switch (cmd.kind) {
+    case 'run':
+      return dispatchRun(ctx, cmd);
+    case 'copy':
+    case 'add':
+      return dispatchCopy(ctx, cmd);
+    case 'workdir':
+      return dispatchWorkdir(ctx, cmd);
+    case 'from':
+      throw new InvalidInstructionError('FROM inside a stage', { location: cmd.location });
+    default:
+      return dispatchConfig(ctx, cmd);
+  }
+}
+
+/** FROM plus each instruction that adds a step: the `N` in `[stage i/N]`. */
+function countSteps(commands: readonly Command[]): number {
+  return 1 + commands.filter((c) => ['run', 'copy', 'add', 'workdir'].includes(c.kind)).length;
+}
+
+/**
+ * The base image's ONBUILD triggers, parsed as Dockerfile lines; they run right after
+ * FROM and are not passed on to this stage's image.
+ */
+function onbuildCommands(ctx: StageContext, from: FromCommand): Command[] {
+  const triggers = ctx.image.config.OnBuild ?? [];
+  if (triggers.length === 0) return [];
+  ctx.image.config.OnBuild = null;
+  const commands: Command[] = [];
+  for (const trigger of triggers) {
+    const parsed = parseDockerfile(trigger, {});
+    for (const node of parsed.instructions) {
+      const name = node.name.toUpperCase();
+      if (name === 'ONBUILD' || name === 'FROM' || name === 'MAINTAINER') {
+        throw new InvalidInstructionError(
+          `the base image's ONBUILD trigger "${trigger}" is not allowed`,
+          {
+            hint: `${name} cannot run as an ONBUILD trigger; fix the base image.`,
+            location: from.location,
+          },
+        );
+      }
+      // Triggers point at the FROM line: that is where the user can see them come from.
+      const cmd = parseCommand({ ...node, range: from.range }, from.location.file);
+      commands.push(cmd);
+    }
+  }
+  return commands;
+}

@@ -1,0 +1,86 @@
+/**
+ * The stage table: commands grouped under their FROM, global ARGs before the first
+ * FROM, and lookups by name (case-insensitive) or index.
+ */
+import { closestMatch } from '../shared/errors.ts';
+import { didYouMean, InvalidInstructionError, UnknownTargetError } from './errors.ts';
+import type { ArgCommand, Command, FromCommand } from './instructions/types.ts';
+
+export interface StageEntry {
+  index: number;
+  /** Lower-cased stage name (`FROM x AS Name` → `name`). */
+  name?: string;
+  from: FromCommand;
+  commands: Command[];
+}
+
+export interface StageTable {
+  globalArgs: ArgCommand[];
+  stages: StageEntry[];
+}
+
+/** Group commands into stages. Only ARG may come before the first FROM. */
+export function buildStageTable(commands: readonly Command[], file?: string): StageTable {
+  const table: StageTable = { globalArgs: [], stages: [] };
+  for (const cmd of commands) {
+    if (cmd.kind === 'from') {
+      const name = cmd.stageName?.toLowerCase();
+      if (name !== undefined && table.stages.some((s) => s.name === name)) {
+        throw new InvalidInstructionError(`duplicate stage name "${cmd.stageName}"`, {
+          hint: 'Give every stage its own name.',
+          location: cmd.location,
+        });
+      }
+      table.stages.push({ index: table.stages.length, name, from: cmd, commands: [] });
+    } else if (table.stages.length === 0) {
+      if (cmd.kind !== 'arg') {
+        throw new InvalidInstructionError(`${cmd.name} comes before the first FROM`, {
+          hint: 'Only ARG may come before FROM; start the stage with FROM <image>.',
+          location: cmd.location,
+        });
+      }
+      table.globalArgs.push(cmd);
+    } else {
+      table.stages.at(-1)!.commands.push(cmd);
+    }
+  }
+  if (table.stages.length === 0) {
+    throw new InvalidInstructionError('the Dockerfile has no FROM instruction', {
+      hint: 'Start the Dockerfile with FROM <image> (or FROM scratch).',
+      location: file === undefined ? {} : { file },
+    });
+  }
+  return table;
+}
+
+/** A stage by name, case-insensitively. */
+export function findStage(table: StageTable, name: string): StageEntry | undefined {
+  const wanted = name.toLowerCase();
+  return table.stages.find((s) => s.name === wanted);
+}
+
+/** The stage `--target` names (default: the last stage); an unknown name suggests the closest. */
+export function selectTarget(
+  table: StageTable,
+  target: string | undefined,
+  file?: string,
+): StageEntry {
+  if (target === undefined || target === '') return table.stages.at(-1)!;
+  const stage = findStage(table, target);
+  if (stage) return stage;
+  const names = table.stages.flatMap((s) => (s.name ? [s.name] : []));
+  throw new UnknownTargetError(`target stage "${target}" could not be found`, {
+    hint: didYouMean(
+      closestMatch(target, names),
+      names.length > 0
+        ? `Stages in this Dockerfile: ${names.join(', ')}.`
+        : 'Name a stage with FROM <image> AS <name>.',
+    ),
+    location: file === undefined ? {} : { file },
+  });
+}
+
+/** The name progress shows for a stage: its own, or `stage-N`. */
+export function stageDisplayName(stage: StageEntry): string {
+  return stage.name ?? `stage-${stage.index}`;
+}

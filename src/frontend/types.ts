@@ -1,0 +1,75 @@
+/** The Dockerfile frontend's public contract: options in, LLB graph and image config out. */
+import type { Definition } from '../llb/types.ts';
+import type { SourceLocation } from '../shared/errors.ts';
+import type { ImageConfig } from '../shared/oci.ts';
+import type { Platform } from '../shared/platform.ts';
+
+export interface BuildOptions {
+  /** `--build-arg` values. */
+  buildArgs: Record<string, string>;
+  /** `--target`: the stage to build (case-insensitive); default the last one. */
+  target?: string;
+  /** Target platform (TARGETPLATFORM). */
+  platform: Platform;
+  /** The platform tbuild runs on (BUILDPLATFORM). */
+  buildPlatform: Platform;
+  /** Name of the local source holding the build context (default `context`). */
+  contextName?: 'context';
+  /** .dockerignore patterns, in order. */
+  dockerignore: string[];
+  /** Ignore the cache for every vertex. */
+  noCache?: boolean;
+  /** Ignore the cache only for vertices of these stages (names or indexes). */
+  noCacheFilter?: string[];
+  /** Ask the registry for base images even when the store has them. */
+  pull?: boolean;
+  /** `--label`: set on the final image, overriding LABEL. */
+  labels?: Record<string, string>;
+  /** Dockerfile path, for error locations. */
+  file?: string;
+  /** Reproducible timestamps (history, image created). Seconds since the epoch. */
+  sourceDateEpoch?: number;
+}
+
+/** What the engine knows about a base image. */
+export interface ResolvedImage {
+  /** Normalised reference, e.g. `docker.io/library/alpine:3.20` (pinned `@sha256:` when known). */
+  ref: string;
+  config: ImageConfig;
+}
+
+export interface BaseImageResolver {
+  /** The image's config, or undefined when it cannot be found (the frontend raises an error). */
+  resolve(ref: string, platform: Platform): Promise<ResolvedImage | undefined>;
+}
+
+export interface FrontendWarning {
+  message: string;
+  /** BuildKit check name when there is one, e.g. `UndefinedVar`. */
+  rule?: string;
+  location?: SourceLocation;
+}
+
+export interface StageInfo {
+  index: number;
+  name?: string;
+  /** The FROM argument after expansion (image reference or stage name). */
+  base: string;
+  platform: Platform;
+  /** Whether the target needs this stage (unused stages never enter the graph). */
+  used: boolean;
+}
+
+export interface LowerResult {
+  definition: Definition;
+  /**
+   * The target stage's image config: base config plus every instruction's change and a
+   * history entry per instruction. `rootfs.diff_ids` holds the base image's layers only;
+   * the engine appends the layers it builds.
+   */
+  image: ImageConfig;
+  stages: StageInfo[];
+  /** Index of the stage that was built. */
+  target: number;
+  warnings: FrontendWarning[];
+}
