@@ -1,0 +1,90 @@
+/**
+ * Content checksums of selected context paths: the cache key input for COPY/ADD from the
+ * local context. Built only from (relative path, type, mode, uid, gid, size, link target,
+ * content digest) — never timestamps — so touching a file keeps every key.
+ */
+import { createHash } from 'node:crypto';
+import type { Digest } from '../../shared/digest.ts';
+import { cleanPath, globToRegExp, hasGlobMeta } from '../../shared/path-match.ts';
+import type { ContextFile, ContextSnapshot } from './types.ts';
+
+/** One line of the checksum input; `\0` cannot occur in a path. */
+function recordLine(rel: string, f: ContextFile): string {
+  return `${rel}\0${f.type}\0${f.mode.toString(8)}\0${f.uid}\0${f.gid}\0${f.size}\0${f.linkTarget ?? ''}\0${f.digest ?? ''}\n`;
+}
+
+function normalizeSelector(selector: string): string {
+  const cleaned = cleanPath('/' + selector).slice(1);
+  return cleaned === '' ? '.' : cleaned;
+}
+
+function basename(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** Everything: paths relative to the context root. */
+function collectAll(snapshot: ContextSnapshot): Array<[string, ContextFile]> {
+  return [...snapshot.files.values()].map((f) => [f.path, f]);
+}
+
+/** A plain path: a file as its base name, a directory as `.` plus its subtree. */
+function collectPath(snapshot: ContextSnapshot, selector: string): Array<[string, ContextFile]> {
+  const entry = snapshot.files.get(selector);
+  if (entry === undefined) return [];
+  if (entry.type !== 'dir') return [[basename(selector), entry]];
+  const out: Array<[string, ContextFile]> = [['.', entry]];
+  const prefix = selector + '/';
+  for (const f of snapshot.files.values()) {
+    if (f.path.startsWith(prefix)) out.push([f.path.slice(prefix.length), f]);
+  }
+  return out;
+}
+
+/**
+ * A wildcard, matched as COPY does (Go filepath.Match per path, `*` never crossing `/`):
+ * every matching path plus the subtree of matching directories, relative to the
+ * pattern's directory part before the first wildcard segment.
+ */
+function collectWildcard(
+  snapshot: ContextSnapshot,
+  selector: string,
+): Array<[string, ContextFile]> {
+  const segments = selector.split('/');
+  const firstWild = segments.findIndex(hasGlobMeta);
+  const baseLength = segments.slice(0, firstWild).join('/').length;
+  const cut = baseLength === 0 ? 0 : baseLength + 1;
+  const re = globToRegExp(selector);
+  const out: Array<[string, ContextFile]> = [];
+  for (const f of snapshot.files.values()) {
+    const parts = f.path.split('/');
+    if (parts.length < segments.length) continue;
+    if (re.test(parts.slice(0, segments.length).join('/'))) out.push([f.path.slice(cut), f]);
+  }
+  return out;
+}
+
+/**
+ * sha256 over the sorted records of exactly the selected paths. A selector is a file, a
+ * directory (its whole subtree), a wildcard pattern, or `.`/`/` for the whole context.
+ * Selecting nothing (a missing path, a pattern without matches) gives a stable
+ * "missing" digest for that selector.
+ */
+export function checksumPaths(snapshot: ContextSnapshot, selectors: string[]): Digest {
+  const hash = createHash('sha256');
+  selectors.forEach((raw, index) => {
+    const selector = normalizeSelector(raw);
+    let records: Array<[string, ContextFile]>;
+    if (selector === '.') records = collectAll(snapshot);
+    else if (hasGlobMeta(selector)) records = collectWildcard(snapshot, selector);
+    else records = collectPath(snapshot, selector);
+    hash.update(`selector ${index}\n`);
+    // The root always exists, even when everything in it is ignored.
+    if (records.length === 0 && selector !== '.') {
+      hash.update('missing\n');
+      return;
+    }
+    records.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [rel, f] of records) hash.update(recordLine(rel, f));
+  });
+  return `sha256:${hash.digest('hex')}`;
+}
