@@ -82,3 +82,21 @@ export type Solve = <R>(
   worker: Worker<R>,
   options?: SolveOptions,
 ) => Promise<SolveResult<R>>;
+
+/** Options of a long-lived solver that many solves share (watch mode, concurrent builds). */
+export interface SolverOptions {
+  /**
+   * Max vertices executing at once across all solves of this solver. Each solve still
+   * applies its own `SolveOptions.parallelism` too. Default: no solver-wide limit.
+   */
+  parallelism?: number;
+}
+
+/**
+ * A solver that may be called many times, concurrently. Solves of one solver share work:
+ * a cacheable vertex with the same cache key, on the same result cache, runs once while
+ * any of them waits for it.
+ */
+export interface Solver {
+  solve: Solve;
+}

@@ -1,0 +1,369 @@
+/**
+ * One solve: computes cache keys for the reachable graph, then pulls results lazily from
+ * the root, asking the cache before running anything. The first failure aborts every op
+ * still running and the solve waits for them to settle before it rejects, so containers
+ * are gone and mounts are removed by the time the caller sees the error.
+ */
+import type { LimitFunction } from 'p-limit';
+import type { Definition, Digest, Input, Vertex, VertexMetadata } from '../llb/types.ts';
+import { digestOf } from '../shared/digest.ts';
+import { CancelledError, isTbuildError } from '../shared/errors.ts';
+import type { ProgressEvent } from '../shared/progress.ts';
+import { MissingOutputError, STEP_FAILED, VertexError } from './errors.ts';
+import { explainMiss } from './explain.ts';
+import type { MissFacts } from './explain.ts';
+import type { Flight, FlightListener, FlightRegistry } from './flights.ts';
+import { findReachable } from './graph.ts';
+import { memo, raceAbort } from './promises.ts';
+import type { CacheMap, OpContext, OpHandler, SolveOptions, SolveResult, Worker } from './types.ts';
+
+/** What a solve borrows from its solver. */
+export interface SessionShared {
+  flights: FlightRegistry;
+  /** Per-solve limit on executing ops. */
+  limit: LimitFunction;
+  /** Solver-wide limit, when the solver has one. */
+  sharedLimit: LimitFunction | undefined;
+}
+
+export class SolveSession<R> {
+  readonly #def: Definition;
+  readonly #worker: Worker<R>;
+  readonly #options: SolveOptions;
+  readonly #shared: SessionShared;
+  readonly #controller = new AbortController();
+  readonly #keys = new Map<Digest, Promise<Digest>>();
+  readonly #cacheMaps = new Map<Digest, CacheMap>();
+  readonly #results = new Map<Digest, Promise<R[]>>();
+  readonly #handlers = new Map<Digest, OpHandler<R>>();
+  /** Session-owned op calls still running; awaited before a failed solve rejects. */
+  readonly #running = new Set<Promise<unknown>>();
+  /** Flights this solve waits on, with the listener it joined with. */
+  readonly #joined = new Map<Flight<R>, FlightListener>();
+  /** Started and not yet finished, to report as cancelled when the solve aborts. */
+  readonly #active = new Set<Digest>();
+  readonly #executed: Digest[] = [];
+  readonly #cached: Digest[] = [];
+  #firstError: unknown;
+
+  constructor(def: Definition, worker: Worker<R>, options: SolveOptions, shared: SessionShared) {
+    this.#def = def;
+    this.#worker = worker;
+    this.#options = options;
+    this.#shared = shared;
+  }
+
+  get #signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Solve the definition's root. Rejects with the first failure or a CancelledError. */
+  async run(): Promise<SolveResult<R>> {
+    const external = this.#options.signal;
+    if (external?.aborted) throw new CancelledError('build cancelled before it started');
+    const onExternalAbort = (): void => this.#controller.abort(new CancelledError());
+    external?.addEventListener('abort', onExternalAbort, { once: true });
+    this.#signal.addEventListener('abort', () => this.#leaveAllFlights(), { once: true });
+    try {
+      const reachable = findReachable(this.#def);
+      const root = this.#def.root;
+      const result = root === null ? null : pickOutput(await this.#getResult(root.digest), root);
+      const keys = new Map<Digest, Digest>();
+      for (const digest of reachable) {
+        const key = this.#keys.get(digest);
+        if (key !== undefined) keys.set(digest, await key);
+      }
+      return { result, keys, executed: [...this.#executed], cached: [...this.#cached] };
+    } catch (error) {
+      if (!this.#signal.aborted) this.#controller.abort(error);
+      await this.#settle();
+      if (this.#firstError !== undefined) throw this.#firstError;
+      if (external?.aborted) throw new CancelledError('build cancelled');
+      throw error;
+    } finally {
+      external?.removeEventListener('abort', onExternalAbort);
+    }
+  }
+
+  // ── phase 1: cache keys ─────────────────────────────────────────────────────────
+
+  #getKey(digest: Digest): Promise<Digest> {
+    return memo(this.#keys, digest, () => this.#computeKey(digest));
+  }
+
+  async #computeKey(digest: Digest): Promise<Digest> {
+    const vertex = this.#vertex(digest);
+    // Start the inputs' keys while this op computes its own part (an image resolve).
+    const inputKeys = vertex.inputs.map((input) => this.#getKey(input.digest));
+    const cacheMap = await this.#track(digest, () =>
+      this.#handler(digest).cacheMap(this.#contextFor(digest, this.#signal)),
+    );
+    this.#cacheMaps.set(digest, cacheMap);
+    const deps = await Promise.all(
+      vertex.inputs.map(async (input, i) => {
+        const selectors = cacheMap.deps?.[i]?.contentSelectors;
+        if (selectors === undefined) return { key: await inputKeys[i]!, output: input.output };
+        const result = pickOutput(await this.#getResult(input.digest), input);
+        const checksum = await this.#track(digest, () =>
+          this.#worker.contentChecksum(result, selectors, this.#signal),
+        );
+        return { content: checksum };
+      }),
+    );
+    return digestOf({ op: cacheMap.digest, deps });
+  }
+
+  // ── phase 2: results ────────────────────────────────────────────────────────────
+
+  #getResult(digest: Digest): Promise<R[]> {
+    return memo(this.#results, digest, () => this.#computeResult(digest));
+  }
+
+  async #computeResult(digest: Digest): Promise<R[]> {
+    const key = await this.#getKey(digest);
+    const cacheMap = this.#cacheMaps.get(digest)!;
+    const skipped = this.#skipReason(digest, cacheMap);
+    if (skipped === undefined) {
+      const hit = await this.#track(digest, () => this.#worker.cache.get(key));
+      if (hit !== undefined) {
+        this.#cached.push(digest);
+        this.#emit({ type: 'vertex.cached', digest, ...this.#names(digest) });
+        return hit;
+      }
+    }
+    return this.#execute(digest, key, cacheMap, skipped);
+  }
+
+  #skipReason(digest: Digest, cacheMap: CacheMap): MissFacts['skipped'] {
+    if (cacheMap.uncacheable) return 'uncacheable';
+    if (this.#options.noCache) return 'no-cache';
+    if (this.#meta(digest)?.ignoreCache) return 'ignore-cache';
+    return undefined;
+  }
+
+  /** Run the op, or join a concurrent solve already running it for the same key. */
+  async #execute(
+    digest: Digest,
+    key: Digest,
+    cacheMap: CacheMap,
+    skipped: MissFacts['skipped'],
+  ): Promise<R[]> {
+    const vertex = this.#vertex(digest);
+    // Inputs are awaited outside the limit (holding a slot while waiting would deadlock),
+    // and by every solve that needs this step, joiners included: each then keeps the
+    // inputs' flights alive, so cancelling the build that started them loses no work.
+    const inputs = await Promise.all(
+      vertex.inputs.map(async (input) => pickOutput(await this.#getResult(input.digest), input)),
+    );
+    this.#emitMiss(digest, this.#missFacts(vertex, key, cacheMap, skipped));
+    this.#throwIfAborted();
+    const listener = this.#listenerFor(digest);
+    const scope = cacheMap.uncacheable ? null : this.#worker.cache;
+    const { flight } = this.#shared.flights.acquire<R>(scope, key, listener, (f) =>
+      this.#runOp(digest, key, cacheMap, inputs, f),
+    );
+    this.#joined.set(flight, listener);
+    let results: R[];
+    try {
+      results = await raceAbort(flight.promise, this.#signal);
+    } catch (error) {
+      throw this.#onFailure(digest, error);
+    } finally {
+      this.#joined.delete(flight);
+    }
+    this.#active.delete(digest);
+    this.#executed.push(digest);
+    const durationMs = Date.now() - (flight.startedAt ?? Date.now());
+    this.#emit({ type: 'vertex.completed', digest, name: this.#name(digest), durationMs });
+    return results;
+  }
+
+  /** A flight's body: the op under the limits, then storing its results. */
+  #runOp(
+    digest: Digest,
+    key: Digest,
+    cacheMap: CacheMap,
+    inputs: readonly R[],
+    flight: Flight<R>,
+  ): Promise<R[]> {
+    const run = async (): Promise<R[]> => {
+      // Queued behind the limit while every waiting build gave up: do not start.
+      flight.signal.throwIfAborted();
+      flight.markStarted();
+      const ctx = this.#contextFor(digest, flight.signal, flight);
+      const results = await this.#handler(digest).exec(ctx, inputs);
+      if (!cacheMap.uncacheable) await this.#worker.cache.put(key, results);
+      return results;
+    };
+    const shared = this.#shared.sharedLimit;
+    return this.#shared.limit(() => (shared ? shared(run) : run()));
+  }
+
+  #missFacts(
+    vertex: Vertex,
+    key: Digest,
+    cacheMap: CacheMap,
+    skipped: MissFacts['skipped'],
+  ): MissFacts {
+    const changedInputs: string[] = [];
+    const contentInputs: MissFacts['contentInputs'][number][] = [];
+    vertex.inputs.forEach((input, i) => {
+      const selectors = cacheMap.deps?.[i]?.contentSelectors;
+      if (selectors !== undefined) {
+        contentInputs.push({ name: this.#name(input.digest), selectors });
+      } else if (
+        this.#executed.includes(input.digest) &&
+        !this.#cacheMaps.get(input.digest)?.uncacheable
+      ) {
+        changedInputs.push(this.#name(input.digest));
+      }
+    });
+    return { key, skipped, changedInputs, contentInputs };
+  }
+
+  #emitMiss(digest: Digest, facts: MissFacts): void {
+    const reason = explainMiss(facts);
+    this.#emit({ type: 'vertex.cache-miss', digest, name: this.#name(digest), reason });
+  }
+
+  // ── failure and cancellation ────────────────────────────────────────────────────
+
+  /** Run a session-owned op call, tracked so a failed solve can wait for it. */
+  #track<T>(digest: Digest, call: () => Promise<T>): Promise<T> {
+    if (this.#signal.aborted) return Promise.reject(new CancelledError());
+    const promise = (async () => call())();
+    this.#waitOnFailure(promise);
+    return promise.catch((error: unknown) => {
+      throw this.#onFailure(digest, error);
+    });
+  }
+
+  /**
+   * Turn an op's failure into the error the solve reports. The first failure is wrapped
+   * with the step's name and location, announced, and aborts everything else; failures
+   * after that are consequences of the abort.
+   */
+  #onFailure(digest: Digest, error: unknown): unknown {
+    if (this.#signal.aborted) return error === this.#firstError ? error : new CancelledError();
+    // A VertexError from a joined flight already names the step that failed in that build.
+    const failed =
+      error instanceof VertexError
+        ? error
+        : new VertexError(digest, this.#name(digest), error, this.#meta(digest)?.location);
+    this.#firstError = failed;
+    this.#active.delete(failed.vertex);
+    const cause = failed.cause;
+    this.#emit({
+      type: 'vertex.error',
+      digest: failed.vertex,
+      name: failed.description,
+      error: {
+        code: isTbuildError(cause) ? cause.code : STEP_FAILED,
+        message: cause instanceof Error ? cause.message : String(cause),
+      },
+      location: failed.location,
+    });
+    this.#controller.abort(failed);
+    return failed;
+  }
+
+  /** A failed solve waits for `promise` to settle before it rejects. */
+  #waitOnFailure(promise: Promise<unknown>): void {
+    this.#running.add(promise);
+    const untrack = (): void => {
+      this.#running.delete(promise);
+    };
+    promise.then(untrack, untrack);
+  }
+
+  #throwIfAborted(): void {
+    if (this.#signal.aborted) throw new CancelledError();
+  }
+
+  #leaveAllFlights(): void {
+    for (const [flight, listener] of this.#joined) {
+      // Whoever abandons a flight last waits for it, so its container is really gone.
+      if (flight.leave(listener)) this.#waitOnFailure(flight.promise);
+    }
+    this.#joined.clear();
+  }
+
+  /** Wait for every op this solve is responsible for, then mark the rest cancelled. */
+  async #settle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+    for (const digest of this.#active) {
+      this.#emit({
+        type: 'vertex.error',
+        digest,
+        name: this.#name(digest),
+        error: { code: new CancelledError().code, message: 'cancelled' },
+        location: this.#meta(digest)?.location,
+      });
+    }
+    this.#active.clear();
+  }
+
+  // ── helpers ─────────────────────────────────────────────────────────────────────
+
+  #listenerFor(digest: Digest): FlightListener {
+    return {
+      started: () => {
+        this.#active.add(digest);
+        this.#emit({ type: 'vertex.started', digest, ...this.#names(digest) });
+      },
+      log: (stream, data) => this.#emit({ type: 'vertex.log', digest, stream, data }),
+      progress: (id, current, total) =>
+        this.#emit({ type: 'vertex.progress', digest, id, current, total }),
+    };
+  }
+
+  /** Op context; a flight's ops talk to every solve waiting on the flight. */
+  #contextFor(digest: Digest, signal: AbortSignal, flight?: Flight<R>): OpContext {
+    const sink: Pick<FlightListener, 'log' | 'progress'> = flight ?? this.#listenerFor(digest);
+    return {
+      digest,
+      signal,
+      log: (stream, data) => sink.log(stream, data),
+      progress: (id, current, total) => sink.progress(id, current, total),
+    };
+  }
+
+  #handler(digest: Digest): OpHandler<R> {
+    let handler = this.#handlers.get(digest);
+    if (handler === undefined) {
+      handler = this.#worker.handler(this.#vertex(digest), digest);
+      this.#handlers.set(digest, handler);
+    }
+    return handler;
+  }
+
+  #vertex(digest: Digest): Vertex {
+    // findReachable has checked every reachable digest exists.
+    return this.#def.vertices[digest]!;
+  }
+
+  #meta(digest: Digest): VertexMetadata | undefined {
+    return this.#def.metadata[digest];
+  }
+
+  #name(digest: Digest): string {
+    return this.#meta(digest)?.description ?? `vertex ${digest.slice(7, 19)}`;
+  }
+
+  #names(digest: Digest): { name: string; location: VertexMetadata['location'] } {
+    return { name: this.#name(digest), location: this.#meta(digest)?.location };
+  }
+
+  #emit(event: DistributiveOmit<ProgressEvent, 'time'>): void {
+    this.#options.onProgress?.({ ...event, time: Date.now() } as ProgressEvent);
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function pickOutput<R>(results: readonly R[], input: Input): R {
+  const result = results[input.output];
+  if (result === undefined)
+    throw new MissingOutputError(input.digest, input.output, results.length);
+  return result;
+}
