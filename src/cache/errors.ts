@@ -111,3 +111,15 @@ export class StoreAccessError extends TbuildError {
     });
   }
 }
+
+/** A mount under the store that could not be detached, so its directory was left alone. */
+export class StaleMountError extends TbuildError {
+  readonly mountPoint: string;
+  constructor(mountPoint: string, reason: string, options: TbuildErrorOptions = {}) {
+    super('TBUILD_STALE_MOUNT', `cannot unmount ${mountPoint}: ${reason}`, {
+      hint: `Unmount it by hand (umount -l ${mountPoint}) and run the command again.`,
+      ...options,
+    });
+    this.mountPoint = mountPoint;
+  }
+}

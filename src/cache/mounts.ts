@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { sep } from 'node:path';
+import { StaleMountError } from './errors.ts';
 
 /** Mount points at or under `dir`, deepest first (the order to unmount them in). */
 export function listMountsUnder(dir: string): string[] {
@@ -45,9 +46,13 @@ export function unmountUnder(dir: string): string[] {
     // A mount stacked several times needs several unmounts; bound the loop.
     for (let i = 0; i < 8 && listMountsUnder(point).includes(point); i++) {
       const result = spawnSync('umount', ['-l', point], { encoding: 'utf8' });
-      if (result.error) throw result.error;
+      if (result.error)
+        throw new StaleMountError(point, result.error.message, { cause: result.error });
       if (result.status !== 0 && listMountsUnder(point).includes(point)) {
-        throw new Error(`umount -l ${point} failed: ${result.stderr.trim()}`);
+        throw new StaleMountError(
+          point,
+          result.stderr.trim() || `umount exited with ${result.status}`,
+        );
       }
     }
   }

@@ -102,6 +102,8 @@ function closeInstance(
   lease: string,
   dirs: string[],
 ): void {
+  // Mounts first: an overlay may still use an abandoned snapshot as its upperdir.
+  for (const dir of dirs) removeTreeSync(dir);
   const abandoned: SnapshotId[] = [];
   for (const id of created) {
     const row = ctx.db.prepare('SELECT committed FROM snapshots WHERE id = ?').get(id) as
@@ -112,7 +114,6 @@ function closeInstance(
     ctx.db.prepare('DELETE FROM snapshots WHERE id = ? AND committed = 0').run(id);
     removeTreeSync(join(ctx.layout.snapshots, String(id)));
   }
-  for (const dir of dirs) removeTreeSync(dir);
   ctx.db.prepare('DELETE FROM sessions WHERE token = ?').run(lease);
   if (countOwnSessions(ctx) === 0) releaseOwnLocks(ctx);
 }
