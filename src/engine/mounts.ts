@@ -120,3 +120,10 @@ export function openScope(store: Store): Scope {
     },
   };
 }
+
+/** Remove this process's (empty) mount folder at the end of a build. */
+export async function closeProcessMounts(): Promise<void> {
+  const pending = scopeDirPromise;
+  scopeDirPromise = undefined;
+  if (pending) await rm(await pending, { recursive: true, force: true });
+}

@@ -8,9 +8,10 @@ import { availableParallelism } from 'node:os';
 import { parseDockerignore } from '../../parser/dockerignore.ts';
 import { dockerfileToLLB } from '../../frontend/index.ts';
 import { openStore } from '../../cache/index.ts';
-import { createRuncExecutor } from '../../exec/runc.ts';
+import { cleanupStaleContainers, createRuncExecutor } from '../../exec/runc.ts';
 import { createImageProvider } from '../../engine/images.ts';
 import { createWorker } from '../../engine/worker.ts';
+import { closeProcessMounts } from '../../engine/mounts.ts';
 import { commitImage } from '../../engine/commit-image.ts';
 import { createSolver } from '../../solver/index.ts';
 import { createRenderer } from '../../progress/index.ts';
@@ -84,10 +85,13 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
       return {};
     }
     emit({ type: 'build.started', time: started, target: options.target });
+    const stateDir = path.join(store.root, 'runc');
+    // Containers of a killed build keep running until someone stops them: this build does.
+    await cleanupStaleContainers(stateDir);
     const worker = createWorker(
       {
         store,
-        executor: createRuncExecutor({ stateDir: path.join(store.root, 'runc') }),
+        executor: createRuncExecutor({ stateDir }),
         images,
         localDirs: { context: options.contextDir },
         secrets: [...options.secrets],
@@ -139,6 +143,7 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await registry?.close();
+    await closeProcessMounts();
     store.close();
   }
 }
