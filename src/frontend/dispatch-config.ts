@@ -7,6 +7,7 @@ import type { HealthConfig } from '../shared/oci.ts';
 import { PROXY_ARGS } from './args.ts';
 import { stageExpander } from './build-context.ts';
 import type { StageContext } from './build-context.ts';
+import type { Expander } from './expand.ts';
 import { InvalidInstructionError } from './errors.ts';
 import {
   addHistory,
@@ -19,116 +20,107 @@ import type { Command } from './instructions/types.ts';
 
 type ConfigCommand = Exclude<Command, { kind: 'from' | 'run' | 'copy' | 'add' | 'workdir' }>;
 
-/** Apply a config-only command to the stage. */
-export function dispatchConfig(ctx: StageContext, cmd: ConfigCommand): void {
-  const config = ctx.image.config;
-  const history = (text: string): void => addHistory(ctx.image, text, false, ctx.build.created);
-  const x = stageExpander(ctx, cmd);
-  switch (cmd.kind) {
-    case 'env': {
-      const parts: string[] = [];
-      for (const pair of cmd.pairs) {
-        // Docker expands every pair with the environment from before the instruction:
-        // in `ENV A=1 B=$A`, B gets the old A.
-        const key = x.word(pair.key);
-        const value = x.word(pair.value);
-        parts.push(`${key}=${value}`);
-      }
-      for (const part of parts) {
-        const eq = part.indexOf('=');
-        config.Env = setEnv(config.Env, part.slice(0, eq), part.slice(eq + 1));
-      }
-      history(`ENV ${parts.join(' ')}`);
-      return;
-    }
-    case 'arg':
-      return dispatchArg(ctx, cmd, x.word);
-    case 'label': {
-      const parts: string[] = [];
-      config.Labels ??= {};
-      for (const pair of cmd.pairs) {
-        const key = x.word(pair.key);
-        const value = x.word(pair.value);
-        config.Labels[key] = value;
-        parts.push(`${key}=${value}`);
-      }
-      history(`LABEL ${parts.join(' ')}`);
-      return;
-    }
-    case 'expose': {
-      const ports = cmd.ports.flatMap((p) => x.words(p)).flatMap((p) => parsePortSpec(p, cmd));
-      config.ExposedPorts ??= {};
-      for (const port of ports) config.ExposedPorts[port] = {};
-      history(`EXPOSE ${formatGoSet(ports)}`);
-      return;
-    }
-    case 'volume': {
-      const volumes = cmd.volumes.map((v) => x.word(v).trim());
-      config.Volumes ??= {};
-      for (const v of volumes) {
-        if (v === '') {
-          throw new InvalidInstructionError('VOLUME specified can not be an empty string', {
-            hint: 'Give VOLUME a path, e.g. VOLUME /data.',
-            location: cmd.location,
-          });
-        }
-        config.Volumes[v] = {};
-      }
-      history(`VOLUME [${volumes.join(' ')}]`);
-      return;
-    }
-    case 'user':
-      config.User = x.word(cmd.user);
-      history(`USER ${config.User}`);
-      return;
-    case 'cmd':
-      config.Cmd = commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
-      ctx.cmdSet = true;
-      history(`CMD ${goQuoteList(config.Cmd)}`);
-      return;
-    case 'entrypoint':
-      config.Entrypoint = commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
-      // An ENTRYPOINT resets a CMD inherited from the base image, but not one set here.
-      if (!ctx.cmdSet) config.Cmd = null;
-      history(`ENTRYPOINT ${goQuoteList(config.Entrypoint)}`);
-      return;
-    case 'healthcheck': {
-      const health: HealthConfig = { Test: [...cmd.test] };
-      if (cmd.interval) health.Interval = cmd.interval;
-      if (cmd.timeout) health.Timeout = cmd.timeout;
-      if (cmd.startPeriod) health.StartPeriod = cmd.startPeriod;
-      if (cmd.startInterval) health.StartInterval = cmd.startInterval;
-      if (cmd.retries) health.Retries = cmd.retries;
-      config.Healthcheck = health;
-      history(formatHealthcheckHistory(health));
-      return;
-    }
-    case 'shell':
-      ctx.shell = [...cmd.shell];
-      config.Shell = [...cmd.shell];
-      history(`SHELL [${cmd.shell.join(' ')}]`);
-      return;
-    case 'stopsignal': {
-      const signal = x.word(cmd.signal);
-      if (!/^(SIG)?[A-Z0-9+-]+$/i.test(signal)) {
-        throw new InvalidInstructionError(`STOPSIGNAL: invalid signal "${signal}"`, {
-          hint: 'Use a signal name or number, e.g. STOPSIGNAL SIGTERM.',
+type Handler<K extends ConfigCommand['kind']> = (
+  ctx: StageContext,
+  cmd: Extract<ConfigCommand, { kind: K }>,
+  x: Expander,
+) => string;
+
+/**
+ * One handler per instruction: each updates the config and returns the history text.
+ * Expansion uses the scope from before the instruction (`ENV A=1 B=$A` gives B the old A).
+ */
+const HANDLERS: { [K in ConfigCommand['kind']]: Handler<K> } = {
+  env(ctx, cmd, x) {
+    const pairs = cmd.pairs.map((p) => [x.word(p.key), x.word(p.value)] as const);
+    for (const [key, value] of pairs)
+      ctx.image.config.Env = setEnv(ctx.image.config.Env, key, value);
+    return `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  },
+  arg: (ctx, cmd, x) => dispatchArg(ctx, cmd, x.word),
+  label(ctx, cmd, x) {
+    const labels = (ctx.image.config.Labels ??= {});
+    const pairs = cmd.pairs.map((p) => [x.word(p.key), x.word(p.value)] as const);
+    for (const [key, value] of pairs) labels[key] = value;
+    return `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  },
+  expose(ctx, cmd, x) {
+    const ports = cmd.ports.flatMap((p) => x.words(p)).flatMap((p) => parsePortSpec(p, cmd));
+    const exposed = (ctx.image.config.ExposedPorts ??= {});
+    for (const port of ports) exposed[port] = {};
+    return `EXPOSE ${formatGoSet(ports)}`;
+  },
+  volume(ctx, cmd, x) {
+    const volumes = cmd.volumes.map((v) => x.word(v).trim());
+    const config = (ctx.image.config.Volumes ??= {});
+    for (const v of volumes) {
+      if (v === '') {
+        throw new InvalidInstructionError('VOLUME specified can not be an empty string', {
+          hint: 'Give VOLUME a path, e.g. VOLUME /data.',
           location: cmd.location,
         });
       }
-      config.StopSignal = signal;
-      history(`STOPSIGNAL ${signal}`);
-      return;
+      config[v] = {};
     }
-    case 'onbuild':
-      config.OnBuild = [...(config.OnBuild ?? []), cmd.expression];
-      history(`ONBUILD ${cmd.expression}`);
-      return;
-    case 'maintainer':
-      ctx.image.author = cmd.maintainer;
-      history(`MAINTAINER ${cmd.maintainer}`);
-      return;
-  }
+    return `VOLUME [${volumes.join(' ')}]`;
+  },
+  user(ctx, cmd, x) {
+    ctx.image.config.User = x.word(cmd.user);
+    return `USER ${ctx.image.config.User}`;
+  },
+  cmd(ctx, cmd) {
+    ctx.image.config.Cmd = commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
+    ctx.cmdSet = true;
+    return `CMD ${goQuoteList(ctx.image.config.Cmd)}`;
+  },
+  entrypoint(ctx, cmd) {
+    ctx.image.config.Entrypoint = commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
+    // An ENTRYPOINT resets a CMD inherited from the base image, but not one set here.
+    if (!ctx.cmdSet) ctx.image.config.Cmd = null;
+    return `ENTRYPOINT ${goQuoteList(ctx.image.config.Entrypoint)}`;
+  },
+  healthcheck(ctx, cmd) {
+    const health: HealthConfig = { Test: [...cmd.test] };
+    // Zero means "inherit Docker's default", which the config expresses by omission.
+    if (cmd.interval) health.Interval = cmd.interval;
+    if (cmd.timeout) health.Timeout = cmd.timeout;
+    if (cmd.startPeriod) health.StartPeriod = cmd.startPeriod;
+    if (cmd.startInterval) health.StartInterval = cmd.startInterval;
+    if (cmd.retries) health.Retries = cmd.retries;
+    ctx.image.config.Healthcheck = health;
+    return formatHealthcheckHistory(health);
+  },
+  shell(ctx, cmd) {
+    ctx.shell = [...cmd.shell];
+    ctx.image.config.Shell = [...cmd.shell];
+    return `SHELL [${cmd.shell.join(' ')}]`;
+  },
+  stopsignal(ctx, cmd, x) {
+    const signal = x.word(cmd.signal);
+    if (!/^(SIG)?[A-Z0-9+-]+$/i.test(signal)) {
+      throw new InvalidInstructionError(`STOPSIGNAL: invalid signal "${signal}"`, {
+        hint: 'Use a signal name or number, e.g. STOPSIGNAL SIGTERM.',
+        location: cmd.location,
+      });
+    }
+    ctx.image.config.StopSignal = signal;
+    return `STOPSIGNAL ${signal}`;
+  },
+  onbuild(ctx, cmd) {
+    ctx.image.config.OnBuild = [...(ctx.image.config.OnBuild ?? []), cmd.expression];
+    return `ONBUILD ${cmd.expression}`;
+  },
+  maintainer(ctx, cmd) {
+    ctx.image.author = cmd.maintainer;
+    return `MAINTAINER ${cmd.maintainer}`;
+  },
+};
+
+/** Apply a config-only command to the stage and record its `empty_layer` history entry. */
+export function dispatchConfig(ctx: StageContext, cmd: ConfigCommand): void {
+  const handler = HANDLERS[cmd.kind] as Handler<ConfigCommand['kind']>;
+  const text = handler(ctx, cmd, stageExpander(ctx, cmd));
+  addHistory(ctx.image, text, false, ctx.build.created);
 }
 
 /** Shell form runs through the stage's SHELL; exec form is used as written. */
@@ -144,7 +136,7 @@ function dispatchArg(
   ctx: StageContext,
   cmd: Extract<Command, { kind: 'arg' }>,
   expand: (s: string) => string,
-): void {
+): string {
   const build = ctx.build;
   const shown: string[] = [];
   for (const arg of cmd.args) {
@@ -158,7 +150,7 @@ function dispatchArg(
     }
     ctx.args.set(key, value);
   }
-  addHistory(ctx.image, `ARG ${shown.join(' ')}`, false, build.created);
+  return `ARG ${shown.join(' ')}`;
 }
 
 /** `80`, `80/udp`, `8000-8002/tcp`, `127.0.0.1:80:80` → `80/tcp` keys. */

@@ -141,7 +141,12 @@ function addRemote(
     if (ref) options.ref = ref;
     if (subdir) options.subdir = subdir;
     if (cmd.keepGitDir) options.keepGitDir = true;
-    if (cmd.checksum !== undefined) options.ref = cmd.checksum;
+    if (cmd.checksum !== undefined) {
+      fail(
+        '--checksum for git sources is not supported yet',
+        'Pin the commit in the URL instead: <repo>.git#<commit>.',
+      );
+    }
     return copyAction(git(remote, options), '/', base, { unpack: false });
   }
   if (cmd.keepGitDir) fail('--keep-git-dir is only for git sources', 'Remove --keep-git-dir.');

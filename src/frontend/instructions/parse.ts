@@ -13,6 +13,10 @@ import { parseMount } from './mounts.ts';
 import { INSTRUCTION_NAMES } from './types.ts';
 import type {
   AddCommand,
+  ArgCommand,
+  EnvCommand,
+  FromCommand,
+  LabelCommand,
   CommandBase,
   CommandLine,
   Command,
@@ -80,24 +84,8 @@ export function parseCommand(node: Instruction, file?: string): Command {
     if (args.length < min) fail(`requires ${what}`, `Write ${name} ${what}.`);
   };
   switch (name) {
-    case 'FROM': {
-      const stage = args.length === 3 && args[1]!.toUpperCase() === 'AS';
-      if (args.length !== 1 && !stage)
-        fail('expects an image and an optional "AS <name>"', 'Write FROM <image> [AS <name>].');
-      if (stage && !/^[a-z][a-z0-9._-]*$/i.test(args[2]!)) {
-        fail(
-          `invalid stage name "${args[2]}"`,
-          'Stage names start with a letter and use letters, digits, ".", "_" and "-".',
-        );
-      }
-      return {
-        ...base,
-        kind: 'from',
-        image: args[0]!,
-        stageName: stage ? args[2] : undefined,
-        platform: flags.string('platform'),
-      };
-    }
+    case 'FROM':
+      return parseFrom(base, args, flags.string('platform'), fail);
     case 'RUN':
       return parseRun(
         base,
@@ -114,25 +102,10 @@ export function parseCommand(node: Instruction, file?: string): Command {
     case 'ADD':
       return parseCopyLike(base, node, flags, fail);
     case 'ENV':
-    case 'LABEL': {
-      needArgs(1, name === 'ENV' ? '<key>=<value>' : '<key>=<value>');
-      if (args.length % 2 !== 0) fail('expects key=value pairs', `Write ${name} <key>=<value> ….`);
-      const pairs: KeyValue[] = [];
-      for (let i = 0; i < args.length; i += 2) pairs.push({ key: args[i]!, value: args[i + 1]! });
-      if (name === 'ENV' && pairs.some((p) => p.key === ''))
-        fail('has an empty variable name', 'Write ENV <key>=<value>.');
-      return name === 'ENV' ? { ...base, kind: 'env', pairs } : { ...base, kind: 'label', pairs };
-    }
-    case 'ARG': {
-      needArgs(1, '<name>[=<default>]');
-      const parsed = args.map((word) => {
-        const eq = word.indexOf('=');
-        const key = eq < 0 ? word : word.slice(0, eq);
-        if (key === '') fail(`invalid argument "${word}"`, 'Write ARG <name>[=<default>].');
-        return eq < 0 ? { key } : { key, value: word.slice(eq + 1) };
-      });
-      return { ...base, kind: 'arg', args: parsed };
-    }
+    case 'LABEL':
+      return parsePairs(base, args, fail);
+    case 'ARG':
+      return parseArg(base, args, fail);
     case 'EXPOSE':
       needArgs(1, '<port>[/<protocol>]');
       return { ...base, kind: 'expose', ports: [...args] };
@@ -162,6 +135,58 @@ export function parseCommand(node: Instruction, file?: string): Command {
     default:
       return parseOnbuild(base, node, file, fail);
   }
+}
+
+function parseFrom(
+  base: CommandBase,
+  args: readonly string[],
+  platform: string | undefined,
+  fail: Fail,
+): FromCommand {
+  const named = args.length === 3 && args[1]!.toUpperCase() === 'AS';
+  if (args.length !== 1 && !named) {
+    fail('expects an image and an optional "AS <name>"', 'Write FROM <image> [AS <name>].');
+  }
+  if (named && !/^[a-z][a-z0-9._-]*$/i.test(args[2]!)) {
+    fail(
+      `invalid stage name "${args[2]}"`,
+      'Stage names start with a letter and use letters, digits, ".", "_" and "-".',
+    );
+  }
+  return {
+    ...base,
+    kind: 'from',
+    image: args[0]!,
+    stageName: named ? args[2] : undefined,
+    platform,
+  };
+}
+
+/** ENV and LABEL: the parser hands alternating keys and values. */
+function parsePairs(
+  base: CommandBase,
+  args: readonly string[],
+  fail: Fail,
+): EnvCommand | LabelCommand {
+  const name = base.name;
+  if (args.length === 0 || args.length % 2 !== 0) {
+    fail('expects key=value pairs', `Write ${name} <key>=<value> ….`);
+  }
+  const pairs: KeyValue[] = [];
+  for (let i = 0; i < args.length; i += 2) pairs.push({ key: args[i]!, value: args[i + 1]! });
+  if (pairs.some((p) => p.key === '')) fail('has an empty name', `Write ${name} <key>=<value>.`);
+  return name === 'ENV' ? { ...base, kind: 'env', pairs } : { ...base, kind: 'label', pairs };
+}
+
+function parseArg(base: CommandBase, args: readonly string[], fail: Fail): ArgCommand {
+  if (args.length === 0) fail('requires <name>[=<default>]', 'Write ARG <name>[=<default>].');
+  const parsed = args.map((word) => {
+    const eq = word.indexOf('=');
+    const key = eq < 0 ? word : word.slice(0, eq);
+    if (key === '') fail(`invalid argument "${word}"`, 'Write ARG <name>[=<default>].');
+    return eq < 0 ? { key } : { key, value: word.slice(eq + 1) };
+  });
+  return { ...base, kind: 'arg', args: parsed };
 }
 
 function commandLine(node: Instruction): CommandLine {
