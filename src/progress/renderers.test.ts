@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import type { Digest } from '../shared/digest.ts';
+import type { ProgressEvent } from '../shared/progress.ts';
+import { createRenderer, resolveRendererMode } from './index.ts';
+import type { Writable } from './types.ts';
+
+const d = (n: number): Digest => `sha256:${String(n).repeat(64)}`;
+const T = 1_700_000_000_000;
+
+/** A failing build: a cached base, a context transfer, a step that fails, one cancelled. */
+const script: ProgressEvent[] = [
+  { type: 'build.started', time: T },
+  { type: 'task.started', time: T + 1, id: 'resolve', name: 'resolve image config for alpine' },
+  {
+    type: 'task.completed',
+    time: T + 41,
+    id: 'resolve',
+    name: 'resolve image config for alpine',
+    durationMs: 40,
+  },
+  {
+    type: 'vertex.cached',
+    time: T + 50,
+    digest: d(1),
+    name: '[base 1/3] FROM docker.io/library/alpine:3.20',
+  },
+  {
+    type: 'vertex.cache-miss',
+    time: T + 51,
+    digest: d(2),
+    name: '[internal] load build context',
+    reason: 'this step is never cached; it always runs',
+  },
+  { type: 'vertex.started', time: T + 52, digest: d(2), name: '[internal] load build context' },
+  {
+    type: 'vertex.progress',
+    time: T + 90,
+    digest: d(2),
+    id: 'transferring context',
+    current: 5,
+    total: 10,
+  },
+  {
+    type: 'vertex.progress',
+    time: T + 100,
+    digest: d(2),
+    id: 'transferring context',
+    current: 10,
+    total: 10,
+  },
+  {
+    type: 'vertex.completed',
+    time: T + 112,
+    digest: d(2),
+    name: '[internal] load build context',
+    durationMs: 60,
+  },
+  {
+    type: 'vertex.cache-miss',
+    time: T + 150,
+    digest: d(3),
+    name: '[build 2/3] RUN make',
+    reason:
+      'no cache record for key sha256:0123456789ab; input "[internal] load build context" changed',
+  },
+  {
+    type: 'vertex.started',
+    time: T + 150,
+    digest: d(3),
+    name: '[build 2/3] RUN make',
+    location: { file: 'Dockerfile', range: { start: 4, end: 4 } },
+  },
+  {
+    type: 'vertex.log',
+    time: T + 662,
+    digest: d(3),
+    stream: 'stdout',
+    data: 'cc -o app main.c\nlink',
+  },
+  { type: 'vertex.started', time: T + 200, digest: d(4), name: '[test 2/2] RUN false' },
+  { type: 'vertex.log', time: T + 300, digest: d(4), stream: 'stderr', data: 'boom\n' },
+  { type: 'vertex.log', time: T + 700, digest: d(3), stream: 'stdout', data: 'ing done\n' },
+  {
+    type: 'vertex.error',
+    time: T + 1400,
+    digest: d(4),
+    name: '[test 2/2] RUN false',
+    error: {
+      code: 'TBUILD_STEP_FAILED',
+      message: 'process "/bin/sh -c false" did not complete successfully: exit code: 1',
+    },
+    location: { file: 'Dockerfile', range: { start: 9, end: 9 } },
+  },
+  {
+    type: 'vertex.error',
+    time: T + 1410,
+    digest: d(3),
+    name: '[build 2/3] RUN make',
+    error: { code: 'TBUILD_CANCELLED', message: 'cancelled' },
+  },
+  {
+    type: 'warning',
+    time: T + 1420,
+    message: 'FROM uses a tag, not a digest',
+    location: { range: { start: 1, end: 1 } },
+  },
+  { type: 'build.completed', time: T + 1500, durationMs: 1500, ok: false },
+];
+
+function fakeStream(tty = false): Writable & { text: string } {
+  return {
+    text: '',
+    isTTY: tty,
+    columns: 60,
+    rows: 20,
+    write(chunk: string) {
+      this.text += chunk;
+      return true;
+    },
+  };
+}
+
+function play(mode: 'plain' | 'json' | 'tty' | 'quiet', options = {}): string {
+  const stream = fakeStream(mode === 'tty');
+  const renderer = createRenderer(mode, stream, options);
+  for (const event of script) renderer.sink(event);
+  renderer.close();
+  return stream.text;
+}
+
+const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+
+describe('progress renderers', () => {
+  it('plain output reads like BuildKit --progress=plain', () => {
+    expect(play('plain')).toMatchInlineSnapshot(`
+      "#1 resolve image config for alpine
+      #1 DONE 0.0s
+
+      #2 [base 1/3] FROM docker.io/library/alpine:3.20
+      #2 CACHED
+
+      #3 [internal] load build context
+      #3 transferring context 10/10 done
+      #3 DONE 0.1s
+
+      #4 [build 2/3] RUN make
+      #4 0.512 cc -o app main.c
+
+      #5 [test 2/2] RUN false
+      #5 0.100 boom
+
+      #4 0.550 linking done
+
+      #5 ERROR: process "/bin/sh -c false" did not complete successfully: exit code: 1
+
+      #4 CANCELED
+      WARNING: FROM uses a tag, not a digest (line 1)
+      "
+    `);
+  });
+
+  it('plain output explains cache misses when verbose', () => {
+    expect(play('plain', { verbose: true })).toContain(
+      '#4 cache miss: no cache record for key sha256:0123456789ab; input "[internal] load build context" changed',
+    );
+  });
+
+  it('json output is exactly one event per line', () => {
+    const lines = play('json').trimEnd().split('\n');
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual(script);
+    expect(lines[3]).toMatchInlineSnapshot(
+      `"{"type":"vertex.cached","time":1700000000050,"digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","name":"[base 1/3] FROM docker.io/library/alpine:3.20"}"`,
+    );
+  });
+
+  it('quiet output is empty', () => {
+    expect(play('quiet')).toBe('');
+  });
+
+  it('the live view ends with the final summary and the failing step output', () => {
+    const text = stripAnsi(play('tty', { color: false }));
+    const finalFrame = text.slice(text.lastIndexOf('[+] Building'));
+    expect(finalFrame).toMatchInlineSnapshot(`
+      "[+] Building 1.5s (3/5) ERROR
+       => resolve image config for alpine                    0.0s
+       => CACHED [base 1/3] FROM docker.io/library/alpine:3… 0.0s
+       => [internal] load build context                      0.1s
+       => CANCELED [build 2/3] RUN make                      1.3s
+       => ERROR [test 2/2] RUN false                         1.2s
+      ------
+       > [test 2/2] RUN false:
+      0.100 boom
+      ------
+      1 warning found:
+       - FROM uses a tag, not a digest (line 1)
+      "
+    `);
+  });
+
+  it('the live view redraws in place while a step runs', async () => {
+    const stream = fakeStream(true);
+    const renderer = createRenderer('tty', stream, { color: false });
+    const now = Date.now();
+    renderer.sink({ type: 'vertex.started', time: now, digest: d(1), name: '[1/2] RUN sleep 1' });
+    renderer.sink({
+      type: 'vertex.log',
+      time: now,
+      digest: d(1),
+      stream: 'stdout',
+      data: 'tick\n',
+    });
+    await new Promise((r) => setTimeout(r, 250));
+    renderer.sink({
+      type: 'vertex.completed',
+      time: now + 1,
+      digest: d(1),
+      name: '[1/2] RUN sleep 1',
+      durationMs: 300,
+    });
+    renderer.close();
+    const frames = stream.text.split('[+] Building');
+    expect(frames.length).toBeGreaterThan(2);
+    expect(stream.text).toMatch(/\x1b\[3A/);
+    expect(stripAnsi(frames.at(-1)!)).toMatch(
+      /\(1\/1\) FINISHED\n => \[1\/2\] RUN sleep 1 +0\.3s\n$/,
+    );
+  });
+
+  it('auto picks the live view only on a real terminal', () => {
+    expect(resolveRendererMode('auto', { write: () => true, isTTY: true }, { TERM: 'xterm' })).toBe(
+      'tty',
+    );
+    expect(resolveRendererMode('auto', { write: () => true, isTTY: true }, { TERM: 'dumb' })).toBe(
+      'plain',
+    );
+    expect(resolveRendererMode('auto', { write: () => true }, {})).toBe('plain');
+    expect(resolveRendererMode('json', { write: () => true, isTTY: true }, {})).toBe('json');
+  });
+});

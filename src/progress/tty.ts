@@ -1,0 +1,166 @@
+/**
+ * The live terminal view, modelled on BuildKit's: a block redrawn in place at most ten
+ * times a second, one line per step with its time, the last few log lines under each
+ * running step; the final block stays on screen, followed by the failing step's output.
+ *
+ *     [+] Building 3.2s (5/8)
+ *      => CACHED [base 1/3] FROM docker.io/library/alpine     0.0s
+ *      => [build 2/5] RUN make                                 1.2s
+ *      => => # cc -o app main.c
+ */
+import { Chalk } from 'chalk';
+import type { ChalkInstance } from 'chalk';
+import { BuildState, formatSeconds } from './steps.ts';
+import type { Step } from './steps.ts';
+import type { Renderer, RendererOptions, Writable } from './types.ts';
+
+const REDRAW_MS = 100;
+const LIVE_LOG_LINES = 6;
+const ESC = '\x1b[';
+
+interface Line {
+  text: string;
+  time?: string;
+  paint?: (s: string) => string;
+}
+
+/** A renderer that redraws a BuildKit-like block on the terminal `stream`. */
+export function createTtyRenderer(stream: Writable, options: RendererOptions = {}): Renderer {
+  const state = new BuildState();
+  const chalk = createChalk(options.color);
+  let drawnHeight = 0;
+  let dirty = false;
+  let closed = false;
+  const timer = setInterval(() => {
+    if (dirty || hasRunning(state)) draw(false);
+  }, REDRAW_MS);
+  // A forgotten close() must not keep the process alive.
+  timer.unref();
+
+  function draw(final: boolean): void {
+    dirty = false;
+    const lines = renderFrame(state, { final, verbose: options.verbose ?? false }, chalk);
+    const width = Math.max(20, (stream.columns ?? 80) - 1);
+    // Only what fits on the screen can be redrawn in place; the final frame scrolls.
+    const maxLines = final ? Infinity : Math.max(2, (stream.rows ?? 24) - 1);
+    const shown = lines.length > maxLines ? [lines[0]!, ...lines.slice(-(maxLines - 1))] : lines;
+    let out = drawnHeight > 0 ? `${ESC}${drawnHeight}A` : `${ESC}?25l`;
+    for (const line of shown) out += `${ESC}2K${layout(line, width)}\n`;
+    out += `${ESC}J`;
+    stream.write(out);
+    drawnHeight = shown.length;
+  }
+
+  return {
+    sink: (event) => {
+      if (closed) return;
+      const step = state.apply(event);
+      // Keep an unterminated last line: it is often the error message.
+      if (step && (event.type === 'vertex.error' || event.type === 'vertex.completed')) {
+        state.flushPartial(step, event.time);
+      }
+      dirty = true;
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      draw(true);
+      stream.write(`${ESC}?25h` + renderAfterword(state, chalk));
+    },
+  };
+}
+
+function createChalk(color: boolean | undefined): ChalkInstance {
+  if (color === false || process.env.NO_COLOR) return new Chalk({ level: 0 });
+  return color === true ? new Chalk({ level: 1 }) : new Chalk();
+}
+
+function hasRunning(state: BuildState): boolean {
+  for (const step of state.steps.values()) if (step.status === 'running') return true;
+  return false;
+}
+
+/** The block: a header and one line per visible step (plus logs of running steps). */
+export function renderFrame(
+  state: BuildState,
+  view: { final: boolean; verbose: boolean; now?: number },
+  chalk: ChalkInstance,
+): Line[] {
+  const now = view.now ?? Date.now();
+  const steps = [...state.steps.values()].filter((s) => s.status !== 'waiting');
+  const finished = [...state.steps.values()].filter(
+    (s) => s.status === 'done' || s.status === 'cached',
+  ).length;
+  const failed = steps.some((s) => s.status === 'error');
+  const elapsed = state.finished?.durationMs ?? now - (state.startedAt ?? now);
+  const suffix = view.final ? (failed ? ' ERROR' : ' FINISHED') : '';
+  const lines: Line[] = [
+    { text: `[+] Building ${formatSeconds(elapsed)} (${finished}/${state.steps.size})${suffix}` },
+  ];
+  for (const step of steps) {
+    lines.push(renderStep(step, now, chalk));
+    if (step.status !== 'running') continue;
+    for (const [id, p] of step.progress) {
+      lines.push({
+        text: ` => => ${id} ${p.current}${p.total === undefined ? '' : `/${p.total}`}`,
+      });
+    }
+    const tail = view.verbose ? step.logs : step.logs.slice(-LIVE_LOG_LINES);
+    for (const log of tail) lines.push({ text: ` => => # ${log.text}`, paint: chalk.dim });
+  }
+  return lines;
+}
+
+function renderStep(step: Step, now: number, chalk: ChalkInstance): Line {
+  const duration =
+    step.status === 'cached'
+      ? 0
+      : (step.durationMs ?? (step.startedAt === undefined ? 0 : now - step.startedAt));
+  const time = formatSeconds(duration);
+  switch (step.status) {
+    case 'cached':
+      return { text: ` => CACHED ${step.name}`, time, paint: chalk.blue };
+    case 'done':
+      return { text: ` => ${step.name}`, time, paint: chalk.blue };
+    case 'error':
+      return { text: ` => ERROR ${step.name}`, time, paint: chalk.red };
+    case 'cancelled':
+      return { text: ` => CANCELED ${step.name}`, time, paint: chalk.yellow };
+    default:
+      return { text: ` => ${step.name}`, time };
+  }
+}
+
+/** Fit a line to the terminal: name truncated, time right-aligned, then coloured. */
+function layout(line: Line, width: number): string {
+  const time = line.time ?? '';
+  const room = time ? width - time.length - 1 : width;
+  let text = line.text.replace(/[\r\n\t]/g, ' ');
+  if (text.length > room) text = text.slice(0, Math.max(0, room - 1)) + '…';
+  const full = time ? `${text.padEnd(room)} ${time}` : text;
+  return line.paint ? line.paint(full) : full;
+}
+
+/** After the block: each failed step's last output, then warnings, as BuildKit does. */
+export function renderAfterword(state: BuildState, chalk: ChalkInstance): string {
+  let out = '';
+  for (const step of state.steps.values()) {
+    if (step.status !== 'error') continue;
+    out += `------\n > ${step.name}:\n`;
+    for (const log of step.logs) {
+      const at = log.time - (step.startedAt ?? log.time);
+      out += `${(at / 1000).toFixed(3)} ${log.text}\n`;
+    }
+    out += '------\n';
+  }
+  if (state.warnings.length > 0) {
+    const n = state.warnings.length;
+    out += chalk.yellow(`${n} warning${n === 1 ? '' : 's'} found:\n`);
+    for (const w of state.warnings) {
+      const where = w.location?.range ? ` (line ${w.location.range.start})` : '';
+      out += chalk.yellow(` - ${w.message}${where}\n`);
+    }
+  }
+  return out;
+}
