@@ -95,6 +95,17 @@ describe('solve', () => {
     expect(worker.maxRunning).toBe(2);
   });
 
+  it('applies a solver-wide parallelism across concurrent solves', async () => {
+    const solver = createSolver({ parallelism: 1 });
+    const worker = new FakeWorker({ numbers: { a: 1 } });
+    const graphs = ['one', 'two'].map((name) => {
+      const g = new FakeGraph();
+      return g.build(g.op('add', name, [g.num('a')], { delayMs: 15 }));
+    });
+    await Promise.all(graphs.map((def) => solver.solve(def, worker, { parallelism: 4 })));
+    expect(worker.maxRunning).toBe(1);
+  });
+
   it('runs a vertex shared by two branches once', async () => {
     const g = new FakeGraph();
     const shared = g.op('add', 'shared', [g.num('a')], { delayMs: 10 });
@@ -133,7 +144,14 @@ describe('solve', () => {
     expect(otherFile.executedNames).toEqual(['context']);
 
     const selected = new FakeWorker({ files: { context: { a: 5, b: 2, c: 99 } }, cache });
-    const rerun = await solve(g.build(root), selected);
+    const misses: string[] = [];
+    const rerun = await solve(g.build(root), selected, {
+      onProgress: (e) =>
+        e.type === 'vertex.cache-miss' && e.name === 'COPY a b' && misses.push(e.reason),
+    });
+    expect(misses).toEqual([
+      expect.stringContaining('the files it reads changed (a, b from "context")'),
+    ]);
     expect(rerun.result).toBe(7);
     expect(selected.executedNames).toEqual(['context', 'COPY a b']);
   });
