@@ -6,7 +6,8 @@ import yargs from 'yargs';
 import type { CommandModule } from 'yargs';
 import { CliUsageFailure, formatError } from './errors.ts';
 
-type Loader = () => Promise<{ command: CommandModule<object, never> }>;
+/** Each command module exports `command`, a yargs CommandModule with its own argument type. */
+type Loader = () => Promise<{ command: unknown }>;
 
 /** Commands, loaded only when named (yargs needs their builders, so they are small). */
 const commands: Record<string, Loader> = {

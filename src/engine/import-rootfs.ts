@@ -27,8 +27,10 @@ export async function importRootfs(
   const snapshot = await store.snapshots.create(null, `import ${options.source}`);
   let committedId: number | undefined;
   try {
-    const unpacked = await unpackLayer(tar, snapshot.dir);
-    committedId = (await store.snapshots.commit(snapshot.id, { diffId: unpacked.diffId })).id;
+    await unpackLayer(tar, snapshot.dir);
+    // No diff_id yet: the first export writes the layer blob and records both, so later
+    // builds on this image reuse that blob instead of re-writing the layer each time.
+    committedId = (await store.snapshots.commit(snapshot.id)).id;
   } finally {
     if (committedId === undefined) await store.snapshots.remove(snapshot.id);
   }

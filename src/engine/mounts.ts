@@ -6,7 +6,6 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { SnapshotInfo, Store } from '../cache/types.ts';
 import { mountOverlay, type Mount } from '../exec/overlay.ts';
 import type { Ref } from './types.ts';
@@ -27,27 +26,12 @@ export interface Scope {
   mountScratchWritable(ref: Ref): Promise<string>;
 }
 
-let scopeDirPromise: Promise<string> | undefined;
-
-async function processMountDir(store: Store): Promise<string> {
-  scopeDirPromise ??= (async () => {
-    const dir = path.join(store.root, 'mounts', `${process.pid}-${randomBytes(4).toString('hex')}`);
-    await mkdir(dir, { recursive: true });
-    return dir;
-  })();
-  return scopeDirPromise;
-}
-
 /** Open a mount scope for one op. */
 export function openScope(store: Store): Scope {
   const cleanups: Array<() => Promise<void>> = [];
   let counter = 0;
   const fresh = async (): Promise<string> => {
-    const dir = path.join(
-      await processMountDir(store),
-      `${Date.now().toString(36)}-${(counter++).toString(36)}-${randomBytes(3).toString('hex')}`,
-    );
-    await mkdir(dir, { recursive: true });
+    const dir = await store.mountDir(`op${counter++}`);
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     return dir;
   };
@@ -119,11 +103,4 @@ export function openScope(store: Store): Scope {
       return target;
     },
   };
-}
-
-/** Remove this process's (empty) mount folder at the end of a build. */
-export async function closeProcessMounts(): Promise<void> {
-  const pending = scopeDirPromise;
-  scopeDirPromise = undefined;
-  if (pending) await rm(await pending, { recursive: true, force: true });
 }

@@ -37,17 +37,19 @@ export async function dispatchCopy(ctx: StageContext, cmd: CopyLike): Promise<vo
   const from = cmd.kind === 'copy' && cmd.from !== undefined ? x.word(cmd.from) : undefined;
   const fromState = from === undefined ? undefined : await resolveFromRef(ctx, from, cmd.location);
   const heredocs = new Map(cmd.heredocs.map((h) => [h.name, h]));
+  const metadata = stepMetadata(ctx, cmd.location, describeCommand(ctx, cmd));
   const actions: FileActionSpec[] = [];
   for (const src of sources) {
     const heredoc = /^<<-?(["']?)([^"']+)\1$/.exec(src);
     const body = heredoc ? heredocs.get(heredoc[2]!) : undefined;
     const base = { dest, chown, mode, exclude: exclude.length > 0 ? exclude : undefined };
     if (body) {
-      const data = body.expand ? x.word(body.content) : body.content;
+      const data = body.expand ? x.heredoc(body.content) : body.content;
       const file = scratch().file(
         [{ action: 'mkfile', path: `/${body.name}`, mode: 0o644, data }],
         {
           platform: ctx.platform,
+          metadata: { ...metadata, description: `${metadata.description} (heredoc ${body.name})` },
         },
       );
       actions.push(copyAction(file, `/${body.name}`, base, { unpack: false }));
@@ -67,7 +69,6 @@ export async function dispatchCopy(ctx: StageContext, cmd: CopyLike): Promise<vo
     }
   }
   const text = `${cmd.name} ${[...sources, rawDest].join(' ')}`;
-  const metadata = stepMetadata(ctx, cmd.location, describeCommand(ctx, cmd));
   if (cmd.link) {
     const copied = scratch().file(actions, { platform: ctx.platform, metadata });
     ctx.fs = merge([ctx.fs, copied], {

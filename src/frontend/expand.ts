@@ -13,6 +13,8 @@ export interface Expander {
   word(text: string): string;
   /** Expand and split into words (EXPOSE). */
   words(text: string): string[];
+  /** Expand a heredoc body: quotes and escapes stay as written, only variables expand. */
+  heredoc(text: string): string;
   /** Variables referenced but not defined so far (for UndefinedVar warnings). */
   readonly unset: Set<string>;
 }
@@ -41,6 +43,13 @@ export function createExpander(
     word(text) {
       return wrap(text, () => {
         const out = processWord(text, lookup, { escapeToken });
+        for (const name of out.unset) unset.add(name);
+        return out.result;
+      });
+    },
+    heredoc(text) {
+      return wrap(text, () => {
+        const out = processWord(text, lookup, { escapeToken, heredoc: true });
         for (const name of out.unset) unset.add(name);
         return out.result;
       });

@@ -316,3 +316,16 @@ describe('envFromList', () => {
     expect(env('none')).toBeUndefined();
   });
 });
+
+describe('heredoc bodies', () => {
+  const env = envFromList(['FOO=bar']);
+  it.each([
+    ['echo "hello ${FOO}"', 'echo "hello bar"'],
+    ["echo 'hello $FOO'", "echo 'hello bar'"],
+    ['echo "\\$FOO"', 'echo "\\$FOO"'],
+    ['a\\\\b $FOO', 'a\\\\b bar'],
+    ['#!/bin/sh\nprintf "%s\\n" "$FOO"\n', '#!/bin/sh\nprintf "%s\\n" "bar"\n'],
+  ])('expands %j to %j, keeping quotes and escapes', (body, expected) => {
+    expect(processWord(body, env, { heredoc: true }).result).toBe(expected);
+  });
+});

@@ -23,6 +23,11 @@ export interface ExpandOptions {
   escapeToken?: string;
   /** Leave references to unset variables as written (`$X`, `${X:-w}`) instead of expanding. */
   skipUnsetEnv?: boolean;
+  /**
+   * Heredoc body mode (BuildKit's RawQuotes + RawEscapes): quotes are ordinary characters
+   * and an escape token is kept with the character after it, so only `$VAR` expands.
+   */
+  heredoc?: boolean;
 }
 
 export interface ProcessWordResult {
@@ -107,6 +112,7 @@ class Lexer {
   readonly env: ShellEnv;
   readonly escape: string;
   readonly skipUnset: boolean;
+  readonly rawQuotes: boolean;
   rawEscapes = false;
   readonly used = new Set<string>();
   readonly unset = new Set<string>();
@@ -116,6 +122,8 @@ class Lexer {
     this.env = env;
     this.escape = options.escapeToken ?? '\\';
     this.skipUnset = options.skipUnsetEnv ?? false;
+    this.rawQuotes = options.heredoc ?? false;
+    this.rawEscapes = this.rawQuotes;
   }
 
   peek(): string {
@@ -161,7 +169,7 @@ class Lexer {
         words.addString(value);
         continue;
       }
-      if (ch === "'" || ch === '"') {
+      if ((ch === "'" || ch === '"') && !this.rawQuotes) {
         const value = ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
         result += value;
         words.addRawString(value);
@@ -362,7 +370,7 @@ function run(
 ): { result: string; words: string[]; lexer: Lexer } {
   const lexer = new Lexer(word, env, options);
   try {
-    const { result, words } = lexer.processUntil(EOF, false);
+    const { result, words } = lexer.processUntil(EOF, lexer.rawQuotes);
     return { result, words, lexer };
   } catch (err) {
     if (!(err instanceof LexFailure)) throw err;

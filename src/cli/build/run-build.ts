@@ -11,7 +11,6 @@ import { openStore } from '../../cache/index.ts';
 import { cleanupStaleContainers, createRuncExecutor } from '../../exec/runc.ts';
 import { createImageProvider } from '../../engine/images.ts';
 import { createWorker } from '../../engine/worker.ts';
-import { closeProcessMounts } from '../../engine/mounts.ts';
 import { commitImage } from '../../engine/commit-image.ts';
 import { createSolver } from '../../solver/index.ts';
 import { createRenderer } from '../../progress/index.ts';
@@ -143,7 +142,6 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await registry?.close();
-    await closeProcessMounts();
     store.close();
   }
 }

@@ -3,32 +3,33 @@
  * works like `docker build -t app:1.0 .`. Flags follow docker build / buildx build.
  */
 import type { Argv, CommandModule } from 'yargs';
+import { list } from '../args.ts';
 
 interface BuildArgs {
   context?: string;
   file?: string;
-  tag?: string[];
-  'build-arg'?: string[];
+  tag?: string | string[];
+  'build-arg'?: string | string[];
   target?: string;
   platform?: string;
   'no-cache'?: boolean;
-  'no-cache-filter'?: string[];
+  'no-cache-filter'?: string | string[];
   pull?: boolean;
   progress?: string;
-  output?: string[];
+  output?: string | string[];
   push?: boolean;
   load?: boolean;
   iidfile?: string;
   'metadata-file'?: string;
-  secret?: string[];
+  secret?: string | string[];
   network?: string;
-  label?: string[];
+  label?: string | string[];
   quiet?: boolean;
   root?: string;
   'max-parallelism'?: number;
   'dry-run'?: boolean;
   format?: string;
-  'insecure-registry'?: string[];
+  'insecure-registry'?: string | string[];
 }
 
 export const command: CommandModule<object, BuildArgs> = {
@@ -45,12 +46,12 @@ export const command: CommandModule<object, BuildArgs> = {
       .option('tag', {
         alias: 't',
         type: 'string',
-        array: true,
+        requiresArg: true,
         describe: 'Name and optionally a tag (name:tag)',
       })
       .option('build-arg', {
         type: 'string',
-        array: true,
+        requiresArg: true,
         describe: 'Set build-time variables (KEY=VALUE)',
       })
       .option('target', { type: 'string', describe: 'Set the target build stage to build' })
@@ -58,7 +59,7 @@ export const command: CommandModule<object, BuildArgs> = {
       .option('no-cache', { type: 'boolean', describe: 'Do not use cache when building the image' })
       .option('no-cache-filter', {
         type: 'string',
-        array: true,
+        requiresArg: true,
         describe: 'Do not cache the named stages',
       })
       .option('pull', {
@@ -72,7 +73,7 @@ export const command: CommandModule<object, BuildArgs> = {
       .option('output', {
         alias: 'o',
         type: 'string',
-        array: true,
+        requiresArg: true,
         describe: 'Output destination (type=docker|oci|local|tar|image,dest=…)',
       })
       .option('push', { type: 'boolean', describe: 'Shorthand for --output=type=image,push=true' })
@@ -84,7 +85,7 @@ export const command: CommandModule<object, BuildArgs> = {
       })
       .option('secret', {
         type: 'string',
-        array: true,
+        requiresArg: true,
         describe: 'Secret to expose to the build (id=mysecret,src=/path | env=VAR)',
       })
       .option('network', {
@@ -93,7 +94,7 @@ export const command: CommandModule<object, BuildArgs> = {
       })
       .option('label', {
         type: 'string',
-        array: true,
+        requiresArg: true,
         describe: 'Set metadata for an image (KEY=VALUE)',
       })
       .option('quiet', {
@@ -116,7 +117,7 @@ export const command: CommandModule<object, BuildArgs> = {
       .option('format', { type: 'string', describe: 'Format for --dry-run: text or json' })
       .option('insecure-registry', {
         type: 'string',
-        array: true,
+        requiresArg: true,
         describe: 'Registry host:port reachable over plain HTTP',
       }),
   handler: async (args) => {
@@ -124,28 +125,28 @@ export const command: CommandModule<object, BuildArgs> = {
     await runBuild({
       context: args.context,
       file: args.file,
-      tag: args.tag,
-      buildArg: args['build-arg'],
+      tag: list(args.tag),
+      buildArg: list(args['build-arg']),
       target: args.target,
       platform: args.platform,
       noCache: args['no-cache'],
-      noCacheFilter: args['no-cache-filter'],
+      noCacheFilter: list(args['no-cache-filter']),
       pull: args.pull,
       progress: args.progress,
-      output: args.output,
+      output: list(args.output),
       push: args.push,
       load: args.load,
       iidfile: args.iidfile,
       metadataFile: args['metadata-file'],
-      secret: args.secret,
+      secret: list(args.secret),
       network: args.network,
-      label: args.label,
+      label: list(args.label),
       quiet: args.quiet,
       root: args.root,
       maxParallelism: args['max-parallelism'],
       dryRun: args['dry-run'],
       format: args.format,
-      insecureRegistry: args['insecure-registry'],
+      insecureRegistry: list(args['insecure-registry']),
     });
   },
 };

@@ -5,13 +5,14 @@
  */
 import { createReadStream } from 'node:fs';
 import type { CommandModule } from 'yargs';
+import { list } from '../args.ts';
 import type { ContainerConfig } from '../../shared/oci.ts';
 import { UsageError } from '../../shared/errors.ts';
 
 interface ImportArgs {
   file: string;
   reference?: string;
-  change?: string[];
+  change?: string | string[];
   message?: string;
   platform?: string;
   root?: string;
@@ -31,7 +32,7 @@ export const command: CommandModule<object, ImportArgs> = {
       .option('change', {
         alias: 'c',
         type: 'string',
-        array: true,
+        requiresArg: true,
         describe: 'Apply a Dockerfile instruction to the image config',
       })
       .option('message', {
@@ -56,7 +57,7 @@ export const command: CommandModule<object, ImportArgs> = {
       import('../../registry/reference.ts'),
       import('../../shared/platform.ts'),
     ]);
-    const config = await applyChanges(args.change ?? []);
+    const config = await applyChanges(list(args.change));
     const store = await openStore(args.root ? { root: args.root } : {});
     try {
       const input = args.file === '-' ? process.stdin : createReadStream(args.file);

@@ -1,5 +1,6 @@
 /** `tbuild login [SERVER] -u USER (--password-stdin | -p PASS)`: check and save registry credentials. */
 import type { Argv, CommandModule } from 'yargs';
+import { list } from '../args.ts';
 import { UsageError } from '../../shared/errors.ts';
 
 interface LoginArgs {
@@ -7,7 +8,7 @@ interface LoginArgs {
   username: string | undefined;
   password: string | undefined;
   passwordStdin: boolean;
-  insecureRegistry: string[];
+  insecureRegistry: string | string[];
 }
 
 const loginCommand: CommandModule<object, LoginArgs> = {
@@ -32,7 +33,7 @@ const loginCommand: CommandModule<object, LoginArgs> = {
       })
       .option('insecure-registry', {
         type: 'string',
-        array: true,
+        requiresArg: true,
         default: [],
         describe: 'Allow plain HTTP to this host:port',
       }) as unknown as Argv<LoginArgs>,
@@ -62,7 +63,9 @@ const loginCommand: CommandModule<object, LoginArgs> = {
       });
     }
     const credentials = { username: argv.username, password };
-    const client = registry.createRegistryClient({ insecureRegistries: argv.insecureRegistry });
+    const client = registry.createRegistryClient({
+      insecureRegistries: list(argv.insecureRegistry),
+    });
     try {
       await client.checkLogin(server, credentials);
     } finally {

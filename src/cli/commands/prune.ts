@@ -4,13 +4,14 @@
  */
 import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
+import { list } from '../args.ts';
 import { STORE_ROOT_HELP } from '../../cache/default-root.ts';
 import type { PruneOptions } from '../../cache/index.ts';
 
 interface PruneArgs {
   root: string | undefined;
   all: boolean;
-  filter: string[];
+  filter: string | string[];
   keepStorage: string | undefined;
   force: boolean;
 }
@@ -28,7 +29,7 @@ const pruneCommand: CommandModule<object, PruneArgs> = {
       })
       .option('filter', {
         type: 'string',
-        array: true,
+        requiresArg: true,
         default: [] as string[],
         describe: 'Only cache unused for longer than a duration: until=24h (or unused-for=24h)',
       })
@@ -77,7 +78,7 @@ async function resolvePruneOptions(argv: PruneArgs): Promise<PruneOptions> {
   const { parseDuration } = await import('../../cache/index.ts');
   const { UsageError, closestMatch } = await import('../../shared/errors.ts');
   const options: PruneOptions = { all: argv.all };
-  for (const filter of argv.filter) {
+  for (const filter of list(argv.filter)) {
     const [name = '', value] = filter.split('=', 2) as [string, string | undefined];
     if ((name === 'until' || name === 'unused-for') && value) {
       options.olderThanMs = parseDuration(value);
