@@ -22,7 +22,9 @@ export function formatError(error: unknown): { text: string; code: number } {
       lines.push(`  at ${loc.file ?? 'Dockerfile'}:${where}`);
     }
     if (error.hint) lines.push(`  hint: ${error.hint}`);
-    if (process.env.TBUILD_DEBUG) lines.push(String(error.stack));
+    if (process.env.TBUILD_DEBUG) {
+      for (let e: unknown = error; e instanceof Error; e = e.cause) lines.push(String(e.stack));
+    }
     return { text: lines.join('\n'), code: error.exitCode };
   }
   const err = error instanceof Error ? error : new Error(String(error));

@@ -3,6 +3,7 @@
  * registry when it is missing or `--pull` is given. Pulled blobs land in the store once;
  * each layer is unpacked into a snapshot once per (parent, diff_id).
  */
+import { Transform } from 'node:stream';
 import type { SnapshotId, Store } from '../cache/types.ts';
 import { unpackLayer } from '../exporter/layer-unpack.ts';
 import { normalizeImageName } from '../registry/reference.ts';
@@ -99,10 +100,17 @@ export function createImageProvider(options: {
             signal,
           });
           let received = 0;
-          stream.on('data', (chunk: Buffer) =>
-            progress(layer.digest, (received += chunk.length), layer.size),
+          // Count through a transform: a 'data' listener would let bytes flow past the store.
+          const counted = stream.pipe(
+            new Transform({
+              transform(chunk: Buffer, _encoding, done) {
+                progress(layer.digest, (received += chunk.length), layer.size);
+                done(null, chunk);
+              },
+            }),
           );
-          await store.blobs.ingest(stream, { digest: layer.digest, size: layer.size });
+          stream.on('error', (error) => counted.destroy(error));
+          await store.blobs.ingest(counted, { digest: layer.digest, size: layer.size });
         }
         parent = await unpackInto(
           store,

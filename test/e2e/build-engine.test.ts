@@ -3,7 +3,16 @@
  * from Debian's busybox-static, driven through the CLI as a user would.
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  readdirSync,
+  existsSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,9 +33,17 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function archiveConfig(tarFile: string): { config: Record<string, unknown>; history: Array<Record<string, unknown>>; layers: number } {
-  const manifest = JSON.parse(execFileSync('tar', ['-xOf', tarFile, 'manifest.json']).toString()) as Array<{ Config: string; Layers: string[] }>;
-  const config = JSON.parse(execFileSync('tar', ['-xOf', tarFile, manifest[0]!.Config]).toString()) as {
+function archiveConfig(tarFile: string): {
+  config: Record<string, unknown>;
+  history: Array<Record<string, unknown>>;
+  layers: number;
+} {
+  const manifest = JSON.parse(
+    execFileSync('tar', ['-xOf', tarFile, 'manifest.json']).toString(),
+  ) as Array<{ Config: string; Layers: string[] }>;
+  const config = JSON.parse(
+    execFileSync('tar', ['-xOf', tarFile, manifest[0]!.Config]).toString(),
+  ) as {
     config: Record<string, unknown>;
     history: Array<Record<string, unknown>>;
   };
@@ -35,14 +52,18 @@ function archiveConfig(tarFile: string): { config: Record<string, unknown>; hist
 
 function attrs(root: string, p: string): string {
   const st = lstatSync(path.join(root, p));
-  const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `link->${readlinkSync(path.join(root, p))}` : 'file';
+  const type = st.isDirectory()
+    ? 'dir'
+    : st.isSymbolicLink()
+      ? `link->${readlinkSync(path.join(root, p))}`
+      : 'file';
   return `${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
 }
 
 const EVERY_INSTRUCTION = `# syntax=docker/dockerfile:1
 ARG BASE=localhost:5000/busybox:latest
 FROM \${BASE} AS tools
-RUN addgroup -g 2000 team && adduser -D -u 1500 -G team builder
+RUN echo 'builder:x:1500:2000::/home/builder:/bin/sh' >> /etc/passwd && echo 'team:x:2000:' >> /etc/group && mkdir -p /home/builder
 RUN --mount=type=cache,target=/cache echo cached > /cache/marker && mkdir -p /opt/tool && echo v1 > /opt/tool/version
 
 FROM \${BASE} AS final
@@ -56,9 +77,9 @@ WORKDIR \${APP_HOME}
 COPY --chown=builder:team --chmod=640 config.txt ./conf/
 ADD bundle.tar.gz /srv/bundle/
 COPY --from=tools /opt/tool /opt/tool
-RUN echo "$GREETING from $(pwd)" > greeting.txt && ln -s greeting.txt latest && rm /bin/vi
+RUN echo "$GREETING from $(pwd)" > greeting.txt && ln -s greeting.txt latest && rm /bin/vi && mkdir -m 1777 /out
 USER builder
-RUN id -u > /tmp/whoami
+RUN id -u > /out/whoami
 EXPOSE 8080 9000-9001/udp
 VOLUME ["/data"]
 HEALTHCHECK --interval=30s --timeout=5s CMD wget -q -O- http://localhost:8080/ || exit 1
@@ -75,17 +96,30 @@ describe('tbuild build with the engine', () => {
     execFileSync('tar', ['-czf', path.join(ctx, 'bundle.tar.gz'), '-C', bundleSrc, 'inner']);
     const tarFile = path.join(scratch, 'every.tar');
     const files = path.join(scratch, 'every-files');
-    const run = await build(store, ctx, ['-t', 'every:latest', '--build-arg', 'GREETING=hi', '-o', `type=docker,dest=${tarFile}`, '-o', `type=local,dest=${files}`]);
+    const run = await build(store, ctx, [
+      '-t',
+      'every:latest',
+      '--build-arg',
+      'GREETING=hi',
+      '-o',
+      `type=docker,dest=${tarFile}`,
+      '-o',
+      `type=local,dest=${files}`,
+    ]);
     expect(run.stderr).not.toMatch(/"type":"vertex.error"/);
     expect(run.code).toBe(0);
 
-    expect(readFileSync(path.join(files, 'srv/app/greeting.txt'), 'utf8')).toBe('hi from /srv/app\n');
+    expect(readFileSync(path.join(files, 'srv/app/greeting.txt'), 'utf8')).toBe(
+      'hi from /srv/app\n',
+    );
     expect(attrs(files, 'srv/app/latest')).toBe('link->greeting.txt 777 0:0');
     expect(attrs(files, 'srv/app/conf/config.txt')).toBe('file 640 1500:2000');
     expect(attrs(files, 'srv/app/conf')).toBe('dir 755 1500:2000');
-    expect(readFileSync(path.join(files, 'srv/bundle/inner/readme'), 'utf8')).toBe('from the tarball\n');
+    expect(readFileSync(path.join(files, 'srv/bundle/inner/readme'), 'utf8')).toBe(
+      'from the tarball\n',
+    );
     expect(readFileSync(path.join(files, 'opt/tool/version'), 'utf8')).toBe('v1\n');
-    expect(readFileSync(path.join(files, 'tmp/whoami'), 'utf8')).toBe('1500\n');
+    expect(readFileSync(path.join(files, 'out/whoami'), 'utf8')).toBe('1500\n');
     expect(existsSync(path.join(files, 'bin/vi'))).toBe(false);
     expect(existsSync(path.join(files, 'cache'))).toBe(false);
     expect(existsSync(path.join(files, 'etc/hosts'))).toBe(false);
@@ -102,16 +136,23 @@ describe('tbuild build with the engine', () => {
       StopSignal: 'SIGTERM',
       OnBuild: ['RUN echo child'],
       Shell: ['/bin/sh', '-c'],
-      Healthcheck: { Test: ['CMD-SHELL', 'wget -q -O- http://localhost:8080/ || exit 1'], Interval: 30e9, Timeout: 5e9 },
+      Healthcheck: {
+        Test: ['CMD-SHELL', 'wget -q -O- http://localhost:8080/ || exit 1'],
+        Interval: 30e9,
+        Timeout: 5e9,
+      },
     });
-    expect(config.Env).toEqual(expect.arrayContaining(['APP_HOME=/srv/app', 'PATH_EXTRA=/opt/bin']));
+    expect(config.Env).toEqual(
+      expect.arrayContaining(['APP_HOME=/srv/app', 'PATH_EXTRA=/opt/bin']),
+    );
     expect((config.Env as string[]).some((e) => e.startsWith('GREETING='))).toBe(false);
     expect(history.filter((h) => !h.empty_layer).length).toBe(layers);
   });
 
   it('reports every step cached on a rebuild without changes, and runs no container', async () => {
     const ctx = await makeContext({
-      Dockerfile: 'FROM localhost:5000/busybox:latest\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nWORKDIR /w\n',
+      Dockerfile:
+        'FROM localhost:5000/busybox:latest\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nWORKDIR /w\n',
       'a.txt': 'A\n',
     });
     const first = await build(store, ctx, ['-t', 'noop:1']);
@@ -145,7 +186,11 @@ describe('tbuild build with the engine', () => {
     const rerun = await build(store, ctx);
     expect(rerun.code).toBe(0);
     expect(workSteps(rerun.ran)).toEqual(
-      expect.arrayContaining([expect.stringContaining('COPY two.txt'), expect.stringContaining('RUN cat /two.txt'), expect.stringContaining('/two.out')]),
+      expect.arrayContaining([
+        expect.stringContaining('COPY two.txt'),
+        expect.stringContaining('RUN cat /two.txt'),
+        expect.stringContaining('/two.out'),
+      ]),
     );
     expect(workSteps(rerun.ran).some((n) => n.includes('one'))).toBe(false);
   });
@@ -166,8 +211,12 @@ describe('tbuild build with the engine', () => {
     const run = await build(store, ctx, ['--max-parallelism', '2']);
     expect(run.code).toBe(0);
     const span = (needle: string) => {
-      const start = run.events.find((e) => e.type === 'vertex.started' && e.name.includes(needle))!.time;
-      const end = run.events.find((e) => e.type === 'vertex.completed' && e.name.includes(needle))!.time;
+      const start = run.events.find(
+        (e) => e.type === 'vertex.started' && e.name.includes(needle),
+      )!.time;
+      const end = run.events.find(
+        (e) => e.type === 'vertex.completed' && e.name.includes(needle),
+      )!.time;
       return { start, end };
     };
     const a = span('echo a');
@@ -177,9 +226,21 @@ describe('tbuild build with the engine', () => {
   });
 
   it('fails a RUN step with its exit code and Dockerfile line, and tags nothing', async () => {
-    const ctx = await makeContext({ Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo before\nRUN exit 3\n' });
+    const ctx = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo before\nRUN exit 3\n',
+    });
     const dest = path.join(scratch, 'failed.tar');
-    const run = await runTbuild(['build', '--root', store, '--progress=plain', '-t', 'failed:1', '-o', `type=docker,dest=${dest}`, ctx]);
+    const run = await runTbuild([
+      'build',
+      '--root',
+      store,
+      '--progress=plain',
+      '-t',
+      'failed:1',
+      '-o',
+      `type=docker,dest=${dest}`,
+      ctx,
+    ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('exit code: 3');
     expect(run.stderr).toMatch(/Dockerfile:3|line 3/);
@@ -189,12 +250,16 @@ describe('tbuild build with the engine', () => {
   });
 
   it('leaves the store consistent when killed mid-RUN, and the next build succeeds', async () => {
-    const ctx = await makeContext({ Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo start && sleep 60\n' });
+    const ctx = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo start && sleep 60\n',
+    });
     const running = await startBuildUntil(store, ctx, /sleep 60/);
     await new Promise((r) => setTimeout(r, 500));
     running.kill();
     await running.exited;
-    const next = await makeContext({ Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo after > /after\n' });
+    const next = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo after > /after\n',
+    });
     const run = await build(store, next, ['-t', 'after-kill:1']);
     expect(run.code).toBe(0);
     const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');

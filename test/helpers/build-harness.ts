@@ -35,7 +35,11 @@ export function parseEvents(stderr: string): ProgressEvent[] {
 }
 
 /** `tbuild build --root STORE --progress=json ARGS… CONTEXT` */
-export async function build(store: string, context: string, args: string[] = []): Promise<BuildRun> {
+export async function build(
+  store: string,
+  context: string,
+  args: string[] = [],
+): Promise<BuildRun> {
   const result = await runTbuild(['build', '--root', store, '--progress=json', ...args, context]);
   const events = parseEvents(result.stderr);
   return {
@@ -55,9 +59,17 @@ export function workSteps(names: readonly string[]): string[] {
  * Start a build in the background and resolve once a step whose name matches `step` has
  * started; returns the child so the caller can kill it.
  */
-export function startBuildUntil(store: string, context: string, step: RegExp): Promise<{ kill(): void; exited: Promise<number | null> }> {
+export function startBuildUntil(
+  store: string,
+  context: string,
+  step: RegExp,
+): Promise<{ kill(): void; exited: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TBUILD_BIN, 'build', '--root', store, '--progress=json', context], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [TBUILD_BIN, 'build', '--root', store, '--progress=json', context],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
     let buffer = '';
     child.stderr.on('data', (chunk: Buffer) => {
@@ -70,6 +82,8 @@ export function startBuildUntil(store: string, context: string, step: RegExp): P
       }
     });
     child.on('error', reject);
-    void exited.then((code) => reject(new Error(`build exited (${code}) before step ${step} started:\n${buffer}`)));
+    void exited.then((code) =>
+      reject(new Error(`build exited (${code}) before step ${step} started:\n${buffer}`)),
+    );
   });
 }

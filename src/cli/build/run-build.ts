@@ -59,7 +59,7 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
         noCacheFilter: [...options.noCacheFilter],
         pull: options.pull,
         labels: { ...options.labels },
-        file: path.relative(process.cwd(), options.dockerfilePath) || 'Dockerfile',
+        file: displayDockerfile(options.dockerfilePath, options.contextDir, user.file),
         ...(options.sourceDateEpoch !== undefined
           ? { sourceDateEpoch: options.sourceDateEpoch }
           : {}),
@@ -158,4 +158,11 @@ export async function task<T>(
   const result = await fn();
   emit({ type: 'task.completed', time: Date.now(), id, name, durationMs: Date.now() - start });
   return result;
+}
+
+/** How errors name the Dockerfile: as the user gave it with -f, else as docker does (`Dockerfile`). */
+function displayDockerfile(file: string, contextDir: string, given: string | undefined): string {
+  if (given && given !== '-') return given;
+  const rel = path.relative(contextDir, file);
+  return rel.startsWith('..') ? file : rel;
 }

@@ -232,3 +232,26 @@ describe('COPY and ADD file actions', () => {
     expect(attrs('w')).toBe('dir 755 5:5');
   });
 });
+
+describe('ADD from the build context', () => {
+  it('extracts an archive even though the context filter does not list the extracted paths', async () => {
+    const src = path.join(work, 'arc2');
+    mkdirSync(path.join(src, 'inner'), { recursive: true });
+    writeFileSync(path.join(src, 'inner/file'), 'x');
+    execFileSync('tar', ['-czf', path.join(ctxDir, 'b.tgz'), '-C', src, 'inner']);
+    let n = 0;
+    const temp = async () => {
+      const d = path.join(work, `t${n++}`);
+      mkdirSync(d);
+      return d;
+    };
+    const visible = (rel: string) => rel === '' || rel === 'b.tgz';
+    await applyFileActions(
+      { dest: root, tempDir: temp },
+      [{ root: ctxDir, owner: { uid: 0, gid: 0 }, visible }],
+      [copy('b.tgz', '/srv/', { attemptUnpack: true })],
+      temp,
+    );
+    expect(readFileSync(path.join(root, 'srv/inner/file'), 'utf8')).toBe('x');
+  });
+});

@@ -80,7 +80,8 @@ export async function copyAction(
       : [srcPath];
   const matches = candidates.filter((m) => !visible || visible(m.replace(/^\/+/, '')));
   if (matches.length === 0) {
-    if (action.allowEmptyWildcard) return;
+    // Only a wildcard may match nothing; a named source must exist (and not be .dockerignored).
+    if (action.allowEmptyWildcard && hasWildcard(srcPath)) return;
     throw sourceNotFound(action.src);
   }
   const opts: CopyOptions = {
@@ -305,6 +306,9 @@ async function unpackInto(
     sourceOwner: undefined,
     mode: undefined,
     exclude: [],
+    // The extracted tree is the source now: the build context's .dockerignore filter does not apply.
+    visible: undefined,
+    sourceRoot: tmp,
   };
   await copyDirEntries(tmp, destHost, '', archiveOpts);
   await rm(tmp, { recursive: true, force: true });
