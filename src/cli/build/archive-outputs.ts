@@ -4,12 +4,14 @@
  * blobs already made are reused.
  */
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { commitImage, type CommittedImage } from '../../engine/commit-image.ts';
 import type { Compression } from '../../exporter/compression.ts';
 import { exportDockerArchive } from '../../exporter/docker-archive.ts';
 import { exportLayersToDirectory, exportLayersToTar } from '../../exporter/filesystem.ts';
 import { exportOciLayout } from '../../exporter/oci-layout.ts';
 import { TbuildError, UsageError } from '../../shared/errors.ts';
+import type { ImageConfig } from '../../shared/oci.ts';
 import type { OutputSpec } from './outputs.ts';
 import type { OutputContext } from './write-outputs.ts';
 
@@ -38,7 +40,7 @@ async function imageFor(ctx: OutputContext, output: OutputSpec): Promise<Committ
     ctx.committed.snapshot === null
       ? null
       : ({ kind: 'snapshot', id: ctx.committed.snapshot } as const);
-  const config = await ctx.store.blobs.readJson<import('../../shared/oci.ts').ImageConfig>(
+  const config = await ctx.store.blobs.readJson<ImageConfig>(
     ctx.committed.config.descriptor.digest,
   );
   // The committed config already carries the diff_ids; commitImage recomputes them from the layers.
@@ -101,9 +103,7 @@ export async function exportFilesystem(ctx: OutputContext, output: OutputSpec): 
 }
 
 /** `--load`: stream a docker archive into `docker load` of a running daemon. */
-async function dockerLoad(
-  write: (stdin: NodeJS.WritableStream & import('node:stream').Writable) => Promise<void>,
-): Promise<void> {
+async function dockerLoad(write: (stdin: Writable) => Promise<void>): Promise<void> {
   const child = spawn('docker', ['load'], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
