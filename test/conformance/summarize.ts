@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { extract, list } from 'tar';
 import type { ReadEntry } from 'tar';
@@ -201,8 +202,10 @@ async function readLayerEntries(layerFile: string): Promise<PendingEntry[]> {
   const entries: PendingEntry[] = [];
   // list() resolves once every entry has been read (a bare Parser can finish early).
   // An empty layer may be just the end-of-archive zero blocks, which node-tar rejects.
+  // (tbuild compresses layers, so look inside a small gzip too.)
   if ((await stat(layerFile)).size <= 10240) {
-    const bytes = await readFile(layerFile);
+    let bytes = await readFile(layerFile);
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
     if (bytes.every((b) => b === 0)) return entries;
   }
   const problems: string[] = [];
