@@ -86,8 +86,16 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+/**
+ * Mount points that stay in the layer as empty 0755 directories: BuildKit (and Docker
+ * since 20.10) keeps /dev, /proc and /sys when the image lacks them (moby/buildkit#7039),
+ * while /etc/hosts, /etc/resolv.conf and RUN --mount targets leave no trace.
+ */
+const KEPT_MOUNT_POINTS = new Set(['/dev', '/proc', '/sys']);
+
 async function removeStubs(records: StubRecord[]): Promise<void> {
   for (const record of [...records].reverse()) {
+    if (KEPT_MOUNT_POINTS.has(record.path)) continue;
     if (!(await removeIfUnused(record))) continue;
     // Creating the stub bumped the parent's mtime (and copied the parent up into the
     // upperdir); put the times back so the directory looks untouched.

@@ -8,12 +8,12 @@ import type { Platform } from '../shared/platform.ts';
 /** PATH a container gets when its image sets none (Docker's default for Linux). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** A fresh config for `FROM scratch`. */
+/** A fresh config for `FROM scratch`: BuildKit's empty image has the default PATH and WorkingDir "/". */
 export function createScratchConfig(platform: Platform): ImageConfig {
   const image: ImageConfig = {
     architecture: platform.architecture,
     os: platform.os,
-    config: { Env: [`PATH=${DEFAULT_PATH}`] },
+    config: { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' },
     rootfs: { type: 'layers', diff_ids: [] },
     history: [],
   };

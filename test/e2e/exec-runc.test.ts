@@ -119,7 +119,16 @@ describe('the runc executor', () => {
     expect(run.exitCode).toBe(0);
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('hi\nuid=0(root) gid=0(root)\n/\nbuildkitsandbox\n');
-    expect(await listTree(run.upper)).toEqual(['bin', 'bin/ls', 'etc', 'newfile']);
+    // /dev, /proc and /sys stay as empty mount-point dirs, as with Docker's BuildKit.
+    expect(await listTree(run.upper)).toEqual([
+      'bin',
+      'bin/ls',
+      'dev',
+      'etc',
+      'newfile',
+      'proc',
+      'sys',
+    ]);
     const whiteout = await lstat(path.join(run.upper, 'bin/ls'));
     expect(whiteout.isCharacterDevice() && whiteout.rdev === 0).toBe(true);
     // /etc was copied up to hold the /etc/hosts mount point; it must look untouched.
@@ -164,7 +173,7 @@ describe('the runc executor', () => {
     );
     expect(run.stdout).toBe('nameserver 192.0.2.53\n');
     expect(run.createdPaths).toContain('/run/systemd/resolve/stub-resolv.conf');
-    expect(await listTree(run.upper)).toEqual(['etc']);
+    expect(await listTree(run.upper)).toEqual(['dev', 'etc', 'proc', 'sys']);
   });
 
   it('isolates the network with network none: only the loopback interface', async () => {
@@ -206,7 +215,7 @@ describe('the runc executor', () => {
     expect(run.stderr).toContain('Read-only file system');
     expect(run.exitCode).toBe(1);
     // The working directory stays (BuildKit does the same); mount points do not.
-    expect(await listTree(run.upper)).toEqual(['etc', 'work', 'work/dir']);
+    expect(await listTree(run.upper)).toEqual(['dev', 'etc', 'proc', 'sys', 'work', 'work/dir']);
   });
 
   it("reports a command that cannot start as a typed error with runc's message", async () => {

@@ -32,8 +32,8 @@ function componentToRegex(pattern: string): string {
         out += '\\[';
         continue;
       }
-      let body = pattern.slice(i + 1, end);
-      if (body.startsWith('^') || body.startsWith('!')) body = '^' + body.slice(1);
+      const body = pattern.slice(i + 1, end);
+      // Go's filepath.Match negates with `[^…]` only; `!` is an ordinary character there.
       out += '[' + body.replace(/\\(.)/g, '\\$1').replace(/[\]]/g, '\\]') + ']';
       i = end;
     } else out += escapeRe(c);
