@@ -1,11 +1,15 @@
 /**
- * How errors reach a person: known (typed) errors in one line plus the Dockerfile
- * location and a hint; unknown ones with their stack, since they are bugs.
+ * How errors reach a person: known (typed) errors in one line, the Dockerfile lines they
+ * point at (as docker shows them) and a hint; unknown ones with their stack, since they
+ * are bugs.
  */
-import { isTbuildError } from '../shared/errors.ts';
+import { isTbuildError, type LineRange } from '../shared/errors.ts';
 
 /** A yargs validation failure (unknown option, missing argument). */
 export class CliUsageFailure extends Error {}
+
+/** Texts of files errors may point into (the Dockerfile), by the name errors use. */
+export const errorSources = new Map<string, string>();
 
 export function formatError(error: unknown): { text: string; code: number } {
   if (error instanceof CliUsageFailure) {
@@ -15,11 +19,10 @@ export function formatError(error: unknown): { text: string; code: number } {
     const lines = [`ERROR: ${error.message}`];
     const loc = error.location;
     if (loc?.range) {
-      const where =
-        loc.range.start === loc.range.end
-          ? `line ${loc.range.start}`
-          : `lines ${loc.range.start}-${loc.range.end}`;
-      lines.push(`  at ${loc.file ?? 'Dockerfile'}:${where}`);
+      const file = loc.file ?? 'Dockerfile';
+      const source = errorSources.get(file);
+      if (source === undefined) lines.push(`  at ${file}:${formatRange(loc.range)}`);
+      else lines.push(...formatSnippet(file, source, loc.range));
     }
     if (error.hint) lines.push(`  hint: ${error.hint}`);
     if (process.env.TBUILD_DEBUG) {
@@ -32,4 +35,23 @@ export function formatError(error: unknown): { text: string; code: number } {
     text: `ERROR (internal): ${err.stack ?? err.message}\nThis is a bug in tbuild; please report it.`,
     code: 1,
   };
+}
+
+function formatRange(range: LineRange): string {
+  return range.start === range.end ? `${range.start}` : `${range.start}-${range.end}`;
+}
+
+/** Docker's error excerpt: the failing lines marked `>>>`, with two lines of context before. */
+export function formatSnippet(file: string, source: string, range: LineRange): string[] {
+  const all = source.split(/\r?\n/);
+  const first = Math.max(1, range.start - 2);
+  const last = Math.min(all.length, range.end);
+  const width = String(last).length;
+  const out = ['------', `${file}:${formatRange(range)}`, '--------------------'];
+  for (let n = first; n <= last; n++) {
+    const marker = n >= range.start ? '>>>' : '   ';
+    out.push(` ${String(n).padStart(width)} | ${marker} ${all[n - 1] ?? ''}`);
+  }
+  out.push('--------------------');
+  return out;
 }

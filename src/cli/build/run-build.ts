@@ -19,6 +19,7 @@ import { loadCredentialStore } from '../../registry/credentials.ts';
 import type { RegistryClient } from '../../registry/types.ts';
 import type { ProgressEvent } from '../../shared/progress.ts';
 import { printDryRun } from '../commands/build-dry-run.ts';
+import { errorSources } from '../errors.ts';
 import { resolveBuildOptions, type UserBuildOptions } from './options.ts';
 import { writeOutputs } from './write-outputs.ts';
 import path from 'node:path';
@@ -47,6 +48,8 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
   let ok = false;
   try {
     const images = createImageProvider({ store, registry: getRegistry });
+    const dockerfileName = displayDockerfile(options.dockerfilePath, options.contextDir, user.file);
+    errorSources.set(dockerfileName, options.dockerfileText);
     const lowered = await dockerfileToLLB(
       options.dockerfileText,
       {
@@ -59,7 +62,7 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
         noCacheFilter: [...options.noCacheFilter],
         pull: options.pull,
         labels: { ...options.labels },
-        file: displayDockerfile(options.dockerfilePath, options.contextDir, user.file),
+        file: dockerfileName,
         ...(options.sourceDateEpoch !== undefined
           ? { sourceDateEpoch: options.sourceDateEpoch }
           : {}),
