@@ -21,6 +21,12 @@ const commands: Record<string, Loader> = {
   import: () => import('./commands/import.ts'),
   login: () => import('./commands/login.ts'),
   logout: () => import('./commands/logout.ts'),
+  pull: () => import('./commands/pull.ts'),
+  push: () => import('./commands/push.ts'),
+  save: () => import('./commands/save.ts'),
+  load: () => import('./commands/load.ts'),
+  inspect: () => import('./commands/inspect.ts'),
+  history: () => import('./commands/history.ts'),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -28,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const cli = yargs(argv)
     .scriptName('tbuild')
+    // docker flags such as --no-cache are names of their own, not negations of --cache.
+    .parserConfiguration({ 'boolean-negation': false })
     .strict()
     .demandCommand(1, 'Name a command, e.g. `tbuild build .` (see --help).')
     .recommendCommands()

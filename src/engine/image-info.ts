@@ -1,0 +1,218 @@
+/**
+ * Images already in the store, read back: as an assembled image (for push and save), as
+ * `docker image inspect` shows one, and as `docker history` lists its layers.
+ */
+import { BlobNotFoundError } from '../cache/errors.ts';
+import type { ImageRecord, SnapshotId, Store } from '../cache/types.ts';
+import type { AssembledImage } from '../exporter/image.ts';
+import { familiarName, parseReference } from '../registry/reference.ts';
+import type { Digest } from '../shared/digest.ts';
+import {
+  MediaType,
+  type Descriptor,
+  type HistoryEntry,
+  type ImageConfig,
+  type Manifest,
+} from '../shared/oci.ts';
+import { commitImage } from './commit-image.ts';
+
+/** The stored image's manifest, config and layers as the exporters and pushImage take them. */
+export async function readStoredImage(store: Store, record: ImageRecord): Promise<AssembledImage> {
+  const manifestBytes = await store.blobs.read(record.manifest);
+  const manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest;
+  const configBytes = await store.blobs.read(manifest.config.digest);
+  const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+  return {
+    config: { descriptor: manifest.config, bytes: configBytes },
+    manifest: {
+      descriptor: {
+        mediaType: manifest.mediaType ?? MediaType.OciManifest,
+        digest: record.manifest,
+        size: manifestBytes.length,
+        platform: {
+          os: config.os,
+          architecture: config.architecture,
+          ...(config.variant ? { variant: config.variant } : {}),
+        },
+      },
+      bytes: manifestBytes,
+    },
+    layers: manifest.layers,
+  };
+}
+
+/**
+ * The stored image with every layer blob present. A blob pruned from the blob store is
+ * written again from the image's snapshots; when the new bytes differ, the image is
+ * re-committed (same config, new manifest) and every name that pointed at the old
+ * manifest is moved to the new one.
+ */
+export async function readCompleteImage(
+  store: Store,
+  record: ImageRecord,
+): Promise<AssembledImage> {
+  const image = await readStoredImage(store, record);
+  const missing: Descriptor[] = [];
+  for (const layer of image.layers) if (!(await store.blobs.has(layer.digest))) missing.push(layer);
+  if (missing.length === 0) return image;
+  if (record.snapshot === null || !store.snapshots.get(record.snapshot)) {
+    throw new BlobNotFoundError(missing[0]!.digest, {
+      hint: `Layer blobs of ${familiarName(record.name)} were pruned and its snapshots are gone too; pull or rebuild it.`,
+    });
+  }
+  const config = JSON.parse(image.config.bytes.toString('utf8')) as ImageConfig;
+  const committed = await commitImage(
+    store,
+    { kind: 'snapshot', id: record.snapshot },
+    { ...config, rootfs: { type: 'layers', diff_ids: [] } },
+    { ociMediaTypes: image.manifest.descriptor.mediaType === MediaType.OciManifest },
+  );
+  for (const other of store.images.list()) {
+    if (other.manifest !== record.manifest) continue;
+    store.images.set({
+      ...other,
+      manifest: committed.manifest.descriptor.digest,
+      config: committed.config.descriptor.digest,
+    });
+  }
+  return committed;
+}
+
+const OCI_FOR_DOCKER: Record<string, string> = {
+  [MediaType.DockerConfig]: MediaType.OciConfig,
+  [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip,
+  [MediaType.DockerLayer]: MediaType.OciLayer,
+  [MediaType.DockerManifest]: MediaType.OciManifest,
+};
+
+/**
+ * The same image under OCI media types (what an OCI layout should hold): the config and
+ * layer bytes are unchanged, only the manifest is rewritten (and stored).
+ */
+export async function convertToOciMediaTypes(
+  store: Store,
+  image: AssembledImage,
+): Promise<AssembledImage> {
+  if (image.manifest.descriptor.mediaType === MediaType.OciManifest) return image;
+  const swap = (d: Descriptor): Descriptor => ({
+    ...d,
+    mediaType: OCI_FOR_DOCKER[d.mediaType] ?? d.mediaType,
+  });
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: swap(image.config.descriptor),
+    layers: image.layers.map(swap),
+  };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  const info = await store.blobs.put(bytes);
+  return {
+    config: { descriptor: manifest.config, bytes: image.config.bytes },
+    manifest: {
+      descriptor: {
+        ...image.manifest.descriptor,
+        mediaType: MediaType.OciManifest,
+        digest: info.digest,
+        size: info.size,
+      },
+      bytes,
+    },
+    layers: manifest.layers,
+  };
+}
+
+/** One image as `docker image inspect` shows it, plus the manifest tbuild stores. */
+export interface ImageInspect {
+  Id: Digest;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Parent: string;
+  Comment: string;
+  Created: string;
+  Author: string;
+  Config: ImageConfig['config'];
+  Architecture: string;
+  Variant?: string;
+  Os: string;
+  Size: number;
+  RootFS: { Type: string; Layers: Digest[] };
+  Metadata: { LastTagTime: string };
+  Descriptor: Descriptor;
+  Manifest: Manifest;
+}
+
+/** Inspect data for `record`; RepoTags lists every name of the same image in the store. */
+export async function inspectImage(store: Store, record: ImageRecord): Promise<ImageInspect> {
+  const image = await readStoredImage(store, record);
+  const config = JSON.parse(image.config.bytes.toString('utf8')) as ImageConfig;
+  const manifest = JSON.parse(image.manifest.bytes.toString('utf8')) as Manifest;
+  const names = store.images.list().filter((r) => r.config === record.config);
+  const refs = names.map((r) => parseReference(r.name));
+  const lastTagged = Math.max(...names.map((r) => r.createdAt));
+  const comment = config.history?.at(-1)?.comment ?? '';
+  return {
+    Id: record.config,
+    RepoTags: refs.filter((r) => r.digest === undefined).map((r) => familiarName(r)),
+    RepoDigests: refs.filter((r) => r.digest !== undefined).map((r) => familiarName(r)),
+    Parent: '',
+    Comment: comment,
+    Created: config.created ?? new Date(record.createdAt).toISOString(),
+    Author: config.author ?? '',
+    Config: config.config,
+    Architecture: config.architecture,
+    ...(config.variant ? { Variant: config.variant } : {}),
+    Os: config.os,
+    Size: layerSizes(store, record, manifest).reduce((sum, n) => sum + n, 0),
+    RootFS: { Type: config.rootfs.type, Layers: config.rootfs.diff_ids },
+    Metadata: { LastTagTime: new Date(lastTagged).toISOString() },
+    Descriptor: image.manifest.descriptor,
+    Manifest: manifest,
+  };
+}
+
+/** Unpacked size per layer (base first) from the snapshots, else the blobs' sizes. */
+function layerSizes(store: Store, record: ImageRecord, manifest: Manifest): number[] {
+  const top: SnapshotId | null = record.snapshot;
+  if (top !== null && store.snapshots.get(top)) {
+    const chain = store.snapshots.chain(top).reverse();
+    if (chain.length === manifest.layers.length) return chain.map((s) => s.size ?? 0);
+  }
+  return manifest.layers.map((l) => l.size);
+}
+
+/** One row of `docker history`, newest first. */
+export interface HistoryRow {
+  /** The image ID on the newest row, `<missing>` on the others (as docker prints them). */
+  id: string;
+  created?: string;
+  createdBy: string;
+  size: number;
+  comment: string;
+  emptyLayer: boolean;
+}
+
+/** The config's history with each layer's size, newest first. */
+export async function readImageHistory(store: Store, record: ImageRecord): Promise<HistoryRow[]> {
+  const config = await store.blobs.readJson<ImageConfig>(record.config);
+  const manifest = await store.blobs.readJson<Manifest>(record.manifest);
+  const sizes = layerSizes(store, record, manifest);
+  const history: HistoryEntry[] = config.history?.length
+    ? config.history
+    : config.rootfs.diff_ids.map(() => ({}));
+  let layer = 0;
+  const rows: HistoryRow[] = history.map((entry) => {
+    const empty = entry.empty_layer === true;
+    const size = empty ? 0 : (sizes[layer++] ?? 0);
+    return {
+      id: '<missing>',
+      ...(entry.created ? { created: entry.created } : {}),
+      createdBy: entry.created_by ?? '',
+      size,
+      comment: entry.comment ?? '',
+      emptyLayer: empty,
+    };
+  });
+  rows.reverse();
+  if (rows[0]) rows[0].id = record.config;
+  return rows;
+}
