@@ -81,7 +81,8 @@ function runCommandString(ctx: StageContext, args: readonly string[]): string {
 }
 
 async function lowerMount(ctx: StageContext, spec: MountSpec, cmd: RunCommand): Promise<RunMount> {
-  const dest = joinWorkdir(stageWorkdir(ctx), spec.target);
+  // A secret given only as env= has no file: an empty dest tells the engine not to mount one.
+  const dest = spec.target ? joinWorkdir(stageWorkdir(ctx), spec.target) : '';
   const mount: RunMount = { type: spec.type, dest, readonly: spec.readonly };
   if (spec.type === 'bind' || spec.type === 'cache') {
     if (spec.from !== undefined) mount.from = await resolveFromRef(ctx, spec.from, cmd.location);

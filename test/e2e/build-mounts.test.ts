@@ -1,0 +1,97 @@
+/**
+ * RUN --mount and cache control through the CLI: secrets reach the step but never the
+ * image, cache mounts persist between builds, --no-cache and --no-cache-filter rerun steps.
+ */
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBusyboxImage } from '../helpers/base-images.ts';
+import { build, makeContext, workSteps } from '../helpers/build-harness.ts';
+
+let store: string;
+let scratch: string;
+
+beforeAll(async () => {
+  store = mkdtempSync(path.join(os.tmpdir(), 'tbuild-store-'));
+  scratch = mkdtempSync(path.join(os.tmpdir(), 'tbuild-out-'));
+  await ensureBusyboxImage(store);
+});
+afterAll(() => {
+  rmSync(store, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('RUN mounts and cache control', () => {
+  it('gives a secret to the step that mounts it and leaves it out of the image', async () => {
+    const secretFile = path.join(scratch, 'token');
+    writeFileSync(secretFile, 's3cr3t');
+    const ctx = await makeContext({
+      Dockerfile: [
+        'FROM localhost:5000/busybox:latest',
+        'RUN --mount=type=secret,id=token cat /run/secrets/token | wc -c > /token-length',
+        'RUN --mount=type=secret,id=token,env=TOKEN sh -c \'test "${#TOKEN}" = 6 && echo ok > /env-ok\'',
+        '',
+      ].join('\n'),
+    });
+    const files = path.join(scratch, 'secret-files');
+    const run = await build(store, ctx, [
+      '--secret',
+      `id=token,src=${secretFile}`,
+      '-o',
+      `type=local,dest=${files}`,
+    ]);
+    expect(run.code).toBe(0);
+    expect(readFileSync(path.join(files, 'token-length'), 'utf8').trim()).toBe('6');
+    expect(readFileSync(path.join(files, 'env-ok'), 'utf8')).toBe('ok\n');
+    expect(existsSync(path.join(files, 'run/secrets/token'))).toBe(false);
+    expect(run.stderr).not.toContain('s3cr3t');
+  });
+
+  // Secrets are optional unless required=true, as in BuildKit.
+  it('fails clearly when a required secret is not given', async () => {
+    const ctx = await makeContext({
+      Dockerfile:
+        'FROM localhost:5000/busybox:latest\nRUN --mount=type=secret,id=missing,required=true true\n',
+    });
+    const run = await build(store, ctx);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('secret missing not found');
+  });
+
+  it('keeps a cache mount between builds and out of the image', async () => {
+    const dockerfile = (n: number) =>
+      `FROM localhost:5000/busybox:latest\nRUN --mount=type=cache,id=counter,target=/cache echo ${n} >> /cache/runs && cat /cache/runs | wc -l > /seen\n`;
+    const ctx = await makeContext({ Dockerfile: dockerfile(1) });
+    const first = path.join(scratch, 'cache-1');
+    expect((await build(store, ctx, ['-o', `type=local,dest=${first}`])).code).toBe(0);
+    writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile(2));
+    const second = path.join(scratch, 'cache-2');
+    expect((await build(store, ctx, ['-o', `type=local,dest=${second}`])).code).toBe(0);
+    expect(Number(readFileSync(path.join(second, 'seen'), 'utf8'))).toBe(
+      Number(readFileSync(path.join(first, 'seen'), 'utf8')) + 1,
+    );
+    expect(existsSync(path.join(second, 'cache'))).toBe(false);
+  });
+
+  it('reruns every step with --no-cache and only the named stage with --no-cache-filter', async () => {
+    const ctx = await makeContext({
+      Dockerfile: [
+        'FROM localhost:5000/busybox:latest AS deps',
+        'RUN echo deps > /deps',
+        'FROM localhost:5000/busybox:latest AS app',
+        'COPY --from=deps /deps /deps',
+        'RUN echo app > /app',
+        '',
+      ].join('\n'),
+    });
+    expect((await build(store, ctx)).code).toBe(0);
+    const cached = await build(store, ctx);
+    expect(workSteps(cached.ran)).toEqual([]);
+    const all = await build(store, ctx, ['--no-cache']);
+    expect(workSteps(all.ran)).toHaveLength(3);
+    const filtered = await build(store, ctx, ['--no-cache-filter', 'app']);
+    expect(workSteps(filtered.ran).every((n) => n.includes('[app'))).toBe(true);
+    expect(workSteps(filtered.ran)).toHaveLength(2);
+  });
+});
