@@ -1,0 +1,137 @@
+/**
+ * Images to and from a real registry (Debian's docker-registry on loopback): `tbuild push`,
+ * `tbuild pull` into a fresh store, builds on a base that only the registry has, and
+ * `build --push` / `-o type=image,push=true` with the digest files a CI job reads.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBusyboxImage, BUSYBOX_REF } from '../helpers/base-images.ts';
+import { build, makeContext } from '../helpers/build-harness.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { runTbuild } from '../helpers/run-tbuild.ts';
+
+const run = promisify(execFile);
+
+let registry: TestRegistry;
+let work: string;
+let store: string;
+let appContext: string;
+
+/** What skopeo sees in the registry: the manifest digest and layer digests. */
+async function skopeoInspect(ref: string): Promise<{ Digest: string; Layers: string[] }> {
+  const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`]);
+  return JSON.parse(stdout) as { Digest: string; Layers: string[] };
+}
+
+function expectOk(result: { code: number | null; stderr: string }): void {
+  expect(result.stderr && result.code !== 0 ? result.stderr : '').toBe('');
+  expect(result.code).toBe(0);
+}
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  work = await mkdtemp(join(tmpdir(), 'tbuild-e2e-images-registry-'));
+  store = join(work, 'store');
+  await ensureBusyboxImage(store);
+  appContext = await makeContext({
+    Dockerfile: `FROM ${BUSYBOX_REF}\nRUN echo one > /one\nCMD ["cat", "/one"]\n`,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+  if (appContext) await rm(appContext, { recursive: true, force: true });
+});
+
+describe('tbuild push and pull', () => {
+  it('pushes a built image, pulls it into a fresh store and builds on it', async () => {
+    const app = `${registry.host}/app:1`;
+    expectOk(await build(store, appContext, ['-t', app]));
+
+    const pushed = await runTbuild(['push', '--root', store, app]);
+    expectOk(pushed);
+    const digest = /^1: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(pushed.stdout)?.[1];
+    expect(pushed.stdout).toContain(`The push refers to repository [${registry.host}/app]`);
+    expect(pushed.stdout).toMatch(/^[0-9a-f]{12}: Pushed$/m);
+    expect(digest).toBe((await skopeoInspect(app)).Digest);
+
+    const fresh = join(work, 'fresh');
+    const pulled = await runTbuild(['pull', '--root', fresh, app]);
+    expectOk(pulled);
+    expect(pulled.stdout).toBe(
+      `Digest: ${digest}\nStatus: Downloaded newer image for ${app}\n${app}\n`,
+    );
+    expect(pulled.stderr).toMatch(/^[0-9a-f]{12}: Pull complete$/m);
+    const again = await runTbuild(['pull', '--root', fresh, app]);
+    expect(again.stdout).toContain(`Status: Image is up to date for ${app}`);
+    expect(again.stderr).toMatch(/^[0-9a-f]{12}: Already exists$/m);
+    const listed = await runTbuild(['images', '--root', fresh, '--format', 'json']);
+    expect(listed.stdout).toContain(`"Repository":"${registry.host}/app","Tag":"1"`);
+
+    // A third store has never seen the image: FROM fetches it from the registry.
+    const downstream = await makeContext({ Dockerfile: `FROM ${app}\nRUN cat /one > /two\n` });
+    const out = join(work, 'out');
+    const built = await build(join(work, 'third'), downstream, ['-o', `type=local,dest=${out}`]);
+    await rm(downstream, { recursive: true, force: true });
+    expectOk(built);
+    expect(await readFile(join(out, 'two'), 'utf8')).toBe('one\n');
+  }, 120_000);
+
+  it('fails to push an image the store does not have, and says how to make it', async () => {
+    const result = await runTbuild(['push', '--root', store, `${registry.host}/nothing:1`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`no such image: ${registry.host}/nothing:1`);
+    expect(result.stderr).toContain('hint: Build it with `tbuild build -t NAME .`');
+  });
+
+  it('fails to pull a tag the registry does not have', async () => {
+    const result = await runTbuild(['pull', '--root', store, `${registry.host}/app:missing`]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/ERROR: .*app:missing/);
+  });
+});
+
+describe('build outputs to a registry', () => {
+  it('--push puts the image in the registry; --iidfile and --metadata-file name it', async () => {
+    const app = `${registry.host}/app:2`;
+    const iidfile = join(work, 'iid');
+    const metadataFile = join(work, 'metadata.json');
+    const result = await build(store, appContext, [
+      '--push',
+      '-t',
+      app,
+      '--iidfile',
+      iidfile,
+      '--metadata-file',
+      metadataFile,
+    ]);
+    expectOk(result);
+    const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>;
+    const remote = await skopeoInspect(app);
+    expect(metadata['containerimage.digest']).toBe(remote.Digest);
+    expect(metadata['image.name']).toBe(app);
+    const iid = await readFile(iidfile, 'utf8');
+    expect(iid).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(metadata['containerimage.config.digest']).toBe(iid);
+    const { stdout: config } = await run('skopeo', [
+      'inspect',
+      '--tls-verify=false',
+      '--raw',
+      `docker://${app}`,
+    ]);
+    expect((JSON.parse(config) as { config: { digest: string } }).config.digest).toBe(iid);
+  }, 60_000);
+
+  it('-o type=image,name=…,push=true pushes under that name', async () => {
+    const app = `${registry.host}/app:3`;
+    expectOk(await build(store, appContext, ['-o', `type=image,name=${app},push=true`]));
+    const remote = await skopeoInspect(app);
+    expect(remote.Layers).toHaveLength(2);
+    expect(remote.Layers).toEqual((await skopeoInspect(`${registry.host}/app:2`)).Layers);
+  }, 60_000);
+});
