@@ -38,7 +38,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
-  npm ci --no-fund --no-audit >/dev/null
+  # Not \`npm ci\`: npm 11 leaves other platforms' optional packages out of the lock file
+  # and then refuses it in ci mode. \`npm install\` keeps the locked versions all the same.
+  npm install --no-fund --no-audit >/dev/null
 fi
 say "compiling"
 npm run --silent build
