@@ -40,9 +40,9 @@ export function createTtyRenderer(stream: Writable, options: RendererOptions = {
   function draw(final: boolean): void {
     dirty = false;
     const lines = renderFrame(state, { final, verbose: options.verbose ?? false }, chalk);
-    const width = Math.max(20, (stream.columns ?? 80) - 1);
+    const width = Math.max(20, (stream.columns || 80) - 1);
     // Only what fits on the screen can be redrawn in place; the final frame scrolls.
-    const maxLines = final ? Infinity : Math.max(2, (stream.rows ?? 24) - 1);
+    const maxLines = final ? Infinity : Math.max(2, (stream.rows || 24) - 1);
     const shown = lines.length > maxLines ? [lines[0]!, ...lines.slice(-(maxLines - 1))] : lines;
     let out = drawnHeight > 0 ? `${ESC}${drawnHeight}A` : `${ESC}?25l`;
     for (const line of shown) out += `${ESC}2K${layout(line, width)}\n`;
