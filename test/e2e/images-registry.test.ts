@@ -82,6 +82,27 @@ describe('tbuild push and pull', () => {
     expect(await readFile(join(out, 'two'), 'utf8')).toBe('one\n');
   }, 120_000);
 
+  it('pushes an image whose layer blob was removed, writing it again from the snapshot', async () => {
+    const app = `${registry.host}/app:rewritten`;
+    expectOk(await build(store, appContext, ['-t', app]));
+    const inspected = await runTbuild([
+      'inspect',
+      '--root',
+      store,
+      '-f',
+      '{{json .Manifest.layers}}',
+      app,
+    ]);
+    const layers = JSON.parse(inspected.stdout) as { digest: string }[];
+    const top = layers.at(-1)!.digest;
+    await rm(join(store, 'blobs/sha256', top.slice('sha256:'.length)));
+    const pushed = await runTbuild(['push', '--root', store, app]);
+    expectOk(pushed);
+    const remote = await skopeoInspect(app);
+    expect(remote.Layers).toHaveLength(layers.length);
+    expect(pushed.stdout).toContain(`rewritten: digest: ${remote.Digest}`);
+  }, 60_000);
+
   it('fails to push an image the store does not have, and says how to make it', async () => {
     const result = await runTbuild(['push', '--root', store, `${registry.host}/nothing:1`]);
     expect(result.code).toBe(1);
