@@ -10,7 +10,13 @@ import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobInfo, SnapshotId, Store } from '../cache/types.ts';
-import { detectCompression, openDecompressed } from '../exporter/compression.ts';
+import {
+  detectCompression,
+  dockerLayerMediaType,
+  ociLayerMediaType,
+  openDecompressed,
+  type Compression,
+} from '../exporter/compression.ts';
 import { readTarEntries } from '../exporter/tar-reader.ts';
 import { selectPlatformManifest } from '../registry/platform-select.ts';
 import { normalizeImageName, parseReference } from '../registry/reference.ts';
@@ -282,16 +288,9 @@ async function collectDockerImages(store: Store, archive: ScannedArchive): Promi
   for (const entry of await readDockerManifest(store, archive)) {
     const kinds = await Promise.all(entry.layers.map((l) => sniffCompression(store, l.digest)));
     const oci = kinds.includes('zstd');
-    const layerType = (kind: string): string =>
-      oci
-        ? kind === 'zstd'
-          ? MediaType.OciLayerZstd
-          : kind === 'gzip'
-            ? MediaType.OciLayerGzip
-            : MediaType.OciLayer
-        : kind === 'gzip'
-          ? MediaType.DockerLayerGzip
-          : MediaType.DockerLayer;
+    // Docker media types have no zstd: such an image gets an OCI manifest.
+    const layerType = (kind: Compression): string =>
+      oci ? ociLayerMediaType(kind) : dockerLayerMediaType(ociLayerMediaType(kind));
     const manifest: Manifest = {
       schemaVersion: 2,
       mediaType: oci ? MediaType.OciManifest : MediaType.DockerManifest,
@@ -312,7 +311,7 @@ async function collectDockerImages(store: Store, archive: ScannedArchive): Promi
   return images;
 }
 
-async function sniffCompression(store: Store, digest: Digest): Promise<string> {
+async function sniffCompression(store: Store, digest: Digest): Promise<Compression> {
   const handle = await open(store.blobs.path(digest), 'r');
   try {
     const head = Buffer.alloc(4);
