@@ -29,8 +29,28 @@ const commands: Record<string, Loader> = {
   history: () => import('./commands/history.ts'),
 };
 
+const ALIASES: Record<string, string> = { rmi: 'rm' };
+
+/**
+ * The command modules this invocation needs: just the named one (or build, the default
+ * command), all of them only for top-level help and version. Loading fewer keeps a no-op
+ * rebuild's start-up short.
+ */
+function selectCommands(argv: readonly string[]): Loader[] {
+  const first = argv[0];
+  if (
+    first === undefined ||
+    (first.startsWith('-') && ['--help', '-h', '--version'].includes(first))
+  ) {
+    return Object.values(commands);
+  }
+  const named = commands[ALIASES[first] ?? first];
+  if (named) return [named];
+  return [commands.build!];
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const modules = await Promise.all(Object.values(commands).map((load) => load()));
+  const modules = await Promise.all(selectCommands(argv).map((load) => load()));
   let exitCode = 0;
   const cli = yargs(argv)
     .scriptName('tbuild')

@@ -3,7 +3,7 @@
  * result's chain (reused when already compressed, e.g. base-image layers), then the
  * config and manifest.
  */
-import type { SnapshotId, Store } from '../cache/types.ts';
+import type { SnapshotId, SnapshotInfo, Store } from '../cache/types.ts';
 import { assembleImage, ensureLayerBlobs, type AssembledImage } from '../exporter/image.ts';
 import type { Compression } from '../exporter/compression.ts';
 import type { ImageConfig } from '../shared/oci.ts';
@@ -31,13 +31,8 @@ export async function commitImage(
   if (root?.kind === 'local')
     throw new Error('internal: a build result cannot be the local context');
   const top = root?.kind === 'snapshot' ? root.id : null;
-  const ids =
-    top === null
-      ? []
-      : store.snapshots
-          .chain(top)
-          .map((s) => s.id)
-          .reverse();
+  const chain = top === null ? [] : store.snapshots.chain(top).reverse();
+  const ids = chain.map((s) => s.id);
   const layers = await ensureLayerBlobs(store, ids, {
     compression: options.compression ?? 'gzip',
     ...(options.compressionLevel !== undefined
@@ -47,11 +42,35 @@ export async function commitImage(
     ...(options.rewriteTimestamps ? { rewriteTimestamps: true } : {}),
   });
   const assembled = await assembleImage({
-    config,
+    config: options.sourceDateEpoch === undefined ? timesFromLayers(config, chain) : config,
     layers,
     ociMediaTypes: options.ociMediaTypes ?? true,
     blobs: store.blobs,
     ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
   });
   return { ...assembled, snapshot: top };
+}
+
+/**
+ * History entries this build added carry the build's start time. Stamp each with the
+ * creation time of the layer it describes instead (an entry without a layer takes the
+ * latest layer before it), and the image with the newest of them: a fully cached rebuild
+ * then gives the same config — the same image ID — as BuildKit does.
+ */
+export function timesFromLayers(config: ImageConfig, layers: readonly SnapshotInfo[]): ImageConfig {
+  const buildTime = config.created;
+  const history = config.history;
+  if (buildTime === undefined || history === undefined) return config;
+  if (history.filter((h) => !h.empty_layer).length !== layers.length) return config;
+  let layer = 0;
+  let newest: string | undefined;
+  const stamped = history.map((entry) => {
+    const own = entry.empty_layer ? layers[layer - 1] : layers[layer];
+    if (!entry.empty_layer) layer++;
+    if (entry.created !== buildTime || own === undefined) return entry;
+    const created = new Date(own.createdAt).toISOString();
+    if (newest === undefined || created > newest) newest = created;
+    return { ...entry, created };
+  });
+  return { ...config, history: stamped, created: newest ?? buildTime };
 }

@@ -149,19 +149,22 @@ describe('tbuild build with the engine', () => {
     expect(history.filter((h) => !h.empty_layer).length).toBe(layers);
   });
 
-  it('reports every step cached on a rebuild without changes, and runs no container', async () => {
+  it('reports every step cached on a rebuild without changes, runs no container, and gives the same image ID', async () => {
     const ctx = await makeContext({
       Dockerfile:
         'FROM localhost:5000/busybox:latest\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nWORKDIR /w\n',
       'a.txt': 'A\n',
     });
-    const first = await build(store, ctx, ['-t', 'noop:1']);
+    const iid = (n: number) => path.join(scratch, `noop-${n}.iid`);
+    const first = await build(store, ctx, ['-t', 'noop:1', '--iidfile', iid(1)]);
     expect(first.code).toBe(0);
     expect(workSteps(first.ran)).toHaveLength(3);
-    const second = await build(store, ctx, ['-t', 'noop:1']);
+    await new Promise((r) => setTimeout(r, 20));
+    const second = await build(store, ctx, ['-t', 'noop:1', '--iidfile', iid(2)]);
     expect(second.code).toBe(0);
     expect(workSteps(second.ran)).toEqual([]);
     expect(second.cached.length).toBeGreaterThan(0);
+    expect(readFileSync(iid(2), 'utf8')).toBe(readFileSync(iid(1), 'utf8'));
   });
 
   it('reruns only the steps that depend on a changed context file', async () => {

@@ -14,8 +14,6 @@ import { createWorker } from '../../engine/worker.ts';
 import { commitImage } from '../../engine/commit-image.ts';
 import { createSolver } from '../../solver/index.ts';
 import { createRenderer } from '../../progress/index.ts';
-import { createRegistryClient } from '../../registry/client.ts';
-import { loadCredentialStore } from '../../registry/credentials.ts';
 import type { RegistryClient } from '../../registry/types.ts';
 import type { ProgressEvent } from '../../shared/progress.ts';
 import { printDryRun } from '../commands/build-dry-run.ts';
@@ -33,11 +31,17 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
   const options = await resolveBuildOptions(user);
   const store = await openStore(options.root ? { root: options.root } : {});
   let registry: RegistryClient | undefined;
-  const getRegistry = async (): Promise<RegistryClient> =>
-    (registry ??= createRegistryClient({
+  // Loaded only when a registry is needed: undici alone costs tens of milliseconds.
+  const getRegistry = async (): Promise<RegistryClient> => {
+    const [{ createRegistryClient }, { loadCredentialStore }] = await Promise.all([
+      import('../../registry/client.ts'),
+      import('../../registry/credentials.ts'),
+    ]);
+    return (registry ??= createRegistryClient({
       insecureRegistries: options.insecureRegistries,
       credentials: await loadCredentialStore(),
     }));
+  };
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);
