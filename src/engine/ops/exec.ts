@@ -10,7 +10,8 @@ import type { ExecMountSpec } from '../../exec/types.ts';
 import { resolveUser } from '../../exec/user.ts';
 import type { OpContext } from '../../solver/types.ts';
 import { RunFailedError, SecretNotFoundError, UnsupportedOpError } from '../errors.ts';
-import { openScope, type Scope } from '../mounts.ts';
+import type { Scope } from '../mounts.ts';
+import { writeNewSnapshot } from './new-snapshot.ts';
 import type { EngineOptions, Ref } from '../types.ts';
 import { resolveInRoot } from '../file/paths.ts';
 import { copyTree } from '../copy-tree.ts';
@@ -31,14 +32,10 @@ export async function runExecOp(
     throw new UnsupportedOpError(
       'exec ops with outputs other than the root filesystem are not supported',
     );
-  const scope = openScope(engine.store);
-  let snapshotId: number | undefined;
-  try {
-    const base = rootMount.input === null ? ({ kind: 'empty' } as Ref) : inputs[rootMount.input]!;
-    const root = await scope.mountWritable(base, description);
-    snapshotId = root.snapshot.id;
-    const user = await resolveUser(root.path, op.user);
-    await ensureWorkdir(root.path, op.cwd);
+  const base = rootMount.input === null ? ({ kind: 'empty' } as Ref) : inputs[rootMount.input]!;
+  return writeNewSnapshot(engine, base, description, async ({ path: rootfs, scope }) => {
+    const user = await resolveUser(rootfs, op.user);
+    await ensureWorkdir(rootfs, op.cwd);
     const mounts: ExecMountSpec[] = [];
     const env = [...op.env];
     for (const mount of op.mounts) {
@@ -46,12 +43,13 @@ export async function runExecOp(
       const spec = await prepareMount(engine, scope, mount, inputs, env);
       if (spec) mounts.push(spec);
     }
+    const network = op.network === 'default' ? (engine.defaultNetwork ?? 'host') : op.network;
     const releaseLocks = await lockCacheMounts(engine, op.mounts, ctx.signal);
     let exitCode: number;
     try {
       const result = await engine.executor.run(
         {
-          rootfs: root.path,
+          rootfs,
           process: {
             args: op.args,
             env,
@@ -62,10 +60,7 @@ export async function runExecOp(
             ...(op.stdin !== undefined ? { stdin: op.stdin } : {}),
           },
           mounts,
-          network:
-            (op.network === 'default' ? (engine.defaultNetwork ?? 'host') : op.network) === 'none'
-              ? 'none'
-              : 'host',
+          network: network === 'none' ? 'none' : 'host',
           security: op.security,
           hosts: DEFAULT_HOSTS,
         },
@@ -81,15 +76,7 @@ export async function runExecOp(
     }
     ctx.signal.throwIfAborted();
     if (exitCode !== 0) throw new RunFailedError(op.args, exitCode);
-    await root.unmount();
-    await scope.close();
-    const committed = await engine.store.snapshots.commit(root.snapshot.id);
-    snapshotId = undefined;
-    return [{ kind: 'snapshot', id: committed.id }];
-  } finally {
-    await scope.close();
-    if (snapshotId !== undefined) await engine.store.snapshots.remove(snapshotId);
-  }
+  });
 }
 
 /** BuildKit creates a missing working directory before running the command. */

@@ -6,7 +6,8 @@
 import type { FileOp } from '../../llb/types.ts';
 import type { OpContext } from '../../solver/types.ts';
 import { applyFileActions, type SourceRoot } from '../file/actions.ts';
-import { openScope } from '../mounts.ts';
+import type { Scope } from '../mounts.ts';
+import { writeNewSnapshot } from './new-snapshot.ts';
 import type { EngineOptions, Ref } from '../types.ts';
 
 export async function runFileOp(
@@ -16,49 +17,30 @@ export async function runFileOp(
   ctx: OpContext,
   description: string,
 ): Promise<Ref[]> {
-  const scope = openScope(engine.store);
   const base: Ref = op.base === null ? { kind: 'empty' } : inputs[op.base]!;
-  let snapshotId: number | undefined;
-  try {
-    let dest: string;
-    let unmount = async (): Promise<void> => {};
-    if (base.kind === 'empty') {
-      const snapshot = await engine.store.snapshots.create(null, description);
-      snapshotId = snapshot.id;
-      dest = snapshot.dir;
-    } else {
-      const mount = await scope.mountWritable(base, description);
-      snapshotId = mount.snapshot.id;
-      dest = mount.path;
-      unmount = mount.unmount;
-    }
-    const used = new Set(
-      op.actions.flatMap((a) => (a.action === 'copy' && a.source !== null ? [a.source] : [])),
-    );
-    const sources: Array<SourceRoot | null> = [];
-    for (let i = 0; i < inputs.length; i++)
-      sources.push(used.has(i) ? await sourceRoot(scope, inputs[i]!) : null);
-    await applyFileActions(
-      { dest, tempDir: scope.tempDir, signal: ctx.signal },
-      sources,
-      op.actions,
-      scope.tempDir,
-    );
-    await unmount();
-    await scope.close();
-    const committed = await engine.store.snapshots.commit(snapshotId);
-    snapshotId = undefined;
-    return [{ kind: 'snapshot', id: committed.id }];
-  } finally {
-    await scope.close();
-    if (snapshotId !== undefined) await engine.store.snapshots.remove(snapshotId);
-  }
+  const used = new Set(
+    op.actions.flatMap((a) => (a.action === 'copy' && a.source !== null ? [a.source] : [])),
+  );
+  return writeNewSnapshot(
+    engine,
+    base,
+    description,
+    async ({ path, scope }) => {
+      const sources: Array<SourceRoot | null> = [];
+      for (let i = 0; i < inputs.length; i++)
+        sources.push(used.has(i) ? await sourceRoot(scope, inputs[i]!) : null);
+      await applyFileActions(
+        { dest: path, tempDir: scope.tempDir, signal: ctx.signal },
+        sources,
+        op.actions,
+        scope.tempDir,
+      );
+    },
+    { direct: true },
+  );
 }
 
-async function sourceRoot(
-  scope: ReturnType<typeof openScope>,
-  ref: Ref,
-): Promise<SourceRoot | null> {
+async function sourceRoot(scope: Scope, ref: Ref): Promise<SourceRoot | null> {
   if (ref.kind === 'empty') return null;
   if (ref.kind === 'local') {
     const files = ref.context.files;

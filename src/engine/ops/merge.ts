@@ -5,7 +5,7 @@
  */
 import type { OpContext } from '../../solver/types.ts';
 import { copyTree } from '../copy-tree.ts';
-import { openScope } from '../mounts.ts';
+import { writeNewSnapshot } from './new-snapshot.ts';
 import type { EngineOptions, Ref } from '../types.ts';
 
 export async function runMergeOp(
@@ -15,24 +15,11 @@ export async function runMergeOp(
   description: string,
 ): Promise<Ref[]> {
   const [first = { kind: 'empty' } as Ref, ...rest] = inputs;
-  const scope = openScope(engine.store);
-  let snapshotId: number | undefined;
-  try {
-    const target = await scope.mountWritable(first, description);
-    snapshotId = target.snapshot.id;
+  return writeNewSnapshot(engine, first, description, async ({ path, scope }) => {
     for (const ref of rest) {
       ctx.signal.throwIfAborted();
       if (ref.kind === 'empty') continue;
-      const src = await scope.mountReadOnly(ref);
-      await copyTree(src, target.path, ctx.signal);
+      await copyTree(await scope.mountReadOnly(ref), path, ctx.signal);
     }
-    await target.unmount();
-    await scope.close();
-    const committed = await engine.store.snapshots.commit(snapshotId);
-    snapshotId = undefined;
-    return [{ kind: 'snapshot', id: committed.id }];
-  } finally {
-    await scope.close();
-    if (snapshotId !== undefined) await engine.store.snapshots.remove(snapshotId);
-  }
+  });
 }
