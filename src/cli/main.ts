@@ -2,7 +2,6 @@
  * tbuild's command line. Thin: each command lives in src/cli/commands/<name>.ts and
  * lazy-loads the modules it needs, so that `tbuild --help` or a no-op rebuild starts fast.
  */
-import yargs from 'yargs';
 import type { CommandModule } from 'yargs';
 import { CliUsageFailure, formatError } from './errors.ts';
 
@@ -49,7 +48,32 @@ function selectCommands(argv: readonly string[]): Loader[] {
   return [commands.build!];
 }
 
+/** `tbuild [build] …` without help or version: the hot path, parsed without yargs. */
+function isPlainBuild(argv: readonly string[]): boolean {
+  if (wantsHelp(argv) || argv.includes('--version')) return false;
+  const first = argv[0]!;
+  return first === 'build' || !(first in commands || first in ALIASES);
+}
+
+async function runFastBuild(argv: readonly string[]): Promise<number> {
+  try {
+    const { parseBuildArgsFast, runBuildCommand } = await import('./commands/build.ts');
+    await runBuildCommand(await parseBuildArgsFast(argv));
+    return 0;
+  } catch (error) {
+    const { text, code } = formatError(error);
+    process.stderr.write(text + '\n');
+    return code;
+  }
+}
+
+function wantsHelp(argv: readonly string[]): boolean {
+  return argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help';
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (isPlainBuild(argv)) return runFastBuild(argv);
+  const { default: yargs } = await import('yargs');
   const modules = await Promise.all(selectCommands(argv).map((load) => load()));
   let exitCode = 0;
   const cli = yargs(argv)
@@ -59,7 +83,8 @@ export async function main(argv: string[]): Promise<number> {
     .strict()
     .demandCommand(1, 'Name a command, e.g. `tbuild build .` (see --help).')
     .recommendCommands()
-    .help()
+    // Rendering help costs ~20 ms (cliui); only offer it when it is asked for.
+    .help(wantsHelp(argv))
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {

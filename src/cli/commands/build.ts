@@ -1,35 +1,127 @@
 /**
  * `tbuild build [OPTIONS] PATH` — also the default command, so `tbuild -t app:1.0 .`
  * works like `docker build -t app:1.0 .`. Flags follow docker build / buildx build.
+ *
+ * The options live in one table: yargs gets them for help and the slow path, and
+ * `parseBuildArgsFast` gives them to yargs-parser directly, which skips loading yargs'
+ * help machinery on the hot path (a no-op rebuild).
  */
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options } from 'yargs';
 import { list } from '../args.ts';
+import { CliUsageFailure } from '../errors.ts';
 
 interface BuildArgs {
   context?: string;
-  file?: string;
-  tag?: string | string[];
-  'build-arg'?: string | string[];
-  target?: string;
-  platform?: string;
-  'no-cache'?: boolean;
-  'no-cache-filter'?: string | string[];
-  pull?: boolean;
-  progress?: string;
-  output?: string | string[];
-  push?: boolean;
-  load?: boolean;
-  iidfile?: string;
-  'metadata-file'?: string;
-  secret?: string | string[];
-  network?: string;
-  label?: string | string[];
-  quiet?: boolean;
-  root?: string;
-  'max-parallelism'?: number;
-  'dry-run'?: boolean;
-  format?: string;
-  'insecure-registry'?: string | string[];
+  [flag: string]: unknown;
+}
+
+type OptionSpec = Options & { type: 'string' | 'boolean' | 'number'; describe: string };
+
+/** Every build flag: docker build / buildx names, then tbuild's own. */
+export const BUILD_OPTIONS: Record<string, OptionSpec> = {
+  file: {
+    alias: 'f',
+    type: 'string',
+    describe: 'Name of the Dockerfile (default: PATH/Dockerfile; - for stdin)',
+  },
+  tag: {
+    alias: 't',
+    type: 'string',
+    requiresArg: true,
+    describe: 'Name and optionally a tag (name:tag); repeatable',
+  },
+  'build-arg': {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Set build-time variables (KEY=VALUE); repeatable',
+  },
+  target: { type: 'string', describe: 'Set the target build stage to build' },
+  platform: { type: 'string', describe: 'Target platform (os/arch[/variant])' },
+  'no-cache': { type: 'boolean', describe: 'Do not use cache when building the image' },
+  'no-cache-filter': {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Do not cache the named stages; repeatable',
+  },
+  pull: { type: 'boolean', describe: 'Always attempt to pull newer versions of the base images' },
+  progress: { type: 'string', describe: 'Progress output: auto, tty, plain, json, quiet' },
+  output: {
+    alias: 'o',
+    type: 'string',
+    requiresArg: true,
+    describe: 'Output destination (type=docker|oci|local|tar|image,dest=…)',
+  },
+  push: { type: 'boolean', describe: 'Shorthand for --output=type=image,push=true' },
+  load: { type: 'boolean', describe: 'Load the image into a running Docker daemon' },
+  iidfile: { type: 'string', describe: 'Write the image ID to the file' },
+  'metadata-file': { type: 'string', describe: 'Write build result metadata to the file' },
+  secret: {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Secret for RUN --mount=type=secret (id=NAME,src=FILE | env=VAR)',
+  },
+  network: {
+    type: 'string',
+    describe: 'Networking mode for RUN instructions: default, host, none',
+  },
+  label: {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Set metadata for an image (KEY=VALUE); repeatable',
+  },
+  quiet: {
+    alias: 'q',
+    type: 'boolean',
+    describe: 'Suppress the build output and print the image ID on success',
+  },
+  root: {
+    type: 'string',
+    describe: 'Store directory (default /var/lib/tbuild as root; TBUILD_ROOT)',
+  },
+  'max-parallelism': { type: 'number', describe: 'Steps run at once (default: number of cores)' },
+  'dry-run': { type: 'boolean', describe: 'Print the build graph and image config; run nothing' },
+  format: { type: 'string', describe: 'Format for --dry-run: text or json' },
+  'insecure-registry': {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Registry host:port reachable over plain HTTP',
+  },
+};
+
+const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v as string));
+const strs = (v: unknown): string[] => list(v as string | string[] | undefined).map(String);
+const bool = (v: unknown): boolean | undefined => (v === undefined ? undefined : Boolean(v));
+
+/** Run the build for parsed flags (from yargs or from the fast path). */
+export async function runBuildCommand(args: BuildArgs): Promise<void> {
+  const { runBuild } = await import('../build/run-build.ts');
+  const max = args['max-parallelism'];
+  await runBuild({
+    context: str(args.context),
+    file: str(args.file),
+    tag: strs(args.tag),
+    buildArg: strs(args['build-arg']),
+    target: str(args.target),
+    platform: str(args.platform),
+    noCache: bool(args['no-cache']),
+    noCacheFilter: strs(args['no-cache-filter']),
+    pull: bool(args.pull),
+    progress: str(args.progress),
+    output: strs(args.output),
+    push: bool(args.push),
+    load: bool(args.load),
+    iidfile: str(args.iidfile),
+    metadataFile: str(args['metadata-file']),
+    secret: strs(args.secret),
+    network: str(args.network),
+    label: strs(args.label),
+    quiet: bool(args.quiet),
+    root: str(args.root),
+    maxParallelism: max === undefined ? undefined : Number(max),
+    dryRun: bool(args['dry-run']),
+    format: str(args.format),
+    insecureRegistry: strs(args['insecure-registry']),
+  });
 }
 
 export const command: CommandModule<object, BuildArgs> = {
@@ -38,115 +130,57 @@ export const command: CommandModule<object, BuildArgs> = {
   builder: (yargs: Argv) =>
     yargs
       .positional('context', { type: 'string', describe: 'Build context directory', default: '.' })
-      .option('file', {
-        alias: 'f',
-        type: 'string',
-        describe: 'Name of the Dockerfile (default: PATH/Dockerfile; - for stdin)',
-      })
-      .option('tag', {
-        alias: 't',
-        type: 'string',
-        requiresArg: true,
-        describe: 'Name and optionally a tag (name:tag)',
-      })
-      .option('build-arg', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'Set build-time variables (KEY=VALUE)',
-      })
-      .option('target', { type: 'string', describe: 'Set the target build stage to build' })
-      .option('platform', { type: 'string', describe: 'Target platform (os/arch[/variant])' })
-      .option('no-cache', { type: 'boolean', describe: 'Do not use cache when building the image' })
-      .option('no-cache-filter', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'Do not cache the named stages',
-      })
-      .option('pull', {
-        type: 'boolean',
-        describe: 'Always attempt to pull newer versions of the base images',
-      })
-      .option('progress', {
-        type: 'string',
-        describe: 'Progress output: auto, tty, plain, json, quiet',
-      })
-      .option('output', {
-        alias: 'o',
-        type: 'string',
-        requiresArg: true,
-        describe: 'Output destination (type=docker|oci|local|tar|image,dest=…)',
-      })
-      .option('push', { type: 'boolean', describe: 'Shorthand for --output=type=image,push=true' })
-      .option('load', { type: 'boolean', describe: 'Load the image into a running Docker daemon' })
-      .option('iidfile', { type: 'string', describe: 'Write the image ID to the file' })
-      .option('metadata-file', {
-        type: 'string',
-        describe: 'Write build result metadata to the file',
-      })
-      .option('secret', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'Secret to expose to the build (id=mysecret,src=/path | env=VAR)',
-      })
-      .option('network', {
-        type: 'string',
-        describe: 'Networking mode for RUN instructions: default, host, none',
-      })
-      .option('label', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'Set metadata for an image (KEY=VALUE)',
-      })
-      .option('quiet', {
-        alias: 'q',
-        type: 'boolean',
-        describe: 'Suppress the build output and print the image ID on success',
-      })
-      .option('root', {
-        type: 'string',
-        describe: 'Store directory (default /var/lib/tbuild as root; TBUILD_ROOT)',
-      })
-      .option('max-parallelism', {
-        type: 'number',
-        describe: 'Steps run at once (default: number of cores)',
-      })
-      .option('dry-run', {
-        type: 'boolean',
-        describe: 'Print the build graph and image config; run nothing',
-      })
-      .option('format', { type: 'string', describe: 'Format for --dry-run: text or json' })
-      .option('insecure-registry', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'Registry host:port reachable over plain HTTP',
-      }),
-  handler: async (args) => {
-    const { runBuild } = await import('../build/run-build.ts');
-    await runBuild({
-      context: args.context,
-      file: args.file,
-      tag: list(args.tag),
-      buildArg: list(args['build-arg']),
-      target: args.target,
-      platform: args.platform,
-      noCache: args['no-cache'],
-      noCacheFilter: list(args['no-cache-filter']),
-      pull: args.pull,
-      progress: args.progress,
-      output: list(args.output),
-      push: args.push,
-      load: args.load,
-      iidfile: args.iidfile,
-      metadataFile: args['metadata-file'],
-      secret: list(args.secret),
-      network: args.network,
-      label: list(args.label),
-      quiet: args.quiet,
-      root: args.root,
-      maxParallelism: args['max-parallelism'],
-      dryRun: args['dry-run'],
-      format: args.format,
-      insecureRegistry: list(args['insecure-registry']),
-    });
-  },
+      .options(BUILD_OPTIONS) as unknown as Argv<BuildArgs>,
+  handler: (args) => runBuildCommand(args),
 };
+
+/**
+ * Parse `[build] [flags] [context]` with yargs-parser and the same option table, with
+ * yargs' strictness: unknown flags, missing flag values and extra arguments are errors.
+ */
+export async function parseBuildArgsFast(argv: readonly string[]): Promise<BuildArgs> {
+  const { default: parse } = await import('yargs-parser');
+  const alias: Record<string, string> = {};
+  const types: Record<'string' | 'boolean' | 'number', string[]> = {
+    string: [],
+    boolean: [],
+    number: [],
+  };
+  for (const [name, spec] of Object.entries(BUILD_OPTIONS)) {
+    if (typeof spec.alias === 'string') alias[name] = spec.alias;
+    types[spec.type].push(name);
+  }
+  const parsed = parse([...argv], {
+    alias,
+    string: types.string,
+    boolean: types.boolean,
+    number: types.number,
+    configuration: {
+      'boolean-negation': false,
+      'camel-case-expansion': false,
+      'strip-aliased': true,
+    },
+  });
+  const known = new Set([...Object.keys(BUILD_OPTIONS), '_', '$0', '--']);
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new CliUsageFailure(`Unknown argument: ${key}`);
+  }
+  for (const [name, spec] of Object.entries(BUILD_OPTIONS)) {
+    if (
+      spec.type === 'string' &&
+      (parsed[name] === '' ||
+        (Array.isArray(parsed[name]) && (parsed[name] as string[]).includes('')))
+    ) {
+      if (
+        spec.requiresArg ||
+        argv.some((a) => a === `--${name}` || a === `-${String(spec.alias)}`)
+      ) {
+        throw new CliUsageFailure(`Not enough arguments following: ${name}`);
+      }
+    }
+  }
+  const positionals = parsed._.map(String);
+  if (positionals[0] === 'build') positionals.shift();
+  if (positionals.length > 1) throw new CliUsageFailure(`Unknown argument: ${positionals[1]}`);
+  return { ...parsed, context: positionals[0] ?? '.' };
+}
