@@ -7,14 +7,16 @@ import { pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { MediaType } from '../shared/oci.ts';
 import { ImageExportError } from './errors.ts';
+import { createParallelGzip } from './parallel-gzip.ts';
 
 export type Compression = 'gzip' | 'zstd' | 'uncompressed';
 
 /** A compressing transform; `undefined` for uncompressed. Output is deterministic. */
 export function createCompressor(compression: Compression, level?: number): Transform | undefined {
   if (compression === 'uncompressed') return undefined;
-  // Node's gzip header carries mtime 0 and a fixed OS byte, so equal input gives equal bytes.
-  if (compression === 'gzip') return zlib.createGzip({ level: level ?? 6 });
+  // Chunked on several threads, one gzip member with mtime 0 and a fixed OS byte: equal input
+  // gives equal bytes, whatever the machine's core count.
+  if (compression === 'gzip') return createParallelGzip(level === undefined ? {} : { level });
   return zlib.createZstdCompress({
     params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? 3 },
   });
