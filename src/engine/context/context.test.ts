@@ -191,7 +191,7 @@ describe('StatCache', () => {
     expect(snap.stats.hashed).toBe(0);
     await reopened.save();
     expect((await stat(file)).mtimeMs).toBe(written.mtimeMs);
-    expect((await readFile(file, 'utf8')).split('\n')[0]).toBe('tbuild-statcache 1');
+    expect((await readFile(file, 'utf8')).split('\n')[0]).toBe('tbuild-statcache 2');
     await rm(dirname(file), { recursive: true, force: true });
   });
 });

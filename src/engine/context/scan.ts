@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  constants as fsConstants,
   createReadStream,
   lstatSync,
   readdirSync,
@@ -16,7 +17,7 @@ import {
   realpathSync,
   statSync,
 } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { createIgnoreMatcher } from '../../shared/dockerignore.ts';
@@ -29,10 +30,16 @@ import type { ContextFile, ContextSnapshot } from './types.ts';
 /** Files up to this size are read in one call; larger ones are streamed. */
 const WHOLE_READ_LIMIT = 1 << 20;
 const HASH_CONCURRENCY = 8;
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = fsConstants;
+/**
+ * Number stats, not bigint: a BigIntStats allocates a heap bigint per field, and the scan
+ * makes 20,000 of them on a large context (see stat-cache.ts for why numbers are exact enough).
+ */
+const LSTAT_OPTIONS = { throwIfNoEntry: false } as const;
 
 interface PendingHash {
   abs: string;
-  stat: BigIntStats;
+  stat: Stats;
   record: ContextFile;
 }
 
@@ -40,9 +47,10 @@ interface WalkState {
   matcher: IgnoreMatcher;
   files: Map<string, ContextFile>;
   pending: PendingHash[];
-  seen: Set<string>;
   statCache: StatCache;
   reused: number;
+  /** Files whose digest the cache now holds for their current version (reused + recorded). */
+  cached: number;
   signal: AbortSignal | undefined;
 }
 
@@ -57,22 +65,23 @@ function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError('context scan cancelled');
 }
 
-function typeOf(stat: BigIntStats): ContextFile['type'] {
-  if (stat.isFile()) return 'file';
-  if (stat.isDirectory()) return 'dir';
-  if (stat.isSymbolicLink()) return 'symlink';
+function typeOf(mode: number): ContextFile['type'] {
+  const format = mode & S_IFMT;
+  if (format === S_IFREG) return 'file';
+  if (format === S_IFDIR) return 'dir';
+  if (format === S_IFLNK) return 'symlink';
   return 'other';
 }
 
-function makeRecord(path: string, abs: string, stat: BigIntStats): ContextFile {
-  const type = typeOf(stat);
+function makeRecord(path: string, abs: string, stat: Stats): ContextFile {
+  const type = typeOf(stat.mode);
   const record: ContextFile = {
     path,
     type,
-    mode: Number(stat.mode & 0o7777n),
-    uid: Number(stat.uid),
-    gid: Number(stat.gid),
-    size: type === 'dir' ? 0 : Number(stat.size),
+    mode: stat.mode & 0o7777,
+    uid: stat.uid,
+    gid: stat.gid,
+    size: type === 'dir' ? 0 : stat.size,
   };
   if (type === 'symlink') record.linkTarget = readlinkSync(abs);
   return record;
@@ -105,31 +114,32 @@ function walkDir(
   for (const name of listDir(abs, rel)) {
     const childRel = rel === '' ? name : `${rel}/${name}`;
     const childAbs = `${abs}/${name}`;
-    const stat = lstatSync(childAbs, { bigint: true, throwIfNoEntry: false });
+    const stat = lstatSync(childAbs, LSTAT_OPTIONS);
     // Deleted between readdir and lstat (an editor's temp file): it is simply not part of the context.
     if (stat === undefined) continue;
-    const match = state.matcher.empty
-      ? { excluded: false, state: undefined }
-      : state.matcher.matchWithParent(childRel, parent);
-    if (match.excluded) {
-      if (stat.isDirectory() && state.matcher.mayContainIncluded(childRel)) {
-        const heldDir: HeldDir = {
-          record: makeRecord(childRel, childAbs, stat),
-          parent: held,
-          emitted: false,
-        };
-        walkDir(state, childAbs, childRel, match.state, heldDir);
+    let childState: IgnoreState | undefined;
+    if (!state.matcher.empty) {
+      const match = state.matcher.matchWithParent(childRel, parent);
+      childState = match.state;
+      if (match.excluded) {
+        if ((stat.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
+          const heldDir: HeldDir = {
+            record: makeRecord(childRel, childAbs, stat),
+            parent: held,
+            emitted: false,
+          };
+          walkDir(state, childAbs, childRel, childState, heldDir);
+        }
+        continue;
       }
-      continue;
+      emitHeld(state, held);
     }
-    emitHeld(state, held);
     const record = makeRecord(childRel, childAbs, stat);
     state.files.set(childRel, record);
     if (record.type === 'dir') {
-      walkDir(state, childAbs, childRel, match.state, undefined);
+      walkDir(state, childAbs, childRel, childState, undefined);
     } else if (record.type === 'file') {
-      state.seen.add(childAbs);
-      const digest = state.statCache.lookup(childAbs, stat);
+      const digest = state.statCache.lookupIn(abs, name, stat);
       if (digest === undefined) state.pending.push({ abs: childAbs, stat, record });
       else {
         record.digest = digest;
@@ -139,9 +149,9 @@ function walkDir(
   }
 }
 
-async function hashFile(abs: string, size: bigint): Promise<string> {
+async function hashFile(abs: string, size: number): Promise<string> {
   const hash = createHash('sha256');
-  if (size <= BigInt(WHOLE_READ_LIMIT)) {
+  if (size <= WHOLE_READ_LIMIT) {
     hash.update(await readFile(abs));
   } else {
     for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 20 }))
@@ -156,10 +166,10 @@ async function hashFile(abs: string, size: bigint): Promise<string> {
  * problem); only files whose ctime is safely older than the read are cached. A ctime with
  * no sub-second part suggests a filesystem with 1-second timestamps.
  */
-function isSafeToCache(stat: BigIntStats, readStartMs: number): boolean {
-  const ctimeMs = Number(stat.ctimeNs / 1_000_000n);
-  const margin = stat.ctimeNs % 1_000_000_000n === 0n ? 2000 : 50;
-  return ctimeMs < readStartMs - margin;
+function isSafeToCache(stat: Stats, readStartMs: number): boolean {
+  // ctimeMs is sec * 1e3 + nsec / 1e6, a whole number of seconds exactly when nsec is 0.
+  const margin = stat.ctimeMs % 1000 === 0 ? 2000 : 50;
+  return stat.ctimeMs < readStartMs - margin;
 }
 
 async function hashPending(state: WalkState): Promise<void> {
@@ -176,10 +186,26 @@ async function hashPending(state: WalkState): Promise<void> {
           throw new ContextReadError(job.record.path, err);
         }
         job.record.digest = digest;
-        if (isSafeToCache(job.stat, readStartMs)) state.statCache.record(job.abs, job.stat, digest);
+        if (isSafeToCache(job.stat, readStartMs)) {
+          state.statCache.record(job.abs, job.stat, digest);
+          state.cached++;
+        }
       }),
     ),
   );
+}
+
+/**
+ * Drop cache entries under the root that this scan did not see. When the cache holds
+ * exactly the files just seen (the usual no-op rebuild: every file reused), nothing can
+ * be stale and the 20,000-path set is never built.
+ */
+function forgetUnseen(state: WalkState, realRoot: string): void {
+  const files = state.pending.length + state.reused;
+  if (state.cached === files && state.statCache.size === files) return;
+  const seen = new Set<string>();
+  for (const f of state.files.values()) if (f.type === 'file') seen.add(`${realRoot}/${f.path}`);
+  state.statCache.retainUnder(realRoot, seen);
 }
 
 function resolveRoot(root: string): string {
@@ -209,14 +235,15 @@ export async function scanContext(
     matcher: createIgnoreMatcher(patterns),
     files: new Map(),
     pending: [],
-    seen: new Set(),
     statCache,
     reused: 0,
+    cached: 0,
     signal,
   };
   walkDir(state, realRoot, '', undefined, undefined);
   await hashPending(state);
-  statCache.retainUnder(realRoot, state.seen);
+  state.cached += state.reused;
+  forgetUnseen(state, realRoot);
   return {
     root: realRoot,
     files: state.files,
