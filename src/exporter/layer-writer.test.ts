@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { readFile, utimes } from 'node:fs/promises';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../shared/digest.ts';
@@ -80,6 +80,26 @@ describe('writeLayerTar', () => {
       );
       expect(diffId).toBe(a.diffId);
     }
+  });
+
+  it('gzips a layer bigger than one compression chunk into one valid member that unpacks intact', async () => {
+    const layer = await makeTempDir();
+    // Compressible and incompressible data, so chunks of both kinds meet at the boundaries.
+    const text = Buffer.from('layer chunk boundary '.repeat(100_000)); // ~2 MiB
+    const noise = Buffer.alloc(1536 * 1024);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 13;
+    await writeFile(join(layer, 'text'), text);
+    await writeFile(join(layer, 'noise'), noise);
+    const blob = join(await makeTempDir(), 'layer.tar.gz');
+    const written = await writeLayerTar(layer, blob, { compression: 'gzip' });
+    expect(written.digest).toBe(sha256(await readFile(blob)));
+    expect(written.uncompressedSize).toBeGreaterThan(3 * 1024 * 1024);
+    execFileSync('gzip', ['-t', blob]);
+    const unpacked = join(await makeTempDir(), 'diff');
+    const result = await unpackLayer(createReadStream(blob), unpacked);
+    expect(result.diffId).toBe(written.diffId);
+    expect((await readFile(join(unpacked, 'text'))).equals(text)).toBe(true);
+    expect((await readFile(join(unpacked, 'noise'))).equals(noise)).toBe(true);
   });
 
   it('clamps newer file times to SOURCE_DATE_EPOCH so trees built at different times match', async () => {
