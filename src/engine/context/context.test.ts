@@ -194,4 +194,24 @@ describe('StatCache', () => {
     expect((await readFile(file, 'utf8')).split('\n')[0]).toBe('tbuild-statcache 2');
     await rm(dirname(file), { recursive: true, force: true });
   });
+
+  it('forgets deleted files, keeps odd names, and accepts bigint stats as keys', async () => {
+    await writeTree(dir, { 'odd\tname.txt': 'tab' });
+    await settle();
+    const file = join(dir, '..', `${dir.split('/').pop()}-cache2`, 'stat-cache');
+    const cache = await StatCache.open(file);
+    await scanContext(dir, ignore, cache);
+    expect(cache.size).toBe(6);
+    await rm(join(dir, 'src/lib/z.js'));
+    await scanContext(dir, ignore, cache);
+    expect(cache.size).toBe(5);
+    await cache.save();
+
+    const reopened = await StatCache.open(file);
+    expect(reopened.size).toBe(5);
+    expect((await scanContext(dir, ignore, reopened)).stats.hashed).toBe(0);
+    const big = await stat(join(dir, 'a.txt'), { bigint: true });
+    expect(reopened.lookup(join(dir, 'a.txt'), big)).toBe(sha('alpha'));
+    await rm(dirname(file), { recursive: true, force: true });
+  });
 });
