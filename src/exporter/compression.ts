@@ -1,6 +1,6 @@
 /**
- * Layer compression: gzip and zstd through node:zlib, media types for each, and
- * detection of a compressed stream by its magic bytes.
+ * Layer compression: gzip (chunked over several threads, see parallel-gzip.ts) and zstd
+ * through node:zlib, media types for each, and detection of a compressed stream by its magic bytes.
  */
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
