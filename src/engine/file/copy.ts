@@ -11,28 +11,15 @@
  * Writes go through `resolveInRoot`, so a destination crossing a symlink in the image
  * lands where the container would see it, never outside the root.
  */
-import {
-  chmod,
-  copyFile,
-  lchown,
-  lstat,
-  lutimes,
-  mkdir,
-  readdir,
-  readlink,
-  rm,
-  symlink,
-  link,
-} from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { CopyAction } from '../../llb/types.ts';
 import { FileOpError, sourceNotFound } from './errors.ts';
-import { hasWildcard, matchComponent, matchPath } from './glob.ts';
-import { applyMode } from './mode.ts';
+import { hasWildcard, matchComponent } from './glob.ts';
 import type { Owner } from './owner.ts';
 import { cleanPath, resolveInRoot } from './paths.ts';
-import { makeSpecialFile } from './special.ts';
+import { copyDirEntries, copyEntry, makeLimit, type TreeOptions } from './tree.ts';
 import { isArchive, extractArchive } from './unpack.ts';
 
 export interface SourceRoot {
@@ -52,18 +39,7 @@ export interface CopyContext {
   signal?: AbortSignal;
 }
 
-interface CopyOptions {
-  owner: Owner | undefined;
-  sourceOwner: Owner | undefined;
-  mode: number | string | undefined;
-  exclude: string[];
-  /** dev:ino → destination path, to keep hard links. */
-  inodes: Map<string, string>;
-  /** Host root of the source and its visibility filter. */
-  sourceRoot: string;
-  visible: ((relPath: string) => boolean) | undefined;
-  signal: AbortSignal | undefined;
-}
+type CopyOptions = TreeOptions;
 
 /** Apply one copy action. `owner` is the resolved --chown, if any. */
 export async function copyAction(
@@ -90,6 +66,7 @@ export async function copyAction(
     mode: action.mode,
     exclude: action.exclude ?? [],
     inodes: new Map(),
+    limit: makeLimit(),
     signal: ctx.signal,
     sourceRoot: source.root,
     visible,
@@ -192,78 +169,6 @@ export async function mkdirAllOwned(
     await chmod(current, mode);
     await lchown(current, owner?.uid ?? 0, owner?.gid ?? 0);
   }
-}
-
-async function copyEntry(
-  src: string,
-  st: Stats,
-  dest: string,
-  rel: string,
-  opts: CopyOptions,
-  overwriteDirMetadata: boolean,
-): Promise<void> {
-  opts.signal?.throwIfAborted();
-  if (rel && opts.exclude.some((p) => matchPath(p, rel))) return;
-  if (opts.visible && !opts.visible(path.relative(opts.sourceRoot, src).split(path.sep).join('/')))
-    return;
-  if (st.isDirectory()) {
-    const existing = await lstat(dest).catch(() => undefined);
-    if (existing && !existing.isDirectory()) await rm(dest, { force: true });
-    const created = !existing?.isDirectory();
-    if (created) await mkdir(dest);
-    await copyDirEntries(src, dest, rel, opts);
-    if (created || overwriteDirMetadata) await setMetadata(dest, st, opts, true);
-    return;
-  }
-  const existing = await lstat(dest).catch(() => undefined);
-  if (existing?.isDirectory()) {
-    throw new FileOpError(
-      'TBUILD_COPY_DEST',
-      `cannot replace directory /${rel || path.basename(dest)} with a file`,
-    );
-  }
-  if (existing) await rm(dest, { force: true });
-  const inodeKey = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
-  const linked = inodeKey ? opts.inodes.get(inodeKey) : undefined;
-  if (linked) {
-    await link(linked, dest);
-    return;
-  }
-  if (st.isSymbolicLink()) await symlink(await readlink(src), dest);
-  else if (st.isFile()) await copyFile(src, dest);
-  else await makeSpecialFile(dest, st);
-  await setMetadata(dest, st, opts, false);
-  if (inodeKey) opts.inodes.set(inodeKey, dest);
-}
-
-/** Copy a directory's children; existing nested directories take the source's metadata. */
-async function copyDirEntries(
-  src: string,
-  dest: string,
-  rel: string,
-  opts: CopyOptions,
-): Promise<void> {
-  const names = (await readdir(src)).sort();
-  for (const name of names) {
-    const childSrc = path.join(src, name);
-    const childRel = rel ? `${rel}/${name}` : name;
-    await copyEntry(childSrc, await lstat(childSrc), path.join(dest, name), childRel, opts, true);
-  }
-}
-
-async function setMetadata(
-  dest: string,
-  st: Stats,
-  opts: CopyOptions,
-  isDir: boolean,
-): Promise<void> {
-  const owner = opts.owner ?? opts.sourceOwner ?? { uid: st.uid, gid: st.gid };
-  await lchown(dest, owner.uid, owner.gid);
-  if (!st.isSymbolicLink()) {
-    const mode = opts.mode === undefined ? st.mode & 0o7777 : applyMode(opts.mode, st.mode, isDir);
-    await chmod(dest, mode);
-  }
-  await lutimes(dest, st.atime, st.mtime);
 }
 
 /** Expand a wildcard source path against the source root (Go filepath.Match per component). */
