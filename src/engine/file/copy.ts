@@ -132,7 +132,8 @@ async function copyOne(
   if (copyContents && destSt?.isDirectory()) {
     await copyDirEntries(srcHost, destHost, '', opts);
   } else {
-    await copyEntry(srcHost, st, destHost, name, opts, false);
+    // Without a destination, mkdirAllOwned has just made `destHost` for the contents: empty.
+    await copyEntry(srcHost, st, destHost, name, opts, false, copyContents && !destSt);
   }
 }
 

@@ -74,7 +74,8 @@ export function makeLimit(): LimitFunction {
 /**
  * Copy `src` (already lstat'ed as `st`) to `dest`. `rel` is the path below the copied root
  * (for --exclude); `overwriteDirMetadata` makes an existing destination directory take the
- * source's metadata (true for nested directories).
+ * source's metadata (true for nested directories). `destCreated` says the caller has just
+ * created `dest` as an empty directory, so nothing in it needs checking.
  */
 export async function copyEntry(
   src: string,
@@ -83,7 +84,16 @@ export async function copyEntry(
   rel: string,
   opts: TreeOptions,
   overwriteDirMetadata: boolean,
+  destCreated = false,
 ): Promise<void> {
+  if (destCreated && st.isDirectory()) {
+    opts.signal?.throwIfAborted();
+    if (isSkipped(src, rel, opts)) return;
+    const inner = await describeNewDir(dest, undefined, opts.limit);
+    await copyChildren(src, dest, rel, opts, inner);
+    if (overwriteDirMetadata) await opts.limit(() => setMetadata(dest, st, opts, true));
+    return;
+  }
   await copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, undefined);
 }
 
@@ -303,8 +313,12 @@ function isOwnedAtCreation(st: Stats, owner: Owner, fresh: FreshDir): boolean {
   return st.isSymbolicLink() || (st.uid === owner.uid && st.gid === owner.gid);
 }
 
+let egid: number | undefined;
+
+/** This process's effective group, the group of what it creates (it does not change). */
 function processGid(): number {
-  return process.getegid?.() ?? 0;
+  egid ??= process.getegid?.() ?? 0;
+  return egid;
 }
 
 /** Wait for every task, then fail with the first error: no write outlives a failed copy. */
