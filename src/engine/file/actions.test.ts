@@ -11,6 +11,7 @@ import {
   chmodSync,
   linkSync,
   existsSync,
+  utimesSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -175,6 +176,34 @@ describe('COPY and ADD file actions', () => {
     linkSync(path.join(ctxDir, 'd/a'), path.join(ctxDir, 'd/b'));
     await apply(copy('d', '/h'));
     expect(lstatSync(path.join(root, 'h/a')).ino).toBe(lstatSync(path.join(root, 'h/b')).ino);
+  });
+
+  it('copies a wide tree concurrently, keeping set-id modes, times, owners and every hard link', async () => {
+    const when = new Date('2020-01-02T03:04:05Z');
+    for (let d = 0; d < 8; d++) {
+      mkdirSync(path.join(ctxDir, `t/d${d}/sub`), { recursive: true });
+      for (let f = 0; f < 12; f++) {
+        const file = path.join(ctxDir, `t/d${d}/sub/f${f}`);
+        writeFileSync(file, `${d}/${f}`);
+        chmodSync(file, f % 2 ? 0o4755 : 0o640);
+        utimesSync(file, when, when);
+        linkSync(file, path.join(ctxDir, `t/d${d}/l${f}`));
+      }
+      utimesSync(path.join(ctxDir, `t/d${d}/sub`), when, when);
+    }
+    await apply(copy('t', '/plain'), copy('t', '/owned', { chown: { user: { id: 1000 } } }));
+    for (const top of ['plain', 'owned']) {
+      const owner = top === 'plain' ? '0:0' : '1000:1000';
+      expect(attrs(`${top}/d3/sub/f5`)).toBe(`file 4755 ${owner}`);
+      expect(attrs(`${top}/d7/sub/f2`)).toBe(`file 640 ${owner}`);
+      expect(lstatSync(path.join(root, `${top}/d4/sub`)).mtime).toEqual(when);
+      expect(lstatSync(path.join(root, `${top}/d4/sub/f9`)).mtime).toEqual(when);
+      for (let d = 0; d < 8; d++)
+        for (let f = 0; f < 12; f++)
+          expect(lstatSync(path.join(root, `${top}/d${d}/l${f}`)).ino).toBe(
+            lstatSync(path.join(root, `${top}/d${d}/sub/f${f}`)).ino,
+          );
+    }
   });
 
   it('honours --exclude and --parents', async () => {
