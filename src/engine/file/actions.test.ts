@@ -206,6 +206,21 @@ describe('COPY and ADD file actions', () => {
     }
   });
 
+  it('matches --exclude below the copied directory, whether the destination exists or not', async () => {
+    mkdirSync(path.join(ctxDir, 'dir'));
+    writeFileSync(path.join(ctxDir, 'dir/a.txt'), 'a');
+    writeFileSync(path.join(ctxDir, 'dir/b.md'), 'b');
+    mkdirSync(path.join(root, 'existing'));
+    await apply(
+      copy('dir', '/new', { exclude: ['*.txt'] }),
+      copy('dir', '/existing', { exclude: ['*.txt'] }),
+    );
+    for (const dest of ['new', 'existing']) {
+      expect(existsSync(path.join(root, dest, 'a.txt'))).toBe(false);
+      expect(existsSync(path.join(root, dest, 'b.md'))).toBe(true);
+    }
+  });
+
   it('honours --exclude and --parents', async () => {
     mkdirSync(path.join(ctxDir, 'pkg/a'), { recursive: true });
     writeFileSync(path.join(ctxDir, 'pkg/a/keep.go'), 'k');

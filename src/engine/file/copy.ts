@@ -133,7 +133,16 @@ async function copyOne(
     await copyDirEntries(srcHost, destHost, '', opts);
   } else {
     // Without a destination, mkdirAllOwned has just made `destHost` for the contents: empty.
-    await copyEntry(srcHost, st, destHost, name, opts, false, copyContents && !destSt);
+    // Exclude patterns match paths below the copied directory (`a.txt`, not `dir/a.txt`).
+    await copyEntry(
+      srcHost,
+      st,
+      destHost,
+      copyContents ? '' : name,
+      opts,
+      false,
+      copyContents && !destSt,
+    );
   }
 }
 
