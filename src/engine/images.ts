@@ -5,7 +5,6 @@
  */
 import { Transform } from 'node:stream';
 import type { SnapshotId, Store } from '../cache/types.ts';
-import { unpackLayer } from '../exporter/layer-unpack.ts';
 import { normalizeImageName } from '../registry/reference.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import type { Digest } from '../shared/digest.ts';
@@ -146,6 +145,7 @@ export async function unpackInto(
 ): Promise<SnapshotId> {
   const snapshot = await store.snapshots.create(parent, `layer ${diffId.slice(7, 19)} of ${what}`);
   try {
+    const { unpackLayer } = await import('../exporter/layer-unpack.ts');
     const result = await unpackLayer(store.blobs.stream(blob), snapshot.dir);
     if (result.diffId !== diffId) {
       throw new TbuildError(

@@ -7,7 +7,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { SnapshotInfo, Store } from '../cache/types.ts';
-import { mountOverlay, type Mount } from '../exec/overlay.ts';
+import type { Mount, OverlayMountOptions } from '../exec/overlay.ts';
 import type { Ref } from './types.ts';
 
 export interface Scope {
@@ -24,6 +24,11 @@ export interface Scope {
   ): Promise<{ path: string; snapshot: SnapshotInfo; unmount(): Promise<void> }>;
   /** Writable view of `ref` whose writes are thrown away (RUN --mount=type=bind,rw). */
   mountScratchWritable(ref: Ref): Promise<string>;
+}
+
+/** exec/overlay is loaded on the first mount: cached builds mount nothing. */
+async function mountOverlay(options: OverlayMountOptions): Promise<Mount> {
+  return (await import('../exec/overlay.ts')).mountOverlay(options);
 }
 
 /** Open a mount scope for one op. */

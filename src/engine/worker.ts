@@ -8,10 +8,6 @@ import { digestOf } from '../shared/digest.ts';
 import type { CacheMap, OpHandler, Worker } from '../solver/types.ts';
 import { checksumPaths, scanContext, StatCache } from './context/index.ts';
 import { openScope } from './mounts.ts';
-import { runExecOp } from './ops/exec.ts';
-import { runFileOp } from './ops/file.ts';
-import { gitSourceHandler } from './ops/git.ts';
-import { runMergeOp } from './ops/merge.ts';
 import { httpSourceHandler, imageSourceHandler, localSourceHandler } from './ops/source.ts';
 import { createResultCache } from './result-cache.ts';
 import type { EngineOptions, Ref } from './types.ts';
@@ -19,6 +15,19 @@ import type { EngineOptions, Ref } from './types.ts';
 export interface EngineWorker extends Worker<Ref> {
   /** Persist what was learnt (the stat cache). */
   flush(): Promise<void>;
+}
+
+/**
+ * A handler whose module loads on first use. Op implementations (runc, overlay, COPY,
+ * tar) are imported only when an op runs: a fully cached build never loads them.
+ */
+function lazyHandler(load: () => Promise<OpHandler<Ref>>): OpHandler<Ref> {
+  let handler: Promise<OpHandler<Ref>> | undefined;
+  const get = () => (handler ??= load());
+  return {
+    cacheMap: async (ctx) => (await get()).cacheMap(ctx),
+    exec: async (ctx, inputs) => (await get()).exec(ctx, inputs),
+  };
 }
 
 /** A worker for one Definition (handlers look at their inputs' op types). */
@@ -68,16 +77,26 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
             return localSourceHandler(engine, op.source, openStatCache);
           case 'http':
             return httpSourceHandler(engine, op.source);
-          case 'git':
-            return gitSourceHandler(engine, op.source);
+          case 'git': {
+            const git = op.source;
+            return lazyHandler(async () =>
+              (await import('./ops/git.ts')).gitSourceHandler(engine, git),
+            );
+          }
         }
         break;
       case 'exec':
-        return keyed((ctx, inputs) => runExecOp(engine, op, inputs, ctx, describe(digest)));
+        return keyed(async (ctx, inputs) =>
+          (await import('./ops/exec.ts')).runExecOp(engine, op, inputs, ctx, describe(digest)),
+        );
       case 'file':
-        return keyed((ctx, inputs) => runFileOp(engine, op, inputs, ctx, describe(digest)));
+        return keyed(async (ctx, inputs) =>
+          (await import('./ops/file.ts')).runFileOp(engine, op, inputs, ctx, describe(digest)),
+        );
       case 'merge':
-        return keyed((ctx, inputs) => runMergeOp(engine, inputs, ctx, describe(digest)));
+        return keyed(async (ctx, inputs) =>
+          (await import('./ops/merge.ts')).runMergeOp(engine, inputs, ctx, describe(digest)),
+        );
     }
   };
 

@@ -11,7 +11,7 @@ import type { Digest } from '../shared/digest.ts';
 import { MediaType, type Descriptor, type ImageConfig, type Manifest } from '../shared/oci.ts';
 import { dockerLayerMediaType } from './compression.ts';
 import { ImageExportError } from './errors.ts';
-import { writeLayerTar, type LayerWriteOptions } from './layer-writer.ts';
+import type { LayerWriteOptions } from './layer-writer.ts';
 
 /** A layer of an image: its uncompressed digest and the blob that carries it. */
 export interface ImageLayer {
@@ -144,7 +144,10 @@ export async function ensureLayerBlob(
     throw err;
   });
   const [written, info] = await Promise.all([
-    writeLayerTar(snapshot.dir, pipe, options),
+    // Loaded here: a fully cached build reuses blobs and never writes a layer.
+    import('./layer-writer.ts').then(({ writeLayerTar }) =>
+      writeLayerTar(snapshot.dir, pipe, options),
+    ),
     ingesting,
   ]);
   const descriptor = { mediaType: written.mediaType, digest: info.digest, size: info.size };

@@ -8,18 +8,18 @@ import { availableParallelism } from 'node:os';
 import { parseDockerignore } from '../../parser/dockerignore.ts';
 import { dockerfileToLLB } from '../../frontend/index.ts';
 import { openStore } from '../../cache/index.ts';
-import { cleanupStaleContainers, createRuncExecutor } from '../../exec/runc.ts';
 import { createImageProvider } from '../../engine/images.ts';
 import { createWorker } from '../../engine/worker.ts';
 import { commitImage } from '../../engine/commit-image.ts';
 import { createSolver } from '../../solver/index.ts';
-import { createRenderer } from '../../progress/index.ts';
 import type { RegistryClient } from '../../registry/types.ts';
 import type { ProgressEvent } from '../../shared/progress.ts';
-import { printDryRun } from '../commands/build-dry-run.ts';
 import { errorSources } from '../errors.ts';
 import { resolveBuildOptions, type UserBuildOptions } from './options.ts';
 import { writeOutputs } from './write-outputs.ts';
+import { openRenderer } from './renderer.ts';
+import type { Executor } from '../../exec/types.ts';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface BuildOutcome {
@@ -46,7 +46,7 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const renderer = createRenderer(options.dryRun ? 'quiet' : options.progress, process.stderr);
+  const renderer = await openRenderer(options.dryRun ? 'quiet' : options.progress, process.stderr);
   const emit = (event: ProgressEvent) => renderer.sink(event);
   const started = Date.now();
   let ok = false;
@@ -86,6 +86,7 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
         location: warning.location,
       });
     if (options.dryRun) {
+      const { printDryRun } = await import('../commands/build-dry-run.ts');
       await printDryRun(lowered, options.format, (s) => process.stdout.write(s));
       ok = true;
       return {};
@@ -97,7 +98,7 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
     const worker = createWorker(
       {
         store,
-        executor: createRuncExecutor({ stateDir }),
+        executor: lazyRuncExecutor(stateDir),
         images,
         localDirs: { context: options.contextDir },
         secrets: [...options.secrets],
@@ -172,4 +173,27 @@ function displayDockerfile(file: string, contextDir: string, given: string | und
   if (given && given !== '-') return given;
   const rel = path.relative(contextDir, file);
   return rel.startsWith('..') ? file : rel;
+}
+
+/** The runc executor, loaded when the first container runs (a cached build runs none). */
+function lazyRuncExecutor(stateDir: string): Executor {
+  let executor: Promise<Executor> | undefined;
+  return {
+    async run(spec, io, signal) {
+      executor ??= import('../../exec/runc.ts').then((m) => m.createRuncExecutor({ stateDir }));
+      return (await executor).run(spec, io, signal);
+    },
+  };
+}
+
+/**
+ * Containers of a killed build keep running until someone stops them: this build does.
+ * Only when runc state is left over is the exec module loaded to clean it.
+ */
+async function cleanupStaleContainers(stateDir: string): Promise<void> {
+  const leftovers = await Promise.all(
+    ['runc', 'bundles'].map((d) => readdir(path.join(stateDir, d)).catch(() => [] as string[])),
+  );
+  if (leftovers.every((names) => names.length === 0)) return;
+  await (await import('../../exec/runc.ts')).cleanupStaleContainers(stateDir);
 }

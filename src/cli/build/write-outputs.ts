@@ -4,13 +4,11 @@
  */
 import type { Store } from '../../cache/types.ts';
 import type { CommittedImage } from '../../engine/commit-image.ts';
-import { pushImage } from '../../engine/push.ts';
 import { normalizeImageName } from '../../registry/reference.ts';
 import type { RegistryClient } from '../../registry/types.ts';
 import type { ProgressEvent } from '../../shared/progress.ts';
 import type { ResolvedBuildOptions } from './options.ts';
 import type { OutputSpec } from './outputs.ts';
-import { exportArchive, exportFilesystem } from './archive-outputs.ts';
 import { task } from './run-build.ts';
 
 export interface OutputContext {
@@ -34,30 +32,35 @@ export async function writeOutputs(ctx: OutputContext): Promise<void> {
     });
   }
   for (const output of options.outputs) await writeOutput(ctx, output);
-  if (options.load)
-    await task(ctx.emit, 'loading image into docker', () =>
-      exportArchive(ctx, {
-        type: 'docker',
-        dest: 'docker-load',
-        names: [...options.tags],
-        push: false,
-        attrs: {},
-      }),
+  if (options.load) {
+    const load: OutputSpec = {
+      type: 'docker',
+      dest: 'docker-load',
+      names: [...options.tags],
+      push: false,
+      attrs: {},
+    };
+    await task(ctx.emit, 'loading image into docker', async () =>
+      (await archives()).exportArchive(ctx, load),
     );
+  }
 }
+
+/** Archive writers and push load on demand: a build into the store alone needs neither. */
+const archives = () => import('./archive-outputs.ts');
 
 async function writeOutput(ctx: OutputContext, output: OutputSpec): Promise<void> {
   switch (output.type) {
     case 'docker':
     case 'oci':
       await task(ctx.emit, `exporting ${output.type} archive to ${output.dest}`, () =>
-        exportArchive(ctx, output),
+        archives().then((a) => a.exportArchive(ctx, output)),
       );
       return;
     case 'local':
     case 'tar':
       await task(ctx.emit, `exporting files to ${output.dest}`, () =>
-        exportFilesystem(ctx, output),
+        archives().then((a) => a.exportFilesystem(ctx, output)),
       );
       return;
     case 'image':
@@ -73,6 +76,7 @@ async function writeOutput(ctx: OutputContext, output: OutputSpec): Promise<void
         });
         if (output.push) {
           const client = await ctx.registry();
+          const { pushImage } = await import('../../engine/push.ts');
           await task(ctx.emit, `pushing ${name}`, () =>
             pushImage(ctx.store, client, ctx.committed, normalized, { signal: ctx.signal }),
           );
