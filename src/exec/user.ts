@@ -12,9 +12,14 @@ const MAX_SYMLINKS = 255;
 /**
  * Join `unsafePath` to `rootfs` following symlinks as the container would see them:
  * absolute link targets and `..` never leave `rootfs` (like Go's securejoin). Missing
- * components are appended as they are. Returns an absolute host path inside rootfs.
+ * components are appended as they are. The final component is followed unless
+ * `followFinal` is false (an lchown/rm/symlink target). Returns a host path inside rootfs.
  */
-export async function resolveInRoot(rootfs: string, unsafePath: string): Promise<string> {
+export async function resolveInRoot(
+  rootfs: string,
+  unsafePath: string,
+  followFinal = true,
+): Promise<string> {
   const root = path.resolve(rootfs);
   const pending = splitPath(unsafePath);
   const resolved: string[] = [];
@@ -25,6 +30,10 @@ export async function resolveInRoot(rootfs: string, unsafePath: string): Promise
     if (part === '..') {
       resolved.pop();
       continue;
+    }
+    if (!followFinal && pending.length === 0) {
+      resolved.push(part);
+      break;
     }
     const candidate = path.join(root, ...resolved, part);
     const info = await lstat(candidate).catch((err: NodeJS.ErrnoException) => {
@@ -58,13 +67,13 @@ export interface ResolvedUser {
   additionalGids: number[];
 }
 
-interface PasswdEntry {
+export interface PasswdEntry {
   name: string;
   uid: number;
   gid: number;
 }
 
-interface GroupEntry {
+export interface GroupEntry {
   name: string;
   gid: number;
   members: string[];
@@ -165,6 +174,16 @@ function parseGroup(text: string): GroupEntry[] {
     entries.push({ name, gid: Number(gid), members: members.split(',').filter((m) => m !== '') });
   }
   return entries;
+}
+
+/** The rootfs's /etc/passwd entries (none when it has no such file). */
+export async function readPasswd(rootfs: string): Promise<PasswdEntry[]> {
+  return parsePasswd(await readRootFile(rootfs, '/etc/passwd'));
+}
+
+/** The rootfs's /etc/group entries (none when it has no such file). */
+export async function readGroups(rootfs: string): Promise<GroupEntry[]> {
+  return parseGroup(await readRootFile(rootfs, '/etc/group'));
 }
 
 function parseColonFile(text: string): string[][] {

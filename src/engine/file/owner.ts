@@ -3,38 +3,13 @@
  * filesystem's /etc/passwd and /etc/group, as BuildKit does. A user given by name takes
  * its primary group; a numeric uid alone is also used as the gid.
  */
-import { readFile } from 'node:fs/promises';
 import type { ChownOpt } from '../../llb/types.ts';
 import { FileOpError } from './errors.ts';
-import { resolveInRoot } from './paths.ts';
+import { readGroups, readPasswd } from '../../exec/user.ts';
 
 export interface Owner {
   uid: number;
   gid: number;
-}
-
-interface DbEntry {
-  name: string;
-  id: number;
-  gid: number;
-}
-
-async function readDb(root: string, file: '/etc/passwd' | '/etc/group'): Promise<DbEntry[]> {
-  const text = await readFile(await resolveInRoot(root, file), 'utf8').catch(
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return '';
-      throw err;
-    },
-  );
-  const entries: DbEntry[] = [];
-  for (const line of text.split('\n')) {
-    const fields = line.split(':');
-    if (fields.length < 3 || line.startsWith('#')) continue;
-    const id = Number(fields[2]);
-    if (!Number.isInteger(id)) continue;
-    entries.push({ name: fields[0]!, id, gid: file === '/etc/passwd' ? Number(fields[3]) : id });
-  }
-  return entries;
 }
 
 /** Resolve a chown option against the filesystem at `root`. */
@@ -50,7 +25,7 @@ export async function resolveOwner(
       uid = gid = chown.user.id;
     } else {
       const name = chown.user.name;
-      const user = (await readDb(root, '/etc/passwd')).find((u) => u.name === name);
+      const user = (await readPasswd(root)).find((u) => u.name === name);
       if (!user) {
         throw new FileOpError(
           'TBUILD_UNKNOWN_USER',
@@ -60,7 +35,7 @@ export async function resolveOwner(
           },
         );
       }
-      uid = user.id;
+      uid = user.uid;
       gid = user.gid;
     }
   }
@@ -68,7 +43,7 @@ export async function resolveOwner(
     if ('id' in chown.group) gid = chown.group.id;
     else {
       const name = chown.group.name;
-      const group = (await readDb(root, '/etc/group')).find((g) => g.name === name);
+      const group = (await readGroups(root)).find((g) => g.name === name);
       if (!group) {
         throw new FileOpError(
           'TBUILD_UNKNOWN_GROUP',
@@ -78,7 +53,7 @@ export async function resolveOwner(
           },
         );
       }
-      gid = group.id;
+      gid = group.gid;
     }
   }
   return { uid, gid };
