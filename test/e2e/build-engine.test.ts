@@ -5,33 +5,24 @@
 import { execFileSync } from 'node:child_process';
 import {
   lstatSync,
-  mkdtempSync,
   readFileSync,
   readlinkSync,
-  rmSync,
   writeFileSync,
   readdirSync,
   existsSync,
 } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBusyboxImage } from '../helpers/base-images.ts';
-import { build, makeContext, startBuildUntil, workSteps } from '../helpers/build-harness.ts';
+import { describe, expect, it } from 'vitest';
+import {
+  build,
+  makeContext,
+  useBuildStore,
+  startBuildUntil,
+  workSteps,
+} from '../helpers/build-harness.ts';
 import { runTbuild } from '../helpers/run-tbuild.ts';
 
-let store: string;
-let scratch: string;
-
-beforeAll(async () => {
-  store = mkdtempSync(path.join(os.tmpdir(), 'tbuild-store-'));
-  scratch = mkdtempSync(path.join(os.tmpdir(), 'tbuild-out-'));
-  await ensureBusyboxImage(store);
-});
-afterAll(() => {
-  rmSync(store, { recursive: true, force: true });
-  rmSync(scratch, { recursive: true, force: true });
-});
+const dirs = useBuildStore();
 
 function archiveConfig(tarFile: string): {
   config: Record<string, unknown>;
@@ -94,9 +85,9 @@ describe('tbuild build with the engine', () => {
     const bundleSrc = await makeContext({ 'inner/readme': 'from the tarball\n' });
     const ctx = await makeContext({ Dockerfile: EVERY_INSTRUCTION, 'config.txt': 'key=value\n' });
     execFileSync('tar', ['-czf', path.join(ctx, 'bundle.tar.gz'), '-C', bundleSrc, 'inner']);
-    const tarFile = path.join(scratch, 'every.tar');
-    const files = path.join(scratch, 'every-files');
-    const run = await build(store, ctx, [
+    const tarFile = path.join(dirs.scratch, 'every.tar');
+    const files = path.join(dirs.scratch, 'every-files');
+    const run = await build(dirs.store, ctx, [
       '-t',
       'every:latest',
       '--build-arg',
@@ -155,12 +146,12 @@ describe('tbuild build with the engine', () => {
         'FROM localhost:5000/busybox:latest\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nWORKDIR /w\n',
       'a.txt': 'A\n',
     });
-    const iid = (n: number) => path.join(scratch, `noop-${n}.iid`);
-    const first = await build(store, ctx, ['-t', 'noop:1', '--iidfile', iid(1)]);
+    const iid = (n: number) => path.join(dirs.scratch, `noop-${n}.iid`);
+    const first = await build(dirs.store, ctx, ['-t', 'noop:1', '--iidfile', iid(1)]);
     expect(first.code).toBe(0);
     expect(workSteps(first.ran)).toHaveLength(3);
     await new Promise((r) => setTimeout(r, 20));
-    const second = await build(store, ctx, ['-t', 'noop:1', '--iidfile', iid(2)]);
+    const second = await build(dirs.store, ctx, ['-t', 'noop:1', '--iidfile', iid(2)]);
     expect(second.code).toBe(0);
     expect(workSteps(second.ran)).toEqual([]);
     expect(second.cached.length).toBeGreaterThan(0);
@@ -184,9 +175,9 @@ describe('tbuild build with the engine', () => {
       'one.txt': '1\n',
       'two.txt': '2\n',
     });
-    expect((await build(store, ctx)).code).toBe(0);
+    expect((await build(dirs.store, ctx)).code).toBe(0);
     writeFileSync(path.join(ctx, 'two.txt'), '2 changed\n');
-    const rerun = await build(store, ctx);
+    const rerun = await build(dirs.store, ctx);
     expect(rerun.code).toBe(0);
     expect(workSteps(rerun.ran)).toEqual(
       expect.arrayContaining([
@@ -211,7 +202,7 @@ describe('tbuild build with the engine', () => {
         '',
       ].join('\n'),
     });
-    const run = await build(store, ctx, ['--max-parallelism', '2']);
+    const run = await build(dirs.store, ctx, ['--max-parallelism', '2']);
     expect(run.code).toBe(0);
     const span = (needle: string) => {
       const start = run.events.find(
@@ -232,11 +223,11 @@ describe('tbuild build with the engine', () => {
     const ctx = await makeContext({
       Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo before\nRUN exit 3\n',
     });
-    const dest = path.join(scratch, 'failed.tar');
+    const dest = path.join(dirs.scratch, 'failed.tar');
     const run = await runTbuild([
       'build',
       '--root',
-      store,
+      dirs.store,
       '--progress=plain',
       '-t',
       'failed:1',
@@ -248,26 +239,26 @@ describe('tbuild build with the engine', () => {
     expect(run.stderr).toContain('exit code: 3');
     expect(run.stderr).toMatch(/Dockerfile:3|line 3/);
     expect(existsSync(dest)).toBe(false);
-    const images = await runTbuild(['images', '--root', store]);
+    const images = await runTbuild(['images', '--root', dirs.store]);
     expect(images.stdout).not.toContain('failed');
   });
 
-  it('leaves the store consistent when killed mid-RUN, and the next build succeeds', async () => {
+  it('leaves the dirs.store consistent when killed mid-RUN, and the next build succeeds', async () => {
     const ctx = await makeContext({
       Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo start && sleep 60\n',
     });
-    const running = await startBuildUntil(store, ctx, /sleep 60/);
+    const running = await startBuildUntil(dirs.store, ctx, /sleep 60/);
     await new Promise((r) => setTimeout(r, 500));
     running.kill();
     await running.exited;
     const next = await makeContext({
       Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo after > /after\n',
     });
-    const run = await build(store, next, ['-t', 'after-kill:1']);
+    const run = await build(dirs.store, next, ['-t', 'after-kill:1']);
     expect(run.code).toBe(0);
     const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-    expect(mountinfo.split('\n').filter((l) => l.includes(store))).toEqual([]);
-    const leftovers = readdirSync(path.join(store, 'mounts'));
+    expect(mountinfo.split('\n').filter((l) => l.includes(dirs.store))).toEqual([]);
+    const leftovers = readdirSync(path.join(dirs.store, 'mounts'));
     expect(leftovers.length).toBeLessThanOrEqual(0);
   });
 });

@@ -2,29 +2,16 @@
  * RUN --mount and cache control through the CLI: secrets reach the step but never the
  * image, cache mounts persist between builds, --no-cache and --no-cache-filter rerun steps.
  */
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBusyboxImage } from '../helpers/base-images.ts';
-import { build, makeContext, workSteps } from '../helpers/build-harness.ts';
+import { describe, expect, it } from 'vitest';
+import { build, makeContext, useBuildStore, workSteps } from '../helpers/build-harness.ts';
 
-let store: string;
-let scratch: string;
-
-beforeAll(async () => {
-  store = mkdtempSync(path.join(os.tmpdir(), 'tbuild-store-'));
-  scratch = mkdtempSync(path.join(os.tmpdir(), 'tbuild-out-'));
-  await ensureBusyboxImage(store);
-});
-afterAll(() => {
-  rmSync(store, { recursive: true, force: true });
-  rmSync(scratch, { recursive: true, force: true });
-});
+const dirs = useBuildStore();
 
 describe('RUN mounts and cache control', () => {
   it('gives a secret to the step that mounts it and leaves it out of the image', async () => {
-    const secretFile = path.join(scratch, 'token');
+    const secretFile = path.join(dirs.scratch, 'token');
     writeFileSync(secretFile, 's3cr3t');
     const ctx = await makeContext({
       Dockerfile: [
@@ -34,8 +21,8 @@ describe('RUN mounts and cache control', () => {
         '',
       ].join('\n'),
     });
-    const files = path.join(scratch, 'secret-files');
-    const run = await build(store, ctx, [
+    const files = path.join(dirs.scratch, 'secret-files');
+    const run = await build(dirs.store, ctx, [
       '--secret',
       `id=token,src=${secretFile}`,
       '-o',
@@ -54,7 +41,7 @@ describe('RUN mounts and cache control', () => {
       Dockerfile:
         'FROM localhost:5000/busybox:latest\nRUN --mount=type=secret,id=missing,required=true true\n',
     });
-    const run = await build(store, ctx);
+    const run = await build(dirs.store, ctx);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('secret missing not found');
   });
@@ -63,11 +50,11 @@ describe('RUN mounts and cache control', () => {
     const dockerfile = (n: number) =>
       `FROM localhost:5000/busybox:latest\nRUN --mount=type=cache,id=counter,target=/cache echo ${n} >> /cache/runs && cat /cache/runs | wc -l > /seen\n`;
     const ctx = await makeContext({ Dockerfile: dockerfile(1) });
-    const first = path.join(scratch, 'cache-1');
-    expect((await build(store, ctx, ['-o', `type=local,dest=${first}`])).code).toBe(0);
+    const first = path.join(dirs.scratch, 'cache-1');
+    expect((await build(dirs.store, ctx, ['-o', `type=local,dest=${first}`])).code).toBe(0);
     writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile(2));
-    const second = path.join(scratch, 'cache-2');
-    expect((await build(store, ctx, ['-o', `type=local,dest=${second}`])).code).toBe(0);
+    const second = path.join(dirs.scratch, 'cache-2');
+    expect((await build(dirs.store, ctx, ['-o', `type=local,dest=${second}`])).code).toBe(0);
     expect(Number(readFileSync(path.join(second, 'seen'), 'utf8'))).toBe(
       Number(readFileSync(path.join(first, 'seen'), 'utf8')) + 1,
     );
@@ -85,12 +72,12 @@ describe('RUN mounts and cache control', () => {
         '',
       ].join('\n'),
     });
-    expect((await build(store, ctx)).code).toBe(0);
-    const cached = await build(store, ctx);
+    expect((await build(dirs.store, ctx)).code).toBe(0);
+    const cached = await build(dirs.store, ctx);
     expect(workSteps(cached.ran)).toEqual([]);
-    const all = await build(store, ctx, ['--no-cache']);
+    const all = await build(dirs.store, ctx, ['--no-cache']);
     expect(workSteps(all.ran)).toHaveLength(3);
-    const filtered = await build(store, ctx, ['--no-cache-filter', 'app']);
+    const filtered = await build(dirs.store, ctx, ['--no-cache-filter', 'app']);
     expect(workSteps(filtered.ran).every((n) => n.includes('[app'))).toBe(true);
     expect(workSteps(filtered.ran)).toHaveLength(2);
   });

@@ -3,6 +3,9 @@
  * the real CLI with JSON progress, and the events reduced to what a user would check.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
+import { ensureBusyboxImage } from './base-images.ts';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,4 +89,22 @@ export function startBuildUntil(
       reject(new Error(`build exited (${code}) before step ${step} started:\n${buffer}`)),
     );
   });
+}
+
+/**
+ * A store holding the busybox base image and a scratch folder for outputs, made before
+ * the file's tests and removed after. Read `.store` / `.scratch` inside tests.
+ */
+export function useBuildStore(): { readonly store: string; readonly scratch: string } {
+  const dirs = { store: '', scratch: '' };
+  beforeAll(async () => {
+    dirs.store = mkdtempSync(path.join(os.tmpdir(), 'tbuild-store-'));
+    dirs.scratch = mkdtempSync(path.join(os.tmpdir(), 'tbuild-out-'));
+    await ensureBusyboxImage(dirs.store);
+  });
+  afterAll(() => {
+    rmSync(dirs.store, { recursive: true, force: true });
+    rmSync(dirs.scratch, { recursive: true, force: true });
+  });
+  return dirs;
 }
