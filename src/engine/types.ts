@@ -6,13 +6,13 @@ import type { Executor } from '../exec/types.ts';
 import type { Digest, Platform } from '../llb/types.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import type { ProgressSink } from '../shared/progress.ts';
-import type { ContextSnapshot } from './context/index.ts';
+import type { Listing, LocalContext } from './context/index.ts';
 
 /** A result of an op: a committed snapshot chain, nothing, or the local build context. */
 export type Ref =
   | { kind: 'snapshot'; id: SnapshotId }
   | { kind: 'empty' }
-  | { kind: 'local'; root: string; context: ContextSnapshot };
+  | { kind: 'local'; root: string; context: LocalContext };
 
 /** A secret for RUN --mount=type=secret, from `--secret id=…,src=…|env=…`. */
 export interface SecretSource {
@@ -48,6 +48,11 @@ export interface EngineOptions {
   images: ImageSourceProvider;
   /** Host directories of local sources by name (`context`, named contexts). */
   localDirs: Record<string, string>;
+  /**
+   * Listings of local sources started before the engine loaded (startListing), by name;
+   * used when their root and patterns match the source's.
+   */
+  listings?: Record<string, Listing>;
   secrets?: SecretSource[];
   /** Network for RUN steps that do not name one (`--network` of the build; default host). */
   defaultNetwork?: 'host' | 'none';

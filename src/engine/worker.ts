@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Definition, Digest, Op, Vertex } from '../llb/types.ts';
 import { digestOf } from '../shared/digest.ts';
 import type { CacheMap, OpHandler, Worker } from '../solver/types.ts';
-import { checksumPaths, scanContext, StatCache } from './context/index.ts';
+import { checksumPaths, openContextCache } from './context/index.ts';
 import { openScope } from './mounts.ts';
 import { httpSourceHandler, imageSourceHandler, localSourceHandler } from './ops/source.ts';
 import { createResultCache } from './result-cache.ts';
@@ -32,9 +32,7 @@ function lazyHandler(load: () => Promise<OpHandler<Ref>>): OpHandler<Ref> {
 
 /** A worker for one Definition (handlers look at their inputs' op types). */
 export function createWorker(engine: EngineOptions, definition: Definition): EngineWorker {
-  let statCache: Promise<StatCache> | undefined;
-  const openStatCache = () =>
-    (statCache ??= StatCache.open(path.join(engine.store.root, 'stat-cache', 'context.json')));
+  const contexts = openContextCache(path.join(engine.store.root, 'stat-cache'));
   const describe = (digest: Digest) => definition.metadata[digest]?.description ?? digest;
 
   const isLocal = (vertex: Vertex, index: number): boolean => {
@@ -74,7 +72,7 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
           case 'image':
             return imageSourceHandler(engine, op.source);
           case 'local':
-            return localSourceHandler(engine, op.source, openStatCache);
+            return localSourceHandler(engine, op.source, contexts);
           case 'http':
             return httpSourceHandler(engine, op.source);
           case 'git': {
@@ -104,19 +102,16 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
     handler: (vertex, digest) => opHandler(vertex.op, vertex, digest),
     cache: createResultCache(engine.store),
     async contentChecksum(result, selectors, signal) {
-      if (result.kind === 'local') return checksumPaths(result.context, [...selectors]);
+      if (result.kind === 'local') return result.context.checksum(selectors, signal);
       if (result.kind === 'empty') return digestOf({ empty: true, selectors });
       const scope = openScope(engine.store);
       try {
         const root = await scope.mountReadOnly(result);
-        const snapshot = await scanContext(root, [], await openStatCache(), signal);
-        return checksumPaths(snapshot, [...selectors]);
+        return checksumPaths(await contexts.scan(root, signal), selectors);
       } finally {
         await scope.close();
       }
     },
-    async flush() {
-      if (statCache) await (await statCache).save();
-    },
+    flush: () => contexts.flush(),
   };
 }

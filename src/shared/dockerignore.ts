@@ -170,7 +170,7 @@ export interface IgnoreMatcher {
   readonly empty: boolean;
 }
 
-function compileAll(patterns: string[]): CompiledPattern[] {
+function compileAll(patterns: readonly string[]): CompiledPattern[] {
   const compiled: CompiledPattern[] = [];
   for (const raw of patterns) {
     let p = trimSpace(raw);
@@ -196,7 +196,7 @@ function compileAll(patterns: string[]): CompiledPattern[] {
 }
 
 /** Build a matcher from patterns as parseDockerignore returns them (later patterns win). */
-export function createIgnoreMatcher(patterns: string[]): IgnoreMatcher {
+export function createIgnoreMatcher(patterns: readonly string[]): IgnoreMatcher {
   const compiled = compileAll(patterns);
   const hasExclusions = compiled.some((p) => p.exclusion);
 

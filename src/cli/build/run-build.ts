@@ -5,7 +5,6 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { parseDockerignore } from '../../parser/dockerignore.ts';
 import { dockerfileToLLB } from '../../frontend/index.ts';
 import { openStore } from '../../cache/index.ts';
 import { createImageProvider } from '../../engine/images.ts';
@@ -15,7 +14,8 @@ import { createSolver } from '../../solver/index.ts';
 import type { RegistryClient } from '../../registry/types.ts';
 import type { ProgressEvent } from '../../shared/progress.ts';
 import { errorSources } from '../errors.ts';
-import { resolveBuildOptions, type UserBuildOptions } from './options.ts';
+import type { UserBuildOptions } from './options.ts';
+import { prepareBuild, type PreparedBuild } from './prepare.ts';
 import { writeOutputs } from './write-outputs.ts';
 import { openRenderer } from './renderer.ts';
 import type { Executor } from '../../exec/types.ts';
@@ -27,8 +27,12 @@ export interface BuildOutcome {
   manifestDigest?: string;
 }
 
-export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
-  const options = await resolveBuildOptions(user);
+/** Build; `prepared` is prepareBuild(user) when the caller started it early. */
+export async function runBuild(
+  user: UserBuildOptions,
+  prepared?: PreparedBuild,
+): Promise<BuildOutcome> {
+  const { options, dockerignore, listing } = prepared ?? (await prepareBuild(user));
   const store = await openStore(options.root ? { root: options.root } : {});
   let registry: RegistryClient | undefined;
   // Loaded only when a registry is needed: undici alone costs tens of milliseconds.
@@ -61,7 +65,7 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
         ...(options.target !== undefined ? { target: options.target } : {}),
         platform: options.platform,
         buildPlatform: options.buildPlatform,
-        dockerignore: parseDockerignore(options.dockerignoreText),
+        dockerignore,
         noCache: options.noCache,
         noCacheFilter: [...options.noCacheFilter],
         pull: options.pull,
@@ -101,6 +105,7 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
         executor: lazyRuncExecutor(stateDir),
         images,
         localDirs: { context: options.contextDir },
+        ...(listing ? { listings: { context: listing } } : {}),
         secrets: [...options.secrets],
         onProgress: emit,
         defaultNetwork: options.network === 'none' ? 'none' : 'host',
@@ -145,6 +150,7 @@ export async function runBuild(user: UserBuildOptions): Promise<BuildOutcome> {
     ok = true;
     return { imageId, manifestDigest: committed.manifest.descriptor.digest };
   } finally {
+    listing?.cancel();
     emit({ type: 'build.completed', time: Date.now(), durationMs: Date.now() - started, ok });
     renderer.close();
     process.off('SIGINT', onSignal);

@@ -9,6 +9,7 @@
 import type { Argv, CommandModule, Options } from 'yargs';
 import { list } from '../args.ts';
 import { CliUsageFailure } from '../errors.ts';
+import type { UserBuildOptions } from '../build/options.ts';
 
 interface BuildArgs {
   context?: string;
@@ -94,9 +95,8 @@ const bool = (v: unknown): boolean | undefined => (v === undefined ? undefined :
 
 /** Run the build for parsed flags (from yargs or from the fast path). */
 export async function runBuildCommand(args: BuildArgs): Promise<void> {
-  const { runBuild } = await import('../build/run-build.ts');
   const max = args['max-parallelism'];
-  await runBuild({
+  const user: UserBuildOptions = {
     context: str(args.context),
     file: str(args.file),
     tag: strs(args.tag),
@@ -121,7 +121,11 @@ export async function runBuildCommand(args: BuildArgs): Promise<void> {
     dryRun: bool(args['dry-run']),
     format: str(args.format),
     insecureRegistry: strs(args['insecure-registry']),
-  });
+  };
+  // The context listing starts before the engine's modules load (see prepare.ts).
+  const prepared = await (await import('../build/prepare.ts')).prepareBuild(user);
+  const { runBuild } = await import('../build/run-build.ts');
+  await runBuild(user, prepared);
 }
 
 export const command: CommandModule<object, BuildArgs> = {

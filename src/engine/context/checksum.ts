@@ -69,7 +69,7 @@ function collectWildcard(
  * Selecting nothing (a missing path, a pattern without matches) gives a stable
  * "missing" digest for that selector.
  */
-export function checksumPaths(snapshot: ContextSnapshot, selectors: string[]): Digest {
+export function checksumPaths(snapshot: ContextSnapshot, selectors: readonly string[]): Digest {
   const hash = createHash('sha256');
   selectors.forEach((raw, index) => {
     const selector = normalizeSelector(raw);

@@ -108,9 +108,9 @@ describe('scanContext', () => {
     );
     const controller = new AbortController();
     controller.abort();
-    await expect(scanContext(dir, [], StatCache.inMemory(), controller.signal)).rejects.toThrow(
-      CancelledError,
-    );
+    await expect(
+      scanContext(dir, [], StatCache.inMemory(), { signal: controller.signal }),
+    ).rejects.toThrow(CancelledError);
   });
 });
 

@@ -2,10 +2,11 @@
  * Walk a local build context honouring .dockerignore, stat every entry and compute
  * content digests, reusing the stat cache so that an unchanged file is never read.
  *
- * The walk uses synchronous readdir/lstat on purpose: with a warm dentry cache each call
- * costs about a microsecond, while a promise round-trip through libuv's thread pool
- * costs several; 20,000 entries stay well under the no-op budget this way. Only content
- * hashing (real I/O) is asynchronous and concurrent.
+ * The tree is read through a TreeReader: the disk itself, or a listing that find(1) made
+ * in parallel (listing.ts). The disk reader uses synchronous readdir/lstat on purpose:
+ * with a warm dentry cache each call costs a few microseconds, while a promise round-trip
+ * through libuv's thread pool costs more. Only content hashing (real I/O) is asynchronous
+ * and concurrent.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -17,7 +18,6 @@ import {
   realpathSync,
   statSync,
 } from 'node:fs';
-import type { Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { createIgnoreMatcher } from '../../shared/dockerignore.ts';
@@ -37,13 +37,49 @@ const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = fsConstants;
  */
 const LSTAT_OPTIONS = { throwIfNoEntry: false } as const;
 
+/** What the scan needs of an entry's lstat (Node's Stats has it all). */
+export interface EntryStat {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  dev: number;
+  ino: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+/** Where the walk reads the tree from; `abs` and `rel` name the same entry. */
+export interface TreeReader {
+  /** The entry names of a directory, sorted by UTF-16 code units. */
+  list(abs: string, rel: string): string[];
+  /** The entry's lstat, or undefined when it has vanished. */
+  lstat(abs: string, rel: string): EntryStat | undefined;
+  /** A symlink's target. */
+  readlink(abs: string, rel: string): string;
+}
+
+/** The disk, read synchronously. */
+export const diskReader: TreeReader = {
+  list(abs, rel) {
+    try {
+      return readdirSync(abs).sort();
+    } catch (err) {
+      throw new ContextReadError(rel || '.', err);
+    }
+  },
+  lstat: (abs) => lstatSync(abs, LSTAT_OPTIONS),
+  readlink: (abs) => readlinkSync(abs),
+};
+
 interface PendingHash {
   abs: string;
-  stat: Stats;
+  stat: EntryStat;
   record: ContextFile;
 }
 
 interface WalkState {
+  reader: TreeReader;
   matcher: IgnoreMatcher;
   files: Map<string, ContextFile>;
   pending: PendingHash[];
@@ -73,7 +109,7 @@ function typeOf(mode: number): ContextFile['type'] {
   return 'other';
 }
 
-function makeRecord(path: string, abs: string, stat: Stats): ContextFile {
+function makeRecord(reader: TreeReader, path: string, abs: string, stat: EntryStat): ContextFile {
   const type = typeOf(stat.mode);
   const record: ContextFile = {
     path,
@@ -83,7 +119,7 @@ function makeRecord(path: string, abs: string, stat: Stats): ContextFile {
     gid: stat.gid,
     size: type === 'dir' ? 0 : stat.size,
   };
-  if (type === 'symlink') record.linkTarget = readlinkSync(abs);
+  if (type === 'symlink') record.linkTarget = reader.readlink(abs, path);
   return record;
 }
 
@@ -95,14 +131,6 @@ function emitHeld(state: WalkState, held: HeldDir | undefined): void {
   state.files.set(held.record.path, held.record);
 }
 
-function listDir(abs: string, rel: string): string[] {
-  try {
-    return readdirSync(abs).sort();
-  } catch (err) {
-    throw new ContextReadError(rel || '.', err);
-  }
-}
-
 function walkDir(
   state: WalkState,
   abs: string,
@@ -111,10 +139,11 @@ function walkDir(
   held: HeldDir | undefined,
 ): void {
   checkAborted(state.signal);
-  for (const name of listDir(abs, rel)) {
+  const reader = state.reader;
+  for (const name of reader.list(abs, rel)) {
     const childRel = rel === '' ? name : `${rel}/${name}`;
     const childAbs = `${abs}/${name}`;
-    const stat = lstatSync(childAbs, LSTAT_OPTIONS);
+    const stat = reader.lstat(childAbs, childRel);
     // Deleted between readdir and lstat (an editor's temp file): it is simply not part of the context.
     if (stat === undefined) continue;
     let childState: IgnoreState | undefined;
@@ -124,7 +153,7 @@ function walkDir(
       if (match.excluded) {
         if ((stat.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
           const heldDir: HeldDir = {
-            record: makeRecord(childRel, childAbs, stat),
+            record: makeRecord(reader, childRel, childAbs, stat),
             parent: held,
             emitted: false,
           };
@@ -134,7 +163,7 @@ function walkDir(
       }
       emitHeld(state, held);
     }
-    const record = makeRecord(childRel, childAbs, stat);
+    const record = makeRecord(reader, childRel, childAbs, stat);
     state.files.set(childRel, record);
     if (record.type === 'dir') {
       walkDir(state, childAbs, childRel, childState, undefined);
@@ -166,7 +195,7 @@ async function hashFile(abs: string, size: number): Promise<string> {
  * problem); only files whose ctime is safely older than the read are cached. A ctime with
  * no sub-second part suggests a filesystem with 1-second timestamps.
  */
-function isSafeToCache(stat: Stats, readStartMs: number): boolean {
+function isSafeToCache(stat: EntryStat, readStartMs: number): boolean {
   // ctimeMs is sec * 1e3 + nsec / 1e6, a whole number of seconds exactly when nsec is 0.
   const margin = stat.ctimeMs % 1000 === 0 ? 2000 : 50;
   return stat.ctimeMs < readStartMs - margin;
@@ -208,7 +237,7 @@ function forgetUnseen(state: WalkState, realRoot: string): void {
   state.statCache.retainUnder(realRoot, seen);
 }
 
-function resolveRoot(root: string): string {
+export function resolveRoot(root: string): string {
   try {
     const real = realpathSync(root);
     if (statSync(real).isDirectory()) return real;
@@ -216,6 +245,12 @@ function resolveRoot(root: string): string {
     throw new ContextNotFoundError(root, { cause: err });
   }
   throw new ContextNotFoundError(root);
+}
+
+export interface ScanOptions {
+  signal?: AbortSignal | undefined;
+  /** Read the tree from here instead of the disk (a listing of the same root). */
+  reader?: TreeReader | undefined;
 }
 
 /**
@@ -226,12 +261,14 @@ function resolveRoot(root: string): string {
  */
 export async function scanContext(
   root: string,
-  patterns: string[],
+  patterns: readonly string[],
   statCache: StatCache,
-  signal?: AbortSignal,
+  options: ScanOptions = {},
 ): Promise<ContextSnapshot> {
+  const { signal, reader = diskReader } = options;
   const realRoot = resolveRoot(root);
   const state: WalkState = {
+    reader,
     matcher: createIgnoreMatcher(patterns),
     files: new Map(),
     pending: [],
@@ -244,9 +281,15 @@ export async function scanContext(
   await hashPending(state);
   state.cached += state.reused;
   forgetUnseen(state, realRoot);
+  const fileCount = state.pending.length + state.reused;
   return {
     root: realRoot,
     files: state.files,
-    stats: { entries: state.files.size, hashed: state.pending.length, reused: state.reused },
+    stats: {
+      entries: state.files.size,
+      hashed: state.pending.length,
+      reused: state.reused,
+      allCached: state.cached === fileCount,
+    },
   };
 }

@@ -25,6 +25,11 @@ export interface ScanStats {
   hashed: number;
   /** Files whose digest came from the stat cache. */
   reused: number;
+  /**
+   * Every file's digest is now in the stat cache for its current version: none was
+   * changed too recently to trust its timestamps (see isSafeToCache in scan.ts).
+   */
+  allCached: boolean;
 }
 
 export interface ContextSnapshot {

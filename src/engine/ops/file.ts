@@ -28,7 +28,7 @@ export async function runFileOp(
     async ({ path, scope }) => {
       const sources: Array<SourceRoot | null> = [];
       for (let i = 0; i < inputs.length; i++)
-        sources.push(used.has(i) ? await sourceRoot(scope, inputs[i]!) : null);
+        sources.push(used.has(i) ? await sourceRoot(scope, inputs[i]!, ctx.signal) : null);
       await applyFileActions(
         { dest: path, tempDir: scope.tempDir, signal: ctx.signal },
         sources,
@@ -40,10 +40,10 @@ export async function runFileOp(
   );
 }
 
-async function sourceRoot(scope: Scope, ref: Ref): Promise<SourceRoot | null> {
+async function sourceRoot(scope: Scope, ref: Ref, signal: AbortSignal): Promise<SourceRoot | null> {
   if (ref.kind === 'empty') return null;
   if (ref.kind === 'local') {
-    const files = ref.context.files;
+    const { files } = await ref.context.snapshot(signal);
     // Build-context files are root-owned in images, whatever owns them on the host.
     return {
       root: ref.root,

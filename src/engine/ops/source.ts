@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { HttpSource, ImageSource, LocalSource } from '../../llb/types.ts';
 import { digestOf } from '../../shared/digest.ts';
 import type { CacheMap, OpContext, OpHandler } from '../../solver/types.ts';
-import { scanContext, type StatCache } from '../context/index.ts';
+import type { ContextCache } from '../context/index.ts';
 import { SourceFetchError } from '../errors.ts';
 import type { EngineOptions, Ref, ResolvedImage } from '../types.ts';
 
@@ -35,7 +35,7 @@ export function imageSourceHandler(engine: EngineOptions, source: ImageSource): 
 export function localSourceHandler(
   engine: EngineOptions,
   source: LocalSource,
-  statCache: () => Promise<StatCache>,
+  contexts: ContextCache,
 ): OpHandler<Ref> {
   return {
     async cacheMap(): Promise<CacheMap> {
@@ -45,13 +45,13 @@ export function localSourceHandler(
         uncacheable: true,
       };
     },
-    async exec(ctx: OpContext): Promise<Ref[]> {
+    async exec(): Promise<Ref[]> {
       const root = engine.localDirs[source.name];
       if (!root)
         throw new SourceFetchError(
           `no local directory named "${source.name}" was given to the build`,
         );
-      const context = await scanContext(root, source.exclude ?? [], await statCache(), ctx.signal);
+      const context = contexts.local(root, source.exclude ?? [], engine.listings?.[source.name]);
       return [{ kind: 'local', root, context }];
     },
   };

@@ -1,0 +1,200 @@
+/**
+ * A listing of the build context made by find(1) in a process of its own, so that the
+ * kernel's stat work for 20,000 files runs on another core while tbuild loads its modules
+ * and lowers the Dockerfile (ADR 0008). The output serves twice:
+ *
+ * - hashed, it tells whether anything changed since the last build (local-context.ts
+ *   keeps checksums by that hash, so a no-op rebuild parses nothing);
+ * - parsed, it is a TreeReader for the scan, in place of 20,000 lstat calls.
+ *
+ * find is an accelerator, never a requirement: when it is missing, fails, or reports any
+ * error (an unreadable directory, a file vanishing mid-walk) the listing is "unavailable"
+ * and the scan reads the disk itself, which reports such problems properly.
+ */
+import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import type { EntryStat, TreeReader } from './scan.ts';
+
+/**
+ * One record per entry: a marker (`-`, or `P` for a directory pruned by .dockerignore),
+ * the fields in stat order, then the relative path and the symlink target, NUL-terminated
+ * (names cannot contain NUL). Times are `seconds.nanoseconds`.
+ */
+const FIELDS = '%y %m %U %G %s %D %i %T@ %C@\\0%P\\0%l\\0';
+
+/** Set TBUILD_CONTEXT_LISTER=walk to scan the disk in-process (for comparison or debugging). */
+const DISABLED = process.env.TBUILD_CONTEXT_LISTER === 'walk';
+
+export interface Listing {
+  /** Absolute, symlink-resolved root that is listed. */
+  readonly root: string;
+  /** The .dockerignore patterns the listing was pruned with. */
+  readonly patterns: readonly string[];
+  /** find's raw output, or undefined when the listing is unavailable. */
+  readonly output: Promise<Buffer | undefined>;
+  /** Stop find if it is still running (the output then resolves to undefined). */
+  cancel(): void;
+}
+
+/** A name find matches literally: no glob, quote or escape characters, no `.`/`..`. */
+const LITERAL_SEGMENT = /^(?!\.\.?$)[A-Za-z0-9._@+-]+$/;
+
+/**
+ * find expressions for directories the scan would never enter, so that a large excluded
+ * tree (node_modules) is not listed. Only exact translations are used: a literal path
+ * (`node_modules`, `build/out`) or `**\/<literal name>`. Any exception pattern (`!…`)
+ * disables pruning, since it may re-include something below an excluded directory.
+ */
+export function pruneExpression(patterns: readonly string[]): string[] {
+  if (patterns.some((p) => p.trimStart().startsWith('!'))) return [];
+  const tests: string[][] = [];
+  for (const pattern of patterns) {
+    const segments = pattern.split('/');
+    if (segments.length === 2 && segments[0] === '**' && LITERAL_SEGMENT.test(segments[1]!)) {
+      tests.push(['-name', segments[1]!]);
+    } else if (segments.every((s) => LITERAL_SEGMENT.test(s))) {
+      tests.push(['-path', `./${pattern}`]);
+    }
+  }
+  return tests.flatMap((test, i) => (i === 0 ? test : ['-o', ...test]));
+}
+
+function findArguments(patterns: readonly string[]): string[] {
+  const prune = pruneExpression(patterns);
+  const print = ['-printf', `-${FIELDS}`];
+  if (prune.length === 0) return ['.', '-mindepth', '1', ...print];
+  return [
+    '.',
+    '-mindepth',
+    '1',
+    '(',
+    '(',
+    ...prune,
+    ')',
+    '-type',
+    'd',
+    '-prune',
+    '-printf',
+    `P${FIELDS}`,
+    ')',
+    '-o',
+    ...print,
+  ];
+}
+
+function unavailable(root: string, patterns: readonly string[]): Listing {
+  return { root, patterns, output: Promise.resolve(undefined), cancel() {} };
+}
+
+/** Start listing `root` (find runs in the background; nothing here throws). */
+export function startListing(root: string, patterns: readonly string[]): Listing {
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(root);
+  } catch {
+    return unavailable(root, patterns);
+  }
+  if (DISABLED) return unavailable(realRoot, patterns);
+  const child = spawn('find', findArguments(patterns), {
+    cwd: realRoot,
+    // The C locale keeps the decimal point of %T@ a dot.
+    env: { ...process.env, LC_ALL: 'C' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const output = new Promise<Buffer | undefined>((resolve) => {
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.once('error', () => resolve(undefined));
+    child.once('close', (code) => resolve(code === 0 ? Buffer.concat(chunks) : undefined));
+  });
+  return {
+    root: realRoot,
+    patterns,
+    output,
+    cancel() {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+    },
+  };
+}
+
+/** The output could not be read as a listing (a bug or an odd find); the scan reads the disk. */
+export class ListingFormatError extends Error {}
+
+const TYPE_BITS: Record<string, number> = {
+  f: 0o100000,
+  d: 0o040000,
+  l: 0o120000,
+  p: 0o010000,
+  s: 0o140000,
+  c: 0o020000,
+  b: 0o060000,
+};
+
+/** `seconds.nanoseconds` as Node's Stats gives it: sec * 1e3 + nsec / 1e6, the same double. */
+function millisecondsOf(text: string): number {
+  const dot = text.indexOf('.');
+  if (text.startsWith('-') || dot < 1) throw new ListingFormatError(`odd time ${text}`);
+  const nanoseconds = Number(text.slice(dot + 1, dot + 10).padEnd(9, '0'));
+  return Number(text.slice(0, dot)) * 1e3 + nanoseconds / 1e6;
+}
+
+function numberOf(text: string | undefined): number {
+  const n = Number(text);
+  if (text === undefined || text === '' || !Number.isInteger(n) || n < 0)
+    throw new ListingFormatError(`odd number ${text}`);
+  return n;
+}
+
+interface ListedEntry extends EntryStat {
+  link: string;
+}
+
+/**
+ * Read find's output as a tree. Parents precede children in find's pre-order, so every
+ * entry's directory is known when the entry is read. Throws ListingFormatError.
+ */
+export function listingReader(output: Buffer): TreeReader {
+  const text = output.toString('utf8');
+  const entries = new Map<string, ListedEntry>();
+  const children = new Map<string, string[]>([['', []]]);
+  let pos = 0;
+  while (pos < text.length) {
+    const pathStart = text.indexOf('\0', pos) + 1;
+    const linkStart = text.indexOf('\0', pathStart) + 1;
+    const end = text.indexOf('\0', linkStart);
+    if (pathStart === 0 || linkStart === 0 || end < 0) throw new ListingFormatError('torn record');
+    const fields = text.slice(pos, pathStart - 1).split(' ');
+    const rel = text.slice(pathStart, linkStart - 1);
+    pos = end + 1;
+    const marker = fields[0]![0];
+    const typeBits = TYPE_BITS[fields[0]!.slice(1)];
+    if (fields.length !== 9 || (marker !== '-' && marker !== 'P') || typeBits === undefined)
+      throw new ListingFormatError(`odd record for ${rel}`);
+    const slash = rel.lastIndexOf('/');
+    const siblings = children.get(slash < 0 ? '' : rel.slice(0, slash));
+    if (siblings === undefined) throw new ListingFormatError(`${rel} before its directory`);
+    siblings.push(rel.slice(slash + 1));
+    entries.set(rel, {
+      mode: typeBits | parseInt(fields[1]!, 8),
+      uid: numberOf(fields[2]),
+      gid: numberOf(fields[3]),
+      size: numberOf(fields[4]),
+      dev: numberOf(fields[5]),
+      ino: numberOf(fields[6]),
+      mtimeMs: millisecondsOf(fields[7]!),
+      ctimeMs: millisecondsOf(fields[8]!),
+      link: text.slice(linkStart, end),
+    });
+    if (typeBits === TYPE_BITS.d && marker === '-') children.set(rel, []);
+  }
+  return {
+    list(_abs, rel) {
+      const names = children.get(rel);
+      // Only a pruned directory is missing, and the walk never enters one (pruneExpression).
+      if (names === undefined) throw new Error(`internal: ${rel} was pruned from the listing`);
+      return names.sort();
+    },
+    lstat: (_abs, rel) => entries.get(rel),
+    readlink: (_abs, rel) => entries.get(rel)!.link,
+  };
+}

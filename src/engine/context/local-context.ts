@@ -1,0 +1,208 @@
+/**
+ * The local build context as the engine uses it: content checksums of selected paths
+ * (cache keys) and, when an op really copies from it, the full snapshot.
+ *
+ * Checksums are remembered per context root, under the hash of find's listing and the
+ * .dockerignore patterns. A rebuild whose listing hashes the same (every path, type, mode,
+ * owner, size, link target, inode and change time as before) takes its checksums from
+ * there and never parses the listing nor opens the stat cache (ADR 0008). They are only
+ * remembered when every file's digest was trustworthy (ScanStats.allCached).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Digest } from '../../shared/digest.ts';
+import { checksumPaths } from './checksum.ts';
+import { listingReader, ListingFormatError, startListing, type Listing } from './listing.ts';
+import { resolveRoot, scanContext } from './scan.ts';
+import type { TreeReader } from './scan.ts';
+import { StatCache } from './stat-cache.ts';
+import type { ContextSnapshot } from './types.ts';
+
+/** Bump when the checksum or snapshot format changes, so old memos are not trusted. */
+const MEMO_VERSION = 'tbuild-context-checksums 1';
+/** Selector lists remembered per context (a Dockerfile has a few dozen COPY at most). */
+const MEMO_LIMIT = 256;
+
+export interface LocalContext {
+  /** The directory as given to the build (what bind mounts and COPY read). */
+  readonly dir: string;
+  /** sha256 over the selected paths' records (see checksumPaths). */
+  checksum(selectors: readonly string[], signal?: AbortSignal): Promise<Digest>;
+  /** Every non-excluded path with its record (scanned once, on first use). */
+  snapshot(signal?: AbortSignal): Promise<ContextSnapshot>;
+}
+
+/** The contexts of one build (or one long-lived process), sharing the stat cache. */
+export interface ContextCache {
+  /**
+   * The context at `dir` with `patterns` excluded. `listing` is one started early (the
+   * CLI starts it before loading the engine); a listing of another root or other patterns
+   * is ignored and a new one started.
+   */
+  local(dir: string, patterns: readonly string[], listing?: Listing): LocalContext;
+  /** A plain scan of a directory (a mounted snapshot), through the shared stat cache. */
+  scan(dir: string, signal?: AbortSignal): Promise<ContextSnapshot>;
+  /** Save the stat cache and remembered checksums. */
+  flush(): Promise<void>;
+}
+
+interface Memo {
+  key: string;
+  checksums: Record<string, Digest>;
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** The remembered checksums of one context root, loaded once and saved by flush(). */
+class MemoFile {
+  readonly #file: string;
+  #memo: Promise<Memo | undefined> | undefined;
+  #dirty = false;
+
+  constructor(file: string) {
+    this.#file = file;
+  }
+
+  load(): Promise<Memo | undefined> {
+    return (this.#memo ??= readFile(this.#file, 'utf8').then(
+      (text) => {
+        const [version, key, json] = text.split('\n');
+        if (version !== MEMO_VERSION || !key || !json) return undefined;
+        return { key, checksums: JSON.parse(json) as Record<string, Digest> };
+      },
+      // Missing or unreadable: nothing remembered.
+      () => undefined,
+    ));
+  }
+
+  async get(key: string, id: string): Promise<Digest | undefined> {
+    const memo = await this.load();
+    return memo?.key === key ? memo.checksums[id] : undefined;
+  }
+
+  async put(key: string, id: string, digest: Digest): Promise<void> {
+    let memo = await this.load();
+    if (memo?.key !== key) this.#memo = Promise.resolve((memo = { key, checksums: {} }));
+    const ids = Object.keys(memo!.checksums);
+    if (ids.length >= MEMO_LIMIT) delete memo!.checksums[ids[0]!];
+    memo!.checksums[id] = digest;
+    this.#dirty = true;
+  }
+
+  async save(): Promise<void> {
+    if (!this.#dirty) return;
+    const memo = (await this.load())!;
+    await writeAtomically(
+      this.#file,
+      `${MEMO_VERSION}\n${memo.key}\n${JSON.stringify(memo.checksums)}\n`,
+    );
+    this.#dirty = false;
+  }
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i]);
+}
+
+/** Contexts whose stat cache and memos live in `stateDir` (`<store>/stat-cache`). */
+export function openContextCache(stateDir: string): ContextCache {
+  let statCache: Promise<StatCache> | undefined;
+  const openStatCache = () => (statCache ??= StatCache.open(path.join(stateDir, 'context.json')));
+  const memos = new Map<string, MemoFile>();
+  const memoFor = (realRoot: string): MemoFile => {
+    const name = createHash('sha256').update(realRoot).digest('hex').slice(0, 32);
+    let memo = memos.get(name);
+    if (memo === undefined)
+      memos.set(name, (memo = new MemoFile(path.join(stateDir, `checksums-${name}`))));
+    return memo;
+  };
+
+  return {
+    local(dir, patterns, early) {
+      // Errors (a missing context) surface from checksum()/snapshot(), where the solver reports them.
+      let realRoot: string | undefined;
+      try {
+        realRoot = resolveRoot(dir);
+      } catch {
+        realRoot = undefined;
+      }
+      const listing =
+        early && early.root === realRoot && sameStrings(early.patterns, patterns)
+          ? early
+          : startListing(dir, patterns);
+      const memo = realRoot === undefined ? undefined : memoFor(realRoot);
+      return createLocalContext(dir, patterns, listing, openStatCache, memo);
+    },
+    scan: async (dir, signal) => scanContext(dir, [], await openStatCache(), { signal }),
+    async flush() {
+      if (statCache) await (await statCache).save();
+      for (const memo of memos.values()) await memo.save();
+    },
+  };
+}
+
+function createLocalContext(
+  dir: string,
+  patterns: readonly string[],
+  listing: Listing,
+  openStatCache: () => Promise<StatCache>,
+  memo: MemoFile | undefined,
+): LocalContext {
+  let key: Promise<string | undefined> | undefined;
+  let snapshot: Promise<ContextSnapshot> | undefined;
+
+  /** The memo key: this tool's format, the root, the patterns and the whole listing. */
+  const memoKey = () =>
+    (key ??= listing.output.then((output) => {
+      if (output === undefined || !memo) return undefined;
+      return createHash('sha256')
+        .update(`${MEMO_VERSION}\0${listing.root}\0${JSON.stringify(patterns)}\0`)
+        .update(output)
+        .digest('hex');
+    }));
+
+  const readerOf = async (): Promise<TreeReader | undefined> => {
+    const output = await listing.output;
+    if (output === undefined) return undefined;
+    try {
+      return listingReader(output);
+    } catch (err) {
+      if (err instanceof ListingFormatError) return undefined;
+      throw err;
+    }
+  };
+
+  const context: LocalContext = {
+    dir,
+    snapshot(signal) {
+      return (snapshot ??= (async () => {
+        const [reader, statCache] = await Promise.all([readerOf(), openStatCache()]);
+        return scanContext(dir, patterns, statCache, { signal, reader });
+      })());
+    },
+    async checksum(selectors, signal) {
+      const id = JSON.stringify(selectors);
+      const k = await memoKey();
+      if (k !== undefined && memo) {
+        const remembered = await memo.get(k, id);
+        if (remembered !== undefined) return remembered;
+      }
+      const snap = await context.snapshot(signal);
+      const digest = checksumPaths(snap, selectors);
+      if (k !== undefined && memo && snap.stats.allCached) await memo.put(k, id, digest);
+      return digest;
+    },
+  };
+  return context;
+}
