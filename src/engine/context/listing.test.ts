@@ -149,8 +149,15 @@ describe('listing with find', () => {
     expect(text).not.toContain('deep/build/out.o');
   });
 
-  it('is unavailable, not an error, for a missing root', async () => {
+  it('is unavailable, not an error, for a missing root or without find', async () => {
     expect(await startListing(join(dir, 'missing'), []).output).toBeUndefined();
+    const path = process.env.PATH;
+    process.env.PATH = join(dir, 'no-bin');
+    try {
+      expect(await startListing(dir, []).output).toBeUndefined();
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
 

@@ -12,7 +12,10 @@
  * and the scan reads the disk itself, which reports such problems properly.
  */
 import { spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync, realpathSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { EntryStat, TreeReader } from './scan.ts';
 
 /**
@@ -86,26 +89,66 @@ function unavailable(root: string, patterns: readonly string[]): Listing {
   return { root, patterns, output: Promise.resolve(undefined), cancel() {} };
 }
 
+/**
+ * An anonymous temporary file: created and unlinked at once, so it vanishes with the
+ * last descriptor even if tbuild is killed.
+ */
+function anonymousFile(): number {
+  const file = path.join(
+    tmpdir(),
+    `tbuild-listing-${process.pid}-${randomBytes(6).toString('hex')}`,
+  );
+  const fd = openSync(file, 'wx+', 0o600);
+  unlinkSync(file);
+  return fd;
+}
+
+function readWhole(fd: number): Buffer {
+  const data = Buffer.allocUnsafe(fstatSync(fd).size);
+  let done = 0;
+  while (done < data.length) {
+    const n = readSync(fd, data, done, data.length - done, done);
+    if (n === 0) break;
+    done += n;
+  }
+  return data.subarray(0, done);
+}
+
 /** Start listing `root` (find runs in the background; nothing here throws). */
 export function startListing(root: string, patterns: readonly string[]): Listing {
   let realRoot: string;
+  let fd: number;
   try {
     realRoot = realpathSync(root);
+    if (DISABLED) return unavailable(realRoot, patterns);
+    // find writes to a file, not a pipe: a pipe fills while the main thread is busy
+    // loading modules, and find would wait for it instead of walking.
+    fd = anonymousFile();
   } catch {
     return unavailable(root, patterns);
   }
-  if (DISABLED) return unavailable(realRoot, patterns);
   const child = spawn('find', findArguments(patterns), {
     cwd: realRoot,
     // The C locale keeps the decimal point of %T@ a dot.
     env: { ...process.env, LC_ALL: 'C' },
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', fd, 'ignore'],
   });
   const output = new Promise<Buffer | undefined>((resolve) => {
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.once('error', () => resolve(undefined));
-    child.once('close', (code) => resolve(code === 0 ? Buffer.concat(chunks) : undefined));
+    let settled = false;
+    // 'error' and 'exit' may both come when find cannot be started: the file closes once.
+    const finish = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      try {
+        resolve(ok ? readWhole(fd) : undefined);
+      } catch {
+        resolve(undefined);
+      } finally {
+        closeSync(fd);
+      }
+    };
+    child.once('error', () => finish(false));
+    child.once('exit', (code) => finish(code === 0));
   });
   return {
     root: realRoot,
