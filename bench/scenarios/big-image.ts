@@ -54,7 +54,8 @@ function makeBigImage(env: BenchEnv): Promise<BigImage> {
     const cold = await alternate(1, env.tools, async (tool) =>
       tool === 'tbuild'
         ? (await buildWithTbuild(store, context, ['-t', TAG])).ms
-        : (await buildWithBuildkit(context, ['-t', TAG])).ms,
+        : // --no-cache: Docker's build cache outlives the run (tbuild's store does not).
+          (await buildWithBuildkit(context, ['--no-cache', '-t', TAG])).ms,
     );
     const row = makeRow('big-image', `cold build of a ${mb} MB image`, cold, { note: 'one run' });
     return { store, context, rows: [row] };

@@ -8,15 +8,15 @@
  * there and never parses the listing nor opens the stat cache (ADR 0008). They are only
  * remembered when every file's digest was trustworthy (ScanStats.allCached).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../../shared/digest.ts';
 import { checksumPaths } from './checksum.ts';
 import { listingReader, ListingFormatError, startListing, type Listing } from './listing.ts';
 import { resolveRoot, scanContext } from './scan.ts';
 import type { TreeReader } from './scan.ts';
-import { StatCache } from './stat-cache.ts';
+import { StatCache, writeAtomically } from './stat-cache.ts';
 import type { ContextSnapshot } from './types.ts';
 
 /** Bump when the checksum or snapshot format changes, so old memos are not trusted. */
@@ -50,18 +50,6 @@ export interface ContextCache {
 interface Memo {
   key: string;
   checksums: Record<string, Digest>;
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(temp, text);
-    await rename(temp, file);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
 }
 
 /** The remembered checksums of one context root, loaded once and saved by flush(). */

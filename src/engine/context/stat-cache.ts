@@ -174,16 +174,21 @@ export class StatCache {
       for (const [name, e] of entries)
         lines.push(`${e.signature}\t${e.digest}\t${encodePath(name)}`);
     }
-    await mkdir(dirname(this.file), { recursive: true });
-    const temp = `${this.file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    try {
-      await writeFile(temp, lines.join('\n') + '\n');
-      await rename(temp, this.file);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
+    await writeAtomically(this.file, lines.join('\n') + '\n');
     this.dirty = false;
+  }
+}
+
+/** Write `text` to `file` through a temp file and rename, so readers never see a torn file. */
+export async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
   }
 }
 
