@@ -1,34 +1,15 @@
 import { createHash } from 'node:crypto';
-import {
-  chmod,
-  mkdir,
-  mkdtemp,
-  readFile,
-  rm,
-  stat,
-  symlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { settle, writeTree } from '../../../test/helpers/file-tree.ts';
 import { parseDockerignore } from '../../shared/dockerignore.ts';
 import { CancelledError } from '../../shared/errors.ts';
 import { checksumPaths, ContextNotFoundError, scanContext, StatCache } from './index.ts';
 import type { ContextSnapshot } from './index.ts';
 
 let dir: string;
-
-async function writeTree(root: string, files: Record<string, string>): Promise<void> {
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), content);
-  }
-}
-
-/** Let file ctimes age past the scanner's racy-write margin, so their digests may be cached. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 80));
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 

@@ -13,8 +13,9 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { settle, writeTree } from '../../../test/helpers/file-tree.ts';
 import { createIgnoreMatcher, parseDockerignore } from '../../shared/dockerignore.ts';
 import {
   checksumPaths,
@@ -29,16 +30,6 @@ import { pruneExpression } from './listing.ts';
 
 let dir: string;
 let state: string;
-
-async function writeTree(root: string, files: Record<string, string>): Promise<void> {
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), content);
-  }
-}
-
-/** Let file ctimes age past the scanner's racy-write margin, so their digests may be cached. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 80));
 
 /** Records without the Map, for toEqual. */
 const recordsOf = (s: ContextSnapshot) => [...s.files.values()];
