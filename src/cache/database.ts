@@ -82,7 +82,7 @@ export function openDatabase(file: string, root: string): DatabaseSync {
   try {
     // Wait for other writers instead of failing with SQLITE_BUSY.
     db.exec('PRAGMA busy_timeout = 30000');
-    db.exec('PRAGMA journal_mode = WAL');
+    enableWal(db);
     // WAL + NORMAL survives a killed process (only power loss may drop the last commits).
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec('PRAGMA foreign_keys = ON');
@@ -92,6 +92,28 @@ export function openDatabase(file: string, root: string): DatabaseSync {
     throw error;
   }
   return db;
+}
+
+const SQLITE_BUSY = 5;
+
+/**
+ * Switch to WAL. Switching needs a lock that SQLite may refuse at once with SQLITE_BUSY,
+ * without waiting for the busy timeout, while other processes open, write or close the
+ * same store (seen in the store-crash e2e test: "database is locked" at this pragma). So
+ * wait and retry here; once WAL is set, the pragma is a no-op.
+ */
+function enableWal(db: DatabaseSync): void {
+  const deadline = Date.now() + 30_000;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      return;
+    } catch (error) {
+      const busy = ((error as { errcode?: number }).errcode ?? 0) % 256 === SQLITE_BUSY;
+      if (!busy || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+    }
+  }
 }
 
 function migrate(db: DatabaseSync, root: string): void {
