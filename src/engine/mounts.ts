@@ -4,7 +4,7 @@
  * build's mounts are found and removed by the next start; every path out of an op
  * releases what it mounted.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { SnapshotInfo, Store } from '../cache/types.ts';
 import type { Mount, OverlayMountOptions } from '../exec/overlay.ts';
@@ -24,6 +24,35 @@ export interface Scope {
   ): Promise<{ path: string; snapshot: SnapshotInfo; unmount(): Promise<void> }>;
   /** Writable view of `ref` whose writes are thrown away (RUN --mount=type=bind,rw). */
   mountScratchWritable(ref: Ref): Promise<string>;
+}
+
+/**
+ * Make `hide` a layer that, above the context directory `root`, hides the `excluded`
+ * paths with overlay whiteouts. Directories made on the way copy the context's mode,
+ * owner and times: in the merged view a directory's attributes come from the top layer.
+ */
+async function hideExcluded(
+  hide: string,
+  root: string,
+  excluded: readonly string[],
+): Promise<void> {
+  const dirs = new Set<string>();
+  for (const rel of excluded) {
+    for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) dirs.add(rel.slice(0, i));
+  }
+  const sorted = [...dirs].sort();
+  for (const dir of sorted) await mkdir(path.join(hide, dir));
+  // Loaded here: whiteouts are needed only for a bind mount of a context with exclusions.
+  const { makeWhiteouts } = await import('../exporter/special-files.ts');
+  await makeWhiteouts(excluded.map((rel) => path.join(hide, rel)));
+  // Deepest first: making an entry changes its parent's times.
+  for (const dir of sorted.reverse()) {
+    const st = await lstat(path.join(root, dir));
+    const made = path.join(hide, dir);
+    await chown(made, st.uid, st.gid);
+    await chmod(made, st.mode & 0o7777);
+    await utimes(made, st.atime, st.mtime);
+  }
 }
 
 /** exec/overlay is loaded on the first mount: cached builds mount nothing. */
@@ -47,6 +76,14 @@ export function openScope(store: Store): Scope {
   const track = (mount: Mount): void => {
     cleanups.push(() => mount.unmount());
   };
+  /** Layers that show the context as the build sees it: .dockerignore'd entries hidden. */
+  const contextLayers = async (ref: Extract<Ref, { kind: 'local' }>): Promise<string[]> => {
+    const { excluded } = await ref.context.snapshot();
+    if (excluded.length === 0) return [ref.root];
+    const hide = await fresh();
+    await hideExcluded(hide, ref.root, excluded);
+    return [hide, ref.root];
+  };
 
   return {
     tempDir: fresh,
@@ -62,7 +99,14 @@ export function openScope(store: Store): Scope {
       if (first) throw first;
     },
     async mountReadOnly(ref) {
-      if (ref.kind === 'local') return ref.root;
+      if (ref.kind === 'local') {
+        const layers = await contextLayers(ref);
+        if (layers.length === 1) return ref.root;
+        const target = path.join(await fresh(), 'rootfs');
+        const lower = layers.map((d) => path.relative('/', d));
+        track(await mountOverlay({ snapshotsDir: '/', lower, target }));
+        return target;
+      }
       if (ref.kind === 'empty') return fresh();
       const target = path.join(await fresh(), 'rootfs');
       track(await mountOverlay({ snapshotsDir: store.snapshots.dir, lower: lowerOf(ref), target }));
@@ -94,7 +138,9 @@ export function openScope(store: Store): Scope {
       const lower =
         ref.kind === 'snapshot'
           ? store.snapshots.chain(ref.id).map((s) => s.dir)
-          : [ref.kind === 'local' ? ref.root : await fresh()];
+          : ref.kind === 'local'
+            ? await contextLayers(ref)
+            : [await fresh()];
       // Upper/work live outside the snapshots folder, so use absolute paths (relative to "/").
       track(
         await mountOverlay({

@@ -2,7 +2,7 @@
  * RUN --mount and cache control through the CLI: secrets reach the step but never the
  * image, cache mounts persist between builds, --no-cache and --no-cache-filter rerun steps.
  */
-import { writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build, makeContext, useBuildStore, workSteps } from '../helpers/build-harness.ts';
@@ -80,5 +80,34 @@ describe('RUN mounts and cache control', () => {
     const filtered = await build(dirs.store, ctx, ['--no-cache-filter', 'app']);
     expect(workSteps(filtered.ran).every((n) => n.includes('[app'))).toBe(true);
     expect(workSteps(filtered.ran)).toHaveLength(2);
+  });
+
+  // BuildKit mounts the context as it was transferred, so .dockerignore applies (checked
+  // against Docker 20.10: `ls -a` of the mount shows .dockerignore, Dockerfile, keep.txt).
+  it('hides what .dockerignore excludes from bind mounts of the context, ro and rw', async () => {
+    const ctx = await makeContext({
+      '.dockerignore': 'secret.txt\nsub\n!sub/keep\n',
+      'keep.txt': 'k',
+      'secret.txt': 's',
+      'sub/keep': 'kept by the exception',
+      'sub/drop': 'd',
+      Dockerfile: [
+        'FROM localhost:5000/busybox:latest',
+        'RUN --mount=type=bind,target=/ctx sh -c "cd /ctx && find . | sort > /ro && stat -c %a sub > /sub-mode"',
+        'RUN --mount=type=bind,target=/ctx,rw sh -c "cd /ctx && find . | sort > /rw && touch new"',
+        '',
+      ].join('\n'),
+    });
+    chmodSync(path.join(ctx, 'sub'), 0o750);
+    const files = path.join(dirs.scratch, 'bind-ignore');
+    const run = await build(dirs.store, ctx, ['-o', `type=local,dest=${files}`]);
+    expect(run.code, run.stderr).toBe(0);
+    const expected = ['.', './.dockerignore', './Dockerfile', './keep.txt', './sub', './sub/keep'];
+    expect(readFileSync(path.join(files, 'ro'), 'utf8').trim().split('\n')).toEqual(expected);
+    expect(readFileSync(path.join(files, 'rw'), 'utf8').trim().split('\n')).toEqual(expected);
+    expect(readFileSync(path.join(files, 'sub-mode'), 'utf8').trim()).toBe('750');
+    // The host context is untouched, writes through the rw mount included.
+    expect(existsSync(path.join(ctx, 'new'))).toBe(false);
+    expect(existsSync(path.join(ctx, 'secret.txt'))).toBe(true);
   });
 });

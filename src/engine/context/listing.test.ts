@@ -86,8 +86,27 @@ describe('listing with find', () => {
       const fromListing = await scanContext(dir, patterns, StatCache.inMemory(), { reader });
       expect(recordsOf(fromListing)).toEqual(recordsOf(fromDisk));
       expect([...fromListing.files.keys()]).toEqual([...fromDisk.files.keys()]);
+      expect(fromListing.excluded).toEqual(fromDisk.excluded);
     },
   );
+
+  it.each([
+    [PATTERN_SETS[0]!, []],
+    [PATTERN_SETS[1]!, ['debug.log', 'deep/build', 'gen/cache', 'node_modules']],
+    [PATTERN_SETS[2]!, ['debug.log', 'node_modules/pkg']],
+  ])('names the top-most excluded entries: %j', async (patterns, excluded) => {
+    const snapshot = await scanContext(dir, patterns, StatCache.inMemory());
+    expect([...snapshot.excluded].sort()).toEqual(excluded);
+  });
+
+  it('excludes a held directory as a whole when nothing in it is re-included', async () => {
+    const patterns = parseDockerignore('*\n!src\nnode_modules\n!node_modules/nothing-here\n');
+    const snapshot = await scanContext(dir, patterns, StatCache.inMemory());
+    expect(snapshot.excluded).toContain('node_modules');
+    expect(snapshot.excluded.filter((p) => p.startsWith('node_modules/'))).toEqual([]);
+    expect(snapshot.excluded).not.toContain('src');
+    expect(snapshot.excluded).toContain('a.txt');
+  });
 
   it('reads the same stat fields as lstat, so both feed one stat cache', async () => {
     const reader = listingReader(await listed([]));

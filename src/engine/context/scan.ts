@@ -82,6 +82,8 @@ interface WalkState {
   reader: TreeReader;
   matcher: IgnoreMatcher;
   files: Map<string, ContextFile>;
+  /** Excluded entries, each with the held directory it is in (if any). */
+  excluded: Array<{ path: string; owner: HeldDir | undefined }>;
   pending: PendingHash[];
   statCache: StatCache;
   reused: number;
@@ -158,6 +160,9 @@ function walkDir(
             emitted: false,
           };
           walkDir(state, childAbs, childRel, childState, heldDir);
+          if (!heldDir.emitted) state.excluded.push({ path: childRel, owner: held });
+        } else {
+          state.excluded.push({ path: childRel, owner: held });
         }
         continue;
       }
@@ -271,6 +276,7 @@ export async function scanContext(
     reader,
     matcher: createIgnoreMatcher(patterns),
     files: new Map(),
+    excluded: [],
     pending: [],
     statCache,
     reused: 0,
@@ -285,6 +291,8 @@ export async function scanContext(
   return {
     root: realRoot,
     files: state.files,
+    // An entry inside an excluded directory that stays hidden is covered by that directory.
+    excluded: state.excluded.filter((e) => e.owner?.emitted ?? true).map((e) => e.path),
     stats: {
       entries: state.files.size,
       hashed: state.pending.length,

@@ -37,5 +37,10 @@ export interface ContextSnapshot {
   root: string;
   /** Every path that survived .dockerignore, parents before children. */
   files: Map<string, ContextFile>;
+  /**
+   * What .dockerignore hides: excluded entries inside visible directories (not their
+   * contents), so a view of the context needs to hide only these (mounts.ts).
+   */
+  excluded: string[];
   stats: ScanStats;
 }
