@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { readFile, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../shared/digest.ts';
@@ -80,6 +80,30 @@ describe('writeLayerTar', () => {
       );
       expect(diffId).toBe(a.diffId);
     }
+  });
+
+  it('keeps tar order and every byte while reading many files of all sizes ahead', async () => {
+    const layer = await makeTempDir();
+    const contents = new Map<string, Buffer>();
+    // Empty, small (read synchronously), medium (read ahead) and large (streamed) files.
+    const sizes = [0, 1, 511, 512, 4096, 65_536, 65_537, 300_000, 1_048_576, 1_048_577, 2_500_000];
+    for (let i = 0; i < 120; i++) {
+      const size = sizes[i % sizes.length]!;
+      const data = Buffer.alloc(size, (i * 7) % 251);
+      const name = `d${i % 5}/f${String(i).padStart(3, '0')}`;
+      contents.set(name, data);
+      await mkdir(join(layer, `d${i % 5}`), { recursive: true });
+      await writeFile(join(layer, name), data);
+    }
+    const tarPath = join(await makeTempDir(), 'layer.tar');
+    await writeLayerTar(layer, tarPath, { compression: 'none' });
+    const names = execFileSync('tar', ['-tf', tarPath], { encoding: 'utf8' }).trim().split('\n');
+    const expected = [...contents.keys(), 'd0/', 'd1/', 'd2/', 'd3/', 'd4/'].sort();
+    expect(names).toEqual(expected);
+    const unpacked = join(await makeTempDir(), 'diff');
+    await unpackLayer(createReadStream(tarPath), unpacked);
+    for (const [name, data] of contents)
+      expect((await readFile(join(unpacked, name))).equals(data), name).toBe(true);
   });
 
   it('gzips a layer bigger than one compression chunk into one valid member that unpacks intact', async () => {

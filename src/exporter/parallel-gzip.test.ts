@@ -3,7 +3,12 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createParallelGzip, GZIP_CHUNK_SIZE, type ParallelGzipOptions } from './parallel-gzip.ts';
+import {
+  createParallelGzip,
+  GZIP_CHUNK_SIZE,
+  isIncompressible,
+  type ParallelGzipOptions,
+} from './parallel-gzip.ts';
 
 /** Compressible but not trivial input: pseudo-random words from a fixed seed. */
 function makeText(size: number, seed = 1): Buffer {
@@ -72,6 +77,37 @@ describe('createParallelGzip', () => {
       const gz = await gzipInPieces(input, 5000, { chunkSize });
       expectSingleMember(gz, input);
     }
+  });
+
+  it('stores chunks that deflate cannot shrink, and compresses the rest of the stream', async () => {
+    // Pseudo-random bytes from a fixed seed: incompressible, and the same on every run.
+    const random = Buffer.alloc(2 * GZIP_CHUNK_SIZE);
+    let state = 42;
+    for (let i = 0; i < random.length; i++) {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      random[i] = state >>> 16;
+    }
+    expect(isIncompressible(random.subarray(0, GZIP_CHUNK_SIZE))).toBe(true);
+    const text = makeText(GZIP_CHUNK_SIZE, 5);
+    expect(isIncompressible(text)).toBe(false);
+    // One chunk random but for a compressible quarter: not judged incompressible.
+    const mixed = Buffer.concat([
+      random.subarray(0, (3 * GZIP_CHUNK_SIZE) / 4),
+      text.subarray(0, GZIP_CHUNK_SIZE / 4),
+    ]);
+    expect(isIncompressible(mixed)).toBe(false);
+
+    const input = Buffer.concat([random, text, mixed]);
+    const gz = await gzipInPieces(input, 64 * 1024);
+    expectSingleMember(gz, input);
+    expect(execFileSync('gzip', ['-dc'], { input: gz, maxBuffer: 64 << 20 }).equals(input)).toBe(
+      true,
+    );
+    // Stored chunks cost a few bytes per 64 KiB block; the text still shrinks as before.
+    const storedOverhead = 2 * GZIP_CHUNK_SIZE * 0.001;
+    const textAlone = (await gzipInPieces(text, 64 * 1024)).length;
+    expect(gz.length).toBeLessThan(random.length + storedOverhead + textAlone + mixed.length);
+    expect((await gzipInPieces(input, 1000)).equals(gz)).toBe(true);
   });
 
   it('compresses about as well as single-threaded gzip at the same level', async () => {
