@@ -8,6 +8,7 @@ export interface StoreLayout {
   snapshots: string;
   tmp: string;
   mounts: string;
+  cacheMounts: string;
   database: string;
 }
 
@@ -19,6 +20,7 @@ export function resolveLayout(root: string): StoreLayout {
     snapshots: join(root, 'snapshots'),
     tmp: join(root, 'tmp'),
     mounts: join(root, 'mounts'),
+    cacheMounts: join(root, 'cache-mounts'),
     database: join(root, 'tbuild.db'),
   };
 }

@@ -74,6 +74,13 @@ export const migrations: readonly string[] = [
     opened_at INTEGER NOT NULL
   );
   `,
+  `
+  CREATE TABLE cache_mounts (
+    name TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    last_used_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** Open (creating if needed) and migrate the database at `file`. */

@@ -1,4 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../shared/digest.ts';
@@ -134,5 +136,70 @@ describe('du', () => {
     expect(usage.totals.snapshotBytes).toBe(1300);
     expect(usage.totals.totalBytes).toBe(1300 + usage.blobs.bytes);
     expect(usage.totals.reclaimableBytes).toBe(300);
+  });
+});
+
+describe('cache mounts', () => {
+  const seedWith = (content: string) => async (dir: string) => {
+    await writeFile(join(dir, 'data'), content);
+  };
+
+  it('are made once by their seed, kept across opens, and measured by du', async () => {
+    const dir = await store.cacheMount('apt', seedWith('first'));
+    expect(await readFile(join(dir, 'data'), 'utf8')).toBe('first');
+    store.close();
+    store = await temp.open();
+    // An existing cache is not seeded again.
+    expect(await store.cacheMount('apt', seedWith('second'))).toBe(dir);
+    expect(await readFile(join(dir, 'data'), 'utf8')).toBe('first');
+    const usage = await store.du();
+    expect(usage.cacheMounts).toEqual({ count: 1, bytes: 5 });
+    expect(usage.totals.reclaimableBytes).toBeGreaterThanOrEqual(5);
+  });
+
+  it('leave nothing behind when seeding fails', async () => {
+    await expect(
+      store.cacheMount('broken', async () => {
+        throw new Error('seed failed');
+      }),
+    ).rejects.toThrow('seed failed');
+    expect((await store.du()).cacheMounts.count).toBe(0);
+    const dir = await store.cacheMount('broken', seedWith('ok'));
+    expect(await readFile(join(dir, 'data'), 'utf8')).toBe('ok');
+  });
+
+  it('are removed by prune --all and --filter until, not by a plain prune', async () => {
+    const old = await store.cacheMount('old', seedWith('o'));
+    await new Promise((r) => setTimeout(r, 30));
+    const fresh = await store.cacheMount('fresh', seedWith('f'));
+    expect((await store.prune()).removedCacheMounts).toBe(0);
+    const filtered = await store.prune({ olderThanMs: 20 });
+    expect(filtered.removedCacheMounts).toBe(1);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
+    const all = await store.prune({ all: true });
+    expect(all).toMatchObject({ removedCacheMounts: 1, reclaimedBytes: 1 });
+    expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('are kept while another process has the store open', async () => {
+    const dir = await store.cacheMount('shared', seedWith('s'));
+    const other = spawn(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `const { openStore } = await import(${JSON.stringify(new URL('./store.ts', import.meta.url).href)});
+       const s = await openStore({ root: ${JSON.stringify(store.root)} });
+       process.stdout.write('open\\n');
+       await new Promise((r) => process.stdin.once('data', r));
+       s.close();`,
+    ]);
+    try {
+      await new Promise((resolve) => other.stdout.once('data', resolve));
+      expect((await store.prune({ all: true })).removedCacheMounts).toBe(0);
+      expect(existsSync(dir)).toBe(true);
+    } finally {
+      other.stdin.end('done\n');
+      await new Promise((resolve) => other.once('exit', resolve));
+    }
   });
 });

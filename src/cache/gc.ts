@@ -8,6 +8,7 @@
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoreContext } from './context.ts';
+import { pruneCacheMounts } from './cache-mounts.ts';
 import { withTransaction } from './database.ts';
 import { isNotFound, removeTree } from './fs-utils.ts';
 import { currentProcess, isProcessAlive } from './process-lease.ts';
@@ -25,14 +26,16 @@ export async function pruneStore(
 ): Promise<PruneResult> {
   const protectFrom = findProtectionStart(ctx);
   const removedCacheRecords = removeCacheRecords(ctx, blobs, options, protectFrom);
+  const mounts = await pruneCacheMounts(ctx, options, protectFrom !== Infinity);
   const { ids, bytes } = await removeUnusedSnapshots(ctx, protectFrom);
   const removedBlobs = removeUnusedBlobs(ctx, blobs, protectFrom);
   const blobBytes = removedBlobs.reduce((sum, b) => sum + b.size, 0);
   return {
     removedCacheRecords,
+    removedCacheMounts: mounts.count,
     removedSnapshots: ids,
     removedBlobs: removedBlobs.map((b) => b.digest),
-    reclaimedBytes: bytes + blobBytes,
+    reclaimedBytes: bytes + blobBytes + mounts.bytes,
   };
 }
 
@@ -179,7 +182,11 @@ function removeUnusedBlobs(
 }
 
 /** Sizes per snapshot and totals, and what `prune -a` could reclaim. */
-export function measureDiskUsage(ctx: StoreContext, blobs: StoredBlob[]): DiskUsage {
+export function measureDiskUsage(
+  ctx: StoreContext,
+  blobs: StoredBlob[],
+  cacheMounts: DiskUsage['cacheMounts'],
+): DiskUsage {
   const graph = loadUsageGraph(ctx, blobs, Infinity);
   const imageLive = graph.liveSnapshots(new Set());
   const imageBlobs = graph.liveBlobs(imageLive);
@@ -198,6 +205,12 @@ export function measureDiskUsage(ctx: StoreContext, blobs: StoredBlob[]): DiskUs
     snapshots,
     blobs: { count: blobs.length, bytes: blobBytes },
     cacheRecords: (ctx.db.prepare('SELECT count(*) AS n FROM cache').get() as { n: number }).n,
-    totals: { snapshotBytes, blobBytes, totalBytes: snapshotBytes + blobBytes, reclaimableBytes },
+    cacheMounts,
+    totals: {
+      snapshotBytes,
+      blobBytes,
+      totalBytes: snapshotBytes + blobBytes + cacheMounts.bytes,
+      reclaimableBytes: reclaimableBytes + cacheMounts.bytes,
+    },
   };
 }

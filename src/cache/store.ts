@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { createBlobStore } from './blob-store.ts';
 import { createCacheIndex } from './cache-index.ts';
+import { measureCacheMounts, openCacheMount } from './cache-mounts.ts';
 import { resolveLayout } from './context.ts';
 import type { StoreContext, StoreLayout } from './context.ts';
 import { openDatabase } from './database.ts';
@@ -71,7 +72,9 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
         await release();
       }
     },
-    du: async () => measureDiskUsage(ctx, await listStoredBlobs(ctx)),
+    cacheMount: (id, seed) => openCacheMount(ctx, id, seed),
+    du: async () =>
+      measureDiskUsage(ctx, await listStoredBlobs(ctx), await measureCacheMounts(ctx)),
     close() {
       if (closed) return;
       closed = true;
@@ -87,7 +90,13 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
 
 async function createLayout(layout: StoreLayout): Promise<void> {
   try {
-    for (const dir of [layout.blobs, layout.snapshots, layout.tmp, layout.mounts]) {
+    for (const dir of [
+      layout.blobs,
+      layout.snapshots,
+      layout.tmp,
+      layout.mounts,
+      layout.cacheMounts,
+    ]) {
       await mkdir(dir, { recursive: true, mode: 0o711 });
     }
   } catch (error) {

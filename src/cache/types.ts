@@ -139,7 +139,12 @@ export interface Store {
   mountDir(prefix: string): Promise<string>;
   /** What opening the store cleaned up after dead processes. */
   readonly recovery: RecoveryReport;
-  /** Remove cache records by the options, then everything nothing references. */
+  /**
+   * The directory of `RUN --mount=type=cache` with this id; a new one is first made by
+   * `seed` in a temp directory (it sets owner, mode and any `from=` content).
+   */
+  cacheMount(id: string, seed: (dir: string) => Promise<void>): Promise<string>;
+  /** Remove cache records (and cache mounts) by the options, then everything nothing references. */
   prune(options?: PruneOptions): Promise<PruneResult>;
   /** Disk usage per snapshot, and totals. */
   du(): Promise<DiskUsage>;
@@ -176,6 +181,8 @@ export interface PruneOptions {
 
 export interface PruneResult {
   removedCacheRecords: number;
+  /** Cache mount directories removed (only with `all` or `olderThanMs`, and only when no other process has the store open). */
+  removedCacheMounts: number;
   removedSnapshots: SnapshotId[];
   removedBlobs: Digest[];
   reclaimedBytes: number;
@@ -193,6 +200,8 @@ export interface DiskUsage {
   snapshots: SnapshotUsage[];
   blobs: { count: number; bytes: number };
   cacheRecords: number;
+  /** Directories of RUN --mount=type=cache (all reclaimable). */
+  cacheMounts: { count: number; bytes: number };
   totals: {
     snapshotBytes: number;
     blobBytes: number;

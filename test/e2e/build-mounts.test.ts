@@ -6,6 +6,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build, makeContext, useBuildStore, workSteps } from '../helpers/build-harness.ts';
+import { runTbuild } from '../helpers/run-tbuild.ts';
 
 const dirs = useBuildStore();
 
@@ -59,6 +60,16 @@ describe('RUN mounts and cache control', () => {
       Number(readFileSync(path.join(first, 'seen'), 'utf8')) + 1,
     );
     expect(existsSync(path.join(second, 'cache'))).toBe(false);
+
+    // `prune -a` empties the cache mounts, as `docker builder prune -a` does.
+    const du = await runTbuild(['du', '--root', dirs.store]);
+    expect(du.stdout).toMatch(/Cache mounts:\s+4B \(1\)/);
+    const pruned = await runTbuild(['prune', '-a', '-f', '--root', dirs.store]);
+    expect(pruned.stdout).toContain('1 cache mounts');
+    writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile(3));
+    const third = path.join(dirs.scratch, 'cache-3');
+    expect((await build(dirs.store, ctx, ['-o', `type=local,dest=${third}`])).code).toBe(0);
+    expect(readFileSync(path.join(third, 'seen'), 'utf8').trim()).toBe('1');
   });
 
   it('reruns every step with --no-cache and only the named stage with --no-cache-filter', async () => {

@@ -87,6 +87,7 @@ async function formatTotals(usage: DiskUsage): Promise<string> {
       `Layers:\t\t${formatBytes(t.snapshotBytes)} (${usage.snapshots.length})`,
       `Blobs:\t\t${formatBytes(t.blobBytes)} (${usage.blobs.count})`,
       `Cache records:\t${usage.cacheRecords}`,
+      `Cache mounts:\t${formatBytes(usage.cacheMounts.bytes)} (${usage.cacheMounts.count})`,
       `Reclaimable:\t${formatBytes(t.reclaimableBytes)}`,
       `Total:\t\t${formatBytes(t.totalBytes)}`,
     ].join('\n') + '\n'

@@ -62,7 +62,7 @@ const pruneCommand: CommandModule<object, PruneArgs> = {
         );
       }
       process.stdout.write(
-        `Removed ${result.removedCacheRecords} cache records, ${result.removedSnapshots.length} layers, ${result.removedBlobs.length} blobs\n` +
+        `Removed ${result.removedCacheRecords} cache records, ${result.removedCacheMounts} cache mounts, ${result.removedSnapshots.length} layers, ${result.removedBlobs.length} blobs\n` +
           `Total reclaimed space: ${formatBytes(result.reclaimedBytes)}\n`,
       );
     } finally {

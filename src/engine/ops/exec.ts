@@ -4,7 +4,6 @@
  */
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
 import type { ExecMount, ExecOp } from '../../llb/types.ts';
 import type { ExecMountSpec } from '../../exec/types.ts';
 import { resolveUser } from '../../exec/user.ts';
@@ -152,7 +151,7 @@ async function readSecret(file: string): Promise<string> {
 }
 
 /**
- * Cache mounts persist in `<store>/cache-mounts/<id>`; they never enter a layer or a
+ * Cache mounts persist in the store (Store.cacheMount); they never enter a layer or a
  * cache key. `from=` seeds a new cache directory from another stage.
  */
 async function cacheMountDir(
@@ -162,18 +161,14 @@ async function cacheMountDir(
   inputRef: () => Ref,
 ): Promise<string> {
   const opt = mount.cache!;
-  const name = createHash('sha256').update(opt.id).digest('hex').slice(0, 32);
-  const dir = path.join(engine.store.root, 'cache-mounts', name);
-  const created = await mkdir(dir, { recursive: true });
-  if (created !== undefined) {
+  return engine.store.cacheMount(opt.id, async (dir) => {
     if (mount.input !== null) {
       const src = await scope.mountReadOnly(inputRef());
       await copyTree(src, dir);
     }
     await chown(dir, opt.uid ?? 0, opt.gid ?? 0);
     await chmod(dir, opt.mode ?? 0o755);
-  }
-  return dir;
+  });
 }
 
 async function lockCacheMounts(
