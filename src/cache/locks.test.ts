@@ -30,6 +30,16 @@ describe('locks', () => {
     expect(order).toEqual(['first releases', 'second']);
   });
 
+  it('tryLock takes a free lock and refuses a held one without waiting', async () => {
+    const held = store.tryLock('private');
+    expect(held).toBeDefined();
+    expect(store.tryLock('private')).toBeUndefined();
+    await held!();
+    const again = store.tryLock('private');
+    expect(again).toBeDefined();
+    await again!();
+  });
+
   it('does not block on other names', async () => {
     const a = await store.lock('a');
     const b = await store.lock('b');

@@ -43,6 +43,15 @@ export async function acquireLock(
   };
 }
 
+/** acquireLock without waiting: the release function, or undefined when another process holds it. */
+export function tryAcquireLock(ctx: StoreContext, name: string): (() => Promise<void>) | undefined {
+  const token = randomBytes(8).toString('hex');
+  if (!tryAcquire(ctx, name, token)) return undefined;
+  return async () => {
+    ctx.db.prepare('DELETE FROM locks WHERE name = ? AND token = ?').run(name, token);
+  };
+}
+
 function tryAcquire(ctx: StoreContext, name: string, token: string): boolean {
   const me = currentProcess();
   return withTransaction(ctx.db, () => {

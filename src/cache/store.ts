@@ -17,7 +17,7 @@ import { StoreAccessError } from './errors.ts';
 import { removeTreeSync } from './fs-utils.ts';
 import { measureDiskUsage, pruneStore } from './gc.ts';
 import { createImageRefs } from './image-refs.ts';
-import { acquireLock, releaseOwnLocks } from './locks.ts';
+import { acquireLock, releaseOwnLocks, tryAcquireLock } from './locks.ts';
 import { createLeaseName, currentProcess } from './process-lease.ts';
 import { recoverStore } from './recover.ts';
 import { createSnapshotStore } from './snapshot-store.ts';
@@ -62,6 +62,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     images: createImageRefs(ctx),
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
+    tryLock: (name) => tryAcquireLock(ctx, name),
     tempDir: async (prefix) => mkdtemp(join(await ensure(leaseDirs.tmp), `${prefix}-`)),
     mountDir: async (prefix) => mkdtemp(join(await ensure(leaseDirs.mounts), `${prefix}-`)),
     async prune(pruneOptions = {}) {

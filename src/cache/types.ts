@@ -130,6 +130,8 @@ export interface Store {
   readonly images: ImageRefs;
   /** Cross-process lock (cache mounts with sharing=locked, GC). Released by the returned fn. */
   lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>>;
+  /** lock() without waiting: undefined when another process holds it. */
+  tryLock(name: string): (() => Promise<void>) | undefined;
   /** A fresh private temp directory under the store, removed on close and by the next open's cleanup. */
   tempDir(prefix: string): Promise<string>;
   /**

@@ -93,6 +93,29 @@ describe('RUN mounts and cache control', () => {
     expect(workSteps(filtered.ran)).toHaveLength(2);
   });
 
+  it('gives a sharing=private cache held by another step a directory of its own', async () => {
+    const step = (name: string) =>
+      `RUN --mount=type=cache,id=private-cache,sharing=private,target=/c sh -c 'echo ${name} > /c/${name} && sleep 3 && ls /c > /seen'`;
+    const ctx = await makeContext({
+      Dockerfile: [
+        'FROM localhost:5000/busybox:latest AS a',
+        step('a'),
+        'FROM localhost:5000/busybox:latest AS b',
+        step('b'),
+        'FROM localhost:5000/busybox:latest',
+        'COPY --from=a /seen /a-seen',
+        'COPY --from=b /seen /b-seen',
+        '',
+      ].join('\n'),
+    });
+    const files = path.join(dirs.scratch, 'private-cache');
+    const run = await build(dirs.store, ctx, ['-o', `type=local,dest=${files}`]);
+    expect(run.code, run.stderr).toBe(0);
+    // The two steps ran at once (two cores); with `locked` the second would wait and see both.
+    const seen = ['a', 'b'].map((s) => readFileSync(path.join(files, `${s}-seen`), 'utf8').trim());
+    expect(seen).toEqual(['a', 'b']);
+  });
+
   // BuildKit mounts the context as it was transferred, so .dockerignore applies (checked
   // against Docker 20.10: `ls -a` of the mount shows .dockerignore, Dockerfile, keep.txt).
   it('hides what .dockerignore excludes from bind mounts of the context, ro and rw', async () => {

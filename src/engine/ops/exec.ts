@@ -37,15 +37,15 @@ export async function runExecOp(
     await ensureWorkdir(rootfs, op.cwd);
     const mounts: ExecMountSpec[] = [];
     const env = [...op.env];
-    for (const mount of op.mounts) {
-      if (mount === rootMount) continue;
-      const spec = await prepareMount(engine, scope, mount, inputs, env);
-      if (spec) mounts.push(spec);
-    }
     const network = op.network === 'default' ? (engine.defaultNetwork ?? 'host') : op.network;
-    const releaseLocks = await lockCacheMounts(engine, op.mounts, ctx.signal);
+    const caches = await lockCacheMounts(engine, op.mounts, ctx.signal);
     let exitCode: number;
     try {
+      for (const mount of op.mounts) {
+        if (mount === rootMount) continue;
+        const spec = await prepareMount(engine, scope, mount, inputs, env, caches.busy);
+        if (spec) mounts.push(spec);
+      }
       const result = await engine.executor.run(
         {
           rootfs,
@@ -71,7 +71,7 @@ export async function runExecOp(
       );
       exitCode = result.exitCode;
     } finally {
-      await releaseLocks();
+      await caches.release();
     }
     ctx.signal.throwIfAborted();
     if (exitCode !== 0) throw new RunFailedError(op.args, exitCode);
@@ -90,6 +90,7 @@ async function prepareMount(
   mount: ExecMount,
   inputs: readonly Ref[],
   env: string[],
+  busyCaches: ReadonlySet<string>,
 ): Promise<ExecMountSpec | undefined> {
   const inputRef = (): Ref => (mount.input === null ? { kind: 'empty' } : inputs[mount.input]!);
   switch (mount.type) {
@@ -108,7 +109,7 @@ async function prepareMount(
         ...(mount.tmpfs?.size ? { size: mount.tmpfs.size } : {}),
       };
     case 'cache': {
-      const dir = await cacheMountDir(engine, scope, mount, inputRef);
+      const dir = await cacheMountDir(engine, scope, mount, inputRef, busyCaches);
       const source = mount.selector ? await resolveInRoot(dir, mount.selector, true) : dir;
       await mkdir(source, { recursive: true });
       return { dest: mount.dest, type: 'bind', source, readonly: mount.readonly };
@@ -152,36 +153,67 @@ async function readSecret(file: string): Promise<string> {
 
 /**
  * Cache mounts persist in the store (Store.cacheMount); they never enter a layer or a
- * cache key. `from=` seeds a new cache directory from another stage.
+ * cache key. `from=` seeds a new cache directory from another stage. A `sharing=private`
+ * cache that another step holds gets a new directory of its own for this step, seeded
+ * the same way and thrown away after it (BuildKit: "a new mount if there are multiple
+ * writers").
  */
 async function cacheMountDir(
   engine: EngineOptions,
   scope: Scope,
   mount: ExecMount,
   inputRef: () => Ref,
+  busyCaches: ReadonlySet<string>,
 ): Promise<string> {
   const opt = mount.cache!;
-  return engine.store.cacheMount(opt.id, async (dir) => {
+  const seed = async (dir: string) => {
     if (mount.input !== null) {
       const src = await scope.mountReadOnly(inputRef());
       await copyTree(src, dir);
     }
     await chown(dir, opt.uid ?? 0, opt.gid ?? 0);
     await chmod(dir, opt.mode ?? 0o755);
-  });
+  };
+  if (!busyCaches.has(opt.id)) return engine.store.cacheMount(opt.id, seed);
+  const own = await scope.tempDir();
+  await seed(own);
+  return own;
 }
 
+/**
+ * Take the step's cache-mount locks: `locked` ones wait their turn; `private` ones are
+ * taken if free, and otherwise listed as busy (the step then gets its own directory).
+ */
 async function lockCacheMounts(
   engine: EngineOptions,
   mounts: readonly ExecMount[],
   signal: AbortSignal,
-): Promise<() => Promise<void>> {
+): Promise<{ busy: ReadonlySet<string>; release(): Promise<void> }> {
+  const sharing = new Map<string, 'locked' | 'private'>();
+  for (const m of mounts) {
+    const s = m.type === 'cache' ? m.cache?.sharing : undefined;
+    if (s === 'locked' || (s === 'private' && !sharing.has(m.cache!.id)))
+      sharing.set(m.cache!.id, s);
+  }
   const releases: Array<() => Promise<void>> = [];
-  // `private` is served like `locked`: one user at a time keeps the directory private to it.
-  const exclusive = mounts.filter((m) => m.type === 'cache' && m.cache?.sharing !== 'shared');
-  const ids = [...new Set(exclusive.map((m) => m.cache!.id))].sort();
-  for (const id of ids) releases.push(await engine.store.lock(`cache-mount:${id}`, signal));
-  return async () => {
-    for (const release of releases.reverse()) await release();
+  const busy = new Set<string>();
+  const release = async () => {
+    for (const r of releases.splice(0).reverse()) await r();
   };
+  try {
+    // Sorted, so two steps locking the same caches cannot deadlock.
+    for (const [id, mode] of [...sharing].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const name = `cache-mount:${id}`;
+      if (mode === 'locked') releases.push(await engine.store.lock(name, signal));
+      else {
+        const held = engine.store.tryLock(name);
+        if (held) releases.push(held);
+        else busy.add(id);
+      }
+    }
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return { busy, release };
 }
