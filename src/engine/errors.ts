@@ -32,6 +32,17 @@ export class SecretNotFoundError extends TbuildError {
   }
 }
 
+export class SshAgentNotFoundError extends TbuildError {
+  constructor(id: string) {
+    super('TBUILD_SSH_AGENT_NOT_FOUND', `no SSH agent given for ssh mount "${id}"`, {
+      hint:
+        id === 'default'
+          ? 'Pass your agent with --ssh default (it uses $SSH_AUTH_SOCK), or mark the mount required=false.'
+          : `Pass an agent socket with --ssh ${id}=<socket>, or mark the mount required=false.`,
+    });
+  }
+}
+
 /** A source (URL, git repository) could not be fetched. */
 export class SourceFetchError extends TbuildError {
   constructor(message: string, options: TbuildErrorOptions = {}) {

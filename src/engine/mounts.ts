@@ -24,6 +24,8 @@ export interface Scope {
   ): Promise<{ path: string; snapshot: SnapshotInfo; unmount(): Promise<void> }>;
   /** Writable view of `ref` whose writes are thrown away (RUN --mount=type=bind,rw). */
   mountScratchWritable(ref: Ref): Promise<string>;
+  /** Run `cleanup` on close, before what was acquired earlier is released. */
+  onClose(cleanup: () => Promise<void>): void;
 }
 
 /**
@@ -87,6 +89,7 @@ export function openScope(store: Store): Scope {
 
   return {
     tempDir: fresh,
+    onClose: (cleanup) => void cleanups.push(cleanup),
     async close() {
       let first: unknown;
       for (const cleanup of cleanups.splice(0).reverse()) {

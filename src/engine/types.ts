@@ -54,6 +54,8 @@ export interface EngineOptions {
    */
   listings?: Record<string, Listing>;
   secrets?: SecretSource[];
+  /** SSH agent sockets for RUN --mount=type=ssh, by id (`--ssh default`, `--ssh id=<socket>`). */
+  sshAgents?: Record<string, string>;
   /** Network for RUN steps that do not name one (`--network` of the build; default host). */
   defaultNetwork?: 'host' | 'none';
   /** Build-wide progress sink for work outside vertices. */

@@ -16,11 +16,22 @@ export async function dispatchRun(ctx: StageContext, cmd: RunCommand): Promise<v
   const x = stageExpander(ctx, cmd);
   const extraMounts: RunMount[] = [];
   const args = runArgs(ctx, cmd, extraMounts);
+  let sshMounts = 0;
+  let sshSocket: string | undefined;
   for (const raw of cmd.mounts) {
     const spec = parseMount(raw, x.word, cmd.location);
-    extraMounts.push(await lowerMount(ctx, spec, cmd));
+    if (spec.type === 'ssh') {
+      // As BuildKit's LLB does: numbered default targets, SSH_AUTH_SOCK at the first one.
+      if (!spec.target) spec.target = `/run/buildkit/ssh_agent.${sshMounts}`;
+      sshMounts++;
+    }
+    const mount = await lowerMount(ctx, spec, cmd);
+    if (spec.type === 'ssh') sshSocket ??= mount.dest;
+    extraMounts.push(mount);
   }
   const env = runEnv(ctx);
+  if (sshSocket !== undefined && getEnv(env, 'SSH_AUTH_SOCK') === undefined)
+    env.push(`SSH_AUTH_SOCK=${sshSocket}`);
   const metadata = stepMetadata(ctx, cmd.location, describeCommand(ctx, cmd));
   ctx.fs = ctx.fs.run({
     args,

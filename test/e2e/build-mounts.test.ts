@@ -2,6 +2,7 @@
  * RUN --mount and cache control through the CLI: secrets reach the step but never the
  * image, cache mounts persist between builds, --no-cache and --no-cache-filter rerun steps.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -91,6 +92,53 @@ describe('RUN mounts and cache control', () => {
     const filtered = await build(dirs.store, ctx, ['--no-cache-filter', 'app']);
     expect(workSteps(filtered.ran).every((n) => n.includes('[app'))).toBe(true);
     expect(workSteps(filtered.ran)).toHaveLength(2);
+  });
+
+  it('forwards an ssh agent with the mount owner and mode, and fails clearly without one', async () => {
+    const agentSocket = path.join(dirs.scratch, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', agentSocket], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(agentSocket); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      const ctx = await makeContext({
+        Dockerfile: [
+          'FROM localhost:5000/busybox:latest',
+          'RUN --mount=type=ssh,uid=1000,mode=0660 sh -c \'stat -c "%a %u %F" "$SSH_AUTH_SOCK" > /ssh && echo "$SSH_AUTH_SOCK" >> /ssh\'',
+          "RUN --mount=type=ssh,id=other sh -c 'test ! -e /run/buildkit/ssh_agent.0 && echo absent > /optional'",
+          '',
+        ].join('\n'),
+      });
+      const files = path.join(dirs.scratch, 'ssh-files');
+      const run = await build(dirs.store, ctx, [
+        '--ssh',
+        `default=${agentSocket}`,
+        '-o',
+        `type=local,dest=${files}`,
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(readFileSync(path.join(files, 'ssh'), 'utf8')).toBe(
+        '660 1000 socket\n/run/buildkit/ssh_agent.0\n',
+      );
+      // An optional mount (the default) with no agent given for its id is left out.
+      expect(readFileSync(path.join(files, 'optional'), 'utf8')).toBe('absent\n');
+      expect(existsSync(path.join(files, 'run/buildkit/ssh_agent.0'))).toBe(false);
+
+      writeFileSync(
+        path.join(ctx, 'Dockerfile'),
+        'FROM localhost:5000/busybox:latest\nRUN --mount=type=ssh,required=true true\n',
+      );
+      const missing = await build(dirs.store, ctx);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('no SSH agent given for ssh mount "default"');
+      const keyFile = await build(dirs.store, ctx, [
+        '--ssh',
+        `default=${path.join(ctx, 'Dockerfile')}`,
+      ]);
+      expect(keyFile.code).toBe(1);
+      expect(keyFile.stderr).toContain('is not an SSH agent socket');
+    } finally {
+      agent.kill();
+    }
   });
 
   it('gives a sharing=private cache held by another step a directory of its own', async () => {

@@ -26,6 +26,7 @@ export interface UserBuildOptions {
   iidfile?: string;
   metadataFile?: string;
   secret?: string[];
+  ssh?: string[];
   network?: string;
   label?: string[];
   quiet?: boolean;
@@ -57,6 +58,8 @@ export interface ResolvedBuildOptions {
   readonly iidfile: string | undefined;
   readonly metadataFile: string | undefined;
   readonly secrets: ReadonlyArray<{ id: string; file?: string; env?: string }>;
+  /** Agent sockets by ssh mount id. */
+  readonly sshAgents: Readonly<Record<string, string>>;
   readonly network: 'default' | 'host' | 'none';
   readonly labels: Readonly<Record<string, string>>;
   readonly quiet: boolean;
@@ -107,6 +110,39 @@ function parseSecrets(
     if (file) return { id, file: path.resolve(file) };
     return { id, env: fields.env ?? id };
   });
+}
+
+/**
+ * `--ssh default`, `--ssh ID` (both $SSH_AUTH_SOCK) or `--ssh ID=SOCKET`. Docker also
+ * takes private key files here (BuildKit then runs an agent of its own); tbuild forwards
+ * agent sockets only, and says how to load a key into an agent.
+ */
+async function parseSshAgents(
+  list: readonly string[] | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<Record<string, string>> {
+  const agents: Record<string, string> = {};
+  for (const spec of list ?? []) {
+    const eq = spec.indexOf('=');
+    const id = eq < 0 ? spec : spec.slice(0, eq);
+    const given = eq < 0 ? env.SSH_AUTH_SOCK : spec.slice(eq + 1);
+    if (!id || given === '')
+      throw new UsageError(`invalid --ssh "${spec}"`, {
+        hint: 'Use --ssh default (your $SSH_AUTH_SOCK) or --ssh ID=/path/to/agent.sock.',
+      });
+    if (given === undefined)
+      throw new UsageError(`--ssh ${id}: SSH_AUTH_SOCK is not set`, {
+        hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.',
+      });
+    const socket = path.resolve(given);
+    const st = await stat(socket).catch(() => undefined);
+    if (!st?.isSocket())
+      throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
+        hint: 'tbuild forwards agent sockets, not key files: ssh-add the key to an agent (eval "$(ssh-agent)" && ssh-add KEY) and pass --ssh ID=$SSH_AUTH_SOCK.',
+      });
+    agents[id] = socket;
+  }
+  return agents;
 }
 
 async function readDockerfile(
@@ -219,6 +255,7 @@ export async function resolveBuildOptions(
     iidfile: user.iidfile,
     metadataFile: user.metadataFile,
     secrets: parseSecrets(user.secret),
+    sshAgents: await parseSshAgents(user.ssh, env),
     network: network as 'default' | 'host' | 'none',
     labels: parseKeyValues(user.label, 'label', {}),
     quiet: user.quiet ?? false,

@@ -107,6 +107,7 @@ export async function runBuild(
         localDirs: { context: options.contextDir },
         ...(listing ? { listings: { context: listing } } : {}),
         secrets: [...options.secrets],
+        sshAgents: { ...options.sshAgents },
         onProgress: emit,
         defaultNetwork: options.network === 'none' ? 'none' : 'host',
       },

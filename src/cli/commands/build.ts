@@ -61,6 +61,11 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
     requiresArg: true,
     describe: 'Secret for RUN --mount=type=secret (id=NAME,src=FILE | env=VAR)',
   },
+  ssh: {
+    type: 'string',
+    requiresArg: true,
+    describe: 'SSH agent for RUN --mount=type=ssh (default | ID=SOCKET; default is $SSH_AUTH_SOCK)',
+  },
   network: {
     type: 'string',
     describe: 'Networking mode for RUN instructions: default, host, none',
@@ -113,6 +118,7 @@ export async function runBuildCommand(args: BuildArgs): Promise<void> {
     iidfile: str(args.iidfile),
     metadataFile: str(args['metadata-file']),
     secret: strs(args.secret),
+    ssh: strs(args.ssh),
     network: str(args.network),
     label: strs(args.label),
     quiet: bool(args.quiet),

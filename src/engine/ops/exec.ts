@@ -8,7 +8,12 @@ import type { ExecMount, ExecOp } from '../../llb/types.ts';
 import type { ExecMountSpec } from '../../exec/types.ts';
 import { resolveUser } from '../../exec/user.ts';
 import type { OpContext } from '../../solver/types.ts';
-import { RunFailedError, SecretNotFoundError, UnsupportedOpError } from '../errors.ts';
+import {
+  RunFailedError,
+  SecretNotFoundError,
+  SshAgentNotFoundError,
+  UnsupportedOpError,
+} from '../errors.ts';
 import type { Scope } from '../mounts.ts';
 import { writeNewSnapshot } from './new-snapshot.ts';
 import type { EngineOptions, Ref } from '../types.ts';
@@ -136,13 +141,16 @@ async function prepareMount(
       return { dest: mount.dest, type: 'bind', source: file, readonly: true };
     }
     case 'ssh': {
-      if (mount.ssh?.optional) return undefined;
-      throw new UnsupportedOpError(
-        'RUN --mount=type=ssh needs an SSH agent socket, which tbuild does not forward yet',
-        {
-          hint: 'Use a secret mount for keys, or mark the ssh mount required=false.',
-        },
-      );
+      const opt = mount.ssh!;
+      const agent = engine.sshAgents?.[opt.id];
+      if (agent === undefined) {
+        if (opt.optional) return undefined;
+        throw new SshAgentNotFoundError(opt.id);
+      }
+      const { startAgentProxy } = await import('../ssh-agent.ts');
+      const proxy = await startAgentProxy({ agent, uid: opt.uid, gid: opt.gid, mode: opt.mode });
+      scope.onClose(() => proxy.close());
+      return { dest: mount.dest, type: 'bind', source: proxy.socket, readonly: false };
     }
   }
 }

@@ -227,7 +227,7 @@ function checkMount(spec: MountSpec, fail: Fail): void {
     spec.mode ??= 0o400;
   } else if (type === 'ssh') {
     spec.id ??= 'default';
-    if (!spec.target) spec.target = '/run/buildkit/ssh_agent.0';
+    // Without target=, the RUN numbers its ssh mounts: /run/buildkit/ssh_agent.<n> (dispatch-run.ts).
     spec.mode ??= 0o600;
   } else if (!spec.target) {
     fail(`${type} mount needs a target`, 'Add target=<path inside the container>.');
