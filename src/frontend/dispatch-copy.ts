@@ -148,7 +148,9 @@ function addRemote(
         'Pin the commit in the URL instead: <repo>.git#<commit>.',
       );
     }
-    return copyAction(git(remote, options), '/', base, { unpack: false });
+    // The source checks out the whole tree; `#ref:dir` copies that directory's contents.
+    const from = subdir ? `/${subdir.replace(/^\/+/, '')}` : '/';
+    return copyAction(git(remote, options), from, base, { unpack: false });
   }
   if (cmd.keepGitDir) fail('--keep-git-dir is only for git sources', 'Remove --keep-git-dir.');
   const options: Parameters<typeof http>[1] = { metadata };

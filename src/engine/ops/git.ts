@@ -31,16 +31,20 @@ async function git(args: string[], signal: AbortSignal, cwd?: string): Promise<s
 
 export function gitSourceHandler(engine: EngineOptions, source: GitSource): OpHandler<Ref> {
   let commit: Promise<string> | undefined;
+  // A full commit id names itself (ls-remote lists refs, not commits).
+  const pinned = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(source.ref ?? '') ? source.ref : undefined;
   const resolveCommit = (signal: AbortSignal) =>
-    (commit ??= git(['ls-remote', source.remote, source.ref ?? 'HEAD'], signal).then((out) => {
-      const sha = out.split(/\s/)[0];
-      if (!sha)
-        throw new SourceFetchError(
-          `git ref ${source.ref ?? 'HEAD'} not found in ${source.remote}`,
-          { hint: 'Check the branch or tag name.' },
-        );
-      return sha;
-    }));
+    (commit ??= pinned
+      ? Promise.resolve(pinned)
+      : git(['ls-remote', source.remote, source.ref ?? 'HEAD'], signal).then((out) => {
+          const sha = out.split(/\s/)[0];
+          if (!sha)
+            throw new SourceFetchError(
+              `git ref ${source.ref ?? 'HEAD'} not found in ${source.remote}`,
+              { hint: 'Check the branch or tag name.' },
+            );
+          return sha;
+        }));
   return {
     async cacheMap(ctx) {
       return {
