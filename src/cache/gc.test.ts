@@ -203,3 +203,34 @@ describe('cache mounts', () => {
     }
   });
 });
+
+describe('unnamed images', () => {
+  async function unnamedImage(name: string) {
+    const top = await layer(null, 10);
+    const { config, manifest } = await tagImage(name, top.id);
+    store.images.delete(name);
+    return { config: config.digest, manifest: manifest.digest, snapshot: top.id, createdAt: 1 };
+  }
+
+  it('are kept by their config digest until named, and protect their layers', async () => {
+    const image = await unnamedImage('tmp:1');
+    store.images.keepUnnamed(image);
+    expect(store.images.list().map((r) => r.name)).toEqual([image.config]);
+    expect((await store.prune()).removedSnapshots).toEqual([]);
+    // Naming it replaces the unnamed record; keeping it unnamed again changes nothing.
+    store.images.set({ ...image, name: 'docker.io/library/app:1' });
+    store.images.keepUnnamed(image);
+    expect(store.images.list().map((r) => r.name)).toEqual(['docker.io/library/app:1']);
+  });
+
+  it('are removed by prune --all, named images are not', async () => {
+    const unnamed = await unnamedImage('tmp:1');
+    store.images.keepUnnamed(unnamed);
+    const named = await unnamedImage('tmp:2');
+    store.images.set({ ...named, name: 'docker.io/library/kept:1' });
+    const result = await store.prune({ all: true });
+    expect(result.removedUnnamedImages).toBe(1);
+    expect(result.removedSnapshots).toEqual([unnamed.snapshot]);
+    expect(store.images.list().map((r) => r.name)).toEqual(['docker.io/library/kept:1']);
+  });
+});

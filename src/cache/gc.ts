@@ -23,7 +23,7 @@ export async function pruneStore(
   ctx: StoreContext,
   blobs: StoredBlob[],
   options: PruneOptions,
-): Promise<PruneResult> {
+): Promise<Omit<PruneResult, 'removedUnnamedImages'>> {
   const protectFrom = findProtectionStart(ctx);
   const removedCacheRecords = removeCacheRecords(ctx, blobs, options, protectFrom);
   const mounts = await pruneCacheMounts(ctx, options, protectFrom !== Infinity);

@@ -24,7 +24,11 @@ interface ImageRow {
 /** Create the image references of an open store. */
 export function createImageRefs(ctx: StoreContext): ImageRefs {
   const { db } = ctx;
-  return {
+  const remove = (name: string): boolean => {
+    db.prepare('DELETE FROM image_blobs WHERE name = ?').run(name);
+    return db.prepare('DELETE FROM images WHERE name = ?').run(name).changes > 0;
+  };
+  const refs: ImageRefs = {
     get(name) {
       const row = db.prepare('SELECT * FROM images WHERE name = ?').get(name) as
         ImageRow | undefined;
@@ -47,6 +51,7 @@ export function createImageRefs(ctx: StoreContext): ImageRefs {
               'is not committed, so no image can use it',
             );
         }
+        if (record.name !== record.config) remove(record.config);
         db.prepare(
           `INSERT OR REPLACE INTO images (name, manifest, config, snapshot, created_at) VALUES (?, ?, ?, ?, ?)`,
         ).run(record.name, record.manifest, record.config, record.snapshot, record.createdAt);
@@ -55,17 +60,30 @@ export function createImageRefs(ctx: StoreContext): ImageRefs {
         for (const digest of collectImageBlobs(ctx, record)) insert.run(record.name, digest);
       });
     },
-    delete(name) {
-      return withTransaction(db, () => {
-        db.prepare('DELETE FROM image_blobs WHERE name = ?').run(name);
-        return db.prepare('DELETE FROM images WHERE name = ?').run(name).changes > 0;
+    keepUnnamed(record) {
+      withTransaction(db, () => {
+        const named = db.prepare('SELECT 1 FROM images WHERE config = ?').get(record.config);
+        if (!named) refs.set({ ...record, name: record.config });
       });
+    },
+    deleteUnnamed() {
+      return withTransaction(db, () => {
+        const rows = db.prepare('SELECT name FROM images WHERE name = config').all() as unknown as {
+          name: string;
+        }[];
+        for (const { name } of rows) remove(name);
+        return rows.length;
+      });
+    },
+    delete(name) {
+      return withTransaction(db, () => remove(name));
     },
     list() {
       const rows = db.prepare('SELECT * FROM images ORDER BY name').all() as unknown as ImageRow[];
       return rows.map(rowToImage);
     },
   };
+  return refs;
 }
 
 function blobPath(ctx: StoreContext, digest: Digest): string {

@@ -53,13 +53,14 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   const snapshots = createSnapshotStore(ctx, (id) => created.add(id));
   const recovery = await recoverStore(ctx);
   const blobs = createBlobStore(ctx);
+  const images = createImageRefs(ctx);
   let closed = false;
   const store: Store = {
     root: layout.root,
     blobs,
     snapshots,
     cache: createCacheIndex(ctx),
-    images: createImageRefs(ctx),
+    images,
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),
@@ -68,7 +69,10 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     async prune(pruneOptions = {}) {
       const release = await acquireLock(ctx, 'gc');
       try {
-        return await pruneStore(ctx, await listStoredBlobs(ctx), pruneOptions);
+        // Unnamed images are build results nobody tagged: all of the cache goes, they too.
+        const removedUnnamedImages = pruneOptions.all ? images.deleteUnnamed() : 0;
+        const result = await pruneStore(ctx, await listStoredBlobs(ctx), pruneOptions);
+        return { ...result, removedUnnamedImages };
       } finally {
         await release();
       }

@@ -104,7 +104,10 @@ export interface CacheIndex {
 }
 
 export interface ImageRecord {
-  /** Normalised name, e.g. `docker.io/library/app:1.0`. */
+  /**
+   * Normalised name, e.g. `docker.io/library/app:1.0`; for an image without a name
+   * (docker's `<none>`: an untagged build, an unnamed archive) its config digest.
+   */
   name: string;
   /** Digest of the manifest blob in the blob store. */
   manifest: Digest;
@@ -117,7 +120,12 @@ export interface ImageRecord {
 
 export interface ImageRefs {
   get(name: string): ImageRecord | undefined;
+  /** Name an image; an unnamed record of the same image goes (it has a name now). */
   set(record: ImageRecord): void;
+  /** Keep an image without a name, unless it already has one (docker's `<none>` image). */
+  keepUnnamed(record: Omit<ImageRecord, 'name'>): void;
+  /** Remove unnamed images (prune -a); returns how many. */
+  deleteUnnamed(): number;
   delete(name: string): boolean;
   list(): ImageRecord[];
 }
@@ -185,6 +193,8 @@ export interface PruneResult {
   removedCacheRecords: number;
   /** Cache mount directories removed (only with `all` or `olderThanMs`, and only when no other process has the store open). */
   removedCacheMounts: number;
+  /** Images without a name removed (only with `all`). */
+  removedUnnamedImages: number;
   removedSnapshots: SnapshotId[];
   removedBlobs: Digest[];
   reclaimedBytes: number;

@@ -146,9 +146,12 @@ export async function inspectImage(store: Store, record: ImageRecord): Promise<I
   const image = await readStoredImage(store, record);
   const config = JSON.parse(image.config.bytes.toString('utf8')) as ImageConfig;
   const manifest = JSON.parse(image.manifest.bytes.toString('utf8')) as Manifest;
-  const names = store.images.list().filter((r) => r.config === record.config);
+  // Its names; an image without one (name = its config digest) has none to list.
+  const names = store.images
+    .list()
+    .filter((r) => r.config === record.config && r.name !== r.config);
   const refs = names.map((r) => parseReference(r.name));
-  const lastTagged = Math.max(...names.map((r) => r.createdAt));
+  const lastTagged = names.length ? Math.max(...names.map((r) => r.createdAt)) : undefined;
   const comment = config.history?.at(-1)?.comment ?? '';
   return {
     Id: record.config,
@@ -164,7 +167,11 @@ export async function inspectImage(store: Store, record: ImageRecord): Promise<I
     Os: config.os,
     Size: layerSizes(store, record, manifest).reduce((sum, n) => sum + n, 0),
     RootFS: { Type: config.rootfs.type, Layers: config.rootfs.diff_ids },
-    Metadata: { LastTagTime: new Date(lastTagged).toISOString() },
+    // Docker's zero time for an image never tagged.
+    Metadata: {
+      LastTagTime:
+        lastTagged === undefined ? '0001-01-01T00:00:00Z' : new Date(lastTagged).toISOString(),
+    },
     Descriptor: image.manifest.descriptor,
     Manifest: manifest,
   };

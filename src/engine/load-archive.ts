@@ -90,15 +90,15 @@ export async function loadArchive(
     const what = names[0] ?? manifest.config.digest;
     const snapshot = await unpackLayers(store, manifest, config, what);
     const normalized = names.map((n) => normalizeImageName(n));
-    for (const name of normalized) {
-      store.images.set({
-        name,
-        manifest: manifestDigest,
-        config: manifest.config.digest,
-        snapshot,
-        createdAt: Date.now(),
-      });
-    }
+    const record = {
+      manifest: manifestDigest,
+      config: manifest.config.digest,
+      snapshot,
+      createdAt: Date.now(),
+    };
+    for (const name of normalized) store.images.set({ ...record, name });
+    // An image without a name is kept as docker keeps it: <none>, found by its ID.
+    if (normalized.length === 0) store.images.keepUnnamed(record);
     loaded.push({
       names: normalized,
       manifestDigest,

@@ -22,15 +22,15 @@ export interface OutputContext {
 
 export async function writeOutputs(ctx: OutputContext): Promise<void> {
   const { store, options, committed } = ctx;
-  for (const name of options.tags) {
-    store.images.set({
-      name: normalizeImageName(name),
-      manifest: committed.manifest.descriptor.digest,
-      config: committed.config.descriptor.digest,
-      snapshot: committed.snapshot,
-      createdAt: Date.now(),
-    });
-  }
+  const image = {
+    manifest: committed.manifest.descriptor.digest,
+    config: committed.config.descriptor.digest,
+    snapshot: committed.snapshot,
+    createdAt: Date.now(),
+  };
+  for (const name of options.tags) store.images.set({ ...image, name: normalizeImageName(name) });
+  // `docker build .` keeps an untagged result as a <none> image, found by its ID.
+  if (options.tags.length === 0 && options.outputs.length === 0) store.images.keepUnnamed(image);
   for (const output of options.outputs) await writeOutput(ctx, output);
   if (options.load) {
     const load: OutputSpec = {

@@ -67,13 +67,16 @@ export async function describeImages(store: Store): Promise<ImageRow[]> {
   const { formatAgo, formatBytes } = await import('../../cache/index.ts');
   const rows: (ImageRow & { created: number })[] = [];
   for (const image of store.images.list()) {
-    const ref = parseReference(image.name);
+    const unnamed = image.name === image.config;
+    const ref = unnamed ? undefined : parseReference(image.name);
     const created = await readCreated(store, image);
     rows.push({
-      Repository: familiarName({ registry: ref.registry, repository: ref.repository }),
-      Tag: ref.tag ?? '<none>',
+      Repository: ref
+        ? familiarName({ registry: ref.registry, repository: ref.repository })
+        : '<none>',
+      Tag: ref?.tag ?? '<none>',
       ID: image.config.slice('sha256:'.length, 'sha256:'.length + 12),
-      Digest: ref.digest ?? '<none>',
+      Digest: ref?.digest ?? '<none>',
       CreatedAt: new Date(created).toISOString(),
       CreatedSince: formatAgo(created),
       Size: formatBytes(await measureImage(store, image)),

@@ -25,7 +25,7 @@ const pruneCommand: CommandModule<object, PruneArgs> = {
         alias: 'a',
         type: 'boolean',
         default: false,
-        describe: 'Remove all build cache, not just unused data',
+        describe: 'Remove all build cache (cache mounts and untagged images too), not just unused data',
       })
       .option('filter', {
         type: 'string',
@@ -62,7 +62,7 @@ const pruneCommand: CommandModule<object, PruneArgs> = {
         );
       }
       process.stdout.write(
-        `Removed ${result.removedCacheRecords} cache records, ${result.removedCacheMounts} cache mounts, ${result.removedSnapshots.length} layers, ${result.removedBlobs.length} blobs\n` +
+        `Removed ${result.removedCacheRecords} cache records, ${result.removedCacheMounts} cache mounts, ${result.removedUnnamedImages} untagged images, ${result.removedSnapshots.length} layers, ${result.removedBlobs.length} blobs\n` +
           `Total reclaimed space: ${formatBytes(result.reclaimedBytes)}\n`,
       );
     } finally {

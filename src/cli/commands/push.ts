@@ -87,6 +87,7 @@ async function selectRecords(store: Store, name: string, allTags: boolean): Prom
   const repository = `${ref.registry}/${ref.repository}`;
   if (allTags) {
     const records = store.images.list().filter((r) => {
+      if (r.name === r.config) return false; // an image without a name
       const other = parseReference(r.name);
       return `${other.registry}/${other.repository}` === repository && other.tag !== undefined;
     });
