@@ -8,6 +8,7 @@ import path from 'node:path';
 import { UsageError } from '../../shared/errors.ts';
 import { hostPlatform, parsePlatform, type Platform } from '../../shared/platform.ts';
 import { parseOutputs, type OutputSpec } from './outputs.ts';
+import type { StdinContext } from './stdin-context.ts';
 
 export interface UserBuildOptions {
   context?: string;
@@ -69,6 +70,8 @@ export interface ResolvedBuildOptions {
   readonly format: 'text' | 'json';
   readonly sourceDateEpoch: number | undefined;
   readonly insecureRegistries: readonly string[];
+  /** Remove what resolving made (a context read from stdin); call when the build is over. */
+  dispose(): Promise<void>;
 }
 
 function parseKeyValues(
@@ -145,9 +148,11 @@ async function parseSshAgents(
   return agents;
 }
 
+/** The Dockerfile: -f relative to `base` (the working directory, or an archive's root). */
 async function readDockerfile(
   file: string | undefined,
   contextDir: string,
+  base = process.cwd(),
 ): Promise<{ path: string; text: string }> {
   if (file === '-') {
     const chunks: Buffer[] = [];
@@ -157,7 +162,7 @@ async function readDockerfile(
       text: Buffer.concat(chunks).toString('utf8'),
     };
   }
-  const dockerfilePath = file ? path.resolve(file) : path.join(contextDir, 'Dockerfile');
+  const dockerfilePath = file ? path.resolve(base, file) : path.join(contextDir, 'Dockerfile');
   try {
     return { path: dockerfilePath, text: await readFile(dockerfilePath, 'utf8') };
   } catch (error) {
@@ -210,14 +215,38 @@ export async function resolveBuildOptions(
   user: UserBuildOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ResolvedBuildOptions> {
-  const contextDir = path.resolve(user.context ?? '.');
+  let fromStdin: StdinContext | undefined;
+  if (user.context === '-') {
+    if (user.file === '-')
+      throw new UsageError('cannot read both the Dockerfile and the build context from stdin', {
+        hint: 'Pass the context as a directory, or put the Dockerfile inside the archive on stdin.',
+      });
+    fromStdin = await (await import('./stdin-context.ts')).readStdinContext();
+  }
+  try {
+    return await resolveWithContext(user, env, fromStdin);
+  } catch (error) {
+    await fromStdin?.dispose();
+    throw error;
+  }
+}
+
+async function resolveWithContext(
+  user: UserBuildOptions,
+  env: NodeJS.ProcessEnv,
+  fromStdin: StdinContext | undefined,
+): Promise<ResolvedBuildOptions> {
+  const contextDir = fromStdin?.dir ?? path.resolve(user.context ?? '.');
   const st = await stat(contextDir).catch(() => undefined);
   if (!st?.isDirectory()) {
     throw new UsageError(`unable to prepare context: path "${user.context ?? '.'}" not found`, {
-      hint: 'Pass the build context directory as the last argument, e.g. `tbuild build -t app .`.',
+      hint: 'Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin.',
     });
   }
-  const dockerfile = await readDockerfile(user.file, contextDir);
+  const dockerfile =
+    fromStdin?.dockerfileText !== undefined
+      ? { path: path.join(contextDir, 'Dockerfile'), text: fromStdin.dockerfileText }
+      : await readDockerfile(user.file, contextDir, fromStdin ? contextDir : undefined);
   const buildArgs = parseKeyValues(user.buildArg, 'build-arg', env);
   const epochText = buildArgs.SOURCE_DATE_EPOCH ?? env.SOURCE_DATE_EPOCH;
   const sourceDateEpoch =
@@ -265,5 +294,6 @@ export async function resolveBuildOptions(
     format,
     sourceDateEpoch,
     insecureRegistries: user.insecureRegistry ?? [],
+    dispose: fromStdin?.dispose ?? (async () => {}),
   });
 }

@@ -32,7 +32,18 @@ export async function runBuild(
   user: UserBuildOptions,
   prepared?: PreparedBuild,
 ): Promise<BuildOutcome> {
-  const { options, dockerignore, listing } = prepared ?? (await prepareBuild(user));
+  const ready = prepared ?? (await prepareBuild(user));
+  try {
+    return await buildPrepared(user, ready);
+  } finally {
+    await ready.options.dispose();
+  }
+}
+
+async function buildPrepared(
+  user: UserBuildOptions,
+  { options, dockerignore, listing }: PreparedBuild,
+): Promise<BuildOutcome> {
   const store = await openStore(options.root ? { root: options.root } : {});
   let registry: RegistryClient | undefined;
   // Loaded only when a registry is needed: undici alone costs tens of milliseconds.

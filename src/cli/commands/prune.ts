@@ -25,7 +25,8 @@ const pruneCommand: CommandModule<object, PruneArgs> = {
         alias: 'a',
         type: 'boolean',
         default: false,
-        describe: 'Remove all build cache (cache mounts and untagged images too), not just unused data',
+        describe:
+          'Remove all build cache (cache mounts and untagged images too), not just unused data',
       })
       .option('filter', {
         type: 'string',
