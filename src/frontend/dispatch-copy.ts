@@ -6,6 +6,7 @@
 import { git, http, merge, scratch } from '../llb/index.ts';
 import type { ChownOpt, FileActionSpec, State } from '../llb/index.ts';
 import { isDigest } from '../shared/digest.ts';
+import { isGitUrl, parseGitUrl } from '../shared/git-url.ts';
 import { describeCommand, stageExpander, stepMetadata } from './build-context.ts';
 import type { StageContext } from './build-context.ts';
 import { InvalidInstructionError } from './errors.ts';
@@ -117,15 +118,6 @@ function isUrl(src: string): boolean {
   return /^(https?|git):\/\//i.test(src) || /^git@[^:]+:/.test(src);
 }
 
-function isGitUrl(src: string): boolean {
-  return (
-    /^git:\/\//i.test(src) ||
-    /^git@[^:]+:/.test(src) ||
-    /^https?:\/\/[^#]+\.git(#.*)?$/i.test(src) ||
-    /^https?:\/\/(github\.com|gitlab\.com|bitbucket\.org)\/[^/]+\/[^/#]+(#.*)?$/i.test(src)
-  );
-}
-
 /** ADD <url> or ADD <git url>: a source vertex plus a copy out of it. */
 function addRemote(
   ctx: StageContext,
@@ -136,8 +128,7 @@ function addRemote(
 ): FileActionSpec {
   const metadata = { description: `[internal] load remote ${src}`, location: cmd.location };
   if (isGitUrl(src)) {
-    const [remote, fragment = ''] = src.split('#', 2) as [string, string?];
-    const [ref, subdir] = fragment.split(':', 2);
+    const { remote, ref, subdir } = parseGitUrl(src);
     const options: Parameters<typeof git>[1] = { metadata };
     if (ref) options.ref = ref;
     if (subdir) options.subdir = subdir;

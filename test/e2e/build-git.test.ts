@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build, makeContext, useBuildStore, workSteps } from '../helpers/build-harness.ts';
+import { runTbuild } from '../helpers/run-tbuild.ts';
 
 const dirs = useBuildStore();
 let daemon: ChildProcess;
@@ -46,6 +47,11 @@ beforeAll(async () => {
   git(['init', '-q', '-b', 'main', work], base);
   writeFileSync(path.join(work, 'README'), 'version 1\n');
   writeFileSync(path.join(work, 'sub', 'tool.sh'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
+  mkdirSync(path.join(work, 'app'));
+  writeFileSync(
+    path.join(work, 'app', 'Dockerfile'),
+    'FROM localhost:5000/busybox:latest\nCOPY . /app\n',
+  );
   git(['add', '.']);
   git(['commit', '-q', '-m', 'one']);
   git(['tag', '-a', 'v1', '-m', 'v1']);
@@ -127,6 +133,25 @@ describe('ADD <git repository>', () => {
     expect(moved.code, moved.stderr).toBe(0);
     expect(workSteps(moved.ran).length).toBeGreaterThan(0);
     expect(readFileSync(path.join(out, 'seen'), 'utf8')).toBe('version 3\n');
+  });
+
+  it('builds a git repository as the context: ref, subdirectory, no .git', async () => {
+    const out = path.join(dirs.scratch, 'git-context');
+    const run = await runTbuild([
+      'build',
+      '--root',
+      dirs.store,
+      '-o',
+      `type=local,dest=${out}`,
+      `${repoUrl}#v1:app`,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(readFileSync(path.join(out, 'app/Dockerfile'), 'utf8')).toContain('COPY . /app');
+    expect(existsSync(path.join(out, 'app/.git'))).toBe(false);
+    expect(existsSync(path.join(out, 'app/README'))).toBe(false);
+    const bad = await runTbuild(['build', '--root', dirs.store, `${repoUrl}#v1:nowhere`]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('nowhere is not a directory');
   });
 
   it('fails with the git error and a hint for a missing ref', async () => {

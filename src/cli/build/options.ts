@@ -8,7 +8,7 @@ import path from 'node:path';
 import { UsageError } from '../../shared/errors.ts';
 import { hostPlatform, parsePlatform, type Platform } from '../../shared/platform.ts';
 import { parseOutputs, type OutputSpec } from './outputs.ts';
-import type { StdinContext } from './stdin-context.ts';
+import type { RemoteContext } from './remote-context.ts';
 
 export interface UserBuildOptions {
   context?: string;
@@ -215,18 +215,22 @@ export async function resolveBuildOptions(
   user: UserBuildOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ResolvedBuildOptions> {
-  let fromStdin: StdinContext | undefined;
-  if (user.context === '-') {
-    if (user.file === '-')
+  let fetched: RemoteContext | undefined;
+  // Loaded only for something that may be remote: a local build need not pay for git and tar.
+  const remote = /^(?:-$|[a-z][a-z0-9+.-]*:\/\/|git@)/i.test(user.context ?? '')
+    ? await import('./remote-context.ts')
+    : undefined;
+  if (user.context !== undefined && remote?.isRemoteContext(user.context)) {
+    if (user.context === '-' && user.file === '-')
       throw new UsageError('cannot read both the Dockerfile and the build context from stdin', {
         hint: 'Pass the context as a directory, or put the Dockerfile inside the archive on stdin.',
       });
-    fromStdin = await (await import('./stdin-context.ts')).readStdinContext();
+    fetched = await remote.fetchRemoteContext(user.context);
   }
   try {
-    return await resolveWithContext(user, env, fromStdin);
+    return await resolveWithContext(user, env, fetched);
   } catch (error) {
-    await fromStdin?.dispose();
+    await fetched?.dispose();
     throw error;
   }
 }
@@ -234,9 +238,9 @@ export async function resolveBuildOptions(
 async function resolveWithContext(
   user: UserBuildOptions,
   env: NodeJS.ProcessEnv,
-  fromStdin: StdinContext | undefined,
+  fetched: RemoteContext | undefined,
 ): Promise<ResolvedBuildOptions> {
-  const contextDir = fromStdin?.dir ?? path.resolve(user.context ?? '.');
+  const contextDir = fetched?.dir ?? path.resolve(user.context ?? '.');
   const st = await stat(contextDir).catch(() => undefined);
   if (!st?.isDirectory()) {
     throw new UsageError(`unable to prepare context: path "${user.context ?? '.'}" not found`, {
@@ -244,9 +248,9 @@ async function resolveWithContext(
     });
   }
   const dockerfile =
-    fromStdin?.dockerfileText !== undefined
-      ? { path: path.join(contextDir, 'Dockerfile'), text: fromStdin.dockerfileText }
-      : await readDockerfile(user.file, contextDir, fromStdin ? contextDir : undefined);
+    fetched?.dockerfileText !== undefined
+      ? { path: path.join(contextDir, 'Dockerfile'), text: fetched.dockerfileText }
+      : await readDockerfile(user.file, contextDir, fetched ? contextDir : undefined);
   const buildArgs = parseKeyValues(user.buildArg, 'build-arg', env);
   const epochText = buildArgs.SOURCE_DATE_EPOCH ?? env.SOURCE_DATE_EPOCH;
   const sourceDateEpoch =
@@ -294,6 +298,6 @@ async function resolveWithContext(
     format,
     sourceDateEpoch,
     insecureRegistries: user.insecureRegistry ?? [],
-    dispose: fromStdin?.dispose ?? (async () => {}),
+    dispose: fetched?.dispose ?? (async () => {}),
   });
 }

@@ -29,6 +29,18 @@ async function git(args: string[], signal: AbortSignal, cwd?: string): Promise<s
   }
 }
 
+/** Check out `ref` (a branch, tag or commit; HEAD when undefined) of `remote` into `dir`, shallow. */
+export async function checkoutGit(
+  remote: string,
+  ref: string | undefined,
+  dir: string,
+  signal: AbortSignal,
+): Promise<void> {
+  await git(['init', '-q', dir], signal);
+  await git(['fetch', '-q', '--depth', '1', remote, ref ?? 'HEAD'], signal, dir);
+  await git(['checkout', '-q', 'FETCH_HEAD'], signal, dir);
+}
+
 export function gitSourceHandler(engine: EngineOptions, source: GitSource): OpHandler<Ref> {
   let commit: Promise<string> | undefined;
   // A full commit id names itself (ls-remote lists refs, not commits).
@@ -60,9 +72,7 @@ export function gitSourceHandler(engine: EngineOptions, source: GitSource): OpHa
       const sha = await resolveCommit(ctx.signal);
       const snapshot = await engine.store.snapshots.create(null, `git ${source.remote}`);
       try {
-        await git(['init', '-q', snapshot.dir], ctx.signal);
-        await git(['fetch', '-q', '--depth', '1', source.remote, sha], ctx.signal, snapshot.dir);
-        await git(['checkout', '-q', 'FETCH_HEAD'], ctx.signal, snapshot.dir);
+        await checkoutGit(source.remote, sha, snapshot.dir, ctx.signal);
         if (!source.keepGitDir)
           await rm(path.join(snapshot.dir, '.git'), { recursive: true, force: true });
         const committed = await engine.store.snapshots.commit(snapshot.id);

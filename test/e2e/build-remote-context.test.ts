@@ -1,6 +1,12 @@
-/** `tbuild build -`: a Dockerfile or a (compressed) context archive on stdin, as `docker build -`. */
+/**
+ * Contexts that are not a directory, as `docker build` takes them: `-` (a Dockerfile or a
+ * compressed context archive on stdin) and an http URL (served here on 127.0.0.1). Git
+ * contexts are tested in build-git.test.ts, beside a real git daemon.
+ */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +15,7 @@ import { runTbuild } from '../helpers/run-tbuild.ts';
 
 const dirs = useBuildStore();
 
-const leftovers = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith('tbuild-stdin-'));
+const leftovers = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith('tbuild-context-'));
 
 describe('build -', () => {
   it('builds a Dockerfile read from stdin with an empty context', async () => {
@@ -49,6 +55,51 @@ describe('build -', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(readFileSync(path.join(out, 'ctx/src/main.txt'), 'utf8')).toBe('main');
     expect(readdirSync(path.join(out, 'ctx')).sort()).toEqual(['.dockerignore', 'build', 'src']);
+  });
+
+  it('builds from an http URL: a context archive, or a Dockerfile', async () => {
+    const ctx = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox:latest\nCOPY hello.txt /\n',
+      'hello.txt': 'over http',
+    });
+    const archive = execFileSync('tar', ['-czf', '-', '-C', ctx, '.']);
+    const server = createServer((req, res) => {
+      if (req.url === '/context.tar.gz') res.end(archive);
+      else if (req.url === '/Dockerfile')
+        res.end('FROM localhost:5000/busybox:latest\nRUN echo plain > /plain\n');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const out = path.join(dirs.scratch, 'url-archive');
+      const run = await runTbuild([
+        'build',
+        '--root',
+        dirs.store,
+        '-o',
+        `type=local,dest=${out}`,
+        `${base}/context.tar.gz`,
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(readFileSync(path.join(out, 'hello.txt'), 'utf8')).toBe('over http');
+      const plainOut = path.join(dirs.scratch, 'url-dockerfile');
+      const plain = await runTbuild([
+        'build',
+        '--root',
+        dirs.store,
+        '-o',
+        `type=local,dest=${plainOut}`,
+        `${base}/Dockerfile`,
+      ]);
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(readFileSync(path.join(plainOut, 'plain'), 'utf8')).toBe('plain\n');
+      const missing = await runTbuild(['build', '--root', dirs.store, `${base}/nothing.tar`]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('HTTP 404');
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses stdin for both the Dockerfile and the context', async () => {
