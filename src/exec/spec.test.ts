@@ -29,6 +29,28 @@ describe('the OCI spec', () => {
     expect(config.linux['maskedPaths']).toContain('/proc/kcore');
   });
 
+  it('sizes /dev/shm and sets ulimits, -1 as RLIM_INFINITY in the JSON', () => {
+    const spec = makeSpec({
+      shmSize: 128 * 1024 * 1024,
+      ulimits: [
+        { name: 'nofile', soft: 100, hard: 200 },
+        { name: 'nproc', soft: -1, hard: -1 },
+      ],
+    });
+    const config = createOciSpec(spec, createMounts(spec, files), 'box');
+    const shm = config.mounts.find((m) => m.destination === '/dev/shm');
+    expect(shm?.options).toContain(`size=${128 * 1024 * 1024}`);
+    const json = JSON.stringify(config.process['rlimits']);
+    expect(json).toBe(
+      '[{"type":"RLIMIT_NOFILE","hard":200,"soft":100},' +
+        '{"type":"RLIMIT_NPROC","hard":18446744073709551615,"soft":18446744073709551615}]',
+    );
+    const defaults = createOciSpec(makeSpec(), createMounts(makeSpec(), files), 'box');
+    expect(defaults.mounts.find((m) => m.destination === '/dev/shm')?.options).toContain(
+      `size=${64 * 1024 * 1024}`,
+    );
+  });
+
   it('gives --security=insecure every capability and no masked paths', () => {
     const spec = makeSpec({ security: 'insecure' });
     const config = createOciSpec(spec, createMounts(spec, files), 'box');

@@ -85,7 +85,7 @@ export interface OciSpec {
 }
 
 /** Fresh kernel filesystems every container gets; nothing of them lives in the rootfs. */
-function createSystemMounts(insecure: boolean): OciMount[] {
+function createSystemMounts(insecure: boolean, shmSize = 64 * 1024 * 1024): OciMount[] {
   const ro = insecure ? [] : ['ro'];
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -105,7 +105,7 @@ function createSystemMounts(insecure: boolean): OciMount[] {
       destination: '/dev/shm',
       type: 'tmpfs',
       source: 'shm',
-      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSize}`],
     },
     {
       destination: '/dev/mqueue',
@@ -192,7 +192,7 @@ export function listStubRequests(
 /** All mounts of a run, in the order runc must perform them. */
 export function createMounts(spec: RunSpec, files: BundleFiles): OciMount[] {
   return [
-    ...createSystemMounts(spec.security === 'insecure'),
+    ...createSystemMounts(spec.security === 'insecure', spec.shmSize),
     ...createFileMounts(files),
     ...sortUserMounts(spec.mounts),
   ];
@@ -221,6 +221,46 @@ export interface HostLimits {
 }
 
 const UNLIMITED: HostLimits = { nofile: DEFAULT_NOFILE, capBounding: (1n << 41n) - 1n };
+
+/** JSON.rawJSON (Node 21+), not yet in TypeScript's es2024 lib. */
+interface RawJson {
+  rawJSON(text: string): unknown;
+}
+
+/** RLIMIT_* names of the ulimit names docker's --ulimit takes. */
+const RLIMITS: Record<string, string> = {
+  core: 'RLIMIT_CORE',
+  cpu: 'RLIMIT_CPU',
+  data: 'RLIMIT_DATA',
+  fsize: 'RLIMIT_FSIZE',
+  locks: 'RLIMIT_LOCKS',
+  memlock: 'RLIMIT_MEMLOCK',
+  msgqueue: 'RLIMIT_MSGQUEUE',
+  nice: 'RLIMIT_NICE',
+  nofile: 'RLIMIT_NOFILE',
+  nproc: 'RLIMIT_NPROC',
+  rss: 'RLIMIT_RSS',
+  rtprio: 'RLIMIT_RTPRIO',
+  rttime: 'RLIMIT_RTTIME',
+  sigpending: 'RLIMIT_SIGPENDING',
+  stack: 'RLIMIT_STACK',
+};
+
+/** The nofile default, then the run's ulimits (a later one of a kind wins); -1 is unlimited. */
+function rlimitsOf(
+  spec: RunSpec,
+  nofile: number,
+): Array<{ type: string; hard: number; soft: number }> {
+  const limits = new Map([['RLIMIT_NOFILE', { hard: nofile, soft: nofile }]]);
+  // RLIM_INFINITY is 2^64-1, which a double cannot hold: written into the JSON as is.
+  const value = (n: number): number =>
+    n < 0 ? ((JSON as unknown as RawJson).rawJSON('18446744073709551615') as number) : n;
+  for (const u of spec.ulimits ?? []) {
+    const type = RLIMITS[u.name];
+    if (type) limits.set(type, { hard: value(u.hard), soft: value(u.soft) });
+  }
+  return [...limits].map(([type, l]) => ({ type, ...l }));
+}
 
 /** Generate the config.json for one run. */
 export function createOciSpec(
@@ -254,7 +294,7 @@ export function createOciSpec(
       env,
       cwd: spec.process.cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+      rlimits: rlimitsOf(spec, nofile),
       noNewPrivileges: !insecure,
     },
     root: { path: spec.rootfs, readonly: false },

@@ -37,6 +37,10 @@ export interface RunSpec {
   /** Content for /etc/hosts and /etc/resolv.conf (bind-mounted, never left in the layer). */
   hosts?: string;
   resolvConf?: string;
+  /** Bytes of the /dev/shm tmpfs; 64 MiB when unset, as Docker. */
+  shmSize?: number;
+  /** Resource limits by ulimit name (`nofile`, `nproc`, …); -1 means unlimited. */
+  ulimits?: ReadonlyArray<{ name: string; soft: number; hard: number }>;
 }
 
 export interface RunResult {

@@ -33,7 +33,11 @@ export async function dispatchRun(ctx: StageContext, cmd: RunCommand): Promise<v
   if (sshSocket !== undefined && getEnv(env, 'SSH_AUTH_SOCK') === undefined)
     env.push(`SSH_AUTH_SOCK=${sshSocket}`);
   const metadata = stepMetadata(ctx, cmd.location, describeCommand(ctx, cmd));
+  const { extraHosts, shmSize, ulimits } = ctx.build.opts;
   ctx.fs = ctx.fs.run({
+    ...(extraHosts?.length ? { extraHosts } : {}),
+    ...(shmSize !== undefined ? { shmSize } : {}),
+    ...(ulimits?.length ? { ulimits } : {}),
     args,
     env,
     cwd: stageWorkdir(ctx),

@@ -1,5 +1,5 @@
 /** The Dockerfile frontend's public contract: options in, LLB graph and image config out. */
-import type { Definition } from '../llb/types.ts';
+import type { Definition, ExtraHost, Ulimit } from '../llb/types.ts';
 import type { SourceLocation } from '../shared/errors.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import type { Platform } from '../shared/platform.ts';
@@ -29,6 +29,10 @@ export interface BuildOptions {
   file?: string;
   /** Reproducible timestamps (history, image created). Seconds since the epoch. */
   sourceDateEpoch?: number;
+  /** `--add-host`, `--shm-size`, `--ulimit`: set on every RUN (and so in its cache key). */
+  extraHosts?: ExtraHost[];
+  shmSize?: number;
+  ulimits?: Ulimit[];
 }
 
 /** What the engine knows about a base image. */

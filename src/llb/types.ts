@@ -104,6 +104,24 @@ export interface ExecOp {
   mounts: ExecMount[];
   /** Heredoc passed as the command's standard input, if any. */
   stdin?: string;
+  /** `--add-host`: extra /etc/hosts entries. */
+  extraHosts?: ExtraHost[];
+  /** `--shm-size`: bytes of /dev/shm (default 64 MiB). */
+  shmSize?: number;
+  /** `--ulimit`: resource limits of the command. */
+  ulimits?: Ulimit[];
+}
+
+export interface ExtraHost {
+  host: string;
+  ip: string;
+}
+
+/** A resource limit by its ulimit name (`nofile`, `nproc`, …); -1 is unlimited. */
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
 }
 
 // ── file ────────────────────────────────────────────────────────────────────────

@@ -141,6 +141,59 @@ describe('RUN mounts and cache control', () => {
     }
   });
 
+  it('applies --add-host, --shm-size and --ulimit to RUN and keys steps on them', async () => {
+    const ctx = await makeContext({
+      Dockerfile: [
+        'FROM localhost:5000/busybox:latest',
+        "RUN grep db /etc/hosts > /hosts && grep ' /dev/shm ' /proc/mounts > /shm && " +
+          'ulimit -n > /nofile && ulimit -Hn >> /nofile',
+        '',
+      ].join('\n'),
+    });
+    const flags = [
+      '--add-host',
+      'db:10.1.2.3',
+      '--shm-size',
+      '128m',
+      '--ulimit',
+      'nofile=1000:2000',
+    ];
+    const out = path.join(dirs.scratch, 'run-options');
+    const run = await build(dirs.store, ctx, [...flags, '-o', `type=local,dest=${out}`]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(readFileSync(path.join(out, 'hosts'), 'utf8')).toBe('10.1.2.3\tdb\n');
+    expect(readFileSync(path.join(out, 'shm'), 'utf8')).toContain('size=131072k');
+    expect(readFileSync(path.join(out, 'nofile'), 'utf8')).toBe('1000\n2000\n');
+    // The same flags hit the cache; another host mapping reruns the step, as in BuildKit.
+    expect(workSteps((await build(dirs.store, ctx, flags)).ran)).toEqual([]);
+    const moved = await build(dirs.store, ctx, [
+      ...flags.slice(0, 1),
+      'db:10.9.9.9',
+      ...flags.slice(2),
+    ]);
+    expect(workSteps(moved.ran)).toHaveLength(1);
+  });
+
+  it("accepts docker build's legacy flags with a warning, and refuses cache import/export", async () => {
+    const ctx = await makeContext({ Dockerfile: 'FROM localhost:5000/busybox:latest\n' });
+    const legacy = await build(dirs.store, ctx, [
+      '--rm',
+      '--force-rm',
+      '-m',
+      '1g',
+      '--provenance=false',
+      '--sbom=false',
+    ]);
+    expect(legacy.code, legacy.stderr).toBe(0);
+    const warnings = legacy.events.filter((e) => e.type === 'warning').map((e) => e.message);
+    expect(warnings).toEqual([
+      "--memory is ignored: it applies to docker's legacy builder, not to BuildKit or tbuild",
+    ]);
+    const cache = await build(dirs.store, ctx, ['--cache-from', 'type=local,src=/tmp/none']);
+    expect(cache.code).toBe(1);
+    expect(cache.stderr).toContain('--cache-from and --cache-to are not supported yet');
+  });
+
   it('gives a sharing=private cache held by another step a directory of its own', async () => {
     const step = (name: string) =>
       `RUN --mount=type=cache,id=private-cache,sharing=private,target=/c sh -c 'echo ${name} > /c/${name} && sleep 3 && ls /c > /seen'`;

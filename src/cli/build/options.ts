@@ -4,6 +4,7 @@
  * ResolvedBuildOptions.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { UsageError } from '../../shared/errors.ts';
 import { hostPlatform, parsePlatform, type Platform } from '../../shared/platform.ts';
@@ -28,6 +29,15 @@ export interface UserBuildOptions {
   metadataFile?: string;
   secret?: string[];
   ssh?: string[];
+  addHost?: string[];
+  shmSize?: string;
+  ulimit?: string[];
+  provenance?: string;
+  sbom?: string;
+  cacheFrom?: string[];
+  cacheTo?: string[];
+  /** Legacy docker build flags given, accepted and ignored (each gets a warning). */
+  ignored?: string[];
   network?: string;
   label?: string[];
   quiet?: boolean;
@@ -70,6 +80,12 @@ export interface ResolvedBuildOptions {
   readonly format: 'text' | 'json';
   readonly sourceDateEpoch: number | undefined;
   readonly insecureRegistries: readonly string[];
+  readonly extraHosts: ReadonlyArray<{ host: string; ip: string }>;
+  /** Bytes of /dev/shm for RUN; undefined for the default. */
+  readonly shmSize: number | undefined;
+  readonly ulimits: ReadonlyArray<{ name: string; soft: number; hard: number }>;
+  /** Flags accepted but without effect, to tell the user about. */
+  readonly warnings: readonly string[];
   /** Remove what resolving made (a context read from stdin); call when the build is over. */
   dispose(): Promise<void>;
 }
@@ -113,6 +129,87 @@ function parseSecrets(
     if (file) return { id, file: path.resolve(file) };
     return { id, env: fields.env ?? id };
   });
+}
+
+/** `--add-host host:ip` (or `host=ip`, as buildx also takes); the IP may be IPv6. */
+function parseAddHosts(list: readonly string[] | undefined): Array<{ host: string; ip: string }> {
+  return (list ?? []).map((spec) => {
+    const cut = /[:=]/.exec(spec)?.index ?? -1;
+    const host = spec.slice(0, cut);
+    const ip = spec.slice(cut + 1).replace(/^\[(.*)\]$/, '$1');
+    if (cut <= 0 || !isIP(ip))
+      throw new UsageError(`invalid --add-host "${spec}"`, {
+        hint: 'Use --add-host name:IP, e.g. --add-host db:10.0.0.5.',
+      });
+    return { host, ip };
+  });
+}
+
+/** Docker's RAMInBytes: a number of bytes, or with b/k/m/g/t (powers of 1024). */
+function parseRamSize(text: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(text.trim());
+  if (!match || Number(match[1]) <= 0)
+    throw new UsageError(`invalid --${flag} "${text}"`, { hint: `Use a size like 64m or 1g.` });
+  const power = ['', 'k', 'm', 'g', 't'].indexOf(match[2]!.toLowerCase());
+  return Math.floor(Number(match[1]) * 1024 ** power);
+}
+
+/** `--ulimit name=soft[:hard]` as docker takes it; -1 is unlimited. */
+function parseUlimits(
+  list: readonly string[] | undefined,
+): Array<{ name: string; soft: number; hard: number }> {
+  const names = [
+    'core',
+    'cpu',
+    'data',
+    'fsize',
+    'locks',
+    'memlock',
+    'msgqueue',
+    'nice',
+    'nofile',
+    'nproc',
+    'rss',
+    'rtprio',
+    'rttime',
+    'sigpending',
+    'stack',
+  ];
+  return (list ?? []).map((spec) => {
+    const match = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(spec);
+    const name = match?.[1] ?? '';
+    if (!match || !names.includes(name))
+      throw new UsageError(`invalid --ulimit "${spec}"`, {
+        hint: `Use --ulimit NAME=SOFT[:HARD] with NAME one of ${names.join(', ')}.`,
+      });
+    const soft = Number(match[2]);
+    const hard = match[3] === undefined ? soft : Number(match[3]);
+    if (hard !== -1 && (soft === -1 || soft > hard))
+      throw new UsageError(`invalid --ulimit "${spec}": the soft limit is above the hard one`, {
+        hint: 'Give SOFT <= HARD.',
+      });
+    return { name, soft, hard };
+  });
+}
+
+/** Flags that are accepted but do nothing here, and unsupported ones, as usage errors or warnings. */
+function collectWarnings(user: UserBuildOptions): string[] {
+  if (user.cacheFrom?.length || user.cacheTo?.length)
+    throw new UsageError('--cache-from and --cache-to are not supported yet', {
+      hint: 'tbuild keeps its cache in its store (--root); exporting and importing it is planned.',
+    });
+  const warnings = (user.ignored ?? []).map(
+    (flag) =>
+      `--${flag} is ignored: it applies to docker's legacy builder, not to BuildKit or tbuild`,
+  );
+  for (const [flag, value] of [
+    ['provenance', user.provenance],
+    ['sbom', user.sbom],
+  ] as const) {
+    if (value !== undefined && !['false', '0'].includes(value.toLowerCase()))
+      warnings.push(`--${flag}=${value} is ignored: tbuild does not make attestations yet`);
+  }
+  return warnings;
 }
 
 /**
@@ -298,6 +395,10 @@ async function resolveWithContext(
     format,
     sourceDateEpoch,
     insecureRegistries: user.insecureRegistry ?? [],
+    extraHosts: parseAddHosts(user.addHost),
+    shmSize: user.shmSize === undefined ? undefined : parseRamSize(user.shmSize, 'shm-size'),
+    ulimits: parseUlimits(user.ulimit),
+    warnings: collectWarnings(user),
     dispose: fetched?.dispose ?? (async () => {}),
   });
 }

@@ -81,6 +81,9 @@ async function buildPrepared(
         noCacheFilter: [...options.noCacheFilter],
         pull: options.pull,
         labels: { ...options.labels },
+        extraHosts: [...options.extraHosts],
+        ulimits: [...options.ulimits],
+        ...(options.shmSize !== undefined ? { shmSize: options.shmSize } : {}),
         file: dockerfileName,
         ...(options.sourceDateEpoch !== undefined
           ? { sourceDateEpoch: options.sourceDateEpoch }
@@ -93,6 +96,7 @@ async function buildPrepared(
         },
       },
     );
+    for (const message of options.warnings) emit({ type: 'warning', time: Date.now(), message });
     for (const warning of lowered.warnings)
       emit({
         type: 'warning',

@@ -18,6 +18,28 @@ interface BuildArgs {
 
 type OptionSpec = Options & { type: 'string' | 'boolean' | 'number'; describe: string };
 
+/**
+ * docker build flags that BuildKit accepts and ignores (it runs no intermediate
+ * containers and sets no resource limits on RUN): scripts pass them, so tbuild takes them
+ * too, warning about those that would change something in the legacy builder.
+ */
+const LEGACY_FLAGS: ReadonlyArray<readonly [string, 'string' | 'boolean' | 'number', string?]> = [
+  ['rm', 'boolean'],
+  ['force-rm', 'boolean'],
+  ['compress', 'boolean'],
+  ['disable-content-trust', 'boolean'],
+  ['isolation', 'string'],
+  ['memory', 'string', 'm'],
+  ['memory-swap', 'string'],
+  ['cpu-shares', 'number', 'c'],
+  ['cpu-period', 'number'],
+  ['cpu-quota', 'number'],
+  ['cpuset-cpus', 'string'],
+  ['cpuset-mems', 'string'],
+  ['cgroup-parent', 'string'],
+  ['security-opt', 'string'],
+];
+
 /** Every build flag: docker build / buildx names, then tbuild's own. */
 export const BUILD_OPTIONS: Record<string, OptionSpec> = {
   file: {
@@ -70,6 +92,32 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
     type: 'string',
     describe: 'Networking mode for RUN instructions: default, host, none',
   },
+  'add-host': {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Add a host-to-IP mapping to /etc/hosts of RUN (host:ip); repeatable',
+  },
+  'shm-size': { type: 'string', describe: 'Size of /dev/shm for RUN, e.g. 256m (default 64m)' },
+  ulimit: {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Resource limit for RUN (name=soft[:hard], e.g. nofile=1024:2048); repeatable',
+  },
+  provenance: { type: 'string', describe: 'Provenance attestation: only false (none is made)' },
+  sbom: { type: 'string', describe: 'SBOM attestation: only false (none is made)' },
+  'cache-from': { type: 'string', requiresArg: true, hidden: true, describe: 'Not supported yet' },
+  'cache-to': { type: 'string', requiresArg: true, hidden: true, describe: 'Not supported yet' },
+  ...Object.fromEntries(
+    LEGACY_FLAGS.map(([name, type, alias]) => [
+      name,
+      {
+        type,
+        hidden: true,
+        describe: 'Accepted for docker build compatibility and ignored, as BuildKit does',
+        ...(alias ? { alias } : {}),
+      },
+    ]),
+  ),
   label: {
     type: 'string',
     requiresArg: true,
@@ -119,6 +167,18 @@ export async function runBuildCommand(args: BuildArgs): Promise<void> {
     metadataFile: str(args['metadata-file']),
     secret: strs(args.secret),
     ssh: strs(args.ssh),
+    addHost: strs(args['add-host']),
+    shmSize: str(args['shm-size']),
+    ulimit: strs(args.ulimit),
+    provenance: str(args.provenance),
+    sbom: str(args.sbom),
+    cacheFrom: strs(args['cache-from']),
+    cacheTo: strs(args['cache-to']),
+    // Legacy flags that change something in docker's old builder: they get a warning.
+    ignored: LEGACY_FLAGS.map(([name]) => name).filter(
+      (name) =>
+        args[name] !== undefined && !['rm', 'force-rm', 'disable-content-trust'].includes(name),
+    ),
     network: str(args.network),
     label: strs(args.label),
     quiet: bool(args.quiet),

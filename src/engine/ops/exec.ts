@@ -66,7 +66,9 @@ export async function runExecOp(
           mounts,
           network: network === 'none' ? 'none' : 'host',
           security: op.security,
-          hosts: DEFAULT_HOSTS,
+          hosts: DEFAULT_HOSTS + (op.extraHosts ?? []).map((h) => `${h.ip}\t${h.host}\n`).join(''),
+          ...(op.shmSize !== undefined ? { shmSize: op.shmSize } : {}),
+          ...(op.ulimits ? { ulimits: op.ulimits } : {}),
         },
         {
           stdout: (chunk) => ctx.log('stdout', chunk.toString()),
