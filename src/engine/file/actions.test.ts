@@ -95,6 +95,17 @@ describe('COPY and ADD file actions', () => {
     expect(existsSync(path.join(root, 'app/src'))).toBe(false);
   });
 
+  // FROM scratch + COPY . / : the root is the destination; its parent is outside.
+  it('copies a directory by its contents into the root', async () => {
+    mkdirSync(path.join(ctxDir, 'bin'));
+    writeFileSync(path.join(ctxDir, 'bin/app'), 'app');
+    writeFileSync(path.join(ctxDir, 'top.txt'), 'top');
+    await apply(copy('.', '/'), copy('bin', '/'));
+    expect(readFileSync(path.join(root, 'bin/app'), 'utf8')).toBe('app');
+    expect(readFileSync(path.join(root, 'top.txt'), 'utf8')).toBe('top');
+    expect(readFileSync(path.join(root, 'app'), 'utf8')).toBe('app');
+  });
+
   it('keeps the metadata of an existing destination directory', async () => {
     mkdirSync(path.join(root, 'app'), { mode: 0o700 });
     chmodSync(path.join(root, 'app'), 0o700);

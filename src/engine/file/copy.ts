@@ -121,7 +121,9 @@ async function copyOne(
   } else if (!st.isDirectory() && trailing && !destSt) {
     destHost = path.join(destHost, name);
   }
-  const parent = copyContents && !destSt ? destHost : path.dirname(destHost);
+  // A directory's contents go into destHost itself: it is the parent to make. (Its dirname
+  // would be outside the root for COPY . / — the root's parent.)
+  const parent = copyContents ? destHost : path.dirname(destHost);
   if (!action.createDestPath && !(await lstat(path.dirname(destHost)).catch(() => undefined))) {
     throw new FileOpError(
       'TBUILD_COPY_DEST',
