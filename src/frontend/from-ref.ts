@@ -6,6 +6,7 @@ import type { SourceLocation } from '../shared/errors.ts';
 import { imageState } from './build-context.ts';
 import type { StageContext } from './build-context.ts';
 import { InvalidStageReferenceError } from './errors.ts';
+import { findNamedContext, namedLocalState } from './named-contexts.ts';
 import { findStage } from './stage-table.ts';
 
 /** The filesystem `--from` names, lowering the stage it names if needed. */
@@ -15,6 +16,15 @@ export async function resolveFromRef(
   location: SourceLocation,
 ): Promise<State> {
   const { table } = ctx.build;
+  const named = /^\d+$/.test(ref) ? undefined : findNamedContext(ctx.build.opts, ref);
+  if (named?.type === 'local') return namedLocalState(ref, named.source);
+  if (named?.type === 'image') {
+    const resolved = await ctx.build.resolveImage(named.ref, ctx.platform, location);
+    return imageState(ctx.build, resolved, ctx.platform, {
+      description: `[context ${ref}] load image ${resolved.ref}`,
+      location,
+    });
+  }
   if (/^\d+$/.test(ref)) {
     const index = Number(ref);
     if (index >= table.stages.length) {

@@ -18,6 +18,7 @@ import { createExpander } from './expand.ts';
 import { createScratchConfig, inheritConfig } from './image-config.ts';
 import { parseCommand } from './instructions/parse.ts';
 import type { Command, FromCommand } from './instructions/types.ts';
+import { findNamedContext, namedLocalBase } from './named-contexts.ts';
 import { findStage } from './stage-table.ts';
 import type { StageEntry } from './stage-table.ts';
 
@@ -52,7 +53,8 @@ export function stageBase(
 /** Lower a stage to its final filesystem and image config. */
 export async function lowerStage(build: BuildContext, stage: StageEntry): Promise<StageResult> {
   const { base, platform: fromPlatform } = stageBase(build, stage);
-  const baseStage = findStage(build.table, base);
+  const named = findNamedContext(build.opts, base);
+  const baseStage = named ? undefined : findStage(build.table, base);
   const ctx: StageContext = {
     build,
     stage,
@@ -65,7 +67,13 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
     step: 0,
     totalSteps: 1,
   };
-  if (base.toLowerCase() === 'scratch') {
+  if (named?.type === 'local') {
+    Object.assign(ctx, { totalSteps: countSteps(stage.commands) });
+    const metadata = stepMetadata(ctx, stage.from.location, `FROM ${base}`);
+    ctx.fs = namedLocalBase(base, named.source, fromPlatform, metadata);
+    return runCommands(ctx, stage.commands);
+  }
+  if (base.toLowerCase() === 'scratch' && !named) {
     ctx.step += 1;
   } else if (baseStage && baseStage.index < stage.index) {
     const parent = await build.lowerStage(baseStage, stage, stage.from.location);
@@ -74,7 +82,8 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
     if (stage.from.platform === undefined) ctx.platform = parent.platform;
     ctx.step += 1;
   } else {
-    const resolved = await build.resolveImage(base, fromPlatform, stage.from.location);
+    const ref = named?.type === 'image' ? named.ref : base;
+    const resolved = await build.resolveImage(ref, fromPlatform, stage.from.location);
     ctx.image = inheritConfig(resolved.config);
     ctx.image.architecture = fromPlatform.architecture;
     ctx.image.os = fromPlatform.os;

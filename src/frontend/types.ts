@@ -29,11 +29,19 @@ export interface BuildOptions {
   file?: string;
   /** Reproducible timestamps (history, image created). Seconds since the epoch. */
   sourceDateEpoch?: number;
+  /**
+   * `--build-context NAME=…`: names that FROM, COPY --from and RUN --mount=from= resolve
+   * before stages and images (a stage of the same name is overridden, as in BuildKit).
+   */
+  namedContexts?: Record<string, NamedContext>;
   /** `--add-host`, `--shm-size`, `--ulimit`: set on every RUN (and so in its cache key). */
   extraHosts?: ExtraHost[];
   shmSize?: number;
   ulimits?: Ulimit[];
 }
+
+/** A named build context: a local directory (by its local source name) or an image. */
+export type NamedContext = { type: 'local'; source: string } | { type: 'image'; ref: string };
 
 /** What the engine knows about a base image. */
 export interface ResolvedImage {

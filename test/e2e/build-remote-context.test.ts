@@ -112,3 +112,51 @@ describe('build -', () => {
     );
   });
 });
+
+describe('--build-context', () => {
+  it('names directories and images that FROM, COPY --from and stages resolve to', async () => {
+    const extras = await makeContext({ 'data.txt': 'extra data', 'nested/n.txt': 'n' });
+    const ctx = await makeContext({
+      Dockerfile: [
+        // A stage of the same name is overridden by the named context, as in BuildKit.
+        'FROM localhost:5000/busybox:latest AS deps',
+        'RUN echo from-stage > /data.txt',
+        'FROM extras AS files',
+        'FROM base',
+        'COPY --from=deps /data.txt /from-deps.txt',
+        'COPY --from=files /nested /nested',
+        'RUN --mount=type=bind,from=extras,target=/x cat /x/data.txt > /mounted.txt',
+        '',
+      ].join('\n'),
+    });
+    const out = path.join(dirs.scratch, 'named-contexts');
+    const run = await runTbuild([
+      'build',
+      '--root',
+      dirs.store,
+      '--build-context',
+      `deps=${extras}`,
+      '--build-context',
+      `extras=${extras}`,
+      '--build-context',
+      'base=docker-image://localhost:5000/busybox:latest',
+      '-o',
+      `type=local,dest=${out}`,
+      ctx,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(readFileSync(path.join(out, 'from-deps.txt'), 'utf8')).toBe('extra data');
+    expect(readFileSync(path.join(out, 'nested/n.txt'), 'utf8')).toBe('n');
+    expect(readFileSync(path.join(out, 'mounted.txt'), 'utf8')).toBe('extra data');
+    const bad = await runTbuild([
+      'build',
+      '--root',
+      dirs.store,
+      '--build-context',
+      'x=/nonexistent',
+      ctx,
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--build-context x: /nonexistent is not a directory');
+  });
+});

@@ -29,6 +29,7 @@ export interface UserBuildOptions {
   metadataFile?: string;
   secret?: string[];
   ssh?: string[];
+  buildContext?: string[];
   addHost?: string[];
   shmSize?: string;
   ulimit?: string[];
@@ -80,6 +81,8 @@ export interface ResolvedBuildOptions {
   readonly format: 'text' | 'json';
   readonly sourceDateEpoch: number | undefined;
   readonly insecureRegistries: readonly string[];
+  /** `--build-context`: local directories (by local source name) and images, by name. */
+  readonly namedContexts: Readonly<Record<string, NamedContextOption>>;
   readonly extraHosts: ReadonlyArray<{ host: string; ip: string }>;
   /** Bytes of /dev/shm for RUN; undefined for the default. */
   readonly shmSize: number | undefined;
@@ -129,6 +132,43 @@ function parseSecrets(
     if (file) return { id, file: path.resolve(file) };
     return { id, env: fields.env ?? id };
   });
+}
+
+export type NamedContextOption =
+  { type: 'local'; source: string; dir: string } | { type: 'image'; ref: string };
+
+/** `--build-context NAME=DIR` or `NAME=docker-image://REF`, as buildx takes them. */
+async function parseNamedContexts(
+  list: readonly string[] | undefined,
+): Promise<Record<string, NamedContextOption>> {
+  const contexts: Record<string, NamedContextOption> = {};
+  for (const spec of list ?? []) {
+    const eq = spec.indexOf('=');
+    const name = spec.slice(0, eq);
+    const value = spec.slice(eq + 1);
+    if (eq <= 0 || value === '')
+      throw new UsageError(`invalid --build-context "${spec}"`, {
+        hint: 'Use --build-context NAME=DIR or NAME=docker-image://REF.',
+      });
+    if (value.startsWith('docker-image://')) {
+      contexts[name] = { type: 'image', ref: value.slice('docker-image://'.length) };
+      continue;
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || value.startsWith('target:'))
+      throw new UsageError(
+        `--build-context ${name}: ${value.split(':')[0]} sources are not supported yet`,
+        {
+          hint: 'Use a local directory or docker-image://REF.',
+        },
+      );
+    const dir = path.resolve(value);
+    if (!(await stat(dir).catch(() => undefined))?.isDirectory())
+      throw new UsageError(`--build-context ${name}: ${value} is not a directory`, {
+        hint: 'Give an existing directory, or docker-image://REF for an image.',
+      });
+    contexts[name] = { type: 'local', source: `named:${name}`, dir };
+  }
+  return contexts;
 }
 
 /** `--add-host host:ip` (or `host=ip`, as buildx also takes); the IP may be IPv6. */
@@ -395,6 +435,7 @@ async function resolveWithContext(
     format,
     sourceDateEpoch,
     insecureRegistries: user.insecureRegistry ?? [],
+    namedContexts: await parseNamedContexts(user.buildContext),
     extraHosts: parseAddHosts(user.addHost),
     shmSize: user.shmSize === undefined ? undefined : parseRamSize(user.shmSize, 'shm-size'),
     ulimits: parseUlimits(user.ulimit),

@@ -81,6 +81,12 @@ async function buildPrepared(
         noCacheFilter: [...options.noCacheFilter],
         pull: options.pull,
         labels: { ...options.labels },
+        namedContexts: Object.fromEntries(
+          Object.entries(options.namedContexts).map(([name, c]) => [
+            name,
+            c.type === 'local' ? { type: 'local', source: c.source } : c,
+          ]),
+        ),
         extraHosts: [...options.extraHosts],
         ulimits: [...options.ulimits],
         ...(options.shmSize !== undefined ? { shmSize: options.shmSize } : {}),
@@ -119,7 +125,14 @@ async function buildPrepared(
         store,
         executor: lazyRuncExecutor(stateDir),
         images,
-        localDirs: { context: options.contextDir },
+        localDirs: {
+          context: options.contextDir,
+          ...Object.fromEntries(
+            Object.values(options.namedContexts).flatMap((c) =>
+              c.type === 'local' ? [[c.source, c.dir]] : [],
+            ),
+          ),
+        },
         ...(listing ? { listings: { context: listing } } : {}),
         secrets: [...options.secrets],
         sshAgents: { ...options.sshAgents },

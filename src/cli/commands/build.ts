@@ -92,6 +92,11 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
     type: 'string',
     describe: 'Networking mode for RUN instructions: default, host, none',
   },
+  'build-context': {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Additional named context (NAME=DIR or NAME=docker-image://REF); repeatable',
+  },
   'add-host': {
     type: 'string',
     requiresArg: true,
@@ -167,6 +172,7 @@ export async function runBuildCommand(args: BuildArgs): Promise<void> {
     metadataFile: str(args['metadata-file']),
     secret: strs(args.secret),
     ssh: strs(args.ssh),
+    buildContext: strs(args['build-context']),
     addHost: strs(args['add-host']),
     shmSize: str(args['shm-size']),
     ulimit: strs(args.ulimit),
