@@ -334,6 +334,19 @@ describe('image config', () => {
     const r = await lower('FROM --platform=linux/arm/v7 alpine:3.20\n');
     expect([r.image.os, r.image.architecture, r.image.variant]).toEqual(['linux', 'arm', 'v7']);
   });
+
+  it('warns when a base image was made for another platform (InvalidBaseImagePlatform)', async () => {
+    const other = await lower('FROM --platform=linux/arm64 alpine:3.20\n');
+    expect(other.warnings).toContainEqual(
+      expect.objectContaining({
+        rule: 'InvalidBaseImagePlatform',
+        message:
+          'Base image docker.io/library/alpine:3.20 was pulled with platform "linux/amd64", expected "linux/arm64" for current build',
+      }),
+    );
+    const same = await lower('FROM alpine:3.20\n');
+    expect(same.warnings.filter((w) => w.rule === 'InvalidBaseImagePlatform')).toEqual([]);
+  });
 });
 
 describe('lowering', () => {

@@ -5,8 +5,10 @@
 import { scratch } from '../llb/index.ts';
 import { parseDockerfile } from '../parser/index.ts';
 import { isTbuildError } from '../shared/errors.ts';
-import { parsePlatform } from '../shared/platform.ts';
+import { formatPlatform, parsePlatform } from '../shared/platform.ts';
 import type { Platform } from '../shared/platform.ts';
+import type { SourceLocation } from '../shared/errors.ts';
+import type { ImageConfig } from '../shared/oci.ts';
 import { createLookup } from './args.ts';
 import { imageState, stepMetadata } from './build-context.ts';
 import type { BuildContext, StageContext, StageResult } from './build-context.ts';
@@ -84,6 +86,7 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
   } else {
     const ref = named?.type === 'image' ? named.ref : base;
     const resolved = await build.resolveImage(ref, fromPlatform, stage.from.location);
+    warnOnPlatformMismatch(build, resolved.config, fromPlatform, resolved.ref, stage.from.location);
     ctx.image = inheritConfig(resolved.config);
     ctx.image.architecture = fromPlatform.architecture;
     ctx.image.os = fromPlatform.os;
@@ -128,6 +131,35 @@ export async function dispatchCommand(ctx: StageContext, cmd: Command): Promise<
 }
 
 /** FROM plus each instruction that adds a step: the `N` in `[stage i/N]`. */
+/**
+ * BuildKit's InvalidBaseImagePlatform check: a base image made for another platform than
+ * the stage's is used anyway (its RUN steps may then fail with "exec format error").
+ */
+function warnOnPlatformMismatch(
+  build: BuildContext,
+  config: ImageConfig,
+  wanted: Platform,
+  ref: string,
+  location: SourceLocation,
+): void {
+  if (!config.architecture || !config.os) return;
+  const got: Platform = {
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
+  const differs =
+    got.os !== wanted.os ||
+    got.architecture !== wanted.architecture ||
+    (wanted.variant !== undefined && got.variant !== undefined && got.variant !== wanted.variant);
+  if (!differs) return;
+  build.warnings.push({
+    rule: 'InvalidBaseImagePlatform',
+    message: `Base image ${ref} was pulled with platform "${formatPlatform(got)}", expected "${formatPlatform(wanted)}" for current build`,
+    location,
+  });
+}
+
 function countSteps(commands: readonly Command[]): number {
   return 1 + commands.filter((c) => ['run', 'copy', 'add', 'workdir'].includes(c.kind)).length;
 }
