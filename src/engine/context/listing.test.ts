@@ -69,6 +69,8 @@ const PATTERN_SETS = [
   parseDockerignore('node_modules\n**/build\ngen/cache\n*.log\n'),
   parseDockerignore('node_modules\n!node_modules/keep\n*.log\n'),
   parseDockerignore('*\n!src\n'),
+  // Exceptions that reach nowhere near the pruned directories.
+  parseDockerignore('node_modules\ngen/cache\n*.txt\n!a.txt\n'),
 ];
 
 async function listed(patterns: readonly string[]): Promise<Buffer> {
@@ -152,7 +154,11 @@ describe('listing with find', () => {
     }
     // Not pruned: names with glob or quoting characters, and anything when there is an exception.
     expect(pruneExpression(['a*', 'b/**', '**/c?', 'd\\e', '.', 'x/../y'])).toEqual([]);
-    expect(pruneExpression(['node_modules', '!keep'])).toEqual([]);
+    // With exceptions, only what the matcher says the walk skips.
+    expect(pruneExpression(['node_modules', '!keep'])).toEqual(['-path', './node_modules']);
+    expect(pruneExpression(['node_modules', '!node_modules/keep'])).toEqual([]);
+    expect(pruneExpression(['node_modules', '!node_modules'])).toEqual([]);
+    expect(pruneExpression(['**/build', 'gen', '!x'])).toEqual(['-path', './gen']);
     const text = (await listed(patterns)).toString();
     expect(text).toContain('\0node_modules\0');
     expect(text).not.toContain('node_modules/pkg');

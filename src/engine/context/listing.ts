@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, realpathSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createIgnoreMatcher } from '../../shared/dockerignore.ts';
 import type { EntryStat, TreeReader } from './scan.ts';
 
 /**
@@ -45,17 +46,22 @@ const LITERAL_SEGMENT = /^(?!\.\.?$)[A-Za-z0-9._@+-]+$/;
 /**
  * find expressions for directories the scan would never enter, so that a large excluded
  * tree (node_modules) is not listed. Only exact translations are used: a literal path
- * (`node_modules`, `build/out`) or `**\/<literal name>`. Any exception pattern (`!…`)
- * disables pruning, since it may re-include something below an excluded directory.
+ * (`node_modules`, `build/out`) or `**\/<literal name>`. With exception patterns (`!…`)
+ * a literal path is pruned only when the matcher itself says the walk skips it (excluded,
+ * and no exception reaches below it), and `**\/name` not at all.
  */
 export function pruneExpression(patterns: readonly string[]): string[] {
-  if (patterns.some((p) => p.trimStart().startsWith('!'))) return [];
+  const exceptions = patterns.some((p) => p.trimStart().startsWith('!'));
+  const matcher = exceptions ? createIgnoreMatcher(patterns) : undefined;
   const tests: string[][] = [];
   for (const pattern of patterns) {
     const segments = pattern.split('/');
     if (segments.length === 2 && segments[0] === '**' && LITERAL_SEGMENT.test(segments[1]!)) {
-      tests.push(['-name', segments[1]!]);
-    } else if (segments.every((s) => LITERAL_SEGMENT.test(s))) {
+      if (!matcher) tests.push(['-name', segments[1]!]);
+    } else if (
+      segments.every((s) => LITERAL_SEGMENT.test(s)) &&
+      (!matcher || (matcher.ignores(pattern) && !matcher.mayContainIncluded(pattern)))
+    ) {
       tests.push(['-path', `./${pattern}`]);
     }
   }
