@@ -149,6 +149,23 @@ describe('ADD <git repository>', () => {
     expect(readFileSync(path.join(out, 'app/Dockerfile'), 'utf8')).toContain('COPY . /app');
     expect(existsSync(path.join(out, 'app/.git'))).toBe(false);
     expect(existsSync(path.join(out, 'app/README'))).toBe(false);
+    // The same repository as a named context.
+    const ctx = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox:latest\nCOPY --from=repo /README /named-readme\n',
+    });
+    const named = path.join(dirs.scratch, 'git-named');
+    const withNamed = await runTbuild([
+      'build',
+      '--root',
+      dirs.store,
+      '--build-context',
+      `repo=${repoUrl}#v1`,
+      '-o',
+      `type=local,dest=${named}`,
+      ctx,
+    ]);
+    expect(withNamed.code, withNamed.stderr).toBe(0);
+    expect(readFileSync(path.join(named, 'named-readme'), 'utf8')).toBe('version 1\n');
     const bad = await runTbuild(['build', '--root', dirs.store, `${repoUrl}#v1:nowhere`]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('nowhere is not a directory');

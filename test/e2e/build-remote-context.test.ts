@@ -94,6 +94,23 @@ describe('build -', () => {
       ]);
       expect(plain.code, plain.stderr).toBe(0);
       expect(readFileSync(path.join(plainOut, 'plain'), 'utf8')).toBe('plain\n');
+      // An http archive as a named context.
+      const other = await makeContext({
+        Dockerfile: 'FROM localhost:5000/busybox:latest\nCOPY --from=web hello.txt /web.txt\n',
+      });
+      const namedOut = path.join(dirs.scratch, 'url-named');
+      const named = await runTbuild([
+        'build',
+        '--root',
+        dirs.store,
+        '--build-context',
+        `web=${base}/context.tar.gz`,
+        '-o',
+        `type=local,dest=${namedOut}`,
+        other,
+      ]);
+      expect(named.code, named.stderr).toBe(0);
+      expect(readFileSync(path.join(namedOut, 'web.txt'), 'utf8')).toBe('over http');
       const missing = await runTbuild(['build', '--root', dirs.store, `${base}/nothing.tar`]);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain('HTTP 404');

@@ -10,6 +10,7 @@ import { UsageError } from '../../shared/errors.ts';
 import { hostPlatform, parsePlatform, type Platform } from '../../shared/platform.ts';
 import { parseOutputs, type OutputSpec } from './outputs.ts';
 import type { RemoteContext } from './remote-context.ts';
+import { isGitUrl } from '../../shared/git-url.ts';
 
 export interface UserBuildOptions {
   context?: string;
@@ -140,6 +141,7 @@ export type NamedContextOption =
 /** `--build-context NAME=DIR` or `NAME=docker-image://REF`, as buildx takes them. */
 async function parseNamedContexts(
   list: readonly string[] | undefined,
+  disposers: Array<() => Promise<void>>,
 ): Promise<Record<string, NamedContextOption>> {
   const contexts: Record<string, NamedContextOption> = {};
   for (const spec of list ?? []) {
@@ -154,11 +156,23 @@ async function parseNamedContexts(
       contexts[name] = { type: 'image', ref: value.slice('docker-image://'.length) };
       continue;
     }
+    if (isGitUrl(value) || /^https?:\/\//i.test(value)) {
+      // A repository or an archive, fetched as a main context would be.
+      const { fetchRemoteContext } = await import('./remote-context.ts');
+      const got = await fetchRemoteContext(value);
+      disposers.push(got.dispose);
+      if (got.dockerfileText !== undefined)
+        throw new UsageError(`--build-context ${name}: ${value} is not an archive`, {
+          hint: 'A URL context must be a tar archive (plain, gzip, bzip2 or xz) or a git repository.',
+        });
+      contexts[name] = { type: 'local', source: `named:${name}`, dir: got.dir };
+      continue;
+    }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || value.startsWith('target:'))
       throw new UsageError(
         `--build-context ${name}: ${value.split(':')[0]} sources are not supported yet`,
         {
-          hint: 'Use a local directory or docker-image://REF.',
+          hint: 'Use a local directory, a git repository, an https archive or docker-image://REF.',
         },
       );
     const dir = path.resolve(value);
@@ -364,10 +378,15 @@ export async function resolveBuildOptions(
       });
     fetched = await remote.fetchRemoteContext(user.context);
   }
+  // Temp directories of fetched contexts (the main one, named ones), removed by dispose().
+  const disposers: Array<() => Promise<void>> = fetched ? [fetched.dispose] : [];
+  const dispose = async () => {
+    for (const d of disposers.splice(0)) await d();
+  };
   try {
-    return await resolveWithContext(user, env, fetched);
+    return await resolveWithContext(user, env, fetched, disposers, dispose);
   } catch (error) {
-    await fetched?.dispose();
+    await dispose();
     throw error;
   }
 }
@@ -376,6 +395,8 @@ async function resolveWithContext(
   user: UserBuildOptions,
   env: NodeJS.ProcessEnv,
   fetched: RemoteContext | undefined,
+  disposers: Array<() => Promise<void>>,
+  dispose: () => Promise<void>,
 ): Promise<ResolvedBuildOptions> {
   const contextDir = fetched?.dir ?? path.resolve(user.context ?? '.');
   const st = await stat(contextDir).catch(() => undefined);
@@ -435,11 +456,11 @@ async function resolveWithContext(
     format,
     sourceDateEpoch,
     insecureRegistries: user.insecureRegistry ?? [],
-    namedContexts: await parseNamedContexts(user.buildContext),
+    namedContexts: await parseNamedContexts(user.buildContext, disposers),
     extraHosts: parseAddHosts(user.addHost),
     shmSize: user.shmSize === undefined ? undefined : parseRamSize(user.shmSize, 'shm-size'),
     ulimits: parseUlimits(user.ulimit),
     warnings: collectWarnings(user),
-    dispose: fetched?.dispose ?? (async () => {}),
+    dispose,
   });
 }

@@ -95,7 +95,8 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
   'build-context': {
     type: 'string',
     requiresArg: true,
-    describe: 'Additional named context (NAME=DIR or NAME=docker-image://REF); repeatable',
+    describe:
+      'Additional named context (NAME=DIR, a git URL, an https archive, or docker-image://REF); repeatable',
   },
   'add-host': {
     type: 'string',
