@@ -27,6 +27,13 @@ describe('the OCI spec', () => {
     });
     expect(config.linux['namespaces']).toContainEqual({ type: 'network' });
     expect(config.linux['maskedPaths']).toContain('/proc/kcore');
+    expect(config.linux['seccomp']).toMatchObject({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: expect.arrayContaining([
+        expect.objectContaining({ names: ['unshare', 'clone'], errnoRet: 1 }),
+        expect.objectContaining({ names: ['clone3'], errnoRet: 38 }),
+      ]),
+    });
   });
 
   it('sizes /dev/shm and sets ulimits, -1 as RLIM_INFINITY in the JSON', () => {
@@ -59,6 +66,7 @@ describe('the OCI spec', () => {
     );
     expect(config.linux['maskedPaths']).toEqual([]);
     expect(config.linux['namespaces']).not.toContainEqual({ type: 'network' });
+    expect(config.linux['seccomp']).toBeUndefined();
   });
 
   it('needs mount points in the rootfs only for mounts not inside another mount', () => {

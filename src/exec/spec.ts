@@ -2,6 +2,7 @@
  * OCI runtime spec (config.json) generation, modelled on `runc spec` and Docker's
  * defaults for containers: the sandbox a RUN step gets.
  */
+import { sandboxSeccomp } from './seccomp.ts';
 import path from 'node:path';
 import type { ExecMountSpec, RunSpec } from './types.ts';
 import type { StubRequest } from './stubs.ts';
@@ -305,6 +306,7 @@ export function createOciSpec(
       resources: { devices: [{ allow: insecure, access: 'rwm' }] },
       maskedPaths: insecure ? [] : MASKED_PATHS,
       readonlyPaths: insecure ? [] : READONLY_PATHS,
+      ...(insecure ? {} : { seccomp: sandboxSeccomp() }),
     },
   };
 }

@@ -159,6 +159,16 @@ describe('the runc executor', () => {
     expect(run.stdout.trim()).toBe(`CapEff:\t${own}`);
   });
 
+  // Docker's default seccomp profile refuses new user namespaces and the keyring to an
+  // unprivileged container; --security=insecure runs unconfined.
+  it('refuses new user namespaces in the sandbox, not with --security=insecure', async () => {
+    const probe = 'unshare -U true && echo allowed || echo refused';
+    expect((await runShell(probe)).stdout).toContain('refused');
+    expect((await runShell(probe, { security: 'insecure' })).stdout).toContain('allowed');
+    // Threads and processes still start (clone without CLONE_NEWUSER, clone3 falls back).
+    expect((await runShell('sh -c "echo child" & wait')).stdout).toContain('child');
+  });
+
   it('mounts resolv.conf through an image symlink into a missing dir and leaves no trace', async () => {
     await mkdir(path.join(snapshots, 'linked/etc'), { recursive: true });
     await symlink(
