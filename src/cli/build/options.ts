@@ -123,7 +123,7 @@ function parseKeyValues(
 export type NamedContextOption =
   { type: 'local'; source: string; dir: string } | { type: 'image'; ref: string };
 
-/** `--build-context NAME=DIR` or `NAME=docker-image://REF`, as buildx takes them. */
+/** `--build-context NAME=DIR`, `NAME=docker-image://REF`, a git URL or an https archive, as buildx. */
 async function parseNamedContexts(
   list: readonly string[] | undefined,
   disposers: Array<() => Promise<void>>,
