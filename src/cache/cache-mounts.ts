@@ -5,7 +5,7 @@
  * place, so a build killed while seeding leaves no half-made cache behind.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rename } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoreContext } from './context.ts';
 import { isNotFound, measureTree, removeTree } from './fs-utils.ts';
@@ -32,7 +32,8 @@ export async function openCacheMount(
 ): Promise<string> {
   const name = dirName(id);
   const dir = join(ctx.layout.cacheMounts, name);
-  const existing = await readdir(dir).then(
+  // lstat, not readdir: a cache directory may hold thousands of entries.
+  const existing = await lstat(dir).then(
     () => true,
     (error: unknown) => {
       if (isNotFound(error)) return false;

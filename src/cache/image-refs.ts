@@ -21,6 +21,11 @@ interface ImageRow {
   created_at: number;
 }
 
+/** An image kept without a name (docker's `<none>`): its record is named by its config digest. */
+export function isUnnamedImage(record: Pick<ImageRecord, 'name' | 'config'>): boolean {
+  return record.name === record.config;
+}
+
 /** Create the image references of an open store. */
 export function createImageRefs(ctx: StoreContext): ImageRefs {
   const { db } = ctx;
@@ -51,7 +56,7 @@ export function createImageRefs(ctx: StoreContext): ImageRefs {
               'is not committed, so no image can use it',
             );
         }
-        if (record.name !== record.config) remove(record.config);
+        if (!isUnnamedImage(record)) remove(record.config);
         db.prepare(
           `INSERT OR REPLACE INTO images (name, manifest, config, snapshot, created_at) VALUES (?, ?, ?, ?, ?)`,
         ).run(record.name, record.manifest, record.config, record.snapshot, record.createdAt);

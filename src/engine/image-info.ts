@@ -3,6 +3,7 @@
  * `docker image inspect` shows one, and as `docker history` lists its layers.
  */
 import { BlobNotFoundError } from '../cache/errors.ts';
+import { isUnnamedImage } from '../cache/image-refs.ts';
 import type { ImageRecord, SnapshotId, Store } from '../cache/types.ts';
 import type { AssembledImage } from '../exporter/image.ts';
 import { familiarName, parseReference } from '../registry/reference.ts';
@@ -147,9 +148,7 @@ export async function inspectImage(store: Store, record: ImageRecord): Promise<I
   const config = JSON.parse(image.config.bytes.toString('utf8')) as ImageConfig;
   const manifest = JSON.parse(image.manifest.bytes.toString('utf8')) as Manifest;
   // Its names; an image without one (name = its config digest) has none to list.
-  const names = store.images
-    .list()
-    .filter((r) => r.config === record.config && r.name !== r.config);
+  const names = store.images.list().filter((r) => r.config === record.config && !isUnnamedImage(r));
   const refs = names.map((r) => parseReference(r.name));
   const lastTagged = names.length ? Math.max(...names.map((r) => r.createdAt)) : undefined;
   const comment = config.history?.at(-1)?.comment ?? '';

@@ -60,7 +60,7 @@ export async function fetchRemoteContext(
 
 async function fromGit(url: string, dir: string): Promise<string> {
   const { remote, ref, subdir } = parseGitUrl(url);
-  await checkoutGit(remote, ref, dir, new AbortController().signal);
+  await checkoutGit(remote, ref, dir);
   // BuildKit leaves .git out of a git context (unless BUILDKIT_CONTEXT_KEEP_GIT_DIR).
   await rm(path.join(dir, '.git'), { recursive: true, force: true });
   if (subdir === undefined) return dir;

@@ -81,12 +81,7 @@ async function buildPrepared(
         noCacheFilter: [...options.noCacheFilter],
         pull: options.pull,
         labels: { ...options.labels },
-        namedContexts: Object.fromEntries(
-          Object.entries(options.namedContexts).map(([name, c]) => [
-            name,
-            c.type === 'local' ? { type: 'local', source: c.source } : c,
-          ]),
-        ),
+        namedContexts: { ...options.namedContexts },
         extraHosts: [...options.extraHosts],
         ulimits: [...options.ulimits],
         ...(options.shmSize !== undefined ? { shmSize: options.shmSize } : {}),

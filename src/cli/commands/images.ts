@@ -64,11 +64,10 @@ export const command = imagesCommand as unknown as CommandModule<object, never>;
 /** Rows for every image, newest first. */
 export async function describeImages(store: Store): Promise<ImageRow[]> {
   const { parseReference, familiarName } = await import('../../registry/reference.ts');
-  const { formatAgo, formatBytes } = await import('../../cache/index.ts');
+  const { formatAgo, formatBytes, isUnnamedImage } = await import('../../cache/index.ts');
   const rows: (ImageRow & { created: number })[] = [];
   for (const image of store.images.list()) {
-    const unnamed = image.name === image.config;
-    const ref = unnamed ? undefined : parseReference(image.name);
+    const ref = isUnnamedImage(image) ? undefined : parseReference(image.name);
     const created = await readCreated(store, image);
     rows.push({
       Repository: ref

@@ -76,7 +76,7 @@ export const command = pushCommand as unknown as CommandModule<object, never>;
 /** The image named (its tag defaults to latest), or with -a every tag of its repository. */
 async function selectRecords(store: Store, name: string, allTags: boolean): Promise<ImageRecord[]> {
   const { parseReference, formatReference } = await import('../../registry/reference.ts');
-  const { ImageNotFoundError } = await import('../../cache/index.ts');
+  const { ImageNotFoundError, isUnnamedImage } = await import('../../cache/index.ts');
   const { UsageError } = await import('../../shared/errors.ts');
   const ref = parseReference(name);
   if (ref.digest !== undefined) {
@@ -87,7 +87,7 @@ async function selectRecords(store: Store, name: string, allTags: boolean): Prom
   const repository = `${ref.registry}/${ref.repository}`;
   if (allTags) {
     const records = store.images.list().filter((r) => {
-      if (r.name === r.config) return false; // an image without a name
+      if (isUnnamedImage(r)) return false;
       const other = parseReference(r.name);
       return `${other.registry}/${other.repository}` === repository && other.tag !== undefined;
     });

@@ -13,7 +13,15 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, realpathSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  openSync,
+  readSync,
+  realpathSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createIgnoreMatcher } from '../../shared/dockerignore.ts';
@@ -169,14 +177,15 @@ export function startListing(root: string, patterns: readonly string[]): Listing
 /** The output could not be read as a listing (a bug or an odd find); the scan reads the disk. */
 export class ListingFormatError extends Error {}
 
+/** find's %y letters as st_mode type bits. */
 const TYPE_BITS: Record<string, number> = {
-  f: 0o100000,
-  d: 0o040000,
-  l: 0o120000,
-  p: 0o010000,
-  s: 0o140000,
-  c: 0o020000,
-  b: 0o060000,
+  f: fsConstants.S_IFREG,
+  d: fsConstants.S_IFDIR,
+  l: fsConstants.S_IFLNK,
+  p: fsConstants.S_IFIFO,
+  s: fsConstants.S_IFSOCK,
+  c: fsConstants.S_IFCHR,
+  b: fsConstants.S_IFBLK,
 };
 
 /** `seconds.nanoseconds` as Node's Stats gives it: sec * 1e3 + nsec / 1e6, the same double. */

@@ -11,7 +11,7 @@ import type { EngineOptions, Ref } from '../types.ts';
 
 const run = promisify(execFile);
 
-async function git(args: string[], signal: AbortSignal, cwd?: string): Promise<string> {
+async function git(args: string[], signal?: AbortSignal, cwd?: string): Promise<string> {
   try {
     const { stdout } = await run('git', args, {
       signal,
@@ -34,7 +34,7 @@ export async function checkoutGit(
   remote: string,
   ref: string | undefined,
   dir: string,
-  signal: AbortSignal,
+  signal?: AbortSignal,
 ): Promise<void> {
   await git(['init', '-q', dir], signal);
   await git(['fetch', '-q', '--depth', '1', remote, ref ?? 'HEAD'], signal, dir);
