@@ -8,7 +8,6 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build, makeContext, useBuildStore, workSteps } from '../helpers/build-harness.ts';
-import { runTbuild } from '../helpers/run-tbuild.ts';
 
 const dirs = useBuildStore();
 let daemon: ChildProcess;
@@ -137,14 +136,7 @@ describe('ADD <git repository>', () => {
 
   it('builds a git repository as the context: ref, subdirectory, no .git', async () => {
     const out = path.join(dirs.scratch, 'git-context');
-    const run = await runTbuild([
-      'build',
-      '--root',
-      dirs.store,
-      '-o',
-      `type=local,dest=${out}`,
-      `${repoUrl}#v1:app`,
-    ]);
+    const run = await build(dirs.store, `${repoUrl}#v1:app`, ['-o', `type=local,dest=${out}`]);
     expect(run.code, run.stderr).toBe(0);
     expect(readFileSync(path.join(out, 'app/Dockerfile'), 'utf8')).toContain('COPY . /app');
     expect(existsSync(path.join(out, 'app/.git'))).toBe(false);
@@ -154,19 +146,15 @@ describe('ADD <git repository>', () => {
       Dockerfile: 'FROM localhost:5000/busybox:latest\nCOPY --from=repo /README /named-readme\n',
     });
     const named = path.join(dirs.scratch, 'git-named');
-    const withNamed = await runTbuild([
-      'build',
-      '--root',
-      dirs.store,
+    const withNamed = await build(dirs.store, ctx, [
       '--build-context',
       `repo=${repoUrl}#v1`,
       '-o',
       `type=local,dest=${named}`,
-      ctx,
     ]);
     expect(withNamed.code, withNamed.stderr).toBe(0);
     expect(readFileSync(path.join(named, 'named-readme'), 'utf8')).toBe('version 1\n');
-    const bad = await runTbuild(['build', '--root', dirs.store, `${repoUrl}#v1:nowhere`]);
+    const bad = await build(dirs.store, `${repoUrl}#v1:nowhere`);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('nowhere is not a directory');
   });

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeContext, useBuildStore } from '../helpers/build-harness.ts';
+import { build, makeContext, useBuildStore } from '../helpers/build-harness.ts';
 import { runTbuild } from '../helpers/run-tbuild.ts';
 
 const dirs = useBuildStore();
@@ -73,24 +73,16 @@ describe('build -', () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const out = path.join(dirs.scratch, 'url-archive');
-      const run = await runTbuild([
-        'build',
-        '--root',
-        dirs.store,
+      const run = await build(dirs.store, `${base}/context.tar.gz`, [
         '-o',
         `type=local,dest=${out}`,
-        `${base}/context.tar.gz`,
       ]);
       expect(run.code, run.stderr).toBe(0);
       expect(readFileSync(path.join(out, 'hello.txt'), 'utf8')).toBe('over http');
       const plainOut = path.join(dirs.scratch, 'url-dockerfile');
-      const plain = await runTbuild([
-        'build',
-        '--root',
-        dirs.store,
+      const plain = await build(dirs.store, `${base}/Dockerfile`, [
         '-o',
         `type=local,dest=${plainOut}`,
-        `${base}/Dockerfile`,
       ]);
       expect(plain.code, plain.stderr).toBe(0);
       expect(readFileSync(path.join(plainOut, 'plain'), 'utf8')).toBe('plain\n');
@@ -99,19 +91,15 @@ describe('build -', () => {
         Dockerfile: 'FROM localhost:5000/busybox:latest\nCOPY --from=web hello.txt /web.txt\n',
       });
       const namedOut = path.join(dirs.scratch, 'url-named');
-      const named = await runTbuild([
-        'build',
-        '--root',
-        dirs.store,
+      const named = await build(dirs.store, other, [
         '--build-context',
         `web=${base}/context.tar.gz`,
         '-o',
         `type=local,dest=${namedOut}`,
-        other,
       ]);
       expect(named.code, named.stderr).toBe(0);
       expect(readFileSync(path.join(namedOut, 'web.txt'), 'utf8')).toBe('over http');
-      const missing = await runTbuild(['build', '--root', dirs.store, `${base}/nothing.tar`]);
+      const missing = await build(dirs.store, `${base}/nothing.tar`);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain('HTTP 404');
     } finally {
@@ -147,10 +135,7 @@ describe('--build-context', () => {
       ].join('\n'),
     });
     const out = path.join(dirs.scratch, 'named-contexts');
-    const run = await runTbuild([
-      'build',
-      '--root',
-      dirs.store,
+    const run = await build(dirs.store, ctx, [
       '--build-context',
       `deps=${extras}`,
       '--build-context',
@@ -159,20 +144,12 @@ describe('--build-context', () => {
       'base=docker-image://localhost:5000/busybox:latest',
       '-o',
       `type=local,dest=${out}`,
-      ctx,
     ]);
     expect(run.code, run.stderr).toBe(0);
     expect(readFileSync(path.join(out, 'from-deps.txt'), 'utf8')).toBe('extra data');
     expect(readFileSync(path.join(out, 'nested/n.txt'), 'utf8')).toBe('n');
     expect(readFileSync(path.join(out, 'mounted.txt'), 'utf8')).toBe('extra data');
-    const bad = await runTbuild([
-      'build',
-      '--root',
-      dirs.store,
-      '--build-context',
-      'x=/nonexistent',
-      ctx,
-    ]);
+    const bad = await build(dirs.store, ctx, ['--build-context', 'x=/nonexistent']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--build-context x: /nonexistent is not a directory');
   });
