@@ -39,9 +39,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
-  # Not \`npm ci\`: npm 11 leaves other platforms' optional packages out of the lock file
-  # and then refuses it in ci mode. \`npm install\` keeps the locked versions all the same.
-  npm install --no-fund --no-audit >/dev/null
+  # \`npm ci\` installs exactly the lock and never rewrites it, so a fresh clone stays clean.
+  # The lock lists every platform's optional packages (as npm 11 writes it), so ci accepts it.
+  npm ci --no-fund --no-audit >/dev/null
 fi
 say "compiling"
 npm run --silent build
