@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { TbuildError } from '../shared/errors.ts';
-import { errorSources, formatError } from './errors.ts';
+import { TbuildError, withSource } from '../shared/errors.ts';
+import { formatError } from './errors.ts';
 
 describe('formatError', () => {
   it('shows the failing Dockerfile lines with context, the hint, and the exit code', () => {
-    errorSources.set('Dockerfile', 'FROM busybox\nRUN echo one\nRUN echo two\nRUN exit 3\n');
-    const error = new TbuildError('TBUILD_RUN_FAILED', 'exit code: 3', {
-      location: { file: 'Dockerfile', range: { start: 4, end: 4 } },
-      hint: 'Read the step output above.',
-    });
+    const error = withSource(
+      new TbuildError('TBUILD_RUN_FAILED', 'exit code: 3', {
+        location: { file: 'Dockerfile', range: { start: 4, end: 4 } },
+        hint: 'Read the step output above.',
+      }),
+      { file: 'Dockerfile', text: 'FROM busybox\nRUN echo one\nRUN echo two\nRUN exit 3\n' },
+    );
     expect(formatError(error)).toEqual({
       code: 1,
       text: [
@@ -23,6 +25,18 @@ describe('formatError', () => {
         '  hint: Read the step output above.',
       ].join('\n'),
     });
+  });
+
+  it('keeps each error with its own Dockerfile, so two builds do not mix their sources', () => {
+    const at = (file: string) =>
+      new TbuildError('X', 'bad', { location: { file, range: { start: 1, end: 1 } } });
+    const a = withSource(at('a/Dockerfile'), { file: 'a/Dockerfile', text: 'FROM a\n' });
+    const b = withSource(at('b/Dockerfile'), { file: 'b/Dockerfile', text: 'FROM b\n' });
+    expect(formatError(a).text).toContain('>>> FROM a');
+    expect(formatError(b).text).toContain('>>> FROM b');
+    // An error that points into another file is not given this one's text.
+    const other = withSource(at('c/Dockerfile'), { file: 'a/Dockerfile', text: 'FROM a\n' });
+    expect(formatError(other).text).toBe('ERROR: bad\n  at c/Dockerfile:1');
   });
 
   it('names the place when the file text is not known', () => {

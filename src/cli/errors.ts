@@ -8,9 +8,6 @@ import { isTbuildError, type LineRange } from '../shared/errors.ts';
 /** A yargs validation failure (unknown option, missing argument). */
 export class CliUsageFailure extends Error {}
 
-/** Texts of files errors may point into (the Dockerfile), by the name errors use. */
-export const errorSources = new Map<string, string>();
-
 export function formatError(error: unknown): { text: string; code: number } {
   if (error instanceof CliUsageFailure) {
     return { text: `ERROR: ${error.message}\nSee 'tbuild --help'.`, code: 125 };
@@ -20,7 +17,8 @@ export function formatError(error: unknown): { text: string; code: number } {
     const loc = error.location;
     if (loc?.range) {
       const file = loc.file ?? 'Dockerfile';
-      const source = errorSources.get(file);
+      // The builder attaches the Dockerfile's text to errors that point into it.
+      const source = error.source?.file === file ? error.source.text : undefined;
       if (source === undefined) lines.push(`  at ${file}:${formatRange(loc.range)}`);
       else lines.push(...formatSnippet(file, source, loc.range));
     }

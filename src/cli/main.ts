@@ -57,8 +57,12 @@ function isPlainBuild(argv: readonly string[]): boolean {
 
 async function runFastBuild(argv: readonly string[]): Promise<number> {
   try {
-    const { parseBuildArgsFast, runBuildCommand } = await import('./commands/build.ts');
-    await runBuildCommand(await parseBuildArgsFast(argv));
+    const [{ parseBuildArgsFast, runBuildCommand }, { withProcessIO }] = await Promise.all([
+      import('./commands/build.ts'),
+      import('./io.ts'),
+    ]);
+    const args = await parseBuildArgsFast(argv);
+    await withProcessIO((io) => runBuildCommand(args, io));
     return 0;
   } catch (error) {
     const { text, code } = formatError(error);

@@ -14,11 +14,14 @@ export type Ref =
   | { kind: 'empty' }
   | { kind: 'local'; root: string; context: LocalContext };
 
-/** A secret for RUN --mount=type=secret, from `--secret id=…,src=…|env=…`. */
+/**
+ * A secret for RUN --mount=type=secret: a file read when a step mounts it, or a value the
+ * caller read already (`--secret id=…,env=…` takes it from the build's environment).
+ */
 export interface SecretSource {
   id: string;
   file?: string;
-  env?: string;
+  value?: string;
 }
 
 /** How the engine finds base images (local store first, then a registry). */

@@ -2,21 +2,15 @@
  * Progress renderers: turn the solver's and engine's ProgressEvents into what a person
  * (tty, plain) or a program (json) reads. The only module that writes to the terminal.
  */
-import { createJsonRenderer } from './json.ts';
-import { createPlainRenderer } from './plain.ts';
-import { createTtyRenderer } from './tty.ts';
 import type { Renderer, RendererMode, RendererOptions, Writable } from './types.ts';
 
 export type { Renderer, RendererMode, RendererOptions, Writable } from './types.ts';
-export { createJsonRenderer } from './json.ts';
-export { createPlainRenderer } from './plain.ts';
-export { createTtyRenderer } from './tty.ts';
 
 /** The mode `auto` stands for on `stream`: live on a real terminal, plain otherwise. */
 export function resolveRendererMode(
   mode: RendererMode,
   stream: Writable,
-  env: NodeJS.ProcessEnv = process.env,
+  env: Readonly<Record<string, string | undefined>> = {},
 ): Exclude<RendererMode, 'auto'> {
   if (mode !== 'auto') return mode;
   return stream.isTTY === true && env.TERM !== 'dumb' ? 'tty' : 'plain';
@@ -24,20 +18,22 @@ export function resolveRendererMode(
 
 /**
  * A renderer for `mode` writing to `stream` (usually stderr). Pass `sink` as the
- * build's `onProgress` and call `close()` once the build has ended, failed or not.
+ * build's `onProgress` and call `close()` once the build has ended, failed or not. Only
+ * the chosen renderer's module loads: the live one pulls in chalk, the others need not.
  */
-export function createRenderer(
+export async function openRenderer(
   mode: RendererMode,
   stream: Writable,
-  options: RendererOptions = {},
-): Renderer {
-  switch (resolveRendererMode(mode, stream)) {
+  options: RendererOptions & { env?: Readonly<Record<string, string | undefined>> } = {},
+): Promise<Renderer> {
+  const { env, ...rendererOptions } = options;
+  switch (resolveRendererMode(mode, stream, env)) {
     case 'tty':
-      return createTtyRenderer(stream, options);
+      return (await import('./tty.ts')).createTtyRenderer(stream, rendererOptions);
     case 'plain':
-      return createPlainRenderer(stream, options);
+      return (await import('./plain.ts')).createPlainRenderer(stream, rendererOptions);
     case 'json':
-      return createJsonRenderer(stream);
+      return (await import('./json.ts')).createJsonRenderer(stream);
     case 'quiet':
       return { sink: () => undefined, close: () => undefined };
   }

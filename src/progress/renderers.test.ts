@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Digest } from '../shared/digest.ts';
 import type { ProgressEvent } from '../shared/progress.ts';
-import { createRenderer, resolveRendererMode } from './index.ts';
+import { openRenderer, resolveRendererMode } from './index.ts';
 import type { Writable } from './types.ts';
 
 const d = (n: number): Digest => `sha256:${String(n).repeat(64)}`;
@@ -120,9 +120,9 @@ function fakeStream(tty = false): Writable & { text: string } {
   };
 }
 
-function play(mode: 'plain' | 'json' | 'tty' | 'quiet', options = {}): string {
+async function play(mode: 'plain' | 'json' | 'tty' | 'quiet', options = {}): Promise<string> {
   const stream = fakeStream(mode === 'tty');
-  const renderer = createRenderer(mode, stream, options);
+  const renderer = await openRenderer(mode, stream, options);
   for (const event of script) renderer.sink(event);
   renderer.close();
   return stream.text;
@@ -131,8 +131,8 @@ function play(mode: 'plain' | 'json' | 'tty' | 'quiet', options = {}): string {
 const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
 
 describe('progress renderers', () => {
-  it('plain output reads like BuildKit --progress=plain', () => {
-    expect(play('plain')).toMatchInlineSnapshot(`
+  it('plain output reads like BuildKit --progress=plain', async () => {
+    expect(await play('plain')).toMatchInlineSnapshot(`
       "#1 resolve image config for alpine
       #1 DONE 0.0s
 
@@ -159,26 +159,26 @@ describe('progress renderers', () => {
     `);
   });
 
-  it('plain output explains cache misses when verbose', () => {
-    expect(play('plain', { verbose: true })).toContain(
+  it('plain output explains cache misses when verbose', async () => {
+    expect(await play('plain', { verbose: true })).toContain(
       '#4 cache miss: no cache record for key sha256:0123456789ab; input "[internal] load build context" changed',
     );
   });
 
-  it('json output is exactly one event per line', () => {
-    const lines = play('json').trimEnd().split('\n');
+  it('json output is exactly one event per line', async () => {
+    const lines = (await play('json')).trimEnd().split('\n');
     expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual(script);
     expect(lines[3]).toMatchInlineSnapshot(
       `"{"type":"vertex.cached","time":1700000000050,"digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","name":"[base 1/3] FROM docker.io/library/alpine:3.20"}"`,
     );
   });
 
-  it('quiet output is empty', () => {
-    expect(play('quiet')).toBe('');
+  it('quiet output is empty', async () => {
+    expect(await play('quiet')).toBe('');
   });
 
-  it('the live view ends with the final summary and the failing step output', () => {
-    const text = stripAnsi(play('tty', { color: false }));
+  it('the live view ends with the final summary and the failing step output', async () => {
+    const text = stripAnsi(await play('tty', { color: false }));
     const finalFrame = text.slice(text.lastIndexOf('[+] Building'));
     expect(finalFrame).toMatchInlineSnapshot(`
       "[+] Building 1.5s (3/5) ERROR
@@ -199,7 +199,7 @@ describe('progress renderers', () => {
 
   it('the live view redraws in place while a step runs', async () => {
     const stream = fakeStream(true);
-    const renderer = createRenderer('tty', stream, { color: false });
+    const renderer = await openRenderer('tty', stream, { color: false });
     const now = Date.now();
     renderer.sink({ type: 'vertex.started', time: now, digest: d(1), name: '[1/2] RUN sleep 1' });
     renderer.sink({

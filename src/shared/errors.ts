@@ -25,11 +25,19 @@ export interface TbuildErrorOptions {
   exitCode?: number;
 }
 
+/** The text of the file an error points into, so it can be shown without global state. */
+export interface ErrorSource {
+  file: string;
+  text: string;
+}
+
 export class TbuildError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
   readonly location: SourceLocation | undefined;
   readonly exitCode: number;
+  /** The file `location` points into, attached by whoever knows it (see withSource). */
+  source: ErrorSource | undefined;
 
   constructor(code: string, message: string, options: TbuildErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -57,6 +65,21 @@ export class CancelledError extends TbuildError {
 
 export function isTbuildError(err: unknown): err is TbuildError {
   return err instanceof TbuildError;
+}
+
+/**
+ * Attach the text of `source.file` to `error` when the error points into that file and
+ * carries no source yet (BuildKit's errdefs.WithSource). Returns the error, for `throw`.
+ */
+export function withSource<E>(error: E, source: ErrorSource): E {
+  if (
+    isTbuildError(error) &&
+    error.source === undefined &&
+    error.location?.range !== undefined &&
+    (error.location.file ?? source.file) === source.file
+  )
+    error.source = source;
+  return error;
 }
 
 /**

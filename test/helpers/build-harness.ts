@@ -1,6 +1,7 @@
 /**
  * Helpers for end-to-end build tests: a context from an inline file tree, a build through
- * the real CLI with JSON progress, and the events reduced to what a user would check.
+ * the CLI's build command in this process with JSON progress, and the events reduced to
+ * what a user would check.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ProgressEvent } from '../../src/shared/progress.ts';
-import { runTbuild, TBUILD_BIN, type RunTbuildResult } from './run-tbuild.ts';
+import { runBuildInProcess, TBUILD_BIN, type RunTbuildResult } from './run-tbuild.ts';
 
 /** Write `files` (path → content) under a new temp directory and return it. */
 export async function makeContext(files: Record<string, string>): Promise<string> {
@@ -37,13 +38,20 @@ export function parseEvents(stderr: string): ProgressEvent[] {
     .map((line) => JSON.parse(line) as ProgressEvent);
 }
 
-/** `tbuild build --root STORE --progress=json ARGS… CONTEXT` */
+/** `tbuild build --root STORE --progress=json ARGS… CONTEXT`, run in this process. */
 export async function build(
   store: string,
   context: string,
   args: string[] = [],
 ): Promise<BuildRun> {
-  const result = await runTbuild(['build', '--root', store, '--progress=json', ...args, context]);
+  const result = await runBuildInProcess([
+    'build',
+    '--root',
+    store,
+    '--progress=json',
+    ...args,
+    context,
+  ]);
   const events = parseEvents(result.stderr);
   return {
     ...result,

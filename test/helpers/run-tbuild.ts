@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (test/helpers/../..). */
@@ -64,4 +65,54 @@ export function runTbuild(
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/**
+ * `tbuild build <args…>` in this process: the CLI's flag parsing and build command with
+ * captured streams, the same result as runTbuild without starting node. Builds run against
+ * real runc and stores as through the binary; only bin/ and main's dispatch are skipped
+ * (runTbuild covers those).
+ */
+export async function runBuildInProcess(
+  args: readonly string[],
+  opts: RunTbuildOptions = {},
+): Promise<RunTbuildResult> {
+  const [{ parseBuildArgsFast, runBuildCommand }, { formatError }] = await Promise.all([
+    import('../../src/cli/commands/build.ts'),
+    import('../../src/cli/errors.ts'),
+  ]);
+  const out = capture();
+  const err = capture();
+  const abort = new AbortController();
+  const timer =
+    opts.timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(), opts.timeoutMs);
+  let code: number | null = 0;
+  try {
+    await runBuildCommand(await parseBuildArgsFast(args), {
+      stdin: Readable.from(opts.input === undefined ? [] : [opts.input]),
+      stdout: out.stream,
+      stderr: err.stream,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      cwd: opts.cwd ?? REPO_ROOT,
+      signal: abort.signal,
+    });
+  } catch (error) {
+    const formatted = formatError(error);
+    err.stream.write(formatted.text + '\n');
+    code = abort.signal.aborted ? null : formatted.code;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+  return { code, stdout: out.text(), stderr: err.text() };
+}
+
+function capture(): { stream: Writable; text(): string } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      chunks.push(Buffer.from(chunk));
+      done();
+    },
+  });
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
 }

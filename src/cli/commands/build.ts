@@ -9,7 +9,8 @@
 import type { Argv, CommandModule, Options } from 'yargs';
 import { list } from '../args.ts';
 import { CliUsageFailure } from '../errors.ts';
-import type { UserBuildOptions } from '../build/options.ts';
+import type { BuildFlags } from '../build/flags.ts';
+import { withProcessIO, type CliIO } from '../io.ts';
 
 interface BuildArgs {
   context?: string;
@@ -153,9 +154,15 @@ const strs = (v: unknown): string[] => list(v as string | string[] | undefined).
 const bool = (v: unknown): boolean | undefined => (v === undefined ? undefined : Boolean(v));
 
 /** Run the build for parsed flags (from yargs or from the fast path). */
-export async function runBuildCommand(args: BuildArgs): Promise<void> {
+export async function runBuildCommand(args: BuildArgs, io: CliIO): Promise<void> {
+  const { runBuildCli } = await import('../build/run.ts');
+  await runBuildCli(toBuildFlags(args), io);
+}
+
+/** yargs' parsed arguments as the build's flags. */
+function toBuildFlags(args: BuildArgs): BuildFlags {
   const max = args['max-parallelism'];
-  const user: UserBuildOptions = {
+  return {
     context: str(args.context),
     file: str(args.file),
     tag: strs(args.tag),
@@ -195,10 +202,6 @@ export async function runBuildCommand(args: BuildArgs): Promise<void> {
     format: str(args.format),
     insecureRegistry: strs(args['insecure-registry']),
   };
-  // The context listing starts before the engine's modules load (see prepare.ts).
-  const prepared = await (await import('../build/prepare.ts')).prepareBuild(user);
-  const { runBuild } = await import('../build/run-build.ts');
-  await runBuild(user, prepared);
 }
 
 export const command: CommandModule<object, BuildArgs> = {
@@ -208,7 +211,7 @@ export const command: CommandModule<object, BuildArgs> = {
     yargs
       .positional('context', { type: 'string', describe: 'Build context directory', default: '.' })
       .options(BUILD_OPTIONS) as unknown as Argv<BuildArgs>,
-  handler: (args) => runBuildCommand(args),
+  handler: (args) => withProcessIO((io) => runBuildCommand(args, io)),
 };
 
 /**

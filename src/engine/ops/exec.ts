@@ -124,12 +124,7 @@ async function prepareMount(
     case 'secret': {
       const opt = mount.secret!;
       const secret = engine.secrets?.find((s) => s.id === opt.id);
-      const value =
-        secret?.file !== undefined
-          ? await readSecret(secret.file)
-          : secret?.env !== undefined
-            ? process.env[secret.env]
-            : undefined;
+      const value = secret?.file !== undefined ? await readSecret(secret.file) : secret?.value;
       if (value === undefined) {
         if (opt.optional) return undefined;
         throw new SecretNotFoundError(opt.id);

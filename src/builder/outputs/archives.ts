@@ -4,7 +4,7 @@
  * blobs already made are reused.
  */
 import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { commitImage, type CommittedImage } from '../../engine/commit-image.ts';
 import type { Compression } from '../../exporter/compression.ts';
 import { exportDockerArchive } from '../../exporter/docker-archive.ts';
@@ -12,7 +12,7 @@ import { exportLayersToDirectory, exportLayersToTar } from '../../exporter/files
 import { exportOciLayout } from '../../exporter/oci-layout.ts';
 import { TbuildError, UsageError } from '../../shared/errors.ts';
 import type { ImageConfig } from '../../shared/oci.ts';
-import type { OutputSpec } from './outputs.ts';
+import type { OutputSpec } from '../types.ts';
 import type { OutputContext } from './write-outputs.ts';
 
 /** The image as this output wants it: default docker media types, OCI for `type=oci`. */
@@ -74,7 +74,7 @@ export async function exportArchive(ctx: OutputContext, output: OutputSpec): Pro
     await dockerLoad((stdin) => exportDockerArchive(image, stdin, options));
     return;
   }
-  const dest = output.dest === '-' ? process.stdout : output.dest!;
+  const dest = output.dest === '-' ? standardOutput(ctx) : output.dest!;
   if (output.type === 'oci')
     await exportOciLayout(image, dest, { ...options, directory: output.attrs.tar === 'false' });
   else await exportDockerArchive(image, dest, options);
@@ -93,12 +93,29 @@ export async function exportFilesystem(ctx: OutputContext, output: OutputSpec): 
     await exportLayersToDirectory(dirs, output.dest!);
     return;
   }
-  await exportLayersToTar(dirs, output.dest === '-' ? process.stdout : output.dest!, {
+  await exportLayersToTar(dirs, output.dest === '-' ? standardOutput(ctx) : output.dest!, {
     tempDir: await ctx.store.tempDir('export'),
     ...(ctx.options.sourceDateEpoch !== undefined
       ? { sourceDateEpoch: ctx.options.sourceDateEpoch }
       : {}),
     ...(output.attrs['rewrite-timestamp'] === 'true' ? { rewriteTimestamps: true } : {}),
+  });
+}
+
+/**
+ * The caller's stream for `dest=-`, behind a view whose end does not end it: the caller
+ * owns its stdout and may write more after the build.
+ */
+function standardOutput(ctx: OutputContext): Writable {
+  const stdout = ctx.stdout;
+  if (stdout === undefined)
+    throw new UsageError('an output has dest=-, but this build has no standard output', {
+      hint: 'Give the output a file or directory as dest=, or pass stdout to the build.',
+    });
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      stdout.write(chunk, (error) => done(error ?? null));
+    },
   });
 }
 

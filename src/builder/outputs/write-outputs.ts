@@ -2,22 +2,25 @@
  * Where a built image goes: the local store (with -t), archives, the filesystem, a
  * registry. Each output is one exporter call; failures name the output.
  */
+import type { Writable } from 'node:stream';
 import type { Store } from '../../cache/types.ts';
 import type { CommittedImage } from '../../engine/commit-image.ts';
 import { normalizeImageName } from '../../registry/reference.ts';
 import type { RegistryClient } from '../../registry/types.ts';
-import type { ProgressEvent } from '../../shared/progress.ts';
-import type { ResolvedBuildOptions } from './options.ts';
-import type { OutputSpec } from './outputs.ts';
-import { task } from './run-build.ts';
+import type { ProgressSink } from '../../shared/progress.ts';
+import type { ResolvedBuildOptions } from '../options.ts';
+import { task } from '../task.ts';
+import type { OutputSpec } from '../types.ts';
 
 export interface OutputContext {
   store: Store;
   options: ResolvedBuildOptions;
   committed: CommittedImage;
-  emit: (event: ProgressEvent) => void;
+  emit: ProgressSink;
   registry: () => Promise<RegistryClient>;
   signal: AbortSignal;
+  /** Where `dest=-` goes: the caller's stream. */
+  stdout: Writable | undefined;
 }
 
 export async function writeOutputs(ctx: OutputContext): Promise<void> {
@@ -47,7 +50,7 @@ export async function writeOutputs(ctx: OutputContext): Promise<void> {
 }
 
 /** Archive writers and push load on demand: a build into the store alone needs neither. */
-const archives = () => import('./archive-outputs.ts');
+const archives = () => import('./archives.ts');
 
 async function writeOutput(ctx: OutputContext, output: OutputSpec): Promise<void> {
   switch (output.type) {

@@ -6,12 +6,11 @@ import { stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { UsageError } from '../../shared/errors.ts';
+import type { HostEntry, SecretSpec, Ulimit } from '../types.ts';
 
 /** `--secret id=NAME,src=FILE` or `id=NAME[,env=VAR]` (VAR defaults to NAME). */
-export function parseSecrets(
-  list: readonly string[] | undefined,
-): Array<{ id: string; file?: string; env?: string }> {
-  return (list ?? []).map((spec) => {
+export function parseSecrets(list: readonly string[] | undefined): SecretSpec[] {
+  return (list ?? []).map((spec): SecretSpec => {
     const fields = Object.fromEntries(
       spec.split(',').map((kv) => {
         const eq = kv.indexOf('=');
@@ -24,15 +23,13 @@ export function parseSecrets(
         hint: 'Use --secret id=NAME,src=FILE or --secret id=NAME,env=VAR.',
       });
     const file = fields.src ?? fields.source;
-    if (file) return { id, file: path.resolve(file) };
+    if (file) return { id, file };
     return { id, env: fields.env ?? id };
   });
 }
 
 /** `--add-host host:ip` (or `host=ip`, as buildx also takes); the IP may be IPv6. */
-export function parseAddHosts(
-  list: readonly string[] | undefined,
-): Array<{ host: string; ip: string }> {
+export function parseAddHosts(list: readonly string[] | undefined): HostEntry[] {
   return (list ?? []).map((spec) => {
     const cut = /[:=]/.exec(spec)?.index ?? -1;
     const host = spec.slice(0, cut);
@@ -55,9 +52,7 @@ export function parseRamSize(text: string, flag: string): number {
 }
 
 /** `--ulimit name=soft[:hard]` as docker takes it; -1 is unlimited. */
-export function parseUlimits(
-  list: readonly string[] | undefined,
-): Array<{ name: string; soft: number; hard: number }> {
+export function parseUlimits(list: readonly string[] | undefined): Ulimit[] {
   const names = [
     'core',
     'cpu',
@@ -99,7 +94,7 @@ export function parseUlimits(
  */
 export async function parseSshAgents(
   list: readonly string[] | undefined,
-  env: NodeJS.ProcessEnv,
+  env: Readonly<Record<string, string | undefined>>,
 ): Promise<Record<string, string>> {
   const agents: Record<string, string> = {};
   for (const spec of list ?? []) {
@@ -124,5 +119,3 @@ export async function parseSshAgents(
   }
   return agents;
 }
-
-/** The Dockerfile: -f relative to `base` (the working directory, or an archive's root). */

@@ -15,10 +15,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { extractArchive, isArchive } from '../../engine/file/unpack.ts';
-import { checkoutGit } from '../../engine/ops/git.ts';
-import { UsageError } from '../../shared/errors.ts';
-import { isGitUrl, parseGitUrl } from '../../shared/git-url.ts';
+import { extractArchive, isArchive } from '../engine/file/unpack.ts';
+import { checkoutGit } from '../engine/ops/git.ts';
+import { UsageError } from '../shared/errors.ts';
+import { isGitUrl, parseGitUrl } from '../shared/git-url.ts';
 
 export interface RemoteContext {
   /** The context directory (private, removed by dispose). */
@@ -33,10 +33,11 @@ export function isRemoteContext(arg: string): boolean {
   return arg === '-' || isGitUrl(arg) || /^https?:\/\//i.test(arg);
 }
 
-export async function fetchRemoteContext(
-  arg: string,
-  stdin: Readable = process.stdin,
-): Promise<RemoteContext> {
+export async function fetchRemoteContext(arg: string, stdin?: Readable): Promise<RemoteContext> {
+  if (arg === '-' && stdin === undefined)
+    throw new UsageError('the build context is "-", but this build has no standard input', {
+      hint: 'Give a directory or a URL, or pass stdin to the build.',
+    });
   const base = await mkdtemp(path.join(tmpdir(), 'tbuild-context-'));
   const dispose = () => rm(base, { recursive: true, force: true });
   try {
@@ -44,7 +45,7 @@ export async function fetchRemoteContext(
     await mkdir(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: undefined, dispose };
     const received = path.join(base, 'input');
-    const input = arg === '-' ? stdin : await download(arg);
+    const input = arg === '-' ? stdin! : await download(arg);
     await pipeline(input, createWriteStream(received, { mode: 0o600 }));
     if (await isArchive(received)) {
       await extractArchive(received, dir);

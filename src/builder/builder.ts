@@ -1,0 +1,213 @@
+/**
+ * The build API: `createBuilder()` opens the store once, keeps one solver and one registry
+ * client, and runs builds: Dockerfile → LLB (frontend) → solve (engine worker on the
+ * store) → image in the store → outputs. The caller owns signals, streams and rendering:
+ * nothing here touches the process.
+ */
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { openStore } from '../cache/index.ts';
+import { defaultStoreRoot } from '../cache/default-root.ts';
+import type { Store } from '../cache/types.ts';
+import { commitImage } from '../engine/commit-image.ts';
+import { createImageProvider } from '../engine/images.ts';
+import { createWorker } from '../engine/worker.ts';
+import type { LowerResult } from '../frontend/index.ts';
+import type { RegistryClient } from '../registry/types.ts';
+import { withSource } from '../shared/errors.ts';
+import { noProgress, type ProgressSink } from '../shared/progress.ts';
+import { createSolver } from '../solver/index.ts';
+import { cleanupStaleContainers, lazyRuncExecutor } from './containers.ts';
+import { lowerDockerfile } from './lower.ts';
+import { writeOutputs } from './outputs/write-outputs.ts';
+import { prepareBuild, releasePrepared, type PreparedBuild } from './prepare.ts';
+import { buildMetadata, recordSteps, writeResultFiles } from './result.ts';
+import { task } from './task.ts';
+import type { BuilderOptions, BuildOptions, BuildResult, BuildRun } from './types.ts';
+
+export interface Builder {
+  /** The store directory this builder uses. */
+  readonly root: string;
+  /**
+   * Run one build. `options` may be a PreparedBuild (prepareBuild), which lets a caller
+   * start the context listing before this module loads. Rejects with a TbuildError whose
+   * `source` holds the Dockerfile text when the error points into it.
+   */
+  build(options: BuildOptions | PreparedBuild, run?: BuildRun): Promise<BuildResult>;
+  /** Lower the Dockerfile without running anything: the graph and image config (dry run). */
+  lower(options: BuildOptions | PreparedBuild, run?: BuildRun): Promise<LowerResult>;
+  /** Release the store and the registry client. Builds still running fail. */
+  close(): Promise<void>;
+}
+
+export async function createBuilder(options: BuilderOptions = {}): Promise<Builder> {
+  const env = options.env ?? {};
+  const root = options.root ?? defaultStoreRoot(env);
+  const store = await openStore({ root });
+  const solver = createSolver();
+  const parallelism = options.parallelism ?? availableParallelism();
+  let registry: Promise<RegistryClient> | undefined;
+  // Loaded only when a registry is needed: undici alone costs tens of milliseconds.
+  const getRegistry = (): Promise<RegistryClient> =>
+    (registry ??= (async () => {
+      const [{ createRegistryClient }, { loadCredentialStore }] = await Promise.all([
+        import('../registry/client.ts'),
+        import('../registry/credentials.ts'),
+      ]);
+      return createRegistryClient({
+        insecureRegistries: [...(options.insecureRegistries ?? [])],
+        credentials: options.credentials ?? (await loadCredentialStore(env)),
+      });
+    })());
+  const stateDir = path.join(store.root, 'runc');
+  let cleaned: Promise<void> | undefined;
+  const session: BuildSession = {
+    store,
+    registry: getRegistry,
+    // Containers a killed process left behind are stopped once, before the first build.
+    cleanup: () => (cleaned ??= cleanupStaleContainers(stateDir)),
+    stateDir,
+    parallelism,
+    solver,
+  };
+
+  return {
+    root: store.root,
+    async build(given, run = {}) {
+      const prepared = await toPrepared(given, run);
+      try {
+        return await runBuild(session, prepared, run);
+      } catch (error) {
+        throw withSource(error, sourceOf(prepared));
+      } finally {
+        await releasePrepared(prepared);
+      }
+    },
+    async lower(given, run = {}) {
+      const prepared = await toPrepared(given, run, false);
+      try {
+        return await lowerDockerfile(
+          prepared,
+          createImageProvider({ store, registry: getRegistry }),
+        );
+      } catch (error) {
+        throw withSource(error, sourceOf(prepared));
+      } finally {
+        await releasePrepared(prepared);
+      }
+    },
+    async close() {
+      const client = await registry?.catch(() => undefined);
+      await client?.close();
+      store.close();
+    },
+  };
+}
+
+function toPrepared(
+  given: BuildOptions | PreparedBuild,
+  run: BuildRun,
+  listing = true,
+): Promise<PreparedBuild> {
+  return 'kind' in given && given.kind === 'prepared'
+    ? Promise.resolve(given)
+    : prepareBuild(given as BuildOptions, run, { listing });
+}
+
+function sourceOf(prepared: PreparedBuild) {
+  return { file: prepared.options.dockerfileName, text: prepared.options.dockerfileText };
+}
+
+/** What every build of one builder shares. */
+interface BuildSession {
+  store: Store;
+  registry: () => Promise<RegistryClient>;
+  cleanup: () => Promise<void>;
+  stateDir: string;
+  parallelism: number;
+  solver: ReturnType<typeof createSolver>;
+}
+
+async function runBuild(
+  session: BuildSession,
+  prepared: PreparedBuild,
+  run: BuildRun,
+): Promise<BuildResult> {
+  const { store } = session;
+  const { options } = prepared;
+  const signal = run.signal ?? new AbortController().signal;
+  const recorder = recordSteps(run.onProgress ?? noProgress);
+  const emit: ProgressSink = recorder.sink;
+  const started = Date.now();
+  let ok = false;
+  try {
+    const images = createImageProvider({ store, registry: session.registry });
+    const lowered = await lowerDockerfile(prepared, images);
+    for (const warning of lowered.warnings)
+      emit({
+        type: 'warning',
+        time: Date.now(),
+        message: warning.message,
+        location: warning.location,
+      });
+    emit({ type: 'build.started', time: started, target: options.target });
+    await session.cleanup();
+    const worker = createWorker(
+      {
+        store,
+        executor: lazyRuncExecutor(session.stateDir),
+        images,
+        localDirs: {
+          context: options.contextDir,
+          ...Object.fromEntries(
+            Object.values(options.namedContexts).flatMap((c) =>
+              c.type === 'local' ? [[c.source, c.dir]] : [],
+            ),
+          ),
+        },
+        ...(prepared.listing ? { listings: { context: prepared.listing } } : {}),
+        secrets: [...options.secrets],
+        sshAgents: { ...options.sshAgents },
+        onProgress: emit,
+        defaultNetwork: options.network === 'none' ? 'none' : 'host',
+      },
+      lowered.definition,
+    );
+    const solved = await session.solver.solve(lowered.definition, worker, {
+      parallelism: session.parallelism,
+      noCache: options.noCache,
+      signal,
+      onProgress: emit,
+    });
+    await worker.flush();
+    const committed = await task(emit, 'exporting to image', () =>
+      commitImage(store, solved.result, lowered.image, {
+        ociMediaTypes: false,
+        ...(options.sourceDateEpoch !== undefined
+          ? { sourceDateEpoch: options.sourceDateEpoch }
+          : {}),
+      }),
+    );
+    await writeOutputs({
+      store,
+      options,
+      committed,
+      emit,
+      registry: session.registry,
+      signal,
+      stdout: run.stdout,
+    });
+    const metadata = buildMetadata(committed, options);
+    await writeResultFiles(options, metadata);
+    ok = true;
+    return {
+      imageId: metadata['containerimage.config.digest'],
+      manifestDigest: metadata['containerimage.digest'],
+      metadata,
+      warnings: recorder.warnings(),
+      steps: recorder.steps(),
+    };
+  } finally {
+    emit({ type: 'build.completed', time: Date.now(), durationMs: Date.now() - started, ok });
+  }
+}

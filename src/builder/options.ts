@@ -1,0 +1,267 @@
+/**
+ * A build's options resolved once: what the caller gave (BuildOptions), with defaults,
+ * files (Dockerfile, .dockerignore), remote contexts and the run's environment merged here
+ * and nowhere else, into a read-only ResolvedBuildOptions.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { UsageError } from '../shared/errors.ts';
+import { hostPlatform, parsePlatform, type Platform } from '../shared/platform.ts';
+import { resolveNamedContexts, type NamedContextOption } from './named-contexts.ts';
+import type { RemoteContext } from './remote-context.ts';
+import type {
+  BuildOptions,
+  BuildRun,
+  HostEntry,
+  NetworkMode,
+  OutputSpec,
+  Ulimit,
+} from './types.ts';
+
+export type { NamedContextOption } from './named-contexts.ts';
+
+export interface ResolvedBuildOptions {
+  readonly contextDir: string;
+  readonly dockerfilePath: string;
+  /** How errors and warnings name the Dockerfile: as given, else relative to the context. */
+  readonly dockerfileName: string;
+  readonly dockerfileText: string;
+  readonly dockerignoreText: string;
+  readonly tags: readonly string[];
+  readonly buildArgs: Readonly<Record<string, string>>;
+  readonly target: string | undefined;
+  readonly platform: Platform;
+  readonly buildPlatform: Platform;
+  readonly noCache: boolean;
+  readonly noCacheFilter: readonly string[];
+  readonly pull: boolean;
+  /** Every output, with names filled in from the tags and `push` merged in. */
+  readonly outputs: readonly OutputSpec[];
+  readonly load: boolean;
+  readonly iidfile: string | undefined;
+  readonly metadataFile: string | undefined;
+  /** Secrets as the engine reads them: absolute files, or values taken from the run's env. */
+  readonly secrets: ReadonlyArray<{ id: string; file?: string; value?: string }>;
+  /** Agent sockets by ssh mount id. */
+  readonly sshAgents: Readonly<Record<string, string>>;
+  readonly network: NetworkMode;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly sourceDateEpoch: number | undefined;
+  /** `--build-context`: local directories (by local source name) and images, by name. */
+  readonly namedContexts: Readonly<Record<string, NamedContextOption>>;
+  readonly extraHosts: readonly HostEntry[];
+  /** Bytes of /dev/shm for RUN; undefined for the default. */
+  readonly shmSize: number | undefined;
+  readonly ulimits: readonly Ulimit[];
+  /** Remove what resolving made (a fetched context); call when the build is over. */
+  dispose(): Promise<void>;
+}
+
+/** What resolving reads besides the options: the run's working directory, env and stdin. */
+interface Surroundings {
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  stdin: Readable | undefined;
+}
+
+function surroundings(run: BuildRun): Surroundings {
+  return { cwd: run.cwd ?? path.resolve(), env: run.env ?? {}, stdin: run.stdin };
+}
+
+/** Resolve what the caller asked for into the options a build runs with. */
+export async function resolveBuildOptions(
+  options: BuildOptions,
+  run: BuildRun = {},
+): Promise<ResolvedBuildOptions> {
+  const at = surroundings(run);
+  const context = options.context ?? '.';
+  let fetched: RemoteContext | undefined;
+  // Loaded only for something that may be remote: a local build need not pay for git and tar.
+  const remote = /^(?:-$|[a-z][a-z0-9+.-]*:\/\/|git@)/i.test(context)
+    ? await import('./remote-context.ts')
+    : undefined;
+  if (remote?.isRemoteContext(context)) {
+    if (context === '-' && options.file === '-')
+      throw new UsageError('cannot read both the Dockerfile and the build context from stdin', {
+        hint: 'Pass the context as a directory, or put the Dockerfile inside the archive on stdin.',
+      });
+    fetched = await remote.fetchRemoteContext(context, at.stdin);
+  }
+  // Temp directories of fetched contexts (the main one, named ones), removed by dispose().
+  const disposers: Array<() => Promise<void>> = fetched ? [fetched.dispose] : [];
+  const dispose = async () => {
+    for (const d of disposers.splice(0)) await d();
+  };
+  try {
+    return await resolveWithContext(options, at, fetched, disposers, dispose);
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+async function resolveWithContext(
+  options: BuildOptions,
+  at: Surroundings,
+  fetched: RemoteContext | undefined,
+  disposers: Array<() => Promise<void>>,
+  dispose: () => Promise<void>,
+): Promise<ResolvedBuildOptions> {
+  const contextDir = fetched?.dir ?? path.resolve(at.cwd, options.context ?? '.');
+  const st = await stat(contextDir).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new UsageError(`unable to prepare context: path "${options.context ?? '.'}" not found`, {
+      hint: 'Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin.',
+    });
+  }
+  const dockerfile =
+    options.dockerfile !== undefined
+      ? { path: path.join(contextDir, 'Dockerfile'), text: options.dockerfile }
+      : fetched?.dockerfileText !== undefined
+        ? { path: path.join(contextDir, 'Dockerfile'), text: fetched.dockerfileText }
+        : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
+  const buildArgs = { ...options.buildArgs };
+  const tags = [...(options.tags ?? [])];
+  return Object.freeze({
+    contextDir,
+    dockerfilePath: dockerfile.path,
+    dockerfileName: displayName(dockerfile.path, contextDir, options.file),
+    dockerfileText: dockerfile.text,
+    dockerignoreText: await readDockerignore(dockerfile.path, contextDir),
+    tags,
+    buildArgs,
+    target: options.target,
+    platform: options.platform ? parsePlatform(options.platform) : hostPlatform(),
+    buildPlatform: hostPlatform(),
+    noCache: options.noCache ?? false,
+    noCacheFilter: [...(options.noCacheFilter ?? [])],
+    pull: options.pull ?? false,
+    outputs: resolveOutputs(options.outputs ?? [], options.push ?? false, tags),
+    load: options.load ?? false,
+    iidfile: options.iidfile && path.resolve(at.cwd, options.iidfile),
+    metadataFile: options.metadataFile && path.resolve(at.cwd, options.metadataFile),
+    secrets: (options.secrets ?? []).map((s) =>
+      'file' in s
+        ? { id: s.id, file: path.resolve(at.cwd, s.file) }
+        : { id: s.id, ...(at.env[s.env] !== undefined ? { value: at.env[s.env] } : {}) },
+    ),
+    sshAgents: { ...options.sshAgents },
+    network: checkNetwork(options.network ?? 'default'),
+    labels: { ...options.labels },
+    sourceDateEpoch: sourceDateEpoch(buildArgs.SOURCE_DATE_EPOCH ?? at.env.SOURCE_DATE_EPOCH),
+    namedContexts: await resolveNamedContexts(options.buildContexts ?? {}, at.cwd, disposers),
+    extraHosts: [...(options.extraHosts ?? [])],
+    shmSize: options.shmSize,
+    ulimits: [...(options.ulimits ?? [])],
+    dispose,
+  });
+}
+
+function needStdin(at: Surroundings, what: string): Readable {
+  if (at.stdin === undefined)
+    throw new UsageError(`${what} is "-", but this build has no standard input`, {
+      hint: 'Give a path, or pass stdin to the build.',
+    });
+  return at.stdin;
+}
+
+/** How errors name the Dockerfile: as the user gave it with -f, else as docker does (`Dockerfile`). */
+function displayName(file: string, contextDir: string, given: string | undefined): string {
+  if (given && given !== '-') return given;
+  const rel = path.relative(contextDir, file);
+  return rel.startsWith('..') ? file : rel;
+}
+
+function checkNetwork(network: string): NetworkMode {
+  if (!['default', 'host', 'none'].includes(network))
+    throw new UsageError(`invalid --network "${network}"`, { hint: 'Use default, host or none.' });
+  return network as NetworkMode;
+}
+
+function sourceDateEpoch(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const epoch = Number(text);
+  if (!Number.isInteger(epoch))
+    throw new UsageError(`invalid SOURCE_DATE_EPOCH "${text}"`, {
+      hint: 'Use whole seconds since 1970, e.g. $(git log -1 --format=%ct).',
+    });
+  return epoch;
+}
+
+/**
+ * Outputs as they run: image, registry and docker outputs without names take the tags,
+ * and `push` makes the image output push (or adds one for the tags).
+ */
+function resolveOutputs(
+  given: readonly OutputSpec[],
+  push: boolean,
+  tags: readonly string[],
+): OutputSpec[] {
+  const outputs = given.map((o) =>
+    o.names.length === 0 && (o.type === 'image' || o.type === 'registry' || o.type === 'docker')
+      ? { ...o, names: [...tags] }
+      : { ...o, names: [...o.names] },
+  );
+  if (push) {
+    const image = outputs.find((o) => o.type === 'image' || o.type === 'registry');
+    if (image) image.push = true;
+    else {
+      if (tags.length === 0)
+        throw new UsageError('--push needs an image name', { hint: 'Add -t registry/name:tag.' });
+      outputs.push({ type: 'image', names: [...tags], push: true, attrs: {} });
+    }
+  }
+  for (const o of outputs) {
+    if ((o.type === 'image' || o.type === 'registry') && o.names.length === 0)
+      throw new UsageError(`--output type=${o.type} needs name= (or -t)`, {
+        hint: 'For example --output type=image,name=localhost:5000/app:1,push=true.',
+      });
+  }
+  return outputs;
+}
+
+async function readDockerfile(
+  file: string | undefined,
+  contextDir: string,
+  base: string,
+  at: Surroundings,
+): Promise<{ path: string; text: string }> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of needStdin(at, 'the Dockerfile')) chunks.push(chunk as Buffer);
+    return {
+      path: path.join(contextDir, 'Dockerfile'),
+      text: Buffer.concat(chunks).toString('utf8'),
+    };
+  }
+  const dockerfilePath = file ? path.resolve(base, file) : path.join(contextDir, 'Dockerfile');
+  try {
+    return { path: dockerfilePath, text: await readFile(dockerfilePath, 'utf8') };
+  } catch (error) {
+    throw new UsageError(
+      `failed to read Dockerfile ${dockerfilePath}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      {
+        hint: file
+          ? 'Check the path given with -f.'
+          : 'Add a Dockerfile to the context, or name one with -f.',
+        cause: error,
+      },
+    );
+  }
+}
+
+/** `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's `.dockerignore`. */
+async function readDockerignore(dockerfilePath: string, contextDir: string): Promise<string> {
+  for (const candidate of [
+    `${dockerfilePath}.dockerignore`,
+    path.join(contextDir, '.dockerignore'),
+  ]) {
+    try {
+      return await readFile(candidate, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  return '';
+}

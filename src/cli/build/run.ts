@@ -1,0 +1,49 @@
+/**
+ * `tbuild build` as a command: flags → options, a renderer on stderr, the builder, and
+ * what docker prints on stdout (-q's image ID, --dry-run's graph). Everything the process
+ * owns (streams, env, signals) comes in through `io`.
+ */
+import type { Builder } from '../../builder/builder.ts';
+import { prepareBuild, releasePrepared } from '../../builder/prepare.ts';
+import { openRenderer } from '../../progress/index.ts';
+import type { CliIO } from '../io.ts';
+import { parseBuildFlags, type BuildFlags } from './flags.ts';
+
+export async function runBuildCli(flags: BuildFlags, io: CliIO): Promise<void> {
+  const { options, settings } = await parseBuildFlags(flags, io.env);
+  const run = { signal: io.signal, stdin: io.stdin, stdout: io.stdout, cwd: io.cwd, env: io.env };
+  // The context listing starts before the engine's modules load (ADR 0008).
+  const prepared = await prepareBuild(options, run, { listing: !settings.dryRun });
+  const { createBuilder } = await import('../../builder/builder.ts');
+  let builder: Builder | undefined;
+  try {
+    builder = await createBuilder({
+      ...(settings.root !== undefined ? { root: settings.root } : {}),
+      ...(settings.maxParallelism !== undefined ? { parallelism: settings.maxParallelism } : {}),
+      insecureRegistries: settings.insecureRegistries,
+      env: io.env,
+    });
+  } catch (error) {
+    await releasePrepared(prepared);
+    throw error;
+  }
+  try {
+    if (settings.dryRun) {
+      const lowered = await builder.lower(prepared, run);
+      const { printDryRun } = await import('../commands/build-dry-run.ts');
+      await printDryRun(lowered, settings.format, (s) => io.stdout.write(s));
+      return;
+    }
+    const renderer = await openRenderer(settings.progress, io.stderr, { env: io.env });
+    try {
+      for (const message of settings.warnings)
+        renderer.sink({ type: 'warning', time: Date.now(), message });
+      const result = await builder.build(prepared, { ...run, onProgress: renderer.sink });
+      if (settings.quiet) io.stdout.write(result.imageId + '\n');
+    } finally {
+      renderer.close();
+    }
+  } finally {
+    await builder.close();
+  }
+}
