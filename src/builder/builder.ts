@@ -8,15 +8,18 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../cache/index.ts';
 import { defaultStoreRoot } from '../cache/default-root.ts';
-import type { Store } from '../cache/types.ts';
+import type { SnapshotId, Store } from '../cache/types.ts';
 import { commitImage } from '../engine/commit-image.ts';
 import { createImageProvider } from '../engine/images.ts';
+import { runImage, type RunImageOptions } from '../engine/run-image.ts';
 import { createWorker } from '../engine/worker.ts';
 import type { LowerResult } from '../frontend/index.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import { withSource } from '../shared/errors.ts';
+import type { ImageConfig } from '../shared/oci.ts';
 import { noProgress, type ProgressSink } from '../shared/progress.ts';
-import { createSolver } from '../solver/index.ts';
+import { createSolver, type KeyFacts, type KeyHistory } from '../solver/index.ts';
+import { formatPlatform } from '../shared/platform.ts';
 import { cleanupStaleContainers, lazyRuncExecutor } from './containers.ts';
 import { lowerDockerfile } from './lower.ts';
 import { writeOutputs } from './outputs/write-outputs.ts';
@@ -36,9 +39,20 @@ export interface Builder {
   build(options: BuildOptions | PreparedBuild, run?: BuildRun): Promise<BuildResult>;
   /** Lower the Dockerfile without running anything: the graph and image config (dry run). */
   lower(options: BuildOptions | PreparedBuild, run?: BuildRun): Promise<LowerResult>;
+  /**
+   * Run a built image's command in a container (host network), as `docker run --rm`:
+   * resolves with its exit code once it exits, or once `signal` stops it (STOPSIGNAL,
+   * then SIGKILL after `stopTimeoutMs`).
+   */
+  runImage(image: BuildResult, options: RunImageOptions): Promise<number>;
   /** Release the store and the registry client. Builds still running fail. */
   close(): Promise<void>;
 }
+
+export type { RunImageOptions } from '../engine/run-image.ts';
+
+/** The snapshot behind each result this builder returned, for runImage. */
+const builtSnapshots = new WeakMap<BuildResult, SnapshotId | null>();
 
 export async function createBuilder(options: BuilderOptions = {}): Promise<Builder> {
   const env = options.env ?? {};
@@ -96,6 +110,13 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
         await releasePrepared(prepared);
       }
     },
+    async runImage(image, options) {
+      const snapshot = builtSnapshots.get(image);
+      if (snapshot === undefined)
+        throw new TypeError('runImage takes a result that this builder returned from build()');
+      const config = await store.blobs.readJson<ImageConfig>(image.imageId);
+      return runImage(store, lazyRuncExecutor(stateDir), { snapshot, config }, options);
+    },
     async close() {
       const client = await registry?.catch(() => undefined);
       await client?.close();
@@ -112,6 +133,17 @@ function toPrepared(
   return 'kind' in given && given.kind === 'prepared'
     ? Promise.resolve(given)
     : prepareBuild(given as BuildOptions, run, { listing });
+}
+
+/** The store's key history as the solver reads it (the store keeps the facts as JSON). */
+function keyHistoryOf(store: Store): KeyHistory {
+  return {
+    get(identity) {
+      const json = store.keyHistory.get(identity);
+      return json === undefined ? undefined : (JSON.parse(json) as KeyFacts);
+    },
+    put: (identity, facts) => store.keyHistory.put(identity, JSON.stringify(facts)),
+  };
 }
 
 function sourceOf(prepared: PreparedBuild) {
@@ -178,6 +210,11 @@ async function runBuild(
       noCache: options.noCache,
       signal,
       onProgress: emit,
+      // Steps are remembered per Dockerfile and platform, to say why one misses next time.
+      history: {
+        scope: `${options.dockerfilePath}\0${formatPlatform(options.platform)}`,
+        store: keyHistoryOf(store),
+      },
     });
     await worker.flush();
     const committed = await task(emit, 'exporting to image', () =>
@@ -200,13 +237,15 @@ async function runBuild(
     const metadata = buildMetadata(committed, options);
     await writeResultFiles(options, metadata);
     ok = true;
-    return {
+    const result: BuildResult = {
       imageId: metadata['containerimage.config.digest'],
       manifestDigest: metadata['containerimage.digest'],
       metadata,
       warnings: recorder.warnings(),
       steps: recorder.steps(),
     };
+    builtSnapshots.set(result, committed.snapshot);
+    return result;
   } finally {
     emit({ type: 'build.completed', time: Date.now(), durationMs: Date.now() - started, ok });
   }

@@ -81,6 +81,13 @@ export const migrations: readonly string[] = [
     last_used_at INTEGER NOT NULL
   );
   `,
+  `
+  CREATE TABLE key_history (
+    identity TEXT PRIMARY KEY,
+    facts TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** Open (creating if needed) and migrate the database at `file`. */

@@ -17,6 +17,7 @@ import { StoreAccessError } from './errors.ts';
 import { removeTreeSync } from './fs-utils.ts';
 import { measureDiskUsage, pruneStore } from './gc.ts';
 import { createImageRefs } from './image-refs.ts';
+import { createKeyHistory } from './key-history.ts';
 import { acquireLock, releaseOwnLocks, tryAcquireLock } from './locks.ts';
 import { createLeaseName, currentProcess } from './process-lease.ts';
 import { recoverStore } from './recover.ts';
@@ -61,6 +62,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     snapshots,
     cache: createCacheIndex(ctx),
     images,
+    keyHistory: createKeyHistory(ctx),
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),

@@ -130,12 +130,19 @@ export interface ImageRefs {
   list(): ImageRecord[];
 }
 
+/** Steps' last cache-key facts by identity (opaque JSON; see the solver's KeyHistory). */
+export interface KeyHistoryStore {
+  get(identity: string): string | undefined;
+  put(identity: string, facts: string): void;
+}
+
 export interface Store {
   readonly root: string;
   readonly blobs: BlobStore;
   readonly snapshots: SnapshotStore;
   readonly cache: CacheIndex;
   readonly images: ImageRefs;
+  readonly keyHistory: KeyHistoryStore;
   /** Cross-process lock (cache mounts with sharing=locked, GC). Released by the returned fn. */
   lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>>;
   /** lock() without waiting: undefined when another process holds it. */

@@ -112,6 +112,7 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
         await scope.close();
       }
     },
+    describeContentChange: (before, after) => contexts.describeChange(before, after),
     flush: () => contexts.flush(),
   };
 }

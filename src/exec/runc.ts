@@ -209,7 +209,7 @@ async function runContainer(
     );
     child.on('close', (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
   });
-  const onAbort = () => void killUntilExited(runc, runcRoot, prepared.id, exited);
+  const onAbort = () => void stopUntilExited(runc, runcRoot, prepared.id, exited, spec.stop);
   signal.addEventListener('abort', onAbort, { once: true });
   if (signal.aborted) onAbort();
   try {
@@ -259,6 +259,28 @@ async function readRuncError(logPath: string): Promise<string | undefined> {
     }
   }
   return message;
+}
+
+/** A graceful stop (the stop signal, a grace period), then SIGKILL until it is gone. */
+async function stopUntilExited(
+  runc: string,
+  runcRoot: string,
+  id: string,
+  exited: Promise<unknown>,
+  stop: RunSpec['stop'],
+) {
+  if (stop !== undefined) {
+    await runCommand(runc, ['--root', runcRoot, 'kill', id, stop.signal]).catch(() => undefined);
+    const gone = await Promise.race([
+      exited.then(
+        () => true,
+        () => true,
+      ),
+      delay(stop.timeoutMs).then(() => false),
+    ]);
+    if (gone) return;
+  }
+  await killUntilExited(runc, runcRoot, id, exited);
 }
 
 /**

@@ -41,6 +41,11 @@ export interface RunSpec {
   shmSize?: number;
   /** Resource limits by ulimit name (`nofile`, `nproc`, …); -1 means unlimited. */
   ulimits?: ReadonlyArray<{ name: string; soft: number; hard: number }>;
+  /**
+   * How an aborted run stops: this signal first, then SIGKILL after `timeoutMs` (as
+   * `docker stop`). Without it the process is killed at once, as a cancelled RUN is.
+   */
+  stop?: { signal: string; timeoutMs: number };
 }
 
 export interface RunResult {

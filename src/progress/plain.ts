@@ -12,7 +12,7 @@ import type { LogLine, Step } from './steps.ts';
 import type { Renderer, RendererOptions, Writable } from './types.ts';
 
 /** A renderer that writes BuildKit-style plain lines to `stream`. */
-export function createPlainRenderer(stream: Writable, options: RendererOptions = {}): Renderer {
+export function createPlainRenderer(stream: Writable, _options: RendererOptions = {}): Renderer {
   const state = new BuildState();
   const announced = new Set<string>();
   let lastStep: string | undefined;
@@ -56,7 +56,7 @@ export function createPlainRenderer(stream: Writable, options: RendererOptions =
         }
         return;
       case 'vertex.cache-miss':
-        if (options.verbose) write(step, `cache miss: ${event.reason}`);
+        write(step, `cache miss: ${event.reason}`);
         return;
       case 'vertex.cached':
         return write(step, 'CACHED');

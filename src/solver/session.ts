@@ -6,16 +6,25 @@
  */
 import type { LimitFunction } from 'p-limit';
 import type { Definition, Digest, Input, Vertex, VertexMetadata } from '../llb/types.ts';
-import { digestOf } from '../shared/digest.ts';
+import { canonicalJson, digestOf, sha256 } from '../shared/digest.ts';
 import { CancelledError, isTbuildError } from '../shared/errors.ts';
 import type { ProgressEvent } from '../shared/progress.ts';
 import { MissingOutputError, STEP_FAILED, VertexError } from './errors.ts';
+import { explainChange } from './explain-change.ts';
 import { explainMiss } from './explain.ts';
 import type { MissFacts } from './explain.ts';
 import type { Flight, FlightListener, FlightRegistry } from './flights.ts';
 import { findReachable } from './graph.ts';
 import { memo, raceAbort } from './promises.ts';
-import type { CacheMap, OpContext, OpHandler, SolveOptions, SolveResult, Worker } from './types.ts';
+import type {
+  CacheMap,
+  KeyFacts,
+  OpContext,
+  OpHandler,
+  SolveOptions,
+  SolveResult,
+  Worker,
+} from './types.ts';
 
 /** What a solve borrows from its solver. */
 export interface SessionShared {
@@ -34,6 +43,8 @@ export class SolveSession<R> {
   readonly #controller = new AbortController();
   readonly #keys = new Map<Digest, Promise<Digest>>();
   readonly #cacheMaps = new Map<Digest, CacheMap>();
+  /** What each key was made of, to remember (options.history) and explain misses with. */
+  readonly #facts = new Map<Digest, KeyFacts>();
   readonly #results = new Map<Digest, Promise<R[]>>();
   readonly #handlers = new Map<Digest, OpHandler<R>>();
   /** Session-owned op calls still running; awaited before a failed solve rejects. */
@@ -110,6 +121,11 @@ export class SolveSession<R> {
         return { content: checksum };
       }),
     );
+    this.#facts.set(digest, {
+      op: canonicalJson(vertex.op),
+      own: cacheMap.digest,
+      inputs: vertex.inputs.map((input, i) => ({ name: this.#name(input.digest), ...deps[i]! })),
+    });
     return digestOf({ op: cacheMap.digest, deps });
   }
 
@@ -128,10 +144,13 @@ export class SolveSession<R> {
       if (hit !== undefined) {
         this.#cached.push(digest);
         this.#emit({ type: 'vertex.cached', digest, ...this.#names(digest) });
+        this.#remember(digest);
         return hit;
       }
     }
-    return this.#execute(digest, key, cacheMap, skipped);
+    const results = await this.#execute(digest, key, cacheMap, skipped);
+    this.#remember(digest);
+    return results;
   }
 
   #skipReason(digest: Digest, cacheMap: CacheMap): MissFacts['skipped'] {
@@ -155,7 +174,8 @@ export class SolveSession<R> {
     const inputs = await Promise.all(
       vertex.inputs.map(async (input) => pickOutput(await this.#getResult(input.digest), input)),
     );
-    this.#emitMiss(digest, this.#missFacts(vertex, key, cacheMap, skipped));
+    // Explained beside the op (the history lookup may read files); announced before it ends.
+    const explained = this.#emitMiss(digest, this.#missFacts(vertex, key, cacheMap, skipped));
     this.#throwIfAborted();
     const listener = this.#listenerFor(digest);
     const scope = cacheMap.uncacheable ? null : this.#worker.cache;
@@ -173,6 +193,7 @@ export class SolveSession<R> {
     }
     this.#active.delete(digest);
     this.#executed.push(digest);
+    await explained;
     const durationMs = Date.now() - (flight.startedAt ?? Date.now());
     this.#emit({ type: 'vertex.completed', digest, name: this.#name(digest), durationMs });
     return results;
@@ -221,9 +242,80 @@ export class SolveSession<R> {
     return { key, skipped, changedInputs, contentInputs };
   }
 
-  #emitMiss(digest: Digest, facts: MissFacts): void {
-    const reason = explainMiss(facts);
+  async #emitMiss(digest: Digest, facts: MissFacts): Promise<void> {
+    if (facts.skipped === 'uncacheable') {
+      // A step that is never cached (a source) does not miss; it is worth a word only when
+      // what it stands for changed (a base image that now resolves to another digest).
+      const changed = await this.#explainFromHistory(digest, { onlyOwnChange: true });
+      if (changed !== undefined)
+        this.#emit({
+          type: 'vertex.cache-miss',
+          digest,
+          name: this.#name(digest),
+          reason: changed,
+        });
+      return;
+    }
+    const reason =
+      (facts.skipped ? undefined : await this.#explainFromHistory(digest)) ?? explainMiss(facts);
     this.#emit({ type: 'vertex.cache-miss', digest, name: this.#name(digest), reason });
+  }
+
+  // ── key history ────────────────────────────────────────────────────────────────
+
+  /**
+   * Where a step's facts are remembered, most specific first: under its op (the same
+   * instruction anywhere in the file), its name without the step counter (the same text
+   * with other ARG/ENV values), and its place in the Dockerfile (an edited instruction).
+   */
+  #identities(digest: Digest): string[] {
+    const scope = this.#options.history!.scope;
+    const facts = this.#facts.get(digest)!;
+    const meta = this.#meta(digest);
+    const range = meta?.location?.range;
+    const opType = (this.#vertex(digest).op as { type: string }).type;
+    const name = this.#name(digest).replace(/^\[(?:(\S+) )?\d+\/\d+\] /, '[$1] ');
+    return [
+      `${scope}\0op\0${sha256(facts.op)}`,
+      `${scope}\0name\0${name}`,
+      ...(range === undefined
+        ? []
+        : [`${scope}\0at\0${meta?.location?.file ?? ''}:${range.start}-${range.end}\0${opType}`]),
+    ];
+  }
+
+  async #explainFromHistory(
+    digest: Digest,
+    { onlyOwnChange = false } = {},
+  ): Promise<string | undefined> {
+    const history = this.#options.history;
+    const current = this.#facts.get(digest);
+    if (history === undefined || current === undefined) return undefined;
+    try {
+      let previous: KeyFacts | undefined;
+      for (const identity of this.#identities(digest)) {
+        previous = await history.store.get(identity);
+        if (previous !== undefined) break;
+      }
+      if (previous === undefined) return undefined;
+      if (onlyOwnChange && previous.op === current.op && previous.own === current.own)
+        return undefined;
+      const describe = this.#worker.describeContentChange?.bind(this.#worker);
+      return await explainChange(previous, current, describe);
+    } catch {
+      return undefined; // an explanation is a courtesy: never fail the build for it
+    }
+  }
+
+  /** Remember the facts of a step that now has a result (from the cache or just built). */
+  #remember(digest: Digest): void {
+    const history = this.#options.history;
+    const facts = this.#facts.get(digest);
+    if (history === undefined || facts === undefined) return;
+    const identities = this.#identities(digest);
+    void (async () => {
+      for (const identity of identities) await history.store.put(identity, facts);
+    })().catch(() => undefined);
   }
 
   // ── failure and cancellation ────────────────────────────────────────────────────

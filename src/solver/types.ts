@@ -55,7 +55,38 @@ export interface Worker<R> {
   handler(vertex: Vertex, digest: Digest): OpHandler<R>;
   /** Content checksum of `selectors` inside `result` (for content-based cache keys). */
   contentChecksum(result: R, selectors: readonly string[], signal: AbortSignal): Promise<Digest>;
+  /**
+   * Which files differ between two content checksums this worker made, when it still
+   * knows both; undefined otherwise. Only used to explain a cache miss.
+   */
+  describeContentChange?(before: Digest, after: Digest): Promise<ContentChange | undefined>;
   cache: ResultCache<R>;
+}
+
+/** Paths (relative to the source) that differ between two content checksums. */
+export interface ContentChange {
+  added: string[];
+  removed: string[];
+  modified: string[];
+}
+
+/** What one step's cache key was made of: enough to say later what changed. */
+export interface KeyFacts {
+  /** The op itself (the vertex without its inputs), as canonical JSON. */
+  op: string;
+  /** What the op put into the key itself (CacheMap.digest): for an image, its manifest. */
+  own: Digest;
+  /** Each input: by name, with its cache key or the checksum of the files it reads. */
+  inputs: Array<{ name: string; key?: Digest; content?: Digest }>;
+}
+
+/**
+ * Remembers each step's KeyFacts between solves, so a miss can be explained against the
+ * last time the step was built (the store keeps them).
+ */
+export interface KeyHistory {
+  get(identity: string): Promise<KeyFacts | undefined> | KeyFacts | undefined;
+  put(identity: string, facts: KeyFacts): Promise<void> | void;
 }
 
 export interface SolveOptions {
@@ -65,6 +96,12 @@ export interface SolveOptions {
   noCache?: boolean;
   signal?: AbortSignal;
   onProgress?: ProgressSink;
+  /**
+   * Where steps' key facts are remembered, to explain misses precisely ("src/app.js
+   * changed", "ARG VERSION changed"). `scope` separates builds that share line numbers
+   * (the Dockerfile's path, the platform).
+   */
+  history?: { scope: string; store: KeyHistory };
 }
 
 export interface SolveResult<R> {

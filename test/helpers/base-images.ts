@@ -43,11 +43,12 @@ export async function makeBusyboxRootfsTar(file: string): Promise<void> {
  * Import the busybox image into the tbuild store at `storeRoot` as
  * `localhost:5000/busybox:latest` (with `CMD ["sh"]`, like `docker import -c`).
  * Pass `rootfsTar` (from makeBusyboxRootfsTar) to import the very same bytes into several
- * stores, e.g. to compare image digests across them. Returns the config digest it prints.
+ * stores, e.g. to compare image digests across them; `ref` and `changes` (Dockerfile
+ * instructions, as `import -c`) make another image of it. Returns the config digest it prints.
  */
 export async function ensureBusyboxImage(
   storeRoot: string,
-  opts: { rootfsTar?: string } = {},
+  opts: { rootfsTar?: string; ref?: string; changes?: string[] } = {},
 ): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tbuild-busybox-tar-'));
   try {
@@ -59,8 +60,9 @@ export async function ensureBusyboxImage(
       storeRoot,
       '-c',
       'CMD ["sh"]',
+      ...(opts.changes ?? []).flatMap((c) => ['-c', c]),
       tar,
-      BUSYBOX_REF,
+      opts.ref ?? BUSYBOX_REF,
     ]);
     if (result.code !== 0) {
       throw new Error(

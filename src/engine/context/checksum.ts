@@ -70,21 +70,86 @@ function collectWildcard(
  * "missing" digest for that selector.
  */
 export function checksumPaths(snapshot: ContextSnapshot, selectors: readonly string[]): Digest {
-  const hash = createHash('sha256');
+  return checksumWithRecords(snapshot, selectors).digest;
+}
+
+/**
+ * checksumPaths, with the text it hashed: one `selector N` line per selector, then its
+ * records. Kept (indexes.ts) so a later checksum can be diffed file by file.
+ */
+export function checksumWithRecords(
+  snapshot: ContextSnapshot,
+  selectors: readonly string[],
+): { digest: Digest; records: string } {
+  const parts: string[] = [];
   selectors.forEach((raw, index) => {
     const selector = normalizeSelector(raw);
     let records: Array<[string, ContextFile]>;
     if (selector === '.') records = collectAll(snapshot);
     else if (hasGlobMeta(selector)) records = collectWildcard(snapshot, selector);
     else records = collectPath(snapshot, selector);
-    hash.update(`selector ${index}\n`);
+    parts.push(`selector ${index}\n`);
     // The root always exists, even when everything in it is ignored.
     if (records.length === 0 && selector !== '.') {
-      hash.update('missing\n');
+      parts.push('missing\n');
       return;
     }
     records.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const [rel, f] of records) hash.update(recordLine(rel, f));
+    for (const [rel, f] of records) parts.push(recordLine(rel, f));
   });
-  return `sha256:${hash.digest('hex')}`;
+  const records = parts.join('');
+  return { digest: `sha256:${createHash('sha256').update(records).digest('hex')}`, records };
+}
+
+/**
+ * Context paths that differ between two record texts of checksumWithRecords for the same
+ * selectors: a record is keyed by its selector and relative path, shown relative to the
+ * context (`base/rel`).
+ */
+export function diffRecords(
+  selectors: readonly string[],
+  before: string,
+  after: string,
+): { added: string[]; removed: string[]; modified: string[] } {
+  const normalized = selectors.map(normalizeSelector);
+  const parse = (text: string) => {
+    const map = new Map<string, string>();
+    let selector = '.';
+    let sawDir = false;
+    for (const line of text.split('\n')) {
+      if (line.startsWith('selector ')) {
+        selector = normalized[Number(line.slice('selector '.length))] ?? '.';
+        sawDir = false;
+        continue;
+      }
+      const cut = line.indexOf('\0');
+      if (cut < 0) continue; // "missing", or the end
+      const rel = line.slice(0, cut);
+      if (rel === '.') sawDir = true;
+      map.set(contextPath(selector, rel, sawDir), line.slice(cut));
+    }
+    return map;
+  };
+  const [b, a] = [parse(before), parse(after)];
+  const added = [...a.keys()].filter((k) => !b.has(k));
+  const removed = [...b.keys()].filter((k) => !a.has(k));
+  const modified = [...a.keys()].filter((k) => b.has(k) && b.get(k) !== a.get(k));
+  return { added, removed, modified };
+}
+
+/**
+ * A record's path in the context: records are relative to the selected directory (the
+ * selector itself, `.` for it), a selected file is its base name, and a wildcard's
+ * matches are relative to the directory part before the first wildcard.
+ */
+function contextPath(selector: string, rel: string, selectorIsDir: boolean): string {
+  if (selector === '.') return rel;
+  const segments = selector.split('/');
+  const firstWild = segments.findIndex(hasGlobMeta);
+  if (firstWild >= 0) {
+    const base = segments.slice(0, firstWild).join('/');
+    return base ? `${base}/${rel}` : rel;
+  }
+  if (rel === '.') return selector;
+  return selectorIsDir ? `${selector}/${rel}` : selector;
 }

@@ -7,6 +7,7 @@ import { settle, writeTree } from '../../../test/helpers/file-tree.ts';
 import { parseDockerignore } from '../../shared/dockerignore.ts';
 import { CancelledError } from '../../shared/errors.ts';
 import { checksumPaths, ContextNotFoundError, scanContext, StatCache } from './index.ts';
+import { checksumWithRecords, diffRecords } from './checksum.ts';
 import type { ContextSnapshot } from './index.ts';
 
 let dir: string;
@@ -194,5 +195,36 @@ describe('StatCache', () => {
     const big = await stat(join(dir, 'a.txt'), { bigint: true });
     expect(reopened.lookup(join(dir, 'a.txt'), big)).toBe(sha('alpha'));
     await rm(dirname(file), { recursive: true, force: true });
+  });
+});
+
+describe('diffRecords', () => {
+  it('names context paths that were added, removed or changed between two checksums', async () => {
+    const selectors = ['a.txt', 'src', 'src/*.ts', '.'];
+    const before = checksumWithRecords(
+      await scanContext(dir, ignore, StatCache.inMemory()),
+      selectors,
+    );
+    await writeFile(join(dir, 'src/x.ts'), 'export const x = 10;');
+    await writeFile(join(dir, 'src/new.ts'), 'new');
+    await rm(join(dir, 'src/lib/z.js'));
+    await chmod(join(dir, 'a.txt'), 0o600);
+    const after = checksumWithRecords(
+      await scanContext(dir, ignore, StatCache.inMemory()),
+      selectors,
+    );
+    expect(after.digest).not.toBe(before.digest);
+    const diff = diffRecords(selectors, before.records, after.records);
+    expect(diff.added.sort()).toEqual(['src/new.ts']);
+    expect(diff.removed.sort()).toEqual(['src/lib/z.js']);
+    // src (the directory) changed too: its entries' mtimes are not recorded, but a new file is.
+    expect(diff.modified.sort()).toEqual(['a.txt', 'src/x.ts']);
+  });
+
+  it('gives the same digest as checksumPaths, from the text it keeps', async () => {
+    const snap = await scanContext(dir, ignore, StatCache.inMemory());
+    const { digest, records } = checksumWithRecords(snap, ['src', 'a.txt']);
+    expect(digest).toBe(checksumPaths(snap, ['src', 'a.txt']));
+    expect(digest).toBe(sha(records));
   });
 });

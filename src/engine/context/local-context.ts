@@ -12,8 +12,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../../shared/digest.ts';
-import { checksumPaths } from './checksum.ts';
+import { checksumWithRecords } from './checksum.ts';
 import { listingReader, ListingFormatError, startListing, type Listing } from './listing.ts';
+import { openRecordIndex, type ContentChange, type RecordIndex } from './record-index.ts';
 import { resolveRoot, scanContext } from './scan.ts';
 import type { TreeReader } from './scan.ts';
 import { StatCache, writeAtomically } from './stat-cache.ts';
@@ -43,7 +44,9 @@ export interface ContextCache {
   local(dir: string, patterns: readonly string[], listing?: Listing): LocalContext;
   /** A plain scan of a directory (a mounted snapshot), through the shared stat cache. */
   scan(dir: string, signal?: AbortSignal): Promise<ContextSnapshot>;
-  /** Save the stat cache and remembered checksums. */
+  /** The files behind two checksums of the same selectors that differ, if still known. */
+  describeChange(before: Digest, after: Digest): Promise<ContentChange | undefined>;
+  /** Save the stat cache, remembered checksums and the records behind new checksums. */
   flush(): Promise<void>;
 }
 
@@ -108,6 +111,7 @@ export function openContextCache(stateDir: string): ContextCache {
   let statCache: Promise<StatCache> | undefined;
   const openStatCache = () => (statCache ??= StatCache.open(path.join(stateDir, 'context.json')));
   const memos = new Map<string, MemoFile>();
+  const records = openRecordIndex(path.join(stateDir, 'records'));
   const memoFor = (realRoot: string): MemoFile => {
     const name = createHash('sha256').update(realRoot).digest('hex').slice(0, 32);
     let memo = memos.get(name);
@@ -130,12 +134,14 @@ export function openContextCache(stateDir: string): ContextCache {
           ? early
           : startListing(dir, patterns);
       const memo = realRoot === undefined ? undefined : memoFor(realRoot);
-      return createLocalContext(dir, patterns, listing, openStatCache, memo);
+      return createLocalContext(dir, patterns, listing, openStatCache, memo, records);
     },
     scan: async (dir, signal) => scanContext(dir, [], await openStatCache(), { signal }),
+    describeChange: (before, after) => records.diff(before, after),
     async flush() {
       if (statCache) await (await statCache).save();
       for (const memo of memos.values()) await memo.save();
+      await records.flush();
     },
   };
 }
@@ -146,6 +152,7 @@ function createLocalContext(
   listing: Listing,
   openStatCache: () => Promise<StatCache>,
   memo: MemoFile | undefined,
+  records: RecordIndex,
 ): LocalContext {
   let key: Promise<string | undefined> | undefined;
   let snapshot: Promise<ContextSnapshot> | undefined;
@@ -187,7 +194,9 @@ function createLocalContext(
         if (remembered !== undefined) return remembered;
       }
       const snap = await context.snapshot(signal);
-      const digest = checksumPaths(snap, selectors);
+      const computed = checksumWithRecords(snap, selectors);
+      const digest = computed.digest;
+      records.keep(digest, selectors, computed.records);
       if (k !== undefined && memo && snap.stats.allCached) await memo.put(k, id, digest);
       return digest;
     },

@@ -1,0 +1,96 @@
+/**
+ * The records behind recent content checksums (`<store>/stat-cache/records/`), so that a
+ * cache miss can name the files that changed between the last build and this one. Kept
+ * gzip-compressed, written when the context cache is flushed, newest KEEP only: they serve
+ * explanations, never correctness, and any failure here is silent by design.
+ */
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+import type { Digest } from '../../shared/digest.ts';
+import { diffRecords } from './checksum.ts';
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+/** Checksums whose records are kept: a few per COPY of the Dockerfiles built here. */
+const KEEP = 128;
+
+export interface ContentChange {
+  added: string[];
+  removed: string[];
+  modified: string[];
+}
+
+export interface RecordIndex {
+  /** Keep the records text `digest` was computed from (written by flush). */
+  keep(digest: Digest, selectors: readonly string[], records: string): void;
+  /** Files that differ between two kept checksums of the same selectors, if both are kept. */
+  diff(before: Digest, after: Digest): Promise<ContentChange | undefined>;
+  flush(): Promise<void>;
+}
+
+export function openRecordIndex(dir: string): RecordIndex {
+  const pending = new Map<Digest, { selectors: readonly string[]; records: string }>();
+  const fileOf = (digest: Digest) => path.join(dir, `${digest.slice('sha256:'.length)}.gz`);
+
+  const load = async (digest: Digest) => {
+    const kept = pending.get(digest);
+    if (kept) return kept;
+    try {
+      const text = (await gunzipAsync(await readFile(fileOf(digest)))).toString('utf8');
+      const newline = text.indexOf('\n');
+      return {
+        selectors: JSON.parse(text.slice(0, newline)) as string[],
+        records: text.slice(newline + 1),
+      };
+    } catch {
+      return undefined; // trimmed away, or never kept
+    }
+  };
+
+  return {
+    keep(digest, selectors, records) {
+      pending.set(digest, { selectors, records });
+    },
+    async diff(before, after) {
+      const [b, a] = await Promise.all([load(before), load(after)]);
+      if (!b || !a || JSON.stringify(b.selectors) !== JSON.stringify(a.selectors)) return undefined;
+      return diffRecords(a.selectors, b.records, a.records);
+    },
+    async flush() {
+      if (pending.size === 0) return;
+      try {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        for (const [digest, kept] of pending) {
+          const file = fileOf(digest);
+          const exists = await stat(file).catch(() => undefined);
+          if (exists) {
+            const now = new Date();
+            await utimes(file, now, now); // still in use: keep it among the newest
+            continue;
+          }
+          const body = await gzipAsync(`${JSON.stringify(kept.selectors)}\n${kept.records}`, {
+            level: 1,
+          });
+          await writeFile(file, body, { mode: 0o600 });
+        }
+        pending.clear();
+        await trim(dir);
+      } catch {
+        pending.clear(); // explanations only: never fail a build over them
+      }
+    },
+  };
+}
+
+/** Drop all but the KEEP newest record files. */
+async function trim(dir: string): Promise<void> {
+  const names = await readdir(dir);
+  if (names.length <= KEEP) return;
+  const dated = await Promise.all(
+    names.map(async (name) => ({ name, mtime: (await stat(path.join(dir, name))).mtimeMs })),
+  );
+  dated.sort((x, y) => y.mtime - x.mtime);
+  for (const { name } of dated.slice(KEEP)) await rm(path.join(dir, name), { force: true });
+}
