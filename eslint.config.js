@@ -30,8 +30,10 @@ const allowed = {
     'exporter',
     'engine',
   ],
+  watch: ['shared', 'builder'],
   cli: [
     'builder',
+    'watch',
     'shared',
     'parser',
     'llb',

@@ -11,6 +11,7 @@ type Loader = () => Promise<{ command: unknown }>;
 /** Commands, loaded only when named (yargs needs their builders, so they are small). */
 const commands: Record<string, Loader> = {
   build: () => import('./commands/build.ts'),
+  watch: () => import('./commands/watch.ts'),
   parse: () => import('./commands/parse.ts'),
   images: () => import('./commands/images.ts'),
   tag: () => import('./commands/tag.ts'),
@@ -83,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
   const cli = yargs(argv)
     .scriptName('tbuild')
     // docker flags such as --no-cache are names of their own, not negations of --cache.
-    .parserConfiguration({ 'boolean-negation': false })
+    .parserConfiguration({ 'boolean-negation': false, 'populate--': true })
     .strict()
     .demandCommand(1, 'Name a command, e.g. `tbuild build .` (see --help).')
     .recommendCommands()

@@ -10,9 +10,10 @@ import type { Argv, CommandModule, Options } from 'yargs';
 import { list } from '../args.ts';
 import { CliUsageFailure } from '../errors.ts';
 import type { BuildFlags } from '../build/flags.ts';
+import type { WatchFlags } from '../watch/run.ts';
 import { withProcessIO, type CliIO } from '../io.ts';
 
-interface BuildArgs {
+export interface BuildArgs {
   context?: string;
   [flag: string]: unknown;
 }
@@ -147,7 +148,35 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
     requiresArg: true,
     describe: 'Registry host:port reachable over plain HTTP',
   },
+  watch: { type: 'boolean', describe: 'Rebuild when files change (as tbuild watch)' },
 };
+
+/** Watch mode's own flags (tbuild watch, tbuild build --watch). */
+export const WATCH_OPTIONS: Record<string, OptionSpec> = {
+  debounce: {
+    type: 'string',
+    describe: 'Wait this long after the last change before building (default 100ms)',
+  },
+  queue: {
+    type: 'boolean',
+    describe: 'Let a running build finish before the next one (default: cancel it)',
+  },
+  run: {
+    type: 'boolean',
+    describe: "Run the image after each build, restarting it (-- CMD… overrides the image's CMD)",
+  },
+  exec: {
+    type: 'string',
+    describe: 'Run a host command after each build, with TBUILD_IMAGE_ID set',
+  },
+  'stop-timeout': {
+    type: 'number',
+    describe: 'Seconds a --run container gets to stop before it is killed (default 10)',
+  },
+};
+
+/** Every flag `tbuild build` takes, watch mode's included. */
+const ALL_BUILD_OPTIONS = { ...BUILD_OPTIONS, ...WATCH_OPTIONS };
 
 const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v as string));
 const strs = (v: unknown): string[] => list(v as string | string[] | undefined).map(String);
@@ -155,12 +184,38 @@ const bool = (v: unknown): boolean | undefined => (v === undefined ? undefined :
 
 /** Run the build for parsed flags (from yargs or from the fast path). */
 export async function runBuildCommand(args: BuildArgs, io: CliIO): Promise<void> {
+  const watchFlags = toWatchFlags(args);
+  if (args.watch === true) {
+    const { runWatchCli } = await import('../watch/run.ts');
+    await runWatchCli(toBuildFlags(args), watchFlags, io);
+    return;
+  }
+  const given = Object.keys(WATCH_OPTIONS).filter((name) => args[name] !== undefined);
+  if (given.length > 0 || (args['--'] as unknown[] | undefined)?.length)
+    throw new CliUsageFailure(
+      given.length > 0
+        ? `--${given[0]} needs --watch (or tbuild watch)`
+        : 'arguments after -- are for tbuild watch --run',
+    );
   const { runBuildCli } = await import('../build/run.ts');
   await runBuildCli(toBuildFlags(args), io);
 }
 
+/** yargs' parsed arguments as watch mode's flags. */
+export function toWatchFlags(args: BuildArgs): WatchFlags {
+  const timeout = args['stop-timeout'];
+  return {
+    debounce: str(args.debounce),
+    queue: bool(args.queue),
+    run: bool(args.run),
+    exec: str(args.exec),
+    stopTimeout: timeout === undefined ? undefined : Number(timeout),
+    command: strs(args['--']),
+  };
+}
+
 /** yargs' parsed arguments as the build's flags. */
-function toBuildFlags(args: BuildArgs): BuildFlags {
+export function toBuildFlags(args: BuildArgs): BuildFlags {
   const max = args['max-parallelism'];
   return {
     context: str(args.context),
@@ -210,7 +265,7 @@ export const command: CommandModule<object, BuildArgs> = {
   builder: (yargs: Argv) =>
     yargs
       .positional('context', { type: 'string', describe: 'Build context directory', default: '.' })
-      .options(BUILD_OPTIONS) as unknown as Argv<BuildArgs>,
+      .options(ALL_BUILD_OPTIONS) as unknown as Argv<BuildArgs>,
   handler: (args) => withProcessIO((io) => runBuildCommand(args, io)),
 };
 
@@ -226,7 +281,7 @@ export async function parseBuildArgsFast(argv: readonly string[]): Promise<Build
     boolean: [],
     number: [],
   };
-  for (const [name, spec] of Object.entries(BUILD_OPTIONS)) {
+  for (const [name, spec] of Object.entries(ALL_BUILD_OPTIONS)) {
     if (typeof spec.alias === 'string') alias[name] = spec.alias;
     types[spec.type].push(name);
   }
@@ -239,13 +294,14 @@ export async function parseBuildArgsFast(argv: readonly string[]): Promise<Build
       'boolean-negation': false,
       'camel-case-expansion': false,
       'strip-aliased': true,
+      'populate--': true,
     },
   });
-  const known = new Set([...Object.keys(BUILD_OPTIONS), '_', '$0', '--']);
+  const known = new Set([...Object.keys(ALL_BUILD_OPTIONS), '_', '$0', '--']);
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) throw new CliUsageFailure(`Unknown argument: ${key}`);
   }
-  for (const [name, spec] of Object.entries(BUILD_OPTIONS)) {
+  for (const [name, spec] of Object.entries(ALL_BUILD_OPTIONS)) {
     if (
       spec.type === 'string' &&
       (parsed[name] === '' ||

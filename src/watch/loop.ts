@@ -1,0 +1,161 @@
+/**
+ * The watch loop: build once, then rebuild on every debounced batch of changes. A change
+ * during a build cancels it and starts a new one (or waits for it, with `queue`). After
+ * each successful build the image's container (`--run`) or a host command (`--exec`) is
+ * restarted. One builder serves every build, so the store, solver and stat cache stay open.
+ */
+import path from 'node:path';
+import type { Builder, BuildOptions, BuildResult, BuildRun } from '../builder/index.ts';
+import { createBatcher, type ChangeBatch } from './batch.ts';
+import { startExec, type RunningExec } from './exec.ts';
+import { startContainer, type RunningContainer } from './container.ts';
+import type { WatchIO, WatchOptions } from './types.ts';
+import { openWatcher, type WatchTarget, type Watcher } from './watcher.ts';
+
+export interface WatchSession {
+  /** Build now, whether or not anything changed (the `r` key). */
+  rebuild(): void;
+  /** Stop watching: cancel a running build, stop the container; resolves once all is released. */
+  stop(): Promise<void>;
+}
+
+interface Pending {
+  paths: Set<string>;
+  firstChangeAt: number;
+  forced: boolean;
+}
+
+interface CurrentBuild {
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Start watching `target` (what resolveWatchTarget found for the build options) and build
+ * it with `builder` on every change. `run` carries the build's cwd, env and stdout.
+ */
+export async function startWatch(
+  builder: Builder,
+  build: BuildOptions,
+  target: WatchTarget,
+  run: Pick<BuildRun, 'cwd' | 'env' | 'stdout'>,
+  options: WatchOptions,
+  io: WatchIO,
+): Promise<WatchSession> {
+  const cwd = run.cwd ?? path.resolve();
+  let builds = 0;
+  let stopped = false;
+  let current: CurrentBuild | undefined;
+  let pending: Pending | undefined = { paths: new Set(), firstChangeAt: Date.now(), forced: true };
+  let container: RunningContainer | undefined;
+  let exec: RunningExec | undefined;
+
+  const take = (paths: readonly string[], firstChangeAt: number, forced = false) => {
+    pending ??= { paths: new Set(), firstChangeAt, forced };
+    for (const p of paths) pending.paths.add(p);
+    pending.firstChangeAt = Math.min(pending.firstChangeAt, firstChangeAt);
+    pending.forced ||= forced;
+  };
+
+  const next = () => {
+    if (stopped || pending === undefined) return;
+    if (current !== undefined) {
+      if (!options.queue) current.abort.abort();
+      return; // the running build's end starts the next one
+    }
+    const batch = pending;
+    pending = undefined;
+    current = runOne(batch);
+  };
+
+  const runOne = (batch: Pending): CurrentBuild => {
+    const number = ++builds;
+    const abort = new AbortController();
+    const changed = [...batch.paths].map((p) => path.relative(cwd, p) || p);
+    const done = (async () => {
+      const started = Date.now();
+      const reason = number === 1 ? 'initial' : batch.forced ? 'forced' : 'changes';
+      io.onEvent({ type: 'build-started', build: number, reason });
+      const progress = await io.openProgress(number);
+      try {
+        const result = await builder.build(build, {
+          ...run,
+          signal: abort.signal,
+          onProgress: progress.sink,
+        });
+        progress.close();
+        const now = Date.now();
+        io.onEvent({
+          type: 'build-succeeded',
+          summary: {
+            build: number,
+            changed,
+            result,
+            latencyMs: now - batch.firstChangeAt,
+            durationMs: now - started,
+          },
+        });
+        restart(result);
+      } catch (error) {
+        progress.close();
+        if (abort.signal.aborted) {
+          io.onEvent({ type: 'build-cancelled', build: number });
+          // Its changes are still to be built.
+          take([...batch.paths], batch.firstChangeAt, batch.forced);
+        } else io.onEvent({ type: 'build-failed', build: number, error });
+      }
+    })().finally(() => {
+      current = undefined;
+      next();
+    });
+    return { abort, done };
+  };
+
+  /**
+   * Replace the container (--run) or command (--exec) with one for `result`. Restarts run
+   * one at a time, beside the builds: a container that takes its stop timeout to go does
+   * not hold up the next build.
+   */
+  let restarts: Promise<void> = Promise.resolve();
+  const restart = (result: BuildResult) => {
+    restarts = restarts.then(async () => {
+      if (options.run) {
+        await container?.stop();
+        if (!stopped) container = startContainer(builder, result, options.run, io);
+      }
+      if (options.exec !== undefined) {
+        await exec?.stop();
+        if (!stopped) exec = startExec(options.exec, result.imageId, cwd, run.env ?? {}, io);
+      }
+    });
+  };
+
+  const batcher = createBatcher(options.debounceMs, (batch: ChangeBatch) => {
+    io.onEvent({ type: 'changes', paths: batch.paths.map((p) => path.relative(cwd, p) || p) });
+    take(batch.paths, batch.firstChangeAt);
+    next();
+  });
+  const watcher: Watcher = await openWatcher(target, (file) => batcher.add(file));
+  io.onEvent({ type: 'watching', paths: target.paths.map((p) => path.relative(cwd, p) || '.') });
+  next();
+
+  return {
+    rebuild() {
+      batcher.flush();
+      take([], Date.now(), true);
+      next();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      batcher.close();
+      await watcher.close();
+      const running = current;
+      running?.abort.abort();
+      await running?.done;
+      await restarts;
+      await container?.stop();
+      await exec?.stop();
+    },
+  };
+}
