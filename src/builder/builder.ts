@@ -13,6 +13,7 @@ import { commitImage } from '../engine/commit-image.ts';
 import { createImageProvider } from '../engine/images.ts';
 import { runImage, type RunImageOptions } from '../engine/run-image.ts';
 import { createWorker } from '../engine/worker.ts';
+import { openContextCache, type ContextCache } from '../engine/context/index.ts';
 import type { LowerResult } from '../frontend/index.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import { withSource } from '../shared/errors.ts';
@@ -77,6 +78,8 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
   let cleaned: Promise<void> | undefined;
   const session: BuildSession = {
     store,
+    // One for the builder's life: the stat cache stays loaded, scanned trees are remembered.
+    contexts: openContextCache(path.join(store.root, 'stat-cache')),
     registry: getRegistry,
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => (cleaned ??= cleanupStaleContainers(stateDir)),
@@ -88,7 +91,8 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
   return {
     root: store.root,
     async build(given, run = {}) {
-      const prepared = await toPrepared(given, run);
+      // With a watcher's changes, the engine reads its remembered tree: no listing needed.
+      const prepared = await toPrepared(given, run, run.changedPaths === undefined);
       try {
         return await runBuild(session, prepared, run);
       } catch (error) {
@@ -153,6 +157,7 @@ function sourceOf(prepared: PreparedBuild) {
 /** What every build of one builder shares. */
 interface BuildSession {
   store: Store;
+  contexts: ContextCache;
   registry: () => Promise<RegistryClient>;
   cleanup: () => Promise<void>;
   stateDir: string;
@@ -184,6 +189,7 @@ async function runBuild(
       });
     emit({ type: 'build.started', time: started, target: options.target });
     await session.cleanup();
+    if (run.changedPaths !== undefined) session.contexts.noteChanges(run.changedPaths);
     const worker = createWorker(
       {
         store,
@@ -198,6 +204,8 @@ async function runBuild(
           ),
         },
         ...(prepared.listing ? { listings: { context: prepared.listing } } : {}),
+        contexts: session.contexts,
+        ...(run.changedPaths !== undefined ? { contextChanges: { remembered: true } } : {}),
         secrets: [...options.secrets],
         sshAgents: { ...options.sshAgents },
         onProgress: emit,

@@ -118,6 +118,12 @@ export interface BuildRun {
    * read (default: none).
    */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Absolute paths a file watcher saw change since this builder's previous build. When
+   * given, contexts the builder scanned before are read again only there, with no listing
+   * of the whole context; the watcher is trusted for the rest. Leave it out to list.
+   */
+  changedPaths?: readonly string[];
 }
 
 /** One step of the build as it went. */

@@ -6,7 +6,7 @@ import type { Executor } from '../exec/types.ts';
 import type { Digest, Platform } from '../llb/types.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import type { ProgressSink } from '../shared/progress.ts';
-import type { Listing, LocalContext } from './context/index.ts';
+import type { ContextCache, ContextChanges, Listing, LocalContext } from './context/index.ts';
 
 /** A result of an op: a committed snapshot chain, nothing, or the local build context. */
 export type Ref =
@@ -56,6 +56,16 @@ export interface EngineOptions {
    * used when their root and patterns match the source's.
    */
   listings?: Record<string, Listing>;
+  /**
+   * The contexts' scan state, kept across builds by a long-lived builder (the stat cache
+   * stays loaded, trees are remembered); default: one for this build.
+   */
+  contexts?: ContextCache;
+  /**
+   * What a file watcher saw change since the previous build with the same `contexts`:
+   * local sources scanned before are then updated from it instead of listed again.
+   */
+  contextChanges?: ContextChanges;
   secrets?: SecretSource[];
   /** SSH agent sockets for RUN --mount=type=ssh, by id (`--ssh default`, `--ssh id=<socket>`). */
   sshAgents?: Record<string, string>;

@@ -32,7 +32,7 @@ function lazyHandler(load: () => Promise<OpHandler<Ref>>): OpHandler<Ref> {
 
 /** A worker for one Definition (handlers look at their inputs' op types). */
 export function createWorker(engine: EngineOptions, definition: Definition): EngineWorker {
-  const contexts = openContextCache(path.join(engine.store.root, 'stat-cache'));
+  const contexts = engine.contexts ?? openContextCache(path.join(engine.store.root, 'stat-cache'));
   const describe = (digest: Digest) => definition.metadata[digest]?.description ?? digest;
 
   const isLocal = (vertex: Vertex, index: number): boolean => {

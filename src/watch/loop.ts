@@ -82,6 +82,9 @@ export async function startWatch(
           ...run,
           signal: abort.signal,
           onProgress: progress.sink,
+          // The watcher says what changed, so the context is not listed again; the first
+          // build and a forced one (r) list it all.
+          ...(number > 1 && !batch.forced ? { changedPaths: [...batch.paths] } : {}),
         });
         progress.close();
         const now = Date.now();
@@ -135,7 +138,16 @@ export async function startWatch(
     take(batch.paths, batch.firstChangeAt);
     next();
   });
-  const watcher: Watcher = await openWatcher(target, (file) => batcher.add(file));
+  const watcher: Watcher = await openWatcher(
+    target,
+    (file) => batcher.add(file),
+    (error) => {
+      // Changes may have been lost: the next build lists the contexts again, in full.
+      io.onEvent({ type: 'watch-error', error });
+      take([], Date.now(), true);
+      next();
+    },
+  );
   io.onEvent({ type: 'watching', paths: target.paths.map((p) => path.relative(cwd, p) || '.') });
   next();
 

@@ -27,6 +27,8 @@ export interface WatchSummary {
 export type WatchEvent =
   | { type: 'watching'; paths: string[] }
   | { type: 'changes'; paths: string[] }
+  /** The watcher failed; the next build lists everything again. */
+  | { type: 'watch-error'; error: unknown }
   | { type: 'build-started'; build: number; reason: 'initial' | 'changes' | 'forced' }
   | { type: 'build-cancelled'; build: number }
   | { type: 'build-succeeded'; summary: WatchSummary }

@@ -81,11 +81,13 @@ export interface Watcher {
 
 /**
  * Watch `target`, calling `onChange` with the absolute path of every relevant change
- * (file or directory added, changed or removed). Resolves once the initial scan is done.
+ * (file or directory added, changed or removed), and `onError` when changes may have been
+ * missed. Resolves once the initial scan is done.
  */
 export async function openWatcher(
   target: WatchTarget,
   onChange: (file: string) => void,
+  onError: (error: unknown) => void,
 ): Promise<Watcher> {
   const makeFilter = async () =>
     createWatchFilter({
@@ -118,5 +120,8 @@ export async function openWatcher(
     watcher.once('ready', resolve);
     watcher.once('error', reject);
   });
+  // After the first scan, a watcher error (an inotify queue overflow, a limit reached)
+  // means events may have been lost.
+  watcher.on('error', onError);
   return { close: () => watcher.close() };
 }

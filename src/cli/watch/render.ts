@@ -18,6 +18,8 @@ export function formatWatchEvent(event: WatchEvent): string | undefined {
       return `[watch] watching ${event.paths.join(', ')} (r: rebuild, q: quit)`;
     case 'changes':
       return `[watch] changed: ${listFiles(event.paths)}`;
+    case 'watch-error':
+      return `[watch] the file watcher reported a problem (${(event.error as Error)?.message ?? String(event.error)}); rebuilding from a full listing`;
     case 'build-started':
       return `[watch] build ${event.build} started${event.reason === 'forced' ? ' (forced)' : ''}`;
     case 'build-cancelled':

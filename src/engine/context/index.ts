@@ -7,6 +7,6 @@ export type { StatKey } from './stat-cache.ts';
 export { startListing, listingReader } from './listing.ts';
 export type { Listing } from './listing.ts';
 export { openContextCache } from './local-context.ts';
-export type { ContextCache, LocalContext } from './local-context.ts';
+export type { ContextCache, ContextChanges, LocalContext } from './local-context.ts';
 export { ContextNotFoundError, ContextReadError } from './errors.ts';
 export type { ContextFile, ContextFileType, ContextSnapshot, ScanStats } from './types.ts';

@@ -9,13 +9,15 @@
  * remembered when every file's digest was trustworthy (ScanStats.allCached).
  */
 import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../../shared/digest.ts';
 import { checksumWithRecords } from './checksum.ts';
 import { listingReader, ListingFormatError, startListing, type Listing } from './listing.ts';
 import { openRecordIndex, type ContentChange, type RecordIndex } from './record-index.ts';
-import { resolveRoot, scanContext } from './scan.ts';
+import { incrementalReader, rememberingReader, RememberedTree } from './remembered-tree.ts';
+import { diskReader, resolveRoot, scanContext } from './scan.ts';
 import type { TreeReader } from './scan.ts';
 import { StatCache, writeAtomically } from './stat-cache.ts';
 import type { ContextSnapshot } from './types.ts';
@@ -35,13 +37,23 @@ export interface LocalContext {
 }
 
 /** The contexts of one build (or one long-lived process), sharing the stat cache. */
+/** Scan from the tree remembered for this root (watch mode; see noteChanges). */
+export interface ContextChanges {
+  remembered: true;
+}
+
 export interface ContextCache {
   /**
    * The context at `dir` with `patterns` excluded. `listing` is one started early (the
    * CLI starts it before loading the engine); a listing of another root or other patterns
-   * is ignored and a new one started.
+   * is ignored and a new one started. `{ remembered: true }` instead reads the tree this
+   * cache remembers from its last scan of the same root and patterns, and the disk only
+   * where noteChanges said it changed (watch mode): no listing at all. Without a
+   * remembered tree it lists as usual.
    */
-  local(dir: string, patterns: readonly string[], listing?: Listing): LocalContext;
+  local(dir: string, patterns: readonly string[], early?: Listing | ContextChanges): LocalContext;
+  /** A file watcher saw these absolute paths change: remembered trees read them again. */
+  noteChanges(paths: readonly string[]): void;
   /** A plain scan of a directory (a mounted snapshot), through the shared stat cache. */
   scan(dir: string, signal?: AbortSignal): Promise<ContextSnapshot>;
   /** The files behind two checksums of the same selectors that differ, if still known. */
@@ -102,6 +114,31 @@ class MemoFile {
   }
 }
 
+/**
+ * Where the scan sees a path a watcher named: in its parent's real directory (the path
+ * itself may be a symlink, or gone), and, for a directory such as the context root given
+ * through a symlink, its own real path too.
+ */
+function realPathsOf(p: string): string[] {
+  const out = [path.join(realDir(path.dirname(p)), path.basename(p))];
+  try {
+    const real = realpathSync(p);
+    if (real !== out[0]) out.push(real);
+  } catch {
+    // Removed: its parent's path is enough.
+  }
+  return out;
+}
+
+function realDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    const parent = path.dirname(dir);
+    return parent === dir ? dir : path.join(realDir(parent), path.basename(dir));
+  }
+}
+
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i]);
 }
@@ -112,6 +149,8 @@ export function openContextCache(stateDir: string): ContextCache {
   const openStatCache = () => (statCache ??= StatCache.open(path.join(stateDir, 'context.json')));
   const memos = new Map<string, MemoFile>();
   const records = openRecordIndex(path.join(stateDir, 'records'));
+  /** The tree each root was last scanned with, by root and patterns (see remembered-tree.ts). */
+  const trees = new Map<string, RememberedTree>();
   const memoFor = (realRoot: string): MemoFile => {
     const name = createHash('sha256').update(realRoot).digest('hex').slice(0, 32);
     let memo = memos.get(name);
@@ -129,12 +168,36 @@ export function openContextCache(stateDir: string): ContextCache {
       } catch {
         realRoot = undefined;
       }
+      const treeKey = `${realRoot}\0${JSON.stringify(patterns)}`;
+      const previous = realRoot === undefined ? undefined : trees.get(treeKey);
+      const remember = (tree: RememberedTree) => void trees.set(treeKey, tree);
+      if (early !== undefined && 'remembered' in early && previous !== undefined) {
+        const tree = new RememberedTree();
+        const reader = incrementalReader(previous, diskReader, tree);
+        return createLocalContext(
+          dir,
+          patterns,
+          { reader, tree, remember },
+          openStatCache,
+          undefined,
+          records,
+        );
+      }
       const listing =
-        early && early.root === realRoot && sameStrings(early.patterns, patterns)
+        early && 'root' in early && early.root === realRoot && sameStrings(early.patterns, patterns)
           ? early
           : startListing(dir, patterns);
       const memo = realRoot === undefined ? undefined : memoFor(realRoot);
-      return createLocalContext(dir, patterns, listing, openStatCache, memo, records);
+      return createLocalContext(dir, patterns, { listing, remember }, openStatCache, memo, records);
+    },
+    noteChanges(paths) {
+      for (const [key, tree] of trees) {
+        const root = key.slice(0, key.indexOf('\0'));
+        for (const p of paths) {
+          for (const real of realPathsOf(p))
+            if (real === root || real.startsWith(root + '/')) tree.changed.add(real);
+        }
+      }
     },
     scan: async (dir, signal) => scanContext(dir, [], await openStatCache(), { signal }),
     describeChange: (before, after) => records.diff(before, after),
@@ -146,10 +209,18 @@ export function openContextCache(stateDir: string): ContextCache {
   };
 }
 
+/**
+ * Where a scan reads the tree: find's listing (the disk when it fails), or a remembered
+ * tree with the watcher's changes; either way the tree read is remembered for next time.
+ */
+type TreeSource =
+  | { listing: Listing; remember(tree: RememberedTree): void }
+  | { reader: TreeReader; tree: RememberedTree; remember(tree: RememberedTree): void };
+
 function createLocalContext(
   dir: string,
   patterns: readonly string[],
-  listing: Listing,
+  source: TreeSource,
   openStatCache: () => Promise<StatCache>,
   memo: MemoFile | undefined,
   records: RecordIndex,
@@ -159,31 +230,41 @@ function createLocalContext(
 
   /** The memo key: this tool's format, the root, the patterns and the whole listing. */
   const memoKey = () =>
-    (key ??= listing.output.then((output) => {
-      if (output === undefined || !memo) return undefined;
-      return createHash('sha256')
-        .update(`${MEMO_VERSION}\0${listing.root}\0${JSON.stringify(patterns)}\0`)
-        .update(output)
-        .digest('hex');
-    }));
+    (key ??=
+      'listing' in source
+        ? source.listing.output.then((output) => {
+            if (output === undefined || !memo) return undefined;
+            return createHash('sha256')
+              .update(`${MEMO_VERSION}\0${source.listing.root}\0${JSON.stringify(patterns)}\0`)
+              .update(output)
+              .digest('hex');
+          })
+        : Promise.resolve(undefined));
 
-  const readerOf = async (): Promise<TreeReader | undefined> => {
-    const output = await listing.output;
-    if (output === undefined) return undefined;
-    try {
-      return listingReader(output);
-    } catch (err) {
-      if (err instanceof ListingFormatError) return undefined;
-      throw err;
+  /** The reader the scan walks, remembering what it reads; and the tree it fills. */
+  const readerOf = async (): Promise<{ reader: TreeReader; tree: RememberedTree }> => {
+    if ('reader' in source) return { reader: source.reader, tree: source.tree };
+    const tree = new RememberedTree();
+    const output = await source.listing.output;
+    let base: TreeReader = diskReader;
+    if (output !== undefined) {
+      try {
+        base = listingReader(output);
+      } catch (err) {
+        if (!(err instanceof ListingFormatError)) throw err;
+      }
     }
+    return { reader: rememberingReader(base, tree), tree };
   };
 
   const context: LocalContext = {
     dir,
     snapshot(signal) {
       return (snapshot ??= (async () => {
-        const [reader, statCache] = await Promise.all([readerOf(), openStatCache()]);
-        return scanContext(dir, patterns, statCache, { signal, reader });
+        const [{ reader, tree }, statCache] = await Promise.all([readerOf(), openStatCache()]);
+        const scanned = await scanContext(dir, patterns, statCache, { signal, reader });
+        source.remember(tree);
+        return scanned;
       })());
     },
     async checksum(selectors, signal) {

@@ -51,7 +51,11 @@ export function localSourceHandler(
         throw new SourceFetchError(
           `no local directory named "${source.name}" was given to the build`,
         );
-      const context = contexts.local(root, source.exclude ?? [], engine.listings?.[source.name]);
+      const context = contexts.local(
+        root,
+        source.exclude ?? [],
+        engine.contextChanges ?? engine.listings?.[source.name],
+      );
       return [{ kind: 'local', root, context }];
     },
   };
