@@ -25,8 +25,17 @@ import type { BenchEnv, Row, Scenario } from './support/types.ts';
 import { exportArchive, pushImage } from './scenarios/big-image.ts';
 import { contextRebuild } from './scenarios/noop-rebuild.ts';
 import { parallelStages } from './scenarios/parallel-stages.ts';
+import { smallApp } from './scenarios/small-app.ts';
+import { watchLatency } from './scenarios/watch-latency.ts';
 
-const SCENARIOS: Scenario[] = [contextRebuild, parallelStages, exportArchive, pushImage];
+const SCENARIOS: Scenario[] = [
+  contextRebuild,
+  smallApp,
+  parallelStages,
+  exportArchive,
+  pushImage,
+  watchLatency,
+];
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
