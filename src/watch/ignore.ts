@@ -15,7 +15,7 @@ const VCS_DIRS = new Set(['.git', '.hg', '.svn', '.bzr', '_darcs', '.jj']);
  */
 export function isEditorTempFile(name: string): boolean {
   return (
-    /\.sw[a-p]$/.test(name) ||
+    /\.sw[a-px]$/.test(name) ||
     name === '4913' ||
     name.endsWith('~') ||
     name.startsWith('.#') ||

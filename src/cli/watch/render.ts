@@ -52,7 +52,11 @@ function listFiles(paths: readonly string[]): string {
 /** The summary after a successful build: changes, steps that reran with why, timing. */
 export function formatSummary(summary: WatchSummary): string[] {
   const { result } = summary;
-  const steps = result.steps.filter((s) => !s.name.startsWith('[internal]'));
+  // Sources run on every build (they are never cached): worth a line only when what they
+  // stand for changed, which their cache-miss reason then says (a base image's new digest).
+  const steps = result.steps.filter(
+    (s) => !s.name.startsWith('[internal]') && !(s.status === 'ran' && s.cacheMiss === undefined),
+  );
   const ran = steps.filter((s) => s.status === 'ran');
   const lines = [
     `[watch] build ${summary.build}: image ${short(result.imageId)} ready ` +

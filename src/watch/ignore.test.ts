@@ -1,0 +1,83 @@
+import { describe, expect, it, vi } from 'vitest';
+import { createBatcher } from './batch.ts';
+import { createWatchFilter, isEditorTempFile } from './ignore.ts';
+
+describe('what a watch ignores', () => {
+  const filter = createWatchFilter({
+    roots: [
+      { dir: '/ctx', patterns: ['*.log', 'build', '!build/keep', 'node_modules'] },
+      { dir: '/lib', patterns: [] },
+    ],
+    always: ['/ctx/Dockerfile', '/ctx/.dockerignore', '/elsewhere/Dockerfile'],
+    outputs: ['/ctx/out', '/ctx/app.iid'],
+  });
+
+  it('skips what .dockerignore excludes, but not a directory an exception reaches into', () => {
+    expect(filter('/ctx/debug.log', false)).toBe(true);
+    expect(filter('/ctx/node_modules', true)).toBe(true);
+    expect(filter('/ctx/node_modules/x/index.js', false)).toBe(true);
+    expect(filter('/ctx/build', true)).toBe(false);
+    expect(filter('/ctx/build/keep', false)).toBe(false);
+    expect(filter('/ctx/build/other', false)).toBe(true);
+    expect(filter('/ctx/src/app.ts', false)).toBe(false);
+  });
+
+  it('skips VCS data, editor temp files and the build outputs, never the Dockerfile', () => {
+    expect(filter('/ctx/.git', true)).toBe(true);
+    expect(filter('/ctx/.git/index', false)).toBe(true);
+    expect(filter('/lib/.hg/store', false)).toBe(true);
+    expect(filter('/ctx/out/app/file', false)).toBe(true);
+    expect(filter('/ctx/app.iid', false)).toBe(true);
+    expect(filter('/ctx/src/.app.ts.swp', false)).toBe(true);
+    expect(filter('/ctx/Dockerfile', false)).toBe(false);
+    expect(filter('/elsewhere/Dockerfile', false)).toBe(false);
+  });
+
+  it('knows the temp files of vim, emacs and JetBrains IDEs', () => {
+    for (const name of [
+      '.a.swp',
+      '.a.swx',
+      '4913',
+      'a.txt~',
+      '.#a.txt',
+      '#a.txt#',
+      'a___jb_tmp___',
+    ])
+      expect(isEditorTempFile(name), name).toBe(true);
+    for (const name of ['swap.ts', 'a.txt', '4914', 'app#1'])
+      expect(isEditorTempFile(name), name).toBe(false);
+  });
+});
+
+describe('change batches', () => {
+  it('hand over one batch after the quiet time, each path once, with the first change time', () => {
+    vi.useFakeTimers();
+    try {
+      const batches: Array<{ paths: string[]; firstChangeAt: number }> = [];
+      let now = 1000;
+      const b = createBatcher(
+        100,
+        (batch) => batches.push(batch),
+        () => now,
+      );
+      b.add('/a');
+      vi.advanceTimersByTime(60);
+      now = 1060;
+      b.add('/b');
+      b.add('/a');
+      vi.advanceTimersByTime(99);
+      expect(batches).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(batches).toEqual([{ paths: ['/a', '/b'], firstChangeAt: 1000 }]);
+      b.add('/c');
+      b.flush();
+      expect(batches.at(-1)?.paths).toEqual(['/c']);
+      b.add('/d');
+      b.close();
+      vi.advanceTimersByTime(500);
+      expect(batches).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
