@@ -95,6 +95,19 @@ describe('prune', () => {
     expect(store.cache.list().map((r) => r.key)).toEqual([sha256('fresh')]);
   });
 
+  it('with an age limit, spares unreferenced layers and blobs newer than the limit', async () => {
+    const orphan = await layer(null, 400);
+    const stray = await store.blobs.put('nobody wants me yet');
+    const spared = await store.prune({ olderThanMs: 3600_000 });
+    expect(spared).toMatchObject({ removedSnapshots: [], removedBlobs: [], reclaimedBytes: 0 });
+    expect(store.snapshots.get(orphan.id)).toBeDefined();
+    expect(await store.blobs.has(stray.digest)).toBe(true);
+    // Without a limit the same data is unused and goes.
+    const removed = await store.prune();
+    expect(removed.removedSnapshots).toEqual([orphan.id]);
+    expect(removed.removedBlobs).toEqual([stray.digest]);
+  });
+
   it('removes least recently used records until the store fits the budget', async () => {
     const snaps = [];
     for (let i = 0; i < 4; i++) {

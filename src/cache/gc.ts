@@ -27,8 +27,14 @@ export async function pruneStore(
   const protectFrom = findProtectionStart(ctx);
   const removedCacheRecords = removeCacheRecords(ctx, blobs, options, protectFrom);
   const mounts = await pruneCacheMounts(ctx, options, protectFrom !== Infinity);
-  const { ids, bytes } = await removeUnusedSnapshots(ctx, protectFrom);
-  const removedBlobs = removeUnusedBlobs(ctx, blobs, protectFrom);
+  // `--filter until=1h` spares everything used in the last hour, referenced or not: a layer
+  // a build wrote a minute ago is not "old" because no cache record names it.
+  const spareFrom =
+    options.olderThanMs === undefined
+      ? protectFrom
+      : Math.min(protectFrom, Date.now() - options.olderThanMs);
+  const { ids, bytes } = await removeUnusedSnapshots(ctx, spareFrom);
+  const removedBlobs = removeUnusedBlobs(ctx, blobs, spareFrom);
   const blobBytes = removedBlobs.reduce((sum, b) => sum + b.size, 0);
   return {
     removedCacheRecords,

@@ -190,7 +190,10 @@ export interface RecoveryReport {
 export interface PruneOptions {
   /** Remove every cache record (images and what they use stay). */
   all?: boolean;
-  /** Remove cache records not used for this long. */
+  /**
+   * Remove cache records not used for this long. Layers and blobs used more recently stay
+   * even when nothing references them (`--filter until=` spares anything newer).
+   */
   olderThanMs?: number;
   /** Remove least-recently-used cache records until the store holds at most this many bytes. */
   keepStorageBytes?: number;
