@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { UsageError } from '../shared/errors.ts';
+import { InputError, UsageError } from '../shared/errors.ts';
 import { hostPlatform, parsePlatform, type Platform } from '../shared/platform.ts';
 import { resolveNamedContexts, type NamedContextOption } from './named-contexts.ts';
 import type { RemoteContext } from './remote-context.ts';
@@ -111,7 +111,7 @@ async function resolveWithContext(
   const contextDir = fetched?.dir ?? path.resolve(at.cwd, options.context ?? '.');
   const st = await stat(contextDir).catch(() => undefined);
   if (!st?.isDirectory()) {
-    throw new UsageError(`unable to prepare context: path "${options.context ?? '.'}" not found`, {
+    throw new InputError(`unable to prepare context: path "${options.context ?? '.'}" not found`, {
       hint: 'Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin.',
     });
   }
@@ -239,7 +239,7 @@ async function readDockerfile(
   try {
     return { path: dockerfilePath, text: await readFile(dockerfilePath, 'utf8') };
   } catch (error) {
-    throw new UsageError(
+    throw new InputError(
       `failed to read Dockerfile ${dockerfilePath}: ${(error as NodeJS.ErrnoException).code ?? error}`,
       {
         hint: file

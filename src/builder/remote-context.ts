@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { extractArchive, isArchive } from '../engine/file/unpack.ts';
 import { checkoutGit } from '../engine/ops/git.ts';
-import { UsageError } from '../shared/errors.ts';
+import { InputError, UsageError } from '../shared/errors.ts';
 import { isGitUrl, parseGitUrl } from '../shared/git-url.ts';
 
 export interface RemoteContext {
@@ -68,7 +68,7 @@ async function fromGit(url: string, dir: string): Promise<string> {
   const inside = await realpath(path.join(dir, subdir)).catch(() => undefined);
   const isDir = inside !== undefined && (await stat(inside)).isDirectory();
   if (!isDir || !(inside + '/').startsWith((await realpath(dir)) + '/'))
-    throw new UsageError(`${subdir} is not a directory in ${remote}`, {
+    throw new InputError(`${subdir} is not a directory in ${remote}`, {
       hint: 'Name an existing directory after the ref: <repo>#<ref>:<directory>.',
     });
   return inside;
@@ -79,7 +79,7 @@ async function download(url: string): Promise<Readable> {
   try {
     response = await fetch(url, { redirect: 'follow' });
   } catch (error) {
-    throw new UsageError(
+    throw new InputError(
       `unable to download the build context ${url}: ${(error as Error).message}`,
       {
         hint: 'Check the URL and that this machine can reach it (proxies: HTTP_PROXY/HTTPS_PROXY).',
@@ -88,7 +88,7 @@ async function download(url: string): Promise<Readable> {
     );
   }
   if (!response.ok || response.body === null)
-    throw new UsageError(`unable to download the build context ${url}: HTTP ${response.status}`, {
+    throw new InputError(`unable to download the build context ${url}: HTTP ${response.status}`, {
       hint: 'Check the URL.',
     });
   return Readable.fromWeb(response.body as WebReadableStream);

@@ -3,15 +3,14 @@
  * point at (as docker shows them) and a hint; unknown ones with their stack, since they
  * are bugs.
  */
-import { isTbuildError, type LineRange } from '../shared/errors.ts';
+import { isTbuildError, UsageError, type LineRange } from '../shared/errors.ts';
 
-/** A yargs validation failure (unknown option, missing argument). */
-export class CliUsageFailure extends Error {}
+/** A failure of the argument parser (unknown option, missing argument): a usage error. */
+export function parserFailure(message: string): UsageError {
+  return new UsageError(message, { hint: "Run 'tbuild --help' for the commands and flags." });
+}
 
 export function formatError(error: unknown): { text: string; code: number } {
-  if (error instanceof CliUsageFailure) {
-    return { text: `ERROR: ${error.message}\nSee 'tbuild --help'.`, code: 125 };
-  }
   if (isTbuildError(error)) {
     const lines = [`ERROR: ${error.message}`];
     const loc = error.location;

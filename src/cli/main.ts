@@ -2,8 +2,10 @@
  * tbuild's command line. Thin: each command lives in src/cli/commands/<name>.ts and
  * lazy-loads the modules it needs, so that `tbuild --help` or a no-op rebuild starts fast.
  */
+import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { CliUsageFailure, formatError } from './errors.ts';
+import { closestMatch, UsageError } from '../shared/errors.ts';
+import { formatError, parserFailure } from './errors.ts';
 
 /** Each command module exports `command`, a yargs CommandModule with its own argument type. */
 type Loader = () => Promise<{ command: unknown }>;
@@ -49,11 +51,61 @@ function selectCommands(argv: readonly string[]): Loader[] {
   return [commands.build!];
 }
 
+function isCommand(word: string | undefined): boolean {
+  return word !== undefined && (word in commands || word in ALIASES);
+}
+
+/** Flags every command takes, so they may come before the command: `tbuild --root X images`. */
+const GLOBAL_FLAGS = ['--root'];
+
+/** Where the command name would be: after any global flags written first. */
+function commandIndex(argv: readonly string[]): number {
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i]!;
+    if (GLOBAL_FLAGS.includes(arg)) i += 2;
+    else if (GLOBAL_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) i += 1;
+    else break;
+  }
+  return i;
+}
+
+/**
+ * Move global flags written before the command name behind it, where the command's own
+ * parser takes them. Without a command name the arguments are a build's and stay as they
+ * are (build takes the same flags anywhere).
+ */
+export function hoistGlobalFlags(argv: readonly string[]): string[] {
+  const i = commandIndex(argv);
+  if (i === 0 || i >= argv.length || !isCommand(argv[i])) return [...argv];
+  return [argv[i]!, ...argv.slice(0, i), ...argv.slice(i + 1)];
+}
+
+/**
+ * `tbuild bild` is a mistyped command, not a build of a directory called `bild`: a bare
+ * word in the command's place that names no command and no existing path is refused, with
+ * the closest command suggested (docker: "unknown command").
+ */
+export function checkCommandWord(argv: readonly string[]): void {
+  const word = argv[commandIndex(argv)];
+  if (word === undefined || isCommand(word) || word === 'help') return;
+  if (!/^[a-z][a-z0-9-]*$/.test(word) || existsSync(word)) return;
+  // Close in spelling and starting alike: `bild` → build, but not `bake` → save.
+  const near = closestMatch(word, [...Object.keys(commands), ...Object.keys(ALIASES)]);
+  const suggest = near !== undefined && near[0] === word[0] ? near : undefined;
+  const asPath = `To build a directory named ${word}, give its path: ./${word}.`;
+  throw new UsageError(`unknown command "${word}" for "tbuild"`, {
+    hint: suggest
+      ? `Did you mean \`tbuild ${suggest}\`? ${asPath}`
+      : `Run 'tbuild --help' for the commands. ${asPath}`,
+  });
+}
+
 /** `tbuild [build] …` without help or version: the hot path, parsed without yargs. */
 function isPlainBuild(argv: readonly string[]): boolean {
   if (wantsHelp(argv) || argv.includes('--version')) return false;
   const first = argv[0]!;
-  return first === 'build' || !(first in commands || first in ALIASES);
+  return first === 'build' || !isCommand(first);
 }
 
 async function runFastBuild(argv: readonly string[]): Promise<number> {
@@ -66,9 +118,7 @@ async function runFastBuild(argv: readonly string[]): Promise<number> {
     await withProcessIO((io) => runBuildCommand(args, io));
     return 0;
   } catch (error) {
-    const { text, code } = formatError(error);
-    process.stderr.write(text + '\n');
-    return code;
+    return report(error);
   }
 }
 
@@ -76,7 +126,13 @@ function wantsHelp(argv: readonly string[]): boolean {
   return argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help';
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(given: string[]): Promise<number> {
+  const argv = hoistGlobalFlags(given);
+  try {
+    checkCommandWord(argv);
+  } catch (error) {
+    return report(error);
+  }
   if (isPlainBuild(argv)) return runFastBuild(argv);
   const { default: yargs } = await import('yargs');
   const modules = await Promise.all(selectCommands(argv).map((load) => load()));
@@ -93,15 +149,20 @@ export async function main(argv: string[]): Promise<number> {
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
-      throw error ?? new CliUsageFailure(message);
+      throw error ?? parserFailure(message);
     });
   for (const mod of modules) cli.command(mod.command as CommandModule);
   try {
     await cli.parseAsync();
   } catch (error) {
-    const { text, code } = formatError(error);
-    process.stderr.write(text + '\n');
-    exitCode = code;
+    exitCode = report(error);
   }
   return exitCode;
+}
+
+/** Print an error as the CLI shows errors; returns its exit code. */
+function report(error: unknown): number {
+  const { text, code } = formatError(error);
+  process.stderr.write(text + '\n');
+  return code;
 }

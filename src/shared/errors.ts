@@ -49,10 +49,25 @@ export class TbuildError extends Error {
   }
 }
 
-/** Bad user input on the command line (docker uses exit code 125 for usage errors... and 1 for build errors). */
+/**
+ * The command line is wrong: an unknown command or flag, a missing argument, a flag value
+ * that does not parse, a feature not supported yet. Exit code 125, as docker's CLI uses
+ * for usage errors. The one usage-error class: the CLI's parser failures are these too.
+ */
 export class UsageError extends TbuildError {
   constructor(message: string, options: TbuildErrorOptions = {}) {
-    super('TBUILD_USAGE', message, { exitCode: 1, ...options });
+    super('TBUILD_USAGE', message, { exitCode: 125, ...options });
+  }
+}
+
+/**
+ * What the command line names cannot be had: a context path or Dockerfile that does not
+ * exist, a context URL that does not download. The flags were right, so this is not a
+ * usage error; docker exits 1 here too.
+ */
+export class InputError extends TbuildError {
+  constructor(message: string, options: TbuildErrorOptions = {}) {
+    super('TBUILD_INPUT', message, options);
   }
 }
 

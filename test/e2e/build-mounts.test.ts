@@ -134,7 +134,8 @@ describe('RUN mounts and cache control', () => {
         '--ssh',
         `default=${path.join(ctx, 'Dockerfile')}`,
       ]);
-      expect(keyFile.code).toBe(1);
+      // A flag value that cannot work is a usage error.
+      expect(keyFile.code).toBe(125);
       expect(keyFile.stderr).toContain('is not an SSH agent socket');
     } finally {
       agent.kill();
@@ -190,7 +191,7 @@ describe('RUN mounts and cache control', () => {
       "--memory is ignored: it applies to docker's legacy builder, not to BuildKit or tbuild",
     ]);
     const cache = await build(dirs.store, ctx, ['--cache-from', 'type=local,src=/tmp/none']);
-    expect(cache.code).toBe(1);
+    expect(cache.code).toBe(125);
     expect(cache.stderr).toContain('--cache-from and --cache-to are not supported yet');
   });
 

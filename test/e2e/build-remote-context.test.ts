@@ -111,7 +111,7 @@ describe('build -', () => {
     const run = await runTbuild(['build', '--root', dirs.store, '-f', '-', '-'], {
       input: 'FROM scratch\n',
     });
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(125);
     expect(run.stderr).toContain(
       'cannot read both the Dockerfile and the build context from stdin',
     );
@@ -150,7 +150,7 @@ describe('--build-context', () => {
     expect(readFileSync(path.join(out, 'nested/n.txt'), 'utf8')).toBe('n');
     expect(readFileSync(path.join(out, 'mounted.txt'), 'utf8')).toBe('extra data');
     const bad = await build(dirs.store, ctx, ['--build-context', 'x=/nonexistent']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(125);
     expect(bad.stderr).toContain('--build-context x: /nonexistent is not a directory');
   });
 });

@@ -10,7 +10,7 @@ import type { CommandModule } from 'yargs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/cache/index.ts';
 import type { Store } from '../../src/cache/index.ts';
-import { CliUsageFailure, formatError } from '../../src/cli/errors.ts';
+import { formatError, parserFailure } from '../../src/cli/errors.ts';
 import { sha256 } from '../../src/shared/digest.ts';
 
 const modules = ['images', 'rm', 'tag', 'prune', 'du'];
@@ -22,7 +22,7 @@ async function tbuild(
   const cli = yargs(args)
     .strict()
     .fail((message, error) => {
-      throw error ?? new CliUsageFailure(message);
+      throw error ?? parserFailure(message);
     });
   for (const name of modules) {
     const mod = (await import(`../../src/cli/commands/${name}.ts`)) as { command: CommandModule };
@@ -167,7 +167,7 @@ describe('tbuild prune and du', () => {
 
   it('rejects an unknown filter with a suggestion', async () => {
     const { code, stderr } = await tbuild('prune', '-f', '--filter', 'untill=24h', '--root', root);
-    expect(code).toBe(1);
+    expect(code).toBe(125);
     expect(stderr).toContain('Did you mean --filter until=24h?');
   });
 

@@ -8,7 +8,8 @@
  */
 import type { Argv, CommandModule, Options } from 'yargs';
 import { list } from '../args.ts';
-import { CliUsageFailure } from '../errors.ts';
+import { UsageError } from '../../shared/errors.ts';
+import { parserFailure } from '../errors.ts';
 import type { BuildFlags } from '../build/flags.ts';
 import type { WatchFlags } from '../watch/run.ts';
 import { withProcessIO, type CliIO } from '../io.ts';
@@ -192,10 +193,11 @@ export async function runBuildCommand(args: BuildArgs, io: CliIO): Promise<void>
   }
   const given = Object.keys(WATCH_OPTIONS).filter((name) => args[name] !== undefined);
   if (given.length > 0 || (args['--'] as unknown[] | undefined)?.length)
-    throw new CliUsageFailure(
+    throw new UsageError(
       given.length > 0
         ? `--${given[0]} needs --watch (or tbuild watch)`
         : 'arguments after -- are for tbuild watch --run',
+      { hint: 'Add --watch, or run `tbuild watch`.' },
     );
   const { runBuildCli } = await import('../build/run.ts');
   await runBuildCli(toBuildFlags(args), io);
@@ -299,7 +301,7 @@ export async function parseBuildArgsFast(argv: readonly string[]): Promise<Build
   });
   const known = new Set([...Object.keys(ALL_BUILD_OPTIONS), '_', '$0', '--']);
   for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) throw new CliUsageFailure(`Unknown argument: ${key}`);
+    if (!known.has(key)) throw parserFailure(`Unknown argument: ${key}`);
   }
   for (const [name, spec] of Object.entries(ALL_BUILD_OPTIONS)) {
     if (
@@ -311,12 +313,12 @@ export async function parseBuildArgsFast(argv: readonly string[]): Promise<Build
         spec.requiresArg ||
         argv.some((a) => a === `--${name}` || a === `-${String(spec.alias)}`)
       ) {
-        throw new CliUsageFailure(`Not enough arguments following: ${name}`);
+        throw parserFailure(`Not enough arguments following: ${name}`);
       }
     }
   }
   const positionals = parsed._.map(String);
   if (positionals[0] === 'build') positionals.shift();
-  if (positionals.length > 1) throw new CliUsageFailure(`Unknown argument: ${positionals[1]}`);
+  if (positionals.length > 1) throw parserFailure(`Unknown argument: ${positionals[1]}`);
   return { ...parsed, context: positionals[0] ?? '.' };
 }

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
-import { UsageError } from '../../shared/errors.ts';
+import { InputError } from '../../shared/errors.ts';
 
 interface ParseArgs {
   file?: string;
@@ -61,7 +61,7 @@ async function readDockerfile(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new UsageError(`cannot read Dockerfile ${file}: ${reason}`, {
+    throw new InputError(`cannot read Dockerfile ${file}: ${reason}`, {
       hint: 'Pass the path of an existing Dockerfile, or `-` to read it from standard input.',
       cause: error,
     });
