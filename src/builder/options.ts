@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { InputError, UsageError } from '../shared/errors.ts';
-import { hostPlatform, parsePlatform, type Platform } from '../shared/platform.ts';
+import { hostPlatform, parseTargetPlatform, type Platform } from '../shared/platform.ts';
 import { resolveNamedContexts, type NamedContextOption } from './named-contexts.ts';
 import type { RemoteContext } from './remote-context.ts';
 import type {
@@ -132,7 +132,7 @@ async function resolveWithContext(
     tags,
     buildArgs,
     target: options.target,
-    platform: options.platform ? parsePlatform(options.platform) : hostPlatform(),
+    platform: options.platform ? parseTargetPlatform(options.platform) : hostPlatform(),
     buildPlatform: hostPlatform(),
     noCache: options.noCache ?? false,
     noCacheFilter: [...(options.noCacheFilter ?? [])],

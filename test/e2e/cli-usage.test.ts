@@ -56,6 +56,8 @@ describe('exit status', () => {
     ['an unknown build flag', ['build', '--bogus', 'app']],
     ['a bad --progress', ['build', '--progress=fancy', 'app']],
     ['a bad --network', ['build', '--network=bogus', 'app']],
+    ['an invalid --platform', ['build', '--platform=foo', 'app']],
+    ['a --platform list (multi-platform)', ['build', '--platform=linux/amd64,linux/arm64', 'app']],
     ['an unknown output type', ['build', '-o', 'type=nope', 'app']],
     ['a build-arg without a name', ['build', '--build-arg', '=x', 'app']],
     ['an unsupported flag', ['build', '--cache-from', 'type=local,src=x', 'app']],

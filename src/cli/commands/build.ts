@@ -62,7 +62,10 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
     describe: 'Set build-time variables (KEY=VALUE); repeatable',
   },
   target: { type: 'string', describe: 'Set the target build stage to build' },
-  platform: { type: 'string', describe: 'Target platform (os/arch[/variant])' },
+  platform: {
+    type: 'string',
+    describe: 'Target platform (os/arch[/variant], e.g. linux/arm64); one platform, not a list',
+  },
   'no-cache': { type: 'boolean', describe: 'Do not use cache when building the image' },
   'no-cache-filter': {
     type: 'string',
