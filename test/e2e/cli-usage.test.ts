@@ -74,3 +74,29 @@ describe('exit status', () => {
     expect(run.stderr).toContain('unable to prepare context: path "./nowhere" not found');
   });
 });
+
+describe('attestations', () => {
+  it.each([
+    ['--sbom=true', 'SBOM'],
+    ['--sbom=generator=docker/buildkit-syft-scanner', 'SBOM'],
+    ['--provenance=mode=max', 'provenance'],
+    ['--provenance=true', 'provenance'],
+  ])('refuses %s until tbuild makes them, so CI does not ship without one', async (flag, what) => {
+    const run = await runTbuild(['--root', store, 'build', flag, '--dry-run', 'app'], {
+      cwd: context,
+    });
+    expect(run.code).toBe(125);
+    expect(run.stderr).toContain(`ERROR: ${flag}: tbuild does not make ${what} attestations yet`);
+  });
+
+  it.each([['--sbom=false'], ['--provenance=false'], ['--provenance=0'], ['--sbom=disabled=true']])(
+    'accepts %s',
+    async (flag) => {
+      const run = await runTbuild(['--root', store, 'build', flag, '--dry-run', 'app'], {
+        cwd: context,
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).not.toContain('attestation');
+    },
+  );
+});

@@ -3,6 +3,7 @@
  * doors that take docker's flags (the CLI) or build-push-action's inputs (the Action)
  * share these parsers.
  */
+export { refuseAttestation } from './attestations.ts';
 export { splitCsvRecord, parseAttributes } from './csv.ts';
 export { parseKeyValues, parseNamedValues } from './key-values.ts';
 export { OUTPUT_TYPES, parseOutputSpec } from './outputs.ts';

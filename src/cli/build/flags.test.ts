@@ -36,7 +36,7 @@ describe('tbuild build flags', () => {
 
   it('keep what only the CLI uses apart: progress, quiet, the store, warnings', async () => {
     const { settings } = await parseBuildFlags(
-      { quiet: true, root: '/s', maxParallelism: 3, ignored: ['memory'], sbom: 'true' },
+      { quiet: true, root: '/s', maxParallelism: 3, ignored: ['memory'], sbom: 'false' },
       {},
     );
     expect(settings).toMatchObject({
@@ -47,8 +47,18 @@ describe('tbuild build flags', () => {
     });
     expect(settings.warnings).toEqual([
       "--memory is ignored: it applies to docker's legacy builder, not to BuildKit or tbuild",
-      '--sbom=true is ignored: tbuild does not make attestations yet',
     ]);
+  });
+
+  it('refuse attestations they cannot make, and accept them turned off', async () => {
+    await expect(parseBuildFlags({ sbom: 'true' }, {})).rejects.toThrow(
+      '--sbom=true: tbuild does not make SBOM attestations yet',
+    );
+    await expect(parseBuildFlags({ provenance: 'mode=max' }, {})).rejects.toThrow(
+      '--provenance=mode=max: tbuild does not make provenance attestations yet',
+    );
+    for (const off of ['false', '0', 'disabled=true'])
+      await expect(parseBuildFlags({ provenance: off, sbom: off }, {})).resolves.toBeDefined();
   });
 
   it('take the progress mode and the store from the environment', async () => {

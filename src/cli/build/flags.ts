@@ -12,6 +12,7 @@ import {
   parseSecrets,
   parseSshAgents,
   parseUlimits,
+  refuseAttestation,
 } from '../../builder/specs/index.ts';
 import type { BuildOptions, NetworkMode } from '../../builder/types.ts';
 import { UsageError } from '../../shared/errors.ts';
@@ -147,12 +148,7 @@ function collectWarnings(flags: BuildFlags): string[] {
     (flag) =>
       `--${flag} is ignored: it applies to docker's legacy builder, not to BuildKit or tbuild`,
   );
-  for (const [flag, value] of [
-    ['provenance', flags.provenance],
-    ['sbom', flags.sbom],
-  ] as const) {
-    if (value !== undefined && !['false', '0'].includes(value.toLowerCase()))
-      warnings.push(`--${flag}=${value} is ignored: tbuild does not make attestations yet`);
-  }
+  refuseAttestation('provenance', flags.provenance);
+  refuseAttestation('sbom', flags.sbom);
   return warnings;
 }

@@ -115,8 +115,11 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
     requiresArg: true,
     describe: 'Resource limit for RUN (name=soft[:hard], e.g. nofile=1024:2048); repeatable',
   },
-  provenance: { type: 'string', describe: 'Provenance attestation: only false (none is made)' },
-  sbom: { type: 'string', describe: 'SBOM attestation: only false (none is made)' },
+  provenance: {
+    type: 'string',
+    describe: 'Provenance attestation: only false is accepted (none is made yet)',
+  },
+  sbom: { type: 'string', describe: 'SBOM attestation: only false is accepted (none is made yet)' },
   'cache-from': { type: 'string', requiresArg: true, hidden: true, describe: 'Not supported yet' },
   'cache-to': { type: 'string', requiresArg: true, hidden: true, describe: 'Not supported yet' },
   ...Object.fromEntries(
