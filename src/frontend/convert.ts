@@ -14,6 +14,7 @@ import { createExpander } from './expand.ts';
 import { parseCommand } from './instructions/parse.ts';
 import { lowerStage, stageBase } from './lower-stage.ts';
 import { buildStageTable, selectTarget } from './stage-table.ts';
+import { checkSyntaxDirective, syntaxDirectiveLine } from './syntax-directive.ts';
 import type { StageEntry, StageTable } from './stage-table.ts';
 import type { BaseImageResolver, BuildOptions, FrontendWarning, LowerResult } from './types.ts';
 
@@ -38,6 +39,7 @@ export async function dockerfileToLLB(
     ...(w.rule ? { rule: w.rule } : {}),
     ...(w.range ? { location: { file: opts.file, range: w.range } } : {}),
   }));
+  warnAboutSyntaxDirective(text, parsed.directives.syntax, opts.file, warnings);
   const usedBuildArgs = new Set<string>();
   const escapeToken = parsed.escapeToken;
   const globalArgs = computeGlobalArgs(table, opts, escapeToken, usedBuildArgs);
@@ -148,6 +150,20 @@ function warnUnusedBuildArgs(
       rule: 'UnusedBuildArg',
     });
   }
+}
+
+/** `# syntax=` asking for a frontend tbuild does not run: say so (tbuild never runs one). */
+function warnAboutSyntaxDirective(
+  text: string,
+  syntax: string | undefined,
+  file: string | undefined,
+  warnings: FrontendWarning[],
+): void {
+  if (syntax === undefined) return;
+  const line = syntaxDirectiveLine(text);
+  const range = line === undefined ? undefined : { start: line, end: line };
+  const warning = checkSyntaxDirective(syntax, { file, ...(range ? { range } : {}) });
+  if (warning) warnings.push(warning);
 }
 
 function parseEpoch(text: string | undefined): number | undefined {
