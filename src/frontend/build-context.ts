@@ -21,6 +21,10 @@ export interface StageResult {
   fs: State;
   image: ImageConfig;
   platform: Platform;
+  /** The build state's environment at the end of the stage (see StageContext.env). */
+  env: readonly string[];
+  /** ARGs declared in the stage and the stages it is built on, for RUN's history. */
+  args: ReadonlyMap<string, string | undefined>;
 }
 
 export interface BuildContext {
@@ -57,7 +61,13 @@ export interface StageContext {
   image: ImageConfig;
   platform: Platform;
   shell: string[];
-  /** ARGs declared in this stage; undefined value = declared without one. */
+  /**
+   * The environment RUN sees and instructions expand with: BuildKit's build state, not the
+   * image config. ENV sets a variable in both; an ARG with a value (default, build arg or
+   * global) sets it here only, over an earlier ENV of the same name.
+   */
+  env: string[];
+  /** ARGs declared in this stage (and the stages it is built on); undefined = no value. */
   args: Map<string, string | undefined>;
   /** CMD was set in this stage (ENTRYPOINT then keeps it). */
   cmdSet: boolean;
@@ -65,9 +75,9 @@ export interface StageContext {
   readonly totalSteps: number;
 }
 
-/** The variable lookup for a stage right now. */
+/** The variable lookup for a stage right now: its build state's environment. */
 export function stageLookup(ctx: StageContext): (name: string) => string | undefined {
-  return createLookup(ctx.image.config.Env, ctx.args);
+  return createLookup(ctx.env, new Map());
 }
 
 /** An expander with the stage's current environment. */

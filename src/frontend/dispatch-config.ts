@@ -33,8 +33,10 @@ type Handler<K extends ConfigCommand['kind']> = (
 const HANDLERS: { [K in ConfigCommand['kind']]: Handler<K> } = {
   env(ctx, cmd, x) {
     const pairs = cmd.pairs.map((p) => [x.word(p.key), x.word(p.value)] as const);
-    for (const [key, value] of pairs)
+    for (const [key, value] of pairs) {
       ctx.image.config.Env = setEnv(ctx.image.config.Env, key, value);
+      ctx.env = setEnv(ctx.env, key, value);
+    }
     return `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
   },
   arg: (ctx, cmd, x) => dispatchArg(ctx, cmd, x.word),
@@ -149,6 +151,9 @@ function dispatchArg(
       build.usedBuildArgs.add(key);
     }
     ctx.args.set(key, value);
+    // As BuildKit: the value goes into the build state (over an ENV of the same name),
+    // not into the image config.
+    if (value !== undefined) ctx.env = setEnv(ctx.env, key, value);
   }
   return `ARG ${shown.join(' ')}`;
 }

@@ -75,12 +75,9 @@ function runArgs(ctx: StageContext, cmd: RunCommand, mounts: RunMount[]): string
   return commandLineArgs(ctx, [full], true);
 }
 
-/** Image ENV, then ARGs in scope (ENV wins), proxies, never stored in the image. */
+/** The build state's environment (ENV and ARG values), then proxies; none stored in the image. */
 function runEnv(ctx: StageContext): string[] {
-  const env = [...(ctx.image.config.Env ?? [])];
-  for (const [key, value] of ctx.args) {
-    if (value !== undefined && getEnv(env, key) === undefined) env.push(`${key}=${value}`);
-  }
+  const env = [...ctx.env];
   for (const proxy of proxyEnv(ctx)) {
     if (getEnv(env, proxy.slice(0, proxy.indexOf('='))) === undefined) env.push(proxy);
   }
@@ -89,8 +86,9 @@ function runEnv(ctx: StageContext): string[] {
 
 /** BuildKit's history text: `|2 A=1 B=2 /bin/sh -c make` when ARGs are in scope. */
 function runCommandString(ctx: StageContext, args: readonly string[]): string {
-  const env = ctx.image.config.Env;
-  const pairs = [...ctx.args].map(([key, value]) => `${key}=${getEnv(env, key) ?? value ?? ''}`);
+  const pairs = [...ctx.args].map(
+    ([key, value]) => `${key}=${getEnv(ctx.env, key) ?? value ?? ''}`,
+  );
   const prefix = pairs.length > 0 ? [`|${pairs.length}`, ...pairs] : [];
   return [...prefix, ...args].join(' ');
 }

@@ -17,7 +17,7 @@ import { dispatchCopy, dispatchWorkdir } from './dispatch-copy.ts';
 import { dispatchRun } from './dispatch-run.ts';
 import { InvalidInstructionError } from './errors.ts';
 import { createExpander } from './expand.ts';
-import { createScratchConfig, inheritConfig } from './image-config.ts';
+import { createScratchConfig, inheritConfig, setEnv } from './image-config.ts';
 import { parseCommand } from './instructions/parse.ts';
 import type { Command, FromCommand } from './instructions/types.ts';
 import { findNamedContext, namedLocalBase } from './named-contexts.ts';
@@ -64,6 +64,7 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
     image: createScratchConfig(fromPlatform),
     platform: fromPlatform,
     shell: ['/bin/sh', '-c'],
+    env: [],
     args: new Map(),
     cmdSet: false,
     step: 0,
@@ -81,6 +82,9 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
     const parent = await build.lowerStage(baseStage, stage, stage.from.location);
     ctx.fs = parent.fs;
     ctx.image = structuredClone(parent.image);
+    // BuildKit carries the parent's build state over, its ARG values included.
+    ctx.env = [...parent.env];
+    ctx.args = new Map(parent.args);
     if (stage.from.platform === undefined) ctx.platform = parent.platform;
     ctx.step += 1;
   } else {
@@ -109,8 +113,18 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
 
 async function runCommands(ctx: StageContext, commands: readonly Command[]): Promise<StageResult> {
   ctx.shell = ctx.image.config.Shell ? [...ctx.image.config.Shell] : ['/bin/sh', '-c'];
+  // The image's ENV goes over the inherited build state: a parent stage's ARG that shadowed
+  // an ENV is shadowed again, its other ARGs stay (as BuildKit initialises a stage).
+  for (const entry of ctx.image.config.Env ?? []) {
+    const eq = entry.indexOf('=');
+    ctx.env = setEnv(
+      ctx.env,
+      eq < 0 ? entry : entry.slice(0, eq),
+      eq < 0 ? '' : entry.slice(eq + 1),
+    );
+  }
   for (const cmd of commands) await dispatchCommand(ctx, cmd);
-  return { fs: ctx.fs, image: ctx.image, platform: ctx.platform };
+  return { fs: ctx.fs, image: ctx.image, platform: ctx.platform, env: ctx.env, args: ctx.args };
 }
 
 /** Apply one command to the stage. */
