@@ -7,6 +7,7 @@ import type { State, VertexMetadata } from '../llb/index.ts';
 import type { SourceLocation } from '../shared/errors.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import type { Platform } from '../shared/platform.ts';
+import { processWord } from '../parser/shell-lexer.ts';
 import { createLookup } from './args.ts';
 import { BaseImageNotFoundError } from './errors.ts';
 import { createExpander, expandForDisplay } from './expand.ts';
@@ -169,4 +170,35 @@ export function createContextState(opts: BuildOptions): () => State {
 export function describeCommand(ctx: StageContext, cmd: CommandBase): string {
   const text = cmd.original.replace(/^\s*\S+/, (word) => word.toUpperCase()).split('\n')[0]!;
   return expandForDisplay(text, stageLookup(ctx), ctx.build.escapeToken);
+}
+
+/**
+ * How progress names a RUN step, as BuildKit's processCmdEnv: the source text with the
+ * variables it knows expanded, quotes and unknown variables left as written, values of
+ * secrets exposed as env shown as `****`; a RUN that is one heredoc adds its first line.
+ */
+export function describeRun(
+  ctx: StageContext,
+  cmd: CommandBase,
+  options: { secretEnvs: readonly string[]; heredoc?: string },
+): string {
+  let text = cmd.original.trim().split('\n')[0]!;
+  if (options.heredoc !== undefined) text += ` (${summarizeHeredoc(options.heredoc)})`;
+  const lookup = stageLookup(ctx);
+  const masked = (name: string) => (options.secretEnvs.includes(name) ? '****' : lookup(name));
+  let shown: string;
+  try {
+    const escapeToken = ctx.build.escapeToken;
+    shown = processWord(text, masked, { escapeToken, keepQuotes: true, skipUnsetEnv: true }).result;
+  } catch (error) {
+    void error; // a title is best effort: the text as written
+    shown = text;
+  }
+  return shown.replace(/^\S+/, (word) => word.toUpperCase());
+}
+
+/** BuildKit's heredoc summary: the first line, with `...` when there are more. */
+function summarizeHeredoc(content: string): string {
+  const lines = content.trim().replace(/\r\n/g, '\n').split('\n');
+  return lines.length > 1 ? `${lines[0]}...` : lines[0]!;
 }

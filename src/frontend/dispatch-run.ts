@@ -1,7 +1,7 @@
 /** RUN → exec op: shell wrapping, heredocs, environment, mounts. */
 import { scratch } from '../llb/index.ts';
 import type { RunMount } from '../llb/index.ts';
-import { describeCommand, stageExpander, stepMetadata } from './build-context.ts';
+import { describeRun, stageExpander, stepMetadata } from './build-context.ts';
 import type { StageContext } from './build-context.ts';
 import { commandLineArgs, proxyEnv } from './dispatch-config.ts';
 import { resolveFromRef } from './from-ref.ts';
@@ -18,8 +18,10 @@ export async function dispatchRun(ctx: StageContext, cmd: RunCommand): Promise<v
   const args = runArgs(ctx, cmd, extraMounts);
   let sshMounts = 0;
   let sshSocket: string | undefined;
+  const secretEnvs: string[] = [];
   for (const raw of cmd.mounts) {
     const spec = parseMount(raw, x.word, cmd.location);
+    if (spec.type === 'secret' && spec.env !== undefined) secretEnvs.push(spec.env);
     if (spec.type === 'ssh') {
       // As BuildKit's LLB does: numbered default targets, SSH_AUTH_SOCK at the first one.
       if (!spec.target) spec.target = `/run/buildkit/ssh_agent.${sshMounts}`;
@@ -32,7 +34,12 @@ export async function dispatchRun(ctx: StageContext, cmd: RunCommand): Promise<v
   const env = runEnv(ctx);
   if (sshSocket !== undefined && getEnv(env, 'SSH_AUTH_SOCK') === undefined)
     env.push(`SSH_AUTH_SOCK=${sshSocket}`);
-  const metadata = stepMetadata(ctx, cmd.location, describeCommand(ctx, cmd));
+  const heredoc = isSingleHeredoc(cmd) ? cmd.heredocs[0]!.content : undefined;
+  const title = describeRun(ctx, cmd, {
+    secretEnvs,
+    ...(heredoc !== undefined ? { heredoc } : {}),
+  });
+  const metadata = stepMetadata(ctx, cmd.location, title);
   const { extraHosts, shmSize, ulimits } = ctx.build.opts;
   ctx.fs = ctx.fs.run({
     ...(extraHosts?.length ? { extraHosts } : {}),
@@ -57,7 +64,7 @@ function runArgs(ctx: StageContext, cmd: RunCommand, mounts: RunMount[]): string
     return commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
   const line = cmd.cmd.join(' ');
   const first = cmd.heredocs[0]!;
-  const simple = cmd.heredocs.length === 1 && /^<<-?(["']?)[^\s"']+\1$/.test(line.trim());
+  const simple = isSingleHeredoc(cmd);
   if (simple && first.content.startsWith('#!')) {
     // A script with its own interpreter: mount it as a file and run that file.
     const script = scratch().file(
@@ -73,6 +80,15 @@ function runArgs(ctx: StageContext, cmd: RunCommand, mounts: RunMount[]): string
   let full = line;
   for (const heredoc of cmd.heredocs) full += `\n${heredoc.content}${heredoc.name}`;
   return commandLineArgs(ctx, [full], true);
+}
+
+/** `RUN <<EOF` and nothing else on the line: the heredoc is the script. */
+function isSingleHeredoc(cmd: RunCommand): boolean {
+  return (
+    cmd.shellForm &&
+    cmd.heredocs.length === 1 &&
+    /^<<-?(["']?)[^\s"']+\1$/.test(cmd.cmd.join(' ').trim())
+  );
 }
 
 /** The build state's environment (ENV and ARG values), then proxies; none stored in the image. */

@@ -266,6 +266,13 @@ describe('escape token', () => {
       '/home $NOPE ${NOPE} ${NOPE:-x}',
     );
   });
+
+  it('keeps quotes, which still decide what expands, with keepQuotes (BuildKit RawQuotes)', () => {
+    const opts = { keepQuotes: true, skipUnsetEnv: true };
+    expect(processWord(`'$PWD' "$PWD" "a\\"b" \\$PWD $NOPE`, envVarEnv, opts).result).toBe(
+      `'$PWD' "/home" "a"b" $PWD $NOPE`,
+    );
+  });
 });
 
 // BuildKit's wordsTest table: ProcessWords splitting after expansion.

@@ -28,6 +28,11 @@ export interface ExpandOptions {
    * and an escape token is kept with the character after it, so only `$VAR` expands.
    */
   heredoc?: boolean;
+  /**
+   * BuildKit's RawQuotes: quotes still decide what expands (nothing inside '…'), but are
+   * kept in the result. Step titles in progress are made this way.
+   */
+  keepQuotes?: boolean;
 }
 
 export interface ProcessWordResult {
@@ -113,6 +118,7 @@ class Lexer {
   readonly escape: string;
   readonly skipUnset: boolean;
   readonly rawQuotes: boolean;
+  readonly keepQuotes: boolean;
   rawEscapes = false;
   readonly used = new Set<string>();
   readonly unset = new Set<string>();
@@ -123,6 +129,7 @@ class Lexer {
     this.escape = options.escapeToken ?? '\\';
     this.skipUnset = options.skipUnsetEnv ?? false;
     this.rawQuotes = options.heredoc ?? false;
+    this.keepQuotes = options.keepQuotes ?? false;
     this.rawEscapes = this.rawQuotes;
   }
 
@@ -196,27 +203,29 @@ class Lexer {
   }
 
   private processSingleQuote(): string {
-    this.next();
-    let result = '';
+    const opening = this.next();
+    const quote = this.keepQuotes ? opening : '';
+    let result = quote;
     for (;;) {
       const ch = this.next();
       if (ch === EOF)
         throw new LexFailure('unexpected end of statement while looking for matching single-quote');
-      if (ch === "'") return result;
+      if (ch === "'") return result + quote;
       result += ch;
     }
   }
 
   private processDoubleQuote(): string {
-    this.next();
-    let result = '';
+    const opening = this.next();
+    const quote = this.keepQuotes ? opening : '';
+    let result = quote;
     for (;;) {
       const peeked = this.peek();
       if (peeked === EOF)
         throw new LexFailure('unexpected end of statement while looking for matching double-quote');
       if (peeked === '"') {
         this.next();
-        return result;
+        return result + quote;
       }
       if (peeked === '$') {
         result += this.processDollar();
