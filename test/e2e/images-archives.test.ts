@@ -114,7 +114,10 @@ describe('tbuild load', () => {
     expectOk(loaded);
     expect(loaded.stdout).toBe(`Loaded image: ${APP}\n`);
     const listed = await runTbuild(['images', '--root', fresh, '--format', 'json']);
-    expect(listed.stdout).toContain('"Repository":"tbuild-e2e-images/app","Tag":"1"');
+    expect(JSON.parse(listed.stdout)).toMatchObject({
+      Repository: 'tbuild-e2e-images/app',
+      Tag: '1',
+    });
     expect(await buildOn(fresh, APP)).toBe('hello\n');
   }, 60_000);
 

@@ -71,7 +71,10 @@ describe('tbuild push and pull', () => {
     expect(again.stdout).toContain(`Status: Image is up to date for ${app}`);
     expect(again.stderr).toMatch(/^[0-9a-f]{12}: Already exists$/m);
     const listed = await runTbuild(['images', '--root', fresh, '--format', 'json']);
-    expect(listed.stdout).toContain(`"Repository":"${registry.host}/app","Tag":"1"`);
+    expect(JSON.parse(listed.stdout)).toMatchObject({
+      Repository: `${registry.host}/app`,
+      Tag: '1',
+    });
 
     // A third store has never seen the image: FROM fetches it from the registry.
     const downstream = await makeContext({ Dockerfile: `FROM ${app}\nRUN cat /one > /two\n` });

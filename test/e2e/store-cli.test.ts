@@ -20,6 +20,8 @@ async function tbuild(
   ...args: string[]
 ): Promise<{ stdout: string; stderr: string; code: number }> {
   const cli = yargs(args)
+    // As the CLI parses: --no-trunc is a flag of its own, not the negation of --trunc.
+    .parserConfiguration({ 'boolean-negation': false })
     .strict()
     .fail((message, error) => {
       throw error ?? parserFailure(message);
@@ -109,6 +111,120 @@ describe('tbuild images', () => {
     } finally {
       delete process.env.TBUILD_ROOT;
     }
+  });
+});
+
+/** Add an image made `hoursAgo` to the store (unnamed without a name); returns its IDs. */
+async function addImage(
+  name: string | undefined,
+  hoursAgo: number,
+  labels: Record<string, string> | null = null,
+): Promise<{ id: string; full: string; manifest: string }> {
+  const s = await openStore({ root });
+  try {
+    const created = new Date(Date.now() - hoursAgo * 3600_000).toISOString();
+    const config = await s.blobs.put(JSON.stringify({ created, config: { Labels: labels } }));
+    const manifest = await s.blobs.put(
+      JSON.stringify({ schemaVersion: 2, config: { digest: config.digest }, layers: [] }),
+    );
+    const record = {
+      manifest: manifest.digest,
+      config: config.digest,
+      snapshot: null,
+      createdAt: Date.now(),
+    };
+    if (name === undefined) s.images.keepUnnamed(record);
+    else s.images.set({ ...record, name });
+    return { id: config.digest.slice(7, 19), full: config.digest, manifest: manifest.digest };
+  } finally {
+    s.close();
+  }
+}
+
+describe('tbuild images, as docker images', () => {
+  const names = async (...args: string[]) =>
+    (await tbuild('images', '--root', root, '--format', '{{.Repository}}:{{.Tag}}', ...args))
+      .stdout;
+
+  it('filters by dangling, reference, before, since and label', async () => {
+    await addImage('docker.io/library/web:2', 1, { tier: 'web' });
+    const unnamed = await addImage(undefined, 2);
+    await addImage('localhost:5000/team/app:3', 5, { tier: 'api' });
+    expect(await names()).toBe('web:2\n<none>:<none>\napp:1.0\nlocalhost:5000/team/app:3\n');
+    expect((await tbuild('images', '--root', root, '-q', '-f', 'dangling=true')).stdout).toBe(
+      `${unnamed.id}\n`,
+    );
+    expect(await names('--filter', 'dangling=false')).toBe(
+      'web:2\napp:1.0\nlocalhost:5000/team/app:3\n',
+    );
+    expect(await names('--filter', 'reference=app')).toBe('app:1.0\n');
+    expect(await names('app:1.0')).toBe('app:1.0\n');
+    expect(await names('localhost:5000/team/*')).toBe('localhost:5000/team/app:3\n');
+    expect(await names('--filter', 'reference=*:2', '--filter', 'reference=app')).toBe(
+      'web:2\napp:1.0\n',
+    );
+    expect(await names('--filter', 'before=app:1.0')).toBe('localhost:5000/team/app:3\n');
+    expect(await names('--filter', `since=${imageId}`)).toBe('web:2\n<none>:<none>\n');
+    expect(await names('--filter', 'label=tier')).toBe('web:2\nlocalhost:5000/team/app:3\n');
+    expect(await names('--filter', 'label=tier=web')).toBe('web:2\n');
+    expect(await names('--filter', 'label=tier', '--filter', 'since=app:1.0')).toBe('web:2\n');
+  });
+
+  it('shows digests with --digests and whole IDs with --no-trunc', async () => {
+    const web = await addImage('web:2', 1);
+    const digests = (await tbuild('images', '--root', root, '--digests', 'web')).stdout;
+    const [header, row] = digests.trimEnd().split('\n');
+    expect(header!.split(/\s{2,}/)).toEqual([
+      'REPOSITORY',
+      'TAG',
+      'DIGEST',
+      'IMAGE ID',
+      'CREATED',
+      'SIZE',
+    ]);
+    expect(row!.split(/\s{2,}/).slice(0, 4)).toEqual(['web', '2', web.manifest, web.id]);
+    const full = (await tbuild('images', '--root', root, '--no-trunc', 'web')).stdout;
+    expect(full.split('\n')[1]).toContain(web.full);
+    expect((await tbuild('images', '--root', root, '-q', '--no-trunc', 'web')).stdout).toBe(
+      `${web.full}\n`,
+    );
+  });
+
+  it('formats rows with templates, tables of chosen columns and docker-shaped JSON', async () => {
+    expect(
+      (await tbuild('images', '--root', root, '--format', '{{.Repository}}\\t{{.ID}}')).stdout,
+    ).toBe(`app\t${imageId}\n`);
+    expect(
+      (await tbuild('images', '--root', root, '--format', 'table {{.Repository}}\\t{{.Size}}'))
+        .stdout,
+    ).toBe('REPOSITORY   SIZE\napp          1.5MB\n');
+    const json = (await tbuild('images', '--root', root, '--format', 'json')).stdout;
+    expect(Object.keys(JSON.parse(json) as object)).toEqual([
+      'Containers',
+      'CreatedAt',
+      'CreatedSince',
+      'Digest',
+      'ID',
+      'Repository',
+      'SharedSize',
+      'Size',
+      'Tag',
+      'UniqueSize',
+      'VirtualSize',
+    ]);
+    expect(json).toMatch(/"CreatedAt":"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC"/);
+    const bad = await tbuild('images', '--root', root, '--format', '{{.Nope}}');
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain('template: no field "Nope"');
+  });
+
+  it('refuses unknown filters and bad values as usage errors', async () => {
+    const unknown = await tbuild('images', '--root', root, '--filter', 'colour=red');
+    expect(unknown.code).toBe(125);
+    expect(unknown.stderr).toContain("ERROR: invalid filter 'colour'");
+    const dangling = await tbuild('images', '--root', root, '--filter', 'dangling=maybe');
+    expect(dangling.code).toBe(125);
+    expect((await tbuild('images', '--root', root, '--filter', 'before=nope:1')).code).toBe(1);
   });
 });
 

@@ -43,7 +43,7 @@ export const command = duCommand as unknown as CommandModule<object, never>;
 
 async function formatTable(usage: DiskUsage): Promise<string> {
   const { formatBytes, formatAgo } = await import('../../cache/index.ts');
-  const { formatColumns } = await import('./images.ts');
+  const { alignColumns } = await import('../template.ts');
   const rows = [...usage.snapshots]
     .sort((a, b) => b.size - a.size || b.id - a.id)
     .map((s) => [
@@ -54,7 +54,7 @@ async function formatTable(usage: DiskUsage): Promise<string> {
       truncate(s.description ?? '', 50),
     ]);
   const table = rows.length
-    ? formatColumns([['ID', 'RECLAIMABLE', 'SIZE', 'LAST ACCESSED', 'DESCRIPTION'], ...rows])
+    ? alignColumns([['ID', 'RECLAIMABLE', 'SIZE', 'LAST ACCESSED', 'DESCRIPTION'], ...rows])
     : '';
   return table + (await formatTotals(usage));
 }

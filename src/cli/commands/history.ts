@@ -81,7 +81,8 @@ const historyCommand: CommandModule<object, HistoryArgs> = {
       }
       const header = ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'];
       const body = table.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]);
-      process.stdout.write(images.formatColumns([header, ...body]));
+      const { alignColumns } = await import('../template.ts');
+      process.stdout.write(alignColumns([header, ...body]));
     } finally {
       store.close();
     }

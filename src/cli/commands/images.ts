@@ -1,18 +1,26 @@
 /**
- * `tbuild images [-q] [--format table|json] [--root DIR]`: the images in the local
- * store, like `docker images`.
+ * `tbuild images [OPTIONS] [REPOSITORY[:TAG]]`: the images in the local store, as
+ * `docker images` lists them: `-q`, `--digests`, `--no-trunc`, `--filter` (dangling,
+ * reference, before, since, label) and `--format` (table, json, or a template).
  */
 import type { Argv, CommandModule } from 'yargs';
 import type { ImageRecord, Store } from '../../cache/index.ts';
 import { STORE_ROOT_HELP } from '../../cache/default-root.ts';
+import { list, repeatable } from '../args.ts';
+import type { FilterableImage, ImageFilters } from '../image-filters.ts';
 
 interface ImagesArgs {
+  reference: string | undefined;
   root: string | undefined;
   quiet: boolean;
-  format: 'table' | 'json';
+  all: boolean;
+  digests: boolean;
+  noTrunc: boolean;
+  filter: string | string[] | undefined;
+  format: string | undefined;
 }
 
-/** One row as docker shows it. */
+/** One row as docker shows it (its `--format` field names). */
 export interface ImageRow {
   Repository: string;
   Tag: string;
@@ -23,11 +31,34 @@ export interface ImageRow {
   Size: string;
 }
 
+/** A row with what the filters and sorting need. */
+interface ListedImage extends FilterableImage {
+  row: ImageRow;
+}
+
+const HEADERS: Record<string, string> = {
+  Repository: 'REPOSITORY',
+  Tag: 'TAG',
+  ID: 'IMAGE ID',
+  Digest: 'DIGEST',
+  CreatedAt: 'CREATED AT',
+  CreatedSince: 'CREATED',
+  Size: 'SIZE',
+  VirtualSize: 'SIZE',
+  SharedSize: 'SHARED SIZE',
+  UniqueSize: 'UNIQUE SIZE',
+  Containers: 'CONTAINERS',
+};
+
 const imagesCommand: CommandModule<object, ImagesArgs> = {
-  command: 'images',
+  command: 'images [reference]',
   describe: 'List images in the local store',
   builder: (yargs: Argv<object>): Argv<ImagesArgs> =>
     yargs
+      .positional('reference', {
+        type: 'string',
+        describe: 'Only images whose REPOSITORY[:TAG] matches (a pattern, as --filter reference=)',
+      })
       .option('root', { type: 'string', describe: STORE_ROOT_HELP })
       .option('quiet', {
         alias: 'q',
@@ -35,24 +66,37 @@ const imagesCommand: CommandModule<object, ImagesArgs> = {
         default: false,
         describe: 'Only show image IDs',
       })
+      .option('all', {
+        alias: 'a',
+        type: 'boolean',
+        default: false,
+        describe: 'Show all images (tbuild keeps no intermediate images: the same list)',
+      })
+      .option('digests', { type: 'boolean', default: false, describe: 'Show digests' })
+      .option('no-trunc', { type: 'boolean', default: false, describe: "Don't truncate IDs" })
+      .option('filter', {
+        alias: 'f',
+        ...repeatable,
+        describe:
+          'Filter: dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE]; repeatable',
+      })
       .option('format', {
-        choices: ['table', 'json'] as const,
-        default: 'table' as const,
-        describe: 'Output format (json: one object per line)',
-      }) as Argv<ImagesArgs>,
+        type: 'string',
+        describe:
+          "table (default), json, 'table TEMPLATE' or a TEMPLATE of fields such as '{{.Repository}}:{{.Tag}}'",
+      }) as unknown as Argv<ImagesArgs>,
   handler: async (argv) => {
-    const { openStore } = await import('../../cache/index.ts');
+    const [{ openStore }, filters] = await Promise.all([
+      import('../../cache/index.ts'),
+      import('../image-filters.ts'),
+    ]);
+    const wanted = filters.parseImageFilters(list(argv.filter), argv.reference);
     const store = await openStore(argv.root === undefined ? {} : { root: argv.root });
     try {
-      const rows = await describeImages(store);
-      if (argv.quiet) process.stdout.write(rows.map((r) => r.ID + '\n').join(''));
-      else if (argv.format === 'json')
-        process.stdout.write(rows.map((r) => JSON.stringify(r) + '\n').join(''));
-      else {
-        const header = ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'];
-        const body = rows.map((r) => [r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size]);
-        process.stdout.write(formatColumns([header, ...body]));
-      }
+      const listed = await listImages(store, { noTrunc: argv.noTrunc });
+      const times = await filterTimes(store, wanted);
+      const rows = listed.filter((i) => filters.matchesFilters(i, wanted, times)).map((i) => i.row);
+      process.stdout.write(await formatImages(rows, argv));
     } finally {
       store.close();
     }
@@ -61,36 +105,91 @@ const imagesCommand: CommandModule<object, ImagesArgs> = {
 
 export const command = imagesCommand as unknown as CommandModule<object, never>;
 
-/** Rows for every image, newest first. */
-export async function describeImages(store: Store): Promise<ImageRow[]> {
-  const { parseReference, familiarName } = await import('../../registry/reference.ts');
-  const { formatAgo, formatBytes, isUnnamedImage } = await import('../../cache/index.ts');
-  const rows: (ImageRow & { created: number })[] = [];
-  for (const image of store.images.list()) {
-    const ref = isUnnamedImage(image) ? undefined : parseReference(image.name);
-    const created = await readCreated(store, image);
-    rows.push({
-      Repository: ref
-        ? familiarName({ registry: ref.registry, repository: ref.repository })
-        : '<none>',
-      Tag: ref?.tag ?? '<none>',
-      ID: image.config.slice('sha256:'.length, 'sha256:'.length + 12),
-      Digest: ref?.digest ?? '<none>',
-      CreatedAt: new Date(created).toISOString(),
-      CreatedSince: formatAgo(created),
-      Size: formatBytes(await measureImage(store, image)),
-      created,
-    });
-  }
-  rows.sort((a, b) => b.created - a.created || a.Repository.localeCompare(b.Repository));
-  return rows.map(({ created: _created, ...row }) => row);
+async function formatImages(rows: readonly ImageRow[], argv: ImagesArgs): Promise<string> {
+  if (argv.quiet) return rows.map((r) => r.ID + '\n').join('');
+  const { renderListing } = await import('../template.ts');
+  const columns = ['{{.Repository}}', '{{.Tag}}', ...(argv.digests ? ['{{.Digest}}'] : [])];
+  const defaultTable = [...columns, '{{.ID}}', '{{.CreatedSince}}', '{{.Size}}'].join('\t');
+  return renderListing(argv.format ?? 'table', rows, {
+    headers: HEADERS,
+    defaultTable,
+    fieldsHint: `Fields: ${Object.keys(HEADERS)
+      .map((f) => `.${f}`)
+      .join(' ')}.`,
+    toJson: (row) => ({
+      ...row,
+      Containers: 'N/A',
+      SharedSize: 'N/A',
+      UniqueSize: 'N/A',
+      VirtualSize: row.Size,
+    }),
+  });
 }
 
-/** The image config's `created`, else when it was stored. */
-async function readCreated(store: Store, image: ImageRecord): Promise<number> {
-  const config = await store.blobs.readJson<{ created?: string }>(image.config);
+async function listImages(store: Store, view: { noTrunc: boolean }): Promise<ListedImage[]> {
+  const { parseReference, familiarName } = await import('../../registry/reference.ts');
+  const { formatAgo, formatBytes, isUnnamedImage } = await import('../../cache/index.ts');
+  const listed: ListedImage[] = [];
+  for (const image of store.images.list()) {
+    const ref = isUnnamedImage(image) ? undefined : parseReference(image.name);
+    const config = await readConfig(store, image);
+    const repository = ref
+      ? familiarName({ registry: ref.registry, repository: ref.repository })
+      : undefined;
+    listed.push({
+      repository,
+      tag: ref?.tag,
+      id: image.config,
+      created: config.created,
+      labels: config.labels,
+      row: {
+        Repository: repository ?? '<none>',
+        Tag: ref?.tag ?? '<none>',
+        ID: view.noTrunc
+          ? image.config
+          : image.config.slice('sha256:'.length, 'sha256:'.length + 12),
+        Digest: image.manifest,
+        CreatedAt: formatCreatedAt(config.created),
+        CreatedSince: formatAgo(config.created),
+        Size: formatBytes(await measureImage(store, image)),
+      },
+    });
+  }
+  listed.sort((a, b) => b.created - a.created || a.row.Repository.localeCompare(b.row.Repository));
+  return listed;
+}
+
+/** Created times of the images named by `before=` and `since=` filters. */
+async function filterTimes(store: Store, filters: ImageFilters): Promise<Map<string, number>> {
+  const times = new Map<string, number>();
+  const { ImageNotFoundError } = await import('../../cache/index.ts');
+  for (const text of [...(filters.get('before') ?? []), ...(filters.get('since') ?? [])]) {
+    const [record] = await findImages(store, text);
+    if (!record) throw new ImageNotFoundError(text);
+    times.set(text, (await readConfig(store, record)).created);
+  }
+  return times;
+}
+
+/** The image config's `created` (else when it was stored) and labels. */
+async function readConfig(
+  store: Store,
+  image: ImageRecord,
+): Promise<{ created: number; labels: Record<string, string> }> {
+  const config = await store.blobs.readJson<{
+    created?: string;
+    config?: { Labels?: Record<string, string> | null };
+  }>(image.config);
   const time = config.created ? Date.parse(config.created) : NaN;
-  return Number.isNaN(time) ? image.createdAt : time;
+  return {
+    created: Number.isNaN(time) ? image.createdAt : time,
+    labels: config.config?.Labels ?? {},
+  };
+}
+
+/** Docker's CreatedAt: Go's time.String in UTC, `2026-12-02 13:40:31 +0000 UTC`. */
+function formatCreatedAt(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
 }
 
 /** Unpacked size: the layer chain's snapshots, else the manifest's layer sizes. */
@@ -122,17 +221,4 @@ export async function findImages(store: Store, text: string): Promise<ImageRecor
     .list()
     .filter((image) => image.config.slice('sha256:'.length).startsWith(id));
   return new Set(matches.map((m) => m.config)).size === 1 ? matches : [];
-}
-
-/** Left-aligned columns three spaces apart, like docker's tables. */
-export function formatColumns(rows: string[][]): string {
-  const widths: number[] = [];
-  for (const row of rows)
-    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows
-    .map((row) =>
-      row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join(''),
-    )
-    .join('\n')
-    .concat(rows.length ? '\n' : '');
 }
