@@ -55,6 +55,8 @@ export class SolveSession<R> {
   readonly #active = new Set<Digest>();
   readonly #executed: Digest[] = [];
   readonly #cached: Digest[] = [];
+  /** Vertices reported as cached (looked up, or below a hit), each reported once. */
+  readonly #announced = new Set<Digest>();
   #firstError: unknown;
 
   constructor(def: Definition, worker: Worker<R>, options: SolveOptions, shared: SessionShared) {
@@ -143,7 +145,8 @@ export class SolveSession<R> {
       const hit = await this.#track(digest, () => this.#worker.cache.get(key));
       if (hit !== undefined) {
         this.#cached.push(digest);
-        this.#emit({ type: 'vertex.cached', digest, ...this.#names(digest) });
+        this.#announceCachedInputs(digest);
+        this.#announceCached(digest);
         this.#remember(digest);
         return hit;
       }
@@ -151,6 +154,25 @@ export class SolveSession<R> {
     const results = await this.#execute(digest, key, cacheMap, skipped);
     this.#remember(digest);
     return results;
+  }
+
+  /**
+   * A hit's inputs are never loaded, but BuildKit still lists them as cached (a no-op
+   * rebuild shows every step, FROM included). Announce, inputs first, the ancestors whose
+   * results nothing asked for: those that were asked for report themselves.
+   */
+  #announceCachedInputs(digest: Digest): void {
+    for (const input of this.#vertex(digest).inputs) {
+      if (this.#results.has(input.digest) || this.#announced.has(input.digest)) continue;
+      this.#announceCachedInputs(input.digest);
+      this.#announceCached(input.digest);
+    }
+  }
+
+  #announceCached(digest: Digest): void {
+    if (this.#announced.has(digest)) return;
+    this.#announced.add(digest);
+    this.#emit({ type: 'vertex.cached', digest, ...this.#names(digest) });
   }
 
   #skipReason(digest: Digest, cacheMap: CacheMap): MissFacts['skipped'] {

@@ -47,10 +47,35 @@ describe('solve', () => {
     expect(out.result).toBe(20);
     expect(second.executedNames).toEqual([]);
     expect(out.executed).toEqual([]);
-    // The root is a hit, so its inputs are never even loaded.
+    // The root is a hit, so its inputs are never even loaded...
     expect(out.cached).toEqual([g.root.digest]);
-    expect(events.map((e) => e.type)).toEqual(['vertex.cached']);
-    expect(events[0]).toMatchObject({ name: '(a+b)*c' });
+    // ...but every step is still listed as cached, inputs first, as BuildKit shows them.
+    expect(events.map((e) => e.type)).toEqual(Array(5).fill('vertex.cached'));
+    expect(events.map((e) => (e as { name: string }).name)).toEqual([
+      'a',
+      'b',
+      'a+b',
+      'c',
+      '(a+b)*c',
+    ]);
+  });
+
+  it('lists a step once when a cached step and a running one share it', async () => {
+    const g = new FakeGraph();
+    const shared = g.op('add', 'a+b', [g.num('a'), g.num('b')]);
+    const cachedTop = g.op('mul', 'x', [shared, g.num('c')]);
+    const cache = new MemoryCache();
+    const numbers = { a: 1, b: 2, c: 3, d: 4 };
+    await solve(g.build(cachedTop), new FakeWorker({ numbers, cache }));
+    const root = g.op('add', 'total', [cachedTop, g.op('mul', 'y', [shared, g.num('d')])]);
+    const { events, sink } = collect();
+    const out = await solve(g.build(root), new FakeWorker({ numbers, cache }), {
+      onProgress: sink,
+    });
+    expect(out.result).toBe(9 + 12);
+    const cachedNames = events.flatMap((e) => (e.type === 'vertex.cached' ? [e.name] : []));
+    expect(new Set(cachedNames).size).toBe(cachedNames.length);
+    expect(cachedNames).toEqual(expect.arrayContaining(['a', 'b', 'a+b', 'x']));
   });
 
   it('re-runs only the steps that depend on a changed source, and says why', async () => {
