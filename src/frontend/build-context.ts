@@ -38,6 +38,11 @@ export interface BuildContext {
   readonly warnings: FrontendWarning[];
   /** Build args some ARG declared (the rest are reported as unused). */
   readonly usedBuildArgs: Set<string>;
+  /**
+   * Progress names stages (`[stage-0 1/2]`): BuildKit leaves the name out only when the
+   * build has one source, a single stage with no RUN --mount and no COPY --from of an image.
+   */
+  readonly showStageNames: boolean;
   /** History `created` time: SOURCE_DATE_EPOCH or now. */
   readonly created: string;
   /**
@@ -74,6 +79,8 @@ export interface StageContext {
   cmdSet: boolean;
   step: number;
   readonly totalSteps: number;
+  /** Dispatching the base image's ONBUILD triggers (their steps are titled `ONBUILD …`). */
+  inTrigger: boolean;
 }
 
 /** The variable lookup for a stage right now: its build state's environment. */
@@ -86,15 +93,13 @@ export function stageExpander(ctx: StageContext, cmd: CommandBase): Expander {
   return createExpander(stageLookup(ctx), ctx.build.escapeToken, cmd.location);
 }
 
-/** `[build 2/5] ` — stage name shown when the Dockerfile has several stages or this one is named. */
+/** `[build 2/5] ` — with the stage name unless the build has a single source (see showStageNames). */
 export function nextStepPrefix(ctx: StageContext): string {
   ctx.step += 1;
   const width = String(ctx.totalSteps).length;
-  const name =
-    ctx.stage.name !== undefined || ctx.build.table.stages.length > 1
-      ? `${stageDisplayName(ctx.stage)} `
-      : '';
-  return `[${name}${String(ctx.step).padStart(width)}/${ctx.totalSteps}] `;
+  const name = ctx.build.showStageNames ? `${stageDisplayName(ctx.stage)} ` : '';
+  const trigger = ctx.inTrigger ? 'ONBUILD ' : '';
+  return `[${name}${String(ctx.step).padStart(width)}/${ctx.totalSteps}] ${trigger}`;
 }
 
 /** Vertex metadata for a step of this stage. */

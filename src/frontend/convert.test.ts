@@ -217,8 +217,9 @@ describe('stages', () => {
     expect(descriptions(r.definition)).toEqual([
       '[base 1/2] FROM docker.io/library/alpine:3.20',
       '[base 2/2] RUN echo base',
-      '[build 2/2] RUN echo build',
-      '[stage-3 2/2] COPY --from=BUILD /out /out',
+      // A stage built on another counts only its own steps (Docker 28.5: [stage-2 1/3]).
+      '[build 1/1] RUN echo build',
+      '[stage-3 1/1] COPY --from=BUILD /out /out',
     ]);
     const single = await lower('FROM alpine:3.20\nRUN a\nRUN b\n');
     expect(descriptions(single.definition)).toEqual([

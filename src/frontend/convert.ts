@@ -13,7 +13,7 @@ import { InvalidStageReferenceError } from './errors.ts';
 import { createExpander } from './expand.ts';
 import { parseCommand } from './instructions/parse.ts';
 import { lowerStage, stageBase } from './lower-stage.ts';
-import { buildStageTable, selectTarget } from './stage-table.ts';
+import { buildStageTable, selectTarget, showStageNames } from './stage-table.ts';
 import { checkSyntaxDirective, syntaxDirectiveLine } from './syntax-directive.ts';
 import type { StageEntry, StageTable } from './stage-table.ts';
 import type { BaseImageResolver, BuildOptions, FrontendWarning, LowerResult } from './types.ts';
@@ -55,6 +55,7 @@ export async function dockerfileToLLB(
     globalArgs,
     warnings,
     usedBuildArgs,
+    showStageNames: showStageNames(table),
     // Go's RFC 3339 form: no fractional seconds when there are none.
     created: new Date(epoch === undefined ? Date.now() : epoch * 1000)
       .toISOString()

@@ -69,15 +69,16 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
     cmdSet: false,
     step: 0,
     totalSteps: 1,
+    inTrigger: false,
   };
   if (named?.type === 'local') {
-    Object.assign(ctx, { totalSteps: countSteps(stage.commands) });
+    Object.assign(ctx, { totalSteps: countSteps(stage.commands, [], true) });
     const metadata = stepMetadata(ctx, stage.from.location, `FROM ${base}`);
     ctx.fs = namedLocalBase(base, named.source, fromPlatform, metadata);
-    return runCommands(ctx, stage.commands);
+    return runCommands(ctx, [], stage.commands);
   }
   if (base.toLowerCase() === 'scratch' && !named) {
-    ctx.step += 1;
+    // Scratch is no step: BuildKit counts FROM only for an image.
   } else if (baseStage && baseStage.index < stage.index) {
     const parent = await build.lowerStage(baseStage, stage, stage.from.location);
     ctx.fs = parent.fs;
@@ -86,7 +87,6 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
     ctx.env = [...parent.env];
     ctx.args = new Map(parent.args);
     if (stage.from.platform === undefined) ctx.platform = parent.platform;
-    ctx.step += 1;
   } else {
     const ref = named?.type === 'image' ? named.ref : base;
     const resolved = await build.resolveImage(ref, fromPlatform, stage.from.location);
@@ -96,22 +96,27 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
     ctx.image.os = fromPlatform.os;
     if (fromPlatform.variant) ctx.image.variant = fromPlatform.variant;
     else delete ctx.image.variant;
-    const commands = [...onbuildCommands(ctx, stage.from), ...stage.commands];
-    Object.assign(ctx, { totalSteps: countSteps(commands) });
+    const triggers = onbuildCommands(ctx, stage.from);
+    Object.assign(ctx, { totalSteps: countSteps(stage.commands, triggers, true) });
     ctx.fs = imageState(
       build,
       resolved,
       fromPlatform,
       stepMetadata(ctx, stage.from.location, `FROM ${resolved.ref}`),
     );
-    return runCommands(ctx, commands);
+    return runCommands(ctx, triggers, stage.commands);
   }
-  const commands = [...onbuildCommands(ctx, stage.from), ...stage.commands];
-  Object.assign(ctx, { totalSteps: countSteps(commands) });
-  return runCommands(ctx, commands);
+  const triggers = onbuildCommands(ctx, stage.from);
+  Object.assign(ctx, { totalSteps: countSteps(stage.commands, triggers, false) });
+  return runCommands(ctx, triggers, stage.commands);
 }
 
-async function runCommands(ctx: StageContext, commands: readonly Command[]): Promise<StageResult> {
+/** Run the base image's ONBUILD triggers (titled `ONBUILD …`), then the stage's commands. */
+async function runCommands(
+  ctx: StageContext,
+  triggers: readonly Command[],
+  commands: readonly Command[],
+): Promise<StageResult> {
   ctx.shell = ctx.image.config.Shell ? [...ctx.image.config.Shell] : ['/bin/sh', '-c'];
   // The image's ENV goes over the inherited build state: a parent stage's ARG that shadowed
   // an ENV is shadowed again, its other ARGs stay (as BuildKit initialises a stage).
@@ -123,6 +128,9 @@ async function runCommands(ctx: StageContext, commands: readonly Command[]): Pro
       eq < 0 ? '' : entry.slice(eq + 1),
     );
   }
+  ctx.inTrigger = true;
+  for (const cmd of triggers) await dispatchCommand(ctx, cmd);
+  ctx.inTrigger = false;
   for (const cmd of commands) await dispatchCommand(ctx, cmd);
   return { fs: ctx.fs, image: ctx.image, platform: ctx.platform, env: ctx.env, args: ctx.args };
 }
@@ -144,7 +152,6 @@ export async function dispatchCommand(ctx: StageContext, cmd: Command): Promise<
   }
 }
 
-/** FROM plus each instruction that adds a step: the `N` in `[stage i/N]`. */
 /**
  * BuildKit's InvalidBaseImagePlatform check: a base image made for another platform than
  * the stage's is used anyway (its RUN steps may then fail with "exec format error").
@@ -174,8 +181,17 @@ function warnOnPlatformMismatch(
   });
 }
 
-function countSteps(commands: readonly Command[]): number {
-  return 1 + commands.filter((c) => ['run', 'copy', 'add', 'workdir'].includes(c.kind)).length;
+/**
+ * The `N` in `[stage i/N]`, as BuildKit counts it: FROM when the base is an image, each
+ * RUN, COPY, ADD and WORKDIR of the stage, and every ONBUILD trigger (whatever it is).
+ */
+function countSteps(
+  commands: readonly Command[],
+  triggers: readonly Command[],
+  fromIsStep: boolean,
+): number {
+  const steps = commands.filter((c) => ['run', 'copy', 'add', 'workdir'].includes(c.kind));
+  return (fromIsStep ? 1 : 0) + steps.length + triggers.length;
 }
 
 /**

@@ -84,3 +84,24 @@ export function selectTarget(
 export function stageDisplayName(stage: StageEntry): string {
   return stage.name ?? `stage-${stage.index}`;
 }
+
+/**
+ * Whether progress names the stages, as BuildKit decides it: unless the Dockerfile has one
+ * stage and nothing else it reads from. Each RUN --mount (it may name a stage, an image or
+ * nothing) and each COPY --from that is not a stage counts as another source.
+ */
+export function showStageNames(table: StageTable): boolean {
+  if (table.stages.length > 1) return true;
+  const named = (ref: string) => findStage(table, ref) !== undefined;
+  const indexed = (ref: string) => /^\d+$/.test(ref) && Number(ref) < table.stages.length;
+  return table.stages.some((stage) =>
+    stage.commands.some((cmd) => {
+      // A mount's from= is looked up by stage name only; none at all means scratch.
+      if (cmd.kind === 'run')
+        return cmd.mounts.some((m) => !named(/(?:^|,)from=([^,]*)/.exec(m)?.[1] ?? 'scratch'));
+      return (
+        cmd.kind === 'copy' && cmd.from !== undefined && !named(cmd.from) && !indexed(cmd.from)
+      );
+    }),
+  );
+}

@@ -52,3 +52,72 @@ describe('step titles', () => {
     expect(await titles('from busybox\nrun echo lower\n')).toEqual(['RUN echo lower']);
   });
 });
+
+/** Step titles with their `[stage n/N]` prefixes, in graph order, without the context load. */
+async function prefixed(dockerfile: string, target?: string): Promise<string[]> {
+  const { definition } = await lower(dockerfile, target === undefined ? {} : { target });
+  return descriptions(definition)
+    .filter((d) => !d.startsWith('[internal]'))
+    .map((d) => d.replace(/ FROM (\S+?)(@sha256:\w+)?$/, ' FROM $1'));
+}
+
+describe('step counters', () => {
+  it('count FROM only for an image base, as BuildKit does', async () => {
+    const dockerfile = [
+      'FROM busybox AS base',
+      'RUN echo base',
+      'FROM scratch AS s',
+      'COPY Dockerfile /',
+      'FROM base',
+      'COPY --from=s /Dockerfile /x',
+      'WORKDIR /app',
+      'RUN echo done',
+      '',
+    ].join('\n');
+    expect((await prefixed(dockerfile)).sort()).toEqual(
+      [
+        '[base 1/2] FROM docker.io/library/busybox:latest',
+        '[base 2/2] RUN echo base',
+        '[s 1/1] COPY Dockerfile /',
+        '[stage-2 1/3] COPY --from=s /Dockerfile /x',
+        '[stage-2 2/3] WORKDIR /app',
+        '[stage-2 3/3] RUN echo done',
+      ].sort(),
+    );
+  });
+
+  it('count ONBUILD triggers and name them so', async () => {
+    const fromStage = [
+      'FROM busybox AS base',
+      'ONBUILD ENV X=1',
+      'ONBUILD RUN echo onb',
+      'RUN echo base',
+      'FROM base AS child',
+      'RUN echo child',
+      '',
+    ].join('\n');
+    expect(await prefixed(fromStage)).toEqual([
+      '[base 1/2] FROM docker.io/library/busybox:latest',
+      '[base 2/2] RUN echo base',
+      '[child 1/3] ONBUILD RUN echo onb',
+      '[child 2/3] RUN echo child',
+    ]);
+    expect(await prefixed('FROM onbuild:1\nRUN echo x\n')).toEqual([
+      '[1/4] FROM docker.io/library/onbuild:1',
+      '[2/4] ONBUILD RUN echo triggered',
+      '[3/4] ONBUILD WORKDIR /built',
+      '[4/4] RUN echo x',
+    ]);
+  });
+
+  it('name the only stage stage-0 once a mount or COPY --from names another source', async () => {
+    expect(await prefixed('FROM busybox\nRUN echo hi\n')).toEqual([
+      '[1/2] FROM docker.io/library/busybox:latest',
+      '[2/2] RUN echo hi',
+    ]);
+    expect(await prefixed('FROM busybox\nRUN --mount=type=secret,id=s echo hi\n')).toEqual([
+      '[stage-0 1/2] FROM docker.io/library/busybox:latest',
+      '[stage-0 2/2] RUN --mount=type=secret,id=s echo hi',
+    ]);
+  });
+});

@@ -28,7 +28,7 @@ describe('printDryRun', () => {
       '[internal] load build context',
       '[build 3/4] COPY . .',
       '[build 4/4] RUN make',
-      '[stage-1 2/2] COPY --from=build /app/out /out',
+      '[stage-1 1/1] COPY --from=build /app/out /out',
     ]);
     expect(json.vertices[0]!.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(json.image.config.Cmd).toEqual(['/out']);
