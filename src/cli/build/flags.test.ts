@@ -70,6 +70,16 @@ describe('tbuild build flags', () => {
     await expect(parseBuildFlags({ progress: 'fancy' }, {})).rejects.toThrow(
       /invalid --progress value "fancy"/,
     );
+    // A bad value from the environment names the variable, not a flag nobody typed.
+    await expect(parseBuildFlags({}, { BUILDKIT_PROGRESS: 'fancy' })).rejects.toThrow(
+      'invalid BUILDKIT_PROGRESS value "fancy"',
+    );
+    await expect(parseBuildFlags({}, { TBUILD_PROGRESS: 'Fancy' })).rejects.toThrow(
+      'invalid TBUILD_PROGRESS value "Fancy"',
+    );
+    await expect(
+      parseBuildFlags({ progress: 'plain' }, { BUILDKIT_PROGRESS: 'fancy' }),
+    ).resolves.toBeDefined();
     await expect(parseBuildFlags({ format: 'yaml' }, {})).rejects.toThrow(/invalid --format/);
   });
 });

@@ -127,12 +127,21 @@ export async function parseBuildFlags(
 
 function progressMode(value: string | undefined, quiet: boolean, env: Env): ProgressMode {
   if (quiet) return 'quiet';
-  const mode = (value ?? env.BUILDKIT_PROGRESS ?? env.TBUILD_PROGRESS ?? 'auto').toLowerCase();
+  // The error names where the value came from: the flag or the variable that set it.
+  const [source, given] =
+    value !== undefined
+      ? ['--progress', value]
+      : env.BUILDKIT_PROGRESS !== undefined
+        ? ['BUILDKIT_PROGRESS', env.BUILDKIT_PROGRESS]
+        : env.TBUILD_PROGRESS !== undefined
+          ? ['TBUILD_PROGRESS', env.TBUILD_PROGRESS]
+          : ['', 'auto'];
+  const mode = given.toLowerCase();
   const allowed: ProgressMode[] = ['auto', 'tty', 'plain', 'json', 'quiet'];
   if (mode === 'rawjson') return 'json';
   if (!allowed.includes(mode as ProgressMode)) {
-    throw new UsageError(`invalid --progress value "${value}"`, {
-      hint: `Use one of ${allowed.join(', ')}.`,
+    throw new UsageError(`invalid ${source} value "${given}"`, {
+      hint: `Use one of ${allowed.join(', ')}${source === '--progress' ? '' : `, or unset ${source}`}.`,
     });
   }
   return mode as ProgressMode;
