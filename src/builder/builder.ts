@@ -23,6 +23,7 @@ import { createSolver, type KeyFacts, type KeyHistory } from '../solver/index.ts
 import { formatPlatform } from '../shared/platform.ts';
 import { cleanupStaleContainers, lazyRuncExecutor } from './containers.ts';
 import { lowerDockerfile } from './lower.ts';
+import { nameImage } from './name-image.ts';
 import { writeOutputs } from './outputs/write-outputs.ts';
 import { prepareBuild, releasePrepared, type PreparedBuild } from './prepare.ts';
 import { buildMetadata, recordSteps, writeResultFiles } from './result.ts';
@@ -225,14 +226,18 @@ async function runBuild(
       },
     });
     await worker.flush();
-    const committed = await task(emit, 'exporting to image', () =>
-      commitImage(store, solved.result, lowered.image, {
-        ociMediaTypes: false,
-        ...(options.sourceDateEpoch !== undefined
-          ? { sourceDateEpoch: options.sourceDateEpoch }
-          : {}),
-      }),
-    );
+    const committed = await task(emit, 'exporting to image', async (status) => {
+      const image = await status('exporting layers', () =>
+        commitImage(store, solved.result, lowered.image, {
+          ociMediaTypes: false,
+          ...(options.sourceDateEpoch !== undefined
+            ? { sourceDateEpoch: options.sourceDateEpoch }
+            : {}),
+        }),
+      );
+      await nameImage(store, options, image, status);
+      return image;
+    });
     await writeOutputs({
       store,
       options,

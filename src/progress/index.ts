@@ -35,6 +35,6 @@ export async function openRenderer(
     case 'json':
       return (await import('./json.ts')).createJsonRenderer(stream);
     case 'quiet':
-      return { sink: () => undefined, close: () => undefined };
+      return (await import('./quiet.ts')).createQuietRenderer(stream);
   }
 }

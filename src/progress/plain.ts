@@ -60,6 +60,11 @@ export function createPlainRenderer(stream: Writable, _options: RendererOptions 
         return;
       case 'vertex.cached':
         return write(step, 'CACHED');
+      case 'task.status': {
+        // BuildKit: `#5 exporting layers 0.1s done`, the time only when it shows.
+        const took = formatSeconds(event.durationMs);
+        return write(step, `${event.status} ${took === '0.0s' ? '' : `${took} `}done`);
+      }
       case 'vertex.completed':
       case 'task.completed':
         writeLines(step, state.flushPartial(step, event.time));

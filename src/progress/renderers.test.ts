@@ -1,3 +1,4 @@
+import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
 import type { Digest } from '../shared/digest.ts';
 import type { ProgressEvent } from '../shared/progress.ts';
@@ -107,6 +108,43 @@ const script: ProgressEvent[] = [
   { type: 'build.completed', time: T + 1500, durationMs: 1500, ok: false },
 ];
 
+/** A build that succeeds and exports an image named app:1. */
+const exportScript: ProgressEvent[] = [
+  { type: 'build.started', time: T },
+  { type: 'vertex.cached', time: T + 10, digest: d(1), name: '[1/2] FROM docker.io/library/a' },
+  { type: 'vertex.cached', time: T + 10, digest: d(2), name: '[2/2] RUN make' },
+  { type: 'task.started', time: T + 20, id: 'exporting-to-image', name: 'exporting to image' },
+  {
+    type: 'task.status',
+    time: T + 140,
+    id: 'exporting-to-image',
+    status: 'exporting layers',
+    durationMs: 120,
+  },
+  {
+    type: 'task.status',
+    time: T + 150,
+    id: 'exporting-to-image',
+    status: `writing image ${d(7)}`,
+    durationMs: 10,
+  },
+  {
+    type: 'task.status',
+    time: T + 160,
+    id: 'exporting-to-image',
+    status: 'naming to docker.io/library/app:1',
+    durationMs: 2,
+  },
+  {
+    type: 'task.completed',
+    time: T + 170,
+    id: 'exporting-to-image',
+    name: 'exporting to image',
+    durationMs: 150,
+  },
+  { type: 'build.completed', time: T + 180, durationMs: 180, ok: true },
+];
+
 function fakeStream(tty = false): Writable & { text: string } {
   return {
     text: '',
@@ -175,8 +213,13 @@ describe('progress renderers', () => {
     );
   });
 
-  it('quiet output is empty', async () => {
-    expect(await play('quiet')).toBe('');
+  it('quiet output is only the failing step log, since nothing else was shown', async () => {
+    expect(await play('quiet')).toBe('------\n > [test 2/2] RUN false:\n0.100 boom\n------\n');
+    const stream = fakeStream();
+    const ok = await openRenderer('quiet', stream);
+    for (const event of exportScript) ok.sink(event);
+    ok.close();
+    expect(stream.text).toBe('');
   });
 
   it('the live view ends with the final summary and the failing step output', async () => {
@@ -226,6 +269,69 @@ describe('progress renderers', () => {
     expect(stripAnsi(frames.at(-1)!)).toMatch(
       /\(1\/1\) FINISHED\n => \[1\/2\] RUN sleep 1 +0\.3s\n$/,
     );
+  });
+
+  it('shows the steps of the export: writing image and naming to', async () => {
+    const stream = fakeStream();
+    const plain = await openRenderer('plain', stream);
+    for (const event of exportScript) plain.sink(event);
+    plain.close();
+    expect(stream.text).toMatchInlineSnapshot(`
+      "#1 [1/2] FROM docker.io/library/a
+      #1 CACHED
+
+      #2 [2/2] RUN make
+      #2 CACHED
+
+      #3 exporting to image
+      #3 exporting layers 0.1s done
+      #3 writing image sha256:7777777777777777777777777777777777777777777777777777777777777777 done
+      #3 naming to docker.io/library/app:1 done
+      #3 DONE 0.1s
+      "
+    `);
+    const tty = fakeStream(true);
+    const live = await openRenderer('tty', tty, { color: false });
+    for (const event of exportScript) live.sink(event);
+    live.close();
+    const text = stripAnsi(tty.text);
+    expect(text.slice(text.lastIndexOf('[+] Building'))).toMatchInlineSnapshot(`
+      "[+] Building 0.2s (3/3) FINISHED
+       => CACHED [1/2] FROM docker.io/library/a              0.0s
+       => CACHED [2/2] RUN make                              0.0s
+       => exporting to image                                 0.1s
+       => => exporting layers                                0.1s
+       => => writing image sha256:7777777777777777777777777… 0.0s
+       => => naming to docker.io/library/app:1               0.0s
+      "
+    `);
+  });
+
+  it('fits wide characters to the terminal by their screen width', async () => {
+    const stream = fakeStream(true);
+    const renderer = await openRenderer('tty', stream, { color: false });
+    const name = '[2/2] RUN echo 漢字のテスト😀😀😀 and a long tail of words to cut off';
+    renderer.sink({ type: 'vertex.started', time: T, digest: d(1), name });
+    renderer.sink({ type: 'vertex.completed', time: T + 100, digest: d(1), name, durationMs: 100 });
+    renderer.sink({ type: 'vertex.started', time: T, digest: d(2), name: '[1/2] FROM 漢字' });
+    renderer.sink({
+      type: 'vertex.completed',
+      time: T + 100,
+      digest: d(2),
+      name: '[1/2] FROM 漢字',
+      durationMs: 100,
+    });
+    renderer.close();
+    const text = stripAnsi(stream.text);
+    const lines = text.slice(text.lastIndexOf('[+] Building')).trimEnd().split('\n').slice(1);
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      // One column short of the terminal (60), times right-aligned in the same column.
+      expect(stringWidth(line)).toBe(59);
+      expect(line.endsWith(' 0.1s')).toBe(true);
+    }
+    expect(lines[0]).toContain('漢字のテスト😀');
+    expect(lines[0]).toContain('…');
   });
 
   it('auto picks the live view only on a real terminal', () => {

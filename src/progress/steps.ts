@@ -29,6 +29,8 @@ export interface Step {
   progress: Map<string, { current: number; total?: number | undefined }>;
   /** The last lines of output (a bounded tail). */
   logs: LogLine[];
+  /** Named parts of a task that finished (`writing image sha256:…`), in order. */
+  statuses: Array<{ text: string; durationMs: number }>;
 }
 
 const CANCELLED_CODE = 'TBUILD_CANCELLED';
@@ -66,6 +68,11 @@ export class BuildState {
       case 'task.progress': {
         const step = this.#step(`task:${event.id}`, event.id);
         step.progress.set(event.id, { current: event.current, total: event.total });
+        return step;
+      }
+      case 'task.status': {
+        const step = this.#step(`task:${event.id}`, event.id);
+        step.statuses.push({ text: event.status, durationMs: event.durationMs });
         return step;
       }
       default:
@@ -155,6 +162,7 @@ export class BuildState {
         status: 'waiting',
         progress: new Map(),
         logs: [],
+        statuses: [],
       };
       this.steps.set(id, step);
     } else if (step.name === id && name !== id) {
@@ -163,6 +171,21 @@ export class BuildState {
     }
     return step;
   }
+}
+
+/** Each failed step's last output, boxed as BuildKit prints it after the progress. */
+export function formatFailedSteps(state: BuildState): string {
+  let out = '';
+  for (const step of state.steps.values()) {
+    if (step.status !== 'error') continue;
+    out += `------\n > ${step.name}:\n`;
+    for (const log of step.logs) {
+      const at = log.time - (step.startedAt ?? log.time);
+      out += `${(at / 1000).toFixed(3)} ${log.text}\n`;
+    }
+    out += '------\n';
+  }
+  return out;
 }
 
 /** `1.2s`, as BuildKit prints durations. */

@@ -10,7 +10,8 @@
  */
 import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
-import { BuildState, formatSeconds } from './steps.ts';
+import stringWidth from 'string-width';
+import { BuildState, formatFailedSteps, formatSeconds } from './steps.ts';
 import type { Step } from './steps.ts';
 import type { Renderer, RendererOptions, Writable } from './types.ts';
 
@@ -100,6 +101,8 @@ export function renderFrame(
   ];
   for (const step of steps) {
     lines.push(renderStep(step, now, chalk));
+    for (const status of step.statuses)
+      lines.push({ text: ` => => ${status.text}`, time: formatSeconds(status.durationMs) });
     if (step.status !== 'running') continue;
     for (const [id, p] of step.progress) {
       lines.push({
@@ -132,28 +135,39 @@ function renderStep(step: Step, now: number, chalk: ChalkInstance): Line {
   }
 }
 
-/** Fit a line to the terminal: name truncated, time right-aligned, then coloured. */
+/**
+ * Fit a line to the terminal: name truncated, time right-aligned, then coloured. Widths
+ * are screen columns (string-width), not string lengths: a CJK character or an emoji
+ * takes two, a combining mark none, so lines neither wrap nor break the redraw.
+ */
 function layout(line: Line, width: number): string {
   const time = line.time ?? '';
   const room = time ? width - time.length - 1 : width;
   let text = line.text.replace(/[\r\n\t]/g, ' ');
-  if (text.length > room) text = text.slice(0, Math.max(0, room - 1)) + '…';
-  const full = time ? `${text.padEnd(room)} ${time}` : text;
+  if (stringWidth(text) > room) text = cutToWidth(text, Math.max(0, room - 1)) + '…';
+  const padding = ' '.repeat(Math.max(0, room - stringWidth(text)));
+  const full = time ? `${text}${padding} ${time}` : text;
   return line.paint ? line.paint(full) : full;
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** The longest start of `text` that takes at most `columns` screen columns. */
+function cutToWidth(text: string, columns: number): string {
+  let out = '';
+  let used = 0;
+  for (const { segment } of graphemes.segment(text)) {
+    const w = stringWidth(segment);
+    if (used + w > columns) break;
+    out += segment;
+    used += w;
+  }
+  return out;
 }
 
 /** After the block: each failed step's last output, then warnings, as BuildKit does. */
 export function renderAfterword(state: BuildState, chalk: ChalkInstance): string {
-  let out = '';
-  for (const step of state.steps.values()) {
-    if (step.status !== 'error') continue;
-    out += `------\n > ${step.name}:\n`;
-    for (const log of step.logs) {
-      const at = log.time - (step.startedAt ?? log.time);
-      out += `${(at / 1000).toFixed(3)} ${log.text}\n`;
-    }
-    out += '------\n';
-  }
+  let out = formatFailedSteps(state);
   if (state.warnings.length > 0) {
     const n = state.warnings.length;
     out += chalk.yellow(`${n} warning${n === 1 ? '' : 's'} found:\n`);

@@ -50,6 +50,8 @@ export type ProgressEvent =
   | { type: 'task.started'; time: number; id: string; name: string }
   | { type: 'task.progress'; time: number; id: string; current: number; total?: number | undefined }
   | { type: 'task.completed'; time: number; id: string; name: string; durationMs: number }
+  /** A named part of a task finished, e.g. `writing image sha256:…` of `exporting to image`. */
+  | { type: 'task.status'; time: number; id: string; status: string; durationMs: number }
   | { type: 'warning'; time: number; message: string; location?: SourceLocation | undefined };
 
 export type ProgressSink = (event: ProgressEvent) => void;

@@ -23,17 +23,9 @@ export interface OutputContext {
   stdout: Writable | undefined;
 }
 
+/** The outputs after the image is in the store under its names (see name-image.ts). */
 export async function writeOutputs(ctx: OutputContext): Promise<void> {
-  const { store, options, committed } = ctx;
-  const image = {
-    manifest: committed.manifest.descriptor.digest,
-    config: committed.config.descriptor.digest,
-    snapshot: committed.snapshot,
-    createdAt: Date.now(),
-  };
-  for (const name of options.tags) store.images.set({ ...image, name: normalizeImageName(name) });
-  // `docker build .` keeps an untagged result as a <none> image, found by its ID.
-  if (options.tags.length === 0 && options.outputs.length === 0) store.images.keepUnnamed(image);
+  const { options } = ctx;
   for (const output of options.outputs) await writeOutput(ctx, output);
   if (options.load) {
     const load: OutputSpec = {

@@ -1,0 +1,32 @@
+/**
+ * The store's side of `exporting to image`: the built image recorded under each `-t`
+ * name, or kept as a `<none>` image (found by its ID) when nothing names it and no other
+ * output takes it, as `docker build .` does. Reported as BuildKit reports it.
+ */
+import type { Store } from '../cache/types.ts';
+import type { CommittedImage } from '../engine/commit-image.ts';
+import { normalizeImageName } from '../registry/reference.ts';
+import type { ResolvedBuildOptions } from './options.ts';
+import type { TaskStatus } from './task.ts';
+
+export async function nameImage(
+  store: Store,
+  options: ResolvedBuildOptions,
+  committed: CommittedImage,
+  status: TaskStatus,
+): Promise<void> {
+  const image = {
+    manifest: committed.manifest.descriptor.digest,
+    config: committed.config.descriptor.digest,
+    snapshot: committed.snapshot,
+    createdAt: Date.now(),
+  };
+  const unnamed = options.tags.length === 0 && options.outputs.length === 0;
+  await status(`writing image ${image.config}`, () => {
+    if (unnamed) store.images.keepUnnamed(image);
+  });
+  for (const tag of options.tags) {
+    const name = normalizeImageName(tag);
+    await status(`naming to ${name}`, () => store.images.set({ ...image, name }));
+  }
+}
