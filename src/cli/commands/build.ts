@@ -73,7 +73,11 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
     describe: 'Do not cache the named stages; repeatable',
   },
   pull: { type: 'boolean', describe: 'Always attempt to pull newer versions of the base images' },
-  progress: { type: 'string', describe: 'Progress output: auto, tty, plain, json, quiet' },
+  progress: {
+    type: 'string',
+    describe:
+      'Progress output: auto, tty, plain, json, quiet (default: $BUILDKIT_PROGRESS, else auto)',
+  },
   output: {
     alias: 'o',
     type: 'string',
@@ -141,7 +145,8 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
   quiet: {
     alias: 'q',
     type: 'boolean',
-    describe: 'Suppress the build output and print the image ID on success',
+    describe:
+      "Suppress the build output and print the image ID (on failure, the failing step's output)",
   },
   root: {
     type: 'string',
