@@ -17,6 +17,7 @@ const allowed = {
   registry: ['shared'],
   exporter: ['shared', 'cache'],
   progress: ['shared', 'solver'],
+  doctor: ['shared'],
   engine: ['shared', 'llb', 'solver', 'cache', 'exec', 'registry', 'exporter'],
   builder: [
     'shared',
@@ -29,11 +30,13 @@ const allowed = {
     'registry',
     'exporter',
     'engine',
+    'doctor',
   ],
   watch: ['shared', 'builder'],
   cli: [
     'builder',
     'watch',
+    'doctor',
     'shared',
     'parser',
     'llb',
@@ -46,6 +49,9 @@ const allowed = {
     'progress',
     'engine',
   ],
+  // The GitHub Action is a front door like the CLI, but only onto the build API: it never
+  // runs the pipeline's modules itself (doctor tells its setup what to install).
+  action: ['builder', 'progress', 'shared', 'doctor'],
 };
 const modules = Object.keys(allowed);
 const zones = Object.entries(allowed)

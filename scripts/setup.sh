@@ -45,4 +45,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 say "compiling"
 npm run --silent build
-say "ready: node $(node --version), runc $(runc --version | head -n1 | awk '{print $3}')"
+# The README's examples call `tbuild`: put this checkout's CLI on PATH (TBUILD_BIN_DIR moves it).
+bin_dir="${TBUILD_BIN_DIR:-/usr/local/bin}"
+mkdir -p "$bin_dir"
+ln -sfn "$PWD/bin/tbuild.js" "$bin_dir/tbuild"
+say "ready: $("$bin_dir/tbuild" --version), node $(node --version), runc $(runc --version | head -n1 | awk '{print $3}')"

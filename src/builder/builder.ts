@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../cache/index.ts';
 import { defaultStoreRoot } from '../cache/default-root.ts';
+import { assertBuildHost } from '../doctor/index.ts';
 import type { SnapshotId, Store } from '../cache/types.ts';
 import { commitImage } from '../engine/commit-image.ts';
 import { createImageProvider } from '../engine/images.ts';
@@ -77,6 +78,7 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
     })());
   const stateDir = path.join(store.root, 'runc');
   let cleaned: Promise<void> | undefined;
+  let hostChecked: Promise<void> | undefined;
   const session: BuildSession = {
     store,
     // One for the builder's life: the stat cache stays loaded, scanned trees are remembered.
@@ -84,6 +86,12 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
     registry: getRegistry,
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => (cleaned ??= cleanupStaleContainers(stateDir)),
+    // Once per builder; a failure is not kept, so a long-lived builder sees a fix.
+    checkHost: () =>
+      (hostChecked ??= assertBuildHost().catch((error: unknown) => {
+        hostChecked = undefined;
+        throw error;
+      })),
     stateDir,
     parallelism,
     solver,
@@ -161,6 +169,8 @@ interface BuildSession {
   contexts: ContextCache;
   registry: () => Promise<RegistryClient>;
   cleanup: () => Promise<void>;
+  /** Fails with what the machine lacks (runc, mount, attr…) before the build starts. */
+  checkHost: () => Promise<void>;
   stateDir: string;
   parallelism: number;
   solver: ReturnType<typeof createSolver>;
@@ -179,6 +189,7 @@ async function runBuild(
   const started = Date.now();
   let ok = false;
   try {
+    await session.checkHost();
     const images = createImageProvider({ store, registry: session.registry });
     const lowered = await lowerDockerfile(prepared, images);
     for (const warning of lowered.warnings)

@@ -29,6 +29,8 @@ const commands: Record<string, Loader> = {
   load: () => import('./commands/load.ts'),
   inspect: () => import('./commands/inspect.ts'),
   history: () => import('./commands/history.ts'),
+  doctor: () => import('./commands/doctor.ts'),
+  version: () => import('./commands/version.ts'),
 };
 
 const ALIASES: Record<string, string> = { rmi: 'rm' };
@@ -42,7 +44,8 @@ function selectCommands(argv: readonly string[]): Loader[] {
   const first = argv[0];
   if (
     first === undefined ||
-    (first.startsWith('-') && ['--help', '-h', '--version'].includes(first))
+    (first.startsWith('-') && ['--help', '-h', '--get-yargs-completions'].includes(first)) ||
+    first === 'completion'
   ) {
     return Object.values(commands);
   }
@@ -88,7 +91,8 @@ export function hoistGlobalFlags(argv: readonly string[]): string[] {
  */
 export function checkCommandWord(argv: readonly string[]): void {
   const word = argv[commandIndex(argv)];
-  if (word === undefined || isCommand(word) || word === 'help') return;
+  if (word === undefined || isCommand(word) || word === 'help' || YARGS_COMMANDS.includes(word))
+    return;
   if (!/^[a-z][a-z0-9-]*$/.test(word) || existsSync(word)) return;
   // Close in spelling and starting alike: `bild` → build, but not `bake` → save.
   const near = closestMatch(word, [...Object.keys(commands), ...Object.keys(ALIASES)]);
@@ -101,10 +105,14 @@ export function checkCommandWord(argv: readonly string[]): void {
   });
 }
 
+/** Commands yargs itself provides: the completion script and its callback. */
+const YARGS_COMMANDS = ['completion', '--get-yargs-completions'];
+
 /** `tbuild [build] …` without help or version: the hot path, parsed without yargs. */
 function isPlainBuild(argv: readonly string[]): boolean {
-  if (wantsHelp(argv) || argv.includes('--version')) return false;
+  if (wantsHelp(argv) || argv[0] === '--version') return false;
   const first = argv[0]!;
+  if (YARGS_COMMANDS.includes(first)) return false;
   return first === 'build' || !isCommand(first);
 }
 
@@ -127,7 +135,9 @@ function wantsHelp(argv: readonly string[]): boolean {
 }
 
 export async function main(given: string[]): Promise<number> {
-  const argv = hoistGlobalFlags(given);
+  let argv = hoistGlobalFlags(given);
+  // `--version` as docker and buildx print it (name, version, commit), not yargs' number.
+  if (argv.length === 1 && argv[0] === '--version') argv = ['version'];
   try {
     checkCommandWord(argv);
   } catch (error) {
@@ -146,7 +156,9 @@ export async function main(given: string[]): Promise<number> {
     .recommendCommands()
     // Rendering help costs ~20 ms (cliui); only offer it when it is asked for.
     .help(wantsHelp(argv))
-    .version()
+    .version(false)
+    // `tbuild completion` prints a bash script (zsh's when $SHELL is zsh).
+    .completion('completion', 'Print a bash/zsh completion script (eval "$(tbuild completion)")')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       throw error ?? parserFailure(message);
@@ -157,7 +169,8 @@ export async function main(given: string[]): Promise<number> {
   } catch (error) {
     exitCode = report(error);
   }
-  return exitCode;
+  // A command that reports a failure itself (doctor) sets process.exitCode.
+  return exitCode || Number(process.exitCode ?? 0);
 }
 
 /** Print an error as the CLI shows errors; returns its exit code. */
