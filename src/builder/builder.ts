@@ -265,6 +265,10 @@ async function runBuild(
       imageId: metadata['containerimage.config.digest'],
       manifestDigest: metadata['containerimage.digest'],
       metadata,
+      image: {
+        layers: committed.layers.length,
+        size: committed.layers.reduce((sum, l) => sum + l.size, committed.config.descriptor.size),
+      },
       warnings: recorder.warnings(),
       steps: recorder.steps(),
     };

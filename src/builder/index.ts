@@ -8,6 +8,7 @@
  */
 export { createBuilder, type Builder } from './builder.ts';
 export { prepareBuild, type PreparedBuild } from './prepare.ts';
+export { recordSteps, type StepRecorder } from './result.ts';
 export type { ResolvedBuildOptions, NamedContextOption } from './options.ts';
 export type * from './types.ts';
 export * from './specs/index.ts';

@@ -157,6 +157,8 @@ export interface BuildResult {
   /** The manifest's digest (what a push makes the image's digest). */
   manifestDigest: Digest;
   metadata: BuildMetadata;
+  /** The image's compressed layers and config: what a registry stores for it. */
+  image: { layers: number; size: number };
   warnings: BuildWarning[];
   /** Every step the target needed, in the order they finished. */
   steps: StepResult[];

@@ -5,6 +5,7 @@
 import type { Renderer, RendererMode, RendererOptions, Writable } from './types.ts';
 
 export type { Renderer, RendererMode, RendererOptions, Writable } from './types.ts';
+export type { GitHubRendererOptions } from './github.ts';
 
 /** The mode `auto` stands for on `stream`: live on a real terminal, plain otherwise. */
 export function resolveRendererMode(

@@ -11,18 +11,21 @@ import { BuildState, formatSeconds } from './steps.ts';
 import type { LogLine, Step } from './steps.ts';
 import type { Renderer, RendererOptions, Writable } from './types.ts';
 
-/** A renderer that writes BuildKit-style plain lines to `stream`. */
-export function createPlainRenderer(stream: Writable, _options: RendererOptions = {}): Renderer {
+/** Where plain lines go: `step` is the step a line belongs to (none for warnings). */
+export type PlainLineSink = (line: string, step: Step | undefined) => void;
+
+/**
+ * The plain renderer's lines without a stream: what the plain and GitHub renderers share.
+ * Returns the event sink.
+ */
+export function createPlainLines(
+  emit: PlainLineSink,
+  _options: RendererOptions = {},
+): (event: ProgressEvent) => void {
   const state = new BuildState();
   const announced = new Set<string>();
-  let lastStep: string | undefined;
 
-  const write = (step: Step, text: string): void => {
-    // A blank line between steps, as BuildKit does, keeps interleaved output readable.
-    if (lastStep !== undefined && lastStep !== step.id) stream.write('\n');
-    lastStep = step.id;
-    stream.write(`#${step.number} ${text}\n`);
-  };
+  const write = (step: Step, text: string): void => emit(`#${step.number} ${text}`, step);
   const announce = (step: Step, event: ProgressEvent): void => {
     if (announced.has(step.id) || !('name' in event)) return;
     announced.add(step.id);
@@ -35,11 +38,11 @@ export function createPlainRenderer(stream: Writable, _options: RendererOptions 
     }
   };
 
-  const sink = (event: ProgressEvent): void => {
+  return (event: ProgressEvent): void => {
     const step = state.apply(event);
     if (event.type === 'warning') {
       const where = event.location?.range ? ` (line ${event.location.range.start})` : '';
-      stream.write(`WARNING: ${event.message}${where}\n`);
+      emit(`WARNING: ${event.message}${where}`, undefined);
       return;
     }
     if (step === undefined) return;
@@ -77,5 +80,18 @@ export function createPlainRenderer(stream: Writable, _options: RendererOptions 
         return;
     }
   };
+}
+
+/** A renderer that writes BuildKit-style plain lines to `stream`. */
+export function createPlainRenderer(stream: Writable, options: RendererOptions = {}): Renderer {
+  let lastStep: string | undefined;
+  const sink = createPlainLines((line, step) => {
+    // A blank line between steps, as BuildKit does, keeps interleaved output readable.
+    if (step !== undefined) {
+      if (lastStep !== undefined && lastStep !== step.id) stream.write('\n');
+      lastStep = step.id;
+    }
+    stream.write(line + '\n');
+  }, options);
   return { sink, close: () => undefined };
 }
