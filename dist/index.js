@@ -46960,6 +46960,19 @@ import { spawn as spawn7 } from "node:child_process";
 import path28 from "node:path";
 var ELEVATED = "TBUILD_ACTION_ELEVATED";
 var SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+async function checkSudo() {
+  const reason = await new Promise((resolve2) => {
+    const child = spawn7("sudo", ["-n", "true"], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => stderr += d.toString());
+    child.on("error", (error) => resolve2(`cannot run sudo: ${error.message}`));
+    child.on("close", (code2) => resolve2(code2 === 0 ? void 0 : stderr.trim() || `exit ${code2}`));
+  });
+  if (reason !== void 0)
+    throw new RunnerSetupError(`tbuild needs root, and sudo -n failed: ${reason}`, {
+      hint: "Give the runner user passwordless sudo (hosted runners have it), or run the job as root (a container job)."
+    });
+}
 function elevatedEnv(env) {
   const dirs = (env.PATH ?? "").split(path28.delimiter).filter(Boolean);
   const home = env.HOME ?? "";
@@ -46977,6 +46990,7 @@ async function runAsRoot(io, script) {
     throw new RunnerSetupError("sudo did not make the Action root", {
       hint: `Check the runner's sudoers: the runner user needs passwordless sudo ("NOPASSWD: ALL").`
     });
+  await checkSudo();
   const args = [
     "-n",
     "-E",

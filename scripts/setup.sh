@@ -11,9 +11,10 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # runc runs RUN steps; mount/attr/mknod handle overlay layers; skopeo, umoci and
 # docker-registry are the third-party checks and the loopback registry in tests;
 # busybox-static makes base images; openssl and apache2-utils set up registry auth in tests;
-# openssh-client gives the ssh-agent that RUN --mount=type=ssh tests forward.
+# openssh-client gives the ssh-agent that RUN --mount=type=ssh tests forward; sudo lets the
+# Action's tests run it as a runner's unprivileged user does.
 packages=(runc util-linux attr coreutils busybox-static skopeo umoci docker-registry
-  openssl apache2-utils openssh-client xz-utils bzip2 gzip git ca-certificates curl)
+  openssl apache2-utils openssh-client xz-utils bzip2 gzip git ca-certificates curl sudo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -19,6 +19,21 @@ const ELEVATED = 'TBUILD_ACTION_ELEVATED';
 /** Directories of system tools (runc is in /usr/sbin on Debian) that sudo's secure_path has. */
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
+/** `sudo -n true`: fails fast, with sudo's reason, where the runner user may not sudo. */
+async function checkSudo(): Promise<void> {
+  const reason = await new Promise<string | undefined>((resolve) => {
+    const child = spawn('sudo', ['-n', 'true'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (error) => resolve(`cannot run sudo: ${error.message}`));
+    child.on('close', (code) => resolve(code === 0 ? undefined : stderr.trim() || `exit ${code}`));
+  });
+  if (reason !== undefined)
+    throw new RunnerSetupError(`tbuild needs root, and sudo -n failed: ${reason}`, {
+      hint: 'Give the runner user passwordless sudo (hosted runners have it), or run the job as root (a container job).',
+    });
+}
+
 /** The environment changes the elevated process needs beyond what `sudo -E` keeps. */
 export function elevatedEnv(env: ActionIO['env']): Record<string, string> {
   const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
@@ -42,6 +57,7 @@ export async function runAsRoot(io: ActionIO, script: string): Promise<number | 
     throw new RunnerSetupError('sudo did not make the Action root', {
       hint: 'Check the runner\'s sudoers: the runner user needs passwordless sudo ("NOPASSWD: ALL").',
     });
+  await checkSudo();
   const args = [
     '-n',
     '-E',

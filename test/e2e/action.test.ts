@@ -6,7 +6,8 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -308,3 +309,58 @@ describe('the default context', () => {
     }
   });
 });
+
+/**
+ * A hosted runner starts the Action as its own user, with passwordless sudo. Here that
+ * user is `nobody`, given sudo by a drop-in that lives only as long as this test.
+ */
+describe.skipIf(!existsSync('/usr/bin/sudo') || process.getuid?.() !== 0)(
+  'as the runner user (not root)',
+  () => {
+    const sudoers = '/etc/sudoers.d/tbuild-action-test';
+    let workspace: string;
+    beforeAll(async () => {
+      await writeFile(sudoers, 'nobody ALL=(ALL) NOPASSWD: ALL\n', { mode: 0o440 });
+      workspace = await makeContext({
+        Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN id -u > /uid\n',
+      });
+      // The runner's user owns its workspace and step files.
+      await chmod(runner.dir, 0o755);
+      await chmod(runner.runnerTemp, 0o1777);
+      await run('chown', ['-R', 'nobody:nogroup', workspace]);
+    });
+    afterAll(async () => {
+      await rm(sudoers, { force: true });
+      await rm(workspace, { recursive: true, force: true });
+    });
+
+    it('re-runs itself as root through sudo, builds, and gives the outputs back to the user', async () => {
+      const step = await runActionStep(runner, {
+        workspace,
+        inputs: { context: '.', outputs: 'type=local,dest=out' },
+        user: 'nobody',
+      });
+      expect(step.stderr).toBe('');
+      expect(step.code, step.stdout).toBe(0);
+      // The RUN step ran as root in its container; the files are the runner user's again.
+      expect(await readFile(path.join(workspace, 'out/uid'), 'utf8')).toBe('0\n');
+      const owner = await stat(path.join(workspace, 'out/uid'));
+      expect([owner.uid, (await stat(path.join(workspace, 'out'))).uid]).toEqual([65534, 65534]);
+      expect(step.outputs.metadata).toBe('{}');
+      expect(step.outputs.imageid).toBeUndefined();
+    });
+
+    it('fails with the reason when the user may not sudo', async () => {
+      await rm(sudoers, { force: true });
+      const step = await runActionStep(runner, {
+        workspace,
+        inputs: { context: '.' },
+        user: 'nobody',
+      });
+      expect(step.code).toBe(1);
+      expect(step.stdout).toMatch(
+        /^::error title=tbuild%3A runner setup failed::tbuild needs root, and sudo -n failed: .*password is required/m,
+      );
+    });
+  },
+);

@@ -5,7 +5,7 @@
  * GITHUB_STEP_SUMMARY files, then read what it left there.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './run-tbuild.ts';
@@ -56,6 +56,8 @@ export interface StepOptions {
   inputs?: Record<string, string>;
   /** Extra environment (GITHUB_SHA, secrets for secret-envs, …). */
   env?: Record<string, string>;
+  /** Run as this user (as a hosted runner's `runner`), through runuser; default: as is. */
+  user?: string;
 }
 
 /** One `uses: ./` step of a job on `runner`. */
@@ -64,7 +66,8 @@ export async function runActionStep(runner: FakeRunner, opts: StepOptions): Prom
   const output = path.join(files, 'output');
   const summary = path.join(files, 'summary');
   const state = path.join(files, 'state');
-  await Promise.all([output, summary, state].map((f) => writeFile(f, '')));
+  await Promise.all([output, summary, state].map((f) => writeFile(f, '', { mode: 0o666 })));
+  if (opts.user) await chmod(files, 0o777);
   const inputs = { ...(await actionInputs()), 'github-token': '', ...opts.inputs };
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -89,7 +92,10 @@ export async function runActionStep(runner: FakeRunner, opts: StepOptions): Prom
     stdout: string;
     stderr: string;
   }>((resolve, reject) => {
-    const child = spawn(process.execPath, [ACTION_BUNDLE], {
+    const [file, args] = opts.user
+      ? ['runuser', ['-u', opts.user, '--', process.execPath, ACTION_BUNDLE]]
+      : [process.execPath, [ACTION_BUNDLE]];
+    const child = spawn(file, args, {
       cwd: opts.workspace,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
