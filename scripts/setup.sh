@@ -17,6 +17,9 @@ packages=(runc util-linux attr coreutils busybox-static skopeo umoci docker-regi
   openssl apache2-utils openssh-client xz-utils bzip2 gzip git ca-certificates curl sudo)
 missing=()
 for p in "${packages[@]}"; do
+  # A runc from elsewhere (Docker's containerd.io on GitHub's runners) is fine, and Debian's
+  # runc package would conflict with it.
+  if [ "$p" = runc ] && command -v runc >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
