@@ -875,9 +875,9 @@ async function readXattrs(dir, pattern = "-") {
 async function writeXattrs(map) {
   if (map.size === 0) return;
   const parts = [];
-  for (const [path30, attrs] of map) {
+  for (const [path31, attrs] of map) {
     if (attrs.size === 0) continue;
-    parts.push(Buffer.from(`# file: ${escapeName(path30)}
+    parts.push(Buffer.from(`# file: ${escapeName(path31)}
 `));
     for (const [name, value] of attrs) {
       parts.push(Buffer.from(`${escapeName(name)}=0s${value.toString("base64")}
@@ -979,8 +979,8 @@ async function writeLayerTar(diffDir, out, options) {
   };
 }
 async function* generateLayerTar(diffDir, options = {}) {
-  const clamp = (stat10) => {
-    const seconds2 = Math.floor(stat10.mtimeMs / 1e3);
+  const clamp = (stat11) => {
+    const seconds2 = Math.floor(stat11.mtimeMs / 1e3);
     const epoch = options.sourceDateEpoch;
     return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds2, epoch) : seconds2;
   };
@@ -1034,66 +1034,66 @@ async function* generateLayerTar(diffDir, options = {}) {
   }
   yield endOfArchive();
 }
-function whiteoutEntry(path30, mtime, uid = 0, gid = 0) {
-  return { path: path30, type: "file", mode: 384, uid, gid, size: 0, mtime };
+function whiteoutEntry(path31, mtime, uid = 0, gid = 0) {
+  return { path: path31, type: "file", mode: 384, uid, gid, size: 0, mtime };
 }
 async function toTarEntry(item, mtime, attrs, firstLinks) {
-  const { stat: stat10, rel } = item;
-  if (stat10.isCharacterDevice() && stat10.rdev === 0) {
+  const { stat: stat11, rel } = item;
+  if (stat11.isCharacterDevice() && stat11.rdev === 0) {
     const slash = rel.lastIndexOf("/");
     const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
-    return whiteoutEntry(name, mtime, stat10.uid, stat10.gid);
+    return whiteoutEntry(name, mtime, stat11.uid, stat11.gid);
   }
   const xattrs = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
   const base = {
     path: rel,
     type: "file",
-    mode: stat10.mode & 4095,
-    uid: stat10.uid,
-    gid: stat10.gid,
+    mode: stat11.mode & 4095,
+    uid: stat11.uid,
+    gid: stat11.gid,
     size: 0,
     mtime,
     ...xattrs.size > 0 ? { xattrs } : {}
   };
-  if (stat10.isDirectory()) return { ...base, type: "dir" };
-  if (stat10.isSymbolicLink())
+  if (stat11.isDirectory()) return { ...base, type: "dir" };
+  if (stat11.isSymbolicLink())
     return { ...base, type: "symlink", linkpath: await readlink(item.abs) };
-  if (stat10.isFIFO()) return { ...base, type: "fifo" };
-  if (stat10.isCharacterDevice() || stat10.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat10.rdev);
-    const type = stat10.isCharacterDevice() ? "char" : "block";
+  if (stat11.isFIFO()) return { ...base, type: "fifo" };
+  if (stat11.isCharacterDevice() || stat11.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat11.rdev);
+    const type = stat11.isCharacterDevice() ? "char" : "block";
     return { ...base, type, devmajor: major, devminor: minor };
   }
-  if (!stat10.isFile()) return void 0;
-  if (stat10.nlink > 1) {
-    const key = `${stat10.dev}:${stat10.ino}`;
+  if (!stat11.isFile()) return void 0;
+  if (stat11.nlink > 1) {
+    const key = `${stat11.dev}:${stat11.ino}`;
     const first = firstLinks.get(key);
     if (first !== void 0) return { ...base, type: "link", linkpath: first };
     firstLinks.set(key, rel);
   }
-  return { ...base, size: stat10.size };
+  return { ...base, size: stat11.size };
 }
-function readSmallFile(path30) {
+function readSmallFile(path31) {
   try {
-    return Promise.resolve(readFileSync4(path30));
+    return Promise.resolve(readFileSync4(path31));
   } catch (error) {
     return Promise.reject(error);
   }
 }
-function changedSize(path30) {
-  return new LayerWriteError(`file ${path30} changed size while its layer was being written`);
+function changedSize(path31) {
+  return new LayerWriteError(`file ${path31} changed size while its layer was being written`);
 }
-function exactSize(path30, data, size) {
-  if (data.length < size) throw changedSize(path30);
+function exactSize(path31, data, size) {
+  if (data.length < size) throw changedSize(path31);
   return data.subarray(0, size);
 }
-async function* streamContent(path30, size) {
+async function* streamContent(path31, size) {
   let read = 0;
-  for await (const chunk of createReadStream2(path30, { end: size - 1 })) {
+  for await (const chunk of createReadStream2(path31, { end: size - 1 })) {
     read += chunk.length;
     yield chunk;
   }
-  if (read !== size) throw changedSize(path30);
+  if (read !== size) throw changedSize(path31);
 }
 var OPAQUE_XATTR, READ_AHEAD_FILE, SYNC_READ_FILE, READ_AHEAD_ENTRIES, READ_AHEAD_BYTES;
 var init_layer_writer = __esm({
@@ -1394,20 +1394,20 @@ function parseReference(text) {
         `"${tag}" is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`
       );
   }
-  const { registry, path: path30 } = splitDomain(rest, fail);
-  if (path30.length > MAX_NAME_LENGTH)
+  const { registry, path: path31 } = splitDomain(rest, fail);
+  if (path31.length > MAX_NAME_LENGTH)
     fail(`the repository name is longer than ${MAX_NAME_LENGTH} characters`);
-  if (/^[a-f0-9]{64}$/.test(path30))
+  if (/^[a-f0-9]{64}$/.test(path31))
     fail("a repository name cannot be a 64-character hex string (did you mean @sha256:\u2026?)");
-  if (path30 !== path30.toLowerCase()) fail("repository names must be lowercase");
-  for (const component of path30.split("/")) {
+  if (path31 !== path31.toLowerCase()) fail("repository names must be lowercase");
+  for (const component of path31.split("/")) {
     if (!COMPONENT.test(component)) {
       fail(
         `"${component}" is not a valid path component (lower-case letters, digits and single separators . _ __ -)`
       );
     }
   }
-  const repository = registry === DOCKER_HUB && !path30.includes("/") ? `library/${path30}` : path30;
+  const repository = registry === DOCKER_HUB && !path31.includes("/") ? `library/${path31}` : path31;
   const ref = { registry, repository };
   if (tag !== void 0) ref.tag = tag;
   else if (digest === void 0) ref.tag = "latest";
@@ -1421,9 +1421,9 @@ function splitDomain(name, fail) {
   if (!isDomain) return { registry: DOCKER_HUB, path: name };
   if (!DOMAIN.test(first)) fail(`"${first}" is not a valid registry host`);
   const registry = first === "index.docker.io" ? DOCKER_HUB : first;
-  const path30 = name.slice(slash + 1);
-  if (path30 === "") fail("the repository name is empty");
-  return { registry, path: path30 };
+  const path31 = name.slice(slash + 1);
+  if (path31 === "") fail("the repository name is empty");
+  return { registry, path: path31 };
 }
 function formatReference(ref) {
   let out = `${ref.registry}/${ref.repository}`;
@@ -1506,14 +1506,14 @@ var init_safe_tree = __esm({
         for (const part of parent.split("/")) {
           current = current === "" ? part : `${current}/${part}`;
           if (this.#dirs.has(current)) continue;
-          const stat10 = await lstat4(this.abs(current)).catch((err) => {
+          const stat11 = await lstat4(this.abs(current)).catch((err) => {
             if (err.code === "ENOENT") return void 0;
             throw err;
           });
-          if (stat10 === void 0) await mkdir3(this.abs(current), { mode: 493 });
-          else if (stat10.isSymbolicLink()) {
+          if (stat11 === void 0) await mkdir3(this.abs(current), { mode: 493 });
+          else if (stat11.isSymbolicLink()) {
             throw new PathEscapeError(entryName, `would be written through the symlink "${current}"`);
-          } else if (!stat10.isDirectory()) {
+          } else if (!stat11.isDirectory()) {
             throw new PathEscapeError(entryName, `has a parent "${current}" that is not a directory`);
           }
           this.#dirs.add(current);
@@ -1525,14 +1525,14 @@ var init_safe_tree = __esm({
        * Returns whether a directory was kept.
        */
       async prepare(rel, keepDirectory) {
-        const path30 = this.abs(rel);
-        const stat10 = await lstat4(path30).catch((err) => {
+        const path31 = this.abs(rel);
+        const stat11 = await lstat4(path31).catch((err) => {
           if (err.code === "ENOENT") return void 0;
           throw err;
         });
-        if (stat10 === void 0) return false;
-        if (stat10.isDirectory() && keepDirectory) return true;
-        await rm2(path30, { recursive: true, force: true });
+        if (stat11 === void 0) return false;
+        if (stat11.isDirectory() && keepDirectory) return true;
+        await rm2(path31, { recursive: true, force: true });
         this.#forget(rel);
         return false;
       }
@@ -1551,13 +1551,13 @@ __export(special_files_exports, {
   makeWhiteouts: () => makeWhiteouts
 });
 import { link } from "node:fs/promises";
-async function makeNode(path30, type, mode, major = 0, minor = 0) {
+async function makeNode(path31, type, mode, major = 0, minor = 0) {
   const code2 = type === "char" ? "c" : type === "block" ? "b" : "p";
   const numbers = type === "fifo" ? [] : [String(major), String(minor)];
   try {
-    await runTool("mknod", ["-m", (mode & 4095).toString(8), path30, code2, ...numbers]);
+    await runTool("mknod", ["-m", (mode & 4095).toString(8), path31, code2, ...numbers]);
   } catch (err) {
-    if (err instanceof ToolError) throw new DeviceNodeError(path30, err.message, { cause: err });
+    if (err instanceof ToolError) throw new DeviceNodeError(path31, err.message, { cause: err });
     throw err;
   }
 }
@@ -1565,7 +1565,7 @@ async function makeWhiteouts(paths) {
   const [first, ...rest] = paths;
   if (first === void 0) return;
   await makeNode(first, "char", 0);
-  for (const path30 of rest) await link(first, path30);
+  for (const path31 of rest) await link(first, path31);
 }
 var init_special_files = __esm({
   "src/exporter/special-files.ts"() {
@@ -1633,11 +1633,11 @@ function applyExtended(raw, ext) {
   for (const [key, value] of ext) {
     if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
   }
-  const path30 = ext.get("path")?.toString("utf8") ?? raw.name;
+  const path31 = ext.get("path")?.toString("utf8") ?? raw.name;
   const linkpath = ext.get("linkpath")?.toString("utf8") ?? raw.linkname;
   return {
-    path: path30,
-    type: type === "file" && path30.endsWith("/") ? "dir" : type,
+    path: path31,
+    type: type === "file" && path31.endsWith("/") ? "dir" : type,
     mode: raw.mode & 4095,
     uid: num("uid", raw.uid),
     gid: num("gid", raw.gid),
@@ -1788,30 +1788,30 @@ async function applyEntry(state, entry, body) {
     state.whiteouts.push(target);
     return;
   }
-  const path30 = tree.abs(rel);
+  const path31 = tree.abs(rel);
   const keptDir = await tree.prepare(rel, entry.type === "dir");
   switch (entry.type) {
     case "dir":
-      if (!keptDir) await mkdir4(path30, { mode: 448 });
+      if (!keptDir) await mkdir4(path31, { mode: 448 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
     case "file":
-      await writeFile(path30, body);
+      await writeFile(path31, body);
       break;
     case "symlink":
-      await symlink(entry.linkpath ?? "", path30);
+      await symlink(entry.linkpath ?? "", path31);
       break;
     case "link":
-      await link2(await resolveHardLink(tree, entry), path30);
+      await link2(await resolveHardLink(tree, entry), path31);
       break;
     default:
-      await makeNode(path30, entry.type, entry.mode, entry.devmajor, entry.devminor);
+      await makeNode(path31, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
   await setMetadata(state, rel, entry);
 }
-async function writeFile(path30, body) {
-  const handle = await open3(path30, "wx", 384);
+async function writeFile(path31, body) {
+  const handle = await open3(path31, "wx", 384);
   try {
     for await (const chunk of body) await handle.write(chunk);
   } finally {
@@ -1822,26 +1822,26 @@ async function resolveHardLink(tree, entry) {
   const target = cleanEntryPath(entry.linkpath ?? "");
   if (target === "") throw new PathEscapeError(entry.path, "is a hard link to the layer root");
   await tree.ensureParent(target, entry.path);
-  const stat10 = await lstat5(tree.abs(target)).catch((err) => {
+  const stat11 = await lstat5(tree.abs(target)).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
-  if (stat10 === void 0) {
+  if (stat11 === void 0) {
     throw new PathEscapeError(
       entry.path,
       `is a hard link to "${entry.linkpath}", which is not earlier in this layer`
     );
   }
-  if (stat10.isDirectory())
+  if (stat11.isDirectory())
     throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
   return tree.abs(target);
 }
 async function setMetadata(state, rel, entry) {
-  const path30 = state.tree.abs(rel);
+  const path31 = state.tree.abs(rel);
   if (entry.type === "link") return;
-  if (state.owners) await lchown(path30, entry.uid, entry.gid);
-  if (entry.type !== "symlink") await chmod(path30, entry.mode & 4095);
-  if (entry.type !== "dir") await lutimes(path30, entry.mtime, entry.mtime);
+  if (state.owners) await lchown(path31, entry.uid, entry.gid);
+  if (entry.type !== "symlink") await chmod(path31, entry.mode & 4095);
+  if (entry.type !== "dir") await lutimes(path31, entry.mtime, entry.mtime);
   for (const [name, value] of entry.xattrs ?? []) {
     if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
   }
@@ -1877,38 +1877,6 @@ var init_layer_unpack = __esm({
     init_xattrs();
     WHITEOUT_PREFIX = ".wh.";
     OPAQUE_MARKER = ".wh..wh..opq";
-  }
-});
-
-// src/exec/command.ts
-import { spawn as spawn3 } from "node:child_process";
-import { constants as constants2 } from "node:os";
-function runCommand(file, args, options = {}) {
-  return new Promise((resolve2, reject) => {
-    const child = spawn3(file, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
-    const out = [];
-    const err = [];
-    child.stdout.on("data", (chunk) => out.push(chunk));
-    child.stderr.on("data", (chunk) => err.push(chunk));
-    child.on("error", reject);
-    child.on("close", (code2, signal) => {
-      resolve2({
-        code: code2 ?? (signal === null ? 1 : 128 + signalNumber(signal)),
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8")
-      });
-    });
-  });
-}
-function signalNumber(signal) {
-  return constants2.signals[signal] ?? 1;
-}
-function delay(ms) {
-  return new Promise((resolve2) => setTimeout(resolve2, ms));
-}
-var init_command = __esm({
-  "src/exec/command.ts"() {
-    "use strict";
   }
 });
 
@@ -1983,6 +1951,178 @@ var init_errors4 = __esm({
   }
 });
 
+// src/exec/user.ts
+import { lstat as lstat6, readFile as readFile4, readlink as readlink2 } from "node:fs/promises";
+import path2 from "node:path";
+async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
+  const root = path2.resolve(rootfs);
+  const pending = splitPath(unsafePath);
+  const resolved = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift();
+    if (part === ".") continue;
+    if (part === "..") {
+      resolved.pop();
+      continue;
+    }
+    if (!followFinal && pending.length === 0) {
+      resolved.push(part);
+      break;
+    }
+    const candidate = path2.join(root, ...resolved, part);
+    const info2 = await lstat6(candidate).catch((err) => {
+      if (err.code === "ENOENT" || err.code === "ENOTDIR") return void 0;
+      throw err;
+    });
+    if (info2?.isSymbolicLink() !== true) {
+      resolved.push(part);
+      continue;
+    }
+    if (++links > MAX_SYMLINKS) {
+      throw Object.assign(new Error(`too many levels of symbolic links in ${unsafePath}`), {
+        code: "ELOOP"
+      });
+    }
+    const target = await readlink2(candidate);
+    if (target.startsWith("/")) resolved.length = 0;
+    pending.unshift(...splitPath(target));
+  }
+  return path2.join(root, ...resolved);
+}
+function splitPath(p) {
+  return p.split("/").filter((part) => part !== "");
+}
+async function resolveUser(rootfs, user) {
+  const [userArg = "", groupArg] = splitOnce(user.trim(), ":");
+  if (/^\d+$/.test(userArg) && groupArg !== void 0 && /^\d+$/.test(groupArg)) {
+    return { uid: toId(userArg), gid: toId(groupArg), additionalGids: [] };
+  }
+  const passwd = parsePasswd(await readRootFile(rootfs, "/etc/passwd"));
+  const numericUser = /^\d+$/.test(userArg);
+  const entry = userArg === "" || numericUser ? passwd.find((e) => e.uid === (userArg === "" ? 0 : Number(userArg))) : passwd.find((e) => e.name === userArg);
+  if (entry === void 0 && !numericUser && userArg !== "") {
+    const suggestion = closestMatch(
+      userArg,
+      passwd.map((e) => e.name)
+    );
+    throw new UnknownUserError("user", userArg, "/etc/passwd", suggestion);
+  }
+  const uid = entry?.uid ?? (userArg === "" ? 0 : toId(userArg));
+  const gid = entry?.gid ?? 0;
+  if (groupArg === void 0 && entry === void 0) return { uid, gid, additionalGids: [] };
+  const groups = parseGroup(await readRootFile(rootfs, "/etc/group"));
+  if (groupArg !== void 0) {
+    return { uid, gid: findGroup(groups, groupArg), additionalGids: [] };
+  }
+  const additionalGids = groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid);
+  return { uid, gid, additionalGids: [...new Set(additionalGids)] };
+}
+function findGroup(groups, groupArg) {
+  const numeric = /^\d+$/.test(groupArg);
+  const group2 = groups.find((g) => numeric ? g.gid === Number(groupArg) : g.name === groupArg);
+  if (group2 !== void 0) return group2.gid;
+  if (numeric) return toId(groupArg);
+  throw new UnknownUserError(
+    "group",
+    groupArg,
+    "/etc/group",
+    closestMatch(
+      groupArg,
+      groups.map((g) => g.name)
+    )
+  );
+}
+function splitOnce(s, sep2) {
+  const i = s.indexOf(sep2);
+  return i < 0 ? [s] : [s.slice(0, i), s.slice(i + 1)];
+}
+function toId(s) {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 4294967294) {
+    throw new UnknownUserError("user", s, "/etc/passwd");
+  }
+  return n;
+}
+async function readRootFile(rootfs, file) {
+  const host = await resolveInRoot(rootfs, file);
+  try {
+    return await readFile4(host, "utf8");
+  } catch (err) {
+    const code2 = err.code;
+    if (code2 === "ENOENT" || code2 === "ENOTDIR" || code2 === "EISDIR") return "";
+    throw err;
+  }
+}
+function parsePasswd(text) {
+  const entries = [];
+  for (const fields of parseColonFile(text)) {
+    const [name = "", , uid = "", gid = ""] = fields;
+    if (!/^\d+$/.test(uid)) continue;
+    entries.push({ name, uid: Number(uid), gid: /^\d+$/.test(gid) ? Number(gid) : 0 });
+  }
+  return entries;
+}
+function parseGroup(text) {
+  const entries = [];
+  for (const fields of parseColonFile(text)) {
+    const [name = "", , gid = "", members = ""] = fields;
+    if (!/^\d+$/.test(gid)) continue;
+    entries.push({ name, gid: Number(gid), members: members.split(",").filter((m) => m !== "") });
+  }
+  return entries;
+}
+async function readPasswd(rootfs) {
+  return parsePasswd(await readRootFile(rootfs, "/etc/passwd"));
+}
+async function readGroups(rootfs) {
+  return parseGroup(await readRootFile(rootfs, "/etc/group"));
+}
+function parseColonFile(text) {
+  return text.split("\n").map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#")).map((line) => line.split(":"));
+}
+var MAX_SYMLINKS;
+var init_user = __esm({
+  "src/exec/user.ts"() {
+    "use strict";
+    init_errors();
+    init_errors4();
+    MAX_SYMLINKS = 255;
+  }
+});
+
+// src/exec/command.ts
+import { spawn as spawn2 } from "node:child_process";
+import { constants as constants2 } from "node:os";
+function runCommand(file, args, options = {}) {
+  return new Promise((resolve2, reject) => {
+    const child = spawn2(file, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const out = [];
+    const err = [];
+    child.stdout.on("data", (chunk) => out.push(chunk));
+    child.stderr.on("data", (chunk) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code2, signal) => {
+      resolve2({
+        code: code2 ?? (signal === null ? 1 : 128 + signalNumber(signal)),
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8")
+      });
+    });
+  });
+}
+function signalNumber(signal) {
+  return constants2.signals[signal] ?? 1;
+}
+function delay(ms) {
+  return new Promise((resolve2) => setTimeout(resolve2, ms));
+}
+var init_command = __esm({
+  "src/exec/command.ts"() {
+    "use strict";
+  }
+});
+
 // src/exec/overlay.ts
 var overlay_exports = {};
 __export(overlay_exports, {
@@ -1993,8 +2133,8 @@ __export(overlay_exports, {
   unmountAll: () => unmountAll,
   unmountPath: () => unmountPath
 });
-import { mkdir as mkdir6, readFile as readFile7 } from "node:fs/promises";
-import path4 from "node:path";
+import { mkdir as mkdir5, readFile as readFile5 } from "node:fs/promises";
+import path3 from "node:path";
 function formatOverlayOptions(lower, upper, work) {
   for (const dir of [...lower, upper ?? "", work ?? ""]) {
     if (/[,:\\]/.test(dir)) {
@@ -2011,8 +2151,8 @@ function formatOverlayOptions(lower, upper, work) {
 }
 async function mountOverlay(options) {
   const { snapshotsDir, lower, upper, target } = options;
-  if (!path4.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
-  await mkdir6(target, { recursive: true });
+  if (!path3.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
+  await mkdir5(target, { recursive: true });
   if (upper === void 0) {
     if (lower.length === 0) {
       throw new MountError(`nothing to mount at ${target}: no lower and no upper layer`, {
@@ -2020,19 +2160,19 @@ async function mountOverlay(options) {
       });
     }
     if (lower.length === 1) {
-      await bindMount(path4.resolve(snapshotsDir, lower[0]), target, true);
+      await bindMount(path3.resolve(snapshotsDir, lower[0]), target, true);
       return createMount(target);
     }
   } else if (lower.length === 0) {
-    await mkdir6(path4.resolve(snapshotsDir, upper), { recursive: true });
-    await bindMount(path4.resolve(snapshotsDir, upper), target, false);
+    await mkdir5(path3.resolve(snapshotsDir, upper), { recursive: true });
+    await bindMount(path3.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
   const work = options.work ?? (upper === void 0 ? void 0 : `${upper}-work`);
   const data = formatOverlayOptions(lower, upper, work);
   if (upper !== void 0 && work !== void 0) {
-    await mkdir6(path4.resolve(snapshotsDir, upper), { recursive: true });
-    await mkdir6(path4.resolve(snapshotsDir, work), { recursive: true });
+    await mkdir5(path3.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir5(path3.resolve(snapshotsDir, work), { recursive: true });
   }
   const result = await runMount(["-t", "overlay", "overlay", "-o", data, target], snapshotsDir);
   if (result.code !== 0) {
@@ -2084,8 +2224,8 @@ function isNotMounted(stderr) {
   return /not mounted|no mount point specified|No such file or directory/i.test(stderr);
 }
 async function listMounts(prefix) {
-  const root = path4.resolve(prefix);
-  const text = await readFile7("/proc/self/mountinfo", "utf8");
+  const root = path3.resolve(prefix);
+  const text = await readFile5("/proc/self/mountinfo", "utf8");
   const points = [];
   for (const line of text.split("\n")) {
     const field = line.split(" ")[4];
@@ -2118,20 +2258,20 @@ var init_overlay = __esm({
 });
 
 // src/engine/mounts.ts
-import { chmod as chmod2, chown, lstat as lstat6, mkdir as mkdir7, rm as rm4, utimes as utimes3 } from "node:fs/promises";
-import path5 from "node:path";
+import { chmod as chmod2, chown, lstat as lstat7, mkdir as mkdir6, rm as rm3, utimes as utimes3 } from "node:fs/promises";
+import path4 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
   for (const rel of excluded) {
     for (let i = rel.indexOf("/"); i !== -1; i = rel.indexOf("/", i + 1)) dirs.add(rel.slice(0, i));
   }
   const sorted = [...dirs].sort();
-  for (const dir of sorted) await mkdir7(path5.join(hide, dir));
+  for (const dir of sorted) await mkdir6(path4.join(hide, dir));
   const { makeWhiteouts: makeWhiteouts2 } = await Promise.resolve().then(() => (init_special_files(), special_files_exports));
-  await makeWhiteouts2(excluded.map((rel) => path5.join(hide, rel)));
+  await makeWhiteouts2(excluded.map((rel) => path4.join(hide, rel)));
   for (const dir of sorted.reverse()) {
-    const st = await lstat6(path5.join(root, dir));
-    const made = path5.join(hide, dir);
+    const st = await lstat7(path4.join(root, dir));
+    const made = path4.join(hide, dir);
     await chown(made, st.uid, st.gid);
     await chmod2(made, st.mode & 4095);
     await utimes3(made, st.atime, st.mtime);
@@ -2145,10 +2285,10 @@ function openScope(store) {
   let counter = 0;
   const fresh = async () => {
     const dir = await store.mountDir(`op${counter++}`);
-    cleanups.push(() => rm4(dir, { recursive: true, force: true }));
+    cleanups.push(() => rm3(dir, { recursive: true, force: true }));
     return dir;
   };
-  const lowerOf = (ref) => ref.kind === "snapshot" ? store.snapshots.chain(ref.id).map((s) => path5.relative(store.snapshots.dir, s.dir)) : [];
+  const lowerOf = (ref) => ref.kind === "snapshot" ? store.snapshots.chain(ref.id).map((s) => path4.relative(store.snapshots.dir, s.dir)) : [];
   const track = (mount) => {
     cleanups.push(() => mount.unmount());
   };
@@ -2177,13 +2317,13 @@ function openScope(store) {
       if (ref.kind === "local") {
         const layers = await contextLayers(ref);
         if (layers.length === 1) return ref.root;
-        const target2 = path5.join(await fresh(), "rootfs");
-        const lower = layers.map((d) => path5.relative("/", d));
+        const target2 = path4.join(await fresh(), "rootfs");
+        const lower = layers.map((d) => path4.relative("/", d));
         track(await mountOverlay2({ snapshotsDir: "/", lower, target: target2 }));
         return target2;
       }
       if (ref.kind === "empty") return fresh();
-      const target = path5.join(await fresh(), "rootfs");
+      const target = path4.join(await fresh(), "rootfs");
       track(await mountOverlay2({ snapshotsDir: store.snapshots.dir, lower: lowerOf(ref), target }));
       return target;
     },
@@ -2192,12 +2332,12 @@ function openScope(store) {
         throw new Error("internal: a local context cannot be a writable base");
       const parent = ref.kind === "snapshot" ? ref.id : null;
       const snapshot = await store.snapshots.create(parent, description);
-      const target = path5.join(await fresh(), "rootfs");
+      const target = path4.join(await fresh(), "rootfs");
       const mount = await mountOverlay2({
         snapshotsDir: store.snapshots.dir,
         lower: lowerOf(ref),
-        upper: path5.relative(store.snapshots.dir, snapshot.dir),
-        work: path5.relative(store.snapshots.dir, snapshot.workDir),
+        upper: path4.relative(store.snapshots.dir, snapshot.dir),
+        work: path4.relative(store.snapshots.dir, snapshot.workDir),
         target
       });
       track(mount);
@@ -2205,18 +2345,18 @@ function openScope(store) {
     },
     async mountScratchWritable(ref) {
       const base = await fresh();
-      const upper = path5.join(base, "upper");
-      const work = path5.join(base, "work");
-      await mkdir7(upper);
-      await mkdir7(work);
-      const target = path5.join(base, "rootfs");
+      const upper = path4.join(base, "upper");
+      const work = path4.join(base, "work");
+      await mkdir6(upper);
+      await mkdir6(work);
+      const target = path4.join(base, "rootfs");
       const lower = ref.kind === "snapshot" ? store.snapshots.chain(ref.id).map((s) => s.dir) : ref.kind === "local" ? await contextLayers(ref) : [await fresh()];
       track(
         await mountOverlay2({
           snapshotsDir: "/",
-          lower: lower.map((d) => path5.relative("/", d)),
-          upper: path5.relative("/", upper),
-          work: path5.relative("/", work),
+          lower: lower.map((d) => path4.relative("/", d)),
+          upper: path4.relative("/", upper),
+          work: path4.relative("/", work),
           target
         })
       );
@@ -2284,9 +2424,9 @@ __export(git_exports, {
   gitSourceHandler: () => gitSourceHandler
 });
 import { execFile } from "node:child_process";
-import { rm as rm5 } from "node:fs/promises";
-import path7 from "node:path";
-import { promisify } from "node:util";
+import { rm as rm6 } from "node:fs/promises";
+import path9 from "node:path";
+import { promisify as promisify2 } from "node:util";
 async function git(args, signal, cwd) {
   try {
     const { stdout } = await run("git", args, {
@@ -2338,7 +2478,7 @@ function gitSourceHandler(engine, source) {
       try {
         await checkoutGit(source.remote, sha, snapshot.dir, ctx.signal);
         if (!source.keepGitDir)
-          await rm5(path7.join(snapshot.dir, ".git"), { recursive: true, force: true });
+          await rm6(path9.join(snapshot.dir, ".git"), { recursive: true, force: true });
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -2354,147 +2494,7 @@ var init_git = __esm({
     "use strict";
     init_digest();
     init_errors5();
-    run = promisify(execFile);
-  }
-});
-
-// src/exec/user.ts
-import { lstat as lstat7, readFile as readFile8, readlink as readlink2 } from "node:fs/promises";
-import path8 from "node:path";
-async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
-  const root = path8.resolve(rootfs);
-  const pending = splitPath2(unsafePath);
-  const resolved = [];
-  let links = 0;
-  while (pending.length > 0) {
-    const part = pending.shift();
-    if (part === ".") continue;
-    if (part === "..") {
-      resolved.pop();
-      continue;
-    }
-    if (!followFinal && pending.length === 0) {
-      resolved.push(part);
-      break;
-    }
-    const candidate = path8.join(root, ...resolved, part);
-    const info2 = await lstat7(candidate).catch((err) => {
-      if (err.code === "ENOENT" || err.code === "ENOTDIR") return void 0;
-      throw err;
-    });
-    if (info2?.isSymbolicLink() !== true) {
-      resolved.push(part);
-      continue;
-    }
-    if (++links > MAX_SYMLINKS) {
-      throw Object.assign(new Error(`too many levels of symbolic links in ${unsafePath}`), {
-        code: "ELOOP"
-      });
-    }
-    const target = await readlink2(candidate);
-    if (target.startsWith("/")) resolved.length = 0;
-    pending.unshift(...splitPath2(target));
-  }
-  return path8.join(root, ...resolved);
-}
-function splitPath2(p) {
-  return p.split("/").filter((part) => part !== "");
-}
-async function resolveUser(rootfs, user) {
-  const [userArg = "", groupArg] = splitOnce(user.trim(), ":");
-  if (/^\d+$/.test(userArg) && groupArg !== void 0 && /^\d+$/.test(groupArg)) {
-    return { uid: toId(userArg), gid: toId(groupArg), additionalGids: [] };
-  }
-  const passwd = parsePasswd(await readRootFile(rootfs, "/etc/passwd"));
-  const numericUser = /^\d+$/.test(userArg);
-  const entry = userArg === "" || numericUser ? passwd.find((e) => e.uid === (userArg === "" ? 0 : Number(userArg))) : passwd.find((e) => e.name === userArg);
-  if (entry === void 0 && !numericUser && userArg !== "") {
-    const suggestion = closestMatch(
-      userArg,
-      passwd.map((e) => e.name)
-    );
-    throw new UnknownUserError("user", userArg, "/etc/passwd", suggestion);
-  }
-  const uid = entry?.uid ?? (userArg === "" ? 0 : toId(userArg));
-  const gid = entry?.gid ?? 0;
-  if (groupArg === void 0 && entry === void 0) return { uid, gid, additionalGids: [] };
-  const groups = parseGroup(await readRootFile(rootfs, "/etc/group"));
-  if (groupArg !== void 0) {
-    return { uid, gid: findGroup(groups, groupArg), additionalGids: [] };
-  }
-  const additionalGids = groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid);
-  return { uid, gid, additionalGids: [...new Set(additionalGids)] };
-}
-function findGroup(groups, groupArg) {
-  const numeric = /^\d+$/.test(groupArg);
-  const group2 = groups.find((g) => numeric ? g.gid === Number(groupArg) : g.name === groupArg);
-  if (group2 !== void 0) return group2.gid;
-  if (numeric) return toId(groupArg);
-  throw new UnknownUserError(
-    "group",
-    groupArg,
-    "/etc/group",
-    closestMatch(
-      groupArg,
-      groups.map((g) => g.name)
-    )
-  );
-}
-function splitOnce(s, sep2) {
-  const i = s.indexOf(sep2);
-  return i < 0 ? [s] : [s.slice(0, i), s.slice(i + 1)];
-}
-function toId(s) {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 0 || n > 4294967294) {
-    throw new UnknownUserError("user", s, "/etc/passwd");
-  }
-  return n;
-}
-async function readRootFile(rootfs, file) {
-  const host = await resolveInRoot(rootfs, file);
-  try {
-    return await readFile8(host, "utf8");
-  } catch (err) {
-    const code2 = err.code;
-    if (code2 === "ENOENT" || code2 === "ENOTDIR" || code2 === "EISDIR") return "";
-    throw err;
-  }
-}
-function parsePasswd(text) {
-  const entries = [];
-  for (const fields of parseColonFile(text)) {
-    const [name = "", , uid = "", gid = ""] = fields;
-    if (!/^\d+$/.test(uid)) continue;
-    entries.push({ name, uid: Number(uid), gid: /^\d+$/.test(gid) ? Number(gid) : 0 });
-  }
-  return entries;
-}
-function parseGroup(text) {
-  const entries = [];
-  for (const fields of parseColonFile(text)) {
-    const [name = "", , gid = "", members = ""] = fields;
-    if (!/^\d+$/.test(gid)) continue;
-    entries.push({ name, gid: Number(gid), members: members.split(",").filter((m) => m !== "") });
-  }
-  return entries;
-}
-async function readPasswd(rootfs) {
-  return parsePasswd(await readRootFile(rootfs, "/etc/passwd"));
-}
-async function readGroups(rootfs) {
-  return parseGroup(await readRootFile(rootfs, "/etc/group"));
-}
-function parseColonFile(text) {
-  return text.split("\n").map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#")).map((line) => line.split(":"));
-}
-var MAX_SYMLINKS;
-var init_user = __esm({
-  "src/exec/user.ts"() {
-    "use strict";
-    init_errors();
-    init_errors4();
-    MAX_SYMLINKS = 255;
+    run = promisify2(execFile);
   }
 });
 
@@ -2503,20 +2503,20 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
   const scope = openScope(engine.store);
   let pending;
   try {
-    let path30;
+    let path31;
     let unmount = async () => {
     };
     if (base.kind === "empty" && options.direct) {
       const snapshot = await engine.store.snapshots.create(null, description);
       pending = snapshot.id;
-      path30 = snapshot.dir;
+      path31 = snapshot.dir;
     } else {
       const mount = await scope.mountWritable(base, description);
       pending = mount.snapshot.id;
-      path30 = mount.path;
+      path31 = mount.path;
       unmount = mount.unmount;
     }
-    await write({ path: path30, scope });
+    await write({ path: path31, scope });
     await unmount();
     await scope.close();
     const committed = await engine.store.snapshots.commit(pending);
@@ -2554,9 +2554,9 @@ var init_errors6 = __esm({
 });
 
 // src/engine/file/paths.ts
-import path9 from "node:path";
+import path10 from "node:path";
 function cleanPath2(p) {
-  return path9.posix.normalize("/" + p).replace(/(.)\/+$/, "$1");
+  return path10.posix.normalize("/" + p).replace(/(.)\/+$/, "$1");
 }
 async function resolveInRoot2(root, p, followFinal = true) {
   try {
@@ -2583,7 +2583,7 @@ var init_paths = __esm({
 
 // src/engine/copy-tree.ts
 import { execFile as execFile2 } from "node:child_process";
-import { promisify as promisify2 } from "node:util";
+import { promisify as promisify3 } from "node:util";
 async function copyTree(src, dest, signal) {
   await run2("cp", ["-a", "--", `${src}/.`, dest], { signal, maxBuffer: 4 << 20 });
 }
@@ -2591,7 +2591,7 @@ var run2;
 var init_copy_tree = __esm({
   "src/engine/copy-tree.ts"() {
     "use strict";
-    run2 = promisify2(execFile2);
+    run2 = promisify3(execFile2);
   }
 });
 
@@ -2600,10 +2600,10 @@ var ssh_agent_exports = {};
 __export(ssh_agent_exports, {
   startAgentProxy: () => startAgentProxy
 });
-import { chmod as chmod4, chown as chown2, mkdtemp as mkdtemp3, rm as rm6 } from "node:fs/promises";
+import { chmod as chmod4, chown as chown2, mkdtemp as mkdtemp3, rm as rm7 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import path10 from "node:path";
+import path11 from "node:path";
 function listen(server, socket) {
   return new Promise((resolve2, reject) => {
     server.once("error", reject);
@@ -2614,8 +2614,8 @@ function listen(server, socket) {
   });
 }
 async function startAgentProxy(options) {
-  const dir = await mkdtemp3(path10.join(tmpdir2(), "tbuild-ssh-"));
-  const socket = path10.join(dir, "agent.sock");
+  const dir = await mkdtemp3(path11.join(tmpdir2(), "tbuild-ssh-"));
+  const socket = path11.join(dir, "agent.sock");
   const open5 = /* @__PURE__ */ new Set();
   const server = createServer((client) => {
     const upstream = createConnection(options.agent);
@@ -2635,7 +2635,7 @@ async function startAgentProxy(options) {
     await chmod4(socket, options.mode);
   } catch (error) {
     server.close();
-    await rm6(dir, { recursive: true, force: true });
+    await rm7(dir, { recursive: true, force: true });
     throw error;
   }
   return {
@@ -2643,7 +2643,7 @@ async function startAgentProxy(options) {
     async close() {
       for (const s of open5) s.destroy();
       await new Promise((resolve2) => server.close(() => resolve2()));
-      await rm6(dir, { recursive: true, force: true });
+      await rm7(dir, { recursive: true, force: true });
     }
   };
 }
@@ -2658,8 +2658,8 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod5, chown as chown3, mkdir as mkdir9, readFile as readFile9, writeFile as writeFile4 } from "node:fs/promises";
-import path11 from "node:path";
+import { chmod as chmod5, chown as chown3, mkdir as mkdir11, readFile as readFile10, writeFile as writeFile5 } from "node:fs/promises";
+import path12 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description) {
   const rootMount = op.mounts.find((m) => m.dest === "/");
   if (!rootMount) throw new UnsupportedOpError("exec op has no root mount");
@@ -2698,7 +2698,7 @@ async function runExecOp(engine, op, inputs, ctx, description) {
           mounts,
           network: network === "none" ? "none" : "host",
           security: op.security,
-          hosts: DEFAULT_HOSTS + (op.extraHosts ?? []).map((h) => `${h.ip}	${h.host}
+          hosts: DEFAULT_HOSTS2 + (op.extraHosts ?? []).map((h) => `${h.ip}	${h.host}
 `).join(""),
           ...op.shmSize !== void 0 ? { shmSize: op.shmSize } : {},
           ...op.ulimits ? { ulimits: op.ulimits } : {}
@@ -2719,7 +2719,7 @@ async function runExecOp(engine, op, inputs, ctx, description) {
 }
 async function ensureWorkdir(rootfs, cwd) {
   const host = await resolveInRoot2(rootfs, cwd, true);
-  await mkdir9(host, { recursive: true, mode: 493 });
+  await mkdir11(host, { recursive: true, mode: 493 });
 }
 async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   const inputRef = () => mount.input === null ? { kind: "empty" } : inputs[mount.input];
@@ -2739,7 +2739,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
     case "cache": {
       const dir = await cacheMountDir(engine, scope, mount, inputRef, busyCaches);
       const source = mount.selector ? await resolveInRoot2(dir, mount.selector, true) : dir;
-      await mkdir9(source, { recursive: true });
+      await mkdir11(source, { recursive: true });
       return { dest: mount.dest, type: "bind", source, readonly: mount.readonly };
     }
     case "secret": {
@@ -2752,8 +2752,8 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
       }
       if (opt.env) env.push(`${opt.env}=${value}`);
       if (!mount.dest) return void 0;
-      const file = path11.join(await scope.tempDir(), "secret");
-      await writeFile4(file, value, { mode: 256 });
+      const file = path12.join(await scope.tempDir(), "secret");
+      await writeFile5(file, value, { mode: 256 });
       await chown3(file, opt.uid ?? 0, opt.gid ?? 0);
       await chmod5(file, opt.mode ?? 256);
       return { dest: mount.dest, type: "bind", source: file, readonly: true };
@@ -2773,7 +2773,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   }
 }
 async function readSecret(file) {
-  return readFile9(file, "utf8");
+  return readFile10(file, "utf8");
 }
 async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
   const opt = mount.cache;
@@ -2818,7 +2818,7 @@ async function lockCacheMounts(engine, mounts, signal) {
   }
   return { busy, release };
 }
-var DEFAULT_HOSTS;
+var DEFAULT_HOSTS2;
 var init_exec = __esm({
   "src/engine/ops/exec.ts"() {
     "use strict";
@@ -2827,7 +2827,7 @@ var init_exec = __esm({
     init_new_snapshot();
     init_paths();
     init_copy_tree();
-    DEFAULT_HOSTS = "127.0.0.1	localhost\n::1	localhost ip6-localhost ip6-loopback\n";
+    DEFAULT_HOSTS2 = "127.0.0.1	localhost\n::1	localhost ip6-localhost ip6-loopback\n";
   }
 });
 
@@ -2929,7 +2929,7 @@ var init_mode = __esm({
 
 // src/engine/file/special.ts
 import { execFile as execFile3 } from "node:child_process";
-import { promisify as promisify3 } from "node:util";
+import { promisify as promisify4 } from "node:util";
 async function makeSpecialFile(dest, st) {
   const mode = (st.mode & 4095).toString(8);
   const major = Math.floor(st.rdev / 256) & 4095;
@@ -2952,7 +2952,7 @@ var init_special = __esm({
   "src/engine/file/special.ts"() {
     "use strict";
     init_errors6();
-    run3 = promisify3(execFile3);
+    run3 = promisify4(execFile3);
   }
 });
 
@@ -2964,13 +2964,13 @@ import {
   link as link3,
   lstat as lstat8,
   lutimes as lutimes2,
-  mkdir as mkdir10,
-  readdir as readdir7,
+  mkdir as mkdir12,
+  readdir as readdir8,
   readlink as readlink3,
-  rm as rm7,
+  rm as rm8,
   symlink as symlink2
 } from "node:fs/promises";
-import path12 from "node:path";
+import path13 from "node:path";
 function makeLimit() {
   return pLimit(CONCURRENCY);
 }
@@ -2990,7 +2990,7 @@ async function copyDirEntries(src, dest, rel, opts) {
 }
 function isSkipped(src, rel, opts) {
   if (rel && opts.exclude.some((p) => matchPath(p, rel))) return true;
-  return opts.visible !== void 0 && !opts.visible(path12.relative(opts.sourceRoot, src).split(path12.sep).join("/"));
+  return opts.visible !== void 0 && !opts.visible(path13.relative(opts.sourceRoot, src).split(path13.sep).join("/"));
 }
 async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   opts.signal?.throwIfAborted();
@@ -3004,11 +3004,11 @@ async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh
 async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   const { limit } = opts;
   const existing = fresh ? void 0 : await limit(() => lstat8(dest).catch(() => void 0));
-  if (existing && !existing.isDirectory()) await limit(() => rm7(dest, { force: true }));
+  if (existing && !existing.isDirectory()) await limit(() => rm8(dest, { force: true }));
   const created = !existing?.isDirectory();
   let inner;
   if (created) {
-    await limit(() => mkdir10(dest));
+    await limit(() => mkdir12(dest));
     inner = await describeNewDir(dest, fresh, limit);
   }
   await copyChildren(src, dest, rel, opts, inner);
@@ -3020,7 +3020,7 @@ async function describeNewDir(dir, parent, limit) {
   return { uid: st.uid, gid: st.gid, setgid: (st.mode & 1024) !== 0 };
 }
 async function copyChildren(src, dest, rel, opts, fresh) {
-  const entries = await opts.limit(() => readdir7(src, { withFileTypes: true }));
+  const entries = await opts.limit(() => readdir8(src, { withFileTypes: true }));
   entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   await settleAll(
     entries.map(
@@ -3032,8 +3032,8 @@ async function copyChildren(src, dest, rel, opts, fresh) {
   );
 }
 async function copyChild(entry, src, dest, rel, opts, fresh) {
-  const childSrc = path12.join(src, entry.name);
-  const childDest = path12.join(dest, entry.name);
+  const childSrc = path13.join(src, entry.name);
+  const childDest = path13.join(dest, entry.name);
   const childRel = rel ? `${rel}/${entry.name}` : entry.name;
   if (entry.isDirectory()) {
     const st = await opts.limit(() => lstat8(childSrc));
@@ -3060,10 +3060,10 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
     if (existing?.isDirectory()) {
       throw new FileOpError(
         "TBUILD_COPY_DEST",
-        `cannot replace directory /${rel || path12.basename(dest)} with a file`
+        `cannot replace directory /${rel || path13.basename(dest)} with a file`
       );
     }
-    if (existing) await rm7(dest, { force: true });
+    if (existing) await rm8(dest, { force: true });
   }
   const inodeKey = st.nlink > 1 ? `${st.dev}:${st.ino}` : void 0;
   const linked = inodeKey ? opts.inodes.get(inodeKey) : void 0;
@@ -3132,7 +3132,7 @@ var init_tree = __esm({
 // src/engine/file/unpack.ts
 import { execFile as execFile4 } from "node:child_process";
 import { open as open4 } from "node:fs/promises";
-import { promisify as promisify4 } from "node:util";
+import { promisify as promisify5 } from "node:util";
 async function isArchive(file) {
   const fh = await open4(file, "r");
   try {
@@ -3184,13 +3184,13 @@ var init_unpack = __esm({
   "src/engine/file/unpack.ts"() {
     "use strict";
     init_errors6();
-    run4 = promisify4(execFile4);
+    run4 = promisify5(execFile4);
   }
 });
 
 // src/engine/file/copy.ts
-import { chmod as chmod7, lchown as lchown3, lstat as lstat9, mkdir as mkdir11, readdir as readdir8, rm as rm8 } from "node:fs/promises";
-import path13 from "node:path";
+import { chmod as chmod7, lchown as lchown3, lstat as lstat9, mkdir as mkdir13, readdir as readdir9, rm as rm9 } from "node:fs/promises";
+import path14 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
   const visible = source.visible;
@@ -3220,20 +3220,20 @@ async function copyAction(ctx, source, action, owner) {
     let dest = cleanPath2(action.dest) + (destIsDir ? "/" : "");
     if (action.parents) {
       const rel = parentsRelative(action.src, match);
-      dest = path13.posix.join(dest, st.isDirectory() ? rel : path13.posix.dirname(rel)) + "/";
+      dest = path14.posix.join(dest, st.isDirectory() ? rel : path14.posix.dirname(rel)) + "/";
     }
     if (action.attemptUnpack && st.isFile() && await isArchive(srcHost)) {
       await unpackInto2(ctx, srcHost, dest, opts);
       continue;
     }
-    await copyOne(ctx, srcHost, st, path13.posix.basename(match), dest, action, opts);
+    await copyOne(ctx, srcHost, st, path14.posix.basename(match), dest, action, opts);
   }
 }
 function parentsRelative(pattern, match) {
   const pivot = pattern.indexOf("/./");
   if (pivot >= 0) {
     const base = cleanPath2(pattern.slice(0, pivot));
-    return path13.posix.relative(base, match);
+    return path14.posix.relative(base, match);
   }
   return match.replace(/^\/+/, "");
 }
@@ -3243,15 +3243,15 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   const destSt = await lstat9(destHost).catch(() => void 0);
   const copyContents = st.isDirectory() && action.dirContentsOnly;
   if (!copyContents && st.isDirectory() && destSt || !st.isDirectory() && destSt?.isDirectory()) {
-    destHost = path13.join(destHost, name);
+    destHost = path14.join(destHost, name);
   } else if (!st.isDirectory() && trailing && !destSt) {
-    destHost = path13.join(destHost, name);
+    destHost = path14.join(destHost, name);
   }
-  const parent = copyContents ? destHost : path13.dirname(destHost);
-  if (!action.createDestPath && !await lstat9(path13.dirname(destHost)).catch(() => void 0)) {
+  const parent = copyContents ? destHost : path14.dirname(destHost);
+  if (!action.createDestPath && !await lstat9(path14.dirname(destHost)).catch(() => void 0)) {
     throw new FileOpError(
       "TBUILD_COPY_DEST",
-      `destination directory ${path13.posix.dirname(dest)} does not exist`
+      `destination directory ${path14.posix.dirname(dest)} does not exist`
     );
   }
   await mkdirAllOwned(ctx.dest, parent, opts.owner);
@@ -3270,29 +3270,29 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   }
 }
 async function mkdirAllOwned(root, dir, owner, mode = 493) {
-  const rel = path13.relative(root, dir);
+  const rel = path14.relative(root, dir);
   if (rel.startsWith(".."))
     throw new FileOpError("TBUILD_PATH_ESCAPE", `refusing to create ${dir} outside the root`);
   let current = root;
-  for (const part of rel.split(path13.sep).filter(Boolean)) {
-    current = path13.join(current, part);
+  for (const part of rel.split(path14.sep).filter(Boolean)) {
+    current = path14.join(current, part);
     const st = await lstat9(current).catch(() => void 0);
     if (st?.isDirectory()) continue;
     if (st?.isSymbolicLink()) {
-      current = await resolveInRoot2(root, "/" + path13.relative(root, current), true);
+      current = await resolveInRoot2(root, "/" + path14.relative(root, current), true);
       await mkdirAllOwned(root, current, owner, mode);
       continue;
     }
     if (st) {
       throw new FileOpError(
         "TBUILD_NOT_A_DIRECTORY",
-        `cannot create directory /${path13.relative(root, current)}: a file is in the way`,
+        `cannot create directory /${path14.relative(root, current)}: a file is in the way`,
         {
           hint: "A file exists where the destination path needs a directory."
         }
       );
     }
-    await mkdir11(current, { mode });
+    await mkdir13(current, { mode });
     await chmod7(current, mode);
     await lchown3(current, owner?.uid ?? 0, owner?.gid ?? 0);
   }
@@ -3304,13 +3304,13 @@ async function resolveWildcards(root, pattern) {
     const next = [];
     for (const dir of current) {
       if (!hasWildcard(part)) {
-        next.push(path13.posix.join(dir, part));
+        next.push(path14.posix.join(dir, part));
         continue;
       }
       const host = await resolveInRoot2(root, dir, true);
-      const names = await readdir8(host).catch(() => []);
+      const names = await readdir9(host).catch(() => []);
       for (const name of names.sort())
-        if (matchComponent(part, name)) next.push(path13.posix.join(dir, name));
+        if (matchComponent(part, name)) next.push(path14.posix.join(dir, name));
     }
     current = next;
   }
@@ -3334,7 +3334,7 @@ async function unpackInto2(ctx, archive, dest, opts) {
     sourceRoot: tmp
   };
   await copyDirEntries(tmp, destHost, "", archiveOpts);
-  await rm8(tmp, { recursive: true, force: true });
+  await rm9(tmp, { recursive: true, force: true });
 }
 var init_copy = __esm({
   "src/engine/file/copy.ts"() {
@@ -3399,8 +3399,8 @@ var init_owner = __esm({
 });
 
 // src/engine/file/actions.ts
-import { chmod as chmod8, lchown as lchown4, lstat as lstat10, rm as rm9, symlink as symlink3, writeFile as writeFile5 } from "node:fs/promises";
-import path14 from "node:path";
+import { chmod as chmod8, lchown as lchown4, lstat as lstat10, rm as rm10, symlink as symlink3, writeFile as writeFile6 } from "node:fs/promises";
+import path15 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
     ctx.signal?.throwIfAborted();
@@ -3420,7 +3420,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: a file exists there`
           );
-        if (!action.makeParents && !await lstat10(path14.dirname(target)).catch(() => void 0)) {
+        if (!action.makeParents && !await lstat10(path15.dirname(target)).catch(() => void 0)) {
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: parent does not exist`
@@ -3431,9 +3431,9 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "mkfile": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
-        await mkdirAllOwned(ctx.dest, path14.dirname(target), void 0);
-        await rm9(target, { force: true });
-        await writeFile5(target, action.data);
+        await mkdirAllOwned(ctx.dest, path15.dirname(target), void 0);
+        await rm10(target, { force: true });
+        await writeFile6(target, action.data);
         await chmod8(target, action.mode);
         await lchown4(target, owner?.uid ?? 0, owner?.gid ?? 0);
         break;
@@ -3445,14 +3445,14 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
           const exists2 = await lstat10(target).catch(() => void 0);
           if (!exists2 && !action.allowNotFound)
             throw new FileOpError("TBUILD_RM", `cannot remove ${p}: not found`);
-          await rm9(target, { recursive: true, force: true });
+          await rm10(target, { recursive: true, force: true });
         }
         break;
       }
       case "symlink": {
         const target = await resolveInRoot2(ctx.dest, action.path, false);
-        await mkdirAllOwned(ctx.dest, path14.dirname(target), void 0);
-        await rm9(target, { force: true });
+        await mkdirAllOwned(ctx.dest, path15.dirname(target), void 0);
+        await rm10(target, { force: true });
         await symlink3(action.target, target);
         break;
       }
@@ -3484,12 +3484,12 @@ async function runFileOp(engine, op, inputs, ctx, description) {
     engine,
     base,
     description,
-    async ({ path: path30, scope }) => {
+    async ({ path: path31, scope }) => {
       const sources = [];
       for (let i = 0; i < inputs.length; i++)
         sources.push(used.has(i) ? await sourceRoot(scope, inputs[i], ctx.signal) : null);
       await applyFileActions(
-        { dest: path30, tempDir: scope.tempDir, signal: ctx.signal },
+        { dest: path31, tempDir: scope.tempDir, signal: ctx.signal },
         sources,
         op.actions,
         scope.tempDir
@@ -3525,11 +3525,11 @@ __export(merge_exports, {
 });
 async function runMergeOp(engine, inputs, ctx, description) {
   const [first = { kind: "empty" }, ...rest] = inputs;
-  return writeNewSnapshot(engine, first, description, async ({ path: path30, scope }) => {
+  return writeNewSnapshot(engine, first, description, async ({ path: path31, scope }) => {
     for (const ref of rest) {
       ctx.signal.throwIfAborted();
       if (ref.kind === "empty") continue;
-      await copyTree(await scope.mountReadOnly(ref), path30, ctx.signal);
+      await copyTree(await scope.mountReadOnly(ref), path31, ctx.signal);
     }
   });
 }
@@ -3538,6 +3538,41 @@ var init_merge = __esm({
     "use strict";
     init_copy_tree();
     init_new_snapshot();
+  }
+});
+
+// src/shared/platform.ts
+function hostPlatform() {
+  const architecture = NODE_TO_OCI_ARCH[process.arch] ?? process.arch;
+  return architecture === "arm" ? { os: "linux", architecture, variant: "v7" } : { os: "linux", architecture };
+}
+function parsePlatform(text) {
+  const parts = text.trim().toLowerCase().split("/");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
+    throw new UsageError(`invalid platform "${text}"`, {
+      hint: "Use os/arch[/variant], for example linux/amd64 or linux/arm/v7."
+    });
+  }
+  const [os, architecture, variant] = parts;
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+function formatPlatform(p) {
+  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
+}
+var NODE_TO_OCI_ARCH;
+var init_platform = __esm({
+  "src/shared/platform.ts"() {
+    "use strict";
+    init_errors();
+    NODE_TO_OCI_ARCH = {
+      x64: "amd64",
+      arm64: "arm64",
+      arm: "arm",
+      ia32: "386",
+      ppc64: "ppc64le",
+      s390x: "s390x",
+      riscv64: "riscv64"
+    };
   }
 });
 
@@ -3622,7 +3657,7 @@ var init_seccomp = __esm({
 });
 
 // src/exec/spec.ts
-import path16 from "node:path";
+import path17 from "node:path";
 function createSystemMounts(insecure, shmSize = 64 * 1024 * 1024) {
   const ro = insecure ? [] : ["ro"];
   return [
@@ -3674,7 +3709,7 @@ function createFileMounts(files) {
   ];
 }
 function toOciMount(mount) {
-  const dest = path16.posix.normalize(mount.dest);
+  const dest = path17.posix.normalize(mount.dest);
   if (mount.type === "tmpfs") {
     const size = mount.size === void 0 ? [] : [`size=${mount.size}`];
     return {
@@ -3846,8 +3881,8 @@ var init_spec = __esm({
 });
 
 // src/exec/stubs.ts
-import { lstat as lstat11, mkdir as mkdir12, rmdir, stat as stat4, unlink as unlink2, writeFile as writeFile6 } from "node:fs/promises";
-import path17 from "node:path";
+import { lstat as lstat11, mkdir as mkdir14, rmdir, stat as stat5, unlink as unlink2, writeFile as writeFile7 } from "node:fs/promises";
+import path18 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
   const stubs = {
@@ -3864,18 +3899,18 @@ async function createMountStubs(rootfs, requests) {
   return stubs;
 }
 async function createStub(rootfs, request2, records) {
-  const root = path17.resolve(rootfs);
+  const root = path18.resolve(rootfs);
   const target = await resolveInRoot(root, request2.dest);
   const missing = [];
-  for (let p = target; p !== root && !await exists(p); p = path17.dirname(p)) missing.unshift(p);
+  for (let p = target; p !== root && !await exists(p); p = path18.dirname(p)) missing.unshift(p);
   for (const host of missing) {
-    const parentHost = path17.dirname(host);
-    const parent = await stat4(parentHost, { bigint: true });
+    const parentHost = path18.dirname(host);
+    const parent = await stat5(parentHost, { bigint: true });
     const kind = host === target ? request2.kind : "dir";
-    if (kind === "dir") await mkdir12(host, { mode: 493 });
-    else await writeFile6(host, "", { mode: 420, flag: "wx" });
+    if (kind === "dir") await mkdir14(host, { mode: 493 });
+    else await writeFile7(host, "", { mode: 420, flag: "wx" });
     records.push({
-      path: `/${path17.relative(root, host)}`,
+      path: `/${path18.relative(root, host)}`,
       host,
       kind,
       parentHost,
@@ -3901,7 +3936,7 @@ async function removeStubs(records) {
   records.length = 0;
 }
 async function restoreMtime(dir, mtimeNs) {
-  const now = await stat4(dir, { bigint: true }).catch((err) => {
+  const now = await stat5(dir, { bigint: true }).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -3948,11 +3983,11 @@ __export(runc_exports, {
 });
 import { spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir13, readFile as readFile10, readdir as readdir9, rm as rm10, stat as stat5, writeFile as writeFile7 } from "node:fs/promises";
-import path18 from "node:path";
+import { mkdir as mkdir15, readFile as readFile11, readdir as readdir10, rm as rm11, stat as stat6, writeFile as writeFile8 } from "node:fs/promises";
+import path19 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
-  const runcRoot = path18.join(options.stateDir, "runc");
+  const runcRoot = path19.join(options.stateDir, "runc");
   return {
     async run(spec, io, signal) {
       if (signal.aborted) throw new CancelledError();
@@ -3972,7 +4007,7 @@ function createRuncExecutor(options) {
 async function cleanUpRun(runc, runcRoot, prepared) {
   const steps = [
     () => deleteContainer(runc, runcRoot, prepared.id),
-    () => rm10(prepared.bundle, { recursive: true, force: true }),
+    () => rm11(prepared.bundle, { recursive: true, force: true }),
     () => prepared.stubs.remove()
   ];
   let first;
@@ -3990,8 +4025,8 @@ function createContainerId() {
 }
 async function prepareBundle(stateDir, spec) {
   const id = createContainerId();
-  const bundle = path18.join(stateDir, "bundles", id);
-  await mkdir13(bundle, { recursive: true });
+  const bundle = path19.join(stateDir, "bundles", id);
+  await mkdir15(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const files = await writeBundleFiles(bundle, spec, hostname);
@@ -4000,42 +4035,42 @@ async function prepareBundle(stateDir, spec) {
     for (const file of Object.values(files)) kinds.set(file, "file");
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
     try {
-      await mkdir13(await resolveInRoot(spec.rootfs, spec.process.cwd), {
+      await mkdir15(await resolveInRoot(spec.rootfs, spec.process.cwd), {
         recursive: true,
         mode: 493
       });
       const config = createOciSpec(spec, mounts, hostname, await readHostLimits());
-      await writeFile7(path18.join(bundle, "config.json"), JSON.stringify(config, null, 2));
+      await writeFile8(path19.join(bundle, "config.json"), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();
       throw err;
     }
     return { id, bundle, stubs };
   } catch (err) {
-    await rm10(bundle, { recursive: true, force: true });
+    await rm11(bundle, { recursive: true, force: true });
     throw err;
   }
 }
 async function writeBundleFiles(bundle, spec, hostname) {
   const files = {
-    hosts: path18.join(bundle, "hosts"),
-    resolvConf: path18.join(bundle, "resolv.conf"),
-    hostname: path18.join(bundle, "hostname")
+    hosts: path19.join(bundle, "hosts"),
+    resolvConf: path19.join(bundle, "resolv.conf"),
+    hostname: path19.join(bundle, "hostname")
   };
   const hosts = spec.hosts ?? `127.0.0.1	localhost ${hostname}
 ::1	localhost ip6-localhost ip6-loopback
 `;
   const resolvConf = spec.resolvConf ?? await readHostResolvConf();
-  await writeFile7(files.hosts, hosts, { mode: 420 });
-  await writeFile7(files.resolvConf, resolvConf, { mode: 420 });
-  await writeFile7(files.hostname, `${hostname}
+  await writeFile8(files.hosts, hosts, { mode: 420 });
+  await writeFile8(files.resolvConf, resolvConf, { mode: 420 });
+  await writeFile8(files.hostname, `${hostname}
 `, { mode: 420 });
   return files;
 }
 async function readHostLimits() {
   const [limits, status] = await Promise.all([
-    readFile10("/proc/self/limits", "utf8"),
-    readFile10("/proc/self/status", "utf8")
+    readFile11("/proc/self/limits", "utf8"),
+    readFile11("/proc/self/status", "utf8")
   ]);
   const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
   const capBnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
@@ -4046,7 +4081,7 @@ async function readHostLimits() {
 }
 async function readHostResolvConf() {
   try {
-    return await readFile10("/etc/resolv.conf", "utf8");
+    return await readFile11("/etc/resolv.conf", "utf8");
   } catch (err) {
     if (err.code === "ENOENT") return "";
     throw err;
@@ -4059,7 +4094,7 @@ async function statBindSources(spec) {
     if (mount.source === void 0) {
       throw new MountError(`bind mount at ${mount.dest} has no source`);
     }
-    const info2 = await stat5(mount.source).catch((err) => {
+    const info2 = await stat6(mount.source).catch((err) => {
       throw new MountError(`bind mount source ${mount.source} does not exist`, {
         hint: `Create it before mounting it at ${mount.dest}.`,
         cause: err
@@ -4070,7 +4105,7 @@ async function statBindSources(spec) {
   return kinds;
 }
 async function runContainer(runc, runcRoot, prepared, spec, io, signal) {
-  const logPath = path18.join(prepared.bundle, "runc.log");
+  const logPath = path19.join(prepared.bundle, "runc.log");
   const args = ["--root", runcRoot, "--log", logPath, "--log-format", "json"];
   args.push("run", "--bundle", prepared.bundle, prepared.id);
   const stdin = spec.process.stdin;
@@ -4091,7 +4126,7 @@ async function runContainer(runc, runcRoot, prepared, spec, io, signal) {
     );
     child.on("close", (code2, sig) => resolve2(code2 ?? 128 + (sig ? signalNumber(sig) : 0)));
   });
-  const onAbort = () => void killUntilExited(runc, runcRoot, prepared.id, exited);
+  const onAbort = () => void stopUntilExited(runc, runcRoot, prepared.id, exited, spec.stop);
   signal.addEventListener("abort", onAbort, { once: true });
   if (signal.aborted) onAbort();
   try {
@@ -4118,7 +4153,7 @@ function createStderrForwarder(io) {
   };
 }
 async function readRuncError(logPath) {
-  const text = await readFile10(logPath, "utf8").catch((err) => {
+  const text = await readFile11(logPath, "utf8").catch((err) => {
     if (err.code === "ENOENT") return "";
     throw err;
   });
@@ -4134,6 +4169,20 @@ async function readRuncError(logPath) {
   }
   return message;
 }
+async function stopUntilExited(runc, runcRoot, id, exited, stop) {
+  if (stop !== void 0) {
+    await runCommand(runc, ["--root", runcRoot, "kill", id, stop.signal]).catch(() => void 0);
+    const gone = await Promise.race([
+      exited.then(
+        () => true,
+        () => true
+      ),
+      delay(stop.timeoutMs).then(() => false)
+    ]);
+    if (gone) return;
+  }
+  await killUntilExited(runc, runcRoot, id, exited);
+}
 async function killUntilExited(runc, runcRoot, id, exited) {
   let done = false;
   void exited.finally(() => done = true).catch(() => void 0);
@@ -4143,7 +4192,7 @@ async function killUntilExited(runc, runcRoot, id, exited) {
   }
 }
 async function deleteContainer(runc, runcRoot, id) {
-  if (!await pathExists(path18.join(runcRoot, id))) return;
+  if (!await pathExists(path19.join(runcRoot, id))) return;
   const result = await runCommand(runc, ["--root", runcRoot, "delete", "--force", id]).catch(
     (err) => {
       if (err.code === "ENOENT") return { code: 0, stdout: "", stderr: "" };
@@ -4155,8 +4204,8 @@ async function deleteContainer(runc, runcRoot, id) {
   }
 }
 async function cleanupStaleContainers(stateDir, runcPath = "runc") {
-  const runcRoot = path18.join(stateDir, "runc");
-  const bundles = path18.join(stateDir, "bundles");
+  const runcRoot = path19.join(stateDir, "runc");
+  const bundles = path19.join(stateDir, "bundles");
   const ids = /* @__PURE__ */ new Set([...await listDir(runcRoot), ...await listDir(bundles)]);
   const removed = [];
   for (const id of ids) {
@@ -4164,14 +4213,14 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
     if (owner === void 0 || isProcessAlive2(Number(owner))) continue;
     await runCommand(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await deleteContainer(runcPath, runcRoot, id);
-    await rm10(path18.join(bundles, id), { recursive: true, force: true });
+    await rm11(path19.join(bundles, id), { recursive: true, force: true });
     removed.push(id);
   }
   return removed;
 }
 async function pathExists(p) {
   try {
-    await stat5(p);
+    await stat6(p);
     return true;
   } catch (err) {
     if (err.code === "ENOENT") return false;
@@ -4180,7 +4229,7 @@ async function pathExists(p) {
 }
 async function listDir(dir) {
   try {
-    return await readdir9(dir);
+    return await readdir10(dir);
   } catch (err) {
     if (err.code === "ENOENT") return [];
     throw err;
@@ -4209,41 +4258,6 @@ var init_runc = __esm({
   }
 });
 
-// src/shared/platform.ts
-function hostPlatform() {
-  const architecture = NODE_TO_OCI_ARCH[process.arch] ?? process.arch;
-  return architecture === "arm" ? { os: "linux", architecture, variant: "v7" } : { os: "linux", architecture };
-}
-function parsePlatform(text) {
-  const parts = text.trim().toLowerCase().split("/");
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
-    throw new UsageError(`invalid platform "${text}"`, {
-      hint: "Use os/arch[/variant], for example linux/amd64 or linux/arm/v7."
-    });
-  }
-  const [os, architecture, variant] = parts;
-  return variant ? { os, architecture, variant } : { os, architecture };
-}
-function formatPlatform(p) {
-  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
-}
-var NODE_TO_OCI_ARCH;
-var init_platform = __esm({
-  "src/shared/platform.ts"() {
-    "use strict";
-    init_errors();
-    NODE_TO_OCI_ARCH = {
-      x64: "amd64",
-      arm64: "arm64",
-      arm: "arm",
-      ia32: "386",
-      ppc64: "ppc64le",
-      s390x: "s390x",
-      riscv64: "riscv64"
-    };
-  }
-});
-
 // src/shared/git-url.ts
 function isGitUrl(text) {
   return /^git:\/\//i.test(text) || /^git@[^:]+:/.test(text) || /^https?:\/\/[^#]+\.git(#.*)?$/i.test(text) || /^https?:\/\/(github\.com|gitlab\.com|bitbucket\.org)\/[^/]+\/[^/#]+(#.*)?$/i.test(text);
@@ -4265,7 +4279,7 @@ var init_git_url = __esm({
 
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { copyFile as copyFile2, mkdir as mkdir14, writeFile as writeFile8 } from "node:fs/promises";
+import { copyFile as copyFile2, mkdir as mkdir16, writeFile as writeFile9 } from "node:fs/promises";
 import { dirname as dirname2, join as join14 } from "node:path";
 import { Readable as Readable3 } from "node:stream";
 import { pipeline as pipeline3 } from "node:stream/promises";
@@ -4308,7 +4322,7 @@ async function writeToDest(source, dest) {
     await pipeline3(Readable3.from(source), process.stdout, { end: false });
     return;
   }
-  if (typeof dest === "string") await mkdir14(dirname2(dest), { recursive: true });
+  if (typeof dest === "string") await mkdir16(dirname2(dest), { recursive: true });
   await pipeline3(
     Readable3.from(source),
     typeof dest === "string" ? createWriteStream2(dest) : dest
@@ -4316,11 +4330,11 @@ async function writeToDest(source, dest) {
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path30 = join14(dir, file.path);
-    await mkdir14(dirname2(path30), { recursive: true });
-    if ("data" in file) await writeFile8(path30, file.data);
-    else if (file.source) await copyFile2(file.source, path30);
-    else await pipeline3(file.open(), createWriteStream2(path30));
+    const path31 = join14(dir, file.path);
+    await mkdir16(dirname2(path31), { recursive: true });
+    if ("data" in file) await writeFile9(path31, file.data);
+    else if (file.source) await copyFile2(file.source, path31);
+    else await pipeline3(file.open(), createWriteStream2(path31));
   }
 }
 function parseImageName(name) {
@@ -4360,12 +4374,12 @@ function layoutFiles(image2, names, docker, manifests = indexDescriptors(image2,
   const addBlob = (descriptor, data) => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
-    const path30 = blobPath2(descriptor.digest);
-    if (data) files.push({ path: path30, data });
+    const path31 = blobPath2(descriptor.digest);
+    if (data) files.push({ path: path31, data });
     else {
       const { digest, size } = descriptor;
       files.push({
-        path: path30,
+        path: path31,
         size,
         open: () => image2.blobs.stream(digest),
         source: image2.blobs.path(digest)
@@ -4438,82 +4452,82 @@ import {
   link as link4,
   lstat as lstat12,
   lutimes as lutimes3,
-  mkdir as mkdir15,
-  readdir as readdir11,
+  mkdir as mkdir17,
+  readdir as readdir12,
   readlink as readlink4,
-  rm as rm11,
+  rm as rm12,
   symlink as symlink4,
-  utimes as utimes4
+  utimes as utimes5
 } from "node:fs/promises";
 import { join as join15 } from "node:path";
 async function applyLayers(layerDirs, dest) {
-  await mkdir15(dest, { recursive: true });
+  await mkdir17(dest, { recursive: true });
   const dirTimes = /* @__PURE__ */ new Map();
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
-    const stat10 = await lstatOrUndefined(join15(dest, rel));
-    if (stat10?.isDirectory()) await utimes4(join15(dest, rel), seconds2, seconds2);
+    const stat11 = await lstatOrUndefined(join15(dest, rel));
+    if (stat11?.isDirectory()) await utimes5(join15(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes) {
   let xattrs;
   const pending = /* @__PURE__ */ new Map();
   const firstLinks = /* @__PURE__ */ new Map();
-  for await (const { rel, abs, stat: stat10 } of walkTree(layer)) {
+  for await (const { rel, abs, stat: stat11 } of walkTree(layer)) {
     xattrs ??= await readXattrs(layer);
     const target = join15(dest, rel);
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
-    if (stat10.isCharacterDevice() && stat10.rdev === 0) {
-      await rm11(target, { recursive: true, force: true });
+    if (stat11.isCharacterDevice() && stat11.rdev === 0) {
+      await rm12(target, { recursive: true, force: true });
       continue;
     }
-    if (stat10.isDirectory()) {
-      if (existing && !existing.isDirectory()) await rm11(target, { force: true });
+    if (stat11.isDirectory()) {
+      if (existing && !existing.isDirectory()) await rm12(target, { force: true });
       if (existing?.isDirectory() && attrs?.get("trusted.overlay.opaque")?.toString() === "y") {
         await emptyDirectory(target);
       }
-      if (!existing?.isDirectory()) await mkdir15(target);
-      dirTimes.set(rel, Math.floor(stat10.mtimeMs / 1e3));
+      if (!existing?.isDirectory()) await mkdir17(target);
+      dirTimes.set(rel, Math.floor(stat11.mtimeMs / 1e3));
     } else {
-      if (existing) await rm11(target, { recursive: true, force: true });
-      const key = `${stat10.dev}:${stat10.ino}`;
-      const first = stat10.nlink > 1 ? firstLinks.get(key) : void 0;
+      if (existing) await rm12(target, { recursive: true, force: true });
+      const key = `${stat11.dev}:${stat11.ino}`;
+      const first = stat11.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
         await link4(first, target);
         continue;
       }
-      if (stat10.nlink > 1) firstLinks.set(key, target);
-      await createCopy(abs, target, stat10);
+      if (stat11.nlink > 1) firstLinks.set(key, target);
+      await createCopy(abs, target, stat11);
     }
-    await copyMetadata(target, stat10);
+    await copyMetadata(target, stat11);
     const kept = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
     if (kept.size > 0) pending.set(target, kept);
   }
   await writeXattrs(pending);
 }
-async function createCopy(source, target, stat10) {
-  if (stat10.isFile()) await copyFile3(source, target);
-  else if (stat10.isSymbolicLink()) await symlink4(await readlink4(source), target);
-  else if (stat10.isFIFO()) await makeNode(target, "fifo", stat10.mode);
-  else if (stat10.isCharacterDevice() || stat10.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat10.rdev);
-    await makeNode(target, stat10.isCharacterDevice() ? "char" : "block", stat10.mode, major, minor);
+async function createCopy(source, target, stat11) {
+  if (stat11.isFile()) await copyFile3(source, target);
+  else if (stat11.isSymbolicLink()) await symlink4(await readlink4(source), target);
+  else if (stat11.isFIFO()) await makeNode(target, "fifo", stat11.mode);
+  else if (stat11.isCharacterDevice() || stat11.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat11.rdev);
+    await makeNode(target, stat11.isCharacterDevice() ? "char" : "block", stat11.mode, major, minor);
   }
 }
-async function copyMetadata(target, stat10) {
-  if (stat10.isSocket()) return;
-  if (process.getuid?.() === 0) await lchown5(target, stat10.uid, stat10.gid);
-  if (!stat10.isSymbolicLink()) await chmod9(target, stat10.mode & 4095);
-  if (!stat10.isDirectory()) await lutimes3(target, stat10.atime, stat10.mtime);
+async function copyMetadata(target, stat11) {
+  if (stat11.isSocket()) return;
+  if (process.getuid?.() === 0) await lchown5(target, stat11.uid, stat11.gid);
+  if (!stat11.isSymbolicLink()) await chmod9(target, stat11.mode & 4095);
+  if (!stat11.isDirectory()) await lutimes3(target, stat11.atime, stat11.mtime);
 }
 async function emptyDirectory(dir) {
-  for (const name of await readdir11(dir))
-    await rm11(join15(dir, name), { recursive: true, force: true });
+  for (const name of await readdir12(dir))
+    await rm12(join15(dir, name), { recursive: true, force: true });
 }
-async function lstatOrUndefined(path30) {
-  return lstat12(path30).catch((err) => {
+async function lstatOrUndefined(path31) {
+  return lstat12(path31).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -4529,7 +4543,7 @@ var init_layer_apply = __esm({
 });
 
 // src/exporter/filesystem.ts
-import { mkdir as mkdir16, mkdtemp as mkdtemp4, rm as rm12 } from "node:fs/promises";
+import { mkdir as mkdir18, mkdtemp as mkdtemp4, rm as rm13 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import { join as join16 } from "node:path";
 async function exportLayersToDirectory(layerDirs, dest) {
@@ -4545,7 +4559,7 @@ async function exportLayersToTar(layerDirs, dest, options = {}) {
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
-    await rm12(temp, { recursive: true, force: true });
+    await rm13(temp, { recursive: true, force: true });
   }
 }
 var init_filesystem = __esm({
@@ -4559,10 +4573,10 @@ var init_filesystem = __esm({
 });
 
 // src/exporter/oci-layout.ts
-import { readFile as readFile11 } from "node:fs/promises";
+import { readFile as readFile12 } from "node:fs/promises";
 import { join as join17 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile11(join17(dir, "index.json"), "utf8").catch(
+  const text = await readFile12(join17(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -4762,9 +4776,9 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir17, mkdtemp as mkdtemp5, readFile as readFile12, realpath, rm as rm13, stat as stat6 } from "node:fs/promises";
+import { mkdir as mkdir19, mkdtemp as mkdtemp5, readFile as readFile13, realpath, rm as rm14, stat as stat7 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import path20 from "node:path";
+import path21 from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
 function isRemoteContext(arg) {
@@ -4775,21 +4789,21 @@ async function fetchRemoteContext(arg, stdin) {
     throw new UsageError('the build context is "-", but this build has no standard input', {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
-  const base = await mkdtemp5(path20.join(tmpdir4(), "tbuild-context-"));
-  const dispose = () => rm13(base, { recursive: true, force: true });
+  const base = await mkdtemp5(path21.join(tmpdir4(), "tbuild-context-"));
+  const dispose = () => rm14(base, { recursive: true, force: true });
   try {
-    const dir = path20.join(base, "context");
-    await mkdir17(dir);
+    const dir = path21.join(base, "context");
+    await mkdir19(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
-    const received = path20.join(base, "input");
+    const received = path21.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
     await pipeline4(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
       await extractArchive(received, dir);
-      await rm13(received);
+      await rm14(received);
       return { dir, dockerfileText: void 0, dispose };
     }
-    return { dir, dockerfileText: await readFile12(received, "utf8"), dispose };
+    return { dir, dockerfileText: await readFile13(received, "utf8"), dispose };
   } catch (error) {
     await dispose();
     throw error;
@@ -4798,10 +4812,10 @@ async function fetchRemoteContext(arg, stdin) {
 async function fromGit(url, dir) {
   const { remote, ref, subdir } = parseGitUrl(url);
   await checkoutGit(remote, ref, dir);
-  await rm13(path20.join(dir, ".git"), { recursive: true, force: true });
+  await rm14(path21.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
-  const inside = await realpath(path20.join(dir, subdir)).catch(() => void 0);
-  const isDir = inside !== void 0 && (await stat6(inside)).isDirectory();
+  const inside = await realpath(path21.join(dir, subdir)).catch(() => void 0);
+  const isDir = inside !== void 0 && (await stat7(inside)).isDirectory();
   if (!isDir || !(inside + "/").startsWith(await realpath(dir) + "/"))
     throw new UsageError(`${subdir} is not a directory in ${remote}`, {
       hint: "Name an existing directory after the ref: <repo>#<ref>:<directory>."
@@ -6256,14 +6270,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path30 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path31 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path30 && path30[0] !== "/") {
-          path30 = `/${path30}`;
+        if (path31 && path31[0] !== "/") {
+          path31 = `/${path31}`;
         }
-        return new URL(`${origin}${path30}`);
+        return new URL(`${origin}${path31}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -7115,9 +7129,9 @@ var require_diagnostics = __commonJS({
         "undici:client:sendHeaders",
         (evt) => {
           const {
-            request: { method, path: path30, origin }
+            request: { method, path: path31, origin }
           } = evt;
-          debugLog("sending request to %s %s%s", method, origin, path30);
+          debugLog("sending request to %s %s%s", method, origin, path31);
         }
       );
     }
@@ -7135,14 +7149,14 @@ var require_diagnostics = __commonJS({
         "undici:request:headers",
         (evt) => {
           const {
-            request: { method, path: path30, origin },
+            request: { method, path: path31, origin },
             response: { statusCode }
           } = evt;
           debugLog(
             "received response to %s %s%s - HTTP %d",
             method,
             origin,
-            path30,
+            path31,
             statusCode
           );
         }
@@ -7151,23 +7165,23 @@ var require_diagnostics = __commonJS({
         "undici:request:trailers",
         (evt) => {
           const {
-            request: { method, path: path30, origin }
+            request: { method, path: path31, origin }
           } = evt;
-          debugLog("trailers received from %s %s%s", method, origin, path30);
+          debugLog("trailers received from %s %s%s", method, origin, path31);
         }
       );
       diagnosticsChannel.subscribe(
         "undici:request:error",
         (evt) => {
           const {
-            request: { method, path: path30, origin },
+            request: { method, path: path31, origin },
             error
           } = evt;
           debugLog(
             "request to %s %s%s errored - %s",
             method,
             origin,
-            path30,
+            path31,
             error.message
           );
         }
@@ -9598,7 +9612,7 @@ var require_request = __commonJS({
     };
     var Request = class {
       constructor(origin, {
-        path: path30,
+        path: path31,
         method,
         body,
         headers,
@@ -9615,11 +9629,11 @@ var require_request = __commonJS({
         maxRedirections,
         typeOfService
       }, handler) {
-        if (typeof path30 !== "string") {
+        if (typeof path31 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path30[0] !== "/" && !(path30.startsWith("http://") || path30.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path31[0] !== "/" && !(path31.startsWith("http://") || path31.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path30)) {
+        } else if (invalidPathRegex.test(path31)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -9699,7 +9713,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? serializePathWithQuery(path30, query) : path30;
+        this.path = query ? serializePathWithQuery(path31, query) : path31;
         this.origin = origin;
         this.protocol = getProtocolFromUrlString(origin);
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" || method === "QUERY" : idempotent;
@@ -15280,7 +15294,7 @@ var require_client_h1 = __commonJS({
       }
     }
     function writeH1(client, request2) {
-      const { method, path: path30, host, upgrade, blocking, reset } = request2;
+      const { method, path: path31, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -15356,7 +15370,7 @@ var require_client_h1 = __commonJS({
         socket[kBlocking] = true;
       }
       setTypeOfService(socket, request2);
-      let header2 = `${method} ${path30} HTTP/1.1\r
+      let header2 = `${method} ${path31} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -16518,7 +16532,7 @@ var require_client_h2 = __commonJS({
       const headersTimeout = request2.headersTimeout ?? client[kHeadersTimeout];
       const bodyTimeout = request2.bodyTimeout ?? client[kBodyTimeout];
       const session = client[kHTTP2Session];
-      const { method, path: path30, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
+      const { method, path: path31, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
       if (upgrade != null && upgrade !== "websocket") {
         util.errorRequest(client, request2, new InvalidArgumentError(`Custom upgrade "${upgrade}" not supported over HTTP/2`));
         return false;
@@ -16584,7 +16598,7 @@ var require_client_h2 = __commonJS({
           }
           headers[HTTP2_HEADER_METHOD] = "CONNECT";
           headers[HTTP2_HEADER_PROTOCOL] = "websocket";
-          headers[HTTP2_HEADER_PATH] = path30;
+          headers[HTTP2_HEADER_PATH] = path31;
           if (protocol === "ws:" || protocol === "wss:") {
             headers[HTTP2_HEADER_SCHEME] = protocol === "ws:" ? "http" : "https";
           } else {
@@ -16606,7 +16620,7 @@ var require_client_h2 = __commonJS({
         setupUpgradeStream(stream, state);
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path30;
+      headers[HTTP2_HEADER_PATH] = path31;
       headers[HTTP2_HEADER_SCHEME] = protocol === "http:" ? "http" : "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       let body = state.body;
@@ -19576,10 +19590,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path30 = "/",
+          path: path31 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path30;
+        opts.path = origin + path31;
         opts.headers = { ...this[kProxyHeaders], ...headers };
         if (!hasHostHeader(headers)) {
           opts.headers.host = new URL(origin).host;
@@ -22044,20 +22058,20 @@ var require_mock_utils = __commonJS({
       }
       return normalizedQp;
     }
-    function safeUrl(path30) {
-      if (typeof path30 !== "string") {
-        return path30;
+    function safeUrl(path31) {
+      if (typeof path31 !== "string") {
+        return path31;
       }
-      const pathSegments = path30.split("?", 3);
+      const pathSegments = path31.split("?", 3);
       if (pathSegments.length !== 2) {
-        return path30;
+        return path31;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path30, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path30);
+    function matchKey(mockDispatch2, { path: path31, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path31);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -22084,8 +22098,8 @@ var require_mock_utils = __commonJS({
       const basePath = key.query ? serializePathWithQuery(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
       const resolvedPathWithoutTrailingSlash = removeTrailingSlash(resolvedPath);
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path30, ignoreTrailingSlash }) => {
-        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path30)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path30), resolvedPath);
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path31, ignoreTrailingSlash }) => {
+        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path31)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path31), resolvedPath);
       });
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
@@ -22124,27 +22138,27 @@ var require_mock_utils = __commonJS({
         mockDispatches.splice(index, 1);
       }
     }
-    function removeTrailingSlash(path30) {
-      if (typeof path30 !== "string") {
-        return path30;
+    function removeTrailingSlash(path31) {
+      if (typeof path31 !== "string") {
+        return path31;
       }
-      const queryIndex = path30.indexOf("?");
-      const search = queryIndex === -1 ? "" : path30.slice(queryIndex);
+      const queryIndex = path31.indexOf("?");
+      const search = queryIndex === -1 ? "" : path31.slice(queryIndex);
       if (queryIndex !== -1) {
-        path30 = path30.slice(0, queryIndex);
+        path31 = path31.slice(0, queryIndex);
       }
-      while (path30.endsWith("/")) {
-        path30 = path30.slice(0, -1);
+      while (path31.endsWith("/")) {
+        path31 = path31.slice(0, -1);
       }
-      if (path30.length === 0) {
-        path30 = "/";
+      if (path31.length === 0) {
+        path31 = "/";
       }
-      return path30 + search;
+      return path31 + search;
     }
     function buildKey(opts) {
-      const { path: path30, method, body, headers, query } = opts;
+      const { path: path31, method, body, headers, query } = opts;
       return {
-        path: path30,
+        path: path31,
         method,
         body,
         headers,
@@ -22674,7 +22688,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify: promisify5 } = __require("node:util");
+    var { promisify: promisify6 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -22722,7 +22736,7 @@ var require_mock_client = __commonJS({
         this[kDispatches] = [];
       }
       async [kClose]() {
-        await promisify5(this[kOriginalClose])();
+        await promisify6(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -22935,7 +22949,7 @@ var require_mock_call_history = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify: promisify5 } = __require("node:util");
+    var { promisify: promisify6 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -22983,7 +22997,7 @@ var require_mock_pool = __commonJS({
         this[kDispatches] = [];
       }
       async [kClose]() {
-        await promisify5(this[kOriginalClose])();
+        await promisify6(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -23016,10 +23030,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path30, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path31, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path30,
+            Path: path31,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -23118,9 +23132,9 @@ var require_mock_agent = __commonJS({
           }
         }
         if (acceptNonStandardSearchParameters && dispatchOpts.path) {
-          const [path30, searchParams] = dispatchOpts.path.split("?");
+          const [path31, searchParams] = dispatchOpts.path.split("?");
           const normalizedSearchParams = normalizeSearchParams(searchParams, acceptNonStandardSearchParameters);
-          dispatchOpts.path = `${path30}?${normalizedSearchParams}`;
+          dispatchOpts.path = `${path31}?${normalizedSearchParams}`;
         }
         return this[kAgent].dispatch(dispatchOpts, handler);
       }
@@ -23325,7 +23339,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile12, readFile: readFile16, mkdir: mkdir19 } = __require("node:fs/promises");
+    var { writeFile: writeFile13, readFile: readFile17, mkdir: mkdir21 } = __require("node:fs/promises");
     var { dirname: dirname4, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -23538,12 +23552,12 @@ var require_snapshot_recorder = __commonJS({
        * @return {Promise<void>} - Resolves when snapshots are loaded
        */
       async loadSnapshots(filePath) {
-        const path30 = filePath || this.#snapshotPath;
-        if (!path30) {
+        const path31 = filePath || this.#snapshotPath;
+        if (!path31) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile16(resolve2(path30), "utf8");
+          const data = await readFile17(resolve2(path31), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -23557,7 +23571,7 @@ var require_snapshot_recorder = __commonJS({
           if (error.code === "ENOENT") {
             this.#snapshots.clear();
           } else {
-            throw new UndiciError(`Failed to load snapshots from ${path30}`, { cause: error });
+            throw new UndiciError(`Failed to load snapshots from ${path31}`, { cause: error });
           }
         }
       }
@@ -23568,17 +23582,17 @@ var require_snapshot_recorder = __commonJS({
        * @returns {Promise<void>} - Resolves when snapshots are saved
        */
       async saveSnapshots(filePath) {
-        const path30 = filePath || this.#snapshotPath;
-        if (!path30) {
+        const path31 = filePath || this.#snapshotPath;
+        if (!path31) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
-        const resolvedPath = resolve2(path30);
-        await mkdir19(dirname4(resolvedPath), { recursive: true });
+        const resolvedPath = resolve2(path31);
+        await mkdir21(dirname4(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
         }));
-        await writeFile12(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
+        await writeFile13(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
       }
       /**
        * Clears all recorded snapshots
@@ -24241,15 +24255,15 @@ var require_redirect_handler = __commonJS({
         });
         const baseUrl = requestOrigin ? new URL(this.opts.path, requestOrigin) : void 0;
         const { origin, pathname, search } = util.parseURL(new URL(this.location, baseUrl));
-        const path30 = search ? `${pathname}${search}` : pathname;
-        const redirectUrlString = `${origin}${path30}`;
+        const path31 = search ? `${pathname}${search}` : pathname;
+        const redirectUrlString = `${origin}${path31}`;
         for (const historyUrl of this.history) {
           if (historyUrl.toString() === redirectUrlString) {
             throw new InvalidArgumentError(`Redirect loop detected. Cannot redirect to ${origin}. This typically happens when using a Client or Pool with cross-origin redirects. Use an Agent for cross-origin redirects.`);
           }
         }
         this.opts.headers = cleanRequestHeaders(this.opts.headers, removeContentHeaders, requestOrigin !== origin, this.stripHeadersOnRedirect, this.stripHeadersOnCrossOriginRedirect);
-        this.opts.path = path30;
+        this.opts.path = path31;
         this.opts.origin = origin;
         this.opts[kRequestOrigin] = origin;
         this.opts.query = null;
@@ -26217,10 +26231,10 @@ var require_cache_handler = __commonJS({
       }
       return locationUrl.pathname + locationUrl.search;
     }
-    function deleteCachedUri(store, cacheKey, path30) {
+    function deleteCachedUri(store, cacheKey, path31) {
       deleteCachedValue(store, {
         ...cacheKey,
-        path: path30
+        path: path31
       });
       for (let i = 0; i < util.safeHTTPMethods.length; i++) {
         const method = util.safeHTTPMethods[i];
@@ -26228,7 +26242,7 @@ var require_cache_handler = __commonJS({
           deleteCachedValue(store, {
             ...cacheKey,
             method,
-            path: path30
+            path: path31
           });
         }
       }
@@ -26239,9 +26253,9 @@ var require_cache_handler = __commonJS({
       }
       const values = Array.isArray(headerValue) ? headerValue : [headerValue];
       for (let i = 0; i < values.length; i++) {
-        const path30 = getSameOriginPath(cacheKey, values[i]);
-        if (path30 !== void 0) {
-          deleteCachedUri(store, cacheKey, path30);
+        const path31 = getSameOriginPath(cacheKey, values[i]);
+        if (path31 !== void 0) {
+          deleteCachedUri(store, cacheKey, path31);
         }
       }
     }
@@ -31875,13 +31889,13 @@ var require_fetch = __commonJS({
       function dispatch2({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        const path30 = url.pathname + url.search;
+        const path31 = url.pathname + url.search;
         const hasTrailingQuestionMark = url.search.length === 0 && url.href[url.href.length - url.hash.length - 1] === "?";
         return dispatchWithProtocolPreference(body);
         function dispatchWithProtocolPreference(body2, allowH2) {
           return new Promise((resolve2, reject) => agent.dispatch(
             {
-              path: hasTrailingQuestionMark ? `${path30}?` : path30,
+              path: hasTrailingQuestionMark ? `${path31}?` : path31,
               origin: url.origin,
               method: request2.method,
               body: agent.isMockActive ? request2.body && (request2.body.source || request2.body.stream) : body2,
@@ -32815,9 +32829,9 @@ var require_util4 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path30) {
-      for (let i = 0; i < path30.length; ++i) {
-        const code2 = path30.charCodeAt(i);
+    function validateCookiePath(path31) {
+      for (let i = 0; i < path31.length; ++i) {
+        const code2 = path31.charCodeAt(i);
         if (code2 < 32 || // exclude CTLs (0-31)
         code2 > 126 || // exclude non-ascii and DEL
         code2 === 59) {
@@ -36347,11 +36361,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path30 = opts.path;
+          let path31 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path30 = `/${path30}`;
+            path31 = `/${path31}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path30);
+          url = new URL(util.parseOrigin(url).origin + path31);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -37142,7 +37156,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn6 } from "node:child_process";
-import { mkdir as mkdir18, readFile as readFile14, rename as rename4, writeFile as writeFile10 } from "node:fs/promises";
+import { mkdir as mkdir20, readFile as readFile15, rename as rename4, writeFile as writeFile11 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname3, join as join18 } from "node:path";
 function configKeyFor(registry) {
@@ -37218,13 +37232,13 @@ function createDockerConfigCredentials(options = {}) {
     }
   };
 }
-async function readConfig(path30) {
+async function readConfig(path31) {
   let text;
   try {
-    text = await readFile14(path30, "utf8");
+    text = await readFile15(path31, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return {};
-    throw new CredentialsError(`cannot read Docker config ${path30}`, { cause: error });
+    throw new CredentialsError(`cannot read Docker config ${path31}`, { cause: error });
   }
   try {
     const parsed = JSON.parse(text);
@@ -37232,17 +37246,17 @@ async function readConfig(path30) {
       throw new Error("not an object");
     return parsed;
   } catch (error) {
-    throw new CredentialsError(`Docker config ${path30} is not valid JSON`, {
+    throw new CredentialsError(`Docker config ${path31} is not valid JSON`, {
       hint: "Fix or remove the file; `tbuild login` recreates it.",
       cause: error
     });
   }
 }
-async function writeConfig(path30, config) {
-  await mkdir18(dirname3(path30), { recursive: true, mode: 448 });
-  const temp = `${path30}.${process.pid}.tmp`;
-  await writeFile10(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename4(temp, path30);
+async function writeConfig(path31, config) {
+  await mkdir20(dirname3(path31), { recursive: true, mode: 448 });
+  const temp = `${path31}.${process.pid}.tmp`;
+  await writeFile11(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
+  await rename4(temp, path31);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -37343,13 +37357,13 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp6, rm as rm14 } from "node:fs/promises";
+import { mkdtemp as mkdtemp6, rm as rm15 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
-import path29 from "node:path";
+import path30 from "node:path";
 
 // src/builder/builder.ts
 import { availableParallelism as availableParallelism4 } from "node:os";
-import path23 from "node:path";
+import path24 from "node:path";
 
 // src/cache/store.ts
 import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
@@ -37525,21 +37539,21 @@ function removeTreeSync(dir) {
 async function measureTree(dir) {
   const seen = /* @__PURE__ */ new Set();
   let total = 0;
-  const walk = async (path30) => {
-    const entries = await readdir(path30, { withFileTypes: true });
+  const walk = async (path31) => {
+    const entries = await readdir(path31, { withFileTypes: true });
     for (const entry of entries) {
-      const child = join(path30, entry.name);
+      const child = join(path31, entry.name);
       if (entry.isDirectory()) {
         await walk(child);
         continue;
       }
-      const stat10 = await lstat(child, { bigint: true });
-      if (stat10.nlink > 1n) {
-        const id = `${stat10.dev}:${stat10.ino}`;
+      const stat11 = await lstat(child, { bigint: true });
+      if (stat11.nlink > 1n) {
+        const id = `${stat11.dev}:${stat11.ino}`;
         if (seen.has(id)) continue;
         seen.add(id);
       }
-      if (stat10.isFile() || stat10.isSymbolicLink()) total += Number(stat10.size);
+      if (stat11.isFile() || stat11.isSymbolicLink()) total += Number(stat11.size);
     }
   };
   await walk(dir);
@@ -37622,6 +37636,13 @@ var migrations = [
     name TEXT PRIMARY KEY,
     id TEXT NOT NULL,
     last_used_at INTEGER NOT NULL
+  );
+  `,
+  `
+  CREATE TABLE key_history (
+    identity TEXT PRIMARY KEY,
+    facts TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
   );
   `
 ];
@@ -37738,15 +37759,15 @@ function createBlobStore(ctx) {
       return JSON.parse((await this.read(digest)).toString("utf8"));
     },
     stream(digest) {
-      const path30 = pathOf(digest);
-      if (!existsSync(path30)) throw new BlobNotFoundError(digest);
-      return createReadStream(path30);
+      const path31 = pathOf(digest);
+      if (!existsSync(path31)) throw new BlobNotFoundError(digest);
+      return createReadStream(path31);
     },
     async delete(digest) {
-      const path30 = pathOf(digest);
+      const path31 = pathOf(digest);
       withTransaction(ctx.db, () => {
         if (isBlobReferenced(ctx, digest)) throw new BlobInUseError(digest);
-        unlinkSyncIfPresent(path30);
+        unlinkSyncIfPresent(path31);
       });
     },
     async *list() {
@@ -37793,19 +37814,19 @@ async function writeHashed(file, source, limit) {
   }
   return { digest: `sha256:${hash.digest("hex")}`, size };
 }
-async function touchIfPresent(path30) {
+async function touchIfPresent(path31) {
   try {
     const now = /* @__PURE__ */ new Date();
-    await utimes(path30, now, now);
+    await utimes(path31, now, now);
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
     throw error;
   }
 }
-function unlinkSyncIfPresent(path30) {
+function unlinkSyncIfPresent(path31) {
   try {
-    unlinkSync(path30);
+    unlinkSync(path31);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -37988,14 +38009,14 @@ import { join as join8 } from "node:path";
 import { readFileSync as readFileSync2 } from "node:fs";
 import { randomBytes as randomBytes2 } from "node:crypto";
 function readProcessStartTime(pid) {
-  let stat10;
+  let stat11;
   try {
-    stat10 = readFileSync2(`/proc/${pid}/stat`, "utf8");
+    stat11 = readFileSync2(`/proc/${pid}/stat`, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
   }
-  const fields = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ");
+  const fields = stat11.slice(stat11.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
   if (state === "Z" || state === "X") return void 0;
   return Number(fields[19]);
@@ -38463,11 +38484,11 @@ function blobPath(ctx, digest) {
 function collectImageBlobs(ctx, record) {
   const found = /* @__PURE__ */ new Set([record.manifest, record.config]);
   const visit = (digest, depth) => {
-    const path30 = blobPath(ctx, digest);
-    if (depth > 4 || !existsSync3(path30)) return;
+    const path31 = blobPath(ctx, digest);
+    if (depth > 4 || !existsSync3(path31)) return;
     let doc;
     try {
-      doc = JSON.parse(readFileSync3(path30, "utf8"));
+      doc = JSON.parse(readFileSync3(path31, "utf8"));
     } catch (error) {
       if (error instanceof SyntaxError) return;
       throw error;
@@ -38490,6 +38511,35 @@ function rowToImage(row) {
     config: row.config,
     snapshot: row.snapshot,
     createdAt: row.created_at
+  };
+}
+
+// src/cache/key-history.ts
+var KEEP = 2e4;
+var TRIM_EVERY = 500;
+function createKeyHistory(ctx) {
+  const { db } = ctx;
+  const select = db.prepare("SELECT facts FROM key_history WHERE identity = ?");
+  const upsert = db.prepare(
+    `INSERT INTO key_history (identity, facts, updated_at) VALUES (?, ?, ?)
+     ON CONFLICT(identity) DO UPDATE SET facts = excluded.facts, updated_at = excluded.updated_at
+     WHERE key_history.facts != excluded.facts`
+  );
+  let writes = 0;
+  return {
+    get(identity) {
+      const row = select.get(identity);
+      return row?.facts;
+    },
+    put(identity, facts) {
+      upsert.run(identity, facts, Date.now());
+      if (++writes % TRIM_EVERY === 0) {
+        db.prepare(
+          `DELETE FROM key_history WHERE identity NOT IN
+             (SELECT identity FROM key_history ORDER BY updated_at DESC LIMIT ?)`
+        ).run(KEEP);
+      }
+    }
   };
 }
 
@@ -38588,18 +38638,18 @@ async function listDeadLeases(dir) {
   }
   const dead = [];
   for (const name of names) {
-    const path30 = join10(dir, name);
+    const path31 = join10(dir, name);
     const owner = parseLeaseName(name);
     if (owner) {
-      if (!isProcessAlive(owner)) dead.push(path30);
+      if (!isProcessAlive(owner)) dead.push(path31);
       continue;
     }
-    const info2 = await stat3(path30).catch((error) => {
+    const info2 = await stat3(path31).catch((error) => {
       if (isNotFound(error)) return void 0;
       throw error;
     });
-    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path30).length === 0) {
-      dead.push(path30);
+    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path31).length === 0) {
+      dead.push(path31);
     }
   }
   return dead;
@@ -38632,9 +38682,9 @@ async function removeOrphanSnapshotDirs(ctx) {
   const removed = [];
   for (const name of names) {
     if (known.has(name)) continue;
-    const path30 = join10(ctx.layout.snapshots, name);
-    await removeTree(path30);
-    removed.push(path30);
+    const path31 = join10(ctx.layout.snapshots, name);
+    await removeTree(path31);
+    removed.push(path31);
   }
   return removed;
 }
@@ -38676,6 +38726,7 @@ async function openStore(options = {}) {
     snapshots,
     cache: createCacheIndex(ctx),
     images,
+    keyHistory: createKeyHistory(ctx),
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),
@@ -39081,9 +39132,62 @@ async function unpackInto(store, parent, blob, diffId, mediaType, size, what) {
   }
 }
 
+// src/engine/run-image.ts
+init_user();
+init_errors();
+init_mounts();
+import { mkdir as mkdir7 } from "node:fs/promises";
+var DEFAULT_HOSTS = "127.0.0.1	localhost\n::1	localhost ip6-localhost ip6-loopback\n";
+var NoCommandError = class extends TbuildError {
+  constructor() {
+    super("TBUILD_RUN_NO_COMMAND", "the image has no command to run (no ENTRYPOINT or CMD)", {
+      hint: "Add CMD to the Dockerfile, or give the command after -- (tbuild watch --run . -- CMD)."
+    });
+  }
+};
+async function runImage(store, executor, image2, options) {
+  const config = image2.config.config ?? {};
+  const args = [...config.Entrypoint ?? [], ...options.command ?? config.Cmd ?? []];
+  if (args.length === 0) throw new NoCommandError();
+  const scope = openScope(store);
+  try {
+    const rootfs = image2.snapshot === null ? await scope.tempDir() : await scope.mountScratchWritable({ kind: "snapshot", id: image2.snapshot });
+    const user = await resolveUser(rootfs, config.User ?? "");
+    const cwd = config.WorkingDir || "/";
+    await mkdir7(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
+    const result = await executor.run(
+      {
+        rootfs,
+        process: {
+          args,
+          env: config.Env ?? [],
+          cwd,
+          uid: user.uid,
+          gid: user.gid,
+          additionalGids: user.additionalGids
+        },
+        mounts: [],
+        network: "host",
+        security: "sandbox",
+        hostname: "tbuild-run",
+        hosts: DEFAULT_HOSTS,
+        stop: {
+          signal: config.StopSignal ?? "SIGTERM",
+          timeoutMs: options.stopTimeoutMs ?? 1e4
+        }
+      },
+      { stdout: options.stdout, stderr: options.stderr },
+      options.signal
+    );
+    return result.exitCode;
+  } finally {
+    await scope.close();
+  }
+}
+
 // src/engine/worker.ts
 init_digest();
-import path15 from "node:path";
+import path16 from "node:path";
 
 // src/engine/context/scan.ts
 init_p_limit();
@@ -39097,7 +39201,7 @@ import {
   realpathSync,
   statSync
 } from "node:fs";
-import { readFile as readFile4 } from "node:fs/promises";
+import { readFile as readFile6 } from "node:fs/promises";
 
 // src/shared/dockerignore.ts
 init_errors();
@@ -39308,18 +39412,18 @@ function compilePattern(text, exclusion) {
   if (kind === "regexp") compiled.regexp = new RegExp(source + "$", "u");
   return compiled;
 }
-function matchOne(p, path30) {
+function matchOne(p, path31) {
   switch (p.kind) {
     case "exact":
-      return path30 === p.text;
+      return path31 === p.text;
     case "prefix":
-      return path30.startsWith(p.text.slice(0, -2));
+      return path31.startsWith(p.text.slice(0, -2));
     case "suffix": {
       const suffix = p.text.slice(2);
-      return path30.endsWith(suffix) || suffix.startsWith("/") && path30 === suffix.slice(1);
+      return path31.endsWith(suffix) || suffix.startsWith("/") && path31 === suffix.slice(1);
     }
     case "regexp":
-      return p.regexp.test(path30);
+      return p.regexp.test(path31);
   }
 }
 function compileAll(patterns) {
@@ -39364,13 +39468,13 @@ function createIgnoreMatcher(patterns) {
   return {
     empty: compiled.length === 0,
     ignores(relPath) {
-      const path30 = cleanPath(relPath);
-      if (path30 === "." || compiled.length === 0) return false;
-      const parts = path30.split("/");
+      const path31 = cleanPath(relPath);
+      if (path31 === "." || compiled.length === 0) return false;
+      const parts = path31.split("/");
       let state;
       for (let i = 1; i < parts.length; i++)
         state = matchWithParent(parts.slice(0, i).join("/"), state).state;
-      return matchWithParent(path30, state).excluded;
+      return matchWithParent(path31, state).excluded;
     },
     mayContainIncluded(dirRelPath) {
       if (!hasExclusions) return false;
@@ -39396,13 +39500,13 @@ var ContextNotFoundError = class extends TbuildError {
 };
 var ContextReadError = class extends TbuildError {
   path;
-  constructor(path30, cause) {
+  constructor(path31, cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super("TBUILD_CONTEXT_READ", `cannot read ${path30} in the build context: ${reason}`, {
+    super("TBUILD_CONTEXT_READ", `cannot read ${path31} in the build context: ${reason}`, {
       hint: "Fix its permissions, or add it to .dockerignore if the build does not need it.",
       cause
     });
-    this.path = path30;
+    this.path = path31;
   }
 };
 
@@ -39432,17 +39536,17 @@ function typeOf(mode) {
   if (format === S_IFLNK) return "symlink";
   return "other";
 }
-function makeRecord(reader, path30, abs, stat10) {
-  const type = typeOf(stat10.mode);
+function makeRecord(reader, path31, abs, stat11) {
+  const type = typeOf(stat11.mode);
   const record = {
-    path: path30,
+    path: path31,
     type,
-    mode: stat10.mode & 4095,
-    uid: stat10.uid,
-    gid: stat10.gid,
-    size: type === "dir" ? 0 : stat10.size
+    mode: stat11.mode & 4095,
+    uid: stat11.uid,
+    gid: stat11.gid,
+    size: type === "dir" ? 0 : stat11.size
   };
-  if (type === "symlink") record.linkTarget = reader.readlink(abs, path30);
+  if (type === "symlink") record.linkTarget = reader.readlink(abs, path31);
   return record;
 }
 function emitHeld(state, held) {
@@ -39457,16 +39561,16 @@ function walkDir2(state, abs, rel, parent, held) {
   for (const name of reader.list(abs, rel)) {
     const childRel = rel === "" ? name : `${rel}/${name}`;
     const childAbs = `${abs}/${name}`;
-    const stat10 = reader.lstat(childAbs, childRel);
-    if (stat10 === void 0) continue;
+    const stat11 = reader.lstat(childAbs, childRel);
+    if (stat11 === void 0) continue;
     let childState;
     if (!state.matcher.empty) {
       const match = state.matcher.matchWithParent(childRel, parent);
       childState = match.state;
       if (match.excluded) {
-        if ((stat10.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
+        if ((stat11.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
           const heldDir = {
-            record: makeRecord(reader, childRel, childAbs, stat10),
+            record: makeRecord(reader, childRel, childAbs, stat11),
             parent: held,
             emitted: false
           };
@@ -39479,13 +39583,13 @@ function walkDir2(state, abs, rel, parent, held) {
       }
       emitHeld(state, held);
     }
-    const record = makeRecord(reader, childRel, childAbs, stat10);
+    const record = makeRecord(reader, childRel, childAbs, stat11);
     state.files.set(childRel, record);
     if (record.type === "dir") {
       walkDir2(state, childAbs, childRel, childState, void 0);
     } else if (record.type === "file") {
-      const digest = state.statCache.lookupIn(abs, name, stat10);
-      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat10, record });
+      const digest = state.statCache.lookupIn(abs, name, stat11);
+      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat11, record });
       else {
         record.digest = digest;
         state.reused++;
@@ -39496,16 +39600,16 @@ function walkDir2(state, abs, rel, parent, held) {
 async function hashFile(abs, size) {
   const hash = createHash6("sha256");
   if (size <= WHOLE_READ_LIMIT) {
-    hash.update(await readFile4(abs));
+    hash.update(await readFile6(abs));
   } else {
     for await (const chunk of createReadStream3(abs, { highWaterMark: 1 << 20 }))
       hash.update(chunk);
   }
   return `sha256:${hash.digest("hex")}`;
 }
-function isSafeToCache(stat10, readStartMs) {
-  const margin = stat10.ctimeMs % 1e3 === 0 ? 2e3 : 50;
-  return stat10.ctimeMs < readStartMs - margin;
+function isSafeToCache(stat11, readStartMs) {
+  const margin = stat11.ctimeMs % 1e3 === 0 ? 2e3 : 50;
+  return stat11.ctimeMs < readStartMs - margin;
 }
 async function hashPending(state) {
   const limit = pLimit(HASH_CONCURRENCY);
@@ -39620,42 +39724,83 @@ function collectWildcard(snapshot, selector) {
   return out;
 }
 function checksumPaths(snapshot, selectors) {
-  const hash = createHash7("sha256");
+  return checksumWithRecords(snapshot, selectors).digest;
+}
+function checksumWithRecords(snapshot, selectors) {
+  const parts = [];
   selectors.forEach((raw, index) => {
     const selector = normalizeSelector(raw);
-    let records;
-    if (selector === ".") records = collectAll(snapshot);
-    else if (hasGlobMeta(selector)) records = collectWildcard(snapshot, selector);
-    else records = collectPath(snapshot, selector);
-    hash.update(`selector ${index}
+    let records2;
+    if (selector === ".") records2 = collectAll(snapshot);
+    else if (hasGlobMeta(selector)) records2 = collectWildcard(snapshot, selector);
+    else records2 = collectPath(snapshot, selector);
+    parts.push(`selector ${index}
 `);
-    if (records.length === 0 && selector !== ".") {
-      hash.update("missing\n");
+    if (records2.length === 0 && selector !== ".") {
+      parts.push("missing\n");
       return;
     }
-    records.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-    for (const [rel, f] of records) hash.update(recordLine(rel, f));
+    records2.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    for (const [rel, f] of records2) parts.push(recordLine(rel, f));
   });
-  return `sha256:${hash.digest("hex")}`;
+  const records = parts.join("");
+  return { digest: `sha256:${createHash7("sha256").update(records).digest("hex")}`, records };
+}
+function diffRecords(selectors, before, after) {
+  const normalized = selectors.map(normalizeSelector);
+  const parse2 = (text) => {
+    const map = /* @__PURE__ */ new Map();
+    let selector = ".";
+    let sawDir = false;
+    for (const line of text.split("\n")) {
+      if (line.startsWith("selector ")) {
+        selector = normalized[Number(line.slice("selector ".length))] ?? ".";
+        sawDir = false;
+        continue;
+      }
+      const cut = line.indexOf("\0");
+      if (cut < 0) continue;
+      const rel = line.slice(0, cut);
+      if (rel === ".") sawDir = true;
+      map.set(contextPath(selector, rel, sawDir), line.slice(cut));
+    }
+    return map;
+  };
+  const [b, a] = [parse2(before), parse2(after)];
+  const added = [...a.keys()].filter((k) => !b.has(k));
+  const removed = [...b.keys()].filter((k) => !a.has(k));
+  const modified = [...a.keys()].filter((k) => b.has(k) && b.get(k) !== a.get(k));
+  return { added, removed, modified };
+}
+function contextPath(selector, rel, selectorIsDir) {
+  if (selector === ".") return rel;
+  const segments = selector.split("/");
+  const firstWild = segments.findIndex(hasGlobMeta);
+  if (firstWild >= 0) {
+    const base = segments.slice(0, firstWild).join("/");
+    return base ? `${base}/${rel}` : rel;
+  }
+  if (rel === ".") return selector;
+  return selectorIsDir ? `${selector}/${rel}` : selector;
 }
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir5, readFile as readFile5, rename as rename3, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir8, readFile as readFile7, rename as rename3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
 import { dirname } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
   return Number(ns / 1000000000n) * 1e3 + Number(ns % 1000000000n) / 1e6;
 }
-function signatureOf(stat10) {
-  if (typeof stat10.dev === "number") {
-    const n = stat10;
+function signatureOf(stat11) {
+  if (typeof stat11.dev === "number") {
+    const n = stat11;
     return `${n.dev}	${n.ino}	${n.size}	${n.mtimeMs}	${n.ctimeMs}`;
   }
-  const big = stat10;
+  const big = stat11;
   return `${big.dev}	${big.ino}	${big.size}	${msOfNs(big.mtimeNs)}	${msOfNs(big.ctimeNs)}`;
 }
-function splitPath(absPath) {
+function splitPath2(absPath) {
   const slash = absPath.lastIndexOf("/");
   return [absPath.slice(0, slash), absPath.slice(slash + 1)];
 }
@@ -39683,7 +39828,7 @@ var StatCache = class _StatCache {
   static async open(file) {
     let text;
     try {
-      text = await readFile5(file, "utf8");
+      text = await readFile7(file, "utf8");
     } catch (err) {
       if (err.code === "ENOENT") return _StatCache.inMemory(file);
       throw err;
@@ -39701,20 +39846,20 @@ var StatCache = class _StatCache {
     return this.count;
   }
   /** The digest recorded for this exact file version, or undefined. */
-  lookup(absPath, stat10) {
-    const [dir, name] = splitPath(absPath);
-    return this.lookupIn(dir, name, stat10);
+  lookup(absPath, stat11) {
+    const [dir, name] = splitPath2(absPath);
+    return this.lookupIn(dir, name, stat11);
   }
   /** lookup() for the file `name` in the directory `absDir` (no trailing slash). */
-  lookupIn(absDir, name, stat10) {
+  lookupIn(absDir, name, stat11) {
     const entry = this.dirs.get(absDir)?.get(name);
-    if (entry === void 0 || entry.signature !== signatureOf(stat10)) return void 0;
+    if (entry === void 0 || entry.signature !== signatureOf(stat11)) return void 0;
     return entry.digest;
   }
   /** Remember `digest` (`sha256:<hex>`) for this file version. */
-  record(absPath, stat10, digest) {
-    const [dir, name] = splitPath(absPath);
-    const signature = signatureOf(stat10);
+  record(absPath, stat11, digest) {
+    const [dir, name] = splitPath2(absPath);
+    const signature = signatureOf(stat11);
     const full = digest.startsWith("sha256:") ? digest : `sha256:${digest}`;
     let entries = this.dirs.get(dir);
     if (entries === void 0) this.dirs.set(dir, entries = /* @__PURE__ */ new Map());
@@ -39753,13 +39898,13 @@ var StatCache = class _StatCache {
   }
 };
 async function writeAtomically(file, text) {
-  await mkdir5(dirname(file), { recursive: true });
+  await mkdir8(dirname(file), { recursive: true });
   const temp = `${file}.tmp-${process.pid}-${randomBytes4(4).toString("hex")}`;
   try {
     await writeFile2(temp, text);
     await rename3(temp, file);
   } catch (err) {
-    await rm3(temp, { force: true });
+    await rm4(temp, { force: true });
     throw err;
   }
 }
@@ -39789,7 +39934,7 @@ function parseEntries(text) {
 }
 
 // src/engine/context/listing.ts
-import { spawn as spawn2 } from "node:child_process";
+import { spawn as spawn3 } from "node:child_process";
 import { randomBytes as randomBytes5 } from "node:crypto";
 import {
   closeSync,
@@ -39801,7 +39946,7 @@ import {
   unlinkSync as unlinkSync3
 } from "node:fs";
 import { tmpdir } from "node:os";
-import path2 from "node:path";
+import path5 from "node:path";
 var FIELDS = "%y %m %U %G %s %D %i %T@ %C@\\0%P\\0%l\\0";
 var DISABLED = process.env.TBUILD_CONTEXT_LISTER === "walk";
 var LITERAL_SEGMENT = /^(?!\.\.?$)[A-Za-z0-9._@+-]+$/;
@@ -39846,7 +39991,7 @@ function unavailable(root, patterns) {
   } };
 }
 function anonymousFile() {
-  const file = path2.join(
+  const file = path5.join(
     tmpdir(),
     `tbuild-listing-${process.pid}-${randomBytes5(6).toString("hex")}`
   );
@@ -39874,7 +40019,7 @@ function startListing(root, patterns) {
   } catch {
     return unavailable(root, patterns);
   }
-  const child = spawn2("find", findArguments(patterns), {
+  const child = spawn3("find", findArguments(patterns), {
     cwd: realRoot,
     // The C locale keeps the decimal point of %T@ a dot.
     env: { ...process.env, LC_ALL: "C" },
@@ -39975,8 +40120,80 @@ function listingReader(output) {
 
 // src/engine/context/local-context.ts
 import { createHash as createHash8 } from "node:crypto";
-import { readFile as readFile6 } from "node:fs/promises";
-import path3 from "node:path";
+import { readFile as readFile9 } from "node:fs/promises";
+import path7 from "node:path";
+
+// src/engine/context/record-index.ts
+import { mkdir as mkdir9, readdir as readdir7, readFile as readFile8, rm as rm5, stat as stat4, utimes as utimes4, writeFile as writeFile3 } from "node:fs/promises";
+import path6 from "node:path";
+import { promisify } from "node:util";
+import { gunzip, gzip } from "node:zlib";
+var gzipAsync = promisify(gzip);
+var gunzipAsync = promisify(gunzip);
+var KEEP2 = 128;
+function openRecordIndex(dir) {
+  const pending = /* @__PURE__ */ new Map();
+  const fileOf2 = (digest) => path6.join(dir, `${digest.slice("sha256:".length)}.gz`);
+  const load = async (digest) => {
+    const kept = pending.get(digest);
+    if (kept) return kept;
+    try {
+      const text = (await gunzipAsync(await readFile8(fileOf2(digest)))).toString("utf8");
+      const newline = text.indexOf("\n");
+      return {
+        selectors: JSON.parse(text.slice(0, newline)),
+        records: text.slice(newline + 1)
+      };
+    } catch {
+      return void 0;
+    }
+  };
+  return {
+    keep(digest, selectors, records) {
+      pending.set(digest, { selectors, records });
+    },
+    async diff(before, after) {
+      const [b, a] = await Promise.all([load(before), load(after)]);
+      if (!b || !a || JSON.stringify(b.selectors) !== JSON.stringify(a.selectors)) return void 0;
+      return diffRecords(a.selectors, b.records, a.records);
+    },
+    async flush() {
+      if (pending.size === 0) return;
+      try {
+        await mkdir9(dir, { recursive: true, mode: 448 });
+        for (const [digest, kept] of pending) {
+          const file = fileOf2(digest);
+          const exists2 = await stat4(file).catch(() => void 0);
+          if (exists2) {
+            const now = /* @__PURE__ */ new Date();
+            await utimes4(file, now, now);
+            continue;
+          }
+          const body = await gzipAsync(`${JSON.stringify(kept.selectors)}
+${kept.records}`, {
+            level: 1
+          });
+          await writeFile3(file, body, { mode: 384 });
+        }
+        pending.clear();
+        await trim(dir);
+      } catch {
+        pending.clear();
+      }
+    }
+  };
+}
+async function trim(dir) {
+  const names = await readdir7(dir);
+  if (names.length <= KEEP2) return;
+  const dated = await Promise.all(
+    names.map(async (name) => ({ name, mtime: (await stat4(path6.join(dir, name))).mtimeMs }))
+  );
+  dated.sort((x, y) => y.mtime - x.mtime);
+  for (const { name } of dated.slice(KEEP2)) await rm5(path6.join(dir, name), { force: true });
+}
+
+// src/engine/context/local-context.ts
 var MEMO_VERSION = "tbuild-context-checksums 1";
 var MEMO_LIMIT = 256;
 var MemoFile = class {
@@ -39987,7 +40204,7 @@ var MemoFile = class {
     this.#file = file;
   }
   load() {
-    return this.#memo ??= readFile6(this.#file, "utf8").then(
+    return this.#memo ??= readFile9(this.#file, "utf8").then(
       (text) => {
         const [version, key, json] = text.split("\n");
         if (version !== MEMO_VERSION || !key || !json) return void 0;
@@ -40027,13 +40244,14 @@ function sameStrings(a, b) {
 }
 function openContextCache(stateDir) {
   let statCache;
-  const openStatCache = () => statCache ??= StatCache.open(path3.join(stateDir, "context.json"));
+  const openStatCache = () => statCache ??= StatCache.open(path7.join(stateDir, "context.json"));
   const memos = /* @__PURE__ */ new Map();
+  const records = openRecordIndex(path7.join(stateDir, "records"));
   const memoFor = (realRoot) => {
     const name = createHash8("sha256").update(realRoot).digest("hex").slice(0, 32);
     let memo2 = memos.get(name);
     if (memo2 === void 0)
-      memos.set(name, memo2 = new MemoFile(path3.join(stateDir, `checksums-${name}`)));
+      memos.set(name, memo2 = new MemoFile(path7.join(stateDir, `checksums-${name}`)));
     return memo2;
   };
   return {
@@ -40046,16 +40264,18 @@ function openContextCache(stateDir) {
       }
       const listing = early && early.root === realRoot && sameStrings(early.patterns, patterns) ? early : startListing(dir, patterns);
       const memo2 = realRoot === void 0 ? void 0 : memoFor(realRoot);
-      return createLocalContext(dir, patterns, listing, openStatCache, memo2);
+      return createLocalContext(dir, patterns, listing, openStatCache, memo2, records);
     },
     scan: async (dir, signal) => scanContext(dir, [], await openStatCache(), { signal }),
+    describeChange: (before, after) => records.diff(before, after),
     async flush() {
       if (statCache) await (await statCache).save();
       for (const memo2 of memos.values()) await memo2.save();
+      await records.flush();
     }
   };
 }
-function createLocalContext(dir, patterns, listing, openStatCache, memo2) {
+function createLocalContext(dir, patterns, listing, openStatCache, memo2, records) {
   let key;
   let snapshot;
   const memoKey = () => key ??= listing.output.then((output) => {
@@ -40088,7 +40308,9 @@ function createLocalContext(dir, patterns, listing, openStatCache, memo2) {
         if (remembered !== void 0) return remembered;
       }
       const snap = await context.snapshot(signal);
-      const digest = checksumPaths(snap, selectors);
+      const computed = checksumWithRecords(snap, selectors);
+      const digest = computed.digest;
+      records.keep(digest, selectors, computed.records);
       if (k !== void 0 && memo2 && snap.stats.allCached) await memo2.put(k, id, digest);
       return digest;
     }
@@ -40103,8 +40325,8 @@ init_mounts();
 init_digest();
 init_errors5();
 import { createHash as createHash9 } from "node:crypto";
-import { chmod as chmod3, mkdir as mkdir8, writeFile as writeFile3 } from "node:fs/promises";
-import path6 from "node:path";
+import { chmod as chmod3, mkdir as mkdir10, writeFile as writeFile4 } from "node:fs/promises";
+import path8 from "node:path";
 function imageSourceHandler(engine, source) {
   let resolved;
   const resolve2 = () => resolved ??= engine.images.resolve(source.ref, source.platform, source.pull ?? false);
@@ -40161,9 +40383,9 @@ function httpSourceHandler(engine, source) {
       const { data, name } = await fetchOnce(ctx.signal);
       const snapshot = await engine.store.snapshots.create(null, `ADD ${source.url}`);
       try {
-        await mkdir8(snapshot.dir, { recursive: true });
-        const file = path6.join(snapshot.dir, name);
-        await writeFile3(file, data);
+        await mkdir10(snapshot.dir, { recursive: true });
+        const file = path8.join(snapshot.dir, name);
+        await writeFile4(file, data);
         await chmod3(file, 384);
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
@@ -40199,7 +40421,7 @@ async function fetchUrl(source, signal) {
       }
     );
   }
-  const name = source.filename ?? (path6.posix.basename(new URL(source.url).pathname) || "index.html");
+  const name = source.filename ?? (path8.posix.basename(new URL(source.url).pathname) || "index.html");
   return { data, name };
 }
 
@@ -40240,7 +40462,7 @@ function lazyHandler(load) {
   };
 }
 function createWorker(engine, definition) {
-  const contexts = openContextCache(path15.join(engine.store.root, "stat-cache"));
+  const contexts = openContextCache(path16.join(engine.store.root, "stat-cache"));
   const describe = (digest) => definition.metadata[digest]?.description ?? digest;
   const isLocal = (vertex, index) => {
     const input = vertex.inputs[index];
@@ -40315,6 +40537,7 @@ function createWorker(engine, definition) {
         await scope.close();
       }
     },
+    describeContentChange: (before, after) => contexts.describeChange(before, after),
     flush: () => contexts.flush()
   };
 }
@@ -40464,6 +40687,98 @@ var MissingOutputError = class extends TbuildError {
   }
 };
 
+// src/solver/explain-change.ts
+async function explainChange(previous, current, describeContent) {
+  if (previous.op !== current.op) return describeOpChange(previous.op, current.op);
+  if (previous.inputs.length !== current.inputs.length) return "its inputs changed";
+  const reasons = [];
+  const parents = [];
+  for (const [i, now] of current.inputs.entries()) {
+    const before = previous.inputs[i];
+    if (now.content !== void 0 && before.content !== void 0) {
+      if (now.content === before.content) continue;
+      const change = await describeContent?.(before.content, now.content).catch(() => void 0);
+      reasons.push(change ? describeFiles(change) : `files it reads from "${now.name}" changed`);
+    } else if (now.key !== before.key) parents.push(now.name);
+  }
+  if (parents.length > 0) {
+    const names = parents.map((n) => `"${n}"`).join(", ");
+    reasons.unshift(`${parents.length === 1 ? "parent step" : "parent steps"} ${names} changed`);
+  }
+  if (reasons.length > 0) return reasons.join("; ");
+  if (previous.own !== current.own) return describeOwnChange(current.op, previous.own, current.own);
+  return "its earlier result is no longer in the cache (pruned)";
+}
+var MAX_FILES = 3;
+function describeFiles(change) {
+  const parts = [];
+  const list = (paths, verb) => {
+    if (paths.length === 0) return;
+    const shown = paths.slice(0, MAX_FILES).join(", ");
+    const more = paths.length > MAX_FILES ? ` and ${paths.length - MAX_FILES} more` : "";
+    parts.push(`${shown}${more} ${verb}`);
+  };
+  list(change.modified, "changed");
+  list(change.added, "added");
+  list(change.removed, "removed");
+  return parts.length > 0 ? parts.join(", ") : "file metadata changed";
+}
+function describeOwnChange(opJson, before, after) {
+  const op = JSON.parse(opJson);
+  const short = (d) => d.slice(0, "sha256:".length + 12);
+  if (op.type === "source" && op.source.type === "image")
+    return `base image ${op.source.ref} now resolves to ${short(after)} (was ${short(before)})`;
+  if (op.type === "source") return `its source changed (${short(before)} \u2192 ${short(after)})`;
+  return "what it resolved to changed";
+}
+function describeOpChange(beforeJson, afterJson) {
+  const before = JSON.parse(beforeJson);
+  const after = JSON.parse(afterJson);
+  if (before.type !== after.type) return "the instruction changed";
+  if (before.type === "exec" && after.type === "exec") {
+    const changes = [];
+    if (!same(before.args, after.args)) changes.push("the command changed");
+    const env = envChanges(before.env, after.env);
+    if (env.length > 0)
+      changes.push(
+        `ARG/ENV ${env.slice(0, MAX_FILES).join(", ")}${env.length > MAX_FILES ? " \u2026" : ""} changed`
+      );
+    if (before.cwd !== after.cwd) changes.push("WORKDIR changed");
+    if (before.user !== after.user) changes.push("USER changed");
+    if (!same(before.mounts, after.mounts)) changes.push("its --mount options changed");
+    if (before.network !== after.network || before.security !== after.security)
+      changes.push("its --network/--security changed");
+    if (!same(before.extraHosts, after.extraHosts) || before.shmSize !== after.shmSize || !same(before.ulimits, after.ulimits))
+      changes.push("--add-host, --shm-size or --ulimit changed");
+    return changes.length > 0 ? changes.join("; ") : "the instruction changed";
+  }
+  if (before.type === "source" && after.type === "source") {
+    const [b, a] = [before.source, after.source];
+    if (b.type === "image" && a.type === "image" && b.ref !== a.ref)
+      return `base image changed from ${b.ref} to ${a.ref}`;
+    if (b.type === "local" && a.type === "local") return ".dockerignore changed";
+    return "its source changed";
+  }
+  if (before.type === "file" && after.type === "file") {
+    const options = (o) => o.actions.map(
+      (a) => "chown" in a ? { chown: a.chown, mode: "mode" in a ? a.mode : void 0 } : {}
+    );
+    if (before.actions.length === after.actions.length && !same(options(before), options(after)))
+      return "--chown or --chmod changed";
+    return "its sources or destination changed";
+  }
+  return "the instruction changed";
+}
+function envChanges(before, after) {
+  const map = (env) => new Map(env.map((e) => [e.slice(0, e.indexOf("=") < 0 ? e.length : e.indexOf("=")), e]));
+  const [b, a] = [map(before), map(after)];
+  const names = /* @__PURE__ */ new Set([...b.keys(), ...a.keys()]);
+  return [...names].filter((n) => b.get(n) !== a.get(n)).sort();
+}
+function same(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 // src/solver/explain.ts
 var SKIPPED = {
   uncacheable: "this step is never cached; it always runs",
@@ -40559,6 +40874,8 @@ var SolveSession = class {
   #controller = new AbortController();
   #keys = /* @__PURE__ */ new Map();
   #cacheMaps = /* @__PURE__ */ new Map();
+  /** What each key was made of, to remember (options.history) and explain misses with. */
+  #facts = /* @__PURE__ */ new Map();
   #results = /* @__PURE__ */ new Map();
   #handlers = /* @__PURE__ */ new Map();
   /** Session-owned op calls still running; awaited before a failed solve rejects. */
@@ -40630,6 +40947,11 @@ var SolveSession = class {
         return { content: checksum };
       })
     );
+    this.#facts.set(digest, {
+      op: canonicalJson(vertex.op),
+      own: cacheMap.digest,
+      inputs: vertex.inputs.map((input, i) => ({ name: this.#name(input.digest), ...deps[i] }))
+    });
     return digestOf({ op: cacheMap.digest, deps });
   }
   // ── phase 2: results ────────────────────────────────────────────────────────────
@@ -40645,10 +40967,13 @@ var SolveSession = class {
       if (hit !== void 0) {
         this.#cached.push(digest);
         this.#emit({ type: "vertex.cached", digest, ...this.#names(digest) });
+        this.#remember(digest);
         return hit;
       }
     }
-    return this.#execute(digest, key, cacheMap, skipped);
+    const results = await this.#execute(digest, key, cacheMap, skipped);
+    this.#remember(digest);
+    return results;
   }
   #skipReason(digest, cacheMap) {
     if (cacheMap.uncacheable) return "uncacheable";
@@ -40662,7 +40987,7 @@ var SolveSession = class {
     const inputs = await Promise.all(
       vertex.inputs.map(async (input) => pickOutput(await this.#getResult(input.digest), input))
     );
-    this.#emitMiss(digest, this.#missFacts(vertex, key, cacheMap, skipped));
+    const explained = this.#emitMiss(digest, this.#missFacts(vertex, key, cacheMap, skipped));
     this.#throwIfAborted();
     const listener = this.#listenerFor(digest);
     const scope = cacheMap.uncacheable ? null : this.#worker.cache;
@@ -40683,6 +41008,7 @@ var SolveSession = class {
     }
     this.#active.delete(digest);
     this.#executed.push(digest);
+    await explained;
     const durationMs = Date.now() - (flight.startedAt ?? Date.now());
     this.#emit({ type: "vertex.completed", digest, name: this.#name(digest), durationMs });
     return results;
@@ -40713,9 +41039,68 @@ var SolveSession = class {
     });
     return { key, skipped, changedInputs, contentInputs };
   }
-  #emitMiss(digest, facts) {
-    const reason = explainMiss(facts);
+  async #emitMiss(digest, facts) {
+    if (facts.skipped === "uncacheable") {
+      const changed = await this.#explainFromHistory(digest, { onlyOwnChange: true });
+      if (changed !== void 0)
+        this.#emit({
+          type: "vertex.cache-miss",
+          digest,
+          name: this.#name(digest),
+          reason: changed
+        });
+      return;
+    }
+    const reason = (facts.skipped ? void 0 : await this.#explainFromHistory(digest)) ?? explainMiss(facts);
     this.#emit({ type: "vertex.cache-miss", digest, name: this.#name(digest), reason });
+  }
+  // ── key history ────────────────────────────────────────────────────────────────
+  /**
+   * Where a step's facts are remembered, most specific first: under its op (the same
+   * instruction anywhere in the file), its name without the step counter (the same text
+   * with other ARG/ENV values), and its place in the Dockerfile (an edited instruction).
+   */
+  #identities(digest) {
+    const scope = this.#options.history.scope;
+    const facts = this.#facts.get(digest);
+    const meta = this.#meta(digest);
+    const range = meta?.location?.range;
+    const opType = this.#vertex(digest).op.type;
+    const name = this.#name(digest).replace(/^\[(?:(\S+) )?\d+\/\d+\] /, "[$1] ");
+    return [
+      `${scope}\0op\0${sha256(facts.op)}`,
+      `${scope}\0name\0${name}`,
+      ...range === void 0 ? [] : [`${scope}\0at\0${meta?.location?.file ?? ""}:${range.start}-${range.end}\0${opType}`]
+    ];
+  }
+  async #explainFromHistory(digest, { onlyOwnChange = false } = {}) {
+    const history = this.#options.history;
+    const current = this.#facts.get(digest);
+    if (history === void 0 || current === void 0) return void 0;
+    try {
+      let previous;
+      for (const identity of this.#identities(digest)) {
+        previous = await history.store.get(identity);
+        if (previous !== void 0) break;
+      }
+      if (previous === void 0) return void 0;
+      if (onlyOwnChange && previous.op === current.op && previous.own === current.own)
+        return void 0;
+      const describe = this.#worker.describeContentChange?.bind(this.#worker);
+      return await explainChange(previous, current, describe);
+    } catch {
+      return void 0;
+    }
+  }
+  /** Remember the facts of a step that now has a result (from the cache or just built). */
+  #remember(digest) {
+    const history = this.#options.history;
+    const facts = this.#facts.get(digest);
+    if (history === void 0 || facts === void 0) return;
+    const identities = this.#identities(digest);
+    void (async () => {
+      for (const identity of identities) await history.store.put(identity, facts);
+    })().catch(() => void 0);
   }
   // ── failure and cancellation ────────────────────────────────────────────────────
   /** Run a session-owned op call, tracked so a failed solve can wait for it. */
@@ -40851,9 +41236,12 @@ function createSolver(solverOptions = {}) {
   };
 }
 
+// src/builder/builder.ts
+init_platform();
+
 // src/builder/containers.ts
-import { readdir as readdir10 } from "node:fs/promises";
-import path19 from "node:path";
+import { readdir as readdir11 } from "node:fs/promises";
+import path20 from "node:path";
 function lazyRuncExecutor(stateDir) {
   let executor;
   return {
@@ -40865,7 +41253,7 @@ function lazyRuncExecutor(stateDir) {
 }
 async function cleanupStaleContainers2(stateDir) {
   const leftovers = await Promise.all(
-    ["runc", "bundles"].map((d) => readdir10(path19.join(stateDir, d)).catch(() => []))
+    ["runc", "bundles"].map((d) => readdir11(path20.join(stateDir, d)).catch(() => []))
   );
   if (leftovers.every((names) => names.length === 0)) return;
   await (await Promise.resolve().then(() => (init_runc(), runc_exports))).cleanupStaleContainers(stateDir);
@@ -43291,10 +43679,10 @@ import { posix as posix2 } from "node:path";
 function stageWorkdir(ctx) {
   return ctx.image.config.WorkingDir || "/";
 }
-function joinWorkdir(workdir, path30) {
-  const joined = posix2.isAbsolute(path30) ? posix2.normalize(path30) : posix2.join("/", workdir, path30);
+function joinWorkdir(workdir, path31) {
+  const joined = posix2.isAbsolute(path31) ? posix2.normalize(path31) : posix2.join("/", workdir, path31);
   const cleaned = joined.length > 1 ? joined.replace(/\/+$/, "") : joined;
-  return path30.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
+  return path31.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
 }
 
 // src/frontend/dispatch-copy.ts
@@ -43439,18 +43827,18 @@ function parseChmod(text, fail) {
 }
 function dispatchWorkdir(ctx, cmd) {
   const x = stageExpander(ctx, cmd);
-  const path30 = joinWorkdir(stageWorkdir(ctx), x.word(cmd.path)).replace(/(.)\/$/, "$1");
-  ctx.image.config.WorkingDir = path30;
-  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path30}`);
-  if (path30 !== "/") {
+  const path31 = joinWorkdir(stageWorkdir(ctx), x.word(cmd.path)).replace(/(.)\/$/, "$1");
+  ctx.image.config.WorkingDir = path31;
+  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path31}`);
+  if (path31 !== "/") {
     const user = ctx.image.config.User;
     const chown4 = user ? parseChown(user) : void 0;
     ctx.fs = ctx.fs.file(
-      [{ action: "mkdir", path: path30, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
+      [{ action: "mkdir", path: path31, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
       { platform: ctx.platform, metadata }
     );
   }
-  addHistory(ctx.image, `WORKDIR ${path30}`, path30 !== "/", ctx.build.created, false);
+  addHistory(ctx.image, `WORKDIR ${path31}`, path31 !== "/", ctx.build.created, false);
 }
 
 // src/frontend/dispatch-run.ts
@@ -43925,14 +44313,14 @@ async function writeOutput(ctx, output) {
 // src/builder/options.ts
 init_errors();
 init_platform();
-import { readFile as readFile13, stat as stat8 } from "node:fs/promises";
-import path22 from "node:path";
+import { readFile as readFile14, stat as stat9 } from "node:fs/promises";
+import path23 from "node:path";
 
 // src/builder/named-contexts.ts
 init_errors();
 init_git_url();
-import { stat as stat7 } from "node:fs/promises";
-import path21 from "node:path";
+import { stat as stat8 } from "node:fs/promises";
+import path22 from "node:path";
 async function resolveNamedContexts(given, cwd, disposers) {
   const contexts = {};
   for (const [name, value] of Object.entries(given)) {
@@ -43964,8 +44352,8 @@ async function resolveOne(name, value, cwd, disposers) {
         hint: "Use a local directory, a git repository, an https archive or docker-image://REF."
       }
     );
-  const dir = path21.resolve(cwd, value);
-  if (!(await stat7(dir).catch(() => void 0))?.isDirectory())
+  const dir = path22.resolve(cwd, value);
+  if (!(await stat8(dir).catch(() => void 0))?.isDirectory())
     throw new UsageError(`--build-context ${name}: ${value} is not a directory`, {
       hint: "Give an existing directory, or docker-image://REF for an image."
     });
@@ -43974,7 +44362,7 @@ async function resolveOne(name, value, cwd, disposers) {
 
 // src/builder/options.ts
 function surroundings(run7) {
-  return { cwd: run7.cwd ?? path22.resolve(), env: run7.env ?? {}, stdin: run7.stdin };
+  return { cwd: run7.cwd ?? path23.resolve(), env: run7.env ?? {}, stdin: run7.stdin };
 }
 async function resolveBuildOptions(options, run7 = {}) {
   const at = surroundings(run7);
@@ -44000,14 +44388,14 @@ async function resolveBuildOptions(options, run7 = {}) {
   }
 }
 async function resolveWithContext(options, at, fetched, disposers, dispose) {
-  const contextDir = fetched?.dir ?? path22.resolve(at.cwd, options.context ?? ".");
-  const st = await stat8(contextDir).catch(() => void 0);
+  const contextDir = fetched?.dir ?? path23.resolve(at.cwd, options.context ?? ".");
+  const st = await stat9(contextDir).catch(() => void 0);
   if (!st?.isDirectory()) {
     throw new UsageError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
       hint: "Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin."
     });
   }
-  const dockerfile = options.dockerfile !== void 0 ? { path: path22.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path22.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
+  const dockerfile = options.dockerfile !== void 0 ? { path: path23.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path23.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
   const buildArgs = { ...options.buildArgs };
   const tags = [...options.tags ?? []];
   return Object.freeze({
@@ -44026,10 +44414,10 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
     pull: options.pull ?? false,
     outputs: resolveOutputs(options.outputs ?? [], options.push ?? false, tags),
     load: options.load ?? false,
-    iidfile: options.iidfile && path22.resolve(at.cwd, options.iidfile),
-    metadataFile: options.metadataFile && path22.resolve(at.cwd, options.metadataFile),
+    iidfile: options.iidfile && path23.resolve(at.cwd, options.iidfile),
+    metadataFile: options.metadataFile && path23.resolve(at.cwd, options.metadataFile),
     secrets: (options.secrets ?? []).map(
-      (s) => "file" in s ? { id: s.id, file: path22.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
+      (s) => "file" in s ? { id: s.id, file: path23.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
     ),
     sshAgents: { ...options.sshAgents },
     network: checkNetwork(options.network ?? "default"),
@@ -44051,7 +44439,7 @@ function needStdin(at, what) {
 }
 function displayName(file, contextDir, given) {
   if (given && given !== "-") return given;
-  const rel = path22.relative(contextDir, file);
+  const rel = path23.relative(contextDir, file);
   return rel.startsWith("..") ? file : rel;
 }
 function checkNetwork(network) {
@@ -44094,13 +44482,13 @@ async function readDockerfile(file, contextDir, base, at) {
     const chunks = [];
     for await (const chunk of needStdin(at, "the Dockerfile")) chunks.push(chunk);
     return {
-      path: path22.join(contextDir, "Dockerfile"),
+      path: path23.join(contextDir, "Dockerfile"),
       text: Buffer.concat(chunks).toString("utf8")
     };
   }
-  const dockerfilePath = file ? path22.resolve(base, file) : path22.join(contextDir, "Dockerfile");
+  const dockerfilePath = file ? path23.resolve(base, file) : path23.join(contextDir, "Dockerfile");
   try {
-    return { path: dockerfilePath, text: await readFile13(dockerfilePath, "utf8") };
+    return { path: dockerfilePath, text: await readFile14(dockerfilePath, "utf8") };
   } catch (error) {
     throw new UsageError(
       `failed to read Dockerfile ${dockerfilePath}: ${error.code ?? error}`,
@@ -44114,10 +44502,10 @@ async function readDockerfile(file, contextDir, base, at) {
 async function readDockerignore(dockerfilePath, contextDir) {
   for (const candidate of [
     `${dockerfilePath}.dockerignore`,
-    path22.join(contextDir, ".dockerignore")
+    path23.join(contextDir, ".dockerignore")
   ]) {
     try {
-      return await readFile13(candidate, "utf8");
+      return await readFile14(candidate, "utf8");
     } catch (error) {
       if (error.code !== "ENOENT") throw error;
     }
@@ -44142,7 +44530,7 @@ async function releasePrepared(prepared) {
 }
 
 // src/builder/result.ts
-import { writeFile as writeFile9 } from "node:fs/promises";
+import { writeFile as writeFile10 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -44199,12 +44587,13 @@ function buildMetadata(committed, options) {
   };
 }
 async function writeResultFiles(options, metadata) {
-  if (options.iidfile) await writeFile9(options.iidfile, metadata["containerimage.config.digest"]);
+  if (options.iidfile) await writeFile10(options.iidfile, metadata["containerimage.config.digest"]);
   if (options.metadataFile)
-    await writeFile9(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
+    await writeFile10(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
 }
 
 // src/builder/builder.ts
+var builtSnapshots = /* @__PURE__ */ new WeakMap();
 async function createBuilder(options = {}) {
   const env = options.env ?? {};
   const root = options.root ?? defaultStoreRoot(env);
@@ -44222,7 +44611,7 @@ async function createBuilder(options = {}) {
       credentials: options.credentials ?? await loadCredentialStore2(env)
     });
   })();
-  const stateDir = path23.join(store.root, "runc");
+  const stateDir = path24.join(store.root, "runc");
   let cleaned;
   let hostChecked;
   const session = {
@@ -44264,6 +44653,13 @@ async function createBuilder(options = {}) {
         await releasePrepared(prepared);
       }
     },
+    async runImage(image2, options2) {
+      const snapshot = builtSnapshots.get(image2);
+      if (snapshot === void 0)
+        throw new TypeError("runImage takes a result that this builder returned from build()");
+      const config = await store.blobs.readJson(image2.imageId);
+      return runImage(store, lazyRuncExecutor(stateDir), { snapshot, config }, options2);
+    },
     async close() {
       const client = await registry?.catch(() => void 0);
       await client?.close();
@@ -44273,6 +44669,15 @@ async function createBuilder(options = {}) {
 }
 function toPrepared(given, run7, listing = true) {
   return "kind" in given && given.kind === "prepared" ? Promise.resolve(given) : prepareBuild(given, run7, { listing });
+}
+function keyHistoryOf(store) {
+  return {
+    get(identity) {
+      const json = store.keyHistory.get(identity);
+      return json === void 0 ? void 0 : JSON.parse(json);
+    },
+    put: (identity, facts) => store.keyHistory.put(identity, JSON.stringify(facts))
+  };
 }
 function sourceOf(prepared) {
   return { file: prepared.options.dockerfileName, text: prepared.options.dockerfileText };
@@ -44323,7 +44728,12 @@ async function runBuild(session, prepared, run7) {
       parallelism: session.parallelism,
       noCache: options.noCache,
       signal,
-      onProgress: emit
+      onProgress: emit,
+      // Steps are remembered per Dockerfile and platform, to say why one misses next time.
+      history: {
+        scope: `${options.dockerfilePath}\0${formatPlatform(options.platform)}`,
+        store: keyHistoryOf(store)
+      }
     });
     await worker.flush();
     const committed = await task(
@@ -44346,7 +44756,7 @@ async function runBuild(session, prepared, run7) {
     const metadata = buildMetadata(committed, options);
     await writeResultFiles(options, metadata);
     ok = true;
-    return {
+    const result = {
       imageId: metadata["containerimage.config.digest"],
       manifestDigest: metadata["containerimage.digest"],
       metadata,
@@ -44357,6 +44767,8 @@ async function runBuild(session, prepared, run7) {
       warnings: recorder.warnings(),
       steps: recorder.steps()
     };
+    builtSnapshots.set(result, committed.snapshot);
+    return result;
   } finally {
     emit({ type: "build.completed", time: Date.now(), durationMs: Date.now() - started, ok });
   }
@@ -44482,9 +44894,9 @@ function parseOutputSpec(spec) {
 
 // src/builder/specs/run-flags.ts
 init_errors();
-import { stat as stat9 } from "node:fs/promises";
+import { stat as stat10 } from "node:fs/promises";
 import { isIP as isIP2 } from "node:net";
-import path24 from "node:path";
+import path25 from "node:path";
 function parseAddHosts(list) {
   return (list ?? []).map((spec) => {
     const cut = /[:=]/.exec(spec)?.index ?? -1;
@@ -44552,8 +44964,8 @@ async function parseSshAgents(list, env) {
       throw new UsageError(`--ssh ${id}: SSH_AUTH_SOCK is not set`, {
         hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
       });
-    const socket = path24.resolve(given);
-    const st = await stat9(socket).catch(() => void 0);
+    const socket = path25.resolve(given);
+    const st = await stat10(socket).catch(() => void 0);
     if (!st?.isSocket())
       throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
         hint: 'tbuild forwards agent sockets, not key files: ssh-add the key to an agent (eval "$(ssh-agent)" && ssh-add KEY) and pass --ssh ID=$SSH_AUTH_SOCK.'
@@ -44694,7 +45106,7 @@ function formatSeconds(ms) {
 }
 
 // src/progress/plain.ts
-function createPlainLines(emit, options = {}) {
+function createPlainLines(emit, _options = {}) {
   const state = new BuildState();
   const announced = /* @__PURE__ */ new Set();
   const write = (step, text) => emit(`#${step.number} ${text}`, step);
@@ -44729,7 +45141,7 @@ function createPlainLines(emit, options = {}) {
         }
         return;
       case "vertex.cache-miss":
-        if (options.verbose) write(step, `cache miss: ${event.reason}`);
+        write(step, `cache miss: ${event.reason}`);
         return;
       case "vertex.cached":
         return write(step, "CACHED");
@@ -44839,7 +45251,7 @@ init_git_url();
 // src/action/annotations.ts
 init_errors();
 init_git_url();
-import path25 from "node:path";
+import path26 from "node:path";
 
 // src/action/runner.ts
 import { randomUUID } from "node:crypto";
@@ -44886,14 +45298,14 @@ function annotationTarget(inputs, context, defaultContext, workspace, cwd) {
   if (isGitUrl(context)) {
     const ours = context.split("#")[0] === defaultContext.split("#")[0];
     const subdir = parseGitUrl(context).subdir ?? "";
-    const inRepo = path25.posix.normalize(path25.posix.join(subdir, given ?? "Dockerfile"));
+    const inRepo = path26.posix.normalize(path26.posix.join(subdir, given ?? "Dockerfile"));
     return { dockerfileName: given ?? "Dockerfile", repoPath: ours ? inRepo : void 0 };
   }
-  const contextDir = path25.resolve(cwd, context);
-  const file = given ? path25.resolve(cwd, given) : path25.join(contextDir, "Dockerfile");
-  const rel = path25.relative(workspace, file);
-  const repoPath = rel.startsWith("..") || path25.isAbsolute(rel) ? void 0 : rel.split(path25.sep).join("/");
-  return { dockerfileName: given ?? path25.relative(contextDir, file), repoPath };
+  const contextDir = path26.resolve(cwd, context);
+  const file = given ? path26.resolve(cwd, given) : path26.join(contextDir, "Dockerfile");
+  const rel = path26.relative(workspace, file);
+  const repoPath = rel.startsWith("..") || path26.isAbsolute(rel) ? void 0 : rel.split(path26.sep).join("/");
+  return { dockerfileName: given ?? path26.relative(contextDir, file), repoPath };
 }
 function fileFor(target, location) {
   if (!location?.range) return void 0;
@@ -44932,8 +45344,8 @@ function titleOf(code2) {
 
 // src/action/build-options.ts
 import { existsSync as existsSync4 } from "node:fs";
-import { writeFile as writeFile11 } from "node:fs/promises";
-import path26 from "node:path";
+import { writeFile as writeFile12 } from "node:fs/promises";
+import path27 from "node:path";
 
 // src/action/errors.ts
 init_errors();
@@ -44967,7 +45379,7 @@ function cacheOptions(inputs) {
 }
 
 // src/action/git-context.ts
-import { readFile as readFile15 } from "node:fs/promises";
+import { readFile as readFile16 } from "node:fs/promises";
 function serverUrl(env) {
   return env.GITHUB_SERVER_URL || "https://github.com";
 }
@@ -44987,7 +45399,7 @@ async function defaultGitContext(env) {
 async function readEvent(env) {
   if (!env.GITHUB_EVENT_PATH) return void 0;
   try {
-    return JSON.parse(await readFile15(env.GITHUB_EVENT_PATH, "utf8"));
+    return JSON.parse(await readFile16(env.GITHUB_EVENT_PATH, "utf8"));
   } catch {
     return void 0;
   }
@@ -45106,8 +45518,8 @@ async function resolveSecrets(inputs, ctx, warnings) {
       continue;
     }
     masks.push(pair[1]);
-    const file = path26.join(ctx.secretsDir, `secret-${secrets.length}`);
-    await writeFile11(file, pair[1], { mode: 384 });
+    const file = path27.join(ctx.secretsDir, `secret-${secrets.length}`);
+    await writeFile12(file, pair[1], { mode: 384 });
     secrets.push({ id: pair[0], file });
   }
   for (const entry of inputs["secret-files"]) {
@@ -46860,9 +47272,9 @@ var parse = function(data, opts = {}) {
 };
 
 // src/action/inputs.ts
-function getInput(env, name, { trim = true } = {}) {
+function getInput(env, name, { trim: trim2 = true } = {}) {
   const value = env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "";
-  return trim ? value.trim() : value;
+  return trim2 ? value.trim() : value;
 }
 function getBooleanInput(env, name) {
   const value = getInput(env, name);
@@ -46936,15 +47348,15 @@ function readInputs(env) {
 }
 
 // src/action/ownership.ts
-import { lchown as lchown6, lstat as lstat13, readdir as readdir12 } from "node:fs/promises";
-import path27 from "node:path";
+import { lchown as lchown6, lstat as lstat13, readdir as readdir13 } from "node:fs/promises";
+import path28 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
   const gid = Number(io.env.SUDO_GID);
   if (!io.env.SUDO_UID || !Number.isInteger(uid) || !Number.isInteger(gid)) return;
   for (const output of options.outputs ?? []) {
     if (!output.dest || output.dest === "-") continue;
-    await chownTree(path27.resolve(io.cwd, output.dest), uid, gid);
+    await chownTree(path28.resolve(io.cwd, output.dest), uid, gid);
   }
 }
 async function chownTree(target, uid, gid) {
@@ -46952,12 +47364,12 @@ async function chownTree(target, uid, gid) {
   if (!st) return;
   await lchown6(target, uid, gid);
   if (!st.isDirectory()) return;
-  for (const name of await readdir12(target)) await chownTree(path27.join(target, name), uid, gid);
+  for (const name of await readdir13(target)) await chownTree(path28.join(target, name), uid, gid);
 }
 
 // src/action/privileges.ts
 import { spawn as spawn7 } from "node:child_process";
-import path28 from "node:path";
+import path29 from "node:path";
 var ELEVATED = "TBUILD_ACTION_ELEVATED";
 var SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 async function checkSudo() {
@@ -46974,13 +47386,13 @@ async function checkSudo() {
     });
 }
 function elevatedEnv(env) {
-  const dirs = (env.PATH ?? "").split(path28.delimiter).filter(Boolean);
+  const dirs = (env.PATH ?? "").split(path29.delimiter).filter(Boolean);
   const home = env.HOME ?? "";
   return {
     // sudo replaces PATH with secure_path; keep the runner's, with the system directories.
-    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path28.delimiter),
+    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path29.delimiter),
     // docker/login-action wrote the runner user's config; root must read the same one.
-    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path28.join(home, ".docker") },
+    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path29.join(home, ".docker") },
     [ELEVATED]: "1"
   };
 }
@@ -47149,7 +47561,7 @@ function redact(text, masks) {
 
 // src/action/main.ts
 function storeRoot(env) {
-  return env.TBUILD_ROOT || path29.join(env.RUNNER_TEMP || tmpdir5(), "tbuild");
+  return env.TBUILD_ROOT || path30.join(env.RUNNER_TEMP || tmpdir5(), "tbuild");
 }
 async function run6() {
   const abort = new AbortController();
@@ -47183,7 +47595,7 @@ async function runAction(io) {
   let renderer;
   let recorder;
   let builder;
-  const secretsDir = await mkdtemp6(path29.join(env.RUNNER_TEMP || tmpdir5(), "tbuild-secrets-"));
+  const secretsDir = await mkdtemp6(path30.join(env.RUNNER_TEMP || tmpdir5(), "tbuild-secrets-"));
   try {
     inputs = readInputs(env);
     if (inputs["github-token"]) mask(io, inputs["github-token"]);
@@ -47249,7 +47661,7 @@ async function runAction(io) {
     return 1;
   } finally {
     await builder?.close();
-    await rm14(secretsDir, { recursive: true, force: true });
+    await rm15(secretsDir, { recursive: true, force: true });
   }
 }
 async function writeOutputs2(io, result, build) {
