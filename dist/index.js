@@ -44690,10 +44690,12 @@ async function runBuild(session, prepared, run7) {
   const emit = recorder.sink;
   const started = Date.now();
   let ok = false;
+  const hostReady = session.checkHost();
+  hostReady.catch(() => void 0);
   try {
-    await session.checkHost();
     const images = createImageProvider({ store, registry: session.registry });
     const lowered = await lowerDockerfile(prepared, images);
+    await hostReady;
     for (const warning of lowered.warnings)
       emit({
         type: "warning",

@@ -188,10 +188,14 @@ async function runBuild(
   const emit: ProgressSink = recorder.sink;
   const started = Date.now();
   let ok = false;
+  // The host check (a few PATH lookups, ~ms) runs while the Dockerfile is lowered, and is
+  // awaited before anything runs; awaited later, its rejection must not go unhandled first.
+  const hostReady = session.checkHost();
+  hostReady.catch(() => undefined);
   try {
-    await session.checkHost();
     const images = createImageProvider({ store, registry: session.registry });
     const lowered = await lowerDockerfile(prepared, images);
+    await hostReady;
     for (const warning of lowered.warnings)
       emit({
         type: 'warning',
