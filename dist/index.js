@@ -45175,11 +45175,14 @@ function formatCommand(name, properties, message) {
 
 // src/progress/github.ts
 function stageOf(stepName) {
+  if (/^\[\d+\/\d+\]/.test(stepName)) return "";
   const match = /^\[([^\]\s]+)(?:\s+\d+\/\d+)?\]/.exec(stepName);
   return match ? match[1] : stepName;
 }
 function groupTitle(stage) {
-  return stage === "internal" ? "Loading definitions and context" : stage.includes(" ") ? stage : `Stage ${stage}`;
+  if (stage === "") return "Build steps";
+  if (stage === "internal") return "Loading definitions and context";
+  return stage.includes(" ") ? stage : `Stage ${stage}`;
 }
 function createGitHubRenderer(stream, options = {}) {
   let live;

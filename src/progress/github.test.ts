@@ -101,6 +101,9 @@ describe('the GitHub Actions renderer', () => {
     expect(stageOf('[build 2/3] RUN make')).toBe('build');
     expect(stageOf('[internal] load build context')).toBe('internal');
     expect(stageOf('exporting to image')).toBe('exporting to image');
+    // A single unnamed stage: one group for all its steps.
+    expect(stageOf('[1/3] FROM busybox')).toBe('');
+    expect(stageOf('[3/3] COPY app.txt /app.txt')).toBe('');
   });
 });
 

@@ -22,18 +22,20 @@ export interface GitHubRendererOptions extends RendererOptions {
   annotationFile?: (location: SourceLocation | undefined) => string | undefined;
 }
 
-/** `[build 2/5] RUN make` → `build`; `[internal] load …` → `internal`; others by name. */
+/**
+ * `[build 2/5] RUN make` → `build`; `[internal] load …` → `internal`; `[2/3] RUN …` (the
+ * one stage of a single-stage Dockerfile, unnamed) → `''`; others (tasks) by name.
+ */
 export function stageOf(stepName: string): string {
+  if (/^\[\d+\/\d+\]/.test(stepName)) return '';
   const match = /^\[([^\]\s]+)(?:\s+\d+\/\d+)?\]/.exec(stepName);
   return match ? match[1]! : stepName;
 }
 
 function groupTitle(stage: string): string {
-  return stage === 'internal'
-    ? 'Loading definitions and context'
-    : stage.includes(' ')
-      ? stage
-      : `Stage ${stage}`;
+  if (stage === '') return 'Build steps';
+  if (stage === 'internal') return 'Loading definitions and context';
+  return stage.includes(' ') ? stage : `Stage ${stage}`;
 }
 
 export function createGitHubRenderer(
