@@ -135,7 +135,7 @@ describe('a build that pushes', () => {
     // Progress: plain lines, one group per stage.
     expect(groupsBalanced(step.stdout)).toBe(true);
     expect(step.stdout).toMatch(
-      /^::group::Stage .*\n(.*\n)*#\d+ \[2\/3\] RUN --mount=type=secret/m,
+      /^::group::Build steps\n(.*\n)*#\d+ \[2\/3\] RUN --mount=type=secret/m,
     );
   });
 
