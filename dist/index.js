@@ -875,9 +875,9 @@ async function readXattrs(dir, pattern = "-") {
 async function writeXattrs(map) {
   if (map.size === 0) return;
   const parts = [];
-  for (const [path31, attrs] of map) {
+  for (const [path32, attrs] of map) {
     if (attrs.size === 0) continue;
-    parts.push(Buffer.from(`# file: ${escapeName(path31)}
+    parts.push(Buffer.from(`# file: ${escapeName(path32)}
 `));
     for (const [name, value] of attrs) {
       parts.push(Buffer.from(`${escapeName(name)}=0s${value.toString("base64")}
@@ -1034,8 +1034,8 @@ async function* generateLayerTar(diffDir, options = {}) {
   }
   yield endOfArchive();
 }
-function whiteoutEntry(path31, mtime, uid = 0, gid = 0) {
-  return { path: path31, type: "file", mode: 384, uid, gid, size: 0, mtime };
+function whiteoutEntry(path32, mtime, uid = 0, gid = 0) {
+  return { path: path32, type: "file", mode: 384, uid, gid, size: 0, mtime };
 }
 async function toTarEntry(item, mtime, attrs, firstLinks) {
   const { stat: stat11, rel } = item;
@@ -1073,27 +1073,27 @@ async function toTarEntry(item, mtime, attrs, firstLinks) {
   }
   return { ...base, size: stat11.size };
 }
-function readSmallFile(path31) {
+function readSmallFile(path32) {
   try {
-    return Promise.resolve(readFileSync4(path31));
+    return Promise.resolve(readFileSync4(path32));
   } catch (error) {
     return Promise.reject(error);
   }
 }
-function changedSize(path31) {
-  return new LayerWriteError(`file ${path31} changed size while its layer was being written`);
+function changedSize(path32) {
+  return new LayerWriteError(`file ${path32} changed size while its layer was being written`);
 }
-function exactSize(path31, data, size) {
-  if (data.length < size) throw changedSize(path31);
+function exactSize(path32, data, size) {
+  if (data.length < size) throw changedSize(path32);
   return data.subarray(0, size);
 }
-async function* streamContent(path31, size) {
+async function* streamContent(path32, size) {
   let read = 0;
-  for await (const chunk of createReadStream2(path31, { end: size - 1 })) {
+  for await (const chunk of createReadStream2(path32, { end: size - 1 })) {
     read += chunk.length;
     yield chunk;
   }
-  if (read !== size) throw changedSize(path31);
+  if (read !== size) throw changedSize(path32);
 }
 var OPAQUE_XATTR, READ_AHEAD_FILE, SYNC_READ_FILE, READ_AHEAD_ENTRIES, READ_AHEAD_BYTES;
 var init_layer_writer = __esm({
@@ -1394,20 +1394,20 @@ function parseReference(text) {
         `"${tag}" is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`
       );
   }
-  const { registry, path: path31 } = splitDomain(rest, fail);
-  if (path31.length > MAX_NAME_LENGTH)
+  const { registry, path: path32 } = splitDomain(rest, fail);
+  if (path32.length > MAX_NAME_LENGTH)
     fail(`the repository name is longer than ${MAX_NAME_LENGTH} characters`);
-  if (/^[a-f0-9]{64}$/.test(path31))
+  if (/^[a-f0-9]{64}$/.test(path32))
     fail("a repository name cannot be a 64-character hex string (did you mean @sha256:\u2026?)");
-  if (path31 !== path31.toLowerCase()) fail("repository names must be lowercase");
-  for (const component of path31.split("/")) {
+  if (path32 !== path32.toLowerCase()) fail("repository names must be lowercase");
+  for (const component of path32.split("/")) {
     if (!COMPONENT.test(component)) {
       fail(
         `"${component}" is not a valid path component (lower-case letters, digits and single separators . _ __ -)`
       );
     }
   }
-  const repository = registry === DOCKER_HUB && !path31.includes("/") ? `library/${path31}` : path31;
+  const repository = registry === DOCKER_HUB && !path32.includes("/") ? `library/${path32}` : path32;
   const ref = { registry, repository };
   if (tag !== void 0) ref.tag = tag;
   else if (digest === void 0) ref.tag = "latest";
@@ -1421,9 +1421,9 @@ function splitDomain(name, fail) {
   if (!isDomain) return { registry: DOCKER_HUB, path: name };
   if (!DOMAIN.test(first)) fail(`"${first}" is not a valid registry host`);
   const registry = first === "index.docker.io" ? DOCKER_HUB : first;
-  const path31 = name.slice(slash + 1);
-  if (path31 === "") fail("the repository name is empty");
-  return { registry, path: path31 };
+  const path32 = name.slice(slash + 1);
+  if (path32 === "") fail("the repository name is empty");
+  return { registry, path: path32 };
 }
 function formatReference(ref) {
   let out = `${ref.registry}/${ref.repository}`;
@@ -1525,14 +1525,14 @@ var init_safe_tree = __esm({
        * Returns whether a directory was kept.
        */
       async prepare(rel, keepDirectory) {
-        const path31 = this.abs(rel);
-        const stat11 = await lstat4(path31).catch((err) => {
+        const path32 = this.abs(rel);
+        const stat11 = await lstat4(path32).catch((err) => {
           if (err.code === "ENOENT") return void 0;
           throw err;
         });
         if (stat11 === void 0) return false;
         if (stat11.isDirectory() && keepDirectory) return true;
-        await rm2(path31, { recursive: true, force: true });
+        await rm2(path32, { recursive: true, force: true });
         this.#forget(rel);
         return false;
       }
@@ -1551,13 +1551,13 @@ __export(special_files_exports, {
   makeWhiteouts: () => makeWhiteouts
 });
 import { link } from "node:fs/promises";
-async function makeNode(path31, type, mode, major = 0, minor = 0) {
+async function makeNode(path32, type, mode, major = 0, minor = 0) {
   const code2 = type === "char" ? "c" : type === "block" ? "b" : "p";
   const numbers = type === "fifo" ? [] : [String(major), String(minor)];
   try {
-    await runTool("mknod", ["-m", (mode & 4095).toString(8), path31, code2, ...numbers]);
+    await runTool("mknod", ["-m", (mode & 4095).toString(8), path32, code2, ...numbers]);
   } catch (err) {
-    if (err instanceof ToolError) throw new DeviceNodeError(path31, err.message, { cause: err });
+    if (err instanceof ToolError) throw new DeviceNodeError(path32, err.message, { cause: err });
     throw err;
   }
 }
@@ -1565,7 +1565,7 @@ async function makeWhiteouts(paths) {
   const [first, ...rest] = paths;
   if (first === void 0) return;
   await makeNode(first, "char", 0);
-  for (const path31 of rest) await link(first, path31);
+  for (const path32 of rest) await link(first, path32);
 }
 var init_special_files = __esm({
   "src/exporter/special-files.ts"() {
@@ -1633,11 +1633,11 @@ function applyExtended(raw, ext) {
   for (const [key, value] of ext) {
     if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
   }
-  const path31 = ext.get("path")?.toString("utf8") ?? raw.name;
+  const path32 = ext.get("path")?.toString("utf8") ?? raw.name;
   const linkpath = ext.get("linkpath")?.toString("utf8") ?? raw.linkname;
   return {
-    path: path31,
-    type: type === "file" && path31.endsWith("/") ? "dir" : type,
+    path: path32,
+    type: type === "file" && path32.endsWith("/") ? "dir" : type,
     mode: raw.mode & 4095,
     uid: num("uid", raw.uid),
     gid: num("gid", raw.gid),
@@ -1788,30 +1788,30 @@ async function applyEntry(state, entry, body) {
     state.whiteouts.push(target);
     return;
   }
-  const path31 = tree.abs(rel);
+  const path32 = tree.abs(rel);
   const keptDir = await tree.prepare(rel, entry.type === "dir");
   switch (entry.type) {
     case "dir":
-      if (!keptDir) await mkdir4(path31, { mode: 448 });
+      if (!keptDir) await mkdir4(path32, { mode: 448 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
     case "file":
-      await writeFile(path31, body);
+      await writeFile(path32, body);
       break;
     case "symlink":
-      await symlink(entry.linkpath ?? "", path31);
+      await symlink(entry.linkpath ?? "", path32);
       break;
     case "link":
-      await link2(await resolveHardLink(tree, entry), path31);
+      await link2(await resolveHardLink(tree, entry), path32);
       break;
     default:
-      await makeNode(path31, entry.type, entry.mode, entry.devmajor, entry.devminor);
+      await makeNode(path32, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
   await setMetadata(state, rel, entry);
 }
-async function writeFile(path31, body) {
-  const handle = await open3(path31, "wx", 384);
+async function writeFile(path32, body) {
+  const handle = await open3(path32, "wx", 384);
   try {
     for await (const chunk of body) await handle.write(chunk);
   } finally {
@@ -1837,11 +1837,11 @@ async function resolveHardLink(tree, entry) {
   return tree.abs(target);
 }
 async function setMetadata(state, rel, entry) {
-  const path31 = state.tree.abs(rel);
+  const path32 = state.tree.abs(rel);
   if (entry.type === "link") return;
-  if (state.owners) await lchown(path31, entry.uid, entry.gid);
-  if (entry.type !== "symlink") await chmod(path31, entry.mode & 4095);
-  if (entry.type !== "dir") await lutimes(path31, entry.mtime, entry.mtime);
+  if (state.owners) await lchown(path32, entry.uid, entry.gid);
+  if (entry.type !== "symlink") await chmod(path32, entry.mode & 4095);
+  if (entry.type !== "dir") await lutimes(path32, entry.mtime, entry.mtime);
   for (const [name, value] of entry.xattrs ?? []) {
     if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
   }
@@ -2425,7 +2425,7 @@ __export(git_exports, {
 });
 import { execFile } from "node:child_process";
 import { rm as rm6 } from "node:fs/promises";
-import path9 from "node:path";
+import path10 from "node:path";
 import { promisify as promisify2 } from "node:util";
 async function git(args, signal, cwd) {
   try {
@@ -2478,7 +2478,7 @@ function gitSourceHandler(engine, source) {
       try {
         await checkoutGit(source.remote, sha, snapshot.dir, ctx.signal);
         if (!source.keepGitDir)
-          await rm6(path9.join(snapshot.dir, ".git"), { recursive: true, force: true });
+          await rm6(path10.join(snapshot.dir, ".git"), { recursive: true, force: true });
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -2503,20 +2503,20 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
   const scope = openScope(engine.store);
   let pending;
   try {
-    let path31;
+    let path32;
     let unmount = async () => {
     };
     if (base.kind === "empty" && options.direct) {
       const snapshot = await engine.store.snapshots.create(null, description);
       pending = snapshot.id;
-      path31 = snapshot.dir;
+      path32 = snapshot.dir;
     } else {
       const mount = await scope.mountWritable(base, description);
       pending = mount.snapshot.id;
-      path31 = mount.path;
+      path32 = mount.path;
       unmount = mount.unmount;
     }
-    await write({ path: path31, scope });
+    await write({ path: path32, scope });
     await unmount();
     await scope.close();
     const committed = await engine.store.snapshots.commit(pending);
@@ -2554,9 +2554,9 @@ var init_errors6 = __esm({
 });
 
 // src/engine/file/paths.ts
-import path10 from "node:path";
+import path11 from "node:path";
 function cleanPath2(p) {
-  return path10.posix.normalize("/" + p).replace(/(.)\/+$/, "$1");
+  return path11.posix.normalize("/" + p).replace(/(.)\/+$/, "$1");
 }
 async function resolveInRoot2(root, p, followFinal = true) {
   try {
@@ -2603,7 +2603,7 @@ __export(ssh_agent_exports, {
 import { chmod as chmod4, chown as chown2, mkdtemp as mkdtemp3, rm as rm7 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import path11 from "node:path";
+import path12 from "node:path";
 function listen(server, socket) {
   return new Promise((resolve2, reject) => {
     server.once("error", reject);
@@ -2614,8 +2614,8 @@ function listen(server, socket) {
   });
 }
 async function startAgentProxy(options) {
-  const dir = await mkdtemp3(path11.join(tmpdir2(), "tbuild-ssh-"));
-  const socket = path11.join(dir, "agent.sock");
+  const dir = await mkdtemp3(path12.join(tmpdir2(), "tbuild-ssh-"));
+  const socket = path12.join(dir, "agent.sock");
   const open5 = /* @__PURE__ */ new Set();
   const server = createServer((client) => {
     const upstream = createConnection(options.agent);
@@ -2659,7 +2659,7 @@ __export(exec_exports, {
   runExecOp: () => runExecOp
 });
 import { chmod as chmod5, chown as chown3, mkdir as mkdir11, readFile as readFile10, writeFile as writeFile5 } from "node:fs/promises";
-import path12 from "node:path";
+import path13 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description) {
   const rootMount = op.mounts.find((m) => m.dest === "/");
   if (!rootMount) throw new UnsupportedOpError("exec op has no root mount");
@@ -2752,7 +2752,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
       }
       if (opt.env) env.push(`${opt.env}=${value}`);
       if (!mount.dest) return void 0;
-      const file = path12.join(await scope.tempDir(), "secret");
+      const file = path13.join(await scope.tempDir(), "secret");
       await writeFile5(file, value, { mode: 256 });
       await chown3(file, opt.uid ?? 0, opt.gid ?? 0);
       await chmod5(file, opt.mode ?? 256);
@@ -2970,7 +2970,7 @@ import {
   rm as rm8,
   symlink as symlink2
 } from "node:fs/promises";
-import path13 from "node:path";
+import path14 from "node:path";
 function makeLimit() {
   return pLimit(CONCURRENCY);
 }
@@ -2990,7 +2990,7 @@ async function copyDirEntries(src, dest, rel, opts) {
 }
 function isSkipped(src, rel, opts) {
   if (rel && opts.exclude.some((p) => matchPath(p, rel))) return true;
-  return opts.visible !== void 0 && !opts.visible(path13.relative(opts.sourceRoot, src).split(path13.sep).join("/"));
+  return opts.visible !== void 0 && !opts.visible(path14.relative(opts.sourceRoot, src).split(path14.sep).join("/"));
 }
 async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   opts.signal?.throwIfAborted();
@@ -3032,8 +3032,8 @@ async function copyChildren(src, dest, rel, opts, fresh) {
   );
 }
 async function copyChild(entry, src, dest, rel, opts, fresh) {
-  const childSrc = path13.join(src, entry.name);
-  const childDest = path13.join(dest, entry.name);
+  const childSrc = path14.join(src, entry.name);
+  const childDest = path14.join(dest, entry.name);
   const childRel = rel ? `${rel}/${entry.name}` : entry.name;
   if (entry.isDirectory()) {
     const st = await opts.limit(() => lstat8(childSrc));
@@ -3060,7 +3060,7 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
     if (existing?.isDirectory()) {
       throw new FileOpError(
         "TBUILD_COPY_DEST",
-        `cannot replace directory /${rel || path13.basename(dest)} with a file`
+        `cannot replace directory /${rel || path14.basename(dest)} with a file`
       );
     }
     if (existing) await rm8(dest, { force: true });
@@ -3190,7 +3190,7 @@ var init_unpack = __esm({
 
 // src/engine/file/copy.ts
 import { chmod as chmod7, lchown as lchown3, lstat as lstat9, mkdir as mkdir13, readdir as readdir9, rm as rm9 } from "node:fs/promises";
-import path14 from "node:path";
+import path15 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
   const visible = source.visible;
@@ -3220,20 +3220,20 @@ async function copyAction(ctx, source, action, owner) {
     let dest = cleanPath2(action.dest) + (destIsDir ? "/" : "");
     if (action.parents) {
       const rel = parentsRelative(action.src, match);
-      dest = path14.posix.join(dest, st.isDirectory() ? rel : path14.posix.dirname(rel)) + "/";
+      dest = path15.posix.join(dest, st.isDirectory() ? rel : path15.posix.dirname(rel)) + "/";
     }
     if (action.attemptUnpack && st.isFile() && await isArchive(srcHost)) {
       await unpackInto2(ctx, srcHost, dest, opts);
       continue;
     }
-    await copyOne(ctx, srcHost, st, path14.posix.basename(match), dest, action, opts);
+    await copyOne(ctx, srcHost, st, path15.posix.basename(match), dest, action, opts);
   }
 }
 function parentsRelative(pattern, match) {
   const pivot = pattern.indexOf("/./");
   if (pivot >= 0) {
     const base = cleanPath2(pattern.slice(0, pivot));
-    return path14.posix.relative(base, match);
+    return path15.posix.relative(base, match);
   }
   return match.replace(/^\/+/, "");
 }
@@ -3243,15 +3243,15 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   const destSt = await lstat9(destHost).catch(() => void 0);
   const copyContents = st.isDirectory() && action.dirContentsOnly;
   if (!copyContents && st.isDirectory() && destSt || !st.isDirectory() && destSt?.isDirectory()) {
-    destHost = path14.join(destHost, name);
+    destHost = path15.join(destHost, name);
   } else if (!st.isDirectory() && trailing && !destSt) {
-    destHost = path14.join(destHost, name);
+    destHost = path15.join(destHost, name);
   }
-  const parent = copyContents ? destHost : path14.dirname(destHost);
-  if (!action.createDestPath && !await lstat9(path14.dirname(destHost)).catch(() => void 0)) {
+  const parent = copyContents ? destHost : path15.dirname(destHost);
+  if (!action.createDestPath && !await lstat9(path15.dirname(destHost)).catch(() => void 0)) {
     throw new FileOpError(
       "TBUILD_COPY_DEST",
-      `destination directory ${path14.posix.dirname(dest)} does not exist`
+      `destination directory ${path15.posix.dirname(dest)} does not exist`
     );
   }
   await mkdirAllOwned(ctx.dest, parent, opts.owner);
@@ -3270,23 +3270,23 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   }
 }
 async function mkdirAllOwned(root, dir, owner, mode = 493) {
-  const rel = path14.relative(root, dir);
+  const rel = path15.relative(root, dir);
   if (rel.startsWith(".."))
     throw new FileOpError("TBUILD_PATH_ESCAPE", `refusing to create ${dir} outside the root`);
   let current = root;
-  for (const part of rel.split(path14.sep).filter(Boolean)) {
-    current = path14.join(current, part);
+  for (const part of rel.split(path15.sep).filter(Boolean)) {
+    current = path15.join(current, part);
     const st = await lstat9(current).catch(() => void 0);
     if (st?.isDirectory()) continue;
     if (st?.isSymbolicLink()) {
-      current = await resolveInRoot2(root, "/" + path14.relative(root, current), true);
+      current = await resolveInRoot2(root, "/" + path15.relative(root, current), true);
       await mkdirAllOwned(root, current, owner, mode);
       continue;
     }
     if (st) {
       throw new FileOpError(
         "TBUILD_NOT_A_DIRECTORY",
-        `cannot create directory /${path14.relative(root, current)}: a file is in the way`,
+        `cannot create directory /${path15.relative(root, current)}: a file is in the way`,
         {
           hint: "A file exists where the destination path needs a directory."
         }
@@ -3304,13 +3304,13 @@ async function resolveWildcards(root, pattern) {
     const next = [];
     for (const dir of current) {
       if (!hasWildcard(part)) {
-        next.push(path14.posix.join(dir, part));
+        next.push(path15.posix.join(dir, part));
         continue;
       }
       const host = await resolveInRoot2(root, dir, true);
       const names = await readdir9(host).catch(() => []);
       for (const name of names.sort())
-        if (matchComponent(part, name)) next.push(path14.posix.join(dir, name));
+        if (matchComponent(part, name)) next.push(path15.posix.join(dir, name));
     }
     current = next;
   }
@@ -3400,7 +3400,7 @@ var init_owner = __esm({
 
 // src/engine/file/actions.ts
 import { chmod as chmod8, lchown as lchown4, lstat as lstat10, rm as rm10, symlink as symlink3, writeFile as writeFile6 } from "node:fs/promises";
-import path15 from "node:path";
+import path16 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
     ctx.signal?.throwIfAborted();
@@ -3420,7 +3420,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: a file exists there`
           );
-        if (!action.makeParents && !await lstat10(path15.dirname(target)).catch(() => void 0)) {
+        if (!action.makeParents && !await lstat10(path16.dirname(target)).catch(() => void 0)) {
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: parent does not exist`
@@ -3431,7 +3431,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "mkfile": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
-        await mkdirAllOwned(ctx.dest, path15.dirname(target), void 0);
+        await mkdirAllOwned(ctx.dest, path16.dirname(target), void 0);
         await rm10(target, { force: true });
         await writeFile6(target, action.data);
         await chmod8(target, action.mode);
@@ -3451,7 +3451,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "symlink": {
         const target = await resolveInRoot2(ctx.dest, action.path, false);
-        await mkdirAllOwned(ctx.dest, path15.dirname(target), void 0);
+        await mkdirAllOwned(ctx.dest, path16.dirname(target), void 0);
         await rm10(target, { force: true });
         await symlink3(action.target, target);
         break;
@@ -3484,12 +3484,12 @@ async function runFileOp(engine, op, inputs, ctx, description) {
     engine,
     base,
     description,
-    async ({ path: path31, scope }) => {
+    async ({ path: path32, scope }) => {
       const sources = [];
       for (let i = 0; i < inputs.length; i++)
         sources.push(used.has(i) ? await sourceRoot(scope, inputs[i], ctx.signal) : null);
       await applyFileActions(
-        { dest: path31, tempDir: scope.tempDir, signal: ctx.signal },
+        { dest: path32, tempDir: scope.tempDir, signal: ctx.signal },
         sources,
         op.actions,
         scope.tempDir
@@ -3525,11 +3525,11 @@ __export(merge_exports, {
 });
 async function runMergeOp(engine, inputs, ctx, description) {
   const [first = { kind: "empty" }, ...rest] = inputs;
-  return writeNewSnapshot(engine, first, description, async ({ path: path31, scope }) => {
+  return writeNewSnapshot(engine, first, description, async ({ path: path32, scope }) => {
     for (const ref of rest) {
       ctx.signal.throwIfAborted();
       if (ref.kind === "empty") continue;
-      await copyTree(await scope.mountReadOnly(ref), path31, ctx.signal);
+      await copyTree(await scope.mountReadOnly(ref), path32, ctx.signal);
     }
   });
 }
@@ -3657,7 +3657,7 @@ var init_seccomp = __esm({
 });
 
 // src/exec/spec.ts
-import path17 from "node:path";
+import path18 from "node:path";
 function createSystemMounts(insecure, shmSize = 64 * 1024 * 1024) {
   const ro = insecure ? [] : ["ro"];
   return [
@@ -3709,7 +3709,7 @@ function createFileMounts(files) {
   ];
 }
 function toOciMount(mount) {
-  const dest = path17.posix.normalize(mount.dest);
+  const dest = path18.posix.normalize(mount.dest);
   if (mount.type === "tmpfs") {
     const size = mount.size === void 0 ? [] : [`size=${mount.size}`];
     return {
@@ -3882,7 +3882,7 @@ var init_spec = __esm({
 
 // src/exec/stubs.ts
 import { lstat as lstat11, mkdir as mkdir14, rmdir, stat as stat5, unlink as unlink2, writeFile as writeFile7 } from "node:fs/promises";
-import path18 from "node:path";
+import path19 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
   const stubs = {
@@ -3899,18 +3899,18 @@ async function createMountStubs(rootfs, requests) {
   return stubs;
 }
 async function createStub(rootfs, request2, records) {
-  const root = path18.resolve(rootfs);
+  const root = path19.resolve(rootfs);
   const target = await resolveInRoot(root, request2.dest);
   const missing = [];
-  for (let p = target; p !== root && !await exists(p); p = path18.dirname(p)) missing.unshift(p);
+  for (let p = target; p !== root && !await exists(p); p = path19.dirname(p)) missing.unshift(p);
   for (const host of missing) {
-    const parentHost = path18.dirname(host);
+    const parentHost = path19.dirname(host);
     const parent = await stat5(parentHost, { bigint: true });
     const kind = host === target ? request2.kind : "dir";
     if (kind === "dir") await mkdir14(host, { mode: 493 });
     else await writeFile7(host, "", { mode: 420, flag: "wx" });
     records.push({
-      path: `/${path18.relative(root, host)}`,
+      path: `/${path19.relative(root, host)}`,
       host,
       kind,
       parentHost,
@@ -3984,10 +3984,10 @@ __export(runc_exports, {
 import { spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes6 } from "node:crypto";
 import { mkdir as mkdir15, readFile as readFile11, readdir as readdir10, rm as rm11, stat as stat6, writeFile as writeFile8 } from "node:fs/promises";
-import path19 from "node:path";
+import path20 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
-  const runcRoot = path19.join(options.stateDir, "runc");
+  const runcRoot = path20.join(options.stateDir, "runc");
   return {
     async run(spec, io, signal) {
       if (signal.aborted) throw new CancelledError();
@@ -4025,7 +4025,7 @@ function createContainerId() {
 }
 async function prepareBundle(stateDir, spec) {
   const id = createContainerId();
-  const bundle = path19.join(stateDir, "bundles", id);
+  const bundle = path20.join(stateDir, "bundles", id);
   await mkdir15(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
@@ -4040,7 +4040,7 @@ async function prepareBundle(stateDir, spec) {
         mode: 493
       });
       const config = createOciSpec(spec, mounts, hostname, await readHostLimits());
-      await writeFile8(path19.join(bundle, "config.json"), JSON.stringify(config, null, 2));
+      await writeFile8(path20.join(bundle, "config.json"), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();
       throw err;
@@ -4053,9 +4053,9 @@ async function prepareBundle(stateDir, spec) {
 }
 async function writeBundleFiles(bundle, spec, hostname) {
   const files = {
-    hosts: path19.join(bundle, "hosts"),
-    resolvConf: path19.join(bundle, "resolv.conf"),
-    hostname: path19.join(bundle, "hostname")
+    hosts: path20.join(bundle, "hosts"),
+    resolvConf: path20.join(bundle, "resolv.conf"),
+    hostname: path20.join(bundle, "hostname")
   };
   const hosts = spec.hosts ?? `127.0.0.1	localhost ${hostname}
 ::1	localhost ip6-localhost ip6-loopback
@@ -4105,7 +4105,7 @@ async function statBindSources(spec) {
   return kinds;
 }
 async function runContainer(runc, runcRoot, prepared, spec, io, signal) {
-  const logPath = path19.join(prepared.bundle, "runc.log");
+  const logPath = path20.join(prepared.bundle, "runc.log");
   const args = ["--root", runcRoot, "--log", logPath, "--log-format", "json"];
   args.push("run", "--bundle", prepared.bundle, prepared.id);
   const stdin = spec.process.stdin;
@@ -4192,7 +4192,7 @@ async function killUntilExited(runc, runcRoot, id, exited) {
   }
 }
 async function deleteContainer(runc, runcRoot, id) {
-  if (!await pathExists(path19.join(runcRoot, id))) return;
+  if (!await pathExists(path20.join(runcRoot, id))) return;
   const result = await runCommand(runc, ["--root", runcRoot, "delete", "--force", id]).catch(
     (err) => {
       if (err.code === "ENOENT") return { code: 0, stdout: "", stderr: "" };
@@ -4204,8 +4204,8 @@ async function deleteContainer(runc, runcRoot, id) {
   }
 }
 async function cleanupStaleContainers(stateDir, runcPath = "runc") {
-  const runcRoot = path19.join(stateDir, "runc");
-  const bundles = path19.join(stateDir, "bundles");
+  const runcRoot = path20.join(stateDir, "runc");
+  const bundles = path20.join(stateDir, "bundles");
   const ids = /* @__PURE__ */ new Set([...await listDir(runcRoot), ...await listDir(bundles)]);
   const removed = [];
   for (const id of ids) {
@@ -4213,7 +4213,7 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
     if (owner === void 0 || isProcessAlive2(Number(owner))) continue;
     await runCommand(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await deleteContainer(runcPath, runcRoot, id);
-    await rm11(path19.join(bundles, id), { recursive: true, force: true });
+    await rm11(path20.join(bundles, id), { recursive: true, force: true });
     removed.push(id);
   }
   return removed;
@@ -4330,11 +4330,11 @@ async function writeToDest(source, dest) {
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path31 = join14(dir, file.path);
-    await mkdir16(dirname2(path31), { recursive: true });
-    if ("data" in file) await writeFile9(path31, file.data);
-    else if (file.source) await copyFile2(file.source, path31);
-    else await pipeline3(file.open(), createWriteStream2(path31));
+    const path32 = join14(dir, file.path);
+    await mkdir16(dirname2(path32), { recursive: true });
+    if ("data" in file) await writeFile9(path32, file.data);
+    else if (file.source) await copyFile2(file.source, path32);
+    else await pipeline3(file.open(), createWriteStream2(path32));
   }
 }
 function parseImageName(name) {
@@ -4374,12 +4374,12 @@ function layoutFiles(image2, names, docker, manifests = indexDescriptors(image2,
   const addBlob = (descriptor, data) => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
-    const path31 = blobPath2(descriptor.digest);
-    if (data) files.push({ path: path31, data });
+    const path32 = blobPath2(descriptor.digest);
+    if (data) files.push({ path: path32, data });
     else {
       const { digest, size } = descriptor;
       files.push({
-        path: path31,
+        path: path32,
         size,
         open: () => image2.blobs.stream(digest),
         source: image2.blobs.path(digest)
@@ -4526,8 +4526,8 @@ async function emptyDirectory(dir) {
   for (const name of await readdir12(dir))
     await rm12(join15(dir, name), { recursive: true, force: true });
 }
-async function lstatOrUndefined(path31) {
-  return lstat12(path31).catch((err) => {
+async function lstatOrUndefined(path32) {
+  return lstat12(path32).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -4778,7 +4778,7 @@ __export(remote_context_exports, {
 import { createWriteStream as createWriteStream3 } from "node:fs";
 import { mkdir as mkdir19, mkdtemp as mkdtemp5, readFile as readFile13, realpath, rm as rm14, stat as stat7 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import path21 from "node:path";
+import path22 from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
 function isRemoteContext(arg) {
@@ -4789,13 +4789,13 @@ async function fetchRemoteContext(arg, stdin) {
     throw new UsageError('the build context is "-", but this build has no standard input', {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
-  const base = await mkdtemp5(path21.join(tmpdir4(), "tbuild-context-"));
+  const base = await mkdtemp5(path22.join(tmpdir4(), "tbuild-context-"));
   const dispose = () => rm14(base, { recursive: true, force: true });
   try {
-    const dir = path21.join(base, "context");
+    const dir = path22.join(base, "context");
     await mkdir19(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
-    const received = path21.join(base, "input");
+    const received = path22.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
     await pipeline4(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
@@ -4812,9 +4812,9 @@ async function fetchRemoteContext(arg, stdin) {
 async function fromGit(url, dir) {
   const { remote, ref, subdir } = parseGitUrl(url);
   await checkoutGit(remote, ref, dir);
-  await rm14(path21.join(dir, ".git"), { recursive: true, force: true });
+  await rm14(path22.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
-  const inside = await realpath(path21.join(dir, subdir)).catch(() => void 0);
+  const inside = await realpath(path22.join(dir, subdir)).catch(() => void 0);
   const isDir = inside !== void 0 && (await stat7(inside)).isDirectory();
   if (!isDir || !(inside + "/").startsWith(await realpath(dir) + "/"))
     throw new UsageError(`${subdir} is not a directory in ${remote}`, {
@@ -6270,14 +6270,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path31 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path32 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path31 && path31[0] !== "/") {
-          path31 = `/${path31}`;
+        if (path32 && path32[0] !== "/") {
+          path32 = `/${path32}`;
         }
-        return new URL(`${origin}${path31}`);
+        return new URL(`${origin}${path32}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -7129,9 +7129,9 @@ var require_diagnostics = __commonJS({
         "undici:client:sendHeaders",
         (evt) => {
           const {
-            request: { method, path: path31, origin }
+            request: { method, path: path32, origin }
           } = evt;
-          debugLog("sending request to %s %s%s", method, origin, path31);
+          debugLog("sending request to %s %s%s", method, origin, path32);
         }
       );
     }
@@ -7149,14 +7149,14 @@ var require_diagnostics = __commonJS({
         "undici:request:headers",
         (evt) => {
           const {
-            request: { method, path: path31, origin },
+            request: { method, path: path32, origin },
             response: { statusCode }
           } = evt;
           debugLog(
             "received response to %s %s%s - HTTP %d",
             method,
             origin,
-            path31,
+            path32,
             statusCode
           );
         }
@@ -7165,23 +7165,23 @@ var require_diagnostics = __commonJS({
         "undici:request:trailers",
         (evt) => {
           const {
-            request: { method, path: path31, origin }
+            request: { method, path: path32, origin }
           } = evt;
-          debugLog("trailers received from %s %s%s", method, origin, path31);
+          debugLog("trailers received from %s %s%s", method, origin, path32);
         }
       );
       diagnosticsChannel.subscribe(
         "undici:request:error",
         (evt) => {
           const {
-            request: { method, path: path31, origin },
+            request: { method, path: path32, origin },
             error
           } = evt;
           debugLog(
             "request to %s %s%s errored - %s",
             method,
             origin,
-            path31,
+            path32,
             error.message
           );
         }
@@ -9612,7 +9612,7 @@ var require_request = __commonJS({
     };
     var Request = class {
       constructor(origin, {
-        path: path31,
+        path: path32,
         method,
         body,
         headers,
@@ -9629,11 +9629,11 @@ var require_request = __commonJS({
         maxRedirections,
         typeOfService
       }, handler) {
-        if (typeof path31 !== "string") {
+        if (typeof path32 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path31[0] !== "/" && !(path31.startsWith("http://") || path31.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path32[0] !== "/" && !(path32.startsWith("http://") || path32.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path31)) {
+        } else if (invalidPathRegex.test(path32)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -9713,7 +9713,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? serializePathWithQuery(path31, query) : path31;
+        this.path = query ? serializePathWithQuery(path32, query) : path32;
         this.origin = origin;
         this.protocol = getProtocolFromUrlString(origin);
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" || method === "QUERY" : idempotent;
@@ -15294,7 +15294,7 @@ var require_client_h1 = __commonJS({
       }
     }
     function writeH1(client, request2) {
-      const { method, path: path31, host, upgrade, blocking, reset } = request2;
+      const { method, path: path32, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -15370,7 +15370,7 @@ var require_client_h1 = __commonJS({
         socket[kBlocking] = true;
       }
       setTypeOfService(socket, request2);
-      let header2 = `${method} ${path31} HTTP/1.1\r
+      let header2 = `${method} ${path32} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -16532,7 +16532,7 @@ var require_client_h2 = __commonJS({
       const headersTimeout = request2.headersTimeout ?? client[kHeadersTimeout];
       const bodyTimeout = request2.bodyTimeout ?? client[kBodyTimeout];
       const session = client[kHTTP2Session];
-      const { method, path: path31, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
+      const { method, path: path32, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
       if (upgrade != null && upgrade !== "websocket") {
         util.errorRequest(client, request2, new InvalidArgumentError(`Custom upgrade "${upgrade}" not supported over HTTP/2`));
         return false;
@@ -16598,7 +16598,7 @@ var require_client_h2 = __commonJS({
           }
           headers[HTTP2_HEADER_METHOD] = "CONNECT";
           headers[HTTP2_HEADER_PROTOCOL] = "websocket";
-          headers[HTTP2_HEADER_PATH] = path31;
+          headers[HTTP2_HEADER_PATH] = path32;
           if (protocol === "ws:" || protocol === "wss:") {
             headers[HTTP2_HEADER_SCHEME] = protocol === "ws:" ? "http" : "https";
           } else {
@@ -16620,7 +16620,7 @@ var require_client_h2 = __commonJS({
         setupUpgradeStream(stream, state);
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path31;
+      headers[HTTP2_HEADER_PATH] = path32;
       headers[HTTP2_HEADER_SCHEME] = protocol === "http:" ? "http" : "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       let body = state.body;
@@ -19590,10 +19590,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path31 = "/",
+          path: path32 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path31;
+        opts.path = origin + path32;
         opts.headers = { ...this[kProxyHeaders], ...headers };
         if (!hasHostHeader(headers)) {
           opts.headers.host = new URL(origin).host;
@@ -22058,20 +22058,20 @@ var require_mock_utils = __commonJS({
       }
       return normalizedQp;
     }
-    function safeUrl(path31) {
-      if (typeof path31 !== "string") {
-        return path31;
+    function safeUrl(path32) {
+      if (typeof path32 !== "string") {
+        return path32;
       }
-      const pathSegments = path31.split("?", 3);
+      const pathSegments = path32.split("?", 3);
       if (pathSegments.length !== 2) {
-        return path31;
+        return path32;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path31, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path31);
+    function matchKey(mockDispatch2, { path: path32, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path32);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -22098,8 +22098,8 @@ var require_mock_utils = __commonJS({
       const basePath = key.query ? serializePathWithQuery(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
       const resolvedPathWithoutTrailingSlash = removeTrailingSlash(resolvedPath);
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path31, ignoreTrailingSlash }) => {
-        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path31)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path31), resolvedPath);
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path32, ignoreTrailingSlash }) => {
+        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path32)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path32), resolvedPath);
       });
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
@@ -22138,27 +22138,27 @@ var require_mock_utils = __commonJS({
         mockDispatches.splice(index, 1);
       }
     }
-    function removeTrailingSlash(path31) {
-      if (typeof path31 !== "string") {
-        return path31;
+    function removeTrailingSlash(path32) {
+      if (typeof path32 !== "string") {
+        return path32;
       }
-      const queryIndex = path31.indexOf("?");
-      const search = queryIndex === -1 ? "" : path31.slice(queryIndex);
+      const queryIndex = path32.indexOf("?");
+      const search = queryIndex === -1 ? "" : path32.slice(queryIndex);
       if (queryIndex !== -1) {
-        path31 = path31.slice(0, queryIndex);
+        path32 = path32.slice(0, queryIndex);
       }
-      while (path31.endsWith("/")) {
-        path31 = path31.slice(0, -1);
+      while (path32.endsWith("/")) {
+        path32 = path32.slice(0, -1);
       }
-      if (path31.length === 0) {
-        path31 = "/";
+      if (path32.length === 0) {
+        path32 = "/";
       }
-      return path31 + search;
+      return path32 + search;
     }
     function buildKey(opts) {
-      const { path: path31, method, body, headers, query } = opts;
+      const { path: path32, method, body, headers, query } = opts;
       return {
-        path: path31,
+        path: path32,
         method,
         body,
         headers,
@@ -23030,10 +23030,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path31, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path32, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path31,
+            Path: path32,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -23132,9 +23132,9 @@ var require_mock_agent = __commonJS({
           }
         }
         if (acceptNonStandardSearchParameters && dispatchOpts.path) {
-          const [path31, searchParams] = dispatchOpts.path.split("?");
+          const [path32, searchParams] = dispatchOpts.path.split("?");
           const normalizedSearchParams = normalizeSearchParams(searchParams, acceptNonStandardSearchParameters);
-          dispatchOpts.path = `${path31}?${normalizedSearchParams}`;
+          dispatchOpts.path = `${path32}?${normalizedSearchParams}`;
         }
         return this[kAgent].dispatch(dispatchOpts, handler);
       }
@@ -23552,12 +23552,12 @@ var require_snapshot_recorder = __commonJS({
        * @return {Promise<void>} - Resolves when snapshots are loaded
        */
       async loadSnapshots(filePath) {
-        const path31 = filePath || this.#snapshotPath;
-        if (!path31) {
+        const path32 = filePath || this.#snapshotPath;
+        if (!path32) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile17(resolve2(path31), "utf8");
+          const data = await readFile17(resolve2(path32), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -23571,7 +23571,7 @@ var require_snapshot_recorder = __commonJS({
           if (error.code === "ENOENT") {
             this.#snapshots.clear();
           } else {
-            throw new UndiciError(`Failed to load snapshots from ${path31}`, { cause: error });
+            throw new UndiciError(`Failed to load snapshots from ${path32}`, { cause: error });
           }
         }
       }
@@ -23582,11 +23582,11 @@ var require_snapshot_recorder = __commonJS({
        * @returns {Promise<void>} - Resolves when snapshots are saved
        */
       async saveSnapshots(filePath) {
-        const path31 = filePath || this.#snapshotPath;
-        if (!path31) {
+        const path32 = filePath || this.#snapshotPath;
+        if (!path32) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
-        const resolvedPath = resolve2(path31);
+        const resolvedPath = resolve2(path32);
         await mkdir21(dirname4(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
@@ -24255,15 +24255,15 @@ var require_redirect_handler = __commonJS({
         });
         const baseUrl = requestOrigin ? new URL(this.opts.path, requestOrigin) : void 0;
         const { origin, pathname, search } = util.parseURL(new URL(this.location, baseUrl));
-        const path31 = search ? `${pathname}${search}` : pathname;
-        const redirectUrlString = `${origin}${path31}`;
+        const path32 = search ? `${pathname}${search}` : pathname;
+        const redirectUrlString = `${origin}${path32}`;
         for (const historyUrl of this.history) {
           if (historyUrl.toString() === redirectUrlString) {
             throw new InvalidArgumentError(`Redirect loop detected. Cannot redirect to ${origin}. This typically happens when using a Client or Pool with cross-origin redirects. Use an Agent for cross-origin redirects.`);
           }
         }
         this.opts.headers = cleanRequestHeaders(this.opts.headers, removeContentHeaders, requestOrigin !== origin, this.stripHeadersOnRedirect, this.stripHeadersOnCrossOriginRedirect);
-        this.opts.path = path31;
+        this.opts.path = path32;
         this.opts.origin = origin;
         this.opts[kRequestOrigin] = origin;
         this.opts.query = null;
@@ -26231,10 +26231,10 @@ var require_cache_handler = __commonJS({
       }
       return locationUrl.pathname + locationUrl.search;
     }
-    function deleteCachedUri(store, cacheKey, path31) {
+    function deleteCachedUri(store, cacheKey, path32) {
       deleteCachedValue(store, {
         ...cacheKey,
-        path: path31
+        path: path32
       });
       for (let i = 0; i < util.safeHTTPMethods.length; i++) {
         const method = util.safeHTTPMethods[i];
@@ -26242,7 +26242,7 @@ var require_cache_handler = __commonJS({
           deleteCachedValue(store, {
             ...cacheKey,
             method,
-            path: path31
+            path: path32
           });
         }
       }
@@ -26253,9 +26253,9 @@ var require_cache_handler = __commonJS({
       }
       const values = Array.isArray(headerValue) ? headerValue : [headerValue];
       for (let i = 0; i < values.length; i++) {
-        const path31 = getSameOriginPath(cacheKey, values[i]);
-        if (path31 !== void 0) {
-          deleteCachedUri(store, cacheKey, path31);
+        const path32 = getSameOriginPath(cacheKey, values[i]);
+        if (path32 !== void 0) {
+          deleteCachedUri(store, cacheKey, path32);
         }
       }
     }
@@ -31889,13 +31889,13 @@ var require_fetch = __commonJS({
       function dispatch2({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        const path31 = url.pathname + url.search;
+        const path32 = url.pathname + url.search;
         const hasTrailingQuestionMark = url.search.length === 0 && url.href[url.href.length - url.hash.length - 1] === "?";
         return dispatchWithProtocolPreference(body);
         function dispatchWithProtocolPreference(body2, allowH2) {
           return new Promise((resolve2, reject) => agent.dispatch(
             {
-              path: hasTrailingQuestionMark ? `${path31}?` : path31,
+              path: hasTrailingQuestionMark ? `${path32}?` : path32,
               origin: url.origin,
               method: request2.method,
               body: agent.isMockActive ? request2.body && (request2.body.source || request2.body.stream) : body2,
@@ -32829,9 +32829,9 @@ var require_util4 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path31) {
-      for (let i = 0; i < path31.length; ++i) {
-        const code2 = path31.charCodeAt(i);
+    function validateCookiePath(path32) {
+      for (let i = 0; i < path32.length; ++i) {
+        const code2 = path32.charCodeAt(i);
         if (code2 < 32 || // exclude CTLs (0-31)
         code2 > 126 || // exclude non-ascii and DEL
         code2 === 59) {
@@ -36361,11 +36361,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path31 = opts.path;
+          let path32 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path31 = `/${path31}`;
+            path32 = `/${path32}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path31);
+          url = new URL(util.parseOrigin(url).origin + path32);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -37232,13 +37232,13 @@ function createDockerConfigCredentials(options = {}) {
     }
   };
 }
-async function readConfig(path31) {
+async function readConfig(path32) {
   let text;
   try {
-    text = await readFile15(path31, "utf8");
+    text = await readFile15(path32, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return {};
-    throw new CredentialsError(`cannot read Docker config ${path31}`, { cause: error });
+    throw new CredentialsError(`cannot read Docker config ${path32}`, { cause: error });
   }
   try {
     const parsed = JSON.parse(text);
@@ -37246,17 +37246,17 @@ async function readConfig(path31) {
       throw new Error("not an object");
     return parsed;
   } catch (error) {
-    throw new CredentialsError(`Docker config ${path31} is not valid JSON`, {
+    throw new CredentialsError(`Docker config ${path32} is not valid JSON`, {
       hint: "Fix or remove the file; `tbuild login` recreates it.",
       cause: error
     });
   }
 }
-async function writeConfig(path31, config) {
-  await mkdir20(dirname3(path31), { recursive: true, mode: 448 });
-  const temp = `${path31}.${process.pid}.tmp`;
+async function writeConfig(path32, config) {
+  await mkdir20(dirname3(path32), { recursive: true, mode: 448 });
+  const temp = `${path32}.${process.pid}.tmp`;
   await writeFile11(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename4(temp, path31);
+  await rename4(temp, path32);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -37359,11 +37359,11 @@ var init_credentials = __esm({
 // src/action/main.ts
 import { mkdtemp as mkdtemp6, rm as rm15 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
-import path30 from "node:path";
+import path31 from "node:path";
 
 // src/builder/builder.ts
 import { availableParallelism as availableParallelism4 } from "node:os";
-import path24 from "node:path";
+import path25 from "node:path";
 
 // src/cache/store.ts
 import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
@@ -37539,10 +37539,10 @@ function removeTreeSync(dir) {
 async function measureTree(dir) {
   const seen = /* @__PURE__ */ new Set();
   let total = 0;
-  const walk = async (path31) => {
-    const entries = await readdir(path31, { withFileTypes: true });
+  const walk = async (path32) => {
+    const entries = await readdir(path32, { withFileTypes: true });
     for (const entry of entries) {
-      const child = join(path31, entry.name);
+      const child = join(path32, entry.name);
       if (entry.isDirectory()) {
         await walk(child);
         continue;
@@ -37759,15 +37759,15 @@ function createBlobStore(ctx) {
       return JSON.parse((await this.read(digest)).toString("utf8"));
     },
     stream(digest) {
-      const path31 = pathOf(digest);
-      if (!existsSync(path31)) throw new BlobNotFoundError(digest);
-      return createReadStream(path31);
+      const path32 = pathOf(digest);
+      if (!existsSync(path32)) throw new BlobNotFoundError(digest);
+      return createReadStream(path32);
     },
     async delete(digest) {
-      const path31 = pathOf(digest);
+      const path32 = pathOf(digest);
       withTransaction(ctx.db, () => {
         if (isBlobReferenced(ctx, digest)) throw new BlobInUseError(digest);
-        unlinkSyncIfPresent(path31);
+        unlinkSyncIfPresent(path32);
       });
     },
     async *list() {
@@ -37814,19 +37814,19 @@ async function writeHashed(file, source, limit) {
   }
   return { digest: `sha256:${hash.digest("hex")}`, size };
 }
-async function touchIfPresent(path31) {
+async function touchIfPresent(path32) {
   try {
     const now = /* @__PURE__ */ new Date();
-    await utimes(path31, now, now);
+    await utimes(path32, now, now);
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
     throw error;
   }
 }
-function unlinkSyncIfPresent(path31) {
+function unlinkSyncIfPresent(path32) {
   try {
-    unlinkSync(path31);
+    unlinkSync(path32);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -38484,11 +38484,11 @@ function blobPath(ctx, digest) {
 function collectImageBlobs(ctx, record) {
   const found = /* @__PURE__ */ new Set([record.manifest, record.config]);
   const visit = (digest, depth) => {
-    const path31 = blobPath(ctx, digest);
-    if (depth > 4 || !existsSync3(path31)) return;
+    const path32 = blobPath(ctx, digest);
+    if (depth > 4 || !existsSync3(path32)) return;
     let doc;
     try {
-      doc = JSON.parse(readFileSync3(path31, "utf8"));
+      doc = JSON.parse(readFileSync3(path32, "utf8"));
     } catch (error) {
       if (error instanceof SyntaxError) return;
       throw error;
@@ -38638,18 +38638,18 @@ async function listDeadLeases(dir) {
   }
   const dead = [];
   for (const name of names) {
-    const path31 = join10(dir, name);
+    const path32 = join10(dir, name);
     const owner = parseLeaseName(name);
     if (owner) {
-      if (!isProcessAlive(owner)) dead.push(path31);
+      if (!isProcessAlive(owner)) dead.push(path32);
       continue;
     }
-    const info2 = await stat3(path31).catch((error) => {
+    const info2 = await stat3(path32).catch((error) => {
       if (isNotFound(error)) return void 0;
       throw error;
     });
-    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path31).length === 0) {
-      dead.push(path31);
+    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path32).length === 0) {
+      dead.push(path32);
     }
   }
   return dead;
@@ -38682,9 +38682,9 @@ async function removeOrphanSnapshotDirs(ctx) {
   const removed = [];
   for (const name of names) {
     if (known.has(name)) continue;
-    const path31 = join10(ctx.layout.snapshots, name);
-    await removeTree(path31);
-    removed.push(path31);
+    const path32 = join10(ctx.layout.snapshots, name);
+    await removeTree(path32);
+    removed.push(path32);
   }
   return removed;
 }
@@ -39187,7 +39187,7 @@ async function runImage(store, executor, image2, options) {
 
 // src/engine/worker.ts
 init_digest();
-import path16 from "node:path";
+import path17 from "node:path";
 
 // src/engine/context/scan.ts
 init_p_limit();
@@ -39412,18 +39412,18 @@ function compilePattern(text, exclusion) {
   if (kind === "regexp") compiled.regexp = new RegExp(source + "$", "u");
   return compiled;
 }
-function matchOne(p, path31) {
+function matchOne(p, path32) {
   switch (p.kind) {
     case "exact":
-      return path31 === p.text;
+      return path32 === p.text;
     case "prefix":
-      return path31.startsWith(p.text.slice(0, -2));
+      return path32.startsWith(p.text.slice(0, -2));
     case "suffix": {
       const suffix = p.text.slice(2);
-      return path31.endsWith(suffix) || suffix.startsWith("/") && path31 === suffix.slice(1);
+      return path32.endsWith(suffix) || suffix.startsWith("/") && path32 === suffix.slice(1);
     }
     case "regexp":
-      return p.regexp.test(path31);
+      return p.regexp.test(path32);
   }
 }
 function compileAll(patterns) {
@@ -39468,13 +39468,13 @@ function createIgnoreMatcher(patterns) {
   return {
     empty: compiled.length === 0,
     ignores(relPath) {
-      const path31 = cleanPath(relPath);
-      if (path31 === "." || compiled.length === 0) return false;
-      const parts = path31.split("/");
+      const path32 = cleanPath(relPath);
+      if (path32 === "." || compiled.length === 0) return false;
+      const parts = path32.split("/");
       let state;
       for (let i = 1; i < parts.length; i++)
         state = matchWithParent(parts.slice(0, i).join("/"), state).state;
-      return matchWithParent(path31, state).excluded;
+      return matchWithParent(path32, state).excluded;
     },
     mayContainIncluded(dirRelPath) {
       if (!hasExclusions) return false;
@@ -39500,13 +39500,13 @@ var ContextNotFoundError = class extends TbuildError {
 };
 var ContextReadError = class extends TbuildError {
   path;
-  constructor(path31, cause) {
+  constructor(path32, cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super("TBUILD_CONTEXT_READ", `cannot read ${path31} in the build context: ${reason}`, {
+    super("TBUILD_CONTEXT_READ", `cannot read ${path32} in the build context: ${reason}`, {
       hint: "Fix its permissions, or add it to .dockerignore if the build does not need it.",
       cause
     });
-    this.path = path31;
+    this.path = path32;
   }
 };
 
@@ -39536,17 +39536,17 @@ function typeOf(mode) {
   if (format === S_IFLNK) return "symlink";
   return "other";
 }
-function makeRecord(reader, path31, abs, stat11) {
+function makeRecord(reader, path32, abs, stat11) {
   const type = typeOf(stat11.mode);
   const record = {
-    path: path31,
+    path: path32,
     type,
     mode: stat11.mode & 4095,
     uid: stat11.uid,
     gid: stat11.gid,
     size: type === "dir" ? 0 : stat11.size
   };
-  if (type === "symlink") record.linkTarget = reader.readlink(abs, path31);
+  if (type === "symlink") record.linkTarget = reader.readlink(abs, path32);
   return record;
 }
 function emitHeld(state, held) {
@@ -40120,8 +40120,9 @@ function listingReader(output) {
 
 // src/engine/context/local-context.ts
 import { createHash as createHash8 } from "node:crypto";
+import { realpathSync as realpathSync3 } from "node:fs";
 import { readFile as readFile9 } from "node:fs/promises";
-import path7 from "node:path";
+import path8 from "node:path";
 
 // src/engine/context/record-index.ts
 import { mkdir as mkdir9, readdir as readdir7, readFile as readFile8, rm as rm5, stat as stat4, utimes as utimes4, writeFile as writeFile3 } from "node:fs/promises";
@@ -40193,6 +40194,72 @@ async function trim(dir) {
   for (const { name } of dated.slice(KEEP2)) await rm5(path6.join(dir, name), { force: true });
 }
 
+// src/engine/context/remembered-tree.ts
+import path7 from "node:path";
+var RememberedTree = class {
+  lists = /* @__PURE__ */ new Map();
+  stats = /* @__PURE__ */ new Map();
+  links = /* @__PURE__ */ new Map();
+  changed = /* @__PURE__ */ new Set();
+};
+function rememberingReader(base, into) {
+  return {
+    list(abs, rel) {
+      const names = base.list(abs, rel);
+      into.lists.set(abs, names);
+      return names;
+    },
+    lstat(abs, rel) {
+      const stat11 = base.lstat(abs, rel);
+      into.stats.set(abs, stat11);
+      return stat11;
+    },
+    readlink(abs, rel) {
+      const target = base.readlink(abs, rel);
+      into.links.set(abs, target);
+      return target;
+    }
+  };
+}
+function incrementalReader(previous, disk, into) {
+  const dirty = /* @__PURE__ */ new Set();
+  const dirtyLists = /* @__PURE__ */ new Set();
+  for (const p of previous.changed) {
+    const abs = path7.resolve(p);
+    dirty.add(abs);
+    dirtyLists.add(path7.dirname(abs));
+  }
+  const stale = (abs) => {
+    for (let p = abs; ; ) {
+      if (dirty.has(p)) return true;
+      const parent = path7.dirname(p);
+      if (parent === p) return false;
+      p = parent;
+    }
+  };
+  const reader = rememberingReader(disk, into);
+  return {
+    list(abs, rel) {
+      const names = previous.lists.get(abs);
+      if (names === void 0 || dirtyLists.has(abs) || stale(abs)) return reader.list(abs, rel);
+      into.lists.set(abs, names);
+      return names;
+    },
+    lstat(abs, rel) {
+      if (!previous.stats.has(abs) || stale(abs)) return reader.lstat(abs, rel);
+      const stat11 = previous.stats.get(abs);
+      into.stats.set(abs, stat11);
+      return stat11;
+    },
+    readlink(abs, rel) {
+      const target = previous.links.get(abs);
+      if (target === void 0 || stale(abs)) return reader.readlink(abs, rel);
+      into.links.set(abs, target);
+      return target;
+    }
+  };
+}
+
 // src/engine/context/local-context.ts
 var MEMO_VERSION = "tbuild-context-checksums 1";
 var MEMO_LIMIT = 256;
@@ -40239,19 +40306,37 @@ ${JSON.stringify(memo2.checksums)}
     this.#dirty = false;
   }
 };
+function realPathsOf(p) {
+  const out = [path8.join(realDir(path8.dirname(p)), path8.basename(p))];
+  try {
+    const real = realpathSync3(p);
+    if (real !== out[0]) out.push(real);
+  } catch {
+  }
+  return out;
+}
+function realDir(dir) {
+  try {
+    return realpathSync3(dir);
+  } catch {
+    const parent = path8.dirname(dir);
+    return parent === dir ? dir : path8.join(realDir(parent), path8.basename(dir));
+  }
+}
 function sameStrings(a, b) {
   return a.length === b.length && a.every((s, i) => s === b[i]);
 }
 function openContextCache(stateDir) {
   let statCache;
-  const openStatCache = () => statCache ??= StatCache.open(path7.join(stateDir, "context.json"));
+  const openStatCache = () => statCache ??= StatCache.open(path8.join(stateDir, "context.json"));
   const memos = /* @__PURE__ */ new Map();
-  const records = openRecordIndex(path7.join(stateDir, "records"));
+  const records = openRecordIndex(path8.join(stateDir, "records"));
+  const trees = /* @__PURE__ */ new Map();
   const memoFor = (realRoot) => {
     const name = createHash8("sha256").update(realRoot).digest("hex").slice(0, 32);
     let memo2 = memos.get(name);
     if (memo2 === void 0)
-      memos.set(name, memo2 = new MemoFile(path7.join(stateDir, `checksums-${name}`)));
+      memos.set(name, memo2 = new MemoFile(path8.join(stateDir, `checksums-${name}`)));
     return memo2;
   };
   return {
@@ -40262,9 +40347,33 @@ function openContextCache(stateDir) {
       } catch {
         realRoot = void 0;
       }
-      const listing = early && early.root === realRoot && sameStrings(early.patterns, patterns) ? early : startListing(dir, patterns);
+      const treeKey = `${realRoot}\0${JSON.stringify(patterns)}`;
+      const previous = realRoot === void 0 ? void 0 : trees.get(treeKey);
+      const remember = (tree) => void trees.set(treeKey, tree);
+      if (early !== void 0 && "remembered" in early && previous !== void 0) {
+        const tree = new RememberedTree();
+        const reader = incrementalReader(previous, diskReader, tree);
+        return createLocalContext(
+          dir,
+          patterns,
+          { reader, tree, remember },
+          openStatCache,
+          void 0,
+          records
+        );
+      }
+      const listing = early && "root" in early && early.root === realRoot && sameStrings(early.patterns, patterns) ? early : startListing(dir, patterns);
       const memo2 = realRoot === void 0 ? void 0 : memoFor(realRoot);
-      return createLocalContext(dir, patterns, listing, openStatCache, memo2, records);
+      return createLocalContext(dir, patterns, { listing, remember }, openStatCache, memo2, records);
+    },
+    noteChanges(paths) {
+      for (const [key, tree] of trees) {
+        const root = key.slice(0, key.indexOf("\0"));
+        for (const p of paths) {
+          for (const real of realPathsOf(p))
+            if (real === root || real.startsWith(root + "/")) tree.changed.add(real);
+        }
+      }
     },
     scan: async (dir, signal) => scanContext(dir, [], await openStatCache(), { signal }),
     describeChange: (before, after) => records.diff(before, after),
@@ -40275,29 +40384,35 @@ function openContextCache(stateDir) {
     }
   };
 }
-function createLocalContext(dir, patterns, listing, openStatCache, memo2, records) {
+function createLocalContext(dir, patterns, source, openStatCache, memo2, records) {
   let key;
   let snapshot;
-  const memoKey = () => key ??= listing.output.then((output) => {
+  const memoKey = () => key ??= "listing" in source ? source.listing.output.then((output) => {
     if (output === void 0 || !memo2) return void 0;
-    return createHash8("sha256").update(`${MEMO_VERSION}\0${listing.root}\0${JSON.stringify(patterns)}\0`).update(output).digest("hex");
-  });
+    return createHash8("sha256").update(`${MEMO_VERSION}\0${source.listing.root}\0${JSON.stringify(patterns)}\0`).update(output).digest("hex");
+  }) : Promise.resolve(void 0);
   const readerOf = async () => {
-    const output = await listing.output;
-    if (output === void 0) return void 0;
-    try {
-      return listingReader(output);
-    } catch (err) {
-      if (err instanceof ListingFormatError) return void 0;
-      throw err;
+    if ("reader" in source) return { reader: source.reader, tree: source.tree };
+    const tree = new RememberedTree();
+    const output = await source.listing.output;
+    let base = diskReader;
+    if (output !== void 0) {
+      try {
+        base = listingReader(output);
+      } catch (err) {
+        if (!(err instanceof ListingFormatError)) throw err;
+      }
     }
+    return { reader: rememberingReader(base, tree), tree };
   };
   const context = {
     dir,
     snapshot(signal) {
       return snapshot ??= (async () => {
-        const [reader, statCache] = await Promise.all([readerOf(), openStatCache()]);
-        return scanContext(dir, patterns, statCache, { signal, reader });
+        const [{ reader, tree }, statCache] = await Promise.all([readerOf(), openStatCache()]);
+        const scanned = await scanContext(dir, patterns, statCache, { signal, reader });
+        source.remember(tree);
+        return scanned;
       })();
     },
     async checksum(selectors, signal) {
@@ -40326,7 +40441,7 @@ init_digest();
 init_errors5();
 import { createHash as createHash9 } from "node:crypto";
 import { chmod as chmod3, mkdir as mkdir10, writeFile as writeFile4 } from "node:fs/promises";
-import path8 from "node:path";
+import path9 from "node:path";
 function imageSourceHandler(engine, source) {
   let resolved;
   const resolve2 = () => resolved ??= engine.images.resolve(source.ref, source.platform, source.pull ?? false);
@@ -40359,7 +40474,11 @@ function localSourceHandler(engine, source, contexts) {
         throw new SourceFetchError(
           `no local directory named "${source.name}" was given to the build`
         );
-      const context = contexts.local(root, source.exclude ?? [], engine.listings?.[source.name]);
+      const context = contexts.local(
+        root,
+        source.exclude ?? [],
+        engine.contextChanges ?? engine.listings?.[source.name]
+      );
       return [{ kind: "local", root, context }];
     }
   };
@@ -40384,7 +40503,7 @@ function httpSourceHandler(engine, source) {
       const snapshot = await engine.store.snapshots.create(null, `ADD ${source.url}`);
       try {
         await mkdir10(snapshot.dir, { recursive: true });
-        const file = path8.join(snapshot.dir, name);
+        const file = path9.join(snapshot.dir, name);
         await writeFile4(file, data);
         await chmod3(file, 384);
         const committed = await engine.store.snapshots.commit(snapshot.id);
@@ -40421,7 +40540,7 @@ async function fetchUrl(source, signal) {
       }
     );
   }
-  const name = source.filename ?? (path8.posix.basename(new URL(source.url).pathname) || "index.html");
+  const name = source.filename ?? (path9.posix.basename(new URL(source.url).pathname) || "index.html");
   return { data, name };
 }
 
@@ -40462,7 +40581,7 @@ function lazyHandler(load) {
   };
 }
 function createWorker(engine, definition) {
-  const contexts = openContextCache(path16.join(engine.store.root, "stat-cache"));
+  const contexts = engine.contexts ?? openContextCache(path17.join(engine.store.root, "stat-cache"));
   const describe = (digest) => definition.metadata[digest]?.description ?? digest;
   const isLocal = (vertex, index) => {
     const input = vertex.inputs[index];
@@ -41241,7 +41360,7 @@ init_platform();
 
 // src/builder/containers.ts
 import { readdir as readdir11 } from "node:fs/promises";
-import path20 from "node:path";
+import path21 from "node:path";
 function lazyRuncExecutor(stateDir) {
   let executor;
   return {
@@ -41253,7 +41372,7 @@ function lazyRuncExecutor(stateDir) {
 }
 async function cleanupStaleContainers2(stateDir) {
   const leftovers = await Promise.all(
-    ["runc", "bundles"].map((d) => readdir11(path20.join(stateDir, d)).catch(() => []))
+    ["runc", "bundles"].map((d) => readdir11(path21.join(stateDir, d)).catch(() => []))
   );
   if (leftovers.every((names) => names.length === 0)) return;
   await (await Promise.resolve().then(() => (init_runc(), runc_exports))).cleanupStaleContainers(stateDir);
@@ -43679,10 +43798,10 @@ import { posix as posix2 } from "node:path";
 function stageWorkdir(ctx) {
   return ctx.image.config.WorkingDir || "/";
 }
-function joinWorkdir(workdir, path31) {
-  const joined = posix2.isAbsolute(path31) ? posix2.normalize(path31) : posix2.join("/", workdir, path31);
+function joinWorkdir(workdir, path32) {
+  const joined = posix2.isAbsolute(path32) ? posix2.normalize(path32) : posix2.join("/", workdir, path32);
   const cleaned = joined.length > 1 ? joined.replace(/\/+$/, "") : joined;
-  return path31.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
+  return path32.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
 }
 
 // src/frontend/dispatch-copy.ts
@@ -43827,18 +43946,18 @@ function parseChmod(text, fail) {
 }
 function dispatchWorkdir(ctx, cmd) {
   const x = stageExpander(ctx, cmd);
-  const path31 = joinWorkdir(stageWorkdir(ctx), x.word(cmd.path)).replace(/(.)\/$/, "$1");
-  ctx.image.config.WorkingDir = path31;
-  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path31}`);
-  if (path31 !== "/") {
+  const path32 = joinWorkdir(stageWorkdir(ctx), x.word(cmd.path)).replace(/(.)\/$/, "$1");
+  ctx.image.config.WorkingDir = path32;
+  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path32}`);
+  if (path32 !== "/") {
     const user = ctx.image.config.User;
     const chown4 = user ? parseChown(user) : void 0;
     ctx.fs = ctx.fs.file(
-      [{ action: "mkdir", path: path31, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
+      [{ action: "mkdir", path: path32, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
       { platform: ctx.platform, metadata }
     );
   }
-  addHistory(ctx.image, `WORKDIR ${path31}`, path31 !== "/", ctx.build.created, false);
+  addHistory(ctx.image, `WORKDIR ${path32}`, path32 !== "/", ctx.build.created, false);
 }
 
 // src/frontend/dispatch-run.ts
@@ -44314,13 +44433,13 @@ async function writeOutput(ctx, output) {
 init_errors();
 init_platform();
 import { readFile as readFile14, stat as stat9 } from "node:fs/promises";
-import path23 from "node:path";
+import path24 from "node:path";
 
 // src/builder/named-contexts.ts
 init_errors();
 init_git_url();
 import { stat as stat8 } from "node:fs/promises";
-import path22 from "node:path";
+import path23 from "node:path";
 async function resolveNamedContexts(given, cwd, disposers) {
   const contexts = {};
   for (const [name, value] of Object.entries(given)) {
@@ -44352,7 +44471,7 @@ async function resolveOne(name, value, cwd, disposers) {
         hint: "Use a local directory, a git repository, an https archive or docker-image://REF."
       }
     );
-  const dir = path22.resolve(cwd, value);
+  const dir = path23.resolve(cwd, value);
   if (!(await stat8(dir).catch(() => void 0))?.isDirectory())
     throw new UsageError(`--build-context ${name}: ${value} is not a directory`, {
       hint: "Give an existing directory, or docker-image://REF for an image."
@@ -44362,7 +44481,7 @@ async function resolveOne(name, value, cwd, disposers) {
 
 // src/builder/options.ts
 function surroundings(run7) {
-  return { cwd: run7.cwd ?? path23.resolve(), env: run7.env ?? {}, stdin: run7.stdin };
+  return { cwd: run7.cwd ?? path24.resolve(), env: run7.env ?? {}, stdin: run7.stdin };
 }
 async function resolveBuildOptions(options, run7 = {}) {
   const at = surroundings(run7);
@@ -44388,14 +44507,14 @@ async function resolveBuildOptions(options, run7 = {}) {
   }
 }
 async function resolveWithContext(options, at, fetched, disposers, dispose) {
-  const contextDir = fetched?.dir ?? path23.resolve(at.cwd, options.context ?? ".");
+  const contextDir = fetched?.dir ?? path24.resolve(at.cwd, options.context ?? ".");
   const st = await stat9(contextDir).catch(() => void 0);
   if (!st?.isDirectory()) {
     throw new UsageError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
       hint: "Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin."
     });
   }
-  const dockerfile = options.dockerfile !== void 0 ? { path: path23.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path23.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
+  const dockerfile = options.dockerfile !== void 0 ? { path: path24.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path24.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
   const buildArgs = { ...options.buildArgs };
   const tags = [...options.tags ?? []];
   return Object.freeze({
@@ -44414,10 +44533,10 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
     pull: options.pull ?? false,
     outputs: resolveOutputs(options.outputs ?? [], options.push ?? false, tags),
     load: options.load ?? false,
-    iidfile: options.iidfile && path23.resolve(at.cwd, options.iidfile),
-    metadataFile: options.metadataFile && path23.resolve(at.cwd, options.metadataFile),
+    iidfile: options.iidfile && path24.resolve(at.cwd, options.iidfile),
+    metadataFile: options.metadataFile && path24.resolve(at.cwd, options.metadataFile),
     secrets: (options.secrets ?? []).map(
-      (s) => "file" in s ? { id: s.id, file: path23.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
+      (s) => "file" in s ? { id: s.id, file: path24.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
     ),
     sshAgents: { ...options.sshAgents },
     network: checkNetwork(options.network ?? "default"),
@@ -44439,7 +44558,7 @@ function needStdin(at, what) {
 }
 function displayName(file, contextDir, given) {
   if (given && given !== "-") return given;
-  const rel = path23.relative(contextDir, file);
+  const rel = path24.relative(contextDir, file);
   return rel.startsWith("..") ? file : rel;
 }
 function checkNetwork(network) {
@@ -44482,11 +44601,11 @@ async function readDockerfile(file, contextDir, base, at) {
     const chunks = [];
     for await (const chunk of needStdin(at, "the Dockerfile")) chunks.push(chunk);
     return {
-      path: path23.join(contextDir, "Dockerfile"),
+      path: path24.join(contextDir, "Dockerfile"),
       text: Buffer.concat(chunks).toString("utf8")
     };
   }
-  const dockerfilePath = file ? path23.resolve(base, file) : path23.join(contextDir, "Dockerfile");
+  const dockerfilePath = file ? path24.resolve(base, file) : path24.join(contextDir, "Dockerfile");
   try {
     return { path: dockerfilePath, text: await readFile14(dockerfilePath, "utf8") };
   } catch (error) {
@@ -44502,7 +44621,7 @@ async function readDockerfile(file, contextDir, base, at) {
 async function readDockerignore(dockerfilePath, contextDir) {
   for (const candidate of [
     `${dockerfilePath}.dockerignore`,
-    path23.join(contextDir, ".dockerignore")
+    path24.join(contextDir, ".dockerignore")
   ]) {
     try {
       return await readFile14(candidate, "utf8");
@@ -44611,11 +44730,13 @@ async function createBuilder(options = {}) {
       credentials: options.credentials ?? await loadCredentialStore2(env)
     });
   })();
-  const stateDir = path24.join(store.root, "runc");
+  const stateDir = path25.join(store.root, "runc");
   let cleaned;
   let hostChecked;
   const session = {
     store,
+    // One for the builder's life: the stat cache stays loaded, scanned trees are remembered.
+    contexts: openContextCache(path25.join(store.root, "stat-cache")),
     registry: getRegistry,
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => cleaned ??= cleanupStaleContainers2(stateDir),
@@ -44631,7 +44752,7 @@ async function createBuilder(options = {}) {
   return {
     root: store.root,
     async build(given, run7 = {}) {
-      const prepared = await toPrepared(given, run7);
+      const prepared = await toPrepared(given, run7, run7.changedPaths === void 0);
       try {
         return await runBuild(session, prepared, run7);
       } catch (error) {
@@ -44705,6 +44826,7 @@ async function runBuild(session, prepared, run7) {
       });
     emit({ type: "build.started", time: started, target: options.target });
     await session.cleanup();
+    if (run7.changedPaths !== void 0) session.contexts.noteChanges(run7.changedPaths);
     const worker = createWorker(
       {
         store,
@@ -44719,6 +44841,8 @@ async function runBuild(session, prepared, run7) {
           )
         },
         ...prepared.listing ? { listings: { context: prepared.listing } } : {},
+        contexts: session.contexts,
+        ...run7.changedPaths !== void 0 ? { contextChanges: { remembered: true } } : {},
         secrets: [...options.secrets],
         sshAgents: { ...options.sshAgents },
         onProgress: emit,
@@ -44898,7 +45022,7 @@ function parseOutputSpec(spec) {
 init_errors();
 import { stat as stat10 } from "node:fs/promises";
 import { isIP as isIP2 } from "node:net";
-import path25 from "node:path";
+import path26 from "node:path";
 function parseAddHosts(list) {
   return (list ?? []).map((spec) => {
     const cut = /[:=]/.exec(spec)?.index ?? -1;
@@ -44966,7 +45090,7 @@ async function parseSshAgents(list, env) {
       throw new UsageError(`--ssh ${id}: SSH_AUTH_SOCK is not set`, {
         hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
       });
-    const socket = path25.resolve(given);
+    const socket = path26.resolve(given);
     const st = await stat10(socket).catch(() => void 0);
     if (!st?.isSocket())
       throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
@@ -45256,7 +45380,7 @@ init_git_url();
 // src/action/annotations.ts
 init_errors();
 init_git_url();
-import path26 from "node:path";
+import path27 from "node:path";
 
 // src/action/runner.ts
 import { randomUUID } from "node:crypto";
@@ -45303,14 +45427,14 @@ function annotationTarget(inputs, context, defaultContext, workspace, cwd) {
   if (isGitUrl(context)) {
     const ours = context.split("#")[0] === defaultContext.split("#")[0];
     const subdir = parseGitUrl(context).subdir ?? "";
-    const inRepo = path26.posix.normalize(path26.posix.join(subdir, given ?? "Dockerfile"));
+    const inRepo = path27.posix.normalize(path27.posix.join(subdir, given ?? "Dockerfile"));
     return { dockerfileName: given ?? "Dockerfile", repoPath: ours ? inRepo : void 0 };
   }
-  const contextDir = path26.resolve(cwd, context);
-  const file = given ? path26.resolve(cwd, given) : path26.join(contextDir, "Dockerfile");
-  const rel = path26.relative(workspace, file);
-  const repoPath = rel.startsWith("..") || path26.isAbsolute(rel) ? void 0 : rel.split(path26.sep).join("/");
-  return { dockerfileName: given ?? path26.relative(contextDir, file), repoPath };
+  const contextDir = path27.resolve(cwd, context);
+  const file = given ? path27.resolve(cwd, given) : path27.join(contextDir, "Dockerfile");
+  const rel = path27.relative(workspace, file);
+  const repoPath = rel.startsWith("..") || path27.isAbsolute(rel) ? void 0 : rel.split(path27.sep).join("/");
+  return { dockerfileName: given ?? path27.relative(contextDir, file), repoPath };
 }
 function fileFor(target, location) {
   if (!location?.range) return void 0;
@@ -45350,7 +45474,7 @@ function titleOf(code2) {
 // src/action/build-options.ts
 import { existsSync as existsSync4 } from "node:fs";
 import { writeFile as writeFile12 } from "node:fs/promises";
-import path27 from "node:path";
+import path28 from "node:path";
 
 // src/action/errors.ts
 init_errors();
@@ -45523,7 +45647,7 @@ async function resolveSecrets(inputs, ctx, warnings) {
       continue;
     }
     masks.push(pair[1]);
-    const file = path27.join(ctx.secretsDir, `secret-${secrets.length}`);
+    const file = path28.join(ctx.secretsDir, `secret-${secrets.length}`);
     await writeFile12(file, pair[1], { mode: 384 });
     secrets.push({ id: pair[0], file });
   }
@@ -47354,14 +47478,14 @@ function readInputs(env) {
 
 // src/action/ownership.ts
 import { lchown as lchown6, lstat as lstat13, readdir as readdir13 } from "node:fs/promises";
-import path28 from "node:path";
+import path29 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
   const gid = Number(io.env.SUDO_GID);
   if (!io.env.SUDO_UID || !Number.isInteger(uid) || !Number.isInteger(gid)) return;
   for (const output of options.outputs ?? []) {
     if (!output.dest || output.dest === "-") continue;
-    await chownTree(path28.resolve(io.cwd, output.dest), uid, gid);
+    await chownTree(path29.resolve(io.cwd, output.dest), uid, gid);
   }
 }
 async function chownTree(target, uid, gid) {
@@ -47369,12 +47493,12 @@ async function chownTree(target, uid, gid) {
   if (!st) return;
   await lchown6(target, uid, gid);
   if (!st.isDirectory()) return;
-  for (const name of await readdir13(target)) await chownTree(path28.join(target, name), uid, gid);
+  for (const name of await readdir13(target)) await chownTree(path29.join(target, name), uid, gid);
 }
 
 // src/action/privileges.ts
 import { spawn as spawn7 } from "node:child_process";
-import path29 from "node:path";
+import path30 from "node:path";
 var ELEVATED = "TBUILD_ACTION_ELEVATED";
 var SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 async function checkSudo() {
@@ -47391,13 +47515,13 @@ async function checkSudo() {
     });
 }
 function elevatedEnv(env) {
-  const dirs = (env.PATH ?? "").split(path29.delimiter).filter(Boolean);
+  const dirs = (env.PATH ?? "").split(path30.delimiter).filter(Boolean);
   const home = env.HOME ?? "";
   return {
     // sudo replaces PATH with secure_path; keep the runner's, with the system directories.
-    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path29.delimiter),
+    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path30.delimiter),
     // docker/login-action wrote the runner user's config; root must read the same one.
-    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path29.join(home, ".docker") },
+    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path30.join(home, ".docker") },
     [ELEVATED]: "1"
   };
 }
@@ -47566,7 +47690,7 @@ function redact(text, masks) {
 
 // src/action/main.ts
 function storeRoot(env) {
-  return env.TBUILD_ROOT || path30.join(env.RUNNER_TEMP || tmpdir5(), "tbuild");
+  return env.TBUILD_ROOT || path31.join(env.RUNNER_TEMP || tmpdir5(), "tbuild");
 }
 async function run6() {
   const abort = new AbortController();
@@ -47600,7 +47724,7 @@ async function runAction(io) {
   let renderer;
   let recorder;
   let builder;
-  const secretsDir = await mkdtemp6(path30.join(env.RUNNER_TEMP || tmpdir5(), "tbuild-secrets-"));
+  const secretsDir = await mkdtemp6(path31.join(env.RUNNER_TEMP || tmpdir5(), "tbuild-secrets-"));
   try {
     inputs = readInputs(env);
     if (inputs["github-token"]) mask(io, inputs["github-token"]);
