@@ -117,7 +117,7 @@ function editDistance(a, b) {
   }
   return previous[b.length];
 }
-var TbuildError, UsageError, CancelledError;
+var TbuildError, UsageError, InputError, CancelledError;
 var init_errors = __esm({
   "src/shared/errors.ts"() {
     "use strict";
@@ -139,7 +139,12 @@ var init_errors = __esm({
     };
     UsageError = class extends TbuildError {
       constructor(message, options = {}) {
-        super("TBUILD_USAGE", message, { exitCode: 1, ...options });
+        super("TBUILD_USAGE", message, { exitCode: 125, ...options });
+      }
+    };
+    InputError = class extends TbuildError {
+      constructor(message, options = {}) {
+        super("TBUILD_INPUT", message, options);
       }
     };
     CancelledError = class extends TbuildError {
@@ -3547,19 +3552,82 @@ function hostPlatform() {
   return architecture === "arm" ? { os: "linux", architecture, variant: "v7" } : { os: "linux", architecture };
 }
 function parsePlatform(text) {
-  const parts = text.trim().toLowerCase().split("/");
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
-    throw new UsageError(`invalid platform "${text}"`, {
-      hint: "Use os/arch[/variant], for example linux/amd64 or linux/arm/v7."
-    });
+  const fail = (reason) => {
+    throw new UsageError(`invalid platform "${text}": ${reason}`, { hint: HINT });
+  };
+  if (text === "") return fail("it is empty");
+  if (text.includes("*")) return fail("wildcards are not supported");
+  const parts = text.split("/");
+  if (parts.length > 3) return fail("cannot parse platform specifier");
+  const osMatch = OS_COMPONENT.exec(parts[0]);
+  if (!osMatch) return fail(`"${parts[0]}" is an invalid OS component`);
+  for (const part of parts.slice(1))
+    if (!COMPONENT2.test(part)) fail(`"${part}" is an invalid component`);
+  const os = normalizeOs(osMatch[1]);
+  if (parts.length === 1) {
+    if (KNOWN_OS.has(os)) return { ...hostPlatform(), os };
+    const arch = normalizeArch(parts[0], "");
+    if (!KNOWN_ARCH.has(arch.architecture)) return fail("unknown operating system or architecture");
+    return withVariant({ os: "linux", ...arch });
   }
-  const [os, architecture, variant] = parts;
-  return variant ? { os, architecture, variant } : { os, architecture };
+  return withVariant({ os, ...normalizeArch(parts[1], parts[2] ?? "") });
+}
+function parseTargetPlatform(text) {
+  const list = text.split(",").map((p) => p.trim());
+  if (list.length > 1) {
+    throw new UsageError(
+      `multi-platform builds are not supported yet: --platform "${text}" names ${list.length} platforms`,
+      {
+        hint: `Build one platform at a time: --platform ${list[0]}, then --platform ${list[1]}.`
+      }
+    );
+  }
+  const platform = parsePlatform(text);
+  if (platform.os !== "linux")
+    throw new UsageError(`invalid platform "${text}": tbuild builds Linux images only`, {
+      hint: HINT
+    });
+  return platform;
+}
+function normalizeOs(os) {
+  const lower = os.toLowerCase();
+  return lower === "macos" ? "darwin" : lower;
+}
+function normalizeArch(archText, variantText) {
+  const arch = archText.toLowerCase();
+  const variant = variantText.toLowerCase();
+  switch (arch) {
+    case "i386":
+      return { architecture: "386", variant: "" };
+    case "x86_64":
+    case "x86-64":
+    case "amd64":
+      return { architecture: "amd64", variant: variant === "v1" ? "" : variant };
+    case "aarch64":
+    case "arm64": {
+      if (["8", "v8", "v8.0"].includes(variant)) return { architecture: "arm64", variant: "" };
+      if (["9", "9.0", "v9.0"].includes(variant)) return { architecture: "arm64", variant: "v9" };
+      return { architecture: "arm64", variant };
+    }
+    case "armhf":
+      return { architecture: "arm", variant: "v7" };
+    case "armel":
+      return { architecture: "arm", variant: "v6" };
+    case "arm":
+      if (variant === "" || variant === "7") return { architecture: "arm", variant: "v7" };
+      if (["5", "6", "8"].includes(variant)) return { architecture: "arm", variant: `v${variant}` };
+      return { architecture: "arm", variant };
+    default:
+      return { architecture: arch, variant };
+  }
+}
+function withVariant(p) {
+  return p.variant ? p : { os: p.os, architecture: p.architecture };
 }
 function formatPlatform(p) {
   return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
 }
-var NODE_TO_OCI_ARCH;
+var NODE_TO_OCI_ARCH, HINT, KNOWN_OS, KNOWN_ARCH, OS_COMPONENT, COMPONENT2;
 var init_platform = __esm({
   "src/shared/platform.ts"() {
     "use strict";
@@ -3573,6 +3641,19 @@ var init_platform = __esm({
       s390x: "s390x",
       riscv64: "riscv64"
     };
+    HINT = "Use os/arch[/variant], for example linux/amd64, linux/arm64 or linux/arm/v7.";
+    KNOWN_OS = new Set(
+      "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris windows zos".split(
+        " "
+      )
+    );
+    KNOWN_ARCH = new Set(
+      "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm".split(
+        " "
+      )
+    );
+    OS_COMPONENT = /^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.%-]*)((?:\+[A-Za-z0-9_.%-]+)*)\))?$/;
+    COMPONENT2 = /^[A-Za-z0-9_.-]+$/;
   }
 });
 
@@ -4817,7 +4898,7 @@ async function fromGit(url, dir) {
   const inside = await realpath(path22.join(dir, subdir)).catch(() => void 0);
   const isDir = inside !== void 0 && (await stat7(inside)).isDirectory();
   if (!isDir || !(inside + "/").startsWith(await realpath(dir) + "/"))
-    throw new UsageError(`${subdir} is not a directory in ${remote}`, {
+    throw new InputError(`${subdir} is not a directory in ${remote}`, {
       hint: "Name an existing directory after the ref: <repo>#<ref>:<directory>."
     });
   return inside;
@@ -4827,7 +4908,7 @@ async function download(url) {
   try {
     response = await fetch(url, { redirect: "follow" });
   } catch (error) {
-    throw new UsageError(
+    throw new InputError(
       `unable to download the build context ${url}: ${error.message}`,
       {
         hint: "Check the URL and that this machine can reach it (proxies: HTTP_PROXY/HTTPS_PROXY).",
@@ -4836,7 +4917,7 @@ async function download(url) {
     );
   }
   if (!response.ok || response.body === null)
-    throw new UsageError(`unable to download the build context ${url}: HTTP ${response.status}`, {
+    throw new InputError(`unable to download the build context ${url}: HTTP ${response.status}`, {
       hint: "Check the URL."
     });
   return Readable4.fromWeb(response.body);
@@ -38286,8 +38367,9 @@ async function pruneStore(ctx, blobs, options) {
   const protectFrom = findProtectionStart(ctx);
   const removedCacheRecords = removeCacheRecords(ctx, blobs, options, protectFrom);
   const mounts = await pruneCacheMounts(ctx, options, protectFrom !== Infinity);
-  const { ids, bytes } = await removeUnusedSnapshots(ctx, protectFrom);
-  const removedBlobs = removeUnusedBlobs(ctx, blobs, protectFrom);
+  const spareFrom = options.olderThanMs === void 0 ? protectFrom : Math.min(protectFrom, Date.now() - options.olderThanMs);
+  const { ids, bytes } = await removeUnusedSnapshots(ctx, spareFrom);
+  const removedBlobs = removeUnusedBlobs(ctx, blobs, spareFrom);
   const blobBytes = removedBlobs.reduce((sum, b) => sum + b.size, 0);
   return {
     removedCacheRecords,
@@ -41005,6 +41087,8 @@ var SolveSession = class {
   #active = /* @__PURE__ */ new Set();
   #executed = [];
   #cached = [];
+  /** Vertices reported as cached (looked up, or below a hit), each reported once. */
+  #announced = /* @__PURE__ */ new Set();
   #firstError;
   constructor(def, worker, options, shared) {
     this.#def = def;
@@ -41085,7 +41169,8 @@ var SolveSession = class {
       const hit = await this.#track(digest, () => this.#worker.cache.get(key));
       if (hit !== void 0) {
         this.#cached.push(digest);
-        this.#emit({ type: "vertex.cached", digest, ...this.#names(digest) });
+        this.#announceCachedInputs(digest);
+        this.#announceCached(digest);
         this.#remember(digest);
         return hit;
       }
@@ -41093,6 +41178,23 @@ var SolveSession = class {
     const results = await this.#execute(digest, key, cacheMap, skipped);
     this.#remember(digest);
     return results;
+  }
+  /**
+   * A hit's inputs are never loaded, but BuildKit still lists them as cached (a no-op
+   * rebuild shows every step, FROM included). Announce, inputs first, the ancestors whose
+   * results nothing asked for: those that were asked for report themselves.
+   */
+  #announceCachedInputs(digest) {
+    for (const input of this.#vertex(digest).inputs) {
+      if (this.#results.has(input.digest) || this.#announced.has(input.digest)) continue;
+      this.#announceCachedInputs(input.digest);
+      this.#announceCached(input.digest);
+    }
+  }
+  #announceCached(digest) {
+    if (this.#announced.has(digest)) return;
+    this.#announced.add(digest);
+    this.#emit({ type: "vertex.cached", digest, ...this.#names(digest) });
   }
   #skipReason(digest, cacheMap) {
     if (cacheMap.uncacheable) return "uncacheable";
@@ -42403,6 +42505,7 @@ var Lexer = class {
   escape;
   skipUnset;
   rawQuotes;
+  keepQuotes;
   rawEscapes = false;
   used = /* @__PURE__ */ new Set();
   unset = /* @__PURE__ */ new Set();
@@ -42412,6 +42515,7 @@ var Lexer = class {
     this.escape = options.escapeToken ?? "\\";
     this.skipUnset = options.skipUnsetEnv ?? false;
     this.rawQuotes = options.heredoc ?? false;
+    this.keepQuotes = options.keepQuotes ?? false;
     this.rawEscapes = this.rawQuotes;
   }
   peek() {
@@ -42478,26 +42582,28 @@ var Lexer = class {
     return { result, words: words.finish() };
   }
   processSingleQuote() {
-    this.next();
-    let result = "";
+    const opening = this.next();
+    const quote = this.keepQuotes ? opening : "";
+    let result = quote;
     for (; ; ) {
       const ch = this.next();
       if (ch === EOF)
         throw new LexFailure("unexpected end of statement while looking for matching single-quote");
-      if (ch === "'") return result;
+      if (ch === "'") return result + quote;
       result += ch;
     }
   }
   processDoubleQuote() {
-    this.next();
-    let result = "";
+    const opening = this.next();
+    const quote = this.keepQuotes ? opening : "";
+    let result = quote;
     for (; ; ) {
       const peeked = this.peek();
       if (peeked === EOF)
         throw new LexFailure("unexpected end of statement while looking for matching double-quote");
       if (peeked === '"') {
         this.next();
-        return result;
+        return result + quote;
       }
       if (peeked === "$") {
         result += this.processDollar();
@@ -42825,10 +42931,22 @@ function selectTarget(table, target, file) {
 function stageDisplayName(stage) {
   return stage.name ?? `stage-${stage.index}`;
 }
+function showStageNames(table) {
+  if (table.stages.length > 1) return true;
+  const named = (ref) => findStage(table, ref) !== void 0;
+  const indexed = (ref) => /^\d+$/.test(ref) && Number(ref) < table.stages.length;
+  return table.stages.some(
+    (stage) => stage.commands.some((cmd) => {
+      if (cmd.kind === "run")
+        return cmd.mounts.some((m) => !named(/(?:^|,)from=([^,]*)/.exec(m)?.[1] ?? "scratch"));
+      return cmd.kind === "copy" && cmd.from !== void 0 && !named(cmd.from) && !indexed(cmd.from);
+    })
+  );
+}
 
 // src/frontend/build-context.ts
 function stageLookup(ctx) {
-  return createLookup(ctx.image.config.Env, ctx.args);
+  return createLookup(ctx.env, /* @__PURE__ */ new Map());
 }
 function stageExpander(ctx, cmd) {
   return createExpander(stageLookup(ctx), ctx.build.escapeToken, cmd.location);
@@ -42836,8 +42954,9 @@ function stageExpander(ctx, cmd) {
 function nextStepPrefix(ctx) {
   ctx.step += 1;
   const width = String(ctx.totalSteps).length;
-  const name = ctx.stage.name !== void 0 || ctx.build.table.stages.length > 1 ? `${stageDisplayName(ctx.stage)} ` : "";
-  return `[${name}${String(ctx.step).padStart(width)}/${ctx.totalSteps}] `;
+  const name = ctx.build.showStageNames ? `${stageDisplayName(ctx.stage)} ` : "";
+  const trigger = ctx.inTrigger ? "ONBUILD " : "";
+  return `[${name}${String(ctx.step).padStart(width)}/${ctx.totalSteps}] ${trigger}`;
 }
 function stepMetadata(ctx, location, text) {
   const meta = {
@@ -42889,6 +43008,25 @@ function createContextState(opts) {
 function describeCommand(ctx, cmd) {
   const text = cmd.original.replace(/^\s*\S+/, (word) => word.toUpperCase()).split("\n")[0];
   return expandForDisplay(text, stageLookup(ctx), ctx.build.escapeToken);
+}
+function describeRun(ctx, cmd, options) {
+  let text = cmd.original.trim().split("\n")[0];
+  if (options.heredoc !== void 0) text += ` (${summarizeHeredoc(options.heredoc)})`;
+  const lookup = stageLookup(ctx);
+  const masked = (name) => options.secretEnvs.includes(name) ? "****" : lookup(name);
+  let shown;
+  try {
+    const escapeToken = ctx.build.escapeToken;
+    shown = processWord(text, masked, { escapeToken, keepQuotes: true, skipUnsetEnv: true }).result;
+  } catch (error) {
+    void error;
+    shown = text;
+  }
+  return shown.replace(/^\S+/, (word) => word.toUpperCase());
+}
+function summarizeHeredoc(content) {
+  const lines = content.trim().replace(/\r\n/g, "\n").split("\n");
+  return lines.length > 1 ? `${lines[0]}...` : lines[0];
 }
 
 // src/frontend/instructions/parse.ts
@@ -43586,8 +43724,10 @@ function formatGoSet(keys) {
 var HANDLERS = {
   env(ctx, cmd, x) {
     const pairs = cmd.pairs.map((p) => [x.word(p.key), x.word(p.value)]);
-    for (const [key, value] of pairs)
+    for (const [key, value] of pairs) {
       ctx.image.config.Env = setEnv(ctx.image.config.Env, key, value);
+      ctx.env = setEnv(ctx.env, key, value);
+    }
     return `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`;
   },
   arg: (ctx, cmd, x) => dispatchArg(ctx, cmd, x.word),
@@ -43687,6 +43827,7 @@ function dispatchArg(ctx, cmd, expand) {
       build.usedBuildArgs.add(key);
     }
     ctx.args.set(key, value);
+    if (value !== void 0) ctx.env = setEnv(ctx.env, key, value);
   }
   return `ARG ${shown.join(" ")}`;
 }
@@ -43967,8 +44108,10 @@ async function dispatchRun(ctx, cmd) {
   const args = runArgs(ctx, cmd, extraMounts);
   let sshMounts = 0;
   let sshSocket;
+  const secretEnvs = [];
   for (const raw of cmd.mounts) {
     const spec = parseMount(raw, x.word, cmd.location);
+    if (spec.type === "secret" && spec.env !== void 0) secretEnvs.push(spec.env);
     if (spec.type === "ssh") {
       if (!spec.target) spec.target = `/run/buildkit/ssh_agent.${sshMounts}`;
       sshMounts++;
@@ -43980,7 +44123,12 @@ async function dispatchRun(ctx, cmd) {
   const env = runEnv(ctx);
   if (sshSocket !== void 0 && getEnv(env, "SSH_AUTH_SOCK") === void 0)
     env.push(`SSH_AUTH_SOCK=${sshSocket}`);
-  const metadata = stepMetadata(ctx, cmd.location, describeCommand(ctx, cmd));
+  const heredoc = isSingleHeredoc(cmd) ? cmd.heredocs[0].content : void 0;
+  const title = describeRun(ctx, cmd, {
+    secretEnvs,
+    ...heredoc !== void 0 ? { heredoc } : {}
+  });
+  const metadata = stepMetadata(ctx, cmd.location, title);
   const { extraHosts, shmSize, ulimits } = ctx.build.opts;
   ctx.fs = ctx.fs.run({
     ...extraHosts?.length ? { extraHosts } : {},
@@ -44003,7 +44151,7 @@ function runArgs(ctx, cmd, mounts) {
     return commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
   const line = cmd.cmd.join(" ");
   const first = cmd.heredocs[0];
-  const simple = cmd.heredocs.length === 1 && /^<<-?(["']?)[^\s"']+\1$/.test(line.trim());
+  const simple = isSingleHeredoc(cmd);
   if (simple && first.content.startsWith("#!")) {
     const script = scratch().file(
       [{ action: "mkfile", path: `/${first.name}`, mode: 493, data: first.content }],
@@ -44020,19 +44168,20 @@ function runArgs(ctx, cmd, mounts) {
 ${heredoc.content}${heredoc.name}`;
   return commandLineArgs(ctx, [full], true);
 }
+function isSingleHeredoc(cmd) {
+  return cmd.shellForm && cmd.heredocs.length === 1 && /^<<-?(["']?)[^\s"']+\1$/.test(cmd.cmd.join(" ").trim());
+}
 function runEnv(ctx) {
-  const env = [...ctx.image.config.Env ?? []];
-  for (const [key, value] of ctx.args) {
-    if (value !== void 0 && getEnv(env, key) === void 0) env.push(`${key}=${value}`);
-  }
+  const env = [...ctx.env];
   for (const proxy of proxyEnv(ctx)) {
     if (getEnv(env, proxy.slice(0, proxy.indexOf("="))) === void 0) env.push(proxy);
   }
   return env;
 }
 function runCommandString(ctx, args) {
-  const env = ctx.image.config.Env;
-  const pairs = [...ctx.args].map(([key, value]) => `${key}=${getEnv(env, key) ?? value ?? ""}`);
+  const pairs = [...ctx.args].map(
+    ([key, value]) => `${key}=${getEnv(ctx.env, key) ?? value ?? ""}`
+  );
   const prefix = pairs.length > 0 ? [`|${pairs.length}`, ...pairs] : [];
   return [...prefix, ...args].join(" ");
 }
@@ -44106,25 +44255,27 @@ async function lowerStage(build, stage) {
     image: createScratchConfig(fromPlatform),
     platform: fromPlatform,
     shell: ["/bin/sh", "-c"],
+    env: [],
     args: /* @__PURE__ */ new Map(),
     cmdSet: false,
     step: 0,
-    totalSteps: 1
+    totalSteps: 1,
+    inTrigger: false
   };
   if (named?.type === "local") {
-    Object.assign(ctx, { totalSteps: countSteps(stage.commands) });
+    Object.assign(ctx, { totalSteps: countSteps(stage.commands, [], true) });
     const metadata = stepMetadata(ctx, stage.from.location, `FROM ${base}`);
     ctx.fs = namedLocalBase(base, named.source, fromPlatform, metadata);
-    return runCommands(ctx, stage.commands);
+    return runCommands(ctx, [], stage.commands);
   }
   if (base.toLowerCase() === "scratch" && !named) {
-    ctx.step += 1;
   } else if (baseStage && baseStage.index < stage.index) {
     const parent = await build.lowerStage(baseStage, stage, stage.from.location);
     ctx.fs = parent.fs;
     ctx.image = structuredClone(parent.image);
+    ctx.env = [...parent.env];
+    ctx.args = new Map(parent.args);
     if (stage.from.platform === void 0) ctx.platform = parent.platform;
-    ctx.step += 1;
   } else {
     const ref = named?.type === "image" ? named.ref : base;
     const resolved = await build.resolveImage(ref, fromPlatform, stage.from.location);
@@ -44134,24 +44285,35 @@ async function lowerStage(build, stage) {
     ctx.image.os = fromPlatform.os;
     if (fromPlatform.variant) ctx.image.variant = fromPlatform.variant;
     else delete ctx.image.variant;
-    const commands2 = [...onbuildCommands(ctx, stage.from), ...stage.commands];
-    Object.assign(ctx, { totalSteps: countSteps(commands2) });
+    const triggers2 = onbuildCommands(ctx, stage.from);
+    Object.assign(ctx, { totalSteps: countSteps(stage.commands, triggers2, true) });
     ctx.fs = imageState(
       build,
       resolved,
       fromPlatform,
       stepMetadata(ctx, stage.from.location, `FROM ${resolved.ref}`)
     );
-    return runCommands(ctx, commands2);
+    return runCommands(ctx, triggers2, stage.commands);
   }
-  const commands = [...onbuildCommands(ctx, stage.from), ...stage.commands];
-  Object.assign(ctx, { totalSteps: countSteps(commands) });
-  return runCommands(ctx, commands);
+  const triggers = onbuildCommands(ctx, stage.from);
+  Object.assign(ctx, { totalSteps: countSteps(stage.commands, triggers, false) });
+  return runCommands(ctx, triggers, stage.commands);
 }
-async function runCommands(ctx, commands) {
+async function runCommands(ctx, triggers, commands) {
   ctx.shell = ctx.image.config.Shell ? [...ctx.image.config.Shell] : ["/bin/sh", "-c"];
+  for (const entry of ctx.image.config.Env ?? []) {
+    const eq = entry.indexOf("=");
+    ctx.env = setEnv(
+      ctx.env,
+      eq < 0 ? entry : entry.slice(0, eq),
+      eq < 0 ? "" : entry.slice(eq + 1)
+    );
+  }
+  ctx.inTrigger = true;
+  for (const cmd of triggers) await dispatchCommand(ctx, cmd);
+  ctx.inTrigger = false;
   for (const cmd of commands) await dispatchCommand(ctx, cmd);
-  return { fs: ctx.fs, image: ctx.image, platform: ctx.platform };
+  return { fs: ctx.fs, image: ctx.image, platform: ctx.platform, env: ctx.env, args: ctx.args };
 }
 async function dispatchCommand(ctx, cmd) {
   switch (cmd.kind) {
@@ -44183,8 +44345,9 @@ function warnOnPlatformMismatch(build, config, wanted, ref, location) {
     location
   });
 }
-function countSteps(commands) {
-  return 1 + commands.filter((c) => ["run", "copy", "add", "workdir"].includes(c.kind)).length;
+function countSteps(commands, triggers, fromIsStep) {
+  const steps = commands.filter((c) => ["run", "copy", "add", "workdir"].includes(c.kind));
+  return (fromIsStep ? 1 : 0) + steps.length + triggers.length;
 }
 function onbuildCommands(ctx, from) {
   const triggers = ctx.image.config.OnBuild ?? [];
@@ -44211,6 +44374,41 @@ function onbuildCommands(ctx, from) {
   return commands;
 }
 
+// src/frontend/syntax-directive.ts
+var BUILTIN_MINOR = 20;
+var LABS_ONLY = "RUN --device";
+function checkSyntaxDirective(value, location) {
+  const lack = describeLack(value.trim());
+  if (lack === void 0) return void 0;
+  return {
+    message: `# syntax=${value.trim()} is not run: tbuild builds with its built-in Dockerfile frontend (syntax 1.${BUILTIN_MINOR}), which ${lack}`,
+    location
+  };
+}
+function describeLack(ref) {
+  const match = /^(?:docker\.io\/)?docker\/(dockerfile|dockerfile-upstream)(?::([^@]+))?(?:@.+)?$/.exec(ref);
+  if (!match) return `does not know instructions, flags or syntax specific to ${ref}`;
+  const [, repository, tag = "latest"] = match;
+  if (repository === "dockerfile-upstream") return "lacks features of unreleased upstream versions";
+  if (/labs/.test(tag)) return `does not implement the labs-only features (${LABS_ONLY})`;
+  if (tag === "latest" || tag === "1") return void 0;
+  const version = /^(\d+)(?:\.(\d+))?(?:\.\d+)?(?:-.+)?$/.exec(tag);
+  if (!version) return `may lack features of version ${tag}`;
+  const major = Number(version[1]);
+  const minor = version[2] === void 0 ? void 0 : Number(version[2]);
+  if (major === 1 && (minor === void 0 || minor <= BUILTIN_MINOR)) return void 0;
+  return `may lack features added after 1.${BUILTIN_MINOR}`;
+}
+function syntaxDirectiveLine(text) {
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (/^#\s*syntax\s*=/i.test(line)) return i + 1;
+    if (!line.startsWith("#")) return void 0;
+  }
+  return void 0;
+}
+
 // src/frontend/convert.ts
 var BUILTIN_ARGS = /* @__PURE__ */ new Set([...PROXY_ARGS, "SOURCE_DATE_EPOCH"]);
 async function dockerfileToLLB(text, opts, images) {
@@ -44223,6 +44421,7 @@ async function dockerfileToLLB(text, opts, images) {
     ...w.rule ? { rule: w.rule } : {},
     ...w.range ? { location: { file: opts.file, range: w.range } } : {}
   }));
+  warnAboutSyntaxDirective(text, parsed.directives.syntax, opts.file, warnings);
   const usedBuildArgs = /* @__PURE__ */ new Set();
   const escapeToken = parsed.escapeToken;
   const globalArgs = computeGlobalArgs(table, opts, escapeToken, usedBuildArgs);
@@ -44238,6 +44437,7 @@ async function dockerfileToLLB(text, opts, images) {
     globalArgs,
     warnings,
     usedBuildArgs,
+    showStageNames: showStageNames(table),
     // Go's RFC 3339 form: no fractional seconds when there are none.
     created: new Date(epoch === void 0 ? Date.now() : epoch * 1e3).toISOString().replace(".000Z", "Z"),
     context: createContextState(opts),
@@ -44311,6 +44511,13 @@ function warnUnusedBuildArgs(opts, used, warnings) {
     });
   }
 }
+function warnAboutSyntaxDirective(text, syntax, file, warnings) {
+  if (syntax === void 0) return;
+  const line = syntaxDirectiveLine(text);
+  const range = line === void 0 ? void 0 : { start: line, end: line };
+  const warning = checkSyntaxDirective(syntax, { file, ...range ? { range } : {} });
+  if (warning) warnings.push(warning);
+}
 function parseEpoch(text) {
   return text !== void 0 && /^\d+$/.test(text) ? Number(text) : void 0;
 }
@@ -44345,6 +44552,25 @@ async function lowerDockerfile({ options, dockerignore }, images) {
   );
 }
 
+// src/builder/name-image.ts
+init_reference();
+async function nameImage(store, options, committed, status) {
+  const image2 = {
+    manifest: committed.manifest.descriptor.digest,
+    config: committed.config.descriptor.digest,
+    snapshot: committed.snapshot,
+    createdAt: Date.now()
+  };
+  const unnamed = options.tags.length === 0 && options.outputs.length === 0;
+  await status(`writing image ${image2.config}`, () => {
+    if (unnamed) store.images.keepUnnamed(image2);
+  });
+  for (const tag of options.tags) {
+    const name = normalizeImageName(tag);
+    await status(`naming to ${name}`, () => store.images.set({ ...image2, name }));
+  }
+}
+
 // src/builder/outputs/write-outputs.ts
 init_reference();
 
@@ -44353,22 +44579,26 @@ async function task(emit, name, fn) {
   const id = name.replace(/\W+/g, "-");
   const start = Date.now();
   emit({ type: "task.started", time: start, id, name });
-  const result = await fn();
+  const status = async (text, work) => {
+    const began = Date.now();
+    const result2 = await work();
+    emit({
+      type: "task.status",
+      time: Date.now(),
+      id,
+      status: text,
+      durationMs: Date.now() - began
+    });
+    return result2;
+  };
+  const result = await fn(status);
   emit({ type: "task.completed", time: Date.now(), id, name, durationMs: Date.now() - start });
   return result;
 }
 
 // src/builder/outputs/write-outputs.ts
 async function writeOutputs(ctx) {
-  const { store, options, committed } = ctx;
-  const image2 = {
-    manifest: committed.manifest.descriptor.digest,
-    config: committed.config.descriptor.digest,
-    snapshot: committed.snapshot,
-    createdAt: Date.now()
-  };
-  for (const name of options.tags) store.images.set({ ...image2, name: normalizeImageName(name) });
-  if (options.tags.length === 0 && options.outputs.length === 0) store.images.keepUnnamed(image2);
+  const { options } = ctx;
   for (const output of options.outputs) await writeOutput(ctx, output);
   if (options.load) {
     const load = {
@@ -44510,7 +44740,7 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
   const contextDir = fetched?.dir ?? path24.resolve(at.cwd, options.context ?? ".");
   const st = await stat9(contextDir).catch(() => void 0);
   if (!st?.isDirectory()) {
-    throw new UsageError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
+    throw new InputError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
       hint: "Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin."
     });
   }
@@ -44526,7 +44756,7 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
     tags,
     buildArgs,
     target: options.target,
-    platform: options.platform ? parsePlatform(options.platform) : hostPlatform(),
+    platform: options.platform ? parseTargetPlatform(options.platform) : hostPlatform(),
     buildPlatform: hostPlatform(),
     noCache: options.noCache ?? false,
     noCacheFilter: [...options.noCacheFilter ?? []],
@@ -44609,7 +44839,7 @@ async function readDockerfile(file, contextDir, base, at) {
   try {
     return { path: dockerfilePath, text: await readFile14(dockerfilePath, "utf8") };
   } catch (error) {
-    throw new UsageError(
+    throw new InputError(
       `failed to read Dockerfile ${dockerfilePath}: ${error.code ?? error}`,
       {
         hint: file ? "Check the path given with -f." : "Add a Dockerfile to the context, or name one with -f.",
@@ -44862,14 +45092,17 @@ async function runBuild(session, prepared, run7) {
       }
     });
     await worker.flush();
-    const committed = await task(
-      emit,
-      "exporting to image",
-      () => commitImage(store, solved.result, lowered.image, {
-        ociMediaTypes: false,
-        ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
-      })
-    );
+    const committed = await task(emit, "exporting to image", async (status) => {
+      const image2 = await status(
+        "exporting layers",
+        () => commitImage(store, solved.result, lowered.image, {
+          ociMediaTypes: false,
+          ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
+        })
+      );
+      await nameImage(store, options, image2, status);
+      return image2;
+    });
     await writeOutputs({
       store,
       options,
@@ -44899,6 +45132,9 @@ async function runBuild(session, prepared, run7) {
     emit({ type: "build.completed", time: Date.now(), durationMs: Date.now() - started, ok });
   }
 }
+
+// src/builder/specs/attestations.ts
+init_errors();
 
 // src/builder/specs/csv.ts
 init_errors();
@@ -45138,6 +45374,11 @@ var BuildState = class {
         step.progress.set(event.id, { current: event.current, total: event.total });
         return step;
       }
+      case "task.status": {
+        const step = this.#step(`task:${event.id}`, event.id);
+        step.statuses.push({ text: event.status, durationMs: event.durationMs });
+        return step;
+      }
       default:
         return this.#applyStatus(event);
     }
@@ -45218,7 +45459,8 @@ var BuildState = class {
         name,
         status: "waiting",
         progress: /* @__PURE__ */ new Map(),
-        logs: []
+        logs: [],
+        statuses: []
       };
       this.steps.set(id, step);
     } else if (step.name === id && name !== id) {
@@ -45271,6 +45513,10 @@ function createPlainLines(emit, _options = {}) {
         return;
       case "vertex.cached":
         return write(step, "CACHED");
+      case "task.status": {
+        const took = formatSeconds(event.durationMs);
+        return write(step, `${event.status} ${took === "0.0s" ? "" : `${took} `}done`);
+      }
       case "vertex.completed":
       case "task.completed":
         writeLines(step, state.flushPartial(step, event.time));
@@ -45478,7 +45724,7 @@ import path28 from "node:path";
 
 // src/action/errors.ts
 init_errors();
-var InputError = class extends TbuildError {
+var InputError2 = class extends TbuildError {
   input;
   constructor(input, message, options = {}) {
     super("TBUILD_ACTION_INPUT", `input "${input}": ${message}`, options);
@@ -45496,7 +45742,7 @@ function cacheOptions(inputs) {
   for (const name of ["cache-from", "cache-to"]) {
     const entries = inputs[name];
     if (entries.length > 0)
-      throw new InputError(
+      throw new InputError2(
         name,
         `tbuild cannot ${name === "cache-from" ? "import" : "export"} build cache yet (${entries.join("; ")})`,
         {
@@ -45598,7 +45844,7 @@ async function toBuildOptions(inputs, ctx) {
 }
 function refuseUnsupported(inputs) {
   const refuse = (input, why, hint) => {
-    throw new InputError(input, why, { hint });
+    throw new InputError2(input, why, { hint });
   };
   if (inputs.platforms.length > 1)
     refuse(
@@ -45693,7 +45939,7 @@ function asInputError(input, error) {
   if (!(error instanceof Error) || !("code" in error) || error.code !== "TBUILD_USAGE")
     return error;
   const hint = error.hint;
-  return new InputError(input, error.message, { ...hint ? { hint } : {}, cause: error });
+  return new InputError2(input, error.message, { ...hint ? { hint } : {}, cause: error });
 }
 
 // node_modules/csv-parse/lib/api/CsvError.js
@@ -47409,7 +47655,7 @@ function getBooleanInput(env, name) {
   const value = getInput(env, name);
   if (value === "" || ["false", "False", "FALSE"].includes(value)) return false;
   if (["true", "True", "TRUE"].includes(value)) return true;
-  throw new InputError(
+  throw new InputError2(
     name,
     `"${value}" is not a boolean: use true | True | TRUE | false | False | FALSE`
   );

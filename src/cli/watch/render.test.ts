@@ -5,6 +5,7 @@ import { createLinePrefixer, formatSummary } from './render.ts';
 const result = (steps: BuildResult['steps']): BuildResult => ({
   imageId: 'sha256:934b97e0c838aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
   manifestDigest: 'sha256:1111111111111111111111111111111111111111111111111111111111111111',
+  image: { layers: 1, size: 1024 },
   metadata: {} as BuildResult['metadata'],
   warnings: [],
   steps,
