@@ -14,6 +14,8 @@ import { createExpander, expandForDisplay } from './expand.ts';
 import type { Expander } from './expand.ts';
 import type { CommandBase } from './instructions/types.ts';
 import { stageDisplayName } from './stage-table.ts';
+import type { IgnoreMatcher } from '../shared/dockerignore.ts';
+import type { Linter } from './lint/linter.ts';
 import type { StageEntry, StageTable } from './stage-table.ts';
 import type { BaseImageResolver, BuildOptions, FrontendWarning, ResolvedImage } from './types.ts';
 
@@ -36,6 +38,10 @@ export interface BuildContext {
   /** Global ARGs (with build-arg overrides) and the predefined platform ARGs. */
   readonly globalArgs: ReadonlyMap<string, string | undefined>;
   readonly warnings: FrontendWarning[];
+  /** Build checks: reports to `warnings` unless `# check=` skips the rule. */
+  readonly lint: Linter;
+  /** .dockerignore of the main context, for CopyIgnoredFile. */
+  readonly ignore: IgnoreMatcher;
   /** Build args some ARG declared (the rest are reported as unused). */
   readonly usedBuildArgs: Set<string>;
   /**
@@ -77,6 +83,10 @@ export interface StageContext {
   args: Map<string, string | undefined>;
   /** CMD was set in this stage (ENTRYPOINT then keeps it). */
   cmdSet: boolean;
+  /** A WORKDIR of this Dockerfile ran in this stage (WorkdirRelativePath checks the first). */
+  workdirSet: boolean;
+  /** Where CMD, ENTRYPOINT and HEALTHCHECK last appeared (MultipleInstructionsDisallowed). */
+  lastOnce: Partial<Record<'cmd' | 'entrypoint' | 'healthcheck', SourceLocation>>;
   step: number;
   readonly totalSteps: number;
   /** Dispatching the base image's ONBUILD triggers (their steps are titled `ONBUILD …`). */

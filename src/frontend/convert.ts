@@ -4,14 +4,24 @@
  * --mount=from=), so stages the target does not need never enter the graph.
  */
 import { marshal } from '../llb/index.ts';
-import { parseDockerfile } from '../parser/index.ts';
-import type { SourceLocation } from '../shared/errors.ts';
+import { createIgnoreMatcher, parseDockerfile } from '../parser/index.ts';
+import type { LineRange, SourceLocation } from '../shared/errors.ts';
 import { createLookup, predefinedArgs, PROXY_ARGS } from './args.ts';
 import { createContextState, createImageResolver } from './build-context.ts';
 import type { BuildContext, StageResult } from './build-context.ts';
 import { InvalidStageReferenceError } from './errors.ts';
 import { createExpander } from './expand.ts';
 import { parseCommand } from './instructions/parse.ts';
+import { resolveLintConfig } from './lint/config.ts';
+import { createLinter } from './lint/linter.ts';
+import { MESSAGES } from './lint/rules.ts';
+import {
+  lintCommand,
+  lintCommandCasing,
+  lintDefaultBaseNames,
+  lintFromVariables,
+  lintStageNames,
+} from './lint/stage-checks.ts';
 import { lowerStage, stageBase } from './lower-stage.ts';
 import { buildStageTable, selectTarget, showStageNames } from './stage-table.ts';
 import { checkSyntaxDirective, syntaxDirectiveLine } from './syntax-directive.ts';
@@ -25,24 +35,55 @@ const BUILTIN_ARGS = new Set([...PROXY_ARGS, 'SOURCE_DATE_EPOCH']);
  * Lower a Dockerfile to an LLB definition plus the target's image config.
  * `images` supplies base image configs; an unknown image is an error.
  */
-export async function dockerfileToLLB(
+export function dockerfileToLLB(
   text: string,
   opts: BuildOptions,
   images: BaseImageResolver,
 ): Promise<LowerResult> {
+  return lowerDockerfile(text, opts, images, []);
+}
+
+/**
+ * The lowering behind dockerfileToLLB. Warnings go to `warnings` as they are found, so a
+ * caller still has them when lowering fails (`--check` reports both).
+ */
+export async function lowerDockerfile(
+  text: string,
+  opts: BuildOptions,
+  images: BaseImageResolver,
+  warnings: FrontendWarning[],
+): Promise<LowerResult> {
   const parsed = parseDockerfile(text, opts.file === undefined ? {} : { file: opts.file });
-  const commands = parsed.instructions.map((node) => parseCommand(node, opts.file));
+  const lint = createLinter(
+    resolveLintConfig(parsed.directives['check'], opts.buildArgs),
+    warnings,
+  );
+  const locate = (range: LineRange): SourceLocation =>
+    opts.file === undefined ? { range } : { file: opts.file, range };
+  for (const w of parsed.warnings) {
+    if (w.rule === 'NoEmptyContinuation' && w.range) {
+      lint.run('NoEmptyContinuation', locate(w.range), MESSAGES.NoEmptyContinuation());
+    }
+  }
+  // Typed one by one, so that what was checked before a bad instruction is still reported.
+  const commands = parsed.instructions.map((node) => {
+    const cmd = parseCommand(node, opts.file);
+    lintCommand(cmd, lint);
+    return cmd;
+  });
   const table = buildStageTable(commands, opts.file);
-  const target = selectTarget(table, opts.target, opts.file);
-  const warnings: FrontendWarning[] = parsed.warnings.map((w) => ({
-    message: w.message,
-    ...(w.rule ? { rule: w.rule } : {}),
-    ...(w.range ? { location: { file: opts.file, range: w.range } } : {}),
-  }));
+  lintStageNames(table, lint);
+  lintCommandCasing(table, lint);
   warnAboutSyntaxDirective(text, parsed.directives.syntax, opts.file, warnings);
   const usedBuildArgs = new Set<string>();
   const escapeToken = parsed.escapeToken;
+  const predefined = predefinedArgs(opts.platform, opts.buildPlatform);
+  lintDefaultBaseNames(table, predefined, escapeToken, lint);
   const globalArgs = computeGlobalArgs(table, opts, escapeToken, usedBuildArgs);
+  for (const stage of table.stages) {
+    lintFromVariables(stage, globalArgs, table.globalArgs, escapeToken, lint);
+  }
+  const target = selectTarget(table, opts.target, opts.file);
   const epoch = opts.sourceDateEpoch ?? parseEpoch(opts.buildArgs['SOURCE_DATE_EPOCH']);
   const results = new Map<number, Promise<StageResult>>();
   const waitsFor = new Map<number, Set<number>>();
@@ -54,6 +95,8 @@ export async function dockerfileToLLB(
     escapeToken,
     globalArgs,
     warnings,
+    lint,
+    ignore: createIgnoreMatcher(opts.dockerignore),
     usedBuildArgs,
     showStageNames: showStageNames(table),
     // Go's RFC 3339 form: no fractional seconds when there are none.
@@ -73,6 +116,12 @@ export async function dockerfileToLLB(
     },
   };
   const final = await build.lowerStage(target, undefined, target.from.location);
+  if (opts.allStages) {
+    for (const stage of table.stages) await build.lowerStage(stage, undefined, stage.from.location);
+  }
+  // `# check=error=true`: the warnings fail the build once every stage was checked.
+  const violation = lint.violation();
+  if (violation) throw violation;
   const image = structuredClone(final.image);
   image.created = build.created;
   if (opts.labels && Object.keys(opts.labels).length > 0) {

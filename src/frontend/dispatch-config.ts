@@ -10,6 +10,14 @@ import type { StageContext } from './build-context.ts';
 import type { Expander } from './expand.ts';
 import { InvalidInstructionError } from './errors.ts';
 import {
+  lintExposedPort,
+  lintSecretName,
+  lintShellForm,
+  lintUndefinedVars,
+  lintUsedOnce,
+} from './lint/command-checks.ts';
+import { MESSAGES } from './lint/rules.ts';
+import {
   addHistory,
   formatGoSet,
   formatHealthcheckHistory,
@@ -33,21 +41,26 @@ type Handler<K extends ConfigCommand['kind']> = (
 const HANDLERS: { [K in ConfigCommand['kind']]: Handler<K> } = {
   env(ctx, cmd, x) {
     const pairs = cmd.pairs.map((p) => [x.word(p.key), x.word(p.value)] as const);
+    if (cmd.legacy) lintLegacyKeyValue(ctx, cmd);
     for (const [key, value] of pairs) {
+      lintSecretName(ctx, 'ENV', key, cmd.location);
       ctx.image.config.Env = setEnv(ctx.image.config.Env, key, value);
       ctx.env = setEnv(ctx.env, key, value);
     }
     return `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
   },
-  arg: (ctx, cmd, x) => dispatchArg(ctx, cmd, x.word),
+  arg: (ctx, cmd, x) => dispatchArg(ctx, cmd, x),
   label(ctx, cmd, x) {
     const labels = (ctx.image.config.Labels ??= {});
     const pairs = cmd.pairs.map((p) => [x.word(p.key), x.word(p.value)] as const);
+    if (cmd.legacy) lintLegacyKeyValue(ctx, cmd);
     for (const [key, value] of pairs) labels[key] = value;
     return `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
   },
   expose(ctx, cmd, x) {
-    const ports = cmd.ports.flatMap((p) => x.words(p)).flatMap((p) => parsePortSpec(p, cmd));
+    const raw = cmd.ports.flatMap((p) => x.words(p));
+    for (const port of raw) lintExposedPort(ctx, cmd, port);
+    const ports = raw.flatMap((p) => parsePortSpec(p, cmd));
     const exposed = (ctx.image.config.ExposedPorts ??= {});
     for (const port of ports) exposed[port] = {};
     return `EXPOSE ${formatGoSet(ports)}`;
@@ -71,17 +84,22 @@ const HANDLERS: { [K in ConfigCommand['kind']]: Handler<K> } = {
     return `USER ${ctx.image.config.User}`;
   },
   cmd(ctx, cmd) {
+    lintUsedOnce(ctx, 'cmd', cmd);
+    lintShellForm(ctx, cmd, cmd.shellForm);
     ctx.image.config.Cmd = commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
     ctx.cmdSet = true;
     return `CMD ${goQuoteList(ctx.image.config.Cmd)}`;
   },
   entrypoint(ctx, cmd) {
+    lintUsedOnce(ctx, 'entrypoint', cmd);
+    lintShellForm(ctx, cmd, cmd.shellForm);
     ctx.image.config.Entrypoint = commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
     // An ENTRYPOINT resets a CMD inherited from the base image, but not one set here.
     if (!ctx.cmdSet) ctx.image.config.Cmd = null;
     return `ENTRYPOINT ${goQuoteList(ctx.image.config.Entrypoint)}`;
   },
   healthcheck(ctx, cmd) {
+    lintUsedOnce(ctx, 'healthcheck', cmd);
     const health: HealthConfig = { Test: [...cmd.test] };
     // Zero means "inherit Docker's default", which the config expresses by omission.
     if (cmd.interval) health.Interval = cmd.interval;
@@ -121,8 +139,26 @@ const HANDLERS: { [K in ConfigCommand['kind']]: Handler<K> } = {
 /** Apply a config-only command to the stage and record its `empty_layer` history entry. */
 export function dispatchConfig(ctx: StageContext, cmd: ConfigCommand): void {
   const handler = HANDLERS[cmd.kind] as Handler<ConfigCommand['kind']>;
-  const text = handler(ctx, cmd, stageExpander(ctx, cmd));
+  const x = stageExpander(ctx, cmd);
+  const text = handler(ctx, cmd, x);
+  if (REPORTS_UNDEFINED.has(cmd.kind)) lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, false, ctx.build.created);
+}
+
+/**
+ * Instructions whose expansion BuildKit checks for undefined variables. EXPOSE is expanded
+ * without the check; ARG checks its default values itself.
+ */
+const REPORTS_UNDEFINED: ReadonlySet<ConfigCommand['kind']> = new Set([
+  'env',
+  'label',
+  'user',
+  'volume',
+  'stopsignal',
+]);
+
+function lintLegacyKeyValue(ctx: StageContext, cmd: Command): void {
+  ctx.build.lint.run('LegacyKeyValueFormat', cmd.location, MESSAGES.LegacyKeyValueFormat(cmd.name));
 }
 
 /** Shell form runs through the stage's SHELL; exec form is used as written. */
@@ -137,16 +173,25 @@ export function commandLineArgs(
 function dispatchArg(
   ctx: StageContext,
   cmd: Extract<Command, { kind: 'arg' }>,
-  expand: (s: string) => string,
+  x: Expander,
 ): string {
   const build = ctx.build;
   const shown: string[] = [];
   for (const arg of cmd.args) {
-    const key = expand(arg.key);
-    let value: string | undefined = arg.value === undefined ? undefined : expand(arg.value);
+    const key = x.word(arg.key);
+    lintSecretName(ctx, 'ARG', key, cmd.location);
+    const given = Object.hasOwn(build.opts.buildArgs, key);
+    let value: string | undefined;
+    if (arg.value !== undefined) {
+      // A default is expanded (and checked for undefined variables) only when no
+      // --build-arg replaces it, as in BuildKit.
+      const own = stageExpander(ctx, cmd);
+      value = own.word(arg.value);
+      if (!given) lintUndefinedVars(ctx, cmd, own.unset);
+    }
     shown.push(value === undefined ? key : `${key}=${value}`);
     if (value === undefined) value = build.globalArgs.get(key);
-    if (Object.hasOwn(build.opts.buildArgs, key)) {
+    if (given) {
       value = build.opts.buildArgs[key];
       build.usedBuildArgs.add(key);
     }

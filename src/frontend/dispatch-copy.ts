@@ -12,6 +12,7 @@ import type { StageContext } from './build-context.ts';
 import { InvalidInstructionError } from './errors.ts';
 import { resolveFromRef } from './from-ref.ts';
 import { addHistory } from './image-config.ts';
+import { lintIgnoredSource, lintUndefinedVars, lintWorkdir } from './lint/command-checks.ts';
 import type { AddCommand, CopyCommand, WorkdirCommand } from './instructions/types.ts';
 import { joinWorkdir, stageWorkdir } from './paths.ts';
 
@@ -35,7 +36,11 @@ export async function dispatchCopy(ctx: StageContext, cmd: CopyLike): Promise<vo
   const chown = cmd.chown === undefined ? undefined : parseChown(x.word(cmd.chown));
   const mode = cmd.chmod === undefined ? undefined : parseChmod(x.word(cmd.chmod), fail);
   const exclude = cmd.exclude.map((e) => x.word(e));
-  const from = cmd.kind === 'copy' && cmd.from !== undefined ? x.word(cmd.from) : undefined;
+  // --from is not checked for undefined variables (BuildKit expands it on its own).
+  const from =
+    cmd.kind === 'copy' && cmd.from !== undefined
+      ? stageExpander(ctx, cmd).word(cmd.from)
+      : undefined;
   const fromState = from === undefined ? undefined : await resolveFromRef(ctx, from, cmd.location);
   const heredocs = new Map(cmd.heredocs.map((h) => [h.name, h]));
   const metadata = stepMetadata(ctx, cmd.location, describeCommand(ctx, cmd));
@@ -57,6 +62,7 @@ export async function dispatchCopy(ctx: StageContext, cmd: CopyLike): Promise<vo
     } else if (cmd.kind === 'add' && isUrl(src)) {
       actions.push(addRemote(ctx, cmd, src, base, fail));
     } else {
+      if (fromState === undefined) lintIgnoredSource(ctx, cmd, ctx.build.ignore, src);
       if (cmd.kind === 'add' && cmd.checksum !== undefined) {
         fail(
           '--checksum can only be used with HTTP(S) and git sources',
@@ -79,6 +85,7 @@ export async function dispatchCopy(ctx: StageContext, cmd: CopyLike): Promise<vo
   } else {
     ctx.fs = ctx.fs.file(actions, { platform: ctx.platform, metadata });
   }
+  lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, true, ctx.build.created);
 }
 
@@ -190,7 +197,10 @@ function parseChmod(text: string, fail: (m: string, h: string) => never): number
 /** WORKDIR: the directory is created (with parents, 0755, owned by USER) and set as the cwd. */
 export function dispatchWorkdir(ctx: StageContext, cmd: WorkdirCommand): void {
   const x = stageExpander(ctx, cmd);
-  const path = joinWorkdir(stageWorkdir(ctx), x.word(cmd.path)).replace(/(.)\/$/, '$1');
+  const written = x.word(cmd.path);
+  lintUndefinedVars(ctx, cmd, x.unset);
+  lintWorkdir(ctx, cmd, written);
+  const path = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, '$1');
   ctx.image.config.WorkingDir = path;
   const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path}`);
   if (path !== '/') {

@@ -6,6 +6,7 @@ import type { StageContext } from './build-context.ts';
 import { commandLineArgs, proxyEnv } from './dispatch-config.ts';
 import { resolveFromRef } from './from-ref.ts';
 import { addHistory, getEnv } from './image-config.ts';
+import { lintUndefinedVars } from './lint/command-checks.ts';
 import { parseMount } from './instructions/mounts.ts';
 import type { MountSpec } from './instructions/mounts.ts';
 import type { RunCommand } from './instructions/types.ts';
@@ -31,6 +32,7 @@ export async function dispatchRun(ctx: StageContext, cmd: RunCommand): Promise<v
     if (spec.type === 'ssh') sshSocket ??= mount.dest;
     extraMounts.push(mount);
   }
+  lintUndefinedVars(ctx, cmd, x.unset);
   const env = runEnv(ctx);
   if (sshSocket !== undefined && getEnv(env, 'SSH_AUTH_SOCK') === undefined)
     env.push(`SSH_AUTH_SOCK=${sshSocket}`);

@@ -52,6 +52,23 @@ export class BaseImageNotFoundError extends DockerfileError {
   }
 }
 
+/** A `# check=` directive or BUILDKIT_DOCKERFILE_CHECK value BuildKit would refuse. */
+export class InvalidCheckOptionsError extends DockerfileError {
+  constructor(message: string, options: TbuildErrorOptions = {}) {
+    super('TBUILD_INVALID_CHECK_OPTIONS', message, {
+      hint: 'Write `# check=skip=<Rule>[,<Rule>…];error=true` (skip=all skips every rule).',
+      ...options,
+    });
+  }
+}
+
+/** Build checks reported warnings and `# check=error=true` makes them fail the build. */
+export class LintViolationError extends DockerfileError {
+  constructor(message: string, options: TbuildErrorOptions = {}) {
+    super('TBUILD_LINT_VIOLATION', message, options);
+  }
+}
+
 /** Format a "did you mean" sentence, or a fallback hint when nothing is close. */
 export function didYouMean(suggestion: string | undefined, fallback: string): string {
   return suggestion ? `Did you mean "${suggestion}"?` : fallback;

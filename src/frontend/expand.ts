@@ -17,6 +17,8 @@ export interface Expander {
   heredoc(text: string): string;
   /** Variables referenced but not defined so far (for UndefinedVar warnings). */
   readonly unset: Set<string>;
+  /** Variables referenced and defined so far (RedundantTargetPlatform looks at them). */
+  readonly used: Set<string>;
 }
 
 /** An expander over `lookup` for one instruction. */
@@ -26,6 +28,11 @@ export function createExpander(
   location: SourceLocation,
 ): Expander {
   const unset = new Set<string>();
+  const used = new Set<string>();
+  const note = (out: { unset: Set<string>; used: Set<string> }): void => {
+    for (const name of out.unset) unset.add(name);
+    for (const name of out.used) used.add(name);
+  };
   const wrap = <T>(text: string, run: () => T): T => {
     try {
       return run();
@@ -40,24 +47,25 @@ export function createExpander(
   };
   return {
     unset,
+    used,
     word(text) {
       return wrap(text, () => {
         const out = processWord(text, lookup, { escapeToken });
-        for (const name of out.unset) unset.add(name);
+        note(out);
         return out.result;
       });
     },
     heredoc(text) {
       return wrap(text, () => {
         const out = processWord(text, lookup, { escapeToken, heredoc: true });
-        for (const name of out.unset) unset.add(name);
+        note(out);
         return out.result;
       });
     },
     words(text) {
       return wrap(text, () => {
         const out = processWords(text, lookup, { escapeToken });
-        for (const name of out.unset) unset.add(name);
+        note(out);
         return out.words;
       });
     },

@@ -21,6 +21,7 @@ import { createScratchConfig, inheritConfig, setEnv } from './image-config.ts';
 import { parseCommand } from './instructions/parse.ts';
 import type { Command, FromCommand } from './instructions/types.ts';
 import { findNamedContext, namedLocalBase } from './named-contexts.ts';
+import { MESSAGES } from './lint/rules.ts';
 import { findStage } from './stage-table.ts';
 import type { StageEntry } from './stage-table.ts';
 
@@ -56,7 +57,7 @@ export function stageBase(
 export async function lowerStage(build: BuildContext, stage: StageEntry): Promise<StageResult> {
   const { base, platform: fromPlatform } = stageBase(build, stage);
   const named = findNamedContext(build.opts, base);
-  const baseStage = named ? undefined : findStage(build.table, base);
+  const baseStage = named ? undefined : findStage(build.table, base, stage.index);
   const ctx: StageContext = {
     build,
     stage,
@@ -67,6 +68,8 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
     env: [],
     args: new Map(),
     cmdSet: false,
+    workdirSet: false,
+    lastOnce: {},
     step: 0,
     totalSteps: 1,
     inTrigger: false,
@@ -90,7 +93,7 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
   } else {
     const ref = named?.type === 'image' ? named.ref : base;
     const resolved = await build.resolveImage(ref, fromPlatform, stage.from.location);
-    warnOnPlatformMismatch(build, resolved.config, fromPlatform, resolved.ref, stage.from.location);
+    warnOnPlatformMismatch(build, resolved.config, fromPlatform, base, stage.from.location);
     ctx.image = inheritConfig(resolved.config);
     ctx.image.architecture = fromPlatform.architecture;
     ctx.image.os = fromPlatform.os;
@@ -169,16 +172,13 @@ function warnOnPlatformMismatch(
     architecture: config.architecture,
     ...(config.variant ? { variant: config.variant } : {}),
   };
-  const differs =
-    got.os !== wanted.os ||
-    got.architecture !== wanted.architecture ||
-    (wanted.variant !== undefined && got.variant !== undefined && got.variant !== wanted.variant);
-  if (!differs) return;
-  build.warnings.push({
-    rule: 'InvalidBaseImagePlatform',
-    message: `Base image ${ref} was pulled with platform "${formatPlatform(got)}", expected "${formatPlatform(wanted)}" for current build`,
+  // BuildKit compares OS and architecture only: a variant the image does not state is no mismatch.
+  if (got.os === wanted.os && got.architecture === wanted.architecture) return;
+  build.lint.run(
+    'InvalidBaseImagePlatform',
     location,
-  });
+    MESSAGES.InvalidBaseImagePlatform(ref, formatPlatform(wanted), formatPlatform(got)),
+  );
 }
 
 /**

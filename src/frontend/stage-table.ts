@@ -19,18 +19,15 @@ export interface StageTable {
   stages: StageEntry[];
 }
 
-/** Group commands into stages. Only ARG may come before the first FROM. */
+/**
+ * Group commands into stages. Only ARG may come before the first FROM. A repeated stage
+ * name is allowed, as in BuildKit (DuplicateStageName warns about it): see findStage.
+ */
 export function buildStageTable(commands: readonly Command[], file?: string): StageTable {
   const table: StageTable = { globalArgs: [], stages: [] };
   for (const cmd of commands) {
     if (cmd.kind === 'from') {
       const name = cmd.stageName?.toLowerCase();
-      if (name !== undefined && table.stages.some((s) => s.name === name)) {
-        throw new InvalidInstructionError(`duplicate stage name "${cmd.stageName}"`, {
-          hint: 'Give every stage its own name.',
-          location: cmd.location,
-        });
-      }
       table.stages.push({ index: table.stages.length, name, from: cmd, commands: [] });
     } else if (table.stages.length === 0) {
       if (cmd.kind !== 'arg') {
@@ -53,10 +50,17 @@ export function buildStageTable(commands: readonly Command[], file?: string): St
   return table;
 }
 
-/** A stage by name, case-insensitively. */
-export function findStage(table: StageTable, name: string): StageEntry | undefined {
+/**
+ * A stage by name, case-insensitively. When several stages share the name, the last one
+ * wins, as in BuildKit; `before` limits the search to earlier stages (what FROM sees).
+ */
+export function findStage(
+  table: StageTable,
+  name: string,
+  before = table.stages.length,
+): StageEntry | undefined {
   const wanted = name.toLowerCase();
-  return table.stages.find((s) => s.name === wanted);
+  return table.stages.findLast((s) => s.name === wanted && s.index < before);
 }
 
 /** The stage `--target` names (default: the last stage); an unknown name suggests the closest. */

@@ -27,6 +27,11 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** Dockerfile path, for error locations. */
   file?: string;
+  /**
+   * Lower every stage, not only those the target needs: `--check` without `--target`
+   * checks the whole Dockerfile, as BuildKit's lint does.
+   */
+  allStages?: boolean;
   /** Reproducible timestamps (history, image created). Seconds since the epoch. */
   sourceDateEpoch?: number;
   /**
@@ -59,6 +64,9 @@ export interface FrontendWarning {
   message: string;
   /** BuildKit check name when there is one, e.g. `UndefinedVar`. */
   rule?: string;
+  /** The rule's description and documentation page, for `--check` output. */
+  description?: string;
+  url?: string;
   location?: SourceLocation;
 }
 

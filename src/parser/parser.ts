@@ -4,7 +4,6 @@
  * bodies, and the per-instruction argument forms. Pure: no I/O, and the only error it
  * throws is a DockerfileParseError.
  */
-import { checkInstructions } from './checks.ts';
 import { continuationPattern, createDirectiveState, readDirectiveLine } from './directives.ts';
 import type { DirectiveState } from './directives.ts';
 import { DockerfileParseError, LineSyntaxError } from './errors.ts';
@@ -75,7 +74,7 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Parse
     directives: { ...state.directives.directives },
     escapeToken: state.directives.escapeToken,
     instructions,
-    warnings: [...state.warnings, ...checkInstructions(instructions)],
+    warnings: [...state.warnings],
   };
 }
 
@@ -110,10 +109,11 @@ function readInstruction(state: ParserState): Instruction | undefined | null {
   }
   const range = { start: startLine, end: reader.position };
   if (hasEmptyContinuationLine) {
+    // BuildKit points at the instruction's last line.
     state.warnings.push({
       rule: 'NoEmptyContinuation',
       message: `Empty continuation line found in: ${line}`,
-      range: { ...range },
+      range: { start: range.end, end: range.end },
     });
   }
   const instruction = withRange(state, range, () =>

@@ -2,6 +2,7 @@
  * Parser node → typed command. Validates the instruction name, its flags and the shape
  * of its arguments; expansion of variables happens later, during lowering.
  */
+import { splitCommand } from '../../parser/split-command.ts';
 import type { Instruction } from '../../parser/types.ts';
 import { closestMatch } from '../../shared/errors.ts';
 import type { SourceLocation } from '../../shared/errors.ts';
@@ -74,7 +75,8 @@ export function parseCommand(node: Instruction, file?: string): Command {
       location,
     });
   }
-  const base: CommandBase = { name, original: node.original, range: node.range, location };
+  const written = splitCommand(node.original).name;
+  const base: CommandBase = { name, written, original: node.original, range: node.range, location };
   const flags = parseFlags(name, node.flags, FLAGS[name] ?? {}, location);
   const fail = (message: string, hint: string): never => {
     throw new InvalidInstructionError(`${name}: ${message}`, { hint, location });
@@ -103,7 +105,7 @@ export function parseCommand(node: Instruction, file?: string): Command {
       return parseCopyLike(base, node, flags, fail);
     case 'ENV':
     case 'LABEL':
-      return parsePairs(base, args, fail);
+      return parsePairs(base, args, isLegacyKeyValue(node), fail);
     case 'ARG':
       return parseArg(base, args, fail);
     case 'EXPOSE':
@@ -158,6 +160,7 @@ function parseFrom(
     kind: 'from',
     image: args[0]!,
     stageName: named ? args[2] : undefined,
+    asKeyword: named ? args[1] : undefined,
     platform,
   };
 }
@@ -166,6 +169,7 @@ function parseFrom(
 function parsePairs(
   base: CommandBase,
   args: readonly string[],
+  legacy: boolean,
   fail: Fail,
 ): EnvCommand | LabelCommand {
   const name = base.name;
@@ -175,7 +179,15 @@ function parsePairs(
   const pairs: KeyValue[] = [];
   for (let i = 0; i < args.length; i += 2) pairs.push({ key: args[i]!, value: args[i + 1]! });
   if (pairs.some((p) => p.key === '')) fail('has an empty name', `Write ${name} <key>=<value>.`);
-  return name === 'ENV' ? { ...base, kind: 'env', pairs } : { ...base, kind: 'label', pairs };
+  return name === 'ENV'
+    ? { ...base, kind: 'env', pairs, legacy }
+    : { ...base, kind: 'label', pairs, legacy };
+}
+
+/** `ENV key value`: the parser takes the old form when the first word has no `=`. */
+function isLegacyKeyValue(node: Instruction): boolean {
+  const first = splitCommand(node.original).rest.split(/[ \t\r\n\f\v]/, 1)[0] ?? '';
+  return !first.includes('=');
 }
 
 function parseArg(base: CommandBase, args: readonly string[], fail: Fail): ArgCommand {

@@ -7,8 +7,10 @@ import type { Heredoc, LineRange } from '../../parser/types.ts';
 import type { SourceLocation } from '../../shared/errors.ts';
 
 export interface CommandBase {
-  /** Upper-case instruction name as written. */
+  /** Upper-case instruction name. */
   name: string;
+  /** The instruction name as written (`from`, `Run`), for the casing checks. */
+  written: string;
   /** The instruction text, for history entries and ONBUILD. */
   original: string;
   range: LineRange;
@@ -25,6 +27,8 @@ export interface FromCommand extends CommandBase {
   image: string;
   /** `AS name`, as written (compare case-insensitively). */
   stageName?: string;
+  /** The `AS` keyword as written (`as`, `AS`), for FromAsCasing. */
+  asKeyword?: string;
   platform?: string;
 }
 
@@ -74,6 +78,8 @@ export interface AddCommand extends CommandBase, CopyLikeFlags {
 export interface EnvCommand extends CommandBase {
   kind: 'env';
   pairs: KeyValue[];
+  /** Written as `ENV key value` (one pair, no `=`), the legacy form. */
+  legacy: boolean;
 }
 
 export interface ArgCommand extends CommandBase {
@@ -84,6 +90,8 @@ export interface ArgCommand extends CommandBase {
 export interface LabelCommand extends CommandBase {
   kind: 'label';
   pairs: KeyValue[];
+  /** Written as `LABEL key value` (one pair, no `=`), the legacy form. */
+  legacy: boolean;
 }
 
 export interface ExposeCommand extends CommandBase {
