@@ -3,7 +3,8 @@
  * `build --check` is compared with: `node scripts/checks-record.ts [case…]`.
  * Needs the reference systems (docs/dev/reference-systems.md): Docker 28.5 with buildx
  * (`docker28`, or the client named by $DOCKER) and localhost:5000/busybox in the loopback
- * registry. Writes test/checks/expected/<case>.json. Not run in CI.
+ * registry. Writes test/checks/expected/<case>.json (rules, lines, messages, exit code)
+ * and <case>.txt (what `--check` prints on stdout). Not run in CI.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,9 +27,13 @@ interface LintJson {
   };
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(DOCKER, args, {
+      cwd,
       env: { ...process.env, BUILDKIT_PROGRESS: 'plain', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -44,22 +49,32 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 const firstLine = (loc?: { ranges?: Array<{ start?: { line?: number } }> }) =>
   loc?.ranges?.[0]?.start?.line;
 
-async function recordCase(c: CheckCase, emptyContext: string): Promise<CheckExpectation> {
+/** Runs from the case's folder with `-f Dockerfile`, so messages name the file `Dockerfile`. */
+async function recordCase(
+  c: CheckCase,
+  emptyContext: string,
+): Promise<{ expected: CheckExpectation; text: string }> {
   const flags = Object.entries(c.spec.buildArgs ?? {}).flatMap(([k, v]) => [
     '--build-arg',
     `${k}=${v}`,
   ]);
   if (c.spec.target) flags.push('--target', c.spec.target);
-  const result = await run([
-    'buildx',
-    'build',
-    '--network=host',
-    '--call=check,format=json',
-    ...flags,
-    '-f',
-    c.dockerfile,
-    c.context ?? emptyContext,
-  ]);
+  const check = (call: string) =>
+    run(
+      [
+        'buildx',
+        'build',
+        '--network=host',
+        call,
+        ...flags,
+        '-f',
+        'Dockerfile',
+        c.context ?? emptyContext,
+      ],
+      path.dirname(c.dockerfile),
+    );
+  const result = await check('--call=check,format=json');
+  const text = await check('--check');
   let json: LintJson;
   try {
     json = JSON.parse(result.stdout) as LintJson;
@@ -67,6 +82,7 @@ async function recordCase(c: CheckCase, emptyContext: string): Promise<CheckExpe
     throw new Error(`${c.name}: no check result (exit ${result.code}):\n${result.stderr}`);
   }
   const expected: CheckExpectation = {
+    exitCode: text.code ?? -1,
     warnings: sortWarnings(
       (json.warnings ?? []).map((w) => ({
         rule: w.ruleName,
@@ -79,15 +95,16 @@ async function recordCase(c: CheckCase, emptyContext: string): Promise<CheckExpe
     const line = firstLine(json.buildError.location);
     expected.error = { message: json.buildError.message, ...(line ? { line } : {}) };
   }
-  return expected;
+  return { expected, text: text.stdout };
 }
 
 async function main(): Promise<void> {
   const emptyContext = await mkdtemp(path.join(os.tmpdir(), 'checks-ctx-'));
   try {
     for (const c of listCheckCases(process.argv.slice(2))) {
-      const expected = await recordCase(c, emptyContext);
+      const { expected, text } = await recordCase(c, emptyContext);
       await writeFile(c.expectedFile, JSON.stringify(expected, null, 2) + '\n');
+      await writeFile(c.expectedFile.replace(/\.json$/, '.txt'), text);
       const error = expected.error ? `, error: ${expected.error.message}` : '';
       console.log(`${c.name}: ${expected.warnings.length} warning(s)${error}`);
     }

@@ -15,7 +15,7 @@ import { createImageProvider } from '../engine/images.ts';
 import { runImage, type RunImageOptions } from '../engine/run-image.ts';
 import { createWorker } from '../engine/worker.ts';
 import { openContextCache, type ContextCache } from '../engine/context/index.ts';
-import type { LowerResult } from '../frontend/index.ts';
+import type { CheckResult, FrontendWarning, LowerResult } from '../frontend/index.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import { withSource } from '../shared/errors.ts';
 import type { ImageConfig } from '../shared/oci.ts';
@@ -23,7 +23,7 @@ import { noProgress, type ProgressSink } from '../shared/progress.ts';
 import { createSolver, type KeyFacts, type KeyHistory } from '../solver/index.ts';
 import { formatPlatform } from '../shared/platform.ts';
 import { cleanupStaleContainers, lazyRuncExecutor } from './containers.ts';
-import { lowerDockerfile } from './lower.ts';
+import { checkPrepared, lowerDockerfile } from './lower.ts';
 import { nameImage } from './name-image.ts';
 import { writeOutputs } from './outputs/write-outputs.ts';
 import { prepareBuild, releasePrepared, type PreparedBuild } from './prepare.ts';
@@ -48,6 +48,11 @@ export interface Builder {
    * then SIGKILL after `stopTimeoutMs`).
    */
   runImage(image: BuildResult, options: RunImageOptions): Promise<number>;
+  /**
+   * Run the build checks without building (`docker build --check`): the warnings, and the
+   * error that stopped the check if any (with the Dockerfile text attached).
+   */
+  check(options: BuildOptions | PreparedBuild, run?: BuildRun): Promise<CheckResult>;
   /** Release the store and the registry client. Builds still running fail. */
   close(): Promise<void>;
 }
@@ -130,6 +135,20 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
       const config = await store.blobs.readJson<ImageConfig>(image.imageId);
       return runImage(store, lazyRuncExecutor(stateDir), { snapshot, config }, options);
     },
+    async check(given, run = {}) {
+      const prepared = await toPrepared(given, run, false);
+      try {
+        const result = await checkPrepared(
+          prepared,
+          createImageProvider({ store, registry: getRegistry }),
+        );
+        return result.error
+          ? { ...result, error: withSource(result.error, sourceOf(prepared)) }
+          : result;
+      } finally {
+        await releasePrepared(prepared);
+      }
+    },
     async close() {
       const client = await registry?.catch(() => undefined);
       await client?.close();
@@ -194,15 +213,22 @@ async function runBuild(
   hostReady.catch(() => undefined);
   try {
     const images = createImageProvider({ store, registry: session.registry });
-    const lowered = await lowerDockerfile(prepared, images);
+    // Build-check warnings show even when lowering fails (`# check=error=true` does so).
+    const found: FrontendWarning[] = [];
+    let lowered: LowerResult;
+    try {
+      lowered = await lowerDockerfile(prepared, images, found);
+    } finally {
+      for (const warning of found)
+        emit({
+          type: 'warning',
+          time: Date.now(),
+          message: warning.message,
+          rule: warning.rule,
+          location: warning.location,
+        });
+    }
     await hostReady;
-    for (const warning of lowered.warnings)
-      emit({
-        type: 'warning',
-        time: Date.now(),
-        message: warning.message,
-        location: warning.location,
-      });
     emit({ type: 'build.started', time: started, target: options.target });
     await session.cleanup();
     if (run.changedPaths !== undefined) session.contexts.noteChanges(run.changedPaths);

@@ -12,7 +12,7 @@ export { recordSteps, type StepRecorder } from './result.ts';
 export type { ResolvedBuildOptions, NamedContextOption } from './options.ts';
 export type * from './types.ts';
 export * from './specs/index.ts';
-export type { LowerResult } from '../frontend/index.ts';
+export type { CheckResult, FrontendWarning, LowerResult } from '../frontend/index.ts';
 export type { ProgressEvent, ProgressSink } from '../shared/progress.ts';
 export { TbuildError, UsageError, CancelledError, isTbuildError } from '../shared/errors.ts';
 export type { ErrorSource, SourceLocation, LineRange } from '../shared/errors.ts';

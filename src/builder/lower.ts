@@ -1,38 +1,72 @@
 /** Stage 1 of a build: the Dockerfile lowered to an LLB Definition and an image config. */
-import { dockerfileToLLB, type LowerResult } from '../frontend/index.ts';
+import {
+  checkDockerfile,
+  lowerDockerfile as lowerToLLB,
+  type BaseImageResolver,
+  type BuildOptions as FrontendOptions,
+  type CheckResult,
+  type FrontendWarning,
+  type LowerResult,
+} from '../frontend/index.ts';
 import type { ImageSourceProvider } from '../engine/types.ts';
 import type { PreparedBuild } from './prepare.ts';
 
+/**
+ * Lower the Dockerfile. Build-check warnings go to `warnings` as they are found, so the
+ * caller has them even when lowering fails (`# check=error=true` fails it on purpose).
+ */
 export async function lowerDockerfile(
-  { options, dockerignore }: PreparedBuild,
+  prepared: PreparedBuild,
   images: ImageSourceProvider,
+  warnings: FrontendWarning[] = [],
 ): Promise<LowerResult> {
-  return dockerfileToLLB(
+  const { options } = prepared;
+  return lowerToLLB(
     options.dockerfileText,
-    {
-      buildArgs: { ...options.buildArgs },
-      ...(options.target !== undefined ? { target: options.target } : {}),
-      platform: options.platform,
-      buildPlatform: options.buildPlatform,
-      dockerignore,
-      noCache: options.noCache,
-      noCacheFilter: [...options.noCacheFilter],
-      pull: options.pull,
-      labels: { ...options.labels },
-      namedContexts: { ...options.namedContexts },
-      extraHosts: [...options.extraHosts],
-      ulimits: [...options.ulimits],
-      ...(options.shmSize !== undefined ? { shmSize: options.shmSize } : {}),
-      file: options.dockerfileName,
-      ...(options.sourceDateEpoch !== undefined
-        ? { sourceDateEpoch: options.sourceDateEpoch }
-        : {}),
-    },
-    {
-      async resolve(ref, platform) {
-        const image = await images.resolve(ref, platform, options.pull);
-        return { ref: image.ref, config: image.config };
-      },
-    },
+    frontendOptions(prepared),
+    resolverFor(images, options.pull),
+    warnings,
   );
+}
+
+/** The build checks alone (`--check`): nothing is built; errors come back in the result. */
+export function checkPrepared(
+  prepared: PreparedBuild,
+  images: ImageSourceProvider,
+): Promise<CheckResult> {
+  const { options } = prepared;
+  return checkDockerfile(
+    options.dockerfileText,
+    frontendOptions(prepared),
+    resolverFor(images, options.pull),
+  );
+}
+
+function frontendOptions({ options, dockerignore }: PreparedBuild): FrontendOptions {
+  return {
+    buildArgs: { ...options.buildArgs },
+    ...(options.target !== undefined ? { target: options.target } : {}),
+    platform: options.platform,
+    buildPlatform: options.buildPlatform,
+    dockerignore,
+    noCache: options.noCache,
+    noCacheFilter: [...options.noCacheFilter],
+    pull: options.pull,
+    labels: { ...options.labels },
+    namedContexts: { ...options.namedContexts },
+    extraHosts: [...options.extraHosts],
+    ulimits: [...options.ulimits],
+    ...(options.shmSize !== undefined ? { shmSize: options.shmSize } : {}),
+    file: options.dockerfileName,
+    ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
+  };
+}
+
+function resolverFor(images: ImageSourceProvider, pull: boolean): BaseImageResolver {
+  return {
+    async resolve(ref, platform) {
+      const image = await images.resolve(ref, platform, pull);
+      return { ref: image.ref, config: image.config };
+    },
+  };
 }

@@ -51,6 +51,7 @@ export function recordSteps(forward: ProgressSink): StepRecorder {
       case 'warning':
         warnings.push({
           message: event.message,
+          ...(event.rule ? { rule: event.rule } : {}),
           ...(event.location ? { location: event.location } : {}),
         });
         break;

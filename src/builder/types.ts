@@ -140,6 +140,8 @@ export interface StepResult {
 
 export interface BuildWarning {
   message: string;
+  /** The build check that raised it, e.g. `JSONArgsRecommended`. */
+  rule?: string | undefined;
   location?: SourceLocation | undefined;
 }
 

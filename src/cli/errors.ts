@@ -10,7 +10,17 @@ export function parserFailure(message: string): UsageError {
   return new UsageError(message, { hint: "Run 'tbuild --help' for the commands and flags." });
 }
 
+/** The command failed and has already said why (e.g. `--check` found warnings): exit quietly. */
+export class QuietFailure extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.exitCode = exitCode;
+  }
+}
+
 export function formatError(error: unknown): { text: string; code: number } {
+  if (error instanceof QuietFailure) return { text: '', code: error.exitCode };
   if (isTbuildError(error)) {
     const lines = [`ERROR: ${error.message}`];
     const loc = error.location;

@@ -176,6 +176,7 @@ export async function main(given: string[]): Promise<number> {
 /** Print an error as the CLI shows errors; returns its exit code. */
 function report(error: unknown): number {
   const { text, code } = formatError(error);
-  process.stderr.write(text + '\n');
+  // A QuietFailure has said everything already (its text is empty).
+  if (text) process.stderr.write(text + '\n');
   return code;
 }

@@ -1,5 +1,5 @@
 /** The Dockerfile frontend: typed instructions and lowering to LLB plus an image config. */
-export { dockerfileToLLB } from './convert.ts';
+export { dockerfileToLLB, lowerDockerfile } from './convert.ts';
 export { checkDockerfile } from './check.ts';
 export type { CheckResult } from './check.ts';
 export { RULES } from './lint/rules.ts';

@@ -7,7 +7,7 @@
  *     #3 DONE 1.2s
  */
 import type { ProgressEvent } from '../shared/progress.ts';
-import { BuildState, formatSeconds } from './steps.ts';
+import { BuildState, formatSeconds, warningText } from './steps.ts';
 import type { LogLine, Step } from './steps.ts';
 import type { Renderer, RendererOptions, Writable } from './types.ts';
 
@@ -42,7 +42,7 @@ export function createPlainLines(
     const step = state.apply(event);
     if (event.type === 'warning') {
       const where = event.location?.range ? ` (line ${event.location.range.start})` : '';
-      emit(`WARNING: ${event.message}${where}`, undefined);
+      emit(`WARNING: ${warningText(event)}${where}`, undefined);
       return;
     }
     if (step === undefined) return;

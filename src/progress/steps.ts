@@ -56,7 +56,7 @@ export class BuildState {
         this.finished = { durationMs: event.durationMs, ok: event.ok };
         return undefined;
       case 'warning':
-        this.warnings.push({ message: event.message, location: event.location });
+        this.warnings.push({ message: warningText(event), location: event.location });
         return undefined;
       case 'vertex.log':
         return this.#appendLog(this.#step(event.digest, event.digest), event);
@@ -191,4 +191,9 @@ export function formatFailedSteps(state: BuildState): string {
 /** `1.2s`, as BuildKit prints durations. */
 export function formatSeconds(ms: number): string {
   return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
+}
+
+/** A warning as BuildKit words it: a build check's rule name, then its message. */
+export function warningText(event: { message: string; rule?: string | undefined }): string {
+  return event.rule ? `${event.rule}: ${event.message}` : event.message;
 }

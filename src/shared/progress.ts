@@ -52,7 +52,14 @@ export type ProgressEvent =
   | { type: 'task.completed'; time: number; id: string; name: string; durationMs: number }
   /** A named part of a task finished, e.g. `writing image sha256:…` of `exporting to image`. */
   | { type: 'task.status'; time: number; id: string; status: string; durationMs: number }
-  | { type: 'warning'; time: number; message: string; location?: SourceLocation | undefined };
+  | {
+      type: 'warning';
+      time: number;
+      message: string;
+      /** The build check that raised it (`JSONArgsRecommended`), shown before the message. */
+      rule?: string | undefined;
+      location?: SourceLocation | undefined;
+    };
 
 export type ProgressSink = (event: ProgressEvent) => void;
 

@@ -37,6 +37,8 @@ export interface RecordedWarning {
 }
 
 export interface CheckExpectation {
+  /** `docker buildx build --check`'s exit status: 1 when it found warnings or an error. */
+  exitCode: number;
   warnings: RecordedWarning[];
   /** The error that stopped the check (a parse error, or `check=error=true` tripping). */
   error?: { message: string; line?: number };

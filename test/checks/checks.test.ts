@@ -31,7 +31,7 @@ const images: BaseImageResolver = {
   },
 };
 
-async function runCase(c: CheckCase): Promise<CheckExpectation> {
+async function runCase(c: CheckCase): Promise<Omit<CheckExpectation, 'exitCode'>> {
   const ignoreFile = c.context && path.join(c.context, '.dockerignore');
   const dockerignore =
     ignoreFile && existsSync(ignoreFile) ? parseDockerignore(readFileSync(ignoreFile, 'utf8')) : [];

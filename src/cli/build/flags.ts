@@ -16,6 +16,7 @@ import {
 } from '../../builder/specs/index.ts';
 import type { BuildOptions, NetworkMode } from '../../builder/types.ts';
 import { UsageError } from '../../shared/errors.ts';
+import { parseCallOption, type CheckRequest } from './check.ts';
 
 /** What the user typed, one field per flag (from yargs or the fast parser). */
 export interface BuildFlags {
@@ -52,6 +53,10 @@ export interface BuildFlags {
   root?: string;
   maxParallelism?: number;
   dryRun?: boolean;
+  /** `--check`: shorthand for `--call=check`. */
+  check?: boolean;
+  /** `--call=build|check[,format=json]`. */
+  call?: string;
   format?: string;
   insecureRegistry?: string[];
 }
@@ -63,6 +68,8 @@ export interface CliBuildSettings {
   progress: ProgressMode;
   quiet: boolean;
   dryRun: boolean;
+  /** `--check` / `--call=check`: run the build checks instead of building. */
+  check: CheckRequest | undefined;
   format: 'text' | 'json';
   root: string | undefined;
   maxParallelism: number | undefined;
@@ -116,6 +123,7 @@ export async function parseBuildFlags(
       progress: progressMode(flags.progress, flags.quiet ?? false, env),
       quiet: flags.quiet ?? false,
       dryRun: flags.dryRun ?? false,
+      check: parseCallOption(flags.call, flags.check ?? false),
       format,
       root: flags.root ?? env.TBUILD_ROOT,
       maxParallelism: flags.maxParallelism,

@@ -13,7 +13,10 @@ export async function runBuildCli(flags: BuildFlags, io: CliIO): Promise<void> {
   const { options, settings } = await parseBuildFlags(flags, io.env);
   const run = { signal: io.signal, stdin: io.stdin, stdout: io.stdout, cwd: io.cwd, env: io.env };
   // The context listing starts before the engine's modules load (ADR 0008).
-  const prepared = await prepareBuild(options, run, { listing: !settings.dryRun });
+  // A dry run or a check reads no context.
+  const prepared = await prepareBuild(options, run, {
+    listing: !settings.dryRun && !settings.check,
+  });
   const { createBuilder } = await import('../../builder/builder.ts');
   let builder: Builder | undefined;
   try {
@@ -28,6 +31,13 @@ export async function runBuildCli(flags: BuildFlags, io: CliIO): Promise<void> {
     throw error;
   }
   try {
+    if (settings.check) {
+      const result = await builder.check(prepared, run);
+      const { printChecks } = await import('./check.ts');
+      const { dockerfileText: text, dockerfileName: name } = prepared.options;
+      printChecks(settings.check, result, { text, name }, (s) => io.stdout.write(s));
+      return;
+    }
     if (settings.dryRun) {
       const lowered = await builder.lower(prepared, run);
       const { printDryRun } = await import('../commands/build-dry-run.ts');

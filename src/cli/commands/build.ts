@@ -154,6 +154,11 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
   },
   'max-parallelism': { type: 'number', describe: 'Steps run at once (default: number of cores)' },
   'dry-run': { type: 'boolean', describe: 'Print the build graph and image config; run nothing' },
+  check: { type: 'boolean', describe: 'Run the build checks without building (--call=check)' },
+  call: {
+    type: 'string',
+    describe: 'What to do with the Dockerfile: build (default) or check[,format=json]',
+  },
   format: { type: 'string', describe: 'Format for --dry-run: text or json' },
   'insecure-registry': {
     type: 'string',
@@ -267,6 +272,8 @@ export function toBuildFlags(args: BuildArgs): BuildFlags {
     root: str(args.root),
     maxParallelism: max === undefined ? undefined : Number(max),
     dryRun: bool(args['dry-run']),
+    check: bool(args.check),
+    call: str(args.call),
     format: str(args.format),
     insecureRegistry: strs(args['insecure-registry']),
   };
