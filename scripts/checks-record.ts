@@ -79,7 +79,14 @@ async function recordCase(
   try {
     json = JSON.parse(result.stdout) as LintJson;
   } catch {
-    throw new Error(`${c.name}: no check result (exit ${result.code}):\n${result.stderr}`);
+    // Refused before any check ran (e.g. a bad BUILDKIT_DOCKERFILE_CHECK): only an error.
+    const error = /^ERROR: (?:failed to build: )?(?:failed to solve: )?(.*)$/m.exec(result.stderr);
+    if (!error || text.code === 0)
+      throw new Error(`${c.name}: no check result (exit ${result.code}):\n${result.stderr}`);
+    return {
+      expected: { exitCode: text.code ?? -1, warnings: [], error: { message: error[1]! } },
+      text: text.stdout,
+    };
   }
   const expected: CheckExpectation = {
     exitCode: text.code ?? -1,

@@ -28,6 +28,8 @@ export interface StageResult {
   env: readonly string[];
   /** ARGs declared in the stage and the stages it is built on, for RUN's history. */
   args: ReadonlyMap<string, string | undefined>;
+  /** Whether a WORKDIR ran in the stage (or its parent stages). */
+  workdirSet: boolean;
 }
 
 export interface BuildContext {

@@ -548,3 +548,44 @@ describe('a Dockerfile with every instruction', () => {
     ]);
   });
 });
+
+describe('what a stage built FROM another stage inherits (as in BuildKit)', () => {
+  it("keeps the parent stage's ARGs in scope: RUN sees their values", async () => {
+    const r = await lower('FROM alpine:3.20 AS base\nARG FOO=bar\nFROM base\nRUN echo $FOO\n');
+    expect(lastExec(r.definition).env).toContain('FOO=bar');
+    expect(r.image.history?.at(-1)?.created_by).toBe(
+      'RUN |1 FOO=bar /bin/sh -c echo $FOO # buildkit',
+    );
+  });
+
+  it('lets a repeated stage name through: FROM sees the latest before it, --from the last', async () => {
+    const r = await lower(
+      [
+        'FROM alpine:3.20 AS build',
+        'ENV WHICH=first',
+        'FROM build AS build',
+        'ENV WHICH=second',
+        'FROM alpine:3.20 AS build',
+        'ENV WHICH=third',
+        'FROM alpine:3.20',
+        'COPY --from=build /x /x',
+      ].join('\n'),
+      { target: 'build' },
+    );
+    // --target build is the last stage of that name.
+    expect(r.target).toBe(2);
+    expect(r.warnings.map((w) => w.rule)).toEqual(['DuplicateStageName', 'DuplicateStageName']);
+    const second = await lower(
+      'FROM alpine:3.20 AS build\nENV WHICH=first\nFROM build AS build\nENV B=$WHICH\n',
+    );
+    expect(second.image.config.Env).toContain('B=first');
+  });
+});
+
+describe('an empty --chmod', () => {
+  it('is no --chmod, as in BuildKit', async () => {
+    const r = await lower('FROM alpine:3.20\nARG MODE\nCOPY --chmod=$MODE a /a\n');
+    const copy = lastFile(r.definition).actions[0]!;
+    expect(copy.action === 'copy' && copy.mode).toBeUndefined();
+  });
+});

@@ -34,7 +34,9 @@ export async function dispatchCopy(ctx: StageContext, cmd: CopyLike): Promise<vo
   }
   const dest = joinWorkdir(stageWorkdir(ctx), rawDest);
   const chown = cmd.chown === undefined ? undefined : parseChown(x.word(cmd.chown));
-  const mode = cmd.chmod === undefined ? undefined : parseChmod(x.word(cmd.chmod), fail);
+  // A --chmod that expands to nothing is no --chmod, as in BuildKit.
+  const chmod = cmd.chmod === undefined ? '' : x.word(cmd.chmod);
+  const mode = chmod === '' ? undefined : parseChmod(chmod, fail);
   const exclude = cmd.exclude.map((e) => x.word(e));
   // --from is not checked for undefined variables (BuildKit expands it on its own).
   const from =

@@ -89,6 +89,7 @@ export async function lowerStage(build: BuildContext, stage: StageEntry): Promis
     // BuildKit carries the parent's build state over, its ARG values included.
     ctx.env = [...parent.env];
     ctx.args = new Map(parent.args);
+    ctx.workdirSet = parent.workdirSet;
     if (stage.from.platform === undefined) ctx.platform = parent.platform;
   } else {
     const ref = named?.type === 'image' ? named.ref : base;
@@ -135,7 +136,14 @@ async function runCommands(
   for (const cmd of triggers) await dispatchCommand(ctx, cmd);
   ctx.inTrigger = false;
   for (const cmd of commands) await dispatchCommand(ctx, cmd);
-  return { fs: ctx.fs, image: ctx.image, platform: ctx.platform, env: ctx.env, args: ctx.args };
+  return {
+    fs: ctx.fs,
+    image: ctx.image,
+    platform: ctx.platform,
+    env: ctx.env,
+    args: ctx.args,
+    workdirSet: ctx.workdirSet,
+  };
 }
 
 /** Apply one command to the stage. */

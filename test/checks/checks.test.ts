@@ -25,9 +25,11 @@ const busybox: ImageConfig = {
   history: [{ comment: 'Imported from -' }],
 };
 
+/** The registry has one image: busybox, by its name with or without `:latest`. */
 const images: BaseImageResolver = {
   async resolve(ref) {
-    return ref === BASE_IMAGE ? { ref, config: structuredClone(busybox) } : undefined;
+    const tagged = /:[^/]+$/.test(ref) ? ref : `${ref}:latest`;
+    return tagged === BASE_IMAGE ? { ref: tagged, config: structuredClone(busybox) } : undefined;
   },
 };
 

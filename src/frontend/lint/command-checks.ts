@@ -17,16 +17,14 @@ const SECRET_WORDS =
   /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
 const NOT_SECRET_WORDS = /(?:_|^)(?:public)(?:_|$)/i;
 
-/** Variables an instruction used that neither ENV, an ARG value nor a declared ARG defines. */
+/** Variables an instruction used that neither the build state nor a declared ARG defines. */
 export function lintUndefinedVars(
   ctx: StageContext,
   cmd: Command,
   unset: ReadonlySet<string>,
 ): void {
-  const options = [
-    ...(ctx.image.config.Env ?? []).map((e) => e.split('=', 1)[0]!),
-    ...[...ctx.args].filter(([, v]) => v !== undefined).map(([k]) => k),
-  ];
+  // The suggestions come from the build state's environment (ENV and ARG values).
+  const options = ctx.env.map((e) => e.split('=', 1)[0]!);
   for (const name of unset) {
     if (ctx.args.has(name) || NON_ENV_ARGS.has(name)) continue;
     const suggestion = suggestName(name, options);
