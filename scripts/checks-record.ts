@@ -1,9 +1,8 @@
 /**
  * Record what Docker's build checks report for each lint case, as the expectations tbuild's
  * `build --check` is compared with: `node scripts/checks-record.ts [case…]`.
- * Needs the reference systems (docs/dev/reference-systems.md): Docker 28.5 with buildx
- * (`docker28`, or the client named by $DOCKER) and localhost:5000/busybox in the loopback
- * registry. Writes test/checks/expected/<case>.json (rules, lines, messages, exit code)
+ * Needs the reference systems: Docker 28.5 with buildx (`docker28`, or the client named by
+ * $DOCKER) and localhost:5000/busybox in the loopback registry on 127.0.0.1:5000. Writes test/checks/expected/<case>.json (rules, lines, messages, exit code)
  * and <case>.txt (what `--check` prints on stdout). Not run in CI.
  */
 import { spawn } from 'node:child_process';
