@@ -5,7 +5,8 @@
  */
 import { marshal } from '../llb/index.ts';
 import { createIgnoreMatcher, parseDockerfile } from '../parser/index.ts';
-import type { LineRange, SourceLocation } from '../shared/errors.ts';
+import type { ParseResult } from '../parser/index.ts';
+import type { SourceLocation } from '../shared/errors.ts';
 import { createLookup, predefinedArgs, PROXY_ARGS } from './args.ts';
 import { createContextState, createImageResolver } from './build-context.ts';
 import type { BuildContext, StageResult } from './build-context.ts';
@@ -14,6 +15,7 @@ import { createExpander } from './expand.ts';
 import { parseCommand } from './instructions/parse.ts';
 import { resolveLintConfig } from './lint/config.ts';
 import { createLinter } from './lint/linter.ts';
+import type { Linter } from './lint/linter.ts';
 import { MESSAGES } from './lint/rules.ts';
 import {
   lintCommand,
@@ -58,27 +60,11 @@ export async function lowerDockerfile(
     resolveLintConfig(parsed.directives['check'], opts.buildArgs),
     warnings,
   );
-  const locate = (range: LineRange): SourceLocation =>
-    opts.file === undefined ? { range } : { file: opts.file, range };
-  for (const w of parsed.warnings) {
-    if (w.rule === 'NoEmptyContinuation' && w.range) {
-      lint.run('NoEmptyContinuation', locate(w.range), MESSAGES.NoEmptyContinuation());
-    }
-  }
-  // Typed one by one, so that what was checked before a bad instruction is still reported.
-  const commands = parsed.instructions.map((node) => {
-    const cmd = parseCommand(node, opts.file);
-    lintCommand(cmd, lint);
-    return cmd;
-  });
-  const table = buildStageTable(commands, opts.file);
-  lintStageNames(table, lint);
-  lintCommandCasing(table, lint);
+  const table = typeStages(parsed, opts.file, lint);
   warnAboutSyntaxDirective(text, parsed.directives.syntax, opts.file, warnings);
   const usedBuildArgs = new Set<string>();
   const escapeToken = parsed.escapeToken;
-  const predefined = predefinedArgs(opts.platform, opts.buildPlatform);
-  lintDefaultBaseNames(table, predefined, escapeToken, lint);
+  lintDefaultBaseNames(table, predefinedArgs(opts.platform, opts.buildPlatform), escapeToken, lint);
   const globalArgs = computeGlobalArgs(table, opts, escapeToken, usedBuildArgs);
   for (const stage of table.stages) {
     lintFromVariables(stage, globalArgs, table.globalArgs, escapeToken, lint);
@@ -136,6 +122,29 @@ export async function lowerDockerfile(
     used: results.has(stage.index),
   }));
   return { definition, image, stages, target: target.index, warnings };
+}
+
+/**
+ * Typed commands grouped into stages, with the checks BuildKit makes while it reads them.
+ * Commands are typed one by one, so what was checked before a bad instruction is still
+ * reported.
+ */
+function typeStages(parsed: ParseResult, file: string | undefined, lint: Linter): StageTable {
+  for (const w of parsed.warnings) {
+    if (w.rule === 'NoEmptyContinuation' && w.range) {
+      const location = file === undefined ? { range: w.range } : { file, range: w.range };
+      lint.run('NoEmptyContinuation', location, MESSAGES.NoEmptyContinuation());
+    }
+  }
+  const commands = parsed.instructions.map((node) => {
+    const cmd = parseCommand(node, file);
+    lintCommand(cmd, lint);
+    return cmd;
+  });
+  const table = buildStageTable(commands, file);
+  lintStageNames(table, lint);
+  lintCommandCasing(table, lint);
+  return table;
 }
 
 /** Global ARGs (before the first FROM), with build-arg overrides, plus the platform ARGs. */
