@@ -1,5 +1,6 @@
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { parseWatchFlags } from './run.ts';
+import { parseWatchFlags, runWatchCli } from './run.ts';
 
 describe('watch flags', () => {
   it('take a debounce as a duration or milliseconds, and default to 100ms', () => {
@@ -23,5 +24,21 @@ describe('watch flags', () => {
     expect(() => parseWatchFlags({ command: ['x'] })).toThrow(/a command after -- is for --run/);
     expect(() => parseWatchFlags({ run: true, exec: 'make' })).toThrow(/cannot be combined/);
     expect(() => parseWatchFlags({ stopTimeout: -1 })).toThrow(/invalid --stop-timeout/);
+  });
+});
+
+describe('watch and build checks', () => {
+  it('refuses --check, which builds nothing to watch', async () => {
+    const io = {
+      stdin: new PassThrough(),
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      env: {},
+      cwd: process.cwd(),
+      signal: new AbortController().signal,
+    };
+    await expect(runWatchCli({ check: true }, {}, io)).rejects.toThrow(
+      '--check (--call=check) cannot be combined with watch',
+    );
   });
 });

@@ -74,6 +74,10 @@ export async function runWatchCli(
     throw new UsageError('--dry-run cannot be combined with watch', {
       hint: 'Run tbuild build --dry-run on its own.',
     });
+  if (settings.check)
+    throw new UsageError('--check (--call=check) cannot be combined with watch', {
+      hint: 'Run tbuild build --check on its own; a watched build shows the same warnings.',
+    });
   const run = { cwd: io.cwd, env: io.env, stdout: io.stdout };
   const [{ createBuilder }, { startWatch }, { resolveWatchTarget }] = await Promise.all([
     import('../../builder/builder.ts'),
