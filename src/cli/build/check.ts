@@ -36,7 +36,6 @@ export function parseCallOption(
   if (name === 'check' || name === 'lint') return { format };
   throw new UsageError(`--call=${name} is not supported`, {
     hint: 'tbuild answers --call=build (the default) and --call=check (or --check).',
-    exitCode: 125,
   });
 }
 
