@@ -41636,160 +41636,6 @@ function marshal(state, metadata = {}) {
   return { vertices, metadata: meta, root: state.input };
 }
 
-// src/parser/whitespace.ts
-var UNICODE_SPACES = /* @__PURE__ */ new Set([
-  9,
-  10,
-  11,
-  12,
-  13,
-  32,
-  133,
-  160,
-  5760,
-  8232,
-  8233,
-  8239,
-  8287,
-  12288
-]);
-function isSpace(ch) {
-  const code2 = ch.codePointAt(0);
-  if (code2 === void 0) return false;
-  return UNICODE_SPACES.has(code2) || code2 >= 8192 && code2 <= 8202;
-}
-function trimLeftSpace(text) {
-  let i = 0;
-  while (i < text.length && isSpace(text[i])) i++;
-  return text.slice(i);
-}
-function trimSpace2(text) {
-  let end = text.length;
-  while (end > 0 && isSpace(text[end - 1])) end--;
-  return trimLeftSpace(text.slice(0, end));
-}
-function trimNewline(line) {
-  let end = line.length;
-  while (end > 0 && (line[end - 1] === "\n" || line[end - 1] === "\r")) end--;
-  return line.slice(0, end);
-}
-var ASCII_WHITESPACE = /[\t\v\f\r ]+/;
-function splitWhitespace(text, limit = -1) {
-  if (limit < 0) return text.split(ASCII_WHITESPACE);
-  const parts = [];
-  let rest = text;
-  while (parts.length < limit - 1) {
-    const match = ASCII_WHITESPACE.exec(rest);
-    if (!match) break;
-    parts.push(rest.slice(0, match.index));
-    rest = rest.slice(match.index + match[0].length);
-  }
-  parts.push(rest);
-  return parts;
-}
-
-// src/parser/split-command.ts
-function splitCommand(line) {
-  const parts = splitWhitespace(trimSpace2(line), 2);
-  const name = parts[0] ?? "";
-  if (parts.length < 2) return { name, flags: [], rest: "" };
-  const { rest, flags } = extractFlags(parts[1]);
-  return { name, flags, rest: trimSpace2(rest) };
-}
-function extractFlags(line) {
-  const flags = [];
-  let phase = "spaces";
-  let word = "";
-  let quote = "";
-  let blankOk = false;
-  for (let pos = 0; pos <= line.length; pos++) {
-    const atEnd = pos === line.length;
-    let ch = atEnd ? "" : line[pos];
-    if (phase === "spaces") {
-      if (atEnd) break;
-      if (isSpace(ch)) continue;
-      if (ch !== "-" || line[pos + 1] !== "-") return { rest: line.slice(pos), flags };
-      phase = "word";
-    }
-    if (atEnd) {
-      if (word !== "--" && (blankOk || word.length > 0)) flags.push(word);
-      break;
-    }
-    if (phase === "word") {
-      if (isSpace(ch)) {
-        phase = "spaces";
-        if (word === "--") return { rest: line.slice(pos), flags };
-        if (blankOk || word.length > 0) flags.push(word);
-        word = "";
-        blankOk = false;
-        continue;
-      }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOk = true;
-        phase = "quote";
-        continue;
-      }
-      if (ch === "\\") {
-        if (pos + 1 === line.length) continue;
-        pos++;
-        ch = line[pos];
-      }
-      word += ch;
-      continue;
-    }
-    if (ch === quote) {
-      phase = "word";
-      continue;
-    }
-    if (ch === "\\") {
-      if (pos + 1 === line.length) {
-        phase = "word";
-        continue;
-      }
-      pos++;
-      ch = line[pos];
-    }
-    word += ch;
-  }
-  return { rest: "", flags };
-}
-
-// src/parser/checks.ts
-function checkInstructions(instructions) {
-  const warnings = [];
-  for (const instruction of instructions) {
-    if (instruction.name === "MAINTAINER") {
-      warnings.push({
-        rule: "MaintainerDeprecated",
-        message: "Maintainer instruction is deprecated in favor of using label",
-        range: { ...instruction.range }
-      });
-    }
-  }
-  warnings.push(...checkCasing(instructions));
-  return warnings;
-}
-function checkCasing(instructions) {
-  const written = instructions.map((instruction) => splitCommand(instruction.original).name);
-  const lower = written.filter((name) => name === name.toLowerCase()).length;
-  const upper = written.filter((name) => name === name.toUpperCase()).length;
-  const majority = lower > upper ? "lowercase" : "uppercase";
-  const warnings = [];
-  written.forEach((name, index) => {
-    const lowerOnly = name === name.toLowerCase();
-    const upperOnly = name === name.toUpperCase();
-    if (majority === "lowercase" ? lowerOnly : upperOnly) return;
-    const message = lowerOnly || upperOnly ? `Command '${name}' should match the case of the command majority (${majority})` : `Command '${name}' should be consistently cased`;
-    warnings.push({
-      rule: "ConsistentInstructionCasing",
-      message,
-      range: { ...instructions[index].range }
-    });
-  });
-  return warnings;
-}
-
 // src/parser/errors.ts
 init_errors();
 var DOCKERFILE_PARSE_ERROR_CODE = "TBUILD_DOCKERFILE_PARSE";
@@ -41842,6 +41688,58 @@ function readDirectiveLine(state, line) {
 function continuationPattern(escapeToken) {
   const e = escapeToken === "`" ? "`" : "\\\\";
   return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
+}
+
+// src/parser/whitespace.ts
+var UNICODE_SPACES = /* @__PURE__ */ new Set([
+  9,
+  10,
+  11,
+  12,
+  13,
+  32,
+  133,
+  160,
+  5760,
+  8232,
+  8233,
+  8239,
+  8287,
+  12288
+]);
+function isSpace(ch) {
+  const code2 = ch.codePointAt(0);
+  if (code2 === void 0) return false;
+  return UNICODE_SPACES.has(code2) || code2 >= 8192 && code2 <= 8202;
+}
+function trimLeftSpace(text) {
+  let i = 0;
+  while (i < text.length && isSpace(text[i])) i++;
+  return text.slice(i);
+}
+function trimSpace2(text) {
+  let end = text.length;
+  while (end > 0 && isSpace(text[end - 1])) end--;
+  return trimLeftSpace(text.slice(0, end));
+}
+function trimNewline(line) {
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === "\n" || line[end - 1] === "\r")) end--;
+  return line.slice(0, end);
+}
+var ASCII_WHITESPACE = /[\t\v\f\r ]+/;
+function splitWhitespace(text, limit = -1) {
+  if (limit < 0) return text.split(ASCII_WHITESPACE);
+  const parts = [];
+  let rest = text;
+  while (parts.length < limit - 1) {
+    const match = ASCII_WHITESPACE.exec(rest);
+    if (!match) break;
+    parts.push(rest.slice(0, match.index));
+    rest = rest.slice(match.index + match[0].length);
+  }
+  parts.push(rest);
+  return parts;
 }
 
 // src/parser/heredoc.ts
@@ -41987,6 +41885,73 @@ function findArrayEnd(text) {
     }
   }
   return -1;
+}
+
+// src/parser/split-command.ts
+function splitCommand(line) {
+  const parts = splitWhitespace(trimSpace2(line), 2);
+  const name = parts[0] ?? "";
+  if (parts.length < 2) return { name, flags: [], rest: "" };
+  const { rest, flags } = extractFlags(parts[1]);
+  return { name, flags, rest: trimSpace2(rest) };
+}
+function extractFlags(line) {
+  const flags = [];
+  let phase = "spaces";
+  let word = "";
+  let quote = "";
+  let blankOk = false;
+  for (let pos = 0; pos <= line.length; pos++) {
+    const atEnd = pos === line.length;
+    let ch = atEnd ? "" : line[pos];
+    if (phase === "spaces") {
+      if (atEnd) break;
+      if (isSpace(ch)) continue;
+      if (ch !== "-" || line[pos + 1] !== "-") return { rest: line.slice(pos), flags };
+      phase = "word";
+    }
+    if (atEnd) {
+      if (word !== "--" && (blankOk || word.length > 0)) flags.push(word);
+      break;
+    }
+    if (phase === "word") {
+      if (isSpace(ch)) {
+        phase = "spaces";
+        if (word === "--") return { rest: line.slice(pos), flags };
+        if (blankOk || word.length > 0) flags.push(word);
+        word = "";
+        blankOk = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOk = true;
+        phase = "quote";
+        continue;
+      }
+      if (ch === "\\") {
+        if (pos + 1 === line.length) continue;
+        pos++;
+        ch = line[pos];
+      }
+      word += ch;
+      continue;
+    }
+    if (ch === quote) {
+      phase = "word";
+      continue;
+    }
+    if (ch === "\\") {
+      if (pos + 1 === line.length) {
+        phase = "word";
+        continue;
+      }
+      pos++;
+      ch = line[pos];
+    }
+    word += ch;
+  }
+  return { rest: "", flags };
 }
 
 // src/parser/line-parsers.ts
@@ -42202,7 +42167,7 @@ function parseDockerfile(text, options = {}) {
     directives: { ...state.directives.directives },
     escapeToken: state.directives.escapeToken,
     instructions,
-    warnings: [...state.warnings, ...checkInstructions(instructions)]
+    warnings: [...state.warnings]
   };
 }
 function readInstruction(state) {
@@ -42238,7 +42203,7 @@ function readInstruction(state) {
     state.warnings.push({
       rule: "NoEmptyContinuation",
       message: `Empty continuation line found in: ${line}`,
-      range: { ...range }
+      range: { start: range.end, end: range.end }
     });
   }
   const instruction = withRange(
@@ -42824,6 +42789,19 @@ var BaseImageNotFoundError = class extends DockerfileError {
     super("TBUILD_BASE_IMAGE_NOT_FOUND", message, options);
   }
 };
+var InvalidCheckOptionsError = class extends DockerfileError {
+  constructor(message, options = {}) {
+    super("TBUILD_INVALID_CHECK_OPTIONS", message, {
+      hint: "Write `# check=skip=<Rule>[,<Rule>\u2026];error=true` (skip=all skips every rule).",
+      ...options
+    });
+  }
+};
+var LintViolationError = class extends DockerfileError {
+  constructor(message, options = {}) {
+    super("TBUILD_LINT_VIOLATION", message, options);
+  }
+};
 function didYouMean(suggestion, fallback) {
   return suggestion ? `Did you mean "${suggestion}"?` : fallback;
 }
@@ -42831,6 +42809,11 @@ function didYouMean(suggestion, fallback) {
 // src/frontend/expand.ts
 function createExpander(lookup, escapeToken, location) {
   const unset = /* @__PURE__ */ new Set();
+  const used = /* @__PURE__ */ new Set();
+  const note = (out) => {
+    for (const name of out.unset) unset.add(name);
+    for (const name of out.used) used.add(name);
+  };
   const wrap = (text, run7) => {
     try {
       return run7();
@@ -42845,24 +42828,25 @@ function createExpander(lookup, escapeToken, location) {
   };
   return {
     unset,
+    used,
     word(text) {
       return wrap(text, () => {
         const out = processWord(text, lookup, { escapeToken });
-        for (const name of out.unset) unset.add(name);
+        note(out);
         return out.result;
       });
     },
     heredoc(text) {
       return wrap(text, () => {
         const out = processWord(text, lookup, { escapeToken, heredoc: true });
-        for (const name of out.unset) unset.add(name);
+        note(out);
         return out.result;
       });
     },
     words(text) {
       return wrap(text, () => {
         const out = processWords(text, lookup, { escapeToken });
-        for (const name of out.unset) unset.add(name);
+        note(out);
         return out.words;
       });
     }
@@ -42884,12 +42868,6 @@ function buildStageTable(commands, file) {
   for (const cmd of commands) {
     if (cmd.kind === "from") {
       const name = cmd.stageName?.toLowerCase();
-      if (name !== void 0 && table.stages.some((s) => s.name === name)) {
-        throw new InvalidInstructionError(`duplicate stage name "${cmd.stageName}"`, {
-          hint: "Give every stage its own name.",
-          location: cmd.location
-        });
-      }
       table.stages.push({ index: table.stages.length, name, from: cmd, commands: [] });
     } else if (table.stages.length === 0) {
       if (cmd.kind !== "arg") {
@@ -42911,9 +42889,9 @@ function buildStageTable(commands, file) {
   }
   return table;
 }
-function findStage(table, name) {
+function findStage(table, name, before = table.stages.length) {
   const wanted = name.toLowerCase();
-  return table.stages.find((s) => s.name === wanted);
+  return table.stages.findLast((s) => s.name === wanted && s.index < before);
 }
 function selectTarget(table, target, file) {
   if (target === void 0 || target === "") return table.stages.at(-1);
@@ -43444,7 +43422,8 @@ function parseCommand(node, file) {
       location
     });
   }
-  const base = { name, original: node.original, range: node.range, location };
+  const written = splitCommand(node.original).name;
+  const base = { name, written, original: node.original, range: node.range, location };
   const flags = parseFlags(name, node.flags, FLAGS[name] ?? {}, location);
   const fail = (message, hint) => {
     throw new InvalidInstructionError(`${name}: ${message}`, { hint, location });
@@ -43473,7 +43452,7 @@ function parseCommand(node, file) {
       return parseCopyLike(base, node, flags, fail);
     case "ENV":
     case "LABEL":
-      return parsePairs(base, args, fail);
+      return parsePairs(base, args, isLegacyKeyValue(node), fail);
     case "ARG":
       return parseArg(base, args, fail);
     case "EXPOSE":
@@ -43522,10 +43501,11 @@ function parseFrom(base, args, platform, fail) {
     kind: "from",
     image: args[0],
     stageName: named ? args[2] : void 0,
+    asKeyword: named ? args[1] : void 0,
     platform
   };
 }
-function parsePairs(base, args, fail) {
+function parsePairs(base, args, legacy, fail) {
   const name = base.name;
   if (args.length === 0 || args.length % 2 !== 0) {
     fail("expects key=value pairs", `Write ${name} <key>=<value> \u2026.`);
@@ -43533,7 +43513,11 @@ function parsePairs(base, args, fail) {
   const pairs = [];
   for (let i = 0; i < args.length; i += 2) pairs.push({ key: args[i], value: args[i + 1] });
   if (pairs.some((p) => p.key === "")) fail("has an empty name", `Write ${name} <key>=<value>.`);
-  return name === "ENV" ? { ...base, kind: "env", pairs } : { ...base, kind: "label", pairs };
+  return name === "ENV" ? { ...base, kind: "env", pairs, legacy } : { ...base, kind: "label", pairs, legacy };
+}
+function isLegacyKeyValue(node) {
+  const first = splitCommand(node.original).rest.split(/[ \t\r\n\f\v]/, 1)[0] ?? "";
+  return !first.includes("=");
 }
 function parseArg(base, args, fail) {
   if (args.length === 0) fail("requires <name>[=<default>]", "Write ARG <name>[=<default>].");
@@ -43621,9 +43605,467 @@ function parseOnbuild(base, node, file, fail) {
   return { ...base, kind: "onbuild", expression };
 }
 
+// src/frontend/lint/config.ts
+var BUILD_ARG_CHECK = "BUILDKIT_DOCKERFILE_CHECK";
+function parseCheckOptions(text) {
+  const config = {
+    skipAll: false,
+    skip: /* @__PURE__ */ new Set(),
+    experimentalAll: false,
+    experimental: /* @__PURE__ */ new Set(),
+    errorOnWarnings: false
+  };
+  const trimmed = text.trim();
+  if (trimmed === "") return config;
+  const parts = splitN(trimmed, ";", 3);
+  for (const part of parts) {
+    const eq = part.indexOf("=");
+    if (eq < 0) throw new InvalidCheckOptionsError(`invalid check option ${JSON.stringify(part)}`);
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (key === "skip" || key === "experimental") {
+      const all = value === "all";
+      const names = all ? [] : value.split(",").map((name) => name.trim());
+      if (key === "skip") {
+        config.skipAll = all;
+        config.skip = new Set(names);
+      } else {
+        config.experimentalAll = all;
+        config.experimental = new Set(names);
+      }
+    } else if (key === "error") {
+      config.errorOnWarnings = parseGoBool(value, part);
+    } else {
+      throw new InvalidCheckOptionsError(`invalid check option ${JSON.stringify(key)}`);
+    }
+  }
+  return config;
+}
+function resolveLintConfig(directive, buildArgs) {
+  const fromArg = Object.hasOwn(buildArgs, BUILD_ARG_CHECK);
+  const text = fromArg ? buildArgs[BUILD_ARG_CHECK] : directive ?? "";
+  try {
+    return parseCheckOptions(text);
+  } catch (error) {
+    if (!(error instanceof InvalidCheckOptionsError)) throw error;
+    const where = fromArg ? `failed to parse ${BUILD_ARG_CHECK}` : "failed to parse check options";
+    throw new InvalidCheckOptionsError(`${where}: ${error.message}`, { cause: error });
+  }
+}
+function parseGoBool(value, part) {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(value)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(value)) return false;
+  throw new InvalidCheckOptionsError(
+    `failed to parse check option ${JSON.stringify(part)}: strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`
+  );
+}
+function splitN(text, separator, n) {
+  const parts = text.split(separator);
+  return parts.length <= n ? parts : [...parts.slice(0, n - 1), parts.slice(n - 1).join(separator)];
+}
+
+// src/frontend/lint/rules.ts
+var docs = (slug) => `https://docs.docker.com/go/dockerfile/rule/${slug}/`;
+function rule(name, description, slug, experimental = false) {
+  return {
+    name,
+    description,
+    ...slug ? { url: docs(slug) } : {},
+    ...experimental ? { experimental } : {}
+  };
+}
+var RULES = {
+  StageNameCasing: rule("StageNameCasing", "Stage names should be lowercase", "stage-name-casing"),
+  FromAsCasing: rule(
+    "FromAsCasing",
+    "The 'as' keyword should match the case of the 'from' keyword",
+    "from-as-casing"
+  ),
+  NoEmptyContinuation: rule(
+    "NoEmptyContinuation",
+    "Empty continuation lines will become errors in a future release",
+    "no-empty-continuation"
+  ),
+  ConsistentInstructionCasing: rule(
+    "ConsistentInstructionCasing",
+    "All commands within the Dockerfile should use the same casing (either upper or lower)",
+    "consistent-instruction-casing"
+  ),
+  DuplicateStageName: rule(
+    "DuplicateStageName",
+    "Stage names should be unique",
+    "duplicate-stage-name"
+  ),
+  ReservedStageName: rule(
+    "ReservedStageName",
+    "Reserved words should not be used as stage names",
+    "reserved-stage-name"
+  ),
+  JSONArgsRecommended: rule(
+    "JSONArgsRecommended",
+    "JSON arguments recommended for ENTRYPOINT/CMD to prevent unintended behavior related to OS signals",
+    "json-args-recommended"
+  ),
+  MaintainerDeprecated: rule(
+    "MaintainerDeprecated",
+    "The MAINTAINER instruction is deprecated, use a label instead to define an image author",
+    "maintainer-deprecated"
+  ),
+  UndefinedArgInFrom: rule(
+    "UndefinedArgInFrom",
+    "FROM command must use declared ARGs",
+    "undefined-arg-in-from"
+  ),
+  WorkdirRelativePath: rule(
+    "WorkdirRelativePath",
+    "Relative workdir without an absolute workdir declared within the build can have unexpected results if the base image changes",
+    "workdir-relative-path"
+  ),
+  UndefinedVar: rule(
+    "UndefinedVar",
+    "Variables should be defined before their use",
+    "undefined-var"
+  ),
+  MultipleInstructionsDisallowed: rule(
+    "MultipleInstructionsDisallowed",
+    "Multiple instructions of the same type should not be used in the same stage",
+    "multiple-instructions-disallowed"
+  ),
+  LegacyKeyValueFormat: rule(
+    "LegacyKeyValueFormat",
+    "Legacy key/value format with whitespace separator should not be used",
+    "legacy-key-value-format"
+  ),
+  InvalidBaseImagePlatform: rule(
+    "InvalidBaseImagePlatform",
+    "Base image platform does not match expected target platform"
+  ),
+  RedundantTargetPlatform: rule(
+    "RedundantTargetPlatform",
+    "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior",
+    "redundant-target-platform"
+  ),
+  SecretsUsedInArgOrEnv: rule(
+    "SecretsUsedInArgOrEnv",
+    "Sensitive data should not be used in the ARG or ENV commands",
+    "secrets-used-in-arg-or-env"
+  ),
+  InvalidDefaultArgInFrom: rule(
+    "InvalidDefaultArgInFrom",
+    "Default value for global ARG results in an empty or invalid base image name",
+    "invalid-default-arg-in-from"
+  ),
+  FromPlatformFlagConstDisallowed: rule(
+    "FromPlatformFlagConstDisallowed",
+    "FROM --platform flag should not use a constant value",
+    "from-platform-flag-const-disallowed"
+  ),
+  CopyIgnoredFile: rule(
+    "CopyIgnoredFile",
+    "Attempting to Copy file that is excluded by .dockerignore",
+    "copy-ignored-file",
+    true
+  ),
+  ExposeProtoCasing: rule(
+    "ExposeProtoCasing",
+    "Protocol in EXPOSE instruction should be lowercase",
+    "expose-proto-casing"
+  ),
+  ExposeInvalidFormat: rule(
+    "ExposeInvalidFormat",
+    "IP address and host-port mapping should not be used in EXPOSE instruction. This will become an error in a future release",
+    "expose-invalid-format"
+  )
+};
+var MESSAGES = {
+  StageNameCasing: (stage) => `Stage name '${stage}' should be lowercase`,
+  FromAsCasing: (from, as) => `'${as}' and '${from}' keywords' casing do not match`,
+  NoEmptyContinuation: () => "Empty continuation line",
+  ConsistentInstructionCasing: (command2, casing) => `Command '${command2}' should match the case of the command majority (${casing})`,
+  DuplicateStageName: (stage) => `Duplicate stage name ${goQuote(stage)}, stage names should be unique`,
+  ReservedStageName: (stage) => `Stage name should not use the same name as reserved stage ${goQuote(stage)}`,
+  JSONArgsRecommended: (instruction) => `JSON arguments recommended for ${instruction} to prevent unintended behavior related to OS signals`,
+  MaintainerDeprecated: () => "Maintainer instruction is deprecated in favor of using label",
+  UndefinedArgInFrom: (arg, suggestion) => `FROM argument '${arg}' is not declared${suggestion ? ` (did you mean ${suggestion}?)` : ""}`,
+  WorkdirRelativePath: (workdir) => `Relative workdir ${goQuote(workdir)} can have unexpected results if the base image changes`,
+  UndefinedVar: (name, suggestion) => `Usage of undefined variable '$${name}'${suggestion ? ` (did you mean $${suggestion}?)` : ""}`,
+  MultipleInstructionsDisallowed: (instruction) => `Multiple ${instruction} instructions should not be used in the same stage because only the last one will be used`,
+  LegacyKeyValueFormat: (instruction) => `"${instruction} key=value" should be used instead of legacy "${instruction} key value" format`,
+  InvalidBaseImagePlatform: (image2, expected, actual) => `Base image ${image2} was pulled with platform ${goQuote(actual)}, expected ${goQuote(expected)} for current build`,
+  RedundantTargetPlatform: (platform) => `Setting platform to predefined ${platform} in FROM is redundant as this is the default behavior`,
+  SecretsUsedInArgOrEnv: (instruction, key) => `Do not use ARG or ENV instructions for sensitive data (${instruction} ${goQuote(key)})`,
+  InvalidDefaultArgInFrom: (base) => `Default value for ARG ${base} results in empty or invalid base image name`,
+  FromPlatformFlagConstDisallowed: (platform) => `FROM --platform flag should not use constant value ${goQuote(platform)}`,
+  CopyIgnoredFile: (instruction, file) => `Attempting to ${instruction} file ${goQuote(file)} that is excluded by .dockerignore`,
+  ExposeProtoCasing: (port) => `Defined protocol '${port}' in EXPOSE instruction should be lowercase`,
+  ExposeInvalidFormat: (port) => `EXPOSE instruction should not define an IP address or host-port mapping, found '${port}'`
+};
+function goQuote(text) {
+  return JSON.stringify(text);
+}
+
+// src/frontend/lint/linter.ts
+function createLinter(config, warnings) {
+  const fired = [];
+  return {
+    run(name, location, message) {
+      const rule2 = RULES[name];
+      const enabled = "experimental" in rule2 && rule2.experimental ? config.experimentalAll || config.experimental.has(name) : !config.skipAll && !config.skip.has(name);
+      if (!enabled) return;
+      if (!fired.includes(name)) fired.push(name);
+      warnings.push({
+        rule: name,
+        message,
+        description: rule2.description,
+        ..."url" in rule2 ? { url: rule2.url } : {},
+        ...location ? { location } : {}
+      });
+    },
+    violation() {
+      if (!config.errorOnWarnings || fired.length === 0) return void 0;
+      return new LintViolationError(`lint violation found for rules: ${fired.join(", ")}`, {
+        hint: "Fix the warnings above, or skip rules with `# check=skip=<Rule>` (error=true turns warnings into errors)."
+      });
+    }
+  };
+}
+
+// src/frontend/lint/stage-checks.ts
+init_platform();
+
+// src/frontend/lint/image-reference.ts
+var DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+var DOMAIN2 = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]+)?`;
+var PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+var TAG2 = "[\\w][\\w.-]{0,127}";
+var DIGEST = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}";
+var REFERENCE = new RegExp(
+  `^(?:${DOMAIN2}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG2})?(?:@${DIGEST})?$`
+);
+function isValidImageReference(text) {
+  const name = text.split(/[:@]/, 1)[0];
+  return name.length <= 255 && REFERENCE.test(text);
+}
+
+// src/frontend/lint/suggest.ts
+init_errors();
+function suggestName(value, options) {
+  let match;
+  let best = 3;
+  for (const option of options) {
+    if (option === value) return void 0;
+    const distance = editDistance(value, option);
+    if (distance < best) {
+      best = distance;
+      match = option;
+    }
+  }
+  return match;
+}
+
+// src/frontend/lint/stage-checks.ts
+var RESERVED_STAGE_NAMES = /* @__PURE__ */ new Set(["context", "scratch"]);
+function lintCommand(cmd, lint) {
+  if (cmd.kind === "maintainer") {
+    lint.run("MaintainerDeprecated", cmd.location, MESSAGES.MaintainerDeprecated());
+  }
+  if (cmd.kind !== "from" || cmd.stageName === void 0 || cmd.asKeyword === void 0) return;
+  if (cmd.stageName !== cmd.stageName.toLowerCase()) {
+    lint.run("StageNameCasing", cmd.location, MESSAGES.StageNameCasing(cmd.stageName));
+  }
+  const from = cmd.written;
+  const as = cmd.asKeyword;
+  const mismatch = from === from.toLowerCase() ? as !== as.toLowerCase() : from === from.toUpperCase() && as !== as.toUpperCase();
+  if (mismatch) lint.run("FromAsCasing", cmd.location, MESSAGES.FromAsCasing(from, as));
+}
+function lintStageNames(table, lint) {
+  const seen = /* @__PURE__ */ new Set();
+  for (const stage of table.stages) {
+    if (stage.name === void 0) continue;
+    const location = stage.from.location;
+    if (RESERVED_STAGE_NAMES.has(stage.name)) {
+      lint.run("ReservedStageName", location, MESSAGES.ReservedStageName(stage.name));
+    }
+    if (seen.has(stage.name)) {
+      lint.run("DuplicateStageName", location, MESSAGES.DuplicateStageName(stage.name));
+    }
+    seen.add(stage.name);
+  }
+}
+function lintCommandCasing(table, lint) {
+  const commands = table.stages.flatMap((stage) => [stage.from, ...stage.commands]);
+  let lower = 0;
+  let upper = 0;
+  for (const { written } of commands) {
+    if (written === written.toLowerCase()) lower++;
+    else if (written === written.toUpperCase()) upper++;
+  }
+  const majority = lower > upper ? "lowercase" : "uppercase";
+  for (const cmd of commands) {
+    const fits = majority === "lowercase" ? cmd.written === cmd.written.toLowerCase() : cmd.written === cmd.written.toUpperCase();
+    if (!fits) {
+      lint.run(
+        "ConsistentInstructionCasing",
+        cmd.location,
+        MESSAGES.ConsistentInstructionCasing(cmd.written, majority)
+      );
+    }
+  }
+}
+function lintDefaultBaseNames(table, predefined, escapeToken, lint) {
+  const defaults = new Map(predefined);
+  try {
+    for (const cmd of table.globalArgs) {
+      const x = createExpander(createLookup([], defaults), escapeToken, cmd.location);
+      for (const arg of cmd.args) {
+        if (arg.value !== void 0) defaults.set(arg.key, x.word(arg.value));
+      }
+    }
+    for (const stage of table.stages) {
+      const x = createExpander(createLookup([], defaults), escapeToken, stage.from.location);
+      if (!isValidImageReference(x.word(stage.from.image))) {
+        lint.run(
+          "InvalidDefaultArgInFrom",
+          stage.from.location,
+          MESSAGES.InvalidDefaultArgInFrom(stage.from.image)
+        );
+      }
+    }
+  } catch (error) {
+    void error;
+  }
+}
+function lintFromVariables(stage, globals, globalArgs, escapeToken, lint) {
+  const from = stage.from;
+  const known = /* @__PURE__ */ new Set([
+    ...globalArgs.flatMap((cmd) => cmd.args.map((a) => a.key)),
+    ...[...globals].filter(([, v]) => v !== void 0).map(([k]) => k)
+  ]);
+  const expand = (word) => {
+    const x = createExpander(createLookup([], globals), escapeToken, from.location);
+    try {
+      return { result: x.word(word), used: x.used, unset: x.unset };
+    } catch (error) {
+      void error;
+      return void 0;
+    }
+  };
+  const base = expand(from.image);
+  if (base) reportUndeclared(base.unset, known, from.location, lint);
+  if (from.platform === void 0) return;
+  const platform = expand(from.platform);
+  if (!platform) return;
+  reportUndeclared(platform.unset, known, from.location, lint);
+  if (platform.used.size === 1 && platform.unset.size === 0 && platform.used.has("TARGETPLATFORM")) {
+    if (platform.result === globals.get("TARGETPLATFORM")) {
+      lint.run(
+        "RedundantTargetPlatform",
+        from.location,
+        MESSAGES.RedundantTargetPlatform(from.platform)
+      );
+    }
+  }
+  if (platform.used.size === 0 && platform.unset.size === 0) {
+    lintConstPlatform(stage, platform.result, lint);
+  }
+}
+function reportUndeclared(unset, known, location, lint) {
+  for (const name of unset) {
+    if (known.has(name)) continue;
+    const suggestion = suggestName(name, known);
+    lint.run("UndefinedArgInFrom", location, MESSAGES.UndefinedArgInFrom(name, suggestion));
+  }
+}
+function lintConstPlatform(stage, text, lint) {
+  let platform;
+  try {
+    platform = parsePlatform(text);
+  } catch (error) {
+    void error;
+    return;
+  }
+  const name = stage.name ?? "";
+  if (name.includes(platform.os) || name.includes(platform.architecture)) return;
+  lint.run(
+    "FromPlatformFlagConstDisallowed",
+    stage.from.location,
+    MESSAGES.FromPlatformFlagConstDisallowed(text)
+  );
+}
+
 // src/frontend/lower-stage.ts
 init_errors();
 init_platform();
+
+// src/frontend/lint/command-checks.ts
+var NON_ENV_ARGS = /* @__PURE__ */ new Set(["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"]);
+var SECRET_WORDS = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
+var NOT_SECRET_WORDS = /(?:_|^)(?:public)(?:_|$)/i;
+function lintUndefinedVars(ctx, cmd, unset) {
+  const options = ctx.env.map((e) => e.split("=", 1)[0]);
+  for (const name of unset) {
+    if (ctx.args.has(name) || NON_ENV_ARGS.has(name)) continue;
+    const suggestion = suggestName(name, options);
+    ctx.build.lint.run("UndefinedVar", cmd.location, MESSAGES.UndefinedVar(name, suggestion));
+  }
+}
+function lintSecretName(ctx, instruction, key, location) {
+  if (SECRET_WORDS.test(key) && !NOT_SECRET_WORDS.test(key)) {
+    ctx.build.lint.run(
+      "SecretsUsedInArgOrEnv",
+      location,
+      MESSAGES.SecretsUsedInArgOrEnv(instruction, key)
+    );
+  }
+}
+function lintUsedOnce(ctx, kind, cmd) {
+  const previous = ctx.lastOnce[kind];
+  if (previous) {
+    ctx.build.lint.run(
+      "MultipleInstructionsDisallowed",
+      previous,
+      MESSAGES.MultipleInstructionsDisallowed(cmd.name)
+    );
+  }
+  ctx.lastOnce[kind] = cmd.location;
+}
+function lintShellForm(ctx, cmd, shellForm) {
+  if (!shellForm || (ctx.image.config.Shell?.length ?? 0) > 0) return;
+  ctx.build.lint.run("JSONArgsRecommended", cmd.location, MESSAGES.JSONArgsRecommended(cmd.name));
+}
+function lintWorkdir(ctx, cmd, path32) {
+  if (!ctx.workdirSet && !path32.startsWith("/")) {
+    ctx.build.lint.run("WorkdirRelativePath", cmd.location, MESSAGES.WorkdirRelativePath(path32));
+  }
+  ctx.workdirSet = true;
+}
+function lintExposedPort(ctx, cmd, raw) {
+  const parts = raw.split(":");
+  const containerPort = parts.at(-1);
+  const hostPart = parts.length > 1;
+  const slash = containerPort.indexOf("/");
+  const proto = slash < 0 ? "" : containerPort.slice(slash + 1).split("/")[0];
+  if (proto !== proto.toLowerCase()) {
+    ctx.build.lint.run("ExposeProtoCasing", cmd.location, MESSAGES.ExposeProtoCasing(raw));
+  }
+  if (hostPart) {
+    ctx.build.lint.run("ExposeInvalidFormat", cmd.location, MESSAGES.ExposeInvalidFormat(raw));
+  }
+}
+function lintIgnoredSource(ctx, cmd, ignore, src) {
+  if (ignore.empty || !ignore.ignores(cleanSource(src))) return;
+  const instruction = cmd.kind === "add" ? "Add" : "Copy";
+  ctx.build.lint.run("CopyIgnoredFile", cmd.location, MESSAGES.CopyIgnoredFile(instruction, src));
+}
+function cleanSource(src) {
+  const parts = [];
+  for (const part of src.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return parts.join("/") || ".";
+}
 
 // src/frontend/image-config.ts
 var DEFAULT_PATH2 = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -43671,11 +44113,11 @@ function addHistory(image2, createdBy, withLayer, created, mark = withLayer) {
   if (!withLayer) entry.empty_layer = true;
   (image2.history ??= []).push(entry);
 }
-function goQuote(s) {
+function goQuote2(s) {
   return JSON.stringify(s).replace(/\\u00([0-7][0-9a-f])/g, "\\x$1").replace(/\u007f/g, "\\x7f");
 }
 function goQuoteList(list) {
-  return `[${list.map(goQuote).join(" ")}]`;
+  return `[${list.map(goQuote2).join(" ")}]`;
 }
 function formatGoDuration(ns) {
   if (ns === 0) return "0s";
@@ -43713,7 +44155,7 @@ function goQuoteRune(n) {
   return `'${String.fromCodePoint(n)}'`;
 }
 function formatHealthcheckHistory(health) {
-  const d = (v) => goQuote(formatGoDuration(v ?? 0));
+  const d = (v) => goQuote2(formatGoDuration(v ?? 0));
   return `HEALTHCHECK &{${goQuoteList(health.Test ?? [])} ${d(health.Interval)} ${d(health.Timeout)} ${d(health.StartPeriod)} ${d(health.StartInterval)} ${goQuoteRune(health.Retries ?? 0)}}`;
 }
 function formatGoSet(keys) {
@@ -43724,21 +44166,26 @@ function formatGoSet(keys) {
 var HANDLERS = {
   env(ctx, cmd, x) {
     const pairs = cmd.pairs.map((p) => [x.word(p.key), x.word(p.value)]);
+    if (cmd.legacy) lintLegacyKeyValue(ctx, cmd);
     for (const [key, value] of pairs) {
+      lintSecretName(ctx, "ENV", key, cmd.location);
       ctx.image.config.Env = setEnv(ctx.image.config.Env, key, value);
       ctx.env = setEnv(ctx.env, key, value);
     }
     return `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`;
   },
-  arg: (ctx, cmd, x) => dispatchArg(ctx, cmd, x.word),
+  arg: (ctx, cmd, x) => dispatchArg(ctx, cmd, x),
   label(ctx, cmd, x) {
     const labels = ctx.image.config.Labels ??= {};
     const pairs = cmd.pairs.map((p) => [x.word(p.key), x.word(p.value)]);
+    if (cmd.legacy) lintLegacyKeyValue(ctx, cmd);
     for (const [key, value] of pairs) labels[key] = value;
     return `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`;
   },
   expose(ctx, cmd, x) {
-    const ports = cmd.ports.flatMap((p) => x.words(p)).flatMap((p) => parsePortSpec(p, cmd));
+    const raw = cmd.ports.flatMap((p) => x.words(p));
+    for (const port of raw) lintExposedPort(ctx, cmd, port);
+    const ports = raw.flatMap((p) => parsePortSpec(p, cmd));
     const exposed = ctx.image.config.ExposedPorts ??= {};
     for (const port of ports) exposed[port] = {};
     return `EXPOSE ${formatGoSet(ports)}`;
@@ -43762,16 +44209,21 @@ var HANDLERS = {
     return `USER ${ctx.image.config.User}`;
   },
   cmd(ctx, cmd) {
+    lintUsedOnce(ctx, "cmd", cmd);
+    lintShellForm(ctx, cmd, cmd.shellForm);
     ctx.image.config.Cmd = commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
     ctx.cmdSet = true;
     return `CMD ${goQuoteList(ctx.image.config.Cmd)}`;
   },
   entrypoint(ctx, cmd) {
+    lintUsedOnce(ctx, "entrypoint", cmd);
+    lintShellForm(ctx, cmd, cmd.shellForm);
     ctx.image.config.Entrypoint = commandLineArgs(ctx, cmd.cmd, cmd.shellForm);
     if (!ctx.cmdSet) ctx.image.config.Cmd = null;
     return `ENTRYPOINT ${goQuoteList(ctx.image.config.Entrypoint)}`;
   },
   healthcheck(ctx, cmd) {
+    lintUsedOnce(ctx, "healthcheck", cmd);
     const health = { Test: [...cmd.test] };
     if (cmd.interval) health.Interval = cmd.interval;
     if (cmd.timeout) health.Timeout = cmd.timeout;
@@ -43808,21 +44260,40 @@ var HANDLERS = {
 };
 function dispatchConfig(ctx, cmd) {
   const handler = HANDLERS[cmd.kind];
-  const text = handler(ctx, cmd, stageExpander(ctx, cmd));
+  const x = stageExpander(ctx, cmd);
+  const text = handler(ctx, cmd, x);
+  if (REPORTS_UNDEFINED.has(cmd.kind)) lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, false, ctx.build.created);
+}
+var REPORTS_UNDEFINED = /* @__PURE__ */ new Set([
+  "env",
+  "label",
+  "user",
+  "volume",
+  "stopsignal"
+]);
+function lintLegacyKeyValue(ctx, cmd) {
+  ctx.build.lint.run("LegacyKeyValueFormat", cmd.location, MESSAGES.LegacyKeyValueFormat(cmd.name));
 }
 function commandLineArgs(ctx, cmd, shellForm) {
   return shellForm ? [...ctx.shell, cmd.join(" ")] : [...cmd];
 }
-function dispatchArg(ctx, cmd, expand) {
+function dispatchArg(ctx, cmd, x) {
   const build = ctx.build;
   const shown = [];
   for (const arg of cmd.args) {
-    const key = expand(arg.key);
-    let value = arg.value === void 0 ? void 0 : expand(arg.value);
+    const key = x.word(arg.key);
+    lintSecretName(ctx, "ARG", key, cmd.location);
+    const given = Object.hasOwn(build.opts.buildArgs, key);
+    let value;
+    if (arg.value !== void 0) {
+      const own = stageExpander(ctx, cmd);
+      value = own.word(arg.value);
+      if (!given) lintUndefinedVars(ctx, cmd, own.unset);
+    }
     shown.push(value === void 0 ? key : `${key}=${value}`);
     if (value === void 0) value = build.globalArgs.get(key);
-    if (Object.hasOwn(build.opts.buildArgs, key)) {
+    if (given) {
       value = build.opts.buildArgs[key];
       build.usedBuildArgs.add(key);
     }
@@ -43961,9 +44432,10 @@ async function dispatchCopy(ctx, cmd) {
   }
   const dest = joinWorkdir(stageWorkdir(ctx), rawDest);
   const chown4 = cmd.chown === void 0 ? void 0 : parseChown(x.word(cmd.chown));
-  const mode = cmd.chmod === void 0 ? void 0 : parseChmod(x.word(cmd.chmod), fail);
+  const chmod10 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
+  const mode = chmod10 === "" ? void 0 : parseChmod(chmod10, fail);
   const exclude = cmd.exclude.map((e) => x.word(e));
-  const from = cmd.kind === "copy" && cmd.from !== void 0 ? x.word(cmd.from) : void 0;
+  const from = cmd.kind === "copy" && cmd.from !== void 0 ? stageExpander(ctx, cmd).word(cmd.from) : void 0;
   const fromState = from === void 0 ? void 0 : await resolveFromRef(ctx, from, cmd.location);
   const heredocs = new Map(cmd.heredocs.map((h) => [h.name, h]));
   const metadata = stepMetadata(ctx, cmd.location, describeCommand(ctx, cmd));
@@ -43985,6 +44457,7 @@ async function dispatchCopy(ctx, cmd) {
     } else if (cmd.kind === "add" && isUrl(src)) {
       actions.push(addRemote(ctx, cmd, src, base, fail));
     } else {
+      if (fromState === void 0) lintIgnoredSource(ctx, cmd, ctx.build.ignore, src);
       if (cmd.kind === "add" && cmd.checksum !== void 0) {
         fail(
           "--checksum can only be used with HTTP(S) and git sources",
@@ -44007,6 +44480,7 @@ async function dispatchCopy(ctx, cmd) {
   } else {
     ctx.fs = ctx.fs.file(actions, { platform: ctx.platform, metadata });
   }
+  lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, true, ctx.build.created);
 }
 function copyAction2(from, src, base, opts) {
@@ -44087,7 +44561,10 @@ function parseChmod(text, fail) {
 }
 function dispatchWorkdir(ctx, cmd) {
   const x = stageExpander(ctx, cmd);
-  const path32 = joinWorkdir(stageWorkdir(ctx), x.word(cmd.path)).replace(/(.)\/$/, "$1");
+  const written = x.word(cmd.path);
+  lintUndefinedVars(ctx, cmd, x.unset);
+  lintWorkdir(ctx, cmd, written);
+  const path32 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
   ctx.image.config.WorkingDir = path32;
   const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path32}`);
   if (path32 !== "/") {
@@ -44120,6 +44597,7 @@ async function dispatchRun(ctx, cmd) {
     if (spec.type === "ssh") sshSocket ??= mount.dest;
     extraMounts.push(mount);
   }
+  lintUndefinedVars(ctx, cmd, x.unset);
   const env = runEnv(ctx);
   if (sshSocket !== void 0 && getEnv(env, "SSH_AUTH_SOCK") === void 0)
     env.push(`SSH_AUTH_SOCK=${sshSocket}`);
@@ -44247,7 +44725,7 @@ function stageBase(build, stage) {
 async function lowerStage(build, stage) {
   const { base, platform: fromPlatform } = stageBase(build, stage);
   const named = findNamedContext(build.opts, base);
-  const baseStage = named ? void 0 : findStage(build.table, base);
+  const baseStage = named ? void 0 : findStage(build.table, base, stage.index);
   const ctx = {
     build,
     stage,
@@ -44258,6 +44736,8 @@ async function lowerStage(build, stage) {
     env: [],
     args: /* @__PURE__ */ new Map(),
     cmdSet: false,
+    workdirSet: false,
+    lastOnce: {},
     step: 0,
     totalSteps: 1,
     inTrigger: false
@@ -44275,11 +44755,12 @@ async function lowerStage(build, stage) {
     ctx.image = structuredClone(parent.image);
     ctx.env = [...parent.env];
     ctx.args = new Map(parent.args);
+    ctx.workdirSet = parent.workdirSet;
     if (stage.from.platform === void 0) ctx.platform = parent.platform;
   } else {
     const ref = named?.type === "image" ? named.ref : base;
     const resolved = await build.resolveImage(ref, fromPlatform, stage.from.location);
-    warnOnPlatformMismatch(build, resolved.config, fromPlatform, resolved.ref, stage.from.location);
+    warnOnPlatformMismatch(build, resolved.config, fromPlatform, base, stage.from.location);
     ctx.image = inheritConfig(resolved.config);
     ctx.image.architecture = fromPlatform.architecture;
     ctx.image.os = fromPlatform.os;
@@ -44313,7 +44794,14 @@ async function runCommands(ctx, triggers, commands) {
   for (const cmd of triggers) await dispatchCommand(ctx, cmd);
   ctx.inTrigger = false;
   for (const cmd of commands) await dispatchCommand(ctx, cmd);
-  return { fs: ctx.fs, image: ctx.image, platform: ctx.platform, env: ctx.env, args: ctx.args };
+  return {
+    fs: ctx.fs,
+    image: ctx.image,
+    platform: ctx.platform,
+    env: ctx.env,
+    args: ctx.args,
+    workdirSet: ctx.workdirSet
+  };
 }
 async function dispatchCommand(ctx, cmd) {
   switch (cmd.kind) {
@@ -44337,13 +44825,12 @@ function warnOnPlatformMismatch(build, config, wanted, ref, location) {
     architecture: config.architecture,
     ...config.variant ? { variant: config.variant } : {}
   };
-  const differs = got.os !== wanted.os || got.architecture !== wanted.architecture || wanted.variant !== void 0 && got.variant !== void 0 && got.variant !== wanted.variant;
-  if (!differs) return;
-  build.warnings.push({
-    rule: "InvalidBaseImagePlatform",
-    message: `Base image ${ref} was pulled with platform "${formatPlatform(got)}", expected "${formatPlatform(wanted)}" for current build`,
-    location
-  });
+  if (got.os === wanted.os && got.architecture === wanted.architecture) return;
+  build.lint.run(
+    "InvalidBaseImagePlatform",
+    location,
+    MESSAGES.InvalidBaseImagePlatform(ref, formatPlatform(wanted), formatPlatform(got))
+  );
 }
 function countSteps(commands, triggers, fromIsStep) {
   const steps = commands.filter((c) => ["run", "copy", "add", "workdir"].includes(c.kind));
@@ -44411,20 +44898,22 @@ function syntaxDirectiveLine(text) {
 
 // src/frontend/convert.ts
 var BUILTIN_ARGS = /* @__PURE__ */ new Set([...PROXY_ARGS, "SOURCE_DATE_EPOCH"]);
-async function dockerfileToLLB(text, opts, images) {
+async function lowerDockerfile(text, opts, images, warnings) {
   const parsed = parseDockerfile(text, opts.file === void 0 ? {} : { file: opts.file });
-  const commands = parsed.instructions.map((node) => parseCommand(node, opts.file));
-  const table = buildStageTable(commands, opts.file);
-  const target = selectTarget(table, opts.target, opts.file);
-  const warnings = parsed.warnings.map((w) => ({
-    message: w.message,
-    ...w.rule ? { rule: w.rule } : {},
-    ...w.range ? { location: { file: opts.file, range: w.range } } : {}
-  }));
+  const lint = createLinter(
+    resolveLintConfig(parsed.directives["check"], opts.buildArgs),
+    warnings
+  );
+  const table = typeStages(parsed, opts.file, lint);
   warnAboutSyntaxDirective(text, parsed.directives.syntax, opts.file, warnings);
   const usedBuildArgs = /* @__PURE__ */ new Set();
   const escapeToken = parsed.escapeToken;
+  lintDefaultBaseNames(table, predefinedArgs(opts.platform, opts.buildPlatform), escapeToken, lint);
   const globalArgs = computeGlobalArgs(table, opts, escapeToken, usedBuildArgs);
+  for (const stage of table.stages) {
+    lintFromVariables(stage, globalArgs, table.globalArgs, escapeToken, lint);
+  }
+  const target = selectTarget(table, opts.target, opts.file);
   const epoch = opts.sourceDateEpoch ?? parseEpoch(opts.buildArgs["SOURCE_DATE_EPOCH"]);
   const results = /* @__PURE__ */ new Map();
   const waitsFor = /* @__PURE__ */ new Map();
@@ -44436,6 +44925,8 @@ async function dockerfileToLLB(text, opts, images) {
     escapeToken,
     globalArgs,
     warnings,
+    lint,
+    ignore: createIgnoreMatcher(opts.dockerignore),
     usedBuildArgs,
     showStageNames: showStageNames(table),
     // Go's RFC 3339 form: no fractional seconds when there are none.
@@ -44453,6 +44944,11 @@ async function dockerfileToLLB(text, opts, images) {
     }
   };
   const final = await build.lowerStage(target, void 0, target.from.location);
+  if (opts.allStages) {
+    for (const stage of table.stages) await build.lowerStage(stage, void 0, stage.from.location);
+  }
+  const violation = lint.violation();
+  if (violation) throw violation;
   const image2 = structuredClone(final.image);
   image2.created = build.created;
   if (opts.labels && Object.keys(opts.labels).length > 0) {
@@ -44467,6 +44963,23 @@ async function dockerfileToLLB(text, opts, images) {
     used: results.has(stage.index)
   }));
   return { definition, image: image2, stages, target: target.index, warnings };
+}
+function typeStages(parsed, file, lint) {
+  for (const w of parsed.warnings) {
+    if (w.rule === "NoEmptyContinuation" && w.range) {
+      const location = file === void 0 ? { range: w.range } : { file, range: w.range };
+      lint.run("NoEmptyContinuation", location, MESSAGES.NoEmptyContinuation());
+    }
+  }
+  const commands = parsed.instructions.map((node) => {
+    const cmd = parseCommand(node, file);
+    lintCommand(cmd, lint);
+    return cmd;
+  });
+  const table = buildStageTable(commands, file);
+  lintStageNames(table, lint);
+  lintCommandCasing(table, lint);
+  return table;
 }
 function computeGlobalArgs(table, opts, escapeToken, used) {
   const globals = new Map(
@@ -44522,34 +45035,65 @@ function parseEpoch(text) {
   return text !== void 0 && /^\d+$/.test(text) ? Number(text) : void 0;
 }
 
+// src/frontend/check.ts
+init_errors();
+async function checkDockerfile(text, opts, images) {
+  const found = [];
+  const checks = () => found.filter((w) => w.rule !== void 0 && Object.hasOwn(RULES, w.rule));
+  const allStages = opts.target === void 0 || opts.target === "";
+  try {
+    await lowerDockerfile(text, { ...opts, allStages }, images, found);
+    return { warnings: checks() };
+  } catch (error) {
+    if (!isTbuildError(error)) throw error;
+    return { warnings: checks(), error };
+  }
+}
+
 // src/builder/lower.ts
-async function lowerDockerfile({ options, dockerignore }, images) {
-  return dockerfileToLLB(
+async function lowerDockerfile2(prepared, images, warnings = []) {
+  const { options } = prepared;
+  return lowerDockerfile(
     options.dockerfileText,
-    {
-      buildArgs: { ...options.buildArgs },
-      ...options.target !== void 0 ? { target: options.target } : {},
-      platform: options.platform,
-      buildPlatform: options.buildPlatform,
-      dockerignore,
-      noCache: options.noCache,
-      noCacheFilter: [...options.noCacheFilter],
-      pull: options.pull,
-      labels: { ...options.labels },
-      namedContexts: { ...options.namedContexts },
-      extraHosts: [...options.extraHosts],
-      ulimits: [...options.ulimits],
-      ...options.shmSize !== void 0 ? { shmSize: options.shmSize } : {},
-      file: options.dockerfileName,
-      ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
-    },
-    {
-      async resolve(ref, platform) {
-        const image2 = await images.resolve(ref, platform, options.pull);
-        return { ref: image2.ref, config: image2.config };
-      }
-    }
+    frontendOptions(prepared),
+    resolverFor(images, options.pull),
+    warnings
   );
+}
+function checkPrepared(prepared, images) {
+  const { options } = prepared;
+  return checkDockerfile(
+    options.dockerfileText,
+    frontendOptions(prepared),
+    resolverFor(images, options.pull)
+  );
+}
+function frontendOptions({ options, dockerignore }) {
+  return {
+    buildArgs: { ...options.buildArgs },
+    ...options.target !== void 0 ? { target: options.target } : {},
+    platform: options.platform,
+    buildPlatform: options.buildPlatform,
+    dockerignore,
+    noCache: options.noCache,
+    noCacheFilter: [...options.noCacheFilter],
+    pull: options.pull,
+    labels: { ...options.labels },
+    namedContexts: { ...options.namedContexts },
+    extraHosts: [...options.extraHosts],
+    ulimits: [...options.ulimits],
+    ...options.shmSize !== void 0 ? { shmSize: options.shmSize } : {},
+    file: options.dockerfileName,
+    ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
+  };
+}
+function resolverFor(images, pull) {
+  return {
+    async resolve(ref, platform) {
+      const image2 = await images.resolve(ref, platform, pull);
+      return { ref: image2.ref, config: image2.config };
+    }
+  };
 }
 
 // src/builder/name-image.ts
@@ -44915,6 +45459,7 @@ function recordSteps(forward) {
       case "warning":
         warnings.push({
           message: event.message,
+          ...event.rule ? { rule: event.rule } : {},
           ...event.location ? { location: event.location } : {}
         });
         break;
@@ -44994,7 +45539,7 @@ async function createBuilder(options = {}) {
     async lower(given, run7 = {}) {
       const prepared = await toPrepared(given, run7, false);
       try {
-        return await lowerDockerfile(
+        return await lowerDockerfile2(
           prepared,
           createImageProvider({ store, registry: getRegistry })
         );
@@ -45010,6 +45555,18 @@ async function createBuilder(options = {}) {
         throw new TypeError("runImage takes a result that this builder returned from build()");
       const config = await store.blobs.readJson(image2.imageId);
       return runImage(store, lazyRuncExecutor(stateDir), { snapshot, config }, options2);
+    },
+    async check(given, run7 = {}) {
+      const prepared = await toPrepared(given, run7, false);
+      try {
+        const result = await checkPrepared(
+          prepared,
+          createImageProvider({ store, registry: getRegistry })
+        );
+        return result.error ? { ...result, error: withSource(result.error, sourceOf(prepared)) } : result;
+      } finally {
+        await releasePrepared(prepared);
+      }
     },
     async close() {
       const client = await registry?.catch(() => void 0);
@@ -45045,15 +45602,21 @@ async function runBuild(session, prepared, run7) {
   hostReady.catch(() => void 0);
   try {
     const images = createImageProvider({ store, registry: session.registry });
-    const lowered = await lowerDockerfile(prepared, images);
+    const found = [];
+    let lowered;
+    try {
+      lowered = await lowerDockerfile2(prepared, images, found);
+    } finally {
+      for (const warning of found)
+        emit({
+          type: "warning",
+          time: Date.now(),
+          message: warning.message,
+          rule: warning.rule,
+          location: warning.location
+        });
+    }
     await hostReady;
-    for (const warning of lowered.warnings)
-      emit({
-        type: "warning",
-        time: Date.now(),
-        message: warning.message,
-        location: warning.location
-      });
     emit({ type: "build.started", time: started, target: options.target });
     await session.cleanup();
     if (run7.changedPaths !== void 0) session.contexts.noteChanges(run7.changedPaths);
@@ -45360,7 +45923,7 @@ var BuildState = class {
         this.finished = { durationMs: event.durationMs, ok: event.ok };
         return void 0;
       case "warning":
-        this.warnings.push({ message: event.message, location: event.location });
+        this.warnings.push({ message: warningText(event), location: event.location });
         return void 0;
       case "vertex.log":
         return this.#appendLog(this.#step(event.digest, event.digest), event);
@@ -45472,6 +46035,9 @@ var BuildState = class {
 function formatSeconds(ms) {
   return `${(Math.max(0, ms) / 1e3).toFixed(1)}s`;
 }
+function warningText(event) {
+  return event.rule ? `${event.rule}: ${event.message}` : event.message;
+}
 
 // src/progress/plain.ts
 function createPlainLines(emit, _options = {}) {
@@ -45493,7 +46059,7 @@ function createPlainLines(emit, _options = {}) {
     const step = state.apply(event);
     if (event.type === "warning") {
       const where = event.location?.range ? ` (line ${event.location.range.start})` : "";
-      emit(`WARNING: ${event.message}${where}`, void 0);
+      emit(`WARNING: ${warningText(event)}${where}`, void 0);
       return;
     }
     if (step === void 0) return;
