@@ -130,12 +130,12 @@ describe('a build that pushes', () => {
       `| Pushed to | <code>${registry.host}/app:1</code><br><code>${registry.host}/app:latest</code> |`,
     );
     expect(s).toMatch(
-      /\| <code>\[2\/3\] RUN --mount=type=secret,id=token .*<\/code> \| run \| \d+\.\ds \| cache lookups are disabled/,
+      /\| <code>\[(?:stage-0 )?2\/3\] RUN --mount=type=secret,id=token .*<\/code> \| run \| \d+\.\ds \| cache lookups are disabled/,
     );
     // Progress: plain lines, one group per stage.
     expect(groupsBalanced(step.stdout)).toBe(true);
     expect(step.stdout).toMatch(
-      /^::group::Build steps\n(.*\n)*#\d+ \[2\/3\] RUN --mount=type=secret/m,
+      /^::group::(?:Build steps|Stage stage-0)\n(.*\n)*#\d+ \[(?:stage-0 )?2\/3\] RUN --mount=type=secret/m,
     );
   });
 
@@ -183,7 +183,7 @@ describe('a failing build', () => {
     const errors = step.stdout.split('\n').filter((l) => l.startsWith('::error'));
     expect(errors).toEqual([
       '::error file=docker/Dockerfile,line=3,endLine=4,title=tbuild%3A build failed::' +
-        '[2/2] RUN echo building, 100%25: done &&     exit 3: process "/bin/sh -c echo "building, 100%25: done" &&     exit 3" did not complete successfully: exit code: 3' +
+        '[2/2] RUN echo "building, 100%25: done" &&     exit 3: process "/bin/sh -c echo "building, 100%25: done" &&     exit 3" did not complete successfully: exit code: 3' +
         '%0Ahint: Read the step output above; the command itself failed inside the container.',
     ]);
     expect(step.stdout).toContain(

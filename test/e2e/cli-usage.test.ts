@@ -28,7 +28,7 @@ describe('command names', () => {
     expect(run.stderr).toContain('Did you mean `tbuild build`?');
   });
 
-  it.each(['bake', 'completion'])('does not take `tbuild %s` for a build context', async (word) => {
+  it.each(['bake', 'bulid'])('does not take `tbuild %s` for a build context', async (word) => {
     const run = await runTbuild([word], { cwd: context });
     expect(run.code).toBe(125);
     expect(run.stderr).toContain(`unknown command "${word}"`);
