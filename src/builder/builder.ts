@@ -17,7 +17,7 @@ import { createWorker } from '../engine/worker.ts';
 import { openContextCache, type ContextCache } from '../engine/context/index.ts';
 import type { CheckResult, FrontendWarning, LowerResult } from '../frontend/index.ts';
 import type { RegistryClient } from '../registry/types.ts';
-import { withSource } from '../shared/errors.ts';
+import { UsageError, withSource } from '../shared/errors.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import { noProgress, type ProgressSink } from '../shared/progress.ts';
 import { createSolver, type KeyFacts, type KeyHistory } from '../solver/index.ts';
@@ -202,6 +202,10 @@ async function runBuild(
 ): Promise<BuildResult> {
   const { store } = session;
   const { options } = prepared;
+  if (options.platforms.length > 1)
+    throw new UsageError(`multi-platform builds are not supported yet`, {
+      hint: 'Build one platform at a time.',
+    });
   const signal = run.signal ?? new AbortController().signal;
   const recorder = recordSteps(run.onProgress ?? noProgress);
   const emit: ProgressSink = recorder.sink;

@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { InputError, UsageError } from '../shared/errors.ts';
-import { hostPlatform, parseTargetPlatform, type Platform } from '../shared/platform.ts';
+import { hostPlatform, parseTargetPlatforms, type Platform } from '../shared/platform.ts';
 import { resolveNamedContexts, type NamedContextOption } from './named-contexts.ts';
 import type { RemoteContext } from './remote-context.ts';
 import type {
@@ -31,7 +31,10 @@ export interface ResolvedBuildOptions {
   readonly tags: readonly string[];
   readonly buildArgs: Readonly<Record<string, string>>;
   readonly target: string | undefined;
+  /** The first of `platforms`: what a single-platform build builds. */
   readonly platform: Platform;
+  /** Every target platform (`--platform a,b`); more than one makes an image index. */
+  readonly platforms: readonly Platform[];
   readonly buildPlatform: Platform;
   readonly noCache: boolean;
   readonly noCacheFilter: readonly string[];
@@ -122,6 +125,7 @@ async function resolveWithContext(
         ? { path: path.join(contextDir, 'Dockerfile'), text: fetched.dockerfileText }
         : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
   const buildArgs = { ...options.buildArgs };
+  const platforms = options.platform ? parseTargetPlatforms(options.platform) : [hostPlatform()];
   const tags = [...(options.tags ?? [])];
   return Object.freeze({
     contextDir,
@@ -132,7 +136,8 @@ async function resolveWithContext(
     tags,
     buildArgs,
     target: options.target,
-    platform: options.platform ? parseTargetPlatform(options.platform) : hostPlatform(),
+    platform: platforms[0]!,
+    platforms,
     buildPlatform: hostPlatform(),
     noCache: options.noCache ?? false,
     noCacheFilter: [...(options.noCacheFilter ?? [])],

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './errors.ts';
-import { formatPlatform, hostPlatform, parsePlatform, parseTargetPlatform } from './platform.ts';
+import {
+  formatPlatform,
+  hostPlatform,
+  parsePlatform,
+  parseTargetPlatform,
+  parseTargetPlatforms,
+} from './platform.ts';
 
 describe('parsePlatform', () => {
   // What Docker 28.5 writes into the image config for each --platform value.
@@ -56,10 +62,35 @@ describe('parsePlatform', () => {
     expect(() => parseTargetPlatform('windows/amd64')).toThrow(/Linux images only/);
     expect(parseTargetPlatform('aarch64')).toEqual({ os: 'linux', architecture: 'arm64' });
   });
+});
 
-  it('refuses a list of platforms: multi-platform builds are not supported yet', () => {
-    expect(() => parseTargetPlatform('linux/amd64,linux/arm64')).toThrow(
-      /multi-platform builds are not supported yet/,
-    );
+describe('parseTargetPlatforms', () => {
+  it('reads a comma-separated list, each entry normalised', () => {
+    expect(parseTargetPlatforms('linux/amd64, aarch64,linux/armhf').map(formatPlatform)).toEqual([
+      'linux/amd64',
+      'linux/arm64',
+      'linux/arm/v7',
+    ]);
+  });
+
+  it.each([
+    ['linux/amd64,', 'an empty platform (entry 2 of 2)'],
+    [',linux/amd64', 'an empty platform (entry 1 of 2)'],
+    ['amd64,linux', '"amd64" and "linux" are both linux/amd64'],
+    ['linux/arm64,linux/arm64/v8', 'are both linux/arm64'],
+    ['linux/nosucharch', 'unknown architecture "nosucharch"'],
+    ['linux/amd64,linux/nosucharch', 'unknown architecture "nosucharch"'],
+    ['windows/amd64', 'Linux images only'],
+    ['linux/amd64,windows/amd64', 'Linux images only'],
+  ])('refuses %j as a usage error saying why', (text, message) => {
+    let error: unknown;
+    try {
+      parseTargetPlatforms(text);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).exitCode).toBe(125);
+    expect((error as UsageError).message).toContain(message);
   });
 });

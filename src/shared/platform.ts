@@ -71,18 +71,38 @@ export function parsePlatform(text: string): Platform {
 }
 
 /**
- * `--platform` of a build: one platform. A comma-separated list asks for a multi-platform
- * build, which tbuild does not do yet.
+ * `--platform` of a build: one platform or a comma-separated list (buildx's form), each
+ * parsed as containerd does and checked to be something tbuild can build: Linux, an
+ * architecture Go knows, each platform once. Throws UsageError (exit 125) otherwise.
  */
+export function parseTargetPlatforms(text: string): Platform[] {
+  const entries = text.split(',').map((entry) => entry.trim());
+  const seen = new Map<string, string>();
+  return entries.map((entry, i) => {
+    if (entry === '') {
+      const where = entries.length === 1 ? '' : ` (entry ${i + 1} of ${entries.length})`;
+      throw new UsageError(`invalid platform list "${text}": an empty platform${where}`, {
+        hint: `${HINT} Separate several with commas, without a trailing one: linux/amd64,linux/arm64.`,
+      });
+    }
+    const platform = parseTargetPlatform(entry);
+    const key = formatPlatform(platform);
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      throw new UsageError(
+        `invalid platform list "${text}": "${earlier}" and "${entry}" are both ${key}`,
+        { hint: `Name each platform once, as os/arch: ${HINT}` },
+      );
+    }
+    seen.set(key, entry);
+    return platform;
+  });
+}
+
+/** One target platform: Linux, on an architecture Go (and so containerd) knows. */
 export function parseTargetPlatform(text: string): Platform {
-  const list = text.split(',').map((p) => p.trim());
-  if (list.length > 1) {
-    throw new UsageError(
-      `multi-platform builds are not supported yet: --platform "${text}" names ${list.length} platforms`,
-      {
-        hint: `Build one platform at a time: --platform ${list[0]}, then --platform ${list[1]}.`,
-      },
-    );
+  if (text.includes(',')) {
+    throw new UsageError(`invalid platform "${text}": one platform, not a list`, { hint: HINT });
   }
   const platform = parsePlatform(text);
   // Docker refuses these too ("operating system is not supported"), only later.
@@ -90,6 +110,12 @@ export function parseTargetPlatform(text: string): Platform {
     throw new UsageError(`invalid platform "${text}": tbuild builds Linux images only`, {
       hint: HINT,
     });
+  if (!KNOWN_ARCH.has(platform.architecture)) {
+    throw new UsageError(
+      `invalid platform "${text}": unknown architecture "${platform.architecture}"`,
+      { hint: `${HINT} Known architectures: ${[...KNOWN_ARCH].join(', ')}.` },
+    );
+  }
   return platform;
 }
 

@@ -64,7 +64,8 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
   target: { type: 'string', describe: 'Set the target build stage to build' },
   platform: {
     type: 'string',
-    describe: 'Target platform (os/arch[/variant], e.g. linux/arm64); one platform, not a list',
+    describe:
+      'Target platforms (os/arch[/variant], e.g. linux/arm64); several, comma-separated, make an image index',
   },
   'no-cache': { type: 'boolean', describe: 'Do not use cache when building the image' },
   'no-cache-filter': {
