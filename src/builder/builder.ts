@@ -10,24 +10,27 @@ import { openStore } from '../cache/index.ts';
 import { defaultStoreRoot } from '../cache/default-root.ts';
 import { assertBuildHost } from '../doctor/index.ts';
 import type { SnapshotId, Store } from '../cache/types.ts';
-import { commitImage } from '../engine/commit-image.ts';
+import { commitImage, type CommittedImage } from '../engine/commit-image.ts';
+import { commitIndex, type CommittedIndex } from '../engine/commit-index.ts';
 import { createImageProvider } from '../engine/images.ts';
 import { runImage, type RunImageOptions } from '../engine/run-image.ts';
 import { createWorker } from '../engine/worker.ts';
 import { openContextCache, type ContextCache } from '../engine/context/index.ts';
 import type { CheckResult, FrontendWarning, LowerResult } from '../frontend/index.ts';
 import type { RegistryClient } from '../registry/types.ts';
-import { UsageError, withSource } from '../shared/errors.ts';
+import { withSource } from '../shared/errors.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import { noProgress, type ProgressSink } from '../shared/progress.ts';
 import { createSolver, type KeyFacts, type KeyHistory } from '../solver/index.ts';
-import { formatPlatform } from '../shared/platform.ts';
+import { formatPlatform, type Platform } from '../shared/platform.ts';
 import { cleanupStaleContainers, lazyRuncExecutor } from './containers.ts';
 import { checkPrepared, lowerDockerfile } from './lower.ts';
-import { nameImage } from './name-image.ts';
+import { mergeDefinitions, solvePlatforms } from './solve-platforms.ts';
+import { nameImage, nameIndex } from './name-image.ts';
+import { refuseMultiPlatformLoad, writeIndexOutputs } from './outputs/index-outputs.ts';
 import { writeOutputs } from './outputs/write-outputs.ts';
 import { prepareBuild, releasePrepared, type PreparedBuild } from './prepare.ts';
-import { buildMetadata, recordSteps, writeResultFiles } from './result.ts';
+import { buildMetadata, indexMetadata, recordSteps, writeResultFiles } from './result.ts';
 import { task } from './task.ts';
 import type { BuilderOptions, BuildOptions, BuildResult, BuildRun } from './types.ts';
 
@@ -92,7 +95,7 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => (cleaned ??= cleanupStaleContainers(stateDir)),
     // Once per builder; a failure is not kept, so a long-lived builder sees a fix.
-    checkHost: () =>
+    checkHost: (_platforms) =>
       (hostChecked ??= assertBuildHost().catch((error: unknown) => {
         hostChecked = undefined;
         throw error;
@@ -189,7 +192,7 @@ interface BuildSession {
   registry: () => Promise<RegistryClient>;
   cleanup: () => Promise<void>;
   /** Fails with what the machine lacks (runc, mount, attr…) before the build starts. */
-  checkHost: () => Promise<void>;
+  checkHost: (platforms: readonly Platform[]) => Promise<void>;
   stateDir: string;
   parallelism: number;
   solver: ReturnType<typeof createSolver>;
@@ -202,10 +205,7 @@ async function runBuild(
 ): Promise<BuildResult> {
   const { store } = session;
   const { options } = prepared;
-  if (options.platforms.length > 1)
-    throw new UsageError(`multi-platform builds are not supported yet`, {
-      hint: 'Build one platform at a time.',
-    });
+  refuseMultiPlatformLoad(options);
   const signal = run.signal ?? new AbortController().signal;
   const recorder = recordSteps(run.onProgress ?? noProgress);
   const emit: ProgressSink = recorder.sink;
@@ -213,29 +213,16 @@ async function runBuild(
   let ok = false;
   // The host check (a few PATH lookups, ~ms) runs while the Dockerfile is lowered, and is
   // awaited before anything runs; awaited later, its rejection must not go unhandled first.
-  const hostReady = session.checkHost();
+  const hostReady = session.checkHost(options.platforms);
   hostReady.catch(() => undefined);
   try {
     const images = createImageProvider({ store, registry: session.registry });
-    // Build-check warnings show even when lowering fails (`# check=error=true` does so).
-    const found: FrontendWarning[] = [];
-    let lowered: LowerResult;
-    try {
-      lowered = await lowerDockerfile(prepared, images, found);
-    } finally {
-      for (const warning of found)
-        emit({
-          type: 'warning',
-          time: Date.now(),
-          message: warning.message,
-          rule: warning.rule,
-          location: warning.location,
-        });
-    }
+    const lowered = await lowerPlatforms(prepared, images, emit);
     await hostReady;
     emit({ type: 'build.started', time: started, target: options.target });
     await session.cleanup();
     if (run.changedPaths !== undefined) session.contexts.noteChanges(run.changedPaths);
+    const definitions = lowered.map((l) => l.definition);
     const worker = createWorker(
       {
         store,
@@ -257,58 +244,143 @@ async function runBuild(
         onProgress: emit,
         defaultNetwork: options.network === 'none' ? 'none' : 'host',
       },
-      lowered.definition,
+      definitions.length === 1 ? definitions[0]! : mergeDefinitions(definitions),
     );
-    const solved = await session.solver.solve(lowered.definition, worker, {
-      parallelism: session.parallelism,
-      noCache: options.noCache,
-      signal,
-      onProgress: emit,
-      // Steps are remembered per Dockerfile and platform, to say why one misses next time.
-      history: {
-        scope: `${options.dockerfilePath}\0${formatPlatform(options.platform)}`,
-        store: keyHistoryOf(store),
+    const solved = await solvePlatforms(
+      options.platforms.length === 1
+        ? session.solver
+        : createSolver({ parallelism: session.parallelism }),
+      options.platforms.map((platform, i) => ({ platform, definition: definitions[i]! })),
+      worker,
+      {
+        parallelism: session.parallelism,
+        noCache: options.noCache,
+        signal,
+        emit,
+        // Steps are remembered per Dockerfile and platform, to say why one misses next time.
+        historyScope: (platform) => `${options.dockerfilePath}\0${formatPlatform(platform)}`,
+        history: keyHistoryOf(store),
       },
-    });
+    );
     await worker.flush();
     const committed = await task(emit, 'exporting to image', async (status) => {
-      const image = await status('exporting layers', () =>
-        commitImage(store, solved.result, lowered.image, {
-          ociMediaTypes: false,
-          ...(options.sourceDateEpoch !== undefined
-            ? { sourceDateEpoch: options.sourceDateEpoch }
-            : {}),
-        }),
+      const built = await Promise.all(
+        solved.map(async (result, i) => ({
+          platform: options.platforms[i]!,
+          image: await status(exportingStatus(options.platforms, i), () =>
+            commitImage(store, result, lowered[i]!.image, {
+              ociMediaTypes: false,
+              ...(options.sourceDateEpoch !== undefined
+                ? { sourceDateEpoch: options.sourceDateEpoch }
+                : {}),
+            }),
+          ),
+        })),
       );
-      await nameImage(store, options, image, status);
-      return image;
+      if (built.length === 1) {
+        await nameImage(store, options, built[0]!.image, status);
+        return { kind: 'image', image: built[0]!.image } as const;
+      }
+      const index = await status('exporting manifest list', () => commitIndex(store, built));
+      await nameIndex(store, options, index, status);
+      return { kind: 'index', index } as const;
     });
-    await writeOutputs({
-      store,
-      options,
-      committed,
-      emit,
-      registry: session.registry,
-      signal,
-      stdout: run.stdout,
-    });
-    const metadata = buildMetadata(committed, options);
+    if (committed.kind === 'image') {
+      await writeOutputs({
+        store,
+        options,
+        committed: committed.image,
+        emit,
+        registry: session.registry,
+        signal,
+        stdout: run.stdout,
+      });
+    } else {
+      await writeIndexOutputs({
+        store,
+        options,
+        committed: committed.index,
+        emit,
+        registry: session.registry,
+        signal,
+        stdout: run.stdout,
+      });
+    }
+    const metadata =
+      committed.kind === 'image'
+        ? buildMetadata(committed.image, options)
+        : indexMetadata(committed.index, options);
     await writeResultFiles(options, metadata);
     ok = true;
     const result: BuildResult = {
-      imageId: metadata['containerimage.config.digest'],
+      imageId: metadata['containerimage.config.digest'] ?? metadata['containerimage.digest'],
       manifestDigest: metadata['containerimage.digest'],
       metadata,
-      image: {
-        layers: committed.layers.length,
-        size: committed.layers.reduce((sum, l) => sum + l.size, committed.config.descriptor.size),
-      },
+      image: measureResult(committed),
+      ...(committed.kind === 'index'
+        ? { platforms: committed.index.images.map((i) => formatPlatform(i.platform)) }
+        : {}),
       warnings: recorder.warnings(),
       steps: recorder.steps(),
     };
-    builtSnapshots.set(result, committed.snapshot);
+    builtSnapshots.set(result, committed.kind === 'image' ? committed.image.snapshot : null);
     return result;
   } finally {
     emit({ type: 'build.completed', time: Date.now(), durationMs: Date.now() - started, ok });
   }
+}
+
+/**
+ * The Dockerfile lowered once per target platform. Build-check warnings show once each,
+ * and even when lowering fails (`# check=error=true` does so).
+ */
+async function lowerPlatforms(
+  prepared: PreparedBuild,
+  images: ReturnType<typeof createImageProvider>,
+  emit: ProgressSink,
+): Promise<LowerResult[]> {
+  const found: FrontendWarning[][] = prepared.options.platforms.map(() => []);
+  try {
+    return await Promise.all(
+      prepared.options.platforms.map((platform, i) =>
+        lowerDockerfile(prepared, images, found[i], platform),
+      ),
+    );
+  } finally {
+    const seen = new Set<string>();
+    for (const warning of found.flat()) {
+      const key = JSON.stringify([warning.rule, warning.message, warning.location]);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      emit({
+        type: 'warning',
+        time: Date.now(),
+        message: warning.message,
+        rule: warning.rule,
+        location: warning.location,
+      });
+    }
+  }
+}
+
+function exportingStatus(platforms: readonly Platform[], i: number): string {
+  return platforms.length === 1
+    ? 'exporting layers'
+    : `exporting layers for ${formatPlatform(platforms[i]!)}`;
+}
+
+/** What a registry stores for the result: every platform's layers and config (and index). */
+function measureResult(
+  committed: { kind: 'image'; image: CommittedImage } | { kind: 'index'; index: CommittedIndex },
+): BuildResult['image'] {
+  const images =
+    committed.kind === 'image' ? [committed.image] : committed.index.images.map((i) => i.image);
+  const layers = new Map<string, number>();
+  let size = committed.kind === 'index' ? committed.index.descriptor.size : 0;
+  for (const image of images) {
+    size += image.config.descriptor.size;
+    for (const layer of image.layers) layers.set(layer.digest, layer.size);
+  }
+  for (const layerSize of layers.values()) size += layerSize;
+  return { layers: layers.size, size };
 }

@@ -1,4 +1,7 @@
-/** Stage 1 of a build: the Dockerfile lowered to an LLB Definition and an image config. */
+/**
+ * Stage 1 of a build: the Dockerfile lowered to an LLB Definition and an image config, once
+ * per target platform.
+ */
 import {
   checkDockerfile,
   lowerDockerfile as lowerToLLB,
@@ -9,6 +12,7 @@ import {
   type LowerResult,
 } from '../frontend/index.ts';
 import type { ImageSourceProvider } from '../engine/types.ts';
+import type { Platform } from '../shared/platform.ts';
 import type { PreparedBuild } from './prepare.ts';
 
 /**
@@ -19,11 +23,16 @@ export async function lowerDockerfile(
   prepared: PreparedBuild,
   images: ImageSourceProvider,
   warnings: FrontendWarning[] = [],
+  platform: Platform = prepared.options.platform,
 ): Promise<LowerResult> {
   const { options } = prepared;
   return lowerToLLB(
     options.dockerfileText,
-    frontendOptions(prepared),
+    {
+      ...frontendOptions(prepared),
+      platform,
+      ...(options.platforms.length > 1 ? { multiPlatform: true } : {}),
+    },
     resolverFor(images, options.pull),
     warnings,
   );

@@ -5,6 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { CommittedImage } from '../engine/commit-image.ts';
+import type { CommittedIndex } from '../engine/commit-index.ts';
 import type { ProgressEvent, ProgressSink } from '../shared/progress.ts';
 import type { ResolvedBuildOptions } from './options.ts';
 import type { BuildMetadata, BuildWarning, StepResult } from './types.ts';
@@ -77,12 +78,26 @@ export function buildMetadata(
   };
 }
 
+/** buildx's metadata of a multi-platform build: the index is the image; it has no config. */
+export function indexMetadata(
+  committed: CommittedIndex,
+  options: ResolvedBuildOptions,
+): BuildMetadata {
+  return {
+    'containerimage.digest': committed.descriptor.digest,
+    'containerimage.descriptor': committed.descriptor,
+    ...(options.tags.length ? { 'image.name': options.tags.join(',') } : {}),
+  };
+}
+
 /** `--iidfile` and `--metadata-file`, rewritten after every successful build. */
 export async function writeResultFiles(
   options: ResolvedBuildOptions,
   metadata: BuildMetadata,
 ): Promise<void> {
-  if (options.iidfile) await writeFile(options.iidfile, metadata['containerimage.config.digest']);
+  // A multi-platform image's ID is its index digest (buildx writes that too).
+  const id = metadata['containerimage.config.digest'] ?? metadata['containerimage.digest'];
+  if (options.iidfile) await writeFile(options.iidfile, id);
   if (options.metadataFile)
     await writeFile(options.metadataFile, JSON.stringify(metadata, null, 2) + '\n');
 }

@@ -148,19 +148,22 @@ export interface BuildWarning {
 /** buildx's metadata file, as `--metadata-file` writes it. */
 export interface BuildMetadata {
   'containerimage.digest': Digest;
-  'containerimage.config.digest': Digest;
+  /** Absent for a multi-platform build: its result is an index, which has no config. */
+  'containerimage.config.digest'?: Digest;
   'containerimage.descriptor': Descriptor;
   'image.name'?: string;
 }
 
 export interface BuildResult {
-  /** The image ID: the config's digest. */
+  /** The image ID: the config's digest; for a multi-platform build, the index digest. */
   imageId: Digest;
   /** The manifest's digest (what a push makes the image's digest). */
   manifestDigest: Digest;
   metadata: BuildMetadata;
   /** The image's compressed layers and config: what a registry stores for it. */
   image: { layers: number; size: number };
+  /** A multi-platform build's platforms (`linux/amd64`…), in the index's order. */
+  platforms?: string[];
   warnings: BuildWarning[];
   /** Every step the target needed, in the order they finished. */
   steps: StepResult[];

@@ -3,6 +3,7 @@
  * `docker image inspect` shows one, and as `docker history` lists its layers.
  */
 import { BlobNotFoundError } from '../cache/errors.ts';
+import { TbuildError } from '../shared/errors.ts';
 import { isUnnamedImage } from '../cache/image-refs.ts';
 import type { ImageRecord, SnapshotId, Store } from '../cache/types.ts';
 import type { AssembledImage } from '../exporter/image.ts';
@@ -13,14 +14,26 @@ import {
   type Descriptor,
   type HistoryEntry,
   type ImageConfig,
+  type Index,
   type Manifest,
 } from '../shared/oci.ts';
+import { matchesPlatform } from '../registry/platform-select.ts';
+import { formatPlatform, hostPlatform, type Platform } from '../shared/platform.ts';
 import { commitImage } from './commit-image.ts';
 
 /** The stored image's manifest, config and layers as the exporters and pushImage take them. */
 export async function readStoredImage(store: Store, record: ImageRecord): Promise<AssembledImage> {
   const manifestBytes = await store.blobs.read(record.manifest);
-  const manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest;
+  const manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest & Partial<Index>;
+  if (Array.isArray(manifest.manifests)) {
+    throw new TbuildError(
+      'TBUILD_MULTI_PLATFORM_IMAGE',
+      `${isUnnamedImage(record) ? record.config : familiarName(parseReference(record.name))} is a multi-platform image (an image index)`,
+      {
+        hint: 'Push or write it from the build that makes it: --push, -o type=oci or -o type=docker with --platform a,b.',
+      },
+    );
+  }
   const configBytes = await store.blobs.read(manifest.config.digest);
   const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
   return {
@@ -140,10 +153,61 @@ export interface ImageInspect {
   Metadata: { LastTagTime: string };
   Descriptor: Descriptor;
   Manifest: Manifest;
+  /**
+   * A multi-platform image (an index): its platforms' manifests. The other fields then
+   * describe the image for this machine's platform (else the first), as Docker's
+   * containerd image store shows one.
+   */
+  Manifests?: Array<{ Platform: string; Descriptor: Descriptor }>;
+}
+
+/** One platform of a stored index: its manifest and the image record behind it. */
+export interface IndexChild {
+  platform: Platform;
+  descriptor: Descriptor;
+  /** The platform's image as the store keeps it (unnamed), or one made from its blobs. */
+  record: ImageRecord;
+}
+
+/**
+ * The platforms of a stored image index, or undefined when `record` is one image. Entries
+ * without a platform or whose manifest is not stored (attestations) are left out.
+ */
+export async function readIndexChildren(
+  store: Store,
+  record: ImageRecord,
+): Promise<IndexChild[] | undefined> {
+  const top = await store.blobs.readJson<Partial<Index>>(record.manifest);
+  if (!Array.isArray(top.manifests)) return undefined;
+  const children: IndexChild[] = [];
+  for (const descriptor of top.manifests) {
+    if (!descriptor.platform || descriptor.platform.os === 'unknown') continue;
+    if (!(await store.blobs.has(descriptor.digest))) continue;
+    const manifest = await store.blobs.readJson<Manifest>(descriptor.digest);
+    const config = manifest.config.digest;
+    const kept = store.images.get(config);
+    children.push({
+      platform: descriptor.platform,
+      descriptor,
+      record:
+        kept?.manifest === descriptor.digest
+          ? kept
+          : {
+              name: config,
+              manifest: descriptor.digest,
+              config,
+              snapshot: null,
+              createdAt: record.createdAt,
+            },
+    });
+  }
+  return children;
 }
 
 /** Inspect data for `record`; RepoTags lists every name of the same image in the store. */
 export async function inspectImage(store: Store, record: ImageRecord): Promise<ImageInspect> {
+  const children = await readIndexChildren(store, record);
+  if (children) return inspectIndex(store, record, children);
   const image = await readStoredImage(store, record);
   const config = JSON.parse(image.config.bytes.toString('utf8')) as ImageConfig;
   const manifest = JSON.parse(image.manifest.bytes.toString('utf8')) as Manifest;
@@ -221,4 +285,34 @@ export async function readImageHistory(store: Store, record: ImageRecord): Promi
   rows.reverse();
   if (rows[0]) rows[0].id = record.config;
   return rows;
+}
+
+async function inspectIndex(
+  store: Store,
+  record: ImageRecord,
+  children: IndexChild[],
+): Promise<ImageInspect> {
+  const host = hostPlatform();
+  const shown = children.find((c) => matchesPlatform(c.platform, host)) ?? children[0];
+  if (!shown) throw new BlobNotFoundError(record.manifest);
+  const own = await inspectImage(store, shown.record);
+  const names = store.images.list().filter((r) => r.config === record.config && !isUnnamedImage(r));
+  const refs = names.map((r) => parseReference(r.name));
+  const bytes = await store.blobs.read(record.manifest);
+  const index = JSON.parse(bytes.toString('utf8')) as Index;
+  return {
+    ...own,
+    Id: record.config,
+    RepoTags: refs.filter((r) => r.digest === undefined).map((r) => familiarName(r)),
+    RepoDigests: refs.filter((r) => r.digest !== undefined).map((r) => familiarName(r)),
+    Descriptor: {
+      mediaType: index.mediaType ?? MediaType.OciIndex,
+      digest: record.manifest,
+      size: bytes.length,
+    },
+    Manifests: children.map((c) => ({
+      Platform: formatPlatform(c.platform),
+      Descriptor: c.descriptor,
+    })),
+  };
 }

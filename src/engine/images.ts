@@ -5,11 +5,13 @@
  */
 import { Transform } from 'node:stream';
 import type { SnapshotId, Store } from '../cache/types.ts';
+import { matchesPlatform, selectPlatformManifest } from '../registry/platform-select.ts';
 import { normalizeImageName } from '../registry/reference.ts';
+import { isIndexMediaType } from './commit-index.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import { TbuildError } from '../shared/errors.ts';
-import type { ImageConfig, Manifest } from '../shared/oci.ts';
+import type { ImageConfig, Index, Manifest } from '../shared/oci.ts';
 import type { Platform } from '../shared/platform.ts';
 import type { ImageSourceProvider, ResolvedImage } from './types.ts';
 
@@ -35,6 +37,11 @@ export class ImageNotAvailableError extends TbuildError {
 export function createImageProvider(options: {
   store: Store;
   registry: () => Promise<RegistryClient>;
+  /**
+   * Name what is pulled whatever the name held (`tbuild pull --platform`, as docker pull).
+   * Builds keep a stored image's name when they pull the base for another platform.
+   */
+  replaceNames?: boolean;
 }): ImageSourceProvider {
   const { store } = options;
   const pulled = new Map<Digest, Pulled>();
@@ -43,10 +50,8 @@ export function createImageProvider(options: {
     async resolve(ref: string, platform: Platform, pull: boolean): Promise<ResolvedImage> {
       const name = normalizeImageName(ref);
       const record = pull ? undefined : store.images.get(name);
-      if (record) {
-        const config = await store.blobs.readJson<ImageConfig>(record.config);
-        return { ref: name, manifestDigest: record.manifest, config, origin: 'store' };
-      }
+      const stored = record && (await storedForPlatform(store, record, platform));
+      if (stored) return { ref: name, ...stored, origin: 'store' };
       let image;
       try {
         image = await (await options.registry()).resolve(name, platform);
@@ -68,8 +73,13 @@ export function createImageProvider(options: {
       if (image.origin === 'store') {
         const record = store.images.get(image.ref);
         if (record && record.manifest === image.manifestDigest) return record.snapshot;
+        // One platform of a stored index: kept as an image of its own, by its config.
+        const child = image.configDigest && store.images.get(image.configDigest);
+        if (child && child.manifest === image.manifestDigest) return child.snapshot;
       }
-      const data = pulled.get(image.manifestDigest);
+      const data =
+        pulled.get(image.manifestDigest) ??
+        (image.origin === 'store' ? await readStoredManifest(store, image) : undefined);
       if (!data)
         throw new ImageNotAvailableError(
           image.ref,
@@ -121,13 +131,19 @@ export function createImageProvider(options: {
           image.ref,
         );
       }
-      store.images.set({
-        name: image.ref,
+      // A base pulled for another platform than the stored one does not take its name:
+      // its snapshots are the build's, and the next build asks the registry again.
+      const record = {
         manifest: image.manifestDigest,
         config: configInfo.digest,
         snapshot: parent,
         createdAt: Date.now(),
-      });
+      };
+      const named = store.images.get(image.ref);
+      if (options.replaceNames) store.images.set({ ...record, name: image.ref });
+      else if (named && (await isIndexRecord(store, named))) store.images.keepUnnamed(record);
+      else if (!named || (await sameImagePlatform(store, named.config, image.config)))
+        store.images.set({ ...record, name: image.ref });
       return parent;
     },
   };
@@ -168,4 +184,61 @@ export async function unpackInto(
     await store.snapshots.remove(snapshot.id);
     throw error;
   }
+}
+
+/**
+ * The stored image `record` for `platform`: itself when its config is for that platform,
+ * the matching manifest when it is an index (a multi-platform build), else undefined.
+ */
+async function storedForPlatform(
+  store: Store,
+  record: { manifest: Digest; config: Digest },
+  platform: Platform,
+): Promise<{ manifestDigest: Digest; config: ImageConfig; configDigest: Digest } | undefined> {
+  const top = await store.blobs.readJson<Manifest & Index>(record.manifest);
+  if (isIndexMediaType(top.mediaType) || Array.isArray(top.manifests)) {
+    const chosen = selectPlatformManifest(top, platform);
+    if (!chosen || !(await store.blobs.has(chosen.digest))) return undefined;
+    const manifest = await store.blobs.readJson<Manifest>(chosen.digest);
+    if (!(await store.blobs.has(manifest.config.digest))) return undefined;
+    const config = await store.blobs.readJson<ImageConfig>(manifest.config.digest);
+    return { manifestDigest: chosen.digest, config, configDigest: manifest.config.digest };
+  }
+  const config = await store.blobs.readJson<ImageConfig>(record.config);
+  // An image without a platform (an old import) is taken for any.
+  if (config.architecture && config.os && !matchesPlatform(platformOf(config), platform))
+    return undefined;
+  return { manifestDigest: record.manifest, config, configDigest: record.config };
+}
+
+function platformOf(config: ImageConfig): Platform {
+  return {
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
+}
+
+async function sameImagePlatform(
+  store: Store,
+  storedConfig: Digest,
+  config: ImageConfig,
+): Promise<boolean> {
+  const stored = await store.blobs.readJson<ImageConfig>(storedConfig).catch(() => undefined);
+  if (!stored?.architecture) return true;
+  return matchesPlatform(platformOf(stored), platformOf(config));
+}
+
+async function isIndexRecord(store: Store, record: { manifest: Digest }): Promise<boolean> {
+  const top = await store.blobs.readJson<Partial<Index>>(record.manifest);
+  return isIndexMediaType(top.mediaType) || Array.isArray(top.manifests);
+}
+
+/** A stored image's manifest and config as a pull would have them (its snapshots are gone). */
+async function readStoredManifest(store: Store, image: ResolvedImage): Promise<Pulled | undefined> {
+  if (!(await store.blobs.has(image.manifestDigest))) return undefined;
+  const body = await store.blobs.read(image.manifestDigest);
+  const manifest = JSON.parse(body.toString('utf8')) as Manifest;
+  if (!(await store.blobs.has(manifest.config.digest))) return undefined;
+  return { manifest, body, configBody: await store.blobs.read(manifest.config.digest) };
 }

@@ -53,7 +53,7 @@ export async function pullImage(
       },
     };
   };
-  const provider = createImageProvider({ store, registry: recording });
+  const provider = createImageProvider({ store, registry: recording, replaceNames: true });
   const image = await provider.resolve(ref, options.platform, true);
   const before = store.images.get(image.ref);
   const downloaded = new Set<Digest>();

@@ -3,6 +3,7 @@
  * `mountFrom` has them), then the manifest under each name.
  */
 import type { Store } from '../cache/types.ts';
+import { formatReference, parseReference, type ImageReference } from '../registry/reference.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import type { Descriptor } from '../shared/oci.ts';
 
@@ -38,4 +39,28 @@ export async function pushImage(
   );
   await client.putManifest(name, image.manifest.bytes, image.manifest.descriptor.mediaType);
   return counts;
+}
+
+/**
+ * Push a multi-platform image: each platform's blobs and manifest (by digest), then the
+ * index under `name`'s tag.
+ */
+export async function pushIndex(
+  store: Store,
+  client: RegistryClient,
+  index: {
+    descriptor: Descriptor;
+    bytes: Buffer;
+    images: ReadonlyArray<{ image: PushableImage }>;
+  },
+  name: string,
+  options: { signal?: AbortSignal; mountFrom?: string } = {},
+): Promise<void> {
+  const ref = parseReference(name);
+  for (const { image } of index.images) {
+    const byDigest = { ...ref, digest: image.manifest.descriptor.digest } as ImageReference;
+    delete byDigest.tag;
+    await pushImage(store, client, image, formatReference(byDigest), options);
+  }
+  await client.putManifest(name, index.bytes, index.descriptor.mediaType);
 }

@@ -41,6 +41,8 @@ export interface ResolvedImage {
   ref: string;
   manifestDigest: Digest;
   config: ImageConfig;
+  /** The config's digest, when known (an image from the store). */
+  configDigest?: Digest;
   /** Where it came from. */
   origin: 'store' | 'registry';
 }

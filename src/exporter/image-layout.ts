@@ -11,7 +11,10 @@ import type { ExportImage } from './types.ts';
 const blobPath = (digest: Digest): string => `blobs/sha256/${digestHex(digest)}`;
 
 /** The manifest descriptors for index.json: one per name (annotated), or one bare. */
-export function indexDescriptors(image: ExportImage, names: readonly string[]): Descriptor[] {
+export function indexDescriptors(
+  image: { manifest: { descriptor: Descriptor } },
+  names: readonly string[],
+): Descriptor[] {
   const parsed = names.map(parseImageName).filter((n) => n !== undefined);
   if (parsed.length === 0) return [image.manifest.descriptor];
   return parsed.map((name) => ({

@@ -6,6 +6,7 @@ import { image as imageSource, local } from '../llb/index.ts';
 import type { State, VertexMetadata } from '../llb/index.ts';
 import type { SourceLocation } from '../shared/errors.ts';
 import type { ImageConfig } from '../shared/oci.ts';
+import { formatPlatform } from '../shared/platform.ts';
 import type { Platform } from '../shared/platform.ts';
 import { processWord } from '../parser/shell-lexer.ts';
 import { createLookup } from './args.ts';
@@ -111,7 +112,10 @@ export function nextStepPrefix(ctx: StageContext): string {
   const width = String(ctx.totalSteps).length;
   const name = ctx.build.showStageNames ? `${stageDisplayName(ctx.stage)} ` : '';
   const trigger = ctx.inTrigger ? 'ONBUILD ' : '';
-  return `[${name}${String(ctx.step).padStart(width)}/${ctx.totalSteps}] ${trigger}`;
+  // BuildKit's `[linux/arm64 build 2/4]`: the stage's own platform, so a stage built once
+  // for every target (FROM --platform=$BUILDPLATFORM) has one title in every graph.
+  const platform = ctx.build.opts.multiPlatform ? `${formatPlatform(ctx.platform)} ` : '';
+  return `[${platform}${name}${String(ctx.step).padStart(width)}/${ctx.totalSteps}] ${trigger}`;
 }
 
 /** Vertex metadata for a step of this stage. */

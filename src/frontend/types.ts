@@ -13,6 +13,8 @@ export interface BuildOptions {
   platform: Platform;
   /** The platform tbuild runs on (BUILDPLATFORM). */
   buildPlatform: Platform;
+  /** One of several target platforms: step titles then start with the stage's platform. */
+  multiPlatform?: boolean;
   /** Name of the local source holding the build context (default `context`). */
   contextName?: 'context';
   /** .dockerignore patterns, in order. */

@@ -16,7 +16,10 @@ import type { OutputSpec } from '../types.ts';
 import type { OutputContext } from './write-outputs.ts';
 
 /** The image as this output wants it: default docker media types, OCI for `type=oci`. */
-async function imageFor(ctx: OutputContext, output: OutputSpec): Promise<CommittedImage> {
+export async function imageFor(
+  ctx: Pick<OutputContext, 'store' | 'options' | 'committed'>,
+  output: OutputSpec,
+): Promise<CommittedImage> {
   const { attrs } = output;
   const oci =
     attrs['oci-mediatypes'] !== undefined
@@ -106,7 +109,7 @@ export async function exportFilesystem(ctx: OutputContext, output: OutputSpec): 
  * The caller's stream for `dest=-`, behind a view whose end does not end it: the caller
  * owns its stdout and may write more after the build.
  */
-function standardOutput(ctx: OutputContext): Writable {
+export function standardOutput(ctx: Pick<OutputContext, 'stdout'>): Writable {
   const stdout = ctx.stdout;
   if (stdout === undefined)
     throw new UsageError('an output has dest=-, but this build has no standard output', {

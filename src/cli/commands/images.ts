@@ -129,10 +129,27 @@ async function formatImages(rows: readonly ImageRow[], argv: ImagesArgs): Promis
 async function listImages(store: Store, view: { noTrunc: boolean }): Promise<ListedImage[]> {
   const { parseReference, familiarName } = await import('../../registry/reference.ts');
   const { formatAgo, formatBytes, isUnnamedImage } = await import('../../cache/index.ts');
+  const { readIndexChildren } = await import('../../engine/image-info.ts');
   const listed: ListedImage[] = [];
-  for (const image of store.images.list()) {
+  const records = store.images.list();
+  // A multi-platform image is one entry: its platforms' images (kept unnamed) are not listed.
+  const indexes = new Map<string, ImageRecord[]>();
+  for (const image of records) {
+    const children = await readIndexChildren(store, image);
+    if (children)
+      indexes.set(
+        image.name,
+        children.map((c) => c.record),
+      );
+  }
+  const inIndex = new Set([...indexes.values()].flat().map((r) => r.config));
+  for (const image of records) {
+    if (isUnnamedImage(image) && inIndex.has(image.config)) continue;
+    const children = indexes.get(image.name);
     const ref = isUnnamedImage(image) ? undefined : parseReference(image.name);
-    const config = await readConfig(store, image);
+    const config = children
+      ? await newestConfig(store, children, image)
+      : await readConfig(store, image);
     const repository = ref
       ? familiarName({ registry: ref.registry, repository: ref.repository })
       : undefined;
@@ -151,7 +168,11 @@ async function listImages(store: Store, view: { noTrunc: boolean }): Promise<Lis
         Digest: image.manifest,
         CreatedAt: formatCreatedAt(config.created),
         CreatedSince: formatAgo(config.created),
-        Size: formatBytes(await measureImage(store, image)),
+        Size: formatBytes(
+          children
+            ? await sumSizes(store, children, measureImage)
+            : await measureImage(store, image),
+        ),
       },
     });
   }
@@ -185,6 +206,29 @@ async function readConfig(
     created: Number.isNaN(time) ? image.createdAt : time,
     labels: config.config?.Labels ?? {},
   };
+}
+
+/** An index's time is its newest platform's; it has no labels of its own. */
+async function newestConfig(
+  store: Store,
+  children: ImageRecord[],
+  index: ImageRecord,
+): Promise<{ created: number; labels: Record<string, string> }> {
+  const configs = await Promise.all(children.map((c) => readConfig(store, c)));
+  return {
+    created: configs.length ? Math.max(...configs.map((c) => c.created)) : index.createdAt,
+    labels: configs[0]?.labels ?? {},
+  };
+}
+
+async function sumSizes(
+  store: Store,
+  children: ImageRecord[],
+  measure: (store: Store, image: ImageRecord) => Promise<number>,
+): Promise<number> {
+  let total = 0;
+  for (const child of children) total += await measure(store, child);
+  return total;
 }
 
 /** Docker's CreatedAt: Go's time.String in UTC, `2026-12-02 13:40:31 +0000 UTC`. */
