@@ -15,6 +15,7 @@ import { commitIndex, type CommittedIndex } from '../engine/commit-index.ts';
 import { createImageProvider } from '../engine/images.ts';
 import { runImage, type RunImageOptions } from '../engine/run-image.ts';
 import { createWorker } from '../engine/worker.ts';
+import { prepareEmulation, probePlatform, type PlatformSupport } from '../exec/emulation.ts';
 import { openContextCache, type ContextCache } from '../engine/context/index.ts';
 import type { CheckResult, FrontendWarning, LowerResult } from '../frontend/index.ts';
 import type { RegistryClient } from '../registry/types.ts';
@@ -25,7 +26,7 @@ import { createSolver, type KeyFacts, type KeyHistory } from '../solver/index.ts
 import { formatPlatform, type Platform } from '../shared/platform.ts';
 import { cleanupStaleContainers, lazyRuncExecutor } from './containers.ts';
 import { checkPrepared, lowerDockerfile } from './lower.ts';
-import { mergeDefinitions, solvePlatforms } from './solve-platforms.ts';
+import { mergeDefinitions, runPlatforms, solvePlatforms } from './solve-platforms.ts';
 import { nameImage, nameIndex } from './name-image.ts';
 import { refuseMultiPlatformLoad, writeIndexOutputs } from './outputs/index-outputs.ts';
 import { writeOutputs } from './outputs/write-outputs.ts';
@@ -85,6 +86,7 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
       });
     })());
   const stateDir = path.join(store.root, 'runc');
+  const probes = new Map<string, Promise<PlatformSupport>>();
   let cleaned: Promise<void> | undefined;
   let hostChecked: Promise<void> | undefined;
   const session: BuildSession = {
@@ -95,7 +97,20 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => (cleaned ??= cleanupStaleContainers(stateDir)),
     // Once per builder; a failure is not kept, so a long-lived builder sees a fix.
-    checkHost: (_platforms) =>
+    probePlatform: (platform) => {
+      const key = formatPlatform(platform);
+      let probe = probes.get(key);
+      if (!probe) {
+        // A failure is not kept: a long-lived builder sees qemu-user-static once installed.
+        probe = probePlatform(platform).then((support) => {
+          if (support.mode === undefined) probes.delete(key);
+          return support;
+        });
+        probes.set(key, probe);
+      }
+      return probe;
+    },
+    checkHost: () =>
       (hostChecked ??= assertBuildHost().catch((error: unknown) => {
         hostChecked = undefined;
         throw error;
@@ -192,7 +207,9 @@ interface BuildSession {
   registry: () => Promise<RegistryClient>;
   cleanup: () => Promise<void>;
   /** Fails with what the machine lacks (runc, mount, attr…) before the build starts. */
-  checkHost: (platforms: readonly Platform[]) => Promise<void>;
+  checkHost: () => Promise<void>;
+  /** How RUN steps for a platform run here (exec/emulation.ts), probed once per builder. */
+  probePlatform: (platform: Platform) => Promise<PlatformSupport>;
   stateDir: string;
   parallelism: number;
   solver: ReturnType<typeof createSolver>;
@@ -213,16 +230,18 @@ async function runBuild(
   let ok = false;
   // The host check (a few PATH lookups, ~ms) runs while the Dockerfile is lowered, and is
   // awaited before anything runs; awaited later, its rejection must not go unhandled first.
-  const hostReady = session.checkHost(options.platforms);
+  const hostReady = session.checkHost();
   hostReady.catch(() => undefined);
   try {
     const images = createImageProvider({ store, registry: session.registry });
     const lowered = await lowerPlatforms(prepared, images, emit);
+    const definitions = lowered.map((l) => l.definition);
     await hostReady;
+    // Every platform a RUN step runs for can run here, or the build stops before any work.
+    const emulation = await prepareEmulation(runPlatforms(definitions), session.probePlatform);
     emit({ type: 'build.started', time: started, target: options.target });
     await session.cleanup();
     if (run.changedPaths !== undefined) session.contexts.noteChanges(run.changedPaths);
-    const definitions = lowered.map((l) => l.definition);
     const worker = createWorker(
       {
         store,
@@ -242,6 +261,7 @@ async function runBuild(
         secrets: [...options.secrets],
         sshAgents: { ...options.sshAgents },
         onProgress: emit,
+        emulation,
         defaultNetwork: options.network === 'none' ? 'none' : 'host',
       },
       definitions.length === 1 ? definitions[0]! : mergeDefinitions(definitions),

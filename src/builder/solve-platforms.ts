@@ -33,6 +33,16 @@ export function mergeDefinitions(definitions: readonly Definition[]): Definition
   };
 }
 
+/** The platforms RUN steps of these graphs run for, each once. */
+export function runPlatforms(definitions: readonly Definition[]): Platform[] {
+  const found = new Map<string, Platform>();
+  for (const definition of definitions)
+    for (const vertex of Object.values(definition.vertices))
+      if (vertex.op.type === 'exec' && vertex.platform)
+        found.set(JSON.stringify(vertex.platform), vertex.platform);
+  return [...found.values()];
+}
+
 /**
  * Each graph's root result, in the order given. The first failure cancels the other
  * graphs (after their running steps settle) and is what rejects.

@@ -2,6 +2,7 @@
  * The engine: the solver's Worker for LLB ops on tbuild's store, runc and overlayfs.
  */
 import type { SnapshotId, Store } from '../cache/types.ts';
+import type { RunEmulation } from '../exec/emulation.ts';
 import type { Executor } from '../exec/types.ts';
 import type { Digest, Platform } from '../llb/types.ts';
 import type { ImageConfig } from '../shared/oci.ts';
@@ -73,6 +74,11 @@ export interface EngineOptions {
   sshAgents?: Record<string, string>;
   /** Network for RUN steps that do not name one (`--network` of the build; default host). */
   defaultNetwork?: 'host' | 'none';
+  /**
+   * RUN steps of foreign platforms (by `os/arch[/variant]`) that run under QEMU registered
+   * in their own user namespace; others run as they are (see exec/emulation.ts).
+   */
+  emulation?: ReadonlyMap<string, RunEmulation | undefined>;
   /** Build-wide progress sink for work outside vertices. */
   onProgress?: ProgressSink;
 }

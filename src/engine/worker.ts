@@ -85,7 +85,14 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
         break;
       case 'exec':
         return keyed(async (ctx, inputs) =>
-          (await import('./ops/exec.ts')).runExecOp(engine, op, inputs, ctx, describe(digest)),
+          (await import('./ops/exec.ts')).runExecOp(
+            engine,
+            op,
+            inputs,
+            ctx,
+            describe(digest),
+            vertex.platform,
+          ),
         );
       case 'file':
         return keyed(async (ctx, inputs) =>

@@ -3,6 +3,7 @@
  * Layout under stateDir: `runc/` is runc's --root (container state), `bundles/<id>/`
  * holds config.json, the files bind-mounted as /etc/hosts etc., and runc's log.
  */
+import { withEmulation } from './emulation-spec.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -102,7 +103,10 @@ async function prepareBundle(stateDir: string, spec: RunSpec): Promise<Prepared>
         recursive: true,
         mode: 0o755,
       });
-      const config = createOciSpec(spec, mounts, hostname, await readHostLimits());
+      const config = withEmulation(
+        createOciSpec(spec, mounts, hostname, await readHostLimits()),
+        spec.emulation,
+      );
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();

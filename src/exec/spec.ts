@@ -83,6 +83,7 @@ export interface OciSpec {
   hostname: string;
   mounts: OciMount[];
   linux: Record<string, unknown>;
+  hooks?: Record<string, Array<{ path: string; args?: string[] }>>;
 }
 
 /** Fresh kernel filesystems every container gets; nothing of them lives in the rootfs. */

@@ -2,6 +2,7 @@
  * The executor's contract: run one process in a sandboxed Linux container whose root
  * filesystem is an already-mounted directory. Only src/exec spawns containers.
  */
+import type { RunEmulation } from './emulation.ts';
 
 export interface ExecMountSpec {
   /** Absolute path inside the container. */
@@ -46,6 +47,8 @@ export interface RunSpec {
    * `docker stop`). Without it the process is killed at once, as a cancelled RUN is.
    */
   stop?: { signal: string; timeoutMs: number };
+  /** A foreign architecture's step: QEMU registered in its own user namespace. */
+  emulation?: RunEmulation;
 }
 
 export interface RunResult {

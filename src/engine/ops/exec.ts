@@ -2,6 +2,7 @@
  * RUN: an exec op on an overlay of its root input; the upper dir becomes the new layer.
  * Extra mounts (RUN --mount) are prepared here as host paths for the executor.
  */
+import { formatPlatform, type Platform } from '../../shared/platform.ts';
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecMount, ExecOp } from '../../llb/types.ts';
@@ -28,7 +29,9 @@ export async function runExecOp(
   inputs: readonly Ref[],
   ctx: OpContext,
   description: string,
+  platform?: Platform,
 ): Promise<Ref[]> {
+  const emulation = platform && engine.emulation?.get(formatPlatform(platform));
   const rootMount = op.mounts.find((m) => m.dest === '/');
   if (!rootMount) throw new UnsupportedOpError('exec op has no root mount');
   const extraOutputs = op.mounts.filter((m) => m !== rootMount && m.output !== null);
@@ -69,6 +72,7 @@ export async function runExecOp(
           hosts: DEFAULT_HOSTS + (op.extraHosts ?? []).map((h) => `${h.ip}\t${h.host}\n`).join(''),
           ...(op.shmSize !== undefined ? { shmSize: op.shmSize } : {}),
           ...(op.ulimits ? { ulimits: op.ulimits } : {}),
+          ...(emulation ? { emulation } : {}),
         },
         {
           stdout: (chunk) => ctx.log('stdout', chunk.toString()),
