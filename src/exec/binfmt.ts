@@ -91,12 +91,18 @@ export async function registrationLine(platform: Platform): Promise<string | und
       throw error;
     },
   );
-  if (conf === undefined) return undefined;
-  // :name:type:offset:magic:mask:interpreter:flags — magic and mask are \x escapes.
-  const fields = conf.trim().split(':');
+  // Debian leaves out the x86 files on x86 hosts (the kernel may run those natively).
+  const fields = (conf ?? X86_FALLBACK[name] ?? '').trim().split(':');
   if (fields.length < 8 || fields[2] !== 'M') return undefined;
   return `:tbuild-qemu-${name}:M:${fields[3]}:${fields[4]}:${fields[5]}:/usr/bin/qemu-${name}-static:CF`;
 }
+
+/** qemu-binfmt-conf.sh's x86 lines, in binfmt.d form (the interpreter is replaced). */
+const X86_FALLBACK: Record<string, string> = {
+  i386: ':qemu-i386:M::\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x03\\x00:\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/bin/qemu-i386-static:F',
+  x86_64:
+    ':qemu-x86_64:M::\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x3e\\x00:\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/bin/qemu-x86_64-static:F',
+};
 
 /** A static ELF program for `platform` that exits 0 at once, or undefined for an unknown arch. */
 export function probeProgram(platform: Platform): Buffer | undefined {

@@ -119,7 +119,13 @@ export async function probePlatform(
     )
       return { platform, mode: 'namespace', registration };
     if (await run(probe, [])) return { platform, mode: 'host' };
-    if (!registration) return { platform, problem: `${interpreter} is not installed` };
+    if (!registration)
+      return {
+        platform,
+        problem: (await exists(interpreter))
+          ? `no binfmt_misc magic for ${platform.architecture} (/usr/lib/binfmt.d/qemu-${qemuName(platform)}.conf)`
+          : `${interpreter} is not installed`,
+      };
     if (options.registerOnHost === false)
       return { platform, problem: 'no binfmt_misc handler, in a user namespace or on the host' };
     await registerOnHost(platform, registration);

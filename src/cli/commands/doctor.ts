@@ -13,7 +13,8 @@ const MARK: Record<CheckResult['status'], string> = { ok: 'ok', warn: 'WARN', fa
 
 const doctorCommand: CommandModule<object, DoctorArgs> = {
   command: 'doctor',
-  describe: 'Check that this machine has what tbuild needs (runc, mount, attr, overlayfs, root)',
+  describe:
+    'Check that this machine has what tbuild needs (runc, mount, attr, overlayfs, root) and list the platforms it can build',
   builder: (yargs: Argv<object>): Argv<DoctorArgs> =>
     yargs.option('format', {
       choices: ['text', 'json'] as const,
@@ -24,12 +25,12 @@ const doctorCommand: CommandModule<object, DoctorArgs> = {
     const { CHECKS, currentHost, installCommand, packagesToInstall, runChecks } =
       await import('../../doctor/index.ts');
     const host = currentHost();
-    const results = await runChecks(host);
+    const [results, platforms] = await Promise.all([runChecks(host), buildablePlatforms()]);
     const failed = results.some((r) => r.status === 'fail');
     const install = await installCommand(packagesToInstall(results, true), host);
     if (argv.format === 'json') {
       process.stdout.write(
-        JSON.stringify({ ok: !failed, checks: results, install }, null, 2) + '\n',
+        JSON.stringify({ ok: !failed, checks: results, platforms, install }, null, 2) + '\n',
       );
     } else {
       const titles = new Map(CHECKS.map((c) => [c.id, c.title]));
@@ -40,11 +41,53 @@ const doctorCommand: CommandModule<object, DoctorArgs> = {
         if (r.status !== 'ok' && r.hint)
           process.stdout.write(`${''.padEnd(width + 6)}  hint: ${r.hint}\n`);
       }
+      process.stdout.write('\nPlatforms (--platform) whose RUN steps can run here:\n');
+      for (const p of platforms)
+        process.stdout.write(
+          `${(p.mode ? 'ok' : 'no').padEnd(4)}  ${p.platform.padEnd(width)}  ${p.mode ? MODE[p.mode] : p.problem}\n`,
+        );
       if (install) process.stdout.write(`\nTo install what is missing:\n  ${install}\n`);
       else if (!failed) process.stdout.write('\ntbuild can build on this machine.\n');
     }
     if (failed) process.exitCode = 1;
   },
 };
+
+const MODE: Record<string, string> = {
+  native: 'native',
+  namespace: "QEMU, registered in each step's own user namespace",
+  host: "QEMU, through the host's binfmt_misc",
+};
+
+/** Every platform tbuild can emulate, probed without registering anything on the host. */
+async function buildablePlatforms(): Promise<
+  Array<{ platform: string; mode?: string; problem?: string }>
+> {
+  const [{ EMULATED_ARCHITECTURES }, { probePlatform }, { formatPlatform, hostPlatform }] =
+    await Promise.all([
+      import('../../exec/binfmt.ts'),
+      import('../../exec/emulation.ts'),
+      import('../../shared/platform.ts'),
+    ]);
+  const host = hostPlatform();
+  const archs = [
+    host.architecture,
+    ...EMULATED_ARCHITECTURES.filter((a) => a !== host.architecture),
+  ];
+  const results = await Promise.all(
+    archs.map((architecture) =>
+      probePlatform(
+        architecture === 'arm'
+          ? { os: 'linux', architecture, variant: 'v7' }
+          : { os: 'linux', architecture },
+        { registerOnHost: false },
+      ),
+    ),
+  );
+  return results.map((r) => ({
+    platform: formatPlatform(r.platform),
+    ...(r.mode ? { mode: r.mode } : { problem: r.problem }),
+  }));
+}
 
 export const command = doctorCommand as unknown as CommandModule<object, never>;
