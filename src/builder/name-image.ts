@@ -43,14 +43,6 @@ export async function nameIndex(
   committed: CommittedIndex,
   status: TaskStatus,
 ): Promise<void> {
-  for (const { image } of committed.images) {
-    store.images.keepUnnamed({
-      manifest: image.manifest.descriptor.digest,
-      config: image.config.descriptor.digest,
-      snapshot: image.snapshot,
-      createdAt: Date.now(),
-    });
-  }
   const index = {
     manifest: committed.descriptor.digest,
     config: committed.descriptor.digest,
@@ -59,10 +51,26 @@ export async function nameIndex(
   };
   const unnamed = options.tags.length === 0 && options.outputs.length === 0;
   await status(`writing image ${index.config}`, () => {
+    if (unnamed || options.tags.length > 0) keepPlatformImages(store, committed);
     if (unnamed) store.images.keepUnnamed(index);
   });
   for (const tag of options.tags) {
     const name = normalizeImageName(tag);
     await status(`naming to ${name}`, () => store.images.set({ ...index, name }));
+  }
+}
+
+/**
+ * Each platform's image of an index the store keeps, without a name: a later build's base
+ * (FROM the index) finds its snapshots; `tbuild images` lists the index alone.
+ */
+export function keepPlatformImages(store: Store, committed: CommittedIndex): void {
+  for (const { image } of committed.images) {
+    store.images.keepUnnamed({
+      manifest: image.manifest.descriptor.digest,
+      config: image.config.descriptor.digest,
+      snapshot: image.snapshot,
+      createdAt: Date.now(),
+    });
   }
 }

@@ -19,6 +19,7 @@ import type { ProgressSink } from '../../shared/progress.ts';
 import type { ResolvedBuildOptions } from '../options.ts';
 import { task } from '../task.ts';
 import type { OutputSpec } from '../types.ts';
+import { keepPlatformImages } from '../name-image.ts';
 import { imageFor, standardOutput } from './archives.ts';
 
 export interface IndexOutputContext {
@@ -73,6 +74,7 @@ async function writeIndexOutput(ctx: IndexOutputContext, output: OutputSpec): Pr
       return;
     case 'image':
     case 'registry':
+      keepPlatformImages(ctx.store, ctx.committed);
       for (const name of output.names) {
         const normalized = normalizeImageName(name);
         ctx.store.images.set({
