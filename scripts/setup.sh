@@ -12,9 +12,11 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # docker-registry are the third-party checks and the loopback registry in tests;
 # busybox-static makes base images; openssl and apache2-utils set up registry auth in tests;
 # openssh-client gives the ssh-agent that RUN --mount=type=ssh tests forward; sudo lets the
-# Action's tests run it as a runner's unprivileged user does.
+# Action's tests run it as a runner's unprivileged user does; qemu-user-static runs RUN steps
+# of other architectures (--platform linux/arm64).
 packages=(runc util-linux attr coreutils busybox-static skopeo umoci docker-registry
-  openssl apache2-utils openssh-client xz-utils bzip2 gzip git ca-certificates curl sudo)
+  openssl apache2-utils openssh-client xz-utils bzip2 gzip git ca-certificates curl sudo
+  qemu-user-static)
 missing=()
 for p in "${packages[@]}"; do
   # A runc from elsewhere (Docker's containerd.io on GitHub's runners) is fine, and Debian's
@@ -27,6 +29,15 @@ if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The multi-platform tests take arm64's busybox-static from Debian's archive (apt-get download
+# busybox-static:arm64), which needs the architecture known to dpkg. Debian's mirrors carry
+# arm64; Ubuntu's keep it on ports.ubuntu.com, so only Debian is set up here.
+if grep -q '^ID=debian' /etc/os-release 2>/dev/null && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  say "adding arm64 to dpkg's architectures (for the multi-platform tests' base image)"
+  dpkg --add-architecture arm64
+  apt-get update -qq
 fi
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }

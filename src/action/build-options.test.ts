@@ -103,9 +103,14 @@ describe('inputs → build options', () => {
     expect(pushed.pushTo).toEqual(['r/x:1']);
   });
 
+  it('passes several platforms on as one --platform list (a multi-platform build)', async () => {
+    expect((await map({ platforms: 'linux/amd64,linux/arm64' })).options.platform).toBe(
+      'linux/amd64,linux/arm64',
+    );
+  });
+
   it('refuses what tbuild cannot do, naming the input', async () => {
     const refused: Array<[Record<string, string>, RegExp]> = [
-      [{ platforms: 'linux/amd64,linux/arm64' }, /input "platforms"/],
       [{ 'cache-to': 'type=gha,mode=max' }, /input "cache-to": tbuild cannot export/],
       [{ annotations: 'a=b' }, /input "annotations"/],
       [{ attests: 'type=sbom' }, /input "attests"/],

@@ -56,7 +56,7 @@ export async function toBuildOptions(inputs: Inputs, ctx: MappingContext): Promi
       parseKeyValues(inputs['build-args'], '--build-arg', ctx.env),
     ),
     ...(inputs.target ? { target: inputs.target } : {}),
-    ...(inputs.platforms.length === 1 ? { platform: inputs.platforms[0]! } : {}),
+    ...(inputs.platforms.length > 0 ? { platform: inputs.platforms.join(',') } : {}),
     noCache: inputs['no-cache'],
     noCacheFilter: inputs['no-cache-filters'],
     pull: inputs.pull,
@@ -95,12 +95,6 @@ function refuseUnsupported(inputs: Inputs): string[] {
   const refuse = (input: string, why: string, hint: string) => {
     throw new InputError(input, why, { hint });
   };
-  if (inputs.platforms.length > 1)
-    refuse(
-      'platforms',
-      `tbuild builds one platform per build, not ${inputs.platforms.join(', ')}`,
-      'Give one platform, or run one step per platform; multi-platform images are planned.',
-    );
   const notes = inputs.allow.filter((a) => a !== 'network.host');
   if (notes.length)
     refuse(

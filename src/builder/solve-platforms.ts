@@ -47,18 +47,20 @@ export function runPlatforms(definitions: readonly Definition[]): Platform[] {
  * Each graph's root result, in the order given. The first failure cancels the other
  * graphs (after their running steps settle) and is what rejects.
  */
-export async function solvePlatforms(
+export async function solvePlatforms<R = Ref>(
   solver: Solver,
   graphs: readonly PlatformGraph[],
-  worker: Worker<Ref>,
+  worker: Worker<R>,
   options: SolvePlatformsOptions,
-): Promise<Array<Ref | null>> {
+): Promise<Array<R | null>> {
   const controller = new AbortController();
   const abort = () => controller.abort(options.signal.reason);
   if (options.signal.aborted) abort();
   options.signal.addEventListener('abort', abort, { once: true });
   const emit: (graph: PlatformGraph) => ProgressSink =
     graphs.length === 1 ? () => options.emit : reportSharedOnce(options.emit);
+  // The failure that started it, not the cancellations it caused in the other graphs.
+  let firstError: unknown;
   try {
     const solves = graphs.map((graph) =>
       solver
@@ -70,18 +72,15 @@ export async function solvePlatforms(
           history: { scope: options.historyScope(graph.platform), store: options.history },
         })
         .catch((error: unknown) => {
+          if (!controller.signal.aborted) firstError ??= error;
           controller.abort(error);
           throw error;
         }),
     );
     const settled = await Promise.allSettled(solves);
     const failed = settled.find((s) => s.status === 'rejected');
-    // The failure that started it, not the cancellations it caused in the other graphs.
-    const first = settled.find(
-      (s) => s.status === 'rejected' && s.reason !== controller.signal.reason,
-    );
-    if (failed) throw ((first ?? failed) as PromiseRejectedResult).reason;
-    return settled.map((s) => (s as PromiseFulfilledResult<{ result: Ref | null }>).value.result);
+    if (failed) throw firstError ?? (failed as PromiseRejectedResult).reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<{ result: R | null }>).value.result);
   } finally {
     options.signal.removeEventListener('abort', abort);
   }
