@@ -206,11 +206,6 @@ describe('inputs tbuild does not support', () => {
 
   it.each([
     [
-      'platforms',
-      'linux/amd64,linux/arm64',
-      /input "platforms": tbuild builds one platform per build/,
-    ],
-    [
       'cache-from',
       'type=gha',
       /input "cache-from": tbuild cannot import build cache yet \(type=gha\)/,
