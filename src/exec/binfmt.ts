@@ -79,7 +79,9 @@ export function qemuInterpreter(platform: Platform): string | undefined {
 
 /**
  * The `register` line for `platform`: Debian's magic and mask, the static interpreter,
- * flags CF (credentials of the binary; fix-binary). Undefined when the package's binfmt.d
+ * flags PCF: P keeps argv[0] (QEMU ≥ 6 reads it from AT_FLAGS; busybox's shell runs `cat` by
+ * re-executing itself as `cat`, which without P becomes `sh`), C takes the binary's
+ * credentials, F is fix-binary. Undefined when the package's binfmt.d
  * file is not there.
  */
 export async function registrationLine(platform: Platform): Promise<string | undefined> {
@@ -94,7 +96,7 @@ export async function registrationLine(platform: Platform): Promise<string | und
   // Debian leaves out the x86 files on x86 hosts (the kernel may run those natively).
   const fields = (conf ?? X86_FALLBACK[name] ?? '').trim().split(':');
   if (fields.length < 8 || fields[2] !== 'M') return undefined;
-  return `:tbuild-qemu-${name}:M:${fields[3]}:${fields[4]}:${fields[5]}:/usr/bin/qemu-${name}-static:CF`;
+  return `:tbuild-qemu-${name}:M:${fields[3]}:${fields[4]}:${fields[5]}:/usr/bin/qemu-${name}-static:PCF`;
 }
 
 /** qemu-binfmt-conf.sh's x86 lines, in binfmt.d form (the interpreter is replaced). */

@@ -81,6 +81,57 @@ describe('tbuild build --platform linux/amd64,linux/arm64', () => {
     expect(info!.Manifests.map((m) => m.Platform)).toEqual(['linux/amd64', 'linux/arm64']);
   });
 
+  // `cat` in busybox's shell re-executes busybox as `cat`: under QEMU that needs binfmt's P
+  // flag (preserve argv[0]), else the applet runs as `sh` and executes /target.
+  it('takes a stored index as a base, per platform, and keys the cache per platform', async () => {
+    const context = await makeContext({
+      Dockerfile: `FROM ${registry.host}/app:multi\nRUN cat /target > /from-base && uname -m >> /from-base\n`,
+    });
+    const out = path.join(dirs.scratch, 'from-index');
+    const first = await build(dirs.store, context, [
+      '--platform',
+      'linux/arm64',
+      '-o',
+      `type=local,dest=${out}`,
+    ]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(readFileSync(path.join(out, 'from-base'), 'utf8')).toBe('arm64\naarch64\n');
+    // The same step for amd64 is another step: it runs, and gives amd64's answer.
+    const second = await build(dirs.store, context, ['-o', `type=local,dest=${out}-amd64`]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.ran.some((n) => n.includes('RUN cat /target'))).toBe(true);
+    expect(readFileSync(path.join(`${out}-amd64`, 'from-base'), 'utf8')).toBe('amd64\nx86_64\n');
+    const again = await build(dirs.store, context, ['--platform', 'linux/arm64']);
+    expect(again.cached.some((n) => n.includes('RUN cat /target'))).toBe(true);
+  });
+
+  it('writes a docker archive as Docker 25+ does for an index: index.json, and manifest.json for this machine', async () => {
+    const context = await makeContext({ Dockerfile: `FROM ${base}\nRUN uname -m > /arch\n` });
+    const tar = path.join(dirs.scratch, 'multi-docker.tar');
+    const result = await build(dirs.store, context, [
+      ...PLATFORMS,
+      '-o',
+      `type=docker,dest=${tar},name=app:docker`,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const read = (file: string) =>
+      JSON.parse(execFileSync('tar', ['-xOf', tar, file], { encoding: 'utf8' })) as never;
+    const top = read('index.json') as {
+      manifests: Array<{ digest: string; annotations: Record<string, string> }>;
+    };
+    expect(top.manifests).toHaveLength(1);
+    expect(top.manifests[0]!.annotations['io.containerd.image.name']).toBe(
+      'docker.io/library/app:docker',
+    );
+    const index = read(`blobs/sha256/${top.manifests[0]!.digest.slice(7)}`) as {
+      manifests: Array<{ platform: { architecture: string } }>;
+    };
+    expect(index.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
+    const [entry] = read('manifest.json') as Array<{ Config: string; RepoTags: string[] }>;
+    expect(entry!.RepoTags).toEqual(['app:docker']);
+    expect((read(entry!.Config) as { architecture: string }).architecture).toBe('amd64');
+  });
+
   it('writes an OCI layout that skopeo copies whole and umoci reads', async () => {
     const context = await makeContext({ Dockerfile: `FROM ${base}\nRUN uname -m > /arch\n` });
     const tar = path.join(dirs.scratch, 'multi-oci.tar');
