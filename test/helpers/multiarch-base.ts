@@ -19,18 +19,30 @@ const run = promisify(execFile);
 /** Where the arm64 busybox binary is kept between test runs. */
 const ARM64_DIR = path.join(os.tmpdir(), 'tbuild-test-busybox-arm64');
 
+const DEBIAN_ARM64_DEB =
+  'http://deb.debian.org/debian/pool/main/b/busybox/busybox-static_1.35.0-4+deb12u1+b1_arm64.deb';
+const DEBIAN_ARM64_SHA256 = '732c9135564fc71337e0e05fb4da4d11e6c28c1834bce3e405e575afef2a52f5';
+
 /** Debian's arm64 busybox-static binary, downloaded once. */
 export async function arm64Busybox(): Promise<string> {
   const binary = path.join(ARM64_DIR, 'root/bin/busybox');
   if (existsSync(binary)) return binary;
   await mkdir(ARM64_DIR, { recursive: true });
+  // Where dpkg knows arm64 (Debian, after scripts/setup.sh), apt-get fetches it; elsewhere
+  // (Ubuntu runners keep arm64 on another mirror) the same Debian 12 package is fetched from
+  // Debian's archive and checked against its digest.
   await run('bash', [
     '-c',
-    'set -euo pipefail; cd "$1"; apt-get download -q busybox-static:arm64 >/dev/null 2>&1 || ' +
-      '{ echo "apt-get download busybox-static:arm64 failed: run dpkg --add-architecture arm64 && apt-get update (scripts/setup.sh does)" >&2; exit 1; }; ' +
-      'dpkg-deb -x busybox-static_*_arm64.deb root',
+    'set -euo pipefail; cd "$1"; ' +
+      'if ! apt-get download -q busybox-static:arm64 >/dev/null 2>&1; then ' +
+      'curl -fsSL --retry 3 -o busybox-static_arm64.deb "$2" && ' +
+      'echo "$3  busybox-static_arm64.deb" | sha256sum -c --quiet || ' +
+      '{ echo "cannot get busybox-static:arm64: run dpkg --add-architecture arm64 && apt-get update" >&2; exit 1; }; fi; ' +
+      'dpkg-deb -x busybox-static_*arm64.deb root',
     'get-busybox',
     ARM64_DIR,
+    DEBIAN_ARM64_DEB,
+    DEBIAN_ARM64_SHA256,
   ]);
   return binary;
 }
