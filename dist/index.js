@@ -248,7 +248,7 @@ function pLimit(concurrency) {
     activeCount--;
     resumeNext();
   };
-  const run7 = async (function_, resolve2, arguments_) => {
+  const run8 = async (function_, resolve2, arguments_) => {
     const result = (async () => function_(...arguments_))();
     resolve2(result);
     try {
@@ -262,7 +262,7 @@ function pLimit(concurrency) {
     new Promise((internalResolve) => {
       queueItem.run = internalResolve;
       queue.enqueue(queueItem);
-    }).then(run7.bind(void 0, function_, resolve2, arguments_));
+    }).then(run8.bind(void 0, function_, resolve2, arguments_));
     if (activeCount < concurrency) {
       resumeNext();
     }
@@ -880,9 +880,9 @@ async function readXattrs(dir, pattern = "-") {
 async function writeXattrs(map) {
   if (map.size === 0) return;
   const parts = [];
-  for (const [path32, attrs] of map) {
+  for (const [path34, attrs] of map) {
     if (attrs.size === 0) continue;
-    parts.push(Buffer.from(`# file: ${escapeName(path32)}
+    parts.push(Buffer.from(`# file: ${escapeName(path34)}
 `));
     for (const [name, value] of attrs) {
       parts.push(Buffer.from(`${escapeName(name)}=0s${value.toString("base64")}
@@ -1039,8 +1039,8 @@ async function* generateLayerTar(diffDir, options = {}) {
   }
   yield endOfArchive();
 }
-function whiteoutEntry(path32, mtime, uid = 0, gid = 0) {
-  return { path: path32, type: "file", mode: 384, uid, gid, size: 0, mtime };
+function whiteoutEntry(path34, mtime, uid = 0, gid = 0) {
+  return { path: path34, type: "file", mode: 384, uid, gid, size: 0, mtime };
 }
 async function toTarEntry(item, mtime, attrs, firstLinks) {
   const { stat: stat11, rel } = item;
@@ -1078,27 +1078,27 @@ async function toTarEntry(item, mtime, attrs, firstLinks) {
   }
   return { ...base, size: stat11.size };
 }
-function readSmallFile(path32) {
+function readSmallFile(path34) {
   try {
-    return Promise.resolve(readFileSync4(path32));
+    return Promise.resolve(readFileSync4(path34));
   } catch (error) {
     return Promise.reject(error);
   }
 }
-function changedSize(path32) {
-  return new LayerWriteError(`file ${path32} changed size while its layer was being written`);
+function changedSize(path34) {
+  return new LayerWriteError(`file ${path34} changed size while its layer was being written`);
 }
-function exactSize(path32, data, size) {
-  if (data.length < size) throw changedSize(path32);
+function exactSize(path34, data, size) {
+  if (data.length < size) throw changedSize(path34);
   return data.subarray(0, size);
 }
-async function* streamContent(path32, size) {
+async function* streamContent(path34, size) {
   let read = 0;
-  for await (const chunk of createReadStream2(path32, { end: size - 1 })) {
+  for await (const chunk of createReadStream2(path34, { end: size - 1 })) {
     read += chunk.length;
     yield chunk;
   }
-  if (read !== size) throw changedSize(path32);
+  if (read !== size) throw changedSize(path34);
 }
 var OPAQUE_XATTR, READ_AHEAD_FILE, SYNC_READ_FILE, READ_AHEAD_ENTRIES, READ_AHEAD_BYTES;
 var init_layer_writer = __esm({
@@ -1275,6 +1275,173 @@ var init_commit_image = __esm({
   }
 });
 
+// src/shared/platform.ts
+function hostPlatform() {
+  const architecture = NODE_TO_OCI_ARCH[process.arch] ?? process.arch;
+  return architecture === "arm" ? { os: "linux", architecture, variant: "v7" } : { os: "linux", architecture };
+}
+function parsePlatform(text) {
+  const fail = (reason) => {
+    throw new UsageError(`invalid platform "${text}": ${reason}`, { hint: HINT });
+  };
+  if (text === "") return fail("it is empty");
+  if (text.includes("*")) return fail("wildcards are not supported");
+  const parts = text.split("/");
+  if (parts.length > 3) return fail("cannot parse platform specifier");
+  const osMatch = OS_COMPONENT.exec(parts[0]);
+  if (!osMatch) return fail(`"${parts[0]}" is an invalid OS component`);
+  for (const part of parts.slice(1))
+    if (!COMPONENT.test(part)) fail(`"${part}" is an invalid component`);
+  const os = normalizeOs(osMatch[1]);
+  if (parts.length === 1) {
+    if (KNOWN_OS.has(os)) return { ...hostPlatform(), os };
+    const arch = normalizeArch(parts[0], "");
+    if (!KNOWN_ARCH.has(arch.architecture)) return fail("unknown operating system or architecture");
+    return withVariant({ os: "linux", ...arch });
+  }
+  return withVariant({ os, ...normalizeArch(parts[1], parts[2] ?? "") });
+}
+function parseTargetPlatforms(text) {
+  const entries = text.split(",").map((entry) => entry.trim());
+  const seen = /* @__PURE__ */ new Map();
+  return entries.map((entry, i) => {
+    if (entry === "") {
+      const where = entries.length === 1 ? "" : ` (entry ${i + 1} of ${entries.length})`;
+      throw new UsageError(`invalid platform list "${text}": an empty platform${where}`, {
+        hint: `${HINT} Separate several with commas, without a trailing one: linux/amd64,linux/arm64.`
+      });
+    }
+    const platform = parseTargetPlatform(entry);
+    const key = formatPlatform(platform);
+    const earlier = seen.get(key);
+    if (earlier !== void 0) {
+      throw new UsageError(
+        `invalid platform list "${text}": "${earlier}" and "${entry}" are both ${key}`,
+        { hint: `Name each platform once, as os/arch: ${HINT}` }
+      );
+    }
+    seen.set(key, entry);
+    return platform;
+  });
+}
+function parseTargetPlatform(text) {
+  if (text.includes(",")) {
+    throw new UsageError(`invalid platform "${text}": one platform, not a list`, { hint: HINT });
+  }
+  const platform = parsePlatform(text);
+  if (platform.os !== "linux")
+    throw new UsageError(`invalid platform "${text}": tbuild builds Linux images only`, {
+      hint: HINT
+    });
+  if (!KNOWN_ARCH.has(platform.architecture)) {
+    throw new UsageError(
+      `invalid platform "${text}": unknown architecture "${platform.architecture}"`,
+      { hint: `${HINT} Known architectures: ${[...KNOWN_ARCH].join(", ")}.` }
+    );
+  }
+  return platform;
+}
+function normalizeOs(os) {
+  const lower = os.toLowerCase();
+  return lower === "macos" ? "darwin" : lower;
+}
+function normalizeArch(archText, variantText) {
+  const arch = archText.toLowerCase();
+  const variant = variantText.toLowerCase();
+  switch (arch) {
+    case "i386":
+      return { architecture: "386", variant: "" };
+    case "x86_64":
+    case "x86-64":
+    case "amd64":
+      return { architecture: "amd64", variant: variant === "v1" ? "" : variant };
+    case "aarch64":
+    case "arm64": {
+      if (["8", "v8", "v8.0"].includes(variant)) return { architecture: "arm64", variant: "" };
+      if (["9", "9.0", "v9.0"].includes(variant)) return { architecture: "arm64", variant: "v9" };
+      return { architecture: "arm64", variant };
+    }
+    case "armhf":
+      return { architecture: "arm", variant: "v7" };
+    case "armel":
+      return { architecture: "arm", variant: "v6" };
+    case "arm":
+      if (variant === "" || variant === "7") return { architecture: "arm", variant: "v7" };
+      if (["5", "6", "8"].includes(variant)) return { architecture: "arm", variant: `v${variant}` };
+      return { architecture: "arm", variant };
+    default:
+      return { architecture: arch, variant };
+  }
+}
+function withVariant(p) {
+  return p.variant ? p : { os: p.os, architecture: p.architecture };
+}
+function formatPlatform(p) {
+  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
+}
+var NODE_TO_OCI_ARCH, HINT, KNOWN_OS, KNOWN_ARCH, OS_COMPONENT, COMPONENT;
+var init_platform = __esm({
+  "src/shared/platform.ts"() {
+    "use strict";
+    init_errors();
+    NODE_TO_OCI_ARCH = {
+      x64: "amd64",
+      arm64: "arm64",
+      arm: "arm",
+      ia32: "386",
+      ppc64: "ppc64le",
+      s390x: "s390x",
+      riscv64: "riscv64"
+    };
+    HINT = "Use os/arch[/variant], for example linux/amd64, linux/arm64 or linux/arm/v7.";
+    KNOWN_OS = new Set(
+      "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris windows zos".split(
+        " "
+      )
+    );
+    KNOWN_ARCH = new Set(
+      "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm".split(
+        " "
+      )
+    );
+    OS_COMPONENT = /^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.%-]*)((?:\+[A-Za-z0-9_.%-]+)*)\))?$/;
+    COMPONENT = /^[A-Za-z0-9_.-]+$/;
+  }
+});
+
+// src/registry/platform-select.ts
+function normalizePlatform(p) {
+  const os = p.os.toLowerCase();
+  let architecture = p.architecture.toLowerCase();
+  let variant = p.variant?.toLowerCase();
+  if (architecture === "aarch64") architecture = "arm64";
+  if (architecture === "x86_64" || architecture === "x86-64") architecture = "amd64";
+  if (architecture === "arm64" && (variant === "v8" || variant === "8")) variant = void 0;
+  if (architecture === "amd64" && variant === "v1") variant = void 0;
+  if (architecture === "arm" && (variant === void 0 || variant === "")) variant = "v7";
+  if (architecture === "arm" && /^\d$/.test(variant ?? "")) variant = `v${variant}`;
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+function matchesPlatform(candidate, wanted) {
+  const a = normalizePlatform(candidate);
+  const b = normalizePlatform(wanted);
+  return a.os === b.os && a.architecture === b.architecture && (a.variant ?? "") === (b.variant ?? "");
+}
+function selectPlatformManifest(index, wanted) {
+  return index.manifests.find(
+    (m) => m.platform !== void 0 && matchesPlatform(m.platform, wanted)
+  );
+}
+function listPlatforms(index) {
+  return index.manifests.filter((m) => m.platform && m.platform.os !== "unknown").map((m) => formatPlatform(m.platform));
+}
+var init_platform_select = __esm({
+  "src/registry/platform-select.ts"() {
+    "use strict";
+    init_platform();
+  }
+});
+
 // src/registry/errors.ts
 var InvalidReferenceError, RegistryUnauthorizedError, RegistryDeniedError, RegistryNotFoundError, DigestMismatchError2, PlatformNotFoundError, RegistryRequestError, RegistryProtocolError, CredentialsError;
 var init_errors3 = __esm({
@@ -1399,20 +1566,20 @@ function parseReference(text) {
         `"${tag}" is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`
       );
   }
-  const { registry, path: path32 } = splitDomain(rest, fail);
-  if (path32.length > MAX_NAME_LENGTH)
+  const { registry, path: path34 } = splitDomain(rest, fail);
+  if (path34.length > MAX_NAME_LENGTH)
     fail(`the repository name is longer than ${MAX_NAME_LENGTH} characters`);
-  if (/^[a-f0-9]{64}$/.test(path32))
+  if (/^[a-f0-9]{64}$/.test(path34))
     fail("a repository name cannot be a 64-character hex string (did you mean @sha256:\u2026?)");
-  if (path32 !== path32.toLowerCase()) fail("repository names must be lowercase");
-  for (const component of path32.split("/")) {
-    if (!COMPONENT.test(component)) {
+  if (path34 !== path34.toLowerCase()) fail("repository names must be lowercase");
+  for (const component of path34.split("/")) {
+    if (!COMPONENT2.test(component)) {
       fail(
         `"${component}" is not a valid path component (lower-case letters, digits and single separators . _ __ -)`
       );
     }
   }
-  const repository = registry === DOCKER_HUB && !path32.includes("/") ? `library/${path32}` : path32;
+  const repository = registry === DOCKER_HUB && !path34.includes("/") ? `library/${path34}` : path34;
   const ref = { registry, repository };
   if (tag !== void 0) ref.tag = tag;
   else if (digest === void 0) ref.tag = "latest";
@@ -1426,9 +1593,9 @@ function splitDomain(name, fail) {
   if (!isDomain) return { registry: DOCKER_HUB, path: name };
   if (!DOMAIN.test(first)) fail(`"${first}" is not a valid registry host`);
   const registry = first === "index.docker.io" ? DOCKER_HUB : first;
-  const path32 = name.slice(slash + 1);
-  if (path32 === "") fail("the repository name is empty");
-  return { registry, path: path32 };
+  const path34 = name.slice(slash + 1);
+  if (path34 === "") fail("the repository name is empty");
+  return { registry, path: path34 };
 }
 function formatReference(ref) {
   let out = `${ref.registry}/${ref.repository}`;
@@ -1445,7 +1612,7 @@ function registryApiHost(registry) {
 function repositoryName(ref) {
   return `${ref.registry}/${ref.repository}`;
 }
-var DOCKER_HUB, DOCKER_HUB_API_HOST, DOCKER_HUB_CONFIG_KEY, COMPONENT, DOMAIN, TAG, MAX_NAME_LENGTH;
+var DOCKER_HUB, DOCKER_HUB_API_HOST, DOCKER_HUB_CONFIG_KEY, COMPONENT2, DOMAIN, TAG, MAX_NAME_LENGTH;
 var init_reference = __esm({
   "src/registry/reference.ts"() {
     "use strict";
@@ -1454,7 +1621,7 @@ var init_reference = __esm({
     DOCKER_HUB = "docker.io";
     DOCKER_HUB_API_HOST = "registry-1.docker.io";
     DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/";
-    COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+    COMPONENT2 = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
     DOMAIN = /^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$/;
     TAG = /^[\w][\w.-]{0,127}$/;
     MAX_NAME_LENGTH = 255;
@@ -1530,14 +1697,14 @@ var init_safe_tree = __esm({
        * Returns whether a directory was kept.
        */
       async prepare(rel, keepDirectory) {
-        const path32 = this.abs(rel);
-        const stat11 = await lstat4(path32).catch((err) => {
+        const path34 = this.abs(rel);
+        const stat11 = await lstat4(path34).catch((err) => {
           if (err.code === "ENOENT") return void 0;
           throw err;
         });
         if (stat11 === void 0) return false;
         if (stat11.isDirectory() && keepDirectory) return true;
-        await rm2(path32, { recursive: true, force: true });
+        await rm2(path34, { recursive: true, force: true });
         this.#forget(rel);
         return false;
       }
@@ -1556,13 +1723,13 @@ __export(special_files_exports, {
   makeWhiteouts: () => makeWhiteouts
 });
 import { link } from "node:fs/promises";
-async function makeNode(path32, type, mode, major = 0, minor = 0) {
+async function makeNode(path34, type, mode, major = 0, minor = 0) {
   const code2 = type === "char" ? "c" : type === "block" ? "b" : "p";
   const numbers = type === "fifo" ? [] : [String(major), String(minor)];
   try {
-    await runTool("mknod", ["-m", (mode & 4095).toString(8), path32, code2, ...numbers]);
+    await runTool("mknod", ["-m", (mode & 4095).toString(8), path34, code2, ...numbers]);
   } catch (err) {
-    if (err instanceof ToolError) throw new DeviceNodeError(path32, err.message, { cause: err });
+    if (err instanceof ToolError) throw new DeviceNodeError(path34, err.message, { cause: err });
     throw err;
   }
 }
@@ -1570,7 +1737,7 @@ async function makeWhiteouts(paths) {
   const [first, ...rest] = paths;
   if (first === void 0) return;
   await makeNode(first, "char", 0);
-  for (const path32 of rest) await link(first, path32);
+  for (const path34 of rest) await link(first, path34);
 }
 var init_special_files = __esm({
   "src/exporter/special-files.ts"() {
@@ -1638,11 +1805,11 @@ function applyExtended(raw, ext) {
   for (const [key, value] of ext) {
     if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
   }
-  const path32 = ext.get("path")?.toString("utf8") ?? raw.name;
+  const path34 = ext.get("path")?.toString("utf8") ?? raw.name;
   const linkpath = ext.get("linkpath")?.toString("utf8") ?? raw.linkname;
   return {
-    path: path32,
-    type: type === "file" && path32.endsWith("/") ? "dir" : type,
+    path: path34,
+    type: type === "file" && path34.endsWith("/") ? "dir" : type,
     mode: raw.mode & 4095,
     uid: num("uid", raw.uid),
     gid: num("gid", raw.gid),
@@ -1793,30 +1960,30 @@ async function applyEntry(state, entry, body) {
     state.whiteouts.push(target);
     return;
   }
-  const path32 = tree.abs(rel);
+  const path34 = tree.abs(rel);
   const keptDir = await tree.prepare(rel, entry.type === "dir");
   switch (entry.type) {
     case "dir":
-      if (!keptDir) await mkdir4(path32, { mode: 448 });
+      if (!keptDir) await mkdir4(path34, { mode: 448 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
     case "file":
-      await writeFile(path32, body);
+      await writeFile(path34, body);
       break;
     case "symlink":
-      await symlink(entry.linkpath ?? "", path32);
+      await symlink(entry.linkpath ?? "", path34);
       break;
     case "link":
-      await link2(await resolveHardLink(tree, entry), path32);
+      await link2(await resolveHardLink(tree, entry), path34);
       break;
     default:
-      await makeNode(path32, entry.type, entry.mode, entry.devmajor, entry.devminor);
+      await makeNode(path34, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
   await setMetadata(state, rel, entry);
 }
-async function writeFile(path32, body) {
-  const handle = await open3(path32, "wx", 384);
+async function writeFile(path34, body) {
+  const handle = await open3(path34, "wx", 384);
   try {
     for await (const chunk of body) await handle.write(chunk);
   } finally {
@@ -1842,11 +2009,11 @@ async function resolveHardLink(tree, entry) {
   return tree.abs(target);
 }
 async function setMetadata(state, rel, entry) {
-  const path32 = state.tree.abs(rel);
+  const path34 = state.tree.abs(rel);
   if (entry.type === "link") return;
-  if (state.owners) await lchown(path32, entry.uid, entry.gid);
-  if (entry.type !== "symlink") await chmod(path32, entry.mode & 4095);
-  if (entry.type !== "dir") await lutimes(path32, entry.mtime, entry.mtime);
+  if (state.owners) await lchown(path34, entry.uid, entry.gid);
+  if (entry.type !== "symlink") await chmod(path34, entry.mode & 4095);
+  if (entry.type !== "dir") await lutimes(path34, entry.mtime, entry.mtime);
   for (const [name, value] of entry.xattrs ?? []) {
     if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
   }
@@ -2508,20 +2675,20 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
   const scope = openScope(engine.store);
   let pending;
   try {
-    let path32;
+    let path34;
     let unmount = async () => {
     };
     if (base.kind === "empty" && options.direct) {
       const snapshot = await engine.store.snapshots.create(null, description);
       pending = snapshot.id;
-      path32 = snapshot.dir;
+      path34 = snapshot.dir;
     } else {
       const mount = await scope.mountWritable(base, description);
       pending = mount.snapshot.id;
-      path32 = mount.path;
+      path34 = mount.path;
       unmount = mount.unmount;
     }
-    await write({ path: path32, scope });
+    await write({ path: path34, scope });
     await unmount();
     await scope.close();
     const committed = await engine.store.snapshots.commit(pending);
@@ -2665,7 +2832,8 @@ __export(exec_exports, {
 });
 import { chmod as chmod5, chown as chown3, mkdir as mkdir11, readFile as readFile10, writeFile as writeFile5 } from "node:fs/promises";
 import path13 from "node:path";
-async function runExecOp(engine, op, inputs, ctx, description) {
+async function runExecOp(engine, op, inputs, ctx, description, platform) {
+  const emulation = platform && engine.emulation?.get(formatPlatform(platform));
   const rootMount = op.mounts.find((m) => m.dest === "/");
   if (!rootMount) throw new UnsupportedOpError("exec op has no root mount");
   const extraOutputs = op.mounts.filter((m) => m !== rootMount && m.output !== null);
@@ -2706,7 +2874,8 @@ async function runExecOp(engine, op, inputs, ctx, description) {
           hosts: DEFAULT_HOSTS2 + (op.extraHosts ?? []).map((h) => `${h.ip}	${h.host}
 `).join(""),
           ...op.shmSize !== void 0 ? { shmSize: op.shmSize } : {},
-          ...op.ulimits ? { ulimits: op.ulimits } : {}
+          ...op.ulimits ? { ulimits: op.ulimits } : {},
+          ...emulation ? { emulation } : {}
         },
         {
           stdout: (chunk) => ctx.log("stdout", chunk.toString()),
@@ -2827,6 +2996,7 @@ var DEFAULT_HOSTS2;
 var init_exec = __esm({
   "src/engine/ops/exec.ts"() {
     "use strict";
+    init_platform();
     init_user();
     init_errors5();
     init_new_snapshot();
@@ -3447,8 +3617,8 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
         const paths = action.allowWildcard && hasWildcard(action.path) ? await resolveWildcards(ctx.dest, cleanPath2(action.path)) : [action.path];
         for (const p of paths) {
           const target = await resolveInRoot2(ctx.dest, p, false);
-          const exists2 = await lstat10(target).catch(() => void 0);
-          if (!exists2 && !action.allowNotFound)
+          const exists3 = await lstat10(target).catch(() => void 0);
+          if (!exists3 && !action.allowNotFound)
             throw new FileOpError("TBUILD_RM", `cannot remove ${p}: not found`);
           await rm10(target, { recursive: true, force: true });
         }
@@ -3489,12 +3659,12 @@ async function runFileOp(engine, op, inputs, ctx, description) {
     engine,
     base,
     description,
-    async ({ path: path32, scope }) => {
+    async ({ path: path34, scope }) => {
       const sources = [];
       for (let i = 0; i < inputs.length; i++)
         sources.push(used.has(i) ? await sourceRoot(scope, inputs[i], ctx.signal) : null);
       await applyFileActions(
-        { dest: path32, tempDir: scope.tempDir, signal: ctx.signal },
+        { dest: path34, tempDir: scope.tempDir, signal: ctx.signal },
         sources,
         op.actions,
         scope.tempDir
@@ -3530,11 +3700,11 @@ __export(merge_exports, {
 });
 async function runMergeOp(engine, inputs, ctx, description) {
   const [first = { kind: "empty" }, ...rest] = inputs;
-  return writeNewSnapshot(engine, first, description, async ({ path: path32, scope }) => {
+  return writeNewSnapshot(engine, first, description, async ({ path: path34, scope }) => {
     for (const ref of rest) {
       ctx.signal.throwIfAborted();
       if (ref.kind === "empty") continue;
-      await copyTree(await scope.mountReadOnly(ref), path32, ctx.signal);
+      await copyTree(await scope.mountReadOnly(ref), path34, ctx.signal);
     }
   });
 }
@@ -3546,114 +3716,42 @@ var init_merge = __esm({
   }
 });
 
-// src/shared/platform.ts
-function hostPlatform() {
-  const architecture = NODE_TO_OCI_ARCH[process.arch] ?? process.arch;
-  return architecture === "arm" ? { os: "linux", architecture, variant: "v7" } : { os: "linux", architecture };
-}
-function parsePlatform(text) {
-  const fail = (reason) => {
-    throw new UsageError(`invalid platform "${text}": ${reason}`, { hint: HINT });
-  };
-  if (text === "") return fail("it is empty");
-  if (text.includes("*")) return fail("wildcards are not supported");
-  const parts = text.split("/");
-  if (parts.length > 3) return fail("cannot parse platform specifier");
-  const osMatch = OS_COMPONENT.exec(parts[0]);
-  if (!osMatch) return fail(`"${parts[0]}" is an invalid OS component`);
-  for (const part of parts.slice(1))
-    if (!COMPONENT2.test(part)) fail(`"${part}" is an invalid component`);
-  const os = normalizeOs(osMatch[1]);
-  if (parts.length === 1) {
-    if (KNOWN_OS.has(os)) return { ...hostPlatform(), os };
-    const arch = normalizeArch(parts[0], "");
-    if (!KNOWN_ARCH.has(arch.architecture)) return fail("unknown operating system or architecture");
-    return withVariant({ os: "linux", ...arch });
-  }
-  return withVariant({ os, ...normalizeArch(parts[1], parts[2] ?? "") });
-}
-function parseTargetPlatform(text) {
-  const list = text.split(",").map((p) => p.trim());
-  if (list.length > 1) {
-    throw new UsageError(
-      `multi-platform builds are not supported yet: --platform "${text}" names ${list.length} platforms`,
-      {
-        hint: `Build one platform at a time: --platform ${list[0]}, then --platform ${list[1]}.`
-      }
-    );
-  }
-  const platform = parsePlatform(text);
-  if (platform.os !== "linux")
-    throw new UsageError(`invalid platform "${text}": tbuild builds Linux images only`, {
-      hint: HINT
-    });
-  return platform;
-}
-function normalizeOs(os) {
-  const lower = os.toLowerCase();
-  return lower === "macos" ? "darwin" : lower;
-}
-function normalizeArch(archText, variantText) {
-  const arch = archText.toLowerCase();
-  const variant = variantText.toLowerCase();
-  switch (arch) {
-    case "i386":
-      return { architecture: "386", variant: "" };
-    case "x86_64":
-    case "x86-64":
-    case "amd64":
-      return { architecture: "amd64", variant: variant === "v1" ? "" : variant };
-    case "aarch64":
-    case "arm64": {
-      if (["8", "v8", "v8.0"].includes(variant)) return { architecture: "arm64", variant: "" };
-      if (["9", "9.0", "v9.0"].includes(variant)) return { architecture: "arm64", variant: "v9" };
-      return { architecture: "arm64", variant };
+// src/exec/emulation-spec.ts
+function withEmulation(spec, emulation) {
+  if (emulation === void 0) return spec;
+  const all = [{ containerID: 0, hostID: 0, size: 4294967295 }];
+  const namespaces = spec.linux["namespaces"] ?? [];
+  return {
+    ...spec,
+    mounts: spec.mounts.map(
+      (m) => m.type === "sysfs" ? {
+        destination: m.destination,
+        type: "bind",
+        source: "/sys",
+        options: ["rbind", "nosuid", "noexec", "nodev", "ro"]
+      } : m
+    ),
+    linux: {
+      ...spec.linux,
+      namespaces: [...namespaces, { type: "user" }],
+      uidMappings: all,
+      gidMappings: all
+    },
+    hooks: {
+      createContainer: [
+        {
+          path: "/bin/sh",
+          args: ["sh", "-c", REGISTER, "tbuild-binfmt", spec.root.path, emulation.registration]
+        }
+      ]
     }
-    case "armhf":
-      return { architecture: "arm", variant: "v7" };
-    case "armel":
-      return { architecture: "arm", variant: "v6" };
-    case "arm":
-      if (variant === "" || variant === "7") return { architecture: "arm", variant: "v7" };
-      if (["5", "6", "8"].includes(variant)) return { architecture: "arm", variant: `v${variant}` };
-      return { architecture: "arm", variant };
-    default:
-      return { architecture: arch, variant };
-  }
+  };
 }
-function withVariant(p) {
-  return p.variant ? p : { os: p.os, architecture: p.architecture };
-}
-function formatPlatform(p) {
-  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
-}
-var NODE_TO_OCI_ARCH, HINT, KNOWN_OS, KNOWN_ARCH, OS_COMPONENT, COMPONENT2;
-var init_platform = __esm({
-  "src/shared/platform.ts"() {
+var REGISTER;
+var init_emulation_spec = __esm({
+  "src/exec/emulation-spec.ts"() {
     "use strict";
-    init_errors();
-    NODE_TO_OCI_ARCH = {
-      x64: "amd64",
-      arm64: "arm64",
-      arm: "arm",
-      ia32: "386",
-      ppc64: "ppc64le",
-      s390x: "s390x",
-      riscv64: "riscv64"
-    };
-    HINT = "Use os/arch[/variant], for example linux/amd64, linux/arm64 or linux/arm/v7.";
-    KNOWN_OS = new Set(
-      "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris windows zos".split(
-        " "
-      )
-    );
-    KNOWN_ARCH = new Set(
-      "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm".split(
-        " "
-      )
-    );
-    OS_COMPONENT = /^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.%-]*)((?:\+[A-Za-z0-9_.%-]+)*)\))?$/;
-    COMPONENT2 = /^[A-Za-z0-9_.-]+$/;
+    REGISTER = `set -e; d="$1/proc/sys/fs/binfmt_misc"; mount -t binfmt_misc binfmt_misc "$d"; printf '%s' "$2" > "$d/register"`;
   }
 });
 
@@ -3738,7 +3836,7 @@ var init_seccomp = __esm({
 });
 
 // src/exec/spec.ts
-import path18 from "node:path";
+import path19 from "node:path";
 function createSystemMounts(insecure, shmSize = 64 * 1024 * 1024) {
   const ro = insecure ? [] : ["ro"];
   return [
@@ -3790,7 +3888,7 @@ function createFileMounts(files) {
   ];
 }
 function toOciMount(mount) {
-  const dest = path18.posix.normalize(mount.dest);
+  const dest = path19.posix.normalize(mount.dest);
   if (mount.type === "tmpfs") {
     const size = mount.size === void 0 ? [] : [`size=${mount.size}`];
     return {
@@ -3962,8 +4060,8 @@ var init_spec = __esm({
 });
 
 // src/exec/stubs.ts
-import { lstat as lstat11, mkdir as mkdir14, rmdir, stat as stat5, unlink as unlink2, writeFile as writeFile7 } from "node:fs/promises";
-import path19 from "node:path";
+import { lstat as lstat11, mkdir as mkdir14, rmdir, stat as stat5, unlink as unlink2, writeFile as writeFile8 } from "node:fs/promises";
+import path20 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
   const stubs = {
@@ -3980,18 +4078,18 @@ async function createMountStubs(rootfs, requests) {
   return stubs;
 }
 async function createStub(rootfs, request2, records) {
-  const root = path19.resolve(rootfs);
+  const root = path20.resolve(rootfs);
   const target = await resolveInRoot(root, request2.dest);
   const missing = [];
-  for (let p = target; p !== root && !await exists(p); p = path19.dirname(p)) missing.unshift(p);
+  for (let p = target; p !== root && !await exists2(p); p = path20.dirname(p)) missing.unshift(p);
   for (const host of missing) {
-    const parentHost = path19.dirname(host);
+    const parentHost = path20.dirname(host);
     const parent = await stat5(parentHost, { bigint: true });
     const kind = host === target ? request2.kind : "dir";
     if (kind === "dir") await mkdir14(host, { mode: 493 });
-    else await writeFile7(host, "", { mode: 420, flag: "wx" });
+    else await writeFile8(host, "", { mode: 420, flag: "wx" });
     records.push({
-      path: `/${path19.relative(root, host)}`,
+      path: `/${path20.relative(root, host)}`,
       host,
       kind,
       parentHost,
@@ -3999,7 +4097,7 @@ async function createStub(rootfs, request2, records) {
     });
   }
 }
-async function exists(p) {
+async function exists2(p) {
   try {
     await lstat11(p);
     return true;
@@ -4064,11 +4162,11 @@ __export(runc_exports, {
 });
 import { spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir15, readFile as readFile11, readdir as readdir10, rm as rm11, stat as stat6, writeFile as writeFile8 } from "node:fs/promises";
-import path20 from "node:path";
+import { mkdir as mkdir15, readFile as readFile12, readdir as readdir11, rm as rm12, stat as stat6, writeFile as writeFile9 } from "node:fs/promises";
+import path21 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
-  const runcRoot = path20.join(options.stateDir, "runc");
+  const runcRoot = path21.join(options.stateDir, "runc");
   return {
     async run(spec, io, signal) {
       if (signal.aborted) throw new CancelledError();
@@ -4088,7 +4186,7 @@ function createRuncExecutor(options) {
 async function cleanUpRun(runc, runcRoot, prepared) {
   const steps = [
     () => deleteContainer(runc, runcRoot, prepared.id),
-    () => rm11(prepared.bundle, { recursive: true, force: true }),
+    () => rm12(prepared.bundle, { recursive: true, force: true }),
     () => prepared.stubs.remove()
   ];
   let first;
@@ -4106,7 +4204,7 @@ function createContainerId() {
 }
 async function prepareBundle(stateDir, spec) {
   const id = createContainerId();
-  const bundle = path20.join(stateDir, "bundles", id);
+  const bundle = path21.join(stateDir, "bundles", id);
   await mkdir15(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
@@ -4120,38 +4218,41 @@ async function prepareBundle(stateDir, spec) {
         recursive: true,
         mode: 493
       });
-      const config = createOciSpec(spec, mounts, hostname, await readHostLimits());
-      await writeFile8(path20.join(bundle, "config.json"), JSON.stringify(config, null, 2));
+      const config = withEmulation(
+        createOciSpec(spec, mounts, hostname, await readHostLimits()),
+        spec.emulation
+      );
+      await writeFile9(path21.join(bundle, "config.json"), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();
       throw err;
     }
     return { id, bundle, stubs };
   } catch (err) {
-    await rm11(bundle, { recursive: true, force: true });
+    await rm12(bundle, { recursive: true, force: true });
     throw err;
   }
 }
 async function writeBundleFiles(bundle, spec, hostname) {
   const files = {
-    hosts: path20.join(bundle, "hosts"),
-    resolvConf: path20.join(bundle, "resolv.conf"),
-    hostname: path20.join(bundle, "hostname")
+    hosts: path21.join(bundle, "hosts"),
+    resolvConf: path21.join(bundle, "resolv.conf"),
+    hostname: path21.join(bundle, "hostname")
   };
   const hosts = spec.hosts ?? `127.0.0.1	localhost ${hostname}
 ::1	localhost ip6-localhost ip6-loopback
 `;
   const resolvConf = spec.resolvConf ?? await readHostResolvConf();
-  await writeFile8(files.hosts, hosts, { mode: 420 });
-  await writeFile8(files.resolvConf, resolvConf, { mode: 420 });
-  await writeFile8(files.hostname, `${hostname}
+  await writeFile9(files.hosts, hosts, { mode: 420 });
+  await writeFile9(files.resolvConf, resolvConf, { mode: 420 });
+  await writeFile9(files.hostname, `${hostname}
 `, { mode: 420 });
   return files;
 }
 async function readHostLimits() {
   const [limits, status] = await Promise.all([
-    readFile11("/proc/self/limits", "utf8"),
-    readFile11("/proc/self/status", "utf8")
+    readFile12("/proc/self/limits", "utf8"),
+    readFile12("/proc/self/status", "utf8")
   ]);
   const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
   const capBnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
@@ -4162,7 +4263,7 @@ async function readHostLimits() {
 }
 async function readHostResolvConf() {
   try {
-    return await readFile11("/etc/resolv.conf", "utf8");
+    return await readFile12("/etc/resolv.conf", "utf8");
   } catch (err) {
     if (err.code === "ENOENT") return "";
     throw err;
@@ -4186,7 +4287,7 @@ async function statBindSources(spec) {
   return kinds;
 }
 async function runContainer(runc, runcRoot, prepared, spec, io, signal) {
-  const logPath = path20.join(prepared.bundle, "runc.log");
+  const logPath = path21.join(prepared.bundle, "runc.log");
   const args = ["--root", runcRoot, "--log", logPath, "--log-format", "json"];
   args.push("run", "--bundle", prepared.bundle, prepared.id);
   const stdin = spec.process.stdin;
@@ -4234,7 +4335,7 @@ function createStderrForwarder(io) {
   };
 }
 async function readRuncError(logPath) {
-  const text = await readFile11(logPath, "utf8").catch((err) => {
+  const text = await readFile12(logPath, "utf8").catch((err) => {
     if (err.code === "ENOENT") return "";
     throw err;
   });
@@ -4273,7 +4374,7 @@ async function killUntilExited(runc, runcRoot, id, exited) {
   }
 }
 async function deleteContainer(runc, runcRoot, id) {
-  if (!await pathExists(path20.join(runcRoot, id))) return;
+  if (!await pathExists(path21.join(runcRoot, id))) return;
   const result = await runCommand(runc, ["--root", runcRoot, "delete", "--force", id]).catch(
     (err) => {
       if (err.code === "ENOENT") return { code: 0, stdout: "", stderr: "" };
@@ -4285,8 +4386,8 @@ async function deleteContainer(runc, runcRoot, id) {
   }
 }
 async function cleanupStaleContainers(stateDir, runcPath = "runc") {
-  const runcRoot = path20.join(stateDir, "runc");
-  const bundles = path20.join(stateDir, "bundles");
+  const runcRoot = path21.join(stateDir, "runc");
+  const bundles = path21.join(stateDir, "bundles");
   const ids = /* @__PURE__ */ new Set([...await listDir(runcRoot), ...await listDir(bundles)]);
   const removed = [];
   for (const id of ids) {
@@ -4294,7 +4395,7 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
     if (owner === void 0 || isProcessAlive2(Number(owner))) continue;
     await runCommand(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await deleteContainer(runcPath, runcRoot, id);
-    await rm11(path20.join(bundles, id), { recursive: true, force: true });
+    await rm12(path21.join(bundles, id), { recursive: true, force: true });
     removed.push(id);
   }
   return removed;
@@ -4310,7 +4411,7 @@ async function pathExists(p) {
 }
 async function listDir(dir) {
   try {
-    return await readdir10(dir);
+    return await readdir11(dir);
   } catch (err) {
     if (err.code === "ENOENT") return [];
     throw err;
@@ -4329,6 +4430,7 @@ var DEFAULT_HOSTNAME;
 var init_runc = __esm({
   "src/exec/runc.ts"() {
     "use strict";
+    init_emulation_spec();
     init_errors();
     init_command();
     init_errors4();
@@ -4358,9 +4460,52 @@ var init_git_url = __esm({
   }
 });
 
+// src/engine/push.ts
+var push_exports = {};
+__export(push_exports, {
+  pushImage: () => pushImage,
+  pushIndex: () => pushIndex
+});
+async function pushImage(store, client, image2, name, options = {}) {
+  const counts = { uploaded: 0, mounted: 0, existed: 0 };
+  const blobs = [...image2.layers, image2.config.descriptor];
+  await Promise.all(
+    blobs.map(async (blob) => {
+      const outcome = await client.uploadBlob(
+        name,
+        blob.digest,
+        blob.size,
+        () => store.blobs.stream(blob.digest),
+        {
+          ...options.signal ? { signal: options.signal } : {},
+          ...options.mountFrom ? { mountFrom: options.mountFrom } : {}
+        }
+      );
+      counts[outcome === "exists" ? "existed" : outcome]++;
+    })
+  );
+  await client.putManifest(name, image2.manifest.bytes, image2.manifest.descriptor.mediaType);
+  return counts;
+}
+async function pushIndex(store, client, index, name, options = {}) {
+  const ref = parseReference(name);
+  for (const { image: image2 } of index.images) {
+    const byDigest = { ...ref, digest: image2.manifest.descriptor.digest };
+    delete byDigest.tag;
+    await pushImage(store, client, image2, formatReference(byDigest), options);
+  }
+  await client.putManifest(name, index.bytes, index.descriptor.mediaType);
+}
+var init_push = __esm({
+  "src/engine/push.ts"() {
+    "use strict";
+    init_reference();
+  }
+});
+
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { copyFile as copyFile2, mkdir as mkdir16, writeFile as writeFile9 } from "node:fs/promises";
+import { copyFile as copyFile2, mkdir as mkdir16, writeFile as writeFile10 } from "node:fs/promises";
 import { dirname as dirname2, join as join14 } from "node:path";
 import { Readable as Readable3 } from "node:stream";
 import { pipeline as pipeline3 } from "node:stream/promises";
@@ -4411,11 +4556,11 @@ async function writeToDest(source, dest) {
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path32 = join14(dir, file.path);
-    await mkdir16(dirname2(path32), { recursive: true });
-    if ("data" in file) await writeFile9(path32, file.data);
-    else if (file.source) await copyFile2(file.source, path32);
-    else await pipeline3(file.open(), createWriteStream2(path32));
+    const path34 = join14(dir, file.path);
+    await mkdir16(dirname2(path34), { recursive: true });
+    if ("data" in file) await writeFile10(path34, file.data);
+    else if (file.source) await copyFile2(file.source, path34);
+    else await pipeline3(file.open(), createWriteStream2(path34));
   }
 }
 function parseImageName(name) {
@@ -4455,12 +4600,12 @@ function layoutFiles(image2, names, docker, manifests = indexDescriptors(image2,
   const addBlob = (descriptor, data) => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
-    const path32 = blobPath2(descriptor.digest);
-    if (data) files.push({ path: path32, data });
+    const path34 = blobPath2(descriptor.digest);
+    if (data) files.push({ path: path34, data });
     else {
       const { digest, size } = descriptor;
       files.push({
-        path: path32,
+        path: path34,
         size,
         open: () => image2.blobs.stream(digest),
         source: image2.blobs.path(digest)
@@ -4511,32 +4656,18 @@ var init_image_layout = __esm({
   }
 });
 
-// src/exporter/docker-archive.ts
-var exportDockerArchive;
-var init_docker_archive = __esm({
-  "src/exporter/docker-archive.ts"() {
-    "use strict";
-    init_archive();
-    init_image_layout();
-    exportDockerArchive = async (image2, dest, options = {}) => {
-      const files = layoutFiles(image2, options.names ?? [], true);
-      await writeToDest(generateArchive(files, options.sourceDateEpoch ?? 0), dest);
-    };
-  }
-});
-
 // src/exporter/layer-apply.ts
 import {
-  chmod as chmod9,
+  chmod as chmod10,
   copyFile as copyFile3,
   lchown as lchown5,
   link as link4,
   lstat as lstat12,
   lutimes as lutimes3,
   mkdir as mkdir17,
-  readdir as readdir12,
+  readdir as readdir13,
   readlink as readlink4,
-  rm as rm12,
+  rm as rm13,
   symlink as symlink4,
   utimes as utimes5
 } from "node:fs/promises";
@@ -4561,18 +4692,18 @@ async function applyLayer(layer, dest, dirTimes) {
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
     if (stat11.isCharacterDevice() && stat11.rdev === 0) {
-      await rm12(target, { recursive: true, force: true });
+      await rm13(target, { recursive: true, force: true });
       continue;
     }
     if (stat11.isDirectory()) {
-      if (existing && !existing.isDirectory()) await rm12(target, { force: true });
+      if (existing && !existing.isDirectory()) await rm13(target, { force: true });
       if (existing?.isDirectory() && attrs?.get("trusted.overlay.opaque")?.toString() === "y") {
         await emptyDirectory(target);
       }
       if (!existing?.isDirectory()) await mkdir17(target);
       dirTimes.set(rel, Math.floor(stat11.mtimeMs / 1e3));
     } else {
-      if (existing) await rm12(target, { recursive: true, force: true });
+      if (existing) await rm13(target, { recursive: true, force: true });
       const key = `${stat11.dev}:${stat11.ino}`;
       const first = stat11.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
@@ -4600,15 +4731,15 @@ async function createCopy(source, target, stat11) {
 async function copyMetadata(target, stat11) {
   if (stat11.isSocket()) return;
   if (process.getuid?.() === 0) await lchown5(target, stat11.uid, stat11.gid);
-  if (!stat11.isSymbolicLink()) await chmod9(target, stat11.mode & 4095);
+  if (!stat11.isSymbolicLink()) await chmod10(target, stat11.mode & 4095);
   if (!stat11.isDirectory()) await lutimes3(target, stat11.atime, stat11.mtime);
 }
 async function emptyDirectory(dir) {
-  for (const name of await readdir12(dir))
-    await rm12(join15(dir, name), { recursive: true, force: true });
+  for (const name of await readdir13(dir))
+    await rm13(join15(dir, name), { recursive: true, force: true });
 }
-async function lstatOrUndefined(path32) {
-  return lstat12(path32).catch((err) => {
+async function lstatOrUndefined(path34) {
+  return lstat12(path34).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -4624,8 +4755,8 @@ var init_layer_apply = __esm({
 });
 
 // src/exporter/filesystem.ts
-import { mkdir as mkdir18, mkdtemp as mkdtemp4, rm as rm13 } from "node:fs/promises";
-import { tmpdir as tmpdir3 } from "node:os";
+import { mkdir as mkdir18, mkdtemp as mkdtemp5, rm as rm14 } from "node:fs/promises";
+import { tmpdir as tmpdir4 } from "node:os";
 import { join as join16 } from "node:path";
 async function exportLayersToDirectory(layerDirs, dest) {
   await applyLayers(layerDirs, dest);
@@ -4634,13 +4765,13 @@ async function exportMergedToTar(mergedDir, dest, options = {}) {
   await writeToDest(generateLayerTar(mergedDir, options), dest);
 }
 async function exportLayersToTar(layerDirs, dest, options = {}) {
-  const temp = await mkdtemp4(join16(options.tempDir ?? tmpdir3(), "tbuild-tar-"));
+  const temp = await mkdtemp5(join16(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
   try {
     const rootfs = join16(temp, "rootfs");
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
-    await rm13(temp, { recursive: true, force: true });
+    await rm14(temp, { recursive: true, force: true });
   }
 }
 var init_filesystem = __esm({
@@ -4653,11 +4784,25 @@ var init_filesystem = __esm({
   }
 });
 
+// src/exporter/docker-archive.ts
+var exportDockerArchive;
+var init_docker_archive = __esm({
+  "src/exporter/docker-archive.ts"() {
+    "use strict";
+    init_archive();
+    init_image_layout();
+    exportDockerArchive = async (image2, dest, options = {}) => {
+      const files = layoutFiles(image2, options.names ?? [], true);
+      await writeToDest(generateArchive(files, options.sourceDateEpoch ?? 0), dest);
+    };
+  }
+});
+
 // src/exporter/oci-layout.ts
-import { readFile as readFile12 } from "node:fs/promises";
+import { readFile as readFile13 } from "node:fs/promises";
 import { join as join17 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile12(join17(dir, "index.json"), "utf8").catch(
+  const text = await readFile13(join17(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -4700,7 +4845,9 @@ var init_oci_layout = __esm({
 var archives_exports = {};
 __export(archives_exports, {
   exportArchive: () => exportArchive,
-  exportFilesystem: () => exportFilesystem
+  exportFilesystem: () => exportFilesystem,
+  imageFor: () => imageFor,
+  standardOutput: () => standardOutput
 });
 import { spawn as spawn5 } from "node:child_process";
 import { Writable } from "node:stream";
@@ -4818,38 +4965,6 @@ var init_archives = __esm({
   }
 });
 
-// src/engine/push.ts
-var push_exports = {};
-__export(push_exports, {
-  pushImage: () => pushImage
-});
-async function pushImage(store, client, image2, name, options = {}) {
-  const counts = { uploaded: 0, mounted: 0, existed: 0 };
-  const blobs = [...image2.layers, image2.config.descriptor];
-  await Promise.all(
-    blobs.map(async (blob) => {
-      const outcome = await client.uploadBlob(
-        name,
-        blob.digest,
-        blob.size,
-        () => store.blobs.stream(blob.digest),
-        {
-          ...options.signal ? { signal: options.signal } : {},
-          ...options.mountFrom ? { mountFrom: options.mountFrom } : {}
-        }
-      );
-      counts[outcome === "exists" ? "existed" : outcome]++;
-    })
-  );
-  await client.putManifest(name, image2.manifest.bytes, image2.manifest.descriptor.mediaType);
-  return counts;
-}
-var init_push = __esm({
-  "src/engine/push.ts"() {
-    "use strict";
-  }
-});
-
 // src/builder/remote-context.ts
 var remote_context_exports = {};
 __export(remote_context_exports, {
@@ -4857,9 +4972,9 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir19, mkdtemp as mkdtemp5, readFile as readFile13, realpath, rm as rm14, stat as stat7 } from "node:fs/promises";
-import { tmpdir as tmpdir4 } from "node:os";
-import path22 from "node:path";
+import { mkdir as mkdir19, mkdtemp as mkdtemp7, readFile as readFile14, realpath, rm as rm16, stat as stat7 } from "node:fs/promises";
+import { tmpdir as tmpdir5 } from "node:os";
+import path24 from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
 function isRemoteContext(arg) {
@@ -4870,21 +4985,21 @@ async function fetchRemoteContext(arg, stdin) {
     throw new UsageError('the build context is "-", but this build has no standard input', {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
-  const base = await mkdtemp5(path22.join(tmpdir4(), "tbuild-context-"));
-  const dispose = () => rm14(base, { recursive: true, force: true });
+  const base = await mkdtemp7(path24.join(tmpdir5(), "tbuild-context-"));
+  const dispose = () => rm16(base, { recursive: true, force: true });
   try {
-    const dir = path22.join(base, "context");
+    const dir = path24.join(base, "context");
     await mkdir19(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
-    const received = path22.join(base, "input");
+    const received = path24.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
     await pipeline4(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
       await extractArchive(received, dir);
-      await rm14(received);
+      await rm16(received);
       return { dir, dockerfileText: void 0, dispose };
     }
-    return { dir, dockerfileText: await readFile13(received, "utf8"), dispose };
+    return { dir, dockerfileText: await readFile14(received, "utf8"), dispose };
   } catch (error) {
     await dispose();
     throw error;
@@ -4893,9 +5008,9 @@ async function fetchRemoteContext(arg, stdin) {
 async function fromGit(url, dir) {
   const { remote, ref, subdir } = parseGitUrl(url);
   await checkoutGit(remote, ref, dir);
-  await rm14(path22.join(dir, ".git"), { recursive: true, force: true });
+  await rm16(path24.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
-  const inside = await realpath(path22.join(dir, subdir)).catch(() => void 0);
+  const inside = await realpath(path24.join(dir, subdir)).catch(() => void 0);
   const isDir = inside !== void 0 && (await stat7(inside)).isDirectory();
   if (!isDir || !(inside + "/").startsWith(await realpath(dir) + "/"))
     throw new InputError(`${subdir} is not a directory in ${remote}`, {
@@ -5169,39 +5284,6 @@ var init_http_call = __esm({
     "use strict";
     init_errors3();
     init_reference();
-  }
-});
-
-// src/registry/platform-select.ts
-function normalizePlatform(p) {
-  const os = p.os.toLowerCase();
-  let architecture = p.architecture.toLowerCase();
-  let variant = p.variant?.toLowerCase();
-  if (architecture === "aarch64") architecture = "arm64";
-  if (architecture === "x86_64" || architecture === "x86-64") architecture = "amd64";
-  if (architecture === "arm64" && (variant === "v8" || variant === "8")) variant = void 0;
-  if (architecture === "amd64" && variant === "v1") variant = void 0;
-  if (architecture === "arm" && (variant === void 0 || variant === "")) variant = "v7";
-  if (architecture === "arm" && /^\d$/.test(variant ?? "")) variant = `v${variant}`;
-  return variant ? { os, architecture, variant } : { os, architecture };
-}
-function matchesPlatform(candidate, wanted) {
-  const a = normalizePlatform(candidate);
-  const b = normalizePlatform(wanted);
-  return a.os === b.os && a.architecture === b.architecture && (a.variant ?? "") === (b.variant ?? "");
-}
-function selectPlatformManifest(index, wanted) {
-  return index.manifests.find(
-    (m) => m.platform !== void 0 && matchesPlatform(m.platform, wanted)
-  );
-}
-function listPlatforms(index) {
-  return index.manifests.filter((m) => m.platform && m.platform.os !== "unknown").map((m) => formatPlatform(m.platform));
-}
-var init_platform_select = __esm({
-  "src/registry/platform-select.ts"() {
-    "use strict";
-    init_platform();
   }
 });
 
@@ -6351,14 +6433,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path32 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path34 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path32 && path32[0] !== "/") {
-          path32 = `/${path32}`;
+        if (path34 && path34[0] !== "/") {
+          path34 = `/${path34}`;
         }
-        return new URL(`${origin}${path32}`);
+        return new URL(`${origin}${path34}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -7210,9 +7292,9 @@ var require_diagnostics = __commonJS({
         "undici:client:sendHeaders",
         (evt) => {
           const {
-            request: { method, path: path32, origin }
+            request: { method, path: path34, origin }
           } = evt;
-          debugLog("sending request to %s %s%s", method, origin, path32);
+          debugLog("sending request to %s %s%s", method, origin, path34);
         }
       );
     }
@@ -7230,14 +7312,14 @@ var require_diagnostics = __commonJS({
         "undici:request:headers",
         (evt) => {
           const {
-            request: { method, path: path32, origin },
+            request: { method, path: path34, origin },
             response: { statusCode }
           } = evt;
           debugLog(
             "received response to %s %s%s - HTTP %d",
             method,
             origin,
-            path32,
+            path34,
             statusCode
           );
         }
@@ -7246,23 +7328,23 @@ var require_diagnostics = __commonJS({
         "undici:request:trailers",
         (evt) => {
           const {
-            request: { method, path: path32, origin }
+            request: { method, path: path34, origin }
           } = evt;
-          debugLog("trailers received from %s %s%s", method, origin, path32);
+          debugLog("trailers received from %s %s%s", method, origin, path34);
         }
       );
       diagnosticsChannel.subscribe(
         "undici:request:error",
         (evt) => {
           const {
-            request: { method, path: path32, origin },
+            request: { method, path: path34, origin },
             error
           } = evt;
           debugLog(
             "request to %s %s%s errored - %s",
             method,
             origin,
-            path32,
+            path34,
             error.message
           );
         }
@@ -9693,7 +9775,7 @@ var require_request = __commonJS({
     };
     var Request = class {
       constructor(origin, {
-        path: path32,
+        path: path34,
         method,
         body,
         headers,
@@ -9710,11 +9792,11 @@ var require_request = __commonJS({
         maxRedirections,
         typeOfService
       }, handler) {
-        if (typeof path32 !== "string") {
+        if (typeof path34 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path32[0] !== "/" && !(path32.startsWith("http://") || path32.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path34[0] !== "/" && !(path34.startsWith("http://") || path34.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path32)) {
+        } else if (invalidPathRegex.test(path34)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -9794,7 +9876,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? serializePathWithQuery(path32, query) : path32;
+        this.path = query ? serializePathWithQuery(path34, query) : path34;
         this.origin = origin;
         this.protocol = getProtocolFromUrlString(origin);
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" || method === "QUERY" : idempotent;
@@ -15375,7 +15457,7 @@ var require_client_h1 = __commonJS({
       }
     }
     function writeH1(client, request2) {
-      const { method, path: path32, host, upgrade, blocking, reset } = request2;
+      const { method, path: path34, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -15451,7 +15533,7 @@ var require_client_h1 = __commonJS({
         socket[kBlocking] = true;
       }
       setTypeOfService(socket, request2);
-      let header2 = `${method} ${path32} HTTP/1.1\r
+      let header2 = `${method} ${path34} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -16613,7 +16695,7 @@ var require_client_h2 = __commonJS({
       const headersTimeout = request2.headersTimeout ?? client[kHeadersTimeout];
       const bodyTimeout = request2.bodyTimeout ?? client[kBodyTimeout];
       const session = client[kHTTP2Session];
-      const { method, path: path32, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
+      const { method, path: path34, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
       if (upgrade != null && upgrade !== "websocket") {
         util.errorRequest(client, request2, new InvalidArgumentError(`Custom upgrade "${upgrade}" not supported over HTTP/2`));
         return false;
@@ -16679,7 +16761,7 @@ var require_client_h2 = __commonJS({
           }
           headers[HTTP2_HEADER_METHOD] = "CONNECT";
           headers[HTTP2_HEADER_PROTOCOL] = "websocket";
-          headers[HTTP2_HEADER_PATH] = path32;
+          headers[HTTP2_HEADER_PATH] = path34;
           if (protocol === "ws:" || protocol === "wss:") {
             headers[HTTP2_HEADER_SCHEME] = protocol === "ws:" ? "http" : "https";
           } else {
@@ -16701,7 +16783,7 @@ var require_client_h2 = __commonJS({
         setupUpgradeStream(stream, state);
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path32;
+      headers[HTTP2_HEADER_PATH] = path34;
       headers[HTTP2_HEADER_SCHEME] = protocol === "http:" ? "http" : "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       let body = state.body;
@@ -19671,10 +19753,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path32 = "/",
+          path: path34 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path32;
+        opts.path = origin + path34;
         opts.headers = { ...this[kProxyHeaders], ...headers };
         if (!hasHostHeader(headers)) {
           opts.headers.host = new URL(origin).host;
@@ -22139,20 +22221,20 @@ var require_mock_utils = __commonJS({
       }
       return normalizedQp;
     }
-    function safeUrl(path32) {
-      if (typeof path32 !== "string") {
-        return path32;
+    function safeUrl(path34) {
+      if (typeof path34 !== "string") {
+        return path34;
       }
-      const pathSegments = path32.split("?", 3);
+      const pathSegments = path34.split("?", 3);
       if (pathSegments.length !== 2) {
-        return path32;
+        return path34;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path32, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path32);
+    function matchKey(mockDispatch2, { path: path34, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path34);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -22179,8 +22261,8 @@ var require_mock_utils = __commonJS({
       const basePath = key.query ? serializePathWithQuery(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
       const resolvedPathWithoutTrailingSlash = removeTrailingSlash(resolvedPath);
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path32, ignoreTrailingSlash }) => {
-        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path32)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path32), resolvedPath);
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path34, ignoreTrailingSlash }) => {
+        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path34)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path34), resolvedPath);
       });
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
@@ -22219,27 +22301,27 @@ var require_mock_utils = __commonJS({
         mockDispatches.splice(index, 1);
       }
     }
-    function removeTrailingSlash(path32) {
-      if (typeof path32 !== "string") {
-        return path32;
+    function removeTrailingSlash(path34) {
+      if (typeof path34 !== "string") {
+        return path34;
       }
-      const queryIndex = path32.indexOf("?");
-      const search = queryIndex === -1 ? "" : path32.slice(queryIndex);
+      const queryIndex = path34.indexOf("?");
+      const search = queryIndex === -1 ? "" : path34.slice(queryIndex);
       if (queryIndex !== -1) {
-        path32 = path32.slice(0, queryIndex);
+        path34 = path34.slice(0, queryIndex);
       }
-      while (path32.endsWith("/")) {
-        path32 = path32.slice(0, -1);
+      while (path34.endsWith("/")) {
+        path34 = path34.slice(0, -1);
       }
-      if (path32.length === 0) {
-        path32 = "/";
+      if (path34.length === 0) {
+        path34 = "/";
       }
-      return path32 + search;
+      return path34 + search;
     }
     function buildKey(opts) {
-      const { path: path32, method, body, headers, query } = opts;
+      const { path: path34, method, body, headers, query } = opts;
       return {
-        path: path32,
+        path: path34,
         method,
         body,
         headers,
@@ -23111,10 +23193,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path32, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path34, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path32,
+            Path: path34,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -23213,9 +23295,9 @@ var require_mock_agent = __commonJS({
           }
         }
         if (acceptNonStandardSearchParameters && dispatchOpts.path) {
-          const [path32, searchParams] = dispatchOpts.path.split("?");
+          const [path34, searchParams] = dispatchOpts.path.split("?");
           const normalizedSearchParams = normalizeSearchParams(searchParams, acceptNonStandardSearchParameters);
-          dispatchOpts.path = `${path32}?${normalizedSearchParams}`;
+          dispatchOpts.path = `${path34}?${normalizedSearchParams}`;
         }
         return this[kAgent].dispatch(dispatchOpts, handler);
       }
@@ -23420,7 +23502,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile13, readFile: readFile17, mkdir: mkdir21 } = __require("node:fs/promises");
+    var { writeFile: writeFile14, readFile: readFile18, mkdir: mkdir21 } = __require("node:fs/promises");
     var { dirname: dirname4, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -23633,12 +23715,12 @@ var require_snapshot_recorder = __commonJS({
        * @return {Promise<void>} - Resolves when snapshots are loaded
        */
       async loadSnapshots(filePath) {
-        const path32 = filePath || this.#snapshotPath;
-        if (!path32) {
+        const path34 = filePath || this.#snapshotPath;
+        if (!path34) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile17(resolve2(path32), "utf8");
+          const data = await readFile18(resolve2(path34), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -23652,7 +23734,7 @@ var require_snapshot_recorder = __commonJS({
           if (error.code === "ENOENT") {
             this.#snapshots.clear();
           } else {
-            throw new UndiciError(`Failed to load snapshots from ${path32}`, { cause: error });
+            throw new UndiciError(`Failed to load snapshots from ${path34}`, { cause: error });
           }
         }
       }
@@ -23663,17 +23745,17 @@ var require_snapshot_recorder = __commonJS({
        * @returns {Promise<void>} - Resolves when snapshots are saved
        */
       async saveSnapshots(filePath) {
-        const path32 = filePath || this.#snapshotPath;
-        if (!path32) {
+        const path34 = filePath || this.#snapshotPath;
+        if (!path34) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
-        const resolvedPath = resolve2(path32);
+        const resolvedPath = resolve2(path34);
         await mkdir21(dirname4(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
         }));
-        await writeFile13(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
+        await writeFile14(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
       }
       /**
        * Clears all recorded snapshots
@@ -24336,15 +24418,15 @@ var require_redirect_handler = __commonJS({
         });
         const baseUrl = requestOrigin ? new URL(this.opts.path, requestOrigin) : void 0;
         const { origin, pathname, search } = util.parseURL(new URL(this.location, baseUrl));
-        const path32 = search ? `${pathname}${search}` : pathname;
-        const redirectUrlString = `${origin}${path32}`;
+        const path34 = search ? `${pathname}${search}` : pathname;
+        const redirectUrlString = `${origin}${path34}`;
         for (const historyUrl of this.history) {
           if (historyUrl.toString() === redirectUrlString) {
             throw new InvalidArgumentError(`Redirect loop detected. Cannot redirect to ${origin}. This typically happens when using a Client or Pool with cross-origin redirects. Use an Agent for cross-origin redirects.`);
           }
         }
         this.opts.headers = cleanRequestHeaders(this.opts.headers, removeContentHeaders, requestOrigin !== origin, this.stripHeadersOnRedirect, this.stripHeadersOnCrossOriginRedirect);
-        this.opts.path = path32;
+        this.opts.path = path34;
         this.opts.origin = origin;
         this.opts[kRequestOrigin] = origin;
         this.opts.query = null;
@@ -26312,10 +26394,10 @@ var require_cache_handler = __commonJS({
       }
       return locationUrl.pathname + locationUrl.search;
     }
-    function deleteCachedUri(store, cacheKey, path32) {
+    function deleteCachedUri(store, cacheKey, path34) {
       deleteCachedValue(store, {
         ...cacheKey,
-        path: path32
+        path: path34
       });
       for (let i = 0; i < util.safeHTTPMethods.length; i++) {
         const method = util.safeHTTPMethods[i];
@@ -26323,7 +26405,7 @@ var require_cache_handler = __commonJS({
           deleteCachedValue(store, {
             ...cacheKey,
             method,
-            path: path32
+            path: path34
           });
         }
       }
@@ -26334,9 +26416,9 @@ var require_cache_handler = __commonJS({
       }
       const values = Array.isArray(headerValue) ? headerValue : [headerValue];
       for (let i = 0; i < values.length; i++) {
-        const path32 = getSameOriginPath(cacheKey, values[i]);
-        if (path32 !== void 0) {
-          deleteCachedUri(store, cacheKey, path32);
+        const path34 = getSameOriginPath(cacheKey, values[i]);
+        if (path34 !== void 0) {
+          deleteCachedUri(store, cacheKey, path34);
         }
       }
     }
@@ -29372,12 +29454,12 @@ var require_headers = __commonJS({
       append(name, value, isLowerCase) {
         this.sortedMap = null;
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
-        const exists2 = this.headersMap.get(lowercaseName);
-        if (exists2) {
+        const exists3 = this.headersMap.get(lowercaseName);
+        if (exists3) {
           const delimiter = lowercaseName === "cookie" ? "; " : ", ";
           this.headersMap.set(lowercaseName, {
-            name: exists2.name,
-            value: `${exists2.value}${delimiter}${value}`
+            name: exists3.name,
+            value: `${exists3.value}${delimiter}${value}`
           });
         } else {
           this.headersMap.set(lowercaseName, { name, value });
@@ -31970,13 +32052,13 @@ var require_fetch = __commonJS({
       function dispatch2({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        const path32 = url.pathname + url.search;
+        const path34 = url.pathname + url.search;
         const hasTrailingQuestionMark = url.search.length === 0 && url.href[url.href.length - url.hash.length - 1] === "?";
         return dispatchWithProtocolPreference(body);
         function dispatchWithProtocolPreference(body2, allowH2) {
           return new Promise((resolve2, reject) => agent.dispatch(
             {
-              path: hasTrailingQuestionMark ? `${path32}?` : path32,
+              path: hasTrailingQuestionMark ? `${path34}?` : path34,
               origin: url.origin,
               method: request2.method,
               body: agent.isMockActive ? request2.body && (request2.body.source || request2.body.stream) : body2,
@@ -32910,9 +32992,9 @@ var require_util4 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path32) {
-      for (let i = 0; i < path32.length; ++i) {
-        const code2 = path32.charCodeAt(i);
+    function validateCookiePath(path34) {
+      for (let i = 0; i < path34.length; ++i) {
+        const code2 = path34.charCodeAt(i);
         if (code2 < 32 || // exclude CTLs (0-31)
         code2 > 126 || // exclude non-ascii and DEL
         code2 === 59) {
@@ -36442,11 +36524,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path32 = opts.path;
+          let path34 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path32 = `/${path32}`;
+            path34 = `/${path34}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path32);
+          url = new URL(util.parseOrigin(url).origin + path34);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -37237,7 +37319,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn6 } from "node:child_process";
-import { mkdir as mkdir20, readFile as readFile15, rename as rename4, writeFile as writeFile11 } from "node:fs/promises";
+import { mkdir as mkdir20, readFile as readFile16, rename as rename4, writeFile as writeFile12 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname3, join as join18 } from "node:path";
 function configKeyFor(registry) {
@@ -37313,13 +37395,13 @@ function createDockerConfigCredentials(options = {}) {
     }
   };
 }
-async function readConfig(path32) {
+async function readConfig(path34) {
   let text;
   try {
-    text = await readFile15(path32, "utf8");
+    text = await readFile16(path34, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return {};
-    throw new CredentialsError(`cannot read Docker config ${path32}`, { cause: error });
+    throw new CredentialsError(`cannot read Docker config ${path34}`, { cause: error });
   }
   try {
     const parsed = JSON.parse(text);
@@ -37327,17 +37409,17 @@ async function readConfig(path32) {
       throw new Error("not an object");
     return parsed;
   } catch (error) {
-    throw new CredentialsError(`Docker config ${path32} is not valid JSON`, {
+    throw new CredentialsError(`Docker config ${path34} is not valid JSON`, {
       hint: "Fix or remove the file; `tbuild login` recreates it.",
       cause: error
     });
   }
 }
-async function writeConfig(path32, config) {
-  await mkdir20(dirname3(path32), { recursive: true, mode: 448 });
-  const temp = `${path32}.${process.pid}.tmp`;
-  await writeFile11(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename4(temp, path32);
+async function writeConfig(path34, config) {
+  await mkdir20(dirname3(path34), { recursive: true, mode: 448 });
+  const temp = `${path34}.${process.pid}.tmp`;
+  await writeFile12(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
+  await rename4(temp, path34);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -37438,13 +37520,13 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp6, rm as rm15 } from "node:fs/promises";
-import { tmpdir as tmpdir5 } from "node:os";
-import path31 from "node:path";
+import { mkdtemp as mkdtemp8, rm as rm17 } from "node:fs/promises";
+import { tmpdir as tmpdir6 } from "node:os";
+import path33 from "node:path";
 
 // src/builder/builder.ts
 import { availableParallelism as availableParallelism4 } from "node:os";
-import path25 from "node:path";
+import path27 from "node:path";
 
 // src/cache/store.ts
 import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
@@ -37620,10 +37702,10 @@ function removeTreeSync(dir) {
 async function measureTree(dir) {
   const seen = /* @__PURE__ */ new Set();
   let total = 0;
-  const walk = async (path32) => {
-    const entries = await readdir(path32, { withFileTypes: true });
+  const walk = async (path34) => {
+    const entries = await readdir(path34, { withFileTypes: true });
     for (const entry of entries) {
-      const child = join(path32, entry.name);
+      const child = join(path34, entry.name);
       if (entry.isDirectory()) {
         await walk(child);
         continue;
@@ -37840,15 +37922,15 @@ function createBlobStore(ctx) {
       return JSON.parse((await this.read(digest)).toString("utf8"));
     },
     stream(digest) {
-      const path32 = pathOf(digest);
-      if (!existsSync(path32)) throw new BlobNotFoundError(digest);
-      return createReadStream(path32);
+      const path34 = pathOf(digest);
+      if (!existsSync(path34)) throw new BlobNotFoundError(digest);
+      return createReadStream(path34);
     },
     async delete(digest) {
-      const path32 = pathOf(digest);
+      const path34 = pathOf(digest);
       withTransaction(ctx.db, () => {
         if (isBlobReferenced(ctx, digest)) throw new BlobInUseError(digest);
-        unlinkSyncIfPresent(path32);
+        unlinkSyncIfPresent(path34);
       });
     },
     async *list() {
@@ -37895,19 +37977,19 @@ async function writeHashed(file, source, limit) {
   }
   return { digest: `sha256:${hash.digest("hex")}`, size };
 }
-async function touchIfPresent(path32) {
+async function touchIfPresent(path34) {
   try {
     const now = /* @__PURE__ */ new Date();
-    await utimes(path32, now, now);
+    await utimes(path34, now, now);
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
     throw error;
   }
 }
-function unlinkSyncIfPresent(path32) {
+function unlinkSyncIfPresent(path34) {
   try {
-    unlinkSync(path32);
+    unlinkSync(path34);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -38566,11 +38648,11 @@ function blobPath(ctx, digest) {
 function collectImageBlobs(ctx, record) {
   const found = /* @__PURE__ */ new Set([record.manifest, record.config]);
   const visit = (digest, depth) => {
-    const path32 = blobPath(ctx, digest);
-    if (depth > 4 || !existsSync3(path32)) return;
+    const path34 = blobPath(ctx, digest);
+    if (depth > 4 || !existsSync3(path34)) return;
     let doc;
     try {
-      doc = JSON.parse(readFileSync3(path32, "utf8"));
+      doc = JSON.parse(readFileSync3(path34, "utf8"));
     } catch (error) {
       if (error instanceof SyntaxError) return;
       throw error;
@@ -38720,18 +38802,18 @@ async function listDeadLeases(dir) {
   }
   const dead = [];
   for (const name of names) {
-    const path32 = join10(dir, name);
+    const path34 = join10(dir, name);
     const owner = parseLeaseName(name);
     if (owner) {
-      if (!isProcessAlive(owner)) dead.push(path32);
+      if (!isProcessAlive(owner)) dead.push(path34);
       continue;
     }
-    const info2 = await stat3(path32).catch((error) => {
+    const info2 = await stat3(path34).catch((error) => {
       if (isNotFound(error)) return void 0;
       throw error;
     });
-    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path32).length === 0) {
-      dead.push(path32);
+    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path34).length === 0) {
+      dead.push(path34);
     }
   }
   return dead;
@@ -38764,9 +38846,9 @@ async function removeOrphanSnapshotDirs(ctx) {
   const removed = [];
   for (const name of names) {
     if (known.has(name)) continue;
-    const path32 = join10(ctx.layout.snapshots, name);
-    await removeTree(path32);
-    removed.push(path32);
+    const path34 = join10(ctx.layout.snapshots, name);
+    await removeTree(path34);
+    removed.push(path34);
   }
   return removed;
 }
@@ -39080,10 +39162,38 @@ async function assertBuildHost(host = currentHost()) {
 // src/builder/builder.ts
 init_commit_image();
 
+// src/engine/commit-index.ts
+init_oci();
+async function commitIndex(store, images) {
+  const oci = images.every((i) => i.image.manifest.descriptor.mediaType === MediaType.OciManifest);
+  const mediaType = oci ? MediaType.OciIndex : MediaType.DockerManifestList;
+  const index = {
+    schemaVersion: 2,
+    mediaType,
+    manifests: images.map(({ platform, image: image2 }) => ({
+      mediaType: image2.manifest.descriptor.mediaType,
+      digest: image2.manifest.descriptor.digest,
+      size: image2.manifest.descriptor.size,
+      platform: { ...platform }
+    }))
+  };
+  const bytes = Buffer.from(JSON.stringify(index));
+  const info2 = await store.blobs.put(bytes);
+  return {
+    descriptor: { mediaType, digest: info2.digest, size: info2.size },
+    bytes,
+    images: [...images]
+  };
+}
+function isIndexMediaType(mediaType) {
+  return mediaType === MediaType.OciIndex || mediaType === MediaType.DockerManifestList;
+}
+
 // src/engine/images.ts
+init_platform_select();
 init_reference();
-init_errors();
 import { Transform as Transform2 } from "node:stream";
+init_errors();
 var ImageNotAvailableError = class extends TbuildError {
   constructor(ref, cause) {
     super(
@@ -39103,10 +39213,8 @@ function createImageProvider(options) {
     async resolve(ref, platform, pull) {
       const name = normalizeImageName(ref);
       const record = pull ? void 0 : store.images.get(name);
-      if (record) {
-        const config = await store.blobs.readJson(record.config);
-        return { ref: name, manifestDigest: record.manifest, config, origin: "store" };
-      }
+      const stored = record && await storedForPlatform(store, record, platform);
+      if (stored) return { ref: name, ...stored, origin: "store" };
       let image2;
       try {
         image2 = await (await options.registry()).resolve(name, platform);
@@ -39125,10 +39233,12 @@ function createImageProvider(options) {
     },
     async materialize(image2, signal, progress) {
       if (image2.origin === "store") {
-        const record = store.images.get(image2.ref);
-        if (record && record.manifest === image2.manifestDigest) return record.snapshot;
+        const record2 = store.images.get(image2.ref);
+        if (record2 && record2.manifest === image2.manifestDigest) return record2.snapshot;
+        const child = image2.configDigest && store.images.get(image2.configDigest);
+        if (child && child.manifest === image2.manifestDigest) return child.snapshot;
       }
-      const data = pulled.get(image2.manifestDigest);
+      const data = pulled.get(image2.manifestDigest) ?? (image2.origin === "store" ? await readStoredManifest(store, image2) : void 0);
       if (!data)
         throw new ImageNotAvailableError(
           image2.ref,
@@ -39179,13 +39289,17 @@ function createImageProvider(options) {
           image2.ref
         );
       }
-      store.images.set({
-        name: image2.ref,
+      const record = {
         manifest: image2.manifestDigest,
         config: configInfo.digest,
         snapshot: parent,
         createdAt: Date.now()
-      });
+      };
+      const named = store.images.get(image2.ref);
+      if (options.replaceNames) store.images.set({ ...record, name: image2.ref });
+      else if (named && await isIndexRecord(store, named)) store.images.keepUnnamed(record);
+      else if (!named || await sameImagePlatform(store, named.config, image2.config))
+        store.images.set({ ...record, name: image2.ref });
       return parent;
     }
   };
@@ -39212,6 +39326,44 @@ async function unpackInto(store, parent, blob, diffId, mediaType, size, what) {
     await store.snapshots.remove(snapshot.id);
     throw error;
   }
+}
+async function storedForPlatform(store, record, platform) {
+  const top = await store.blobs.readJson(record.manifest);
+  if (isIndexMediaType(top.mediaType) || Array.isArray(top.manifests)) {
+    const chosen = selectPlatformManifest(top, platform);
+    if (!chosen || !await store.blobs.has(chosen.digest)) return void 0;
+    const manifest = await store.blobs.readJson(chosen.digest);
+    if (!await store.blobs.has(manifest.config.digest)) return void 0;
+    const config2 = await store.blobs.readJson(manifest.config.digest);
+    return { manifestDigest: chosen.digest, config: config2, configDigest: manifest.config.digest };
+  }
+  const config = await store.blobs.readJson(record.config);
+  if (config.architecture && config.os && !matchesPlatform(platformOf(config), platform))
+    return void 0;
+  return { manifestDigest: record.manifest, config, configDigest: record.config };
+}
+function platformOf(config) {
+  return {
+    os: config.os,
+    architecture: config.architecture,
+    ...config.variant ? { variant: config.variant } : {}
+  };
+}
+async function sameImagePlatform(store, storedConfig, config) {
+  const stored = await store.blobs.readJson(storedConfig).catch(() => void 0);
+  if (!stored?.architecture) return true;
+  return matchesPlatform(platformOf(stored), platformOf(config));
+}
+async function isIndexRecord(store, record) {
+  const top = await store.blobs.readJson(record.manifest);
+  return isIndexMediaType(top.mediaType) || Array.isArray(top.manifests);
+}
+async function readStoredManifest(store, image2) {
+  if (!await store.blobs.has(image2.manifestDigest)) return void 0;
+  const body = await store.blobs.read(image2.manifestDigest);
+  const manifest = JSON.parse(body.toString("utf8"));
+  if (!await store.blobs.has(manifest.config.digest)) return void 0;
+  return { manifest, body, configBody: await store.blobs.read(manifest.config.digest) };
 }
 
 // src/engine/run-image.ts
@@ -39494,18 +39646,18 @@ function compilePattern(text, exclusion) {
   if (kind === "regexp") compiled.regexp = new RegExp(source + "$", "u");
   return compiled;
 }
-function matchOne(p, path32) {
+function matchOne(p, path34) {
   switch (p.kind) {
     case "exact":
-      return path32 === p.text;
+      return path34 === p.text;
     case "prefix":
-      return path32.startsWith(p.text.slice(0, -2));
+      return path34.startsWith(p.text.slice(0, -2));
     case "suffix": {
       const suffix = p.text.slice(2);
-      return path32.endsWith(suffix) || suffix.startsWith("/") && path32 === suffix.slice(1);
+      return path34.endsWith(suffix) || suffix.startsWith("/") && path34 === suffix.slice(1);
     }
     case "regexp":
-      return p.regexp.test(path32);
+      return p.regexp.test(path34);
   }
 }
 function compileAll(patterns) {
@@ -39550,13 +39702,13 @@ function createIgnoreMatcher(patterns) {
   return {
     empty: compiled.length === 0,
     ignores(relPath) {
-      const path32 = cleanPath(relPath);
-      if (path32 === "." || compiled.length === 0) return false;
-      const parts = path32.split("/");
+      const path34 = cleanPath(relPath);
+      if (path34 === "." || compiled.length === 0) return false;
+      const parts = path34.split("/");
       let state;
       for (let i = 1; i < parts.length; i++)
         state = matchWithParent(parts.slice(0, i).join("/"), state).state;
-      return matchWithParent(path32, state).excluded;
+      return matchWithParent(path34, state).excluded;
     },
     mayContainIncluded(dirRelPath) {
       if (!hasExclusions) return false;
@@ -39582,13 +39734,13 @@ var ContextNotFoundError = class extends TbuildError {
 };
 var ContextReadError = class extends TbuildError {
   path;
-  constructor(path32, cause) {
+  constructor(path34, cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super("TBUILD_CONTEXT_READ", `cannot read ${path32} in the build context: ${reason}`, {
+    super("TBUILD_CONTEXT_READ", `cannot read ${path34} in the build context: ${reason}`, {
       hint: "Fix its permissions, or add it to .dockerignore if the build does not need it.",
       cause
     });
-    this.path = path32;
+    this.path = path34;
   }
 };
 
@@ -39618,17 +39770,17 @@ function typeOf(mode) {
   if (format === S_IFLNK) return "symlink";
   return "other";
 }
-function makeRecord(reader, path32, abs, stat11) {
+function makeRecord(reader, path34, abs, stat11) {
   const type = typeOf(stat11.mode);
   const record = {
-    path: path32,
+    path: path34,
     type,
     mode: stat11.mode & 4095,
     uid: stat11.uid,
     gid: stat11.gid,
     size: type === "dir" ? 0 : stat11.size
   };
-  if (type === "symlink") record.linkTarget = reader.readlink(abs, path32);
+  if (type === "symlink") record.linkTarget = reader.readlink(abs, path34);
   return record;
 }
 function emitHeld(state, held) {
@@ -40246,8 +40398,8 @@ function openRecordIndex(dir) {
         await mkdir9(dir, { recursive: true, mode: 448 });
         for (const [digest, kept] of pending) {
           const file = fileOf2(digest);
-          const exists2 = await stat4(file).catch(() => void 0);
-          if (exists2) {
+          const exists3 = await stat4(file).catch(() => void 0);
+          if (exists3) {
             const now = /* @__PURE__ */ new Date();
             await utimes4(file, now, now);
             continue;
@@ -40687,11 +40839,11 @@ function createWorker(engine, definition) {
     );
   };
   const opHandler = (op, vertex, digest) => {
-    const keyed = (run7) => ({
+    const keyed = (run8) => ({
       async cacheMap() {
         return { digest, deps: contentDeps(vertex) };
       },
-      exec: run7
+      exec: run8
     });
     switch (op.type) {
       case "source":
@@ -40712,7 +40864,14 @@ function createWorker(engine, definition) {
         break;
       case "exec":
         return keyed(
-          async (ctx, inputs) => (await Promise.resolve().then(() => (init_exec(), exec_exports))).runExecOp(engine, op, inputs, ctx, describe(digest))
+          async (ctx, inputs) => (await Promise.resolve().then(() => (init_exec(), exec_exports))).runExecOp(
+            engine,
+            op,
+            inputs,
+            ctx,
+            describe(digest),
+            vertex.platform
+          )
         );
       case "file":
         return keyed(
@@ -40743,6 +40902,221 @@ function createWorker(engine, definition) {
   };
 }
 
+// src/exec/emulation.ts
+init_errors();
+init_platform();
+import { execFile as execFile5 } from "node:child_process";
+import { access as access2, chmod as chmod9, mkdtemp as mkdtemp4, readdir as readdir10, rm as rm11, writeFile as writeFile7 } from "node:fs/promises";
+import { tmpdir as tmpdir3 } from "node:os";
+import path18 from "node:path";
+
+// src/exec/binfmt.ts
+import { readFile as readFile11 } from "node:fs/promises";
+var TARGETS = {
+  amd64: {
+    qemu: "x86_64",
+    machine: 62,
+    bits: 64,
+    code: [184, 60, 0, 0, 0, 49, 255, 15, 5]
+  },
+  "386": { qemu: "i386", machine: 3, bits: 32, code: [184, 1, 0, 0, 0, 49, 219, 205, 128] },
+  arm64: {
+    qemu: "aarch64",
+    machine: 183,
+    bits: 64,
+    code: [168, 11, 128, 210, 0, 0, 128, 210, 1, 0, 0, 212]
+  },
+  arm: {
+    qemu: "arm",
+    machine: 40,
+    bits: 32,
+    flags: 83886080,
+    code: [1, 112, 160, 227, 0, 0, 160, 227, 0, 0, 0, 239]
+  },
+  riscv64: {
+    qemu: "riscv64",
+    machine: 243,
+    bits: 64,
+    code: [147, 8, 208, 5, 19, 5, 0, 0, 115, 0, 0, 0]
+  },
+  ppc64le: {
+    qemu: "ppc64le",
+    machine: 21,
+    bits: 64,
+    flags: 2,
+    code: [1, 0, 0, 56, 0, 0, 96, 56, 2, 0, 0, 68]
+  },
+  s390x: {
+    qemu: "s390x",
+    machine: 22,
+    bits: 64,
+    bigEndian: true,
+    code: [167, 41, 0, 0, 10, 1]
+  }
+};
+var EMULATED_ARCHITECTURES = Object.keys(TARGETS);
+function qemuName(platform) {
+  return TARGETS[platform.architecture]?.qemu;
+}
+function qemuInterpreter(platform) {
+  const name = qemuName(platform);
+  return name === void 0 ? void 0 : `/usr/bin/qemu-${name}-static`;
+}
+async function registrationLine(platform) {
+  const name = qemuName(platform);
+  if (name === void 0) return void 0;
+  const conf = await readFile11(`/usr/lib/binfmt.d/qemu-${name}.conf`, "utf8").catch(
+    (error) => {
+      if (error.code === "ENOENT") return void 0;
+      throw error;
+    }
+  );
+  const fields = (conf ?? X86_FALLBACK[name] ?? "").trim().split(":");
+  if (fields.length < 8 || fields[2] !== "M") return void 0;
+  return `:tbuild-qemu-${name}:M:${fields[3]}:${fields[4]}:${fields[5]}:/usr/bin/qemu-${name}-static:PCF`;
+}
+var X86_FALLBACK = {
+  i386: ":qemu-i386:M::\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x03\\x00:\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/bin/qemu-i386-static:F",
+  x86_64: ":qemu-x86_64:M::\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x3e\\x00:\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/bin/qemu-x86_64-static:F"
+};
+function probeProgram(platform) {
+  const target = TARGETS[platform.architecture];
+  return target && tinyElf(target);
+}
+function tinyElf(t) {
+  const base = 4194304;
+  const ehsize = t.bits === 64 ? 64 : 52;
+  const phsize = t.bits === 64 ? 56 : 32;
+  const size = ehsize + phsize + t.code.length;
+  const b = Buffer.alloc(size);
+  const le = !t.bigEndian;
+  const u16 = (v, at2) => le ? b.writeUInt16LE(v, at2) : b.writeUInt16BE(v, at2);
+  const u32 = (v, at2) => le ? b.writeUInt32LE(v, at2) : b.writeUInt32BE(v, at2);
+  const u64 = (v, at2) => le ? b.writeBigUInt64LE(BigInt(v), at2) : b.writeBigUInt64BE(BigInt(v), at2);
+  const word = t.bits === 64 ? u64 : u32;
+  const w = t.bits === 64 ? 8 : 4;
+  b.set([127, 69, 76, 70, t.bits === 64 ? 2 : 1, le ? 1 : 2, 1], 0);
+  u16(2, 16);
+  u16(t.machine, 18);
+  u32(1, 20);
+  word(base + ehsize + phsize, 24);
+  word(ehsize, 24 + w);
+  word(0, 24 + 2 * w);
+  let at = 24 + 3 * w;
+  u32(t.flags ?? 0, at);
+  u16(ehsize, at + 4);
+  u16(phsize, at + 6);
+  u16(1, at + 8);
+  at = ehsize;
+  u32(1, at);
+  if (t.bits === 64) {
+    u32(5, at + 4);
+    u64(0, at + 8);
+    u64(base, at + 16);
+    u64(base, at + 24);
+    u64(size, at + 32);
+    u64(size, at + 40);
+    u64(4096, at + 48);
+  } else {
+    u32(0, at + 4);
+    u32(base, at + 8);
+    u32(base, at + 12);
+    u32(size, at + 16);
+    u32(size, at + 20);
+    u32(5, at + 24);
+    u32(4096, at + 28);
+  }
+  b.set(t.code, ehsize + phsize);
+  return b;
+}
+
+// src/exec/emulation.ts
+var EmulationUnavailableError = class extends TbuildError {
+  constructor(missing) {
+    super(
+      "TBUILD_EMULATION_UNAVAILABLE",
+      `this machine cannot run steps for ${missing.map((m) => `${formatPlatform(m.platform)} (${m.problem})`).join("; ")}`,
+      {
+        hint: "Install QEMU user emulation: `apt-get install -y qemu-user-static` (Debian/Ubuntu), then build again; `tbuild doctor` lists the platforms this machine can build."
+      }
+    );
+  }
+};
+var COMPAT = { amd64: ["386"], arm64: ["arm"] };
+var run5 = (file, args) => new Promise((resolve2) => {
+  execFile5(file, args, { timeout: 2e4 }, (error) => resolve2(error === null));
+});
+var exists = (file) => access2(file).then(
+  () => true,
+  () => false
+);
+var BINFMT = "/proc/sys/fs/binfmt_misc";
+var IN_NAMESPACE = `mount -t binfmt_misc binfmt_misc ${BINFMT} && printf '%s' "$1" > ${BINFMT}/register && exec "$2"`;
+async function probePlatform(platform, options = {}) {
+  const host = options.host ?? hostPlatform();
+  if (platform.architecture === host.architecture) return { platform, mode: "native" };
+  const program = probeProgram(platform);
+  if (!program || !EMULATED_ARCHITECTURES.includes(platform.architecture))
+    return { platform, problem: `tbuild cannot emulate ${platform.architecture}` };
+  const dir = await mkdtemp4(path18.join(tmpdir3(), "tbuild-probe-"));
+  try {
+    const probe = path18.join(dir, `probe-${platform.architecture}`);
+    await writeFile7(probe, program);
+    await chmod9(probe, 493);
+    if (COMPAT[host.architecture]?.includes(platform.architecture) && await run5(probe, []))
+      return { platform, mode: "native" };
+    const interpreter = qemuInterpreter(platform);
+    const registration = await exists(interpreter) ? await registrationLine(platform) : void 0;
+    if (registration && await run5("unshare", [
+      "--user",
+      "--map-root-user",
+      "--mount",
+      "--",
+      "sh",
+      "-c",
+      IN_NAMESPACE,
+      "probe",
+      registration,
+      probe
+    ]))
+      return { platform, mode: "namespace", registration };
+    if (await run5(probe, [])) return { platform, mode: "host" };
+    if (!registration)
+      return {
+        platform,
+        problem: await exists(interpreter) ? `no binfmt_misc magic for ${platform.architecture} (/usr/lib/binfmt.d/qemu-${qemuName(platform)}.conf)` : `${interpreter} is not installed`
+      };
+    if (options.registerOnHost === false)
+      return { platform, problem: "no binfmt_misc handler, in a user namespace or on the host" };
+    await registerOnHost(platform, registration);
+    if (await run5(probe, [])) return { platform, mode: "host" };
+    return {
+      platform,
+      problem: `QEMU's handler is registered, but ${platform.architecture} programs still do not run`
+    };
+  } finally {
+    await rm11(dir, { recursive: true, force: true });
+  }
+}
+async function registerOnHost(platform, registration) {
+  if (!await exists(`${BINFMT}/register`))
+    await run5("mount", ["-t", "binfmt_misc", "binfmt_misc", BINFMT]);
+  const entries = await readdir10(BINFMT).catch(() => []);
+  if (entries.includes(`tbuild-qemu-${qemuName(platform)}`)) return;
+  await writeFile7(`${BINFMT}/register`, registration).catch(() => void 0);
+}
+async function prepareEmulation(platforms, probe = (p) => probePlatform(p)) {
+  const results = await Promise.all(platforms.map((p) => probe(p)));
+  const missing = results.filter((r) => r.mode === void 0);
+  if (missing.length) throw new EmulationUnavailableError(missing);
+  return new Map(
+    results.map((r) => [
+      formatPlatform(r.platform),
+      r.mode === "namespace" ? { registration: r.registration } : void 0
+    ])
+  );
+}
+
 // src/builder/builder.ts
 init_errors();
 
@@ -40763,8 +41137,8 @@ var Flight = class {
   #settled = false;
   promise = Promise.resolve([]);
   /** Run the op; listeners that joined before this call hear every event. */
-  start(run7) {
-    this.promise = run7(this);
+  start(run8) {
+    this.promise = run8(this);
     const markSettled = () => {
       this.#settled = true;
     };
@@ -40810,8 +41184,8 @@ var FlightRegistry = class {
    * `scope: null` for a private flight that no other solve may join (uncacheable ops:
    * a local context read by another build may hold other files).
    */
-  acquire(scope, key, listener, run7) {
-    if (scope === null) return { flight: startFlight(listener, run7), owner: true };
+  acquire(scope, key, listener, run8) {
+    if (scope === null) return { flight: startFlight(listener, run8), owner: true };
     let flights = this.#byScope.get(scope);
     if (flights === void 0) {
       flights = /* @__PURE__ */ new Map();
@@ -40822,7 +41196,7 @@ var FlightRegistry = class {
       existing.join(listener);
       return { flight: existing, owner: false };
     }
-    const flight = startFlight(listener, run7);
+    const flight = startFlight(listener, run8);
     flights.set(key, flight);
     const forget = () => {
       if (flights.get(key) === flight) flights.delete(key);
@@ -40832,10 +41206,10 @@ var FlightRegistry = class {
     return { flight, owner: true };
   }
 };
-function startFlight(listener, run7) {
+function startFlight(listener, run8) {
   const flight = new Flight();
   flight.join(listener);
-  flight.start(run7);
+  flight.start(run8);
   return flight;
 }
 
@@ -41236,7 +41610,7 @@ var SolveSession = class {
   }
   /** A flight's body: the op under the limits, then storing its results. */
   #runOp(digest, key, cacheMap, inputs, flight) {
-    const run7 = async () => {
+    const run8 = async () => {
       flight.signal.throwIfAborted();
       flight.markStarted();
       const ctx = this.#contextFor(digest, flight.signal, flight);
@@ -41245,7 +41619,7 @@ var SolveSession = class {
       return results;
     };
     const shared = this.#shared.sharedLimit;
-    return this.#shared.limit(() => shared ? shared(run7) : run7());
+    return this.#shared.limit(() => shared ? shared(run8) : run8());
   }
   #missFacts(vertex, key, cacheMap, skipped) {
     const changedInputs = [];
@@ -41461,8 +41835,8 @@ function createSolver(solverOptions = {}) {
 init_platform();
 
 // src/builder/containers.ts
-import { readdir as readdir11 } from "node:fs/promises";
-import path21 from "node:path";
+import { readdir as readdir12 } from "node:fs/promises";
+import path22 from "node:path";
 function lazyRuncExecutor(stateDir) {
   let executor;
   return {
@@ -41474,7 +41848,7 @@ function lazyRuncExecutor(stateDir) {
 }
 async function cleanupStaleContainers2(stateDir) {
   const leftovers = await Promise.all(
-    ["runc", "bundles"].map((d) => readdir11(path21.join(stateDir, d)).catch(() => []))
+    ["runc", "bundles"].map((d) => readdir12(path22.join(stateDir, d)).catch(() => []))
   );
   if (leftovers.every((names) => names.length === 0)) return;
   await (await Promise.resolve().then(() => (init_runc(), runc_exports))).cleanupStaleContainers(stateDir);
@@ -42701,7 +43075,7 @@ function patternFailure(pattern, err) {
   const detail = err instanceof ShellPatternError || err instanceof SyntaxError ? err.message : String(err);
   return new LexFailure(`invalid pattern (${pattern}) in substitution: ${detail}`);
 }
-function run5(word, env, options) {
+function run6(word, env, options) {
   const lexer = new Lexer(word, env, options);
   try {
     const { result, words } = lexer.processUntil(EOF, lexer.rawQuotes);
@@ -42714,11 +43088,11 @@ function run5(word, env, options) {
   }
 }
 function processWord(word, env, options = {}) {
-  const { result, lexer } = run5(word, env, options);
+  const { result, lexer } = run6(word, env, options);
   return { result, used: lexer.used, unset: lexer.unset };
 }
 function processWords(text, env, options = {}) {
-  const { words, lexer } = run5(text, env, options);
+  const { words, lexer } = run6(text, env, options);
   return { words, used: lexer.used, unset: lexer.unset };
 }
 
@@ -42754,6 +43128,9 @@ function createLookup(env, args) {
   const argMap = new Map(args);
   return (name) => envMap.get(name) ?? argMap.get(name);
 }
+
+// src/frontend/build-context.ts
+init_platform();
 
 // src/frontend/errors.ts
 init_errors();
@@ -42814,9 +43191,9 @@ function createExpander(lookup, escapeToken, location) {
     for (const name of out.unset) unset.add(name);
     for (const name of out.used) used.add(name);
   };
-  const wrap = (text, run7) => {
+  const wrap = (text, run8) => {
     try {
-      return run7();
+      return run8();
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new InvalidInstructionError(`cannot expand "${text}": ${message}`, {
@@ -42934,7 +43311,8 @@ function nextStepPrefix(ctx) {
   const width = String(ctx.totalSteps).length;
   const name = ctx.build.showStageNames ? `${stageDisplayName(ctx.stage)} ` : "";
   const trigger = ctx.inTrigger ? "ONBUILD " : "";
-  return `[${name}${String(ctx.step).padStart(width)}/${ctx.totalSteps}] ${trigger}`;
+  const platform = ctx.build.opts.multiPlatform ? `${formatPlatform(ctx.platform)} ` : "";
+  return `[${platform}${name}${String(ctx.step).padStart(width)}/${ctx.totalSteps}] ${trigger}`;
 }
 function stepMetadata(ctx, location, text) {
   const meta = {
@@ -44033,9 +44411,9 @@ function lintShellForm(ctx, cmd, shellForm) {
   if (!shellForm || (ctx.image.config.Shell?.length ?? 0) > 0) return;
   ctx.build.lint.run("JSONArgsRecommended", cmd.location, MESSAGES.JSONArgsRecommended(cmd.name));
 }
-function lintWorkdir(ctx, cmd, path32) {
-  if (!ctx.workdirSet && !path32.startsWith("/")) {
-    ctx.build.lint.run("WorkdirRelativePath", cmd.location, MESSAGES.WorkdirRelativePath(path32));
+function lintWorkdir(ctx, cmd, path34) {
+  if (!ctx.workdirSet && !path34.startsWith("/")) {
+    ctx.build.lint.run("WorkdirRelativePath", cmd.location, MESSAGES.WorkdirRelativePath(path34));
   }
   ctx.workdirSet = true;
 }
@@ -44410,10 +44788,10 @@ import { posix as posix2 } from "node:path";
 function stageWorkdir(ctx) {
   return ctx.image.config.WorkingDir || "/";
 }
-function joinWorkdir(workdir, path32) {
-  const joined = posix2.isAbsolute(path32) ? posix2.normalize(path32) : posix2.join("/", workdir, path32);
+function joinWorkdir(workdir, path34) {
+  const joined = posix2.isAbsolute(path34) ? posix2.normalize(path34) : posix2.join("/", workdir, path34);
   const cleaned = joined.length > 1 ? joined.replace(/\/+$/, "") : joined;
-  return path32.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
+  return path34.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
 }
 
 // src/frontend/dispatch-copy.ts
@@ -44432,8 +44810,8 @@ async function dispatchCopy(ctx, cmd) {
   }
   const dest = joinWorkdir(stageWorkdir(ctx), rawDest);
   const chown4 = cmd.chown === void 0 ? void 0 : parseChown(x.word(cmd.chown));
-  const chmod10 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
-  const mode = chmod10 === "" ? void 0 : parseChmod(chmod10, fail);
+  const chmod11 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
+  const mode = chmod11 === "" ? void 0 : parseChmod(chmod11, fail);
   const exclude = cmd.exclude.map((e) => x.word(e));
   const from = cmd.kind === "copy" && cmd.from !== void 0 ? stageExpander(ctx, cmd).word(cmd.from) : void 0;
   const fromState = from === void 0 ? void 0 : await resolveFromRef(ctx, from, cmd.location);
@@ -44564,18 +44942,18 @@ function dispatchWorkdir(ctx, cmd) {
   const written = x.word(cmd.path);
   lintUndefinedVars(ctx, cmd, x.unset);
   lintWorkdir(ctx, cmd, written);
-  const path32 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
-  ctx.image.config.WorkingDir = path32;
-  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path32}`);
-  if (path32 !== "/") {
+  const path34 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
+  ctx.image.config.WorkingDir = path34;
+  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path34}`);
+  if (path34 !== "/") {
     const user = ctx.image.config.User;
     const chown4 = user ? parseChown(user) : void 0;
     ctx.fs = ctx.fs.file(
-      [{ action: "mkdir", path: path32, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
+      [{ action: "mkdir", path: path34, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
       { platform: ctx.platform, metadata }
     );
   }
-  addHistory(ctx.image, `WORKDIR ${path32}`, path32 !== "/", ctx.build.created, false);
+  addHistory(ctx.image, `WORKDIR ${path34}`, path34 !== "/", ctx.build.created, false);
 }
 
 // src/frontend/dispatch-run.ts
@@ -45051,11 +45429,15 @@ async function checkDockerfile(text, opts, images) {
 }
 
 // src/builder/lower.ts
-async function lowerDockerfile2(prepared, images, warnings = []) {
+async function lowerDockerfile2(prepared, images, warnings = [], platform = prepared.options.platform) {
   const { options } = prepared;
   return lowerDockerfile(
     options.dockerfileText,
-    frontendOptions(prepared),
+    {
+      ...frontendOptions(prepared),
+      platform,
+      ...options.platforms.length > 1 ? { multiPlatform: true } : {}
+    },
     resolverFor(images, options.pull),
     warnings
   );
@@ -45096,6 +45478,62 @@ function resolverFor(images, pull) {
   };
 }
 
+// src/builder/solve-platforms.ts
+function mergeDefinitions(definitions) {
+  return {
+    vertices: Object.assign({}, ...definitions.map((d) => d.vertices)),
+    metadata: Object.assign({}, ...definitions.map((d) => d.metadata)),
+    root: definitions[0]?.root ?? null
+  };
+}
+function runPlatforms(definitions) {
+  const found = /* @__PURE__ */ new Map();
+  for (const definition of definitions)
+    for (const vertex of Object.values(definition.vertices))
+      if (vertex.op.type === "exec" && vertex.platform)
+        found.set(JSON.stringify(vertex.platform), vertex.platform);
+  return [...found.values()];
+}
+async function solvePlatforms(solver, graphs, worker, options) {
+  const controller = new AbortController();
+  const abort = () => controller.abort(options.signal.reason);
+  if (options.signal.aborted) abort();
+  options.signal.addEventListener("abort", abort, { once: true });
+  const emit = graphs.length === 1 ? () => options.emit : reportSharedOnce(options.emit);
+  let firstError;
+  try {
+    const solves = graphs.map(
+      (graph) => solver.solve(graph.definition, worker, {
+        parallelism: options.parallelism,
+        noCache: options.noCache,
+        signal: controller.signal,
+        onProgress: emit(graph),
+        history: { scope: options.historyScope(graph.platform), store: options.history }
+      }).catch((error) => {
+        if (!controller.signal.aborted) firstError ??= error;
+        controller.abort(error);
+        throw error;
+      })
+    );
+    const settled = await Promise.allSettled(solves);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw firstError ?? failed.reason;
+    return settled.map((s) => s.value.result);
+  } finally {
+    options.signal.removeEventListener("abort", abort);
+  }
+}
+function reportSharedOnce(forward) {
+  const owner = /* @__PURE__ */ new Map();
+  return (graph) => (event) => {
+    if (!("digest" in event)) return forward(event);
+    const first = owner.get(event.digest);
+    if (first === void 0) owner.set(event.digest, graph);
+    else if (first !== graph) return;
+    forward(event);
+  };
+}
+
 // src/builder/name-image.ts
 init_reference();
 async function nameImage(store, options, committed, status) {
@@ -45114,9 +45552,115 @@ async function nameImage(store, options, committed, status) {
     await status(`naming to ${name}`, () => store.images.set({ ...image2, name }));
   }
 }
+async function nameIndex(store, options, committed, status) {
+  const index = {
+    manifest: committed.descriptor.digest,
+    config: committed.descriptor.digest,
+    snapshot: null,
+    createdAt: Date.now()
+  };
+  const unnamed = options.tags.length === 0 && options.outputs.length === 0;
+  await status(`writing image ${index.config}`, () => {
+    if (unnamed || options.tags.length > 0) keepPlatformImages(store, committed);
+    if (unnamed) store.images.keepUnnamed(index);
+  });
+  for (const tag of options.tags) {
+    const name = normalizeImageName(tag);
+    await status(`naming to ${name}`, () => store.images.set({ ...index, name }));
+  }
+}
+function keepPlatformImages(store, committed) {
+  for (const { image: image2 } of committed.images) {
+    store.images.keepUnnamed({
+      manifest: image2.manifest.descriptor.digest,
+      config: image2.config.descriptor.digest,
+      snapshot: image2.snapshot,
+      createdAt: Date.now()
+    });
+  }
+}
 
-// src/builder/outputs/write-outputs.ts
+// src/builder/outputs/index-outputs.ts
+import { mkdtemp as mkdtemp6, rm as rm15 } from "node:fs/promises";
+import path23 from "node:path";
+init_push();
+
+// src/exporter/index-layout.ts
+init_digest();
+init_oci();
+init_archive();
+init_errors2();
+init_image_layout();
+var blobPath3 = (digest) => `blobs/sha256/${digestHex(digest)}`;
+async function exportIndexLayout(index, dest, options = {}) {
+  const files = indexLayoutFiles(index, options.names ?? [], options.docker?.loadPlatform);
+  if (!options.directory) {
+    await writeToDest(generateArchive(files, options.sourceDateEpoch ?? 0), dest);
+    return;
+  }
+  if (typeof dest !== "string" || dest === "-") {
+    throw new ImageExportError("an OCI layout directory needs a directory path as dest", {
+      hint: "Pass dest=<directory>, or drop tar=false to write a tar to a stream."
+    });
+  }
+  await writeArchiveDirectory(dest, files);
+}
+function indexLayoutFiles(index, names, loadPlatform) {
+  const files = [];
+  const seen = /* @__PURE__ */ new Set();
+  const addBlob = (descriptor, data) => {
+    if (seen.has(descriptor.digest)) return;
+    seen.add(descriptor.digest);
+    const path34 = blobPath3(descriptor.digest);
+    if (data) files.push({ path: path34, data });
+    else {
+      const { digest, size } = descriptor;
+      files.push({
+        path: path34,
+        size,
+        open: () => index.blobs.stream(digest),
+        source: index.blobs.path(digest)
+      });
+    }
+  };
+  for (const { image: image2 } of index.images) {
+    for (const layer of image2.layers) addBlob(layer);
+    addBlob(image2.config.descriptor, image2.config.bytes);
+    addBlob(image2.manifest.descriptor, image2.manifest.bytes);
+  }
+  addBlob(index.descriptor, index.bytes);
+  const top = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    manifests: indexDescriptors({ manifest: { descriptor: index.descriptor } }, names)
+  };
+  files.push({ path: "index.json", data: Buffer.from(JSON.stringify(top)) });
+  if (loadPlatform) files.push(dockerManifest(index, names, loadPlatform));
+  files.push({
+    path: "oci-layout",
+    data: Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" }))
+  });
+  return files;
+}
+function dockerManifest(index, names, platform) {
+  const same2 = (p) => p.os === platform.os && p.architecture === platform.architecture && (p.variant ?? "") === (platform.variant ?? "");
+  const chosen = (index.images.find((i) => same2(i.platform)) ?? index.images[0]).image;
+  const tags = names.map(parseImageName).filter((n) => n !== void 0);
+  const manifest = [
+    {
+      Config: blobPath3(chosen.config.descriptor.digest),
+      RepoTags: tags.map((t) => t.familiar),
+      Layers: chosen.layers.map((l) => blobPath3(l.digest))
+    }
+  ];
+  return { path: "manifest.json", data: Buffer.from(JSON.stringify(manifest)) };
+}
+
+// src/builder/outputs/index-outputs.ts
+init_filesystem();
 init_reference();
+init_errors();
+init_platform();
 
 // src/builder/task.ts
 async function task(emit, name, fn) {
@@ -45140,7 +45684,113 @@ async function task(emit, name, fn) {
   return result;
 }
 
+// src/builder/outputs/index-outputs.ts
+init_archives();
+function refuseMultiPlatformLoad(options) {
+  if (!options.load || options.platforms.length < 2) return;
+  throw new UsageError(
+    `--load cannot take ${options.platforms.length} platforms: the Docker daemon loads one image per name`,
+    {
+      hint: "Build one platform with --load (--platform linux/amd64 --load), push the index (--push), or write it with -o type=docker,dest=image.tar: a daemon on the containerd image store loads every platform of that archive, a classic one the image for its own platform."
+    }
+  );
+}
+function platformDirName(platform) {
+  return [platform.os, platform.architecture, platform.variant].filter(Boolean).join("_");
+}
+async function writeIndexOutputs(ctx) {
+  for (const output of ctx.options.outputs) await writeIndexOutput(ctx, output);
+}
+async function writeIndexOutput(ctx, output) {
+  switch (output.type) {
+    case "docker":
+    case "oci":
+      await task(
+        ctx.emit,
+        `exporting ${output.type} archive to ${output.dest}`,
+        () => exportIndexArchive(ctx, output)
+      );
+      return;
+    case "local":
+    case "tar":
+      await task(
+        ctx.emit,
+        `exporting files to ${output.dest}`,
+        () => exportPlatformFiles(ctx, output)
+      );
+      return;
+    case "image":
+    case "registry":
+      keepPlatformImages(ctx.store, ctx.committed);
+      for (const name of output.names) {
+        const normalized = normalizeImageName(name);
+        ctx.store.images.set({
+          name: normalized,
+          manifest: ctx.committed.descriptor.digest,
+          config: ctx.committed.descriptor.digest,
+          snapshot: null,
+          createdAt: Date.now()
+        });
+        if (output.push) {
+          const client = await ctx.registry();
+          await task(
+            ctx.emit,
+            `pushing ${name}`,
+            () => pushIndex(ctx.store, client, ctx.committed, normalized, { signal: ctx.signal })
+          );
+        }
+      }
+      return;
+  }
+}
+async function indexFor(ctx, output) {
+  const images = [];
+  let changed = false;
+  for (const { platform, image: image2 } of ctx.committed.images) {
+    const wanted = await imageFor({ ...ctx, committed: image2 }, output);
+    changed ||= wanted !== image2;
+    images.push({ platform, image: wanted });
+  }
+  return changed ? commitIndex(ctx.store, images) : ctx.committed;
+}
+async function exportIndexArchive(ctx, output) {
+  const index = await indexFor(ctx, output);
+  const dest = output.dest === "-" ? standardOutput(ctx) : output.dest;
+  await exportIndexLayout({ ...index, blobs: ctx.store.blobs }, dest, {
+    names: output.names,
+    ...ctx.options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: ctx.options.sourceDateEpoch } : {},
+    ...output.type === "oci" && output.attrs.tar === "false" ? { directory: true } : {},
+    ...output.type === "docker" ? { docker: { loadPlatform: hostPlatform() } } : {}
+  });
+}
+async function exportPlatformFiles(ctx, output) {
+  const layersOf = ({ image: image2 }) => image2.snapshot === null ? [] : ctx.store.snapshots.chain(image2.snapshot).map((s) => s.dir).reverse();
+  if (output.type === "local") {
+    for (const entry of ctx.committed.images)
+      await exportLayersToDirectory(
+        layersOf(entry),
+        path23.join(output.dest, platformDirName(entry.platform))
+      );
+    return;
+  }
+  const temp = await mkdtemp6(path23.join(await ctx.store.tempDir("export"), "tbuild-tar-"));
+  try {
+    for (const entry of ctx.committed.images)
+      await exportLayersToDirectory(
+        layersOf(entry),
+        path23.join(temp, platformDirName(entry.platform))
+      );
+    await exportMergedToTar(temp, output.dest === "-" ? standardOutput(ctx) : output.dest, {
+      ...ctx.options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: ctx.options.sourceDateEpoch } : {},
+      ...output.attrs["rewrite-timestamp"] === "true" ? { rewriteTimestamps: true } : {}
+    });
+  } finally {
+    await rm15(temp, { recursive: true, force: true });
+  }
+}
+
 // src/builder/outputs/write-outputs.ts
+init_reference();
 async function writeOutputs(ctx) {
   const { options } = ctx;
   for (const output of options.outputs) await writeOutput(ctx, output);
@@ -45206,14 +45856,14 @@ async function writeOutput(ctx, output) {
 // src/builder/options.ts
 init_errors();
 init_platform();
-import { readFile as readFile14, stat as stat9 } from "node:fs/promises";
-import path24 from "node:path";
+import { readFile as readFile15, stat as stat9 } from "node:fs/promises";
+import path26 from "node:path";
 
 // src/builder/named-contexts.ts
 init_errors();
 init_git_url();
 import { stat as stat8 } from "node:fs/promises";
-import path23 from "node:path";
+import path25 from "node:path";
 async function resolveNamedContexts(given, cwd, disposers) {
   const contexts = {};
   for (const [name, value] of Object.entries(given)) {
@@ -45245,7 +45895,7 @@ async function resolveOne(name, value, cwd, disposers) {
         hint: "Use a local directory, a git repository, an https archive or docker-image://REF."
       }
     );
-  const dir = path23.resolve(cwd, value);
+  const dir = path25.resolve(cwd, value);
   if (!(await stat8(dir).catch(() => void 0))?.isDirectory())
     throw new UsageError(`--build-context ${name}: ${value} is not a directory`, {
       hint: "Give an existing directory, or docker-image://REF for an image."
@@ -45254,11 +45904,11 @@ async function resolveOne(name, value, cwd, disposers) {
 }
 
 // src/builder/options.ts
-function surroundings(run7) {
-  return { cwd: run7.cwd ?? path24.resolve(), env: run7.env ?? {}, stdin: run7.stdin };
+function surroundings(run8) {
+  return { cwd: run8.cwd ?? path26.resolve(), env: run8.env ?? {}, stdin: run8.stdin };
 }
-async function resolveBuildOptions(options, run7 = {}) {
-  const at = surroundings(run7);
+async function resolveBuildOptions(options, run8 = {}) {
+  const at = surroundings(run8);
   const context = options.context ?? ".";
   let fetched;
   const remote = /^(?:-$|[a-z][a-z0-9+.-]*:\/\/|git@)/i.test(context) ? await Promise.resolve().then(() => (init_remote_context(), remote_context_exports)) : void 0;
@@ -45281,15 +45931,16 @@ async function resolveBuildOptions(options, run7 = {}) {
   }
 }
 async function resolveWithContext(options, at, fetched, disposers, dispose) {
-  const contextDir = fetched?.dir ?? path24.resolve(at.cwd, options.context ?? ".");
+  const contextDir = fetched?.dir ?? path26.resolve(at.cwd, options.context ?? ".");
   const st = await stat9(contextDir).catch(() => void 0);
   if (!st?.isDirectory()) {
     throw new InputError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
       hint: "Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin."
     });
   }
-  const dockerfile = options.dockerfile !== void 0 ? { path: path24.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path24.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
+  const dockerfile = options.dockerfile !== void 0 ? { path: path26.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path26.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
   const buildArgs = { ...options.buildArgs };
+  const platforms = options.platform ? parseTargetPlatforms(options.platform) : [hostPlatform()];
   const tags = [...options.tags ?? []];
   return Object.freeze({
     contextDir,
@@ -45300,17 +45951,18 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
     tags,
     buildArgs,
     target: options.target,
-    platform: options.platform ? parseTargetPlatform(options.platform) : hostPlatform(),
+    platform: platforms[0],
+    platforms,
     buildPlatform: hostPlatform(),
     noCache: options.noCache ?? false,
     noCacheFilter: [...options.noCacheFilter ?? []],
     pull: options.pull ?? false,
     outputs: resolveOutputs(options.outputs ?? [], options.push ?? false, tags),
     load: options.load ?? false,
-    iidfile: options.iidfile && path24.resolve(at.cwd, options.iidfile),
-    metadataFile: options.metadataFile && path24.resolve(at.cwd, options.metadataFile),
+    iidfile: options.iidfile && path26.resolve(at.cwd, options.iidfile),
+    metadataFile: options.metadataFile && path26.resolve(at.cwd, options.metadataFile),
     secrets: (options.secrets ?? []).map(
-      (s) => "file" in s ? { id: s.id, file: path24.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
+      (s) => "file" in s ? { id: s.id, file: path26.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
     ),
     sshAgents: { ...options.sshAgents },
     network: checkNetwork(options.network ?? "default"),
@@ -45332,7 +45984,7 @@ function needStdin(at, what) {
 }
 function displayName(file, contextDir, given) {
   if (given && given !== "-") return given;
-  const rel = path24.relative(contextDir, file);
+  const rel = path26.relative(contextDir, file);
   return rel.startsWith("..") ? file : rel;
 }
 function checkNetwork(network) {
@@ -45375,13 +46027,13 @@ async function readDockerfile(file, contextDir, base, at) {
     const chunks = [];
     for await (const chunk of needStdin(at, "the Dockerfile")) chunks.push(chunk);
     return {
-      path: path24.join(contextDir, "Dockerfile"),
+      path: path26.join(contextDir, "Dockerfile"),
       text: Buffer.concat(chunks).toString("utf8")
     };
   }
-  const dockerfilePath = file ? path24.resolve(base, file) : path24.join(contextDir, "Dockerfile");
+  const dockerfilePath = file ? path26.resolve(base, file) : path26.join(contextDir, "Dockerfile");
   try {
-    return { path: dockerfilePath, text: await readFile14(dockerfilePath, "utf8") };
+    return { path: dockerfilePath, text: await readFile15(dockerfilePath, "utf8") };
   } catch (error) {
     throw new InputError(
       `failed to read Dockerfile ${dockerfilePath}: ${error.code ?? error}`,
@@ -45395,10 +46047,10 @@ async function readDockerfile(file, contextDir, base, at) {
 async function readDockerignore(dockerfilePath, contextDir) {
   for (const candidate of [
     `${dockerfilePath}.dockerignore`,
-    path24.join(contextDir, ".dockerignore")
+    path26.join(contextDir, ".dockerignore")
   ]) {
     try {
-      return await readFile14(candidate, "utf8");
+      return await readFile15(candidate, "utf8");
     } catch (error) {
       if (error.code !== "ENOENT") throw error;
     }
@@ -45407,8 +46059,8 @@ async function readDockerignore(dockerfilePath, contextDir) {
 }
 
 // src/builder/prepare.ts
-async function prepareBuild(options, run7 = {}, { listing = true } = {}) {
-  const resolved = await resolveBuildOptions(options, run7);
+async function prepareBuild(options, run8 = {}, { listing = true } = {}) {
+  const resolved = await resolveBuildOptions(options, run8);
   const dockerignore = parseDockerignore(resolved.dockerignoreText);
   return {
     kind: "prepared",
@@ -45423,7 +46075,7 @@ async function releasePrepared(prepared) {
 }
 
 // src/builder/result.ts
-import { writeFile as writeFile10 } from "node:fs/promises";
+import { writeFile as writeFile11 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -45480,10 +46132,18 @@ function buildMetadata(committed, options) {
     ...options.tags.length ? { "image.name": options.tags.join(",") } : {}
   };
 }
+function indexMetadata(committed, options) {
+  return {
+    "containerimage.digest": committed.descriptor.digest,
+    "containerimage.descriptor": committed.descriptor,
+    ...options.tags.length ? { "image.name": options.tags.join(",") } : {}
+  };
+}
 async function writeResultFiles(options, metadata) {
-  if (options.iidfile) await writeFile10(options.iidfile, metadata["containerimage.config.digest"]);
+  const id = metadata["containerimage.config.digest"] ?? metadata["containerimage.digest"];
+  if (options.iidfile) await writeFile11(options.iidfile, id);
   if (options.metadataFile)
-    await writeFile10(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
+    await writeFile11(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
 }
 
 // src/builder/builder.ts
@@ -45505,17 +46165,30 @@ async function createBuilder(options = {}) {
       credentials: options.credentials ?? await loadCredentialStore2(env)
     });
   })();
-  const stateDir = path25.join(store.root, "runc");
+  const stateDir = path27.join(store.root, "runc");
+  const probes = /* @__PURE__ */ new Map();
   let cleaned;
   let hostChecked;
   const session = {
     store,
     // One for the builder's life: the stat cache stays loaded, scanned trees are remembered.
-    contexts: openContextCache(path25.join(store.root, "stat-cache")),
+    contexts: openContextCache(path27.join(store.root, "stat-cache")),
     registry: getRegistry,
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => cleaned ??= cleanupStaleContainers2(stateDir),
     // Once per builder; a failure is not kept, so a long-lived builder sees a fix.
+    probePlatform: (platform) => {
+      const key = formatPlatform(platform);
+      let probe = probes.get(key);
+      if (!probe) {
+        probe = probePlatform(platform).then((support) => {
+          if (support.mode === void 0) probes.delete(key);
+          return support;
+        });
+        probes.set(key, probe);
+      }
+      return probe;
+    },
     checkHost: () => hostChecked ??= assertBuildHost().catch((error) => {
       hostChecked = void 0;
       throw error;
@@ -45526,18 +46199,18 @@ async function createBuilder(options = {}) {
   };
   return {
     root: store.root,
-    async build(given, run7 = {}) {
-      const prepared = await toPrepared(given, run7, run7.changedPaths === void 0);
+    async build(given, run8 = {}) {
+      const prepared = await toPrepared(given, run8, run8.changedPaths === void 0);
       try {
-        return await runBuild(session, prepared, run7);
+        return await runBuild(session, prepared, run8);
       } catch (error) {
         throw withSource(error, sourceOf(prepared));
       } finally {
         await releasePrepared(prepared);
       }
     },
-    async lower(given, run7 = {}) {
-      const prepared = await toPrepared(given, run7, false);
+    async lower(given, run8 = {}) {
+      const prepared = await toPrepared(given, run8, false);
       try {
         return await lowerDockerfile2(
           prepared,
@@ -45556,8 +46229,8 @@ async function createBuilder(options = {}) {
       const config = await store.blobs.readJson(image2.imageId);
       return runImage(store, lazyRuncExecutor(stateDir), { snapshot, config }, options2);
     },
-    async check(given, run7 = {}) {
-      const prepared = await toPrepared(given, run7, false);
+    async check(given, run8 = {}) {
+      const prepared = await toPrepared(given, run8, false);
       try {
         const result = await checkPrepared(
           prepared,
@@ -45575,8 +46248,8 @@ async function createBuilder(options = {}) {
     }
   };
 }
-function toPrepared(given, run7, listing = true) {
-  return "kind" in given && given.kind === "prepared" ? Promise.resolve(given) : prepareBuild(given, run7, { listing });
+function toPrepared(given, run8, listing = true) {
+  return "kind" in given && given.kind === "prepared" ? Promise.resolve(given) : prepareBuild(given, run8, { listing });
 }
 function keyHistoryOf(store) {
   return {
@@ -45590,11 +46263,12 @@ function keyHistoryOf(store) {
 function sourceOf(prepared) {
   return { file: prepared.options.dockerfileName, text: prepared.options.dockerfileText };
 }
-async function runBuild(session, prepared, run7) {
+async function runBuild(session, prepared, run8) {
   const { store } = session;
   const { options } = prepared;
-  const signal = run7.signal ?? new AbortController().signal;
-  const recorder = recordSteps(run7.onProgress ?? noProgress);
+  refuseMultiPlatformLoad(options);
+  const signal = run8.signal ?? new AbortController().signal;
+  const recorder = recordSteps(run8.onProgress ?? noProgress);
   const emit = recorder.sink;
   const started = Date.now();
   let ok = false;
@@ -45602,24 +46276,13 @@ async function runBuild(session, prepared, run7) {
   hostReady.catch(() => void 0);
   try {
     const images = createImageProvider({ store, registry: session.registry });
-    const found = [];
-    let lowered;
-    try {
-      lowered = await lowerDockerfile2(prepared, images, found);
-    } finally {
-      for (const warning of found)
-        emit({
-          type: "warning",
-          time: Date.now(),
-          message: warning.message,
-          rule: warning.rule,
-          location: warning.location
-        });
-    }
+    const lowered = await lowerPlatforms(prepared, images, emit);
+    const definitions = lowered.map((l) => l.definition);
     await hostReady;
+    const emulation = await prepareEmulation(runPlatforms(definitions), session.probePlatform);
     emit({ type: "build.started", time: started, target: options.target });
     await session.cleanup();
-    if (run7.changedPaths !== void 0) session.contexts.noteChanges(run7.changedPaths);
+    if (run8.changedPaths !== void 0) session.contexts.noteChanges(run8.changedPaths);
     const worker = createWorker(
       {
         store,
@@ -45635,65 +46298,127 @@ async function runBuild(session, prepared, run7) {
         },
         ...prepared.listing ? { listings: { context: prepared.listing } } : {},
         contexts: session.contexts,
-        ...run7.changedPaths !== void 0 ? { contextChanges: { remembered: true } } : {},
+        ...run8.changedPaths !== void 0 ? { contextChanges: { remembered: true } } : {},
         secrets: [...options.secrets],
         sshAgents: { ...options.sshAgents },
         onProgress: emit,
+        emulation,
         defaultNetwork: options.network === "none" ? "none" : "host"
       },
-      lowered.definition
+      definitions.length === 1 ? definitions[0] : mergeDefinitions(definitions)
     );
-    const solved = await session.solver.solve(lowered.definition, worker, {
-      parallelism: session.parallelism,
-      noCache: options.noCache,
-      signal,
-      onProgress: emit,
-      // Steps are remembered per Dockerfile and platform, to say why one misses next time.
-      history: {
-        scope: `${options.dockerfilePath}\0${formatPlatform(options.platform)}`,
-        store: keyHistoryOf(store)
+    const solved = await solvePlatforms(
+      options.platforms.length === 1 ? session.solver : createSolver({ parallelism: session.parallelism }),
+      options.platforms.map((platform, i) => ({ platform, definition: definitions[i] })),
+      worker,
+      {
+        parallelism: session.parallelism,
+        noCache: options.noCache,
+        signal,
+        emit,
+        // Steps are remembered per Dockerfile and platform, to say why one misses next time.
+        historyScope: (platform) => `${options.dockerfilePath}\0${formatPlatform(platform)}`,
+        history: keyHistoryOf(store)
       }
-    });
+    );
     await worker.flush();
     const committed = await task(emit, "exporting to image", async (status) => {
-      const image2 = await status(
-        "exporting layers",
-        () => commitImage(store, solved.result, lowered.image, {
-          ociMediaTypes: false,
-          ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
-        })
+      const built = await Promise.all(
+        solved.map(async (result2, i) => ({
+          platform: options.platforms[i],
+          image: await status(
+            exportingStatus(options.platforms, i),
+            () => commitImage(store, result2, lowered[i].image, {
+              ociMediaTypes: false,
+              ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
+            })
+          )
+        }))
       );
-      await nameImage(store, options, image2, status);
-      return image2;
+      if (built.length === 1) {
+        await nameImage(store, options, built[0].image, status);
+        return { kind: "image", image: built[0].image };
+      }
+      const index = await status("exporting manifest list", () => commitIndex(store, built));
+      await nameIndex(store, options, index, status);
+      return { kind: "index", index };
     });
-    await writeOutputs({
-      store,
-      options,
-      committed,
-      emit,
-      registry: session.registry,
-      signal,
-      stdout: run7.stdout
-    });
-    const metadata = buildMetadata(committed, options);
+    if (committed.kind === "image") {
+      await writeOutputs({
+        store,
+        options,
+        committed: committed.image,
+        emit,
+        registry: session.registry,
+        signal,
+        stdout: run8.stdout
+      });
+    } else {
+      await writeIndexOutputs({
+        store,
+        options,
+        committed: committed.index,
+        emit,
+        registry: session.registry,
+        signal,
+        stdout: run8.stdout
+      });
+    }
+    const metadata = committed.kind === "image" ? buildMetadata(committed.image, options) : indexMetadata(committed.index, options);
     await writeResultFiles(options, metadata);
     ok = true;
     const result = {
-      imageId: metadata["containerimage.config.digest"],
+      imageId: metadata["containerimage.config.digest"] ?? metadata["containerimage.digest"],
       manifestDigest: metadata["containerimage.digest"],
       metadata,
-      image: {
-        layers: committed.layers.length,
-        size: committed.layers.reduce((sum, l) => sum + l.size, committed.config.descriptor.size)
-      },
+      image: measureResult(committed),
+      ...committed.kind === "index" ? { platforms: committed.index.images.map((i) => formatPlatform(i.platform)) } : {},
       warnings: recorder.warnings(),
       steps: recorder.steps()
     };
-    builtSnapshots.set(result, committed.snapshot);
+    builtSnapshots.set(result, committed.kind === "image" ? committed.image.snapshot : null);
     return result;
   } finally {
     emit({ type: "build.completed", time: Date.now(), durationMs: Date.now() - started, ok });
   }
+}
+async function lowerPlatforms(prepared, images, emit) {
+  const found = prepared.options.platforms.map(() => []);
+  try {
+    return await Promise.all(
+      prepared.options.platforms.map(
+        (platform, i) => lowerDockerfile2(prepared, images, found[i], platform)
+      )
+    );
+  } finally {
+    const seen = /* @__PURE__ */ new Set();
+    for (const warning of found.flat()) {
+      const key = JSON.stringify([warning.rule, warning.message, warning.location]);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      emit({
+        type: "warning",
+        time: Date.now(),
+        message: warning.message,
+        rule: warning.rule,
+        location: warning.location
+      });
+    }
+  }
+}
+function exportingStatus(platforms, i) {
+  return platforms.length === 1 ? "exporting layers" : `exporting layers for ${formatPlatform(platforms[i])}`;
+}
+function measureResult(committed) {
+  const images = committed.kind === "image" ? [committed.image] : committed.index.images.map((i) => i.image);
+  const layers = /* @__PURE__ */ new Map();
+  let size = committed.kind === "index" ? committed.index.descriptor.size : 0;
+  for (const image2 of images) {
+    size += image2.config.descriptor.size;
+    for (const layer of image2.layers) layers.set(layer.digest, layer.size);
+  }
+  for (const layerSize of layers.values()) size += layerSize;
+  return { layers: layers.size, size };
 }
 
 // src/builder/specs/attestations.ts
@@ -45821,7 +46546,7 @@ function parseOutputSpec(spec) {
 init_errors();
 import { stat as stat10 } from "node:fs/promises";
 import { isIP as isIP2 } from "node:net";
-import path26 from "node:path";
+import path28 from "node:path";
 function parseAddHosts(list) {
   return (list ?? []).map((spec) => {
     const cut = /[:=]/.exec(spec)?.index ?? -1;
@@ -45889,7 +46614,7 @@ async function parseSshAgents(list, env) {
       throw new UsageError(`--ssh ${id}: SSH_AUTH_SOCK is not set`, {
         hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
       });
-    const socket = path26.resolve(given);
+    const socket = path28.resolve(given);
     const st = await stat10(socket).catch(() => void 0);
     if (!st?.isSocket())
       throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
@@ -46192,7 +46917,7 @@ init_git_url();
 // src/action/annotations.ts
 init_errors();
 init_git_url();
-import path27 from "node:path";
+import path29 from "node:path";
 
 // src/action/runner.ts
 import { randomUUID } from "node:crypto";
@@ -46239,14 +46964,14 @@ function annotationTarget(inputs, context, defaultContext, workspace, cwd) {
   if (isGitUrl(context)) {
     const ours = context.split("#")[0] === defaultContext.split("#")[0];
     const subdir = parseGitUrl(context).subdir ?? "";
-    const inRepo = path27.posix.normalize(path27.posix.join(subdir, given ?? "Dockerfile"));
+    const inRepo = path29.posix.normalize(path29.posix.join(subdir, given ?? "Dockerfile"));
     return { dockerfileName: given ?? "Dockerfile", repoPath: ours ? inRepo : void 0 };
   }
-  const contextDir = path27.resolve(cwd, context);
-  const file = given ? path27.resolve(cwd, given) : path27.join(contextDir, "Dockerfile");
-  const rel = path27.relative(workspace, file);
-  const repoPath = rel.startsWith("..") || path27.isAbsolute(rel) ? void 0 : rel.split(path27.sep).join("/");
-  return { dockerfileName: given ?? path27.relative(contextDir, file), repoPath };
+  const contextDir = path29.resolve(cwd, context);
+  const file = given ? path29.resolve(cwd, given) : path29.join(contextDir, "Dockerfile");
+  const rel = path29.relative(workspace, file);
+  const repoPath = rel.startsWith("..") || path29.isAbsolute(rel) ? void 0 : rel.split(path29.sep).join("/");
+  return { dockerfileName: given ?? path29.relative(contextDir, file), repoPath };
 }
 function fileFor(target, location) {
   if (!location?.range) return void 0;
@@ -46285,8 +47010,8 @@ function titleOf(code2) {
 
 // src/action/build-options.ts
 import { existsSync as existsSync4 } from "node:fs";
-import { writeFile as writeFile12 } from "node:fs/promises";
-import path28 from "node:path";
+import { writeFile as writeFile13 } from "node:fs/promises";
+import path30 from "node:path";
 
 // src/action/errors.ts
 init_errors();
@@ -46320,7 +47045,7 @@ function cacheOptions(inputs) {
 }
 
 // src/action/git-context.ts
-import { readFile as readFile16 } from "node:fs/promises";
+import { readFile as readFile17 } from "node:fs/promises";
 function serverUrl(env) {
   return env.GITHUB_SERVER_URL || "https://github.com";
 }
@@ -46340,7 +47065,7 @@ async function defaultGitContext(env) {
 async function readEvent(env) {
   if (!env.GITHUB_EVENT_PATH) return void 0;
   try {
-    return JSON.parse(await readFile16(env.GITHUB_EVENT_PATH, "utf8"));
+    return JSON.parse(await readFile17(env.GITHUB_EVENT_PATH, "utf8"));
   } catch {
     return void 0;
   }
@@ -46376,7 +47101,7 @@ async function toBuildOptions(inputs, ctx) {
       () => parseKeyValues(inputs["build-args"], "--build-arg", ctx.env)
     ),
     ...inputs.target ? { target: inputs.target } : {},
-    ...inputs.platforms.length === 1 ? { platform: inputs.platforms[0] } : {},
+    ...inputs.platforms.length > 0 ? { platform: inputs.platforms.join(",") } : {},
     noCache: inputs["no-cache"],
     noCacheFilter: inputs["no-cache-filters"],
     pull: inputs.pull,
@@ -46412,12 +47137,6 @@ function refuseUnsupported(inputs) {
   const refuse = (input, why, hint) => {
     throw new InputError2(input, why, { hint });
   };
-  if (inputs.platforms.length > 1)
-    refuse(
-      "platforms",
-      `tbuild builds one platform per build, not ${inputs.platforms.join(", ")}`,
-      "Give one platform, or run one step per platform; multi-platform images are planned."
-    );
   const notes = inputs.allow.filter((a) => a !== "network.host");
   if (notes.length)
     refuse(
@@ -46459,8 +47178,8 @@ async function resolveSecrets(inputs, ctx, warnings) {
       continue;
     }
     masks.push(pair[1]);
-    const file = path28.join(ctx.secretsDir, `secret-${secrets.length}`);
-    await writeFile12(file, pair[1], { mode: 384 });
+    const file = path30.join(ctx.secretsDir, `secret-${secrets.length}`);
+    await writeFile13(file, pair[1], { mode: 384 });
     secrets.push({ id: pair[0], file });
   }
   for (const entry of inputs["secret-files"]) {
@@ -48289,15 +49008,15 @@ function readInputs(env) {
 }
 
 // src/action/ownership.ts
-import { lchown as lchown6, lstat as lstat13, readdir as readdir13 } from "node:fs/promises";
-import path29 from "node:path";
+import { lchown as lchown6, lstat as lstat13, readdir as readdir14 } from "node:fs/promises";
+import path31 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
   const gid = Number(io.env.SUDO_GID);
   if (!io.env.SUDO_UID || !Number.isInteger(uid) || !Number.isInteger(gid)) return;
   for (const output of options.outputs ?? []) {
     if (!output.dest || output.dest === "-") continue;
-    await chownTree(path29.resolve(io.cwd, output.dest), uid, gid);
+    await chownTree(path31.resolve(io.cwd, output.dest), uid, gid);
   }
 }
 async function chownTree(target, uid, gid) {
@@ -48305,12 +49024,12 @@ async function chownTree(target, uid, gid) {
   if (!st) return;
   await lchown6(target, uid, gid);
   if (!st.isDirectory()) return;
-  for (const name of await readdir13(target)) await chownTree(path29.join(target, name), uid, gid);
+  for (const name of await readdir14(target)) await chownTree(path31.join(target, name), uid, gid);
 }
 
 // src/action/privileges.ts
 import { spawn as spawn7 } from "node:child_process";
-import path30 from "node:path";
+import path32 from "node:path";
 var ELEVATED = "TBUILD_ACTION_ELEVATED";
 var SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 async function checkSudo() {
@@ -48327,13 +49046,13 @@ async function checkSudo() {
     });
 }
 function elevatedEnv(env) {
-  const dirs = (env.PATH ?? "").split(path30.delimiter).filter(Boolean);
+  const dirs = (env.PATH ?? "").split(path32.delimiter).filter(Boolean);
   const home = env.HOME ?? "";
   return {
     // sudo replaces PATH with secure_path; keep the runner's, with the system directories.
-    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path30.delimiter),
+    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path32.delimiter),
     // docker/login-action wrote the runner user's config; root must read the same one.
-    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path30.join(home, ".docker") },
+    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path32.join(home, ".docker") },
     [ELEVATED]: "1"
   };
 }
@@ -48502,9 +49221,9 @@ function redact(text, masks) {
 
 // src/action/main.ts
 function storeRoot(env) {
-  return env.TBUILD_ROOT || path31.join(env.RUNNER_TEMP || tmpdir5(), "tbuild");
+  return env.TBUILD_ROOT || path33.join(env.RUNNER_TEMP || tmpdir6(), "tbuild");
 }
-async function run6() {
+async function run7() {
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
@@ -48536,7 +49255,7 @@ async function runAction(io) {
   let renderer;
   let recorder;
   let builder;
-  const secretsDir = await mkdtemp6(path31.join(env.RUNNER_TEMP || tmpdir5(), "tbuild-secrets-"));
+  const secretsDir = await mkdtemp8(path33.join(env.RUNNER_TEMP || tmpdir6(), "tbuild-secrets-"));
   try {
     inputs = readInputs(env);
     if (inputs["github-token"]) mask(io, inputs["github-token"]);
@@ -48602,7 +49321,7 @@ async function runAction(io) {
     return 1;
   } finally {
     await builder?.close();
-    await rm15(secretsDir, { recursive: true, force: true });
+    await rm17(secretsDir, { recursive: true, force: true });
   }
 }
 async function writeOutputs2(io, result, build) {
@@ -48621,4 +49340,4 @@ async function writeOutputs2(io, result, build) {
 }
 
 // src/action/index.ts
-await run6();
+await run7();
