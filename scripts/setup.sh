@@ -27,8 +27,8 @@ done
 if ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # The multi-platform tests take arm64's busybox-static from Debian's archive (apt-get download
@@ -37,7 +37,7 @@ fi
 if grep -q '^ID=debian' /etc/os-release 2>/dev/null && ! dpkg --print-foreign-architectures | grep -qx arm64; then
   say "adding arm64 to dpkg's architectures (for the multi-platform tests' base image)"
   dpkg --add-architecture arm64
-  apt-get update -qq
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
 fi
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
