@@ -56,8 +56,11 @@ export function createImageProvider(options: {
       try {
         image = await (await options.registry()).resolve(name, platform);
       } catch (error) {
-        if (!pull && error instanceof TbuildError && error.code === 'TBUILD_REGISTRY_UNREACHABLE')
-          throw new ImageNotAvailableError(name, error);
+        // A stored image made for another platform is the one to use when the registry
+        // cannot offer the wanted one: Docker does the same, and the frontend warns
+        // (InvalidBaseImagePlatform). Only `--pull` insists on the registry.
+        const fallback = record && !pull && (await storedAnyPlatform(store, record));
+        if (fallback && isRegistryMiss(error)) return { ref: name, ...fallback, origin: 'store' };
         if (error instanceof TbuildError) throw error;
         throw new ImageNotAvailableError(name, error);
       }
@@ -209,6 +212,24 @@ async function storedForPlatform(
   if (config.architecture && config.os && !matchesPlatform(platformOf(config), platform))
     return undefined;
   return { manifestDigest: record.manifest, config, configDigest: record.config };
+}
+
+/** A stored single-platform image, whatever its platform (undefined for an index). */
+async function storedAnyPlatform(
+  store: Store,
+  record: { manifest: Digest; config: Digest },
+): Promise<{ manifestDigest: Digest; config: ImageConfig; configDigest: Digest } | undefined> {
+  if (await isIndexRecord(store, record)) return undefined;
+  const config = await store.blobs.readJson<ImageConfig>(record.config);
+  return { manifestDigest: record.manifest, config, configDigest: record.config };
+}
+
+/** The registry could not be reached or does not have the image (not: access denied). */
+function isRegistryMiss(error: unknown): boolean {
+  return (
+    error instanceof TbuildError &&
+    ['TBUILD_REGISTRY_REQUEST', 'TBUILD_REGISTRY_NOT_FOUND'].includes(error.code)
+  );
 }
 
 function platformOf(config: ImageConfig): Platform {
