@@ -39219,8 +39219,8 @@ function createImageProvider(options) {
       try {
         image2 = await (await options.registry()).resolve(name, platform);
       } catch (error) {
-        if (!pull && error instanceof TbuildError && error.code === "TBUILD_REGISTRY_UNREACHABLE")
-          throw new ImageNotAvailableError(name, error);
+        const fallback = record && !pull && await storedAnyPlatform(store, record);
+        if (fallback && isRegistryMiss(error)) return { ref: name, ...fallback, origin: "store" };
         if (error instanceof TbuildError) throw error;
         throw new ImageNotAvailableError(name, error);
       }
@@ -39341,6 +39341,14 @@ async function storedForPlatform(store, record, platform) {
   if (config.architecture && config.os && !matchesPlatform(platformOf(config), platform))
     return void 0;
   return { manifestDigest: record.manifest, config, configDigest: record.config };
+}
+async function storedAnyPlatform(store, record) {
+  if (await isIndexRecord(store, record)) return void 0;
+  const config = await store.blobs.readJson(record.config);
+  return { manifestDigest: record.manifest, config, configDigest: record.config };
+}
+function isRegistryMiss(error) {
+  return error instanceof TbuildError && ["TBUILD_REGISTRY_REQUEST", "TBUILD_REGISTRY_NOT_FOUND"].includes(error.code);
 }
 function platformOf(config) {
   return {
