@@ -984,8 +984,8 @@ async function writeLayerTar(diffDir, out, options) {
   };
 }
 async function* generateLayerTar(diffDir, options = {}) {
-  const clamp = (stat11) => {
-    const seconds2 = Math.floor(stat11.mtimeMs / 1e3);
+  const clamp = (stat12) => {
+    const seconds2 = Math.floor(stat12.mtimeMs / 1e3);
     const epoch = options.sourceDateEpoch;
     return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds2, epoch) : seconds2;
   };
@@ -1043,40 +1043,40 @@ function whiteoutEntry(path34, mtime, uid = 0, gid = 0) {
   return { path: path34, type: "file", mode: 384, uid, gid, size: 0, mtime };
 }
 async function toTarEntry(item, mtime, attrs, firstLinks) {
-  const { stat: stat11, rel } = item;
-  if (stat11.isCharacterDevice() && stat11.rdev === 0) {
+  const { stat: stat12, rel } = item;
+  if (stat12.isCharacterDevice() && stat12.rdev === 0) {
     const slash = rel.lastIndexOf("/");
     const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
-    return whiteoutEntry(name, mtime, stat11.uid, stat11.gid);
+    return whiteoutEntry(name, mtime, stat12.uid, stat12.gid);
   }
   const xattrs = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
   const base = {
     path: rel,
     type: "file",
-    mode: stat11.mode & 4095,
-    uid: stat11.uid,
-    gid: stat11.gid,
+    mode: stat12.mode & 4095,
+    uid: stat12.uid,
+    gid: stat12.gid,
     size: 0,
     mtime,
     ...xattrs.size > 0 ? { xattrs } : {}
   };
-  if (stat11.isDirectory()) return { ...base, type: "dir" };
-  if (stat11.isSymbolicLink())
+  if (stat12.isDirectory()) return { ...base, type: "dir" };
+  if (stat12.isSymbolicLink())
     return { ...base, type: "symlink", linkpath: await readlink(item.abs) };
-  if (stat11.isFIFO()) return { ...base, type: "fifo" };
-  if (stat11.isCharacterDevice() || stat11.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat11.rdev);
-    const type = stat11.isCharacterDevice() ? "char" : "block";
+  if (stat12.isFIFO()) return { ...base, type: "fifo" };
+  if (stat12.isCharacterDevice() || stat12.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat12.rdev);
+    const type = stat12.isCharacterDevice() ? "char" : "block";
     return { ...base, type, devmajor: major, devminor: minor };
   }
-  if (!stat11.isFile()) return void 0;
-  if (stat11.nlink > 1) {
-    const key = `${stat11.dev}:${stat11.ino}`;
+  if (!stat12.isFile()) return void 0;
+  if (stat12.nlink > 1) {
+    const key = `${stat12.dev}:${stat12.ino}`;
     const first = firstLinks.get(key);
     if (first !== void 0) return { ...base, type: "link", linkpath: first };
     firstLinks.set(key, rel);
   }
-  return { ...base, size: stat11.size };
+  return { ...base, size: stat12.size };
 }
 function readSmallFile(path34) {
   try {
@@ -1678,14 +1678,14 @@ var init_safe_tree = __esm({
         for (const part of parent.split("/")) {
           current = current === "" ? part : `${current}/${part}`;
           if (this.#dirs.has(current)) continue;
-          const stat11 = await lstat4(this.abs(current)).catch((err) => {
+          const stat12 = await lstat4(this.abs(current)).catch((err) => {
             if (err.code === "ENOENT") return void 0;
             throw err;
           });
-          if (stat11 === void 0) await mkdir3(this.abs(current), { mode: 493 });
-          else if (stat11.isSymbolicLink()) {
+          if (stat12 === void 0) await mkdir3(this.abs(current), { mode: 493 });
+          else if (stat12.isSymbolicLink()) {
             throw new PathEscapeError(entryName, `would be written through the symlink "${current}"`);
-          } else if (!stat11.isDirectory()) {
+          } else if (!stat12.isDirectory()) {
             throw new PathEscapeError(entryName, `has a parent "${current}" that is not a directory`);
           }
           this.#dirs.add(current);
@@ -1698,12 +1698,12 @@ var init_safe_tree = __esm({
        */
       async prepare(rel, keepDirectory) {
         const path34 = this.abs(rel);
-        const stat11 = await lstat4(path34).catch((err) => {
+        const stat12 = await lstat4(path34).catch((err) => {
           if (err.code === "ENOENT") return void 0;
           throw err;
         });
-        if (stat11 === void 0) return false;
-        if (stat11.isDirectory() && keepDirectory) return true;
+        if (stat12 === void 0) return false;
+        if (stat12.isDirectory() && keepDirectory) return true;
         await rm2(path34, { recursive: true, force: true });
         this.#forget(rel);
         return false;
@@ -1994,17 +1994,17 @@ async function resolveHardLink(tree, entry) {
   const target = cleanEntryPath(entry.linkpath ?? "");
   if (target === "") throw new PathEscapeError(entry.path, "is a hard link to the layer root");
   await tree.ensureParent(target, entry.path);
-  const stat11 = await lstat5(tree.abs(target)).catch((err) => {
+  const stat12 = await lstat5(tree.abs(target)).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
-  if (stat11 === void 0) {
+  if (stat12 === void 0) {
     throw new PathEscapeError(
       entry.path,
       `is a hard link to "${entry.linkpath}", which is not earlier in this layer`
     );
   }
-  if (stat11.isDirectory())
+  if (stat12.isDirectory())
     throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
   return tree.abs(target);
 }
@@ -4678,61 +4678,61 @@ async function applyLayers(layerDirs, dest) {
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
-    const stat11 = await lstatOrUndefined(join15(dest, rel));
-    if (stat11?.isDirectory()) await utimes5(join15(dest, rel), seconds2, seconds2);
+    const stat12 = await lstatOrUndefined(join15(dest, rel));
+    if (stat12?.isDirectory()) await utimes5(join15(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes) {
   let xattrs;
   const pending = /* @__PURE__ */ new Map();
   const firstLinks = /* @__PURE__ */ new Map();
-  for await (const { rel, abs, stat: stat11 } of walkTree(layer)) {
+  for await (const { rel, abs, stat: stat12 } of walkTree(layer)) {
     xattrs ??= await readXattrs(layer);
     const target = join15(dest, rel);
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
-    if (stat11.isCharacterDevice() && stat11.rdev === 0) {
+    if (stat12.isCharacterDevice() && stat12.rdev === 0) {
       await rm13(target, { recursive: true, force: true });
       continue;
     }
-    if (stat11.isDirectory()) {
+    if (stat12.isDirectory()) {
       if (existing && !existing.isDirectory()) await rm13(target, { force: true });
       if (existing?.isDirectory() && attrs?.get("trusted.overlay.opaque")?.toString() === "y") {
         await emptyDirectory(target);
       }
       if (!existing?.isDirectory()) await mkdir17(target);
-      dirTimes.set(rel, Math.floor(stat11.mtimeMs / 1e3));
+      dirTimes.set(rel, Math.floor(stat12.mtimeMs / 1e3));
     } else {
       if (existing) await rm13(target, { recursive: true, force: true });
-      const key = `${stat11.dev}:${stat11.ino}`;
-      const first = stat11.nlink > 1 ? firstLinks.get(key) : void 0;
+      const key = `${stat12.dev}:${stat12.ino}`;
+      const first = stat12.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
         await link4(first, target);
         continue;
       }
-      if (stat11.nlink > 1) firstLinks.set(key, target);
-      await createCopy(abs, target, stat11);
+      if (stat12.nlink > 1) firstLinks.set(key, target);
+      await createCopy(abs, target, stat12);
     }
-    await copyMetadata(target, stat11);
+    await copyMetadata(target, stat12);
     const kept = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
     if (kept.size > 0) pending.set(target, kept);
   }
   await writeXattrs(pending);
 }
-async function createCopy(source, target, stat11) {
-  if (stat11.isFile()) await copyFile3(source, target);
-  else if (stat11.isSymbolicLink()) await symlink4(await readlink4(source), target);
-  else if (stat11.isFIFO()) await makeNode(target, "fifo", stat11.mode);
-  else if (stat11.isCharacterDevice() || stat11.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat11.rdev);
-    await makeNode(target, stat11.isCharacterDevice() ? "char" : "block", stat11.mode, major, minor);
+async function createCopy(source, target, stat12) {
+  if (stat12.isFile()) await copyFile3(source, target);
+  else if (stat12.isSymbolicLink()) await symlink4(await readlink4(source), target);
+  else if (stat12.isFIFO()) await makeNode(target, "fifo", stat12.mode);
+  else if (stat12.isCharacterDevice() || stat12.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat12.rdev);
+    await makeNode(target, stat12.isCharacterDevice() ? "char" : "block", stat12.mode, major, minor);
   }
 }
-async function copyMetadata(target, stat11) {
-  if (stat11.isSocket()) return;
-  if (process.getuid?.() === 0) await lchown5(target, stat11.uid, stat11.gid);
-  if (!stat11.isSymbolicLink()) await chmod10(target, stat11.mode & 4095);
-  if (!stat11.isDirectory()) await lutimes3(target, stat11.atime, stat11.mtime);
+async function copyMetadata(target, stat12) {
+  if (stat12.isSocket()) return;
+  if (process.getuid?.() === 0) await lchown5(target, stat12.uid, stat12.gid);
+  if (!stat12.isSymbolicLink()) await chmod10(target, stat12.mode & 4095);
+  if (!stat12.isDirectory()) await lutimes3(target, stat12.atime, stat12.mtime);
 }
 async function emptyDirectory(dir) {
   for (const name of await readdir13(dir))
@@ -37319,7 +37319,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn6 } from "node:child_process";
-import { mkdir as mkdir20, readFile as readFile16, rename as rename4, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdir as mkdir20, readFile as readFile16, rename as rename5, writeFile as writeFile12 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname3, join as join18 } from "node:path";
 function configKeyFor(registry) {
@@ -37419,7 +37419,7 @@ async function writeConfig(path34, config) {
   await mkdir20(dirname3(path34), { recursive: true, mode: 448 });
   const temp = `${path34}.${process.pid}.tmp`;
   await writeFile12(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename4(temp, path34);
+  await rename5(temp, path34);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -37520,7 +37520,7 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp8, rm as rm17 } from "node:fs/promises";
+import { mkdtemp as mkdtemp8, rm as rm18 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
 import path33 from "node:path";
 
@@ -37710,13 +37710,13 @@ async function measureTree(dir) {
         await walk(child);
         continue;
       }
-      const stat11 = await lstat(child, { bigint: true });
-      if (stat11.nlink > 1n) {
-        const id = `${stat11.dev}:${stat11.ino}`;
+      const stat12 = await lstat(child, { bigint: true });
+      if (stat12.nlink > 1n) {
+        const id = `${stat12.dev}:${stat12.ino}`;
         if (seen.has(id)) continue;
         seen.add(id);
       }
-      if (stat11.isFile() || stat11.isSymbolicLink()) total += Number(stat11.size);
+      if (stat12.isFile() || stat12.isSymbolicLink()) total += Number(stat12.size);
     }
   };
   await walk(dir);
@@ -38172,14 +38172,14 @@ import { join as join8 } from "node:path";
 import { readFileSync as readFileSync2 } from "node:fs";
 import { randomBytes as randomBytes2 } from "node:crypto";
 function readProcessStartTime(pid) {
-  let stat11;
+  let stat12;
   try {
-    stat11 = readFileSync2(`/proc/${pid}/stat`, "utf8");
+    stat12 = readFileSync2(`/proc/${pid}/stat`, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
   }
-  const fields = stat11.slice(stat11.lastIndexOf(")") + 2).split(" ");
+  const fields = stat12.slice(stat12.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
   if (state === "Z" || state === "X") return void 0;
   return Number(fields[19]);
@@ -39778,15 +39778,15 @@ function typeOf(mode) {
   if (format === S_IFLNK) return "symlink";
   return "other";
 }
-function makeRecord(reader, path34, abs, stat11) {
-  const type = typeOf(stat11.mode);
+function makeRecord(reader, path34, abs, stat12) {
+  const type = typeOf(stat12.mode);
   const record = {
     path: path34,
     type,
-    mode: stat11.mode & 4095,
-    uid: stat11.uid,
-    gid: stat11.gid,
-    size: type === "dir" ? 0 : stat11.size
+    mode: stat12.mode & 4095,
+    uid: stat12.uid,
+    gid: stat12.gid,
+    size: type === "dir" ? 0 : stat12.size
   };
   if (type === "symlink") record.linkTarget = reader.readlink(abs, path34);
   return record;
@@ -39803,16 +39803,16 @@ function walkDir2(state, abs, rel, parent, held) {
   for (const name of reader.list(abs, rel)) {
     const childRel = rel === "" ? name : `${rel}/${name}`;
     const childAbs = `${abs}/${name}`;
-    const stat11 = reader.lstat(childAbs, childRel);
-    if (stat11 === void 0) continue;
+    const stat12 = reader.lstat(childAbs, childRel);
+    if (stat12 === void 0) continue;
     let childState;
     if (!state.matcher.empty) {
       const match = state.matcher.matchWithParent(childRel, parent);
       childState = match.state;
       if (match.excluded) {
-        if ((stat11.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
+        if ((stat12.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
           const heldDir = {
-            record: makeRecord(reader, childRel, childAbs, stat11),
+            record: makeRecord(reader, childRel, childAbs, stat12),
             parent: held,
             emitted: false
           };
@@ -39825,13 +39825,13 @@ function walkDir2(state, abs, rel, parent, held) {
       }
       emitHeld(state, held);
     }
-    const record = makeRecord(reader, childRel, childAbs, stat11);
+    const record = makeRecord(reader, childRel, childAbs, stat12);
     state.files.set(childRel, record);
     if (record.type === "dir") {
       walkDir2(state, childAbs, childRel, childState, void 0);
     } else if (record.type === "file") {
-      const digest = state.statCache.lookupIn(abs, name, stat11);
-      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat11, record });
+      const digest = state.statCache.lookupIn(abs, name, stat12);
+      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat12, record });
       else {
         record.digest = digest;
         state.reused++;
@@ -39849,9 +39849,9 @@ async function hashFile(abs, size) {
   }
   return `sha256:${hash.digest("hex")}`;
 }
-function isSafeToCache(stat11, readStartMs) {
-  const margin = stat11.ctimeMs % 1e3 === 0 ? 2e3 : 50;
-  return stat11.ctimeMs < readStartMs - margin;
+function isSafeToCache(stat12, readStartMs) {
+  const margin = stat12.ctimeMs % 1e3 === 0 ? 2e3 : 50;
+  return stat12.ctimeMs < readStartMs - margin;
 }
 async function hashPending(state) {
   const limit = pLimit(HASH_CONCURRENCY);
@@ -40034,12 +40034,12 @@ var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
   return Number(ns / 1000000000n) * 1e3 + Number(ns % 1000000000n) / 1e6;
 }
-function signatureOf(stat11) {
-  if (typeof stat11.dev === "number") {
-    const n = stat11;
+function signatureOf(stat12) {
+  if (typeof stat12.dev === "number") {
+    const n = stat12;
     return `${n.dev}	${n.ino}	${n.size}	${n.mtimeMs}	${n.ctimeMs}`;
   }
-  const big = stat11;
+  const big = stat12;
   return `${big.dev}	${big.ino}	${big.size}	${msOfNs(big.mtimeNs)}	${msOfNs(big.ctimeNs)}`;
 }
 function splitPath2(absPath) {
@@ -40088,20 +40088,20 @@ var StatCache = class _StatCache {
     return this.count;
   }
   /** The digest recorded for this exact file version, or undefined. */
-  lookup(absPath, stat11) {
+  lookup(absPath, stat12) {
     const [dir, name] = splitPath2(absPath);
-    return this.lookupIn(dir, name, stat11);
+    return this.lookupIn(dir, name, stat12);
   }
   /** lookup() for the file `name` in the directory `absDir` (no trailing slash). */
-  lookupIn(absDir, name, stat11) {
+  lookupIn(absDir, name, stat12) {
     const entry = this.dirs.get(absDir)?.get(name);
-    if (entry === void 0 || entry.signature !== signatureOf(stat11)) return void 0;
+    if (entry === void 0 || entry.signature !== signatureOf(stat12)) return void 0;
     return entry.digest;
   }
   /** Remember `digest` (`sha256:<hex>`) for this file version. */
-  record(absPath, stat11, digest) {
+  record(absPath, stat12, digest) {
     const [dir, name] = splitPath2(absPath);
-    const signature = signatureOf(stat11);
+    const signature = signatureOf(stat12);
     const full = digest.startsWith("sha256:") ? digest : `sha256:${digest}`;
     let entries = this.dirs.get(dir);
     if (entries === void 0) this.dirs.set(dir, entries = /* @__PURE__ */ new Map());
@@ -40452,9 +40452,9 @@ function rememberingReader(base, into) {
       return names;
     },
     lstat(abs, rel) {
-      const stat11 = base.lstat(abs, rel);
-      into.stats.set(abs, stat11);
-      return stat11;
+      const stat12 = base.lstat(abs, rel);
+      into.stats.set(abs, stat12);
+      return stat12;
     },
     readlink(abs, rel) {
       const target = base.readlink(abs, rel);
@@ -40489,9 +40489,9 @@ function incrementalReader(previous, disk, into) {
     },
     lstat(abs, rel) {
       if (!previous.stats.has(abs) || stale(abs)) return reader.lstat(abs, rel);
-      const stat11 = previous.stats.get(abs);
-      into.stats.set(abs, stat11);
-      return stat11;
+      const stat12 = previous.stats.get(abs);
+      into.stats.set(abs, stat12);
+      return stat12;
     },
     readlink(abs, rel) {
       const target = previous.links.get(abs);
@@ -46083,7 +46083,8 @@ async function releasePrepared(prepared) {
 }
 
 // src/builder/result.ts
-import { writeFile as writeFile11 } from "node:fs/promises";
+import { randomBytes as randomBytes7 } from "node:crypto";
+import { rename as rename4, rm as rm17, stat as stat10, writeFile as writeFile11 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -46149,9 +46150,21 @@ function indexMetadata(committed, options) {
 }
 async function writeResultFiles(options, metadata) {
   const id = metadata["containerimage.config.digest"] ?? metadata["containerimage.digest"];
-  if (options.iidfile) await writeFile11(options.iidfile, id);
+  if (options.iidfile) await replaceFile(options.iidfile, id);
   if (options.metadataFile)
-    await writeFile11(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
+    await replaceFile(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
+}
+async function replaceFile(file, content) {
+  const existing = await stat10(file).catch(() => void 0);
+  if (existing && !existing.isFile()) return writeFile11(file, content);
+  const temp = `${file}.tbuild-${randomBytes7(4).toString("hex")}`;
+  try {
+    await writeFile11(temp, content);
+    await rename4(temp, file);
+  } catch (error) {
+    await rm17(temp, { force: true });
+    throw error;
+  }
 }
 
 // src/builder/builder.ts
@@ -46552,7 +46565,7 @@ function parseOutputSpec(spec) {
 
 // src/builder/specs/run-flags.ts
 init_errors();
-import { stat as stat10 } from "node:fs/promises";
+import { stat as stat11 } from "node:fs/promises";
 import { isIP as isIP2 } from "node:net";
 import path28 from "node:path";
 function parseAddHosts(list) {
@@ -46623,7 +46636,7 @@ async function parseSshAgents(list, env) {
         hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
       });
     const socket = path28.resolve(given);
-    const st = await stat10(socket).catch(() => void 0);
+    const st = await stat11(socket).catch(() => void 0);
     if (!st?.isSocket())
       throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
         hint: 'tbuild forwards agent sockets, not key files: ssh-add the key to an agent (eval "$(ssh-agent)" && ssh-add KEY) and pass --ssh ID=$SSH_AUTH_SOCK.'
@@ -49329,7 +49342,7 @@ async function runAction(io) {
     return 1;
   } finally {
     await builder?.close();
-    await rm17(secretsDir, { recursive: true, force: true });
+    await rm18(secretsDir, { recursive: true, force: true });
   }
 }
 async function writeOutputs2(io, result, build) {

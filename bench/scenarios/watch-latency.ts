@@ -59,7 +59,7 @@ async function startWatch(store: string, context: string, iidfile: string) {
       const start = performance.now();
       edit();
       // The ID changes with every edit here: each edit gives new content.
-      await until(() => read() !== before, 'a rebuild');
+      await until(() => read() !== before && read() !== '', 'a rebuild');
       const ms = performance.now() - start;
       await until(
         () => (stderr.match(/\[watch\] build \d+: image/g) ?? []).length > builds,

@@ -28,6 +28,8 @@ describe('what a watch ignores', () => {
     expect(filter('/lib/.hg/store', false)).toBe(true);
     expect(filter('/ctx/out/app/file', false)).toBe(true);
     expect(filter('/ctx/app.iid', false)).toBe(true);
+    expect(filter('/ctx/app.iid.tbuild-1a2b3c4d', false)).toBe(true);
+    expect(filter('/ctx/app.iid.txt', false)).toBe(false);
     expect(filter('/ctx/src/.app.ts.swp', false)).toBe(true);
     expect(filter('/ctx/Dockerfile', false)).toBe(false);
     expect(filter('/elsewhere/Dockerfile', false)).toBe(false);

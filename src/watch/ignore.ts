@@ -49,7 +49,13 @@ export function createWatchFilter(
   return (abs, isDir) => {
     const file = path.resolve(abs);
     if (always.has(file)) return false;
-    if (outputs.some((o) => file === o || file.startsWith(o + path.sep))) return true;
+    // An output, what is under it, and the temporary file it is written through.
+    if (
+      outputs.some(
+        (o) => file === o || file.startsWith(o + path.sep) || file.startsWith(o + '.tbuild-'),
+      )
+    )
+      return true;
     const name = path.basename(file);
     if (isDir !== true && isEditorTempFile(name)) return true;
     const root = roots.find((r) => file === r.dir || file.startsWith(r.dir + path.sep));
