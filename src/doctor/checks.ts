@@ -90,6 +90,14 @@ export const CHECKS: readonly Check[] = [
   ),
   overlay,
   programs(
+    'slirp4netns',
+    'slirp4netns',
+    'optional',
+    ['slirp4netns', 'unshare'],
+    ['slirp4netns', 'util-linux'],
+    "RUN's default network (isolated, outbound only); without it only --network=none builds run RUN steps",
+  ),
+  programs(
     'attr',
     'extended attribute tools',
     'required',

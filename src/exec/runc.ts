@@ -11,6 +11,7 @@ import path from 'node:path';
 import { CancelledError } from '../shared/errors.ts';
 import { delay, runCommand, signalNumber } from './command.ts';
 import { ContainerStartError, MountError, RuncNotFoundError } from './errors.ts';
+import { createNetworkPool, isolatedResolvConf, type NetworkLease } from './network.ts';
 import {
   createMounts,
   createOciSpec,
@@ -28,6 +29,8 @@ export interface RuncExecutorOptions {
   stateDir: string;
   /** The runc binary; default `runc` from PATH. */
   runcPath?: string;
+  /** The slirp4netns binary for isolated runs; default `slirp4netns` from PATH. */
+  slirp4netnsPath?: string;
 }
 
 /** BuildKit's sandbox hostname: build scripts sometimes test for it. */
@@ -45,21 +48,30 @@ interface Prepared {
 export function createRuncExecutor(options: RuncExecutorOptions): Executor {
   const runc = options.runcPath ?? 'runc';
   const runcRoot = path.join(options.stateDir, 'runc');
+  const networks = createNetworkPool(
+    options.slirp4netnsPath !== undefined ? { slirp4netnsPath: options.slirp4netnsPath } : {},
+  );
   return {
     async run(spec, io, signal) {
       if (signal.aborted) throw new CancelledError();
-      const prepared = await prepareBundle(options.stateDir, spec);
-      let result: RunResult | undefined;
+      const network = spec.network === 'isolated' ? await networks.acquire() : undefined;
       try {
-        const exitCode = await runContainer(runc, runcRoot, prepared, spec, io, signal);
-        result = { exitCode, createdPaths: prepared.stubs.created };
+        const prepared = await prepareBundle(options.stateDir, spec, network);
+        let result: RunResult | undefined;
+        try {
+          const exitCode = await runContainer(runc, runcRoot, prepared, spec, io, signal);
+          result = { exitCode, createdPaths: prepared.stubs.created };
+        } finally {
+          // Cleanup errors must not hide the run's own error, and every step must run.
+          const cleanup = await cleanUpRun(runc, runcRoot, prepared);
+          if (result !== undefined && cleanup !== undefined) throw cleanup;
+        }
+        return result;
       } finally {
-        // Cleanup errors must not hide the run's own error, and every step must run.
-        const cleanup = await cleanUpRun(runc, runcRoot, prepared);
-        if (result !== undefined && cleanup !== undefined) throw cleanup;
+        network?.release();
       }
-      return result;
     },
+    close: () => networks.close(),
   };
 }
 
@@ -86,7 +98,11 @@ function createContainerId(): string {
   return `tbuild-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
-async function prepareBundle(stateDir: string, spec: RunSpec): Promise<Prepared> {
+async function prepareBundle(
+  stateDir: string,
+  spec: RunSpec,
+  network: NetworkLease | undefined,
+): Promise<Prepared> {
   const id = createContainerId();
   const bundle = path.join(stateDir, 'bundles', id);
   await mkdir(bundle, { recursive: true });
@@ -104,7 +120,7 @@ async function prepareBundle(stateDir: string, spec: RunSpec): Promise<Prepared>
         mode: 0o755,
       });
       const config = withEmulation(
-        createOciSpec(spec, mounts, hostname, await readHostLimits()),
+        createOciSpec(spec, mounts, hostname, await readHostLimits(), network?.path),
         spec.emulation,
       );
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
@@ -131,7 +147,11 @@ async function writeBundleFiles(
   };
   const hosts =
     spec.hosts ?? `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`;
-  const resolvConf = spec.resolvConf ?? (await readHostResolvConf());
+  const resolvConf =
+    spec.resolvConf ??
+    (spec.network === 'isolated'
+      ? isolatedResolvConf(await readHostResolvConf())
+      : await readHostResolvConf());
   await writeFile(files.hosts, hosts, { mode: 0o644 });
   await writeFile(files.resolvConf, resolvConf, { mode: 0o644 });
   await writeFile(files.hostname, `${hostname}\n`, { mode: 0o644 });

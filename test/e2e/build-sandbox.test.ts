@@ -1,0 +1,74 @@
+/**
+ * The RUN sandbox through the CLI: the isolated default network (the host's loopback out of
+ * reach), the entitlements that host networking needs, and that no container outlives a
+ * killed tbuild.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build, makeContext, useBuildStore } from '../helpers/build-harness.ts';
+
+const dirs = useBuildStore();
+
+describe('the RUN network', () => {
+  // A service only the host should reach, as a host-only registry or a metadata endpoint.
+  const service = createServer((socket) => socket.end('hello\n'));
+  let port = 0;
+  let context = '';
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+    port = (service.address() as { port: number }).port;
+    context = await makeContext({
+      Dockerfile: [
+        'FROM localhost:5000/busybox:latest',
+        'ARG PORT',
+        'RUN ls /sys/class/net | tr "\\n" " " > /ifaces; (nc -w 3 127.0.0.1 $PORT </dev/null || echo unreachable) > /loopback',
+        '',
+      ].join('\n'),
+    });
+  });
+  afterAll(() => service.close());
+
+  const outputOf = async (name: string, args: string[]) => {
+    const dest = path.join(dirs.scratch, name);
+    const run = await build(dirs.store, context, [
+      '--build-arg',
+      `PORT=${port}`,
+      '-o',
+      `type=local,dest=${dest}`,
+      ...args,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const read = (file: string) => readFileSync(path.join(dest, file), 'utf8');
+    return { ifaces: read('ifaces'), loopback: read('loopback') };
+  };
+
+  it("is isolated by default: the host's 127.0.0.1 services are out of reach", async () => {
+    expect(await outputOf('default', [])).toEqual({
+      ifaces: 'lo tap0 ',
+      loopback: 'unreachable\n',
+    });
+  });
+
+  it('is the host network with --network=host, which needs --allow network.host', async () => {
+    const refused = await build(dirs.store, context, ['--network=host']);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toContain('--network=host needs the network.host entitlement');
+    const host = await outputOf('host', ['--network=host', '--allow', 'network.host']);
+    expect(host.loopback).toBe('hello\n');
+  });
+
+  it('fails RUN --network=host at its line without the entitlement', async () => {
+    const ctx = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN --network=host true\n',
+    });
+    const run = await build(dirs.store, ctx);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/RUN --network=host needs the network.host entitlement/);
+    expect(run.stderr).toMatch(/>>> RUN --network=host true/);
+    expect(run.stderr).toMatch(/hint: Build with --allow network.host/);
+    const allowed = await build(dirs.store, ctx, ['--allow', 'network.host']);
+    expect(allowed.code, allowed.stderr).toBe(0);
+  });
+});
