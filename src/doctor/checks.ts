@@ -81,6 +81,14 @@ export const CHECKS: readonly Check[] = [
   privileges,
   programs('runc', 'runc', 'required', ['runc'], ['runc'], 'RUN steps run in runc containers'),
   programs(
+    'setpriv',
+    'setpriv',
+    'required',
+    ['setpriv'],
+    ['util-linux'],
+    'RUN containers die with tbuild (a parent-death signal)',
+  ),
+  programs(
     'mount',
     'mount tools',
     'required',

@@ -90,3 +90,12 @@ export class NetworkSetupError extends TbuildError {
     });
   }
 }
+
+/** setpriv (util-linux), which ties each RUN container's life to tbuild, is missing. */
+export class SetprivNotFoundError extends TbuildError {
+  constructor() {
+    super('TBUILD_SETPRIV_NOT_FOUND', 'setpriv not found on PATH', {
+      hint: 'Install util-linux (Debian/Ubuntu: `apt-get install util-linux`): RUN containers are tied to tbuild with setpriv --pdeathsig.',
+    });
+  }
+}

@@ -4,13 +4,19 @@
  * holds config.json, the files bind-mounted as /etc/hosts etc., and runc's log.
  */
 import { withEmulation } from './emulation-spec.ts';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledError } from '../shared/errors.ts';
 import { delay, runCommand, signalNumber } from './command.ts';
-import { ContainerStartError, MountError, RuncNotFoundError } from './errors.ts';
+import {
+  ContainerStartError,
+  MountError,
+  RuncNotFoundError,
+  SetprivNotFoundError,
+} from './errors.ts';
+import { spawnSupervisedRunc } from './supervisor.ts';
+import { which } from '../shared/which.ts';
 import { createNetworkPool, isolatedResolvConf, type NetworkLease } from './network.ts';
 import {
   createMounts,
@@ -47,6 +53,14 @@ interface Prepared {
 /** Create an Executor that runs each process with runc. */
 export function createRuncExecutor(options: RuncExecutorOptions): Executor {
   const runc = options.runcPath ?? 'runc';
+  // The supervisor needs runc's path; looked up once, and again after a failure.
+  let runcFound: Promise<string> | undefined;
+  const findRunc = () =>
+    (runcFound ??= which(runc, process.env.PATH ?? '').then((found) => {
+      if (found !== undefined) return found;
+      runcFound = undefined;
+      throw new RuncNotFoundError(runc);
+    }));
   const runcRoot = path.join(options.stateDir, 'runc');
   const networks = createNetworkPool(
     options.slirp4netnsPath !== undefined ? { slirp4netnsPath: options.slirp4netnsPath } : {},
@@ -54,12 +68,13 @@ export function createRuncExecutor(options: RuncExecutorOptions): Executor {
   return {
     async run(spec, io, signal) {
       if (signal.aborted) throw new CancelledError();
+      const runcPath = await findRunc();
       const network = spec.network === 'isolated' ? await networks.acquire() : undefined;
       try {
         const prepared = await prepareBundle(options.stateDir, spec, network);
         let result: RunResult | undefined;
         try {
-          const exitCode = await runContainer(runc, runcRoot, prepared, spec, io, signal);
+          const exitCode = await runContainer(runcPath, runcRoot, prepared, spec, io, signal);
           result = { exitCode, createdPaths: prepared.stubs.created };
         } finally {
           // Cleanup errors must not hide the run's own error, and every step must run.
@@ -216,7 +231,12 @@ async function runContainer(
   const args = ['--root', runcRoot, '--log', logPath, '--log-format', 'json'];
   args.push('run', '--bundle', prepared.bundle, prepared.id);
   const stdin = spec.process.stdin;
-  const child = spawn(runc, args, {
+  // Supervised: the container dies with tbuild, even with `kill -9` (supervisor.ts).
+  const child = spawnSupervisedRunc({
+    runc,
+    root: runcRoot,
+    id: prepared.id,
+    args,
     stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   const stderr = createStderrForwarder(io);
@@ -229,7 +249,7 @@ async function runContainer(
   }
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'ENOENT' ? new RuncNotFoundError(runc) : err),
+      reject(err.code === 'ENOENT' ? new SetprivNotFoundError() : err),
     );
     child.on('close', (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
   });

@@ -3,11 +3,12 @@
  * reach), the entitlements that host networking needs, and that no container outlives a
  * killed tbuild.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build, makeContext, useBuildStore } from '../helpers/build-harness.ts';
+import { build, makeContext, startBuildUntil, useBuildStore } from '../helpers/build-harness.ts';
 
 const dirs = useBuildStore();
 
@@ -70,5 +71,45 @@ describe('the RUN network', () => {
     expect(run.stderr).toMatch(/hint: Build with --allow network.host/);
     const allowed = await build(dirs.store, ctx, ['--allow', 'network.host']);
     expect(allowed.code, allowed.stderr).toBe(0);
+  });
+});
+
+describe('a killed tbuild', () => {
+  /** Processes whose command line contains `text` (ps, not this test's own). */
+  const processesWith = (text: string) =>
+    spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((line) => line.includes(text) && !line.includes('ps -eo'));
+  const runningContainers = (store: string) =>
+    execFileSync('runc', ['--root', path.join(store, 'runc', 'runc'), 'list', '-q'], {
+      encoding: 'utf8',
+    }).trim();
+
+  it('takes its RUN container with it, and the next build works', async () => {
+    // A distinct duration names this build's container process.
+    const ctx = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo start && sleep 7713\n',
+    });
+    const running = await startBuildUntil(dirs.store, ctx, /sleep 7713/);
+    // Until the container runs: the step starts before runc does.
+    for (let i = 0; i < 100 && processesWith('sleep 7713').length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(processesWith('sleep 7713')).toHaveLength(1);
+    running.kill(); // SIGKILL
+    await running.exited;
+    let left = processesWith('sleep 7713');
+    for (let i = 0; i < 50 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = processesWith('sleep 7713');
+    }
+    expect(left).toEqual([]);
+    expect(runningContainers(dirs.store)).toBe('');
+    const next = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo after > /after\n',
+    });
+    const run = await build(dirs.store, next);
+    expect(run.code, run.stderr).toBe(0);
+    const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+    expect(mountinfo.split('\n').filter((l) => l.includes(dirs.store))).toEqual([]);
   });
 });
