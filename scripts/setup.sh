@@ -13,8 +13,9 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # busybox-static makes base images; openssl and apache2-utils set up registry auth in tests;
 # openssh-client gives the ssh-agent that RUN --mount=type=ssh tests forward; sudo lets the
 # Action's tests run it as a runner's unprivileged user does; qemu-user-static runs RUN steps
-# of other architectures (--platform linux/arm64).
-packages=(runc util-linux attr coreutils busybox-static skopeo umoci docker-registry
+# of other architectures (--platform linux/arm64); slirp4netns gives RUN its default,
+# isolated network with outbound access.
+packages=(runc slirp4netns util-linux attr coreutils busybox-static skopeo umoci docker-registry
   openssl apache2-utils openssh-client xz-utils bzip2 gzip git ca-certificates curl sudo
   qemu-user-static)
 missing=()

@@ -115,7 +115,7 @@ describe('inputs → build options', () => {
       [{ annotations: 'a=b' }, /input "annotations"/],
       [{ attests: 'type=sbom' }, /input "attests"/],
       [{ sbom: 'true' }, /input "sbom"/],
-      [{ allow: 'security.insecure' }, /input "allow": entitlement security.insecure/],
+      [{ allow: 'network.hots' }, /input "allow": entitlement network.hots is not supported/],
       [{ call: 'check' }, /input "call"/],
       [{ 'cgroup-parent': '/x' }, /input "cgroup-parent"/],
       [{ 'shm-size': 'lots' }, /input "shm-size": invalid --shm-size "lots"/],
@@ -125,6 +125,10 @@ describe('inputs → build options', () => {
     await expect(
       map({ provenance: 'false', sbom: 'false', allow: 'network.host' }),
     ).resolves.toBeDefined();
+    expect((await map({ allow: 'network.host\nsecurity.insecure' })).options.allow).toEqual([
+      'network.host',
+      'security.insecure',
+    ]);
     expect((await map({ builder: 'builder-1' })).warnings[0]).toMatch(
       /input "builder" \(builder-1\) has no effect/,
     );

@@ -13,7 +13,10 @@ import {
   parseRamSize,
   parseSshAgents,
   parseUlimits,
+  ENTITLEMENTS,
+  UsageError,
   type BuildOptions,
+  type Entitlement,
   type NetworkMode,
   type OutputSpec,
   type SecretSpec,
@@ -78,6 +81,8 @@ export async function toBuildOptions(inputs: Inputs, ctx: MappingContext): Promi
       : {}),
     ulimits: inInput('ulimit', () => parseUlimits(inputs.ulimit)),
     network: (inputs.network || 'default') as NetworkMode,
+    // As build-push-action: a list of entitlements; the builder refuses unknown ones.
+    allow: inInput('allow', () => parseAllow(inputs.allow)),
     labels: inInput('labels', () => parseKeyValues(inputs.labels, '--label')),
     ...cacheOptions(inputs),
   };
@@ -90,18 +95,25 @@ export async function toBuildOptions(inputs: Inputs, ctx: MappingContext): Promi
   };
 }
 
+/** `allow`'s entries (a list, or comma-separated as buildx takes them). */
+function parseAllow(allow: readonly string[]): Entitlement[] {
+  const names = allow
+    .flatMap((a) => a.split(','))
+    .map((a) => a.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !ENTITLEMENTS.includes(n as Entitlement));
+  if (unknown.length)
+    throw new UsageError(`entitlement ${unknown.join(', ')} is not supported`, {
+      hint: `Use ${ENTITLEMENTS.join(' or ')}.`,
+    });
+  return names as Entitlement[];
+}
+
 /** Inputs that would change the result in ways tbuild cannot: each fails, by name. */
 function refuseUnsupported(inputs: Inputs): string[] {
   const refuse = (input: string, why: string, hint: string) => {
     throw new InputError(input, why, { hint });
   };
-  const notes = inputs.allow.filter((a) => a !== 'network.host');
-  if (notes.length)
-    refuse(
-      'allow',
-      `entitlement ${notes.join(', ')} is not supported`,
-      'Remove it: tbuild grants network.host and nothing else.',
-    );
   for (const name of ['annotations', 'attests'] as const)
     if (inputs[name].length)
       refuse(name, 'tbuild does not add annotations or attestations yet', `Remove ${name}.`);

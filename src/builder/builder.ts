@@ -232,6 +232,8 @@ async function runBuild(
   // awaited before anything runs; awaited later, its rejection must not go unhandled first.
   const hostReady = session.checkHost();
   hostReady.catch(() => undefined);
+  // One per build: RUN steps share its network namespaces, released when the build ends.
+  const executor = lazyRuncExecutor(session.stateDir);
   try {
     const images = createImageProvider({ store, registry: session.registry });
     const lowered = await lowerPlatforms(prepared, images, emit);
@@ -245,7 +247,7 @@ async function runBuild(
     const worker = createWorker(
       {
         store,
-        executor: lazyRuncExecutor(session.stateDir),
+        executor,
         images,
         localDirs: {
           context: options.contextDir,
@@ -262,7 +264,7 @@ async function runBuild(
         sshAgents: { ...options.sshAgents },
         onProgress: emit,
         emulation,
-        defaultNetwork: options.network === 'none' ? 'none' : 'host',
+        defaultNetwork: options.network === 'default' ? 'isolated' : options.network,
       },
       definitions.length === 1 ? definitions[0]! : mergeDefinitions(definitions),
     );
@@ -346,6 +348,7 @@ async function runBuild(
     builtSnapshots.set(result, committed.kind === 'image' ? committed.image.snapshot : null);
     return result;
   } finally {
+    await executor.close?.();
     emit({ type: 'build.completed', time: Date.now(), durationMs: Date.now() - started, ok });
   }
 }

@@ -13,6 +13,9 @@ export function lazyRuncExecutor(stateDir: string): Executor {
       executor ??= import('../exec/runc.ts').then((m) => m.createRuncExecutor({ stateDir }));
       return (await executor).run(spec, io, signal);
     },
+    async close() {
+      if (executor) await (await executor).close?.();
+    },
   };
 }
 

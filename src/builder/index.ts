@@ -13,6 +13,8 @@ export type { ResolvedBuildOptions, NamedContextOption } from './options.ts';
 export type * from './types.ts';
 export * from './specs/index.ts';
 export type { CheckResult, FrontendWarning, LowerResult } from '../frontend/index.ts';
+/** The entitlements `allow` may grant. */
+export { ENTITLEMENTS } from '../frontend/index.ts';
 export type { ProgressEvent, ProgressSink } from '../shared/progress.ts';
 export { TbuildError, UsageError, CancelledError, isTbuildError } from '../shared/errors.ts';
 export type { ErrorSource, SourceLocation, LineRange } from '../shared/errors.ts';

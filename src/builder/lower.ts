@@ -44,11 +44,9 @@ export function checkPrepared(
   images: ImageSourceProvider,
 ): Promise<CheckResult> {
   const { options } = prepared;
-  return checkDockerfile(
-    options.dockerfileText,
-    frontendOptions(prepared),
-    resolverFor(images, options.pull),
-  );
+  // Checks run nothing, so they need no entitlements.
+  const { entitlements: _granted, ...checkOptions } = frontendOptions(prepared);
+  return checkDockerfile(options.dockerfileText, checkOptions, resolverFor(images, options.pull));
 }
 
 function frontendOptions({ options, dockerignore }: PreparedBuild): FrontendOptions {
@@ -63,6 +61,8 @@ function frontendOptions({ options, dockerignore }: PreparedBuild): FrontendOpti
     pull: options.pull,
     labels: { ...options.labels },
     namedContexts: { ...options.namedContexts },
+    entitlements: [...options.allow],
+    ...(options.network !== 'default' ? { forceNetwork: options.network } : {}),
     extraHosts: [...options.extraHosts],
     ulimits: [...options.ulimits],
     ...(options.shmSize !== undefined ? { shmSize: options.shmSize } : {}),

@@ -26,6 +26,21 @@ describe('resolving build options', () => {
     expect(o.outputs).toEqual([]);
   });
 
+  it('refuses --network=host without the network.host entitlement (exit 125), and unknown ones', async () => {
+    const refused = await resolve({ context: 'ctx', network: 'host' }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      code: 'TBUILD_USAGE',
+      exitCode: 125,
+      message: '--network=host needs the network.host entitlement',
+      hint: expect.stringContaining('--allow network.host'),
+    });
+    const granted = await resolve({ context: 'ctx', network: 'host', allow: ['network.host'] });
+    expect(granted).toMatchObject({ network: 'host', allow: ['network.host'] });
+    await expect(
+      resolve({ context: 'ctx', allow: ['network.hots' as 'network.host'] }),
+    ).rejects.toMatchObject({ code: 'TBUILD_USAGE', message: 'invalid --allow "network.hots"' });
+  });
+
   it('takes -f from the cwd and names it as given, and Dockerfile text given inline', async () => {
     await writeFile(path.join(dir, 'other.Dockerfile'), 'FROM busybox\n');
     const o = await resolve({ context: 'ctx', file: 'other.Dockerfile' });

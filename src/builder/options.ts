@@ -6,6 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { ENTITLEMENTS } from '../frontend/index.ts';
 import { InputError, UsageError } from '../shared/errors.ts';
 import { hostPlatform, parseTargetPlatforms, type Platform } from '../shared/platform.ts';
 import { resolveNamedContexts, type NamedContextOption } from './named-contexts.ts';
@@ -13,6 +14,7 @@ import type { RemoteContext } from './remote-context.ts';
 import type {
   BuildOptions,
   BuildRun,
+  Entitlement,
   HostEntry,
   NetworkMode,
   OutputSpec,
@@ -49,6 +51,7 @@ export interface ResolvedBuildOptions {
   /** Agent sockets by ssh mount id. */
   readonly sshAgents: Readonly<Record<string, string>>;
   readonly network: NetworkMode;
+  readonly allow: readonly Entitlement[];
   readonly labels: Readonly<Record<string, string>>;
   readonly sourceDateEpoch: number | undefined;
   /** `--build-context`: local directories (by local source name) and images, by name. */
@@ -127,6 +130,7 @@ async function resolveWithContext(
   const buildArgs = { ...options.buildArgs };
   const platforms = options.platform ? parseTargetPlatforms(options.platform) : [hostPlatform()];
   const tags = [...(options.tags ?? [])];
+  const allow = checkEntitlements(options.allow ?? []);
   return Object.freeze({
     contextDir,
     dockerfilePath: dockerfile.path,
@@ -152,7 +156,8 @@ async function resolveWithContext(
         : { id: s.id, ...(at.env[s.env] !== undefined ? { value: at.env[s.env] } : {}) },
     ),
     sshAgents: { ...options.sshAgents },
-    network: checkNetwork(options.network ?? 'default'),
+    allow,
+    network: checkNetwork(options.network ?? 'default', allow),
     labels: { ...options.labels },
     sourceDateEpoch: sourceDateEpoch(buildArgs.SOURCE_DATE_EPOCH ?? at.env.SOURCE_DATE_EPOCH),
     namedContexts: await resolveNamedContexts(options.buildContexts ?? {}, at.cwd, disposers),
@@ -178,10 +183,25 @@ function displayName(file: string, contextDir: string, given: string | undefined
   return rel.startsWith('..') ? file : rel;
 }
 
-function checkNetwork(network: string): NetworkMode {
+function checkNetwork(network: string, allow: readonly Entitlement[]): NetworkMode {
   if (!['default', 'host', 'none'].includes(network))
     throw new UsageError(`invalid --network "${network}"`, { hint: 'Use default, host or none.' });
+  // As buildx: host networking lets every RUN reach the host's loopback services.
+  if (network === 'host' && !allow.includes('network.host'))
+    throw new UsageError('--network=host needs the network.host entitlement', {
+      hint: 'Add --allow network.host if you trust this Dockerfile with the host network.',
+    });
   return network as NetworkMode;
+}
+
+function checkEntitlements(given: readonly string[]): Entitlement[] {
+  for (const name of given) {
+    if (!ENTITLEMENTS.includes(name as Entitlement))
+      throw new UsageError(`invalid --allow "${name}"`, {
+        hint: `Use ${ENTITLEMENTS.join(' or ')}.`,
+      });
+  }
+  return [...new Set(given as Entitlement[])];
 }
 
 function sourceDateEpoch(text: string | undefined): number | undefined {

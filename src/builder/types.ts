@@ -3,6 +3,7 @@
  * program) hands the builder, and what it gets back. Options are typed values, not CLI
  * strings; `specs/` turns buildx's string syntax into them for the front doors that take it.
  */
+import type { Entitlement as FrontendEntitlement } from '../frontend/index.ts';
 import type { Readable, Writable } from 'node:stream';
 import type { CredentialStore } from '../registry/credentials.ts';
 import type { Digest } from '../shared/digest.ts';
@@ -54,6 +55,9 @@ export interface Ulimit {
 
 export type NetworkMode = 'default' | 'host' | 'none';
 
+/** What `allow` may grant, as buildx's `--allow`. */
+export type Entitlement = FrontendEntitlement;
+
 /** One build, as `docker buildx build` takes it, in typed form. */
 export interface BuildOptions {
   /**
@@ -97,7 +101,13 @@ export interface BuildOptions {
   /** Bytes of /dev/shm for RUN (default 64 MiB). */
   shmSize?: number;
   ulimits?: readonly Ulimit[];
+  /**
+   * RUN's network: `default` is a namespace of its own with outbound access (the host's
+   * loopback out of reach); `host` needs the network.host entitlement in `allow`.
+   */
   network?: NetworkMode;
+  /** Entitlements (`--allow`): network.host for host networking, security.insecure. */
+  allow?: readonly Entitlement[];
   labels?: Readonly<Record<string, string>>;
 }
 

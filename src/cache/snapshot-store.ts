@@ -9,7 +9,7 @@
  * referenced (as parents, by cache records, by images).
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SQLInputValue } from 'node:sqlite';
 import type { Digest } from '../shared/digest.ts';
@@ -76,7 +76,10 @@ export function createSnapshotStore(
       });
       onCreate(id);
       try {
+        // The snapshot's own directory is private (a layer may hold setuid files); `fs` is
+        // the layer's root directory, whose mode the image shows as `/`.
         await mkdir(join(dir, String(id), 'fs'), { recursive: true, mode: 0o755 });
+        await chmod(join(dir, String(id)), 0o700);
         await mkdir(join(dir, String(id), 'work'), { mode: 0o700 });
       } catch (error) {
         db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);

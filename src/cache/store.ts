@@ -12,6 +12,7 @@ import { measureCacheMounts, openCacheMount } from './cache-mounts.ts';
 import { resolveLayout } from './context.ts';
 import type { StoreContext, StoreLayout } from './context.ts';
 import { openDatabase } from './database.ts';
+import { secureLayout } from './permissions.ts';
 import { defaultStoreRoot } from './default-root.ts';
 import { StoreAccessError } from './errors.ts';
 import { removeTreeSync } from './fs-utils.ts';
@@ -104,8 +105,9 @@ async function createLayout(layout: StoreLayout): Promise<void> {
       layout.mounts,
       layout.cacheMounts,
     ]) {
-      await mkdir(dir, { recursive: true, mode: 0o711 });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
     }
+    await secureLayout(layout);
   } catch (error) {
     throw new StoreAccessError(layout.root, (error as Error).message, { cause: error });
   }

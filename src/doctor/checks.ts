@@ -81,6 +81,14 @@ export const CHECKS: readonly Check[] = [
   privileges,
   programs('runc', 'runc', 'required', ['runc'], ['runc'], 'RUN steps run in runc containers'),
   programs(
+    'setpriv',
+    'setpriv',
+    'required',
+    ['setpriv'],
+    ['util-linux'],
+    'RUN containers die with tbuild (a parent-death signal)',
+  ),
+  programs(
     'mount',
     'mount tools',
     'required',
@@ -89,6 +97,14 @@ export const CHECKS: readonly Check[] = [
     'layers are overlay mounts',
   ),
   overlay,
+  programs(
+    'slirp4netns',
+    'slirp4netns',
+    'optional',
+    ['slirp4netns', 'unshare'],
+    ['slirp4netns', 'util-linux'],
+    "RUN's default network (isolated, outbound only); without it only --network=none builds run RUN steps",
+  ),
   programs(
     'attr',
     'extended attribute tools',

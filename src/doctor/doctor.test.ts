@@ -20,7 +20,17 @@ function host(
   };
 }
 
-const EVERYTHING = ['runc', 'mount', 'umount', 'getfattr', 'setfattr', 'cp', 'mknod', 'touch'];
+const EVERYTHING = [
+  'runc',
+  'setpriv',
+  'mount',
+  'umount',
+  'getfattr',
+  'setfattr',
+  'cp',
+  'mknod',
+  'touch',
+];
 
 describe('host checks', () => {
   it('pass on a machine with everything a build needs', async () => {

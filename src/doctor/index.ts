@@ -2,8 +2,8 @@
  * `tbuild doctor` and the check every build makes before it starts: run the host checks,
  * report what is missing once, with the command that installs it.
  */
-import { access, constants, readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { which } from '../shared/which.ts';
 import { CHECKS } from './checks.ts';
 import { MissingDependenciesError } from './errors.ts';
 import type { Check, CheckResult, HostContext } from './types.ts';
@@ -23,20 +23,6 @@ export function currentHost(
     readFile: (file) => readFile(file, 'utf8').catch(() => undefined),
     which: (program) => which(program, env.PATH ?? ''),
   };
-}
-
-async function which(program: string, searchPath: string): Promise<string | undefined> {
-  for (const dir of searchPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, program);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this directory: try the next one.
-    }
-  }
-  return undefined;
 }
 
 export async function runChecks(

@@ -72,8 +72,11 @@ export interface EngineOptions {
   secrets?: SecretSource[];
   /** SSH agent sockets for RUN --mount=type=ssh, by id (`--ssh default`, `--ssh id=<socket>`). */
   sshAgents?: Record<string, string>;
-  /** Network for RUN steps that do not name one (`--network` of the build; default host). */
-  defaultNetwork?: 'host' | 'none';
+  /**
+   * Network for RUN steps that do not name one (`--network` of the build): default
+   * `isolated`, a namespace of its own with outbound access (src/exec/network.ts).
+   */
+  defaultNetwork?: 'isolated' | 'host' | 'none';
   /**
    * RUN steps of foreign platforms (by `os/arch[/variant]`) that run under QEMU registered
    * in their own user namespace; others run as they are (see exec/emulation.ts).

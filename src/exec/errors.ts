@@ -80,3 +80,22 @@ function hintForRuncMessage(message: string): string {
   }
   return 'tbuild runs RUN steps with runc as root; check that it runs as root and that the kernel allows new namespaces.';
 }
+
+/** The isolated network of RUN (network.ts) could not be set up. */
+export class NetworkSetupError extends TbuildError {
+  constructor(detail: string, options: TbuildErrorOptions = {}) {
+    super('TBUILD_NETWORK_SETUP', `could not set up the isolated network for RUN: ${detail}`, {
+      hint: 'Install slirp4netns (Debian/Ubuntu: `apt-get install slirp4netns`), or build with --network=none.',
+      ...options,
+    });
+  }
+}
+
+/** setpriv (util-linux), which ties each RUN container's life to tbuild, is missing. */
+export class SetprivNotFoundError extends TbuildError {
+  constructor() {
+    super('TBUILD_SETPRIV_NOT_FOUND', 'setpriv not found on PATH', {
+      hint: 'Install util-linux (Debian/Ubuntu: `apt-get install util-linux`): RUN containers are tied to tbuild with setpriv --pdeathsig.',
+    });
+  }
+}

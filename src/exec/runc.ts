@@ -4,13 +4,20 @@
  * holds config.json, the files bind-mounted as /etc/hosts etc., and runc's log.
  */
 import { withEmulation } from './emulation-spec.ts';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledError } from '../shared/errors.ts';
 import { delay, runCommand, signalNumber } from './command.ts';
-import { ContainerStartError, MountError, RuncNotFoundError } from './errors.ts';
+import {
+  ContainerStartError,
+  MountError,
+  RuncNotFoundError,
+  SetprivNotFoundError,
+} from './errors.ts';
+import { spawnSupervisedRunc } from './supervisor.ts';
+import { which } from '../shared/which.ts';
+import { createNetworkPool, isolatedResolvConf, type NetworkLease } from './network.ts';
 import {
   createMounts,
   createOciSpec,
@@ -28,6 +35,8 @@ export interface RuncExecutorOptions {
   stateDir: string;
   /** The runc binary; default `runc` from PATH. */
   runcPath?: string;
+  /** The slirp4netns binary for isolated runs; default `slirp4netns` from PATH. */
+  slirp4netnsPath?: string;
 }
 
 /** BuildKit's sandbox hostname: build scripts sometimes test for it. */
@@ -44,22 +53,40 @@ interface Prepared {
 /** Create an Executor that runs each process with runc. */
 export function createRuncExecutor(options: RuncExecutorOptions): Executor {
   const runc = options.runcPath ?? 'runc';
+  // The supervisor needs runc's path; looked up once, and again after a failure.
+  let runcFound: Promise<string> | undefined;
+  const findRunc = () =>
+    (runcFound ??= which(runc, process.env.PATH ?? '').then((found) => {
+      if (found !== undefined) return found;
+      runcFound = undefined;
+      throw new RuncNotFoundError(runc);
+    }));
   const runcRoot = path.join(options.stateDir, 'runc');
+  const networks = createNetworkPool(
+    options.slirp4netnsPath !== undefined ? { slirp4netnsPath: options.slirp4netnsPath } : {},
+  );
   return {
     async run(spec, io, signal) {
       if (signal.aborted) throw new CancelledError();
-      const prepared = await prepareBundle(options.stateDir, spec);
-      let result: RunResult | undefined;
+      const runcPath = await findRunc();
+      const network = spec.network === 'isolated' ? await networks.acquire() : undefined;
       try {
-        const exitCode = await runContainer(runc, runcRoot, prepared, spec, io, signal);
-        result = { exitCode, createdPaths: prepared.stubs.created };
+        const prepared = await prepareBundle(options.stateDir, spec, network);
+        let result: RunResult | undefined;
+        try {
+          const exitCode = await runContainer(runcPath, runcRoot, prepared, spec, io, signal);
+          result = { exitCode, createdPaths: prepared.stubs.created };
+        } finally {
+          // Cleanup errors must not hide the run's own error, and every step must run.
+          const cleanup = await cleanUpRun(runc, runcRoot, prepared);
+          if (result !== undefined && cleanup !== undefined) throw cleanup;
+        }
+        return result;
       } finally {
-        // Cleanup errors must not hide the run's own error, and every step must run.
-        const cleanup = await cleanUpRun(runc, runcRoot, prepared);
-        if (result !== undefined && cleanup !== undefined) throw cleanup;
+        network?.release();
       }
-      return result;
     },
+    close: () => networks.close(),
   };
 }
 
@@ -86,7 +113,11 @@ function createContainerId(): string {
   return `tbuild-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
-async function prepareBundle(stateDir: string, spec: RunSpec): Promise<Prepared> {
+async function prepareBundle(
+  stateDir: string,
+  spec: RunSpec,
+  network: NetworkLease | undefined,
+): Promise<Prepared> {
   const id = createContainerId();
   const bundle = path.join(stateDir, 'bundles', id);
   await mkdir(bundle, { recursive: true });
@@ -104,7 +135,7 @@ async function prepareBundle(stateDir: string, spec: RunSpec): Promise<Prepared>
         mode: 0o755,
       });
       const config = withEmulation(
-        createOciSpec(spec, mounts, hostname, await readHostLimits()),
+        createOciSpec(spec, mounts, hostname, await readHostLimits(), network?.path),
         spec.emulation,
       );
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
@@ -131,7 +162,11 @@ async function writeBundleFiles(
   };
   const hosts =
     spec.hosts ?? `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`;
-  const resolvConf = spec.resolvConf ?? (await readHostResolvConf());
+  const resolvConf =
+    spec.resolvConf ??
+    (spec.network === 'isolated'
+      ? isolatedResolvConf(await readHostResolvConf())
+      : await readHostResolvConf());
   await writeFile(files.hosts, hosts, { mode: 0o644 });
   await writeFile(files.resolvConf, resolvConf, { mode: 0o644 });
   await writeFile(files.hostname, `${hostname}\n`, { mode: 0o644 });
@@ -196,7 +231,12 @@ async function runContainer(
   const args = ['--root', runcRoot, '--log', logPath, '--log-format', 'json'];
   args.push('run', '--bundle', prepared.bundle, prepared.id);
   const stdin = spec.process.stdin;
-  const child = spawn(runc, args, {
+  // Supervised: the container dies with tbuild, even with `kill -9` (supervisor.ts).
+  const child = spawnSupervisedRunc({
+    runc,
+    root: runcRoot,
+    id: prepared.id,
+    args,
     stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   const stderr = createStderrForwarder(io);
@@ -209,7 +249,7 @@ async function runContainer(
   }
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'ENOENT' ? new RuncNotFoundError(runc) : err),
+      reject(err.code === 'ENOENT' ? new SetprivNotFoundError() : err),
     );
     child.on('close', (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
   });

@@ -69,6 +69,19 @@ describe('the OCI spec', () => {
     expect(config.linux['seccomp']).toBeUndefined();
   });
 
+  it('joins the namespace the executor made for an isolated run, and refuses one without', () => {
+    const spec = makeSpec({ network: 'isolated' });
+    const config = createOciSpec(
+      spec,
+      createMounts(spec, files),
+      'box',
+      undefined,
+      '/proc/7/ns/net',
+    );
+    expect(config.linux['namespaces']).toContainEqual({ type: 'network', path: '/proc/7/ns/net' });
+    expect(() => createOciSpec(spec, createMounts(spec, files), 'box')).toThrow(/namespace/);
+  });
+
   it('needs mount points in the rootfs only for mounts not inside another mount', () => {
     const spec = makeSpec({
       mounts: [

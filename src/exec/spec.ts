@@ -270,6 +270,7 @@ export function createOciSpec(
   mounts: OciMount[],
   hostname: string,
   limits: HostLimits = UNLIMITED,
+  networkNamespace?: string,
 ): OciSpec {
   const insecure = spec.security === 'insecure';
   const caps = filterCapabilities(
@@ -280,8 +281,17 @@ export function createOciSpec(
   const env = spec.process.env.some((e) => e.startsWith('PATH='))
     ? spec.process.env
     : [`PATH=${DEFAULT_PATH}`, ...spec.process.env];
-  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  if (spec.network === 'none') namespaces.push({ type: 'network' });
+  const namespaces: Array<{ type: string; path?: string }> = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+  ];
+  // An isolated run joins the namespace the executor set up (network.ts).
+  if (spec.network === 'isolated') {
+    if (networkNamespace === undefined) throw new Error('an isolated run needs its namespace');
+    namespaces.push({ type: 'network', path: networkNamespace });
+  } else if (spec.network === 'none') namespaces.push({ type: 'network' });
   return {
     ociVersion: '1.0.2-dev',
     process: {

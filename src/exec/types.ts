@@ -31,7 +31,12 @@ export interface RunSpec {
   rootfs: string;
   process: ProcessSpec;
   mounts: ExecMountSpec[];
-  network: 'host' | 'none';
+  /**
+   * `isolated`: a network namespace of its own with outbound access through slirp4netns,
+   * the host's loopback out of reach (the default, as Docker's bridge); `none`: loopback
+   * only; `host`: the host's network (needs the network.host entitlement).
+   */
+  network: 'isolated' | 'host' | 'none';
   /** `insecure`: all capabilities, no masked paths (RUN --security=insecure). */
   security: 'sandbox' | 'insecure';
   hostname?: string;
@@ -69,4 +74,6 @@ export interface Executor {
     io: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void },
     signal: AbortSignal,
   ): Promise<RunResult>;
+  /** Release what runs shared (network namespaces); later runs set it up again. */
+  close?(): Promise<void>;
 }

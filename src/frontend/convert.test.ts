@@ -589,3 +589,38 @@ describe('an empty --chmod', () => {
     expect(copy.action === 'copy' && copy.mode).toBeUndefined();
   });
 });
+
+describe('entitlements', () => {
+  it('fail RUN --network=host and --security=insecure at their line unless allowed', async () => {
+    const dockerfile = 'FROM scratch\nRUN --network=host true\nRUN --security=insecure true\n';
+    const noHost = await errorOf(lower(dockerfile, { entitlements: [] }));
+    expect(noHost).toMatchObject({
+      code: 'TBUILD_ENTITLEMENT',
+      message:
+        'RUN --network=host needs the network.host entitlement, which this build does not grant',
+      hint: expect.stringContaining('--allow network.host'),
+      location: { range: { start: 2, end: 2 } },
+    });
+    const noInsecure = await errorOf(lower(dockerfile, { entitlements: ['network.host'] }));
+    expect(noInsecure).toMatchObject({
+      code: 'TBUILD_ENTITLEMENT',
+      location: { range: { start: 3, end: 3 } },
+    });
+    const allowed = await lower(dockerfile, {
+      entitlements: ['network.host', 'security.insecure'],
+    });
+    expect(lastExec(allowed.definition)).toMatchObject({
+      network: 'default',
+      security: 'insecure',
+    });
+    // Without entitlements given (a check, which runs nothing), nothing is refused.
+    await expect(lower(dockerfile)).resolves.toBeDefined();
+  });
+
+  it("puts the build's --network into each RUN without its own (and so into its key)", async () => {
+    const forced = await lower('FROM scratch\nRUN true\n', { forceNetwork: 'none' });
+    expect(lastExec(forced.definition).network).toBe('none');
+    const own = await lower('FROM scratch\nRUN --network=default true\n', { forceNetwork: 'none' });
+    expect(lastExec(own.definition).network).toBe('default');
+  });
+});

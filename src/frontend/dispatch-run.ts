@@ -10,10 +10,13 @@ import { lintUndefinedVars } from './lint/command-checks.ts';
 import { parseMount } from './instructions/mounts.ts';
 import type { MountSpec } from './instructions/mounts.ts';
 import type { RunCommand } from './instructions/types.ts';
+import { EntitlementError } from './errors.ts';
+import type { Entitlement } from './types.ts';
 import { joinWorkdir, stageWorkdir } from './paths.ts';
 
 /** Lower a RUN instruction onto the stage's filesystem. */
 export async function dispatchRun(ctx: StageContext, cmd: RunCommand): Promise<void> {
+  checkEntitlements(ctx, cmd);
   const x = stageExpander(ctx, cmd);
   const extraMounts: RunMount[] = [];
   const args = runArgs(ctx, cmd, extraMounts);
@@ -51,13 +54,32 @@ export async function dispatchRun(ctx: StageContext, cmd: RunCommand): Promise<v
     env,
     cwd: stageWorkdir(ctx),
     user: ctx.image.config.User ?? '',
-    network: cmd.network ?? 'default',
+    network: cmd.network ?? ctx.build.opts.forceNetwork ?? 'default',
     security: cmd.security ?? 'sandbox',
     mounts: extraMounts,
     platform: ctx.platform,
     metadata,
   });
   addHistory(ctx.image, `RUN ${runCommandString(ctx, args)}`, true, ctx.build.created);
+}
+
+/** RUN --network=host and --security=insecure need `--allow`, as in buildx. */
+function checkEntitlements(ctx: StageContext, cmd: RunCommand): void {
+  const granted = ctx.build.opts.entitlements;
+  if (granted === undefined) return;
+  const need = (entitlement: Entitlement, flag: string) => {
+    if (granted.includes(entitlement)) return;
+    throw new EntitlementError(
+      entitlement,
+      `RUN ${flag} needs the ${entitlement} entitlement, which this build does not grant`,
+      {
+        location: cmd.location,
+        hint: `Build with --allow ${entitlement} if you trust this Dockerfile, or remove ${flag}.`,
+      },
+    );
+  };
+  if (cmd.network === 'host') need('network.host', '--network=host');
+  if (cmd.security === 'insecure') need('security.insecure', '--security=insecure');
 }
 
 /** argv for the exec op. Heredocs become part of the shell script, as BuildKit does it. */

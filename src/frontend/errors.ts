@@ -31,6 +31,15 @@ export class InvalidInstructionError extends DockerfileError {
   }
 }
 
+/** A RUN asks for what the build was not allowed (`--allow network.host`, …). */
+export class EntitlementError extends DockerfileError {
+  readonly entitlement: string;
+  constructor(entitlement: string, message: string, options: TbuildErrorOptions = {}) {
+    super('TBUILD_ENTITLEMENT', message, options);
+    this.entitlement = entitlement;
+  }
+}
+
 /** `--target` names no stage. */
 export class UnknownTargetError extends DockerfileError {
   constructor(message: string, options: TbuildErrorOptions = {}) {

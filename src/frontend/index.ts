@@ -7,6 +7,7 @@ export type { LintRule, RuleName } from './lint/rules.ts';
 export type {
   BaseImageResolver,
   BuildOptions,
+  Entitlement,
   FrontendWarning,
   LowerResult,
   ResolvedImage,
@@ -19,3 +20,4 @@ export type { MountSpec } from './instructions/mounts.ts';
 export { parseGoDuration } from './instructions/duration.ts';
 export * from './errors.ts';
 export { DEFAULT_PATH } from './image-config.ts';
+export { ENTITLEMENTS } from './types.ts';

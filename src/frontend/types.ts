@@ -4,6 +4,10 @@ import type { SourceLocation } from '../shared/errors.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import type { Platform } from '../shared/platform.ts';
 
+/** What `--allow` may grant, as in buildx: RUN --network=host and RUN --security=insecure. */
+export type Entitlement = 'network.host' | 'security.insecure';
+export const ENTITLEMENTS: readonly Entitlement[] = ['network.host', 'security.insecure'];
+
 export interface BuildOptions {
   /** `--build-arg` values. */
   buildArgs: Record<string, string>;
@@ -41,6 +45,16 @@ export interface BuildOptions {
    * before stages and images (a stage of the same name is overridden, as in BuildKit).
    */
   namedContexts?: Record<string, NamedContext>;
+  /**
+   * Entitlements the build grants (`--allow`). When set, a RUN that needs one it lacks
+   * fails at its line; unset (`--check`, which runs nothing), none is checked.
+   */
+  entitlements?: Entitlement[];
+  /**
+   * `--network` of the build when not `default`: the network of every RUN without its own
+   * --network, in its op and so in its cache key (as BuildKit's force-network-mode).
+   */
+  forceNetwork?: 'host' | 'none';
   /** `--add-host`, `--shm-size`, `--ulimit`: set on every RUN (and so in its cache key). */
   extraHosts?: ExtraHost[];
   shmSize?: number;

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   lstat,
   mkdir,
@@ -10,12 +10,13 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMounts, mountOverlay, unmountAll, type Mount } from '../../src/exec/overlay.ts';
 import { cleanupStaleContainers, createRuncExecutor } from '../../src/exec/runc.ts';
-import type { RunResult, RunSpec } from '../../src/exec/types.ts';
+import type { Executor, RunResult, RunSpec } from '../../src/exec/types.ts';
 import { resolveUser } from '../../src/exec/user.ts';
 import { makeBusyboxRootfs } from '../helpers/busybox-rootfs.ts';
 
@@ -23,6 +24,8 @@ let root: string;
 let snapshots: string;
 let stateDir: string;
 let nextId = 2;
+/** The executor runShell uses; a fresh one per run unless a test sets one. */
+let sharedExecutor: Executor | undefined;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'tbuild-exec-'));
@@ -74,7 +77,7 @@ async function runIn(
 ): Promise<Outcome> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const executor = createRuncExecutor({ stateDir });
+  const executor = sharedExecutor ?? createRuncExecutor({ stateDir });
   const result = await executor.run(
     {
       rootfs: mount.target,
@@ -101,6 +104,15 @@ async function runIn(
     stderr: Buffer.concat(err).toString(),
     upper,
   };
+}
+
+/** Commands of this process's child processes. */
+function listChildren(): string[] {
+  // ps exits 1 when there are none.
+  const { stdout } = spawnSync('ps', ['--ppid', String(process.pid), '-o', 'comm='], {
+    encoding: 'utf8',
+  });
+  return stdout.split('\n').filter((name) => name !== '' && name !== 'ps');
 }
 
 async function listTree(dir: string, prefix = ''): Promise<string[]> {
@@ -189,6 +201,54 @@ describe('the runc executor', () => {
   it('isolates the network with network none: only the loopback interface', async () => {
     const run = await runShell('ls /sys/class/net', { network: 'none' });
     expect(run.stdout.split(/\s+/).filter(Boolean)).toEqual(['lo']);
+  });
+
+  it('isolates the network by default: outbound through slirp4netns, the host loopback out of reach', async () => {
+    const hostAddress = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    expect(hostAddress, 'this test needs a non-loopback IPv4 address').toBeDefined();
+    const greet = () => createServer((socket) => socket.end('hello\n'));
+    const listen = (server: Server, host: string) =>
+      new Promise<number>((resolve) =>
+        server.listen(0, host, () => resolve((server.address() as { port: number }).port)),
+      );
+    const onLoopback = greet();
+    const outside = greet();
+    const loopbackPort = await listen(onLoopback, '127.0.0.1');
+    const outsidePort = await listen(outside, hostAddress!);
+    sharedExecutor = createRuncExecutor({ stateDir });
+    try {
+      const script = [
+        'ls /sys/class/net | tr "\\n" " "; echo',
+        'grep nameserver /etc/resolv.conf',
+        `echo out=$(nc -w 5 ${hostAddress} ${outsidePort} </dev/null)`,
+        `nc -w 5 127.0.0.1 ${loopbackPort} </dev/null; echo loopback=$?`,
+        `nc -w 5 10.0.2.2 ${loopbackPort} </dev/null; echo gateway=$?`,
+        'readlink /proc/self/ns/net',
+      ].join('\n');
+      const first = await runShell(script, { network: 'isolated' });
+      const lines = first.stdout.split('\n');
+      expect(lines.slice(0, 6), first.stderr).toEqual([
+        'lo tap0 ',
+        'nameserver 10.0.2.3',
+        'out=hello',
+        'loopback=1',
+        'gateway=1',
+        expect.stringMatching(/^net:\[\d+\]$/),
+      ]);
+      // The next run of the build reuses the namespace (no new slirp4netns).
+      const second = await runShell('readlink /proc/self/ns/net', { network: 'isolated' });
+      expect(second.stdout.trim()).toBe(lines[5]);
+      expect(listChildren()).toEqual(expect.arrayContaining(['slirp4netns', 'cat']));
+      await sharedExecutor.close?.();
+      expect(listChildren()).toEqual([]);
+    } finally {
+      await sharedExecutor.close?.();
+      sharedExecutor = undefined;
+      onLoopback.close();
+      outside.close();
+    }
   });
 
   it('runs as the user that USER names, with its supplementary groups', async () => {

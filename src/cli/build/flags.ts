@@ -14,7 +14,7 @@ import {
   parseUlimits,
   refuseAttestation,
 } from '../../builder/specs/index.ts';
-import type { BuildOptions, NetworkMode } from '../../builder/types.ts';
+import type { BuildOptions, Entitlement, NetworkMode } from '../../builder/types.ts';
 import { UsageError } from '../../shared/errors.ts';
 import { parseCallOption, type CheckRequest } from './check.ts';
 
@@ -48,6 +48,7 @@ export interface BuildFlags {
   /** Legacy docker build flags given, accepted and ignored (each gets a warning). */
   ignored?: string[];
   network?: string;
+  allow?: string[];
   label?: string[];
   quiet?: boolean;
   root?: string;
@@ -115,6 +116,8 @@ export async function parseBuildFlags(
     ulimits: parseUlimits(flags.ulimit),
     // The builder checks the value: one place for every front door.
     network: (flags.network ?? 'default') as NetworkMode,
+    // buildx takes one per flag; a comma list is accepted too. The builder checks names.
+    allow: (flags.allow ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()) as Entitlement[],
     labels: parseKeyValues(flags.label, '--label'),
   };
   return {

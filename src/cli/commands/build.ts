@@ -101,7 +101,13 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
   },
   network: {
     type: 'string',
-    describe: 'Networking mode for RUN instructions: default, host, none',
+    describe:
+      'Networking mode for RUN instructions: default (isolated, outbound only), host (needs --allow network.host), none',
+  },
+  allow: {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Allow an extra privileged entitlement: network.host, security.insecure; repeatable',
   },
   'build-context': {
     type: 'string',
@@ -268,6 +274,7 @@ export function toBuildFlags(args: BuildArgs): BuildFlags {
         args[name] !== undefined && !['rm', 'force-rm', 'disable-content-trust'].includes(name),
     ),
     network: str(args.network),
+    allow: strs(args.allow),
     label: strs(args.label),
     quiet: bool(args.quiet),
     root: str(args.root),

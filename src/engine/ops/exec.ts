@@ -45,7 +45,7 @@ export async function runExecOp(
     await ensureWorkdir(rootfs, op.cwd);
     const mounts: ExecMountSpec[] = [];
     const env = [...op.env];
-    const network = op.network === 'default' ? (engine.defaultNetwork ?? 'host') : op.network;
+    const network = op.network === 'default' ? (engine.defaultNetwork ?? 'isolated') : op.network;
     const caches = await lockCacheMounts(engine, op.mounts, ctx.signal);
     let exitCode: number;
     try {
@@ -67,7 +67,7 @@ export async function runExecOp(
             ...(op.stdin !== undefined ? { stdin: op.stdin } : {}),
           },
           mounts,
-          network: network === 'none' ? 'none' : 'host',
+          network,
           security: op.security,
           hosts: DEFAULT_HOSTS + (op.extraHosts ?? []).map((h) => `${h.ip}\t${h.host}\n`).join(''),
           ...(op.shmSize !== undefined ? { shmSize: op.shmSize } : {}),
