@@ -83,6 +83,7 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
       return createRegistryClient({
         insecureRegistries: [...(options.insecureRegistries ?? [])],
         credentials: options.credentials ?? (await loadCredentialStore(env)),
+        proxyEnv: env,
       });
     })());
   const stateDir = path.join(store.root, 'runc');

@@ -21,7 +21,7 @@ export interface BuilderOptions {
   insecureRegistries?: readonly string[];
   /** Registry credentials (default: `~/.docker/config.json` and its helpers). */
   credentials?: CredentialStore;
-  /** The environment defaults come from (store root, credentials); default: none. */
+  /** The environment defaults come from (store root, credentials, HTTPS_PROXY…); default: none. */
   env?: Readonly<Record<string, string | undefined>>;
 }
 

@@ -51,4 +51,31 @@ describe('formatError', () => {
       /^ERROR \(internal\): Error: boom[\s\S]*This is a bug/,
     );
   });
+
+  it('shows an instruction of 150,000 continuation lines by its ends, without overflowing the stack', () => {
+    const text = `FROM busybox\nRUN false \\\n${' && true \\\n'.repeat(150_000)} && false\n`;
+    const error = withSource(
+      new TbuildError('TBUILD_RUN_FAILED', 'exit code: 1', {
+        location: { file: 'Dockerfile', range: { start: 2, end: 150_003 } },
+      }),
+      { file: 'Dockerfile', text },
+    );
+    const lines = formatError(error).text.split('\n');
+    expect(lines.length).toBeLessThan(20);
+    expect(lines).toContain('Dockerfile:2-150003');
+    expect(lines).toContain('        | >>> … 149992 more lines …');
+    expect(lines.at(-2)).toBe(' 150003 | >>>  && false');
+  });
+
+  it('cuts a line of megabytes in the excerpt', () => {
+    const error = withSource(
+      new TbuildError('TBUILD_X', 'bad', {
+        location: { file: 'Dockerfile', range: { start: 1, end: 1 } },
+      }),
+      { file: 'Dockerfile', text: `LABEL a=${'x'.repeat(1_000_000)}\n` },
+    );
+    const text = formatError(error).text;
+    expect(text.length).toBeLessThan(1000);
+    expect(text).toContain('more characters');
+  });
 });

@@ -48,17 +48,51 @@ function formatRange(range: LineRange): string {
   return range.start === range.end ? `${range.start}` : `${range.start}-${range.end}`;
 }
 
-/** Docker's error excerpt: the failing lines marked `>>>`, with two lines of context before. */
+/** Lines of a long range shown at each end; the middle is summarised in one line. */
+const SNIPPET_EDGE_LINES = 5;
+/** Characters shown of one line; the rest is summarised. */
+const SNIPPET_LINE_CHARS = 240;
+
+/**
+ * Docker's error excerpt: the failing lines marked `>>>`, with two lines of context before.
+ * A long range (an instruction of 150,000 continuation lines) shows its first and last
+ * lines only, and long lines are cut, so the excerpt stays readable and small.
+ */
 export function formatSnippet(file: string, source: string, range: LineRange): string[] {
-  const all = source.split(/\r?\n/);
   const first = Math.max(1, range.start - 2);
-  const last = Math.min(all.length, range.end);
+  const all = linesBetween(source, first, range.end);
+  const last = first + all.length - 1;
   const width = String(last).length;
   const out = ['------', `${file}:${formatRange(range)}`, '--------------------'];
+  const skipFrom = range.start + SNIPPET_EDGE_LINES;
+  const skipTo = last - SNIPPET_EDGE_LINES;
   for (let n = first; n <= last; n++) {
+    if (n === skipFrom && skipTo - skipFrom > 1) {
+      out.push(` ${' '.repeat(width)} | >>> … ${skipTo - skipFrom + 1} more lines …`);
+      n = skipTo;
+      continue;
+    }
     const marker = n >= range.start ? '>>>' : '   ';
-    out.push(` ${String(n).padStart(width)} | ${marker} ${all[n - 1] ?? ''}`);
+    out.push(` ${String(n).padStart(width)} | ${marker} ${cutLine(all[n - first] ?? '')}`);
   }
   out.push('--------------------');
   return out;
+}
+
+/** Lines `from`..`to` (1-based) of `text`, found without splitting the whole file. */
+function linesBetween(text: string, from: number, to: number): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let n = 1; n <= to && start <= text.length; n++) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    if (n >= from) out.push(text.slice(start, end).replace(/\r$/, ''));
+    start = end + 1;
+  }
+  return out;
+}
+
+function cutLine(line: string): string {
+  if (line.length <= SNIPPET_LINE_CHARS) return line;
+  return `${line.slice(0, SNIPPET_LINE_CHARS)}… (${line.length - SNIPPET_LINE_CHARS} more characters)`;
 }

@@ -41,14 +41,42 @@ export async function commitImage(
     ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
     ...(options.rewriteTimestamps ? { rewriteTimestamps: true } : {}),
   });
+  const normalized = normalizeHistory(config, chain);
   const assembled = await assembleImage({
-    config: options.sourceDateEpoch === undefined ? timesFromLayers(config, chain) : config,
+    config: options.sourceDateEpoch === undefined ? timesFromLayers(normalized, chain) : normalized,
     layers,
     ociMediaTypes: options.ociMediaTypes ?? true,
     blobs: store.blobs,
     ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
   });
   return { ...assembled, snapshot: top };
+}
+
+/**
+ * A history with one non-empty entry per layer, as BuildKit's exporter reconciles them
+ * (normalizeLayersAndHistory): a valid OCI base image may have no history, or fewer
+ * entries than layers. Surplus non-empty entries are marked empty past the last layer;
+ * missing ones are appended, described by the layers past those the history accounts
+ * for (their time and description), with BuildKit's comment.
+ */
+export function normalizeHistory(
+  config: ImageConfig,
+  layers: readonly SnapshotInfo[],
+): ImageConfig {
+  const history = config.history ?? [];
+  const counted = history.filter((h) => !h.empty_layer).length;
+  if (counted === layers.length) return config;
+  let seen = 0;
+  const kept = history.map((h) => {
+    if (h.empty_layer) return h;
+    return seen++ < layers.length ? h : { ...h, empty_layer: true };
+  });
+  const missing = layers.slice(counted).map((layer) => ({
+    created: new Date(layer.createdAt).toISOString(),
+    ...(layer.description ? { created_by: layer.description } : {}),
+    comment: 'buildkit.exporter.image.v0',
+  }));
+  return { ...config, history: [...kept, ...missing] };
 }
 
 /**

@@ -6,7 +6,7 @@ export class RunFailedError extends TbuildError {
   constructor(args: string[], exitStatus: number, options: TbuildErrorOptions = {}) {
     super(
       'TBUILD_RUN_FAILED',
-      `process "${args.join(' ')}" did not complete successfully: exit code: ${exitStatus}`,
+      `process "${shortCommand(args.join(' '))}" did not complete successfully: exit code: ${exitStatus}`,
       {
         hint: 'Read the step output above; the command itself failed inside the container.',
         ...options,
@@ -14,6 +14,14 @@ export class RunFailedError extends TbuildError {
     );
     this.exitStatus = exitStatus;
   }
+}
+
+/** A command line for a message: a RUN can span 150,000 lines; show its start. */
+function shortCommand(text: string): string {
+  const max = 4000;
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
 /** An op the engine cannot run here. */

@@ -4,6 +4,7 @@
  * each layer is unpacked into a snapshot once per (parent, diff_id).
  */
 import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { SnapshotId, Store } from '../cache/types.ts';
 import { matchesPlatform, selectPlatformManifest } from '../registry/platform-select.ts';
 import { normalizeImageName } from '../registry/reference.ts';
@@ -112,17 +113,20 @@ export function createImageProvider(options: {
             signal,
           });
           let received = 0;
-          // Count through a transform: a 'data' listener would let bytes flow past the store.
-          const counted = stream.pipe(
+          // One pipeline, one promise: an error of any stage (a digest mismatch, a reset)
+          // rejects it once, and every stream is destroyed; none can emit an unhandled
+          // 'error' later. The store deletes its partial temp file.
+          await pipeline(
+            stream,
             new Transform({
               transform(chunk: Buffer, _encoding, done) {
                 progress(layer.digest, (received += chunk.length), layer.size);
                 done(null, chunk);
               },
             }),
+            (counted: AsyncIterable<Uint8Array>) =>
+              store.blobs.ingest(counted, { digest: layer.digest, size: layer.size }),
           );
-          stream.on('error', (error) => counted.destroy(error));
-          await store.blobs.ingest(counted, { digest: layer.digest, size: layer.size });
         }
         parent = await unpackInto(
           store,

@@ -8,6 +8,7 @@ import type { SourceLocation } from '../shared/errors.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import { formatPlatform } from '../shared/platform.ts';
 import type { Platform } from '../shared/platform.ts';
+import type { ExpansionBudget } from '../parser/limits.ts';
 import { processWord } from '../parser/shell-lexer.ts';
 import { createLookup } from './args.ts';
 import { BaseImageNotFoundError } from './errors.ts';
@@ -38,6 +39,8 @@ export interface BuildContext {
   readonly images: BaseImageResolver;
   readonly table: StageTable;
   readonly escapeToken: string;
+  /** What is left of the Dockerfile's total expansion (parser/limits.ts). */
+  readonly expansion: ExpansionBudget;
   /** Global ARGs (with build-arg overrides) and the predefined platform ARGs. */
   readonly globalArgs: ReadonlyMap<string, string | undefined>;
   readonly warnings: FrontendWarning[];
@@ -103,7 +106,7 @@ export function stageLookup(ctx: StageContext): (name: string) => string | undef
 
 /** An expander with the stage's current environment. */
 export function stageExpander(ctx: StageContext, cmd: CommandBase): Expander {
-  return createExpander(stageLookup(ctx), ctx.build.escapeToken, cmd.location);
+  return createExpander(stageLookup(ctx), ctx.build.escapeToken, cmd.location, ctx.build.expansion);
 }
 
 /** `[build 2/5] ` — with the stage name unless the build has a single source (see showStageNames). */
@@ -190,7 +193,18 @@ export function createContextState(opts: BuildOptions): () => State {
 /** How progress names a step: the instruction as written, variables shown expanded. */
 export function describeCommand(ctx: StageContext, cmd: CommandBase): string {
   const text = cmd.original.replace(/^\s*\S+/, (word) => word.toUpperCase()).split('\n')[0]!;
-  return expandForDisplay(text, stageLookup(ctx), ctx.build.escapeToken);
+  return shortTitle(
+    expandForDisplay(text, stageLookup(ctx), ctx.build.escapeToken, ctx.build.expansion),
+  );
+}
+
+/** Longest step title shown in progress and errors; the rest of the text is summarised. */
+const MAX_TITLE_CHARS = 4000;
+
+/** A step title cut to MAX_TITLE_CHARS (an instruction can span 150,000 lines). */
+function shortTitle(title: string): string {
+  if (title.length <= MAX_TITLE_CHARS) return title;
+  return `${title.slice(0, MAX_TITLE_CHARS)}… (${title.length - MAX_TITLE_CHARS} more characters)`;
 }
 
 /**
@@ -210,12 +224,18 @@ export function describeRun(
   let shown: string;
   try {
     const escapeToken = ctx.build.escapeToken;
-    shown = processWord(text, masked, { escapeToken, keepQuotes: true, skipUnsetEnv: true }).result;
+    const budget = ctx.build.expansion;
+    shown = processWord(text, masked, {
+      escapeToken,
+      keepQuotes: true,
+      skipUnsetEnv: true,
+      budget,
+    }).result;
   } catch (error) {
     void error; // a title is best effort: the text as written
     shown = text;
   }
-  return shown.replace(/^\S+/, (word) => word.toUpperCase());
+  return shortTitle(shown.replace(/^\S+/, (word) => word.toUpperCase()));
 }
 
 /** BuildKit's heredoc summary: the first line, with `...` when there are more. */

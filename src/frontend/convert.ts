@@ -4,8 +4,8 @@
  * --mount=from=), so stages the target does not need never enter the graph.
  */
 import { marshal } from '../llb/index.ts';
-import { createIgnoreMatcher, parseDockerfile } from '../parser/index.ts';
-import type { ParseResult } from '../parser/index.ts';
+import { createExpansionBudget, createIgnoreMatcher, parseDockerfile } from '../parser/index.ts';
+import type { ExpansionBudget, ParseResult } from '../parser/index.ts';
 import type { SourceLocation } from '../shared/errors.ts';
 import { createLookup, predefinedArgs, PROXY_ARGS } from './args.ts';
 import { createContextState, createImageResolver } from './build-context.ts';
@@ -65,7 +65,8 @@ export async function lowerDockerfile(
   const usedBuildArgs = new Set<string>();
   const escapeToken = parsed.escapeToken;
   lintDefaultBaseNames(table, predefinedArgs(opts.platform, opts.buildPlatform), escapeToken, lint);
-  const globalArgs = computeGlobalArgs(table, opts, escapeToken, usedBuildArgs);
+  const expansion = createExpansionBudget();
+  const globalArgs = computeGlobalArgs(table, opts, escapeToken, usedBuildArgs, expansion);
   for (const stage of table.stages) {
     lintFromVariables(stage, globalArgs, table.globalArgs, escapeToken, lint);
   }
@@ -79,6 +80,7 @@ export async function lowerDockerfile(
     images,
     table,
     escapeToken,
+    expansion,
     globalArgs,
     warnings,
     lint,
@@ -153,12 +155,13 @@ function computeGlobalArgs(
   opts: BuildOptions,
   escapeToken: string,
   used: Set<string>,
+  budget: ExpansionBudget,
 ): Map<string, string | undefined> {
   const globals = new Map<string, string | undefined>(
     predefinedArgs(opts.platform, opts.buildPlatform),
   );
   for (const cmd of table.globalArgs) {
-    const x = createExpander(createLookup([], globals), escapeToken, cmd.location);
+    const x = createExpander(createLookup([], globals), escapeToken, cmd.location, budget);
     for (const arg of cmd.args) {
       const key = x.word(arg.key);
       let value = arg.value === undefined ? globals.get(key) : x.word(arg.value);

@@ -2,6 +2,8 @@
  * Variable expansion for instructions that get it, through the parser's shell-word
  * lexer; lexer errors are re-raised with the instruction's location.
  */
+import { ExpansionLimitError } from '../parser/lexer-errors.ts';
+import type { ExpansionBudget } from '../parser/limits.ts';
 import { processWord, processWords } from '../parser/shell-lexer.ts';
 import type { SourceLocation } from '../shared/errors.ts';
 import { InvalidInstructionError } from './errors.ts';
@@ -26,7 +28,9 @@ export function createExpander(
   lookup: Lookup,
   escapeToken: string,
   location: SourceLocation,
+  budget?: ExpansionBudget,
 ): Expander {
+  const opts = budget ? { escapeToken, budget } : { escapeToken };
   const unset = new Set<string>();
   const used = new Set<string>();
   const note = (out: { unset: Set<string>; used: Set<string> }): void => {
@@ -37,8 +41,12 @@ export function createExpander(
     try {
       return run();
     } catch (error) {
+      if (error instanceof ExpansionLimitError) {
+        throw new ExpansionLimitError(error.what, error.limit, { location, cause: error });
+      }
       const message = error instanceof Error ? error.message : String(error);
-      throw new InvalidInstructionError(`cannot expand "${text}": ${message}`, {
+      const shown = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+      throw new InvalidInstructionError(`cannot expand "${shown}": ${message}`, {
         hint: 'Check the ${…} syntax; use \\$ (or the escape character) for a literal dollar sign.',
         location,
         cause: error,
@@ -50,21 +58,21 @@ export function createExpander(
     used,
     word(text) {
       return wrap(text, () => {
-        const out = processWord(text, lookup, { escapeToken });
+        const out = processWord(text, lookup, opts);
         note(out);
         return out.result;
       });
     },
     heredoc(text) {
       return wrap(text, () => {
-        const out = processWord(text, lookup, { escapeToken, heredoc: true });
+        const out = processWord(text, lookup, { ...opts, heredoc: true });
         note(out);
         return out.result;
       });
     },
     words(text) {
       return wrap(text, () => {
-        const out = processWords(text, lookup, { escapeToken });
+        const out = processWords(text, lookup, opts);
         note(out);
         return out.words;
       });
@@ -73,9 +81,14 @@ export function createExpander(
 }
 
 /** Best-effort expansion for progress text: on a lexer error the text is shown as written. */
-export function expandForDisplay(text: string, lookup: Lookup, escapeToken: string): string {
+export function expandForDisplay(
+  text: string,
+  lookup: Lookup,
+  escapeToken: string,
+  budget?: ExpansionBudget,
+): string {
   try {
-    return processWord(text, lookup, { escapeToken }).result;
+    return processWord(text, lookup, budget ? { escapeToken, budget } : { escapeToken }).result;
   } catch (error) {
     void error;
     return text;

@@ -31,7 +31,8 @@ export function stageBase(
   stage: StageEntry,
 ): { base: string; platform: Platform } {
   const from = stage.from;
-  const x = createExpander(createLookup([], build.globalArgs), build.escapeToken, from.location);
+  const lookup = createLookup([], build.globalArgs);
+  const x = createExpander(lookup, build.escapeToken, from.location, build.expansion);
   const base = x.word(from.image);
   if (base === '') {
     throw new InvalidInstructionError(`FROM: base name (${from.image}) should not be blank`, {

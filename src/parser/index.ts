@@ -13,3 +13,5 @@ export type { ParseResultJson, InstructionJson } from './result-format.ts';
 export type * from './types.ts';
 export * from './shell-lexer.ts';
 export * from './dockerignore.ts';
+export * from './limits.ts';
+export { ExpansionLimitError, ShellSyntaxError, VariableRequiredError } from './lexer-errors.ts';

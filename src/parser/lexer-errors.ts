@@ -37,3 +37,22 @@ export class VariableRequiredError extends TbuildError {
     this.variable = variable;
   }
 }
+
+/** An expansion that would exceed the limits (see limits.ts): one word, or the whole Dockerfile. */
+export class ExpansionLimitError extends TbuildError {
+  readonly what: string;
+  readonly limit: number;
+
+  constructor(what: string, limit: number, options: TbuildErrorOptions = {}) {
+    super('TBUILD_EXPANSION_LIMIT', `${what} exceeds tbuild's limit of ${formatBytes(limit)}`, {
+      hint: 'A variable that expands into itself several times grows exponentially; put large data in a file in the build context instead of ARG/ENV/LABEL values.',
+      ...options,
+    });
+    this.what = what;
+    this.limit = limit;
+  }
+}
+
+function formatBytes(n: number): string {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
+}

@@ -9,6 +9,7 @@ import type { DirectiveState } from './directives.ts';
 import { DockerfileParseError, LineSyntaxError } from './errors.ts';
 import { chompHeredocContent, findHeredocs } from './heredoc.ts';
 import { buildInstruction } from './line-parsers.ts';
+import { MAX_DOCKERFILE_BYTES } from './limits.ts';
 import type { Heredoc, Instruction, LineRange, ParseResult, ParseWarning } from './types.ts';
 import { trimLeftSpace, trimNewline } from './whitespace.ts';
 
@@ -49,6 +50,7 @@ interface ParserState {
  * @throws DockerfileParseError with the offending line range and a hint.
  */
 export function parseDockerfile(text: string, options: ParseOptions = {}): ParseResult {
+  checkSize(text, options.file);
   const state: ParserState = {
     reader: new LineReader(text),
     directives: createDirectiveState(),
@@ -188,4 +190,20 @@ function withRange<T>(state: ParserState, range: LineRange, step: () => T): T {
 
 function fileOf(options: ParseOptions): { file?: string } {
   return options.file === undefined ? {} : { file: options.file };
+}
+
+/** A Dockerfile larger than MAX_DOCKERFILE_BYTES is refused before it is read line by line. */
+function checkSize(text: string, file: string | undefined): void {
+  // A UTF-8 character takes at most 3 bytes per UTF-16 unit: count bytes only when it matters.
+  if (text.length * 3 <= MAX_DOCKERFILE_BYTES) return;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes <= MAX_DOCKERFILE_BYTES) return;
+  throw new DockerfileParseError(
+    `${file ?? 'Dockerfile'} is ${(bytes / 2 ** 20).toFixed(1)} MiB; tbuild reads Dockerfiles of at most ${MAX_DOCKERFILE_BYTES / 2 ** 20} MiB`,
+    {
+      range: { start: 1, end: 1 },
+      hint: 'Keep data out of the Dockerfile: COPY it from the build context instead.',
+      ...(file === undefined ? {} : { file }),
+    },
+  );
 }

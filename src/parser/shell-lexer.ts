@@ -7,10 +7,13 @@
  * ${A%p} ${A%%p} ${A/p/r} ${A//p/r}`, single and double quotes, and the escape token
  * (`\` by default, `` ` `` with `# escape=``).
  */
-import { ShellSyntaxError, VariableRequiredError } from './lexer-errors.ts';
+import { ExpansionLimitError, ShellSyntaxError, VariableRequiredError } from './lexer-errors.ts';
+import { MAX_EXPANDED_WORD } from './limits.ts';
+import type { ExpansionBudget } from './limits.ts';
 import {
   replaceShellPattern,
   ShellPatternError,
+  ShellPatternTooLong,
   trimShellPrefix,
   trimShellSuffix,
 } from './shell-pattern.ts';
@@ -33,6 +36,10 @@ export interface ExpandOptions {
    * kept in the result. Step titles in progress are made this way.
    */
   keepQuotes?: boolean;
+  /** Largest expanded word, in characters (default MAX_EXPANDED_WORD, 1 MiB). */
+  maxWordLength?: number;
+  /** The build's total expansion budget: each result is charged to it. */
+  budget?: ExpansionBudget;
 }
 
 export interface ProcessWordResult {
@@ -57,6 +64,9 @@ class LexFailure extends Error {
     this.variable = variable;
   }
 }
+
+/** An expansion grew past the word limit; converted to ExpansionLimitError at the top level. */
+class WordTooLong extends Error {}
 
 const EOF = '';
 
@@ -93,6 +103,11 @@ class WordCollector {
   }
 
   addString(str: string): void {
+    // Most values hold no whitespace: append them whole (a 1 MiB value char by char is slow).
+    if (!/\s/u.test(str)) {
+      if (str.length > 0) this.addRawString(str);
+      return;
+    }
     for (const ch of str) this.addChar(ch);
   }
 
@@ -119,6 +134,7 @@ class Lexer {
   readonly skipUnset: boolean;
   readonly rawQuotes: boolean;
   readonly keepQuotes: boolean;
+  readonly maxWord: number;
   rawEscapes = false;
   readonly used = new Set<string>();
   readonly unset = new Set<string>();
@@ -130,7 +146,14 @@ class Lexer {
     this.skipUnset = options.skipUnsetEnv ?? false;
     this.rawQuotes = options.heredoc ?? false;
     this.keepQuotes = options.keepQuotes ?? false;
+    this.maxWord = options.maxWordLength ?? MAX_EXPANDED_WORD;
     this.rawEscapes = this.rawQuotes;
+  }
+
+  /** `text` when it is within the word limit; checked wherever a value is appended. */
+  bounded(text: string): string {
+    if (text.length > this.maxWord) throw new WordTooLong();
+    return text;
   }
 
   peek(): string {
@@ -172,13 +195,13 @@ class Lexer {
       }
       if (ch === '$') {
         const value = this.processDollar();
-        result += value;
+        result = this.bounded(result + value);
         words.addString(value);
         continue;
       }
       if ((ch === "'" || ch === '"') && !this.rawQuotes) {
         const value = ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
-        result += value;
+        result = this.bounded(result + value);
         words.addRawString(value);
         continue;
       }
@@ -228,7 +251,7 @@ class Lexer {
         return result + quote;
       }
       if (peeked === '$') {
-        result += this.processDollar();
+        result = this.bounded(result + this.processDollar());
         continue;
       }
       let ch = this.next();
@@ -358,11 +381,14 @@ class Lexer {
     }
     const value = this.lookup(name);
     if (value === undefined && this.skipUnset) return `\${${name}/${pattern}/${replacement}}`;
+    let replaced: string;
     try {
-      return replaceShellPattern(value ?? '', pattern, replacement, all);
+      replaced = replaceShellPattern(value ?? '', pattern, replacement, all, this.maxWord);
     } catch (err) {
+      if (err instanceof ShellPatternTooLong) throw new WordTooLong();
       throw patternFailure(pattern, err);
     }
+    return this.bounded(replaced);
   }
 }
 
@@ -370,6 +396,11 @@ function patternFailure(pattern: string, err: unknown): LexFailure {
   const detail =
     err instanceof ShellPatternError || err instanceof SyntaxError ? err.message : String(err);
   return new LexFailure(`invalid pattern (${pattern}) in substitution: ${detail}`);
+}
+
+/** The start of a word, for messages (a word may be megabytes long). */
+function quoteStart(word: string): string {
+  return JSON.stringify(word.length > 60 ? `${word.slice(0, 60)}…` : word);
 }
 
 function run(
@@ -380,8 +411,16 @@ function run(
   const lexer = new Lexer(word, env, options);
   try {
     const { result, words } = lexer.processUntil(EOF, lexer.rawQuotes);
+    const budget = options.budget;
+    if (budget) {
+      budget.remaining -= result.length;
+      if (budget.remaining < 0)
+        throw new ExpansionLimitError('the total expansion of the Dockerfile', budget.total);
+    }
     return { result, words, lexer };
   } catch (err) {
+    if (err instanceof WordTooLong)
+      throw new ExpansionLimitError(`expanding ${quoteStart(word)}`, lexer.maxWord, { cause: err });
     if (!(err instanceof LexFailure)) throw err;
     if (err.variable !== undefined)
       throw new VariableRequiredError(word, err.variable, err.message, { cause: err });

@@ -80,6 +80,7 @@ export function replaceShellPattern(
   pattern: string,
   replacement: string,
   all: boolean,
+  maxLength = Infinity,
 ): string {
   const re = shellPatternToRegex(pattern, true, false);
   if (!all) {
@@ -87,14 +88,17 @@ export function replaceShellPattern(
     if (match === null) return value;
     return value.slice(0, match.index) + replacement + value.slice(match.index + match[0].length);
   }
-  return replaceAllGo(value, new RegExp(re.source, 'gu'), replacement);
+  return replaceAllGo(value, new RegExp(re.source, 'gu'), replacement, maxLength);
 }
+
+/** `${A//p/r}` whose result would pass the word limit (stopped before it is built). */
+export class ShellPatternTooLong extends Error {}
 
 /**
  * Go's ReplaceAllString: non-overlapping matches, an empty match right after a previous
  * match is skipped (JS would keep it), and `$0` / `${0}` / `$$` expand in the replacement.
  */
-function replaceAllGo(value: string, re: RegExp, template: string): string {
+function replaceAllGo(value: string, re: RegExp, template: string, maxLength: number): string {
   let out = '';
   let copied = 0;
   let lastMatchEnd = -1;
@@ -110,6 +114,7 @@ function replaceAllGo(value: string, re: RegExp, template: string): string {
       continue;
     }
     out += value.slice(copied, start) + expandGoTemplate(template, match[0]);
+    if (out.length > maxLength) throw new ShellPatternTooLong();
     copied = end;
     lastMatchEnd = end;
     searchAt = end > start ? end : start + codePointWidth(value, start);

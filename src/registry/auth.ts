@@ -4,6 +4,7 @@
  * Bearer token flow (GET the realm with service+scopes, or POST an OAuth2 refresh token
  * for an `identitytoken`), caching tokens per (realm, service, scopes) until they expire.
  */
+import { readBounded, readPrefix, RESPONSE_LIMITS } from './body.ts';
 import type { CredentialStore, Credentials } from './credentials.ts';
 import { RegistryRequestError, RegistryUnauthorizedError } from './errors.ts';
 import type { Transport } from './transport.ts';
@@ -96,13 +97,27 @@ export function createAuthenticator(
       );
     }
     if (res.status !== 200) {
-      const text = await res.body.text();
+      const text = await readPrefix(res, RESPONSE_LIMITS.errorBody);
       throw new RegistryRequestError(
         `token server ${realm} answered ${res.status}: ${text.slice(0, 200)}`,
         res.status,
       );
     }
-    const body = (await res.body.json()) as {
+    const raw = await readBounded(res, {
+      what: 'token response',
+      registry: `token server ${new URL(realm).host}`,
+      limit: RESPONSE_LIMITS.token,
+      floor: transport.speedFloor,
+    });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch (error) {
+      throw new RegistryRequestError(`token server ${realm} answered with invalid JSON`, 200, {
+        cause: error,
+      });
+    }
+    const body = (parsed ?? {}) as {
       token?: string;
       access_token?: string;
       expires_in?: number;

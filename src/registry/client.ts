@@ -2,7 +2,9 @@
  * The distribution-spec client: manifests (with platform selection from indexes),
  * verified blob downloads, uploads (upload.ts), and login checks.
  */
-import { pipeline } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sha256 } from '../shared/digest.ts';
 import type { Digest } from '../shared/digest.ts';
 import { MediaType } from '../shared/oci.ts';
@@ -10,13 +12,20 @@ import type { ImageConfig, Index, Manifest } from '../shared/oci.ts';
 import { formatPlatform, hostPlatform } from '../shared/platform.ts';
 import { createAuthenticator, repositoryScope } from './auth.ts';
 import type { Credentials } from './credentials.ts';
-import { DigestMismatchError, PlatformNotFoundError, RegistryProtocolError } from './errors.ts';
+import { guardedChunks, readBounded, RESPONSE_LIMITS } from './body.ts';
+import {
+  DigestMismatchError,
+  PlatformNotFoundError,
+  RegistryProtocolError,
+  RegistryResponseTooLargeError,
+} from './errors.ts';
 import { createCaller } from './http-call.ts';
 import type { CallContext } from './http-call.ts';
 import { listPlatforms, selectPlatformManifest } from './platform-select.ts';
 import { formatReference, parseReference, repositoryName } from './reference.ts';
 import type { ImageReference } from './reference.ts';
-import { createTransport } from './transport.ts';
+import { createTransport, isTransientNetworkError, retryDelayMs } from './transport.ts';
+import type { HttpResponse } from './transport.ts';
 import type {
   ManifestResult,
   ReferenceInput,
@@ -25,7 +34,6 @@ import type {
   ResolvedImage,
 } from './types.ts';
 import { uploadBlob } from './upload.ts';
-import { createByteCounter, createVerifyStream } from './verify.ts';
 
 /** Everything a registry may answer a manifest GET with, most preferred first. */
 export const MANIFEST_ACCEPT = [
@@ -51,6 +59,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   const auth = createAuthenticator(transport, options.credentials, overrides);
   const caller = createCaller(transport, auth);
   const progress = options.onProgress;
+  const retries = options.retries ?? 3;
+  const baseDelay = options.retryBaseDelayMs ?? 250;
 
   const pullContext = (ref: ImageReference, what: string): CallContext => ({
     registry: ref.registry,
@@ -67,20 +77,113 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     signal?: AbortSignal,
   ) => {
     const ctx = pullContext(ref, 'manifest');
-    const res = await caller.call(ctx, {
-      method: 'GET',
-      url: manifestUrl(ref, ref.digest ?? ref.tag ?? 'latest'),
-      headers: { accept: accept.join(', ') },
-      ...(signal ? { signal } : {}),
-    });
-    if (res.status !== 200) throw await caller.fail(ctx, res);
-    const body = Buffer.from(await res.body.arrayBuffer());
+    const { body, headers } = await transport.retrying(async () => {
+      const res = await caller.call(ctx, {
+        method: 'GET',
+        url: manifestUrl(ref, ref.digest ?? ref.tag ?? 'latest'),
+        headers: { accept: accept.join(', ') },
+        ...(signal ? { signal } : {}),
+      });
+      if (res.status !== 200) throw await caller.fail(ctx, res);
+      const bytes = await readBounded(res, {
+        what: `manifest of ${ctx.image}`,
+        registry: ref.registry,
+        limit: RESPONSE_LIMITS.manifest,
+        floor: transport.speedFloor,
+      });
+      return { body: bytes, headers: res.headers };
+    }, signal);
     return parseManifestResponse(
       ref,
       body,
-      res.headers['content-type'],
-      res.headers['docker-content-digest'],
+      headers['content-type'],
+      headers['docker-content-digest'],
     );
+  };
+
+  /**
+   * A blob's bytes, verified while they stream: the last chunk is held back until the
+   * whole blob hashes right, so a consumer never receives a complete wrong blob. A body
+   * that fails on the way (reset, too slow) resumes with a Range request, up to the
+   * transport's retries. Errors surface only through reading, never as stray events.
+   */
+  async function* blobChunks(
+    ref: ImageReference,
+    digest: Digest,
+    opts: { size?: number; signal?: AbortSignal },
+    first: HttpResponse,
+  ): AsyncGenerator<Buffer> {
+    const what = `blob ${digest} of ${repositoryName(ref)}`;
+    const hash = createHash('sha256');
+    const limit = opts.size;
+    const announced = Number(first.headers['content-length']);
+    const total = limit ?? (Number.isFinite(announced) ? announced : undefined);
+    let received = 0;
+    let held: Buffer | undefined;
+    let res: HttpResponse | undefined = first;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!res) res = await blobRequest(ref, digest, received, opts.signal);
+        let skip = res.status === 206 ? 0 : received;
+        const guard = { what, registry: ref.registry, floor: transport.speedFloor };
+        const chunks = guardedChunks(res.body, undefined, guard);
+        res = undefined;
+        for await (let chunk of chunks) {
+          if (skip > 0) {
+            const dropped = Math.min(skip, chunk.length);
+            skip -= dropped;
+            chunk = chunk.subarray(dropped);
+            if (chunk.length === 0) continue;
+          }
+          received += chunk.length;
+          if (limit !== undefined && received > limit)
+            throw new DigestMismatchError(
+              `${what} is larger than announced`,
+              `${limit} bytes`,
+              `more than ${limit}`,
+            );
+          hash.update(chunk);
+          if (held) yield held;
+          held = chunk;
+          if (progress)
+            progress({
+              action: 'pull',
+              repository: repositoryName(ref),
+              digest,
+              current: received,
+              total,
+            });
+        }
+        break;
+      } catch (error) {
+        if (attempt >= retries || !isTransientNetworkError(error)) throw error;
+        await sleep(retryDelayMs(attempt, baseDelay), undefined, { signal: opts.signal });
+      }
+    }
+    if (limit !== undefined && received !== limit)
+      throw new DigestMismatchError(`${what} size mismatch`, `${limit} bytes`, `${received} bytes`);
+    const actual: Digest = `sha256:${hash.digest('hex')}`;
+    if (actual !== digest) throw new DigestMismatchError(`${what} digest mismatch`, digest, actual);
+    if (held) yield held;
+  }
+
+  const blobRequest = async (
+    ref: ImageReference,
+    digest: Digest,
+    offset: number,
+    signal: AbortSignal | undefined,
+  ): Promise<HttpResponse> => {
+    const ctx = pullContext(ref, `blob ${digest}`);
+    const res = await caller.call(ctx, {
+      method: 'GET',
+      url: `${caller.apiBase(ref.registry)}/${ref.repository}/blobs/${digest}`,
+      followRedirects: true,
+      ...(offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    if (res.status !== 200 && !(offset > 0 && res.status === 206))
+      throw await caller.fail(ctx, res);
+    return res;
   };
 
   const client: RegistryClient = {
@@ -135,9 +238,16 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         );
       }
       const configDigest = result.manifest.config.digest;
-      const stream = await client.fetchBlob(ref, configDigest, {
-        size: result.manifest.config.size,
-      });
+      const configSize = result.manifest.config.size;
+      if (!(configSize <= RESPONSE_LIMITS.config)) {
+        throw new RegistryResponseTooLargeError(
+          `image config ${configDigest} of ${formatReference(ref)}`,
+          ref.registry,
+          RESPONSE_LIMITS.config,
+          configSize,
+        );
+      }
+      const stream = await client.fetchBlob(ref, configDigest, { size: configSize });
       const chunks: Buffer[] = [];
       for await (const chunk of stream) chunks.push(chunk as Buffer);
       const configBody = Buffer.concat(chunks);
@@ -146,30 +256,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     },
     async fetchBlob(input, digest, opts = {}) {
       const ref = toRef(input);
-      const ctx = pullContext(ref, `blob ${digest}`);
-      const res = await caller.call(ctx, {
-        method: 'GET',
-        url: `${caller.apiBase(ref.registry)}/${ref.repository}/blobs/${digest}`,
-        followRedirects: true,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-      if (res.status !== 200) throw await caller.fail(ctx, res);
-      const announced = res.headers['content-length']
-        ? Number(res.headers['content-length'])
-        : undefined;
-      const total = opts.size ?? announced;
-      const verify = createVerifyStream(
-        `blob ${digest} of ${repositoryName(ref)}`,
-        digest,
-        opts.size,
-      );
-      const counted = progress
-        ? createByteCounter('pull', repositoryName(ref), digest, total, progress)
-        : undefined;
-      // Errors of any stage surface on the last stream, which is what the caller reads.
-      return counted
-        ? pipeline(res.body, counted, verify, () => undefined)
-        : pipeline(res.body, verify, () => undefined);
+      const first = await blobRequest(ref, digest, 0, opts.signal);
+      return Readable.from(blobChunks(ref, digest, opts, first), { objectMode: false });
     },
     async blobExists(input, digest) {
       const ref = toRef(input);

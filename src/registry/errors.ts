@@ -115,3 +115,35 @@ export class CredentialsError extends TbuildError {
     super('TBUILD_CREDENTIALS', message, options);
   }
 }
+
+/** A registry that answers too slowly: no headers in time, or a body below the speed floor. */
+export class RegistryTimeoutError extends TbuildError {
+  constructor(message: string, options: TbuildErrorOptions = {}) {
+    super('TBUILD_REGISTRY_TIMEOUT', message, {
+      hint: 'The registry or the network to it is overloaded; tbuild already retried. Try again later, or use a mirror.',
+      ...options,
+    });
+  }
+}
+
+/** A response larger than tbuild reads for its kind (a manifest over 4 MiB, …). */
+export class RegistryResponseTooLargeError extends TbuildError {
+  readonly limit: number;
+  constructor(
+    what: string,
+    registry: string,
+    limit: number,
+    announced?: number,
+    options: TbuildErrorOptions = {},
+  ) {
+    super(
+      'TBUILD_REGISTRY_RESPONSE_TOO_LARGE',
+      `${what} from ${registry} is ${announced === undefined ? 'larger than' : `${announced} bytes, over`} tbuild's limit of ${limit} bytes`,
+      {
+        hint: 'A registry should never send this much; check the registry address, or report it to its operator.',
+        ...options,
+      },
+    );
+    this.limit = limit;
+  }
+}

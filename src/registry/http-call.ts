@@ -3,6 +3,7 @@
  * answers a 401 challenge once, and turns failure statuses into typed errors.
  */
 import type { Authenticator } from './auth.ts';
+import { readPrefix, RESPONSE_LIMITS } from './body.ts';
 import {
   RegistryDeniedError,
   RegistryNotFoundError,
@@ -79,7 +80,7 @@ export function createCaller(transport: Transport, auth: Authenticator): Caller 
 async function readErrorDetail(res: HttpResponse): Promise<string> {
   let text: string;
   try {
-    text = await res.body.text();
+    text = await readPrefix(res, RESPONSE_LIMITS.errorBody);
   } catch (error) {
     return `(could not read the error body: ${(error as Error).message})`;
   }

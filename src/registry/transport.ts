@@ -1,15 +1,21 @@
 /**
  * HTTP for the registry client on undici: picks http or https per registry, retries
  * transient failures with exponential backoff and jitter (5xx, 429 with Retry-After,
- * connection resets), and follows redirects by hand so that credentials never travel to
- * another host (blob downloads are often redirected to object storage).
+ * connection resets, timeouts), and follows redirects by hand so that credentials never
+ * travel to another host (blob downloads are often redirected to object storage).
+ *
+ * Every attempt has a deadline for its headers (30 s) and a speed floor for its body (see
+ * body.ts). HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured as Docker does, except
+ * that loopback registries are always reached directly.
  */
 import type { Readable } from 'node:stream';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
+import { Agent, EnvHttpProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { RegistryRequestError } from './errors.ts';
+import { DEFAULT_SPEED_FLOOR } from './body.ts';
+import type { SpeedFloor } from './body.ts';
+import { RegistryRequestError, RegistryTimeoutError } from './errors.ts';
 
 export type RequestBody = Buffer | string | Readable;
 
@@ -41,12 +47,28 @@ export interface TransportOptions {
   /** First backoff delay; doubles each attempt, with jitter (default 250 ms). */
   retryBaseDelayMs?: number;
   dispatcher?: Dispatcher;
+  /** Time for a response's headers to arrive, per attempt (default 30 s). */
+  headersTimeoutMs?: number;
+  /** The least a body must bring per window (default 1 KiB per 30 s). */
+  speedFloor?: SpeedFloor;
+  /**
+   * Where proxy settings come from: HTTPS_PROXY, HTTP_PROXY, NO_PROXY (or their lower-case
+   * forms). Default process.env.
+   */
+  proxyEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface Transport {
   send(req: HttpRequest): Promise<HttpResponse>;
   /** `https://host` or, for loopback / insecure registries, `http://host`. */
   baseUrl(host: string): string;
+  /** The speed floor bodies are read with (body.ts). */
+  readonly speedFloor: SpeedFloor;
+  /**
+   * Run `attempt` (a request and the reading of its body) again after a transient failure,
+   * with backoff: a body that stalls or trickles fails after send() has returned.
+   */
+  retrying<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -59,6 +81,8 @@ const RETRYABLE_CODES = new Set([
   'UND_ERR_CLOSED',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'TBUILD_REGISTRY_TIMEOUT',
 ]);
 const MAX_REDIRECTS = 5;
 const MAX_RETRY_AFTER_MS = 30_000;
@@ -99,17 +123,27 @@ export function createTransport(options: TransportOptions = {}): Transport {
   const insecure = new Set((options.insecureRegistries ?? []).map((h) => h.toLowerCase()));
   const retries = options.retries ?? 3;
   const baseDelay = options.retryBaseDelayMs ?? 250;
-  const ownDispatcher = options.dispatcher ? undefined : new Agent({ connections: 8 });
-  const dispatcher = options.dispatcher ?? ownDispatcher!;
+  const headersTimeout = options.headersTimeoutMs ?? 30_000;
+  const speedFloor = options.speedFloor ?? DEFAULT_SPEED_FLOOR;
+  const own = options.dispatcher ? undefined : createDispatchers(options.proxyEnv ?? process.env);
   const userAgent = options.userAgent ?? 'tbuild';
+  const dispatcherFor = (url: string): Dispatcher => {
+    if (options.dispatcher) return options.dispatcher;
+    const { protocol, host } = new URL(url);
+    if (!own!.proxied || isLoopbackHost(host) || !own!.schemes.has(protocol)) return own!.direct;
+    return own!.proxied;
+  };
 
   const sendOnce = async (req: HttpRequest, url: string, headers: Record<string, string>) => {
     const res = await request(url, {
       method: req.method,
       headers: { 'user-agent': userAgent, ...headers },
       body: req.body?.(),
-      dispatcher,
+      dispatcher: dispatcherFor(url),
       signal: req.signal,
+      headersTimeout,
+      // A body that brings nothing for a whole window fails here; a trickle, in body.ts.
+      bodyTimeout: speedFloor.windowMs,
     });
     return { status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body, url };
   };
@@ -131,7 +165,27 @@ export function createTransport(options: TransportOptions = {}): Transport {
     }
   };
 
+  // Errors send() already retried: retrying() passes them on instead of retrying again.
+  const exhausted = new WeakSet<object>();
+  const wrap = (req: HttpRequest, error: unknown) => {
+    const wrapped = wrapNetworkError(req, error, headersTimeout);
+    if (typeof wrapped === 'object' && wrapped !== null) exhausted.add(wrapped);
+    return wrapped;
+  };
+
   return {
+    speedFloor,
+    async retrying(attempt, signal) {
+      for (let n = 0; ; n++) {
+        try {
+          return await attempt();
+        } catch (error) {
+          const retryable = isTransientNetworkError(error) && !exhausted.has(error as object);
+          if (n >= retries || !retryable) throw error;
+          await sleep(retryDelayMs(n, baseDelay), undefined, { signal });
+        }
+      }
+    },
     baseUrl(host) {
       const plain = isLoopbackHost(host) || insecure.has(host.toLowerCase());
       return `${plain ? 'http' : 'https'}://${host}`;
@@ -144,7 +198,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
         try {
           res = await sendWithRedirects(req);
         } catch (error) {
-          if (last || !isTransientNetworkError(error)) throw wrapNetworkError(req, error);
+          if (last || !isTransientNetworkError(error)) throw wrap(req, error);
           await sleep(retryDelayMs(attempt, baseDelay), undefined, { signal: req.signal });
           continue;
         }
@@ -159,7 +213,8 @@ export function createTransport(options: TransportOptions = {}): Transport {
       }
     },
     async close() {
-      await ownDispatcher?.close();
+      await own?.direct.close();
+      await own?.proxied?.close();
     },
   };
 }
@@ -179,10 +234,47 @@ function flattenHeaders(
   return out;
 }
 
-function wrapNetworkError(req: HttpRequest, error: unknown): unknown {
+/**
+ * The client's own agents: one for direct connections, and undici's EnvHttpProxyAgent
+ * (which applies NO_PROXY) for the schemes whose proxy variable is set. As in Go and
+ * Docker, an https registry uses HTTPS_PROXY only, never HTTP_PROXY.
+ */
+interface Dispatchers {
+  direct: Dispatcher;
+  proxied: Dispatcher | undefined;
+  /** `http:` and/or `https:`: the schemes that go through `proxied`. */
+  schemes: ReadonlySet<string>;
+}
+
+function createDispatchers(env: Readonly<Record<string, string | undefined>>): Dispatchers {
+  const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined;
+  const httpProxy = pick('HTTP_PROXY');
+  const httpsProxy = pick('HTTPS_PROXY');
+  const direct = new Agent({ connections: 8 });
+  if (!httpProxy && !httpsProxy) return { direct, proxied: undefined, schemes: new Set() };
+  const schemes = new Set<string>();
+  if (httpProxy) schemes.add('http:');
+  if (httpsProxy) schemes.add('https:');
+  const proxied = new EnvHttpProxyAgent({
+    connections: 8,
+    ...(httpProxy ? { httpProxy } : {}),
+    ...(httpsProxy ? { httpsProxy } : {}),
+    noProxy: pick('NO_PROXY') ?? '',
+  });
+  return { direct, proxied, schemes };
+}
+
+function wrapNetworkError(req: HttpRequest, error: unknown, headersTimeoutMs: number): unknown {
   if (!(error instanceof Error) || error.name === 'AbortError') return error;
+  if (error instanceof RegistryTimeoutError) return error;
   const code = (error as { code?: string }).code;
   const host = new URL(req.url).host;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new RegistryTimeoutError(
+      `${host} did not answer ${req.method} ${req.url} within ${headersTimeoutMs / 1000} s (tried several times)`,
+      { cause: error },
+    );
+  }
   return new RegistryRequestError(
     `${req.method} ${req.url} failed: ${code ?? error.message}`,
     undefined,

@@ -37,8 +37,14 @@ export interface RegistryClientOptions {
   /** Bytes per PATCH in a chunked upload (default 16 MiB). */
   chunkSize?: number;
   onProgress?: (progress: TransferProgress) => void;
-  /** undici dispatcher to use instead of the client's own agent. */
+  /** undici dispatcher to use instead of the client's own agent (then no proxy handling). */
   dispatcher?: Dispatcher;
+  /** Time for a response's headers to arrive, per attempt (default 30 s). */
+  headersTimeoutMs?: number;
+  /** The least a response body must bring per window (default 1 KiB per 30 s). */
+  speedFloor?: { minBytes: number; windowMs: number };
+  /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (default process.env). */
+  proxyEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface ManifestResult {

@@ -1,8 +1,12 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient, DigestMismatchError } from '../../src/registry/index.ts';
 import type { RegistryClient } from '../../src/registry/index.ts';
 import { makeTestImage, startFaultProxy, startRegistry } from '../helpers/registry.ts';
+import { runTbuild } from '../helpers/run-tbuild.ts';
 import type { ProxiedRequest, ProxyFault, TestImage, TestRegistry } from '../helpers/registry.ts';
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -133,6 +137,46 @@ describe('registry transfers under faults', () => {
       expect(delivered).toBeLessThan(image.layer.length);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it('fails a pull of a corrupted blob with one clear error, every time, leaving nothing behind', async () => {
+    // Issue 14 item 7: the verify stream's 'error' went unhandled in 4 of 6 runs.
+    await client.uploadBlob(
+      `${registry.host}/faults/c`,
+      image.layerDigest,
+      image.layer.length,
+      () => Readable.from([image.layer]),
+    );
+    await client.uploadBlob(
+      `${registry.host}/faults/c`,
+      image.configDigest,
+      image.config.length,
+      () => Readable.from([image.config]),
+    );
+    await client.putManifest(
+      `${registry.host}/faults/c:1`,
+      image.manifest,
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    const proxy = await startFaultProxy(`127.0.0.1:${registry.port}`, (r) =>
+      r.method === 'GET' && r.path.includes(`/blobs/${image.layerDigest}`) ? 'corrupt' : undefined,
+    );
+    const root = await mkdtemp(join(tmpdir(), 'tbuild-corrupt-'));
+    try {
+      for (let run = 0; run < 6; run++) {
+        const result = await runTbuild(['pull', '--root', root, `${proxy.host}/faults/c:1`]);
+        expect(result.stderr).not.toMatch(/bug in tbuild|Unhandled|unsettled/i);
+        expect(result.stderr).toContain('digest mismatch');
+        expect(result.stderr).toContain(image.layerDigest);
+        expect(result.code).toBe(1);
+        const blobs = await readdir(join(root, 'blobs', 'sha256'));
+        expect(blobs).not.toContain(image.layerDigest.slice(7));
+        expect(await readdir(join(root, 'tmp'))).toEqual([]);
+      }
+    } finally {
+      await proxy.stop();
+      await rm(root, { recursive: true, force: true });
     }
   });
 });
