@@ -45,41 +45,63 @@ describe('resolveInRoot', () => {
 describe('resolveUser', () => {
   it("treats an empty user as root with root's group memberships", async () => {
     expect(await resolveUser(rootfs, '')).toEqual({ uid: 0, gid: 0, additionalGids: [0, 10] });
+    expect(await resolveUser(rootfs, 'root')).toEqual({ uid: 0, gid: 0, additionalGids: [0, 10] });
   });
 
-  it('takes the gid from /etc/passwd and extra groups from /etc/group', async () => {
+  it('takes the gid from /etc/passwd, and as groups that gid and those of /etc/group', async () => {
     expect(await resolveUser(rootfs, 'app')).toEqual({
       uid: 1000,
       gid: 1001,
-      additionalGids: [10, 999],
+      additionalGids: [1001, 10, 999],
     });
     expect(await resolveUser(rootfs, '1000')).toEqual({
       uid: 1000,
       gid: 1001,
-      additionalGids: [10, 999],
+      additionalGids: [1001, 10, 999],
     });
   });
 
-  it('uses an explicit group instead of memberships', async () => {
+  it('uses an explicit group, as the only group, instead of memberships', async () => {
     expect(await resolveUser(rootfs, 'app:docker')).toEqual({
       uid: 1000,
       gid: 999,
-      additionalGids: [],
+      additionalGids: [999],
     });
     expect(await resolveUser(rootfs, 'app:4242')).toEqual({
       uid: 1000,
       gid: 4242,
-      additionalGids: [],
+      additionalGids: [4242],
     });
   });
 
   it('accepts numeric ids the image does not know', async () => {
-    expect(await resolveUser(rootfs, '4000')).toEqual({ uid: 4000, gid: 0, additionalGids: [] });
+    expect(await resolveUser(rootfs, '4000')).toEqual({ uid: 4000, gid: 0, additionalGids: [0] });
     expect(await resolveUser(rootfs, '4000:4001')).toEqual({
       uid: 4000,
       gid: 4001,
-      additionalGids: [],
+      additionalGids: [4001],
     });
+  });
+
+  it('gives only the own gid when the image has no /etc/group', async () => {
+    // BuildKit 28 fails such a RUN ("unable to find groups for spec app"): a deliberate
+    // difference (ADR 0015).
+    const bare = await mkdtemp(path.join(tmpdir(), 'tbuild-user-nogroup-'));
+    try {
+      await mkdir(path.join(bare, 'etc'));
+      await writeFile(
+        path.join(bare, 'etc/passwd'),
+        'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n',
+      );
+      expect(await resolveUser(bare, 'app')).toEqual({
+        uid: 1000,
+        gid: 1000,
+        additionalGids: [1000],
+      });
+      expect(await resolveUser(bare, 'root')).toEqual({ uid: 0, gid: 0, additionalGids: [0] });
+    } finally {
+      await rm(bare, { recursive: true, force: true });
+    }
   });
 
   it('rejects unknown names with a hint', async () => {

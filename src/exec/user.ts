@@ -63,7 +63,10 @@ function splitPath(p: string): string[] {
 export interface ResolvedUser {
   uid: number;
   gid: number;
-  /** Supplementary groups: the groups of /etc/group that list the user (Docker's rule). */
+  /**
+   * Supplementary groups, as current BuildKit sets them: the process's own gid, then the
+   * groups of /etc/group that list the user; with an explicit group, that gid only.
+   */
   additionalGids: number[];
 }
 
@@ -81,15 +84,17 @@ export interface GroupEntry {
 
 /**
  * Resolve a Dockerfile USER (`name`, `uid`, `name:group`, `uid:gid`, empty = root)
- * against the rootfs's /etc/passwd and /etc/group, with Docker's rules: a known user
- * gets its passwd gid and, unless a group is given, the groups that list it as member;
- * an unknown numeric uid is used as is with gid 0; an unknown name is an error.
+ * against the rootfs's /etc/passwd and /etc/group, with current BuildKit's rules: a known
+ * user gets its passwd gid and, unless a group is given, the groups that list it as
+ * member; an unknown numeric uid is used as is with gid 0; an unknown name is an error.
+ * The supplementary groups always hold the process's own gid (ADR 0015).
  */
 export async function resolveUser(rootfs: string, user: string): Promise<ResolvedUser> {
   const [userArg = '', groupArg] = splitOnce(user.trim(), ':');
   if (/^\d+$/.test(userArg) && groupArg !== undefined && /^\d+$/.test(groupArg)) {
-    // Both numeric: nothing to look up (BuildKit's fast path), no supplementary groups.
-    return { uid: toId(userArg), gid: toId(groupArg), additionalGids: [] };
+    // Both numeric: nothing to look up (BuildKit's fast path); the gid is the only group.
+    const gid = toId(groupArg);
+    return { uid: toId(userArg), gid, additionalGids: [gid] };
   }
   const passwd = parsePasswd(await readRootFile(rootfs, '/etc/passwd'));
   const numericUser = /^\d+$/.test(userArg);
@@ -106,13 +111,14 @@ export async function resolveUser(rootfs: string, user: string): Promise<Resolve
   }
   const uid = entry?.uid ?? (userArg === '' ? 0 : toId(userArg));
   const gid = entry?.gid ?? 0;
-  if (groupArg === undefined && entry === undefined) return { uid, gid, additionalGids: [] };
+  if (groupArg === undefined && entry === undefined) return { uid, gid, additionalGids: [gid] };
   const groups = parseGroup(await readRootFile(rootfs, '/etc/group'));
   if (groupArg !== undefined) {
-    return { uid, gid: findGroup(groups, groupArg), additionalGids: [] };
+    const group = findGroup(groups, groupArg);
+    return { uid, gid: group, additionalGids: [group] };
   }
-  const additionalGids = groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid);
-  return { uid, gid, additionalGids: [...new Set(additionalGids)] };
+  const memberOf = groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid);
+  return { uid, gid, additionalGids: [...new Set([gid, ...memberOf])] };
 }
 
 function findGroup(groups: GroupEntry[], groupArg: string): number {

@@ -4,6 +4,7 @@
  */
 import { image as imageSource, local } from '../llb/index.ts';
 import type { State, VertexMetadata } from '../llb/index.ts';
+import { withLocation } from '../shared/errors.ts';
 import type { SourceLocation } from '../shared/errors.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import { formatPlatform } from '../shared/platform.ts';
@@ -152,15 +153,20 @@ export function createImageResolver(
     const key = `${ref}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
     let found = memo.get(key);
     if (!found) {
-      found = images.resolve(ref, platform).then((resolved) => {
-        if (!resolved) {
-          throw new BaseImageNotFoundError(`base image "${ref}" could not be found`, {
-            hint: 'Check the image name and tag, log in if it is private, or build the stage it names.',
-            location,
-          });
-        }
-        return resolved;
-      });
+      found = images.resolve(ref, platform).then(
+        (resolved) => {
+          if (!resolved) {
+            throw new BaseImageNotFoundError(`base image "${ref}" could not be found`, {
+              hint: 'Check the image name and tag, log in if it is private, or build the stage it names.',
+              location,
+            });
+          }
+          return resolved;
+        },
+        (error: unknown) => {
+          throw withLocation(error, location);
+        },
+      );
       memo.set(key, found);
     }
     return found;

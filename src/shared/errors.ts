@@ -34,7 +34,8 @@ export interface ErrorSource {
 export class TbuildError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
-  readonly location: SourceLocation | undefined;
+  /** Where the error points; set at construction, or once later by withLocation. */
+  location: SourceLocation | undefined;
   readonly exitCode: number;
   /** The file `location` points into, attached by whoever knows it (see withSource). */
   source: ErrorSource | undefined;
@@ -94,6 +95,16 @@ export function withSource<E>(error: E, source: ErrorSource): E {
     (error.location.file ?? source.file) === source.file
   )
     error.source = source;
+  return error;
+}
+
+/**
+ * Point `error` at `location` when it points nowhere yet: a failure raised below the
+ * frontend (a registry lookup for FROM or COPY --from) is shown at the Dockerfile line that
+ * caused it, as BuildKit shows it. Returns the error, for `throw`.
+ */
+export function withLocation<E>(error: E, location: SourceLocation): E {
+  if (isTbuildError(error) && error.location === undefined) error.location = location;
   return error;
 }
 

@@ -25,7 +25,8 @@ export interface CaseSpec {
   baseline?: boolean;
   /**
    * Paths Docker 20.10 leaves in the image by a bug that later BuildKit fixed: the recorder
-   * drops them from Docker's result, so tbuild is held to the fixed behaviour.
+   * drops them from Docker's result when present (they are absent with Docker 28.5), so
+   * tbuild is held to the fixed behaviour.
    */
   notCopiedFromDocker?: { paths: string[]; reason: string };
   /** Docker behaviour judged a bug and not copied: the case is skipped with this reason. */
@@ -79,5 +80,8 @@ export function buildFlags(spec: CaseSpec): string[] {
 export interface ExpectedFailure {
   mustFail: true;
   exitCode: number | null;
+  /** The Dockerfile line the failure is reported at; null when Docker names none. */
+  line: number | null;
+  /** Docker's error lines, for reading: the test compares the exit code and the line only. */
   stderrExcerpt: string;
 }

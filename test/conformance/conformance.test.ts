@@ -2,8 +2,9 @@
  * Same Dockerfile, same image: every case under test/conformance/cases is built by tbuild and
  * its image (config and every file's type, mode, owner, content) compared with what Docker's
  * BuildKit produced for it, recorded in test/conformance/expected by
- * scripts/conformance-record.ts. Must-fail cases must fail with a clear message and leave
- * nothing behind.
+ * scripts/conformance-record.ts. Must-fail cases must fail as Docker did (exit code, and the
+ * Dockerfile line the error is shown at; not Docker's wording), with tbuild's own clear
+ * message, and leave nothing behind.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBusyboxImage, makeBusyboxRootfsTar } from '../helpers/base-images.ts';
 import { runTbuild } from '../helpers/run-tbuild.ts';
 import { buildFlags, listCases, prepareCase } from './cases.ts';
-import type { ConformanceCase } from './cases.ts';
+import type { ConformanceCase, ExpectedFailure } from './cases.ts';
 import { summarizeDockerArchive, summarizeRootfsTar } from './summarize.ts';
 import type { FileMap } from './summarize.ts';
 
@@ -61,12 +62,21 @@ async function expectBuilds(c: ConformanceCase): Promise<void> {
   expect(actual).toEqual(expected);
 }
 
+/** The Dockerfile line an error is shown at (`…/Dockerfile:3`), or null. */
+function failedLine(stderr: string): number | null {
+  const m = /(?:^|\/)Dockerfile:(\d+)$/m.exec(stderr);
+  return m ? Number(m[1]) : null;
+}
+
+/** Docker's failure, as recorded: the exit code and the line count; its wording does not. */
 async function expectFails(c: ConformanceCase, messageIncludes: string): Promise<void> {
+  const expected = JSON.parse(readFileSync(c.expectedFile, 'utf8')) as ExpectedFailure;
   const dir = await mkdtemp(path.join(work, `${c.name}-`));
   const dest = path.join(dir, 'img.tar');
   const result = await buildCase(c, dest);
-  expect(result.code, 'the build must fail').not.toBe(0);
   expect(result.code, 'the build must exit, not be killed').not.toBeNull();
+  expect(result.code, `exit code:\n${result.stderr}`).toBe(expected.exitCode);
+  expect(failedLine(result.stderr), `Dockerfile line:\n${result.stderr}`).toBe(expected.line);
   expect(result.stderr).toContain(messageIncludes);
   expect(existsSync(dest), 'nothing is written to the output dest').toBe(false);
   const images = await runTbuild(['images', '--root', store]);
