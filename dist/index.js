@@ -92,6 +92,10 @@ function withSource(error, source) {
     error.source = source;
   return error;
 }
+function withLocation(error, location) {
+  if (isTbuildError(error) && error.location === void 0) error.location = location;
+  return error;
+}
 function closestMatch(word, candidates) {
   const w = word.toLowerCase();
   let best;
@@ -124,6 +128,7 @@ var init_errors = __esm({
     TbuildError = class extends Error {
       code;
       hint;
+      /** Where the error points; set at construction, or once later by withLocation. */
       location;
       exitCode;
       /** The file `location` points into, attached by whoever knows it (see withSource). */
@@ -152,6 +157,33 @@ var init_errors = __esm({
         super("TBUILD_CANCELLED", message, { exitCode: 130, ...options });
       }
     };
+  }
+});
+
+// src/shared/which.ts
+import { access, constants } from "node:fs/promises";
+import path from "node:path";
+async function which(program, searchPath) {
+  if (program.includes("/")) {
+    return access(program, constants.X_OK).then(
+      () => program,
+      () => void 0
+    );
+  }
+  for (const dir of searchPath.split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, program);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+    }
+  }
+  return void 0;
+}
+var init_which = __esm({
+  "src/shared/which.ts"() {
+    "use strict";
   }
 });
 
@@ -826,21 +858,21 @@ var init_tools = __esm({
 });
 
 // src/exporter/tree-walk.ts
-import { lstat as lstat3, readdir as readdir6 } from "node:fs/promises";
-import { join as join12 } from "node:path";
+import { lstat as lstat3, readdir as readdir7 } from "node:fs/promises";
+import { join as join13 } from "node:path";
 async function* walkTree(root) {
   yield* walkDir(root, "");
 }
 async function* walkDir(abs, rel) {
-  const names = (await readdir6(abs)).sort(compareBytes);
+  const names = (await readdir7(abs)).sort(compareBytes);
   for (let i = 0; i < names.length; i += STAT_BATCH) {
     const batch = names.slice(i, i + STAT_BATCH);
-    const stats = await Promise.all(batch.map((name) => lstat3(join12(abs, name))));
+    const stats = await Promise.all(batch.map((name) => lstat3(join13(abs, name))));
     for (let j = 0; j < batch.length; j++) {
       const name = batch[j];
       const entry = {
         rel: rel === "" ? name : `${rel}/${name}`,
-        abs: join12(abs, name),
+        abs: join13(abs, name),
         stat: stats[j]
       };
       yield entry;
@@ -984,8 +1016,8 @@ async function writeLayerTar(diffDir, out, options) {
   };
 }
 async function* generateLayerTar(diffDir, options = {}) {
-  const clamp = (stat12) => {
-    const seconds2 = Math.floor(stat12.mtimeMs / 1e3);
+  const clamp = (stat13) => {
+    const seconds2 = Math.floor(stat13.mtimeMs / 1e3);
     const epoch = options.sourceDateEpoch;
     return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds2, epoch) : seconds2;
   };
@@ -1043,40 +1075,40 @@ function whiteoutEntry(path34, mtime, uid = 0, gid = 0) {
   return { path: path34, type: "file", mode: 384, uid, gid, size: 0, mtime };
 }
 async function toTarEntry(item, mtime, attrs, firstLinks) {
-  const { stat: stat12, rel } = item;
-  if (stat12.isCharacterDevice() && stat12.rdev === 0) {
+  const { stat: stat13, rel } = item;
+  if (stat13.isCharacterDevice() && stat13.rdev === 0) {
     const slash = rel.lastIndexOf("/");
     const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
-    return whiteoutEntry(name, mtime, stat12.uid, stat12.gid);
+    return whiteoutEntry(name, mtime, stat13.uid, stat13.gid);
   }
   const xattrs = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
   const base = {
     path: rel,
     type: "file",
-    mode: stat12.mode & 4095,
-    uid: stat12.uid,
-    gid: stat12.gid,
+    mode: stat13.mode & 4095,
+    uid: stat13.uid,
+    gid: stat13.gid,
     size: 0,
     mtime,
     ...xattrs.size > 0 ? { xattrs } : {}
   };
-  if (stat12.isDirectory()) return { ...base, type: "dir" };
-  if (stat12.isSymbolicLink())
+  if (stat13.isDirectory()) return { ...base, type: "dir" };
+  if (stat13.isSymbolicLink())
     return { ...base, type: "symlink", linkpath: await readlink(item.abs) };
-  if (stat12.isFIFO()) return { ...base, type: "fifo" };
-  if (stat12.isCharacterDevice() || stat12.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat12.rdev);
-    const type = stat12.isCharacterDevice() ? "char" : "block";
+  if (stat13.isFIFO()) return { ...base, type: "fifo" };
+  if (stat13.isCharacterDevice() || stat13.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat13.rdev);
+    const type = stat13.isCharacterDevice() ? "char" : "block";
     return { ...base, type, devmajor: major, devminor: minor };
   }
-  if (!stat12.isFile()) return void 0;
-  if (stat12.nlink > 1) {
-    const key = `${stat12.dev}:${stat12.ino}`;
+  if (!stat13.isFile()) return void 0;
+  if (stat13.nlink > 1) {
+    const key = `${stat13.dev}:${stat13.ino}`;
     const first = firstLinks.get(key);
     if (first !== void 0) return { ...base, type: "link", linkpath: first };
     firstLinks.set(key, rel);
   }
-  return { ...base, size: stat12.size };
+  return { ...base, size: stat13.size };
 }
 function readSmallFile(path34) {
   try {
@@ -1242,14 +1274,31 @@ async function commitImage(store, root, config, options = {}) {
     ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {},
     ...options.rewriteTimestamps ? { rewriteTimestamps: true } : {}
   });
+  const normalized = normalizeHistory(config, chain);
   const assembled = await assembleImage({
-    config: options.sourceDateEpoch === void 0 ? timesFromLayers(config, chain) : config,
+    config: options.sourceDateEpoch === void 0 ? timesFromLayers(normalized, chain) : normalized,
     layers,
     ociMediaTypes: options.ociMediaTypes ?? true,
     blobs: store.blobs,
     ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
   });
   return { ...assembled, snapshot: top };
+}
+function normalizeHistory(config, layers) {
+  const history = config.history ?? [];
+  const counted = history.filter((h) => !h.empty_layer).length;
+  if (counted === layers.length) return config;
+  let seen = 0;
+  const kept = history.map((h) => {
+    if (h.empty_layer) return h;
+    return seen++ < layers.length ? h : { ...h, empty_layer: true };
+  });
+  const missing = layers.slice(counted).map((layer) => ({
+    created: new Date(layer.createdAt).toISOString(),
+    ...layer.description ? { created_by: layer.description } : {},
+    comment: "buildkit.exporter.image.v0"
+  }));
+  return { ...config, history: [...kept, ...missing] };
 }
 function timesFromLayers(config, layers) {
   const buildTime = config.created;
@@ -1443,7 +1492,7 @@ var init_platform_select = __esm({
 });
 
 // src/registry/errors.ts
-var InvalidReferenceError, RegistryUnauthorizedError, RegistryDeniedError, RegistryNotFoundError, DigestMismatchError2, PlatformNotFoundError, RegistryRequestError, RegistryProtocolError, CredentialsError;
+var InvalidReferenceError, RegistryUnauthorizedError, RegistryDeniedError, RegistryNotFoundError, DigestMismatchError2, PlatformNotFoundError, RegistryRequestError, RegistryProtocolError, CredentialsError, RegistryTimeoutError, RegistryResponseTooLargeError;
 var init_errors3 = __esm({
   "src/registry/errors.ts"() {
     "use strict";
@@ -1534,6 +1583,28 @@ var init_errors3 = __esm({
     CredentialsError = class extends TbuildError {
       constructor(message, options = {}) {
         super("TBUILD_CREDENTIALS", message, options);
+      }
+    };
+    RegistryTimeoutError = class extends TbuildError {
+      constructor(message, options = {}) {
+        super("TBUILD_REGISTRY_TIMEOUT", message, {
+          hint: "The registry or the network to it is overloaded; tbuild already retried. Try again later, or use a mirror.",
+          ...options
+        });
+      }
+    };
+    RegistryResponseTooLargeError = class extends TbuildError {
+      limit;
+      constructor(what, registry, limit, announced, options = {}) {
+        super(
+          "TBUILD_REGISTRY_RESPONSE_TOO_LARGE",
+          `${what} from ${registry} is ${announced === void 0 ? "larger than" : `${announced} bytes, over`} tbuild's limit of ${limit} bytes`,
+          {
+            hint: "A registry should never send this much; check the registry address, or report it to its operator.",
+            ...options
+          }
+        );
+        this.limit = limit;
       }
     };
   }
@@ -1630,7 +1701,7 @@ var init_reference = __esm({
 
 // src/exporter/safe-tree.ts
 import { lstat as lstat4, mkdir as mkdir3, rm as rm2 } from "node:fs/promises";
-import { join as join13, posix } from "node:path";
+import { join as join14, posix } from "node:path";
 function cleanEntryPath(name) {
   const normal = posix.normalize(name.replace(/^\/+/, "")).replace(/\/+$/, "");
   if (normal === ".." || normal.startsWith("../")) {
@@ -1654,7 +1725,7 @@ var init_safe_tree = __esm({
         this.root = root;
       }
       abs(rel) {
-        return rel === "" ? this.root : join13(this.root, rel);
+        return rel === "" ? this.root : join14(this.root, rel);
       }
       /** True when `rel`'s parent is a verified real directory (safe to create `rel` in). */
       hasSafeParent(rel) {
@@ -1678,14 +1749,14 @@ var init_safe_tree = __esm({
         for (const part of parent.split("/")) {
           current = current === "" ? part : `${current}/${part}`;
           if (this.#dirs.has(current)) continue;
-          const stat12 = await lstat4(this.abs(current)).catch((err) => {
+          const stat13 = await lstat4(this.abs(current)).catch((err) => {
             if (err.code === "ENOENT") return void 0;
             throw err;
           });
-          if (stat12 === void 0) await mkdir3(this.abs(current), { mode: 493 });
-          else if (stat12.isSymbolicLink()) {
+          if (stat13 === void 0) await mkdir3(this.abs(current), { mode: 493 });
+          else if (stat13.isSymbolicLink()) {
             throw new PathEscapeError(entryName, `would be written through the symlink "${current}"`);
-          } else if (!stat12.isDirectory()) {
+          } else if (!stat13.isDirectory()) {
             throw new PathEscapeError(entryName, `has a parent "${current}" that is not a directory`);
           }
           this.#dirs.add(current);
@@ -1698,12 +1769,12 @@ var init_safe_tree = __esm({
        */
       async prepare(rel, keepDirectory) {
         const path34 = this.abs(rel);
-        const stat12 = await lstat4(path34).catch((err) => {
+        const stat13 = await lstat4(path34).catch((err) => {
           if (err.code === "ENOENT") return void 0;
           throw err;
         });
-        if (stat12 === void 0) return false;
-        if (stat12.isDirectory() && keepDirectory) return true;
+        if (stat13 === void 0) return false;
+        if (stat13.isDirectory() && keepDirectory) return true;
         await rm2(path34, { recursive: true, force: true });
         this.#forget(rel);
         return false;
@@ -1899,13 +1970,13 @@ __export(layer_unpack_exports, {
 });
 import { createHash as createHash5 } from "node:crypto";
 import {
-  chmod,
+  chmod as chmod3,
   lchown,
   link as link2,
   lstat as lstat5,
   lutimes,
   mkdir as mkdir4,
-  open as open3,
+  open as open4,
   symlink,
   utimes as utimes2
 } from "node:fs/promises";
@@ -1983,7 +2054,7 @@ async function applyEntry(state, entry, body) {
   await setMetadata(state, rel, entry);
 }
 async function writeFile(path34, body) {
-  const handle = await open3(path34, "wx", 384);
+  const handle = await open4(path34, "wx", 384);
   try {
     for await (const chunk of body) await handle.write(chunk);
   } finally {
@@ -1994,17 +2065,17 @@ async function resolveHardLink(tree, entry) {
   const target = cleanEntryPath(entry.linkpath ?? "");
   if (target === "") throw new PathEscapeError(entry.path, "is a hard link to the layer root");
   await tree.ensureParent(target, entry.path);
-  const stat12 = await lstat5(tree.abs(target)).catch((err) => {
+  const stat13 = await lstat5(tree.abs(target)).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
-  if (stat12 === void 0) {
+  if (stat13 === void 0) {
     throw new PathEscapeError(
       entry.path,
       `is a hard link to "${entry.linkpath}", which is not earlier in this layer`
     );
   }
-  if (stat12.isDirectory())
+  if (stat13.isDirectory())
     throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
   return tree.abs(target);
 }
@@ -2012,7 +2083,7 @@ async function setMetadata(state, rel, entry) {
   const path34 = state.tree.abs(rel);
   if (entry.type === "link") return;
   if (state.owners) await lchown(path34, entry.uid, entry.gid);
-  if (entry.type !== "symlink") await chmod(path34, entry.mode & 4095);
+  if (entry.type !== "symlink") await chmod3(path34, entry.mode & 4095);
   if (entry.type !== "dir") await lutimes(path34, entry.mtime, entry.mtime);
   for (const [name, value] of entry.xattrs ?? []) {
     if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
@@ -2062,7 +2133,7 @@ function hintForRuncMessage(message) {
   }
   return "tbuild runs RUN steps with runc as root; check that it runs as root and that the kernel allows new namespaces.";
 }
-var MountError, OverlayOptionsTooLongError, UnmountError, ContainerStartError, RuncNotFoundError, UnknownUserError;
+var MountError, OverlayOptionsTooLongError, UnmountError, ContainerStartError, RuncNotFoundError, UnknownUserError, NetworkSetupError, SetprivNotFoundError;
 var init_errors4 = __esm({
   "src/exec/errors.ts"() {
     "use strict";
@@ -2120,6 +2191,21 @@ var init_errors4 = __esm({
         });
       }
     };
+    NetworkSetupError = class extends TbuildError {
+      constructor(detail, options = {}) {
+        super("TBUILD_NETWORK_SETUP", `could not set up the isolated network for RUN: ${detail}`, {
+          hint: "Install slirp4netns (Debian/Ubuntu: `apt-get install slirp4netns`), or build with --network=none.",
+          ...options
+        });
+      }
+    };
+    SetprivNotFoundError = class extends TbuildError {
+      constructor() {
+        super("TBUILD_SETPRIV_NOT_FOUND", "setpriv not found on PATH", {
+          hint: "Install util-linux (Debian/Ubuntu: `apt-get install util-linux`): RUN containers are tied to tbuild with setpriv --pdeathsig."
+        });
+      }
+    };
   }
 });
 
@@ -2168,7 +2254,8 @@ function splitPath(p) {
 async function resolveUser(rootfs, user) {
   const [userArg = "", groupArg] = splitOnce(user.trim(), ":");
   if (/^\d+$/.test(userArg) && groupArg !== void 0 && /^\d+$/.test(groupArg)) {
-    return { uid: toId(userArg), gid: toId(groupArg), additionalGids: [] };
+    const gid2 = toId(groupArg);
+    return { uid: toId(userArg), gid: gid2, additionalGids: [gid2] };
   }
   const passwd = parsePasswd(await readRootFile(rootfs, "/etc/passwd"));
   const numericUser = /^\d+$/.test(userArg);
@@ -2182,13 +2269,14 @@ async function resolveUser(rootfs, user) {
   }
   const uid = entry?.uid ?? (userArg === "" ? 0 : toId(userArg));
   const gid = entry?.gid ?? 0;
-  if (groupArg === void 0 && entry === void 0) return { uid, gid, additionalGids: [] };
+  if (groupArg === void 0 && entry === void 0) return { uid, gid, additionalGids: [gid] };
   const groups = parseGroup(await readRootFile(rootfs, "/etc/group"));
   if (groupArg !== void 0) {
-    return { uid, gid: findGroup(groups, groupArg), additionalGids: [] };
+    const group2 = findGroup(groups, groupArg);
+    return { uid, gid: group2, additionalGids: [group2] };
   }
-  const additionalGids = groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid);
-  return { uid, gid, additionalGids: [...new Set(additionalGids)] };
+  const memberOf = groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid);
+  return { uid, gid, additionalGids: [.../* @__PURE__ */ new Set([gid, ...memberOf])] };
 }
 function findGroup(groups, groupArg) {
   const numeric = /^\d+$/.test(groupArg);
@@ -2430,7 +2518,7 @@ var init_overlay = __esm({
 });
 
 // src/engine/mounts.ts
-import { chmod as chmod2, chown, lstat as lstat7, mkdir as mkdir6, rm as rm3, utimes as utimes3 } from "node:fs/promises";
+import { chmod as chmod4, chown, lstat as lstat7, mkdir as mkdir6, rm as rm3, utimes as utimes3 } from "node:fs/promises";
 import path4 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
@@ -2445,7 +2533,7 @@ async function hideExcluded(hide, root, excluded) {
     const st = await lstat7(path4.join(root, dir));
     const made = path4.join(hide, dir);
     await chown(made, st.uid, st.gid);
-    await chmod2(made, st.mode & 4095);
+    await chmod4(made, st.mode & 4095);
     await utimes3(made, st.atime, st.mtime);
   }
 }
@@ -2543,6 +2631,10 @@ var init_mounts = __esm({
 });
 
 // src/engine/errors.ts
+function shortCommand(text) {
+  const max = 4e3;
+  return text.length <= max ? text : `${text.slice(0, max)}\u2026 (${text.length - max} more characters)`;
+}
 var RunFailedError, UnsupportedOpError, SecretNotFoundError, SshAgentNotFoundError, SourceFetchError;
 var init_errors5 = __esm({
   "src/engine/errors.ts"() {
@@ -2553,7 +2645,7 @@ var init_errors5 = __esm({
       constructor(args, exitStatus, options = {}) {
         super(
           "TBUILD_RUN_FAILED",
-          `process "${args.join(" ")}" did not complete successfully: exit code: ${exitStatus}`,
+          `process "${shortCommand(args.join(" "))}" did not complete successfully: exit code: ${exitStatus}`,
           {
             hint: "Read the step output above; the command itself failed inside the container.",
             ...options
@@ -2772,7 +2864,7 @@ var ssh_agent_exports = {};
 __export(ssh_agent_exports, {
   startAgentProxy: () => startAgentProxy
 });
-import { chmod as chmod4, chown as chown2, mkdtemp as mkdtemp3, rm as rm7 } from "node:fs/promises";
+import { chmod as chmod6, chown as chown2, mkdtemp as mkdtemp3, rm as rm7 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
 import path12 from "node:path";
@@ -2788,12 +2880,12 @@ function listen(server, socket) {
 async function startAgentProxy(options) {
   const dir = await mkdtemp3(path12.join(tmpdir2(), "tbuild-ssh-"));
   const socket = path12.join(dir, "agent.sock");
-  const open5 = /* @__PURE__ */ new Set();
+  const open6 = /* @__PURE__ */ new Set();
   const server = createServer((client) => {
     const upstream = createConnection(options.agent);
     for (const s of [client, upstream]) {
-      open5.add(s);
-      s.once("close", () => open5.delete(s));
+      open6.add(s);
+      s.once("close", () => open6.delete(s));
       s.once("error", () => {
         client.destroy();
         upstream.destroy();
@@ -2804,7 +2896,7 @@ async function startAgentProxy(options) {
   try {
     await listen(server, socket);
     await chown2(socket, options.uid, options.gid);
-    await chmod4(socket, options.mode);
+    await chmod6(socket, options.mode);
   } catch (error) {
     server.close();
     await rm7(dir, { recursive: true, force: true });
@@ -2813,7 +2905,7 @@ async function startAgentProxy(options) {
   return {
     socket,
     async close() {
-      for (const s of open5) s.destroy();
+      for (const s of open6) s.destroy();
       await new Promise((resolve2) => server.close(() => resolve2()));
       await rm7(dir, { recursive: true, force: true });
     }
@@ -2830,7 +2922,7 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod5, chown as chown3, mkdir as mkdir11, readFile as readFile10, writeFile as writeFile5 } from "node:fs/promises";
+import { chmod as chmod7, chown as chown3, mkdir as mkdir11, readFile as readFile10, writeFile as writeFile5 } from "node:fs/promises";
 import path13 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
@@ -2847,7 +2939,7 @@ async function runExecOp(engine, op, inputs, ctx, description, platform) {
     await ensureWorkdir(rootfs, op.cwd);
     const mounts = [];
     const env = [...op.env];
-    const network = op.network === "default" ? engine.defaultNetwork ?? "host" : op.network;
+    const network = op.network === "default" ? engine.defaultNetwork ?? "isolated" : op.network;
     const caches = await lockCacheMounts(engine, op.mounts, ctx.signal);
     let exitCode;
     try {
@@ -2869,7 +2961,7 @@ async function runExecOp(engine, op, inputs, ctx, description, platform) {
             ...op.stdin !== void 0 ? { stdin: op.stdin } : {}
           },
           mounts,
-          network: network === "none" ? "none" : "host",
+          network,
           security: op.security,
           hosts: DEFAULT_HOSTS2 + (op.extraHosts ?? []).map((h) => `${h.ip}	${h.host}
 `).join(""),
@@ -2929,7 +3021,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
       const file = path13.join(await scope.tempDir(), "secret");
       await writeFile5(file, value, { mode: 256 });
       await chown3(file, opt.uid ?? 0, opt.gid ?? 0);
-      await chmod5(file, opt.mode ?? 256);
+      await chmod7(file, opt.mode ?? 256);
       return { dest: mount.dest, type: "bind", source: file, readonly: true };
     }
     case "ssh": {
@@ -2957,7 +3049,7 @@ async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
       await copyTree(src, dir);
     }
     await chown3(dir, opt.uid ?? 0, opt.gid ?? 0);
-    await chmod5(dir, opt.mode ?? 493);
+    await chmod7(dir, opt.mode ?? 493);
   };
   if (!busyCaches.has(opt.id)) return engine.store.cacheMount(opt.id, seed);
   const own = await scope.tempDir();
@@ -3133,14 +3225,14 @@ var init_special = __esm({
 
 // src/engine/file/tree.ts
 import {
-  chmod as chmod6,
+  chmod as chmod8,
   copyFile,
   lchown as lchown2,
   link as link3,
   lstat as lstat8,
   lutimes as lutimes2,
   mkdir as mkdir12,
-  readdir as readdir8,
+  readdir as readdir9,
   readlink as readlink3,
   rm as rm8,
   symlink as symlink2
@@ -3195,7 +3287,7 @@ async function describeNewDir(dir, parent, limit) {
   return { uid: st.uid, gid: st.gid, setgid: (st.mode & 1024) !== 0 };
 }
 async function copyChildren(src, dest, rel, opts, fresh) {
-  const entries = await opts.limit(() => readdir8(src, { withFileTypes: true }));
+  const entries = await opts.limit(() => readdir9(src, { withFileTypes: true }));
   entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   await settleAll(
     entries.map(
@@ -3274,7 +3366,7 @@ async function setMetadata2(dest, st, opts, isDir, fresh) {
     const sourceMode = st.mode & 4095;
     const mode = opts.mode === void 0 ? sourceMode : applyMode(opts.mode, st.mode, isDir);
     const modeKept = fresh !== void 0 && mode === sourceMode && (ownedAlready || (mode & 3072) === 0);
-    if (!modeKept) await chmod6(dest, mode);
+    if (!modeKept) await chmod8(dest, mode);
   }
   await lutimes2(dest, st.atime, st.mtime);
 }
@@ -3306,10 +3398,10 @@ var init_tree = __esm({
 
 // src/engine/file/unpack.ts
 import { execFile as execFile4 } from "node:child_process";
-import { open as open4 } from "node:fs/promises";
+import { open as open5 } from "node:fs/promises";
 import { promisify as promisify5 } from "node:util";
 async function isArchive(file) {
-  const fh = await open4(file, "r");
+  const fh = await open5(file, "r");
   try {
     const buf = Buffer.alloc(512);
     const { bytesRead } = await fh.read(buf, 0, 512, 0);
@@ -3364,7 +3456,7 @@ var init_unpack = __esm({
 });
 
 // src/engine/file/copy.ts
-import { chmod as chmod7, lchown as lchown3, lstat as lstat9, mkdir as mkdir13, readdir as readdir9, rm as rm9 } from "node:fs/promises";
+import { chmod as chmod9, lchown as lchown3, lstat as lstat9, mkdir as mkdir13, readdir as readdir10, rm as rm9 } from "node:fs/promises";
 import path15 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
@@ -3468,7 +3560,7 @@ async function mkdirAllOwned(root, dir, owner, mode = 493) {
       );
     }
     await mkdir13(current, { mode });
-    await chmod7(current, mode);
+    await chmod9(current, mode);
     await lchown3(current, owner?.uid ?? 0, owner?.gid ?? 0);
   }
 }
@@ -3483,7 +3575,7 @@ async function resolveWildcards(root, pattern) {
         continue;
       }
       const host = await resolveInRoot2(root, dir, true);
-      const names = await readdir9(host).catch(() => []);
+      const names = await readdir10(host).catch(() => []);
       for (const name of names.sort())
         if (matchComponent(part, name)) next.push(path15.posix.join(dir, name));
     }
@@ -3574,7 +3666,7 @@ var init_owner = __esm({
 });
 
 // src/engine/file/actions.ts
-import { chmod as chmod8, lchown as lchown4, lstat as lstat10, rm as rm10, symlink as symlink3, writeFile as writeFile6 } from "node:fs/promises";
+import { chmod as chmod10, lchown as lchown4, lstat as lstat10, rm as rm10, symlink as symlink3, writeFile as writeFile6 } from "node:fs/promises";
 import path16 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
@@ -3609,7 +3701,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
         await mkdirAllOwned(ctx.dest, path16.dirname(target), void 0);
         await rm10(target, { force: true });
         await writeFile6(target, action.data);
-        await chmod8(target, action.mode);
+        await chmod10(target, action.mode);
         await lchown4(target, owner?.uid ?? 0, owner?.gid ?? 0);
         break;
       }
@@ -3752,6 +3844,187 @@ var init_emulation_spec = __esm({
   "src/exec/emulation-spec.ts"() {
     "use strict";
     REGISTER = `set -e; d="$1/proc/sys/fs/binfmt_misc"; mount -t binfmt_misc binfmt_misc "$d"; printf '%s' "$2" > "$d/register"`;
+  }
+});
+
+// src/exec/supervisor.ts
+import { spawn as spawn4 } from "node:child_process";
+function spawnSupervisedRunc(options) {
+  return spawn4(
+    "setpriv",
+    [
+      "--pdeathsig",
+      "TERM",
+      "--",
+      "sh",
+      "-c",
+      SCRIPT,
+      "tbuild-supervisor",
+      String(process.pid),
+      options.runc,
+      options.root,
+      options.id,
+      ...options.args
+    ],
+    { stdio: options.stdio, detached: true }
+  );
+}
+var SCRIPT;
+var init_supervisor = __esm({
+  "src/exec/supervisor.ts"() {
+    "use strict";
+    SCRIPT = `[ "$PPID" = "$1" ] || exit 137
+runc="$2" root="$3" id="$4"; shift 4
+pid= term=
+stop() { while kill -0 "$pid" 2>/dev/null; do "$runc" --root "$root" kill "$id" KILL 2>/dev/null; sleep 0.1; done; }
+trap 'term=1; [ -z "$pid" ] || stop' TERM
+exec 3<&0
+"$runc" "$@" <&3 3<&- &
+pid=$!
+exec 3<&-
+[ -z "$term" ] || stop
+while :; do
+  wait "$pid"; code=$?
+  kill -0 "$pid" 2>/dev/null || exit "$code"
+done`;
+  }
+});
+
+// src/exec/network.ts
+import { spawn as spawn5 } from "node:child_process";
+import { readlink as readlink4 } from "node:fs/promises";
+function createNetworkPool(options = {}) {
+  const slirpPath = options.slirp4netnsPath ?? "slirp4netns";
+  const idle = [];
+  const all = /* @__PURE__ */ new Set();
+  let closed = false;
+  return {
+    async acquire() {
+      if (closed) throw new NetworkSetupError("the build has ended");
+      const ns = idle.pop() ?? await createNamespace(slirpPath);
+      all.add(ns);
+      return {
+        path: ns.path,
+        release: () => {
+          if (closed) void stopNamespace(ns);
+          else idle.push(ns);
+        }
+      };
+    },
+    async close() {
+      closed = true;
+      idle.length = 0;
+      await Promise.all([...all].map(stopNamespace));
+      all.clear();
+    }
+  };
+}
+async function createNamespace(slirpPath) {
+  const holder = spawn5("unshare", ["--net", "--", "cat"], { stdio: ["pipe", "ignore", "pipe"] });
+  const holderFailed = exitPromise(holder, "unshare --net");
+  try {
+    const pid = await holderPid(holder, holderFailed);
+    const path34 = `/proc/${pid}/ns/net`;
+    await waitForNewNamespace(path34, holderFailed);
+    const slirp = spawn5(
+      slirpPath,
+      [
+        "--configure",
+        `--mtu=${MTU}`,
+        "--disable-host-loopback",
+        "--enable-sandbox",
+        "--enable-seccomp",
+        "--exit-fd=3",
+        "--ready-fd=4",
+        String(pid),
+        "tap0"
+      ],
+      { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] }
+    );
+    try {
+      await waitReady(slirp, exitPromise(slirp, "slirp4netns"));
+    } catch (error) {
+      slirp.kill("SIGKILL");
+      throw error;
+    }
+    return { path: path34, holder, slirp };
+  } catch (error) {
+    holder.kill("SIGKILL");
+    throw error;
+  }
+}
+function holderPid(holder, failed) {
+  if (holder.pid !== void 0) return Promise.resolve(holder.pid);
+  return failed;
+}
+async function waitForNewNamespace(path34, failed) {
+  const ours = await readlink4("/proc/self/ns/net");
+  let done = false;
+  failed.catch(() => done = true);
+  for (let pause = 1; !done; pause = Math.min(pause * 2, 20)) {
+    const theirs = await readlink4(path34).catch(() => ours);
+    if (theirs !== ours) return;
+    await Promise.race([delay(pause), failed]);
+  }
+  await failed;
+}
+function waitReady(slirp, failed) {
+  const ready = new Promise((resolve2) => {
+    slirp.stdio[4].once("data", () => resolve2());
+  });
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(
+      () => reject(new NetworkSetupError(`slirp4netns was not ready after ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS
+    );
+  });
+  return Promise.race([ready, failed, timeout]).finally(() => clearTimeout(timer));
+}
+function exitPromise(child, name) {
+  const stderr = [];
+  child.stderr?.on("data", (chunk) => stderr.push(chunk));
+  const promise = new Promise((_, reject) => {
+    child.once(
+      "error",
+      (error) => reject(
+        error.code === "ENOENT" ? new NetworkSetupError(`${name.split(" ")[0]} is not installed`, { cause: error }) : new NetworkSetupError(`${name} failed: ${error.message}`, { cause: error })
+      )
+    );
+    child.once("exit", (code2, signal) => {
+      const detail = Buffer.concat(stderr).toString("utf8").trim().split("\n").pop();
+      reject(
+        new NetworkSetupError(
+          `${name} exited (${signal ?? `code ${code2}`})${detail ? `: ${detail}` : ""}`
+        )
+      );
+    });
+  });
+  promise.catch(() => void 0);
+  return promise;
+}
+async function stopNamespace(ns) {
+  const gone = (child) => child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve2) => child.once("exit", () => resolve2()));
+  const exits = [gone(ns.slirp), gone(ns.holder)];
+  ns.slirp.stdio[3].destroy();
+  ns.holder.stdin?.destroy();
+  ns.slirp.kill("SIGKILL");
+  ns.holder.kill("SIGKILL");
+  await Promise.all(exits);
+}
+function isolatedResolvConf(host) {
+  const kept = host.split("\n").filter((line) => line.trim() && !/^\s*nameserver\s/.test(line));
+  return [`nameserver ${SLIRP_DNS}`, ...kept].join("\n") + "\n";
+}
+var SLIRP_DNS, MTU, READY_TIMEOUT_MS;
+var init_network = __esm({
+  "src/exec/network.ts"() {
+    "use strict";
+    init_command();
+    init_errors4();
+    SLIRP_DNS = "10.0.2.3";
+    MTU = 65520;
+    READY_TIMEOUT_MS = 1e4;
   }
 });
 
@@ -3947,7 +4220,7 @@ function rlimitsOf(spec, nofile) {
   }
   return [...limits].map(([type, l]) => ({ type, ...l }));
 }
-function createOciSpec(spec, mounts, hostname, limits = UNLIMITED) {
+function createOciSpec(spec, mounts, hostname, limits = UNLIMITED, networkNamespace) {
   const insecure = spec.security === "insecure";
   const caps = filterCapabilities(
     insecure ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES,
@@ -3955,8 +4228,16 @@ function createOciSpec(spec, mounts, hostname, limits = UNLIMITED) {
   );
   const nofile = Math.min(DEFAULT_NOFILE, limits.nofile);
   const env = spec.process.env.some((e) => e.startsWith("PATH=")) ? spec.process.env : [`PATH=${DEFAULT_PATH}`, ...spec.process.env];
-  const namespaces = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
-  if (spec.network === "none") namespaces.push({ type: "network" });
+  const namespaces = [
+    { type: "pid" },
+    { type: "ipc" },
+    { type: "uts" },
+    { type: "mount" }
+  ];
+  if (spec.network === "isolated") {
+    if (networkNamespace === void 0) throw new Error("an isolated run needs its namespace");
+    namespaces.push({ type: "network", path: networkNamespace });
+  } else if (spec.network === "none") namespaces.push({ type: "network" });
   return {
     ociVersion: "1.0.2-dev",
     process: {
@@ -4060,7 +4341,7 @@ var init_spec = __esm({
 });
 
 // src/exec/stubs.ts
-import { lstat as lstat11, mkdir as mkdir14, rmdir, stat as stat5, unlink as unlink2, writeFile as writeFile8 } from "node:fs/promises";
+import { lstat as lstat11, mkdir as mkdir14, rmdir, stat as stat6, unlink as unlink2, writeFile as writeFile8 } from "node:fs/promises";
 import path20 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
@@ -4084,7 +4365,7 @@ async function createStub(rootfs, request2, records) {
   for (let p = target; p !== root && !await exists2(p); p = path20.dirname(p)) missing.unshift(p);
   for (const host of missing) {
     const parentHost = path20.dirname(host);
-    const parent = await stat5(parentHost, { bigint: true });
+    const parent = await stat6(parentHost, { bigint: true });
     const kind = host === target ? request2.kind : "dir";
     if (kind === "dir") await mkdir14(host, { mode: 493 });
     else await writeFile8(host, "", { mode: 420, flag: "wx" });
@@ -4115,7 +4396,7 @@ async function removeStubs(records) {
   records.length = 0;
 }
 async function restoreMtime(dir, mtimeNs) {
-  const now = await stat5(dir, { bigint: true }).catch((err) => {
+  const now = await stat6(dir, { bigint: true }).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -4160,27 +4441,42 @@ __export(runc_exports, {
   cleanupStaleContainers: () => cleanupStaleContainers,
   createRuncExecutor: () => createRuncExecutor
 });
-import { spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir15, readFile as readFile12, readdir as readdir11, rm as rm12, stat as stat6, writeFile as writeFile9 } from "node:fs/promises";
+import { mkdir as mkdir15, readFile as readFile12, readdir as readdir12, rm as rm12, stat as stat7, writeFile as writeFile9 } from "node:fs/promises";
 import path21 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
+  let runcFound;
+  const findRunc = () => runcFound ??= which(runc, process.env.PATH ?? "").then((found) => {
+    if (found !== void 0) return found;
+    runcFound = void 0;
+    throw new RuncNotFoundError(runc);
+  });
   const runcRoot = path21.join(options.stateDir, "runc");
+  const networks = createNetworkPool(
+    options.slirp4netnsPath !== void 0 ? { slirp4netnsPath: options.slirp4netnsPath } : {}
+  );
   return {
     async run(spec, io, signal) {
       if (signal.aborted) throw new CancelledError();
-      const prepared = await prepareBundle(options.stateDir, spec);
-      let result;
+      const runcPath = await findRunc();
+      const network = spec.network === "isolated" ? await networks.acquire() : void 0;
       try {
-        const exitCode = await runContainer(runc, runcRoot, prepared, spec, io, signal);
-        result = { exitCode, createdPaths: prepared.stubs.created };
+        const prepared = await prepareBundle(options.stateDir, spec, network);
+        let result;
+        try {
+          const exitCode = await runContainer(runcPath, runcRoot, prepared, spec, io, signal);
+          result = { exitCode, createdPaths: prepared.stubs.created };
+        } finally {
+          const cleanup = await cleanUpRun(runc, runcRoot, prepared);
+          if (result !== void 0 && cleanup !== void 0) throw cleanup;
+        }
+        return result;
       } finally {
-        const cleanup = await cleanUpRun(runc, runcRoot, prepared);
-        if (result !== void 0 && cleanup !== void 0) throw cleanup;
+        network?.release();
       }
-      return result;
-    }
+    },
+    close: () => networks.close()
   };
 }
 async function cleanUpRun(runc, runcRoot, prepared) {
@@ -4202,7 +4498,7 @@ async function cleanUpRun(runc, runcRoot, prepared) {
 function createContainerId() {
   return `tbuild-${process.pid}-${randomBytes6(6).toString("hex")}`;
 }
-async function prepareBundle(stateDir, spec) {
+async function prepareBundle(stateDir, spec, network) {
   const id = createContainerId();
   const bundle = path21.join(stateDir, "bundles", id);
   await mkdir15(bundle, { recursive: true });
@@ -4219,7 +4515,7 @@ async function prepareBundle(stateDir, spec) {
         mode: 493
       });
       const config = withEmulation(
-        createOciSpec(spec, mounts, hostname, await readHostLimits()),
+        createOciSpec(spec, mounts, hostname, await readHostLimits(), network?.path),
         spec.emulation
       );
       await writeFile9(path21.join(bundle, "config.json"), JSON.stringify(config, null, 2));
@@ -4242,7 +4538,7 @@ async function writeBundleFiles(bundle, spec, hostname) {
   const hosts = spec.hosts ?? `127.0.0.1	localhost ${hostname}
 ::1	localhost ip6-localhost ip6-loopback
 `;
-  const resolvConf = spec.resolvConf ?? await readHostResolvConf();
+  const resolvConf = spec.resolvConf ?? (spec.network === "isolated" ? isolatedResolvConf(await readHostResolvConf()) : await readHostResolvConf());
   await writeFile9(files.hosts, hosts, { mode: 420 });
   await writeFile9(files.resolvConf, resolvConf, { mode: 420 });
   await writeFile9(files.hostname, `${hostname}
@@ -4276,7 +4572,7 @@ async function statBindSources(spec) {
     if (mount.source === void 0) {
       throw new MountError(`bind mount at ${mount.dest} has no source`);
     }
-    const info2 = await stat6(mount.source).catch((err) => {
+    const info2 = await stat7(mount.source).catch((err) => {
       throw new MountError(`bind mount source ${mount.source} does not exist`, {
         hint: `Create it before mounting it at ${mount.dest}.`,
         cause: err
@@ -4291,7 +4587,11 @@ async function runContainer(runc, runcRoot, prepared, spec, io, signal) {
   const args = ["--root", runcRoot, "--log", logPath, "--log-format", "json"];
   args.push("run", "--bundle", prepared.bundle, prepared.id);
   const stdin = spec.process.stdin;
-  const child = spawn4(runc, args, {
+  const child = spawnSupervisedRunc({
+    runc,
+    root: runcRoot,
+    id: prepared.id,
+    args,
     stdio: [stdin === void 0 ? "ignore" : "pipe", "pipe", "pipe"]
   });
   const stderr = createStderrForwarder(io);
@@ -4304,7 +4604,7 @@ async function runContainer(runc, runcRoot, prepared, spec, io, signal) {
   const exited = new Promise((resolve2, reject) => {
     child.on(
       "error",
-      (err) => reject(err.code === "ENOENT" ? new RuncNotFoundError(runc) : err)
+      (err) => reject(err.code === "ENOENT" ? new SetprivNotFoundError() : err)
     );
     child.on("close", (code2, sig) => resolve2(code2 ?? 128 + (sig ? signalNumber(sig) : 0)));
   });
@@ -4402,7 +4702,7 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
 }
 async function pathExists(p) {
   try {
-    await stat6(p);
+    await stat7(p);
     return true;
   } catch (err) {
     if (err.code === "ENOENT") return false;
@@ -4411,7 +4711,7 @@ async function pathExists(p) {
 }
 async function listDir(dir) {
   try {
-    return await readdir11(dir);
+    return await readdir12(dir);
   } catch (err) {
     if (err.code === "ENOENT") return [];
     throw err;
@@ -4434,6 +4734,9 @@ var init_runc = __esm({
     init_errors();
     init_command();
     init_errors4();
+    init_supervisor();
+    init_which();
+    init_network();
     init_spec();
     init_stubs();
     init_user();
@@ -4506,9 +4809,9 @@ var init_push = __esm({
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir16, writeFile as writeFile10 } from "node:fs/promises";
-import { dirname as dirname2, join as join14 } from "node:path";
+import { dirname as dirname3, join as join15 } from "node:path";
 import { Readable as Readable3 } from "node:stream";
-import { pipeline as pipeline3 } from "node:stream/promises";
+import { pipeline as pipeline4 } from "node:stream/promises";
 async function* generateArchive(files, mtime = 0) {
   const dirs = /* @__PURE__ */ new Set();
   for (const file of files) {
@@ -4545,22 +4848,22 @@ async function* generateArchive(files, mtime = 0) {
 }
 async function writeToDest(source, dest) {
   if (dest === "-" || dest === process.stdout) {
-    await pipeline3(Readable3.from(source), process.stdout, { end: false });
+    await pipeline4(Readable3.from(source), process.stdout, { end: false });
     return;
   }
-  if (typeof dest === "string") await mkdir16(dirname2(dest), { recursive: true });
-  await pipeline3(
+  if (typeof dest === "string") await mkdir16(dirname3(dest), { recursive: true });
+  await pipeline4(
     Readable3.from(source),
     typeof dest === "string" ? createWriteStream2(dest) : dest
   );
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path34 = join14(dir, file.path);
-    await mkdir16(dirname2(path34), { recursive: true });
+    const path34 = join15(dir, file.path);
+    await mkdir16(dirname3(path34), { recursive: true });
     if ("data" in file) await writeFile10(path34, file.data);
     else if (file.source) await copyFile2(file.source, path34);
-    else await pipeline3(file.open(), createWriteStream2(path34));
+    else await pipeline4(file.open(), createWriteStream2(path34));
   }
 }
 function parseImageName(name) {
@@ -4658,85 +4961,85 @@ var init_image_layout = __esm({
 
 // src/exporter/layer-apply.ts
 import {
-  chmod as chmod10,
+  chmod as chmod12,
   copyFile as copyFile3,
   lchown as lchown5,
   link as link4,
   lstat as lstat12,
   lutimes as lutimes3,
   mkdir as mkdir17,
-  readdir as readdir13,
-  readlink as readlink4,
+  readdir as readdir14,
+  readlink as readlink5,
   rm as rm13,
   symlink as symlink4,
   utimes as utimes5
 } from "node:fs/promises";
-import { join as join15 } from "node:path";
+import { join as join16 } from "node:path";
 async function applyLayers(layerDirs, dest) {
   await mkdir17(dest, { recursive: true });
   const dirTimes = /* @__PURE__ */ new Map();
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
-    const stat12 = await lstatOrUndefined(join15(dest, rel));
-    if (stat12?.isDirectory()) await utimes5(join15(dest, rel), seconds2, seconds2);
+    const stat13 = await lstatOrUndefined(join16(dest, rel));
+    if (stat13?.isDirectory()) await utimes5(join16(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes) {
   let xattrs;
   const pending = /* @__PURE__ */ new Map();
   const firstLinks = /* @__PURE__ */ new Map();
-  for await (const { rel, abs, stat: stat12 } of walkTree(layer)) {
+  for await (const { rel, abs, stat: stat13 } of walkTree(layer)) {
     xattrs ??= await readXattrs(layer);
-    const target = join15(dest, rel);
+    const target = join16(dest, rel);
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
-    if (stat12.isCharacterDevice() && stat12.rdev === 0) {
+    if (stat13.isCharacterDevice() && stat13.rdev === 0) {
       await rm13(target, { recursive: true, force: true });
       continue;
     }
-    if (stat12.isDirectory()) {
+    if (stat13.isDirectory()) {
       if (existing && !existing.isDirectory()) await rm13(target, { force: true });
       if (existing?.isDirectory() && attrs?.get("trusted.overlay.opaque")?.toString() === "y") {
         await emptyDirectory(target);
       }
       if (!existing?.isDirectory()) await mkdir17(target);
-      dirTimes.set(rel, Math.floor(stat12.mtimeMs / 1e3));
+      dirTimes.set(rel, Math.floor(stat13.mtimeMs / 1e3));
     } else {
       if (existing) await rm13(target, { recursive: true, force: true });
-      const key = `${stat12.dev}:${stat12.ino}`;
-      const first = stat12.nlink > 1 ? firstLinks.get(key) : void 0;
+      const key = `${stat13.dev}:${stat13.ino}`;
+      const first = stat13.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
         await link4(first, target);
         continue;
       }
-      if (stat12.nlink > 1) firstLinks.set(key, target);
-      await createCopy(abs, target, stat12);
+      if (stat13.nlink > 1) firstLinks.set(key, target);
+      await createCopy(abs, target, stat13);
     }
-    await copyMetadata(target, stat12);
+    await copyMetadata(target, stat13);
     const kept = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
     if (kept.size > 0) pending.set(target, kept);
   }
   await writeXattrs(pending);
 }
-async function createCopy(source, target, stat12) {
-  if (stat12.isFile()) await copyFile3(source, target);
-  else if (stat12.isSymbolicLink()) await symlink4(await readlink4(source), target);
-  else if (stat12.isFIFO()) await makeNode(target, "fifo", stat12.mode);
-  else if (stat12.isCharacterDevice() || stat12.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat12.rdev);
-    await makeNode(target, stat12.isCharacterDevice() ? "char" : "block", stat12.mode, major, minor);
+async function createCopy(source, target, stat13) {
+  if (stat13.isFile()) await copyFile3(source, target);
+  else if (stat13.isSymbolicLink()) await symlink4(await readlink5(source), target);
+  else if (stat13.isFIFO()) await makeNode(target, "fifo", stat13.mode);
+  else if (stat13.isCharacterDevice() || stat13.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat13.rdev);
+    await makeNode(target, stat13.isCharacterDevice() ? "char" : "block", stat13.mode, major, minor);
   }
 }
-async function copyMetadata(target, stat12) {
-  if (stat12.isSocket()) return;
-  if (process.getuid?.() === 0) await lchown5(target, stat12.uid, stat12.gid);
-  if (!stat12.isSymbolicLink()) await chmod10(target, stat12.mode & 4095);
-  if (!stat12.isDirectory()) await lutimes3(target, stat12.atime, stat12.mtime);
+async function copyMetadata(target, stat13) {
+  if (stat13.isSocket()) return;
+  if (process.getuid?.() === 0) await lchown5(target, stat13.uid, stat13.gid);
+  if (!stat13.isSymbolicLink()) await chmod12(target, stat13.mode & 4095);
+  if (!stat13.isDirectory()) await lutimes3(target, stat13.atime, stat13.mtime);
 }
 async function emptyDirectory(dir) {
-  for (const name of await readdir13(dir))
-    await rm13(join15(dir, name), { recursive: true, force: true });
+  for (const name of await readdir14(dir))
+    await rm13(join16(dir, name), { recursive: true, force: true });
 }
 async function lstatOrUndefined(path34) {
   return lstat12(path34).catch((err) => {
@@ -4757,7 +5060,7 @@ var init_layer_apply = __esm({
 // src/exporter/filesystem.ts
 import { mkdir as mkdir18, mkdtemp as mkdtemp5, rm as rm14 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import { join as join16 } from "node:path";
+import { join as join17 } from "node:path";
 async function exportLayersToDirectory(layerDirs, dest) {
   await applyLayers(layerDirs, dest);
 }
@@ -4765,9 +5068,9 @@ async function exportMergedToTar(mergedDir, dest, options = {}) {
   await writeToDest(generateLayerTar(mergedDir, options), dest);
 }
 async function exportLayersToTar(layerDirs, dest, options = {}) {
-  const temp = await mkdtemp5(join16(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
+  const temp = await mkdtemp5(join17(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
   try {
-    const rootfs = join16(temp, "rootfs");
+    const rootfs = join17(temp, "rootfs");
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
@@ -4800,9 +5103,9 @@ var init_docker_archive = __esm({
 
 // src/exporter/oci-layout.ts
 import { readFile as readFile13 } from "node:fs/promises";
-import { join as join17 } from "node:path";
+import { join as join18 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile13(join17(dir, "index.json"), "utf8").catch(
+  const text = await readFile13(join18(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -4849,7 +5152,7 @@ __export(archives_exports, {
   imageFor: () => imageFor,
   standardOutput: () => standardOutput
 });
-import { spawn as spawn5 } from "node:child_process";
+import { spawn as spawn6 } from "node:child_process";
 import { Writable } from "node:stream";
 async function imageFor(ctx, output) {
   const { attrs } = output;
@@ -4926,7 +5229,7 @@ function standardOutput(ctx) {
   });
 }
 async function dockerLoad(write) {
-  const child = spawn5("docker", ["load"], { stdio: ["pipe", "ignore", "pipe"] });
+  const child = spawn6("docker", ["load"], { stdio: ["pipe", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => stderr += d.toString());
   const exited = new Promise((resolve2, reject) => {
@@ -4972,11 +5275,11 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir19, mkdtemp as mkdtemp7, readFile as readFile14, realpath, rm as rm16, stat as stat7 } from "node:fs/promises";
+import { mkdir as mkdir19, mkdtemp as mkdtemp7, readFile as readFile14, realpath, rm as rm16, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import path24 from "node:path";
 import { Readable as Readable4 } from "node:stream";
-import { pipeline as pipeline4 } from "node:stream/promises";
+import { pipeline as pipeline5 } from "node:stream/promises";
 function isRemoteContext(arg) {
   return arg === "-" || isGitUrl(arg) || /^https?:\/\//i.test(arg);
 }
@@ -4993,7 +5296,7 @@ async function fetchRemoteContext(arg, stdin) {
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
     const received = path24.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
-    await pipeline4(input, createWriteStream3(received, { mode: 384 }));
+    await pipeline5(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
       await extractArchive(received, dir);
       await rm16(received);
@@ -5011,7 +5314,7 @@ async function fromGit(url, dir) {
   await rm16(path24.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
   const inside = await realpath(path24.join(dir, subdir)).catch(() => void 0);
-  const isDir = inside !== void 0 && (await stat7(inside)).isDirectory();
+  const isDir = inside !== void 0 && (await stat8(inside)).isDirectory();
   if (!isDir || !(inside + "/").startsWith(await realpath(dir) + "/"))
     throw new InputError(`${subdir} is not a directory in ${remote}`, {
       hint: "Name an existing directory after the ref: <repo>#<ref>:<directory>."
@@ -5044,6 +5347,85 @@ var init_remote_context = __esm({
     init_git();
     init_errors();
     init_git_url();
+  }
+});
+
+// src/registry/body.ts
+async function* guardedChunks(body, contentLength, guard) {
+  const { limit, floor } = guard;
+  const announced = contentLength === void 0 ? NaN : Number(contentLength);
+  if (limit !== void 0 && announced > limit) {
+    body.destroy();
+    throw new RegistryResponseTooLargeError(guard.what, guard.registry, limit, announced);
+  }
+  let total = 0;
+  let windowStart = Date.now();
+  let windowBytes = 0;
+  try {
+    for await (const raw of body) {
+      const chunk = raw;
+      total += chunk.length;
+      if (limit !== void 0 && total > limit)
+        throw new RegistryResponseTooLargeError(guard.what, guard.registry, limit);
+      windowBytes += chunk.length;
+      const now = Date.now();
+      if (now - windowStart >= floor.windowMs) {
+        if (windowBytes < floor.minBytes) throw slowError(guard, windowBytes, now - windowStart);
+        windowStart = now;
+        windowBytes = 0;
+      }
+      yield chunk;
+    }
+  } catch (error) {
+    if (error.code === "UND_ERR_BODY_TIMEOUT")
+      throw slowError(guard, 0, floor.windowMs, error);
+    throw error;
+  } finally {
+    if (!body.destroyed) body.destroy();
+  }
+}
+async function readBounded(res, guard) {
+  const chunks = [];
+  for await (const chunk of guardedChunks(res.body, res.headers["content-length"], guard))
+    chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+async function readPrefix(res, limit) {
+  const chunks = [];
+  let size = 0;
+  try {
+    for await (const raw of res.body) {
+      const chunk = raw;
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= limit) break;
+    }
+  } finally {
+    if (!res.body.destroyed) res.body.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString("utf8");
+}
+function slowError(guard, bytes, ms, cause) {
+  const seconds2 = Math.round(ms / 100) / 10;
+  return new RegistryTimeoutError(
+    `${guard.registry} is too slow: it sent ${bytes} bytes of the ${guard.what} in ${seconds2} s (tbuild needs at least ${guard.floor.minBytes} bytes every ${guard.floor.windowMs / 1e3} s)`,
+    cause === void 0 ? {} : { cause }
+  );
+}
+var MiB, RESPONSE_LIMITS, DEFAULT_SPEED_FLOOR;
+var init_body = __esm({
+  "src/registry/body.ts"() {
+    "use strict";
+    init_errors3();
+    MiB = 1024 * 1024;
+    RESPONSE_LIMITS = {
+      manifest: 4 * MiB,
+      config: 8 * MiB,
+      token: 1 * MiB,
+      /** Error bodies are read this far for their message; the rest is dropped. */
+      errorBody: 64 * 1024
+    };
+    DEFAULT_SPEED_FLOOR = { minBytes: 1024, windowMs: 3e4 };
   }
 });
 
@@ -5154,13 +5536,27 @@ function createAuthenticator(transport, credentials, overrides) {
       );
     }
     if (res.status !== 200) {
-      const text = await res.body.text();
+      const text = await readPrefix(res, RESPONSE_LIMITS.errorBody);
       throw new RegistryRequestError(
         `token server ${realm} answered ${res.status}: ${text.slice(0, 200)}`,
         res.status
       );
     }
-    const body = await res.body.json();
+    const raw = await readBounded(res, {
+      what: "token response",
+      registry: `token server ${new URL(realm).host}`,
+      limit: RESPONSE_LIMITS.token,
+      floor: transport.speedFloor
+    });
+    let parsed;
+    try {
+      parsed = JSON.parse(raw.toString("utf8"));
+    } catch (error) {
+      throw new RegistryRequestError(`token server ${realm} answered with invalid JSON`, 200, {
+        cause: error
+      });
+    }
+    const body = parsed ?? {};
     const value = body.token ?? body.access_token;
     if (!value) throw new RegistryRequestError(`token server ${realm} returned no token`);
     fetched++;
@@ -5212,6 +5608,7 @@ var DEFAULT_EXPIRES_IN_S, EXPIRY_MARGIN_MS;
 var init_auth = __esm({
   "src/registry/auth.ts"() {
     "use strict";
+    init_body();
     init_errors3();
     init_www_authenticate();
     DEFAULT_EXPIRES_IN_S = 60;
@@ -5265,7 +5662,7 @@ function createCaller(transport, auth) {
 async function readErrorDetail(res) {
   let text;
   try {
-    text = await res.body.text();
+    text = await readPrefix(res, RESPONSE_LIMITS.errorBody);
   } catch (error) {
     return `(could not read the error body: ${error.message})`;
   }
@@ -5282,6 +5679,7 @@ async function readErrorDetail(res) {
 var init_http_call = __esm({
   "src/registry/http-call.ts"() {
     "use strict";
+    init_body();
     init_errors3();
     init_reference();
   }
@@ -20018,7 +20416,7 @@ var require_env_http_proxy_agent = __commonJS({
       "http:": 80,
       "https:": 443
     };
-    var EnvHttpProxyAgent = class extends DispatcherBase {
+    var EnvHttpProxyAgent2 = class extends DispatcherBase {
       #noProxyValue = null;
       #noProxyEntries = null;
       #opts = null;
@@ -20144,7 +20542,7 @@ var require_env_http_proxy_agent = __commonJS({
         return process.env.no_proxy ?? process.env.NO_PROXY ?? "";
       }
     };
-    module.exports = EnvHttpProxyAgent;
+    module.exports = EnvHttpProxyAgent2;
   }
 });
 
@@ -20770,7 +21168,7 @@ var require_readable = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { addAbortListener } = __require("node:events");
-    var { Readable: Readable5 } = __require("node:stream");
+    var { Readable: Readable6 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors();
     var util = require_util();
     var kConsume = /* @__PURE__ */ Symbol("kConsume");
@@ -20783,7 +21181,7 @@ var require_readable = __commonJS({
     var kBytesRead = /* @__PURE__ */ Symbol("kBytesRead");
     var noop = () => {
     };
-    var BodyReadable = class extends Readable5 {
+    var BodyReadable = class extends Readable6 {
       /**
        * @param {object} opts
        * @param {(this: Readable, size: number) => void} opts.resume
@@ -21182,7 +21580,7 @@ var require_api_request = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { AsyncResource } = __require("node:async_hooks");
-    var { Readable: Readable5 } = require_readable();
+    var { Readable: Readable6 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     function noop() {
@@ -21268,7 +21666,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = headers;
         const contentType = parsedHeaders?.["content-type"];
         const contentLength = parsedHeaders?.["content-length"];
-        const res = new Readable5({
+        const res = new Readable6({
           resume: () => controller.resume(),
           abort: (reason) => controller.abort(reason),
           contentType,
@@ -21644,7 +22042,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable5,
+      Readable: Readable6,
       Duplex,
       PassThrough: PassThrough3
     } = __require("node:stream");
@@ -21661,7 +22059,7 @@ var require_api_pipeline = __commonJS({
     function noop() {
     }
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable5 {
+    var PipelineRequest = class extends Readable6 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -21679,7 +22077,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable5 {
+    var PipelineResponse = class extends Readable6 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -23503,7 +23901,7 @@ var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
     var { writeFile: writeFile14, readFile: readFile18, mkdir: mkdir21 } = __require("node:fs/promises");
-    var { dirname: dirname4, resolve: resolve2 } = __require("node:path");
+    var { dirname: dirname5, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
     var { setHeader } = require_util();
@@ -23750,7 +24148,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         const resolvedPath = resolve2(path34);
-        await mkdir21(dirname4(resolvedPath), { recursive: true });
+        await mkdir21(dirname5(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
@@ -25252,7 +25650,7 @@ var require_cache = __commonJS({
     function splitCacheControlHeaderValue(value) {
       const directives = [];
       let start = 0;
-      let quoteStart = -1;
+      let quoteStart2 = -1;
       let inQuote = false;
       let escaped = false;
       for (let i = 0; i < value.length; i++) {
@@ -25263,11 +25661,11 @@ var require_cache = __commonJS({
             escaped = true;
           } else if (value[i] === '"') {
             inQuote = false;
-            quoteStart = -1;
+            quoteStart2 = -1;
           }
         } else if (value[i] === '"') {
           inQuote = true;
-          quoteStart = i;
+          quoteStart2 = i;
         } else if (value[i] === ",") {
           directives.push({ value: value.substring(start, i), fromMalformedQuote: false });
           start = i + 1;
@@ -25278,7 +25676,7 @@ var require_cache = __commonJS({
         return directives;
       }
       const tail = value.substring(start);
-      const quoteOffset = quoteStart - start;
+      const quoteOffset = quoteStart2 - start;
       let tailStart = 0;
       for (let i = 0; i < tail.length; i++) {
         if (tail[i] === ",") {
@@ -27373,7 +27771,7 @@ var require_cache2 = __commonJS({
   "node_modules/undici/lib/interceptor/cache.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable5 } = __require("node:stream");
+    var { Readable: Readable6 } = __require("node:stream");
     var util = require_util();
     var CacheHandler = require_cache_handler();
     var MemoryCacheStore = require_memory_cache_store();
@@ -27598,7 +27996,7 @@ var require_cache2 = __commonJS({
       return dispatch2(opts, new CacheHandler(globalOpts, cacheKey, handler));
     }
     function sendCachedValue(handler, opts, result, age, context, isStale2) {
-      const stream = util.isStream(result.body) ? result.body : Readable5.from(result.body ?? []);
+      const stream = util.isStream(result.body) ? result.body : Readable6.from(result.body ?? []);
       assert(!stream.destroyed, "stream should not be destroyed");
       assert(!stream.readableDidRead, "stream should not be readableDidRead");
       let aborted = false;
@@ -31118,7 +31516,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants2();
     var EE = __require("node:events");
-    var { Readable: Readable5, pipeline: pipeline7, finished, isErrored, isReadable } = __require("node:stream");
+    var { Readable: Readable6, pipeline: pipeline7, finished, isErrored, isReadable } = __require("node:stream");
     var { addAbortListener, bufferToLowerCasedHeaderName } = require_util();
     var { SocketError } = require_errors();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
@@ -32141,7 +32539,7 @@ var require_fetch = __commonJS({
                     }
                   }
                 }
-                this.body = new Readable5({ read: () => controller.resume() });
+                this.body = new Readable6({ read: () => controller.resume() });
                 const onError = (err) => this.onResponseError(controller, err);
                 resolve2({
                   status,
@@ -36453,7 +36851,7 @@ var require_undici = __commonJS({
     var Dispatcher1Wrapper = require_dispatcher1_wrapper();
     var ProxyAgent = require_proxy_agent();
     var Socks5ProxyAgent = require_socks5_proxy_agent();
-    var EnvHttpProxyAgent = require_env_http_proxy_agent();
+    var EnvHttpProxyAgent2 = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
     var H2CClient = require_h2c_client();
     var errors = require_errors();
@@ -36481,7 +36879,7 @@ var require_undici = __commonJS({
     module.exports.Dispatcher1Wrapper = Dispatcher1Wrapper;
     module.exports.ProxyAgent = ProxyAgent;
     module.exports.Socks5ProxyAgent = Socks5ProxyAgent;
-    module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent;
+    module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent2;
     module.exports.RetryAgent = RetryAgent;
     module.exports.H2CClient = H2CClient;
     module.exports.RetryHandler = RetryHandler;
@@ -36670,16 +37068,26 @@ function createTransport(options = {}) {
   const insecure = new Set((options.insecureRegistries ?? []).map((h) => h.toLowerCase()));
   const retries = options.retries ?? 3;
   const baseDelay = options.retryBaseDelayMs ?? 250;
-  const ownDispatcher = options.dispatcher ? void 0 : new import_undici.Agent({ connections: 8 });
-  const dispatcher = options.dispatcher ?? ownDispatcher;
+  const headersTimeout = options.headersTimeoutMs ?? 3e4;
+  const speedFloor = options.speedFloor ?? DEFAULT_SPEED_FLOOR;
+  const own = options.dispatcher ? void 0 : createDispatchers(options.proxyEnv ?? process.env);
   const userAgent = options.userAgent ?? "tbuild";
+  const dispatcherFor = (url) => {
+    if (options.dispatcher) return options.dispatcher;
+    const { protocol, host } = new URL(url);
+    if (!own.proxied || isLoopbackHost(host) || !own.schemes.has(protocol)) return own.direct;
+    return own.proxied;
+  };
   const sendOnce = async (req, url, headers) => {
     const res = await (0, import_undici.request)(url, {
       method: req.method,
       headers: { "user-agent": userAgent, ...headers },
       body: req.body?.(),
-      dispatcher,
-      signal: req.signal
+      dispatcher: dispatcherFor(url),
+      signal: req.signal,
+      headersTimeout,
+      // A body that brings nothing for a whole window fails here; a trickle, in body.ts.
+      bodyTimeout: speedFloor.windowMs
     });
     return { status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body, url };
   };
@@ -36699,7 +37107,25 @@ function createTransport(options = {}) {
       url = next.toString();
     }
   };
+  const exhausted = /* @__PURE__ */ new WeakSet();
+  const wrap = (req, error) => {
+    const wrapped = wrapNetworkError(req, error, headersTimeout);
+    if (typeof wrapped === "object" && wrapped !== null) exhausted.add(wrapped);
+    return wrapped;
+  };
   return {
+    speedFloor,
+    async retrying(attempt, signal) {
+      for (let n = 0; ; n++) {
+        try {
+          return await attempt();
+        } catch (error) {
+          const retryable = isTransientNetworkError(error) && !exhausted.has(error);
+          if (n >= retries || !retryable) throw error;
+          await sleep2(retryDelayMs(n, baseDelay), void 0, { signal });
+        }
+      }
+    },
     baseUrl(host) {
       const plain = isLoopbackHost(host) || insecure.has(host.toLowerCase());
       return `${plain ? "http" : "https"}://${host}`;
@@ -36712,7 +37138,7 @@ function createTransport(options = {}) {
         try {
           res = await sendWithRedirects(req);
         } catch (error) {
-          if (last || !isTransientNetworkError(error)) throw wrapNetworkError(req, error);
+          if (last || !isTransientNetworkError(error)) throw wrap(req, error);
           await sleep2(retryDelayMs(attempt, baseDelay), void 0, { signal: req.signal });
           continue;
         }
@@ -36727,7 +37153,8 @@ function createTransport(options = {}) {
       }
     },
     async close() {
-      await ownDispatcher?.close();
+      await own?.direct.close();
+      await own?.proxied?.close();
     }
   };
 }
@@ -36742,10 +37169,34 @@ function flattenHeaders(headers) {
     out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
   return out;
 }
-function wrapNetworkError(req, error) {
+function createDispatchers(env) {
+  const pick = (name) => env[name] || env[name.toLowerCase()] || void 0;
+  const httpProxy = pick("HTTP_PROXY");
+  const httpsProxy = pick("HTTPS_PROXY");
+  const direct = new import_undici.Agent({ connections: 8 });
+  if (!httpProxy && !httpsProxy) return { direct, proxied: void 0, schemes: /* @__PURE__ */ new Set() };
+  const schemes = /* @__PURE__ */ new Set();
+  if (httpProxy) schemes.add("http:");
+  if (httpsProxy) schemes.add("https:");
+  const proxied = new import_undici.EnvHttpProxyAgent({
+    connections: 8,
+    ...httpProxy ? { httpProxy } : {},
+    ...httpsProxy ? { httpsProxy } : {},
+    noProxy: pick("NO_PROXY") ?? ""
+  });
+  return { direct, proxied, schemes };
+}
+function wrapNetworkError(req, error, headersTimeoutMs) {
   if (!(error instanceof Error) || error.name === "AbortError") return error;
+  if (error instanceof RegistryTimeoutError) return error;
   const code2 = error.code;
   const host = new URL(req.url).host;
+  if (code2 === "UND_ERR_HEADERS_TIMEOUT") {
+    return new RegistryTimeoutError(
+      `${host} did not answer ${req.method} ${req.url} within ${headersTimeoutMs / 1e3} s (tried several times)`,
+      { cause: error }
+    );
+  }
   return new RegistryRequestError(
     `${req.method} ${req.url} failed: ${code2 ?? error.message}`,
     void 0,
@@ -36760,6 +37211,7 @@ var init_transport = __esm({
   "src/registry/transport.ts"() {
     "use strict";
     import_undici = __toESM(require_undici(), 1);
+    init_body();
     init_errors3();
     RETRYABLE_CODES = /* @__PURE__ */ new Set([
       "ECONNRESET",
@@ -36769,7 +37221,9 @@ var init_transport = __esm({
       "UND_ERR_SOCKET",
       "UND_ERR_CLOSED",
       "UND_ERR_CONNECT_TIMEOUT",
-      "UND_ERR_HEADERS_TIMEOUT"
+      "UND_ERR_HEADERS_TIMEOUT",
+      "UND_ERR_BODY_TIMEOUT",
+      "TBUILD_REGISTRY_TIMEOUT"
     ]);
     MAX_REDIRECTS = 5;
     MAX_RETRY_AFTER_MS = 3e4;
@@ -36777,44 +37231,7 @@ var init_transport = __esm({
 });
 
 // src/registry/verify.ts
-import { createHash as createHash10 } from "node:crypto";
 import { Transform as Transform3 } from "node:stream";
-function createVerifyStream(what, digest, size) {
-  const hash = createHash10("sha256");
-  let received = 0;
-  let held;
-  return new Transform3({
-    transform(chunk, _encoding, callback) {
-      received += chunk.length;
-      if (size !== void 0 && received > size) {
-        callback(
-          new DigestMismatchError2(
-            `${what} is larger than announced`,
-            `${size} bytes`,
-            `more than ${size}`
-          )
-        );
-        return;
-      }
-      hash.update(chunk);
-      const previous = held;
-      held = chunk;
-      callback(null, previous);
-    },
-    flush(callback) {
-      const actual = `sha256:${hash.digest("hex")}`;
-      if (size !== void 0 && received !== size) {
-        callback(
-          new DigestMismatchError2(`${what} size mismatch`, `${size} bytes`, `${received} bytes`)
-        );
-      } else if (actual !== digest) {
-        callback(new DigestMismatchError2(`${what} digest mismatch`, digest, actual));
-      } else {
-        callback(null, held);
-      }
-    }
-  });
-}
 function createByteCounter(action, repository, digest, total, report) {
   let current = 0;
   return new Transform3({
@@ -36828,14 +37245,13 @@ function createByteCounter(action, repository, digest, total, report) {
 var init_verify = __esm({
   "src/registry/verify.ts"() {
     "use strict";
-    init_errors3();
   }
 });
 
 // src/registry/upload.ts
-import { pipeline as pipeline5 } from "node:stream";
+import { pipeline as pipeline6 } from "node:stream";
 import { setTimeout as sleep3 } from "node:timers/promises";
-async function uploadBlob(caller, options, ref, digest, size, open5, extra) {
+async function uploadBlob(caller, options, ref, digest, size, open6, extra) {
   const ctx = {
     registry: ref.registry,
     scopes: [repositoryScope(ref.repository, ["pull", "push"])],
@@ -36848,7 +37264,7 @@ async function uploadBlob(caller, options, ref, digest, size, open5, extra) {
     blobsUrl: `${caller.apiBase(ref.registry)}/${ref.repository}/blobs`,
     digest,
     size,
-    open: open5,
+    open: open6,
     options,
     signal: extra.signal
   };
@@ -36947,7 +37363,7 @@ async function putWhole(s, location) {
     const source = s.open();
     if (!report) return source;
     const counter = createByteCounter("push", s.ctx.image, s.digest, s.size, report);
-    return pipeline5(source, counter, () => void 0);
+    return pipeline6(source, counter, () => void 0);
   };
   const res = await s.caller.call(s.ctx, {
     method: "PUT",
@@ -37075,7 +37491,9 @@ __export(client_exports, {
   MANIFEST_ACCEPT: () => MANIFEST_ACCEPT,
   createRegistryClient: () => createRegistryClient
 });
-import { pipeline as pipeline6 } from "node:stream";
+import { createHash as createHash10 } from "node:crypto";
+import { Readable as Readable5 } from "node:stream";
+import { setTimeout as sleep4 } from "node:timers/promises";
 function toRef(input) {
   return typeof input === "string" ? parseReference(input) : input;
 }
@@ -37085,6 +37503,8 @@ function createRegistryClient(options = {}) {
   const auth = createAuthenticator(transport, options.credentials, overrides);
   const caller = createCaller(transport, auth);
   const progress = options.onProgress;
+  const retries = options.retries ?? 3;
+  const baseDelay = options.retryBaseDelayMs ?? 250;
   const pullContext = (ref, what) => ({
     registry: ref.registry,
     scopes: [repositoryScope(ref.repository, ["pull"])],
@@ -37094,20 +37514,95 @@ function createRegistryClient(options = {}) {
   const manifestUrl = (ref, reference) => `${caller.apiBase(ref.registry)}/${ref.repository}/manifests/${reference}`;
   const fetchManifest = async (ref, accept, signal) => {
     const ctx = pullContext(ref, "manifest");
-    const res = await caller.call(ctx, {
-      method: "GET",
-      url: manifestUrl(ref, ref.digest ?? ref.tag ?? "latest"),
-      headers: { accept: accept.join(", ") },
-      ...signal ? { signal } : {}
-    });
-    if (res.status !== 200) throw await caller.fail(ctx, res);
-    const body = Buffer.from(await res.body.arrayBuffer());
+    const { body, headers } = await transport.retrying(async () => {
+      const res = await caller.call(ctx, {
+        method: "GET",
+        url: manifestUrl(ref, ref.digest ?? ref.tag ?? "latest"),
+        headers: { accept: accept.join(", ") },
+        ...signal ? { signal } : {}
+      });
+      if (res.status !== 200) throw await caller.fail(ctx, res);
+      const bytes = await readBounded(res, {
+        what: `manifest of ${ctx.image}`,
+        registry: ref.registry,
+        limit: RESPONSE_LIMITS.manifest,
+        floor: transport.speedFloor
+      });
+      return { body: bytes, headers: res.headers };
+    }, signal);
     return parseManifestResponse(
       ref,
       body,
-      res.headers["content-type"],
-      res.headers["docker-content-digest"]
+      headers["content-type"],
+      headers["docker-content-digest"]
     );
+  };
+  async function* blobChunks(ref, digest, opts, first) {
+    const what = `blob ${digest} of ${repositoryName(ref)}`;
+    const hash = createHash10("sha256");
+    const limit = opts.size;
+    const announced = Number(first.headers["content-length"]);
+    const total = limit ?? (Number.isFinite(announced) ? announced : void 0);
+    let received = 0;
+    let held;
+    let res = first;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!res) res = await blobRequest(ref, digest, received, opts.signal);
+        let skip = res.status === 206 ? 0 : received;
+        const guard = { what, registry: ref.registry, floor: transport.speedFloor };
+        const chunks = guardedChunks(res.body, void 0, guard);
+        res = void 0;
+        for await (let chunk of chunks) {
+          if (skip > 0) {
+            const dropped = Math.min(skip, chunk.length);
+            skip -= dropped;
+            chunk = chunk.subarray(dropped);
+            if (chunk.length === 0) continue;
+          }
+          received += chunk.length;
+          if (limit !== void 0 && received > limit)
+            throw new DigestMismatchError2(
+              `${what} is larger than announced`,
+              `${limit} bytes`,
+              `more than ${limit}`
+            );
+          hash.update(chunk);
+          if (held) yield held;
+          held = chunk;
+          if (progress)
+            progress({
+              action: "pull",
+              repository: repositoryName(ref),
+              digest,
+              current: received,
+              total
+            });
+        }
+        break;
+      } catch (error) {
+        if (attempt >= retries || !isTransientNetworkError(error)) throw error;
+        await sleep4(retryDelayMs(attempt, baseDelay), void 0, { signal: opts.signal });
+      }
+    }
+    if (limit !== void 0 && received !== limit)
+      throw new DigestMismatchError2(`${what} size mismatch`, `${limit} bytes`, `${received} bytes`);
+    const actual = `sha256:${hash.digest("hex")}`;
+    if (actual !== digest) throw new DigestMismatchError2(`${what} digest mismatch`, digest, actual);
+    if (held) yield held;
+  }
+  const blobRequest = async (ref, digest, offset, signal) => {
+    const ctx = pullContext(ref, `blob ${digest}`);
+    const res = await caller.call(ctx, {
+      method: "GET",
+      url: `${caller.apiBase(ref.registry)}/${ref.repository}/blobs/${digest}`,
+      followRedirects: true,
+      ...offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {},
+      ...signal ? { signal } : {}
+    });
+    if (res.status !== 200 && !(offset > 0 && res.status === 206))
+      throw await caller.fail(ctx, res);
+    return res;
   };
   const client = {
     async getManifest(input, opts = {}) {
@@ -37160,9 +37655,16 @@ function createRegistryClient(options = {}) {
         );
       }
       const configDigest = result.manifest.config.digest;
-      const stream = await client.fetchBlob(ref, configDigest, {
-        size: result.manifest.config.size
-      });
+      const configSize = result.manifest.config.size;
+      if (!(configSize <= RESPONSE_LIMITS.config)) {
+        throw new RegistryResponseTooLargeError(
+          `image config ${configDigest} of ${formatReference(ref)}`,
+          ref.registry,
+          RESPONSE_LIMITS.config,
+          configSize
+        );
+      }
+      const stream = await client.fetchBlob(ref, configDigest, { size: configSize });
       const chunks = [];
       for await (const chunk of stream) chunks.push(chunk);
       const configBody = Buffer.concat(chunks);
@@ -37171,23 +37673,8 @@ function createRegistryClient(options = {}) {
     },
     async fetchBlob(input, digest, opts = {}) {
       const ref = toRef(input);
-      const ctx = pullContext(ref, `blob ${digest}`);
-      const res = await caller.call(ctx, {
-        method: "GET",
-        url: `${caller.apiBase(ref.registry)}/${ref.repository}/blobs/${digest}`,
-        followRedirects: true,
-        ...opts.signal ? { signal: opts.signal } : {}
-      });
-      if (res.status !== 200) throw await caller.fail(ctx, res);
-      const announced = res.headers["content-length"] ? Number(res.headers["content-length"]) : void 0;
-      const total = opts.size ?? announced;
-      const verify = createVerifyStream(
-        `blob ${digest} of ${repositoryName(ref)}`,
-        digest,
-        opts.size
-      );
-      const counted = progress ? createByteCounter("pull", repositoryName(ref), digest, total, progress) : void 0;
-      return counted ? pipeline6(res.body, counted, verify, () => void 0) : pipeline6(res.body, verify, () => void 0);
+      const first = await blobRequest(ref, digest, 0, opts.signal);
+      return Readable5.from(blobChunks(ref, digest, opts, first), { objectMode: false });
     },
     async blobExists(input, digest) {
       const ref = toRef(input);
@@ -37202,8 +37689,8 @@ function createRegistryClient(options = {}) {
       if (res.status === 404) return false;
       throw await caller.fail(ctx, res);
     },
-    async uploadBlob(input, digest, size, open5, opts = {}) {
-      return uploadBlob(caller, options, toRef(input), digest, size, open5, {
+    async uploadBlob(input, digest, size, open6, opts = {}) {
+      return uploadBlob(caller, options, toRef(input), digest, size, open6, {
         ...opts.mountFrom ? { mountFrom: toRef(opts.mountFrom) } : {},
         ...opts.signal ? { signal: opts.signal } : {}
       });
@@ -37289,13 +37776,13 @@ var init_client = __esm({
     init_oci();
     init_platform();
     init_auth();
+    init_body();
     init_errors3();
     init_http_call();
     init_platform_select();
     init_reference();
     init_transport();
     init_upload();
-    init_verify();
     MANIFEST_ACCEPT = [
       MediaType.OciIndex,
       MediaType.OciManifest,
@@ -37318,10 +37805,10 @@ __export(credentials_exports, {
   loadCredentialStore: () => loadCredentialStore,
   normalizeServerAddress: () => normalizeServerAddress
 });
-import { spawn as spawn6 } from "node:child_process";
+import { spawn as spawn7 } from "node:child_process";
 import { mkdir as mkdir20, readFile as readFile16, rename as rename5, writeFile as writeFile12 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
-import { dirname as dirname3, join as join18 } from "node:path";
+import { dirname as dirname4, join as join19 } from "node:path";
 function configKeyFor(registry) {
   return registry === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : registry;
 }
@@ -37331,8 +37818,8 @@ function hostOfKey(key) {
 }
 function createDockerConfigCredentials(options = {}) {
   const env = options.env ?? process.env;
-  const configDir = options.configDir ?? env.DOCKER_CONFIG ?? join18(homedir2(), ".docker");
-  const configPath = join18(configDir, "config.json");
+  const configDir = options.configDir ?? env.DOCKER_CONFIG ?? join19(homedir2(), ".docker");
+  const configPath = join19(configDir, "config.json");
   const helperEnv = env;
   const helperFor = (config, registry) => {
     const helpers = config.credHelpers ?? {};
@@ -37416,7 +37903,7 @@ async function readConfig(path34) {
   }
 }
 async function writeConfig(path34, config) {
-  await mkdir20(dirname3(path34), { recursive: true, mode: 448 });
+  await mkdir20(dirname4(path34), { recursive: true, mode: 448 });
   const temp = `${path34}.${process.pid}.tmp`;
   await writeFile12(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
   await rename5(temp, path34);
@@ -37474,7 +37961,7 @@ async function getFromHelper(helper, serverUrl2, env) {
 function runHelper(helper, action, input, env, tolerateExitCode = false) {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve2, reject) => {
-    const child = spawn6(program, [action], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn7(program, [action], { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
@@ -37530,7 +38017,7 @@ import path27 from "node:path";
 
 // src/cache/store.ts
 import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
-import { join as join11, resolve } from "node:path";
+import { join as join12, resolve } from "node:path";
 
 // src/cache/blob-store.ts
 init_digest();
@@ -37710,13 +38197,13 @@ async function measureTree(dir) {
         await walk(child);
         continue;
       }
-      const stat12 = await lstat(child, { bigint: true });
-      if (stat12.nlink > 1n) {
-        const id = `${stat12.dev}:${stat12.ino}`;
+      const stat13 = await lstat(child, { bigint: true });
+      if (stat13.nlink > 1n) {
+        const id = `${stat13.dev}:${stat13.ino}`;
         if (seen.has(id)) continue;
         seen.add(id);
       }
-      if (stat12.isFile() || stat12.isSymbolicLink()) total += Number(stat12.size);
+      if (stat13.isFile() || stat13.isSymbolicLink()) total += Number(stat13.size);
     }
   };
   await walk(dir);
@@ -38154,32 +38641,72 @@ function resolveLayout(root) {
   };
 }
 
+// src/cache/permissions.ts
+import { chmod, open as open3, readdir as readdir4, stat as stat2 } from "node:fs/promises";
+import { dirname, join as join5 } from "node:path";
+var PRIVATE_DIR = 448;
+var PRIVATE_FILE = 384;
+async function secureLayout(layout) {
+  const legacy = ((await stat2(layout.snapshots)).mode & 511) !== PRIVATE_DIR;
+  for (const dir of [
+    layout.root,
+    dirname(layout.blobs),
+    layout.blobs,
+    layout.tmp,
+    layout.mounts,
+    layout.cacheMounts,
+    layout.snapshots
+  ]) {
+    await chmod(dir, PRIVATE_DIR);
+  }
+  if (legacy) {
+    for (const name of await readdir4(layout.snapshots)) {
+      await chmodIfExists(join5(layout.snapshots, name), PRIVATE_DIR);
+    }
+  }
+  await createPrivateFile(layout.database);
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+    await chmodIfExists(layout.database + suffix, PRIVATE_FILE);
+  }
+}
+async function createPrivateFile(file) {
+  const handle = await open3(file, "a", PRIVATE_FILE);
+  await handle.close();
+}
+async function chmodIfExists(path34, mode) {
+  try {
+    await chmod(path34, mode);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
 // src/cache/default-root.ts
 import { homedir } from "node:os";
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 function defaultStoreRoot(env = process.env) {
   if (env.TBUILD_ROOT) return env.TBUILD_ROOT;
   if (process.getuid?.() === 0) return "/var/lib/tbuild";
-  const dataHome = env.XDG_DATA_HOME || join5(env.HOME || homedir(), ".local", "share");
-  return join5(dataHome, "tbuild");
+  const dataHome = env.XDG_DATA_HOME || join6(env.HOME || homedir(), ".local", "share");
+  return join6(dataHome, "tbuild");
 }
 
 // src/cache/gc.ts
 import { unlinkSync as unlinkSync2 } from "node:fs";
-import { join as join8 } from "node:path";
+import { join as join9 } from "node:path";
 
 // src/cache/process-lease.ts
 import { readFileSync as readFileSync2 } from "node:fs";
 import { randomBytes as randomBytes2 } from "node:crypto";
 function readProcessStartTime(pid) {
-  let stat12;
+  let stat13;
   try {
-    stat12 = readFileSync2(`/proc/${pid}/stat`, "utf8");
+    stat13 = readFileSync2(`/proc/${pid}/stat`, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
   }
-  const fields = stat12.slice(stat12.lastIndexOf(")") + 2).split(" ");
+  const fields = stat13.slice(stat13.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
   if (state === "Z" || state === "X") return void 0;
   return Number(fields[19]);
@@ -38206,8 +38733,8 @@ function parseLeaseName(name) {
 
 // src/cache/snapshot-store.ts
 import { existsSync as existsSync2 } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { join as join6 } from "node:path";
+import { chmod as chmod2, mkdir } from "node:fs/promises";
+import { join as join7 } from "node:path";
 function createSnapshotStore(ctx, onCreate = () => void 0) {
   const { db } = ctx;
   const dir = ctx.layout.snapshots;
@@ -38238,11 +38765,12 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
       });
       onCreate(id);
       try {
-        await mkdir(join6(dir, String(id), "fs"), { recursive: true, mode: 493 });
-        await mkdir(join6(dir, String(id), "work"), { mode: 448 });
+        await mkdir(join7(dir, String(id), "fs"), { recursive: true, mode: 493 });
+        await chmod2(join7(dir, String(id)), 448);
+        await mkdir(join7(dir, String(id), "work"), { mode: 448 });
       } catch (error) {
         db.prepare("DELETE FROM snapshots WHERE id = ?").run(id);
-        await removeTree(join6(dir, String(id)));
+        await removeTree(join7(dir, String(id)));
         throw error;
       }
       return toInfo(requireRow(id));
@@ -38250,8 +38778,8 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
     async commit(id, meta) {
       const row = requireRow(id);
       if (row.committed) throw new SnapshotStateError(id, "is already committed");
-      const size = await measureTree(join6(dir, String(id), "fs"));
-      await removeTree(join6(dir, String(id), "work"));
+      const size = await measureTree(join7(dir, String(id), "fs"));
+      await removeTree(join7(dir, String(id), "work"));
       withTransaction(db, () => {
         requireRow(id);
         db.prepare(
@@ -38299,7 +38827,7 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
     addLayerBlob(id, blob) {
       withTransaction(db, () => {
         requireCommitted(id);
-        if (!existsSync2(join6(ctx.layout.blobs, blob.digest.slice("sha256:".length)))) {
+        if (!existsSync2(join7(ctx.layout.blobs, blob.digest.slice("sha256:".length)))) {
           throw new BlobNotFoundError(blob.digest);
         }
         db.prepare(
@@ -38314,7 +38842,7 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
         if (user) throw new SnapshotInUseError(id, user);
         deleteSnapshotRow(ctx, id);
       });
-      await removeTree(join6(dir, String(id)));
+      await removeTree(join7(dir, String(id)));
     },
     list() {
       const rows = db.prepare("SELECT * FROM snapshots ORDER BY id").all();
@@ -38343,8 +38871,8 @@ function rowToInfo(dir, row) {
   const info2 = {
     id: row.id,
     parent: row.parent,
-    dir: join6(dir, String(row.id), "fs"),
-    workDir: join6(dir, String(row.id), "work"),
+    dir: join7(dir, String(row.id), "fs"),
+    workDir: join7(dir, String(row.id), "work"),
     committed: row.committed === 1,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at
@@ -38357,12 +38885,12 @@ function rowToInfo(dir, row) {
 
 // src/cache/usage-graph.ts
 init_digest();
-import { readdir as readdir4, stat as stat2 } from "node:fs/promises";
-import { join as join7 } from "node:path";
+import { readdir as readdir5, stat as stat3 } from "node:fs/promises";
+import { join as join8 } from "node:path";
 async function listStoredBlobs(ctx) {
   let names;
   try {
-    names = await readdir4(ctx.layout.blobs);
+    names = await readdir5(ctx.layout.blobs);
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
@@ -38372,7 +38900,7 @@ async function listStoredBlobs(ctx) {
     const digest = `sha256:${name}`;
     if (!isDigest(digest)) continue;
     try {
-      const info2 = await stat2(join7(ctx.layout.blobs, name));
+      const info2 = await stat3(join8(ctx.layout.blobs, name));
       blobs.push({ digest, size: info2.size, mtimeMs: info2.mtimeMs });
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -38524,7 +39052,7 @@ async function removeUnusedSnapshots(ctx, protectFrom) {
     });
     if (round.length === 0) break;
     for (const row of round) {
-      await removeTree(join8(ctx.layout.snapshots, String(row.id)));
+      await removeTree(join9(ctx.layout.snapshots, String(row.id)));
       ids.push(row.id);
       bytes += row.size ?? 0;
     }
@@ -38541,7 +39069,7 @@ function removeUnusedBlobs(ctx, blobs, protectFrom) {
     for (const blob of blobs) {
       if (keep.has(blob.digest) || blob.mtimeMs >= protectFrom) continue;
       try {
-        unlinkSync2(join8(ctx.layout.blobs, blob.digest.slice("sha256:".length)));
+        unlinkSync2(join9(ctx.layout.blobs, blob.digest.slice("sha256:".length)));
         removed.push(blob);
       } catch (error) {
         if (!isNotFound(error)) throw error;
@@ -38580,7 +39108,7 @@ function measureDiskUsage(ctx, blobs, cacheMounts) {
 // src/cache/image-refs.ts
 init_digest();
 import { existsSync as existsSync3, readFileSync as readFileSync3 } from "node:fs";
-import { join as join9 } from "node:path";
+import { join as join10 } from "node:path";
 function isUnnamedImage(record) {
   return record.name === record.config;
 }
@@ -38643,7 +39171,7 @@ function createImageRefs(ctx) {
 }
 function blobPath(ctx, digest) {
   if (!isDigest(digest)) throw new TypeError(`not a sha256 digest: ${String(digest)}`);
-  return join9(ctx.layout.blobs, digestHex(digest));
+  return join10(ctx.layout.blobs, digestHex(digest));
 }
 function collectImageBlobs(ctx, record) {
   const found = /* @__PURE__ */ new Set([record.manifest, record.config]);
@@ -38756,8 +39284,8 @@ function releaseOwnLocks(ctx) {
 }
 
 // src/cache/recover.ts
-import { readdir as readdir5, stat as stat3 } from "node:fs/promises";
-import { join as join10 } from "node:path";
+import { readdir as readdir6, stat as stat4 } from "node:fs/promises";
+import { join as join11 } from "node:path";
 var UNOWNED_TEMP_MAX_AGE_MS = 60 * 60 * 1e3;
 async function recoverStore(ctx) {
   const report = {
@@ -38795,20 +39323,20 @@ function dropDeadOwnerRows(ctx) {
 async function listDeadLeases(dir) {
   let names;
   try {
-    names = await readdir5(dir);
+    names = await readdir6(dir);
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
   }
   const dead = [];
   for (const name of names) {
-    const path34 = join10(dir, name);
+    const path34 = join11(dir, name);
     const owner = parseLeaseName(name);
     if (owner) {
       if (!isProcessAlive(owner)) dead.push(path34);
       continue;
     }
-    const info2 = await stat3(path34).catch((error) => {
+    const info2 = await stat4(path34).catch((error) => {
       if (isNotFound(error)) return void 0;
       throw error;
     });
@@ -38827,13 +39355,13 @@ async function removeAbandonedSnapshots(ctx) {
     for (const row of dead) deleteSnapshotRow(ctx, row.id);
     return dead.map((r) => r.id);
   });
-  for (const id of ids) await removeTree(join10(ctx.layout.snapshots, String(id)));
+  for (const id of ids) await removeTree(join11(ctx.layout.snapshots, String(id)));
   return ids;
 }
 async function removeOrphanSnapshotDirs(ctx) {
   let names;
   try {
-    names = await readdir5(ctx.layout.snapshots);
+    names = await readdir6(ctx.layout.snapshots);
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
@@ -38846,7 +39374,7 @@ async function removeOrphanSnapshotDirs(ctx) {
   const removed = [];
   for (const name of names) {
     if (known.has(name)) continue;
-    const path34 = join10(ctx.layout.snapshots, name);
+    const path34 = join11(ctx.layout.snapshots, name);
     await removeTree(path34);
     removed.push(path34);
   }
@@ -38870,7 +39398,7 @@ async function openStore(options = {}) {
   db.prepare(
     "INSERT INTO sessions (token, owner_pid, owner_start, opened_at) VALUES (?, ?, ?, ?)"
   ).run(lease, me.pid, me.startTime, Date.now());
-  const leaseDirs = { tmp: join11(layout.tmp, lease), mounts: join11(layout.mounts, lease) };
+  const leaseDirs = { tmp: join12(layout.tmp, lease), mounts: join12(layout.mounts, lease) };
   const made = /* @__PURE__ */ new Set();
   const ensure = async (dir) => {
     if (!made.has(dir)) await mkdir2(dir, { recursive: true, mode: 448 });
@@ -38894,8 +39422,8 @@ async function openStore(options = {}) {
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),
-    tempDir: async (prefix) => mkdtemp2(join11(await ensure(leaseDirs.tmp), `${prefix}-`)),
-    mountDir: async (prefix) => mkdtemp2(join11(await ensure(leaseDirs.mounts), `${prefix}-`)),
+    tempDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.tmp), `${prefix}-`)),
+    mountDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.mounts), `${prefix}-`)),
     async prune(pruneOptions = {}) {
       const release = await acquireLock(ctx, "gc");
       try {
@@ -38929,8 +39457,9 @@ async function createLayout(layout) {
       layout.mounts,
       layout.cacheMounts
     ]) {
-      await mkdir2(dir, { recursive: true, mode: 457 });
+      await mkdir2(dir, { recursive: true, mode: 448 });
     }
+    await secureLayout(layout);
   } catch (error) {
     throw new StoreAccessError(layout.root, error.message, { cause: error });
   }
@@ -38944,7 +39473,7 @@ function closeInstance(ctx, created, lease, dirs) {
   }
   for (const id of abandoned) {
     ctx.db.prepare("DELETE FROM snapshots WHERE id = ? AND committed = 0").run(id);
-    removeTreeSync(join11(ctx.layout.snapshots, String(id)));
+    removeTreeSync(join12(ctx.layout.snapshots, String(id)));
   }
   ctx.db.prepare("DELETE FROM sessions WHERE token = ?").run(lease);
   if (countOwnSessions(ctx) === 0) releaseOwnLocks(ctx);
@@ -38979,8 +39508,8 @@ var sizeUnits = {
 };
 
 // src/doctor/index.ts
-import { access, constants, readFile as readFile2 } from "node:fs/promises";
-import path from "node:path";
+init_which();
+import { readFile as readFile2 } from "node:fs/promises";
 
 // src/doctor/checks.ts
 function programs(id, title, level, names, packages, purpose) {
@@ -39041,6 +39570,14 @@ var CHECKS = [
   privileges,
   programs("runc", "runc", "required", ["runc"], ["runc"], "RUN steps run in runc containers"),
   programs(
+    "setpriv",
+    "setpriv",
+    "required",
+    ["setpriv"],
+    ["util-linux"],
+    "RUN containers die with tbuild (a parent-death signal)"
+  ),
+  programs(
     "mount",
     "mount tools",
     "required",
@@ -39049,6 +39586,14 @@ var CHECKS = [
     "layers are overlay mounts"
   ),
   overlay,
+  programs(
+    "slirp4netns",
+    "slirp4netns",
+    "optional",
+    ["slirp4netns", "unshare"],
+    ["slirp4netns", "util-linux"],
+    "RUN's default network (isolated, outbound only); without it only --network=none builds run RUN steps"
+  ),
   programs(
     "attr",
     "extended attribute tools",
@@ -39116,18 +39661,6 @@ function currentHost(env = process.env, uid = process.geteuid?.() ?? 0) {
     which: (program) => which(program, env.PATH ?? "")
   };
 }
-async function which(program, searchPath) {
-  for (const dir of searchPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, program);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-    }
-  }
-  return void 0;
-}
 async function runChecks(host = currentHost(), checks = CHECKS) {
   return Promise.all(checks.map((check) => check.run(host)));
 }
@@ -39193,6 +39726,7 @@ function isIndexMediaType(mediaType) {
 init_platform_select();
 init_reference();
 import { Transform as Transform2 } from "node:stream";
+import { pipeline as pipeline3 } from "node:stream/promises";
 init_errors();
 var ImageNotAvailableError = class extends TbuildError {
   constructor(ref, cause) {
@@ -39268,16 +39802,16 @@ function createImageProvider(options) {
             signal
           });
           let received = 0;
-          const counted = stream.pipe(
+          await pipeline3(
+            stream,
             new Transform2({
               transform(chunk, _encoding, done) {
                 progress(layer.digest, received += chunk.length, layer.size);
                 done(null, chunk);
               }
-            })
+            }),
+            (counted) => store.blobs.ingest(counted, { digest: layer.digest, size: layer.size })
           );
-          stream.on("error", (error) => counted.destroy(error));
-          await store.blobs.ingest(counted, { digest: layer.digest, size: layer.size });
         }
         parent = await unpackInto(
           store,
@@ -39778,15 +40312,15 @@ function typeOf(mode) {
   if (format === S_IFLNK) return "symlink";
   return "other";
 }
-function makeRecord(reader, path34, abs, stat12) {
-  const type = typeOf(stat12.mode);
+function makeRecord(reader, path34, abs, stat13) {
+  const type = typeOf(stat13.mode);
   const record = {
     path: path34,
     type,
-    mode: stat12.mode & 4095,
-    uid: stat12.uid,
-    gid: stat12.gid,
-    size: type === "dir" ? 0 : stat12.size
+    mode: stat13.mode & 4095,
+    uid: stat13.uid,
+    gid: stat13.gid,
+    size: type === "dir" ? 0 : stat13.size
   };
   if (type === "symlink") record.linkTarget = reader.readlink(abs, path34);
   return record;
@@ -39803,16 +40337,16 @@ function walkDir2(state, abs, rel, parent, held) {
   for (const name of reader.list(abs, rel)) {
     const childRel = rel === "" ? name : `${rel}/${name}`;
     const childAbs = `${abs}/${name}`;
-    const stat12 = reader.lstat(childAbs, childRel);
-    if (stat12 === void 0) continue;
+    const stat13 = reader.lstat(childAbs, childRel);
+    if (stat13 === void 0) continue;
     let childState;
     if (!state.matcher.empty) {
       const match = state.matcher.matchWithParent(childRel, parent);
       childState = match.state;
       if (match.excluded) {
-        if ((stat12.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
+        if ((stat13.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
           const heldDir = {
-            record: makeRecord(reader, childRel, childAbs, stat12),
+            record: makeRecord(reader, childRel, childAbs, stat13),
             parent: held,
             emitted: false
           };
@@ -39825,13 +40359,13 @@ function walkDir2(state, abs, rel, parent, held) {
       }
       emitHeld(state, held);
     }
-    const record = makeRecord(reader, childRel, childAbs, stat12);
+    const record = makeRecord(reader, childRel, childAbs, stat13);
     state.files.set(childRel, record);
     if (record.type === "dir") {
       walkDir2(state, childAbs, childRel, childState, void 0);
     } else if (record.type === "file") {
-      const digest = state.statCache.lookupIn(abs, name, stat12);
-      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat12, record });
+      const digest = state.statCache.lookupIn(abs, name, stat13);
+      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat13, record });
       else {
         record.digest = digest;
         state.reused++;
@@ -39849,9 +40383,9 @@ async function hashFile(abs, size) {
   }
   return `sha256:${hash.digest("hex")}`;
 }
-function isSafeToCache(stat12, readStartMs) {
-  const margin = stat12.ctimeMs % 1e3 === 0 ? 2e3 : 50;
-  return stat12.ctimeMs < readStartMs - margin;
+function isSafeToCache(stat13, readStartMs) {
+  const margin = stat13.ctimeMs % 1e3 === 0 ? 2e3 : 50;
+  return stat13.ctimeMs < readStartMs - margin;
 }
 async function hashPending(state) {
   const limit = pLimit(HASH_CONCURRENCY);
@@ -40029,17 +40563,17 @@ function contextPath(selector, rel, selectorIsDir) {
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { mkdir as mkdir8, readFile as readFile7, rename as rename3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname as dirname2 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
   return Number(ns / 1000000000n) * 1e3 + Number(ns % 1000000000n) / 1e6;
 }
-function signatureOf(stat12) {
-  if (typeof stat12.dev === "number") {
-    const n = stat12;
+function signatureOf(stat13) {
+  if (typeof stat13.dev === "number") {
+    const n = stat13;
     return `${n.dev}	${n.ino}	${n.size}	${n.mtimeMs}	${n.ctimeMs}`;
   }
-  const big = stat12;
+  const big = stat13;
   return `${big.dev}	${big.ino}	${big.size}	${msOfNs(big.mtimeNs)}	${msOfNs(big.ctimeNs)}`;
 }
 function splitPath2(absPath) {
@@ -40088,20 +40622,20 @@ var StatCache = class _StatCache {
     return this.count;
   }
   /** The digest recorded for this exact file version, or undefined. */
-  lookup(absPath, stat12) {
+  lookup(absPath, stat13) {
     const [dir, name] = splitPath2(absPath);
-    return this.lookupIn(dir, name, stat12);
+    return this.lookupIn(dir, name, stat13);
   }
   /** lookup() for the file `name` in the directory `absDir` (no trailing slash). */
-  lookupIn(absDir, name, stat12) {
+  lookupIn(absDir, name, stat13) {
     const entry = this.dirs.get(absDir)?.get(name);
-    if (entry === void 0 || entry.signature !== signatureOf(stat12)) return void 0;
+    if (entry === void 0 || entry.signature !== signatureOf(stat13)) return void 0;
     return entry.digest;
   }
   /** Remember `digest` (`sha256:<hex>`) for this file version. */
-  record(absPath, stat12, digest) {
+  record(absPath, stat13, digest) {
     const [dir, name] = splitPath2(absPath);
-    const signature = signatureOf(stat12);
+    const signature = signatureOf(stat13);
     const full = digest.startsWith("sha256:") ? digest : `sha256:${digest}`;
     let entries = this.dirs.get(dir);
     if (entries === void 0) this.dirs.set(dir, entries = /* @__PURE__ */ new Map());
@@ -40140,7 +40674,7 @@ var StatCache = class _StatCache {
   }
 };
 async function writeAtomically(file, text) {
-  await mkdir8(dirname(file), { recursive: true });
+  await mkdir8(dirname2(file), { recursive: true });
   const temp = `${file}.tmp-${process.pid}-${randomBytes4(4).toString("hex")}`;
   try {
     await writeFile2(temp, text);
@@ -40367,7 +40901,7 @@ import { readFile as readFile9 } from "node:fs/promises";
 import path8 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir9, readdir as readdir7, readFile as readFile8, rm as rm5, stat as stat4, utimes as utimes4, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir9, readdir as readdir8, readFile as readFile8, rm as rm5, stat as stat5, utimes as utimes4, writeFile as writeFile3 } from "node:fs/promises";
 import path6 from "node:path";
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
@@ -40406,7 +40940,7 @@ function openRecordIndex(dir) {
         await mkdir9(dir, { recursive: true, mode: 448 });
         for (const [digest, kept] of pending) {
           const file = fileOf2(digest);
-          const exists3 = await stat4(file).catch(() => void 0);
+          const exists3 = await stat5(file).catch(() => void 0);
           if (exists3) {
             const now = /* @__PURE__ */ new Date();
             await utimes4(file, now, now);
@@ -40427,10 +40961,10 @@ ${kept.records}`, {
   };
 }
 async function trim(dir) {
-  const names = await readdir7(dir);
+  const names = await readdir8(dir);
   if (names.length <= KEEP2) return;
   const dated = await Promise.all(
-    names.map(async (name) => ({ name, mtime: (await stat4(path6.join(dir, name))).mtimeMs }))
+    names.map(async (name) => ({ name, mtime: (await stat5(path6.join(dir, name))).mtimeMs }))
   );
   dated.sort((x, y) => y.mtime - x.mtime);
   for (const { name } of dated.slice(KEEP2)) await rm5(path6.join(dir, name), { force: true });
@@ -40452,9 +40986,9 @@ function rememberingReader(base, into) {
       return names;
     },
     lstat(abs, rel) {
-      const stat12 = base.lstat(abs, rel);
-      into.stats.set(abs, stat12);
-      return stat12;
+      const stat13 = base.lstat(abs, rel);
+      into.stats.set(abs, stat13);
+      return stat13;
     },
     readlink(abs, rel) {
       const target = base.readlink(abs, rel);
@@ -40489,9 +41023,9 @@ function incrementalReader(previous, disk, into) {
     },
     lstat(abs, rel) {
       if (!previous.stats.has(abs) || stale(abs)) return reader.lstat(abs, rel);
-      const stat12 = previous.stats.get(abs);
-      into.stats.set(abs, stat12);
-      return stat12;
+      const stat13 = previous.stats.get(abs);
+      into.stats.set(abs, stat13);
+      return stat13;
     },
     readlink(abs, rel) {
       const target = previous.links.get(abs);
@@ -40682,7 +41216,7 @@ init_mounts();
 init_digest();
 init_errors5();
 import { createHash as createHash9 } from "node:crypto";
-import { chmod as chmod3, mkdir as mkdir10, writeFile as writeFile4 } from "node:fs/promises";
+import { chmod as chmod5, mkdir as mkdir10, writeFile as writeFile4 } from "node:fs/promises";
 import path9 from "node:path";
 function imageSourceHandler(engine, source) {
   let resolved;
@@ -40747,7 +41281,7 @@ function httpSourceHandler(engine, source) {
         await mkdir10(snapshot.dir, { recursive: true });
         const file = path9.join(snapshot.dir, name);
         await writeFile4(file, data);
-        await chmod3(file, 384);
+        await chmod5(file, 384);
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -40914,7 +41448,7 @@ function createWorker(engine, definition) {
 init_errors();
 init_platform();
 import { execFile as execFile5 } from "node:child_process";
-import { access as access2, chmod as chmod9, mkdtemp as mkdtemp4, readdir as readdir10, rm as rm11, writeFile as writeFile7 } from "node:fs/promises";
+import { access as access2, chmod as chmod11, mkdtemp as mkdtemp4, readdir as readdir11, rm as rm11, writeFile as writeFile7 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import path18 from "node:path";
 
@@ -41070,7 +41604,7 @@ async function probePlatform(platform, options = {}) {
   try {
     const probe = path18.join(dir, `probe-${platform.architecture}`);
     await writeFile7(probe, program);
-    await chmod9(probe, 493);
+    await chmod11(probe, 493);
     if (COMPAT[host.architecture]?.includes(platform.architecture) && await run5(probe, []))
       return { platform, mode: "native" };
     const interpreter = qemuInterpreter(platform);
@@ -41109,7 +41643,7 @@ async function probePlatform(platform, options = {}) {
 async function registerOnHost(platform, registration) {
   if (!await exists(`${BINFMT}/register`))
     await run5("mount", ["-t", "binfmt_misc", "binfmt_misc", BINFMT]);
-  const entries = await readdir10(BINFMT).catch(() => []);
+  const entries = await readdir11(BINFMT).catch(() => []);
   if (entries.includes(`tbuild-qemu-${qemuName(platform)}`)) return;
   await writeFile7(`${BINFMT}/register`, registration).catch(() => void 0);
 }
@@ -41843,7 +42377,7 @@ function createSolver(solverOptions = {}) {
 init_platform();
 
 // src/builder/containers.ts
-import { readdir as readdir12 } from "node:fs/promises";
+import { readdir as readdir13 } from "node:fs/promises";
 import path22 from "node:path";
 function lazyRuncExecutor(stateDir) {
   let executor;
@@ -41851,12 +42385,15 @@ function lazyRuncExecutor(stateDir) {
     async run(spec, io, signal) {
       executor ??= Promise.resolve().then(() => (init_runc(), runc_exports)).then((m) => m.createRuncExecutor({ stateDir }));
       return (await executor).run(spec, io, signal);
+    },
+    async close() {
+      if (executor) await (await executor).close?.();
     }
   };
 }
 async function cleanupStaleContainers2(stateDir) {
   const leftovers = await Promise.all(
-    ["runc", "bundles"].map((d) => readdir12(path22.join(stateDir, d)).catch(() => []))
+    ["runc", "bundles"].map((d) => readdir13(path22.join(stateDir, d)).catch(() => []))
   );
   if (leftovers.every((names) => names.length === 0)) return;
   await (await Promise.resolve().then(() => (init_runc(), runc_exports))).cleanupStaleContainers(stateDir);
@@ -42164,9 +42701,9 @@ function lexWords(text, options) {
   if (inWord) words.push(word);
   return words;
 }
-function findClosingQuote(text, open5) {
-  const quote = text[open5];
-  for (let i = open5 + 1; i < text.length; i++) {
+function findClosingQuote(text, open6) {
+  const quote = text[open6];
+  for (let i = open6 + 1; i < text.length; i++) {
     if (quote === '"' && text[i] === "\\") i++;
     else if (text[i] === quote) return i;
   }
@@ -42509,6 +43046,14 @@ function buildInstruction(line, escapeToken) {
   return instruction;
 }
 
+// src/parser/limits.ts
+var MAX_DOCKERFILE_BYTES = 4 * 1024 * 1024;
+var MAX_EXPANDED_WORD = 1024 * 1024;
+var MAX_TOTAL_EXPANSION = 64 * 1024 * 1024;
+function createExpansionBudget(total = MAX_TOTAL_EXPANSION) {
+  return { remaining: total, total };
+}
+
 // src/parser/parser.ts
 var LineReader = class {
   lines;
@@ -42524,6 +43069,7 @@ var LineReader = class {
   }
 };
 function parseDockerfile(text, options = {}) {
+  checkSize(text, options.file);
   const state = {
     reader: new LineReader(text),
     directives: createDirectiveState(),
@@ -42649,6 +43195,19 @@ function withRange(state, range, step) {
 function fileOf(options) {
   return options.file === void 0 ? {} : { file: options.file };
 }
+function checkSize(text, file) {
+  if (text.length * 3 <= MAX_DOCKERFILE_BYTES) return;
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes <= MAX_DOCKERFILE_BYTES) return;
+  throw new DockerfileParseError(
+    `${file ?? "Dockerfile"} is ${(bytes / 2 ** 20).toFixed(1)} MiB; tbuild reads Dockerfiles of at most ${MAX_DOCKERFILE_BYTES / 2 ** 20} MiB`,
+    {
+      range: { start: 1, end: 1 },
+      hint: "Keep data out of the Dockerfile: COPY it from the build context instead.",
+      ...file === void 0 ? {} : { file }
+    }
+  );
+}
 
 // src/parser/lexer-errors.ts
 init_errors();
@@ -42679,6 +43238,21 @@ var VariableRequiredError = class extends TbuildError {
     this.variable = variable;
   }
 };
+var ExpansionLimitError = class extends TbuildError {
+  what;
+  limit;
+  constructor(what, limit, options = {}) {
+    super("TBUILD_EXPANSION_LIMIT", `${what} exceeds tbuild's limit of ${formatBytes2(limit)}`, {
+      hint: "A variable that expands into itself several times grows exponentially; put large data in a file in the build context instead of ARG/ENV/LABEL values.",
+      ...options
+    });
+    this.what = what;
+    this.limit = limit;
+  }
+};
+function formatBytes2(n) {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
+}
 
 // src/parser/shell-pattern.ts
 var ShellPatternError = class extends Error {
@@ -42732,16 +43306,18 @@ function trimShellPrefix(value, pattern, greedy) {
 function trimShellSuffix(value, pattern, greedy) {
   return reverseString(trimShellPrefix(reverseString(value), reversePattern(pattern), greedy));
 }
-function replaceShellPattern(value, pattern, replacement, all) {
+function replaceShellPattern(value, pattern, replacement, all, maxLength = Infinity) {
   const re = shellPatternToRegex(pattern, true, false);
   if (!all) {
     const match = re.exec(value);
     if (match === null) return value;
     return value.slice(0, match.index) + replacement + value.slice(match.index + match[0].length);
   }
-  return replaceAllGo(value, new RegExp(re.source, "gu"), replacement);
+  return replaceAllGo(value, new RegExp(re.source, "gu"), replacement, maxLength);
 }
-function replaceAllGo(value, re, template) {
+var ShellPatternTooLong = class extends Error {
+};
+function replaceAllGo(value, re, template, maxLength) {
   let out = "";
   let copied = 0;
   let lastMatchEnd = -1;
@@ -42757,6 +43333,7 @@ function replaceAllGo(value, re, template) {
       continue;
     }
     out += value.slice(copied, start) + expandGoTemplate(template, match[0]);
+    if (out.length > maxLength) throw new ShellPatternTooLong();
     copied = end;
     lastMatchEnd = end;
     searchAt = end > start ? end : start + codePointWidth(value, start);
@@ -42803,6 +43380,8 @@ var LexFailure = class extends Error {
     this.variable = variable;
   }
 };
+var WordTooLong = class extends Error {
+};
 var EOF = "";
 function isSpace2(ch) {
   return ch !== "\uFEFF" && /^\s$/u.test(ch);
@@ -42830,6 +43409,10 @@ var WordCollector = class {
     this.inWord = true;
   }
   addString(str) {
+    if (!/\s/u.test(str)) {
+      if (str.length > 0) this.addRawString(str);
+      return;
+    }
     for (const ch of str) this.addChar(ch);
   }
   addRawString(str) {
@@ -42853,6 +43436,7 @@ var Lexer = class {
   skipUnset;
   rawQuotes;
   keepQuotes;
+  maxWord;
   rawEscapes = false;
   used = /* @__PURE__ */ new Set();
   unset = /* @__PURE__ */ new Set();
@@ -42863,7 +43447,13 @@ var Lexer = class {
     this.skipUnset = options.skipUnsetEnv ?? false;
     this.rawQuotes = options.heredoc ?? false;
     this.keepQuotes = options.keepQuotes ?? false;
+    this.maxWord = options.maxWordLength ?? MAX_EXPANDED_WORD;
     this.rawEscapes = this.rawQuotes;
+  }
+  /** `text` when it is within the word limit; checked wherever a value is appended. */
+  bounded(text) {
+    if (text.length > this.maxWord) throw new WordTooLong();
+    return text;
   }
   peek() {
     return this.chars[this.pos] ?? EOF;
@@ -42900,13 +43490,13 @@ var Lexer = class {
       }
       if (ch === "$") {
         const value = this.processDollar();
-        result += value;
+        result = this.bounded(result + value);
         words.addString(value);
         continue;
       }
       if ((ch === "'" || ch === '"') && !this.rawQuotes) {
         const value = ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
-        result += value;
+        result = this.bounded(result + value);
         words.addRawString(value);
         continue;
       }
@@ -42953,7 +43543,7 @@ var Lexer = class {
         return result + quote;
       }
       if (peeked === "$") {
-        result += this.processDollar();
+        result = this.bounded(result + this.processDollar());
         continue;
       }
       let ch = this.next();
@@ -43072,23 +43662,37 @@ var Lexer = class {
     }
     const value = this.lookup(name);
     if (value === void 0 && this.skipUnset) return `\${${name}/${pattern}/${replacement}}`;
+    let replaced;
     try {
-      return replaceShellPattern(value ?? "", pattern, replacement, all);
+      replaced = replaceShellPattern(value ?? "", pattern, replacement, all, this.maxWord);
     } catch (err) {
+      if (err instanceof ShellPatternTooLong) throw new WordTooLong();
       throw patternFailure(pattern, err);
     }
+    return this.bounded(replaced);
   }
 };
 function patternFailure(pattern, err) {
   const detail = err instanceof ShellPatternError || err instanceof SyntaxError ? err.message : String(err);
   return new LexFailure(`invalid pattern (${pattern}) in substitution: ${detail}`);
 }
+function quoteStart(word) {
+  return JSON.stringify(word.length > 60 ? `${word.slice(0, 60)}\u2026` : word);
+}
 function run6(word, env, options) {
   const lexer = new Lexer(word, env, options);
   try {
     const { result, words } = lexer.processUntil(EOF, lexer.rawQuotes);
+    const budget = options.budget;
+    if (budget) {
+      budget.remaining -= result.length;
+      if (budget.remaining < 0)
+        throw new ExpansionLimitError("the total expansion of the Dockerfile", budget.total);
+    }
     return { result, words, lexer };
   } catch (err) {
+    if (err instanceof WordTooLong)
+      throw new ExpansionLimitError(`expanding ${quoteStart(word)}`, lexer.maxWord, { cause: err });
     if (!(err instanceof LexFailure)) throw err;
     if (err.variable !== void 0)
       throw new VariableRequiredError(word, err.variable, err.message, { cause: err });
@@ -43138,6 +43742,7 @@ function createLookup(env, args) {
 }
 
 // src/frontend/build-context.ts
+init_errors();
 init_platform();
 
 // src/frontend/errors.ts
@@ -43157,6 +43762,13 @@ var UnknownFlagError = class extends DockerfileError {
 var InvalidInstructionError = class extends DockerfileError {
   constructor(message, options = {}) {
     super("TBUILD_INVALID_INSTRUCTION", message, options);
+  }
+};
+var EntitlementError = class extends DockerfileError {
+  entitlement;
+  constructor(entitlement, message, options = {}) {
+    super("TBUILD_ENTITLEMENT", message, options);
+    this.entitlement = entitlement;
   }
 };
 var UnknownTargetError = class extends DockerfileError {
@@ -43192,7 +43804,8 @@ function didYouMean(suggestion, fallback) {
 }
 
 // src/frontend/expand.ts
-function createExpander(lookup, escapeToken, location) {
+function createExpander(lookup, escapeToken, location, budget) {
+  const opts = budget ? { escapeToken, budget } : { escapeToken };
   const unset = /* @__PURE__ */ new Set();
   const used = /* @__PURE__ */ new Set();
   const note = (out) => {
@@ -43203,8 +43816,12 @@ function createExpander(lookup, escapeToken, location) {
     try {
       return run8();
     } catch (error) {
+      if (error instanceof ExpansionLimitError) {
+        throw new ExpansionLimitError(error.what, error.limit, { location, cause: error });
+      }
       const message = error instanceof Error ? error.message : String(error);
-      throw new InvalidInstructionError(`cannot expand "${text}": ${message}`, {
+      const shown = text.length > 200 ? `${text.slice(0, 200)}\u2026` : text;
+      throw new InvalidInstructionError(`cannot expand "${shown}": ${message}`, {
         hint: "Check the ${\u2026} syntax; use \\$ (or the escape character) for a literal dollar sign.",
         location,
         cause: error
@@ -43216,30 +43833,30 @@ function createExpander(lookup, escapeToken, location) {
     used,
     word(text) {
       return wrap(text, () => {
-        const out = processWord(text, lookup, { escapeToken });
+        const out = processWord(text, lookup, opts);
         note(out);
         return out.result;
       });
     },
     heredoc(text) {
       return wrap(text, () => {
-        const out = processWord(text, lookup, { escapeToken, heredoc: true });
+        const out = processWord(text, lookup, { ...opts, heredoc: true });
         note(out);
         return out.result;
       });
     },
     words(text) {
       return wrap(text, () => {
-        const out = processWords(text, lookup, { escapeToken });
+        const out = processWords(text, lookup, opts);
         note(out);
         return out.words;
       });
     }
   };
 }
-function expandForDisplay(text, lookup, escapeToken) {
+function expandForDisplay(text, lookup, escapeToken, budget) {
   try {
-    return processWord(text, lookup, { escapeToken }).result;
+    return processWord(text, lookup, budget ? { escapeToken, budget } : { escapeToken }).result;
   } catch (error) {
     void error;
     return text;
@@ -43312,7 +43929,7 @@ function stageLookup(ctx) {
   return createLookup(ctx.env, /* @__PURE__ */ new Map());
 }
 function stageExpander(ctx, cmd) {
-  return createExpander(stageLookup(ctx), ctx.build.escapeToken, cmd.location);
+  return createExpander(stageLookup(ctx), ctx.build.escapeToken, cmd.location, ctx.build.expansion);
 }
 function nextStepPrefix(ctx) {
   ctx.step += 1;
@@ -43342,15 +43959,20 @@ function createImageResolver(images) {
     const key = `${ref}|${platform.os}/${platform.architecture}/${platform.variant ?? ""}`;
     let found = memo2.get(key);
     if (!found) {
-      found = images.resolve(ref, platform).then((resolved) => {
-        if (!resolved) {
-          throw new BaseImageNotFoundError(`base image "${ref}" could not be found`, {
-            hint: "Check the image name and tag, log in if it is private, or build the stage it names.",
-            location
-          });
+      found = images.resolve(ref, platform).then(
+        (resolved) => {
+          if (!resolved) {
+            throw new BaseImageNotFoundError(`base image "${ref}" could not be found`, {
+              hint: "Check the image name and tag, log in if it is private, or build the stage it names.",
+              location
+            });
+          }
+          return resolved;
+        },
+        (error) => {
+          throw withLocation(error, location);
         }
-        return resolved;
-      });
+      );
       memo2.set(key, found);
     }
     return found;
@@ -43371,7 +43993,14 @@ function createContextState(opts) {
 }
 function describeCommand(ctx, cmd) {
   const text = cmd.original.replace(/^\s*\S+/, (word) => word.toUpperCase()).split("\n")[0];
-  return expandForDisplay(text, stageLookup(ctx), ctx.build.escapeToken);
+  return shortTitle(
+    expandForDisplay(text, stageLookup(ctx), ctx.build.escapeToken, ctx.build.expansion)
+  );
+}
+var MAX_TITLE_CHARS = 4e3;
+function shortTitle(title) {
+  if (title.length <= MAX_TITLE_CHARS) return title;
+  return `${title.slice(0, MAX_TITLE_CHARS)}\u2026 (${title.length - MAX_TITLE_CHARS} more characters)`;
 }
 function describeRun(ctx, cmd, options) {
   let text = cmd.original.trim().split("\n")[0];
@@ -43381,12 +44010,18 @@ function describeRun(ctx, cmd, options) {
   let shown;
   try {
     const escapeToken = ctx.build.escapeToken;
-    shown = processWord(text, masked, { escapeToken, keepQuotes: true, skipUnsetEnv: true }).result;
+    const budget = ctx.build.expansion;
+    shown = processWord(text, masked, {
+      escapeToken,
+      keepQuotes: true,
+      skipUnsetEnv: true,
+      budget
+    }).result;
   } catch (error) {
     void error;
     shown = text;
   }
-  return shown.replace(/^\S+/, (word) => word.toUpperCase());
+  return shortTitle(shown.replace(/^\S+/, (word) => word.toUpperCase()));
 }
 function summarizeHeredoc(content) {
   const lines = content.trim().replace(/\r\n/g, "\n").split("\n");
@@ -44818,8 +45453,8 @@ async function dispatchCopy(ctx, cmd) {
   }
   const dest = joinWorkdir(stageWorkdir(ctx), rawDest);
   const chown4 = cmd.chown === void 0 ? void 0 : parseChown(x.word(cmd.chown));
-  const chmod11 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
-  const mode = chmod11 === "" ? void 0 : parseChmod(chmod11, fail);
+  const chmod13 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
+  const mode = chmod13 === "" ? void 0 : parseChmod(chmod13, fail);
   const exclude = cmd.exclude.map((e) => x.word(e));
   const from = cmd.kind === "copy" && cmd.from !== void 0 ? stageExpander(ctx, cmd).word(cmd.from) : void 0;
   const fromState = from === void 0 ? void 0 : await resolveFromRef(ctx, from, cmd.location);
@@ -44966,6 +45601,7 @@ function dispatchWorkdir(ctx, cmd) {
 
 // src/frontend/dispatch-run.ts
 async function dispatchRun(ctx, cmd) {
+  checkEntitlements(ctx, cmd);
   const x = stageExpander(ctx, cmd);
   const extraMounts = [];
   const args = runArgs(ctx, cmd, extraMounts);
@@ -45002,13 +45638,30 @@ async function dispatchRun(ctx, cmd) {
     env,
     cwd: stageWorkdir(ctx),
     user: ctx.image.config.User ?? "",
-    network: cmd.network ?? "default",
+    network: cmd.network ?? ctx.build.opts.forceNetwork ?? "default",
     security: cmd.security ?? "sandbox",
     mounts: extraMounts,
     platform: ctx.platform,
     metadata
   });
   addHistory(ctx.image, `RUN ${runCommandString(ctx, args)}`, true, ctx.build.created);
+}
+function checkEntitlements(ctx, cmd) {
+  const granted = ctx.build.opts.entitlements;
+  if (granted === void 0) return;
+  const need = (entitlement, flag) => {
+    if (granted.includes(entitlement)) return;
+    throw new EntitlementError(
+      entitlement,
+      `RUN ${flag} needs the ${entitlement} entitlement, which this build does not grant`,
+      {
+        location: cmd.location,
+        hint: `Build with --allow ${entitlement} if you trust this Dockerfile, or remove ${flag}.`
+      }
+    );
+  };
+  if (cmd.network === "host") need("network.host", "--network=host");
+  if (cmd.security === "insecure") need("security.insecure", "--security=insecure");
 }
 function runArgs(ctx, cmd, mounts) {
   if (cmd.heredocs.length === 0 || !cmd.shellForm)
@@ -45087,7 +45740,8 @@ async function lowerMount(ctx, spec, cmd) {
 // src/frontend/lower-stage.ts
 function stageBase(build, stage) {
   const from = stage.from;
-  const x = createExpander(createLookup([], build.globalArgs), build.escapeToken, from.location);
+  const lookup = createLookup([], build.globalArgs);
+  const x = createExpander(lookup, build.escapeToken, from.location, build.expansion);
   const base = x.word(from.image);
   if (base === "") {
     throw new InvalidInstructionError(`FROM: base name (${from.image}) should not be blank`, {
@@ -45295,7 +45949,8 @@ async function lowerDockerfile(text, opts, images, warnings) {
   const usedBuildArgs = /* @__PURE__ */ new Set();
   const escapeToken = parsed.escapeToken;
   lintDefaultBaseNames(table, predefinedArgs(opts.platform, opts.buildPlatform), escapeToken, lint);
-  const globalArgs = computeGlobalArgs(table, opts, escapeToken, usedBuildArgs);
+  const expansion = createExpansionBudget();
+  const globalArgs = computeGlobalArgs(table, opts, escapeToken, usedBuildArgs, expansion);
   for (const stage of table.stages) {
     lintFromVariables(stage, globalArgs, table.globalArgs, escapeToken, lint);
   }
@@ -45309,6 +45964,7 @@ async function lowerDockerfile(text, opts, images, warnings) {
     images,
     table,
     escapeToken,
+    expansion,
     globalArgs,
     warnings,
     lint,
@@ -45367,12 +46023,12 @@ function typeStages(parsed, file, lint) {
   lintCommandCasing(table, lint);
   return table;
 }
-function computeGlobalArgs(table, opts, escapeToken, used) {
+function computeGlobalArgs(table, opts, escapeToken, used, budget) {
   const globals = new Map(
     predefinedArgs(opts.platform, opts.buildPlatform)
   );
   for (const cmd of table.globalArgs) {
-    const x = createExpander(createLookup([], globals), escapeToken, cmd.location);
+    const x = createExpander(createLookup([], globals), escapeToken, cmd.location, budget);
     for (const arg of cmd.args) {
       const key = x.word(arg.key);
       let value = arg.value === void 0 ? globals.get(key) : x.word(arg.value);
@@ -45436,6 +46092,9 @@ async function checkDockerfile(text, opts, images) {
   }
 }
 
+// src/frontend/types.ts
+var ENTITLEMENTS = ["network.host", "security.insecure"];
+
 // src/builder/lower.ts
 async function lowerDockerfile2(prepared, images, warnings = [], platform = prepared.options.platform) {
   const { options } = prepared;
@@ -45452,11 +46111,8 @@ async function lowerDockerfile2(prepared, images, warnings = [], platform = prep
 }
 function checkPrepared(prepared, images) {
   const { options } = prepared;
-  return checkDockerfile(
-    options.dockerfileText,
-    frontendOptions(prepared),
-    resolverFor(images, options.pull)
-  );
+  const { entitlements: _granted, ...checkOptions } = frontendOptions(prepared);
+  return checkDockerfile(options.dockerfileText, checkOptions, resolverFor(images, options.pull));
 }
 function frontendOptions({ options, dockerignore }) {
   return {
@@ -45470,6 +46126,8 @@ function frontendOptions({ options, dockerignore }) {
     pull: options.pull,
     labels: { ...options.labels },
     namedContexts: { ...options.namedContexts },
+    entitlements: [...options.allow],
+    ...options.network !== "default" ? { forceNetwork: options.network } : {},
     extraHosts: [...options.extraHosts],
     ulimits: [...options.ulimits],
     ...options.shmSize !== void 0 ? { shmSize: options.shmSize } : {},
@@ -45862,15 +46520,15 @@ async function writeOutput(ctx, output) {
 }
 
 // src/builder/options.ts
+import { readFile as readFile15, stat as stat10 } from "node:fs/promises";
+import path26 from "node:path";
 init_errors();
 init_platform();
-import { readFile as readFile15, stat as stat9 } from "node:fs/promises";
-import path26 from "node:path";
 
 // src/builder/named-contexts.ts
 init_errors();
 init_git_url();
-import { stat as stat8 } from "node:fs/promises";
+import { stat as stat9 } from "node:fs/promises";
 import path25 from "node:path";
 async function resolveNamedContexts(given, cwd, disposers) {
   const contexts = {};
@@ -45904,7 +46562,7 @@ async function resolveOne(name, value, cwd, disposers) {
       }
     );
   const dir = path25.resolve(cwd, value);
-  if (!(await stat8(dir).catch(() => void 0))?.isDirectory())
+  if (!(await stat9(dir).catch(() => void 0))?.isDirectory())
     throw new UsageError(`--build-context ${name}: ${value} is not a directory`, {
       hint: "Give an existing directory, or docker-image://REF for an image."
     });
@@ -45940,7 +46598,7 @@ async function resolveBuildOptions(options, run8 = {}) {
 }
 async function resolveWithContext(options, at, fetched, disposers, dispose) {
   const contextDir = fetched?.dir ?? path26.resolve(at.cwd, options.context ?? ".");
-  const st = await stat9(contextDir).catch(() => void 0);
+  const st = await stat10(contextDir).catch(() => void 0);
   if (!st?.isDirectory()) {
     throw new InputError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
       hint: "Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin."
@@ -45950,6 +46608,7 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
   const buildArgs = { ...options.buildArgs };
   const platforms = options.platform ? parseTargetPlatforms(options.platform) : [hostPlatform()];
   const tags = [...options.tags ?? []];
+  const allow = checkEntitlements2(options.allow ?? []);
   return Object.freeze({
     contextDir,
     dockerfilePath: dockerfile.path,
@@ -45973,7 +46632,8 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
       (s) => "file" in s ? { id: s.id, file: path26.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
     ),
     sshAgents: { ...options.sshAgents },
-    network: checkNetwork(options.network ?? "default"),
+    allow,
+    network: checkNetwork(options.network ?? "default", allow),
     labels: { ...options.labels },
     sourceDateEpoch: sourceDateEpoch(buildArgs.SOURCE_DATE_EPOCH ?? at.env.SOURCE_DATE_EPOCH),
     namedContexts: await resolveNamedContexts(options.buildContexts ?? {}, at.cwd, disposers),
@@ -45995,10 +46655,23 @@ function displayName(file, contextDir, given) {
   const rel = path26.relative(contextDir, file);
   return rel.startsWith("..") ? file : rel;
 }
-function checkNetwork(network) {
+function checkNetwork(network, allow) {
   if (!["default", "host", "none"].includes(network))
     throw new UsageError(`invalid --network "${network}"`, { hint: "Use default, host or none." });
+  if (network === "host" && !allow.includes("network.host"))
+    throw new UsageError("--network=host needs the network.host entitlement", {
+      hint: "Add --allow network.host if you trust this Dockerfile with the host network."
+    });
   return network;
+}
+function checkEntitlements2(given) {
+  for (const name of given) {
+    if (!ENTITLEMENTS.includes(name))
+      throw new UsageError(`invalid --allow "${name}"`, {
+        hint: `Use ${ENTITLEMENTS.join(" or ")}.`
+      });
+  }
+  return [...new Set(given)];
 }
 function sourceDateEpoch(text) {
   if (text === void 0 || text === "") return void 0;
@@ -46084,7 +46757,7 @@ async function releasePrepared(prepared) {
 
 // src/builder/result.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { rename as rename4, rm as rm17, stat as stat10, writeFile as writeFile11 } from "node:fs/promises";
+import { rename as rename4, rm as rm17, stat as stat11, writeFile as writeFile11 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -46155,7 +46828,7 @@ async function writeResultFiles(options, metadata) {
     await replaceFile(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
 }
 async function replaceFile(file, content) {
-  const existing = await stat10(file).catch(() => void 0);
+  const existing = await stat11(file).catch(() => void 0);
   if (existing && !existing.isFile()) return writeFile11(file, content);
   const temp = `${file}.tbuild-${randomBytes7(4).toString("hex")}`;
   try {
@@ -46183,7 +46856,8 @@ async function createBuilder(options = {}) {
     ]);
     return createRegistryClient2({
       insecureRegistries: [...options.insecureRegistries ?? []],
-      credentials: options.credentials ?? await loadCredentialStore2(env)
+      credentials: options.credentials ?? await loadCredentialStore2(env),
+      proxyEnv: env
     });
   })();
   const stateDir = path27.join(store.root, "runc");
@@ -46295,6 +46969,7 @@ async function runBuild(session, prepared, run8) {
   let ok = false;
   const hostReady = session.checkHost();
   hostReady.catch(() => void 0);
+  const executor = lazyRuncExecutor(session.stateDir);
   try {
     const images = createImageProvider({ store, registry: session.registry });
     const lowered = await lowerPlatforms(prepared, images, emit);
@@ -46307,7 +46982,7 @@ async function runBuild(session, prepared, run8) {
     const worker = createWorker(
       {
         store,
-        executor: lazyRuncExecutor(session.stateDir),
+        executor,
         images,
         localDirs: {
           context: options.contextDir,
@@ -46324,7 +46999,7 @@ async function runBuild(session, prepared, run8) {
         sshAgents: { ...options.sshAgents },
         onProgress: emit,
         emulation,
-        defaultNetwork: options.network === "none" ? "none" : "host"
+        defaultNetwork: options.network === "default" ? "isolated" : options.network
       },
       definitions.length === 1 ? definitions[0] : mergeDefinitions(definitions)
     );
@@ -46400,6 +47075,7 @@ async function runBuild(session, prepared, run8) {
     builtSnapshots.set(result, committed.kind === "image" ? committed.image.snapshot : null);
     return result;
   } finally {
+    await executor.close?.();
     emit({ type: "build.completed", time: Date.now(), durationMs: Date.now() - started, ok });
   }
 }
@@ -46565,7 +47241,7 @@ function parseOutputSpec(spec) {
 
 // src/builder/specs/run-flags.ts
 init_errors();
-import { stat as stat11 } from "node:fs/promises";
+import { stat as stat12 } from "node:fs/promises";
 import { isIP as isIP2 } from "node:net";
 import path28 from "node:path";
 function parseAddHosts(list) {
@@ -46636,7 +47312,7 @@ async function parseSshAgents(list, env) {
         hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
       });
     const socket = path28.resolve(given);
-    const st = await stat11(socket).catch(() => void 0);
+    const st = await stat12(socket).catch(() => void 0);
     if (!st?.isSocket())
       throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
         hint: 'tbuild forwards agent sockets, not key files: ssh-add the key to an agent (eval "$(ssh-agent)" && ssh-add KEY) and pass --ssh ID=$SSH_AUTH_SOCK.'
@@ -46876,7 +47552,7 @@ function createGitHubRenderer(stream, options = {}) {
     lastStep = id;
     stream.write(line + "\n");
   };
-  const open5 = (stage) => {
+  const open6 = (stage) => {
     if (live !== void 0) stream.write("::endgroup::\n");
     live = stage;
     lastStep = void 0;
@@ -46888,7 +47564,7 @@ function createGitHubRenderer(stream, options = {}) {
   const emit = (line, step) => {
     if (step === void 0) return;
     const stage = stageOf(step.name);
-    if (live === void 0) open5(stage);
+    if (live === void 0) open6(stage);
     if (stage === live) put(step.id, line);
     else waiting.set(stage, [...waiting.get(stage) ?? [], { id: step.id, line }]);
   };
@@ -46908,10 +47584,10 @@ function createGitHubRenderer(stream, options = {}) {
   const handOver = () => {
     if (live !== void 0 && (running.get(live)?.size ?? 0) > 0) return;
     const next = [...waiting.keys()][0];
-    if (next !== void 0) open5(next);
+    if (next !== void 0) open6(next);
   };
   const flush = () => {
-    while (waiting.size > 0) open5([...waiting.keys()][0]);
+    while (waiting.size > 0) open6([...waiting.keys()][0]);
     if (live !== void 0) stream.write("::endgroup::\n");
     live = void 0;
   };
@@ -47143,6 +47819,8 @@ async function toBuildOptions(inputs, ctx) {
     ...inputs["shm-size"] ? { shmSize: inInput("shm-size", () => parseRamSize(inputs["shm-size"], "shm-size")) } : {},
     ulimits: inInput("ulimit", () => parseUlimits(inputs.ulimit)),
     network: inputs.network || "default",
+    // As build-push-action: a list of entitlements; the builder refuses unknown ones.
+    allow: inInput("allow", () => parseAllow(inputs.allow)),
     labels: inInput("labels", () => parseKeyValues(inputs.labels, "--label")),
     ...cacheOptions(inputs)
   };
@@ -47154,17 +47832,19 @@ async function toBuildOptions(inputs, ctx) {
     pushTo: pushDestinations(outputs, inputs)
   };
 }
+function parseAllow(allow) {
+  const names = allow.flatMap((a) => a.split(",")).map((a) => a.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !ENTITLEMENTS.includes(n));
+  if (unknown.length)
+    throw new UsageError(`entitlement ${unknown.join(", ")} is not supported`, {
+      hint: `Use ${ENTITLEMENTS.join(" or ")}.`
+    });
+  return names;
+}
 function refuseUnsupported(inputs) {
   const refuse = (input, why, hint) => {
     throw new InputError2(input, why, { hint });
   };
-  const notes = inputs.allow.filter((a) => a !== "network.host");
-  if (notes.length)
-    refuse(
-      "allow",
-      `entitlement ${notes.join(", ")} is not supported`,
-      "Remove it: tbuild grants network.host and nothing else."
-    );
   for (const name of ["annotations", "attests"])
     if (inputs[name].length)
       refuse(name, "tbuild does not add annotations or attestations yet", `Remove ${name}.`);
@@ -49029,7 +49709,7 @@ function readInputs(env) {
 }
 
 // src/action/ownership.ts
-import { lchown as lchown6, lstat as lstat13, readdir as readdir14 } from "node:fs/promises";
+import { lchown as lchown6, lstat as lstat13, readdir as readdir15 } from "node:fs/promises";
 import path31 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
@@ -49045,17 +49725,17 @@ async function chownTree(target, uid, gid) {
   if (!st) return;
   await lchown6(target, uid, gid);
   if (!st.isDirectory()) return;
-  for (const name of await readdir14(target)) await chownTree(path31.join(target, name), uid, gid);
+  for (const name of await readdir15(target)) await chownTree(path31.join(target, name), uid, gid);
 }
 
 // src/action/privileges.ts
-import { spawn as spawn7 } from "node:child_process";
+import { spawn as spawn8 } from "node:child_process";
 import path32 from "node:path";
 var ELEVATED = "TBUILD_ACTION_ELEVATED";
 var SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 async function checkSudo() {
   const reason = await new Promise((resolve2) => {
-    const child = spawn7("sudo", ["-n", "true"], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn8("sudo", ["-n", "true"], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => stderr += d.toString());
     child.on("error", (error) => resolve2(`cannot run sudo: ${error.message}`));
@@ -49093,7 +49773,7 @@ async function runAsRoot(io, script) {
     process.execPath,
     script
   ];
-  const child = spawn7("sudo", args, { stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn8("sudo", args, { stdio: ["ignore", "inherit", "inherit"] });
   const forward = (signal) => () => child.kill(signal);
   const onInt = forward("SIGINT");
   const onTerm = forward("SIGTERM");
@@ -49119,7 +49799,7 @@ async function runAsRoot(io, script) {
 }
 
 // src/action/setup.ts
-import { spawn as spawn8 } from "node:child_process";
+import { spawn as spawn9 } from "node:child_process";
 function missingPackages(results, needGit) {
   const required = new Set(CHECKS.filter((c) => c.level === "required").map((c) => c.id));
   const wanted = results.filter(
@@ -49148,7 +49828,7 @@ async function ensureHostPackages(io, needGit) {
 function apt(io, args) {
   info(io, `apt-get ${args.join(" ")}`);
   return new Promise((resolve2, reject) => {
-    const child = spawn8("apt-get", args, {
+    const child = spawn9("apt-get", args, {
       env: { ...io.env, DEBIAN_FRONTEND: "noninteractive" },
       stdio: ["ignore", "pipe", "pipe"]
     });
@@ -49166,7 +49846,7 @@ function apt(io, args) {
 init_errors();
 var html = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "&#124;");
 var code = (text) => `<code>${html(text)}</code>`;
-function formatBytes2(bytes) {
+function formatBytes3(bytes) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
   let unit = 0;
@@ -49200,7 +49880,7 @@ function successSummary(result, facts) {
     ["Image ID", code(result.imageId)],
     [
       "Size",
-      `${formatBytes2(result.image.size)} (${result.image.layers} compressed layers and config)`
+      `${formatBytes3(result.image.size)} (${result.image.layers} compressed layers and config)`
     ],
     ["Pushed to", facts.pushTo.length ? facts.pushTo.map(code).join("<br>") : "not pushed"]
   ];
