@@ -253,12 +253,13 @@ describe('the runc executor', () => {
 
   it('runs as the user that USER names, with its supplementary groups', async () => {
     const user = await resolveUser(path.join(snapshots, '1'), 'app');
-    expect(user).toEqual({ uid: 1000, gid: 1000, additionalGids: [50, 100] });
+    // As BuildKit 28 sets them: the user's own gid is among its supplementary groups.
+    expect(user).toEqual({ uid: 1000, gid: 1000, additionalGids: [1000, 50, 100] });
     const run = await runShell('id; pwd; touch /tmp/x && stat -c %u:%g /tmp/x', {
       process: { cwd: '/home/app', ...user },
     });
     expect(run.stdout).toBe(
-      'uid=1000(app) gid=1000(app) groups=50(staff),100(users)\n/home/app\n1000:1000\n',
+      'uid=1000(app) gid=1000(app) groups=50(staff),100(users),1000(app)\n/home/app\n1000:1000\n',
     );
     await expect(resolveUser(path.join(snapshots, '1'), 'ap')).rejects.toMatchObject({
       code: 'TBUILD_UNKNOWN_USER',
