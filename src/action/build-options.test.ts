@@ -115,7 +115,7 @@ describe('inputs → build options', () => {
       [{ annotations: 'a=b' }, /input "annotations"/],
       [{ attests: 'type=sbom' }, /input "attests"/],
       [{ sbom: 'true' }, /input "sbom"/],
-      [{ allow: 'network.hots' }, /input "allow": entitlement network.hots is not supported/],
+      [{ allow: 'network.hots' }, /input "allow": invalid --allow "network.hots"/],
       [{ call: 'check' }, /input "call"/],
       [{ 'cgroup-parent': '/x' }, /input "cgroup-parent"/],
       [{ 'shm-size': 'lots' }, /input "shm-size": invalid --shm-size "lots"/],

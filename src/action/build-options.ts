@@ -13,10 +13,8 @@ import {
   parseRamSize,
   parseSshAgents,
   parseUlimits,
-  ENTITLEMENTS,
-  UsageError,
+  parseAllow,
   type BuildOptions,
-  type Entitlement,
   type NetworkMode,
   type OutputSpec,
   type SecretSpec,
@@ -93,20 +91,6 @@ export async function toBuildOptions(inputs: Inputs, ctx: MappingContext): Promi
     exportsImage: !outputs.some((o) => o.type === 'local' || o.type === 'tar'),
     pushTo: pushDestinations(outputs, inputs),
   };
-}
-
-/** `allow`'s entries (a list, or comma-separated as buildx takes them). */
-function parseAllow(allow: readonly string[]): Entitlement[] {
-  const names = allow
-    .flatMap((a) => a.split(','))
-    .map((a) => a.trim())
-    .filter(Boolean);
-  const unknown = names.filter((n) => !ENTITLEMENTS.includes(n as Entitlement));
-  if (unknown.length)
-    throw new UsageError(`entitlement ${unknown.join(', ')} is not supported`, {
-      hint: `Use ${ENTITLEMENTS.join(' or ')}.`,
-    });
-  return names as Entitlement[];
 }
 
 /** Inputs that would change the result in ways tbuild cannot: each fails, by name. */

@@ -88,7 +88,11 @@ export async function runAction(io: ActionIO): Promise<number> {
       Object.assign(env, auth);
       Object.assign(process.env, auth);
     }
-    await ensureHostPackages(io, isGitUrl(context));
+    await ensureHostPackages(io, {
+      git: isGitUrl(context),
+      // A build with RUN steps on the default network needs slirp4netns; with host or none not.
+      isolatedNetwork: (build.options.network ?? 'default') === 'default',
+    });
     const root = storeRoot(env);
     info(io, `tbuild store: ${root}`);
     builder = await createBuilder({ root, env });

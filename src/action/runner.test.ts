@@ -65,13 +65,19 @@ describe('the runner protocol', () => {
 });
 
 describe('runner setup', () => {
-  it('installs what required checks lack, and git only for a Git context', () => {
+  it('installs what required checks lack, git for a Git context, slirp4netns for the default network', () => {
     const results = [
       { id: 'runc', status: 'fail' as const, detail: '', packages: ['runc'] },
       { id: 'git', status: 'warn' as const, detail: '', packages: ['git'] },
       { id: 'find', status: 'warn' as const, detail: '', packages: ['findutils'] },
+      { id: 'slirp4netns', status: 'warn' as const, detail: '', packages: ['slirp4netns'] },
     ];
-    expect(missingPackages(results, false)).toEqual(['runc']);
-    expect(missingPackages(results, true)).toEqual(['runc', 'git']);
+    const none = { git: false, isolatedNetwork: false };
+    expect(missingPackages(results, none)).toEqual(['runc']);
+    expect(missingPackages(results, { ...none, git: true })).toEqual(['runc', 'git']);
+    expect(missingPackages(results, { ...none, isolatedNetwork: true })).toEqual([
+      'runc',
+      'slirp4netns',
+    ]);
   });
 });

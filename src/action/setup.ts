@@ -16,18 +16,26 @@ import {
 import { RunnerSetupError } from './errors.ts';
 import { group, info, type ActionIO } from './runner.ts';
 
-/** The packages this build lacks: every required check's, and git's for a Git context. */
-export function missingPackages(results: readonly CheckResult[], needGit: boolean): string[] {
+/** What a build needs beyond the required checks. */
+export interface BuildNeeds {
+  /** A Git context: git. */
+  git: boolean;
+  /** RUN's default (isolated) network: slirp4netns. */
+  isolatedNetwork: boolean;
+}
+
+/** The packages this build lacks: every required check's, and those `needs` adds. */
+export function missingPackages(results: readonly CheckResult[], needs: BuildNeeds): string[] {
   const required = new Set(CHECKS.filter((c) => c.level === 'required').map((c) => c.id));
-  const wanted = results.filter(
-    (r) => r.status !== 'ok' && (required.has(r.id) || (needGit && r.id === 'git')),
-  );
+  if (needs.git) required.add('git');
+  if (needs.isolatedNetwork) required.add('slirp4netns');
+  const wanted = results.filter((r) => r.status !== 'ok' && required.has(r.id));
   return packagesToInstall(wanted.map((r) => ({ ...r, status: 'fail' as const })));
 }
 
-export async function ensureHostPackages(io: ActionIO, needGit: boolean): Promise<void> {
+export async function ensureHostPackages(io: ActionIO, needs: BuildNeeds): Promise<void> {
   const host = currentHost(io.env, io.uid);
-  const packages = missingPackages(await runChecks(host), needGit);
+  const packages = missingPackages(await runChecks(host), needs);
   if (packages.length === 0) return;
   if (!(await host.which('apt-get')))
     throw new RunnerSetupError(`this runner lacks ${packages.join(', ')} and has no apt-get`, {
@@ -37,7 +45,7 @@ export async function ensureHostPackages(io: ActionIO, needGit: boolean): Promis
     await apt(io, ['update', '-q']);
     await apt(io, ['install', '-y', '-q', '--no-install-recommends', ...packages]);
   });
-  const still = missingPackages(await runChecks(host), needGit);
+  const still = missingPackages(await runChecks(host), needs);
   if (still.length)
     throw new RunnerSetupError(`${still.join(', ')} still missing after apt-get install`, {
       hint: 'Install them in an earlier step of the job.',

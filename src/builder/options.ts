@@ -6,10 +6,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ENTITLEMENTS } from '../frontend/index.ts';
 import { InputError, UsageError } from '../shared/errors.ts';
 import { hostPlatform, parseTargetPlatforms, type Platform } from '../shared/platform.ts';
 import { resolveNamedContexts, type NamedContextOption } from './named-contexts.ts';
+import { parseAllow } from './specs/run-flags.ts';
 import type { RemoteContext } from './remote-context.ts';
 import type {
   BuildOptions,
@@ -130,7 +130,8 @@ async function resolveWithContext(
   const buildArgs = { ...options.buildArgs };
   const platforms = options.platform ? parseTargetPlatforms(options.platform) : [hostPlatform()];
   const tags = [...(options.tags ?? [])];
-  const allow = checkEntitlements(options.allow ?? []);
+  // Typed callers may still pass any string: checked as the CLI's flag is.
+  const allow = parseAllow(options.allow);
   return Object.freeze({
     contextDir,
     dockerfilePath: dockerfile.path,
@@ -192,16 +193,6 @@ function checkNetwork(network: string, allow: readonly Entitlement[]): NetworkMo
       hint: 'Add --allow network.host if you trust this Dockerfile with the host network.',
     });
   return network as NetworkMode;
-}
-
-function checkEntitlements(given: readonly string[]): Entitlement[] {
-  for (const name of given) {
-    if (!ENTITLEMENTS.includes(name as Entitlement))
-      throw new UsageError(`invalid --allow "${name}"`, {
-        hint: `Use ${ENTITLEMENTS.join(' or ')}.`,
-      });
-  }
-  return [...new Set(given as Entitlement[])];
 }
 
 function sourceDateEpoch(text: string | undefined): number | undefined {

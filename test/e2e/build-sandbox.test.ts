@@ -90,19 +90,21 @@ describe('a killed tbuild', () => {
     const ctx = await makeContext({
       Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo start && sleep 7713\n',
     });
+    const otherSlirps = processesWith('slirp4netns');
     const running = await startBuildUntil(dirs.store, ctx, /sleep 7713/);
     // Until the container runs: the step starts before runc does.
     for (let i = 0; i < 100 && processesWith('sleep 7713').length === 0; i++)
       await new Promise((r) => setTimeout(r, 50));
     expect(processesWith('sleep 7713')).toHaveLength(1);
+    // The build's network: its slirp4netns must go too.
+    const ours = () => processesWith('slirp4netns').filter((p) => !otherSlirps.includes(p));
+    expect(ours()).toHaveLength(1);
     running.kill(); // SIGKILL
     await running.exited;
-    let left = processesWith('sleep 7713');
-    for (let i = 0; i < 50 && left.length > 0; i++) {
+    const leftovers = () => [...processesWith('sleep 7713'), ...ours()];
+    for (let i = 0; i < 50 && leftovers().length > 0; i++)
       await new Promise((r) => setTimeout(r, 100));
-      left = processesWith('sleep 7713');
-    }
-    expect(left).toEqual([]);
+    expect(leftovers()).toEqual([]);
     expect(runningContainers(dirs.store)).toBe('');
     const next = await makeContext({
       Dockerfile: 'FROM localhost:5000/busybox:latest\nRUN echo after > /after\n',

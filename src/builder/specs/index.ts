@@ -9,6 +9,7 @@ export { parseKeyValues, parseNamedValues } from './key-values.ts';
 export { OUTPUT_TYPES, parseOutputSpec } from './outputs.ts';
 export {
   parseAddHosts,
+  parseAllow,
   parseRamSize,
   parseSecrets,
   parseSshAgents,

@@ -1,12 +1,13 @@
 /**
- * Flags that shape RUN steps: --secret, --ssh, --add-host, --shm-size, --ulimit, each
+ * Flags that shape RUN steps: --secret, --ssh, --add-host, --shm-size, --ulimit, --allow, each
  * parsed as docker build / buildx take it.
  */
 import { stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { ENTITLEMENTS } from '../../frontend/index.ts';
 import { UsageError } from '../../shared/errors.ts';
-import type { HostEntry, SecretSpec, Ulimit } from '../types.ts';
+import type { Entitlement, HostEntry, SecretSpec, Ulimit } from '../types.ts';
 
 /** `--secret id=NAME,src=FILE` or `id=NAME[,env=VAR]` (VAR defaults to NAME). */
 export function parseSecrets(list: readonly string[] | undefined): SecretSpec[] {
@@ -40,6 +41,21 @@ export function parseAddHosts(list: readonly string[] | undefined): HostEntry[] 
       });
     return { host, ip };
   });
+}
+
+/** `--allow` entries (one per flag, or comma-separated): network.host, security.insecure. */
+export function parseAllow(list: readonly string[] | undefined): Entitlement[] {
+  const names = (list ?? [])
+    .flatMap((a) => a.split(','))
+    .map((a) => a.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    if (!ENTITLEMENTS.includes(name as Entitlement))
+      throw new UsageError(`invalid --allow "${name}"`, {
+        hint: `Use ${ENTITLEMENTS.join(' or ')}.`,
+      });
+  }
+  return [...new Set(names as Entitlement[])];
 }
 
 /** Docker's RAMInBytes: a number of bytes, or with b/k/m/g/t (powers of 1024). */

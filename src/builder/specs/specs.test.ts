@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   parseAddHosts,
+  parseAllow,
   parseAttributes,
   parseKeyValues,
   parseNamedValues,
@@ -74,6 +75,14 @@ describe('--output specs', () => {
 });
 
 describe('RUN-shaping flags', () => {
+  it('takes --allow once per flag or comma-separated, and refuses unknown entitlements', () => {
+    expect(parseAllow(['network.host', 'security.insecure,network.host'])).toEqual([
+      'network.host',
+      'security.insecure',
+    ]);
+    expect(() => parseAllow(['network'])).toThrow('invalid --allow "network"');
+  });
+
   it('--secret takes a file source or an environment variable (defaulting to the id)', () => {
     expect(parseSecrets(['id=a,src=rel/file', 'id=b,env=VAR', 'id=c'])).toEqual([
       { id: 'a', file: 'rel/file' },

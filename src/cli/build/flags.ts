@@ -5,6 +5,7 @@
  */
 import {
   parseAddHosts,
+  parseAllow,
   parseKeyValues,
   parseNamedValues,
   parseOutputSpec,
@@ -14,7 +15,7 @@ import {
   parseUlimits,
   refuseAttestation,
 } from '../../builder/specs/index.ts';
-import type { BuildOptions, Entitlement, NetworkMode } from '../../builder/types.ts';
+import type { BuildOptions, NetworkMode } from '../../builder/types.ts';
 import { UsageError } from '../../shared/errors.ts';
 import { parseCallOption, type CheckRequest } from './check.ts';
 
@@ -116,8 +117,7 @@ export async function parseBuildFlags(
     ulimits: parseUlimits(flags.ulimit),
     // The builder checks the value: one place for every front door.
     network: (flags.network ?? 'default') as NetworkMode,
-    // buildx takes one per flag; a comma list is accepted too. The builder checks names.
-    allow: (flags.allow ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()) as Entitlement[],
+    allow: parseAllow(flags.allow),
     labels: parseKeyValues(flags.label, '--label'),
   };
   return {
