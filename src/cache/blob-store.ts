@@ -6,9 +6,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, unlinkSync } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { digestHex, isDigest, sha256 } from '../shared/digest.ts';
+import { DiskFullError, isDiskFull } from '../shared/errors.ts';
 import type { Digest } from '../shared/digest.ts';
 import { BlobInUseError, BlobNotFoundError, DigestMismatchError } from './errors.ts';
 import { isNotFound, syncDirectory } from './fs-utils.ts';
@@ -35,6 +37,22 @@ export function createBlobStore(ctx: StoreContext): BlobStore {
     expected?: { digest: Digest; size?: number },
   ): Promise<BlobInfo> => {
     const temp = join(await ctx.leaseTempDir(), `blob-${randomBytes(6).toString('hex')}`);
+    try {
+      return await ingestTo(temp, source, expected);
+    } catch (error) {
+      if (isDiskFull(error) && !(error instanceof DiskFullError)) {
+        const what = expected ? `writing blob ${expected.digest}` : 'writing a blob';
+        throw new DiskFullError(ctx.layout.root, what, { cause: error });
+      }
+      throw error;
+    }
+  };
+
+  const ingestTo = async (
+    temp: string,
+    source: Readable | AsyncIterable<Uint8Array>,
+    expected?: { digest: Digest; size?: number },
+  ): Promise<BlobInfo> => {
     try {
       const written = await writeHashed(temp, source, expected?.size);
       if (expected && expected.digest !== written.digest) {
@@ -136,13 +154,26 @@ async function writeHashed(
         throw new DigestMismatchError('blob size', `${limit} bytes`, `more than ${limit} bytes`);
       }
       hash.update(bytes);
-      await handle.write(bytes);
+      await writeFully(handle, bytes);
     }
     await handle.sync();
   } finally {
     await handle.close();
   }
   return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+/**
+ * Write all of `bytes`: write(2) may write fewer bytes than asked (a disk nearly full, a
+ * signal), and FileHandle.write does not retry, so a blob could be committed short.
+ */
+async function writeFully(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    if (bytesWritten === 0) throw Object.assign(new Error('write wrote nothing'), { code: 'EIO' });
+    offset += bytesWritten;
+  }
 }
 
 /** An existing blob gets a fresh mtime: prune spares blobs written during live sessions. */

@@ -11,7 +11,7 @@ import { normalizeImageName } from '../registry/reference.ts';
 import { isIndexMediaType } from './commit-index.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import type { Digest } from '../shared/digest.ts';
-import { TbuildError } from '../shared/errors.ts';
+import { DiskFullError, isDiskFull, TbuildError } from '../shared/errors.ts';
 import type { ImageConfig, Index, Manifest } from '../shared/oci.ts';
 import type { Platform } from '../shared/platform.ts';
 import type { ImageSourceProvider, ResolvedImage } from './types.ts';
@@ -185,7 +185,14 @@ export async function unpackInto(
     store.snapshots.addLayerBlob(committed.id, { digest: blob, size, mediaType, compression });
     return committed.id;
   } catch (error) {
-    await store.snapshots.remove(snapshot.id);
+    // Remove the partial snapshot first: on a full disk that frees the space.
+    const removed = await store.snapshots.remove(snapshot.id).then(
+      () => undefined,
+      (removeError: unknown) => removeError,
+    );
+    if (isDiskFull(error) && !(error instanceof DiskFullError))
+      throw new DiskFullError(store.root, `unpacking layer ${blob} of ${what}`, { cause: error });
+    if (removed !== undefined && !isDiskFull(removed)) throw removed;
     throw error;
   }
 }
