@@ -8,7 +8,7 @@ import { createReadStream, existsSync, unlinkSync } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { digestHex, isDigest, sha256 } from '../shared/digest.ts';
 import { DiskFullError, isDiskFull } from '../shared/errors.ts';
 import type { Digest } from '../shared/digest.ts';
@@ -100,7 +100,7 @@ export function createBlobStore(ctx: StoreContext): BlobStore {
     stream(digest) {
       const path = pathOf(digest);
       if (!existsSync(path)) throw new BlobNotFoundError(digest);
-      return createReadStream(path);
+      return Readable.from(verifiedRead(path, digest), { objectMode: false });
     },
     async delete(digest) {
       const path = pathOf(digest);
@@ -126,6 +126,28 @@ export function createBlobStore(ctx: StoreContext): BlobStore {
       }
     },
   };
+}
+
+/**
+ * A stored blob's bytes, hashed as they are read: a blob damaged on disk fails the read
+ * at its end (exports and pushes then fail instead of shipping corrupt bytes). The last
+ * chunk is held back until the hash is checked, so a reader never gets the whole of it.
+ */
+async function* verifiedRead(path: string, digest: Digest): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  let held: Buffer | undefined;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    if (held) yield held;
+    held = chunk as Buffer;
+  }
+  const actual = `sha256:${hash.digest('hex')}`;
+  if (actual !== digest) {
+    throw new DigestMismatchError(`stored blob ${digest}`, digest, actual, {
+      hint: 'The blob was damaged on disk. Run `tbuild check --repair` to drop it, then pull or build again.',
+    });
+  }
+  if (held) yield held;
 }
 
 async function* yieldOnce(bytes: Uint8Array): AsyncIterable<Uint8Array> {

@@ -100,11 +100,15 @@ export function createImageProvider(options: {
             `${image.ref}: config lists fewer diff_ids than the manifest has layers`,
           );
         const existing = store.snapshots.findByDiffId(parent, diffId);
-        if (existing) {
+        const haveBlob = await store.blobs.has(layer.digest);
+        // The layer is unpacked already; its blob is fetched again only when it went
+        // missing (`tbuild check --repair` removed a corrupt one): the image needs it to
+        // be saved or pushed as the registry has it.
+        if (existing && haveBlob) {
           parent = existing.id;
           continue;
         }
-        if (!(await store.blobs.has(layer.digest))) {
+        if (!haveBlob) {
           const stream = await client.fetchBlob(image.ref, layer.digest, {
             size: layer.size,
             signal,
@@ -124,6 +128,10 @@ export function createImageProvider(options: {
             (counted: AsyncIterable<Uint8Array>) =>
               store.blobs.ingest(counted, { digest: layer.digest, size: layer.size }),
           );
+        }
+        if (existing) {
+          parent = existing.id;
+          continue;
         }
         parent = await unpackInto(
           store,
