@@ -189,7 +189,7 @@ async function writeHashed(
  * Write all of `bytes`: write(2) may write fewer bytes than asked (a disk nearly full, a
  * signal), and FileHandle.write does not retry, so a blob could be committed short.
  */
-async function writeFully(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+export async function writeFully(handle: FileHandle, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) {
     const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
