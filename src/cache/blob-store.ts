@@ -6,9 +6,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, unlinkSync } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { digestHex, isDigest, sha256 } from '../shared/digest.ts';
+import { DiskFullError, isDiskFull } from '../shared/errors.ts';
 import type { Digest } from '../shared/digest.ts';
 import { BlobInUseError, BlobNotFoundError, DigestMismatchError } from './errors.ts';
 import { isNotFound, syncDirectory } from './fs-utils.ts';
@@ -35,6 +37,22 @@ export function createBlobStore(ctx: StoreContext): BlobStore {
     expected?: { digest: Digest; size?: number },
   ): Promise<BlobInfo> => {
     const temp = join(await ctx.leaseTempDir(), `blob-${randomBytes(6).toString('hex')}`);
+    try {
+      return await ingestTo(temp, source, expected);
+    } catch (error) {
+      if (isDiskFull(error) && !(error instanceof DiskFullError)) {
+        const what = expected ? `writing blob ${expected.digest}` : 'writing a blob';
+        throw new DiskFullError(ctx.layout.root, what, { cause: error });
+      }
+      throw error;
+    }
+  };
+
+  const ingestTo = async (
+    temp: string,
+    source: Readable | AsyncIterable<Uint8Array>,
+    expected?: { digest: Digest; size?: number },
+  ): Promise<BlobInfo> => {
     try {
       const written = await writeHashed(temp, source, expected?.size);
       if (expected && expected.digest !== written.digest) {
@@ -82,7 +100,7 @@ export function createBlobStore(ctx: StoreContext): BlobStore {
     stream(digest) {
       const path = pathOf(digest);
       if (!existsSync(path)) throw new BlobNotFoundError(digest);
-      return createReadStream(path);
+      return Readable.from(verifiedRead(path, digest), { objectMode: false });
     },
     async delete(digest) {
       const path = pathOf(digest);
@@ -108,6 +126,28 @@ export function createBlobStore(ctx: StoreContext): BlobStore {
       }
     },
   };
+}
+
+/**
+ * A stored blob's bytes, hashed as they are read: a blob damaged on disk fails the read
+ * at its end (exports and pushes then fail instead of shipping corrupt bytes). The last
+ * chunk is held back until the hash is checked, so a reader never gets the whole of it.
+ */
+async function* verifiedRead(path: string, digest: Digest): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  let held: Buffer | undefined;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    if (held) yield held;
+    held = chunk as Buffer;
+  }
+  const actual = `sha256:${hash.digest('hex')}`;
+  if (actual !== digest) {
+    throw new DigestMismatchError(`stored blob ${digest}`, digest, actual, {
+      hint: 'The blob was damaged on disk. Run `tbuild check --repair` to drop it, then pull or build again.',
+    });
+  }
+  if (held) yield held;
 }
 
 async function* yieldOnce(bytes: Uint8Array): AsyncIterable<Uint8Array> {
@@ -136,13 +176,26 @@ async function writeHashed(
         throw new DigestMismatchError('blob size', `${limit} bytes`, `more than ${limit} bytes`);
       }
       hash.update(bytes);
-      await handle.write(bytes);
+      await writeFully(handle, bytes);
     }
     await handle.sync();
   } finally {
     await handle.close();
   }
   return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+/**
+ * Write all of `bytes`: write(2) may write fewer bytes than asked (a disk nearly full, a
+ * signal), and FileHandle.write does not retry, so a blob could be committed short.
+ */
+export async function writeFully(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    if (bytesWritten === 0) throw Object.assign(new Error('write wrote nothing'), { code: 'EIO' });
+    offset += bytesWritten;
+  }
 }
 
 /** An existing blob gets a fresh mtime: prune spares blobs written during live sessions. */

@@ -159,7 +159,8 @@ export function withTransaction<T>(db: DatabaseSync, fn: () => T): T {
     db.exec('COMMIT');
     return result;
   } catch (error) {
-    db.exec('ROLLBACK');
+    // SQLite rolls back by itself on some errors (SQLITE_FULL): do not mask the error.
+    if (db.isTransaction) db.exec('ROLLBACK');
     throw error;
   }
 }

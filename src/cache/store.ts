@@ -14,6 +14,7 @@ import type { StoreContext, StoreLayout } from './context.ts';
 import { openDatabase } from './database.ts';
 import { secureLayout } from './permissions.ts';
 import { defaultStoreRoot } from './default-root.ts';
+import { isDiskFull } from '../shared/errors.ts';
 import { StoreAccessError } from './errors.ts';
 import { removeTreeSync } from './fs-utils.ts';
 import { measureDiskUsage, pruneStore } from './gc.ts';
@@ -128,12 +129,18 @@ function closeInstance(
       { committed: number } | undefined;
     if (row && !row.committed) abandoned.push(id);
   }
-  for (const id of abandoned) {
-    ctx.db.prepare('DELETE FROM snapshots WHERE id = ? AND committed = 0').run(id);
-    removeTreeSync(join(ctx.layout.snapshots, String(id)));
+  // Files before rows: on a full disk, removing them is what frees the space SQLite needs.
+  for (const id of abandoned) removeTreeSync(join(ctx.layout.snapshots, String(id)));
+  try {
+    for (const id of abandoned)
+      ctx.db.prepare('DELETE FROM snapshots WHERE id = ? AND committed = 0').run(id);
+    ctx.db.prepare('DELETE FROM sessions WHERE token = ?').run(lease);
+    if (countOwnSessions(ctx) === 0) releaseOwnLocks(ctx);
+  } catch (error) {
+    // Still full: the next open recovers this dead session's rows (see recover.ts). Closing
+    // must not replace the error the command is already failing with.
+    if (!isDiskFull(error)) throw error;
   }
-  ctx.db.prepare('DELETE FROM sessions WHERE token = ?').run(lease);
-  if (countOwnSessions(ctx) === 0) releaseOwnLocks(ctx);
 }
 
 function countOwnSessions(ctx: StoreContext): number {

@@ -3,7 +3,8 @@
  * point at (as docker shows them) and a hint; unknown ones with their stack, since they
  * are bugs.
  */
-import { isTbuildError, UsageError, type LineRange } from '../shared/errors.ts';
+import { DiskFullError, isDiskFull, isTbuildError, UsageError } from '../shared/errors.ts';
+import type { LineRange } from '../shared/errors.ts';
 
 /** A failure of the argument parser (unknown option, missing argument): a usage error. */
 export function parserFailure(message: string): UsageError {
@@ -36,6 +37,14 @@ export function formatError(error: unknown): { text: string; code: number } {
       for (let e: unknown = error; e instanceof Error; e = e.cause) lines.push(String(e.stack));
     }
     return { text: lines.join('\n'), code: error.exitCode };
+  }
+  if (isDiskFull(error)) {
+    // A full disk met outside the store's own writes (an output file, the database).
+    const path = (error as { path?: string }).path;
+    const doing = path ? `writing ${path}` : (error as Error).message;
+    return formatError(
+      new DiskFullError(path ?? 'the store or the output', doing, { cause: error }),
+    );
   }
   const err = error instanceof Error ? error : new Error(String(error));
   return {

@@ -20,6 +20,7 @@ const commands: Record<string, Loader> = {
   rm: () => import('./commands/rm.ts'),
   prune: () => import('./commands/prune.ts'),
   du: () => import('./commands/du.ts'),
+  check: () => import('./commands/check.ts'),
   import: () => import('./commands/import.ts'),
   login: () => import('./commands/login.ts'),
   logout: () => import('./commands/logout.ts'),

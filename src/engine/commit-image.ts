@@ -7,6 +7,7 @@ import type { SnapshotId, SnapshotInfo, Store } from '../cache/types.ts';
 import { assembleImage, ensureLayerBlobs, type AssembledImage } from '../exporter/image.ts';
 import type { Compression } from '../exporter/compression.ts';
 import type { ImageConfig } from '../shared/oci.ts';
+import { snapshotChain } from './store-check.ts';
 import type { Ref } from './types.ts';
 
 export interface CommitImageOptions {
@@ -31,7 +32,7 @@ export async function commitImage(
   if (root?.kind === 'local')
     throw new Error('internal: a build result cannot be the local context');
   const top = root?.kind === 'snapshot' ? root.id : null;
-  const chain = top === null ? [] : store.snapshots.chain(top).reverse();
+  const chain = top === null ? [] : (await snapshotChain(store, top)).reverse();
   const ids = chain.map((s) => s.id);
   const layers = await ensureLayerBlobs(store, ids, {
     compression: options.compression ?? 'gzip',

@@ -11,7 +11,7 @@ import { normalizeImageName } from '../registry/reference.ts';
 import { isIndexMediaType } from './commit-index.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import type { Digest } from '../shared/digest.ts';
-import { TbuildError } from '../shared/errors.ts';
+import { DiskFullError, isDiskFull, TbuildError } from '../shared/errors.ts';
 import type { ImageConfig, Index, Manifest } from '../shared/oci.ts';
 import type { Platform } from '../shared/platform.ts';
 import type { ImageSourceProvider, ResolvedImage } from './types.ts';
@@ -103,11 +103,15 @@ export function createImageProvider(options: {
             `${image.ref}: config lists fewer diff_ids than the manifest has layers`,
           );
         const existing = store.snapshots.findByDiffId(parent, diffId);
-        if (existing) {
+        const haveBlob = await store.blobs.has(layer.digest);
+        // The layer is unpacked already; its blob is fetched again only when it went
+        // missing (`tbuild check --repair` removed a corrupt one): the image needs it to
+        // be saved or pushed as the registry has it.
+        if (existing && haveBlob) {
           parent = existing.id;
           continue;
         }
-        if (!(await store.blobs.has(layer.digest))) {
+        if (!haveBlob) {
           const stream = await client.fetchBlob(image.ref, layer.digest, {
             size: layer.size,
             signal,
@@ -127,6 +131,10 @@ export function createImageProvider(options: {
             (counted: AsyncIterable<Uint8Array>) =>
               store.blobs.ingest(counted, { digest: layer.digest, size: layer.size }),
           );
+        }
+        if (existing) {
+          parent = existing.id;
+          continue;
         }
         parent = await unpackInto(
           store,
@@ -188,7 +196,14 @@ export async function unpackInto(
     store.snapshots.addLayerBlob(committed.id, { digest: blob, size, mediaType, compression });
     return committed.id;
   } catch (error) {
-    await store.snapshots.remove(snapshot.id);
+    // Remove the partial snapshot first: on a full disk that frees the space.
+    const removed = await store.snapshots.remove(snapshot.id).then(
+      () => undefined,
+      (removeError: unknown) => removeError,
+    );
+    if (isDiskFull(error) && !(error instanceof DiskFullError))
+      throw new DiskFullError(store.root, `unpacking layer ${blob} of ${what}`, { cause: error });
+    if (removed !== undefined && !isDiskFull(removed)) throw removed;
     throw error;
   }
 }

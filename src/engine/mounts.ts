@@ -8,6 +8,7 @@ import { chmod, chown, lstat, mkdir, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { SnapshotInfo, Store } from '../cache/types.ts';
 import type { Mount, OverlayMountOptions } from '../exec/overlay.ts';
+import { snapshotChain } from './store-check.ts';
 import type { Ref } from './types.ts';
 
 export interface Scope {
@@ -71,9 +72,10 @@ export function openScope(store: Store): Scope {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     return dir;
   };
-  const lowerOf = (ref: Ref): string[] =>
+  // Missing snapshot directories are restored from their layer blobs (or named in an error).
+  const lowerOf = async (ref: Ref): Promise<string[]> =>
     ref.kind === 'snapshot'
-      ? store.snapshots.chain(ref.id).map((s) => path.relative(store.snapshots.dir, s.dir))
+      ? (await snapshotChain(store, ref.id)).map((s) => path.relative(store.snapshots.dir, s.dir))
       : [];
   const track = (mount: Mount): void => {
     cleanups.push(() => mount.unmount());
@@ -112,7 +114,13 @@ export function openScope(store: Store): Scope {
       }
       if (ref.kind === 'empty') return fresh();
       const target = path.join(await fresh(), 'rootfs');
-      track(await mountOverlay({ snapshotsDir: store.snapshots.dir, lower: lowerOf(ref), target }));
+      track(
+        await mountOverlay({
+          snapshotsDir: store.snapshots.dir,
+          lower: await lowerOf(ref),
+          target,
+        }),
+      );
       return target;
     },
     async mountWritable(ref, description) {
@@ -123,7 +131,7 @@ export function openScope(store: Store): Scope {
       const target = path.join(await fresh(), 'rootfs');
       const mount = await mountOverlay({
         snapshotsDir: store.snapshots.dir,
-        lower: lowerOf(ref),
+        lower: await lowerOf(ref),
         upper: path.relative(store.snapshots.dir, snapshot.dir),
         work: path.relative(store.snapshots.dir, snapshot.workDir),
         target,
@@ -140,7 +148,7 @@ export function openScope(store: Store): Scope {
       const target = path.join(base, 'rootfs');
       const lower =
         ref.kind === 'snapshot'
-          ? store.snapshots.chain(ref.id).map((s) => s.dir)
+          ? (await snapshotChain(store, ref.id)).map((s) => s.dir)
           : ref.kind === 'local'
             ? await contextLayers(ref)
             : [await fresh()];

@@ -4,7 +4,12 @@
  * exhaust memory nor keep a pull waiting forever. docs/dev/limits.md lists the figures.
  */
 import type { HttpResponse } from './transport.ts';
-import { RegistryResponseTooLargeError, RegistryTimeoutError } from './errors.ts';
+import { TbuildError } from '../shared/errors.ts';
+import {
+  RegistryRequestError,
+  RegistryResponseTooLargeError,
+  RegistryTimeoutError,
+} from './errors.ts';
 
 const MiB = 1024 * 1024;
 
@@ -75,7 +80,16 @@ export async function* guardedChunks(
   } catch (error) {
     if ((error as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT')
       throw slowError(guard, 0, floor.windowMs, error);
-    throw error;
+    if (error instanceof TbuildError || !(error instanceof Error) || error.name === 'AbortError')
+      throw error;
+    // A reset or a closed socket mid-body: name the registry (the cause keeps the code
+    // that makes it worth a retry).
+    const code = (error as { code?: string }).code;
+    throw new RegistryRequestError(
+      `${guard.registry} broke off the ${guard.what}: ${code ?? error.message}`,
+      undefined,
+      { cause: error },
+    );
   } finally {
     if (!body.destroyed) body.destroy();
   }

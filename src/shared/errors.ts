@@ -79,6 +79,38 @@ export class CancelledError extends TbuildError {
   }
 }
 
+/**
+ * The disk under the store (or an output) is full. One clear error, exit 1; the store stays
+ * consistent (partial blobs and snapshots are dropped), so a retry after freeing space works.
+ */
+export class DiskFullError extends TbuildError {
+  /** The directory whose filesystem is full. */
+  readonly where: string;
+  constructor(where: string, doing: string, options: TbuildErrorOptions = {}) {
+    super(
+      'TBUILD_DISK_FULL',
+      `no space left on device: the disk holding ${where} is full (${doing})`,
+      {
+        hint: `Free space on that filesystem (\`tbuild prune\` removes unused build cache), or point --root at a larger disk, then run the command again.`,
+        ...options,
+      },
+    );
+    this.where = where;
+  }
+}
+
+/** Whether `error` (or one of its causes) is a full disk: ENOSPC, EDQUOT or SQLite's SQLITE_FULL. */
+export function isDiskFull(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'TBUILD_DISK_FULL') return true;
+    const sqlite = e as { errcode?: unknown; errstr?: unknown };
+    if (sqlite.errcode === 13 || sqlite.errstr === 'database or disk is full') return true;
+    e = e.cause;
+  }
+  return false;
+}
+
 export function isTbuildError(err: unknown): err is TbuildError {
   return err instanceof TbuildError;
 }

@@ -16,6 +16,7 @@ import {
   createRegistryClient,
   DigestMismatchError,
   RegistryNotFoundError,
+  RegistryRequestError,
   RegistryResponseTooLargeError,
   RegistryTimeoutError,
 } from '../../src/registry/index.ts';
@@ -45,11 +46,10 @@ async function serve(handler: Handler): Promise<Hostile> {
   let sent = 0;
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
-    const write = res.write.bind(res) as (chunk: Buffer | string) => boolean;
-    res.write = ((chunk: Buffer | string, ...rest: unknown[]) => {
+    const write = res.write.bind(res) as (chunk: Buffer | string, done?: () => void) => boolean;
+    res.write = ((chunk: Buffer | string, done?: () => void) => {
       sent += Buffer.byteLength(chunk);
-      void rest;
-      return write(chunk);
+      return write(chunk, done);
     }) as typeof res.write;
     res.on('error', () => undefined);
     if (req.url === '/v2/') {
@@ -283,5 +283,33 @@ describe('slow registries are given up on, with retries and a clear error', () =
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).equals(blob)).toBe(true);
     expect(ranges).toEqual([undefined, 'bytes=5000-']);
+  });
+
+  it('resumes a blob whose connection was reset mid-body, and names the registry when it always is', async () => {
+    const blob = Buffer.from(Array.from({ length: 20_000 }, (_, i) => (i * 7) % 251));
+    let always = false;
+    const server = await serve((req, res) => {
+      const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      if (from === 0 || always) {
+        res.writeHead(200, { 'content-length': String(blob.length) });
+        res.write(blob.subarray(0, 5000), () => req.socket.destroy());
+        return;
+      }
+      res.writeHead(206, { 'content-length': String(blob.length - from) });
+      res.end(blob.subarray(from));
+    });
+    const read = async (repo: string) => {
+      const stream = await client().fetchBlob(`${server.host}/${repo}`, digestOf(blob), {
+        size: blob.length,
+      });
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
+    expect((await read('reset/once')).equals(blob)).toBe(true);
+    always = true;
+    const error = await failure(read('reset/always'));
+    expect(error).toBeInstanceOf(RegistryRequestError);
+    expect((error as Error).message).toContain(`${server.host} broke off the blob`);
   });
 });
