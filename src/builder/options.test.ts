@@ -78,10 +78,16 @@ describe('resolving build options', () => {
       context: 'ctx',
       tags: ['r/app:1'],
       push: true,
-      outputs: [{ type: 'docker', dest: 'x.tar', names: [], push: false, attrs: {} }],
+      outputs: [
+        { type: 'docker', dest: 'x.tar', names: [], push: false, attrs: {} },
+        { type: 'oci', dest: 'o.tar', names: [], push: false, attrs: {} },
+        { type: 'tar', dest: 'f.tar', names: [], push: false, attrs: {} },
+      ],
     });
     expect(o.outputs).toEqual([
       { type: 'docker', dest: 'x.tar', names: ['r/app:1'], push: false, attrs: {} },
+      { type: 'oci', dest: 'o.tar', names: ['r/app:1'], push: false, attrs: {} },
+      { type: 'tar', dest: 'f.tar', names: [], push: false, attrs: {} },
       { type: 'image', names: ['r/app:1'], push: true, attrs: {} },
     ]);
     await expect(resolve({ context: 'ctx', push: true })).rejects.toThrow(

@@ -206,7 +206,8 @@ function sourceDateEpoch(text: string | undefined): number | undefined {
 }
 
 /**
- * Outputs as they run: image, registry and docker outputs without names take the tags,
+ * Outputs as they run: image, registry, docker and oci outputs without names take the tags
+ * (buildx passes -t to the oci exporter too, so index.json names the image),
  * and `push` makes the image output push (or adds one for the tags).
  */
 function resolveOutputs(
@@ -215,7 +216,7 @@ function resolveOutputs(
   tags: readonly string[],
 ): OutputSpec[] {
   const outputs = given.map((o) =>
-    o.names.length === 0 && (o.type === 'image' || o.type === 'registry' || o.type === 'docker')
+    o.names.length === 0 && ['image', 'registry', 'docker', 'oci'].includes(o.type)
       ? { ...o, names: [...tags] }
       : { ...o, names: [...o.names] },
   );

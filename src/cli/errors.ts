@@ -3,8 +3,14 @@
  * point at (as docker shows them) and a hint; unknown ones with their stack, since they
  * are bugs.
  */
-import { DiskFullError, isDiskFull, isTbuildError, UsageError } from '../shared/errors.ts';
-import type { LineRange } from '../shared/errors.ts';
+import {
+  DiskFullError,
+  isDiskFull,
+  isTbuildError,
+  OutputClosedError,
+  UsageError,
+  type LineRange,
+} from '../shared/errors.ts';
 
 /** A failure of the argument parser (unknown option, missing argument): a usage error. */
 export function parserFailure(message: string): UsageError {
@@ -22,6 +28,8 @@ export class QuietFailure extends Error {
 
 export function formatError(error: unknown): { text: string; code: number } {
   if (error instanceof QuietFailure) return { text: '', code: error.exitCode };
+  // The reader of stdout went away (`| head`): end quietly, as a SIGPIPE'd tool does.
+  if (error instanceof OutputClosedError) return { text: '', code: error.exitCode };
   if (isTbuildError(error)) {
     const lines = [`ERROR: ${error.message}`];
     const loc = error.location;

@@ -29,6 +29,16 @@ export function ociLayerMediaType(compression: Compression): string {
   return MediaType.OciLayer;
 }
 
+/**
+ * The OCI media type of a layer given in Docker's (a base image's layer in an OCI
+ * manifest): the same bytes, as BuildKit converts them. Other types are kept.
+ */
+export function ociLayerMediaTypeOf(mediaType: string): string {
+  if (mediaType === MediaType.DockerLayerGzip) return MediaType.OciLayerGzip;
+  if (mediaType === MediaType.DockerLayer) return MediaType.OciLayer;
+  return mediaType;
+}
+
 /** The Docker v2 media type for a layer; Docker has none for zstd. */
 export function dockerLayerMediaType(ociMediaType: string): string {
   if (ociMediaType === MediaType.OciLayerGzip || ociMediaType === MediaType.DockerLayerGzip) {

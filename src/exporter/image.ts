@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import type { BlobStore, SnapshotId, SnapshotStore } from '../cache/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import { MediaType, type Descriptor, type ImageConfig, type Manifest } from '../shared/oci.ts';
-import { dockerLayerMediaType } from './compression.ts';
+import { dockerLayerMediaType, ociLayerMediaTypeOf } from './compression.ts';
 import { ImageExportError } from './errors.ts';
 import type { LayerWriteOptions } from './layer-writer.ts';
 
@@ -55,7 +55,11 @@ export async function assembleImage(options: AssembleImageOptions): Promise<Asse
     size: configInfo.size,
   };
   const layers = options.layers.map(({ descriptor }) => ({
-    mediaType: ociMediaTypes ? descriptor.mediaType : dockerLayerMediaType(descriptor.mediaType),
+    // One manifest, one family of media types: tools such as umoci refuse a Docker layer
+    // type in an OCI manifest.
+    mediaType: ociMediaTypes
+      ? ociLayerMediaTypeOf(descriptor.mediaType)
+      : dockerLayerMediaType(descriptor.mediaType),
     digest: descriptor.digest,
     size: descriptor.size,
     ...(descriptor.annotations ? { annotations: descriptor.annotations } : {}),

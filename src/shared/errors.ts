@@ -111,6 +111,20 @@ export function isDiskFull(error: unknown): boolean {
   return false;
 }
 
+/**
+ * The reader of an output stream went away (`tbuild build -o type=tar,dest=- | head`): the
+ * output ends there, as a closed pipe ends any CLI tool. Exit code 141, a SIGPIPE'd
+ * process's status in the shell; the CLI prints nothing for it.
+ */
+export class OutputClosedError extends TbuildError {
+  constructor(options: TbuildErrorOptions = {}) {
+    super('TBUILD_OUTPUT_CLOSED', 'the output stream was closed by its reader', {
+      exitCode: 141,
+      ...options,
+    });
+  }
+}
+
 export function isTbuildError(err: unknown): err is TbuildError {
   return err instanceof TbuildError;
 }

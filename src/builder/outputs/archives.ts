@@ -10,7 +10,7 @@ import type { Compression } from '../../exporter/compression.ts';
 import { exportDockerArchive } from '../../exporter/docker-archive.ts';
 import { exportLayersToDirectory, exportLayersToTar } from '../../exporter/filesystem.ts';
 import { exportOciLayout } from '../../exporter/oci-layout.ts';
-import { TbuildError, UsageError } from '../../shared/errors.ts';
+import { OutputClosedError, TbuildError, UsageError } from '../../shared/errors.ts';
 import type { ImageConfig } from '../../shared/oci.ts';
 import type { OutputSpec } from '../types.ts';
 import type { OutputContext } from './write-outputs.ts';
@@ -107,7 +107,8 @@ export async function exportFilesystem(ctx: OutputContext, output: OutputSpec): 
 
 /**
  * The caller's stream for `dest=-`, behind a view whose end does not end it: the caller
- * owns its stdout and may write more after the build.
+ * owns its stdout and may write more after the build. A reader that goes away (`| head`)
+ * ends the output with OutputClosedError instead of an unhandled EPIPE.
  */
 export function standardOutput(ctx: Pick<OutputContext, 'stdout'>): Writable {
   const stdout = ctx.stdout;
@@ -115,40 +116,78 @@ export function standardOutput(ctx: Pick<OutputContext, 'stdout'>): Writable {
     throw new UsageError('an output has dest=-, but this build has no standard output', {
       hint: 'Give the output a file or directory as dest=, or pass stdout to the build.',
     });
+  // The write callback reports the failure; the stream's own 'error' event must not crash.
+  const ignore = (): void => undefined;
+  stdout.on('error', ignore);
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
-      stdout.write(chunk, (error) => done(error ?? null));
+      if (stdout.destroyed) {
+        done(new OutputClosedError());
+        return;
+      }
+      stdout.write(chunk, (error) => done(error ? closedOr(error) : null));
+    },
+    final(done) {
+      stdout.off('error', ignore);
+      done();
     },
   });
 }
 
-/** `--load`: stream a docker archive into `docker load` of a running daemon. */
+function closedOr(error: Error): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED'
+    ? new OutputClosedError({ cause: error })
+    : error;
+}
+
+const DOCKER_LOAD_HINT =
+  'Install the docker CLI and start a Docker daemon (`docker info` should answer), or write the image with -o type=docker,dest=image.tar.';
+
+/**
+ * `--load`: stream a docker archive into `docker load` of a running daemon. A missing docker
+ * CLI or a daemon that does not answer is a TbuildError with a hint, whichever of the
+ * writer and the process notices it first.
+ */
 async function dockerLoad(write: (stdin: Writable) => Promise<void>): Promise<void> {
   const child = spawn('docker', ['load'], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve(code ?? 1));
+  // Settles on exit or on a failed spawn and never rejects, so no failure goes unhandled.
+  const exited = new Promise<{ code: number; error?: NodeJS.ErrnoException }>((resolve) => {
+    child.on('error', (error) => resolve({ code: 127, error }));
+    child.on('close', (code) => resolve({ code: code ?? 1 }));
   });
+  // docker gone (not installed, or exited on an unreachable daemon): EPIPE on its stdin.
+  child.stdin.on('error', () => undefined);
+  let writeError: unknown;
   try {
     await write(child.stdin);
   } catch (error) {
-    child.kill();
-    throw error;
+    writeError = error;
+    child.stdin.destroy();
   }
-  const code = await exited.catch((error: unknown) => {
-    throw new TbuildError(
-      'TBUILD_DOCKER_LOAD',
-      `--load: cannot run docker: ${(error as Error).message}`,
-      {
-        hint: 'Install the docker CLI and start a Docker daemon, or use -o type=docker,dest=image.tar.',
-      },
-    );
-  });
-  if (code !== 0) {
-    throw new TbuildError('TBUILD_DOCKER_LOAD', `--load: docker load failed: ${stderr.trim()}`, {
-      hint: 'Is a Docker daemon running? `docker info` should answer.',
+  if (writeError instanceof TbuildError) {
+    child.kill();
+    throw writeError;
+  }
+  const { code, error } = await exited;
+  if (error) {
+    const why =
+      error.code === 'ENOENT'
+        ? 'the docker CLI is not installed (not found on PATH)'
+        : error.message;
+    throw new TbuildError('TBUILD_DOCKER_LOAD', `--load: cannot run docker: ${why}`, {
+      hint: DOCKER_LOAD_HINT,
     });
   }
+  if (code !== 0) {
+    const said = stderr.trim();
+    throw new TbuildError(
+      'TBUILD_DOCKER_LOAD',
+      `--load: docker load failed (exit ${code})${said ? `: ${said}` : ''}`,
+      { hint: DOCKER_LOAD_HINT },
+    );
+  }
+  if (writeError !== undefined) throw writeError;
 }

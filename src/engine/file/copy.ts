@@ -2,7 +2,8 @@
  * COPY and ADD semantics, as BuildKit applies them (its fileop copy on fsutil):
  * - a directory source copies its contents; a file goes to `dest` or into it when `dest`
  *   ends in `/` or is an existing directory;
- * - missing parents of the destination are created 0755, owned by the --chown owner;
+ * - missing parents of the destination are created 0755 (a numeric --chmod through the 022
+ *   umask instead, as BuildKit 28 does), owned by the --chown owner;
  * - an existing destination directory keeps its own metadata; nested ones take the source's;
  * - owner: --chown, else the source's (build-context files are always root-owned in images);
  * - --chmod applies to every copied entry, directories included;
@@ -19,6 +20,7 @@ import { FileOpError, sourceNotFound } from './errors.ts';
 import { hasWildcard, matchComponent } from './glob.ts';
 import type { Owner } from './owner.ts';
 import { cleanPath, resolveInRoot } from './paths.ts';
+import { createdDirMode } from './mode.ts';
 import { copyDirEntries, copyEntry, makeLimit, type TreeOptions } from './tree.ts';
 import { isArchive, extractArchive } from './unpack.ts';
 
@@ -130,7 +132,7 @@ async function copyOne(
       `destination directory ${path.posix.dirname(dest)} does not exist`,
     );
   }
-  await mkdirAllOwned(ctx.dest, parent, opts.owner);
+  await mkdirAllOwned(ctx.dest, parent, opts.owner, createdDirMode(opts.mode));
   if (copyContents && destSt?.isDirectory()) {
     await copyDirEntries(srcHost, destHost, '', opts);
   } else {

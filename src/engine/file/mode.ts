@@ -36,3 +36,18 @@ export function applyMode(spec: number | string, currentMode: number, isDir: boo
   }
   return mode;
 }
+
+/**
+ * The mode of the destination directories a COPY creates (the destination and its missing
+ * parents), as BuildKit 28 makes them: a numeric --chmod through mkdir's 022 umask
+ * (`--chmod=0770` gives 0750), else 0755. A symbolic --chmod leaves them 0755.
+ */
+export function createdDirMode(spec: number | string | undefined): number {
+  const numeric =
+    typeof spec === 'number'
+      ? spec
+      : spec !== undefined && /^[0-7]{1,4}$/.test(spec)
+        ? parseInt(spec, 8)
+        : undefined;
+  return numeric === undefined ? 0o755 : numeric & 0o1777 & ~0o022;
+}
