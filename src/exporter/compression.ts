@@ -42,6 +42,13 @@ export function dockerLayerMediaType(ociMediaType: string): string {
   });
 }
 
+/** The OCI media type for a layer (a pulled Docker-typed layer in an OCI manifest). */
+export function ociLayerMediaTypeOf(mediaType: string): string {
+  if (mediaType === MediaType.DockerLayerGzip) return MediaType.OciLayerGzip;
+  if (mediaType === MediaType.DockerLayer) return MediaType.OciLayer;
+  return mediaType;
+}
+
 /** The compression of a layer media type. */
 export function compressionOf(mediaType: string): Compression {
   if (mediaType.endsWith('gzip')) return 'gzip';
