@@ -2,6 +2,7 @@
  * The two builders under test, invoked the way a user would: tbuild's compiled CLI
  * (`node bin/tbuild.js`) and Docker 20.10's BuildKit (`DOCKER_BUILDKIT=1 docker build`).
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { timeCommand } from './measure.ts';
@@ -17,10 +18,27 @@ export const DOCKER = process.env.DOCKER ?? '/usr/bin/docker';
 
 const DOCKER_ENV = { DOCKER_BUILDKIT: '1', BUILDKIT_PROGRESS: 'plain' };
 
+/**
+ * Node's flags on bin/tbuild.js's `#!` line, which running the file as `tbuild` applies:
+ * the bench runs this Node (24) on it with the same flags.
+ */
+const NODE_FLAGS = (() => {
+  const shebang = readFileSync(TBUILD_BIN, 'utf8').split('\n', 1)[0]!;
+  const words = shebang.replace(/^#!\S*env\s+(-S\s+)?/, '').split(/\s+/);
+  return words.slice(1).filter((w) => w.startsWith('--'));
+})();
+
 /** Run `tbuild args…` against the store at `root`. */
 export function runTbuild(root: string, args: readonly string[]): Promise<CommandResult> {
   const [command, ...rest] = args;
-  return timeCommand(process.execPath, [TBUILD_BIN, command!, '--root', root, ...rest]);
+  return timeCommand(process.execPath, [
+    ...NODE_FLAGS,
+    TBUILD_BIN,
+    command!,
+    '--root',
+    root,
+    ...rest,
+  ]);
 }
 
 /** `tbuild build --root ROOT --progress plain …extra CONTEXT`. */

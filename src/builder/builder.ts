@@ -293,6 +293,7 @@ async function runBuild(
           image: await status(exportingStatus(options.platforms, i), () =>
             commitImage(store, result, lowered[i]!.image, {
               ociMediaTypes: false,
+              localLayers: true,
               ...(options.sourceDateEpoch !== undefined
                 ? { sourceDateEpoch: options.sourceDateEpoch }
                 : {}),
@@ -308,31 +309,26 @@ async function runBuild(
       await nameIndex(store, options, index, status);
       return { kind: 'index', index } as const;
     });
-    if (committed.kind === 'image') {
-      await writeOutputs({
-        store,
-        options,
-        committed: committed.image,
-        emit,
-        registry: session.registry,
-        signal,
-        stdout: run.stdout,
-      });
-    } else {
-      await writeIndexOutputs({
-        store,
-        options,
-        committed: committed.index,
-        emit,
-        registry: session.registry,
-        signal,
-        stdout: run.stdout,
-      });
-    }
+    const outputs = {
+      store,
+      options,
+      emit,
+      registry: session.registry,
+      signal,
+      stdout: run.stdout,
+    };
+    // The metadata names the pushed manifest, when the build pushed one.
     const metadata =
       committed.kind === 'image'
-        ? buildMetadata(committed.image, options)
-        : indexMetadata(committed.index, options);
+        ? buildMetadata(
+            (await writeOutputs({ ...outputs, committed: committed.image })) ?? committed.image,
+            options,
+          )
+        : indexMetadata(
+            (await writeIndexOutputs({ ...outputs, committed: committed.index })) ??
+              committed.index,
+            options,
+          );
     await writeResultFiles(options, metadata);
     ok = true;
     const result: BuildResult = {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { InputError, UsageError } from '../shared/errors.ts';
 import { hostPlatform, parseTargetPlatforms, type Platform } from '../shared/platform.ts';
+import { checkOutputAttributes } from './specs/image-attributes.ts';
 import { resolveNamedContexts, type NamedContextOption } from './named-contexts.ts';
 import { parseAllow } from './specs/run-flags.ts';
 import type { RemoteContext } from './remote-context.ts';
@@ -230,6 +231,7 @@ function resolveOutputs(
     }
   }
   for (const o of outputs) {
+    checkOutputAttributes(o);
     if ((o.type === 'image' || o.type === 'registry') && o.names.length === 0)
       throw new UsageError(`--output type=${o.type} needs name= (or -t)`, {
         hint: 'For example --output type=image,name=localhost:5000/app:1,push=true.',

@@ -88,6 +88,11 @@ export const migrations: readonly string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  // The size of a snapshot's uncompressed layer tar, found with its diff ID: a built
+  // image lists its layers by both until a push or an archive compresses them (ADR 12).
+  `
+  ALTER TABLE snapshots ADD COLUMN tar_size INTEGER;
+  `,
 ];
 
 /** Open (creating if needed) and migrate the database at `file`. */

@@ -30,6 +30,7 @@ export interface SnapshotRow {
   parent: number | null;
   committed: number;
   diff_id: string | null;
+  tar_size?: number | null;
   size: number | null;
   created_at: number;
   last_used_at: number;
@@ -119,9 +120,11 @@ export function createSnapshotStore(
       if (rows.length === 0) throw new SnapshotNotFoundError(id);
       return rows.map(toInfo);
     },
-    setDiffId(id, diffId) {
+    setDiffId(id, diffId, tarSize) {
       requireRow(id);
-      db.prepare('UPDATE snapshots SET diff_id = ? WHERE id = ?').run(diffId, id);
+      db.prepare(
+        'UPDATE snapshots SET diff_id = ?, tar_size = COALESCE(?, tar_size) WHERE id = ?',
+      ).run(diffId, tarSize ?? null, id);
     },
     findByDiffId(parent, diffId) {
       const row = db
@@ -213,6 +216,7 @@ export function rowToInfo(dir: string, row: SnapshotRow): SnapshotInfo {
   };
   if (row.diff_id !== null) info.diffId = row.diff_id as Digest;
   if (row.size !== null) info.size = row.size;
+  if (row.tar_size !== null && row.tar_size !== undefined) info.tarSize = row.tar_size;
   if (row.description !== null) info.description = row.description;
   return info;
 }

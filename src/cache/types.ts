@@ -46,6 +46,8 @@ export interface SnapshotInfo {
   committed: boolean;
   /** Uncompressed layer tar digest, once computed (export or pull). */
   diffId?: Digest;
+  /** Bytes of that tar, when tbuild wrote it (not for a pulled layer). */
+  tarSize?: number;
   /** Bytes used by `dir`, once committed. */
   size?: number;
   createdAt: number;
@@ -64,7 +66,8 @@ export interface SnapshotStore {
   get(id: SnapshotId): SnapshotInfo | undefined;
   /** The snapshot and its ancestors, nearest first (the overlay lowerdir order). */
   chain(id: SnapshotId): SnapshotInfo[];
-  setDiffId(id: SnapshotId, diffId: Digest): void;
+  /** Record the layer tar's digest (and its size, when known). */
+  setDiffId(id: SnapshotId, diffId: Digest, tarSize?: number): void;
   /** Find a committed snapshot by (parent, diffId) — pulled layers are unpacked once. */
   findByDiffId(parent: SnapshotId | null, diffId: Digest): SnapshotInfo | undefined;
   /** Compressed blobs already made from a snapshot, for reuse on export/push. */

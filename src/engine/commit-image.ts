@@ -1,17 +1,30 @@
 /**
- * Turn a build result into an image in the store: one layer blob per snapshot of the
- * result's chain (reused when already compressed, e.g. base-image layers), then the
- * config and manifest.
+ * Turn a build result into an image: one layer per snapshot of the result's chain, then
+ * the config and manifest. The store's own image (`localLayers`) lists layers by their
+ * uncompressed digest and compresses nothing (ADR 12); an image for an output has every
+ * layer blob with the output's compression (reused when already made).
  */
 import type { SnapshotId, SnapshotInfo, Store } from '../cache/types.ts';
-import { assembleImage, ensureLayerBlobs, type AssembledImage } from '../exporter/image.ts';
+import {
+  assembleImage,
+  ensureLayerBlobs,
+  ensureLayerDiffs,
+  type AssembledImage,
+} from '../exporter/image.ts';
 import type { Compression } from '../exporter/compression.ts';
 import type { ImageConfig } from '../shared/oci.ts';
 import { snapshotChain } from './store-check.ts';
 import type { Ref } from './types.ts';
 
 export interface CommitImageOptions {
+  /**
+   * List layers as the store keeps them (diff IDs, compressed on demand) instead of
+   * making compressed blobs; the compression options are then unused.
+   */
+  localLayers?: boolean;
   compression?: Compression;
+  /** Compressions an existing layer blob may keep (no force-compression). */
+  reuseCompressions?: readonly Compression[];
   compressionLevel?: number;
   ociMediaTypes?: boolean;
   sourceDateEpoch?: number;
@@ -34,14 +47,19 @@ export async function commitImage(
   const top = root?.kind === 'snapshot' ? root.id : null;
   const chain = top === null ? [] : (await snapshotChain(store, top)).reverse();
   const ids = chain.map((s) => s.id);
-  const layers = await ensureLayerBlobs(store, ids, {
-    compression: options.compression ?? 'gzip',
-    ...(options.compressionLevel !== undefined
-      ? { compressionLevel: options.compressionLevel }
-      : {}),
-    ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
-    ...(options.rewriteTimestamps ? { rewriteTimestamps: true } : {}),
-  });
+  const layers = options.localLayers
+    ? await ensureLayerDiffs(store, ids)
+    : await ensureLayerBlobs(store, ids, {
+        compression: options.compression ?? 'gzip',
+        ...(options.reuseCompressions ? { reuse: options.reuseCompressions } : {}),
+        ...(options.compressionLevel !== undefined
+          ? { compressionLevel: options.compressionLevel }
+          : {}),
+        ...(options.sourceDateEpoch !== undefined
+          ? { sourceDateEpoch: options.sourceDateEpoch }
+          : {}),
+        ...(options.rewriteTimestamps ? { rewriteTimestamps: true } : {}),
+      });
   const normalized = normalizeHistory(config, chain);
   const assembled = await assembleImage({
     config: options.sourceDateEpoch === undefined ? timesFromLayers(normalized, chain) : normalized,

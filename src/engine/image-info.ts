@@ -56,10 +56,12 @@ export async function readStoredImage(store: Store, record: ImageRecord): Promis
 }
 
 /**
- * The stored image with every layer blob present. A blob pruned from the blob store is
- * written again from the image's snapshots; when the new bytes differ, the image is
- * re-committed (same config, new manifest) and every name that pointed at the old
- * manifest is moved to the new one.
+ * The stored image with every layer blob present, for push and save. A built image lists
+ * its layers uncompressed and without blobs until something needs them (ADR 12); a blob
+ * may also have been pruned. Missing blobs are made from the image's snapshots (gzip,
+ * remembered for the next push) and the image is re-committed with them: same config, a
+ * manifest of compressed layers. Names move to it only when the config changed (a pulled
+ * layer whose tar cannot be written again byte for byte).
  */
 export async function readCompleteImage(
   store: Store,
@@ -75,12 +77,14 @@ export async function readCompleteImage(
     });
   }
   const config = JSON.parse(image.config.bytes.toString('utf8')) as ImageConfig;
+  const oci = image.manifest.descriptor.mediaType === MediaType.OciManifest;
   const committed = await commitImage(
     store,
     { kind: 'snapshot', id: record.snapshot },
     { ...config, rootfs: { type: 'layers', diff_ids: [] } },
-    { ociMediaTypes: image.manifest.descriptor.mediaType === MediaType.OciManifest },
+    { ociMediaTypes: oci, reuseCompressions: oci ? ['gzip', 'zstd'] : ['gzip'] },
   );
+  if (committed.config.descriptor.digest === record.config) return committed;
   for (const other of store.images.list()) {
     if (other.manifest !== record.manifest) continue;
     store.images.set({

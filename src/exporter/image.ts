@@ -4,12 +4,18 @@
  * when it is set, so the same build gives the same digests.
  */
 import { availableParallelism } from 'node:os';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import pLimit from 'p-limit';
-import type { BlobStore, SnapshotId, SnapshotStore } from '../cache/types.ts';
+import type { BlobStore, LayerBlob, SnapshotId, SnapshotStore } from '../cache/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import { MediaType, type Descriptor, type ImageConfig, type Manifest } from '../shared/oci.ts';
-import { dockerLayerMediaType, ociLayerMediaTypeOf } from './compression.ts';
+import {
+  dockerLayerMediaType,
+  ociLayerMediaType,
+  ociLayerMediaTypeOf,
+  openDecompressed,
+  type Compression,
+} from './compression.ts';
 import { ImageExportError } from './errors.ts';
 import type { LayerWriteOptions } from './layer-writer.ts';
 
@@ -121,36 +127,62 @@ export interface LayerStore {
   snapshots: SnapshotStore;
 }
 
+/** How an output wants a layer's blob. */
+export interface LayerBlobOptions extends LayerWriteOptions {
+  /**
+   * Compressions an existing blob of a base-image layer may have instead of `compression`
+   * (a base layer's gzip blob stays in a zstd image unless force-compression is set, as in
+   * BuildKit). Default: none, the blob has `compression`.
+   */
+  reuse?: readonly Compression[];
+}
+
 /**
- * The compressed blob of one snapshot: reused from `layerBlobs` when one with this
- * compression exists (and timestamps are not rewritten, which changes the bytes), else
- * written into the blob store and recorded with `addLayerBlob`.
+ * The compressed blob of one snapshot, made on demand and remembered: a blob recorded for
+ * the snapshot with this compression (or one `reuse` allows) is returned as it is;
+ * otherwise the layer tar — decompressed from another blob of the layer when there is one,
+ * else written from the snapshot — is compressed into the blob store and recorded with
+ * `addLayerBlob`, so the next push, archive or cache export pays nothing. Rewritten
+ * timestamps change the bytes, so such blobs are written each time and not recorded.
  */
 export async function ensureLayerBlob(
   store: LayerStore,
   id: SnapshotId,
-  options: LayerWriteOptions,
+  options: LayerBlobOptions,
 ): Promise<ImageLayer> {
   const snapshot = store.snapshots.get(id);
   if (!snapshot) throw new ImageExportError(`snapshot ${id} does not exist`);
   const rewrite = options.rewriteTimestamps === true && options.sourceDateEpoch !== undefined;
+  const stored: LayerBlob[] = [];
   if (!rewrite && snapshot.diffId) {
-    for (const blob of store.snapshots.layerBlobs(id)) {
-      if (blob.compression === options.compression && (await store.blobs.has(blob.digest))) {
-        const descriptor = { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
-        return { diffId: snapshot.diffId, descriptor };
-      }
+    for (const blob of store.snapshots.layerBlobs(id))
+      if (await store.blobs.has(blob.digest)) stored.push(blob);
+    // Only a layer that came as a blob (a base image's) keeps another compression: a layer
+    // this store built gets the compression asked for, even when another was made before.
+    const reuse = snapshot.tarSize === undefined ? (options.reuse ?? []) : [];
+    const accepted = [options.compression, ...reuse];
+    for (const compression of accepted) {
+      const blob = stored.find((b) => b.compression === compression);
+      if (blob) return { diffId: snapshot.diffId, descriptor: descriptorOf(blob) };
     }
   }
+  // A pulled layer's tar cannot be written again byte for byte: convert its blob instead.
+  const source = stored.find((b) => b.compression !== 'uncompressed') ?? stored[0];
   const pipe = new PassThrough();
   const ingesting = store.blobs.ingest(pipe).catch((err: unknown) => {
     pipe.destroy(err as Error); // stop the writer when the store cannot take the blob
     throw err;
   });
   const [written, info] = await Promise.all([
-    // Loaded here: a fully cached build reuses blobs and never writes a layer.
-    import('./layer-writer.ts').then(({ writeLayerTar }) =>
-      writeLayerTar(snapshot.dir, pipe, options),
+    // Loaded here: a build that keeps its layers in the store never compresses one.
+    import('./layer-writer.ts').then(async ({ compressLayerTar, generateLayerTar }) =>
+      compressLayerTar(
+        source
+          ? await decompressedBlob(store.blobs, source.digest)
+          : generateLayerTar(snapshot.dir, options),
+        pipe,
+        options,
+      ),
     ),
     ingesting,
   ]);
@@ -158,18 +190,79 @@ export async function ensureLayerBlob(
   // Record the blob only when it carries the snapshot's diff id: a pulled layer keeps the
   // diff id of its original tar, which a re-written tar does not reproduce byte for byte.
   if (!rewrite && (snapshot.diffId ?? written.diffId) === written.diffId) {
-    if (!snapshot.diffId) store.snapshots.setDiffId(id, written.diffId);
+    if (!source && snapshot.tarSize === undefined)
+      store.snapshots.setDiffId(id, written.diffId, written.uncompressedSize);
     store.snapshots.addLayerBlob(id, { ...descriptor, compression: options.compression });
   }
   return { diffId: written.diffId, descriptor };
+}
+
+async function decompressedBlob(blobs: BlobStore, digest: Digest): Promise<AsyncIterable<Buffer>> {
+  const { stream } = await openDecompressed(blobs.stream(digest), () => undefined);
+  return stream as AsyncIterable<Buffer>;
+}
+
+function descriptorOf(blob: LayerBlob): Descriptor {
+  return { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
+}
+
+/**
+ * A snapshot's layer as the store's own image lists it, without compressing anything:
+ * the uncompressed tar's digest (the diff ID) and size, found by hashing the tar once and
+ * kept with the snapshot; no blob is written (ADR 12). A layer tbuild did not write (a
+ * pulled one) is listed with the blob it came in. `ensureLayerBlob` makes the compressed
+ * blob when a push, an archive or a cache export needs it.
+ */
+export async function ensureLayerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer> {
+  const snapshot = store.snapshots.get(id);
+  if (!snapshot) throw new ImageExportError(`snapshot ${id} does not exist`);
+  if (snapshot.diffId && snapshot.tarSize !== undefined)
+    return {
+      diffId: snapshot.diffId,
+      descriptor: uncompressedLayer(snapshot.diffId, snapshot.tarSize),
+    };
+  if (snapshot.diffId) {
+    const recorded = store.snapshots.layerBlobs(id);
+    for (const compression of ['gzip', 'zstd', 'uncompressed']) {
+      const blob = recorded.find((b) => b.compression === compression);
+      if (blob && (await store.blobs.has(blob.digest)))
+        return { diffId: snapshot.diffId, descriptor: descriptorOf(blob) };
+    }
+  }
+  const { compressLayerTar, generateLayerTar } = await import('./layer-writer.ts');
+  const written = await compressLayerTar(generateLayerTar(snapshot.dir), discard(), {
+    compression: 'uncompressed',
+  });
+  // A pulled layer whose blob is gone gets a tar of its own, not recorded: it does not
+  // carry the diff ID the layer came with.
+  if ((snapshot.diffId ?? written.diffId) === written.diffId)
+    store.snapshots.setDiffId(id, written.diffId, written.size);
+  return { diffId: written.diffId, descriptor: uncompressedLayer(written.diffId, written.size) };
+}
+
+function uncompressedLayer(diffId: Digest, size: number): Descriptor {
+  return { mediaType: ociLayerMediaType('uncompressed'), digest: diffId, size };
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, done) => done() });
 }
 
 /** Layer blobs for several snapshots, compressed `concurrency` at a time (default: cores). */
 export async function ensureLayerBlobs(
   store: LayerStore,
   ids: readonly SnapshotId[],
-  options: LayerWriteOptions & { concurrency?: number },
+  options: LayerBlobOptions & { concurrency?: number },
 ): Promise<ImageLayer[]> {
   const limit = pLimit(options.concurrency ?? availableParallelism());
   return Promise.all(ids.map((id) => limit(() => ensureLayerBlob(store, id, options))));
+}
+
+/** The store's own layers of several snapshots (`ensureLayerDiff`), hashed in parallel. */
+export async function ensureLayerDiffs(
+  store: LayerStore,
+  ids: readonly SnapshotId[],
+): Promise<ImageLayer[]> {
+  const limit = pLimit(availableParallelism());
+  return Promise.all(ids.map((id) => limit(() => ensureLayerDiff(store, id))));
 }

@@ -3,11 +3,18 @@ export { writeLayerTar, generateLayerTar } from './layer-writer.ts';
 export type { LayerWriteOptions, LayerWriteResult } from './layer-writer.ts';
 export { unpackLayer } from './layer-unpack.ts';
 export type { UnpackOptions, UnpackResult } from './layer-unpack.ts';
-export { assembleImage, ensureLayerBlob, ensureLayerBlobs } from './image.ts';
+export {
+  assembleImage,
+  ensureLayerBlob,
+  ensureLayerBlobs,
+  ensureLayerDiff,
+  ensureLayerDiffs,
+} from './image.ts';
 export type {
   AssembleImageOptions,
   AssembledImage,
   ImageLayer,
+  LayerBlobOptions,
   LayerStore,
   StoredBlob,
 } from './image.ts';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync, type Stats } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../shared/digest.ts';
 import { createCompressor, ociLayerMediaType, type Compression } from './compression.ts';
@@ -60,35 +60,53 @@ export async function writeLayerTar(
   out: Writable | string,
   options: LayerWriteOptions,
 ): Promise<LayerWriteResult> {
+  return compressLayerTar(generateLayerTar(diffDir, options), out, options);
+}
+
+/**
+ * Compress an uncompressed layer tar (from a snapshot, or another blob of the same layer
+ * decompressed) to `out`, hashing both sides. Uncompressed output is hashed once: its
+ * digest is the diff ID.
+ */
+export async function compressLayerTar(
+  tar: AsyncIterable<Buffer>,
+  out: Writable | string,
+  options: Pick<LayerWriteOptions, 'compression' | 'compressionLevel'>,
+): Promise<LayerWriteResult> {
   const tarHash = createHash('sha256');
   const blobHash = createHash('sha256');
   let tarSize = 0;
   let blobSize = 0;
-  const compressor =
-    createCompressor(options.compression, options.compressionLevel) ?? new PassThrough();
-  await pipeline(
-    Readable.from(generateLayerTar(diffDir, options)),
-    async function* hashTar(source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
-        tarHash.update(chunk);
-        tarSize += chunk.length;
-        yield chunk;
-      }
-    },
-    compressor,
-    async function* hashBlob(source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
-        blobHash.update(chunk);
-        blobSize += chunk.length;
-        yield chunk;
-      }
-    },
-    typeof out === 'string' ? createWriteStream(out) : out,
-  );
+  const sink = typeof out === 'string' ? createWriteStream(out) : out;
+  async function* hashTar(source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
+      tarHash.update(chunk);
+      tarSize += chunk.length;
+      yield chunk;
+    }
+  }
+  const compressor = createCompressor(options.compression, options.compressionLevel);
+  if (compressor === undefined) await pipeline(Readable.from(tar), hashTar, sink);
+  else {
+    await pipeline(
+      Readable.from(tar),
+      hashTar,
+      compressor,
+      async function* hashBlob(source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          blobHash.update(chunk);
+          blobSize += chunk.length;
+          yield chunk;
+        }
+      },
+      sink,
+    );
+  }
+  const diffId: Digest = `sha256:${tarHash.digest('hex')}`;
   return {
-    diffId: `sha256:${tarHash.digest('hex')}`,
-    digest: `sha256:${blobHash.digest('hex')}`,
-    size: blobSize,
+    diffId,
+    digest: compressor === undefined ? diffId : `sha256:${blobHash.digest('hex')}`,
+    size: compressor === undefined ? tarSize : blobSize,
     uncompressedSize: tarSize,
     mediaType: ociLayerMediaType(options.compression),
   };

@@ -27,6 +27,23 @@ async function skopeoInspect(ref: string): Promise<{ Digest: string; Layers: str
   return JSON.parse(stdout) as { Digest: string; Layers: string[] };
 }
 
+interface RawManifest {
+  mediaType: string;
+  config: { mediaType: string; digest: string };
+  layers: { mediaType: string; digest: string }[];
+}
+
+/** The manifest as the registry serves it. */
+async function skopeoRaw(ref: string): Promise<RawManifest> {
+  const { stdout } = await run('skopeo', [
+    'inspect',
+    '--tls-verify=false',
+    '--raw',
+    `docker://${ref}`,
+  ]);
+  return JSON.parse(stdout) as RawManifest;
+}
+
 function expectOk(result: { code: number | null; stderr: string }): void {
   expect(result.stderr && result.code !== 0 ? result.stderr : '').toBe('');
   expect(result.code).toBe(0);
@@ -98,7 +115,9 @@ describe('tbuild push and pull', () => {
     ]);
     const layers = JSON.parse(inspected.stdout) as { digest: string }[];
     const top = layers.at(-1)!.digest;
-    await rm(join(store, 'blobs/sha256', top.slice('sha256:'.length)));
+    // A built layer has no blob until a push or an archive needs it (ADR 12); one made
+    // earlier may have been pruned: either way the push writes it from the snapshot.
+    await rm(join(store, 'blobs/sha256', top.slice('sha256:'.length)), { force: true });
     const pushed = await runTbuild(['push', '--root', store, app]);
     expectOk(pushed);
     const remote = await skopeoInspect(app);
@@ -158,4 +177,96 @@ describe('build outputs to a registry', () => {
     expect(remote.Layers).toHaveLength(2);
     expect(remote.Layers).toEqual((await skopeoInspect(`${registry.host}/app:2`)).Layers);
   }, 60_000);
+
+  it('pushes zstd layers under OCI media types for compression=zstd; pulled base layers stay gzip unless forced', async () => {
+    // A base that comes from the registry (gzip), in a store of its own.
+    const base = `${registry.host}/zstd-base:1`;
+    expectOk(await build(store, appContext, ['-o', `type=registry,name=${base}`]));
+    const pulling = join(work, 'zstd-store');
+    expectOk(await runTbuild(['pull', '--root', pulling, base]));
+    const child = await makeContext({ Dockerfile: `FROM ${base}\nRUN echo two > /two\n` });
+    try {
+      const app = `${registry.host}/app:zstd`;
+      const metadataFile = join(work, 'zstd.json');
+      const iidfile = join(work, 'zstd.iid');
+      expectOk(
+        await build(pulling, child, [
+          '-o',
+          `type=registry,name=${app},compression=zstd`,
+          '--metadata-file',
+          metadataFile,
+          '--iidfile',
+          iidfile,
+        ]),
+      );
+      const raw = await skopeoRaw(app);
+      expect(raw.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+      expect(raw.config.mediaType).toBe('application/vnd.oci.image.config.v1+json');
+      // As BuildKit: the pulled base layers keep their gzip blobs without force-compression.
+      expect(raw.layers.map((l) => l.mediaType)).toEqual([
+        'application/vnd.oci.image.layer.v1.tar+gzip',
+        'application/vnd.oci.image.layer.v1.tar+gzip',
+        'application/vnd.oci.image.layer.v1.tar+zstd',
+      ]);
+      const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>;
+      expect(metadata['containerimage.digest']).toBe((await skopeoInspect(app)).Digest);
+      // The image ID is the config's digest, whatever the layers' compression.
+      expect(raw.config.digest).toBe(await readFile(iidfile, 'utf8'));
+
+      const forced = `${registry.host}/app:zstd-forced`;
+      expectOk(
+        await build(pulling, child, [
+          '-o',
+          `type=image,name=${forced},push=true,compression=zstd,compression-level=19,force-compression=true`,
+        ]),
+      );
+      const all = await skopeoRaw(forced);
+      expect(new Set(all.layers.map((l) => l.mediaType))).toEqual(
+        new Set(['application/vnd.oci.image.layer.v1.tar+zstd']),
+      );
+      expect(all.config.digest).toBe(raw.config.digest);
+      // skopeo checks every blob's digest while it copies, and decompresses the zstd layers
+      // (Debian's umoci reads no zstd).
+      const copied = join(work, 'zstd-copy');
+      await run('skopeo', [
+        'copy',
+        '--src-tls-verify=false',
+        '--dest-decompress',
+        `docker://${forced}`,
+        `dir:${copied}`,
+      ]);
+      const copiedManifest = JSON.parse(
+        await readFile(join(copied, 'manifest.json'), 'utf8'),
+      ) as RawManifest;
+      const top = copiedManifest.layers.at(-1)!.digest.slice('sha256:'.length);
+      const { stdout } = await run('tar', ['-xOf', join(copied, top), 'two']);
+      expect(stdout).toBe('two\n');
+    } finally {
+      await rm(child, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('pushes gzip layers under OCI media types for oci-mediatypes=true', async () => {
+    const app = `${registry.host}/app:oci`;
+    expectOk(
+      await build(store, appContext, [
+        '-o',
+        `type=image,name=${app},push=true,oci-mediatypes=true`,
+      ]),
+    );
+    const raw = await skopeoRaw(app);
+    expect(raw.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(new Set(raw.layers.map((l) => l.mediaType))).toEqual(
+      new Set(['application/vnd.oci.image.layer.v1.tar+gzip']),
+    );
+  }, 60_000);
+
+  it('refuses an output attribute it does not know, before building', async () => {
+    const result = await build(store, appContext, [
+      '-o',
+      `type=registry,name=${registry.host}/app:unknown,compresion=zstd`,
+    ]);
+    expect(result.code).toBe(125);
+    expect(result.stderr).toContain('does not take the attribute "compresion"');
+  });
 });

@@ -1,7 +1,8 @@
 /**
- * Archive and filesystem outputs. Output attributes that change the image bytes
- * (compression, oci-mediatypes, rewrite-timestamp) re-commit the image with them; layer
- * blobs already made are reused.
+ * Archive and filesystem outputs, and the image each image-writing output (archive or
+ * push) wants: output attributes that change the image bytes (compression,
+ * oci-mediatypes, rewrite-timestamp) re-commit the image with them; layer blobs already
+ * made are reused.
  */
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
@@ -11,34 +12,21 @@ import { exportDockerArchive } from '../../exporter/docker-archive.ts';
 import { exportLayersToDirectory, exportLayersToTar } from '../../exporter/filesystem.ts';
 import { exportOciLayout } from '../../exporter/oci-layout.ts';
 import { OutputClosedError, TbuildError, UsageError } from '../../shared/errors.ts';
+import { imageAttributes } from '../specs/image-attributes.ts';
 import type { ImageConfig } from '../../shared/oci.ts';
 import type { OutputSpec } from '../types.ts';
 import type { OutputContext } from './write-outputs.ts';
 
-/** The image as this output wants it: default docker media types, OCI for `type=oci`. */
+/**
+ * The image as this output wants it (its attributes, see specs/image-attributes.ts): the
+ * committed config with every layer blob made with the output's compression, or reused
+ * when made before (ADR 12). Config and manifest are written again, which is cheap.
+ */
 export async function imageFor(
   ctx: Pick<OutputContext, 'store' | 'options' | 'committed'>,
   output: OutputSpec,
 ): Promise<CommittedImage> {
-  const { attrs } = output;
-  const oci =
-    attrs['oci-mediatypes'] !== undefined
-      ? attrs['oci-mediatypes'] === 'true'
-      : output.type === 'oci';
-  const compression = (attrs.compression ?? 'gzip') as Compression;
-  if (!['gzip', 'zstd', 'uncompressed'].includes(compression)) {
-    throw new UsageError(`unknown compression "${attrs.compression}"`, {
-      hint: 'Use gzip, zstd or uncompressed.',
-    });
-  }
-  const rewrite = attrs['rewrite-timestamp'] === 'true';
-  if (!oci && compression === 'gzip' && !rewrite && attrs['compression-level'] === undefined)
-    return ctx.committed;
-  if (compression === 'zstd' && !oci) {
-    throw new UsageError('zstd-compressed layers need OCI media types', {
-      hint: 'Add oci-mediatypes=true to the output.',
-    });
-  }
+  const wanted = imageAttributes(output);
   const root =
     ctx.committed.snapshot === null
       ? null
@@ -46,21 +34,23 @@ export async function imageFor(
   const config = await ctx.store.blobs.readJson<ImageConfig>(
     ctx.committed.config.descriptor.digest,
   );
+  const reuse: Compression[] = wanted.ociMediaTypes ? ['gzip', 'zstd'] : ['gzip'];
   // The committed config already carries the diff_ids; commitImage recomputes them from the layers.
   return commitImage(
     ctx.store,
     root,
     { ...config, rootfs: { type: 'layers', diff_ids: [] } },
     {
-      ociMediaTypes: oci,
-      compression,
-      ...(attrs['compression-level'] !== undefined
-        ? { compressionLevel: Number(attrs['compression-level']) }
+      ociMediaTypes: wanted.ociMediaTypes,
+      compression: wanted.compression,
+      ...(wanted.forceCompression ? {} : { reuseCompressions: reuse }),
+      ...(wanted.compressionLevel !== undefined
+        ? { compressionLevel: wanted.compressionLevel }
         : {}),
       ...(ctx.options.sourceDateEpoch !== undefined
         ? { sourceDateEpoch: ctx.options.sourceDateEpoch }
         : {}),
-      ...(rewrite ? { rewriteTimestamps: true } : {}),
+      ...(wanted.rewriteTimestamps ? { rewriteTimestamps: true } : {}),
     },
   );
 }

@@ -54,11 +54,19 @@ export function platformDirName(platform: Platform): string {
   return [platform.os, platform.architecture, platform.variant].filter(Boolean).join('_');
 }
 
-export async function writeIndexOutputs(ctx: IndexOutputContext): Promise<void> {
-  for (const output of ctx.options.outputs) await writeIndexOutput(ctx, output);
+/** Every output of the index; returns the index pushed first, if any (the metadata's). */
+export async function writeIndexOutputs(
+  ctx: IndexOutputContext,
+): Promise<CommittedIndex | undefined> {
+  let pushed: CommittedIndex | undefined;
+  for (const output of ctx.options.outputs) pushed ??= await writeIndexOutput(ctx, output);
+  return pushed;
 }
 
-async function writeIndexOutput(ctx: IndexOutputContext, output: OutputSpec): Promise<void> {
+async function writeIndexOutput(
+  ctx: IndexOutputContext,
+  output: OutputSpec,
+): Promise<CommittedIndex | undefined> {
   switch (output.type) {
     case 'docker':
     case 'oci':
@@ -73,8 +81,9 @@ async function writeIndexOutput(ctx: IndexOutputContext, output: OutputSpec): Pr
       );
       return;
     case 'image':
-    case 'registry':
+    case 'registry': {
       keepPlatformImages(ctx.store, ctx.committed);
+      let pushed: CommittedIndex | undefined;
       for (const name of output.names) {
         const normalized = normalizeImageName(name);
         ctx.store.images.set({
@@ -86,25 +95,24 @@ async function writeIndexOutput(ctx: IndexOutputContext, output: OutputSpec): Pr
         });
         if (output.push) {
           const client = await ctx.registry();
-          await task(ctx.emit, `pushing ${name}`, () =>
-            pushIndex(ctx.store, client, ctx.committed, normalized, { signal: ctx.signal }),
-          );
+          pushed = await task(ctx.emit, `pushing ${name}`, async () => {
+            const index = pushed ?? (await indexFor(ctx, output));
+            await pushIndex(ctx.store, client, index, normalized, { signal: ctx.signal });
+            return index;
+          });
         }
       }
-      return;
+      return pushed;
+    }
   }
 }
 
 /** The index with each platform's image as this output wants it (media types, compression). */
 async function indexFor(ctx: IndexOutputContext, output: OutputSpec): Promise<CommittedIndex> {
   const images: PlatformImage[] = [];
-  let changed = false;
-  for (const { platform, image } of ctx.committed.images) {
-    const wanted = await imageFor({ ...ctx, committed: image }, output);
-    changed ||= wanted !== image;
-    images.push({ platform, image: wanted });
-  }
-  return changed ? commitIndex(ctx.store, images) : ctx.committed;
+  for (const { platform, image } of ctx.committed.images)
+    images.push({ platform, image: await imageFor({ ...ctx, committed: image }, output) });
+  return commitIndex(ctx.store, images);
 }
 
 async function exportIndexArchive(ctx: IndexOutputContext, output: OutputSpec): Promise<void> {

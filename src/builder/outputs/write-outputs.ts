@@ -23,10 +23,15 @@ export interface OutputContext {
   stdout: Writable | undefined;
 }
 
-/** The outputs after the image is in the store under its names (see name-image.ts). */
-export async function writeOutputs(ctx: OutputContext): Promise<void> {
+/**
+ * The outputs after the image is in the store under its names (see name-image.ts).
+ * Returns the image pushed first, if any: its manifest (with the push's compression and
+ * media types) is the one the build's metadata names, as buildx's does.
+ */
+export async function writeOutputs(ctx: OutputContext): Promise<CommittedImage | undefined> {
   const { options } = ctx;
-  for (const output of options.outputs) await writeOutput(ctx, output);
+  let pushed: CommittedImage | undefined;
+  for (const output of options.outputs) pushed ??= await writeOutput(ctx, output);
   if (options.load) {
     const load: OutputSpec = {
       type: 'docker',
@@ -39,12 +44,16 @@ export async function writeOutputs(ctx: OutputContext): Promise<void> {
       (await archives()).exportArchive(ctx, load),
     );
   }
+  return pushed;
 }
 
 /** Archive writers and push load on demand: a build into the store alone needs neither. */
 const archives = () => import('./archives.ts');
 
-async function writeOutput(ctx: OutputContext, output: OutputSpec): Promise<void> {
+async function writeOutput(
+  ctx: OutputContext,
+  output: OutputSpec,
+): Promise<CommittedImage | undefined> {
   switch (output.type) {
     case 'docker':
     case 'oci':
@@ -59,7 +68,8 @@ async function writeOutput(ctx: OutputContext, output: OutputSpec): Promise<void
       );
       return;
     case 'image':
-    case 'registry':
+    case 'registry': {
+      let pushed: CommittedImage | undefined;
       for (const name of output.names) {
         const normalized = normalizeImageName(name);
         ctx.store.images.set({
@@ -71,12 +81,19 @@ async function writeOutput(ctx: OutputContext, output: OutputSpec): Promise<void
         });
         if (output.push) {
           const client = await ctx.registry();
-          const { pushImage } = await import('../../engine/push.ts');
-          await task(ctx.emit, `pushing ${name}`, () =>
-            pushImage(ctx.store, client, ctx.committed, normalized, { signal: ctx.signal }),
-          );
+          const [{ pushImage }, { imageFor }] = await Promise.all([
+            import('../../engine/push.ts'),
+            archives(),
+          ]);
+          const image = await task(ctx.emit, `pushing ${name}`, async () => {
+            pushed ??= await imageFor(ctx, output);
+            await pushImage(ctx.store, client, pushed, normalized, { signal: ctx.signal });
+            return pushed;
+          });
+          pushed = image;
         }
       }
-      return;
+      return pushed;
+    }
   }
 }

@@ -7,6 +7,7 @@
 import { UsageError } from '../../shared/errors.ts';
 import type { OutputSpec, OutputType } from '../types.ts';
 import { parseAttributes } from './csv.ts';
+import { checkOutputAttributes } from './image-attributes.ts';
 
 export const OUTPUT_TYPES: readonly OutputType[] = [
   'docker',
@@ -37,11 +38,23 @@ export function parseOutputSpec(spec: string): OutputSpec {
       hint: `For example --output type=${type},dest=${type === 'local' ? 'out/' : 'image.tar'}.`,
     });
   }
-  return {
+  if (push !== undefined && type !== 'image' && type !== 'registry') {
+    throw new UsageError(`--output type=${type} does not take the attribute "push"`, {
+      hint: 'Push with type=image,push=true or type=registry.',
+    });
+  }
+  if (name !== undefined && (type === 'local' || type === 'tar')) {
+    throw new UsageError(`--output type=${type} does not take the attribute "name"`, {
+      hint: `type=${type} writes files, not an image; name the image with -t.`,
+    });
+  }
+  const output: OutputSpec = {
     type,
     ...(dest ? { dest } : {}),
     names: name ? name.split(/[,;]/).filter(Boolean) : [],
     push: type === 'registry' || push === 'true',
     attrs: rest,
   };
+  checkOutputAttributes(output);
+  return output;
 }
