@@ -31,6 +31,7 @@ const commands: Record<string, Loader> = {
   history: () => import('./commands/history.ts'),
   doctor: () => import('./commands/doctor.ts'),
   version: () => import('./commands/version.ts'),
+  unshare: () => import('./commands/unshare.ts'),
 };
 
 const ALIASES: Record<string, string> = { rmi: 'rm' };
@@ -140,6 +141,11 @@ export async function main(given: string[]): Promise<number> {
   if (argv.length === 1 && argv[0] === '--version') argv = ['version'];
   try {
     checkCommandWord(argv);
+    // Not root: run again in a user namespace (ADR 17); the module loads only then.
+    if (process.getuid?.() !== 0) {
+      const { needsUserNamespace, reexecInUserNamespace } = await import('./rootless.ts');
+      if (needsUserNamespace(argv)) return await reexecInUserNamespace(given);
+    }
   } catch (error) {
     return report(error);
   }

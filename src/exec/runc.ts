@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledError } from '../shared/errors.ts';
+import { inUserNamespace } from '../shared/userns.ts';
 import { delay, runCommand, signalNumber } from './command.ts';
 import { ContainerStartError, MountError, RuncNotFoundError } from './errors.ts';
 import {
@@ -19,6 +20,7 @@ import {
   type BundleFiles,
   type HostLimits,
 } from './spec.ts';
+import { adaptSpecToUserNamespace } from './rootless.ts';
 import { createMountStubs, type MountStubs } from './stubs.ts';
 import type { Executor, RunResult, RunSpec } from './types.ts';
 import { resolveInRoot } from './user.ts';
@@ -103,10 +105,11 @@ async function prepareBundle(stateDir: string, spec: RunSpec): Promise<Prepared>
         recursive: true,
         mode: 0o755,
       });
-      const config = withEmulation(
+      const emulated = withEmulation(
         createOciSpec(spec, mounts, hostname, await readHostLimits()),
         spec.emulation,
       );
+      const config = inUserNamespace() ? adaptSpecToUserNamespace(emulated) : emulated;
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();

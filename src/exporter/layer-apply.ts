@@ -20,6 +20,7 @@ import {
   utimes,
 } from 'node:fs/promises';
 import { join } from 'node:path';
+import { overlayOpaqueXattr } from '../shared/userns.ts';
 import { makeNode } from './special-files.ts';
 import { splitDevice } from './tools.ts';
 import { walkTree } from './tree-walk.ts';
@@ -57,7 +58,7 @@ async function applyLayer(
     }
     if (stat.isDirectory()) {
       if (existing && !existing.isDirectory()) await rm(target, { force: true });
-      if (existing?.isDirectory() && attrs?.get('trusted.overlay.opaque')?.toString() === 'y') {
+      if (existing?.isDirectory() && attrs?.get(overlayOpaqueXattr())?.toString() === 'y') {
         await emptyDirectory(target);
       }
       if (!existing?.isDirectory()) await mkdir(target);
