@@ -17,7 +17,7 @@ const allowed = {
   registry: ['shared'],
   exporter: ['shared', 'cache'],
   progress: ['shared', 'solver'],
-  doctor: ['shared'],
+  doctor: ['shared', 'rootless'],
   rootless: ['shared'],
   engine: ['shared', 'llb', 'solver', 'cache', 'exec', 'registry', 'exporter'],
   builder: [

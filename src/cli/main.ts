@@ -146,6 +146,11 @@ export async function main(given: string[]): Promise<number> {
       const { needsUserNamespace, reexecInUserNamespace } = await import('./rootless.ts');
       if (needsUserNamespace(argv)) return await reexecInUserNamespace(given);
     }
+    if (argv[0] === 'unshare') {
+      const { runUnshare, unshareWords } = await import('./commands/unshare.ts');
+      const words = unshareWords(argv);
+      if (words !== undefined) return await runUnshare(words);
+    }
   } catch (error) {
     return report(error);
   }

@@ -12,6 +12,15 @@ interface UnshareArgs {
   '--': string[] | undefined;
 }
 
+/**
+ * `tbuild unshare …` is run before yargs (main.ts): a command's own flags (`rm -rf`) are
+ * not tbuild's. Yargs sees it only for help.
+ */
+export function unshareWords(argv: readonly string[]): string[] | undefined {
+  if (argv[0] !== 'unshare' || argv[1] === '--help' || argv[1] === '-h') return undefined;
+  return argv.slice(argv[1] === '--' ? 2 : 1);
+}
+
 /** Run `words` (default: $SHELL) with this process's stdio; resolves with its exit status. */
 export function runUnshare(words: readonly string[]): Promise<number> {
   const [command, ...args] = words.length > 0 ? words : [process.env.SHELL || '/bin/sh'];
@@ -35,13 +44,11 @@ export const command: CommandModule<object, UnshareArgs> = {
   command: 'unshare [command..]',
   describe: "Run a command in rootless builds' user namespace (e.g. to remove the store)",
   builder: (yargs: Argv<object>): Argv<UnshareArgs> =>
-    yargs
-      .parserConfiguration({ 'halt-at-non-option': true, 'unknown-options-as-args': true })
-      .positional('command', {
-        type: 'string',
-        array: true,
-        describe: 'Command and arguments (default: $SHELL)',
-      }) as unknown as Argv<UnshareArgs>,
+    yargs.positional('command', {
+      type: 'string',
+      array: true,
+      describe: 'Command and arguments (default: $SHELL)',
+    }) as unknown as Argv<UnshareArgs>,
   handler: async (argv) => {
     process.exitCode = await runUnshare([...(argv.command ?? []), ...(argv['--'] ?? [])]);
   },
