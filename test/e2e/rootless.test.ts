@@ -7,7 +7,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -150,11 +150,10 @@ describe('rootless builds as an ordinary user', () => {
     await chmod(path.join(work, 'out'), 0o777);
     await makeBusyboxRootfsTar(path.join(work, 'busybox.tar'));
     await chmod(path.join(work, 'busybox.tar'), 0o644);
-    [user, single, registry] = await Promise.all([
-      createUser(true),
-      createUser(false),
-      startRegistry(),
-    ]);
+    registry = await startRegistry();
+    // One at a time: each rewrites /etc/subuid and /etc/subgid.
+    user = await createUser(true);
+    single = await createUser(false);
     const reach = await runCommandAs(user, 'test', ['-r', TBUILD_BIN]);
     if (reach.code !== 0)
       throw new Error(
@@ -224,6 +223,24 @@ describe('rootless builds as an ordinary user', () => {
     const manifest = (await res.json()) as { config: { digest: string }; layers: unknown[] };
     expect(manifest.config.digest).toBe(imageId);
     expect(manifest.layers).toHaveLength(4);
+  });
+
+  it('writes a local output as files the user owns, so the user can remove them', async () => {
+    const dest = path.join(work, 'out/local');
+    const built = await runAs(user!, [
+      'build',
+      ...buildArgs,
+      '-o',
+      `type=local,dest=${dest}`,
+      `${work}/ctx`,
+    ]);
+    expect(built.code, built.stderr).toBe(0);
+    const uid = Number((await exec('id', ['-u', user!.name])).stdout.trim());
+    for (const file of ['hello.txt', 'owned', 'owned/x'])
+      expect((await lstat(path.join(dest, file))).uid).toBe(uid);
+    expect((await lstat(path.join(dest, 'owned/x'))).mode & 0o7777).toBe(0o4755);
+    const removed = await runCommandAs(user!, 'rm', ['-rf', dest]);
+    expect(removed.code, removed.stderr).toBe(0);
   });
 
   it('tbuild doctor says rootless builds can run for this user', async () => {
