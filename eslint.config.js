@@ -17,7 +17,8 @@ const allowed = {
   registry: ['shared'],
   exporter: ['shared', 'cache'],
   progress: ['shared', 'solver'],
-  doctor: ['shared'],
+  doctor: ['shared', 'rootless'],
+  rootless: ['shared'],
   engine: ['shared', 'llb', 'solver', 'cache', 'exec', 'registry', 'exporter'],
   builder: [
     'shared',
@@ -48,6 +49,7 @@ const allowed = {
     'exporter',
     'progress',
     'engine',
+    'rootless',
   ],
   // The GitHub Action is a front door like the CLI, but only onto the build API: it never
   // runs the pipeline's modules itself (doctor tells its setup what to install).

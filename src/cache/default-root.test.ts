@@ -17,3 +17,12 @@ describe('default store root', () => {
     expect(defaultStoreRoot({ HOME: '/home/u' })).toBe(expected[1]);
   });
 });
+
+describe('default store root of a rootless build', () => {
+  it("is the user's XDG data directory, though the build is uid 0 in its user namespace", () => {
+    expect(defaultStoreRoot({ TBUILD_ROOTLESS: '1', HOME: '/home/u' })).toBe(
+      '/home/u/.local/share/tbuild',
+    );
+    expect(defaultStoreRoot({ TBUILD_ROOTLESS: '1', XDG_DATA_HOME: '/x' })).toBe('/x/tbuild');
+  });
+});

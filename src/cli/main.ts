@@ -32,6 +32,7 @@ const commands: Record<string, Loader> = {
   history: () => import('./commands/history.ts'),
   doctor: () => import('./commands/doctor.ts'),
   version: () => import('./commands/version.ts'),
+  unshare: () => import('./commands/unshare.ts'),
 };
 
 const ALIASES: Record<string, string> = { rmi: 'rm' };
@@ -141,6 +142,16 @@ export async function main(given: string[]): Promise<number> {
   if (argv.length === 1 && argv[0] === '--version') argv = ['version'];
   try {
     checkCommandWord(argv);
+    // Not root: run again in a user namespace (ADR 17); the module loads only then.
+    if (process.getuid?.() !== 0) {
+      const { needsUserNamespace, reexecInUserNamespace } = await import('./rootless.ts');
+      if (needsUserNamespace(argv)) return await reexecInUserNamespace(given);
+    }
+    if (argv[0] === 'unshare') {
+      const { runUnshare, unshareWords } = await import('./commands/unshare.ts');
+      const words = unshareWords(argv);
+      if (words !== undefined) return await runUnshare(words);
+    }
   } catch (error) {
     return report(error);
   }

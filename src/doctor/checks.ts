@@ -1,7 +1,8 @@
 /**
  * The checks `tbuild doctor` runs and builds run before they start. Each is one entry:
- * add a check by adding it to CHECKS (rootless and platform checks will go here too).
+ * add a check by adding it to CHECKS (rootless ones are in rootless-checks.ts).
  */
+import { overlayInUserNamespace, privileges, subids, uidmap } from './rootless-checks.ts';
 import type { Check, CheckResult } from './types.ts';
 
 /** A check that every program in `programs` is on PATH, fixed by `packages`. */
@@ -31,26 +32,6 @@ function programs(
     },
   };
 }
-
-const privileges: Check = {
-  id: 'privileges',
-  title: 'root privileges',
-  level: 'required',
-  async run(host) {
-    if (host.uid === 0) return { id: 'privileges', status: 'ok', detail: 'running as root' };
-    const restricted =
-      (await host.readFile('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'))?.trim() ===
-      '1';
-    return {
-      id: 'privileges',
-      status: 'fail',
-      detail: `running as uid ${host.uid}: overlay mounts and runc containers need root${
-        restricted ? ' (and AppArmor restricts unprivileged user namespaces here)' : ''
-      }`,
-      hint: 'Run tbuild as root (sudo tbuild …); rootless builds are not supported yet.',
-    };
-  },
-};
 
 const overlay: Check = {
   id: 'overlayfs',
@@ -153,4 +134,7 @@ export const CHECKS: readonly Check[] = [
     ['git'],
     'git build contexts and ADD of git repositories',
   ),
+  uidmap,
+  subids,
+  overlayInUserNamespace,
 ];

@@ -47,7 +47,7 @@ describe('host checks', () => {
     );
   });
 
-  it('prefix sudo for a user who is not root, and say why root is needed', async () => {
+  it('prefix sudo for a user who is not root, and say why a rootless build cannot run', async () => {
     const results = await runChecks(
       host(
         EVERYTHING.filter((p) => p !== 'runc'),
@@ -86,5 +86,29 @@ describe('host checks', () => {
     });
     expect(packagesToInstall(results)).toEqual([]);
     expect(packagesToInstall(results, true)).toContain('git');
+  });
+
+  it('pass an ordinary user whose builds can run rootless, and say what rootless lacks', async () => {
+    const files = {
+      '/proc/sys/kernel/osrelease': '5.10.0-28-amd64\n',
+      '/etc/subuid': 'alice:100000:65536\n',
+      '/etc/subgid': 'bob:100000:65536\n',
+    };
+    const user = { ...host(EVERYTHING, { uid: 1001, files }), userName: 'alice' };
+    const results = await runChecks(user);
+    const byId = (id: string) => results.find((r) => r.id === id);
+    expect(byId('privileges')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/rootless/),
+    });
+    expect(byId('subids')).toMatchObject({
+      status: 'warn',
+      hint: 'sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice',
+    });
+    expect(byId('uidmap')).toMatchObject({ status: 'warn', packages: ['uidmap'] });
+    expect(byId('overlay-userns')).toMatchObject({ status: 'fail' });
+    const rootResults = await runChecks(host(EVERYTHING, { files }));
+    for (const id of ['subids', 'uidmap', 'overlay-userns'])
+      expect(rootResults.find((r) => r.id === id)?.status).toBe('ok');
   });
 });

@@ -3,6 +3,7 @@
  * report what is missing once, with the command that installs it.
  */
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { which } from '../shared/which.ts';
 import { CHECKS } from './checks.ts';
 import { MissingDependenciesError } from './errors.ts';
@@ -17,9 +18,16 @@ export function currentHost(
   env: Readonly<Record<string, string | undefined>> = process.env,
   uid: number = process.geteuid?.() ?? 0,
 ): HostContext {
+  let userName: string | undefined;
+  try {
+    userName = userInfo().username;
+  } catch {
+    userName = undefined; // a uid without a passwd entry: subordinate ids are looked up by uid
+  }
   return {
     env,
     uid,
+    ...(userName === undefined ? {} : { userName }),
     readFile: (file) => readFile(file, 'utf8').catch(() => undefined),
     which: (program) => which(program, env.PATH ?? ''),
   };

@@ -23,6 +23,8 @@ export interface HostContext {
   env: Readonly<Record<string, string | undefined>>;
   /** The effective user id (0 = root). */
   uid: number;
+  /** The user's login name, when the passwd database knows it (subordinate ids). */
+  userName?: string;
   /** Read a file of the host (/proc, /etc/os-release); undefined when it cannot be read. */
   readFile(file: string): Promise<string | undefined>;
   /** The absolute path of an executable on PATH, or undefined. */

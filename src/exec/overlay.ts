@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { inUserNamespace } from '../shared/userns.ts';
 import { delay, runCommand } from './command.ts';
 import { MountError, OverlayOptionsTooLongError, UnmountError } from './errors.ts';
 
@@ -37,6 +38,12 @@ export const MOUNT_DATA_LIMIT = 4095;
  * copies that are not self-contained layers.
  */
 const FIXED_OPTIONS = 'index=off,metacopy=off,redirect_dir=off';
+/**
+ * In a rootless build's user namespace (ADR 17) overlay keeps its attributes under
+ * `user.overlay.*` (`userxattr`, Linux ≥ 5.11), and refuses `redirect_dir=off` with it:
+ * `nofollow` likewise neither creates nor follows redirects.
+ */
+const USERNS_OPTIONS = 'userxattr,index=off,metacopy=off,redirect_dir=nofollow';
 
 /**
  * The `-o` string for an overlay mount, checked against the one-page limit.
@@ -54,7 +61,8 @@ export function formatOverlayOptions(
       });
     }
   }
-  let options = `${FIXED_OPTIONS},lowerdir=${lower.join(':')}`;
+  const fixed = inUserNamespace() ? USERNS_OPTIONS : FIXED_OPTIONS;
+  let options = `${fixed},lowerdir=${lower.join(':')}`;
   if (upper !== undefined) options += `,upperdir=${upper},workdir=${work ?? `${upper}-work`}`;
   const length = Buffer.byteLength(options);
   if (length > MOUNT_DATA_LIMIT) throw new OverlayOptionsTooLongError(length, lower.length);
@@ -94,7 +102,9 @@ export async function mountOverlay(options: OverlayMountOptions): Promise<Mount>
   const result = await runMount(['-t', 'overlay', 'overlay', '-o', data, target], snapshotsDir);
   if (result.code !== 0) {
     throw new MountError(`overlay mount at ${target} failed: ${result.stderr.trim()}`, {
-      hint: 'Check that the layers exist and that the store is on ext4 or xfs (overlayfs cannot use overlay, NFS or tmpfs-with-xattrs-off as upper).',
+      hint: inUserNamespace()
+        ? 'Rootless builds need overlayfs in a user namespace (Linux 5.11 or newer) and a store on ext4 or xfs; run `tbuild doctor`.'
+        : 'Check that the layers exist and that the store is on ext4 or xfs (overlayfs cannot use overlay, NFS or tmpfs-with-xattrs-off as upper).',
     });
   }
   return createMount(target);
@@ -115,7 +125,7 @@ async function runMount(args: string[], cwd?: string) {
     return await runCommand('mount', args, cwd === undefined ? {} : { cwd });
   } catch (err) {
     throw new MountError(`could not run mount(8): ${(err as Error).message}`, {
-      hint: 'Install util-linux `mount` and run tbuild as root.',
+      hint: 'Install util-linux `mount` (package mount).',
       cause: err,
     });
   }

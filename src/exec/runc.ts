@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledError } from '../shared/errors.ts';
+import { inUserNamespace } from '../shared/userns.ts';
 import { delay, runCommand, signalNumber } from './command.ts';
 import {
   ContainerStartError,
@@ -26,6 +27,7 @@ import {
   type BundleFiles,
   type HostLimits,
 } from './spec.ts';
+import { adaptSpecToUserNamespace } from './rootless.ts';
 import { createMountStubs, type MountStubs } from './stubs.ts';
 import type { Executor, RunResult, RunSpec } from './types.ts';
 import { resolveInRoot } from './user.ts';
@@ -134,10 +136,11 @@ async function prepareBundle(
         recursive: true,
         mode: 0o755,
       });
-      const config = withEmulation(
+      const emulated = withEmulation(
         createOciSpec(spec, mounts, hostname, await readHostLimits(), network?.path),
         spec.emulation,
       );
+      const config = inUserNamespace() ? adaptSpecToUserNamespace(emulated) : emulated;
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();

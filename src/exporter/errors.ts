@@ -38,6 +38,20 @@ export class DeviceNodeError extends TbuildError {
   }
 }
 
+/** A layer file's owner is not mapped in a rootless build's user namespace (ADR 17). */
+export class UnmappedOwnerError extends TbuildError {
+  constructor(entry: string, uid: number, gid: number, options: TbuildErrorOptions = {}) {
+    super(
+      'TBUILD_LAYER_UNMAPPED_OWNER',
+      `layer entry "${entry}" is owned by ${uid}:${gid}, which this rootless build's user namespace does not map`,
+      {
+        hint: 'Give your user 65536 subordinate ids (sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "$USER"), or build as root.',
+        ...options,
+      },
+    );
+  }
+}
+
 /** A system tool the exporter relies on (mknod, getfattr, setfattr) failed or is missing. */
 export class ToolError extends TbuildError {
   readonly tool: string;

@@ -6,6 +6,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inUserNamespace } from '../shared/userns.ts';
 import { writeToDest } from './archive.ts';
 import { applyLayers } from './layer-apply.ts';
 import { generateLayerTar } from './layer-writer.ts';
@@ -20,18 +21,27 @@ export interface FilesystemExportOptions {
   tempDir?: string;
 }
 
+/**
+ * A rootless build (ADR 17) writes a `local` output as the user, as rootless BuildKit's
+ * client does: the image's owners would be subordinate ids the user cannot remove.
+ */
+function keepsOwners(): boolean {
+  return process.getuid?.() === 0 && !inUserNamespace();
+}
+
 /** `local` from layers: apply `layerDirs` (lowest first) onto the directory `dest`. */
 export async function exportLayersToDirectory(
   layerDirs: readonly string[],
   dest: string,
 ): Promise<void> {
-  await applyLayers(layerDirs, dest);
+  await applyLayers(layerDirs, dest, { owners: keepsOwners() });
 }
 
-/** `local` from a merged tree: copy `mergedDir` into `dest`, keeping owners, modes, links and xattrs. */
+/** `local` from a merged tree: copy `mergedDir` into `dest`, keeping owners (as root), modes, links and xattrs. */
 export async function exportMergedToDirectory(mergedDir: string, dest: string): Promise<void> {
   await mkdir(dest, { recursive: true });
-  await runTool('cp', ['-a', '--', `${mergedDir}/.`, `${dest}/`]);
+  const owners = keepsOwners() ? [] : ['--no-preserve=ownership'];
+  await runTool('cp', ['-a', ...owners, '--', `${mergedDir}/.`, `${dest}/`]);
 }
 
 /** `tar` from a merged tree: its files as one tar, in sorted order. */

@@ -20,16 +20,27 @@ import {
   utimes,
 } from 'node:fs/promises';
 import { join } from 'node:path';
+import { overlayOpaqueXattr } from '../shared/userns.ts';
 import { makeNode } from './special-files.ts';
 import { splitDevice } from './tools.ts';
 import { walkTree } from './tree-walk.ts';
 import { isOverlayXattr, readXattrs, writeXattrs, type XattrMap } from './xattrs.ts';
 
+export interface ApplyOptions {
+  /** Give files the layers' owners (default: when running as root). */
+  owners?: boolean;
+}
+
 /** Apply `layerDirs` (lowest first) onto `dest`, creating it if needed. */
-export async function applyLayers(layerDirs: readonly string[], dest: string): Promise<void> {
+export async function applyLayers(
+  layerDirs: readonly string[],
+  dest: string,
+  options: ApplyOptions = {},
+): Promise<void> {
   await mkdir(dest, { recursive: true });
+  const owners = options.owners ?? process.getuid?.() === 0;
   const dirTimes = new Map<string, number>();
-  for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes);
+  for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes, owners);
   // Children changed their parents' times: set directory times last, deepest first.
   const dirs = [...dirTimes].sort(([a], [b]) => b.split('/').length - a.split('/').length);
   for (const [rel, seconds] of dirs) {
@@ -42,6 +53,7 @@ async function applyLayer(
   layer: string,
   dest: string,
   dirTimes: Map<string, number>,
+  owners: boolean,
 ): Promise<void> {
   let xattrs: XattrMap | undefined;
   const pending: XattrMap = new Map();
@@ -57,7 +69,7 @@ async function applyLayer(
     }
     if (stat.isDirectory()) {
       if (existing && !existing.isDirectory()) await rm(target, { force: true });
-      if (existing?.isDirectory() && attrs?.get('trusted.overlay.opaque')?.toString() === 'y') {
+      if (existing?.isDirectory() && attrs?.get(overlayOpaqueXattr())?.toString() === 'y') {
         await emptyDirectory(target);
       }
       if (!existing?.isDirectory()) await mkdir(target);
@@ -73,7 +85,7 @@ async function applyLayer(
       if (stat.nlink > 1) firstLinks.set(key, target);
       await createCopy(abs, target, stat);
     }
-    await copyMetadata(target, stat);
+    await copyMetadata(target, stat, owners);
     const kept = new Map([...(attrs ?? [])].filter(([name]) => !isOverlayXattr(name)));
     if (kept.size > 0) pending.set(target, kept);
   }
@@ -90,9 +102,12 @@ async function createCopy(source: string, target: string, stat: Stats): Promise<
   }
 }
 
-async function copyMetadata(target: string, stat: Stats): Promise<void> {
+async function copyMetadata(target: string, stat: Stats, owners: boolean): Promise<void> {
   if (stat.isSocket()) return;
-  if (process.getuid?.() === 0) await lchown(target, stat.uid, stat.gid);
+  if (owners) await lchown(target, stat.uid, stat.gid);
+  // libuv's copyfile gives the copy its source's owner where it may (as root): undo that.
+  else if (stat.isFile() && process.getuid?.() === 0)
+    await lchown(target, process.getuid(), process.getgid?.() ?? 0);
   if (!stat.isSymbolicLink()) await chmod(target, stat.mode & 0o7777); // after chown: it clears setuid
   if (!stat.isDirectory()) await lutimes(target, stat.atime, stat.mtime);
 }

@@ -17,8 +17,9 @@ import {
 } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../shared/digest.ts';
+import { inUserNamespace, overlayOpaqueXattr } from '../shared/userns.ts';
 import { openDecompressed, type Compression } from './compression.ts';
-import { PathEscapeError, TarFormatError } from './errors.ts';
+import { PathEscapeError, TarFormatError, UnmappedOwnerError } from './errors.ts';
 import { cleanEntryPath, parentOf, SafeTree } from './safe-tree.ts';
 import { makeNode, makeWhiteouts } from './special-files.ts';
 import type { TarEntry } from './tar-format.ts';
@@ -39,6 +40,11 @@ export interface UnpackResult {
   digest: Digest;
   compressedSize: number;
   compression: Compression;
+  /**
+   * Character and block devices left out: a rootless build's user namespace may not
+   * create them (only whiteouts). The layer's blob still has them.
+   */
+  skippedDevices: string[];
 }
 
 const WHITEOUT_PREFIX = '.wh.';
@@ -51,6 +57,9 @@ interface UnpackState {
   whiteouts: string[];
   xattrs: Map<string, Map<string, Buffer>>;
   dirTimes: Map<string, number>;
+  /** In a rootless build's user namespace (ADR 17). */
+  userns: boolean;
+  skippedDevices: string[];
 }
 
 /**
@@ -85,6 +94,8 @@ export async function unpackLayer(
     whiteouts: [],
     xattrs: new Map(),
     dirTimes: new Map(),
+    userns: inUserNamespace(),
+    skippedDevices: [],
   };
   await readTarEntries(hashed(), (entry, body) => applyEntry(state, entry, body));
   await finish(state);
@@ -94,6 +105,7 @@ export async function unpackLayer(
     digest: `sha256:${rawHash.digest('hex')}`,
     compressedSize: rawSize,
     compression,
+    skippedDevices: state.skippedDevices,
   };
 }
 
@@ -108,7 +120,7 @@ async function applyEntry(
   await tree.ensureParent(rel, entry.path);
   const base = rel.slice(rel.lastIndexOf('/') + 1);
   if (base === OPAQUE_MARKER) {
-    addXattr(state, parentOf(rel), 'trusted.overlay.opaque', Buffer.from('y'));
+    addXattr(state, parentOf(rel), overlayOpaqueXattr(), Buffer.from('y'));
     return;
   }
   if (base.startsWith(WHITEOUT_PREFIX)) {
@@ -137,6 +149,11 @@ async function applyEntry(
       await link(await resolveHardLink(tree, entry), path);
       break;
     default:
+      if (state.userns && entry.type !== 'fifo') {
+        // mknod of a device needs CAP_MKNOD in the initial namespace: left out, and said so.
+        state.skippedDevices.push(rel);
+        return;
+      }
       await makeNode(path, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
   await setMetadata(state, rel, entry);
@@ -175,13 +192,21 @@ async function resolveHardLink(tree: SafeTree, entry: TarEntry): Promise<string>
 async function setMetadata(state: UnpackState, rel: string, entry: TarEntry): Promise<void> {
   const path = state.tree.abs(rel);
   if (entry.type === 'link') return; // shares the target's inode and metadata
-  if (state.owners) await lchown(path, entry.uid, entry.gid);
+  if (state.owners) await lchown(path, entry.uid, entry.gid).catch(explainUnmapped(entry));
   // chmod after chown: chown clears setuid/setgid bits.
   if (entry.type !== 'symlink') await chmod(path, entry.mode & 0o7777);
   if (entry.type !== 'dir') await lutimes(path, entry.mtime, entry.mtime);
   for (const [name, value] of entry.xattrs ?? []) {
     if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
   }
+}
+
+/** EINVAL from lchown in a user namespace: the owner is not mapped (no subordinate ids). */
+function explainUnmapped(entry: TarEntry) {
+  return (err: NodeJS.ErrnoException): never => {
+    if (err.code !== 'EINVAL') throw err;
+    throw new UnmappedOwnerError(entry.path, entry.uid, entry.gid, { cause: err });
+  };
 }
 
 function addXattr(state: UnpackState, rel: string, name: string, value: Buffer): void {

@@ -10,6 +10,7 @@ import { readFile, readlink } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../shared/digest.ts';
+import { overlayOpaqueXattr } from '../shared/userns.ts';
 import { createCompressor, ociLayerMediaType, type Compression } from './compression.ts';
 import { LayerWriteError } from './errors.ts';
 import { encodeEntryHeader, endOfArchive, padding, type TarEntry } from './tar-format.ts';
@@ -39,7 +40,6 @@ export interface LayerWriteResult {
   mediaType: string;
 }
 
-const OPAQUE_XATTR = 'trusted.overlay.opaque';
 /** Files up to this size are read whole, ahead of their turn; larger ones are streamed. */
 const READ_AHEAD_FILE = 1024 * 1024;
 /**
@@ -147,7 +147,7 @@ export async function* generateLayerTar(
       const pending: Pending = {
         item,
         entry,
-        opaque: attrs?.get(OPAQUE_XATTR)?.toString() === 'y',
+        opaque: attrs?.get(overlayOpaqueXattr())?.toString() === 'y',
       };
       if (entry.type === 'file' && entry.size > 0 && entry.size <= READ_AHEAD_FILE) {
         pending.content =

@@ -7,9 +7,13 @@ import { runTool } from './tools.ts';
 /** Absolute path → (attribute name → value). */
 export type XattrMap = Map<string, Map<string, Buffer>>;
 
-/** The overlayfs-private attributes: never carried in a tar, never taken from one. */
+/**
+ * The overlayfs-private attributes: never carried in a tar, never taken from one. Both
+ * namespaces, whatever this process uses: a rootless store's overlay writes `user.overlay.*`
+ * (ADR 17), and a layer must not smuggle an opaque mark or a redirect into either.
+ */
 export function isOverlayXattr(name: string): boolean {
-  return name.startsWith('trusted.overlay.');
+  return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
 }
 
 /**

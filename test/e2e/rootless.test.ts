@@ -1,0 +1,275 @@
+/**
+ * Rootless builds (issue 16, ADR 17), as an ordinary user runs them: the test creates real
+ * unprivileged users (one with subordinate ids, one without), runs the compiled CLI as them
+ * with `runuser`, and compares their images with the same build as root. Needs root (to
+ * create users), newuidmap/newgidmap (Debian's uidmap), and unprivileged user namespaces
+ * (on Ubuntu 24.04 CI turns off kernel.apparmor_restrict_unprivileged_userns first).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_REF, ensureBusyboxImage, makeBusyboxRootfsTar } from '../helpers/base-images.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { runTbuild, TBUILD_BIN, type RunTbuildResult } from '../helpers/run-tbuild.ts';
+
+const exec = promisify(execFile);
+
+/** Whiteouts (a file, a directory), an opaque directory, other owners, set-id bits, COPY --chown. */
+const DOCKERFILE = `FROM ${BUSYBOX_REF}
+RUN mkdir -p /a/b /c && echo old > /a/b/f && echo x > /c/y \\
+ && mkdir /owned && chown 1234:1234 /owned && touch /owned/x && chown 1234:0 /owned/x && chmod 4755 /owned/x
+RUN rm -rf /a/b /c && rm -f /bin/vi && mkdir -p /a/b && echo new > /a/b/g
+COPY --chown=42:43 hello.txt /hello.txt
+`;
+
+interface TestUser {
+  name: string;
+  home: string;
+}
+
+/** Run tbuild as `user` (a login-less environment, as a user's shell has). */
+function runAs(user: TestUser, args: readonly string[]): Promise<RunTbuildResult> {
+  return runCommandAs(user, process.execPath, [TBUILD_BIN, ...args]);
+}
+
+function runCommandAs(
+  user: TestUser,
+  command: string,
+  args: readonly string[],
+): Promise<RunTbuildResult> {
+  const env = [`HOME=${user.home}`, `PATH=${process.env.PATH}`, 'NO_COLOR=1', `USER=${user.name}`];
+  return new Promise((resolve, reject) => {
+    const child = spawn('runuser', ['-u', user.name, '--', 'env', '-i', ...env, command, ...args], {
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function createUser(subids: boolean): Promise<TestUser> {
+  const name = `tbrl${randomBytes(4).toString('hex')}`;
+  await exec('useradd', ['--create-home', '--shell', '/bin/sh', name]);
+  // useradd may allocate ranges itself (SUB_UID_MIN in login.defs): ours are explicit.
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    const kept = (await readFile(file, 'utf8').catch(() => ''))
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith(`${name}:`));
+    if (subids) kept.push(`${name}:${await freeSubidStart(file)}:65536`);
+    await writeFile(file, kept.map((l) => `${l}\n`).join(''));
+  }
+  return { name, home: `/home/${name}` };
+}
+
+/** A range start above every range in `file`. */
+async function freeSubidStart(file: string): Promise<number> {
+  let end = 100000;
+  for (const line of (await readFile(file, 'utf8').catch(() => '')).split('\n')) {
+    const [, start, count] = line.split(':').map(Number);
+    if (Number.isInteger(start) && Number.isInteger(count)) end = Math.max(end, start! + count!);
+  }
+  return end;
+}
+
+async function removeUser(user: TestUser | undefined): Promise<void> {
+  if (!user) return;
+  await exec('userdel', ['--remove', user.name]).catch(() => undefined);
+  await rm(user.home, { recursive: true, force: true });
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    const kept = text.split('\n').filter((l) => l !== '' && !l.startsWith(`${user.name}:`));
+    await writeFile(file, kept.map((l) => `${l}\n`).join(''));
+  }
+}
+
+/** Blob names of an OCI layout tar: equal sets mean byte-identical manifests, configs, layers. */
+async function blobsOf(tar: string): Promise<string[]> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tbuild-rootless-oci-'));
+  try {
+    await exec('tar', ['-xf', tar, '-C', dir]);
+    return (await readdir(path.join(dir, 'blobs/sha256'))).sort();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `tar -tv` lines of every layer blob in an OCI layout tar. */
+async function layerListings(tar: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tbuild-rootless-oci-'));
+  try {
+    await exec('tar', ['-xf', tar, '-C', dir]);
+    const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as {
+      manifests: Array<{ digest: string }>;
+    };
+    const blob = (d: string) => path.join(dir, 'blobs/sha256', d.slice('sha256:'.length));
+    const manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), 'utf8')) as {
+      layers: Array<{ digest: string }>;
+    };
+    let out = '';
+    for (const layer of manifest.layers) {
+      out += (await exec('tar', ['-tvzf', blob(layer.digest), '--numeric-owner'])).stdout;
+    }
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('rootless builds as an ordinary user', () => {
+  let user: TestUser | undefined;
+  let single: TestUser | undefined;
+  let work: string;
+  let registry: TestRegistry;
+  const buildArgs = ['--progress=plain', '--build-arg', 'SOURCE_DATE_EPOCH=0'];
+
+  beforeAll(async () => {
+    const restricted = await readFile(
+      '/proc/sys/kernel/apparmor_restrict_unprivileged_userns',
+      'utf8',
+    ).catch(() => '0');
+    if (restricted.trim() === '1') {
+      throw new Error(
+        'AppArmor restricts unprivileged user namespaces here: run `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` first (CI does)',
+      );
+    }
+    work = await mkdtemp(path.join(os.tmpdir(), 'tbuild-rootless-'));
+    await chmod(work, 0o755);
+    await mkdir(path.join(work, 'ctx'));
+    await writeFile(path.join(work, 'ctx/Dockerfile'), DOCKERFILE);
+    await writeFile(path.join(work, 'ctx/hello.txt'), 'hello\n');
+    await mkdir(path.join(work, 'out'), { mode: 0o777 });
+    await chmod(path.join(work, 'out'), 0o777);
+    await makeBusyboxRootfsTar(path.join(work, 'busybox.tar'));
+    await chmod(path.join(work, 'busybox.tar'), 0o644);
+    registry = await startRegistry();
+    // One at a time: each rewrites /etc/subuid and /etc/subgid.
+    user = await createUser(true);
+    single = await createUser(false);
+    const reach = await runCommandAs(user, 'test', ['-r', TBUILD_BIN]);
+    if (reach.code !== 0)
+      throw new Error(
+        `${user.name} cannot read ${TBUILD_BIN}: give others search permission on its directories (chmod o+x)`,
+      );
+    await ensureBusyboxImage(path.join(work, 'root-store'), {
+      rootfsTar: path.join(work, 'busybox.tar'),
+    });
+    for (const u of [user, single]) {
+      const imported = await runAs(u, [
+        'import',
+        '-c',
+        'CMD ["sh"]',
+        `${work}/busybox.tar`,
+        BUSYBOX_REF,
+      ]);
+      if (imported.code !== 0) throw new Error(`import as ${u.name} failed:\n${imported.stderr}`);
+    }
+  });
+
+  afterAll(async () => {
+    await registry?.stop();
+    await removeUser(user);
+    await removeUser(single);
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('gives layers byte-identical to a root build: whiteouts, an opaque directory, other owners, set-id bits', async () => {
+    const rootTar = path.join(work, 'out/root.tar');
+    const userTar = path.join(work, 'out/rootless.tar');
+    const output = (dest: string) => ['-o', `type=oci,dest=${dest},rewrite-timestamp=true`];
+    const root = await runTbuild([
+      'build',
+      '--root',
+      path.join(work, 'root-store'),
+      ...buildArgs,
+      ...output(rootTar),
+      path.join(work, 'ctx'),
+    ]);
+    expect(root.stderr).toContain('DONE');
+    expect(root.code).toBe(0);
+    const rootless = await runAs(user!, ['build', ...buildArgs, ...output(userTar), `${work}/ctx`]);
+    expect(rootless.stderr).not.toContain('WARNING: no subordinate ids');
+    expect(rootless.code, rootless.stderr).toBe(0);
+    expect(await blobsOf(userTar)).toEqual(await blobsOf(rootTar));
+    const listing = await layerListings(userTar);
+    expect(listing).toMatch(/^-rwsr-xr-x 1234\/0 .* owned\/x$/m);
+    expect(listing).toMatch(/^drwxr-xr-x 1234\/1234 .* owned\/$/m);
+    expect(listing).toMatch(/ a\/b\/\.wh\.\.wh\.\.opq$/m);
+    expect(listing).toMatch(/ \.wh\.c$/m);
+    expect(listing).toMatch(/ bin\/\.wh\.vi$/m);
+    expect(listing).toMatch(/^-rw-r--r-- 42\/43 .* hello\.txt$/m);
+  });
+
+  it('pushes to a registry the image it built', async () => {
+    const ref = `${registry.host}/rootless:1`;
+    const pushed = await runAs(user!, ['build', ...buildArgs, '-t', ref, '--push', `${work}/ctx`]);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const imageId = /writing image (sha256:[0-9a-f]{64})/.exec(pushed.stderr)?.[1];
+    const res = await fetch(`${registry.url}/v2/rootless/manifests/1`, {
+      headers: {
+        accept:
+          'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+      },
+    });
+    expect(res.status).toBe(200);
+    const manifest = (await res.json()) as { config: { digest: string }; layers: unknown[] };
+    expect(manifest.config.digest).toBe(imageId);
+    expect(manifest.layers).toHaveLength(4);
+  });
+
+  it('writes a local output as files the user owns, so the user can remove them', async () => {
+    const dest = path.join(work, 'out/local');
+    const built = await runAs(user!, [
+      'build',
+      ...buildArgs,
+      '-o',
+      `type=local,dest=${dest}`,
+      `${work}/ctx`,
+    ]);
+    expect(built.code, built.stderr).toBe(0);
+    const uid = Number((await exec('id', ['-u', user!.name])).stdout.trim());
+    for (const file of ['hello.txt', 'owned', 'owned/x'])
+      expect((await lstat(path.join(dest, file))).uid).toBe(uid);
+    expect((await lstat(path.join(dest, 'owned/x'))).mode & 0o7777).toBe(0o4755);
+    const removed = await runCommandAs(user!, 'rm', ['-rf', dest]);
+    expect(removed.code, removed.stderr).toBe(0);
+  });
+
+  it('tbuild doctor says rootless builds can run for this user', async () => {
+    const doctor = await runAs(user!, ['doctor']);
+    expect(doctor.code, doctor.stdout).toBe(0);
+    expect(doctor.stdout).toMatch(
+      /^ok +root or rootless +running as uid \d+: builds run rootless/m,
+    );
+    expect(doctor.stdout).toMatch(/^ok +subordinate ids +65536 subordinate uids, 65536 gids$/m);
+  });
+
+  it('without subordinate ids, warns that chown to other ids fails, and it does', async () => {
+    const doctor = await runAs(single!, ['doctor']);
+    expect(doctor.stdout).toMatch(/^WARN +subordinate ids +.*no subordinate uids/m);
+    const built = await runAs(single!, ['build', ...buildArgs, `${work}/ctx`]);
+    expect(built.stderr).toContain(
+      'WARNING: no subordinate ids for this user in /etc/subuid and /etc/subgid',
+    );
+    expect(built.stderr).toMatch(/chown: \/owned: Invalid argument/);
+    expect(built.code).toBe(1);
+  });
+
+  it('tbuild unshare removes a store that holds files of subordinate ids, which rm alone cannot', async () => {
+    const store = `${user!.home}/.local/share/tbuild`;
+    const plain = await runCommandAs(user!, 'rm', ['-rf', store]);
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toMatch(/Permission denied/);
+    const unshared = await runAs(user!, ['unshare', 'rm', '-rf', store]);
+    expect(unshared.code, unshared.stderr).toBe(0);
+    await expect(readdir(store)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
