@@ -84,6 +84,16 @@ var init_digest = __esm({
 });
 
 // src/shared/errors.ts
+function isDiskFull(error) {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; depth++) {
+    const code2 = e.code;
+    if (code2 === "ENOSPC" || code2 === "EDQUOT" || code2 === "TBUILD_DISK_FULL") return true;
+    const sqlite = e;
+    if (sqlite.errcode === 13 || sqlite.errstr === "database or disk is full") return true;
+    e = e.cause;
+  }
+  return false;
+}
 function isTbuildError(err) {
   return err instanceof TbuildError;
 }
@@ -121,7 +131,7 @@ function editDistance(a, b) {
   }
   return previous[b.length];
 }
-var TbuildError, UsageError, InputError, CancelledError;
+var TbuildError, UsageError, InputError, CancelledError, DiskFullError, OutputClosedError;
 var init_errors = __esm({
   "src/shared/errors.ts"() {
     "use strict";
@@ -157,6 +167,73 @@ var init_errors = __esm({
         super("TBUILD_CANCELLED", message, { exitCode: 130, ...options });
       }
     };
+    DiskFullError = class extends TbuildError {
+      /** The directory whose filesystem is full. */
+      where;
+      constructor(where, doing, options = {}) {
+        super(
+          "TBUILD_DISK_FULL",
+          `no space left on device: the disk holding ${where} is full (${doing})`,
+          {
+            hint: `Free space on that filesystem (\`tbuild prune\` removes unused build cache), or point --root at a larger disk, then run the command again.`,
+            ...options
+          }
+        );
+        this.where = where;
+      }
+    };
+    OutputClosedError = class extends TbuildError {
+      constructor(options = {}) {
+        super("TBUILD_OUTPUT_CLOSED", "the output stream was closed by its reader", {
+          exitCode: 141,
+          ...options
+        });
+      }
+    };
+  }
+});
+
+// src/shared/userns.ts
+import { readFileSync as readFileSync2 } from "node:fs";
+function parseIdMap(text) {
+  const ranges = [];
+  for (const line of text.split("\n")) {
+    const fields = line.trim().split(/\s+/).map(Number);
+    if (fields.length !== 3 || fields.some((n) => !Number.isInteger(n))) continue;
+    ranges.push({ inside: fields[0], outside: fields[1], count: fields[2] });
+  }
+  return ranges;
+}
+function isInitialMap(ranges) {
+  return ranges.length === 1 && ranges[0].inside === 0 && ranges[0].outside === 0 && ranges[0].count === 4294967295;
+}
+function readIdMap(kind) {
+  try {
+    return parseIdMap(readFileSync2(`/proc/self/${kind}_map`, "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+function inUserNamespace(env = process.env) {
+  if (env[ROOTLESS_ENV] === "1") return true;
+  if (env[ROOTLESS_ENV] === "0") return false;
+  cached ??= !isInitialMap(readIdMap("uid") ?? [{ inside: 0, outside: 0, count: 4294967295 }]);
+  return cached;
+}
+function isMapped(ranges, id) {
+  return ranges.some((r) => id >= r.inside && id < r.inside + r.count);
+}
+function overlayXattrPrefix(env = process.env) {
+  return inUserNamespace(env) ? "user.overlay." : "trusted.overlay.";
+}
+function overlayOpaqueXattr(env = process.env) {
+  return `${overlayXattrPrefix(env)}opaque`;
+}
+var ROOTLESS_ENV, cached;
+var init_userns = __esm({
+  "src/shared/userns.ts"() {
+    "use strict";
+    ROOTLESS_ENV = "TBUILD_ROOTLESS";
   }
 });
 
@@ -388,7 +465,7 @@ var init_oci = __esm({
 });
 
 // src/exporter/errors.ts
-var PathEscapeError, TarFormatError, DeviceNodeError, ToolError, LayerWriteError, ImageExportError;
+var PathEscapeError, TarFormatError, DeviceNodeError, UnmappedOwnerError, ToolError, LayerWriteError, ImageExportError;
 var init_errors2 = __esm({
   "src/exporter/errors.ts"() {
     "use strict";
@@ -419,6 +496,18 @@ var init_errors2 = __esm({
           ...options
         });
         this.entry = entry;
+      }
+    };
+    UnmappedOwnerError = class extends TbuildError {
+      constructor(entry, uid, gid, options = {}) {
+        super(
+          "TBUILD_LAYER_UNMAPPED_OWNER",
+          `layer entry "${entry}" is owned by ${uid}:${gid}, which this rootless build's user namespace does not map`,
+          {
+            hint: 'Give your user 65536 subordinate ids (sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "$USER"), or build as root.',
+            ...options
+          }
+        );
       }
     };
     ToolError = class extends TbuildError {
@@ -565,7 +654,7 @@ var init_parallel_gzip = __esm({
 });
 
 // src/exporter/compression.ts
-import { Readable } from "node:stream";
+import { Readable as Readable2 } from "node:stream";
 import { pipeline } from "node:stream";
 import zlib2 from "node:zlib";
 function createCompressor(compression, level) {
@@ -579,6 +668,11 @@ function ociLayerMediaType(compression) {
   if (compression === "gzip") return MediaType.OciLayerGzip;
   if (compression === "zstd") return MediaType.OciLayerZstd;
   return MediaType.OciLayer;
+}
+function ociLayerMediaTypeOf(mediaType) {
+  if (mediaType === MediaType.DockerLayerGzip) return MediaType.OciLayerGzip;
+  if (mediaType === MediaType.DockerLayer) return MediaType.OciLayer;
+  return mediaType;
 }
 function dockerLayerMediaType(ociMediaType) {
   if (ociMediaType === MediaType.OciLayerGzip || ociMediaType === MediaType.DockerLayerGzip) {
@@ -622,7 +716,7 @@ async function openDecompressed(source, onRaw) {
   }
   if (compression === "uncompressed") return { compression, stream: raw() };
   const decompressor = compression === "gzip" ? zlib2.createGunzip() : zlib2.createZstdDecompress();
-  const stream = pipeline(Readable.from(raw()), decompressor, () => void 0);
+  const stream = pipeline(Readable2.from(raw()), decompressor, () => void 0);
   return { compression, stream };
 }
 var init_compression = __esm({
@@ -893,7 +987,7 @@ var init_tree_walk = __esm({
 
 // src/exporter/xattrs.ts
 function isOverlayXattr(name) {
-  return name.startsWith("trusted.overlay.");
+  return name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.");
 }
 async function readXattrs(dir, pattern = "-") {
   const out = await runTool("getfattr", [
@@ -974,43 +1068,53 @@ var init_xattrs = __esm({
 // src/exporter/layer-writer.ts
 var layer_writer_exports = {};
 __export(layer_writer_exports, {
+  compressLayerTar: () => compressLayerTar,
   generateLayerTar: () => generateLayerTar,
   writeLayerTar: () => writeLayerTar
 });
 import { createHash as createHash4 } from "node:crypto";
-import { createReadStream as createReadStream2, createWriteStream, readFileSync as readFileSync4 } from "node:fs";
+import { createReadStream as createReadStream2, createWriteStream, readFileSync as readFileSync5 } from "node:fs";
 import { readFile as readFile3, readlink } from "node:fs/promises";
-import { PassThrough, Readable as Readable2 } from "node:stream";
+import { Readable as Readable3 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
 async function writeLayerTar(diffDir, out, options) {
+  return compressLayerTar(generateLayerTar(diffDir, options), out, options);
+}
+async function compressLayerTar(tar, out, options) {
   const tarHash = createHash4("sha256");
   const blobHash = createHash4("sha256");
   let tarSize = 0;
   let blobSize = 0;
-  const compressor = createCompressor(options.compression, options.compressionLevel) ?? new PassThrough();
-  await pipeline2(
-    Readable2.from(generateLayerTar(diffDir, options)),
-    async function* hashTar(source) {
-      for await (const chunk of source) {
-        tarHash.update(chunk);
-        tarSize += chunk.length;
-        yield chunk;
-      }
-    },
-    compressor,
-    async function* hashBlob(source) {
-      for await (const chunk of source) {
-        blobHash.update(chunk);
-        blobSize += chunk.length;
-        yield chunk;
-      }
-    },
-    typeof out === "string" ? createWriteStream(out) : out
-  );
+  const sink = typeof out === "string" ? createWriteStream(out) : out;
+  async function* hashTar(source) {
+    for await (const chunk of source) {
+      tarHash.update(chunk);
+      tarSize += chunk.length;
+      yield chunk;
+    }
+  }
+  const compressor = createCompressor(options.compression, options.compressionLevel);
+  if (compressor === void 0) await pipeline2(Readable3.from(tar), hashTar, sink);
+  else {
+    await pipeline2(
+      Readable3.from(tar),
+      hashTar,
+      compressor,
+      async function* hashBlob(source) {
+        for await (const chunk of source) {
+          blobHash.update(chunk);
+          blobSize += chunk.length;
+          yield chunk;
+        }
+      },
+      sink
+    );
+  }
+  const diffId = `sha256:${tarHash.digest("hex")}`;
   return {
-    diffId: `sha256:${tarHash.digest("hex")}`,
-    digest: `sha256:${blobHash.digest("hex")}`,
-    size: blobSize,
+    diffId,
+    digest: compressor === void 0 ? diffId : `sha256:${blobHash.digest("hex")}`,
+    size: compressor === void 0 ? tarSize : blobSize,
     uncompressedSize: tarSize,
     mediaType: ociLayerMediaType(options.compression)
   };
@@ -1042,7 +1146,7 @@ async function* generateLayerTar(diffDir, options = {}) {
       const pending = {
         item,
         entry,
-        opaque: attrs?.get(OPAQUE_XATTR)?.toString() === "y"
+        opaque: attrs?.get(overlayOpaqueXattr())?.toString() === "y"
       };
       if (entry.type === "file" && entry.size > 0 && entry.size <= READ_AHEAD_FILE) {
         pending.content = entry.size <= SYNC_READ_FILE ? readSmallFile(item.abs) : readFile3(item.abs);
@@ -1112,7 +1216,7 @@ async function toTarEntry(item, mtime, attrs, firstLinks) {
 }
 function readSmallFile(path34) {
   try {
-    return Promise.resolve(readFileSync4(path34));
+    return Promise.resolve(readFileSync5(path34));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -1132,17 +1236,17 @@ async function* streamContent(path34, size) {
   }
   if (read !== size) throw changedSize(path34);
 }
-var OPAQUE_XATTR, READ_AHEAD_FILE, SYNC_READ_FILE, READ_AHEAD_ENTRIES, READ_AHEAD_BYTES;
+var READ_AHEAD_FILE, SYNC_READ_FILE, READ_AHEAD_ENTRIES, READ_AHEAD_BYTES;
 var init_layer_writer = __esm({
   "src/exporter/layer-writer.ts"() {
     "use strict";
+    init_userns();
     init_compression();
     init_errors2();
     init_tar_format();
     init_tools();
     init_tree_walk();
     init_xattrs();
-    OPAQUE_XATTR = "trusted.overlay.opaque";
     READ_AHEAD_FILE = 1024 * 1024;
     SYNC_READ_FILE = 64 * 1024;
     READ_AHEAD_ENTRIES = 32;
@@ -1152,7 +1256,7 @@ var init_layer_writer = __esm({
 
 // src/exporter/image.ts
 import { availableParallelism as availableParallelism2 } from "node:os";
-import { PassThrough as PassThrough2 } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 async function assembleImage(options) {
   const { ociMediaTypes, blobs } = options;
   const configBytes = Buffer.from(JSON.stringify(buildConfig(options)));
@@ -1163,7 +1267,9 @@ async function assembleImage(options) {
     size: configInfo.size
   };
   const layers = options.layers.map(({ descriptor }) => ({
-    mediaType: ociMediaTypes ? descriptor.mediaType : dockerLayerMediaType(descriptor.mediaType),
+    // One manifest, one family of media types: tools such as umoci refuse a Docker layer
+    // type in an OCI manifest.
+    mediaType: ociMediaTypes ? ociLayerMediaTypeOf(descriptor.mediaType) : dockerLayerMediaType(descriptor.mediaType),
     digest: descriptor.digest,
     size: descriptor.size,
     ...descriptor.annotations ? { annotations: descriptor.annotations } : {}
@@ -1220,36 +1326,86 @@ async function ensureLayerBlob(store, id, options) {
   const snapshot = store.snapshots.get(id);
   if (!snapshot) throw new ImageExportError(`snapshot ${id} does not exist`);
   const rewrite = options.rewriteTimestamps === true && options.sourceDateEpoch !== void 0;
+  const stored = [];
   if (!rewrite && snapshot.diffId) {
-    for (const blob of store.snapshots.layerBlobs(id)) {
-      if (blob.compression === options.compression && await store.blobs.has(blob.digest)) {
-        const descriptor2 = { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
-        return { diffId: snapshot.diffId, descriptor: descriptor2 };
-      }
+    for (const blob of store.snapshots.layerBlobs(id))
+      if (await store.blobs.has(blob.digest)) stored.push(blob);
+    const reuse = snapshot.tarSize === void 0 ? options.reuse ?? [] : [];
+    const accepted = [options.compression, ...reuse];
+    for (const compression of accepted) {
+      const blob = stored.find((b) => b.compression === compression);
+      if (blob) return { diffId: snapshot.diffId, descriptor: descriptorOf(blob) };
     }
   }
-  const pipe = new PassThrough2();
+  const source = stored.find((b) => b.compression !== "uncompressed") ?? stored[0];
+  const pipe = new PassThrough();
   const ingesting = store.blobs.ingest(pipe).catch((err) => {
     pipe.destroy(err);
     throw err;
   });
   const [written, info2] = await Promise.all([
-    // Loaded here: a fully cached build reuses blobs and never writes a layer.
+    // Loaded here: a build that keeps its layers in the store never compresses one.
     Promise.resolve().then(() => (init_layer_writer(), layer_writer_exports)).then(
-      ({ writeLayerTar: writeLayerTar2 }) => writeLayerTar2(snapshot.dir, pipe, options)
+      async ({ compressLayerTar: compressLayerTar2, generateLayerTar: generateLayerTar2 }) => compressLayerTar2(
+        source ? await decompressedBlob(store.blobs, source.digest) : generateLayerTar2(snapshot.dir, options),
+        pipe,
+        options
+      )
     ),
     ingesting
   ]);
   const descriptor = { mediaType: written.mediaType, digest: info2.digest, size: info2.size };
   if (!rewrite && (snapshot.diffId ?? written.diffId) === written.diffId) {
-    if (!snapshot.diffId) store.snapshots.setDiffId(id, written.diffId);
+    if (!source && snapshot.tarSize === void 0)
+      store.snapshots.setDiffId(id, written.diffId, written.uncompressedSize);
     store.snapshots.addLayerBlob(id, { ...descriptor, compression: options.compression });
   }
   return { diffId: written.diffId, descriptor };
 }
+async function decompressedBlob(blobs, digest) {
+  const { stream } = await openDecompressed(blobs.stream(digest), () => void 0);
+  return stream;
+}
+function descriptorOf(blob) {
+  return { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
+}
+async function ensureLayerDiff(store, id) {
+  const snapshot = store.snapshots.get(id);
+  if (!snapshot) throw new ImageExportError(`snapshot ${id} does not exist`);
+  if (snapshot.diffId && snapshot.tarSize !== void 0)
+    return {
+      diffId: snapshot.diffId,
+      descriptor: uncompressedLayer(snapshot.diffId, snapshot.tarSize)
+    };
+  if (snapshot.diffId) {
+    const recorded = store.snapshots.layerBlobs(id);
+    for (const compression of ["gzip", "zstd", "uncompressed"]) {
+      const blob = recorded.find((b) => b.compression === compression);
+      if (blob && await store.blobs.has(blob.digest))
+        return { diffId: snapshot.diffId, descriptor: descriptorOf(blob) };
+    }
+  }
+  const { compressLayerTar: compressLayerTar2, generateLayerTar: generateLayerTar2 } = await Promise.resolve().then(() => (init_layer_writer(), layer_writer_exports));
+  const written = await compressLayerTar2(generateLayerTar2(snapshot.dir), discard(), {
+    compression: "uncompressed"
+  });
+  if ((snapshot.diffId ?? written.diffId) === written.diffId)
+    store.snapshots.setDiffId(id, written.diffId, written.size);
+  return { diffId: written.diffId, descriptor: uncompressedLayer(written.diffId, written.size) };
+}
+function uncompressedLayer(diffId, size) {
+  return { mediaType: ociLayerMediaType("uncompressed"), digest: diffId, size };
+}
+function discard() {
+  return new Writable({ write: (_chunk, _encoding, done) => done() });
+}
 async function ensureLayerBlobs(store, ids, options) {
   const limit = pLimit(options.concurrency ?? availableParallelism2());
   return Promise.all(ids.map((id) => limit(() => ensureLayerBlob(store, id, options))));
+}
+async function ensureLayerDiffs(store, ids) {
+  const limit = pLimit(availableParallelism2());
+  return Promise.all(ids.map((id) => limit(() => ensureLayerDiff(store, id))));
 }
 var init_image = __esm({
   "src/exporter/image.ts"() {
@@ -1261,15 +1417,525 @@ var init_image = __esm({
   }
 });
 
+// src/exporter/safe-tree.ts
+import { lstat as lstat4, mkdir as mkdir3, rm as rm2 } from "node:fs/promises";
+import { join as join14, posix } from "node:path";
+function cleanEntryPath(name) {
+  const normal = posix.normalize(name.replace(/^\/+/, "")).replace(/\/+$/, "");
+  if (normal === ".." || normal.startsWith("../")) {
+    throw new PathEscapeError(name, 'resolves outside the layer root (contains "..")');
+  }
+  return normal === "." ? "" : normal;
+}
+function parentOf(rel) {
+  const slash = rel.lastIndexOf("/");
+  return slash === -1 ? "" : rel.slice(0, slash);
+}
+var SafeTree;
+var init_safe_tree = __esm({
+  "src/exporter/safe-tree.ts"() {
+    "use strict";
+    init_errors2();
+    SafeTree = class {
+      root;
+      #dirs = /* @__PURE__ */ new Set([""]);
+      constructor(root) {
+        this.root = root;
+      }
+      abs(rel) {
+        return rel === "" ? this.root : join14(this.root, rel);
+      }
+      /** True when `rel`'s parent is a verified real directory (safe to create `rel` in). */
+      hasSafeParent(rel) {
+        return this.#dirs.has(parentOf(rel));
+      }
+      isDir(rel) {
+        return this.#dirs.has(rel);
+      }
+      markDir(rel) {
+        this.#dirs.add(rel);
+      }
+      /**
+       * Make sure every ancestor of `rel` is a real directory, creating missing ones (0755).
+       * A symlink or a non-directory on the way is refused: writing there would land
+       * wherever the link points.
+       */
+      async ensureParent(rel, entryName) {
+        const parent = parentOf(rel);
+        if (this.#dirs.has(parent)) return;
+        let current = "";
+        for (const part of parent.split("/")) {
+          current = current === "" ? part : `${current}/${part}`;
+          if (this.#dirs.has(current)) continue;
+          const stat13 = await lstat4(this.abs(current)).catch((err) => {
+            if (err.code === "ENOENT") return void 0;
+            throw err;
+          });
+          if (stat13 === void 0) await mkdir3(this.abs(current), { mode: 493 });
+          else if (stat13.isSymbolicLink()) {
+            throw new PathEscapeError(entryName, `would be written through the symlink "${current}"`);
+          } else if (!stat13.isDirectory()) {
+            throw new PathEscapeError(entryName, `has a parent "${current}" that is not a directory`);
+          }
+          this.#dirs.add(current);
+        }
+      }
+      /**
+       * Clear the way for a new entry at `rel`: an existing directory stays when the new
+       * entry is a directory too; anything else there is removed.
+       * Returns whether a directory was kept.
+       */
+      async prepare(rel, keepDirectory) {
+        const path34 = this.abs(rel);
+        const stat13 = await lstat4(path34).catch((err) => {
+          if (err.code === "ENOENT") return void 0;
+          throw err;
+        });
+        if (stat13 === void 0) return false;
+        if (stat13.isDirectory() && keepDirectory) return true;
+        await rm2(path34, { recursive: true, force: true });
+        this.#forget(rel);
+        return false;
+      }
+      #forget(rel) {
+        const prefix = `${rel}/`;
+        for (const dir of this.#dirs) if (dir === rel || dir.startsWith(prefix)) this.#dirs.delete(dir);
+      }
+    };
+  }
+});
+
+// src/exporter/special-files.ts
+var special_files_exports = {};
+__export(special_files_exports, {
+  makeNode: () => makeNode,
+  makeWhiteouts: () => makeWhiteouts
+});
+import { link } from "node:fs/promises";
+async function makeNode(path34, type, mode, major = 0, minor = 0) {
+  const code2 = type === "char" ? "c" : type === "block" ? "b" : "p";
+  const numbers = type === "fifo" ? [] : [String(major), String(minor)];
+  try {
+    await runTool("mknod", ["-m", (mode & 4095).toString(8), path34, code2, ...numbers]);
+  } catch (err) {
+    if (err instanceof ToolError) throw new DeviceNodeError(path34, err.message, { cause: err });
+    throw err;
+  }
+}
+async function makeWhiteouts(paths) {
+  const [first, ...rest] = paths;
+  if (first === void 0) return;
+  await makeNode(first, "char", 0);
+  for (const path34 of rest) await link(first, path34);
+}
+var init_special_files = __esm({
+  "src/exporter/special-files.ts"() {
+    "use strict";
+    init_errors2();
+    init_tools();
+  }
+});
+
+// src/exporter/tar-reader.ts
+async function readTarEntries(source, onEntry) {
+  const reader = new ByteReader(source);
+  let local2 = /* @__PURE__ */ new Map();
+  const global = /* @__PURE__ */ new Map();
+  for (; ; ) {
+    const block = await reader.read(BLOCK);
+    if (block.length === 0) break;
+    if (block.length < BLOCK) throw new TarFormatError("tar archive ends inside a header");
+    const raw = decodeHeader(block);
+    if (raw === null) break;
+    const what = `entry "${raw.name}"`;
+    if (raw.typeflag === "x" || raw.typeflag === "g" || raw.typeflag === "L" || raw.typeflag === "K") {
+      const body = await reader.readExact(raw.size, what);
+      await reader.skip(padding(raw.size), what);
+      if (raw.typeflag === "x") local2 = new Map([...local2, ...decodePaxRecords(body)]);
+      else if (raw.typeflag === "g") for (const [k, v] of decodePaxRecords(body)) global.set(k, v);
+      else local2.set(raw.typeflag === "L" ? "path" : "linkpath", cString(body));
+      continue;
+    }
+    const entry = applyExtended(raw, new Map([...global, ...local2]));
+    local2 = /* @__PURE__ */ new Map();
+    const dataSize = entry.type === "file" ? entry.size : 0;
+    const counter = { left: dataSize };
+    await onEntry(entry, countedBody(reader, counter, what));
+    await reader.skip(counter.left + padding(dataSize), what);
+  }
+  await reader.drain();
+}
+async function* countedBody(reader, counter, what) {
+  for await (const chunk of reader.take(counter.left, what)) {
+    counter.left -= chunk.length;
+    yield chunk;
+  }
+}
+function cString(b) {
+  const end = b.indexOf(0);
+  return end === -1 ? b : b.subarray(0, end);
+}
+function applyExtended(raw, ext) {
+  const type = TYPES[raw.typeflag];
+  if (type === void 0) {
+    throw new TarFormatError(
+      `tar entry "${raw.name}" has unsupported type "${raw.typeflag}" (sparse and volume entries are not supported)`
+    );
+  }
+  const num = (key, fallback) => {
+    const v = ext.get(key);
+    if (v === void 0) return fallback;
+    const n = Number(v.toString("latin1"));
+    if (!Number.isFinite(n))
+      throw new TarFormatError(`tar PAX ${key} "${v.toString()}" is not a number`);
+    return n;
+  };
+  const xattrs = /* @__PURE__ */ new Map();
+  for (const [key, value] of ext) {
+    if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
+  }
+  const path34 = ext.get("path")?.toString("utf8") ?? raw.name;
+  const linkpath = ext.get("linkpath")?.toString("utf8") ?? raw.linkname;
+  return {
+    path: path34,
+    type: type === "file" && path34.endsWith("/") ? "dir" : type,
+    mode: raw.mode & 4095,
+    uid: num("uid", raw.uid),
+    gid: num("gid", raw.gid),
+    size: num("size", raw.size),
+    mtime: Math.floor(num("mtime", raw.mtime)),
+    ...type === "link" || type === "symlink" ? { linkpath } : {},
+    ...type === "char" || type === "block" ? { devmajor: raw.devmajor, devminor: raw.devminor } : {},
+    ...xattrs.size > 0 ? { xattrs } : {}
+  };
+}
+var TYPES, ByteReader;
+var init_tar_reader = __esm({
+  "src/exporter/tar-reader.ts"() {
+    "use strict";
+    init_errors2();
+    init_tar_format();
+    TYPES = {
+      "0": "file",
+      "\0": "file",
+      "7": "file",
+      "1": "link",
+      "2": "symlink",
+      "3": "char",
+      "4": "block",
+      "5": "dir",
+      "6": "fifo"
+    };
+    ByteReader = class {
+      #it;
+      #buf = Buffer.alloc(0);
+      #done = false;
+      constructor(source) {
+        this.#it = source[Symbol.asyncIterator]();
+      }
+      async #pull() {
+        if (this.#done) return false;
+        const next = await this.#it.next();
+        if (next.done) {
+          this.#done = true;
+          return false;
+        }
+        const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+        this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+        return true;
+      }
+      /** Exactly `n` bytes, or fewer only at end of stream. */
+      async read(n) {
+        while (this.#buf.length < n && await this.#pull()) ;
+        const out = this.#buf.subarray(0, n);
+        this.#buf = this.#buf.subarray(out.length);
+        return out;
+      }
+      async readExact(n, what) {
+        const out = await this.read(n);
+        if (out.length < n) throw new TarFormatError(`tar archive is truncated inside ${what}`);
+        return out;
+      }
+      /** Up to `n` bytes as they arrive. */
+      async *take(n, what) {
+        let left = n;
+        while (left > 0) {
+          if (this.#buf.length === 0 && !await this.#pull()) {
+            throw new TarFormatError(`tar archive is truncated inside ${what}`);
+          }
+          const out = this.#buf.subarray(0, left);
+          this.#buf = this.#buf.subarray(out.length);
+          left -= out.length;
+          yield out;
+        }
+      }
+      async skip(n, what) {
+        for await (const _ of this.take(n, what)) ;
+      }
+      /** Read to the end of the stream (so a hash over it is complete). */
+      async drain() {
+        this.#buf = Buffer.alloc(0);
+        while (await this.#pull()) this.#buf = Buffer.alloc(0);
+      }
+    };
+  }
+});
+
+// src/exporter/layer-unpack.ts
+var layer_unpack_exports = {};
+__export(layer_unpack_exports, {
+  unpackLayer: () => unpackLayer
+});
+import { createHash as createHash5 } from "node:crypto";
+import {
+  chmod as chmod3,
+  lchown,
+  link as link2,
+  lstat as lstat5,
+  lutimes,
+  mkdir as mkdir4,
+  open as open4,
+  symlink,
+  utimes as utimes2
+} from "node:fs/promises";
+async function unpackLayer(stream, diffDir, options = {}) {
+  await mkdir4(diffDir, { recursive: true });
+  const rawHash = createHash5("sha256");
+  const tarHash = createHash5("sha256");
+  let rawSize = 0;
+  let tarSize = 0;
+  const { compression, stream: tar } = await openDecompressed(stream, (chunk) => {
+    rawHash.update(chunk);
+    rawSize += chunk.length;
+  });
+  async function* hashed() {
+    for await (const chunk of tar) {
+      tarHash.update(chunk);
+      tarSize += chunk.length;
+      yield chunk;
+    }
+  }
+  const state = {
+    tree: new SafeTree(diffDir),
+    owners: options.preserveOwners ?? process.getuid?.() === 0,
+    whiteouts: [],
+    xattrs: /* @__PURE__ */ new Map(),
+    dirTimes: /* @__PURE__ */ new Map(),
+    userns: inUserNamespace(),
+    skippedDevices: []
+  };
+  await readTarEntries(hashed(), (entry, body) => applyEntry(state, entry, body));
+  await finish(state);
+  return {
+    diffId: `sha256:${tarHash.digest("hex")}`,
+    size: tarSize,
+    digest: `sha256:${rawHash.digest("hex")}`,
+    compressedSize: rawSize,
+    compression,
+    skippedDevices: state.skippedDevices
+  };
+}
+async function applyEntry(state, entry, body) {
+  const { tree } = state;
+  const rel = cleanEntryPath(entry.path);
+  if (rel === "") return;
+  await tree.ensureParent(rel, entry.path);
+  const base = rel.slice(rel.lastIndexOf("/") + 1);
+  if (base === OPAQUE_MARKER) {
+    addXattr(state, parentOf(rel), overlayOpaqueXattr(), Buffer.from("y"));
+    return;
+  }
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return;
+    const target = `${parentOf(rel)}${parentOf(rel) === "" ? "" : "/"}${base.slice(WHITEOUT_PREFIX.length)}`;
+    await tree.prepare(target, false);
+    state.whiteouts.push(target);
+    return;
+  }
+  const path34 = tree.abs(rel);
+  const keptDir = await tree.prepare(rel, entry.type === "dir");
+  switch (entry.type) {
+    case "dir":
+      if (!keptDir) await mkdir4(path34, { mode: 448 });
+      tree.markDir(rel);
+      state.dirTimes.set(rel, entry.mtime);
+      break;
+    case "file":
+      await writeFile(path34, body);
+      break;
+    case "symlink":
+      await symlink(entry.linkpath ?? "", path34);
+      break;
+    case "link":
+      await link2(await resolveHardLink(tree, entry), path34);
+      break;
+    default:
+      if (state.userns && entry.type !== "fifo") {
+        state.skippedDevices.push(rel);
+        return;
+      }
+      await makeNode(path34, entry.type, entry.mode, entry.devmajor, entry.devminor);
+  }
+  await setMetadata(state, rel, entry);
+}
+async function writeFile(path34, body) {
+  const handle = await open4(path34, "wx", 384);
+  try {
+    for await (const chunk of body) await handle.write(chunk);
+  } finally {
+    await handle.close();
+  }
+}
+async function resolveHardLink(tree, entry) {
+  const target = cleanEntryPath(entry.linkpath ?? "");
+  if (target === "") throw new PathEscapeError(entry.path, "is a hard link to the layer root");
+  await tree.ensureParent(target, entry.path);
+  const stat13 = await lstat5(tree.abs(target)).catch((err) => {
+    if (err.code === "ENOENT") return void 0;
+    throw err;
+  });
+  if (stat13 === void 0) {
+    throw new PathEscapeError(
+      entry.path,
+      `is a hard link to "${entry.linkpath}", which is not earlier in this layer`
+    );
+  }
+  if (stat13.isDirectory())
+    throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
+  return tree.abs(target);
+}
+async function setMetadata(state, rel, entry) {
+  const path34 = state.tree.abs(rel);
+  if (entry.type === "link") return;
+  if (state.owners) await lchown(path34, entry.uid, entry.gid).catch(explainUnmapped(entry));
+  if (entry.type !== "symlink") await chmod3(path34, entry.mode & 4095);
+  if (entry.type !== "dir") await lutimes(path34, entry.mtime, entry.mtime);
+  for (const [name, value] of entry.xattrs ?? []) {
+    if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
+  }
+}
+function explainUnmapped(entry) {
+  return (err) => {
+    if (err.code !== "EINVAL") throw err;
+    throw new UnmappedOwnerError(entry.path, entry.uid, entry.gid, { cause: err });
+  };
+}
+function addXattr(state, rel, name, value) {
+  let attrs = state.xattrs.get(rel);
+  if (!attrs) state.xattrs.set(rel, attrs = /* @__PURE__ */ new Map());
+  attrs.set(name, value);
+}
+async function finish(state) {
+  const { tree } = state;
+  await makeWhiteouts(
+    state.whiteouts.filter((rel) => tree.hasSafeParent(rel)).map((rel) => tree.abs(rel))
+  );
+  const xattrs = /* @__PURE__ */ new Map();
+  for (const [rel, attrs] of state.xattrs) {
+    if (rel === "" || tree.hasSafeParent(rel)) xattrs.set(tree.abs(rel), attrs);
+  }
+  await writeXattrs(xattrs);
+  const dirs = [...state.dirTimes].filter(([rel]) => tree.isDir(rel));
+  dirs.sort(([a], [b]) => b.split("/").length - a.split("/").length);
+  for (const [rel, mtime] of dirs) await utimes2(tree.abs(rel), mtime, mtime);
+}
+var WHITEOUT_PREFIX, OPAQUE_MARKER;
+var init_layer_unpack = __esm({
+  "src/exporter/layer-unpack.ts"() {
+    "use strict";
+    init_userns();
+    init_compression();
+    init_errors2();
+    init_safe_tree();
+    init_special_files();
+    init_tar_reader();
+    init_xattrs();
+    WHITEOUT_PREFIX = ".wh.";
+    OPAQUE_MARKER = ".wh..wh..opq";
+  }
+});
+
+// src/engine/store-check.ts
+import { createReadStream as createReadStream3, existsSync as existsSync4 } from "node:fs";
+import { mkdir as mkdir5, rename as rename3, rm as rm3, unlink as unlink2 } from "node:fs/promises";
+import { dirname as dirname2, join as join15 } from "node:path";
+async function restoreSnapshot(store, info2) {
+  if (existsSync4(info2.dir)) return void 0;
+  if (!info2.diffId) return "it has no recorded diff id to check a blob against";
+  const blobs = store.snapshots.layerBlobs(info2.id);
+  if (blobs.length === 0) return "no layer blob of it is stored";
+  const { unpackLayer: unpackLayer2 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
+  let last = "no stored layer blob of it is intact";
+  for (const blob of blobs) {
+    if (!await store.blobs.has(blob.digest)) continue;
+    const temp = await store.tempDir("restore");
+    try {
+      const fs = join15(temp, "fs");
+      const result = await unpackLayer2(store.blobs.stream(blob.digest), fs);
+      if (result.diffId !== info2.diffId) {
+        last = `layer blob ${blob.digest} unpacks to ${result.diffId}, not ${info2.diffId}`;
+        continue;
+      }
+      await mkdir5(dirname2(info2.dir), { recursive: true, mode: 448 });
+      try {
+        await rename3(fs, info2.dir);
+      } catch (error) {
+        const code2 = error.code;
+        if (code2 !== "EEXIST" && code2 !== "ENOTEMPTY") throw error;
+      }
+      return void 0;
+    } catch (error) {
+      if (error instanceof TbuildError) {
+        last = error.message;
+        continue;
+      }
+      throw error;
+    } finally {
+      await rm3(temp, { recursive: true, force: true });
+    }
+  }
+  return last;
+}
+async function snapshotChain(store, id) {
+  const chain = store.snapshots.chain(id);
+  for (const info2 of chain) {
+    if (existsSync4(info2.dir)) continue;
+    const failure = await restoreSnapshot(store, info2);
+    if (failure !== void 0) throw new SnapshotMissingError(info2, failure);
+  }
+  return chain;
+}
+var SnapshotMissingError;
+var init_store_check = __esm({
+  "src/engine/store-check.ts"() {
+    "use strict";
+    init_errors();
+    SnapshotMissingError = class extends TbuildError {
+      id;
+      constructor(info2, why) {
+        super(
+          "TBUILD_SNAPSHOT_MISSING",
+          `snapshot ${info2.id}${info2.description ? ` (${info2.description})` : ""} is missing from the store: its directory ${info2.dir} is gone and ${why}`,
+          {
+            hint: "Run `tbuild check --repair` to drop what depends on it, then build or pull again."
+          }
+        );
+        this.id = info2.id;
+      }
+    };
+  }
+});
+
 // src/engine/commit-image.ts
 async function commitImage(store, root, config, options = {}) {
   if (root?.kind === "local")
     throw new Error("internal: a build result cannot be the local context");
   const top = root?.kind === "snapshot" ? root.id : null;
-  const chain = top === null ? [] : store.snapshots.chain(top).reverse();
+  const chain = top === null ? [] : (await snapshotChain(store, top)).reverse();
   const ids = chain.map((s) => s.id);
-  const layers = await ensureLayerBlobs(store, ids, {
+  const layers = options.localLayers ? await ensureLayerDiffs(store, ids) : await ensureLayerBlobs(store, ids, {
     compression: options.compression ?? "gzip",
+    ...options.reuseCompressions ? { reuse: options.reuseCompressions } : {},
     ...options.compressionLevel !== void 0 ? { compressionLevel: options.compressionLevel } : {},
     ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {},
     ...options.rewriteTimestamps ? { rewriteTimestamps: true } : {}
@@ -1321,6 +1987,7 @@ var init_commit_image = __esm({
   "src/engine/commit-image.ts"() {
     "use strict";
     init_image();
+    init_store_check();
   }
 });
 
@@ -1699,430 +2366,6 @@ var init_reference = __esm({
   }
 });
 
-// src/exporter/safe-tree.ts
-import { lstat as lstat4, mkdir as mkdir3, rm as rm2 } from "node:fs/promises";
-import { join as join14, posix } from "node:path";
-function cleanEntryPath(name) {
-  const normal = posix.normalize(name.replace(/^\/+/, "")).replace(/\/+$/, "");
-  if (normal === ".." || normal.startsWith("../")) {
-    throw new PathEscapeError(name, 'resolves outside the layer root (contains "..")');
-  }
-  return normal === "." ? "" : normal;
-}
-function parentOf(rel) {
-  const slash = rel.lastIndexOf("/");
-  return slash === -1 ? "" : rel.slice(0, slash);
-}
-var SafeTree;
-var init_safe_tree = __esm({
-  "src/exporter/safe-tree.ts"() {
-    "use strict";
-    init_errors2();
-    SafeTree = class {
-      root;
-      #dirs = /* @__PURE__ */ new Set([""]);
-      constructor(root) {
-        this.root = root;
-      }
-      abs(rel) {
-        return rel === "" ? this.root : join14(this.root, rel);
-      }
-      /** True when `rel`'s parent is a verified real directory (safe to create `rel` in). */
-      hasSafeParent(rel) {
-        return this.#dirs.has(parentOf(rel));
-      }
-      isDir(rel) {
-        return this.#dirs.has(rel);
-      }
-      markDir(rel) {
-        this.#dirs.add(rel);
-      }
-      /**
-       * Make sure every ancestor of `rel` is a real directory, creating missing ones (0755).
-       * A symlink or a non-directory on the way is refused: writing there would land
-       * wherever the link points.
-       */
-      async ensureParent(rel, entryName) {
-        const parent = parentOf(rel);
-        if (this.#dirs.has(parent)) return;
-        let current = "";
-        for (const part of parent.split("/")) {
-          current = current === "" ? part : `${current}/${part}`;
-          if (this.#dirs.has(current)) continue;
-          const stat13 = await lstat4(this.abs(current)).catch((err) => {
-            if (err.code === "ENOENT") return void 0;
-            throw err;
-          });
-          if (stat13 === void 0) await mkdir3(this.abs(current), { mode: 493 });
-          else if (stat13.isSymbolicLink()) {
-            throw new PathEscapeError(entryName, `would be written through the symlink "${current}"`);
-          } else if (!stat13.isDirectory()) {
-            throw new PathEscapeError(entryName, `has a parent "${current}" that is not a directory`);
-          }
-          this.#dirs.add(current);
-        }
-      }
-      /**
-       * Clear the way for a new entry at `rel`: an existing directory stays when the new
-       * entry is a directory too; anything else there is removed.
-       * Returns whether a directory was kept.
-       */
-      async prepare(rel, keepDirectory) {
-        const path34 = this.abs(rel);
-        const stat13 = await lstat4(path34).catch((err) => {
-          if (err.code === "ENOENT") return void 0;
-          throw err;
-        });
-        if (stat13 === void 0) return false;
-        if (stat13.isDirectory() && keepDirectory) return true;
-        await rm2(path34, { recursive: true, force: true });
-        this.#forget(rel);
-        return false;
-      }
-      #forget(rel) {
-        const prefix = `${rel}/`;
-        for (const dir of this.#dirs) if (dir === rel || dir.startsWith(prefix)) this.#dirs.delete(dir);
-      }
-    };
-  }
-});
-
-// src/exporter/special-files.ts
-var special_files_exports = {};
-__export(special_files_exports, {
-  makeNode: () => makeNode,
-  makeWhiteouts: () => makeWhiteouts
-});
-import { link } from "node:fs/promises";
-async function makeNode(path34, type, mode, major = 0, minor = 0) {
-  const code2 = type === "char" ? "c" : type === "block" ? "b" : "p";
-  const numbers = type === "fifo" ? [] : [String(major), String(minor)];
-  try {
-    await runTool("mknod", ["-m", (mode & 4095).toString(8), path34, code2, ...numbers]);
-  } catch (err) {
-    if (err instanceof ToolError) throw new DeviceNodeError(path34, err.message, { cause: err });
-    throw err;
-  }
-}
-async function makeWhiteouts(paths) {
-  const [first, ...rest] = paths;
-  if (first === void 0) return;
-  await makeNode(first, "char", 0);
-  for (const path34 of rest) await link(first, path34);
-}
-var init_special_files = __esm({
-  "src/exporter/special-files.ts"() {
-    "use strict";
-    init_errors2();
-    init_tools();
-  }
-});
-
-// src/exporter/tar-reader.ts
-async function readTarEntries(source, onEntry) {
-  const reader = new ByteReader(source);
-  let local2 = /* @__PURE__ */ new Map();
-  const global = /* @__PURE__ */ new Map();
-  for (; ; ) {
-    const block = await reader.read(BLOCK);
-    if (block.length === 0) break;
-    if (block.length < BLOCK) throw new TarFormatError("tar archive ends inside a header");
-    const raw = decodeHeader(block);
-    if (raw === null) break;
-    const what = `entry "${raw.name}"`;
-    if (raw.typeflag === "x" || raw.typeflag === "g" || raw.typeflag === "L" || raw.typeflag === "K") {
-      const body = await reader.readExact(raw.size, what);
-      await reader.skip(padding(raw.size), what);
-      if (raw.typeflag === "x") local2 = new Map([...local2, ...decodePaxRecords(body)]);
-      else if (raw.typeflag === "g") for (const [k, v] of decodePaxRecords(body)) global.set(k, v);
-      else local2.set(raw.typeflag === "L" ? "path" : "linkpath", cString(body));
-      continue;
-    }
-    const entry = applyExtended(raw, new Map([...global, ...local2]));
-    local2 = /* @__PURE__ */ new Map();
-    const dataSize = entry.type === "file" ? entry.size : 0;
-    const counter = { left: dataSize };
-    await onEntry(entry, countedBody(reader, counter, what));
-    await reader.skip(counter.left + padding(dataSize), what);
-  }
-  await reader.drain();
-}
-async function* countedBody(reader, counter, what) {
-  for await (const chunk of reader.take(counter.left, what)) {
-    counter.left -= chunk.length;
-    yield chunk;
-  }
-}
-function cString(b) {
-  const end = b.indexOf(0);
-  return end === -1 ? b : b.subarray(0, end);
-}
-function applyExtended(raw, ext) {
-  const type = TYPES[raw.typeflag];
-  if (type === void 0) {
-    throw new TarFormatError(
-      `tar entry "${raw.name}" has unsupported type "${raw.typeflag}" (sparse and volume entries are not supported)`
-    );
-  }
-  const num = (key, fallback) => {
-    const v = ext.get(key);
-    if (v === void 0) return fallback;
-    const n = Number(v.toString("latin1"));
-    if (!Number.isFinite(n))
-      throw new TarFormatError(`tar PAX ${key} "${v.toString()}" is not a number`);
-    return n;
-  };
-  const xattrs = /* @__PURE__ */ new Map();
-  for (const [key, value] of ext) {
-    if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
-  }
-  const path34 = ext.get("path")?.toString("utf8") ?? raw.name;
-  const linkpath = ext.get("linkpath")?.toString("utf8") ?? raw.linkname;
-  return {
-    path: path34,
-    type: type === "file" && path34.endsWith("/") ? "dir" : type,
-    mode: raw.mode & 4095,
-    uid: num("uid", raw.uid),
-    gid: num("gid", raw.gid),
-    size: num("size", raw.size),
-    mtime: Math.floor(num("mtime", raw.mtime)),
-    ...type === "link" || type === "symlink" ? { linkpath } : {},
-    ...type === "char" || type === "block" ? { devmajor: raw.devmajor, devminor: raw.devminor } : {},
-    ...xattrs.size > 0 ? { xattrs } : {}
-  };
-}
-var TYPES, ByteReader;
-var init_tar_reader = __esm({
-  "src/exporter/tar-reader.ts"() {
-    "use strict";
-    init_errors2();
-    init_tar_format();
-    TYPES = {
-      "0": "file",
-      "\0": "file",
-      "7": "file",
-      "1": "link",
-      "2": "symlink",
-      "3": "char",
-      "4": "block",
-      "5": "dir",
-      "6": "fifo"
-    };
-    ByteReader = class {
-      #it;
-      #buf = Buffer.alloc(0);
-      #done = false;
-      constructor(source) {
-        this.#it = source[Symbol.asyncIterator]();
-      }
-      async #pull() {
-        if (this.#done) return false;
-        const next = await this.#it.next();
-        if (next.done) {
-          this.#done = true;
-          return false;
-        }
-        const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
-        this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-        return true;
-      }
-      /** Exactly `n` bytes, or fewer only at end of stream. */
-      async read(n) {
-        while (this.#buf.length < n && await this.#pull()) ;
-        const out = this.#buf.subarray(0, n);
-        this.#buf = this.#buf.subarray(out.length);
-        return out;
-      }
-      async readExact(n, what) {
-        const out = await this.read(n);
-        if (out.length < n) throw new TarFormatError(`tar archive is truncated inside ${what}`);
-        return out;
-      }
-      /** Up to `n` bytes as they arrive. */
-      async *take(n, what) {
-        let left = n;
-        while (left > 0) {
-          if (this.#buf.length === 0 && !await this.#pull()) {
-            throw new TarFormatError(`tar archive is truncated inside ${what}`);
-          }
-          const out = this.#buf.subarray(0, left);
-          this.#buf = this.#buf.subarray(out.length);
-          left -= out.length;
-          yield out;
-        }
-      }
-      async skip(n, what) {
-        for await (const _ of this.take(n, what)) ;
-      }
-      /** Read to the end of the stream (so a hash over it is complete). */
-      async drain() {
-        this.#buf = Buffer.alloc(0);
-        while (await this.#pull()) this.#buf = Buffer.alloc(0);
-      }
-    };
-  }
-});
-
-// src/exporter/layer-unpack.ts
-var layer_unpack_exports = {};
-__export(layer_unpack_exports, {
-  unpackLayer: () => unpackLayer
-});
-import { createHash as createHash5 } from "node:crypto";
-import {
-  chmod as chmod3,
-  lchown,
-  link as link2,
-  lstat as lstat5,
-  lutimes,
-  mkdir as mkdir4,
-  open as open4,
-  symlink,
-  utimes as utimes2
-} from "node:fs/promises";
-async function unpackLayer(stream, diffDir, options = {}) {
-  await mkdir4(diffDir, { recursive: true });
-  const rawHash = createHash5("sha256");
-  const tarHash = createHash5("sha256");
-  let rawSize = 0;
-  let tarSize = 0;
-  const { compression, stream: tar } = await openDecompressed(stream, (chunk) => {
-    rawHash.update(chunk);
-    rawSize += chunk.length;
-  });
-  async function* hashed() {
-    for await (const chunk of tar) {
-      tarHash.update(chunk);
-      tarSize += chunk.length;
-      yield chunk;
-    }
-  }
-  const state = {
-    tree: new SafeTree(diffDir),
-    owners: options.preserveOwners ?? process.getuid?.() === 0,
-    whiteouts: [],
-    xattrs: /* @__PURE__ */ new Map(),
-    dirTimes: /* @__PURE__ */ new Map()
-  };
-  await readTarEntries(hashed(), (entry, body) => applyEntry(state, entry, body));
-  await finish(state);
-  return {
-    diffId: `sha256:${tarHash.digest("hex")}`,
-    size: tarSize,
-    digest: `sha256:${rawHash.digest("hex")}`,
-    compressedSize: rawSize,
-    compression
-  };
-}
-async function applyEntry(state, entry, body) {
-  const { tree } = state;
-  const rel = cleanEntryPath(entry.path);
-  if (rel === "") return;
-  await tree.ensureParent(rel, entry.path);
-  const base = rel.slice(rel.lastIndexOf("/") + 1);
-  if (base === OPAQUE_MARKER) {
-    addXattr(state, parentOf(rel), "trusted.overlay.opaque", Buffer.from("y"));
-    return;
-  }
-  if (base.startsWith(WHITEOUT_PREFIX)) {
-    if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return;
-    const target = `${parentOf(rel)}${parentOf(rel) === "" ? "" : "/"}${base.slice(WHITEOUT_PREFIX.length)}`;
-    await tree.prepare(target, false);
-    state.whiteouts.push(target);
-    return;
-  }
-  const path34 = tree.abs(rel);
-  const keptDir = await tree.prepare(rel, entry.type === "dir");
-  switch (entry.type) {
-    case "dir":
-      if (!keptDir) await mkdir4(path34, { mode: 448 });
-      tree.markDir(rel);
-      state.dirTimes.set(rel, entry.mtime);
-      break;
-    case "file":
-      await writeFile(path34, body);
-      break;
-    case "symlink":
-      await symlink(entry.linkpath ?? "", path34);
-      break;
-    case "link":
-      await link2(await resolveHardLink(tree, entry), path34);
-      break;
-    default:
-      await makeNode(path34, entry.type, entry.mode, entry.devmajor, entry.devminor);
-  }
-  await setMetadata(state, rel, entry);
-}
-async function writeFile(path34, body) {
-  const handle = await open4(path34, "wx", 384);
-  try {
-    for await (const chunk of body) await handle.write(chunk);
-  } finally {
-    await handle.close();
-  }
-}
-async function resolveHardLink(tree, entry) {
-  const target = cleanEntryPath(entry.linkpath ?? "");
-  if (target === "") throw new PathEscapeError(entry.path, "is a hard link to the layer root");
-  await tree.ensureParent(target, entry.path);
-  const stat13 = await lstat5(tree.abs(target)).catch((err) => {
-    if (err.code === "ENOENT") return void 0;
-    throw err;
-  });
-  if (stat13 === void 0) {
-    throw new PathEscapeError(
-      entry.path,
-      `is a hard link to "${entry.linkpath}", which is not earlier in this layer`
-    );
-  }
-  if (stat13.isDirectory())
-    throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
-  return tree.abs(target);
-}
-async function setMetadata(state, rel, entry) {
-  const path34 = state.tree.abs(rel);
-  if (entry.type === "link") return;
-  if (state.owners) await lchown(path34, entry.uid, entry.gid);
-  if (entry.type !== "symlink") await chmod3(path34, entry.mode & 4095);
-  if (entry.type !== "dir") await lutimes(path34, entry.mtime, entry.mtime);
-  for (const [name, value] of entry.xattrs ?? []) {
-    if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
-  }
-}
-function addXattr(state, rel, name, value) {
-  let attrs = state.xattrs.get(rel);
-  if (!attrs) state.xattrs.set(rel, attrs = /* @__PURE__ */ new Map());
-  attrs.set(name, value);
-}
-async function finish(state) {
-  const { tree } = state;
-  await makeWhiteouts(
-    state.whiteouts.filter((rel) => tree.hasSafeParent(rel)).map((rel) => tree.abs(rel))
-  );
-  const xattrs = /* @__PURE__ */ new Map();
-  for (const [rel, attrs] of state.xattrs) {
-    if (rel === "" || tree.hasSafeParent(rel)) xattrs.set(tree.abs(rel), attrs);
-  }
-  await writeXattrs(xattrs);
-  const dirs = [...state.dirTimes].filter(([rel]) => tree.isDir(rel));
-  dirs.sort(([a], [b]) => b.split("/").length - a.split("/").length);
-  for (const [rel, mtime] of dirs) await utimes2(tree.abs(rel), mtime, mtime);
-}
-var WHITEOUT_PREFIX, OPAQUE_MARKER;
-var init_layer_unpack = __esm({
-  "src/exporter/layer-unpack.ts"() {
-    "use strict";
-    init_compression();
-    init_errors2();
-    init_safe_tree();
-    init_special_files();
-    init_tar_reader();
-    init_xattrs();
-    WHITEOUT_PREFIX = ".wh.";
-    OPAQUE_MARKER = ".wh..wh..opq";
-  }
-});
-
 // src/exec/errors.ts
 function hintForRuncMessage(message) {
   if (message.includes("executable file not found") || message.includes("no such file or directory")) {
@@ -2393,7 +2636,7 @@ __export(overlay_exports, {
   unmountAll: () => unmountAll,
   unmountPath: () => unmountPath
 });
-import { mkdir as mkdir5, readFile as readFile5 } from "node:fs/promises";
+import { mkdir as mkdir6, readFile as readFile5 } from "node:fs/promises";
 import path3 from "node:path";
 function formatOverlayOptions(lower, upper, work) {
   for (const dir of [...lower, upper ?? "", work ?? ""]) {
@@ -2403,7 +2646,8 @@ function formatOverlayOptions(lower, upper, work) {
       });
     }
   }
-  let options = `${FIXED_OPTIONS},lowerdir=${lower.join(":")}`;
+  const fixed = inUserNamespace() ? USERNS_OPTIONS : FIXED_OPTIONS;
+  let options = `${fixed},lowerdir=${lower.join(":")}`;
   if (upper !== void 0) options += `,upperdir=${upper},workdir=${work ?? `${upper}-work`}`;
   const length = Buffer.byteLength(options);
   if (length > MOUNT_DATA_LIMIT) throw new OverlayOptionsTooLongError(length, lower.length);
@@ -2412,7 +2656,7 @@ function formatOverlayOptions(lower, upper, work) {
 async function mountOverlay(options) {
   const { snapshotsDir, lower, upper, target } = options;
   if (!path3.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
-  await mkdir5(target, { recursive: true });
+  await mkdir6(target, { recursive: true });
   if (upper === void 0) {
     if (lower.length === 0) {
       throw new MountError(`nothing to mount at ${target}: no lower and no upper layer`, {
@@ -2424,20 +2668,20 @@ async function mountOverlay(options) {
       return createMount(target);
     }
   } else if (lower.length === 0) {
-    await mkdir5(path3.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir6(path3.resolve(snapshotsDir, upper), { recursive: true });
     await bindMount(path3.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
   const work = options.work ?? (upper === void 0 ? void 0 : `${upper}-work`);
   const data = formatOverlayOptions(lower, upper, work);
   if (upper !== void 0 && work !== void 0) {
-    await mkdir5(path3.resolve(snapshotsDir, upper), { recursive: true });
-    await mkdir5(path3.resolve(snapshotsDir, work), { recursive: true });
+    await mkdir6(path3.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir6(path3.resolve(snapshotsDir, work), { recursive: true });
   }
   const result = await runMount(["-t", "overlay", "overlay", "-o", data, target], snapshotsDir);
   if (result.code !== 0) {
     throw new MountError(`overlay mount at ${target} failed: ${result.stderr.trim()}`, {
-      hint: "Check that the layers exist and that the store is on ext4 or xfs (overlayfs cannot use overlay, NFS or tmpfs-with-xattrs-off as upper)."
+      hint: inUserNamespace() ? "Rootless builds need overlayfs in a user namespace (Linux 5.11 or newer) and a store on ext4 or xfs; run `tbuild doctor`." : "Check that the layers exist and that the store is on ext4 or xfs (overlayfs cannot use overlay, NFS or tmpfs-with-xattrs-off as upper)."
     });
   }
   return createMount(target);
@@ -2455,7 +2699,7 @@ async function runMount(args, cwd) {
     return await runCommand("mount", args, cwd === void 0 ? {} : { cwd });
   } catch (err) {
     throw new MountError(`could not run mount(8): ${err.message}`, {
-      hint: "Install util-linux `mount` and run tbuild as root.",
+      hint: "Install util-linux `mount` (package mount).",
       cause: err
     });
   }
@@ -2506,19 +2750,21 @@ async function unmountAll(prefix) {
   for (const point of points) await unmountPath(point);
   return points;
 }
-var MOUNT_DATA_LIMIT, FIXED_OPTIONS;
+var MOUNT_DATA_LIMIT, FIXED_OPTIONS, USERNS_OPTIONS;
 var init_overlay = __esm({
   "src/exec/overlay.ts"() {
     "use strict";
+    init_userns();
     init_command();
     init_errors4();
     MOUNT_DATA_LIMIT = 4095;
     FIXED_OPTIONS = "index=off,metacopy=off,redirect_dir=off";
+    USERNS_OPTIONS = "userxattr,index=off,metacopy=off,redirect_dir=nofollow";
   }
 });
 
 // src/engine/mounts.ts
-import { chmod as chmod4, chown, lstat as lstat7, mkdir as mkdir6, rm as rm3, utimes as utimes3 } from "node:fs/promises";
+import { chmod as chmod4, chown, lstat as lstat7, mkdir as mkdir7, rm as rm4, utimes as utimes3 } from "node:fs/promises";
 import path4 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
@@ -2526,7 +2772,7 @@ async function hideExcluded(hide, root, excluded) {
     for (let i = rel.indexOf("/"); i !== -1; i = rel.indexOf("/", i + 1)) dirs.add(rel.slice(0, i));
   }
   const sorted = [...dirs].sort();
-  for (const dir of sorted) await mkdir6(path4.join(hide, dir));
+  for (const dir of sorted) await mkdir7(path4.join(hide, dir));
   const { makeWhiteouts: makeWhiteouts2 } = await Promise.resolve().then(() => (init_special_files(), special_files_exports));
   await makeWhiteouts2(excluded.map((rel) => path4.join(hide, rel)));
   for (const dir of sorted.reverse()) {
@@ -2545,10 +2791,10 @@ function openScope(store) {
   let counter = 0;
   const fresh = async () => {
     const dir = await store.mountDir(`op${counter++}`);
-    cleanups.push(() => rm3(dir, { recursive: true, force: true }));
+    cleanups.push(() => rm4(dir, { recursive: true, force: true }));
     return dir;
   };
-  const lowerOf = (ref) => ref.kind === "snapshot" ? store.snapshots.chain(ref.id).map((s) => path4.relative(store.snapshots.dir, s.dir)) : [];
+  const lowerOf = async (ref) => ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => path4.relative(store.snapshots.dir, s.dir)) : [];
   const track = (mount) => {
     cleanups.push(() => mount.unmount());
   };
@@ -2584,7 +2830,13 @@ function openScope(store) {
       }
       if (ref.kind === "empty") return fresh();
       const target = path4.join(await fresh(), "rootfs");
-      track(await mountOverlay2({ snapshotsDir: store.snapshots.dir, lower: lowerOf(ref), target }));
+      track(
+        await mountOverlay2({
+          snapshotsDir: store.snapshots.dir,
+          lower: await lowerOf(ref),
+          target
+        })
+      );
       return target;
     },
     async mountWritable(ref, description) {
@@ -2595,7 +2847,7 @@ function openScope(store) {
       const target = path4.join(await fresh(), "rootfs");
       const mount = await mountOverlay2({
         snapshotsDir: store.snapshots.dir,
-        lower: lowerOf(ref),
+        lower: await lowerOf(ref),
         upper: path4.relative(store.snapshots.dir, snapshot.dir),
         work: path4.relative(store.snapshots.dir, snapshot.workDir),
         target
@@ -2607,10 +2859,10 @@ function openScope(store) {
       const base = await fresh();
       const upper = path4.join(base, "upper");
       const work = path4.join(base, "work");
-      await mkdir6(upper);
-      await mkdir6(work);
+      await mkdir7(upper);
+      await mkdir7(work);
       const target = path4.join(base, "rootfs");
-      const lower = ref.kind === "snapshot" ? store.snapshots.chain(ref.id).map((s) => s.dir) : ref.kind === "local" ? await contextLayers(ref) : [await fresh()];
+      const lower = ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => s.dir) : ref.kind === "local" ? await contextLayers(ref) : [await fresh()];
       track(
         await mountOverlay2({
           snapshotsDir: "/",
@@ -2627,6 +2879,7 @@ function openScope(store) {
 var init_mounts = __esm({
   "src/engine/mounts.ts"() {
     "use strict";
+    init_store_check();
   }
 });
 
@@ -2688,7 +2941,7 @@ __export(git_exports, {
   gitSourceHandler: () => gitSourceHandler
 });
 import { execFile } from "node:child_process";
-import { rm as rm6 } from "node:fs/promises";
+import { rm as rm7 } from "node:fs/promises";
 import path10 from "node:path";
 import { promisify as promisify2 } from "node:util";
 async function git(args, signal, cwd) {
@@ -2742,7 +2995,7 @@ function gitSourceHandler(engine, source) {
       try {
         await checkoutGit(source.remote, sha, snapshot.dir, ctx.signal);
         if (!source.keepGitDir)
-          await rm6(path10.join(snapshot.dir, ".git"), { recursive: true, force: true });
+          await rm7(path10.join(snapshot.dir, ".git"), { recursive: true, force: true });
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -2864,7 +3117,7 @@ var ssh_agent_exports = {};
 __export(ssh_agent_exports, {
   startAgentProxy: () => startAgentProxy
 });
-import { chmod as chmod6, chown as chown2, mkdtemp as mkdtemp3, rm as rm7 } from "node:fs/promises";
+import { chmod as chmod6, chown as chown2, mkdtemp as mkdtemp3, rm as rm8 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
 import path12 from "node:path";
@@ -2899,7 +3152,7 @@ async function startAgentProxy(options) {
     await chmod6(socket, options.mode);
   } catch (error) {
     server.close();
-    await rm7(dir, { recursive: true, force: true });
+    await rm8(dir, { recursive: true, force: true });
     throw error;
   }
   return {
@@ -2907,7 +3160,7 @@ async function startAgentProxy(options) {
     async close() {
       for (const s of open6) s.destroy();
       await new Promise((resolve2) => server.close(() => resolve2()));
-      await rm7(dir, { recursive: true, force: true });
+      await rm8(dir, { recursive: true, force: true });
     }
   };
 }
@@ -2922,7 +3175,7 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod7, chown as chown3, mkdir as mkdir11, readFile as readFile10, writeFile as writeFile5 } from "node:fs/promises";
+import { chmod as chmod7, chown as chown3, mkdir as mkdir12, readFile as readFile10, writeFile as writeFile5 } from "node:fs/promises";
 import path13 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
@@ -2985,7 +3238,7 @@ async function runExecOp(engine, op, inputs, ctx, description, platform) {
 }
 async function ensureWorkdir(rootfs, cwd) {
   const host = await resolveInRoot2(rootfs, cwd, true);
-  await mkdir11(host, { recursive: true, mode: 493 });
+  await mkdir12(host, { recursive: true, mode: 493 });
 }
 async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   const inputRef = () => mount.input === null ? { kind: "empty" } : inputs[mount.input];
@@ -3005,7 +3258,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
     case "cache": {
       const dir = await cacheMountDir(engine, scope, mount, inputRef, busyCaches);
       const source = mount.selector ? await resolveInRoot2(dir, mount.selector, true) : dir;
-      await mkdir11(source, { recursive: true });
+      await mkdir12(source, { recursive: true });
       return { dest: mount.dest, type: "bind", source, readonly: mount.readonly };
     }
     case "secret": {
@@ -3185,6 +3438,10 @@ function applyMode(spec, currentMode, isDir) {
   }
   return mode;
 }
+function createdDirMode(spec) {
+  const numeric = typeof spec === "number" ? spec : spec !== void 0 && /^[0-7]{1,4}$/.test(spec) ? parseInt(spec, 8) : void 0;
+  return numeric === void 0 ? 493 : numeric & 1023 & ~18;
+}
 var WHO_BITS;
 var init_mode = __esm({
   "src/engine/file/mode.ts"() {
@@ -3231,10 +3488,10 @@ import {
   link as link3,
   lstat as lstat8,
   lutimes as lutimes2,
-  mkdir as mkdir12,
+  mkdir as mkdir13,
   readdir as readdir9,
   readlink as readlink3,
-  rm as rm8,
+  rm as rm9,
   symlink as symlink2
 } from "node:fs/promises";
 import path14 from "node:path";
@@ -3271,11 +3528,11 @@ async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh
 async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   const { limit } = opts;
   const existing = fresh ? void 0 : await limit(() => lstat8(dest).catch(() => void 0));
-  if (existing && !existing.isDirectory()) await limit(() => rm8(dest, { force: true }));
+  if (existing && !existing.isDirectory()) await limit(() => rm9(dest, { force: true }));
   const created = !existing?.isDirectory();
   let inner;
   if (created) {
-    await limit(() => mkdir12(dest));
+    await limit(() => mkdir13(dest));
     inner = await describeNewDir(dest, fresh, limit);
   }
   await copyChildren(src, dest, rel, opts, inner);
@@ -3330,7 +3587,7 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
         `cannot replace directory /${rel || path14.basename(dest)} with a file`
       );
     }
-    if (existing) await rm8(dest, { force: true });
+    if (existing) await rm9(dest, { force: true });
   }
   const inodeKey = st.nlink > 1 ? `${st.dev}:${st.ino}` : void 0;
   const linked = inodeKey ? opts.inodes.get(inodeKey) : void 0;
@@ -3456,7 +3713,7 @@ var init_unpack = __esm({
 });
 
 // src/engine/file/copy.ts
-import { chmod as chmod9, lchown as lchown3, lstat as lstat9, mkdir as mkdir13, readdir as readdir10, rm as rm9 } from "node:fs/promises";
+import { chmod as chmod9, lchown as lchown3, lstat as lstat9, mkdir as mkdir14, readdir as readdir10, rm as rm10 } from "node:fs/promises";
 import path15 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
@@ -3521,7 +3778,7 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
       `destination directory ${path15.posix.dirname(dest)} does not exist`
     );
   }
-  await mkdirAllOwned(ctx.dest, parent, opts.owner);
+  await mkdirAllOwned(ctx.dest, parent, opts.owner, createdDirMode(opts.mode));
   if (copyContents && destSt?.isDirectory()) {
     await copyDirEntries(srcHost, destHost, "", opts);
   } else {
@@ -3559,7 +3816,7 @@ async function mkdirAllOwned(root, dir, owner, mode = 493) {
         }
       );
     }
-    await mkdir13(current, { mode });
+    await mkdir14(current, { mode });
     await chmod9(current, mode);
     await lchown3(current, owner?.uid ?? 0, owner?.gid ?? 0);
   }
@@ -3601,7 +3858,7 @@ async function unpackInto2(ctx, archive, dest, opts) {
     sourceRoot: tmp
   };
   await copyDirEntries(tmp, destHost, "", archiveOpts);
-  await rm9(tmp, { recursive: true, force: true });
+  await rm10(tmp, { recursive: true, force: true });
 }
 var init_copy = __esm({
   "src/engine/file/copy.ts"() {
@@ -3609,6 +3866,7 @@ var init_copy = __esm({
     init_errors6();
     init_glob();
     init_paths();
+    init_mode();
     init_tree();
     init_unpack();
   }
@@ -3666,7 +3924,7 @@ var init_owner = __esm({
 });
 
 // src/engine/file/actions.ts
-import { chmod as chmod10, lchown as lchown4, lstat as lstat10, rm as rm10, symlink as symlink3, writeFile as writeFile6 } from "node:fs/promises";
+import { chmod as chmod10, lchown as lchown4, lstat as lstat10, rm as rm11, symlink as symlink3, writeFile as writeFile6 } from "node:fs/promises";
 import path16 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
@@ -3699,7 +3957,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       case "mkfile": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
         await mkdirAllOwned(ctx.dest, path16.dirname(target), void 0);
-        await rm10(target, { force: true });
+        await rm11(target, { force: true });
         await writeFile6(target, action.data);
         await chmod10(target, action.mode);
         await lchown4(target, owner?.uid ?? 0, owner?.gid ?? 0);
@@ -3712,14 +3970,14 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
           const exists3 = await lstat10(target).catch(() => void 0);
           if (!exists3 && !action.allowNotFound)
             throw new FileOpError("TBUILD_RM", `cannot remove ${p}: not found`);
-          await rm10(target, { recursive: true, force: true });
+          await rm11(target, { recursive: true, force: true });
         }
         break;
       }
       case "symlink": {
         const target = await resolveInRoot2(ctx.dest, action.path, false);
         await mkdirAllOwned(ctx.dest, path16.dirname(target), void 0);
-        await rm10(target, { force: true });
+        await rm11(target, { force: true });
         await symlink3(action.target, target);
         break;
       }
@@ -4340,8 +4598,45 @@ var init_spec = __esm({
   }
 });
 
+// src/exec/rootless.ts
+function currentIds() {
+  return { uids: readIdMap("uid") ?? [], gids: readIdMap("gid") ?? [] };
+}
+function adaptSpecToUserNamespace(spec, ids = currentIds()) {
+  const namespaces = spec.linux["namespaces"] ?? [];
+  const ownNetwork = namespaces.some((ns) => ns.type === "network" && ns.path === void 0);
+  const mounts = [];
+  for (const mount of spec.mounts) {
+    if (mount.type === "cgroup" || mount.type === "cgroup2") continue;
+    if (mount.type === "sysfs" && !ownNetwork) mounts.push({ ...SYS_BIND });
+    else if (mount.type === "devpts" && !isMapped(ids.gids, 5)) {
+      mounts.push({ ...mount, options: (mount.options ?? []).filter((o) => o !== "gid=5") });
+    } else mounts.push(mount);
+  }
+  const { resources: _resources, ...linux } = spec.linux;
+  if (linux["uidMappings"] !== void 0) linux["uidMappings"] = identityOf(ids.uids);
+  if (linux["gidMappings"] !== void 0) linux["gidMappings"] = identityOf(ids.gids);
+  return { ...spec, mounts, linux };
+}
+function identityOf(ranges) {
+  return ranges.map((r) => ({ containerID: r.inside, hostID: r.inside, size: r.count }));
+}
+var SYS_BIND;
+var init_rootless = __esm({
+  "src/exec/rootless.ts"() {
+    "use strict";
+    init_userns();
+    SYS_BIND = {
+      destination: "/sys",
+      type: "bind",
+      source: "/sys",
+      options: ["rbind", "nosuid", "noexec", "nodev", "ro"]
+    };
+  }
+});
+
 // src/exec/stubs.ts
-import { lstat as lstat11, mkdir as mkdir14, rmdir, stat as stat6, unlink as unlink2, writeFile as writeFile8 } from "node:fs/promises";
+import { lstat as lstat11, mkdir as mkdir15, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile8 } from "node:fs/promises";
 import path20 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
@@ -4367,7 +4662,7 @@ async function createStub(rootfs, request2, records) {
     const parentHost = path20.dirname(host);
     const parent = await stat6(parentHost, { bigint: true });
     const kind = host === target ? request2.kind : "dir";
-    if (kind === "dir") await mkdir14(host, { mode: 493 });
+    if (kind === "dir") await mkdir15(host, { mode: 493 });
     else await writeFile8(host, "", { mode: 420, flag: "wx" });
     records.push({
       path: `/${path20.relative(root, host)}`,
@@ -4413,7 +4708,7 @@ async function removeIfUnused(record) {
     } else {
       const info2 = await lstat11(record.host);
       if (!info2.isFile() || info2.size !== 0) return false;
-      await unlink2(record.host);
+      await unlink3(record.host);
     }
     return true;
   } catch (err) {
@@ -4442,7 +4737,7 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir15, readFile as readFile12, readdir as readdir12, rm as rm12, stat as stat7, writeFile as writeFile9 } from "node:fs/promises";
+import { mkdir as mkdir16, readFile as readFile12, readdir as readdir12, rm as rm13, stat as stat7, writeFile as writeFile9 } from "node:fs/promises";
 import path21 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
@@ -4482,7 +4777,7 @@ function createRuncExecutor(options) {
 async function cleanUpRun(runc, runcRoot, prepared) {
   const steps = [
     () => deleteContainer(runc, runcRoot, prepared.id),
-    () => rm12(prepared.bundle, { recursive: true, force: true }),
+    () => rm13(prepared.bundle, { recursive: true, force: true }),
     () => prepared.stubs.remove()
   ];
   let first;
@@ -4501,7 +4796,7 @@ function createContainerId() {
 async function prepareBundle(stateDir, spec, network) {
   const id = createContainerId();
   const bundle = path21.join(stateDir, "bundles", id);
-  await mkdir15(bundle, { recursive: true });
+  await mkdir16(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const files = await writeBundleFiles(bundle, spec, hostname);
@@ -4510,14 +4805,15 @@ async function prepareBundle(stateDir, spec, network) {
     for (const file of Object.values(files)) kinds.set(file, "file");
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
     try {
-      await mkdir15(await resolveInRoot(spec.rootfs, spec.process.cwd), {
+      await mkdir16(await resolveInRoot(spec.rootfs, spec.process.cwd), {
         recursive: true,
         mode: 493
       });
-      const config = withEmulation(
+      const emulated = withEmulation(
         createOciSpec(spec, mounts, hostname, await readHostLimits(), network?.path),
         spec.emulation
       );
+      const config = inUserNamespace() ? adaptSpecToUserNamespace(emulated) : emulated;
       await writeFile9(path21.join(bundle, "config.json"), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();
@@ -4525,7 +4821,7 @@ async function prepareBundle(stateDir, spec, network) {
     }
     return { id, bundle, stubs };
   } catch (err) {
-    await rm12(bundle, { recursive: true, force: true });
+    await rm13(bundle, { recursive: true, force: true });
     throw err;
   }
 }
@@ -4695,7 +4991,7 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
     if (owner === void 0 || isProcessAlive2(Number(owner))) continue;
     await runCommand(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await deleteContainer(runcPath, runcRoot, id);
-    await rm12(path21.join(bundles, id), { recursive: true, force: true });
+    await rm13(path21.join(bundles, id), { recursive: true, force: true });
     removed.push(id);
   }
   return removed;
@@ -4732,12 +5028,14 @@ var init_runc = __esm({
     "use strict";
     init_emulation_spec();
     init_errors();
+    init_userns();
     init_command();
     init_errors4();
     init_supervisor();
     init_which();
     init_network();
     init_spec();
+    init_rootless();
     init_stubs();
     init_user();
     DEFAULT_HOSTNAME = "buildkitsandbox";
@@ -4808,9 +5106,9 @@ var init_push = __esm({
 
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { copyFile as copyFile2, mkdir as mkdir16, writeFile as writeFile10 } from "node:fs/promises";
-import { dirname as dirname3, join as join15 } from "node:path";
-import { Readable as Readable3 } from "node:stream";
+import { copyFile as copyFile2, mkdir as mkdir17, writeFile as writeFile10 } from "node:fs/promises";
+import { dirname as dirname4, join as join16 } from "node:path";
+import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
 async function* generateArchive(files, mtime = 0) {
   const dirs = /* @__PURE__ */ new Set();
@@ -4848,19 +5146,19 @@ async function* generateArchive(files, mtime = 0) {
 }
 async function writeToDest(source, dest) {
   if (dest === "-" || dest === process.stdout) {
-    await pipeline4(Readable3.from(source), process.stdout, { end: false });
+    await pipeline4(Readable4.from(source), process.stdout, { end: false });
     return;
   }
-  if (typeof dest === "string") await mkdir16(dirname3(dest), { recursive: true });
+  if (typeof dest === "string") await mkdir17(dirname4(dest), { recursive: true });
   await pipeline4(
-    Readable3.from(source),
+    Readable4.from(source),
     typeof dest === "string" ? createWriteStream2(dest) : dest
   );
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path34 = join15(dir, file.path);
-    await mkdir16(dirname3(path34), { recursive: true });
+    const path34 = join16(dir, file.path);
+    await mkdir17(dirname4(path34), { recursive: true });
     if ("data" in file) await writeFile10(path34, file.data);
     else if (file.source) await copyFile2(file.source, path34);
     else await pipeline4(file.open(), createWriteStream2(path34));
@@ -4967,46 +5265,47 @@ import {
   link as link4,
   lstat as lstat12,
   lutimes as lutimes3,
-  mkdir as mkdir17,
+  mkdir as mkdir18,
   readdir as readdir14,
   readlink as readlink5,
-  rm as rm13,
+  rm as rm14,
   symlink as symlink4,
   utimes as utimes5
 } from "node:fs/promises";
-import { join as join16 } from "node:path";
-async function applyLayers(layerDirs, dest) {
-  await mkdir17(dest, { recursive: true });
+import { join as join17 } from "node:path";
+async function applyLayers(layerDirs, dest, options = {}) {
+  await mkdir18(dest, { recursive: true });
+  const owners = options.owners ?? process.getuid?.() === 0;
   const dirTimes = /* @__PURE__ */ new Map();
-  for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes);
+  for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes, owners);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
-    const stat13 = await lstatOrUndefined(join16(dest, rel));
-    if (stat13?.isDirectory()) await utimes5(join16(dest, rel), seconds2, seconds2);
+    const stat13 = await lstatOrUndefined(join17(dest, rel));
+    if (stat13?.isDirectory()) await utimes5(join17(dest, rel), seconds2, seconds2);
   }
 }
-async function applyLayer(layer, dest, dirTimes) {
+async function applyLayer(layer, dest, dirTimes, owners) {
   let xattrs;
   const pending = /* @__PURE__ */ new Map();
   const firstLinks = /* @__PURE__ */ new Map();
   for await (const { rel, abs, stat: stat13 } of walkTree(layer)) {
     xattrs ??= await readXattrs(layer);
-    const target = join16(dest, rel);
+    const target = join17(dest, rel);
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
     if (stat13.isCharacterDevice() && stat13.rdev === 0) {
-      await rm13(target, { recursive: true, force: true });
+      await rm14(target, { recursive: true, force: true });
       continue;
     }
     if (stat13.isDirectory()) {
-      if (existing && !existing.isDirectory()) await rm13(target, { force: true });
-      if (existing?.isDirectory() && attrs?.get("trusted.overlay.opaque")?.toString() === "y") {
+      if (existing && !existing.isDirectory()) await rm14(target, { force: true });
+      if (existing?.isDirectory() && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
         await emptyDirectory(target);
       }
-      if (!existing?.isDirectory()) await mkdir17(target);
+      if (!existing?.isDirectory()) await mkdir18(target);
       dirTimes.set(rel, Math.floor(stat13.mtimeMs / 1e3));
     } else {
-      if (existing) await rm13(target, { recursive: true, force: true });
+      if (existing) await rm14(target, { recursive: true, force: true });
       const key = `${stat13.dev}:${stat13.ino}`;
       const first = stat13.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
@@ -5016,7 +5315,7 @@ async function applyLayer(layer, dest, dirTimes) {
       if (stat13.nlink > 1) firstLinks.set(key, target);
       await createCopy(abs, target, stat13);
     }
-    await copyMetadata(target, stat13);
+    await copyMetadata(target, stat13, owners);
     const kept = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
     if (kept.size > 0) pending.set(target, kept);
   }
@@ -5031,15 +5330,17 @@ async function createCopy(source, target, stat13) {
     await makeNode(target, stat13.isCharacterDevice() ? "char" : "block", stat13.mode, major, minor);
   }
 }
-async function copyMetadata(target, stat13) {
+async function copyMetadata(target, stat13, owners) {
   if (stat13.isSocket()) return;
-  if (process.getuid?.() === 0) await lchown5(target, stat13.uid, stat13.gid);
+  if (owners) await lchown5(target, stat13.uid, stat13.gid);
+  else if (stat13.isFile() && process.getuid?.() === 0)
+    await lchown5(target, process.getuid(), process.getgid?.() ?? 0);
   if (!stat13.isSymbolicLink()) await chmod12(target, stat13.mode & 4095);
   if (!stat13.isDirectory()) await lutimes3(target, stat13.atime, stat13.mtime);
 }
 async function emptyDirectory(dir) {
   for (const name of await readdir14(dir))
-    await rm13(join16(dir, name), { recursive: true, force: true });
+    await rm14(join17(dir, name), { recursive: true, force: true });
 }
 async function lstatOrUndefined(path34) {
   return lstat12(path34).catch((err) => {
@@ -5050,6 +5351,7 @@ async function lstatOrUndefined(path34) {
 var init_layer_apply = __esm({
   "src/exporter/layer-apply.ts"() {
     "use strict";
+    init_userns();
     init_special_files();
     init_tools();
     init_tree_walk();
@@ -5058,28 +5360,32 @@ var init_layer_apply = __esm({
 });
 
 // src/exporter/filesystem.ts
-import { mkdir as mkdir18, mkdtemp as mkdtemp5, rm as rm14 } from "node:fs/promises";
+import { mkdir as mkdir19, mkdtemp as mkdtemp5, rm as rm15 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import { join as join17 } from "node:path";
+import { join as join18 } from "node:path";
+function keepsOwners() {
+  return process.getuid?.() === 0 && !inUserNamespace();
+}
 async function exportLayersToDirectory(layerDirs, dest) {
-  await applyLayers(layerDirs, dest);
+  await applyLayers(layerDirs, dest, { owners: keepsOwners() });
 }
 async function exportMergedToTar(mergedDir, dest, options = {}) {
   await writeToDest(generateLayerTar(mergedDir, options), dest);
 }
 async function exportLayersToTar(layerDirs, dest, options = {}) {
-  const temp = await mkdtemp5(join17(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
+  const temp = await mkdtemp5(join18(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
   try {
-    const rootfs = join17(temp, "rootfs");
+    const rootfs = join18(temp, "rootfs");
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
-    await rm14(temp, { recursive: true, force: true });
+    await rm15(temp, { recursive: true, force: true });
   }
 }
 var init_filesystem = __esm({
   "src/exporter/filesystem.ts"() {
     "use strict";
+    init_userns();
     init_archive();
     init_layer_apply();
     init_layer_writer();
@@ -5103,9 +5409,9 @@ var init_docker_archive = __esm({
 
 // src/exporter/oci-layout.ts
 import { readFile as readFile13 } from "node:fs/promises";
-import { join as join18 } from "node:path";
+import { join as join19 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile13(join18(dir, "index.json"), "utf8").catch(
+  const text = await readFile13(join19(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -5144,6 +5450,87 @@ var init_oci_layout = __esm({
   }
 });
 
+// src/builder/specs/image-attributes.ts
+function checkOutputAttributes(output) {
+  const allowed = ALLOWED[output.type];
+  for (const [key, value] of Object.entries(output.attrs)) {
+    if (!allowed.includes(key)) {
+      throw new UsageError(`--output type=${output.type} does not take the attribute "${key}"`, {
+        hint: allowed.length === 0 ? `type=${output.type} takes only dest=.` : `type=${output.type} takes ${allowed.join(", ")} besides type, dest${hasNames(output.type) ? ", name" : ""}${output.type === "image" ? ", push" : ""}.`
+      });
+    }
+    if (BOOLEAN.has(key) && value !== "true" && value !== "false") {
+      throw new UsageError(`--output ${key}=${value}: expected true or false`);
+    }
+  }
+  if (ALLOWED[output.type].includes("compression")) imageAttributes(output);
+}
+function hasNames(type) {
+  return type === "image" || type === "registry" || type === "docker" || type === "oci";
+}
+function imageAttributes(output) {
+  const { attrs } = output;
+  const compression = attrs.compression ?? "gzip";
+  if (!COMPRESSIONS.includes(compression)) {
+    throw new UsageError(`unknown compression "${attrs.compression}"`, {
+      hint: `Use ${COMPRESSIONS.join(", ")}${attrs.compression === "estargz" ? " (tbuild does not write estargz)" : ""}.`
+    });
+  }
+  const level = attrs["compression-level"];
+  let compressionLevel;
+  if (level !== void 0) {
+    compressionLevel = Number(level);
+    const max = MAX_LEVEL[compression];
+    if (!/^\d+$/.test(level) || compressionLevel > max) {
+      throw new UsageError(`compression-level=${level} is not a level of ${compression}`, {
+        hint: compression === "uncompressed" ? "Uncompressed layers take no level; drop compression-level." : `${compression} takes 0 to ${max}.`
+      });
+    }
+  }
+  const oci = attrs["oci-mediatypes"];
+  if (compression === "zstd" && oci === "false") {
+    throw new UsageError("zstd-compressed layers need OCI media types", {
+      hint: "Drop oci-mediatypes=false (zstd turns OCI media types on), or use compression=gzip."
+    });
+  }
+  return {
+    compression,
+    ...compressionLevel !== void 0 ? { compressionLevel } : {},
+    forceCompression: attrs["force-compression"] === "true",
+    ociMediaTypes: oci !== void 0 ? oci === "true" : output.type === "oci" || compression === "zstd",
+    rewriteTimestamps: attrs["rewrite-timestamp"] === "true"
+  };
+}
+var IMAGE_ATTRIBUTES, ALLOWED, BOOLEAN, COMPRESSIONS, MAX_LEVEL;
+var init_image_attributes = __esm({
+  "src/builder/specs/image-attributes.ts"() {
+    "use strict";
+    init_errors();
+    IMAGE_ATTRIBUTES = [
+      "compression",
+      "compression-level",
+      "force-compression",
+      "oci-mediatypes",
+      "rewrite-timestamp"
+    ];
+    ALLOWED = {
+      image: IMAGE_ATTRIBUTES,
+      registry: IMAGE_ATTRIBUTES,
+      docker: IMAGE_ATTRIBUTES,
+      oci: [...IMAGE_ATTRIBUTES, "tar"],
+      local: [],
+      tar: ["rewrite-timestamp"]
+    };
+    BOOLEAN = /* @__PURE__ */ new Set(["force-compression", "oci-mediatypes", "rewrite-timestamp", "tar"]);
+    COMPRESSIONS = ["gzip", "zstd", "uncompressed"];
+    MAX_LEVEL = {
+      gzip: 9,
+      zstd: 22,
+      uncompressed: 0
+    };
+  }
+});
+
 // src/builder/outputs/archives.ts
 var archives_exports = {};
 __export(archives_exports, {
@@ -5153,38 +5540,25 @@ __export(archives_exports, {
   standardOutput: () => standardOutput
 });
 import { spawn as spawn6 } from "node:child_process";
-import { Writable } from "node:stream";
+import { Writable as Writable2 } from "node:stream";
 async function imageFor(ctx, output) {
-  const { attrs } = output;
-  const oci = attrs["oci-mediatypes"] !== void 0 ? attrs["oci-mediatypes"] === "true" : output.type === "oci";
-  const compression = attrs.compression ?? "gzip";
-  if (!["gzip", "zstd", "uncompressed"].includes(compression)) {
-    throw new UsageError(`unknown compression "${attrs.compression}"`, {
-      hint: "Use gzip, zstd or uncompressed."
-    });
-  }
-  const rewrite = attrs["rewrite-timestamp"] === "true";
-  if (!oci && compression === "gzip" && !rewrite && attrs["compression-level"] === void 0)
-    return ctx.committed;
-  if (compression === "zstd" && !oci) {
-    throw new UsageError("zstd-compressed layers need OCI media types", {
-      hint: "Add oci-mediatypes=true to the output."
-    });
-  }
+  const wanted = imageAttributes(output);
   const root = ctx.committed.snapshot === null ? null : { kind: "snapshot", id: ctx.committed.snapshot };
   const config = await ctx.store.blobs.readJson(
     ctx.committed.config.descriptor.digest
   );
+  const reuse = wanted.ociMediaTypes ? ["gzip", "zstd"] : ["gzip"];
   return commitImage(
     ctx.store,
     root,
     { ...config, rootfs: { type: "layers", diff_ids: [] } },
     {
-      ociMediaTypes: oci,
-      compression,
-      ...attrs["compression-level"] !== void 0 ? { compressionLevel: Number(attrs["compression-level"]) } : {},
+      ociMediaTypes: wanted.ociMediaTypes,
+      compression: wanted.compression,
+      ...wanted.forceCompression ? {} : { reuseCompressions: reuse },
+      ...wanted.compressionLevel !== void 0 ? { compressionLevel: wanted.compressionLevel } : {},
       ...ctx.options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: ctx.options.sourceDateEpoch } : {},
-      ...rewrite ? { rewriteTimestamps: true } : {}
+      ...wanted.rewriteTimestamps ? { rewriteTimestamps: true } : {}
     }
   );
 }
@@ -5222,41 +5596,64 @@ function standardOutput(ctx) {
     throw new UsageError("an output has dest=-, but this build has no standard output", {
       hint: "Give the output a file or directory as dest=, or pass stdout to the build."
     });
-  return new Writable({
+  const ignore = () => void 0;
+  stdout.on("error", ignore);
+  return new Writable2({
     write(chunk, _encoding, done) {
-      stdout.write(chunk, (error) => done(error ?? null));
+      if (stdout.destroyed) {
+        done(new OutputClosedError());
+        return;
+      }
+      stdout.write(chunk, (error) => done(error ? closedOr(error) : null));
+    },
+    final(done) {
+      stdout.off("error", ignore);
+      done();
     }
   });
+}
+function closedOr(error) {
+  const code2 = error.code;
+  return code2 === "EPIPE" || code2 === "ERR_STREAM_DESTROYED" ? new OutputClosedError({ cause: error }) : error;
 }
 async function dockerLoad(write) {
   const child = spawn6("docker", ["load"], { stdio: ["pipe", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => stderr += d.toString());
-  const exited = new Promise((resolve2, reject) => {
-    child.on("error", reject);
-    child.on("close", (code3) => resolve2(code3 ?? 1));
+  const exited = new Promise((resolve2) => {
+    child.on("error", (error2) => resolve2({ code: 127, error: error2 }));
+    child.on("close", (code3) => resolve2({ code: code3 ?? 1 }));
   });
+  child.stdin.on("error", () => void 0);
+  let writeError;
   try {
     await write(child.stdin);
-  } catch (error) {
-    child.kill();
-    throw error;
+  } catch (error2) {
+    writeError = error2;
+    child.stdin.destroy();
   }
-  const code2 = await exited.catch((error) => {
-    throw new TbuildError(
-      "TBUILD_DOCKER_LOAD",
-      `--load: cannot run docker: ${error.message}`,
-      {
-        hint: "Install the docker CLI and start a Docker daemon, or use -o type=docker,dest=image.tar."
-      }
-    );
-  });
-  if (code2 !== 0) {
-    throw new TbuildError("TBUILD_DOCKER_LOAD", `--load: docker load failed: ${stderr.trim()}`, {
-      hint: "Is a Docker daemon running? `docker info` should answer."
+  if (writeError instanceof TbuildError) {
+    child.kill();
+    throw writeError;
+  }
+  const { code: code2, error } = await exited;
+  if (error) {
+    const why = error.code === "ENOENT" ? "the docker CLI is not installed (not found on PATH)" : error.message;
+    throw new TbuildError("TBUILD_DOCKER_LOAD", `--load: cannot run docker: ${why}`, {
+      hint: DOCKER_LOAD_HINT
     });
   }
+  if (code2 !== 0) {
+    const said = stderr.trim();
+    throw new TbuildError(
+      "TBUILD_DOCKER_LOAD",
+      `--load: docker load failed (exit ${code2})${said ? `: ${said}` : ""}`,
+      { hint: DOCKER_LOAD_HINT }
+    );
+  }
+  if (writeError !== void 0) throw writeError;
 }
+var DOCKER_LOAD_HINT;
 var init_archives = __esm({
   "src/builder/outputs/archives.ts"() {
     "use strict";
@@ -5265,6 +5662,8 @@ var init_archives = __esm({
     init_filesystem();
     init_oci_layout();
     init_errors();
+    init_image_attributes();
+    DOCKER_LOAD_HINT = "Install the docker CLI and start a Docker daemon (`docker info` should answer), or write the image with -o type=docker,dest=image.tar.";
   }
 });
 
@@ -5275,10 +5674,10 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir19, mkdtemp as mkdtemp7, readFile as readFile14, realpath, rm as rm16, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir20, mkdtemp as mkdtemp7, readFile as readFile14, realpath, rm as rm17, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import path24 from "node:path";
-import { Readable as Readable4 } from "node:stream";
+import { Readable as Readable5 } from "node:stream";
 import { pipeline as pipeline5 } from "node:stream/promises";
 function isRemoteContext(arg) {
   return arg === "-" || isGitUrl(arg) || /^https?:\/\//i.test(arg);
@@ -5289,17 +5688,17 @@ async function fetchRemoteContext(arg, stdin) {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
   const base = await mkdtemp7(path24.join(tmpdir5(), "tbuild-context-"));
-  const dispose = () => rm16(base, { recursive: true, force: true });
+  const dispose = () => rm17(base, { recursive: true, force: true });
   try {
     const dir = path24.join(base, "context");
-    await mkdir19(dir);
+    await mkdir20(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
     const received = path24.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
     await pipeline5(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
       await extractArchive(received, dir);
-      await rm16(received);
+      await rm17(received);
       return { dir, dockerfileText: void 0, dispose };
     }
     return { dir, dockerfileText: await readFile14(received, "utf8"), dispose };
@@ -5311,7 +5710,7 @@ async function fetchRemoteContext(arg, stdin) {
 async function fromGit(url, dir) {
   const { remote, ref, subdir } = parseGitUrl(url);
   await checkoutGit(remote, ref, dir);
-  await rm16(path24.join(dir, ".git"), { recursive: true, force: true });
+  await rm17(path24.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
   const inside = await realpath(path24.join(dir, subdir)).catch(() => void 0);
   const isDir = inside !== void 0 && (await stat8(inside)).isDirectory();
@@ -5338,7 +5737,7 @@ async function download(url) {
     throw new InputError(`unable to download the build context ${url}: HTTP ${response.status}`, {
       hint: "Check the URL."
     });
-  return Readable4.fromWeb(response.body);
+  return Readable5.fromWeb(response.body);
 }
 var init_remote_context = __esm({
   "src/builder/remote-context.ts"() {
@@ -5379,7 +5778,14 @@ async function* guardedChunks(body, contentLength, guard) {
   } catch (error) {
     if (error.code === "UND_ERR_BODY_TIMEOUT")
       throw slowError(guard, 0, floor.windowMs, error);
-    throw error;
+    if (error instanceof TbuildError || !(error instanceof Error) || error.name === "AbortError")
+      throw error;
+    const code2 = error.code;
+    throw new RegistryRequestError(
+      `${guard.registry} broke off the ${guard.what}: ${code2 ?? error.message}`,
+      void 0,
+      { cause: error }
+    );
   } finally {
     if (!body.destroyed) body.destroy();
   }
@@ -5416,6 +5822,7 @@ var MiB, RESPONSE_LIMITS, DEFAULT_SPEED_FLOOR;
 var init_body = __esm({
   "src/registry/body.ts"() {
     "use strict";
+    init_errors();
     init_errors3();
     MiB = 1024 * 1024;
     RESPONSE_LIMITS = {
@@ -5578,8 +5985,8 @@ function createAuthenticator(transport, credentials, overrides) {
       if (c.scheme !== "bearer") return void 0;
       const sorted = [...new Set(scopes)].sort();
       const key = `${c.params.realm}|${c.params.service ?? ""}|${sorted.join(" ")}`;
-      const cached = tokens.get(key);
-      if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.value}`;
+      const cached2 = tokens.get(key);
+      if (cached2 && cached2.expiresAt > Date.now()) return `Bearer ${cached2.value}`;
       let inflight = pending.get(key);
       if (!inflight) {
         inflight = fetchToken(registry, c, sorted).finally(() => pending.delete(key));
@@ -8500,7 +8907,7 @@ var require_webidl = __commonJS({
     var { types, inspect } = __require("node:util");
     var { markAsUncloneable } = __require("node:worker_threads");
     var UNDEFINED = 1;
-    var BOOLEAN = 2;
+    var BOOLEAN2 = 2;
     var STRING = 3;
     var SYMBOL = 4;
     var NUMBER = 5;
@@ -8560,7 +8967,7 @@ var require_webidl = __commonJS({
         case "undefined":
           return UNDEFINED;
         case "boolean":
-          return BOOLEAN;
+          return BOOLEAN2;
         case "string":
           return STRING;
         case "symbol":
@@ -8580,7 +8987,7 @@ var require_webidl = __commonJS({
     };
     webidl.util.Types = {
       UNDEFINED,
-      BOOLEAN,
+      BOOLEAN: BOOLEAN2,
       STRING,
       SYMBOL,
       NUMBER,
@@ -8592,7 +8999,7 @@ var require_webidl = __commonJS({
       switch (webidl.util.Type(o)) {
         case UNDEFINED:
           return "Undefined";
-        case BOOLEAN:
+        case BOOLEAN2:
           return "Boolean";
         case STRING:
           return "String";
@@ -21168,7 +21575,7 @@ var require_readable = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { addAbortListener } = __require("node:events");
-    var { Readable: Readable6 } = __require("node:stream");
+    var { Readable: Readable7 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors();
     var util = require_util();
     var kConsume = /* @__PURE__ */ Symbol("kConsume");
@@ -21181,7 +21588,7 @@ var require_readable = __commonJS({
     var kBytesRead = /* @__PURE__ */ Symbol("kBytesRead");
     var noop = () => {
     };
-    var BodyReadable = class extends Readable6 {
+    var BodyReadable = class extends Readable7 {
       /**
        * @param {object} opts
        * @param {(this: Readable, size: number) => void} opts.resume
@@ -21580,7 +21987,7 @@ var require_api_request = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { AsyncResource } = __require("node:async_hooks");
-    var { Readable: Readable6 } = require_readable();
+    var { Readable: Readable7 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     function noop() {
@@ -21666,7 +22073,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = headers;
         const contentType = parsedHeaders?.["content-type"];
         const contentLength = parsedHeaders?.["content-length"];
-        const res = new Readable6({
+        const res = new Readable7({
           resume: () => controller.resume(),
           abort: (reason) => controller.abort(reason),
           contentType,
@@ -22042,9 +22449,9 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable6,
+      Readable: Readable7,
       Duplex,
-      PassThrough: PassThrough3
+      PassThrough: PassThrough2
     } = __require("node:stream");
     var assert = __require("node:assert");
     var { AsyncResource } = __require("node:async_hooks");
@@ -22059,7 +22466,7 @@ var require_api_pipeline = __commonJS({
     function noop() {
     }
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable6 {
+    var PipelineRequest = class extends Readable7 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -22077,7 +22484,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable6 {
+    var PipelineResponse = class extends Readable7 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -22237,7 +22644,7 @@ var require_api_pipeline = __commonJS({
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough3().destroy(err);
+        return new PassThrough2().destroy(err);
       }
     }
     module.exports = pipeline7;
@@ -23900,8 +24307,8 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile14, readFile: readFile18, mkdir: mkdir21 } = __require("node:fs/promises");
-    var { dirname: dirname5, resolve: resolve2 } = __require("node:path");
+    var { writeFile: writeFile14, readFile: readFile18, mkdir: mkdir22 } = __require("node:fs/promises");
+    var { dirname: dirname6, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
     var { setHeader } = require_util();
@@ -24148,7 +24555,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         const resolvedPath = resolve2(path34);
-        await mkdir21(dirname5(resolvedPath), { recursive: true });
+        await mkdir22(dirname6(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
@@ -27439,7 +27846,7 @@ var require_cache_handler = __commonJS({
 var require_memory_cache_store = __commonJS({
   "node_modules/undici/lib/cache/memory-cache-store.js"(exports, module) {
     "use strict";
-    var { Writable: Writable2 } = __require("node:stream");
+    var { Writable: Writable3 } = __require("node:stream");
     var { EventEmitter } = __require("node:events");
     var { assertCacheKey, assertCacheValue } = require_cache();
     var MemoryCacheStore = class extends EventEmitter {
@@ -27533,7 +27940,7 @@ var require_memory_cache_store = __commonJS({
         const topLevelKey = `${key.origin}:${key.path}`;
         const store = this;
         const entry = { ...key, ...val, body: [], size: 0 };
-        return new Writable2({
+        return new Writable3({
           write(chunk, encoding, callback) {
             if (typeof chunk === "string") {
               chunk = Buffer.from(chunk, encoding);
@@ -27771,7 +28178,7 @@ var require_cache2 = __commonJS({
   "node_modules/undici/lib/interceptor/cache.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable6 } = __require("node:stream");
+    var { Readable: Readable7 } = __require("node:stream");
     var util = require_util();
     var CacheHandler = require_cache_handler();
     var MemoryCacheStore = require_memory_cache_store();
@@ -27996,7 +28403,7 @@ var require_cache2 = __commonJS({
       return dispatch2(opts, new CacheHandler(globalOpts, cacheKey, handler));
     }
     function sendCachedValue(handler, opts, result, age, context, isStale2) {
-      const stream = util.isStream(result.body) ? result.body : Readable6.from(result.body ?? []);
+      const stream = util.isStream(result.body) ? result.body : Readable7.from(result.body ?? []);
       assert(!stream.destroyed, "stream should not be destroyed");
       assert(!stream.readableDidRead, "stream should not be readableDidRead");
       let aborted = false;
@@ -29280,7 +29687,7 @@ var require_deduplicate = __commonJS({
 var require_sqlite_cache_store = __commonJS({
   "node_modules/undici/lib/cache/sqlite-cache-store.js"(exports, module) {
     "use strict";
-    var { Writable: Writable2 } = __require("node:stream");
+    var { Writable: Writable3 } = __require("node:stream");
     var { assertCacheKey, assertCacheValue } = require_cache();
     var { zstdCompressSync, zstdDecompressSync } = __require("node:zlib");
     var DatabaseSync2;
@@ -29556,7 +29963,7 @@ var require_sqlite_cache_store = __commonJS({
         let size = 0;
         const body = [];
         const store = this;
-        return new Writable2({
+        return new Writable3({
           decodeStrings: true,
           write(chunk, encoding, callback) {
             size += chunk.byteLength;
@@ -31516,7 +31923,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants2();
     var EE = __require("node:events");
-    var { Readable: Readable6, pipeline: pipeline7, finished, isErrored, isReadable } = __require("node:stream");
+    var { Readable: Readable7, pipeline: pipeline7, finished, isErrored, isReadable } = __require("node:stream");
     var { addAbortListener, bufferToLowerCasedHeaderName } = require_util();
     var { SocketError } = require_errors();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
@@ -32539,7 +32946,7 @@ var require_fetch = __commonJS({
                     }
                   }
                 }
-                this.body = new Readable6({ read: () => controller.resume() });
+                this.body = new Readable7({ read: () => controller.resume() });
                 const onError = (err) => this.onResponseError(controller, err);
                 resolve2({
                   status,
@@ -34694,7 +35101,7 @@ var require_permessage_deflate = __commonJS({
 var require_receiver = __commonJS({
   "node_modules/undici/lib/web/websocket/receiver.js"(exports, module) {
     "use strict";
-    var { Writable: Writable2 } = __require("node:stream");
+    var { Writable: Writable3 } = __require("node:stream");
     var assert = __require("node:assert");
     var { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = require_constants5();
     var {
@@ -34711,7 +35118,7 @@ var require_receiver = __commonJS({
     var { PerMessageDeflate } = require_permessage_deflate();
     var { MessageSizeExceededError } = require_errors();
     var { defaultWebSocketMaxFragments, defaultWebSocketMaxPayloadSize } = require_constants();
-    var ByteParser = class extends Writable2 {
+    var ByteParser = class extends Writable3 {
       #buffers = [];
       #fragmentsBytes = 0;
       #byteOffset = 0;
@@ -37036,7 +37443,7 @@ ${captureLines}` : capture.stack;
 });
 
 // src/registry/transport.ts
-import { isIP } from "node:net";
+import { isIP as isIP2 } from "node:net";
 import { setTimeout as sleep2 } from "node:timers/promises";
 function isLoopbackHost(host) {
   let name = host;
@@ -37044,8 +37451,8 @@ function isLoopbackHost(host) {
   else if (name.split(":").length === 2) name = name.split(":")[0];
   name = name.toLowerCase();
   if (name === "localhost" || name.endsWith(".localhost")) return true;
-  if (isIP(name) === 4) return name.startsWith("127.");
-  return isIP(name) === 6 && (name === "::1" || name === "0:0:0:0:0:0:0:1");
+  if (isIP2(name) === 4) return name.startsWith("127.");
+  return isIP2(name) === 6 && (name === "::1" || name === "0:0:0:0:0:0:0:1");
 }
 function isTransientNetworkError(error) {
   for (let e = error, depth = 0; e !== void 0 && e !== null && depth < 5; depth++) {
@@ -37492,7 +37899,7 @@ __export(client_exports, {
   createRegistryClient: () => createRegistryClient
 });
 import { createHash as createHash10 } from "node:crypto";
-import { Readable as Readable5 } from "node:stream";
+import { Readable as Readable6 } from "node:stream";
 import { setTimeout as sleep4 } from "node:timers/promises";
 function toRef(input) {
   return typeof input === "string" ? parseReference(input) : input;
@@ -37674,7 +38081,7 @@ function createRegistryClient(options = {}) {
     async fetchBlob(input, digest, opts = {}) {
       const ref = toRef(input);
       const first = await blobRequest(ref, digest, 0, opts.signal);
-      return Readable5.from(blobChunks(ref, digest, opts, first), { objectMode: false });
+      return Readable6.from(blobChunks(ref, digest, opts, first), { objectMode: false });
     },
     async blobExists(input, digest) {
       const ref = toRef(input);
@@ -37806,9 +38213,9 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn7 } from "node:child_process";
-import { mkdir as mkdir20, readFile as readFile16, rename as rename5, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdir as mkdir21, readFile as readFile16, rename as rename6, writeFile as writeFile12 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
-import { dirname as dirname4, join as join19 } from "node:path";
+import { dirname as dirname5, join as join20 } from "node:path";
 function configKeyFor(registry) {
   return registry === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : registry;
 }
@@ -37818,8 +38225,8 @@ function hostOfKey(key) {
 }
 function createDockerConfigCredentials(options = {}) {
   const env = options.env ?? process.env;
-  const configDir = options.configDir ?? env.DOCKER_CONFIG ?? join19(homedir2(), ".docker");
-  const configPath = join19(configDir, "config.json");
+  const configDir = options.configDir ?? env.DOCKER_CONFIG ?? join20(homedir2(), ".docker");
+  const configPath = join20(configDir, "config.json");
   const helperEnv = env;
   const helperFor = (config, registry) => {
     const helpers = config.credHelpers ?? {};
@@ -37903,10 +38310,10 @@ async function readConfig(path34) {
   }
 }
 async function writeConfig(path34, config) {
-  await mkdir20(dirname4(path34), { recursive: true, mode: 448 });
+  await mkdir21(dirname5(path34), { recursive: true, mode: 448 });
   const temp = `${path34}.${process.pid}.tmp`;
   await writeFile12(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename5(temp, path34);
+  await rename6(temp, path34);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -38007,13 +38414,13 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp8, rm as rm18 } from "node:fs/promises";
+import { mkdtemp as mkdtemp8, rm as rm19 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
 import path33 from "node:path";
 
 // src/builder/builder.ts
 import { availableParallelism as availableParallelism4 } from "node:os";
-import path27 from "node:path";
+import path28 from "node:path";
 
 // src/cache/store.ts
 import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
@@ -38021,10 +38428,12 @@ import { join as join12, resolve } from "node:path";
 
 // src/cache/blob-store.ts
 init_digest();
+init_errors();
 import { createHash as createHash2, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, unlinkSync } from "node:fs";
 import { open as open2, readdir as readdir2, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
 import { join as join2 } from "node:path";
+import { Readable } from "node:stream";
 
 // src/cache/errors.ts
 init_errors();
@@ -38294,6 +38703,11 @@ var migrations = [
     facts TEXT NOT NULL,
     updated_at INTEGER NOT NULL
   );
+  `,
+  // The size of a snapshot's uncompressed layer tar, found with its diff ID: a built
+  // image lists its layers by both until a push or an archive compresses them (ADR 12).
+  `
+  ALTER TABLE snapshots ADD COLUMN tar_size INTEGER;
   `
 ];
 function openDatabase(file, root) {
@@ -38346,7 +38760,7 @@ function withTransaction(db, fn) {
     db.exec("COMMIT");
     return result;
   } catch (error) {
-    db.exec("ROLLBACK");
+    if (db.isTransaction) db.exec("ROLLBACK");
     throw error;
   }
 }
@@ -38365,6 +38779,17 @@ function createBlobStore(ctx) {
   };
   const ingest = async (source, expected) => {
     const temp = join2(await ctx.leaseTempDir(), `blob-${randomBytes(6).toString("hex")}`);
+    try {
+      return await ingestTo(temp, source, expected);
+    } catch (error) {
+      if (isDiskFull(error) && !(error instanceof DiskFullError)) {
+        const what = expected ? `writing blob ${expected.digest}` : "writing a blob";
+        throw new DiskFullError(ctx.layout.root, what, { cause: error });
+      }
+      throw error;
+    }
+  };
+  const ingestTo = async (temp, source, expected) => {
     try {
       const written = await writeHashed(temp, source, expected?.size);
       if (expected && expected.digest !== written.digest) {
@@ -38411,7 +38836,7 @@ function createBlobStore(ctx) {
     stream(digest) {
       const path34 = pathOf(digest);
       if (!existsSync(path34)) throw new BlobNotFoundError(digest);
-      return createReadStream(path34);
+      return Readable.from(verifiedRead(path34, digest), { objectMode: false });
     },
     async delete(digest) {
       const path34 = pathOf(digest);
@@ -38437,6 +38862,22 @@ function createBlobStore(ctx) {
     }
   };
 }
+async function* verifiedRead(path34, digest) {
+  const hash = createHash2("sha256");
+  let held;
+  for await (const chunk of createReadStream(path34)) {
+    hash.update(chunk);
+    if (held) yield held;
+    held = chunk;
+  }
+  const actual = `sha256:${hash.digest("hex")}`;
+  if (actual !== digest) {
+    throw new DigestMismatchError(`stored blob ${digest}`, digest, actual, {
+      hint: "The blob was damaged on disk. Run `tbuild check --repair` to drop it, then pull or build again."
+    });
+  }
+  if (held) yield held;
+}
 async function* yieldOnce(bytes) {
   yield bytes;
 }
@@ -38456,13 +38897,21 @@ async function writeHashed(file, source, limit) {
         throw new DigestMismatchError("blob size", `${limit} bytes`, `more than ${limit} bytes`);
       }
       hash.update(bytes);
-      await handle.write(bytes);
+      await writeFully(handle, bytes);
     }
     await handle.sync();
   } finally {
     await handle.close();
   }
   return { digest: `sha256:${hash.digest("hex")}`, size };
+}
+async function writeFully(handle, bytes) {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    if (bytesWritten === 0) throw Object.assign(new Error("write wrote nothing"), { code: "EIO" });
+    offset += bytesWritten;
+  }
 }
 async function touchIfPresent(path34) {
   try {
@@ -38682,26 +39131,30 @@ async function chmodIfExists(path34, mode) {
 }
 
 // src/cache/default-root.ts
+init_userns();
 import { homedir } from "node:os";
 import { join as join6 } from "node:path";
 function defaultStoreRoot(env = process.env) {
   if (env.TBUILD_ROOT) return env.TBUILD_ROOT;
-  if (process.getuid?.() === 0) return "/var/lib/tbuild";
+  if (process.getuid?.() === 0 && !inUserNamespace(env)) return "/var/lib/tbuild";
   const dataHome = env.XDG_DATA_HOME || join6(env.HOME || homedir(), ".local", "share");
   return join6(dataHome, "tbuild");
 }
+
+// src/cache/store.ts
+init_errors();
 
 // src/cache/gc.ts
 import { unlinkSync as unlinkSync2 } from "node:fs";
 import { join as join9 } from "node:path";
 
 // src/cache/process-lease.ts
-import { readFileSync as readFileSync2 } from "node:fs";
+import { readFileSync as readFileSync3 } from "node:fs";
 import { randomBytes as randomBytes2 } from "node:crypto";
 function readProcessStartTime(pid) {
   let stat13;
   try {
-    stat13 = readFileSync2(`/proc/${pid}/stat`, "utf8");
+    stat13 = readFileSync3(`/proc/${pid}/stat`, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
@@ -38803,9 +39256,11 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
       if (rows.length === 0) throw new SnapshotNotFoundError(id);
       return rows.map(toInfo);
     },
-    setDiffId(id, diffId) {
+    setDiffId(id, diffId, tarSize) {
       requireRow(id);
-      db.prepare("UPDATE snapshots SET diff_id = ? WHERE id = ?").run(diffId, id);
+      db.prepare(
+        "UPDATE snapshots SET diff_id = ?, tar_size = COALESCE(?, tar_size) WHERE id = ?"
+      ).run(diffId, tarSize ?? null, id);
     },
     findByDiffId(parent, diffId) {
       const row = db.prepare(
@@ -38879,6 +39334,7 @@ function rowToInfo(dir, row) {
   };
   if (row.diff_id !== null) info2.diffId = row.diff_id;
   if (row.size !== null) info2.size = row.size;
+  if (row.tar_size !== null && row.tar_size !== void 0) info2.tarSize = row.tar_size;
   if (row.description !== null) info2.description = row.description;
   return info2;
 }
@@ -39107,7 +39563,7 @@ function measureDiskUsage(ctx, blobs, cacheMounts) {
 
 // src/cache/image-refs.ts
 init_digest();
-import { existsSync as existsSync3, readFileSync as readFileSync3 } from "node:fs";
+import { existsSync as existsSync3, readFileSync as readFileSync4 } from "node:fs";
 import { join as join10 } from "node:path";
 function isUnnamedImage(record) {
   return record.name === record.config;
@@ -39180,7 +39636,7 @@ function collectImageBlobs(ctx, record) {
     if (depth > 4 || !existsSync3(path34)) return;
     let doc;
     try {
-      doc = JSON.parse(readFileSync3(path34, "utf8"));
+      doc = JSON.parse(readFileSync4(path34, "utf8"));
     } catch (error) {
       if (error instanceof SyntaxError) return;
       throw error;
@@ -39471,12 +39927,15 @@ function closeInstance(ctx, created, lease, dirs) {
     const row = ctx.db.prepare("SELECT committed FROM snapshots WHERE id = ?").get(id);
     if (row && !row.committed) abandoned.push(id);
   }
-  for (const id of abandoned) {
-    ctx.db.prepare("DELETE FROM snapshots WHERE id = ? AND committed = 0").run(id);
-    removeTreeSync(join12(ctx.layout.snapshots, String(id)));
+  for (const id of abandoned) removeTreeSync(join12(ctx.layout.snapshots, String(id)));
+  try {
+    for (const id of abandoned)
+      ctx.db.prepare("DELETE FROM snapshots WHERE id = ? AND committed = 0").run(id);
+    ctx.db.prepare("DELETE FROM sessions WHERE token = ?").run(lease);
+    if (countOwnSessions(ctx) === 0) releaseOwnLocks(ctx);
+  } catch (error) {
+    if (!isDiskFull(error)) throw error;
   }
-  ctx.db.prepare("DELETE FROM sessions WHERE token = ?").run(lease);
-  if (countOwnSessions(ctx) === 0) releaseOwnLocks(ctx);
 }
 function countOwnSessions(ctx) {
   const me = currentProcess();
@@ -39510,6 +39969,121 @@ var sizeUnits = {
 // src/doctor/index.ts
 init_which();
 import { readFile as readFile2 } from "node:fs/promises";
+import { userInfo } from "node:os";
+
+// src/rootless/subids.ts
+function parseSubids(text, owner) {
+  const ranges = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const [who, start, count] = line.split(":");
+    if (who !== owner.name && who !== String(owner.id)) continue;
+    const range = { start: Number(start), count: Number(count) };
+    if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.count)) continue;
+    if (range.count > 0) ranges.push(range);
+  }
+  return ranges;
+}
+
+// src/doctor/rootless-checks.ts
+function isRealRoot(host) {
+  return host.uid === 0 && host.env["TBUILD_ROOTLESS"] !== "1";
+}
+async function userNamespaceBlocker(host) {
+  const read = async (file) => (await host.readFile(file))?.trim();
+  if (await read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") === "1")
+    return "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)";
+  if (await read("/proc/sys/kernel/unprivileged_userns_clone") === "0")
+    return "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)";
+  if (await read("/proc/sys/user/max_user_namespaces") === "0")
+    return "user namespaces are disabled (user.max_user_namespaces=0)";
+  return void 0;
+}
+var SYSCTL_HINT = {
+  AppArmor: "Allow them: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile for tbuild with `userns,`), or run tbuild as root.",
+  unprivileged_userns_clone: "Allow them: sudo sysctl -w kernel.unprivileged_userns_clone=1",
+  max_user_namespaces: "Allow them: sudo sysctl -w user.max_user_namespaces=15000"
+};
+var privileges = {
+  id: "privileges",
+  title: "root or rootless",
+  level: "required",
+  async run(host) {
+    if (isRealRoot(host)) return { id: "privileges", status: "ok", detail: "running as root" };
+    if (host.uid === 0)
+      return { id: "privileges", status: "ok", detail: "rootless: root in a user namespace" };
+    const blocker = await userNamespaceBlocker(host);
+    if (blocker === void 0) {
+      return {
+        id: "privileges",
+        status: "ok",
+        detail: `running as uid ${host.uid}: builds run rootless, in a user namespace`
+      };
+    }
+    const key = Object.keys(SYSCTL_HINT).find((k) => blocker.includes(k));
+    return {
+      id: "privileges",
+      status: "fail",
+      detail: `running as uid ${host.uid}, and ${blocker}`,
+      hint: SYSCTL_HINT[key]
+    };
+  }
+};
+var subids = {
+  id: "subids",
+  title: "subordinate ids",
+  level: "optional",
+  async run(host) {
+    if (isRealRoot(host)) return { id: "subids", status: "ok", detail: "not needed as root" };
+    const owner = { name: host.userName ?? String(host.uid), id: host.uid };
+    const count = async (file) => parseSubids(await host.readFile(file) ?? "", owner).reduce((n, r) => n + r.count, 0);
+    const [uids, gids] = await Promise.all([count("/etc/subuid"), count("/etc/subgid")]);
+    if (uids > 0 && gids > 0)
+      return { id: "subids", status: "ok", detail: `${uids} subordinate uids, ${gids} gids` };
+    return {
+      id: "subids",
+      status: "warn",
+      detail: `${owner.name} has no subordinate ${uids === 0 ? "uids" : "gids"}: only one id is mapped, so chown to other ids in RUN fails`,
+      hint: `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${owner.name}`
+    };
+  }
+};
+var uidmap = {
+  id: "uidmap",
+  title: "newuidmap, newgidmap",
+  level: "optional",
+  async run(host) {
+    if (isRealRoot(host)) return { id: "uidmap", status: "ok", detail: "not needed as root" };
+    const found = await Promise.all(["newuidmap", "newgidmap"].map((p) => host.which(p)));
+    if (found.every(Boolean)) return { id: "uidmap", status: "ok", detail: found.join(", ") };
+    return {
+      id: "uidmap",
+      status: "warn",
+      detail: "newuidmap/newgidmap not found on PATH (subordinate ids cannot be mapped)",
+      packages: ["uidmap"]
+    };
+  }
+};
+var overlayInUserNamespace = {
+  id: "overlay-userns",
+  title: "overlayfs in a user namespace",
+  level: "optional",
+  async run(host) {
+    if (isRealRoot(host))
+      return { id: "overlay-userns", status: "ok", detail: "not needed as root" };
+    const release = (await host.readFile("/proc/sys/kernel/osrelease"))?.trim() ?? "";
+    const [major = 0, minor = 0] = release.split(/[.-]/).map(Number);
+    if (major > 5 || major === 5 && minor >= 11)
+      return { id: "overlay-userns", status: "ok", detail: `Linux ${release} (5.11 or newer)` };
+    return {
+      id: "overlay-userns",
+      status: "fail",
+      detail: `Linux ${release || "unknown"} cannot mount overlayfs in a user namespace (5.11 or newer can)`,
+      hint: "Upgrade the kernel to 5.11 or newer, or run tbuild as root (a fuse-overlayfs fallback is not implemented)."
+    };
+  }
+};
 
 // src/doctor/checks.ts
 function programs(id, title, level, names, packages, purpose) {
@@ -39531,21 +40105,6 @@ function programs(id, title, level, names, packages, purpose) {
     }
   };
 }
-var privileges = {
-  id: "privileges",
-  title: "root privileges",
-  level: "required",
-  async run(host) {
-    if (host.uid === 0) return { id: "privileges", status: "ok", detail: "running as root" };
-    const restricted = (await host.readFile("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"))?.trim() === "1";
-    return {
-      id: "privileges",
-      status: "fail",
-      detail: `running as uid ${host.uid}: overlay mounts and runc containers need root${restricted ? " (and AppArmor restricts unprivileged user namespaces here)" : ""}`,
-      hint: "Run tbuild as root (sudo tbuild \u2026); rootless builds are not supported yet."
-    };
-  }
-};
 var overlay = {
   id: "overlayfs",
   title: "overlayfs in the kernel",
@@ -39641,7 +40200,10 @@ var CHECKS = [
     ["git"],
     ["git"],
     "git build contexts and ADD of git repositories"
-  )
+  ),
+  uidmap,
+  subids,
+  overlayInUserNamespace
 ];
 
 // src/doctor/errors.ts
@@ -39654,9 +40216,16 @@ var MissingDependenciesError = class extends TbuildError {
 
 // src/doctor/index.ts
 function currentHost(env = process.env, uid = process.geteuid?.() ?? 0) {
+  let userName;
+  try {
+    userName = userInfo().username;
+  } catch {
+    userName = void 0;
+  }
   return {
     env,
     uid,
+    ...userName === void 0 ? {} : { userName },
     readFile: (file) => readFile2(file, "utf8").catch(() => void 0),
     which: (program) => which(program, env.PATH ?? "")
   };
@@ -39792,11 +40361,12 @@ function createImageProvider(options) {
             `${image2.ref}: config lists fewer diff_ids than the manifest has layers`
           );
         const existing = store.snapshots.findByDiffId(parent, diffId);
-        if (existing) {
+        const haveBlob = await store.blobs.has(layer.digest);
+        if (existing && haveBlob) {
           parent = existing.id;
           continue;
         }
-        if (!await store.blobs.has(layer.digest)) {
+        if (!haveBlob) {
           const stream = await client.fetchBlob(image2.ref, layer.digest, {
             size: layer.size,
             signal
@@ -39812,6 +40382,10 @@ function createImageProvider(options) {
             }),
             (counted) => store.blobs.ingest(counted, { digest: layer.digest, size: layer.size })
           );
+        }
+        if (existing) {
+          parent = existing.id;
+          continue;
         }
         parent = await unpackInto(
           store,
@@ -39857,7 +40431,13 @@ async function unpackInto(store, parent, blob, diffId, mediaType, size, what) {
     store.snapshots.addLayerBlob(committed.id, { digest: blob, size, mediaType, compression });
     return committed.id;
   } catch (error) {
-    await store.snapshots.remove(snapshot.id);
+    const removed = await store.snapshots.remove(snapshot.id).then(
+      () => void 0,
+      (removeError) => removeError
+    );
+    if (isDiskFull(error) && !(error instanceof DiskFullError))
+      throw new DiskFullError(store.root, `unpacking layer ${blob} of ${what}`, { cause: error });
+    if (removed !== void 0 && !isDiskFull(removed)) throw removed;
     throw error;
   }
 }
@@ -39912,7 +40492,7 @@ async function readStoredManifest(store, image2) {
 init_user();
 init_errors();
 init_mounts();
-import { mkdir as mkdir7 } from "node:fs/promises";
+import { mkdir as mkdir8 } from "node:fs/promises";
 var DEFAULT_HOSTS = "127.0.0.1	localhost\n::1	localhost ip6-localhost ip6-loopback\n";
 var NoCommandError = class extends TbuildError {
   constructor() {
@@ -39930,7 +40510,7 @@ async function runImage(store, executor, image2, options) {
     const rootfs = image2.snapshot === null ? await scope.tempDir() : await scope.mountScratchWritable({ kind: "snapshot", id: image2.snapshot });
     const user = await resolveUser(rootfs, config.User ?? "");
     const cwd = config.WorkingDir || "/";
-    await mkdir7(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
+    await mkdir8(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
     const result = await executor.run(
       {
         rootfs,
@@ -39970,7 +40550,7 @@ init_p_limit();
 import { createHash as createHash6 } from "node:crypto";
 import {
   constants as fsConstants,
-  createReadStream as createReadStream3,
+  createReadStream as createReadStream4,
   lstatSync,
   readdirSync,
   readlinkSync,
@@ -40075,8 +40655,8 @@ function parseGlobClass(chars, start, pattern) {
 }
 var globCache = /* @__PURE__ */ new Map();
 function globToRegExp(pattern) {
-  const cached = globCache.get(pattern);
-  if (cached) return cached;
+  const cached2 = globCache.get(pattern);
+  if (cached2) return cached2;
   const chars = Array.from(pattern);
   let source = "^";
   for (let i = 0; i < chars.length; i++) {
@@ -40378,7 +40958,7 @@ async function hashFile(abs, size) {
   if (size <= WHOLE_READ_LIMIT) {
     hash.update(await readFile6(abs));
   } else {
-    for await (const chunk of createReadStream3(abs, { highWaterMark: 1 << 20 }))
+    for await (const chunk of createReadStream4(abs, { highWaterMark: 1 << 20 }))
       hash.update(chunk);
   }
   return `sha256:${hash.digest("hex")}`;
@@ -40562,8 +41142,8 @@ function contextPath(selector, rel, selectorIsDir) {
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir8, readFile as readFile7, rename as rename3, rm as rm4, writeFile as writeFile2 } from "node:fs/promises";
-import { dirname as dirname2 } from "node:path";
+import { mkdir as mkdir9, readFile as readFile7, rename as rename4, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
+import { dirname as dirname3 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
   return Number(ns / 1000000000n) * 1e3 + Number(ns % 1000000000n) / 1e6;
@@ -40674,13 +41254,13 @@ var StatCache = class _StatCache {
   }
 };
 async function writeAtomically(file, text) {
-  await mkdir8(dirname2(file), { recursive: true });
+  await mkdir9(dirname3(file), { recursive: true });
   const temp = `${file}.tmp-${process.pid}-${randomBytes4(4).toString("hex")}`;
   try {
     await writeFile2(temp, text);
-    await rename3(temp, file);
+    await rename4(temp, file);
   } catch (err) {
-    await rm4(temp, { force: true });
+    await rm5(temp, { force: true });
     throw err;
   }
 }
@@ -40901,7 +41481,7 @@ import { readFile as readFile9 } from "node:fs/promises";
 import path8 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir9, readdir as readdir8, readFile as readFile8, rm as rm5, stat as stat5, utimes as utimes4, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir10, readdir as readdir8, readFile as readFile8, rm as rm6, stat as stat5, utimes as utimes4, writeFile as writeFile3 } from "node:fs/promises";
 import path6 from "node:path";
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
@@ -40937,7 +41517,7 @@ function openRecordIndex(dir) {
     async flush() {
       if (pending.size === 0) return;
       try {
-        await mkdir9(dir, { recursive: true, mode: 448 });
+        await mkdir10(dir, { recursive: true, mode: 448 });
         for (const [digest, kept] of pending) {
           const file = fileOf2(digest);
           const exists3 = await stat5(file).catch(() => void 0);
@@ -40967,7 +41547,7 @@ async function trim(dir) {
     names.map(async (name) => ({ name, mtime: (await stat5(path6.join(dir, name))).mtimeMs }))
   );
   dated.sort((x, y) => y.mtime - x.mtime);
-  for (const { name } of dated.slice(KEEP2)) await rm5(path6.join(dir, name), { force: true });
+  for (const { name } of dated.slice(KEEP2)) await rm6(path6.join(dir, name), { force: true });
 }
 
 // src/engine/context/remembered-tree.ts
@@ -41216,7 +41796,7 @@ init_mounts();
 init_digest();
 init_errors5();
 import { createHash as createHash9 } from "node:crypto";
-import { chmod as chmod5, mkdir as mkdir10, writeFile as writeFile4 } from "node:fs/promises";
+import { chmod as chmod5, mkdir as mkdir11, writeFile as writeFile4 } from "node:fs/promises";
 import path9 from "node:path";
 function imageSourceHandler(engine, source) {
   let resolved;
@@ -41278,7 +41858,7 @@ function httpSourceHandler(engine, source) {
       const { data, name } = await fetchOnce(ctx.signal);
       const snapshot = await engine.store.snapshots.create(null, `ADD ${source.url}`);
       try {
-        await mkdir10(snapshot.dir, { recursive: true });
+        await mkdir11(snapshot.dir, { recursive: true });
         const file = path9.join(snapshot.dir, name);
         await writeFile4(file, data);
         await chmod5(file, 384);
@@ -41337,12 +41917,12 @@ function createResultCache(store) {
       return refs;
     },
     async put(key, results) {
-      const cached = [];
+      const cached2 = [];
       for (const ref of results) {
         if (ref.kind === "local") return;
-        cached.push(ref.kind === "empty" ? { empty: true } : { snapshot: ref.id });
+        cached2.push(ref.kind === "empty" ? { empty: true } : { snapshot: ref.id });
       }
-      store.cache.put(key, cached);
+      store.cache.put(key, cached2);
     }
   };
 }
@@ -41448,7 +42028,7 @@ function createWorker(engine, definition) {
 init_errors();
 init_platform();
 import { execFile as execFile5 } from "node:child_process";
-import { access as access2, chmod as chmod11, mkdtemp as mkdtemp4, readdir as readdir11, rm as rm11, writeFile as writeFile7 } from "node:fs/promises";
+import { access as access2, chmod as chmod11, mkdtemp as mkdtemp4, readdir as readdir11, rm as rm12, writeFile as writeFile7 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import path18 from "node:path";
 
@@ -41637,7 +42217,7 @@ async function probePlatform(platform, options = {}) {
       problem: `QEMU's handler is registered, but ${platform.architecture} programs still do not run`
     };
   } finally {
-    await rm11(dir, { recursive: true, force: true });
+    await rm12(dir, { recursive: true, force: true });
   }
 }
 async function registerOnHost(platform, registration) {
@@ -46247,7 +46827,7 @@ function keepPlatformImages(store, committed) {
 }
 
 // src/builder/outputs/index-outputs.ts
-import { mkdtemp as mkdtemp6, rm as rm15 } from "node:fs/promises";
+import { mkdtemp as mkdtemp6, rm as rm16 } from "node:fs/promises";
 import path23 from "node:path";
 init_push();
 
@@ -46365,7 +46945,9 @@ function platformDirName(platform) {
   return [platform.os, platform.architecture, platform.variant].filter(Boolean).join("_");
 }
 async function writeIndexOutputs(ctx) {
-  for (const output of ctx.options.outputs) await writeIndexOutput(ctx, output);
+  let pushed;
+  for (const output of ctx.options.outputs) pushed ??= await writeIndexOutput(ctx, output);
+  return pushed;
 }
 async function writeIndexOutput(ctx, output) {
   switch (output.type) {
@@ -46386,8 +46968,9 @@ async function writeIndexOutput(ctx, output) {
       );
       return;
     case "image":
-    case "registry":
+    case "registry": {
       keepPlatformImages(ctx.store, ctx.committed);
+      let pushed;
       for (const name of output.names) {
         const normalized = normalizeImageName(name);
         ctx.store.images.set({
@@ -46399,25 +46982,22 @@ async function writeIndexOutput(ctx, output) {
         });
         if (output.push) {
           const client = await ctx.registry();
-          await task(
-            ctx.emit,
-            `pushing ${name}`,
-            () => pushIndex(ctx.store, client, ctx.committed, normalized, { signal: ctx.signal })
-          );
+          pushed = await task(ctx.emit, `pushing ${name}`, async () => {
+            const index = pushed ?? await indexFor(ctx, output);
+            await pushIndex(ctx.store, client, index, normalized, { signal: ctx.signal });
+            return index;
+          });
         }
       }
-      return;
+      return pushed;
+    }
   }
 }
 async function indexFor(ctx, output) {
   const images = [];
-  let changed = false;
-  for (const { platform, image: image2 } of ctx.committed.images) {
-    const wanted = await imageFor({ ...ctx, committed: image2 }, output);
-    changed ||= wanted !== image2;
-    images.push({ platform, image: wanted });
-  }
-  return changed ? commitIndex(ctx.store, images) : ctx.committed;
+  for (const { platform, image: image2 } of ctx.committed.images)
+    images.push({ platform, image: await imageFor({ ...ctx, committed: image2 }, output) });
+  return commitIndex(ctx.store, images);
 }
 async function exportIndexArchive(ctx, output) {
   const index = await indexFor(ctx, output);
@@ -46451,7 +47031,7 @@ async function exportPlatformFiles(ctx, output) {
       ...output.attrs["rewrite-timestamp"] === "true" ? { rewriteTimestamps: true } : {}
     });
   } finally {
-    await rm15(temp, { recursive: true, force: true });
+    await rm16(temp, { recursive: true, force: true });
   }
 }
 
@@ -46459,7 +47039,8 @@ async function exportPlatformFiles(ctx, output) {
 init_reference();
 async function writeOutputs(ctx) {
   const { options } = ctx;
-  for (const output of options.outputs) await writeOutput(ctx, output);
+  let pushed;
+  for (const output of options.outputs) pushed ??= await writeOutput(ctx, output);
   if (options.load) {
     const load = {
       type: "docker",
@@ -46474,6 +47055,7 @@ async function writeOutputs(ctx) {
       async () => (await archives()).exportArchive(ctx, load)
     );
   }
+  return pushed;
 }
 var archives = () => Promise.resolve().then(() => (init_archives(), archives_exports));
 async function writeOutput(ctx, output) {
@@ -46495,7 +47077,8 @@ async function writeOutput(ctx, output) {
       );
       return;
     case "image":
-    case "registry":
+    case "registry": {
+      let pushed;
       for (const name of output.names) {
         const normalized = normalizeImageName(name);
         ctx.store.images.set({
@@ -46507,23 +47090,29 @@ async function writeOutput(ctx, output) {
         });
         if (output.push) {
           const client = await ctx.registry();
-          const { pushImage: pushImage2 } = await Promise.resolve().then(() => (init_push(), push_exports));
-          await task(
-            ctx.emit,
-            `pushing ${name}`,
-            () => pushImage2(ctx.store, client, ctx.committed, normalized, { signal: ctx.signal })
-          );
+          const [{ pushImage: pushImage2 }, { imageFor: imageFor2 }] = await Promise.all([
+            Promise.resolve().then(() => (init_push(), push_exports)),
+            archives()
+          ]);
+          const image2 = await task(ctx.emit, `pushing ${name}`, async () => {
+            pushed ??= await imageFor2(ctx, output);
+            await pushImage2(ctx.store, client, pushed, normalized, { signal: ctx.signal });
+            return pushed;
+          });
+          pushed = image2;
         }
       }
-      return;
+      return pushed;
+    }
   }
 }
 
 // src/builder/options.ts
-import { readFile as readFile15, stat as stat10 } from "node:fs/promises";
-import path26 from "node:path";
 init_errors();
 init_platform();
+init_image_attributes();
+import { readFile as readFile15, stat as stat11 } from "node:fs/promises";
+import path27 from "node:path";
 
 // src/builder/named-contexts.ts
 init_errors();
@@ -46569,9 +47158,102 @@ async function resolveOne(name, value, cwd, disposers) {
   return { type: "local", source: `named:${name}`, dir };
 }
 
+// src/builder/specs/run-flags.ts
+import { stat as stat10 } from "node:fs/promises";
+import { isIP } from "node:net";
+import path26 from "node:path";
+init_errors();
+function parseAddHosts(list) {
+  return (list ?? []).map((spec) => {
+    const cut = /[:=]/.exec(spec)?.index ?? -1;
+    const host = spec.slice(0, cut);
+    const ip = spec.slice(cut + 1).replace(/^\[(.*)\]$/, "$1");
+    if (cut <= 0 || !isIP(ip))
+      throw new UsageError(`invalid --add-host "${spec}"`, {
+        hint: "Use --add-host name:IP, e.g. --add-host db:10.0.0.5."
+      });
+    return { host, ip };
+  });
+}
+function parseAllow(list) {
+  const names = (list ?? []).flatMap((a) => a.split(",")).map((a) => a.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!ENTITLEMENTS.includes(name))
+      throw new UsageError(`invalid --allow "${name}"`, {
+        hint: `Use ${ENTITLEMENTS.join(" or ")}.`
+      });
+  }
+  return [...new Set(names)];
+}
+function parseRamSize(text, flag) {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(text.trim());
+  if (!match || Number(match[1]) <= 0)
+    throw new UsageError(`invalid --${flag} "${text}"`, { hint: `Use a size like 64m or 1g.` });
+  const power = ["", "k", "m", "g", "t"].indexOf(match[2].toLowerCase());
+  return Math.floor(Number(match[1]) * 1024 ** power);
+}
+function parseUlimits(list) {
+  const names = [
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack"
+  ];
+  return (list ?? []).map((spec) => {
+    const match = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(spec);
+    const name = match?.[1] ?? "";
+    if (!match || !names.includes(name))
+      throw new UsageError(`invalid --ulimit "${spec}"`, {
+        hint: `Use --ulimit NAME=SOFT[:HARD] with NAME one of ${names.join(", ")}.`
+      });
+    const soft = Number(match[2]);
+    const hard = match[3] === void 0 ? soft : Number(match[3]);
+    if (hard !== -1 && (soft === -1 || soft > hard))
+      throw new UsageError(`invalid --ulimit "${spec}": the soft limit is above the hard one`, {
+        hint: "Give SOFT <= HARD."
+      });
+    return { name, soft, hard };
+  });
+}
+async function parseSshAgents(list, env) {
+  const agents = {};
+  for (const spec of list ?? []) {
+    const eq = spec.indexOf("=");
+    const id = eq < 0 ? spec : spec.slice(0, eq);
+    const given = eq < 0 ? env.SSH_AUTH_SOCK : spec.slice(eq + 1);
+    if (!id || given === "")
+      throw new UsageError(`invalid --ssh "${spec}"`, {
+        hint: "Use --ssh default (your $SSH_AUTH_SOCK) or --ssh ID=/path/to/agent.sock."
+      });
+    if (given === void 0)
+      throw new UsageError(`--ssh ${id}: SSH_AUTH_SOCK is not set`, {
+        hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
+      });
+    const socket = path26.resolve(given);
+    const st = await stat10(socket).catch(() => void 0);
+    if (!st?.isSocket())
+      throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
+        hint: 'tbuild forwards agent sockets, not key files: ssh-add the key to an agent (eval "$(ssh-agent)" && ssh-add KEY) and pass --ssh ID=$SSH_AUTH_SOCK.'
+      });
+    agents[id] = socket;
+  }
+  return agents;
+}
+
 // src/builder/options.ts
 function surroundings(run8) {
-  return { cwd: run8.cwd ?? path26.resolve(), env: run8.env ?? {}, stdin: run8.stdin };
+  return { cwd: run8.cwd ?? path27.resolve(), env: run8.env ?? {}, stdin: run8.stdin };
 }
 async function resolveBuildOptions(options, run8 = {}) {
   const at = surroundings(run8);
@@ -46597,18 +47279,18 @@ async function resolveBuildOptions(options, run8 = {}) {
   }
 }
 async function resolveWithContext(options, at, fetched, disposers, dispose) {
-  const contextDir = fetched?.dir ?? path26.resolve(at.cwd, options.context ?? ".");
-  const st = await stat10(contextDir).catch(() => void 0);
+  const contextDir = fetched?.dir ?? path27.resolve(at.cwd, options.context ?? ".");
+  const st = await stat11(contextDir).catch(() => void 0);
   if (!st?.isDirectory()) {
     throw new InputError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
       hint: "Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin."
     });
   }
-  const dockerfile = options.dockerfile !== void 0 ? { path: path26.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path26.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
+  const dockerfile = options.dockerfile !== void 0 ? { path: path27.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path27.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
   const buildArgs = { ...options.buildArgs };
   const platforms = options.platform ? parseTargetPlatforms(options.platform) : [hostPlatform()];
   const tags = [...options.tags ?? []];
-  const allow = checkEntitlements2(options.allow ?? []);
+  const allow = parseAllow(options.allow);
   return Object.freeze({
     contextDir,
     dockerfilePath: dockerfile.path,
@@ -46626,10 +47308,10 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
     pull: options.pull ?? false,
     outputs: resolveOutputs(options.outputs ?? [], options.push ?? false, tags),
     load: options.load ?? false,
-    iidfile: options.iidfile && path26.resolve(at.cwd, options.iidfile),
-    metadataFile: options.metadataFile && path26.resolve(at.cwd, options.metadataFile),
+    iidfile: options.iidfile && path27.resolve(at.cwd, options.iidfile),
+    metadataFile: options.metadataFile && path27.resolve(at.cwd, options.metadataFile),
     secrets: (options.secrets ?? []).map(
-      (s) => "file" in s ? { id: s.id, file: path26.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
+      (s) => "file" in s ? { id: s.id, file: path27.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
     ),
     sshAgents: { ...options.sshAgents },
     allow,
@@ -46652,7 +47334,7 @@ function needStdin(at, what) {
 }
 function displayName(file, contextDir, given) {
   if (given && given !== "-") return given;
-  const rel = path26.relative(contextDir, file);
+  const rel = path27.relative(contextDir, file);
   return rel.startsWith("..") ? file : rel;
 }
 function checkNetwork(network, allow) {
@@ -46663,15 +47345,6 @@ function checkNetwork(network, allow) {
       hint: "Add --allow network.host if you trust this Dockerfile with the host network."
     });
   return network;
-}
-function checkEntitlements2(given) {
-  for (const name of given) {
-    if (!ENTITLEMENTS.includes(name))
-      throw new UsageError(`invalid --allow "${name}"`, {
-        hint: `Use ${ENTITLEMENTS.join(" or ")}.`
-      });
-  }
-  return [...new Set(given)];
 }
 function sourceDateEpoch(text) {
   if (text === void 0 || text === "") return void 0;
@@ -46684,7 +47357,7 @@ function sourceDateEpoch(text) {
 }
 function resolveOutputs(given, push, tags) {
   const outputs = given.map(
-    (o) => o.names.length === 0 && (o.type === "image" || o.type === "registry" || o.type === "docker") ? { ...o, names: [...tags] } : { ...o, names: [...o.names] }
+    (o) => o.names.length === 0 && ["image", "registry", "docker", "oci"].includes(o.type) ? { ...o, names: [...tags] } : { ...o, names: [...o.names] }
   );
   if (push) {
     const image2 = outputs.find((o) => o.type === "image" || o.type === "registry");
@@ -46696,6 +47369,7 @@ function resolveOutputs(given, push, tags) {
     }
   }
   for (const o of outputs) {
+    checkOutputAttributes(o);
     if ((o.type === "image" || o.type === "registry") && o.names.length === 0)
       throw new UsageError(`--output type=${o.type} needs name= (or -t)`, {
         hint: "For example --output type=image,name=localhost:5000/app:1,push=true."
@@ -46708,11 +47382,11 @@ async function readDockerfile(file, contextDir, base, at) {
     const chunks = [];
     for await (const chunk of needStdin(at, "the Dockerfile")) chunks.push(chunk);
     return {
-      path: path26.join(contextDir, "Dockerfile"),
+      path: path27.join(contextDir, "Dockerfile"),
       text: Buffer.concat(chunks).toString("utf8")
     };
   }
-  const dockerfilePath = file ? path26.resolve(base, file) : path26.join(contextDir, "Dockerfile");
+  const dockerfilePath = file ? path27.resolve(base, file) : path27.join(contextDir, "Dockerfile");
   try {
     return { path: dockerfilePath, text: await readFile15(dockerfilePath, "utf8") };
   } catch (error) {
@@ -46728,7 +47402,7 @@ async function readDockerfile(file, contextDir, base, at) {
 async function readDockerignore(dockerfilePath, contextDir) {
   for (const candidate of [
     `${dockerfilePath}.dockerignore`,
-    path26.join(contextDir, ".dockerignore")
+    path27.join(contextDir, ".dockerignore")
   ]) {
     try {
       return await readFile15(candidate, "utf8");
@@ -46757,7 +47431,7 @@ async function releasePrepared(prepared) {
 
 // src/builder/result.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { rename as rename4, rm as rm17, stat as stat11, writeFile as writeFile11 } from "node:fs/promises";
+import { rename as rename5, rm as rm18, stat as stat12, writeFile as writeFile11 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -46828,14 +47502,14 @@ async function writeResultFiles(options, metadata) {
     await replaceFile(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
 }
 async function replaceFile(file, content) {
-  const existing = await stat11(file).catch(() => void 0);
+  const existing = await stat12(file).catch(() => void 0);
   if (existing && !existing.isFile()) return writeFile11(file, content);
   const temp = `${file}.tbuild-${randomBytes7(4).toString("hex")}`;
   try {
     await writeFile11(temp, content);
-    await rename4(temp, file);
+    await rename5(temp, file);
   } catch (error) {
-    await rm17(temp, { force: true });
+    await rm18(temp, { force: true });
     throw error;
   }
 }
@@ -46860,14 +47534,14 @@ async function createBuilder(options = {}) {
       proxyEnv: env
     });
   })();
-  const stateDir = path27.join(store.root, "runc");
+  const stateDir = path28.join(store.root, "runc");
   const probes = /* @__PURE__ */ new Map();
   let cleaned;
   let hostChecked;
   const session = {
     store,
     // One for the builder's life: the stat cache stays loaded, scanned trees are remembered.
-    contexts: openContextCache(path27.join(store.root, "stat-cache")),
+    contexts: openContextCache(path28.join(store.root, "stat-cache")),
     registry: getRegistry,
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => cleaned ??= cleanupStaleContainers2(stateDir),
@@ -47026,6 +47700,7 @@ async function runBuild(session, prepared, run8) {
             exportingStatus(options.platforms, i),
             () => commitImage(store, result2, lowered[i].image, {
               ociMediaTypes: false,
+              localLayers: true,
               ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
             })
           )
@@ -47039,28 +47714,21 @@ async function runBuild(session, prepared, run8) {
       await nameIndex(store, options, index, status);
       return { kind: "index", index };
     });
-    if (committed.kind === "image") {
-      await writeOutputs({
-        store,
-        options,
-        committed: committed.image,
-        emit,
-        registry: session.registry,
-        signal,
-        stdout: run8.stdout
-      });
-    } else {
-      await writeIndexOutputs({
-        store,
-        options,
-        committed: committed.index,
-        emit,
-        registry: session.registry,
-        signal,
-        stdout: run8.stdout
-      });
-    }
-    const metadata = committed.kind === "image" ? buildMetadata(committed.image, options) : indexMetadata(committed.index, options);
+    const outputs = {
+      store,
+      options,
+      emit,
+      registry: session.registry,
+      signal,
+      stdout: run8.stdout
+    };
+    const metadata = committed.kind === "image" ? buildMetadata(
+      await writeOutputs({ ...outputs, committed: committed.image }) ?? committed.image,
+      options
+    ) : indexMetadata(
+      await writeIndexOutputs({ ...outputs, committed: committed.index }) ?? committed.index,
+      options
+    );
     await writeResultFiles(options, metadata);
     ok = true;
     const result = {
@@ -47205,6 +47873,7 @@ function parseNamedValues(list, flag, example) {
 
 // src/builder/specs/outputs.ts
 init_errors();
+init_image_attributes();
 var OUTPUT_TYPES = [
   "docker",
   "oci",
@@ -47230,96 +47899,25 @@ function parseOutputSpec(spec) {
       hint: `For example --output type=${type},dest=${type === "local" ? "out/" : "image.tar"}.`
     });
   }
-  return {
+  if (push !== void 0 && type !== "image" && type !== "registry") {
+    throw new UsageError(`--output type=${type} does not take the attribute "push"`, {
+      hint: "Push with type=image,push=true or type=registry."
+    });
+  }
+  if (name !== void 0 && (type === "local" || type === "tar")) {
+    throw new UsageError(`--output type=${type} does not take the attribute "name"`, {
+      hint: `type=${type} writes files, not an image; name the image with -t.`
+    });
+  }
+  const output = {
     type,
     ...dest ? { dest } : {},
     names: name ? name.split(/[,;]/).filter(Boolean) : [],
     push: type === "registry" || push === "true",
     attrs: rest
   };
-}
-
-// src/builder/specs/run-flags.ts
-init_errors();
-import { stat as stat12 } from "node:fs/promises";
-import { isIP as isIP2 } from "node:net";
-import path28 from "node:path";
-function parseAddHosts(list) {
-  return (list ?? []).map((spec) => {
-    const cut = /[:=]/.exec(spec)?.index ?? -1;
-    const host = spec.slice(0, cut);
-    const ip = spec.slice(cut + 1).replace(/^\[(.*)\]$/, "$1");
-    if (cut <= 0 || !isIP2(ip))
-      throw new UsageError(`invalid --add-host "${spec}"`, {
-        hint: "Use --add-host name:IP, e.g. --add-host db:10.0.0.5."
-      });
-    return { host, ip };
-  });
-}
-function parseRamSize(text, flag) {
-  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(text.trim());
-  if (!match || Number(match[1]) <= 0)
-    throw new UsageError(`invalid --${flag} "${text}"`, { hint: `Use a size like 64m or 1g.` });
-  const power = ["", "k", "m", "g", "t"].indexOf(match[2].toLowerCase());
-  return Math.floor(Number(match[1]) * 1024 ** power);
-}
-function parseUlimits(list) {
-  const names = [
-    "core",
-    "cpu",
-    "data",
-    "fsize",
-    "locks",
-    "memlock",
-    "msgqueue",
-    "nice",
-    "nofile",
-    "nproc",
-    "rss",
-    "rtprio",
-    "rttime",
-    "sigpending",
-    "stack"
-  ];
-  return (list ?? []).map((spec) => {
-    const match = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(spec);
-    const name = match?.[1] ?? "";
-    if (!match || !names.includes(name))
-      throw new UsageError(`invalid --ulimit "${spec}"`, {
-        hint: `Use --ulimit NAME=SOFT[:HARD] with NAME one of ${names.join(", ")}.`
-      });
-    const soft = Number(match[2]);
-    const hard = match[3] === void 0 ? soft : Number(match[3]);
-    if (hard !== -1 && (soft === -1 || soft > hard))
-      throw new UsageError(`invalid --ulimit "${spec}": the soft limit is above the hard one`, {
-        hint: "Give SOFT <= HARD."
-      });
-    return { name, soft, hard };
-  });
-}
-async function parseSshAgents(list, env) {
-  const agents = {};
-  for (const spec of list ?? []) {
-    const eq = spec.indexOf("=");
-    const id = eq < 0 ? spec : spec.slice(0, eq);
-    const given = eq < 0 ? env.SSH_AUTH_SOCK : spec.slice(eq + 1);
-    if (!id || given === "")
-      throw new UsageError(`invalid --ssh "${spec}"`, {
-        hint: "Use --ssh default (your $SSH_AUTH_SOCK) or --ssh ID=/path/to/agent.sock."
-      });
-    if (given === void 0)
-      throw new UsageError(`--ssh ${id}: SSH_AUTH_SOCK is not set`, {
-        hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
-      });
-    const socket = path28.resolve(given);
-    const st = await stat12(socket).catch(() => void 0);
-    if (!st?.isSocket())
-      throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
-        hint: 'tbuild forwards agent sockets, not key files: ssh-add the key to an agent (eval "$(ssh-agent)" && ssh-add KEY) and pass --ssh ID=$SSH_AUTH_SOCK.'
-      });
-    agents[id] = socket;
-  }
-  return agents;
+  checkOutputAttributes(output);
+  return output;
 }
 
 // src/builder/index.ts
@@ -47706,7 +48304,7 @@ function titleOf(code2) {
 }
 
 // src/action/build-options.ts
-import { existsSync as existsSync4 } from "node:fs";
+import { existsSync as existsSync5 } from "node:fs";
 import { writeFile as writeFile13 } from "node:fs/promises";
 import path30 from "node:path";
 
@@ -47832,15 +48430,6 @@ async function toBuildOptions(inputs, ctx) {
     pushTo: pushDestinations(outputs, inputs)
   };
 }
-function parseAllow(allow) {
-  const names = allow.flatMap((a) => a.split(",")).map((a) => a.trim()).filter(Boolean);
-  const unknown = names.filter((n) => !ENTITLEMENTS.includes(n));
-  if (unknown.length)
-    throw new UsageError(`entitlement ${unknown.join(", ")} is not supported`, {
-      hint: `Use ${ENTITLEMENTS.join(" or ")}.`
-    });
-  return names;
-}
 function refuseUnsupported(inputs) {
   const refuse = (input, why, hint) => {
     throw new InputError2(input, why, { hint });
@@ -47885,7 +48474,7 @@ async function resolveSecrets(inputs, ctx, warnings) {
   }
   for (const entry of inputs["secret-files"]) {
     const pair = split(entry);
-    if (!pair || !existsSync4(pair[1])) {
+    if (!pair || !existsSync5(pair[1])) {
       warnings.push(`input "secret-files": ${entry} is not id=path of an existing file; left out`);
       continue;
     }
@@ -49800,16 +50389,16 @@ async function runAsRoot(io, script) {
 
 // src/action/setup.ts
 import { spawn as spawn9 } from "node:child_process";
-function missingPackages(results, needGit) {
+function missingPackages(results, needs) {
   const required = new Set(CHECKS.filter((c) => c.level === "required").map((c) => c.id));
-  const wanted = results.filter(
-    (r) => r.status !== "ok" && (required.has(r.id) || needGit && r.id === "git")
-  );
+  if (needs.git) required.add("git");
+  if (needs.isolatedNetwork) required.add("slirp4netns");
+  const wanted = results.filter((r) => r.status !== "ok" && required.has(r.id));
   return packagesToInstall(wanted.map((r) => ({ ...r, status: "fail" })));
 }
-async function ensureHostPackages(io, needGit) {
+async function ensureHostPackages(io, needs) {
   const host = currentHost(io.env, io.uid);
-  const packages = missingPackages(await runChecks(host), needGit);
+  const packages = missingPackages(await runChecks(host), needs);
   if (packages.length === 0) return;
   if (!await host.which("apt-get"))
     throw new RunnerSetupError(`this runner lacks ${packages.join(", ")} and has no apt-get`, {
@@ -49819,7 +50408,7 @@ async function ensureHostPackages(io, needGit) {
     await apt(io, ["update", "-q"]);
     await apt(io, ["install", "-y", "-q", "--no-install-recommends", ...packages]);
   });
-  const still = missingPackages(await runChecks(host), needGit);
+  const still = missingPackages(await runChecks(host), needs);
   if (still.length)
     throw new RunnerSetupError(`${still.join(", ")} still missing after apt-get install`, {
       hint: "Install them in an earlier step of the job."
@@ -49972,7 +50561,11 @@ async function runAction(io) {
       Object.assign(env, auth);
       Object.assign(process.env, auth);
     }
-    await ensureHostPackages(io, isGitUrl(context));
+    await ensureHostPackages(io, {
+      git: isGitUrl(context),
+      // A build with RUN steps on the default network needs slirp4netns; with host or none not.
+      isolatedNetwork: (build.options.network ?? "default") === "default"
+    });
     const root = storeRoot(env);
     info(io, `tbuild store: ${root}`);
     builder = await createBuilder({ root, env });
@@ -50022,7 +50615,7 @@ async function runAction(io) {
     return 1;
   } finally {
     await builder?.close();
-    await rm18(secretsDir, { recursive: true, force: true });
+    await rm19(secretsDir, { recursive: true, force: true });
   }
 }
 async function writeOutputs2(io, result, build) {
