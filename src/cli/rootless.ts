@@ -2,7 +2,8 @@
  * The CLI's rootless front door (ADR 17): a command run by an ordinary user that needs
  * mounts and runc runs again inside a user namespace where the user is root.
  */
-import { ROOTLESS_ENV } from '../shared/userns.ts';
+import { accessSync, constants } from 'node:fs';
+import { ROOTLESS_ENV, ROOTLESS_NETWORK_ENV } from '../shared/userns.ts';
 
 /** Commands that need no namespace: they read no store and run no container. */
 const OUTSIDE = new Set([
@@ -17,6 +18,24 @@ const OUTSIDE = new Set([
   '-h',
   '--version',
   '--get-yargs-completions',
+]);
+
+/** Commands that run no RUN step (a build, a watch, or `tbuild CONTEXT` may). */
+const RUNS_NOTHING = new Set([
+  'check',
+  'du',
+  'history',
+  'images',
+  'import',
+  'inspect',
+  'load',
+  'prune',
+  'pull',
+  'push',
+  'rm',
+  'save',
+  'tag',
+  'unshare',
 ]);
 
 /**
@@ -47,11 +66,32 @@ export async function reexecInUserNamespace(given: readonly string[]): Promise<n
         '  hint: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "$USER"\n',
     );
   }
+  const hostNetwork = !canOpenTun();
+  if (hostNetwork && !RUNS_NOTHING.has(given[0] ?? '')) {
+    process.stderr.write(
+      'WARNING: /dev/net/tun cannot be opened by this user, so slirp4netns cannot give RUN its own network: RUN steps share your network (services on 127.0.0.1 are reachable from them).\n' +
+        '  hint: make /dev/net/tun read-write for everyone, as udev does (sudo chmod 0666 /dev/net/tun), or build with --network=none.\n',
+    );
+  }
   const script = process.argv[1];
   const args = [...process.execArgv, ...(script === undefined ? [] : [script]), ...given];
   return runInUserNamespace(plan, {
     command: process.execPath,
     args,
-    env: { ...process.env, [ROOTLESS_ENV]: '1' },
+    env: {
+      ...process.env,
+      [ROOTLESS_ENV]: '1',
+      ...(hostNetwork ? { [ROOTLESS_NETWORK_ENV]: 'host' } : {}),
+    },
   });
+}
+
+/** Whether this user may open the TUN device that slirp4netns needs. */
+function canOpenTun(): boolean {
+  try {
+    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledError } from '../shared/errors.ts';
-import { inUserNamespace } from '../shared/userns.ts';
+import { inUserNamespace, rootlessHostNetwork } from '../shared/userns.ts';
 import { delay, runCommand, signalNumber } from './command.ts';
 import {
   ContainerStartError,
@@ -68,8 +68,13 @@ export function createRuncExecutor(options: RuncExecutorOptions): Executor {
     options.slirp4netnsPath !== undefined ? { slirp4netnsPath: options.slirp4netnsPath } : {},
   );
   return {
-    async run(spec, io, signal) {
+    async run(given, io, signal) {
       if (signal.aborted) throw new CancelledError();
+      // A rootless build whose user cannot open /dev/net/tun shares the user's network.
+      const spec: typeof given =
+        given.network === 'isolated' && rootlessHostNetwork()
+          ? { ...given, network: 'host' }
+          : given;
       const runcPath = await findRunc();
       const network = spec.network === 'isolated' ? await networks.acquire() : undefined;
       try {

@@ -73,3 +73,15 @@ export function overlayXattrPrefix(env: NodeJS.ProcessEnv = process.env): string
 export function overlayOpaqueXattr(env: NodeJS.ProcessEnv = process.env): string {
   return `${overlayXattrPrefix(env)}opaque`;
 }
+
+/**
+ * Set by the CLI to `host` when the user cannot open /dev/net/tun, which slirp4netns needs
+ * to give RUN its own network: a rootless build's RUN then shares the user's network, as
+ * rootlesskit's `--net=host` does (the CLI warns).
+ */
+export const ROOTLESS_NETWORK_ENV = 'TBUILD_ROOTLESS_NETWORK';
+
+/** Whether RUN's default (isolated) network falls back to the host's in this rootless build. */
+export function rootlessHostNetwork(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[ROOTLESS_ENV] === '1' && env[ROOTLESS_NETWORK_ENV] === 'host';
+}
