@@ -6,10 +6,8 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistryClient } from '../../src/registry/index.ts';
-import { makeTestImage, startRegistry } from '../helpers/registry.ts';
+import { makeTestImage, pushTestImage, startRegistry } from '../helpers/registry.ts';
 import type { TestRegistry } from '../helpers/registry.ts';
 import { runTbuild } from '../helpers/run-tbuild.ts';
 
@@ -24,18 +22,7 @@ describe('a base image without history', () => {
     const image = await makeTestImage({ 'etc/base.txt': 'base\n' });
     expect(JSON.parse(image.config.toString()).history).toBeUndefined();
     base = `${registry.host}/nohistory/base:1`;
-    const client = createRegistryClient();
-    try {
-      for (const [digest, bytes] of [
-        [image.layerDigest, image.layer],
-        [image.configDigest, image.config],
-      ] as const) {
-        await client.uploadBlob(base, digest, bytes.length, () => Readable.from([bytes]));
-      }
-      await client.putManifest(base, image.manifest, 'application/vnd.oci.image.manifest.v1+json');
-    } finally {
-      await client.close();
-    }
+    await pushTestImage(base, image);
   });
   afterAll(async () => {
     await registry?.stop();

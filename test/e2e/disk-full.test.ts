@@ -9,10 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistryClient } from '../../src/registry/index.ts';
-import { makeTestImage, startRegistry } from '../helpers/registry.ts';
+import { makeTestImage, pushTestImage, startRegistry } from '../helpers/registry.ts';
 import type { TestRegistry } from '../helpers/registry.ts';
 import { runTbuild } from '../helpers/run-tbuild.ts';
 
@@ -34,17 +32,7 @@ describe.runIf(isRoot)('a full disk', () => {
       'big.txt': randomBytes(6 * 1024 * 1024).toString('base64'),
     });
     image = `${registry.host}/diskfull/big:1`;
-    const client = createRegistryClient();
-    try {
-      for (const [digest, bytes] of [
-        [built.layerDigest, built.layer],
-        [built.configDigest, built.config],
-      ] as const)
-        await client.uploadBlob(image, digest, bytes.length, () => Readable.from([bytes]));
-      await client.putManifest(image, built.manifest, 'application/vnd.oci.image.manifest.v1+json');
-    } finally {
-      await client.close();
-    }
+    await pushTestImage(image, built);
   });
   afterAll(async () => {
     if (disk) execFileSync('umount', ['-l', disk], { stdio: 'ignore' });

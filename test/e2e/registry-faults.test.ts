@@ -5,7 +5,12 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient, DigestMismatchError } from '../../src/registry/index.ts';
 import type { RegistryClient } from '../../src/registry/index.ts';
-import { makeTestImage, startFaultProxy, startRegistry } from '../helpers/registry.ts';
+import {
+  makeTestImage,
+  pushTestImage,
+  startFaultProxy,
+  startRegistry,
+} from '../helpers/registry.ts';
 import { runTbuild } from '../helpers/run-tbuild.ts';
 import type { ProxiedRequest, ProxyFault, TestImage, TestRegistry } from '../helpers/registry.ts';
 
@@ -142,23 +147,7 @@ describe('registry transfers under faults', () => {
 
   it('fails a pull of a corrupted blob with one clear error, every time, leaving nothing behind', async () => {
     // Issue 14 item 7: the verify stream's 'error' went unhandled in 4 of 6 runs.
-    await client.uploadBlob(
-      `${registry.host}/faults/c`,
-      image.layerDigest,
-      image.layer.length,
-      () => Readable.from([image.layer]),
-    );
-    await client.uploadBlob(
-      `${registry.host}/faults/c`,
-      image.configDigest,
-      image.config.length,
-      () => Readable.from([image.config]),
-    );
-    await client.putManifest(
-      `${registry.host}/faults/c:1`,
-      image.manifest,
-      'application/vnd.oci.image.manifest.v1+json',
-    );
+    await pushTestImage(`${registry.host}/faults/c:1`, image);
     const proxy = await startFaultProxy(`127.0.0.1:${registry.port}`, (r) =>
       r.method === 'GET' && r.path.includes(`/blobs/${image.layerDigest}`) ? 'corrupt' : undefined,
     );

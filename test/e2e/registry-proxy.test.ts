@@ -11,10 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient } from '../../src/registry/index.ts';
-import { makeTestImage, startRegistry } from '../helpers/registry.ts';
+import { makeTestImage, pushTestImage, startRegistry } from '../helpers/registry.ts';
 import type { TestImage, TestRegistry } from '../helpers/registry.ts';
 import { runTbuild } from '../helpers/run-tbuild.ts';
 
@@ -83,23 +82,7 @@ describe('registry access through a proxy', () => {
     registry = await startRegistry();
     proxy = await startProxy();
     image = await makeTestImage({ 'proxied.txt': 'through the proxy\n' });
-    const client = createRegistryClient();
-    try {
-      const repo = `${registry.host}/proxy/app`;
-      await client.uploadBlob(repo, image.layerDigest, image.layer.length, () =>
-        Readable.from([image.layer]),
-      );
-      await client.uploadBlob(repo, image.configDigest, image.config.length, () =>
-        Readable.from([image.config]),
-      );
-      await client.putManifest(
-        `${repo}:1`,
-        image.manifest,
-        'application/vnd.oci.image.manifest.v1+json',
-      );
-    } finally {
-      await client.close();
-    }
+    await pushTestImage(`${registry.host}/proxy/app:1`, image);
     remote = `${NAME}:${registry.port}`;
   });
   afterAll(async () => {
@@ -169,20 +152,21 @@ describe('registry access through a proxy', () => {
     expect(proxy.seen).toEqual([]);
   });
 
+  /** The CLI's environment: this proxy only, whatever the test process has set. */
+  const proxyEnv = () => ({
+    HTTP_PROXY: proxy.url,
+    http_proxy: undefined,
+    NO_PROXY: undefined,
+    no_proxy: undefined,
+  });
+
   it('tbuild pull honours the proxy variables of its environment', async () => {
     proxy.seen.length = 0;
     const root = await mkdtemp(join(tmpdir(), 'tbuild-proxy-'));
     try {
       const result = await runTbuild(
         ['pull', '--root', root, '--insecure-registry', remote, `${remote}/proxy/app:1`],
-        {
-          env: {
-            HTTP_PROXY: proxy.url,
-            http_proxy: undefined,
-            NO_PROXY: undefined,
-            no_proxy: undefined,
-          },
-        },
+        { env: proxyEnv() },
       );
       expect(result.stderr).not.toContain('ERROR');
       expect(result.code).toBe(0);
@@ -208,14 +192,7 @@ describe('registry access through a proxy', () => {
           `type=oci,dest=${join(work, 'out.tar')}`,
           work,
         ],
-        {
-          env: {
-            HTTP_PROXY: proxy.url,
-            http_proxy: undefined,
-            NO_PROXY: undefined,
-            no_proxy: undefined,
-          },
-        },
+        { env: proxyEnv() },
       );
       expect(result.stderr).not.toContain('ERROR');
       expect(result.code).toBe(0);

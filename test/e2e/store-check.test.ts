@@ -9,12 +9,10 @@ import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/cache/index.ts';
 import type { Digest } from '../../src/shared/digest.ts';
-import { createRegistryClient } from '../../src/registry/index.ts';
-import { makeTestImage, startRegistry } from '../helpers/registry.ts';
+import { makeTestImage, pushTestImage, startRegistry } from '../helpers/registry.ts';
 import type { TestImage, TestRegistry } from '../helpers/registry.ts';
 import { runTbuild } from '../helpers/run-tbuild.ts';
 
@@ -32,17 +30,7 @@ describe('tbuild check', () => {
     root = join(work, 'store');
     image = await makeTestImage({ 'etc/base.txt': 'base layer\n'.repeat(100) });
     base = `${registry.host}/check/base:1`;
-    const client = createRegistryClient();
-    try {
-      for (const [digest, bytes] of [
-        [image.layerDigest, image.layer],
-        [image.configDigest, image.config],
-      ] as const)
-        await client.uploadBlob(base, digest, bytes.length, () => Readable.from([bytes]));
-      await client.putManifest(base, image.manifest, 'application/vnd.oci.image.manifest.v1+json');
-    } finally {
-      await client.close();
-    }
+    await pushTestImage(base, image);
     context = join(work, 'context');
     await mkdir(context);
     await writeFile(join(context, 'Dockerfile'), `FROM ${base}\nCOPY a.txt /a.txt\n`);

@@ -14,8 +14,10 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { create } from 'tar';
+import { createRegistryClient } from '../../src/registry/index.ts';
 
 const run = promisify(execFile);
 
@@ -431,5 +433,20 @@ export async function makeTestImage(
     };
   } finally {
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** Push `image` (layer, config, manifest) to `ref` (`host/repo:tag`), with a client of its own. */
+export async function pushTestImage(ref: string, image: TestImage): Promise<void> {
+  const client = createRegistryClient();
+  try {
+    for (const [digest, bytes] of [
+      [image.layerDigest, image.layer],
+      [image.configDigest, image.config],
+    ] as const)
+      await client.uploadBlob(ref, digest, bytes.length, () => Readable.from([bytes]));
+    await client.putManifest(ref, image.manifest, 'application/vnd.oci.image.manifest.v1+json');
+  } finally {
+    await client.close();
   }
 }
