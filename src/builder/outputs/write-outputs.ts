@@ -85,12 +85,12 @@ async function writeOutput(
             import('../../engine/push.ts'),
             archives(),
           ]);
-          const image = await task(ctx.emit, `pushing ${name}`, async () => {
-            pushed ??= await imageFor(ctx, output);
-            await pushImage(ctx.store, client, pushed, normalized, { signal: ctx.signal });
-            return pushed;
+          // Made once for all of this output's names: its attributes are the same.
+          pushed = await task(ctx.emit, `pushing ${name}`, async () => {
+            const image = pushed ?? (await imageFor(ctx, output));
+            await pushImage(ctx.store, client, image, normalized, { signal: ctx.signal });
+            return image;
           });
-          pushed = image;
         }
       }
       return pushed;
