@@ -233,7 +233,11 @@ async function runBuild(
   const hostReady = session.checkHost();
   hostReady.catch(() => undefined);
   try {
-    const images = createImageProvider({ store, registry: session.registry });
+    const images = createImageProvider({
+      store,
+      registry: session.registry,
+      onWarning: (message) => emit({ type: 'warning', time: Date.now(), message }),
+    });
     const lowered = await lowerPlatforms(prepared, images, emit);
     const definitions = lowered.map((l) => l.definition);
     await hostReady;
