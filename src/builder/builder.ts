@@ -236,7 +236,11 @@ async function runBuild(
   // One per build: RUN steps share its network namespaces, released when the build ends.
   const executor = lazyRuncExecutor(session.stateDir);
   try {
-    const images = createImageProvider({ store, registry: session.registry });
+    const images = createImageProvider({
+      store,
+      registry: session.registry,
+      onWarning: (message) => emit({ type: 'warning', time: Date.now(), message }),
+    });
     const lowered = await lowerPlatforms(prepared, images, emit);
     const definitions = lowered.map((l) => l.definition);
     await hostReady;

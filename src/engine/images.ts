@@ -43,6 +43,8 @@ export function createImageProvider(options: {
    * Builds keep a stored image's name when they pull the base for another platform.
    */
   replaceNames?: boolean;
+  /** Told what an unpacked layer left out (device nodes in a rootless build, ADR 17). */
+  onWarning?: (message: string) => void;
 }): ImageSourceProvider {
   const { store } = options;
   const pulled = new Map<Digest, Pulled>();
@@ -144,6 +146,7 @@ export function createImageProvider(options: {
           layer.mediaType,
           layer.size,
           image.ref,
+          options.onWarning,
         );
       }
       // A base pulled for another platform than the stored one does not take its name:
@@ -173,6 +176,7 @@ export async function unpackInto(
   mediaType: string,
   size: number,
   what: string,
+  onWarning?: (message: string) => void,
 ): Promise<SnapshotId> {
   const snapshot = await store.snapshots.create(parent, `layer ${diffId.slice(7, 19)} of ${what}`);
   try {
@@ -185,6 +189,14 @@ export async function unpackInto(
         {
           hint: 'The image is corrupt; pull it again or rebuild it.',
         },
+      );
+    }
+    if (result.skippedDevices.length > 0) {
+      const names = result.skippedDevices.slice(0, 3).map((p) => `/${p}`);
+      const more =
+        result.skippedDevices.length > 3 ? ` and ${result.skippedDevices.length - 3} more` : '';
+      onWarning?.(
+        `${what}: device nodes ${names.join(', ')}${more} left out of the unpacked layer: a rootless build cannot create them (the image's layer still has them)`,
       );
     }
     const committed = await store.snapshots.commit(snapshot.id, { diffId });

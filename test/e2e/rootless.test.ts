@@ -243,6 +243,33 @@ describe('rootless builds as an ordinary user', () => {
     expect(removed.code, removed.stderr).toBe(0);
   });
 
+  it('leaves out, and says so, the device nodes of a base image it cannot create', async () => {
+    const base = `${registry.host}/with-device:1`;
+    const dir = path.join(work, 'device');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'Dockerfile'), `FROM ${BUSYBOX_REF}\nRUN mknod /null2 c 1 3\n`);
+    const pushed = await runTbuild([
+      'build',
+      '--root',
+      path.join(work, 'root-store'),
+      '--progress=plain',
+      '-t',
+      base,
+      '--push',
+      dir,
+    ]);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    await writeFile(
+      path.join(dir, 'Dockerfile'),
+      `FROM ${base}\nRUN test ! -e /null2 && echo gone\n`,
+    );
+    await chmod(dir, 0o755);
+    const built = await runAs(user!, ['build', '--progress=plain', dir]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toMatch(/WARNING: .*device nodes \/null2 left out of the unpacked layer/);
+    expect(built.stderr).toContain('gone');
+  });
+
   it('tbuild doctor says rootless builds can run for this user', async () => {
     const doctor = await runAs(user!, ['doctor']);
     expect(doctor.code, doctor.stdout).toBe(0);

@@ -27,6 +27,7 @@ import {
 } from 'node:fs/promises';
 import type { Dirent, Stats } from 'node:fs';
 import path from 'node:path';
+import { inUserNamespace } from '../../shared/userns.ts';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { FileOpError } from './errors.ts';
 import { matchPath } from './glob.ts';
@@ -294,9 +295,10 @@ async function setMetadata(
   if (!st.isSymbolicLink()) {
     const sourceMode = st.mode & 0o7777;
     const mode = opts.mode === undefined ? sourceMode : applyMode(opts.mode, st.mode, isDir);
-    // copyFile gives the new file the source's mode; a chown clears its set-id bits again.
-    const modeKept =
-      fresh !== undefined && mode === sourceMode && (ownedAlready || (mode & 0o6000) === 0);
+    // copyFile gives the new file the source's mode; a chown clears its set-id bits again,
+    // and so does its own write in a user namespace (no CAP_FSETID there, ADR 17).
+    const setIdKept = (mode & 0o6000) === 0 || (ownedAlready && !inUserNamespace());
+    const modeKept = fresh !== undefined && mode === sourceMode && setIdKept;
     if (!modeKept) await chmod(dest, mode);
   }
   await lutimes(dest, st.atime, st.mtime);
