@@ -268,7 +268,7 @@ describe('image config', () => {
       '8002/tcp',
     ]);
     expect(r.image.history?.at(-1)?.created_by).toBe(
-      'EXPOSE map[53/udp:{} 80/tcp:{} 8000/tcp:{} 8001/tcp:{} 8002/tcp:{}]',
+      'EXPOSE [53/udp 80/tcp 8000/tcp 8001/tcp 8002/tcp]',
     );
   });
 
@@ -314,11 +314,26 @@ describe('image config', () => {
       ['VOLUME [/data]', true],
       ['CMD ["a" "b"]', true],
       ['MAINTAINER me', true],
-      ['ONBUILD RUN x', true],
     ]);
     expect(r.image.author).toBe('me');
     expect(r.image.config.OnBuild).toEqual(['RUN x']);
     expect(r.image.rootfs.diff_ids).toHaveLength(1);
+  });
+
+  it('words history as BuildKit 28: ARG values taken, COPY flags and heredocs', async () => {
+    const r = await lower(
+      'ARG G=global\nFROM scratch AS s\nFROM scratch\nARG G\nARG A=default\nARG B\nARG C\n' +
+        'COPY --link --chmod=0755 --from=s --chown=1:2 a /a\nCOPY <<-EOT <<"Q" /d/\nx\nEOT\ny\nQ\n',
+      { buildArgs: { A: 'cli', B: 'cli-b' } },
+    );
+    expect(r.image.history!.map((h) => h.created_by)).toEqual([
+      'ARG G=global',
+      'ARG A=cli',
+      'ARG B=cli-b',
+      'ARG C',
+      'COPY --chown=1:2 --chmod=0755 a /a # buildkit',
+      'COPY <<EOT <<Q /d/ # buildkit',
+    ]);
   });
 
   it('applies --label over LABEL and stamps SOURCE_DATE_EPOCH', async () => {

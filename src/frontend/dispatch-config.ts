@@ -1,7 +1,7 @@
 /**
  * Instructions that change only the image config (no filesystem op): ENV, ARG, LABEL,
  * EXPOSE, VOLUME, USER, CMD, ENTRYPOINT, HEALTHCHECK, SHELL, STOPSIGNAL, ONBUILD,
- * MAINTAINER. Each adds an `empty_layer` history entry worded like BuildKit's.
+ * MAINTAINER. Each but ONBUILD adds an `empty_layer` history entry worded like BuildKit 28's.
  */
 import type { HealthConfig } from '../shared/oci.ts';
 import { PROXY_ARGS } from './args.ts';
@@ -17,13 +17,7 @@ import {
   lintUsedOnce,
 } from './lint/command-checks.ts';
 import { MESSAGES } from './lint/rules.ts';
-import {
-  addHistory,
-  formatGoSet,
-  formatHealthcheckHistory,
-  goQuoteList,
-  setEnv,
-} from './image-config.ts';
+import { addHistory, formatHealthcheckHistory, goQuoteList, setEnv } from './image-config.ts';
 import type { Command } from './instructions/types.ts';
 
 type ConfigCommand = Exclude<Command, { kind: 'from' | 'run' | 'copy' | 'add' | 'workdir' }>;
@@ -32,10 +26,11 @@ type Handler<K extends ConfigCommand['kind']> = (
   ctx: StageContext,
   cmd: Extract<ConfigCommand, { kind: K }>,
   x: Expander,
-) => string;
+) => string | undefined;
 
 /**
- * One handler per instruction: each updates the config and returns the history text.
+ * One handler per instruction: each updates the config and returns the history text (none
+ * for ONBUILD, which BuildKit 28 does not record in the history).
  * Expansion uses the scope from before the instruction (`ENV A=1 B=$A` gives B the old A).
  */
 const HANDLERS: { [K in ConfigCommand['kind']]: Handler<K> } = {
@@ -63,7 +58,8 @@ const HANDLERS: { [K in ConfigCommand['kind']]: Handler<K> } = {
     const ports = raw.flatMap((p) => parsePortSpec(p, cmd));
     const exposed = (ctx.image.config.ExposedPorts ??= {});
     for (const port of ports) exposed[port] = {};
-    return `EXPOSE ${formatGoSet(ports)}`;
+    // BuildKit 28 writes the ports as a sorted list: `EXPOSE [443/tcp 80/tcp]`.
+    return `EXPOSE [${[...new Set(ports)].sort().join(' ')}]`;
   },
   volume(ctx, cmd, x) {
     const volumes = cmd.volumes.map((v) => x.word(v).trim());
@@ -128,7 +124,7 @@ const HANDLERS: { [K in ConfigCommand['kind']]: Handler<K> } = {
   },
   onbuild(ctx, cmd) {
     ctx.image.config.OnBuild = [...(ctx.image.config.OnBuild ?? []), cmd.expression];
-    return `ONBUILD ${cmd.expression}`;
+    return undefined;
   },
   maintainer(ctx, cmd) {
     ctx.image.author = cmd.maintainer;
@@ -142,7 +138,7 @@ export function dispatchConfig(ctx: StageContext, cmd: ConfigCommand): void {
   const x = stageExpander(ctx, cmd);
   const text = handler(ctx, cmd, x);
   if (REPORTS_UNDEFINED.has(cmd.kind)) lintUndefinedVars(ctx, cmd, x.unset);
-  addHistory(ctx.image, text, false, ctx.build.created);
+  if (text !== undefined) addHistory(ctx.image, text, false, ctx.build.created);
 }
 
 /**
@@ -189,12 +185,13 @@ function dispatchArg(
       value = own.word(arg.value);
       if (!given) lintUndefinedVars(ctx, cmd, own.unset);
     }
-    shown.push(value === undefined ? key : `${key}=${value}`);
     if (value === undefined) value = build.globalArgs.get(key);
     if (given) {
       value = build.opts.buildArgs[key];
       build.usedBuildArgs.add(key);
     }
+    // The history shows the value the ARG takes, --build-arg or inherited global included.
+    shown.push(value === undefined ? key : `${key}=${value}`);
     ctx.args.set(key, value);
     // As BuildKit: the value goes into the build state (over an ENV of the same name),
     // not into the image config.

@@ -77,7 +77,13 @@ export async function dispatchCopy(ctx: StageContext, cmd: CopyLike): Promise<vo
       actions.push(copyAction(state, joinWorkdir('/', src), base, { unpack, parents }));
     }
   }
-  const text = `${cmd.name} ${[...sources, rawDest].join(' ')}`;
+  const text = copyHistoryText(
+    cmd.name,
+    cmd.chown === undefined ? undefined : x.word(cmd.chown),
+    chmod,
+    sources,
+    rawDest,
+  );
   if (cmd.link) {
     const copied = scratch().file(actions, { platform: ctx.platform, metadata });
     ctx.fs = merge([ctx.fs, copied], {
@@ -89,6 +95,26 @@ export async function dispatchCopy(ctx: StageContext, cmd: CopyLike): Promise<vo
   }
   lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, true, ctx.build.created);
+}
+
+/**
+ * The history text of COPY/ADD as BuildKit 28 writes it: `--chown` and `--chmod` (in that
+ * order, as given) before the sources, heredocs as `<<NAME` (no `-`, no quotes); --from,
+ * --link and the other flags are left out.
+ */
+function copyHistoryText(
+  name: string,
+  chown: string | undefined,
+  chmod: string,
+  sources: readonly string[],
+  dest: string,
+): string {
+  const flags = [...(chown ? [`--chown=${chown}`] : []), ...(chmod ? [`--chmod=${chmod}`] : [])];
+  const shown = sources.map((src) => {
+    const heredoc = /^<<-?(["']?)([^"']+)\1$/.exec(src);
+    return heredoc ? `<<${heredoc[2]!}` : src;
+  });
+  return [name, ...flags, ...shown, dest].join(' ');
 }
 
 interface CopyBase {

@@ -128,11 +128,3 @@ export function formatHealthcheckHistory(health: HealthConfig): string {
   const d = (v: number | undefined): string => goQuote(formatGoDuration(v ?? 0));
   return `HEALTHCHECK &{${goQuoteList(health.Test ?? [])} ${d(health.Interval)} ${d(health.Timeout)} ${d(health.StartPeriod)} ${d(health.StartInterval)} ${goQuoteRune(health.Retries ?? 0)}}`;
 }
-
-/** Go's `%v` for a map[string]struct{} (EXPOSE history): `map[443/tcp:{} 80/tcp:{}]`. */
-export function formatGoSet(keys: readonly string[]): string {
-  return `map[${[...keys]
-    .sort()
-    .map((k) => `${k}:{}`)
-    .join(' ')}]`;
-}

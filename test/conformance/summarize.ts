@@ -45,8 +45,20 @@ export interface ConfigSummary {
   OnBuild: unknown;
 }
 
+/** One history entry a build step wrote: its text, and whether it made a layer. */
+export interface HistorySummary {
+  created_by: string;
+  empty_layer: boolean;
+  comment?: string;
+}
+
 export interface ImageSummary {
   config: ConfigSummary;
+  /**
+   * The history entries Dockerfile instructions wrote (comment `buildkit.dockerfile.v0`;
+   * not those of a base made by `docker import` or `tbuild import`), without their times.
+   */
+  history: HistorySummary[];
   /** Files that differ from the baseline (all files when no baseline is given). */
   files: FileMap;
   /** Baseline paths that no longer exist in the image. */
@@ -93,11 +105,16 @@ export async function summarizeDockerArchive(
     if (!image) throw new Error(`${archive}: manifest.json lists no image`);
     const config = JSON.parse(await readFile(path.join(dir, image.Config), 'utf8')) as {
       config?: Record<string, unknown>;
+      history?: Array<{ created_by?: string; empty_layer?: boolean; comment?: string }>;
     };
     const files: FileMap = {};
     for (const layer of image.Layers) await applyLayer(files, path.join(dir, layer));
     canonicalizeHardlinks(files);
-    return sortKeys(buildSummary(summarizeConfig(config.config ?? {}), files, options));
+    const history = summarizeHistory(config.history ?? []);
+    return sortKeys({
+      ...buildSummary(summarizeConfig(config.config ?? {}), files, options),
+      history,
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -111,11 +128,30 @@ export async function summarizeRootfsTar(file: string): Promise<FileMap> {
   return files;
 }
 
+/** The comment BuildKit (and tbuild) gives the history entry of a Dockerfile instruction. */
+const DOCKERFILE_STEP = 'buildkit.dockerfile.v0';
+
+function summarizeHistory(
+  entries: Array<{ created_by?: string; empty_layer?: boolean; comment?: string }>,
+): HistorySummary[] {
+  return entries.flatMap((h) =>
+    h.created_by === undefined || h.comment !== DOCKERFILE_STEP
+      ? []
+      : [
+          {
+            created_by: h.created_by,
+            empty_layer: h.empty_layer === true,
+            ...(h.comment ? { comment: h.comment } : {}),
+          },
+        ],
+  );
+}
+
 function buildSummary(
   config: ConfigSummary,
   files: FileMap,
   options: SummarizeOptions,
-): ImageSummary {
+): Omit<ImageSummary, 'history'> {
   const base = options.baseline;
   if (!base) return { config, files };
   const changed: FileMap = {};

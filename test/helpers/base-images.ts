@@ -1,6 +1,6 @@
 /**
  * The conformance suite's base image, `localhost:5000/busybox:latest`, made the way
- * /work/shared/scripts/reference-up.sh makes it for Docker (Debian's busybox-static, one
+ * the reference registry serves it to Docker (docs/dev/reference-systems.md) (Debian's busybox-static, one
  * symlink per applet, root in /etc/passwd and /etc/group, `CMD ["sh"]`), and imported into a
  * tbuild store so that `FROM localhost:5000/busybox` builds without any registry.
  */
@@ -17,7 +17,7 @@ const execFileAsync = promisify(execFile);
 export const BUSYBOX_REF = 'localhost:5000/busybox:latest';
 
 /**
- * The same shell steps as reference-up.sh, in the same order, so that modes, owners and
+ * The same shell steps as the reference systems' set-up, in the same order, so that modes, owners and
  * the applet list come out identical (the rootfs top directory is mktemp's 0700, as there).
  */
 const MAKE_ROOTFS = `set -euo pipefail
