@@ -229,11 +229,15 @@ function overlayXattrPrefix(env = process.env) {
 function overlayOpaqueXattr(env = process.env) {
   return `${overlayXattrPrefix(env)}opaque`;
 }
-var ROOTLESS_ENV, cached;
+function rootlessHostNetwork(env = process.env) {
+  return env[ROOTLESS_ENV] === "1" && env[ROOTLESS_NETWORK_ENV] === "host";
+}
+var ROOTLESS_ENV, cached, ROOTLESS_NETWORK_ENV;
 var init_userns = __esm({
   "src/shared/userns.ts"() {
     "use strict";
     ROOTLESS_ENV = "TBUILD_ROOTLESS";
+    ROOTLESS_NETWORK_ENV = "TBUILD_ROOTLESS_NETWORK";
   }
 });
 
@@ -3622,7 +3626,8 @@ async function setMetadata2(dest, st, opts, isDir, fresh) {
   if (!st.isSymbolicLink()) {
     const sourceMode = st.mode & 4095;
     const mode = opts.mode === void 0 ? sourceMode : applyMode(opts.mode, st.mode, isDir);
-    const modeKept = fresh !== void 0 && mode === sourceMode && (ownedAlready || (mode & 3072) === 0);
+    const setIdKept = (mode & 3072) === 0 || ownedAlready && !inUserNamespace();
+    const modeKept = fresh !== void 0 && mode === sourceMode && setIdKept;
     if (!modeKept) await chmod8(dest, mode);
   }
   await lutimes2(dest, st.atime, st.mtime);
@@ -3644,6 +3649,7 @@ var CONCURRENCY, egid;
 var init_tree = __esm({
   "src/engine/file/tree.ts"() {
     "use strict";
+    init_userns();
     init_p_limit();
     init_errors6();
     init_glob();
@@ -4752,8 +4758,9 @@ function createRuncExecutor(options) {
     options.slirp4netnsPath !== void 0 ? { slirp4netnsPath: options.slirp4netnsPath } : {}
   );
   return {
-    async run(spec, io, signal) {
+    async run(given, io, signal) {
       if (signal.aborted) throw new CancelledError();
+      const spec = given.network === "isolated" && rootlessHostNetwork() ? { ...given, network: "host" } : given;
       const runcPath = await findRunc();
       const network = spec.network === "isolated" ? await networks.acquire() : void 0;
       try {
@@ -40394,7 +40401,8 @@ function createImageProvider(options) {
           diffId,
           layer.mediaType,
           layer.size,
-          image2.ref
+          image2.ref,
+          options.onWarning
         );
       }
       const record = {
@@ -40412,7 +40420,7 @@ function createImageProvider(options) {
     }
   };
 }
-async function unpackInto(store, parent, blob, diffId, mediaType, size, what) {
+async function unpackInto(store, parent, blob, diffId, mediaType, size, what, onWarning) {
   const snapshot = await store.snapshots.create(parent, `layer ${diffId.slice(7, 19)} of ${what}`);
   try {
     const { unpackLayer: unpackLayer2 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
@@ -40424,6 +40432,13 @@ async function unpackInto(store, parent, blob, diffId, mediaType, size, what) {
         {
           hint: "The image is corrupt; pull it again or rebuild it."
         }
+      );
+    }
+    if (result.skippedDevices.length > 0) {
+      const names = result.skippedDevices.slice(0, 3).map((p) => `/${p}`);
+      const more = result.skippedDevices.length > 3 ? ` and ${result.skippedDevices.length - 3} more` : "";
+      onWarning?.(
+        `${what}: device nodes ${names.join(", ")}${more} left out of the unpacked layer: a rootless build cannot create them (the image's layer still has them)`
       );
     }
     const committed = await store.snapshots.commit(snapshot.id, { diffId });
@@ -45759,9 +45774,6 @@ function formatHealthcheckHistory(health) {
   const d = (v) => goQuote2(formatGoDuration(v ?? 0));
   return `HEALTHCHECK &{${goQuoteList(health.Test ?? [])} ${d(health.Interval)} ${d(health.Timeout)} ${d(health.StartPeriod)} ${d(health.StartInterval)} ${goQuoteRune(health.Retries ?? 0)}}`;
 }
-function formatGoSet(keys) {
-  return `map[${[...keys].sort().map((k) => `${k}:{}`).join(" ")}]`;
-}
 
 // src/frontend/dispatch-config.ts
 var HANDLERS = {
@@ -45789,7 +45801,7 @@ var HANDLERS = {
     const ports = raw.flatMap((p) => parsePortSpec(p, cmd));
     const exposed = ctx.image.config.ExposedPorts ??= {};
     for (const port of ports) exposed[port] = {};
-    return `EXPOSE ${formatGoSet(ports)}`;
+    return `EXPOSE [${[...new Set(ports)].sort().join(" ")}]`;
   },
   volume(ctx, cmd, x) {
     const volumes = cmd.volumes.map((v) => x.word(v).trim());
@@ -45852,7 +45864,7 @@ var HANDLERS = {
   },
   onbuild(ctx, cmd) {
     ctx.image.config.OnBuild = [...ctx.image.config.OnBuild ?? [], cmd.expression];
-    return `ONBUILD ${cmd.expression}`;
+    return void 0;
   },
   maintainer(ctx, cmd) {
     ctx.image.author = cmd.maintainer;
@@ -45864,7 +45876,7 @@ function dispatchConfig(ctx, cmd) {
   const x = stageExpander(ctx, cmd);
   const text = handler(ctx, cmd, x);
   if (REPORTS_UNDEFINED.has(cmd.kind)) lintUndefinedVars(ctx, cmd, x.unset);
-  addHistory(ctx.image, text, false, ctx.build.created);
+  if (text !== void 0) addHistory(ctx.image, text, false, ctx.build.created);
 }
 var REPORTS_UNDEFINED = /* @__PURE__ */ new Set([
   "env",
@@ -45892,12 +45904,12 @@ function dispatchArg(ctx, cmd, x) {
       value = own.word(arg.value);
       if (!given) lintUndefinedVars(ctx, cmd, own.unset);
     }
-    shown.push(value === void 0 ? key : `${key}=${value}`);
     if (value === void 0) value = build.globalArgs.get(key);
     if (given) {
       value = build.opts.buildArgs[key];
       build.usedBuildArgs.add(key);
     }
+    shown.push(value === void 0 ? key : `${key}=${value}`);
     ctx.args.set(key, value);
     if (value !== void 0) ctx.env = setEnv(ctx.env, key, value);
   }
@@ -46071,7 +46083,13 @@ async function dispatchCopy(ctx, cmd) {
       actions.push(copyAction2(state, joinWorkdir("/", src), base, { unpack, parents }));
     }
   }
-  const text = `${cmd.name} ${[...sources, rawDest].join(" ")}`;
+  const text = copyHistoryText(
+    cmd.name,
+    cmd.chown === void 0 ? void 0 : x.word(cmd.chown),
+    chmod13,
+    sources,
+    rawDest
+  );
   if (cmd.link) {
     const copied = scratch().file(actions, { platform: ctx.platform, metadata });
     ctx.fs = merge([ctx.fs, copied], {
@@ -46083,6 +46101,14 @@ async function dispatchCopy(ctx, cmd) {
   }
   lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, true, ctx.build.created);
+}
+function copyHistoryText(name, chown4, chmod13, sources, dest) {
+  const flags = [...chown4 ? [`--chown=${chown4}`] : [], ...chmod13 ? [`--chmod=${chmod13}`] : []];
+  const shown = sources.map((src) => {
+    const heredoc = /^<<-?(["']?)([^"']+)\1$/.exec(src);
+    return heredoc ? `<<${heredoc[2]}` : src;
+  });
+  return [name, ...flags, ...shown, dest].join(" ");
 }
 function copyAction2(from, src, base, opts) {
   const action = {
@@ -47094,12 +47120,11 @@ async function writeOutput(ctx, output) {
             Promise.resolve().then(() => (init_push(), push_exports)),
             archives()
           ]);
-          const image2 = await task(ctx.emit, `pushing ${name}`, async () => {
-            pushed ??= await imageFor2(ctx, output);
-            await pushImage2(ctx.store, client, pushed, normalized, { signal: ctx.signal });
-            return pushed;
+          pushed = await task(ctx.emit, `pushing ${name}`, async () => {
+            const image2 = pushed ?? await imageFor2(ctx, output);
+            await pushImage2(ctx.store, client, image2, normalized, { signal: ctx.signal });
+            return image2;
           });
-          pushed = image2;
         }
       }
       return pushed;
@@ -47645,7 +47670,11 @@ async function runBuild(session, prepared, run8) {
   hostReady.catch(() => void 0);
   const executor = lazyRuncExecutor(session.stateDir);
   try {
-    const images = createImageProvider({ store, registry: session.registry });
+    const images = createImageProvider({
+      store,
+      registry: session.registry,
+      onWarning: (message) => emit({ type: "warning", time: Date.now(), message })
+    });
     const lowered = await lowerPlatforms(prepared, images, emit);
     const definitions = lowered.map((l) => l.definition);
     await hostReady;
