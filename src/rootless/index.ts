@@ -182,13 +182,14 @@ function runIdMapTool(tool: string, pid: number, map: readonly IdMapLine[]): Pro
 }
 
 /**
- * Wait for the child, passing on SIGTERM and SIGHUP. SIGINT is not passed on: a terminal's
- * Ctrl-C already reaches both (one process group), and a second one would force the child.
+ * Wait for the child, passing on the signals sent to this process. SIGINT goes on as
+ * SIGTERM, which tbuild handles the same way: a terminal's Ctrl-C also reaches the child
+ * directly (one process group), and a second SIGINT would kill it before it cleans up.
  */
 async function forwardSignals(child: ChildProcess, exited: Promise<number>): Promise<number> {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const handlers = signals.map((signal) => {
-    const handler = () => void (signal === 'SIGINT' || child.kill(signal));
+    const handler = () => void child.kill(signal === 'SIGINT' ? 'SIGTERM' : signal);
     process.on(signal, handler);
     return () => process.off(signal, handler);
   });
