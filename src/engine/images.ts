@@ -149,7 +149,10 @@ export function createImageProvider(options: {
   };
 }
 
-/** Unpack one layer blob into a new snapshot on `parent`, checking its diff_id. */
+/**
+ * Unpack one layer blob into a new snapshot on `parent`, checking its diff_id; `createdAt`
+ * keeps the layer's own creation time (a layer from an imported cache).
+ */
 export async function unpackInto(
   store: Store,
   parent: SnapshotId | null,
@@ -158,6 +161,7 @@ export async function unpackInto(
   mediaType: string,
   size: number,
   what: string,
+  createdAt?: number,
 ): Promise<SnapshotId> {
   const snapshot = await store.snapshots.create(parent, `layer ${diffId.slice(7, 19)} of ${what}`);
   try {
@@ -172,7 +176,10 @@ export async function unpackInto(
         },
       );
     }
-    const committed = await store.snapshots.commit(snapshot.id, { diffId });
+    const committed = await store.snapshots.commit(snapshot.id, {
+      diffId,
+      ...(createdAt !== undefined ? { createdAt } : {}),
+    });
     const compression = mediaType.endsWith('gzip')
       ? 'gzip'
       : mediaType.endsWith('zstd')
