@@ -11,6 +11,7 @@ import type { Digest } from '../shared/digest.ts';
 import { UsageError } from '../shared/errors.ts';
 import type { Platform } from '../shared/platform.ts';
 import type { ProgressSink } from '../shared/progress.ts';
+import { ghaCacheSource, ghaCacheTarget, GhaCacheError, type GhaOptions } from './backends/gha.ts';
 import { localCacheSource, localCacheTarget } from './backends/local.ts';
 import { registryCacheSource, registryCacheTarget } from './backends/registry.ts';
 import { buildCacheConfig } from './cache-config.ts';
@@ -185,7 +186,7 @@ function sourceOf(spec: CacheSpec, environment: CacheEnvironment): CacheSource {
     case 'inline':
       return registryCacheSource(environment.registry, attrs.ref!, environment.platform);
     case 'gha':
-      throw new UsageError('--cache-from type=gha is not supported yet');
+      return ghaCacheSource(ghaOptions(spec, environment));
   }
 }
 
@@ -204,10 +205,36 @@ function targetOf(spec: CacheSpec, environment: CacheEnvironment): CacheTarget {
       );
     case 'registry':
       return registryCacheTarget(environment.registry, attrs.ref!, manifest);
-    case 'inline':
     case 'gha':
-      throw new UsageError(`--cache-to type=${spec.type} is not supported yet`);
+      return ghaCacheTarget(ghaOptions(spec, environment));
+    case 'inline':
+      throw new UsageError('internal: the inline cache is written into the image config');
   }
+}
+
+/** `url_v2=` / `token=`, else the job's ACTIONS_RESULTS_URL and ACTIONS_RUNTIME_TOKEN. */
+function ghaOptions(spec: CacheSpec, environment: CacheEnvironment): GhaOptions {
+  const { attrs } = spec;
+  const url = attrs.url_v2 ?? environment.env.ACTIONS_RESULTS_URL;
+  const token = attrs.token ?? environment.env.ACTIONS_RUNTIME_TOKEN;
+  if (!url || !token)
+    throw new GhaCacheError(
+      `type=gha needs the cache service's URL and token: ${!url ? 'ACTIONS_RESULTS_URL (or url_v2=)' : 'ACTIONS_RUNTIME_TOKEN (or token=)'} is not set`,
+    );
+  return {
+    url,
+    token,
+    scope: attrs.scope ?? 'buildkit',
+    timeoutMs: durationMs(attrs.timeout ?? '10m'),
+  };
+}
+
+/** Go's durations as buildx takes them: `90s`, `10m`, `1h`, `500ms`. */
+function durationMs(text: string): number {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(text);
+  const value = Number(match?.[1] ?? 600);
+  const unit = match?.[2] ?? 's';
+  return value * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
 }
 
 function modeOf(spec: CacheSpec): CacheMode {

@@ -3,7 +3,7 @@
  * fresh, empty store B imports it and runs no RUN (each RUN writes the time, so the same
  * image ID proves it); a changed source file reruns only the steps that read it. The
  * registry is the real docker-registry with token auth; the exported cache is checked
- * with skopeo.
+ * with skopeo. type=gha runs against azurite with a SIMULATED Twirp cache service.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBusyboxImage } from '../helpers/base-images.ts';
 import { build, makeContext, workSteps } from '../helpers/build-harness.ts';
 import { runTbuild } from '../helpers/run-tbuild.ts';
+import { startGhaCacheService, type GhaCacheService } from '../helpers/gha-cache-service.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 /** The base comes from the registry too: the fresh stores start empty, as a CI runner does. */
@@ -197,6 +198,22 @@ describe('--cache-to type=registry / --cache-from REF', () => {
     expect(workSteps(again.ran)).toEqual([]);
   });
 
+  it('stays readable when two builds export to one ref at once', async () => {
+    const ref = `${registry.host}/app:shared`;
+    const [one, two] = await Promise.all([
+      buildId(freshStore(), context, ['--cache-to', `type=registry,ref=${ref}`]),
+      buildId(freshStore(), changed, ['--cache-to', `type=registry,ref=${ref}`]),
+    ]);
+    // The last manifest PUT wins, and it names only blobs that are there: its build hits.
+    const again = await buildId(freshStore(), context, ['--cache-from', ref]);
+    if (again.id === one.id) expect(workSteps(again.ran)).toEqual([]);
+    else {
+      const other = await buildId(freshStore(), changed, ['--cache-from', ref]);
+      expect(other.id).toBe(two.id);
+      expect(workSteps(other.ran)).toEqual([]);
+    }
+  });
+
   it('warns and builds cold when the cache ref does not exist', async () => {
     const run = await build(freshStore(), context, [
       '--cache-from',
@@ -238,5 +255,64 @@ describe('--cache-to type=inline', () => {
     expect(again.id).toBe(first.id);
     const edited = await buildId(freshStore(), changed, ['--cache-from', image]);
     expect(workSteps(edited.ran)).toEqual(['[stage-1 3/4] COPY b.txt /b.txt', ...FINAL_STEPS]);
+  });
+});
+
+describe('--cache-to type=gha / --cache-from type=gha', () => {
+  // GitHub's cache service cannot be reached from here: its Twirp side is SIMULATED by a
+  // test server; the blobs go to azurite, the real Azure Storage emulator (see the helper).
+  let service: GhaCacheService;
+  beforeAll(async () => {
+    service = await startGhaCacheService();
+    process.env.ACTIONS_RESULTS_URL = service.url;
+    process.env.ACTIONS_RUNTIME_TOKEN = service.token;
+  }, 60_000);
+  afterAll(async () => {
+    delete process.env.ACTIONS_RESULTS_URL;
+    delete process.env.ACTIONS_RUNTIME_TOKEN;
+    await service?.stop();
+  });
+
+  it('gives a fresh store every step from the Actions cache, and uploads a layer once', async () => {
+    await roundTrip(
+      ['--cache-to', 'type=gha,scope=main,mode=max'],
+      ['--cache-from', 'type=gha,scope=main'],
+    );
+    const creates = () => service.calls.filter((c) => c.method === 'CreateCacheEntry').length;
+    const before = creates();
+    await buildId(freshStore(), context, [
+      '--cache-from',
+      'type=gha,scope=main',
+      '--cache-to',
+      'type=gha,scope=main,mode=max',
+    ]);
+    // Every blob was there already: only the new index entry is created.
+    expect(creates() - before).toBe(1);
+  });
+
+  it('stays readable when two builds export to one scope at once', async () => {
+    const to = ['--cache-to', 'type=gha,scope=shared'];
+    const [one, two] = await Promise.all([
+      buildId(freshStore(), context, to),
+      buildId(freshStore(), changed, to),
+    ]);
+    const from = ['--cache-from', 'type=gha,scope=shared'];
+    const again = await buildId(freshStore(), context, from);
+    if (again.id === one.id) expect(workSteps(again.ran)).toEqual([]);
+    else {
+      const other = await buildId(freshStore(), changed, from);
+      expect(other.id).toBe(two.id);
+      expect(workSteps(other.ran)).toEqual([]);
+    }
+  });
+
+  it('warns and builds cold without the service’s URL', async () => {
+    const run = await build(freshStore(), context, [
+      '--cache-from',
+      'type=gha,scope=main,url_v2=http://127.0.0.1:1/',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.events).toContainEqual(expect.objectContaining({ type: 'warning' }));
+    expect(workSteps(run.ran)).toHaveLength(5);
   });
 });

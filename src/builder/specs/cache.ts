@@ -30,10 +30,6 @@ export function parseCacheSpec(spec: string, direction: 'from' | 'to'): CacheSpe
           ? `An inline cache is read from the image: --cache-from type=registry,ref=IMAGE.`
           : `Use one of ${CACHE_TYPES.filter((t) => direction === 'to' || t !== 'inline').join(', ')}.`,
     });
-  if (type === 'gha')
-    throw new UsageError(`${flag} type=gha is not supported yet`, {
-      hint: 'Use type=registry or type=local for now.',
-    });
   const need = (name: string, sample: string) => {
     if (!attrs[name])
       throw new UsageError(`${flag} type=${type} needs ${name}=`, {
