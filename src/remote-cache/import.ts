@@ -73,12 +73,24 @@ export function withImportedCaches(
   // One unpack per (parent snapshot, blob) while this build runs, however many steps need it.
   const unpacking = new Map<string, Promise<SnapshotId>>();
 
+  // One download per blob; downloads run ahead while earlier layers unpack.
+  const fetching = new Map<Digest, Promise<void>>();
+  const fetchOnce = (entry: Entry, layer: ChainLayer): Promise<void> => {
+    let pending = fetching.get(layer.descriptor.digest);
+    if (!pending) {
+      pending = fetchLayer(store, entry.cache, layer, options, stats);
+      pending.catch(() => undefined);
+      fetching.set(layer.descriptor.digest, pending);
+    }
+    return pending;
+  };
+
   const layerOn = (entry: Entry, parent: SnapshotId | null, layer: ChainLayer) => {
     const id = `${parent} ${layer.descriptor.digest}`;
     let pending = unpacking.get(id);
     if (!pending) {
       // A failure is kept: every step on a bad layer misses, without fetching it again.
-      pending = unpackLayer(store, entry.cache, parent, layer, options, stats);
+      pending = unpackLayer(store, entry.cache, parent, layer, (l) => fetchOnce(entry, l), stats);
       pending.catch(() => undefined);
       unpacking.set(id, pending);
     }
@@ -89,6 +101,17 @@ export function withImportedCaches(
     if (entry.chain.length === 0) {
       store.cache.put(key, [{ empty: true }], `imported from ${entry.cache.name}`);
       return [{ kind: 'empty' }];
+    }
+    // Start the downloads of the layers not unpacked here yet, all at once.
+    let below: SnapshotId | null = null;
+    for (const [i, layer] of entry.chain.entries()) {
+      const existing = store.snapshots.findByDiffId(below, layer.diffId);
+      if (existing) {
+        below = existing.id;
+        continue;
+      }
+      for (const missing of entry.chain.slice(i)) void fetchOnce(entry, missing);
+      break;
     }
     let parent: SnapshotId | null = null;
     const ids: SnapshotId[] = [];
@@ -138,28 +161,13 @@ async function unpackLayer(
   cache: LoadedCache,
   parent: SnapshotId | null,
   layer: ChainLayer,
-  options: ImportOptions,
+  fetched: (layer: ChainLayer) => Promise<void>,
   stats: ImportStats,
 ): Promise<SnapshotId> {
   const existing = store.snapshots.findByDiffId(parent, layer.diffId);
   if (existing) return existing.id;
   const { digest, size, mediaType } = layer.descriptor;
-  if (!(await store.blobs.has(digest))) {
-    const id = `cache-layer-${digest.slice(7, 19)}`;
-    const started = Date.now();
-    const name = `importing cache layer ${digest} from ${cache.name}`;
-    options.emit({ type: 'task.started', time: started, id, name });
-    const stream = await cache.fetchBlob(layer.descriptor, options.signal);
-    await store.blobs.ingest(stream, { digest, size });
-    stats.layersFetched++;
-    options.emit({
-      type: 'task.completed',
-      time: Date.now(),
-      id,
-      name,
-      durationMs: Date.now() - started,
-    });
-  }
+  await fetched(layer);
   const id = await unpackInto(
     store,
     parent,
@@ -172,6 +180,32 @@ async function unpackLayer(
   );
   stats.layersUnpacked++;
   return id;
+}
+
+/** A layer's blob into the store (digest checked by ingest), unless it is there. */
+async function fetchLayer(
+  store: Store,
+  cache: LoadedCache,
+  layer: ChainLayer,
+  options: ImportOptions,
+  stats: ImportStats,
+): Promise<void> {
+  const { digest, size } = layer.descriptor;
+  if (await store.blobs.has(digest)) return;
+  const id = `cache-layer-${digest.slice(7, 19)}`;
+  const started = Date.now();
+  const name = `importing cache layer ${digest} from ${cache.name}`;
+  options.emit({ type: 'task.started', time: started, id, name });
+  const stream = await cache.fetchBlob(layer.descriptor, options.signal);
+  await store.blobs.ingest(stream, { digest, size });
+  stats.layersFetched++;
+  options.emit({
+    type: 'task.completed',
+    time: Date.now(),
+    id,
+    name,
+    durationMs: Date.now() - started,
+  });
 }
 
 function signatureOf(chain: readonly ChainLayer[]): string {
