@@ -20,7 +20,11 @@ const allowed = {
   doctor: ['shared', 'rootless'],
   rootless: ['shared'],
   engine: ['shared', 'llb', 'solver', 'cache', 'exec', 'registry', 'exporter'],
+  // Cache export and import (--cache-to/--cache-from): the store's records to and from
+  // local directories, registries and the GitHub Actions cache (ADR 11).
+  'remote-cache': ['shared', 'llb', 'solver', 'cache', 'registry', 'exporter', 'engine'],
   builder: [
+    'remote-cache',
     'shared',
     'parser',
     'llb',
@@ -36,6 +40,7 @@ const allowed = {
   watch: ['shared', 'builder'],
   cli: [
     'builder',
+    'remote-cache',
     'watch',
     'doctor',
     'shared',

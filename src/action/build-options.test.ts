@@ -111,7 +111,10 @@ describe('inputs → build options', () => {
 
   it('refuses what tbuild cannot do, naming the input', async () => {
     const refused: Array<[Record<string, string>, RegExp]> = [
-      [{ 'cache-to': 'type=gha,mode=max' }, /input "cache-to": tbuild cannot export/],
+      [
+        { 'cache-to': 'type=registry,mode=all' },
+        /input "cache-to": --cache-to type=registry needs ref=/,
+      ],
       [{ annotations: 'a=b' }, /input "annotations"/],
       [{ attests: 'type=sbom' }, /input "attests"/],
       [{ sbom: 'true' }, /input "sbom"/],

@@ -1,31 +1,32 @@
 /**
- * The seam for `cache-from` and `cache-to`. tbuild cannot export or import its cache yet
- * (the cache-export work adds `--cache-from/--cache-to` with registry, local and gha
- * types); until then either input fails the step with a message naming it, rather than a
- * build that silently runs without the cache it was told to use.
- *
- * When the builder takes cache options, this is the one function to change: parse each
- * entry with the builder's cache spec parser and return them as `BuildOptions` fields
- * (`type=gha` reads ACTIONS_RESULTS_URL and ACTIONS_RUNTIME_TOKEN from the run's env, which
- * the action passes through unchanged).
+ * `cache-from` and `cache-to`, as docker/build-push-action takes them: one buildx cache
+ * spec per line (`type=gha,mode=max`, `type=registry,ref=…`, a bare image reference),
+ * parsed by the builder's spec parser. `type=gha` reads ACTIONS_RESULTS_URL and
+ * ACTIONS_RUNTIME_TOKEN from the run's environment, which the action passes through.
  */
-import type { BuildOptions } from '../builder/index.ts';
+import { parseCacheSpec, type BuildOptions } from '../builder/index.ts';
 import { InputError } from './errors.ts';
 import type { Inputs } from './inputs.ts';
 
 export function cacheOptions(
   inputs: Pick<Inputs, 'cache-from' | 'cache-to'>,
-): Partial<BuildOptions> {
-  for (const name of ['cache-from', 'cache-to'] as const) {
-    const entries = inputs[name];
-    if (entries.length > 0)
-      throw new InputError(
-        name,
-        `tbuild cannot ${name === 'cache-from' ? 'import' : 'export'} build cache yet (${entries.join('; ')})`,
-        {
-          hint: `Remove ${name}: tbuild keeps its cache in its store, which persists across the steps of a job. Cache export and import (registry, local, gha) are planned.`,
-        },
-      );
-  }
-  return {};
+): Pick<BuildOptions, 'cacheFrom' | 'cacheTo'> {
+  const parse = (name: 'cache-from' | 'cache-to') =>
+    inputs[name].map((spec) => {
+      try {
+        return parseCacheSpec(spec, name === 'cache-from' ? 'from' : 'to');
+      } catch (error) {
+        const hint = (error as { hint?: string }).hint;
+        throw new InputError(name, (error as Error).message, {
+          ...(hint ? { hint } : {}),
+          cause: error,
+        });
+      }
+    });
+  const cacheFrom = parse('cache-from');
+  const cacheTo = parse('cache-to');
+  return {
+    ...(cacheFrom.length ? { cacheFrom } : {}),
+    ...(cacheTo.length ? { cacheTo } : {}),
+  };
 }

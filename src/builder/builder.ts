@@ -33,6 +33,17 @@ import { writeOutputs } from './outputs/write-outputs.ts';
 import { prepareBuild, releasePrepared, type PreparedBuild } from './prepare.ts';
 import { buildMetadata, indexMetadata, recordSteps, writeResultFiles } from './result.ts';
 import { task } from './task.ts';
+import {
+  exportCaches,
+  inlineCacheValue,
+  InlineCacheKey,
+  loadCaches,
+  withImportedCaches,
+  type CacheEnvironment,
+  type LoadedCache,
+} from '../remote-cache/index.ts';
+import type { Ref } from '../engine/types.ts';
+import type { Digest } from '../shared/digest.ts';
 import type { BuilderOptions, BuildOptions, BuildResult, BuildRun } from './types.ts';
 
 export interface Builder {
@@ -241,6 +252,8 @@ async function runBuild(
       registry: session.registry,
       onWarning: (message) => emit({ type: 'warning', time: Date.now(), message }),
     });
+    // Caches are read (their configs only) while the Dockerfile is lowered.
+    const caches = loadImports(session, options, emit, signal, run);
     const lowered = await lowerPlatforms(prepared, images, emit);
     const definitions = lowered.map((l) => l.definition);
     await hostReady;
@@ -249,7 +262,7 @@ async function runBuild(
     emit({ type: 'build.started', time: started, target: options.target });
     await session.cleanup();
     if (run.changedPaths !== undefined) session.contexts.noteChanges(run.changedPaths);
-    const worker = createWorker(
+    const engineWorker = createWorker(
       {
         store,
         executor,
@@ -273,6 +286,14 @@ async function runBuild(
       },
       definitions.length === 1 ? definitions[0]! : mergeDefinitions(definitions),
     );
+    const imported = await caches;
+    const worker = imported.length
+      ? {
+          ...engineWorker,
+          cache: withImportedCaches(engineWorker.cache, store, imported, { emit, signal }).cache,
+        }
+      : engineWorker;
+    const keys = new Set<Digest>();
     const solved = await solvePlatforms(
       options.platforms.length === 1
         ? session.solver
@@ -287,21 +308,29 @@ async function runBuild(
         // Steps are remembered per Dockerfile and platform, to say why one misses next time.
         historyScope: (platform) => `${options.dockerfilePath}\0${formatPlatform(platform)}`,
         history: keyHistoryOf(store),
+        onKeys: (solvedKeys) => {
+          for (const key of solvedKeys.values()) keys.add(key as Digest);
+        },
       },
     );
-    await worker.flush();
+    await engineWorker.flush();
     const committed = await task(emit, 'exporting to image', async (status) => {
       const built = await Promise.all(
         solved.map(async (result, i) => ({
           platform: options.platforms[i]!,
-          image: await status(exportingStatus(options.platforms, i), () =>
-            commitImage(store, result, lowered[i]!.image, {
-              ociMediaTypes: false,
-              localLayers: true,
-              ...(options.sourceDateEpoch !== undefined
-                ? { sourceDateEpoch: options.sourceDateEpoch }
-                : {}),
-            }),
+          image: await status(exportingStatus(options.platforms, i), async () =>
+            commitImage(
+              store,
+              result,
+              await withInlineCache(options, store, keys, result, lowered[i]!.image),
+              {
+                ociMediaTypes: false,
+                localLayers: true,
+                ...(options.sourceDateEpoch !== undefined
+                  ? { sourceDateEpoch: options.sourceDateEpoch }
+                  : {}),
+              },
+            ),
           ),
         })),
       );
@@ -322,7 +351,7 @@ async function runBuild(
       stdout: run.stdout,
     };
     // The metadata names the pushed manifest, when the build pushed one.
-    const metadata =
+    const produced =
       committed.kind === 'image'
         ? buildMetadata(
             (await writeOutputs({ ...outputs, committed: committed.image })) ?? committed.image,
@@ -333,6 +362,23 @@ async function runBuild(
               committed.index,
             options,
           );
+    const exported = await exportCaches(
+      options.cacheTo,
+      {
+        store,
+        keys,
+        roots:
+          committed.kind === 'image'
+            ? [committed.image.snapshot]
+            : committed.index.images.map((i) => i.image.snapshot),
+      },
+      cacheEnvironment(session, options, emit, signal, run),
+    );
+    const caching = {
+      ...(exported.length ? { 'tbuild.cache.exported': exported } : {}),
+      ...(imported.length ? { 'tbuild.cache.imported': imported.map((c) => c.name) } : {}),
+    };
+    const metadata = { ...produced, ...caching };
     await writeResultFiles(options, metadata);
     ok = true;
     const result: BuildResult = {
@@ -352,6 +398,57 @@ async function runBuild(
     await executor.close?.();
     emit({ type: 'build.completed', time: Date.now(), durationMs: Date.now() - started, ok });
   }
+}
+
+function cacheEnvironment(
+  session: BuildSession,
+  options: PreparedBuild['options'],
+  emit: ProgressSink,
+  signal: AbortSignal,
+  run: BuildRun,
+): CacheEnvironment {
+  return {
+    registry: session.registry,
+    cwd: run.cwd ?? options.contextDir,
+    env: run.env ?? {},
+    platform: options.platform,
+    emit,
+    signal,
+  };
+}
+
+/** The `--cache-from` caches that could be read (none without the flag: no work at all). */
+function loadImports(
+  session: BuildSession,
+  options: PreparedBuild['options'],
+  emit: ProgressSink,
+  signal: AbortSignal,
+  run: BuildRun,
+): Promise<LoadedCache[]> {
+  if (options.cacheFrom.length === 0) return Promise.resolve([]);
+  const loading = loadCaches(
+    options.cacheFrom,
+    cacheEnvironment(session, options, emit, signal, run),
+  );
+  loading.catch(() => undefined);
+  return loading;
+}
+
+/** The image config with the inline cache of its layers, for `--cache-to type=inline`. */
+async function withInlineCache(
+  options: PreparedBuild['options'],
+  store: Store,
+  keys: ReadonlySet<Digest>,
+  result: Ref | null,
+  config: ImageConfig,
+): Promise<ImageConfig> {
+  const value = await inlineCacheValue(
+    options.cacheTo,
+    store,
+    keys,
+    result?.kind === 'snapshot' ? result.id : null,
+  );
+  return value === undefined ? config : ({ ...config, [InlineCacheKey]: value } as ImageConfig);
 }
 
 /**

@@ -14,6 +14,7 @@ import { parseAllow } from './specs/run-flags.ts';
 import type { RemoteContext } from './remote-context.ts';
 import type {
   BuildOptions,
+  CacheSpec,
   BuildRun,
   Entitlement,
   HostEntry,
@@ -41,6 +42,10 @@ export interface ResolvedBuildOptions {
   readonly buildPlatform: Platform;
   readonly noCache: boolean;
   readonly noCacheFilter: readonly string[];
+  /** `--cache-from`, local paths absolute. */
+  readonly cacheFrom: readonly CacheSpec[];
+  /** `--cache-to`, local paths absolute. */
+  readonly cacheTo: readonly CacheSpec[];
   readonly pull: boolean;
   /** Every output, with names filled in from the tags and `push` merged in. */
   readonly outputs: readonly OutputSpec[];
@@ -147,6 +152,8 @@ async function resolveWithContext(
     buildPlatform: hostPlatform(),
     noCache: options.noCache ?? false,
     noCacheFilter: [...(options.noCacheFilter ?? [])],
+    cacheFrom: (options.cacheFrom ?? []).map((spec) => absoluteCachePaths(spec, at.cwd)),
+    cacheTo: (options.cacheTo ?? []).map((spec) => absoluteCachePaths(spec, at.cwd)),
     pull: options.pull ?? false,
     outputs: resolveOutputs(options.outputs ?? [], options.push ?? false, tags),
     load: options.load ?? false,
@@ -183,6 +190,15 @@ function displayName(file: string, contextDir: string, given: string | undefined
   if (given && given !== '-') return given;
   const rel = path.relative(contextDir, file);
   return rel.startsWith('..') ? file : rel;
+}
+
+/** A local cache's `src`/`dest` from the caller's working directory. */
+function absoluteCachePaths(spec: CacheSpec, cwd: string): CacheSpec {
+  if (spec.type !== 'local') return spec;
+  const attrs = { ...spec.attrs };
+  for (const name of ['src', 'dest'] as const)
+    if (attrs[name] !== undefined) attrs[name] = path.resolve(cwd, attrs[name]);
+  return { type: spec.type, attrs };
 }
 
 function checkNetwork(network: string, allow: readonly Entitlement[]): NetworkMode {

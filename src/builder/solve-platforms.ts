@@ -22,6 +22,8 @@ export interface SolvePlatformsOptions {
   emit: ProgressSink;
   history: KeyHistory;
   historyScope: (platform: Platform) => string;
+  /** Hears each graph's cache keys (vertex digest → key) once it is solved. */
+  onKeys?: (keys: ReadonlyMap<string, string>) => void;
 }
 
 /** One Definition holding every graph's vertices and metadata, for the shared worker. */
@@ -70,6 +72,10 @@ export async function solvePlatforms<R = Ref>(
           signal: controller.signal,
           onProgress: emit(graph),
           history: { scope: options.historyScope(graph.platform), store: options.history },
+        })
+        .then((solved) => {
+          options.onKeys?.(solved.keys);
+          return solved;
         })
         .catch((error: unknown) => {
           if (!controller.signal.aborted) firstError ??= error;

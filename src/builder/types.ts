@@ -10,6 +10,9 @@ import type { Digest } from '../shared/digest.ts';
 import type { Descriptor } from '../shared/oci.ts';
 import type { ProgressSink } from '../shared/progress.ts';
 import type { SourceLocation } from '../shared/errors.ts';
+import type { CacheSpec } from '../remote-cache/index.ts';
+
+export type { CacheSpec, CacheType } from '../remote-cache/index.ts';
 
 /** Options of the builder itself: what every build it runs shares. */
 export interface BuilderOptions {
@@ -78,6 +81,13 @@ export interface BuildOptions {
   noCache?: boolean;
   /** Stages not to take from the cache. */
   noCacheFilter?: readonly string[];
+  /**
+   * Caches to import (`--cache-from`, buildx syntax through `parseCacheSpec`): local
+   * directories, registry refs, images with an inline cache, the GitHub Actions cache.
+   */
+  cacheFrom?: readonly CacheSpec[];
+  /** Where to export the build's cache (`--cache-to`). */
+  cacheTo?: readonly CacheSpec[];
   /** Always look for newer base images in their registry. */
   pull?: boolean;
   outputs?: readonly OutputSpec[];
@@ -162,6 +172,10 @@ export interface BuildMetadata {
   'containerimage.config.digest'?: Digest;
   'containerimage.descriptor': Descriptor;
   'image.name'?: string;
+  /** Where `--cache-to` wrote the cache (tbuild's own key; buildx writes none). */
+  'tbuild.cache.exported'?: string[];
+  /** The `--cache-from` caches that could be read. */
+  'tbuild.cache.imported'?: string[];
 }
 
 export interface BuildResult {

@@ -98,8 +98,8 @@ export function createSnapshotStore(
       withTransaction(db, () => {
         requireRow(id);
         db.prepare(
-          'UPDATE snapshots SET committed = 1, size = ?, diff_id = COALESCE(?, diff_id), last_used_at = ? WHERE id = ?',
-        ).run(size, meta?.diffId ?? null, Date.now(), id);
+          'UPDATE snapshots SET committed = 1, size = ?, diff_id = COALESCE(?, diff_id), created_at = COALESCE(?, created_at), last_used_at = ? WHERE id = ?',
+        ).run(size, meta?.diffId ?? null, meta?.createdAt ?? null, Date.now(), id);
       });
       return toInfo(requireRow(id));
     },

@@ -61,8 +61,11 @@ export interface SnapshotStore {
   readonly dir: string;
   /** A new, empty, uncommitted snapshot on top of `parent`. */
   create(parent: SnapshotId | null, description?: string): Promise<SnapshotInfo>;
-  /** Freeze a snapshot: it is never written again. Records its size. */
-  commit(id: SnapshotId, meta?: { diffId?: Digest }): Promise<SnapshotInfo>;
+  /**
+   * Freeze a snapshot: it is never written again. Records its size. `createdAt` keeps the
+   * time of the layer it was unpacked from (an imported cache), which image history uses.
+   */
+  commit(id: SnapshotId, meta?: { diffId?: Digest; createdAt?: number }): Promise<SnapshotInfo>;
   get(id: SnapshotId): SnapshotInfo | undefined;
   /** The snapshot and its ancestors, nearest first (the overlay lowerdir order). */
   chain(id: SnapshotId): SnapshotInfo[];

@@ -167,7 +167,10 @@ export function createImageProvider(options: {
   };
 }
 
-/** Unpack one layer blob into a new snapshot on `parent`, checking its diff_id. */
+/**
+ * Unpack one layer blob into a new snapshot on `parent`, checking its diff_id; `createdAt`
+ * keeps the layer's own creation time (a layer from an imported cache).
+ */
 export async function unpackInto(
   store: Store,
   parent: SnapshotId | null,
@@ -177,6 +180,7 @@ export async function unpackInto(
   size: number,
   what: string,
   onWarning?: (message: string) => void,
+  createdAt?: number,
 ): Promise<SnapshotId> {
   const snapshot = await store.snapshots.create(parent, `layer ${diffId.slice(7, 19)} of ${what}`);
   try {
@@ -199,7 +203,10 @@ export async function unpackInto(
         `${what}: device nodes ${names.join(', ')}${more} left out of the unpacked layer: a rootless build cannot create them (the image's layer still has them)`,
       );
     }
-    const committed = await store.snapshots.commit(snapshot.id, { diffId });
+    const committed = await store.snapshots.commit(snapshot.id, {
+      diffId,
+      ...(createdAt !== undefined ? { createdAt } : {}),
+    });
     const compression = mediaType.endsWith('gzip')
       ? 'gzip'
       : mediaType.endsWith('zstd')

@@ -205,16 +205,8 @@ describe('inputs tbuild does not support', () => {
   afterAll(() => rm(workspace, { recursive: true, force: true }));
 
   it.each([
-    [
-      'cache-from',
-      'type=gha',
-      /input "cache-from": tbuild cannot import build cache yet \(type=gha\)/,
-    ],
-    [
-      'cache-to',
-      'type=registry,ref=r/app:cache',
-      /input "cache-to": tbuild cannot export build cache yet/,
-    ],
+    ['cache-from', 'type=local', /input "cache-from": --cache-from type=local needs src=/],
+    ['cache-to', 'type=registry,mode=all', /input "cache-to": --cache-to type=registry needs ref=/],
     [
       'provenance',
       'mode=max',

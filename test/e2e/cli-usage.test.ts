@@ -63,7 +63,9 @@ describe('exit status', () => {
     ['a --platform that is not Linux', ['build', '--platform=windows/amd64', 'app']],
     ['an unknown output type', ['build', '-o', 'type=nope', 'app']],
     ['a build-arg without a name', ['build', '--build-arg', '=x', 'app']],
-    ['an unsupported flag', ['build', '--cache-from', 'type=local,src=x', 'app']],
+    ['an unsupported flag', ['build', '--sbom=true', 'app']],
+    ['a --cache-to without its destination', ['build', '--cache-to', 'type=local', 'app']],
+    ['a bad --cache-to mode', ['build', '--cache-to', 'type=local,dest=c,mode=all', 'app']],
     ['an unknown prune filter', ['prune', '-f', '--filter', 'foo=1']],
   ])('is 125 for %s, with a one-line error and a hint', async (_what, args) => {
     const run = await runTbuild(['--root', store, ...args], { cwd: context });

@@ -4,6 +4,7 @@
  * share these parsers.
  */
 export { refuseAttestation } from './attestations.ts';
+export { CACHE_TYPES, parseCacheSpec } from './cache.ts';
 export { splitCsvRecord, parseAttributes } from './csv.ts';
 export { parseKeyValues, parseNamedValues } from './key-values.ts';
 export { OUTPUT_TYPES, parseOutputSpec } from './outputs.ts';

@@ -8,6 +8,7 @@ import {
   parseAllow,
   parseKeyValues,
   parseNamedValues,
+  parseCacheSpec,
   parseOutputSpec,
   parseRamSize,
   parseSecrets,
@@ -101,6 +102,8 @@ export async function parseBuildFlags(
     noCacheFilter: flags.noCacheFilter ?? [],
     pull: flags.pull ?? false,
     outputs: (flags.output ?? []).map(parseOutputSpec),
+    cacheFrom: (flags.cacheFrom ?? []).map((spec) => parseCacheSpec(spec, 'from')),
+    cacheTo: (flags.cacheTo ?? []).map((spec) => parseCacheSpec(spec, 'to')),
     push: flags.push ?? false,
     load: flags.load ?? false,
     ...(flags.iidfile !== undefined ? { iidfile: flags.iidfile } : {}),
@@ -160,10 +163,6 @@ function progressMode(value: string | undefined, quiet: boolean, env: Env): Prog
 
 /** Flags that are accepted but do nothing here, and unsupported ones, as usage errors or warnings. */
 function collectWarnings(flags: BuildFlags): string[] {
-  if (flags.cacheFrom?.length || flags.cacheTo?.length)
-    throw new UsageError('--cache-from and --cache-to are not supported yet', {
-      hint: 'tbuild keeps its cache in its store (--root); exporting and importing it is planned.',
-    });
   const warnings = (flags.ignored ?? []).map(
     (flag) =>
       `--${flag} is ignored: it applies to docker's legacy builder, not to BuildKit or tbuild`,

@@ -131,8 +131,18 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
     describe: 'Provenance attestation: only false is accepted (none is made yet)',
   },
   sbom: { type: 'string', describe: 'SBOM attestation: only false is accepted (none is made yet)' },
-  'cache-from': { type: 'string', requiresArg: true, hidden: true, describe: 'Not supported yet' },
-  'cache-to': { type: 'string', requiresArg: true, hidden: true, describe: 'Not supported yet' },
+  'cache-from': {
+    type: 'string',
+    requiresArg: true,
+    describe:
+      'Import build cache: type=local,src=DIR | type=registry,ref=REF | REF | type=gha; repeatable',
+  },
+  'cache-to': {
+    type: 'string',
+    requiresArg: true,
+    describe:
+      'Export build cache: type=local,dest=DIR | type=registry,ref=REF | type=inline | type=gha, with mode=min|max; repeatable',
+  },
   ...Object.fromEntries(
     LEGACY_FLAGS.map(([name, type, alias]) => [
       name,
