@@ -199,7 +199,7 @@ export async function checkStore(store: Store, options: CheckOptions = {}): Prom
     // 3. Images name blobs and a snapshot that exist.
     const images = store.images.list();
     for (const image of images) {
-      const problem = await imageProblem(store, image, usable, exists);
+      const problem = await imageProblem(store, image, usable, exists, bad);
       if (!problem) continue;
       let repaired: string | undefined;
       if (repair) {
@@ -252,6 +252,7 @@ async function imageProblem(
   image: { manifest: Digest; config: Digest; snapshot: SnapshotId | null },
   usable: (digest: Digest) => Promise<boolean>,
   exists: (id: SnapshotId) => boolean,
+  corrupt: ReadonlySet<Digest>,
 ): Promise<{ kind: FindingKind; message: string } | undefined> {
   if (!(await usable(image.manifest)))
     return {
@@ -269,10 +270,26 @@ async function imageProblem(
     return { kind: 'missing-blob', message: `manifest blob ${image.manifest} is not valid JSON` };
   }
   // An index's other platforms may be absent by design (a pull keeps one): only a plain
-  // manifest's layers must all be there.
+  // manifest's layers must all be there. The store's own manifests list built layers
+  // uncompressed, by diff ID, with no blob written until an output needs one (ADR 12):
+  // the image's snapshot chain holds those.
+  const local = new Set(
+    image.snapshot === null ? [] : store.snapshots.chain(image.snapshot).map((s) => s.diffId),
+  );
   for (const layer of Array.isArray(top.layers) ? top.layers : []) {
+    const unwritten =
+      layer.mediaType !== undefined &&
+      isUncompressedLayer(layer.mediaType) &&
+      local.has(layer.digest) &&
+      !corrupt.has(layer.digest) &&
+      !(await store.blobs.has(layer.digest));
+    if (unwritten) continue;
     if (!(await usable(layer.digest)))
       return { kind: 'missing-blob', message: `layer blob ${layer.digest} is missing or corrupt` };
   }
   return undefined;
+}
+
+function isUncompressedLayer(mediaType: string): boolean {
+  return !mediaType.endsWith('gzip') && !mediaType.endsWith('zstd');
 }

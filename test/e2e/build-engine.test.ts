@@ -105,7 +105,8 @@ describe('tbuild build with the engine', () => {
     );
     expect(attrs(files, 'srv/app/latest')).toBe('link->greeting.txt 777 0:0');
     expect(attrs(files, 'srv/app/conf/config.txt')).toBe('file 640 1500:2000');
-    expect(attrs(files, 'srv/app/conf')).toBe('dir 755 1500:2000');
+    // BuildKit 28 gives the directories a COPY creates its numeric --chmod (checked with Docker 28.5).
+    expect(attrs(files, 'srv/app/conf')).toBe('dir 640 1500:2000');
     expect(readFileSync(path.join(files, 'srv/bundle/inner/readme'), 'utf8')).toBe(
       'from the tarball\n',
     );
