@@ -738,9 +738,9 @@ function encodeEntryHeader(entry) {
   const records = [];
   const fitsName = isPlainAscii(name) && Buffer.byteLength(name) <= 100;
   if (!fitsName) records.push(paxRecord("path", Buffer.from(name)));
-  const link5 = entry.linkpath ?? "";
-  if (link5 !== "" && !(isPlainAscii(link5) && Buffer.byteLength(link5) <= 100)) {
-    records.push(paxRecord("linkpath", Buffer.from(link5)));
+  const link6 = entry.linkpath ?? "";
+  if (link6 !== "" && !(isPlainAscii(link6) && Buffer.byteLength(link6) <= 100)) {
+    records.push(paxRecord("linkpath", Buffer.from(link6)));
   }
   if (entry.size > MAX_OCTAL_11) records.push(paxRecord("size", Buffer.from(String(entry.size))));
   if (entry.uid > MAX_OCTAL_7) records.push(paxRecord("uid", Buffer.from(String(entry.uid))));
@@ -761,7 +761,7 @@ function encodeEntryHeader(entry) {
     gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
     size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
     mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
-    linkname: link5 !== "" && isPlainAscii(link5) && Buffer.byteLength(link5) <= 100 ? link5 : "",
+    linkname: link6 !== "" && isPlainAscii(link6) && Buffer.byteLength(link6) <= 100 ? link6 : "",
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0
   });
@@ -1010,9 +1010,9 @@ async function readXattrs(dir, pattern = "-") {
 async function writeXattrs(map) {
   if (map.size === 0) return;
   const parts = [];
-  for (const [path34, attrs] of map) {
+  for (const [path36, attrs] of map) {
     if (attrs.size === 0) continue;
-    parts.push(Buffer.from(`# file: ${escapeName(path34)}
+    parts.push(Buffer.from(`# file: ${escapeName(path36)}
 `));
     for (const [name, value] of attrs) {
       parts.push(Buffer.from(`${escapeName(name)}=0s${value.toString("base64")}
@@ -1124,8 +1124,8 @@ async function compressLayerTar(tar, out, options) {
   };
 }
 async function* generateLayerTar(diffDir, options = {}) {
-  const clamp = (stat13) => {
-    const seconds2 = Math.floor(stat13.mtimeMs / 1e3);
+  const clamp = (stat14) => {
+    const seconds2 = Math.floor(stat14.mtimeMs / 1e3);
     const epoch = options.sourceDateEpoch;
     return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds2, epoch) : seconds2;
   };
@@ -1179,66 +1179,66 @@ async function* generateLayerTar(diffDir, options = {}) {
   }
   yield endOfArchive();
 }
-function whiteoutEntry(path34, mtime, uid = 0, gid = 0) {
-  return { path: path34, type: "file", mode: 384, uid, gid, size: 0, mtime };
+function whiteoutEntry(path36, mtime, uid = 0, gid = 0) {
+  return { path: path36, type: "file", mode: 384, uid, gid, size: 0, mtime };
 }
 async function toTarEntry(item, mtime, attrs, firstLinks) {
-  const { stat: stat13, rel } = item;
-  if (stat13.isCharacterDevice() && stat13.rdev === 0) {
+  const { stat: stat14, rel } = item;
+  if (stat14.isCharacterDevice() && stat14.rdev === 0) {
     const slash = rel.lastIndexOf("/");
     const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
-    return whiteoutEntry(name, mtime, stat13.uid, stat13.gid);
+    return whiteoutEntry(name, mtime, stat14.uid, stat14.gid);
   }
   const xattrs = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
   const base = {
     path: rel,
     type: "file",
-    mode: stat13.mode & 4095,
-    uid: stat13.uid,
-    gid: stat13.gid,
+    mode: stat14.mode & 4095,
+    uid: stat14.uid,
+    gid: stat14.gid,
     size: 0,
     mtime,
     ...xattrs.size > 0 ? { xattrs } : {}
   };
-  if (stat13.isDirectory()) return { ...base, type: "dir" };
-  if (stat13.isSymbolicLink())
+  if (stat14.isDirectory()) return { ...base, type: "dir" };
+  if (stat14.isSymbolicLink())
     return { ...base, type: "symlink", linkpath: await readlink(item.abs) };
-  if (stat13.isFIFO()) return { ...base, type: "fifo" };
-  if (stat13.isCharacterDevice() || stat13.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat13.rdev);
-    const type = stat13.isCharacterDevice() ? "char" : "block";
+  if (stat14.isFIFO()) return { ...base, type: "fifo" };
+  if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat14.rdev);
+    const type = stat14.isCharacterDevice() ? "char" : "block";
     return { ...base, type, devmajor: major, devminor: minor };
   }
-  if (!stat13.isFile()) return void 0;
-  if (stat13.nlink > 1) {
-    const key = `${stat13.dev}:${stat13.ino}`;
+  if (!stat14.isFile()) return void 0;
+  if (stat14.nlink > 1) {
+    const key = `${stat14.dev}:${stat14.ino}`;
     const first = firstLinks.get(key);
     if (first !== void 0) return { ...base, type: "link", linkpath: first };
     firstLinks.set(key, rel);
   }
-  return { ...base, size: stat13.size };
+  return { ...base, size: stat14.size };
 }
-function readSmallFile(path34) {
+function readSmallFile(path36) {
   try {
-    return Promise.resolve(readFileSync5(path34));
+    return Promise.resolve(readFileSync5(path36));
   } catch (error) {
     return Promise.reject(error);
   }
 }
-function changedSize(path34) {
-  return new LayerWriteError(`file ${path34} changed size while its layer was being written`);
+function changedSize(path36) {
+  return new LayerWriteError(`file ${path36} changed size while its layer was being written`);
 }
-function exactSize(path34, data, size) {
-  if (data.length < size) throw changedSize(path34);
+function exactSize(path36, data, size) {
+  if (data.length < size) throw changedSize(path36);
   return data.subarray(0, size);
 }
-async function* streamContent(path34, size) {
+async function* streamContent(path36, size) {
   let read = 0;
-  for await (const chunk of createReadStream2(path34, { end: size - 1 })) {
+  for await (const chunk of createReadStream2(path36, { end: size - 1 })) {
     read += chunk.length;
     yield chunk;
   }
-  if (read !== size) throw changedSize(path34);
+  if (read !== size) throw changedSize(path36);
 }
 var READ_AHEAD_FILE, SYNC_READ_FILE, READ_AHEAD_ENTRIES, READ_AHEAD_BYTES;
 var init_layer_writer = __esm({
@@ -1471,14 +1471,14 @@ var init_safe_tree = __esm({
         for (const part of parent.split("/")) {
           current = current === "" ? part : `${current}/${part}`;
           if (this.#dirs.has(current)) continue;
-          const stat13 = await lstat4(this.abs(current)).catch((err) => {
+          const stat14 = await lstat4(this.abs(current)).catch((err) => {
             if (err.code === "ENOENT") return void 0;
             throw err;
           });
-          if (stat13 === void 0) await mkdir3(this.abs(current), { mode: 493 });
-          else if (stat13.isSymbolicLink()) {
+          if (stat14 === void 0) await mkdir3(this.abs(current), { mode: 493 });
+          else if (stat14.isSymbolicLink()) {
             throw new PathEscapeError(entryName, `would be written through the symlink "${current}"`);
-          } else if (!stat13.isDirectory()) {
+          } else if (!stat14.isDirectory()) {
             throw new PathEscapeError(entryName, `has a parent "${current}" that is not a directory`);
           }
           this.#dirs.add(current);
@@ -1490,14 +1490,14 @@ var init_safe_tree = __esm({
        * Returns whether a directory was kept.
        */
       async prepare(rel, keepDirectory) {
-        const path34 = this.abs(rel);
-        const stat13 = await lstat4(path34).catch((err) => {
+        const path36 = this.abs(rel);
+        const stat14 = await lstat4(path36).catch((err) => {
           if (err.code === "ENOENT") return void 0;
           throw err;
         });
-        if (stat13 === void 0) return false;
-        if (stat13.isDirectory() && keepDirectory) return true;
-        await rm2(path34, { recursive: true, force: true });
+        if (stat14 === void 0) return false;
+        if (stat14.isDirectory() && keepDirectory) return true;
+        await rm2(path36, { recursive: true, force: true });
         this.#forget(rel);
         return false;
       }
@@ -1516,13 +1516,13 @@ __export(special_files_exports, {
   makeWhiteouts: () => makeWhiteouts
 });
 import { link } from "node:fs/promises";
-async function makeNode(path34, type, mode, major = 0, minor = 0) {
+async function makeNode(path36, type, mode, major = 0, minor = 0) {
   const code2 = type === "char" ? "c" : type === "block" ? "b" : "p";
   const numbers = type === "fifo" ? [] : [String(major), String(minor)];
   try {
-    await runTool("mknod", ["-m", (mode & 4095).toString(8), path34, code2, ...numbers]);
+    await runTool("mknod", ["-m", (mode & 4095).toString(8), path36, code2, ...numbers]);
   } catch (err) {
-    if (err instanceof ToolError) throw new DeviceNodeError(path34, err.message, { cause: err });
+    if (err instanceof ToolError) throw new DeviceNodeError(path36, err.message, { cause: err });
     throw err;
   }
 }
@@ -1530,7 +1530,7 @@ async function makeWhiteouts(paths) {
   const [first, ...rest] = paths;
   if (first === void 0) return;
   await makeNode(first, "char", 0);
-  for (const path34 of rest) await link(first, path34);
+  for (const path36 of rest) await link(first, path36);
 }
 var init_special_files = __esm({
   "src/exporter/special-files.ts"() {
@@ -1598,11 +1598,11 @@ function applyExtended(raw, ext) {
   for (const [key, value] of ext) {
     if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
   }
-  const path34 = ext.get("path")?.toString("utf8") ?? raw.name;
+  const path36 = ext.get("path")?.toString("utf8") ?? raw.name;
   const linkpath = ext.get("linkpath")?.toString("utf8") ?? raw.linkname;
   return {
-    path: path34,
-    type: type === "file" && path34.endsWith("/") ? "dir" : type,
+    path: path36,
+    type: type === "file" && path36.endsWith("/") ? "dir" : type,
     mode: raw.mode & 4095,
     uid: num("uid", raw.uid),
     gid: num("gid", raw.gid),
@@ -1756,34 +1756,34 @@ async function applyEntry(state, entry, body) {
     state.whiteouts.push(target);
     return;
   }
-  const path34 = tree.abs(rel);
+  const path36 = tree.abs(rel);
   const keptDir = await tree.prepare(rel, entry.type === "dir");
   switch (entry.type) {
     case "dir":
-      if (!keptDir) await mkdir4(path34, { mode: 448 });
+      if (!keptDir) await mkdir4(path36, { mode: 448 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
     case "file":
-      await writeFile(path34, body);
+      await writeFile(path36, body);
       break;
     case "symlink":
-      await symlink(entry.linkpath ?? "", path34);
+      await symlink(entry.linkpath ?? "", path36);
       break;
     case "link":
-      await link2(await resolveHardLink(tree, entry), path34);
+      await link2(await resolveHardLink(tree, entry), path36);
       break;
     default:
       if (state.userns && entry.type !== "fifo") {
         state.skippedDevices.push(rel);
         return;
       }
-      await makeNode(path34, entry.type, entry.mode, entry.devmajor, entry.devminor);
+      await makeNode(path36, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
   await setMetadata(state, rel, entry);
 }
-async function writeFile(path34, body) {
-  const handle = await open4(path34, "wx", 384);
+async function writeFile(path36, body) {
+  const handle = await open4(path36, "wx", 384);
   try {
     for await (const chunk of body) await handle.write(chunk);
   } finally {
@@ -1794,26 +1794,26 @@ async function resolveHardLink(tree, entry) {
   const target = cleanEntryPath(entry.linkpath ?? "");
   if (target === "") throw new PathEscapeError(entry.path, "is a hard link to the layer root");
   await tree.ensureParent(target, entry.path);
-  const stat13 = await lstat5(tree.abs(target)).catch((err) => {
+  const stat14 = await lstat5(tree.abs(target)).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
-  if (stat13 === void 0) {
+  if (stat14 === void 0) {
     throw new PathEscapeError(
       entry.path,
       `is a hard link to "${entry.linkpath}", which is not earlier in this layer`
     );
   }
-  if (stat13.isDirectory())
+  if (stat14.isDirectory())
     throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
   return tree.abs(target);
 }
 async function setMetadata(state, rel, entry) {
-  const path34 = state.tree.abs(rel);
+  const path36 = state.tree.abs(rel);
   if (entry.type === "link") return;
-  if (state.owners) await lchown(path34, entry.uid, entry.gid).catch(explainUnmapped(entry));
-  if (entry.type !== "symlink") await chmod3(path34, entry.mode & 4095);
-  if (entry.type !== "dir") await lutimes(path34, entry.mtime, entry.mtime);
+  if (state.owners) await lchown(path36, entry.uid, entry.gid).catch(explainUnmapped(entry));
+  if (entry.type !== "symlink") await chmod3(path36, entry.mode & 4095);
+  if (entry.type !== "dir") await lutimes(path36, entry.mtime, entry.mtime);
   for (const [name, value] of entry.xattrs ?? []) {
     if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
   }
@@ -1868,14 +1868,14 @@ async function restoreSnapshot(store, info2) {
   if (!info2.diffId) return "it has no recorded diff id to check a blob against";
   const blobs = store.snapshots.layerBlobs(info2.id);
   if (blobs.length === 0) return "no layer blob of it is stored";
-  const { unpackLayer: unpackLayer2 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
+  const { unpackLayer: unpackLayer3 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
   let last = "no stored layer blob of it is intact";
   for (const blob of blobs) {
     if (!await store.blobs.has(blob.digest)) continue;
     const temp = await store.tempDir("restore");
     try {
       const fs = join15(temp, "fs");
-      const result = await unpackLayer2(store.blobs.stream(blob.digest), fs);
+      const result = await unpackLayer3(store.blobs.stream(blob.digest), fs);
       if (result.diffId !== info2.diffId) {
         last = `layer blob ${blob.digest} unpacks to ${result.diffId}, not ${info2.diffId}`;
         continue;
@@ -2308,20 +2308,20 @@ function parseReference(text) {
         `"${tag}" is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`
       );
   }
-  const { registry, path: path34 } = splitDomain(rest, fail);
-  if (path34.length > MAX_NAME_LENGTH)
+  const { registry, path: path36 } = splitDomain(rest, fail);
+  if (path36.length > MAX_NAME_LENGTH)
     fail(`the repository name is longer than ${MAX_NAME_LENGTH} characters`);
-  if (/^[a-f0-9]{64}$/.test(path34))
+  if (/^[a-f0-9]{64}$/.test(path36))
     fail("a repository name cannot be a 64-character hex string (did you mean @sha256:\u2026?)");
-  if (path34 !== path34.toLowerCase()) fail("repository names must be lowercase");
-  for (const component of path34.split("/")) {
+  if (path36 !== path36.toLowerCase()) fail("repository names must be lowercase");
+  for (const component of path36.split("/")) {
     if (!COMPONENT2.test(component)) {
       fail(
         `"${component}" is not a valid path component (lower-case letters, digits and single separators . _ __ -)`
       );
     }
   }
-  const repository = registry === DOCKER_HUB && !path34.includes("/") ? `library/${path34}` : path34;
+  const repository = registry === DOCKER_HUB && !path36.includes("/") ? `library/${path36}` : path36;
   const ref = { registry, repository };
   if (tag !== void 0) ref.tag = tag;
   else if (digest === void 0) ref.tag = "latest";
@@ -2335,9 +2335,9 @@ function splitDomain(name, fail) {
   if (!isDomain) return { registry: DOCKER_HUB, path: name };
   if (!DOMAIN.test(first)) fail(`"${first}" is not a valid registry host`);
   const registry = first === "index.docker.io" ? DOCKER_HUB : first;
-  const path34 = name.slice(slash + 1);
-  if (path34 === "") fail("the repository name is empty");
-  return { registry, path: path34 };
+  const path36 = name.slice(slash + 1);
+  if (path36 === "") fail("the repository name is empty");
+  return { registry, path: path36 };
 }
 function formatReference(ref) {
   let out = `${ref.registry}/${ref.repository}`;
@@ -3024,20 +3024,20 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
   const scope = openScope(engine.store);
   let pending;
   try {
-    let path34;
+    let path36;
     let unmount = async () => {
     };
     if (base.kind === "empty" && options.direct) {
       const snapshot = await engine.store.snapshots.create(null, description);
       pending = snapshot.id;
-      path34 = snapshot.dir;
+      path36 = snapshot.dir;
     } else {
       const mount = await scope.mountWritable(base, description);
       pending = mount.snapshot.id;
-      path34 = mount.path;
+      path36 = mount.path;
       unmount = mount.unmount;
     }
-    await write({ path: path34, scope });
+    await write({ path: path36, scope });
     await unmount();
     await scope.close();
     const committed = await engine.store.snapshots.commit(pending);
@@ -3137,12 +3137,12 @@ function listen(server, socket) {
 async function startAgentProxy(options) {
   const dir = await mkdtemp3(path12.join(tmpdir2(), "tbuild-ssh-"));
   const socket = path12.join(dir, "agent.sock");
-  const open6 = /* @__PURE__ */ new Set();
+  const open7 = /* @__PURE__ */ new Set();
   const server = createServer((client) => {
     const upstream = createConnection(options.agent);
     for (const s of [client, upstream]) {
-      open6.add(s);
-      s.once("close", () => open6.delete(s));
+      open7.add(s);
+      s.once("close", () => open7.delete(s));
       s.once("error", () => {
         client.destroy();
         upstream.destroy();
@@ -3162,7 +3162,7 @@ async function startAgentProxy(options) {
   return {
     socket,
     async close() {
-      for (const s of open6) s.destroy();
+      for (const s of open7) s.destroy();
       await new Promise((resolve2) => server.close(() => resolve2()));
       await rm8(dir, { recursive: true, force: true });
     }
@@ -3973,8 +3973,8 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
         const paths = action.allowWildcard && hasWildcard(action.path) ? await resolveWildcards(ctx.dest, cleanPath2(action.path)) : [action.path];
         for (const p of paths) {
           const target = await resolveInRoot2(ctx.dest, p, false);
-          const exists3 = await lstat10(target).catch(() => void 0);
-          if (!exists3 && !action.allowNotFound)
+          const exists4 = await lstat10(target).catch(() => void 0);
+          if (!exists4 && !action.allowNotFound)
             throw new FileOpError("TBUILD_RM", `cannot remove ${p}: not found`);
           await rm11(target, { recursive: true, force: true });
         }
@@ -4015,12 +4015,12 @@ async function runFileOp(engine, op, inputs, ctx, description) {
     engine,
     base,
     description,
-    async ({ path: path34, scope }) => {
+    async ({ path: path36, scope }) => {
       const sources = [];
       for (let i = 0; i < inputs.length; i++)
         sources.push(used.has(i) ? await sourceRoot(scope, inputs[i], ctx.signal) : null);
       await applyFileActions(
-        { dest: path34, tempDir: scope.tempDir, signal: ctx.signal },
+        { dest: path36, tempDir: scope.tempDir, signal: ctx.signal },
         sources,
         op.actions,
         scope.tempDir
@@ -4056,11 +4056,11 @@ __export(merge_exports, {
 });
 async function runMergeOp(engine, inputs, ctx, description) {
   const [first = { kind: "empty" }, ...rest] = inputs;
-  return writeNewSnapshot(engine, first, description, async ({ path: path34, scope }) => {
+  return writeNewSnapshot(engine, first, description, async ({ path: path36, scope }) => {
     for (const ref of rest) {
       ctx.signal.throwIfAborted();
       if (ref.kind === "empty") continue;
-      await copyTree(await scope.mountReadOnly(ref), path34, ctx.signal);
+      await copyTree(await scope.mountReadOnly(ref), path36, ctx.signal);
     }
   });
 }
@@ -4188,8 +4188,8 @@ async function createNamespace(slirpPath) {
   const holderFailed = exitPromise(holder, "unshare --net");
   try {
     const pid = await holderPid(holder, holderFailed);
-    const path34 = `/proc/${pid}/ns/net`;
-    await waitForNewNamespace(path34, holderFailed);
+    const path36 = `/proc/${pid}/ns/net`;
+    await waitForNewNamespace(path36, holderFailed);
     const slirp = spawn5(
       slirpPath,
       [
@@ -4211,7 +4211,7 @@ async function createNamespace(slirpPath) {
       slirp.kill("SIGKILL");
       throw error;
     }
-    return { path: path34, holder, slirp };
+    return { path: path36, holder, slirp };
   } catch (error) {
     holder.kill("SIGKILL");
     throw error;
@@ -4221,12 +4221,12 @@ function holderPid(holder, failed) {
   if (holder.pid !== void 0) return Promise.resolve(holder.pid);
   return failed;
 }
-async function waitForNewNamespace(path34, failed) {
+async function waitForNewNamespace(path36, failed) {
   const ours = await readlink4("/proc/self/ns/net");
   let done = false;
   failed.catch(() => done = true);
   for (let pause = 1; !done; pause = Math.min(pause * 2, 20)) {
-    const theirs = await readlink4(path34).catch(() => ours);
+    const theirs = await readlink4(path36).catch(() => ours);
     if (theirs !== ours) return;
     await Promise.race([delay(pause), failed]);
   }
@@ -4651,7 +4651,7 @@ async function createMountStubs(rootfs, requests) {
     remove: () => removeStubs(records)
   };
   try {
-    for (const request2 of requests) await createStub(rootfs, request2, records);
+    for (const request3 of requests) await createStub(rootfs, request3, records);
   } catch (err) {
     await removeStubs(records);
     throw err;
@@ -4659,15 +4659,15 @@ async function createMountStubs(rootfs, requests) {
   stubs.created = records.map((r) => r.path);
   return stubs;
 }
-async function createStub(rootfs, request2, records) {
+async function createStub(rootfs, request3, records) {
   const root = path20.resolve(rootfs);
-  const target = await resolveInRoot(root, request2.dest);
+  const target = await resolveInRoot(root, request3.dest);
   const missing = [];
   for (let p = target; p !== root && !await exists2(p); p = path20.dirname(p)) missing.unshift(p);
   for (const host of missing) {
     const parentHost = path20.dirname(host);
     const parent = await stat6(parentHost, { bigint: true });
-    const kind = host === target ? request2.kind : "dir";
+    const kind = host === target ? request3.kind : "dir";
     if (kind === "dir") await mkdir15(host, { mode: 493 });
     else await writeFile8(host, "", { mode: 420, flag: "wx" });
     records.push({
@@ -5164,11 +5164,11 @@ async function writeToDest(source, dest) {
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path34 = join16(dir, file.path);
-    await mkdir17(dirname4(path34), { recursive: true });
-    if ("data" in file) await writeFile10(path34, file.data);
-    else if (file.source) await copyFile2(file.source, path34);
-    else await pipeline4(file.open(), createWriteStream2(path34));
+    const path36 = join16(dir, file.path);
+    await mkdir17(dirname4(path36), { recursive: true });
+    if ("data" in file) await writeFile10(path36, file.data);
+    else if (file.source) await copyFile2(file.source, path36);
+    else await pipeline4(file.open(), createWriteStream2(path36));
   }
 }
 function parseImageName(name) {
@@ -5208,12 +5208,12 @@ function layoutFiles(image2, names, docker, manifests = indexDescriptors(image2,
   const addBlob = (descriptor, data) => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
-    const path34 = blobPath2(descriptor.digest);
-    if (data) files.push({ path: path34, data });
+    const path36 = blobPath2(descriptor.digest);
+    if (data) files.push({ path: path36, data });
     else {
       const { digest, size } = descriptor;
       files.push({
-        path: path34,
+        path: path36,
         size,
         open: () => image2.blobs.stream(digest),
         source: image2.blobs.path(digest)
@@ -5287,70 +5287,70 @@ async function applyLayers(layerDirs, dest, options = {}) {
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes, owners);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
-    const stat13 = await lstatOrUndefined(join17(dest, rel));
-    if (stat13?.isDirectory()) await utimes5(join17(dest, rel), seconds2, seconds2);
+    const stat14 = await lstatOrUndefined(join17(dest, rel));
+    if (stat14?.isDirectory()) await utimes5(join17(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes, owners) {
   let xattrs;
   const pending = /* @__PURE__ */ new Map();
   const firstLinks = /* @__PURE__ */ new Map();
-  for await (const { rel, abs, stat: stat13 } of walkTree(layer)) {
+  for await (const { rel, abs, stat: stat14 } of walkTree(layer)) {
     xattrs ??= await readXattrs(layer);
     const target = join17(dest, rel);
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
-    if (stat13.isCharacterDevice() && stat13.rdev === 0) {
+    if (stat14.isCharacterDevice() && stat14.rdev === 0) {
       await rm14(target, { recursive: true, force: true });
       continue;
     }
-    if (stat13.isDirectory()) {
+    if (stat14.isDirectory()) {
       if (existing && !existing.isDirectory()) await rm14(target, { force: true });
       if (existing?.isDirectory() && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
         await emptyDirectory(target);
       }
       if (!existing?.isDirectory()) await mkdir18(target);
-      dirTimes.set(rel, Math.floor(stat13.mtimeMs / 1e3));
+      dirTimes.set(rel, Math.floor(stat14.mtimeMs / 1e3));
     } else {
       if (existing) await rm14(target, { recursive: true, force: true });
-      const key = `${stat13.dev}:${stat13.ino}`;
-      const first = stat13.nlink > 1 ? firstLinks.get(key) : void 0;
+      const key = `${stat14.dev}:${stat14.ino}`;
+      const first = stat14.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
         await link4(first, target);
         continue;
       }
-      if (stat13.nlink > 1) firstLinks.set(key, target);
-      await createCopy(abs, target, stat13);
+      if (stat14.nlink > 1) firstLinks.set(key, target);
+      await createCopy(abs, target, stat14);
     }
-    await copyMetadata(target, stat13, owners);
+    await copyMetadata(target, stat14, owners);
     const kept = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
     if (kept.size > 0) pending.set(target, kept);
   }
   await writeXattrs(pending);
 }
-async function createCopy(source, target, stat13) {
-  if (stat13.isFile()) await copyFile3(source, target);
-  else if (stat13.isSymbolicLink()) await symlink4(await readlink5(source), target);
-  else if (stat13.isFIFO()) await makeNode(target, "fifo", stat13.mode);
-  else if (stat13.isCharacterDevice() || stat13.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat13.rdev);
-    await makeNode(target, stat13.isCharacterDevice() ? "char" : "block", stat13.mode, major, minor);
+async function createCopy(source, target, stat14) {
+  if (stat14.isFile()) await copyFile3(source, target);
+  else if (stat14.isSymbolicLink()) await symlink4(await readlink5(source), target);
+  else if (stat14.isFIFO()) await makeNode(target, "fifo", stat14.mode);
+  else if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat14.rdev);
+    await makeNode(target, stat14.isCharacterDevice() ? "char" : "block", stat14.mode, major, minor);
   }
 }
-async function copyMetadata(target, stat13, owners) {
-  if (stat13.isSocket()) return;
-  if (owners) await lchown5(target, stat13.uid, stat13.gid);
-  else if (stat13.isFile() && process.getuid?.() === 0)
+async function copyMetadata(target, stat14, owners) {
+  if (stat14.isSocket()) return;
+  if (owners) await lchown5(target, stat14.uid, stat14.gid);
+  else if (stat14.isFile() && process.getuid?.() === 0)
     await lchown5(target, process.getuid(), process.getgid?.() ?? 0);
-  if (!stat13.isSymbolicLink()) await chmod12(target, stat13.mode & 4095);
-  if (!stat13.isDirectory()) await lutimes3(target, stat13.atime, stat13.mtime);
+  if (!stat14.isSymbolicLink()) await chmod12(target, stat14.mode & 4095);
+  if (!stat14.isDirectory()) await lutimes3(target, stat14.atime, stat14.mtime);
 }
 async function emptyDirectory(dir) {
   for (const name of await readdir14(dir))
     await rm14(join17(dir, name), { recursive: true, force: true });
 }
-async function lstatOrUndefined(path34) {
-  return lstat12(path34).catch((err) => {
+async function lstatOrUndefined(path36) {
+  return lstat12(path36).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -5753,349 +5753,6 @@ var init_remote_context = __esm({
     init_git();
     init_errors();
     init_git_url();
-  }
-});
-
-// src/registry/body.ts
-async function* guardedChunks(body, contentLength, guard) {
-  const { limit, floor } = guard;
-  const announced = contentLength === void 0 ? NaN : Number(contentLength);
-  if (limit !== void 0 && announced > limit) {
-    body.destroy();
-    throw new RegistryResponseTooLargeError(guard.what, guard.registry, limit, announced);
-  }
-  let total = 0;
-  let windowStart = Date.now();
-  let windowBytes = 0;
-  try {
-    for await (const raw of body) {
-      const chunk = raw;
-      total += chunk.length;
-      if (limit !== void 0 && total > limit)
-        throw new RegistryResponseTooLargeError(guard.what, guard.registry, limit);
-      windowBytes += chunk.length;
-      const now = Date.now();
-      if (now - windowStart >= floor.windowMs) {
-        if (windowBytes < floor.minBytes) throw slowError(guard, windowBytes, now - windowStart);
-        windowStart = now;
-        windowBytes = 0;
-      }
-      yield chunk;
-    }
-  } catch (error) {
-    if (error.code === "UND_ERR_BODY_TIMEOUT")
-      throw slowError(guard, 0, floor.windowMs, error);
-    if (error instanceof TbuildError || !(error instanceof Error) || error.name === "AbortError")
-      throw error;
-    const code2 = error.code;
-    throw new RegistryRequestError(
-      `${guard.registry} broke off the ${guard.what}: ${code2 ?? error.message}`,
-      void 0,
-      { cause: error }
-    );
-  } finally {
-    if (!body.destroyed) body.destroy();
-  }
-}
-async function readBounded(res, guard) {
-  const chunks = [];
-  for await (const chunk of guardedChunks(res.body, res.headers["content-length"], guard))
-    chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-async function readPrefix(res, limit) {
-  const chunks = [];
-  let size = 0;
-  try {
-    for await (const raw of res.body) {
-      const chunk = raw;
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= limit) break;
-    }
-  } finally {
-    if (!res.body.destroyed) res.body.destroy();
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString("utf8");
-}
-function slowError(guard, bytes, ms, cause) {
-  const seconds2 = Math.round(ms / 100) / 10;
-  return new RegistryTimeoutError(
-    `${guard.registry} is too slow: it sent ${bytes} bytes of the ${guard.what} in ${seconds2} s (tbuild needs at least ${guard.floor.minBytes} bytes every ${guard.floor.windowMs / 1e3} s)`,
-    cause === void 0 ? {} : { cause }
-  );
-}
-var MiB, RESPONSE_LIMITS, DEFAULT_SPEED_FLOOR;
-var init_body = __esm({
-  "src/registry/body.ts"() {
-    "use strict";
-    init_errors();
-    init_errors3();
-    MiB = 1024 * 1024;
-    RESPONSE_LIMITS = {
-      manifest: 4 * MiB,
-      config: 8 * MiB,
-      token: 1 * MiB,
-      /** Error bodies are read this far for their message; the rest is dropped. */
-      errorBody: 64 * 1024
-    };
-    DEFAULT_SPEED_FLOOR = { minBytes: 1024, windowMs: 3e4 };
-  }
-});
-
-// src/registry/www-authenticate.ts
-function parseWwwAuthenticate(header2) {
-  const challenges = [];
-  let i = 0;
-  const n = header2.length;
-  const skipSpace = () => {
-    while (i < n && (header2[i] === " " || header2[i] === "	" || header2[i] === ",")) i++;
-  };
-  const readToken = () => {
-    const start = i;
-    while (i < n && !/[\s,=]/.test(header2[i])) i++;
-    return header2.slice(start, i);
-  };
-  while (i < n) {
-    skipSpace();
-    const scheme = readToken();
-    if (scheme === "") break;
-    const challenge = { scheme: scheme.toLowerCase(), params: {} };
-    challenges.push(challenge);
-    for (; ; ) {
-      skipSpace();
-      const save = i;
-      const key = readToken();
-      while (i < n && (header2[i] === " " || header2[i] === "	")) i++;
-      if (key === "" || header2[i] !== "=") {
-        i = save;
-        break;
-      }
-      i++;
-      while (i < n && (header2[i] === " " || header2[i] === "	")) i++;
-      challenge.params[key.toLowerCase()] = readValue();
-    }
-  }
-  return challenges;
-  function readValue() {
-    if (header2[i] !== '"') {
-      const start = i;
-      while (i < n && header2[i] !== "," && !/\s/.test(header2[i])) i++;
-      return header2.slice(start, i);
-    }
-    i++;
-    let out = "";
-    while (i < n && header2[i] !== '"') {
-      if (header2[i] === "\\" && i + 1 < n) i++;
-      out += header2[i];
-      i++;
-    }
-    i++;
-    return out;
-  }
-}
-var init_www_authenticate = __esm({
-  "src/registry/www-authenticate.ts"() {
-    "use strict";
-  }
-});
-
-// src/registry/auth.ts
-function repositoryScope(repository, actions) {
-  return `repository:${repository}:${actions.join(",")}`;
-}
-function createAuthenticator(transport, credentials, overrides) {
-  const challenges = /* @__PURE__ */ new Map();
-  const tokens = /* @__PURE__ */ new Map();
-  const pending = /* @__PURE__ */ new Map();
-  let fetched = 0;
-  const credentialsFor = async (registry) => overrides.get(registry) ?? await credentials?.get(registry);
-  const fetchToken = async (registry, c, scopes) => {
-    const realm = c.params.realm;
-    if (!realm)
-      throw new RegistryRequestError(`${registry} sent a Bearer challenge without a realm`);
-    const creds = await credentialsFor(registry);
-    const service = c.params.service;
-    let res;
-    if (creds?.identityToken) {
-      const form = new URLSearchParams({
-        grant_type: "refresh_token",
-        refresh_token: creds.identityToken,
-        client_id: "tbuild"
-      });
-      if (service) form.set("service", service);
-      if (scopes.length > 0) form.set("scope", scopes.join(" "));
-      res = await transport.send({
-        method: "POST",
-        url: realm,
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: () => form.toString()
-      });
-    } else {
-      const url = new URL(realm);
-      if (service) url.searchParams.set("service", service);
-      for (const scope of scopes) url.searchParams.append("scope", scope);
-      const headers = {};
-      if (creds?.username !== void 0) {
-        url.searchParams.set("account", creds.username);
-        headers.authorization = basic(creds);
-      }
-      res = await transport.send({ method: "GET", url: url.toString(), headers });
-    }
-    if (res.status === 401 || res.status === 403) {
-      await res.body.dump();
-      throw new RegistryUnauthorizedError(
-        registry,
-        creds ? "login failed: credentials rejected" : "anonymous access refused"
-      );
-    }
-    if (res.status !== 200) {
-      const text = await readPrefix(res, RESPONSE_LIMITS.errorBody);
-      throw new RegistryRequestError(
-        `token server ${realm} answered ${res.status}: ${text.slice(0, 200)}`,
-        res.status
-      );
-    }
-    const raw = await readBounded(res, {
-      what: "token response",
-      registry: `token server ${new URL(realm).host}`,
-      limit: RESPONSE_LIMITS.token,
-      floor: transport.speedFloor
-    });
-    let parsed;
-    try {
-      parsed = JSON.parse(raw.toString("utf8"));
-    } catch (error) {
-      throw new RegistryRequestError(`token server ${realm} answered with invalid JSON`, 200, {
-        cause: error
-      });
-    }
-    const body = parsed ?? {};
-    const value = body.token ?? body.access_token;
-    if (!value) throw new RegistryRequestError(`token server ${realm} returned no token`);
-    fetched++;
-    const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;
-    const start = Number.isFinite(issued) ? Math.min(issued, Date.now()) : Date.now();
-    return {
-      value,
-      expiresAt: start + (body.expires_in ?? DEFAULT_EXPIRES_IN_S) * 1e3 - EXPIRY_MARGIN_MS
-    };
-  };
-  return {
-    async authorize(registry, host, scopes) {
-      const c = challenges.get(host);
-      if (!c) return void 0;
-      if (c.scheme === "basic") {
-        const creds = await credentialsFor(registry);
-        return creds?.username !== void 0 ? basic(creds) : void 0;
-      }
-      if (c.scheme !== "bearer") return void 0;
-      const sorted = [...new Set(scopes)].sort();
-      const key = `${c.params.realm}|${c.params.service ?? ""}|${sorted.join(" ")}`;
-      const cached2 = tokens.get(key);
-      if (cached2 && cached2.expiresAt > Date.now()) return `Bearer ${cached2.value}`;
-      let inflight = pending.get(key);
-      if (!inflight) {
-        inflight = fetchToken(registry, c, sorted).finally(() => pending.delete(key));
-        pending.set(key, inflight);
-      }
-      const token = await inflight;
-      tokens.set(key, token);
-      return `Bearer ${token.value}`;
-    },
-    challenge(_registry, host, header2, scopes) {
-      const parsed = parseWwwAuthenticate(header2 ?? "");
-      const c = parsed.find((x) => x.scheme === "bearer") ?? parsed.find((x) => x.scheme === "basic");
-      if (!c) return false;
-      challenges.set(host, c);
-      const sorted = [...new Set(scopes)].sort().join(" ");
-      for (const key of tokens.keys()) if (key.endsWith(`|${sorted}`)) tokens.delete(key);
-      return true;
-    },
-    tokenCount: () => fetched
-  };
-}
-function basic(creds) {
-  return `Basic ${Buffer.from(`${creds.username ?? ""}:${creds.password ?? ""}`).toString("base64")}`;
-}
-var DEFAULT_EXPIRES_IN_S, EXPIRY_MARGIN_MS;
-var init_auth = __esm({
-  "src/registry/auth.ts"() {
-    "use strict";
-    init_body();
-    init_errors3();
-    init_www_authenticate();
-    DEFAULT_EXPIRES_IN_S = 60;
-    EXPIRY_MARGIN_MS = 1e4;
-  }
-});
-
-// src/registry/http-call.ts
-function createCaller(transport, auth) {
-  const send = async (ctx, req) => {
-    const host = registryApiHost(ctx.registry);
-    const authorization = await auth.authorize(ctx.registry, host, ctx.scopes);
-    const headers = { ...req.headers };
-    if (authorization) headers.authorization = authorization;
-    return transport.send({ ...req, headers });
-  };
-  return {
-    apiBase: (registry) => `${transport.baseUrl(registryApiHost(registry))}/v2`,
-    async call(ctx, req) {
-      let res = await send(ctx, req);
-      if (res.status !== 401) return res;
-      const header2 = res.headers["www-authenticate"];
-      await res.body.dump();
-      const host = registryApiHost(ctx.registry);
-      if (auth.challenge(ctx.registry, host, header2, ctx.scopes)) {
-        res = await send(ctx, req);
-        if (res.status !== 401) return res;
-        await res.body.dump();
-      }
-      throw new RegistryUnauthorizedError(ctx.registry, `${ctx.what} of ${ctx.image}`);
-    },
-    async fail(ctx, res) {
-      const detail = await readErrorDetail(res);
-      const what = `${ctx.what} of ${ctx.image}`;
-      switch (res.status) {
-        case 401:
-          return new RegistryUnauthorizedError(ctx.registry, what);
-        case 403:
-          return new RegistryDeniedError(ctx.registry, what + (detail ? ` (${detail})` : ""));
-        case 404:
-          return new RegistryNotFoundError(ctx.image, ctx.what);
-        default:
-          return new RegistryRequestError(
-            `${what} failed: ${ctx.registry} answered HTTP ${res.status}${detail ? `: ${detail}` : ""}`,
-            res.status
-          );
-      }
-    }
-  };
-}
-async function readErrorDetail(res) {
-  let text;
-  try {
-    text = await readPrefix(res, RESPONSE_LIMITS.errorBody);
-  } catch (error) {
-    return `(could not read the error body: ${error.message})`;
-  }
-  try {
-    const parsed = JSON.parse(text);
-    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
-      return parsed.errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
-    }
-  } catch {
-    return text.trim().slice(0, 200);
-  }
-  return text.trim().slice(0, 200);
-}
-var init_http_call = __esm({
-  "src/registry/http-call.ts"() {
-    "use strict";
-    init_body();
-    init_errors3();
-    init_reference();
   }
 });
 
@@ -7245,14 +6902,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path34 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path36 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path34 && path34[0] !== "/") {
-          path34 = `/${path34}`;
+        if (path36 && path36[0] !== "/") {
+          path36 = `/${path36}`;
         }
-        return new URL(`${origin}${path34}`);
+        return new URL(`${origin}${path36}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -7825,10 +7482,10 @@ var require_util = __commonJS({
       }
       return obj;
     }
-    function errorRequest(client, request2, err) {
+    function errorRequest(client, request3, err) {
       try {
-        request2.onResponseError(err);
-        assert(request2.aborted);
+        request3.onResponseError(err);
+        assert(request3.aborted);
       } catch (err2) {
         client.emit("error", err2);
       }
@@ -8104,9 +7761,9 @@ var require_diagnostics = __commonJS({
         "undici:client:sendHeaders",
         (evt) => {
           const {
-            request: { method, path: path34, origin }
+            request: { method, path: path36, origin }
           } = evt;
-          debugLog("sending request to %s %s%s", method, origin, path34);
+          debugLog("sending request to %s %s%s", method, origin, path36);
         }
       );
     }
@@ -8124,14 +7781,14 @@ var require_diagnostics = __commonJS({
         "undici:request:headers",
         (evt) => {
           const {
-            request: { method, path: path34, origin },
+            request: { method, path: path36, origin },
             response: { statusCode }
           } = evt;
           debugLog(
             "received response to %s %s%s - HTTP %d",
             method,
             origin,
-            path34,
+            path36,
             statusCode
           );
         }
@@ -8140,23 +7797,23 @@ var require_diagnostics = __commonJS({
         "undici:request:trailers",
         (evt) => {
           const {
-            request: { method, path: path34, origin }
+            request: { method, path: path36, origin }
           } = evt;
-          debugLog("trailers received from %s %s%s", method, origin, path34);
+          debugLog("trailers received from %s %s%s", method, origin, path36);
         }
       );
       diagnosticsChannel.subscribe(
         "undici:request:error",
         (evt) => {
           const {
-            request: { method, path: path34, origin },
+            request: { method, path: path36, origin },
             error
           } = evt;
           debugLog(
             "request to %s %s%s errored - %s",
             method,
             origin,
-            path34,
+            path36,
             error.message
           );
         }
@@ -9546,11 +9203,11 @@ var require_util2 = __commonJS({
     function normalizeBinaryStringToUtf8(value) {
       return Buffer.from(value, "binary").toString("utf8");
     }
-    function requestCurrentURL(request2) {
-      return request2.urlList[request2.urlList.length - 1];
+    function requestCurrentURL(request3) {
+      return request3.urlList[request3.urlList.length - 1];
     }
-    function requestBadPort(request2) {
-      const url = requestCurrentURL(request2);
+    function requestBadPort(request3) {
+      const url = requestCurrentURL(request3);
       if (urlIsHttpHttpsScheme(url) && badPortsSet.has(url.port)) {
         return "blocked";
       }
@@ -9588,10 +9245,10 @@ var require_util2 = __commonJS({
       }
       return policy;
     }
-    function setRequestReferrerPolicyOnRedirect(request2, actualResponse) {
+    function setRequestReferrerPolicyOnRedirect(request3, actualResponse) {
       const policy = parseReferrerPolicy(actualResponse);
       if (policy !== "") {
-        request2.referrerPolicy = policy;
+        request3.referrerPolicy = policy;
       }
     }
     function crossOriginResourcePolicyCheck() {
@@ -9611,33 +9268,33 @@ var require_util2 = __commonJS({
       header2 = httpRequest.mode;
       httpRequest.headersList.set("sec-fetch-mode", header2, true);
     }
-    function appendRequestOriginHeader(request2) {
-      let serializedOrigin = request2.origin;
+    function appendRequestOriginHeader(request3) {
+      let serializedOrigin = request3.origin;
       if (serializedOrigin === "client" || serializedOrigin === void 0) {
         return;
       }
-      if (request2.responseTainting === "cors" || request2.mode === "websocket") {
-        request2.headersList.append("origin", serializedOrigin, true);
-      } else if (request2.method !== "GET" && request2.method !== "HEAD") {
-        switch (request2.referrerPolicy) {
+      if (request3.responseTainting === "cors" || request3.mode === "websocket") {
+        request3.headersList.append("origin", serializedOrigin, true);
+      } else if (request3.method !== "GET" && request3.method !== "HEAD") {
+        switch (request3.referrerPolicy) {
           case "no-referrer":
             serializedOrigin = null;
             break;
           case "no-referrer-when-downgrade":
           case "strict-origin":
           case "strict-origin-when-cross-origin":
-            if (request2.origin && urlHasHttpsScheme(request2.origin) && !urlHasHttpsScheme(requestCurrentURL(request2))) {
+            if (request3.origin && urlHasHttpsScheme(request3.origin) && !urlHasHttpsScheme(requestCurrentURL(request3))) {
               serializedOrigin = null;
             }
             break;
           case "same-origin":
-            if (!sameOrigin(request2, requestCurrentURL(request2))) {
+            if (!sameOrigin(request3, requestCurrentURL(request3))) {
               serializedOrigin = null;
             }
             break;
           default:
         }
-        request2.headersList.append("origin", serializedOrigin, true);
+        request3.headersList.append("origin", serializedOrigin, true);
       }
     }
     function coarsenTime(timestamp, crossOriginIsolatedCapability) {
@@ -9691,18 +9348,18 @@ var require_util2 = __commonJS({
         referrerPolicy: policyContainer.referrerPolicy
       };
     }
-    function determineRequestsReferrer(request2) {
-      const policy = request2.referrerPolicy;
+    function determineRequestsReferrer(request3) {
+      const policy = request3.referrerPolicy;
       assert(policy);
       let referrerSource = null;
-      if (request2.referrer === "client") {
+      if (request3.referrer === "client") {
         const globalOrigin = getGlobalOrigin();
         if (!globalOrigin || globalOrigin.origin === "null") {
           return "no-referrer";
         }
         referrerSource = new URL(globalOrigin);
-      } else if (webidl.is.URL(request2.referrer)) {
-        referrerSource = request2.referrer;
+      } else if (webidl.is.URL(request3.referrer)) {
+        referrerSource = request3.referrer;
       }
       let referrerURL = stripURLForReferrer(referrerSource);
       const referrerOrigin = stripURLForReferrer(referrerSource, true);
@@ -9720,14 +9377,14 @@ var require_util2 = __commonJS({
         case "unsafe-url":
           return referrerURL;
         case "strict-origin": {
-          const currentURL = requestCurrentURL(request2);
+          const currentURL = requestCurrentURL(request3);
           if (isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(currentURL)) {
             return "no-referrer";
           }
           return referrerOrigin;
         }
         case "strict-origin-when-cross-origin": {
-          const currentURL = requestCurrentURL(request2);
+          const currentURL = requestCurrentURL(request3);
           if (sameOrigin(referrerURL, currentURL)) {
             return referrerURL;
           }
@@ -9737,17 +9394,17 @@ var require_util2 = __commonJS({
           return referrerOrigin;
         }
         case "same-origin":
-          if (sameOrigin(request2, referrerURL)) {
+          if (sameOrigin(request3, referrerURL)) {
             return referrerURL;
           }
           return "no-referrer";
         case "origin-when-cross-origin":
-          if (sameOrigin(request2, referrerURL)) {
+          if (sameOrigin(request3, referrerURL)) {
             return referrerURL;
           }
           return referrerOrigin;
         case "no-referrer-when-downgrade": {
-          const currentURL = requestCurrentURL(request2);
+          const currentURL = requestCurrentURL(request3);
           if (isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(currentURL)) {
             return "no-referrer";
           }
@@ -9814,7 +9471,7 @@ var require_util2 = __commonJS({
       if (url.protocol === "blob:") return true;
       return isOriginPotentiallyTrustworthy(url.origin);
     }
-    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request2) {
+    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request3) {
     }
     function sameOrigin(A, B) {
       if (A.origin === B.origin && A.origin === "null") {
@@ -10193,7 +9850,7 @@ var require_util2 = __commonJS({
       }
       return gettingDecodingSplitting(value);
     }
-    function hasAuthenticationEntry(request2) {
+    function hasAuthenticationEntry(request3) {
       return false;
     }
     function includesCredentials(url) {
@@ -10587,7 +10244,7 @@ var require_request = __commonJS({
     };
     var Request = class {
       constructor(origin, {
-        path: path34,
+        path: path36,
         method,
         body,
         headers,
@@ -10604,11 +10261,11 @@ var require_request = __commonJS({
         maxRedirections,
         typeOfService
       }, handler) {
-        if (typeof path34 !== "string") {
+        if (typeof path36 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path34[0] !== "/" && !(path34.startsWith("http://") || path34.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path36[0] !== "/" && !(path36.startsWith("http://") || path36.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path34)) {
+        } else if (invalidPathRegex.test(path36)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -10688,7 +10345,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? serializePathWithQuery(path34, query) : path34;
+        this.path = query ? serializePathWithQuery(path36, query) : path36;
         this.origin = origin;
         this.protocol = getProtocolFromUrlString(origin);
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" || method === "QUERY" : idempotent;
@@ -10876,7 +10533,7 @@ var require_request = __commonJS({
         return this;
       }
     };
-    function processHeader(request2, key, val) {
+    function processHeader(request3, key, val) {
       if (val && (typeof val === "object" && !Array.isArray(val))) {
         throw new InvalidArgumentError(`invalid ${key} header`);
       } else if (val === void 0) {
@@ -10923,24 +10580,24 @@ var require_request = __commonJS({
         }
       }
       if (headerName === "host") {
-        if (request2.host !== null) {
+        if (request3.host !== null) {
           throw new InvalidArgumentError("duplicate host header");
         }
         if (typeof val !== "string") {
           throw new InvalidArgumentError("invalid host header");
         }
-        request2.host = val;
+        request3.host = val;
       } else if (headerName === "content-length") {
-        if (request2.contentLength !== null) {
+        if (request3.contentLength !== null) {
           throw new InvalidArgumentError("duplicate content-length header");
         }
         if (!isValidContentLengthHeaderValue(val)) {
           throw new InvalidArgumentError("invalid content-length header");
         }
-        request2.contentLength = parseInt(val, 10);
-      } else if (request2.contentType === null && headerName === "content-type") {
-        request2.contentType = val;
-        request2.headers.push(key, val);
+        request3.contentLength = parseInt(val, 10);
+      } else if (request3.contentType === null && headerName === "content-type") {
+        request3.contentType = val;
+        request3.headers.push(key, val);
       } else if (headerName === "transfer-encoding" || headerName === "keep-alive" || headerName === "upgrade") {
         throw new InvalidArgumentError(`invalid ${headerName} header`);
       } else if (headerName === "connection") {
@@ -10954,13 +10611,13 @@ var require_request = __commonJS({
             throw new InvalidArgumentError("invalid connection header");
           }
           if (trimmed === "close") {
-            request2.reset = true;
+            request3.reset = true;
           }
         }
       } else if (headerName === "expect") {
         throw new NotSupportedError("expect header not supported");
       } else {
-        request2.headers.push(key, val);
+        request3.headers.push(key, val);
       }
     }
     var isFormData;
@@ -14190,8 +13847,8 @@ var require_parser_h1 = __commonJS({
           this.timeout.refresh();
         }
         if (len > 0) {
-          const request2 = client[kQueue][client[kRunningIdx]];
-          assert(request2);
+          const request3 = client[kQueue][client[kRunningIdx]];
+          assert(request3);
           assert(this.timeoutType === TIMEOUT_BODY);
           assert(this.statusCode >= 200);
           if (maxResponseSize > -1 && this.bytesRead + len > maxResponseSize) {
@@ -14199,7 +13856,7 @@ var require_parser_h1 = __commonJS({
           }
           this.bytesRead += len;
           this.directBodyRemaining -= len;
-          if (request2.onResponseData(data.subarray(0, len)) === false) {
+          if (request3.onResponseData(data.subarray(0, len)) === false) {
             this.directBodyCompletePending = this.directBodyRemaining === 0;
             this.pauseParser();
             this[kPausedByHandler] = true;
@@ -14317,11 +13974,11 @@ var require_parser_h1 = __commonJS({
           if (socket.destroyed) {
             return this.fail(this.milo.ERROR_CALLBACK_ERROR, "Other side closed");
           }
-          const request2 = client[kQueue][client[kRunningIdx]];
-          if (!request2) {
+          const request3 = client[kQueue][client[kRunningIdx]];
+          if (!request3) {
             return this.fail(this.milo.ERROR_CALLBACK_ERROR, "Missing request");
           }
-          request2.onResponseStarted();
+          request3.onResponseStarted();
         }
         for (; ; ) {
           const event = this.parserEvents[cursor];
@@ -14352,8 +14009,8 @@ var require_parser_h1 = __commonJS({
                 return;
               }
               assert(statusCode >= 100);
-              const request2 = client2[kQueue][client2[kRunningIdx]];
-              assert(request2);
+              const request3 = client2[kQueue][client2[kRunningIdx]];
+              assert(request3);
               this.statusCode = 0;
               this.statusText = "";
               this.bytesRead = 0;
@@ -14369,12 +14026,12 @@ var require_parser_h1 = __commonJS({
               if (statusCode < 200) {
                 break;
               }
-              if (request2.method !== "HEAD" && contentLength !== -1 && bytesRead !== contentLength) {
+              if (request3.method !== "HEAD" && contentLength !== -1 && bytesRead !== contentLength) {
                 util.destroy(socket2, new ResponseContentLengthMismatchError());
                 this.pauseParser();
                 break;
               }
-              request2.onResponseEnd(trailers);
+              request3.onResponseEnd(trailers);
               client2[kQueue][client2[kRunningIdx]++] = null;
               if (socket2[kWriting]) {
                 assert(client2[kRunning] === 0);
@@ -14456,8 +14113,8 @@ var require_parser_h1 = __commonJS({
               if (socket2.destroyed) {
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Other side closed");
               }
-              const request2 = client2[kQueue][client2[kRunningIdx]];
-              if (!request2) {
+              const request3 = client2[kQueue][client2[kRunningIdx]];
+              if (!request3) {
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Missing request");
               }
               assert(!this.upgrade);
@@ -14469,7 +14126,7 @@ var require_parser_h1 = __commonJS({
                 );
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Bad response");
               }
-              if (shouldUpgrade && !request2.upgrade) {
+              if (shouldUpgrade && !request3.upgrade) {
                 util.destroy(
                   socket2,
                   new SocketError("bad upgrade", util.getSocketInfo(socket2))
@@ -14478,15 +14135,15 @@ var require_parser_h1 = __commonJS({
               }
               assert(this.timeoutType === TIMEOUT_HEADERS);
               this.statusCode = statusCode;
-              this.shouldKeepAlive = shouldKeepAlive || request2.method === "HEAD" && !socket2[kReset] && /(?:^|,)[\t ]*keep-alive[\t ]*(?:,|$)/i.test(this.connection) && !/(?:^|,)[\t ]*close[\t ]*(?:,|$)/i.test(this.connection);
+              this.shouldKeepAlive = shouldKeepAlive || request3.method === "HEAD" && !socket2[kReset] && /(?:^|,)[\t ]*keep-alive[\t ]*(?:,|$)/i.test(this.connection) && !/(?:^|,)[\t ]*close[\t ]*(?:,|$)/i.test(this.connection);
               this.contentLength = bodyKind === BODY_KIND_CONTENT_LENGTH ? contentLength : -1;
               if (this.statusCode >= 200) {
-                const bodyTimeout = request2.bodyTimeout != null ? request2.bodyTimeout : client2[kBodyTimeout];
+                const bodyTimeout = request3.bodyTimeout != null ? request3.bodyTimeout : client2[kBodyTimeout];
                 this.setTimeout(bodyTimeout, TIMEOUT_BODY);
               } else if (this.timeout?.refresh) {
                 this.timeout.refresh();
               }
-              if (request2.method === "CONNECT") {
+              if (request3.method === "CONNECT") {
                 assert(client2[kRunning] === 1);
                 milo.setIsConnect(this.parser, true);
                 this.upgrade = true;
@@ -14518,20 +14175,20 @@ var require_parser_h1 = __commonJS({
               } else {
                 socket2[kReset] = true;
               }
-              const pause = request2.onResponseStart(
+              const pause = request3.onResponseStart(
                 statusCode,
                 headers,
                 this.resume,
                 statusText
               ) === false;
-              if (request2.aborted) {
+              if (request3.aborted) {
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Request aborted");
               }
-              if (request2.method === "HEAD" || statusCode < 200) {
+              if (request3.method === "HEAD" || statusCode < 200) {
                 this.setShouldSkipBody(true);
               }
               this.headersSuspended = true;
-              if (!pause && request2.method !== "HEAD" && statusCode >= 200 && statusCode !== 204 && statusCode !== 205 && statusCode !== 304 && bodyKind === BODY_KIND_CONTENT_LENGTH && contentLength > 0 && !hasTrailers) {
+              if (!pause && request3.method !== "HEAD" && statusCode >= 200 && statusCode !== 204 && statusCode !== 205 && statusCode !== 304 && bodyKind === BODY_KIND_CONTENT_LENGTH && contentLength > 0 && !hasTrailers) {
                 this.directBodyRemaining = contentLength;
               }
               if (socket2[kBlocking]) {
@@ -14541,7 +14198,7 @@ var require_parser_h1 = __commonJS({
               if (pause) {
                 this.pauseParser();
                 this[kPausedByHandler] = true;
-              } else if (request2.method === "HEAD" || statusCode < 200 || statusCode === 204 || statusCode === 205 || statusCode === 304 || bodyKind === BODY_KIND_CONTENT_LENGTH && contentLength === 0) {
+              } else if (request3.method === "HEAD" || statusCode < 200 || statusCode === 204 || statusCode === 205 || statusCode === 304 || bodyKind === BODY_KIND_CONTENT_LENGTH && contentLength === 0) {
                 this.directBodyCompletePending = true;
               }
               break;
@@ -14553,8 +14210,8 @@ var require_parser_h1 = __commonJS({
               if (socket2.destroyed) {
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Other side closed");
               }
-              const request2 = client2[kQueue][client2[kRunningIdx]];
-              assert(request2);
+              const request3 = client2[kQueue][client2[kRunningIdx]];
+              assert(request3);
               assert(this.timeoutType === TIMEOUT_BODY);
               if (this.timeout?.refresh) {
                 this.timeout.refresh();
@@ -14569,7 +14226,7 @@ var require_parser_h1 = __commonJS({
               }
               this.bytesRead += len;
               const buffer = currentBufferRef;
-              if (request2.onResponseData(
+              if (request3.onResponseData(
                 new FastBuffer(buffer.buffer, buffer.byteOffset + at, len)
               ) === false) {
                 this.pauseParser();
@@ -14625,9 +14282,9 @@ var require_parser_h1 = __commonJS({
         assert(client[kSocket] === socket);
         assert(!socket.destroyed);
         assert(!this.paused);
-        const request2 = client[kQueue][client[kRunningIdx]];
-        assert(request2);
-        assert(request2.upgrade || request2.method === "CONNECT");
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
+        assert(request3.upgrade || request3.method === "CONNECT");
         this.statusCode = 0;
         this.statusText = "";
         this.shouldKeepAlive = false;
@@ -14649,7 +14306,7 @@ var require_parser_h1 = __commonJS({
           new InformationalError("upgrade")
         );
         try {
-          request2.onRequestUpgrade(statusCode, headers, socket);
+          request3.onRequestUpgrade(statusCode, headers, socket);
         } catch (err) {
           util.destroy(socket, err);
         }
@@ -15755,11 +15412,11 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        const request2 = client[kQueue][client[kRunningIdx]];
-        if (!request2) {
+        const request3 = client[kQueue][client[kRunningIdx]];
+        if (!request3) {
           return -1;
         }
-        request2.onResponseStarted();
+        request3.onResponseStarted();
         return 0;
       }
       /**
@@ -15829,9 +15486,9 @@ var require_client_h1 = __commonJS({
         assert(!socket.destroyed);
         assert(!this.paused);
         assert((headers.length & 1) === 0);
-        const request2 = client[kQueue][client[kRunningIdx]];
-        assert(request2);
-        assert(request2.upgrade || request2.method === "CONNECT");
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
+        assert(request3.upgrade || request3.method === "CONNECT");
         this.statusCode = 0;
         this.statusText = "";
         this.shouldKeepAlive = false;
@@ -15848,9 +15505,9 @@ var require_client_h1 = __commonJS({
         client[kQueue][client[kRunningIdx]++] = null;
         client.emit("disconnect", client[kUrl], [client], new InformationalError("upgrade"));
         try {
-          request2.onRequestUpgrade(statusCode, headers, socket, statusText);
+          request3.onRequestUpgrade(statusCode, headers, socket, statusText);
         } catch (err) {
-          util.errorRequest(client, request2, err);
+          util.errorRequest(client, request3, err);
           util.destroy(socket, err);
         }
         client[kResume]();
@@ -15870,8 +15527,8 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        const request2 = client[kQueue][client[kRunningIdx]];
-        if (!request2) {
+        const request3 = client[kQueue][client[kRunningIdx]];
+        if (!request3) {
           return -1;
         }
         assert(!this.upgrade);
@@ -15880,29 +15537,29 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        if (upgrade && !request2.upgrade) {
+        if (upgrade && !request3.upgrade) {
           util.destroy(socket, new SocketError("bad upgrade", util.getSocketInfo(socket)));
           return -1;
         }
         assert(this.timeoutType === TIMEOUT_HEADERS);
         this.statusCode = statusCode;
         this.shouldKeepAlive = shouldKeepAlive || // Override llhttp value which does not allow keepAlive for HEAD.
-        request2.method === "HEAD" && !socket[kReset] && /(?:^|,)[\t ]*keep-alive[\t ]*(?:,|$)/i.test(this.connection) && !/(?:^|,)[\t ]*close[\t ]*(?:,|$)/i.test(this.connection);
-        if (request2.method === "HEAD" || statusCode === 204 || statusCode === 304) {
-          if (request2.method !== "HEAD" && (this.contentLength > 0 || this.hasTransferEncoding)) {
+        request3.method === "HEAD" && !socket[kReset] && /(?:^|,)[\t ]*keep-alive[\t ]*(?:,|$)/i.test(this.connection) && !/(?:^|,)[\t ]*close[\t ]*(?:,|$)/i.test(this.connection);
+        if (request3.method === "HEAD" || statusCode === 204 || statusCode === 304) {
+          if (request3.method !== "HEAD" && (this.contentLength > 0 || this.hasTransferEncoding)) {
             this.shouldKeepAlive = false;
           }
           this.contentLength = -1;
         }
         if (this.statusCode >= 200) {
-          const bodyTimeout = request2.bodyTimeout != null ? request2.bodyTimeout : client[kBodyTimeout];
+          const bodyTimeout = request3.bodyTimeout != null ? request3.bodyTimeout : client[kBodyTimeout];
           this.setTimeout(bodyTimeout, TIMEOUT_BODY);
         } else if (this.timeout) {
           if (this.timeout.refresh) {
             this.timeout.refresh();
           }
         }
-        if (request2.method === "CONNECT") {
+        if (request3.method === "CONNECT") {
           assert(client[kRunning] === 1);
           this.upgrade = true;
           return 2;
@@ -15930,11 +15587,11 @@ var require_client_h1 = __commonJS({
         } else {
           socket[kReset] = true;
         }
-        const pause = request2.onResponseStart(statusCode, headers, this.resume, statusText) === false;
-        if (request2.aborted) {
+        const pause = request3.onResponseStart(statusCode, headers, this.resume, statusText) === false;
+        if (request3.aborted) {
           return -1;
         }
-        if (request2.method === "HEAD") {
+        if (request3.method === "HEAD") {
           return 1;
         }
         if (statusCode < 200) {
@@ -15955,8 +15612,8 @@ var require_client_h1 = __commonJS({
         if (socket.destroyed) {
           return -1;
         }
-        const request2 = client[kQueue][client[kRunningIdx]];
-        assert(request2);
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
         assert(this.timeoutType === TIMEOUT_BODY);
         if (this.timeout) {
           if (this.timeout.refresh) {
@@ -15969,7 +15626,7 @@ var require_client_h1 = __commonJS({
           return -1;
         }
         this.bytesRead += buf.length;
-        if (request2.onResponseData(buf) === false) {
+        if (request3.onResponseData(buf) === false) {
           return constants3.ERROR.PAUSED;
         }
         return 0;
@@ -15987,8 +15644,8 @@ var require_client_h1 = __commonJS({
         }
         assert(statusCode >= 100);
         assert((this.headers.length & 1) === 0);
-        const request2 = client[kQueue][client[kRunningIdx]];
-        assert(request2);
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
         this.statusCode = 0;
         this.statusText = "";
         this.bytesRead = 0;
@@ -16005,7 +15662,7 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new ResponseContentLengthMismatchError());
           return -1;
         }
-        request2.onResponseEnd(headers);
+        request3.onResponseEnd(headers);
         client[kQueue][client[kRunningIdx]++] = null;
         socket[kSocketUsed] = client[kPending] === 0;
         if (socket[kWriting]) {
@@ -16074,8 +15731,8 @@ var require_client_h1 = __commonJS({
       return {
         version: "h1",
         defaultPipelining: 1,
-        write(request2) {
-          return writeH1(client, request2);
+        write(request3) {
+          return writeH1(client, request3);
         },
         resume() {
           resumeH1(client);
@@ -16102,18 +15759,18 @@ var require_client_h1 = __commonJS({
          * @param {import('../core/request.js')} request
          * @returns {boolean}
          */
-        busy(request2) {
+        busy(request3) {
           if (socket[kWriting] || socket[kReset] || socket[kBlocking] || socket[kIdleSocketValidation] === 1) {
             return true;
           }
-          if (request2) {
-            if (client[kRunning] > 0 && !request2.idempotent) {
+          if (request3) {
+            if (client[kRunning] > 0 && !request3.idempotent) {
               return true;
             }
-            if (client[kRunning] > 0 && (request2.upgrade || request2.method === "CONNECT")) {
+            if (client[kRunning] > 0 && (request3.upgrade || request3.method === "CONNECT")) {
               return true;
             }
-            if (client[kRunning] > 0 && util.bodyLength(request2.body) !== 0 && (util.isStream(request2.body) || util.isAsyncIterable(request2.body) || util.isFormDataLike(request2.body))) {
+            if (client[kRunning] > 0 && util.bodyLength(request3.body) !== 0 && (util.isStream(request3.body) || util.isAsyncIterable(request3.body) || util.isFormDataLike(request3.body))) {
               return true;
             }
           }
@@ -16166,13 +15823,13 @@ var require_client_h1 = __commonJS({
         assert(client[kPending] === 0);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
-          const request2 = requests[i];
-          util.errorRequest(client, request2, err);
+          const request3 = requests[i];
+          util.errorRequest(client, request3, err);
         }
       } else if (client[kRunning] > 0 && err.code !== "UND_ERR_INFO") {
-        const request2 = client[kQueue][client[kRunningIdx]];
+        const request3 = client[kQueue][client[kRunningIdx]];
         client[kQueue][client[kRunningIdx]++] = null;
-        util.errorRequest(client, request2, err);
+        util.errorRequest(client, request3, err);
       }
       client[kPendingIdx] = client[kRunningIdx];
       assert(client[kRunning] === 0);
@@ -16240,8 +15897,8 @@ var require_client_h1 = __commonJS({
           }
         } else if (client[kRunning] > 0 && socket[kParser].statusCode < 200) {
           if (socket[kParser].timeoutType !== TIMEOUT_HEADERS) {
-            const request2 = client[kQueue][client[kRunningIdx]];
-            const headersTimeout = request2.headersTimeout != null ? request2.headersTimeout : client[kHeadersTimeout];
+            const request3 = client[kQueue][client[kRunningIdx]];
+            const headersTimeout = request3.headersTimeout != null ? request3.headersTimeout : client[kHeadersTimeout];
             socket[kParser].setTimeout(headersTimeout, TIMEOUT_HEADERS);
           }
         }
@@ -16250,11 +15907,11 @@ var require_client_h1 = __commonJS({
     function shouldSendContentLength(method) {
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
-    function setTypeOfService(socket, request2) {
+    function setTypeOfService(socket, request3) {
       if (typeof socket.setTypeOfService !== "function") {
         return;
       }
-      const typeOfService = request2.typeOfService;
+      const typeOfService = request3.typeOfService;
       if (typeOfService === void 0) {
         return;
       }
@@ -16268,26 +15925,26 @@ var require_client_h1 = __commonJS({
       } catch {
       }
     }
-    function writeH1(client, request2) {
-      const { method, path: path34, host, upgrade, blocking, reset } = request2;
-      let { body, headers, contentLength } = request2;
+    function writeH1(client, request3) {
+      const { method, path: path36, host, upgrade, blocking, reset } = request3;
+      let { body, headers, contentLength } = request3;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
         if (!extractBody) {
           extractBody = require_body().extractBody;
         }
         const [bodyStream, contentType] = extractBody(body);
-        if (request2.contentType == null) {
+        if (request3.contentType == null) {
           headers.push("content-type", contentType);
         }
         body = bodyStream.stream;
         contentLength = bodyStream.length;
-      } else if (util.isBlobLike(body) && request2.contentType == null) {
+      } else if (util.isBlobLike(body) && request3.contentType == null) {
         const contentType = body.type;
         if (contentType) {
           const contentTypeValue = `${contentType}`;
           if (!util.isValidHeaderValue(contentTypeValue)) {
-            util.errorRequest(client, request2, new InvalidArgumentError("invalid content-type header"));
+            util.errorRequest(client, request3, new InvalidArgumentError("invalid content-type header"));
             return false;
           }
           headers.push("content-type", contentTypeValue);
@@ -16299,14 +15956,14 @@ var require_client_h1 = __commonJS({
       const bodyLength = util.bodyLength(body);
       contentLength = bodyLength ?? contentLength;
       if (contentLength === null) {
-        contentLength = request2.contentLength;
+        contentLength = request3.contentLength;
       }
       if (contentLength === 0 && !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request2.contentLength !== null && request2.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength !== null && request3.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request2, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -16314,19 +15971,19 @@ var require_client_h1 = __commonJS({
       const socket = client[kSocket];
       clearIdleSocketValidation(socket);
       const abort = (err) => {
-        if (request2.aborted || request2.completed) {
+        if (request3.aborted || request3.completed) {
           return;
         }
-        util.errorRequest(client, request2, err || new RequestAbortedError());
+        util.errorRequest(client, request3, err || new RequestAbortedError());
         util.destroy(body);
         util.destroy(socket, new InformationalError("aborted"));
       };
       try {
-        request2.onRequestStart(abort, null);
+        request3.onRequestStart(abort, null);
       } catch (err) {
-        util.errorRequest(client, request2, err);
+        util.errorRequest(client, request3, err);
       }
-      if (request2.aborted) {
+      if (request3.aborted) {
         return false;
       }
       if (method === "HEAD") {
@@ -16344,8 +16001,8 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      setTypeOfService(socket, request2);
-      let header2 = `${method} ${path34} HTTP/1.1\r
+      setTypeOfService(socket, request3);
+      let header2 = `${method} ${path36} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -16378,31 +16035,31 @@ upgrade: ${upgrade}\r
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request: request2, headers: header2, socket });
+        channels.sendHeaders.publish({ request: request3, headers: header2, socket });
       }
       if (!body || bodyLength === 0) {
-        writeBuffer(abort, null, client, request2, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, null, client, request3, socket, contentLength, header2, expectsPayload);
       } else if (util.isBuffer(body)) {
-        writeBuffer(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, body, client, request3, socket, contentLength, header2, expectsPayload);
       } else if (util.isBlobLike(body)) {
         if (typeof body.stream === "function") {
-          writeIterable(abort, body.stream(), client, request2, socket, contentLength, header2, expectsPayload);
+          writeIterable(abort, body.stream(), client, request3, socket, contentLength, header2, expectsPayload);
         } else {
-          writeBlob(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+          writeBlob2(abort, body, client, request3, socket, contentLength, header2, expectsPayload);
         }
       } else if (util.isStream(body)) {
-        writeStream(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+        writeStream(abort, body, client, request3, socket, contentLength, header2, expectsPayload);
       } else if (util.isIterable(body)) {
-        writeIterable(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
+        writeIterable(abort, body, client, request3, socket, contentLength, header2, expectsPayload);
       } else {
         assert(false);
       }
       return true;
     }
-    function writeStream(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    function writeStream(abort, body, client, request3, socket, contentLength, header2, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       let finished = false;
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 });
+      const writer = new AsyncWriter({ abort, socket, request: request3, contentLength, client, expectsPayload, header: header2 });
       const onData = function(chunk) {
         if (finished) {
           return;
@@ -16468,7 +16125,7 @@ upgrade: ${upgrade}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    function writeBuffer(abort, body, client, request3, socket, contentLength, header2, expectsPayload) {
       try {
         if (!body) {
           if (contentLength === 0) {
@@ -16488,18 +16145,18 @@ upgrade: ${upgrade}\r
 `, "latin1");
           socket.write(body);
           socket.uncork();
-          request2.onBodySent(body);
-          if (!expectsPayload && request2.reset !== false) {
+          request3.onBodySent(body);
+          if (!expectsPayload && request3.reset !== false) {
             socket[kReset] = true;
           }
         }
-        request2.onRequestSent();
+        request3.onRequestSent();
         client[kResume]();
       } catch (err) {
         abort(err);
       }
     }
-    async function writeBlob(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    async function writeBlob2(abort, body, client, request3, socket, contentLength, header2, expectsPayload) {
       try {
         if (contentLength != null && contentLength !== body.size) {
           throw new RequestContentLengthMismatchError();
@@ -16511,9 +16168,9 @@ upgrade: ${upgrade}\r
 `, "latin1");
         socket.write(buffer);
         socket.uncork();
-        request2.onBodySent(buffer);
-        request2.onRequestSent();
-        if (!expectsPayload && request2.reset !== false) {
+        request3.onBodySent(buffer);
+        request3.onRequestSent();
+        if (!expectsPayload && request3.reset !== false) {
           socket[kReset] = true;
         }
         client[kResume]();
@@ -16521,7 +16178,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeIterable(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
+    async function writeIterable(abort, body, client, request3, socket, contentLength, header2, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -16540,7 +16197,7 @@ upgrade: ${upgrade}\r
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 });
+      const writer = new AsyncWriter({ abort, socket, request: request3, contentLength, client, expectsPayload, header: header2 });
       try {
         for await (const chunk of body) {
           if (socket[kError]) {
@@ -16569,9 +16226,9 @@ upgrade: ${upgrade}\r
        * @param {boolean} arg.expectsPayload
        * @param {string} arg.header
        */
-      constructor({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 }) {
+      constructor({ abort, socket, request: request3, contentLength, client, expectsPayload, header: header2 }) {
         this.socket = socket;
-        this.request = request2;
+        this.request = request3;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
@@ -16600,7 +16257,7 @@ upgrade: ${upgrade}\r
        * @returns
        */
       write(chunk) {
-        const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header: header2 } = this;
+        const { socket, request: request3, contentLength, client, bytesWritten, expectsPayload, header: header2 } = this;
         if (socket[kError]) {
           throw socket[kError];
         }
@@ -16625,7 +16282,7 @@ upgrade: ${upgrade}\r
         }
         socket.cork();
         if (bytesWritten === 0) {
-          if (!expectsPayload && request2.reset !== false) {
+          if (!expectsPayload && request3.reset !== false) {
             socket[kReset] = true;
           }
           if (contentLength === null) {
@@ -16645,7 +16302,7 @@ ${len.toString(16)}\r
         this.bytesWritten += len;
         const ret = socket.write(chunk);
         socket.uncork();
-        request2.onBodySent(chunk);
+        request3.onBodySent(chunk);
         if (!ret) {
           if (socket[kParser].timeout && socket[kParser].timeoutType === TIMEOUT_HEADERS) {
             if (socket[kParser].timeout.refresh) {
@@ -16659,8 +16316,8 @@ ${len.toString(16)}\r
        * @returns {void}
        */
       end() {
-        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header2, request: request2 } = this;
-        request2.onRequestSent();
+        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header2, request: request3 } = this;
+        request3.onRequestSent();
         socket[kWriting] = false;
         if (socket[kError]) {
           throw socket[kError];
@@ -16715,7 +16372,7 @@ var require_client_h2 = __commonJS({
   "node_modules/undici/lib/dispatcher/client-h2.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { pipeline: pipeline7 } = __require("node:stream");
+    var { pipeline: pipeline8 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -16815,47 +16472,47 @@ var require_client_h2 = __commonJS({
     function getGoAwayPendingIdx(client, lastStreamID) {
       const maxAcceptedStreamID = Number.isInteger(lastStreamID) ? lastStreamID : Number.MAX_SAFE_INTEGER;
       for (let i = client[kRunningIdx]; i < client[kPendingIdx]; i++) {
-        const request2 = client[kQueue][i];
-        if (request2 == null) {
+        const request3 = client[kQueue][i];
+        if (request3 == null) {
           continue;
         }
-        const streamId = request2[kRequestStream]?.id;
+        const streamId = request3[kRequestStream]?.id;
         if (typeof streamId !== "number" || streamId > maxAcceptedStreamID) {
           return i;
         }
       }
       return client[kPendingIdx];
     }
-    function detachRequestFromStream(request2) {
-      request2[kRequestStream] = null;
-      request2[kRequestStreamCleanup] = null;
+    function detachRequestFromStream(request3) {
+      request3[kRequestStream] = null;
+      request3[kRequestStreamCleanup] = null;
     }
-    function bindRequestToStream(request2, stream, cleanup) {
-      const previousCleanup = request2[kRequestStreamCleanup];
-      const previousStream = request2[kRequestStream];
-      detachRequestFromStream(request2);
+    function bindRequestToStream(request3, stream, cleanup) {
+      const previousCleanup = request3[kRequestStreamCleanup];
+      const previousStream = request3[kRequestStream];
+      detachRequestFromStream(request3);
       previousCleanup?.(previousStream);
-      request2[kRequestStream] = stream;
-      request2[kRequestStreamCleanup] = cleanup;
+      request3[kRequestStream] = stream;
+      request3[kRequestStreamCleanup] = cleanup;
     }
-    function clearRequestStream(request2) {
-      const cleanup = request2[kRequestStreamCleanup];
-      const stream = request2[kRequestStream];
-      detachRequestFromStream(request2);
+    function clearRequestStream(request3) {
+      const cleanup = request3[kRequestStreamCleanup];
+      const stream = request3[kRequestStream];
+      detachRequestFromStream(request3);
       cleanup?.(stream);
     }
-    function requeueUnsentRequest(client, request2) {
-      client[kQueue].splice(client[kPendingIdx] + 1, 0, request2);
+    function requeueUnsentRequest(client, request3) {
+      client[kQueue].splice(client[kPendingIdx] + 1, 0, request3);
     }
-    function completeRequest(client, request2, resetPendingIdx = false) {
+    function completeRequest(client, request3, resetPendingIdx = false) {
       const queue = client[kQueue];
       const runningIdx = client[kRunningIdx];
-      if (runningIdx < client[kPendingIdx] && queue[runningIdx] === request2) {
+      if (runningIdx < client[kPendingIdx] && queue[runningIdx] === request3) {
         queue[runningIdx] = null;
         client[kRunningIdx] = runningIdx + 1;
         return;
       }
-      const index = queue.indexOf(request2, runningIdx);
+      const index = queue.indexOf(request3, runningIdx);
       if (index === -1 || index >= client[kPendingIdx]) {
         return;
       }
@@ -16865,17 +16522,17 @@ var require_client_h2 = __commonJS({
         client[kPendingIdx] = client[kRunningIdx];
       }
     }
-    function canReplayRequest(request2) {
-      const { body } = request2;
+    function canReplayRequest(request3) {
+      const { body } = request3;
       return body == null || util.isBuffer(body) || util.isBlobLike(body);
     }
-    function hasResponseStarted(request2) {
-      const state = request2[kRequestStream]?.[kRequestStreamState];
+    function hasResponseStarted(request3) {
+      const state = request3[kRequestStream]?.[kRequestStreamState];
       return state?.responseReceived === true;
     }
-    function registerGoAwayRefusal(request2) {
-      const attempts = (request2[kGoAwayReplayAttempts] ?? 0) + 1;
-      request2[kGoAwayReplayAttempts] = attempts;
+    function registerGoAwayRefusal(request3) {
+      const attempts = (request3[kGoAwayReplayAttempts] ?? 0) + 1;
+      request3[kGoAwayReplayAttempts] = attempts;
       return attempts <= MAX_GOAWAY_REPLAY_ATTEMPTS;
     }
     function closeStream(stream, code2 = NGHTTP2_REFUSED_STREAM) {
@@ -16886,9 +16543,9 @@ var require_client_h2 = __commonJS({
         }
       }
     }
-    function detachRequestStreamForClose(request2) {
-      const stream = request2[kRequestStream];
-      clearRequestStream(request2);
+    function detachRequestStreamForClose(request3) {
+      const stream = request3[kRequestStream];
+      clearRequestStream(request3);
       severRequestStream(stream);
       return stream;
     }
@@ -16967,8 +16624,8 @@ var require_client_h2 = __commonJS({
          * @param {import('../core/request.js')} request
          * @returns {boolean}
         */
-        write(request2) {
-          return writeH2(client, request2);
+        write(request3) {
+          return writeH2(client, request3);
         },
         /**
          * @returns {void}
@@ -16997,7 +16654,7 @@ var require_client_h2 = __commonJS({
          * @param {import('../core/request.js')} request
          * @returns {boolean}
         */
-        busy(request2) {
+        busy(request3) {
           if (session[kRemoteSettings] === false && client[kRunning] > 0) {
             return true;
           }
@@ -17007,11 +16664,11 @@ var require_client_h2 = __commonJS({
           if (client[kRunning] >= client[kMaxConcurrentStreams]) {
             return true;
           }
-          if (request2 != null) {
+          if (request3 != null) {
             if (client[kRunning] > 0) {
-              if ((request2.upgrade === "websocket" || request2.method === "CONNECT") && session[kRemoteSettings] === false) return true;
+              if ((request3.upgrade === "websocket" || request3.method === "CONNECT") && session[kRemoteSettings] === false) return true;
             } else {
-              return (request2.upgrade === "websocket" || request2.method === "CONNECT") && session[kRemoteSettings] === false;
+              return (request3.upgrade === "websocket" || request3.method === "CONNECT") && session[kRemoteSettings] === false;
             }
           }
           return false;
@@ -17228,14 +16885,14 @@ var require_client_h2 = __commonJS({
       const retriableRequests = [];
       const streamsToClose = [];
       for (let i = pendingIdx; i < previousPendingIdx; i++) {
-        const request2 = client[kQueue][i];
-        if (request2 != null) {
-          const responseStarted = hasResponseStarted(request2);
-          streamsToClose.push(detachRequestStreamForClose(request2));
-          if (!responseStarted && canReplayRequest(request2) && registerGoAwayRefusal(request2)) {
-            retriableRequests.push(request2);
+        const request3 = client[kQueue][i];
+        if (request3 != null) {
+          const responseStarted = hasResponseStarted(request3);
+          streamsToClose.push(detachRequestStreamForClose(request3));
+          if (!responseStarted && canReplayRequest(request3) && registerGoAwayRefusal(request3)) {
+            retriableRequests.push(request3);
           } else {
-            util.errorRequest(client, request2, err);
+            util.errorRequest(client, request3, err);
           }
         }
       }
@@ -17284,9 +16941,9 @@ var require_client_h2 = __commonJS({
         assert(client[kPending] === 0);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
-          const request2 = requests[i];
-          if (request2 != null) {
-            util.errorRequest(client, request2, err);
+          const request3 = requests[i];
+          if (request3 != null) {
+            util.errorRequest(client, request3, err);
           }
         }
       }
@@ -17403,9 +17060,9 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request2 } = state;
-      if (request2[kRequestStream] === stream) {
-        detachRequestFromStream(request2);
+      const { request: request3 } = state;
+      if (request3[kRequestStream] === stream) {
+        detachRequestFromStream(request3);
       }
       removeUpgradeStreamListeners(stream);
       if (!stream.destroyed && !stream.closed) {
@@ -17416,8 +17073,8 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request2 } = state;
-      if (state.responseReceived || request2.aborted || request2.completed) {
+      const { request: request3 } = state;
+      if (state.responseReceived || request3.aborted || request3.completed) {
         return;
       }
       releaseUpgradeStream(state.stream);
@@ -17441,30 +17098,30 @@ var require_client_h2 = __commonJS({
     function onUpgradeResponse(headers, _flags) {
       const stream = this;
       const state = stream[kRequestStreamState];
-      const { request: request2 } = state;
+      const { request: request3 } = state;
       state.responseReceived = true;
       const statusCode = headers[HTTP2_HEADER_STATUS];
       delete headers[HTTP2_HEADER_STATUS];
       try {
-        request2.onRequestUpgrade(statusCode, headers, stream);
+        request3.onRequestUpgrade(statusCode, headers, stream);
       } catch (err) {
         state.abort(err);
         return;
       }
-      if (request2.aborted) {
+      if (request3.aborted) {
         return;
       }
       removeUpgradeStreamListeners(stream);
-      detachRequestFromStream(request2);
+      detachRequestFromStream(request3);
       finalizeRequest(state);
     }
     function setupUpgradeStream(stream, state) {
-      const { request: request2, headersTimeout, session } = state;
+      const { request: request3, headersTimeout, session } = state;
       stream[kHTTP2Stream] = true;
       stream[kHTTP2Session] = session;
       stream[kRequestStreamState] = state;
       state.stream = stream;
-      bindRequestToStream(request2, stream, releaseUpgradeStream);
+      bindRequestToStream(request3, stream, releaseUpgradeStream);
       stream.once("response", onUpgradeResponse);
       stream.on("error", onUpgradeStreamError);
       stream.once("end", onUpgradeStreamEnd);
@@ -17482,7 +17139,7 @@ var require_client_h2 = __commonJS({
       completeRequest(state.client, state.request, resetPendingIdx);
       state.client[kResume]();
     }
-    function openStream(client, request2, session, abort, headers, options) {
+    function openStream(client, request3, session, abort, headers, options) {
       try {
         return session.request(headers, options);
       } catch (err) {
@@ -17491,7 +17148,7 @@ var require_client_h2 = __commonJS({
           wrappedErr2.cause = err;
           session[kError] = wrappedErr2;
           resetHttp2Session(session, wrappedErr2);
-          requeueUnsentRequest(client, request2);
+          requeueUnsentRequest(client, request3);
           return null;
         }
         const wrappedErr = new InformationalError(err.message, { cause: err });
@@ -17503,13 +17160,13 @@ var require_client_h2 = __commonJS({
         return null;
       }
     }
-    function writeH2(client, request2) {
-      const headersTimeout = request2.headersTimeout ?? client[kHeadersTimeout];
-      const bodyTimeout = request2.bodyTimeout ?? client[kBodyTimeout];
+    function writeH2(client, request3) {
+      const headersTimeout = request3.headersTimeout ?? client[kHeadersTimeout];
+      const bodyTimeout = request3.bodyTimeout ?? client[kBodyTimeout];
       const session = client[kHTTP2Session];
-      const { method, path: path34, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
+      const { method, path: path36, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request3;
       if (upgrade != null && upgrade !== "websocket") {
-        util.errorRequest(client, request2, new InvalidArgumentError(`Custom upgrade "${upgrade}" not supported over HTTP/2`));
+        util.errorRequest(client, request3, new InvalidArgumentError(`Custom upgrade "${upgrade}" not supported over HTTP/2`));
         return false;
       }
       const headers = buildRequestHeaders(reqHeaders);
@@ -17517,13 +17174,13 @@ var require_client_h2 = __commonJS({
       headers[HTTP2_HEADER_METHOD] = method;
       const state = {
         abort: null,
-        body: request2.body,
+        body: request3.body,
         bytesRead: 0,
         client,
         contentLength: null,
         expectsPayload: false,
         maxResponseSize: client[kMaxResponseSize],
-        request: request2,
+        request: request3,
         headersTimeout,
         bodyTimeout,
         requestFinalized: false,
@@ -17536,13 +17193,13 @@ var require_client_h2 = __commonJS({
         stream: null
       };
       const abort = (err, resetPendingIdx = false) => {
-        if (request2.aborted || request2.completed) {
+        if (request3.aborted || request3.completed) {
           return;
         }
         err = err || new RequestAbortedError();
-        util.errorRequest(client, request2, err);
+        util.errorRequest(client, request3, err);
         if (state.stream != null) {
-          clearRequestStream(request2);
+          clearRequestStream(request3);
           const stream2 = state.stream;
           stream2.close();
           if (!stream2.destroyed) {
@@ -17556,30 +17213,30 @@ var require_client_h2 = __commonJS({
       state.abort = abort;
       let stream = null;
       try {
-        request2.onRequestStart(abort, null);
+        request3.onRequestStart(abort, null);
       } catch (err) {
-        util.errorRequest(client, request2, err);
+        util.errorRequest(client, request3, err);
       }
-      if (request2.aborted) {
+      if (request3.aborted) {
         return false;
       }
       if (upgrade || method === "CONNECT") {
         refH2Session(session);
         if (upgrade === "websocket") {
           if (session[kEnableConnectProtocol] === false) {
-            util.errorRequest(client, request2, new InformationalError("HTTP/2: Extended CONNECT protocol not supported by server"));
+            util.errorRequest(client, request3, new InformationalError("HTTP/2: Extended CONNECT protocol not supported by server"));
             unrefH2Session(session);
             return false;
           }
           headers[HTTP2_HEADER_METHOD] = "CONNECT";
           headers[HTTP2_HEADER_PROTOCOL] = "websocket";
-          headers[HTTP2_HEADER_PATH] = path34;
+          headers[HTTP2_HEADER_PATH] = path36;
           if (protocol === "ws:" || protocol === "wss:") {
             headers[HTTP2_HEADER_SCHEME] = protocol === "ws:" ? "http" : "https";
           } else {
             headers[HTTP2_HEADER_SCHEME] = protocol === "http:" ? "http" : "https";
           }
-          stream = openStream(client, request2, session, abort, headers, { endStream: false, signal });
+          stream = openStream(client, request3, session, abort, headers, { endStream: false, signal });
           if (stream == null) {
             unrefH2Session(session);
             return false;
@@ -17587,7 +17244,7 @@ var require_client_h2 = __commonJS({
           setupUpgradeStream(stream, state);
           return true;
         }
-        stream = openStream(client, request2, session, abort, headers, { endStream: false, signal });
+        stream = openStream(client, request3, session, abort, headers, { endStream: false, signal });
         if (stream == null) {
           unrefH2Session(session);
           return false;
@@ -17595,7 +17252,7 @@ var require_client_h2 = __commonJS({
         setupUpgradeStream(stream, state);
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path34;
+      headers[HTTP2_HEADER_PATH] = path36;
       headers[HTTP2_HEADER_SCHEME] = protocol === "http:" ? "http" : "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       let body = state.body;
@@ -17611,14 +17268,14 @@ var require_client_h2 = __commonJS({
         contentLength = bodyStream.length;
       }
       if (contentLength == null) {
-        contentLength = request2.contentLength;
+        contentLength = request3.contentLength;
       }
       if (contentLength === 0 && !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request2.contentLength != null && request2.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength != null && request3.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request2, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -17634,7 +17291,7 @@ var require_client_h2 = __commonJS({
           header2 += `${key}: ${headers[key]}\r
 `;
         }
-        channels.sendHeaders.publish({ request: request2, headers: header2, socket: session[kSocket] });
+        channels.sendHeaders.publish({ request: request3, headers: header2, socket: session[kSocket] });
       }
       const shouldEndStream = body === null || contentLength === 0;
       state.body = body;
@@ -17643,7 +17300,7 @@ var require_client_h2 = __commonJS({
       if (expectContinue) {
         headers[HTTP2_HEADER_EXPECT] = "100-continue";
       }
-      stream = openStream(client, request2, session, abort, headers, { endStream: shouldEndStream, signal });
+      stream = openStream(client, request3, session, abort, headers, { endStream: shouldEndStream, signal });
       if (stream == null) {
         return false;
       }
@@ -17657,7 +17314,7 @@ var require_client_h2 = __commonJS({
       }
       stream[kHTTP2Session] = session;
       stream.on("close", completeRequestStream);
-      bindRequestToStream(request2, stream, releaseRequestStream);
+      bindRequestToStream(request3, stream, releaseRequestStream);
       if (expectContinue) {
         stream.once("continue", writeBodyH2);
       }
@@ -17697,9 +17354,9 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request2 } = state;
-      if (request2[kRequestStream] === stream) {
-        detachRequestFromStream(request2);
+      const { request: request3 } = state;
+      if (request3[kRequestStream] === stream) {
+        detachRequestFromStream(request3);
       }
       if (!stream.destroyed && !stream.closed) {
         removeRequestStreamListeners(stream);
@@ -17712,8 +17369,8 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request2, maxResponseSize, responseContentLength } = state;
-      if (request2.aborted || request2.completed) {
+      const { request: request3, maxResponseSize, responseContentLength } = state;
+      if (request3.aborted || request3.completed) {
         return;
       }
       if (responseContentLength != null && state.bytesRead + chunk.length > responseContentLength) {
@@ -17725,7 +17382,7 @@ var require_client_h2 = __commonJS({
         return;
       }
       state.bytesRead += chunk.length;
-      if (request2.onResponseData(chunk) === false) {
+      if (request3.onResponseData(chunk) === false) {
         pauseResponseStream(stream, state);
       }
     }
@@ -17749,13 +17406,13 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request2 } = state;
-      if (request2.aborted || request2.completed) {
+      const { request: request3 } = state;
+      if (request3.aborted || request3.completed) {
         return;
       }
       const statusCode = headers[HTTP2_HEADER_STATUS];
       delete headers[HTTP2_HEADER_STATUS];
-      request2.onResponseStart(Number(statusCode), headers, noop, "");
+      request3.onResponseStart(Number(statusCode), headers, noop, "");
     }
     function onResponse(headers) {
       const stream = this;
@@ -17763,7 +17420,7 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request2 } = state;
+      const { request: request3 } = state;
       stream.off("response", onResponse);
       if (state.body != null && !state.bodySent && !stream.writableEnded) {
         stream.removeListener("continue", writeBodyH2);
@@ -17771,20 +17428,20 @@ var require_client_h2 = __commonJS({
       }
       const statusCode = Number(headers[HTTP2_HEADER_STATUS]);
       delete headers[HTTP2_HEADER_STATUS];
-      request2.onResponseStarted();
+      request3.onResponseStarted();
       state.responseReceived = true;
-      if (request2.method !== "HEAD" && statusCode !== 304) {
+      if (request3.method !== "HEAD" && statusCode !== 304) {
         const contentLength = headers[HTTP2_HEADER_CONTENT_LENGTH];
         state.responseContentLength = contentLength == null ? null : Number(contentLength);
       }
       if (state.headersTimeout || state.bodyTimeout) {
         stream.setTimeout(state.bodyTimeout);
       }
-      if (request2.aborted || request2.completed) {
+      if (request3.aborted || request3.completed) {
         releaseRequestStream(stream);
         return;
       }
-      if (request2.onResponseStart(statusCode, headers, resumeResponseStream.bind(stream), "") === false) {
+      if (request3.onResponseStart(statusCode, headers, resumeResponseStream.bind(stream), "") === false) {
         pauseResponseStream(stream, state);
       }
       stream.on("data", onData);
@@ -17795,10 +17452,10 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request2 } = state;
+      const { request: request3 } = state;
       stream.off("end", onEnd);
       if (state.responseReceived) {
-        if (!request2.aborted && !request2.completed) {
+        if (!request3.aborted && !request3.completed) {
           if (state.responseContentLength != null && state.bytesRead !== state.responseContentLength) {
             state.abort(new ResponseContentLengthMismatchError());
             return;
@@ -17811,29 +17468,29 @@ var require_client_h2 = __commonJS({
       }
     }
     function retryRefusedStream(stream, state) {
-      const { client, request: request2 } = state;
-      if (state.responseReceived || request2.aborted || request2.completed || request2[kRefusedStreamRetry] || !canReplayRequest(request2)) {
+      const { client, request: request3 } = state;
+      if (state.responseReceived || request3.aborted || request3.completed || request3[kRefusedStreamRetry] || !canReplayRequest(request3)) {
         return false;
       }
-      request2[kRefusedStreamRetry] = true;
+      request3[kRefusedStreamRetry] = true;
       requeueStreamRequest(client, state);
       return true;
     }
     function retryUnsentStream(state) {
-      const { client, request: request2, session } = state;
-      if (!session[kReceivedGoAway] || state.responseReceived || request2.aborted || request2.completed || !canReplayRequest(request2) || !registerGoAwayRefusal(request2)) {
+      const { client, request: request3, session } = state;
+      if (!session[kReceivedGoAway] || state.responseReceived || request3.aborted || request3.completed || !canReplayRequest(request3) || !registerGoAwayRefusal(request3)) {
         return false;
       }
       requeueStreamRequest(client, state);
       return true;
     }
     function requeueStreamRequest(client, state) {
-      const { request: request2 } = state;
-      detachRequestStreamForClose(request2);
+      const { request: request3 } = state;
+      detachRequestStreamForClose(request3);
       state.stream = null;
       state.requestFinalized = true;
-      completeRequest(client, request2);
-      client[kQueue].splice(client[kPendingIdx], 0, request2);
+      completeRequest(client, request3);
+      client[kQueue].splice(client[kPendingIdx], 0, request3);
       client[kResume]();
     }
     function onError(err) {
@@ -17888,10 +17545,10 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request2 } = state;
+      const { request: request3 } = state;
       stream.off("trailers", onTrailers);
       stream.off("data", onData);
-      if (request2.aborted || request2.completed) {
+      if (request3.aborted || request3.completed) {
         return;
       }
       state.trailers = trailers;
@@ -17900,14 +17557,14 @@ var require_client_h2 = __commonJS({
       const stream = this;
       const state = stream[kRequestStreamState];
       state.bodySent = true;
-      const { abort, body, client, contentLength, expectsPayload, request: request2 } = state;
+      const { abort, body, client, contentLength, expectsPayload, request: request3 } = state;
       if (!body || contentLength === 0) {
         writeBuffer(
           abort,
           stream,
           null,
           client,
-          request2,
+          request3,
           client[kSocket],
           contentLength,
           expectsPayload
@@ -17918,7 +17575,7 @@ var require_client_h2 = __commonJS({
           stream,
           body,
           client,
-          request2,
+          request3,
           client[kSocket],
           contentLength,
           expectsPayload
@@ -17930,18 +17587,18 @@ var require_client_h2 = __commonJS({
             stream,
             body.stream(),
             client,
-            request2,
+            request3,
             client[kSocket],
             contentLength,
             expectsPayload
           );
         } else {
-          writeBlob(
+          writeBlob2(
             abort,
             stream,
             body,
             client,
-            request2,
+            request3,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -17955,7 +17612,7 @@ var require_client_h2 = __commonJS({
           stream,
           body,
           client,
-          request2,
+          request3,
           contentLength
         );
       } else if (util.isIterable(body)) {
@@ -17964,7 +17621,7 @@ var require_client_h2 = __commonJS({
           stream,
           body,
           client,
-          request2,
+          request3,
           client[kSocket],
           contentLength,
           expectsPayload
@@ -17973,7 +17630,7 @@ var require_client_h2 = __commonJS({
         assert(false);
       }
     }
-    function writeBuffer(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
+    function writeBuffer(abort, h2stream, body, client, request3, socket, contentLength, expectsPayload) {
       try {
         if (body != null && util.isBuffer(body)) {
           assert(contentLength === body.byteLength, "buffer body must have content length");
@@ -17981,20 +17638,20 @@ var require_client_h2 = __commonJS({
           h2stream.write(body);
           h2stream.uncork();
           h2stream.end();
-          request2.onBodySent(body);
+          request3.onBodySent(body);
         }
         if (!expectsPayload) {
           socket[kReset] = true;
         }
-        request2.onRequestSent();
+        request3.onRequestSent();
         client[kResume]();
       } catch (error) {
         abort(error);
       }
     }
-    function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
+    function writeStream(abort, socket, expectsPayload, h2stream, body, client, request3, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline7(
+      const pipe = pipeline8(
         body,
         h2stream,
         (err) => {
@@ -18003,7 +17660,7 @@ var require_client_h2 = __commonJS({
             abort(err);
           } else {
             util.removeAllListeners(pipe);
-            request2.onRequestSent();
+            request3.onRequestSent();
             if (!expectsPayload) {
               socket[kReset] = true;
             }
@@ -18013,10 +17670,10 @@ var require_client_h2 = __commonJS({
       );
       util.addListener(pipe, "data", onPipeData);
       function onPipeData(chunk) {
-        request2.onBodySent(chunk);
+        request3.onBodySent(chunk);
       }
     }
-    async function writeBlob(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
+    async function writeBlob2(abort, h2stream, body, client, request3, socket, contentLength, expectsPayload) {
       try {
         if (contentLength != null && contentLength !== body.size) {
           throw new RequestContentLengthMismatchError();
@@ -18026,8 +17683,8 @@ var require_client_h2 = __commonJS({
         h2stream.write(buffer);
         h2stream.uncork();
         h2stream.end();
-        request2.onBodySent(buffer);
-        request2.onRequestSent();
+        request3.onBodySent(buffer);
+        request3.onRequestSent();
         if (!expectsPayload) {
           socket[kReset] = true;
         }
@@ -18036,7 +17693,7 @@ var require_client_h2 = __commonJS({
         abort(err);
       }
     }
-    async function writeIterable(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
+    async function writeIterable(abort, h2stream, body, client, request3, socket, contentLength, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -18061,13 +17718,13 @@ var require_client_h2 = __commonJS({
             throw socket[kError];
           }
           const res = h2stream.write(chunk);
-          request2.onBodySent(chunk);
+          request3.onBodySent(chunk);
           if (!res) {
             await waitForDrain();
           }
         }
         h2stream.end();
-        request2.onRequestSent();
+        request3.onRequestSent();
         if (!expectsPayload) {
           socket[kReset] = true;
         }
@@ -18408,10 +18065,10 @@ var require_client = __commonJS({
         this.once("connect", cb);
       }
       [kDispatch](opts, handler) {
-        const request2 = new Request(this[kUrl].origin, opts, handler);
-        this[kQueue].push(request2);
+        const request3 = new Request(this[kUrl].origin, opts, handler);
+        this[kQueue].push(request3);
         if (this[kResuming]) {
-        } else if (util.bodyLength(request2.body) == null && util.isIterable(request2.body)) {
+        } else if (util.bodyLength(request3.body) == null && util.isIterable(request3.body)) {
           this[kResuming] = 1;
           queueMicrotask(() => resume(this));
         } else {
@@ -18435,9 +18092,9 @@ var require_client = __commonJS({
         return new Promise((resolve2) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
-            const request2 = requests[i];
-            if (request2 != null) {
-              util.errorRequest(this, request2, err);
+            const request3 = requests[i];
+            if (request3 != null) {
+              util.errorRequest(this, request3, err);
             }
           }
           const callback = () => {
@@ -18462,9 +18119,9 @@ var require_client = __commonJS({
         assert(client[kPendingIdx] === client[kRunningIdx]);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
-          const request2 = requests[i];
-          if (request2 != null) {
-            util.errorRequest(client, request2, err);
+          const request3 = requests[i];
+          if (request3 != null) {
+            util.errorRequest(client, request3, err);
           }
         }
         assert(client[kSize] === 0);
@@ -18579,8 +18236,8 @@ var require_client = __commonJS({
           util.errorRequest(client, running[i], err);
         }
         while (client[kPending] > 0 && client[kQueue][client[kPendingIdx]].servername === client[kServerName]) {
-          const request2 = client[kQueue].splice(client[kPendingIdx], 1)[0];
-          util.errorRequest(client, request2, err);
+          const request3 = client[kQueue].splice(client[kPendingIdx], 1)[0];
+          util.errorRequest(client, request3, err);
         }
       } else {
         onError(client, err);
@@ -18635,19 +18292,19 @@ var require_client = __commonJS({
         if (client[kRunning] >= (getMaxConcurrent(client) || 1)) {
           return;
         }
-        const request2 = client[kQueue][client[kPendingIdx]];
-        if (request2 === null) {
+        const request3 = client[kQueue][client[kPendingIdx]];
+        if (request3 === null) {
           return;
         }
-        if (request2.aborted) {
+        if (request3.aborted) {
           client[kQueue].splice(client[kPendingIdx], 1);
           continue;
         }
-        if (client[kUrl].protocol === "https:" && client[kServerName] !== request2.servername) {
+        if (client[kUrl].protocol === "https:" && client[kServerName] !== request3.servername) {
           if (client[kRunning] > 0) {
             return;
           }
-          client[kServerName] = request2.servername;
+          client[kServerName] = request3.servername;
           client[kHTTPContext]?.destroy(new InformationalError("servername changed"), () => {
             client[kHTTPContext] = null;
             resume(client);
@@ -18657,17 +18314,17 @@ var require_client = __commonJS({
           return;
         }
         if (!client[kHTTPContext]) {
-          client[kServerName] = request2.servername;
+          client[kServerName] = request3.servername;
           connect(client);
           return;
         }
         if (client[kHTTPContext].destroyed) {
           return;
         }
-        if (client[kHTTPContext].busy(request2)) {
+        if (client[kHTTPContext].busy(request3)) {
           return;
         }
-        if (!request2.aborted && client[kHTTPContext].write(request2)) {
+        if (!request3.aborted && client[kHTTPContext].write(request3)) {
           client[kPendingIdx]++;
         } else {
           client[kQueue].splice(client[kPendingIdx], 1);
@@ -20023,13 +19680,13 @@ var require_socks5_client = __commonJS({
         }
         debug("starting handshake with", this.authMethods.length, "auth methods");
         this.state = STATES.HANDSHAKING;
-        const request2 = Buffer2.alloc(2 + this.authMethods.length);
-        request2[0] = SOCKS_VERSION;
-        request2[1] = this.authMethods.length;
+        const request3 = Buffer2.alloc(2 + this.authMethods.length);
+        request3[0] = SOCKS_VERSION;
+        request3[1] = this.authMethods.length;
         this.authMethods.forEach((method, i) => {
-          request2[2 + i] = method;
+          request3[2 + i] = method;
         });
-        this.socket.write(request2);
+        this.socket.write(request3);
       }
       /**
        * Handle handshake response from server
@@ -20071,13 +19728,13 @@ var require_socks5_client = __commonJS({
         if (usernameBuffer.length > 255 || passwordBuffer.length > 255) {
           throw new InvalidArgumentError("Username or password too long");
         }
-        const request2 = Buffer2.alloc(3 + usernameBuffer.length + passwordBuffer.length);
-        request2[0] = 1;
-        request2[1] = usernameBuffer.length;
-        usernameBuffer.copy(request2, 2);
-        request2[2 + usernameBuffer.length] = passwordBuffer.length;
-        passwordBuffer.copy(request2, 3 + usernameBuffer.length);
-        this.socket.write(request2);
+        const request3 = Buffer2.alloc(3 + usernameBuffer.length + passwordBuffer.length);
+        request3[0] = 1;
+        request3[1] = usernameBuffer.length;
+        usernameBuffer.copy(request3, 2);
+        request3[2 + usernameBuffer.length] = passwordBuffer.length;
+        passwordBuffer.copy(request3, 3 + usernameBuffer.length);
+        this.socket.write(request3);
       }
       /**
        * Handle authentication response
@@ -20112,22 +19769,22 @@ var require_socks5_client = __commonJS({
         }
         debug("connecting to", address, port);
         this.state = STATES.CONNECTING;
-        const request2 = this.buildConnectRequest(COMMANDS.CONNECT, address, port);
-        this.socket.write(request2);
+        const request3 = this.buildConnectRequest(COMMANDS.CONNECT, address, port);
+        this.socket.write(request3);
       }
       /**
        * Build a SOCKS5 request
        */
       buildConnectRequest(command2, address, port) {
         const { type: addressType, buffer: addressBuffer } = parseAddress(address);
-        const request2 = Buffer2.alloc(4 + addressBuffer.length + 2);
-        request2[0] = SOCKS_VERSION;
-        request2[1] = command2;
-        request2[2] = 0;
-        request2[3] = addressType;
-        addressBuffer.copy(request2, 4);
-        request2.writeUInt16BE(port, 4 + addressBuffer.length);
-        return request2;
+        const request3 = Buffer2.alloc(4 + addressBuffer.length + 2);
+        request3[0] = SOCKS_VERSION;
+        request3[1] = command2;
+        request3[2] = 0;
+        request3[3] = addressType;
+        addressBuffer.copy(request3, 4);
+        request3.writeUInt16BE(port, 4 + addressBuffer.length);
+        return request3;
       }
       /**
        * Handle CONNECT response
@@ -20565,10 +20222,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path34 = "/",
+          path: path36 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path34;
+        opts.path = origin + path36;
         opts.headers = { ...this[kProxyHeaders], ...headers };
         if (!hasHostHeader(headers)) {
           opts.headers.host = new URL(origin).host;
@@ -21582,7 +21239,7 @@ var require_readable = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { addAbortListener } = __require("node:events");
-    var { Readable: Readable7 } = __require("node:stream");
+    var { Readable: Readable9 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors();
     var util = require_util();
     var kConsume = /* @__PURE__ */ Symbol("kConsume");
@@ -21595,7 +21252,7 @@ var require_readable = __commonJS({
     var kBytesRead = /* @__PURE__ */ Symbol("kBytesRead");
     var noop = () => {
     };
-    var BodyReadable = class extends Readable7 {
+    var BodyReadable = class extends Readable9 {
       /**
        * @param {object} opts
        * @param {(this: Readable, size: number) => void} opts.resume
@@ -21994,7 +21651,7 @@ var require_api_request = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { AsyncResource } = __require("node:async_hooks");
-    var { Readable: Readable7 } = require_readable();
+    var { Readable: Readable9 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     function noop() {
@@ -22080,7 +21737,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = headers;
         const contentType = parsedHeaders?.["content-type"];
         const contentLength = parsedHeaders?.["content-length"];
-        const res = new Readable7({
+        const res = new Readable9({
           resume: () => controller.resume(),
           abort: (reason) => controller.abort(reason),
           contentType,
@@ -22165,10 +21822,10 @@ var require_api_request = __commonJS({
         }
       }
     };
-    function request2(opts, callback) {
+    function request3(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve2, reject) => {
-          request2.call(this, opts, (err, data) => {
+          request3.call(this, opts, (err, data) => {
             return err ? reject(err) : resolve2(data);
           });
         });
@@ -22184,7 +21841,7 @@ var require_api_request = __commonJS({
         queueMicrotask(() => callback(err, { opaque }));
       }
     }
-    module.exports = request2;
+    module.exports = request3;
     module.exports.RequestHandler = RequestHandler;
   }
 });
@@ -22456,7 +22113,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable7,
+      Readable: Readable9,
       Duplex,
       PassThrough: PassThrough2
     } = __require("node:stream");
@@ -22473,7 +22130,7 @@ var require_api_pipeline = __commonJS({
     function noop() {
     }
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable7 {
+    var PipelineRequest = class extends Readable9 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -22491,7 +22148,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable7 {
+    var PipelineResponse = class extends Readable9 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -22645,7 +22302,7 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline7(opts, handler) {
+    function pipeline8(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -22654,7 +22311,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough2().destroy(err);
       }
     }
-    module.exports = pipeline7;
+    module.exports = pipeline8;
   }
 });
 
@@ -23033,20 +22690,20 @@ var require_mock_utils = __commonJS({
       }
       return normalizedQp;
     }
-    function safeUrl(path34) {
-      if (typeof path34 !== "string") {
-        return path34;
+    function safeUrl(path36) {
+      if (typeof path36 !== "string") {
+        return path36;
       }
-      const pathSegments = path34.split("?", 3);
+      const pathSegments = path36.split("?", 3);
       if (pathSegments.length !== 2) {
-        return path34;
+        return path36;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path34, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path34);
+    function matchKey(mockDispatch2, { path: path36, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path36);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -23073,8 +22730,8 @@ var require_mock_utils = __commonJS({
       const basePath = key.query ? serializePathWithQuery(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
       const resolvedPathWithoutTrailingSlash = removeTrailingSlash(resolvedPath);
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path34, ignoreTrailingSlash }) => {
-        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path34)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path34), resolvedPath);
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path36, ignoreTrailingSlash }) => {
+        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path36)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path36), resolvedPath);
       });
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
@@ -23113,27 +22770,27 @@ var require_mock_utils = __commonJS({
         mockDispatches.splice(index, 1);
       }
     }
-    function removeTrailingSlash(path34) {
-      if (typeof path34 !== "string") {
-        return path34;
+    function removeTrailingSlash(path36) {
+      if (typeof path36 !== "string") {
+        return path36;
       }
-      const queryIndex = path34.indexOf("?");
-      const search = queryIndex === -1 ? "" : path34.slice(queryIndex);
+      const queryIndex = path36.indexOf("?");
+      const search = queryIndex === -1 ? "" : path36.slice(queryIndex);
       if (queryIndex !== -1) {
-        path34 = path34.slice(0, queryIndex);
+        path36 = path36.slice(0, queryIndex);
       }
-      while (path34.endsWith("/")) {
-        path34 = path34.slice(0, -1);
+      while (path36.endsWith("/")) {
+        path36 = path36.slice(0, -1);
       }
-      if (path34.length === 0) {
-        path34 = "/";
+      if (path36.length === 0) {
+        path36 = "/";
       }
-      return path34 + search;
+      return path36 + search;
     }
     function buildKey(opts) {
-      const { path: path34, method, body, headers, query } = opts;
+      const { path: path36, method, body, headers, query } = opts;
       return {
-        path: path34,
+        path: path36,
         method,
         body,
         headers,
@@ -24005,10 +23662,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path34, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path36, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path34,
+            Path: path36,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -24107,9 +23764,9 @@ var require_mock_agent = __commonJS({
           }
         }
         if (acceptNonStandardSearchParameters && dispatchOpts.path) {
-          const [path34, searchParams] = dispatchOpts.path.split("?");
+          const [path36, searchParams] = dispatchOpts.path.split("?");
           const normalizedSearchParams = normalizeSearchParams(searchParams, acceptNonStandardSearchParameters);
-          dispatchOpts.path = `${path34}?${normalizedSearchParams}`;
+          dispatchOpts.path = `${path36}?${normalizedSearchParams}`;
         }
         return this[kAgent].dispatch(dispatchOpts, handler);
       }
@@ -24314,7 +23971,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile14, readFile: readFile18, mkdir: mkdir22 } = __require("node:fs/promises");
+    var { writeFile: writeFile15, readFile: readFile19, mkdir: mkdir23 } = __require("node:fs/promises");
     var { dirname: dirname6, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -24456,8 +24113,8 @@ var require_snapshot_recorder = __commonJS({
         if (this.isUrlExcluded(requestOpts)) {
           return;
         }
-        const request2 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
-        const hash = createRequestHash(request2);
+        const request3 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
+        const hash = createRequestHash(request3);
         const normalizedHeaders = normalizeHeaders(response.headers);
         const responseData = {
           statusCode: response.statusCode,
@@ -24475,7 +24132,7 @@ var require_snapshot_recorder = __commonJS({
           existingSnapshot.timestamp = (/* @__PURE__ */ new Date()).toISOString();
         } else {
           this.#snapshots.set(hash, {
-            request: request2,
+            request: request3,
             responses: [responseData],
             // Always store as array for consistency
             callCount: 0,
@@ -24509,8 +24166,8 @@ var require_snapshot_recorder = __commonJS({
         if (this.isUrlExcluded(requestOpts)) {
           return void 0;
         }
-        const request2 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
-        const hash = createRequestHash(request2);
+        const request3 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
+        const hash = createRequestHash(request3);
         const snapshot = this.#snapshots.get(hash);
         if (!snapshot) return void 0;
         const currentCallCount = snapshot.callCount || 0;
@@ -24527,12 +24184,12 @@ var require_snapshot_recorder = __commonJS({
        * @return {Promise<void>} - Resolves when snapshots are loaded
        */
       async loadSnapshots(filePath) {
-        const path34 = filePath || this.#snapshotPath;
-        if (!path34) {
+        const path36 = filePath || this.#snapshotPath;
+        if (!path36) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile18(resolve2(path34), "utf8");
+          const data = await readFile19(resolve2(path36), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -24546,7 +24203,7 @@ var require_snapshot_recorder = __commonJS({
           if (error.code === "ENOENT") {
             this.#snapshots.clear();
           } else {
-            throw new UndiciError(`Failed to load snapshots from ${path34}`, { cause: error });
+            throw new UndiciError(`Failed to load snapshots from ${path36}`, { cause: error });
           }
         }
       }
@@ -24557,17 +24214,17 @@ var require_snapshot_recorder = __commonJS({
        * @returns {Promise<void>} - Resolves when snapshots are saved
        */
       async saveSnapshots(filePath) {
-        const path34 = filePath || this.#snapshotPath;
-        if (!path34) {
+        const path36 = filePath || this.#snapshotPath;
+        if (!path36) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
-        const resolvedPath = resolve2(path34);
-        await mkdir22(dirname6(resolvedPath), { recursive: true });
+        const resolvedPath = resolve2(path36);
+        await mkdir23(dirname6(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
         }));
-        await writeFile14(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
+        await writeFile15(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
       }
       /**
        * Clears all recorded snapshots
@@ -24605,8 +24262,8 @@ var require_snapshot_recorder = __commonJS({
        * @returns {boolean} - True if snapshot was deleted, false if not found
        */
       deleteSnapshot(requestOpts) {
-        const request2 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
-        const hash = createRequestHash(request2);
+        const request3 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
+        const hash = createRequestHash(request3);
         return this.#snapshots.delete(hash);
       }
       /**
@@ -24615,8 +24272,8 @@ var require_snapshot_recorder = __commonJS({
        * @returns {SnapshotInfo|null} - Snapshot information or null if not found
        */
       getSnapshotInfo(requestOpts) {
-        const request2 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
-        const hash = createRequestHash(request2);
+        const request3 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
+        const hash = createRequestHash(request3);
         const snapshot = this.#snapshots.get(hash);
         if (!snapshot) return null;
         return {
@@ -24915,16 +24572,16 @@ var require_snapshot_agent = __commonJS({
        */
       #setupMockInterceptors() {
         for (const snapshot of this[kSnapshotRecorder].getSnapshots()) {
-          const { request: request2, responses, response } = snapshot;
-          const url = new URL(request2.url);
+          const { request: request3, responses, response } = snapshot;
+          const url = new URL(request3.url);
           const mockPool = this.get(url.origin);
           const responseData = responses ? responses[0] : response;
           if (!responseData) continue;
           mockPool.intercept({
             path: url.pathname + url.search,
-            method: request2.method,
-            headers: request2.headers,
-            body: request2.body
+            method: request3.method,
+            headers: request3.headers,
+            body: request3.body
           }).reply(responseData.statusCode, responseData.body, {
             headers: responseData.headers,
             trailers: responseData.trailers
@@ -25230,15 +24887,15 @@ var require_redirect_handler = __commonJS({
         });
         const baseUrl = requestOrigin ? new URL(this.opts.path, requestOrigin) : void 0;
         const { origin, pathname, search } = util.parseURL(new URL(this.location, baseUrl));
-        const path34 = search ? `${pathname}${search}` : pathname;
-        const redirectUrlString = `${origin}${path34}`;
+        const path36 = search ? `${pathname}${search}` : pathname;
+        const redirectUrlString = `${origin}${path36}`;
         for (const historyUrl of this.history) {
           if (historyUrl.toString() === redirectUrlString) {
             throw new InvalidArgumentError(`Redirect loop detected. Cannot redirect to ${origin}. This typically happens when using a Client or Pool with cross-origin redirects. Use an Agent for cross-origin redirects.`);
           }
         }
         this.opts.headers = cleanRequestHeaders(this.opts.headers, removeContentHeaders, requestOrigin !== origin, this.stripHeadersOnRedirect, this.stripHeadersOnCrossOriginRedirect);
-        this.opts.path = path34;
+        this.opts.path = path36;
         this.opts.origin = origin;
         this.opts[kRequestOrigin] = origin;
         this.opts.query = null;
@@ -27206,10 +26863,10 @@ var require_cache_handler = __commonJS({
       }
       return locationUrl.pathname + locationUrl.search;
     }
-    function deleteCachedUri(store, cacheKey, path34) {
+    function deleteCachedUri(store, cacheKey, path36) {
       deleteCachedValue(store, {
         ...cacheKey,
-        path: path34
+        path: path36
       });
       for (let i = 0; i < util.safeHTTPMethods.length; i++) {
         const method = util.safeHTTPMethods[i];
@@ -27217,7 +26874,7 @@ var require_cache_handler = __commonJS({
           deleteCachedValue(store, {
             ...cacheKey,
             method,
-            path: path34
+            path: path36
           });
         }
       }
@@ -27228,9 +26885,9 @@ var require_cache_handler = __commonJS({
       }
       const values = Array.isArray(headerValue) ? headerValue : [headerValue];
       for (let i = 0; i < values.length; i++) {
-        const path34 = getSameOriginPath(cacheKey, values[i]);
-        if (path34 !== void 0) {
-          deleteCachedUri(store, cacheKey, path34);
+        const path36 = getSameOriginPath(cacheKey, values[i]);
+        if (path36 !== void 0) {
+          deleteCachedUri(store, cacheKey, path36);
         }
       }
     }
@@ -28185,7 +27842,7 @@ var require_cache2 = __commonJS({
   "node_modules/undici/lib/interceptor/cache.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable7 } = __require("node:stream");
+    var { Readable: Readable9 } = __require("node:stream");
     var util = require_util();
     var CacheHandler = require_cache_handler();
     var MemoryCacheStore = require_memory_cache_store();
@@ -28410,7 +28067,7 @@ var require_cache2 = __commonJS({
       return dispatch2(opts, new CacheHandler(globalOpts, cacheKey, handler));
     }
     function sendCachedValue(handler, opts, result, age, context, isStale2) {
-      const stream = util.isStream(result.body) ? result.body : Readable7.from(result.body ?? []);
+      const stream = util.isStream(result.body) ? result.body : Readable9.from(result.body ?? []);
       assert(!stream.destroyed, "stream should not be destroyed");
       assert(!stream.readableDidRead, "stream should not be readableDidRead");
       let aborted = false;
@@ -28713,7 +28370,7 @@ var require_decompress = __commonJS({
   "node_modules/undici/lib/interceptor/decompress.js"(exports, module) {
     "use strict";
     var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress, constants: constants3 } = __require("node:zlib");
-    var { pipeline: pipeline7, Transform: TransformStream2 } = __require("node:stream");
+    var { pipeline: pipeline8, Transform: TransformStream2 } = __require("node:stream");
     var { InvalidArgumentError, ResponseExceededMaxSizeError } = require_errors();
     var DecoratorHandler = require_decorator_handler();
     var DecompressController = class {
@@ -29029,7 +28686,7 @@ var require_decompress = __commonJS({
       #setupMultipleDecompressors() {
         const lastDecompressor = this.#decompressors[this.#decompressors.length - 1];
         this.#setupDecompressorEvents(lastDecompressor);
-        pipeline7(this.#decompressors, (err) => {
+        pipeline8(this.#decompressors, (err) => {
           if (this.#terminated) {
             return;
           }
@@ -29698,7 +29355,7 @@ var require_sqlite_cache_store = __commonJS({
     var { assertCacheKey, assertCacheValue } = require_cache();
     var { zstdCompressSync, zstdDecompressSync } = __require("node:zlib");
     var DatabaseSync2;
-    var VERSION = 5;
+    var VERSION2 = 5;
     var MAX_ENTRY_SIZE = 2 * 1e3 * 1e3 * 1e3;
     var COMPRESS_THRESHOLD = 1024 * 1024;
     var hasZstd = typeof zstdCompressSync === "function" && typeof zstdDecompressSync === "function";
@@ -29783,7 +29440,7 @@ var require_sqlite_cache_store = __commonJS({
       PRAGMA temp_store = memory;
       PRAGMA optimize;
 
-      CREATE TABLE IF NOT EXISTS cacheInterceptorV${VERSION} (
+      CREATE TABLE IF NOT EXISTS cacheInterceptorV${VERSION2} (
         -- Data specific to us
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         url TEXT NOT NULL,
@@ -29803,8 +29460,8 @@ var require_sqlite_cache_store = __commonJS({
         staleAt INTEGER NOT NULL
       );
 
-      CREATE INDEX IF NOT EXISTS idx_cacheInterceptorV${VERSION}_getValuesQuery ON cacheInterceptorV${VERSION}(url, method, deleteAt);
-      CREATE INDEX IF NOT EXISTS idx_cacheInterceptorV${VERSION}_deleteByUrlQuery ON cacheInterceptorV${VERSION}(deleteAt);
+      CREATE INDEX IF NOT EXISTS idx_cacheInterceptorV${VERSION2}_getValuesQuery ON cacheInterceptorV${VERSION2}(url, method, deleteAt);
+      CREATE INDEX IF NOT EXISTS idx_cacheInterceptorV${VERSION2}_deleteByUrlQuery ON cacheInterceptorV${VERSION2}(deleteAt);
     `);
         this.#getValuesQuery = this.#db.prepare(`
       SELECT
@@ -29820,7 +29477,7 @@ var require_sqlite_cache_store = __commonJS({
         vary,
         cachedAt,
         staleAt
-      FROM cacheInterceptorV${VERSION}
+      FROM cacheInterceptorV${VERSION2}
       WHERE
         url = ?
         AND method = ?
@@ -29828,7 +29485,7 @@ var require_sqlite_cache_store = __commonJS({
         deleteAt ASC
     `);
         this.#updateValueQuery = this.#db.prepare(`
-      UPDATE cacheInterceptorV${VERSION} SET
+      UPDATE cacheInterceptorV${VERSION2} SET
         body = ?,
         compressed = ?,
         deleteAt = ?,
@@ -29844,7 +29501,7 @@ var require_sqlite_cache_store = __commonJS({
         id = ?
     `);
         this.#insertValueQuery = this.#db.prepare(`
-      INSERT INTO cacheInterceptorV${VERSION} (
+      INSERT INTO cacheInterceptorV${VERSION2} (
         url,
         method,
         body,
@@ -29861,20 +29518,20 @@ var require_sqlite_cache_store = __commonJS({
       ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     `);
         this.#deleteByUrlQuery = this.#db.prepare(
-          `DELETE FROM cacheInterceptorV${VERSION} WHERE url = ?`
+          `DELETE FROM cacheInterceptorV${VERSION2} WHERE url = ?`
         );
         this.#countEntriesQuery = this.#db.prepare(
-          `SELECT COUNT(*) AS total FROM cacheInterceptorV${VERSION}`
+          `SELECT COUNT(*) AS total FROM cacheInterceptorV${VERSION2}`
         );
         this.#deleteExpiredValuesQuery = this.#db.prepare(
-          `DELETE FROM cacheInterceptorV${VERSION} WHERE deleteAt <= ?`
+          `DELETE FROM cacheInterceptorV${VERSION2} WHERE deleteAt <= ?`
         );
         this.#deleteOldValuesQuery = this.#maxCount === Infinity ? null : this.#db.prepare(`
-        DELETE FROM cacheInterceptorV${VERSION}
+        DELETE FROM cacheInterceptorV${VERSION2}
         WHERE id IN (
           SELECT
             id
-          FROM cacheInterceptorV${VERSION}
+          FROM cacheInterceptorV${VERSION2}
           ORDER BY cachedAt ASC
           LIMIT ?
         )
@@ -30266,12 +29923,12 @@ var require_headers = __commonJS({
       append(name, value, isLowerCase) {
         this.sortedMap = null;
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
-        const exists3 = this.headersMap.get(lowercaseName);
-        if (exists3) {
+        const exists4 = this.headersMap.get(lowercaseName);
+        if (exists4) {
           const delimiter = lowercaseName === "cookie" ? "; " : ", ";
           this.headersMap.set(lowercaseName, {
-            name: exists3.name,
-            value: `${exists3.value}${delimiter}${value}`
+            name: exists4.name,
+            value: `${exists4.value}${delimiter}${value}`
           });
         } else {
           this.headersMap.set(lowercaseName, { name, value });
@@ -31107,7 +30764,7 @@ var require_request2 = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         input = webidl.converters.RequestInfo(input);
         init = webidl.converters.RequestInit(init);
-        let request2 = null;
+        let request3 = null;
         let fallbackMode = null;
         const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
@@ -31124,18 +30781,18 @@ var require_request2 = __commonJS({
               "Request cannot be constructed from a URL that includes credentials: " + input
             );
           }
-          request2 = makeRequest({ urlList: [parsedURL] });
+          request3 = makeRequest({ urlList: [parsedURL] });
           fallbackMode = "cors";
         } else {
           assert(webidl.is.Request(input));
-          request2 = input.#state;
+          request3 = input.#state;
           signal = input.#signal;
           this.#dispatcher = init.dispatcher || input.#dispatcher;
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window = "client";
-        if (request2.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request2.window, origin)) {
-          window = request2.window;
+        if (request3.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request3.window, origin)) {
+          window = request3.window;
         }
         if (init.window != null) {
           throw new TypeError(`'window' option '${window}' must be null`);
@@ -31143,66 +30800,66 @@ var require_request2 = __commonJS({
         if ("window" in init) {
           window = "no-window";
         }
-        request2 = makeRequest({
+        request3 = makeRequest({
           // URL request’s URL.
           // undici implementation note: this is set as the first item in request's urlList in makeRequest
           // method request’s method.
-          method: request2.method,
+          method: request3.method,
           // header list A copy of request’s header list.
           // undici implementation note: headersList is cloned in makeRequest
-          headersList: request2.headersList,
+          headersList: request3.headersList,
           // unsafe-request flag Set.
-          unsafeRequest: request2.unsafeRequest,
+          unsafeRequest: request3.unsafeRequest,
           // client This’s relevant settings object.
           client: environmentSettingsObject.settingsObject,
           // window window.
           window,
           // priority request’s priority.
-          priority: request2.priority,
+          priority: request3.priority,
           // origin request’s origin. The propagation of the origin is only significant for navigation requests
           // being handled by a service worker. In this scenario a request can have an origin that is different
           // from the current client.
-          origin: request2.origin,
+          origin: request3.origin,
           // referrer request’s referrer.
-          referrer: request2.referrer,
+          referrer: request3.referrer,
           // referrer policy request’s referrer policy.
-          referrerPolicy: request2.referrerPolicy,
+          referrerPolicy: request3.referrerPolicy,
           // mode request’s mode.
-          mode: request2.mode,
+          mode: request3.mode,
           // credentials mode request’s credentials mode.
-          credentials: request2.credentials,
+          credentials: request3.credentials,
           // cache mode request’s cache mode.
-          cache: request2.cache,
+          cache: request3.cache,
           // redirect mode request’s redirect mode.
-          redirect: request2.redirect,
+          redirect: request3.redirect,
           // integrity metadata request’s integrity metadata.
-          integrity: request2.integrity,
+          integrity: request3.integrity,
           // keepalive request’s keepalive.
-          keepalive: request2.keepalive,
+          keepalive: request3.keepalive,
           // reload-navigation flag request’s reload-navigation flag.
-          reloadNavigation: request2.reloadNavigation,
+          reloadNavigation: request3.reloadNavigation,
           // history-navigation flag request’s history-navigation flag.
-          historyNavigation: request2.historyNavigation,
+          historyNavigation: request3.historyNavigation,
           // URL list A clone of request’s URL list.
-          urlList: [...request2.urlList]
+          urlList: [...request3.urlList]
         });
         const initHasKey = Object.keys(init).length !== 0;
         if (initHasKey) {
-          if (request2.mode === "navigate") {
-            request2.mode = "same-origin";
+          if (request3.mode === "navigate") {
+            request3.mode = "same-origin";
           }
-          request2.reloadNavigation = false;
-          request2.historyNavigation = false;
-          request2.origin = "client";
-          request2.referrer = "client";
-          request2.referrerPolicy = "";
-          request2.url = request2.urlList[request2.urlList.length - 1];
-          request2.urlList = [request2.url];
+          request3.reloadNavigation = false;
+          request3.historyNavigation = false;
+          request3.origin = "client";
+          request3.referrer = "client";
+          request3.referrerPolicy = "";
+          request3.url = request3.urlList[request3.urlList.length - 1];
+          request3.urlList = [request3.url];
         }
         if (init.referrer !== void 0) {
           const referrer = init.referrer;
           if (referrer === "") {
-            request2.referrer = "no-referrer";
+            request3.referrer = "no-referrer";
           } else {
             let parsedReferrer;
             try {
@@ -31211,14 +30868,14 @@ var require_request2 = __commonJS({
               throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err });
             }
             if (parsedReferrer.protocol === "about:" && parsedReferrer.hostname === "client" || origin && !sameOrigin(parsedReferrer, environmentSettingsObject.settingsObject.baseUrl)) {
-              request2.referrer = "client";
+              request3.referrer = "client";
             } else {
-              request2.referrer = parsedReferrer;
+              request3.referrer = parsedReferrer;
             }
           }
         }
         if (init.referrerPolicy !== void 0) {
-          request2.referrerPolicy = init.referrerPolicy;
+          request3.referrerPolicy = init.referrerPolicy;
         }
         let mode;
         if (init.mode !== void 0) {
@@ -31233,33 +30890,33 @@ var require_request2 = __commonJS({
           });
         }
         if (mode != null) {
-          request2.mode = mode;
+          request3.mode = mode;
         }
         if (init.credentials !== void 0) {
-          request2.credentials = init.credentials;
+          request3.credentials = init.credentials;
         }
         if (init.cache !== void 0) {
-          request2.cache = init.cache;
+          request3.cache = init.cache;
         }
-        if (request2.cache === "only-if-cached" && request2.mode !== "same-origin") {
+        if (request3.cache === "only-if-cached" && request3.mode !== "same-origin") {
           throw new TypeError(
             "'only-if-cached' can be set only with 'same-origin' mode"
           );
         }
         if (init.redirect !== void 0) {
-          request2.redirect = init.redirect;
+          request3.redirect = init.redirect;
         }
         if (init.integrity != null) {
-          request2.integrity = String(init.integrity);
+          request3.integrity = String(init.integrity);
         }
         if (init.keepalive !== void 0) {
-          request2.keepalive = Boolean(init.keepalive);
+          request3.keepalive = Boolean(init.keepalive);
         }
         if (init.method !== void 0) {
           let method = init.method;
           const mayBeNormalized = normalizedMethodRecords[method];
           if (mayBeNormalized !== void 0) {
-            request2.method = mayBeNormalized;
+            request3.method = mayBeNormalized;
           } else {
             if (!isValidHTTPToken(method)) {
               throw new TypeError(`'${method}' is not a valid HTTP method.`);
@@ -31269,9 +30926,9 @@ var require_request2 = __commonJS({
               throw new TypeError(`'${method}' HTTP method is unsupported.`);
             }
             method = normalizedMethodRecordsBase[upperCase] ?? method;
-            request2.method = method;
+            request3.method = method;
           }
-          if (!patchMethodWarning && request2.method === "patch") {
+          if (!patchMethodWarning && request3.method === "patch") {
             process.emitWarning("Using `patch` is highly likely to result in a `405 Method Not Allowed`. `PATCH` is much more likely to succeed.", {
               code: "UNDICI-FETCH-patch"
             });
@@ -31281,15 +30938,15 @@ var require_request2 = __commonJS({
         if (init.signal !== void 0) {
           signal = init.signal;
         }
-        this.#state = request2;
+        this.#state = request3;
         this.#signal = createDependentSignal(signal);
         this.#headers = new Headers(kConstruct);
-        setHeadersList(this.#headers, request2.headersList);
+        setHeadersList(this.#headers, request3.headersList);
         setHeadersGuard(this.#headers, "request");
         if (mode === "no-cors") {
-          if (!corsSafeListedMethodsSet.has(request2.method)) {
+          if (!corsSafeListedMethodsSet.has(request3.method)) {
             throw new TypeError(
-              `'${request2.method} is unsupported in no-cors mode.`
+              `'${request3.method} is unsupported in no-cors mode.`
             );
           }
           setHeadersGuard(this.#headers, "request-no-cors");
@@ -31308,14 +30965,14 @@ var require_request2 = __commonJS({
           }
         }
         const inputBody = webidl.is.Request(input) ? input.#state.body : null;
-        if ((init.body != null || inputBody != null) && (request2.method === "GET" || request2.method === "HEAD")) {
+        if ((init.body != null || inputBody != null) && (request3.method === "GET" || request3.method === "HEAD")) {
           throw new TypeError("Request with GET/HEAD method cannot have body.");
         }
         let initBody = null;
         if (init.body != null) {
           const [extractedBody, contentType] = extractBody(
             init.body,
-            request2.keepalive
+            request3.keepalive
           );
           initBody = extractedBody;
           if (contentType && !getHeadersList(this.#headers).contains("content-type", true)) {
@@ -31327,12 +30984,12 @@ var require_request2 = __commonJS({
           if (initBody != null && init.duplex == null) {
             throw new TypeError("RequestInit: duplex option is required when sending a body.");
           }
-          if (request2.mode !== "same-origin" && request2.mode !== "cors") {
+          if (request3.mode !== "same-origin" && request3.mode !== "cors") {
             throw new TypeError(
               'If request is made from ReadableStream, mode should be "same-origin" or "cors"'
             );
           }
-          request2.useCORSPreflightFlag = true;
+          request3.useCORSPreflightFlag = true;
         }
         let finalBody = inputOrInitBody;
         if (initBody == null && inputBody != null) {
@@ -31504,28 +31161,28 @@ var require_request2 = __commonJS({
         return `Request ${nodeUtil.formatWithOptions(options, properties)}`;
       }
       static {
-        setRequestSignal = (request2, newSignal) => {
-          request2.#signal = newSignal;
+        setRequestSignal = (request3, newSignal) => {
+          request3.#signal = newSignal;
         };
-        getRequestDispatcher = (request2) => {
-          return request2.#dispatcher;
+        getRequestDispatcher = (request3) => {
+          return request3.#dispatcher;
         };
-        setRequestDispatcher = (request2, newDispatcher) => {
-          request2.#dispatcher = newDispatcher;
+        setRequestDispatcher = (request3, newDispatcher) => {
+          request3.#dispatcher = newDispatcher;
         };
-        setRequestHeaders = (request2, newHeaders) => {
-          request2.#headers = newHeaders;
+        setRequestHeaders = (request3, newHeaders) => {
+          request3.#headers = newHeaders;
         };
-        getRequestState = (request2) => {
-          return request2.#state;
+        getRequestState = (request3) => {
+          return request3.#state;
         };
-        setRequestState = (request2, newState) => {
-          request2.#state = newState;
+        setRequestState = (request3, newState) => {
+          request3.#state = newState;
         };
-        removeRequestAbortListener = (request2) => {
-          const state = requestSignals.get(request2.#signal);
+        removeRequestAbortListener = (request3) => {
+          const state = requestSignals.get(request3.#signal);
           if (state !== void 0) {
-            requestSignals.delete(request2.#signal);
+            requestSignals.delete(request3.#signal);
             requestFinalizer.unregister(state.reference);
             removeSignalFollower(state.source, state.reference);
           }
@@ -31581,23 +31238,23 @@ var require_request2 = __commonJS({
         headersList: init.headersList ? new HeadersList(init.headersList) : new HeadersList()
       };
     }
-    function cloneRequest(request2) {
-      const newRequest = makeRequest({ ...request2, body: null });
-      if (request2.body != null) {
-        newRequest.body = cloneBody(request2.body);
+    function cloneRequest(request3) {
+      const newRequest = makeRequest({ ...request3, body: null });
+      if (request3.body != null) {
+        newRequest.body = cloneBody(request3.body);
       }
       return newRequest;
     }
     function fromInnerRequest(innerRequest, dispatcher, signal, guard) {
-      const request2 = new Request(kConstruct);
-      setRequestState(request2, innerRequest);
-      setRequestDispatcher(request2, dispatcher);
-      setRequestSignal(request2, signal);
+      const request3 = new Request(kConstruct);
+      setRequestState(request3, innerRequest);
+      setRequestDispatcher(request3, dispatcher);
+      setRequestSignal(request3, signal);
       const headers = new Headers(kConstruct);
-      setRequestHeaders(request2, headers);
+      setRequestHeaders(request3, headers);
       setHeadersList(headers, innerRequest.headersList);
       setHeadersGuard(headers, guard);
-      return request2;
+      return request3;
     }
     Object.defineProperties(Request.prototype, {
       method: kEnumerableProperty,
@@ -31930,7 +31587,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants2();
     var EE = __require("node:events");
-    var { Readable: Readable7, pipeline: pipeline7, finished, isErrored, isReadable } = __require("node:stream");
+    var { Readable: Readable9, pipeline: pipeline8, finished, isErrored, isReadable } = __require("node:stream");
     var { addAbortListener, bufferToLowerCasedHeaderName } = require_util();
     var { SocketError } = require_errors();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
@@ -32010,14 +31667,14 @@ var require_fetch = __commonJS({
         p.reject(e);
         return p.promise;
       }
-      const request2 = getRequestState(requestObject);
+      const request3 = getRequestState(requestObject);
       if (requestObject.signal.aborted) {
-        abortFetch(p, request2, null, requestObject.signal.reason, null);
+        abortFetch(p, request3, null, requestObject.signal.reason, null);
         return p.promise;
       }
-      const globalObject = request2.client.globalObject;
+      const globalObject = request3.client.globalObject;
       if (globalObject?.constructor?.name === "ServiceWorkerGlobalScope") {
-        request2.serviceWorkers = "none";
+        request3.serviceWorkers = "none";
       }
       let responseObject = null;
       let locallyAborted = false;
@@ -32029,7 +31686,7 @@ var require_fetch = __commonJS({
           assert(controller != null);
           controller.abort(requestObject.signal.reason);
           const realResponse = responseObject?.deref();
-          abortFetch(p, request2, realResponse, requestObject.signal.reason, controller.controller);
+          abortFetch(p, request3, realResponse, requestObject.signal.reason, controller.controller);
         }
       );
       const cleanupAbortListeners = () => {
@@ -32041,7 +31698,7 @@ var require_fetch = __commonJS({
           return;
         }
         if (response.aborted) {
-          abortFetch(p, request2, responseObject, controller.serializedAbortReason, controller.controller);
+          abortFetch(p, request3, responseObject, controller.serializedAbortReason, controller.controller);
           cleanupAbortListeners();
           return;
         }
@@ -32055,7 +31712,7 @@ var require_fetch = __commonJS({
         p = null;
       };
       controller = fetching({
-        request: request2,
+        request: request3,
         processResponseEndOfBody: (response) => {
           handleFetchDone(response);
           cleanupAbortListeners();
@@ -32102,12 +31759,12 @@ var require_fetch = __commonJS({
       );
     }
     var markResourceTiming = performance.markResourceTiming;
-    function abortFetch(p, request2, responseObject, error, controller) {
+    function abortFetch(p, request3, responseObject, error, controller) {
       if (p) {
         p.reject(error);
       }
-      if (request2.body?.stream != null && isReadable(request2.body.stream)) {
-        request2.body.stream.cancel(error).catch((err) => {
+      if (request3.body?.stream != null && isReadable(request3.body.stream)) {
+        request3.body.stream.cancel(error).catch((err) => {
           if (err.code === "ERR_INVALID_STATE") {
             return;
           }
@@ -32123,7 +31780,7 @@ var require_fetch = __commonJS({
       }
     }
     function fetching({
-      request: request2,
+      request: request3,
       processRequestBodyChunkLength,
       processRequestEndOfBody,
       processResponse,
@@ -32136,9 +31793,9 @@ var require_fetch = __commonJS({
       assert(dispatcher);
       let taskDestination = null;
       let crossOriginIsolatedCapability = false;
-      if (request2.client != null) {
-        taskDestination = request2.client.globalObject;
-        crossOriginIsolatedCapability = request2.client.crossOriginIsolatedCapability;
+      if (request3.client != null) {
+        taskDestination = request3.client.globalObject;
+        crossOriginIsolatedCapability = request3.client.crossOriginIsolatedCapability;
       }
       const currentTime = coarsenedSharedCurrentTime(crossOriginIsolatedCapability);
       const timingInfo = createOpaqueTimingInfo({
@@ -32146,7 +31803,7 @@ var require_fetch = __commonJS({
       });
       const fetchParams = {
         controller: new Fetch(dispatcher),
-        request: request2,
+        request: request3,
         timingInfo,
         processRequestBodyChunkLength,
         processRequestEndOfBody,
@@ -32156,79 +31813,79 @@ var require_fetch = __commonJS({
         taskDestination,
         crossOriginIsolatedCapability
       };
-      assert(!request2.body || request2.body.stream);
-      if (request2.window === "client") {
-        request2.window = request2.client?.globalObject?.constructor?.name === "Window" ? request2.client : "no-window";
+      assert(!request3.body || request3.body.stream);
+      if (request3.window === "client") {
+        request3.window = request3.client?.globalObject?.constructor?.name === "Window" ? request3.client : "no-window";
       }
-      if (request2.origin === "client") {
-        request2.origin = request2.client.origin;
+      if (request3.origin === "client") {
+        request3.origin = request3.client.origin;
       }
-      if (request2.policyContainer === "client") {
-        if (request2.client != null) {
-          request2.policyContainer = clonePolicyContainer(
-            request2.client.policyContainer
+      if (request3.policyContainer === "client") {
+        if (request3.client != null) {
+          request3.policyContainer = clonePolicyContainer(
+            request3.client.policyContainer
           );
         } else {
-          request2.policyContainer = makePolicyContainer();
+          request3.policyContainer = makePolicyContainer();
         }
       }
-      if (!request2.headersList.contains("accept", true)) {
+      if (!request3.headersList.contains("accept", true)) {
         const value = "*/*";
-        request2.headersList.append("accept", value, true);
+        request3.headersList.append("accept", value, true);
       }
-      if (!request2.headersList.contains("accept-language", true)) {
-        request2.headersList.append("accept-language", "*", true);
+      if (!request3.headersList.contains("accept-language", true)) {
+        request3.headersList.append("accept-language", "*", true);
       }
-      if (request2.priority === null) {
+      if (request3.priority === null) {
       }
-      if (subresourceSet.has(request2.destination)) {
+      if (subresourceSet.has(request3.destination)) {
       }
       mainFetch(fetchParams, false);
       return fetchParams.controller;
     }
     async function mainFetch(fetchParams, recursive) {
       try {
-        const request2 = fetchParams.request;
+        const request3 = fetchParams.request;
         let response = null;
-        if (request2.localURLsOnly && !urlIsLocal(requestCurrentURL(request2))) {
+        if (request3.localURLsOnly && !urlIsLocal(requestCurrentURL(request3))) {
           response = makeNetworkError("local URLs only");
         }
-        tryUpgradeRequestToAPotentiallyTrustworthyURL(request2);
-        if (requestBadPort(request2) === "blocked") {
+        tryUpgradeRequestToAPotentiallyTrustworthyURL(request3);
+        if (requestBadPort(request3) === "blocked") {
           response = makeNetworkError("bad port");
         }
-        if (request2.referrerPolicy === "") {
-          request2.referrerPolicy = request2.policyContainer.referrerPolicy;
+        if (request3.referrerPolicy === "") {
+          request3.referrerPolicy = request3.policyContainer.referrerPolicy;
         }
-        if (request2.referrer !== "no-referrer") {
-          request2.referrer = determineRequestsReferrer(request2);
+        if (request3.referrer !== "no-referrer") {
+          request3.referrer = determineRequestsReferrer(request3);
         }
         if (response === null) {
-          const currentURL = requestCurrentURL(request2);
+          const currentURL = requestCurrentURL(request3);
           if (
             // - request’s current URL’s origin is same origin with request’s origin,
             //   and request’s response tainting is "basic"
-            sameOrigin(currentURL, request2.url) && request2.responseTainting === "basic" || // request’s current URL’s scheme is "data"
+            sameOrigin(currentURL, request3.url) && request3.responseTainting === "basic" || // request’s current URL’s scheme is "data"
             currentURL.protocol === "data:" || // - request’s mode is "navigate" or "websocket"
-            (request2.mode === "navigate" || request2.mode === "websocket")
+            (request3.mode === "navigate" || request3.mode === "websocket")
           ) {
-            request2.responseTainting = "basic";
+            request3.responseTainting = "basic";
             response = await schemeFetch(fetchParams);
-          } else if (request2.mode === "same-origin") {
+          } else if (request3.mode === "same-origin") {
             response = makeNetworkError('request mode cannot be "same-origin"');
-          } else if (request2.mode === "no-cors") {
-            if (request2.redirect !== "follow") {
+          } else if (request3.mode === "no-cors") {
+            if (request3.redirect !== "follow") {
               response = makeNetworkError(
                 'redirect mode cannot be "follow" for "no-cors" request'
               );
             } else {
-              request2.responseTainting = "opaque";
+              request3.responseTainting = "opaque";
               response = await schemeFetch(fetchParams);
             }
-          } else if (!urlIsHttpHttpsScheme(requestCurrentURL(request2))) {
+          } else if (!urlIsHttpHttpsScheme(requestCurrentURL(request3))) {
             response = makeNetworkError("URL scheme must be a HTTP(S) scheme");
           } else {
-            request2.responseTainting = "cors";
+            request3.responseTainting = "cors";
             response = await httpFetch(fetchParams);
           }
         }
@@ -32236,13 +31893,13 @@ var require_fetch = __commonJS({
           return response;
         }
         if (response.status !== 0 && !response.internalResponse) {
-          if (request2.responseTainting === "cors") {
+          if (request3.responseTainting === "cors") {
           }
-          if (request2.responseTainting === "basic") {
+          if (request3.responseTainting === "basic") {
             response = filterResponse(response, "basic");
-          } else if (request2.responseTainting === "cors") {
+          } else if (request3.responseTainting === "cors") {
             response = filterResponse(response, "cors");
-          } else if (request2.responseTainting === "opaque") {
+          } else if (request3.responseTainting === "opaque") {
             response = filterResponse(response, "opaque");
           } else {
             assert(false);
@@ -32250,26 +31907,26 @@ var require_fetch = __commonJS({
         }
         let internalResponse = response.status === 0 ? response : response.internalResponse;
         if (internalResponse.urlList.length === 0) {
-          internalResponse.urlList.push(...request2.urlList);
+          internalResponse.urlList.push(...request3.urlList);
         }
-        if (!request2.timingAllowFailed) {
+        if (!request3.timingAllowFailed) {
           response.timingAllowPassed = true;
         }
-        if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request2.headers.contains("range", true)) {
+        if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request3.headers.contains("range", true)) {
           response = internalResponse = makeNetworkError();
         }
-        if (response.status !== 0 && (request2.method === "HEAD" || request2.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
+        if (response.status !== 0 && (request3.method === "HEAD" || request3.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
           internalResponse.body = null;
           fetchParams.controller.dump = true;
         }
-        if (request2.integrity) {
+        if (request3.integrity) {
           const processBodyError = (reason) => fetchFinale(fetchParams, makeNetworkError(reason));
-          if (request2.responseTainting === "opaque" || response.body == null) {
+          if (request3.responseTainting === "opaque" || response.body == null) {
             processBodyError(response.error);
             return;
           }
           const processBody = (bytes) => {
-            if (!bytesMatch(bytes, request2.integrity)) {
+            if (!bytesMatch(bytes, request3.integrity)) {
               processBodyError("integrity mismatch");
               return;
             }
@@ -32288,8 +31945,8 @@ var require_fetch = __commonJS({
       if (isCancelled(fetchParams)) {
         return Promise.resolve(makeAppropriateNetworkError(fetchParams));
       }
-      const { request: request2 } = fetchParams;
-      const { protocol: scheme } = requestCurrentURL(request2);
+      const { request: request3 } = fetchParams;
+      const { protocol: scheme } = requestCurrentURL(request3);
       switch (scheme) {
         case "about:": {
           return Promise.resolve(makeNetworkError("about scheme is not supported"));
@@ -32298,19 +31955,19 @@ var require_fetch = __commonJS({
           if (!resolveObjectURL) {
             resolveObjectURL = __require("node:buffer").resolveObjectURL;
           }
-          const blobURLEntry = requestCurrentURL(request2);
+          const blobURLEntry = requestCurrentURL(request3);
           if (blobURLEntry.search.length !== 0) {
             return Promise.resolve(makeNetworkError("NetworkError when attempting to fetch resource."));
           }
           const blob = resolveObjectURL(blobURLEntry.toString());
-          if (request2.method !== "GET" || !webidl.is.Blob(blob)) {
+          if (request3.method !== "GET" || !webidl.is.Blob(blob)) {
             return Promise.resolve(makeNetworkError("invalid method"));
           }
           const response = makeResponse();
           const fullLength = blob.size;
           const serializedFullLength = isomorphicEncode(`${fullLength}`);
           const type = blob.type;
-          if (!request2.headersList.contains("range", true)) {
+          if (!request3.headersList.contains("range", true)) {
             const bodyWithType = extractBody(blob);
             response.statusText = "OK";
             response.body = bodyWithType[0];
@@ -32318,7 +31975,7 @@ var require_fetch = __commonJS({
             response.headersList.set("content-type", type, true);
           } else {
             response.rangeRequested = true;
-            const rangeHeader = request2.headersList.get("range", true);
+            const rangeHeader = request3.headersList.get("range", true);
             const rangeValue = simpleRangeHeaderValue(rangeHeader, true);
             if (rangeValue === "failure") {
               return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -32349,7 +32006,7 @@ var require_fetch = __commonJS({
           return Promise.resolve(response);
         }
         case "data:": {
-          const currentURL = requestCurrentURL(request2);
+          const currentURL = requestCurrentURL(request3);
           const dataURLStruct = dataURLProcessor(currentURL);
           if (dataURLStruct === "failure") {
             return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -32447,41 +32104,41 @@ var require_fetch = __commonJS({
       }
     }
     async function httpFetch(fetchParams) {
-      const request2 = fetchParams.request;
+      const request3 = fetchParams.request;
       let response = null;
       let actualResponse = null;
       const timingInfo = fetchParams.timingInfo;
-      if (request2.serviceWorkers === "all") {
+      if (request3.serviceWorkers === "all") {
       }
       if (response === null) {
-        if (request2.redirect === "follow") {
-          request2.serviceWorkers = "none";
+        if (request3.redirect === "follow") {
+          request3.serviceWorkers = "none";
         }
         actualResponse = response = await httpNetworkOrCacheFetch(fetchParams);
-        if (request2.responseTainting === "cors" && corsCheck(request2, response) === "failure") {
+        if (request3.responseTainting === "cors" && corsCheck(request3, response) === "failure") {
           return makeNetworkError("cors failure");
         }
-        if (TAOCheck(request2, response) === "failure") {
-          request2.timingAllowFailed = true;
+        if (TAOCheck(request3, response) === "failure") {
+          request3.timingAllowFailed = true;
         }
       }
-      if ((request2.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
-        request2.origin,
-        request2.client,
-        request2.destination,
+      if ((request3.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
+        request3.origin,
+        request3.client,
+        request3.destination,
         actualResponse
       ) === "blocked") {
         return makeNetworkError("blocked");
       }
       if (redirectStatusSet.has(actualResponse.status)) {
-        if (request2.redirect !== "manual") {
+        if (request3.redirect !== "manual") {
           fetchParams.controller.connection.destroy();
         }
-        if (request2.redirect === "error") {
+        if (request3.redirect === "error") {
           response = makeNetworkError("unexpected redirect");
-        } else if (request2.redirect === "manual") {
+        } else if (request3.redirect === "manual") {
           response = actualResponse;
-        } else if (request2.redirect === "follow") {
+        } else if (request3.redirect === "follow") {
           response = await httpRedirectFetch(fetchParams, response);
         } else {
           assert(false);
@@ -32491,13 +32148,13 @@ var require_fetch = __commonJS({
       return response;
     }
     function httpRedirectFetch(fetchParams, response) {
-      const request2 = fetchParams.request;
+      const request3 = fetchParams.request;
       const actualResponse = response.internalResponse ? response.internalResponse : response;
       let locationURL;
       try {
         locationURL = responseLocationURL(
           actualResponse,
-          requestCurrentURL(request2).hash
+          requestCurrentURL(request3).hash
         );
         if (locationURL == null) {
           return response;
@@ -32508,68 +32165,68 @@ var require_fetch = __commonJS({
       if (!urlIsHttpHttpsScheme(locationURL)) {
         return Promise.resolve(makeNetworkError("URL scheme must be a HTTP(S) scheme"));
       }
-      if (request2.redirectCount === 20) {
+      if (request3.redirectCount === 20) {
         return Promise.resolve(makeNetworkError("redirect count exceeded"));
       }
-      request2.redirectCount += 1;
-      if (request2.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request2, locationURL)) {
+      request3.redirectCount += 1;
+      if (request3.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request3, locationURL)) {
         return Promise.resolve(makeNetworkError('cross origin not allowed for request mode "cors"'));
       }
-      if (request2.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
+      if (request3.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
         return Promise.resolve(makeNetworkError(
           'URL cannot contain credentials for request mode "cors"'
         ));
       }
-      if (actualResponse.status !== 303 && request2.body != null && request2.body.source == null) {
+      if (actualResponse.status !== 303 && request3.body != null && request3.body.source == null) {
         return Promise.resolve(makeNetworkError());
       }
-      if ([301, 302].includes(actualResponse.status) && request2.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request2.method)) {
-        request2.method = "GET";
-        request2.body = null;
+      if ([301, 302].includes(actualResponse.status) && request3.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request3.method)) {
+        request3.method = "GET";
+        request3.body = null;
         for (const headerName of requestBodyHeader) {
-          request2.headersList.delete(headerName);
+          request3.headersList.delete(headerName);
         }
       }
-      if (!sameOrigin(requestCurrentURL(request2), locationURL)) {
-        request2.headersList.delete("authorization", true);
-        request2.headersList.delete("proxy-authorization", true);
-        request2.headersList.delete("cookie", true);
-        request2.headersList.delete("host", true);
+      if (!sameOrigin(requestCurrentURL(request3), locationURL)) {
+        request3.headersList.delete("authorization", true);
+        request3.headersList.delete("proxy-authorization", true);
+        request3.headersList.delete("cookie", true);
+        request3.headersList.delete("host", true);
       }
-      if (request2.body != null) {
-        assert(request2.body.source != null);
-        request2.body = safelyExtractBody(request2.body.source)[0];
+      if (request3.body != null) {
+        assert(request3.body.source != null);
+        request3.body = safelyExtractBody(request3.body.source)[0];
       }
       const timingInfo = fetchParams.timingInfo;
       timingInfo.redirectEndTime = timingInfo.postRedirectStartTime = coarsenedSharedCurrentTime(fetchParams.crossOriginIsolatedCapability);
       if (timingInfo.redirectStartTime === 0) {
         timingInfo.redirectStartTime = timingInfo.startTime;
       }
-      request2.urlList.push(locationURL);
-      setRequestReferrerPolicyOnRedirect(request2, actualResponse);
+      request3.urlList.push(locationURL);
+      setRequestReferrerPolicyOnRedirect(request3, actualResponse);
       return mainFetch(fetchParams, true);
     }
     async function httpNetworkOrCacheFetch(fetchParams, isAuthenticationFetch = false, isNewConnectionFetch = false) {
-      const request2 = fetchParams.request;
+      const request3 = fetchParams.request;
       let httpFetchParams = null;
       let httpRequest = null;
       let response = null;
       const httpCache = null;
       const revalidatingFlag = false;
-      if (request2.window === "no-window" && request2.redirect === "error") {
+      if (request3.window === "no-window" && request3.redirect === "error") {
         httpFetchParams = fetchParams;
-        httpRequest = request2;
+        httpRequest = request3;
       } else {
-        if (request2.body?.source != null) {
-          httpRequest = cloneRequest(request2);
+        if (request3.body?.source != null) {
+          httpRequest = cloneRequest(request3);
         } else {
-          httpRequest = cloneRequest({ ...request2, body: null });
-          httpRequest.body = request2.body;
+          httpRequest = cloneRequest({ ...request3, body: null });
+          httpRequest.body = request3.body;
         }
         httpFetchParams = { ...fetchParams };
         httpFetchParams.request = httpRequest;
       }
-      const includeCredentials = request2.credentials === "include" || request2.credentials === "same-origin" && request2.responseTainting === "basic";
+      const includeCredentials = request3.credentials === "include" || request3.credentials === "same-origin" && request3.responseTainting === "basic";
       const contentLength = httpRequest.body ? httpRequest.body.length : null;
       let contentLengthHeaderValue = null;
       if (httpRequest.body == null && ["POST", "PUT"].includes(httpRequest.method)) {
@@ -32656,14 +32313,14 @@ var require_fetch = __commonJS({
         response.rangeRequested = true;
       }
       response.requestIncludesCredentials = includeCredentials;
-      if (response.status === 401 && httpRequest.responseTainting !== "cors" && includeCredentials && (request2.useURLCredentials !== void 0 || isTraversableNavigable(request2.traversableForUserPrompts))) {
-        if (request2.body != null) {
-          if (request2.body.source == null) {
+      if (response.status === 401 && httpRequest.responseTainting !== "cors" && includeCredentials && (request3.useURLCredentials !== void 0 || isTraversableNavigable(request3.traversableForUserPrompts))) {
+        if (request3.body != null) {
+          if (request3.body.source == null) {
             return response;
           }
-          request2.body = safelyExtractBody(request2.body.source)[0];
+          request3.body = safelyExtractBody(request3.body.source)[0];
         }
-        if (request2.useURLCredentials === void 0 || isAuthenticationFetch) {
+        if (request3.useURLCredentials === void 0 || isAuthenticationFetch) {
           if (isCancelled(fetchParams)) {
             return makeAppropriateNetworkError(fetchParams);
           }
@@ -32673,7 +32330,7 @@ var require_fetch = __commonJS({
         response = await httpNetworkOrCacheFetch(fetchParams, true);
       }
       if (response.status === 407) {
-        if (request2.window === "no-window") {
+        if (request3.window === "no-window") {
           return makeNetworkError();
         }
         if (isCancelled(fetchParams)) {
@@ -32685,7 +32342,7 @@ var require_fetch = __commonJS({
         // response’s status is 421
         response.status === 421 && // isNewConnectionFetch is false
         !isNewConnectionFetch && // request’s body is null, or request’s body is non-null and request’s body’s source is non-null
-        (request2.body == null || request2.body.source != null)
+        (request3.body == null || request3.body.source != null)
       ) {
         if (isCancelled(fetchParams)) {
           return makeAppropriateNetworkError(fetchParams);
@@ -32713,21 +32370,21 @@ var require_fetch = __commonJS({
           }
         }
       };
-      const request2 = fetchParams.request;
+      const request3 = fetchParams.request;
       let response = null;
       const timingInfo = fetchParams.timingInfo;
       const httpCache = null;
       if (httpCache == null) {
-        request2.cache = "no-store";
+        request3.cache = "no-store";
       }
       const newConnection = forceNewConnection ? "yes" : "no";
-      if (request2.mode === "websocket") {
+      if (request3.mode === "websocket") {
       } else {
       }
       let requestBody = null;
-      if (request2.body == null && fetchParams.processRequestEndOfBody) {
+      if (request3.body == null && fetchParams.processRequestEndOfBody) {
         queueMicrotask(() => fetchParams.processRequestEndOfBody());
-      } else if (request2.body != null) {
+      } else if (request3.body != null) {
         const processBodyChunk = async function* (bytes) {
           if (isCancelled(fetchParams)) {
             return;
@@ -32755,7 +32412,7 @@ var require_fetch = __commonJS({
         };
         requestBody = (async function* () {
           try {
-            for await (const bytes of request2.body.stream) {
+            for await (const bytes of request3.body.stream) {
               yield* processBodyChunk(bytes);
             }
             processEndOfBody();
@@ -32862,23 +32519,23 @@ var require_fetch = __commonJS({
       }
       return response;
       function dispatch2({ body }) {
-        const url = requestCurrentURL(request2);
+        const url = requestCurrentURL(request3);
         const agent = fetchParams.controller.dispatcher;
-        const path34 = url.pathname + url.search;
+        const path36 = url.pathname + url.search;
         const hasTrailingQuestionMark = url.search.length === 0 && url.href[url.href.length - url.hash.length - 1] === "?";
         return dispatchWithProtocolPreference(body);
         function dispatchWithProtocolPreference(body2, allowH2) {
           return new Promise((resolve2, reject) => agent.dispatch(
             {
-              path: hasTrailingQuestionMark ? `${path34}?` : path34,
+              path: hasTrailingQuestionMark ? `${path36}?` : path36,
               origin: url.origin,
-              method: request2.method,
-              body: agent.isMockActive ? request2.body && (request2.body.source || request2.body.stream) : body2,
+              method: request3.method,
+              body: agent.isMockActive ? request3.body && (request3.body.source || request3.body.stream) : body2,
               // Preserve the serialized fetch body for MockAgent net-connect fallthroughs.
               __mockAgentBodyForDispatch: body2,
-              headers: request2.headersList.entries,
+              headers: request3.headersList.entries,
               maxRedirections: 0,
-              upgrade: request2.mode === "websocket" ? "websocket" : void 0,
+              upgrade: request3.mode === "websocket" ? "websocket" : void 0,
               ...allowH2 === false ? { allowH2 } : null
             },
             {
@@ -32907,9 +32564,9 @@ var require_fetch = __commonJS({
                 const headersList = new HeadersList();
                 appendHeadersListFromResponseHeaders(headersList, headers, rawHeaders);
                 const location = headersList.get("location", true);
-                const willFollow = location && request2.redirect === "follow" && redirectStatusSet.has(status);
+                const willFollow = location && request3.redirect === "follow" && redirectStatusSet.has(status);
                 const decoders = [];
-                if (request2.method !== "HEAD" && request2.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
+                if (request3.method !== "HEAD" && request3.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
                   const contentEncoding = headersList.get("content-encoding", true);
                   const codings = contentEncoding ? contentEncoding.toLowerCase().split(",") : [];
                   const maxContentEncodings = 5;
@@ -32953,13 +32610,13 @@ var require_fetch = __commonJS({
                     }
                   }
                 }
-                this.body = new Readable7({ read: () => controller.resume() });
+                this.body = new Readable9({ read: () => controller.resume() });
                 const onError = (err) => this.onResponseError(controller, err);
                 resolve2({
                   status,
                   statusText,
                   headersList,
-                  body: decoders.length ? pipeline7(this.body, ...decoders, (err) => {
+                  body: decoders.length ? pipeline8(this.body, ...decoders, (err) => {
                     if (err) {
                       this.onResponseError(controller, err);
                     }
@@ -32987,7 +32644,7 @@ var require_fetch = __commonJS({
                 if (this.abort) {
                   fetchParams.controller.off("terminated", this.abort);
                 }
-                if (request2.mode === "websocket" && allowH2 !== false && error?.code === "UND_ERR_INFO" && error?.message === "HTTP/2: Extended CONNECT protocol not supported by server") {
+                if (request3.mode === "websocket" && allowH2 !== false && error?.code === "UND_ERR_INFO" && error?.message === "HTTP/2: Extended CONNECT protocol not supported by server") {
                   resolve2(dispatchWithProtocolPreference(body2, false));
                   return;
                 }
@@ -33085,31 +32742,31 @@ var require_cache3 = __commonJS({
         webidl.util.markAsUncloneable(this);
         this.#relevantRequestResponseList = arguments[1];
       }
-      async match(request2, options = {}) {
+      async match(request3, options = {}) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.match";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request2 = webidl.converters.RequestInfo(request2);
+        request3 = webidl.converters.RequestInfo(request3);
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
-        const p = this.#internalMatchAll(request2, options, 1);
+        const p = this.#internalMatchAll(request3, options, 1);
         if (p.length === 0) {
           return;
         }
         return p[0];
       }
-      async matchAll(request2 = void 0, options = {}) {
+      async matchAll(request3 = void 0, options = {}) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.matchAll";
-        if (request2 !== void 0) request2 = webidl.converters.RequestInfo(request2);
+        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3);
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
-        return this.#internalMatchAll(request2, options);
+        return this.#internalMatchAll(request3, options);
       }
-      async add(request2) {
+      async add(request3) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.add";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request2 = webidl.converters.RequestInfo(request2);
-        const requests = [request2];
+        request3 = webidl.converters.RequestInfo(request3);
+        const requests = [request3];
         const responseArrayPromise = this.addAll(requests);
         return await responseArrayPromise;
       }
@@ -33119,19 +32776,19 @@ var require_cache3 = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         const responsePromises = [];
         const requestList = [];
-        for (let request2 of requests) {
-          if (request2 === void 0) {
+        for (let request3 of requests) {
+          if (request3 === void 0) {
             throw webidl.errors.conversionFailed({
               prefix,
               argument: "Argument 1",
               types: ["undefined is not allowed"]
             });
           }
-          request2 = webidl.converters.RequestInfo(request2);
-          if (typeof request2 === "string") {
+          request3 = webidl.converters.RequestInfo(request3);
+          if (typeof request3 === "string") {
             continue;
           }
-          const r = getRequestState(request2);
+          const r = getRequestState(request3);
           if (!urlIsHttpHttpsScheme(r.url) || r.method !== "GET") {
             throw webidl.errors.exception({
               header: prefix,
@@ -33140,8 +32797,8 @@ var require_cache3 = __commonJS({
           }
         }
         const fetchControllers = [];
-        for (const request2 of requests) {
-          const r = getRequestState(new Request(request2));
+        for (const request3 of requests) {
+          const r = getRequestState(new Request(request3));
           if (!urlIsHttpHttpsScheme(r.url)) {
             throw webidl.errors.exception({
               header: prefix,
@@ -33221,17 +32878,17 @@ var require_cache3 = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async put(request2, response) {
+      async put(request3, response) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.put";
         webidl.argumentLengthCheck(arguments, 2, prefix);
-        request2 = webidl.converters.RequestInfo(request2);
+        request3 = webidl.converters.RequestInfo(request3);
         response = webidl.converters.Response(response, prefix, "response");
         let innerRequest = null;
-        if (webidl.is.Request(request2)) {
-          innerRequest = getRequestState(request2);
+        if (webidl.is.Request(request3)) {
+          innerRequest = getRequestState(request3);
         } else {
-          innerRequest = getRequestState(new Request(request2));
+          innerRequest = getRequestState(new Request(request3));
         }
         if (!urlIsHttpHttpsScheme(innerRequest.url) || innerRequest.method !== "GET") {
           throw webidl.errors.exception({
@@ -33302,21 +32959,21 @@ var require_cache3 = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async delete(request2, options = {}) {
+      async delete(request3, options = {}) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.delete";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request2 = webidl.converters.RequestInfo(request2);
+        request3 = webidl.converters.RequestInfo(request3);
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
         let r = null;
-        if (webidl.is.Request(request2)) {
-          r = getRequestState(request2);
+        if (webidl.is.Request(request3)) {
+          r = getRequestState(request3);
           if (r.method !== "GET" && !options.ignoreMethod) {
             return false;
           }
         } else {
-          assert(typeof request2 === "string");
-          r = getRequestState(new Request(request2));
+          assert(typeof request3 === "string");
+          r = getRequestState(new Request(request3));
         }
         const operations = [];
         const operation = {
@@ -33348,25 +33005,25 @@ var require_cache3 = __commonJS({
        * @param {import('../../../types/cache').CacheQueryOptions} options
        * @returns {Promise<readonly Request[]>}
        */
-      async keys(request2 = void 0, options = {}) {
+      async keys(request3 = void 0, options = {}) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.keys";
-        if (request2 !== void 0) request2 = webidl.converters.RequestInfo(request2);
+        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3);
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
         let r = null;
-        if (request2 !== void 0) {
-          if (webidl.is.Request(request2)) {
-            r = getRequestState(request2);
+        if (request3 !== void 0) {
+          if (webidl.is.Request(request3)) {
+            r = getRequestState(request3);
             if (r.method !== "GET" && !options.ignoreMethod) {
               return [];
             }
-          } else if (typeof request2 === "string") {
-            r = getRequestState(new Request(request2));
+          } else if (typeof request3 === "string") {
+            r = getRequestState(new Request(request3));
           }
         }
         const promise = Promise.withResolvers();
         const requests = [];
-        if (request2 === void 0) {
+        if (request3 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             requests.push(requestResponse[0]);
           }
@@ -33378,9 +33035,9 @@ var require_cache3 = __commonJS({
         }
         queueMicrotask(() => {
           const requestList = [];
-          for (const request3 of requests) {
+          for (const request4 of requests) {
             const requestObject = fromInnerRequest(
-              request3,
+              request4,
               void 0,
               new AbortController().signal,
               "immutable"
@@ -33499,9 +33156,9 @@ var require_cache3 = __commonJS({
        * @param {import('../../../types/cache').CacheQueryOptions | undefined} options
        * @returns {boolean}
        */
-      #requestMatchesCachedItem(requestQuery, request2, response = null, options) {
+      #requestMatchesCachedItem(requestQuery, request3, response = null, options) {
         const queryURL = new URL(requestQuery.url);
-        const cachedURL = new URL(request2.url);
+        const cachedURL = new URL(request3.url);
         if (options?.ignoreSearch) {
           cachedURL.search = "";
           queryURL.search = "";
@@ -33517,7 +33174,7 @@ var require_cache3 = __commonJS({
           if (fieldValue === "*") {
             return false;
           }
-          const requestValue = request2.headersList.get(fieldValue);
+          const requestValue = request3.headersList.get(fieldValue);
           const queryValue = requestQuery.headersList.get(fieldValue);
           if (requestValue !== queryValue) {
             return false;
@@ -33525,20 +33182,20 @@ var require_cache3 = __commonJS({
         }
         return true;
       }
-      #internalMatchAll(request2, options, maxResponses = Infinity) {
+      #internalMatchAll(request3, options, maxResponses = Infinity) {
         let r = null;
-        if (request2 !== void 0) {
-          if (webidl.is.Request(request2)) {
-            r = getRequestState(request2);
+        if (request3 !== void 0) {
+          if (webidl.is.Request(request3)) {
+            r = getRequestState(request3);
             if (r.method !== "GET" && !options.ignoreMethod) {
               return [];
             }
-          } else if (typeof request2 === "string") {
-            r = getRequestState(new Request(request2));
+          } else if (typeof request3 === "string") {
+            r = getRequestState(new Request(request3));
           }
         }
         const responses = [];
-        if (request2 === void 0) {
+        if (request3 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             responses.push(requestResponse[1]);
           }
@@ -33635,21 +33292,21 @@ var require_cachestorage = __commonJS({
         }
         webidl.util.markAsUncloneable(this);
       }
-      async match(request2, options = {}) {
+      async match(request3, options = {}) {
         webidl.brandCheck(this, webidl.is.CacheStorage);
         webidl.argumentLengthCheck(arguments, 1, "CacheStorage.match");
-        request2 = webidl.converters.RequestInfo(request2);
+        request3 = webidl.converters.RequestInfo(request3);
         options = webidl.converters.MultiCacheQueryOptions(options);
         if (options.cacheName != null) {
           if (this.#caches.has(options.cacheName)) {
             const cacheList = this.#caches.get(options.cacheName);
             const cache2 = new Cache(kConstruct, cacheList);
-            return await cache2.match(request2, options);
+            return await cache2.match(request3, options);
           }
         } else {
           for (const cacheList of this.#caches.values()) {
             const cache2 = new Cache(kConstruct, cacheList);
-            const response = await cache2.match(request2, options);
+            const response = await cache2.match(request3, options);
             if (response !== void 0) {
               return response;
             }
@@ -33804,9 +33461,9 @@ var require_util4 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path34) {
-      for (let i = 0; i < path34.length; ++i) {
-        const code2 = path34.charCodeAt(i);
+    function validateCookiePath(path36) {
+      for (let i = 0; i < path36.length; ++i) {
+        const code2 = path36.charCodeAt(i);
         if (code2 < 32 || // exclude CTLs (0-31)
         code2 > 126 || // exclude non-ascii and DEL
         code2 === 59) {
@@ -34873,7 +34530,7 @@ var require_connection = __commonJS({
     function establishWebSocketConnection(url, protocols, client, handler, options) {
       const requestURL = url;
       requestURL.protocol = url.protocol === "ws:" ? "http:" : "https:";
-      const request2 = makeRequest({
+      const request3 = makeRequest({
         urlList: [requestURL],
         client,
         serviceWorkers: "none",
@@ -34886,18 +34543,18 @@ var require_connection = __commonJS({
       });
       if (options.headers) {
         const headersList = getHeadersList(new Headers(options.headers));
-        request2.headersList = headersList;
+        request3.headersList = headersList;
       }
       const keyValue = crypto.randomBytes(16).toString("base64");
-      request2.headersList.append("sec-websocket-key", keyValue, true);
-      request2.headersList.append("sec-websocket-version", "13", true);
+      request3.headersList.append("sec-websocket-key", keyValue, true);
+      request3.headersList.append("sec-websocket-version", "13", true);
       for (const protocol of protocols) {
-        request2.headersList.append("sec-websocket-protocol", protocol, true);
+        request3.headersList.append("sec-websocket-protocol", protocol, true);
       }
       const permessageDeflate = "permessage-deflate; client_max_window_bits";
-      request2.headersList.append("sec-websocket-extensions", permessageDeflate, true);
+      request3.headersList.append("sec-websocket-extensions", permessageDeflate, true);
       const controller = fetching({
-        request: request2,
+        request: request3,
         useParallelQueue: true,
         dispatcher: options.dispatcher,
         processResponse(response) {
@@ -34946,7 +34603,7 @@ var require_connection = __commonJS({
           }
           const secProtocol = response.headersList.get("Sec-WebSocket-Protocol");
           if (secProtocol !== null) {
-            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request2.headersList);
+            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request3.headersList);
             if (requestProtocols === null || !requestProtocols.includes(secProtocol)) {
               failHandshake(handler, response, 1002, "Protocol was not set in the opening handshake.");
               return;
@@ -36920,7 +36577,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource.js"(exports, module) {
     "use strict";
-    var { pipeline: pipeline7 } = __require("node:stream");
+    var { pipeline: pipeline8 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { webidl } = require_webidl();
     var { EventSourceStream } = require_eventsource_stream();
@@ -36999,12 +36656,12 @@ var require_eventsource = __commonJS({
           corsAttributeState = USE_CREDENTIALS;
           this.#withCredentials = true;
         }
-        const request2 = createPotentialCORSRequest(urlRecord, "", corsAttributeState);
-        request2.client = environmentSettingsObject.settingsObject;
-        request2.headersList.set("Accept", "text/event-stream");
-        request2.cache = "no-store";
-        request2.initiator = "other";
-        this.#request = request2;
+        const request3 = createPotentialCORSRequest(urlRecord, "", corsAttributeState);
+        request3.client = environmentSettingsObject.settingsObject;
+        request3.headersList.set("Accept", "text/event-stream");
+        request3.cache = "no-store";
+        request3.initiator = "other";
+        this.#request = request3;
         this.#connect();
       }
       /**
@@ -37037,10 +36694,10 @@ var require_eventsource = __commonJS({
       #connect() {
         if (this.#readyState === CLOSED) return;
         this.#readyState = CONNECTING;
-        const request2 = cloneRequest(this.#request);
-        request2.urlList = [...this.#request.urlList];
+        const request3 = cloneRequest(this.#request);
+        request3.urlList = [...this.#request.urlList];
         const fetchParams = {
-          request: request2,
+          request: request3,
           dispatcher: this.#dispatcher
         };
         const processEventSourceEndOfBody = (response) => {
@@ -37081,7 +36738,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline7(
+          pipeline8(
             response.body.stream,
             eventSourceStream,
             (error) => {
@@ -37336,11 +36993,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path34 = opts.path;
+          let path36 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path34 = `/${path34}`;
+            path36 = `/${path36}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path34);
+          url = new URL(util.parseOrigin(url).origin + path36);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -37449,6 +37106,349 @@ ${captureLines}` : capture.stack;
   }
 });
 
+// src/registry/body.ts
+async function* guardedChunks(body, contentLength, guard) {
+  const { limit, floor } = guard;
+  const announced = contentLength === void 0 ? NaN : Number(contentLength);
+  if (limit !== void 0 && announced > limit) {
+    body.destroy();
+    throw new RegistryResponseTooLargeError(guard.what, guard.registry, limit, announced);
+  }
+  let total = 0;
+  let windowStart = Date.now();
+  let windowBytes = 0;
+  try {
+    for await (const raw of body) {
+      const chunk = raw;
+      total += chunk.length;
+      if (limit !== void 0 && total > limit)
+        throw new RegistryResponseTooLargeError(guard.what, guard.registry, limit);
+      windowBytes += chunk.length;
+      const now = Date.now();
+      if (now - windowStart >= floor.windowMs) {
+        if (windowBytes < floor.minBytes) throw slowError(guard, windowBytes, now - windowStart);
+        windowStart = now;
+        windowBytes = 0;
+      }
+      yield chunk;
+    }
+  } catch (error) {
+    if (error.code === "UND_ERR_BODY_TIMEOUT")
+      throw slowError(guard, 0, floor.windowMs, error);
+    if (error instanceof TbuildError || !(error instanceof Error) || error.name === "AbortError")
+      throw error;
+    const code2 = error.code;
+    throw new RegistryRequestError(
+      `${guard.registry} broke off the ${guard.what}: ${code2 ?? error.message}`,
+      void 0,
+      { cause: error }
+    );
+  } finally {
+    if (!body.destroyed) body.destroy();
+  }
+}
+async function readBounded(res, guard) {
+  const chunks = [];
+  for await (const chunk of guardedChunks(res.body, res.headers["content-length"], guard))
+    chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+async function readPrefix(res, limit) {
+  const chunks = [];
+  let size = 0;
+  try {
+    for await (const raw of res.body) {
+      const chunk = raw;
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= limit) break;
+    }
+  } finally {
+    if (!res.body.destroyed) res.body.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString("utf8");
+}
+function slowError(guard, bytes, ms, cause) {
+  const seconds2 = Math.round(ms / 100) / 10;
+  return new RegistryTimeoutError(
+    `${guard.registry} is too slow: it sent ${bytes} bytes of the ${guard.what} in ${seconds2} s (tbuild needs at least ${guard.floor.minBytes} bytes every ${guard.floor.windowMs / 1e3} s)`,
+    cause === void 0 ? {} : { cause }
+  );
+}
+var MiB, RESPONSE_LIMITS, DEFAULT_SPEED_FLOOR;
+var init_body = __esm({
+  "src/registry/body.ts"() {
+    "use strict";
+    init_errors();
+    init_errors3();
+    MiB = 1024 * 1024;
+    RESPONSE_LIMITS = {
+      manifest: 4 * MiB,
+      config: 8 * MiB,
+      token: 1 * MiB,
+      /** Error bodies are read this far for their message; the rest is dropped. */
+      errorBody: 64 * 1024
+    };
+    DEFAULT_SPEED_FLOOR = { minBytes: 1024, windowMs: 3e4 };
+  }
+});
+
+// src/registry/www-authenticate.ts
+function parseWwwAuthenticate(header2) {
+  const challenges = [];
+  let i = 0;
+  const n = header2.length;
+  const skipSpace = () => {
+    while (i < n && (header2[i] === " " || header2[i] === "	" || header2[i] === ",")) i++;
+  };
+  const readToken = () => {
+    const start = i;
+    while (i < n && !/[\s,=]/.test(header2[i])) i++;
+    return header2.slice(start, i);
+  };
+  while (i < n) {
+    skipSpace();
+    const scheme = readToken();
+    if (scheme === "") break;
+    const challenge = { scheme: scheme.toLowerCase(), params: {} };
+    challenges.push(challenge);
+    for (; ; ) {
+      skipSpace();
+      const save = i;
+      const key = readToken();
+      while (i < n && (header2[i] === " " || header2[i] === "	")) i++;
+      if (key === "" || header2[i] !== "=") {
+        i = save;
+        break;
+      }
+      i++;
+      while (i < n && (header2[i] === " " || header2[i] === "	")) i++;
+      challenge.params[key.toLowerCase()] = readValue();
+    }
+  }
+  return challenges;
+  function readValue() {
+    if (header2[i] !== '"') {
+      const start = i;
+      while (i < n && header2[i] !== "," && !/\s/.test(header2[i])) i++;
+      return header2.slice(start, i);
+    }
+    i++;
+    let out = "";
+    while (i < n && header2[i] !== '"') {
+      if (header2[i] === "\\" && i + 1 < n) i++;
+      out += header2[i];
+      i++;
+    }
+    i++;
+    return out;
+  }
+}
+var init_www_authenticate = __esm({
+  "src/registry/www-authenticate.ts"() {
+    "use strict";
+  }
+});
+
+// src/registry/auth.ts
+function repositoryScope(repository, actions) {
+  return `repository:${repository}:${actions.join(",")}`;
+}
+function createAuthenticator(transport, credentials, overrides) {
+  const challenges = /* @__PURE__ */ new Map();
+  const tokens = /* @__PURE__ */ new Map();
+  const pending = /* @__PURE__ */ new Map();
+  let fetched = 0;
+  const credentialsFor = async (registry) => overrides.get(registry) ?? await credentials?.get(registry);
+  const fetchToken = async (registry, c, scopes) => {
+    const realm = c.params.realm;
+    if (!realm)
+      throw new RegistryRequestError(`${registry} sent a Bearer challenge without a realm`);
+    const creds = await credentialsFor(registry);
+    const service = c.params.service;
+    let res;
+    if (creds?.identityToken) {
+      const form = new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: creds.identityToken,
+        client_id: "tbuild"
+      });
+      if (service) form.set("service", service);
+      if (scopes.length > 0) form.set("scope", scopes.join(" "));
+      res = await transport.send({
+        method: "POST",
+        url: realm,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: () => form.toString()
+      });
+    } else {
+      const url = new URL(realm);
+      if (service) url.searchParams.set("service", service);
+      for (const scope of scopes) url.searchParams.append("scope", scope);
+      const headers = {};
+      if (creds?.username !== void 0) {
+        url.searchParams.set("account", creds.username);
+        headers.authorization = basic(creds);
+      }
+      res = await transport.send({ method: "GET", url: url.toString(), headers });
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body.dump();
+      throw new RegistryUnauthorizedError(
+        registry,
+        creds ? "login failed: credentials rejected" : "anonymous access refused"
+      );
+    }
+    if (res.status !== 200) {
+      const text = await readPrefix(res, RESPONSE_LIMITS.errorBody);
+      throw new RegistryRequestError(
+        `token server ${realm} answered ${res.status}: ${text.slice(0, 200)}`,
+        res.status
+      );
+    }
+    const raw = await readBounded(res, {
+      what: "token response",
+      registry: `token server ${new URL(realm).host}`,
+      limit: RESPONSE_LIMITS.token,
+      floor: transport.speedFloor
+    });
+    let parsed;
+    try {
+      parsed = JSON.parse(raw.toString("utf8"));
+    } catch (error) {
+      throw new RegistryRequestError(`token server ${realm} answered with invalid JSON`, 200, {
+        cause: error
+      });
+    }
+    const body = parsed ?? {};
+    const value = body.token ?? body.access_token;
+    if (!value) throw new RegistryRequestError(`token server ${realm} returned no token`);
+    fetched++;
+    const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;
+    const start = Number.isFinite(issued) ? Math.min(issued, Date.now()) : Date.now();
+    return {
+      value,
+      expiresAt: start + (body.expires_in ?? DEFAULT_EXPIRES_IN_S) * 1e3 - EXPIRY_MARGIN_MS
+    };
+  };
+  return {
+    async authorize(registry, host, scopes) {
+      const c = challenges.get(host);
+      if (!c) return void 0;
+      if (c.scheme === "basic") {
+        const creds = await credentialsFor(registry);
+        return creds?.username !== void 0 ? basic(creds) : void 0;
+      }
+      if (c.scheme !== "bearer") return void 0;
+      const sorted = [...new Set(scopes)].sort();
+      const key = `${c.params.realm}|${c.params.service ?? ""}|${sorted.join(" ")}`;
+      const cached2 = tokens.get(key);
+      if (cached2 && cached2.expiresAt > Date.now()) return `Bearer ${cached2.value}`;
+      let inflight = pending.get(key);
+      if (!inflight) {
+        inflight = fetchToken(registry, c, sorted).finally(() => pending.delete(key));
+        pending.set(key, inflight);
+      }
+      const token = await inflight;
+      tokens.set(key, token);
+      return `Bearer ${token.value}`;
+    },
+    challenge(_registry, host, header2, scopes) {
+      const parsed = parseWwwAuthenticate(header2 ?? "");
+      const c = parsed.find((x) => x.scheme === "bearer") ?? parsed.find((x) => x.scheme === "basic");
+      if (!c) return false;
+      challenges.set(host, c);
+      const sorted = [...new Set(scopes)].sort().join(" ");
+      for (const key of tokens.keys()) if (key.endsWith(`|${sorted}`)) tokens.delete(key);
+      return true;
+    },
+    tokenCount: () => fetched
+  };
+}
+function basic(creds) {
+  return `Basic ${Buffer.from(`${creds.username ?? ""}:${creds.password ?? ""}`).toString("base64")}`;
+}
+var DEFAULT_EXPIRES_IN_S, EXPIRY_MARGIN_MS;
+var init_auth = __esm({
+  "src/registry/auth.ts"() {
+    "use strict";
+    init_body();
+    init_errors3();
+    init_www_authenticate();
+    DEFAULT_EXPIRES_IN_S = 60;
+    EXPIRY_MARGIN_MS = 1e4;
+  }
+});
+
+// src/registry/http-call.ts
+function createCaller(transport, auth) {
+  const send = async (ctx, req) => {
+    const host = registryApiHost(ctx.registry);
+    const authorization = await auth.authorize(ctx.registry, host, ctx.scopes);
+    const headers = { ...req.headers };
+    if (authorization) headers.authorization = authorization;
+    return transport.send({ ...req, headers });
+  };
+  return {
+    apiBase: (registry) => `${transport.baseUrl(registryApiHost(registry))}/v2`,
+    async call(ctx, req) {
+      let res = await send(ctx, req);
+      if (res.status !== 401) return res;
+      const header2 = res.headers["www-authenticate"];
+      await res.body.dump();
+      const host = registryApiHost(ctx.registry);
+      if (auth.challenge(ctx.registry, host, header2, ctx.scopes)) {
+        res = await send(ctx, req);
+        if (res.status !== 401) return res;
+        await res.body.dump();
+      }
+      throw new RegistryUnauthorizedError(ctx.registry, `${ctx.what} of ${ctx.image}`);
+    },
+    async fail(ctx, res) {
+      const detail = await readErrorDetail(res);
+      const what = `${ctx.what} of ${ctx.image}`;
+      switch (res.status) {
+        case 401:
+          return new RegistryUnauthorizedError(ctx.registry, what);
+        case 403:
+          return new RegistryDeniedError(ctx.registry, what + (detail ? ` (${detail})` : ""));
+        case 404:
+          return new RegistryNotFoundError(ctx.image, ctx.what);
+        default:
+          return new RegistryRequestError(
+            `${what} failed: ${ctx.registry} answered HTTP ${res.status}${detail ? `: ${detail}` : ""}`,
+            res.status
+          );
+      }
+    }
+  };
+}
+async function readErrorDetail(res) {
+  let text;
+  try {
+    text = await readPrefix(res, RESPONSE_LIMITS.errorBody);
+  } catch (error) {
+    return `(could not read the error body: ${error.message})`;
+  }
+  try {
+    const parsed = JSON.parse(text);
+    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
+      return parsed.errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+    }
+  } catch {
+    return text.trim().slice(0, 200);
+  }
+  return text.trim().slice(0, 200);
+}
+var init_http_call = __esm({
+  "src/registry/http-call.ts"() {
+    "use strict";
+    init_body();
+    init_errors3();
+    init_reference();
+  }
+});
+
 // src/registry/transport.ts
 import { isIP as isIP2 } from "node:net";
 import { setTimeout as sleep2 } from "node:timers/promises";
@@ -37493,7 +37493,7 @@ function createTransport(options = {}) {
     return own.proxied;
   };
   const sendOnce = async (req, url, headers) => {
-    const res = await (0, import_undici.request)(url, {
+    const res = await (0, import_undici2.request)(url, {
       method: req.method,
       headers: { "user-agent": userAgent, ...headers },
       body: req.body?.(),
@@ -37587,12 +37587,12 @@ function createDispatchers(env) {
   const pick = (name) => env[name] || env[name.toLowerCase()] || void 0;
   const httpProxy = pick("HTTP_PROXY");
   const httpsProxy = pick("HTTPS_PROXY");
-  const direct = new import_undici.Agent({ connections: 8 });
+  const direct = new import_undici2.Agent({ connections: 8 });
   if (!httpProxy && !httpsProxy) return { direct, proxied: void 0, schemes: /* @__PURE__ */ new Set() };
   const schemes = /* @__PURE__ */ new Set();
   if (httpProxy) schemes.add("http:");
   if (httpsProxy) schemes.add("https:");
-  const proxied = new import_undici.EnvHttpProxyAgent({
+  const proxied = new import_undici2.EnvHttpProxyAgent({
     connections: 8,
     ...httpProxy ? { httpProxy } : {},
     ...httpsProxy ? { httpsProxy } : {},
@@ -37620,11 +37620,11 @@ function wrapNetworkError(req, error, headersTimeoutMs) {
     }
   );
 }
-var import_undici, RETRYABLE_CODES, MAX_REDIRECTS, MAX_RETRY_AFTER_MS;
+var import_undici2, RETRYABLE_CODES, MAX_REDIRECTS, MAX_RETRY_AFTER_MS;
 var init_transport = __esm({
   "src/registry/transport.ts"() {
     "use strict";
-    import_undici = __toESM(require_undici(), 1);
+    import_undici2 = __toESM(require_undici(), 1);
     init_body();
     init_errors3();
     RETRYABLE_CODES = /* @__PURE__ */ new Set([
@@ -37663,9 +37663,9 @@ var init_verify = __esm({
 });
 
 // src/registry/upload.ts
-import { pipeline as pipeline6 } from "node:stream";
+import { pipeline as pipeline7 } from "node:stream";
 import { setTimeout as sleep3 } from "node:timers/promises";
-async function uploadBlob(caller, options, ref, digest, size, open6, extra) {
+async function uploadBlob(caller, options, ref, digest, size, open7, extra) {
   const ctx = {
     registry: ref.registry,
     scopes: [repositoryScope(ref.repository, ["pull", "push"])],
@@ -37678,7 +37678,7 @@ async function uploadBlob(caller, options, ref, digest, size, open6, extra) {
     blobsUrl: `${caller.apiBase(ref.registry)}/${ref.repository}/blobs`,
     digest,
     size,
-    open: open6,
+    open: open7,
     options,
     signal: extra.signal
   };
@@ -37777,7 +37777,7 @@ async function putWhole(s, location) {
     const source = s.open();
     if (!report) return source;
     const counter = createByteCounter("push", s.ctx.image, s.digest, s.size, report);
-    return pipeline6(source, counter, () => void 0);
+    return pipeline7(source, counter, () => void 0);
   };
   const res = await s.caller.call(s.ctx, {
     method: "PUT",
@@ -37906,7 +37906,7 @@ __export(client_exports, {
   createRegistryClient: () => createRegistryClient
 });
 import { createHash as createHash10 } from "node:crypto";
-import { Readable as Readable6 } from "node:stream";
+import { Readable as Readable8 } from "node:stream";
 import { setTimeout as sleep4 } from "node:timers/promises";
 function toRef(input) {
   return typeof input === "string" ? parseReference(input) : input;
@@ -38088,7 +38088,7 @@ function createRegistryClient(options = {}) {
     async fetchBlob(input, digest, opts = {}) {
       const ref = toRef(input);
       const first = await blobRequest(ref, digest, 0, opts.signal);
-      return Readable6.from(blobChunks(ref, digest, opts, first), { objectMode: false });
+      return Readable8.from(blobChunks(ref, digest, opts, first), { objectMode: false });
     },
     async blobExists(input, digest) {
       const ref = toRef(input);
@@ -38103,8 +38103,8 @@ function createRegistryClient(options = {}) {
       if (res.status === 404) return false;
       throw await caller.fail(ctx, res);
     },
-    async uploadBlob(input, digest, size, open6, opts = {}) {
-      return uploadBlob(caller, options, toRef(input), digest, size, open6, {
+    async uploadBlob(input, digest, size, open7, opts = {}) {
+      return uploadBlob(caller, options, toRef(input), digest, size, open7, {
         ...opts.mountFrom ? { mountFrom: toRef(opts.mountFrom) } : {},
         ...opts.signal ? { signal: opts.signal } : {}
       });
@@ -38220,7 +38220,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn7 } from "node:child_process";
-import { mkdir as mkdir21, readFile as readFile16, rename as rename6, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdir as mkdir22, readFile as readFile17, rename as rename7, writeFile as writeFile13 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname5, join as join20 } from "node:path";
 function configKeyFor(registry) {
@@ -38296,13 +38296,13 @@ function createDockerConfigCredentials(options = {}) {
     }
   };
 }
-async function readConfig(path34) {
+async function readConfig(path36) {
   let text;
   try {
-    text = await readFile16(path34, "utf8");
+    text = await readFile17(path36, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return {};
-    throw new CredentialsError(`cannot read Docker config ${path34}`, { cause: error });
+    throw new CredentialsError(`cannot read Docker config ${path36}`, { cause: error });
   }
   try {
     const parsed = JSON.parse(text);
@@ -38310,17 +38310,17 @@ async function readConfig(path34) {
       throw new Error("not an object");
     return parsed;
   } catch (error) {
-    throw new CredentialsError(`Docker config ${path34} is not valid JSON`, {
+    throw new CredentialsError(`Docker config ${path36} is not valid JSON`, {
       hint: "Fix or remove the file; `tbuild login` recreates it.",
       cause: error
     });
   }
 }
-async function writeConfig(path34, config) {
-  await mkdir21(dirname5(path34), { recursive: true, mode: 448 });
-  const temp = `${path34}.${process.pid}.tmp`;
-  await writeFile12(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename6(temp, path34);
+async function writeConfig(path36, config) {
+  await mkdir22(dirname5(path36), { recursive: true, mode: 448 });
+  const temp = `${path36}.${process.pid}.tmp`;
+  await writeFile13(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
+  await rename7(temp, path36);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -38421,13 +38421,13 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp8, rm as rm19 } from "node:fs/promises";
+import { mkdtemp as mkdtemp8, rm as rm20 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
-import path33 from "node:path";
+import path35 from "node:path";
 
 // src/builder/builder.ts
 import { availableParallelism as availableParallelism4 } from "node:os";
-import path28 from "node:path";
+import path30 from "node:path";
 
 // src/cache/store.ts
 import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
@@ -38605,21 +38605,21 @@ function removeTreeSync(dir) {
 async function measureTree(dir) {
   const seen = /* @__PURE__ */ new Set();
   let total = 0;
-  const walk = async (path34) => {
-    const entries = await readdir(path34, { withFileTypes: true });
+  const walk = async (path36) => {
+    const entries = await readdir(path36, { withFileTypes: true });
     for (const entry of entries) {
-      const child = join(path34, entry.name);
+      const child = join(path36, entry.name);
       if (entry.isDirectory()) {
         await walk(child);
         continue;
       }
-      const stat13 = await lstat(child, { bigint: true });
-      if (stat13.nlink > 1n) {
-        const id = `${stat13.dev}:${stat13.ino}`;
+      const stat14 = await lstat(child, { bigint: true });
+      if (stat14.nlink > 1n) {
+        const id = `${stat14.dev}:${stat14.ino}`;
         if (seen.has(id)) continue;
         seen.add(id);
       }
-      if (stat13.isFile() || stat13.isSymbolicLink()) total += Number(stat13.size);
+      if (stat14.isFile() || stat14.isSymbolicLink()) total += Number(stat14.size);
     }
   };
   await walk(dir);
@@ -38841,15 +38841,15 @@ function createBlobStore(ctx) {
       return JSON.parse((await this.read(digest)).toString("utf8"));
     },
     stream(digest) {
-      const path34 = pathOf(digest);
-      if (!existsSync(path34)) throw new BlobNotFoundError(digest);
-      return Readable.from(verifiedRead(path34, digest), { objectMode: false });
+      const path36 = pathOf(digest);
+      if (!existsSync(path36)) throw new BlobNotFoundError(digest);
+      return Readable.from(verifiedRead(path36, digest), { objectMode: false });
     },
     async delete(digest) {
-      const path34 = pathOf(digest);
+      const path36 = pathOf(digest);
       withTransaction(ctx.db, () => {
         if (isBlobReferenced(ctx, digest)) throw new BlobInUseError(digest);
-        unlinkSyncIfPresent(path34);
+        unlinkSyncIfPresent(path36);
       });
     },
     async *list() {
@@ -38869,10 +38869,10 @@ function createBlobStore(ctx) {
     }
   };
 }
-async function* verifiedRead(path34, digest) {
+async function* verifiedRead(path36, digest) {
   const hash = createHash2("sha256");
   let held;
-  for await (const chunk of createReadStream(path34)) {
+  for await (const chunk of createReadStream(path36)) {
     hash.update(chunk);
     if (held) yield held;
     held = chunk;
@@ -38920,19 +38920,19 @@ async function writeFully(handle, bytes) {
     offset += bytesWritten;
   }
 }
-async function touchIfPresent(path34) {
+async function touchIfPresent(path36) {
   try {
     const now = /* @__PURE__ */ new Date();
-    await utimes(path34, now, now);
+    await utimes(path36, now, now);
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
     throw error;
   }
 }
-function unlinkSyncIfPresent(path34) {
+function unlinkSyncIfPresent(path36) {
   try {
-    unlinkSync(path34);
+    unlinkSync(path36);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -39129,9 +39129,9 @@ async function createPrivateFile(file) {
   const handle = await open3(file, "a", PRIVATE_FILE);
   await handle.close();
 }
-async function chmodIfExists(path34, mode) {
+async function chmodIfExists(path36, mode) {
   try {
-    await chmod(path34, mode);
+    await chmod(path36, mode);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -39159,14 +39159,14 @@ import { join as join9 } from "node:path";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { randomBytes as randomBytes2 } from "node:crypto";
 function readProcessStartTime(pid) {
-  let stat13;
+  let stat14;
   try {
-    stat13 = readFileSync3(`/proc/${pid}/stat`, "utf8");
+    stat14 = readFileSync3(`/proc/${pid}/stat`, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
   }
-  const fields = stat13.slice(stat13.lastIndexOf(")") + 2).split(" ");
+  const fields = stat14.slice(stat14.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
   if (state === "Z" || state === "X") return void 0;
   return Number(fields[19]);
@@ -39243,8 +39243,8 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
       withTransaction(db, () => {
         requireRow(id);
         db.prepare(
-          "UPDATE snapshots SET committed = 1, size = ?, diff_id = COALESCE(?, diff_id), last_used_at = ? WHERE id = ?"
-        ).run(size, meta?.diffId ?? null, Date.now(), id);
+          "UPDATE snapshots SET committed = 1, size = ?, diff_id = COALESCE(?, diff_id), created_at = COALESCE(?, created_at), last_used_at = ? WHERE id = ?"
+        ).run(size, meta?.diffId ?? null, meta?.createdAt ?? null, Date.now(), id);
       });
       return toInfo(requireRow(id));
     },
@@ -39639,11 +39639,11 @@ function blobPath(ctx, digest) {
 function collectImageBlobs(ctx, record) {
   const found = /* @__PURE__ */ new Set([record.manifest, record.config]);
   const visit = (digest, depth) => {
-    const path34 = blobPath(ctx, digest);
-    if (depth > 4 || !existsSync3(path34)) return;
+    const path36 = blobPath(ctx, digest);
+    if (depth > 4 || !existsSync3(path36)) return;
     let doc;
     try {
-      doc = JSON.parse(readFileSync4(path34, "utf8"));
+      doc = JSON.parse(readFileSync4(path36, "utf8"));
     } catch (error) {
       if (error instanceof SyntaxError) return;
       throw error;
@@ -39793,18 +39793,18 @@ async function listDeadLeases(dir) {
   }
   const dead = [];
   for (const name of names) {
-    const path34 = join11(dir, name);
+    const path36 = join11(dir, name);
     const owner = parseLeaseName(name);
     if (owner) {
-      if (!isProcessAlive(owner)) dead.push(path34);
+      if (!isProcessAlive(owner)) dead.push(path36);
       continue;
     }
-    const info2 = await stat4(path34).catch((error) => {
+    const info2 = await stat4(path36).catch((error) => {
       if (isNotFound(error)) return void 0;
       throw error;
     });
-    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path34).length === 0) {
-      dead.push(path34);
+    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path36).length === 0) {
+      dead.push(path36);
     }
   }
   return dead;
@@ -39837,9 +39837,9 @@ async function removeOrphanSnapshotDirs(ctx) {
   const removed = [];
   for (const name of names) {
     if (known.has(name)) continue;
-    const path34 = join11(ctx.layout.snapshots, name);
-    await removeTree(path34);
-    removed.push(path34);
+    const path36 = join11(ctx.layout.snapshots, name);
+    await removeTree(path36);
+    removed.push(path36);
   }
   return removed;
 }
@@ -40420,11 +40420,11 @@ function createImageProvider(options) {
     }
   };
 }
-async function unpackInto(store, parent, blob, diffId, mediaType, size, what, onWarning) {
+async function unpackInto(store, parent, blob, diffId, mediaType, size, what, onWarning, createdAt) {
   const snapshot = await store.snapshots.create(parent, `layer ${diffId.slice(7, 19)} of ${what}`);
   try {
-    const { unpackLayer: unpackLayer2 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
-    const result = await unpackLayer2(store.blobs.stream(blob), snapshot.dir);
+    const { unpackLayer: unpackLayer3 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
+    const result = await unpackLayer3(store.blobs.stream(blob), snapshot.dir);
     if (result.diffId !== diffId) {
       throw new TbuildError(
         "TBUILD_DIFFID_MISMATCH",
@@ -40441,7 +40441,10 @@ async function unpackInto(store, parent, blob, diffId, mediaType, size, what, on
         `${what}: device nodes ${names.join(", ")}${more} left out of the unpacked layer: a rootless build cannot create them (the image's layer still has them)`
       );
     }
-    const committed = await store.snapshots.commit(snapshot.id, { diffId });
+    const committed = await store.snapshots.commit(snapshot.id, {
+      diffId,
+      ...createdAt !== void 0 ? { createdAt } : {}
+    });
     const compression = mediaType.endsWith("gzip") ? "gzip" : mediaType.endsWith("zstd") ? "zstd" : "uncompressed";
     store.snapshots.addLayerBlob(committed.id, { digest: blob, size, mediaType, compression });
     return committed.id;
@@ -40783,18 +40786,18 @@ function compilePattern(text, exclusion) {
   if (kind === "regexp") compiled.regexp = new RegExp(source + "$", "u");
   return compiled;
 }
-function matchOne(p, path34) {
+function matchOne(p, path36) {
   switch (p.kind) {
     case "exact":
-      return path34 === p.text;
+      return path36 === p.text;
     case "prefix":
-      return path34.startsWith(p.text.slice(0, -2));
+      return path36.startsWith(p.text.slice(0, -2));
     case "suffix": {
       const suffix = p.text.slice(2);
-      return path34.endsWith(suffix) || suffix.startsWith("/") && path34 === suffix.slice(1);
+      return path36.endsWith(suffix) || suffix.startsWith("/") && path36 === suffix.slice(1);
     }
     case "regexp":
-      return p.regexp.test(path34);
+      return p.regexp.test(path36);
   }
 }
 function compileAll(patterns) {
@@ -40839,13 +40842,13 @@ function createIgnoreMatcher(patterns) {
   return {
     empty: compiled.length === 0,
     ignores(relPath) {
-      const path34 = cleanPath(relPath);
-      if (path34 === "." || compiled.length === 0) return false;
-      const parts = path34.split("/");
+      const path36 = cleanPath(relPath);
+      if (path36 === "." || compiled.length === 0) return false;
+      const parts = path36.split("/");
       let state;
       for (let i = 1; i < parts.length; i++)
         state = matchWithParent(parts.slice(0, i).join("/"), state).state;
-      return matchWithParent(path34, state).excluded;
+      return matchWithParent(path36, state).excluded;
     },
     mayContainIncluded(dirRelPath) {
       if (!hasExclusions) return false;
@@ -40871,13 +40874,13 @@ var ContextNotFoundError = class extends TbuildError {
 };
 var ContextReadError = class extends TbuildError {
   path;
-  constructor(path34, cause) {
+  constructor(path36, cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super("TBUILD_CONTEXT_READ", `cannot read ${path34} in the build context: ${reason}`, {
+    super("TBUILD_CONTEXT_READ", `cannot read ${path36} in the build context: ${reason}`, {
       hint: "Fix its permissions, or add it to .dockerignore if the build does not need it.",
       cause
     });
-    this.path = path34;
+    this.path = path36;
   }
 };
 
@@ -40907,17 +40910,17 @@ function typeOf(mode) {
   if (format === S_IFLNK) return "symlink";
   return "other";
 }
-function makeRecord(reader, path34, abs, stat13) {
-  const type = typeOf(stat13.mode);
+function makeRecord(reader, path36, abs, stat14) {
+  const type = typeOf(stat14.mode);
   const record = {
-    path: path34,
+    path: path36,
     type,
-    mode: stat13.mode & 4095,
-    uid: stat13.uid,
-    gid: stat13.gid,
-    size: type === "dir" ? 0 : stat13.size
+    mode: stat14.mode & 4095,
+    uid: stat14.uid,
+    gid: stat14.gid,
+    size: type === "dir" ? 0 : stat14.size
   };
-  if (type === "symlink") record.linkTarget = reader.readlink(abs, path34);
+  if (type === "symlink") record.linkTarget = reader.readlink(abs, path36);
   return record;
 }
 function emitHeld(state, held) {
@@ -40932,16 +40935,16 @@ function walkDir2(state, abs, rel, parent, held) {
   for (const name of reader.list(abs, rel)) {
     const childRel = rel === "" ? name : `${rel}/${name}`;
     const childAbs = `${abs}/${name}`;
-    const stat13 = reader.lstat(childAbs, childRel);
-    if (stat13 === void 0) continue;
+    const stat14 = reader.lstat(childAbs, childRel);
+    if (stat14 === void 0) continue;
     let childState;
     if (!state.matcher.empty) {
       const match = state.matcher.matchWithParent(childRel, parent);
       childState = match.state;
       if (match.excluded) {
-        if ((stat13.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
+        if ((stat14.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
           const heldDir = {
-            record: makeRecord(reader, childRel, childAbs, stat13),
+            record: makeRecord(reader, childRel, childAbs, stat14),
             parent: held,
             emitted: false
           };
@@ -40954,13 +40957,13 @@ function walkDir2(state, abs, rel, parent, held) {
       }
       emitHeld(state, held);
     }
-    const record = makeRecord(reader, childRel, childAbs, stat13);
+    const record = makeRecord(reader, childRel, childAbs, stat14);
     state.files.set(childRel, record);
     if (record.type === "dir") {
       walkDir2(state, childAbs, childRel, childState, void 0);
     } else if (record.type === "file") {
-      const digest = state.statCache.lookupIn(abs, name, stat13);
-      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat13, record });
+      const digest = state.statCache.lookupIn(abs, name, stat14);
+      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat14, record });
       else {
         record.digest = digest;
         state.reused++;
@@ -40978,9 +40981,9 @@ async function hashFile(abs, size) {
   }
   return `sha256:${hash.digest("hex")}`;
 }
-function isSafeToCache(stat13, readStartMs) {
-  const margin = stat13.ctimeMs % 1e3 === 0 ? 2e3 : 50;
-  return stat13.ctimeMs < readStartMs - margin;
+function isSafeToCache(stat14, readStartMs) {
+  const margin = stat14.ctimeMs % 1e3 === 0 ? 2e3 : 50;
+  return stat14.ctimeMs < readStartMs - margin;
 }
 async function hashPending(state) {
   const limit = pLimit(HASH_CONCURRENCY);
@@ -41163,12 +41166,12 @@ var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
   return Number(ns / 1000000000n) * 1e3 + Number(ns % 1000000000n) / 1e6;
 }
-function signatureOf(stat13) {
-  if (typeof stat13.dev === "number") {
-    const n = stat13;
+function signatureOf(stat14) {
+  if (typeof stat14.dev === "number") {
+    const n = stat14;
     return `${n.dev}	${n.ino}	${n.size}	${n.mtimeMs}	${n.ctimeMs}`;
   }
-  const big = stat13;
+  const big = stat14;
   return `${big.dev}	${big.ino}	${big.size}	${msOfNs(big.mtimeNs)}	${msOfNs(big.ctimeNs)}`;
 }
 function splitPath2(absPath) {
@@ -41217,20 +41220,20 @@ var StatCache = class _StatCache {
     return this.count;
   }
   /** The digest recorded for this exact file version, or undefined. */
-  lookup(absPath, stat13) {
+  lookup(absPath, stat14) {
     const [dir, name] = splitPath2(absPath);
-    return this.lookupIn(dir, name, stat13);
+    return this.lookupIn(dir, name, stat14);
   }
   /** lookup() for the file `name` in the directory `absDir` (no trailing slash). */
-  lookupIn(absDir, name, stat13) {
+  lookupIn(absDir, name, stat14) {
     const entry = this.dirs.get(absDir)?.get(name);
-    if (entry === void 0 || entry.signature !== signatureOf(stat13)) return void 0;
+    if (entry === void 0 || entry.signature !== signatureOf(stat14)) return void 0;
     return entry.digest;
   }
   /** Remember `digest` (`sha256:<hex>`) for this file version. */
-  record(absPath, stat13, digest) {
+  record(absPath, stat14, digest) {
     const [dir, name] = splitPath2(absPath);
-    const signature = signatureOf(stat13);
+    const signature = signatureOf(stat14);
     const full = digest.startsWith("sha256:") ? digest : `sha256:${digest}`;
     let entries = this.dirs.get(dir);
     if (entries === void 0) this.dirs.set(dir, entries = /* @__PURE__ */ new Map());
@@ -41535,8 +41538,8 @@ function openRecordIndex(dir) {
         await mkdir10(dir, { recursive: true, mode: 448 });
         for (const [digest, kept] of pending) {
           const file = fileOf2(digest);
-          const exists3 = await stat5(file).catch(() => void 0);
-          if (exists3) {
+          const exists4 = await stat5(file).catch(() => void 0);
+          if (exists4) {
             const now = /* @__PURE__ */ new Date();
             await utimes4(file, now, now);
             continue;
@@ -41581,9 +41584,9 @@ function rememberingReader(base, into) {
       return names;
     },
     lstat(abs, rel) {
-      const stat13 = base.lstat(abs, rel);
-      into.stats.set(abs, stat13);
-      return stat13;
+      const stat14 = base.lstat(abs, rel);
+      into.stats.set(abs, stat14);
+      return stat14;
     },
     readlink(abs, rel) {
       const target = base.readlink(abs, rel);
@@ -41618,9 +41621,9 @@ function incrementalReader(previous, disk, into) {
     },
     lstat(abs, rel) {
       if (!previous.stats.has(abs) || stale(abs)) return reader.lstat(abs, rel);
-      const stat13 = previous.stats.get(abs);
-      into.stats.set(abs, stat13);
-      return stat13;
+      const stat14 = previous.stats.get(abs);
+      into.stats.set(abs, stat14);
+      return stat14;
     },
     readlink(abs, rel) {
       const target = previous.links.get(abs);
@@ -42741,8 +42744,8 @@ var SolveSession = class {
     this.#active.delete(digest);
     this.#executed.push(digest);
     await explained;
-    const durationMs = Date.now() - (flight.startedAt ?? Date.now());
-    this.#emit({ type: "vertex.completed", digest, name: this.#name(digest), durationMs });
+    const durationMs2 = Date.now() - (flight.startedAt ?? Date.now());
+    this.#emit({ type: "vertex.completed", digest, name: this.#name(digest), durationMs: durationMs2 });
     return results;
   }
   /** A flight's body: the op under the limits, then storing its results. */
@@ -43296,9 +43299,9 @@ function lexWords(text, options) {
   if (inWord) words.push(word);
   return words;
 }
-function findClosingQuote(text, open6) {
-  const quote = text[open6];
-  for (let i = open6 + 1; i < text.length; i++) {
+function findClosingQuote(text, open7) {
+  const quote = text[open7];
+  for (let i = open7 + 1; i < text.length; i++) {
     if (quote === '"' && text[i] === "\\") i++;
     else if (text[i] === quote) return i;
   }
@@ -45649,9 +45652,9 @@ function lintShellForm(ctx, cmd, shellForm) {
   if (!shellForm || (ctx.image.config.Shell?.length ?? 0) > 0) return;
   ctx.build.lint.run("JSONArgsRecommended", cmd.location, MESSAGES.JSONArgsRecommended(cmd.name));
 }
-function lintWorkdir(ctx, cmd, path34) {
-  if (!ctx.workdirSet && !path34.startsWith("/")) {
-    ctx.build.lint.run("WorkdirRelativePath", cmd.location, MESSAGES.WorkdirRelativePath(path34));
+function lintWorkdir(ctx, cmd, path36) {
+  if (!ctx.workdirSet && !path36.startsWith("/")) {
+    ctx.build.lint.run("WorkdirRelativePath", cmd.location, MESSAGES.WorkdirRelativePath(path36));
   }
   ctx.workdirSet = true;
 }
@@ -46023,10 +46026,10 @@ import { posix as posix2 } from "node:path";
 function stageWorkdir(ctx) {
   return ctx.image.config.WorkingDir || "/";
 }
-function joinWorkdir(workdir, path34) {
-  const joined = posix2.isAbsolute(path34) ? posix2.normalize(path34) : posix2.join("/", workdir, path34);
+function joinWorkdir(workdir, path36) {
+  const joined = posix2.isAbsolute(path36) ? posix2.normalize(path36) : posix2.join("/", workdir, path36);
   const cleaned = joined.length > 1 ? joined.replace(/\/+$/, "") : joined;
-  return path34.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
+  return path36.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
 }
 
 // src/frontend/dispatch-copy.ts
@@ -46191,18 +46194,18 @@ function dispatchWorkdir(ctx, cmd) {
   const written = x.word(cmd.path);
   lintUndefinedVars(ctx, cmd, x.unset);
   lintWorkdir(ctx, cmd, written);
-  const path34 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
-  ctx.image.config.WorkingDir = path34;
-  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path34}`);
-  if (path34 !== "/") {
+  const path36 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
+  ctx.image.config.WorkingDir = path36;
+  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path36}`);
+  if (path36 !== "/") {
     const user = ctx.image.config.User;
     const chown4 = user ? parseChown(user) : void 0;
     ctx.fs = ctx.fs.file(
-      [{ action: "mkdir", path: path34, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
+      [{ action: "mkdir", path: path36, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
       { platform: ctx.platform, metadata }
     );
   }
-  addHistory(ctx.image, `WORKDIR ${path34}`, path34 !== "/", ctx.build.created, false);
+  addHistory(ctx.image, `WORKDIR ${path36}`, path36 !== "/", ctx.build.created, false);
 }
 
 // src/frontend/dispatch-run.ts
@@ -46781,6 +46784,9 @@ async function solvePlatforms(solver, graphs, worker, options) {
         signal: controller.signal,
         onProgress: emit(graph),
         history: { scope: options.historyScope(graph.platform), store: options.history }
+      }).then((solved) => {
+        options.onKeys?.(solved.keys);
+        return solved;
       }).catch((error) => {
         if (!controller.signal.aborted) firstError ??= error;
         controller.abort(error);
@@ -46883,12 +46889,12 @@ function indexLayoutFiles(index, names, loadPlatform) {
   const addBlob = (descriptor, data) => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
-    const path34 = blobPath3(descriptor.digest);
-    if (data) files.push({ path: path34, data });
+    const path36 = blobPath3(descriptor.digest);
+    if (data) files.push({ path: path36, data });
     else {
       const { digest, size } = descriptor;
       files.push({
-        path: path34,
+        path: path36,
         size,
         open: () => index.blobs.stream(digest),
         source: index.blobs.path(digest)
@@ -47330,6 +47336,8 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
     buildPlatform: hostPlatform(),
     noCache: options.noCache ?? false,
     noCacheFilter: [...options.noCacheFilter ?? []],
+    cacheFrom: (options.cacheFrom ?? []).map((spec) => absoluteCachePaths(spec, at.cwd)),
+    cacheTo: (options.cacheTo ?? []).map((spec) => absoluteCachePaths(spec, at.cwd)),
     pull: options.pull ?? false,
     outputs: resolveOutputs(options.outputs ?? [], options.push ?? false, tags),
     load: options.load ?? false,
@@ -47361,6 +47369,13 @@ function displayName(file, contextDir, given) {
   if (given && given !== "-") return given;
   const rel = path27.relative(contextDir, file);
   return rel.startsWith("..") ? file : rel;
+}
+function absoluteCachePaths(spec, cwd) {
+  if (spec.type !== "local") return spec;
+  const attrs = { ...spec.attrs };
+  for (const name of ["src", "dest"])
+    if (attrs[name] !== void 0) attrs[name] = path27.resolve(cwd, attrs[name]);
+  return { type: spec.type, attrs };
 }
 function checkNetwork(network, allow) {
   if (!["default", "host", "none"].includes(network))
@@ -47539,6 +47554,991 @@ async function replaceFile(file, content) {
   }
 }
 
+// src/remote-cache/index.ts
+init_errors();
+import path29 from "node:path";
+
+// src/remote-cache/backends/gha.ts
+var import_undici = __toESM(require_undici(), 1);
+init_digest();
+init_errors();
+import { randomBytes as randomBytes8 } from "node:crypto";
+import { Readable as Readable6 } from "node:stream";
+
+// src/remote-cache/errors.ts
+init_errors();
+var InvalidCacheError = class extends TbuildError {
+  constructor(from, detail, options = {}) {
+    super("TBUILD_CACHE_INVALID", `cache ${from}: ${detail}`, {
+      hint: "Export it again with --cache-to, or leave this --cache-from out.",
+      ...options
+    });
+  }
+};
+var CacheExportError = class extends TbuildError {
+  constructor(to, cause) {
+    super("TBUILD_CACHE_EXPORT", `exporting cache to ${to}: ${messageOf(cause)}`, {
+      cause,
+      hint: "Check that the destination is reachable and writable, or add ignore-error=true to --cache-to to go on without it."
+    });
+  }
+};
+function messageOf(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// src/remote-cache/backends/gha.ts
+var SERVICE = "github.actions.results.api.v1.CacheService";
+var VERSION = sha256("tbuild gha cache v1").slice("sha256:".length);
+var GhaCacheError = class extends TbuildError {
+  constructor(message, options = {}) {
+    super("TBUILD_CACHE_GHA", message, {
+      ...options,
+      hint: "type=gha needs ACTIONS_RESULTS_URL and ACTIONS_RUNTIME_TOKEN, which a GitHub Actions job has (the tbuild Action passes them on)."
+    });
+  }
+};
+function ghaCacheSource(options) {
+  const service = createService(options);
+  const name = `gha scope=${options.scope}`;
+  return {
+    async load(signal) {
+      const prefix = indexPrefix(options.scope);
+      const found = await service.downloadUrl(prefix, [prefix], signal);
+      if (!found) return void 0;
+      const bytes = await service.download(found, signal);
+      let config;
+      try {
+        config = JSON.parse(bytes.toString("utf8"));
+      } catch {
+        throw new InvalidCacheError(name, "the cache config is not JSON");
+      }
+      const cache2 = {
+        name,
+        config,
+        async fetchBlob(descriptor, fetchSignal) {
+          const url = await service.downloadUrl(blobKey(descriptor.digest), [], fetchSignal);
+          if (!url)
+            throw new GhaCacheError(`${name}: blob ${descriptor.digest} is not in the cache`);
+          return service.open(url, fetchSignal);
+        }
+      };
+      return cache2;
+    }
+  };
+}
+function ghaCacheTarget(options) {
+  const service = createService(options);
+  return {
+    async write(cache2, signal, report) {
+      let uploaded = 0;
+      let present = 0;
+      const queue = [...cache2.blobs];
+      const worker = async () => {
+        for (let blob = queue.shift(); blob; blob = queue.shift()) {
+          const key2 = blobKey(blob.digest);
+          if (await service.downloadUrl(key2, [], signal)) {
+            present++;
+            continue;
+          }
+          const digest = blob.digest;
+          if (await service.upload(key2, blob.size, () => cache2.openBlob(digest), signal))
+            uploaded++;
+          else present++;
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      report(`${uploaded} layers uploaded, ${present} already there`);
+      const bytes = Buffer.from(JSON.stringify(cache2.config));
+      const key = `${indexPrefix(options.scope)}${Date.now()}-${randomBytes8(4).toString("hex")}`;
+      await service.upload(key, bytes.length, () => Readable6.from([bytes]), signal);
+      return { ref: `gha:${options.scope}` };
+    }
+  };
+}
+function indexPrefix(scope) {
+  return `tbuild-index-1-${scope}-`;
+}
+function blobKey(digest) {
+  return `tbuild-blob-1-${digest}`;
+}
+function createService(options) {
+  const base = options.url.endsWith("/") ? options.url : `${options.url}/`;
+  const call = async (method, body, signal) => {
+    const res = await (0, import_undici.request)(new URL(`twirp/${SERVICE}/${method}`, base), {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${options.token}`
+      },
+      body: JSON.stringify(body),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)])
+    });
+    const text = await res.body.text();
+    let json = {};
+    try {
+      json = JSON.parse(text);
+    } catch {
+    }
+    return { status: res.statusCode, json };
+  };
+  const blobRequest = (url, init, signal) => (0, import_undici.request)(url, {
+    ...init,
+    signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)])
+  });
+  return {
+    async downloadUrl(key, restoreKeys, signal) {
+      const { status, json } = await call("GetCacheEntryDownloadURL", { key, restoreKeys, version: VERSION }, signal);
+      if (status === 404 || status === 200 && json.ok === false) return void 0;
+      if (status !== 200)
+        throw new GhaCacheError(`GetCacheEntryDownloadURL ${key}: ${status} ${json.msg ?? ""}`);
+      return json.signedDownloadUrl ?? json.signed_download_url;
+    },
+    async download(url, signal) {
+      const res = await blobRequest(url, { method: "GET" }, signal);
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        throw new GhaCacheError(`downloading a cache entry: HTTP ${res.statusCode}`);
+      }
+      return Buffer.from(await res.body.arrayBuffer());
+    },
+    async open(url, signal) {
+      const res = await blobRequest(url, { method: "GET" }, signal);
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        throw new GhaCacheError(`downloading a cache blob: HTTP ${res.statusCode}`);
+      }
+      return res.body;
+    },
+    async upload(key, size, open7, signal) {
+      const created = await call("CreateCacheEntry", { key, version: VERSION }, signal);
+      if (created.status === 409 || created.status === 200 && created.json.ok === false)
+        return false;
+      const url = created.json.signedUploadUrl ?? created.json.signed_upload_url;
+      if (created.status !== 200 || !url)
+        throw new GhaCacheError(
+          `CreateCacheEntry ${key}: ${created.status} ${created.json.msg ?? ""}`
+        );
+      const put = await blobRequest(
+        url,
+        {
+          method: "PUT",
+          headers: {
+            "x-ms-blob-type": "BlockBlob",
+            "content-length": String(size),
+            "content-type": "application/octet-stream"
+          },
+          body: open7()
+        },
+        signal
+      );
+      await put.body.dump();
+      if (put.statusCode !== 201)
+        throw new GhaCacheError(
+          `uploading ${key} to the cache's blob storage: HTTP ${put.statusCode}`
+        );
+      const done = await call(
+        "FinalizeCacheEntryUpload",
+        { key, version: VERSION, sizeBytes: String(size) },
+        signal
+      );
+      if (done.status !== 200 || done.json.ok === false)
+        throw new GhaCacheError(
+          `FinalizeCacheEntryUpload ${key}: ${done.status} ${done.json.msg ?? ""}`
+        );
+      return true;
+    }
+  };
+}
+
+// src/remote-cache/backends/local.ts
+init_digest();
+init_oci();
+import { createReadStream as createReadStream5 } from "node:fs";
+import {
+  copyFile as copyFile4,
+  link as link5,
+  mkdir as mkdir21,
+  open as open6,
+  readdir as readdir15,
+  readFile as readFile16,
+  rename as rename6,
+  rm as rm19,
+  stat as stat13,
+  writeFile as writeFile12
+} from "node:fs/promises";
+import path28 from "node:path";
+import { pipeline as pipeline6 } from "node:stream/promises";
+
+// src/remote-cache/cache-manifest.ts
+init_digest();
+init_oci();
+
+// src/remote-cache/types.ts
+var CacheConfigMediaType = "application/vnd.buildkit.cacheconfig.v0";
+var InlineCacheKey = "moby.buildkit.cache.v0";
+
+// src/remote-cache/cache-manifest.ts
+function encodeCacheManifest(cache2, options) {
+  const configBytes = Buffer.from(JSON.stringify(cache2.config));
+  const config = {
+    mediaType: CacheConfigMediaType,
+    digest: sha256(configBytes),
+    size: configBytes.length
+  };
+  const layers = cache2.blobs.map((b) => ({
+    mediaType: b.mediaType,
+    digest: b.digest,
+    size: b.size
+  }));
+  const body = options.imageManifest ? { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers } : {
+    schemaVersion: 2,
+    mediaType: options.ociMediaTypes ? MediaType.OciIndex : MediaType.DockerManifestList,
+    manifests: [...layers, config]
+  };
+  const bytes = Buffer.from(JSON.stringify(body));
+  return {
+    config: { descriptor: config, bytes: configBytes },
+    manifest: {
+      descriptor: { mediaType: body.mediaType, digest: sha256(bytes), size: bytes.length },
+      bytes
+    }
+  };
+}
+function decodeCacheManifest(body, from) {
+  let parsed;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new InvalidCacheError(from, "the cache manifest is not JSON");
+  }
+  if (parsed.config?.mediaType === CacheConfigMediaType)
+    return { config: parsed.config, blobs: parsed.layers ?? [] };
+  const listed = parsed.manifests ?? [];
+  const config = listed.find((d) => d.mediaType === CacheConfigMediaType);
+  if (!config)
+    throw new InvalidCacheError(
+      from,
+      `no ${CacheConfigMediaType} in it: this is not a cache (an image? use type=inline for the cache inside an image)`
+    );
+  return { config, blobs: listed.filter((d) => d !== config) };
+}
+
+// src/remote-cache/backends/local.ts
+var RefName = "org.opencontainers.image.ref.name";
+function localCacheSource(dir, selector) {
+  const name = `local ${dir}`;
+  return {
+    async load() {
+      const index = await readIndex(dir);
+      if (!index) return void 0;
+      const entry = selector.digest ? index.manifests.find((m) => m.digest === selector.digest) : index.manifests.find((m) => m.annotations?.[RefName] === selector.tag);
+      if (!entry) return void 0;
+      const manifest = await readFile16(blobPath4(dir, entry.digest));
+      const { config } = decodeCacheManifest(manifest, name);
+      const configBody = await readFile16(blobPath4(dir, config.digest));
+      let parsed;
+      try {
+        parsed = JSON.parse(configBody.toString("utf8"));
+      } catch {
+        throw new InvalidCacheError(name, "the cache config is not JSON");
+      }
+      const cache2 = {
+        name,
+        config: parsed,
+        async fetchBlob(descriptor) {
+          return createReadStream5(blobPath4(dir, descriptor.digest));
+        }
+      };
+      return cache2;
+    }
+  };
+}
+function localCacheTarget(dir, tag, manifestOptions) {
+  return {
+    async write(cache2, _signal, report) {
+      const encoded = encodeCacheManifest(cache2, manifestOptions);
+      await mkdir21(path28.join(dir, "blobs", "sha256"), { recursive: true });
+      await withLock(dir, async () => {
+        let written = 0;
+        for (const blob of cache2.blobs) if (await writeBlob(dir, blob.digest, cache2)) written++;
+        await writeBytes(dir, encoded.config.descriptor.digest, encoded.config.bytes);
+        await writeBytes(dir, encoded.manifest.descriptor.digest, encoded.manifest.bytes);
+        report(`${written} layers written, ${cache2.blobs.length - written} already there`);
+        const index = await readIndex(dir) ?? {
+          schemaVersion: 2,
+          mediaType: MediaType.OciIndex,
+          manifests: []
+        };
+        index.manifests = [
+          ...index.manifests.filter((m) => m.annotations?.[RefName] !== tag),
+          { ...encoded.manifest.descriptor, annotations: { [RefName]: tag } }
+        ];
+        await writeFile12(path28.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+        await writeAtomically2(path28.join(dir, "index.json"), JSON.stringify(index));
+        const removed = await collectGarbage(dir, index);
+        if (removed > 0) report(`${removed} unreferenced blobs removed`);
+      });
+      return { ref: `${dir}:${tag}` };
+    }
+  };
+}
+async function readIndex(dir) {
+  let text;
+  try {
+    text = await readFile16(path28.join(dir, "index.json"), "utf8");
+  } catch (error) {
+    if (error.code === "ENOENT") return void 0;
+    throw error;
+  }
+  try {
+    const index = JSON.parse(text);
+    if (!Array.isArray(index.manifests)) throw new Error("no manifests");
+    return index;
+  } catch {
+    throw new InvalidCacheError(`local ${dir}`, "index.json is not an OCI image index");
+  }
+}
+function blobPath4(dir, digest) {
+  return path28.join(dir, "blobs", "sha256", digestHex(digest));
+}
+async function writeBlob(dir, digest, cache2) {
+  const target = blobPath4(dir, digest);
+  if (await exists3(target)) return false;
+  const temp = `${target}.${process.pid}.tmp`;
+  const source = cache2.blobPath?.(digest);
+  try {
+    if (source) await link5(source, temp).catch(() => copyFile4(source, temp));
+    else await pipeline6(cache2.openBlob(digest), (await open6(temp, "w")).createWriteStream());
+    await rename6(temp, target);
+  } finally {
+    await rm19(temp, { force: true });
+  }
+  return true;
+}
+async function writeBytes(dir, digest, bytes) {
+  const target = blobPath4(dir, digest);
+  if (!await exists3(target)) await writeAtomically2(target, bytes);
+}
+async function writeAtomically2(file, data) {
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile12(temp, data);
+  await rename6(temp, file);
+}
+async function exists3(file) {
+  return stat13(file).then(
+    () => true,
+    () => false
+  );
+}
+async function collectGarbage(dir, index) {
+  const keep = /* @__PURE__ */ new Set();
+  for (const entry of index.manifests) {
+    keep.add(digestHex(entry.digest));
+    const body = await readFile16(blobPath4(dir, entry.digest)).catch(() => void 0);
+    if (!body) continue;
+    try {
+      const { config, blobs } = decodeCacheManifest(body, `local ${dir}`);
+      keep.add(digestHex(config.digest));
+      for (const b of blobs) keep.add(digestHex(b.digest));
+    } catch {
+      const other = JSON.parse(body.toString("utf8"));
+      for (const d of [other.config, ...other.layers ?? []]) if (d) keep.add(digestHex(d.digest));
+    }
+  }
+  let removed = 0;
+  const blobDir = path28.join(dir, "blobs", "sha256");
+  for (const name of await readdir15(blobDir)) {
+    if (keep.has(name) || name.endsWith(".tmp") || !isDigest(`sha256:${name}`)) continue;
+    await rm19(path28.join(blobDir, name), { force: true });
+    removed++;
+  }
+  return removed;
+}
+async function withLock(dir, fn) {
+  const lock = path28.join(dir, "index.json.lock");
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await (await open6(lock, "wx")).close();
+      break;
+    } catch (error) {
+      if (error.code !== "EEXIST") throw error;
+      const age = Date.now() - ((await stat13(lock).catch(() => void 0))?.mtimeMs ?? Date.now());
+      if (age > 6e4) await rm19(lock, { force: true });
+      else await new Promise((resolve2) => setTimeout(resolve2, Math.min(20 * 2 ** attempt, 500)));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm19(lock, { force: true });
+  }
+}
+
+// src/remote-cache/backends/registry.ts
+init_oci();
+import { Readable as Readable7 } from "node:stream";
+function registryCacheSource(registry, ref, platform) {
+  const name = `registry ${ref}`;
+  return {
+    async load(signal) {
+      const client = await registry();
+      const found = await client.getManifest(ref, { signal });
+      let config;
+      if (found.index && !found.index.manifests.some((m) => m.mediaType === CacheConfigMediaType)) {
+        const image2 = await client.getManifest(ref, { signal, platform });
+        config = await inlineConfigOf(client, ref, image2.manifest, name, signal);
+      } else if (found.manifest && found.manifest.config.mediaType !== CacheConfigMediaType) {
+        config = await inlineConfigOf(client, ref, found.manifest, name, signal);
+      } else {
+        const { config: descriptor } = decodeCacheManifest(found.body, name);
+        config = parseJson2(
+          await readBlob(client, ref, descriptor.digest, descriptor.size, signal),
+          name
+        );
+      }
+      const cache2 = {
+        name,
+        config,
+        registryRepo: ref,
+        fetchBlob: (descriptor, fetchSignal) => client.fetchBlob(ref, descriptor.digest, { size: descriptor.size, signal: fetchSignal })
+      };
+      return cache2;
+    }
+  };
+}
+function registryCacheTarget(registry, ref, manifestOptions, mountFrom) {
+  return {
+    async write(cache2, signal, report) {
+      const client = await registry();
+      const encoded = encodeCacheManifest(cache2, manifestOptions);
+      const counts = { uploaded: 0, mounted: 0, exists: 0 };
+      await Promise.all(
+        cache2.blobs.map(async (blob) => {
+          const outcome = await client.uploadBlob(
+            ref,
+            blob.digest,
+            blob.size,
+            () => cache2.openBlob(blob.digest),
+            {
+              signal,
+              ...mountFrom ? { mountFrom } : {}
+            }
+          );
+          counts[outcome]++;
+        })
+      );
+      await client.uploadBlob(
+        ref,
+        encoded.config.descriptor.digest,
+        encoded.config.descriptor.size,
+        () => Readable7.from([encoded.config.bytes]),
+        { signal }
+      );
+      report(
+        `${counts.uploaded} layers uploaded, ${counts.mounted} mounted, ${counts.exists} already there`
+      );
+      await client.putManifest(ref, encoded.manifest.bytes, encoded.manifest.descriptor.mediaType);
+      return { ref };
+    }
+  };
+}
+async function inlineConfigOf(client, ref, manifest, name, signal) {
+  if (!manifest || ![MediaType.OciConfig, MediaType.DockerConfig].includes(manifest.config.mediaType))
+    throw new InvalidCacheError(name, "it is neither a cache nor an image");
+  const image2 = parseJson2(
+    await readBlob(client, ref, manifest.config.digest, manifest.config.size, signal),
+    name
+  );
+  const inline = image2[InlineCacheKey];
+  if (typeof inline !== "string")
+    throw new InvalidCacheError(name, "the image carries no inline cache", {
+      hint: "Build and push it with --cache-to type=inline (or export a cache with --cache-to type=registry,ref=\u2026)."
+    });
+  return parseJson2(Buffer.from(inline, "base64"), name);
+}
+async function readBlob(client, ref, digest, size, signal) {
+  const chunks = [];
+  for await (const chunk of await client.fetchBlob(ref, digest, { size, signal }))
+    chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+function parseJson2(bytes, name) {
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw new InvalidCacheError(name, "the cache config is not JSON");
+  }
+}
+
+// src/remote-cache/cache-config.ts
+init_digest();
+function buildCacheConfig(records) {
+  const layers = [];
+  const blobs = /* @__PURE__ */ new Map();
+  const indexOf = /* @__PURE__ */ new Map();
+  const sorted = [...records].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  const configRecords = sorted.map((record) => {
+    let parent = -1;
+    for (const layer of record.chain) {
+      const id = `${parent} ${layer.descriptor.digest}`;
+      let index = indexOf.get(id);
+      if (index === void 0) {
+        index = layers.length;
+        layers.push({
+          blob: layer.descriptor.digest,
+          ...parent >= 0 ? { parent } : { parent: -1 },
+          annotations: {
+            mediaType: layer.descriptor.mediaType,
+            diffID: layer.diffId,
+            size: layer.descriptor.size,
+            createdAt: new Date(layer.createdAt).toISOString()
+          }
+        });
+        indexOf.set(id, index);
+        blobs.set(layer.descriptor.digest, {
+          mediaType: layer.descriptor.mediaType,
+          digest: layer.descriptor.digest,
+          size: layer.descriptor.size
+        });
+      }
+      parent = index;
+    }
+    return parent < 0 ? { digest: record.key, chains: [{ layers: [] }] } : { digest: record.key, layers: [{ layer: parent }] };
+  });
+  return { config: { layers, records: configRecords }, blobs: [...blobs.values()] };
+}
+function readCacheConfig(config, from) {
+  if (typeof config !== "object" || config === null || Array.isArray(config))
+    throw new InvalidCacheError(from, "the cache config is not a JSON object");
+  const { layers = [], records = [] } = config;
+  if (!Array.isArray(layers) || !Array.isArray(records))
+    throw new InvalidCacheError(from, '"layers" and "records" must be arrays');
+  const chains = /* @__PURE__ */ new Map();
+  const chainOf = (index, depth = 0) => {
+    const known = chains.get(index);
+    if (known) return known;
+    const layer = layers[index];
+    if (!layer || depth > layers.length || !isDigestText(layer.blob))
+      throw new InvalidCacheError(from, `layer ${index} is missing or names no blob digest`);
+    const a = layer.annotations ?? {};
+    if (!isDigestText(a.diffID) || typeof a.size !== "number" || !a.mediaType)
+      throw new InvalidCacheError(from, `layer ${index} lacks its mediaType, diffID or size`);
+    const parent = layer.parent ?? -1;
+    const below = parent >= 0 ? chainOf(parent, depth + 1) : [];
+    const created = a.createdAt ? Date.parse(a.createdAt) : NaN;
+    const chain = [
+      ...below,
+      {
+        descriptor: { mediaType: a.mediaType, digest: layer.blob, size: a.size },
+        diffId: a.diffID,
+        createdAt: Number.isNaN(created) ? 0 : created
+      }
+    ];
+    chains.set(index, chain);
+    return chain;
+  };
+  const byKey = /* @__PURE__ */ new Map();
+  for (const record of records) {
+    if (!record || !isDigestText(record.digest) || (record.inputs?.length ?? 0) > 0) continue;
+    const results = record.layers ?? [];
+    const chained = record.chains ?? [];
+    if (results.length === 1 && chained.length === 0) {
+      byKey.set(record.digest, chainOf(results[0].layer));
+    } else if (results.length === 0 && chained.length === 1 && chained[0].layers.length === 0) {
+      byKey.set(record.digest, []);
+    }
+  }
+  return byKey;
+}
+function isDigestText(value) {
+  return typeof value === "string" && isDigest(value);
+}
+
+// src/remote-cache/collect.ts
+init_image();
+async function collectRecords(store, keys, options) {
+  const inImage = /* @__PURE__ */ new Set();
+  for (const root of options.roots)
+    if (root !== null) for (const s of store.snapshots.chain(root)) inImage.add(s.id);
+  const picked = [];
+  for (const key of new Set(keys)) {
+    const record = store.cache.get(key);
+    const result = record?.results.length === 1 ? record.results[0] : void 0;
+    if (!result) continue;
+    if ("empty" in result) {
+      if (options.mode === "max") picked.push({ key, top: null });
+    } else if (options.mode === "max" || inImage.has(result.snapshot)) {
+      picked.push({ key, top: result.snapshot });
+    }
+  }
+  const layers = /* @__PURE__ */ new Map();
+  const layerOf = (id) => {
+    let layer = layers.get(id);
+    if (!layer) {
+      layer = blobOf(store, id, options).then((l) => ({
+        descriptor: l.descriptor,
+        diffId: l.diffId,
+        createdAt: store.snapshots.get(id)?.createdAt ?? 0
+      }));
+      layers.set(id, layer);
+    }
+    return layer;
+  };
+  return Promise.all(
+    picked.map(async ({ key, top }) => ({
+      key,
+      chain: top === null ? [] : await Promise.all(
+        store.snapshots.chain(top).reverse().map((s) => layerOf(s.id))
+      )
+    }))
+  );
+}
+async function blobOf(store, id, options) {
+  const snapshot = store.snapshots.get(id);
+  if (!options.forceCompression && snapshot?.diffId) {
+    const stored = store.snapshots.layerBlobs(id);
+    const preferred = [
+      ...stored.filter((b) => b.compression === options.compression),
+      ...stored.filter((b) => b.compression !== options.compression)
+    ];
+    for (const blob of preferred) {
+      if (await store.blobs.has(blob.digest))
+        return {
+          diffId: snapshot.diffId,
+          descriptor: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size }
+        };
+    }
+  }
+  return ensureLayerBlob(store, id, {
+    compression: options.compression,
+    ...options.compressionLevel !== void 0 ? { compressionLevel: options.compressionLevel } : {}
+  });
+}
+
+// src/remote-cache/import.ts
+function withImportedCaches(inner, store, caches, options) {
+  const stats = { hits: 0, layersFetched: 0, layersUnpacked: 0 };
+  const warned = /* @__PURE__ */ new Set();
+  const warnOnce = (message) => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    warn(options.emit, message);
+  };
+  const entries = /* @__PURE__ */ new Map();
+  const bySignature = /* @__PURE__ */ new Map();
+  for (const cache2 of caches) {
+    let records;
+    try {
+      records = readCacheConfig(cache2.config, cache2.name);
+    } catch (error) {
+      warn(options.emit, `${error.message}; building without it`);
+      continue;
+    }
+    for (const [key, chain] of records) {
+      if (entries.has(key)) continue;
+      entries.set(key, { cache: cache2, chain });
+      const signature = signatureOf2(chain);
+      bySignature.set(signature, [...bySignature.get(signature) ?? [], key]);
+    }
+  }
+  const unpacking = /* @__PURE__ */ new Map();
+  const fetching = /* @__PURE__ */ new Map();
+  const fetchOnce = (entry, layer) => {
+    let pending = fetching.get(layer.descriptor.digest);
+    if (!pending) {
+      pending = fetchLayer(store, entry.cache, layer, options, stats);
+      pending.catch(() => void 0);
+      fetching.set(layer.descriptor.digest, pending);
+    }
+    return pending;
+  };
+  const layerOn = (entry, parent, layer) => {
+    const id = `${parent} ${layer.descriptor.digest}`;
+    let pending = unpacking.get(id);
+    if (!pending) {
+      pending = unpackLayer2(store, entry.cache, parent, layer, (l) => fetchOnce(entry, l), stats);
+      pending.catch(() => void 0);
+      unpacking.set(id, pending);
+    }
+    return pending;
+  };
+  const materialize = async (key, entry) => {
+    if (entry.chain.length === 0) {
+      store.cache.put(key, [{ empty: true }], `imported from ${entry.cache.name}`);
+      return [{ kind: "empty" }];
+    }
+    let below = null;
+    for (const [i, layer] of entry.chain.entries()) {
+      const existing = store.snapshots.findByDiffId(below, layer.diffId);
+      if (existing) {
+        below = existing.id;
+        continue;
+      }
+      for (const missing of entry.chain.slice(i)) void fetchOnce(entry, missing);
+      break;
+    }
+    let parent = null;
+    const ids = [];
+    for (const layer of entry.chain) {
+      parent = await layerOn(entry, parent, layer);
+      ids.push(parent);
+    }
+    for (let depth = 1; depth <= ids.length; depth++) {
+      const signature = signatureOf2(entry.chain.slice(0, depth));
+      for (const k of bySignature.get(signature) ?? [])
+        if (k === key || !store.cache.get(k))
+          store.cache.put(k, [{ snapshot: ids[depth - 1] }], `imported from ${entry.cache.name}`);
+    }
+    return [{ kind: "snapshot", id: parent }];
+  };
+  return {
+    stats,
+    cache: {
+      async get(key) {
+        const local2 = await inner.get(key);
+        if (local2 || entries.size === 0) return local2;
+        const entry = entries.get(key);
+        if (!entry) return void 0;
+        try {
+          const refs = await materialize(key, entry);
+          stats.hits++;
+          return refs;
+        } catch (error) {
+          if (options.signal.aborted) throw error;
+          warnOnce(
+            `cache ${entry.cache.name}: ${error.message}; the steps on it run instead`
+          );
+          entries.delete(key);
+          return void 0;
+        }
+      },
+      put: (key, results) => inner.put(key, results)
+    }
+  };
+}
+async function unpackLayer2(store, cache2, parent, layer, fetched, stats) {
+  const existing = store.snapshots.findByDiffId(parent, layer.diffId);
+  if (existing) return existing.id;
+  const { digest, size, mediaType } = layer.descriptor;
+  await fetched(layer);
+  const id = await unpackInto(
+    store,
+    parent,
+    digest,
+    layer.diffId,
+    mediaType,
+    size,
+    `cache ${cache2.name}`,
+    void 0,
+    layer.createdAt || void 0
+  );
+  stats.layersUnpacked++;
+  return id;
+}
+async function fetchLayer(store, cache2, layer, options, stats) {
+  const { digest, size } = layer.descriptor;
+  if (await store.blobs.has(digest)) return;
+  const id = `cache-layer-${digest.slice(7, 19)}`;
+  const started = Date.now();
+  const name = `importing cache layer ${digest} from ${cache2.name}`;
+  options.emit({ type: "task.started", time: started, id, name });
+  const stream = await cache2.fetchBlob(layer.descriptor, options.signal);
+  await store.blobs.ingest(stream, { digest, size });
+  stats.layersFetched++;
+  options.emit({
+    type: "task.completed",
+    time: Date.now(),
+    id,
+    name,
+    durationMs: Date.now() - started
+  });
+}
+function signatureOf2(chain) {
+  return chain.map((l) => l.descriptor.digest).join(" ");
+}
+function warn(emit, message) {
+  emit({ type: "warning", time: Date.now(), message });
+}
+
+// src/remote-cache/index.ts
+async function loadCaches(specs, environment) {
+  const loaded = await Promise.all(
+    specs.map(async (spec) => {
+      const what = describeSpec(spec);
+      const started = Date.now();
+      const id = `cache-import-${what.replace(/\W+/g, "-")}`;
+      const name = `importing cache manifest from ${what}`;
+      environment.emit({ type: "task.started", time: started, id, name });
+      try {
+        const cache2 = await sourceOf(spec, environment).load(environment.signal);
+        if (!cache2) warn2(environment.emit, `cache ${what} not found: building without it`);
+        return cache2;
+      } catch (error) {
+        if (environment.signal.aborted) throw error;
+        warn2(
+          environment.emit,
+          `cache ${what} could not be read (${error.message}): building without it`
+        );
+        return void 0;
+      } finally {
+        environment.emit({
+          type: "task.completed",
+          time: Date.now(),
+          id,
+          name,
+          durationMs: Date.now() - started
+        });
+      }
+    })
+  );
+  return loaded.filter((c) => c !== void 0);
+}
+async function exportCaches(specs, input, environment) {
+  const refs = [];
+  for (const spec of specs) {
+    if (spec.type === "inline") continue;
+    const what = describeSpec(spec);
+    const started = Date.now();
+    const id = `cache-export-${what.replace(/\W+/g, "-")}`;
+    const name = `exporting cache to ${what}`;
+    environment.emit({ type: "task.started", time: started, id, name });
+    try {
+      const target = targetOf(spec, environment);
+      const compression = compressionOf(spec);
+      const records = await collectRecords(input.store, input.keys, {
+        mode: modeOf(spec),
+        roots: input.roots,
+        compression,
+        ...spec.attrs["compression-level"] !== void 0 ? { compressionLevel: Number(spec.attrs["compression-level"]) } : {},
+        forceCompression: spec.attrs["force-compression"] === "true"
+      });
+      const { config, blobs } = buildCacheConfig(records);
+      const cache2 = {
+        config,
+        blobs,
+        openBlob: (digest) => input.store.blobs.stream(digest),
+        blobPath: (digest) => input.store.blobs.path(digest)
+      };
+      const report = (status) => environment.emit({
+        type: "task.status",
+        time: Date.now(),
+        id,
+        status,
+        durationMs: Date.now() - started
+      });
+      report(`${records.length} cache records, ${blobs.length} layers`);
+      const written = await target.write(cache2, environment.signal, report);
+      refs.push(written.ref);
+    } catch (error) {
+      if (environment.signal.aborted) throw error;
+      if (spec.attrs["ignore-error"] !== "true") throw new CacheExportError(what, error);
+      warn2(
+        environment.emit,
+        `exporting cache to ${what} failed (${error.message}); ignored (ignore-error=true)`
+      );
+    } finally {
+      environment.emit({
+        type: "task.completed",
+        time: Date.now(),
+        id,
+        name,
+        durationMs: Date.now() - started
+      });
+    }
+  }
+  return refs;
+}
+async function inlineCacheValue(specs, store, keys, root) {
+  if (!specs.some((s) => s.type === "inline")) return void 0;
+  const records = await collectRecords(store, keys, {
+    mode: "min",
+    roots: [root],
+    // The image's own blobs: commitImage makes gzip ones.
+    compression: "gzip",
+    forceCompression: true
+  });
+  return Buffer.from(JSON.stringify(buildCacheConfig(records).config)).toString("base64");
+}
+function sourceOf(spec, environment) {
+  const { attrs } = spec;
+  switch (spec.type) {
+    case "local":
+      return localCacheSource(path29.resolve(environment.cwd, attrs.src), {
+        tag: attrs.tag ?? "latest",
+        ...attrs.digest ? { digest: attrs.digest } : {}
+      });
+    case "registry":
+    case "inline":
+      return registryCacheSource(environment.registry, attrs.ref, environment.platform);
+    case "gha":
+      return ghaCacheSource(ghaOptions(spec, environment));
+  }
+}
+function targetOf(spec, environment) {
+  const { attrs } = spec;
+  const manifest = {
+    imageManifest: attrs["image-manifest"] !== "false",
+    ociMediaTypes: attrs["oci-mediatypes"] !== "false"
+  };
+  switch (spec.type) {
+    case "local":
+      return localCacheTarget(
+        path29.resolve(environment.cwd, attrs.dest),
+        attrs.tag ?? "latest",
+        manifest
+      );
+    case "registry":
+      return registryCacheTarget(environment.registry, attrs.ref, manifest);
+    case "gha":
+      return ghaCacheTarget(ghaOptions(spec, environment));
+    case "inline":
+      throw new UsageError("internal: the inline cache is written into the image config");
+  }
+}
+function ghaOptions(spec, environment) {
+  const { attrs } = spec;
+  const url = attrs.url_v2 ?? environment.env.ACTIONS_RESULTS_URL;
+  const token = attrs.token ?? environment.env.ACTIONS_RUNTIME_TOKEN;
+  if (!url || !token)
+    throw new GhaCacheError(
+      `type=gha needs the cache service's URL and token: ${!url ? "ACTIONS_RESULTS_URL (or url_v2=)" : "ACTIONS_RUNTIME_TOKEN (or token=)"} is not set`
+    );
+  return {
+    url,
+    token,
+    scope: attrs.scope ?? "buildkit",
+    timeoutMs: durationMs(attrs.timeout ?? "10m")
+  };
+}
+function durationMs(text) {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(text);
+  const value = Number(match?.[1] ?? 600);
+  const unit = match?.[2] ?? "s";
+  return value * { ms: 1, s: 1e3, m: 6e4, h: 36e5 }[unit];
+}
+function modeOf(spec) {
+  return spec.attrs.mode === "max" ? "max" : "min";
+}
+function compressionOf(spec) {
+  return spec.attrs.compression ?? "gzip";
+}
+function describeSpec(spec) {
+  const { attrs } = spec;
+  switch (spec.type) {
+    case "local":
+      return `local ${attrs.dest ?? attrs.src}`;
+    case "registry":
+    case "inline":
+      return `${spec.type}${attrs.ref ? ` ${attrs.ref}` : ""}`;
+    case "gha":
+      return `gha scope=${attrs.scope ?? "buildkit"}`;
+  }
+}
+function warn2(emit, message) {
+  emit({ type: "warning", time: Date.now(), message });
+}
+
 // src/builder/builder.ts
 var builtSnapshots = /* @__PURE__ */ new WeakMap();
 async function createBuilder(options = {}) {
@@ -47559,14 +48559,14 @@ async function createBuilder(options = {}) {
       proxyEnv: env
     });
   })();
-  const stateDir = path28.join(store.root, "runc");
+  const stateDir = path30.join(store.root, "runc");
   const probes = /* @__PURE__ */ new Map();
   let cleaned;
   let hostChecked;
   const session = {
     store,
     // One for the builder's life: the stat cache stays loaded, scanned trees are remembered.
-    contexts: openContextCache(path28.join(store.root, "stat-cache")),
+    contexts: openContextCache(path30.join(store.root, "stat-cache")),
     registry: getRegistry,
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => cleaned ??= cleanupStaleContainers2(stateDir),
@@ -47598,7 +48598,7 @@ async function createBuilder(options = {}) {
       try {
         return await runBuild(session, prepared, run8);
       } catch (error) {
-        throw withSource(error, sourceOf(prepared));
+        throw withSource(error, sourceOf2(prepared));
       } finally {
         await releasePrepared(prepared);
       }
@@ -47611,7 +48611,7 @@ async function createBuilder(options = {}) {
           createImageProvider({ store, registry: getRegistry })
         );
       } catch (error) {
-        throw withSource(error, sourceOf(prepared));
+        throw withSource(error, sourceOf2(prepared));
       } finally {
         await releasePrepared(prepared);
       }
@@ -47630,7 +48630,7 @@ async function createBuilder(options = {}) {
           prepared,
           createImageProvider({ store, registry: getRegistry })
         );
-        return result.error ? { ...result, error: withSource(result.error, sourceOf(prepared)) } : result;
+        return result.error ? { ...result, error: withSource(result.error, sourceOf2(prepared)) } : result;
       } finally {
         await releasePrepared(prepared);
       }
@@ -47654,7 +48654,7 @@ function keyHistoryOf(store) {
     put: (identity, facts) => store.keyHistory.put(identity, JSON.stringify(facts))
   };
 }
-function sourceOf(prepared) {
+function sourceOf2(prepared) {
   return { file: prepared.options.dockerfileName, text: prepared.options.dockerfileText };
 }
 async function runBuild(session, prepared, run8) {
@@ -47675,6 +48675,7 @@ async function runBuild(session, prepared, run8) {
       registry: session.registry,
       onWarning: (message) => emit({ type: "warning", time: Date.now(), message })
     });
+    const caches = loadImports(session, options, emit, signal, run8);
     const lowered = await lowerPlatforms(prepared, images, emit);
     const definitions = lowered.map((l) => l.definition);
     await hostReady;
@@ -47682,7 +48683,7 @@ async function runBuild(session, prepared, run8) {
     emit({ type: "build.started", time: started, target: options.target });
     await session.cleanup();
     if (run8.changedPaths !== void 0) session.contexts.noteChanges(run8.changedPaths);
-    const worker = createWorker(
+    const engineWorker = createWorker(
       {
         store,
         executor,
@@ -47706,6 +48707,12 @@ async function runBuild(session, prepared, run8) {
       },
       definitions.length === 1 ? definitions[0] : mergeDefinitions(definitions)
     );
+    const imported = await caches;
+    const worker = imported.length ? {
+      ...engineWorker,
+      cache: withImportedCaches(engineWorker.cache, store, imported, { emit, signal }).cache
+    } : engineWorker;
+    const keys = /* @__PURE__ */ new Set();
     const solved = await solvePlatforms(
       options.platforms.length === 1 ? session.solver : createSolver({ parallelism: session.parallelism }),
       options.platforms.map((platform, i) => ({ platform, definition: definitions[i] })),
@@ -47717,21 +48724,29 @@ async function runBuild(session, prepared, run8) {
         emit,
         // Steps are remembered per Dockerfile and platform, to say why one misses next time.
         historyScope: (platform) => `${options.dockerfilePath}\0${formatPlatform(platform)}`,
-        history: keyHistoryOf(store)
+        history: keyHistoryOf(store),
+        onKeys: (solvedKeys) => {
+          for (const key of solvedKeys.values()) keys.add(key);
+        }
       }
     );
-    await worker.flush();
+    await engineWorker.flush();
     const committed = await task(emit, "exporting to image", async (status) => {
       const built = await Promise.all(
         solved.map(async (result2, i) => ({
           platform: options.platforms[i],
           image: await status(
             exportingStatus(options.platforms, i),
-            () => commitImage(store, result2, lowered[i].image, {
-              ociMediaTypes: false,
-              localLayers: true,
-              ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
-            })
+            async () => commitImage(
+              store,
+              result2,
+              await withInlineCache(options, store, keys, result2, lowered[i].image),
+              {
+                ociMediaTypes: false,
+                localLayers: true,
+                ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
+              }
+            )
           )
         }))
       );
@@ -47751,13 +48766,27 @@ async function runBuild(session, prepared, run8) {
       signal,
       stdout: run8.stdout
     };
-    const metadata = committed.kind === "image" ? buildMetadata(
+    const produced = committed.kind === "image" ? buildMetadata(
       await writeOutputs({ ...outputs, committed: committed.image }) ?? committed.image,
       options
     ) : indexMetadata(
       await writeIndexOutputs({ ...outputs, committed: committed.index }) ?? committed.index,
       options
     );
+    const exported = await exportCaches(
+      options.cacheTo,
+      {
+        store,
+        keys,
+        roots: committed.kind === "image" ? [committed.image.snapshot] : committed.index.images.map((i) => i.image.snapshot)
+      },
+      cacheEnvironment(session, options, emit, signal, run8)
+    );
+    const caching = {
+      ...exported.length ? { "tbuild.cache.exported": exported } : {},
+      ...imported.length ? { "tbuild.cache.imported": imported.map((c) => c.name) } : {}
+    };
+    const metadata = { ...produced, ...caching };
     await writeResultFiles(options, metadata);
     ok = true;
     const result = {
@@ -47775,6 +48804,34 @@ async function runBuild(session, prepared, run8) {
     await executor.close?.();
     emit({ type: "build.completed", time: Date.now(), durationMs: Date.now() - started, ok });
   }
+}
+function cacheEnvironment(session, options, emit, signal, run8) {
+  return {
+    registry: session.registry,
+    cwd: run8.cwd ?? options.contextDir,
+    env: run8.env ?? {},
+    platform: options.platform,
+    emit,
+    signal
+  };
+}
+function loadImports(session, options, emit, signal, run8) {
+  if (options.cacheFrom.length === 0) return Promise.resolve([]);
+  const loading = loadCaches(
+    options.cacheFrom,
+    cacheEnvironment(session, options, emit, signal, run8)
+  );
+  loading.catch(() => void 0);
+  return loading;
+}
+async function withInlineCache(options, store, keys, result, config) {
+  const value = await inlineCacheValue(
+    options.cacheTo,
+    store,
+    keys,
+    result?.kind === "snapshot" ? result.id : null
+  );
+  return value === void 0 ? config : { ...config, [InlineCacheKey]: value };
 }
 async function lowerPlatforms(prepared, images, emit) {
   const found = prepared.options.platforms.map(() => []);
@@ -47816,6 +48873,9 @@ function measureResult(committed) {
 }
 
 // src/builder/specs/attestations.ts
+init_errors();
+
+// src/builder/specs/cache.ts
 init_errors();
 
 // src/builder/specs/csv.ts
@@ -47870,6 +48930,64 @@ function parseAttributes(spec, flag, example) {
     attrs[field.slice(0, eq).trim().toLowerCase()] = field.slice(eq + 1).trim();
   }
   return attrs;
+}
+
+// src/builder/specs/cache.ts
+var CACHE_TYPES = ["local", "registry", "inline", "gha"];
+var BOOLEANS = ["image-manifest", "oci-mediatypes", "force-compression", "ignore-error"];
+function parseCacheSpec(spec, direction) {
+  const flag = `--cache-${direction}`;
+  const example = direction === "from" ? "type=registry,ref=localhost:5000/app:cache" : "type=local,dest=cache/";
+  if (!spec.includes("=")) {
+    if (!spec.trim())
+      throw new UsageError(`${flag} needs a value`, { hint: `For example ${flag} ${example}.` });
+    return { type: "registry", attrs: { ref: spec.trim() } };
+  }
+  const { type: given, ...attrs } = parseAttributes(spec, flag, example);
+  const type = given ?? "registry";
+  if (!CACHE_TYPES.includes(type) || type === "inline" && direction === "from")
+    throw new UsageError(`unknown ${flag} type "${given}"`, {
+      hint: type === "inline" ? `An inline cache is read from the image: --cache-from type=registry,ref=IMAGE.` : `Use one of ${CACHE_TYPES.filter((t) => direction === "to" || t !== "inline").join(", ")}.`
+    });
+  const need = (name, sample) => {
+    if (!attrs[name])
+      throw new UsageError(`${flag} type=${type} needs ${name}=`, {
+        hint: `For example ${flag} type=${type},${name}=${sample}.`
+      });
+  };
+  if (type === "local") need(direction === "from" ? "src" : "dest", "cache/");
+  if (type === "registry") need("ref", "localhost:5000/app:cache");
+  if (attrs.mode !== void 0 && !["min", "max"].includes(attrs.mode))
+    throw new UsageError(`invalid ${flag} mode "${attrs.mode}"`, {
+      hint: "Use mode=min or mode=max."
+    });
+  if (type === "inline" && attrs.mode === "max")
+    throw new UsageError("--cache-to type=inline supports mode=min only", {
+      hint: "An image carries the cache of its own layers; use type=registry for mode=max."
+    });
+  if (attrs.compression !== void 0 && !["gzip", "zstd", "uncompressed"].includes(attrs.compression))
+    throw new UsageError(`invalid ${flag} compression "${attrs.compression}"`, {
+      hint: "Use compression=gzip, zstd or uncompressed."
+    });
+  if (attrs["compression-level"] !== void 0 && !/^\d+$/.test(attrs["compression-level"]))
+    throw new UsageError(`invalid ${flag} compression-level "${attrs["compression-level"]}"`, {
+      hint: "Use a whole number (gzip 0-9, zstd 1-22)."
+    });
+  for (const name of BOOLEANS) {
+    const value = attrs[name];
+    if (value === void 0) continue;
+    const lower = value.toLowerCase();
+    if (!["true", "false", "1", "0"].includes(lower))
+      throw new UsageError(`invalid ${flag} ${name} "${value}"`, {
+        hint: `Use ${name}=true or false.`
+      });
+    attrs[name] = lower === "true" || lower === "1" ? "true" : "false";
+  }
+  if (attrs.timeout !== void 0 && !/^\d+(ms|s|m|h)?$/.test(attrs.timeout))
+    throw new UsageError(`invalid ${flag} timeout "${attrs.timeout}"`, {
+      hint: "Use a duration such as timeout=10m (Go syntax: 90s, 10m, 1h)."
+    });
+  return { type, attrs };
 }
 
 // src/builder/specs/key-values.ts
@@ -48179,7 +49297,7 @@ function createGitHubRenderer(stream, options = {}) {
     lastStep = id;
     stream.write(line + "\n");
   };
-  const open6 = (stage) => {
+  const open7 = (stage) => {
     if (live !== void 0) stream.write("::endgroup::\n");
     live = stage;
     lastStep = void 0;
@@ -48191,7 +49309,7 @@ function createGitHubRenderer(stream, options = {}) {
   const emit = (line, step) => {
     if (step === void 0) return;
     const stage = stageOf(step.name);
-    if (live === void 0) open6(stage);
+    if (live === void 0) open7(stage);
     if (stage === live) put(step.id, line);
     else waiting.set(stage, [...waiting.get(stage) ?? [], { id: step.id, line }]);
   };
@@ -48211,10 +49329,10 @@ function createGitHubRenderer(stream, options = {}) {
   const handOver = () => {
     if (live !== void 0 && (running.get(live)?.size ?? 0) > 0) return;
     const next = [...waiting.keys()][0];
-    if (next !== void 0) open6(next);
+    if (next !== void 0) open7(next);
   };
   const flush = () => {
-    while (waiting.size > 0) open6([...waiting.keys()][0]);
+    while (waiting.size > 0) open7([...waiting.keys()][0]);
     if (live !== void 0) stream.write("::endgroup::\n");
     live = void 0;
   };
@@ -48241,7 +49359,7 @@ init_git_url();
 // src/action/annotations.ts
 init_errors();
 init_git_url();
-import path29 from "node:path";
+import path31 from "node:path";
 
 // src/action/runner.ts
 import { randomUUID } from "node:crypto";
@@ -48288,14 +49406,14 @@ function annotationTarget(inputs, context, defaultContext, workspace, cwd) {
   if (isGitUrl(context)) {
     const ours = context.split("#")[0] === defaultContext.split("#")[0];
     const subdir = parseGitUrl(context).subdir ?? "";
-    const inRepo = path29.posix.normalize(path29.posix.join(subdir, given ?? "Dockerfile"));
+    const inRepo = path31.posix.normalize(path31.posix.join(subdir, given ?? "Dockerfile"));
     return { dockerfileName: given ?? "Dockerfile", repoPath: ours ? inRepo : void 0 };
   }
-  const contextDir = path29.resolve(cwd, context);
-  const file = given ? path29.resolve(cwd, given) : path29.join(contextDir, "Dockerfile");
-  const rel = path29.relative(workspace, file);
-  const repoPath = rel.startsWith("..") || path29.isAbsolute(rel) ? void 0 : rel.split(path29.sep).join("/");
-  return { dockerfileName: given ?? path29.relative(contextDir, file), repoPath };
+  const contextDir = path31.resolve(cwd, context);
+  const file = given ? path31.resolve(cwd, given) : path31.join(contextDir, "Dockerfile");
+  const rel = path31.relative(workspace, file);
+  const repoPath = rel.startsWith("..") || path31.isAbsolute(rel) ? void 0 : rel.split(path31.sep).join("/");
+  return { dockerfileName: given ?? path31.relative(contextDir, file), repoPath };
 }
 function fileFor(target, location) {
   if (!location?.range) return void 0;
@@ -48334,8 +49452,8 @@ function titleOf(code2) {
 
 // src/action/build-options.ts
 import { existsSync as existsSync5 } from "node:fs";
-import { writeFile as writeFile13 } from "node:fs/promises";
-import path30 from "node:path";
+import { writeFile as writeFile14 } from "node:fs/promises";
+import path32 from "node:path";
 
 // src/action/errors.ts
 init_errors();
@@ -48354,22 +49472,27 @@ var RunnerSetupError = class extends TbuildError {
 
 // src/action/cache.ts
 function cacheOptions(inputs) {
-  for (const name of ["cache-from", "cache-to"]) {
-    const entries = inputs[name];
-    if (entries.length > 0)
-      throw new InputError2(
-        name,
-        `tbuild cannot ${name === "cache-from" ? "import" : "export"} build cache yet (${entries.join("; ")})`,
-        {
-          hint: `Remove ${name}: tbuild keeps its cache in its store, which persists across the steps of a job. Cache export and import (registry, local, gha) are planned.`
-        }
-      );
-  }
-  return {};
+  const parse2 = (name) => inputs[name].map((spec) => {
+    try {
+      return parseCacheSpec(spec, name === "cache-from" ? "from" : "to");
+    } catch (error) {
+      const hint = error.hint;
+      throw new InputError2(name, error.message, {
+        ...hint ? { hint } : {},
+        cause: error
+      });
+    }
+  });
+  const cacheFrom = parse2("cache-from");
+  const cacheTo = parse2("cache-to");
+  return {
+    ...cacheFrom.length ? { cacheFrom } : {},
+    ...cacheTo.length ? { cacheTo } : {}
+  };
 }
 
 // src/action/git-context.ts
-import { readFile as readFile17 } from "node:fs/promises";
+import { readFile as readFile18 } from "node:fs/promises";
 function serverUrl(env) {
   return env.GITHUB_SERVER_URL || "https://github.com";
 }
@@ -48389,7 +49512,7 @@ async function defaultGitContext(env) {
 async function readEvent(env) {
   if (!env.GITHUB_EVENT_PATH) return void 0;
   try {
-    return JSON.parse(await readFile17(env.GITHUB_EVENT_PATH, "utf8"));
+    return JSON.parse(await readFile18(env.GITHUB_EVENT_PATH, "utf8"));
   } catch {
     return void 0;
   }
@@ -48497,8 +49620,8 @@ async function resolveSecrets(inputs, ctx, warnings) {
       continue;
     }
     masks.push(pair[1]);
-    const file = path30.join(ctx.secretsDir, `secret-${secrets.length}`);
-    await writeFile13(file, pair[1], { mode: 384 });
+    const file = path32.join(ctx.secretsDir, `secret-${secrets.length}`);
+    await writeFile14(file, pair[1], { mode: 384 });
     secrets.push({ id: pair[0], file });
   }
   for (const entry of inputs["secret-files"]) {
@@ -50327,15 +51450,15 @@ function readInputs(env) {
 }
 
 // src/action/ownership.ts
-import { lchown as lchown6, lstat as lstat13, readdir as readdir15 } from "node:fs/promises";
-import path31 from "node:path";
+import { lchown as lchown6, lstat as lstat13, readdir as readdir16 } from "node:fs/promises";
+import path33 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
   const gid = Number(io.env.SUDO_GID);
   if (!io.env.SUDO_UID || !Number.isInteger(uid) || !Number.isInteger(gid)) return;
   for (const output of options.outputs ?? []) {
     if (!output.dest || output.dest === "-") continue;
-    await chownTree(path31.resolve(io.cwd, output.dest), uid, gid);
+    await chownTree(path33.resolve(io.cwd, output.dest), uid, gid);
   }
 }
 async function chownTree(target, uid, gid) {
@@ -50343,12 +51466,12 @@ async function chownTree(target, uid, gid) {
   if (!st) return;
   await lchown6(target, uid, gid);
   if (!st.isDirectory()) return;
-  for (const name of await readdir15(target)) await chownTree(path31.join(target, name), uid, gid);
+  for (const name of await readdir16(target)) await chownTree(path33.join(target, name), uid, gid);
 }
 
 // src/action/privileges.ts
 import { spawn as spawn8 } from "node:child_process";
-import path32 from "node:path";
+import path34 from "node:path";
 var ELEVATED = "TBUILD_ACTION_ELEVATED";
 var SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 async function checkSudo() {
@@ -50365,13 +51488,13 @@ async function checkSudo() {
     });
 }
 function elevatedEnv(env) {
-  const dirs = (env.PATH ?? "").split(path32.delimiter).filter(Boolean);
+  const dirs = (env.PATH ?? "").split(path34.delimiter).filter(Boolean);
   const home = env.HOME ?? "";
   return {
     // sudo replaces PATH with secure_path; keep the runner's, with the system directories.
-    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path32.delimiter),
+    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path34.delimiter),
     // docker/login-action wrote the runner user's config; root must read the same one.
-    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path32.join(home, ".docker") },
+    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path34.join(home, ".docker") },
     [ELEVATED]: "1"
   };
 }
@@ -50540,7 +51663,7 @@ function redact(text, masks) {
 
 // src/action/main.ts
 function storeRoot(env) {
-  return env.TBUILD_ROOT || path33.join(env.RUNNER_TEMP || tmpdir6(), "tbuild");
+  return env.TBUILD_ROOT || path35.join(env.RUNNER_TEMP || tmpdir6(), "tbuild");
 }
 async function run7() {
   const abort = new AbortController();
@@ -50574,7 +51697,7 @@ async function runAction(io) {
   let renderer;
   let recorder;
   let builder;
-  const secretsDir = await mkdtemp8(path33.join(env.RUNNER_TEMP || tmpdir6(), "tbuild-secrets-"));
+  const secretsDir = await mkdtemp8(path35.join(env.RUNNER_TEMP || tmpdir6(), "tbuild-secrets-"));
   try {
     inputs = readInputs(env);
     if (inputs["github-token"]) mask(io, inputs["github-token"]);
@@ -50644,7 +51767,7 @@ async function runAction(io) {
     return 1;
   } finally {
     await builder?.close();
-    await rm19(secretsDir, { recursive: true, force: true });
+    await rm20(secretsDir, { recursive: true, force: true });
   }
 }
 async function writeOutputs2(io, result, build) {
