@@ -23,6 +23,7 @@ import { probeDocker, REPO_ROOT, runDocker } from './support/tools.ts';
 import type { Tool } from './support/tools.ts';
 import type { BenchEnv, Row, Scenario } from './support/types.ts';
 import { exportArchive, pushImage } from './scenarios/big-image.ts';
+import { freshCi } from './scenarios/fresh-ci.ts';
 import { contextRebuild } from './scenarios/noop-rebuild.ts';
 import { parallelStages } from './scenarios/parallel-stages.ts';
 import { smallApp } from './scenarios/small-app.ts';
@@ -35,6 +36,7 @@ const SCENARIOS: Scenario[] = [
   exportArchive,
   pushImage,
   watchLatency,
+  freshCi,
 ];
 
 function log(message: string): void {

@@ -1,0 +1,86 @@
+/**
+ * "Fresh CI runner" (issue 10): an empty tbuild store and a Docker with its build cache
+ * pruned (and no app or base image) both build the small app with the cache of an
+ * earlier build, imported from a loopback registry: tbuild with
+ * `--cache-from type=registry,ref=…` (exported with `--cache-to type=registry,mode=max`),
+ * BuildKit with `--cache-from` of an image pushed with `BUILDKIT_INLINE_CACHE=1`. Two
+ * cases: no source changed, and one source file changed.
+ */
+import path from 'node:path';
+import { startRegistry } from '../../test/helpers/registry.ts';
+import { alternate } from '../support/measure.ts';
+import { makeRow } from '../support/rows.ts';
+import { DEBIAN, writeSmallApp } from '../support/small-app.ts';
+import { buildWithBuildkit, buildWithTbuild, runDocker } from '../support/tools.ts';
+import type { Tool } from '../support/tools.ts';
+import type { BenchEnv, Row, Scenario } from '../support/types.ts';
+
+const NAME = 'fresh-ci';
+const TAG = 'tbuild-bench/fresh-ci:latest';
+
+async function run(env: BenchEnv): Promise<Row[]> {
+  const registry = await startRegistry();
+  try {
+    const app = writeSmallApp(path.join(env.work, NAME));
+    const cacheRef = `${registry.host}/bench/fresh-ci:cache`;
+    const inlineRef = `${registry.host}/bench/fresh-ci:inline`;
+    env.log(`${NAME}: exporting each tool's cache to ${registry.host}`);
+    const seed = await env.newStore(`${NAME}-seed`);
+    await buildWithTbuild(seed, app.dir, [
+      '-t',
+      TAG,
+      '--cache-to',
+      `type=registry,ref=${cacheRef},mode=max`,
+    ]);
+    if (env.tools.includes('buildkit')) {
+      await buildWithBuildkit(app.dir, ['--build-arg', 'BUILDKIT_INLINE_CACHE=1', '-t', inlineRef]);
+      await runDocker(['push', inlineRef]);
+    }
+    const stores: string[] = [];
+    const build = async (tool: Tool) => {
+      if (tool === 'tbuild') {
+        const store = await env.newStore(`${NAME}-${stores.length}`);
+        stores.push(store);
+        return (
+          await buildWithTbuild(store, app.dir, [
+            '-t',
+            TAG,
+            '--cache-from',
+            `type=registry,ref=${cacheRef}`,
+          ])
+        ).ms;
+      }
+      await forgetDocker([inlineRef, TAG, DEBIAN]);
+      return (await buildWithBuildkit(app.dir, ['-t', TAG, '--cache-from', inlineRef])).ms;
+    };
+    env.log(`${NAME}: no source changed ×${env.runs}`);
+    const same = await alternate(env.runs, env.tools, build);
+    for (const store of stores.splice(0)) await env.removeStore(store);
+    env.log(`${NAME}: one source file changed ×${env.runs}`);
+    const changed = await alternate(env.runs, env.tools, (tool, round) => {
+      app.changeSource(`${tool} ${round} ${Date.now()}`);
+      return build(tool);
+    });
+    for (const store of stores.splice(0)) await env.removeStore(store);
+    if (env.tools.includes('buildkit')) await forgetDocker([inlineRef, TAG]);
+    return [
+      makeRow(NAME, 'cache import, no source changed', same, { target: '≤ 0.7' }),
+      makeRow(NAME, 'cache import, one source file changed', changed, { target: '≤ 1.0' }),
+    ];
+  } finally {
+    await registry.stop();
+  }
+}
+
+/** Docker as a fresh runner: no build cache, none of these images. */
+async function forgetDocker(images: readonly string[]): Promise<void> {
+  await runDocker(['builder', 'prune', '-af']);
+  for (const image of images) await runDocker(['rmi', '-f', image]).catch(() => undefined);
+}
+
+export const freshCi: Scenario = {
+  name: NAME,
+  describe:
+    'Empty store / pruned Docker importing a registry cache of the small app: no change, one file changed',
+  run,
+};
