@@ -15,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRunner, runActionStep, type FakeRunner } from '../helpers/action-harness.ts';
 import { ensureBusyboxImage } from '../helpers/base-images.ts';
 import { makeContext } from '../helpers/build-harness.ts';
+import { startGhaCacheService, type GhaCacheService } from '../helpers/gha-cache-service.ts';
 import { freePort, startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { runTbuild } from '../helpers/run-tbuild.ts';
 
 const run = promisify(execFile);
 const SECRET = 's3cr3t-token-8c1f';
@@ -351,3 +353,55 @@ describe.skipIf(!existsSync('/usr/bin/sudo') || process.getuid?.() !== 0)(
     });
   },
 );
+
+// GitHub's cache service cannot be reached from here: its Twirp side is SIMULATED by a test
+// server (test/helpers/gha-cache-service.ts); the blobs go to azurite, the real Azure
+// Storage emulator. The runner hands the action ACTIONS_RESULTS_URL and ACTIONS_RUNTIME_TOKEN.
+describe('cache-to and cache-from type=gha between two jobs', () => {
+  let service: GhaCacheService;
+  let workspace: string;
+  const jobs: FakeRunner[] = [];
+  beforeAll(async () => {
+    service = await startGhaCacheService();
+    // Both jobs start empty, as CI runners do: the base comes from the registry.
+    const base = `${registry.host}/busybox:gha`;
+    const seed = await makeRunner();
+    jobs.push(seed);
+    await ensureBusyboxImage(seed.store, { ref: base });
+    const pushed = await runTbuild(['push', '--root', seed.store, base]);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    workspace = await makeContext({
+      Dockerfile: `FROM ${base}\nCOPY app.txt /\nRUN date +%s%N > /built-at\n`,
+      'app.txt': 'app\n',
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await service?.stop();
+    await rm(workspace, { recursive: true, force: true });
+    for (const job of jobs) await rm(job.dir, { recursive: true, force: true });
+  });
+
+  it('gives a second job, on an empty runner, every step from the first job’s cache', async () => {
+    const env = { ACTIONS_RESULTS_URL: service.url, ACTIONS_RUNTIME_TOKEN: service.token };
+    const step = async (inputs: Record<string, string>) => {
+      const job = await makeRunner();
+      jobs.push(job);
+      return runActionStep(job, { workspace, inputs: { context: '.', ...inputs }, env });
+    };
+    const first = await step({ 'cache-to': 'type=gha,mode=max' });
+    expect(first.code, first.stdout).toBe(0);
+    const second = await step({ 'cache-from': 'type=gha' });
+    expect(second.code, second.stdout).toBe(0);
+    // Same image (the RUN that writes the time did not run again), every step cached.
+    expect(second.outputs.imageid).toBe(first.outputs.imageid);
+    expect(second.stdout).toMatch(/RUN date \+%s%N > \/built-at\n#\d+ CACHED/);
+    expect(second.summary).toMatch(/RUN date \+%s%N &gt; \/built-at<\/code> \| cached \|/);
+    expect(service.calls.map((c) => c.method)).toEqual(
+      expect.arrayContaining([
+        'CreateCacheEntry',
+        'FinalizeCacheEntryUpload',
+        'GetCacheEntryDownloadURL',
+      ]),
+    );
+  }, 300_000);
+});
