@@ -144,9 +144,15 @@ export async function startGhaCacheService(): Promise<GhaCacheService> {
     token,
     calls,
     async stop() {
+      server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      azurite.kill();
-      await new Promise((resolve) => azurite.once('exit', resolve));
+      // azurite's graceful stop waits for idle keep-alive clients (up to two minutes):
+      // its data is thrown away, so it is killed outright.
+      if (azurite.exitCode === null && azurite.signalCode === null) {
+        const exited = new Promise((resolve) => azurite.once('exit', resolve));
+        azurite.kill('SIGKILL');
+        await exited;
+      }
       await rm(dir, { recursive: true, force: true });
     },
   };
