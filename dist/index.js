@@ -42263,6 +42263,15 @@ init_errors();
 // src/shared/progress.ts
 var noProgress = () => {
 };
+async function inTask(emit, id, name, work) {
+  const started = Date.now();
+  emit({ type: "task.started", time: started, id, name });
+  try {
+    return await work(started);
+  } finally {
+    emit({ type: "task.completed", time: Date.now(), id, name, durationMs: Date.now() - started });
+  }
+}
 
 // src/solver/solver.ts
 init_p_limit();
@@ -48366,30 +48375,22 @@ async function loadCaches(specs, environment) {
   const loaded = await Promise.all(
     specs.map(async (spec) => {
       const what = describeSpec(spec);
-      const started = Date.now();
       const id = `cache-import-${what.replace(/\W+/g, "-")}`;
       const name = `importing cache manifest from ${what}`;
-      environment.emit({ type: "task.started", time: started, id, name });
-      try {
-        const cache2 = await sourceOf(spec, environment).load(environment.signal);
-        if (!cache2) warn2(environment.emit, `cache ${what} not found: building without it`);
-        return cache2;
-      } catch (error) {
-        if (environment.signal.aborted) throw error;
-        warn2(
-          environment.emit,
-          `cache ${what} could not be read (${error.message}): building without it`
-        );
-        return void 0;
-      } finally {
-        environment.emit({
-          type: "task.completed",
-          time: Date.now(),
-          id,
-          name,
-          durationMs: Date.now() - started
-        });
-      }
+      return inTask(environment.emit, id, name, async () => {
+        try {
+          const cache2 = await sourceOf(spec, environment).load(environment.signal);
+          if (!cache2) warn2(environment.emit, `cache ${what} not found: building without it`);
+          return cache2;
+        } catch (error) {
+          if (environment.signal.aborted) throw error;
+          warn2(
+            environment.emit,
+            `cache ${what} could not be read (${error.message}): building without it`
+          );
+          return void 0;
+        }
+      });
     })
   );
   return loaded.filter((c) => c !== void 0);
@@ -48399,53 +48400,45 @@ async function exportCaches(specs, input, environment) {
   for (const spec of specs) {
     if (spec.type === "inline") continue;
     const what = describeSpec(spec);
-    const started = Date.now();
     const id = `cache-export-${what.replace(/\W+/g, "-")}`;
     const name = `exporting cache to ${what}`;
-    environment.emit({ type: "task.started", time: started, id, name });
-    try {
-      const target = targetOf(spec, environment);
-      const compression = compressionOf(spec);
-      const records = await collectRecords(input.store, input.keys, {
-        mode: modeOf(spec),
-        roots: input.roots,
-        compression,
-        ...spec.attrs["compression-level"] !== void 0 ? { compressionLevel: Number(spec.attrs["compression-level"]) } : {},
-        forceCompression: spec.attrs["force-compression"] === "true"
-      });
-      const { config, blobs } = buildCacheConfig(records);
-      const cache2 = {
-        config,
-        blobs,
-        openBlob: (digest) => input.store.blobs.stream(digest),
-        blobPath: (digest) => input.store.blobs.path(digest)
-      };
-      const report = (status) => environment.emit({
-        type: "task.status",
-        time: Date.now(),
-        id,
-        status,
-        durationMs: Date.now() - started
-      });
-      report(`${records.length} cache records, ${blobs.length} layers`);
-      const written = await target.write(cache2, environment.signal, report);
-      refs.push(written.ref);
-    } catch (error) {
-      if (environment.signal.aborted) throw error;
-      if (spec.attrs["ignore-error"] !== "true") throw new CacheExportError(what, error);
-      warn2(
-        environment.emit,
-        `exporting cache to ${what} failed (${error.message}); ignored (ignore-error=true)`
-      );
-    } finally {
-      environment.emit({
-        type: "task.completed",
-        time: Date.now(),
-        id,
-        name,
-        durationMs: Date.now() - started
-      });
-    }
+    await inTask(environment.emit, id, name, async (started) => {
+      try {
+        const target = targetOf(spec, environment);
+        const compression = compressionOf(spec);
+        const records = await collectRecords(input.store, input.keys, {
+          mode: modeOf(spec),
+          roots: input.roots,
+          compression,
+          ...spec.attrs["compression-level"] !== void 0 ? { compressionLevel: Number(spec.attrs["compression-level"]) } : {},
+          forceCompression: spec.attrs["force-compression"] === "true"
+        });
+        const { config, blobs } = buildCacheConfig(records);
+        const cache2 = {
+          config,
+          blobs,
+          openBlob: (digest) => input.store.blobs.stream(digest),
+          blobPath: (digest) => input.store.blobs.path(digest)
+        };
+        const report = (status) => environment.emit({
+          type: "task.status",
+          time: Date.now(),
+          id,
+          status,
+          durationMs: Date.now() - started
+        });
+        report(`${records.length} cache records, ${blobs.length} layers`);
+        const written = await target.write(cache2, environment.signal, report);
+        refs.push(written.ref);
+      } catch (error) {
+        if (environment.signal.aborted) throw error;
+        if (spec.attrs["ignore-error"] !== "true") throw new CacheExportError(what, error);
+        warn2(
+          environment.emit,
+          `exporting cache to ${what} failed (${error.message}); ignored (ignore-error=true)`
+        );
+      }
+    });
   }
   return refs;
 }

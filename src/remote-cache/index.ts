@@ -10,7 +10,7 @@ import type { RegistryClient } from '../registry/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import { UsageError } from '../shared/errors.ts';
 import type { Platform } from '../shared/platform.ts';
-import type { ProgressSink } from '../shared/progress.ts';
+import { inTask, type ProgressSink } from '../shared/progress.ts';
 import { ghaCacheSource, ghaCacheTarget, GhaCacheError, type GhaOptions } from './backends/gha.ts';
 import { localCacheSource, localCacheTarget } from './backends/local.ts';
 import { registryCacheSource, registryCacheTarget } from './backends/registry.ts';
@@ -48,30 +48,22 @@ export async function loadCaches(
   const loaded = await Promise.all(
     specs.map(async (spec) => {
       const what = describeSpec(spec);
-      const started = Date.now();
       const id = `cache-import-${what.replace(/\W+/g, '-')}`;
       const name = `importing cache manifest from ${what}`;
-      environment.emit({ type: 'task.started', time: started, id, name });
-      try {
-        const cache = await sourceOf(spec, environment).load(environment.signal);
-        if (!cache) warn(environment.emit, `cache ${what} not found: building without it`);
-        return cache;
-      } catch (error) {
-        if (environment.signal.aborted) throw error;
-        warn(
-          environment.emit,
-          `cache ${what} could not be read (${(error as Error).message}): building without it`,
-        );
-        return undefined;
-      } finally {
-        environment.emit({
-          type: 'task.completed',
-          time: Date.now(),
-          id,
-          name,
-          durationMs: Date.now() - started,
-        });
-      }
+      return inTask(environment.emit, id, name, async () => {
+        try {
+          const cache = await sourceOf(spec, environment).load(environment.signal);
+          if (!cache) warn(environment.emit, `cache ${what} not found: building without it`);
+          return cache;
+        } catch (error) {
+          if (environment.signal.aborted) throw error;
+          warn(
+            environment.emit,
+            `cache ${what} could not be read (${(error as Error).message}): building without it`,
+          );
+          return undefined;
+        }
+      });
     }),
   );
   return loaded.filter((c): c is LoadedCache => c !== undefined);
@@ -98,56 +90,48 @@ export async function exportCaches(
   for (const spec of specs) {
     if (spec.type === 'inline') continue;
     const what = describeSpec(spec);
-    const started = Date.now();
     const id = `cache-export-${what.replace(/\W+/g, '-')}`;
     const name = `exporting cache to ${what}`;
-    environment.emit({ type: 'task.started', time: started, id, name });
-    try {
-      const target = targetOf(spec, environment);
-      const compression = compressionOf(spec);
-      const records = await collectRecords(input.store, input.keys, {
-        mode: modeOf(spec),
-        roots: input.roots,
-        compression,
-        ...(spec.attrs['compression-level'] !== undefined
-          ? { compressionLevel: Number(spec.attrs['compression-level']) }
-          : {}),
-        forceCompression: spec.attrs['force-compression'] === 'true',
-      });
-      const { config, blobs } = buildCacheConfig(records);
-      const cache: CacheExport = {
-        config,
-        blobs,
-        openBlob: (digest) => input.store.blobs.stream(digest),
-        blobPath: (digest) => input.store.blobs.path(digest),
-      };
-      const report = (status: string) =>
-        environment.emit({
-          type: 'task.status',
-          time: Date.now(),
-          id,
-          status,
-          durationMs: Date.now() - started,
+    await inTask(environment.emit, id, name, async (started) => {
+      try {
+        const target = targetOf(spec, environment);
+        const compression = compressionOf(spec);
+        const records = await collectRecords(input.store, input.keys, {
+          mode: modeOf(spec),
+          roots: input.roots,
+          compression,
+          ...(spec.attrs['compression-level'] !== undefined
+            ? { compressionLevel: Number(spec.attrs['compression-level']) }
+            : {}),
+          forceCompression: spec.attrs['force-compression'] === 'true',
         });
-      report(`${records.length} cache records, ${blobs.length} layers`);
-      const written = await target.write(cache, environment.signal, report);
-      refs.push(written.ref);
-    } catch (error) {
-      if (environment.signal.aborted) throw error;
-      if (spec.attrs['ignore-error'] !== 'true') throw new CacheExportError(what, error);
-      warn(
-        environment.emit,
-        `exporting cache to ${what} failed (${(error as Error).message}); ignored (ignore-error=true)`,
-      );
-    } finally {
-      environment.emit({
-        type: 'task.completed',
-        time: Date.now(),
-        id,
-        name,
-        durationMs: Date.now() - started,
-      });
-    }
+        const { config, blobs } = buildCacheConfig(records);
+        const cache: CacheExport = {
+          config,
+          blobs,
+          openBlob: (digest) => input.store.blobs.stream(digest),
+          blobPath: (digest) => input.store.blobs.path(digest),
+        };
+        const report = (status: string) =>
+          environment.emit({
+            type: 'task.status',
+            time: Date.now(),
+            id,
+            status,
+            durationMs: Date.now() - started,
+          });
+        report(`${records.length} cache records, ${blobs.length} layers`);
+        const written = await target.write(cache, environment.signal, report);
+        refs.push(written.ref);
+      } catch (error) {
+        if (environment.signal.aborted) throw error;
+        if (spec.attrs['ignore-error'] !== 'true') throw new CacheExportError(what, error);
+        warn(
+          environment.emit,
+          `exporting cache to ${what} failed (${(error as Error).message}); ignored (ignore-error=true)`,
+        );
+      }
+    });
   }
   return refs;
 }

@@ -64,3 +64,22 @@ export type ProgressEvent =
 export type ProgressSink = (event: ProgressEvent) => void;
 
 export const noProgress: ProgressSink = () => {};
+
+/**
+ * Run `work` between `task.started` and `task.completed` events; the task completes also
+ * when `work` throws. `work` gets the start time (for `task.status` durations).
+ */
+export async function inTask<T>(
+  emit: ProgressSink,
+  id: string,
+  name: string,
+  work: (started: number) => Promise<T>,
+): Promise<T> {
+  const started = Date.now();
+  emit({ type: 'task.started', time: started, id, name });
+  try {
+    return await work(started);
+  } finally {
+    emit({ type: 'task.completed', time: Date.now(), id, name, durationMs: Date.now() - started });
+  }
+}
