@@ -18,10 +18,14 @@ export interface Scope {
   tempDir(): Promise<string>;
   /** Read-only view of `ref` at a fresh mount point; returns its host path. */
   mountReadOnly(ref: Ref): Promise<string>;
-  /** Writable view of `ref` whose writes become a new (uncommitted) snapshot. */
+  /**
+   * Writable view of `ref` whose writes become a new (uncommitted) snapshot. `seed` fills
+   * the snapshot's directory before it is mounted (an incremental COPY's clone).
+   */
   mountWritable(
     ref: Ref,
     description: string,
+    seed?: (snapshot: SnapshotInfo) => Promise<void>,
   ): Promise<{ path: string; snapshot: SnapshotInfo; unmount(): Promise<void> }>;
   /** Writable view of `ref` whose writes are thrown away (RUN --mount=type=bind,rw). */
   mountScratchWritable(ref: Ref): Promise<string>;
@@ -123,11 +127,19 @@ export function openScope(store: Store): Scope {
       );
       return target;
     },
-    async mountWritable(ref, description) {
+    async mountWritable(ref, description, seed) {
       if (ref.kind === 'local')
         throw new Error('internal: a local context cannot be a writable base');
       const parent = ref.kind === 'snapshot' ? ref.id : null;
       const snapshot = await store.snapshots.create(parent, description);
+      if (seed) {
+        try {
+          await seed(snapshot);
+        } catch (error) {
+          await store.snapshots.remove(snapshot.id);
+          throw error;
+        }
+      }
       const target = path.join(await fresh(), 'rootfs');
       const mount = await mountOverlay({
         snapshotsDir: store.snapshots.dir,

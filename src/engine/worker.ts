@@ -9,6 +9,7 @@ import type { CacheMap, OpHandler, Worker } from '../solver/types.ts';
 import { checksumPaths, openContextCache } from './context/index.ts';
 import { openScope } from './mounts.ts';
 import { httpSourceHandler, imageSourceHandler, localSourceHandler } from './ops/source.ts';
+import { canCopyIncrementally } from './file/incremental-eligible.ts';
 import { createResultCache } from './result-cache.ts';
 import type { EngineOptions, Ref } from './types.ts';
 
@@ -26,7 +27,7 @@ function lazyHandler(load: () => Promise<OpHandler<Ref>>): OpHandler<Ref> {
   const get = () => (handler ??= load());
   return {
     cacheMap: async (ctx) => (await get()).cacheMap(ctx),
-    exec: async (ctx, inputs) => (await get()).exec(ctx, inputs),
+    exec: async (ctx, inputs, previous) => (await get()).exec(ctx, inputs, previous),
   };
 }
 
@@ -59,10 +60,20 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
     );
   };
 
+  /** A COPY of one context path, which file/incremental.ts may update in place. */
+  const copiesFromContextIncrementally = (vertex: Vertex): boolean => {
+    const op = vertex.op;
+    if (op.type !== 'file' || op.actions.length !== 1) return false;
+    const action = op.actions[0]!;
+    return (
+      action.action === 'copy' && canCopyIncrementally(action) && isLocal(vertex, action.source!)
+    );
+  };
+
   const opHandler = (op: Op, vertex: Vertex, digest: Digest): OpHandler<Ref> => {
-    const keyed = (run: OpHandler<Ref>['exec']): OpHandler<Ref> => ({
+    const keyed = (run: OpHandler<Ref>['exec'], incremental = false): OpHandler<Ref> => ({
       async cacheMap() {
-        return { digest, deps: contentDeps(vertex) };
+        return { digest, deps: contentDeps(vertex), ...(incremental && { incremental }) };
       },
       exec: run,
     });
@@ -95,8 +106,17 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
           ),
         );
       case 'file':
-        return keyed(async (ctx, inputs) =>
-          (await import('./ops/file.ts')).runFileOp(engine, op, inputs, ctx, describe(digest)),
+        return keyed(
+          async (ctx, inputs, previous) =>
+            (await import('./ops/file.ts')).runFileOp(
+              engine,
+              op,
+              inputs,
+              ctx,
+              describe(digest),
+              previous,
+            ),
+          copiesFromContextIncrementally(vertex),
         );
       case 'merge':
         return keyed(async (ctx, inputs) =>

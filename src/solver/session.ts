@@ -18,7 +18,9 @@ import { findReachable } from './graph.ts';
 import { memo, raceAbort } from './promises.ts';
 import type {
   CacheMap,
+  ContentChange,
   KeyFacts,
+  PreviousRun,
   OpContext,
   OpHandler,
   SolveOptions,
@@ -45,6 +47,8 @@ export class SolveSession<R> {
   readonly #cacheMaps = new Map<Digest, CacheMap>();
   /** What each key was made of, to remember (options.history) and explain misses with. */
   readonly #facts = new Map<Digest, KeyFacts>();
+  /** The inputs' part of each key, to make the key an op had with other content. */
+  readonly #deps = new Map<Digest, KeyDep[]>();
   readonly #results = new Map<Digest, Promise<R[]>>();
   readonly #handlers = new Map<Digest, OpHandler<R>>();
   /** Session-owned op calls still running; awaited before a failed solve rejects. */
@@ -123,6 +127,7 @@ export class SolveSession<R> {
         return { content: checksum };
       }),
     );
+    this.#deps.set(digest, deps);
     this.#facts.set(digest, {
       op: canonicalJson(vertex.op),
       own: cacheMap.digest,
@@ -199,10 +204,15 @@ export class SolveSession<R> {
     // Explained beside the op (the history lookup may read files); announced before it ends.
     const explained = this.#emitMiss(digest, this.#missFacts(vertex, key, cacheMap, skipped));
     this.#throwIfAborted();
+    const previous =
+      cacheMap.incremental && skipped === undefined
+        ? await this.#previousRun(digest, cacheMap)
+        : undefined;
+    this.#throwIfAborted();
     const listener = this.#listenerFor(digest);
     const scope = cacheMap.uncacheable ? null : this.#worker.cache;
     const { flight } = this.#shared.flights.acquire<R>(scope, key, listener, (f) =>
-      this.#runOp(digest, key, cacheMap, inputs, f),
+      this.#runOp(digest, key, cacheMap, inputs, f, previous),
     );
     this.#joined.set(flight, listener);
     let results: R[];
@@ -228,13 +238,14 @@ export class SolveSession<R> {
     cacheMap: CacheMap,
     inputs: readonly R[],
     flight: Flight<R>,
+    previous: PreviousRun<R> | undefined,
   ): Promise<R[]> {
     const run = async (): Promise<R[]> => {
       // Queued behind the limit while every waiting build gave up: do not start.
       flight.signal.throwIfAborted();
       flight.markStarted();
       const ctx = this.#contextFor(digest, flight.signal, flight);
-      const results = await this.#handler(digest).exec(ctx, inputs);
+      const results = await this.#handler(digest).exec(ctx, inputs, previous);
       if (!cacheMap.uncacheable) await this.#worker.cache.put(key, results);
       return results;
     };
@@ -338,6 +349,48 @@ export class SolveSession<R> {
     void (async () => {
       for (const identity of identities) await history.store.put(identity, facts);
     })().catch(() => undefined);
+  }
+
+  /**
+   * The op's result from its last run, when the key history says that run differed from
+   * this one only in the content of content-keyed inputs, its result is still cached, and
+   * the worker can still name the files that changed. Undefined otherwise: an offer the
+   * op may use, never a reason to fail.
+   */
+  async #previousRun(digest: Digest, cacheMap: CacheMap): Promise<PreviousRun<R> | undefined> {
+    const history = this.#options.history;
+    const current = this.#facts.get(digest);
+    const deps = this.#deps.get(digest);
+    const describe = this.#worker.describeContentChange?.bind(this.#worker);
+    if (!history || !current || !deps || !describe) return undefined;
+    try {
+      for (const identity of this.#identities(digest)) {
+        const previous = await history.store.get(identity);
+        const then = previous && sameExceptContent(previous, current);
+        if (!then) continue;
+        const key = digestOf({
+          op: cacheMap.digest,
+          deps: deps.map((dep, i) => ('content' in dep ? { content: then[i]! } : dep)),
+        });
+        const results = await this.#worker.cache.get(key);
+        if (results === undefined) return undefined;
+        const changes: Array<ContentChange | undefined> = [];
+        for (const [i, input] of current.inputs.entries()) {
+          if (input.content === undefined) changes.push(undefined);
+          else if (input.content === then[i])
+            changes.push({ added: [], removed: [], modified: [] });
+          else {
+            const change = await describe(then[i]!, input.content);
+            if (change === undefined) return undefined;
+            changes.push(change);
+          }
+        }
+        return { results, changes };
+      }
+    } catch {
+      // An offer only: the op runs in full.
+    }
+    return undefined;
   }
 
   // ── failure and cancellation ────────────────────────────────────────────────────
@@ -480,4 +533,28 @@ function pickOutput<R>(results: readonly R[], input: Input): R {
   if (result === undefined)
     throw new MissingOutputError(input.digest, input.output, results.length);
   return result;
+}
+
+/** One input's part of a cache key: its own key (and output), or its content checksum. */
+type KeyDep = { key: Digest; output: number } | { content: Digest };
+
+/**
+ * The content checksums of `previous`'s inputs when it is `current` with only the content
+ * of content-keyed inputs changed (at least one); undefined otherwise.
+ */
+function sameExceptContent(
+  previous: KeyFacts,
+  current: KeyFacts,
+): ReadonlyArray<Digest | undefined> | undefined {
+  if (previous.op !== current.op || previous.own !== current.own) return undefined;
+  if (previous.inputs.length !== current.inputs.length) return undefined;
+  let differs = false;
+  for (const [i, now] of current.inputs.entries()) {
+    const then = previous.inputs[i]!;
+    if (now.content !== undefined) {
+      if (then.content === undefined) return undefined;
+      differs ||= then.content !== now.content;
+    } else if (then.key !== now.key || then.content !== undefined) return undefined;
+  }
+  return differs ? previous.inputs.map((input) => input.content) : undefined;
 }

@@ -36,13 +36,34 @@ export interface CacheMap {
    * such as a local context reference). Its key is still computed.
    */
   uncacheable?: boolean;
+  /**
+   * On a miss, offer the op its own previous result (PreviousRun) when the last time it
+   * ran only the content of its content-keyed inputs differed. For ops that can update a
+   * result in place of making it again (a COPY of a large directory).
+   */
+  incremental?: boolean;
+}
+
+/**
+ * The result the same op gave the last time it ran, with what changed since in the
+ * content it is keyed on. Offered only when nothing else in its key differs: the same op,
+ * the same cache keys of the other inputs.
+ */
+export interface PreviousRun<R> {
+  /** That run's results, from the result cache. */
+  results: readonly R[];
+  /** Per input: the files that changed in its content (undefined: keyed by cache key). */
+  changes: ReadonlyArray<ContentChange | undefined>;
 }
 
 export interface OpHandler<R> {
   /** Compute cache-key material without running the op. May do I/O (resolve an image). */
   cacheMap(ctx: OpContext): Promise<CacheMap>;
-  /** Run the op on its inputs' results; one result per output of the vertex. */
-  exec(ctx: OpContext, inputs: readonly R[]): Promise<R[]>;
+  /**
+   * Run the op on its inputs' results; one result per output of the vertex. `previous`
+   * comes only with CacheMap.incremental; using it must give the same results as not.
+   */
+  exec(ctx: OpContext, inputs: readonly R[], previous?: PreviousRun<R>): Promise<R[]>;
 }
 
 export interface ResultCache<R> {

@@ -2,10 +2,22 @@
  * COPY, ADD, WORKDIR and heredoc files: a file op writes through a writable overlay of
  * its base, so whiteouts, symlinks and parent permissions behave as in the image. A file
  * op on an empty base writes straight into the new snapshot's directory.
+ *
+ * A COPY of a context directory that ran before onto the same parent, and missed only
+ * because files changed, starts from its previous layer and copies only what changed
+ * (file/incremental.ts, ADR 0018).
  */
-import type { FileOp } from '../../llb/types.ts';
-import type { OpContext } from '../../solver/types.ts';
+import { lutimes } from 'node:fs/promises';
+import path from 'node:path';
+import type { CopyAction, FileOp } from '../../llb/types.ts';
+import type { OpContext, PreviousRun } from '../../solver/types.ts';
 import { applyFileActions, type SourceRoot } from '../file/actions.ts';
+import {
+  canCopyIncrementally,
+  planIncrementalCopy,
+  seedFromPrevious,
+  type IncrementalPlan,
+} from '../file/incremental.ts';
 import type { Scope } from '../mounts.ts';
 import { writeNewSnapshot } from './new-snapshot.ts';
 import type { EngineOptions, Ref } from '../types.ts';
@@ -16,8 +28,10 @@ export async function runFileOp(
   inputs: readonly Ref[],
   ctx: OpContext,
   description: string,
+  previous?: PreviousRun<Ref>,
 ): Promise<Ref[]> {
   const base: Ref = op.base === null ? { kind: 'empty' } : inputs[op.base]!;
+  const incremental = previous && (await incrementalPlan(engine, op, base, inputs, previous));
   const used = new Set(
     op.actions.flatMap((a) => (a.action === 'copy' && a.source !== null ? [a.source] : [])),
   );
@@ -25,19 +39,77 @@ export async function runFileOp(
     engine,
     base,
     description,
-    async ({ path, scope }) => {
+    async ({ path: root, scope }) => {
       const sources: Array<SourceRoot | null> = [];
       for (let i = 0; i < inputs.length; i++)
         sources.push(used.has(i) ? await sourceRoot(scope, inputs[i]!, ctx.signal) : null);
+      if (incremental) {
+        const { visit } = incremental.plan;
+        for (const [i, source] of sources.entries()) {
+          if (!source) continue;
+          const visible = source.visible;
+          sources[i] = { ...source, visible: (rel) => visit.has(rel) && (visible?.(rel) ?? true) };
+        }
+      }
       await applyFileActions(
-        { dest: path, tempDir: scope.tempDir, signal: ctx.signal },
+        { dest: root, tempDir: scope.tempDir, signal: ctx.signal },
         sources,
         op.actions,
         scope.tempDir,
       );
+      if (incremental) await touchDestination(root, incremental.plan);
     },
-    { direct: true },
+    {
+      direct: true,
+      ...(incremental && {
+        seed: (snapshot) => seedFromPrevious(incremental.previous, snapshot.dir, incremental.plan),
+      }),
+    },
   );
+}
+
+/**
+ * The plan for an incremental COPY (one copy of a context directory, last time's result
+ * on the same parent still stored), or undefined for a full one.
+ */
+async function incrementalPlan(
+  engine: EngineOptions,
+  op: FileOp,
+  base: Ref,
+  inputs: readonly Ref[],
+  previous: PreviousRun<Ref>,
+): Promise<{ plan: IncrementalPlan; previous: string } | undefined> {
+  const action = op.actions.length === 1 ? op.actions[0] : undefined;
+  if (action?.action !== 'copy' || !canCopyIncrementally(action)) return undefined;
+  const source = inputs[action.source!];
+  const change = previous.changes[action.source!];
+  const last = previous.results[0];
+  if (source?.kind !== 'local' || !change || last?.kind !== 'snapshot') return undefined;
+  const info = engine.store.snapshots.get(last.id);
+  const parent = base.kind === 'snapshot' ? base.id : null;
+  if (!info?.committed || info.parent !== parent) return undefined;
+  const { openScope } = await import('../mounts.ts');
+  const scope = openScope(engine.store);
+  try {
+    const plan = await planIncrementalCopy({
+      action: action as CopyAction,
+      contextRoot: source.root,
+      snapshot: await source.context.snapshot(),
+      change,
+      baseRoot: await scope.mountReadOnly(base),
+      previous: info.dir,
+    });
+    return plan && { plan, previous: info.dir };
+  } finally {
+    await scope.close();
+  }
+}
+
+/** The directories above the copied tree get the times a full COPY leaves them. */
+async function touchDestination(root: string, plan: IncrementalPlan): Promise<void> {
+  const now = new Date();
+  for (const { rel, mtime } of plan.times)
+    await lutimes(path.join(root, rel), mtime ?? now, mtime ?? now);
 }
 
 async function sourceRoot(scope: Scope, ref: Ref, signal: AbortSignal): Promise<SourceRoot | null> {

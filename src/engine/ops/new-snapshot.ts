@@ -3,6 +3,7 @@
  * through a writable overlay (or, for an empty base when `direct`, straight into the
  * snapshot's directory), committed when `write` succeeds and removed on any failure.
  */
+import type { SnapshotInfo } from '../../cache/types.ts';
 import { openScope, type Scope } from '../mounts.ts';
 import type { EngineOptions, Ref } from '../types.ts';
 
@@ -18,7 +19,11 @@ export async function writeNewSnapshot(
   base: Ref,
   description: string,
   write: (target: LayerTarget) => Promise<void>,
-  options: { direct?: boolean } = {},
+  options: {
+    direct?: boolean;
+    /** Fill the new snapshot's directory before it is mounted or written. */
+    seed?: (snapshot: SnapshotInfo) => Promise<void>;
+  } = {},
 ): Promise<Ref[]> {
   const scope = openScope(engine.store);
   let pending: number | undefined;
@@ -29,8 +34,9 @@ export async function writeNewSnapshot(
       const snapshot = await engine.store.snapshots.create(null, description);
       pending = snapshot.id;
       path = snapshot.dir;
+      await options.seed?.(snapshot);
     } else {
-      const mount = await scope.mountWritable(base, description);
+      const mount = await scope.mountWritable(base, description, options.seed);
       pending = mount.snapshot.id;
       path = mount.path;
       unmount = mount.unmount;
