@@ -36,6 +36,16 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
   const contexts = engine.contexts ?? openContextCache(path.join(engine.store.root, 'stat-cache'));
   const describe = (digest: Digest) => definition.metadata[digest]?.description ?? digest;
 
+  const imageLayers = rootfsChain(definition);
+  /** The export needs a new layer's diff ID: hash it while the steps after it run. */
+  const prehash = (results: readonly Ref[]): void => {
+    const made = results[0];
+    if (made?.kind !== 'snapshot') return;
+    void import('../exporter/image.ts')
+      .then(({ prehashLayer }) => prehashLayer(engine.store, made.id))
+      .catch(() => undefined);
+  };
+
   const isLocal = (vertex: Vertex, index: number): boolean => {
     const input = vertex.inputs[index];
     const op = input ? definition.vertices[input.digest]?.op : undefined;
@@ -75,7 +85,11 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
       async cacheMap() {
         return { digest, deps: contentDeps(vertex), ...(incremental && { incremental }) };
       },
-      exec: run,
+      async exec(ctx, inputs, previous) {
+        const results = await run(ctx, inputs, previous);
+        if (imageLayers.has(digest)) prehash(results);
+        return results;
+      },
     });
     switch (op.type) {
       case 'source':
@@ -142,4 +156,23 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
     describeContentChange: (before, after) => contexts.describeChange(before, after),
     flush: () => contexts.flush(),
   };
+}
+
+/**
+ * The vertices whose results are the layers of the definition's result: from the root,
+ * down the chain of root filesystems (a file op's base, an exec's `/` mount).
+ */
+function rootfsChain(definition: Definition): Set<Digest> {
+  const chain = new Set<Digest>();
+  let input = definition.root;
+  while (input && !chain.has(input.digest)) {
+    chain.add(input.digest);
+    const vertex: Vertex | undefined = definition.vertices[input.digest];
+    const op = vertex?.op;
+    let next: number | null = null;
+    if (op?.type === 'file') next = op.base;
+    else if (op?.type === 'exec') next = op.mounts.find((m) => m.dest === '/')?.input ?? null;
+    input = next === null ? null : (vertex?.inputs[next] ?? null);
+  }
+  return chain;
 }

@@ -213,7 +213,31 @@ function descriptorOf(blob: LayerBlob): Descriptor {
  * pulled one) is listed with the blob it came in. `ensureLayerBlob` makes the compressed
  * blob when a push, an archive or a cache export needs it.
  */
-export async function ensureLayerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer> {
+export function ensureLayerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer> {
+  // One hash per layer at a time: a build starts it when the layer is made (prehashLayer)
+  // and its export joins it.
+  let running = hashing.get(store.snapshots);
+  if (!running) hashing.set(store.snapshots, (running = new Map()));
+  const pending = running.get(id);
+  if (pending) return pending;
+  const started = layerDiff(store, id).finally(() => running.delete(id));
+  running.set(id, started);
+  return started;
+}
+
+/** Diff IDs being computed, by snapshot store and snapshot. */
+const hashing = new WeakMap<SnapshotStore, Map<SnapshotId, Promise<ImageLayer>>>();
+
+/**
+ * Start finding a layer's diff ID now, in the background: the export needs it, and the
+ * steps after the one that made the layer run meanwhile. A failure here is not reported:
+ * the export asks again and gets the error then.
+ */
+export function prehashLayer(store: LayerStore, id: SnapshotId): void {
+  ensureLayerDiff(store, id).catch(() => undefined);
+}
+
+async function layerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer> {
   const snapshot = store.snapshots.get(id);
   if (!snapshot) throw new ImageExportError(`snapshot ${id} does not exist`);
   if (snapshot.diffId && snapshot.tarSize !== undefined)
