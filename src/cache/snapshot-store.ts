@@ -92,7 +92,10 @@ export function createSnapshotStore(
     async commit(id, meta) {
       const row = requireRow(id);
       if (row.committed) throw new SnapshotStateError(id, 'is already committed');
-      const size = await measureTree(join(dir, String(id), 'fs'));
+      // A lazy layer's directory goes before the row says committed: a crash in between
+      // leaves an uncommitted snapshot (recovered), never an empty one claiming a diff id.
+      if (meta?.lazy) await removeTree(join(dir, String(id), 'fs'));
+      const size = meta?.lazy ? null : await measureTree(join(dir, String(id), 'fs'));
       // The workdir is only needed while overlay writes the layer.
       await removeTree(join(dir, String(id), 'work'));
       withTransaction(db, () => {

@@ -64,8 +64,13 @@ export interface SnapshotStore {
   /**
    * Freeze a snapshot: it is never written again. Records its size. `createdAt` keeps the
    * time of the layer it was unpacked from (an imported cache), which image history uses.
+   * `lazy` commits it without its directory: a layer of an imported cache that is unpacked
+   * (from its blob, see engine/lazy-layers.ts) only when first mounted or exported.
    */
-  commit(id: SnapshotId, meta?: { diffId?: Digest; createdAt?: number }): Promise<SnapshotInfo>;
+  commit(
+    id: SnapshotId,
+    meta?: { diffId?: Digest; createdAt?: number; lazy?: boolean },
+  ): Promise<SnapshotInfo>;
   get(id: SnapshotId): SnapshotInfo | undefined;
   /** The snapshot and its ancestors, nearest first (the overlay lowerdir order). */
   chain(id: SnapshotId): SnapshotInfo[];

@@ -10,9 +10,17 @@ import {
   ensureLayerBlobs,
   ensureLayerDiffs,
   type AssembledImage,
+  type ImageLayer,
 } from '../exporter/image.ts';
 import type { Compression } from '../exporter/compression.ts';
 import type { ImageConfig } from '../shared/oci.ts';
+import {
+  compressionOf,
+  fetchLazyBlob,
+  hasStoredBlob,
+  isUnpacked,
+  lazySourceOf,
+} from './lazy-layers.ts';
 import { snapshotChain } from './store-check.ts';
 import type { Ref } from './types.ts';
 
@@ -45,9 +53,14 @@ export async function commitImage(
   if (root?.kind === 'local')
     throw new Error('internal: a build result cannot be the local context');
   const top = root?.kind === 'snapshot' ? root.id : null;
-  const chain = top === null ? [] : (await snapshotChain(store, top)).reverse();
-  const ids = chain.map((s) => s.id);
-  const layers = options.localLayers
+  const chain = top === null ? [] : store.snapshots.chain(top).reverse();
+  // Lazy layers of an imported cache are listed with their cache blob when it will do;
+  // the others need their blob or their files.
+  const lazy = await lazyLayers(store, chain, options);
+  if (chain.some((s) => !lazy.has(s.id) && !isUnpacked(s) && !hasStoredBlob(store, s.id)))
+    await snapshotChain(store, top!);
+  const ids = chain.map((s) => s.id).filter((id) => !lazy.has(id));
+  const made = options.localLayers
     ? await ensureLayerDiffs(store, ids)
     : await ensureLayerBlobs(store, ids, {
         compression: options.compression ?? 'gzip',
@@ -60,6 +73,7 @@ export async function commitImage(
           : {}),
         ...(options.rewriteTimestamps ? { rewriteTimestamps: true } : {}),
       });
+  const layers = chain.map((s) => lazy.get(s.id) ?? made.shift()!);
   const normalized = normalizeHistory(config, chain);
   const assembled = await assembleImage({
     config: options.sourceDateEpoch === undefined ? timesFromLayers(normalized, chain) : normalized,
@@ -69,6 +83,35 @@ export async function commitImage(
     ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
   });
   return { ...assembled, snapshot: top };
+}
+
+/**
+ * The layers of `chain` that stay lazy (neither unpacked nor with a stored blob) and are
+ * listed with their cache blob as it is. A lazy layer whose blob does not suit (another
+ * compression, rewritten timestamps) has its blob fetched instead, to convert.
+ */
+async function lazyLayers(
+  store: Store,
+  chain: readonly SnapshotInfo[],
+  options: CommitImageOptions,
+): Promise<Map<SnapshotId, ImageLayer>> {
+  const lazy = new Map<SnapshotId, ImageLayer>();
+  const fetching: Promise<boolean>[] = [];
+  for (const info of chain) {
+    const source = lazySourceOf(store, info.id);
+    if (!source || !info.diffId || isUnpacked(info) || hasStoredBlob(store, info.id)) continue;
+    const compression = compressionOf(source.descriptor.mediaType);
+    const suits =
+      options.localLayers ||
+      (!(options.rewriteTimestamps && options.sourceDateEpoch !== undefined) &&
+        [options.compression ?? 'gzip', ...(options.reuseCompressions ?? [])].includes(
+          compression,
+        ));
+    if (suits) lazy.set(info.id, { diffId: info.diffId, descriptor: source.descriptor });
+    else fetching.push(fetchLazyBlob(store, info.id));
+  }
+  await Promise.all(fetching);
+  return lazy;
 }
 
 /**

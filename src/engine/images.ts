@@ -9,6 +9,7 @@ import type { SnapshotId, Store } from '../cache/types.ts';
 import { matchesPlatform, selectPlatformManifest } from '../registry/platform-select.ts';
 import { normalizeImageName } from '../registry/reference.ts';
 import { isIndexMediaType } from './commit-index.ts';
+import { compressionOf } from './lazy-layers.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import { DiskFullError, isDiskFull, TbuildError } from '../shared/errors.ts';
@@ -135,6 +136,14 @@ export function createImageProvider(options: {
           );
         }
         if (existing) {
+          // Its files can now come from this blob, should its directory be missing (a
+          // lazy layer of an imported cache, ADR 11).
+          store.snapshots.addLayerBlob(existing.id, {
+            digest: layer.digest,
+            size: layer.size,
+            mediaType: layer.mediaType,
+            compression: compressionOf(layer.mediaType),
+          });
           parent = existing.id;
           continue;
         }

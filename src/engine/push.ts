@@ -1,11 +1,15 @@
 /**
  * Push an image from the store: blobs the registry lacks (cross-repo mounted when
- * `mountFrom` has them), then the manifest under each name.
+ * `mountFrom` has them, or the registry repository of the cache a lazy layer was imported
+ * from), then the manifest under each name. A lazy layer's blob that must be uploaded is
+ * streamed from its cache, not stored first.
  */
 import type { Store } from '../cache/types.ts';
 import { formatReference, parseReference, type ImageReference } from '../registry/reference.ts';
 import type { RegistryClient } from '../registry/types.ts';
+import type { Digest } from '../shared/digest.ts';
 import type { Descriptor } from '../shared/oci.ts';
+import { mountSourceOf, openBlob } from './lazy-layers.ts';
 
 export interface PushableImage {
   manifest: { descriptor: Descriptor; bytes: Buffer };
@@ -28,10 +32,10 @@ export async function pushImage(
         name,
         blob.digest,
         blob.size,
-        () => store.blobs.stream(blob.digest),
+        () => openBlob(store, blob.digest, options.signal),
         {
           ...(options.signal ? { signal: options.signal } : {}),
-          ...(options.mountFrom ? { mountFrom: options.mountFrom } : {}),
+          ...mountFor(store, blob.digest, options.mountFrom),
         },
       );
       counts[outcome === 'exists' ? 'existed' : outcome]++;
@@ -63,4 +67,10 @@ export async function pushIndex(
     await pushImage(store, client, image, formatReference(byDigest), options);
   }
   await client.putManifest(name, index.bytes, index.descriptor.mediaType);
+}
+
+/** Where a blob may be mounted from: the caller's choice, else the cache it came from. */
+function mountFor(store: Store, digest: Digest, given?: string): { mountFrom?: string } {
+  const from = given ?? mountSourceOf(store, digest);
+  return from ? { mountFrom: from } : {};
 }

@@ -1,9 +1,11 @@
 /**
  * The solver's result cache on the store's cache index: key → snapshots. A record whose
- * snapshot has gone (pruned) is a miss, never an error.
+ * snapshot has gone (pruned), or whose layers can be had neither from their directories,
+ * their blobs nor a cache imported by this process, is a miss, never an error.
  */
 import type { CachedResult, Store } from '../cache/types.ts';
 import type { ResultCache } from '../solver/types.ts';
+import { isRestorable } from './lazy-layers.ts';
 import type { Ref } from './types.ts';
 
 export function createResultCache(store: Store): ResultCache<Ref> {
@@ -14,7 +16,11 @@ export function createResultCache(store: Store): ResultCache<Ref> {
       const refs: Ref[] = [];
       for (const result of record.results) {
         if ('empty' in result) refs.push({ kind: 'empty' });
-        else if (store.snapshots.get(result.snapshot)?.committed) {
+        else if (
+          store.snapshots.get(result.snapshot)?.committed &&
+          // A lazy layer (ADR 11) another process imported and never fetched cannot be had.
+          store.snapshots.chain(result.snapshot).every((s) => isRestorable(store, s))
+        ) {
           refs.push({ kind: 'snapshot', id: result.snapshot });
           store.snapshots.touch(result.snapshot);
         } else return undefined;

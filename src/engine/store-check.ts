@@ -9,11 +9,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import pLimit from 'p-limit';
 import type { SnapshotId, SnapshotInfo, Store } from '../cache/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import { TbuildError } from '../shared/errors.ts';
 import type { Index, Manifest } from '../shared/oci.ts';
+import { fetchLazyBlob, hasStoredBlob, lazySourceOf } from './lazy-layers.ts';
 
 /** A committed snapshot whose directory is missing and cannot be rebuilt from a blob. */
 export class SnapshotMissingError extends TbuildError {
@@ -49,6 +52,18 @@ export async function restoreSnapshot(
 ): Promise<string | undefined> {
   if (existsSync(info.dir)) return undefined;
   if (!info.diffId) return 'it has no recorded diff id to check a blob against';
+  // A lazy layer of an imported cache: its blob is fetched now (digest checked).
+  if (!hasStoredBlob(store, info.id)) {
+    const source = lazySourceOf(store, info.id);
+    if (source) {
+      try {
+        await fetchLazyBlob(store, info.id);
+      } catch (error) {
+        if (!(error instanceof TbuildError)) throw error;
+        return `its layer blob ${source.descriptor.digest} could not be fetched from ${source.what}: ${error.message}`;
+      }
+    }
+  }
   const blobs = store.snapshots.layerBlobs(info.id);
   if (blobs.length === 0) return 'no layer blob of it is stored';
   const { unpackLayer } = await import('../exporter/layer-unpack.ts');
@@ -91,12 +106,36 @@ export async function restoreSnapshot(
  */
 export async function snapshotChain(store: Store, id: SnapshotId): Promise<SnapshotInfo[]> {
   const chain = store.snapshots.chain(id);
-  for (const info of chain) {
-    if (existsSync(info.dir)) continue;
-    const failure = await restoreSnapshot(store, info);
-    if (failure !== undefined) throw new SnapshotMissingError(info, failure);
-  }
+  const missing = chain.filter((info) => !existsSync(info.dir));
+  if (missing.length === 0) return chain;
+  // Each layer is its own directory (overlay's lowerdirs): they are fetched and unpacked
+  // side by side, a few at a time, and each once however many mounts wait for it.
+  const limit = pLimit(RESTORE_CONCURRENCY);
+  const failures = await Promise.all(
+    missing.map((info) => limit(() => restoreOnce(store, info).then((why) => ({ info, why })))),
+  );
+  const failed = failures.find((f) => f.why !== undefined);
+  if (failed) throw new SnapshotMissingError(failed.info, failed.why!);
   return chain;
+}
+
+/** Layers restored at once: unpacking is I/O and hashing, which overlap well. */
+const RESTORE_CONCURRENCY = Math.max(4, availableParallelism() + 1);
+
+const restoring = new WeakMap<Store, Map<SnapshotId, Promise<string | undefined>>>();
+
+/** restoreSnapshot, once at a time per snapshot in this process. */
+function restoreOnce(store: Store, info: SnapshotInfo): Promise<string | undefined> {
+  let pending = restoring.get(store);
+  if (!pending) restoring.set(store, (pending = new Map()));
+  let restore = pending.get(info.id);
+  if (!restore) {
+    restore = restoreSnapshot(store, info);
+    const forget = () => pending.delete(info.id);
+    restore.then(forget, forget);
+    pending.set(info.id, restore);
+  }
+  return restore;
 }
 
 export type FindingKind =

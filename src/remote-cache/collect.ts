@@ -6,6 +6,12 @@
 import type { SnapshotId, Store } from '../cache/types.ts';
 import type { Compression } from '../exporter/compression.ts';
 import { ensureLayerBlob, type ImageLayer } from '../exporter/image.ts';
+import {
+  compressionOf,
+  fetchLazyBlob,
+  hasStoredBlob,
+  lazySourceOf,
+} from '../engine/lazy-layers.ts';
 import type { Digest } from '../shared/digest.ts';
 import type { CacheMode, ChainLayer, ExportRecord } from './types.ts';
 
@@ -84,6 +90,15 @@ async function blobOf(store: Store, id: SnapshotId, options: CollectOptions): Pr
           descriptor: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size },
         };
     }
+  }
+  // A lazy layer of an imported cache (ADR 11) travels on as the blob it came as.
+  const source = lazySourceOf(store, id);
+  if (source && snapshot?.diffId && !hasStoredBlob(store, id)) {
+    const suits =
+      !options.forceCompression ||
+      compressionOf(source.descriptor.mediaType) === options.compression;
+    if (suits) return { diffId: snapshot.diffId, descriptor: source.descriptor };
+    await fetchLazyBlob(store, id);
   }
   return ensureLayerBlob(store, id, {
     compression: options.compression,

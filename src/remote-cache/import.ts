@@ -1,15 +1,25 @@
 /**
  * Cache import: the solver's result cache, backed by the store first and by the caches
- * of `--cache-from` second. Import is lazy: loading a cache reads only its config; a
- * step's layers are fetched and unpacked when the solver asks for that step's result
- * (a hit it uses), and a fully cached build asks for the root's only.
+ * of `--cache-from` second. Import is lazy: loading a cache reads only its config; a hit
+ * becomes lazy snapshots (engine/lazy-layers.ts) whose blobs are fetched and unpacked
+ * only when a step runs on them or an output needs their bytes. A fully cached build
+ * that pushes to the registry the cache came from moves no layer at all.
  *
  * A cache that cannot be used (a blob whose digest does not match, a layer that does
  * not unpack to its diff_id, an unreachable registry) is a warning: the step misses and
  * runs, and the build is never built on a bad layer.
  */
+import type { Readable } from 'node:stream';
 import type { SnapshotId, Store } from '../cache/types.ts';
-import { unpackInto } from '../engine/images.ts';
+import {
+  createLazySnapshot,
+  forgetLazyLayer,
+  isRestorable,
+  isUnpacked,
+  registerLazyLayer,
+  type LazyLayerSource,
+} from '../engine/lazy-layers.ts';
+import { snapshotChain } from '../engine/store-check.ts';
 import type { Ref } from '../engine/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import type { ProgressSink } from '../shared/progress.ts';
@@ -70,54 +80,59 @@ export function withImportedCaches(
       bySignature.set(signature, [...(bySignature.get(signature) ?? []), key]);
     }
   }
-  // One unpack per (parent snapshot, blob) while this build runs, however many steps need it.
-  const unpacking = new Map<string, Promise<SnapshotId>>();
-
-  // One download per blob; downloads run ahead while earlier layers unpack.
-  const fetching = new Map<Digest, Promise<void>>();
-  const fetchOnce = (entry: Entry, layer: ChainLayer): Promise<void> => {
-    let pending = fetching.get(layer.descriptor.digest);
-    if (!pending) {
-      pending = fetchLayer(store, entry.cache, layer, options, stats);
-      pending.catch(() => undefined);
-      fetching.set(layer.descriptor.digest, pending);
+  // One snapshot per (parent snapshot, blob) while this build runs, however many steps
+  // need it: lazy (nothing fetched) until a mount or an output needs its files.
+  const layers = new Map<string, Promise<SnapshotId>>();
+  const sources = new Map<Digest, LazyLayerSource>();
+  const sourceOf = (entry: Entry, layer: ChainLayer): LazyLayerSource => {
+    let source = sources.get(layer.descriptor.digest);
+    if (!source) {
+      source = {
+        descriptor: layer.descriptor,
+        what: entry.cache.name,
+        ...(entry.cache.registryRepo ? { registryRepo: entry.cache.registryRepo } : {}),
+        fetch: (signal) => fetchLayer(entry.cache, layer, options, stats, signal),
+      };
+      sources.set(layer.descriptor.digest, source);
     }
-    return pending;
+    return source;
   };
-
   const layerOn = (entry: Entry, parent: SnapshotId | null, layer: ChainLayer) => {
     const id = `${parent} ${layer.descriptor.digest}`;
-    let pending = unpacking.get(id);
+    let pending = layers.get(id);
     if (!pending) {
-      // A failure is kept: every step on a bad layer misses, without fetching it again.
-      pending = unpackLayer(store, entry.cache, parent, layer, (l) => fetchOnce(entry, l), stats);
+      pending = lazyLayerOn(store, entry.cache, parent, layer, sourceOf(entry, layer));
       pending.catch(() => undefined);
-      unpacking.set(id, pending);
+      layers.set(id, pending);
     }
     return pending;
   };
 
+  // Before the first miss, a hit is a graph's result, needed only if an output wants its
+  // files. After one, a hit is the input of a step that runs on it: its layers are
+  // fetched and unpacked now, so a bad blob is a miss and the step is built instead.
+  let missed = false;
   const materialize = async (key: Digest, entry: Entry): Promise<Ref[]> => {
     if (entry.chain.length === 0) {
       store.cache.put(key, [{ empty: true }], `imported from ${entry.cache.name}`);
       return [{ kind: 'empty' }];
-    }
-    // Start the downloads of the layers not unpacked here yet, all at once.
-    let below: SnapshotId | null = null;
-    for (const [i, layer] of entry.chain.entries()) {
-      const existing = store.snapshots.findByDiffId(below, layer.diffId);
-      if (existing) {
-        below = existing.id;
-        continue;
-      }
-      for (const missing of entry.chain.slice(i)) void fetchOnce(entry, missing);
-      break;
     }
     let parent: SnapshotId | null = null;
     const ids: SnapshotId[] = [];
     for (const layer of entry.chain) {
       parent = await layerOn(entry, parent, layer);
       ids.push(parent);
+    }
+    if (missed) {
+      const before = ids.filter((id) => !isUnpacked(store.snapshots.get(id)!)).length;
+      try {
+        await snapshotChain(store, parent!);
+      } catch (error) {
+        // A layer that gives bad bytes is not used again: steps on it miss.
+        for (const id of ids) if (!isUnpacked(store.snapshots.get(id)!)) forgetLazyLayer(store, id);
+        throw error;
+      }
+      stats.layersUnpacked += before;
     }
     // This record, and every imported record whose result is a prefix of this chain.
     for (let depth = 1; depth <= ids.length; depth++) {
@@ -136,7 +151,10 @@ export function withImportedCaches(
         const local = await inner.get(key);
         if (local || entries.size === 0) return local;
         const entry = entries.get(key);
-        if (!entry) return undefined;
+        if (!entry) {
+          missed = true;
+          return undefined;
+        }
         try {
           const refs = await materialize(key, entry);
           stats.hits++;
@@ -147,6 +165,7 @@ export function withImportedCaches(
             `cache ${entry.cache.name}: ${(error as Error).message}; the steps on it run instead`,
           );
           entries.delete(key);
+          missed = true;
           return undefined;
         }
       },
@@ -155,58 +174,71 @@ export function withImportedCaches(
   };
 }
 
-/** One layer of an imported chain as a snapshot on `parent` (reused when already there). */
-async function unpackLayer(
+/**
+ * One layer of an imported chain as a snapshot on `parent`: the one there (given the
+ * source, should it have neither files nor blob), else a lazy one.
+ */
+async function lazyLayerOn(
   store: Store,
   cache: LoadedCache,
   parent: SnapshotId | null,
   layer: ChainLayer,
-  fetched: (layer: ChainLayer) => Promise<void>,
-  stats: ImportStats,
+  source: LazyLayerSource,
 ): Promise<SnapshotId> {
   const existing = store.snapshots.findByDiffId(parent, layer.diffId);
-  if (existing) return existing.id;
-  const { digest, size, mediaType } = layer.descriptor;
-  await fetched(layer);
-  const id = await unpackInto(
+  if (existing) {
+    if (!isRestorable(store, existing)) registerLazyLayer(store, existing.id, source);
+    return existing.id;
+  }
+  return createLazySnapshot(
     store,
     parent,
-    digest,
-    layer.diffId,
-    mediaType,
-    size,
-    `cache ${cache.name}`,
-    undefined,
-    layer.createdAt || undefined,
+    {
+      diffId: layer.diffId,
+      description: `layer ${layer.diffId.slice(7, 19)} of cache ${cache.name}`,
+      ...(layer.createdAt ? { createdAt: layer.createdAt } : {}),
+    },
+    source,
   );
-  stats.layersUnpacked++;
-  return id;
 }
 
-/** A layer's blob into the store (digest checked by ingest), unless it is there. */
+/** A layer's blob from the cache, with a progress task while it downloads. */
 async function fetchLayer(
-  store: Store,
   cache: LoadedCache,
   layer: ChainLayer,
   options: ImportOptions,
   stats: ImportStats,
-): Promise<void> {
-  const { digest, size } = layer.descriptor;
-  if (await store.blobs.has(digest)) return;
-  const id = `cache-layer-${digest.slice(7, 19)}`;
+  signal: AbortSignal | undefined,
+): Promise<Readable> {
+  const { digest } = layer.descriptor;
+  const id = `cache-layer-${digest.slice(7, 19)}-${Date.now()}`;
   const started = Date.now();
   const name = `importing cache layer ${digest} from ${cache.name}`;
   options.emit({ type: 'task.started', time: started, id, name });
-  const stream = await cache.fetchBlob(layer.descriptor, options.signal);
-  await store.blobs.ingest(stream, { digest, size });
+  let completed = false;
+  const done = () => {
+    if (completed) return;
+    completed = true;
+    options.emit({
+      type: 'task.completed',
+      time: Date.now(),
+      id,
+      name,
+      durationMs: Date.now() - started,
+    });
+  };
+  let stream: Readable;
+  try {
+    stream = await cache.fetchBlob(layer.descriptor, signal ?? options.signal);
+  } catch (error) {
+    done();
+    throw error;
+  }
   stats.layersFetched++;
-  options.emit({
-    type: 'task.completed',
-    time: Date.now(),
-    id,
-    name,
-    durationMs: Date.now() - started,
-  });
+  stream.once('end', done);
+  stream.once('error', done);
+  stream.once('close', done);
+  return stream;
 }
 
 function signatureOf(chain: readonly ChainLayer[]): string {

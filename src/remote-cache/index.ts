@@ -3,8 +3,10 @@
  * every import (a cache that cannot be read is a warning), exporting after the build,
  * and the inline cache that goes into the image config. ADR 11.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { SnapshotId, Store } from '../cache/types.ts';
+import { mountSourceOf, openBlob } from '../engine/lazy-layers.ts';
 import type { Compression } from '../exporter/compression.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import type { Digest } from '../shared/digest.ts';
@@ -109,8 +111,13 @@ export async function exportCaches(
         const cache: CacheExport = {
           config,
           blobs,
-          openBlob: (digest) => input.store.blobs.stream(digest),
-          blobPath: (digest) => input.store.blobs.path(digest),
+          // A lazy layer's blob (ADR 11) streams from the cache it came from.
+          openBlob: (digest) => openBlob(input.store, digest, environment.signal),
+          blobPath: (digest) => {
+            const file = input.store.blobs.path(digest);
+            return existsSync(file) ? file : undefined;
+          },
+          mountFrom: (digest) => mountSourceOf(input.store, digest),
         };
         const report = (status: string) =>
           environment.emit({

@@ -73,8 +73,10 @@ export interface CacheExport {
   blobs: Descriptor[];
   /** Bytes of a blob of `blobs` (from the store). */
   openBlob(digest: Digest): Readable;
-  /** The blob's file in the store, for a hard link instead of a copy. */
-  blobPath?(digest: Digest): string;
+  /** The blob's file in the store, for a hard link instead of a copy (undefined: not stored). */
+  blobPath?(digest: Digest): string | undefined;
+  /** A registry repository the blob was imported from, for a cross-repo mount. */
+  mountFrom?(digest: Digest): string | undefined;
 }
 
 /** A cache read for import: its records, and how to fetch a blob it names. */

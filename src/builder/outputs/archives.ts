@@ -7,6 +7,8 @@
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { commitImage, type CommittedImage } from '../../engine/commit-image.ts';
+import { fetchLazyBlobs } from '../../engine/lazy-layers.ts';
+import { snapshotChain } from '../../engine/store-check.ts';
 import type { Compression } from '../../exporter/compression.ts';
 import { exportDockerArchive } from '../../exporter/docker-archive.ts';
 import { exportLayersToDirectory, exportLayersToTar } from '../../exporter/filesystem.ts';
@@ -57,6 +59,12 @@ export async function imageFor(
 
 export async function exportArchive(ctx: OutputContext, output: OutputSpec): Promise<void> {
   const image = { ...(await imageFor(ctx, output)), blobs: ctx.store.blobs };
+  // An archive holds the layer bytes: lazy layers of an imported cache are fetched now.
+  await fetchLazyBlobs(
+    ctx.store,
+    image.layers.map((l) => l.digest),
+    ctx.signal,
+  );
   const options = {
     names: output.names,
     ...(ctx.options.sourceDateEpoch !== undefined
@@ -75,13 +83,9 @@ export async function exportArchive(ctx: OutputContext, output: OutputSpec): Pro
 
 export async function exportFilesystem(ctx: OutputContext, output: OutputSpec): Promise<void> {
   const snapshot = ctx.committed.snapshot;
+  // Restores layers whose directories are missing (lazy layers of an imported cache).
   const dirs =
-    snapshot === null
-      ? []
-      : ctx.store.snapshots
-          .chain(snapshot)
-          .map((s) => s.dir)
-          .reverse();
+    snapshot === null ? [] : (await snapshotChain(ctx.store, snapshot)).map((s) => s.dir).reverse();
   if (output.type === 'local') {
     await exportLayersToDirectory(dirs, output.dest!);
     return;

@@ -8,7 +8,9 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Store } from '../../cache/types.ts';
 import { commitIndex, type CommittedIndex, type PlatformImage } from '../../engine/commit-index.ts';
+import { fetchLazyBlobs, settleLazyLayers } from '../../engine/lazy-layers.ts';
 import { pushIndex } from '../../engine/push.ts';
+import { snapshotChain } from '../../engine/store-check.ts';
 import { exportIndexLayout } from '../../exporter/index-layout.ts';
 import { exportLayersToDirectory, exportMergedToTar } from '../../exporter/filesystem.ts';
 import { normalizeImageName } from '../../registry/reference.ts';
@@ -60,6 +62,11 @@ export async function writeIndexOutputs(
 ): Promise<CommittedIndex | undefined> {
   let pushed: CommittedIndex | undefined;
   for (const output of ctx.options.outputs) pushed ??= await writeIndexOutput(ctx, output);
+  // The store keeps what it names (see write-outputs.ts): unless pushed, the lazy layers'
+  // blobs are fetched.
+  if (!pushed)
+    for (const { image } of ctx.committed.images)
+      await settleLazyLayers(ctx.store, image.snapshot, ctx.signal);
   return pushed;
 }
 
@@ -117,6 +124,12 @@ async function indexFor(ctx: IndexOutputContext, output: OutputSpec): Promise<Co
 
 async function exportIndexArchive(ctx: IndexOutputContext, output: OutputSpec): Promise<void> {
   const index = await indexFor(ctx, output);
+  // An archive holds the layer bytes: lazy layers of an imported cache are fetched now.
+  await fetchLazyBlobs(
+    ctx.store,
+    index.images.flatMap(({ image }) => image.layers.map((l) => l.digest)),
+    ctx.signal,
+  );
   const dest = output.dest === '-' ? standardOutput(ctx) : output.dest!;
   await exportIndexLayout({ ...index, blobs: ctx.store.blobs }, dest, {
     names: output.names,
@@ -130,17 +143,15 @@ async function exportIndexArchive(ctx: IndexOutputContext, output: OutputSpec): 
 
 /** `local`: DEST/linux_amd64/…; `tar`: one tar holding those directories. */
 async function exportPlatformFiles(ctx: IndexOutputContext, output: OutputSpec): Promise<void> {
-  const layersOf = ({ image }: PlatformImage) =>
+  // Restores layers whose directories are missing (lazy layers of an imported cache).
+  const layersOf = async ({ image }: PlatformImage) =>
     image.snapshot === null
       ? []
-      : ctx.store.snapshots
-          .chain(image.snapshot)
-          .map((s) => s.dir)
-          .reverse();
+      : (await snapshotChain(ctx.store, image.snapshot)).map((s) => s.dir).reverse();
   if (output.type === 'local') {
     for (const entry of ctx.committed.images)
       await exportLayersToDirectory(
-        layersOf(entry),
+        await layersOf(entry),
         path.join(output.dest!, platformDirName(entry.platform)),
       );
     return;
@@ -149,7 +160,7 @@ async function exportPlatformFiles(ctx: IndexOutputContext, output: OutputSpec):
   try {
     for (const entry of ctx.committed.images)
       await exportLayersToDirectory(
-        layersOf(entry),
+        await layersOf(entry),
         path.join(temp, platformDirName(entry.platform)),
       );
     await exportMergedToTar(temp, output.dest === '-' ? standardOutput(ctx) : output.dest!, {

@@ -5,6 +5,7 @@
 import type { Writable } from 'node:stream';
 import type { Store } from '../../cache/types.ts';
 import type { CommittedImage } from '../../engine/commit-image.ts';
+import { settleLazyLayers } from '../../engine/lazy-layers.ts';
 import { normalizeImageName } from '../../registry/reference.ts';
 import type { RegistryClient } from '../../registry/types.ts';
 import type { ProgressSink } from '../../shared/progress.ts';
@@ -44,6 +45,10 @@ export async function writeOutputs(ctx: OutputContext): Promise<CommittedImage |
       (await archives()).exportArchive(ctx, load),
     );
   }
+  // The store keeps the image it names: the blobs of its lazy layers (imported from a
+  // cache, ADR 11) are fetched, not unpacked, so a later process can unpack them. A
+  // pushed image's were mounted or sent from the cache: the store keeps them lazy.
+  if (!pushed) await settleLazyLayers(ctx.store, ctx.committed.snapshot, ctx.signal);
   return pushed;
 }
 

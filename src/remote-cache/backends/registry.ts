@@ -72,6 +72,10 @@ export function registryCacheTarget(
       const client = await registry();
       const encoded = encodeCacheManifest(cache, manifestOptions);
       const counts = { uploaded: 0, mounted: 0, exists: 0 };
+      const mountOf = (digest: Digest) => {
+        const from = mountFrom ?? cache.mountFrom?.(digest);
+        return from ? { mountFrom: from } : {};
+      };
       await Promise.all(
         cache.blobs.map(async (blob) => {
           const outcome = await client.uploadBlob(
@@ -79,10 +83,7 @@ export function registryCacheTarget(
             blob.digest,
             blob.size,
             () => cache.openBlob(blob.digest),
-            {
-              signal,
-              ...(mountFrom ? { mountFrom } : {}),
-            },
+            { signal, ...mountOf(blob.digest) },
           );
           counts[outcome]++;
         }),
