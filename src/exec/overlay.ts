@@ -72,7 +72,9 @@ export function formatOverlayOptions(
 /**
  * Mount an overlay of `lower` (+ `upper`) at `target`. Without an upper and with a
  * single lower, overlayfs refuses to mount, so the lower is bind-mounted read-only;
- * with an upper and no lower the upper itself is bind-mounted read-write.
+ * with an upper and no lower the upper itself is bind-mounted read-write. Otherwise the
+ * process's snapshotter (exec/snapshotter.ts) mounts it: kernel overlayfs, fuse-overlayfs
+ * or the copying snapshotter, which all leave the upper dir in overlayfs's format.
  */
 export async function mountOverlay(options: OverlayMountOptions): Promise<Mount> {
   const { snapshotsDir, lower, upper, target } = options;
@@ -93,6 +95,32 @@ export async function mountOverlay(options: OverlayMountOptions): Promise<Mount>
     await bindMount(path.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
+  const { selectSnapshotter } = await import('./snapshotter.ts');
+  const { name } = await selectSnapshotter(path.dirname(target));
+  if (name === 'overlay') return mountKernelOverlay(options);
+  const absolute = {
+    lower: lower.map((dir) => path.resolve(snapshotsDir, dir)),
+    target,
+    ...(upper === undefined
+      ? {}
+      : {
+          upper: path.resolve(snapshotsDir, upper),
+          work: path.resolve(snapshotsDir, options.work ?? `${upper}-work`),
+        }),
+  };
+  if (name === 'fuse-overlayfs') {
+    if (absolute.upper !== undefined) {
+      await mkdir(absolute.upper, { recursive: true });
+      await mkdir(absolute.work!, { recursive: true });
+    }
+    return (await import('./fuse-overlay.ts')).mountFuseOverlay(absolute);
+  }
+  return (await import('./copy-snapshot.ts')).mountCopy(absolute);
+}
+
+/** A kernel overlayfs mount (two or more layers, or one under an upper). */
+export async function mountKernelOverlay(options: OverlayMountOptions): Promise<Mount> {
+  const { snapshotsDir, lower, upper, target } = options;
   const work = options.work ?? (upper === undefined ? undefined : `${upper}-work`);
   const data = formatOverlayOptions(lower, upper, work);
   if (upper !== undefined && work !== undefined) {
@@ -103,7 +131,7 @@ export async function mountOverlay(options: OverlayMountOptions): Promise<Mount>
   if (result.code !== 0) {
     throw new MountError(`overlay mount at ${target} failed: ${result.stderr.trim()}`, {
       hint: inUserNamespace()
-        ? 'Rootless builds need overlayfs in a user namespace (Linux 5.11 or newer) and a store on ext4 or xfs; run `tbuild doctor`.'
+        ? 'Rootless builds need overlayfs in a user namespace (Linux 5.11 or newer) and a store on ext4 or xfs, or else fuse-overlayfs; run `tbuild doctor`.'
         : 'Check that the layers exist and that the store is on ext4 or xfs (overlayfs cannot use overlay, NFS or tmpfs-with-xattrs-off as upper).',
     });
   }

@@ -32,16 +32,27 @@ interface TestUser {
 }
 
 /** Run tbuild as `user` (a login-less environment, as a user's shell has). */
-function runAs(user: TestUser, args: readonly string[]): Promise<RunTbuildResult> {
-  return runCommandAs(user, process.execPath, [TBUILD_BIN, ...args]);
+function runAs(
+  user: TestUser,
+  args: readonly string[],
+  extraEnv: readonly string[] = [],
+): Promise<RunTbuildResult> {
+  return runCommandAs(user, process.execPath, [TBUILD_BIN, ...args], extraEnv);
 }
 
 function runCommandAs(
   user: TestUser,
   command: string,
   args: readonly string[],
+  extraEnv: readonly string[] = [],
 ): Promise<RunTbuildResult> {
-  const env = [`HOME=${user.home}`, `PATH=${process.env.PATH}`, 'NO_COLOR=1', `USER=${user.name}`];
+  const env = [
+    `HOME=${user.home}`,
+    `PATH=${process.env.PATH}`,
+    'NO_COLOR=1',
+    `USER=${user.name}`,
+    ...extraEnv,
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn('runuser', ['-u', user.name, '--', 'env', '-i', ...env, command, ...args], {
       cwd: '/',
@@ -206,6 +217,57 @@ describe('rootless builds as an ordinary user', () => {
     expect(listing).toMatch(/ \.wh\.c$/m);
     expect(listing).toMatch(/ bin\/\.wh\.vi$/m);
     expect(listing).toMatch(/^-rw-r--r-- 42\/43 .* hello\.txt$/m);
+  });
+
+  it('gives the same layers with the copying snapshotter, and says it uses it', async () => {
+    const copyTar = path.join(work, 'out/rootless-copy.tar');
+    const built = await runAs(
+      user!,
+      [
+        'build',
+        '--no-cache',
+        ...buildArgs,
+        '-o',
+        `type=oci,dest=${copyTar},rewrite-timestamp=true`,
+        `${work}/ctx`,
+      ],
+      ['TBUILD_SNAPSHOTTER=copy'],
+    );
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toContain('WARNING: storage: the copying snapshotter');
+    expect(await blobsOf(copyTar)).toEqual(await blobsOf(path.join(work, 'out/root.tar')));
+  });
+
+  it('with fuse-overlayfs forced: the same layers where /dev/fuse is open to the user, else a clear error', async () => {
+    const fuseTar = path.join(work, 'out/rootless-fuse.tar');
+    const built = await runAs(
+      user!,
+      [
+        'build',
+        '--no-cache',
+        ...buildArgs,
+        '-o',
+        `type=oci,dest=${fuseTar},rewrite-timestamp=true`,
+        `${work}/ctx`,
+      ],
+      ['TBUILD_SNAPSHOTTER=fuse-overlayfs'],
+    );
+    const fuseOpen = await runCommandAs(user!, 'test', [
+      '-r',
+      '/dev/fuse',
+      '-a',
+      '-w',
+      '/dev/fuse',
+    ]);
+    if (fuseOpen.code !== 0) {
+      // As on the project's machine (/dev/fuse is 0600 root): the mount fails and says why.
+      expect(built.code).not.toBe(0);
+      expect(built.stderr).toMatch(/fuse-overlayfs mount at .* failed/);
+      expect(built.stderr).toContain('/dev/fuse');
+      return;
+    }
+    expect(built.code, built.stderr).toBe(0);
+    expect(await blobsOf(fuseTar)).toEqual(await blobsOf(path.join(work, 'out/root.tar')));
   });
 
   it('pushes to a registry the image it built', async () => {
