@@ -22,6 +22,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { build, makeContext, useBuildStore } from '../helpers/build-harness.ts';
+import { runTbuild } from '../helpers/run-tbuild.ts';
 
 const dirs = useBuildStore();
 
@@ -74,15 +75,19 @@ async function describeTree(root: string): Promise<Map<string, Entry>> {
   return out;
 }
 
-/** The store directory of the image's top layer (its last step). */
-function topLayerDir(store: string, tag: string): string {
+/** The store directory of the image's top layer (its last step), or `below` layers under it. */
+function layerDir(store: string, tag: string, below = 0): string {
   const db = new DatabaseSync(path.join(store, 'tbuild.db'), { readOnly: true });
   try {
     const row = db
       .prepare('SELECT snapshot FROM images WHERE name = ?')
       .get(`docker.io/library/${tag}`) as { snapshot: number } | undefined;
     if (!row) throw new Error(`no image ${tag}`);
-    return path.join(store, 'snapshots', String(row.snapshot), 'fs');
+    let id = row.snapshot;
+    for (let i = 0; i < below; i++)
+      id = (db.prepare('SELECT parent FROM snapshots WHERE id = ?').get(id) as { parent: number })
+        .parent;
+    return path.join(store, 'snapshots', String(id), 'fs');
   } finally {
     db.close();
   }
@@ -169,8 +174,8 @@ describe('incremental COPY', () => {
       const full = await build(dirs.store, context, ['--no-cache', '-t', `${tag}:full`]);
       expect(full.code, full.stderr).toBe(0);
 
-      const incrementalDir = topLayerDir(dirs.store, `${tag}:2`);
-      const fullDir = topLayerDir(dirs.store, `${tag}:full`);
+      const incrementalDir = layerDir(dirs.store, `${tag}:2`);
+      const fullDir = layerDir(dirs.store, `${tag}:full`);
       // The incremental layer shares the unchanged file with the first build's layer.
       const keep = c.chain.length > 1 ? 'app/src/keep.txt' : 'keep.txt';
       expect((await lstat(path.join(incrementalDir, keep))).nlink).toBe(2);
@@ -189,4 +194,24 @@ describe('incremental COPY', () => {
       expect([...reference.keys()].some((p) => p.endsWith('ignored-one.txt'))).toBe(false);
     });
   }
+
+  it('copies in full under the copying snapshotter, which has no upper to start from', async () => {
+    const context = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox:latest\nCOPY src /app/\nRUN cat /app/*.txt\n',
+      'src/a.txt': 'a1\n',
+      'src/b.txt': 'b\n',
+    });
+    const env = { ...process.env, TBUILD_SNAPSHOTTER: 'copy' };
+    const run = (tag: string) =>
+      runTbuild(['build', '--root', dirs.store, '-t', tag, context], { env });
+    expect((await run('inc-copy:1')).code).toBe(0);
+    await writeFile(path.join(context, 'src', 'a.txt'), 'a2\n');
+    const second = await run('inc-copy:2');
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('a2');
+    // The COPY layer (below the RUN's) holds its own copy of the unchanged file.
+    const copyLayer = layerDir(dirs.store, 'inc-copy:2', 1);
+    expect((await readFile(path.join(copyLayer, 'app/a.txt'))).toString()).toBe('a2\n');
+    expect((await lstat(path.join(copyLayer, 'app/b.txt'))).nlink).toBe(1);
+  });
 });

@@ -91,12 +91,18 @@ async function incrementalPlan(
   const { openScope } = await import('../mounts.ts');
   const scope = openScope(engine.store);
   try {
+    const baseRoot = await scope.mountReadOnly(base);
+    // The copying snapshotter (ADR 17) mounts the lower layers only: no upper to start from.
+    if (base.kind !== 'empty') {
+      const { selectSnapshotter } = await import('../../exec/snapshotter.ts');
+      if ((await selectSnapshotter(path.dirname(baseRoot))).name === 'copy') return undefined;
+    }
     const plan = await planIncrementalCopy({
       action: action as CopyAction,
       contextRoot: source.root,
       snapshot: await source.context.snapshot(),
       change,
-      baseRoot: await scope.mountReadOnly(base),
+      baseRoot,
       previous: info.dir,
     });
     return plan && { plan, previous: info.dir };
