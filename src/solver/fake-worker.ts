@@ -20,7 +20,15 @@ import type {
 } from '../llb/types.ts';
 import { digestOf } from '../shared/digest.ts';
 import { TbuildError } from '../shared/errors.ts';
-import type { CacheMap, OpContext, OpHandler, ResultCache, Worker } from './types.ts';
+import type {
+  CacheMap,
+  ContentChange,
+  OpContext,
+  OpHandler,
+  PreviousRun,
+  ResultCache,
+  Worker,
+} from './types.ts';
 
 export type FakeValue = number | { files: Record<string, number> };
 
@@ -109,6 +117,11 @@ export class FakeWorker implements Worker<FakeValue> {
   readonly files: Record<string, Record<string, number>>;
   readonly execs: ExecRecord[] = [];
   readonly checksums: Array<{ selectors: readonly string[] }> = [];
+  /** With `incremental`, each `sum-files` run and the previous run it was offered. */
+  readonly offers: Array<{ name: string; previous: PreviousRun<FakeValue> | undefined }> = [];
+  /** The files behind each content checksum made, to describe changes between two. */
+  readonly #checksummed: Map<Digest, Record<string, number | undefined>>;
+  readonly #incremental: boolean;
   running = 0;
   maxRunning = 0;
 
@@ -117,8 +130,14 @@ export class FakeWorker implements Worker<FakeValue> {
       numbers?: Record<string, number>;
       files?: Record<string, Record<string, number>>;
       cache?: MemoryCache;
+      /** `sum-files` asks for its previous run (CacheMap.incremental). */
+      incremental?: boolean;
+      /** Files behind content checksums, shared between solves (the store's record index). */
+      checksummed?: Map<Digest, Record<string, number | undefined>>;
     } = {},
   ) {
+    this.#checksummed = init.checksummed ?? new Map();
+    this.#incremental = init.incremental ?? false;
     this.numbers = { ...init.numbers };
     this.files = { ...init.files };
     this.cache = init.cache ?? new MemoryCache();
@@ -140,18 +159,34 @@ export class FakeWorker implements Worker<FakeValue> {
       cacheMap: async () => ({
         digest: digestOf(op),
         deps: kind === 'sum-files' ? [{ contentSelectors: selectors }] : undefined,
+        ...(kind === 'sum-files' && this.#incremental && { incremental: true }),
       }),
-      exec: (ctx, inputs) =>
-        this.#run(name, ctx, kind === 'hang' ? 60_000 : Number(delay), () =>
+      exec: (ctx, inputs, previous) => {
+        if (kind === 'sum-files' && this.#incremental) this.offers.push({ name, previous });
+        return this.#run(name, ctx, kind === 'hang' ? 60_000 : Number(delay), () =>
           compute(kind, name, inputs, selectors),
-        ),
+        );
+      },
     };
   }
 
   async contentChecksum(result: FakeValue, selectors: readonly string[]): Promise<Digest> {
     this.checksums.push({ selectors });
     if (typeof result === 'number') throw new Error('not a context');
-    return digestOf(selectors.map((s) => [s, result.files[s]]));
+    const digest = digestOf(selectors.map((s) => [s, result.files[s]]));
+    this.#checksummed.set(digest, Object.fromEntries(selectors.map((s) => [s, result.files[s]])));
+    return digest;
+  }
+
+  async describeContentChange(before: Digest, after: Digest): Promise<ContentChange | undefined> {
+    const [b, a] = [this.#checksummed.get(before), this.#checksummed.get(after)];
+    if (!b || !a) return undefined;
+    const names = [...new Set([...Object.keys(b), ...Object.keys(a)])].sort();
+    return {
+      added: names.filter((n) => b[n] === undefined && a[n] !== undefined),
+      removed: names.filter((n) => b[n] !== undefined && a[n] === undefined),
+      modified: names.filter((n) => b[n] !== undefined && a[n] !== undefined && a[n] !== b[n]),
+    };
   }
 
   #numHandler(url: string): OpHandler<FakeValue> {
