@@ -296,7 +296,15 @@ async function runBuild(
     const worker = imported.length
       ? {
           ...engineWorker,
-          cache: withImportedCaches(engineWorker.cache, store, imported, { emit, signal }).cache,
+          cache: withImportedCaches(engineWorker.cache, store, imported, {
+            emit,
+            signal,
+            // Only pushes: a result's layers move registry to registry, or not at all.
+            lazyResults:
+              !options.load &&
+              options.outputs.length > 0 &&
+              options.outputs.every((o) => o.push && (o.type === 'image' || o.type === 'registry')),
+          }).cache,
         }
       : engineWorker;
     const keys = new Set<Digest>();

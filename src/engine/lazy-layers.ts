@@ -11,6 +11,8 @@
  * not restorable, and the result cache treats records on it as misses.
  */
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { SnapshotId, SnapshotInfo, Store } from '../cache/types.ts';
 import type { Digest } from '../shared/digest.ts';
@@ -92,8 +94,17 @@ export async function createLazySnapshot(
     await store.snapshots.remove(snapshot.id).catch(() => undefined);
     throw error;
   }
+  // Says "never unpacked here" to `tbuild check`, which reports a deleted directory.
+  await writeFile(lazyMarker(snapshot), '').catch(() => undefined);
   registerLazyLayer(store, snapshot.id, source);
   return snapshot.id;
+}
+
+const lazyMarker = (info: SnapshotInfo) => join(dirname(info.dir), 'lazy');
+
+/** Whether a snapshot was made as a lazy layer (its directory may never have existed). */
+export function isLazyLayer(info: SnapshotInfo): boolean {
+  return existsSync(lazyMarker(info));
 }
 
 /** Whether a snapshot's directory is unpacked. */

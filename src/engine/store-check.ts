@@ -16,7 +16,7 @@ import type { SnapshotId, SnapshotInfo, Store } from '../cache/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import { TbuildError } from '../shared/errors.ts';
 import type { Index, Manifest } from '../shared/oci.ts';
-import { fetchLazyBlob, hasStoredBlob, lazySourceOf } from './lazy-layers.ts';
+import { fetchLazyBlob, hasStoredBlob, isLazyLayer, lazySourceOf } from './lazy-layers.ts';
 
 /** A committed snapshot whose directory is missing and cannot be rebuilt from a blob. */
 export class SnapshotMissingError extends TbuildError {
@@ -202,6 +202,10 @@ export async function checkStore(store: Store, options: CheckOptions = {}): Prom
     const doomed = new Set<SnapshotId>();
     for (const info of snapshots) {
       if (existsSync(info.dir)) continue;
+      // A lazy layer of an imported cache (ADR 11) kept as its blob is unpacked when
+      // first mounted: nothing is wrong with it.
+      const blobs = store.snapshots.layerBlobs(info.id);
+      if (isLazyLayer(info) && (await someAsync(blobs, (b) => usable(b.digest)))) continue;
       const what = `snapshot ${info.id}${info.description ? ` (${info.description})` : ''}`;
       if (!repair) {
         report({ kind: 'missing-snapshot', message: `${what}: directory ${info.dir} is missing` });
@@ -331,4 +335,9 @@ async function imageProblem(
 
 function isUncompressedLayer(mediaType: string): boolean {
   return !mediaType.endsWith('gzip') && !mediaType.endsWith('zstd');
+}
+
+async function someAsync<T>(items: readonly T[], test: (item: T) => Promise<boolean>) {
+  for (const item of items) if (await test(item)) return true;
+  return false;
 }

@@ -13,7 +13,9 @@ import type { Readable } from 'node:stream';
 import type { SnapshotId, Store } from '../cache/types.ts';
 import {
   createLazySnapshot,
+  fetchLazyBlob,
   forgetLazyLayer,
+  hasStoredBlob,
   isRestorable,
   isUnpacked,
   registerLazyLayer,
@@ -25,6 +27,7 @@ import type { Digest } from '../shared/digest.ts';
 import type { ProgressSink } from '../shared/progress.ts';
 import type { ResultCache } from '../solver/types.ts';
 import { readCacheConfig } from './cache-config.ts';
+import { InvalidCacheError } from './errors.ts';
 import type { ChainLayer, LoadedCache } from './types.ts';
 
 interface Entry {
@@ -35,6 +38,13 @@ interface Entry {
 export interface ImportOptions {
   emit: ProgressSink;
   signal: AbortSignal;
+  /**
+   * Leave a result's layers unfetched: the build's outputs only push, and a push mounts
+   * them from the cache's registry (or streams them from the cache). Otherwise a result
+   * hit fetches its blobs (the store keeps them for the image it names), checked then,
+   * so a bad blob is a miss and the step is built instead.
+   */
+  lazyResults?: boolean;
 }
 
 /** What an import did, for --metadata-file and tests. */
@@ -123,17 +133,26 @@ export function withImportedCaches(
       parent = await layerOn(entry, parent, layer);
       ids.push(parent);
     }
-    if (missed) {
-      const before = ids.filter((id) => !isUnpacked(store.snapshots.get(id)!)).length;
-      try {
-        await snapshotChain(store, parent!);
-      } catch (error) {
-        // A layer that gives bad bytes is not used again: steps on it miss.
-        for (const id of ids) if (!isUnpacked(store.snapshots.get(id)!)) forgetLazyLayer(store, id);
-        throw error;
-      }
-      stats.layersUnpacked += before;
+    const lazy = ids.filter((id) => !isUnpacked(store.snapshots.get(id)!));
+    try {
+      if (missed) await snapshotChain(store, parent!);
+      else if (!options.lazyResults)
+        await Promise.all(
+          lazy.map(async (id) => {
+            if (hasStoredBlob(store, id) || (await fetchLazyBlob(store, id, options.signal)))
+              return;
+            throw new InvalidCacheError(
+              entry.cache.name,
+              'a layer of this step was refused earlier',
+            );
+          }),
+        );
+    } catch (error) {
+      // A layer that gives bad bytes is not used again: steps on it miss.
+      for (const id of lazy) if (!hasStoredBlob(store, id)) forgetLazyLayer(store, id);
+      throw error;
     }
+    if (missed) stats.layersUnpacked += lazy.length;
     // This record, and every imported record whose result is a prefix of this chain.
     for (let depth = 1; depth <= ids.length; depth++) {
       const signature = signatureOf(entry.chain.slice(0, depth));

@@ -6,6 +6,7 @@
  * with skopeo. type=gha runs against azurite with a SIMULATED Twirp cache service.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -230,6 +231,94 @@ describe('--cache-to type=registry / --cache-from REF', () => {
     expect(failed.stderr).toContain('exporting cache to registry 127.0.0.1:1/app:cache');
     const ignored = await build(freshStore(), context, ['--cache-to', `${bad},ignore-error=true`]);
     expect(ignored.code, ignored.stderr).toBe(0);
+  });
+});
+
+describe('lazy import (a fresh CI runner)', () => {
+  const creds = () => ['--tls-verify=false', '--creds', `tbuild:${registry.users.tbuild}`];
+  /** The layer blobs a registry cache names (skopeo reads its manifest). */
+  async function cacheLayers(ref: string): Promise<string[]> {
+    const { stdout } = await run('skopeo', ['inspect', '--raw', ...creds(), `docker://${ref}`]);
+    return (JSON.parse(stdout) as { layers: Array<{ digest: string }> }).layers.map(
+      (l) => l.digest,
+    );
+  }
+  const storedBlobs = async (store: string) =>
+    new Set((await readdir(path.join(store, 'blobs/sha256'))).map((hex) => `sha256:${hex}`));
+
+  it('pushes a fully cached build to the cache’s registry without fetching a layer', async () => {
+    const cacheRef = `${registry.host}/lazy/cache:main`;
+    const first = await buildId(freshStore(), context, [
+      '--cache-to',
+      `type=registry,ref=${cacheRef},mode=max`,
+    ]);
+    const layers = await cacheLayers(cacheRef);
+    expect(layers.length).toBeGreaterThan(0);
+    const store = freshStore();
+    const image = `${registry.host}/lazy/app:pushed`;
+    const pushed = await buildId(store, context, ['--cache-from', cacheRef, '--push', '-t', image]);
+    expect(workSteps(pushed.ran)).toEqual([]);
+    expect(pushed.id).toBe(first.id);
+    // No layer blob came into the store: the registry mounted them from the cache's repository.
+    const stored = await storedBlobs(store);
+    expect(layers.filter((d) => stored.has(d))).toEqual([]);
+    expect(pushed.events).not.toContainEqual(
+      expect.objectContaining({
+        type: 'task.started',
+        name: expect.stringMatching(/^importing cache layer/),
+      }),
+    );
+    // The pushed image is whole: skopeo copies every blob (checking digests), and its
+    // config is the built one.
+    const out = path.join(work, 'pushed-copy');
+    await run('skopeo', [
+      'copy',
+      '--src-tls-verify=false',
+      '--src-creds',
+      `tbuild:${registry.users.tbuild}`,
+      `docker://${image}`,
+      `dir:${out}`,
+    ]);
+    const { stdout: config } = await run('skopeo', [
+      'inspect',
+      '--raw',
+      '--config',
+      ...creds(),
+      `docker://${image}`,
+    ]);
+    expect(`sha256:${createHash('sha256').update(config).digest('hex')}`).toBe(first.id);
+
+    // Steps run on imported hits later: their layers are fetched and unpacked then.
+    const edited = await buildId(store, changed, ['--cache-from', cacheRef]);
+    expect(workSteps(edited.ran)).toEqual(['[stage-1 3/4] COPY b.txt /b.txt', ...FINAL_STEPS]);
+    // Without the cache, layers this store never fetched are not hits: the build runs them.
+    const cold = await build(store, context);
+    expect(cold.code, cold.stderr).toBe(0);
+  });
+
+  it('keeps a stored image whole, and writes a result’s files out of lazy layers', async () => {
+    const cacheRef = `${registry.host}/lazy/cache:files`;
+    await buildId(freshStore(), context, ['--cache-to', `type=registry,ref=${cacheRef}`]);
+    const layers = await cacheLayers(cacheRef);
+    // Stored only: the blobs are fetched (checked), not unpacked; the store stays whole.
+    const store = freshStore();
+    const stored = await buildId(store, context, ['--cache-from', cacheRef, '-t', 'lazy:stored']);
+    expect(workSteps(stored.ran)).toEqual([]);
+    const blobs = await storedBlobs(store);
+    expect(layers.filter((d) => !blobs.has(d))).toEqual([]);
+    const check = await runTbuild(['check', '--root', store]);
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    // Files out: the layers are unpacked for the output.
+    const dest = path.join(work, 'lazy-files');
+    const files = await buildId(freshStore(), context, [
+      '--cache-from',
+      cacheRef,
+      '-o',
+      `type=local,dest=${dest}`,
+    ]);
+    expect(workSteps(files.ran)).toEqual([]);
+    expect(await readFile(path.join(dest, 'b.out'), 'utf8')).toBe('b\n');
+    expect(await readFile(path.join(dest, 'a.out'), 'utf8')).toBe('a\n');
   });
 });
 
