@@ -339,6 +339,10 @@ describe('rootless builds as an ordinary user', () => {
       /^ok +root or rootless +running as uid \d+: builds run rootless/m,
     );
     expect(doctor.stdout).toMatch(/^ok +subordinate ids +65536 subordinate uids, 65536 gids$/m);
+    // A real probe, in the user namespace builds use.
+    expect(doctor.stdout).toMatch(
+      /^ok +snapshotter \(storage\) +kernel overlayfs in a user namespace \(userxattr\)$/m,
+    );
   });
 
   it('without subordinate ids, warns that chown to other ids fails, and it does', async () => {
