@@ -7,7 +7,17 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -133,6 +143,15 @@ async function layerListings(tar: string): Promise<string> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Poll `check` every 100 ms for up to 60 s. */
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('timed out waiting');
 }
 
 describe('rootless builds as an ordinary user', () => {
@@ -354,6 +373,57 @@ describe('rootless builds as an ordinary user', () => {
     );
     expect(built.stderr).toMatch(/chown: \/owned: Invalid argument/);
     expect(built.code).toBe(1);
+  });
+
+  it("keeps runc's state under XDG_RUNTIME_DIR, and a build killed during RUN stops it and cleans up", async () => {
+    const uid = Number((await exec('id', ['-u', user!.name])).stdout.trim());
+    const runtime = path.join(work, 'runtime');
+    await mkdir(runtime, { mode: 0o700 });
+    await chown(runtime, uid, uid);
+    const dir = path.join(work, 'killed');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'Dockerfile'), `FROM ${BUSYBOX_REF}\nRUN sleep 9876\n`);
+    await chmod(dir, 0o755);
+    const running = runAs(
+      user!,
+      ['build', '--progress=plain', dir],
+      [`XDG_RUNTIME_DIR=${runtime}`],
+    );
+    const containers = path.join(runtime, 'tbuild/runc');
+    await waitFor(async () => (await readdir(containers).catch(() => [])).length > 0);
+    // The user's own tbuild (the oldest), which runs the one in the namespace.
+    const outer = (await exec('pgrep', ['-o', '-u', String(uid), '-f', 'tbuild.js build'])).stdout;
+    process.kill(Number(outer.trim()), 'SIGTERM');
+    const result = await running;
+    expect(result.code, result.stderr).not.toBe(0);
+    expect(result.stderr).toMatch(/cancel|abort|interrupt|signal/i);
+    expect(await readdir(containers)).toEqual([]);
+    expect(await readdir(path.join(runtime, 'tbuild/bundles'))).toEqual([]);
+    await expect(exec('pgrep', ['-f', 'sleep 9876'])).rejects.toMatchObject({ code: 1 });
+    const mounts = path.join(user!.home, '.local/share/tbuild/mounts');
+    expect(await readdir(mounts).catch(() => [])).toEqual([]);
+    // Nothing of it stays in the store's own runc state either.
+    expect(
+      await readdir(path.join(user!.home, '.local/share/tbuild/runc')).catch(() => []),
+    ).toEqual([]);
+  });
+
+  it('tbuild unshare passes SIGTERM on to its command', async () => {
+    const uid = Number((await exec('id', ['-u', user!.name])).stdout.trim());
+    const ready = path.join(work, 'runtime/ready');
+    const running = runAs(user!, [
+      'unshare',
+      'sh',
+      '-c',
+      `trap 'echo got-term; exit 7' TERM; touch ${ready}; while :; do sleep 0.1; done`,
+    ]);
+    await waitFor(async () => (await lstat(ready).catch(() => undefined)) !== undefined);
+    const outer = (await exec('pgrep', ['-o', '-u', String(uid), '-f', 'tbuild.js unshare']))
+      .stdout;
+    process.kill(Number(outer.trim()), 'SIGTERM');
+    const result = await running;
+    expect(result.stdout).toContain('got-term');
+    expect(result.code).toBe(7);
   });
 
   it('tbuild unshare removes a store that holds files of subordinate ids, which rm alone cannot', async () => {
