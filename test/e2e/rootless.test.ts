@@ -306,6 +306,31 @@ describe('rootless builds as an ordinary user', () => {
     expect(manifest.layers).toHaveLength(4);
   });
 
+  it('--load hands the image to a Docker daemon the user can reach (the docker group)', async (ctx) => {
+    const socket = await lstat('/var/run/docker.sock').catch(() => undefined);
+    const group = await exec('getent', ['group', 'docker']).catch(() => undefined);
+    if (!socket?.isSocket() || !group) ctx.skip(); // no Docker daemon here to load into
+    await exec('usermod', ['-aG', 'docker', user!.name]);
+    const tag = `tbuild-rootless-load:${randomBytes(4).toString('hex')}`;
+    try {
+      const loaded = await runAs(user!, [
+        'build',
+        ...buildArgs,
+        '--load',
+        '-t',
+        tag,
+        `${work}/ctx`,
+      ]);
+      expect(loaded.code, loaded.stderr).toBe(0);
+      const imageId = /writing image (sha256:[0-9a-f]{64})/.exec(loaded.stderr)?.[1];
+      const { stdout } = await exec('docker', ['image', 'inspect', '--format', '{{.Id}}', tag]);
+      expect(stdout.trim()).toBe(imageId);
+    } finally {
+      await exec('docker', ['rmi', tag]).catch(() => undefined);
+      await exec('gpasswd', ['-d', user!.name, 'docker']).catch(() => undefined);
+    }
+  });
+
   it('writes a local output as files the user owns, so the user can remove them', async () => {
     const dest = path.join(work, 'out/local');
     const built = await runAs(user!, [
