@@ -15,10 +15,12 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # Action's tests run it as a runner's unprivileged user does; qemu-user-static runs RUN steps
 # of other architectures (--platform linux/arm64); slirp4netns gives RUN its default,
 # isolated network with outbound access; uidmap (newuidmap/newgidmap) maps subordinate ids
-# into rootless builds' user namespaces, and passwd's useradd makes the rootless tests' users.
+# into rootless builds' user namespaces, and passwd's useradd makes the rootless tests' users;
+# fuse-overlayfs is the snapshotter between kernel overlayfs and copying (the snapshotter
+# tests build with each).
 packages=(runc slirp4netns util-linux attr coreutils busybox-static skopeo umoci docker-registry
   openssl apache2-utils openssh-client xz-utils bzip2 gzip git ca-certificates curl sudo
-  qemu-user-static uidmap passwd)
+  qemu-user-static uidmap passwd fuse-overlayfs)
 missing=()
 for p in "${packages[@]}"; do
   # A runc from elsewhere (Docker's containerd.io on GitHub's runners) is fine, and Debian's

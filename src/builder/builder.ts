@@ -16,6 +16,7 @@ import { createImageProvider } from '../engine/images.ts';
 import { runImage, type RunImageOptions } from '../engine/run-image.ts';
 import { createWorker } from '../engine/worker.ts';
 import { prepareEmulation, probePlatform, type PlatformSupport } from '../exec/emulation.ts';
+import { runtimeStateDir } from '../exec/runtime-dir.ts';
 import { storageNotice } from './storage.ts';
 import { openContextCache, type ContextCache } from '../engine/context/index.ts';
 import type { CheckResult, FrontendWarning, LowerResult } from '../frontend/index.ts';
@@ -98,7 +99,8 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
         proxyEnv: env,
       });
     })());
-  const stateDir = path.join(store.root, 'runc');
+  // runc's state: under $XDG_RUNTIME_DIR in a rootless build, else in the store.
+  const stateDir = runtimeStateDir(store.root);
   const probes = new Map<string, Promise<PlatformSupport>>();
   let cleaned: Promise<void> | undefined;
   let hostChecked: Promise<void> | undefined;

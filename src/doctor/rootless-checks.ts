@@ -97,7 +97,11 @@ export const uidmap: Check = {
   },
 };
 
-/** Overlay mounts inside a user namespace need Linux 5.11 (userxattr). */
+/**
+ * Overlay mounts inside a user namespace need Linux 5.11 (userxattr). Without it builds
+ * fall back to fuse-overlayfs or the copying snapshotter (slower), so this only warns; the
+ * storage line (a real probe) says which one builds will use.
+ */
 export const overlayInUserNamespace: Check = {
   id: 'overlay-userns',
   title: 'overlayfs in a user namespace',
@@ -111,9 +115,10 @@ export const overlayInUserNamespace: Check = {
       return { id: 'overlay-userns', status: 'ok', detail: `Linux ${release} (5.11 or newer)` };
     return {
       id: 'overlay-userns',
-      status: 'fail',
-      detail: `Linux ${release || 'unknown'} cannot mount overlayfs in a user namespace (5.11 or newer can)`,
-      hint: 'Upgrade the kernel to 5.11 or newer, or run tbuild as root (a fuse-overlayfs fallback is not implemented).',
+      status: 'warn',
+      detail: `Linux ${release || 'unknown'} cannot mount overlayfs in a user namespace (5.11 or newer can): rootless builds use fuse-overlayfs, else copy layers`,
+      hint: 'Upgrade the kernel to 5.11 or newer, or run tbuild as root; meanwhile fuse-overlayfs is faster than copying: sudo apt-get install fuse-overlayfs, and /dev/fuse open to users (sudo chmod 0666 /dev/fuse).',
+      packages: ['fuse-overlayfs'],
     };
   },
 };

@@ -7,7 +7,17 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -133,6 +143,15 @@ async function layerListings(tar: string): Promise<string> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Poll `check` every 100 ms for up to 60 s. */
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('timed out waiting');
 }
 
 describe('rootless builds as an ordinary user', () => {
@@ -287,6 +306,31 @@ describe('rootless builds as an ordinary user', () => {
     expect(manifest.layers).toHaveLength(4);
   });
 
+  it('--load hands the image to a Docker daemon the user can reach (the docker group)', async (ctx) => {
+    const socket = await lstat('/var/run/docker.sock').catch(() => undefined);
+    const group = await exec('getent', ['group', 'docker']).catch(() => undefined);
+    if (!socket?.isSocket() || !group) ctx.skip(); // no Docker daemon here to load into
+    await exec('usermod', ['-aG', 'docker', user!.name]);
+    const tag = `tbuild-rootless-load:${randomBytes(4).toString('hex')}`;
+    try {
+      const loaded = await runAs(user!, [
+        'build',
+        ...buildArgs,
+        '--load',
+        '-t',
+        tag,
+        `${work}/ctx`,
+      ]);
+      expect(loaded.code, loaded.stderr).toBe(0);
+      const imageId = /writing image (sha256:[0-9a-f]{64})/.exec(loaded.stderr)?.[1];
+      const { stdout } = await exec('docker', ['image', 'inspect', '--format', '{{.Id}}', tag]);
+      expect(stdout.trim()).toBe(imageId);
+    } finally {
+      await exec('docker', ['rmi', tag]).catch(() => undefined);
+      await exec('gpasswd', ['-d', user!.name, 'docker']).catch(() => undefined);
+    }
+  });
+
   it('writes a local output as files the user owns, so the user can remove them', async () => {
     const dest = path.join(work, 'out/local');
     const built = await runAs(user!, [
@@ -339,6 +383,10 @@ describe('rootless builds as an ordinary user', () => {
       /^ok +root or rootless +running as uid \d+: builds run rootless/m,
     );
     expect(doctor.stdout).toMatch(/^ok +subordinate ids +65536 subordinate uids, 65536 gids$/m);
+    // A real probe, in the user namespace builds use.
+    expect(doctor.stdout).toMatch(
+      /^ok +snapshotter \(storage\) +kernel overlayfs in a user namespace \(userxattr\)$/m,
+    );
   });
 
   it('without subordinate ids, warns that chown to other ids fails, and it does', async () => {
@@ -350,6 +398,57 @@ describe('rootless builds as an ordinary user', () => {
     );
     expect(built.stderr).toMatch(/chown: \/owned: Invalid argument/);
     expect(built.code).toBe(1);
+  });
+
+  it("keeps runc's state under XDG_RUNTIME_DIR, and a build killed during RUN stops it and cleans up", async () => {
+    const uid = Number((await exec('id', ['-u', user!.name])).stdout.trim());
+    const runtime = path.join(work, 'runtime');
+    await mkdir(runtime, { mode: 0o700 });
+    await chown(runtime, uid, uid);
+    const dir = path.join(work, 'killed');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'Dockerfile'), `FROM ${BUSYBOX_REF}\nRUN sleep 9876\n`);
+    await chmod(dir, 0o755);
+    const running = runAs(
+      user!,
+      ['build', '--progress=plain', dir],
+      [`XDG_RUNTIME_DIR=${runtime}`],
+    );
+    const containers = path.join(runtime, 'tbuild/runc');
+    await waitFor(async () => (await readdir(containers).catch(() => [])).length > 0);
+    // The user's own tbuild (the oldest), which runs the one in the namespace.
+    const outer = (await exec('pgrep', ['-o', '-u', String(uid), '-f', 'tbuild.js build'])).stdout;
+    process.kill(Number(outer.trim()), 'SIGTERM');
+    const result = await running;
+    expect(result.code, result.stderr).not.toBe(0);
+    expect(result.stderr).toMatch(/cancel|abort|interrupt|signal/i);
+    expect(await readdir(containers)).toEqual([]);
+    expect(await readdir(path.join(runtime, 'tbuild/bundles'))).toEqual([]);
+    await expect(exec('pgrep', ['-f', 'sleep 9876'])).rejects.toMatchObject({ code: 1 });
+    const mounts = path.join(user!.home, '.local/share/tbuild/mounts');
+    expect(await readdir(mounts).catch(() => [])).toEqual([]);
+    // Nothing of it stays in the store's own runc state either.
+    expect(
+      await readdir(path.join(user!.home, '.local/share/tbuild/runc')).catch(() => []),
+    ).toEqual([]);
+  });
+
+  it('tbuild unshare passes SIGTERM on to its command', async () => {
+    const uid = Number((await exec('id', ['-u', user!.name])).stdout.trim());
+    const ready = path.join(work, 'runtime/ready');
+    const running = runAs(user!, [
+      'unshare',
+      'sh',
+      '-c',
+      `trap 'echo got-term; exit 7' TERM; touch ${ready}; while :; do sleep 0.1; done`,
+    ]);
+    await waitFor(async () => (await lstat(ready).catch(() => undefined)) !== undefined);
+    const outer = (await exec('pgrep', ['-o', '-u', String(uid), '-f', 'tbuild.js unshare']))
+      .stdout;
+    process.kill(Number(outer.trim()), 'SIGTERM');
+    const result = await running;
+    expect(result.stdout).toContain('got-term');
+    expect(result.code).toBe(7);
   });
 
   it('tbuild unshare removes a store that holds files of subordinate ids, which rm alone cannot', async () => {

@@ -7,6 +7,8 @@ import type { CheckResult } from '../../doctor/index.ts';
 
 interface DoctorArgs {
   format: 'text' | 'json';
+  root?: string;
+  'probe-storage'?: string;
 }
 
 const MARK: Record<CheckResult['status'], string> = { ok: 'ok', warn: 'WARN', fail: 'FAIL' };
@@ -16,16 +18,34 @@ const doctorCommand: CommandModule<object, DoctorArgs> = {
   describe:
     'Check that this machine has what tbuild needs (runc, mount, attr, overlayfs, root) and list the platforms it can build',
   builder: (yargs: Argv<object>): Argv<DoctorArgs> =>
-    yargs.option('format', {
-      choices: ['text', 'json'] as const,
-      default: 'text' as const,
-      describe: 'Output format',
-    }) as Argv<DoctorArgs>,
+    yargs
+      .option('format', {
+        choices: ['text', 'json'] as const,
+        default: 'text' as const,
+        describe: 'Output format',
+      })
+      .option('root', { type: 'string', describe: 'Store whose snapshotter to probe' })
+      // Doctor's own probe, run again in the user namespace rootless builds use.
+      .option('probe-storage', { type: 'string', hidden: true }) as unknown as Argv<DoctorArgs>,
   handler: async (argv) => {
+    const [{ defaultStoreRoot }, storage] = await Promise.all([
+      import('../../cache/default-root.ts'),
+      import('../storage-check.ts'),
+    ]);
+    const storeRoot = argv.root ?? defaultStoreRoot();
+    if (argv['probe-storage'] !== undefined) {
+      await storage.writeStorageProbe(argv['probe-storage'], storeRoot);
+      return;
+    }
     const { CHECKS, currentHost, installCommand, packagesToInstall, runChecks } =
       await import('../../doctor/index.ts');
     const host = currentHost();
-    const [results, platforms] = await Promise.all([runChecks(host), buildablePlatforms()]);
+    const [checked, platforms, stored] = await Promise.all([
+      runChecks(host),
+      buildablePlatforms(),
+      storage.storageCheck(storeRoot),
+    ]);
+    const results = [...checked, stored];
     const failed = results.some((r) => r.status === 'fail');
     const install = await installCommand(packagesToInstall(results, true), host);
     if (argv.format === 'json') {
@@ -33,8 +53,8 @@ const doctorCommand: CommandModule<object, DoctorArgs> = {
         JSON.stringify({ ok: !failed, checks: results, platforms, install }, null, 2) + '\n',
       );
     } else {
-      const titles = new Map(CHECKS.map((c) => [c.id, c.title]));
-      const width = Math.max(...CHECKS.map((c) => c.title.length));
+      const titles = new Map([...CHECKS.map((c) => [c.id, c.title] as const), STORAGE_TITLE]);
+      const width = Math.max(...[...titles.values()].map((t) => t.length));
       for (const r of results) {
         const title = (titles.get(r.id) ?? r.id).padEnd(width);
         process.stdout.write(`${MARK[r.status].padEnd(4)}  ${title}  ${r.detail}\n`);
@@ -52,6 +72,8 @@ const doctorCommand: CommandModule<object, DoctorArgs> = {
     if (failed) process.exitCode = 1;
   },
 };
+
+const STORAGE_TITLE = ['storage', 'snapshotter (storage)'] as const;
 
 const MODE: Record<string, string> = {
   native: 'native',

@@ -4,6 +4,7 @@
  * store holding files of subordinate ids. As root it just runs the command.
  */
 import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../shared/errors.ts';
 
@@ -21,11 +22,21 @@ export function unshareWords(argv: readonly string[]): string[] | undefined {
   return argv.slice(argv[1] === '--' ? 2 : 1);
 }
 
-/** Run `words` (default: $SHELL) with this process's stdio; resolves with its exit status. */
+/**
+ * Run `words` (default: $SHELL) with this process's stdio; resolves with its exit status.
+ * SIGTERM, SIGINT and SIGHUP sent to tbuild go on to the command (the rootless parent
+ * forwards them here), so a killed `tbuild unshare CMD` does not leave CMD running.
+ */
 export function runUnshare(words: readonly string[]): Promise<number> {
   const [command, ...args] = words.length > 0 ? words : [process.env.SHELL || '/bin/sh'];
   return new Promise((resolve, reject) => {
     const child = spawn(command!, args, { stdio: 'inherit' });
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+    const forward = (signal: NodeJS.Signals) => void child.kill(signal);
+    for (const signal of signals) process.on(signal, forward);
+    child.on('close', () => {
+      for (const signal of signals) process.off(signal, forward);
+    });
     child.on('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'ENOENT'
@@ -36,7 +47,9 @@ export function runUnshare(words: readonly string[]): Promise<number> {
           : err,
       ),
     );
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
+    child.on('close', (code, signal) =>
+      resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 15) : 1)),
+    );
   });
 }
 
