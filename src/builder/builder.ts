@@ -17,7 +17,7 @@ import { runImage, type RunImageOptions } from '../engine/run-image.ts';
 import { createWorker } from '../engine/worker.ts';
 import { prepareEmulation, probePlatform, type PlatformSupport } from '../exec/emulation.ts';
 import { runtimeStateDir } from '../exec/runtime-dir.ts';
-import { storageNotice } from './storage.ts';
+import { laterStorageNotice, storageNotice } from './storage.ts';
 import { openContextCache, type ContextCache } from '../engine/context/index.ts';
 import type { CheckResult, FrontendWarning, LowerResult } from '../frontend/index.ts';
 import type { RegistryClient } from '../registry/types.ts';
@@ -310,7 +310,7 @@ async function runBuild(
         }
       : engineWorker;
     const keys = new Set<Digest>();
-    const solved = await solvePlatforms(
+    const solving = solvePlatforms(
       options.platforms.length === 1
         ? session.solver
         : createSolver({ parallelism: session.parallelism }),
@@ -329,6 +329,12 @@ async function runBuild(
         },
       },
     );
+    // As root the snapshotter is only chosen by the first mount (storage.ts): say it now.
+    const solved = await solving.finally(async () => {
+      if (notice !== undefined) return;
+      const later = await laterStorageNotice().catch(() => undefined);
+      if (later !== undefined) emit({ type: 'warning', time: Date.now(), message: later });
+    });
     await engineWorker.flush();
     const committed = await task(emit, 'exporting to image', async (status) => {
       const built = await Promise.all(

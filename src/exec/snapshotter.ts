@@ -39,6 +39,11 @@ export function forcedSnapshotter(
 
 let chosen: Promise<SnapshotterChoice> | undefined;
 
+/** The snapshotter this process has chosen, once something mounted (or probed). */
+export function settledSnapshotter(): Promise<SnapshotterChoice> | undefined {
+  return chosen;
+}
+
 /**
  * The snapshotter for this process: forced, or the first of overlay, fuse-overlayfs and
  * copy that mounts (with a whiteout) in a probe under `probeParent`, a directory on the
