@@ -141,6 +141,9 @@ describe('incremental COPY', () => {
         'src/ignored-one.txt': 'never copied\n',
       });
       const src = path.join(context, 'src');
+      // Enough entries for the COPY to be made incrementally (smaller ones copy in full).
+      await mkdir(path.join(src, 'many'));
+      for (let i = 0; i < 520; i++) await writeFile(path.join(src, 'many', `f${i}`), `${i}\n`);
       await symlink('keep.txt', path.join(src, 'link'));
       await pinTimes(src, 1_600_000_000);
       const tag = `inc-${index}`;
@@ -201,6 +204,10 @@ describe('incremental COPY', () => {
       'src/a.txt': 'a1\n',
       'src/b.txt': 'b\n',
     });
+    // Large enough to be made incrementally under overlayfs.
+    await mkdir(path.join(context, 'src', 'many'));
+    for (let i = 0; i < 520; i++)
+      await writeFile(path.join(context, 'src', 'many', `f${i}`), `${i}\n`);
     const env = { ...process.env, TBUILD_SNAPSHOTTER: 'copy' };
     const run = (tag: string) =>
       runTbuild(['build', '--root', dirs.store, '-t', tag, context], { env });

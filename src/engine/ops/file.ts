@@ -11,7 +11,9 @@ import { lutimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyAction, FileOp } from '../../llb/types.ts';
 import type { OpContext, PreviousRun } from '../../solver/types.ts';
+import type { ContextSnapshot } from '../context/types.ts';
 import { applyFileActions, type SourceRoot } from '../file/actions.ts';
+import { cleanPath } from '../file/paths.ts';
 import {
   canCopyIncrementally,
   planIncrementalCopy,
@@ -88,6 +90,9 @@ async function incrementalPlan(
   const info = engine.store.snapshots.get(last.id);
   const parent = base.kind === 'snapshot' ? base.id : null;
   if (!info?.committed || info.parent !== parent) return undefined;
+  // Planning costs a mount and two listings (~0.1 s): worth it only for a large copy.
+  const snapshot = await source.context.snapshot();
+  if (!isLargeCopy(snapshot, action.src, info.size)) return undefined;
   const { openScope } = await import('../mounts.ts');
   const scope = openScope(engine.store);
   try {
@@ -100,7 +105,7 @@ async function incrementalPlan(
     const plan = await planIncrementalCopy({
       action: action as CopyAction,
       contextRoot: source.root,
-      snapshot: await source.context.snapshot(),
+      snapshot,
       change,
       baseRoot,
       previous: info.dir,
@@ -109,6 +114,20 @@ async function incrementalPlan(
   } finally {
     await scope.close();
   }
+}
+
+/** Entries or bytes from which a COPY is made incrementally: below, a full copy is quicker. */
+const LARGE_COPY_ENTRIES = 500;
+const LARGE_COPY_BYTES = 32 * 1024 * 1024;
+
+function isLargeCopy(snapshot: ContextSnapshot, src: string, bytes = 0): boolean {
+  if (bytes >= LARGE_COPY_BYTES) return true;
+  const dir = cleanPath(src).slice(1);
+  if (dir === '') return snapshot.files.size >= LARGE_COPY_ENTRIES;
+  let entries = 0;
+  for (const name of snapshot.files.keys())
+    if (name.startsWith(dir + '/') && ++entries >= LARGE_COPY_ENTRIES) return true;
+  return false;
 }
 
 /** The directories above the copied tree get the times a full COPY leaves them. */
