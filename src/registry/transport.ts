@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, EnvHttpProxyAgent, request } from 'undici';
+import type * as UndiciModule from 'undici';
 import type { Dispatcher } from 'undici';
 import { DEFAULT_SPEED_FLOOR } from './body.ts';
 import type { SpeedFloor } from './body.ts';
@@ -125,21 +125,24 @@ export function createTransport(options: TransportOptions = {}): Transport {
   const baseDelay = options.retryBaseDelayMs ?? 250;
   const headersTimeout = options.headersTimeoutMs ?? 30_000;
   const speedFloor = options.speedFloor ?? DEFAULT_SPEED_FLOOR;
-  const own = options.dispatcher ? undefined : createDispatchers(options.proxyEnv ?? process.env);
+  // undici (~100 modules) loads on the first request: a build that needs no registry never does.
+  let own: Dispatchers | undefined;
   const userAgent = options.userAgent ?? 'tbuild';
-  const dispatcherFor = (url: string): Dispatcher => {
+  const dispatcherFor = (undici: Undici, url: string): Dispatcher => {
     if (options.dispatcher) return options.dispatcher;
+    own ??= createDispatchers(undici, options.proxyEnv ?? process.env);
     const { protocol, host } = new URL(url);
-    if (!own!.proxied || isLoopbackHost(host) || !own!.schemes.has(protocol)) return own!.direct;
-    return own!.proxied;
+    if (!own.proxied || isLoopbackHost(host) || !own.schemes.has(protocol)) return own.direct;
+    return own.proxied;
   };
 
   const sendOnce = async (req: HttpRequest, url: string, headers: Record<string, string>) => {
-    const res = await request(url, {
+    const undici = await loadUndici();
+    const res = await undici.request(url, {
       method: req.method,
       headers: { 'user-agent': userAgent, ...headers },
       body: req.body?.(),
-      dispatcher: dispatcherFor(url),
+      dispatcher: dispatcherFor(undici, url),
       signal: req.signal,
       headersTimeout,
       // A body that brings nothing for a whole window fails here; a trickle, in body.ts.
@@ -246,7 +249,14 @@ interface Dispatchers {
   schemes: ReadonlySet<string>;
 }
 
-function createDispatchers(env: Readonly<Record<string, string | undefined>>): Dispatchers {
+type Undici = typeof UndiciModule;
+let undiciModule: Promise<Undici> | undefined;
+const loadUndici = (): Promise<Undici> => (undiciModule ??= import('undici'));
+
+function createDispatchers(
+  { Agent, EnvHttpProxyAgent }: Undici,
+  env: Readonly<Record<string, string | undefined>>,
+): Dispatchers {
   const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined;
   const httpProxy = pick('HTTP_PROXY');
   const httpsProxy = pick('HTTPS_PROXY');

@@ -15,7 +15,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { request } from 'undici';
+import type { request as undiciRequest } from 'undici';
+
+/** undici loads with the first call: a build without a gha cache never needs it. */
+const request: typeof undiciRequest = async (...args) => (await import('undici')).request(...args);
 import type { Digest } from '../../shared/digest.ts';
 import { sha256 } from '../../shared/digest.ts';
 import { TbuildError } from '../../shared/errors.ts';
