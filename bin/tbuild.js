@@ -5,6 +5,8 @@
 // 200 MB instead of ~330 MB: the layer and copy buffers die young, and a larger young
 // generation only holds more of them (docs/dev/benchmarks.md). V8 reads the flag at start
 // only, so it is on the #! line (bench/support/tools.ts passes it the same way).
+// lib/bundle/ is lib/cli/main.js bundled by esbuild (scripts/bundle-cli.ts, ADR 19): one
+// module graph of a few chunks loads faster than the ~200 modules of lib/.
 import module from 'node:module';
 
 const major = Number(process.versions.node.split('.')[0]);
@@ -16,6 +18,6 @@ if (major < 24) {
   process.exit(1);
 }
 module.enableCompileCache?.();
-const { main } = await import('../lib/cli/main.js');
+const { main } = await import('../lib/bundle/main.js');
 
 process.exitCode = await main(process.argv.slice(2));

@@ -49,6 +49,7 @@ describe('the packed tarball', () => {
       expect.arrayContaining([
         'bin/tbuild.js',
         'lib/cli/main.js',
+        'lib/bundle/main.js',
         'lib/builder/index.js',
         'lib/builder/index.d.ts',
         'lib/build-info.json',
