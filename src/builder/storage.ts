@@ -1,18 +1,15 @@
 /**
- * Which snapshotter this process's builds use (ADR 17): probed once per process in a
- * directory of the store (overlay support depends on the store's file system), and said
- * as a warning when it is not kernel overlayfs.
+ * Which snapshotter this process's builds use (ADR 17), said as a build warning when it is
+ * not kernel overlayfs. The probe runs at the process's first mount (exec/overlay.ts), so
+ * a build whose steps are all cached mounts and probes nothing.
  */
-import { rm } from 'node:fs/promises';
-import type { Store } from '../cache/types.ts';
-import { describeChoice, selectSnapshotter } from '../exec/snapshotter.ts';
+import { describeChoice, watchSnapshotterChoice } from '../exec/snapshotter.ts';
+import type { ProgressSink } from '../shared/progress.ts';
 
-/** The warning line for this process's snapshotter, or undefined for kernel overlayfs. */
-export async function storageNotice(store: Store): Promise<string | undefined> {
-  const dir = await store.mountDir('probe');
-  try {
-    return describeChoice(await selectSnapshotter(dir));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+/** Emit the snapshotter's warning to `emit` once it is chosen (now, if it already is). */
+export function watchStorage(emit: ProgressSink): () => void {
+  return watchSnapshotterChoice((choice) => {
+    const notice = describeChoice(choice);
+    if (notice !== undefined) emit({ type: 'warning', time: Date.now(), message: notice });
+  });
 }
