@@ -17,7 +17,7 @@ import { runImage, type RunImageOptions } from '../engine/run-image.ts';
 import { createWorker } from '../engine/worker.ts';
 import { prepareEmulation, probePlatform, type PlatformSupport } from '../exec/emulation.ts';
 import { runtimeStateDir } from '../exec/runtime-dir.ts';
-import { laterStorageNotice, storageNotice } from './storage.ts';
+import { watchStorage } from './storage.ts';
 import { openContextCache, type ContextCache } from '../engine/context/index.ts';
 import type { CheckResult, FrontendWarning, LowerResult } from '../frontend/index.ts';
 import type { RegistryClient } from '../registry/types.ts';
@@ -247,9 +247,8 @@ async function runBuild(
   // awaited before anything runs; awaited later, its rejection must not go unhandled first.
   const hostReady = session.checkHost();
   hostReady.catch(() => undefined);
-  // The snapshotter is probed once per process, also while the Dockerfile is lowered.
-  const storage = storageNotice(store);
-  storage.catch(() => undefined);
+  // Said when the process's first mount picks a snapshotter that is not kernel overlayfs.
+  const unwatchStorage = watchStorage(emit);
   // One per build: RUN steps share its network namespaces, released when the build ends.
   const executor = lazyRuncExecutor(session.stateDir);
   try {
@@ -263,8 +262,6 @@ async function runBuild(
     const lowered = await lowerPlatforms(prepared, images, emit);
     const definitions = lowered.map((l) => l.definition);
     await hostReady;
-    const notice = await storage;
-    if (notice !== undefined) emit({ type: 'warning', time: Date.now(), message: notice });
     // Every platform a RUN step runs for can run here, or the build stops before any work.
     const emulation = await prepareEmulation(runPlatforms(definitions), session.probePlatform);
     emit({ type: 'build.started', time: started, target: options.target });
@@ -310,7 +307,7 @@ async function runBuild(
         }
       : engineWorker;
     const keys = new Set<Digest>();
-    const solving = solvePlatforms(
+    const solved = await solvePlatforms(
       options.platforms.length === 1
         ? session.solver
         : createSolver({ parallelism: session.parallelism }),
@@ -329,12 +326,6 @@ async function runBuild(
         },
       },
     );
-    // As root the snapshotter is only chosen by the first mount (storage.ts): say it now.
-    const solved = await solving.finally(async () => {
-      if (notice !== undefined) return;
-      const later = await laterStorageNotice().catch(() => undefined);
-      if (later !== undefined) emit({ type: 'warning', time: Date.now(), message: later });
-    });
     await engineWorker.flush();
     const committed = await task(emit, 'exporting to image', async (status) => {
       const built = await Promise.all(
@@ -417,6 +408,7 @@ async function runBuild(
     builtSnapshots.set(result, committed.kind === 'image' ? committed.image.snapshot : null);
     return result;
   } finally {
+    unwatchStorage();
     await executor.close?.();
     emit({ type: 'build.completed', time: Date.now(), durationMs: Date.now() - started, ok });
   }

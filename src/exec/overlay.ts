@@ -95,8 +95,24 @@ export async function mountOverlay(options: OverlayMountOptions): Promise<Mount>
     await bindMount(path.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
-  const { selectSnapshotter } = await import('./snapshotter.ts');
-  const { name } = await selectSnapshotter(path.dirname(target));
+  const snapshotter = await import('./snapshotter.ts');
+  const known = snapshotter.knownSnapshotter();
+  const forced = snapshotter.forcedSnapshotter() !== undefined;
+  if (known === undefined || known === 'overlay') {
+    // The first mount is the probe: when kernel overlayfs works, nothing else is tried.
+    try {
+      const mount = await mountKernelOverlay(options);
+      snapshotter.settleSnapshotter({ name: 'overlay', forced, skipped: [] });
+      return mount;
+    } catch (err) {
+      if (known === 'overlay' || !(err instanceof MountError)) throw err;
+    }
+  }
+  const { name } =
+    known === undefined
+      ? await snapshotter.selectSnapshotter(path.dirname(target))
+      : snapshotter.settleSnapshotter({ name: known, forced, skipped: [] });
+  // The probe mounted overlayfs where this mount failed: the failure is this mount's own.
   if (name === 'overlay') return mountKernelOverlay(options);
   const absolute = {
     lower: lower.map((dir) => path.resolve(snapshotsDir, dir)),

@@ -38,26 +38,61 @@ export function forcedSnapshotter(
 }
 
 let chosen: Promise<SnapshotterChoice> | undefined;
+let settled: SnapshotterChoice | undefined;
+const watchers = new Set<(choice: SnapshotterChoice) => void>();
 
-/** The snapshotter this process has chosen, once something mounted (or probed). */
-export function settledSnapshotter(): Promise<SnapshotterChoice> | undefined {
-  return chosen;
+/**
+ * Call `watcher` with the process's snapshotter once it is chosen (at once when it already
+ * is). Returns the function that stops watching.
+ */
+export function watchSnapshotterChoice(watcher: (choice: SnapshotterChoice) => void): () => void {
+  if (settled !== undefined) {
+    watcher(settled);
+    return () => undefined;
+  }
+  watchers.add(watcher);
+  return () => void watchers.delete(watcher);
 }
 
 /**
  * The snapshotter for this process: forced, or the first of overlay, fuse-overlayfs and
  * copy that mounts (with a whiteout) in a probe under `probeParent`, a directory on the
- * store's file system. Probed once per process; a failed probe is not kept.
+ * store's file system. Probed once per process (after a kernel overlay mount failed); a
+ * failed probe is not kept.
  */
 export function selectSnapshotter(
   probeParent: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<SnapshotterChoice> {
-  chosen ??= choose(probeParent, env).catch((err: unknown) => {
+  if (settled !== undefined) return Promise.resolve(settled);
+  chosen ??= choose(probeParent, env).then(settleSnapshotter, (err: unknown) => {
     chosen = undefined;
     throw err;
   });
   return chosen;
+}
+
+/**
+ * The snapshotter already known for this process without a probe: forced, or chosen.
+ * Undefined before the first mount.
+ */
+export function knownSnapshotter(
+  env: NodeJS.ProcessEnv = process.env,
+): SnapshotterName | undefined {
+  return forcedSnapshotter(env) ?? settled?.name;
+}
+
+/**
+ * Record the process's snapshotter (the first choice stays) and tell the watchers. The
+ * first mount settles kernel overlayfs by working: a separate probe would cost every build
+ * two more mount(8) runs.
+ */
+export function settleSnapshotter(choice: SnapshotterChoice): SnapshotterChoice {
+  if (settled !== undefined) return settled;
+  settled = choice;
+  for (const watcher of watchers) watcher(choice);
+  watchers.clear();
+  return choice;
 }
 
 async function choose(probeParent: string, env: NodeJS.ProcessEnv): Promise<SnapshotterChoice> {

@@ -427,10 +427,11 @@ describe('rootless builds as an ordinary user', () => {
     await expect(exec('pgrep', ['-f', 'sleep 9876'])).rejects.toMatchObject({ code: 1 });
     const mounts = path.join(user!.home, '.local/share/tbuild/mounts');
     expect(await readdir(mounts).catch(() => [])).toEqual([]);
-    // Nothing of it stays in the store's own runc state either.
-    expect(
-      await readdir(path.join(user!.home, '.local/share/tbuild/runc')).catch(() => []),
-    ).toEqual([]);
+    // Nothing of it went to the store's own runc state (used when XDG_RUNTIME_DIR is unset).
+    for (const sub of ['runc', 'bundles'])
+      expect(
+        await readdir(path.join(user!.home, '.local/share/tbuild/runc', sub)).catch(() => []),
+      ).toEqual([]);
   });
 
   it('tbuild unshare passes SIGTERM on to its command', async () => {

@@ -99,8 +99,9 @@ async function incrementalPlan(
     const baseRoot = await scope.mountReadOnly(base);
     // The copying snapshotter (ADR 17) mounts the lower layers only: no upper to start from.
     if (base.kind !== 'empty') {
-      const { selectSnapshotter } = await import('../../exec/snapshotter.ts');
-      if ((await selectSnapshotter(path.dirname(baseRoot))).name === 'copy') return undefined;
+      const { knownSnapshotter, selectSnapshotter } = await import('../../exec/snapshotter.ts');
+      const name = knownSnapshotter() ?? (await selectSnapshotter(path.dirname(baseRoot))).name;
+      if (name === 'copy') return undefined;
     }
     const plan = await planIncrementalCopy({
       action: action as CopyAction,
