@@ -738,9 +738,9 @@ function encodeEntryHeader(entry) {
   const records = [];
   const fitsName = isPlainAscii(name) && Buffer.byteLength(name) <= 100;
   if (!fitsName) records.push(paxRecord("path", Buffer.from(name)));
-  const link6 = entry.linkpath ?? "";
-  if (link6 !== "" && !(isPlainAscii(link6) && Buffer.byteLength(link6) <= 100)) {
-    records.push(paxRecord("linkpath", Buffer.from(link6)));
+  const link7 = entry.linkpath ?? "";
+  if (link7 !== "" && !(isPlainAscii(link7) && Buffer.byteLength(link7) <= 100)) {
+    records.push(paxRecord("linkpath", Buffer.from(link7)));
   }
   if (entry.size > MAX_OCTAL_11) records.push(paxRecord("size", Buffer.from(String(entry.size))));
   if (entry.uid > MAX_OCTAL_7) records.push(paxRecord("uid", Buffer.from(String(entry.uid))));
@@ -761,7 +761,7 @@ function encodeEntryHeader(entry) {
     gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
     size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
     mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
-    linkname: link6 !== "" && isPlainAscii(link6) && Buffer.byteLength(link6) <= 100 ? link6 : "",
+    linkname: link7 !== "" && isPlainAscii(link7) && Buffer.byteLength(link7) <= 100 ? link7 : "",
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0
   });
@@ -956,21 +956,21 @@ var init_tools = __esm({
 });
 
 // src/exporter/tree-walk.ts
-import { lstat as lstat3, readdir as readdir7 } from "node:fs/promises";
-import { join as join13 } from "node:path";
+import { lstat as lstat2, readdir as readdir6 } from "node:fs/promises";
+import { join as join12 } from "node:path";
 async function* walkTree(root) {
   yield* walkDir(root, "");
 }
 async function* walkDir(abs, rel) {
-  const names = (await readdir7(abs)).sort(compareBytes);
+  const names = (await readdir6(abs)).sort(compareBytes);
   for (let i = 0; i < names.length; i += STAT_BATCH) {
     const batch = names.slice(i, i + STAT_BATCH);
-    const stats = await Promise.all(batch.map((name) => lstat3(join13(abs, name))));
+    const stats = await Promise.all(batch.map((name) => lstat2(join12(abs, name))));
     for (let j = 0; j < batch.length; j++) {
       const name = batch[j];
       const entry = {
         rel: rel === "" ? name : `${rel}/${name}`,
-        abs: join13(abs, name),
+        abs: join12(abs, name),
         stat: stats[j]
       };
       yield entry;
@@ -1010,9 +1010,9 @@ async function readXattrs(dir, pattern = "-") {
 async function writeXattrs(map) {
   if (map.size === 0) return;
   const parts = [];
-  for (const [path36, attrs] of map) {
+  for (const [path42, attrs] of map) {
     if (attrs.size === 0) continue;
-    parts.push(Buffer.from(`# file: ${escapeName(path36)}
+    parts.push(Buffer.from(`# file: ${escapeName(path42)}
 `));
     for (const [name, value] of attrs) {
       parts.push(Buffer.from(`${escapeName(name)}=0s${value.toString("base64")}
@@ -1179,8 +1179,8 @@ async function* generateLayerTar(diffDir, options = {}) {
   }
   yield endOfArchive();
 }
-function whiteoutEntry(path36, mtime, uid = 0, gid = 0) {
-  return { path: path36, type: "file", mode: 384, uid, gid, size: 0, mtime };
+function whiteoutEntry(path42, mtime, uid = 0, gid = 0) {
+  return { path: path42, type: "file", mode: 384, uid, gid, size: 0, mtime };
 }
 async function toTarEntry(item, mtime, attrs, firstLinks) {
   const { stat: stat14, rel } = item;
@@ -1218,27 +1218,27 @@ async function toTarEntry(item, mtime, attrs, firstLinks) {
   }
   return { ...base, size: stat14.size };
 }
-function readSmallFile(path36) {
+function readSmallFile(path42) {
   try {
-    return Promise.resolve(readFileSync5(path36));
+    return Promise.resolve(readFileSync5(path42));
   } catch (error) {
     return Promise.reject(error);
   }
 }
-function changedSize(path36) {
-  return new LayerWriteError(`file ${path36} changed size while its layer was being written`);
+function changedSize(path42) {
+  return new LayerWriteError(`file ${path42} changed size while its layer was being written`);
 }
-function exactSize(path36, data, size) {
-  if (data.length < size) throw changedSize(path36);
+function exactSize(path42, data, size) {
+  if (data.length < size) throw changedSize(path42);
   return data.subarray(0, size);
 }
-async function* streamContent(path36, size) {
+async function* streamContent(path42, size) {
   let read = 0;
-  for await (const chunk of createReadStream2(path36, { end: size - 1 })) {
+  for await (const chunk of createReadStream2(path42, { end: size - 1 })) {
     read += chunk.length;
     yield chunk;
   }
-  if (read !== size) throw changedSize(path36);
+  if (read !== size) throw changedSize(path42);
 }
 var READ_AHEAD_FILE, SYNC_READ_FILE, READ_AHEAD_ENTRIES, READ_AHEAD_BYTES;
 var init_layer_writer = __esm({
@@ -1259,6 +1259,15 @@ var init_layer_writer = __esm({
 });
 
 // src/exporter/image.ts
+var image_exports = {};
+__export(image_exports, {
+  assembleImage: () => assembleImage,
+  ensureLayerBlob: () => ensureLayerBlob,
+  ensureLayerBlobs: () => ensureLayerBlobs,
+  ensureLayerDiff: () => ensureLayerDiff,
+  ensureLayerDiffs: () => ensureLayerDiffs,
+  prehashLayer: () => prehashLayer
+});
 import { availableParallelism as availableParallelism2 } from "node:os";
 import { PassThrough, Writable } from "node:stream";
 async function assembleImage(options) {
@@ -1373,7 +1382,19 @@ async function decompressedBlob(blobs, digest) {
 function descriptorOf(blob) {
   return { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
 }
-async function ensureLayerDiff(store, id) {
+function ensureLayerDiff(store, id) {
+  let running = hashing.get(store.snapshots);
+  if (!running) hashing.set(store.snapshots, running = /* @__PURE__ */ new Map());
+  const pending = running.get(id);
+  if (pending) return pending;
+  const started = layerDiff(store, id).finally(() => running.delete(id));
+  running.set(id, started);
+  return started;
+}
+function prehashLayer(store, id) {
+  ensureLayerDiff(store, id).catch(() => void 0);
+}
+async function layerDiff(store, id) {
   const snapshot = store.snapshots.get(id);
   if (!snapshot) throw new ImageExportError(`snapshot ${id} does not exist`);
   if (snapshot.diffId && snapshot.tarSize !== void 0)
@@ -1411,6 +1432,7 @@ async function ensureLayerDiffs(store, ids) {
   const limit = pLimit(availableParallelism2());
   return Promise.all(ids.map((id) => limit(() => ensureLayerDiff(store, id))));
 }
+var hashing;
 var init_image = __esm({
   "src/exporter/image.ts"() {
     "use strict";
@@ -1418,11 +1440,134 @@ var init_image = __esm({
     init_oci();
     init_compression();
     init_errors2();
+    hashing = /* @__PURE__ */ new WeakMap();
+  }
+});
+
+// src/engine/lazy-layers.ts
+import { existsSync as existsSync4 } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { dirname as dirname2, join as join13 } from "node:path";
+import { PassThrough as PassThrough2 } from "node:stream";
+function stateOf(store) {
+  let state = states.get(store);
+  if (!state) {
+    state = { bySnapshot: /* @__PURE__ */ new Map(), byDigest: /* @__PURE__ */ new Map(), fetching: /* @__PURE__ */ new Map() };
+    states.set(store, state);
+  }
+  return state;
+}
+function registerLazyLayer(store, id, source) {
+  const state = stateOf(store);
+  state.bySnapshot.set(id, source);
+  if (!state.byDigest.has(source.descriptor.digest))
+    state.byDigest.set(source.descriptor.digest, source);
+}
+function forgetLazyLayer(store, id) {
+  const state = stateOf(store);
+  const source = state.bySnapshot.get(id);
+  state.bySnapshot.delete(id);
+  if (source && state.byDigest.get(source.descriptor.digest) === source)
+    state.byDigest.delete(source.descriptor.digest);
+}
+function lazySourceOf(store, id) {
+  return states.get(store)?.bySnapshot.get(id);
+}
+function mountSourceOf(store, digest) {
+  return states.get(store)?.byDigest.get(digest)?.registryRepo;
+}
+async function createLazySnapshot(store, parent, layer, source) {
+  const snapshot = await store.snapshots.create(parent, layer.description);
+  try {
+    await store.snapshots.commit(snapshot.id, {
+      diffId: layer.diffId,
+      lazy: true,
+      ...layer.createdAt !== void 0 ? { createdAt: layer.createdAt } : {}
+    });
+  } catch (error) {
+    await store.snapshots.remove(snapshot.id).catch(() => void 0);
+    throw error;
+  }
+  await writeFile(lazyMarker(snapshot), "").catch(() => void 0);
+  registerLazyLayer(store, snapshot.id, source);
+  return snapshot.id;
+}
+function isUnpacked(info2) {
+  return existsSync4(info2.dir);
+}
+function hasStoredBlob(store, id) {
+  return store.snapshots.layerBlobs(id).some((b) => existsSync4(store.blobs.path(b.digest)));
+}
+function isRestorable(store, info2) {
+  return isUnpacked(info2) || hasStoredBlob(store, info2.id) || lazySourceOf(store, info2.id) !== void 0;
+}
+async function fetchLazyBlob(store, id, signal) {
+  const source = lazySourceOf(store, id);
+  if (!source) return false;
+  const { digest, size, mediaType } = source.descriptor;
+  const state = stateOf(store);
+  let pending = state.fetching.get(digest);
+  if (!pending) {
+    pending = (async () => {
+      if (await store.blobs.has(digest)) return;
+      await store.blobs.ingest(await source.fetch(signal), { digest, size });
+    })();
+    state.fetching.set(digest, pending);
+    pending.catch(() => state.fetching.delete(digest));
+  }
+  await pending;
+  store.snapshots.addLayerBlob(id, {
+    digest,
+    size,
+    mediaType,
+    compression: compressionOf(mediaType)
+  });
+  return true;
+}
+function openBlob(store, digest, signal) {
+  const source = states.get(store)?.byDigest.get(digest);
+  if (!source || existsSync4(store.blobs.path(digest))) return store.blobs.stream(digest);
+  const out = new PassThrough2();
+  source.fetch(signal).then(
+    (stream) => {
+      stream.on("error", (error) => out.destroy(error));
+      stream.pipe(out);
+    },
+    (error) => out.destroy(error)
+  );
+  return out;
+}
+function compressionOf(mediaType) {
+  return mediaType.endsWith("gzip") ? "gzip" : mediaType.endsWith("zstd") ? "zstd" : "uncompressed";
+}
+async function fetchLazyBlobs(store, digests, signal) {
+  const state = states.get(store);
+  if (!state) return;
+  const wanted = new Set(digests);
+  const ids = [...state.bySnapshot].filter(([, source]) => wanted.has(source.descriptor.digest)).map(([id]) => id);
+  await Promise.all(
+    ids.map(async (id) => {
+      if (!hasStoredBlob(store, id)) await fetchLazyBlob(store, id, signal);
+    })
+  );
+}
+async function settleLazyLayers(store, top, signal) {
+  if (top === null || !states.get(store)?.bySnapshot.size) return 0;
+  const lazy = store.snapshots.chain(top).filter((s) => lazySourceOf(store, s.id) && !isUnpacked(s) && !hasStoredBlob(store, s.id));
+  await Promise.all(lazy.map((s) => fetchLazyBlob(store, s.id, signal)));
+  return lazy.length;
+}
+var states, lazyMarker;
+var init_lazy_layers = __esm({
+  "src/engine/lazy-layers.ts"() {
+    "use strict";
+    states = /* @__PURE__ */ new WeakMap();
+    lazyMarker = (info2) => join13(dirname2(info2.dir), "lazy");
   }
 });
 
 // src/exporter/safe-tree.ts
-import { lstat as lstat4, mkdir as mkdir3, rm as rm2 } from "node:fs/promises";
+import { lstat as lstat3, mkdir as mkdir3, rm as rm2 } from "node:fs/promises";
 import { join as join14, posix } from "node:path";
 function cleanEntryPath(name) {
   const normal = posix.normalize(name.replace(/^\/+/, "")).replace(/\/+$/, "");
@@ -1471,7 +1616,7 @@ var init_safe_tree = __esm({
         for (const part of parent.split("/")) {
           current = current === "" ? part : `${current}/${part}`;
           if (this.#dirs.has(current)) continue;
-          const stat14 = await lstat4(this.abs(current)).catch((err) => {
+          const stat14 = await lstat3(this.abs(current)).catch((err) => {
             if (err.code === "ENOENT") return void 0;
             throw err;
           });
@@ -1490,14 +1635,14 @@ var init_safe_tree = __esm({
        * Returns whether a directory was kept.
        */
       async prepare(rel, keepDirectory) {
-        const path36 = this.abs(rel);
-        const stat14 = await lstat4(path36).catch((err) => {
+        const path42 = this.abs(rel);
+        const stat14 = await lstat3(path42).catch((err) => {
           if (err.code === "ENOENT") return void 0;
           throw err;
         });
         if (stat14 === void 0) return false;
         if (stat14.isDirectory() && keepDirectory) return true;
-        await rm2(path36, { recursive: true, force: true });
+        await rm2(path42, { recursive: true, force: true });
         this.#forget(rel);
         return false;
       }
@@ -1516,13 +1661,13 @@ __export(special_files_exports, {
   makeWhiteouts: () => makeWhiteouts
 });
 import { link } from "node:fs/promises";
-async function makeNode(path36, type, mode, major = 0, minor = 0) {
+async function makeNode(path42, type, mode, major = 0, minor = 0) {
   const code2 = type === "char" ? "c" : type === "block" ? "b" : "p";
   const numbers = type === "fifo" ? [] : [String(major), String(minor)];
   try {
-    await runTool("mknod", ["-m", (mode & 4095).toString(8), path36, code2, ...numbers]);
+    await runTool("mknod", ["-m", (mode & 4095).toString(8), path42, code2, ...numbers]);
   } catch (err) {
-    if (err instanceof ToolError) throw new DeviceNodeError(path36, err.message, { cause: err });
+    if (err instanceof ToolError) throw new DeviceNodeError(path42, err.message, { cause: err });
     throw err;
   }
 }
@@ -1530,7 +1675,7 @@ async function makeWhiteouts(paths) {
   const [first, ...rest] = paths;
   if (first === void 0) return;
   await makeNode(first, "char", 0);
-  for (const path36 of rest) await link(first, path36);
+  for (const path42 of rest) await link(first, path42);
 }
 var init_special_files = __esm({
   "src/exporter/special-files.ts"() {
@@ -1598,11 +1743,11 @@ function applyExtended(raw, ext) {
   for (const [key, value] of ext) {
     if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
   }
-  const path36 = ext.get("path")?.toString("utf8") ?? raw.name;
+  const path42 = ext.get("path")?.toString("utf8") ?? raw.name;
   const linkpath = ext.get("linkpath")?.toString("utf8") ?? raw.linkname;
   return {
-    path: path36,
-    type: type === "file" && path36.endsWith("/") ? "dir" : type,
+    path: path42,
+    type: type === "file" && path42.endsWith("/") ? "dir" : type,
     mode: raw.mode & 4095,
     uid: num("uid", raw.uid),
     gid: num("gid", raw.gid),
@@ -1695,7 +1840,7 @@ import {
   chmod as chmod3,
   lchown,
   link as link2,
-  lstat as lstat5,
+  lstat as lstat4,
   lutimes,
   mkdir as mkdir4,
   open as open4,
@@ -1756,34 +1901,34 @@ async function applyEntry(state, entry, body) {
     state.whiteouts.push(target);
     return;
   }
-  const path36 = tree.abs(rel);
+  const path42 = tree.abs(rel);
   const keptDir = await tree.prepare(rel, entry.type === "dir");
   switch (entry.type) {
     case "dir":
-      if (!keptDir) await mkdir4(path36, { mode: 448 });
+      if (!keptDir) await mkdir4(path42, { mode: 448 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
     case "file":
-      await writeFile(path36, body);
+      await writeFile2(path42, body);
       break;
     case "symlink":
-      await symlink(entry.linkpath ?? "", path36);
+      await symlink(entry.linkpath ?? "", path42);
       break;
     case "link":
-      await link2(await resolveHardLink(tree, entry), path36);
+      await link2(await resolveHardLink(tree, entry), path42);
       break;
     default:
       if (state.userns && entry.type !== "fifo") {
         state.skippedDevices.push(rel);
         return;
       }
-      await makeNode(path36, entry.type, entry.mode, entry.devmajor, entry.devminor);
+      await makeNode(path42, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
   await setMetadata(state, rel, entry);
 }
-async function writeFile(path36, body) {
-  const handle = await open4(path36, "wx", 384);
+async function writeFile2(path42, body) {
+  const handle = await open4(path42, "wx", 384);
   try {
     for await (const chunk of body) await handle.write(chunk);
   } finally {
@@ -1794,7 +1939,7 @@ async function resolveHardLink(tree, entry) {
   const target = cleanEntryPath(entry.linkpath ?? "");
   if (target === "") throw new PathEscapeError(entry.path, "is a hard link to the layer root");
   await tree.ensureParent(target, entry.path);
-  const stat14 = await lstat5(tree.abs(target)).catch((err) => {
+  const stat14 = await lstat4(tree.abs(target)).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -1809,11 +1954,11 @@ async function resolveHardLink(tree, entry) {
   return tree.abs(target);
 }
 async function setMetadata(state, rel, entry) {
-  const path36 = state.tree.abs(rel);
+  const path42 = state.tree.abs(rel);
   if (entry.type === "link") return;
-  if (state.owners) await lchown(path36, entry.uid, entry.gid).catch(explainUnmapped(entry));
-  if (entry.type !== "symlink") await chmod3(path36, entry.mode & 4095);
-  if (entry.type !== "dir") await lutimes(path36, entry.mtime, entry.mtime);
+  if (state.owners) await lchown(path42, entry.uid, entry.gid).catch(explainUnmapped(entry));
+  if (entry.type !== "symlink") await chmod3(path42, entry.mode & 4095);
+  if (entry.type !== "dir") await lutimes(path42, entry.mtime, entry.mtime);
   for (const [name, value] of entry.xattrs ?? []) {
     if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
   }
@@ -1860,27 +2005,39 @@ var init_layer_unpack = __esm({
 });
 
 // src/engine/store-check.ts
-import { createReadStream as createReadStream3, existsSync as existsSync4 } from "node:fs";
+import { createReadStream as createReadStream3, existsSync as existsSync5 } from "node:fs";
 import { mkdir as mkdir5, rename as rename3, rm as rm3, unlink as unlink2 } from "node:fs/promises";
-import { dirname as dirname2, join as join15 } from "node:path";
+import { availableParallelism as availableParallelism3 } from "node:os";
+import { dirname as dirname3, join as join15 } from "node:path";
 async function restoreSnapshot(store, info2) {
-  if (existsSync4(info2.dir)) return void 0;
+  if (existsSync5(info2.dir)) return void 0;
   if (!info2.diffId) return "it has no recorded diff id to check a blob against";
+  if (!hasStoredBlob(store, info2.id)) {
+    const source = lazySourceOf(store, info2.id);
+    if (source) {
+      try {
+        await fetchLazyBlob(store, info2.id);
+      } catch (error) {
+        if (!(error instanceof TbuildError)) throw error;
+        return `its layer blob ${source.descriptor.digest} could not be fetched from ${source.what}: ${error.message}`;
+      }
+    }
+  }
   const blobs = store.snapshots.layerBlobs(info2.id);
   if (blobs.length === 0) return "no layer blob of it is stored";
-  const { unpackLayer: unpackLayer3 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
+  const { unpackLayer: unpackLayer2 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
   let last = "no stored layer blob of it is intact";
   for (const blob of blobs) {
     if (!await store.blobs.has(blob.digest)) continue;
     const temp = await store.tempDir("restore");
     try {
       const fs = join15(temp, "fs");
-      const result = await unpackLayer3(store.blobs.stream(blob.digest), fs);
+      const result = await unpackLayer2(store.blobs.stream(blob.digest), fs);
       if (result.diffId !== info2.diffId) {
         last = `layer blob ${blob.digest} unpacks to ${result.diffId}, not ${info2.diffId}`;
         continue;
       }
-      await mkdir5(dirname2(info2.dir), { recursive: true, mode: 448 });
+      await mkdir5(dirname3(info2.dir), { recursive: true, mode: 448 });
       try {
         await rename3(fs, info2.dir);
       } catch (error) {
@@ -1902,18 +2059,35 @@ async function restoreSnapshot(store, info2) {
 }
 async function snapshotChain(store, id) {
   const chain = store.snapshots.chain(id);
-  for (const info2 of chain) {
-    if (existsSync4(info2.dir)) continue;
-    const failure = await restoreSnapshot(store, info2);
-    if (failure !== void 0) throw new SnapshotMissingError(info2, failure);
-  }
+  const missing = chain.filter((info2) => !existsSync5(info2.dir));
+  if (missing.length === 0) return chain;
+  const limit = pLimit(RESTORE_CONCURRENCY);
+  const failures = await Promise.all(
+    missing.map((info2) => limit(() => restoreOnce(store, info2).then((why) => ({ info: info2, why }))))
+  );
+  const failed = failures.find((f) => f.why !== void 0);
+  if (failed) throw new SnapshotMissingError(failed.info, failed.why);
   return chain;
 }
-var SnapshotMissingError;
+function restoreOnce(store, info2) {
+  let pending = restoring.get(store);
+  if (!pending) restoring.set(store, pending = /* @__PURE__ */ new Map());
+  let restore = pending.get(info2.id);
+  if (!restore) {
+    restore = restoreSnapshot(store, info2);
+    const forget = () => pending.delete(info2.id);
+    restore.then(forget, forget);
+    pending.set(info2.id, restore);
+  }
+  return restore;
+}
+var SnapshotMissingError, RESTORE_CONCURRENCY, restoring;
 var init_store_check = __esm({
   "src/engine/store-check.ts"() {
     "use strict";
+    init_p_limit();
     init_errors();
+    init_lazy_layers();
     SnapshotMissingError = class extends TbuildError {
       id;
       constructor(info2, why) {
@@ -1927,6 +2101,8 @@ var init_store_check = __esm({
         this.id = info2.id;
       }
     };
+    RESTORE_CONCURRENCY = Math.max(4, availableParallelism3() + 1);
+    restoring = /* @__PURE__ */ new WeakMap();
   }
 });
 
@@ -1935,15 +2111,19 @@ async function commitImage(store, root, config, options = {}) {
   if (root?.kind === "local")
     throw new Error("internal: a build result cannot be the local context");
   const top = root?.kind === "snapshot" ? root.id : null;
-  const chain = top === null ? [] : (await snapshotChain(store, top)).reverse();
-  const ids = chain.map((s) => s.id);
-  const layers = options.localLayers ? await ensureLayerDiffs(store, ids) : await ensureLayerBlobs(store, ids, {
+  const chain = top === null ? [] : store.snapshots.chain(top).reverse();
+  const lazy = await lazyLayers(store, chain, options);
+  if (chain.some((s) => !lazy.has(s.id) && !isUnpacked(s) && !hasStoredBlob(store, s.id)))
+    await snapshotChain(store, top);
+  const ids = chain.map((s) => s.id).filter((id) => !lazy.has(id));
+  const made = options.localLayers ? await ensureLayerDiffs(store, ids) : await ensureLayerBlobs(store, ids, {
     compression: options.compression ?? "gzip",
     ...options.reuseCompressions ? { reuse: options.reuseCompressions } : {},
     ...options.compressionLevel !== void 0 ? { compressionLevel: options.compressionLevel } : {},
     ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {},
     ...options.rewriteTimestamps ? { rewriteTimestamps: true } : {}
   });
+  const layers = chain.map((s) => lazy.get(s.id) ?? made.shift());
   const normalized = normalizeHistory(config, chain);
   const assembled = await assembleImage({
     config: options.sourceDateEpoch === void 0 ? timesFromLayers(normalized, chain) : normalized,
@@ -1953,6 +2133,22 @@ async function commitImage(store, root, config, options = {}) {
     ...options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: options.sourceDateEpoch } : {}
   });
   return { ...assembled, snapshot: top };
+}
+async function lazyLayers(store, chain, options) {
+  const lazy = /* @__PURE__ */ new Map();
+  const fetching = [];
+  for (const info2 of chain) {
+    const source = lazySourceOf(store, info2.id);
+    if (!source || !info2.diffId || isUnpacked(info2) || hasStoredBlob(store, info2.id)) continue;
+    const compression = compressionOf(source.descriptor.mediaType);
+    const suits = options.localLayers || !(options.rewriteTimestamps && options.sourceDateEpoch !== void 0) && [options.compression ?? "gzip", ...options.reuseCompressions ?? []].includes(
+      compression
+    );
+    if (suits) lazy.set(info2.id, { diffId: info2.diffId, descriptor: source.descriptor });
+    else fetching.push(fetchLazyBlob(store, info2.id));
+  }
+  await Promise.all(fetching);
+  return lazy;
 }
 function normalizeHistory(config, layers) {
   const history = config.history ?? [];
@@ -1991,6 +2187,7 @@ var init_commit_image = __esm({
   "src/engine/commit-image.ts"() {
     "use strict";
     init_image();
+    init_lazy_layers();
     init_store_check();
   }
 });
@@ -2308,20 +2505,20 @@ function parseReference(text) {
         `"${tag}" is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`
       );
   }
-  const { registry, path: path36 } = splitDomain(rest, fail);
-  if (path36.length > MAX_NAME_LENGTH)
+  const { registry, path: path42 } = splitDomain(rest, fail);
+  if (path42.length > MAX_NAME_LENGTH)
     fail(`the repository name is longer than ${MAX_NAME_LENGTH} characters`);
-  if (/^[a-f0-9]{64}$/.test(path36))
+  if (/^[a-f0-9]{64}$/.test(path42))
     fail("a repository name cannot be a 64-character hex string (did you mean @sha256:\u2026?)");
-  if (path36 !== path36.toLowerCase()) fail("repository names must be lowercase");
-  for (const component of path36.split("/")) {
+  if (path42 !== path42.toLowerCase()) fail("repository names must be lowercase");
+  for (const component of path42.split("/")) {
     if (!COMPONENT2.test(component)) {
       fail(
         `"${component}" is not a valid path component (lower-case letters, digits and single separators . _ __ -)`
       );
     }
   }
-  const repository = registry === DOCKER_HUB && !path36.includes("/") ? `library/${path36}` : path36;
+  const repository = registry === DOCKER_HUB && !path42.includes("/") ? `library/${path42}` : path42;
   const ref = { registry, repository };
   if (tag !== void 0) ref.tag = tag;
   else if (digest === void 0) ref.tag = "latest";
@@ -2335,9 +2532,9 @@ function splitDomain(name, fail) {
   if (!isDomain) return { registry: DOCKER_HUB, path: name };
   if (!DOMAIN.test(first)) fail(`"${first}" is not a valid registry host`);
   const registry = first === "index.docker.io" ? DOCKER_HUB : first;
-  const path36 = name.slice(slash + 1);
-  if (path36 === "") fail("the repository name is empty");
-  return { registry, path: path36 };
+  const path42 = name.slice(slash + 1);
+  if (path42 === "") fail("the repository name is empty");
+  return { registry, path: path42 };
 }
 function formatReference(ref) {
   let out = `${ref.registry}/${ref.repository}`;
@@ -2457,7 +2654,7 @@ var init_errors4 = __esm({
 });
 
 // src/exec/user.ts
-import { lstat as lstat6, readFile as readFile4, readlink as readlink2 } from "node:fs/promises";
+import { lstat as lstat5, readFile as readFile4, readlink as readlink2 } from "node:fs/promises";
 import path2 from "node:path";
 async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
   const root = path2.resolve(rootfs);
@@ -2476,7 +2673,7 @@ async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
       break;
     }
     const candidate = path2.join(root, ...resolved, part);
-    const info2 = await lstat6(candidate).catch((err) => {
+    const info2 = await lstat5(candidate).catch((err) => {
       if (err.code === "ENOENT" || err.code === "ENOTDIR") return void 0;
       throw err;
     });
@@ -2630,18 +2827,704 @@ var init_command = __esm({
   }
 });
 
+// src/exec/xattrs.ts
+import { rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
+function isOverlayXattr2(name) {
+  return name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.") || name.startsWith("user.fuseoverlayfs.");
+}
+async function readTreeXattrs(dir) {
+  return parseDump2(await getfattr(["-R", dir]));
+}
+async function readPathXattrs(paths) {
+  const map = /* @__PURE__ */ new Map();
+  for (let i = 0; i < paths.length; i += 500) {
+    for (const [p, attrs] of parseDump2(await getfattr(paths.slice(i, i + 500)))) map.set(p, attrs);
+  }
+  return map;
+}
+async function getfattr(args) {
+  const result = await runCommand("getfattr", [
+    "-h",
+    "--absolute-names",
+    "-e",
+    "base64",
+    "-m",
+    "-",
+    "-d",
+    ...args
+  ]).catch((err) => {
+    throw new MountError(`could not run getfattr: ${err.message}`, {
+      hint: "Install the attr tools (Debian package attr).",
+      cause: err
+    });
+  });
+  if (result.code !== 0 && result.stdout === "")
+    throw new MountError(`getfattr failed: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+async function writeXattrs2(set, scratch2, remove = /* @__PURE__ */ new Map()) {
+  const lines = [];
+  for (const [file, attrs] of set) {
+    if (attrs.size === 0) continue;
+    lines.push(`# file: ${escape(file)}`);
+    for (const [name, value] of attrs) lines.push(`${escape(name)}=0s${value.toString("base64")}`);
+    lines.push("");
+  }
+  if (lines.length > 0) {
+    await writeFile3(scratch2, lines.join("\n") + "\n");
+    try {
+      await setfattr([`--restore=${scratch2}`]);
+    } finally {
+      await rm4(scratch2, { force: true });
+    }
+  }
+  const byName = /* @__PURE__ */ new Map();
+  for (const [file, names] of remove) {
+    for (const name of names) byName.set(name, [...byName.get(name) ?? [], file]);
+  }
+  for (const [name, files] of byName) {
+    for (let i = 0; i < files.length; i += 500)
+      await setfattr(["-x", name, ...files.slice(i, i + 500)]);
+  }
+}
+async function setfattr(args) {
+  const result = await runCommand("setfattr", ["-h", ...args]);
+  if (result.code !== 0) throw new MountError(`setfattr failed: ${result.stderr.trim()}`);
+}
+function parseDump2(dump) {
+  const map = /* @__PURE__ */ new Map();
+  let current;
+  for (const line of dump.split("\n")) {
+    if (line.startsWith("# file: ")) {
+      current = /* @__PURE__ */ new Map();
+      map.set(unescape(line.slice("# file: ".length)), current);
+    } else if (line !== "" && current) {
+      const eq = line.indexOf("=");
+      const name = unescape(eq === -1 ? line : line.slice(0, eq));
+      const text = eq === -1 ? "" : line.slice(eq + 1);
+      current.set(
+        name,
+        text.startsWith("0s") ? Buffer.from(text.slice(2), "base64") : text.startsWith("0x") ? Buffer.from(text.slice(2), "hex") : Buffer.from(text.replace(/^"|"$/g, ""), "utf8")
+      );
+    }
+  }
+  return map;
+}
+function unescape(text) {
+  const bytes = [];
+  for (let i = 0; i < text.length; i++) {
+    const octal = /^\\([0-7]{3})/.exec(text.slice(i, i + 4));
+    if (octal) {
+      bytes.push(parseInt(octal[1], 8));
+      i += 3;
+    } else bytes.push(...Buffer.from(text[i], "latin1"));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+function escape(text) {
+  let out = "";
+  for (const byte of Buffer.from(text, "utf8")) {
+    out += byte <= 32 || byte >= 127 || byte === 92 || byte === 61 ? `\\${byte.toString(8).padStart(3, "0")}` : String.fromCharCode(byte);
+  }
+  return out;
+}
+var init_xattrs2 = __esm({
+  "src/exec/xattrs.ts"() {
+    "use strict";
+    init_command();
+    init_errors4();
+  }
+});
+
+// src/exec/copy-snapshot.ts
+var copy_snapshot_exports = {};
+__export(copy_snapshot_exports, {
+  makeWhiteouts: () => makeWhiteouts2,
+  mergeLayers: () => mergeLayers,
+  mountCopy: () => mountCopy
+});
+import {
+  chmod as chmod4,
+  chown,
+  constants as constants3,
+  copyFile,
+  lchown as lchown2,
+  link as link3,
+  lstat as lstat6,
+  lutimes as lutimes2,
+  mkdir as mkdir6,
+  readdir as readdir7,
+  readlink as readlink3,
+  rename as rename4,
+  rm as rm5,
+  symlink as symlink2,
+  utimes as utimes3
+} from "node:fs/promises";
+import path3 from "node:path";
+async function mountCopy(options) {
+  const { lower, upper, target } = options;
+  const merged = await mergeLayers(lower);
+  await copyMerged(merged, target);
+  let index;
+  if (upper !== void 0) {
+    await mkdir6(upper, { recursive: true });
+    index = await indexTree(target);
+    await delay(20);
+  }
+  let done;
+  const unmount = async () => {
+    if (upper !== void 0 && index !== void 0) await diffInto(target, index, upper);
+    await rm5(target, { recursive: true, force: true });
+    await mkdir6(target, { recursive: true });
+  };
+  return { target, unmount: () => done ??= unmount() };
+}
+function isWhiteout(stat14) {
+  return stat14.isCharacterDevice() && stat14.rdev === 0;
+}
+async function mergeLayers(lower) {
+  const opaqueName = overlayOpaqueXattr();
+  const state = /* @__PURE__ */ new Map([["", "dir"]]);
+  const found = /* @__PURE__ */ new Map();
+  for (const layer of lower) {
+    const xattrs = await readTreeXattrs(layer);
+    const opaque = (abs) => xattrs.get(abs)?.get(opaqueName)?.toString() === "y";
+    const carried = (abs) => {
+      const attrs = xattrs.get(abs);
+      if (!attrs) return void 0;
+      const kept = new Map([...attrs].filter(([name]) => !isOverlayXattr2(name)));
+      return kept.size > 0 ? kept : void 0;
+    };
+    if (!found.has("")) {
+      const stat14 = await lstat6(layer);
+      const attrs = carried(layer);
+      found.set("", { rel: "", abs: layer, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
+    }
+    if (opaque(layer)) {
+      await walkLayer(layer, "", state, found, opaque, carried);
+      break;
+    }
+    await walkLayer(layer, "", state, found, opaque, carried);
+  }
+  return [...found.values()].sort((a, b) => comparePaths(a.rel, b.rel));
+}
+async function walkLayer(layer, dirRel, state, found, opaque, carried) {
+  const dirAbs = path3.join(layer, dirRel);
+  let names;
+  try {
+    names = await readdir7(dirAbs);
+  } catch (err) {
+    throw new MountError(`could not read layer directory ${dirAbs}: ${err.message}`, {
+      cause: err
+    });
+  }
+  for (const name of names) {
+    const rel = dirRel === "" ? name : `${dirRel}/${name}`;
+    const abs = path3.join(layer, rel);
+    const stat14 = await lstat6(abs);
+    const above = state.get(rel);
+    if (above === "closed") continue;
+    if (above === "dir") {
+      if (stat14.isDirectory()) await walkLayer(layer, rel, state, found, opaque, carried);
+      continue;
+    }
+    if (isWhiteout(stat14)) {
+      state.set(rel, "closed");
+      continue;
+    }
+    const attrs = carried(abs);
+    found.set(rel, { rel, abs, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
+    if (stat14.isDirectory() && !opaque(abs)) {
+      state.set(rel, "dir");
+      await walkLayer(layer, rel, state, found, opaque, carried);
+    } else {
+      state.set(rel, "closed");
+      if (stat14.isDirectory()) await walkOpaque(layer, rel, state, found, carried);
+    }
+  }
+}
+async function walkOpaque(layer, dirRel, state, found, carried) {
+  for (const name of await readdir7(path3.join(layer, dirRel))) {
+    const rel = `${dirRel}/${name}`;
+    const abs = path3.join(layer, rel);
+    const stat14 = await lstat6(abs);
+    state.set(rel, "closed");
+    if (isWhiteout(stat14)) continue;
+    const attrs = carried(abs);
+    found.set(rel, { rel, abs, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
+    if (stat14.isDirectory()) await walkOpaque(layer, rel, state, found, carried);
+  }
+}
+function comparePaths(a, b) {
+  if (a === b) return 0;
+  if (a === "") return -1;
+  if (b === "") return 1;
+  const pa = a.split("/");
+  const pb = b.split("/");
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    if (pa[i] !== pb[i]) return pa[i] < pb[i] ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
+async function inParallel(items, fn) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+}
+async function copyMerged(merged, target) {
+  const dirs = merged.filter((e) => e.stat.isDirectory());
+  const others = merged.filter((e) => !e.stat.isDirectory());
+  for (const entry of dirs) await mkdir6(path3.join(target, entry.rel), { recursive: true });
+  await inParallel(others, (entry) => copyEntry(entry, path3.join(target, entry.rel)));
+  const attrs = /* @__PURE__ */ new Map();
+  for (const entry of merged) {
+    if (entry.xattrs) attrs.set(path3.join(target, entry.rel), entry.xattrs);
+  }
+  await writeXattrs2(attrs, `${target}.xattrs`);
+  for (const entry of [...dirs].reverse()) {
+    const dest = path3.join(target, entry.rel);
+    await chown(dest, entry.stat.uid, entry.stat.gid);
+    await chmod4(dest, entry.stat.mode & 4095);
+    await utimes3(dest, entry.stat.atime, entry.stat.mtime);
+  }
+}
+async function copyEntry(entry, dest) {
+  const { stat: stat14 } = entry;
+  if (stat14.isSymbolicLink()) {
+    await symlink2(await readlink3(entry.abs), dest);
+    await lchown2(dest, stat14.uid, stat14.gid);
+    await lutimes2(dest, stat14.atime, stat14.mtime);
+    return;
+  }
+  if (stat14.isFile()) {
+    await copyFile(entry.abs, dest, constants3.COPYFILE_FICLONE);
+  } else if (stat14.isFIFO() || stat14.isCharacterDevice() || stat14.isBlockDevice()) {
+    const type = stat14.isFIFO() ? ["p"] : [stat14.isCharacterDevice() ? "c" : "b", ...device(stat14)];
+    const made = await runCommand("mknod", [dest, ...type]);
+    if (made.code !== 0) throw new MountError(`mknod ${dest} failed: ${made.stderr.trim()}`);
+  } else return;
+  await chown(dest, stat14.uid, stat14.gid);
+  await chmod4(dest, stat14.mode & 4095);
+  await utimes3(dest, stat14.atime, stat14.mtime);
+}
+function device(stat14) {
+  const rdev = stat14.rdev;
+  const major = rdev >> 8 & 4095 | Math.floor(rdev / 2 ** 32) & ~4095;
+  const minor = rdev & 255 | rdev >> 12 & 1048320;
+  return [String(major), String(minor)];
+}
+async function indexTree(root) {
+  const entries = /* @__PURE__ */ new Map();
+  const children = /* @__PURE__ */ new Map();
+  const visit = async (rel) => {
+    const stat14 = await lstat6(path3.join(root, rel), { bigint: true });
+    entries.set(rel, toIndex(stat14));
+    if (!stat14.isDirectory()) return;
+    const names = await readdir7(path3.join(root, rel));
+    children.set(rel, names);
+    await inParallel(names, (name) => visit(rel === "" ? name : `${rel}/${name}`));
+  };
+  await visit("");
+  return { entries, children };
+}
+function toIndex(stat14) {
+  return {
+    ino: stat14.ino,
+    birth: stat14.birthtimeNs,
+    ctime: stat14.ctimeNs,
+    mtime: stat14.mtimeNs,
+    mode: Number(stat14.mode),
+    uid: Number(stat14.uid),
+    gid: Number(stat14.gid),
+    size: stat14.size,
+    dir: stat14.isDirectory()
+  };
+}
+function unchanged(before, now) {
+  return before.ino === now.ino && before.birth === now.birth && before.ctime === now.ctime && before.mtime === now.mtime && before.mode === now.mode && before.uid === now.uid && before.gid === now.gid && (before.dir || before.size === now.size);
+}
+async function diffInto(root, index, upper) {
+  const plan = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: /* @__PURE__ */ new Map() };
+  await planDir(root, "", index, plan);
+  for (const rel of plan.dirs) if (rel !== "") await mkdir6(path3.join(upper, rel));
+  for (const rel of plan.moves) await move(path3.join(root, rel), path3.join(upper, rel));
+  await makeWhiteouts2(plan.whiteouts.map((rel) => path3.join(upper, rel)));
+  const sources = plan.dirs.map((rel) => path3.join(root, rel));
+  const found = await readPathXattrs(sources);
+  const set = /* @__PURE__ */ new Map();
+  for (const rel of plan.dirs) {
+    const attrs = [...found.get(path3.join(root, rel)) ?? []].filter(
+      ([name]) => !isOverlayXattr2(name)
+    );
+    if (attrs.length > 0) set.set(path3.join(upper, rel), new Map(attrs));
+  }
+  const opaque = overlayOpaqueXattr();
+  for (const rel of plan.opaque) {
+    const dest = path3.join(upper, rel);
+    set.set(dest, new Map([...set.get(dest) ?? [], [opaque, Buffer.from("y")]]));
+  }
+  await writeXattrs2(set, `${upper}.xattrs`);
+  for (const rel of [...plan.dirs].reverse()) {
+    if (rel === "") continue;
+    const stat14 = plan.stats.get(rel);
+    const dest = path3.join(upper, rel);
+    await chown(dest, Number(stat14.uid), Number(stat14.gid));
+    await chmod4(dest, Number(stat14.mode) & 4095);
+    await utimes3(dest, nsToSeconds(stat14.atimeNs), nsToSeconds(stat14.mtimeNs));
+  }
+}
+async function planDir(root, rel, index, plan) {
+  const child = (name) => rel === "" ? name : `${rel}/${name}`;
+  const selfStat = await lstat6(path3.join(root, rel), { bigint: true });
+  const self2 = toIndex(selfStat);
+  const before = index.entries.get(rel);
+  const names = await readdir7(path3.join(root, rel));
+  const sub = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: plan.stats };
+  let changed = !unchanged(before, self2);
+  for (const name of names.sort()) {
+    const childRel = child(name);
+    const was = index.entries.get(childRel);
+    const stat14 = toIndex(await lstat6(path3.join(root, childRel), { bigint: true }));
+    if (was && was.dir && stat14.dir && was.ino === stat14.ino && was.birth === stat14.birth) {
+      if (await planDir(root, childRel, index, sub)) changed = true;
+      continue;
+    }
+    if (was && unchanged(was, stat14)) continue;
+    sub.moves.push(childRel);
+    if (stat14.dir && was) sub.opaque.push(childRel);
+    changed = true;
+  }
+  const present = new Set(names);
+  for (const name of index.children.get(rel) ?? []) {
+    if (!present.has(name)) {
+      sub.whiteouts.push(child(name));
+      changed = true;
+    }
+  }
+  if (!changed) return false;
+  plan.stats.set(rel, selfStat);
+  plan.dirs.push(rel, ...sub.dirs);
+  plan.moves.push(...sub.moves);
+  plan.opaque.push(...sub.opaque);
+  plan.whiteouts.push(...sub.whiteouts);
+  return true;
+}
+function nsToSeconds(ns) {
+  return Number(ns / 1000n) / 1e6;
+}
+async function move(from, to) {
+  try {
+    await rename4(from, to);
+  } catch (err) {
+    if (err.code !== "EXDEV") throw err;
+    const copied = await runCommand("cp", ["-a", "--reflink=auto", from, to]);
+    if (copied.code !== 0) throw new MountError(`copying ${from} failed: ${copied.stderr.trim()}`);
+  }
+}
+async function makeWhiteouts2(paths) {
+  const [first, ...rest] = paths;
+  if (first === void 0) return;
+  const made = await runCommand("mknod", ["-m", "0", first, "c", "0", "0"]);
+  if (made.code !== 0) throw new MountError(`mknod ${first} failed: ${made.stderr.trim()}`);
+  for (const p of rest) await link3(first, p);
+}
+var PARALLEL;
+var init_copy_snapshot = __esm({
+  "src/exec/copy-snapshot.ts"() {
+    "use strict";
+    init_userns();
+    init_command();
+    init_errors4();
+    init_xattrs2();
+    PARALLEL = 16;
+  }
+});
+
+// src/exec/fuse-overlay.ts
+var fuse_overlay_exports = {};
+__export(fuse_overlay_exports, {
+  mountFuseOverlay: () => mountFuseOverlay,
+  normalizeUpper: () => normalizeUpper
+});
+import { spawn as spawn3 } from "node:child_process";
+import { lstat as lstat7, readdir as readdir8, readFile as readFile5, rm as rm6, utimes as utimes4 } from "node:fs/promises";
+import path4 from "node:path";
+async function mountFuseOverlay(options) {
+  const { lower, upper, work, target } = options;
+  for (const dir of [...lower, upper ?? "", work ?? ""]) {
+    if (/[,:]/.test(dir))
+      throw new MountError(`fuse-overlayfs layer path "${dir}" contains ',' or ':'`);
+  }
+  let data = `lowerdir=${lower.join(":")}`;
+  if (upper !== void 0) data += `,upperdir=${upper},workdir=${work ?? `${upper}-work`}`;
+  data += ",allow_other";
+  const child = spawn3("fuse-overlayfs", ["-f", "-o", data, target], {
+    stdio: ["ignore", "ignore", "pipe"]
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => stderr += chunk.toString());
+  const exited = new Promise((resolve2) => {
+    child.on("error", (err) => {
+      stderr += err.code === "ENOENT" ? "fuse-overlayfs is not installed" : err.message;
+      resolve2(null);
+    });
+    child.on("close", (code2) => resolve2(code2));
+  });
+  let gone = false;
+  void exited.then(() => gone = true);
+  const deadline = Date.now() + MOUNT_TIMEOUT_MS;
+  while (!await isFuseMount(target)) {
+    if (gone || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await exited;
+      throw new MountError(`fuse-overlayfs mount at ${target} failed: ${stderr.trim()}`, {
+        hint: "fuse-overlayfs needs /dev/fuse readable and writable by this user (Debian package fuse-overlayfs); run `tbuild doctor`."
+      });
+    }
+    await delay(5);
+  }
+  let done;
+  const unmount = async () => {
+    await unmountPath(target);
+    const stopped = await Promise.race([exited.then(() => true), delay(MOUNT_TIMEOUT_MS)]);
+    if (!stopped) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    if (upper !== void 0) await normalizeUpper(upper, lower);
+  };
+  return { target, unmount: () => done ??= unmount() };
+}
+async function inLowerView(lower, rel) {
+  const parts = rel.split("/");
+  const opaqueName = overlayOpaqueXattr();
+  for (const layer of lower) {
+    let stop = false;
+    for (let i = 1; i <= parts.length; i++) {
+      const abs = path4.join(layer, ...parts.slice(0, i));
+      const stat14 = await lstat7(abs).catch(() => void 0);
+      if (stat14 === void 0) break;
+      if (stat14.isCharacterDevice() && stat14.rdev === 0) return false;
+      if (i === parts.length) return true;
+      if (!stat14.isDirectory()) return false;
+      const attrs = await readPathXattrs([abs]);
+      if (attrs.get(abs)?.get(opaqueName)?.toString() === "y") stop = true;
+    }
+    if (stop) return false;
+  }
+  return false;
+}
+async function isFuseMount(target) {
+  const text = await readFile5("/proc/self/mountinfo", "utf8");
+  for (const line of text.split("\n")) {
+    const fields = line.split(" ");
+    const dash = fields.indexOf("-");
+    if (fields[4] === target && dash !== -1 && fields[dash + 1]?.startsWith("fuse")) return true;
+  }
+  return false;
+}
+async function normalizeUpper(upper, lower) {
+  const xattrs = await readTreeXattrs(upper);
+  const canonical = overlayOpaqueXattr();
+  const opaque = /* @__PURE__ */ new Set();
+  const remove = /* @__PURE__ */ new Map();
+  for (const [file, attrs] of xattrs) {
+    const own = [...attrs.keys()].filter(
+      (n) => n.startsWith("user.fuseoverlayfs.") || OPAQUE_NAMES.includes(n) && n !== canonical
+    );
+    if (own.length > 0) remove.set(file, own);
+    if (OPAQUE_NAMES.some((n) => attrs.get(n)?.toString() === "y")) opaque.add(file);
+  }
+  const whiteouts = [];
+  const restoreTimes = [];
+  const visit = async (dir) => {
+    let touched = false;
+    for (const entry of await readdir8(dir, { withFileTypes: true })) {
+      const abs = path4.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await visit(abs);
+        continue;
+      }
+      if (!entry.name.startsWith(WHITEOUT_PREFIX2)) continue;
+      const stat14 = await lstat7(abs);
+      if (entry.name === OPAQUE_FILE || entry.name === ".wh..opq" && stat14.rdev === 0) {
+        opaque.add(dir);
+      } else if (entry.isFile() && stat14.size === 0) {
+        whiteouts.push(path4.join(dir, entry.name.slice(WHITEOUT_PREFIX2.length)));
+      } else continue;
+      if (!touched) {
+        const before = await lstat7(dir);
+        touched = true;
+        restoreTimes.push([dir, before.atime, before.mtime]);
+      }
+      await rm6(abs);
+    }
+  };
+  await visit(upper);
+  await makeWhiteouts2(whiteouts);
+  const set = /* @__PURE__ */ new Map();
+  for (const dir of opaque) {
+    if (await inLowerView(lower, path4.relative(upper, dir)))
+      set.set(dir, /* @__PURE__ */ new Map([[canonical, Buffer.from("y")]]));
+    else if (xattrs.get(dir)?.has(canonical)) {
+      remove.set(dir, [...remove.get(dir) ?? [], canonical]);
+    }
+  }
+  await writeXattrs2(set, `${upper}.xattrs`, remove);
+  for (const [dir, atime, mtime] of restoreTimes.reverse()) await utimes4(dir, atime, mtime);
+}
+var MOUNT_TIMEOUT_MS, OPAQUE_NAMES, OPAQUE_FILE, WHITEOUT_PREFIX2;
+var init_fuse_overlay = __esm({
+  "src/exec/fuse-overlay.ts"() {
+    "use strict";
+    init_userns();
+    init_command();
+    init_copy_snapshot();
+    init_errors4();
+    init_overlay();
+    init_xattrs2();
+    MOUNT_TIMEOUT_MS = 1e4;
+    OPAQUE_NAMES = ["trusted.overlay.opaque", "user.overlay.opaque", "user.fuseoverlayfs.opaque"];
+    OPAQUE_FILE = ".wh..wh..opq";
+    WHITEOUT_PREFIX2 = ".wh.";
+  }
+});
+
+// src/exec/snapshotter.ts
+var snapshotter_exports = {};
+__export(snapshotter_exports, {
+  SNAPSHOTTERS: () => SNAPSHOTTERS,
+  SNAPSHOTTER_ENV: () => SNAPSHOTTER_ENV,
+  describeChoice: () => describeChoice,
+  forcedSnapshotter: () => forcedSnapshotter,
+  knownSnapshotter: () => knownSnapshotter,
+  probeSnapshotter: () => probeSnapshotter,
+  selectSnapshotter: () => selectSnapshotter,
+  settleSnapshotter: () => settleSnapshotter,
+  watchSnapshotterChoice: () => watchSnapshotterChoice
+});
+import { mkdir as mkdir7, mkdtemp as mkdtemp3, rm as rm7, writeFile as writeFile4 } from "node:fs/promises";
+import path5 from "node:path";
+function forcedSnapshotter(env = process.env) {
+  const value = env[SNAPSHOTTER_ENV];
+  if (value === void 0 || value === "") return void 0;
+  if (SNAPSHOTTERS.includes(value)) return value;
+  throw new UsageError(`${SNAPSHOTTER_ENV}=${value} names no snapshotter`, {
+    hint: `Set it to one of ${SNAPSHOTTERS.join(", ")}, or unset it to choose automatically.`
+  });
+}
+function watchSnapshotterChoice(watcher) {
+  if (settled !== void 0) {
+    watcher(settled);
+    return () => void 0;
+  }
+  watchers.add(watcher);
+  return () => void watchers.delete(watcher);
+}
+function selectSnapshotter(probeParent, env = process.env) {
+  if (settled !== void 0) return Promise.resolve(settled);
+  chosen ??= choose(probeParent, env).then(settleSnapshotter, (err) => {
+    chosen = void 0;
+    throw err;
+  });
+  return chosen;
+}
+function knownSnapshotter(env = process.env) {
+  return forcedSnapshotter(env) ?? settled?.name;
+}
+function settleSnapshotter(choice) {
+  if (settled !== void 0) return settled;
+  settled = choice;
+  for (const watcher of watchers) watcher(choice);
+  watchers.clear();
+  return choice;
+}
+async function choose(probeParent, env) {
+  const forced = forcedSnapshotter(env);
+  if (forced !== void 0) return { name: forced, forced: true, skipped: [] };
+  const skipped = [];
+  for (const name of ["overlay", "fuse-overlayfs"]) {
+    const reason = await probeSnapshotter(name, probeParent);
+    if (reason === void 0) return { name, forced: false, skipped };
+    skipped.push({ name, reason });
+  }
+  return { name: "copy", forced: false, skipped };
+}
+async function probeSnapshotter(name, parent) {
+  if (name === "copy") return void 0;
+  await mkdir7(parent, { recursive: true });
+  const dir = await mkdtemp3(path5.join(parent, `probe-${name}-`));
+  try {
+    for (const sub of ["l1", "l2", "u", "w", "m"]) await mkdir7(path5.join(dir, sub));
+    await writeFile4(path5.join(dir, "l1/f"), "f");
+    await writeFile4(path5.join(dir, "l2/g"), "g");
+    const { mountKernelOverlay: mountKernelOverlay2 } = await Promise.resolve().then(() => (init_overlay(), overlay_exports));
+    const options = {
+      lower: [path5.join(dir, "l2"), path5.join(dir, "l1")],
+      upper: path5.join(dir, "u"),
+      work: path5.join(dir, "w"),
+      target: path5.join(dir, "m")
+    };
+    const mount = name === "overlay" ? await mountKernelOverlay2({
+      snapshotsDir: dir,
+      lower: ["l2", "l1"],
+      upper: "u",
+      work: "w",
+      target: options.target
+    }) : await (await Promise.resolve().then(() => (init_fuse_overlay(), fuse_overlay_exports))).mountFuseOverlay(options);
+    try {
+      await rm7(path5.join(options.target, "f"));
+    } finally {
+      await mount.unmount();
+    }
+    const { lstat: lstat16 } = await import("node:fs/promises");
+    const whiteout = await lstat16(path5.join(dir, "u/f")).catch(() => void 0);
+    if (!whiteout?.isCharacterDevice() || whiteout.rdev !== 0)
+      return "deleting a lower file left no whiteout in the upper directory";
+    return void 0;
+  } catch (err) {
+    return err.message.split("\n")[0];
+  } finally {
+    await rm7(dir, { recursive: true, force: true }).catch(() => void 0);
+  }
+}
+function describeChoice(choice) {
+  if (choice.name === "overlay" && choice.skipped.length === 0) {
+    return choice.forced ? `storage: kernel overlayfs (forced by ${SNAPSHOTTER_ENV})` : void 0;
+  }
+  const what = choice.name === "copy" ? "the copying snapshotter (every step copies its base: slower, and more disk)" : choice.name === "fuse-overlayfs" ? "fuse-overlayfs" : "kernel overlayfs";
+  if (choice.forced) return `storage: ${what}, forced by ${SNAPSHOTTER_ENV}`;
+  const why = choice.skipped.map((s) => `${s.name}: ${s.reason}`).join("; ");
+  const where = inUserNamespace() ? " in this user namespace" : "";
+  return `storage: ${what}; the faster snapshotters do not work${where} (${why}). Run \`tbuild doctor\` for the fix.`;
+}
+var SNAPSHOTTERS, SNAPSHOTTER_ENV, chosen, settled, watchers;
+var init_snapshotter = __esm({
+  "src/exec/snapshotter.ts"() {
+    "use strict";
+    init_userns();
+    init_errors();
+    SNAPSHOTTERS = ["overlay", "fuse-overlayfs", "copy"];
+    SNAPSHOTTER_ENV = "TBUILD_SNAPSHOTTER";
+    watchers = /* @__PURE__ */ new Set();
+  }
+});
+
 // src/exec/overlay.ts
 var overlay_exports = {};
 __export(overlay_exports, {
   MOUNT_DATA_LIMIT: () => MOUNT_DATA_LIMIT,
   formatOverlayOptions: () => formatOverlayOptions,
   listMounts: () => listMounts,
+  mountKernelOverlay: () => mountKernelOverlay,
   mountOverlay: () => mountOverlay,
   unmountAll: () => unmountAll,
   unmountPath: () => unmountPath
 });
-import { mkdir as mkdir6, readFile as readFile5 } from "node:fs/promises";
-import path3 from "node:path";
+import { mkdir as mkdir8, readFile as readFile6 } from "node:fs/promises";
+import path6 from "node:path";
 function formatOverlayOptions(lower, upper, work) {
   for (const dir of [...lower, upper ?? "", work ?? ""]) {
     if (/[,:\\]/.test(dir)) {
@@ -2659,8 +3542,8 @@ function formatOverlayOptions(lower, upper, work) {
 }
 async function mountOverlay(options) {
   const { snapshotsDir, lower, upper, target } = options;
-  if (!path3.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
-  await mkdir6(target, { recursive: true });
+  if (!path6.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
+  await mkdir8(target, { recursive: true });
   if (upper === void 0) {
     if (lower.length === 0) {
       throw new MountError(`nothing to mount at ${target}: no lower and no upper layer`, {
@@ -2668,24 +3551,57 @@ async function mountOverlay(options) {
       });
     }
     if (lower.length === 1) {
-      await bindMount(path3.resolve(snapshotsDir, lower[0]), target, true);
+      await bindMount(path6.resolve(snapshotsDir, lower[0]), target, true);
       return createMount(target);
     }
   } else if (lower.length === 0) {
-    await mkdir6(path3.resolve(snapshotsDir, upper), { recursive: true });
-    await bindMount(path3.resolve(snapshotsDir, upper), target, false);
+    await mkdir8(path6.resolve(snapshotsDir, upper), { recursive: true });
+    await bindMount(path6.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
+  const snapshotter = await Promise.resolve().then(() => (init_snapshotter(), snapshotter_exports));
+  const known = snapshotter.knownSnapshotter();
+  const forced = snapshotter.forcedSnapshotter() !== void 0;
+  if (known === void 0 || known === "overlay") {
+    try {
+      const mount = await mountKernelOverlay(options);
+      snapshotter.settleSnapshotter({ name: "overlay", forced, skipped: [] });
+      return mount;
+    } catch (err) {
+      if (known === "overlay" || !(err instanceof MountError)) throw err;
+    }
+  }
+  const { name } = known === void 0 ? await snapshotter.selectSnapshotter(path6.dirname(target)) : snapshotter.settleSnapshotter({ name: known, forced, skipped: [] });
+  if (name === "overlay") return mountKernelOverlay(options);
+  const absolute = {
+    lower: lower.map((dir) => path6.resolve(snapshotsDir, dir)),
+    target,
+    ...upper === void 0 ? {} : {
+      upper: path6.resolve(snapshotsDir, upper),
+      work: path6.resolve(snapshotsDir, options.work ?? `${upper}-work`)
+    }
+  };
+  if (name === "fuse-overlayfs") {
+    if (absolute.upper !== void 0) {
+      await mkdir8(absolute.upper, { recursive: true });
+      await mkdir8(absolute.work, { recursive: true });
+    }
+    return (await Promise.resolve().then(() => (init_fuse_overlay(), fuse_overlay_exports))).mountFuseOverlay(absolute);
+  }
+  return (await Promise.resolve().then(() => (init_copy_snapshot(), copy_snapshot_exports))).mountCopy(absolute);
+}
+async function mountKernelOverlay(options) {
+  const { snapshotsDir, lower, upper, target } = options;
   const work = options.work ?? (upper === void 0 ? void 0 : `${upper}-work`);
   const data = formatOverlayOptions(lower, upper, work);
   if (upper !== void 0 && work !== void 0) {
-    await mkdir6(path3.resolve(snapshotsDir, upper), { recursive: true });
-    await mkdir6(path3.resolve(snapshotsDir, work), { recursive: true });
+    await mkdir8(path6.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir8(path6.resolve(snapshotsDir, work), { recursive: true });
   }
   const result = await runMount(["-t", "overlay", "overlay", "-o", data, target], snapshotsDir);
   if (result.code !== 0) {
     throw new MountError(`overlay mount at ${target} failed: ${result.stderr.trim()}`, {
-      hint: inUserNamespace() ? "Rootless builds need overlayfs in a user namespace (Linux 5.11 or newer) and a store on ext4 or xfs; run `tbuild doctor`." : "Check that the layers exist and that the store is on ext4 or xfs (overlayfs cannot use overlay, NFS or tmpfs-with-xattrs-off as upper)."
+      hint: inUserNamespace() ? "Rootless builds need overlayfs in a user namespace (Linux 5.11 or newer) and a store on ext4 or xfs, or else fuse-overlayfs; run `tbuild doctor`." : "Check that the layers exist and that the store is on ext4 or xfs (overlayfs cannot use overlay, NFS or tmpfs-with-xattrs-off as upper)."
     });
   }
   return createMount(target);
@@ -2732,8 +3648,8 @@ function isNotMounted(stderr) {
   return /not mounted|no mount point specified|No such file or directory/i.test(stderr);
 }
 async function listMounts(prefix) {
-  const root = path3.resolve(prefix);
-  const text = await readFile5("/proc/self/mountinfo", "utf8");
+  const root = path6.resolve(prefix);
+  const text = await readFile6("/proc/self/mountinfo", "utf8");
   const points = [];
   for (const line of text.split("\n")) {
     const field = line.split(" ")[4];
@@ -2768,23 +3684,27 @@ var init_overlay = __esm({
 });
 
 // src/engine/mounts.ts
-import { chmod as chmod4, chown, lstat as lstat7, mkdir as mkdir7, rm as rm4, utimes as utimes3 } from "node:fs/promises";
-import path4 from "node:path";
+var mounts_exports = {};
+__export(mounts_exports, {
+  openScope: () => openScope
+});
+import { chmod as chmod5, chown as chown2, lstat as lstat8, mkdir as mkdir9, rm as rm8, utimes as utimes5 } from "node:fs/promises";
+import path7 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
   for (const rel of excluded) {
     for (let i = rel.indexOf("/"); i !== -1; i = rel.indexOf("/", i + 1)) dirs.add(rel.slice(0, i));
   }
   const sorted = [...dirs].sort();
-  for (const dir of sorted) await mkdir7(path4.join(hide, dir));
-  const { makeWhiteouts: makeWhiteouts2 } = await Promise.resolve().then(() => (init_special_files(), special_files_exports));
-  await makeWhiteouts2(excluded.map((rel) => path4.join(hide, rel)));
+  for (const dir of sorted) await mkdir9(path7.join(hide, dir));
+  const { makeWhiteouts: makeWhiteouts3 } = await Promise.resolve().then(() => (init_special_files(), special_files_exports));
+  await makeWhiteouts3(excluded.map((rel) => path7.join(hide, rel)));
   for (const dir of sorted.reverse()) {
-    const st = await lstat7(path4.join(root, dir));
-    const made = path4.join(hide, dir);
-    await chown(made, st.uid, st.gid);
-    await chmod4(made, st.mode & 4095);
-    await utimes3(made, st.atime, st.mtime);
+    const st = await lstat8(path7.join(root, dir));
+    const made = path7.join(hide, dir);
+    await chown2(made, st.uid, st.gid);
+    await chmod5(made, st.mode & 4095);
+    await utimes5(made, st.atime, st.mtime);
   }
 }
 async function mountOverlay2(options) {
@@ -2795,10 +3715,10 @@ function openScope(store) {
   let counter = 0;
   const fresh = async () => {
     const dir = await store.mountDir(`op${counter++}`);
-    cleanups.push(() => rm4(dir, { recursive: true, force: true }));
+    cleanups.push(() => rm8(dir, { recursive: true, force: true }));
     return dir;
   };
-  const lowerOf = async (ref) => ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => path4.relative(store.snapshots.dir, s.dir)) : [];
+  const lowerOf = async (ref) => ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => path7.relative(store.snapshots.dir, s.dir)) : [];
   const track = (mount) => {
     cleanups.push(() => mount.unmount());
   };
@@ -2827,13 +3747,13 @@ function openScope(store) {
       if (ref.kind === "local") {
         const layers = await contextLayers(ref);
         if (layers.length === 1) return ref.root;
-        const target2 = path4.join(await fresh(), "rootfs");
-        const lower = layers.map((d) => path4.relative("/", d));
+        const target2 = path7.join(await fresh(), "rootfs");
+        const lower = layers.map((d) => path7.relative("/", d));
         track(await mountOverlay2({ snapshotsDir: "/", lower, target: target2 }));
         return target2;
       }
       if (ref.kind === "empty") return fresh();
-      const target = path4.join(await fresh(), "rootfs");
+      const target = path7.join(await fresh(), "rootfs");
       track(
         await mountOverlay2({
           snapshotsDir: store.snapshots.dir,
@@ -2843,17 +3763,25 @@ function openScope(store) {
       );
       return target;
     },
-    async mountWritable(ref, description) {
+    async mountWritable(ref, description, seed) {
       if (ref.kind === "local")
         throw new Error("internal: a local context cannot be a writable base");
       const parent = ref.kind === "snapshot" ? ref.id : null;
       const snapshot = await store.snapshots.create(parent, description);
-      const target = path4.join(await fresh(), "rootfs");
+      if (seed) {
+        try {
+          await seed(snapshot);
+        } catch (error) {
+          await store.snapshots.remove(snapshot.id);
+          throw error;
+        }
+      }
+      const target = path7.join(await fresh(), "rootfs");
       const mount = await mountOverlay2({
         snapshotsDir: store.snapshots.dir,
         lower: await lowerOf(ref),
-        upper: path4.relative(store.snapshots.dir, snapshot.dir),
-        work: path4.relative(store.snapshots.dir, snapshot.workDir),
+        upper: path7.relative(store.snapshots.dir, snapshot.dir),
+        work: path7.relative(store.snapshots.dir, snapshot.workDir),
         target
       });
       track(mount);
@@ -2861,18 +3789,18 @@ function openScope(store) {
     },
     async mountScratchWritable(ref) {
       const base = await fresh();
-      const upper = path4.join(base, "upper");
-      const work = path4.join(base, "work");
-      await mkdir7(upper);
-      await mkdir7(work);
-      const target = path4.join(base, "rootfs");
+      const upper = path7.join(base, "upper");
+      const work = path7.join(base, "work");
+      await mkdir9(upper);
+      await mkdir9(work);
+      const target = path7.join(base, "rootfs");
       const lower = ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => s.dir) : ref.kind === "local" ? await contextLayers(ref) : [await fresh()];
       track(
         await mountOverlay2({
           snapshotsDir: "/",
-          lower: lower.map((d) => path4.relative("/", d)),
-          upper: path4.relative("/", upper),
-          work: path4.relative("/", work),
+          lower: lower.map((d) => path7.relative("/", d)),
+          upper: path7.relative("/", upper),
+          work: path7.relative("/", work),
           target
         })
       );
@@ -2938,15 +3866,83 @@ var init_errors5 = __esm({
   }
 });
 
+// src/engine/file/glob.ts
+function hasWildcard(p) {
+  return /[*?[]/.test(p);
+}
+function matchComponent(pattern, name) {
+  let re = cache.get(pattern);
+  if (!re) {
+    re = new RegExp("^" + componentToRegex(pattern) + "$", "s");
+    cache.set(pattern, re);
+  }
+  return re.test(name);
+}
+function componentToRegex(pattern) {
+  let out = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "*") out += "[^/]*";
+    else if (c === "?") out += "[^/]";
+    else if (c === "\\" && i + 1 < pattern.length) out += escapeRe(pattern[++i]);
+    else if (c === "[") {
+      const end = pattern.indexOf("]", i + 2);
+      if (end < 0) {
+        out += "\\[";
+        continue;
+      }
+      const body = pattern.slice(i + 1, end);
+      out += "[" + body.replace(/\\(.)/g, "\\$1").replace(/[\]]/g, "\\]") + "]";
+      i = end;
+    } else out += escapeRe(c);
+  }
+  return out;
+}
+function escapeRe(c) {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+function matchPath(pattern, relPath) {
+  const pat = pattern.split("/").filter((p) => p !== "" && p !== ".");
+  const parts = relPath.split("/").filter((p) => p !== "" && p !== ".");
+  return matchParts(pat, 0, parts, 0);
+}
+function matchParts(pat, i, parts, j) {
+  if (i === pat.length) return j === parts.length;
+  if (pat[i] === "**") {
+    for (let k = j; k <= parts.length; k++) if (matchParts(pat, i + 1, parts, k)) return true;
+    return false;
+  }
+  if (j === parts.length) return false;
+  return matchComponent(pat[i], parts[j]) && matchParts(pat, i + 1, parts, j + 1);
+}
+var cache;
+var init_glob = __esm({
+  "src/engine/file/glob.ts"() {
+    "use strict";
+    cache = /* @__PURE__ */ new Map();
+  }
+});
+
+// src/engine/file/incremental-eligible.ts
+function canCopyIncrementally(action) {
+  return action.source !== null && !action.attemptUnpack && !action.parents && !(action.allowWildcard && hasWildcard(action.src)) && !(action.include && action.include.length > 0);
+}
+var init_incremental_eligible = __esm({
+  "src/engine/file/incremental-eligible.ts"() {
+    "use strict";
+    init_glob();
+  }
+});
+
 // src/engine/ops/git.ts
 var git_exports = {};
 __export(git_exports, {
   checkoutGit: () => checkoutGit,
   gitSourceHandler: () => gitSourceHandler
 });
-import { execFile } from "node:child_process";
-import { rm as rm7 } from "node:fs/promises";
-import path10 from "node:path";
+import { execFile as execFile2 } from "node:child_process";
+import { rm as rm11 } from "node:fs/promises";
+import path13 from "node:path";
 import { promisify as promisify2 } from "node:util";
 async function git(args, signal, cwd) {
   try {
@@ -2999,7 +3995,7 @@ function gitSourceHandler(engine, source) {
       try {
         await checkoutGit(source.remote, sha, snapshot.dir, ctx.signal);
         if (!source.keepGitDir)
-          await rm7(path10.join(snapshot.dir, ".git"), { recursive: true, force: true });
+          await rm11(path13.join(snapshot.dir, ".git"), { recursive: true, force: true });
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -3015,7 +4011,7 @@ var init_git = __esm({
     "use strict";
     init_digest();
     init_errors5();
-    run = promisify2(execFile);
+    run = promisify2(execFile2);
   }
 });
 
@@ -3024,20 +4020,21 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
   const scope = openScope(engine.store);
   let pending;
   try {
-    let path36;
+    let path42;
     let unmount = async () => {
     };
     if (base.kind === "empty" && options.direct) {
       const snapshot = await engine.store.snapshots.create(null, description);
       pending = snapshot.id;
-      path36 = snapshot.dir;
+      path42 = snapshot.dir;
+      await options.seed?.(snapshot);
     } else {
-      const mount = await scope.mountWritable(base, description);
+      const mount = await scope.mountWritable(base, description, options.seed);
       pending = mount.snapshot.id;
-      path36 = mount.path;
+      path42 = mount.path;
       unmount = mount.unmount;
     }
-    await write({ path: path36, scope });
+    await write({ path: path42, scope });
     await unmount();
     await scope.close();
     const committed = await engine.store.snapshots.commit(pending);
@@ -3075,9 +4072,9 @@ var init_errors6 = __esm({
 });
 
 // src/engine/file/paths.ts
-import path11 from "node:path";
+import path14 from "node:path";
 function cleanPath2(p) {
-  return path11.posix.normalize("/" + p).replace(/(.)\/+$/, "$1");
+  return path14.posix.normalize("/" + p).replace(/(.)\/+$/, "$1");
 }
 async function resolveInRoot2(root, p, followFinal = true) {
   try {
@@ -3103,7 +4100,7 @@ var init_paths = __esm({
 });
 
 // src/engine/copy-tree.ts
-import { execFile as execFile2 } from "node:child_process";
+import { execFile as execFile3 } from "node:child_process";
 import { promisify as promisify3 } from "node:util";
 async function copyTree(src, dest, signal) {
   await run2("cp", ["-a", "--", `${src}/.`, dest], { signal, maxBuffer: 4 << 20 });
@@ -3112,7 +4109,7 @@ var run2;
 var init_copy_tree = __esm({
   "src/engine/copy-tree.ts"() {
     "use strict";
-    run2 = promisify3(execFile2);
+    run2 = promisify3(execFile3);
   }
 });
 
@@ -3121,10 +4118,10 @@ var ssh_agent_exports = {};
 __export(ssh_agent_exports, {
   startAgentProxy: () => startAgentProxy
 });
-import { chmod as chmod6, chown as chown2, mkdtemp as mkdtemp3, rm as rm8 } from "node:fs/promises";
+import { chmod as chmod7, chown as chown3, mkdtemp as mkdtemp4, rm as rm12 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import path12 from "node:path";
+import path15 from "node:path";
 function listen(server, socket) {
   return new Promise((resolve2, reject) => {
     server.once("error", reject);
@@ -3135,8 +4132,8 @@ function listen(server, socket) {
   });
 }
 async function startAgentProxy(options) {
-  const dir = await mkdtemp3(path12.join(tmpdir2(), "tbuild-ssh-"));
-  const socket = path12.join(dir, "agent.sock");
+  const dir = await mkdtemp4(path15.join(tmpdir2(), "tbuild-ssh-"));
+  const socket = path15.join(dir, "agent.sock");
   const open7 = /* @__PURE__ */ new Set();
   const server = createServer((client) => {
     const upstream = createConnection(options.agent);
@@ -3152,11 +4149,11 @@ async function startAgentProxy(options) {
   });
   try {
     await listen(server, socket);
-    await chown2(socket, options.uid, options.gid);
-    await chmod6(socket, options.mode);
+    await chown3(socket, options.uid, options.gid);
+    await chmod7(socket, options.mode);
   } catch (error) {
     server.close();
-    await rm8(dir, { recursive: true, force: true });
+    await rm12(dir, { recursive: true, force: true });
     throw error;
   }
   return {
@@ -3164,7 +4161,7 @@ async function startAgentProxy(options) {
     async close() {
       for (const s of open7) s.destroy();
       await new Promise((resolve2) => server.close(() => resolve2()));
-      await rm8(dir, { recursive: true, force: true });
+      await rm12(dir, { recursive: true, force: true });
     }
   };
 }
@@ -3179,8 +4176,8 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod7, chown as chown3, mkdir as mkdir12, readFile as readFile10, writeFile as writeFile5 } from "node:fs/promises";
-import path13 from "node:path";
+import { chmod as chmod8, chown as chown4, mkdir as mkdir14, readFile as readFile11, writeFile as writeFile8 } from "node:fs/promises";
+import path16 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
   const rootMount = op.mounts.find((m) => m.dest === "/");
@@ -3242,7 +4239,7 @@ async function runExecOp(engine, op, inputs, ctx, description, platform) {
 }
 async function ensureWorkdir(rootfs, cwd) {
   const host = await resolveInRoot2(rootfs, cwd, true);
-  await mkdir12(host, { recursive: true, mode: 493 });
+  await mkdir14(host, { recursive: true, mode: 493 });
 }
 async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   const inputRef = () => mount.input === null ? { kind: "empty" } : inputs[mount.input];
@@ -3262,7 +4259,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
     case "cache": {
       const dir = await cacheMountDir(engine, scope, mount, inputRef, busyCaches);
       const source = mount.selector ? await resolveInRoot2(dir, mount.selector, true) : dir;
-      await mkdir12(source, { recursive: true });
+      await mkdir14(source, { recursive: true });
       return { dest: mount.dest, type: "bind", source, readonly: mount.readonly };
     }
     case "secret": {
@@ -3275,10 +4272,10 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
       }
       if (opt.env) env.push(`${opt.env}=${value}`);
       if (!mount.dest) return void 0;
-      const file = path13.join(await scope.tempDir(), "secret");
-      await writeFile5(file, value, { mode: 256 });
-      await chown3(file, opt.uid ?? 0, opt.gid ?? 0);
-      await chmod7(file, opt.mode ?? 256);
+      const file = path16.join(await scope.tempDir(), "secret");
+      await writeFile8(file, value, { mode: 256 });
+      await chown4(file, opt.uid ?? 0, opt.gid ?? 0);
+      await chmod8(file, opt.mode ?? 256);
       return { dest: mount.dest, type: "bind", source: file, readonly: true };
     }
     case "ssh": {
@@ -3296,7 +4293,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   }
 }
 async function readSecret(file) {
-  return readFile10(file, "utf8");
+  return readFile11(file, "utf8");
 }
 async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
   const opt = mount.cache;
@@ -3305,8 +4302,8 @@ async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
       const src = await scope.mountReadOnly(inputRef());
       await copyTree(src, dir);
     }
-    await chown3(dir, opt.uid ?? 0, opt.gid ?? 0);
-    await chmod7(dir, opt.mode ?? 493);
+    await chown4(dir, opt.uid ?? 0, opt.gid ?? 0);
+    await chmod8(dir, opt.mode ?? 493);
   };
   if (!busyCaches.has(opt.id)) return engine.store.cacheMount(opt.id, seed);
   const own = await scope.tempDir();
@@ -3355,63 +4352,6 @@ var init_exec = __esm({
   }
 });
 
-// src/engine/file/glob.ts
-function hasWildcard(p) {
-  return /[*?[]/.test(p);
-}
-function matchComponent(pattern, name) {
-  let re = cache.get(pattern);
-  if (!re) {
-    re = new RegExp("^" + componentToRegex(pattern) + "$", "s");
-    cache.set(pattern, re);
-  }
-  return re.test(name);
-}
-function componentToRegex(pattern) {
-  let out = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === "*") out += "[^/]*";
-    else if (c === "?") out += "[^/]";
-    else if (c === "\\" && i + 1 < pattern.length) out += escapeRe(pattern[++i]);
-    else if (c === "[") {
-      const end = pattern.indexOf("]", i + 2);
-      if (end < 0) {
-        out += "\\[";
-        continue;
-      }
-      const body = pattern.slice(i + 1, end);
-      out += "[" + body.replace(/\\(.)/g, "\\$1").replace(/[\]]/g, "\\]") + "]";
-      i = end;
-    } else out += escapeRe(c);
-  }
-  return out;
-}
-function escapeRe(c) {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-}
-function matchPath(pattern, relPath) {
-  const pat = pattern.split("/").filter((p) => p !== "" && p !== ".");
-  const parts = relPath.split("/").filter((p) => p !== "" && p !== ".");
-  return matchParts(pat, 0, parts, 0);
-}
-function matchParts(pat, i, parts, j) {
-  if (i === pat.length) return j === parts.length;
-  if (pat[i] === "**") {
-    for (let k = j; k <= parts.length; k++) if (matchParts(pat, i + 1, parts, k)) return true;
-    return false;
-  }
-  if (j === parts.length) return false;
-  return matchComponent(pat[i], parts[j]) && matchParts(pat, i + 1, parts, j + 1);
-}
-var cache;
-var init_glob = __esm({
-  "src/engine/file/glob.ts"() {
-    "use strict";
-    cache = /* @__PURE__ */ new Map();
-  }
-});
-
 // src/engine/file/mode.ts
 function applyMode(spec, currentMode, isDir) {
   if (typeof spec === "number") return spec & 4095;
@@ -3456,7 +4396,7 @@ var init_mode = __esm({
 });
 
 // src/engine/file/special.ts
-import { execFile as execFile3 } from "node:child_process";
+import { execFile as execFile4 } from "node:child_process";
 import { promisify as promisify4 } from "node:util";
 async function makeSpecialFile(dest, st) {
   const mode = (st.mode & 4095).toString(8);
@@ -3480,29 +4420,29 @@ var init_special = __esm({
   "src/engine/file/special.ts"() {
     "use strict";
     init_errors6();
-    run3 = promisify4(execFile3);
+    run3 = promisify4(execFile4);
   }
 });
 
 // src/engine/file/tree.ts
 import {
-  chmod as chmod8,
-  copyFile,
-  lchown as lchown2,
-  link as link3,
-  lstat as lstat8,
-  lutimes as lutimes2,
-  mkdir as mkdir13,
-  readdir as readdir9,
-  readlink as readlink3,
-  rm as rm9,
-  symlink as symlink2
+  chmod as chmod9,
+  copyFile as copyFile2,
+  lchown as lchown3,
+  link as link4,
+  lstat as lstat9,
+  lutimes as lutimes3,
+  mkdir as mkdir15,
+  readdir as readdir10,
+  readlink as readlink4,
+  rm as rm13,
+  symlink as symlink3
 } from "node:fs/promises";
-import path14 from "node:path";
+import path17 from "node:path";
 function makeLimit() {
   return pLimit(CONCURRENCY);
 }
-async function copyEntry(src, st, dest, rel, opts, overwriteDirMetadata, destCreated = false) {
+async function copyEntry2(src, st, dest, rel, opts, overwriteDirMetadata, destCreated = false) {
   if (destCreated && st.isDirectory()) {
     opts.signal?.throwIfAborted();
     if (isSkipped(src, rel, opts)) return;
@@ -3518,7 +4458,7 @@ async function copyDirEntries(src, dest, rel, opts) {
 }
 function isSkipped(src, rel, opts) {
   if (rel && opts.exclude.some((p) => matchPath(p, rel))) return true;
-  return opts.visible !== void 0 && !opts.visible(path14.relative(opts.sourceRoot, src).split(path14.sep).join("/"));
+  return opts.visible !== void 0 && !opts.visible(path17.relative(opts.sourceRoot, src).split(path17.sep).join("/"));
 }
 async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   opts.signal?.throwIfAborted();
@@ -3531,12 +4471,12 @@ async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh
 }
 async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   const { limit } = opts;
-  const existing = fresh ? void 0 : await limit(() => lstat8(dest).catch(() => void 0));
-  if (existing && !existing.isDirectory()) await limit(() => rm9(dest, { force: true }));
+  const existing = fresh ? void 0 : await limit(() => lstat9(dest).catch(() => void 0));
+  if (existing && !existing.isDirectory()) await limit(() => rm13(dest, { force: true }));
   const created = !existing?.isDirectory();
   let inner;
   if (created) {
-    await limit(() => mkdir13(dest));
+    await limit(() => mkdir15(dest));
     inner = await describeNewDir(dest, fresh, limit);
   }
   await copyChildren(src, dest, rel, opts, inner);
@@ -3544,11 +4484,11 @@ async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fre
 }
 async function describeNewDir(dir, parent, limit) {
   if (parent) return parent;
-  const st = await limit(() => lstat8(dir));
+  const st = await limit(() => lstat9(dir));
   return { uid: st.uid, gid: st.gid, setgid: (st.mode & 1024) !== 0 };
 }
 async function copyChildren(src, dest, rel, opts, fresh) {
-  const entries = await opts.limit(() => readdir9(src, { withFileTypes: true }));
+  const entries = await opts.limit(() => readdir10(src, { withFileTypes: true }));
   entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   await settleAll(
     entries.map(
@@ -3560,11 +4500,11 @@ async function copyChildren(src, dest, rel, opts, fresh) {
   );
 }
 async function copyChild(entry, src, dest, rel, opts, fresh) {
-  const childSrc = path14.join(src, entry.name);
-  const childDest = path14.join(dest, entry.name);
+  const childSrc = path17.join(src, entry.name);
+  const childDest = path17.join(dest, entry.name);
   const childRel = rel ? `${rel}/${entry.name}` : entry.name;
   if (entry.isDirectory()) {
-    const st = await opts.limit(() => lstat8(childSrc));
+    const st = await opts.limit(() => lstat9(childSrc));
     await copyEntryIn(childSrc, st, childDest, childRel, opts, true, fresh);
     return;
   }
@@ -3572,7 +4512,7 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
     opts.signal?.throwIfAborted();
     if (opts.failure !== void 0) throw opts.failure;
     if (isSkipped(childSrc, childRel, opts)) return;
-    const st = await lstat8(childSrc);
+    const st = await lstat9(childSrc);
     if (st.isDirectory()) {
       return st;
     }
@@ -3584,19 +4524,19 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
 }
 async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
   if (!fresh) {
-    const existing = await lstat8(dest).catch(() => void 0);
+    const existing = await lstat9(dest).catch(() => void 0);
     if (existing?.isDirectory()) {
       throw new FileOpError(
         "TBUILD_COPY_DEST",
-        `cannot replace directory /${rel || path14.basename(dest)} with a file`
+        `cannot replace directory /${rel || path17.basename(dest)} with a file`
       );
     }
-    if (existing) await rm9(dest, { force: true });
+    if (existing) await rm13(dest, { force: true });
   }
   const inodeKey = st.nlink > 1 ? `${st.dev}:${st.ino}` : void 0;
   const linked = inodeKey ? opts.inodes.get(inodeKey) : void 0;
   if (linked) {
-    await link3(await linked, dest);
+    await link4(await linked, dest);
     return;
   }
   if (!inodeKey) {
@@ -3609,10 +4549,10 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
 }
 async function createNonDirectory(src, st, dest, opts, fresh) {
   if (st.isSymbolicLink()) {
-    await symlink2(await readlink3(src), dest);
+    await symlink3(await readlink4(src), dest);
     await setMetadata2(dest, st, opts, false, fresh);
   } else if (st.isFile()) {
-    await copyFile(src, dest);
+    await copyFile2(src, dest);
     await setMetadata2(dest, st, opts, false, fresh);
   } else {
     await makeSpecialFile(dest, st);
@@ -3622,15 +4562,15 @@ async function createNonDirectory(src, st, dest, opts, fresh) {
 async function setMetadata2(dest, st, opts, isDir, fresh) {
   const owner = opts.owner ?? opts.sourceOwner ?? { uid: st.uid, gid: st.gid };
   const ownedAlready = fresh !== void 0 && isOwnedAtCreation(st, owner, fresh);
-  if (!ownedAlready) await lchown2(dest, owner.uid, owner.gid);
+  if (!ownedAlready) await lchown3(dest, owner.uid, owner.gid);
   if (!st.isSymbolicLink()) {
     const sourceMode = st.mode & 4095;
     const mode = opts.mode === void 0 ? sourceMode : applyMode(opts.mode, st.mode, isDir);
     const setIdKept = (mode & 3072) === 0 || ownedAlready && !inUserNamespace();
     const modeKept = fresh !== void 0 && mode === sourceMode && setIdKept;
-    if (!modeKept) await chmod8(dest, mode);
+    if (!modeKept) await chmod9(dest, mode);
   }
-  await lutimes2(dest, st.atime, st.mtime);
+  await lutimes3(dest, st.atime, st.mtime);
 }
 function isOwnedAtCreation(st, owner, fresh) {
   const gid = fresh.setgid ? fresh.gid : processGid();
@@ -3660,7 +4600,7 @@ var init_tree = __esm({
 });
 
 // src/engine/file/unpack.ts
-import { execFile as execFile4 } from "node:child_process";
+import { execFile as execFile5 } from "node:child_process";
 import { open as open5 } from "node:fs/promises";
 import { promisify as promisify5 } from "node:util";
 async function isArchive(file) {
@@ -3714,13 +4654,13 @@ var init_unpack = __esm({
   "src/engine/file/unpack.ts"() {
     "use strict";
     init_errors6();
-    run4 = promisify5(execFile4);
+    run4 = promisify5(execFile5);
   }
 });
 
 // src/engine/file/copy.ts
-import { chmod as chmod9, lchown as lchown3, lstat as lstat9, mkdir as mkdir14, readdir as readdir10, rm as rm10 } from "node:fs/promises";
-import path15 from "node:path";
+import { chmod as chmod10, lchown as lchown4, lstat as lstat10, mkdir as mkdir16, readdir as readdir11, rm as rm14 } from "node:fs/promises";
+import path18 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
   const visible = source.visible;
@@ -3745,50 +4685,50 @@ async function copyAction(ctx, source, action, owner) {
   for (const match of matches) {
     ctx.signal?.throwIfAborted();
     const srcHost = await resolveInRoot2(source.root, match, action.followSymlinks);
-    const st = await lstat9(srcHost).catch(() => void 0);
+    const st = await lstat10(srcHost).catch(() => void 0);
     if (!st) throw sourceNotFound(action.src === match ? action.src : match);
     let dest = cleanPath2(action.dest) + (destIsDir ? "/" : "");
     if (action.parents) {
       const rel = parentsRelative(action.src, match);
-      dest = path15.posix.join(dest, st.isDirectory() ? rel : path15.posix.dirname(rel)) + "/";
+      dest = path18.posix.join(dest, st.isDirectory() ? rel : path18.posix.dirname(rel)) + "/";
     }
     if (action.attemptUnpack && st.isFile() && await isArchive(srcHost)) {
       await unpackInto2(ctx, srcHost, dest, opts);
       continue;
     }
-    await copyOne(ctx, srcHost, st, path15.posix.basename(match), dest, action, opts);
+    await copyOne(ctx, srcHost, st, path18.posix.basename(match), dest, action, opts);
   }
 }
 function parentsRelative(pattern, match) {
   const pivot = pattern.indexOf("/./");
   if (pivot >= 0) {
     const base = cleanPath2(pattern.slice(0, pivot));
-    return path15.posix.relative(base, match);
+    return path18.posix.relative(base, match);
   }
   return match.replace(/^\/+/, "");
 }
 async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   const trailing = dest.endsWith("/");
   let destHost = await resolveInRoot2(ctx.dest, dest, true);
-  const destSt = await lstat9(destHost).catch(() => void 0);
+  const destSt = await lstat10(destHost).catch(() => void 0);
   const copyContents = st.isDirectory() && action.dirContentsOnly;
   if (!copyContents && st.isDirectory() && destSt || !st.isDirectory() && destSt?.isDirectory()) {
-    destHost = path15.join(destHost, name);
+    destHost = path18.join(destHost, name);
   } else if (!st.isDirectory() && trailing && !destSt) {
-    destHost = path15.join(destHost, name);
+    destHost = path18.join(destHost, name);
   }
-  const parent = copyContents ? destHost : path15.dirname(destHost);
-  if (!action.createDestPath && !await lstat9(path15.dirname(destHost)).catch(() => void 0)) {
+  const parent = copyContents ? destHost : path18.dirname(destHost);
+  if (!action.createDestPath && !await lstat10(path18.dirname(destHost)).catch(() => void 0)) {
     throw new FileOpError(
       "TBUILD_COPY_DEST",
-      `destination directory ${path15.posix.dirname(dest)} does not exist`
+      `destination directory ${path18.posix.dirname(dest)} does not exist`
     );
   }
   await mkdirAllOwned(ctx.dest, parent, opts.owner, createdDirMode(opts.mode));
   if (copyContents && destSt?.isDirectory()) {
     await copyDirEntries(srcHost, destHost, "", opts);
   } else {
-    await copyEntry(
+    await copyEntry2(
       srcHost,
       st,
       destHost,
@@ -3800,31 +4740,31 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   }
 }
 async function mkdirAllOwned(root, dir, owner, mode = 493) {
-  const rel = path15.relative(root, dir);
+  const rel = path18.relative(root, dir);
   if (rel.startsWith(".."))
     throw new FileOpError("TBUILD_PATH_ESCAPE", `refusing to create ${dir} outside the root`);
   let current = root;
-  for (const part of rel.split(path15.sep).filter(Boolean)) {
-    current = path15.join(current, part);
-    const st = await lstat9(current).catch(() => void 0);
+  for (const part of rel.split(path18.sep).filter(Boolean)) {
+    current = path18.join(current, part);
+    const st = await lstat10(current).catch(() => void 0);
     if (st?.isDirectory()) continue;
     if (st?.isSymbolicLink()) {
-      current = await resolveInRoot2(root, "/" + path15.relative(root, current), true);
+      current = await resolveInRoot2(root, "/" + path18.relative(root, current), true);
       await mkdirAllOwned(root, current, owner, mode);
       continue;
     }
     if (st) {
       throw new FileOpError(
         "TBUILD_NOT_A_DIRECTORY",
-        `cannot create directory /${path15.relative(root, current)}: a file is in the way`,
+        `cannot create directory /${path18.relative(root, current)}: a file is in the way`,
         {
           hint: "A file exists where the destination path needs a directory."
         }
       );
     }
-    await mkdir14(current, { mode });
-    await chmod9(current, mode);
-    await lchown3(current, owner?.uid ?? 0, owner?.gid ?? 0);
+    await mkdir16(current, { mode });
+    await chmod10(current, mode);
+    await lchown4(current, owner?.uid ?? 0, owner?.gid ?? 0);
   }
 }
 async function resolveWildcards(root, pattern) {
@@ -3834,19 +4774,19 @@ async function resolveWildcards(root, pattern) {
     const next = [];
     for (const dir of current) {
       if (!hasWildcard(part)) {
-        next.push(path15.posix.join(dir, part));
+        next.push(path18.posix.join(dir, part));
         continue;
       }
       const host = await resolveInRoot2(root, dir, true);
-      const names = await readdir10(host).catch(() => []);
+      const names = await readdir11(host).catch(() => []);
       for (const name of names.sort())
-        if (matchComponent(part, name)) next.push(path15.posix.join(dir, name));
+        if (matchComponent(part, name)) next.push(path18.posix.join(dir, name));
     }
     current = next;
   }
   const existing = [];
   for (const p of current)
-    if (await lstat9(await resolveInRoot2(root, p, false)).catch(() => void 0)) existing.push(p);
+    if (await lstat10(await resolveInRoot2(root, p, false)).catch(() => void 0)) existing.push(p);
   return existing;
 }
 async function unpackInto2(ctx, archive, dest, opts) {
@@ -3864,7 +4804,7 @@ async function unpackInto2(ctx, archive, dest, opts) {
     sourceRoot: tmp
   };
   await copyDirEntries(tmp, destHost, "", archiveOpts);
-  await rm10(tmp, { recursive: true, force: true });
+  await rm14(tmp, { recursive: true, force: true });
 }
 var init_copy = __esm({
   "src/engine/file/copy.ts"() {
@@ -3879,15 +4819,15 @@ var init_copy = __esm({
 });
 
 // src/engine/file/owner.ts
-async function resolveOwner(root, chown4) {
-  if (!chown4 || !chown4.user && !chown4.group) return void 0;
+async function resolveOwner(root, chown5) {
+  if (!chown5 || !chown5.user && !chown5.group) return void 0;
   let uid = 0;
   let gid = 0;
-  if (chown4.user) {
-    if ("id" in chown4.user) {
-      uid = gid = chown4.user.id;
+  if (chown5.user) {
+    if ("id" in chown5.user) {
+      uid = gid = chown5.user.id;
     } else {
-      const name = chown4.user.name;
+      const name = chown5.user.name;
       const user = (await readPasswd(root)).find((u) => u.name === name);
       if (!user) {
         throw new FileOpError(
@@ -3902,10 +4842,10 @@ async function resolveOwner(root, chown4) {
       gid = user.gid;
     }
   }
-  if (chown4.group) {
-    if ("id" in chown4.group) gid = chown4.group.id;
+  if (chown5.group) {
+    if ("id" in chown5.group) gid = chown5.group.id;
     else {
-      const name = chown4.group.name;
+      const name = chown5.group.name;
       const group2 = (await readGroups(root)).find((g) => g.name === name);
       if (!group2) {
         throw new FileOpError(
@@ -3930,8 +4870,8 @@ var init_owner = __esm({
 });
 
 // src/engine/file/actions.ts
-import { chmod as chmod10, lchown as lchown4, lstat as lstat10, rm as rm11, symlink as symlink3, writeFile as writeFile6 } from "node:fs/promises";
-import path16 from "node:path";
+import { chmod as chmod11, lchown as lchown5, lstat as lstat11, rm as rm15, symlink as symlink4, writeFile as writeFile9 } from "node:fs/promises";
+import path19 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
     ctx.signal?.throwIfAborted();
@@ -3944,14 +4884,14 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "mkdir": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
-        const st = await lstat10(target).catch(() => void 0);
+        const st = await lstat11(target).catch(() => void 0);
         if (st?.isDirectory()) break;
         if (st)
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: a file exists there`
           );
-        if (!action.makeParents && !await lstat10(path16.dirname(target)).catch(() => void 0)) {
+        if (!action.makeParents && !await lstat11(path19.dirname(target)).catch(() => void 0)) {
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: parent does not exist`
@@ -3962,29 +4902,29 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "mkfile": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
-        await mkdirAllOwned(ctx.dest, path16.dirname(target), void 0);
-        await rm11(target, { force: true });
-        await writeFile6(target, action.data);
-        await chmod10(target, action.mode);
-        await lchown4(target, owner?.uid ?? 0, owner?.gid ?? 0);
+        await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
+        await rm15(target, { force: true });
+        await writeFile9(target, action.data);
+        await chmod11(target, action.mode);
+        await lchown5(target, owner?.uid ?? 0, owner?.gid ?? 0);
         break;
       }
       case "rm": {
         const paths = action.allowWildcard && hasWildcard(action.path) ? await resolveWildcards(ctx.dest, cleanPath2(action.path)) : [action.path];
         for (const p of paths) {
           const target = await resolveInRoot2(ctx.dest, p, false);
-          const exists4 = await lstat10(target).catch(() => void 0);
+          const exists4 = await lstat11(target).catch(() => void 0);
           if (!exists4 && !action.allowNotFound)
             throw new FileOpError("TBUILD_RM", `cannot remove ${p}: not found`);
-          await rm11(target, { recursive: true, force: true });
+          await rm15(target, { recursive: true, force: true });
         }
         break;
       }
       case "symlink": {
         const target = await resolveInRoot2(ctx.dest, action.path, false);
-        await mkdirAllOwned(ctx.dest, path16.dirname(target), void 0);
-        await rm11(target, { force: true });
-        await symlink3(action.target, target);
+        await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
+        await rm15(target, { force: true });
+        await symlink4(action.target, target);
         break;
       }
     }
@@ -4001,13 +4941,168 @@ var init_actions = __esm({
   }
 });
 
+// src/engine/file/incremental.ts
+import { lstat as lstat12, rm as rm16 } from "node:fs/promises";
+import path20 from "node:path";
+async function planIncrementalCopy(options) {
+  const { action, contextRoot, snapshot, change, baseRoot, previous } = options;
+  const srcRel = cleanPath2(action.src).slice(1);
+  if (srcRel !== "" && snapshot.files.get(srcRel)?.type !== "dir") return void 0;
+  if (await resolveInRoot2(contextRoot, "/" + srcRel, true) !== path20.join(contextRoot, srcRel))
+    return void 0;
+  const below = (p) => srcRel === "" ? p : p === srcRel ? "" : p.startsWith(srcRel + "/") ? p.slice(srcRel.length + 1) : void 0;
+  if (action.exclude && action.exclude.length > 0) return void 0;
+  const destRel = await destinationOf(action, baseRoot);
+  if (destRel === void 0) return void 0;
+  const destInPrevious = path20.join(previous, destRel);
+  if (!(await lstat12(destInPrevious).catch(() => void 0))?.isDirectory()) return void 0;
+  const redo = /* @__PURE__ */ new Set();
+  const touchDirs = /* @__PURE__ */ new Set();
+  for (const list of [change.added, change.removed, change.modified]) {
+    for (const p of list) {
+      const rel = below(p);
+      if (rel === void 0) return void 0;
+      const now = snapshot.files.get(p);
+      if (list === change.modified && now?.type === "dir") {
+        const before = await lstat12(path20.join(destInPrevious, rel)).catch(() => void 0);
+        if (before?.isDirectory()) {
+          touchDirs.add(rel);
+          continue;
+        }
+      }
+      if (rel === "") return void 0;
+      if (now?.type === "file" && (await lstat12(path20.join(contextRoot, p))).nlink > 1)
+        return void 0;
+      redo.add(rel);
+    }
+  }
+  const moved = await movedTimes(path20.join(contextRoot, srcRel), destInPrevious);
+  if (moved === void 0) return void 0;
+  for (const [rel, isDir] of moved) {
+    if (redo.has(rel) || touchDirs.has(rel)) continue;
+    if (isDir) touchDirs.add(rel);
+    else {
+      const p = srcRel === "" ? rel : `${srcRel}/${rel}`;
+      if (snapshot.files.get(p)?.type === "file" && (await lstat12(path20.join(contextRoot, p))).nlink > 1)
+        return void 0;
+      redo.add(rel);
+    }
+  }
+  const visit = /* @__PURE__ */ new Set();
+  const toContext = (rel) => srcRel === "" ? rel : rel === "" ? srcRel : `${srcRel}/${rel}`;
+  for (const rel of [...redo, ...touchDirs]) {
+    let p = toContext(rel);
+    visit.add(p);
+    while (p !== "") {
+      p = p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : "";
+      visit.add(p);
+    }
+  }
+  visit.add(toContext(""));
+  const times = await chainTimes(destRel, baseRoot, async (dest) => {
+    const prefix = srcRel === "" ? "" : srcRel + "/";
+    for (const f of snapshot.files.values()) {
+      if (!f.path.startsWith(prefix) || f.path.length === prefix.length) continue;
+      if (f.path.slice(prefix.length).includes("/")) continue;
+      if (f.type !== "dir") return true;
+      const there = await lstat12(path20.join(dest, f.path.slice(prefix.length))).catch(
+        () => void 0
+      );
+      if (!there?.isDirectory()) return true;
+    }
+    return false;
+  });
+  return { visit, drop: [...redo].sort(), destRel, times };
+}
+async function chainTimes(destRel, baseRoot, destGetsEntries) {
+  const parts = destRel.split(path20.sep).filter(Boolean);
+  const times = [{ rel: "" }];
+  for (let i = 1; i <= parts.length; i++) {
+    const rel = parts.slice(0, i).join("/");
+    const inBase = await lstat12(path20.join(baseRoot, rel)).catch(() => void 0);
+    const getsEntry = inBase === void 0 || (i < parts.length ? !await lstat12(path20.join(baseRoot, rel, parts[i])).catch(() => void 0) : await destGetsEntries(path20.join(baseRoot, rel)));
+    times.push(getsEntry || !inBase ? { rel } : { rel, mtime: inBase.mtime });
+  }
+  return times;
+}
+async function destinationOf(action, baseRoot) {
+  if (!action.dirContentsOnly) return void 0;
+  const destHost = await resolveInRoot2(baseRoot, cleanPath2(action.dest), true);
+  const st = await lstat12(destHost).catch(() => void 0);
+  if (st && !st.isDirectory()) return void 0;
+  const rel = path20.relative(baseRoot, destHost);
+  if (rel.startsWith("..")) return void 0;
+  return rel;
+}
+async function movedTimes(source, copied) {
+  const [now, then] = await Promise.all([listTimes(source), listTimes(copied)]);
+  if (now === void 0 || then === void 0) return void 0;
+  const moved = /* @__PURE__ */ new Map();
+  for (const [rel, before] of then) {
+    const after = now.get(rel);
+    if (after !== void 0 && after.seconds !== before.seconds) moved.set(rel, after.dir);
+  }
+  return moved;
+}
+async function listTimes(dir) {
+  const result = await runCommand("find", [dir, "-mindepth", "1", "-printf", "%T@ %y %P\\0"]);
+  if (result.code !== 0 || result.stdout.includes("\uFFFD")) return void 0;
+  const times = /* @__PURE__ */ new Map();
+  for (const line of result.stdout.split("\0")) {
+    if (line === "") continue;
+    const space = line.indexOf(" ");
+    const seconds2 = line.slice(0, space).split(".")[0];
+    times.set(line.slice(space + 3), { seconds: seconds2, dir: line[space + 1] === "d" });
+  }
+  return times;
+}
+async function seedFromPrevious(previous, upper, plan) {
+  const cloned = await runCommand("cp", [
+    "-a",
+    "--link",
+    "--no-dereference",
+    `${previous}/.`,
+    upper
+  ]);
+  if (cloned.code !== 0)
+    throw new FileOpError(
+      "TBUILD_INCREMENTAL_COPY",
+      `cannot clone the previous layer: ${cloned.stderr.trim()}`
+    );
+  for (const rel of plan.drop) {
+    const parts = path20.join(plan.destRel, rel).split(path20.sep).filter(Boolean);
+    let current = upper;
+    let crossesLink = false;
+    for (const part of parts.slice(0, -1)) {
+      current = path20.join(current, part);
+      const st = await lstat12(current).catch(() => void 0);
+      if (st === void 0) break;
+      if (!st.isDirectory()) crossesLink = true;
+    }
+    if (crossesLink) continue;
+    await rm16(path20.join(upper, plan.destRel, rel), { recursive: true, force: true });
+  }
+}
+var init_incremental = __esm({
+  "src/engine/file/incremental.ts"() {
+    "use strict";
+    init_command();
+    init_incremental_eligible();
+    init_errors6();
+    init_paths();
+  }
+});
+
 // src/engine/ops/file.ts
 var file_exports = {};
 __export(file_exports, {
   runFileOp: () => runFileOp
 });
-async function runFileOp(engine, op, inputs, ctx, description) {
+import { lutimes as lutimes4 } from "node:fs/promises";
+import path21 from "node:path";
+async function runFileOp(engine, op, inputs, ctx, description, previous) {
   const base = op.base === null ? { kind: "empty" } : inputs[op.base];
+  const incremental = previous && await incrementalPlan(engine, op, base, inputs, previous);
   const used = new Set(
     op.actions.flatMap((a) => a.action === "copy" && a.source !== null ? [a.source] : [])
   );
@@ -4015,19 +5110,81 @@ async function runFileOp(engine, op, inputs, ctx, description) {
     engine,
     base,
     description,
-    async ({ path: path36, scope }) => {
+    async ({ path: root, scope }) => {
       const sources = [];
       for (let i = 0; i < inputs.length; i++)
         sources.push(used.has(i) ? await sourceRoot(scope, inputs[i], ctx.signal) : null);
+      if (incremental) {
+        const { visit } = incremental.plan;
+        for (const [i, source] of sources.entries()) {
+          if (!source) continue;
+          const visible = source.visible;
+          sources[i] = { ...source, visible: (rel) => visit.has(rel) && (visible?.(rel) ?? true) };
+        }
+      }
       await applyFileActions(
-        { dest: path36, tempDir: scope.tempDir, signal: ctx.signal },
+        { dest: root, tempDir: scope.tempDir, signal: ctx.signal },
         sources,
         op.actions,
         scope.tempDir
       );
+      if (incremental) await touchDestination(root, incremental.plan);
     },
-    { direct: true }
+    {
+      direct: true,
+      ...incremental && {
+        seed: (snapshot) => seedFromPrevious(incremental.previous, snapshot.dir, incremental.plan)
+      }
+    }
   );
+}
+async function incrementalPlan(engine, op, base, inputs, previous) {
+  const action = op.actions.length === 1 ? op.actions[0] : void 0;
+  if (action?.action !== "copy" || !canCopyIncrementally(action)) return void 0;
+  const source = inputs[action.source];
+  const change = previous.changes[action.source];
+  const last = previous.results[0];
+  if (source?.kind !== "local" || !change || last?.kind !== "snapshot") return void 0;
+  const info2 = engine.store.snapshots.get(last.id);
+  const parent = base.kind === "snapshot" ? base.id : null;
+  if (!info2?.committed || info2.parent !== parent) return void 0;
+  const snapshot = await source.context.snapshot();
+  if (!isLargeCopy(snapshot, action.src, info2.size)) return void 0;
+  const { openScope: openScope2 } = await Promise.resolve().then(() => (init_mounts(), mounts_exports));
+  const scope = openScope2(engine.store);
+  try {
+    const baseRoot = await scope.mountReadOnly(base);
+    if (base.kind !== "empty") {
+      const { knownSnapshotter: knownSnapshotter2, selectSnapshotter: selectSnapshotter2 } = await Promise.resolve().then(() => (init_snapshotter(), snapshotter_exports));
+      const name = knownSnapshotter2() ?? (await selectSnapshotter2(path21.dirname(baseRoot))).name;
+      if (name === "copy") return void 0;
+    }
+    const plan = await planIncrementalCopy({
+      action,
+      contextRoot: source.root,
+      snapshot,
+      change,
+      baseRoot,
+      previous: info2.dir
+    });
+    return plan && { plan, previous: info2.dir };
+  } finally {
+    await scope.close();
+  }
+}
+function isLargeCopy(snapshot, src, bytes = 0) {
+  if (bytes >= LARGE_COPY_BYTES) return true;
+  const dir = cleanPath2(src).slice(1);
+  if (dir === "") return snapshot.files.size >= LARGE_COPY_ENTRIES;
+  let entries = 0;
+  for (const name of snapshot.files.keys())
+    if (name.startsWith(dir + "/") && ++entries >= LARGE_COPY_ENTRIES) return true;
+  return false;
+}
+async function touchDestination(root, plan) {
+  const now = /* @__PURE__ */ new Date();
+  for (const { rel, mtime } of plan.times)
+    await lutimes4(path21.join(root, rel), mtime ?? now, mtime ?? now);
 }
 async function sourceRoot(scope, ref, signal) {
   if (ref.kind === "empty") return null;
@@ -4041,11 +5198,16 @@ async function sourceRoot(scope, ref, signal) {
   }
   return { root: await scope.mountReadOnly(ref) };
 }
+var LARGE_COPY_ENTRIES, LARGE_COPY_BYTES;
 var init_file = __esm({
   "src/engine/ops/file.ts"() {
     "use strict";
     init_actions();
+    init_paths();
+    init_incremental();
     init_new_snapshot();
+    LARGE_COPY_ENTRIES = 500;
+    LARGE_COPY_BYTES = 32 * 1024 * 1024;
   }
 });
 
@@ -4056,11 +5218,11 @@ __export(merge_exports, {
 });
 async function runMergeOp(engine, inputs, ctx, description) {
   const [first = { kind: "empty" }, ...rest] = inputs;
-  return writeNewSnapshot(engine, first, description, async ({ path: path36, scope }) => {
+  return writeNewSnapshot(engine, first, description, async ({ path: path42, scope }) => {
     for (const ref of rest) {
       ctx.signal.throwIfAborted();
       if (ref.kind === "empty") continue;
-      await copyTree(await scope.mountReadOnly(ref), path36, ctx.signal);
+      await copyTree(await scope.mountReadOnly(ref), path42, ctx.signal);
     }
   });
 }
@@ -4112,9 +5274,9 @@ var init_emulation_spec = __esm({
 });
 
 // src/exec/supervisor.ts
-import { spawn as spawn4 } from "node:child_process";
+import { spawn as spawn5 } from "node:child_process";
 function spawnSupervisedRunc(options) {
-  return spawn4(
+  return spawn5(
     "setpriv",
     [
       "--pdeathsig",
@@ -4155,8 +5317,8 @@ done`;
 });
 
 // src/exec/network.ts
-import { spawn as spawn5 } from "node:child_process";
-import { readlink as readlink4 } from "node:fs/promises";
+import { spawn as spawn6 } from "node:child_process";
+import { readlink as readlink5 } from "node:fs/promises";
 function createNetworkPool(options = {}) {
   const slirpPath = options.slirp4netnsPath ?? "slirp4netns";
   const idle = [];
@@ -4184,13 +5346,13 @@ function createNetworkPool(options = {}) {
   };
 }
 async function createNamespace(slirpPath) {
-  const holder = spawn5("unshare", ["--net", "--", "cat"], { stdio: ["pipe", "ignore", "pipe"] });
+  const holder = spawn6("unshare", ["--net", "--", "cat"], { stdio: ["pipe", "ignore", "pipe"] });
   const holderFailed = exitPromise(holder, "unshare --net");
   try {
     const pid = await holderPid(holder, holderFailed);
-    const path36 = `/proc/${pid}/ns/net`;
-    await waitForNewNamespace(path36, holderFailed);
-    const slirp = spawn5(
+    const path42 = `/proc/${pid}/ns/net`;
+    await waitForNewNamespace(path42, holderFailed);
+    const slirp = spawn6(
       slirpPath,
       [
         "--configure",
@@ -4211,7 +5373,7 @@ async function createNamespace(slirpPath) {
       slirp.kill("SIGKILL");
       throw error;
     }
-    return { path: path36, holder, slirp };
+    return { path: path42, holder, slirp };
   } catch (error) {
     holder.kill("SIGKILL");
     throw error;
@@ -4221,12 +5383,12 @@ function holderPid(holder, failed) {
   if (holder.pid !== void 0) return Promise.resolve(holder.pid);
   return failed;
 }
-async function waitForNewNamespace(path36, failed) {
-  const ours = await readlink4("/proc/self/ns/net");
+async function waitForNewNamespace(path42, failed) {
+  const ours = await readlink5("/proc/self/ns/net");
   let done = false;
   failed.catch(() => done = true);
   for (let pause = 1; !done; pause = Math.min(pause * 2, 20)) {
-    const theirs = await readlink4(path36).catch(() => ours);
+    const theirs = await readlink5(path42).catch(() => ours);
     if (theirs !== ours) return;
     await Promise.race([delay(pause), failed]);
   }
@@ -4373,7 +5535,7 @@ var init_seccomp = __esm({
 });
 
 // src/exec/spec.ts
-import path19 from "node:path";
+import path25 from "node:path";
 function createSystemMounts(insecure, shmSize = 64 * 1024 * 1024) {
   const ro = insecure ? [] : ["ro"];
   return [
@@ -4425,7 +5587,7 @@ function createFileMounts(files) {
   ];
 }
 function toOciMount(mount) {
-  const dest = path19.posix.normalize(mount.dest);
+  const dest = path25.posix.normalize(mount.dest);
   if (mount.type === "tmpfs") {
     const size = mount.size === void 0 ? [] : [`size=${mount.size}`];
     return {
@@ -4642,8 +5804,8 @@ var init_rootless = __esm({
 });
 
 // src/exec/stubs.ts
-import { lstat as lstat11, mkdir as mkdir15, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile8 } from "node:fs/promises";
-import path20 from "node:path";
+import { lstat as lstat13, mkdir as mkdir17, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
+import path26 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
   const stubs = {
@@ -4651,7 +5813,7 @@ async function createMountStubs(rootfs, requests) {
     remove: () => removeStubs(records)
   };
   try {
-    for (const request3 of requests) await createStub(rootfs, request3, records);
+    for (const request2 of requests) await createStub(rootfs, request2, records);
   } catch (err) {
     await removeStubs(records);
     throw err;
@@ -4659,19 +5821,19 @@ async function createMountStubs(rootfs, requests) {
   stubs.created = records.map((r) => r.path);
   return stubs;
 }
-async function createStub(rootfs, request3, records) {
-  const root = path20.resolve(rootfs);
-  const target = await resolveInRoot(root, request3.dest);
+async function createStub(rootfs, request2, records) {
+  const root = path26.resolve(rootfs);
+  const target = await resolveInRoot(root, request2.dest);
   const missing = [];
-  for (let p = target; p !== root && !await exists2(p); p = path20.dirname(p)) missing.unshift(p);
+  for (let p = target; p !== root && !await exists2(p); p = path26.dirname(p)) missing.unshift(p);
   for (const host of missing) {
-    const parentHost = path20.dirname(host);
+    const parentHost = path26.dirname(host);
     const parent = await stat6(parentHost, { bigint: true });
-    const kind = host === target ? request3.kind : "dir";
-    if (kind === "dir") await mkdir15(host, { mode: 493 });
-    else await writeFile8(host, "", { mode: 420, flag: "wx" });
+    const kind = host === target ? request2.kind : "dir";
+    if (kind === "dir") await mkdir17(host, { mode: 493 });
+    else await writeFile11(host, "", { mode: 420, flag: "wx" });
     records.push({
-      path: `/${path20.relative(root, host)}`,
+      path: `/${path26.relative(root, host)}`,
       host,
       kind,
       parentHost,
@@ -4681,7 +5843,7 @@ async function createStub(rootfs, request3, records) {
 }
 async function exists2(p) {
   try {
-    await lstat11(p);
+    await lstat13(p);
     return true;
   } catch (err) {
     if (err.code === "ENOENT") return false;
@@ -4712,7 +5874,7 @@ async function removeIfUnused(record) {
     if (record.kind === "dir") {
       await rmdir(record.host);
     } else {
-      const info2 = await lstat11(record.host);
+      const info2 = await lstat13(record.host);
       if (!info2.isFile() || info2.size !== 0) return false;
       await unlink3(record.host);
     }
@@ -4743,8 +5905,8 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir16, readFile as readFile12, readdir as readdir12, rm as rm13, stat as stat7, writeFile as writeFile9 } from "node:fs/promises";
-import path21 from "node:path";
+import { mkdir as mkdir18, readFile as readFile13, readdir as readdir13, rm as rm18, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
+import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
   let runcFound;
@@ -4753,7 +5915,7 @@ function createRuncExecutor(options) {
     runcFound = void 0;
     throw new RuncNotFoundError(runc);
   });
-  const runcRoot = path21.join(options.stateDir, "runc");
+  const runcRoot = path27.join(options.stateDir, "runc");
   const networks = createNetworkPool(
     options.slirp4netnsPath !== void 0 ? { slirp4netnsPath: options.slirp4netnsPath } : {}
   );
@@ -4784,7 +5946,7 @@ function createRuncExecutor(options) {
 async function cleanUpRun(runc, runcRoot, prepared) {
   const steps = [
     () => deleteContainer(runc, runcRoot, prepared.id),
-    () => rm13(prepared.bundle, { recursive: true, force: true }),
+    () => rm18(prepared.bundle, { recursive: true, force: true }),
     () => prepared.stubs.remove()
   ];
   let first;
@@ -4802,8 +5964,8 @@ function createContainerId() {
 }
 async function prepareBundle(stateDir, spec, network) {
   const id = createContainerId();
-  const bundle = path21.join(stateDir, "bundles", id);
-  await mkdir16(bundle, { recursive: true });
+  const bundle = path27.join(stateDir, "bundles", id);
+  await mkdir18(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const files = await writeBundleFiles(bundle, spec, hostname);
@@ -4812,7 +5974,7 @@ async function prepareBundle(stateDir, spec, network) {
     for (const file of Object.values(files)) kinds.set(file, "file");
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
     try {
-      await mkdir16(await resolveInRoot(spec.rootfs, spec.process.cwd), {
+      await mkdir18(await resolveInRoot(spec.rootfs, spec.process.cwd), {
         recursive: true,
         mode: 493
       });
@@ -4821,37 +5983,37 @@ async function prepareBundle(stateDir, spec, network) {
         spec.emulation
       );
       const config = inUserNamespace() ? adaptSpecToUserNamespace(emulated) : emulated;
-      await writeFile9(path21.join(bundle, "config.json"), JSON.stringify(config, null, 2));
+      await writeFile12(path27.join(bundle, "config.json"), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();
       throw err;
     }
     return { id, bundle, stubs };
   } catch (err) {
-    await rm13(bundle, { recursive: true, force: true });
+    await rm18(bundle, { recursive: true, force: true });
     throw err;
   }
 }
 async function writeBundleFiles(bundle, spec, hostname) {
   const files = {
-    hosts: path21.join(bundle, "hosts"),
-    resolvConf: path21.join(bundle, "resolv.conf"),
-    hostname: path21.join(bundle, "hostname")
+    hosts: path27.join(bundle, "hosts"),
+    resolvConf: path27.join(bundle, "resolv.conf"),
+    hostname: path27.join(bundle, "hostname")
   };
   const hosts = spec.hosts ?? `127.0.0.1	localhost ${hostname}
 ::1	localhost ip6-localhost ip6-loopback
 `;
   const resolvConf = spec.resolvConf ?? (spec.network === "isolated" ? isolatedResolvConf(await readHostResolvConf()) : await readHostResolvConf());
-  await writeFile9(files.hosts, hosts, { mode: 420 });
-  await writeFile9(files.resolvConf, resolvConf, { mode: 420 });
-  await writeFile9(files.hostname, `${hostname}
+  await writeFile12(files.hosts, hosts, { mode: 420 });
+  await writeFile12(files.resolvConf, resolvConf, { mode: 420 });
+  await writeFile12(files.hostname, `${hostname}
 `, { mode: 420 });
   return files;
 }
 async function readHostLimits() {
   const [limits, status] = await Promise.all([
-    readFile12("/proc/self/limits", "utf8"),
-    readFile12("/proc/self/status", "utf8")
+    readFile13("/proc/self/limits", "utf8"),
+    readFile13("/proc/self/status", "utf8")
   ]);
   const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
   const capBnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
@@ -4862,7 +6024,7 @@ async function readHostLimits() {
 }
 async function readHostResolvConf() {
   try {
-    return await readFile12("/etc/resolv.conf", "utf8");
+    return await readFile13("/etc/resolv.conf", "utf8");
   } catch (err) {
     if (err.code === "ENOENT") return "";
     throw err;
@@ -4886,7 +6048,7 @@ async function statBindSources(spec) {
   return kinds;
 }
 async function runContainer(runc, runcRoot, prepared, spec, io, signal) {
-  const logPath = path21.join(prepared.bundle, "runc.log");
+  const logPath = path27.join(prepared.bundle, "runc.log");
   const args = ["--root", runcRoot, "--log", logPath, "--log-format", "json"];
   args.push("run", "--bundle", prepared.bundle, prepared.id);
   const stdin = spec.process.stdin;
@@ -4938,7 +6100,7 @@ function createStderrForwarder(io) {
   };
 }
 async function readRuncError(logPath) {
-  const text = await readFile12(logPath, "utf8").catch((err) => {
+  const text = await readFile13(logPath, "utf8").catch((err) => {
     if (err.code === "ENOENT") return "";
     throw err;
   });
@@ -4977,7 +6139,7 @@ async function killUntilExited(runc, runcRoot, id, exited) {
   }
 }
 async function deleteContainer(runc, runcRoot, id) {
-  if (!await pathExists(path21.join(runcRoot, id))) return;
+  if (!await pathExists(path27.join(runcRoot, id))) return;
   const result = await runCommand(runc, ["--root", runcRoot, "delete", "--force", id]).catch(
     (err) => {
       if (err.code === "ENOENT") return { code: 0, stdout: "", stderr: "" };
@@ -4989,8 +6151,8 @@ async function deleteContainer(runc, runcRoot, id) {
   }
 }
 async function cleanupStaleContainers(stateDir, runcPath = "runc") {
-  const runcRoot = path21.join(stateDir, "runc");
-  const bundles = path21.join(stateDir, "bundles");
+  const runcRoot = path27.join(stateDir, "runc");
+  const bundles = path27.join(stateDir, "bundles");
   const ids = /* @__PURE__ */ new Set([...await listDir(runcRoot), ...await listDir(bundles)]);
   const removed = [];
   for (const id of ids) {
@@ -4998,7 +6160,7 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
     if (owner === void 0 || isProcessAlive2(Number(owner))) continue;
     await runCommand(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await deleteContainer(runcPath, runcRoot, id);
-    await rm13(path21.join(bundles, id), { recursive: true, force: true });
+    await rm18(path27.join(bundles, id), { recursive: true, force: true });
     removed.push(id);
   }
   return removed;
@@ -5014,7 +6176,7 @@ async function pathExists(p) {
 }
 async function listDir(dir) {
   try {
-    return await readdir12(dir);
+    return await readdir13(dir);
   } catch (err) {
     if (err.code === "ENOENT") return [];
     throw err;
@@ -5083,10 +6245,10 @@ async function pushImage(store, client, image2, name, options = {}) {
         name,
         blob.digest,
         blob.size,
-        () => store.blobs.stream(blob.digest),
+        () => openBlob(store, blob.digest, options.signal),
         {
           ...options.signal ? { signal: options.signal } : {},
-          ...options.mountFrom ? { mountFrom: options.mountFrom } : {}
+          ...mountFor(store, blob.digest, options.mountFrom)
         }
       );
       counts[outcome === "exists" ? "existed" : outcome]++;
@@ -5104,17 +6266,22 @@ async function pushIndex(store, client, index, name, options = {}) {
   }
   await client.putManifest(name, index.bytes, index.descriptor.mediaType);
 }
+function mountFor(store, digest, given) {
+  const from = given ?? mountSourceOf(store, digest);
+  return from ? { mountFrom: from } : {};
+}
 var init_push = __esm({
   "src/engine/push.ts"() {
     "use strict";
     init_reference();
+    init_lazy_layers();
   }
 });
 
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { copyFile as copyFile2, mkdir as mkdir17, writeFile as writeFile10 } from "node:fs/promises";
-import { dirname as dirname4, join as join16 } from "node:path";
+import { copyFile as copyFile3, mkdir as mkdir19, writeFile as writeFile13 } from "node:fs/promises";
+import { dirname as dirname5, join as join16 } from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
 async function* generateArchive(files, mtime = 0) {
@@ -5156,7 +6323,7 @@ async function writeToDest(source, dest) {
     await pipeline4(Readable4.from(source), process.stdout, { end: false });
     return;
   }
-  if (typeof dest === "string") await mkdir17(dirname4(dest), { recursive: true });
+  if (typeof dest === "string") await mkdir19(dirname5(dest), { recursive: true });
   await pipeline4(
     Readable4.from(source),
     typeof dest === "string" ? createWriteStream2(dest) : dest
@@ -5164,11 +6331,11 @@ async function writeToDest(source, dest) {
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path36 = join16(dir, file.path);
-    await mkdir17(dirname4(path36), { recursive: true });
-    if ("data" in file) await writeFile10(path36, file.data);
-    else if (file.source) await copyFile2(file.source, path36);
-    else await pipeline4(file.open(), createWriteStream2(path36));
+    const path42 = join16(dir, file.path);
+    await mkdir19(dirname5(path42), { recursive: true });
+    if ("data" in file) await writeFile13(path42, file.data);
+    else if (file.source) await copyFile3(file.source, path42);
+    else await pipeline4(file.open(), createWriteStream2(path42));
   }
 }
 function parseImageName(name) {
@@ -5208,12 +6375,12 @@ function layoutFiles(image2, names, docker, manifests = indexDescriptors(image2,
   const addBlob = (descriptor, data) => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
-    const path36 = blobPath2(descriptor.digest);
-    if (data) files.push({ path: path36, data });
+    const path42 = blobPath2(descriptor.digest);
+    if (data) files.push({ path: path42, data });
     else {
       const { digest, size } = descriptor;
       files.push({
-        path: path36,
+        path: path42,
         size,
         open: () => image2.blobs.stream(digest),
         source: image2.blobs.path(digest)
@@ -5266,29 +6433,29 @@ var init_image_layout = __esm({
 
 // src/exporter/layer-apply.ts
 import {
-  chmod as chmod12,
-  copyFile as copyFile3,
-  lchown as lchown5,
-  link as link4,
-  lstat as lstat12,
-  lutimes as lutimes3,
-  mkdir as mkdir18,
-  readdir as readdir14,
-  readlink as readlink5,
-  rm as rm14,
-  symlink as symlink4,
-  utimes as utimes5
+  chmod as chmod13,
+  copyFile as copyFile4,
+  lchown as lchown6,
+  link as link5,
+  lstat as lstat14,
+  lutimes as lutimes5,
+  mkdir as mkdir20,
+  readdir as readdir15,
+  readlink as readlink6,
+  rm as rm19,
+  symlink as symlink5,
+  utimes as utimes7
 } from "node:fs/promises";
 import { join as join17 } from "node:path";
 async function applyLayers(layerDirs, dest, options = {}) {
-  await mkdir18(dest, { recursive: true });
+  await mkdir20(dest, { recursive: true });
   const owners = options.owners ?? process.getuid?.() === 0;
   const dirTimes = /* @__PURE__ */ new Map();
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes, owners);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
     const stat14 = await lstatOrUndefined(join17(dest, rel));
-    if (stat14?.isDirectory()) await utimes5(join17(dest, rel), seconds2, seconds2);
+    if (stat14?.isDirectory()) await utimes7(join17(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes, owners) {
@@ -5301,22 +6468,22 @@ async function applyLayer(layer, dest, dirTimes, owners) {
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
     if (stat14.isCharacterDevice() && stat14.rdev === 0) {
-      await rm14(target, { recursive: true, force: true });
+      await rm19(target, { recursive: true, force: true });
       continue;
     }
     if (stat14.isDirectory()) {
-      if (existing && !existing.isDirectory()) await rm14(target, { force: true });
+      if (existing && !existing.isDirectory()) await rm19(target, { force: true });
       if (existing?.isDirectory() && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
         await emptyDirectory(target);
       }
-      if (!existing?.isDirectory()) await mkdir18(target);
+      if (!existing?.isDirectory()) await mkdir20(target);
       dirTimes.set(rel, Math.floor(stat14.mtimeMs / 1e3));
     } else {
-      if (existing) await rm14(target, { recursive: true, force: true });
+      if (existing) await rm19(target, { recursive: true, force: true });
       const key = `${stat14.dev}:${stat14.ino}`;
       const first = stat14.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
-        await link4(first, target);
+        await link5(first, target);
         continue;
       }
       if (stat14.nlink > 1) firstLinks.set(key, target);
@@ -5329,8 +6496,8 @@ async function applyLayer(layer, dest, dirTimes, owners) {
   await writeXattrs(pending);
 }
 async function createCopy(source, target, stat14) {
-  if (stat14.isFile()) await copyFile3(source, target);
-  else if (stat14.isSymbolicLink()) await symlink4(await readlink5(source), target);
+  if (stat14.isFile()) await copyFile4(source, target);
+  else if (stat14.isSymbolicLink()) await symlink5(await readlink6(source), target);
   else if (stat14.isFIFO()) await makeNode(target, "fifo", stat14.mode);
   else if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
     const { major, minor } = splitDevice(stat14.rdev);
@@ -5339,18 +6506,18 @@ async function createCopy(source, target, stat14) {
 }
 async function copyMetadata(target, stat14, owners) {
   if (stat14.isSocket()) return;
-  if (owners) await lchown5(target, stat14.uid, stat14.gid);
+  if (owners) await lchown6(target, stat14.uid, stat14.gid);
   else if (stat14.isFile() && process.getuid?.() === 0)
-    await lchown5(target, process.getuid(), process.getgid?.() ?? 0);
-  if (!stat14.isSymbolicLink()) await chmod12(target, stat14.mode & 4095);
-  if (!stat14.isDirectory()) await lutimes3(target, stat14.atime, stat14.mtime);
+    await lchown6(target, process.getuid(), process.getgid?.() ?? 0);
+  if (!stat14.isSymbolicLink()) await chmod13(target, stat14.mode & 4095);
+  if (!stat14.isDirectory()) await lutimes5(target, stat14.atime, stat14.mtime);
 }
 async function emptyDirectory(dir) {
-  for (const name of await readdir14(dir))
-    await rm14(join17(dir, name), { recursive: true, force: true });
+  for (const name of await readdir15(dir))
+    await rm19(join17(dir, name), { recursive: true, force: true });
 }
-async function lstatOrUndefined(path36) {
-  return lstat12(path36).catch((err) => {
+async function lstatOrUndefined(path42) {
+  return lstat14(path42).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -5367,7 +6534,7 @@ var init_layer_apply = __esm({
 });
 
 // src/exporter/filesystem.ts
-import { mkdir as mkdir19, mkdtemp as mkdtemp5, rm as rm15 } from "node:fs/promises";
+import { mkdir as mkdir21, mkdtemp as mkdtemp6, rm as rm20 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
 import { join as join18 } from "node:path";
 function keepsOwners() {
@@ -5380,13 +6547,13 @@ async function exportMergedToTar(mergedDir, dest, options = {}) {
   await writeToDest(generateLayerTar(mergedDir, options), dest);
 }
 async function exportLayersToTar(layerDirs, dest, options = {}) {
-  const temp = await mkdtemp5(join18(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
+  const temp = await mkdtemp6(join18(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
   try {
     const rootfs = join18(temp, "rootfs");
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
-    await rm15(temp, { recursive: true, force: true });
+    await rm20(temp, { recursive: true, force: true });
   }
 }
 var init_filesystem = __esm({
@@ -5415,10 +6582,10 @@ var init_docker_archive = __esm({
 });
 
 // src/exporter/oci-layout.ts
-import { readFile as readFile13 } from "node:fs/promises";
+import { readFile as readFile14 } from "node:fs/promises";
 import { join as join19 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile13(join19(dir, "index.json"), "utf8").catch(
+  const text = await readFile14(join19(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -5546,7 +6713,7 @@ __export(archives_exports, {
   imageFor: () => imageFor,
   standardOutput: () => standardOutput
 });
-import { spawn as spawn6 } from "node:child_process";
+import { spawn as spawn7 } from "node:child_process";
 import { Writable as Writable2 } from "node:stream";
 async function imageFor(ctx, output) {
   const wanted = imageAttributes(output);
@@ -5571,6 +6738,11 @@ async function imageFor(ctx, output) {
 }
 async function exportArchive(ctx, output) {
   const image2 = { ...await imageFor(ctx, output), blobs: ctx.store.blobs };
+  await fetchLazyBlobs(
+    ctx.store,
+    image2.layers.map((l) => l.digest),
+    ctx.signal
+  );
   const options = {
     names: output.names,
     ...ctx.options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: ctx.options.sourceDateEpoch } : {}
@@ -5586,7 +6758,7 @@ async function exportArchive(ctx, output) {
 }
 async function exportFilesystem(ctx, output) {
   const snapshot = ctx.committed.snapshot;
-  const dirs = snapshot === null ? [] : ctx.store.snapshots.chain(snapshot).map((s) => s.dir).reverse();
+  const dirs = snapshot === null ? [] : (await snapshotChain(ctx.store, snapshot)).map((s) => s.dir).reverse();
   if (output.type === "local") {
     await exportLayersToDirectory(dirs, output.dest);
     return;
@@ -5624,7 +6796,7 @@ function closedOr(error) {
   return code2 === "EPIPE" || code2 === "ERR_STREAM_DESTROYED" ? new OutputClosedError({ cause: error }) : error;
 }
 async function dockerLoad(write) {
-  const child = spawn6("docker", ["load"], { stdio: ["pipe", "ignore", "pipe"] });
+  const child = spawn7("docker", ["load"], { stdio: ["pipe", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => stderr += d.toString());
   const exited = new Promise((resolve2) => {
@@ -5665,6 +6837,8 @@ var init_archives = __esm({
   "src/builder/outputs/archives.ts"() {
     "use strict";
     init_commit_image();
+    init_lazy_layers();
+    init_store_check();
     init_docker_archive();
     init_filesystem();
     init_oci_layout();
@@ -5681,9 +6855,9 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir20, mkdtemp as mkdtemp7, readFile as readFile14, realpath, rm as rm17, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir22, mkdtemp as mkdtemp8, readFile as readFile15, realpath, rm as rm22, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
-import path24 from "node:path";
+import path30 from "node:path";
 import { Readable as Readable5 } from "node:stream";
 import { pipeline as pipeline5 } from "node:stream/promises";
 function isRemoteContext(arg) {
@@ -5694,21 +6868,21 @@ async function fetchRemoteContext(arg, stdin) {
     throw new UsageError('the build context is "-", but this build has no standard input', {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
-  const base = await mkdtemp7(path24.join(tmpdir5(), "tbuild-context-"));
-  const dispose = () => rm17(base, { recursive: true, force: true });
+  const base = await mkdtemp8(path30.join(tmpdir5(), "tbuild-context-"));
+  const dispose = () => rm22(base, { recursive: true, force: true });
   try {
-    const dir = path24.join(base, "context");
-    await mkdir20(dir);
+    const dir = path30.join(base, "context");
+    await mkdir22(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
-    const received = path24.join(base, "input");
+    const received = path30.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
     await pipeline5(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
       await extractArchive(received, dir);
-      await rm17(received);
+      await rm22(received);
       return { dir, dockerfileText: void 0, dispose };
     }
-    return { dir, dockerfileText: await readFile14(received, "utf8"), dispose };
+    return { dir, dockerfileText: await readFile15(received, "utf8"), dispose };
   } catch (error) {
     await dispose();
     throw error;
@@ -5717,9 +6891,9 @@ async function fetchRemoteContext(arg, stdin) {
 async function fromGit(url, dir) {
   const { remote, ref, subdir } = parseGitUrl(url);
   await checkoutGit(remote, ref, dir);
-  await rm17(path24.join(dir, ".git"), { recursive: true, force: true });
+  await rm22(path30.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
-  const inside = await realpath(path24.join(dir, subdir)).catch(() => void 0);
+  const inside = await realpath(path30.join(dir, subdir)).catch(() => void 0);
   const isDir = inside !== void 0 && (await stat8(inside)).isDirectory();
   if (!isDir || !(inside + "/").startsWith(await realpath(dir) + "/"))
     throw new InputError(`${subdir} is not a directory in ${remote}`, {
@@ -6902,14 +8076,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path36 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path42 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path36 && path36[0] !== "/") {
-          path36 = `/${path36}`;
+        if (path42 && path42[0] !== "/") {
+          path42 = `/${path42}`;
         }
-        return new URL(`${origin}${path36}`);
+        return new URL(`${origin}${path42}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -7482,10 +8656,10 @@ var require_util = __commonJS({
       }
       return obj;
     }
-    function errorRequest(client, request3, err) {
+    function errorRequest(client, request2, err) {
       try {
-        request3.onResponseError(err);
-        assert(request3.aborted);
+        request2.onResponseError(err);
+        assert(request2.aborted);
       } catch (err2) {
         client.emit("error", err2);
       }
@@ -7761,9 +8935,9 @@ var require_diagnostics = __commonJS({
         "undici:client:sendHeaders",
         (evt) => {
           const {
-            request: { method, path: path36, origin }
+            request: { method, path: path42, origin }
           } = evt;
-          debugLog("sending request to %s %s%s", method, origin, path36);
+          debugLog("sending request to %s %s%s", method, origin, path42);
         }
       );
     }
@@ -7781,14 +8955,14 @@ var require_diagnostics = __commonJS({
         "undici:request:headers",
         (evt) => {
           const {
-            request: { method, path: path36, origin },
+            request: { method, path: path42, origin },
             response: { statusCode }
           } = evt;
           debugLog(
             "received response to %s %s%s - HTTP %d",
             method,
             origin,
-            path36,
+            path42,
             statusCode
           );
         }
@@ -7797,23 +8971,23 @@ var require_diagnostics = __commonJS({
         "undici:request:trailers",
         (evt) => {
           const {
-            request: { method, path: path36, origin }
+            request: { method, path: path42, origin }
           } = evt;
-          debugLog("trailers received from %s %s%s", method, origin, path36);
+          debugLog("trailers received from %s %s%s", method, origin, path42);
         }
       );
       diagnosticsChannel.subscribe(
         "undici:request:error",
         (evt) => {
           const {
-            request: { method, path: path36, origin },
+            request: { method, path: path42, origin },
             error
           } = evt;
           debugLog(
             "request to %s %s%s errored - %s",
             method,
             origin,
-            path36,
+            path42,
             error.message
           );
         }
@@ -9203,11 +10377,11 @@ var require_util2 = __commonJS({
     function normalizeBinaryStringToUtf8(value) {
       return Buffer.from(value, "binary").toString("utf8");
     }
-    function requestCurrentURL(request3) {
-      return request3.urlList[request3.urlList.length - 1];
+    function requestCurrentURL(request2) {
+      return request2.urlList[request2.urlList.length - 1];
     }
-    function requestBadPort(request3) {
-      const url = requestCurrentURL(request3);
+    function requestBadPort(request2) {
+      const url = requestCurrentURL(request2);
       if (urlIsHttpHttpsScheme(url) && badPortsSet.has(url.port)) {
         return "blocked";
       }
@@ -9245,10 +10419,10 @@ var require_util2 = __commonJS({
       }
       return policy;
     }
-    function setRequestReferrerPolicyOnRedirect(request3, actualResponse) {
+    function setRequestReferrerPolicyOnRedirect(request2, actualResponse) {
       const policy = parseReferrerPolicy(actualResponse);
       if (policy !== "") {
-        request3.referrerPolicy = policy;
+        request2.referrerPolicy = policy;
       }
     }
     function crossOriginResourcePolicyCheck() {
@@ -9268,33 +10442,33 @@ var require_util2 = __commonJS({
       header2 = httpRequest.mode;
       httpRequest.headersList.set("sec-fetch-mode", header2, true);
     }
-    function appendRequestOriginHeader(request3) {
-      let serializedOrigin = request3.origin;
+    function appendRequestOriginHeader(request2) {
+      let serializedOrigin = request2.origin;
       if (serializedOrigin === "client" || serializedOrigin === void 0) {
         return;
       }
-      if (request3.responseTainting === "cors" || request3.mode === "websocket") {
-        request3.headersList.append("origin", serializedOrigin, true);
-      } else if (request3.method !== "GET" && request3.method !== "HEAD") {
-        switch (request3.referrerPolicy) {
+      if (request2.responseTainting === "cors" || request2.mode === "websocket") {
+        request2.headersList.append("origin", serializedOrigin, true);
+      } else if (request2.method !== "GET" && request2.method !== "HEAD") {
+        switch (request2.referrerPolicy) {
           case "no-referrer":
             serializedOrigin = null;
             break;
           case "no-referrer-when-downgrade":
           case "strict-origin":
           case "strict-origin-when-cross-origin":
-            if (request3.origin && urlHasHttpsScheme(request3.origin) && !urlHasHttpsScheme(requestCurrentURL(request3))) {
+            if (request2.origin && urlHasHttpsScheme(request2.origin) && !urlHasHttpsScheme(requestCurrentURL(request2))) {
               serializedOrigin = null;
             }
             break;
           case "same-origin":
-            if (!sameOrigin(request3, requestCurrentURL(request3))) {
+            if (!sameOrigin(request2, requestCurrentURL(request2))) {
               serializedOrigin = null;
             }
             break;
           default:
         }
-        request3.headersList.append("origin", serializedOrigin, true);
+        request2.headersList.append("origin", serializedOrigin, true);
       }
     }
     function coarsenTime(timestamp, crossOriginIsolatedCapability) {
@@ -9348,18 +10522,18 @@ var require_util2 = __commonJS({
         referrerPolicy: policyContainer.referrerPolicy
       };
     }
-    function determineRequestsReferrer(request3) {
-      const policy = request3.referrerPolicy;
+    function determineRequestsReferrer(request2) {
+      const policy = request2.referrerPolicy;
       assert(policy);
       let referrerSource = null;
-      if (request3.referrer === "client") {
+      if (request2.referrer === "client") {
         const globalOrigin = getGlobalOrigin();
         if (!globalOrigin || globalOrigin.origin === "null") {
           return "no-referrer";
         }
         referrerSource = new URL(globalOrigin);
-      } else if (webidl.is.URL(request3.referrer)) {
-        referrerSource = request3.referrer;
+      } else if (webidl.is.URL(request2.referrer)) {
+        referrerSource = request2.referrer;
       }
       let referrerURL = stripURLForReferrer(referrerSource);
       const referrerOrigin = stripURLForReferrer(referrerSource, true);
@@ -9377,14 +10551,14 @@ var require_util2 = __commonJS({
         case "unsafe-url":
           return referrerURL;
         case "strict-origin": {
-          const currentURL = requestCurrentURL(request3);
+          const currentURL = requestCurrentURL(request2);
           if (isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(currentURL)) {
             return "no-referrer";
           }
           return referrerOrigin;
         }
         case "strict-origin-when-cross-origin": {
-          const currentURL = requestCurrentURL(request3);
+          const currentURL = requestCurrentURL(request2);
           if (sameOrigin(referrerURL, currentURL)) {
             return referrerURL;
           }
@@ -9394,17 +10568,17 @@ var require_util2 = __commonJS({
           return referrerOrigin;
         }
         case "same-origin":
-          if (sameOrigin(request3, referrerURL)) {
+          if (sameOrigin(request2, referrerURL)) {
             return referrerURL;
           }
           return "no-referrer";
         case "origin-when-cross-origin":
-          if (sameOrigin(request3, referrerURL)) {
+          if (sameOrigin(request2, referrerURL)) {
             return referrerURL;
           }
           return referrerOrigin;
         case "no-referrer-when-downgrade": {
-          const currentURL = requestCurrentURL(request3);
+          const currentURL = requestCurrentURL(request2);
           if (isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(currentURL)) {
             return "no-referrer";
           }
@@ -9471,7 +10645,7 @@ var require_util2 = __commonJS({
       if (url.protocol === "blob:") return true;
       return isOriginPotentiallyTrustworthy(url.origin);
     }
-    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request3) {
+    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request2) {
     }
     function sameOrigin(A, B) {
       if (A.origin === B.origin && A.origin === "null") {
@@ -9850,7 +11024,7 @@ var require_util2 = __commonJS({
       }
       return gettingDecodingSplitting(value);
     }
-    function hasAuthenticationEntry(request3) {
+    function hasAuthenticationEntry(request2) {
       return false;
     }
     function includesCredentials(url) {
@@ -10244,7 +11418,7 @@ var require_request = __commonJS({
     };
     var Request = class {
       constructor(origin, {
-        path: path36,
+        path: path42,
         method,
         body,
         headers,
@@ -10261,11 +11435,11 @@ var require_request = __commonJS({
         maxRedirections,
         typeOfService
       }, handler) {
-        if (typeof path36 !== "string") {
+        if (typeof path42 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path36[0] !== "/" && !(path36.startsWith("http://") || path36.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path42[0] !== "/" && !(path42.startsWith("http://") || path42.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path36)) {
+        } else if (invalidPathRegex.test(path42)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -10345,7 +11519,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? serializePathWithQuery(path36, query) : path36;
+        this.path = query ? serializePathWithQuery(path42, query) : path42;
         this.origin = origin;
         this.protocol = getProtocolFromUrlString(origin);
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" || method === "QUERY" : idempotent;
@@ -10533,7 +11707,7 @@ var require_request = __commonJS({
         return this;
       }
     };
-    function processHeader(request3, key, val) {
+    function processHeader(request2, key, val) {
       if (val && (typeof val === "object" && !Array.isArray(val))) {
         throw new InvalidArgumentError(`invalid ${key} header`);
       } else if (val === void 0) {
@@ -10580,24 +11754,24 @@ var require_request = __commonJS({
         }
       }
       if (headerName === "host") {
-        if (request3.host !== null) {
+        if (request2.host !== null) {
           throw new InvalidArgumentError("duplicate host header");
         }
         if (typeof val !== "string") {
           throw new InvalidArgumentError("invalid host header");
         }
-        request3.host = val;
+        request2.host = val;
       } else if (headerName === "content-length") {
-        if (request3.contentLength !== null) {
+        if (request2.contentLength !== null) {
           throw new InvalidArgumentError("duplicate content-length header");
         }
         if (!isValidContentLengthHeaderValue(val)) {
           throw new InvalidArgumentError("invalid content-length header");
         }
-        request3.contentLength = parseInt(val, 10);
-      } else if (request3.contentType === null && headerName === "content-type") {
-        request3.contentType = val;
-        request3.headers.push(key, val);
+        request2.contentLength = parseInt(val, 10);
+      } else if (request2.contentType === null && headerName === "content-type") {
+        request2.contentType = val;
+        request2.headers.push(key, val);
       } else if (headerName === "transfer-encoding" || headerName === "keep-alive" || headerName === "upgrade") {
         throw new InvalidArgumentError(`invalid ${headerName} header`);
       } else if (headerName === "connection") {
@@ -10611,13 +11785,13 @@ var require_request = __commonJS({
             throw new InvalidArgumentError("invalid connection header");
           }
           if (trimmed === "close") {
-            request3.reset = true;
+            request2.reset = true;
           }
         }
       } else if (headerName === "expect") {
         throw new NotSupportedError("expect header not supported");
       } else {
-        request3.headers.push(key, val);
+        request2.headers.push(key, val);
       }
     }
     var isFormData;
@@ -13847,8 +15021,8 @@ var require_parser_h1 = __commonJS({
           this.timeout.refresh();
         }
         if (len > 0) {
-          const request3 = client[kQueue][client[kRunningIdx]];
-          assert(request3);
+          const request2 = client[kQueue][client[kRunningIdx]];
+          assert(request2);
           assert(this.timeoutType === TIMEOUT_BODY);
           assert(this.statusCode >= 200);
           if (maxResponseSize > -1 && this.bytesRead + len > maxResponseSize) {
@@ -13856,7 +15030,7 @@ var require_parser_h1 = __commonJS({
           }
           this.bytesRead += len;
           this.directBodyRemaining -= len;
-          if (request3.onResponseData(data.subarray(0, len)) === false) {
+          if (request2.onResponseData(data.subarray(0, len)) === false) {
             this.directBodyCompletePending = this.directBodyRemaining === 0;
             this.pauseParser();
             this[kPausedByHandler] = true;
@@ -13974,11 +15148,11 @@ var require_parser_h1 = __commonJS({
           if (socket.destroyed) {
             return this.fail(this.milo.ERROR_CALLBACK_ERROR, "Other side closed");
           }
-          const request3 = client[kQueue][client[kRunningIdx]];
-          if (!request3) {
+          const request2 = client[kQueue][client[kRunningIdx]];
+          if (!request2) {
             return this.fail(this.milo.ERROR_CALLBACK_ERROR, "Missing request");
           }
-          request3.onResponseStarted();
+          request2.onResponseStarted();
         }
         for (; ; ) {
           const event = this.parserEvents[cursor];
@@ -14009,8 +15183,8 @@ var require_parser_h1 = __commonJS({
                 return;
               }
               assert(statusCode >= 100);
-              const request3 = client2[kQueue][client2[kRunningIdx]];
-              assert(request3);
+              const request2 = client2[kQueue][client2[kRunningIdx]];
+              assert(request2);
               this.statusCode = 0;
               this.statusText = "";
               this.bytesRead = 0;
@@ -14026,12 +15200,12 @@ var require_parser_h1 = __commonJS({
               if (statusCode < 200) {
                 break;
               }
-              if (request3.method !== "HEAD" && contentLength !== -1 && bytesRead !== contentLength) {
+              if (request2.method !== "HEAD" && contentLength !== -1 && bytesRead !== contentLength) {
                 util.destroy(socket2, new ResponseContentLengthMismatchError());
                 this.pauseParser();
                 break;
               }
-              request3.onResponseEnd(trailers);
+              request2.onResponseEnd(trailers);
               client2[kQueue][client2[kRunningIdx]++] = null;
               if (socket2[kWriting]) {
                 assert(client2[kRunning] === 0);
@@ -14113,8 +15287,8 @@ var require_parser_h1 = __commonJS({
               if (socket2.destroyed) {
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Other side closed");
               }
-              const request3 = client2[kQueue][client2[kRunningIdx]];
-              if (!request3) {
+              const request2 = client2[kQueue][client2[kRunningIdx]];
+              if (!request2) {
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Missing request");
               }
               assert(!this.upgrade);
@@ -14126,7 +15300,7 @@ var require_parser_h1 = __commonJS({
                 );
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Bad response");
               }
-              if (shouldUpgrade && !request3.upgrade) {
+              if (shouldUpgrade && !request2.upgrade) {
                 util.destroy(
                   socket2,
                   new SocketError("bad upgrade", util.getSocketInfo(socket2))
@@ -14135,15 +15309,15 @@ var require_parser_h1 = __commonJS({
               }
               assert(this.timeoutType === TIMEOUT_HEADERS);
               this.statusCode = statusCode;
-              this.shouldKeepAlive = shouldKeepAlive || request3.method === "HEAD" && !socket2[kReset] && /(?:^|,)[\t ]*keep-alive[\t ]*(?:,|$)/i.test(this.connection) && !/(?:^|,)[\t ]*close[\t ]*(?:,|$)/i.test(this.connection);
+              this.shouldKeepAlive = shouldKeepAlive || request2.method === "HEAD" && !socket2[kReset] && /(?:^|,)[\t ]*keep-alive[\t ]*(?:,|$)/i.test(this.connection) && !/(?:^|,)[\t ]*close[\t ]*(?:,|$)/i.test(this.connection);
               this.contentLength = bodyKind === BODY_KIND_CONTENT_LENGTH ? contentLength : -1;
               if (this.statusCode >= 200) {
-                const bodyTimeout = request3.bodyTimeout != null ? request3.bodyTimeout : client2[kBodyTimeout];
+                const bodyTimeout = request2.bodyTimeout != null ? request2.bodyTimeout : client2[kBodyTimeout];
                 this.setTimeout(bodyTimeout, TIMEOUT_BODY);
               } else if (this.timeout?.refresh) {
                 this.timeout.refresh();
               }
-              if (request3.method === "CONNECT") {
+              if (request2.method === "CONNECT") {
                 assert(client2[kRunning] === 1);
                 milo.setIsConnect(this.parser, true);
                 this.upgrade = true;
@@ -14175,20 +15349,20 @@ var require_parser_h1 = __commonJS({
               } else {
                 socket2[kReset] = true;
               }
-              const pause = request3.onResponseStart(
+              const pause = request2.onResponseStart(
                 statusCode,
                 headers,
                 this.resume,
                 statusText
               ) === false;
-              if (request3.aborted) {
+              if (request2.aborted) {
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Request aborted");
               }
-              if (request3.method === "HEAD" || statusCode < 200) {
+              if (request2.method === "HEAD" || statusCode < 200) {
                 this.setShouldSkipBody(true);
               }
               this.headersSuspended = true;
-              if (!pause && request3.method !== "HEAD" && statusCode >= 200 && statusCode !== 204 && statusCode !== 205 && statusCode !== 304 && bodyKind === BODY_KIND_CONTENT_LENGTH && contentLength > 0 && !hasTrailers) {
+              if (!pause && request2.method !== "HEAD" && statusCode >= 200 && statusCode !== 204 && statusCode !== 205 && statusCode !== 304 && bodyKind === BODY_KIND_CONTENT_LENGTH && contentLength > 0 && !hasTrailers) {
                 this.directBodyRemaining = contentLength;
               }
               if (socket2[kBlocking]) {
@@ -14198,7 +15372,7 @@ var require_parser_h1 = __commonJS({
               if (pause) {
                 this.pauseParser();
                 this[kPausedByHandler] = true;
-              } else if (request3.method === "HEAD" || statusCode < 200 || statusCode === 204 || statusCode === 205 || statusCode === 304 || bodyKind === BODY_KIND_CONTENT_LENGTH && contentLength === 0) {
+              } else if (request2.method === "HEAD" || statusCode < 200 || statusCode === 204 || statusCode === 205 || statusCode === 304 || bodyKind === BODY_KIND_CONTENT_LENGTH && contentLength === 0) {
                 this.directBodyCompletePending = true;
               }
               break;
@@ -14210,8 +15384,8 @@ var require_parser_h1 = __commonJS({
               if (socket2.destroyed) {
                 return this.fail(milo.ERROR_CALLBACK_ERROR, "Other side closed");
               }
-              const request3 = client2[kQueue][client2[kRunningIdx]];
-              assert(request3);
+              const request2 = client2[kQueue][client2[kRunningIdx]];
+              assert(request2);
               assert(this.timeoutType === TIMEOUT_BODY);
               if (this.timeout?.refresh) {
                 this.timeout.refresh();
@@ -14226,7 +15400,7 @@ var require_parser_h1 = __commonJS({
               }
               this.bytesRead += len;
               const buffer = currentBufferRef;
-              if (request3.onResponseData(
+              if (request2.onResponseData(
                 new FastBuffer(buffer.buffer, buffer.byteOffset + at, len)
               ) === false) {
                 this.pauseParser();
@@ -14282,9 +15456,9 @@ var require_parser_h1 = __commonJS({
         assert(client[kSocket] === socket);
         assert(!socket.destroyed);
         assert(!this.paused);
-        const request3 = client[kQueue][client[kRunningIdx]];
-        assert(request3);
-        assert(request3.upgrade || request3.method === "CONNECT");
+        const request2 = client[kQueue][client[kRunningIdx]];
+        assert(request2);
+        assert(request2.upgrade || request2.method === "CONNECT");
         this.statusCode = 0;
         this.statusText = "";
         this.shouldKeepAlive = false;
@@ -14306,7 +15480,7 @@ var require_parser_h1 = __commonJS({
           new InformationalError("upgrade")
         );
         try {
-          request3.onRequestUpgrade(statusCode, headers, socket);
+          request2.onRequestUpgrade(statusCode, headers, socket);
         } catch (err) {
           util.destroy(socket, err);
         }
@@ -15077,7 +16251,7 @@ var require_client_h1 = __commonJS({
       kClosed,
       kUseMilo
     } = require_symbols();
-    var constants3 = require_constants3();
+    var constants4 = require_constants3();
     var { H1Parser, getMiloEnabled } = typeof esbuildDetection === "undefined" ? require_parser_h1() : {};
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
@@ -15220,7 +16394,7 @@ var require_client_h1 = __commonJS({
        */
       constructor(client, socket, { exports: exports2 }) {
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants4.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -15320,11 +16494,11 @@ var require_client_h1 = __commonJS({
             currentParser = null;
             currentBufferRef = null;
           }
-          if (ret !== constants3.ERROR.OK) {
+          if (ret !== constants4.ERROR.OK) {
             const data = chunk.subarray(llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr);
-            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants4.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(data);
-            } else if (ret === constants3.ERROR.PAUSED) {
+            } else if (ret === constants4.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(data);
             } else {
@@ -15359,10 +16533,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants3.ERROR.OK) {
+        if (ret === constants4.ERROR.OK) {
           return null;
         }
-        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants4.ERROR.PAUSED || ret === constants4.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -15379,7 +16553,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants3.ERROR[ret], data);
+        return new HTTPParserError(message, constants4.ERROR[ret], data);
       }
       destroy() {
         assert(currentParser === null);
@@ -15412,11 +16586,11 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        const request3 = client[kQueue][client[kRunningIdx]];
-        if (!request3) {
+        const request2 = client[kQueue][client[kRunningIdx]];
+        if (!request2) {
           return -1;
         }
-        request3.onResponseStarted();
+        request2.onResponseStarted();
         return 0;
       }
       /**
@@ -15486,9 +16660,9 @@ var require_client_h1 = __commonJS({
         assert(!socket.destroyed);
         assert(!this.paused);
         assert((headers.length & 1) === 0);
-        const request3 = client[kQueue][client[kRunningIdx]];
-        assert(request3);
-        assert(request3.upgrade || request3.method === "CONNECT");
+        const request2 = client[kQueue][client[kRunningIdx]];
+        assert(request2);
+        assert(request2.upgrade || request2.method === "CONNECT");
         this.statusCode = 0;
         this.statusText = "";
         this.shouldKeepAlive = false;
@@ -15505,9 +16679,9 @@ var require_client_h1 = __commonJS({
         client[kQueue][client[kRunningIdx]++] = null;
         client.emit("disconnect", client[kUrl], [client], new InformationalError("upgrade"));
         try {
-          request3.onRequestUpgrade(statusCode, headers, socket, statusText);
+          request2.onRequestUpgrade(statusCode, headers, socket, statusText);
         } catch (err) {
-          util.errorRequest(client, request3, err);
+          util.errorRequest(client, request2, err);
           util.destroy(socket, err);
         }
         client[kResume]();
@@ -15527,8 +16701,8 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        const request3 = client[kQueue][client[kRunningIdx]];
-        if (!request3) {
+        const request2 = client[kQueue][client[kRunningIdx]];
+        if (!request2) {
           return -1;
         }
         assert(!this.upgrade);
@@ -15537,29 +16711,29 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        if (upgrade && !request3.upgrade) {
+        if (upgrade && !request2.upgrade) {
           util.destroy(socket, new SocketError("bad upgrade", util.getSocketInfo(socket)));
           return -1;
         }
         assert(this.timeoutType === TIMEOUT_HEADERS);
         this.statusCode = statusCode;
         this.shouldKeepAlive = shouldKeepAlive || // Override llhttp value which does not allow keepAlive for HEAD.
-        request3.method === "HEAD" && !socket[kReset] && /(?:^|,)[\t ]*keep-alive[\t ]*(?:,|$)/i.test(this.connection) && !/(?:^|,)[\t ]*close[\t ]*(?:,|$)/i.test(this.connection);
-        if (request3.method === "HEAD" || statusCode === 204 || statusCode === 304) {
-          if (request3.method !== "HEAD" && (this.contentLength > 0 || this.hasTransferEncoding)) {
+        request2.method === "HEAD" && !socket[kReset] && /(?:^|,)[\t ]*keep-alive[\t ]*(?:,|$)/i.test(this.connection) && !/(?:^|,)[\t ]*close[\t ]*(?:,|$)/i.test(this.connection);
+        if (request2.method === "HEAD" || statusCode === 204 || statusCode === 304) {
+          if (request2.method !== "HEAD" && (this.contentLength > 0 || this.hasTransferEncoding)) {
             this.shouldKeepAlive = false;
           }
           this.contentLength = -1;
         }
         if (this.statusCode >= 200) {
-          const bodyTimeout = request3.bodyTimeout != null ? request3.bodyTimeout : client[kBodyTimeout];
+          const bodyTimeout = request2.bodyTimeout != null ? request2.bodyTimeout : client[kBodyTimeout];
           this.setTimeout(bodyTimeout, TIMEOUT_BODY);
         } else if (this.timeout) {
           if (this.timeout.refresh) {
             this.timeout.refresh();
           }
         }
-        if (request3.method === "CONNECT") {
+        if (request2.method === "CONNECT") {
           assert(client[kRunning] === 1);
           this.upgrade = true;
           return 2;
@@ -15587,11 +16761,11 @@ var require_client_h1 = __commonJS({
         } else {
           socket[kReset] = true;
         }
-        const pause = request3.onResponseStart(statusCode, headers, this.resume, statusText) === false;
-        if (request3.aborted) {
+        const pause = request2.onResponseStart(statusCode, headers, this.resume, statusText) === false;
+        if (request2.aborted) {
           return -1;
         }
-        if (request3.method === "HEAD") {
+        if (request2.method === "HEAD") {
           return 1;
         }
         if (statusCode < 200) {
@@ -15601,7 +16775,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants3.ERROR.PAUSED : 0;
+        return pause ? constants4.ERROR.PAUSED : 0;
       }
       /**
        * @param {Buffer} buf
@@ -15612,8 +16786,8 @@ var require_client_h1 = __commonJS({
         if (socket.destroyed) {
           return -1;
         }
-        const request3 = client[kQueue][client[kRunningIdx]];
-        assert(request3);
+        const request2 = client[kQueue][client[kRunningIdx]];
+        assert(request2);
         assert(this.timeoutType === TIMEOUT_BODY);
         if (this.timeout) {
           if (this.timeout.refresh) {
@@ -15626,8 +16800,8 @@ var require_client_h1 = __commonJS({
           return -1;
         }
         this.bytesRead += buf.length;
-        if (request3.onResponseData(buf) === false) {
-          return constants3.ERROR.PAUSED;
+        if (request2.onResponseData(buf) === false) {
+          return constants4.ERROR.PAUSED;
         }
         return 0;
       }
@@ -15644,8 +16818,8 @@ var require_client_h1 = __commonJS({
         }
         assert(statusCode >= 100);
         assert((this.headers.length & 1) === 0);
-        const request3 = client[kQueue][client[kRunningIdx]];
-        assert(request3);
+        const request2 = client[kQueue][client[kRunningIdx]];
+        assert(request2);
         this.statusCode = 0;
         this.statusText = "";
         this.bytesRead = 0;
@@ -15662,19 +16836,19 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new ResponseContentLengthMismatchError());
           return -1;
         }
-        request3.onResponseEnd(headers);
+        request2.onResponseEnd(headers);
         client[kQueue][client[kRunningIdx]++] = null;
         socket[kSocketUsed] = client[kPending] === 0;
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(client[kResume]);
         } else {
@@ -15731,8 +16905,8 @@ var require_client_h1 = __commonJS({
       return {
         version: "h1",
         defaultPipelining: 1,
-        write(request3) {
-          return writeH1(client, request3);
+        write(request2) {
+          return writeH1(client, request2);
         },
         resume() {
           resumeH1(client);
@@ -15759,18 +16933,18 @@ var require_client_h1 = __commonJS({
          * @param {import('../core/request.js')} request
          * @returns {boolean}
          */
-        busy(request3) {
+        busy(request2) {
           if (socket[kWriting] || socket[kReset] || socket[kBlocking] || socket[kIdleSocketValidation] === 1) {
             return true;
           }
-          if (request3) {
-            if (client[kRunning] > 0 && !request3.idempotent) {
+          if (request2) {
+            if (client[kRunning] > 0 && !request2.idempotent) {
               return true;
             }
-            if (client[kRunning] > 0 && (request3.upgrade || request3.method === "CONNECT")) {
+            if (client[kRunning] > 0 && (request2.upgrade || request2.method === "CONNECT")) {
               return true;
             }
-            if (client[kRunning] > 0 && util.bodyLength(request3.body) !== 0 && (util.isStream(request3.body) || util.isAsyncIterable(request3.body) || util.isFormDataLike(request3.body))) {
+            if (client[kRunning] > 0 && util.bodyLength(request2.body) !== 0 && (util.isStream(request2.body) || util.isAsyncIterable(request2.body) || util.isFormDataLike(request2.body))) {
               return true;
             }
           }
@@ -15823,13 +16997,13 @@ var require_client_h1 = __commonJS({
         assert(client[kPending] === 0);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
-          const request3 = requests[i];
-          util.errorRequest(client, request3, err);
+          const request2 = requests[i];
+          util.errorRequest(client, request2, err);
         }
       } else if (client[kRunning] > 0 && err.code !== "UND_ERR_INFO") {
-        const request3 = client[kQueue][client[kRunningIdx]];
+        const request2 = client[kQueue][client[kRunningIdx]];
         client[kQueue][client[kRunningIdx]++] = null;
-        util.errorRequest(client, request3, err);
+        util.errorRequest(client, request2, err);
       }
       client[kPendingIdx] = client[kRunningIdx];
       assert(client[kRunning] === 0);
@@ -15897,8 +17071,8 @@ var require_client_h1 = __commonJS({
           }
         } else if (client[kRunning] > 0 && socket[kParser].statusCode < 200) {
           if (socket[kParser].timeoutType !== TIMEOUT_HEADERS) {
-            const request3 = client[kQueue][client[kRunningIdx]];
-            const headersTimeout = request3.headersTimeout != null ? request3.headersTimeout : client[kHeadersTimeout];
+            const request2 = client[kQueue][client[kRunningIdx]];
+            const headersTimeout = request2.headersTimeout != null ? request2.headersTimeout : client[kHeadersTimeout];
             socket[kParser].setTimeout(headersTimeout, TIMEOUT_HEADERS);
           }
         }
@@ -15907,11 +17081,11 @@ var require_client_h1 = __commonJS({
     function shouldSendContentLength(method) {
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
-    function setTypeOfService(socket, request3) {
+    function setTypeOfService(socket, request2) {
       if (typeof socket.setTypeOfService !== "function") {
         return;
       }
-      const typeOfService = request3.typeOfService;
+      const typeOfService = request2.typeOfService;
       if (typeOfService === void 0) {
         return;
       }
@@ -15925,26 +17099,26 @@ var require_client_h1 = __commonJS({
       } catch {
       }
     }
-    function writeH1(client, request3) {
-      const { method, path: path36, host, upgrade, blocking, reset } = request3;
-      let { body, headers, contentLength } = request3;
+    function writeH1(client, request2) {
+      const { method, path: path42, host, upgrade, blocking, reset } = request2;
+      let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
         if (!extractBody) {
           extractBody = require_body().extractBody;
         }
         const [bodyStream, contentType] = extractBody(body);
-        if (request3.contentType == null) {
+        if (request2.contentType == null) {
           headers.push("content-type", contentType);
         }
         body = bodyStream.stream;
         contentLength = bodyStream.length;
-      } else if (util.isBlobLike(body) && request3.contentType == null) {
+      } else if (util.isBlobLike(body) && request2.contentType == null) {
         const contentType = body.type;
         if (contentType) {
           const contentTypeValue = `${contentType}`;
           if (!util.isValidHeaderValue(contentTypeValue)) {
-            util.errorRequest(client, request3, new InvalidArgumentError("invalid content-type header"));
+            util.errorRequest(client, request2, new InvalidArgumentError("invalid content-type header"));
             return false;
           }
           headers.push("content-type", contentTypeValue);
@@ -15956,14 +17130,14 @@ var require_client_h1 = __commonJS({
       const bodyLength = util.bodyLength(body);
       contentLength = bodyLength ?? contentLength;
       if (contentLength === null) {
-        contentLength = request3.contentLength;
+        contentLength = request2.contentLength;
       }
       if (contentLength === 0 && !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength !== null && request3.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request2.contentLength !== null && request2.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request2, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -15971,19 +17145,19 @@ var require_client_h1 = __commonJS({
       const socket = client[kSocket];
       clearIdleSocketValidation(socket);
       const abort = (err) => {
-        if (request3.aborted || request3.completed) {
+        if (request2.aborted || request2.completed) {
           return;
         }
-        util.errorRequest(client, request3, err || new RequestAbortedError());
+        util.errorRequest(client, request2, err || new RequestAbortedError());
         util.destroy(body);
         util.destroy(socket, new InformationalError("aborted"));
       };
       try {
-        request3.onRequestStart(abort, null);
+        request2.onRequestStart(abort, null);
       } catch (err) {
-        util.errorRequest(client, request3, err);
+        util.errorRequest(client, request2, err);
       }
-      if (request3.aborted) {
+      if (request2.aborted) {
         return false;
       }
       if (method === "HEAD") {
@@ -16001,8 +17175,8 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      setTypeOfService(socket, request3);
-      let header2 = `${method} ${path36} HTTP/1.1\r
+      setTypeOfService(socket, request2);
+      let header2 = `${method} ${path42} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -16035,31 +17209,31 @@ upgrade: ${upgrade}\r
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request: request3, headers: header2, socket });
+        channels.sendHeaders.publish({ request: request2, headers: header2, socket });
       }
       if (!body || bodyLength === 0) {
-        writeBuffer(abort, null, client, request3, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, null, client, request2, socket, contentLength, header2, expectsPayload);
       } else if (util.isBuffer(body)) {
-        writeBuffer(abort, body, client, request3, socket, contentLength, header2, expectsPayload);
+        writeBuffer(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
       } else if (util.isBlobLike(body)) {
         if (typeof body.stream === "function") {
-          writeIterable(abort, body.stream(), client, request3, socket, contentLength, header2, expectsPayload);
+          writeIterable(abort, body.stream(), client, request2, socket, contentLength, header2, expectsPayload);
         } else {
-          writeBlob2(abort, body, client, request3, socket, contentLength, header2, expectsPayload);
+          writeBlob2(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
         }
       } else if (util.isStream(body)) {
-        writeStream(abort, body, client, request3, socket, contentLength, header2, expectsPayload);
+        writeStream(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
       } else if (util.isIterable(body)) {
-        writeIterable(abort, body, client, request3, socket, contentLength, header2, expectsPayload);
+        writeIterable(abort, body, client, request2, socket, contentLength, header2, expectsPayload);
       } else {
         assert(false);
       }
       return true;
     }
-    function writeStream(abort, body, client, request3, socket, contentLength, header2, expectsPayload) {
+    function writeStream(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       let finished = false;
-      const writer = new AsyncWriter({ abort, socket, request: request3, contentLength, client, expectsPayload, header: header2 });
+      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 });
       const onData = function(chunk) {
         if (finished) {
           return;
@@ -16125,7 +17299,7 @@ upgrade: ${upgrade}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body, client, request3, socket, contentLength, header2, expectsPayload) {
+    function writeBuffer(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
       try {
         if (!body) {
           if (contentLength === 0) {
@@ -16145,18 +17319,18 @@ upgrade: ${upgrade}\r
 `, "latin1");
           socket.write(body);
           socket.uncork();
-          request3.onBodySent(body);
-          if (!expectsPayload && request3.reset !== false) {
+          request2.onBodySent(body);
+          if (!expectsPayload && request2.reset !== false) {
             socket[kReset] = true;
           }
         }
-        request3.onRequestSent();
+        request2.onRequestSent();
         client[kResume]();
       } catch (err) {
         abort(err);
       }
     }
-    async function writeBlob2(abort, body, client, request3, socket, contentLength, header2, expectsPayload) {
+    async function writeBlob2(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
       try {
         if (contentLength != null && contentLength !== body.size) {
           throw new RequestContentLengthMismatchError();
@@ -16168,9 +17342,9 @@ upgrade: ${upgrade}\r
 `, "latin1");
         socket.write(buffer);
         socket.uncork();
-        request3.onBodySent(buffer);
-        request3.onRequestSent();
-        if (!expectsPayload && request3.reset !== false) {
+        request2.onBodySent(buffer);
+        request2.onRequestSent();
+        if (!expectsPayload && request2.reset !== false) {
           socket[kReset] = true;
         }
         client[kResume]();
@@ -16178,7 +17352,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeIterable(abort, body, client, request3, socket, contentLength, header2, expectsPayload) {
+    async function writeIterable(abort, body, client, request2, socket, contentLength, header2, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -16197,7 +17371,7 @@ upgrade: ${upgrade}\r
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket, request: request3, contentLength, client, expectsPayload, header: header2 });
+      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 });
       try {
         for await (const chunk of body) {
           if (socket[kError]) {
@@ -16226,9 +17400,9 @@ upgrade: ${upgrade}\r
        * @param {boolean} arg.expectsPayload
        * @param {string} arg.header
        */
-      constructor({ abort, socket, request: request3, contentLength, client, expectsPayload, header: header2 }) {
+      constructor({ abort, socket, request: request2, contentLength, client, expectsPayload, header: header2 }) {
         this.socket = socket;
-        this.request = request3;
+        this.request = request2;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
@@ -16257,7 +17431,7 @@ upgrade: ${upgrade}\r
        * @returns
        */
       write(chunk) {
-        const { socket, request: request3, contentLength, client, bytesWritten, expectsPayload, header: header2 } = this;
+        const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header: header2 } = this;
         if (socket[kError]) {
           throw socket[kError];
         }
@@ -16282,7 +17456,7 @@ upgrade: ${upgrade}\r
         }
         socket.cork();
         if (bytesWritten === 0) {
-          if (!expectsPayload && request3.reset !== false) {
+          if (!expectsPayload && request2.reset !== false) {
             socket[kReset] = true;
           }
           if (contentLength === null) {
@@ -16302,7 +17476,7 @@ ${len.toString(16)}\r
         this.bytesWritten += len;
         const ret = socket.write(chunk);
         socket.uncork();
-        request3.onBodySent(chunk);
+        request2.onBodySent(chunk);
         if (!ret) {
           if (socket[kParser].timeout && socket[kParser].timeoutType === TIMEOUT_HEADERS) {
             if (socket[kParser].timeout.refresh) {
@@ -16316,8 +17490,8 @@ ${len.toString(16)}\r
        * @returns {void}
        */
       end() {
-        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header2, request: request3 } = this;
-        request3.onRequestSent();
+        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header2, request: request2 } = this;
+        request2.onRequestSent();
         socket[kWriting] = false;
         if (socket[kError]) {
           throw socket[kError];
@@ -16472,47 +17646,47 @@ var require_client_h2 = __commonJS({
     function getGoAwayPendingIdx(client, lastStreamID) {
       const maxAcceptedStreamID = Number.isInteger(lastStreamID) ? lastStreamID : Number.MAX_SAFE_INTEGER;
       for (let i = client[kRunningIdx]; i < client[kPendingIdx]; i++) {
-        const request3 = client[kQueue][i];
-        if (request3 == null) {
+        const request2 = client[kQueue][i];
+        if (request2 == null) {
           continue;
         }
-        const streamId = request3[kRequestStream]?.id;
+        const streamId = request2[kRequestStream]?.id;
         if (typeof streamId !== "number" || streamId > maxAcceptedStreamID) {
           return i;
         }
       }
       return client[kPendingIdx];
     }
-    function detachRequestFromStream(request3) {
-      request3[kRequestStream] = null;
-      request3[kRequestStreamCleanup] = null;
+    function detachRequestFromStream(request2) {
+      request2[kRequestStream] = null;
+      request2[kRequestStreamCleanup] = null;
     }
-    function bindRequestToStream(request3, stream, cleanup) {
-      const previousCleanup = request3[kRequestStreamCleanup];
-      const previousStream = request3[kRequestStream];
-      detachRequestFromStream(request3);
+    function bindRequestToStream(request2, stream, cleanup) {
+      const previousCleanup = request2[kRequestStreamCleanup];
+      const previousStream = request2[kRequestStream];
+      detachRequestFromStream(request2);
       previousCleanup?.(previousStream);
-      request3[kRequestStream] = stream;
-      request3[kRequestStreamCleanup] = cleanup;
+      request2[kRequestStream] = stream;
+      request2[kRequestStreamCleanup] = cleanup;
     }
-    function clearRequestStream(request3) {
-      const cleanup = request3[kRequestStreamCleanup];
-      const stream = request3[kRequestStream];
-      detachRequestFromStream(request3);
+    function clearRequestStream(request2) {
+      const cleanup = request2[kRequestStreamCleanup];
+      const stream = request2[kRequestStream];
+      detachRequestFromStream(request2);
       cleanup?.(stream);
     }
-    function requeueUnsentRequest(client, request3) {
-      client[kQueue].splice(client[kPendingIdx] + 1, 0, request3);
+    function requeueUnsentRequest(client, request2) {
+      client[kQueue].splice(client[kPendingIdx] + 1, 0, request2);
     }
-    function completeRequest(client, request3, resetPendingIdx = false) {
+    function completeRequest(client, request2, resetPendingIdx = false) {
       const queue = client[kQueue];
       const runningIdx = client[kRunningIdx];
-      if (runningIdx < client[kPendingIdx] && queue[runningIdx] === request3) {
+      if (runningIdx < client[kPendingIdx] && queue[runningIdx] === request2) {
         queue[runningIdx] = null;
         client[kRunningIdx] = runningIdx + 1;
         return;
       }
-      const index = queue.indexOf(request3, runningIdx);
+      const index = queue.indexOf(request2, runningIdx);
       if (index === -1 || index >= client[kPendingIdx]) {
         return;
       }
@@ -16522,17 +17696,17 @@ var require_client_h2 = __commonJS({
         client[kPendingIdx] = client[kRunningIdx];
       }
     }
-    function canReplayRequest(request3) {
-      const { body } = request3;
+    function canReplayRequest(request2) {
+      const { body } = request2;
       return body == null || util.isBuffer(body) || util.isBlobLike(body);
     }
-    function hasResponseStarted(request3) {
-      const state = request3[kRequestStream]?.[kRequestStreamState];
+    function hasResponseStarted(request2) {
+      const state = request2[kRequestStream]?.[kRequestStreamState];
       return state?.responseReceived === true;
     }
-    function registerGoAwayRefusal(request3) {
-      const attempts = (request3[kGoAwayReplayAttempts] ?? 0) + 1;
-      request3[kGoAwayReplayAttempts] = attempts;
+    function registerGoAwayRefusal(request2) {
+      const attempts = (request2[kGoAwayReplayAttempts] ?? 0) + 1;
+      request2[kGoAwayReplayAttempts] = attempts;
       return attempts <= MAX_GOAWAY_REPLAY_ATTEMPTS;
     }
     function closeStream(stream, code2 = NGHTTP2_REFUSED_STREAM) {
@@ -16543,9 +17717,9 @@ var require_client_h2 = __commonJS({
         }
       }
     }
-    function detachRequestStreamForClose(request3) {
-      const stream = request3[kRequestStream];
-      clearRequestStream(request3);
+    function detachRequestStreamForClose(request2) {
+      const stream = request2[kRequestStream];
+      clearRequestStream(request2);
       severRequestStream(stream);
       return stream;
     }
@@ -16624,8 +17798,8 @@ var require_client_h2 = __commonJS({
          * @param {import('../core/request.js')} request
          * @returns {boolean}
         */
-        write(request3) {
-          return writeH2(client, request3);
+        write(request2) {
+          return writeH2(client, request2);
         },
         /**
          * @returns {void}
@@ -16654,7 +17828,7 @@ var require_client_h2 = __commonJS({
          * @param {import('../core/request.js')} request
          * @returns {boolean}
         */
-        busy(request3) {
+        busy(request2) {
           if (session[kRemoteSettings] === false && client[kRunning] > 0) {
             return true;
           }
@@ -16664,11 +17838,11 @@ var require_client_h2 = __commonJS({
           if (client[kRunning] >= client[kMaxConcurrentStreams]) {
             return true;
           }
-          if (request3 != null) {
+          if (request2 != null) {
             if (client[kRunning] > 0) {
-              if ((request3.upgrade === "websocket" || request3.method === "CONNECT") && session[kRemoteSettings] === false) return true;
+              if ((request2.upgrade === "websocket" || request2.method === "CONNECT") && session[kRemoteSettings] === false) return true;
             } else {
-              return (request3.upgrade === "websocket" || request3.method === "CONNECT") && session[kRemoteSettings] === false;
+              return (request2.upgrade === "websocket" || request2.method === "CONNECT") && session[kRemoteSettings] === false;
             }
           }
           return false;
@@ -16885,14 +18059,14 @@ var require_client_h2 = __commonJS({
       const retriableRequests = [];
       const streamsToClose = [];
       for (let i = pendingIdx; i < previousPendingIdx; i++) {
-        const request3 = client[kQueue][i];
-        if (request3 != null) {
-          const responseStarted = hasResponseStarted(request3);
-          streamsToClose.push(detachRequestStreamForClose(request3));
-          if (!responseStarted && canReplayRequest(request3) && registerGoAwayRefusal(request3)) {
-            retriableRequests.push(request3);
+        const request2 = client[kQueue][i];
+        if (request2 != null) {
+          const responseStarted = hasResponseStarted(request2);
+          streamsToClose.push(detachRequestStreamForClose(request2));
+          if (!responseStarted && canReplayRequest(request2) && registerGoAwayRefusal(request2)) {
+            retriableRequests.push(request2);
           } else {
-            util.errorRequest(client, request3, err);
+            util.errorRequest(client, request2, err);
           }
         }
       }
@@ -16941,9 +18115,9 @@ var require_client_h2 = __commonJS({
         assert(client[kPending] === 0);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
-          const request3 = requests[i];
-          if (request3 != null) {
-            util.errorRequest(client, request3, err);
+          const request2 = requests[i];
+          if (request2 != null) {
+            util.errorRequest(client, request2, err);
           }
         }
       }
@@ -17060,9 +18234,9 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request3 } = state;
-      if (request3[kRequestStream] === stream) {
-        detachRequestFromStream(request3);
+      const { request: request2 } = state;
+      if (request2[kRequestStream] === stream) {
+        detachRequestFromStream(request2);
       }
       removeUpgradeStreamListeners(stream);
       if (!stream.destroyed && !stream.closed) {
@@ -17073,8 +18247,8 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request3 } = state;
-      if (state.responseReceived || request3.aborted || request3.completed) {
+      const { request: request2 } = state;
+      if (state.responseReceived || request2.aborted || request2.completed) {
         return;
       }
       releaseUpgradeStream(state.stream);
@@ -17098,30 +18272,30 @@ var require_client_h2 = __commonJS({
     function onUpgradeResponse(headers, _flags) {
       const stream = this;
       const state = stream[kRequestStreamState];
-      const { request: request3 } = state;
+      const { request: request2 } = state;
       state.responseReceived = true;
       const statusCode = headers[HTTP2_HEADER_STATUS];
       delete headers[HTTP2_HEADER_STATUS];
       try {
-        request3.onRequestUpgrade(statusCode, headers, stream);
+        request2.onRequestUpgrade(statusCode, headers, stream);
       } catch (err) {
         state.abort(err);
         return;
       }
-      if (request3.aborted) {
+      if (request2.aborted) {
         return;
       }
       removeUpgradeStreamListeners(stream);
-      detachRequestFromStream(request3);
+      detachRequestFromStream(request2);
       finalizeRequest(state);
     }
     function setupUpgradeStream(stream, state) {
-      const { request: request3, headersTimeout, session } = state;
+      const { request: request2, headersTimeout, session } = state;
       stream[kHTTP2Stream] = true;
       stream[kHTTP2Session] = session;
       stream[kRequestStreamState] = state;
       state.stream = stream;
-      bindRequestToStream(request3, stream, releaseUpgradeStream);
+      bindRequestToStream(request2, stream, releaseUpgradeStream);
       stream.once("response", onUpgradeResponse);
       stream.on("error", onUpgradeStreamError);
       stream.once("end", onUpgradeStreamEnd);
@@ -17139,7 +18313,7 @@ var require_client_h2 = __commonJS({
       completeRequest(state.client, state.request, resetPendingIdx);
       state.client[kResume]();
     }
-    function openStream(client, request3, session, abort, headers, options) {
+    function openStream(client, request2, session, abort, headers, options) {
       try {
         return session.request(headers, options);
       } catch (err) {
@@ -17148,7 +18322,7 @@ var require_client_h2 = __commonJS({
           wrappedErr2.cause = err;
           session[kError] = wrappedErr2;
           resetHttp2Session(session, wrappedErr2);
-          requeueUnsentRequest(client, request3);
+          requeueUnsentRequest(client, request2);
           return null;
         }
         const wrappedErr = new InformationalError(err.message, { cause: err });
@@ -17160,13 +18334,13 @@ var require_client_h2 = __commonJS({
         return null;
       }
     }
-    function writeH2(client, request3) {
-      const headersTimeout = request3.headersTimeout ?? client[kHeadersTimeout];
-      const bodyTimeout = request3.bodyTimeout ?? client[kBodyTimeout];
+    function writeH2(client, request2) {
+      const headersTimeout = request2.headersTimeout ?? client[kHeadersTimeout];
+      const bodyTimeout = request2.bodyTimeout ?? client[kBodyTimeout];
       const session = client[kHTTP2Session];
-      const { method, path: path36, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request3;
+      const { method, path: path42, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
       if (upgrade != null && upgrade !== "websocket") {
-        util.errorRequest(client, request3, new InvalidArgumentError(`Custom upgrade "${upgrade}" not supported over HTTP/2`));
+        util.errorRequest(client, request2, new InvalidArgumentError(`Custom upgrade "${upgrade}" not supported over HTTP/2`));
         return false;
       }
       const headers = buildRequestHeaders(reqHeaders);
@@ -17174,13 +18348,13 @@ var require_client_h2 = __commonJS({
       headers[HTTP2_HEADER_METHOD] = method;
       const state = {
         abort: null,
-        body: request3.body,
+        body: request2.body,
         bytesRead: 0,
         client,
         contentLength: null,
         expectsPayload: false,
         maxResponseSize: client[kMaxResponseSize],
-        request: request3,
+        request: request2,
         headersTimeout,
         bodyTimeout,
         requestFinalized: false,
@@ -17193,13 +18367,13 @@ var require_client_h2 = __commonJS({
         stream: null
       };
       const abort = (err, resetPendingIdx = false) => {
-        if (request3.aborted || request3.completed) {
+        if (request2.aborted || request2.completed) {
           return;
         }
         err = err || new RequestAbortedError();
-        util.errorRequest(client, request3, err);
+        util.errorRequest(client, request2, err);
         if (state.stream != null) {
-          clearRequestStream(request3);
+          clearRequestStream(request2);
           const stream2 = state.stream;
           stream2.close();
           if (!stream2.destroyed) {
@@ -17213,30 +18387,30 @@ var require_client_h2 = __commonJS({
       state.abort = abort;
       let stream = null;
       try {
-        request3.onRequestStart(abort, null);
+        request2.onRequestStart(abort, null);
       } catch (err) {
-        util.errorRequest(client, request3, err);
+        util.errorRequest(client, request2, err);
       }
-      if (request3.aborted) {
+      if (request2.aborted) {
         return false;
       }
       if (upgrade || method === "CONNECT") {
         refH2Session(session);
         if (upgrade === "websocket") {
           if (session[kEnableConnectProtocol] === false) {
-            util.errorRequest(client, request3, new InformationalError("HTTP/2: Extended CONNECT protocol not supported by server"));
+            util.errorRequest(client, request2, new InformationalError("HTTP/2: Extended CONNECT protocol not supported by server"));
             unrefH2Session(session);
             return false;
           }
           headers[HTTP2_HEADER_METHOD] = "CONNECT";
           headers[HTTP2_HEADER_PROTOCOL] = "websocket";
-          headers[HTTP2_HEADER_PATH] = path36;
+          headers[HTTP2_HEADER_PATH] = path42;
           if (protocol === "ws:" || protocol === "wss:") {
             headers[HTTP2_HEADER_SCHEME] = protocol === "ws:" ? "http" : "https";
           } else {
             headers[HTTP2_HEADER_SCHEME] = protocol === "http:" ? "http" : "https";
           }
-          stream = openStream(client, request3, session, abort, headers, { endStream: false, signal });
+          stream = openStream(client, request2, session, abort, headers, { endStream: false, signal });
           if (stream == null) {
             unrefH2Session(session);
             return false;
@@ -17244,7 +18418,7 @@ var require_client_h2 = __commonJS({
           setupUpgradeStream(stream, state);
           return true;
         }
-        stream = openStream(client, request3, session, abort, headers, { endStream: false, signal });
+        stream = openStream(client, request2, session, abort, headers, { endStream: false, signal });
         if (stream == null) {
           unrefH2Session(session);
           return false;
@@ -17252,7 +18426,7 @@ var require_client_h2 = __commonJS({
         setupUpgradeStream(stream, state);
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path36;
+      headers[HTTP2_HEADER_PATH] = path42;
       headers[HTTP2_HEADER_SCHEME] = protocol === "http:" ? "http" : "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       let body = state.body;
@@ -17268,14 +18442,14 @@ var require_client_h2 = __commonJS({
         contentLength = bodyStream.length;
       }
       if (contentLength == null) {
-        contentLength = request3.contentLength;
+        contentLength = request2.contentLength;
       }
       if (contentLength === 0 && !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength != null && request3.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request2.contentLength != null && request2.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request2, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -17291,7 +18465,7 @@ var require_client_h2 = __commonJS({
           header2 += `${key}: ${headers[key]}\r
 `;
         }
-        channels.sendHeaders.publish({ request: request3, headers: header2, socket: session[kSocket] });
+        channels.sendHeaders.publish({ request: request2, headers: header2, socket: session[kSocket] });
       }
       const shouldEndStream = body === null || contentLength === 0;
       state.body = body;
@@ -17300,7 +18474,7 @@ var require_client_h2 = __commonJS({
       if (expectContinue) {
         headers[HTTP2_HEADER_EXPECT] = "100-continue";
       }
-      stream = openStream(client, request3, session, abort, headers, { endStream: shouldEndStream, signal });
+      stream = openStream(client, request2, session, abort, headers, { endStream: shouldEndStream, signal });
       if (stream == null) {
         return false;
       }
@@ -17314,7 +18488,7 @@ var require_client_h2 = __commonJS({
       }
       stream[kHTTP2Session] = session;
       stream.on("close", completeRequestStream);
-      bindRequestToStream(request3, stream, releaseRequestStream);
+      bindRequestToStream(request2, stream, releaseRequestStream);
       if (expectContinue) {
         stream.once("continue", writeBodyH2);
       }
@@ -17354,9 +18528,9 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request3 } = state;
-      if (request3[kRequestStream] === stream) {
-        detachRequestFromStream(request3);
+      const { request: request2 } = state;
+      if (request2[kRequestStream] === stream) {
+        detachRequestFromStream(request2);
       }
       if (!stream.destroyed && !stream.closed) {
         removeRequestStreamListeners(stream);
@@ -17369,8 +18543,8 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request3, maxResponseSize, responseContentLength } = state;
-      if (request3.aborted || request3.completed) {
+      const { request: request2, maxResponseSize, responseContentLength } = state;
+      if (request2.aborted || request2.completed) {
         return;
       }
       if (responseContentLength != null && state.bytesRead + chunk.length > responseContentLength) {
@@ -17382,7 +18556,7 @@ var require_client_h2 = __commonJS({
         return;
       }
       state.bytesRead += chunk.length;
-      if (request3.onResponseData(chunk) === false) {
+      if (request2.onResponseData(chunk) === false) {
         pauseResponseStream(stream, state);
       }
     }
@@ -17406,13 +18580,13 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request3 } = state;
-      if (request3.aborted || request3.completed) {
+      const { request: request2 } = state;
+      if (request2.aborted || request2.completed) {
         return;
       }
       const statusCode = headers[HTTP2_HEADER_STATUS];
       delete headers[HTTP2_HEADER_STATUS];
-      request3.onResponseStart(Number(statusCode), headers, noop, "");
+      request2.onResponseStart(Number(statusCode), headers, noop, "");
     }
     function onResponse(headers) {
       const stream = this;
@@ -17420,7 +18594,7 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request3 } = state;
+      const { request: request2 } = state;
       stream.off("response", onResponse);
       if (state.body != null && !state.bodySent && !stream.writableEnded) {
         stream.removeListener("continue", writeBodyH2);
@@ -17428,20 +18602,20 @@ var require_client_h2 = __commonJS({
       }
       const statusCode = Number(headers[HTTP2_HEADER_STATUS]);
       delete headers[HTTP2_HEADER_STATUS];
-      request3.onResponseStarted();
+      request2.onResponseStarted();
       state.responseReceived = true;
-      if (request3.method !== "HEAD" && statusCode !== 304) {
+      if (request2.method !== "HEAD" && statusCode !== 304) {
         const contentLength = headers[HTTP2_HEADER_CONTENT_LENGTH];
         state.responseContentLength = contentLength == null ? null : Number(contentLength);
       }
       if (state.headersTimeout || state.bodyTimeout) {
         stream.setTimeout(state.bodyTimeout);
       }
-      if (request3.aborted || request3.completed) {
+      if (request2.aborted || request2.completed) {
         releaseRequestStream(stream);
         return;
       }
-      if (request3.onResponseStart(statusCode, headers, resumeResponseStream.bind(stream), "") === false) {
+      if (request2.onResponseStart(statusCode, headers, resumeResponseStream.bind(stream), "") === false) {
         pauseResponseStream(stream, state);
       }
       stream.on("data", onData);
@@ -17452,10 +18626,10 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request3 } = state;
+      const { request: request2 } = state;
       stream.off("end", onEnd);
       if (state.responseReceived) {
-        if (!request3.aborted && !request3.completed) {
+        if (!request2.aborted && !request2.completed) {
           if (state.responseContentLength != null && state.bytesRead !== state.responseContentLength) {
             state.abort(new ResponseContentLengthMismatchError());
             return;
@@ -17468,29 +18642,29 @@ var require_client_h2 = __commonJS({
       }
     }
     function retryRefusedStream(stream, state) {
-      const { client, request: request3 } = state;
-      if (state.responseReceived || request3.aborted || request3.completed || request3[kRefusedStreamRetry] || !canReplayRequest(request3)) {
+      const { client, request: request2 } = state;
+      if (state.responseReceived || request2.aborted || request2.completed || request2[kRefusedStreamRetry] || !canReplayRequest(request2)) {
         return false;
       }
-      request3[kRefusedStreamRetry] = true;
+      request2[kRefusedStreamRetry] = true;
       requeueStreamRequest(client, state);
       return true;
     }
     function retryUnsentStream(state) {
-      const { client, request: request3, session } = state;
-      if (!session[kReceivedGoAway] || state.responseReceived || request3.aborted || request3.completed || !canReplayRequest(request3) || !registerGoAwayRefusal(request3)) {
+      const { client, request: request2, session } = state;
+      if (!session[kReceivedGoAway] || state.responseReceived || request2.aborted || request2.completed || !canReplayRequest(request2) || !registerGoAwayRefusal(request2)) {
         return false;
       }
       requeueStreamRequest(client, state);
       return true;
     }
     function requeueStreamRequest(client, state) {
-      const { request: request3 } = state;
-      detachRequestStreamForClose(request3);
+      const { request: request2 } = state;
+      detachRequestStreamForClose(request2);
       state.stream = null;
       state.requestFinalized = true;
-      completeRequest(client, request3);
-      client[kQueue].splice(client[kPendingIdx], 0, request3);
+      completeRequest(client, request2);
+      client[kQueue].splice(client[kPendingIdx], 0, request2);
       client[kResume]();
     }
     function onError(err) {
@@ -17545,10 +18719,10 @@ var require_client_h2 = __commonJS({
       if (state == null) {
         return;
       }
-      const { request: request3 } = state;
+      const { request: request2 } = state;
       stream.off("trailers", onTrailers);
       stream.off("data", onData);
-      if (request3.aborted || request3.completed) {
+      if (request2.aborted || request2.completed) {
         return;
       }
       state.trailers = trailers;
@@ -17557,14 +18731,14 @@ var require_client_h2 = __commonJS({
       const stream = this;
       const state = stream[kRequestStreamState];
       state.bodySent = true;
-      const { abort, body, client, contentLength, expectsPayload, request: request3 } = state;
+      const { abort, body, client, contentLength, expectsPayload, request: request2 } = state;
       if (!body || contentLength === 0) {
         writeBuffer(
           abort,
           stream,
           null,
           client,
-          request3,
+          request2,
           client[kSocket],
           contentLength,
           expectsPayload
@@ -17575,7 +18749,7 @@ var require_client_h2 = __commonJS({
           stream,
           body,
           client,
-          request3,
+          request2,
           client[kSocket],
           contentLength,
           expectsPayload
@@ -17587,7 +18761,7 @@ var require_client_h2 = __commonJS({
             stream,
             body.stream(),
             client,
-            request3,
+            request2,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -17598,7 +18772,7 @@ var require_client_h2 = __commonJS({
             stream,
             body,
             client,
-            request3,
+            request2,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -17612,7 +18786,7 @@ var require_client_h2 = __commonJS({
           stream,
           body,
           client,
-          request3,
+          request2,
           contentLength
         );
       } else if (util.isIterable(body)) {
@@ -17621,7 +18795,7 @@ var require_client_h2 = __commonJS({
           stream,
           body,
           client,
-          request3,
+          request2,
           client[kSocket],
           contentLength,
           expectsPayload
@@ -17630,7 +18804,7 @@ var require_client_h2 = __commonJS({
         assert(false);
       }
     }
-    function writeBuffer(abort, h2stream, body, client, request3, socket, contentLength, expectsPayload) {
+    function writeBuffer(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
       try {
         if (body != null && util.isBuffer(body)) {
           assert(contentLength === body.byteLength, "buffer body must have content length");
@@ -17638,18 +18812,18 @@ var require_client_h2 = __commonJS({
           h2stream.write(body);
           h2stream.uncork();
           h2stream.end();
-          request3.onBodySent(body);
+          request2.onBodySent(body);
         }
         if (!expectsPayload) {
           socket[kReset] = true;
         }
-        request3.onRequestSent();
+        request2.onRequestSent();
         client[kResume]();
       } catch (error) {
         abort(error);
       }
     }
-    function writeStream(abort, socket, expectsPayload, h2stream, body, client, request3, contentLength) {
+    function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       const pipe = pipeline8(
         body,
@@ -17660,7 +18834,7 @@ var require_client_h2 = __commonJS({
             abort(err);
           } else {
             util.removeAllListeners(pipe);
-            request3.onRequestSent();
+            request2.onRequestSent();
             if (!expectsPayload) {
               socket[kReset] = true;
             }
@@ -17670,10 +18844,10 @@ var require_client_h2 = __commonJS({
       );
       util.addListener(pipe, "data", onPipeData);
       function onPipeData(chunk) {
-        request3.onBodySent(chunk);
+        request2.onBodySent(chunk);
       }
     }
-    async function writeBlob2(abort, h2stream, body, client, request3, socket, contentLength, expectsPayload) {
+    async function writeBlob2(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
       try {
         if (contentLength != null && contentLength !== body.size) {
           throw new RequestContentLengthMismatchError();
@@ -17683,8 +18857,8 @@ var require_client_h2 = __commonJS({
         h2stream.write(buffer);
         h2stream.uncork();
         h2stream.end();
-        request3.onBodySent(buffer);
-        request3.onRequestSent();
+        request2.onBodySent(buffer);
+        request2.onRequestSent();
         if (!expectsPayload) {
           socket[kReset] = true;
         }
@@ -17693,7 +18867,7 @@ var require_client_h2 = __commonJS({
         abort(err);
       }
     }
-    async function writeIterable(abort, h2stream, body, client, request3, socket, contentLength, expectsPayload) {
+    async function writeIterable(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -17718,13 +18892,13 @@ var require_client_h2 = __commonJS({
             throw socket[kError];
           }
           const res = h2stream.write(chunk);
-          request3.onBodySent(chunk);
+          request2.onBodySent(chunk);
           if (!res) {
             await waitForDrain();
           }
         }
         h2stream.end();
-        request3.onRequestSent();
+        request2.onRequestSent();
         if (!expectsPayload) {
           socket[kReset] = true;
         }
@@ -18065,10 +19239,10 @@ var require_client = __commonJS({
         this.once("connect", cb);
       }
       [kDispatch](opts, handler) {
-        const request3 = new Request(this[kUrl].origin, opts, handler);
-        this[kQueue].push(request3);
+        const request2 = new Request(this[kUrl].origin, opts, handler);
+        this[kQueue].push(request2);
         if (this[kResuming]) {
-        } else if (util.bodyLength(request3.body) == null && util.isIterable(request3.body)) {
+        } else if (util.bodyLength(request2.body) == null && util.isIterable(request2.body)) {
           this[kResuming] = 1;
           queueMicrotask(() => resume(this));
         } else {
@@ -18092,9 +19266,9 @@ var require_client = __commonJS({
         return new Promise((resolve2) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
-            const request3 = requests[i];
-            if (request3 != null) {
-              util.errorRequest(this, request3, err);
+            const request2 = requests[i];
+            if (request2 != null) {
+              util.errorRequest(this, request2, err);
             }
           }
           const callback = () => {
@@ -18119,9 +19293,9 @@ var require_client = __commonJS({
         assert(client[kPendingIdx] === client[kRunningIdx]);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
-          const request3 = requests[i];
-          if (request3 != null) {
-            util.errorRequest(client, request3, err);
+          const request2 = requests[i];
+          if (request2 != null) {
+            util.errorRequest(client, request2, err);
           }
         }
         assert(client[kSize] === 0);
@@ -18236,8 +19410,8 @@ var require_client = __commonJS({
           util.errorRequest(client, running[i], err);
         }
         while (client[kPending] > 0 && client[kQueue][client[kPendingIdx]].servername === client[kServerName]) {
-          const request3 = client[kQueue].splice(client[kPendingIdx], 1)[0];
-          util.errorRequest(client, request3, err);
+          const request2 = client[kQueue].splice(client[kPendingIdx], 1)[0];
+          util.errorRequest(client, request2, err);
         }
       } else {
         onError(client, err);
@@ -18292,19 +19466,19 @@ var require_client = __commonJS({
         if (client[kRunning] >= (getMaxConcurrent(client) || 1)) {
           return;
         }
-        const request3 = client[kQueue][client[kPendingIdx]];
-        if (request3 === null) {
+        const request2 = client[kQueue][client[kPendingIdx]];
+        if (request2 === null) {
           return;
         }
-        if (request3.aborted) {
+        if (request2.aborted) {
           client[kQueue].splice(client[kPendingIdx], 1);
           continue;
         }
-        if (client[kUrl].protocol === "https:" && client[kServerName] !== request3.servername) {
+        if (client[kUrl].protocol === "https:" && client[kServerName] !== request2.servername) {
           if (client[kRunning] > 0) {
             return;
           }
-          client[kServerName] = request3.servername;
+          client[kServerName] = request2.servername;
           client[kHTTPContext]?.destroy(new InformationalError("servername changed"), () => {
             client[kHTTPContext] = null;
             resume(client);
@@ -18314,17 +19488,17 @@ var require_client = __commonJS({
           return;
         }
         if (!client[kHTTPContext]) {
-          client[kServerName] = request3.servername;
+          client[kServerName] = request2.servername;
           connect(client);
           return;
         }
         if (client[kHTTPContext].destroyed) {
           return;
         }
-        if (client[kHTTPContext].busy(request3)) {
+        if (client[kHTTPContext].busy(request2)) {
           return;
         }
-        if (!request3.aborted && client[kHTTPContext].write(request3)) {
+        if (!request2.aborted && client[kHTTPContext].write(request2)) {
           client[kPendingIdx]++;
         } else {
           client[kQueue].splice(client[kPendingIdx], 1);
@@ -19170,7 +20344,7 @@ var require_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return opts && opts.connections === 1 ? new Client(origin, opts) : new Pool(origin, opts);
     }
-    var Agent2 = class extends DispatcherBase {
+    var Agent = class extends DispatcherBase {
       constructor({ factory = defaultFactory, maxOrigins = Infinity, connect, tls, ...options } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
@@ -19287,7 +20461,7 @@ var require_agent = __commonJS({
         return allClientStats;
       }
     };
-    module.exports = Agent2;
+    module.exports = Agent;
   }
 });
 
@@ -19680,13 +20854,13 @@ var require_socks5_client = __commonJS({
         }
         debug("starting handshake with", this.authMethods.length, "auth methods");
         this.state = STATES.HANDSHAKING;
-        const request3 = Buffer2.alloc(2 + this.authMethods.length);
-        request3[0] = SOCKS_VERSION;
-        request3[1] = this.authMethods.length;
+        const request2 = Buffer2.alloc(2 + this.authMethods.length);
+        request2[0] = SOCKS_VERSION;
+        request2[1] = this.authMethods.length;
         this.authMethods.forEach((method, i) => {
-          request3[2 + i] = method;
+          request2[2 + i] = method;
         });
-        this.socket.write(request3);
+        this.socket.write(request2);
       }
       /**
        * Handle handshake response from server
@@ -19728,13 +20902,13 @@ var require_socks5_client = __commonJS({
         if (usernameBuffer.length > 255 || passwordBuffer.length > 255) {
           throw new InvalidArgumentError("Username or password too long");
         }
-        const request3 = Buffer2.alloc(3 + usernameBuffer.length + passwordBuffer.length);
-        request3[0] = 1;
-        request3[1] = usernameBuffer.length;
-        usernameBuffer.copy(request3, 2);
-        request3[2 + usernameBuffer.length] = passwordBuffer.length;
-        passwordBuffer.copy(request3, 3 + usernameBuffer.length);
-        this.socket.write(request3);
+        const request2 = Buffer2.alloc(3 + usernameBuffer.length + passwordBuffer.length);
+        request2[0] = 1;
+        request2[1] = usernameBuffer.length;
+        usernameBuffer.copy(request2, 2);
+        request2[2 + usernameBuffer.length] = passwordBuffer.length;
+        passwordBuffer.copy(request2, 3 + usernameBuffer.length);
+        this.socket.write(request2);
       }
       /**
        * Handle authentication response
@@ -19769,22 +20943,22 @@ var require_socks5_client = __commonJS({
         }
         debug("connecting to", address, port);
         this.state = STATES.CONNECTING;
-        const request3 = this.buildConnectRequest(COMMANDS.CONNECT, address, port);
-        this.socket.write(request3);
+        const request2 = this.buildConnectRequest(COMMANDS.CONNECT, address, port);
+        this.socket.write(request2);
       }
       /**
        * Build a SOCKS5 request
        */
       buildConnectRequest(command2, address, port) {
         const { type: addressType, buffer: addressBuffer } = parseAddress(address);
-        const request3 = Buffer2.alloc(4 + addressBuffer.length + 2);
-        request3[0] = SOCKS_VERSION;
-        request3[1] = command2;
-        request3[2] = 0;
-        request3[3] = addressType;
-        addressBuffer.copy(request3, 4);
-        request3.writeUInt16BE(port, 4 + addressBuffer.length);
-        return request3;
+        const request2 = Buffer2.alloc(4 + addressBuffer.length + 2);
+        request2[0] = SOCKS_VERSION;
+        request2[1] = command2;
+        request2[2] = 0;
+        request2[3] = addressType;
+        addressBuffer.copy(request2, 4);
+        request2.writeUInt16BE(port, 4 + addressBuffer.length);
+        return request2;
       }
       /**
        * Handle CONNECT response
@@ -20158,7 +21332,7 @@ var require_proxy_agent = __commonJS({
   "node_modules/undici/lib/dispatcher/proxy-agent.js"(exports, module) {
     "use strict";
     var { kProxy, kClose, kDestroy, kDispatch } = require_symbols();
-    var Agent2 = require_agent();
+    var Agent = require_agent();
     var Pool = require_pool();
     var DispatcherBase = require_dispatcher_base();
     var { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError, ProxyConnectionError } = require_errors();
@@ -20222,10 +21396,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path36 = "/",
+          path: path42 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path36;
+        opts.path = origin + path42;
         opts.headers = { ...this[kProxyHeaders], ...headers };
         if (!hasHostHeader(headers)) {
           opts.headers.host = new URL(origin).host;
@@ -20312,7 +21486,7 @@ var require_proxy_agent = __commonJS({
         } else {
           this[kClient] = clientFactory(url, { connect });
         }
-        this[kAgent] = new Agent2({
+        this[kAgent] = new Agent({
           ...opts,
           factory,
           connect: async (opts2, callback) => {
@@ -20482,12 +21656,12 @@ var require_env_http_proxy_agent = __commonJS({
     var DispatcherBase = require_dispatcher_base();
     var { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = require_symbols();
     var ProxyAgent = require_proxy_agent();
-    var Agent2 = require_agent();
+    var Agent = require_agent();
     var DEFAULT_PORTS = {
       "http:": 80,
       "https:": 443
     };
-    var EnvHttpProxyAgent2 = class extends DispatcherBase {
+    var EnvHttpProxyAgent = class extends DispatcherBase {
       #noProxyValue = null;
       #noProxyEntries = null;
       #opts = null;
@@ -20495,7 +21669,7 @@ var require_env_http_proxy_agent = __commonJS({
         super(opts);
         this.#opts = opts;
         const { httpProxy, httpsProxy, noProxy, ...agentOpts } = opts;
-        this[kNoProxyAgent] = new Agent2(agentOpts);
+        this[kNoProxyAgent] = new Agent(agentOpts);
         const HTTP_PROXY = httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY;
         if (HTTP_PROXY) {
           this[kHttpProxyAgent] = new ProxyAgent({ ...agentOpts, uri: HTTP_PROXY });
@@ -20613,7 +21787,7 @@ var require_env_http_proxy_agent = __commonJS({
         return process.env.no_proxy ?? process.env.NO_PROXY ?? "";
       }
     };
-    module.exports = EnvHttpProxyAgent2;
+    module.exports = EnvHttpProxyAgent;
   }
 });
 
@@ -21822,10 +22996,10 @@ var require_api_request = __commonJS({
         }
       }
     };
-    function request3(opts, callback) {
+    function request2(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve2, reject) => {
-          request3.call(this, opts, (err, data) => {
+          request2.call(this, opts, (err, data) => {
             return err ? reject(err) : resolve2(data);
           });
         });
@@ -21841,7 +23015,7 @@ var require_api_request = __commonJS({
         queueMicrotask(() => callback(err, { opaque }));
       }
     }
-    module.exports = request3;
+    module.exports = request2;
     module.exports.RequestHandler = RequestHandler;
   }
 });
@@ -22115,7 +23289,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable: Readable9,
       Duplex,
-      PassThrough: PassThrough2
+      PassThrough: PassThrough3
     } = __require("node:stream");
     var assert = __require("node:assert");
     var { AsyncResource } = __require("node:async_hooks");
@@ -22308,7 +23482,7 @@ var require_api_pipeline = __commonJS({
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough2().destroy(err);
+        return new PassThrough3().destroy(err);
       }
     }
     module.exports = pipeline8;
@@ -22690,20 +23864,20 @@ var require_mock_utils = __commonJS({
       }
       return normalizedQp;
     }
-    function safeUrl(path36) {
-      if (typeof path36 !== "string") {
-        return path36;
+    function safeUrl(path42) {
+      if (typeof path42 !== "string") {
+        return path42;
       }
-      const pathSegments = path36.split("?", 3);
+      const pathSegments = path42.split("?", 3);
       if (pathSegments.length !== 2) {
-        return path36;
+        return path42;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path36, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path36);
+    function matchKey(mockDispatch2, { path: path42, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path42);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -22730,8 +23904,8 @@ var require_mock_utils = __commonJS({
       const basePath = key.query ? serializePathWithQuery(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
       const resolvedPathWithoutTrailingSlash = removeTrailingSlash(resolvedPath);
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path36, ignoreTrailingSlash }) => {
-        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path36)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path36), resolvedPath);
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path42, ignoreTrailingSlash }) => {
+        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path42)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path42), resolvedPath);
       });
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
@@ -22770,27 +23944,27 @@ var require_mock_utils = __commonJS({
         mockDispatches.splice(index, 1);
       }
     }
-    function removeTrailingSlash(path36) {
-      if (typeof path36 !== "string") {
-        return path36;
+    function removeTrailingSlash(path42) {
+      if (typeof path42 !== "string") {
+        return path42;
       }
-      const queryIndex = path36.indexOf("?");
-      const search = queryIndex === -1 ? "" : path36.slice(queryIndex);
+      const queryIndex = path42.indexOf("?");
+      const search = queryIndex === -1 ? "" : path42.slice(queryIndex);
       if (queryIndex !== -1) {
-        path36 = path36.slice(0, queryIndex);
+        path42 = path42.slice(0, queryIndex);
       }
-      while (path36.endsWith("/")) {
-        path36 = path36.slice(0, -1);
+      while (path42.endsWith("/")) {
+        path42 = path42.slice(0, -1);
       }
-      if (path36.length === 0) {
-        path36 = "/";
+      if (path42.length === 0) {
+        path42 = "/";
       }
-      return path36 + search;
+      return path42 + search;
     }
     function buildKey(opts) {
-      const { path: path36, method, body, headers, query } = opts;
+      const { path: path42, method, body, headers, query } = opts;
       return {
-        path: path36,
+        path: path42,
         method,
         body,
         headers,
@@ -23662,10 +24836,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path36, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path42, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path36,
+            Path: path42,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -23684,7 +24858,7 @@ var require_mock_agent = __commonJS({
   "node_modules/undici/lib/mock/mock-agent.js"(exports, module) {
     "use strict";
     var { kClients } = require_symbols();
-    var Agent2 = require_agent();
+    var Agent = require_agent();
     var {
       kAgent,
       kMockAgentSet,
@@ -23722,7 +24896,7 @@ var require_mock_agent = __commonJS({
         if (opts?.agent && typeof opts.agent.dispatch !== "function") {
           throw new InvalidArgumentError("Argument opts.agent must implement Agent");
         }
-        const agent = opts?.agent ? opts.agent : new Agent2(opts);
+        const agent = opts?.agent ? opts.agent : new Agent(opts);
         this[kAgent] = agent;
         this[kClients] = agent[kClients];
         this[kOptions] = mockOptions;
@@ -23764,9 +24938,9 @@ var require_mock_agent = __commonJS({
           }
         }
         if (acceptNonStandardSearchParameters && dispatchOpts.path) {
-          const [path36, searchParams] = dispatchOpts.path.split("?");
+          const [path42, searchParams] = dispatchOpts.path.split("?");
           const normalizedSearchParams = normalizeSearchParams(searchParams, acceptNonStandardSearchParameters);
-          dispatchOpts.path = `${path36}?${normalizedSearchParams}`;
+          dispatchOpts.path = `${path42}?${normalizedSearchParams}`;
         }
         return this[kAgent].dispatch(dispatchOpts, handler);
       }
@@ -23971,8 +25145,8 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile15, readFile: readFile19, mkdir: mkdir23 } = __require("node:fs/promises");
-    var { dirname: dirname6, resolve: resolve2 } = __require("node:path");
+    var { writeFile: writeFile18, readFile: readFile20, mkdir: mkdir25 } = __require("node:fs/promises");
+    var { dirname: dirname7, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
     var { setHeader } = require_util();
@@ -24113,8 +25287,8 @@ var require_snapshot_recorder = __commonJS({
         if (this.isUrlExcluded(requestOpts)) {
           return;
         }
-        const request3 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
-        const hash = createRequestHash(request3);
+        const request2 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
+        const hash = createRequestHash(request2);
         const normalizedHeaders = normalizeHeaders(response.headers);
         const responseData = {
           statusCode: response.statusCode,
@@ -24132,7 +25306,7 @@ var require_snapshot_recorder = __commonJS({
           existingSnapshot.timestamp = (/* @__PURE__ */ new Date()).toISOString();
         } else {
           this.#snapshots.set(hash, {
-            request: request3,
+            request: request2,
             responses: [responseData],
             // Always store as array for consistency
             callCount: 0,
@@ -24166,8 +25340,8 @@ var require_snapshot_recorder = __commonJS({
         if (this.isUrlExcluded(requestOpts)) {
           return void 0;
         }
-        const request3 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
-        const hash = createRequestHash(request3);
+        const request2 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
+        const hash = createRequestHash(request2);
         const snapshot = this.#snapshots.get(hash);
         if (!snapshot) return void 0;
         const currentCallCount = snapshot.callCount || 0;
@@ -24184,12 +25358,12 @@ var require_snapshot_recorder = __commonJS({
        * @return {Promise<void>} - Resolves when snapshots are loaded
        */
       async loadSnapshots(filePath) {
-        const path36 = filePath || this.#snapshotPath;
-        if (!path36) {
+        const path42 = filePath || this.#snapshotPath;
+        if (!path42) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile19(resolve2(path36), "utf8");
+          const data = await readFile20(resolve2(path42), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -24203,7 +25377,7 @@ var require_snapshot_recorder = __commonJS({
           if (error.code === "ENOENT") {
             this.#snapshots.clear();
           } else {
-            throw new UndiciError(`Failed to load snapshots from ${path36}`, { cause: error });
+            throw new UndiciError(`Failed to load snapshots from ${path42}`, { cause: error });
           }
         }
       }
@@ -24214,17 +25388,17 @@ var require_snapshot_recorder = __commonJS({
        * @returns {Promise<void>} - Resolves when snapshots are saved
        */
       async saveSnapshots(filePath) {
-        const path36 = filePath || this.#snapshotPath;
-        if (!path36) {
+        const path42 = filePath || this.#snapshotPath;
+        if (!path42) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
-        const resolvedPath = resolve2(path36);
-        await mkdir23(dirname6(resolvedPath), { recursive: true });
+        const resolvedPath = resolve2(path42);
+        await mkdir25(dirname7(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
         }));
-        await writeFile15(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
+        await writeFile18(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
       }
       /**
        * Clears all recorded snapshots
@@ -24262,8 +25436,8 @@ var require_snapshot_recorder = __commonJS({
        * @returns {boolean} - True if snapshot was deleted, false if not found
        */
       deleteSnapshot(requestOpts) {
-        const request3 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
-        const hash = createRequestHash(request3);
+        const request2 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
+        const hash = createRequestHash(request2);
         return this.#snapshots.delete(hash);
       }
       /**
@@ -24272,8 +25446,8 @@ var require_snapshot_recorder = __commonJS({
        * @returns {SnapshotInfo|null} - Snapshot information or null if not found
        */
       getSnapshotInfo(requestOpts) {
-        const request3 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
-        const hash = createRequestHash(request3);
+        const request2 = formatRequestKey(requestOpts, this.#headerFilters, this.matchOptions);
+        const hash = createRequestHash(request2);
         const snapshot = this.#snapshots.get(hash);
         if (!snapshot) return null;
         return {
@@ -24363,7 +25537,7 @@ var require_snapshot_recorder = __commonJS({
 var require_snapshot_agent = __commonJS({
   "node_modules/undici/lib/mock/snapshot-agent.js"(exports, module) {
     "use strict";
-    var Agent2 = require_agent();
+    var Agent = require_agent();
     var MockAgent = require_mock_agent();
     var { SnapshotRecorder } = require_snapshot_recorder();
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -24416,7 +25590,7 @@ var require_snapshot_agent = __commonJS({
         });
         this[kSnapshotLoaded] = false;
         if (this[kSnapshotMode] === "record" || this[kSnapshotMode] === "update" || this[kSnapshotMode] === "playback" && opts.excludeUrls && opts.excludeUrls.length > 0) {
-          this[kRealAgent] = new Agent2(opts);
+          this[kRealAgent] = new Agent(opts);
         }
         if ((this[kSnapshotMode] === "playback" || this[kSnapshotMode] === "update") && this[kSnapshotPath]) {
           this.loadSnapshots().catch(() => {
@@ -24572,16 +25746,16 @@ var require_snapshot_agent = __commonJS({
        */
       #setupMockInterceptors() {
         for (const snapshot of this[kSnapshotRecorder].getSnapshots()) {
-          const { request: request3, responses, response } = snapshot;
-          const url = new URL(request3.url);
+          const { request: request2, responses, response } = snapshot;
+          const url = new URL(request2.url);
           const mockPool = this.get(url.origin);
           const responseData = responses ? responses[0] : response;
           if (!responseData) continue;
           mockPool.intercept({
             path: url.pathname + url.search,
-            method: request3.method,
-            headers: request3.headers,
-            body: request3.body
+            method: request2.method,
+            headers: request2.headers,
+            body: request2.body
           }).reply(responseData.statusCode, responseData.body, {
             headers: responseData.headers,
             trailers: responseData.trailers
@@ -24665,11 +25839,11 @@ var require_global2 = __commonJS({
     var globalDispatcher = /* @__PURE__ */ Symbol.for("undici.globalDispatcher.2");
     var legacyGlobalDispatcher = /* @__PURE__ */ Symbol.for("undici.globalDispatcher.1");
     var { InvalidArgumentError } = require_errors();
-    var Agent2 = require_agent();
+    var Agent = require_agent();
     var Dispatcher1Wrapper = require_dispatcher1_wrapper();
     var fallbackDispatcher;
     if (getGlobalDispatcher() === void 0) {
-      setGlobalDispatcher(new Agent2());
+      setGlobalDispatcher(new Agent());
     }
     function setGlobalDispatcher(agent) {
       if (!agent || typeof agent.dispatch !== "function") {
@@ -24887,15 +26061,15 @@ var require_redirect_handler = __commonJS({
         });
         const baseUrl = requestOrigin ? new URL(this.opts.path, requestOrigin) : void 0;
         const { origin, pathname, search } = util.parseURL(new URL(this.location, baseUrl));
-        const path36 = search ? `${pathname}${search}` : pathname;
-        const redirectUrlString = `${origin}${path36}`;
+        const path42 = search ? `${pathname}${search}` : pathname;
+        const redirectUrlString = `${origin}${path42}`;
         for (const historyUrl of this.history) {
           if (historyUrl.toString() === redirectUrlString) {
             throw new InvalidArgumentError(`Redirect loop detected. Cannot redirect to ${origin}. This typically happens when using a Client or Pool with cross-origin redirects. Use an Agent for cross-origin redirects.`);
           }
         }
         this.opts.headers = cleanRequestHeaders(this.opts.headers, removeContentHeaders, requestOrigin !== origin, this.stripHeadersOnRedirect, this.stripHeadersOnCrossOriginRedirect);
-        this.opts.path = path36;
+        this.opts.path = path42;
         this.opts.origin = origin;
         this.opts[kRequestOrigin] = origin;
         this.opts.query = null;
@@ -26863,10 +28037,10 @@ var require_cache_handler = __commonJS({
       }
       return locationUrl.pathname + locationUrl.search;
     }
-    function deleteCachedUri(store, cacheKey, path36) {
+    function deleteCachedUri(store, cacheKey, path42) {
       deleteCachedValue(store, {
         ...cacheKey,
-        path: path36
+        path: path42
       });
       for (let i = 0; i < util.safeHTTPMethods.length; i++) {
         const method = util.safeHTTPMethods[i];
@@ -26874,7 +28048,7 @@ var require_cache_handler = __commonJS({
           deleteCachedValue(store, {
             ...cacheKey,
             method,
-            path: path36
+            path: path42
           });
         }
       }
@@ -26885,9 +28059,9 @@ var require_cache_handler = __commonJS({
       }
       const values = Array.isArray(headerValue) ? headerValue : [headerValue];
       for (let i = 0; i < values.length; i++) {
-        const path36 = getSameOriginPath(cacheKey, values[i]);
-        if (path36 !== void 0) {
-          deleteCachedUri(store, cacheKey, path36);
+        const path42 = getSameOriginPath(cacheKey, values[i]);
+        if (path42 !== void 0) {
+          deleteCachedUri(store, cacheKey, path42);
         }
       }
     }
@@ -28369,7 +29543,7 @@ var require_cache2 = __commonJS({
 var require_decompress = __commonJS({
   "node_modules/undici/lib/interceptor/decompress.js"(exports, module) {
     "use strict";
-    var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress, constants: constants3 } = __require("node:zlib");
+    var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress, constants: constants4 } = __require("node:zlib");
     var { pipeline: pipeline8, Transform: TransformStream2 } = __require("node:stream");
     var { InvalidArgumentError, ResponseExceededMaxSizeError } = require_errors();
     var DecoratorHandler = require_decorator_handler();
@@ -28435,7 +29609,7 @@ var require_decompress = __commonJS({
       br: createBrotliDecompress,
       deflate: createInflate,
       // https://www.rfc-editor.org/rfc/rfc9659.html#section-3
-      zstd: createZstdDecompress.bind(null, { params: { [constants3.ZSTD_d_windowLogMax]: 23 } })
+      zstd: createZstdDecompress.bind(null, { params: { [constants4.ZSTD_d_windowLogMax]: 23 } })
     };
     var defaultSkipStatusCodes = (
       /** @type {const} */
@@ -30764,7 +31938,7 @@ var require_request2 = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         input = webidl.converters.RequestInfo(input);
         init = webidl.converters.RequestInit(init);
-        let request3 = null;
+        let request2 = null;
         let fallbackMode = null;
         const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
@@ -30781,18 +31955,18 @@ var require_request2 = __commonJS({
               "Request cannot be constructed from a URL that includes credentials: " + input
             );
           }
-          request3 = makeRequest({ urlList: [parsedURL] });
+          request2 = makeRequest({ urlList: [parsedURL] });
           fallbackMode = "cors";
         } else {
           assert(webidl.is.Request(input));
-          request3 = input.#state;
+          request2 = input.#state;
           signal = input.#signal;
           this.#dispatcher = init.dispatcher || input.#dispatcher;
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window = "client";
-        if (request3.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request3.window, origin)) {
-          window = request3.window;
+        if (request2.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request2.window, origin)) {
+          window = request2.window;
         }
         if (init.window != null) {
           throw new TypeError(`'window' option '${window}' must be null`);
@@ -30800,66 +31974,66 @@ var require_request2 = __commonJS({
         if ("window" in init) {
           window = "no-window";
         }
-        request3 = makeRequest({
+        request2 = makeRequest({
           // URL request’s URL.
           // undici implementation note: this is set as the first item in request's urlList in makeRequest
           // method request’s method.
-          method: request3.method,
+          method: request2.method,
           // header list A copy of request’s header list.
           // undici implementation note: headersList is cloned in makeRequest
-          headersList: request3.headersList,
+          headersList: request2.headersList,
           // unsafe-request flag Set.
-          unsafeRequest: request3.unsafeRequest,
+          unsafeRequest: request2.unsafeRequest,
           // client This’s relevant settings object.
           client: environmentSettingsObject.settingsObject,
           // window window.
           window,
           // priority request’s priority.
-          priority: request3.priority,
+          priority: request2.priority,
           // origin request’s origin. The propagation of the origin is only significant for navigation requests
           // being handled by a service worker. In this scenario a request can have an origin that is different
           // from the current client.
-          origin: request3.origin,
+          origin: request2.origin,
           // referrer request’s referrer.
-          referrer: request3.referrer,
+          referrer: request2.referrer,
           // referrer policy request’s referrer policy.
-          referrerPolicy: request3.referrerPolicy,
+          referrerPolicy: request2.referrerPolicy,
           // mode request’s mode.
-          mode: request3.mode,
+          mode: request2.mode,
           // credentials mode request’s credentials mode.
-          credentials: request3.credentials,
+          credentials: request2.credentials,
           // cache mode request’s cache mode.
-          cache: request3.cache,
+          cache: request2.cache,
           // redirect mode request’s redirect mode.
-          redirect: request3.redirect,
+          redirect: request2.redirect,
           // integrity metadata request’s integrity metadata.
-          integrity: request3.integrity,
+          integrity: request2.integrity,
           // keepalive request’s keepalive.
-          keepalive: request3.keepalive,
+          keepalive: request2.keepalive,
           // reload-navigation flag request’s reload-navigation flag.
-          reloadNavigation: request3.reloadNavigation,
+          reloadNavigation: request2.reloadNavigation,
           // history-navigation flag request’s history-navigation flag.
-          historyNavigation: request3.historyNavigation,
+          historyNavigation: request2.historyNavigation,
           // URL list A clone of request’s URL list.
-          urlList: [...request3.urlList]
+          urlList: [...request2.urlList]
         });
         const initHasKey = Object.keys(init).length !== 0;
         if (initHasKey) {
-          if (request3.mode === "navigate") {
-            request3.mode = "same-origin";
+          if (request2.mode === "navigate") {
+            request2.mode = "same-origin";
           }
-          request3.reloadNavigation = false;
-          request3.historyNavigation = false;
-          request3.origin = "client";
-          request3.referrer = "client";
-          request3.referrerPolicy = "";
-          request3.url = request3.urlList[request3.urlList.length - 1];
-          request3.urlList = [request3.url];
+          request2.reloadNavigation = false;
+          request2.historyNavigation = false;
+          request2.origin = "client";
+          request2.referrer = "client";
+          request2.referrerPolicy = "";
+          request2.url = request2.urlList[request2.urlList.length - 1];
+          request2.urlList = [request2.url];
         }
         if (init.referrer !== void 0) {
           const referrer = init.referrer;
           if (referrer === "") {
-            request3.referrer = "no-referrer";
+            request2.referrer = "no-referrer";
           } else {
             let parsedReferrer;
             try {
@@ -30868,14 +32042,14 @@ var require_request2 = __commonJS({
               throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err });
             }
             if (parsedReferrer.protocol === "about:" && parsedReferrer.hostname === "client" || origin && !sameOrigin(parsedReferrer, environmentSettingsObject.settingsObject.baseUrl)) {
-              request3.referrer = "client";
+              request2.referrer = "client";
             } else {
-              request3.referrer = parsedReferrer;
+              request2.referrer = parsedReferrer;
             }
           }
         }
         if (init.referrerPolicy !== void 0) {
-          request3.referrerPolicy = init.referrerPolicy;
+          request2.referrerPolicy = init.referrerPolicy;
         }
         let mode;
         if (init.mode !== void 0) {
@@ -30890,33 +32064,33 @@ var require_request2 = __commonJS({
           });
         }
         if (mode != null) {
-          request3.mode = mode;
+          request2.mode = mode;
         }
         if (init.credentials !== void 0) {
-          request3.credentials = init.credentials;
+          request2.credentials = init.credentials;
         }
         if (init.cache !== void 0) {
-          request3.cache = init.cache;
+          request2.cache = init.cache;
         }
-        if (request3.cache === "only-if-cached" && request3.mode !== "same-origin") {
+        if (request2.cache === "only-if-cached" && request2.mode !== "same-origin") {
           throw new TypeError(
             "'only-if-cached' can be set only with 'same-origin' mode"
           );
         }
         if (init.redirect !== void 0) {
-          request3.redirect = init.redirect;
+          request2.redirect = init.redirect;
         }
         if (init.integrity != null) {
-          request3.integrity = String(init.integrity);
+          request2.integrity = String(init.integrity);
         }
         if (init.keepalive !== void 0) {
-          request3.keepalive = Boolean(init.keepalive);
+          request2.keepalive = Boolean(init.keepalive);
         }
         if (init.method !== void 0) {
           let method = init.method;
           const mayBeNormalized = normalizedMethodRecords[method];
           if (mayBeNormalized !== void 0) {
-            request3.method = mayBeNormalized;
+            request2.method = mayBeNormalized;
           } else {
             if (!isValidHTTPToken(method)) {
               throw new TypeError(`'${method}' is not a valid HTTP method.`);
@@ -30926,9 +32100,9 @@ var require_request2 = __commonJS({
               throw new TypeError(`'${method}' HTTP method is unsupported.`);
             }
             method = normalizedMethodRecordsBase[upperCase] ?? method;
-            request3.method = method;
+            request2.method = method;
           }
-          if (!patchMethodWarning && request3.method === "patch") {
+          if (!patchMethodWarning && request2.method === "patch") {
             process.emitWarning("Using `patch` is highly likely to result in a `405 Method Not Allowed`. `PATCH` is much more likely to succeed.", {
               code: "UNDICI-FETCH-patch"
             });
@@ -30938,15 +32112,15 @@ var require_request2 = __commonJS({
         if (init.signal !== void 0) {
           signal = init.signal;
         }
-        this.#state = request3;
+        this.#state = request2;
         this.#signal = createDependentSignal(signal);
         this.#headers = new Headers(kConstruct);
-        setHeadersList(this.#headers, request3.headersList);
+        setHeadersList(this.#headers, request2.headersList);
         setHeadersGuard(this.#headers, "request");
         if (mode === "no-cors") {
-          if (!corsSafeListedMethodsSet.has(request3.method)) {
+          if (!corsSafeListedMethodsSet.has(request2.method)) {
             throw new TypeError(
-              `'${request3.method} is unsupported in no-cors mode.`
+              `'${request2.method} is unsupported in no-cors mode.`
             );
           }
           setHeadersGuard(this.#headers, "request-no-cors");
@@ -30965,14 +32139,14 @@ var require_request2 = __commonJS({
           }
         }
         const inputBody = webidl.is.Request(input) ? input.#state.body : null;
-        if ((init.body != null || inputBody != null) && (request3.method === "GET" || request3.method === "HEAD")) {
+        if ((init.body != null || inputBody != null) && (request2.method === "GET" || request2.method === "HEAD")) {
           throw new TypeError("Request with GET/HEAD method cannot have body.");
         }
         let initBody = null;
         if (init.body != null) {
           const [extractedBody, contentType] = extractBody(
             init.body,
-            request3.keepalive
+            request2.keepalive
           );
           initBody = extractedBody;
           if (contentType && !getHeadersList(this.#headers).contains("content-type", true)) {
@@ -30984,12 +32158,12 @@ var require_request2 = __commonJS({
           if (initBody != null && init.duplex == null) {
             throw new TypeError("RequestInit: duplex option is required when sending a body.");
           }
-          if (request3.mode !== "same-origin" && request3.mode !== "cors") {
+          if (request2.mode !== "same-origin" && request2.mode !== "cors") {
             throw new TypeError(
               'If request is made from ReadableStream, mode should be "same-origin" or "cors"'
             );
           }
-          request3.useCORSPreflightFlag = true;
+          request2.useCORSPreflightFlag = true;
         }
         let finalBody = inputOrInitBody;
         if (initBody == null && inputBody != null) {
@@ -31161,28 +32335,28 @@ var require_request2 = __commonJS({
         return `Request ${nodeUtil.formatWithOptions(options, properties)}`;
       }
       static {
-        setRequestSignal = (request3, newSignal) => {
-          request3.#signal = newSignal;
+        setRequestSignal = (request2, newSignal) => {
+          request2.#signal = newSignal;
         };
-        getRequestDispatcher = (request3) => {
-          return request3.#dispatcher;
+        getRequestDispatcher = (request2) => {
+          return request2.#dispatcher;
         };
-        setRequestDispatcher = (request3, newDispatcher) => {
-          request3.#dispatcher = newDispatcher;
+        setRequestDispatcher = (request2, newDispatcher) => {
+          request2.#dispatcher = newDispatcher;
         };
-        setRequestHeaders = (request3, newHeaders) => {
-          request3.#headers = newHeaders;
+        setRequestHeaders = (request2, newHeaders) => {
+          request2.#headers = newHeaders;
         };
-        getRequestState = (request3) => {
-          return request3.#state;
+        getRequestState = (request2) => {
+          return request2.#state;
         };
-        setRequestState = (request3, newState) => {
-          request3.#state = newState;
+        setRequestState = (request2, newState) => {
+          request2.#state = newState;
         };
-        removeRequestAbortListener = (request3) => {
-          const state = requestSignals.get(request3.#signal);
+        removeRequestAbortListener = (request2) => {
+          const state = requestSignals.get(request2.#signal);
           if (state !== void 0) {
-            requestSignals.delete(request3.#signal);
+            requestSignals.delete(request2.#signal);
             requestFinalizer.unregister(state.reference);
             removeSignalFollower(state.source, state.reference);
           }
@@ -31238,23 +32412,23 @@ var require_request2 = __commonJS({
         headersList: init.headersList ? new HeadersList(init.headersList) : new HeadersList()
       };
     }
-    function cloneRequest(request3) {
-      const newRequest = makeRequest({ ...request3, body: null });
-      if (request3.body != null) {
-        newRequest.body = cloneBody(request3.body);
+    function cloneRequest(request2) {
+      const newRequest = makeRequest({ ...request2, body: null });
+      if (request2.body != null) {
+        newRequest.body = cloneBody(request2.body);
       }
       return newRequest;
     }
     function fromInnerRequest(innerRequest, dispatcher, signal, guard) {
-      const request3 = new Request(kConstruct);
-      setRequestState(request3, innerRequest);
-      setRequestDispatcher(request3, dispatcher);
-      setRequestSignal(request3, signal);
+      const request2 = new Request(kConstruct);
+      setRequestState(request2, innerRequest);
+      setRequestDispatcher(request2, dispatcher);
+      setRequestSignal(request2, signal);
       const headers = new Headers(kConstruct);
-      setRequestHeaders(request3, headers);
+      setRequestHeaders(request2, headers);
       setHeadersList(headers, innerRequest.headersList);
       setHeadersGuard(headers, guard);
-      return request3;
+      return request2;
     }
     Object.defineProperties(Request.prototype, {
       method: kEnumerableProperty,
@@ -31667,14 +32841,14 @@ var require_fetch = __commonJS({
         p.reject(e);
         return p.promise;
       }
-      const request3 = getRequestState(requestObject);
+      const request2 = getRequestState(requestObject);
       if (requestObject.signal.aborted) {
-        abortFetch(p, request3, null, requestObject.signal.reason, null);
+        abortFetch(p, request2, null, requestObject.signal.reason, null);
         return p.promise;
       }
-      const globalObject = request3.client.globalObject;
+      const globalObject = request2.client.globalObject;
       if (globalObject?.constructor?.name === "ServiceWorkerGlobalScope") {
-        request3.serviceWorkers = "none";
+        request2.serviceWorkers = "none";
       }
       let responseObject = null;
       let locallyAborted = false;
@@ -31686,7 +32860,7 @@ var require_fetch = __commonJS({
           assert(controller != null);
           controller.abort(requestObject.signal.reason);
           const realResponse = responseObject?.deref();
-          abortFetch(p, request3, realResponse, requestObject.signal.reason, controller.controller);
+          abortFetch(p, request2, realResponse, requestObject.signal.reason, controller.controller);
         }
       );
       const cleanupAbortListeners = () => {
@@ -31698,7 +32872,7 @@ var require_fetch = __commonJS({
           return;
         }
         if (response.aborted) {
-          abortFetch(p, request3, responseObject, controller.serializedAbortReason, controller.controller);
+          abortFetch(p, request2, responseObject, controller.serializedAbortReason, controller.controller);
           cleanupAbortListeners();
           return;
         }
@@ -31712,7 +32886,7 @@ var require_fetch = __commonJS({
         p = null;
       };
       controller = fetching({
-        request: request3,
+        request: request2,
         processResponseEndOfBody: (response) => {
           handleFetchDone(response);
           cleanupAbortListeners();
@@ -31759,12 +32933,12 @@ var require_fetch = __commonJS({
       );
     }
     var markResourceTiming = performance.markResourceTiming;
-    function abortFetch(p, request3, responseObject, error, controller) {
+    function abortFetch(p, request2, responseObject, error, controller) {
       if (p) {
         p.reject(error);
       }
-      if (request3.body?.stream != null && isReadable(request3.body.stream)) {
-        request3.body.stream.cancel(error).catch((err) => {
+      if (request2.body?.stream != null && isReadable(request2.body.stream)) {
+        request2.body.stream.cancel(error).catch((err) => {
           if (err.code === "ERR_INVALID_STATE") {
             return;
           }
@@ -31780,7 +32954,7 @@ var require_fetch = __commonJS({
       }
     }
     function fetching({
-      request: request3,
+      request: request2,
       processRequestBodyChunkLength,
       processRequestEndOfBody,
       processResponse,
@@ -31793,9 +32967,9 @@ var require_fetch = __commonJS({
       assert(dispatcher);
       let taskDestination = null;
       let crossOriginIsolatedCapability = false;
-      if (request3.client != null) {
-        taskDestination = request3.client.globalObject;
-        crossOriginIsolatedCapability = request3.client.crossOriginIsolatedCapability;
+      if (request2.client != null) {
+        taskDestination = request2.client.globalObject;
+        crossOriginIsolatedCapability = request2.client.crossOriginIsolatedCapability;
       }
       const currentTime = coarsenedSharedCurrentTime(crossOriginIsolatedCapability);
       const timingInfo = createOpaqueTimingInfo({
@@ -31803,7 +32977,7 @@ var require_fetch = __commonJS({
       });
       const fetchParams = {
         controller: new Fetch(dispatcher),
-        request: request3,
+        request: request2,
         timingInfo,
         processRequestBodyChunkLength,
         processRequestEndOfBody,
@@ -31813,79 +32987,79 @@ var require_fetch = __commonJS({
         taskDestination,
         crossOriginIsolatedCapability
       };
-      assert(!request3.body || request3.body.stream);
-      if (request3.window === "client") {
-        request3.window = request3.client?.globalObject?.constructor?.name === "Window" ? request3.client : "no-window";
+      assert(!request2.body || request2.body.stream);
+      if (request2.window === "client") {
+        request2.window = request2.client?.globalObject?.constructor?.name === "Window" ? request2.client : "no-window";
       }
-      if (request3.origin === "client") {
-        request3.origin = request3.client.origin;
+      if (request2.origin === "client") {
+        request2.origin = request2.client.origin;
       }
-      if (request3.policyContainer === "client") {
-        if (request3.client != null) {
-          request3.policyContainer = clonePolicyContainer(
-            request3.client.policyContainer
+      if (request2.policyContainer === "client") {
+        if (request2.client != null) {
+          request2.policyContainer = clonePolicyContainer(
+            request2.client.policyContainer
           );
         } else {
-          request3.policyContainer = makePolicyContainer();
+          request2.policyContainer = makePolicyContainer();
         }
       }
-      if (!request3.headersList.contains("accept", true)) {
+      if (!request2.headersList.contains("accept", true)) {
         const value = "*/*";
-        request3.headersList.append("accept", value, true);
+        request2.headersList.append("accept", value, true);
       }
-      if (!request3.headersList.contains("accept-language", true)) {
-        request3.headersList.append("accept-language", "*", true);
+      if (!request2.headersList.contains("accept-language", true)) {
+        request2.headersList.append("accept-language", "*", true);
       }
-      if (request3.priority === null) {
+      if (request2.priority === null) {
       }
-      if (subresourceSet.has(request3.destination)) {
+      if (subresourceSet.has(request2.destination)) {
       }
       mainFetch(fetchParams, false);
       return fetchParams.controller;
     }
     async function mainFetch(fetchParams, recursive) {
       try {
-        const request3 = fetchParams.request;
+        const request2 = fetchParams.request;
         let response = null;
-        if (request3.localURLsOnly && !urlIsLocal(requestCurrentURL(request3))) {
+        if (request2.localURLsOnly && !urlIsLocal(requestCurrentURL(request2))) {
           response = makeNetworkError("local URLs only");
         }
-        tryUpgradeRequestToAPotentiallyTrustworthyURL(request3);
-        if (requestBadPort(request3) === "blocked") {
+        tryUpgradeRequestToAPotentiallyTrustworthyURL(request2);
+        if (requestBadPort(request2) === "blocked") {
           response = makeNetworkError("bad port");
         }
-        if (request3.referrerPolicy === "") {
-          request3.referrerPolicy = request3.policyContainer.referrerPolicy;
+        if (request2.referrerPolicy === "") {
+          request2.referrerPolicy = request2.policyContainer.referrerPolicy;
         }
-        if (request3.referrer !== "no-referrer") {
-          request3.referrer = determineRequestsReferrer(request3);
+        if (request2.referrer !== "no-referrer") {
+          request2.referrer = determineRequestsReferrer(request2);
         }
         if (response === null) {
-          const currentURL = requestCurrentURL(request3);
+          const currentURL = requestCurrentURL(request2);
           if (
             // - request’s current URL’s origin is same origin with request’s origin,
             //   and request’s response tainting is "basic"
-            sameOrigin(currentURL, request3.url) && request3.responseTainting === "basic" || // request’s current URL’s scheme is "data"
+            sameOrigin(currentURL, request2.url) && request2.responseTainting === "basic" || // request’s current URL’s scheme is "data"
             currentURL.protocol === "data:" || // - request’s mode is "navigate" or "websocket"
-            (request3.mode === "navigate" || request3.mode === "websocket")
+            (request2.mode === "navigate" || request2.mode === "websocket")
           ) {
-            request3.responseTainting = "basic";
+            request2.responseTainting = "basic";
             response = await schemeFetch(fetchParams);
-          } else if (request3.mode === "same-origin") {
+          } else if (request2.mode === "same-origin") {
             response = makeNetworkError('request mode cannot be "same-origin"');
-          } else if (request3.mode === "no-cors") {
-            if (request3.redirect !== "follow") {
+          } else if (request2.mode === "no-cors") {
+            if (request2.redirect !== "follow") {
               response = makeNetworkError(
                 'redirect mode cannot be "follow" for "no-cors" request'
               );
             } else {
-              request3.responseTainting = "opaque";
+              request2.responseTainting = "opaque";
               response = await schemeFetch(fetchParams);
             }
-          } else if (!urlIsHttpHttpsScheme(requestCurrentURL(request3))) {
+          } else if (!urlIsHttpHttpsScheme(requestCurrentURL(request2))) {
             response = makeNetworkError("URL scheme must be a HTTP(S) scheme");
           } else {
-            request3.responseTainting = "cors";
+            request2.responseTainting = "cors";
             response = await httpFetch(fetchParams);
           }
         }
@@ -31893,13 +33067,13 @@ var require_fetch = __commonJS({
           return response;
         }
         if (response.status !== 0 && !response.internalResponse) {
-          if (request3.responseTainting === "cors") {
+          if (request2.responseTainting === "cors") {
           }
-          if (request3.responseTainting === "basic") {
+          if (request2.responseTainting === "basic") {
             response = filterResponse(response, "basic");
-          } else if (request3.responseTainting === "cors") {
+          } else if (request2.responseTainting === "cors") {
             response = filterResponse(response, "cors");
-          } else if (request3.responseTainting === "opaque") {
+          } else if (request2.responseTainting === "opaque") {
             response = filterResponse(response, "opaque");
           } else {
             assert(false);
@@ -31907,26 +33081,26 @@ var require_fetch = __commonJS({
         }
         let internalResponse = response.status === 0 ? response : response.internalResponse;
         if (internalResponse.urlList.length === 0) {
-          internalResponse.urlList.push(...request3.urlList);
+          internalResponse.urlList.push(...request2.urlList);
         }
-        if (!request3.timingAllowFailed) {
+        if (!request2.timingAllowFailed) {
           response.timingAllowPassed = true;
         }
-        if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request3.headers.contains("range", true)) {
+        if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request2.headers.contains("range", true)) {
           response = internalResponse = makeNetworkError();
         }
-        if (response.status !== 0 && (request3.method === "HEAD" || request3.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
+        if (response.status !== 0 && (request2.method === "HEAD" || request2.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
           internalResponse.body = null;
           fetchParams.controller.dump = true;
         }
-        if (request3.integrity) {
+        if (request2.integrity) {
           const processBodyError = (reason) => fetchFinale(fetchParams, makeNetworkError(reason));
-          if (request3.responseTainting === "opaque" || response.body == null) {
+          if (request2.responseTainting === "opaque" || response.body == null) {
             processBodyError(response.error);
             return;
           }
           const processBody = (bytes) => {
-            if (!bytesMatch(bytes, request3.integrity)) {
+            if (!bytesMatch(bytes, request2.integrity)) {
               processBodyError("integrity mismatch");
               return;
             }
@@ -31945,8 +33119,8 @@ var require_fetch = __commonJS({
       if (isCancelled(fetchParams)) {
         return Promise.resolve(makeAppropriateNetworkError(fetchParams));
       }
-      const { request: request3 } = fetchParams;
-      const { protocol: scheme } = requestCurrentURL(request3);
+      const { request: request2 } = fetchParams;
+      const { protocol: scheme } = requestCurrentURL(request2);
       switch (scheme) {
         case "about:": {
           return Promise.resolve(makeNetworkError("about scheme is not supported"));
@@ -31955,19 +33129,19 @@ var require_fetch = __commonJS({
           if (!resolveObjectURL) {
             resolveObjectURL = __require("node:buffer").resolveObjectURL;
           }
-          const blobURLEntry = requestCurrentURL(request3);
+          const blobURLEntry = requestCurrentURL(request2);
           if (blobURLEntry.search.length !== 0) {
             return Promise.resolve(makeNetworkError("NetworkError when attempting to fetch resource."));
           }
           const blob = resolveObjectURL(blobURLEntry.toString());
-          if (request3.method !== "GET" || !webidl.is.Blob(blob)) {
+          if (request2.method !== "GET" || !webidl.is.Blob(blob)) {
             return Promise.resolve(makeNetworkError("invalid method"));
           }
           const response = makeResponse();
           const fullLength = blob.size;
           const serializedFullLength = isomorphicEncode(`${fullLength}`);
           const type = blob.type;
-          if (!request3.headersList.contains("range", true)) {
+          if (!request2.headersList.contains("range", true)) {
             const bodyWithType = extractBody(blob);
             response.statusText = "OK";
             response.body = bodyWithType[0];
@@ -31975,7 +33149,7 @@ var require_fetch = __commonJS({
             response.headersList.set("content-type", type, true);
           } else {
             response.rangeRequested = true;
-            const rangeHeader = request3.headersList.get("range", true);
+            const rangeHeader = request2.headersList.get("range", true);
             const rangeValue = simpleRangeHeaderValue(rangeHeader, true);
             if (rangeValue === "failure") {
               return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -32006,7 +33180,7 @@ var require_fetch = __commonJS({
           return Promise.resolve(response);
         }
         case "data:": {
-          const currentURL = requestCurrentURL(request3);
+          const currentURL = requestCurrentURL(request2);
           const dataURLStruct = dataURLProcessor(currentURL);
           if (dataURLStruct === "failure") {
             return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -32104,41 +33278,41 @@ var require_fetch = __commonJS({
       }
     }
     async function httpFetch(fetchParams) {
-      const request3 = fetchParams.request;
+      const request2 = fetchParams.request;
       let response = null;
       let actualResponse = null;
       const timingInfo = fetchParams.timingInfo;
-      if (request3.serviceWorkers === "all") {
+      if (request2.serviceWorkers === "all") {
       }
       if (response === null) {
-        if (request3.redirect === "follow") {
-          request3.serviceWorkers = "none";
+        if (request2.redirect === "follow") {
+          request2.serviceWorkers = "none";
         }
         actualResponse = response = await httpNetworkOrCacheFetch(fetchParams);
-        if (request3.responseTainting === "cors" && corsCheck(request3, response) === "failure") {
+        if (request2.responseTainting === "cors" && corsCheck(request2, response) === "failure") {
           return makeNetworkError("cors failure");
         }
-        if (TAOCheck(request3, response) === "failure") {
-          request3.timingAllowFailed = true;
+        if (TAOCheck(request2, response) === "failure") {
+          request2.timingAllowFailed = true;
         }
       }
-      if ((request3.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
-        request3.origin,
-        request3.client,
-        request3.destination,
+      if ((request2.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
+        request2.origin,
+        request2.client,
+        request2.destination,
         actualResponse
       ) === "blocked") {
         return makeNetworkError("blocked");
       }
       if (redirectStatusSet.has(actualResponse.status)) {
-        if (request3.redirect !== "manual") {
+        if (request2.redirect !== "manual") {
           fetchParams.controller.connection.destroy();
         }
-        if (request3.redirect === "error") {
+        if (request2.redirect === "error") {
           response = makeNetworkError("unexpected redirect");
-        } else if (request3.redirect === "manual") {
+        } else if (request2.redirect === "manual") {
           response = actualResponse;
-        } else if (request3.redirect === "follow") {
+        } else if (request2.redirect === "follow") {
           response = await httpRedirectFetch(fetchParams, response);
         } else {
           assert(false);
@@ -32148,13 +33322,13 @@ var require_fetch = __commonJS({
       return response;
     }
     function httpRedirectFetch(fetchParams, response) {
-      const request3 = fetchParams.request;
+      const request2 = fetchParams.request;
       const actualResponse = response.internalResponse ? response.internalResponse : response;
       let locationURL;
       try {
         locationURL = responseLocationURL(
           actualResponse,
-          requestCurrentURL(request3).hash
+          requestCurrentURL(request2).hash
         );
         if (locationURL == null) {
           return response;
@@ -32165,68 +33339,68 @@ var require_fetch = __commonJS({
       if (!urlIsHttpHttpsScheme(locationURL)) {
         return Promise.resolve(makeNetworkError("URL scheme must be a HTTP(S) scheme"));
       }
-      if (request3.redirectCount === 20) {
+      if (request2.redirectCount === 20) {
         return Promise.resolve(makeNetworkError("redirect count exceeded"));
       }
-      request3.redirectCount += 1;
-      if (request3.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request3, locationURL)) {
+      request2.redirectCount += 1;
+      if (request2.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request2, locationURL)) {
         return Promise.resolve(makeNetworkError('cross origin not allowed for request mode "cors"'));
       }
-      if (request3.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
+      if (request2.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
         return Promise.resolve(makeNetworkError(
           'URL cannot contain credentials for request mode "cors"'
         ));
       }
-      if (actualResponse.status !== 303 && request3.body != null && request3.body.source == null) {
+      if (actualResponse.status !== 303 && request2.body != null && request2.body.source == null) {
         return Promise.resolve(makeNetworkError());
       }
-      if ([301, 302].includes(actualResponse.status) && request3.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request3.method)) {
-        request3.method = "GET";
-        request3.body = null;
+      if ([301, 302].includes(actualResponse.status) && request2.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request2.method)) {
+        request2.method = "GET";
+        request2.body = null;
         for (const headerName of requestBodyHeader) {
-          request3.headersList.delete(headerName);
+          request2.headersList.delete(headerName);
         }
       }
-      if (!sameOrigin(requestCurrentURL(request3), locationURL)) {
-        request3.headersList.delete("authorization", true);
-        request3.headersList.delete("proxy-authorization", true);
-        request3.headersList.delete("cookie", true);
-        request3.headersList.delete("host", true);
+      if (!sameOrigin(requestCurrentURL(request2), locationURL)) {
+        request2.headersList.delete("authorization", true);
+        request2.headersList.delete("proxy-authorization", true);
+        request2.headersList.delete("cookie", true);
+        request2.headersList.delete("host", true);
       }
-      if (request3.body != null) {
-        assert(request3.body.source != null);
-        request3.body = safelyExtractBody(request3.body.source)[0];
+      if (request2.body != null) {
+        assert(request2.body.source != null);
+        request2.body = safelyExtractBody(request2.body.source)[0];
       }
       const timingInfo = fetchParams.timingInfo;
       timingInfo.redirectEndTime = timingInfo.postRedirectStartTime = coarsenedSharedCurrentTime(fetchParams.crossOriginIsolatedCapability);
       if (timingInfo.redirectStartTime === 0) {
         timingInfo.redirectStartTime = timingInfo.startTime;
       }
-      request3.urlList.push(locationURL);
-      setRequestReferrerPolicyOnRedirect(request3, actualResponse);
+      request2.urlList.push(locationURL);
+      setRequestReferrerPolicyOnRedirect(request2, actualResponse);
       return mainFetch(fetchParams, true);
     }
     async function httpNetworkOrCacheFetch(fetchParams, isAuthenticationFetch = false, isNewConnectionFetch = false) {
-      const request3 = fetchParams.request;
+      const request2 = fetchParams.request;
       let httpFetchParams = null;
       let httpRequest = null;
       let response = null;
       const httpCache = null;
       const revalidatingFlag = false;
-      if (request3.window === "no-window" && request3.redirect === "error") {
+      if (request2.window === "no-window" && request2.redirect === "error") {
         httpFetchParams = fetchParams;
-        httpRequest = request3;
+        httpRequest = request2;
       } else {
-        if (request3.body?.source != null) {
-          httpRequest = cloneRequest(request3);
+        if (request2.body?.source != null) {
+          httpRequest = cloneRequest(request2);
         } else {
-          httpRequest = cloneRequest({ ...request3, body: null });
-          httpRequest.body = request3.body;
+          httpRequest = cloneRequest({ ...request2, body: null });
+          httpRequest.body = request2.body;
         }
         httpFetchParams = { ...fetchParams };
         httpFetchParams.request = httpRequest;
       }
-      const includeCredentials = request3.credentials === "include" || request3.credentials === "same-origin" && request3.responseTainting === "basic";
+      const includeCredentials = request2.credentials === "include" || request2.credentials === "same-origin" && request2.responseTainting === "basic";
       const contentLength = httpRequest.body ? httpRequest.body.length : null;
       let contentLengthHeaderValue = null;
       if (httpRequest.body == null && ["POST", "PUT"].includes(httpRequest.method)) {
@@ -32313,14 +33487,14 @@ var require_fetch = __commonJS({
         response.rangeRequested = true;
       }
       response.requestIncludesCredentials = includeCredentials;
-      if (response.status === 401 && httpRequest.responseTainting !== "cors" && includeCredentials && (request3.useURLCredentials !== void 0 || isTraversableNavigable(request3.traversableForUserPrompts))) {
-        if (request3.body != null) {
-          if (request3.body.source == null) {
+      if (response.status === 401 && httpRequest.responseTainting !== "cors" && includeCredentials && (request2.useURLCredentials !== void 0 || isTraversableNavigable(request2.traversableForUserPrompts))) {
+        if (request2.body != null) {
+          if (request2.body.source == null) {
             return response;
           }
-          request3.body = safelyExtractBody(request3.body.source)[0];
+          request2.body = safelyExtractBody(request2.body.source)[0];
         }
-        if (request3.useURLCredentials === void 0 || isAuthenticationFetch) {
+        if (request2.useURLCredentials === void 0 || isAuthenticationFetch) {
           if (isCancelled(fetchParams)) {
             return makeAppropriateNetworkError(fetchParams);
           }
@@ -32330,7 +33504,7 @@ var require_fetch = __commonJS({
         response = await httpNetworkOrCacheFetch(fetchParams, true);
       }
       if (response.status === 407) {
-        if (request3.window === "no-window") {
+        if (request2.window === "no-window") {
           return makeNetworkError();
         }
         if (isCancelled(fetchParams)) {
@@ -32342,7 +33516,7 @@ var require_fetch = __commonJS({
         // response’s status is 421
         response.status === 421 && // isNewConnectionFetch is false
         !isNewConnectionFetch && // request’s body is null, or request’s body is non-null and request’s body’s source is non-null
-        (request3.body == null || request3.body.source != null)
+        (request2.body == null || request2.body.source != null)
       ) {
         if (isCancelled(fetchParams)) {
           return makeAppropriateNetworkError(fetchParams);
@@ -32370,21 +33544,21 @@ var require_fetch = __commonJS({
           }
         }
       };
-      const request3 = fetchParams.request;
+      const request2 = fetchParams.request;
       let response = null;
       const timingInfo = fetchParams.timingInfo;
       const httpCache = null;
       if (httpCache == null) {
-        request3.cache = "no-store";
+        request2.cache = "no-store";
       }
       const newConnection = forceNewConnection ? "yes" : "no";
-      if (request3.mode === "websocket") {
+      if (request2.mode === "websocket") {
       } else {
       }
       let requestBody = null;
-      if (request3.body == null && fetchParams.processRequestEndOfBody) {
+      if (request2.body == null && fetchParams.processRequestEndOfBody) {
         queueMicrotask(() => fetchParams.processRequestEndOfBody());
-      } else if (request3.body != null) {
+      } else if (request2.body != null) {
         const processBodyChunk = async function* (bytes) {
           if (isCancelled(fetchParams)) {
             return;
@@ -32412,7 +33586,7 @@ var require_fetch = __commonJS({
         };
         requestBody = (async function* () {
           try {
-            for await (const bytes of request3.body.stream) {
+            for await (const bytes of request2.body.stream) {
               yield* processBodyChunk(bytes);
             }
             processEndOfBody();
@@ -32519,23 +33693,23 @@ var require_fetch = __commonJS({
       }
       return response;
       function dispatch2({ body }) {
-        const url = requestCurrentURL(request3);
+        const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        const path36 = url.pathname + url.search;
+        const path42 = url.pathname + url.search;
         const hasTrailingQuestionMark = url.search.length === 0 && url.href[url.href.length - url.hash.length - 1] === "?";
         return dispatchWithProtocolPreference(body);
         function dispatchWithProtocolPreference(body2, allowH2) {
           return new Promise((resolve2, reject) => agent.dispatch(
             {
-              path: hasTrailingQuestionMark ? `${path36}?` : path36,
+              path: hasTrailingQuestionMark ? `${path42}?` : path42,
               origin: url.origin,
-              method: request3.method,
-              body: agent.isMockActive ? request3.body && (request3.body.source || request3.body.stream) : body2,
+              method: request2.method,
+              body: agent.isMockActive ? request2.body && (request2.body.source || request2.body.stream) : body2,
               // Preserve the serialized fetch body for MockAgent net-connect fallthroughs.
               __mockAgentBodyForDispatch: body2,
-              headers: request3.headersList.entries,
+              headers: request2.headersList.entries,
               maxRedirections: 0,
-              upgrade: request3.mode === "websocket" ? "websocket" : void 0,
+              upgrade: request2.mode === "websocket" ? "websocket" : void 0,
               ...allowH2 === false ? { allowH2 } : null
             },
             {
@@ -32564,9 +33738,9 @@ var require_fetch = __commonJS({
                 const headersList = new HeadersList();
                 appendHeadersListFromResponseHeaders(headersList, headers, rawHeaders);
                 const location = headersList.get("location", true);
-                const willFollow = location && request3.redirect === "follow" && redirectStatusSet.has(status);
+                const willFollow = location && request2.redirect === "follow" && redirectStatusSet.has(status);
                 const decoders = [];
-                if (request3.method !== "HEAD" && request3.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
+                if (request2.method !== "HEAD" && request2.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
                   const contentEncoding = headersList.get("content-encoding", true);
                   const codings = contentEncoding ? contentEncoding.toLowerCase().split(",") : [];
                   const maxContentEncodings = 5;
@@ -32644,7 +33818,7 @@ var require_fetch = __commonJS({
                 if (this.abort) {
                   fetchParams.controller.off("terminated", this.abort);
                 }
-                if (request3.mode === "websocket" && allowH2 !== false && error?.code === "UND_ERR_INFO" && error?.message === "HTTP/2: Extended CONNECT protocol not supported by server") {
+                if (request2.mode === "websocket" && allowH2 !== false && error?.code === "UND_ERR_INFO" && error?.message === "HTTP/2: Extended CONNECT protocol not supported by server") {
                   resolve2(dispatchWithProtocolPreference(body2, false));
                   return;
                 }
@@ -32742,31 +33916,31 @@ var require_cache3 = __commonJS({
         webidl.util.markAsUncloneable(this);
         this.#relevantRequestResponseList = arguments[1];
       }
-      async match(request3, options = {}) {
+      async match(request2, options = {}) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.match";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request3 = webidl.converters.RequestInfo(request3);
+        request2 = webidl.converters.RequestInfo(request2);
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
-        const p = this.#internalMatchAll(request3, options, 1);
+        const p = this.#internalMatchAll(request2, options, 1);
         if (p.length === 0) {
           return;
         }
         return p[0];
       }
-      async matchAll(request3 = void 0, options = {}) {
+      async matchAll(request2 = void 0, options = {}) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.matchAll";
-        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3);
+        if (request2 !== void 0) request2 = webidl.converters.RequestInfo(request2);
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
-        return this.#internalMatchAll(request3, options);
+        return this.#internalMatchAll(request2, options);
       }
-      async add(request3) {
+      async add(request2) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.add";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request3 = webidl.converters.RequestInfo(request3);
-        const requests = [request3];
+        request2 = webidl.converters.RequestInfo(request2);
+        const requests = [request2];
         const responseArrayPromise = this.addAll(requests);
         return await responseArrayPromise;
       }
@@ -32776,19 +33950,19 @@ var require_cache3 = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         const responsePromises = [];
         const requestList = [];
-        for (let request3 of requests) {
-          if (request3 === void 0) {
+        for (let request2 of requests) {
+          if (request2 === void 0) {
             throw webidl.errors.conversionFailed({
               prefix,
               argument: "Argument 1",
               types: ["undefined is not allowed"]
             });
           }
-          request3 = webidl.converters.RequestInfo(request3);
-          if (typeof request3 === "string") {
+          request2 = webidl.converters.RequestInfo(request2);
+          if (typeof request2 === "string") {
             continue;
           }
-          const r = getRequestState(request3);
+          const r = getRequestState(request2);
           if (!urlIsHttpHttpsScheme(r.url) || r.method !== "GET") {
             throw webidl.errors.exception({
               header: prefix,
@@ -32797,8 +33971,8 @@ var require_cache3 = __commonJS({
           }
         }
         const fetchControllers = [];
-        for (const request3 of requests) {
-          const r = getRequestState(new Request(request3));
+        for (const request2 of requests) {
+          const r = getRequestState(new Request(request2));
           if (!urlIsHttpHttpsScheme(r.url)) {
             throw webidl.errors.exception({
               header: prefix,
@@ -32878,17 +34052,17 @@ var require_cache3 = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async put(request3, response) {
+      async put(request2, response) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.put";
         webidl.argumentLengthCheck(arguments, 2, prefix);
-        request3 = webidl.converters.RequestInfo(request3);
+        request2 = webidl.converters.RequestInfo(request2);
         response = webidl.converters.Response(response, prefix, "response");
         let innerRequest = null;
-        if (webidl.is.Request(request3)) {
-          innerRequest = getRequestState(request3);
+        if (webidl.is.Request(request2)) {
+          innerRequest = getRequestState(request2);
         } else {
-          innerRequest = getRequestState(new Request(request3));
+          innerRequest = getRequestState(new Request(request2));
         }
         if (!urlIsHttpHttpsScheme(innerRequest.url) || innerRequest.method !== "GET") {
           throw webidl.errors.exception({
@@ -32959,21 +34133,21 @@ var require_cache3 = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async delete(request3, options = {}) {
+      async delete(request2, options = {}) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.delete";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request3 = webidl.converters.RequestInfo(request3);
+        request2 = webidl.converters.RequestInfo(request2);
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
         let r = null;
-        if (webidl.is.Request(request3)) {
-          r = getRequestState(request3);
+        if (webidl.is.Request(request2)) {
+          r = getRequestState(request2);
           if (r.method !== "GET" && !options.ignoreMethod) {
             return false;
           }
         } else {
-          assert(typeof request3 === "string");
-          r = getRequestState(new Request(request3));
+          assert(typeof request2 === "string");
+          r = getRequestState(new Request(request2));
         }
         const operations = [];
         const operation = {
@@ -33005,25 +34179,25 @@ var require_cache3 = __commonJS({
        * @param {import('../../../types/cache').CacheQueryOptions} options
        * @returns {Promise<readonly Request[]>}
        */
-      async keys(request3 = void 0, options = {}) {
+      async keys(request2 = void 0, options = {}) {
         webidl.brandCheck(this, webidl.is.Cache);
         const prefix = "Cache.keys";
-        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3);
+        if (request2 !== void 0) request2 = webidl.converters.RequestInfo(request2);
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
         let r = null;
-        if (request3 !== void 0) {
-          if (webidl.is.Request(request3)) {
-            r = getRequestState(request3);
+        if (request2 !== void 0) {
+          if (webidl.is.Request(request2)) {
+            r = getRequestState(request2);
             if (r.method !== "GET" && !options.ignoreMethod) {
               return [];
             }
-          } else if (typeof request3 === "string") {
-            r = getRequestState(new Request(request3));
+          } else if (typeof request2 === "string") {
+            r = getRequestState(new Request(request2));
           }
         }
         const promise = Promise.withResolvers();
         const requests = [];
-        if (request3 === void 0) {
+        if (request2 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             requests.push(requestResponse[0]);
           }
@@ -33035,9 +34209,9 @@ var require_cache3 = __commonJS({
         }
         queueMicrotask(() => {
           const requestList = [];
-          for (const request4 of requests) {
+          for (const request3 of requests) {
             const requestObject = fromInnerRequest(
-              request4,
+              request3,
               void 0,
               new AbortController().signal,
               "immutable"
@@ -33156,9 +34330,9 @@ var require_cache3 = __commonJS({
        * @param {import('../../../types/cache').CacheQueryOptions | undefined} options
        * @returns {boolean}
        */
-      #requestMatchesCachedItem(requestQuery, request3, response = null, options) {
+      #requestMatchesCachedItem(requestQuery, request2, response = null, options) {
         const queryURL = new URL(requestQuery.url);
-        const cachedURL = new URL(request3.url);
+        const cachedURL = new URL(request2.url);
         if (options?.ignoreSearch) {
           cachedURL.search = "";
           queryURL.search = "";
@@ -33174,7 +34348,7 @@ var require_cache3 = __commonJS({
           if (fieldValue === "*") {
             return false;
           }
-          const requestValue = request3.headersList.get(fieldValue);
+          const requestValue = request2.headersList.get(fieldValue);
           const queryValue = requestQuery.headersList.get(fieldValue);
           if (requestValue !== queryValue) {
             return false;
@@ -33182,20 +34356,20 @@ var require_cache3 = __commonJS({
         }
         return true;
       }
-      #internalMatchAll(request3, options, maxResponses = Infinity) {
+      #internalMatchAll(request2, options, maxResponses = Infinity) {
         let r = null;
-        if (request3 !== void 0) {
-          if (webidl.is.Request(request3)) {
-            r = getRequestState(request3);
+        if (request2 !== void 0) {
+          if (webidl.is.Request(request2)) {
+            r = getRequestState(request2);
             if (r.method !== "GET" && !options.ignoreMethod) {
               return [];
             }
-          } else if (typeof request3 === "string") {
-            r = getRequestState(new Request(request3));
+          } else if (typeof request2 === "string") {
+            r = getRequestState(new Request(request2));
           }
         }
         const responses = [];
-        if (request3 === void 0) {
+        if (request2 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             responses.push(requestResponse[1]);
           }
@@ -33292,21 +34466,21 @@ var require_cachestorage = __commonJS({
         }
         webidl.util.markAsUncloneable(this);
       }
-      async match(request3, options = {}) {
+      async match(request2, options = {}) {
         webidl.brandCheck(this, webidl.is.CacheStorage);
         webidl.argumentLengthCheck(arguments, 1, "CacheStorage.match");
-        request3 = webidl.converters.RequestInfo(request3);
+        request2 = webidl.converters.RequestInfo(request2);
         options = webidl.converters.MultiCacheQueryOptions(options);
         if (options.cacheName != null) {
           if (this.#caches.has(options.cacheName)) {
             const cacheList = this.#caches.get(options.cacheName);
             const cache2 = new Cache(kConstruct, cacheList);
-            return await cache2.match(request3, options);
+            return await cache2.match(request2, options);
           }
         } else {
           for (const cacheList of this.#caches.values()) {
             const cache2 = new Cache(kConstruct, cacheList);
-            const response = await cache2.match(request3, options);
+            const response = await cache2.match(request2, options);
             if (response !== void 0) {
               return response;
             }
@@ -33461,9 +34635,9 @@ var require_util4 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path36) {
-      for (let i = 0; i < path36.length; ++i) {
-        const code2 = path36.charCodeAt(i);
+    function validateCookiePath(path42) {
+      for (let i = 0; i < path42.length; ++i) {
+        const code2 = path42.charCodeAt(i);
         if (code2 < 32 || // exclude CTLs (0-31)
         code2 > 126 || // exclude non-ascii and DEL
         code2 === 59) {
@@ -34188,7 +35362,7 @@ var require_constants5 = __commonJS({
       writable: false,
       configurable: false
     };
-    var states = {
+    var states2 = {
       CONNECTING: 0,
       OPEN: 1,
       CLOSING: 2,
@@ -34224,7 +35398,7 @@ var require_constants5 = __commonJS({
       uid,
       sentCloseFrameState,
       staticPropertyDescriptors,
-      states,
+      states: states2,
       opcodes,
       maxUnsigned16Bit,
       parserStates,
@@ -34238,21 +35412,21 @@ var require_constants5 = __commonJS({
 var require_util5 = __commonJS({
   "node_modules/undici/lib/web/websocket/util.js"(exports, module) {
     "use strict";
-    var { states, opcodes } = require_constants5();
+    var { states: states2, opcodes } = require_constants5();
     var { isUtf8 } = __require("node:buffer");
     var { removeHTTPWhitespace } = require_data_url();
     var { collectASequenceOfCodePointsFast } = require_infra();
     function isConnecting(readyState) {
-      return readyState === states.CONNECTING;
+      return readyState === states2.CONNECTING;
     }
     function isEstablished(readyState) {
-      return readyState === states.OPEN;
+      return readyState === states2.OPEN;
     }
     function isClosing(readyState) {
-      return readyState === states.CLOSING;
+      return readyState === states2.CLOSING;
     }
     function isClosed(readyState) {
-      return readyState === states.CLOSED;
+      return readyState === states2.CLOSED;
     }
     function fireEvent(e, target, eventFactory = (type, init) => new Event(type, init), eventInitDict = {}) {
       const event = eventFactory(e, eventInitDict);
@@ -34516,7 +35690,7 @@ var require_frame = __commonJS({
 var require_connection = __commonJS({
   "node_modules/undici/lib/web/websocket/connection.js"(exports, module) {
     "use strict";
-    var { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = require_constants5();
+    var { uid, states: states2, sentCloseFrameState, emptyBuffer, opcodes } = require_constants5();
     var { parseExtensions, isClosed, isClosing, isEstablished, isConnecting, validateCloseCodeAndReason } = require_util5();
     var { makeRequest } = require_request2();
     var { fetching } = require_fetch();
@@ -34530,7 +35704,7 @@ var require_connection = __commonJS({
     function establishWebSocketConnection(url, protocols, client, handler, options) {
       const requestURL = url;
       requestURL.protocol = url.protocol === "ws:" ? "http:" : "https:";
-      const request3 = makeRequest({
+      const request2 = makeRequest({
         urlList: [requestURL],
         client,
         serviceWorkers: "none",
@@ -34543,18 +35717,18 @@ var require_connection = __commonJS({
       });
       if (options.headers) {
         const headersList = getHeadersList(new Headers(options.headers));
-        request3.headersList = headersList;
+        request2.headersList = headersList;
       }
       const keyValue = crypto.randomBytes(16).toString("base64");
-      request3.headersList.append("sec-websocket-key", keyValue, true);
-      request3.headersList.append("sec-websocket-version", "13", true);
+      request2.headersList.append("sec-websocket-key", keyValue, true);
+      request2.headersList.append("sec-websocket-version", "13", true);
       for (const protocol of protocols) {
-        request3.headersList.append("sec-websocket-protocol", protocol, true);
+        request2.headersList.append("sec-websocket-protocol", protocol, true);
       }
       const permessageDeflate = "permessage-deflate; client_max_window_bits";
-      request3.headersList.append("sec-websocket-extensions", permessageDeflate, true);
+      request2.headersList.append("sec-websocket-extensions", permessageDeflate, true);
       const controller = fetching({
-        request: request3,
+        request: request2,
         useParallelQueue: true,
         dispatcher: options.dispatcher,
         processResponse(response) {
@@ -34603,7 +35777,7 @@ var require_connection = __commonJS({
           }
           const secProtocol = response.headersList.get("Sec-WebSocket-Protocol");
           if (secProtocol !== null) {
-            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request3.headersList);
+            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request2.headersList);
             if (requestProtocols === null || !requestProtocols.includes(secProtocol)) {
               failHandshake(handler, response, 1002, "Protocol was not set in the opening handshake.");
               return;
@@ -34628,7 +35802,7 @@ var require_connection = __commonJS({
       if (isClosed(object.readyState) || isClosing(object.readyState)) {
       } else if (!isEstablished(object.readyState)) {
         failWebsocketConnection(object);
-        object.readyState = states.CLOSING;
+        object.readyState = states2.CLOSING;
       } else if (!object.closeState.has(sentCloseFrameState.SENT) && !object.closeState.has(sentCloseFrameState.RECEIVED)) {
         const frame = new WebsocketFrameSend();
         if (reason.length !== 0 && code2 === null) {
@@ -34649,9 +35823,9 @@ var require_connection = __commonJS({
         }
         object.socket.write(frame.createFrame(opcodes.CLOSE));
         object.closeState.add(sentCloseFrameState.SENT);
-        object.readyState = states.CLOSING;
+        object.readyState = states2.CLOSING;
       } else {
-        object.readyState = states.CLOSING;
+        object.readyState = states2.CLOSING;
       }
     }
     function failHandshake(handler, response, code2, reason, cause) {
@@ -34767,7 +35941,7 @@ var require_receiver = __commonJS({
     "use strict";
     var { Writable: Writable3 } = __require("node:stream");
     var assert = __require("node:assert");
-    var { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = require_constants5();
+    var { parserStates, opcodes, states: states2, emptyBuffer, sentCloseFrameState } = require_constants5();
     var {
       isValidStatusCode,
       isValidOpcode,
@@ -35110,7 +36284,7 @@ var require_receiver = __commonJS({
             this.#handler.socket.write(closeFrame.createFrame(opcodes.CLOSE));
             this.#handler.closeState.add(sentCloseFrameState.SENT);
           }
-          this.#handler.readyState = states.CLOSING;
+          this.#handler.readyState = states2.CLOSING;
           this.#handler.closeState.add(sentCloseFrameState.RECEIVED);
           return false;
         } else if (opcode === opcodes.PING) {
@@ -35229,7 +36403,7 @@ var require_websocket = __commonJS({
     var { webidl } = require_webidl();
     var { URLSerializer } = require_data_url();
     var { environmentSettingsObject } = require_util2();
-    var { staticPropertyDescriptors, states, sentCloseFrameState, sendHints, opcodes } = require_constants5();
+    var { staticPropertyDescriptors, states: states2, sentCloseFrameState, sendHints, opcodes } = require_constants5();
     var {
       isConnecting,
       isEstablished,
@@ -35286,7 +36460,7 @@ var require_websocket = __commonJS({
           }
         },
         onSocketError: (err) => {
-          this.#handler.readyState = states.CLOSING;
+          this.#handler.readyState = states2.CLOSING;
           if (channels.socketError.hasSubscribers) {
             channels.socketError.publish(err);
           }
@@ -35309,7 +36483,7 @@ var require_websocket = __commonJS({
             });
           }
         },
-        readyState: states.CONNECTING,
+        readyState: states2.CONNECTING,
         socket: null,
         closeState: /* @__PURE__ */ new Set(),
         controller: null,
@@ -35538,7 +36712,7 @@ var require_websocket = __commonJS({
         parser.on("error", (err) => this.#handler.onParserError(err));
         this.#parser = parser;
         this.#sendQueue = new SendQueue(response.socket);
-        this.#handler.readyState = states.OPEN;
+        this.#handler.readyState = states2.OPEN;
         const extensions = response.headersList.get("sec-websocket-extensions");
         if (extensions !== null) {
           this.#extensions = extensions;
@@ -35564,7 +36738,7 @@ var require_websocket = __commonJS({
         }
       }
       #onMessage(type, data) {
-        if (this.#handler.readyState !== states.OPEN) {
+        if (this.#handler.readyState !== states2.OPEN) {
           return;
         }
         let dataForEvent;
@@ -35603,7 +36777,7 @@ var require_websocket = __commonJS({
           code2 = result.code ?? 1005;
           reason = result.reason;
         }
-        this.#handler.readyState = states.CLOSED;
+        this.#handler.readyState = states2.CLOSED;
         if (!this.#handler.closeState.has(sentCloseFrameState.RECEIVED)) {
           code2 = 1006;
           fireEvent("error", this, (type, init) => new ErrorEvent(type, init), {
@@ -35643,10 +36817,10 @@ var require_websocket = __commonJS({
         };
       }
     };
-    WebSocket.CONNECTING = WebSocket.prototype.CONNECTING = states.CONNECTING;
-    WebSocket.OPEN = WebSocket.prototype.OPEN = states.OPEN;
-    WebSocket.CLOSING = WebSocket.prototype.CLOSING = states.CLOSING;
-    WebSocket.CLOSED = WebSocket.prototype.CLOSED = states.CLOSED;
+    WebSocket.CONNECTING = WebSocket.prototype.CONNECTING = states2.CONNECTING;
+    WebSocket.OPEN = WebSocket.prototype.OPEN = states2.OPEN;
+    WebSocket.CLOSING = WebSocket.prototype.CLOSING = states2.CLOSING;
+    WebSocket.CLOSED = WebSocket.prototype.CLOSED = states2.CLOSED;
     Object.defineProperties(WebSocket.prototype, {
       CONNECTING: staticPropertyDescriptors,
       OPEN: staticPropertyDescriptors,
@@ -35810,7 +36984,7 @@ var require_websocketstream = __commonJS({
     "use strict";
     var { addAbortListener } = __require("node:events");
     var { environmentSettingsObject, readableStreamClose } = require_util2();
-    var { states, opcodes, sentCloseFrameState } = require_constants5();
+    var { states: states2, opcodes, sentCloseFrameState } = require_constants5();
     var { webidl } = require_webidl();
     var { getURLRecord, isValidSubprotocol, isEstablished, utf8Decode } = require_util5();
     var { establishWebSocketConnection, failWebsocketConnection, closeWebSocketConnection } = require_connection();
@@ -35854,7 +37028,7 @@ var require_websocketstream = __commonJS({
           }
         },
         onSocketError: (err) => {
-          this.#handler.readyState = states.CLOSING;
+          this.#handler.readyState = states2.CLOSING;
           if (channels.socketError.hasSubscribers) {
             channels.socketError.publish(err);
           }
@@ -35867,7 +37041,7 @@ var require_websocketstream = __commonJS({
         },
         onPong: () => {
         },
-        readyState: states.CONNECTING,
+        readyState: states2.CONNECTING,
         socket: null,
         closeState: /* @__PURE__ */ new Set(),
         controller: null,
@@ -35909,7 +37083,7 @@ var require_websocketstream = __commonJS({
           addAbortListener(signal, () => {
             if (!isEstablished(this.#handler.readyState)) {
               failWebsocketConnection(this.#handler);
-              this.#handler.readyState = states.CLOSING;
+              this.#handler.readyState = states2.CLOSING;
               this.#openedPromise.reject(signal.reason);
               this.#closedPromise.reject(signal.reason);
               this.#handshakeAborted = true;
@@ -35987,7 +37161,7 @@ var require_websocketstream = __commonJS({
         parser.on("drain", () => this.#handler.onParserDrain());
         parser.on("error", (err) => this.#handler.onParserError(err));
         this.#parser = parser;
-        this.#handler.readyState = states.OPEN;
+        this.#handler.readyState = states2.OPEN;
         const extensions = response.headersList.get("sec-websocket-extensions") ?? "";
         const protocol = response.headersList.get("sec-websocket-protocol") ?? "";
         const readable = new ReadableStream({
@@ -36015,7 +37189,7 @@ var require_websocketstream = __commonJS({
       }
       /** @type {import('../websocket').Handler['onMessage']} */
       #onMessage(type, data) {
-        if (this.#handler.readyState !== states.OPEN) {
+        if (this.#handler.readyState !== states2.OPEN) {
           return;
         }
         let chunk;
@@ -36037,7 +37211,7 @@ var require_websocketstream = __commonJS({
       /** @type {import('../websocket').Handler['onSocketClose']} */
       #onSocketClose() {
         const wasClean = this.#handler.closeState.has(sentCloseFrameState.SENT) && this.#handler.closeState.has(sentCloseFrameState.RECEIVED);
-        this.#handler.readyState = states.CLOSED;
+        this.#handler.readyState = states2.CLOSED;
         if (this.#handshakeAborted) {
           return;
         }
@@ -36656,12 +37830,12 @@ var require_eventsource = __commonJS({
           corsAttributeState = USE_CREDENTIALS;
           this.#withCredentials = true;
         }
-        const request3 = createPotentialCORSRequest(urlRecord, "", corsAttributeState);
-        request3.client = environmentSettingsObject.settingsObject;
-        request3.headersList.set("Accept", "text/event-stream");
-        request3.cache = "no-store";
-        request3.initiator = "other";
-        this.#request = request3;
+        const request2 = createPotentialCORSRequest(urlRecord, "", corsAttributeState);
+        request2.client = environmentSettingsObject.settingsObject;
+        request2.headersList.set("Accept", "text/event-stream");
+        request2.cache = "no-store";
+        request2.initiator = "other";
+        this.#request = request2;
         this.#connect();
       }
       /**
@@ -36694,10 +37868,10 @@ var require_eventsource = __commonJS({
       #connect() {
         if (this.#readyState === CLOSED) return;
         this.#readyState = CONNECTING;
-        const request3 = cloneRequest(this.#request);
-        request3.urlList = [...this.#request.urlList];
+        const request2 = cloneRequest(this.#request);
+        request2.urlList = [...this.#request.urlList];
         const fetchParams = {
-          request: request3,
+          request: request2,
           dispatcher: this.#dispatcher
         };
         const processEventSourceEndOfBody = (response) => {
@@ -36918,11 +38092,11 @@ var require_undici = __commonJS({
     var Pool = require_pool();
     var BalancedPool = require_balanced_pool();
     var RoundRobinPool = require_round_robin_pool();
-    var Agent2 = require_agent();
+    var Agent = require_agent();
     var Dispatcher1Wrapper = require_dispatcher1_wrapper();
     var ProxyAgent = require_proxy_agent();
     var Socks5ProxyAgent = require_socks5_proxy_agent();
-    var EnvHttpProxyAgent2 = require_env_http_proxy_agent();
+    var EnvHttpProxyAgent = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
     var H2CClient = require_h2c_client();
     var errors = require_errors();
@@ -36946,11 +38120,11 @@ var require_undici = __commonJS({
     module.exports.Pool = Pool;
     module.exports.BalancedPool = BalancedPool;
     module.exports.RoundRobinPool = RoundRobinPool;
-    module.exports.Agent = Agent2;
+    module.exports.Agent = Agent;
     module.exports.Dispatcher1Wrapper = Dispatcher1Wrapper;
     module.exports.ProxyAgent = ProxyAgent;
     module.exports.Socks5ProxyAgent = Socks5ProxyAgent;
-    module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent2;
+    module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent;
     module.exports.RetryAgent = RetryAgent;
     module.exports.H2CClient = H2CClient;
     module.exports.RetryHandler = RetryHandler;
@@ -36993,11 +38167,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path36 = opts.path;
+          let path42 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path36 = `/${path36}`;
+            path42 = `/${path42}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path36);
+          url = new URL(util.parseOrigin(url).origin + path42);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -37484,20 +38658,22 @@ function createTransport(options = {}) {
   const baseDelay = options.retryBaseDelayMs ?? 250;
   const headersTimeout = options.headersTimeoutMs ?? 3e4;
   const speedFloor = options.speedFloor ?? DEFAULT_SPEED_FLOOR;
-  const own = options.dispatcher ? void 0 : createDispatchers(options.proxyEnv ?? process.env);
+  let own;
   const userAgent = options.userAgent ?? "tbuild";
-  const dispatcherFor = (url) => {
+  const dispatcherFor = (undici, url) => {
     if (options.dispatcher) return options.dispatcher;
+    own ??= createDispatchers(undici, options.proxyEnv ?? process.env);
     const { protocol, host } = new URL(url);
     if (!own.proxied || isLoopbackHost(host) || !own.schemes.has(protocol)) return own.direct;
     return own.proxied;
   };
   const sendOnce = async (req, url, headers) => {
-    const res = await (0, import_undici2.request)(url, {
+    const undici = await loadUndici();
+    const res = await undici.request(url, {
       method: req.method,
       headers: { "user-agent": userAgent, ...headers },
       body: req.body?.(),
-      dispatcher: dispatcherFor(url),
+      dispatcher: dispatcherFor(undici, url),
       signal: req.signal,
       headersTimeout,
       // A body that brings nothing for a whole window fails here; a trickle, in body.ts.
@@ -37583,16 +38759,16 @@ function flattenHeaders(headers) {
     out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
   return out;
 }
-function createDispatchers(env) {
+function createDispatchers({ Agent, EnvHttpProxyAgent }, env) {
   const pick = (name) => env[name] || env[name.toLowerCase()] || void 0;
   const httpProxy = pick("HTTP_PROXY");
   const httpsProxy = pick("HTTPS_PROXY");
-  const direct = new import_undici2.Agent({ connections: 8 });
+  const direct = new Agent({ connections: 8 });
   if (!httpProxy && !httpsProxy) return { direct, proxied: void 0, schemes: /* @__PURE__ */ new Set() };
   const schemes = /* @__PURE__ */ new Set();
   if (httpProxy) schemes.add("http:");
   if (httpsProxy) schemes.add("https:");
-  const proxied = new import_undici2.EnvHttpProxyAgent({
+  const proxied = new EnvHttpProxyAgent({
     connections: 8,
     ...httpProxy ? { httpProxy } : {},
     ...httpsProxy ? { httpsProxy } : {},
@@ -37620,11 +38796,10 @@ function wrapNetworkError(req, error, headersTimeoutMs) {
     }
   );
 }
-var import_undici2, RETRYABLE_CODES, MAX_REDIRECTS, MAX_RETRY_AFTER_MS;
+var RETRYABLE_CODES, MAX_REDIRECTS, MAX_RETRY_AFTER_MS, undiciModule, loadUndici;
 var init_transport = __esm({
   "src/registry/transport.ts"() {
     "use strict";
-    import_undici2 = __toESM(require_undici(), 1);
     init_body();
     init_errors3();
     RETRYABLE_CODES = /* @__PURE__ */ new Set([
@@ -37641,6 +38816,7 @@ var init_transport = __esm({
     ]);
     MAX_REDIRECTS = 5;
     MAX_RETRY_AFTER_MS = 3e4;
+    loadUndici = () => undiciModule ??= Promise.resolve().then(() => __toESM(require_undici(), 1));
   }
 });
 
@@ -38024,8 +39200,8 @@ function createRegistryClient(options = {}) {
       const accept = opts.accept ?? MANIFEST_ACCEPT;
       const result = await fetchManifest(ref, accept, opts.signal);
       if (!result.index || !opts.platform) return result;
-      const chosen = selectPlatformManifest(result.index, opts.platform);
-      if (!chosen) {
+      const chosen2 = selectPlatformManifest(result.index, opts.platform);
+      if (!chosen2) {
         throw new PlatformNotFoundError(
           formatReference(ref),
           formatPlatform(opts.platform),
@@ -38033,7 +39209,7 @@ function createRegistryClient(options = {}) {
         );
       }
       const child = await fetchManifest(
-        { registry: ref.registry, repository: ref.repository, digest: chosen.digest },
+        { registry: ref.registry, repository: ref.repository, digest: chosen2.digest },
         accept,
         opts.signal
       );
@@ -38219,10 +39395,10 @@ __export(credentials_exports, {
   loadCredentialStore: () => loadCredentialStore,
   normalizeServerAddress: () => normalizeServerAddress
 });
-import { spawn as spawn7 } from "node:child_process";
-import { mkdir as mkdir22, readFile as readFile17, rename as rename7, writeFile as writeFile13 } from "node:fs/promises";
+import { spawn as spawn8 } from "node:child_process";
+import { mkdir as mkdir24, readFile as readFile18, rename as rename8, writeFile as writeFile16 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
-import { dirname as dirname5, join as join20 } from "node:path";
+import { dirname as dirname6, join as join20 } from "node:path";
 function configKeyFor(registry) {
   return registry === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : registry;
 }
@@ -38296,13 +39472,13 @@ function createDockerConfigCredentials(options = {}) {
     }
   };
 }
-async function readConfig(path36) {
+async function readConfig(path42) {
   let text;
   try {
-    text = await readFile17(path36, "utf8");
+    text = await readFile18(path42, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return {};
-    throw new CredentialsError(`cannot read Docker config ${path36}`, { cause: error });
+    throw new CredentialsError(`cannot read Docker config ${path42}`, { cause: error });
   }
   try {
     const parsed = JSON.parse(text);
@@ -38310,17 +39486,17 @@ async function readConfig(path36) {
       throw new Error("not an object");
     return parsed;
   } catch (error) {
-    throw new CredentialsError(`Docker config ${path36} is not valid JSON`, {
+    throw new CredentialsError(`Docker config ${path42} is not valid JSON`, {
       hint: "Fix or remove the file; `tbuild login` recreates it.",
       cause: error
     });
   }
 }
-async function writeConfig(path36, config) {
-  await mkdir22(dirname5(path36), { recursive: true, mode: 448 });
-  const temp = `${path36}.${process.pid}.tmp`;
-  await writeFile13(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename7(temp, path36);
+async function writeConfig(path42, config) {
+  await mkdir24(dirname6(path42), { recursive: true, mode: 448 });
+  const temp = `${path42}.${process.pid}.tmp`;
+  await writeFile16(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
+  await rename8(temp, path42);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -38375,7 +39551,7 @@ async function getFromHelper(helper, serverUrl2, env) {
 function runHelper(helper, action, input, env, tolerateExitCode = false) {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve2, reject) => {
-    const child = spawn7(program, [action], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn8(program, [action], { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
@@ -38421,25 +39597,25 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp8, rm as rm20 } from "node:fs/promises";
+import { mkdtemp as mkdtemp9, rm as rm25 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
-import path35 from "node:path";
+import path41 from "node:path";
 
 // src/builder/builder.ts
-import { availableParallelism as availableParallelism4 } from "node:os";
-import path30 from "node:path";
+import { availableParallelism as availableParallelism5 } from "node:os";
+import path36 from "node:path";
 
 // src/cache/store.ts
 import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
-import { join as join12, resolve } from "node:path";
+import { join as join11, resolve } from "node:path";
 
 // src/cache/blob-store.ts
 init_digest();
 init_errors();
 import { createHash as createHash2, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, unlinkSync } from "node:fs";
-import { open as open2, readdir as readdir2, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
-import { join as join2 } from "node:path";
+import { open as open2, readdir, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 
 // src/cache/errors.ts
@@ -38535,9 +39711,9 @@ var StaleMountError = class extends TbuildError {
 };
 
 // src/cache/fs-utils.ts
-import { lstat, open, readdir, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { open, rm } from "node:fs/promises";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 
 // src/cache/mounts.ts
 import { readFileSync } from "node:fs";
@@ -38603,26 +39779,25 @@ function removeTreeSync(dir) {
   rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 async function measureTree(dir) {
+  const listed = await new Promise((resolve2, reject) => {
+    execFile(
+      "find",
+      [dir, "-mindepth", "1", "(", "-type", "f", "-o", "-type", "l", ")", "-printf", "%n %i %s\\n"],
+      { maxBuffer: 1 << 30, encoding: "utf8" },
+      (error, stdout) => error ? reject(error) : resolve2(stdout)
+    );
+  });
   const seen = /* @__PURE__ */ new Set();
   let total = 0;
-  const walk = async (path36) => {
-    const entries = await readdir(path36, { withFileTypes: true });
-    for (const entry of entries) {
-      const child = join(path36, entry.name);
-      if (entry.isDirectory()) {
-        await walk(child);
-        continue;
-      }
-      const stat14 = await lstat(child, { bigint: true });
-      if (stat14.nlink > 1n) {
-        const id = `${stat14.dev}:${stat14.ino}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-      }
-      if (stat14.isFile() || stat14.isSymbolicLink()) total += Number(stat14.size);
+  for (const line of listed.split("\n")) {
+    if (line === "") continue;
+    const [nlink, inode, size] = line.split(" ");
+    if (nlink !== "1") {
+      if (seen.has(inode)) continue;
+      seen.add(inode);
     }
-  };
-  await walk(dir);
+    total += Number(size);
+  }
   return total;
 }
 function isNotFound(error) {
@@ -38775,7 +39950,7 @@ function withTransaction(db, fn) {
 // src/cache/blob-store.ts
 function createBlobStore(ctx) {
   const dir = ctx.layout.blobs;
-  const pathOf = (digest) => join2(dir, assertDigest(digest));
+  const pathOf = (digest) => join(dir, assertDigest(digest));
   const size = async (digest) => {
     try {
       return (await stat(pathOf(digest))).size;
@@ -38785,7 +39960,7 @@ function createBlobStore(ctx) {
     }
   };
   const ingest = async (source, expected) => {
-    const temp = join2(await ctx.leaseTempDir(), `blob-${randomBytes(6).toString("hex")}`);
+    const temp = join(await ctx.leaseTempDir(), `blob-${randomBytes(6).toString("hex")}`);
     try {
       return await ingestTo(temp, source, expected);
     } catch (error) {
@@ -38841,21 +40016,21 @@ function createBlobStore(ctx) {
       return JSON.parse((await this.read(digest)).toString("utf8"));
     },
     stream(digest) {
-      const path36 = pathOf(digest);
-      if (!existsSync(path36)) throw new BlobNotFoundError(digest);
-      return Readable.from(verifiedRead(path36, digest), { objectMode: false });
+      const path42 = pathOf(digest);
+      if (!existsSync(path42)) throw new BlobNotFoundError(digest);
+      return Readable.from(verifiedRead(path42, digest), { objectMode: false });
     },
     async delete(digest) {
-      const path36 = pathOf(digest);
+      const path42 = pathOf(digest);
       withTransaction(ctx.db, () => {
         if (isBlobReferenced(ctx, digest)) throw new BlobInUseError(digest);
-        unlinkSyncIfPresent(path36);
+        unlinkSyncIfPresent(path42);
       });
     },
     async *list() {
       let names;
       try {
-        names = await readdir2(dir);
+        names = await readdir(dir);
       } catch (error) {
         if (isNotFound(error)) return;
         throw error;
@@ -38869,10 +40044,10 @@ function createBlobStore(ctx) {
     }
   };
 }
-async function* verifiedRead(path36, digest) {
+async function* verifiedRead(path42, digest) {
   const hash = createHash2("sha256");
   let held;
-  for await (const chunk of createReadStream(path36)) {
+  for await (const chunk of createReadStream(path42)) {
     hash.update(chunk);
     if (held) yield held;
     held = chunk;
@@ -38920,19 +40095,19 @@ async function writeFully(handle, bytes) {
     offset += bytesWritten;
   }
 }
-async function touchIfPresent(path36) {
+async function touchIfPresent(path42) {
   try {
     const now = /* @__PURE__ */ new Date();
-    await utimes(path36, now, now);
+    await utimes(path42, now, now);
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
     throw error;
   }
 }
-function unlinkSyncIfPresent(path36) {
+function unlinkSyncIfPresent(path42) {
   try {
-    unlinkSync(path36);
+    unlinkSync(path42);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -39014,8 +40189,8 @@ function rowToRecord(row) {
 
 // src/cache/cache-mounts.ts
 import { createHash as createHash3 } from "node:crypto";
-import { lstat as lstat2, mkdtemp, readdir as readdir3, rename as rename2 } from "node:fs/promises";
-import { join as join3 } from "node:path";
+import { lstat, mkdtemp, readdir as readdir2, rename as rename2 } from "node:fs/promises";
+import { join as join2 } from "node:path";
 function dirName(id) {
   return createHash3("sha256").update(id).digest("hex").slice(0, 32);
 }
@@ -39027,8 +40202,8 @@ function touch(ctx, name, id) {
 }
 async function openCacheMount(ctx, id, seed) {
   const name = dirName(id);
-  const dir = join3(ctx.layout.cacheMounts, name);
-  const existing = await lstat2(dir).then(
+  const dir = join2(ctx.layout.cacheMounts, name);
+  const existing = await lstat(dir).then(
     () => true,
     (error) => {
       if (isNotFound(error)) return false;
@@ -39036,7 +40211,7 @@ async function openCacheMount(ctx, id, seed) {
     }
   );
   if (!existing) {
-    const temp = await mkdtemp(join3(await ctx.leaseTempDir(), "cache-mount-"));
+    const temp = await mkdtemp(join2(await ctx.leaseTempDir(), "cache-mount-"));
     try {
       await seed(temp);
       await rename2(temp, dir);
@@ -39050,7 +40225,7 @@ async function openCacheMount(ctx, id, seed) {
   return dir;
 }
 async function listCacheMounts(ctx) {
-  const names = await readdir3(ctx.layout.cacheMounts).catch((error) => {
+  const names = await readdir2(ctx.layout.cacheMounts).catch((error) => {
     if (isNotFound(error)) return [];
     throw error;
   });
@@ -39066,9 +40241,9 @@ async function pruneCacheMounts(ctx, options, othersOpen) {
   let bytes = 0;
   for (const { name, lastUsedAt } of await listCacheMounts(ctx)) {
     if (lastUsedAt >= limit) continue;
-    const dir = join3(ctx.layout.cacheMounts, name);
-    const doomed = await mkdtemp(join3(await ctx.leaseTempDir(), "doomed-"));
-    await rename2(dir, join3(doomed, name));
+    const dir = join2(ctx.layout.cacheMounts, name);
+    const doomed = await mkdtemp(join2(await ctx.leaseTempDir(), "doomed-"));
+    await rename2(dir, join2(doomed, name));
     ctx.db.prepare("DELETE FROM cache_mounts WHERE name = ?").run(name);
     bytes += await measureTree(doomed);
     await removeTree(doomed);
@@ -39079,27 +40254,27 @@ async function pruneCacheMounts(ctx, options, othersOpen) {
 async function measureCacheMounts(ctx) {
   const mounts = await listCacheMounts(ctx);
   let bytes = 0;
-  for (const { name } of mounts) bytes += await measureTree(join3(ctx.layout.cacheMounts, name));
+  for (const { name } of mounts) bytes += await measureTree(join2(ctx.layout.cacheMounts, name));
   return { count: mounts.length, bytes };
 }
 
 // src/cache/context.ts
-import { join as join4 } from "node:path";
+import { join as join3 } from "node:path";
 function resolveLayout(root) {
   return {
     root,
-    blobs: join4(root, "blobs", "sha256"),
-    snapshots: join4(root, "snapshots"),
-    tmp: join4(root, "tmp"),
-    mounts: join4(root, "mounts"),
-    cacheMounts: join4(root, "cache-mounts"),
-    database: join4(root, "tbuild.db")
+    blobs: join3(root, "blobs", "sha256"),
+    snapshots: join3(root, "snapshots"),
+    tmp: join3(root, "tmp"),
+    mounts: join3(root, "mounts"),
+    cacheMounts: join3(root, "cache-mounts"),
+    database: join3(root, "tbuild.db")
   };
 }
 
 // src/cache/permissions.ts
-import { chmod, open as open3, readdir as readdir4, stat as stat2 } from "node:fs/promises";
-import { dirname, join as join5 } from "node:path";
+import { chmod, open as open3, readdir as readdir3, stat as stat2 } from "node:fs/promises";
+import { dirname, join as join4 } from "node:path";
 var PRIVATE_DIR = 448;
 var PRIVATE_FILE = 384;
 async function secureLayout(layout) {
@@ -39116,8 +40291,8 @@ async function secureLayout(layout) {
     await chmod(dir, PRIVATE_DIR);
   }
   if (legacy) {
-    for (const name of await readdir4(layout.snapshots)) {
-      await chmodIfExists(join5(layout.snapshots, name), PRIVATE_DIR);
+    for (const name of await readdir3(layout.snapshots)) {
+      await chmodIfExists(join4(layout.snapshots, name), PRIVATE_DIR);
     }
   }
   await createPrivateFile(layout.database);
@@ -39129,9 +40304,9 @@ async function createPrivateFile(file) {
   const handle = await open3(file, "a", PRIVATE_FILE);
   await handle.close();
 }
-async function chmodIfExists(path36, mode) {
+async function chmodIfExists(path42, mode) {
   try {
-    await chmod(path36, mode);
+    await chmod(path42, mode);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -39140,12 +40315,12 @@ async function chmodIfExists(path36, mode) {
 // src/cache/default-root.ts
 init_userns();
 import { homedir } from "node:os";
-import { join as join6 } from "node:path";
+import { join as join5 } from "node:path";
 function defaultStoreRoot(env = process.env) {
   if (env.TBUILD_ROOT) return env.TBUILD_ROOT;
   if (process.getuid?.() === 0 && !inUserNamespace(env)) return "/var/lib/tbuild";
-  const dataHome = env.XDG_DATA_HOME || join6(env.HOME || homedir(), ".local", "share");
-  return join6(dataHome, "tbuild");
+  const dataHome = env.XDG_DATA_HOME || join5(env.HOME || homedir(), ".local", "share");
+  return join5(dataHome, "tbuild");
 }
 
 // src/cache/store.ts
@@ -39153,7 +40328,7 @@ init_errors();
 
 // src/cache/gc.ts
 import { unlinkSync as unlinkSync2 } from "node:fs";
-import { join as join9 } from "node:path";
+import { join as join8 } from "node:path";
 
 // src/cache/process-lease.ts
 import { readFileSync as readFileSync3 } from "node:fs";
@@ -39194,7 +40369,7 @@ function parseLeaseName(name) {
 // src/cache/snapshot-store.ts
 import { existsSync as existsSync2 } from "node:fs";
 import { chmod as chmod2, mkdir } from "node:fs/promises";
-import { join as join7 } from "node:path";
+import { join as join6 } from "node:path";
 function createSnapshotStore(ctx, onCreate = () => void 0) {
   const { db } = ctx;
   const dir = ctx.layout.snapshots;
@@ -39225,12 +40400,12 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
       });
       onCreate(id);
       try {
-        await mkdir(join7(dir, String(id), "fs"), { recursive: true, mode: 493 });
-        await chmod2(join7(dir, String(id)), 448);
-        await mkdir(join7(dir, String(id), "work"), { mode: 448 });
+        await mkdir(join6(dir, String(id), "fs"), { recursive: true, mode: 493 });
+        await chmod2(join6(dir, String(id)), 448);
+        await mkdir(join6(dir, String(id), "work"), { mode: 448 });
       } catch (error) {
         db.prepare("DELETE FROM snapshots WHERE id = ?").run(id);
-        await removeTree(join7(dir, String(id)));
+        await removeTree(join6(dir, String(id)));
         throw error;
       }
       return toInfo(requireRow(id));
@@ -39238,8 +40413,9 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
     async commit(id, meta) {
       const row = requireRow(id);
       if (row.committed) throw new SnapshotStateError(id, "is already committed");
-      const size = await measureTree(join7(dir, String(id), "fs"));
-      await removeTree(join7(dir, String(id), "work"));
+      if (meta?.lazy) await removeTree(join6(dir, String(id), "fs"));
+      const size = meta?.lazy ? null : await measureTree(join6(dir, String(id), "fs"));
+      await removeTree(join6(dir, String(id), "work"));
       withTransaction(db, () => {
         requireRow(id);
         db.prepare(
@@ -39289,7 +40465,7 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
     addLayerBlob(id, blob) {
       withTransaction(db, () => {
         requireCommitted(id);
-        if (!existsSync2(join7(ctx.layout.blobs, blob.digest.slice("sha256:".length)))) {
+        if (!existsSync2(join6(ctx.layout.blobs, blob.digest.slice("sha256:".length)))) {
           throw new BlobNotFoundError(blob.digest);
         }
         db.prepare(
@@ -39304,7 +40480,7 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
         if (user) throw new SnapshotInUseError(id, user);
         deleteSnapshotRow(ctx, id);
       });
-      await removeTree(join7(dir, String(id)));
+      await removeTree(join6(dir, String(id)));
     },
     list() {
       const rows = db.prepare("SELECT * FROM snapshots ORDER BY id").all();
@@ -39333,8 +40509,8 @@ function rowToInfo(dir, row) {
   const info2 = {
     id: row.id,
     parent: row.parent,
-    dir: join7(dir, String(row.id), "fs"),
-    workDir: join7(dir, String(row.id), "work"),
+    dir: join6(dir, String(row.id), "fs"),
+    workDir: join6(dir, String(row.id), "work"),
     committed: row.committed === 1,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at
@@ -39348,12 +40524,12 @@ function rowToInfo(dir, row) {
 
 // src/cache/usage-graph.ts
 init_digest();
-import { readdir as readdir5, stat as stat3 } from "node:fs/promises";
-import { join as join8 } from "node:path";
+import { readdir as readdir4, stat as stat3 } from "node:fs/promises";
+import { join as join7 } from "node:path";
 async function listStoredBlobs(ctx) {
   let names;
   try {
-    names = await readdir5(ctx.layout.blobs);
+    names = await readdir4(ctx.layout.blobs);
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
@@ -39363,7 +40539,7 @@ async function listStoredBlobs(ctx) {
     const digest = `sha256:${name}`;
     if (!isDigest(digest)) continue;
     try {
-      const info2 = await stat3(join8(ctx.layout.blobs, name));
+      const info2 = await stat3(join7(ctx.layout.blobs, name));
       blobs.push({ digest, size: info2.size, mtimeMs: info2.mtimeMs });
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -39515,7 +40691,7 @@ async function removeUnusedSnapshots(ctx, protectFrom) {
     });
     if (round.length === 0) break;
     for (const row of round) {
-      await removeTree(join9(ctx.layout.snapshots, String(row.id)));
+      await removeTree(join8(ctx.layout.snapshots, String(row.id)));
       ids.push(row.id);
       bytes += row.size ?? 0;
     }
@@ -39532,7 +40708,7 @@ function removeUnusedBlobs(ctx, blobs, protectFrom) {
     for (const blob of blobs) {
       if (keep.has(blob.digest) || blob.mtimeMs >= protectFrom) continue;
       try {
-        unlinkSync2(join9(ctx.layout.blobs, blob.digest.slice("sha256:".length)));
+        unlinkSync2(join8(ctx.layout.blobs, blob.digest.slice("sha256:".length)));
         removed.push(blob);
       } catch (error) {
         if (!isNotFound(error)) throw error;
@@ -39571,7 +40747,7 @@ function measureDiskUsage(ctx, blobs, cacheMounts) {
 // src/cache/image-refs.ts
 init_digest();
 import { existsSync as existsSync3, readFileSync as readFileSync4 } from "node:fs";
-import { join as join10 } from "node:path";
+import { join as join9 } from "node:path";
 function isUnnamedImage(record) {
   return record.name === record.config;
 }
@@ -39634,16 +40810,16 @@ function createImageRefs(ctx) {
 }
 function blobPath(ctx, digest) {
   if (!isDigest(digest)) throw new TypeError(`not a sha256 digest: ${String(digest)}`);
-  return join10(ctx.layout.blobs, digestHex(digest));
+  return join9(ctx.layout.blobs, digestHex(digest));
 }
 function collectImageBlobs(ctx, record) {
   const found = /* @__PURE__ */ new Set([record.manifest, record.config]);
   const visit = (digest, depth) => {
-    const path36 = blobPath(ctx, digest);
-    if (depth > 4 || !existsSync3(path36)) return;
+    const path42 = blobPath(ctx, digest);
+    if (depth > 4 || !existsSync3(path42)) return;
     let doc;
     try {
-      doc = JSON.parse(readFileSync4(path36, "utf8"));
+      doc = JSON.parse(readFileSync4(path42, "utf8"));
     } catch (error) {
       if (error instanceof SyntaxError) return;
       throw error;
@@ -39747,8 +40923,8 @@ function releaseOwnLocks(ctx) {
 }
 
 // src/cache/recover.ts
-import { readdir as readdir6, stat as stat4 } from "node:fs/promises";
-import { join as join11 } from "node:path";
+import { readdir as readdir5, stat as stat4 } from "node:fs/promises";
+import { join as join10 } from "node:path";
 var UNOWNED_TEMP_MAX_AGE_MS = 60 * 60 * 1e3;
 async function recoverStore(ctx) {
   const report = {
@@ -39786,25 +40962,25 @@ function dropDeadOwnerRows(ctx) {
 async function listDeadLeases(dir) {
   let names;
   try {
-    names = await readdir6(dir);
+    names = await readdir5(dir);
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
   }
   const dead = [];
   for (const name of names) {
-    const path36 = join11(dir, name);
+    const path42 = join10(dir, name);
     const owner = parseLeaseName(name);
     if (owner) {
-      if (!isProcessAlive(owner)) dead.push(path36);
+      if (!isProcessAlive(owner)) dead.push(path42);
       continue;
     }
-    const info2 = await stat4(path36).catch((error) => {
+    const info2 = await stat4(path42).catch((error) => {
       if (isNotFound(error)) return void 0;
       throw error;
     });
-    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path36).length === 0) {
-      dead.push(path36);
+    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path42).length === 0) {
+      dead.push(path42);
     }
   }
   return dead;
@@ -39818,13 +40994,13 @@ async function removeAbandonedSnapshots(ctx) {
     for (const row of dead) deleteSnapshotRow(ctx, row.id);
     return dead.map((r) => r.id);
   });
-  for (const id of ids) await removeTree(join11(ctx.layout.snapshots, String(id)));
+  for (const id of ids) await removeTree(join10(ctx.layout.snapshots, String(id)));
   return ids;
 }
 async function removeOrphanSnapshotDirs(ctx) {
   let names;
   try {
-    names = await readdir6(ctx.layout.snapshots);
+    names = await readdir5(ctx.layout.snapshots);
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
@@ -39837,9 +41013,9 @@ async function removeOrphanSnapshotDirs(ctx) {
   const removed = [];
   for (const name of names) {
     if (known.has(name)) continue;
-    const path36 = join11(ctx.layout.snapshots, name);
-    await removeTree(path36);
-    removed.push(path36);
+    const path42 = join10(ctx.layout.snapshots, name);
+    await removeTree(path42);
+    removed.push(path42);
   }
   return removed;
 }
@@ -39861,7 +41037,7 @@ async function openStore(options = {}) {
   db.prepare(
     "INSERT INTO sessions (token, owner_pid, owner_start, opened_at) VALUES (?, ?, ?, ?)"
   ).run(lease, me.pid, me.startTime, Date.now());
-  const leaseDirs = { tmp: join12(layout.tmp, lease), mounts: join12(layout.mounts, lease) };
+  const leaseDirs = { tmp: join11(layout.tmp, lease), mounts: join11(layout.mounts, lease) };
   const made = /* @__PURE__ */ new Set();
   const ensure = async (dir) => {
     if (!made.has(dir)) await mkdir2(dir, { recursive: true, mode: 448 });
@@ -39885,8 +41061,8 @@ async function openStore(options = {}) {
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),
-    tempDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.tmp), `${prefix}-`)),
-    mountDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.mounts), `${prefix}-`)),
+    tempDir: async (prefix) => mkdtemp2(join11(await ensure(leaseDirs.tmp), `${prefix}-`)),
+    mountDir: async (prefix) => mkdtemp2(join11(await ensure(leaseDirs.mounts), `${prefix}-`)),
     async prune(pruneOptions = {}) {
       const release = await acquireLock(ctx, "gc");
       try {
@@ -39934,7 +41110,7 @@ function closeInstance(ctx, created, lease, dirs) {
     const row = ctx.db.prepare("SELECT committed FROM snapshots WHERE id = ?").get(id);
     if (row && !row.committed) abandoned.push(id);
   }
-  for (const id of abandoned) removeTreeSync(join12(ctx.layout.snapshots, String(id)));
+  for (const id of abandoned) removeTreeSync(join11(ctx.layout.snapshots, String(id)));
   try {
     for (const id of abandoned)
       ctx.db.prepare("DELETE FROM snapshots WHERE id = ? AND committed = 0").run(id);
@@ -40085,9 +41261,10 @@ var overlayInUserNamespace = {
       return { id: "overlay-userns", status: "ok", detail: `Linux ${release} (5.11 or newer)` };
     return {
       id: "overlay-userns",
-      status: "fail",
-      detail: `Linux ${release || "unknown"} cannot mount overlayfs in a user namespace (5.11 or newer can)`,
-      hint: "Upgrade the kernel to 5.11 or newer, or run tbuild as root (a fuse-overlayfs fallback is not implemented)."
+      status: "warn",
+      detail: `Linux ${release || "unknown"} cannot mount overlayfs in a user namespace (5.11 or newer can): rootless builds use fuse-overlayfs, else copy layers`,
+      hint: "Upgrade the kernel to 5.11 or newer, or run tbuild as root; meanwhile fuse-overlayfs is faster than copying: sudo apt-get install fuse-overlayfs, and /dev/fuse open to users (sudo chmod 0666 /dev/fuse).",
+      packages: ["fuse-overlayfs"]
     };
   }
 };
@@ -40303,6 +41480,7 @@ init_platform_select();
 init_reference();
 import { Transform as Transform2 } from "node:stream";
 import { pipeline as pipeline3 } from "node:stream/promises";
+init_lazy_layers();
 init_errors();
 var ImageNotAvailableError = class extends TbuildError {
   constructor(ref, cause) {
@@ -40391,6 +41569,12 @@ function createImageProvider(options) {
           );
         }
         if (existing) {
+          store.snapshots.addLayerBlob(existing.id, {
+            digest: layer.digest,
+            size: layer.size,
+            mediaType: layer.mediaType,
+            compression: compressionOf(layer.mediaType)
+          });
           parent = existing.id;
           continue;
         }
@@ -40423,8 +41607,8 @@ function createImageProvider(options) {
 async function unpackInto(store, parent, blob, diffId, mediaType, size, what, onWarning, createdAt) {
   const snapshot = await store.snapshots.create(parent, `layer ${diffId.slice(7, 19)} of ${what}`);
   try {
-    const { unpackLayer: unpackLayer3 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
-    const result = await unpackLayer3(store.blobs.stream(blob), snapshot.dir);
+    const { unpackLayer: unpackLayer2 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
+    const result = await unpackLayer2(store.blobs.stream(blob), snapshot.dir);
     if (result.diffId !== diffId) {
       throw new TbuildError(
         "TBUILD_DIFFID_MISMATCH",
@@ -40462,12 +41646,12 @@ async function unpackInto(store, parent, blob, diffId, mediaType, size, what, on
 async function storedForPlatform(store, record, platform) {
   const top = await store.blobs.readJson(record.manifest);
   if (isIndexMediaType(top.mediaType) || Array.isArray(top.manifests)) {
-    const chosen = selectPlatformManifest(top, platform);
-    if (!chosen || !await store.blobs.has(chosen.digest)) return void 0;
-    const manifest = await store.blobs.readJson(chosen.digest);
+    const chosen2 = selectPlatformManifest(top, platform);
+    if (!chosen2 || !await store.blobs.has(chosen2.digest)) return void 0;
+    const manifest = await store.blobs.readJson(chosen2.digest);
     if (!await store.blobs.has(manifest.config.digest)) return void 0;
     const config2 = await store.blobs.readJson(manifest.config.digest);
-    return { manifestDigest: chosen.digest, config: config2, configDigest: manifest.config.digest };
+    return { manifestDigest: chosen2.digest, config: config2, configDigest: manifest.config.digest };
   }
   const config = await store.blobs.readJson(record.config);
   if (config.architecture && config.os && !matchesPlatform(platformOf(config), platform))
@@ -40510,7 +41694,7 @@ async function readStoredManifest(store, image2) {
 init_user();
 init_errors();
 init_mounts();
-import { mkdir as mkdir8 } from "node:fs/promises";
+import { mkdir as mkdir10 } from "node:fs/promises";
 var DEFAULT_HOSTS = "127.0.0.1	localhost\n::1	localhost ip6-localhost ip6-loopback\n";
 var NoCommandError = class extends TbuildError {
   constructor() {
@@ -40528,7 +41712,7 @@ async function runImage(store, executor, image2, options) {
     const rootfs = image2.snapshot === null ? await scope.tempDir() : await scope.mountScratchWritable({ kind: "snapshot", id: image2.snapshot });
     const user = await resolveUser(rootfs, config.User ?? "");
     const cwd = config.WorkingDir || "/";
-    await mkdir8(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
+    await mkdir10(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
     const result = await executor.run(
       {
         rootfs,
@@ -40561,7 +41745,7 @@ async function runImage(store, executor, image2, options) {
 
 // src/engine/worker.ts
 init_digest();
-import path17 from "node:path";
+import path22 from "node:path";
 
 // src/engine/context/scan.ts
 init_p_limit();
@@ -40575,7 +41759,7 @@ import {
   realpathSync,
   statSync
 } from "node:fs";
-import { readFile as readFile6 } from "node:fs/promises";
+import { readFile as readFile7 } from "node:fs/promises";
 
 // src/shared/dockerignore.ts
 init_errors();
@@ -40786,18 +41970,18 @@ function compilePattern(text, exclusion) {
   if (kind === "regexp") compiled.regexp = new RegExp(source + "$", "u");
   return compiled;
 }
-function matchOne(p, path36) {
+function matchOne(p, path42) {
   switch (p.kind) {
     case "exact":
-      return path36 === p.text;
+      return path42 === p.text;
     case "prefix":
-      return path36.startsWith(p.text.slice(0, -2));
+      return path42.startsWith(p.text.slice(0, -2));
     case "suffix": {
       const suffix = p.text.slice(2);
-      return path36.endsWith(suffix) || suffix.startsWith("/") && path36 === suffix.slice(1);
+      return path42.endsWith(suffix) || suffix.startsWith("/") && path42 === suffix.slice(1);
     }
     case "regexp":
-      return p.regexp.test(path36);
+      return p.regexp.test(path42);
   }
 }
 function compileAll(patterns) {
@@ -40842,13 +42026,13 @@ function createIgnoreMatcher(patterns) {
   return {
     empty: compiled.length === 0,
     ignores(relPath) {
-      const path36 = cleanPath(relPath);
-      if (path36 === "." || compiled.length === 0) return false;
-      const parts = path36.split("/");
+      const path42 = cleanPath(relPath);
+      if (path42 === "." || compiled.length === 0) return false;
+      const parts = path42.split("/");
       let state;
       for (let i = 1; i < parts.length; i++)
         state = matchWithParent(parts.slice(0, i).join("/"), state).state;
-      return matchWithParent(path36, state).excluded;
+      return matchWithParent(path42, state).excluded;
     },
     mayContainIncluded(dirRelPath) {
       if (!hasExclusions) return false;
@@ -40874,13 +42058,13 @@ var ContextNotFoundError = class extends TbuildError {
 };
 var ContextReadError = class extends TbuildError {
   path;
-  constructor(path36, cause) {
+  constructor(path42, cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super("TBUILD_CONTEXT_READ", `cannot read ${path36} in the build context: ${reason}`, {
+    super("TBUILD_CONTEXT_READ", `cannot read ${path42} in the build context: ${reason}`, {
       hint: "Fix its permissions, or add it to .dockerignore if the build does not need it.",
       cause
     });
-    this.path = path36;
+    this.path = path42;
   }
 };
 
@@ -40910,17 +42094,17 @@ function typeOf(mode) {
   if (format === S_IFLNK) return "symlink";
   return "other";
 }
-function makeRecord(reader, path36, abs, stat14) {
+function makeRecord(reader, path42, abs, stat14) {
   const type = typeOf(stat14.mode);
   const record = {
-    path: path36,
+    path: path42,
     type,
     mode: stat14.mode & 4095,
     uid: stat14.uid,
     gid: stat14.gid,
     size: type === "dir" ? 0 : stat14.size
   };
-  if (type === "symlink") record.linkTarget = reader.readlink(abs, path36);
+  if (type === "symlink") record.linkTarget = reader.readlink(abs, path42);
   return record;
 }
 function emitHeld(state, held) {
@@ -40974,7 +42158,7 @@ function walkDir2(state, abs, rel, parent, held) {
 async function hashFile(abs, size) {
   const hash = createHash6("sha256");
   if (size <= WHOLE_READ_LIMIT) {
-    hash.update(await readFile6(abs));
+    hash.update(await readFile7(abs));
   } else {
     for await (const chunk of createReadStream4(abs, { highWaterMark: 1 << 20 }))
       hash.update(chunk);
@@ -41160,8 +42344,8 @@ function contextPath(selector, rel, selectorIsDir) {
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir9, readFile as readFile7, rename as rename4, rm as rm5, writeFile as writeFile2 } from "node:fs/promises";
-import { dirname as dirname3 } from "node:path";
+import { mkdir as mkdir11, readFile as readFile8, rename as rename5, rm as rm9, writeFile as writeFile5 } from "node:fs/promises";
+import { dirname as dirname4 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
   return Number(ns / 1000000000n) * 1e3 + Number(ns % 1000000000n) / 1e6;
@@ -41202,7 +42386,7 @@ var StatCache = class _StatCache {
   static async open(file) {
     let text;
     try {
-      text = await readFile7(file, "utf8");
+      text = await readFile8(file, "utf8");
     } catch (err) {
       if (err.code === "ENOENT") return _StatCache.inMemory(file);
       throw err;
@@ -41272,13 +42456,13 @@ var StatCache = class _StatCache {
   }
 };
 async function writeAtomically(file, text) {
-  await mkdir9(dirname3(file), { recursive: true });
+  await mkdir11(dirname4(file), { recursive: true });
   const temp = `${file}.tmp-${process.pid}-${randomBytes4(4).toString("hex")}`;
   try {
-    await writeFile2(temp, text);
-    await rename4(temp, file);
+    await writeFile5(temp, text);
+    await rename5(temp, file);
   } catch (err) {
-    await rm5(temp, { force: true });
+    await rm9(temp, { force: true });
     throw err;
   }
 }
@@ -41308,7 +42492,7 @@ function parseEntries(text) {
 }
 
 // src/engine/context/listing.ts
-import { spawn as spawn3 } from "node:child_process";
+import { spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes5 } from "node:crypto";
 import {
   closeSync,
@@ -41320,7 +42504,7 @@ import {
   unlinkSync as unlinkSync3
 } from "node:fs";
 import { tmpdir } from "node:os";
-import path5 from "node:path";
+import path8 from "node:path";
 var FIELDS = "%y %m %U %G %s %D %i %T@ %C@\\0%P\\0%l\\0";
 var DISABLED = process.env.TBUILD_CONTEXT_LISTER === "walk";
 var LITERAL_SEGMENT = /^(?!\.\.?$)[A-Za-z0-9._@+-]+$/;
@@ -41365,7 +42549,7 @@ function unavailable(root, patterns) {
   } };
 }
 function anonymousFile() {
-  const file = path5.join(
+  const file = path8.join(
     tmpdir(),
     `tbuild-listing-${process.pid}-${randomBytes5(6).toString("hex")}`
   );
@@ -41393,17 +42577,17 @@ function startListing(root, patterns) {
   } catch {
     return unavailable(root, patterns);
   }
-  const child = spawn3("find", findArguments(patterns), {
+  const child = spawn4("find", findArguments(patterns), {
     cwd: realRoot,
     // The C locale keeps the decimal point of %T@ a dot.
     env: { ...process.env, LC_ALL: "C" },
     stdio: ["ignore", fd, "ignore"]
   });
   const output = new Promise((resolve2) => {
-    let settled = false;
+    let settled2 = false;
     const finish2 = (ok) => {
-      if (settled) return;
-      settled = true;
+      if (settled2) return;
+      settled2 = true;
       try {
         resolve2(ok ? readWhole(fd) : void 0);
       } catch {
@@ -41495,12 +42679,12 @@ function listingReader(output) {
 // src/engine/context/local-context.ts
 import { createHash as createHash8 } from "node:crypto";
 import { realpathSync as realpathSync3 } from "node:fs";
-import { readFile as readFile9 } from "node:fs/promises";
-import path8 from "node:path";
+import { readFile as readFile10 } from "node:fs/promises";
+import path11 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir10, readdir as readdir8, readFile as readFile8, rm as rm6, stat as stat5, utimes as utimes4, writeFile as writeFile3 } from "node:fs/promises";
-import path6 from "node:path";
+import { mkdir as mkdir12, readdir as readdir9, readFile as readFile9, rm as rm10, stat as stat5, utimes as utimes6, writeFile as writeFile6 } from "node:fs/promises";
+import path9 from "node:path";
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
 var gzipAsync = promisify(gzip);
@@ -41508,12 +42692,12 @@ var gunzipAsync = promisify(gunzip);
 var KEEP2 = 128;
 function openRecordIndex(dir) {
   const pending = /* @__PURE__ */ new Map();
-  const fileOf2 = (digest) => path6.join(dir, `${digest.slice("sha256:".length)}.gz`);
+  const fileOf2 = (digest) => path9.join(dir, `${digest.slice("sha256:".length)}.gz`);
   const load = async (digest) => {
     const kept = pending.get(digest);
     if (kept) return kept;
     try {
-      const text = (await gunzipAsync(await readFile8(fileOf2(digest)))).toString("utf8");
+      const text = (await gunzipAsync(await readFile9(fileOf2(digest)))).toString("utf8");
       const newline = text.indexOf("\n");
       return {
         selectors: JSON.parse(text.slice(0, newline)),
@@ -41535,20 +42719,20 @@ function openRecordIndex(dir) {
     async flush() {
       if (pending.size === 0) return;
       try {
-        await mkdir10(dir, { recursive: true, mode: 448 });
+        await mkdir12(dir, { recursive: true, mode: 448 });
         for (const [digest, kept] of pending) {
           const file = fileOf2(digest);
           const exists4 = await stat5(file).catch(() => void 0);
           if (exists4) {
             const now = /* @__PURE__ */ new Date();
-            await utimes4(file, now, now);
+            await utimes6(file, now, now);
             continue;
           }
           const body = await gzipAsync(`${JSON.stringify(kept.selectors)}
 ${kept.records}`, {
             level: 1
           });
-          await writeFile3(file, body, { mode: 384 });
+          await writeFile6(file, body, { mode: 384 });
         }
         pending.clear();
         await trim(dir);
@@ -41559,17 +42743,17 @@ ${kept.records}`, {
   };
 }
 async function trim(dir) {
-  const names = await readdir8(dir);
+  const names = await readdir9(dir);
   if (names.length <= KEEP2) return;
   const dated = await Promise.all(
-    names.map(async (name) => ({ name, mtime: (await stat5(path6.join(dir, name))).mtimeMs }))
+    names.map(async (name) => ({ name, mtime: (await stat5(path9.join(dir, name))).mtimeMs }))
   );
   dated.sort((x, y) => y.mtime - x.mtime);
-  for (const { name } of dated.slice(KEEP2)) await rm6(path6.join(dir, name), { force: true });
+  for (const { name } of dated.slice(KEEP2)) await rm10(path9.join(dir, name), { force: true });
 }
 
 // src/engine/context/remembered-tree.ts
-import path7 from "node:path";
+import path10 from "node:path";
 var RememberedTree = class {
   lists = /* @__PURE__ */ new Map();
   stats = /* @__PURE__ */ new Map();
@@ -41599,14 +42783,14 @@ function incrementalReader(previous, disk, into) {
   const dirty = /* @__PURE__ */ new Set();
   const dirtyLists = /* @__PURE__ */ new Set();
   for (const p of previous.changed) {
-    const abs = path7.resolve(p);
+    const abs = path10.resolve(p);
     dirty.add(abs);
-    dirtyLists.add(path7.dirname(abs));
+    dirtyLists.add(path10.dirname(abs));
   }
   const stale = (abs) => {
     for (let p = abs; ; ) {
       if (dirty.has(p)) return true;
-      const parent = path7.dirname(p);
+      const parent = path10.dirname(p);
       if (parent === p) return false;
       p = parent;
     }
@@ -41645,7 +42829,7 @@ var MemoFile = class {
     this.#file = file;
   }
   load() {
-    return this.#memo ??= readFile9(this.#file, "utf8").then(
+    return this.#memo ??= readFile10(this.#file, "utf8").then(
       (text) => {
         const [version, key, json] = text.split("\n");
         if (version !== MEMO_VERSION || !key || !json) return void 0;
@@ -41681,7 +42865,7 @@ ${JSON.stringify(memo2.checksums)}
   }
 };
 function realPathsOf(p) {
-  const out = [path8.join(realDir(path8.dirname(p)), path8.basename(p))];
+  const out = [path11.join(realDir(path11.dirname(p)), path11.basename(p))];
   try {
     const real = realpathSync3(p);
     if (real !== out[0]) out.push(real);
@@ -41693,8 +42877,8 @@ function realDir(dir) {
   try {
     return realpathSync3(dir);
   } catch {
-    const parent = path8.dirname(dir);
-    return parent === dir ? dir : path8.join(realDir(parent), path8.basename(dir));
+    const parent = path11.dirname(dir);
+    return parent === dir ? dir : path11.join(realDir(parent), path11.basename(dir));
   }
 }
 function sameStrings(a, b) {
@@ -41702,15 +42886,15 @@ function sameStrings(a, b) {
 }
 function openContextCache(stateDir) {
   let statCache;
-  const openStatCache = () => statCache ??= StatCache.open(path8.join(stateDir, "context.json"));
+  const openStatCache = () => statCache ??= StatCache.open(path11.join(stateDir, "context.json"));
   const memos = /* @__PURE__ */ new Map();
-  const records = openRecordIndex(path8.join(stateDir, "records"));
+  const records = openRecordIndex(path11.join(stateDir, "records"));
   const trees = /* @__PURE__ */ new Map();
   const memoFor = (realRoot) => {
     const name = createHash8("sha256").update(realRoot).digest("hex").slice(0, 32);
     let memo2 = memos.get(name);
     if (memo2 === void 0)
-      memos.set(name, memo2 = new MemoFile(path8.join(stateDir, `checksums-${name}`)));
+      memos.set(name, memo2 = new MemoFile(path11.join(stateDir, `checksums-${name}`)));
     return memo2;
   };
   return {
@@ -41814,8 +42998,8 @@ init_mounts();
 init_digest();
 init_errors5();
 import { createHash as createHash9 } from "node:crypto";
-import { chmod as chmod5, mkdir as mkdir11, writeFile as writeFile4 } from "node:fs/promises";
-import path9 from "node:path";
+import { chmod as chmod6, mkdir as mkdir13, writeFile as writeFile7 } from "node:fs/promises";
+import path12 from "node:path";
 function imageSourceHandler(engine, source) {
   let resolved;
   const resolve2 = () => resolved ??= engine.images.resolve(source.ref, source.platform, source.pull ?? false);
@@ -41876,10 +43060,10 @@ function httpSourceHandler(engine, source) {
       const { data, name } = await fetchOnce(ctx.signal);
       const snapshot = await engine.store.snapshots.create(null, `ADD ${source.url}`);
       try {
-        await mkdir11(snapshot.dir, { recursive: true });
-        const file = path9.join(snapshot.dir, name);
-        await writeFile4(file, data);
-        await chmod5(file, 384);
+        await mkdir13(snapshot.dir, { recursive: true });
+        const file = path12.join(snapshot.dir, name);
+        await writeFile7(file, data);
+        await chmod6(file, 384);
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -41914,11 +43098,15 @@ async function fetchUrl(source, signal) {
       }
     );
   }
-  const name = source.filename ?? (path9.posix.basename(new URL(source.url).pathname) || "index.html");
+  const name = source.filename ?? (path12.posix.basename(new URL(source.url).pathname) || "index.html");
   return { data, name };
 }
 
+// src/engine/worker.ts
+init_incremental_eligible();
+
 // src/engine/result-cache.ts
+init_lazy_layers();
 function createResultCache(store) {
   return {
     async get(key) {
@@ -41927,7 +43115,8 @@ function createResultCache(store) {
       const refs = [];
       for (const result of record.results) {
         if ("empty" in result) refs.push({ kind: "empty" });
-        else if (store.snapshots.get(result.snapshot)?.committed) {
+        else if (store.snapshots.get(result.snapshot)?.committed && // A lazy layer (ADR 11) another process imported and never fetched cannot be had.
+        store.snapshots.chain(result.snapshot).every((s) => isRestorable(store, s))) {
           refs.push({ kind: "snapshot", id: result.snapshot });
           store.snapshots.touch(result.snapshot);
         } else return void 0;
@@ -41951,12 +43140,18 @@ function lazyHandler(load) {
   const get = () => handler ??= load();
   return {
     cacheMap: async (ctx) => (await get()).cacheMap(ctx),
-    exec: async (ctx, inputs) => (await get()).exec(ctx, inputs)
+    exec: async (ctx, inputs, previous) => (await get()).exec(ctx, inputs, previous)
   };
 }
 function createWorker(engine, definition) {
-  const contexts = engine.contexts ?? openContextCache(path17.join(engine.store.root, "stat-cache"));
+  const contexts = engine.contexts ?? openContextCache(path22.join(engine.store.root, "stat-cache"));
   const describe = (digest) => definition.metadata[digest]?.description ?? digest;
+  const imageLayers = rootfsChain(definition);
+  const prehash = (results) => {
+    const made = results[0];
+    if (made?.kind !== "snapshot") return;
+    void Promise.resolve().then(() => (init_image(), image_exports)).then(({ prehashLayer: prehashLayer2 }) => prehashLayer2(engine.store, made.id)).catch(() => void 0);
+  };
   const isLocal = (vertex, index) => {
     const input = vertex.inputs[index];
     const op = input ? definition.vertices[input.digest]?.op : void 0;
@@ -41978,12 +43173,22 @@ function createWorker(engine, definition) {
       (s, i) => isLocal(vertex, i) ? { contentSelectors: s.length ? s : ["/"] } : void 0
     );
   };
+  const copiesFromContextIncrementally = (vertex) => {
+    const op = vertex.op;
+    if (op.type !== "file" || op.actions.length !== 1) return false;
+    const action = op.actions[0];
+    return action.action === "copy" && canCopyIncrementally(action) && isLocal(vertex, action.source);
+  };
   const opHandler = (op, vertex, digest) => {
-    const keyed = (run8) => ({
+    const keyed = (run8, incremental = false) => ({
       async cacheMap() {
-        return { digest, deps: contentDeps(vertex) };
+        return { digest, deps: contentDeps(vertex), ...incremental && { incremental } };
       },
-      exec: run8
+      async exec(ctx, inputs, previous) {
+        const results = await run8(ctx, inputs, previous);
+        if (imageLayers.has(digest)) prehash(results);
+        return results;
+      }
     });
     switch (op.type) {
       case "source":
@@ -42015,7 +43220,15 @@ function createWorker(engine, definition) {
         );
       case "file":
         return keyed(
-          async (ctx, inputs) => (await Promise.resolve().then(() => (init_file(), file_exports))).runFileOp(engine, op, inputs, ctx, describe(digest))
+          async (ctx, inputs, previous) => (await Promise.resolve().then(() => (init_file(), file_exports))).runFileOp(
+            engine,
+            op,
+            inputs,
+            ctx,
+            describe(digest),
+            previous
+          ),
+          copiesFromContextIncrementally(vertex)
         );
       case "merge":
         return keyed(
@@ -42041,17 +43254,31 @@ function createWorker(engine, definition) {
     flush: () => contexts.flush()
   };
 }
+function rootfsChain(definition) {
+  const chain = /* @__PURE__ */ new Set();
+  let input = definition.root;
+  while (input && !chain.has(input.digest)) {
+    chain.add(input.digest);
+    const vertex = definition.vertices[input.digest];
+    const op = vertex?.op;
+    let next = null;
+    if (op?.type === "file") next = op.base;
+    else if (op?.type === "exec") next = op.mounts.find((m) => m.dest === "/")?.input ?? null;
+    input = next === null ? null : vertex?.inputs[next] ?? null;
+  }
+  return chain;
+}
 
 // src/exec/emulation.ts
 init_errors();
 init_platform();
-import { execFile as execFile5 } from "node:child_process";
-import { access as access2, chmod as chmod11, mkdtemp as mkdtemp4, readdir as readdir11, rm as rm12, writeFile as writeFile7 } from "node:fs/promises";
+import { execFile as execFile6 } from "node:child_process";
+import { access as access2, chmod as chmod12, mkdtemp as mkdtemp5, readdir as readdir12, rm as rm17, writeFile as writeFile10 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import path18 from "node:path";
+import path23 from "node:path";
 
 // src/exec/binfmt.ts
-import { readFile as readFile11 } from "node:fs/promises";
+import { readFile as readFile12 } from "node:fs/promises";
 var TARGETS = {
   amd64: {
     qemu: "x86_64",
@@ -42105,7 +43332,7 @@ function qemuInterpreter(platform) {
 async function registrationLine(platform) {
   const name = qemuName(platform);
   if (name === void 0) return void 0;
-  const conf = await readFile11(`/usr/lib/binfmt.d/qemu-${name}.conf`, "utf8").catch(
+  const conf = await readFile12(`/usr/lib/binfmt.d/qemu-${name}.conf`, "utf8").catch(
     (error) => {
       if (error.code === "ENOENT") return void 0;
       throw error;
@@ -42184,7 +43411,7 @@ var EmulationUnavailableError = class extends TbuildError {
 };
 var COMPAT = { amd64: ["386"], arm64: ["arm"] };
 var run5 = (file, args) => new Promise((resolve2) => {
-  execFile5(file, args, { timeout: 2e4 }, (error) => resolve2(error === null));
+  execFile6(file, args, { timeout: 2e4 }, (error) => resolve2(error === null));
 });
 var exists = (file) => access2(file).then(
   () => true,
@@ -42198,11 +43425,11 @@ async function probePlatform(platform, options = {}) {
   const program = probeProgram(platform);
   if (!program || !EMULATED_ARCHITECTURES.includes(platform.architecture))
     return { platform, problem: `tbuild cannot emulate ${platform.architecture}` };
-  const dir = await mkdtemp4(path18.join(tmpdir3(), "tbuild-probe-"));
+  const dir = await mkdtemp5(path23.join(tmpdir3(), "tbuild-probe-"));
   try {
-    const probe = path18.join(dir, `probe-${platform.architecture}`);
-    await writeFile7(probe, program);
-    await chmod11(probe, 493);
+    const probe = path23.join(dir, `probe-${platform.architecture}`);
+    await writeFile10(probe, program);
+    await chmod12(probe, 493);
     if (COMPAT[host.architecture]?.includes(platform.architecture) && await run5(probe, []))
       return { platform, mode: "native" };
     const interpreter = qemuInterpreter(platform);
@@ -42235,15 +43462,15 @@ async function probePlatform(platform, options = {}) {
       problem: `QEMU's handler is registered, but ${platform.architecture} programs still do not run`
     };
   } finally {
-    await rm12(dir, { recursive: true, force: true });
+    await rm17(dir, { recursive: true, force: true });
   }
 }
 async function registerOnHost(platform, registration) {
   if (!await exists(`${BINFMT}/register`))
     await run5("mount", ["-t", "binfmt_misc", "binfmt_misc", BINFMT]);
-  const entries = await readdir11(BINFMT).catch(() => []);
+  const entries = await readdir12(BINFMT).catch(() => []);
   if (entries.includes(`tbuild-qemu-${qemuName(platform)}`)) return;
-  await writeFile7(`${BINFMT}/register`, registration).catch(() => void 0);
+  await writeFile10(`${BINFMT}/register`, registration).catch(() => void 0);
 }
 async function prepareEmulation(platforms, probe = (p) => probePlatform(p)) {
   const results = await Promise.all(platforms.map((p) => probe(p)));
@@ -42255,6 +43482,34 @@ async function prepareEmulation(platforms, probe = (p) => probePlatform(p)) {
       r.mode === "namespace" ? { registration: r.registration } : void 0
     ])
   );
+}
+
+// src/exec/runtime-dir.ts
+init_userns();
+import { statSync as statSync2 } from "node:fs";
+import path24 from "node:path";
+function runtimeStateDir(storeRoot2, env = process.env) {
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (inUserNamespace(env) && runtime && path24.isAbsolute(runtime) && isOwnDir(runtime))
+    return path24.join(runtime, "tbuild");
+  return path24.join(storeRoot2, "runc");
+}
+function isOwnDir(dir) {
+  try {
+    const stat14 = statSync2(dir);
+    return stat14.isDirectory() && stat14.uid === (process.getuid?.() ?? 0);
+  } catch {
+    return false;
+  }
+}
+
+// src/builder/storage.ts
+init_snapshotter();
+function watchStorage(emit) {
+  return watchSnapshotterChoice((choice) => {
+    const notice = describeChoice(choice);
+    if (notice !== void 0) emit({ type: "warning", time: Date.now(), message: notice });
+  });
 }
 
 // src/builder/builder.ts
@@ -42275,7 +43530,7 @@ async function inTask(emit, id, name, work) {
 
 // src/solver/solver.ts
 init_p_limit();
-import { availableParallelism as availableParallelism3 } from "node:os";
+import { availableParallelism as availableParallelism4 } from "node:os";
 
 // src/solver/flights.ts
 init_errors();
@@ -42600,6 +43855,8 @@ var SolveSession = class {
   #cacheMaps = /* @__PURE__ */ new Map();
   /** What each key was made of, to remember (options.history) and explain misses with. */
   #facts = /* @__PURE__ */ new Map();
+  /** The inputs' part of each key, to make the key an op had with other content. */
+  #deps = /* @__PURE__ */ new Map();
   #results = /* @__PURE__ */ new Map();
   #handlers = /* @__PURE__ */ new Map();
   /** Session-owned op calls still running; awaited before a failed solve rejects. */
@@ -42673,6 +43930,7 @@ var SolveSession = class {
         return { content: checksum };
       })
     );
+    this.#deps.set(digest, deps);
     this.#facts.set(digest, {
       op: canonicalJson(vertex.op),
       own: cacheMap.digest,
@@ -42733,13 +43991,15 @@ var SolveSession = class {
     );
     const explained = this.#emitMiss(digest, this.#missFacts(vertex, key, cacheMap, skipped));
     this.#throwIfAborted();
+    const previous = cacheMap.incremental && skipped === void 0 ? await this.#previousRun(digest, cacheMap) : void 0;
+    this.#throwIfAborted();
     const listener = this.#listenerFor(digest);
     const scope = cacheMap.uncacheable ? null : this.#worker.cache;
     const { flight } = this.#shared.flights.acquire(
       scope,
       key,
       listener,
-      (f) => this.#runOp(digest, key, cacheMap, inputs, f)
+      (f) => this.#runOp(digest, key, cacheMap, inputs, f, previous)
     );
     this.#joined.set(flight, listener);
     let results;
@@ -42758,12 +44018,12 @@ var SolveSession = class {
     return results;
   }
   /** A flight's body: the op under the limits, then storing its results. */
-  #runOp(digest, key, cacheMap, inputs, flight) {
+  #runOp(digest, key, cacheMap, inputs, flight, previous) {
     const run8 = async () => {
       flight.signal.throwIfAborted();
       flight.markStarted();
       const ctx = this.#contextFor(digest, flight.signal, flight);
-      const results = await this.#handler(digest).exec(ctx, inputs);
+      const results = await this.#handler(digest).exec(ctx, inputs, previous);
       if (!cacheMap.uncacheable) await this.#worker.cache.put(key, results);
       return results;
     };
@@ -42845,6 +44105,46 @@ var SolveSession = class {
     void (async () => {
       for (const identity of identities) await history.store.put(identity, facts);
     })().catch(() => void 0);
+  }
+  /**
+   * The op's result from its last run, when the key history says that run differed from
+   * this one only in the content of content-keyed inputs, its result is still cached, and
+   * the worker can still name the files that changed. Undefined otherwise: an offer the
+   * op may use, never a reason to fail.
+   */
+  async #previousRun(digest, cacheMap) {
+    const history = this.#options.history;
+    const current = this.#facts.get(digest);
+    const deps = this.#deps.get(digest);
+    const describe = this.#worker.describeContentChange?.bind(this.#worker);
+    if (!history || !current || !deps || !describe) return void 0;
+    try {
+      for (const identity of this.#identities(digest)) {
+        const previous = await history.store.get(identity);
+        const then = previous && sameExceptContent(previous, current);
+        if (!then) continue;
+        const key = digestOf({
+          op: cacheMap.digest,
+          deps: deps.map((dep, i) => "content" in dep ? { content: then[i] } : dep)
+        });
+        const results = await this.#worker.cache.get(key);
+        if (results === void 0) return void 0;
+        const changes = [];
+        for (const [i, input] of current.inputs.entries()) {
+          if (input.content === void 0) changes.push(void 0);
+          else if (input.content === then[i])
+            changes.push({ added: [], removed: [], modified: [] });
+          else {
+            const change = await describe(then[i], input.content);
+            if (change === void 0) return void 0;
+            changes.push(change);
+          }
+        }
+        return { results, changes };
+      }
+    } catch {
+    }
+    return void 0;
   }
   // ── failure and cancellation ────────────────────────────────────────────────────
   /** Run a session-owned op call, tracked so a failed solve can wait for it. */
@@ -42962,6 +44262,19 @@ function pickOutput(results, input) {
     throw new MissingOutputError(input.digest, input.output, results.length);
   return result;
 }
+function sameExceptContent(previous, current) {
+  if (previous.op !== current.op || previous.own !== current.own) return void 0;
+  if (previous.inputs.length !== current.inputs.length) return void 0;
+  let differs = false;
+  for (const [i, now] of current.inputs.entries()) {
+    const then = previous.inputs[i];
+    if (now.content !== void 0) {
+      if (then.content === void 0) return void 0;
+      differs ||= then.content !== now.content;
+    } else if (then.key !== now.key || then.content !== void 0) return void 0;
+  }
+  return differs ? previous.inputs.map((input) => input.content) : void 0;
+}
 
 // src/solver/solver.ts
 function createSolver(solverOptions = {}) {
@@ -42969,7 +44282,7 @@ function createSolver(solverOptions = {}) {
   const sharedLimit = solverOptions.parallelism === void 0 ? void 0 : pLimit(solverOptions.parallelism);
   return {
     solve(definition, worker, options = {}) {
-      const limit = pLimit(options.parallelism ?? availableParallelism3());
+      const limit = pLimit(options.parallelism ?? availableParallelism4());
       const session = new SolveSession(definition, worker, options, {
         flights,
         limit,
@@ -42984,8 +44297,8 @@ function createSolver(solverOptions = {}) {
 init_platform();
 
 // src/builder/containers.ts
-import { readdir as readdir13 } from "node:fs/promises";
-import path22 from "node:path";
+import { readdir as readdir14 } from "node:fs/promises";
+import path28 from "node:path";
 function lazyRuncExecutor(stateDir) {
   let executor;
   return {
@@ -43000,7 +44313,7 @@ function lazyRuncExecutor(stateDir) {
 }
 async function cleanupStaleContainers2(stateDir) {
   const leftovers = await Promise.all(
-    ["runc", "bundles"].map((d) => readdir13(path22.join(stateDir, d)).catch(() => []))
+    ["runc", "bundles"].map((d) => readdir14(path28.join(stateDir, d)).catch(() => []))
   );
   if (leftovers.every((names) => names.length === 0)) return;
   await (await Promise.resolve().then(() => (init_runc(), runc_exports))).cleanupStaleContainers(stateDir);
@@ -43140,8 +44453,8 @@ function git2(remote, options = {}) {
   if (keepGitDir) source.keepGitDir = true;
   return new State(createNode({ type: "source", source }, [], vertexOptions));
 }
-function merge(states, options = {}) {
-  const inputs = states.filter((s) => !s.isScratch);
+function merge(states2, options = {}) {
+  const inputs = states2.filter((s) => !s.isScratch);
   if (inputs.length === 0) return new State(null);
   if (inputs.length === 1) return inputs[0];
   return new State(createNode({ type: "merge" }, inputs, options));
@@ -45661,9 +46974,9 @@ function lintShellForm(ctx, cmd, shellForm) {
   if (!shellForm || (ctx.image.config.Shell?.length ?? 0) > 0) return;
   ctx.build.lint.run("JSONArgsRecommended", cmd.location, MESSAGES.JSONArgsRecommended(cmd.name));
 }
-function lintWorkdir(ctx, cmd, path36) {
-  if (!ctx.workdirSet && !path36.startsWith("/")) {
-    ctx.build.lint.run("WorkdirRelativePath", cmd.location, MESSAGES.WorkdirRelativePath(path36));
+function lintWorkdir(ctx, cmd, path42) {
+  if (!ctx.workdirSet && !path42.startsWith("/")) {
+    ctx.build.lint.run("WorkdirRelativePath", cmd.location, MESSAGES.WorkdirRelativePath(path42));
   }
   ctx.workdirSet = true;
 }
@@ -46035,10 +47348,10 @@ import { posix as posix2 } from "node:path";
 function stageWorkdir(ctx) {
   return ctx.image.config.WorkingDir || "/";
 }
-function joinWorkdir(workdir, path36) {
-  const joined = posix2.isAbsolute(path36) ? posix2.normalize(path36) : posix2.join("/", workdir, path36);
+function joinWorkdir(workdir, path42) {
+  const joined = posix2.isAbsolute(path42) ? posix2.normalize(path42) : posix2.join("/", workdir, path42);
   const cleaned = joined.length > 1 ? joined.replace(/\/+$/, "") : joined;
-  return path36.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
+  return path42.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
 }
 
 // src/frontend/dispatch-copy.ts
@@ -46056,9 +47369,9 @@ async function dispatchCopy(ctx, cmd) {
     );
   }
   const dest = joinWorkdir(stageWorkdir(ctx), rawDest);
-  const chown4 = cmd.chown === void 0 ? void 0 : parseChown(x.word(cmd.chown));
-  const chmod13 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
-  const mode = chmod13 === "" ? void 0 : parseChmod(chmod13, fail);
+  const chown5 = cmd.chown === void 0 ? void 0 : parseChown(x.word(cmd.chown));
+  const chmod14 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
+  const mode = chmod14 === "" ? void 0 : parseChmod(chmod14, fail);
   const exclude = cmd.exclude.map((e) => x.word(e));
   const from = cmd.kind === "copy" && cmd.from !== void 0 ? stageExpander(ctx, cmd).word(cmd.from) : void 0;
   const fromState = from === void 0 ? void 0 : await resolveFromRef(ctx, from, cmd.location);
@@ -46068,7 +47381,7 @@ async function dispatchCopy(ctx, cmd) {
   for (const src of sources) {
     const heredoc = /^<<-?(["']?)([^"']+)\1$/.exec(src);
     const body = heredoc ? heredocs.get(heredoc[2]) : void 0;
-    const base = { dest, chown: chown4, mode, exclude: exclude.length > 0 ? exclude : void 0 };
+    const base = { dest, chown: chown5, mode, exclude: exclude.length > 0 ? exclude : void 0 };
     if (body) {
       const data = body.expand ? x.heredoc(body.content) : body.content;
       const file = scratch().file(
@@ -46098,7 +47411,7 @@ async function dispatchCopy(ctx, cmd) {
   const text = copyHistoryText(
     cmd.name,
     cmd.chown === void 0 ? void 0 : x.word(cmd.chown),
-    chmod13,
+    chmod14,
     sources,
     rawDest
   );
@@ -46114,8 +47427,8 @@ async function dispatchCopy(ctx, cmd) {
   lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, true, ctx.build.created);
 }
-function copyHistoryText(name, chown4, chmod13, sources, dest) {
-  const flags = [...chown4 ? [`--chown=${chown4}`] : [], ...chmod13 ? [`--chmod=${chmod13}`] : []];
+function copyHistoryText(name, chown5, chmod14, sources, dest) {
+  const flags = [...chown5 ? [`--chown=${chown5}`] : [], ...chmod14 ? [`--chmod=${chmod14}`] : []];
   const shown = sources.map((src) => {
     const heredoc = /^<<-?(["']?)([^"']+)\1$/.exec(src);
     return heredoc ? `<<${heredoc[2]}` : src;
@@ -46203,18 +47516,18 @@ function dispatchWorkdir(ctx, cmd) {
   const written = x.word(cmd.path);
   lintUndefinedVars(ctx, cmd, x.unset);
   lintWorkdir(ctx, cmd, written);
-  const path36 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
-  ctx.image.config.WorkingDir = path36;
-  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path36}`);
-  if (path36 !== "/") {
+  const path42 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
+  ctx.image.config.WorkingDir = path42;
+  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path42}`);
+  if (path42 !== "/") {
     const user = ctx.image.config.User;
-    const chown4 = user ? parseChown(user) : void 0;
+    const chown5 = user ? parseChown(user) : void 0;
     ctx.fs = ctx.fs.file(
-      [{ action: "mkdir", path: path36, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
+      [{ action: "mkdir", path: path42, mode: 493, makeParents: true, ...chown5 ? { chown: chown5 } : {} }],
       { platform: ctx.platform, metadata }
     );
   }
-  addHistory(ctx.image, `WORKDIR ${path36}`, path36 !== "/", ctx.build.created, false);
+  addHistory(ctx.image, `WORKDIR ${path42}`, path42 !== "/", ctx.build.created, false);
 }
 
 // src/frontend/dispatch-run.ts
@@ -46802,10 +48115,10 @@ async function solvePlatforms(solver, graphs, worker, options) {
         throw error;
       })
     );
-    const settled = await Promise.allSettled(solves);
-    const failed = settled.find((s) => s.status === "rejected");
+    const settled2 = await Promise.allSettled(solves);
+    const failed = settled2.find((s) => s.status === "rejected");
     if (failed) throw firstError ?? failed.reason;
-    return settled.map((s) => s.value.result);
+    return settled2.map((s) => s.value.result);
   } finally {
     options.signal.removeEventListener("abort", abort);
   }
@@ -46868,9 +48181,11 @@ function keepPlatformImages(store, committed) {
 }
 
 // src/builder/outputs/index-outputs.ts
-import { mkdtemp as mkdtemp6, rm as rm16 } from "node:fs/promises";
-import path23 from "node:path";
+import { mkdtemp as mkdtemp7, rm as rm21 } from "node:fs/promises";
+import path29 from "node:path";
+init_lazy_layers();
 init_push();
+init_store_check();
 
 // src/exporter/index-layout.ts
 init_digest();
@@ -46898,12 +48213,12 @@ function indexLayoutFiles(index, names, loadPlatform) {
   const addBlob = (descriptor, data) => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
-    const path36 = blobPath3(descriptor.digest);
-    if (data) files.push({ path: path36, data });
+    const path42 = blobPath3(descriptor.digest);
+    if (data) files.push({ path: path42, data });
     else {
       const { digest, size } = descriptor;
       files.push({
-        path: path36,
+        path: path42,
         size,
         open: () => index.blobs.stream(digest),
         source: index.blobs.path(digest)
@@ -46931,13 +48246,13 @@ function indexLayoutFiles(index, names, loadPlatform) {
 }
 function dockerManifest(index, names, platform) {
   const same2 = (p) => p.os === platform.os && p.architecture === platform.architecture && (p.variant ?? "") === (platform.variant ?? "");
-  const chosen = (index.images.find((i) => same2(i.platform)) ?? index.images[0]).image;
+  const chosen2 = (index.images.find((i) => same2(i.platform)) ?? index.images[0]).image;
   const tags = names.map(parseImageName).filter((n) => n !== void 0);
   const manifest = [
     {
-      Config: blobPath3(chosen.config.descriptor.digest),
+      Config: blobPath3(chosen2.config.descriptor.digest),
       RepoTags: tags.map((t) => t.familiar),
-      Layers: chosen.layers.map((l) => blobPath3(l.digest))
+      Layers: chosen2.layers.map((l) => blobPath3(l.digest))
     }
   ];
   return { path: "manifest.json", data: Buffer.from(JSON.stringify(manifest)) };
@@ -46988,6 +48303,9 @@ function platformDirName(platform) {
 async function writeIndexOutputs(ctx) {
   let pushed;
   for (const output of ctx.options.outputs) pushed ??= await writeIndexOutput(ctx, output);
+  if (!pushed)
+    for (const { image: image2 } of ctx.committed.images)
+      await settleLazyLayers(ctx.store, image2.snapshot, ctx.signal);
   return pushed;
 }
 async function writeIndexOutput(ctx, output) {
@@ -47042,6 +48360,11 @@ async function indexFor(ctx, output) {
 }
 async function exportIndexArchive(ctx, output) {
   const index = await indexFor(ctx, output);
+  await fetchLazyBlobs(
+    ctx.store,
+    index.images.flatMap(({ image: image2 }) => image2.layers.map((l) => l.digest)),
+    ctx.signal
+  );
   const dest = output.dest === "-" ? standardOutput(ctx) : output.dest;
   await exportIndexLayout({ ...index, blobs: ctx.store.blobs }, dest, {
     names: output.names,
@@ -47051,32 +48374,33 @@ async function exportIndexArchive(ctx, output) {
   });
 }
 async function exportPlatformFiles(ctx, output) {
-  const layersOf = ({ image: image2 }) => image2.snapshot === null ? [] : ctx.store.snapshots.chain(image2.snapshot).map((s) => s.dir).reverse();
+  const layersOf = async ({ image: image2 }) => image2.snapshot === null ? [] : (await snapshotChain(ctx.store, image2.snapshot)).map((s) => s.dir).reverse();
   if (output.type === "local") {
     for (const entry of ctx.committed.images)
       await exportLayersToDirectory(
-        layersOf(entry),
-        path23.join(output.dest, platformDirName(entry.platform))
+        await layersOf(entry),
+        path29.join(output.dest, platformDirName(entry.platform))
       );
     return;
   }
-  const temp = await mkdtemp6(path23.join(await ctx.store.tempDir("export"), "tbuild-tar-"));
+  const temp = await mkdtemp7(path29.join(await ctx.store.tempDir("export"), "tbuild-tar-"));
   try {
     for (const entry of ctx.committed.images)
       await exportLayersToDirectory(
-        layersOf(entry),
-        path23.join(temp, platformDirName(entry.platform))
+        await layersOf(entry),
+        path29.join(temp, platformDirName(entry.platform))
       );
     await exportMergedToTar(temp, output.dest === "-" ? standardOutput(ctx) : output.dest, {
       ...ctx.options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: ctx.options.sourceDateEpoch } : {},
       ...output.attrs["rewrite-timestamp"] === "true" ? { rewriteTimestamps: true } : {}
     });
   } finally {
-    await rm16(temp, { recursive: true, force: true });
+    await rm21(temp, { recursive: true, force: true });
   }
 }
 
 // src/builder/outputs/write-outputs.ts
+init_lazy_layers();
 init_reference();
 async function writeOutputs(ctx) {
   const { options } = ctx;
@@ -47096,6 +48420,7 @@ async function writeOutputs(ctx) {
       async () => (await archives()).exportArchive(ctx, load)
     );
   }
+  if (!pushed) await settleLazyLayers(ctx.store, ctx.committed.snapshot, ctx.signal);
   return pushed;
 }
 var archives = () => Promise.resolve().then(() => (init_archives(), archives_exports));
@@ -47151,14 +48476,14 @@ async function writeOutput(ctx, output) {
 init_errors();
 init_platform();
 init_image_attributes();
-import { readFile as readFile15, stat as stat11 } from "node:fs/promises";
-import path27 from "node:path";
+import { readFile as readFile16, stat as stat11 } from "node:fs/promises";
+import path33 from "node:path";
 
 // src/builder/named-contexts.ts
 init_errors();
 init_git_url();
 import { stat as stat9 } from "node:fs/promises";
-import path25 from "node:path";
+import path31 from "node:path";
 async function resolveNamedContexts(given, cwd, disposers) {
   const contexts = {};
   for (const [name, value] of Object.entries(given)) {
@@ -47190,7 +48515,7 @@ async function resolveOne(name, value, cwd, disposers) {
         hint: "Use a local directory, a git repository, an https archive or docker-image://REF."
       }
     );
-  const dir = path25.resolve(cwd, value);
+  const dir = path31.resolve(cwd, value);
   if (!(await stat9(dir).catch(() => void 0))?.isDirectory())
     throw new UsageError(`--build-context ${name}: ${value} is not a directory`, {
       hint: "Give an existing directory, or docker-image://REF for an image."
@@ -47201,7 +48526,7 @@ async function resolveOne(name, value, cwd, disposers) {
 // src/builder/specs/run-flags.ts
 import { stat as stat10 } from "node:fs/promises";
 import { isIP } from "node:net";
-import path26 from "node:path";
+import path32 from "node:path";
 init_errors();
 function parseAddHosts(list) {
   return (list ?? []).map((spec) => {
@@ -47280,7 +48605,7 @@ async function parseSshAgents(list, env) {
       throw new UsageError(`--ssh ${id}: SSH_AUTH_SOCK is not set`, {
         hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
       });
-    const socket = path26.resolve(given);
+    const socket = path32.resolve(given);
     const st = await stat10(socket).catch(() => void 0);
     if (!st?.isSocket())
       throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
@@ -47293,7 +48618,7 @@ async function parseSshAgents(list, env) {
 
 // src/builder/options.ts
 function surroundings(run8) {
-  return { cwd: run8.cwd ?? path27.resolve(), env: run8.env ?? {}, stdin: run8.stdin };
+  return { cwd: run8.cwd ?? path33.resolve(), env: run8.env ?? {}, stdin: run8.stdin };
 }
 async function resolveBuildOptions(options, run8 = {}) {
   const at = surroundings(run8);
@@ -47319,14 +48644,14 @@ async function resolveBuildOptions(options, run8 = {}) {
   }
 }
 async function resolveWithContext(options, at, fetched, disposers, dispose) {
-  const contextDir = fetched?.dir ?? path27.resolve(at.cwd, options.context ?? ".");
+  const contextDir = fetched?.dir ?? path33.resolve(at.cwd, options.context ?? ".");
   const st = await stat11(contextDir).catch(() => void 0);
   if (!st?.isDirectory()) {
     throw new InputError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
       hint: "Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin."
     });
   }
-  const dockerfile = options.dockerfile !== void 0 ? { path: path27.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path27.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
+  const dockerfile = options.dockerfile !== void 0 ? { path: path33.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path33.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
   const buildArgs = { ...options.buildArgs };
   const platforms = options.platform ? parseTargetPlatforms(options.platform) : [hostPlatform()];
   const tags = [...options.tags ?? []];
@@ -47350,10 +48675,10 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
     pull: options.pull ?? false,
     outputs: resolveOutputs(options.outputs ?? [], options.push ?? false, tags),
     load: options.load ?? false,
-    iidfile: options.iidfile && path27.resolve(at.cwd, options.iidfile),
-    metadataFile: options.metadataFile && path27.resolve(at.cwd, options.metadataFile),
+    iidfile: options.iidfile && path33.resolve(at.cwd, options.iidfile),
+    metadataFile: options.metadataFile && path33.resolve(at.cwd, options.metadataFile),
     secrets: (options.secrets ?? []).map(
-      (s) => "file" in s ? { id: s.id, file: path27.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
+      (s) => "file" in s ? { id: s.id, file: path33.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
     ),
     sshAgents: { ...options.sshAgents },
     allow,
@@ -47376,14 +48701,14 @@ function needStdin(at, what) {
 }
 function displayName(file, contextDir, given) {
   if (given && given !== "-") return given;
-  const rel = path27.relative(contextDir, file);
+  const rel = path33.relative(contextDir, file);
   return rel.startsWith("..") ? file : rel;
 }
 function absoluteCachePaths(spec, cwd) {
   if (spec.type !== "local") return spec;
   const attrs = { ...spec.attrs };
   for (const name of ["src", "dest"])
-    if (attrs[name] !== void 0) attrs[name] = path27.resolve(cwd, attrs[name]);
+    if (attrs[name] !== void 0) attrs[name] = path33.resolve(cwd, attrs[name]);
   return { type: spec.type, attrs };
 }
 function checkNetwork(network, allow) {
@@ -47431,13 +48756,13 @@ async function readDockerfile(file, contextDir, base, at) {
     const chunks = [];
     for await (const chunk of needStdin(at, "the Dockerfile")) chunks.push(chunk);
     return {
-      path: path27.join(contextDir, "Dockerfile"),
+      path: path33.join(contextDir, "Dockerfile"),
       text: Buffer.concat(chunks).toString("utf8")
     };
   }
-  const dockerfilePath = file ? path27.resolve(base, file) : path27.join(contextDir, "Dockerfile");
+  const dockerfilePath = file ? path33.resolve(base, file) : path33.join(contextDir, "Dockerfile");
   try {
-    return { path: dockerfilePath, text: await readFile15(dockerfilePath, "utf8") };
+    return { path: dockerfilePath, text: await readFile16(dockerfilePath, "utf8") };
   } catch (error) {
     throw new InputError(
       `failed to read Dockerfile ${dockerfilePath}: ${error.code ?? error}`,
@@ -47451,10 +48776,10 @@ async function readDockerfile(file, contextDir, base, at) {
 async function readDockerignore(dockerfilePath, contextDir) {
   for (const candidate of [
     `${dockerfilePath}.dockerignore`,
-    path27.join(contextDir, ".dockerignore")
+    path33.join(contextDir, ".dockerignore")
   ]) {
     try {
-      return await readFile15(candidate, "utf8");
+      return await readFile16(candidate, "utf8");
     } catch (error) {
       if (error.code !== "ENOENT") throw error;
     }
@@ -47480,7 +48805,7 @@ async function releasePrepared(prepared) {
 
 // src/builder/result.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { rename as rename5, rm as rm18, stat as stat12, writeFile as writeFile11 } from "node:fs/promises";
+import { rename as rename6, rm as rm23, stat as stat12, writeFile as writeFile14 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -47552,23 +48877,24 @@ async function writeResultFiles(options, metadata) {
 }
 async function replaceFile(file, content) {
   const existing = await stat12(file).catch(() => void 0);
-  if (existing && !existing.isFile()) return writeFile11(file, content);
+  if (existing && !existing.isFile()) return writeFile14(file, content);
   const temp = `${file}.tbuild-${randomBytes7(4).toString("hex")}`;
   try {
-    await writeFile11(temp, content);
-    await rename5(temp, file);
+    await writeFile14(temp, content);
+    await rename6(temp, file);
   } catch (error) {
-    await rm18(temp, { force: true });
+    await rm23(temp, { force: true });
     throw error;
   }
 }
 
 // src/remote-cache/index.ts
+init_lazy_layers();
 init_errors();
-import path29 from "node:path";
+import { existsSync as existsSync6 } from "node:fs";
+import path35 from "node:path";
 
 // src/remote-cache/backends/gha.ts
-var import_undici = __toESM(require_undici(), 1);
 init_digest();
 init_errors();
 import { randomBytes as randomBytes8 } from "node:crypto";
@@ -47597,6 +48923,7 @@ function messageOf(error) {
 }
 
 // src/remote-cache/backends/gha.ts
+var request = async (...args) => (await Promise.resolve().then(() => __toESM(require_undici(), 1))).request(...args);
 var SERVICE = "github.actions.results.api.v1.CacheService";
 var VERSION = sha256("tbuild gha cache v1").slice("sha256:".length);
 var GhaCacheError = class extends TbuildError {
@@ -47674,7 +49001,7 @@ function blobKey(digest) {
 function createService(options) {
   const base = options.url.endsWith("/") ? options.url : `${options.url}/`;
   const call = async (method, body, signal) => {
-    const res = await (0, import_undici.request)(new URL(`twirp/${SERVICE}/${method}`, base), {
+    const res = await request(new URL(`twirp/${SERVICE}/${method}`, base), {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -47691,7 +49018,7 @@ function createService(options) {
     }
     return { status: res.statusCode, json };
   };
-  const blobRequest = (url, init, signal) => (0, import_undici.request)(url, {
+  const blobRequest = (url, init, signal) => request(url, {
     ...init,
     signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)])
   });
@@ -47765,18 +49092,18 @@ init_digest();
 init_oci();
 import { createReadStream as createReadStream5 } from "node:fs";
 import {
-  copyFile as copyFile4,
-  link as link5,
-  mkdir as mkdir21,
+  copyFile as copyFile5,
+  link as link6,
+  mkdir as mkdir23,
   open as open6,
-  readdir as readdir15,
-  readFile as readFile16,
-  rename as rename6,
-  rm as rm19,
+  readdir as readdir16,
+  readFile as readFile17,
+  rename as rename7,
+  rm as rm24,
   stat as stat13,
-  writeFile as writeFile12
+  writeFile as writeFile15
 } from "node:fs/promises";
-import path28 from "node:path";
+import path34 from "node:path";
 import { pipeline as pipeline6 } from "node:stream/promises";
 
 // src/remote-cache/cache-manifest.ts
@@ -47843,9 +49170,9 @@ function localCacheSource(dir, selector) {
       if (!index) return void 0;
       const entry = selector.digest ? index.manifests.find((m) => m.digest === selector.digest) : index.manifests.find((m) => m.annotations?.[RefName] === selector.tag);
       if (!entry) return void 0;
-      const manifest = await readFile16(blobPath4(dir, entry.digest));
+      const manifest = await readFile17(blobPath4(dir, entry.digest));
       const { config } = decodeCacheManifest(manifest, name);
-      const configBody = await readFile16(blobPath4(dir, config.digest));
+      const configBody = await readFile17(blobPath4(dir, config.digest));
       let parsed;
       try {
         parsed = JSON.parse(configBody.toString("utf8"));
@@ -47867,7 +49194,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
   return {
     async write(cache2, _signal, report) {
       const encoded = encodeCacheManifest(cache2, manifestOptions);
-      await mkdir21(path28.join(dir, "blobs", "sha256"), { recursive: true });
+      await mkdir23(path34.join(dir, "blobs", "sha256"), { recursive: true });
       await withLock(dir, async () => {
         let written = 0;
         for (const blob of cache2.blobs) if (await writeBlob(dir, blob.digest, cache2)) written++;
@@ -47883,8 +49210,8 @@ function localCacheTarget(dir, tag, manifestOptions) {
           ...index.manifests.filter((m) => m.annotations?.[RefName] !== tag),
           { ...encoded.manifest.descriptor, annotations: { [RefName]: tag } }
         ];
-        await writeFile12(path28.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
-        await writeAtomically2(path28.join(dir, "index.json"), JSON.stringify(index));
+        await writeFile15(path34.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+        await writeAtomically2(path34.join(dir, "index.json"), JSON.stringify(index));
         const removed = await collectGarbage(dir, index);
         if (removed > 0) report(`${removed} unreferenced blobs removed`);
       });
@@ -47895,7 +49222,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
 async function readIndex(dir) {
   let text;
   try {
-    text = await readFile16(path28.join(dir, "index.json"), "utf8");
+    text = await readFile17(path34.join(dir, "index.json"), "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
@@ -47909,7 +49236,7 @@ async function readIndex(dir) {
   }
 }
 function blobPath4(dir, digest) {
-  return path28.join(dir, "blobs", "sha256", digestHex(digest));
+  return path34.join(dir, "blobs", "sha256", digestHex(digest));
 }
 async function writeBlob(dir, digest, cache2) {
   const target = blobPath4(dir, digest);
@@ -47917,11 +49244,11 @@ async function writeBlob(dir, digest, cache2) {
   const temp = `${target}.${process.pid}.tmp`;
   const source = cache2.blobPath?.(digest);
   try {
-    if (source) await link5(source, temp).catch(() => copyFile4(source, temp));
+    if (source) await link6(source, temp).catch(() => copyFile5(source, temp));
     else await pipeline6(cache2.openBlob(digest), (await open6(temp, "w")).createWriteStream());
-    await rename6(temp, target);
+    await rename7(temp, target);
   } finally {
-    await rm19(temp, { force: true });
+    await rm24(temp, { force: true });
   }
   return true;
 }
@@ -47931,8 +49258,8 @@ async function writeBytes(dir, digest, bytes) {
 }
 async function writeAtomically2(file, data) {
   const temp = `${file}.${process.pid}.tmp`;
-  await writeFile12(temp, data);
-  await rename6(temp, file);
+  await writeFile15(temp, data);
+  await rename7(temp, file);
 }
 async function exists3(file) {
   return stat13(file).then(
@@ -47944,7 +49271,7 @@ async function collectGarbage(dir, index) {
   const keep = /* @__PURE__ */ new Set();
   for (const entry of index.manifests) {
     keep.add(digestHex(entry.digest));
-    const body = await readFile16(blobPath4(dir, entry.digest)).catch(() => void 0);
+    const body = await readFile17(blobPath4(dir, entry.digest)).catch(() => void 0);
     if (!body) continue;
     try {
       const { config, blobs } = decodeCacheManifest(body, `local ${dir}`);
@@ -47956,16 +49283,16 @@ async function collectGarbage(dir, index) {
     }
   }
   let removed = 0;
-  const blobDir = path28.join(dir, "blobs", "sha256");
-  for (const name of await readdir15(blobDir)) {
+  const blobDir = path34.join(dir, "blobs", "sha256");
+  for (const name of await readdir16(blobDir)) {
     if (keep.has(name) || name.endsWith(".tmp") || !isDigest(`sha256:${name}`)) continue;
-    await rm19(path28.join(blobDir, name), { force: true });
+    await rm24(path34.join(blobDir, name), { force: true });
     removed++;
   }
   return removed;
 }
 async function withLock(dir, fn) {
-  const lock = path28.join(dir, "index.json.lock");
+  const lock = path34.join(dir, "index.json.lock");
   for (let attempt = 0; ; attempt++) {
     try {
       await (await open6(lock, "wx")).close();
@@ -47973,14 +49300,14 @@ async function withLock(dir, fn) {
     } catch (error) {
       if (error.code !== "EEXIST") throw error;
       const age = Date.now() - ((await stat13(lock).catch(() => void 0))?.mtimeMs ?? Date.now());
-      if (age > 6e4) await rm19(lock, { force: true });
+      if (age > 6e4) await rm24(lock, { force: true });
       else await new Promise((resolve2) => setTimeout(resolve2, Math.min(20 * 2 ** attempt, 500)));
     }
   }
   try {
     return await fn();
   } finally {
-    await rm19(lock, { force: true });
+    await rm24(lock, { force: true });
   }
 }
 
@@ -48022,6 +49349,10 @@ function registryCacheTarget(registry, ref, manifestOptions, mountFrom) {
       const client = await registry();
       const encoded = encodeCacheManifest(cache2, manifestOptions);
       const counts = { uploaded: 0, mounted: 0, exists: 0 };
+      const mountOf = (digest) => {
+        const from = mountFrom ?? cache2.mountFrom?.(digest);
+        return from ? { mountFrom: from } : {};
+      };
       await Promise.all(
         cache2.blobs.map(async (blob) => {
           const outcome = await client.uploadBlob(
@@ -48029,10 +49360,7 @@ function registryCacheTarget(registry, ref, manifestOptions, mountFrom) {
             blob.digest,
             blob.size,
             () => cache2.openBlob(blob.digest),
-            {
-              signal,
-              ...mountFrom ? { mountFrom } : {}
-            }
+            { signal, ...mountOf(blob.digest) }
           );
           counts[outcome]++;
         })
@@ -48166,6 +49494,7 @@ function isDigestText(value) {
 
 // src/remote-cache/collect.ts
 init_image();
+init_lazy_layers();
 async function collectRecords(store, keys, options) {
   const inImage = /* @__PURE__ */ new Set();
   for (const root of options.roots)
@@ -48219,6 +49548,12 @@ async function blobOf(store, id, options) {
         };
     }
   }
+  const source = lazySourceOf(store, id);
+  if (source && snapshot?.diffId && !hasStoredBlob(store, id)) {
+    const suits = !options.forceCompression || compressionOf(source.descriptor.mediaType) === options.compression;
+    if (suits) return { diffId: snapshot.diffId, descriptor: source.descriptor };
+    await fetchLazyBlob(store, id);
+  }
   return ensureLayerBlob(store, id, {
     compression: options.compression,
     ...options.compressionLevel !== void 0 ? { compressionLevel: options.compressionLevel } : {}
@@ -48226,6 +49561,8 @@ async function blobOf(store, id, options) {
 }
 
 // src/remote-cache/import.ts
+init_lazy_layers();
+init_store_check();
 function withImportedCaches(inner, store, caches, options) {
   const stats = { hits: 0, layersFetched: 0, layersUnpacked: 0 };
   const warned = /* @__PURE__ */ new Set();
@@ -48251,41 +49588,36 @@ function withImportedCaches(inner, store, caches, options) {
       bySignature.set(signature, [...bySignature.get(signature) ?? [], key]);
     }
   }
-  const unpacking = /* @__PURE__ */ new Map();
-  const fetching = /* @__PURE__ */ new Map();
-  const fetchOnce = (entry, layer) => {
-    let pending = fetching.get(layer.descriptor.digest);
-    if (!pending) {
-      pending = fetchLayer(store, entry.cache, layer, options, stats);
-      pending.catch(() => void 0);
-      fetching.set(layer.descriptor.digest, pending);
+  const layers = /* @__PURE__ */ new Map();
+  const sources = /* @__PURE__ */ new Map();
+  const sourceOf3 = (entry, layer) => {
+    let source = sources.get(layer.descriptor.digest);
+    if (!source) {
+      source = {
+        descriptor: layer.descriptor,
+        what: entry.cache.name,
+        ...entry.cache.registryRepo ? { registryRepo: entry.cache.registryRepo } : {},
+        fetch: (signal) => fetchLayer(entry.cache, layer, options, stats, signal)
+      };
+      sources.set(layer.descriptor.digest, source);
     }
-    return pending;
+    return source;
   };
   const layerOn = (entry, parent, layer) => {
     const id = `${parent} ${layer.descriptor.digest}`;
-    let pending = unpacking.get(id);
+    let pending = layers.get(id);
     if (!pending) {
-      pending = unpackLayer2(store, entry.cache, parent, layer, (l) => fetchOnce(entry, l), stats);
+      pending = lazyLayerOn(store, entry.cache, parent, layer, sourceOf3(entry, layer));
       pending.catch(() => void 0);
-      unpacking.set(id, pending);
+      layers.set(id, pending);
     }
     return pending;
   };
+  let missed = false;
   const materialize = async (key, entry) => {
     if (entry.chain.length === 0) {
       store.cache.put(key, [{ empty: true }], `imported from ${entry.cache.name}`);
       return [{ kind: "empty" }];
-    }
-    let below = null;
-    for (const [i, layer] of entry.chain.entries()) {
-      const existing = store.snapshots.findByDiffId(below, layer.diffId);
-      if (existing) {
-        below = existing.id;
-        continue;
-      }
-      for (const missing of entry.chain.slice(i)) void fetchOnce(entry, missing);
-      break;
     }
     let parent = null;
     const ids = [];
@@ -48293,6 +49625,25 @@ function withImportedCaches(inner, store, caches, options) {
       parent = await layerOn(entry, parent, layer);
       ids.push(parent);
     }
+    const lazy = ids.filter((id) => !isUnpacked(store.snapshots.get(id)));
+    try {
+      if (missed) await snapshotChain(store, parent);
+      else if (!options.lazyResults)
+        await Promise.all(
+          lazy.map(async (id) => {
+            if (hasStoredBlob(store, id) || await fetchLazyBlob(store, id, options.signal))
+              return;
+            throw new InvalidCacheError(
+              entry.cache.name,
+              "a layer of this step was refused earlier"
+            );
+          })
+        );
+    } catch (error) {
+      for (const id of lazy) if (!hasStoredBlob(store, id)) forgetLazyLayer(store, id);
+      throw error;
+    }
+    if (missed) stats.layersUnpacked += lazy.length;
     for (let depth = 1; depth <= ids.length; depth++) {
       const signature = signatureOf2(entry.chain.slice(0, depth));
       for (const k of bySignature.get(signature) ?? [])
@@ -48308,7 +49659,10 @@ function withImportedCaches(inner, store, caches, options) {
         const local2 = await inner.get(key);
         if (local2 || entries.size === 0) return local2;
         const entry = entries.get(key);
-        if (!entry) return void 0;
+        if (!entry) {
+          missed = true;
+          return void 0;
+        }
         try {
           const refs = await materialize(key, entry);
           stats.hits++;
@@ -48319,6 +49673,7 @@ function withImportedCaches(inner, store, caches, options) {
             `cache ${entry.cache.name}: ${error.message}; the steps on it run instead`
           );
           entries.delete(key);
+          missed = true;
           return void 0;
         }
       },
@@ -48326,42 +49681,53 @@ function withImportedCaches(inner, store, caches, options) {
     }
   };
 }
-async function unpackLayer2(store, cache2, parent, layer, fetched, stats) {
+async function lazyLayerOn(store, cache2, parent, layer, source) {
   const existing = store.snapshots.findByDiffId(parent, layer.diffId);
-  if (existing) return existing.id;
-  const { digest, size, mediaType } = layer.descriptor;
-  await fetched(layer);
-  const id = await unpackInto(
+  if (existing) {
+    if (!isRestorable(store, existing)) registerLazyLayer(store, existing.id, source);
+    return existing.id;
+  }
+  return createLazySnapshot(
     store,
     parent,
-    digest,
-    layer.diffId,
-    mediaType,
-    size,
-    `cache ${cache2.name}`,
-    void 0,
-    layer.createdAt || void 0
+    {
+      diffId: layer.diffId,
+      description: `layer ${layer.diffId.slice(7, 19)} of cache ${cache2.name}`,
+      ...layer.createdAt ? { createdAt: layer.createdAt } : {}
+    },
+    source
   );
-  stats.layersUnpacked++;
-  return id;
 }
-async function fetchLayer(store, cache2, layer, options, stats) {
-  const { digest, size } = layer.descriptor;
-  if (await store.blobs.has(digest)) return;
-  const id = `cache-layer-${digest.slice(7, 19)}`;
+async function fetchLayer(cache2, layer, options, stats, signal) {
+  const { digest } = layer.descriptor;
+  const id = `cache-layer-${digest.slice(7, 19)}-${Date.now()}`;
   const started = Date.now();
   const name = `importing cache layer ${digest} from ${cache2.name}`;
   options.emit({ type: "task.started", time: started, id, name });
-  const stream = await cache2.fetchBlob(layer.descriptor, options.signal);
-  await store.blobs.ingest(stream, { digest, size });
+  let completed = false;
+  const done = () => {
+    if (completed) return;
+    completed = true;
+    options.emit({
+      type: "task.completed",
+      time: Date.now(),
+      id,
+      name,
+      durationMs: Date.now() - started
+    });
+  };
+  let stream;
+  try {
+    stream = await cache2.fetchBlob(layer.descriptor, signal ?? options.signal);
+  } catch (error) {
+    done();
+    throw error;
+  }
   stats.layersFetched++;
-  options.emit({
-    type: "task.completed",
-    time: Date.now(),
-    id,
-    name,
-    durationMs: Date.now() - started
-  });
+  stream.once("end", done);
+  stream.once("error", done);
+  stream.once("close", done);
+  return stream;
 }
 function signatureOf2(chain) {
   return chain.map((l) => l.descriptor.digest).join(" ");
@@ -48405,7 +49771,7 @@ async function exportCaches(specs, input, environment) {
     await inTask(environment.emit, id, name, async (started) => {
       try {
         const target = targetOf(spec, environment);
-        const compression = compressionOf(spec);
+        const compression = compressionOf2(spec);
         const records = await collectRecords(input.store, input.keys, {
           mode: modeOf(spec),
           roots: input.roots,
@@ -48417,8 +49783,13 @@ async function exportCaches(specs, input, environment) {
         const cache2 = {
           config,
           blobs,
-          openBlob: (digest) => input.store.blobs.stream(digest),
-          blobPath: (digest) => input.store.blobs.path(digest)
+          // A lazy layer's blob (ADR 11) streams from the cache it came from.
+          openBlob: (digest) => openBlob(input.store, digest, environment.signal),
+          blobPath: (digest) => {
+            const file = input.store.blobs.path(digest);
+            return existsSync6(file) ? file : void 0;
+          },
+          mountFrom: (digest) => mountSourceOf(input.store, digest)
         };
         const report = (status) => environment.emit({
           type: "task.status",
@@ -48457,7 +49828,7 @@ function sourceOf(spec, environment) {
   const { attrs } = spec;
   switch (spec.type) {
     case "local":
-      return localCacheSource(path29.resolve(environment.cwd, attrs.src), {
+      return localCacheSource(path35.resolve(environment.cwd, attrs.src), {
         tag: attrs.tag ?? "latest",
         ...attrs.digest ? { digest: attrs.digest } : {}
       });
@@ -48477,7 +49848,7 @@ function targetOf(spec, environment) {
   switch (spec.type) {
     case "local":
       return localCacheTarget(
-        path29.resolve(environment.cwd, attrs.dest),
+        path35.resolve(environment.cwd, attrs.dest),
         attrs.tag ?? "latest",
         manifest
       );
@@ -48513,7 +49884,7 @@ function durationMs(text) {
 function modeOf(spec) {
   return spec.attrs.mode === "max" ? "max" : "min";
 }
-function compressionOf(spec) {
+function compressionOf2(spec) {
   return spec.attrs.compression ?? "gzip";
 }
 function describeSpec(spec) {
@@ -48539,7 +49910,7 @@ async function createBuilder(options = {}) {
   const root = options.root ?? defaultStoreRoot(env);
   const store = await openStore({ root });
   const solver = createSolver();
-  const parallelism = options.parallelism ?? availableParallelism4();
+  const parallelism = options.parallelism ?? availableParallelism5();
   let registry;
   const getRegistry = () => registry ??= (async () => {
     const [{ createRegistryClient: createRegistryClient2 }, { loadCredentialStore: loadCredentialStore2 }] = await Promise.all([
@@ -48552,14 +49923,14 @@ async function createBuilder(options = {}) {
       proxyEnv: env
     });
   })();
-  const stateDir = path30.join(store.root, "runc");
+  const stateDir = runtimeStateDir(store.root);
   const probes = /* @__PURE__ */ new Map();
   let cleaned;
   let hostChecked;
   const session = {
     store,
     // One for the builder's life: the stat cache stays loaded, scanned trees are remembered.
-    contexts: openContextCache(path30.join(store.root, "stat-cache")),
+    contexts: openContextCache(path36.join(store.root, "stat-cache")),
     registry: getRegistry,
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => cleaned ??= cleanupStaleContainers2(stateDir),
@@ -48661,6 +50032,7 @@ async function runBuild(session, prepared, run8) {
   let ok = false;
   const hostReady = session.checkHost();
   hostReady.catch(() => void 0);
+  const unwatchStorage = watchStorage(emit);
   const executor = lazyRuncExecutor(session.stateDir);
   try {
     const images = createImageProvider({
@@ -48703,7 +50075,12 @@ async function runBuild(session, prepared, run8) {
     const imported = await caches;
     const worker = imported.length ? {
       ...engineWorker,
-      cache: withImportedCaches(engineWorker.cache, store, imported, { emit, signal }).cache
+      cache: withImportedCaches(engineWorker.cache, store, imported, {
+        emit,
+        signal,
+        // Only pushes: a result's layers move registry to registry, or not at all.
+        lazyResults: !options.load && options.outputs.length > 0 && options.outputs.every((o) => o.push && (o.type === "image" || o.type === "registry"))
+      }).cache
     } : engineWorker;
     const keys = /* @__PURE__ */ new Set();
     const solved = await solvePlatforms(
@@ -48794,6 +50171,7 @@ async function runBuild(session, prepared, run8) {
     builtSnapshots.set(result, committed.kind === "image" ? committed.image.snapshot : null);
     return result;
   } finally {
+    unwatchStorage();
     await executor.close?.();
     emit({ type: "build.completed", time: Date.now(), durationMs: Date.now() - started, ok });
   }
@@ -49352,7 +50730,7 @@ init_git_url();
 // src/action/annotations.ts
 init_errors();
 init_git_url();
-import path31 from "node:path";
+import path37 from "node:path";
 
 // src/action/runner.ts
 import { randomUUID } from "node:crypto";
@@ -49399,14 +50777,14 @@ function annotationTarget(inputs, context, defaultContext, workspace, cwd) {
   if (isGitUrl(context)) {
     const ours = context.split("#")[0] === defaultContext.split("#")[0];
     const subdir = parseGitUrl(context).subdir ?? "";
-    const inRepo = path31.posix.normalize(path31.posix.join(subdir, given ?? "Dockerfile"));
+    const inRepo = path37.posix.normalize(path37.posix.join(subdir, given ?? "Dockerfile"));
     return { dockerfileName: given ?? "Dockerfile", repoPath: ours ? inRepo : void 0 };
   }
-  const contextDir = path31.resolve(cwd, context);
-  const file = given ? path31.resolve(cwd, given) : path31.join(contextDir, "Dockerfile");
-  const rel = path31.relative(workspace, file);
-  const repoPath = rel.startsWith("..") || path31.isAbsolute(rel) ? void 0 : rel.split(path31.sep).join("/");
-  return { dockerfileName: given ?? path31.relative(contextDir, file), repoPath };
+  const contextDir = path37.resolve(cwd, context);
+  const file = given ? path37.resolve(cwd, given) : path37.join(contextDir, "Dockerfile");
+  const rel = path37.relative(workspace, file);
+  const repoPath = rel.startsWith("..") || path37.isAbsolute(rel) ? void 0 : rel.split(path37.sep).join("/");
+  return { dockerfileName: given ?? path37.relative(contextDir, file), repoPath };
 }
 function fileFor(target, location) {
   if (!location?.range) return void 0;
@@ -49444,9 +50822,9 @@ function titleOf(code2) {
 }
 
 // src/action/build-options.ts
-import { existsSync as existsSync5 } from "node:fs";
-import { writeFile as writeFile14 } from "node:fs/promises";
-import path32 from "node:path";
+import { existsSync as existsSync7 } from "node:fs";
+import { writeFile as writeFile17 } from "node:fs/promises";
+import path38 from "node:path";
 
 // src/action/errors.ts
 init_errors();
@@ -49485,7 +50863,7 @@ function cacheOptions(inputs) {
 }
 
 // src/action/git-context.ts
-import { readFile as readFile18 } from "node:fs/promises";
+import { readFile as readFile19 } from "node:fs/promises";
 function serverUrl(env) {
   return env.GITHUB_SERVER_URL || "https://github.com";
 }
@@ -49505,7 +50883,7 @@ async function defaultGitContext(env) {
 async function readEvent(env) {
   if (!env.GITHUB_EVENT_PATH) return void 0;
   try {
-    return JSON.parse(await readFile18(env.GITHUB_EVENT_PATH, "utf8"));
+    return JSON.parse(await readFile19(env.GITHUB_EVENT_PATH, "utf8"));
   } catch {
     return void 0;
   }
@@ -49613,13 +50991,13 @@ async function resolveSecrets(inputs, ctx, warnings) {
       continue;
     }
     masks.push(pair[1]);
-    const file = path32.join(ctx.secretsDir, `secret-${secrets.length}`);
-    await writeFile14(file, pair[1], { mode: 384 });
+    const file = path38.join(ctx.secretsDir, `secret-${secrets.length}`);
+    await writeFile17(file, pair[1], { mode: 384 });
     secrets.push({ id: pair[0], file });
   }
   for (const entry of inputs["secret-files"]) {
     const pair = split(entry);
-    if (!pair || !existsSync5(pair[1])) {
+    if (!pair || !existsSync7(pair[1])) {
       warnings.push(`input "secret-files": ${entry} is not id=path of an existing file; left out`);
       continue;
     }
@@ -50573,7 +51951,7 @@ var transform = function(original_options = {}) {
     state: init_state(options),
     __needMoreData: function(i, bufLen, end) {
       if (end) return false;
-      const { encoding, escape, quote } = this.options;
+      const { encoding, escape: escape2, quote } = this.options;
       const { quoting, needMoreDataSize, recordDelimiterMaxLength } = this.state;
       const numOfCharLeft = bufLen - i - 1;
       const requiredLength = Math.max(
@@ -50586,7 +51964,7 @@ var transform = function(original_options = {}) {
         // recordDelimiterMaxLength,
         recordDelimiterMaxLength === 0 ? Buffer.from("\r\n", encoding).length : recordDelimiterMaxLength,
         // Skip if remaining buffer can be an escaped quote
-        quoting ? (escape === null ? 0 : escape.length) + quote.length : 0,
+        quoting ? (escape2 === null ? 0 : escape2.length) + quote.length : 0,
         // Skip if remaining buffer can be record delimiter following the closing quote
         quoting ? quote.length + recordDelimiterMaxLength : 0
       );
@@ -50609,7 +51987,7 @@ var transform = function(original_options = {}) {
         to,
         to_line
       } = this.options;
-      let { comment, escape, quote, record_delimiter } = this.options;
+      let { comment, escape: escape2, quote, record_delimiter } = this.options;
       const {
         bomSkipped,
         delimiterDiscovered,
@@ -50676,7 +52054,7 @@ var transform = function(original_options = {}) {
               for (const key in options2) {
                 this.options[key] = options2[key];
               }
-              ({ comment, escape, quote } = this.options);
+              ({ comment, escape: escape2, quote } = this.options);
               break;
             }
           }
@@ -50717,16 +52095,16 @@ var transform = function(original_options = {}) {
         if (this.state.escaping === true) {
           this.state.escaping = false;
         } else {
-          if (escape !== null && this.state.quoting === true && this.__isEscape(buf, pos, chr) && pos + escape.length < bufLen) {
+          if (escape2 !== null && this.state.quoting === true && this.__isEscape(buf, pos, chr) && pos + escape2.length < bufLen) {
             if (escapeIsQuote) {
-              if (this.__isQuote(buf, pos + escape.length)) {
+              if (this.__isQuote(buf, pos + escape2.length)) {
                 this.state.escaping = true;
-                pos += escape.length - 1;
+                pos += escape2.length - 1;
                 continue;
               }
             } else {
               this.state.escaping = true;
-              pos += escape.length - 1;
+              pos += escape2.length - 1;
               continue;
             }
           }
@@ -50741,8 +52119,8 @@ var transform = function(original_options = {}) {
                 nextChr
               );
               const isNextChrRecordDelimiter = record_delimiter.length === 0 ? this.__autoDiscoverRecordDelimiter(buf, pos + quote.length) : this.__isRecordDelimiter(nextChr, buf, pos + quote.length);
-              if (escape !== null && this.__isEscape(buf, pos, chr) && this.__isQuote(buf, pos + escape.length)) {
-                pos += escape.length - 1;
+              if (escape2 !== null && this.__isEscape(buf, pos, chr) && this.__isQuote(buf, pos + escape2.length)) {
+                pos += escape2.length - 1;
               } else if (!nextChr || isNextChrDelimiter || isNextChrRecordDelimiter || isNextChrComment || isNextChrTrimable) {
                 this.state.quoting = false;
                 this.state.wasQuoting = true;
@@ -51223,12 +52601,12 @@ var transform = function(original_options = {}) {
       return 0;
     },
     __isEscape: function(buf, pos, chr) {
-      const { escape } = this.options;
-      if (escape === null) return false;
-      const l = escape.length;
-      if (escape[0] === chr) {
+      const { escape: escape2 } = this.options;
+      if (escape2 === null) return false;
+      const l = escape2.length;
+      if (escape2[0] === chr) {
         for (let i = 0; i < l; i++) {
-          if (escape[i] !== buf[pos + i]) {
+          if (escape2[i] !== buf[pos + i]) {
             return false;
           }
         }
@@ -51443,33 +52821,33 @@ function readInputs(env) {
 }
 
 // src/action/ownership.ts
-import { lchown as lchown6, lstat as lstat13, readdir as readdir16 } from "node:fs/promises";
-import path33 from "node:path";
+import { lchown as lchown7, lstat as lstat15, readdir as readdir17 } from "node:fs/promises";
+import path39 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
   const gid = Number(io.env.SUDO_GID);
   if (!io.env.SUDO_UID || !Number.isInteger(uid) || !Number.isInteger(gid)) return;
   for (const output of options.outputs ?? []) {
     if (!output.dest || output.dest === "-") continue;
-    await chownTree(path33.resolve(io.cwd, output.dest), uid, gid);
+    await chownTree(path39.resolve(io.cwd, output.dest), uid, gid);
   }
 }
 async function chownTree(target, uid, gid) {
-  const st = await lstat13(target).catch(() => void 0);
+  const st = await lstat15(target).catch(() => void 0);
   if (!st) return;
-  await lchown6(target, uid, gid);
+  await lchown7(target, uid, gid);
   if (!st.isDirectory()) return;
-  for (const name of await readdir16(target)) await chownTree(path33.join(target, name), uid, gid);
+  for (const name of await readdir17(target)) await chownTree(path39.join(target, name), uid, gid);
 }
 
 // src/action/privileges.ts
-import { spawn as spawn8 } from "node:child_process";
-import path34 from "node:path";
+import { spawn as spawn9 } from "node:child_process";
+import path40 from "node:path";
 var ELEVATED = "TBUILD_ACTION_ELEVATED";
 var SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 async function checkSudo() {
   const reason = await new Promise((resolve2) => {
-    const child = spawn8("sudo", ["-n", "true"], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn9("sudo", ["-n", "true"], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => stderr += d.toString());
     child.on("error", (error) => resolve2(`cannot run sudo: ${error.message}`));
@@ -51481,13 +52859,13 @@ async function checkSudo() {
     });
 }
 function elevatedEnv(env) {
-  const dirs = (env.PATH ?? "").split(path34.delimiter).filter(Boolean);
+  const dirs = (env.PATH ?? "").split(path40.delimiter).filter(Boolean);
   const home = env.HOME ?? "";
   return {
     // sudo replaces PATH with secure_path; keep the runner's, with the system directories.
-    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path34.delimiter),
+    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path40.delimiter),
     // docker/login-action wrote the runner user's config; root must read the same one.
-    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path34.join(home, ".docker") },
+    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path40.join(home, ".docker") },
     [ELEVATED]: "1"
   };
 }
@@ -51507,7 +52885,7 @@ async function runAsRoot(io, script) {
     process.execPath,
     script
   ];
-  const child = spawn8("sudo", args, { stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn9("sudo", args, { stdio: ["ignore", "inherit", "inherit"] });
   const forward = (signal) => () => child.kill(signal);
   const onInt = forward("SIGINT");
   const onTerm = forward("SIGTERM");
@@ -51533,7 +52911,7 @@ async function runAsRoot(io, script) {
 }
 
 // src/action/setup.ts
-import { spawn as spawn9 } from "node:child_process";
+import { spawn as spawn10 } from "node:child_process";
 function missingPackages(results, needs) {
   const required = new Set(CHECKS.filter((c) => c.level === "required").map((c) => c.id));
   if (needs.git) required.add("git");
@@ -51562,7 +52940,7 @@ async function ensureHostPackages(io, needs) {
 function apt(io, args) {
   info(io, `apt-get ${args.join(" ")}`);
   return new Promise((resolve2, reject) => {
-    const child = spawn9("apt-get", args, {
+    const child = spawn10("apt-get", args, {
       env: { ...io.env, DEBIAN_FRONTEND: "noninteractive" },
       stdio: ["ignore", "pipe", "pipe"]
     });
@@ -51656,7 +53034,7 @@ function redact(text, masks) {
 
 // src/action/main.ts
 function storeRoot(env) {
-  return env.TBUILD_ROOT || path35.join(env.RUNNER_TEMP || tmpdir6(), "tbuild");
+  return env.TBUILD_ROOT || path41.join(env.RUNNER_TEMP || tmpdir6(), "tbuild");
 }
 async function run7() {
   const abort = new AbortController();
@@ -51690,7 +53068,7 @@ async function runAction(io) {
   let renderer;
   let recorder;
   let builder;
-  const secretsDir = await mkdtemp8(path35.join(env.RUNNER_TEMP || tmpdir6(), "tbuild-secrets-"));
+  const secretsDir = await mkdtemp9(path41.join(env.RUNNER_TEMP || tmpdir6(), "tbuild-secrets-"));
   try {
     inputs = readInputs(env);
     if (inputs["github-token"]) mask(io, inputs["github-token"]);
@@ -51760,7 +53138,7 @@ async function runAction(io) {
     return 1;
   } finally {
     await builder?.close();
-    await rm20(secretsDir, { recursive: true, force: true });
+    await rm25(secretsDir, { recursive: true, force: true });
   }
 }
 async function writeOutputs2(io, result, build) {
