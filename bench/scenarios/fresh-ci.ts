@@ -4,7 +4,8 @@
  * earlier build, imported from a loopback registry: tbuild with
  * `--cache-from type=registry,ref=…` (exported with `--cache-to type=registry,mode=max`),
  * BuildKit with `--cache-from` of an image pushed with `BUILDKIT_INLINE_CACHE=1`. Two
- * cases: no source changed, and one source file changed.
+ * cases: no source changed, and one source file changed; and, tbuild only, a fully cached
+ * build pushed to the cache's registry (lazy import: no layer fetched, ADR 11).
  */
 import path from 'node:path';
 import { startRegistry } from '../../test/helpers/registry.ts';
@@ -63,9 +64,45 @@ async function run(env: BenchEnv): Promise<Row[]> {
     });
     for (const store of stores.splice(0)) await env.removeStore(store);
     if (env.tools.includes('buildkit')) await forgetDocker([inlineRef, TAG]);
+    // tbuild only (Docker's builder has no push of its own): a fully cached build that
+    // pushes to the cache's registry, whose layers are mounted there, never fetched.
+    const pushed: number[] = [];
+    if (env.tools.includes('tbuild')) {
+      app.changeSource(`pushed ${Date.now()}`);
+      const seeded = await env.newStore(`${NAME}-push-seed`);
+      stores.push(seeded);
+      await buildWithTbuild(seeded, app.dir, [
+        '--cache-to',
+        `type=registry,ref=${cacheRef},mode=max`,
+      ]);
+      env.log(`${NAME}: no source changed, --push to the cache's registry ×${env.runs} (tbuild)`);
+      for (let i = 0; i < env.runs; i++) {
+        const store = await env.newStore(`${NAME}-push-${i}`);
+        stores.push(store);
+        pushed.push(
+          (
+            await buildWithTbuild(store, app.dir, [
+              '--cache-from',
+              `type=registry,ref=${cacheRef}`,
+              '--push',
+              '-t',
+              `${registry.host}/bench/fresh-ci:app`,
+            ])
+          ).ms,
+        );
+      }
+      for (const store of stores.splice(0)) await env.removeStore(store);
+    }
     return [
       makeRow(NAME, 'cache import, no source changed', same, { target: '≤ 0.7' }),
       makeRow(NAME, 'cache import, one source file changed', changed, { target: '≤ 1.0' }),
+      ...(pushed.length
+        ? [
+            makeRow(NAME, 'cache import, no change, --push to the cache registry', {
+              tbuild: pushed,
+            }),
+          ]
+        : []),
     ];
   } finally {
     await registry.stop();

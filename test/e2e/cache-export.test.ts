@@ -319,6 +319,16 @@ describe('lazy import (a fresh CI runner)', () => {
     expect(workSteps(files.ran)).toEqual([]);
     expect(await readFile(path.join(dest, 'b.out'), 'utf8')).toBe('b\n');
     expect(await readFile(path.join(dest, 'a.out'), 'utf8')).toBe('a\n');
+    // An archive: the lazy layers' blobs are fetched into it, whole (skopeo checks them).
+    const archive = path.join(work, 'lazy.oci.tar');
+    const saved = await buildId(freshStore(), context, [
+      '--cache-from',
+      cacheRef,
+      '-o',
+      `type=oci,dest=${archive}`,
+    ]);
+    expect(workSteps(saved.ran)).toEqual([]);
+    await run('skopeo', ['copy', `oci-archive:${archive}`, `dir:${path.join(work, 'lazy-oci')}`]);
   });
 });
 
