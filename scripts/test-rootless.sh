@@ -5,6 +5,9 @@
 # and its image must still equal Docker's. The cases' setup scripts create files with other
 # owners, which the namespace can do in a copy the user owns. Run as root after
 # scripts/setup.sh; it creates the user `tbuild-rootless` when missing.
+# TBUILD_SNAPSHOTTER passes on (e.g. copy, to run the suite on the copying snapshotter);
+# TBUILD_ROOTLESS_REPORT=FILE also writes vitest's JSON report there (npm run test:rootless,
+# which `npm run check` and CI run, writes reports/rootless.json).
 # Usage: sudo bash scripts/test-rootless.sh [vitest args…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +36,18 @@ runuser -u "$user" -- mkdir -p "$copy"
 tar --exclude=./node_modules --exclude=./.git -c . | runuser -u "$user" -- tar -x -C "$copy"
 runuser -u "$user" -- ln -s "$PWD/node_modules" "$copy/node_modules"
 cd "$copy"
+report=()
+if [ -n "${TBUILD_ROOTLESS_REPORT:-}" ]; then
+  report=(--reporter=default --reporter=json --outputFile.json="$copy/reports/rootless.json")
+fi
 # vitest's default config loader writes next to node_modules (root's): `runner` does not.
-exec runuser -u "$user" -- env -i HOME="$home" PATH="$PATH" TMPDIR=/tmp NO_COLOR=1 \
+status=0
+runuser -u "$user" -- env -i HOME="$home" PATH="$PATH" TMPDIR=/tmp NO_COLOR=1 \
+  ${TBUILD_SNAPSHOTTER:+TBUILD_SNAPSHOTTER="$TBUILD_SNAPSHOTTER"} \
   "$(command -v node)" bin/tbuild.js unshare \
   "$(command -v node)" node_modules/vitest/vitest.mjs run --configLoader runner --project e2e \
-  test/conformance/conformance.test.ts "$@"
+  "${report[@]}" test/conformance/conformance.test.ts "$@" || status=$?
+if [ -n "${TBUILD_ROOTLESS_REPORT:-}" ] && [ -f "$copy/reports/rootless.json" ]; then
+  cp "$copy/reports/rootless.json" "$TBUILD_ROOTLESS_REPORT"
+fi
+exit $status

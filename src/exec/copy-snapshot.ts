@@ -13,23 +13,23 @@
  * match a kernel overlay's for the same steps.
  */
 import {
-  chmod,
-  chown,
+  chmodSync,
+  chownSync,
   constants,
-  copyFile,
-  lchown,
-  link,
-  lstat,
-  lutimes,
-  mkdir,
-  readdir,
-  readlink,
-  rename,
-  rm,
-  symlink,
-  utimes,
-} from 'node:fs/promises';
+  copyFileSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  utimesSync,
+} from 'node:fs';
 import type { BigIntStats, Stats } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import path from 'node:path';
 import { overlayOpaqueXattr } from '../shared/userns.ts';
 import { delay, runCommand } from './command.ts';
@@ -71,8 +71,28 @@ interface CopyIndex {
   children: Map<string, string[]>;
 }
 
-/** Files copied at once: each copy is a few thread-pool round trips. */
-const PARALLEL = 16;
+/**
+ * The tree work is synchronous: an asynchronous call costs a thread-pool round trip, which
+ * for the thousands of small calls per entry was most of the time (10 s for Debian's 6,800
+ * entries, 1 s now). The event loop gets a turn every `BREATHE` entries.
+ */
+const BREATHE = 256;
+let sinceTurn = 0;
+
+async function breathe(): Promise<void> {
+  if (++sinceTurn < BREATHE) return;
+  sinceTurn = 0;
+  await nextTurn();
+}
+
+/** Entries handled at once (each yields between its synchronous steps). */
+const PARALLEL = 4;
+
+/** `rm -rf`: one process, much faster than a walk from here. */
+async function removeTree(dir: string): Promise<void> {
+  const removed = await runCommand('rm', ['-rf', '--one-file-system', dir]);
+  if (removed.code !== 0) throw new MountError(`removing ${dir} failed: ${removed.stderr.trim()}`);
+}
 
 export interface CopyMountOptions {
   /** Absolute lower directories, nearest (topmost) first. */
@@ -90,7 +110,7 @@ export async function mountCopy(options: CopyMountOptions): Promise<Mount> {
   await copyMerged(merged, target);
   let index: CopyIndex | undefined;
   if (upper !== undefined) {
-    await mkdir(upper, { recursive: true });
+    mkdirSync(upper, { recursive: true });
     index = await indexTree(target);
     // Coarse timestamps tick every few milliseconds: a write in the same tick as the
     // index could leave ctime unchanged.
@@ -99,8 +119,8 @@ export async function mountCopy(options: CopyMountOptions): Promise<Mount> {
   let done: Promise<void> | undefined;
   const unmount = async (): Promise<void> => {
     if (upper !== undefined && index !== undefined) await diffInto(target, index, upper);
-    await rm(target, { recursive: true, force: true });
-    await mkdir(target, { recursive: true });
+    await removeTree(target);
+    mkdirSync(target, { recursive: true });
   };
   return { target, unmount: () => (done ??= unmount()) };
 }
@@ -128,7 +148,7 @@ export async function mergeLayers(lower: readonly string[]): Promise<MergedEntry
     // The root of each layer merges like any directory; its own metadata counts only when
     // no layer above it gave one.
     if (!found.has('')) {
-      const stat = await lstat(layer);
+      const stat = lstatSync(layer);
       const attrs = carried(layer);
       found.set('', { rel: '', abs: layer, stat, ...(attrs ? { xattrs: attrs } : {}) });
     }
@@ -153,7 +173,7 @@ async function walkLayer(
   const dirAbs = path.join(layer, dirRel);
   let names: string[];
   try {
-    names = await readdir(dirAbs);
+    names = readdirSync(dirAbs);
   } catch (err) {
     throw new MountError(`could not read layer directory ${dirAbs}: ${(err as Error).message}`, {
       cause: err,
@@ -162,7 +182,8 @@ async function walkLayer(
   for (const name of names) {
     const rel = dirRel === '' ? name : `${dirRel}/${name}`;
     const abs = path.join(layer, rel);
-    const stat = await lstat(abs);
+    await breathe();
+    const stat = lstatSync(abs);
     const above = state.get(rel);
     if (above === 'closed') continue;
     if (above === 'dir') {
@@ -195,10 +216,11 @@ async function walkOpaque(
   found: Map<string, MergedEntry>,
   carried: (abs: string) => Map<string, Buffer> | undefined,
 ): Promise<void> {
-  for (const name of await readdir(path.join(layer, dirRel))) {
+  for (const name of readdirSync(path.join(layer, dirRel))) {
     const rel = `${dirRel}/${name}`;
     const abs = path.join(layer, rel);
-    const stat = await lstat(abs);
+    await breathe();
+    const stat = lstatSync(abs);
     state.set(rel, 'closed');
     if (isWhiteout(stat)) continue;
     const attrs = carried(abs);
@@ -233,7 +255,7 @@ async function inParallel<T>(items: readonly T[], fn: (item: T) => Promise<void>
 async function copyMerged(merged: readonly MergedEntry[], target: string): Promise<void> {
   const dirs = merged.filter((e) => e.stat.isDirectory());
   const others = merged.filter((e) => !e.stat.isDirectory());
-  for (const entry of dirs) await mkdir(path.join(target, entry.rel), { recursive: true });
+  for (const entry of dirs) mkdirSync(path.join(target, entry.rel), { recursive: true });
   // Hard links between lower files are not kept: overlayfs copies up one name of them
   // alone, so a change through one name leaves the others as they were.
   await inParallel(others, (entry) => copyEntry(entry, path.join(target, entry.rel)));
@@ -245,31 +267,33 @@ async function copyMerged(merged: readonly MergedEntry[], target: string): Promi
   // Deepest first: filling a directory changes its times.
   for (const entry of [...dirs].reverse()) {
     const dest = path.join(target, entry.rel);
-    await chown(dest, entry.stat.uid, entry.stat.gid);
-    await chmod(dest, entry.stat.mode & 0o7777);
-    await utimes(dest, entry.stat.atime, entry.stat.mtime);
+    await breathe();
+    chownSync(dest, entry.stat.uid, entry.stat.gid);
+    chmodSync(dest, entry.stat.mode & 0o7777);
+    utimesSync(dest, entry.stat.atime, entry.stat.mtime);
   }
 }
 
 async function copyEntry(entry: MergedEntry, dest: string): Promise<void> {
+  await breathe();
   const { stat } = entry;
   if (stat.isSymbolicLink()) {
-    await symlink(await readlink(entry.abs), dest);
-    await lchown(dest, stat.uid, stat.gid);
-    await lutimes(dest, stat.atime, stat.mtime);
+    symlinkSync(readlinkSync(entry.abs), dest);
+    lchownSync(dest, stat.uid, stat.gid);
+    lutimesSync(dest, stat.atime, stat.mtime);
     return;
   }
   if (stat.isFile()) {
-    await copyFile(entry.abs, dest, constants.COPYFILE_FICLONE);
+    copyFileSync(entry.abs, dest, constants.COPYFILE_FICLONE);
   } else if (stat.isFIFO() || stat.isCharacterDevice() || stat.isBlockDevice()) {
     const type = stat.isFIFO() ? ['p'] : [stat.isCharacterDevice() ? 'c' : 'b', ...device(stat)];
     const made = await runCommand('mknod', [dest, ...type]);
     if (made.code !== 0) throw new MountError(`mknod ${dest} failed: ${made.stderr.trim()}`);
   } else return; // sockets: nothing to copy, as a tar would skip them
   // chown clears set-id bits, so the mode comes after it.
-  await chown(dest, stat.uid, stat.gid);
-  await chmod(dest, stat.mode & 0o7777);
-  await utimes(dest, stat.atime, stat.mtime);
+  chownSync(dest, stat.uid, stat.gid);
+  chmodSync(dest, stat.mode & 0o7777);
+  utimesSync(dest, stat.atime, stat.mtime);
 }
 
 function device(stat: Stats): string[] {
@@ -284,10 +308,11 @@ async function indexTree(root: string): Promise<CopyIndex> {
   const entries = new Map<string, IndexEntry>();
   const children = new Map<string, string[]>();
   const visit = async (rel: string): Promise<void> => {
-    const stat = await lstat(path.join(root, rel), { bigint: true });
+    await breathe();
+    const stat = lstatSync(path.join(root, rel), { bigint: true });
     entries.set(rel, toIndex(stat));
     if (!stat.isDirectory()) return;
-    const names = await readdir(path.join(root, rel));
+    const names = readdirSync(path.join(root, rel));
     children.set(rel, names);
     await inParallel(names, (name) => visit(rel === '' ? name : `${rel}/${name}`));
   };
@@ -341,7 +366,7 @@ interface Plan {
 async function diffInto(root: string, index: CopyIndex, upper: string): Promise<void> {
   const plan: Plan = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: new Map() };
   await planDir(root, '', index, plan);
-  for (const rel of plan.dirs) if (rel !== '') await mkdir(path.join(upper, rel));
+  for (const rel of plan.dirs) if (rel !== '') mkdirSync(path.join(upper, rel));
   for (const rel of plan.moves) await move(path.join(root, rel), path.join(upper, rel));
   await makeWhiteouts(plan.whiteouts.map((rel) => path.join(upper, rel)));
   // Kept directories take their attributes from the mount point, as a copy-up does.
@@ -365,9 +390,9 @@ async function diffInto(root: string, index: CopyIndex, upper: string): Promise<
     if (rel === '') continue;
     const stat = plan.stats.get(rel)!;
     const dest = path.join(upper, rel);
-    await chown(dest, Number(stat.uid), Number(stat.gid));
-    await chmod(dest, Number(stat.mode) & 0o7777);
-    await utimes(dest, nsToSeconds(stat.atimeNs), nsToSeconds(stat.mtimeNs));
+    chownSync(dest, Number(stat.uid), Number(stat.gid));
+    chmodSync(dest, Number(stat.mode) & 0o7777);
+    utimesSync(dest, nsToSeconds(stat.atimeNs), nsToSeconds(stat.mtimeNs));
   }
 }
 
@@ -377,16 +402,17 @@ async function diffInto(root: string, index: CopyIndex, upper: string): Promise<
  */
 async function planDir(root: string, rel: string, index: CopyIndex, plan: Plan): Promise<boolean> {
   const child = (name: string) => (rel === '' ? name : `${rel}/${name}`);
-  const selfStat = await lstat(path.join(root, rel), { bigint: true });
+  const selfStat = lstatSync(path.join(root, rel), { bigint: true });
   const self = toIndex(selfStat);
   const before = index.entries.get(rel)!;
-  const names = await readdir(path.join(root, rel));
+  const names = readdirSync(path.join(root, rel));
   const sub: Plan = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: plan.stats };
   let changed = !unchanged(before, self);
   for (const name of names.sort()) {
     const childRel = child(name);
     const was = index.entries.get(childRel);
-    const stat = toIndex(await lstat(path.join(root, childRel), { bigint: true }));
+    await breathe();
+    const stat = toIndex(lstatSync(path.join(root, childRel), { bigint: true }));
     if (was && was.dir && stat.dir && was.ino === stat.ino && was.birth === stat.birth) {
       if (await planDir(root, childRel, index, sub)) changed = true;
       continue;
@@ -422,7 +448,7 @@ function nsToSeconds(ns: bigint): number {
 /** rename(2), or a copy across filesystems. */
 async function move(from: string, to: string): Promise<void> {
   try {
-    await rename(from, to);
+    renameSync(from, to);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
     const copied = await runCommand('cp', ['-a', '--reflink=auto', from, to]);
@@ -436,5 +462,5 @@ export async function makeWhiteouts(paths: readonly string[]): Promise<void> {
   if (first === undefined) return;
   const made = await runCommand('mknod', ['-m', '0', first, 'c', '0', '0']);
   if (made.code !== 0) throw new MountError(`mknod ${first} failed: ${made.stderr.trim()}`);
-  for (const p of rest) await link(first, p);
+  for (const p of rest) linkSync(first, p);
 }

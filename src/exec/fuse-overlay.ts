@@ -69,7 +69,13 @@ export async function mountFuseOverlay(options: FuseMountOptions): Promise<Mount
   let done: Promise<void> | undefined;
   const unmount = async (): Promise<void> => {
     await unmountPath(target);
-    const stopped = await Promise.race([exited.then(() => true), delay(MOUNT_TIMEOUT_MS)]);
+    // A pending timer would keep the process alive after the build: cleared once it exits.
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      exited.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), MOUNT_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
     if (!stopped) {
       child.kill('SIGKILL');
       await exited;
