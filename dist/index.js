@@ -738,9 +738,9 @@ function encodeEntryHeader(entry) {
   const records = [];
   const fitsName = isPlainAscii(name) && Buffer.byteLength(name) <= 100;
   if (!fitsName) records.push(paxRecord("path", Buffer.from(name)));
-  const link7 = entry.linkpath ?? "";
-  if (link7 !== "" && !(isPlainAscii(link7) && Buffer.byteLength(link7) <= 100)) {
-    records.push(paxRecord("linkpath", Buffer.from(link7)));
+  const link6 = entry.linkpath ?? "";
+  if (link6 !== "" && !(isPlainAscii(link6) && Buffer.byteLength(link6) <= 100)) {
+    records.push(paxRecord("linkpath", Buffer.from(link6)));
   }
   if (entry.size > MAX_OCTAL_11) records.push(paxRecord("size", Buffer.from(String(entry.size))));
   if (entry.uid > MAX_OCTAL_7) records.push(paxRecord("uid", Buffer.from(String(entry.uid))));
@@ -761,7 +761,7 @@ function encodeEntryHeader(entry) {
     gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
     size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
     mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
-    linkname: link7 !== "" && isPlainAscii(link7) && Buffer.byteLength(link7) <= 100 ? link7 : "",
+    linkname: link6 !== "" && isPlainAscii(link6) && Buffer.byteLength(link6) <= 100 ? link6 : "",
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0
   });
@@ -2944,38 +2944,47 @@ __export(copy_snapshot_exports, {
   mountCopy: () => mountCopy
 });
 import {
-  chmod as chmod4,
-  chown,
+  chmodSync,
+  chownSync,
   constants as constants3,
-  copyFile,
-  lchown as lchown2,
-  link as link3,
-  lstat as lstat6,
-  lutimes as lutimes2,
-  mkdir as mkdir6,
-  readdir as readdir7,
-  readlink as readlink3,
-  rename as rename4,
-  rm as rm5,
-  symlink as symlink2,
-  utimes as utimes3
-} from "node:fs/promises";
+  copyFileSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  utimesSync
+} from "node:fs";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import path3 from "node:path";
+async function breathe() {
+  if (++sinceTurn < BREATHE) return;
+  sinceTurn = 0;
+  await nextTurn();
+}
+async function removeTree2(dir) {
+  const removed = await runCommand("rm", ["-rf", "--one-file-system", dir]);
+  if (removed.code !== 0) throw new MountError(`removing ${dir} failed: ${removed.stderr.trim()}`);
+}
 async function mountCopy(options) {
   const { lower, upper, target } = options;
   const merged = await mergeLayers(lower);
   await copyMerged(merged, target);
   let index;
   if (upper !== void 0) {
-    await mkdir6(upper, { recursive: true });
+    mkdirSync(upper, { recursive: true });
     index = await indexTree(target);
     await delay(20);
   }
   let done;
   const unmount = async () => {
     if (upper !== void 0 && index !== void 0) await diffInto(target, index, upper);
-    await rm5(target, { recursive: true, force: true });
-    await mkdir6(target, { recursive: true });
+    await removeTree2(target);
+    mkdirSync(target, { recursive: true });
   };
   return { target, unmount: () => done ??= unmount() };
 }
@@ -2996,7 +3005,7 @@ async function mergeLayers(lower) {
       return kept.size > 0 ? kept : void 0;
     };
     if (!found.has("")) {
-      const stat14 = await lstat6(layer);
+      const stat14 = lstatSync(layer);
       const attrs = carried(layer);
       found.set("", { rel: "", abs: layer, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
     }
@@ -3012,7 +3021,7 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
   const dirAbs = path3.join(layer, dirRel);
   let names;
   try {
-    names = await readdir7(dirAbs);
+    names = readdirSync(dirAbs);
   } catch (err) {
     throw new MountError(`could not read layer directory ${dirAbs}: ${err.message}`, {
       cause: err
@@ -3021,7 +3030,8 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
   for (const name of names) {
     const rel = dirRel === "" ? name : `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
-    const stat14 = await lstat6(abs);
+    await breathe();
+    const stat14 = lstatSync(abs);
     const above = state.get(rel);
     if (above === "closed") continue;
     if (above === "dir") {
@@ -3044,10 +3054,11 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
   }
 }
 async function walkOpaque(layer, dirRel, state, found, carried) {
-  for (const name of await readdir7(path3.join(layer, dirRel))) {
+  for (const name of readdirSync(path3.join(layer, dirRel))) {
     const rel = `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
-    const stat14 = await lstat6(abs);
+    await breathe();
+    const stat14 = lstatSync(abs);
     state.set(rel, "closed");
     if (isWhiteout(stat14)) continue;
     const attrs = carried(abs);
@@ -3076,7 +3087,7 @@ async function inParallel(items, fn) {
 async function copyMerged(merged, target) {
   const dirs = merged.filter((e) => e.stat.isDirectory());
   const others = merged.filter((e) => !e.stat.isDirectory());
-  for (const entry of dirs) await mkdir6(path3.join(target, entry.rel), { recursive: true });
+  for (const entry of dirs) mkdirSync(path3.join(target, entry.rel), { recursive: true });
   await inParallel(others, (entry) => copyEntry(entry, path3.join(target, entry.rel)));
   const attrs = /* @__PURE__ */ new Map();
   for (const entry of merged) {
@@ -3085,29 +3096,31 @@ async function copyMerged(merged, target) {
   await writeXattrs2(attrs, `${target}.xattrs`);
   for (const entry of [...dirs].reverse()) {
     const dest = path3.join(target, entry.rel);
-    await chown(dest, entry.stat.uid, entry.stat.gid);
-    await chmod4(dest, entry.stat.mode & 4095);
-    await utimes3(dest, entry.stat.atime, entry.stat.mtime);
+    await breathe();
+    chownSync(dest, entry.stat.uid, entry.stat.gid);
+    chmodSync(dest, entry.stat.mode & 4095);
+    utimesSync(dest, entry.stat.atime, entry.stat.mtime);
   }
 }
 async function copyEntry(entry, dest) {
+  await breathe();
   const { stat: stat14 } = entry;
   if (stat14.isSymbolicLink()) {
-    await symlink2(await readlink3(entry.abs), dest);
-    await lchown2(dest, stat14.uid, stat14.gid);
-    await lutimes2(dest, stat14.atime, stat14.mtime);
+    symlinkSync(readlinkSync(entry.abs), dest);
+    lchownSync(dest, stat14.uid, stat14.gid);
+    lutimesSync(dest, stat14.atime, stat14.mtime);
     return;
   }
   if (stat14.isFile()) {
-    await copyFile(entry.abs, dest, constants3.COPYFILE_FICLONE);
+    copyFileSync(entry.abs, dest, constants3.COPYFILE_FICLONE);
   } else if (stat14.isFIFO() || stat14.isCharacterDevice() || stat14.isBlockDevice()) {
     const type = stat14.isFIFO() ? ["p"] : [stat14.isCharacterDevice() ? "c" : "b", ...device(stat14)];
     const made = await runCommand("mknod", [dest, ...type]);
     if (made.code !== 0) throw new MountError(`mknod ${dest} failed: ${made.stderr.trim()}`);
   } else return;
-  await chown(dest, stat14.uid, stat14.gid);
-  await chmod4(dest, stat14.mode & 4095);
-  await utimes3(dest, stat14.atime, stat14.mtime);
+  chownSync(dest, stat14.uid, stat14.gid);
+  chmodSync(dest, stat14.mode & 4095);
+  utimesSync(dest, stat14.atime, stat14.mtime);
 }
 function device(stat14) {
   const rdev = stat14.rdev;
@@ -3119,10 +3132,11 @@ async function indexTree(root) {
   const entries = /* @__PURE__ */ new Map();
   const children = /* @__PURE__ */ new Map();
   const visit = async (rel) => {
-    const stat14 = await lstat6(path3.join(root, rel), { bigint: true });
+    await breathe();
+    const stat14 = lstatSync(path3.join(root, rel), { bigint: true });
     entries.set(rel, toIndex(stat14));
     if (!stat14.isDirectory()) return;
-    const names = await readdir7(path3.join(root, rel));
+    const names = readdirSync(path3.join(root, rel));
     children.set(rel, names);
     await inParallel(names, (name) => visit(rel === "" ? name : `${rel}/${name}`));
   };
@@ -3148,7 +3162,7 @@ function unchanged(before, now) {
 async function diffInto(root, index, upper) {
   const plan = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: /* @__PURE__ */ new Map() };
   await planDir(root, "", index, plan);
-  for (const rel of plan.dirs) if (rel !== "") await mkdir6(path3.join(upper, rel));
+  for (const rel of plan.dirs) if (rel !== "") mkdirSync(path3.join(upper, rel));
   for (const rel of plan.moves) await move(path3.join(root, rel), path3.join(upper, rel));
   await makeWhiteouts2(plan.whiteouts.map((rel) => path3.join(upper, rel)));
   const sources = plan.dirs.map((rel) => path3.join(root, rel));
@@ -3170,23 +3184,24 @@ async function diffInto(root, index, upper) {
     if (rel === "") continue;
     const stat14 = plan.stats.get(rel);
     const dest = path3.join(upper, rel);
-    await chown(dest, Number(stat14.uid), Number(stat14.gid));
-    await chmod4(dest, Number(stat14.mode) & 4095);
-    await utimes3(dest, nsToSeconds(stat14.atimeNs), nsToSeconds(stat14.mtimeNs));
+    chownSync(dest, Number(stat14.uid), Number(stat14.gid));
+    chmodSync(dest, Number(stat14.mode) & 4095);
+    utimesSync(dest, nsToSeconds(stat14.atimeNs), nsToSeconds(stat14.mtimeNs));
   }
 }
 async function planDir(root, rel, index, plan) {
   const child = (name) => rel === "" ? name : `${rel}/${name}`;
-  const selfStat = await lstat6(path3.join(root, rel), { bigint: true });
+  const selfStat = lstatSync(path3.join(root, rel), { bigint: true });
   const self2 = toIndex(selfStat);
   const before = index.entries.get(rel);
-  const names = await readdir7(path3.join(root, rel));
+  const names = readdirSync(path3.join(root, rel));
   const sub = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: plan.stats };
   let changed = !unchanged(before, self2);
   for (const name of names.sort()) {
     const childRel = child(name);
     const was = index.entries.get(childRel);
-    const stat14 = toIndex(await lstat6(path3.join(root, childRel), { bigint: true }));
+    await breathe();
+    const stat14 = toIndex(lstatSync(path3.join(root, childRel), { bigint: true }));
     if (was && was.dir && stat14.dir && was.ino === stat14.ino && was.birth === stat14.birth) {
       if (await planDir(root, childRel, index, sub)) changed = true;
       continue;
@@ -3216,7 +3231,7 @@ function nsToSeconds(ns) {
 }
 async function move(from, to) {
   try {
-    await rename4(from, to);
+    renameSync(from, to);
   } catch (err) {
     if (err.code !== "EXDEV") throw err;
     const copied = await runCommand("cp", ["-a", "--reflink=auto", from, to]);
@@ -3228,9 +3243,9 @@ async function makeWhiteouts2(paths) {
   if (first === void 0) return;
   const made = await runCommand("mknod", ["-m", "0", first, "c", "0", "0"]);
   if (made.code !== 0) throw new MountError(`mknod ${first} failed: ${made.stderr.trim()}`);
-  for (const p of rest) await link3(first, p);
+  for (const p of rest) linkSync(first, p);
 }
-var PARALLEL;
+var BREATHE, sinceTurn, PARALLEL;
 var init_copy_snapshot = __esm({
   "src/exec/copy-snapshot.ts"() {
     "use strict";
@@ -3238,7 +3253,9 @@ var init_copy_snapshot = __esm({
     init_command();
     init_errors4();
     init_xattrs2();
-    PARALLEL = 16;
+    BREATHE = 256;
+    sinceTurn = 0;
+    PARALLEL = 4;
   }
 });
 
@@ -3249,7 +3266,7 @@ __export(fuse_overlay_exports, {
   normalizeUpper: () => normalizeUpper
 });
 import { spawn as spawn3 } from "node:child_process";
-import { lstat as lstat7, readdir as readdir8, readFile as readFile5, rm as rm6, utimes as utimes4 } from "node:fs/promises";
+import { lstat as lstat6, readdir as readdir7, readFile as readFile5, rm as rm5, utimes as utimes3 } from "node:fs/promises";
 import path4 from "node:path";
 async function mountFuseOverlay(options) {
   const { lower, upper, work, target } = options;
@@ -3288,7 +3305,12 @@ async function mountFuseOverlay(options) {
   let done;
   const unmount = async () => {
     await unmountPath(target);
-    const stopped = await Promise.race([exited.then(() => true), delay(MOUNT_TIMEOUT_MS)]);
+    let timer;
+    const stopped = await Promise.race([
+      exited.then(() => true),
+      new Promise((resolve2) => timer = setTimeout(() => resolve2(false), MOUNT_TIMEOUT_MS))
+    ]);
+    clearTimeout(timer);
     if (!stopped) {
       child.kill("SIGKILL");
       await exited;
@@ -3304,7 +3326,7 @@ async function inLowerView(lower, rel) {
     let stop = false;
     for (let i = 1; i <= parts.length; i++) {
       const abs = path4.join(layer, ...parts.slice(0, i));
-      const stat14 = await lstat7(abs).catch(() => void 0);
+      const stat14 = await lstat6(abs).catch(() => void 0);
       if (stat14 === void 0) break;
       if (stat14.isCharacterDevice() && stat14.rdev === 0) return false;
       if (i === parts.length) return true;
@@ -3341,25 +3363,25 @@ async function normalizeUpper(upper, lower) {
   const restoreTimes = [];
   const visit = async (dir) => {
     let touched = false;
-    for (const entry of await readdir8(dir, { withFileTypes: true })) {
+    for (const entry of await readdir7(dir, { withFileTypes: true })) {
       const abs = path4.join(dir, entry.name);
       if (entry.isDirectory()) {
         await visit(abs);
         continue;
       }
       if (!entry.name.startsWith(WHITEOUT_PREFIX2)) continue;
-      const stat14 = await lstat7(abs);
+      const stat14 = await lstat6(abs);
       if (entry.name === OPAQUE_FILE || entry.name === ".wh..opq" && stat14.rdev === 0) {
         opaque.add(dir);
       } else if (entry.isFile() && stat14.size === 0) {
         whiteouts.push(path4.join(dir, entry.name.slice(WHITEOUT_PREFIX2.length)));
       } else continue;
       if (!touched) {
-        const before = await lstat7(dir);
+        const before = await lstat6(dir);
         touched = true;
         restoreTimes.push([dir, before.atime, before.mtime]);
       }
-      await rm6(abs);
+      await rm5(abs);
     }
   };
   await visit(upper);
@@ -3373,7 +3395,7 @@ async function normalizeUpper(upper, lower) {
     }
   }
   await writeXattrs2(set, `${upper}.xattrs`, remove);
-  for (const [dir, atime, mtime] of restoreTimes.reverse()) await utimes4(dir, atime, mtime);
+  for (const [dir, atime, mtime] of restoreTimes.reverse()) await utimes3(dir, atime, mtime);
 }
 var MOUNT_TIMEOUT_MS, OPAQUE_NAMES, OPAQUE_FILE, WHITEOUT_PREFIX2;
 var init_fuse_overlay = __esm({
@@ -3405,7 +3427,7 @@ __export(snapshotter_exports, {
   settleSnapshotter: () => settleSnapshotter,
   watchSnapshotterChoice: () => watchSnapshotterChoice
 });
-import { mkdir as mkdir7, mkdtemp as mkdtemp3, rm as rm7, writeFile as writeFile4 } from "node:fs/promises";
+import { mkdir as mkdir6, mkdtemp as mkdtemp3, rm as rm6, writeFile as writeFile4 } from "node:fs/promises";
 import path5 from "node:path";
 function forcedSnapshotter(env = process.env) {
   const value = env[SNAPSHOTTER_ENV];
@@ -3454,10 +3476,10 @@ async function choose(probeParent, env) {
 }
 async function probeSnapshotter(name, parent) {
   if (name === "copy") return void 0;
-  await mkdir7(parent, { recursive: true });
+  await mkdir6(parent, { recursive: true });
   const dir = await mkdtemp3(path5.join(parent, `probe-${name}-`));
   try {
-    for (const sub of ["l1", "l2", "u", "w", "m"]) await mkdir7(path5.join(dir, sub));
+    for (const sub of ["l1", "l2", "u", "w", "m"]) await mkdir6(path5.join(dir, sub));
     await writeFile4(path5.join(dir, "l1/f"), "f");
     await writeFile4(path5.join(dir, "l2/g"), "g");
     const { mountKernelOverlay: mountKernelOverlay2 } = await Promise.resolve().then(() => (init_overlay(), overlay_exports));
@@ -3475,19 +3497,19 @@ async function probeSnapshotter(name, parent) {
       target: options.target
     }) : await (await Promise.resolve().then(() => (init_fuse_overlay(), fuse_overlay_exports))).mountFuseOverlay(options);
     try {
-      await rm7(path5.join(options.target, "f"));
+      await rm6(path5.join(options.target, "f"));
     } finally {
       await mount.unmount();
     }
-    const { lstat: lstat16 } = await import("node:fs/promises");
-    const whiteout = await lstat16(path5.join(dir, "u/f")).catch(() => void 0);
+    const { lstat: lstat15 } = await import("node:fs/promises");
+    const whiteout = await lstat15(path5.join(dir, "u/f")).catch(() => void 0);
     if (!whiteout?.isCharacterDevice() || whiteout.rdev !== 0)
       return "deleting a lower file left no whiteout in the upper directory";
     return void 0;
   } catch (err) {
     return err.message.split("\n")[0];
   } finally {
-    await rm7(dir, { recursive: true, force: true }).catch(() => void 0);
+    await rm6(dir, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 function describeChoice(choice) {
@@ -3523,7 +3545,7 @@ __export(overlay_exports, {
   unmountAll: () => unmountAll,
   unmountPath: () => unmountPath
 });
-import { mkdir as mkdir8, readFile as readFile6 } from "node:fs/promises";
+import { mkdir as mkdir7, readFile as readFile6 } from "node:fs/promises";
 import path6 from "node:path";
 function formatOverlayOptions(lower, upper, work) {
   for (const dir of [...lower, upper ?? "", work ?? ""]) {
@@ -3543,7 +3565,7 @@ function formatOverlayOptions(lower, upper, work) {
 async function mountOverlay(options) {
   const { snapshotsDir, lower, upper, target } = options;
   if (!path6.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
-  await mkdir8(target, { recursive: true });
+  await mkdir7(target, { recursive: true });
   if (upper === void 0) {
     if (lower.length === 0) {
       throw new MountError(`nothing to mount at ${target}: no lower and no upper layer`, {
@@ -3555,7 +3577,7 @@ async function mountOverlay(options) {
       return createMount(target);
     }
   } else if (lower.length === 0) {
-    await mkdir8(path6.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir7(path6.resolve(snapshotsDir, upper), { recursive: true });
     await bindMount(path6.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
@@ -3583,8 +3605,8 @@ async function mountOverlay(options) {
   };
   if (name === "fuse-overlayfs") {
     if (absolute.upper !== void 0) {
-      await mkdir8(absolute.upper, { recursive: true });
-      await mkdir8(absolute.work, { recursive: true });
+      await mkdir7(absolute.upper, { recursive: true });
+      await mkdir7(absolute.work, { recursive: true });
     }
     return (await Promise.resolve().then(() => (init_fuse_overlay(), fuse_overlay_exports))).mountFuseOverlay(absolute);
   }
@@ -3595,8 +3617,8 @@ async function mountKernelOverlay(options) {
   const work = options.work ?? (upper === void 0 ? void 0 : `${upper}-work`);
   const data = formatOverlayOptions(lower, upper, work);
   if (upper !== void 0 && work !== void 0) {
-    await mkdir8(path6.resolve(snapshotsDir, upper), { recursive: true });
-    await mkdir8(path6.resolve(snapshotsDir, work), { recursive: true });
+    await mkdir7(path6.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir7(path6.resolve(snapshotsDir, work), { recursive: true });
   }
   const result = await runMount(["-t", "overlay", "overlay", "-o", data, target], snapshotsDir);
   if (result.code !== 0) {
@@ -3688,7 +3710,7 @@ var mounts_exports = {};
 __export(mounts_exports, {
   openScope: () => openScope
 });
-import { chmod as chmod5, chown as chown2, lstat as lstat8, mkdir as mkdir9, rm as rm8, utimes as utimes5 } from "node:fs/promises";
+import { chmod as chmod4, chown, lstat as lstat7, mkdir as mkdir8, rm as rm7, utimes as utimes4 } from "node:fs/promises";
 import path7 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
@@ -3696,15 +3718,15 @@ async function hideExcluded(hide, root, excluded) {
     for (let i = rel.indexOf("/"); i !== -1; i = rel.indexOf("/", i + 1)) dirs.add(rel.slice(0, i));
   }
   const sorted = [...dirs].sort();
-  for (const dir of sorted) await mkdir9(path7.join(hide, dir));
+  for (const dir of sorted) await mkdir8(path7.join(hide, dir));
   const { makeWhiteouts: makeWhiteouts3 } = await Promise.resolve().then(() => (init_special_files(), special_files_exports));
   await makeWhiteouts3(excluded.map((rel) => path7.join(hide, rel)));
   for (const dir of sorted.reverse()) {
-    const st = await lstat8(path7.join(root, dir));
+    const st = await lstat7(path7.join(root, dir));
     const made = path7.join(hide, dir);
-    await chown2(made, st.uid, st.gid);
-    await chmod5(made, st.mode & 4095);
-    await utimes5(made, st.atime, st.mtime);
+    await chown(made, st.uid, st.gid);
+    await chmod4(made, st.mode & 4095);
+    await utimes4(made, st.atime, st.mtime);
   }
 }
 async function mountOverlay2(options) {
@@ -3715,7 +3737,7 @@ function openScope(store) {
   let counter = 0;
   const fresh = async () => {
     const dir = await store.mountDir(`op${counter++}`);
-    cleanups.push(() => rm8(dir, { recursive: true, force: true }));
+    cleanups.push(() => rm7(dir, { recursive: true, force: true }));
     return dir;
   };
   const lowerOf = async (ref) => ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => path7.relative(store.snapshots.dir, s.dir)) : [];
@@ -3791,8 +3813,8 @@ function openScope(store) {
       const base = await fresh();
       const upper = path7.join(base, "upper");
       const work = path7.join(base, "work");
-      await mkdir9(upper);
-      await mkdir9(work);
+      await mkdir8(upper);
+      await mkdir8(work);
       const target = path7.join(base, "rootfs");
       const lower = ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => s.dir) : ref.kind === "local" ? await contextLayers(ref) : [await fresh()];
       track(
@@ -3941,7 +3963,7 @@ __export(git_exports, {
   gitSourceHandler: () => gitSourceHandler
 });
 import { execFile as execFile2 } from "node:child_process";
-import { rm as rm11 } from "node:fs/promises";
+import { rm as rm10 } from "node:fs/promises";
 import path13 from "node:path";
 import { promisify as promisify2 } from "node:util";
 async function git(args, signal, cwd) {
@@ -3995,7 +4017,7 @@ function gitSourceHandler(engine, source) {
       try {
         await checkoutGit(source.remote, sha, snapshot.dir, ctx.signal);
         if (!source.keepGitDir)
-          await rm11(path13.join(snapshot.dir, ".git"), { recursive: true, force: true });
+          await rm10(path13.join(snapshot.dir, ".git"), { recursive: true, force: true });
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -4118,7 +4140,7 @@ var ssh_agent_exports = {};
 __export(ssh_agent_exports, {
   startAgentProxy: () => startAgentProxy
 });
-import { chmod as chmod7, chown as chown3, mkdtemp as mkdtemp4, rm as rm12 } from "node:fs/promises";
+import { chmod as chmod6, chown as chown2, mkdtemp as mkdtemp4, rm as rm11 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
 import path15 from "node:path";
@@ -4149,11 +4171,11 @@ async function startAgentProxy(options) {
   });
   try {
     await listen(server, socket);
-    await chown3(socket, options.uid, options.gid);
-    await chmod7(socket, options.mode);
+    await chown2(socket, options.uid, options.gid);
+    await chmod6(socket, options.mode);
   } catch (error) {
     server.close();
-    await rm12(dir, { recursive: true, force: true });
+    await rm11(dir, { recursive: true, force: true });
     throw error;
   }
   return {
@@ -4161,7 +4183,7 @@ async function startAgentProxy(options) {
     async close() {
       for (const s of open7) s.destroy();
       await new Promise((resolve2) => server.close(() => resolve2()));
-      await rm12(dir, { recursive: true, force: true });
+      await rm11(dir, { recursive: true, force: true });
     }
   };
 }
@@ -4176,7 +4198,7 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod8, chown as chown4, mkdir as mkdir14, readFile as readFile11, writeFile as writeFile8 } from "node:fs/promises";
+import { chmod as chmod7, chown as chown3, mkdir as mkdir13, readFile as readFile11, writeFile as writeFile8 } from "node:fs/promises";
 import path16 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
@@ -4239,7 +4261,7 @@ async function runExecOp(engine, op, inputs, ctx, description, platform) {
 }
 async function ensureWorkdir(rootfs, cwd) {
   const host = await resolveInRoot2(rootfs, cwd, true);
-  await mkdir14(host, { recursive: true, mode: 493 });
+  await mkdir13(host, { recursive: true, mode: 493 });
 }
 async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   const inputRef = () => mount.input === null ? { kind: "empty" } : inputs[mount.input];
@@ -4259,7 +4281,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
     case "cache": {
       const dir = await cacheMountDir(engine, scope, mount, inputRef, busyCaches);
       const source = mount.selector ? await resolveInRoot2(dir, mount.selector, true) : dir;
-      await mkdir14(source, { recursive: true });
+      await mkdir13(source, { recursive: true });
       return { dest: mount.dest, type: "bind", source, readonly: mount.readonly };
     }
     case "secret": {
@@ -4274,8 +4296,8 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
       if (!mount.dest) return void 0;
       const file = path16.join(await scope.tempDir(), "secret");
       await writeFile8(file, value, { mode: 256 });
-      await chown4(file, opt.uid ?? 0, opt.gid ?? 0);
-      await chmod8(file, opt.mode ?? 256);
+      await chown3(file, opt.uid ?? 0, opt.gid ?? 0);
+      await chmod7(file, opt.mode ?? 256);
       return { dest: mount.dest, type: "bind", source: file, readonly: true };
     }
     case "ssh": {
@@ -4302,8 +4324,8 @@ async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
       const src = await scope.mountReadOnly(inputRef());
       await copyTree(src, dir);
     }
-    await chown4(dir, opt.uid ?? 0, opt.gid ?? 0);
-    await chmod8(dir, opt.mode ?? 493);
+    await chown3(dir, opt.uid ?? 0, opt.gid ?? 0);
+    await chmod7(dir, opt.mode ?? 493);
   };
   if (!busyCaches.has(opt.id)) return engine.store.cacheMount(opt.id, seed);
   const own = await scope.tempDir();
@@ -4426,17 +4448,17 @@ var init_special = __esm({
 
 // src/engine/file/tree.ts
 import {
-  chmod as chmod9,
-  copyFile as copyFile2,
-  lchown as lchown3,
-  link as link4,
-  lstat as lstat9,
-  lutimes as lutimes3,
-  mkdir as mkdir15,
-  readdir as readdir10,
-  readlink as readlink4,
-  rm as rm13,
-  symlink as symlink3
+  chmod as chmod8,
+  copyFile,
+  lchown as lchown2,
+  link as link3,
+  lstat as lstat8,
+  lutimes as lutimes2,
+  mkdir as mkdir14,
+  readdir as readdir9,
+  readlink as readlink3,
+  rm as rm12,
+  symlink as symlink2
 } from "node:fs/promises";
 import path17 from "node:path";
 function makeLimit() {
@@ -4471,12 +4493,12 @@ async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh
 }
 async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   const { limit } = opts;
-  const existing = fresh ? void 0 : await limit(() => lstat9(dest).catch(() => void 0));
-  if (existing && !existing.isDirectory()) await limit(() => rm13(dest, { force: true }));
+  const existing = fresh ? void 0 : await limit(() => lstat8(dest).catch(() => void 0));
+  if (existing && !existing.isDirectory()) await limit(() => rm12(dest, { force: true }));
   const created = !existing?.isDirectory();
   let inner;
   if (created) {
-    await limit(() => mkdir15(dest));
+    await limit(() => mkdir14(dest));
     inner = await describeNewDir(dest, fresh, limit);
   }
   await copyChildren(src, dest, rel, opts, inner);
@@ -4484,11 +4506,11 @@ async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fre
 }
 async function describeNewDir(dir, parent, limit) {
   if (parent) return parent;
-  const st = await limit(() => lstat9(dir));
+  const st = await limit(() => lstat8(dir));
   return { uid: st.uid, gid: st.gid, setgid: (st.mode & 1024) !== 0 };
 }
 async function copyChildren(src, dest, rel, opts, fresh) {
-  const entries = await opts.limit(() => readdir10(src, { withFileTypes: true }));
+  const entries = await opts.limit(() => readdir9(src, { withFileTypes: true }));
   entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   await settleAll(
     entries.map(
@@ -4504,7 +4526,7 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
   const childDest = path17.join(dest, entry.name);
   const childRel = rel ? `${rel}/${entry.name}` : entry.name;
   if (entry.isDirectory()) {
-    const st = await opts.limit(() => lstat9(childSrc));
+    const st = await opts.limit(() => lstat8(childSrc));
     await copyEntryIn(childSrc, st, childDest, childRel, opts, true, fresh);
     return;
   }
@@ -4512,7 +4534,7 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
     opts.signal?.throwIfAborted();
     if (opts.failure !== void 0) throw opts.failure;
     if (isSkipped(childSrc, childRel, opts)) return;
-    const st = await lstat9(childSrc);
+    const st = await lstat8(childSrc);
     if (st.isDirectory()) {
       return st;
     }
@@ -4524,19 +4546,19 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
 }
 async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
   if (!fresh) {
-    const existing = await lstat9(dest).catch(() => void 0);
+    const existing = await lstat8(dest).catch(() => void 0);
     if (existing?.isDirectory()) {
       throw new FileOpError(
         "TBUILD_COPY_DEST",
         `cannot replace directory /${rel || path17.basename(dest)} with a file`
       );
     }
-    if (existing) await rm13(dest, { force: true });
+    if (existing) await rm12(dest, { force: true });
   }
   const inodeKey = st.nlink > 1 ? `${st.dev}:${st.ino}` : void 0;
   const linked = inodeKey ? opts.inodes.get(inodeKey) : void 0;
   if (linked) {
-    await link4(await linked, dest);
+    await link3(await linked, dest);
     return;
   }
   if (!inodeKey) {
@@ -4549,10 +4571,10 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
 }
 async function createNonDirectory(src, st, dest, opts, fresh) {
   if (st.isSymbolicLink()) {
-    await symlink3(await readlink4(src), dest);
+    await symlink2(await readlink3(src), dest);
     await setMetadata2(dest, st, opts, false, fresh);
   } else if (st.isFile()) {
-    await copyFile2(src, dest);
+    await copyFile(src, dest);
     await setMetadata2(dest, st, opts, false, fresh);
   } else {
     await makeSpecialFile(dest, st);
@@ -4562,15 +4584,15 @@ async function createNonDirectory(src, st, dest, opts, fresh) {
 async function setMetadata2(dest, st, opts, isDir, fresh) {
   const owner = opts.owner ?? opts.sourceOwner ?? { uid: st.uid, gid: st.gid };
   const ownedAlready = fresh !== void 0 && isOwnedAtCreation(st, owner, fresh);
-  if (!ownedAlready) await lchown3(dest, owner.uid, owner.gid);
+  if (!ownedAlready) await lchown2(dest, owner.uid, owner.gid);
   if (!st.isSymbolicLink()) {
     const sourceMode = st.mode & 4095;
     const mode = opts.mode === void 0 ? sourceMode : applyMode(opts.mode, st.mode, isDir);
     const setIdKept = (mode & 3072) === 0 || ownedAlready && !inUserNamespace();
     const modeKept = fresh !== void 0 && mode === sourceMode && setIdKept;
-    if (!modeKept) await chmod9(dest, mode);
+    if (!modeKept) await chmod8(dest, mode);
   }
-  await lutimes3(dest, st.atime, st.mtime);
+  await lutimes2(dest, st.atime, st.mtime);
 }
 function isOwnedAtCreation(st, owner, fresh) {
   const gid = fresh.setgid ? fresh.gid : processGid();
@@ -4659,7 +4681,7 @@ var init_unpack = __esm({
 });
 
 // src/engine/file/copy.ts
-import { chmod as chmod10, lchown as lchown4, lstat as lstat10, mkdir as mkdir16, readdir as readdir11, rm as rm14 } from "node:fs/promises";
+import { chmod as chmod9, lchown as lchown3, lstat as lstat9, mkdir as mkdir15, readdir as readdir10, rm as rm13 } from "node:fs/promises";
 import path18 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
@@ -4685,7 +4707,7 @@ async function copyAction(ctx, source, action, owner) {
   for (const match of matches) {
     ctx.signal?.throwIfAborted();
     const srcHost = await resolveInRoot2(source.root, match, action.followSymlinks);
-    const st = await lstat10(srcHost).catch(() => void 0);
+    const st = await lstat9(srcHost).catch(() => void 0);
     if (!st) throw sourceNotFound(action.src === match ? action.src : match);
     let dest = cleanPath2(action.dest) + (destIsDir ? "/" : "");
     if (action.parents) {
@@ -4710,7 +4732,7 @@ function parentsRelative(pattern, match) {
 async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   const trailing = dest.endsWith("/");
   let destHost = await resolveInRoot2(ctx.dest, dest, true);
-  const destSt = await lstat10(destHost).catch(() => void 0);
+  const destSt = await lstat9(destHost).catch(() => void 0);
   const copyContents = st.isDirectory() && action.dirContentsOnly;
   if (!copyContents && st.isDirectory() && destSt || !st.isDirectory() && destSt?.isDirectory()) {
     destHost = path18.join(destHost, name);
@@ -4718,7 +4740,7 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
     destHost = path18.join(destHost, name);
   }
   const parent = copyContents ? destHost : path18.dirname(destHost);
-  if (!action.createDestPath && !await lstat10(path18.dirname(destHost)).catch(() => void 0)) {
+  if (!action.createDestPath && !await lstat9(path18.dirname(destHost)).catch(() => void 0)) {
     throw new FileOpError(
       "TBUILD_COPY_DEST",
       `destination directory ${path18.posix.dirname(dest)} does not exist`
@@ -4746,7 +4768,7 @@ async function mkdirAllOwned(root, dir, owner, mode = 493) {
   let current = root;
   for (const part of rel.split(path18.sep).filter(Boolean)) {
     current = path18.join(current, part);
-    const st = await lstat10(current).catch(() => void 0);
+    const st = await lstat9(current).catch(() => void 0);
     if (st?.isDirectory()) continue;
     if (st?.isSymbolicLink()) {
       current = await resolveInRoot2(root, "/" + path18.relative(root, current), true);
@@ -4762,9 +4784,9 @@ async function mkdirAllOwned(root, dir, owner, mode = 493) {
         }
       );
     }
-    await mkdir16(current, { mode });
-    await chmod10(current, mode);
-    await lchown4(current, owner?.uid ?? 0, owner?.gid ?? 0);
+    await mkdir15(current, { mode });
+    await chmod9(current, mode);
+    await lchown3(current, owner?.uid ?? 0, owner?.gid ?? 0);
   }
 }
 async function resolveWildcards(root, pattern) {
@@ -4778,7 +4800,7 @@ async function resolveWildcards(root, pattern) {
         continue;
       }
       const host = await resolveInRoot2(root, dir, true);
-      const names = await readdir11(host).catch(() => []);
+      const names = await readdir10(host).catch(() => []);
       for (const name of names.sort())
         if (matchComponent(part, name)) next.push(path18.posix.join(dir, name));
     }
@@ -4786,7 +4808,7 @@ async function resolveWildcards(root, pattern) {
   }
   const existing = [];
   for (const p of current)
-    if (await lstat10(await resolveInRoot2(root, p, false)).catch(() => void 0)) existing.push(p);
+    if (await lstat9(await resolveInRoot2(root, p, false)).catch(() => void 0)) existing.push(p);
   return existing;
 }
 async function unpackInto2(ctx, archive, dest, opts) {
@@ -4804,7 +4826,7 @@ async function unpackInto2(ctx, archive, dest, opts) {
     sourceRoot: tmp
   };
   await copyDirEntries(tmp, destHost, "", archiveOpts);
-  await rm14(tmp, { recursive: true, force: true });
+  await rm13(tmp, { recursive: true, force: true });
 }
 var init_copy = __esm({
   "src/engine/file/copy.ts"() {
@@ -4819,15 +4841,15 @@ var init_copy = __esm({
 });
 
 // src/engine/file/owner.ts
-async function resolveOwner(root, chown5) {
-  if (!chown5 || !chown5.user && !chown5.group) return void 0;
+async function resolveOwner(root, chown4) {
+  if (!chown4 || !chown4.user && !chown4.group) return void 0;
   let uid = 0;
   let gid = 0;
-  if (chown5.user) {
-    if ("id" in chown5.user) {
-      uid = gid = chown5.user.id;
+  if (chown4.user) {
+    if ("id" in chown4.user) {
+      uid = gid = chown4.user.id;
     } else {
-      const name = chown5.user.name;
+      const name = chown4.user.name;
       const user = (await readPasswd(root)).find((u) => u.name === name);
       if (!user) {
         throw new FileOpError(
@@ -4842,10 +4864,10 @@ async function resolveOwner(root, chown5) {
       gid = user.gid;
     }
   }
-  if (chown5.group) {
-    if ("id" in chown5.group) gid = chown5.group.id;
+  if (chown4.group) {
+    if ("id" in chown4.group) gid = chown4.group.id;
     else {
-      const name = chown5.group.name;
+      const name = chown4.group.name;
       const group2 = (await readGroups(root)).find((g) => g.name === name);
       if (!group2) {
         throw new FileOpError(
@@ -4870,7 +4892,7 @@ var init_owner = __esm({
 });
 
 // src/engine/file/actions.ts
-import { chmod as chmod11, lchown as lchown5, lstat as lstat11, rm as rm15, symlink as symlink4, writeFile as writeFile9 } from "node:fs/promises";
+import { chmod as chmod10, lchown as lchown4, lstat as lstat10, rm as rm14, symlink as symlink3, writeFile as writeFile9 } from "node:fs/promises";
 import path19 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
@@ -4884,14 +4906,14 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "mkdir": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
-        const st = await lstat11(target).catch(() => void 0);
+        const st = await lstat10(target).catch(() => void 0);
         if (st?.isDirectory()) break;
         if (st)
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: a file exists there`
           );
-        if (!action.makeParents && !await lstat11(path19.dirname(target)).catch(() => void 0)) {
+        if (!action.makeParents && !await lstat10(path19.dirname(target)).catch(() => void 0)) {
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: parent does not exist`
@@ -4903,28 +4925,28 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       case "mkfile": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
         await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
-        await rm15(target, { force: true });
+        await rm14(target, { force: true });
         await writeFile9(target, action.data);
-        await chmod11(target, action.mode);
-        await lchown5(target, owner?.uid ?? 0, owner?.gid ?? 0);
+        await chmod10(target, action.mode);
+        await lchown4(target, owner?.uid ?? 0, owner?.gid ?? 0);
         break;
       }
       case "rm": {
         const paths = action.allowWildcard && hasWildcard(action.path) ? await resolveWildcards(ctx.dest, cleanPath2(action.path)) : [action.path];
         for (const p of paths) {
           const target = await resolveInRoot2(ctx.dest, p, false);
-          const exists4 = await lstat11(target).catch(() => void 0);
+          const exists4 = await lstat10(target).catch(() => void 0);
           if (!exists4 && !action.allowNotFound)
             throw new FileOpError("TBUILD_RM", `cannot remove ${p}: not found`);
-          await rm15(target, { recursive: true, force: true });
+          await rm14(target, { recursive: true, force: true });
         }
         break;
       }
       case "symlink": {
         const target = await resolveInRoot2(ctx.dest, action.path, false);
         await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
-        await rm15(target, { force: true });
-        await symlink4(action.target, target);
+        await rm14(target, { force: true });
+        await symlink3(action.target, target);
         break;
       }
     }
@@ -4942,7 +4964,7 @@ var init_actions = __esm({
 });
 
 // src/engine/file/incremental.ts
-import { lstat as lstat12, rm as rm16 } from "node:fs/promises";
+import { lstat as lstat11, rm as rm15 } from "node:fs/promises";
 import path20 from "node:path";
 async function planIncrementalCopy(options) {
   const { action, contextRoot, snapshot, change, baseRoot, previous } = options;
@@ -4955,7 +4977,7 @@ async function planIncrementalCopy(options) {
   const destRel = await destinationOf(action, baseRoot);
   if (destRel === void 0) return void 0;
   const destInPrevious = path20.join(previous, destRel);
-  if (!(await lstat12(destInPrevious).catch(() => void 0))?.isDirectory()) return void 0;
+  if (!(await lstat11(destInPrevious).catch(() => void 0))?.isDirectory()) return void 0;
   const redo = /* @__PURE__ */ new Set();
   const touchDirs = /* @__PURE__ */ new Set();
   for (const list of [change.added, change.removed, change.modified]) {
@@ -4964,14 +4986,14 @@ async function planIncrementalCopy(options) {
       if (rel === void 0) return void 0;
       const now = snapshot.files.get(p);
       if (list === change.modified && now?.type === "dir") {
-        const before = await lstat12(path20.join(destInPrevious, rel)).catch(() => void 0);
+        const before = await lstat11(path20.join(destInPrevious, rel)).catch(() => void 0);
         if (before?.isDirectory()) {
           touchDirs.add(rel);
           continue;
         }
       }
       if (rel === "") return void 0;
-      if (now?.type === "file" && (await lstat12(path20.join(contextRoot, p))).nlink > 1)
+      if (now?.type === "file" && (await lstat11(path20.join(contextRoot, p))).nlink > 1)
         return void 0;
       redo.add(rel);
     }
@@ -4983,7 +5005,7 @@ async function planIncrementalCopy(options) {
     if (isDir) touchDirs.add(rel);
     else {
       const p = srcRel === "" ? rel : `${srcRel}/${rel}`;
-      if (snapshot.files.get(p)?.type === "file" && (await lstat12(path20.join(contextRoot, p))).nlink > 1)
+      if (snapshot.files.get(p)?.type === "file" && (await lstat11(path20.join(contextRoot, p))).nlink > 1)
         return void 0;
       redo.add(rel);
     }
@@ -5005,7 +5027,7 @@ async function planIncrementalCopy(options) {
       if (!f.path.startsWith(prefix) || f.path.length === prefix.length) continue;
       if (f.path.slice(prefix.length).includes("/")) continue;
       if (f.type !== "dir") return true;
-      const there = await lstat12(path20.join(dest, f.path.slice(prefix.length))).catch(
+      const there = await lstat11(path20.join(dest, f.path.slice(prefix.length))).catch(
         () => void 0
       );
       if (!there?.isDirectory()) return true;
@@ -5019,8 +5041,8 @@ async function chainTimes(destRel, baseRoot, destGetsEntries) {
   const times = [{ rel: "" }];
   for (let i = 1; i <= parts.length; i++) {
     const rel = parts.slice(0, i).join("/");
-    const inBase = await lstat12(path20.join(baseRoot, rel)).catch(() => void 0);
-    const getsEntry = inBase === void 0 || (i < parts.length ? !await lstat12(path20.join(baseRoot, rel, parts[i])).catch(() => void 0) : await destGetsEntries(path20.join(baseRoot, rel)));
+    const inBase = await lstat11(path20.join(baseRoot, rel)).catch(() => void 0);
+    const getsEntry = inBase === void 0 || (i < parts.length ? !await lstat11(path20.join(baseRoot, rel, parts[i])).catch(() => void 0) : await destGetsEntries(path20.join(baseRoot, rel)));
     times.push(getsEntry || !inBase ? { rel } : { rel, mtime: inBase.mtime });
   }
   return times;
@@ -5028,7 +5050,7 @@ async function chainTimes(destRel, baseRoot, destGetsEntries) {
 async function destinationOf(action, baseRoot) {
   if (!action.dirContentsOnly) return void 0;
   const destHost = await resolveInRoot2(baseRoot, cleanPath2(action.dest), true);
-  const st = await lstat12(destHost).catch(() => void 0);
+  const st = await lstat11(destHost).catch(() => void 0);
   if (st && !st.isDirectory()) return void 0;
   const rel = path20.relative(baseRoot, destHost);
   if (rel.startsWith("..")) return void 0;
@@ -5075,12 +5097,12 @@ async function seedFromPrevious(previous, upper, plan) {
     let crossesLink = false;
     for (const part of parts.slice(0, -1)) {
       current = path20.join(current, part);
-      const st = await lstat12(current).catch(() => void 0);
+      const st = await lstat11(current).catch(() => void 0);
       if (st === void 0) break;
       if (!st.isDirectory()) crossesLink = true;
     }
     if (crossesLink) continue;
-    await rm16(path20.join(upper, plan.destRel, rel), { recursive: true, force: true });
+    await rm15(path20.join(upper, plan.destRel, rel), { recursive: true, force: true });
   }
 }
 var init_incremental = __esm({
@@ -5098,7 +5120,7 @@ var file_exports = {};
 __export(file_exports, {
   runFileOp: () => runFileOp
 });
-import { lutimes as lutimes4 } from "node:fs/promises";
+import { lutimes as lutimes3 } from "node:fs/promises";
 import path21 from "node:path";
 async function runFileOp(engine, op, inputs, ctx, description, previous) {
   const base = op.base === null ? { kind: "empty" } : inputs[op.base];
@@ -5184,7 +5206,7 @@ function isLargeCopy(snapshot, src, bytes = 0) {
 async function touchDestination(root, plan) {
   const now = /* @__PURE__ */ new Date();
   for (const { rel, mtime } of plan.times)
-    await lutimes4(path21.join(root, rel), mtime ?? now, mtime ?? now);
+    await lutimes3(path21.join(root, rel), mtime ?? now, mtime ?? now);
 }
 async function sourceRoot(scope, ref, signal) {
   if (ref.kind === "empty") return null;
@@ -5318,7 +5340,7 @@ done`;
 
 // src/exec/network.ts
 import { spawn as spawn6 } from "node:child_process";
-import { readlink as readlink5 } from "node:fs/promises";
+import { readlink as readlink4 } from "node:fs/promises";
 function createNetworkPool(options = {}) {
   const slirpPath = options.slirp4netnsPath ?? "slirp4netns";
   const idle = [];
@@ -5384,11 +5406,11 @@ function holderPid(holder, failed) {
   return failed;
 }
 async function waitForNewNamespace(path42, failed) {
-  const ours = await readlink5("/proc/self/ns/net");
+  const ours = await readlink4("/proc/self/ns/net");
   let done = false;
   failed.catch(() => done = true);
   for (let pause = 1; !done; pause = Math.min(pause * 2, 20)) {
-    const theirs = await readlink5(path42).catch(() => ours);
+    const theirs = await readlink4(path42).catch(() => ours);
     if (theirs !== ours) return;
     await Promise.race([delay(pause), failed]);
   }
@@ -5804,7 +5826,7 @@ var init_rootless = __esm({
 });
 
 // src/exec/stubs.ts
-import { lstat as lstat13, mkdir as mkdir17, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
+import { lstat as lstat12, mkdir as mkdir16, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
 import path26 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
@@ -5830,7 +5852,7 @@ async function createStub(rootfs, request2, records) {
     const parentHost = path26.dirname(host);
     const parent = await stat6(parentHost, { bigint: true });
     const kind = host === target ? request2.kind : "dir";
-    if (kind === "dir") await mkdir17(host, { mode: 493 });
+    if (kind === "dir") await mkdir16(host, { mode: 493 });
     else await writeFile11(host, "", { mode: 420, flag: "wx" });
     records.push({
       path: `/${path26.relative(root, host)}`,
@@ -5843,7 +5865,7 @@ async function createStub(rootfs, request2, records) {
 }
 async function exists2(p) {
   try {
-    await lstat13(p);
+    await lstat12(p);
     return true;
   } catch (err) {
     if (err.code === "ENOENT") return false;
@@ -5874,7 +5896,7 @@ async function removeIfUnused(record) {
     if (record.kind === "dir") {
       await rmdir(record.host);
     } else {
-      const info2 = await lstat13(record.host);
+      const info2 = await lstat12(record.host);
       if (!info2.isFile() || info2.size !== 0) return false;
       await unlink3(record.host);
     }
@@ -5905,7 +5927,7 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir18, readFile as readFile13, readdir as readdir13, rm as rm18, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdir as mkdir17, readFile as readFile13, readdir as readdir12, rm as rm17, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
 import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
@@ -5946,7 +5968,7 @@ function createRuncExecutor(options) {
 async function cleanUpRun(runc, runcRoot, prepared) {
   const steps = [
     () => deleteContainer(runc, runcRoot, prepared.id),
-    () => rm18(prepared.bundle, { recursive: true, force: true }),
+    () => rm17(prepared.bundle, { recursive: true, force: true }),
     () => prepared.stubs.remove()
   ];
   let first;
@@ -5965,7 +5987,7 @@ function createContainerId() {
 async function prepareBundle(stateDir, spec, network) {
   const id = createContainerId();
   const bundle = path27.join(stateDir, "bundles", id);
-  await mkdir18(bundle, { recursive: true });
+  await mkdir17(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const files = await writeBundleFiles(bundle, spec, hostname);
@@ -5974,7 +5996,7 @@ async function prepareBundle(stateDir, spec, network) {
     for (const file of Object.values(files)) kinds.set(file, "file");
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
     try {
-      await mkdir18(await resolveInRoot(spec.rootfs, spec.process.cwd), {
+      await mkdir17(await resolveInRoot(spec.rootfs, spec.process.cwd), {
         recursive: true,
         mode: 493
       });
@@ -5990,7 +6012,7 @@ async function prepareBundle(stateDir, spec, network) {
     }
     return { id, bundle, stubs };
   } catch (err) {
-    await rm18(bundle, { recursive: true, force: true });
+    await rm17(bundle, { recursive: true, force: true });
     throw err;
   }
 }
@@ -6160,7 +6182,7 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
     if (owner === void 0 || isProcessAlive2(Number(owner))) continue;
     await runCommand(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await deleteContainer(runcPath, runcRoot, id);
-    await rm18(path27.join(bundles, id), { recursive: true, force: true });
+    await rm17(path27.join(bundles, id), { recursive: true, force: true });
     removed.push(id);
   }
   return removed;
@@ -6176,7 +6198,7 @@ async function pathExists(p) {
 }
 async function listDir(dir) {
   try {
-    return await readdir13(dir);
+    return await readdir12(dir);
   } catch (err) {
     if (err.code === "ENOENT") return [];
     throw err;
@@ -6280,7 +6302,7 @@ var init_push = __esm({
 
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { copyFile as copyFile3, mkdir as mkdir19, writeFile as writeFile13 } from "node:fs/promises";
+import { copyFile as copyFile2, mkdir as mkdir18, writeFile as writeFile13 } from "node:fs/promises";
 import { dirname as dirname5, join as join16 } from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
@@ -6323,7 +6345,7 @@ async function writeToDest(source, dest) {
     await pipeline4(Readable4.from(source), process.stdout, { end: false });
     return;
   }
-  if (typeof dest === "string") await mkdir19(dirname5(dest), { recursive: true });
+  if (typeof dest === "string") await mkdir18(dirname5(dest), { recursive: true });
   await pipeline4(
     Readable4.from(source),
     typeof dest === "string" ? createWriteStream2(dest) : dest
@@ -6332,9 +6354,9 @@ async function writeToDest(source, dest) {
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
     const path42 = join16(dir, file.path);
-    await mkdir19(dirname5(path42), { recursive: true });
+    await mkdir18(dirname5(path42), { recursive: true });
     if ("data" in file) await writeFile13(path42, file.data);
-    else if (file.source) await copyFile3(file.source, path42);
+    else if (file.source) await copyFile2(file.source, path42);
     else await pipeline4(file.open(), createWriteStream2(path42));
   }
 }
@@ -6433,29 +6455,29 @@ var init_image_layout = __esm({
 
 // src/exporter/layer-apply.ts
 import {
-  chmod as chmod13,
-  copyFile as copyFile4,
-  lchown as lchown6,
-  link as link5,
-  lstat as lstat14,
-  lutimes as lutimes5,
-  mkdir as mkdir20,
-  readdir as readdir15,
-  readlink as readlink6,
-  rm as rm19,
-  symlink as symlink5,
-  utimes as utimes7
+  chmod as chmod12,
+  copyFile as copyFile3,
+  lchown as lchown5,
+  link as link4,
+  lstat as lstat13,
+  lutimes as lutimes4,
+  mkdir as mkdir19,
+  readdir as readdir14,
+  readlink as readlink5,
+  rm as rm18,
+  symlink as symlink4,
+  utimes as utimes6
 } from "node:fs/promises";
 import { join as join17 } from "node:path";
 async function applyLayers(layerDirs, dest, options = {}) {
-  await mkdir20(dest, { recursive: true });
+  await mkdir19(dest, { recursive: true });
   const owners = options.owners ?? process.getuid?.() === 0;
   const dirTimes = /* @__PURE__ */ new Map();
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes, owners);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
     const stat14 = await lstatOrUndefined(join17(dest, rel));
-    if (stat14?.isDirectory()) await utimes7(join17(dest, rel), seconds2, seconds2);
+    if (stat14?.isDirectory()) await utimes6(join17(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes, owners) {
@@ -6468,22 +6490,22 @@ async function applyLayer(layer, dest, dirTimes, owners) {
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
     if (stat14.isCharacterDevice() && stat14.rdev === 0) {
-      await rm19(target, { recursive: true, force: true });
+      await rm18(target, { recursive: true, force: true });
       continue;
     }
     if (stat14.isDirectory()) {
-      if (existing && !existing.isDirectory()) await rm19(target, { force: true });
+      if (existing && !existing.isDirectory()) await rm18(target, { force: true });
       if (existing?.isDirectory() && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
         await emptyDirectory(target);
       }
-      if (!existing?.isDirectory()) await mkdir20(target);
+      if (!existing?.isDirectory()) await mkdir19(target);
       dirTimes.set(rel, Math.floor(stat14.mtimeMs / 1e3));
     } else {
-      if (existing) await rm19(target, { recursive: true, force: true });
+      if (existing) await rm18(target, { recursive: true, force: true });
       const key = `${stat14.dev}:${stat14.ino}`;
       const first = stat14.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
-        await link5(first, target);
+        await link4(first, target);
         continue;
       }
       if (stat14.nlink > 1) firstLinks.set(key, target);
@@ -6496,8 +6518,8 @@ async function applyLayer(layer, dest, dirTimes, owners) {
   await writeXattrs(pending);
 }
 async function createCopy(source, target, stat14) {
-  if (stat14.isFile()) await copyFile4(source, target);
-  else if (stat14.isSymbolicLink()) await symlink5(await readlink6(source), target);
+  if (stat14.isFile()) await copyFile3(source, target);
+  else if (stat14.isSymbolicLink()) await symlink4(await readlink5(source), target);
   else if (stat14.isFIFO()) await makeNode(target, "fifo", stat14.mode);
   else if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
     const { major, minor } = splitDevice(stat14.rdev);
@@ -6506,18 +6528,18 @@ async function createCopy(source, target, stat14) {
 }
 async function copyMetadata(target, stat14, owners) {
   if (stat14.isSocket()) return;
-  if (owners) await lchown6(target, stat14.uid, stat14.gid);
+  if (owners) await lchown5(target, stat14.uid, stat14.gid);
   else if (stat14.isFile() && process.getuid?.() === 0)
-    await lchown6(target, process.getuid(), process.getgid?.() ?? 0);
-  if (!stat14.isSymbolicLink()) await chmod13(target, stat14.mode & 4095);
-  if (!stat14.isDirectory()) await lutimes5(target, stat14.atime, stat14.mtime);
+    await lchown5(target, process.getuid(), process.getgid?.() ?? 0);
+  if (!stat14.isSymbolicLink()) await chmod12(target, stat14.mode & 4095);
+  if (!stat14.isDirectory()) await lutimes4(target, stat14.atime, stat14.mtime);
 }
 async function emptyDirectory(dir) {
-  for (const name of await readdir15(dir))
-    await rm19(join17(dir, name), { recursive: true, force: true });
+  for (const name of await readdir14(dir))
+    await rm18(join17(dir, name), { recursive: true, force: true });
 }
 async function lstatOrUndefined(path42) {
-  return lstat14(path42).catch((err) => {
+  return lstat13(path42).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -6534,7 +6556,7 @@ var init_layer_apply = __esm({
 });
 
 // src/exporter/filesystem.ts
-import { mkdir as mkdir21, mkdtemp as mkdtemp6, rm as rm20 } from "node:fs/promises";
+import { mkdir as mkdir20, mkdtemp as mkdtemp6, rm as rm19 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
 import { join as join18 } from "node:path";
 function keepsOwners() {
@@ -6553,7 +6575,7 @@ async function exportLayersToTar(layerDirs, dest, options = {}) {
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
-    await rm20(temp, { recursive: true, force: true });
+    await rm19(temp, { recursive: true, force: true });
   }
 }
 var init_filesystem = __esm({
@@ -6855,7 +6877,7 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir22, mkdtemp as mkdtemp8, readFile as readFile15, realpath, rm as rm22, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile15, realpath, rm as rm21, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import path30 from "node:path";
 import { Readable as Readable5 } from "node:stream";
@@ -6869,17 +6891,17 @@ async function fetchRemoteContext(arg, stdin) {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
   const base = await mkdtemp8(path30.join(tmpdir5(), "tbuild-context-"));
-  const dispose = () => rm22(base, { recursive: true, force: true });
+  const dispose = () => rm21(base, { recursive: true, force: true });
   try {
     const dir = path30.join(base, "context");
-    await mkdir22(dir);
+    await mkdir21(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
     const received = path30.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
     await pipeline5(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
       await extractArchive(received, dir);
-      await rm22(received);
+      await rm21(received);
       return { dir, dockerfileText: void 0, dispose };
     }
     return { dir, dockerfileText: await readFile15(received, "utf8"), dispose };
@@ -6891,7 +6913,7 @@ async function fetchRemoteContext(arg, stdin) {
 async function fromGit(url, dir) {
   const { remote, ref, subdir } = parseGitUrl(url);
   await checkoutGit(remote, ref, dir);
-  await rm22(path30.join(dir, ".git"), { recursive: true, force: true });
+  await rm21(path30.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
   const inside = await realpath(path30.join(dir, subdir)).catch(() => void 0);
   const isDir = inside !== void 0 && (await stat8(inside)).isDirectory();
@@ -25145,7 +25167,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile18, readFile: readFile20, mkdir: mkdir25 } = __require("node:fs/promises");
+    var { writeFile: writeFile18, readFile: readFile20, mkdir: mkdir24 } = __require("node:fs/promises");
     var { dirname: dirname7, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -25393,7 +25415,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         const resolvedPath = resolve2(path42);
-        await mkdir25(dirname7(resolvedPath), { recursive: true });
+        await mkdir24(dirname7(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
@@ -39396,7 +39418,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn8 } from "node:child_process";
-import { mkdir as mkdir24, readFile as readFile18, rename as rename8, writeFile as writeFile16 } from "node:fs/promises";
+import { mkdir as mkdir23, readFile as readFile18, rename as rename7, writeFile as writeFile16 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname6, join as join20 } from "node:path";
 function configKeyFor(registry) {
@@ -39493,10 +39515,10 @@ async function readConfig(path42) {
   }
 }
 async function writeConfig(path42, config) {
-  await mkdir24(dirname6(path42), { recursive: true, mode: 448 });
+  await mkdir23(dirname6(path42), { recursive: true, mode: 448 });
   const temp = `${path42}.${process.pid}.tmp`;
   await writeFile16(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename8(temp, path42);
+  await rename7(temp, path42);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -39597,7 +39619,7 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp9, rm as rm25 } from "node:fs/promises";
+import { mkdtemp as mkdtemp9, rm as rm24 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
 import path41 from "node:path";
 
@@ -41694,7 +41716,7 @@ async function readStoredManifest(store, image2) {
 init_user();
 init_errors();
 init_mounts();
-import { mkdir as mkdir10 } from "node:fs/promises";
+import { mkdir as mkdir9 } from "node:fs/promises";
 var DEFAULT_HOSTS = "127.0.0.1	localhost\n::1	localhost ip6-localhost ip6-loopback\n";
 var NoCommandError = class extends TbuildError {
   constructor() {
@@ -41712,7 +41734,7 @@ async function runImage(store, executor, image2, options) {
     const rootfs = image2.snapshot === null ? await scope.tempDir() : await scope.mountScratchWritable({ kind: "snapshot", id: image2.snapshot });
     const user = await resolveUser(rootfs, config.User ?? "");
     const cwd = config.WorkingDir || "/";
-    await mkdir10(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
+    await mkdir9(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
     const result = await executor.run(
       {
         rootfs,
@@ -41753,9 +41775,9 @@ import { createHash as createHash6 } from "node:crypto";
 import {
   constants as fsConstants,
   createReadStream as createReadStream4,
-  lstatSync,
-  readdirSync,
-  readlinkSync,
+  lstatSync as lstatSync2,
+  readdirSync as readdirSync2,
+  readlinkSync as readlinkSync2,
   realpathSync,
   statSync
 } from "node:fs";
@@ -42076,13 +42098,13 @@ var LSTAT_OPTIONS = { throwIfNoEntry: false };
 var diskReader = {
   list(abs, rel) {
     try {
-      return readdirSync(abs).sort();
+      return readdirSync2(abs).sort();
     } catch (err) {
       throw new ContextReadError(rel || ".", err);
     }
   },
-  lstat: (abs) => lstatSync(abs, LSTAT_OPTIONS),
-  readlink: (abs) => readlinkSync(abs)
+  lstat: (abs) => lstatSync2(abs, LSTAT_OPTIONS),
+  readlink: (abs) => readlinkSync2(abs)
 };
 function checkAborted(signal) {
   if (signal?.aborted) throw new CancelledError("context scan cancelled");
@@ -42344,7 +42366,7 @@ function contextPath(selector, rel, selectorIsDir) {
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir11, readFile as readFile8, rename as rename5, rm as rm9, writeFile as writeFile5 } from "node:fs/promises";
+import { mkdir as mkdir10, readFile as readFile8, rename as rename4, rm as rm8, writeFile as writeFile5 } from "node:fs/promises";
 import { dirname as dirname4 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
@@ -42456,13 +42478,13 @@ var StatCache = class _StatCache {
   }
 };
 async function writeAtomically(file, text) {
-  await mkdir11(dirname4(file), { recursive: true });
+  await mkdir10(dirname4(file), { recursive: true });
   const temp = `${file}.tmp-${process.pid}-${randomBytes4(4).toString("hex")}`;
   try {
     await writeFile5(temp, text);
-    await rename5(temp, file);
+    await rename4(temp, file);
   } catch (err) {
-    await rm9(temp, { force: true });
+    await rm8(temp, { force: true });
     throw err;
   }
 }
@@ -42683,7 +42705,7 @@ import { readFile as readFile10 } from "node:fs/promises";
 import path11 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir12, readdir as readdir9, readFile as readFile9, rm as rm10, stat as stat5, utimes as utimes6, writeFile as writeFile6 } from "node:fs/promises";
+import { mkdir as mkdir11, readdir as readdir8, readFile as readFile9, rm as rm9, stat as stat5, utimes as utimes5, writeFile as writeFile6 } from "node:fs/promises";
 import path9 from "node:path";
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
@@ -42719,13 +42741,13 @@ function openRecordIndex(dir) {
     async flush() {
       if (pending.size === 0) return;
       try {
-        await mkdir12(dir, { recursive: true, mode: 448 });
+        await mkdir11(dir, { recursive: true, mode: 448 });
         for (const [digest, kept] of pending) {
           const file = fileOf2(digest);
           const exists4 = await stat5(file).catch(() => void 0);
           if (exists4) {
             const now = /* @__PURE__ */ new Date();
-            await utimes6(file, now, now);
+            await utimes5(file, now, now);
             continue;
           }
           const body = await gzipAsync(`${JSON.stringify(kept.selectors)}
@@ -42743,13 +42765,13 @@ ${kept.records}`, {
   };
 }
 async function trim(dir) {
-  const names = await readdir9(dir);
+  const names = await readdir8(dir);
   if (names.length <= KEEP2) return;
   const dated = await Promise.all(
     names.map(async (name) => ({ name, mtime: (await stat5(path9.join(dir, name))).mtimeMs }))
   );
   dated.sort((x, y) => y.mtime - x.mtime);
-  for (const { name } of dated.slice(KEEP2)) await rm10(path9.join(dir, name), { force: true });
+  for (const { name } of dated.slice(KEEP2)) await rm9(path9.join(dir, name), { force: true });
 }
 
 // src/engine/context/remembered-tree.ts
@@ -42998,7 +43020,7 @@ init_mounts();
 init_digest();
 init_errors5();
 import { createHash as createHash9 } from "node:crypto";
-import { chmod as chmod6, mkdir as mkdir13, writeFile as writeFile7 } from "node:fs/promises";
+import { chmod as chmod5, mkdir as mkdir12, writeFile as writeFile7 } from "node:fs/promises";
 import path12 from "node:path";
 function imageSourceHandler(engine, source) {
   let resolved;
@@ -43060,10 +43082,10 @@ function httpSourceHandler(engine, source) {
       const { data, name } = await fetchOnce(ctx.signal);
       const snapshot = await engine.store.snapshots.create(null, `ADD ${source.url}`);
       try {
-        await mkdir13(snapshot.dir, { recursive: true });
+        await mkdir12(snapshot.dir, { recursive: true });
         const file = path12.join(snapshot.dir, name);
         await writeFile7(file, data);
-        await chmod6(file, 384);
+        await chmod5(file, 384);
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -43273,7 +43295,7 @@ function rootfsChain(definition) {
 init_errors();
 init_platform();
 import { execFile as execFile6 } from "node:child_process";
-import { access as access2, chmod as chmod12, mkdtemp as mkdtemp5, readdir as readdir12, rm as rm17, writeFile as writeFile10 } from "node:fs/promises";
+import { access as access2, chmod as chmod11, mkdtemp as mkdtemp5, readdir as readdir11, rm as rm16, writeFile as writeFile10 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import path23 from "node:path";
 
@@ -43429,7 +43451,7 @@ async function probePlatform(platform, options = {}) {
   try {
     const probe = path23.join(dir, `probe-${platform.architecture}`);
     await writeFile10(probe, program);
-    await chmod12(probe, 493);
+    await chmod11(probe, 493);
     if (COMPAT[host.architecture]?.includes(platform.architecture) && await run5(probe, []))
       return { platform, mode: "native" };
     const interpreter = qemuInterpreter(platform);
@@ -43462,13 +43484,13 @@ async function probePlatform(platform, options = {}) {
       problem: `QEMU's handler is registered, but ${platform.architecture} programs still do not run`
     };
   } finally {
-    await rm17(dir, { recursive: true, force: true });
+    await rm16(dir, { recursive: true, force: true });
   }
 }
 async function registerOnHost(platform, registration) {
   if (!await exists(`${BINFMT}/register`))
     await run5("mount", ["-t", "binfmt_misc", "binfmt_misc", BINFMT]);
-  const entries = await readdir12(BINFMT).catch(() => []);
+  const entries = await readdir11(BINFMT).catch(() => []);
   if (entries.includes(`tbuild-qemu-${qemuName(platform)}`)) return;
   await writeFile10(`${BINFMT}/register`, registration).catch(() => void 0);
 }
@@ -44297,7 +44319,7 @@ function createSolver(solverOptions = {}) {
 init_platform();
 
 // src/builder/containers.ts
-import { readdir as readdir14 } from "node:fs/promises";
+import { readdir as readdir13 } from "node:fs/promises";
 import path28 from "node:path";
 function lazyRuncExecutor(stateDir) {
   let executor;
@@ -44313,7 +44335,7 @@ function lazyRuncExecutor(stateDir) {
 }
 async function cleanupStaleContainers2(stateDir) {
   const leftovers = await Promise.all(
-    ["runc", "bundles"].map((d) => readdir14(path28.join(stateDir, d)).catch(() => []))
+    ["runc", "bundles"].map((d) => readdir13(path28.join(stateDir, d)).catch(() => []))
   );
   if (leftovers.every((names) => names.length === 0)) return;
   await (await Promise.resolve().then(() => (init_runc(), runc_exports))).cleanupStaleContainers(stateDir);
@@ -47369,9 +47391,9 @@ async function dispatchCopy(ctx, cmd) {
     );
   }
   const dest = joinWorkdir(stageWorkdir(ctx), rawDest);
-  const chown5 = cmd.chown === void 0 ? void 0 : parseChown(x.word(cmd.chown));
-  const chmod14 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
-  const mode = chmod14 === "" ? void 0 : parseChmod(chmod14, fail);
+  const chown4 = cmd.chown === void 0 ? void 0 : parseChown(x.word(cmd.chown));
+  const chmod13 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
+  const mode = chmod13 === "" ? void 0 : parseChmod(chmod13, fail);
   const exclude = cmd.exclude.map((e) => x.word(e));
   const from = cmd.kind === "copy" && cmd.from !== void 0 ? stageExpander(ctx, cmd).word(cmd.from) : void 0;
   const fromState = from === void 0 ? void 0 : await resolveFromRef(ctx, from, cmd.location);
@@ -47381,7 +47403,7 @@ async function dispatchCopy(ctx, cmd) {
   for (const src of sources) {
     const heredoc = /^<<-?(["']?)([^"']+)\1$/.exec(src);
     const body = heredoc ? heredocs.get(heredoc[2]) : void 0;
-    const base = { dest, chown: chown5, mode, exclude: exclude.length > 0 ? exclude : void 0 };
+    const base = { dest, chown: chown4, mode, exclude: exclude.length > 0 ? exclude : void 0 };
     if (body) {
       const data = body.expand ? x.heredoc(body.content) : body.content;
       const file = scratch().file(
@@ -47411,7 +47433,7 @@ async function dispatchCopy(ctx, cmd) {
   const text = copyHistoryText(
     cmd.name,
     cmd.chown === void 0 ? void 0 : x.word(cmd.chown),
-    chmod14,
+    chmod13,
     sources,
     rawDest
   );
@@ -47427,8 +47449,8 @@ async function dispatchCopy(ctx, cmd) {
   lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, true, ctx.build.created);
 }
-function copyHistoryText(name, chown5, chmod14, sources, dest) {
-  const flags = [...chown5 ? [`--chown=${chown5}`] : [], ...chmod14 ? [`--chmod=${chmod14}`] : []];
+function copyHistoryText(name, chown4, chmod13, sources, dest) {
+  const flags = [...chown4 ? [`--chown=${chown4}`] : [], ...chmod13 ? [`--chmod=${chmod13}`] : []];
   const shown = sources.map((src) => {
     const heredoc = /^<<-?(["']?)([^"']+)\1$/.exec(src);
     return heredoc ? `<<${heredoc[2]}` : src;
@@ -47521,9 +47543,9 @@ function dispatchWorkdir(ctx, cmd) {
   const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path42}`);
   if (path42 !== "/") {
     const user = ctx.image.config.User;
-    const chown5 = user ? parseChown(user) : void 0;
+    const chown4 = user ? parseChown(user) : void 0;
     ctx.fs = ctx.fs.file(
-      [{ action: "mkdir", path: path42, mode: 493, makeParents: true, ...chown5 ? { chown: chown5 } : {} }],
+      [{ action: "mkdir", path: path42, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
       { platform: ctx.platform, metadata }
     );
   }
@@ -48181,7 +48203,7 @@ function keepPlatformImages(store, committed) {
 }
 
 // src/builder/outputs/index-outputs.ts
-import { mkdtemp as mkdtemp7, rm as rm21 } from "node:fs/promises";
+import { mkdtemp as mkdtemp7, rm as rm20 } from "node:fs/promises";
 import path29 from "node:path";
 init_lazy_layers();
 init_push();
@@ -48395,7 +48417,7 @@ async function exportPlatformFiles(ctx, output) {
       ...output.attrs["rewrite-timestamp"] === "true" ? { rewriteTimestamps: true } : {}
     });
   } finally {
-    await rm21(temp, { recursive: true, force: true });
+    await rm20(temp, { recursive: true, force: true });
   }
 }
 
@@ -48805,7 +48827,7 @@ async function releasePrepared(prepared) {
 
 // src/builder/result.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { rename as rename6, rm as rm23, stat as stat12, writeFile as writeFile14 } from "node:fs/promises";
+import { rename as rename5, rm as rm22, stat as stat12, writeFile as writeFile14 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -48881,9 +48903,9 @@ async function replaceFile(file, content) {
   const temp = `${file}.tbuild-${randomBytes7(4).toString("hex")}`;
   try {
     await writeFile14(temp, content);
-    await rename6(temp, file);
+    await rename5(temp, file);
   } catch (error) {
-    await rm23(temp, { force: true });
+    await rm22(temp, { force: true });
     throw error;
   }
 }
@@ -49092,14 +49114,14 @@ init_digest();
 init_oci();
 import { createReadStream as createReadStream5 } from "node:fs";
 import {
-  copyFile as copyFile5,
-  link as link6,
-  mkdir as mkdir23,
+  copyFile as copyFile4,
+  link as link5,
+  mkdir as mkdir22,
   open as open6,
-  readdir as readdir16,
+  readdir as readdir15,
   readFile as readFile17,
-  rename as rename7,
-  rm as rm24,
+  rename as rename6,
+  rm as rm23,
   stat as stat13,
   writeFile as writeFile15
 } from "node:fs/promises";
@@ -49194,7 +49216,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
   return {
     async write(cache2, _signal, report) {
       const encoded = encodeCacheManifest(cache2, manifestOptions);
-      await mkdir23(path34.join(dir, "blobs", "sha256"), { recursive: true });
+      await mkdir22(path34.join(dir, "blobs", "sha256"), { recursive: true });
       await withLock(dir, async () => {
         let written = 0;
         for (const blob of cache2.blobs) if (await writeBlob(dir, blob.digest, cache2)) written++;
@@ -49244,11 +49266,11 @@ async function writeBlob(dir, digest, cache2) {
   const temp = `${target}.${process.pid}.tmp`;
   const source = cache2.blobPath?.(digest);
   try {
-    if (source) await link6(source, temp).catch(() => copyFile5(source, temp));
+    if (source) await link5(source, temp).catch(() => copyFile4(source, temp));
     else await pipeline6(cache2.openBlob(digest), (await open6(temp, "w")).createWriteStream());
-    await rename7(temp, target);
+    await rename6(temp, target);
   } finally {
-    await rm24(temp, { force: true });
+    await rm23(temp, { force: true });
   }
   return true;
 }
@@ -49259,7 +49281,7 @@ async function writeBytes(dir, digest, bytes) {
 async function writeAtomically2(file, data) {
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile15(temp, data);
-  await rename7(temp, file);
+  await rename6(temp, file);
 }
 async function exists3(file) {
   return stat13(file).then(
@@ -49284,9 +49306,9 @@ async function collectGarbage(dir, index) {
   }
   let removed = 0;
   const blobDir = path34.join(dir, "blobs", "sha256");
-  for (const name of await readdir16(blobDir)) {
+  for (const name of await readdir15(blobDir)) {
     if (keep.has(name) || name.endsWith(".tmp") || !isDigest(`sha256:${name}`)) continue;
-    await rm24(path34.join(blobDir, name), { force: true });
+    await rm23(path34.join(blobDir, name), { force: true });
     removed++;
   }
   return removed;
@@ -49300,14 +49322,14 @@ async function withLock(dir, fn) {
     } catch (error) {
       if (error.code !== "EEXIST") throw error;
       const age = Date.now() - ((await stat13(lock).catch(() => void 0))?.mtimeMs ?? Date.now());
-      if (age > 6e4) await rm24(lock, { force: true });
+      if (age > 6e4) await rm23(lock, { force: true });
       else await new Promise((resolve2) => setTimeout(resolve2, Math.min(20 * 2 ** attempt, 500)));
     }
   }
   try {
     return await fn();
   } finally {
-    await rm24(lock, { force: true });
+    await rm23(lock, { force: true });
   }
 }
 
@@ -52821,7 +52843,7 @@ function readInputs(env) {
 }
 
 // src/action/ownership.ts
-import { lchown as lchown7, lstat as lstat15, readdir as readdir17 } from "node:fs/promises";
+import { lchown as lchown6, lstat as lstat14, readdir as readdir16 } from "node:fs/promises";
 import path39 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
@@ -52833,11 +52855,11 @@ async function restoreOwnership(options, io) {
   }
 }
 async function chownTree(target, uid, gid) {
-  const st = await lstat15(target).catch(() => void 0);
+  const st = await lstat14(target).catch(() => void 0);
   if (!st) return;
-  await lchown7(target, uid, gid);
+  await lchown6(target, uid, gid);
   if (!st.isDirectory()) return;
-  for (const name of await readdir17(target)) await chownTree(path39.join(target, name), uid, gid);
+  for (const name of await readdir16(target)) await chownTree(path39.join(target, name), uid, gid);
 }
 
 // src/action/privileges.ts
@@ -53138,7 +53160,7 @@ async function runAction(io) {
     return 1;
   } finally {
     await builder?.close();
-    await rm25(secretsDir, { recursive: true, force: true });
+    await rm24(secretsDir, { recursive: true, force: true });
   }
 }
 async function writeOutputs2(io, result, build) {
