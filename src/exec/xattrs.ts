@@ -6,9 +6,9 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { runCommand } from './command.ts';
 import { MountError } from './errors.ts';
+import { formatXattrDump, parseXattrDump, type XattrMap } from '../shared/xattr-dump.ts';
 
-/** Absolute path → (attribute name → value). */
-export type XattrMap = Map<string, Map<string, Buffer>>;
+export type { XattrMap };
 
 /** overlayfs's private attributes, in either namespace: never copied between layers. */
 export function isOverlayXattr(name: string): boolean {
@@ -21,7 +21,7 @@ export function isOverlayXattr(name: string): boolean {
 
 /** Every attribute under `dir` (symlinks not followed), keyed by absolute path. */
 export async function readTreeXattrs(dir: string): Promise<XattrMap> {
-  return parseDump(await getfattr(['-R', dir]));
+  return parseXattrDump(await getfattr(['-R', dir]));
 }
 
 /** The attributes of `paths` (not recursive). */
@@ -29,7 +29,8 @@ export async function readPathXattrs(paths: readonly string[]): Promise<XattrMap
   const map: XattrMap = new Map();
   // Bounded argument lists: ARG_MAX is large, but a tree can list tens of thousands of dirs.
   for (let i = 0; i < paths.length; i += 500) {
-    for (const [p, attrs] of parseDump(await getfattr(paths.slice(i, i + 500)))) map.set(p, attrs);
+    for (const [p, attrs] of parseXattrDump(await getfattr(paths.slice(i, i + 500))))
+      map.set(p, attrs);
   }
   return map;
 }
@@ -64,15 +65,9 @@ export async function writeXattrs(
   scratch: string,
   remove: ReadonlyMap<string, readonly string[]> = new Map(),
 ): Promise<void> {
-  const lines: string[] = [];
-  for (const [file, attrs] of set) {
-    if (attrs.size === 0) continue;
-    lines.push(`# file: ${escape(file)}`);
-    for (const [name, value] of attrs) lines.push(`${escape(name)}=0s${value.toString('base64')}`);
-    lines.push('');
-  }
-  if (lines.length > 0) {
-    await writeFile(scratch, lines.join('\n') + '\n');
+  const dump = formatXattrDump(set);
+  if (dump !== '') {
+    await writeFile(scratch, dump);
     try {
       await setfattr([`--restore=${scratch}`]);
     } finally {
@@ -93,52 +88,4 @@ export async function writeXattrs(
 async function setfattr(args: readonly string[]): Promise<void> {
   const result = await runCommand('setfattr', ['-h', ...args]);
   if (result.code !== 0) throw new MountError(`setfattr failed: ${result.stderr.trim()}`);
-}
-
-function parseDump(dump: string): XattrMap {
-  const map: XattrMap = new Map();
-  let current: Map<string, Buffer> | undefined;
-  for (const line of dump.split('\n')) {
-    if (line.startsWith('# file: ')) {
-      current = new Map();
-      map.set(unescape(line.slice('# file: '.length)), current);
-    } else if (line !== '' && current) {
-      const eq = line.indexOf('=');
-      const name = unescape(eq === -1 ? line : line.slice(0, eq));
-      const text = eq === -1 ? '' : line.slice(eq + 1);
-      current.set(
-        name,
-        text.startsWith('0s')
-          ? Buffer.from(text.slice(2), 'base64')
-          : text.startsWith('0x')
-            ? Buffer.from(text.slice(2), 'hex')
-            : Buffer.from(text.replace(/^"|"$/g, ''), 'utf8'),
-      );
-    }
-  }
-  return map;
-}
-
-/** getfattr writes bytes outside printable ASCII, `\` and `=` as `\ooo` octal. */
-function unescape(text: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const octal = /^\\([0-7]{3})/.exec(text.slice(i, i + 4));
-    if (octal) {
-      bytes.push(parseInt(octal[1]!, 8));
-      i += 3;
-    } else bytes.push(...Buffer.from(text[i]!, 'latin1'));
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-function escape(text: string): string {
-  let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
-    out +=
-      byte <= 0x20 || byte >= 0x7f || byte === 0x5c || byte === 0x3d
-        ? `\\${byte.toString(8).padStart(3, '0')}`
-        : String.fromCharCode(byte);
-  }
-  return out;
 }
