@@ -989,43 +989,11 @@ var init_tree_walk = __esm({
   }
 });
 
-// src/exporter/xattrs.ts
-function isOverlayXattr(name) {
-  return name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.");
-}
-async function readXattrs(dir, pattern = "-") {
-  const out = await runTool("getfattr", [
-    "-R",
-    "-h",
-    "--absolute-names",
-    "-e",
-    "base64",
-    "-m",
-    pattern,
-    "-d",
-    dir
-  ]);
-  return parseDump(out);
-}
-async function writeXattrs(map) {
-  if (map.size === 0) return;
-  const parts = [];
-  for (const [path42, attrs] of map) {
-    if (attrs.size === 0) continue;
-    parts.push(Buffer.from(`# file: ${escapeName(path42)}
-`));
-    for (const [name, value] of attrs) {
-      parts.push(Buffer.from(`${escapeName(name)}=0s${value.toString("base64")}
-`));
-    }
-    parts.push(Buffer.from("\n"));
-  }
-  if (parts.length > 0) await runTool("setfattr", ["-h", "--restore=-"], Buffer.concat(parts));
-}
-function parseDump(dump) {
+// src/shared/xattr-dump.ts
+function parseXattrDump(dump) {
   const map = /* @__PURE__ */ new Map();
   let current;
-  for (const line of dump.toString("latin1").split("\n")) {
+  for (const line of dump.split("\n")) {
     if (line.startsWith("# file: ")) {
       current = /* @__PURE__ */ new Map();
       map.set(unescapeName(line.slice("# file: ".length)), current);
@@ -1036,6 +1004,18 @@ function parseDump(dump) {
     }
   }
   return map;
+}
+function formatXattrDump(map) {
+  let out = "";
+  for (const [path42, attrs] of map) {
+    if (attrs.size === 0) continue;
+    out += `# file: ${escapeName(path42)}
+`;
+    for (const [name, value] of attrs) out += `${escapeName(name)}=0s${value.toString("base64")}
+`;
+    out += "\n";
+  }
+  return out;
 }
 function decodeValue(text) {
   if (text.startsWith("0s")) return Buffer.from(text.slice(2), "base64");
@@ -1062,9 +1042,38 @@ function escapeName(name) {
   }
   return out;
 }
+var init_xattr_dump = __esm({
+  "src/shared/xattr-dump.ts"() {
+    "use strict";
+  }
+});
+
+// src/exporter/xattrs.ts
+function isOverlayXattr(name) {
+  return name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.");
+}
+async function readXattrs(dir, pattern = "-") {
+  const out = await runTool("getfattr", [
+    "-R",
+    "-h",
+    "--absolute-names",
+    "-e",
+    "base64",
+    "-m",
+    pattern,
+    "-d",
+    dir
+  ]);
+  return parseXattrDump(out.toString("latin1"));
+}
+async function writeXattrs(map) {
+  const dump = formatXattrDump(map);
+  if (dump !== "") await runTool("setfattr", ["-h", "--restore=-"], Buffer.from(dump, "latin1"));
+}
 var init_xattrs = __esm({
   "src/exporter/xattrs.ts"() {
     "use strict";
+    init_xattr_dump();
     init_tools();
   }
 });
@@ -2833,12 +2842,13 @@ function isOverlayXattr2(name) {
   return name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.") || name.startsWith("user.fuseoverlayfs.");
 }
 async function readTreeXattrs(dir) {
-  return parseDump2(await getfattr(["-R", dir]));
+  return parseXattrDump(await getfattr(["-R", dir]));
 }
 async function readPathXattrs(paths) {
   const map = /* @__PURE__ */ new Map();
   for (let i = 0; i < paths.length; i += 500) {
-    for (const [p, attrs] of parseDump2(await getfattr(paths.slice(i, i + 500)))) map.set(p, attrs);
+    for (const [p, attrs] of parseXattrDump(await getfattr(paths.slice(i, i + 500))))
+      map.set(p, attrs);
   }
   return map;
 }
@@ -2863,15 +2873,9 @@ async function getfattr(args) {
   return result.stdout;
 }
 async function writeXattrs2(set, scratch2, remove = /* @__PURE__ */ new Map()) {
-  const lines = [];
-  for (const [file, attrs] of set) {
-    if (attrs.size === 0) continue;
-    lines.push(`# file: ${escape(file)}`);
-    for (const [name, value] of attrs) lines.push(`${escape(name)}=0s${value.toString("base64")}`);
-    lines.push("");
-  }
-  if (lines.length > 0) {
-    await writeFile3(scratch2, lines.join("\n") + "\n");
+  const dump = formatXattrDump(set);
+  if (dump !== "") {
+    await writeFile3(scratch2, dump);
     try {
       await setfattr([`--restore=${scratch2}`]);
     } finally {
@@ -2891,48 +2895,12 @@ async function setfattr(args) {
   const result = await runCommand("setfattr", ["-h", ...args]);
   if (result.code !== 0) throw new MountError(`setfattr failed: ${result.stderr.trim()}`);
 }
-function parseDump2(dump) {
-  const map = /* @__PURE__ */ new Map();
-  let current;
-  for (const line of dump.split("\n")) {
-    if (line.startsWith("# file: ")) {
-      current = /* @__PURE__ */ new Map();
-      map.set(unescape(line.slice("# file: ".length)), current);
-    } else if (line !== "" && current) {
-      const eq = line.indexOf("=");
-      const name = unescape(eq === -1 ? line : line.slice(0, eq));
-      const text = eq === -1 ? "" : line.slice(eq + 1);
-      current.set(
-        name,
-        text.startsWith("0s") ? Buffer.from(text.slice(2), "base64") : text.startsWith("0x") ? Buffer.from(text.slice(2), "hex") : Buffer.from(text.replace(/^"|"$/g, ""), "utf8")
-      );
-    }
-  }
-  return map;
-}
-function unescape(text) {
-  const bytes = [];
-  for (let i = 0; i < text.length; i++) {
-    const octal = /^\\([0-7]{3})/.exec(text.slice(i, i + 4));
-    if (octal) {
-      bytes.push(parseInt(octal[1], 8));
-      i += 3;
-    } else bytes.push(...Buffer.from(text[i], "latin1"));
-  }
-  return Buffer.from(bytes).toString("utf8");
-}
-function escape(text) {
-  let out = "";
-  for (const byte of Buffer.from(text, "utf8")) {
-    out += byte <= 32 || byte >= 127 || byte === 92 || byte === 61 ? `\\${byte.toString(8).padStart(3, "0")}` : String.fromCharCode(byte);
-  }
-  return out;
-}
 var init_xattrs2 = __esm({
   "src/exec/xattrs.ts"() {
     "use strict";
     init_command();
     init_errors4();
+    init_xattr_dump();
   }
 });
 
@@ -51973,7 +51941,7 @@ var transform = function(original_options = {}) {
     state: init_state(options),
     __needMoreData: function(i, bufLen, end) {
       if (end) return false;
-      const { encoding, escape: escape2, quote } = this.options;
+      const { encoding, escape, quote } = this.options;
       const { quoting, needMoreDataSize, recordDelimiterMaxLength } = this.state;
       const numOfCharLeft = bufLen - i - 1;
       const requiredLength = Math.max(
@@ -51986,7 +51954,7 @@ var transform = function(original_options = {}) {
         // recordDelimiterMaxLength,
         recordDelimiterMaxLength === 0 ? Buffer.from("\r\n", encoding).length : recordDelimiterMaxLength,
         // Skip if remaining buffer can be an escaped quote
-        quoting ? (escape2 === null ? 0 : escape2.length) + quote.length : 0,
+        quoting ? (escape === null ? 0 : escape.length) + quote.length : 0,
         // Skip if remaining buffer can be record delimiter following the closing quote
         quoting ? quote.length + recordDelimiterMaxLength : 0
       );
@@ -52009,7 +51977,7 @@ var transform = function(original_options = {}) {
         to,
         to_line
       } = this.options;
-      let { comment, escape: escape2, quote, record_delimiter } = this.options;
+      let { comment, escape, quote, record_delimiter } = this.options;
       const {
         bomSkipped,
         delimiterDiscovered,
@@ -52076,7 +52044,7 @@ var transform = function(original_options = {}) {
               for (const key in options2) {
                 this.options[key] = options2[key];
               }
-              ({ comment, escape: escape2, quote } = this.options);
+              ({ comment, escape, quote } = this.options);
               break;
             }
           }
@@ -52117,16 +52085,16 @@ var transform = function(original_options = {}) {
         if (this.state.escaping === true) {
           this.state.escaping = false;
         } else {
-          if (escape2 !== null && this.state.quoting === true && this.__isEscape(buf, pos, chr) && pos + escape2.length < bufLen) {
+          if (escape !== null && this.state.quoting === true && this.__isEscape(buf, pos, chr) && pos + escape.length < bufLen) {
             if (escapeIsQuote) {
-              if (this.__isQuote(buf, pos + escape2.length)) {
+              if (this.__isQuote(buf, pos + escape.length)) {
                 this.state.escaping = true;
-                pos += escape2.length - 1;
+                pos += escape.length - 1;
                 continue;
               }
             } else {
               this.state.escaping = true;
-              pos += escape2.length - 1;
+              pos += escape.length - 1;
               continue;
             }
           }
@@ -52141,8 +52109,8 @@ var transform = function(original_options = {}) {
                 nextChr
               );
               const isNextChrRecordDelimiter = record_delimiter.length === 0 ? this.__autoDiscoverRecordDelimiter(buf, pos + quote.length) : this.__isRecordDelimiter(nextChr, buf, pos + quote.length);
-              if (escape2 !== null && this.__isEscape(buf, pos, chr) && this.__isQuote(buf, pos + escape2.length)) {
-                pos += escape2.length - 1;
+              if (escape !== null && this.__isEscape(buf, pos, chr) && this.__isQuote(buf, pos + escape.length)) {
+                pos += escape.length - 1;
               } else if (!nextChr || isNextChrDelimiter || isNextChrRecordDelimiter || isNextChrComment || isNextChrTrimable) {
                 this.state.quoting = false;
                 this.state.wasQuoting = true;
@@ -52623,12 +52591,12 @@ var transform = function(original_options = {}) {
       return 0;
     },
     __isEscape: function(buf, pos, chr) {
-      const { escape: escape2 } = this.options;
-      if (escape2 === null) return false;
-      const l = escape2.length;
-      if (escape2[0] === chr) {
+      const { escape } = this.options;
+      if (escape === null) return false;
+      const l = escape.length;
+      if (escape[0] === chr) {
         for (let i = 0; i < l; i++) {
-          if (escape2[i] !== buf[pos + i]) {
+          if (escape[i] !== buf[pos + i]) {
             return false;
           }
         }
