@@ -311,7 +311,7 @@ describe('rootless builds as an ordinary user', () => {
     // dockerd behind it): only a daemon that answers `docker info` counts.
     const socket = await lstat('/var/run/docker.sock').catch(() => undefined);
     const group = await exec('getent', ['group', 'docker']).catch(() => undefined);
-    const answers = await exec('docker', ['info']).then(
+    const answers = await exec('docker', ['info'], { timeout: 20_000 }).then(
       () => true,
       () => false,
     );
