@@ -82,10 +82,10 @@ describe('writeLayerTar', () => {
     }
   });
 
-  it('keeps tar order and every byte while reading many files of all sizes ahead', async () => {
+  it('keeps tar order and every byte for many files of all sizes', async () => {
     const layer = await makeTempDir();
     const contents = new Map<string, Buffer>();
-    // Empty, small (read synchronously), medium (read ahead) and large (streamed) files.
+    // Sizes around the tar block (512 B) and the output chunk (1 MiB), and several chunks.
     const sizes = [0, 1, 511, 512, 4096, 65_536, 65_537, 300_000, 1_048_576, 1_048_577, 2_500_000];
     for (let i = 0; i < 120; i++) {
       const size = sizes[i % sizes.length]!;

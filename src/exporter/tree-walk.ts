@@ -4,7 +4,7 @@
  * exports depend on this order for reproducible output.
  */
 import { lstat, readdir } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 export interface WalkEntry {
@@ -37,6 +37,28 @@ async function* walkDir(abs: string, rel: string): AsyncGenerator<WalkEntry> {
       yield entry;
       if (entry.stat.isDirectory()) yield* walkDir(entry.abs, entry.rel);
     }
+  }
+}
+
+/**
+ * The same walk with synchronous calls, for callers that do little work per entry: a
+ * synchronous lstat of a cached inode takes about a microsecond, a thread-pool round trip
+ * of the async one tens of microseconds (most of a 20,000-file layer's hashing time).
+ */
+export function* walkTreeSync(root: string): Generator<WalkEntry> {
+  yield* walkDirSync(root, '');
+}
+
+function* walkDirSync(abs: string, rel: string): Generator<WalkEntry> {
+  for (const name of readdirSync(abs).sort(compareBytes)) {
+    const entryAbs = join(abs, name);
+    const entry: WalkEntry = {
+      rel: rel === '' ? name : `${rel}/${name}`,
+      abs: entryAbs,
+      stat: lstatSync(entryAbs),
+    };
+    yield entry;
+    if (entry.stat.isDirectory()) yield* walkDirSync(entry.abs, entry.rel);
   }
 }
 
