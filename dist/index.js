@@ -814,7 +814,7 @@ function encodeUstar(f) {
   writeNumber(b, 337, 8, f.devminor);
   b.fill(32, 148, 156);
   let sum = 0;
-  for (const byte of b) sum += byte;
+  for (let i = 0; i < BLOCK; i++) sum += b[i];
   b.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "ascii");
   return b;
 }
@@ -957,6 +957,7 @@ var init_tools = __esm({
 
 // src/exporter/tree-walk.ts
 import { lstat as lstat2, readdir as readdir6 } from "node:fs/promises";
+import { lstatSync, readdirSync } from "node:fs";
 import { join as join12 } from "node:path";
 async function* walkTree(root) {
   yield* walkDir(root, "");
@@ -976,6 +977,21 @@ async function* walkDir(abs, rel) {
       yield entry;
       if (entry.stat.isDirectory()) yield* walkDir(entry.abs, entry.rel);
     }
+  }
+}
+function* walkTreeSync(root) {
+  yield* walkDirSync(root, "");
+}
+function* walkDirSync(abs, rel) {
+  for (const name of readdirSync(abs).sort(compareBytes)) {
+    const entryAbs = join12(abs, name);
+    const entry = {
+      rel: rel === "" ? name : `${rel}/${name}`,
+      abs: entryAbs,
+      stat: lstatSync(entryAbs)
+    };
+    yield entry;
+    if (entry.stat.isDirectory()) yield* walkDirSync(entry.abs, entry.rel);
   }
 }
 function compareBytes(a, b) {
@@ -1078,6 +1094,139 @@ var init_xattrs = __esm({
   }
 });
 
+// src/exporter/layer-tar.ts
+import { closeSync, openSync, readdirSync as readdirSync2, readlinkSync, readSync } from "node:fs";
+async function layerXattrs(diffDir) {
+  return readdirSync2(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
+}
+function* layerTarChunks(diffDir, xattrs, options = {}) {
+  const clamp = (stat14) => {
+    const seconds2 = Math.floor(stat14.mtimeMs / 1e3);
+    const epoch = options.sourceDateEpoch;
+    return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds2, epoch) : seconds2;
+  };
+  const firstLinks = /* @__PURE__ */ new Map();
+  const out = new ChunkBuffer();
+  for (const item of walkTreeSync(diffDir)) {
+    const attrs = xattrs.get(item.abs);
+    const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
+    if (entry === void 0) continue;
+    out.append(encodeEntryHeader(entry));
+    if (entry.type === "file" && entry.size > 0) {
+      yield* out.appendFile(item.abs, entry.size);
+      out.zeros(padding(entry.size));
+    }
+    if (entry.type === "dir" && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
+      out.append(encodeEntryHeader(whiteoutEntry(`${item.rel}/.wh..wh..opq`, entry.mtime)));
+    }
+    if (out.full()) yield out.take();
+  }
+  out.append(endOfArchive());
+  yield out.take();
+}
+function whiteoutEntry(path42, mtime, uid = 0, gid = 0) {
+  return { path: path42, type: "file", mode: 384, uid, gid, size: 0, mtime };
+}
+function toTarEntry(item, mtime, attrs, firstLinks) {
+  const { stat: stat14, rel } = item;
+  if (stat14.isCharacterDevice() && stat14.rdev === 0) {
+    const slash = rel.lastIndexOf("/");
+    const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
+    return whiteoutEntry(name, mtime, stat14.uid, stat14.gid);
+  }
+  const xattrs = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
+  const base = {
+    path: rel,
+    type: "file",
+    mode: stat14.mode & 4095,
+    uid: stat14.uid,
+    gid: stat14.gid,
+    size: 0,
+    mtime,
+    ...xattrs.size > 0 ? { xattrs } : {}
+  };
+  if (stat14.isDirectory()) return { ...base, type: "dir" };
+  if (stat14.isSymbolicLink()) return { ...base, type: "symlink", linkpath: readlinkSync(item.abs) };
+  if (stat14.isFIFO()) return { ...base, type: "fifo" };
+  if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat14.rdev);
+    const type = stat14.isCharacterDevice() ? "char" : "block";
+    return { ...base, type, devmajor: major, devminor: minor };
+  }
+  if (!stat14.isFile()) return void 0;
+  if (stat14.nlink > 1) {
+    const key = `${stat14.dev}:${stat14.ino}`;
+    const first = firstLinks.get(key);
+    if (first !== void 0) return { ...base, type: "link", linkpath: first };
+    firstLinks.set(key, rel);
+  }
+  return { ...base, size: stat14.size };
+}
+function changedSize(path42) {
+  return new LayerWriteError(`file ${path42} changed size while its layer was being written`);
+}
+var CHUNK_BYTES, ChunkBuffer;
+var init_layer_tar = __esm({
+  "src/exporter/layer-tar.ts"() {
+    "use strict";
+    init_userns();
+    init_errors2();
+    init_tar_format();
+    init_tools();
+    init_tree_walk();
+    init_xattrs();
+    CHUNK_BYTES = 1024 * 1024;
+    ChunkBuffer = class {
+      #buf = Buffer.allocUnsafe(CHUNK_BYTES);
+      #pos = 0;
+      full() {
+        return this.#pos >= CHUNK_BYTES;
+      }
+      take() {
+        const chunk = this.#buf.subarray(0, this.#pos);
+        this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
+        this.#pos = 0;
+        return chunk;
+      }
+      /** Small pieces (headers): may overshoot the chunk size, which take() allows for. */
+      append(data) {
+        if (this.#pos + data.length > this.#buf.length) {
+          const grown = Buffer.allocUnsafe(this.#pos + data.length);
+          this.#buf.copy(grown, 0, 0, this.#pos);
+          this.#buf = grown;
+        }
+        data.copy(this.#buf, this.#pos);
+        this.#pos += data.length;
+      }
+      zeros(count) {
+        if (count <= 0) return;
+        if (this.#pos + count > this.#buf.length) this.append(Buffer.alloc(count));
+        else {
+          this.#buf.fill(0, this.#pos, this.#pos + count);
+          this.#pos += count;
+        }
+      }
+      /** Exactly `size` bytes of a file, yielding full chunks; fails if the file shrank. */
+      *appendFile(path42, size) {
+        const fd = openSync(path42, "r");
+        try {
+          let read = 0;
+          while (read < size) {
+            if (this.full()) yield this.take();
+            const room = Math.min(this.#buf.length - this.#pos, size - read);
+            const n = readSync(fd, this.#buf, this.#pos, room, read);
+            if (n === 0) throw changedSize(path42);
+            this.#pos += n;
+            read += n;
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+    };
+  }
+});
+
 // src/exporter/layer-writer.ts
 var layer_writer_exports = {};
 __export(layer_writer_exports, {
@@ -1086,10 +1235,11 @@ __export(layer_writer_exports, {
   writeLayerTar: () => writeLayerTar
 });
 import { createHash as createHash4 } from "node:crypto";
-import { createReadStream as createReadStream2, createWriteStream, readFileSync as readFileSync5 } from "node:fs";
-import { readFile as readFile3, readlink } from "node:fs/promises";
+import { createWriteStream, existsSync as existsSync4 } from "node:fs";
 import { Readable as Readable3 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 async function writeLayerTar(diffDir, out, options) {
   return compressLayerTar(generateLayerTar(diffDir, options), out, options);
 }
@@ -1133,137 +1283,75 @@ async function compressLayerTar(tar, out, options) {
   };
 }
 async function* generateLayerTar(diffDir, options = {}) {
-  const clamp = (stat14) => {
-    const seconds2 = Math.floor(stat14.mtimeMs / 1e3);
-    const epoch = options.sourceDateEpoch;
-    return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds2, epoch) : seconds2;
-  };
-  let xattrs;
-  const firstLinks = /* @__PURE__ */ new Map();
-  const walk = walkTree(diffDir)[Symbol.asyncIterator]();
-  const ahead = [];
-  let aheadBytes = 0;
-  let walked = false;
-  const fill = async () => {
-    while (!walked && ahead.length < READ_AHEAD_ENTRIES && aheadBytes < READ_AHEAD_BYTES) {
-      const next = await walk.next();
-      if (next.done) {
-        walked = true;
-        break;
-      }
-      const item = next.value;
-      xattrs ??= await readXattrs(diffDir);
-      const attrs = xattrs.get(item.abs);
-      const entry = await toTarEntry(item, clamp(item.stat), attrs, firstLinks);
-      if (entry === void 0) continue;
-      const pending = {
-        item,
-        entry,
-        opaque: attrs?.get(overlayOpaqueXattr())?.toString() === "y"
-      };
-      if (entry.type === "file" && entry.size > 0 && entry.size <= READ_AHEAD_FILE) {
-        pending.content = entry.size <= SYNC_READ_FILE ? readSmallFile(item.abs) : readFile3(item.abs);
-        pending.content.catch(() => void 0);
-        aheadBytes += entry.size;
-      }
-      ahead.push(pending);
-    }
-  };
-  for (await fill(); ahead.length > 0; await fill()) {
-    const { item, entry, content, opaque } = ahead.shift();
-    yield encodeEntryHeader(entry);
-    if (entry.type === "file" && entry.size > 0) {
-      if (content !== void 0) {
-        aheadBytes -= entry.size;
-        yield exactSize(item.abs, await content, entry.size);
-      } else {
-        yield* streamContent(item.abs, entry.size);
-      }
-      const pad = padding(entry.size);
-      if (pad > 0) yield Buffer.alloc(pad);
-    }
-    if (entry.type === "dir" && opaque) {
-      yield encodeEntryHeader(whiteoutEntry(`${item.rel}/.wh..wh..opq`, entry.mtime));
-    }
+  const { worker, ...tarOptions } = options;
+  const script = worker ? workerScript() : void 0;
+  if (script !== void 0) {
+    yield* generateInWorker(script, { diffDir, options: tarOptions });
+    return;
   }
-  yield endOfArchive();
-}
-function whiteoutEntry(path42, mtime, uid = 0, gid = 0) {
-  return { path: path42, type: "file", mode: 384, uid, gid, size: 0, mtime };
-}
-async function toTarEntry(item, mtime, attrs, firstLinks) {
-  const { stat: stat14, rel } = item;
-  if (stat14.isCharacterDevice() && stat14.rdev === 0) {
-    const slash = rel.lastIndexOf("/");
-    const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
-    return whiteoutEntry(name, mtime, stat14.uid, stat14.gid);
-  }
-  const xattrs = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
-  const base = {
-    path: rel,
-    type: "file",
-    mode: stat14.mode & 4095,
-    uid: stat14.uid,
-    gid: stat14.gid,
-    size: 0,
-    mtime,
-    ...xattrs.size > 0 ? { xattrs } : {}
-  };
-  if (stat14.isDirectory()) return { ...base, type: "dir" };
-  if (stat14.isSymbolicLink())
-    return { ...base, type: "symlink", linkpath: await readlink(item.abs) };
-  if (stat14.isFIFO()) return { ...base, type: "fifo" };
-  if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat14.rdev);
-    const type = stat14.isCharacterDevice() ? "char" : "block";
-    return { ...base, type, devmajor: major, devminor: minor };
-  }
-  if (!stat14.isFile()) return void 0;
-  if (stat14.nlink > 1) {
-    const key = `${stat14.dev}:${stat14.ino}`;
-    const first = firstLinks.get(key);
-    if (first !== void 0) return { ...base, type: "link", linkpath: first };
-    firstLinks.set(key, rel);
-  }
-  return { ...base, size: stat14.size };
-}
-function readSmallFile(path42) {
-  try {
-    return Promise.resolve(readFileSync5(path42));
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-function changedSize(path42) {
-  return new LayerWriteError(`file ${path42} changed size while its layer was being written`);
-}
-function exactSize(path42, data, size) {
-  if (data.length < size) throw changedSize(path42);
-  return data.subarray(0, size);
-}
-async function* streamContent(path42, size) {
-  let read = 0;
-  for await (const chunk of createReadStream2(path42, { end: size - 1 })) {
-    read += chunk.length;
+  const xattrs = await layerXattrs(diffDir);
+  for (const chunk of layerTarChunks(diffDir, xattrs, tarOptions)) {
     yield chunk;
+    await nextTurn();
   }
-  if (read !== size) throw changedSize(path42);
 }
-var READ_AHEAD_FILE, SYNC_READ_FILE, READ_AHEAD_ENTRIES, READ_AHEAD_BYTES;
+function nextTurn() {
+  return new Promise((resolve2) => setImmediate(resolve2));
+}
+function workerScript() {
+  const self2 = fileURLToPath(import.meta.url);
+  const script = new URL(`./layer-tar-worker${self2.slice(self2.lastIndexOf("."))}`, import.meta.url);
+  return existsSync4(script) ? script : void 0;
+}
+async function* generateInWorker(script, task2) {
+  const taken = new SharedArrayBuffer(4);
+  const counter = new Int32Array(taken);
+  const worker = new Worker(script, { workerData: { ...task2, taken } });
+  const queue = [];
+  let finished = false;
+  let failure;
+  let wake;
+  worker.on("message", (message) => {
+    if (message.type === "chunk") {
+      queue.push(
+        Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength)
+      );
+    } else if (message.type === "done") finished = true;
+    else failure = new LayerWriteError(message.message);
+    wake?.();
+  });
+  worker.on("error", (error) => {
+    failure ??= new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error });
+    wake?.();
+  });
+  worker.on("exit", (code2) => {
+    if (!finished) failure ??= new LayerWriteError(`layer tar worker exited with code ${code2}`);
+    wake?.();
+  });
+  try {
+    for (; ; ) {
+      const chunk = queue.shift();
+      if (chunk !== void 0) {
+        yield chunk;
+        Atomics.add(counter, 0, 1);
+        Atomics.notify(counter, 0);
+        continue;
+      }
+      if (failure) throw failure;
+      if (finished) return;
+      await new Promise((resolve2) => wake = resolve2);
+      wake = void 0;
+    }
+  } finally {
+    if (!finished || failure) await worker.terminate();
+  }
+}
 var init_layer_writer = __esm({
   "src/exporter/layer-writer.ts"() {
     "use strict";
-    init_userns();
     init_compression();
     init_errors2();
-    init_tar_format();
-    init_tools();
-    init_tree_walk();
-    init_xattrs();
-    READ_AHEAD_FILE = 1024 * 1024;
-    SYNC_READ_FILE = 64 * 1024;
-    READ_AHEAD_ENTRIES = 32;
-    READ_AHEAD_BYTES = 32 * 1024 * 1024;
+    init_layer_tar();
   }
 });
 
@@ -1369,7 +1457,7 @@ async function ensureLayerBlob(store, id, options) {
     // Loaded here: a build that keeps its layers in the store never compresses one.
     Promise.resolve().then(() => (init_layer_writer(), layer_writer_exports)).then(
       async ({ compressLayerTar: compressLayerTar2, generateLayerTar: generateLayerTar2 }) => compressLayerTar2(
-        source ? await decompressedBlob(store.blobs, source.digest) : generateLayerTar2(snapshot.dir, options),
+        source ? await decompressedBlob(store.blobs, source.digest) : generateLayerTar2(snapshot.dir, { ...options, worker: worthAWorker(snapshot) }),
         pipe,
         options
       )
@@ -1420,12 +1508,16 @@ async function layerDiff(store, id) {
     }
   }
   const { compressLayerTar: compressLayerTar2, generateLayerTar: generateLayerTar2 } = await Promise.resolve().then(() => (init_layer_writer(), layer_writer_exports));
-  const written = await compressLayerTar2(generateLayerTar2(snapshot.dir), discard(), {
+  const tar = generateLayerTar2(snapshot.dir, { worker: worthAWorker(snapshot) });
+  const written = await compressLayerTar2(tar, discard(), {
     compression: "uncompressed"
   });
   if ((snapshot.diffId ?? written.diffId) === written.diffId)
     store.snapshots.setDiffId(id, written.diffId, written.size);
   return { diffId: written.diffId, descriptor: uncompressedLayer(written.diffId, written.size) };
+}
+function worthAWorker(snapshot) {
+  return (snapshot.size ?? 0) >= WORKER_MIN_BYTES;
 }
 function uncompressedLayer(diffId, size) {
   return { mediaType: ociLayerMediaType("uncompressed"), digest: diffId, size };
@@ -1441,7 +1533,7 @@ async function ensureLayerDiffs(store, ids) {
   const limit = pLimit(availableParallelism2());
   return Promise.all(ids.map((id) => limit(() => ensureLayerDiff(store, id))));
 }
-var hashing;
+var hashing, WORKER_MIN_BYTES;
 var init_image = __esm({
   "src/exporter/image.ts"() {
     "use strict";
@@ -1450,11 +1542,12 @@ var init_image = __esm({
     init_compression();
     init_errors2();
     hashing = /* @__PURE__ */ new WeakMap();
+    WORKER_MIN_BYTES = 8 * 1024 * 1024;
   }
 });
 
 // src/engine/lazy-layers.ts
-import { existsSync as existsSync4 } from "node:fs";
+import { existsSync as existsSync5 } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { dirname as dirname2, join as join13 } from "node:path";
 import { PassThrough as PassThrough2 } from "node:stream";
@@ -1502,10 +1595,10 @@ async function createLazySnapshot(store, parent, layer, source) {
   return snapshot.id;
 }
 function isUnpacked(info2) {
-  return existsSync4(info2.dir);
+  return existsSync5(info2.dir);
 }
 function hasStoredBlob(store, id) {
-  return store.snapshots.layerBlobs(id).some((b) => existsSync4(store.blobs.path(b.digest)));
+  return store.snapshots.layerBlobs(id).some((b) => existsSync5(store.blobs.path(b.digest)));
 }
 function isRestorable(store, info2) {
   return isUnpacked(info2) || hasStoredBlob(store, info2.id) || lazySourceOf(store, info2.id) !== void 0;
@@ -1535,7 +1628,7 @@ async function fetchLazyBlob(store, id, signal) {
 }
 function openBlob(store, digest, signal) {
   const source = states.get(store)?.byDigest.get(digest);
-  if (!source || existsSync4(store.blobs.path(digest))) return store.blobs.stream(digest);
+  if (!source || existsSync5(store.blobs.path(digest))) return store.blobs.stream(digest);
   const out = new PassThrough2();
   source.fetch(signal).then(
     (stream) => {
@@ -2014,12 +2107,12 @@ var init_layer_unpack = __esm({
 });
 
 // src/engine/store-check.ts
-import { createReadStream as createReadStream3, existsSync as existsSync5 } from "node:fs";
+import { createReadStream as createReadStream2, existsSync as existsSync6 } from "node:fs";
 import { mkdir as mkdir5, rename as rename3, rm as rm3, unlink as unlink2 } from "node:fs/promises";
 import { availableParallelism as availableParallelism3 } from "node:os";
 import { dirname as dirname3, join as join15 } from "node:path";
 async function restoreSnapshot(store, info2) {
-  if (existsSync5(info2.dir)) return void 0;
+  if (existsSync6(info2.dir)) return void 0;
   if (!info2.diffId) return "it has no recorded diff id to check a blob against";
   if (!hasStoredBlob(store, info2.id)) {
     const source = lazySourceOf(store, info2.id);
@@ -2068,7 +2161,7 @@ async function restoreSnapshot(store, info2) {
 }
 async function snapshotChain(store, id) {
   const chain = store.snapshots.chain(id);
-  const missing = chain.filter((info2) => !existsSync5(info2.dir));
+  const missing = chain.filter((info2) => !existsSync6(info2.dir));
   if (missing.length === 0) return chain;
   const limit = pLimit(RESTORE_CONCURRENCY);
   const failures = await Promise.all(
@@ -2663,7 +2756,7 @@ var init_errors4 = __esm({
 });
 
 // src/exec/user.ts
-import { lstat as lstat5, readFile as readFile4, readlink as readlink2 } from "node:fs/promises";
+import { lstat as lstat5, readFile as readFile3, readlink } from "node:fs/promises";
 import path2 from "node:path";
 async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
   const root = path2.resolve(rootfs);
@@ -2695,7 +2788,7 @@ async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
         code: "ELOOP"
       });
     }
-    const target = await readlink2(candidate);
+    const target = await readlink(candidate);
     if (target.startsWith("/")) resolved.length = 0;
     pending.unshift(...splitPath(target));
   }
@@ -2760,7 +2853,7 @@ function toId(s) {
 async function readRootFile(rootfs, file) {
   const host = await resolveInRoot(rootfs, file);
   try {
-    return await readFile4(host, "utf8");
+    return await readFile3(host, "utf8");
   } catch (err) {
     const code2 = err.code;
     if (code2 === "ENOENT" || code2 === "ENOTDIR" || code2 === "EISDIR") return "";
@@ -2918,21 +3011,21 @@ import {
   copyFileSync,
   lchownSync,
   linkSync,
-  lstatSync,
+  lstatSync as lstatSync2,
   lutimesSync,
   mkdirSync,
-  readdirSync,
-  readlinkSync,
+  readdirSync as readdirSync3,
+  readlinkSync as readlinkSync2,
   renameSync,
   symlinkSync,
   utimesSync
 } from "node:fs";
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { setImmediate as nextTurn2 } from "node:timers/promises";
 import path3 from "node:path";
 async function breathe() {
   if (++sinceTurn < BREATHE) return;
   sinceTurn = 0;
-  await nextTurn();
+  await nextTurn2();
 }
 async function removeTree2(dir) {
   const removed = await runCommand("rm", ["-rf", "--one-file-system", dir]);
@@ -2973,7 +3066,7 @@ async function mergeLayers(lower) {
       return kept.size > 0 ? kept : void 0;
     };
     if (!found.has("")) {
-      const stat14 = lstatSync(layer);
+      const stat14 = lstatSync2(layer);
       const attrs = carried(layer);
       found.set("", { rel: "", abs: layer, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
     }
@@ -2989,7 +3082,7 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
   const dirAbs = path3.join(layer, dirRel);
   let names;
   try {
-    names = readdirSync(dirAbs);
+    names = readdirSync3(dirAbs);
   } catch (err) {
     throw new MountError(`could not read layer directory ${dirAbs}: ${err.message}`, {
       cause: err
@@ -2999,7 +3092,7 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
     const rel = dirRel === "" ? name : `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync(abs);
+    const stat14 = lstatSync2(abs);
     const above = state.get(rel);
     if (above === "closed") continue;
     if (above === "dir") {
@@ -3022,11 +3115,11 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
   }
 }
 async function walkOpaque(layer, dirRel, state, found, carried) {
-  for (const name of readdirSync(path3.join(layer, dirRel))) {
+  for (const name of readdirSync3(path3.join(layer, dirRel))) {
     const rel = `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync(abs);
+    const stat14 = lstatSync2(abs);
     state.set(rel, "closed");
     if (isWhiteout(stat14)) continue;
     const attrs = carried(abs);
@@ -3074,7 +3167,7 @@ async function copyEntry(entry, dest) {
   await breathe();
   const { stat: stat14 } = entry;
   if (stat14.isSymbolicLink()) {
-    symlinkSync(readlinkSync(entry.abs), dest);
+    symlinkSync(readlinkSync2(entry.abs), dest);
     lchownSync(dest, stat14.uid, stat14.gid);
     lutimesSync(dest, stat14.atime, stat14.mtime);
     return;
@@ -3101,10 +3194,10 @@ async function indexTree(root) {
   const children = /* @__PURE__ */ new Map();
   const visit = async (rel) => {
     await breathe();
-    const stat14 = lstatSync(path3.join(root, rel), { bigint: true });
+    const stat14 = lstatSync2(path3.join(root, rel), { bigint: true });
     entries.set(rel, toIndex(stat14));
     if (!stat14.isDirectory()) return;
-    const names = readdirSync(path3.join(root, rel));
+    const names = readdirSync3(path3.join(root, rel));
     children.set(rel, names);
     await inParallel(names, (name) => visit(rel === "" ? name : `${rel}/${name}`));
   };
@@ -3159,17 +3252,17 @@ async function diffInto(root, index, upper) {
 }
 async function planDir(root, rel, index, plan) {
   const child = (name) => rel === "" ? name : `${rel}/${name}`;
-  const selfStat = lstatSync(path3.join(root, rel), { bigint: true });
+  const selfStat = lstatSync2(path3.join(root, rel), { bigint: true });
   const self2 = toIndex(selfStat);
   const before = index.entries.get(rel);
-  const names = readdirSync(path3.join(root, rel));
+  const names = readdirSync3(path3.join(root, rel));
   const sub = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: plan.stats };
   let changed = !unchanged(before, self2);
   for (const name of names.sort()) {
     const childRel = child(name);
     const was = index.entries.get(childRel);
     await breathe();
-    const stat14 = toIndex(lstatSync(path3.join(root, childRel), { bigint: true }));
+    const stat14 = toIndex(lstatSync2(path3.join(root, childRel), { bigint: true }));
     if (was && was.dir && stat14.dir && was.ino === stat14.ino && was.birth === stat14.birth) {
       if (await planDir(root, childRel, index, sub)) changed = true;
       continue;
@@ -3234,7 +3327,7 @@ __export(fuse_overlay_exports, {
   normalizeUpper: () => normalizeUpper
 });
 import { spawn as spawn3 } from "node:child_process";
-import { lstat as lstat6, readdir as readdir7, readFile as readFile5, rm as rm5, utimes as utimes3 } from "node:fs/promises";
+import { lstat as lstat6, readdir as readdir7, readFile as readFile4, rm as rm5, utimes as utimes3 } from "node:fs/promises";
 import path4 from "node:path";
 async function mountFuseOverlay(options) {
   const { lower, upper, work, target } = options;
@@ -3307,7 +3400,7 @@ async function inLowerView(lower, rel) {
   return false;
 }
 async function isFuseMount(target) {
-  const text = await readFile5("/proc/self/mountinfo", "utf8");
+  const text = await readFile4("/proc/self/mountinfo", "utf8");
   for (const line of text.split("\n")) {
     const fields = line.split(" ");
     const dash = fields.indexOf("-");
@@ -3513,7 +3606,7 @@ __export(overlay_exports, {
   unmountAll: () => unmountAll,
   unmountPath: () => unmountPath
 });
-import { mkdir as mkdir7, readFile as readFile6 } from "node:fs/promises";
+import { mkdir as mkdir7, readFile as readFile5 } from "node:fs/promises";
 import path6 from "node:path";
 function formatOverlayOptions(lower, upper, work) {
   for (const dir of [...lower, upper ?? "", work ?? ""]) {
@@ -3639,7 +3732,7 @@ function isNotMounted(stderr) {
 }
 async function listMounts(prefix) {
   const root = path6.resolve(prefix);
-  const text = await readFile6("/proc/self/mountinfo", "utf8");
+  const text = await readFile5("/proc/self/mountinfo", "utf8");
   const points = [];
   for (const line of text.split("\n")) {
     const field = line.split(" ")[4];
@@ -4166,7 +4259,7 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod7, chown as chown3, mkdir as mkdir13, readFile as readFile11, writeFile as writeFile8 } from "node:fs/promises";
+import { chmod as chmod7, chown as chown3, mkdir as mkdir13, readFile as readFile10, writeFile as writeFile8 } from "node:fs/promises";
 import path16 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
@@ -4283,7 +4376,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   }
 }
 async function readSecret(file) {
-  return readFile11(file, "utf8");
+  return readFile10(file, "utf8");
 }
 async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
   const opt = mount.cache;
@@ -4424,7 +4517,7 @@ import {
   lutimes as lutimes2,
   mkdir as mkdir14,
   readdir as readdir9,
-  readlink as readlink3,
+  readlink as readlink2,
   rm as rm12,
   symlink as symlink2
 } from "node:fs/promises";
@@ -4539,7 +4632,7 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
 }
 async function createNonDirectory(src, st, dest, opts, fresh) {
   if (st.isSymbolicLink()) {
-    await symlink2(await readlink3(src), dest);
+    await symlink2(await readlink2(src), dest);
     await setMetadata2(dest, st, opts, false, fresh);
   } else if (st.isFile()) {
     await copyFile(src, dest);
@@ -5308,7 +5401,7 @@ done`;
 
 // src/exec/network.ts
 import { spawn as spawn6 } from "node:child_process";
-import { readlink as readlink4 } from "node:fs/promises";
+import { readlink as readlink3 } from "node:fs/promises";
 function createNetworkPool(options = {}) {
   const slirpPath = options.slirp4netnsPath ?? "slirp4netns";
   const idle = [];
@@ -5374,11 +5467,11 @@ function holderPid(holder, failed) {
   return failed;
 }
 async function waitForNewNamespace(path42, failed) {
-  const ours = await readlink4("/proc/self/ns/net");
+  const ours = await readlink3("/proc/self/ns/net");
   let done = false;
   failed.catch(() => done = true);
   for (let pause = 1; !done; pause = Math.min(pause * 2, 20)) {
-    const theirs = await readlink4(path42).catch(() => ours);
+    const theirs = await readlink3(path42).catch(() => ours);
     if (theirs !== ours) return;
     await Promise.race([delay(pause), failed]);
   }
@@ -5895,7 +5988,7 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir17, readFile as readFile13, readdir as readdir12, rm as rm17, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdir as mkdir17, readFile as readFile12, readdir as readdir12, rm as rm17, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
 import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
@@ -6002,8 +6095,8 @@ async function writeBundleFiles(bundle, spec, hostname) {
 }
 async function readHostLimits() {
   const [limits, status] = await Promise.all([
-    readFile13("/proc/self/limits", "utf8"),
-    readFile13("/proc/self/status", "utf8")
+    readFile12("/proc/self/limits", "utf8"),
+    readFile12("/proc/self/status", "utf8")
   ]);
   const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
   const capBnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
@@ -6014,7 +6107,7 @@ async function readHostLimits() {
 }
 async function readHostResolvConf() {
   try {
-    return await readFile13("/etc/resolv.conf", "utf8");
+    return await readFile12("/etc/resolv.conf", "utf8");
   } catch (err) {
     if (err.code === "ENOENT") return "";
     throw err;
@@ -6090,7 +6183,7 @@ function createStderrForwarder(io) {
   };
 }
 async function readRuncError(logPath) {
-  const text = await readFile13(logPath, "utf8").catch((err) => {
+  const text = await readFile12(logPath, "utf8").catch((err) => {
     if (err.code === "ENOENT") return "";
     throw err;
   });
@@ -6431,7 +6524,7 @@ import {
   lutimes as lutimes4,
   mkdir as mkdir19,
   readdir as readdir14,
-  readlink as readlink5,
+  readlink as readlink4,
   rm as rm18,
   symlink as symlink4,
   utimes as utimes6
@@ -6487,7 +6580,7 @@ async function applyLayer(layer, dest, dirTimes, owners) {
 }
 async function createCopy(source, target, stat14) {
   if (stat14.isFile()) await copyFile3(source, target);
-  else if (stat14.isSymbolicLink()) await symlink4(await readlink5(source), target);
+  else if (stat14.isSymbolicLink()) await symlink4(await readlink4(source), target);
   else if (stat14.isFIFO()) await makeNode(target, "fifo", stat14.mode);
   else if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
     const { major, minor } = splitDevice(stat14.rdev);
@@ -6572,10 +6665,10 @@ var init_docker_archive = __esm({
 });
 
 // src/exporter/oci-layout.ts
-import { readFile as readFile14 } from "node:fs/promises";
+import { readFile as readFile13 } from "node:fs/promises";
 import { join as join19 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile14(join19(dir, "index.json"), "utf8").catch(
+  const text = await readFile13(join19(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -6845,7 +6938,7 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile15, realpath, rm as rm21, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile14, realpath, rm as rm21, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import path30 from "node:path";
 import { Readable as Readable5 } from "node:stream";
@@ -6872,7 +6965,7 @@ async function fetchRemoteContext(arg, stdin) {
       await rm21(received);
       return { dir, dockerfileText: void 0, dispose };
     }
-    return { dir, dockerfileText: await readFile15(received, "utf8"), dispose };
+    return { dir, dockerfileText: await readFile14(received, "utf8"), dispose };
   } catch (error) {
     await dispose();
     throw error;
@@ -25135,7 +25228,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile18, readFile: readFile20, mkdir: mkdir24 } = __require("node:fs/promises");
+    var { writeFile: writeFile18, readFile: readFile19, mkdir: mkdir24 } = __require("node:fs/promises");
     var { dirname: dirname7, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -25353,7 +25446,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile20(resolve2(path42), "utf8");
+          const data = await readFile19(resolve2(path42), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -39386,7 +39479,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn8 } from "node:child_process";
-import { mkdir as mkdir23, readFile as readFile18, rename as rename7, writeFile as writeFile16 } from "node:fs/promises";
+import { mkdir as mkdir23, readFile as readFile17, rename as rename7, writeFile as writeFile16 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname6, join as join20 } from "node:path";
 function configKeyFor(registry) {
@@ -39465,7 +39558,7 @@ function createDockerConfigCredentials(options = {}) {
 async function readConfig(path42) {
   let text;
   try {
-    text = await readFile18(path42, "utf8");
+    text = await readFile17(path42, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return {};
     throw new CredentialsError(`cannot read Docker config ${path42}`, { cause: error });
@@ -41742,14 +41835,14 @@ init_p_limit();
 import { createHash as createHash6 } from "node:crypto";
 import {
   constants as fsConstants,
-  createReadStream as createReadStream4,
-  lstatSync as lstatSync2,
-  readdirSync as readdirSync2,
-  readlinkSync as readlinkSync2,
+  createReadStream as createReadStream3,
+  lstatSync as lstatSync3,
+  readdirSync as readdirSync4,
+  readlinkSync as readlinkSync3,
   realpathSync,
   statSync
 } from "node:fs";
-import { readFile as readFile7 } from "node:fs/promises";
+import { readFile as readFile6 } from "node:fs/promises";
 
 // src/shared/dockerignore.ts
 init_errors();
@@ -42066,13 +42159,13 @@ var LSTAT_OPTIONS = { throwIfNoEntry: false };
 var diskReader = {
   list(abs, rel) {
     try {
-      return readdirSync2(abs).sort();
+      return readdirSync4(abs).sort();
     } catch (err) {
       throw new ContextReadError(rel || ".", err);
     }
   },
-  lstat: (abs) => lstatSync2(abs, LSTAT_OPTIONS),
-  readlink: (abs) => readlinkSync2(abs)
+  lstat: (abs) => lstatSync3(abs, LSTAT_OPTIONS),
+  readlink: (abs) => readlinkSync3(abs)
 };
 function checkAborted(signal) {
   if (signal?.aborted) throw new CancelledError("context scan cancelled");
@@ -42148,9 +42241,9 @@ function walkDir2(state, abs, rel, parent, held) {
 async function hashFile(abs, size) {
   const hash = createHash6("sha256");
   if (size <= WHOLE_READ_LIMIT) {
-    hash.update(await readFile7(abs));
+    hash.update(await readFile6(abs));
   } else {
-    for await (const chunk of createReadStream4(abs, { highWaterMark: 1 << 20 }))
+    for await (const chunk of createReadStream3(abs, { highWaterMark: 1 << 20 }))
       hash.update(chunk);
   }
   return `sha256:${hash.digest("hex")}`;
@@ -42334,7 +42427,7 @@ function contextPath(selector, rel, selectorIsDir) {
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir10, readFile as readFile8, rename as rename4, rm as rm8, writeFile as writeFile5 } from "node:fs/promises";
+import { mkdir as mkdir10, readFile as readFile7, rename as rename4, rm as rm8, writeFile as writeFile5 } from "node:fs/promises";
 import { dirname as dirname4 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
@@ -42376,7 +42469,7 @@ var StatCache = class _StatCache {
   static async open(file) {
     let text;
     try {
-      text = await readFile8(file, "utf8");
+      text = await readFile7(file, "utf8");
     } catch (err) {
       if (err.code === "ENOENT") return _StatCache.inMemory(file);
       throw err;
@@ -42485,11 +42578,11 @@ function parseEntries(text) {
 import { spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes5 } from "node:crypto";
 import {
-  closeSync,
+  closeSync as closeSync2,
   constants as fsConstants2,
   fstatSync,
-  openSync,
-  readSync,
+  openSync as openSync2,
+  readSync as readSync2,
   realpathSync as realpathSync2,
   unlinkSync as unlinkSync3
 } from "node:fs";
@@ -42543,7 +42636,7 @@ function anonymousFile() {
     tmpdir(),
     `tbuild-listing-${process.pid}-${randomBytes5(6).toString("hex")}`
   );
-  const fd = openSync(file, "wx+", 384);
+  const fd = openSync2(file, "wx+", 384);
   unlinkSync3(file);
   return fd;
 }
@@ -42551,7 +42644,7 @@ function readWhole(fd) {
   const data = Buffer.allocUnsafe(fstatSync(fd).size);
   let done = 0;
   while (done < data.length) {
-    const n = readSync(fd, data, done, data.length - done, done);
+    const n = readSync2(fd, data, done, data.length - done, done);
     if (n === 0) break;
     done += n;
   }
@@ -42583,7 +42676,7 @@ function startListing(root, patterns) {
       } catch {
         resolve2(void 0);
       } finally {
-        closeSync(fd);
+        closeSync2(fd);
       }
     };
     child.once("error", () => finish2(false));
@@ -42669,11 +42762,11 @@ function listingReader(output) {
 // src/engine/context/local-context.ts
 import { createHash as createHash8 } from "node:crypto";
 import { realpathSync as realpathSync3 } from "node:fs";
-import { readFile as readFile10 } from "node:fs/promises";
+import { readFile as readFile9 } from "node:fs/promises";
 import path11 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir11, readdir as readdir8, readFile as readFile9, rm as rm9, stat as stat5, utimes as utimes5, writeFile as writeFile6 } from "node:fs/promises";
+import { mkdir as mkdir11, readdir as readdir8, readFile as readFile8, rm as rm9, stat as stat5, utimes as utimes5, writeFile as writeFile6 } from "node:fs/promises";
 import path9 from "node:path";
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
@@ -42687,7 +42780,7 @@ function openRecordIndex(dir) {
     const kept = pending.get(digest);
     if (kept) return kept;
     try {
-      const text = (await gunzipAsync(await readFile9(fileOf2(digest)))).toString("utf8");
+      const text = (await gunzipAsync(await readFile8(fileOf2(digest)))).toString("utf8");
       const newline = text.indexOf("\n");
       return {
         selectors: JSON.parse(text.slice(0, newline)),
@@ -42819,7 +42912,7 @@ var MemoFile = class {
     this.#file = file;
   }
   load() {
-    return this.#memo ??= readFile10(this.#file, "utf8").then(
+    return this.#memo ??= readFile9(this.#file, "utf8").then(
       (text) => {
         const [version, key, json] = text.split("\n");
         if (version !== MEMO_VERSION || !key || !json) return void 0;
@@ -43268,7 +43361,7 @@ import { tmpdir as tmpdir3 } from "node:os";
 import path23 from "node:path";
 
 // src/exec/binfmt.ts
-import { readFile as readFile12 } from "node:fs/promises";
+import { readFile as readFile11 } from "node:fs/promises";
 var TARGETS = {
   amd64: {
     qemu: "x86_64",
@@ -43322,7 +43415,7 @@ function qemuInterpreter(platform) {
 async function registrationLine(platform) {
   const name = qemuName(platform);
   if (name === void 0) return void 0;
-  const conf = await readFile12(`/usr/lib/binfmt.d/qemu-${name}.conf`, "utf8").catch(
+  const conf = await readFile11(`/usr/lib/binfmt.d/qemu-${name}.conf`, "utf8").catch(
     (error) => {
       if (error.code === "ENOENT") return void 0;
       throw error;
@@ -48466,7 +48559,7 @@ async function writeOutput(ctx, output) {
 init_errors();
 init_platform();
 init_image_attributes();
-import { readFile as readFile16, stat as stat11 } from "node:fs/promises";
+import { readFile as readFile15, stat as stat11 } from "node:fs/promises";
 import path33 from "node:path";
 
 // src/builder/named-contexts.ts
@@ -48752,7 +48845,7 @@ async function readDockerfile(file, contextDir, base, at) {
   }
   const dockerfilePath = file ? path33.resolve(base, file) : path33.join(contextDir, "Dockerfile");
   try {
-    return { path: dockerfilePath, text: await readFile16(dockerfilePath, "utf8") };
+    return { path: dockerfilePath, text: await readFile15(dockerfilePath, "utf8") };
   } catch (error) {
     throw new InputError(
       `failed to read Dockerfile ${dockerfilePath}: ${error.code ?? error}`,
@@ -48769,7 +48862,7 @@ async function readDockerignore(dockerfilePath, contextDir) {
     path33.join(contextDir, ".dockerignore")
   ]) {
     try {
-      return await readFile16(candidate, "utf8");
+      return await readFile15(candidate, "utf8");
     } catch (error) {
       if (error.code !== "ENOENT") throw error;
     }
@@ -48881,7 +48974,7 @@ async function replaceFile(file, content) {
 // src/remote-cache/index.ts
 init_lazy_layers();
 init_errors();
-import { existsSync as existsSync6 } from "node:fs";
+import { existsSync as existsSync7 } from "node:fs";
 import path35 from "node:path";
 
 // src/remote-cache/backends/gha.ts
@@ -49080,14 +49173,14 @@ function createService(options) {
 // src/remote-cache/backends/local.ts
 init_digest();
 init_oci();
-import { createReadStream as createReadStream5 } from "node:fs";
+import { createReadStream as createReadStream4 } from "node:fs";
 import {
   copyFile as copyFile4,
   link as link5,
   mkdir as mkdir22,
   open as open6,
   readdir as readdir15,
-  readFile as readFile17,
+  readFile as readFile16,
   rename as rename6,
   rm as rm23,
   stat as stat13,
@@ -49160,9 +49253,9 @@ function localCacheSource(dir, selector) {
       if (!index) return void 0;
       const entry = selector.digest ? index.manifests.find((m) => m.digest === selector.digest) : index.manifests.find((m) => m.annotations?.[RefName] === selector.tag);
       if (!entry) return void 0;
-      const manifest = await readFile17(blobPath4(dir, entry.digest));
+      const manifest = await readFile16(blobPath4(dir, entry.digest));
       const { config } = decodeCacheManifest(manifest, name);
-      const configBody = await readFile17(blobPath4(dir, config.digest));
+      const configBody = await readFile16(blobPath4(dir, config.digest));
       let parsed;
       try {
         parsed = JSON.parse(configBody.toString("utf8"));
@@ -49173,7 +49266,7 @@ function localCacheSource(dir, selector) {
         name,
         config: parsed,
         async fetchBlob(descriptor) {
-          return createReadStream5(blobPath4(dir, descriptor.digest));
+          return createReadStream4(blobPath4(dir, descriptor.digest));
         }
       };
       return cache2;
@@ -49212,7 +49305,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
 async function readIndex(dir) {
   let text;
   try {
-    text = await readFile17(path34.join(dir, "index.json"), "utf8");
+    text = await readFile16(path34.join(dir, "index.json"), "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
@@ -49261,7 +49354,7 @@ async function collectGarbage(dir, index) {
   const keep = /* @__PURE__ */ new Set();
   for (const entry of index.manifests) {
     keep.add(digestHex(entry.digest));
-    const body = await readFile17(blobPath4(dir, entry.digest)).catch(() => void 0);
+    const body = await readFile16(blobPath4(dir, entry.digest)).catch(() => void 0);
     if (!body) continue;
     try {
       const { config, blobs } = decodeCacheManifest(body, `local ${dir}`);
@@ -49777,7 +49870,7 @@ async function exportCaches(specs, input, environment) {
           openBlob: (digest) => openBlob(input.store, digest, environment.signal),
           blobPath: (digest) => {
             const file = input.store.blobs.path(digest);
-            return existsSync6(file) ? file : void 0;
+            return existsSync7(file) ? file : void 0;
           },
           mountFrom: (digest) => mountSourceOf(input.store, digest)
         };
@@ -50812,7 +50905,7 @@ function titleOf(code2) {
 }
 
 // src/action/build-options.ts
-import { existsSync as existsSync7 } from "node:fs";
+import { existsSync as existsSync8 } from "node:fs";
 import { writeFile as writeFile17 } from "node:fs/promises";
 import path38 from "node:path";
 
@@ -50853,7 +50946,7 @@ function cacheOptions(inputs) {
 }
 
 // src/action/git-context.ts
-import { readFile as readFile19 } from "node:fs/promises";
+import { readFile as readFile18 } from "node:fs/promises";
 function serverUrl(env) {
   return env.GITHUB_SERVER_URL || "https://github.com";
 }
@@ -50873,7 +50966,7 @@ async function defaultGitContext(env) {
 async function readEvent(env) {
   if (!env.GITHUB_EVENT_PATH) return void 0;
   try {
-    return JSON.parse(await readFile19(env.GITHUB_EVENT_PATH, "utf8"));
+    return JSON.parse(await readFile18(env.GITHUB_EVENT_PATH, "utf8"));
   } catch {
     return void 0;
   }
@@ -50987,7 +51080,7 @@ async function resolveSecrets(inputs, ctx, warnings) {
   }
   for (const entry of inputs["secret-files"]) {
     const pair = split(entry);
-    if (!pair || !existsSync7(pair[1])) {
+    if (!pair || !existsSync8(pair[1])) {
       warnings.push(`input "secret-files": ${entry} is not id=path of an existing file; left out`);
       continue;
     }

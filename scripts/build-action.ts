@@ -10,13 +10,18 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = path.join(root, 'dist/index.js');
+const DIST = path.join(root, 'dist');
+/** What action.yml runs, and the layer tar worker it starts by file name (beside it). */
+const OUTPUTS = ['index.js', 'layer-tar-worker.js'];
 
-async function bundle(outfile: string): Promise<void> {
+async function bundle(outdir: string): Promise<void> {
   await build({
     absWorkingDir: root,
-    entryPoints: [path.join(root, 'src/action/index.ts')],
-    outfile,
+    entryPoints: {
+      index: path.join(root, 'src/action/index.ts'),
+      'layer-tar-worker': path.join(root, 'src/exporter/layer-tar-worker.ts'),
+    },
+    outdir,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -35,19 +40,20 @@ async function bundle(outfile: string): Promise<void> {
 if (process.argv.includes('--check')) {
   const dir = await mkdtemp(path.join(tmpdir(), 'tbuild-dist-'));
   try {
-    const fresh = path.join(dir, 'index.js');
-    await bundle(fresh);
-    const [want, have] = await Promise.all([
-      readFile(fresh),
-      readFile(DIST).catch(() => Buffer.alloc(0)),
-    ]);
-    if (!want.equals(have)) {
-      console.error(
-        'dist/index.js is out of date with src/: run `npm run build:action` and commit dist/.',
-      );
-      process.exit(1);
+    await bundle(dir);
+    for (const name of OUTPUTS) {
+      const [want, have] = await Promise.all([
+        readFile(path.join(dir, name)),
+        readFile(path.join(DIST, name)).catch(() => Buffer.alloc(0)),
+      ]);
+      if (!want.equals(have)) {
+        console.error(
+          `dist/${name} is out of date with src/: run \`npm run build:action\` and commit dist/.`,
+        );
+        process.exit(1);
+      }
     }
-    console.log('dist/index.js is up to date.');
+    console.log('dist/ is up to date.');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

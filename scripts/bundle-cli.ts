@@ -17,7 +17,11 @@ const outdir = path.join(root, 'lib/bundle');
 await rm(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: [path.join(root, 'lib/cli/main.js')],
+  // The layer tar worker is started by file name, beside the chunk that starts it.
+  entryPoints: {
+    main: path.join(root, 'lib/cli/main.js'),
+    'layer-tar-worker': path.join(root, 'lib/exporter/layer-tar-worker.js'),
+  },
   outdir,
   bundle: true,
   splitting: true,

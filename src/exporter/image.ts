@@ -179,7 +179,7 @@ export async function ensureLayerBlob(
       compressLayerTar(
         source
           ? await decompressedBlob(store.blobs, source.digest)
-          : generateLayerTar(snapshot.dir, options),
+          : generateLayerTar(snapshot.dir, { ...options, worker: worthAWorker(snapshot) }),
         pipe,
         options,
       ),
@@ -254,7 +254,8 @@ async function layerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer>
     }
   }
   const { compressLayerTar, generateLayerTar } = await import('./layer-writer.ts');
-  const written = await compressLayerTar(generateLayerTar(snapshot.dir), discard(), {
+  const tar = generateLayerTar(snapshot.dir, { worker: worthAWorker(snapshot) });
+  const written = await compressLayerTar(tar, discard(), {
     compression: 'uncompressed',
   });
   // A pulled layer whose blob is gone gets a tar of its own, not recorded: it does not
@@ -262,6 +263,16 @@ async function layerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer>
   if ((snapshot.diffId ?? written.diffId) === written.diffId)
     store.snapshots.setDiffId(id, written.diffId, written.size);
   return { diffId: written.diffId, descriptor: uncompressedLayer(written.diffId, written.size) };
+}
+
+/**
+ * A layer this size or larger has its tar made in a worker thread: starting one costs a
+ * few tens of milliseconds, which small layers would not win back.
+ */
+const WORKER_MIN_BYTES = 8 * 1024 * 1024;
+
+function worthAWorker(snapshot: { size?: number }): boolean {
+  return (snapshot.size ?? 0) >= WORKER_MIN_BYTES;
 }
 
 function uncompressedLayer(diffId: Digest, size: number): Descriptor {

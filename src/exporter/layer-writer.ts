@@ -1,36 +1,26 @@
 /**
- * Write a layer directory (overlayfs upperdir form) as an OCI layer tar: whiteout devices
- * become `.wh.<name>` files, opaque directories get a `.wh..wh..opq` entry, hard links,
- * devices, FIFOs and extended attributes are kept. The walk is sorted and headers carry no
- * host-specific data, so an unchanged tree always gives the same bytes.
+ * Write a layer directory as an OCI layer tar (layer-tar.ts makes the bytes), hashing the
+ * uncompressed and the compressed side in one pass. A large layer's tar is made in a worker
+ * thread (layer-tar-worker.ts) while this thread hashes and compresses: the two overlap,
+ * and the build's own thread stays free for the steps running meanwhile.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  createWriteStream,
-  openSync,
-  readlinkSync,
-  readSync,
-  type Stats,
-} from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Digest } from '../shared/digest.ts';
-import { overlayOpaqueXattr } from '../shared/userns.ts';
 import { createCompressor, ociLayerMediaType, type Compression } from './compression.ts';
 import { LayerWriteError } from './errors.ts';
-import { encodeEntryHeader, endOfArchive, padding, type TarEntry } from './tar-format.ts';
-import { splitDevice } from './tools.ts';
-import { walkTreeSync, type WalkEntry } from './tree-walk.ts';
-import { isOverlayXattr, readXattrs, type XattrMap } from './xattrs.ts';
+import { layerTarChunks, layerXattrs, type LayerTarOptions } from './layer-tar.ts';
+import type { WorkerMessage, WorkerTask } from './layer-tar-worker.ts';
 
-export interface LayerWriteOptions {
-  /** SOURCE_DATE_EPOCH in seconds. */
-  sourceDateEpoch?: number;
-  /** Clamp every mtime to `sourceDateEpoch` (BuildKit's rewrite-timestamp). */
-  rewriteTimestamps?: boolean;
+export interface LayerWriteOptions extends LayerTarOptions {
   compression: Compression;
   compressionLevel?: number;
+  /** Make the tar in a worker thread (worth it for layers of more than a few MB). */
+  worker?: boolean;
 }
 
 export interface LayerWriteResult {
@@ -45,14 +35,6 @@ export interface LayerWriteResult {
   /** OCI layer media type for the compression. */
   mediaType: string;
 }
-
-/**
- * Output is gathered into chunks of about this size. The walk, the reads and the header
- * encoding are synchronous (see walkTreeSync): per entry that is a few microseconds of
- * system calls, where async calls would cost thread-pool round trips, and a 20,000-file
- * layer hashed 3–4× slower that way. Yielding once per chunk keeps the event loop turning.
- */
-const CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Write the layer tar of `diffDir` to `out` (a stream, ended when done, or a file path),
@@ -118,135 +100,84 @@ export async function compressLayerTar(
 /** The uncompressed layer tar of `diffDir`, chunk by chunk. */
 export async function* generateLayerTar(
   diffDir: string,
-  options: Pick<LayerWriteOptions, 'sourceDateEpoch' | 'rewriteTimestamps'> = {},
+  options: LayerTarOptions & { worker?: boolean } = {},
 ): AsyncGenerator<Buffer> {
-  const clamp = (stat: Stats): number => {
-    const seconds = Math.floor(stat.mtimeMs / 1000);
-    const epoch = options.sourceDateEpoch;
-    return options.rewriteTimestamps && epoch !== undefined ? Math.min(seconds, epoch) : seconds;
-  };
-  let xattrs: XattrMap | undefined;
-  const firstLinks = new Map<string, string>();
-  const out = new ChunkBuffer();
-  for (const item of walkTreeSync(diffDir)) {
-    // One getfattr run for the whole layer, only once it is known not to be empty.
-    xattrs ??= await readXattrs(diffDir);
-    const attrs = xattrs.get(item.abs);
-    const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
-    if (entry === undefined) continue;
-    out.append(encodeEntryHeader(entry));
-    if (entry.type === 'file' && entry.size > 0) {
-      yield* out.appendFile(item.abs, entry.size);
-      out.zeros(padding(entry.size));
-    }
-    if (entry.type === 'dir' && attrs?.get(overlayOpaqueXattr())?.toString() === 'y') {
-      out.append(encodeEntryHeader(whiteoutEntry(`${item.rel}/.wh..wh..opq`, entry.mtime)));
-    }
-    if (out.full()) yield out.take();
+  const { worker, ...tarOptions } = options;
+  const script = worker ? workerScript() : undefined;
+  if (script !== undefined) {
+    yield* generateInWorker(script, { diffDir, options: tarOptions });
+    return;
   }
-  out.append(endOfArchive());
-  yield out.take();
+  const xattrs = await layerXattrs(diffDir);
+  for (const chunk of layerTarChunks(diffDir, xattrs, tarOptions)) {
+    yield chunk;
+    await nextTurn();
+  }
 }
 
 /**
- * Output gathered in CHUNK_BYTES buffers; file content is read straight into them, so no
- * byte is copied twice. A chunk is handed over whole and never touched again.
+ * Let the event loop run between chunks. A consumer that takes chunks as fast as they come
+ * (a hash) would otherwise keep the whole tar in one chain of promise jobs, and a build
+ * hashing a layer while the next RUN runs could not see that RUN end until the hash did.
  */
-class ChunkBuffer {
-  #buf = Buffer.allocUnsafe(CHUNK_BYTES);
-  #pos = 0;
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
-  full(): boolean {
-    return this.#pos >= CHUNK_BYTES;
-  }
+/**
+ * The worker beside this module: `.ts` when run from the sources, `.js` when compiled or
+ * bundled (both bundles ship it as an entry of its own). Without it the tar is made in
+ * process.
+ */
+function workerScript(): URL | undefined {
+  const self = fileURLToPath(import.meta.url);
+  const script = new URL(`./layer-tar-worker${self.slice(self.lastIndexOf('.'))}`, import.meta.url);
+  return existsSync(script) ? script : undefined;
+}
 
-  take(): Buffer {
-    const chunk = this.#buf.subarray(0, this.#pos);
-    this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
-    this.#pos = 0;
-    return chunk;
-  }
-
-  /** Small pieces (headers): may overshoot the chunk size, which take() allows for. */
-  append(data: Buffer): void {
-    if (this.#pos + data.length > this.#buf.length) {
-      const grown = Buffer.allocUnsafe(this.#pos + data.length);
-      this.#buf.copy(grown, 0, 0, this.#pos);
-      this.#buf = grown;
-    }
-    data.copy(this.#buf, this.#pos);
-    this.#pos += data.length;
-  }
-
-  zeros(count: number): void {
-    if (count > 0) this.append(Buffer.alloc(count));
-  }
-
-  /** Exactly `size` bytes of a file, yielding full chunks; fails if the file shrank. */
-  *appendFile(path: string, size: number): Generator<Buffer> {
-    const fd = openSync(path, 'r');
-    try {
-      let read = 0;
-      while (read < size) {
-        if (this.full()) yield this.take();
-        const room = Math.min(this.#buf.length - this.#pos, size - read);
-        const n = readSync(fd, this.#buf, this.#pos, room, read);
-        if (n === 0) throw changedSize(path);
-        this.#pos += n;
-        read += n;
+async function* generateInWorker(
+  script: URL,
+  task: Omit<WorkerTask, 'taken'>,
+): AsyncGenerator<Buffer> {
+  const taken = new SharedArrayBuffer(4);
+  const counter = new Int32Array(taken);
+  const worker = new Worker(script, { workerData: { ...task, taken } satisfies WorkerTask });
+  const queue: Buffer[] = [];
+  let finished = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  worker.on('message', (message: WorkerMessage) => {
+    if (message.type === 'chunk') {
+      queue.push(
+        Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength),
+      );
+    } else if (message.type === 'done') finished = true;
+    else failure = new LayerWriteError(message.message);
+    wake?.();
+  });
+  worker.on('error', (error) => {
+    failure ??= new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error });
+    wake?.();
+  });
+  worker.on('exit', (code) => {
+    if (!finished) failure ??= new LayerWriteError(`layer tar worker exited with code ${code}`);
+    wake?.();
+  });
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        yield chunk;
+        Atomics.add(counter, 0, 1);
+        Atomics.notify(counter, 0);
+        continue;
       }
-    } finally {
-      closeSync(fd);
+      if (failure) throw failure;
+      if (finished) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
     }
+  } finally {
+    if (!finished || failure) await worker.terminate();
   }
-}
-
-/** Whiteouts are empty regular files, mode 0600, as Docker writes them. */
-function whiteoutEntry(path: string, mtime: number, uid = 0, gid = 0): TarEntry {
-  return { path, type: 'file', mode: 0o600, uid, gid, size: 0, mtime };
-}
-
-function toTarEntry(
-  item: WalkEntry,
-  mtime: number,
-  attrs: Map<string, Buffer> | undefined,
-  firstLinks: Map<string, string>,
-): TarEntry | undefined {
-  const { stat, rel } = item;
-  if (stat.isCharacterDevice() && stat.rdev === 0) {
-    const slash = rel.lastIndexOf('/');
-    const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
-    return whiteoutEntry(name, mtime, stat.uid, stat.gid);
-  }
-  const xattrs = new Map([...(attrs ?? [])].filter(([name]) => !isOverlayXattr(name)));
-  const base: TarEntry = {
-    path: rel,
-    type: 'file',
-    mode: stat.mode & 0o7777,
-    uid: stat.uid,
-    gid: stat.gid,
-    size: 0,
-    mtime,
-    ...(xattrs.size > 0 ? { xattrs } : {}),
-  };
-  if (stat.isDirectory()) return { ...base, type: 'dir' };
-  if (stat.isSymbolicLink()) return { ...base, type: 'symlink', linkpath: readlinkSync(item.abs) };
-  if (stat.isFIFO()) return { ...base, type: 'fifo' };
-  if (stat.isCharacterDevice() || stat.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat.rdev);
-    const type = stat.isCharacterDevice() ? 'char' : 'block';
-    return { ...base, type, devmajor: major, devminor: minor };
-  }
-  if (!stat.isFile()) return undefined; // sockets cannot be carried in a tar (Docker skips them too)
-  if (stat.nlink > 1) {
-    const key = `${stat.dev}:${stat.ino}`;
-    const first = firstLinks.get(key);
-    if (first !== undefined) return { ...base, type: 'link', linkpath: first };
-    firstLinks.set(key, rel);
-  }
-  return { ...base, size: stat.size };
-}
-
-function changedSize(path: string): LayerWriteError {
-  return new LayerWriteError(`file ${path} changed size while its layer was being written`);
 }

@@ -149,7 +149,7 @@ function encodeUstar(f: UstarFields): Buffer {
   writeNumber(b, 337, 8, f.devminor);
   b.fill(0x20, 148, 156);
   let sum = 0;
-  for (const byte of b) sum += byte;
+  for (let i = 0; i < BLOCK; i++) sum += b[i]!;
   b.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'ascii');
   return b;
 }

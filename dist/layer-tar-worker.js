@@ -1,0 +1,446 @@
+import { createRequire as __tbuildCreateRequire } from 'node:module';
+const require = __tbuildCreateRequire(import.meta.url);
+
+// src/exporter/layer-tar-worker.ts
+import { parentPort, workerData } from "node:worker_threads";
+
+// src/exporter/layer-tar.ts
+import { closeSync, openSync, readdirSync as readdirSync2, readlinkSync, readSync } from "node:fs";
+
+// src/shared/userns.ts
+import { readFileSync } from "node:fs";
+var ROOTLESS_ENV = "TBUILD_ROOTLESS";
+function parseIdMap(text) {
+  const ranges = [];
+  for (const line of text.split("\n")) {
+    const fields = line.trim().split(/\s+/).map(Number);
+    if (fields.length !== 3 || fields.some((n) => !Number.isInteger(n))) continue;
+    ranges.push({ inside: fields[0], outside: fields[1], count: fields[2] });
+  }
+  return ranges;
+}
+function isInitialMap(ranges) {
+  return ranges.length === 1 && ranges[0].inside === 0 && ranges[0].outside === 0 && ranges[0].count === 4294967295;
+}
+function readIdMap(kind) {
+  try {
+    return parseIdMap(readFileSync(`/proc/self/${kind}_map`, "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+var cached;
+function inUserNamespace(env = process.env) {
+  if (env[ROOTLESS_ENV] === "1") return true;
+  if (env[ROOTLESS_ENV] === "0") return false;
+  cached ??= !isInitialMap(readIdMap("uid") ?? [{ inside: 0, outside: 0, count: 4294967295 }]);
+  return cached;
+}
+function overlayXattrPrefix(env = process.env) {
+  return inUserNamespace(env) ? "user.overlay." : "trusted.overlay.";
+}
+function overlayOpaqueXattr(env = process.env) {
+  return `${overlayXattrPrefix(env)}opaque`;
+}
+
+// src/shared/errors.ts
+var TbuildError = class extends Error {
+  code;
+  hint;
+  /** Where the error points; set at construction, or once later by withLocation. */
+  location;
+  exitCode;
+  /** The file `location` points into, attached by whoever knows it (see withSource). */
+  source;
+  constructor(code, message, options = {}) {
+    super(message, options.cause === void 0 ? void 0 : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.location = options.location;
+    this.exitCode = options.exitCode ?? 1;
+  }
+};
+
+// src/exporter/errors.ts
+var ToolError = class extends TbuildError {
+  tool;
+  constructor(tool, detail, options = {}) {
+    super("TBUILD_EXPORTER_TOOL", `${tool} failed: ${detail}`, {
+      hint: tool === "getfattr" || tool === "setfattr" ? 'Install the Debian package "attr" (apt-get install attr).' : `Check that ${tool} is installed and that tbuild runs as root.`,
+      ...options
+    });
+    this.tool = tool;
+  }
+};
+var LayerWriteError = class extends TbuildError {
+  constructor(message, options = {}) {
+    super("TBUILD_LAYER_WRITE", message, {
+      hint: "Layers must not change while they are exported; retry the export.",
+      ...options
+    });
+  }
+};
+
+// src/exporter/tar-format.ts
+var BLOCK = 512;
+var TYPEFLAG = {
+  file: "0",
+  link: "1",
+  symlink: "2",
+  char: "3",
+  block: "4",
+  dir: "5",
+  fifo: "6"
+};
+var MAX_OCTAL_7 = 2097151;
+var MAX_OCTAL_11 = 8589934591;
+function encodeEntryHeader(entry) {
+  const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
+  const records = [];
+  const fitsName = isPlainAscii(name) && Buffer.byteLength(name) <= 100;
+  if (!fitsName) records.push(paxRecord("path", Buffer.from(name)));
+  const link = entry.linkpath ?? "";
+  if (link !== "" && !(isPlainAscii(link) && Buffer.byteLength(link) <= 100)) {
+    records.push(paxRecord("linkpath", Buffer.from(link)));
+  }
+  if (entry.size > MAX_OCTAL_11) records.push(paxRecord("size", Buffer.from(String(entry.size))));
+  if (entry.uid > MAX_OCTAL_7) records.push(paxRecord("uid", Buffer.from(String(entry.uid))));
+  if (entry.gid > MAX_OCTAL_7) records.push(paxRecord("gid", Buffer.from(String(entry.gid))));
+  if (entry.mtime < 0 || entry.mtime > MAX_OCTAL_11) {
+    records.push(paxRecord("mtime", Buffer.from(String(entry.mtime))));
+  }
+  if (entry.xattrs) {
+    for (const key of [...entry.xattrs.keys()].sort()) {
+      records.push(paxRecord(`SCHILY.xattr.${key}`, entry.xattrs.get(key)));
+    }
+  }
+  const header = encodeUstar({
+    name: fitsName ? name : asciiTail(name),
+    typeflag: TYPEFLAG[entry.type],
+    mode: entry.mode & 4095,
+    uid: entry.uid > MAX_OCTAL_7 ? 0 : entry.uid,
+    gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
+    size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
+    mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
+    linkname: link !== "" && isPlainAscii(link) && Buffer.byteLength(link) <= 100 ? link : "",
+    devmajor: entry.devmajor ?? 0,
+    devminor: entry.devminor ?? 0
+  });
+  if (records.length === 0) return header;
+  const body = Buffer.concat(records);
+  const pax = encodeUstar({
+    name: asciiTail(`PaxHeaders/${name.split("/").filter(Boolean).pop() ?? ""}`),
+    typeflag: "x",
+    mode: 420,
+    uid: 0,
+    gid: 0,
+    size: body.length,
+    mtime: 0,
+    linkname: "",
+    devmajor: 0,
+    devminor: 0
+  });
+  return Buffer.concat([pax, body, Buffer.alloc(padding(body.length)), header]);
+}
+function padding(size) {
+  return (BLOCK - size % BLOCK) % BLOCK;
+}
+function endOfArchive() {
+  return Buffer.alloc(BLOCK * 2);
+}
+function isPlainAscii(s) {
+  return /^[\x20-\x7e]*$/.test(s);
+}
+function asciiTail(s) {
+  return s.replace(/[^\x20-\x7e]/g, "_").slice(-100);
+}
+function paxRecord(key, value) {
+  const base = Buffer.byteLength(` ${key}=`) + value.length + 1;
+  let length = base + String(base).length;
+  if (String(length).length > String(base).length) length = base + String(length).length;
+  return Buffer.concat([Buffer.from(`${length} ${key}=`), value, Buffer.from("\n")]);
+}
+function encodeUstar(f) {
+  const b = Buffer.alloc(BLOCK);
+  b.write(f.name, 0, 100, "utf8");
+  writeOctal(b, 100, 8, f.mode);
+  writeOctal(b, 108, 8, f.uid);
+  writeOctal(b, 116, 8, f.gid);
+  writeOctal(b, 124, 12, f.size);
+  writeOctal(b, 136, 12, f.mtime);
+  b.write(f.typeflag, 156, 1, "ascii");
+  b.write(f.linkname, 157, 100, "utf8");
+  b.write("ustar\x0000", 257, 8, "ascii");
+  writeNumber(b, 329, 8, f.devmajor);
+  writeNumber(b, 337, 8, f.devminor);
+  b.fill(32, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += b[i];
+  b.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "ascii");
+  return b;
+}
+function writeOctal(b, offset, width, value) {
+  b.write(
+    `${Math.trunc(value).toString(8).padStart(width - 1, "0")}\0`,
+    offset,
+    width,
+    "ascii"
+  );
+}
+function writeNumber(b, offset, width, value) {
+  if (value <= 8 ** (width - 1) - 1) return writeOctal(b, offset, width, value);
+  b.fill(0, offset, offset + width);
+  b[offset] = 128;
+  let v = value;
+  for (let i = offset + width - 1; i > offset && v > 0; i--) {
+    b[i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+}
+
+// src/exporter/tools.ts
+import { spawn } from "node:child_process";
+function runTool(tool, args, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const out = [];
+    const err = [];
+    child.stdout.on("data", (c) => out.push(c));
+    child.stderr.on("data", (c) => err.push(c));
+    child.on("error", (e) => reject(new ToolError(tool, e.message, { cause: e })));
+    child.on("close", (code, signal) => {
+      if (code === 0) return resolve(Buffer.concat(out));
+      const stderr = Buffer.concat(err).toString("utf8").trim();
+      reject(new ToolError(tool, stderr || `exited with ${code ?? signal}`));
+    });
+    child.stdin.on("error", () => void 0);
+    child.stdin.end(input ?? "");
+  });
+}
+function splitDevice(rdev) {
+  const lo = rdev >>> 0;
+  const hi = Math.floor(rdev / 2 ** 32) >>> 0;
+  const major = (lo >>> 8 & 4095 | hi & 4294963200) >>> 0;
+  const minor = (lo & 255 | (lo >>> 12 | hi << 20) & 4294967040) >>> 0;
+  return { major, minor };
+}
+
+// src/exporter/tree-walk.ts
+import { lstatSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+function* walkTreeSync(root) {
+  yield* walkDirSync(root, "");
+}
+function* walkDirSync(abs, rel) {
+  for (const name of readdirSync(abs).sort(compareBytes)) {
+    const entryAbs = join(abs, name);
+    const entry = {
+      rel: rel === "" ? name : `${rel}/${name}`,
+      abs: entryAbs,
+      stat: lstatSync(entryAbs)
+    };
+    yield entry;
+    if (entry.stat.isDirectory()) yield* walkDirSync(entry.abs, entry.rel);
+  }
+}
+function compareBytes(a, b) {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+// src/shared/xattr-dump.ts
+function parseXattrDump(dump) {
+  const map = /* @__PURE__ */ new Map();
+  let current;
+  for (const line of dump.split("\n")) {
+    if (line.startsWith("# file: ")) {
+      current = /* @__PURE__ */ new Map();
+      map.set(unescapeName(line.slice("# file: ".length)), current);
+    } else if (line !== "" && current) {
+      const eq = line.indexOf("=");
+      const name = unescapeName(eq === -1 ? line : line.slice(0, eq));
+      current.set(name, decodeValue(eq === -1 ? "" : line.slice(eq + 1)));
+    }
+  }
+  return map;
+}
+function decodeValue(text) {
+  if (text.startsWith("0s")) return Buffer.from(text.slice(2), "base64");
+  if (text.startsWith("0x")) return Buffer.from(text.slice(2), "hex");
+  if (text.startsWith('"') && text.endsWith('"')) {
+    return Buffer.from(unescapeName(text.slice(1, -1)), "utf8");
+  }
+  return Buffer.from(text, "latin1");
+}
+function unescapeName(text) {
+  const bytes = Buffer.from(
+    text.replace(
+      /\\([0-7]{3})|\\\\/g,
+      (m, oct) => String.fromCharCode(oct ? parseInt(oct, 8) : 92)
+    ),
+    "latin1"
+  );
+  return bytes.toString("utf8");
+}
+
+// src/exporter/xattrs.ts
+function isOverlayXattr(name) {
+  return name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.");
+}
+async function readXattrs(dir, pattern = "-") {
+  const out = await runTool("getfattr", [
+    "-R",
+    "-h",
+    "--absolute-names",
+    "-e",
+    "base64",
+    "-m",
+    pattern,
+    "-d",
+    dir
+  ]);
+  return parseXattrDump(out.toString("latin1"));
+}
+
+// src/exporter/layer-tar.ts
+var CHUNK_BYTES = 1024 * 1024;
+var CHUNKS_AHEAD = 8;
+async function layerXattrs(diffDir) {
+  return readdirSync2(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
+}
+function* layerTarChunks(diffDir, xattrs, options = {}) {
+  const clamp = (stat) => {
+    const seconds = Math.floor(stat.mtimeMs / 1e3);
+    const epoch = options.sourceDateEpoch;
+    return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds, epoch) : seconds;
+  };
+  const firstLinks = /* @__PURE__ */ new Map();
+  const out = new ChunkBuffer();
+  for (const item of walkTreeSync(diffDir)) {
+    const attrs = xattrs.get(item.abs);
+    const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
+    if (entry === void 0) continue;
+    out.append(encodeEntryHeader(entry));
+    if (entry.type === "file" && entry.size > 0) {
+      yield* out.appendFile(item.abs, entry.size);
+      out.zeros(padding(entry.size));
+    }
+    if (entry.type === "dir" && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
+      out.append(encodeEntryHeader(whiteoutEntry(`${item.rel}/.wh..wh..opq`, entry.mtime)));
+    }
+    if (out.full()) yield out.take();
+  }
+  out.append(endOfArchive());
+  yield out.take();
+}
+var ChunkBuffer = class {
+  #buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  #pos = 0;
+  full() {
+    return this.#pos >= CHUNK_BYTES;
+  }
+  take() {
+    const chunk = this.#buf.subarray(0, this.#pos);
+    this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.#pos = 0;
+    return chunk;
+  }
+  /** Small pieces (headers): may overshoot the chunk size, which take() allows for. */
+  append(data) {
+    if (this.#pos + data.length > this.#buf.length) {
+      const grown = Buffer.allocUnsafe(this.#pos + data.length);
+      this.#buf.copy(grown, 0, 0, this.#pos);
+      this.#buf = grown;
+    }
+    data.copy(this.#buf, this.#pos);
+    this.#pos += data.length;
+  }
+  zeros(count) {
+    if (count <= 0) return;
+    if (this.#pos + count > this.#buf.length) this.append(Buffer.alloc(count));
+    else {
+      this.#buf.fill(0, this.#pos, this.#pos + count);
+      this.#pos += count;
+    }
+  }
+  /** Exactly `size` bytes of a file, yielding full chunks; fails if the file shrank. */
+  *appendFile(path, size) {
+    const fd = openSync(path, "r");
+    try {
+      let read = 0;
+      while (read < size) {
+        if (this.full()) yield this.take();
+        const room = Math.min(this.#buf.length - this.#pos, size - read);
+        const n = readSync(fd, this.#buf, this.#pos, room, read);
+        if (n === 0) throw changedSize(path);
+        this.#pos += n;
+        read += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+};
+function whiteoutEntry(path, mtime, uid = 0, gid = 0) {
+  return { path, type: "file", mode: 384, uid, gid, size: 0, mtime };
+}
+function toTarEntry(item, mtime, attrs, firstLinks) {
+  const { stat, rel } = item;
+  if (stat.isCharacterDevice() && stat.rdev === 0) {
+    const slash = rel.lastIndexOf("/");
+    const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
+    return whiteoutEntry(name, mtime, stat.uid, stat.gid);
+  }
+  const xattrs = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
+  const base = {
+    path: rel,
+    type: "file",
+    mode: stat.mode & 4095,
+    uid: stat.uid,
+    gid: stat.gid,
+    size: 0,
+    mtime,
+    ...xattrs.size > 0 ? { xattrs } : {}
+  };
+  if (stat.isDirectory()) return { ...base, type: "dir" };
+  if (stat.isSymbolicLink()) return { ...base, type: "symlink", linkpath: readlinkSync(item.abs) };
+  if (stat.isFIFO()) return { ...base, type: "fifo" };
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat.rdev);
+    const type = stat.isCharacterDevice() ? "char" : "block";
+    return { ...base, type, devmajor: major, devminor: minor };
+  }
+  if (!stat.isFile()) return void 0;
+  if (stat.nlink > 1) {
+    const key = `${stat.dev}:${stat.ino}`;
+    const first = firstLinks.get(key);
+    if (first !== void 0) return { ...base, type: "link", linkpath: first };
+    firstLinks.set(key, rel);
+  }
+  return { ...base, size: stat.size };
+}
+function changedSize(path) {
+  return new LayerWriteError(`file ${path} changed size while its layer was being written`);
+}
+
+// src/exporter/layer-tar-worker.ts
+async function main(task) {
+  const port = parentPort;
+  const taken = new Int32Array(task.taken);
+  let sent = 0;
+  try {
+    const xattrs = await layerXattrs(task.diffDir);
+    for (const chunk of layerTarChunks(task.diffDir, xattrs, task.options)) {
+      for (let seen = Atomics.load(taken, 0); sent - seen >= CHUNKS_AHEAD; seen = Atomics.load(taken, 0)) {
+        Atomics.wait(taken, 0, seen);
+      }
+      const message = { type: "chunk", chunk };
+      port.postMessage(message, [chunk.buffer]);
+      sent++;
+    }
+    port.postMessage({ type: "done" });
+  } catch (error) {
+    port.postMessage({ type: "error", message: error.message });
+  }
+}
+await main(workerData);

@@ -1,0 +1,175 @@
+/**
+ * The layer tar of a directory (overlayfs upperdir form), made with synchronous calls:
+ * whiteout devices become `.wh.<name>` files, opaque directories get a `.wh..wh..opq`
+ * entry, hard links, devices, FIFOs and extended attributes are kept. The walk is sorted
+ * and headers carry no host-specific data, so an unchanged tree always gives the same bytes.
+ *
+ * Synchronous on purpose: per entry this is a few microseconds of system calls (lstat,
+ * open, read, close), where async calls cost a thread-pool round trip each, and a
+ * 20,000-file layer hashed 3–4× slower that way. Large layers run it in a worker thread
+ * (layer-tar-worker.ts); small ones in process, a chunk per event-loop turn.
+ */
+import { closeSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { overlayOpaqueXattr } from '../shared/userns.ts';
+import { LayerWriteError } from './errors.ts';
+import { encodeEntryHeader, endOfArchive, padding, type TarEntry } from './tar-format.ts';
+import { splitDevice } from './tools.ts';
+import { walkTreeSync, type WalkEntry } from './tree-walk.ts';
+import { isOverlayXattr, readXattrs, type XattrMap } from './xattrs.ts';
+
+export interface LayerTarOptions {
+  /** SOURCE_DATE_EPOCH in seconds. */
+  sourceDateEpoch?: number;
+  /** Clamp every mtime to `sourceDateEpoch` (BuildKit's rewrite-timestamp). */
+  rewriteTimestamps?: boolean;
+}
+
+/** Output comes in chunks of about this size. */
+export const CHUNK_BYTES = 1024 * 1024;
+
+/** Chunks a worker may have sent and its receiver not yet taken. */
+export const CHUNKS_AHEAD = 8;
+
+/** Every extended attribute in the layer: one getfattr run, none for an empty layer. */
+export async function layerXattrs(diffDir: string): Promise<XattrMap> {
+  return readdirSync(diffDir).length === 0 ? new Map() : readXattrs(diffDir);
+}
+
+/** The uncompressed layer tar of `diffDir` in chunks of about CHUNK_BYTES. */
+export function* layerTarChunks(
+  diffDir: string,
+  xattrs: XattrMap,
+  options: LayerTarOptions = {},
+): Generator<Buffer> {
+  const clamp = (stat: Stats): number => {
+    const seconds = Math.floor(stat.mtimeMs / 1000);
+    const epoch = options.sourceDateEpoch;
+    return options.rewriteTimestamps && epoch !== undefined ? Math.min(seconds, epoch) : seconds;
+  };
+  const firstLinks = new Map<string, string>();
+  const out = new ChunkBuffer();
+  for (const item of walkTreeSync(diffDir)) {
+    const attrs = xattrs.get(item.abs);
+    const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
+    if (entry === undefined) continue;
+    out.append(encodeEntryHeader(entry));
+    if (entry.type === 'file' && entry.size > 0) {
+      yield* out.appendFile(item.abs, entry.size);
+      out.zeros(padding(entry.size));
+    }
+    if (entry.type === 'dir' && attrs?.get(overlayOpaqueXattr())?.toString() === 'y') {
+      out.append(encodeEntryHeader(whiteoutEntry(`${item.rel}/.wh..wh..opq`, entry.mtime)));
+    }
+    if (out.full()) yield out.take();
+  }
+  out.append(endOfArchive());
+  yield out.take();
+}
+
+/**
+ * Output gathered in CHUNK_BYTES buffers; file content is read straight into them, so no
+ * byte is copied twice. A chunk is handed over whole and never touched again.
+ */
+class ChunkBuffer {
+  #buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  #pos = 0;
+
+  full(): boolean {
+    return this.#pos >= CHUNK_BYTES;
+  }
+
+  take(): Buffer {
+    const chunk = this.#buf.subarray(0, this.#pos);
+    this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.#pos = 0;
+    return chunk;
+  }
+
+  /** Small pieces (headers): may overshoot the chunk size, which take() allows for. */
+  append(data: Buffer): void {
+    if (this.#pos + data.length > this.#buf.length) {
+      const grown = Buffer.allocUnsafe(this.#pos + data.length);
+      this.#buf.copy(grown, 0, 0, this.#pos);
+      this.#buf = grown;
+    }
+    data.copy(this.#buf, this.#pos);
+    this.#pos += data.length;
+  }
+
+  zeros(count: number): void {
+    if (count <= 0) return;
+    if (this.#pos + count > this.#buf.length) this.append(Buffer.alloc(count));
+    else {
+      this.#buf.fill(0, this.#pos, this.#pos + count);
+      this.#pos += count;
+    }
+  }
+
+  /** Exactly `size` bytes of a file, yielding full chunks; fails if the file shrank. */
+  *appendFile(path: string, size: number): Generator<Buffer> {
+    const fd = openSync(path, 'r');
+    try {
+      let read = 0;
+      while (read < size) {
+        if (this.full()) yield this.take();
+        const room = Math.min(this.#buf.length - this.#pos, size - read);
+        const n = readSync(fd, this.#buf, this.#pos, room, read);
+        if (n === 0) throw changedSize(path);
+        this.#pos += n;
+        read += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Whiteouts are empty regular files, mode 0600, as Docker writes them. */
+function whiteoutEntry(path: string, mtime: number, uid = 0, gid = 0): TarEntry {
+  return { path, type: 'file', mode: 0o600, uid, gid, size: 0, mtime };
+}
+
+function toTarEntry(
+  item: WalkEntry,
+  mtime: number,
+  attrs: Map<string, Buffer> | undefined,
+  firstLinks: Map<string, string>,
+): TarEntry | undefined {
+  const { stat, rel } = item;
+  if (stat.isCharacterDevice() && stat.rdev === 0) {
+    const slash = rel.lastIndexOf('/');
+    const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
+    return whiteoutEntry(name, mtime, stat.uid, stat.gid);
+  }
+  const xattrs = new Map([...(attrs ?? [])].filter(([name]) => !isOverlayXattr(name)));
+  const base: TarEntry = {
+    path: rel,
+    type: 'file',
+    mode: stat.mode & 0o7777,
+    uid: stat.uid,
+    gid: stat.gid,
+    size: 0,
+    mtime,
+    ...(xattrs.size > 0 ? { xattrs } : {}),
+  };
+  if (stat.isDirectory()) return { ...base, type: 'dir' };
+  if (stat.isSymbolicLink()) return { ...base, type: 'symlink', linkpath: readlinkSync(item.abs) };
+  if (stat.isFIFO()) return { ...base, type: 'fifo' };
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat.rdev);
+    const type = stat.isCharacterDevice() ? 'char' : 'block';
+    return { ...base, type, devmajor: major, devminor: minor };
+  }
+  if (!stat.isFile()) return undefined; // sockets cannot be carried in a tar (Docker skips them too)
+  if (stat.nlink > 1) {
+    const key = `${stat.dev}:${stat.ino}`;
+    const first = firstLinks.get(key);
+    if (first !== undefined) return { ...base, type: 'link', linkpath: first };
+    firstLinks.set(key, rel);
+  }
+  return { ...base, size: stat.size };
+}
+
+function changedSize(path: string): LayerWriteError {
+  return new LayerWriteError(`file ${path} changed size while its layer was being written`);
+}
