@@ -326,7 +326,10 @@ async function runBuild(
         },
       },
     );
-    await engineWorker.flush();
+    // The context's stat cache and records (megabytes for a big context) are saved while
+    // the image is exported, not before: nothing in the export reads them.
+    const flushed = engineWorker.flush();
+    flushed.catch(() => undefined); // awaited below; a failed export must not leave it unhandled
     const committed = await task(emit, 'exporting to image', async (status) => {
       const built = await Promise.all(
         solved.map(async (result, i) => ({
@@ -355,6 +358,7 @@ async function runBuild(
       await nameIndex(store, options, index, status);
       return { kind: 'index', index } as const;
     });
+    await flushed;
     const outputs = {
       store,
       options,
