@@ -732,6 +732,20 @@ var init_compression = __esm({
   }
 });
 
+// src/shared/worker-script.ts
+import { existsSync as existsSync4 } from "node:fs";
+import { fileURLToPath } from "node:url";
+function workerScript(name, importMetaUrl) {
+  const self2 = fileURLToPath(importMetaUrl);
+  const script = new URL(`./${name}${self2.slice(self2.lastIndexOf("."))}`, importMetaUrl);
+  return existsSync4(script) ? script : void 0;
+}
+var init_worker_script = __esm({
+  "src/shared/worker-script.ts"() {
+    "use strict";
+  }
+});
+
 // src/exporter/tar-format.ts
 function encodeEntryHeader(entry) {
   const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
@@ -1235,10 +1249,9 @@ __export(layer_writer_exports, {
   writeLayerTar: () => writeLayerTar
 });
 import { createHash as createHash4 } from "node:crypto";
-import { createWriteStream, existsSync as existsSync4 } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { Readable as Readable3 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 async function writeLayerTar(diffDir, out, options) {
   return compressLayerTar(generateLayerTar(diffDir, options), out, options);
@@ -1284,7 +1297,7 @@ async function compressLayerTar(tar, out, options) {
 }
 async function* generateLayerTar(diffDir, options = {}) {
   const { worker, ...tarOptions } = options;
-  const script = worker ? workerScript() : void 0;
+  const script = worker ? workerScript("layer-tar-worker", import.meta.url) : void 0;
   if (script !== void 0) {
     yield* generateInWorker(script, { diffDir, options: tarOptions });
     return;
@@ -1297,11 +1310,6 @@ async function* generateLayerTar(diffDir, options = {}) {
 }
 function nextTurn() {
   return new Promise((resolve2) => setImmediate(resolve2));
-}
-function workerScript() {
-  const self2 = fileURLToPath(import.meta.url);
-  const script = new URL(`./layer-tar-worker${self2.slice(self2.lastIndexOf("."))}`, import.meta.url);
-  return existsSync4(script) ? script : void 0;
 }
 async function* generateInWorker(script, task2) {
   const taken = new SharedArrayBuffer(4);
@@ -1349,6 +1357,7 @@ async function* generateInWorker(script, task2) {
 var init_layer_writer = __esm({
   "src/exporter/layer-writer.ts"() {
     "use strict";
+    init_worker_script();
     init_compression();
     init_errors2();
     init_layer_tar();
@@ -4259,7 +4268,7 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod7, chown as chown3, mkdir as mkdir13, readFile as readFile10, writeFile as writeFile8 } from "node:fs/promises";
+import { chmod as chmod7, chown as chown3, mkdir as mkdir13, readFile as readFile9, writeFile as writeFile8 } from "node:fs/promises";
 import path16 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
@@ -4376,7 +4385,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   }
 }
 async function readSecret(file) {
-  return readFile10(file, "utf8");
+  return readFile9(file, "utf8");
 }
 async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
   const opt = mount.cache;
@@ -5988,7 +5997,7 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir17, readFile as readFile12, readdir as readdir12, rm as rm17, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdir as mkdir17, readFile as readFile11, readdir as readdir12, rm as rm17, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
 import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
@@ -6095,8 +6104,8 @@ async function writeBundleFiles(bundle, spec, hostname) {
 }
 async function readHostLimits() {
   const [limits, status] = await Promise.all([
-    readFile12("/proc/self/limits", "utf8"),
-    readFile12("/proc/self/status", "utf8")
+    readFile11("/proc/self/limits", "utf8"),
+    readFile11("/proc/self/status", "utf8")
   ]);
   const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
   const capBnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
@@ -6107,7 +6116,7 @@ async function readHostLimits() {
 }
 async function readHostResolvConf() {
   try {
-    return await readFile12("/etc/resolv.conf", "utf8");
+    return await readFile11("/etc/resolv.conf", "utf8");
   } catch (err) {
     if (err.code === "ENOENT") return "";
     throw err;
@@ -6183,7 +6192,7 @@ function createStderrForwarder(io) {
   };
 }
 async function readRuncError(logPath) {
-  const text = await readFile12(logPath, "utf8").catch((err) => {
+  const text = await readFile11(logPath, "utf8").catch((err) => {
     if (err.code === "ENOENT") return "";
     throw err;
   });
@@ -6665,10 +6674,10 @@ var init_docker_archive = __esm({
 });
 
 // src/exporter/oci-layout.ts
-import { readFile as readFile13 } from "node:fs/promises";
+import { readFile as readFile12 } from "node:fs/promises";
 import { join as join19 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile13(join19(dir, "index.json"), "utf8").catch(
+  const text = await readFile12(join19(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -6938,7 +6947,7 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile14, realpath, rm as rm21, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile13, realpath, rm as rm21, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import path30 from "node:path";
 import { Readable as Readable5 } from "node:stream";
@@ -6965,7 +6974,7 @@ async function fetchRemoteContext(arg, stdin) {
       await rm21(received);
       return { dir, dockerfileText: void 0, dispose };
     }
-    return { dir, dockerfileText: await readFile14(received, "utf8"), dispose };
+    return { dir, dockerfileText: await readFile13(received, "utf8"), dispose };
   } catch (error) {
     await dispose();
     throw error;
@@ -8357,8 +8366,8 @@ var require_util = __commonJS({
       }
       return headers.map((x) => Buffer.from(x));
     }
-    function isBuffer(buffer) {
-      return buffer instanceof Uint8Array || Buffer.isBuffer(buffer);
+    function isBuffer(buffer2) {
+      return buffer2 instanceof Uint8Array || Buffer.isBuffer(buffer2);
     }
     function assertRequestHandler(handler, method, upgrade) {
       if (!handler || typeof handler !== "object") {
@@ -9407,14 +9416,14 @@ var require_encoding = __commonJS({
   "node_modules/undici/lib/encoding/index.js"(exports, module) {
     "use strict";
     var textDecoder = new TextDecoder();
-    function utf8DecodeBytes(buffer) {
-      if (buffer.length === 0) {
+    function utf8DecodeBytes(buffer2) {
+      if (buffer2.length === 0) {
         return "";
       }
-      if (buffer[0] === 239 && buffer[1] === 187 && buffer[2] === 191) {
-        buffer = buffer.subarray(3);
+      if (buffer2[0] === 239 && buffer2[1] === 187 && buffer2[2] === 191) {
+        buffer2 = buffer2.subarray(3);
       }
-      const output = textDecoder.decode(buffer);
+      const output = textDecoder.decode(buffer2);
       return output;
     }
     module.exports = {
@@ -9465,8 +9474,8 @@ var require_infra = __commonJS({
       if (/[^+/0-9A-Za-z]/.test(data.length === dataLength ? data : data.substring(0, dataLength))) {
         return "failure";
       }
-      const buffer = Buffer.from(data, "base64");
-      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      const buffer2 = Buffer.from(data, "base64");
+      return new Uint8Array(buffer2.buffer, buffer2.byteOffset, buffer2.byteLength);
     }
     function isASCIIWhitespace(char) {
       return char === 9 || // \t
@@ -11942,7 +11951,7 @@ var require_dispatcher = __commonJS({
 var require_dispatcher_base = __commonJS({
   "node_modules/undici/lib/dispatcher/dispatcher-base.js"(exports, module) {
     "use strict";
-    var buffer = __require("node:buffer");
+    var buffer2 = __require("node:buffer");
     var Dispatcher = require_dispatcher();
     var {
       ClientDestroyedError,
@@ -11986,7 +11995,7 @@ var require_dispatcher_base = __commonJS({
        */
       get eventSourceOptions() {
         return {
-          maxEventSize: this[kEventSourceOptions].maxEventSize ?? buffer.kStringMaxLength
+          maxEventSize: this[kEventSourceOptions].maxEventSize ?? buffer2.kStringMaxLength
         };
       }
       /** @returns {boolean} */
@@ -12932,8 +12941,8 @@ var require_simd = __commonJS({
     function fail(parser, code2, description) {
       const len = description.length;
       const ptr = this.alloc(len);
-      const buffer = new Uint8Array(this.memory.buffer, ptr, len);
-      textEncoder.encodeInto(description, buffer);
+      const buffer2 = new Uint8Array(this.memory.buffer, ptr, len);
+      textEncoder.encodeInto(description, buffer2);
       this.fail(parser, code2, ptr, len);
       this.dealloc(ptr, len);
     }
@@ -13864,8 +13873,8 @@ var require_no_simd = __commonJS({
     function fail(parser, code2, description) {
       const len = description.length;
       const ptr = this.alloc(len);
-      const buffer = new Uint8Array(this.memory.buffer, ptr, len);
-      textEncoder.encodeInto(description, buffer);
+      const buffer2 = new Uint8Array(this.memory.buffer, ptr, len);
+      textEncoder.encodeInto(description, buffer2);
       this.fail(parser, code2, ptr, len);
       this.dealloc(ptr, len);
     }
@@ -15482,9 +15491,9 @@ var require_parser_h1 = __commonJS({
                 );
               }
               this.bytesRead += len;
-              const buffer = currentBufferRef;
+              const buffer2 = currentBufferRef;
               if (request2.onResponseData(
-                new FastBuffer(buffer.buffer, buffer.byteOffset + at, len)
+                new FastBuffer(buffer2.buffer, buffer2.byteOffset + at, len)
               ) === false) {
                 this.pauseParser();
                 this[kPausedByHandler] = true;
@@ -15899,12 +15908,12 @@ var require_formdata_parser = __commonJS({
       }
       return lead === 0 && trail === buf.length - 1 ? buf : buf.subarray(lead, trail + 1);
     }
-    function bufferStartsWith(buffer, start, position) {
-      if (buffer.length < start.length) {
+    function bufferStartsWith(buffer2, start, position) {
+      if (buffer2.length < start.length) {
         return false;
       }
       for (let i = 0; i < start.length; i++) {
-        if (start[i] !== buffer[position.position + i]) {
+        if (start[i] !== buffer2[position.position + i]) {
           return false;
         }
       }
@@ -17418,14 +17427,14 @@ upgrade: ${upgrade}\r
         if (contentLength != null && contentLength !== body.size) {
           throw new RequestContentLengthMismatchError();
         }
-        const buffer = Buffer.from(await body.arrayBuffer());
+        const buffer2 = Buffer.from(await body.arrayBuffer());
         socket.cork();
         socket.write(`${header2}content-length: ${contentLength}\r
 \r
 `, "latin1");
-        socket.write(buffer);
+        socket.write(buffer2);
         socket.uncork();
-        request2.onBodySent(buffer);
+        request2.onBodySent(buffer2);
         request2.onRequestSent();
         if (!expectsPayload && request2.reset !== false) {
           socket[kReset] = true;
@@ -18935,12 +18944,12 @@ var require_client_h2 = __commonJS({
         if (contentLength != null && contentLength !== body.size) {
           throw new RequestContentLengthMismatchError();
         }
-        const buffer = Buffer.from(await body.arrayBuffer());
+        const buffer2 = Buffer.from(await body.arrayBuffer());
         h2stream.cork();
-        h2stream.write(buffer);
+        h2stream.write(buffer2);
         h2stream.uncork();
         h2stream.end();
-        request2.onBodySent(buffer);
+        request2.onBodySent(buffer2);
         request2.onRequestSent();
         if (!expectsPayload) {
           socket[kReset] = true;
@@ -20679,7 +20688,7 @@ var require_socks5_utils = __commonJS({
       };
     }
     function parseIPv6(address) {
-      const buffer = Buffer2.alloc(16);
+      const buffer2 = Buffer2.alloc(16);
       let normalizedAddress = address;
       if (address.includes(".")) {
         const lastColonIndex = address.lastIndexOf(":");
@@ -20699,21 +20708,21 @@ var require_socks5_utils = __commonJS({
         const afterParts = after === "" ? [] : after.split(":");
         let bufferIndex = 0;
         for (const part of beforeParts) {
-          buffer.writeUInt16BE(parseInt(part, 16), bufferIndex);
+          buffer2.writeUInt16BE(parseInt(part, 16), bufferIndex);
           bufferIndex += 2;
         }
         bufferIndex = 16 - afterParts.length * 2;
         for (const part of afterParts) {
-          buffer.writeUInt16BE(parseInt(part, 16), bufferIndex);
+          buffer2.writeUInt16BE(parseInt(part, 16), bufferIndex);
           bufferIndex += 2;
         }
       } else {
         const parts = normalizedAddress.split(":");
         for (let i = 0; i < parts.length; i++) {
-          buffer.writeUInt16BE(parseInt(parts[i], 16), i * 2);
+          buffer2.writeUInt16BE(parseInt(parts[i], 16), i * 2);
         }
       }
-      return buffer;
+      return buffer2;
     }
     function buildAddressBuffer(type, addressBuffer, port) {
       const portBuffer = Buffer2.allocUnsafe(2);
@@ -20724,42 +20733,42 @@ var require_socks5_utils = __commonJS({
         portBuffer
       ]);
     }
-    function parseResponseAddress(buffer, offset = 0) {
-      if (buffer.length < offset + 1) {
+    function parseResponseAddress(buffer2, offset = 0) {
+      if (buffer2.length < offset + 1) {
         throw new InvalidArgumentError("Buffer too small to contain address type");
       }
-      const addressType = buffer[offset];
+      const addressType = buffer2[offset];
       let address;
       let currentOffset = offset + 1;
       switch (addressType) {
         case 1: {
-          if (buffer.length < currentOffset + 6) {
+          if (buffer2.length < currentOffset + 6) {
             throw new InvalidArgumentError("Buffer too small for IPv4 address");
           }
-          address = Array.from(buffer.subarray(currentOffset, currentOffset + 4)).join(".");
+          address = Array.from(buffer2.subarray(currentOffset, currentOffset + 4)).join(".");
           currentOffset += 4;
           break;
         }
         case 3: {
-          if (buffer.length < currentOffset + 1) {
+          if (buffer2.length < currentOffset + 1) {
             throw new InvalidArgumentError("Buffer too small for domain length");
           }
-          const domainLength = buffer[currentOffset];
+          const domainLength = buffer2[currentOffset];
           currentOffset += 1;
-          if (buffer.length < currentOffset + domainLength + 2) {
+          if (buffer2.length < currentOffset + domainLength + 2) {
             throw new InvalidArgumentError("Buffer too small for domain address");
           }
-          address = buffer.subarray(currentOffset, currentOffset + domainLength).toString("utf8");
+          address = buffer2.subarray(currentOffset, currentOffset + domainLength).toString("utf8");
           currentOffset += domainLength;
           break;
         }
         case 4: {
-          if (buffer.length < currentOffset + 18) {
+          if (buffer2.length < currentOffset + 18) {
             throw new InvalidArgumentError("Buffer too small for IPv6 address");
           }
           const parts = [];
           for (let i = 0; i < 8; i++) {
-            const value = buffer.readUInt16BE(currentOffset + i * 2);
+            const value = buffer2.readUInt16BE(currentOffset + i * 2);
             parts.push(value.toString(16));
           }
           address = parts.join(":");
@@ -20769,10 +20778,10 @@ var require_socks5_utils = __commonJS({
         default:
           throw new InvalidArgumentError(`Invalid address type: ${addressType}`);
       }
-      if (buffer.length < currentOffset + 2) {
+      if (buffer2.length < currentOffset + 2) {
         throw new InvalidArgumentError("Buffer too small for port");
       }
-      const port = buffer.readUInt16BE(currentOffset);
+      const port = buffer2.readUInt16BE(currentOffset);
       currentOffset += 2;
       return {
         address,
@@ -22825,13 +22834,13 @@ var require_readable = __commonJS({
       if (chunks.length === 0 || length === 0) {
         return "";
       }
-      const buffer = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
-      const bufferLength = buffer.length;
-      const start = bufferLength > 2 && buffer[0] === 239 && buffer[1] === 187 && buffer[2] === 191 ? 3 : 0;
+      const buffer2 = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+      const bufferLength = buffer2.length;
+      const start = bufferLength > 2 && buffer2[0] === 239 && buffer2[1] === 187 && buffer2[2] === 191 ? 3 : 0;
       if (!encoding || encoding === "utf8" || encoding === "utf-8") {
-        return buffer.utf8Slice(start, bufferLength);
+        return buffer2.utf8Slice(start, bufferLength);
       } else {
-        return buffer.subarray(start, bufferLength).toString(encoding);
+        return buffer2.subarray(start, bufferLength).toString(encoding);
       }
     }
     function chunksConcat(chunks, length) {
@@ -22841,14 +22850,14 @@ var require_readable = __commonJS({
       if (chunks.length === 1) {
         return new Uint8Array(chunks[0]);
       }
-      const buffer = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer);
+      const buffer2 = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer);
       let offset = 0;
       for (let i = 0; i < chunks.length; ++i) {
         const chunk = chunks[i];
-        buffer.set(chunk, offset);
+        buffer2.set(chunk, offset);
         offset += chunk.length;
       }
-      return buffer;
+      return buffer2;
     }
     function consumeEnd(consume2, encoding) {
       const { type, body, resolve: resolve2, stream, length } = consume2;
@@ -25228,7 +25237,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile18, readFile: readFile19, mkdir: mkdir24 } = __require("node:fs/promises");
+    var { writeFile: writeFile18, readFile: readFile18, mkdir: mkdir24 } = __require("node:fs/promises");
     var { dirname: dirname7, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -25446,7 +25455,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile19(resolve2(path42), "utf8");
+          const data = await readFile18(resolve2(path42), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -33744,9 +33753,9 @@ var require_fetch = __commonJS({
             fetchParams.controller.terminate(bytes);
             return;
           }
-          const buffer = new Uint8Array(bytes);
-          if (buffer.byteLength) {
-            fetchParams.controller.controller.enqueue(buffer);
+          const buffer2 = new Uint8Array(bytes);
+          if (buffer2.byteLength) {
+            fetchParams.controller.controller.enqueue(buffer2);
           }
           if (isErrored(stream)) {
             fetchParams.controller.terminate();
@@ -35518,11 +35527,11 @@ var require_util5 = __commonJS({
     function websocketMessageReceived(handler, type, data) {
       handler.onMessage(type, data);
     }
-    function toArrayBuffer(buffer) {
-      if (buffer.byteLength === buffer.buffer.byteLength) {
-        return buffer.buffer;
+    function toArrayBuffer(buffer2) {
+      if (buffer2.byteLength === buffer2.buffer.byteLength) {
+        return buffer2.buffer;
       }
-      return new Uint8Array(buffer).buffer;
+      return new Uint8Array(buffer2).buffer;
     }
     function isValidSubprotocol(protocol) {
       if (protocol.length === 0) {
@@ -35638,9 +35647,9 @@ var require_util5 = __commonJS({
         const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
         return fatalDecoder.decode.bind(fatalDecoder);
       }
-      return function(buffer) {
-        if (isUtf8(buffer)) {
-          return buffer.toString("utf-8");
+      return function(buffer2) {
+        if (isUtf8(buffer2)) {
+          return buffer2.toString("utf-8");
         }
         throw new TypeError("Invalid utf-8 received.");
       };
@@ -35675,15 +35684,15 @@ var require_frame = __commonJS({
     var { runtimeFeatures } = require_runtime_features();
     var { maxUnsigned16Bit, opcodes } = require_constants5();
     var BUFFER_SIZE = 8 * 1024;
-    var buffer = null;
+    var buffer2 = null;
     var bufIdx = BUFFER_SIZE;
     var randomFillSync = runtimeFeatures.has("crypto") ? __require("node:crypto").randomFillSync : null;
     function generateMask() {
       if (bufIdx === BUFFER_SIZE) {
         bufIdx = 0;
-        randomFillSync(buffer ??= Buffer.allocUnsafeSlow(BUFFER_SIZE), 0, BUFFER_SIZE);
+        randomFillSync(buffer2 ??= Buffer.allocUnsafeSlow(BUFFER_SIZE), 0, BUFFER_SIZE);
       }
-      return [buffer[bufIdx++], buffer[bufIdx++], buffer[bufIdx++], buffer[bufIdx++]];
+      return [buffer2[bufIdx++], buffer2[bufIdx++], buffer2[bufIdx++], buffer2[bufIdx++]];
     }
     var WebsocketFrameSend = class {
       /**
@@ -35705,36 +35714,36 @@ var require_frame = __commonJS({
           offset += 2;
           payloadLength = 126;
         }
-        const buffer2 = Buffer.allocUnsafe(bodyLength + offset);
-        buffer2[0] = buffer2[1] = 0;
-        buffer2[0] |= 128;
-        buffer2[0] = (buffer2[0] & 240) + opcode;
+        const buffer3 = Buffer.allocUnsafe(bodyLength + offset);
+        buffer3[0] = buffer3[1] = 0;
+        buffer3[0] |= 128;
+        buffer3[0] = (buffer3[0] & 240) + opcode;
         /*! ws. MIT License. Einar Otto Stangvik <einaros@gmail.com> */
-        buffer2[offset - 4] = maskKey[0];
-        buffer2[offset - 3] = maskKey[1];
-        buffer2[offset - 2] = maskKey[2];
-        buffer2[offset - 1] = maskKey[3];
-        buffer2[1] = payloadLength;
+        buffer3[offset - 4] = maskKey[0];
+        buffer3[offset - 3] = maskKey[1];
+        buffer3[offset - 2] = maskKey[2];
+        buffer3[offset - 1] = maskKey[3];
+        buffer3[1] = payloadLength;
         if (payloadLength === 126) {
-          buffer2.writeUInt16BE(bodyLength, 2);
+          buffer3.writeUInt16BE(bodyLength, 2);
         } else if (payloadLength === 127) {
-          buffer2[2] = buffer2[3] = 0;
-          buffer2.writeUIntBE(bodyLength, 4, 6);
+          buffer3[2] = buffer3[3] = 0;
+          buffer3.writeUIntBE(bodyLength, 4, 6);
         }
-        buffer2[1] |= 128;
+        buffer3[1] |= 128;
         for (let i = 0; i < bodyLength; ++i) {
-          buffer2[offset + i] = frameData[i] ^ maskKey[i & 3];
+          buffer3[offset + i] = frameData[i] ^ maskKey[i & 3];
         }
-        return buffer2;
+        return buffer3;
       }
       /**
        * @param {Uint8Array} buffer
        */
-      static createFastTextFrame(buffer2) {
+      static createFastTextFrame(buffer3) {
         const maskKey = generateMask();
-        const bodyLength = buffer2.length;
+        const bodyLength = buffer3.length;
         for (let i = 0; i < bodyLength; ++i) {
-          buffer2[i] ^= maskKey[i & 3];
+          buffer3[i] ^= maskKey[i & 3];
         }
         let payloadLength = bodyLength;
         let offset = 6;
@@ -35758,7 +35767,7 @@ var require_frame = __commonJS({
           head[2] = head[3] = 0;
           head.writeUIntBE(bodyLength, 4, 6);
         }
-        return [head, buffer2];
+        return [head, buffer3];
       }
     };
     module.exports = {
@@ -36101,15 +36110,15 @@ var require_receiver = __commonJS({
             if (this.#byteOffset < 2) {
               return callback();
             }
-            const buffer = this.consume(2);
-            const fin = (buffer[0] & 128) !== 0;
-            const opcode = buffer[0] & 15;
-            const masked = (buffer[1] & 128) === 128;
+            const buffer2 = this.consume(2);
+            const fin = (buffer2[0] & 128) !== 0;
+            const opcode = buffer2[0] & 15;
+            const masked = (buffer2[1] & 128) === 128;
             const fragmented = !fin && opcode !== opcodes.CONTINUATION;
-            const payloadLength = buffer[1] & 127;
-            const rsv1 = buffer[0] & 64;
-            const rsv2 = buffer[0] & 32;
-            const rsv3 = buffer[0] & 16;
+            const payloadLength = buffer2[1] & 127;
+            const rsv1 = buffer2[0] & 64;
+            const rsv2 = buffer2[0] & 32;
+            const rsv3 = buffer2[0] & 16;
             if (!isValidOpcode(opcode)) {
               failWebsocketConnection(this.#handler, 1002, "Invalid opcode received");
               return callback();
@@ -36169,8 +36178,8 @@ var require_receiver = __commonJS({
             if (this.#byteOffset < 2) {
               return callback();
             }
-            const buffer = this.consume(2);
-            this.#info.payloadLength = buffer.readUInt16BE(0);
+            const buffer2 = this.consume(2);
+            this.#info.payloadLength = buffer2.readUInt16BE(0);
             this.#state = parserStates.READ_DATA;
             if (!this.#validatePayloadLength()) {
               return;
@@ -36179,9 +36188,9 @@ var require_receiver = __commonJS({
             if (this.#byteOffset < 8) {
               return callback();
             }
-            const buffer = this.consume(8);
-            const upper = buffer.readUInt32BE(0);
-            const lower = buffer.readUInt32BE(4);
+            const buffer2 = this.consume(8);
+            const upper = buffer2.readUInt32BE(0);
+            const lower = buffer2.readUInt32BE(4);
             if (upper !== 0 || lower > 2 ** 31 - 1) {
               failWebsocketConnection(this.#handler, 1009, "Received payload length > 2^31 bytes.");
               return;
@@ -36274,23 +36283,23 @@ var require_receiver = __commonJS({
           return this.#buffers.shift();
         } else {
           let offset = 0;
-          const buffer = Buffer.allocUnsafeSlow(n);
+          const buffer2 = Buffer.allocUnsafeSlow(n);
           while (offset !== n) {
             const next = this.#buffers[0];
             const length = next.length;
             if (length + offset === n) {
-              buffer.set(this.#buffers.shift(), offset);
+              buffer2.set(this.#buffers.shift(), offset);
               break;
             } else if (length + offset > n) {
-              buffer.set(next.subarray(0, n - offset), offset);
+              buffer2.set(next.subarray(0, n - offset), offset);
               this.#buffers[0] = next.subarray(n - offset);
               break;
             } else {
-              buffer.set(this.#buffers.shift(), offset);
+              buffer2.set(this.#buffers.shift(), offset);
               offset += length;
             }
           }
-          return buffer;
+          return buffer2;
         }
       }
       writeFragments(fragment) {
@@ -36312,9 +36321,9 @@ var require_receiver = __commonJS({
         let offset = 0;
         const output = Buffer.allocUnsafeSlow(this.#fragmentsBytes);
         for (let i = 0; i < fragments.length; ++i) {
-          const buffer = fragments[i];
-          output.set(buffer, offset);
-          offset += buffer.length;
+          const buffer2 = fragments[i];
+          output.set(buffer2, offset);
+          offset += buffer2.length;
         }
         this.#fragments = [];
         this.#fragmentsBytes = 0;
@@ -36655,10 +36664,10 @@ var require_websocket = __commonJS({
           return;
         }
         if (typeof data === "string") {
-          const buffer = Buffer.from(data);
-          this.#bufferedAmount += buffer.byteLength;
-          this.#sendQueue.add(buffer, () => {
-            this.#bufferedAmount -= buffer.byteLength;
+          const buffer2 = Buffer.from(data);
+          this.#bufferedAmount += buffer2.byteLength;
+          this.#sendQueue.add(buffer2, () => {
+            this.#bufferedAmount -= buffer2.byteLength;
           }, sendHints.text);
         } else if (isArrayBuffer(data)) {
           this.#bufferedAmount += data.byteLength;
@@ -36881,17 +36890,17 @@ var require_websocket = __commonJS({
         }
       }
       static {
-        ping = (ws, buffer) => {
-          if (Buffer.isBuffer(buffer)) {
-            if (buffer.length > 125) {
+        ping = (ws, buffer2) => {
+          if (Buffer.isBuffer(buffer2)) {
+            if (buffer2.length > 125) {
               throw new TypeError("A PING frame cannot have a body larger than 125 bytes.");
             }
-          } else if (buffer !== void 0) {
+          } else if (buffer2 !== void 0) {
             throw new TypeError("Expected buffer payload");
           }
           const readyState = ws.#handler.readyState;
           if (isEstablished(readyState) && !isClosing(readyState) && !isClosed(readyState)) {
-            const frame = new WebsocketFrameSend(buffer);
+            const frame = new WebsocketFrameSend(buffer2);
             ws.#handler.socket.write(frame.createFrame(opcodes.PING));
           }
         };
@@ -37428,7 +37437,7 @@ var require_util6 = __commonJS({
 var require_eventsource_stream = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource-stream.js"(exports, module) {
     "use strict";
-    var buffer = __require("node:buffer");
+    var buffer2 = __require("node:buffer");
     var { Transform: Transform4 } = __require("node:stream");
     var { isASCIINumber, isValidLastEventId } = require_util6();
     var BOM = [239, 187, 191];
@@ -37436,7 +37445,7 @@ var require_eventsource_stream = __commonJS({
     var CR = 13;
     var COLON = 58;
     var SPACE = 32;
-    var defaultMaxEventSize = buffer.kStringMaxLength;
+    var defaultMaxEventSize = buffer2.kStringMaxLength;
     var DATA = Buffer.from("data");
     var EVENT = Buffer.from("event");
     var ID = Buffer.from("id");
@@ -37444,20 +37453,20 @@ var require_eventsource_stream = __commonJS({
     var minParserItems = 1024;
     var maxParserItems = 131072;
     var bytesPerParserItem = 128;
-    function isASCIINumberBytes(buffer2, start) {
-      if (start >= buffer2.length) {
+    function isASCIINumberBytes(buffer3, start) {
+      if (start >= buffer3.length) {
         return false;
       }
-      for (let i = start; i < buffer2.length; i++) {
-        if (buffer2[i] < 48 || buffer2[i] > 57) {
+      for (let i = start; i < buffer3.length; i++) {
+        if (buffer3[i] < 48 || buffer3[i] > 57) {
           return false;
         }
       }
       return true;
     }
-    function isValidLastEventIdBytes(buffer2, start) {
-      for (let i = start; i < buffer2.length; i++) {
-        if (buffer2[i] === 0) {
+    function isValidLastEventIdBytes(buffer3, start) {
+      for (let i = start; i < buffer3.length; i++) {
+        if (buffer3[i] === 0) {
           return false;
         }
       }
@@ -39479,7 +39488,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn8 } from "node:child_process";
-import { mkdir as mkdir23, readFile as readFile17, rename as rename7, writeFile as writeFile16 } from "node:fs/promises";
+import { mkdir as mkdir23, readFile as readFile16, rename as rename7, writeFile as writeFile16 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname6, join as join20 } from "node:path";
 function configKeyFor(registry) {
@@ -39558,7 +39567,7 @@ function createDockerConfigCredentials(options = {}) {
 async function readConfig(path42) {
   let text;
   try {
-    text = await readFile17(path42, "utf8");
+    text = await readFile16(path42, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return {};
     throw new CredentialsError(`cannot read Docker config ${path42}`, { cause: error });
@@ -39685,7 +39694,7 @@ import { tmpdir as tmpdir6 } from "node:os";
 import path41 from "node:path";
 
 // src/builder/builder.ts
-import { availableParallelism as availableParallelism5 } from "node:os";
+import { availableParallelism as availableParallelism6 } from "node:os";
 import path36 from "node:path";
 
 // src/cache/store.ts
@@ -41831,18 +41840,16 @@ init_digest();
 import path22 from "node:path";
 
 // src/engine/context/scan.ts
-init_p_limit();
-import { createHash as createHash6 } from "node:crypto";
 import {
   constants as fsConstants,
-  createReadStream as createReadStream3,
   lstatSync as lstatSync3,
   readdirSync as readdirSync4,
   readlinkSync as readlinkSync3,
   realpathSync,
   statSync
 } from "node:fs";
-import { readFile as readFile6 } from "node:fs/promises";
+import { availableParallelism as availableParallelism4 } from "node:os";
+import { Worker as Worker2 } from "node:worker_threads";
 
 // src/shared/dockerignore.ts
 init_errors();
@@ -42128,6 +42135,7 @@ function createIgnoreMatcher(patterns) {
 
 // src/engine/context/scan.ts
 init_errors();
+init_worker_script();
 
 // src/engine/context/errors.ts
 init_errors();
@@ -42151,9 +42159,31 @@ var ContextReadError = class extends TbuildError {
   }
 };
 
+// src/engine/context/hash-file.ts
+import { createHash as createHash6 } from "node:crypto";
+import { closeSync as closeSync2, openSync as openSync2, readSync as readSync2 } from "node:fs";
+var BUFFER_BYTES = 1 << 20;
+var buffer;
+function hashFileSync(abs) {
+  buffer ??= Buffer.allocUnsafe(BUFFER_BYTES);
+  const hash = createHash6("sha256");
+  const fd = openSync2(abs, "r");
+  try {
+    for (let n = readSync2(fd, buffer, 0, BUFFER_BYTES, null); n > 0; ) {
+      hash.update(buffer.subarray(0, n));
+      n = readSync2(fd, buffer, 0, BUFFER_BYTES, null);
+    }
+  } finally {
+    closeSync2(fd);
+  }
+  return `sha256:${hash.digest("hex")}`;
+}
+
 // src/engine/context/scan.ts
-var WHOLE_READ_LIMIT = 1 << 20;
-var HASH_CONCURRENCY = 8;
+var IN_PROCESS_FILES = 64;
+var IN_PROCESS_BYTES = 8 << 20;
+var MAX_HASH_WORKERS = 4;
+var PER_FILE_BYTES = 16 << 10;
 var { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = fsConstants;
 var LSTAT_OPTIONS = { throwIfNoEntry: false };
 var diskReader = {
@@ -42238,41 +42268,75 @@ function walkDir2(state, abs, rel, parent, held) {
     }
   }
 }
-async function hashFile(abs, size) {
-  const hash = createHash6("sha256");
-  if (size <= WHOLE_READ_LIMIT) {
-    hash.update(await readFile6(abs));
-  } else {
-    for await (const chunk of createReadStream3(abs, { highWaterMark: 1 << 20 }))
-      hash.update(chunk);
-  }
-  return `sha256:${hash.digest("hex")}`;
-}
 function isSafeToCache(stat14, readStartMs) {
   const margin = stat14.ctimeMs % 1e3 === 0 ? 2e3 : 50;
   return stat14.ctimeMs < readStartMs - margin;
 }
 async function hashPending(state) {
-  const limit = pLimit(HASH_CONCURRENCY);
-  await Promise.all(
-    state.pending.map(
-      (job) => limit(async () => {
-        checkAborted(state.signal);
-        const readStartMs = Date.now();
-        let digest;
-        try {
-          digest = await hashFile(job.abs, job.stat.size);
-        } catch (err) {
-          throw new ContextReadError(job.record.path, err);
-        }
-        job.record.digest = digest;
-        if (isSafeToCache(job.stat, readStartMs)) {
-          state.statCache.record(job.abs, job.stat, digest);
-          state.cached++;
-        }
-      })
-    )
+  checkAborted(state.signal);
+  const readStartMs = Date.now();
+  const bytes = state.pending.reduce((sum, job) => sum + job.stat.size, 0);
+  const script = state.pending.length > IN_PROCESS_FILES || bytes > IN_PROCESS_BYTES ? workerScript("hash-worker", import.meta.url) : void 0;
+  const outcomes = script === void 0 ? state.pending.map(({ abs }) => hashHere(abs)) : await hashInWorkers(script, state.pending, bytes, state.signal);
+  state.pending.forEach((job, i) => {
+    const outcome = outcomes[i];
+    if ("error" in outcome) {
+      const cause = Object.assign(new Error(outcome.error), { code: outcome.code });
+      throw new ContextReadError(job.record.path, cause);
+    }
+    job.record.digest = outcome.digest;
+    if (isSafeToCache(job.stat, readStartMs)) {
+      state.statCache.record(job.abs, job.stat, outcome.digest);
+      state.cached++;
+    }
+  });
+}
+function hashHere(abs) {
+  try {
+    return { digest: hashFileSync(abs) };
+  } catch (err) {
+    const { message, code: code2 } = err;
+    return code2 === void 0 ? { error: message } : { error: message, code: code2 };
+  }
+}
+async function hashInWorkers(script, jobs, bytes, signal) {
+  const count = Math.max(1, Math.min(MAX_HASH_WORKERS, availableParallelism4(), jobs.length));
+  const runs = [];
+  let run8 = [];
+  let runBytes = 0;
+  for (const job of jobs) {
+    run8.push(job.abs);
+    runBytes += job.stat.size + PER_FILE_BYTES;
+    if (runs.length < count - 1 && runBytes >= (bytes + jobs.length * PER_FILE_BYTES) / count) {
+      runs.push(run8);
+      run8 = [];
+      runBytes = 0;
+    }
+  }
+  runs.push(run8);
+  const workers = runs.map(
+    (files) => new Worker2(script, { workerData: { files } })
   );
+  const stop = () => void Promise.all(workers.map((w) => w.terminate()));
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    const replies = await Promise.all(workers.map(replyOf));
+    checkAborted(signal);
+    return replies.flat();
+  } finally {
+    signal?.removeEventListener("abort", stop);
+    stop();
+  }
+}
+function replyOf(worker) {
+  return new Promise((resolve2, reject) => {
+    worker.once("message", resolve2);
+    worker.once("error", reject);
+    worker.once(
+      "exit",
+      (code2) => reject(new Error(`context hashing worker exited with code ${code2}`))
+    );
+  });
 }
 function forgetUnseen(state, realRoot) {
   const files = state.pending.length + state.reused;
@@ -42427,7 +42491,7 @@ function contextPath(selector, rel, selectorIsDir) {
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir10, readFile as readFile7, rename as rename4, rm as rm8, writeFile as writeFile5 } from "node:fs/promises";
+import { mkdir as mkdir10, readFile as readFile6, rename as rename4, rm as rm8, writeFile as writeFile5 } from "node:fs/promises";
 import { dirname as dirname4 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
@@ -42469,7 +42533,7 @@ var StatCache = class _StatCache {
   static async open(file) {
     let text;
     try {
-      text = await readFile7(file, "utf8");
+      text = await readFile6(file, "utf8");
     } catch (err) {
       if (err.code === "ENOENT") return _StatCache.inMemory(file);
       throw err;
@@ -42578,11 +42642,11 @@ function parseEntries(text) {
 import { spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes5 } from "node:crypto";
 import {
-  closeSync as closeSync2,
+  closeSync as closeSync3,
   constants as fsConstants2,
   fstatSync,
-  openSync as openSync2,
-  readSync as readSync2,
+  openSync as openSync3,
+  readSync as readSync3,
   realpathSync as realpathSync2,
   unlinkSync as unlinkSync3
 } from "node:fs";
@@ -42636,7 +42700,7 @@ function anonymousFile() {
     tmpdir(),
     `tbuild-listing-${process.pid}-${randomBytes5(6).toString("hex")}`
   );
-  const fd = openSync2(file, "wx+", 384);
+  const fd = openSync3(file, "wx+", 384);
   unlinkSync3(file);
   return fd;
 }
@@ -42644,7 +42708,7 @@ function readWhole(fd) {
   const data = Buffer.allocUnsafe(fstatSync(fd).size);
   let done = 0;
   while (done < data.length) {
-    const n = readSync2(fd, data, done, data.length - done, done);
+    const n = readSync3(fd, data, done, data.length - done, done);
     if (n === 0) break;
     done += n;
   }
@@ -42676,7 +42740,7 @@ function startListing(root, patterns) {
       } catch {
         resolve2(void 0);
       } finally {
-        closeSync2(fd);
+        closeSync3(fd);
       }
     };
     child.once("error", () => finish2(false));
@@ -42762,11 +42826,11 @@ function listingReader(output) {
 // src/engine/context/local-context.ts
 import { createHash as createHash8 } from "node:crypto";
 import { realpathSync as realpathSync3 } from "node:fs";
-import { readFile as readFile9 } from "node:fs/promises";
+import { readFile as readFile8 } from "node:fs/promises";
 import path11 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir11, readdir as readdir8, readFile as readFile8, rm as rm9, stat as stat5, utimes as utimes5, writeFile as writeFile6 } from "node:fs/promises";
+import { mkdir as mkdir11, readdir as readdir8, readFile as readFile7, rm as rm9, stat as stat5, utimes as utimes5, writeFile as writeFile6 } from "node:fs/promises";
 import path9 from "node:path";
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
@@ -42780,7 +42844,7 @@ function openRecordIndex(dir) {
     const kept = pending.get(digest);
     if (kept) return kept;
     try {
-      const text = (await gunzipAsync(await readFile8(fileOf2(digest)))).toString("utf8");
+      const text = (await gunzipAsync(await readFile7(fileOf2(digest)))).toString("utf8");
       const newline = text.indexOf("\n");
       return {
         selectors: JSON.parse(text.slice(0, newline)),
@@ -42912,7 +42976,7 @@ var MemoFile = class {
     this.#file = file;
   }
   load() {
-    return this.#memo ??= readFile9(this.#file, "utf8").then(
+    return this.#memo ??= readFile8(this.#file, "utf8").then(
       (text) => {
         const [version, key, json] = text.split("\n");
         if (version !== MEMO_VERSION || !key || !json) return void 0;
@@ -43361,7 +43425,7 @@ import { tmpdir as tmpdir3 } from "node:os";
 import path23 from "node:path";
 
 // src/exec/binfmt.ts
-import { readFile as readFile11 } from "node:fs/promises";
+import { readFile as readFile10 } from "node:fs/promises";
 var TARGETS = {
   amd64: {
     qemu: "x86_64",
@@ -43415,7 +43479,7 @@ function qemuInterpreter(platform) {
 async function registrationLine(platform) {
   const name = qemuName(platform);
   if (name === void 0) return void 0;
-  const conf = await readFile11(`/usr/lib/binfmt.d/qemu-${name}.conf`, "utf8").catch(
+  const conf = await readFile10(`/usr/lib/binfmt.d/qemu-${name}.conf`, "utf8").catch(
     (error) => {
       if (error.code === "ENOENT") return void 0;
       throw error;
@@ -43613,7 +43677,7 @@ async function inTask(emit, id, name, work) {
 
 // src/solver/solver.ts
 init_p_limit();
-import { availableParallelism as availableParallelism4 } from "node:os";
+import { availableParallelism as availableParallelism5 } from "node:os";
 
 // src/solver/flights.ts
 init_errors();
@@ -44365,7 +44429,7 @@ function createSolver(solverOptions = {}) {
   const sharedLimit = solverOptions.parallelism === void 0 ? void 0 : pLimit(solverOptions.parallelism);
   return {
     solve(definition, worker, options = {}) {
-      const limit = pLimit(options.parallelism ?? availableParallelism4());
+      const limit = pLimit(options.parallelism ?? availableParallelism5());
       const session = new SolveSession(definition, worker, options, {
         flights,
         limit,
@@ -48559,7 +48623,7 @@ async function writeOutput(ctx, output) {
 init_errors();
 init_platform();
 init_image_attributes();
-import { readFile as readFile15, stat as stat11 } from "node:fs/promises";
+import { readFile as readFile14, stat as stat11 } from "node:fs/promises";
 import path33 from "node:path";
 
 // src/builder/named-contexts.ts
@@ -48845,7 +48909,7 @@ async function readDockerfile(file, contextDir, base, at) {
   }
   const dockerfilePath = file ? path33.resolve(base, file) : path33.join(contextDir, "Dockerfile");
   try {
-    return { path: dockerfilePath, text: await readFile15(dockerfilePath, "utf8") };
+    return { path: dockerfilePath, text: await readFile14(dockerfilePath, "utf8") };
   } catch (error) {
     throw new InputError(
       `failed to read Dockerfile ${dockerfilePath}: ${error.code ?? error}`,
@@ -48862,7 +48926,7 @@ async function readDockerignore(dockerfilePath, contextDir) {
     path33.join(contextDir, ".dockerignore")
   ]) {
     try {
-      return await readFile15(candidate, "utf8");
+      return await readFile14(candidate, "utf8");
     } catch (error) {
       if (error.code !== "ENOENT") throw error;
     }
@@ -49173,14 +49237,14 @@ function createService(options) {
 // src/remote-cache/backends/local.ts
 init_digest();
 init_oci();
-import { createReadStream as createReadStream4 } from "node:fs";
+import { createReadStream as createReadStream3 } from "node:fs";
 import {
   copyFile as copyFile4,
   link as link5,
   mkdir as mkdir22,
   open as open6,
   readdir as readdir15,
-  readFile as readFile16,
+  readFile as readFile15,
   rename as rename6,
   rm as rm23,
   stat as stat13,
@@ -49253,9 +49317,9 @@ function localCacheSource(dir, selector) {
       if (!index) return void 0;
       const entry = selector.digest ? index.manifests.find((m) => m.digest === selector.digest) : index.manifests.find((m) => m.annotations?.[RefName] === selector.tag);
       if (!entry) return void 0;
-      const manifest = await readFile16(blobPath4(dir, entry.digest));
+      const manifest = await readFile15(blobPath4(dir, entry.digest));
       const { config } = decodeCacheManifest(manifest, name);
-      const configBody = await readFile16(blobPath4(dir, config.digest));
+      const configBody = await readFile15(blobPath4(dir, config.digest));
       let parsed;
       try {
         parsed = JSON.parse(configBody.toString("utf8"));
@@ -49266,7 +49330,7 @@ function localCacheSource(dir, selector) {
         name,
         config: parsed,
         async fetchBlob(descriptor) {
-          return createReadStream4(blobPath4(dir, descriptor.digest));
+          return createReadStream3(blobPath4(dir, descriptor.digest));
         }
       };
       return cache2;
@@ -49305,7 +49369,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
 async function readIndex(dir) {
   let text;
   try {
-    text = await readFile16(path34.join(dir, "index.json"), "utf8");
+    text = await readFile15(path34.join(dir, "index.json"), "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
@@ -49354,7 +49418,7 @@ async function collectGarbage(dir, index) {
   const keep = /* @__PURE__ */ new Set();
   for (const entry of index.manifests) {
     keep.add(digestHex(entry.digest));
-    const body = await readFile16(blobPath4(dir, entry.digest)).catch(() => void 0);
+    const body = await readFile15(blobPath4(dir, entry.digest)).catch(() => void 0);
     if (!body) continue;
     try {
       const { config, blobs } = decodeCacheManifest(body, `local ${dir}`);
@@ -49993,7 +50057,7 @@ async function createBuilder(options = {}) {
   const root = options.root ?? defaultStoreRoot(env);
   const store = await openStore({ root });
   const solver = createSolver();
-  const parallelism = options.parallelism ?? availableParallelism5();
+  const parallelism = options.parallelism ?? availableParallelism6();
   let registry;
   const getRegistry = () => registry ??= (async () => {
     const [{ createRegistryClient: createRegistryClient2 }, { loadCredentialStore: loadCredentialStore2 }] = await Promise.all([
@@ -50183,7 +50247,8 @@ async function runBuild(session, prepared, run8) {
         }
       }
     );
-    await engineWorker.flush();
+    const flushed = engineWorker.flush();
+    flushed.catch(() => void 0);
     const committed = await task(emit, "exporting to image", async (status) => {
       const built = await Promise.all(
         solved.map(async (result2, i) => ({
@@ -50211,6 +50276,7 @@ async function runBuild(session, prepared, run8) {
       await nameIndex(store, options, index, status);
       return { kind: "index", index };
     });
+    await flushed;
     const outputs = {
       store,
       options,
@@ -50946,7 +51012,7 @@ function cacheOptions(inputs) {
 }
 
 // src/action/git-context.ts
-import { readFile as readFile18 } from "node:fs/promises";
+import { readFile as readFile17 } from "node:fs/promises";
 function serverUrl(env) {
   return env.GITHUB_SERVER_URL || "https://github.com";
 }
@@ -50966,7 +51032,7 @@ async function defaultGitContext(env) {
 async function readEvent(env) {
   if (!env.GITHUB_EVENT_PATH) return void 0;
   try {
-    return JSON.parse(await readFile18(env.GITHUB_EVENT_PATH, "utf8"));
+    return JSON.parse(await readFile17(env.GITHUB_EVENT_PATH, "utf8"));
   } catch {
     return void 0;
   }

@@ -11,8 +11,8 @@ import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(root, 'dist');
-/** What action.yml runs, and the layer tar worker it starts by file name (beside it). */
-const OUTPUTS = ['index.js', 'layer-tar-worker.js'];
+/** What action.yml runs, and the worker threads it starts by file name (beside it). */
+const OUTPUTS = ['index.js', 'layer-tar-worker.js', 'hash-worker.js'];
 
 async function bundle(outdir: string): Promise<void> {
   await build({
@@ -20,6 +20,7 @@ async function bundle(outdir: string): Promise<void> {
     entryPoints: {
       index: path.join(root, 'src/action/index.ts'),
       'layer-tar-worker': path.join(root, 'src/exporter/layer-tar-worker.ts'),
+      'hash-worker': path.join(root, 'src/engine/context/hash-worker.ts'),
     },
     outdir,
     bundle: true,

@@ -17,10 +17,12 @@ const outdir = path.join(root, 'lib/bundle');
 await rm(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  // The layer tar worker is started by file name, beside the chunk that starts it.
+  // Worker threads are started by file name, beside the chunk that starts them
+  // (src/shared/worker-script.ts).
   entryPoints: {
     main: path.join(root, 'lib/cli/main.js'),
     'layer-tar-worker': path.join(root, 'lib/exporter/layer-tar-worker.js'),
+    'hash-worker': path.join(root, 'lib/engine/context/hash-worker.js'),
   },
   outdir,
   bundle: true,

@@ -5,12 +5,12 @@
  * and the build's own thread stays free for the steps running meanwhile.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Digest } from '../shared/digest.ts';
+import { workerScript } from '../shared/worker-script.ts';
 import { createCompressor, ociLayerMediaType, type Compression } from './compression.ts';
 import { LayerWriteError } from './errors.ts';
 import { layerTarChunks, layerXattrs, type LayerTarOptions } from './layer-tar.ts';
@@ -103,7 +103,7 @@ export async function* generateLayerTar(
   options: LayerTarOptions & { worker?: boolean } = {},
 ): AsyncGenerator<Buffer> {
   const { worker, ...tarOptions } = options;
-  const script = worker ? workerScript() : undefined;
+  const script = worker ? workerScript('layer-tar-worker', import.meta.url) : undefined;
   if (script !== undefined) {
     yield* generateInWorker(script, { diffDir, options: tarOptions });
     return;
@@ -122,17 +122,6 @@ export async function* generateLayerTar(
  */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/**
- * The worker beside this module: `.ts` when run from the sources, `.js` when compiled or
- * bundled (both bundles ship it as an entry of its own). Without it the tar is made in
- * process.
- */
-function workerScript(): URL | undefined {
-  const self = fileURLToPath(import.meta.url);
-  const script = new URL(`./layer-tar-worker${self.slice(self.lastIndexOf('.'))}`, import.meta.url);
-  return existsSync(script) ? script : undefined;
 }
 
 async function* generateInWorker(

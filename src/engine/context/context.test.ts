@@ -40,6 +40,18 @@ const ignore = parseDockerignore('node_modules\n*.log\n');
 const selectors = ['a.txt', 'src', 'src/*.ts', '.', 'other', 'link'];
 
 describe('scanContext', () => {
+  it('hashes many files in worker threads to the same digests as reading them here', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) files[`many/d${i % 7}/f${i}`] = `content ${i} `.repeat(i * 13);
+    files['many/big'] = 'b'.repeat(3 * 1024 * 1024 + 5); // several read buffers
+    await writeTree(dir, files);
+    const snap = await scanContext(dir, ignore, StatCache.inMemory());
+    expect(snap.stats.hashed).toBeGreaterThan(64); // more than the in-process limit
+    for (const [path, content] of Object.entries(files))
+      expect(snap.files.get(path)?.digest, path).toBe(sha(content));
+    expect(snap.files.get('a.txt')?.digest).toBe(sha('alpha'));
+  });
+
   it('records files with content digests, directories and symlinks, without ignored paths', async () => {
     const snap = await scanContext(dir, ignore, StatCache.inMemory());
     expect([...snap.files.keys()].sort()).toEqual(

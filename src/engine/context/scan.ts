@@ -5,31 +5,35 @@
  * The tree is read through a TreeReader: the disk itself, or a listing that find(1) made
  * in parallel (listing.ts). The disk reader uses synchronous readdir/lstat on purpose:
  * with a warm dentry cache each call costs a few microseconds, while a promise round-trip
- * through libuv's thread pool costs more. Only content hashing (real I/O) is asynchronous
- * and concurrent.
+ * through libuv's thread pool costs more. Content is read synchronously too, in worker
+ * threads when there is much of it (hashPending).
  */
-import { createHash } from 'node:crypto';
 import {
   constants as fsConstants,
-  createReadStream,
   lstatSync,
   readdirSync,
   readlinkSync,
   realpathSync,
   statSync,
 } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import pLimit from 'p-limit';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { createIgnoreMatcher } from '../../shared/dockerignore.ts';
 import type { IgnoreMatcher, IgnoreState } from '../../shared/dockerignore.ts';
 import { CancelledError } from '../../shared/errors.ts';
+import { workerScript } from '../../shared/worker-script.ts';
 import { ContextNotFoundError, ContextReadError } from './errors.ts';
+import { hashFileSync } from './hash-file.ts';
+import type { HashOutcome, HashTask } from './hash-worker.ts';
 import type { StatCache } from './stat-cache.ts';
 import type { ContextFile, ContextSnapshot } from './types.ts';
 
-/** Files up to this size are read in one call; larger ones are streamed. */
-const WHOLE_READ_LIMIT = 1 << 20;
-const HASH_CONCURRENCY = 8;
+/** Up to this many files (and bytes) to hash, this thread hashes them itself. */
+const IN_PROCESS_FILES = 64;
+const IN_PROCESS_BYTES = 8 << 20;
+const MAX_HASH_WORKERS = 4;
+/** What a file costs beyond its bytes (open, read, close), for splitting work evenly. */
+const PER_FILE_BYTES = 16 << 10;
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = fsConstants;
 /**
  * Number stats, not bigint: a BigIntStats allocates a heap bigint per field, and the scan
@@ -183,17 +187,6 @@ function walkDir(
   }
 }
 
-async function hashFile(abs: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  if (size <= WHOLE_READ_LIMIT) {
-    hash.update(await readFile(abs));
-  } else {
-    for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 20 }))
-      hash.update(chunk as Buffer);
-  }
-  return `sha256:${hash.digest('hex')}`;
-}
-
 /**
  * Whether a digest may be cached for this stat. File timestamps come from a coarse clock,
  * so a write right after our read can keep the same mtime/ctime (git's "racy clean"
@@ -206,27 +199,90 @@ function isSafeToCache(stat: EntryStat, readStartMs: number): boolean {
   return stat.ctimeMs < readStartMs - margin;
 }
 
+/**
+ * Hash the files the stat cache did not know. A few are hashed here; more are split by
+ * size between worker threads, one per core (up to four), which read and hash in parallel
+ * while this thread waits.
+ */
 async function hashPending(state: WalkState): Promise<void> {
-  const limit = pLimit(HASH_CONCURRENCY);
-  await Promise.all(
-    state.pending.map((job) =>
-      limit(async () => {
-        checkAborted(state.signal);
-        const readStartMs = Date.now();
-        let digest: string;
-        try {
-          digest = await hashFile(job.abs, job.stat.size);
-        } catch (err) {
-          throw new ContextReadError(job.record.path, err);
-        }
-        job.record.digest = digest;
-        if (isSafeToCache(job.stat, readStartMs)) {
-          state.statCache.record(job.abs, job.stat, digest);
-          state.cached++;
-        }
-      }),
-    ),
+  checkAborted(state.signal);
+  const readStartMs = Date.now();
+  const bytes = state.pending.reduce((sum, job) => sum + job.stat.size, 0);
+  const script =
+    state.pending.length > IN_PROCESS_FILES || bytes > IN_PROCESS_BYTES
+      ? workerScript('hash-worker', import.meta.url)
+      : undefined;
+  const outcomes =
+    script === undefined
+      ? state.pending.map(({ abs }) => hashHere(abs))
+      : await hashInWorkers(script, state.pending, bytes, state.signal);
+  state.pending.forEach((job, i) => {
+    const outcome = outcomes[i]!;
+    if ('error' in outcome) {
+      const cause = Object.assign(new Error(outcome.error), { code: outcome.code });
+      throw new ContextReadError(job.record.path, cause);
+    }
+    job.record.digest = outcome.digest;
+    if (isSafeToCache(job.stat, readStartMs)) {
+      state.statCache.record(job.abs, job.stat, outcome.digest);
+      state.cached++;
+    }
+  });
+}
+
+function hashHere(abs: string): HashOutcome {
+  try {
+    return { digest: hashFileSync(abs) };
+  } catch (err) {
+    const { message, code } = err as NodeJS.ErrnoException;
+    return code === undefined ? { error: message } : { error: message, code };
+  }
+}
+
+/** Contiguous runs of about equal bytes, one per worker; outcomes in `jobs` order. */
+async function hashInWorkers(
+  script: URL,
+  jobs: readonly PendingHash[],
+  bytes: number,
+  signal: AbortSignal | undefined,
+): Promise<HashOutcome[]> {
+  const count = Math.max(1, Math.min(MAX_HASH_WORKERS, availableParallelism(), jobs.length));
+  const runs: string[][] = [];
+  let run: string[] = [];
+  let runBytes = 0;
+  for (const job of jobs) {
+    run.push(job.abs);
+    runBytes += job.stat.size + PER_FILE_BYTES;
+    if (runs.length < count - 1 && runBytes >= (bytes + jobs.length * PER_FILE_BYTES) / count) {
+      runs.push(run);
+      run = [];
+      runBytes = 0;
+    }
+  }
+  runs.push(run);
+  const workers = runs.map(
+    (files) => new Worker(script, { workerData: { files } satisfies HashTask }),
   );
+  const stop = (): void => void Promise.all(workers.map((w) => w.terminate()));
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    const replies = await Promise.all(workers.map(replyOf));
+    checkAborted(signal);
+    return replies.flat();
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    stop();
+  }
+}
+
+function replyOf(worker: Worker): Promise<HashOutcome[]> {
+  return new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) =>
+      reject(new Error(`context hashing worker exited with code ${code}`)),
+    );
+  });
 }
 
 /**
