@@ -1,7 +1,8 @@
 /** Small file-system helpers the store needs: durable writes, safe removal, sizes. */
 import { execFile } from 'node:child_process';
 import { open, rm } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { unmountUnder } from './mounts.ts';
 
 /** fsync a directory, so a rename into it survives a crash of the machine. */
@@ -28,10 +29,42 @@ export function removeTreeSync(dir: string): void {
 
 /**
  * Bytes a layer directory holds: the apparent size of its files and symlinks (what
- * `docker images` calls SIZE), each hard-linked inode counted once. One `find` lists the
- * sizes: for a 20,000-file layer that is ~50 ms against ~600 ms of lstat calls from here.
+ * `docker images` calls SIZE), each hard-linked inode counted once. Most layers are small
+ * and are measured here with synchronous lstat calls (microseconds each, no process to
+ * start); past INLINE_ENTRIES, one `find` lists the sizes: for a 20,000-file layer that is
+ * ~50 ms against ~150 ms of lstat calls from here.
  */
 export async function measureTree(dir: string): Promise<number> {
+  return measureSmallTree(dir) ?? (await measureWithFind(dir));
+}
+
+const INLINE_ENTRIES = 2000;
+
+/** The size, or undefined once the tree turns out to have more than INLINE_ENTRIES entries. */
+function measureSmallTree(dir: string): number | undefined {
+  const seen = new Set<number>();
+  const pending = [dir];
+  let total = 0;
+  let entries = 0;
+  for (let current = pending.pop(); current !== undefined; current = pending.pop()) {
+    for (const name of readdirSync(current)) {
+      if (++entries > INLINE_ENTRIES) return undefined;
+      const path = join(current, name);
+      const stat = lstatSync(path);
+      if (stat.isDirectory()) pending.push(path);
+      else if (stat.isFile() || stat.isSymbolicLink()) {
+        if (stat.nlink > 1) {
+          if (seen.has(stat.ino)) continue;
+          seen.add(stat.ino);
+        }
+        total += stat.size;
+      }
+    }
+  }
+  return total;
+}
+
+async function measureWithFind(dir: string): Promise<number> {
   const listed = await new Promise<string>((resolve, reject) => {
     execFile(
       'find',
