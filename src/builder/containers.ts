@@ -8,10 +8,17 @@ import type { Executor } from '../exec/types.ts';
 
 export function lazyRuncExecutor(stateDir: string): Executor {
   let executor: Promise<Executor> | undefined;
+  const load = (): Promise<Executor> =>
+    (executor ??= import('../exec/runc.ts').then((m) => m.createRuncExecutor({ stateDir })));
   return {
     async run(spec, io, signal) {
-      executor ??= import('../exec/runc.ts').then((m) => m.createRuncExecutor({ stateDir }));
-      return (await executor).run(spec, io, signal);
+      return (await load()).run(spec, io, signal);
+    },
+    warm(network) {
+      load().then(
+        (loaded) => loaded.warm?.(network),
+        () => undefined, // run() reports it
+      );
     },
     async close() {
       if (executor) await (await executor).close?.();

@@ -31,6 +31,12 @@ export interface NetworkLease {
 export interface NetworkPool {
   /** A namespace no other RUN is using (made on demand). */
   acquire(): Promise<NetworkLease>;
+  /**
+   * Start making a namespace now, for a RUN that is about to come: the next acquire()
+   * takes it. Does nothing when one is idle or on its way. A failure is not reported
+   * here; the acquire() that takes it gets it.
+   */
+  warm(): void;
   /** Stop every namespace's holder and slirp4netns. */
   close(): Promise<void>;
 }
@@ -49,11 +55,18 @@ export function createNetworkPool(options: NetworkPoolOptions = {}): NetworkPool
   const slirpPath = options.slirp4netnsPath ?? 'slirp4netns';
   const idle: Namespace[] = [];
   const all = new Set<Namespace>();
+  let warming: Promise<Namespace> | undefined;
   let closed = false;
   return {
     async acquire() {
       if (closed) throw new NetworkSetupError('the build has ended');
-      const ns = idle.pop() ?? (await createNamespace(slirpPath));
+      const early = warming;
+      warming = undefined;
+      const ns = idle.pop() ?? (await (early ?? createNamespace(slirpPath)));
+      if (closed) {
+        await stopNamespace(ns);
+        throw new NetworkSetupError('the build has ended');
+      }
       all.add(ns);
       return {
         path: ns.path,
@@ -63,10 +76,18 @@ export function createNetworkPool(options: NetworkPoolOptions = {}): NetworkPool
         },
       };
     },
+    warm() {
+      if (closed || warming || idle.length > 0) return;
+      warming = createNamespace(slirpPath);
+      warming.catch(() => undefined);
+    },
     async close() {
       closed = true;
       idle.length = 0;
-      await Promise.all([...all].map(stopNamespace));
+      const early = warming;
+      warming = undefined;
+      const unused = await early?.catch(() => undefined);
+      await Promise.all([...all, ...(unused ? [unused] : [])].map(stopNamespace));
       all.clear();
     },
   };

@@ -93,6 +93,9 @@ export function createRuncExecutor(options: RuncExecutorOptions): Executor {
         network?.release();
       }
     },
+    warm(network) {
+      if (network === 'isolated' && !rootlessHostNetwork()) networks.warm();
+    },
     close: () => networks.close(),
   };
 }

@@ -74,6 +74,11 @@ export interface Executor {
     io: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void },
     signal: AbortSignal,
   ): Promise<RunResult>;
+  /**
+   * A RUN with this network is likely to come soon: set up what it needs beforehand (an
+   * isolated network namespace), so that it does not wait for it.
+   */
+  warm?(network: RunSpec['network']): void;
   /** Release what runs shared (network namespaces); later runs set it up again. */
   close?(): Promise<void>;
 }
