@@ -112,29 +112,59 @@ export function diffRecords(
   after: string,
 ): { added: string[]; removed: string[]; modified: string[] } {
   const normalized = selectors.map(normalizeSelector);
-  const parse = (text: string) => {
-    const map = new Map<string, string>();
-    let selector = '.';
-    let sawDir = false;
-    for (const line of text.split('\n')) {
-      if (line.startsWith('selector ')) {
-        selector = normalized[Number(line.slice('selector '.length))] ?? '.';
-        sawDir = false;
+  const [b, a] = [recordBlocks(before), recordBlocks(after)];
+  const added = new Set<string>();
+  const removed = new Set<string>();
+  const modified = new Set<string>();
+  // Same selectors, so the same blocks in the same order; inside a block records are sorted
+  // by relative path (checksumWithRecords), so one merge walk finds every difference.
+  for (const [index, afterLines] of a) {
+    const beforeLines = b.get(index) ?? [];
+    const selector = normalized[index] ?? '.';
+    // The selector is a directory when its block has a record for itself (`.`).
+    const bDir = beforeLines.some((l) => l.startsWith('.\0'));
+    const aDir = afterLines.some((l) => l.startsWith('.\0'));
+    const name = (line: string, isDir: boolean) =>
+      contextPath(selector, line.slice(0, line.indexOf('\0')), isDir);
+    let i = 0;
+    let j = 0;
+    while (i < beforeLines.length || j < afterLines.length) {
+      const old = beforeLines[i];
+      const now = afterLines[j];
+      if (old !== undefined && old === now) {
+        i++;
+        j++;
         continue;
       }
-      const cut = line.indexOf('\0');
-      if (cut < 0) continue; // "missing", or the end
-      const rel = line.slice(0, cut);
-      if (rel === '.') sawDir = true;
-      map.set(contextPath(selector, rel, sawDir), line.slice(cut));
+      const oldKey = old?.slice(0, old.indexOf('\0'));
+      const nowKey = now?.slice(0, now.indexOf('\0'));
+      if (old !== undefined && now !== undefined && oldKey === nowKey) {
+        modified.add(name(now, aDir));
+        i++;
+        j++;
+      } else if (now !== undefined && (old === undefined || nowKey! < oldKey!)) {
+        added.add(name(now, aDir));
+        j++;
+      } else {
+        removed.add(name(old!, bDir));
+        i++;
+      }
     }
-    return map;
-  };
-  const [b, a] = [parse(before), parse(after)];
-  const added = [...a.keys()].filter((k) => !b.has(k));
-  const removed = [...b.keys()].filter((k) => !a.has(k));
-  const modified = [...a.keys()].filter((k) => b.has(k) && b.get(k) !== a.get(k));
-  return { added, removed, modified };
+  }
+  return { added: [...added], removed: [...removed], modified: [...modified] };
+}
+
+/** The record lines of each `selector N` block of a record text ("missing" has none). */
+function recordBlocks(text: string): Map<number, string[]> {
+  const blocks = new Map<number, string[]>();
+  let current: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('selector ')) {
+      current = [];
+      blocks.set(Number(line.slice('selector '.length)), current);
+    } else if (line.includes('\0')) current.push(line);
+  }
+  return blocks;
 }
 
 /**

@@ -211,6 +211,24 @@ describe('StatCache', () => {
 });
 
 describe('diffRecords', () => {
+  it('names a path that appears under a selector that matched nothing, and names sorting before "."', async () => {
+    const selectors = ['later.txt', 'src'];
+    const before = checksumWithRecords(
+      await scanContext(dir, ignore, StatCache.inMemory()),
+      selectors,
+    );
+    await writeFile(join(dir, 'later.txt'), 'now here');
+    await writeFile(join(dir, 'src/-dash.ts'), 'sorts before "."');
+    const after = checksumWithRecords(
+      await scanContext(dir, ignore, StatCache.inMemory()),
+      selectors,
+    );
+    const diff = diffRecords(selectors, before.records, after.records);
+    expect(diff.added.sort()).toEqual(['later.txt', 'src/-dash.ts']);
+    expect(diff.removed).toEqual([]);
+    expect(diff.modified).toEqual([]);
+  });
+
   it('names context paths that were added, removed or changed between two checksums', async () => {
     const selectors = ['a.txt', 'src', 'src/*.ts', '.'];
     const before = checksumWithRecords(
