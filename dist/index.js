@@ -971,8 +971,8 @@ var init_tools = __esm({
 
 // src/exporter/tree-walk.ts
 import { lstat as lstat2, readdir as readdir6 } from "node:fs/promises";
-import { lstatSync, readdirSync } from "node:fs";
-import { join as join12 } from "node:path";
+import { lstatSync as lstatSync2, readdirSync as readdirSync2 } from "node:fs";
+import { join as join13 } from "node:path";
 async function* walkTree(root) {
   yield* walkDir(root, "");
 }
@@ -980,12 +980,12 @@ async function* walkDir(abs, rel) {
   const names = (await readdir6(abs)).sort(compareBytes);
   for (let i = 0; i < names.length; i += STAT_BATCH) {
     const batch = names.slice(i, i + STAT_BATCH);
-    const stats = await Promise.all(batch.map((name) => lstat2(join12(abs, name))));
+    const stats = await Promise.all(batch.map((name) => lstat2(join13(abs, name))));
     for (let j = 0; j < batch.length; j++) {
       const name = batch[j];
       const entry = {
         rel: rel === "" ? name : `${rel}/${name}`,
-        abs: join12(abs, name),
+        abs: join13(abs, name),
         stat: stats[j]
       };
       yield entry;
@@ -997,12 +997,12 @@ function* walkTreeSync(root) {
   yield* walkDirSync(root, "");
 }
 function* walkDirSync(abs, rel) {
-  for (const name of readdirSync(abs).sort(compareBytes)) {
-    const entryAbs = join12(abs, name);
+  for (const name of readdirSync2(abs).sort(compareBytes)) {
+    const entryAbs = join13(abs, name);
     const entry = {
       rel: rel === "" ? name : `${rel}/${name}`,
       abs: entryAbs,
-      stat: lstatSync(entryAbs)
+      stat: lstatSync2(entryAbs)
     };
     yield entry;
     if (entry.stat.isDirectory()) yield* walkDirSync(entry.abs, entry.rel);
@@ -1109,9 +1109,9 @@ var init_xattrs = __esm({
 });
 
 // src/exporter/layer-tar.ts
-import { closeSync, openSync, readdirSync as readdirSync2, readlinkSync, readSync } from "node:fs";
+import { closeSync, openSync, readdirSync as readdirSync3, readlinkSync, readSync } from "node:fs";
 async function layerXattrs(diffDir) {
-  return readdirSync2(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
+  return readdirSync3(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
 }
 function* layerTarChunks(diffDir, xattrs, options = {}) {
   const clamp = (stat14) => {
@@ -1246,6 +1246,7 @@ var layer_writer_exports = {};
 __export(layer_writer_exports, {
   compressLayerTar: () => compressLayerTar,
   generateLayerTar: () => generateLayerTar,
+  hashLayerTar: () => hashLayerTar,
   writeLayerTar: () => writeLayerTar
 });
 import { createHash as createHash4 } from "node:crypto";
@@ -1296,14 +1297,8 @@ async function compressLayerTar(tar, out, options) {
   };
 }
 async function* generateLayerTar(diffDir, options = {}) {
-  const { worker, ...tarOptions } = options;
-  const script = worker ? workerScript("layer-tar-worker", import.meta.url) : void 0;
-  if (script !== void 0) {
-    yield* generateInWorker(script, { diffDir, options: tarOptions });
-    return;
-  }
   const xattrs = await layerXattrs(diffDir);
-  for (const chunk of layerTarChunks(diffDir, xattrs, tarOptions)) {
+  for (const chunk of layerTarChunks(diffDir, xattrs, options)) {
     yield chunk;
     await nextTurn();
   }
@@ -1311,48 +1306,35 @@ async function* generateLayerTar(diffDir, options = {}) {
 function nextTurn() {
   return new Promise((resolve2) => setImmediate(resolve2));
 }
-async function* generateInWorker(script, task2) {
-  const taken = new SharedArrayBuffer(4);
-  const counter = new Int32Array(taken);
-  const worker = new Worker(script, { workerData: { ...task2, taken } });
-  const queue = [];
-  let finished = false;
-  let failure;
-  let wake;
-  worker.on("message", (message) => {
-    if (message.type === "chunk") {
-      queue.push(
-        Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength)
-      );
-    } else if (message.type === "done") finished = true;
-    else failure = new LayerWriteError(message.message);
-    wake?.();
-  });
-  worker.on("error", (error) => {
-    failure ??= new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error });
-    wake?.();
-  });
-  worker.on("exit", (code2) => {
-    if (!finished) failure ??= new LayerWriteError(`layer tar worker exited with code ${code2}`);
-    wake?.();
-  });
-  try {
-    for (; ; ) {
-      const chunk = queue.shift();
-      if (chunk !== void 0) {
-        yield chunk;
-        Atomics.add(counter, 0, 1);
-        Atomics.notify(counter, 0);
-        continue;
-      }
-      if (failure) throw failure;
-      if (finished) return;
-      await new Promise((resolve2) => wake = resolve2);
-      wake = void 0;
-    }
-  } finally {
-    if (!finished || failure) await worker.terminate();
+async function hashLayerTar(diffDir, options = {}) {
+  const { worker, ...tarOptions } = options;
+  const script = worker ? workerScript("layer-tar-worker", import.meta.url) : void 0;
+  if (script !== void 0) return hashInWorker(script, { diffDir, options: tarOptions });
+  const hash = createHash4("sha256");
+  let size = 0;
+  for await (const chunk of generateLayerTar(diffDir, tarOptions)) {
+    hash.update(chunk);
+    size += chunk.length;
   }
+  return { diffId: `sha256:${hash.digest("hex")}`, size };
+}
+function hashInWorker(script, task2) {
+  return new Promise((resolve2, reject) => {
+    const worker = new Worker(script, { workerData: task2 });
+    let settled2 = false;
+    worker.once("message", (reply) => {
+      settled2 = true;
+      if ("error" in reply) reject(new LayerWriteError(reply.error));
+      else resolve2({ diffId: reply.diffId, size: reply.size });
+    });
+    worker.once("error", (error) => {
+      settled2 = true;
+      reject(new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error }));
+    });
+    worker.once("exit", (code2) => {
+      if (!settled2) reject(new LayerWriteError(`layer tar worker exited with code ${code2}`));
+    });
+  });
 }
 var init_layer_writer = __esm({
   "src/exporter/layer-writer.ts"() {
@@ -1375,7 +1357,7 @@ __export(image_exports, {
   prehashLayer: () => prehashLayer
 });
 import { availableParallelism as availableParallelism2 } from "node:os";
-import { PassThrough, Writable } from "node:stream";
+import { PassThrough } from "node:stream";
 async function assembleImage(options) {
   const { ociMediaTypes, blobs } = options;
   const configBytes = Buffer.from(JSON.stringify(buildConfig(options)));
@@ -1466,7 +1448,7 @@ async function ensureLayerBlob(store, id, options) {
     // Loaded here: a build that keeps its layers in the store never compresses one.
     Promise.resolve().then(() => (init_layer_writer(), layer_writer_exports)).then(
       async ({ compressLayerTar: compressLayerTar2, generateLayerTar: generateLayerTar2 }) => compressLayerTar2(
-        source ? await decompressedBlob(store.blobs, source.digest) : generateLayerTar2(snapshot.dir, { ...options, worker: worthAWorker(snapshot) }),
+        source ? await decompressedBlob(store.blobs, source.digest) : generateLayerTar2(snapshot.dir, options),
         pipe,
         options
       )
@@ -1516,11 +1498,8 @@ async function layerDiff(store, id) {
         return { diffId: snapshot.diffId, descriptor: descriptorOf(blob) };
     }
   }
-  const { compressLayerTar: compressLayerTar2, generateLayerTar: generateLayerTar2 } = await Promise.resolve().then(() => (init_layer_writer(), layer_writer_exports));
-  const tar = generateLayerTar2(snapshot.dir, { worker: worthAWorker(snapshot) });
-  const written = await compressLayerTar2(tar, discard(), {
-    compression: "uncompressed"
-  });
+  const { hashLayerTar: hashLayerTar2 } = await Promise.resolve().then(() => (init_layer_writer(), layer_writer_exports));
+  const written = await hashLayerTar2(snapshot.dir, { worker: worthAWorker(snapshot) });
   if ((snapshot.diffId ?? written.diffId) === written.diffId)
     store.snapshots.setDiffId(id, written.diffId, written.size);
   return { diffId: written.diffId, descriptor: uncompressedLayer(written.diffId, written.size) };
@@ -1530,9 +1509,6 @@ function worthAWorker(snapshot) {
 }
 function uncompressedLayer(diffId, size) {
   return { mediaType: ociLayerMediaType("uncompressed"), digest: diffId, size };
-}
-function discard() {
-  return new Writable({ write: (_chunk, _encoding, done) => done() });
 }
 async function ensureLayerBlobs(store, ids, options) {
   const limit = pLimit(options.concurrency ?? availableParallelism2());
@@ -1558,7 +1534,7 @@ var init_image = __esm({
 // src/engine/lazy-layers.ts
 import { existsSync as existsSync5 } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { dirname as dirname2, join as join13 } from "node:path";
+import { dirname as dirname2, join as join14 } from "node:path";
 import { PassThrough as PassThrough2 } from "node:stream";
 function stateOf(store) {
   let state = states.get(store);
@@ -1673,13 +1649,13 @@ var init_lazy_layers = __esm({
   "src/engine/lazy-layers.ts"() {
     "use strict";
     states = /* @__PURE__ */ new WeakMap();
-    lazyMarker = (info2) => join13(dirname2(info2.dir), "lazy");
+    lazyMarker = (info2) => join14(dirname2(info2.dir), "lazy");
   }
 });
 
 // src/exporter/safe-tree.ts
 import { lstat as lstat3, mkdir as mkdir3, rm as rm2 } from "node:fs/promises";
-import { join as join14, posix } from "node:path";
+import { join as join15, posix } from "node:path";
 function cleanEntryPath(name) {
   const normal = posix.normalize(name.replace(/^\/+/, "")).replace(/\/+$/, "");
   if (normal === ".." || normal.startsWith("../")) {
@@ -1703,7 +1679,7 @@ var init_safe_tree = __esm({
         this.root = root;
       }
       abs(rel) {
-        return rel === "" ? this.root : join14(this.root, rel);
+        return rel === "" ? this.root : join15(this.root, rel);
       }
       /** True when `rel`'s parent is a verified real directory (safe to create `rel` in). */
       hasSafeParent(rel) {
@@ -2119,7 +2095,7 @@ var init_layer_unpack = __esm({
 import { createReadStream as createReadStream2, existsSync as existsSync6 } from "node:fs";
 import { mkdir as mkdir5, rename as rename3, rm as rm3, unlink as unlink2 } from "node:fs/promises";
 import { availableParallelism as availableParallelism3 } from "node:os";
-import { dirname as dirname3, join as join15 } from "node:path";
+import { dirname as dirname3, join as join16 } from "node:path";
 async function restoreSnapshot(store, info2) {
   if (existsSync6(info2.dir)) return void 0;
   if (!info2.diffId) return "it has no recorded diff id to check a blob against";
@@ -2142,7 +2118,7 @@ async function restoreSnapshot(store, info2) {
     if (!await store.blobs.has(blob.digest)) continue;
     const temp = await store.tempDir("restore");
     try {
-      const fs = join15(temp, "fs");
+      const fs = join16(temp, "fs");
       const result = await unpackLayer2(store.blobs.stream(blob.digest), fs);
       if (result.diffId !== info2.diffId) {
         last = `layer blob ${blob.digest} unpacks to ${result.diffId}, not ${info2.diffId}`;
@@ -3020,10 +2996,10 @@ import {
   copyFileSync,
   lchownSync,
   linkSync,
-  lstatSync as lstatSync2,
+  lstatSync as lstatSync3,
   lutimesSync,
   mkdirSync,
-  readdirSync as readdirSync3,
+  readdirSync as readdirSync4,
   readlinkSync as readlinkSync2,
   renameSync,
   symlinkSync,
@@ -3075,7 +3051,7 @@ async function mergeLayers(lower) {
       return kept.size > 0 ? kept : void 0;
     };
     if (!found.has("")) {
-      const stat14 = lstatSync2(layer);
+      const stat14 = lstatSync3(layer);
       const attrs = carried(layer);
       found.set("", { rel: "", abs: layer, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
     }
@@ -3091,7 +3067,7 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
   const dirAbs = path3.join(layer, dirRel);
   let names;
   try {
-    names = readdirSync3(dirAbs);
+    names = readdirSync4(dirAbs);
   } catch (err) {
     throw new MountError(`could not read layer directory ${dirAbs}: ${err.message}`, {
       cause: err
@@ -3101,7 +3077,7 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
     const rel = dirRel === "" ? name : `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync2(abs);
+    const stat14 = lstatSync3(abs);
     const above = state.get(rel);
     if (above === "closed") continue;
     if (above === "dir") {
@@ -3124,11 +3100,11 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
   }
 }
 async function walkOpaque(layer, dirRel, state, found, carried) {
-  for (const name of readdirSync3(path3.join(layer, dirRel))) {
+  for (const name of readdirSync4(path3.join(layer, dirRel))) {
     const rel = `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync2(abs);
+    const stat14 = lstatSync3(abs);
     state.set(rel, "closed");
     if (isWhiteout(stat14)) continue;
     const attrs = carried(abs);
@@ -3203,10 +3179,10 @@ async function indexTree(root) {
   const children = /* @__PURE__ */ new Map();
   const visit = async (rel) => {
     await breathe();
-    const stat14 = lstatSync2(path3.join(root, rel), { bigint: true });
+    const stat14 = lstatSync3(path3.join(root, rel), { bigint: true });
     entries.set(rel, toIndex(stat14));
     if (!stat14.isDirectory()) return;
-    const names = readdirSync3(path3.join(root, rel));
+    const names = readdirSync4(path3.join(root, rel));
     children.set(rel, names);
     await inParallel(names, (name) => visit(rel === "" ? name : `${rel}/${name}`));
   };
@@ -3261,17 +3237,17 @@ async function diffInto(root, index, upper) {
 }
 async function planDir(root, rel, index, plan) {
   const child = (name) => rel === "" ? name : `${rel}/${name}`;
-  const selfStat = lstatSync2(path3.join(root, rel), { bigint: true });
+  const selfStat = lstatSync3(path3.join(root, rel), { bigint: true });
   const self2 = toIndex(selfStat);
   const before = index.entries.get(rel);
-  const names = readdirSync3(path3.join(root, rel));
+  const names = readdirSync4(path3.join(root, rel));
   const sub = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: plan.stats };
   let changed = !unchanged(before, self2);
   for (const name of names.sort()) {
     const childRel = child(name);
     const was = index.entries.get(childRel);
     await breathe();
-    const stat14 = toIndex(lstatSync2(path3.join(root, childRel), { bigint: true }));
+    const stat14 = toIndex(lstatSync3(path3.join(root, childRel), { bigint: true }));
     if (was && was.dir && stat14.dir && was.ino === stat14.ino && was.birth === stat14.birth) {
       if (await planDir(root, childRel, index, sub)) changed = true;
       continue;
@@ -5415,11 +5391,18 @@ function createNetworkPool(options = {}) {
   const slirpPath = options.slirp4netnsPath ?? "slirp4netns";
   const idle = [];
   const all = /* @__PURE__ */ new Set();
+  let warming;
   let closed = false;
   return {
     async acquire() {
       if (closed) throw new NetworkSetupError("the build has ended");
-      const ns = idle.pop() ?? await createNamespace(slirpPath);
+      const early = warming;
+      warming = void 0;
+      const ns = idle.pop() ?? await (early ?? createNamespace(slirpPath));
+      if (closed) {
+        await stopNamespace(ns);
+        throw new NetworkSetupError("the build has ended");
+      }
       all.add(ns);
       return {
         path: ns.path,
@@ -5429,10 +5412,18 @@ function createNetworkPool(options = {}) {
         }
       };
     },
+    warm() {
+      if (closed || warming || idle.length > 0) return;
+      warming = createNamespace(slirpPath);
+      warming.catch(() => void 0);
+    },
     async close() {
       closed = true;
       idle.length = 0;
-      await Promise.all([...all].map(stopNamespace));
+      const early = warming;
+      warming = void 0;
+      const unused = await early?.catch(() => void 0);
+      await Promise.all([...all, ...unused ? [unused] : []].map(stopNamespace));
       all.clear();
     }
   };
@@ -6032,6 +6023,9 @@ function createRuncExecutor(options) {
         network?.release();
       }
     },
+    warm(network) {
+      if (network === "isolated" && !rootlessHostNetwork()) networks.warm();
+    },
     close: () => networks.close()
   };
 }
@@ -6373,7 +6367,7 @@ var init_push = __esm({
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir18, writeFile as writeFile13 } from "node:fs/promises";
-import { dirname as dirname5, join as join16 } from "node:path";
+import { dirname as dirname5, join as join17 } from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
 async function* generateArchive(files, mtime = 0) {
@@ -6423,7 +6417,7 @@ async function writeToDest(source, dest) {
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path42 = join16(dir, file.path);
+    const path42 = join17(dir, file.path);
     await mkdir18(dirname5(path42), { recursive: true });
     if ("data" in file) await writeFile13(path42, file.data);
     else if (file.source) await copyFile2(file.source, path42);
@@ -6538,7 +6532,7 @@ import {
   symlink as symlink4,
   utimes as utimes6
 } from "node:fs/promises";
-import { join as join17 } from "node:path";
+import { join as join18 } from "node:path";
 async function applyLayers(layerDirs, dest, options = {}) {
   await mkdir19(dest, { recursive: true });
   const owners = options.owners ?? process.getuid?.() === 0;
@@ -6546,8 +6540,8 @@ async function applyLayers(layerDirs, dest, options = {}) {
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes, owners);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
-    const stat14 = await lstatOrUndefined(join17(dest, rel));
-    if (stat14?.isDirectory()) await utimes6(join17(dest, rel), seconds2, seconds2);
+    const stat14 = await lstatOrUndefined(join18(dest, rel));
+    if (stat14?.isDirectory()) await utimes6(join18(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes, owners) {
@@ -6556,7 +6550,7 @@ async function applyLayer(layer, dest, dirTimes, owners) {
   const firstLinks = /* @__PURE__ */ new Map();
   for await (const { rel, abs, stat: stat14 } of walkTree(layer)) {
     xattrs ??= await readXattrs(layer);
-    const target = join17(dest, rel);
+    const target = join18(dest, rel);
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
     if (stat14.isCharacterDevice() && stat14.rdev === 0) {
@@ -6606,7 +6600,7 @@ async function copyMetadata(target, stat14, owners) {
 }
 async function emptyDirectory(dir) {
   for (const name of await readdir14(dir))
-    await rm18(join17(dir, name), { recursive: true, force: true });
+    await rm18(join18(dir, name), { recursive: true, force: true });
 }
 async function lstatOrUndefined(path42) {
   return lstat13(path42).catch((err) => {
@@ -6628,7 +6622,7 @@ var init_layer_apply = __esm({
 // src/exporter/filesystem.ts
 import { mkdir as mkdir20, mkdtemp as mkdtemp6, rm as rm19 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import { join as join18 } from "node:path";
+import { join as join19 } from "node:path";
 function keepsOwners() {
   return process.getuid?.() === 0 && !inUserNamespace();
 }
@@ -6639,9 +6633,9 @@ async function exportMergedToTar(mergedDir, dest, options = {}) {
   await writeToDest(generateLayerTar(mergedDir, options), dest);
 }
 async function exportLayersToTar(layerDirs, dest, options = {}) {
-  const temp = await mkdtemp6(join18(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
+  const temp = await mkdtemp6(join19(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
   try {
-    const rootfs = join18(temp, "rootfs");
+    const rootfs = join19(temp, "rootfs");
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
@@ -6675,9 +6669,9 @@ var init_docker_archive = __esm({
 
 // src/exporter/oci-layout.ts
 import { readFile as readFile12 } from "node:fs/promises";
-import { join as join19 } from "node:path";
+import { join as join20 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile12(join19(dir, "index.json"), "utf8").catch(
+  const text = await readFile12(join20(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -6806,7 +6800,7 @@ __export(archives_exports, {
   standardOutput: () => standardOutput
 });
 import { spawn as spawn7 } from "node:child_process";
-import { Writable as Writable2 } from "node:stream";
+import { Writable } from "node:stream";
 async function imageFor(ctx, output) {
   const wanted = imageAttributes(output);
   const root = ctx.committed.snapshot === null ? null : { kind: "snapshot", id: ctx.committed.snapshot };
@@ -6869,7 +6863,7 @@ function standardOutput(ctx) {
     });
   const ignore = () => void 0;
   stdout.on("error", ignore);
-  return new Writable2({
+  return new Writable({
     write(chunk, _encoding, done) {
       if (stdout.destroyed) {
         done(new OutputClosedError());
@@ -28776,7 +28770,7 @@ var require_cache_handler = __commonJS({
 var require_memory_cache_store = __commonJS({
   "node_modules/undici/lib/cache/memory-cache-store.js"(exports, module) {
     "use strict";
-    var { Writable: Writable3 } = __require("node:stream");
+    var { Writable: Writable2 } = __require("node:stream");
     var { EventEmitter } = __require("node:events");
     var { assertCacheKey, assertCacheValue } = require_cache();
     var MemoryCacheStore = class extends EventEmitter {
@@ -28870,7 +28864,7 @@ var require_memory_cache_store = __commonJS({
         const topLevelKey = `${key.origin}:${key.path}`;
         const store = this;
         const entry = { ...key, ...val, body: [], size: 0 };
-        return new Writable3({
+        return new Writable2({
           write(chunk, encoding, callback) {
             if (typeof chunk === "string") {
               chunk = Buffer.from(chunk, encoding);
@@ -30617,7 +30611,7 @@ var require_deduplicate = __commonJS({
 var require_sqlite_cache_store = __commonJS({
   "node_modules/undici/lib/cache/sqlite-cache-store.js"(exports, module) {
     "use strict";
-    var { Writable: Writable3 } = __require("node:stream");
+    var { Writable: Writable2 } = __require("node:stream");
     var { assertCacheKey, assertCacheValue } = require_cache();
     var { zstdCompressSync, zstdDecompressSync } = __require("node:zlib");
     var DatabaseSync2;
@@ -30893,7 +30887,7 @@ var require_sqlite_cache_store = __commonJS({
         let size = 0;
         const body = [];
         const store = this;
-        return new Writable3({
+        return new Writable2({
           decodeStrings: true,
           write(chunk, encoding, callback) {
             size += chunk.byteLength;
@@ -36031,7 +36025,7 @@ var require_permessage_deflate = __commonJS({
 var require_receiver = __commonJS({
   "node_modules/undici/lib/web/websocket/receiver.js"(exports, module) {
     "use strict";
-    var { Writable: Writable3 } = __require("node:stream");
+    var { Writable: Writable2 } = __require("node:stream");
     var assert = __require("node:assert");
     var { parserStates, opcodes, states: states2, emptyBuffer, sentCloseFrameState } = require_constants5();
     var {
@@ -36048,7 +36042,7 @@ var require_receiver = __commonJS({
     var { PerMessageDeflate } = require_permessage_deflate();
     var { MessageSizeExceededError } = require_errors();
     var { defaultWebSocketMaxFragments, defaultWebSocketMaxPayloadSize } = require_constants();
-    var ByteParser = class extends Writable3 {
+    var ByteParser = class extends Writable2 {
       #buffers = [];
       #fragmentsBytes = 0;
       #byteOffset = 0;
@@ -39490,7 +39484,7 @@ __export(credentials_exports, {
 import { spawn as spawn8 } from "node:child_process";
 import { mkdir as mkdir23, readFile as readFile16, rename as rename7, writeFile as writeFile16 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
-import { dirname as dirname6, join as join20 } from "node:path";
+import { dirname as dirname6, join as join21 } from "node:path";
 function configKeyFor(registry) {
   return registry === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : registry;
 }
@@ -39500,8 +39494,8 @@ function hostOfKey(key) {
 }
 function createDockerConfigCredentials(options = {}) {
   const env = options.env ?? process.env;
-  const configDir = options.configDir ?? env.DOCKER_CONFIG ?? join20(homedir2(), ".docker");
-  const configPath = join20(configDir, "config.json");
+  const configDir = options.configDir ?? env.DOCKER_CONFIG ?? join21(homedir2(), ".docker");
+  const configPath = join21(configDir, "config.json");
   const helperEnv = env;
   const helperFor = (config, registry) => {
     const helpers = config.credHelpers ?? {};
@@ -39699,7 +39693,7 @@ import path36 from "node:path";
 
 // src/cache/store.ts
 import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
-import { join as join11, resolve } from "node:path";
+import { join as join12, resolve } from "node:path";
 
 // src/cache/blob-store.ts
 init_digest();
@@ -39707,7 +39701,7 @@ init_errors();
 import { createHash as createHash2, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, unlinkSync } from "node:fs";
 import { open as open2, readdir, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
-import { join } from "node:path";
+import { join as join2 } from "node:path";
 import { Readable } from "node:stream";
 
 // src/cache/errors.ts
@@ -39805,7 +39799,8 @@ var StaleMountError = class extends TbuildError {
 // src/cache/fs-utils.ts
 import { execFile } from "node:child_process";
 import { open, rm } from "node:fs/promises";
-import { rmSync } from "node:fs";
+import { lstatSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 
 // src/cache/mounts.ts
 import { readFileSync } from "node:fs";
@@ -39871,6 +39866,32 @@ function removeTreeSync(dir) {
   rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 async function measureTree(dir) {
+  return measureSmallTree(dir) ?? await measureWithFind(dir);
+}
+var INLINE_ENTRIES = 2e3;
+function measureSmallTree(dir) {
+  const seen = /* @__PURE__ */ new Set();
+  const pending = [dir];
+  let total = 0;
+  let entries = 0;
+  for (let current = pending.pop(); current !== void 0; current = pending.pop()) {
+    for (const name of readdirSync(current)) {
+      if (++entries > INLINE_ENTRIES) return void 0;
+      const path42 = join(current, name);
+      const stat14 = lstatSync(path42);
+      if (stat14.isDirectory()) pending.push(path42);
+      else if (stat14.isFile() || stat14.isSymbolicLink()) {
+        if (stat14.nlink > 1) {
+          if (seen.has(stat14.ino)) continue;
+          seen.add(stat14.ino);
+        }
+        total += stat14.size;
+      }
+    }
+  }
+  return total;
+}
+async function measureWithFind(dir) {
   const listed = await new Promise((resolve2, reject) => {
     execFile(
       "find",
@@ -40042,7 +40063,7 @@ function withTransaction(db, fn) {
 // src/cache/blob-store.ts
 function createBlobStore(ctx) {
   const dir = ctx.layout.blobs;
-  const pathOf = (digest) => join(dir, assertDigest(digest));
+  const pathOf = (digest) => join2(dir, assertDigest(digest));
   const size = async (digest) => {
     try {
       return (await stat(pathOf(digest))).size;
@@ -40052,7 +40073,7 @@ function createBlobStore(ctx) {
     }
   };
   const ingest = async (source, expected) => {
-    const temp = join(await ctx.leaseTempDir(), `blob-${randomBytes(6).toString("hex")}`);
+    const temp = join2(await ctx.leaseTempDir(), `blob-${randomBytes(6).toString("hex")}`);
     try {
       return await ingestTo(temp, source, expected);
     } catch (error) {
@@ -40282,7 +40303,7 @@ function rowToRecord(row) {
 // src/cache/cache-mounts.ts
 import { createHash as createHash3 } from "node:crypto";
 import { lstat, mkdtemp, readdir as readdir2, rename as rename2 } from "node:fs/promises";
-import { join as join2 } from "node:path";
+import { join as join3 } from "node:path";
 function dirName(id) {
   return createHash3("sha256").update(id).digest("hex").slice(0, 32);
 }
@@ -40294,7 +40315,7 @@ function touch(ctx, name, id) {
 }
 async function openCacheMount(ctx, id, seed) {
   const name = dirName(id);
-  const dir = join2(ctx.layout.cacheMounts, name);
+  const dir = join3(ctx.layout.cacheMounts, name);
   const existing = await lstat(dir).then(
     () => true,
     (error) => {
@@ -40303,7 +40324,7 @@ async function openCacheMount(ctx, id, seed) {
     }
   );
   if (!existing) {
-    const temp = await mkdtemp(join2(await ctx.leaseTempDir(), "cache-mount-"));
+    const temp = await mkdtemp(join3(await ctx.leaseTempDir(), "cache-mount-"));
     try {
       await seed(temp);
       await rename2(temp, dir);
@@ -40333,9 +40354,9 @@ async function pruneCacheMounts(ctx, options, othersOpen) {
   let bytes = 0;
   for (const { name, lastUsedAt } of await listCacheMounts(ctx)) {
     if (lastUsedAt >= limit) continue;
-    const dir = join2(ctx.layout.cacheMounts, name);
-    const doomed = await mkdtemp(join2(await ctx.leaseTempDir(), "doomed-"));
-    await rename2(dir, join2(doomed, name));
+    const dir = join3(ctx.layout.cacheMounts, name);
+    const doomed = await mkdtemp(join3(await ctx.leaseTempDir(), "doomed-"));
+    await rename2(dir, join3(doomed, name));
     ctx.db.prepare("DELETE FROM cache_mounts WHERE name = ?").run(name);
     bytes += await measureTree(doomed);
     await removeTree(doomed);
@@ -40346,27 +40367,27 @@ async function pruneCacheMounts(ctx, options, othersOpen) {
 async function measureCacheMounts(ctx) {
   const mounts = await listCacheMounts(ctx);
   let bytes = 0;
-  for (const { name } of mounts) bytes += await measureTree(join2(ctx.layout.cacheMounts, name));
+  for (const { name } of mounts) bytes += await measureTree(join3(ctx.layout.cacheMounts, name));
   return { count: mounts.length, bytes };
 }
 
 // src/cache/context.ts
-import { join as join3 } from "node:path";
+import { join as join4 } from "node:path";
 function resolveLayout(root) {
   return {
     root,
-    blobs: join3(root, "blobs", "sha256"),
-    snapshots: join3(root, "snapshots"),
-    tmp: join3(root, "tmp"),
-    mounts: join3(root, "mounts"),
-    cacheMounts: join3(root, "cache-mounts"),
-    database: join3(root, "tbuild.db")
+    blobs: join4(root, "blobs", "sha256"),
+    snapshots: join4(root, "snapshots"),
+    tmp: join4(root, "tmp"),
+    mounts: join4(root, "mounts"),
+    cacheMounts: join4(root, "cache-mounts"),
+    database: join4(root, "tbuild.db")
   };
 }
 
 // src/cache/permissions.ts
 import { chmod, open as open3, readdir as readdir3, stat as stat2 } from "node:fs/promises";
-import { dirname, join as join4 } from "node:path";
+import { dirname, join as join5 } from "node:path";
 var PRIVATE_DIR = 448;
 var PRIVATE_FILE = 384;
 async function secureLayout(layout) {
@@ -40384,7 +40405,7 @@ async function secureLayout(layout) {
   }
   if (legacy) {
     for (const name of await readdir3(layout.snapshots)) {
-      await chmodIfExists(join4(layout.snapshots, name), PRIVATE_DIR);
+      await chmodIfExists(join5(layout.snapshots, name), PRIVATE_DIR);
     }
   }
   await createPrivateFile(layout.database);
@@ -40407,12 +40428,12 @@ async function chmodIfExists(path42, mode) {
 // src/cache/default-root.ts
 init_userns();
 import { homedir } from "node:os";
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 function defaultStoreRoot(env = process.env) {
   if (env.TBUILD_ROOT) return env.TBUILD_ROOT;
   if (process.getuid?.() === 0 && !inUserNamespace(env)) return "/var/lib/tbuild";
-  const dataHome = env.XDG_DATA_HOME || join5(env.HOME || homedir(), ".local", "share");
-  return join5(dataHome, "tbuild");
+  const dataHome = env.XDG_DATA_HOME || join6(env.HOME || homedir(), ".local", "share");
+  return join6(dataHome, "tbuild");
 }
 
 // src/cache/store.ts
@@ -40420,7 +40441,7 @@ init_errors();
 
 // src/cache/gc.ts
 import { unlinkSync as unlinkSync2 } from "node:fs";
-import { join as join8 } from "node:path";
+import { join as join9 } from "node:path";
 
 // src/cache/process-lease.ts
 import { readFileSync as readFileSync3 } from "node:fs";
@@ -40461,7 +40482,7 @@ function parseLeaseName(name) {
 // src/cache/snapshot-store.ts
 import { existsSync as existsSync2 } from "node:fs";
 import { chmod as chmod2, mkdir } from "node:fs/promises";
-import { join as join6 } from "node:path";
+import { join as join7 } from "node:path";
 function createSnapshotStore(ctx, onCreate = () => void 0) {
   const { db } = ctx;
   const dir = ctx.layout.snapshots;
@@ -40492,12 +40513,12 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
       });
       onCreate(id);
       try {
-        await mkdir(join6(dir, String(id), "fs"), { recursive: true, mode: 493 });
-        await chmod2(join6(dir, String(id)), 448);
-        await mkdir(join6(dir, String(id), "work"), { mode: 448 });
+        await mkdir(join7(dir, String(id), "fs"), { recursive: true, mode: 493 });
+        await chmod2(join7(dir, String(id)), 448);
+        await mkdir(join7(dir, String(id), "work"), { mode: 448 });
       } catch (error) {
         db.prepare("DELETE FROM snapshots WHERE id = ?").run(id);
-        await removeTree(join6(dir, String(id)));
+        await removeTree(join7(dir, String(id)));
         throw error;
       }
       return toInfo(requireRow(id));
@@ -40505,9 +40526,9 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
     async commit(id, meta) {
       const row = requireRow(id);
       if (row.committed) throw new SnapshotStateError(id, "is already committed");
-      if (meta?.lazy) await removeTree(join6(dir, String(id), "fs"));
-      const size = meta?.lazy ? null : await measureTree(join6(dir, String(id), "fs"));
-      await removeTree(join6(dir, String(id), "work"));
+      if (meta?.lazy) await removeTree(join7(dir, String(id), "fs"));
+      const size = meta?.lazy ? null : await measureTree(join7(dir, String(id), "fs"));
+      await removeTree(join7(dir, String(id), "work"));
       withTransaction(db, () => {
         requireRow(id);
         db.prepare(
@@ -40557,7 +40578,7 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
     addLayerBlob(id, blob) {
       withTransaction(db, () => {
         requireCommitted(id);
-        if (!existsSync2(join6(ctx.layout.blobs, blob.digest.slice("sha256:".length)))) {
+        if (!existsSync2(join7(ctx.layout.blobs, blob.digest.slice("sha256:".length)))) {
           throw new BlobNotFoundError(blob.digest);
         }
         db.prepare(
@@ -40572,7 +40593,7 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
         if (user) throw new SnapshotInUseError(id, user);
         deleteSnapshotRow(ctx, id);
       });
-      await removeTree(join6(dir, String(id)));
+      await removeTree(join7(dir, String(id)));
     },
     list() {
       const rows = db.prepare("SELECT * FROM snapshots ORDER BY id").all();
@@ -40601,8 +40622,8 @@ function rowToInfo(dir, row) {
   const info2 = {
     id: row.id,
     parent: row.parent,
-    dir: join6(dir, String(row.id), "fs"),
-    workDir: join6(dir, String(row.id), "work"),
+    dir: join7(dir, String(row.id), "fs"),
+    workDir: join7(dir, String(row.id), "work"),
     committed: row.committed === 1,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at
@@ -40617,7 +40638,7 @@ function rowToInfo(dir, row) {
 // src/cache/usage-graph.ts
 init_digest();
 import { readdir as readdir4, stat as stat3 } from "node:fs/promises";
-import { join as join7 } from "node:path";
+import { join as join8 } from "node:path";
 async function listStoredBlobs(ctx) {
   let names;
   try {
@@ -40631,7 +40652,7 @@ async function listStoredBlobs(ctx) {
     const digest = `sha256:${name}`;
     if (!isDigest(digest)) continue;
     try {
-      const info2 = await stat3(join7(ctx.layout.blobs, name));
+      const info2 = await stat3(join8(ctx.layout.blobs, name));
       blobs.push({ digest, size: info2.size, mtimeMs: info2.mtimeMs });
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -40783,7 +40804,7 @@ async function removeUnusedSnapshots(ctx, protectFrom) {
     });
     if (round.length === 0) break;
     for (const row of round) {
-      await removeTree(join8(ctx.layout.snapshots, String(row.id)));
+      await removeTree(join9(ctx.layout.snapshots, String(row.id)));
       ids.push(row.id);
       bytes += row.size ?? 0;
     }
@@ -40800,7 +40821,7 @@ function removeUnusedBlobs(ctx, blobs, protectFrom) {
     for (const blob of blobs) {
       if (keep.has(blob.digest) || blob.mtimeMs >= protectFrom) continue;
       try {
-        unlinkSync2(join8(ctx.layout.blobs, blob.digest.slice("sha256:".length)));
+        unlinkSync2(join9(ctx.layout.blobs, blob.digest.slice("sha256:".length)));
         removed.push(blob);
       } catch (error) {
         if (!isNotFound(error)) throw error;
@@ -40839,7 +40860,7 @@ function measureDiskUsage(ctx, blobs, cacheMounts) {
 // src/cache/image-refs.ts
 init_digest();
 import { existsSync as existsSync3, readFileSync as readFileSync4 } from "node:fs";
-import { join as join9 } from "node:path";
+import { join as join10 } from "node:path";
 function isUnnamedImage(record) {
   return record.name === record.config;
 }
@@ -40902,7 +40923,7 @@ function createImageRefs(ctx) {
 }
 function blobPath(ctx, digest) {
   if (!isDigest(digest)) throw new TypeError(`not a sha256 digest: ${String(digest)}`);
-  return join9(ctx.layout.blobs, digestHex(digest));
+  return join10(ctx.layout.blobs, digestHex(digest));
 }
 function collectImageBlobs(ctx, record) {
   const found = /* @__PURE__ */ new Set([record.manifest, record.config]);
@@ -41016,7 +41037,7 @@ function releaseOwnLocks(ctx) {
 
 // src/cache/recover.ts
 import { readdir as readdir5, stat as stat4 } from "node:fs/promises";
-import { join as join10 } from "node:path";
+import { join as join11 } from "node:path";
 var UNOWNED_TEMP_MAX_AGE_MS = 60 * 60 * 1e3;
 async function recoverStore(ctx) {
   const report = {
@@ -41061,7 +41082,7 @@ async function listDeadLeases(dir) {
   }
   const dead = [];
   for (const name of names) {
-    const path42 = join10(dir, name);
+    const path42 = join11(dir, name);
     const owner = parseLeaseName(name);
     if (owner) {
       if (!isProcessAlive(owner)) dead.push(path42);
@@ -41086,7 +41107,7 @@ async function removeAbandonedSnapshots(ctx) {
     for (const row of dead) deleteSnapshotRow(ctx, row.id);
     return dead.map((r) => r.id);
   });
-  for (const id of ids) await removeTree(join10(ctx.layout.snapshots, String(id)));
+  for (const id of ids) await removeTree(join11(ctx.layout.snapshots, String(id)));
   return ids;
 }
 async function removeOrphanSnapshotDirs(ctx) {
@@ -41105,7 +41126,7 @@ async function removeOrphanSnapshotDirs(ctx) {
   const removed = [];
   for (const name of names) {
     if (known.has(name)) continue;
-    const path42 = join10(ctx.layout.snapshots, name);
+    const path42 = join11(ctx.layout.snapshots, name);
     await removeTree(path42);
     removed.push(path42);
   }
@@ -41129,7 +41150,7 @@ async function openStore(options = {}) {
   db.prepare(
     "INSERT INTO sessions (token, owner_pid, owner_start, opened_at) VALUES (?, ?, ?, ?)"
   ).run(lease, me.pid, me.startTime, Date.now());
-  const leaseDirs = { tmp: join11(layout.tmp, lease), mounts: join11(layout.mounts, lease) };
+  const leaseDirs = { tmp: join12(layout.tmp, lease), mounts: join12(layout.mounts, lease) };
   const made = /* @__PURE__ */ new Set();
   const ensure = async (dir) => {
     if (!made.has(dir)) await mkdir2(dir, { recursive: true, mode: 448 });
@@ -41153,8 +41174,8 @@ async function openStore(options = {}) {
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),
-    tempDir: async (prefix) => mkdtemp2(join11(await ensure(leaseDirs.tmp), `${prefix}-`)),
-    mountDir: async (prefix) => mkdtemp2(join11(await ensure(leaseDirs.mounts), `${prefix}-`)),
+    tempDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.tmp), `${prefix}-`)),
+    mountDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.mounts), `${prefix}-`)),
     async prune(pruneOptions = {}) {
       const release = await acquireLock(ctx, "gc");
       try {
@@ -41202,7 +41223,7 @@ function closeInstance(ctx, created, lease, dirs) {
     const row = ctx.db.prepare("SELECT committed FROM snapshots WHERE id = ?").get(id);
     if (row && !row.committed) abandoned.push(id);
   }
-  for (const id of abandoned) removeTreeSync(join11(ctx.layout.snapshots, String(id)));
+  for (const id of abandoned) removeTreeSync(join12(ctx.layout.snapshots, String(id)));
   try {
     for (const id of abandoned)
       ctx.db.prepare("DELETE FROM snapshots WHERE id = ? AND committed = 0").run(id);
@@ -41842,8 +41863,8 @@ import path22 from "node:path";
 // src/engine/context/scan.ts
 import {
   constants as fsConstants,
-  lstatSync as lstatSync3,
-  readdirSync as readdirSync4,
+  lstatSync as lstatSync4,
+  readdirSync as readdirSync5,
   readlinkSync as readlinkSync3,
   realpathSync,
   statSync
@@ -42189,12 +42210,12 @@ var LSTAT_OPTIONS = { throwIfNoEntry: false };
 var diskReader = {
   list(abs, rel) {
     try {
-      return readdirSync4(abs).sort();
+      return readdirSync5(abs).sort();
     } catch (err) {
       throw new ContextReadError(rel || ".", err);
     }
   },
-  lstat: (abs) => lstatSync3(abs, LSTAT_OPTIONS),
+  lstat: (abs) => lstatSync4(abs, LSTAT_OPTIONS),
   readlink: (abs) => readlinkSync3(abs)
 };
 function checkAborted(signal) {
@@ -42453,29 +42474,53 @@ function checksumWithRecords(snapshot, selectors) {
 }
 function diffRecords(selectors, before, after) {
   const normalized = selectors.map(normalizeSelector);
-  const parse2 = (text) => {
-    const map = /* @__PURE__ */ new Map();
-    let selector = ".";
-    let sawDir = false;
-    for (const line of text.split("\n")) {
-      if (line.startsWith("selector ")) {
-        selector = normalized[Number(line.slice("selector ".length))] ?? ".";
-        sawDir = false;
+  const [b, a] = [recordBlocks(before), recordBlocks(after)];
+  const added = /* @__PURE__ */ new Set();
+  const removed = /* @__PURE__ */ new Set();
+  const modified = /* @__PURE__ */ new Set();
+  for (const [index, afterLines] of a) {
+    const beforeLines = b.get(index) ?? [];
+    const selector = normalized[index] ?? ".";
+    const bDir = beforeLines.some((l) => l.startsWith(".\0"));
+    const aDir = afterLines.some((l) => l.startsWith(".\0"));
+    const name = (line, isDir) => contextPath(selector, line.slice(0, line.indexOf("\0")), isDir);
+    let i = 0;
+    let j = 0;
+    while (i < beforeLines.length || j < afterLines.length) {
+      const old = beforeLines[i];
+      const now = afterLines[j];
+      if (old !== void 0 && old === now) {
+        i++;
+        j++;
         continue;
       }
-      const cut = line.indexOf("\0");
-      if (cut < 0) continue;
-      const rel = line.slice(0, cut);
-      if (rel === ".") sawDir = true;
-      map.set(contextPath(selector, rel, sawDir), line.slice(cut));
+      const oldKey = old?.slice(0, old.indexOf("\0"));
+      const nowKey = now?.slice(0, now.indexOf("\0"));
+      if (old !== void 0 && now !== void 0 && oldKey === nowKey) {
+        modified.add(name(now, aDir));
+        i++;
+        j++;
+      } else if (now !== void 0 && (old === void 0 || nowKey < oldKey)) {
+        added.add(name(now, aDir));
+        j++;
+      } else {
+        removed.add(name(old, bDir));
+        i++;
+      }
     }
-    return map;
-  };
-  const [b, a] = [parse2(before), parse2(after)];
-  const added = [...a.keys()].filter((k) => !b.has(k));
-  const removed = [...b.keys()].filter((k) => !a.has(k));
-  const modified = [...a.keys()].filter((k) => b.has(k) && b.get(k) !== a.get(k));
-  return { added, removed, modified };
+  }
+  return { added: [...added], removed: [...removed], modified: [...modified] };
+}
+function recordBlocks(text) {
+  const blocks = /* @__PURE__ */ new Map();
+  let current = [];
+  for (const line of text.split("\n")) {
+    if (line.startsWith("selector ")) {
+      current = [];
+      blocks.set(Number(line.slice("selector ".length)), current);
+    } else if (line.includes("\0")) current.push(line);
+  }
+  return blocks;
 }
 function contextPath(selector, rel, selectorIsDir) {
   if (selector === ".") return rel;
@@ -43326,12 +43371,14 @@ function createWorker(engine, definition) {
     const action = op.actions[0];
     return action.action === "copy" && canCopyIncrementally(action) && isLocal(vertex, action.source);
   };
+  const warmNetworkFor = networkWarmer(engine, definition);
   const opHandler = (op, vertex, digest) => {
     const keyed = (run8, incremental = false) => ({
       async cacheMap() {
         return { digest, deps: contentDeps(vertex), ...incremental && { incremental } };
       },
       async exec(ctx, inputs, previous) {
+        warmNetworkFor(digest);
         const results = await run8(ctx, inputs, previous);
         if (imageLayers.has(digest)) prehash(results);
         return results;
@@ -43414,6 +43461,40 @@ function rootfsChain(definition) {
     input = next === null ? null : vertex?.inputs[next] ?? null;
   }
   return chain;
+}
+function networkWarmer(engine, definition) {
+  let warmed = false;
+  let dependents;
+  const isolatedRun = (digest) => {
+    const op = definition.vertices[digest]?.op;
+    if (op?.type !== "exec") return false;
+    const network = op.network === "default" ? engine.defaultNetwork ?? "isolated" : op.network;
+    return network === "isolated";
+  };
+  return (digest) => {
+    if (warmed || !engine.executor.warm) return;
+    if (!dependents) {
+      dependents = /* @__PURE__ */ new Map();
+      for (const [child, vertex] of Object.entries(definition.vertices))
+        for (const input of vertex.inputs) {
+          const list = dependents.get(input.digest) ?? [];
+          list.push(child);
+          dependents.set(input.digest, list);
+        }
+    }
+    const seen = /* @__PURE__ */ new Set();
+    const queue = [...dependents.get(digest) ?? []];
+    for (let next = queue.pop(); next !== void 0; next = queue.pop()) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      if (isolatedRun(next)) {
+        warmed = true;
+        engine.executor.warm("isolated");
+        return;
+      }
+      queue.push(...dependents.get(next) ?? []);
+    }
+  };
 }
 
 // src/exec/emulation.ts
@@ -44448,10 +44529,17 @@ import { readdir as readdir13 } from "node:fs/promises";
 import path28 from "node:path";
 function lazyRuncExecutor(stateDir) {
   let executor;
+  const load = () => executor ??= Promise.resolve().then(() => (init_runc(), runc_exports)).then((m) => m.createRuncExecutor({ stateDir }));
   return {
     async run(spec, io, signal) {
-      executor ??= Promise.resolve().then(() => (init_runc(), runc_exports)).then((m) => m.createRuncExecutor({ stateDir }));
-      return (await executor).run(spec, io, signal);
+      return (await load()).run(spec, io, signal);
+    },
+    warm(network) {
+      load().then(
+        (loaded) => loaded.warm?.(network),
+        () => void 0
+        // run() reports it
+      );
     },
     async close() {
       if (executor) await (await executor).close?.();

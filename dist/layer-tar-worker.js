@@ -2,6 +2,7 @@ import { createRequire as __tbuildCreateRequire } from 'node:module';
 const require = __tbuildCreateRequire(import.meta.url);
 
 // src/exporter/layer-tar-worker.ts
+import { createHash } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
 
 // src/exporter/layer-tar.ts
@@ -304,7 +305,6 @@ async function readXattrs(dir, pattern = "-") {
 
 // src/exporter/layer-tar.ts
 var CHUNK_BYTES = 1024 * 1024;
-var CHUNKS_AHEAD = 8;
 async function layerXattrs(diffDir) {
   return readdirSync2(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
 }
@@ -424,23 +424,17 @@ function changedSize(path) {
 }
 
 // src/exporter/layer-tar-worker.ts
-async function main(task) {
-  const port = parentPort;
-  const taken = new Int32Array(task.taken);
-  let sent = 0;
+async function main({ diffDir, options }) {
   try {
-    const xattrs = await layerXattrs(task.diffDir);
-    for (const chunk of layerTarChunks(task.diffDir, xattrs, task.options)) {
-      for (let seen = Atomics.load(taken, 0); sent - seen >= CHUNKS_AHEAD; seen = Atomics.load(taken, 0)) {
-        Atomics.wait(taken, 0, seen);
-      }
-      const message = { type: "chunk", chunk };
-      port.postMessage(message, [chunk.buffer]);
-      sent++;
+    const hash = createHash("sha256");
+    let size = 0;
+    for (const chunk of layerTarChunks(diffDir, await layerXattrs(diffDir), options)) {
+      hash.update(chunk);
+      size += chunk.length;
     }
-    port.postMessage({ type: "done" });
+    return { diffId: `sha256:${hash.digest("hex")}`, size };
   } catch (error) {
-    port.postMessage({ type: "error", message: error.message });
+    return { error: error.message };
   }
 }
-await main(workerData);
+parentPort.postMessage(await main(workerData));

@@ -4,7 +4,7 @@
  * when it is set, so the same build gives the same digests.
  */
 import { availableParallelism } from 'node:os';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import pLimit from 'p-limit';
 import type { BlobStore, LayerBlob, SnapshotId, SnapshotStore } from '../cache/types.ts';
 import type { Digest } from '../shared/digest.ts';
@@ -179,7 +179,7 @@ export async function ensureLayerBlob(
       compressLayerTar(
         source
           ? await decompressedBlob(store.blobs, source.digest)
-          : generateLayerTar(snapshot.dir, { ...options, worker: worthAWorker(snapshot) }),
+          : generateLayerTar(snapshot.dir, options),
         pipe,
         options,
       ),
@@ -253,11 +253,8 @@ async function layerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer>
         return { diffId: snapshot.diffId, descriptor: descriptorOf(blob) };
     }
   }
-  const { compressLayerTar, generateLayerTar } = await import('./layer-writer.ts');
-  const tar = generateLayerTar(snapshot.dir, { worker: worthAWorker(snapshot) });
-  const written = await compressLayerTar(tar, discard(), {
-    compression: 'uncompressed',
-  });
+  const { hashLayerTar } = await import('./layer-writer.ts');
+  const written = await hashLayerTar(snapshot.dir, { worker: worthAWorker(snapshot) });
   // A pulled layer whose blob is gone gets a tar of its own, not recorded: it does not
   // carry the diff ID the layer came with.
   if ((snapshot.diffId ?? written.diffId) === written.diffId)
@@ -277,10 +274,6 @@ function worthAWorker(snapshot: { size?: number }): boolean {
 
 function uncompressedLayer(diffId: Digest, size: number): Descriptor {
   return { mediaType: ociLayerMediaType('uncompressed'), digest: diffId, size };
-}
-
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _encoding, done) => done() });
 }
 
 /** Layer blobs for several snapshots, compressed `concurrency` at a time (default: cores). */

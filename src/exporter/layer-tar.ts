@@ -27,9 +27,6 @@ export interface LayerTarOptions {
 /** Output comes in chunks of about this size. */
 export const CHUNK_BYTES = 1024 * 1024;
 
-/** Chunks a worker may have sent and its receiver not yet taken. */
-export const CHUNKS_AHEAD = 8;
-
 /** Every extended attribute in the layer: one getfattr run, none for an empty layer. */
 export async function layerXattrs(diffDir: string): Promise<XattrMap> {
   return readdirSync(diffDir).length === 0 ? new Map() : readXattrs(diffDir);
