@@ -9,7 +9,8 @@
  *    leave times out, a layer does not). The directories above a redone entry take the
  *    source's metadata again.
  * 2. seed: the new snapshot's upper directory starts as a hard-link clone of the previous
- *    one (`cp -al`); the entries to redo are removed from it before anything is mounted.
+ *    one (`cp -al`, started while the plan is made); the entries to redo are removed from
+ *    it before anything is mounted.
  *    Committed snapshots are never written again, and the redone entries are unlinked
  *    before they are written, so no write reaches an inode the two layers share.
  * 3. the COPY runs as usual, through the overlay of the clone on the parent, but sees
@@ -18,7 +19,7 @@
  * Whatever this module cannot prove equal to a full copy gives `undefined` from plan(),
  * and the COPY runs in full.
  */
-import { lstat, rm } from 'node:fs/promises';
+import { lstat, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyAction } from '../../llb/types.ts';
 import { runCommand } from '../../exec/command.ts';
@@ -201,49 +202,66 @@ async function movedTimes(
   const moved = new Map<string, boolean>();
   for (const [rel, before] of then) {
     const after = now.get(rel);
-    if (after !== undefined && after.seconds !== before.seconds) moved.set(rel, after.dir);
+    if (after !== undefined && Math.floor(after / 2) !== Math.floor(before / 2))
+      moved.set(rel, Math.abs(after % 2) === 1);
   }
   return moved;
 }
 
-async function listTimes(
-  dir: string,
-): Promise<Map<string, { seconds: string; dir: boolean }> | undefined> {
+/**
+ * Every entry's whole-second mtime, doubled, plus 1 for a directory (one number per entry:
+ * 20,000 of them are parsed on the way to a one-file rebuild).
+ */
+async function listTimes(dir: string): Promise<Map<string, number> | undefined> {
   const result = await runCommand('find', [dir, '-mindepth', '1', '-printf', '%T@ %y %P\\0']);
   if (result.code !== 0 || result.stdout.includes('\uFFFD')) return undefined;
-  const times = new Map<string, { seconds: string; dir: boolean }>();
+  const times = new Map<string, number>();
   for (const line of result.stdout.split('\0')) {
     if (line === '') continue;
     // "<seconds>.<fraction> <type letter> <path>"
     const space = line.indexOf(' ');
-    const seconds = line.slice(0, space).split('.')[0]!;
-    times.set(line.slice(space + 3), { seconds, dir: line[space + 1] === 'd' });
+    const seconds = parseInt(line, 10);
+    times.set(line.slice(space + 3), seconds * 2 + (line[space + 1] === 'd' ? 1 : 0));
   }
   return times;
 }
 
 /**
- * Make `upper` (a new, empty snapshot directory) a hard-link clone of `previous` without
- * the entries `plan.drop` names. Nothing here follows a symlink: a dropped path that
- * crosses one is refused (it cannot come from a COPY's own entries).
+ * A hard-link clone of `previous` (a committed snapshot directory) at `<tempDir>/fs`,
+ * started before the plan is known: the clone (~0.4 s for 20,000 files) and the planning
+ * then overlap. Moved into place by seedFromPrevious, or thrown away with discardClone.
  */
-export async function seedFromPrevious(
-  previous: string,
-  upper: string,
-  plan: IncrementalPlan,
-): Promise<void> {
-  const cloned = await runCommand('cp', [
-    '-a',
-    '--link',
-    '--no-dereference',
-    `${previous}/.`,
-    upper,
-  ]);
+export async function cloneLayer(previous: string, tempDir: string): Promise<string> {
+  const target = path.join(tempDir, 'fs');
+  const cloned = await runCommand('cp', ['-a', '--link', '--no-dereference', previous, target]);
   if (cloned.code !== 0)
     throw new FileOpError(
       'TBUILD_INCREMENTAL_COPY',
       `cannot clone the previous layer: ${cloned.stderr.trim()}`,
     );
+  return target;
+}
+
+/** Remove a clone that is not used (in the background: it is in this process's temp dir). */
+export function discardClone(clone: Promise<string>): void {
+  clone.then(
+    (dir) => rm(path.dirname(dir), { recursive: true, force: true }).catch(() => undefined),
+    () => undefined,
+  );
+}
+
+/**
+ * Make `upper` (a new, empty snapshot directory) the clone of the previous layer, without
+ * the entries `plan.drop` names. Nothing here follows a symlink: a dropped path that
+ * crosses one is refused (it cannot come from a COPY's own entries).
+ */
+export async function seedFromPrevious(
+  clone: Promise<string>,
+  upper: string,
+  plan: IncrementalPlan,
+): Promise<void> {
+  // rename(2) replaces an empty directory; the clone is in the same store.
+  await rename(await clone, upper);
   for (const rel of plan.drop) {
     const parts = path.join(plan.destRel, rel).split(path.sep).filter(Boolean);
     let current = upper;

@@ -17,6 +17,8 @@ import { cleanPath } from '../file/paths.ts';
 import {
   canCopyIncrementally,
   planIncrementalCopy,
+  cloneLayer,
+  discardClone,
   seedFromPrevious,
   type IncrementalPlan,
 } from '../file/incremental.ts';
@@ -64,7 +66,7 @@ export async function runFileOp(
     {
       direct: true,
       ...(incremental && {
-        seed: (snapshot) => seedFromPrevious(incremental.previous, snapshot.dir, incremental.plan),
+        seed: (snapshot) => seedFromPrevious(incremental.clone, snapshot.dir, incremental.plan),
       }),
     },
   );
@@ -80,7 +82,7 @@ async function incrementalPlan(
   base: Ref,
   inputs: readonly Ref[],
   previous: PreviousRun<Ref>,
-): Promise<{ plan: IncrementalPlan; previous: string } | undefined> {
+): Promise<{ plan: IncrementalPlan; clone: Promise<string> } | undefined> {
   const action = op.actions.length === 1 ? op.actions[0] : undefined;
   if (action?.action !== 'copy' || !canCopyIncrementally(action)) return undefined;
   const source = inputs[action.source!];
@@ -93,8 +95,11 @@ async function incrementalPlan(
   // Planning costs a mount and two listings (~0.1 s): worth it only for a large copy.
   const snapshot = await source.context.snapshot();
   if (!isLargeCopy(snapshot, action.src, info.size)) return undefined;
+  const clone = engine.store.tempDir('clone').then((dir) => cloneLayer(info.dir, dir));
+  clone.catch(() => undefined); // the seed reports it
   const { openScope } = await import('../mounts.ts');
   const scope = openScope(engine.store);
+  let plan: IncrementalPlan | undefined;
   try {
     const baseRoot = await scope.mountReadOnly(base);
     // The copying snapshotter (ADR 17) mounts the lower layers only: no upper to start from.
@@ -103,7 +108,7 @@ async function incrementalPlan(
       const name = knownSnapshotter() ?? (await selectSnapshotter(path.dirname(baseRoot))).name;
       if (name === 'copy') return undefined;
     }
-    const plan = await planIncrementalCopy({
+    plan = await planIncrementalCopy({
       action: action as CopyAction,
       contextRoot: source.root,
       snapshot,
@@ -111,8 +116,9 @@ async function incrementalPlan(
       baseRoot,
       previous: info.dir,
     });
-    return plan && { plan, previous: info.dir };
+    return plan && { plan, clone };
   } finally {
+    if (!plan) discardClone(clone);
     await scope.close();
   }
 }
