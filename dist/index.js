@@ -5010,7 +5010,7 @@ var init_actions = __esm({
 });
 
 // src/engine/file/incremental.ts
-import { lstat as lstat11, rm as rm15 } from "node:fs/promises";
+import { lstat as lstat11, rename as rename5, rm as rm15 } from "node:fs/promises";
 import path20 from "node:path";
 async function planIncrementalCopy(options) {
   const { action, contextRoot, snapshot, change, baseRoot, previous } = options;
@@ -5108,7 +5108,8 @@ async function movedTimes(source, copied) {
   const moved = /* @__PURE__ */ new Map();
   for (const [rel, before] of then) {
     const after = now.get(rel);
-    if (after !== void 0 && after.seconds !== before.seconds) moved.set(rel, after.dir);
+    if (after !== void 0 && Math.floor(after / 2) !== Math.floor(before / 2))
+      moved.set(rel, Math.abs(after % 2) === 1);
   }
   return moved;
 }
@@ -5119,24 +5120,29 @@ async function listTimes(dir) {
   for (const line of result.stdout.split("\0")) {
     if (line === "") continue;
     const space = line.indexOf(" ");
-    const seconds2 = line.slice(0, space).split(".")[0];
-    times.set(line.slice(space + 3), { seconds: seconds2, dir: line[space + 1] === "d" });
+    const seconds2 = parseInt(line, 10);
+    times.set(line.slice(space + 3), seconds2 * 2 + (line[space + 1] === "d" ? 1 : 0));
   }
   return times;
 }
-async function seedFromPrevious(previous, upper, plan) {
-  const cloned = await runCommand("cp", [
-    "-a",
-    "--link",
-    "--no-dereference",
-    `${previous}/.`,
-    upper
-  ]);
+async function cloneLayer(previous, tempDir) {
+  const target = path20.join(tempDir, "fs");
+  const cloned = await runCommand("cp", ["-a", "--link", "--no-dereference", previous, target]);
   if (cloned.code !== 0)
     throw new FileOpError(
       "TBUILD_INCREMENTAL_COPY",
       `cannot clone the previous layer: ${cloned.stderr.trim()}`
     );
+  return target;
+}
+function discardClone(clone) {
+  clone.then(
+    (dir) => rm15(path20.dirname(dir), { recursive: true, force: true }).catch(() => void 0),
+    () => void 0
+  );
+}
+async function seedFromPrevious(clone, upper, plan) {
+  await rename5(await clone, upper);
   for (const rel of plan.drop) {
     const parts = path20.join(plan.destRel, rel).split(path20.sep).filter(Boolean);
     let current = upper;
@@ -5201,7 +5207,7 @@ async function runFileOp(engine, op, inputs, ctx, description, previous) {
     {
       direct: true,
       ...incremental && {
-        seed: (snapshot) => seedFromPrevious(incremental.previous, snapshot.dir, incremental.plan)
+        seed: (snapshot) => seedFromPrevious(incremental.clone, snapshot.dir, incremental.plan)
       }
     }
   );
@@ -5218,8 +5224,11 @@ async function incrementalPlan(engine, op, base, inputs, previous) {
   if (!info2?.committed || info2.parent !== parent) return void 0;
   const snapshot = await source.context.snapshot();
   if (!isLargeCopy(snapshot, action.src, info2.size)) return void 0;
+  const clone = engine.store.tempDir("clone").then((dir) => cloneLayer(info2.dir, dir));
+  clone.catch(() => void 0);
   const { openScope: openScope2 } = await Promise.resolve().then(() => (init_mounts(), mounts_exports));
   const scope = openScope2(engine.store);
+  let plan;
   try {
     const baseRoot = await scope.mountReadOnly(base);
     if (base.kind !== "empty") {
@@ -5227,7 +5236,7 @@ async function incrementalPlan(engine, op, base, inputs, previous) {
       const name = knownSnapshotter2() ?? (await selectSnapshotter2(path21.dirname(baseRoot))).name;
       if (name === "copy") return void 0;
     }
-    const plan = await planIncrementalCopy({
+    plan = await planIncrementalCopy({
       action,
       contextRoot: source.root,
       snapshot,
@@ -5235,8 +5244,9 @@ async function incrementalPlan(engine, op, base, inputs, previous) {
       baseRoot,
       previous: info2.dir
     });
-    return plan && { plan, previous: info2.dir };
+    return plan && { plan, clone };
   } finally {
+    if (!plan) discardClone(clone);
     await scope.close();
   }
 }
@@ -39482,7 +39492,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn8 } from "node:child_process";
-import { mkdir as mkdir23, readFile as readFile16, rename as rename7, writeFile as writeFile16 } from "node:fs/promises";
+import { mkdir as mkdir23, readFile as readFile16, rename as rename8, writeFile as writeFile16 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname6, join as join21 } from "node:path";
 function configKeyFor(registry) {
@@ -39582,7 +39592,7 @@ async function writeConfig(path42, config) {
   await mkdir23(dirname6(path42), { recursive: true, mode: 448 });
   const temp = `${path42}.${process.pid}.tmp`;
   await writeFile16(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename7(temp, path42);
+  await rename8(temp, path42);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -49040,7 +49050,7 @@ async function releasePrepared(prepared) {
 
 // src/builder/result.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { rename as rename5, rm as rm22, stat as stat12, writeFile as writeFile14 } from "node:fs/promises";
+import { rename as rename6, rm as rm22, stat as stat12, writeFile as writeFile14 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -49116,7 +49126,7 @@ async function replaceFile(file, content) {
   const temp = `${file}.tbuild-${randomBytes7(4).toString("hex")}`;
   try {
     await writeFile14(temp, content);
-    await rename5(temp, file);
+    await rename6(temp, file);
   } catch (error) {
     await rm22(temp, { force: true });
     throw error;
@@ -49333,7 +49343,7 @@ import {
   open as open6,
   readdir as readdir15,
   readFile as readFile15,
-  rename as rename6,
+  rename as rename7,
   rm as rm23,
   stat as stat13,
   writeFile as writeFile15
@@ -49481,7 +49491,7 @@ async function writeBlob(dir, digest, cache2) {
   try {
     if (source) await link5(source, temp).catch(() => copyFile4(source, temp));
     else await pipeline6(cache2.openBlob(digest), (await open6(temp, "w")).createWriteStream());
-    await rename6(temp, target);
+    await rename7(temp, target);
   } finally {
     await rm23(temp, { force: true });
   }
@@ -49494,7 +49504,7 @@ async function writeBytes(dir, digest, bytes) {
 async function writeAtomically2(file, data) {
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile15(temp, data);
-  await rename6(temp, file);
+  await rename7(temp, file);
 }
 async function exists3(file) {
   return stat13(file).then(
