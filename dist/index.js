@@ -1113,14 +1113,14 @@ import { closeSync, openSync, readdirSync as readdirSync3, readlinkSync, readSyn
 async function layerXattrs(diffDir) {
   return readdirSync3(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
 }
-function* layerTarChunks(diffDir, xattrs, options = {}) {
+function* layerTarChunks(diffDir, xattrs, options = {}, reuse = false) {
   const clamp = (stat14) => {
     const seconds2 = Math.floor(stat14.mtimeMs / 1e3);
     const epoch = options.sourceDateEpoch;
     return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds2, epoch) : seconds2;
   };
   const firstLinks = /* @__PURE__ */ new Map();
-  const out = new ChunkBuffer();
+  const out = new ChunkBuffer(reuse);
   for (const item of walkTreeSync(diffDir)) {
     const attrs = xattrs.get(item.abs);
     const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
@@ -1191,14 +1191,19 @@ var init_layer_tar = __esm({
     init_xattrs();
     CHUNK_BYTES = 1024 * 1024;
     ChunkBuffer = class {
+      #reuse;
       #buf = Buffer.allocUnsafe(CHUNK_BYTES);
       #pos = 0;
+      constructor(reuse) {
+        this.#reuse = reuse;
+      }
       full() {
         return this.#pos >= CHUNK_BYTES;
       }
       take() {
         const chunk = this.#buf.subarray(0, this.#pos);
-        this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
+        if (!this.#reuse || this.#buf.length !== CHUNK_BYTES)
+          this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
         this.#pos = 0;
         return chunk;
       }
@@ -1238,6 +1243,23 @@ var init_layer_tar = __esm({
         }
       }
     };
+  }
+});
+
+// src/exporter/layer-tar-ring.ts
+var RING_SLOTS, SLOT_BYTES, PUBLISHED, CONSUMED, STATE, LENGTHS, RING_RUNNING, RING_DONE, RING_FAILED;
+var init_layer_tar_ring = __esm({
+  "src/exporter/layer-tar-ring.ts"() {
+    "use strict";
+    RING_SLOTS = 8;
+    SLOT_BYTES = 1 << 20;
+    PUBLISHED = 0;
+    CONSUMED = 1;
+    STATE = 2;
+    LENGTHS = 3;
+    RING_RUNNING = 0;
+    RING_DONE = 1;
+    RING_FAILED = 2;
   }
 });
 
@@ -1318,23 +1340,58 @@ async function hashLayerTar(diffDir, options = {}) {
   }
   return { diffId: `sha256:${hash.digest("hex")}`, size };
 }
-function hashInWorker(script, task2) {
-  return new Promise((resolve2, reject) => {
-    const worker = new Worker(script, { workerData: task2 });
-    let settled2 = false;
-    worker.once("message", (reply) => {
-      settled2 = true;
-      if ("error" in reply) reject(new LayerWriteError(reply.error));
-      else resolve2({ diffId: reply.diffId, size: reply.size });
-    });
-    worker.once("error", (error) => {
-      settled2 = true;
-      reject(new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error }));
-    });
-    worker.once("exit", (code2) => {
-      if (!settled2) reject(new LayerWriteError(`layer tar worker exited with code ${code2}`));
-    });
+async function hashInWorker(script, task2) {
+  const control = new SharedArrayBuffer(4 * (LENGTHS + RING_SLOTS));
+  const data = new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES);
+  const c = new Int32Array(control);
+  const worker = new Worker(script, {
+    workerData: { ...task2, control, data }
   });
+  let failure;
+  const stop = (error) => {
+    failure ??= error;
+    Atomics.store(c, STATE, RING_FAILED);
+    Atomics.notify(c, PUBLISHED);
+  };
+  worker.on("message", (message) => stop(new LayerWriteError(message.error)));
+  worker.on(
+    "error",
+    (error) => stop(new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error }))
+  );
+  worker.on("exit", (code2) => {
+    if (Atomics.load(c, STATE) === RING_RUNNING)
+      stop(new LayerWriteError(`layer tar worker exited with code ${code2}`));
+  });
+  const hash = createHash4("sha256");
+  let size = 0;
+  let consumed = 0;
+  try {
+    for (; ; ) {
+      const published = Atomics.load(c, PUBLISHED);
+      for (; consumed < published; consumed++) {
+        const slot = consumed % RING_SLOTS;
+        const length = c[LENGTHS + slot];
+        hash.update(new Uint8Array(data, slot * SLOT_BYTES, length));
+        size += length;
+        Atomics.store(c, CONSUMED, consumed + 1);
+        Atomics.notify(c, CONSUMED);
+      }
+      const state = Atomics.load(c, STATE);
+      if (state === RING_FAILED) break;
+      if (state === RING_DONE && Atomics.load(c, PUBLISHED) === consumed) break;
+      if (Atomics.load(c, PUBLISHED) === published)
+        await Atomics.waitAsync(c, PUBLISHED, published).value;
+    }
+  } finally {
+    if (Atomics.load(c, STATE) !== RING_DONE) await worker.terminate();
+  }
+  if (Atomics.load(c, STATE) === RING_FAILED) {
+    await new Promise(
+      (resolve2) => failure ? resolve2() : worker.once("exit", () => resolve2())
+    );
+    throw failure ?? new LayerWriteError("layer tar worker failed");
+  }
+  return { diffId: `sha256:${hash.digest("hex")}`, size };
 }
 var init_layer_writer = __esm({
   "src/exporter/layer-writer.ts"() {
@@ -1343,6 +1400,7 @@ var init_layer_writer = __esm({
     init_compression();
     init_errors2();
     init_layer_tar();
+    init_layer_tar_ring();
   }
 });
 

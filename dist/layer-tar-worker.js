@@ -2,8 +2,7 @@ import { createRequire as __tbuildCreateRequire } from 'node:module';
 const require = __tbuildCreateRequire(import.meta.url);
 
 // src/exporter/layer-tar-worker.ts
-import { createHash } from "node:crypto";
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData, parentPort } from "node:worker_threads";
 
 // src/exporter/layer-tar.ts
 import { closeSync, openSync, readdirSync as readdirSync2, readlinkSync, readSync } from "node:fs";
@@ -308,14 +307,14 @@ var CHUNK_BYTES = 1024 * 1024;
 async function layerXattrs(diffDir) {
   return readdirSync2(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
 }
-function* layerTarChunks(diffDir, xattrs, options = {}) {
+function* layerTarChunks(diffDir, xattrs, options = {}, reuse = false) {
   const clamp = (stat) => {
     const seconds = Math.floor(stat.mtimeMs / 1e3);
     const epoch = options.sourceDateEpoch;
     return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds, epoch) : seconds;
   };
   const firstLinks = /* @__PURE__ */ new Map();
-  const out = new ChunkBuffer();
+  const out = new ChunkBuffer(reuse);
   for (const item of walkTreeSync(diffDir)) {
     const attrs = xattrs.get(item.abs);
     const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
@@ -334,14 +333,19 @@ function* layerTarChunks(diffDir, xattrs, options = {}) {
   yield out.take();
 }
 var ChunkBuffer = class {
+  #reuse;
   #buf = Buffer.allocUnsafe(CHUNK_BYTES);
   #pos = 0;
+  constructor(reuse) {
+    this.#reuse = reuse;
+  }
   full() {
     return this.#pos >= CHUNK_BYTES;
   }
   take() {
     const chunk = this.#buf.subarray(0, this.#pos);
-    this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    if (!this.#reuse || this.#buf.length !== CHUNK_BYTES)
+      this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
     this.#pos = 0;
     return chunk;
   }
@@ -423,18 +427,45 @@ function changedSize(path) {
   return new LayerWriteError(`file ${path} changed size while its layer was being written`);
 }
 
+// src/exporter/layer-tar-ring.ts
+var RING_SLOTS = 8;
+var SLOT_BYTES = 1 << 20;
+var PUBLISHED = 0;
+var CONSUMED = 1;
+var STATE = 2;
+var LENGTHS = 3;
+var RING_DONE = 1;
+var RING_FAILED = 2;
+
 // src/exporter/layer-tar-worker.ts
-async function main({ diffDir, options }) {
-  try {
-    const hash = createHash("sha256");
-    let size = 0;
-    for (const chunk of layerTarChunks(diffDir, await layerXattrs(diffDir), options)) {
-      hash.update(chunk);
-      size += chunk.length;
+function produce({ diffDir, options, control, data }, xattrs) {
+  const c = new Int32Array(control);
+  const slots = new Uint8Array(data);
+  let published = 0;
+  for (const chunk of layerTarChunks(diffDir, xattrs, options, true)) {
+    for (let offset = 0; offset < chunk.length; offset += SLOT_BYTES) {
+      const piece = chunk.subarray(offset, offset + SLOT_BYTES);
+      for (let seen = Atomics.load(c, CONSUMED); published - seen >= RING_SLOTS; ) {
+        Atomics.wait(c, CONSUMED, seen);
+        seen = Atomics.load(c, CONSUMED);
+      }
+      const slot = published % RING_SLOTS;
+      slots.set(piece, slot * SLOT_BYTES);
+      c[LENGTHS + slot] = piece.length;
+      Atomics.store(c, PUBLISHED, ++published);
+      Atomics.notify(c, PUBLISHED);
     }
-    return { diffId: `sha256:${hash.digest("hex")}`, size };
-  } catch (error) {
-    return { error: error.message };
   }
 }
-parentPort.postMessage(await main(workerData));
+async function main(task) {
+  const c = new Int32Array(task.control);
+  try {
+    produce(task, await layerXattrs(task.diffDir));
+    Atomics.store(c, STATE, RING_DONE);
+  } catch (error) {
+    parentPort.postMessage({ error: error.message });
+    Atomics.store(c, STATE, RING_FAILED);
+  }
+  Atomics.notify(c, PUBLISHED);
+}
+await main(workerData);

@@ -1,30 +1,55 @@
 /**
- * Worker thread: make one layer tar (layer-tar.ts) and hash it; reply once with its diff
- * ID and size. The tar itself never leaves this thread.
+ * Worker thread: make one layer tar (layer-tar.ts) and pass it through the ring
+ * (layer-tar-ring.ts) to the thread that hashes it. Started by layer-writer.ts.
  */
-import { createHash } from 'node:crypto';
-import { parentPort, workerData } from 'node:worker_threads';
-import { layerTarChunks, layerXattrs, type LayerTarOptions } from './layer-tar.ts';
+import { workerData, parentPort } from 'node:worker_threads';
+import { layerTarChunks, layerXattrs } from './layer-tar.ts';
+import {
+  CONSUMED,
+  LENGTHS,
+  PUBLISHED,
+  RING_DONE,
+  RING_FAILED,
+  RING_SLOTS,
+  SLOT_BYTES,
+  STATE,
+  type WorkerFailure,
+  type WorkerTask,
+} from './layer-tar-ring.ts';
 
-export interface WorkerTask {
-  diffDir: string;
-  options: LayerTarOptions;
-}
-
-export type WorkerReply = { diffId: `sha256:${string}`; size: number } | { error: string };
-
-async function main({ diffDir, options }: WorkerTask): Promise<WorkerReply> {
-  try {
-    const hash = createHash('sha256');
-    let size = 0;
-    for (const chunk of layerTarChunks(diffDir, await layerXattrs(diffDir), options)) {
-      hash.update(chunk);
-      size += chunk.length;
+function produce(
+  { diffDir, options, control, data }: WorkerTask,
+  xattrs: Map<string, Map<string, Buffer>>,
+): void {
+  const c = new Int32Array(control);
+  const slots = new Uint8Array(data);
+  let published = 0;
+  for (const chunk of layerTarChunks(diffDir, xattrs, options, true)) {
+    for (let offset = 0; offset < chunk.length; offset += SLOT_BYTES) {
+      const piece = chunk.subarray(offset, offset + SLOT_BYTES);
+      for (let seen = Atomics.load(c, CONSUMED); published - seen >= RING_SLOTS;) {
+        Atomics.wait(c, CONSUMED, seen);
+        seen = Atomics.load(c, CONSUMED);
+      }
+      const slot = published % RING_SLOTS;
+      slots.set(piece, slot * SLOT_BYTES);
+      c[LENGTHS + slot] = piece.length;
+      Atomics.store(c, PUBLISHED, ++published);
+      Atomics.notify(c, PUBLISHED);
     }
-    return { diffId: `sha256:${hash.digest('hex')}`, size };
-  } catch (error) {
-    return { error: (error as Error).message };
   }
 }
 
-parentPort!.postMessage(await main(workerData as WorkerTask));
+async function main(task: WorkerTask): Promise<void> {
+  const c = new Int32Array(task.control);
+  try {
+    produce(task, await layerXattrs(task.diffDir));
+    Atomics.store(c, STATE, RING_DONE);
+  } catch (error) {
+    parentPort!.postMessage({ error: (error as Error).message } satisfies WorkerFailure);
+    Atomics.store(c, STATE, RING_FAILED);
+  }
+  Atomics.notify(c, PUBLISHED);
+}
+
+await main(workerData as WorkerTask);

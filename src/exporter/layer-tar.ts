@@ -32,11 +32,16 @@ export async function layerXattrs(diffDir: string): Promise<XattrMap> {
   return readdirSync(diffDir).length === 0 ? new Map() : readXattrs(diffDir);
 }
 
-/** The uncompressed layer tar of `diffDir` in chunks of about CHUNK_BYTES. */
+/**
+ * The uncompressed layer tar of `diffDir` in chunks of about CHUNK_BYTES. With `reuse`, a
+ * chunk's memory is written again once the next one is asked for: for a consumer that is
+ * done with each chunk by then (a copy, a hash), no chunk is allocated after the first.
+ */
 export function* layerTarChunks(
   diffDir: string,
   xattrs: XattrMap,
   options: LayerTarOptions = {},
+  reuse = false,
 ): Generator<Buffer> {
   const clamp = (stat: Stats): number => {
     const seconds = Math.floor(stat.mtimeMs / 1000);
@@ -44,7 +49,7 @@ export function* layerTarChunks(
     return options.rewriteTimestamps && epoch !== undefined ? Math.min(seconds, epoch) : seconds;
   };
   const firstLinks = new Map<string, string>();
-  const out = new ChunkBuffer();
+  const out = new ChunkBuffer(reuse);
   for (const item of walkTreeSync(diffDir)) {
     const attrs = xattrs.get(item.abs);
     const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
@@ -65,11 +70,17 @@ export function* layerTarChunks(
 
 /**
  * Output gathered in CHUNK_BYTES buffers; file content is read straight into them, so no
- * byte is copied twice. A chunk is handed over whole and never touched again.
+ * byte is copied twice. A chunk is handed over whole and, unless `reuse`, never touched
+ * again.
  */
 class ChunkBuffer {
+  readonly #reuse: boolean;
   #buf = Buffer.allocUnsafe(CHUNK_BYTES);
   #pos = 0;
+
+  constructor(reuse: boolean) {
+    this.#reuse = reuse;
+  }
 
   full(): boolean {
     return this.#pos >= CHUNK_BYTES;
@@ -77,7 +88,8 @@ class ChunkBuffer {
 
   take(): Buffer {
     const chunk = this.#buf.subarray(0, this.#pos);
-    this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    if (!this.#reuse || this.#buf.length !== CHUNK_BYTES)
+      this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
     this.#pos = 0;
     return chunk;
   }

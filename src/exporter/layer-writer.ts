@@ -13,7 +13,19 @@ import { workerScript } from '../shared/worker-script.ts';
 import { createCompressor, ociLayerMediaType, type Compression } from './compression.ts';
 import { LayerWriteError } from './errors.ts';
 import { layerTarChunks, layerXattrs, type LayerTarOptions } from './layer-tar.ts';
-import type { WorkerReply, WorkerTask } from './layer-tar-worker.ts';
+import {
+  LENGTHS,
+  PUBLISHED,
+  CONSUMED,
+  RING_DONE,
+  RING_FAILED,
+  RING_RUNNING,
+  RING_SLOTS,
+  SLOT_BYTES,
+  STATE,
+  type WorkerFailure,
+  type WorkerTask,
+} from './layer-tar-ring.ts';
 
 export interface LayerWriteOptions extends LayerTarOptions {
   compression: Compression;
@@ -144,21 +156,59 @@ export async function hashLayerTar(
   return { diffId: `sha256:${hash.digest('hex')}`, size };
 }
 
-function hashInWorker(script: URL, task: WorkerTask): Promise<LayerDigest> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(script, { workerData: task });
-    let settled = false;
-    worker.once('message', (reply: WorkerReply) => {
-      settled = true;
-      if ('error' in reply) reject(new LayerWriteError(reply.error));
-      else resolve({ diffId: reply.diffId, size: reply.size });
-    });
-    worker.once('error', (error) => {
-      settled = true;
-      reject(new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error }));
-    });
-    worker.once('exit', (code) => {
-      if (!settled) reject(new LayerWriteError(`layer tar worker exited with code ${code}`));
-    });
+async function hashInWorker(
+  script: URL,
+  task: Pick<WorkerTask, 'diffDir' | 'options'>,
+): Promise<LayerDigest> {
+  const control = new SharedArrayBuffer(4 * (LENGTHS + RING_SLOTS));
+  const data = new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES);
+  const c = new Int32Array(control);
+  const worker = new Worker(script, {
+    workerData: { ...task, control, data } satisfies WorkerTask,
   });
+  let failure: Error | undefined;
+  const stop = (error: Error): void => {
+    failure ??= error;
+    Atomics.store(c, STATE, RING_FAILED);
+    Atomics.notify(c, PUBLISHED);
+  };
+  worker.on('message', (message: WorkerFailure) => stop(new LayerWriteError(message.error)));
+  worker.on('error', (error) =>
+    stop(new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error })),
+  );
+  worker.on('exit', (code) => {
+    if (Atomics.load(c, STATE) === RING_RUNNING)
+      stop(new LayerWriteError(`layer tar worker exited with code ${code}`));
+  });
+  const hash = createHash('sha256');
+  let size = 0;
+  let consumed = 0;
+  try {
+    for (;;) {
+      const published = Atomics.load(c, PUBLISHED);
+      for (; consumed < published; consumed++) {
+        const slot = consumed % RING_SLOTS;
+        const length = c[LENGTHS + slot]!;
+        hash.update(new Uint8Array(data, slot * SLOT_BYTES, length));
+        size += length;
+        Atomics.store(c, CONSUMED, consumed + 1);
+        Atomics.notify(c, CONSUMED);
+      }
+      const state = Atomics.load(c, STATE);
+      if (state === RING_FAILED) break;
+      if (state === RING_DONE && Atomics.load(c, PUBLISHED) === consumed) break;
+      if (Atomics.load(c, PUBLISHED) === published)
+        await Atomics.waitAsync(c, PUBLISHED, published).value;
+    }
+  } finally {
+    if (Atomics.load(c, STATE) !== RING_DONE) await worker.terminate();
+  }
+  // A failure's message comes after the state: wait for it rather than report less.
+  if (Atomics.load(c, STATE) === RING_FAILED) {
+    await new Promise<void>((resolve) =>
+      failure ? resolve() : worker.once('exit', () => resolve()),
+    );
+    throw failure ?? new LayerWriteError('layer tar worker failed');
+  }
+  return { diffId: `sha256:${hash.digest('hex')}`, size };
 }
