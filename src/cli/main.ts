@@ -119,6 +119,7 @@ function isPlainBuild(argv: readonly string[]): boolean {
 }
 
 async function runFastBuild(argv: readonly string[]): Promise<number> {
+  prefetchBuildModules();
   try {
     const [{ parseBuildArgsFast, runBuildCommand }, { withProcessIO }] = await Promise.all([
       import('./commands/build.ts'),
@@ -130,6 +131,20 @@ async function runFastBuild(argv: readonly string[]): Promise<number> {
   } catch (error) {
     return report(error);
   }
+}
+
+/**
+ * Start loading what every build loads, side by side. Each of these is otherwise found only
+ * once the one before it has run (command → flag parser → build runner → builder), and the
+ * loader's waits added up to a third of a no-op build's start-up.
+ */
+function prefetchBuildModules(): void {
+  for (const load of [
+    () => import('yargs-parser'),
+    () => import('./build/run.ts'),
+    () => import('../builder/builder.ts'),
+  ])
+    load().catch(() => undefined); // the build's own import reports a failure
 }
 
 function wantsHelp(argv: readonly string[]): boolean {
