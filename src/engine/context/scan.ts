@@ -269,6 +269,9 @@ async function hashInWorkers(
     const replies = await Promise.all(workers.map(replyOf));
     checkAborted(signal);
     return replies.flat();
+  } catch (error) {
+    checkAborted(signal); // a worker stopped by the abort: say it was cancelled
+    throw error;
   } finally {
     signal?.removeEventListener('abort', stop);
     stop();

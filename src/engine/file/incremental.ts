@@ -257,11 +257,35 @@ export function discardClone(clone: Promise<string>): void {
  */
 export async function seedFromPrevious(
   clone: Promise<string>,
+  previous: string,
   upper: string,
   plan: IncrementalPlan,
 ): Promise<void> {
-  // rename(2) replaces an empty directory; the clone is in the same store.
-  await rename(await clone, upper);
+  // rename(2) replaces an empty directory. Should the early clone have failed (the store's
+  // temp directory on another file system, say), the previous layer is linked in here.
+  const cloned = await clone.catch(() => undefined);
+  const moved =
+    cloned !== undefined &&
+    (await rename(cloned, upper).then(
+      () => true,
+      () => false,
+    ));
+  if (moved) await rm(path.dirname(cloned), { recursive: true, force: true });
+  else {
+    if (cloned !== undefined) discardClone(clone);
+    const copied = await runCommand('cp', [
+      '-a',
+      '--link',
+      '--no-dereference',
+      `${previous}/.`,
+      upper,
+    ]);
+    if (copied.code !== 0)
+      throw new FileOpError(
+        'TBUILD_INCREMENTAL_COPY',
+        `cannot clone the previous layer: ${copied.stderr.trim()}`,
+      );
+  }
   for (const rel of plan.drop) {
     const parts = path.join(plan.destRel, rel).split(path.sep).filter(Boolean);
     let current = upper;

@@ -66,7 +66,8 @@ export async function runFileOp(
     {
       direct: true,
       ...(incremental && {
-        seed: (snapshot) => seedFromPrevious(incremental.clone, snapshot.dir, incremental.plan),
+        seed: (snapshot) =>
+          seedFromPrevious(incremental.clone, incremental.previous, snapshot.dir, incremental.plan),
       }),
     },
   );
@@ -82,7 +83,7 @@ async function incrementalPlan(
   base: Ref,
   inputs: readonly Ref[],
   previous: PreviousRun<Ref>,
-): Promise<{ plan: IncrementalPlan; clone: Promise<string> } | undefined> {
+): Promise<{ plan: IncrementalPlan; clone: Promise<string>; previous: string } | undefined> {
   const action = op.actions.length === 1 ? op.actions[0] : undefined;
   if (action?.action !== 'copy' || !canCopyIncrementally(action)) return undefined;
   const source = inputs[action.source!];
@@ -116,7 +117,7 @@ async function incrementalPlan(
       baseRoot,
       previous: info.dir,
     });
-    return plan && { plan, clone };
+    return plan && { plan, clone, previous: info.dir };
   } finally {
     if (!plan) discardClone(clone);
     await scope.close();
