@@ -1275,7 +1275,6 @@ import { createHash as createHash4 } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { Readable as Readable3 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
-import { Worker } from "node:worker_threads";
 async function writeLayerTar(diffDir, out, options) {
   return compressLayerTar(generateLayerTar(diffDir, options), out, options);
 }
@@ -1344,6 +1343,7 @@ async function hashInWorker(script, task2) {
   const control = new SharedArrayBuffer(4 * (LENGTHS + RING_SLOTS));
   const data = new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES);
   const c = new Int32Array(control);
+  const { Worker } = await import("node:worker_threads");
   const worker = new Worker(script, {
     workerData: { ...task2, control, data }
   });
@@ -5199,8 +5199,28 @@ function discardClone(clone) {
     () => void 0
   );
 }
-async function seedFromPrevious(clone, upper, plan) {
-  await rename5(await clone, upper);
+async function seedFromPrevious(clone, previous, upper, plan) {
+  const cloned = await clone.catch(() => void 0);
+  const moved = cloned !== void 0 && await rename5(cloned, upper).then(
+    () => true,
+    () => false
+  );
+  if (moved) await rm15(path20.dirname(cloned), { recursive: true, force: true });
+  else {
+    if (cloned !== void 0) discardClone(clone);
+    const copied = await runCommand("cp", [
+      "-a",
+      "--link",
+      "--no-dereference",
+      `${previous}/.`,
+      upper
+    ]);
+    if (copied.code !== 0)
+      throw new FileOpError(
+        "TBUILD_INCREMENTAL_COPY",
+        `cannot clone the previous layer: ${copied.stderr.trim()}`
+      );
+  }
   for (const rel of plan.drop) {
     const parts = path20.join(plan.destRel, rel).split(path20.sep).filter(Boolean);
     let current = upper;
@@ -5265,7 +5285,7 @@ async function runFileOp(engine, op, inputs, ctx, description, previous) {
     {
       direct: true,
       ...incremental && {
-        seed: (snapshot) => seedFromPrevious(incremental.clone, snapshot.dir, incremental.plan)
+        seed: (snapshot) => seedFromPrevious(incremental.clone, incremental.previous, snapshot.dir, incremental.plan)
       }
     }
   );
@@ -5302,7 +5322,7 @@ async function incrementalPlan(engine, op, base, inputs, previous) {
       baseRoot,
       previous: info2.dir
     });
-    return plan && { plan, clone };
+    return plan && { plan, clone, previous: info2.dir };
   } finally {
     if (!plan) discardClone(clone);
     await scope.close();
@@ -10487,7 +10507,7 @@ var require_util2 = __commonJS({
   "node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
     var { Transform: Transform4 } = __require("node:stream");
-    var zlib3 = __require("node:zlib");
+    var zlib4 = __require("node:zlib");
     var { redirectStatusSet, referrerPolicyTokens, badPortsSet } = require_constants2();
     var { getGlobalOrigin } = require_global();
     var { collectAnHTTPQuotedString, parseMIMEType } = require_data_url();
@@ -11093,7 +11113,7 @@ var require_util2 = __commonJS({
             callback();
             return;
           }
-          this._inflateStream = (chunk[0] & 15) === 8 ? zlib3.createInflate(this.#zlibOptions) : zlib3.createInflateRaw(this.#zlibOptions);
+          this._inflateStream = (chunk[0] & 15) === 8 ? zlib4.createInflate(this.#zlibOptions) : zlib4.createInflateRaw(this.#zlibOptions);
           this._inflateStream.on("data", this.push.bind(this));
           this._inflateStream.on("end", () => this.push(null));
           this._inflateStream.on("error", (err) => this.destroy(err));
@@ -32870,7 +32890,7 @@ var require_fetch = __commonJS({
     } = require_response();
     var { HeadersList } = require_headers();
     var { Request, cloneRequest, getRequestDispatcher, getRequestState, removeRequestAbortListener } = require_request2();
-    var zlib3 = __require("node:zlib");
+    var zlib4 = __require("node:zlib");
     var {
       makePolicyContainer,
       clonePolicyContainer,
@@ -33905,31 +33925,31 @@ var require_fetch = __commonJS({
                   for (let i = codings.length - 1; i >= 0; --i) {
                     const coding = codings[i].trim();
                     if (coding === "x-gzip" || coding === "gzip") {
-                      decoders.push(zlib3.createGunzip({
+                      decoders.push(zlib4.createGunzip({
                         // Be less strict when decoding compressed responses, since sometimes
                         // servers send slightly invalid responses that are still accepted
                         // by common browsers.
                         // Always using Z_SYNC_FLUSH is what cURL does.
-                        flush: zlib3.constants.Z_SYNC_FLUSH,
-                        finishFlush: zlib3.constants.Z_SYNC_FLUSH
+                        flush: zlib4.constants.Z_SYNC_FLUSH,
+                        finishFlush: zlib4.constants.Z_SYNC_FLUSH
                       }));
                     } else if (coding === "deflate") {
                       decoders.push(createInflate({
-                        flush: zlib3.constants.Z_SYNC_FLUSH,
-                        finishFlush: zlib3.constants.Z_SYNC_FLUSH
+                        flush: zlib4.constants.Z_SYNC_FLUSH,
+                        finishFlush: zlib4.constants.Z_SYNC_FLUSH
                       }));
                     } else if (coding === "br") {
-                      decoders.push(zlib3.createBrotliDecompress({
-                        flush: zlib3.constants.BROTLI_OPERATION_FLUSH,
-                        finishFlush: zlib3.constants.BROTLI_OPERATION_FLUSH
+                      decoders.push(zlib4.createBrotliDecompress({
+                        flush: zlib4.constants.BROTLI_OPERATION_FLUSH,
+                        finishFlush: zlib4.constants.BROTLI_OPERATION_FLUSH
                       }));
                     } else if (coding === "zstd") {
-                      decoders.push(zlib3.createZstdDecompress({
-                        flush: zlib3.constants.ZSTD_e_continue,
-                        finishFlush: zlib3.constants.ZSTD_e_end,
+                      decoders.push(zlib4.createZstdDecompress({
+                        flush: zlib4.constants.ZSTD_e_continue,
+                        finishFlush: zlib4.constants.ZSTD_e_end,
                         params: {
                           // https://www.rfc-editor.org/rfc/rfc9659.html#section-3
-                          [zlib3.constants.ZSTD_d_windowLogMax]: 23
+                          [zlib4.constants.ZSTD_d_windowLogMax]: 23
                         }
                       }));
                     } else {
@@ -41938,7 +41958,6 @@ import {
   statSync
 } from "node:fs";
 import { availableParallelism as availableParallelism4 } from "node:os";
-import { Worker as Worker2 } from "node:worker_threads";
 
 // src/shared/dockerignore.ts
 init_errors();
@@ -42403,8 +42422,9 @@ async function hashInWorkers(script, jobs, bytes, signal) {
     }
   }
   runs.push(run8);
+  const { Worker } = await import("node:worker_threads");
   const workers = runs.map(
-    (files) => new Worker2(script, { workerData: { files } })
+    (files) => new Worker(script, { workerData: { files } })
   );
   const stop = () => void Promise.all(workers.map((w) => w.terminate()));
   signal?.addEventListener("abort", stop, { once: true });
@@ -42412,6 +42432,9 @@ async function hashInWorkers(script, jobs, bytes, signal) {
     const replies = await Promise.all(workers.map(replyOf));
     checkAborted(signal);
     return replies.flat();
+  } catch (error) {
+    checkAborted(signal);
+    throw error;
   } finally {
     signal?.removeEventListener("abort", stop);
     stop();
@@ -42946,9 +42969,10 @@ import path11 from "node:path";
 import { mkdir as mkdir11, readdir as readdir8, readFile as readFile7, rm as rm9, stat as stat5, utimes as utimes5, writeFile as writeFile6 } from "node:fs/promises";
 import path9 from "node:path";
 import { promisify } from "node:util";
-import { gunzip, gzip } from "node:zlib";
-var gzipAsync = promisify(gzip);
-var gunzipAsync = promisify(gunzip);
+var zlib3 = async () => {
+  const { gzip, gunzip } = await import("node:zlib");
+  return { gzipAsync: promisify(gzip), gunzipAsync: promisify(gunzip) };
+};
 var KEEP2 = 128;
 function openRecordIndex(dir) {
   const pending = /* @__PURE__ */ new Map();
@@ -42957,6 +42981,7 @@ function openRecordIndex(dir) {
     const kept = pending.get(digest);
     if (kept) return kept;
     try {
+      const { gunzipAsync } = await zlib3();
       const text = (await gunzipAsync(await readFile7(fileOf2(digest)))).toString("utf8");
       const newline = text.indexOf("\n");
       return {
@@ -42988,6 +43013,7 @@ function openRecordIndex(dir) {
             await utimes5(file, now, now);
             continue;
           }
+          const { gzipAsync } = await zlib3();
           const body = await gzipAsync(`${JSON.stringify(kept.selectors)}
 ${kept.records}`, {
             level: 1

@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Worker } from 'node:worker_threads';
 import type { Digest } from '../shared/digest.ts';
 import { workerScript } from '../shared/worker-script.ts';
 import { createCompressor, ociLayerMediaType, type Compression } from './compression.ts';
@@ -163,6 +162,7 @@ async function hashInWorker(
   const control = new SharedArrayBuffer(4 * (LENGTHS + RING_SLOTS));
   const data = new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES);
   const c = new Int32Array(control);
+  const { Worker } = await import('node:worker_threads'); // loaded when first needed
   const worker = new Worker(script, {
     workerData: { ...task, control, data } satisfies WorkerTask,
   });

@@ -7,12 +7,14 @@
 import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
 import type { Digest } from '../../shared/digest.ts';
 import { diffRecords } from './checksum.ts';
 
-const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
+/** zlib is loaded when records are first read or written (a no-op build does neither). */
+const zlib = async () => {
+  const { gzip, gunzip } = await import('node:zlib');
+  return { gzipAsync: promisify(gzip), gunzipAsync: promisify(gunzip) };
+};
 /** Checksums whose records are kept: a few per COPY of the Dockerfiles built here. */
 const KEEP = 128;
 
@@ -38,6 +40,7 @@ export function openRecordIndex(dir: string): RecordIndex {
     const kept = pending.get(digest);
     if (kept) return kept;
     try {
+      const { gunzipAsync } = await zlib();
       const text = (await gunzipAsync(await readFile(fileOf(digest)))).toString('utf8');
       const newline = text.indexOf('\n');
       return {
@@ -70,6 +73,7 @@ export function openRecordIndex(dir: string): RecordIndex {
             await utimes(file, now, now); // still in use: keep it among the newest
             continue;
           }
+          const { gzipAsync } = await zlib();
           const body = await gzipAsync(`${JSON.stringify(kept.selectors)}\n${kept.records}`, {
             level: 1,
           });

@@ -17,7 +17,7 @@ import {
   statSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { createIgnoreMatcher } from '../../shared/dockerignore.ts';
 import type { IgnoreMatcher, IgnoreState } from '../../shared/dockerignore.ts';
 import { CancelledError } from '../../shared/errors.ts';
@@ -260,6 +260,7 @@ async function hashInWorkers(
     }
   }
   runs.push(run);
+  const { Worker } = await import('node:worker_threads'); // loaded when first needed
   const workers = runs.map(
     (files) => new Worker(script, { workerData: { files } satisfies HashTask }),
   );
