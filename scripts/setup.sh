@@ -20,7 +20,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # tests build with each).
 packages=(runc slirp4netns util-linux attr coreutils busybox-static skopeo umoci docker-registry
   openssl apache2-utils openssh-client xz-utils bzip2 gzip git ca-certificates curl sudo
-  qemu-user-static uidmap passwd fuse-overlayfs)
+  qemu-user-static uidmap passwd fuse-overlayfs time)
 missing=()
 for p in "${packages[@]}"; do
   # A runc from elsewhere (Docker's containerd.io on GitHub's runners) is fine, and Debian's

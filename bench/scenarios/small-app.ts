@@ -7,7 +7,13 @@ import path from 'node:path';
 import { alternate } from '../support/measure.ts';
 import { makeRow } from '../support/rows.ts';
 import { DEBIAN, writeSmallApp } from '../support/small-app.ts';
-import { buildWithBuildkit, buildWithTbuild, runDocker, runTbuild } from '../support/tools.ts';
+import {
+  buildWithBuildkit,
+  buildWithTbuild,
+  runDocker,
+  runTbuild,
+  takePeakRss,
+} from '../support/tools.ts';
 import type { Tool } from '../support/tools.ts';
 import type { BenchEnv, Row, Scenario } from '../support/types.ts';
 
@@ -26,18 +32,24 @@ async function run(env: BenchEnv): Promise<Row[]> {
   };
 
   env.log(`${NAME}: cold build (--no-cache) ×${env.runs}`);
+  takePeakRss(); // what ran before this scenario is not its memory
   const cold = await alternate(env.runs, env.tools, (tool) => build(tool, ['--no-cache']));
+  const coldRss = takePeakRss();
   env.log(`${NAME}: one source file changed ×${env.runs}`);
   const changed = await alternate(env.runs, env.tools, (tool, round) => {
     app.changeSource(`${tool} ${round} ${Date.now()}`);
     return build(tool);
   });
+  const changedRss = takePeakRss();
   env.log(`${NAME}: no-change rebuild ×${env.runs}`);
   const noop = await alternate(env.runs, env.tools, (tool) => build(tool));
   return [
-    makeRow(NAME, 'cold (--no-cache)', cold, { target: '≤ 0.8' }),
-    makeRow(NAME, 'one source file changed', changed, { target: '≤ 0.8' }),
-    makeRow(NAME, 'no-change rebuild', noop, { target: '≤ 0.6' }),
+    makeRow(NAME, 'cold (--no-cache)', cold, { target: '≤ 0.8', tbuildPeakRssMb: coldRss }),
+    makeRow(NAME, 'one source file changed', changed, {
+      target: '≤ 0.8',
+      tbuildPeakRssMb: changedRss,
+    }),
+    makeRow(NAME, 'no-change rebuild', noop, { target: '≤ 0.6', tbuildPeakRssMb: takePeakRss() }),
   ];
 }
 

@@ -3,17 +3,26 @@
  * start-up), fail loudly with its output when it exits non-zero, and summarize samples.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 export interface CommandResult {
   ms: number;
   stdout: string;
   stderr: string;
+  /** Peak resident set size of the process, when asked for and GNU time is there. */
+  peakRssKb?: number;
 }
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** Measure the process's peak RSS through GNU time (/usr/bin/time -f %M). */
+  peakRss?: boolean;
 }
+
+const GNU_TIME = '/usr/bin/time';
 
 /** Run `cmd args…` to completion and return its wall time; rejects on a non-zero exit. */
 export function timeCommand(
@@ -21,9 +30,17 @@ export function timeCommand(
   args: readonly string[],
   opts: RunOptions = {},
 ): Promise<CommandResult> {
+  const rssFile =
+    opts.peakRss && existsSync(GNU_TIME)
+      ? path.join(tmpdir(), `tbuild-bench-rss-${process.pid}-${++rssRuns}`)
+      : undefined;
+  const [program, argv] =
+    rssFile === undefined
+      ? [cmd, args]
+      : [GNU_TIME, ['-f', '%M', '-o', rssFile, '--', cmd, ...args]];
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const child = spawn(cmd, args, {
+    const child = spawn(program, argv, {
       cwd: opts.cwd,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,7 +54,8 @@ export function timeCommand(
       const ms = performance.now() - start;
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
-      if (code === 0) return resolve({ ms, stdout, stderr });
+      const peakRssKb = rssFile === undefined ? undefined : readRss(rssFile);
+      if (code === 0) return resolve({ ms, stdout, stderr, ...(peakRssKb && { peakRssKb }) });
       const tail = `${stdout}\n${stderr}`.trim().split('\n').slice(-25).join('\n');
       reject(
         new Error(
@@ -46,6 +64,20 @@ export function timeCommand(
       );
     });
   });
+}
+
+let rssRuns = 0;
+
+/** GNU time's %M (kilobytes), removing its file; undefined when it wrote none. */
+function readRss(file: string): number | undefined {
+  try {
+    const kb = Number(readFileSync(file, 'utf8').trim().split('\n').pop());
+    return Number.isFinite(kb) && kb > 0 ? kb : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 /** Time an async function (for in-process steps such as registry start-up). */

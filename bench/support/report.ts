@@ -30,7 +30,7 @@ function cell(stats: Stats | undefined): string {
 
 /** A fixed-width table: median (min) seconds per tool and the median ratio. */
 export function formatTable(rows: readonly Row[]): string {
-  const header = ['scenario', 'case', 'tbuild', 'BuildKit', 'ratio', 'target'];
+  const header = ['scenario', 'case', 'tbuild', 'BuildKit', 'ratio', 'target', 'tbuild peak RSS'];
   const lines = rows.map((r) => [
     r.scenario,
     r.case,
@@ -38,6 +38,7 @@ export function formatTable(rows: readonly Row[]): string {
     cell(r.buildkit),
     r.ratio === undefined ? '—' : r.ratio.toFixed(2),
     r.target ?? '',
+    r.tbuildPeakRssMb === undefined ? '' : `${r.tbuildPeakRssMb} MB`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cols: string[]) =>

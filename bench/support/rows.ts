@@ -8,7 +8,7 @@ export function makeRow(
   scenario: string,
   name: string,
   samples: Partial<Record<Tool, number[]>>,
-  extra: Pick<Row, 'target' | 'note'> = {},
+  extra: Pick<Row, 'target' | 'note' | 'tbuildPeakRssMb'> = {},
 ): Row {
   const row: Row = { scenario, case: name, ...extra };
   if (samples.tbuild?.length) row.tbuild = summarize(samples.tbuild);

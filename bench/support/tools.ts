@@ -28,17 +28,26 @@ const NODE_FLAGS = (() => {
   return words.slice(1).filter((w) => w.startsWith('--'));
 })();
 
+/** The highest peak RSS of tbuild runs since the last takePeakRss(), in kilobytes. */
+let peakRssKb = 0;
+
+/** The highest peak RSS of the tbuild runs since the last call (MB), and start again. */
+export function takePeakRss(): number | undefined {
+  const kb = peakRssKb;
+  peakRssKb = 0;
+  return kb > 0 ? Math.round(kb / 1024) : undefined;
+}
+
 /** Run `tbuild args…` against the store at `root`. */
-export function runTbuild(root: string, args: readonly string[]): Promise<CommandResult> {
+export async function runTbuild(root: string, args: readonly string[]): Promise<CommandResult> {
   const [command, ...rest] = args;
-  return timeCommand(process.execPath, [
-    ...NODE_FLAGS,
-    TBUILD_BIN,
-    command!,
-    '--root',
-    root,
-    ...rest,
-  ]);
+  const result = await timeCommand(
+    process.execPath,
+    [...NODE_FLAGS, TBUILD_BIN, command!, '--root', root, ...rest],
+    { peakRss: true },
+  );
+  peakRssKb = Math.max(peakRssKb, result.peakRssKb ?? 0);
+  return result;
 }
 
 /** `tbuild build --root ROOT --progress plain …extra CONTEXT`. */

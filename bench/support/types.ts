@@ -26,6 +26,8 @@ export interface Row {
   ratio?: number;
   /** The goal the issue sets for this row, e.g. "< 0.5". */
   target?: string;
+  /** The highest peak RSS of tbuild's runs in this row (MB). */
+  tbuildPeakRssMb?: number;
   note?: string;
 }
 
