@@ -1,17 +1,21 @@
 /**
  * "Fresh CI runner" (issue 10): an empty tbuild store and a Docker with its build cache
- * pruned (and no app or base image) both build the small app with the cache of an
- * earlier build, imported from a loopback registry: tbuild with
+ * pruned and no images at all (`docker image prune -af`) both build the small app with the
+ * cache of an earlier build, imported from a loopback registry: tbuild with
  * `--cache-from type=registry,ref=…` (exported with `--cache-to type=registry,mode=max`),
  * BuildKit with `--cache-from` of an image pushed with `BUILDKIT_INLINE_CACHE=1`. Two
  * cases: no source changed, and one source file changed; and, tbuild only, a fully cached
  * build pushed to the cache's registry (lazy import: no layer fetched, ADR 11).
+ *
+ * Removing only the named images is not enough: dangling `<none>` images of earlier runs
+ * keep the Debian layer unpacked in Docker's layer store, and BuildKit then never unpacks
+ * it, which a fresh runner must. The Dockers the benchmarks use are theirs to prune.
  */
 import path from 'node:path';
 import { startRegistry } from '../../test/helpers/registry.ts';
 import { alternate } from '../support/measure.ts';
 import { makeRow } from '../support/rows.ts';
-import { DEBIAN, writeSmallApp } from '../support/small-app.ts';
+import { writeSmallApp } from '../support/small-app.ts';
 import { buildWithBuildkit, buildWithTbuild, runDocker } from '../support/tools.ts';
 import type { Tool } from '../support/tools.ts';
 import type { BenchEnv, Row, Scenario } from '../support/types.ts';
@@ -51,7 +55,7 @@ async function run(env: BenchEnv): Promise<Row[]> {
           ])
         ).ms;
       }
-      await forgetDocker([inlineRef, TAG, DEBIAN]);
+      await forgetDocker();
       return (await buildWithBuildkit(app.dir, ['-t', TAG, '--cache-from', inlineRef])).ms;
     };
     env.log(`${NAME}: no source changed ×${env.runs}`);
@@ -63,7 +67,7 @@ async function run(env: BenchEnv): Promise<Row[]> {
       return build(tool);
     });
     for (const store of stores.splice(0)) await env.removeStore(store);
-    if (env.tools.includes('buildkit')) await forgetDocker([inlineRef, TAG]);
+    if (env.tools.includes('buildkit')) await forgetDocker();
     // tbuild only (Docker's builder has no push of its own): a fully cached build that
     // pushes to the cache's registry, whose layers are mounted there, never fetched.
     const pushed: number[] = [];
@@ -109,10 +113,13 @@ async function run(env: BenchEnv): Promise<Row[]> {
   }
 }
 
-/** Docker as a fresh runner: no build cache, none of these images. */
-async function forgetDocker(images: readonly string[]): Promise<void> {
+/**
+ * Docker as a fresh runner: no build cache and no images, tagged or dangling (those hold
+ * unpacked layers too). No container uses them, so `image prune -a` removes them all.
+ */
+async function forgetDocker(): Promise<void> {
   await runDocker(['builder', 'prune', '-af']);
-  for (const image of images) await runDocker(['rmi', '-f', image]).catch(() => undefined);
+  await runDocker(['image', 'prune', '-af']);
 }
 
 export const freshCi: Scenario = {

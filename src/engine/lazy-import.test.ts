@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTempRoot } from '../cache/test-helpers.ts';
 import type { Store } from '../cache/types.ts';
 import { ensureLayerBlob } from '../exporter/image.ts';
+import { TbuildError } from '../shared/errors.ts';
 import type { Descriptor } from '../shared/oci.ts';
 import { commitImage } from './commit-image.ts';
 import {
@@ -77,6 +79,14 @@ async function lazyChain(fetched: string[], bytes?: (i: number, b: Buffer) => Bu
   return parent!;
 }
 
+/** Restore temp directories left in the store's per-process temp directories. */
+async function leftoverRestores(): Promise<string[]> {
+  const tmp = join(temps[1]!.root, 'tmp');
+  const leases = await readdir(tmp).catch(() => []);
+  const names = await Promise.all(leases.map((lease) => readdir(join(tmp, lease))));
+  return names.flat().filter((name) => name.startsWith('restore-'));
+}
+
 describe('lazy layers of an imported cache (ADR 11)', () => {
   it('commits without files or blob, lists the cache blob in the image, fetches nothing', async () => {
     const fetched: string[] = [];
@@ -135,6 +145,60 @@ describe('lazy layers of an imported cache (ADR 11)', () => {
     const info = store.snapshots.get(top)!;
     expect(existsSync(info.dir)).toBe(false);
     expect(store.snapshots.layerBlobs(top)).toEqual([]);
+  });
+
+  it('unpacks while downloading, but places nothing from bytes whose digest is wrong', async () => {
+    const fetched: string[] = [];
+    // The same tar compressed otherwise: it unpacks to the right diff id, but it is not
+    // the blob the cache lists.
+    const top = await lazyChain(fetched, (i, b) =>
+      i === 1 ? gzipSync(gunzipSync(b), { level: 1 }) : b,
+    );
+    const error = await snapshotChain(store, top).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SnapshotMissingError);
+    expect((error as Error).message).toMatch(/could not be fetched from test cache: .*mismatch/);
+    expect(existsSync(store.snapshots.get(top)!.dir)).toBe(false);
+    expect(store.snapshots.layerBlobs(top)).toEqual([]);
+    expect(await leftoverRestores()).toEqual([]);
+  });
+
+  it('places nothing when the download breaks off, and a later mount fetches again', async () => {
+    const fetched: string[] = [];
+    let broken = true;
+    let parent: number | null = null;
+    for (const layer of await originLayers()) {
+      const source = sourceOf(layer, fetched);
+      parent = await createLazySnapshot(
+        store,
+        parent,
+        { diffId: layer.diffId, description: 'layer' },
+        {
+          ...source,
+          fetch: async () => {
+            if (!broken) return source.fetch();
+            fetched.push(layer.descriptor.digest);
+            return Readable.from(
+              (async function* () {
+                yield layer.bytes.subarray(0, 20);
+                throw new TbuildError('TBUILD_TEST_RESET', 'connection reset');
+              })(),
+            );
+          },
+        },
+      );
+    }
+    const error = await snapshotChain(store, parent!).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SnapshotMissingError);
+    expect((error as Error).message).toMatch(
+      /could not be fetched from test cache: connection reset/,
+    );
+    expect(store.snapshots.chain(parent!).some(isUnpacked)).toBe(false);
+    broken = false;
+    const chain = await snapshotChain(store, parent!);
+    expect(chain.every(isUnpacked)).toBe(true);
+    expect(await readFile(join(chain[0]!.dir, 'app', 'f3'), 'utf8')).toBe('app 3\n');
+    expect(fetched).toHaveLength(4);
+    expect(await leftoverRestores()).toEqual([]);
   });
 
   it('is not a hit in a process that does not know where the blobs are', async () => {

@@ -161,6 +161,72 @@ export async function fetchLazyBlob(
 }
 
 /**
+ * fetchLazyBlob that also hands the bytes to `consume` as they arrive, so a restore
+ * unpacks a layer while it downloads instead of after. The blob is stored (digest
+ * checked) as fetchLazyBlob stores it; a consumer must not trust what it made from the
+ * bytes unless this resolves. Undefined, with `consume` not called, when the blob is
+ * stored already or another fetch of it is running (read it from the store once
+ * fetchLazyBlob settles), or the snapshot has no lazy source.
+ */
+export async function fetchLazyBlobWith<T>(
+  store: Store,
+  id: SnapshotId,
+  consume: (bytes: Readable) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<{ value: T } | undefined> {
+  const source = lazySourceOf(store, id);
+  if (!source) return undefined;
+  const { digest, size, mediaType } = source.descriptor;
+  const state = stateOf(store);
+  if (state.fetching.has(digest) || existsSync(store.blobs.path(digest))) return undefined;
+  const toStore = new PassThrough();
+  const toConsumer = new PassThrough();
+  // Their errors reach the ingest and the consumer through their reads; one that has
+  // stopped reading must not turn a later error into an unhandled 'error' event.
+  for (const branch of [toStore, toConsumer]) branch.on('error', () => undefined);
+  const pending = (async () => {
+    const ingesting = store.blobs.ingest(toStore, { digest, size });
+    ingesting.catch(() => undefined); // awaited below; handled from the start
+    let fetched: Readable | undefined;
+    try {
+      fetched = await source.fetch(signal);
+    } catch (error) {
+      toStore.destroy(error as Error);
+      toConsumer.destroy(error as Error);
+      await ingesting.catch(() => undefined);
+      throw error;
+    }
+    const fail = (error: Error) => {
+      fetched.destroy(error);
+      toStore.destroy(error);
+      toConsumer.destroy(error);
+    };
+    fetched.on('error', fail);
+    // The slower reader sets the pace (pipe's backpressure), so nothing piles up here. A
+    // consumer that stops early is unpiped when it is destroyed, or drained below.
+    fetched.pipe(toStore);
+    if (!toConsumer.destroyed) fetched.pipe(toConsumer);
+    await ingesting.catch((error: unknown) => {
+      fail(error as Error);
+      throw error;
+    });
+  })();
+  state.fetching.set(digest, pending);
+  pending.catch(() => state.fetching.delete(digest));
+  const consumed = consume(toConsumer).finally(() => toConsumer.resume());
+  const [stored, value] = await Promise.allSettled([pending, consumed]);
+  if (stored.status === 'rejected') throw stored.reason;
+  store.snapshots.addLayerBlob(id, {
+    digest,
+    size,
+    mediaType,
+    compression: compressionOf(mediaType),
+  });
+  if (value.status === 'rejected') throw value.reason;
+  return { value: value.value };
+}
+
+/**
  * A blob's bytes: from the blob store, or, for the blob of a lazy layer not fetched, from
  * its source (streamed through, not stored).
  */

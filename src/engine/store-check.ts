@@ -11,12 +11,19 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { SnapshotId, SnapshotInfo, Store } from '../cache/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import { TbuildError } from '../shared/errors.ts';
 import type { Index, Manifest } from '../shared/oci.ts';
-import { fetchLazyBlob, hasStoredBlob, isLazyLayer, lazySourceOf } from './lazy-layers.ts';
+import {
+  fetchLazyBlob,
+  fetchLazyBlobWith,
+  hasStoredBlob,
+  isLazyLayer,
+  lazySourceOf,
+} from './lazy-layers.ts';
 
 /** A committed snapshot whose directory is missing and cannot be rebuilt from a blob. */
 export class SnapshotMissingError extends TbuildError {
@@ -44,7 +51,9 @@ async function hashFile(path: string): Promise<Digest> {
  * Unpack a committed snapshot's layer again from one of its layer blobs, when its
  * directory is gone. The layer is unpacked in a private temp directory, checked against
  * the snapshot's diff id and renamed into place, so a concurrent restore or a crash
- * never leaves a half-filled snapshot. Returns why it could not, or undefined on success.
+ * never leaves a half-filled snapshot. A lazy layer of an imported cache is unpacked
+ * while its blob downloads, and placed only once the blob's digest is checked. Returns
+ * why it could not, or undefined on success.
  */
 export async function restoreSnapshot(
   store: Store,
@@ -52,52 +61,86 @@ export async function restoreSnapshot(
 ): Promise<string | undefined> {
   if (existsSync(info.dir)) return undefined;
   if (!info.diffId) return 'it has no recorded diff id to check a blob against';
-  // A lazy layer of an imported cache: its blob is fetched now (digest checked).
+  let last = 'no stored layer blob of it is intact';
+  let tried: Digest | undefined;
   if (!hasStoredBlob(store, info.id)) {
     const source = lazySourceOf(store, info.id);
     if (source) {
+      let staged: Staged | undefined;
       try {
-        await fetchLazyBlob(store, info.id);
+        const streamed = await fetchLazyBlobWith(store, info.id, async (bytes) => {
+          staged = await unpackStaged(store, bytes);
+        });
+        if (!streamed) await fetchLazyBlob(store, info.id);
       } catch (error) {
+        if (staged) await rm(staged.temp, { recursive: true, force: true });
         if (!(error instanceof TbuildError)) throw error;
         return `its layer blob ${source.descriptor.digest} could not be fetched from ${source.what}: ${error.message}`;
+      }
+      if (staged) {
+        const why = await place(info, staged, source.descriptor.digest);
+        if (why === undefined) return undefined;
+        last = why;
+        tried = source.descriptor.digest;
       }
     }
   }
   const blobs = store.snapshots.layerBlobs(info.id);
   if (blobs.length === 0) return 'no layer blob of it is stored';
-  const { unpackLayer } = await import('../exporter/layer-unpack.ts');
-  let last = 'no stored layer blob of it is intact';
   for (const blob of blobs) {
-    if (!(await store.blobs.has(blob.digest))) continue;
-    const temp = await store.tempDir('restore');
-    try {
-      const fs = join(temp, 'fs');
-      const result = await unpackLayer(store.blobs.stream(blob.digest), fs);
-      if (result.diffId !== info.diffId) {
-        last = `layer blob ${blob.digest} unpacks to ${result.diffId}, not ${info.diffId}`;
-        continue;
-      }
-      await mkdir(dirname(info.dir), { recursive: true, mode: 0o700 });
-      try {
-        await rename(fs, info.dir);
-      } catch (error) {
-        // Another process restored it first: theirs is as good as ours.
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw error;
-      }
-      return undefined;
-    } catch (error) {
-      if (error instanceof TbuildError) {
-        last = error.message;
-        continue;
-      }
-      throw error;
-    } finally {
-      await rm(temp, { recursive: true, force: true });
-    }
+    if (blob.digest === tried || !(await store.blobs.has(blob.digest))) continue;
+    const why = await place(
+      info,
+      await unpackStaged(store, store.blobs.stream(blob.digest)),
+      blob.digest,
+    );
+    if (why === undefined) return undefined;
+    last = why;
   }
   return last;
+}
+
+/** A layer unpacked in a private temp directory, not yet checked; or why it failed. */
+type Staged = { temp: string; fs: string } & (
+  { result: { diffId: Digest }; why?: undefined } | { why: string }
+);
+
+async function unpackStaged(store: Store, bytes: Readable): Promise<Staged> {
+  const { unpackLayer } = await import('../exporter/layer-unpack.ts');
+  const temp = await store.tempDir('restore');
+  const fs = join(temp, 'fs');
+  try {
+    return { temp, fs, result: await unpackLayer(bytes, fs) };
+  } catch (error) {
+    if (error instanceof TbuildError) return { temp, fs, why: error.message };
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Rename a staged layer into place if it is the snapshot's; the temp directory goes. */
+async function place(
+  info: SnapshotInfo,
+  staged: Staged,
+  blob: Digest,
+): Promise<string | undefined> {
+  try {
+    if (staged.why !== undefined) return staged.why;
+    if (staged.result.diffId !== info.diffId) {
+      return `layer blob ${blob} unpacks to ${staged.result.diffId}, not ${info.diffId}`;
+    }
+    await mkdir(dirname(info.dir), { recursive: true, mode: 0o700 });
+    try {
+      await rename(staged.fs, info.dir);
+    } catch (error) {
+      // Another process restored it first: theirs is as good as ours.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw error;
+    }
+    return undefined;
+  } finally {
+    await rm(staged.temp, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -66,6 +66,8 @@ export function detectCompression(head: Uint8Array): Compression {
   return 'uncompressed';
 }
 
+const DECOMPRESSED_CHUNK = 256 * 1024;
+
 /**
  * Turn a maybe-compressed stream into its uncompressed bytes, detecting the compression.
  * `onRaw` sees every raw (compressed) chunk, for hashing the blob as stored.
@@ -98,7 +100,11 @@ export async function openDecompressed(
     }
   }
   if (compression === 'uncompressed') return { compression, stream: raw() };
-  const decompressor = compression === 'gzip' ? zlib.createGunzip() : zlib.createZstdDecompress();
+  // Output in 256 KiB chunks, not zlib's 16 KiB: each chunk is a thread-pool round trip
+  // and a callback here, and an unpack waited on them (Debian's 200 MB layer: ~1 s less).
+  const options = { chunkSize: DECOMPRESSED_CHUNK };
+  const decompressor =
+    compression === 'gzip' ? zlib.createGunzip(options) : zlib.createZstdDecompress(options);
   // pipeline() destroys every stage on error, so the consumer's iteration rejects.
   const stream = pipeline(Readable.from(raw()), decompressor, () => undefined);
   return { compression, stream };

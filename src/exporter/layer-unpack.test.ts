@@ -50,6 +50,39 @@ async function expectOutsideUntouched(sandbox: { outside: string; secret: string
   expect(await exists(join(sandbox.outside, '..', 'evil'))).toBe(false);
 }
 
+describe('unpackLayer', () => {
+  it('sets owners, modes (set-id bits after chown) and times of every kind of entry', async () => {
+    const sandbox = await makeSandbox();
+    const tar = buildTar([
+      { path: 'bin', type: 'dir', mode: 0o2775, uid: 1000, gid: 1001, mtime: 1_600_000_000 },
+      { path: 'bin/su', content: 'root', mode: 0o4755, uid: 0, gid: 0, mtime: 1_600_000_001 },
+      { path: 'bin/tool', content: 'tool', mode: 0o2711, uid: 1000, gid: 50, mtime: 1_600_000_002 },
+      { path: 'bin/ro', content: 'read-only', mode: 0o444, uid: 7, gid: 7, mtime: 1_600_000_003 },
+      { path: 'bin/again', type: 'link', linkpath: 'bin/tool', mode: 0o600, uid: 9, gid: 9 },
+      {
+        path: 'bin/sh',
+        type: 'symlink',
+        linkpath: 'tool',
+        uid: 1000,
+        gid: 1001,
+        mtime: 1_600_000_004,
+      },
+      { path: 'bin/ro', content: 'replaced', mode: 0o640, uid: 3, gid: 4, mtime: 1_600_000_005 },
+      { path: 'empty', content: '', mode: 0o600, mtime: 1_600_000_006 },
+    ]);
+    await unpackLayer(Readable.from([tar]), sandbox.diff, { preserveOwners: true });
+    expect(await describeTree(sandbox.diff)).toEqual([
+      'bin dir 2775 1000:1001 mtime=1600000000',
+      'bin/again file 2711 1000:50 mtime=1600000002 size=4 7c9bbe5ec9b3',
+      'bin/ro file 640 3:4 mtime=1600000005 size=8 6c1aa50442a9',
+      'bin/sh symlink 777 1000:1001 mtime=1600000004 -> tool',
+      'bin/su file 4755 0:0 mtime=1600000001 size=4 4813494d137e',
+      'bin/tool file 2711 1000:50 mtime=1600000002 size=4 7c9bbe5ec9b3 hardlink=bin/again',
+      'empty file 600 0:0 mtime=1600000006 size=0 e3b0c44298fc',
+    ]);
+  });
+});
+
 describe('unpackLayer on hostile tars', () => {
   const cases: Array<[string, (outside: string) => Item[]]> = [
     ['a "../" path', () => [{ path: '../evil', content: 'x' }]],
@@ -150,6 +183,20 @@ describe('unpackLayer on hostile tars', () => {
       'trusted.overlay.opaque=eQ==',
     );
     expect(tree.some((l) => l.includes('.wh.'))).toBe(false);
+  });
+
+  it('refuses a later entry under a path that an earlier entry made a symlink, even for a directory it made', async () => {
+    const sandbox = await makeSandbox();
+    const tar = buildTar([
+      { path: 'dir', type: 'dir', mode: 0o755 },
+      { path: 'dir/file', content: 'inside' },
+      { path: 'dir', type: 'symlink', linkpath: sandbox.outside },
+      { path: 'dir/secret', content: 'overwritten' },
+    ]);
+    await expect(unpackLayer(Readable.from([tar]), sandbox.diff)).rejects.toBeInstanceOf(
+      PathEscapeError,
+    );
+    await expectOutsideUntouched(sandbox);
   });
 
   it('rejects a corrupt tar with a typed error', async () => {

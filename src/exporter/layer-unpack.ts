@@ -2,19 +2,31 @@
  * Unpack a layer tar (plain, gzip or zstd — detected by magic bytes) into a snapshot
  * directory in overlayfs upperdir form: OCI whiteouts become overlay whiteouts and opaque
  * markers. The tar is untrusted: every entry is confined to the directory (see SafeTree).
+ *
+ * The tar stream is read asynchronously, but the file system calls of each entry are
+ * synchronous: an entry takes about seven (lstat, open, write, chown, chmod, times, close),
+ * each a few microseconds, and as thread-pool round trips they made a 6,800-entry base
+ * layer unpack 2–3× slower than GNU tar. The event loop still turns between chunks.
  */
 import { createHash } from 'node:crypto';
 import {
-  chmod,
-  lchown,
-  link,
-  lstat,
-  lutimes,
-  mkdir,
-  open,
-  symlink,
-  utimes,
-} from 'node:fs/promises';
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../shared/digest.ts';
 import { inUserNamespace, overlayOpaqueXattr } from '../shared/userns.ts';
@@ -117,7 +129,7 @@ async function applyEntry(
   const { tree } = state;
   const rel = cleanEntryPath(entry.path);
   if (rel === '') return; // the root's own entry: the snapshot directory keeps its metadata
-  await tree.ensureParent(rel, entry.path);
+  tree.ensureParent(rel, entry.path);
   const base = rel.slice(rel.lastIndexOf('/') + 1);
   if (base === OPAQUE_MARKER) {
     addXattr(state, parentOf(rel), overlayOpaqueXattr(), Buffer.from('y'));
@@ -127,27 +139,28 @@ async function applyEntry(
     // `.wh..wh.*` other than the opaque marker is AUFS bookkeeping: ignored, as Docker does.
     if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return;
     const target = `${parentOf(rel)}${parentOf(rel) === '' ? '' : '/'}${base.slice(WHITEOUT_PREFIX.length)}`;
-    await tree.prepare(target, false);
+    tree.prepare(target, false);
     state.whiteouts.push(target);
     return;
   }
   const path = tree.abs(rel);
-  const keptDir = await tree.prepare(rel, entry.type === 'dir');
+  const keptDir = tree.prepare(rel, entry.type === 'dir');
   switch (entry.type) {
     case 'dir':
-      if (!keptDir) await mkdir(path, { mode: 0o700 });
+      if (!keptDir) mkdirSync(path, { mode: 0o700 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
     case 'file':
-      await writeFile(path, body);
-      break;
+      await writeFile(state, path, entry, body);
+      addXattrs(state, rel, entry);
+      return;
     case 'symlink':
-      await symlink(entry.linkpath ?? '', path);
+      symlinkSync(entry.linkpath ?? '', path);
       break;
     case 'link':
-      await link(await resolveHardLink(tree, entry), path);
-      break;
+      linkSync(resolveHardLink(tree, entry), path);
+      return; // shares the target's inode and metadata
     default:
       if (state.userns && entry.type !== 'fifo') {
         // mknod of a device needs CAP_MKNOD in the initial namespace: left out, and said so.
@@ -156,28 +169,50 @@ async function applyEntry(
       }
       await makeNode(path, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
-  await setMetadata(state, rel, entry);
+  setMetadata(state, path, entry);
+  addXattrs(state, rel, entry);
 }
 
-async function writeFile(path: string, body: AsyncIterable<Buffer>): Promise<void> {
-  // 'wx' = O_CREAT|O_EXCL: never opens through a symlink planted at the path.
-  const handle = await open(path, 'wx', 0o600);
+/**
+ * O_CREAT|O_EXCL (never opens through a symlink planted at the path, nor an existing
+ * file), and O_NOFOLLOW as well.
+ */
+const CREATE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** A regular file with its content and metadata, all through one descriptor. */
+async function writeFile(
+  state: UnpackState,
+  path: string,
+  entry: TarEntry,
+  body: AsyncIterable<Buffer>,
+): Promise<void> {
+  const fd = openSync(path, CREATE_FLAGS, 0o600);
   try {
-    for await (const chunk of body) await handle.write(chunk);
+    for await (const chunk of body) {
+      for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done);
+    }
+    if (state.owners) {
+      try {
+        fchownSync(fd, entry.uid, entry.gid);
+      } catch (err) {
+        explainUnmapped(entry, err);
+      }
+    }
+    // chmod after chown: chown clears setuid/setgid bits.
+    fchmodSync(fd, entry.mode & 0o7777);
+    futimesSync(fd, entry.mtime, entry.mtime);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
 /** A hard link's target: inside the layer, already unpacked, not a directory. */
-async function resolveHardLink(tree: SafeTree, entry: TarEntry): Promise<string> {
+function resolveHardLink(tree: SafeTree, entry: TarEntry): string {
   const target = cleanEntryPath(entry.linkpath ?? '');
   if (target === '') throw new PathEscapeError(entry.path, 'is a hard link to the layer root');
-  await tree.ensureParent(target, entry.path);
-  const stat = await lstat(tree.abs(target)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
+  tree.ensureParent(target, entry.path);
+  const stat = lstatSync(tree.abs(target), { throwIfNoEntry: false });
   if (stat === undefined) {
     throw new PathEscapeError(
       entry.path,
@@ -189,24 +224,30 @@ async function resolveHardLink(tree: SafeTree, entry: TarEntry): Promise<string>
   return tree.abs(target);
 }
 
-async function setMetadata(state: UnpackState, rel: string, entry: TarEntry): Promise<void> {
-  const path = state.tree.abs(rel);
-  if (entry.type === 'link') return; // shares the target's inode and metadata
-  if (state.owners) await lchown(path, entry.uid, entry.gid).catch(explainUnmapped(entry));
+/** Owner, mode and time of a directory, symlink or special file just made at `path`. */
+function setMetadata(state: UnpackState, path: string, entry: TarEntry): void {
+  if (state.owners) {
+    try {
+      lchownSync(path, entry.uid, entry.gid);
+    } catch (err) {
+      explainUnmapped(entry, err);
+    }
+  }
   // chmod after chown: chown clears setuid/setgid bits.
-  if (entry.type !== 'symlink') await chmod(path, entry.mode & 0o7777);
-  if (entry.type !== 'dir') await lutimes(path, entry.mtime, entry.mtime);
+  if (entry.type !== 'symlink') chmodSync(path, entry.mode & 0o7777);
+  if (entry.type !== 'dir') lutimesSync(path, entry.mtime, entry.mtime);
+}
+
+function addXattrs(state: UnpackState, rel: string, entry: TarEntry): void {
   for (const [name, value] of entry.xattrs ?? []) {
     if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
   }
 }
 
-/** EINVAL from lchown in a user namespace: the owner is not mapped (no subordinate ids). */
-function explainUnmapped(entry: TarEntry) {
-  return (err: NodeJS.ErrnoException): never => {
-    if (err.code !== 'EINVAL') throw err;
-    throw new UnmappedOwnerError(entry.path, entry.uid, entry.gid, { cause: err });
-  };
+/** EINVAL from chown in a user namespace: the owner is not mapped (no subordinate ids). */
+function explainUnmapped(entry: TarEntry, err: unknown): never {
+  if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+  throw new UnmappedOwnerError(entry.path, entry.uid, entry.gid, { cause: err });
 }
 
 function addXattr(state: UnpackState, rel: string, name: string, value: Buffer): void {
@@ -231,5 +272,5 @@ async function finish(state: UnpackState): Promise<void> {
   await writeXattrs(xattrs);
   const dirs = [...state.dirTimes].filter(([rel]) => tree.isDir(rel));
   dirs.sort(([a], [b]) => b.split('/').length - a.split('/').length);
-  for (const [rel, mtime] of dirs) await utimes(tree.abs(rel), mtime, mtime);
+  for (const [rel, mtime] of dirs) utimesSync(tree.abs(rel), mtime, mtime);
 }

@@ -2,8 +2,11 @@
  * Confinement for writing untrusted archives into a directory: names are cleaned, nothing
  * may resolve outside the root, and nothing is ever written through a symlink (parents
  * are real directories, checked with lstat, never followed).
+ *
+ * The calls are synchronous: an unpack makes several per entry, and a thread-pool round
+ * trip for each cost more than the call itself.
  */
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { PathEscapeError } from './errors.ts';
 
@@ -60,18 +63,15 @@ export class SafeTree {
    * A symlink or a non-directory on the way is refused: writing there would land
    * wherever the link points.
    */
-  async ensureParent(rel: string, entryName: string): Promise<void> {
+  ensureParent(rel: string, entryName: string): void {
     const parent = parentOf(rel);
     if (this.#dirs.has(parent)) return;
     let current = '';
     for (const part of parent.split('/')) {
       current = current === '' ? part : `${current}/${part}`;
       if (this.#dirs.has(current)) continue;
-      const stat = await lstat(this.abs(current)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      });
-      if (stat === undefined) await mkdir(this.abs(current), { mode: 0o755 });
+      const stat = lstatSync(this.abs(current), { throwIfNoEntry: false });
+      if (stat === undefined) mkdirSync(this.abs(current), { mode: 0o755 });
       else if (stat.isSymbolicLink()) {
         throw new PathEscapeError(entryName, `would be written through the symlink "${current}"`);
       } else if (!stat.isDirectory()) {
@@ -86,15 +86,12 @@ export class SafeTree {
    * entry is a directory too; anything else there is removed.
    * Returns whether a directory was kept.
    */
-  async prepare(rel: string, keepDirectory: boolean): Promise<boolean> {
+  prepare(rel: string, keepDirectory: boolean): boolean {
     const path = this.abs(rel);
-    const stat = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
+    const stat = lstatSync(path, { throwIfNoEntry: false });
     if (stat === undefined) return false;
     if (stat.isDirectory() && keepDirectory) return true;
-    await rm(path, { recursive: true, force: true });
+    rmSync(path, { recursive: true, force: true });
     this.#forget(rel);
     return false;
   }

@@ -406,6 +406,19 @@ describe('rootless builds as an ordinary user', () => {
     expect(built.code).toBe(1);
   });
 
+  it('without subordinate ids, refuses to unpack a layer whose owners it cannot map, and says why', async () => {
+    const rootfs = path.join(work, 'owned-rootfs');
+    await mkdir(path.join(rootfs, 'home/app'), { recursive: true });
+    await writeFile(path.join(rootfs, 'home/app/notes'), 'mine\n');
+    const tar = path.join(work, 'owned-rootfs.tar');
+    await exec('tar', ['-cf', tar, '--owner=1234', '--group=1234', '-C', rootfs, '.']);
+    await chmod(tar, 0o644);
+    const imported = await runAs(single!, ['import', tar, 'localhost/owned:1']);
+    expect(imported.code).not.toBe(0);
+    expect(imported.stderr).toMatch(/ERROR: layer entry "\.\/home\/?" is owned by 1234:1234/);
+    expect(imported.stderr).toContain('hint: Give your user 65536 subordinate ids');
+  });
+
   it("keeps runc's state under XDG_RUNTIME_DIR, and a build killed during RUN stops it and cleans up", async () => {
     const uid = Number((await exec('id', ['-u', user!.name])).stdout.trim());
     const runtime = path.join(work, 'runtime');
