@@ -719,16 +719,19 @@ async function openDecompressed(source, onRaw) {
     }
   }
   if (compression === "uncompressed") return { compression, stream: raw() };
-  const decompressor = compression === "gzip" ? zlib2.createGunzip() : zlib2.createZstdDecompress();
+  const options = { chunkSize: DECOMPRESSED_CHUNK };
+  const decompressor = compression === "gzip" ? zlib2.createGunzip(options) : zlib2.createZstdDecompress(options);
   const stream = pipeline(Readable2.from(raw()), decompressor, () => void 0);
   return { compression, stream };
 }
+var DECOMPRESSED_CHUNK;
 var init_compression = __esm({
   "src/exporter/compression.ts"() {
     "use strict";
     init_oci();
     init_errors2();
     init_parallel_gzip();
+    DECOMPRESSED_CHUNK = 256 * 1024;
   }
 });
 
@@ -752,9 +755,9 @@ function encodeEntryHeader(entry) {
   const records = [];
   const fitsName = isPlainAscii(name) && Buffer.byteLength(name) <= 100;
   if (!fitsName) records.push(paxRecord("path", Buffer.from(name)));
-  const link6 = entry.linkpath ?? "";
-  if (link6 !== "" && !(isPlainAscii(link6) && Buffer.byteLength(link6) <= 100)) {
-    records.push(paxRecord("linkpath", Buffer.from(link6)));
+  const link5 = entry.linkpath ?? "";
+  if (link5 !== "" && !(isPlainAscii(link5) && Buffer.byteLength(link5) <= 100)) {
+    records.push(paxRecord("linkpath", Buffer.from(link5)));
   }
   if (entry.size > MAX_OCTAL_11) records.push(paxRecord("size", Buffer.from(String(entry.size))));
   if (entry.uid > MAX_OCTAL_7) records.push(paxRecord("uid", Buffer.from(String(entry.uid))));
@@ -775,7 +778,7 @@ function encodeEntryHeader(entry) {
     gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
     size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
     mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
-    linkname: link6 !== "" && isPlainAscii(link6) && Buffer.byteLength(link6) <= 100 ? link6 : "",
+    linkname: link5 !== "" && isPlainAscii(link5) && Buffer.byteLength(link5) <= 100 ? link5 : "",
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0
   });
@@ -1669,6 +1672,54 @@ async function fetchLazyBlob(store, id, signal) {
   });
   return true;
 }
+async function fetchLazyBlobWith(store, id, consume, signal) {
+  const source = lazySourceOf(store, id);
+  if (!source) return void 0;
+  const { digest, size, mediaType } = source.descriptor;
+  const state = stateOf(store);
+  if (state.fetching.has(digest) || existsSync5(store.blobs.path(digest))) return void 0;
+  const toStore = new PassThrough2();
+  const toConsumer = new PassThrough2();
+  for (const branch of [toStore, toConsumer]) branch.on("error", () => void 0);
+  const pending = (async () => {
+    const ingesting = store.blobs.ingest(toStore, { digest, size });
+    ingesting.catch(() => void 0);
+    let fetched;
+    try {
+      fetched = await source.fetch(signal);
+    } catch (error) {
+      toStore.destroy(error);
+      toConsumer.destroy(error);
+      await ingesting.catch(() => void 0);
+      throw error;
+    }
+    const fail = (error) => {
+      fetched.destroy(error);
+      toStore.destroy(error);
+      toConsumer.destroy(error);
+    };
+    fetched.on("error", fail);
+    fetched.pipe(toStore);
+    if (!toConsumer.destroyed) fetched.pipe(toConsumer);
+    await ingesting.catch((error) => {
+      fail(error);
+      throw error;
+    });
+  })();
+  state.fetching.set(digest, pending);
+  pending.catch(() => state.fetching.delete(digest));
+  const consumed = consume(toConsumer).finally(() => toConsumer.resume());
+  const [stored, value] = await Promise.allSettled([pending, consumed]);
+  if (stored.status === "rejected") throw stored.reason;
+  store.snapshots.addLayerBlob(id, {
+    digest,
+    size,
+    mediaType,
+    compression: compressionOf(mediaType)
+  });
+  if (value.status === "rejected") throw value.reason;
+  return { value: value.value };
+}
 function openBlob(store, digest, signal) {
   const source = states.get(store)?.byDigest.get(digest);
   if (!source || existsSync5(store.blobs.path(digest))) return store.blobs.stream(digest);
@@ -1712,7 +1763,7 @@ var init_lazy_layers = __esm({
 });
 
 // src/exporter/safe-tree.ts
-import { lstat as lstat3, mkdir as mkdir3, rm as rm2 } from "node:fs/promises";
+import { lstatSync as lstatSync3, mkdirSync, rmSync as rmSync2 } from "node:fs";
 import { join as join15, posix } from "node:path";
 function cleanEntryPath(name) {
   const normal = posix.normalize(name.replace(/^\/+/, "")).replace(/\/+$/, "");
@@ -1754,18 +1805,15 @@ var init_safe_tree = __esm({
        * A symlink or a non-directory on the way is refused: writing there would land
        * wherever the link points.
        */
-      async ensureParent(rel, entryName) {
+      ensureParent(rel, entryName) {
         const parent = parentOf(rel);
         if (this.#dirs.has(parent)) return;
         let current = "";
         for (const part of parent.split("/")) {
           current = current === "" ? part : `${current}/${part}`;
           if (this.#dirs.has(current)) continue;
-          const stat14 = await lstat3(this.abs(current)).catch((err) => {
-            if (err.code === "ENOENT") return void 0;
-            throw err;
-          });
-          if (stat14 === void 0) await mkdir3(this.abs(current), { mode: 493 });
+          const stat14 = lstatSync3(this.abs(current), { throwIfNoEntry: false });
+          if (stat14 === void 0) mkdirSync(this.abs(current), { mode: 493 });
           else if (stat14.isSymbolicLink()) {
             throw new PathEscapeError(entryName, `would be written through the symlink "${current}"`);
           } else if (!stat14.isDirectory()) {
@@ -1779,15 +1827,12 @@ var init_safe_tree = __esm({
        * entry is a directory too; anything else there is removed.
        * Returns whether a directory was kept.
        */
-      async prepare(rel, keepDirectory) {
+      prepare(rel, keepDirectory) {
         const path42 = this.abs(rel);
-        const stat14 = await lstat3(path42).catch((err) => {
-          if (err.code === "ENOENT") return void 0;
-          throw err;
-        });
+        const stat14 = lstatSync3(path42, { throwIfNoEntry: false });
         if (stat14 === void 0) return false;
         if (stat14.isDirectory() && keepDirectory) return true;
-        await rm2(path42, { recursive: true, force: true });
+        rmSync2(path42, { recursive: true, force: true });
         this.#forget(rel);
         return false;
       }
@@ -1982,18 +2027,25 @@ __export(layer_unpack_exports, {
 });
 import { createHash as createHash5 } from "node:crypto";
 import {
-  chmod as chmod3,
-  lchown,
-  link as link2,
-  lstat as lstat4,
-  lutimes,
-  mkdir as mkdir4,
-  open as open4,
-  symlink,
-  utimes as utimes2
-} from "node:fs/promises";
+  chmodSync,
+  closeSync as closeSync2,
+  constants as constants2,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync as lstatSync4,
+  lutimesSync,
+  mkdirSync as mkdirSync2,
+  openSync as openSync2,
+  symlinkSync,
+  utimesSync,
+  writeSync
+} from "node:fs";
+import { mkdir as mkdir3 } from "node:fs/promises";
 async function unpackLayer(stream, diffDir, options = {}) {
-  await mkdir4(diffDir, { recursive: true });
+  await mkdir3(diffDir, { recursive: true });
   const rawHash = createHash5("sha256");
   const tarHash = createHash5("sha256");
   let rawSize = 0;
@@ -2033,7 +2085,7 @@ async function applyEntry(state, entry, body) {
   const { tree } = state;
   const rel = cleanEntryPath(entry.path);
   if (rel === "") return;
-  await tree.ensureParent(rel, entry.path);
+  tree.ensureParent(rel, entry.path);
   const base = rel.slice(rel.lastIndexOf("/") + 1);
   if (base === OPAQUE_MARKER) {
     addXattr(state, parentOf(rel), overlayOpaqueXattr(), Buffer.from("y"));
@@ -2042,27 +2094,29 @@ async function applyEntry(state, entry, body) {
   if (base.startsWith(WHITEOUT_PREFIX)) {
     if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return;
     const target = `${parentOf(rel)}${parentOf(rel) === "" ? "" : "/"}${base.slice(WHITEOUT_PREFIX.length)}`;
-    await tree.prepare(target, false);
+    tree.prepare(target, false);
     state.whiteouts.push(target);
     return;
   }
   const path42 = tree.abs(rel);
-  const keptDir = await tree.prepare(rel, entry.type === "dir");
+  const keptDir = tree.prepare(rel, entry.type === "dir");
   switch (entry.type) {
     case "dir":
-      if (!keptDir) await mkdir4(path42, { mode: 448 });
+      if (!keptDir) mkdirSync2(path42, { mode: 448 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
     case "file":
-      await writeFile2(path42, body);
-      break;
+      await writeFile2(state, path42, entry, body);
+      addXattrs(state, rel, entry);
+      return;
     case "symlink":
-      await symlink(entry.linkpath ?? "", path42);
+      symlinkSync(entry.linkpath ?? "", path42);
       break;
     case "link":
-      await link2(await resolveHardLink(tree, entry), path42);
-      break;
+      linkSync(resolveHardLink(tree, entry), path42);
+      return;
+    // shares the target's inode and metadata
     default:
       if (state.userns && entry.type !== "fifo") {
         state.skippedDevices.push(rel);
@@ -2070,24 +2124,33 @@ async function applyEntry(state, entry, body) {
       }
       await makeNode(path42, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
-  await setMetadata(state, rel, entry);
+  setMetadata(state, path42, entry);
+  addXattrs(state, rel, entry);
 }
-async function writeFile2(path42, body) {
-  const handle = await open4(path42, "wx", 384);
+async function writeFile2(state, path42, entry, body) {
+  const fd = openSync2(path42, CREATE_FLAGS, 384);
   try {
-    for await (const chunk of body) await handle.write(chunk);
+    for await (const chunk of body) {
+      for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done);
+    }
+    if (state.owners) {
+      try {
+        fchownSync(fd, entry.uid, entry.gid);
+      } catch (err) {
+        explainUnmapped(entry, err);
+      }
+    }
+    fchmodSync(fd, entry.mode & 4095);
+    futimesSync(fd, entry.mtime, entry.mtime);
   } finally {
-    await handle.close();
+    closeSync2(fd);
   }
 }
-async function resolveHardLink(tree, entry) {
+function resolveHardLink(tree, entry) {
   const target = cleanEntryPath(entry.linkpath ?? "");
   if (target === "") throw new PathEscapeError(entry.path, "is a hard link to the layer root");
-  await tree.ensureParent(target, entry.path);
-  const stat14 = await lstat4(tree.abs(target)).catch((err) => {
-    if (err.code === "ENOENT") return void 0;
-    throw err;
-  });
+  tree.ensureParent(target, entry.path);
+  const stat14 = lstatSync4(tree.abs(target), { throwIfNoEntry: false });
   if (stat14 === void 0) {
     throw new PathEscapeError(
       entry.path,
@@ -2098,21 +2161,25 @@ async function resolveHardLink(tree, entry) {
     throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
   return tree.abs(target);
 }
-async function setMetadata(state, rel, entry) {
-  const path42 = state.tree.abs(rel);
-  if (entry.type === "link") return;
-  if (state.owners) await lchown(path42, entry.uid, entry.gid).catch(explainUnmapped(entry));
-  if (entry.type !== "symlink") await chmod3(path42, entry.mode & 4095);
-  if (entry.type !== "dir") await lutimes(path42, entry.mtime, entry.mtime);
+function setMetadata(state, path42, entry) {
+  if (state.owners) {
+    try {
+      lchownSync(path42, entry.uid, entry.gid);
+    } catch (err) {
+      explainUnmapped(entry, err);
+    }
+  }
+  if (entry.type !== "symlink") chmodSync(path42, entry.mode & 4095);
+  if (entry.type !== "dir") lutimesSync(path42, entry.mtime, entry.mtime);
+}
+function addXattrs(state, rel, entry) {
   for (const [name, value] of entry.xattrs ?? []) {
     if (!isOverlayXattr(name)) addXattr(state, rel, name, value);
   }
 }
-function explainUnmapped(entry) {
-  return (err) => {
-    if (err.code !== "EINVAL") throw err;
-    throw new UnmappedOwnerError(entry.path, entry.uid, entry.gid, { cause: err });
-  };
+function explainUnmapped(entry, err) {
+  if (err.code !== "EINVAL") throw err;
+  throw new UnmappedOwnerError(entry.path, entry.uid, entry.gid, { cause: err });
 }
 function addXattr(state, rel, name, value) {
   let attrs = state.xattrs.get(rel);
@@ -2131,9 +2198,9 @@ async function finish(state) {
   await writeXattrs(xattrs);
   const dirs = [...state.dirTimes].filter(([rel]) => tree.isDir(rel));
   dirs.sort(([a], [b]) => b.split("/").length - a.split("/").length);
-  for (const [rel, mtime] of dirs) await utimes2(tree.abs(rel), mtime, mtime);
+  for (const [rel, mtime] of dirs) utimesSync(tree.abs(rel), mtime, mtime);
 }
-var WHITEOUT_PREFIX, OPAQUE_MARKER;
+var WHITEOUT_PREFIX, OPAQUE_MARKER, CREATE_FLAGS;
 var init_layer_unpack = __esm({
   "src/exporter/layer-unpack.ts"() {
     "use strict";
@@ -2146,61 +2213,85 @@ var init_layer_unpack = __esm({
     init_xattrs();
     WHITEOUT_PREFIX = ".wh.";
     OPAQUE_MARKER = ".wh..wh..opq";
+    CREATE_FLAGS = constants2.O_WRONLY | constants2.O_CREAT | constants2.O_EXCL | constants2.O_NOFOLLOW;
   }
 });
 
 // src/engine/store-check.ts
 import { createReadStream as createReadStream2, existsSync as existsSync6 } from "node:fs";
-import { mkdir as mkdir5, rename as rename3, rm as rm3, unlink as unlink2 } from "node:fs/promises";
+import { mkdir as mkdir4, rename as rename3, rm as rm2, unlink as unlink2 } from "node:fs/promises";
 import { availableParallelism as availableParallelism3 } from "node:os";
 import { dirname as dirname3, join as join16 } from "node:path";
 async function restoreSnapshot(store, info2) {
   if (existsSync6(info2.dir)) return void 0;
   if (!info2.diffId) return "it has no recorded diff id to check a blob against";
+  let last = "no stored layer blob of it is intact";
+  let tried;
   if (!hasStoredBlob(store, info2.id)) {
     const source = lazySourceOf(store, info2.id);
     if (source) {
+      let staged;
       try {
-        await fetchLazyBlob(store, info2.id);
+        const streamed = await fetchLazyBlobWith(store, info2.id, async (bytes) => {
+          staged = await unpackStaged(store, bytes);
+        });
+        if (!streamed) await fetchLazyBlob(store, info2.id);
       } catch (error) {
+        if (staged) await rm2(staged.temp, { recursive: true, force: true });
         if (!(error instanceof TbuildError)) throw error;
         return `its layer blob ${source.descriptor.digest} could not be fetched from ${source.what}: ${error.message}`;
+      }
+      if (staged) {
+        const why = await place(info2, staged, source.descriptor.digest);
+        if (why === void 0) return void 0;
+        last = why;
+        tried = source.descriptor.digest;
       }
     }
   }
   const blobs = store.snapshots.layerBlobs(info2.id);
   if (blobs.length === 0) return "no layer blob of it is stored";
-  const { unpackLayer: unpackLayer2 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
-  let last = "no stored layer blob of it is intact";
   for (const blob of blobs) {
-    if (!await store.blobs.has(blob.digest)) continue;
-    const temp = await store.tempDir("restore");
-    try {
-      const fs = join16(temp, "fs");
-      const result = await unpackLayer2(store.blobs.stream(blob.digest), fs);
-      if (result.diffId !== info2.diffId) {
-        last = `layer blob ${blob.digest} unpacks to ${result.diffId}, not ${info2.diffId}`;
-        continue;
-      }
-      await mkdir5(dirname3(info2.dir), { recursive: true, mode: 448 });
-      try {
-        await rename3(fs, info2.dir);
-      } catch (error) {
-        const code2 = error.code;
-        if (code2 !== "EEXIST" && code2 !== "ENOTEMPTY") throw error;
-      }
-      return void 0;
-    } catch (error) {
-      if (error instanceof TbuildError) {
-        last = error.message;
-        continue;
-      }
-      throw error;
-    } finally {
-      await rm3(temp, { recursive: true, force: true });
-    }
+    if (blob.digest === tried || !await store.blobs.has(blob.digest)) continue;
+    const why = await place(
+      info2,
+      await unpackStaged(store, store.blobs.stream(blob.digest)),
+      blob.digest
+    );
+    if (why === void 0) return void 0;
+    last = why;
   }
   return last;
+}
+async function unpackStaged(store, bytes) {
+  const { unpackLayer: unpackLayer2 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
+  const temp = await store.tempDir("restore");
+  const fs = join16(temp, "fs");
+  try {
+    return { temp, fs, result: await unpackLayer2(bytes, fs) };
+  } catch (error) {
+    if (error instanceof TbuildError) return { temp, fs, why: error.message };
+    await rm2(temp, { recursive: true, force: true });
+    throw error;
+  }
+}
+async function place(info2, staged, blob) {
+  try {
+    if (staged.why !== void 0) return staged.why;
+    if (staged.result.diffId !== info2.diffId) {
+      return `layer blob ${blob} unpacks to ${staged.result.diffId}, not ${info2.diffId}`;
+    }
+    await mkdir4(dirname3(info2.dir), { recursive: true, mode: 448 });
+    try {
+      await rename3(staged.fs, info2.dir);
+    } catch (error) {
+      const code2 = error.code;
+      if (code2 !== "EEXIST" && code2 !== "ENOTEMPTY") throw error;
+    }
+    return void 0;
+  } finally {
+    await rm2(staged.temp, { recursive: true, force: true });
+  }
 }
 async function snapshotChain(store, id) {
   const chain = store.snapshots.chain(id);
@@ -2799,7 +2890,7 @@ var init_errors4 = __esm({
 });
 
 // src/exec/user.ts
-import { lstat as lstat5, readFile as readFile3, readlink } from "node:fs/promises";
+import { lstat as lstat3, readFile as readFile3, readlink } from "node:fs/promises";
 import path2 from "node:path";
 async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
   const root = path2.resolve(rootfs);
@@ -2818,7 +2909,7 @@ async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
       break;
     }
     const candidate = path2.join(root, ...resolved, part);
-    const info2 = await lstat5(candidate).catch((err) => {
+    const info2 = await lstat3(candidate).catch((err) => {
       if (err.code === "ENOENT" || err.code === "ENOTDIR") return void 0;
       throw err;
     });
@@ -2942,7 +3033,7 @@ var init_user = __esm({
 
 // src/exec/command.ts
 import { spawn as spawn2 } from "node:child_process";
-import { constants as constants2 } from "node:os";
+import { constants as constants3 } from "node:os";
 function runCommand(file, args, options = {}) {
   return new Promise((resolve2, reject) => {
     const child = spawn2(file, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
@@ -2961,7 +3052,7 @@ function runCommand(file, args, options = {}) {
   });
 }
 function signalNumber(signal) {
-  return constants2.signals[signal] ?? 1;
+  return constants3.signals[signal] ?? 1;
 }
 function delay(ms) {
   return new Promise((resolve2) => setTimeout(resolve2, ms));
@@ -2973,7 +3064,7 @@ var init_command = __esm({
 });
 
 // src/exec/xattrs.ts
-import { rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
+import { rm as rm3, writeFile as writeFile3 } from "node:fs/promises";
 function isOverlayXattr2(name) {
   return name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.") || name.startsWith("user.fuseoverlayfs.");
 }
@@ -3015,7 +3106,7 @@ async function writeXattrs2(set, scratch2, remove = /* @__PURE__ */ new Map()) {
     try {
       await setfattr([`--restore=${scratch2}`]);
     } finally {
-      await rm4(scratch2, { force: true });
+      await rm3(scratch2, { force: true });
     }
   }
   const byName = /* @__PURE__ */ new Map();
@@ -3048,20 +3139,20 @@ __export(copy_snapshot_exports, {
   mountCopy: () => mountCopy
 });
 import {
-  chmodSync,
+  chmodSync as chmodSync2,
   chownSync,
-  constants as constants3,
+  constants as constants4,
   copyFileSync,
-  lchownSync,
-  linkSync,
-  lstatSync as lstatSync3,
-  lutimesSync,
-  mkdirSync,
+  lchownSync as lchownSync2,
+  linkSync as linkSync2,
+  lstatSync as lstatSync5,
+  lutimesSync as lutimesSync2,
+  mkdirSync as mkdirSync3,
   readdirSync as readdirSync4,
   readlinkSync as readlinkSync2,
   renameSync,
-  symlinkSync,
-  utimesSync
+  symlinkSync as symlinkSync2,
+  utimesSync as utimesSync2
 } from "node:fs";
 import { setImmediate as nextTurn2 } from "node:timers/promises";
 import path3 from "node:path";
@@ -3080,7 +3171,7 @@ async function mountCopy(options) {
   await copyMerged(merged, target);
   let index;
   if (upper !== void 0) {
-    mkdirSync(upper, { recursive: true });
+    mkdirSync3(upper, { recursive: true });
     index = await indexTree(target);
     await delay(20);
   }
@@ -3088,7 +3179,7 @@ async function mountCopy(options) {
   const unmount = async () => {
     if (upper !== void 0 && index !== void 0) await diffInto(target, index, upper);
     await removeTree2(target);
-    mkdirSync(target, { recursive: true });
+    mkdirSync3(target, { recursive: true });
   };
   return { target, unmount: () => done ??= unmount() };
 }
@@ -3109,7 +3200,7 @@ async function mergeLayers(lower) {
       return kept.size > 0 ? kept : void 0;
     };
     if (!found.has("")) {
-      const stat14 = lstatSync3(layer);
+      const stat14 = lstatSync5(layer);
       const attrs = carried(layer);
       found.set("", { rel: "", abs: layer, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
     }
@@ -3135,7 +3226,7 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
     const rel = dirRel === "" ? name : `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync3(abs);
+    const stat14 = lstatSync5(abs);
     const above = state.get(rel);
     if (above === "closed") continue;
     if (above === "dir") {
@@ -3162,7 +3253,7 @@ async function walkOpaque(layer, dirRel, state, found, carried) {
     const rel = `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync3(abs);
+    const stat14 = lstatSync5(abs);
     state.set(rel, "closed");
     if (isWhiteout(stat14)) continue;
     const attrs = carried(abs);
@@ -3191,7 +3282,7 @@ async function inParallel(items, fn) {
 async function copyMerged(merged, target) {
   const dirs = merged.filter((e) => e.stat.isDirectory());
   const others = merged.filter((e) => !e.stat.isDirectory());
-  for (const entry of dirs) mkdirSync(path3.join(target, entry.rel), { recursive: true });
+  for (const entry of dirs) mkdirSync3(path3.join(target, entry.rel), { recursive: true });
   await inParallel(others, (entry) => copyEntry(entry, path3.join(target, entry.rel)));
   const attrs = /* @__PURE__ */ new Map();
   for (const entry of merged) {
@@ -3202,29 +3293,29 @@ async function copyMerged(merged, target) {
     const dest = path3.join(target, entry.rel);
     await breathe();
     chownSync(dest, entry.stat.uid, entry.stat.gid);
-    chmodSync(dest, entry.stat.mode & 4095);
-    utimesSync(dest, entry.stat.atime, entry.stat.mtime);
+    chmodSync2(dest, entry.stat.mode & 4095);
+    utimesSync2(dest, entry.stat.atime, entry.stat.mtime);
   }
 }
 async function copyEntry(entry, dest) {
   await breathe();
   const { stat: stat14 } = entry;
   if (stat14.isSymbolicLink()) {
-    symlinkSync(readlinkSync2(entry.abs), dest);
-    lchownSync(dest, stat14.uid, stat14.gid);
-    lutimesSync(dest, stat14.atime, stat14.mtime);
+    symlinkSync2(readlinkSync2(entry.abs), dest);
+    lchownSync2(dest, stat14.uid, stat14.gid);
+    lutimesSync2(dest, stat14.atime, stat14.mtime);
     return;
   }
   if (stat14.isFile()) {
-    copyFileSync(entry.abs, dest, constants3.COPYFILE_FICLONE);
+    copyFileSync(entry.abs, dest, constants4.COPYFILE_FICLONE);
   } else if (stat14.isFIFO() || stat14.isCharacterDevice() || stat14.isBlockDevice()) {
     const type = stat14.isFIFO() ? ["p"] : [stat14.isCharacterDevice() ? "c" : "b", ...device(stat14)];
     const made = await runCommand("mknod", [dest, ...type]);
     if (made.code !== 0) throw new MountError(`mknod ${dest} failed: ${made.stderr.trim()}`);
   } else return;
   chownSync(dest, stat14.uid, stat14.gid);
-  chmodSync(dest, stat14.mode & 4095);
-  utimesSync(dest, stat14.atime, stat14.mtime);
+  chmodSync2(dest, stat14.mode & 4095);
+  utimesSync2(dest, stat14.atime, stat14.mtime);
 }
 function device(stat14) {
   const rdev = stat14.rdev;
@@ -3237,7 +3328,7 @@ async function indexTree(root) {
   const children = /* @__PURE__ */ new Map();
   const visit = async (rel) => {
     await breathe();
-    const stat14 = lstatSync3(path3.join(root, rel), { bigint: true });
+    const stat14 = lstatSync5(path3.join(root, rel), { bigint: true });
     entries.set(rel, toIndex(stat14));
     if (!stat14.isDirectory()) return;
     const names = readdirSync4(path3.join(root, rel));
@@ -3266,7 +3357,7 @@ function unchanged(before, now) {
 async function diffInto(root, index, upper) {
   const plan = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: /* @__PURE__ */ new Map() };
   await planDir(root, "", index, plan);
-  for (const rel of plan.dirs) if (rel !== "") mkdirSync(path3.join(upper, rel));
+  for (const rel of plan.dirs) if (rel !== "") mkdirSync3(path3.join(upper, rel));
   for (const rel of plan.moves) await move(path3.join(root, rel), path3.join(upper, rel));
   await makeWhiteouts2(plan.whiteouts.map((rel) => path3.join(upper, rel)));
   const sources = plan.dirs.map((rel) => path3.join(root, rel));
@@ -3289,13 +3380,13 @@ async function diffInto(root, index, upper) {
     const stat14 = plan.stats.get(rel);
     const dest = path3.join(upper, rel);
     chownSync(dest, Number(stat14.uid), Number(stat14.gid));
-    chmodSync(dest, Number(stat14.mode) & 4095);
-    utimesSync(dest, nsToSeconds(stat14.atimeNs), nsToSeconds(stat14.mtimeNs));
+    chmodSync2(dest, Number(stat14.mode) & 4095);
+    utimesSync2(dest, nsToSeconds(stat14.atimeNs), nsToSeconds(stat14.mtimeNs));
   }
 }
 async function planDir(root, rel, index, plan) {
   const child = (name) => rel === "" ? name : `${rel}/${name}`;
-  const selfStat = lstatSync3(path3.join(root, rel), { bigint: true });
+  const selfStat = lstatSync5(path3.join(root, rel), { bigint: true });
   const self2 = toIndex(selfStat);
   const before = index.entries.get(rel);
   const names = readdirSync4(path3.join(root, rel));
@@ -3305,7 +3396,7 @@ async function planDir(root, rel, index, plan) {
     const childRel = child(name);
     const was = index.entries.get(childRel);
     await breathe();
-    const stat14 = toIndex(lstatSync3(path3.join(root, childRel), { bigint: true }));
+    const stat14 = toIndex(lstatSync5(path3.join(root, childRel), { bigint: true }));
     if (was && was.dir && stat14.dir && was.ino === stat14.ino && was.birth === stat14.birth) {
       if (await planDir(root, childRel, index, sub)) changed = true;
       continue;
@@ -3347,7 +3438,7 @@ async function makeWhiteouts2(paths) {
   if (first === void 0) return;
   const made = await runCommand("mknod", ["-m", "0", first, "c", "0", "0"]);
   if (made.code !== 0) throw new MountError(`mknod ${first} failed: ${made.stderr.trim()}`);
-  for (const p of rest) linkSync(first, p);
+  for (const p of rest) linkSync2(first, p);
 }
 var BREATHE, sinceTurn, PARALLEL;
 var init_copy_snapshot = __esm({
@@ -3370,7 +3461,7 @@ __export(fuse_overlay_exports, {
   normalizeUpper: () => normalizeUpper
 });
 import { spawn as spawn3 } from "node:child_process";
-import { lstat as lstat6, readdir as readdir7, readFile as readFile4, rm as rm5, utimes as utimes3 } from "node:fs/promises";
+import { lstat as lstat4, readdir as readdir7, readFile as readFile4, rm as rm4, utimes as utimes2 } from "node:fs/promises";
 import path4 from "node:path";
 async function mountFuseOverlay(options) {
   const { lower, upper, work, target } = options;
@@ -3430,7 +3521,7 @@ async function inLowerView(lower, rel) {
     let stop = false;
     for (let i = 1; i <= parts.length; i++) {
       const abs = path4.join(layer, ...parts.slice(0, i));
-      const stat14 = await lstat6(abs).catch(() => void 0);
+      const stat14 = await lstat4(abs).catch(() => void 0);
       if (stat14 === void 0) break;
       if (stat14.isCharacterDevice() && stat14.rdev === 0) return false;
       if (i === parts.length) return true;
@@ -3474,18 +3565,18 @@ async function normalizeUpper(upper, lower) {
         continue;
       }
       if (!entry.name.startsWith(WHITEOUT_PREFIX2)) continue;
-      const stat14 = await lstat6(abs);
+      const stat14 = await lstat4(abs);
       if (entry.name === OPAQUE_FILE || entry.name === ".wh..opq" && stat14.rdev === 0) {
         opaque.add(dir);
       } else if (entry.isFile() && stat14.size === 0) {
         whiteouts.push(path4.join(dir, entry.name.slice(WHITEOUT_PREFIX2.length)));
       } else continue;
       if (!touched) {
-        const before = await lstat6(dir);
+        const before = await lstat4(dir);
         touched = true;
         restoreTimes.push([dir, before.atime, before.mtime]);
       }
-      await rm5(abs);
+      await rm4(abs);
     }
   };
   await visit(upper);
@@ -3499,7 +3590,7 @@ async function normalizeUpper(upper, lower) {
     }
   }
   await writeXattrs2(set, `${upper}.xattrs`, remove);
-  for (const [dir, atime, mtime] of restoreTimes.reverse()) await utimes3(dir, atime, mtime);
+  for (const [dir, atime, mtime] of restoreTimes.reverse()) await utimes2(dir, atime, mtime);
 }
 var MOUNT_TIMEOUT_MS, OPAQUE_NAMES, OPAQUE_FILE, WHITEOUT_PREFIX2;
 var init_fuse_overlay = __esm({
@@ -3531,7 +3622,7 @@ __export(snapshotter_exports, {
   settleSnapshotter: () => settleSnapshotter,
   watchSnapshotterChoice: () => watchSnapshotterChoice
 });
-import { mkdir as mkdir6, mkdtemp as mkdtemp3, rm as rm6, writeFile as writeFile4 } from "node:fs/promises";
+import { mkdir as mkdir5, mkdtemp as mkdtemp3, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
 import path5 from "node:path";
 function forcedSnapshotter(env = process.env) {
   const value = env[SNAPSHOTTER_ENV];
@@ -3580,10 +3671,10 @@ async function choose(probeParent, env) {
 }
 async function probeSnapshotter(name, parent) {
   if (name === "copy") return void 0;
-  await mkdir6(parent, { recursive: true });
+  await mkdir5(parent, { recursive: true });
   const dir = await mkdtemp3(path5.join(parent, `probe-${name}-`));
   try {
-    for (const sub of ["l1", "l2", "u", "w", "m"]) await mkdir6(path5.join(dir, sub));
+    for (const sub of ["l1", "l2", "u", "w", "m"]) await mkdir5(path5.join(dir, sub));
     await writeFile4(path5.join(dir, "l1/f"), "f");
     await writeFile4(path5.join(dir, "l2/g"), "g");
     const { mountKernelOverlay: mountKernelOverlay2 } = await Promise.resolve().then(() => (init_overlay(), overlay_exports));
@@ -3601,19 +3692,19 @@ async function probeSnapshotter(name, parent) {
       target: options.target
     }) : await (await Promise.resolve().then(() => (init_fuse_overlay(), fuse_overlay_exports))).mountFuseOverlay(options);
     try {
-      await rm6(path5.join(options.target, "f"));
+      await rm5(path5.join(options.target, "f"));
     } finally {
       await mount.unmount();
     }
-    const { lstat: lstat15 } = await import("node:fs/promises");
-    const whiteout = await lstat15(path5.join(dir, "u/f")).catch(() => void 0);
+    const { lstat: lstat13 } = await import("node:fs/promises");
+    const whiteout = await lstat13(path5.join(dir, "u/f")).catch(() => void 0);
     if (!whiteout?.isCharacterDevice() || whiteout.rdev !== 0)
       return "deleting a lower file left no whiteout in the upper directory";
     return void 0;
   } catch (err) {
     return err.message.split("\n")[0];
   } finally {
-    await rm6(dir, { recursive: true, force: true }).catch(() => void 0);
+    await rm5(dir, { recursive: true, force: true }).catch(() => void 0);
   }
 }
 function describeChoice(choice) {
@@ -3649,7 +3740,7 @@ __export(overlay_exports, {
   unmountAll: () => unmountAll,
   unmountPath: () => unmountPath
 });
-import { mkdir as mkdir7, readFile as readFile5 } from "node:fs/promises";
+import { mkdir as mkdir6, readFile as readFile5 } from "node:fs/promises";
 import path6 from "node:path";
 function formatOverlayOptions(lower, upper, work) {
   for (const dir of [...lower, upper ?? "", work ?? ""]) {
@@ -3669,7 +3760,7 @@ function formatOverlayOptions(lower, upper, work) {
 async function mountOverlay(options) {
   const { snapshotsDir, lower, upper, target } = options;
   if (!path6.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
-  await mkdir7(target, { recursive: true });
+  await mkdir6(target, { recursive: true });
   if (upper === void 0) {
     if (lower.length === 0) {
       throw new MountError(`nothing to mount at ${target}: no lower and no upper layer`, {
@@ -3681,7 +3772,7 @@ async function mountOverlay(options) {
       return createMount(target);
     }
   } else if (lower.length === 0) {
-    await mkdir7(path6.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir6(path6.resolve(snapshotsDir, upper), { recursive: true });
     await bindMount(path6.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
@@ -3709,8 +3800,8 @@ async function mountOverlay(options) {
   };
   if (name === "fuse-overlayfs") {
     if (absolute.upper !== void 0) {
-      await mkdir7(absolute.upper, { recursive: true });
-      await mkdir7(absolute.work, { recursive: true });
+      await mkdir6(absolute.upper, { recursive: true });
+      await mkdir6(absolute.work, { recursive: true });
     }
     return (await Promise.resolve().then(() => (init_fuse_overlay(), fuse_overlay_exports))).mountFuseOverlay(absolute);
   }
@@ -3721,8 +3812,8 @@ async function mountKernelOverlay(options) {
   const work = options.work ?? (upper === void 0 ? void 0 : `${upper}-work`);
   const data = formatOverlayOptions(lower, upper, work);
   if (upper !== void 0 && work !== void 0) {
-    await mkdir7(path6.resolve(snapshotsDir, upper), { recursive: true });
-    await mkdir7(path6.resolve(snapshotsDir, work), { recursive: true });
+    await mkdir6(path6.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir6(path6.resolve(snapshotsDir, work), { recursive: true });
   }
   const result = await runMount(["-t", "overlay", "overlay", "-o", data, target], snapshotsDir);
   if (result.code !== 0) {
@@ -3814,7 +3905,7 @@ var mounts_exports = {};
 __export(mounts_exports, {
   openScope: () => openScope
 });
-import { chmod as chmod4, chown, lstat as lstat7, mkdir as mkdir8, rm as rm7, utimes as utimes4 } from "node:fs/promises";
+import { chmod as chmod3, chown, lstat as lstat5, mkdir as mkdir7, rm as rm6, utimes as utimes3 } from "node:fs/promises";
 import path7 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
@@ -3822,15 +3913,15 @@ async function hideExcluded(hide, root, excluded) {
     for (let i = rel.indexOf("/"); i !== -1; i = rel.indexOf("/", i + 1)) dirs.add(rel.slice(0, i));
   }
   const sorted = [...dirs].sort();
-  for (const dir of sorted) await mkdir8(path7.join(hide, dir));
+  for (const dir of sorted) await mkdir7(path7.join(hide, dir));
   const { makeWhiteouts: makeWhiteouts3 } = await Promise.resolve().then(() => (init_special_files(), special_files_exports));
   await makeWhiteouts3(excluded.map((rel) => path7.join(hide, rel)));
   for (const dir of sorted.reverse()) {
-    const st = await lstat7(path7.join(root, dir));
+    const st = await lstat5(path7.join(root, dir));
     const made = path7.join(hide, dir);
     await chown(made, st.uid, st.gid);
-    await chmod4(made, st.mode & 4095);
-    await utimes4(made, st.atime, st.mtime);
+    await chmod3(made, st.mode & 4095);
+    await utimes3(made, st.atime, st.mtime);
   }
 }
 async function mountOverlay2(options) {
@@ -3841,7 +3932,7 @@ function openScope(store) {
   let counter = 0;
   const fresh = async () => {
     const dir = await store.mountDir(`op${counter++}`);
-    cleanups.push(() => rm7(dir, { recursive: true, force: true }));
+    cleanups.push(() => rm6(dir, { recursive: true, force: true }));
     return dir;
   };
   const lowerOf = async (ref) => ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => path7.relative(store.snapshots.dir, s.dir)) : [];
@@ -3917,8 +4008,8 @@ function openScope(store) {
       const base = await fresh();
       const upper = path7.join(base, "upper");
       const work = path7.join(base, "work");
-      await mkdir8(upper);
-      await mkdir8(work);
+      await mkdir7(upper);
+      await mkdir7(work);
       const target = path7.join(base, "rootfs");
       const lower = ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => s.dir) : ref.kind === "local" ? await contextLayers(ref) : [await fresh()];
       track(
@@ -4067,7 +4158,7 @@ __export(git_exports, {
   gitSourceHandler: () => gitSourceHandler
 });
 import { execFile as execFile2 } from "node:child_process";
-import { rm as rm10 } from "node:fs/promises";
+import { rm as rm9 } from "node:fs/promises";
 import path13 from "node:path";
 import { promisify as promisify2 } from "node:util";
 async function git(args, signal, cwd) {
@@ -4121,7 +4212,7 @@ function gitSourceHandler(engine, source) {
       try {
         await checkoutGit(source.remote, sha, snapshot.dir, ctx.signal);
         if (!source.keepGitDir)
-          await rm10(path13.join(snapshot.dir, ".git"), { recursive: true, force: true });
+          await rm9(path13.join(snapshot.dir, ".git"), { recursive: true, force: true });
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -4244,7 +4335,7 @@ var ssh_agent_exports = {};
 __export(ssh_agent_exports, {
   startAgentProxy: () => startAgentProxy
 });
-import { chmod as chmod6, chown as chown2, mkdtemp as mkdtemp4, rm as rm11 } from "node:fs/promises";
+import { chmod as chmod5, chown as chown2, mkdtemp as mkdtemp4, rm as rm10 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
 import path15 from "node:path";
@@ -4260,12 +4351,12 @@ function listen(server, socket) {
 async function startAgentProxy(options) {
   const dir = await mkdtemp4(path15.join(tmpdir2(), "tbuild-ssh-"));
   const socket = path15.join(dir, "agent.sock");
-  const open7 = /* @__PURE__ */ new Set();
+  const open6 = /* @__PURE__ */ new Set();
   const server = createServer((client) => {
     const upstream = createConnection(options.agent);
     for (const s of [client, upstream]) {
-      open7.add(s);
-      s.once("close", () => open7.delete(s));
+      open6.add(s);
+      s.once("close", () => open6.delete(s));
       s.once("error", () => {
         client.destroy();
         upstream.destroy();
@@ -4276,18 +4367,18 @@ async function startAgentProxy(options) {
   try {
     await listen(server, socket);
     await chown2(socket, options.uid, options.gid);
-    await chmod6(socket, options.mode);
+    await chmod5(socket, options.mode);
   } catch (error) {
     server.close();
-    await rm11(dir, { recursive: true, force: true });
+    await rm10(dir, { recursive: true, force: true });
     throw error;
   }
   return {
     socket,
     async close() {
-      for (const s of open7) s.destroy();
+      for (const s of open6) s.destroy();
       await new Promise((resolve2) => server.close(() => resolve2()));
-      await rm11(dir, { recursive: true, force: true });
+      await rm10(dir, { recursive: true, force: true });
     }
   };
 }
@@ -4302,7 +4393,7 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod7, chown as chown3, mkdir as mkdir13, readFile as readFile9, writeFile as writeFile8 } from "node:fs/promises";
+import { chmod as chmod6, chown as chown3, mkdir as mkdir12, readFile as readFile9, writeFile as writeFile8 } from "node:fs/promises";
 import path16 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
@@ -4365,7 +4456,7 @@ async function runExecOp(engine, op, inputs, ctx, description, platform) {
 }
 async function ensureWorkdir(rootfs, cwd) {
   const host = await resolveInRoot2(rootfs, cwd, true);
-  await mkdir13(host, { recursive: true, mode: 493 });
+  await mkdir12(host, { recursive: true, mode: 493 });
 }
 async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   const inputRef = () => mount.input === null ? { kind: "empty" } : inputs[mount.input];
@@ -4385,7 +4476,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
     case "cache": {
       const dir = await cacheMountDir(engine, scope, mount, inputRef, busyCaches);
       const source = mount.selector ? await resolveInRoot2(dir, mount.selector, true) : dir;
-      await mkdir13(source, { recursive: true });
+      await mkdir12(source, { recursive: true });
       return { dest: mount.dest, type: "bind", source, readonly: mount.readonly };
     }
     case "secret": {
@@ -4401,7 +4492,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
       const file = path16.join(await scope.tempDir(), "secret");
       await writeFile8(file, value, { mode: 256 });
       await chown3(file, opt.uid ?? 0, opt.gid ?? 0);
-      await chmod7(file, opt.mode ?? 256);
+      await chmod6(file, opt.mode ?? 256);
       return { dest: mount.dest, type: "bind", source: file, readonly: true };
     }
     case "ssh": {
@@ -4429,7 +4520,7 @@ async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
       await copyTree(src, dir);
     }
     await chown3(dir, opt.uid ?? 0, opt.gid ?? 0);
-    await chmod7(dir, opt.mode ?? 493);
+    await chmod6(dir, opt.mode ?? 493);
   };
   if (!busyCaches.has(opt.id)) return engine.store.cacheMount(opt.id, seed);
   const own = await scope.tempDir();
@@ -4552,17 +4643,17 @@ var init_special = __esm({
 
 // src/engine/file/tree.ts
 import {
-  chmod as chmod8,
+  chmod as chmod7,
   copyFile,
-  lchown as lchown2,
-  link as link3,
-  lstat as lstat8,
-  lutimes as lutimes2,
-  mkdir as mkdir14,
+  lchown,
+  link as link2,
+  lstat as lstat6,
+  lutimes,
+  mkdir as mkdir13,
   readdir as readdir9,
   readlink as readlink2,
-  rm as rm12,
-  symlink as symlink2
+  rm as rm11,
+  symlink
 } from "node:fs/promises";
 import path17 from "node:path";
 function makeLimit() {
@@ -4597,12 +4688,12 @@ async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh
 }
 async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   const { limit } = opts;
-  const existing = fresh ? void 0 : await limit(() => lstat8(dest).catch(() => void 0));
-  if (existing && !existing.isDirectory()) await limit(() => rm12(dest, { force: true }));
+  const existing = fresh ? void 0 : await limit(() => lstat6(dest).catch(() => void 0));
+  if (existing && !existing.isDirectory()) await limit(() => rm11(dest, { force: true }));
   const created = !existing?.isDirectory();
   let inner;
   if (created) {
-    await limit(() => mkdir14(dest));
+    await limit(() => mkdir13(dest));
     inner = await describeNewDir(dest, fresh, limit);
   }
   await copyChildren(src, dest, rel, opts, inner);
@@ -4610,7 +4701,7 @@ async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fre
 }
 async function describeNewDir(dir, parent, limit) {
   if (parent) return parent;
-  const st = await limit(() => lstat8(dir));
+  const st = await limit(() => lstat6(dir));
   return { uid: st.uid, gid: st.gid, setgid: (st.mode & 1024) !== 0 };
 }
 async function copyChildren(src, dest, rel, opts, fresh) {
@@ -4630,7 +4721,7 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
   const childDest = path17.join(dest, entry.name);
   const childRel = rel ? `${rel}/${entry.name}` : entry.name;
   if (entry.isDirectory()) {
-    const st = await opts.limit(() => lstat8(childSrc));
+    const st = await opts.limit(() => lstat6(childSrc));
     await copyEntryIn(childSrc, st, childDest, childRel, opts, true, fresh);
     return;
   }
@@ -4638,7 +4729,7 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
     opts.signal?.throwIfAborted();
     if (opts.failure !== void 0) throw opts.failure;
     if (isSkipped(childSrc, childRel, opts)) return;
-    const st = await lstat8(childSrc);
+    const st = await lstat6(childSrc);
     if (st.isDirectory()) {
       return st;
     }
@@ -4650,19 +4741,19 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
 }
 async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
   if (!fresh) {
-    const existing = await lstat8(dest).catch(() => void 0);
+    const existing = await lstat6(dest).catch(() => void 0);
     if (existing?.isDirectory()) {
       throw new FileOpError(
         "TBUILD_COPY_DEST",
         `cannot replace directory /${rel || path17.basename(dest)} with a file`
       );
     }
-    if (existing) await rm12(dest, { force: true });
+    if (existing) await rm11(dest, { force: true });
   }
   const inodeKey = st.nlink > 1 ? `${st.dev}:${st.ino}` : void 0;
   const linked = inodeKey ? opts.inodes.get(inodeKey) : void 0;
   if (linked) {
-    await link3(await linked, dest);
+    await link2(await linked, dest);
     return;
   }
   if (!inodeKey) {
@@ -4675,7 +4766,7 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
 }
 async function createNonDirectory(src, st, dest, opts, fresh) {
   if (st.isSymbolicLink()) {
-    await symlink2(await readlink2(src), dest);
+    await symlink(await readlink2(src), dest);
     await setMetadata2(dest, st, opts, false, fresh);
   } else if (st.isFile()) {
     await copyFile(src, dest);
@@ -4688,15 +4779,15 @@ async function createNonDirectory(src, st, dest, opts, fresh) {
 async function setMetadata2(dest, st, opts, isDir, fresh) {
   const owner = opts.owner ?? opts.sourceOwner ?? { uid: st.uid, gid: st.gid };
   const ownedAlready = fresh !== void 0 && isOwnedAtCreation(st, owner, fresh);
-  if (!ownedAlready) await lchown2(dest, owner.uid, owner.gid);
+  if (!ownedAlready) await lchown(dest, owner.uid, owner.gid);
   if (!st.isSymbolicLink()) {
     const sourceMode = st.mode & 4095;
     const mode = opts.mode === void 0 ? sourceMode : applyMode(opts.mode, st.mode, isDir);
     const setIdKept = (mode & 3072) === 0 || ownedAlready && !inUserNamespace();
     const modeKept = fresh !== void 0 && mode === sourceMode && setIdKept;
-    if (!modeKept) await chmod8(dest, mode);
+    if (!modeKept) await chmod7(dest, mode);
   }
-  await lutimes2(dest, st.atime, st.mtime);
+  await lutimes(dest, st.atime, st.mtime);
 }
 function isOwnedAtCreation(st, owner, fresh) {
   const gid = fresh.setgid ? fresh.gid : processGid();
@@ -4727,10 +4818,10 @@ var init_tree = __esm({
 
 // src/engine/file/unpack.ts
 import { execFile as execFile5 } from "node:child_process";
-import { open as open5 } from "node:fs/promises";
+import { open as open4 } from "node:fs/promises";
 import { promisify as promisify5 } from "node:util";
 async function isArchive(file) {
-  const fh = await open5(file, "r");
+  const fh = await open4(file, "r");
   try {
     const buf = Buffer.alloc(512);
     const { bytesRead } = await fh.read(buf, 0, 512, 0);
@@ -4785,7 +4876,7 @@ var init_unpack = __esm({
 });
 
 // src/engine/file/copy.ts
-import { chmod as chmod9, lchown as lchown3, lstat as lstat9, mkdir as mkdir15, readdir as readdir10, rm as rm13 } from "node:fs/promises";
+import { chmod as chmod8, lchown as lchown2, lstat as lstat7, mkdir as mkdir14, readdir as readdir10, rm as rm12 } from "node:fs/promises";
 import path18 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
@@ -4811,7 +4902,7 @@ async function copyAction(ctx, source, action, owner) {
   for (const match of matches) {
     ctx.signal?.throwIfAborted();
     const srcHost = await resolveInRoot2(source.root, match, action.followSymlinks);
-    const st = await lstat9(srcHost).catch(() => void 0);
+    const st = await lstat7(srcHost).catch(() => void 0);
     if (!st) throw sourceNotFound(action.src === match ? action.src : match);
     let dest = cleanPath2(action.dest) + (destIsDir ? "/" : "");
     if (action.parents) {
@@ -4836,7 +4927,7 @@ function parentsRelative(pattern, match) {
 async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   const trailing = dest.endsWith("/");
   let destHost = await resolveInRoot2(ctx.dest, dest, true);
-  const destSt = await lstat9(destHost).catch(() => void 0);
+  const destSt = await lstat7(destHost).catch(() => void 0);
   const copyContents = st.isDirectory() && action.dirContentsOnly;
   if (!copyContents && st.isDirectory() && destSt || !st.isDirectory() && destSt?.isDirectory()) {
     destHost = path18.join(destHost, name);
@@ -4844,7 +4935,7 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
     destHost = path18.join(destHost, name);
   }
   const parent = copyContents ? destHost : path18.dirname(destHost);
-  if (!action.createDestPath && !await lstat9(path18.dirname(destHost)).catch(() => void 0)) {
+  if (!action.createDestPath && !await lstat7(path18.dirname(destHost)).catch(() => void 0)) {
     throw new FileOpError(
       "TBUILD_COPY_DEST",
       `destination directory ${path18.posix.dirname(dest)} does not exist`
@@ -4872,7 +4963,7 @@ async function mkdirAllOwned(root, dir, owner, mode = 493) {
   let current = root;
   for (const part of rel.split(path18.sep).filter(Boolean)) {
     current = path18.join(current, part);
-    const st = await lstat9(current).catch(() => void 0);
+    const st = await lstat7(current).catch(() => void 0);
     if (st?.isDirectory()) continue;
     if (st?.isSymbolicLink()) {
       current = await resolveInRoot2(root, "/" + path18.relative(root, current), true);
@@ -4888,9 +4979,9 @@ async function mkdirAllOwned(root, dir, owner, mode = 493) {
         }
       );
     }
-    await mkdir15(current, { mode });
-    await chmod9(current, mode);
-    await lchown3(current, owner?.uid ?? 0, owner?.gid ?? 0);
+    await mkdir14(current, { mode });
+    await chmod8(current, mode);
+    await lchown2(current, owner?.uid ?? 0, owner?.gid ?? 0);
   }
 }
 async function resolveWildcards(root, pattern) {
@@ -4912,7 +5003,7 @@ async function resolveWildcards(root, pattern) {
   }
   const existing = [];
   for (const p of current)
-    if (await lstat9(await resolveInRoot2(root, p, false)).catch(() => void 0)) existing.push(p);
+    if (await lstat7(await resolveInRoot2(root, p, false)).catch(() => void 0)) existing.push(p);
   return existing;
 }
 async function unpackInto2(ctx, archive, dest, opts) {
@@ -4930,7 +5021,7 @@ async function unpackInto2(ctx, archive, dest, opts) {
     sourceRoot: tmp
   };
   await copyDirEntries(tmp, destHost, "", archiveOpts);
-  await rm13(tmp, { recursive: true, force: true });
+  await rm12(tmp, { recursive: true, force: true });
 }
 var init_copy = __esm({
   "src/engine/file/copy.ts"() {
@@ -4996,7 +5087,7 @@ var init_owner = __esm({
 });
 
 // src/engine/file/actions.ts
-import { chmod as chmod10, lchown as lchown4, lstat as lstat10, rm as rm14, symlink as symlink3, writeFile as writeFile9 } from "node:fs/promises";
+import { chmod as chmod9, lchown as lchown3, lstat as lstat8, rm as rm13, symlink as symlink2, writeFile as writeFile9 } from "node:fs/promises";
 import path19 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
@@ -5010,14 +5101,14 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "mkdir": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
-        const st = await lstat10(target).catch(() => void 0);
+        const st = await lstat8(target).catch(() => void 0);
         if (st?.isDirectory()) break;
         if (st)
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: a file exists there`
           );
-        if (!action.makeParents && !await lstat10(path19.dirname(target)).catch(() => void 0)) {
+        if (!action.makeParents && !await lstat8(path19.dirname(target)).catch(() => void 0)) {
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: parent does not exist`
@@ -5029,28 +5120,28 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       case "mkfile": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
         await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
-        await rm14(target, { force: true });
+        await rm13(target, { force: true });
         await writeFile9(target, action.data);
-        await chmod10(target, action.mode);
-        await lchown4(target, owner?.uid ?? 0, owner?.gid ?? 0);
+        await chmod9(target, action.mode);
+        await lchown3(target, owner?.uid ?? 0, owner?.gid ?? 0);
         break;
       }
       case "rm": {
         const paths = action.allowWildcard && hasWildcard(action.path) ? await resolveWildcards(ctx.dest, cleanPath2(action.path)) : [action.path];
         for (const p of paths) {
           const target = await resolveInRoot2(ctx.dest, p, false);
-          const exists4 = await lstat10(target).catch(() => void 0);
+          const exists4 = await lstat8(target).catch(() => void 0);
           if (!exists4 && !action.allowNotFound)
             throw new FileOpError("TBUILD_RM", `cannot remove ${p}: not found`);
-          await rm14(target, { recursive: true, force: true });
+          await rm13(target, { recursive: true, force: true });
         }
         break;
       }
       case "symlink": {
         const target = await resolveInRoot2(ctx.dest, action.path, false);
         await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
-        await rm14(target, { force: true });
-        await symlink3(action.target, target);
+        await rm13(target, { force: true });
+        await symlink2(action.target, target);
         break;
       }
     }
@@ -5068,7 +5159,7 @@ var init_actions = __esm({
 });
 
 // src/engine/file/incremental.ts
-import { lstat as lstat11, rename as rename5, rm as rm15 } from "node:fs/promises";
+import { lstat as lstat9, rename as rename5, rm as rm14 } from "node:fs/promises";
 import path20 from "node:path";
 async function planIncrementalCopy(options) {
   const { action, contextRoot, snapshot, change, baseRoot, previous } = options;
@@ -5081,7 +5172,7 @@ async function planIncrementalCopy(options) {
   const destRel = await destinationOf(action, baseRoot);
   if (destRel === void 0) return void 0;
   const destInPrevious = path20.join(previous, destRel);
-  if (!(await lstat11(destInPrevious).catch(() => void 0))?.isDirectory()) return void 0;
+  if (!(await lstat9(destInPrevious).catch(() => void 0))?.isDirectory()) return void 0;
   const redo = /* @__PURE__ */ new Set();
   const touchDirs = /* @__PURE__ */ new Set();
   for (const list of [change.added, change.removed, change.modified]) {
@@ -5090,14 +5181,14 @@ async function planIncrementalCopy(options) {
       if (rel === void 0) return void 0;
       const now = snapshot.files.get(p);
       if (list === change.modified && now?.type === "dir") {
-        const before = await lstat11(path20.join(destInPrevious, rel)).catch(() => void 0);
+        const before = await lstat9(path20.join(destInPrevious, rel)).catch(() => void 0);
         if (before?.isDirectory()) {
           touchDirs.add(rel);
           continue;
         }
       }
       if (rel === "") return void 0;
-      if (now?.type === "file" && (await lstat11(path20.join(contextRoot, p))).nlink > 1)
+      if (now?.type === "file" && (await lstat9(path20.join(contextRoot, p))).nlink > 1)
         return void 0;
       redo.add(rel);
     }
@@ -5109,7 +5200,7 @@ async function planIncrementalCopy(options) {
     if (isDir) touchDirs.add(rel);
     else {
       const p = srcRel === "" ? rel : `${srcRel}/${rel}`;
-      if (snapshot.files.get(p)?.type === "file" && (await lstat11(path20.join(contextRoot, p))).nlink > 1)
+      if (snapshot.files.get(p)?.type === "file" && (await lstat9(path20.join(contextRoot, p))).nlink > 1)
         return void 0;
       redo.add(rel);
     }
@@ -5131,7 +5222,7 @@ async function planIncrementalCopy(options) {
       if (!f.path.startsWith(prefix) || f.path.length === prefix.length) continue;
       if (f.path.slice(prefix.length).includes("/")) continue;
       if (f.type !== "dir") return true;
-      const there = await lstat11(path20.join(dest, f.path.slice(prefix.length))).catch(
+      const there = await lstat9(path20.join(dest, f.path.slice(prefix.length))).catch(
         () => void 0
       );
       if (!there?.isDirectory()) return true;
@@ -5145,8 +5236,8 @@ async function chainTimes(destRel, baseRoot, destGetsEntries) {
   const times = [{ rel: "" }];
   for (let i = 1; i <= parts.length; i++) {
     const rel = parts.slice(0, i).join("/");
-    const inBase = await lstat11(path20.join(baseRoot, rel)).catch(() => void 0);
-    const getsEntry = inBase === void 0 || (i < parts.length ? !await lstat11(path20.join(baseRoot, rel, parts[i])).catch(() => void 0) : await destGetsEntries(path20.join(baseRoot, rel)));
+    const inBase = await lstat9(path20.join(baseRoot, rel)).catch(() => void 0);
+    const getsEntry = inBase === void 0 || (i < parts.length ? !await lstat9(path20.join(baseRoot, rel, parts[i])).catch(() => void 0) : await destGetsEntries(path20.join(baseRoot, rel)));
     times.push(getsEntry || !inBase ? { rel } : { rel, mtime: inBase.mtime });
   }
   return times;
@@ -5154,7 +5245,7 @@ async function chainTimes(destRel, baseRoot, destGetsEntries) {
 async function destinationOf(action, baseRoot) {
   if (!action.dirContentsOnly) return void 0;
   const destHost = await resolveInRoot2(baseRoot, cleanPath2(action.dest), true);
-  const st = await lstat11(destHost).catch(() => void 0);
+  const st = await lstat9(destHost).catch(() => void 0);
   if (st && !st.isDirectory()) return void 0;
   const rel = path20.relative(baseRoot, destHost);
   if (rel.startsWith("..")) return void 0;
@@ -5195,7 +5286,7 @@ async function cloneLayer(previous, tempDir) {
 }
 function discardClone(clone) {
   clone.then(
-    (dir) => rm15(path20.dirname(dir), { recursive: true, force: true }).catch(() => void 0),
+    (dir) => rm14(path20.dirname(dir), { recursive: true, force: true }).catch(() => void 0),
     () => void 0
   );
 }
@@ -5205,7 +5296,7 @@ async function seedFromPrevious(clone, previous, upper, plan) {
     () => true,
     () => false
   );
-  if (moved) await rm15(path20.dirname(cloned), { recursive: true, force: true });
+  if (moved) await rm14(path20.dirname(cloned), { recursive: true, force: true });
   else {
     if (cloned !== void 0) discardClone(clone);
     const copied = await runCommand("cp", [
@@ -5227,12 +5318,12 @@ async function seedFromPrevious(clone, previous, upper, plan) {
     let crossesLink = false;
     for (const part of parts.slice(0, -1)) {
       current = path20.join(current, part);
-      const st = await lstat11(current).catch(() => void 0);
+      const st = await lstat9(current).catch(() => void 0);
       if (st === void 0) break;
       if (!st.isDirectory()) crossesLink = true;
     }
     if (crossesLink) continue;
-    await rm15(path20.join(upper, plan.destRel, rel), { recursive: true, force: true });
+    await rm14(path20.join(upper, plan.destRel, rel), { recursive: true, force: true });
   }
 }
 var init_incremental = __esm({
@@ -5250,7 +5341,7 @@ var file_exports = {};
 __export(file_exports, {
   runFileOp: () => runFileOp
 });
-import { lutimes as lutimes3 } from "node:fs/promises";
+import { lutimes as lutimes2 } from "node:fs/promises";
 import path21 from "node:path";
 async function runFileOp(engine, op, inputs, ctx, description, previous) {
   const base = op.base === null ? { kind: "empty" } : inputs[op.base];
@@ -5340,7 +5431,7 @@ function isLargeCopy(snapshot, src, bytes = 0) {
 async function touchDestination(root, plan) {
   const now = /* @__PURE__ */ new Date();
   for (const { rel, mtime } of plan.times)
-    await lutimes3(path21.join(root, rel), mtime ?? now, mtime ?? now);
+    await lutimes2(path21.join(root, rel), mtime ?? now, mtime ?? now);
 }
 async function sourceRoot(scope, ref, signal) {
   if (ref.kind === "empty") return null;
@@ -5975,7 +6066,7 @@ var init_rootless = __esm({
 });
 
 // src/exec/stubs.ts
-import { lstat as lstat12, mkdir as mkdir16, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
+import { lstat as lstat10, mkdir as mkdir15, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
 import path26 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
@@ -6001,7 +6092,7 @@ async function createStub(rootfs, request2, records) {
     const parentHost = path26.dirname(host);
     const parent = await stat6(parentHost, { bigint: true });
     const kind = host === target ? request2.kind : "dir";
-    if (kind === "dir") await mkdir16(host, { mode: 493 });
+    if (kind === "dir") await mkdir15(host, { mode: 493 });
     else await writeFile11(host, "", { mode: 420, flag: "wx" });
     records.push({
       path: `/${path26.relative(root, host)}`,
@@ -6014,7 +6105,7 @@ async function createStub(rootfs, request2, records) {
 }
 async function exists2(p) {
   try {
-    await lstat12(p);
+    await lstat10(p);
     return true;
   } catch (err) {
     if (err.code === "ENOENT") return false;
@@ -6045,7 +6136,7 @@ async function removeIfUnused(record) {
     if (record.kind === "dir") {
       await rmdir(record.host);
     } else {
-      const info2 = await lstat12(record.host);
+      const info2 = await lstat10(record.host);
       if (!info2.isFile() || info2.size !== 0) return false;
       await unlink3(record.host);
     }
@@ -6076,7 +6167,7 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir17, readFile as readFile11, readdir as readdir12, rm as rm17, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdir as mkdir16, readFile as readFile11, readdir as readdir12, rm as rm16, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
 import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
@@ -6120,7 +6211,7 @@ function createRuncExecutor(options) {
 async function cleanUpRun(runc, runcRoot, prepared) {
   const steps = [
     () => deleteContainer(runc, runcRoot, prepared.id),
-    () => rm17(prepared.bundle, { recursive: true, force: true }),
+    () => rm16(prepared.bundle, { recursive: true, force: true }),
     () => prepared.stubs.remove()
   ];
   let first;
@@ -6139,7 +6230,7 @@ function createContainerId() {
 async function prepareBundle(stateDir, spec, network) {
   const id = createContainerId();
   const bundle = path27.join(stateDir, "bundles", id);
-  await mkdir17(bundle, { recursive: true });
+  await mkdir16(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const files = await writeBundleFiles(bundle, spec, hostname);
@@ -6148,7 +6239,7 @@ async function prepareBundle(stateDir, spec, network) {
     for (const file of Object.values(files)) kinds.set(file, "file");
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
     try {
-      await mkdir17(await resolveInRoot(spec.rootfs, spec.process.cwd), {
+      await mkdir16(await resolveInRoot(spec.rootfs, spec.process.cwd), {
         recursive: true,
         mode: 493
       });
@@ -6164,7 +6255,7 @@ async function prepareBundle(stateDir, spec, network) {
     }
     return { id, bundle, stubs };
   } catch (err) {
-    await rm17(bundle, { recursive: true, force: true });
+    await rm16(bundle, { recursive: true, force: true });
     throw err;
   }
 }
@@ -6334,7 +6425,7 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
     if (owner === void 0 || isProcessAlive2(Number(owner))) continue;
     await runCommand(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await deleteContainer(runcPath, runcRoot, id);
-    await rm17(path27.join(bundles, id), { recursive: true, force: true });
+    await rm16(path27.join(bundles, id), { recursive: true, force: true });
     removed.push(id);
   }
   return removed;
@@ -6454,7 +6545,7 @@ var init_push = __esm({
 
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { copyFile as copyFile2, mkdir as mkdir18, writeFile as writeFile13 } from "node:fs/promises";
+import { copyFile as copyFile2, mkdir as mkdir17, writeFile as writeFile13 } from "node:fs/promises";
 import { dirname as dirname5, join as join17 } from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
@@ -6497,7 +6588,7 @@ async function writeToDest(source, dest) {
     await pipeline4(Readable4.from(source), process.stdout, { end: false });
     return;
   }
-  if (typeof dest === "string") await mkdir18(dirname5(dest), { recursive: true });
+  if (typeof dest === "string") await mkdir17(dirname5(dest), { recursive: true });
   await pipeline4(
     Readable4.from(source),
     typeof dest === "string" ? createWriteStream2(dest) : dest
@@ -6506,7 +6597,7 @@ async function writeToDest(source, dest) {
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
     const path42 = join17(dir, file.path);
-    await mkdir18(dirname5(path42), { recursive: true });
+    await mkdir17(dirname5(path42), { recursive: true });
     if ("data" in file) await writeFile13(path42, file.data);
     else if (file.source) await copyFile2(file.source, path42);
     else await pipeline4(file.open(), createWriteStream2(path42));
@@ -6607,29 +6698,29 @@ var init_image_layout = __esm({
 
 // src/exporter/layer-apply.ts
 import {
-  chmod as chmod12,
+  chmod as chmod11,
   copyFile as copyFile3,
-  lchown as lchown5,
-  link as link4,
-  lstat as lstat13,
-  lutimes as lutimes4,
-  mkdir as mkdir19,
+  lchown as lchown4,
+  link as link3,
+  lstat as lstat11,
+  lutimes as lutimes3,
+  mkdir as mkdir18,
   readdir as readdir14,
   readlink as readlink4,
-  rm as rm18,
-  symlink as symlink4,
-  utimes as utimes6
+  rm as rm17,
+  symlink as symlink3,
+  utimes as utimes5
 } from "node:fs/promises";
 import { join as join18 } from "node:path";
 async function applyLayers(layerDirs, dest, options = {}) {
-  await mkdir19(dest, { recursive: true });
+  await mkdir18(dest, { recursive: true });
   const owners = options.owners ?? process.getuid?.() === 0;
   const dirTimes = /* @__PURE__ */ new Map();
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes, owners);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
     const stat14 = await lstatOrUndefined(join18(dest, rel));
-    if (stat14?.isDirectory()) await utimes6(join18(dest, rel), seconds2, seconds2);
+    if (stat14?.isDirectory()) await utimes5(join18(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes, owners) {
@@ -6642,22 +6733,22 @@ async function applyLayer(layer, dest, dirTimes, owners) {
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
     if (stat14.isCharacterDevice() && stat14.rdev === 0) {
-      await rm18(target, { recursive: true, force: true });
+      await rm17(target, { recursive: true, force: true });
       continue;
     }
     if (stat14.isDirectory()) {
-      if (existing && !existing.isDirectory()) await rm18(target, { force: true });
+      if (existing && !existing.isDirectory()) await rm17(target, { force: true });
       if (existing?.isDirectory() && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
         await emptyDirectory(target);
       }
-      if (!existing?.isDirectory()) await mkdir19(target);
+      if (!existing?.isDirectory()) await mkdir18(target);
       dirTimes.set(rel, Math.floor(stat14.mtimeMs / 1e3));
     } else {
-      if (existing) await rm18(target, { recursive: true, force: true });
+      if (existing) await rm17(target, { recursive: true, force: true });
       const key = `${stat14.dev}:${stat14.ino}`;
       const first = stat14.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
-        await link4(first, target);
+        await link3(first, target);
         continue;
       }
       if (stat14.nlink > 1) firstLinks.set(key, target);
@@ -6671,7 +6762,7 @@ async function applyLayer(layer, dest, dirTimes, owners) {
 }
 async function createCopy(source, target, stat14) {
   if (stat14.isFile()) await copyFile3(source, target);
-  else if (stat14.isSymbolicLink()) await symlink4(await readlink4(source), target);
+  else if (stat14.isSymbolicLink()) await symlink3(await readlink4(source), target);
   else if (stat14.isFIFO()) await makeNode(target, "fifo", stat14.mode);
   else if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
     const { major, minor } = splitDevice(stat14.rdev);
@@ -6680,18 +6771,18 @@ async function createCopy(source, target, stat14) {
 }
 async function copyMetadata(target, stat14, owners) {
   if (stat14.isSocket()) return;
-  if (owners) await lchown5(target, stat14.uid, stat14.gid);
+  if (owners) await lchown4(target, stat14.uid, stat14.gid);
   else if (stat14.isFile() && process.getuid?.() === 0)
-    await lchown5(target, process.getuid(), process.getgid?.() ?? 0);
-  if (!stat14.isSymbolicLink()) await chmod12(target, stat14.mode & 4095);
-  if (!stat14.isDirectory()) await lutimes4(target, stat14.atime, stat14.mtime);
+    await lchown4(target, process.getuid(), process.getgid?.() ?? 0);
+  if (!stat14.isSymbolicLink()) await chmod11(target, stat14.mode & 4095);
+  if (!stat14.isDirectory()) await lutimes3(target, stat14.atime, stat14.mtime);
 }
 async function emptyDirectory(dir) {
   for (const name of await readdir14(dir))
-    await rm18(join18(dir, name), { recursive: true, force: true });
+    await rm17(join18(dir, name), { recursive: true, force: true });
 }
 async function lstatOrUndefined(path42) {
-  return lstat13(path42).catch((err) => {
+  return lstat11(path42).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -6708,7 +6799,7 @@ var init_layer_apply = __esm({
 });
 
 // src/exporter/filesystem.ts
-import { mkdir as mkdir20, mkdtemp as mkdtemp6, rm as rm19 } from "node:fs/promises";
+import { mkdir as mkdir19, mkdtemp as mkdtemp6, rm as rm18 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
 import { join as join19 } from "node:path";
 function keepsOwners() {
@@ -6727,7 +6818,7 @@ async function exportLayersToTar(layerDirs, dest, options = {}) {
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
-    await rm19(temp, { recursive: true, force: true });
+    await rm18(temp, { recursive: true, force: true });
   }
 }
 var init_filesystem = __esm({
@@ -7029,7 +7120,7 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile13, realpath, rm as rm21, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir20, mkdtemp as mkdtemp8, readFile as readFile13, realpath, rm as rm20, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import path30 from "node:path";
 import { Readable as Readable5 } from "node:stream";
@@ -7043,17 +7134,17 @@ async function fetchRemoteContext(arg, stdin) {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
   const base = await mkdtemp8(path30.join(tmpdir5(), "tbuild-context-"));
-  const dispose = () => rm21(base, { recursive: true, force: true });
+  const dispose = () => rm20(base, { recursive: true, force: true });
   try {
     const dir = path30.join(base, "context");
-    await mkdir21(dir);
+    await mkdir20(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
     const received = path30.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
     await pipeline5(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
       await extractArchive(received, dir);
-      await rm21(received);
+      await rm20(received);
       return { dir, dockerfileText: void 0, dispose };
     }
     return { dir, dockerfileText: await readFile13(received, "utf8"), dispose };
@@ -7065,7 +7156,7 @@ async function fetchRemoteContext(arg, stdin) {
 async function fromGit(url, dir) {
   const { remote, ref, subdir } = parseGitUrl(url);
   await checkoutGit(remote, ref, dir);
-  await rm21(path30.join(dir, ".git"), { recursive: true, force: true });
+  await rm20(path30.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
   const inside = await realpath(path30.join(dir, subdir)).catch(() => void 0);
   const isDir = inside !== void 0 && (await stat8(inside)).isDirectory();
@@ -16425,7 +16516,7 @@ var require_client_h1 = __commonJS({
       kClosed,
       kUseMilo
     } = require_symbols();
-    var constants4 = require_constants3();
+    var constants5 = require_constants3();
     var { H1Parser, getMiloEnabled } = typeof esbuildDetection === "undefined" ? require_parser_h1() : {};
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
@@ -16568,7 +16659,7 @@ var require_client_h1 = __commonJS({
        */
       constructor(client, socket, { exports: exports2 }) {
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants4.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -16668,11 +16759,11 @@ var require_client_h1 = __commonJS({
             currentParser = null;
             currentBufferRef = null;
           }
-          if (ret !== constants4.ERROR.OK) {
+          if (ret !== constants5.ERROR.OK) {
             const data = chunk.subarray(llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr);
-            if (ret === constants4.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(data);
-            } else if (ret === constants4.ERROR.PAUSED) {
+            } else if (ret === constants5.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(data);
             } else {
@@ -16707,10 +16798,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants4.ERROR.OK) {
+        if (ret === constants5.ERROR.OK) {
           return null;
         }
-        if (ret === constants4.ERROR.PAUSED || ret === constants4.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -16727,7 +16818,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants4.ERROR[ret], data);
+        return new HTTPParserError(message, constants5.ERROR[ret], data);
       }
       destroy() {
         assert(currentParser === null);
@@ -16949,7 +17040,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants4.ERROR.PAUSED : 0;
+        return pause ? constants5.ERROR.PAUSED : 0;
       }
       /**
        * @param {Buffer} buf
@@ -16975,7 +17066,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onResponseData(buf) === false) {
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         }
         return 0;
       }
@@ -17016,13 +17107,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants4.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(client[kResume]);
         } else {
@@ -25319,7 +25410,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile18, readFile: readFile18, mkdir: mkdir24 } = __require("node:fs/promises");
+    var { writeFile: writeFile18, readFile: readFile18, mkdir: mkdir23 } = __require("node:fs/promises");
     var { dirname: dirname7, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -25567,7 +25658,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         const resolvedPath = resolve2(path42);
-        await mkdir24(dirname7(resolvedPath), { recursive: true });
+        await mkdir23(dirname7(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
@@ -29717,7 +29808,7 @@ var require_cache2 = __commonJS({
 var require_decompress = __commonJS({
   "node_modules/undici/lib/interceptor/decompress.js"(exports, module) {
     "use strict";
-    var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress, constants: constants4 } = __require("node:zlib");
+    var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress, constants: constants5 } = __require("node:zlib");
     var { pipeline: pipeline8, Transform: TransformStream2 } = __require("node:stream");
     var { InvalidArgumentError, ResponseExceededMaxSizeError } = require_errors();
     var DecoratorHandler = require_decorator_handler();
@@ -29783,7 +29874,7 @@ var require_decompress = __commonJS({
       br: createBrotliDecompress,
       deflate: createInflate,
       // https://www.rfc-editor.org/rfc/rfc9659.html#section-3
-      zstd: createZstdDecompress.bind(null, { params: { [constants4.ZSTD_d_windowLogMax]: 23 } })
+      zstd: createZstdDecompress.bind(null, { params: { [constants5.ZSTD_d_windowLogMax]: 23 } })
     };
     var defaultSkipStatusCodes = (
       /** @type {const} */
@@ -39015,7 +39106,7 @@ var init_verify = __esm({
 // src/registry/upload.ts
 import { pipeline as pipeline7 } from "node:stream";
 import { setTimeout as sleep3 } from "node:timers/promises";
-async function uploadBlob(caller, options, ref, digest, size, open7, extra) {
+async function uploadBlob(caller, options, ref, digest, size, open6, extra) {
   const ctx = {
     registry: ref.registry,
     scopes: [repositoryScope(ref.repository, ["pull", "push"])],
@@ -39028,7 +39119,7 @@ async function uploadBlob(caller, options, ref, digest, size, open7, extra) {
     blobsUrl: `${caller.apiBase(ref.registry)}/${ref.repository}/blobs`,
     digest,
     size,
-    open: open7,
+    open: open6,
     options,
     signal: extra.signal
   };
@@ -39453,8 +39544,8 @@ function createRegistryClient(options = {}) {
       if (res.status === 404) return false;
       throw await caller.fail(ctx, res);
     },
-    async uploadBlob(input, digest, size, open7, opts = {}) {
-      return uploadBlob(caller, options, toRef(input), digest, size, open7, {
+    async uploadBlob(input, digest, size, open6, opts = {}) {
+      return uploadBlob(caller, options, toRef(input), digest, size, open6, {
         ...opts.mountFrom ? { mountFrom: toRef(opts.mountFrom) } : {},
         ...opts.signal ? { signal: opts.signal } : {}
       });
@@ -39570,7 +39661,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn8 } from "node:child_process";
-import { mkdir as mkdir23, readFile as readFile16, rename as rename8, writeFile as writeFile16 } from "node:fs/promises";
+import { mkdir as mkdir22, readFile as readFile16, rename as rename8, writeFile as writeFile16 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname6, join as join21 } from "node:path";
 function configKeyFor(registry) {
@@ -39667,7 +39758,7 @@ async function readConfig(path42) {
   }
 }
 async function writeConfig(path42, config) {
-  await mkdir23(dirname6(path42), { recursive: true, mode: 448 });
+  await mkdir22(dirname6(path42), { recursive: true, mode: 448 });
   const temp = `${path42}.${process.pid}.tmp`;
   await writeFile16(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
   await rename8(temp, path42);
@@ -39771,7 +39862,7 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp9, rm as rm24 } from "node:fs/promises";
+import { mkdtemp as mkdtemp9, rm as rm23 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
 import path41 from "node:path";
 
@@ -41895,7 +41986,7 @@ async function readStoredManifest(store, image2) {
 init_user();
 init_errors();
 init_mounts();
-import { mkdir as mkdir9 } from "node:fs/promises";
+import { mkdir as mkdir8 } from "node:fs/promises";
 var DEFAULT_HOSTS = "127.0.0.1	localhost\n::1	localhost ip6-localhost ip6-loopback\n";
 var NoCommandError = class extends TbuildError {
   constructor() {
@@ -41913,7 +42004,7 @@ async function runImage(store, executor, image2, options) {
     const rootfs = image2.snapshot === null ? await scope.tempDir() : await scope.mountScratchWritable({ kind: "snapshot", id: image2.snapshot });
     const user = await resolveUser(rootfs, config.User ?? "");
     const cwd = config.WorkingDir || "/";
-    await mkdir9(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
+    await mkdir8(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
     const result = await executor.run(
       {
         rootfs,
@@ -41951,7 +42042,7 @@ import path22 from "node:path";
 // src/engine/context/scan.ts
 import {
   constants as fsConstants,
-  lstatSync as lstatSync4,
+  lstatSync as lstatSync6,
   readdirSync as readdirSync5,
   readlinkSync as readlinkSync3,
   realpathSync,
@@ -42269,20 +42360,20 @@ var ContextReadError = class extends TbuildError {
 
 // src/engine/context/hash-file.ts
 import { createHash as createHash6 } from "node:crypto";
-import { closeSync as closeSync2, openSync as openSync2, readSync as readSync2 } from "node:fs";
+import { closeSync as closeSync3, openSync as openSync3, readSync as readSync2 } from "node:fs";
 var BUFFER_BYTES = 1 << 20;
 var buffer;
 function hashFileSync(abs) {
   buffer ??= Buffer.allocUnsafe(BUFFER_BYTES);
   const hash = createHash6("sha256");
-  const fd = openSync2(abs, "r");
+  const fd = openSync3(abs, "r");
   try {
     for (let n = readSync2(fd, buffer, 0, BUFFER_BYTES, null); n > 0; ) {
       hash.update(buffer.subarray(0, n));
       n = readSync2(fd, buffer, 0, BUFFER_BYTES, null);
     }
   } finally {
-    closeSync2(fd);
+    closeSync3(fd);
   }
   return `sha256:${hash.digest("hex")}`;
 }
@@ -42302,7 +42393,7 @@ var diskReader = {
       throw new ContextReadError(rel || ".", err);
     }
   },
-  lstat: (abs) => lstatSync4(abs, LSTAT_OPTIONS),
+  lstat: (abs) => lstatSync6(abs, LSTAT_OPTIONS),
   readlink: (abs) => readlinkSync3(abs)
 };
 function checkAborted(signal) {
@@ -42627,7 +42718,7 @@ function contextPath(selector, rel, selectorIsDir) {
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir10, readFile as readFile6, rename as rename4, rm as rm8, writeFile as writeFile5 } from "node:fs/promises";
+import { mkdir as mkdir9, readFile as readFile6, rename as rename4, rm as rm7, writeFile as writeFile5 } from "node:fs/promises";
 import { dirname as dirname4 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
@@ -42739,13 +42830,13 @@ var StatCache = class _StatCache {
   }
 };
 async function writeAtomically(file, text) {
-  await mkdir10(dirname4(file), { recursive: true });
+  await mkdir9(dirname4(file), { recursive: true });
   const temp = `${file}.tmp-${process.pid}-${randomBytes4(4).toString("hex")}`;
   try {
     await writeFile5(temp, text);
     await rename4(temp, file);
   } catch (err) {
-    await rm8(temp, { force: true });
+    await rm7(temp, { force: true });
     throw err;
   }
 }
@@ -42778,10 +42869,10 @@ function parseEntries(text) {
 import { spawn as spawn4 } from "node:child_process";
 import { randomBytes as randomBytes5 } from "node:crypto";
 import {
-  closeSync as closeSync3,
+  closeSync as closeSync4,
   constants as fsConstants2,
   fstatSync,
-  openSync as openSync3,
+  openSync as openSync4,
   readSync as readSync3,
   realpathSync as realpathSync2,
   unlinkSync as unlinkSync3
@@ -42836,7 +42927,7 @@ function anonymousFile() {
     tmpdir(),
     `tbuild-listing-${process.pid}-${randomBytes5(6).toString("hex")}`
   );
-  const fd = openSync3(file, "wx+", 384);
+  const fd = openSync4(file, "wx+", 384);
   unlinkSync3(file);
   return fd;
 }
@@ -42876,7 +42967,7 @@ function startListing(root, patterns) {
       } catch {
         resolve2(void 0);
       } finally {
-        closeSync3(fd);
+        closeSync4(fd);
       }
     };
     child.once("error", () => finish2(false));
@@ -42966,7 +43057,7 @@ import { readFile as readFile8 } from "node:fs/promises";
 import path11 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir11, readdir as readdir8, readFile as readFile7, rm as rm9, stat as stat5, utimes as utimes5, writeFile as writeFile6 } from "node:fs/promises";
+import { mkdir as mkdir10, readdir as readdir8, readFile as readFile7, rm as rm8, stat as stat5, utimes as utimes4, writeFile as writeFile6 } from "node:fs/promises";
 import path9 from "node:path";
 import { promisify } from "node:util";
 var zlib3 = async () => {
@@ -43004,13 +43095,13 @@ function openRecordIndex(dir) {
     async flush() {
       if (pending.size === 0) return;
       try {
-        await mkdir11(dir, { recursive: true, mode: 448 });
+        await mkdir10(dir, { recursive: true, mode: 448 });
         for (const [digest, kept] of pending) {
           const file = fileOf2(digest);
           const exists4 = await stat5(file).catch(() => void 0);
           if (exists4) {
             const now = /* @__PURE__ */ new Date();
-            await utimes5(file, now, now);
+            await utimes4(file, now, now);
             continue;
           }
           const { gzipAsync } = await zlib3();
@@ -43035,7 +43126,7 @@ async function trim(dir) {
     names.map(async (name) => ({ name, mtime: (await stat5(path9.join(dir, name))).mtimeMs }))
   );
   dated.sort((x, y) => y.mtime - x.mtime);
-  for (const { name } of dated.slice(KEEP2)) await rm9(path9.join(dir, name), { force: true });
+  for (const { name } of dated.slice(KEEP2)) await rm8(path9.join(dir, name), { force: true });
 }
 
 // src/engine/context/remembered-tree.ts
@@ -43284,7 +43375,7 @@ init_mounts();
 init_digest();
 init_errors5();
 import { createHash as createHash9 } from "node:crypto";
-import { chmod as chmod5, mkdir as mkdir12, writeFile as writeFile7 } from "node:fs/promises";
+import { chmod as chmod4, mkdir as mkdir11, writeFile as writeFile7 } from "node:fs/promises";
 import path12 from "node:path";
 function imageSourceHandler(engine, source) {
   let resolved;
@@ -43346,10 +43437,10 @@ function httpSourceHandler(engine, source) {
       const { data, name } = await fetchOnce(ctx.signal);
       const snapshot = await engine.store.snapshots.create(null, `ADD ${source.url}`);
       try {
-        await mkdir12(snapshot.dir, { recursive: true });
+        await mkdir11(snapshot.dir, { recursive: true });
         const file = path12.join(snapshot.dir, name);
         await writeFile7(file, data);
-        await chmod5(file, 384);
+        await chmod4(file, 384);
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -43595,7 +43686,7 @@ function networkWarmer(engine, definition) {
 init_errors();
 init_platform();
 import { execFile as execFile6 } from "node:child_process";
-import { access as access2, chmod as chmod11, mkdtemp as mkdtemp5, readdir as readdir11, rm as rm16, writeFile as writeFile10 } from "node:fs/promises";
+import { access as access2, chmod as chmod10, mkdtemp as mkdtemp5, readdir as readdir11, rm as rm15, writeFile as writeFile10 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import path23 from "node:path";
 
@@ -43751,7 +43842,7 @@ async function probePlatform(platform, options = {}) {
   try {
     const probe = path23.join(dir, `probe-${platform.architecture}`);
     await writeFile10(probe, program);
-    await chmod11(probe, 493);
+    await chmod10(probe, 493);
     if (COMPAT[host.architecture]?.includes(platform.architecture) && await run5(probe, []))
       return { platform, mode: "native" };
     const interpreter = qemuInterpreter(platform);
@@ -43784,7 +43875,7 @@ async function probePlatform(platform, options = {}) {
       problem: `QEMU's handler is registered, but ${platform.architecture} programs still do not run`
     };
   } finally {
-    await rm16(dir, { recursive: true, force: true });
+    await rm15(dir, { recursive: true, force: true });
   }
 }
 async function registerOnHost(platform, registration) {
@@ -44950,9 +45041,9 @@ function lexWords(text, options) {
   if (inWord) words.push(word);
   return words;
 }
-function findClosingQuote(text, open7) {
-  const quote = text[open7];
-  for (let i = open7 + 1; i < text.length; i++) {
+function findClosingQuote(text, open6) {
+  const quote = text[open6];
+  for (let i = open6 + 1; i < text.length; i++) {
     if (quote === '"' && text[i] === "\\") i++;
     else if (text[i] === quote) return i;
   }
@@ -47699,8 +47790,8 @@ async function dispatchCopy(ctx, cmd) {
   }
   const dest = joinWorkdir(stageWorkdir(ctx), rawDest);
   const chown4 = cmd.chown === void 0 ? void 0 : parseChown(x.word(cmd.chown));
-  const chmod13 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
-  const mode = chmod13 === "" ? void 0 : parseChmod(chmod13, fail);
+  const chmod12 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
+  const mode = chmod12 === "" ? void 0 : parseChmod(chmod12, fail);
   const exclude = cmd.exclude.map((e) => x.word(e));
   const from = cmd.kind === "copy" && cmd.from !== void 0 ? stageExpander(ctx, cmd).word(cmd.from) : void 0;
   const fromState = from === void 0 ? void 0 : await resolveFromRef(ctx, from, cmd.location);
@@ -47740,7 +47831,7 @@ async function dispatchCopy(ctx, cmd) {
   const text = copyHistoryText(
     cmd.name,
     cmd.chown === void 0 ? void 0 : x.word(cmd.chown),
-    chmod13,
+    chmod12,
     sources,
     rawDest
   );
@@ -47756,8 +47847,8 @@ async function dispatchCopy(ctx, cmd) {
   lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, true, ctx.build.created);
 }
-function copyHistoryText(name, chown4, chmod13, sources, dest) {
-  const flags = [...chown4 ? [`--chown=${chown4}`] : [], ...chmod13 ? [`--chmod=${chmod13}`] : []];
+function copyHistoryText(name, chown4, chmod12, sources, dest) {
+  const flags = [...chown4 ? [`--chown=${chown4}`] : [], ...chmod12 ? [`--chmod=${chmod12}`] : []];
   const shown = sources.map((src) => {
     const heredoc = /^<<-?(["']?)([^"']+)\1$/.exec(src);
     return heredoc ? `<<${heredoc[2]}` : src;
@@ -48510,7 +48601,7 @@ function keepPlatformImages(store, committed) {
 }
 
 // src/builder/outputs/index-outputs.ts
-import { mkdtemp as mkdtemp7, rm as rm20 } from "node:fs/promises";
+import { mkdtemp as mkdtemp7, rm as rm19 } from "node:fs/promises";
 import path29 from "node:path";
 init_lazy_layers();
 init_push();
@@ -48724,7 +48815,7 @@ async function exportPlatformFiles(ctx, output) {
       ...output.attrs["rewrite-timestamp"] === "true" ? { rewriteTimestamps: true } : {}
     });
   } finally {
-    await rm20(temp, { recursive: true, force: true });
+    await rm19(temp, { recursive: true, force: true });
   }
 }
 
@@ -49134,7 +49225,7 @@ async function releasePrepared(prepared) {
 
 // src/builder/result.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { rename as rename6, rm as rm22, stat as stat12, writeFile as writeFile14 } from "node:fs/promises";
+import { rename as rename6, rm as rm21, stat as stat12, writeFile as writeFile14 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -49212,7 +49303,7 @@ async function replaceFile(file, content) {
     await writeFile14(temp, content);
     await rename6(temp, file);
   } catch (error) {
-    await rm22(temp, { force: true });
+    await rm21(temp, { force: true });
     throw error;
   }
 }
@@ -49375,7 +49466,7 @@ function createService(options) {
       }
       return res.body;
     },
-    async upload(key, size, open7, signal) {
+    async upload(key, size, open6, signal) {
       const created = await call("CreateCacheEntry", { key, version: VERSION }, signal);
       if (created.status === 409 || created.status === 200 && created.json.ok === false)
         return false;
@@ -49393,7 +49484,7 @@ function createService(options) {
             "content-length": String(size),
             "content-type": "application/octet-stream"
           },
-          body: open7()
+          body: open6()
         },
         signal
       );
@@ -49422,13 +49513,13 @@ init_oci();
 import { createReadStream as createReadStream3 } from "node:fs";
 import {
   copyFile as copyFile4,
-  link as link5,
-  mkdir as mkdir22,
-  open as open6,
+  link as link4,
+  mkdir as mkdir21,
+  open as open5,
   readdir as readdir15,
   readFile as readFile15,
   rename as rename7,
-  rm as rm23,
+  rm as rm22,
   stat as stat13,
   writeFile as writeFile15
 } from "node:fs/promises";
@@ -49523,7 +49614,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
   return {
     async write(cache2, _signal, report) {
       const encoded = encodeCacheManifest(cache2, manifestOptions);
-      await mkdir22(path34.join(dir, "blobs", "sha256"), { recursive: true });
+      await mkdir21(path34.join(dir, "blobs", "sha256"), { recursive: true });
       await withLock(dir, async () => {
         let written = 0;
         for (const blob of cache2.blobs) if (await writeBlob(dir, blob.digest, cache2)) written++;
@@ -49573,11 +49664,11 @@ async function writeBlob(dir, digest, cache2) {
   const temp = `${target}.${process.pid}.tmp`;
   const source = cache2.blobPath?.(digest);
   try {
-    if (source) await link5(source, temp).catch(() => copyFile4(source, temp));
-    else await pipeline6(cache2.openBlob(digest), (await open6(temp, "w")).createWriteStream());
+    if (source) await link4(source, temp).catch(() => copyFile4(source, temp));
+    else await pipeline6(cache2.openBlob(digest), (await open5(temp, "w")).createWriteStream());
     await rename7(temp, target);
   } finally {
-    await rm23(temp, { force: true });
+    await rm22(temp, { force: true });
   }
   return true;
 }
@@ -49615,7 +49706,7 @@ async function collectGarbage(dir, index) {
   const blobDir = path34.join(dir, "blobs", "sha256");
   for (const name of await readdir15(blobDir)) {
     if (keep.has(name) || name.endsWith(".tmp") || !isDigest(`sha256:${name}`)) continue;
-    await rm23(path34.join(blobDir, name), { force: true });
+    await rm22(path34.join(blobDir, name), { force: true });
     removed++;
   }
   return removed;
@@ -49624,19 +49715,19 @@ async function withLock(dir, fn) {
   const lock = path34.join(dir, "index.json.lock");
   for (let attempt = 0; ; attempt++) {
     try {
-      await (await open6(lock, "wx")).close();
+      await (await open5(lock, "wx")).close();
       break;
     } catch (error) {
       if (error.code !== "EEXIST") throw error;
       const age = Date.now() - ((await stat13(lock).catch(() => void 0))?.mtimeMs ?? Date.now());
-      if (age > 6e4) await rm23(lock, { force: true });
+      if (age > 6e4) await rm22(lock, { force: true });
       else await new Promise((resolve2) => setTimeout(resolve2, Math.min(20 * 2 ** attempt, 500)));
     }
   }
   try {
     return await fn();
   } finally {
-    await rm23(lock, { force: true });
+    await rm22(lock, { force: true });
   }
 }
 
@@ -50999,7 +51090,7 @@ function createGitHubRenderer(stream, options = {}) {
     lastStep = id;
     stream.write(line + "\n");
   };
-  const open7 = (stage) => {
+  const open6 = (stage) => {
     if (live !== void 0) stream.write("::endgroup::\n");
     live = stage;
     lastStep = void 0;
@@ -51011,7 +51102,7 @@ function createGitHubRenderer(stream, options = {}) {
   const emit = (line, step) => {
     if (step === void 0) return;
     const stage = stageOf(step.name);
-    if (live === void 0) open7(stage);
+    if (live === void 0) open6(stage);
     if (stage === live) put(step.id, line);
     else waiting.set(stage, [...waiting.get(stage) ?? [], { id: step.id, line }]);
   };
@@ -51031,10 +51122,10 @@ function createGitHubRenderer(stream, options = {}) {
   const handOver = () => {
     if (live !== void 0 && (running.get(live)?.size ?? 0) > 0) return;
     const next = [...waiting.keys()][0];
-    if (next !== void 0) open7(next);
+    if (next !== void 0) open6(next);
   };
   const flush = () => {
-    while (waiting.size > 0) open7([...waiting.keys()][0]);
+    while (waiting.size > 0) open6([...waiting.keys()][0]);
     if (live !== void 0) stream.write("::endgroup::\n");
     live = void 0;
   };
@@ -53152,7 +53243,7 @@ function readInputs(env) {
 }
 
 // src/action/ownership.ts
-import { lchown as lchown6, lstat as lstat14, readdir as readdir16 } from "node:fs/promises";
+import { lchown as lchown5, lstat as lstat12, readdir as readdir16 } from "node:fs/promises";
 import path39 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
@@ -53164,9 +53255,9 @@ async function restoreOwnership(options, io) {
   }
 }
 async function chownTree(target, uid, gid) {
-  const st = await lstat14(target).catch(() => void 0);
+  const st = await lstat12(target).catch(() => void 0);
   if (!st) return;
-  await lchown6(target, uid, gid);
+  await lchown5(target, uid, gid);
   if (!st.isDirectory()) return;
   for (const name of await readdir16(target)) await chownTree(path39.join(target, name), uid, gid);
 }
@@ -53469,7 +53560,7 @@ async function runAction(io) {
     return 1;
   } finally {
     await builder?.close();
-    await rm24(secretsDir, { recursive: true, force: true });
+    await rm23(secretsDir, { recursive: true, force: true });
   }
 }
 async function writeOutputs2(io, result, build) {
