@@ -2217,6 +2217,81 @@ var init_layer_unpack = __esm({
   }
 });
 
+// src/exporter/unpack-in-worker.ts
+var unpack_in_worker_exports = {};
+__export(unpack_in_worker_exports, {
+  unpackLayerInWorker: () => unpackLayerInWorker
+});
+async function unpackLayerInWorker(stream, diffDir, options = {}) {
+  const script = workerScript("unpack-worker", import.meta.url);
+  if (script === void 0) return unpackLayer(stream, diffDir, options);
+  const { Worker } = await import("node:worker_threads");
+  const worker = new Worker(script, { workerData: { diffDir, options } });
+  let inFlight = 0;
+  let room;
+  let settled2 = false;
+  const outcome = new Promise((resolve2, reject) => {
+    worker.on("message", (message) => {
+      if ("taken" in message) {
+        inFlight -= message.taken;
+        room?.();
+      } else if ("result" in message) {
+        settled2 = true;
+        resolve2(message.result);
+      } else {
+        settled2 = true;
+        const { message: text, code: code2, hint, tbuild } = message.error;
+        reject(
+          tbuild ? new TbuildError(code2 ?? "TBUILD_LAYER_UNPACK", text, hint ? { hint } : {}) : Object.assign(new Error(text), code2 ? { code: code2 } : {})
+        );
+      }
+      room?.();
+    });
+    worker.on("error", (error) => {
+      settled2 = true;
+      reject(error);
+      room?.();
+    });
+    worker.on("exit", (code2) => {
+      if (!settled2) reject(new Error(`layer unpack worker exited with code ${code2}`));
+      settled2 = true;
+      room?.();
+    });
+  });
+  outcome.catch(() => void 0);
+  const send = (message, transfer = []) => worker.postMessage(message, transfer);
+  try {
+    for await (const piece of stream) {
+      if (settled2) break;
+      const chunk = new Uint8Array(piece);
+      send({ chunk }, [chunk.buffer]);
+      inFlight++;
+      while (inFlight >= AHEAD && !settled2) await new Promise((r) => room = r);
+      room = void 0;
+    }
+    if (!settled2) send({ end: true });
+  } catch (error) {
+    if (!settled2) send({ abort: error.message });
+    await outcome.catch(() => void 0);
+    throw error;
+  }
+  try {
+    return await outcome;
+  } finally {
+    await worker.terminate();
+  }
+}
+var AHEAD;
+var init_unpack_in_worker = __esm({
+  "src/exporter/unpack-in-worker.ts"() {
+    "use strict";
+    init_errors();
+    init_worker_script();
+    init_layer_unpack();
+    AHEAD = 64;
+  }
+});
+
 // src/engine/store-check.ts
 import { createReadStream as createReadStream2, existsSync as existsSync6 } from "node:fs";
 import { mkdir as mkdir4, rename as rename3, rm as rm2, unlink as unlink2 } from "node:fs/promises";
@@ -2233,7 +2308,7 @@ async function restoreSnapshot(store, info2) {
       let staged;
       try {
         const streamed = await fetchLazyBlobWith(store, info2.id, async (bytes) => {
-          staged = await unpackStaged(store, bytes);
+          staged = await unpackStaged(store, bytes, source.descriptor.size);
         });
         if (!streamed) await fetchLazyBlob(store, info2.id);
       } catch (error) {
@@ -2255,7 +2330,7 @@ async function restoreSnapshot(store, info2) {
     if (blob.digest === tried || !await store.blobs.has(blob.digest)) continue;
     const why = await place(
       info2,
-      await unpackStaged(store, store.blobs.stream(blob.digest)),
+      await unpackStaged(store, store.blobs.stream(blob.digest), blob.size),
       blob.digest
     );
     if (why === void 0) return void 0;
@@ -2263,12 +2338,12 @@ async function restoreSnapshot(store, info2) {
   }
   return last;
 }
-async function unpackStaged(store, bytes) {
-  const { unpackLayer: unpackLayer2 } = await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports));
+async function unpackStaged(store, bytes, size) {
+  const unpack = size >= WORKER_MIN_BLOB ? (await Promise.resolve().then(() => (init_unpack_in_worker(), unpack_in_worker_exports))).unpackLayerInWorker : (await Promise.resolve().then(() => (init_layer_unpack(), layer_unpack_exports))).unpackLayer;
   const temp = await store.tempDir("restore");
   const fs = join16(temp, "fs");
   try {
-    return { temp, fs, result: await unpackLayer2(bytes, fs) };
+    return { temp, fs, result: await unpack(bytes, fs) };
   } catch (error) {
     if (error instanceof TbuildError) return { temp, fs, why: error.message };
     await rm2(temp, { recursive: true, force: true });
@@ -2317,7 +2392,7 @@ function restoreOnce(store, info2) {
   }
   return restore;
 }
-var SnapshotMissingError, RESTORE_CONCURRENCY, restoring;
+var SnapshotMissingError, WORKER_MIN_BLOB, RESTORE_CONCURRENCY, restoring;
 var init_store_check = __esm({
   "src/engine/store-check.ts"() {
     "use strict";
@@ -2337,6 +2412,7 @@ var init_store_check = __esm({
         this.id = info2.id;
       }
     };
+    WORKER_MIN_BLOB = 4 * 1024 * 1024;
     RESTORE_CONCURRENCY = Math.max(4, availableParallelism3() + 1);
     restoring = /* @__PURE__ */ new WeakMap();
   }

@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(root, 'dist');
 /** What action.yml runs, and the worker threads it starts by file name (beside it). */
-const OUTPUTS = ['index.js', 'layer-tar-worker.js', 'hash-worker.js'];
+const OUTPUTS = ['index.js', 'layer-tar-worker.js', 'hash-worker.js', 'unpack-worker.js'];
 
 async function bundle(outdir: string): Promise<void> {
   await build({
@@ -21,6 +21,7 @@ async function bundle(outdir: string): Promise<void> {
       index: path.join(root, 'src/action/index.ts'),
       'layer-tar-worker': path.join(root, 'src/exporter/layer-tar-worker.ts'),
       'hash-worker': path.join(root, 'src/engine/context/hash-worker.ts'),
+      'unpack-worker': path.join(root, 'src/exporter/unpack-worker.ts'),
     },
     outdir,
     bundle: true,

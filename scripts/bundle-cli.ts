@@ -23,6 +23,7 @@ await build({
     main: path.join(root, 'lib/cli/main.js'),
     'layer-tar-worker': path.join(root, 'lib/exporter/layer-tar-worker.js'),
     'hash-worker': path.join(root, 'lib/engine/context/hash-worker.js'),
+    'unpack-worker': path.join(root, 'lib/exporter/unpack-worker.js'),
   },
   outdir,
   bundle: true,

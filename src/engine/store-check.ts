@@ -69,7 +69,7 @@ export async function restoreSnapshot(
       let staged: Staged | undefined;
       try {
         const streamed = await fetchLazyBlobWith(store, info.id, async (bytes) => {
-          staged = await unpackStaged(store, bytes);
+          staged = await unpackStaged(store, bytes, source.descriptor.size);
         });
         if (!streamed) await fetchLazyBlob(store, info.id);
       } catch (error) {
@@ -91,7 +91,7 @@ export async function restoreSnapshot(
     if (blob.digest === tried || !(await store.blobs.has(blob.digest))) continue;
     const why = await place(
       info,
-      await unpackStaged(store, store.blobs.stream(blob.digest)),
+      await unpackStaged(store, store.blobs.stream(blob.digest), blob.size),
       blob.digest,
     );
     if (why === undefined) return undefined;
@@ -105,12 +105,21 @@ type Staged = { temp: string; fs: string } & (
   { result: { diffId: Digest }; why?: undefined } | { why: string }
 );
 
-async function unpackStaged(store: Store, bytes: Readable): Promise<Staged> {
-  const { unpackLayer } = await import('../exporter/layer-unpack.ts');
+/**
+ * A blob this size or larger is unpacked in a worker thread: layers restored side by side
+ * then create their files on both cores. Smaller ones are not worth a worker's start-up.
+ */
+const WORKER_MIN_BLOB = 4 * 1024 * 1024;
+
+async function unpackStaged(store: Store, bytes: Readable, size: number): Promise<Staged> {
+  const unpack =
+    size >= WORKER_MIN_BLOB
+      ? (await import('../exporter/unpack-in-worker.ts')).unpackLayerInWorker
+      : (await import('../exporter/layer-unpack.ts')).unpackLayer;
   const temp = await store.tempDir('restore');
   const fs = join(temp, 'fs');
   try {
-    return { temp, fs, result: await unpackLayer(bytes, fs) };
+    return { temp, fs, result: await unpack(bytes, fs) };
   } catch (error) {
     if (error instanceof TbuildError) return { temp, fs, why: error.message };
     await rm(temp, { recursive: true, force: true });
