@@ -23,15 +23,14 @@ function hashFileSync(abs) {
   }
   return `sha256:${hash.digest("hex")}`;
 }
-
-// src/engine/context/hash-worker.ts
-var { files } = workerData;
-var outcomes = files.map((abs) => {
+function hashOutcome(abs) {
   try {
     return { digest: hashFileSync(abs) };
   } catch (err) {
     const { message, code } = err;
     return code === void 0 ? { error: message } : { error: message, code };
   }
-});
-parentPort.postMessage(outcomes);
+}
+
+// src/engine/context/hash-worker.ts
+parentPort.postMessage(workerData.files.map(hashOutcome));

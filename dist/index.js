@@ -42453,6 +42453,14 @@ function hashFileSync(abs) {
   }
   return `sha256:${hash.digest("hex")}`;
 }
+function hashOutcome(abs) {
+  try {
+    return { digest: hashFileSync(abs) };
+  } catch (err) {
+    const { message, code: code2 } = err;
+    return code2 === void 0 ? { error: message } : { error: message, code: code2 };
+  }
+}
 
 // src/engine/context/scan.ts
 var IN_PROCESS_FILES = 64;
@@ -42552,7 +42560,7 @@ async function hashPending(state) {
   const readStartMs = Date.now();
   const bytes = state.pending.reduce((sum, job) => sum + job.stat.size, 0);
   const script = state.pending.length > IN_PROCESS_FILES || bytes > IN_PROCESS_BYTES ? workerScript("hash-worker", import.meta.url) : void 0;
-  const outcomes = script === void 0 ? state.pending.map(({ abs }) => hashHere(abs)) : await hashInWorkers(script, state.pending, bytes, state.signal);
+  const outcomes = script === void 0 ? state.pending.map(({ abs }) => hashOutcome(abs)) : await hashInWorkers(script, state.pending, bytes, state.signal);
   state.pending.forEach((job, i) => {
     const outcome = outcomes[i];
     if ("error" in outcome) {
@@ -42565,14 +42573,6 @@ async function hashPending(state) {
       state.cached++;
     }
   });
-}
-function hashHere(abs) {
-  try {
-    return { digest: hashFileSync(abs) };
-  } catch (err) {
-    const { message, code: code2 } = err;
-    return code2 === void 0 ? { error: message } : { error: message, code: code2 };
-  }
 }
 async function hashInWorkers(script, jobs, bytes, signal) {
   const count = Math.max(1, Math.min(MAX_HASH_WORKERS, availableParallelism4(), jobs.length));

@@ -24,3 +24,21 @@ export function hashFileSync(abs: string): string {
   }
   return `sha256:${hash.digest('hex')}`;
 }
+
+/** What hashing one file gave: its digest, or why it could not be read. */
+export type HashOutcome = { digest: string } | { error: string; code?: string };
+
+/** A list of files for a hashing worker (hash-worker.ts). */
+export interface HashTask {
+  files: string[];
+}
+
+/** hashFileSync, with a failure as a value (it crosses threads as one). */
+export function hashOutcome(abs: string): HashOutcome {
+  try {
+    return { digest: hashFileSync(abs) };
+  } catch (err) {
+    const { message, code } = err as NodeJS.ErrnoException;
+    return code === undefined ? { error: message } : { error: message, code };
+  }
+}

@@ -3,21 +3,6 @@
  * digest, or the reason a file could not be read.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { hashFileSync } from './hash-file.ts';
+import { hashOutcome, type HashTask } from './hash-file.ts';
 
-export interface HashTask {
-  files: string[];
-}
-
-export type HashOutcome = { digest: string } | { error: string; code?: string };
-
-const { files } = workerData as HashTask;
-const outcomes = files.map((abs): HashOutcome => {
-  try {
-    return { digest: hashFileSync(abs) };
-  } catch (err) {
-    const { message, code } = err as NodeJS.ErrnoException;
-    return code === undefined ? { error: message } : { error: message, code };
-  }
-});
-parentPort!.postMessage(outcomes);
+parentPort!.postMessage((workerData as HashTask).files.map(hashOutcome));

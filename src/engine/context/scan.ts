@@ -23,8 +23,7 @@ import type { IgnoreMatcher, IgnoreState } from '../../shared/dockerignore.ts';
 import { CancelledError } from '../../shared/errors.ts';
 import { workerScript } from '../../shared/worker-script.ts';
 import { ContextNotFoundError, ContextReadError } from './errors.ts';
-import { hashFileSync } from './hash-file.ts';
-import type { HashOutcome, HashTask } from './hash-worker.ts';
+import { hashOutcome, type HashOutcome, type HashTask } from './hash-file.ts';
 import type { StatCache } from './stat-cache.ts';
 import type { ContextFile, ContextSnapshot } from './types.ts';
 
@@ -214,7 +213,7 @@ async function hashPending(state: WalkState): Promise<void> {
       : undefined;
   const outcomes =
     script === undefined
-      ? state.pending.map(({ abs }) => hashHere(abs))
+      ? state.pending.map(({ abs }) => hashOutcome(abs))
       : await hashInWorkers(script, state.pending, bytes, state.signal);
   state.pending.forEach((job, i) => {
     const outcome = outcomes[i]!;
@@ -228,15 +227,6 @@ async function hashPending(state: WalkState): Promise<void> {
       state.cached++;
     }
   });
-}
-
-function hashHere(abs: string): HashOutcome {
-  try {
-    return { digest: hashFileSync(abs) };
-  } catch (err) {
-    const { message, code } = err as NodeJS.ErrnoException;
-    return code === undefined ? { error: message } : { error: message, code };
-  }
 }
 
 /** Contiguous runs of about equal bytes, one per worker; outcomes in `jobs` order. */
