@@ -135,9 +135,9 @@ export interface LayerDigest {
 
 /**
  * The diff ID of `diffDir`'s layer tar, without keeping the tar. With `worker`, the tar is
- * made and hashed in a worker thread (layer-tar-worker.ts): the build's thread stays free
- * for the steps running meanwhile, and no chunk crosses threads (transferred buffers were
- * collected late enough to add ~90 MB of peak memory for a 338 MB layer).
+ * made in a worker thread (layer-tar-worker.ts), which makes its file-system calls while
+ * this thread hashes what it has passed through the shared ring (layer-tar-ring.ts); the
+ * build's thread stays free between chunks for the steps running meanwhile.
  */
 export async function hashLayerTar(
   diffDir: string,
