@@ -98,3 +98,23 @@ export function lastFile(def: Definition): FileOp {
 export function descriptions(def: Definition): string[] {
   return Object.values(def.metadata).map((m) => m.description);
 }
+
+/** The environment of the last RUN of `dockerfile`. */
+export async function env(
+  dockerfile: string,
+  buildArgs: Record<string, string> = {},
+): Promise<string[]> {
+  return lastExec((await lower(dockerfile, { buildArgs })).definition).env;
+}
+
+/** The error `promise` rejects with; fails the test when it resolves. */
+export async function errorOf(
+  promise: Promise<unknown>,
+): Promise<{ code: string; message: string; hint?: string }> {
+  try {
+    await promise;
+  } catch (e) {
+    return e as { code: string; message: string; hint?: string };
+  }
+  throw new Error('expected an error');
+}
