@@ -3977,10 +3977,6 @@ var init_overlay = __esm({
 });
 
 // src/engine/mounts.ts
-var mounts_exports = {};
-__export(mounts_exports, {
-  openScope: () => openScope
-});
 import { chmod as chmod3, chown, lstat as lstat5, mkdir as mkdir7, rm as rm6, utimes as utimes3 } from "node:fs/promises";
 import path7 from "node:path";
 async function hideExcluded(hide, root, excluded) {
@@ -5471,8 +5467,7 @@ async function incrementalPlan(engine, op, base, inputs, previous) {
   if (!isLargeCopy(snapshot, action.src, info2.size)) return void 0;
   const clone = engine.store.tempDir("clone").then((dir) => cloneLayer(info2.dir, dir));
   clone.catch(() => void 0);
-  const { openScope: openScope2 } = await Promise.resolve().then(() => (init_mounts(), mounts_exports));
-  const scope = openScope2(engine.store);
+  const scope = openScope(engine.store);
   let plan;
   try {
     const baseRoot = await scope.mountReadOnly(base);
@@ -5528,6 +5523,7 @@ var init_file = __esm({
     init_actions();
     init_paths();
     init_incremental();
+    init_mounts();
     init_new_snapshot();
     LARGE_COPY_ENTRIES = 500;
     LARGE_COPY_BYTES = 32 * 1024 * 1024;

@@ -22,7 +22,7 @@ import {
   seedFromPrevious,
   type IncrementalPlan,
 } from '../file/incremental.ts';
-import type { Scope } from '../mounts.ts';
+import { openScope, type Scope } from '../mounts.ts';
 import { writeNewSnapshot } from './new-snapshot.ts';
 import type { EngineOptions, Ref } from '../types.ts';
 
@@ -98,7 +98,6 @@ async function incrementalPlan(
   if (!isLargeCopy(snapshot, action.src, info.size)) return undefined;
   const clone = engine.store.tempDir('clone').then((dir) => cloneLayer(info.dir, dir));
   clone.catch(() => undefined); // the seed reports it
-  const { openScope } = await import('../mounts.ts');
   const scope = openScope(engine.store);
   let plan: IncrementalPlan | undefined;
   try {
