@@ -6,7 +6,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { inUserNamespace } from '../shared/userns.ts';
-import { delay, runCommand } from './command.ts';
+import { delay, runShort } from './command.ts';
 import { MountError, OverlayOptionsTooLongError, UnmountError } from './errors.ts';
 
 /** What to mount: snapshot directories relative to `snapshotsDir`. */
@@ -166,7 +166,7 @@ async function bindMount(source: string, target: string, readonly: boolean): Pro
 
 async function runMount(args: string[], cwd?: string) {
   try {
-    return await runCommand('mount', args, cwd === undefined ? {} : { cwd });
+    return await runShort('mount', args, cwd === undefined ? {} : { cwd });
   } catch (err) {
     throw new MountError(`could not run mount(8): ${(err as Error).message}`, {
       hint: 'Install util-linux `mount` (package mount).',
@@ -190,13 +190,13 @@ function createMount(target: string): Mount {
 export async function unmountPath(target: string): Promise<void> {
   let last = '';
   for (let attempt = 0; attempt < 8; attempt++) {
-    const result = await runCommand('umount', [target]);
+    const result = await runShort('umount', [target]);
     if (result.code === 0 || isNotMounted(result.stderr)) return;
     last = result.stderr.trim();
     if (!/busy/i.test(last)) break;
     await delay(25 * 2 ** Math.min(attempt, 4));
   }
-  const lazy = await runCommand('umount', ['-l', target]);
+  const lazy = await runShort('umount', ['-l', target]);
   if (lazy.code === 0 || isNotMounted(lazy.stderr)) return;
   throw new UnmountError(target, `${last}; lazy unmount: ${lazy.stderr.trim()}`);
 }
