@@ -91,6 +91,10 @@ class CommandServer {
     this.#idle();
   }
 
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   get dead(): boolean {
     return this.#dead;
   }
@@ -196,6 +200,11 @@ export function runShortCommand(
   }
   if (unavailable || server === undefined) return spawnDirectly(file, args, options);
   return server.run(file, args, options);
+}
+
+/** The running server's process id, if one runs (tests tell it from other children). */
+export function commandServerPid(): number | undefined {
+  return server === undefined || server.dead ? undefined : server.pid;
 }
 
 /** The same contract, with Node's own spawn. */

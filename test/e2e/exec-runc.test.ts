@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMounts, mountOverlay, unmountAll, type Mount } from '../../src/exec/overlay.ts';
 import { cleanupStaleContainers, createRuncExecutor } from '../../src/exec/runc.ts';
 import type { Executor, RunResult, RunSpec } from '../../src/exec/types.ts';
+import { commandServerPid } from '../../src/shared/command-server.ts';
 import { resolveUser } from '../../src/exec/user.ts';
 import { makeBusyboxRootfs } from '../helpers/busybox-rootfs.ts';
 
@@ -107,12 +108,18 @@ async function runIn(
 }
 
 /** Commands of this process's child processes. */
+/** This process's children, but for the process-wide command server (ADR 21). */
 function listChildren(): string[] {
   // ps exits 1 when there are none.
-  const { stdout } = spawnSync('ps', ['--ppid', String(process.pid), '-o', 'comm='], {
+  const { stdout } = spawnSync('ps', ['--ppid', String(process.pid), '-o', 'pid=,comm='], {
     encoding: 'utf8',
   });
-  return stdout.split('\n').filter((name) => name !== '' && name !== 'ps');
+  const server = commandServerPid();
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, name]) => name !== undefined && name !== 'ps' && Number(pid) !== server)
+    .map(([, name]) => name!);
 }
 
 async function listTree(dir: string, prefix = ''): Promise<string[]> {
