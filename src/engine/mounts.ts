@@ -10,6 +10,10 @@ import type { SnapshotInfo, Store } from '../cache/types.ts';
 import type { Mount, OverlayMountOptions } from '../exec/overlay.ts';
 import { snapshotChain } from './store-check.ts';
 import type { Ref } from './types.ts';
+import { lazyModule } from '../shared/lazy-module.ts';
+
+const loadSpecialFiles = lazyModule(() => import('../exporter/special-files.ts'));
+const loadOverlay = lazyModule(() => import('../exec/overlay.ts'));
 
 export interface Scope {
   /** Release everything acquired through this scope, last first. Never throws twice. */
@@ -50,7 +54,7 @@ async function hideExcluded(
   const sorted = [...dirs].sort();
   for (const dir of sorted) await mkdir(path.join(hide, dir));
   // Loaded here: whiteouts are needed only for a bind mount of a context with exclusions.
-  const { makeWhiteouts } = await import('../exporter/special-files.ts');
+  const { makeWhiteouts } = await loadSpecialFiles();
   await makeWhiteouts(excluded.map((rel) => path.join(hide, rel)));
   // Deepest first: making an entry changes its parent's times.
   for (const dir of sorted.reverse()) {
@@ -64,7 +68,7 @@ async function hideExcluded(
 
 /** exec/overlay is loaded on the first mount: cached builds mount nothing. */
 async function mountOverlay(options: OverlayMountOptions): Promise<Mount> {
-  return (await import('../exec/overlay.ts')).mountOverlay(options);
+  return (await loadOverlay()).mountOverlay(options);
 }
 
 /** Open a mount scope for one op. */

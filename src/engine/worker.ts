@@ -12,6 +12,13 @@ import { httpSourceHandler, imageSourceHandler, localSourceHandler } from './ops
 import { canCopyIncrementally } from './file/incremental-eligible.ts';
 import { createResultCache } from './result-cache.ts';
 import type { EngineOptions, Ref } from './types.ts';
+import { lazyModule } from '../shared/lazy-module.ts';
+
+const loadImageExporter = lazyModule(() => import('../exporter/image.ts'));
+const loadGitOp = lazyModule(() => import('./ops/git.ts'));
+const loadExecOp = lazyModule(() => import('./ops/exec.ts'));
+const loadFileOp = lazyModule(() => import('./ops/file.ts'));
+const loadMergeOp = lazyModule(() => import('./ops/merge.ts'));
 
 export interface EngineWorker extends Worker<Ref> {
   /** Persist what was learnt (the stat cache). */
@@ -41,7 +48,7 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
   const prehash = (results: readonly Ref[]): void => {
     const made = results[0];
     if (made?.kind !== 'snapshot') return;
-    void import('../exporter/image.ts')
+    void loadImageExporter()
       .then(({ prehashLayer }) => prehashLayer(engine.store, made.id))
       .catch(() => undefined);
   };
@@ -105,15 +112,13 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
             return httpSourceHandler(engine, op.source);
           case 'git': {
             const git = op.source;
-            return lazyHandler(async () =>
-              (await import('./ops/git.ts')).gitSourceHandler(engine, git),
-            );
+            return lazyHandler(async () => (await loadGitOp()).gitSourceHandler(engine, git));
           }
         }
         break;
       case 'exec':
         return keyed(async (ctx, inputs) =>
-          (await import('./ops/exec.ts')).runExecOp(
+          (await loadExecOp()).runExecOp(
             engine,
             op,
             inputs,
@@ -125,19 +130,12 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
       case 'file':
         return keyed(
           async (ctx, inputs, previous) =>
-            (await import('./ops/file.ts')).runFileOp(
-              engine,
-              op,
-              inputs,
-              ctx,
-              describe(digest),
-              previous,
-            ),
+            (await loadFileOp()).runFileOp(engine, op, inputs, ctx, describe(digest), previous),
           copiesFromContextIncrementally(vertex),
         );
       case 'merge':
         return keyed(async (ctx, inputs) =>
-          (await import('./ops/merge.ts')).runMergeOp(engine, inputs, ctx, describe(digest)),
+          (await loadMergeOp()).runMergeOp(engine, inputs, ctx, describe(digest)),
         );
     }
   };

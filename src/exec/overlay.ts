@@ -8,6 +8,9 @@ import path from 'node:path';
 import { inUserNamespace } from '../shared/userns.ts';
 import { delay, runShort } from './command.ts';
 import { MountError, OverlayOptionsTooLongError, UnmountError } from './errors.ts';
+import { lazyModule } from '../shared/lazy-module.ts';
+
+const loadSnapshotter = lazyModule(() => import('./snapshotter.ts'));
 
 /** What to mount: snapshot directories relative to `snapshotsDir`. */
 export interface OverlayMountOptions {
@@ -95,7 +98,7 @@ export async function mountOverlay(options: OverlayMountOptions): Promise<Mount>
     await bindMount(path.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
-  const snapshotter = await import('./snapshotter.ts');
+  const snapshotter = await loadSnapshotter();
   const known = snapshotter.knownSnapshotter();
   const forced = snapshotter.forcedSnapshotter() !== undefined;
   if (known === undefined || known === 'overlay') {

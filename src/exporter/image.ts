@@ -18,6 +18,9 @@ import {
 } from './compression.ts';
 import { ImageExportError } from './errors.ts';
 import type { LayerWriteOptions } from './layer-writer.ts';
+import { lazyModule } from '../shared/lazy-module.ts';
+
+const loadLayerWriter = lazyModule(() => import('./layer-writer.ts'));
 
 /** A layer of an image: its uncompressed digest and the blob that carries it. */
 export interface ImageLayer {
@@ -175,7 +178,7 @@ export async function ensureLayerBlob(
   });
   const [written, info] = await Promise.all([
     // Loaded here: a build that keeps its layers in the store never compresses one.
-    import('./layer-writer.ts').then(async ({ compressLayerTar, generateLayerTar }) =>
+    loadLayerWriter().then(async ({ compressLayerTar, generateLayerTar }) =>
       compressLayerTar(
         source
           ? await decompressedBlob(store.blobs, source.digest)
@@ -253,7 +256,7 @@ async function layerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer>
         return { diffId: snapshot.diffId, descriptor: descriptorOf(blob) };
     }
   }
-  const { hashLayerTar } = await import('./layer-writer.ts');
+  const { hashLayerTar } = await loadLayerWriter();
   const written = await hashLayerTar(snapshot.dir, { worker: worthAWorker(snapshot) });
   // A pulled layer whose blob is gone gets a tar of its own, not recorded: it does not
   // carry the diff ID the layer came with.

@@ -25,6 +25,9 @@ import {
 import { openScope, type Scope } from '../mounts.ts';
 import { writeNewSnapshot } from './new-snapshot.ts';
 import type { EngineOptions, Ref } from '../types.ts';
+import { lazyModule } from '../../shared/lazy-module.ts';
+
+const loadSnapshotter = lazyModule(() => import('../../exec/snapshotter.ts'));
 
 export async function runFileOp(
   engine: EngineOptions,
@@ -104,7 +107,7 @@ async function incrementalPlan(
     const baseRoot = await scope.mountReadOnly(base);
     // The copying snapshotter (ADR 17) mounts the lower layers only: no upper to start from.
     if (base.kind !== 'empty') {
-      const { knownSnapshotter, selectSnapshotter } = await import('../../exec/snapshotter.ts');
+      const { knownSnapshotter, selectSnapshotter } = await loadSnapshotter();
       const name = knownSnapshotter() ?? (await selectSnapshotter(path.dirname(baseRoot))).name;
       if (name === 'copy') return undefined;
     }
