@@ -60,7 +60,7 @@ export function* layerTarChunks(
       out.zeros(padding(entry.size));
     }
     if (entry.type === 'dir' && attrs?.get(overlayOpaqueXattr())?.toString() === 'y') {
-      out.append(encodeEntryHeader(whiteoutEntry(`${item.rel}/.wh..wh..opq`, entry.mtime)));
+      out.append(encodeEntryHeader(opaqueMarker(entry)));
     }
     if (out.full()) yield out.take();
   }
@@ -136,6 +136,23 @@ class ChunkBuffer {
 /** Whiteouts are empty regular files, mode 0600, as Docker writes them. */
 function whiteoutEntry(path: string, mtime: number, uid = 0, gid = 0): TarEntry {
   return { path, type: 'file', mode: 0o600, uid, gid, size: 0, mtime };
+}
+
+/**
+ * An opaque directory's `.wh..wh..opq`, as Docker writes it (moby's overlay whiteout
+ * converter, also under BuildKit 28.5): an empty file with the directory's permission bits
+ * (no set-id or sticky bits), owner and group, and a zero mtime.
+ */
+function opaqueMarker(dir: TarEntry): TarEntry {
+  return {
+    path: `${dir.path}/.wh..wh..opq`,
+    type: 'file',
+    mode: dir.mode & 0o777,
+    uid: dir.uid,
+    gid: dir.gid,
+    size: 0,
+    mtime: 0,
+  };
 }
 
 function toTarEntry(

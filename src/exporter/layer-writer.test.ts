@@ -22,9 +22,14 @@ describe('writeLayerTar', () => {
     expect(result.diffId).toBe(sha256(await readFile(tarPath)));
     const listing = execFileSync('tar', ['--xattrs', '--xattrs-include=*', '-tvvf', tarPath], {
       encoding: 'utf8',
+      env: { ...process.env, TZ: 'UTC' },
     });
     expect(listing).toMatch(/-rw------- +0\/0 +0 .* etc\/\.wh\.deleted/);
-    expect(listing).toMatch(/etc\/opaque\/\.wh\.\.wh\.\.opq/);
+    // Docker's opaque marker: the directory's permission bits and owner, a zero mtime.
+    expect(listing).toMatch(/drwxr-s--- +100\/101 .* etc\/opaque\/\n/);
+    expect(listing).toMatch(
+      /-rwxr-x--- +100\/101 +0 1970-01-01 00:00 etc\/opaque\/\.wh\.\.wh\.\.opq/,
+    );
     expect(listing).toMatch(/h.* etc\/passwd-hardlink link to etc\/passwd/);
     expect(listing).toMatch(/-rwsr-xr-x\* 0\/0 .* bin\/ping\n\s+x: +20 security\.capability/);
     expect(listing).toMatch(/crw-rw-rw- +0\/0 +1,3 .* null/);

@@ -50,6 +50,8 @@ export async function makeFixtureLayer(dir: string, mtime = 1_700_000_000): Prom
   await chown(join(dir, 'etc/passwd'), 1000, 1001);
   await link(join(dir, 'etc/passwd'), join(dir, 'etc/passwd-hardlink'));
   await writeFile(join(dir, 'etc/opaque/new'), 'only this survives');
+  await chown(join(dir, 'etc/opaque'), 100, 101);
+  await chmod(join(dir, 'etc/opaque'), 0o2750);
   await writeFile(join(dir, 'big'), Buffer.alloc(300_000, 7));
   await writeFile(join(dir, `long-${'n'.repeat(150)}`), 'long name');
   await writeFile(join(dir, 'ünïcode'), 'utf-8 name');
