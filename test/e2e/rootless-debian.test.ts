@@ -13,12 +13,11 @@
  * and the opaque mark overlayfs sets on the directories dpkg renames into place; Docker 28's
  * layers have both, as overlayfs's do.
  */
-import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeDebianAppContext } from '../helpers/debian-app.ts';
 import { DEBIAN_REF, TEST_OFFLINE, makeDebianRootfsTar } from '../helpers/debian-base.ts';
 import {
   assertUserNamespacesAllowed,
@@ -32,72 +31,6 @@ import {
   type TestUser,
 } from '../helpers/rootless-users.ts';
 import { runTbuild, TBUILD_BIN } from '../helpers/run-tbuild.ts';
-
-const exec = promisify(execFile);
-
-const DEB = 'tbuild-demo_1.0_all.deb';
-
-/**
- * apt and dpkg log the time of day and apt's caches record file times, so the RUN removes
- * them (as reproducible images do) for two builds to give the same layer. `USER` then runs a
- * step as the new system user, whose file the layer must keep with that user's ids.
- */
-const DOCKERFILE = `FROM ${DEBIAN_REF}
-COPY ${DEB} /tmp/
-RUN DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/${DEB} \\
- && rm -rf /tmp/${DEB} /var/log/apt/* /var/log/dpkg.log /var/cache/apt/*.bin
-USER tbuild-demo
-RUN id -un > /var/lib/tbuild-demo/ran
-`;
-
-/**
- * A package whose maintainer script does what packages with a daemon user do: `adduser
- * --system` a user and group, chown its state to them, and set a set-uid mode and group with
- * dpkg-statoverride. Its data tar holds a set-gid file of group mail and a set-gid directory
- * owned by mail (8:8 in Debian's base-passwd), so dpkg itself creates files of other ids.
- */
-async function makeDemoDeb(dir: string, out: string): Promise<void> {
-  const write = async (rel: string, text: string, mode = 0o644) => {
-    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
-    await writeFile(path.join(dir, rel), text);
-    await chmod(path.join(dir, rel), mode);
-  };
-  await write(
-    'DEBIAN/control',
-    `Package: tbuild-demo
-Version: 1.0
-Architecture: all
-Maintainer: tbuild tests <tests@tbuild.invalid>
-Depends: adduser
-Description: tbuild's rootless test package
- Creates a system user and owns files as it.
-`,
-  );
-  await write(
-    'DEBIAN/postinst',
-    `#!/bin/sh
-set -e
-if [ "$1" = configure ]; then
-  adduser --system --group --home /var/lib/tbuild-demo --no-create-home tbuild-demo
-  chown tbuild-demo:tbuild-demo /var/lib/tbuild-demo /var/lib/tbuild-demo/state
-  chmod 0750 /var/lib/tbuild-demo
-  chmod 0640 /var/lib/tbuild-demo/state
-  dpkg-statoverride --update --add root tbuild-demo 4754 /usr/lib/tbuild-demo/helper
-fi
-`,
-    0o755,
-  );
-  await write('var/lib/tbuild-demo/state', 'state\n');
-  await write('usr/lib/tbuild-demo/helper', '#!/bin/sh\necho helper\n', 0o755);
-  await write('usr/bin/tbuild-demo-report', '#!/bin/sh\necho report\n', 0o755);
-  await chown(path.join(dir, 'usr/bin/tbuild-demo-report'), 0, 8);
-  await chmod(path.join(dir, 'usr/bin/tbuild-demo-report'), 0o2755);
-  await mkdir(path.join(dir, 'var/spool/tbuild-demo'), { recursive: true });
-  await chown(path.join(dir, 'var/spool/tbuild-demo'), 8, 8);
-  await chmod(path.join(dir, 'var/spool/tbuild-demo'), 0o2775);
-  // xz: Ubuntu's dpkg-deb compresses with zstd by default. The owners are the files' own.
-  await exec('dpkg-deb', ['-Zxz', '--build', dir, out]);
-}
 
 /** The uid (passwd) or gid (group) of `name` in an /etc/passwd or /etc/group text. */
 function idOf(text: string | undefined, name: string): number {
@@ -121,39 +54,37 @@ describe.skipIf(TEST_OFFLINE)(
       await chmod(work, 0o755);
       await mkdir(path.join(work, 'out'), { mode: 0o777 });
       await chmod(path.join(work, 'out'), 0o777);
-      await mkdir(path.join(work, 'ctx'));
-      await writeFile(path.join(work, 'ctx/Dockerfile'), DOCKERFILE);
-      await makeDemoDeb(path.join(work, 'pkg'), path.join(work, 'ctx', DEB));
-      await chmod(path.join(work, 'ctx', DEB), 0o644);
       const rootfs = path.join(work, 'debian.tar');
-      await makeDebianRootfsTar(rootfs);
-      await chmod(rootfs, 0o644);
-      user = await createUser(true);
-      const reach = await runCommandAs(user, 'test', ['-r', TBUILD_BIN]);
+      // debootstrap (about a minute) while the rest is made; afterAll removes the user.
+      const [, , testUser] = await Promise.all([
+        makeDebianRootfsTar(rootfs).then(() => chmod(rootfs, 0o644)),
+        writeDebianAppContext(path.join(work, 'ctx')),
+        createUser(true).then((u) => (user = u)),
+      ]);
+      const reach = await runCommandAs(testUser, 'test', ['-r', TBUILD_BIN]);
       if (reach.code !== 0)
         throw new Error(
-          `${user.name} cannot read ${TBUILD_BIN}: give others search permission on its directories (chmod o+x)`,
+          `${testUser.name} cannot read ${TBUILD_BIN}: give others search permission on its directories (chmod o+x)`,
         );
       const importArgs = ['-c', 'CMD ["bash"]', rootfs, DEBIAN_REF];
-      const asRoot = await runTbuild([
-        'import',
-        '--root',
-        path.join(work, 'root-store'),
-        ...importArgs,
-      ]);
-      if (asRoot.code !== 0) throw new Error(`import as root failed:\n${asRoot.stderr}`);
-      const asUser = await runAs(user, ['import', ...importArgs]);
-      if (asUser.code !== 0) throw new Error(`import as ${user.name} failed:\n${asUser.stderr}`);
+      const rootStore = path.join(work, 'root-store');
       rootTar = path.join(work, 'out/root.tar');
+      // The user's import runs beside root's import and build.
+      const asUser = runAs(testUser, ['import', ...importArgs]);
+      const asRoot = await runTbuild(['import', '--root', rootStore, ...importArgs]);
+      if (asRoot.code !== 0) throw new Error(`import as root failed:\n${asRoot.stderr}`);
       const root = await runTbuild([
         'build',
         '--root',
-        path.join(work, 'root-store'),
+        rootStore,
         ...buildArgs,
         ...output(rootTar),
         path.join(work, 'ctx'),
       ]);
       if (root.code !== 0) throw new Error(`the build as root failed:\n${root.stderr}`);
+      const imported = await asUser;
+      if (imported.code !== 0)
+        throw new Error(`import as ${testUser.name} failed:\n${imported.stderr}`);
     }, 600_000);
 
     afterAll(async () => {
