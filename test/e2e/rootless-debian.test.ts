@@ -117,7 +117,7 @@ describe.skipIf(TEST_OFFLINE)(
       expect(await imageFile(userTar, 'var/lib/tbuild-demo/ran')).toBe('tbuild-demo\n');
 
       // The layers the Dockerfile added (COPY, the apt RUN, the RUN as the system user).
-      const listing = await layerListings(userTar, 3);
+      const listing = await layerListings(userTar, -3);
       const ids = `${uid}/${gid}`;
       expect(listing).toMatch(new RegExp(`^drwxr-x--- ${ids} .* var/lib/tbuild-demo/$`, 'm'));
       expect(listing).toMatch(new RegExp(`^-rw-r----- ${ids} .* var/lib/tbuild-demo/state$`, 'm'));

@@ -142,14 +142,14 @@ async function withLayers<T>(tar: string, use: (layers: string[]) => Promise<T>)
 }
 
 /**
- * `tar -tv --numeric-owner` lines of the layer blobs in an OCI layout tar, all of them or
- * the last `last` (the layers a Dockerfile added on top of a large base).
+ * `tar -tv --numeric-owner` lines of the layer blobs (compressed or not) in an OCI layout
+ * tar: all of them, or `layers.slice(from)` (-3: the last three, 1: all but the base).
  */
-export function layerListings(tar: string, last?: number): Promise<string> {
+export function layerListings(tar: string, from = 0): Promise<string> {
   return withLayers(tar, async (layers) => {
     let out = '';
-    for (const layer of last === undefined ? layers : layers.slice(-last)) {
-      out += (await exec('tar', ['-tvzf', layer, '--numeric-owner'], { maxBuffer: 64 << 20 }))
+    for (const layer of layers.slice(from)) {
+      out += (await exec('tar', ['-tvf', layer, '--numeric-owner'], { maxBuffer: 64 << 20 }))
         .stdout;
     }
     return out;
@@ -163,7 +163,7 @@ export function layerListings(tar: string, last?: number): Promise<string> {
 export function imageFile(tar: string, member: string): Promise<string | undefined> {
   return withLayers(tar, async (layers) => {
     for (const layer of [...layers].reverse()) {
-      const got = await exec('tar', ['-xzOf', layer, member], { maxBuffer: 64 << 20 }).catch(
+      const got = await exec('tar', ['-xOf', layer, member], { maxBuffer: 64 << 20 }).catch(
         () => undefined,
       );
       if (got) return got.stdout;
