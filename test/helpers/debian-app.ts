@@ -13,17 +13,14 @@ import { DEBIAN_REF } from './debian-base.ts';
 
 const exec = promisify(execFile);
 
-/** The system user (and group) the package adds. */
-export const SYSTEM_USER = 'tbuild-demo';
-
-export const DEB = 'tbuild-demo_1.0_all.deb';
+const DEB = 'tbuild-demo_1.0_all.deb';
 
 /**
  * apt and dpkg log the time of day and apt's caches record file times, so the RUN removes
  * them (as reproducible images do) for two builds to give the same layer. `USER` then runs a
  * step as the new system user, whose file the layer must keep with that user's ids.
  */
-export const DOCKERFILE = `FROM ${DEBIAN_REF}
+const DOCKERFILE = `FROM ${DEBIAN_REF}
 COPY ${DEB} /tmp/
 RUN DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/${DEB} \\
  && rm -rf /tmp/${DEB} /var/log/apt/* /var/log/dpkg.log /var/cache/apt/*.bin
@@ -37,7 +34,7 @@ RUN id -un > /var/lib/tbuild-demo/ran
  * dpkg-statoverride. Its data tar holds a set-gid file of group mail and a set-gid directory
  * owned by mail (8:8 in Debian's base-passwd), so dpkg itself creates files of other ids.
  */
-export async function makeDemoDeb(dir: string, out: string): Promise<void> {
+async function makeDemoDeb(dir: string, out: string): Promise<void> {
   const write = async (rel: string, text: string, mode = 0o644) => {
     await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
     await writeFile(path.join(dir, rel), text);
