@@ -17,10 +17,11 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # isolated network with outbound access; uidmap (newuidmap/newgidmap) maps subordinate ids
 # into rootless builds' user namespaces, and passwd's useradd makes the rootless tests' users;
 # fuse-overlayfs is the snapshotter between kernel overlayfs and copying (the snapshotter
-# tests build with each).
+# tests build with each); debootstrap and debian-archive-keyring make the real Debian base the
+# rootless Debian test installs a package on (Ubuntu has no Debian keyring by default).
 packages=(runc slirp4netns util-linux attr coreutils busybox-static skopeo umoci docker-registry
   openssl apache2-utils openssh-client xz-utils bzip2 gzip git ca-certificates curl sudo
-  qemu-user-static uidmap passwd fuse-overlayfs time)
+  qemu-user-static uidmap passwd fuse-overlayfs time debootstrap debian-archive-keyring)
 missing=()
 for p in "${packages[@]}"; do
   # A runc from elsewhere (Docker's containerd.io on GitHub's runners) is fine, and Debian's

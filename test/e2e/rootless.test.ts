@@ -5,26 +5,26 @@
  * create users), newuidmap/newgidmap (Debian's uidmap), and unprivileged user namespaces
  * (on Ubuntu 24.04 CI turns off kernel.apparmor_restrict_unprivileged_userns first).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chmod,
-  chown,
-  lstat,
-  mkdir,
-  mkdtemp,
-  readFile,
-  readdir,
-  rm,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_REF, ensureBusyboxImage, makeBusyboxRootfsTar } from '../helpers/base-images.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
-import { runTbuild, TBUILD_BIN, type RunTbuildResult } from '../helpers/run-tbuild.ts';
+import {
+  assertUserNamespacesAllowed,
+  blobsOf,
+  createUser,
+  layerListings,
+  removeUser,
+  runAs,
+  runCommandAs,
+  type TestUser,
+} from '../helpers/rootless-users.ts';
+import { runTbuild, TBUILD_BIN } from '../helpers/run-tbuild.ts';
 
 const exec = promisify(execFile);
 
@@ -35,115 +35,6 @@ RUN mkdir -p /a/b /c && echo old > /a/b/f && echo x > /c/y \\
 RUN rm -rf /a/b /c && rm -f /bin/vi && mkdir -p /a/b && echo new > /a/b/g
 COPY --chown=42:43 hello.txt /hello.txt
 `;
-
-interface TestUser {
-  name: string;
-  home: string;
-}
-
-/** Run tbuild as `user` (a login-less environment, as a user's shell has). */
-function runAs(
-  user: TestUser,
-  args: readonly string[],
-  extraEnv: readonly string[] = [],
-): Promise<RunTbuildResult> {
-  return runCommandAs(user, process.execPath, [TBUILD_BIN, ...args], extraEnv);
-}
-
-function runCommandAs(
-  user: TestUser,
-  command: string,
-  args: readonly string[],
-  extraEnv: readonly string[] = [],
-): Promise<RunTbuildResult> {
-  const env = [
-    `HOME=${user.home}`,
-    `PATH=${process.env.PATH}`,
-    'NO_COLOR=1',
-    `USER=${user.name}`,
-    ...extraEnv,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn('runuser', ['-u', user.name, '--', 'env', '-i', ...env, command, ...args], {
-      cwd: '/',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function createUser(subids: boolean): Promise<TestUser> {
-  const name = `tbrl${randomBytes(4).toString('hex')}`;
-  await exec('useradd', ['--create-home', '--shell', '/bin/sh', name]);
-  // useradd may allocate ranges itself (SUB_UID_MIN in login.defs): ours are explicit.
-  for (const file of ['/etc/subuid', '/etc/subgid']) {
-    const kept = (await readFile(file, 'utf8').catch(() => ''))
-      .split('\n')
-      .filter((line) => line !== '' && !line.startsWith(`${name}:`));
-    if (subids) kept.push(`${name}:${await freeSubidStart(file)}:65536`);
-    await writeFile(file, kept.map((l) => `${l}\n`).join(''));
-  }
-  return { name, home: `/home/${name}` };
-}
-
-/** A range start above every range in `file`. */
-async function freeSubidStart(file: string): Promise<number> {
-  let end = 100000;
-  for (const line of (await readFile(file, 'utf8').catch(() => '')).split('\n')) {
-    const [, start, count] = line.split(':').map(Number);
-    if (Number.isInteger(start) && Number.isInteger(count)) end = Math.max(end, start! + count!);
-  }
-  return end;
-}
-
-async function removeUser(user: TestUser | undefined): Promise<void> {
-  if (!user) return;
-  await exec('userdel', ['--remove', user.name]).catch(() => undefined);
-  await rm(user.home, { recursive: true, force: true });
-  for (const file of ['/etc/subuid', '/etc/subgid']) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    const kept = text.split('\n').filter((l) => l !== '' && !l.startsWith(`${user.name}:`));
-    await writeFile(file, kept.map((l) => `${l}\n`).join(''));
-  }
-}
-
-/** Blob names of an OCI layout tar: equal sets mean byte-identical manifests, configs, layers. */
-async function blobsOf(tar: string): Promise<string[]> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tbuild-rootless-oci-'));
-  try {
-    await exec('tar', ['-xf', tar, '-C', dir]);
-    return (await readdir(path.join(dir, 'blobs/sha256'))).sort();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** `tar -tv` lines of every layer blob in an OCI layout tar. */
-async function layerListings(tar: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tbuild-rootless-oci-'));
-  try {
-    await exec('tar', ['-xf', tar, '-C', dir]);
-    const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as {
-      manifests: Array<{ digest: string }>;
-    };
-    const blob = (d: string) => path.join(dir, 'blobs/sha256', d.slice('sha256:'.length));
-    const manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), 'utf8')) as {
-      layers: Array<{ digest: string }>;
-    };
-    let out = '';
-    for (const layer of manifest.layers) {
-      out += (await exec('tar', ['-tvzf', blob(layer.digest), '--numeric-owner'])).stdout;
-    }
-    return out;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 /** Poll `check` every 100 ms for up to 60 s. */
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
@@ -162,15 +53,7 @@ describe('rootless builds as an ordinary user', () => {
   const buildArgs = ['--progress=plain', '--build-arg', 'SOURCE_DATE_EPOCH=0'];
 
   beforeAll(async () => {
-    const restricted = await readFile(
-      '/proc/sys/kernel/apparmor_restrict_unprivileged_userns',
-      'utf8',
-    ).catch(() => '0');
-    if (restricted.trim() === '1') {
-      throw new Error(
-        'AppArmor restricts unprivileged user namespaces here: run `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` first (CI does)',
-      );
-    }
+    await assertUserNamespacesAllowed();
     work = await mkdtemp(path.join(os.tmpdir(), 'tbuild-rootless-'));
     await chmod(work, 0o755);
     await mkdir(path.join(work, 'ctx'));
