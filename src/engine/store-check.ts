@@ -106,7 +106,7 @@ type Staged = StagedLayer | { why: string };
 
 async function stage(store: Store, bytes: Readable, size: number): Promise<Staged> {
   try {
-    return await unpackStaged(store, bytes, size, 'restore');
+    return await unpackStaged(store, bytes, size, { prefix: 'restore' });
   } catch (error) {
     if (error instanceof TbuildError) return { why: error.message };
     throw error;

@@ -64,8 +64,8 @@ const plain = (tar: Buffer): Layer => ({
 });
 
 /**
- * Five layers: small and large (a worker unpacks blobs of 4 MB and more), gzip and
- * plain, a whiteout, and the first layer's blob again at the fourth place.
+ * Five layers: small and large (a worker unpacks a pulled blob of 16 MB or more), gzip
+ * and plain, a whiteout, and the first layer's blob again at the fourth place.
  */
 async function makeLayers(): Promise<Layer[]> {
   const first = gz(
@@ -73,7 +73,7 @@ async function makeLayers(): Promise<Layer[]> {
   );
   return [
     first,
-    gz(await layerTar({ 'data/one.bin': randomBytes(5 * 1024 * 1024) })),
+    gz(await layerTar({ 'data/one.bin': randomBytes(17 * 1024 * 1024) })),
     plain(await layerTar({ 'etc/.wh.a.txt': '', 'etc/c.txt': 'c\n'.repeat(1000) })),
     first,
     gz(await layerTar({ 'data/two.bin': randomBytes(4608 * 1024), 'etc/d.txt': 'd\n' })),
