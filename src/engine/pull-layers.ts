@@ -179,11 +179,24 @@ async function stageLayer(
     }
     if (consumed?.status === 'fulfilled') return consumed.value;
     if (consumed?.status === 'rejected') throw consumed.reason;
-    await runningFetch(store, blob.digest)?.catch(() => undefined);
+    await settledOrAborted(runningFetch(store, blob.digest), signal);
     signal.throwIfAborted();
     if (await store.blobs.has(blob.digest)) return unpack(store.blobs.stream(blob.digest));
     // The other fetch failed: try it here.
   }
+}
+
+/** Wait for another's fetch to settle, however it does, or for `signal` to abort. */
+function settledOrAborted(pending: Promise<void> | undefined, signal: AbortSignal): Promise<void> {
+  if (!pending || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done);
+    pending.then(done, done);
+  });
 }
 
 /**

@@ -257,6 +257,19 @@ describe('pulling a multi-layer base image', () => {
     expectNothingLeft();
   });
 
+  it('downloads each blob once when two pulls of it run in one process', async () => {
+    const [a, b] = await Promise.all([pull(image.ref), pull(image.ref)]);
+    for (const { top } of [a, b])
+      expect(store.snapshots.chain(top!).map((s) => s.diffId)).toEqual(
+        [...image.diffIds].reverse(),
+      );
+    expect([...a.downloaded].filter((d) => b.downloaded.has(d))).toEqual([]);
+    expect(new Set([...a.downloaded, ...b.downloaded]).size).toBe(
+      new Set(image.layers.map((l) => sha256(l.blob))).size,
+    );
+    expectNothingLeft();
+  });
+
   async function pullThroughFault(fault: (path: string) => ProxyFault) {
     const proxy = await startFaultProxy(`127.0.0.1:${registry.port}`, (r) =>
       r.method === 'GET' ? fault(r.path) : undefined,
