@@ -1,15 +1,15 @@
 /**
  * Base images: the local store first (no network for an image already there), the
  * registry when it is missing or `--pull` is given. Pulled blobs land in the store once;
- * each layer is unpacked into a snapshot once per (parent, diff_id).
+ * each layer is unpacked into a snapshot once per (parent, diff_id), while it downloads,
+ * a few layers side by side (pull-layers.ts).
  */
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { SnapshotId, Store } from '../cache/types.ts';
 import { matchesPlatform, selectPlatformManifest } from '../registry/platform-select.ts';
 import { normalizeImageName } from '../registry/reference.ts';
 import { isIndexMediaType } from './commit-index.ts';
 import { compressionOf } from './lazy-layers.ts';
+import { checkUnpacked, pullLayers } from './pull-layers.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import { DiskFullError, isDiskFull, TbuildError } from '../shared/errors.ts';
@@ -96,68 +96,26 @@ export function createImageProvider(options: {
       await store.blobs.put(data.body);
       const configInfo = await store.blobs.put(data.configBody);
       const diffIds = image.config.rootfs.diff_ids;
-      let parent: SnapshotId | null = null;
-      for (const [i, layer] of data.manifest.layers.entries()) {
-        signal.throwIfAborted();
+      const layers = data.manifest.layers.map((descriptor, i) => {
         const diffId = diffIds[i];
         if (!diffId)
           throw new TbuildError(
             'TBUILD_IMAGE_INVALID',
             `${image.ref}: config lists fewer diff_ids than the manifest has layers`,
           );
-        const existing = store.snapshots.findByDiffId(parent, diffId);
-        const haveBlob = await store.blobs.has(layer.digest);
-        // The layer is unpacked already; its blob is fetched again only when it went
-        // missing (`tbuild check --repair` removed a corrupt one): the image needs it to
-        // be saved or pushed as the registry has it.
-        if (existing && haveBlob) {
-          parent = existing.id;
-          continue;
-        }
-        if (!haveBlob) {
-          const stream = await client.fetchBlob(image.ref, layer.digest, {
-            size: layer.size,
-            signal,
-          });
-          let received = 0;
-          // One pipeline, one promise: an error of any stage (a digest mismatch, a reset)
-          // rejects it once, and every stream is destroyed; none can emit an unhandled
-          // 'error' later. The store deletes its partial temp file.
-          await pipeline(
-            stream,
-            new Transform({
-              transform(chunk: Buffer, _encoding, done) {
-                progress(layer.digest, (received += chunk.length), layer.size);
-                done(null, chunk);
-              },
-            }),
-            (counted: AsyncIterable<Uint8Array>) =>
-              store.blobs.ingest(counted, { digest: layer.digest, size: layer.size }),
-          );
-        }
-        if (existing) {
-          // Its files can now come from this blob, should its directory be missing (a
-          // lazy layer of an imported cache, ADR 11).
-          store.snapshots.addLayerBlob(existing.id, {
-            digest: layer.digest,
-            size: layer.size,
-            mediaType: layer.mediaType,
-            compression: compressionOf(layer.mediaType),
-          });
-          parent = existing.id;
-          continue;
-        }
-        parent = await unpackInto(
-          store,
-          parent,
-          layer.digest,
-          diffId,
-          layer.mediaType,
-          layer.size,
-          image.ref,
-          options.onWarning,
-        );
-      }
+        return { descriptor, diffId };
+      });
+      signal.throwIfAborted();
+      const parent = await pullLayers({
+        store,
+        what: image.ref,
+        layers,
+        open: (layer, layerSignal) =>
+          client.fetchBlob(image.ref, layer.digest, { size: layer.size, signal: layerSignal }),
+        signal,
+        progress,
+        onWarning: options.onWarning,
+      });
       // A base pulled for another platform than the stored one does not take its name:
       // its snapshots are the build's, and the next build asks the registry again.
       const record = {
@@ -195,33 +153,17 @@ export async function unpackInto(
   try {
     const { unpackLayer } = await import('../exporter/layer-unpack.ts');
     const result = await unpackLayer(store.blobs.stream(blob), snapshot.dir);
-    if (result.diffId !== diffId) {
-      throw new TbuildError(
-        'TBUILD_DIFFID_MISMATCH',
-        `${what}: layer ${blob} unpacks to ${result.diffId}, but the config says ${diffId}`,
-        {
-          hint: 'The image is corrupt; pull it again or rebuild it.',
-        },
-      );
-    }
-    if (result.skippedDevices.length > 0) {
-      const names = result.skippedDevices.slice(0, 3).map((p) => `/${p}`);
-      const more =
-        result.skippedDevices.length > 3 ? ` and ${result.skippedDevices.length - 3} more` : '';
-      onWarning?.(
-        `${what}: device nodes ${names.join(', ')}${more} left out of the unpacked layer: a rootless build cannot create them (the image's layer still has them)`,
-      );
-    }
+    checkUnpacked(result, blob, diffId, what, onWarning);
     const committed = await store.snapshots.commit(snapshot.id, {
       diffId,
       ...(createdAt !== undefined ? { createdAt } : {}),
     });
-    const compression = mediaType.endsWith('gzip')
-      ? 'gzip'
-      : mediaType.endsWith('zstd')
-        ? 'zstd'
-        : 'uncompressed';
-    store.snapshots.addLayerBlob(committed.id, { digest: blob, size, mediaType, compression });
+    store.snapshots.addLayerBlob(committed.id, {
+      digest: blob,
+      size,
+      mediaType,
+      compression: compressionOf(mediaType),
+    });
     return committed.id;
   } catch (error) {
     // Remove the partial snapshot first: on a full disk that frees the space.

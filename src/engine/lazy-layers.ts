@@ -15,6 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { SnapshotId, SnapshotInfo, Store } from '../cache/types.ts';
+import { fetchBlob, fetchBlobWith, type BlobFetch } from './blob-fetch.ts';
 import type { Digest } from '../shared/digest.ts';
 import type { Descriptor } from '../shared/oci.ts';
 
@@ -33,7 +34,6 @@ export interface LazyLayerSource {
 interface LazyState {
   bySnapshot: Map<SnapshotId, LazyLayerSource>;
   byDigest: Map<Digest, LazyLayerSource>;
-  fetching: Map<Digest, Promise<void>>;
 }
 
 const states = new WeakMap<Store, LazyState>();
@@ -41,7 +41,7 @@ const states = new WeakMap<Store, LazyState>();
 function stateOf(store: Store): LazyState {
   let state = states.get(store);
   if (!state) {
-    state = { bySnapshot: new Map(), byDigest: new Map(), fetching: new Map() };
+    state = { bySnapshot: new Map(), byDigest: new Map() };
     states.set(store, state);
   }
   return state;
@@ -127,6 +127,13 @@ export function isRestorable(store: Store, info: SnapshotInfo): boolean {
   );
 }
 
+/** A lazy layer's blob as blob-fetch.ts fetches it. */
+const toFetch = (source: LazyLayerSource): BlobFetch => ({
+  digest: source.descriptor.digest,
+  size: source.descriptor.size,
+  open: (signal) => source.fetch(signal),
+});
+
 /**
  * Fetch a lazy snapshot's blob into the blob store (once per blob, however many ask) and
  * record it as the snapshot's layer blob. False when the snapshot has no lazy source.
@@ -138,26 +145,19 @@ export async function fetchLazyBlob(
 ): Promise<boolean> {
   const source = lazySourceOf(store, id);
   if (!source) return false;
+  await fetchBlob(store, toFetch(source), signal);
+  addSourceBlob(store, id, source);
+  return true;
+}
+
+function addSourceBlob(store: Store, id: SnapshotId, source: LazyLayerSource): void {
   const { digest, size, mediaType } = source.descriptor;
-  const state = stateOf(store);
-  let pending = state.fetching.get(digest);
-  if (!pending) {
-    pending = (async () => {
-      if (await store.blobs.has(digest)) return;
-      await store.blobs.ingest(await source.fetch(signal), { digest, size });
-    })();
-    state.fetching.set(digest, pending);
-    // A failed fetch may be tried again (a later output, another build in this process).
-    pending.catch(() => state.fetching.delete(digest));
-  }
-  await pending;
   store.snapshots.addLayerBlob(id, {
     digest,
     size,
     mediaType,
     compression: compressionOf(mediaType),
   });
-  return true;
 }
 
 /**
@@ -176,54 +176,11 @@ export async function fetchLazyBlobWith<T>(
 ): Promise<{ value: T } | undefined> {
   const source = lazySourceOf(store, id);
   if (!source) return undefined;
-  const { digest, size, mediaType } = source.descriptor;
-  const state = stateOf(store);
-  if (state.fetching.has(digest) || existsSync(store.blobs.path(digest))) return undefined;
-  const toStore = new PassThrough();
-  const toConsumer = new PassThrough();
-  // Their errors reach the ingest and the consumer through their reads; one that has
-  // stopped reading must not turn a later error into an unhandled 'error' event.
-  for (const branch of [toStore, toConsumer]) branch.on('error', () => undefined);
-  const pending = (async () => {
-    const ingesting = store.blobs.ingest(toStore, { digest, size });
-    ingesting.catch(() => undefined); // awaited below; handled from the start
-    let fetched: Readable | undefined;
-    try {
-      fetched = await source.fetch(signal);
-    } catch (error) {
-      toStore.destroy(error as Error);
-      toConsumer.destroy(error as Error);
-      await ingesting.catch(() => undefined);
-      throw error;
-    }
-    const fail = (error: Error) => {
-      fetched.destroy(error);
-      toStore.destroy(error);
-      toConsumer.destroy(error);
-    };
-    fetched.on('error', fail);
-    // The slower reader sets the pace (pipe's backpressure), so nothing piles up here. A
-    // consumer that stops early is unpiped when it is destroyed, or drained below.
-    fetched.pipe(toStore);
-    if (!toConsumer.destroyed) fetched.pipe(toConsumer);
-    await ingesting.catch((error: unknown) => {
-      fail(error as Error);
-      throw error;
-    });
-  })();
-  state.fetching.set(digest, pending);
-  pending.catch(() => state.fetching.delete(digest));
-  const consumed = consume(toConsumer).finally(() => toConsumer.resume());
-  const [stored, value] = await Promise.allSettled([pending, consumed]);
-  if (stored.status === 'rejected') throw stored.reason;
-  store.snapshots.addLayerBlob(id, {
-    digest,
-    size,
-    mediaType,
-    compression: compressionOf(mediaType),
-  });
-  if (value.status === 'rejected') throw value.reason;
-  return { value: value.value };
+  const consumed = await fetchBlobWith(store, toFetch(source), consume, signal);
+  if (!consumed) return undefined;
+  addSourceBlob(store, id, source);
+  if (consumed.status === 'rejected') throw consumed.reason;
+  return { value: consumed.value };
 }
 
 /**

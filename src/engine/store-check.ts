@@ -8,9 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { SnapshotId, SnapshotInfo, Store } from '../cache/types.ts';
@@ -24,6 +24,7 @@ import {
   isLazyLayer,
   lazySourceOf,
 } from './lazy-layers.ts';
+import { discardStaged, placeStaged, unpackStaged, type StagedLayer } from './staged-unpack.ts';
 
 /** A committed snapshot whose directory is missing and cannot be rebuilt from a blob. */
 export class SnapshotMissingError extends TbuildError {
@@ -69,11 +70,11 @@ export async function restoreSnapshot(
       let staged: Staged | undefined;
       try {
         const streamed = await fetchLazyBlobWith(store, info.id, async (bytes) => {
-          staged = await unpackStaged(store, bytes, source.descriptor.size);
+          staged = await stage(store, bytes, source.descriptor.size);
         });
         if (!streamed) await fetchLazyBlob(store, info.id);
       } catch (error) {
-        if (staged) await rm(staged.temp, { recursive: true, force: true });
+        if (staged && !('why' in staged)) await discardStaged(staged);
         if (!(error instanceof TbuildError)) throw error;
         return `its layer blob ${source.descriptor.digest} could not be fetched from ${source.what}: ${error.message}`;
       }
@@ -91,7 +92,7 @@ export async function restoreSnapshot(
     if (blob.digest === tried || !(await store.blobs.has(blob.digest))) continue;
     const why = await place(
       info,
-      await unpackStaged(store, store.blobs.stream(blob.digest), blob.size),
+      await stage(store, store.blobs.stream(blob.digest), blob.size),
       blob.digest,
     );
     if (why === undefined) return undefined;
@@ -101,28 +102,13 @@ export async function restoreSnapshot(
 }
 
 /** A layer unpacked in a private temp directory, not yet checked; or why it failed. */
-type Staged = { temp: string; fs: string } & (
-  { result: { diffId: Digest }; why?: undefined } | { why: string }
-);
+type Staged = StagedLayer | { why: string };
 
-/**
- * A blob this size or larger is unpacked in a worker thread: layers restored side by side
- * then create their files on both cores. Smaller ones are not worth a worker's start-up.
- */
-const WORKER_MIN_BLOB = 4 * 1024 * 1024;
-
-async function unpackStaged(store: Store, bytes: Readable, size: number): Promise<Staged> {
-  const unpack =
-    size >= WORKER_MIN_BLOB
-      ? (await import('../exporter/unpack-in-worker.ts')).unpackLayerInWorker
-      : (await import('../exporter/layer-unpack.ts')).unpackLayer;
-  const temp = await store.tempDir('restore');
-  const fs = join(temp, 'fs');
+async function stage(store: Store, bytes: Readable, size: number): Promise<Staged> {
   try {
-    return { temp, fs, result: await unpack(bytes, fs) };
+    return await unpackStaged(store, bytes, size, { prefix: 'restore' });
   } catch (error) {
-    if (error instanceof TbuildError) return { temp, fs, why: error.message };
-    await rm(temp, { recursive: true, force: true });
+    if (error instanceof TbuildError) return { why: error.message };
     throw error;
   }
 }
@@ -133,23 +119,21 @@ async function place(
   staged: Staged,
   blob: Digest,
 ): Promise<string | undefined> {
-  try {
-    if (staged.why !== undefined) return staged.why;
-    if (staged.result.diffId !== info.diffId) {
-      return `layer blob ${blob} unpacks to ${staged.result.diffId}, not ${info.diffId}`;
-    }
-    await mkdir(dirname(info.dir), { recursive: true, mode: 0o700 });
-    try {
-      await rename(staged.fs, info.dir);
-    } catch (error) {
-      // Another process restored it first: theirs is as good as ours.
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw error;
-    }
-    return undefined;
-  } finally {
-    await rm(staged.temp, { recursive: true, force: true });
+  if ('why' in staged) return staged.why;
+  if (staged.result.diffId !== info.diffId) {
+    await discardStaged(staged);
+    return `layer blob ${blob} unpacks to ${staged.result.diffId}, not ${info.diffId}`;
   }
+  try {
+    await mkdir(dirname(info.dir), { recursive: true, mode: 0o700 });
+    await placeStaged(staged, info.dir);
+  } catch (error) {
+    await discardStaged(staged);
+    // Another process restored it first: theirs is as good as ours.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw error;
+  }
+  return undefined;
 }
 
 /**

@@ -57,22 +57,23 @@ export async function unpackLayerInWorker(
   outcome.catch(() => undefined); // awaited below, after the bytes are sent
   const send = (message: ToWorker, transfer: ArrayBuffer[] = []): void =>
     worker.postMessage(message, transfer);
+  // Terminated however it ends: after replying, the worker still listens for messages.
   try {
-    for await (const piece of stream) {
-      if (settled) break; // the worker failed (or finished early): stop reading
-      const chunk = new Uint8Array(piece); // a copy this thread gives away
-      send({ chunk }, [chunk.buffer]);
-      inFlight++;
-      while (inFlight >= AHEAD && !settled) await new Promise<void>((r) => (room = r));
-      room = undefined;
+    try {
+      for await (const piece of stream) {
+        if (settled) break; // the worker failed (or finished early): stop reading
+        const chunk = new Uint8Array(piece); // a copy this thread gives away
+        send({ chunk }, [chunk.buffer]);
+        inFlight++;
+        while (inFlight >= AHEAD && !settled) await new Promise<void>((r) => (room = r));
+        room = undefined;
+      }
+      if (!settled) send({ end: true });
+    } catch (error) {
+      if (!settled) send({ abort: (error as Error).message });
+      await outcome.catch(() => undefined);
+      throw error;
     }
-    if (!settled) send({ end: true });
-  } catch (error) {
-    if (!settled) send({ abort: (error as Error).message });
-    await outcome.catch(() => undefined);
-    throw error;
-  }
-  try {
     return await outcome;
   } finally {
     await worker.terminate();
