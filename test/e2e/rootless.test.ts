@@ -5,9 +5,19 @@
  * create users), newuidmap/newgidmap (Debian's uidmap), and unprivileged user namespaces
  * (on Ubuntu 24.04 CI turns off kernel.apparmor_restrict_unprivileged_userns first).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -170,6 +180,114 @@ describe('rootless builds as an ordinary user', () => {
     }
     expect(built.code, built.stderr).toBe(0);
     expect(await blobsOf(fuseTar)).toEqual(await blobsOf(path.join(work, 'out/root.tar')));
+  });
+
+  it('exports its cache, and a fresh store of the user imports it: no RUN runs, same image', async () => {
+    const cache = path.join(work, 'out/cache-rootless');
+    const ids = path.join(work, 'out');
+    const exported = await runAs(user!, [
+      'build',
+      ...buildArgs,
+      '--cache-to',
+      `type=local,dest=${cache},mode=max`,
+      '--iidfile',
+      `${ids}/cache-first.iid`,
+      `${work}/ctx`,
+    ]);
+    expect(exported.code, exported.stderr).toBe(0);
+    // The fresh store gets the same base image (an import would stamp a new time).
+    const fresh = path.join(user!.home, 'fresh-store');
+    const saved = path.join(user!.home, 'busybox-image.tar');
+    const save = await runAs(user!, ['save', '-o', saved, BUSYBOX_REF]);
+    expect(save.code, save.stderr).toBe(0);
+    const base = await runAs(user!, ['load', '--root', fresh, '-i', saved]);
+    expect(base.code, base.stderr).toBe(0);
+    const imported = await runAs(user!, [
+      'build',
+      '--root',
+      fresh,
+      '--progress=json',
+      '--build-arg',
+      'SOURCE_DATE_EPOCH=0',
+      '--cache-from',
+      `type=local,src=${cache}`,
+      '--iidfile',
+      `${ids}/cache-second.iid`,
+      `${work}/ctx`,
+    ]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const events = imported.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { type: string; name?: string });
+    const steps = (type: string) =>
+      events.filter((e) => e.type === type && /^\[\d+\/\d+\] (RUN|COPY)/.test(e.name ?? ''));
+    expect(steps('vertex.cached'), imported.stderr).toHaveLength(3);
+    expect(steps('vertex.started')).toEqual([]);
+    const first = await readFile(`${ids}/cache-first.iid`, 'utf8');
+    expect(await readFile(`${ids}/cache-second.iid`, 'utf8')).toBe(first);
+  });
+
+  it('watch mode rebuilds on a change, and Ctrl-C stops it with exit code 130', async () => {
+    const dir = path.join(work, 'watched');
+    await mkdir(dir);
+    await writeFile(
+      path.join(dir, 'Dockerfile'),
+      `FROM ${BUSYBOX_REF}\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\n`,
+    );
+    await writeFile(path.join(dir, 'a.txt'), 'one\n');
+    await chmod(dir, 0o755);
+    const iidfile = path.join(work, 'out/watch.iid');
+    const env = [
+      `HOME=${user!.home}`,
+      `PATH=${process.env.PATH}`,
+      'NO_COLOR=1',
+      `USER=${user!.name}`,
+    ];
+    // Its own process group, so the test can send the group Ctrl-C's SIGINT.
+    const child = spawn(
+      'runuser',
+      [
+        '-u',
+        user!.name,
+        '--',
+        'env',
+        '-i',
+        ...env,
+        process.execPath,
+        TBUILD_BIN,
+        'watch',
+        '--debounce',
+        '50ms',
+        '--iidfile',
+        iidfile,
+        dir,
+      ],
+      { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.resume();
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('close', (code) => resolve(code)),
+    );
+    const readId = () => readFile(iidfile, 'utf8').catch(() => '');
+    try {
+      await waitFor(async () => (await readId()) !== '' && stderr.includes('[watch] watching'));
+      const first = await readId();
+      await writeFile(path.join(dir, 'a.txt'), 'two\n');
+      await waitFor(async () => {
+        const now = await readId();
+        return now !== '' && now !== first;
+      });
+      await waitFor(async () => /\[watch\] build 2: image/.test(stderr));
+      expect(stderr).toMatch(/COPY a\.txt \/a\.txt .*a\.txt changed/);
+    } finally {
+      process.kill(-child.pid!, 'SIGINT');
+    }
+    expect(await exited, stderr).toBe(130);
+    const mounts = path.join(user!.home, '.local/share/tbuild/mounts');
+    expect(await readdir(mounts).catch(() => [])).toEqual([]);
   });
 
   it('pushes to a registry the image it built', async () => {
