@@ -18,6 +18,8 @@ export default defineConfig({
           hookTimeout: 180_000,
           // Builds share one machine (runc, overlay mounts, a registry): run files one at a time.
           fileParallelism: false,
+          // Starts making the Debian base of the rootless Debian case in the background.
+          globalSetup: ['test/helpers/e2e-global-setup.ts'],
         },
       },
     ],

@@ -9,7 +9,7 @@
  * os.tmpdir(), in a directory only this user can write (a cache another user could plant
  * a file in would be a way into root's builds); CI's fresh machines always make it anew.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import {
   access,
   copyFile,
@@ -17,6 +17,7 @@ import {
   lstat,
   mkdir,
   mkdtemp,
+  open,
   readFile,
   readdir,
   rename,
@@ -46,16 +47,69 @@ tar --numeric-owner --sort=name -C "$root" -cf "$out" .`;
 
 /**
  * Write the Debian bookworm minbase root filesystem tarball (uncompressed, about 75 MB) to
- * `file`, from today's cache when there is one. Throws, with the mirror and debootstrap's
- * last lines, when the mirror cannot be reached.
+ * `file`, from today's cache when there is one (or once the e2e run's prefetch has made
+ * it). Throws, with the mirror and debootstrap's last lines, when the mirror cannot be
+ * reached.
  */
 export async function makeDebianRootfsTar(file: string): Promise<void> {
   const cacheDir = await ownCacheDir();
   const cached = cacheDir && path.join(cacheDir, `debian-bookworm-minbase-${today()}.tar`);
+  if (cached) await waitWhileLocked(`${cached}.lock`);
   if (cached && (await lstat(cached).catch(() => undefined))?.isFile()) {
     await linkOrCopy(cached, file);
     return;
   }
+  await makeRootfs(file, cached && cacheDir ? { cacheDir, cached } : undefined);
+}
+
+/**
+ * Start making today's cached tarball, for the e2e run's global set-up: debootstrap (about a
+ * minute, mostly the mirror and dpkg) then runs beside the test files before the one that
+ * needs it. Resolves at once when the tarball is there or another process makes it; a
+ * failure is left for makeDebianRootfsTar to report. `signal` stops it (the run ended).
+ */
+export async function prefetchDebianRootfs(signal: AbortSignal): Promise<void> {
+  if (TEST_OFFLINE || process.getuid?.() !== 0) return; // debootstrap needs root
+  const cacheDir = await ownCacheDir();
+  if (!cacheDir) return;
+  const cached = path.join(cacheDir, `debian-bookworm-minbase-${today()}.tar`);
+  if ((await lstat(cached).catch(() => undefined))?.isFile()) return;
+  const lock = `${cached}.lock`;
+  const handle = await open(lock, 'wx').catch(() => undefined);
+  if (!handle) return; // another process makes it
+  try {
+    await handle.writeFile(String(process.pid));
+    await handle.close();
+    await makeRootfs(undefined, { cacheDir, cached }, signal).catch(() => undefined);
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+/** Wait while a live process holds `lock` (a prefetch making the tarball). */
+async function waitWhileLocked(lock: string): Promise<void> {
+  for (;;) {
+    const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
+    if (!pid || !isAlive(pid)) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** debootstrap into a temp dir; the tarball goes to the cache (if any), then to `file`. */
+async function makeRootfs(
+  file: string | undefined,
+  cache: { cacheDir: string; cached: string } | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
   await access(KEYRING).catch(() => {
     throw new Error(
       `${KEYRING} is missing: install debian-archive-keyring (scripts/setup.sh does) so that debootstrap can check Debian's archive`,
@@ -65,29 +119,57 @@ export async function makeDebianRootfsTar(file: string): Promise<void> {
   const root = path.join(dir, 'rootfs');
   const tmpTar = path.join(dir, 'rootfs.tar');
   try {
-    await exec('bash', ['-c', MAKE_ROOTFS, 'make-debian-rootfs', root, tmpTar, MIRROR, KEYRING], {
-      env: { ...process.env, LC_ALL: 'C' },
-      maxBuffer: 64 << 20,
-    }).catch((error: unknown) => {
-      const e = error as { stdout?: string; stderr?: string; message: string };
-      const tail = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
-      throw new Error(
-        `debootstrap of Debian bookworm from ${MIRROR} failed (is the mirror reachable? set TBUILD_TEST_OFFLINE=1 to skip the tests that need it):\n${tail || e.message}`,
-      );
-    });
-    if (cached && cacheDir) {
-      for (const old of await readdir(cacheDir))
-        if (old.startsWith('debian-bookworm-minbase-'))
-          await rm(path.join(cacheDir, old), { force: true });
-      await rename(tmpTar, cached);
-      await linkOrCopy(cached, file);
-    } else {
+    await runScript(
+      ['-c', MAKE_ROOTFS, 'make-debian-rootfs', root, tmpTar, MIRROR, KEYRING],
+      signal,
+    );
+    if (cache) {
+      for (const old of await readdir(cache.cacheDir))
+        if (old.startsWith('debian-bookworm-minbase-') && !old.endsWith('.lock'))
+          await rm(path.join(cache.cacheDir, old), { force: true });
+      await rename(tmpTar, cache.cached);
+      if (file) await linkOrCopy(cache.cached, file);
+    } else if (file) {
       await rename(tmpTar, file);
     }
   } finally {
     await unmountUnder(root);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** bash `args`, in a process group of its own so that `signal` stops debootstrap too. */
+function runScript(args: string[], signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', args, {
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000));
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const stop = () => {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        // gone already
+      }
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      signal?.removeEventListener('abort', stop);
+      if (code === 0) return resolve();
+      const tail = output.trim().split('\n').slice(-15).join('\n');
+      reject(
+        new Error(
+          `debootstrap of Debian bookworm from ${MIRROR} failed (is the mirror reachable? set TBUILD_TEST_OFFLINE=1 to skip the tests that need it):\n${tail || `exit code ${code}`}`,
+        ),
+      );
+    });
+  });
 }
 
 /** os.tmpdir()/tbuild-test-cache-UID, made 0700; undefined when it exists but is not only ours. */
