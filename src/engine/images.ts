@@ -9,10 +9,10 @@ import { matchesPlatform, selectPlatformManifest } from '../registry/platform-se
 import { normalizeImageName } from '../registry/reference.ts';
 import { isIndexMediaType } from './commit-index.ts';
 import { compressionOf } from './lazy-layers.ts';
-import { checkUnpacked, pullLayers } from './pull-layers.ts';
+import { checkUnpacked, dropFailedSnapshot, pullLayers } from './pull-layers.ts';
 import type { RegistryClient } from '../registry/types.ts';
 import type { Digest } from '../shared/digest.ts';
-import { DiskFullError, isDiskFull, TbuildError } from '../shared/errors.ts';
+import { TbuildError } from '../shared/errors.ts';
 import type { ImageConfig, Index, Manifest } from '../shared/oci.ts';
 import type { Platform } from '../shared/platform.ts';
 import type { ImageSourceProvider, ResolvedImage } from './types.ts';
@@ -166,15 +166,7 @@ export async function unpackInto(
     });
     return committed.id;
   } catch (error) {
-    // Remove the partial snapshot first: on a full disk that frees the space.
-    const removed = await store.snapshots.remove(snapshot.id).then(
-      () => undefined,
-      (removeError: unknown) => removeError,
-    );
-    if (isDiskFull(error) && !(error instanceof DiskFullError))
-      throw new DiskFullError(store.root, `unpacking layer ${blob} of ${what}`, { cause: error });
-    if (removed !== undefined && !isDiskFull(removed)) throw removed;
-    throw error;
+    return dropFailedSnapshot(store, snapshot.id, error, `unpacking layer ${blob} of ${what}`);
   }
 }
 

@@ -231,17 +231,12 @@ async function commitStaged(
     store.snapshots.addLayerBlob(committed.id, layerBlob(descriptor));
     return committed.id;
   } catch (error) {
-    // Remove the partial snapshot first: on a full disk that frees the space.
-    const removed = await store.snapshots.remove(snapshot.id).then(
-      () => undefined,
-      (removeError: unknown) => removeError,
+    return dropFailedSnapshot(
+      store,
+      snapshot.id,
+      error,
+      `unpacking layer ${descriptor.digest} of ${what}`,
     );
-    if (isDiskFull(error) && !(error instanceof DiskFullError))
-      throw new DiskFullError(store.root, `unpacking layer ${descriptor.digest} of ${what}`, {
-        cause: error,
-      });
-    if (removed !== undefined && !isDiskFull(removed)) throw removed;
-    throw error;
   }
 }
 
@@ -258,6 +253,26 @@ function layerBlob(descriptor: Descriptor) {
  * Throw TBUILD_DIFFID_MISMATCH unless the unpacked layer is the one the config lists;
  * warn about the device nodes a rootless unpack left out.
  */
+/**
+ * A layer's snapshot could not be made: remove it (first: on a full disk that frees the
+ * space) and throw `error`, a full disk as DiskFullError naming what was being done.
+ */
+export async function dropFailedSnapshot(
+  store: Store,
+  id: SnapshotId,
+  error: unknown,
+  doing: string,
+): Promise<never> {
+  const removed = await store.snapshots.remove(id).then(
+    () => undefined,
+    (removeError: unknown) => removeError,
+  );
+  if (isDiskFull(error) && !(error instanceof DiskFullError))
+    throw new DiskFullError(store.root, doing, { cause: error });
+  if (removed !== undefined && !isDiskFull(removed)) throw removed;
+  throw error;
+}
+
 export function checkUnpacked(
   result: UnpackResult,
   blob: Digest,
