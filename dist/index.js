@@ -42294,16 +42294,12 @@ async function commitStaged(store, parent, layer, staged, what) {
     store.snapshots.addLayerBlob(committed.id, layerBlob(descriptor));
     return committed.id;
   } catch (error) {
-    const removed = await store.snapshots.remove(snapshot.id).then(
-      () => void 0,
-      (removeError) => removeError
+    return dropFailedSnapshot(
+      store,
+      snapshot.id,
+      error,
+      `unpacking layer ${descriptor.digest} of ${what}`
     );
-    if (isDiskFull(error) && !(error instanceof DiskFullError))
-      throw new DiskFullError(store.root, `unpacking layer ${descriptor.digest} of ${what}`, {
-        cause: error
-      });
-    if (removed !== void 0 && !isDiskFull(removed)) throw removed;
-    throw error;
   }
 }
 function layerBlob(descriptor) {
@@ -42313,6 +42309,16 @@ function layerBlob(descriptor) {
     mediaType: descriptor.mediaType,
     compression: compressionOf(descriptor.mediaType)
   };
+}
+async function dropFailedSnapshot(store, id, error, doing) {
+  const removed = await store.snapshots.remove(id).then(
+    () => void 0,
+    (removeError) => removeError
+  );
+  if (isDiskFull(error) && !(error instanceof DiskFullError))
+    throw new DiskFullError(store.root, doing, { cause: error });
+  if (removed !== void 0 && !isDiskFull(removed)) throw removed;
+  throw error;
 }
 function checkUnpacked(result, blob, diffId, what, onWarning) {
   if (result.diffId !== diffId) {
