@@ -61,6 +61,42 @@ function counted(stream: Readable, onBytes: ((received: number) => void) | undef
   return counter;
 }
 
+/**
+ * Copy `source` to the store and to a consumer; the slower one sets the pace, so nothing
+ * piles up. A consumer that is destroyed (it gave up) no longer holds the source back.
+ * Not `pipe` to both: a destination destroyed while the source waits for its 'drain' is
+ * never counted as drained, and the store's copy would then wait forever (seen with a
+ * corrupt layer whose unpack failed first).
+ */
+function tee(source: Readable, store: PassThrough, consumer: PassThrough): void {
+  let waiting = 0;
+  const drained = () => {
+    if (--waiting === 0) source.resume();
+  };
+  const alive = () => !consumer.destroyed && !consumer.writableEnded;
+  source.on('data', (chunk: Buffer) => {
+    if (!store.write(chunk)) {
+      waiting++;
+      store.once('drain', drained);
+    }
+    if (alive() && !consumer.write(chunk)) {
+      waiting++;
+      const done = () => {
+        consumer.off('drain', done);
+        consumer.off('close', done);
+        drained();
+      };
+      consumer.on('drain', done);
+      consumer.on('close', done);
+    }
+    if (waiting > 0) source.pause();
+  });
+  source.on('end', () => {
+    store.end();
+    if (alive()) consumer.end();
+  });
+}
+
 /** Fetch a blob into the store unless it is there; joins a fetch of it already running. */
 export async function fetchBlob(
   store: Store,
@@ -117,17 +153,15 @@ export async function fetchBlobWith<T>(
       toConsumer.destroy(error);
     };
     fetched.on('error', fail);
-    // The slower reader sets the pace (pipe's backpressure), so nothing piles up here. A
-    // consumer that stops early is unpiped when it is destroyed, or drained below.
-    fetched.pipe(toStore);
-    if (!toConsumer.destroyed) fetched.pipe(toConsumer);
+    tee(fetched, toStore, toConsumer);
     await ingesting.catch((error: unknown) => {
       fail(error as Error);
       throw error;
     });
   })();
   track(store, digest, pending);
-  const consumed = consume(toConsumer).finally(() => toConsumer.resume());
+  // A consumer that gave up mid-way stops being fed (tee), and the store gets the rest.
+  const consumed = consume(toConsumer).finally(() => toConsumer.destroy());
   const [stored, value] = await Promise.allSettled([pending, consumed]);
   if (stored.status === 'rejected') throw stored.reason;
   return value;
