@@ -283,8 +283,13 @@ describe('tbuild watch', () => {
     const end = samples.at(-1)!;
     expect(end.fds).toBeLessThanOrEqual(baseline.fds);
     expect(samples.every((s) => s.mounts === 0)).toBe(true);
-    // What JavaScript holds after a full GC: a leak of 10 KB per build would show here.
-    expect(end.heap - baseline.heap).toBeLessThan(1.5 * 1024 * 1024);
+    // What JavaScript holds after a full GC. One sample can catch a transient 7–9 MB (seen
+    // at random builds, gone by the next sample), so each end is the least of three
+    // samples: a leak raises every sample, and one of 12 KB per build (130 builds apart)
+    // still shows here.
+    const least = (builds: number[]) =>
+      Math.min(...samples.filter((s) => builds.includes(s.build)).map((s) => s.heap));
+    expect(least([180, 190, 200]) - least([50, 60, 70])).toBeLessThan(1.5 * 1024 * 1024);
     // RSS moves in allocator steps; this catches a native leak, not page-level noise.
     expect(end.rss - baseline.rss).toBeLessThan(32 * 1024 * 1024);
   }, 600_000);
