@@ -1821,6 +1821,34 @@ function counted(stream, onBytes) {
   pipeline3(stream, counter).catch(() => void 0);
   return counter;
 }
+function tee(source, store, consumer) {
+  let waiting = 0;
+  const drained = () => {
+    if (--waiting === 0) source.resume();
+  };
+  const alive = () => !consumer.destroyed && !consumer.writableEnded;
+  source.on("data", (chunk) => {
+    if (!store.write(chunk)) {
+      waiting++;
+      store.once("drain", drained);
+    }
+    if (alive() && !consumer.write(chunk)) {
+      waiting++;
+      const done = () => {
+        consumer.off("drain", done);
+        consumer.off("close", done);
+        drained();
+      };
+      consumer.on("drain", done);
+      consumer.on("close", done);
+    }
+    if (waiting > 0) source.pause();
+  });
+  source.on("end", () => {
+    store.end();
+    if (alive()) consumer.end();
+  });
+}
 async function fetchBlob(store, blob, signal) {
   let pending = runningFetch(store, blob.digest);
   if (!pending) {
@@ -1857,15 +1885,14 @@ async function fetchBlobWith(store, blob, consume, signal) {
       toConsumer.destroy(error);
     };
     fetched.on("error", fail);
-    fetched.pipe(toStore);
-    if (!toConsumer.destroyed) fetched.pipe(toConsumer);
+    tee(fetched, toStore, toConsumer);
     await ingesting.catch((error) => {
       fail(error);
       throw error;
     });
   })();
   track(store, digest, pending);
-  const consumed = consume(toConsumer).finally(() => toConsumer.resume());
+  const consumed = consume(toConsumer).finally(() => toConsumer.destroy());
   const [stored, value] = await Promise.allSettled([pending, consumed]);
   if (stored.status === "rejected") throw stored.reason;
   return value;
