@@ -91,10 +91,6 @@ class CommandServer {
     this.#idle();
   }
 
-  get pid(): number | undefined {
-    return this.#child.pid;
-  }
-
   get dead(): boolean {
     return this.#dead;
   }
@@ -200,11 +196,6 @@ export function runShortCommand(
   }
   if (unavailable || server === undefined) return spawnDirectly(file, args, options);
   return server.run(file, args, options);
-}
-
-/** The running server's process id, if one runs (tests tell it from other children). */
-export function commandServerPid(): number | undefined {
-  return server === undefined || server.dead ? undefined : server.pid;
 }
 
 /** The same contract, with Node's own spawn. */

@@ -17,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMounts, mountOverlay, unmountAll, type Mount } from '../../src/exec/overlay.ts';
 import { cleanupStaleContainers, createRuncExecutor } from '../../src/exec/runc.ts';
 import type { Executor, RunResult, RunSpec } from '../../src/exec/types.ts';
-import { commandServerPid } from '../../src/shared/command-server.ts';
 import { resolveUser } from '../../src/exec/user.ts';
 import { makeBusyboxRootfs } from '../helpers/busybox-rootfs.ts';
 
@@ -108,18 +107,12 @@ async function runIn(
 }
 
 /** Commands of this process's child processes. */
-/** This process's children, but for the process-wide command server (ADR 21). */
 function listChildren(): string[] {
   // ps exits 1 when there are none.
-  const { stdout } = spawnSync('ps', ['--ppid', String(process.pid), '-o', 'pid=,comm='], {
+  const { stdout } = spawnSync('ps', ['--ppid', String(process.pid), '-o', 'comm='], {
     encoding: 'utf8',
   });
-  const server = commandServerPid();
-  return stdout
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([pid, name]) => name !== undefined && name !== 'ps' && Number(pid) !== server)
-    .map(([, name]) => name!);
+  return stdout.split('\n').filter((name) => name !== '' && name !== 'ps');
 }
 
 async function listTree(dir: string, prefix = ''): Promise<string[]> {
