@@ -1,12 +1,9 @@
 /**
- * Promise wrappers for the host tools the executor calls. Output is collected, never
- * printed. Short tools (mount, umount, getfattr, touch, runc kill/delete) go through the
- * command server (shared/command-server.ts, ADR 21); long ones (cp -a, find, rm -rf) are
- * spawned here, so that Ctrl-C stops them with this process.
+ * A small promise wrapper around child_process.spawn for the short host tools the
+ * executor calls (mount, umount, runc kill/delete). Output is collected, never printed.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { runShortCommand } from '../shared/command-server.ts';
 
 export interface CommandResult {
   code: number;
@@ -38,23 +35,6 @@ export function runCommand(
       });
     });
   });
-}
-
-/**
- * Run a short tool (it finishes in milliseconds) through the command server: it costs
- * this process no fork. Same contract as runCommand.
- */
-export async function runShort(
-  file: string,
-  args: readonly string[],
-  options: { cwd?: string; input?: Buffer | string } = {},
-): Promise<CommandResult> {
-  const result = await runShortCommand(file, args, options);
-  return {
-    code: result.code,
-    stdout: result.stdout.toString('utf8'),
-    stderr: result.stderr.toString('utf8'),
-  };
 }
 
 /** The number of a signal, for shell-style exit codes (128 + n). */

@@ -32,7 +32,7 @@ import type { BigIntStats, Stats } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import path from 'node:path';
 import { overlayOpaqueXattr } from '../shared/userns.ts';
-import { delay, runCommand, runShort } from './command.ts';
+import { delay, runCommand } from './command.ts';
 import { MountError } from './errors.ts';
 import type { Mount } from './overlay.ts';
 import {
@@ -287,7 +287,7 @@ async function copyEntry(entry: MergedEntry, dest: string): Promise<void> {
     copyFileSync(entry.abs, dest, constants.COPYFILE_FICLONE);
   } else if (stat.isFIFO() || stat.isCharacterDevice() || stat.isBlockDevice()) {
     const type = stat.isFIFO() ? ['p'] : [stat.isCharacterDevice() ? 'c' : 'b', ...device(stat)];
-    const made = await runShort('mknod', [dest, ...type]);
+    const made = await runCommand('mknod', [dest, ...type]);
     if (made.code !== 0) throw new MountError(`mknod ${dest} failed: ${made.stderr.trim()}`);
   } else return; // sockets: nothing to copy, as a tar would skip them
   // chown clears set-id bits, so the mode comes after it.
@@ -460,7 +460,7 @@ async function move(from: string, to: string): Promise<void> {
 export async function makeWhiteouts(paths: readonly string[]): Promise<void> {
   const [first, ...rest] = paths;
   if (first === undefined) return;
-  const made = await runShort('mknod', ['-m', '0', first, 'c', '0', '0']);
+  const made = await runCommand('mknod', ['-m', '0', first, 'c', '0', '0']);
   if (made.code !== 0) throw new MountError(`mknod ${first} failed: ${made.stderr.trim()}`);
   for (const p of rest) linkSync(first, p);
 }

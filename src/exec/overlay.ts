@@ -6,7 +6,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { inUserNamespace } from '../shared/userns.ts';
-import { delay, runShort } from './command.ts';
+import { delay, runCommand } from './command.ts';
 import { MountError, OverlayOptionsTooLongError, UnmountError } from './errors.ts';
 import { lazyModule } from '../shared/lazy-module.ts';
 
@@ -169,7 +169,7 @@ async function bindMount(source: string, target: string, readonly: boolean): Pro
 
 async function runMount(args: string[], cwd?: string) {
   try {
-    return await runShort('mount', args, cwd === undefined ? {} : { cwd });
+    return await runCommand('mount', args, cwd === undefined ? {} : { cwd });
   } catch (err) {
     throw new MountError(`could not run mount(8): ${(err as Error).message}`, {
       hint: 'Install util-linux `mount` (package mount).',
@@ -193,13 +193,13 @@ function createMount(target: string): Mount {
 export async function unmountPath(target: string): Promise<void> {
   let last = '';
   for (let attempt = 0; attempt < 8; attempt++) {
-    const result = await runShort('umount', [target]);
+    const result = await runCommand('umount', [target]);
     if (result.code === 0 || isNotMounted(result.stderr)) return;
     last = result.stderr.trim();
     if (!/busy/i.test(last)) break;
     await delay(25 * 2 ** Math.min(attempt, 4));
   }
-  const lazy = await runShort('umount', ['-l', target]);
+  const lazy = await runCommand('umount', ['-l', target]);
   if (lazy.code === 0 || isNotMounted(lazy.stderr)) return;
   throw new UnmountError(target, `${last}; lazy unmount: ${lazy.stderr.trim()}`);
 }

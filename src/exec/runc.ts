@@ -9,7 +9,7 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { CancelledError } from '../shared/errors.ts';
 import { inUserNamespace, rootlessHostNetwork } from '../shared/userns.ts';
-import { delay, runShort, signalNumber } from './command.ts';
+import { delay, runCommand, signalNumber } from './command.ts';
 import {
   ContainerStartError,
   MountError,
@@ -325,7 +325,7 @@ async function stopUntilExited(
   stop: RunSpec['stop'],
 ) {
   if (stop !== undefined) {
-    await runShort(runc, ['--root', runcRoot, 'kill', id, stop.signal]).catch(() => undefined);
+    await runCommand(runc, ['--root', runcRoot, 'kill', id, stop.signal]).catch(() => undefined);
     const gone = await Promise.race([
       exited.then(
         () => true,
@@ -351,7 +351,7 @@ async function killUntilExited(
   let done = false;
   void exited.finally(() => (done = true)).catch(() => undefined);
   while (!done) {
-    await runShort(runc, ['--root', runcRoot, 'kill', id, 'KILL']).catch(() => undefined);
+    await runCommand(runc, ['--root', runcRoot, 'kill', id, 'KILL']).catch(() => undefined);
     await Promise.race([exited.catch(() => undefined), delay(100)]);
   }
 }
@@ -359,7 +359,7 @@ async function killUntilExited(
 async function deleteContainer(runc: string, runcRoot: string, id: string): Promise<void> {
   // `runc run` deletes its container when it exits normally; skip a needless spawn.
   if (!(await pathExists(path.join(runcRoot, id)))) return;
-  const result = await runShort(runc, ['--root', runcRoot, 'delete', '--force', id]).catch(
+  const result = await runCommand(runc, ['--root', runcRoot, 'delete', '--force', id]).catch(
     (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return { code: 0, stdout: '', stderr: '' };
       throw err;
@@ -385,7 +385,7 @@ export async function cleanupStaleContainers(
   for (const id of ids) {
     const owner = /^tbuild-(\d+)-[0-9a-f]+$/.exec(id)?.[1];
     if (owner === undefined || isProcessAlive(Number(owner))) continue;
-    await runShort(runcPath, ['--root', runcRoot, 'kill', id, 'KILL']).catch(() => undefined);
+    await runCommand(runcPath, ['--root', runcRoot, 'kill', id, 'KILL']).catch(() => undefined);
     await deleteContainer(runcPath, runcRoot, id);
     await rm(path.join(bundles, id), { recursive: true, force: true });
     removed.push(id);

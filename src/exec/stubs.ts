@@ -5,7 +5,7 @@
  */
 import { lstat, mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runShort } from './command.ts';
+import { runCommand } from './command.ts';
 import { resolveInRoot } from './user.ts';
 
 export interface StubRequest {
@@ -116,7 +116,7 @@ async function restoreMtime(dir: string, mtimeNs: bigint): Promise<void> {
   if (now === undefined || now.mtimeNs === mtimeNs) return;
   const seconds = mtimeNs / 1_000_000_000n;
   const nanos = (mtimeNs % 1_000_000_000n).toString().padStart(9, '0');
-  const result = await runShort('touch', ['-h', '-d', `@${seconds}.${nanos}`, dir]);
+  const result = await runCommand('touch', ['-h', '-d', `@${seconds}.${nanos}`, dir]);
   if (result.code !== 0) throw new Error(`touch ${dir}: ${result.stderr.trim()}`);
 }
 

@@ -4,7 +4,7 @@
  * a batch with one `setfattr --restore` (Debian package `attr`, which builds need anyway).
  */
 import { rm, writeFile } from 'node:fs/promises';
-import { runShort } from './command.ts';
+import { runCommand } from './command.ts';
 import { MountError } from './errors.ts';
 import { formatXattrDump, parseXattrDump, type XattrMap } from '../shared/xattr-dump.ts';
 
@@ -36,7 +36,7 @@ export async function readPathXattrs(paths: readonly string[]): Promise<XattrMap
 }
 
 async function getfattr(args: readonly string[]): Promise<string> {
-  const result = await runShort('getfattr', [
+  const result = await runCommand('getfattr', [
     '-h',
     '--absolute-names',
     '-e',
@@ -86,6 +86,6 @@ export async function writeXattrs(
 }
 
 async function setfattr(args: readonly string[]): Promise<void> {
-  const result = await runShort('setfattr', ['-h', ...args]);
+  const result = await runCommand('setfattr', ['-h', ...args]);
   if (result.code !== 0) throw new MountError(`setfattr failed: ${result.stderr.trim()}`);
 }

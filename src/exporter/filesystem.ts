@@ -41,9 +41,7 @@ export async function exportLayersToDirectory(
 export async function exportMergedToDirectory(mergedDir: string, dest: string): Promise<void> {
   await mkdir(dest, { recursive: true });
   const owners = keepsOwners() ? [] : ['--no-preserve=ownership'];
-  await runTool('cp', ['-a', ...owners, '--', `${mergedDir}/.`, `${dest}/`], undefined, {
-    long: true,
-  });
+  await runTool('cp', ['-a', ...owners, '--', `${mergedDir}/.`, `${dest}/`]);
 }
 
 /** `tar` from a merged tree: its files as one tar, in sorted order. */

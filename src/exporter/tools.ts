@@ -1,31 +1,29 @@
 /**
  * Spawning the few system tools Node has no API for: mknod (device nodes, FIFOs,
  * overlay whiteouts) and getfattr/setfattr (extended attributes, including the
- * `trusted.overlay.*` ones overlayfs uses), and cp -a for a whole tree. Callers batch
- * their work to spawn rarely. Short tools go through the command server (ADR 21).
+ * `trusted.overlay.*` ones overlayfs uses). Callers batch their work to spawn rarely.
  */
-import { runShortCommand, spawnDirectly } from '../shared/command-server.ts';
+import { spawn } from 'node:child_process';
 import { ToolError } from './errors.ts';
 
-/**
- * Run a tool, feed it `input`, and return its stdout; throws ToolError on failure.
- * `long` tools (a copy of a tree) are spawned by this process, so Ctrl-C stops them.
- */
-export async function runTool(
-  tool: string,
-  args: string[],
-  input?: Buffer | string,
-  options: { long?: boolean } = {},
-): Promise<Buffer> {
-  const run = options.long === true ? spawnDirectly : runShortCommand;
-  const result = await run(tool, args, input === undefined ? {} : { input }).catch(
-    (error: Error) => {
-      throw new ToolError(tool, error.message, { cause: error });
-    },
-  );
-  if (result.code === 0) return result.stdout;
-  const stderr = result.stderr.toString('utf8').trim();
-  throw new ToolError(tool, stderr || `exited with ${result.code}`);
+/** Run a tool, feed it `input`, and return its stdout; throws ToolError on failure. */
+export function runTool(tool: string, args: string[], input?: Buffer | string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e) => reject(new ToolError(tool, e.message, { cause: e })));
+    child.on('close', (code, signal) => {
+      if (code === 0) return resolve(Buffer.concat(out));
+      const stderr = Buffer.concat(err).toString('utf8').trim();
+      reject(new ToolError(tool, stderr || `exited with ${code ?? signal}`));
+    });
+    // A tool that exits early closes stdin; its exit status tells what went wrong.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input ?? '');
+  });
 }
 
 /** Linux dev_t → (major, minor), as glibc's major()/minor() do. */
