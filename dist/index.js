@@ -956,190 +956,24 @@ var init_tar_format = __esm({
   }
 });
 
-// src/shared/command-server.ts
+// src/exporter/tools.ts
 import { spawn } from "node:child_process";
-import {
-  accessSync,
-  constants as constants2,
-  mkdtempSync,
-  readFileSync as readFileSync5,
-  rmSync as rmSync2,
-  unlinkSync as unlinkSync3,
-  writeFileSync
-} from "node:fs";
-import os from "node:os";
-import path2 from "node:path";
-import { createInterface } from "node:readline";
-function findBash() {
-  for (const candidate of ["/bin/bash", "/usr/bin/bash"]) {
-    try {
-      accessSync(candidate, constants2.X_OK);
-      return candidate;
-    } catch {
-    }
-  }
-  return void 0;
-}
-function runShortCommand(file, args, options = {}) {
-  if (!unavailable && (server === void 0 || server.dead)) {
-    const bash = findBash();
-    if (bash === void 0) unavailable = true;
-    else server = new CommandServer(bash);
-  }
-  if (unavailable || server === void 0) return spawnDirectly(file, args, options);
-  return server.run(file, args, options);
-}
-function spawnDirectly(file, args, options = {}) {
+function runTool(tool, args, input) {
   return new Promise((resolve2, reject) => {
-    const child = spawn(file, args, {
-      ...options.cwd === void 0 ? {} : { cwd: options.cwd },
-      stdio: [options.input === void 0 ? "ignore" : "pipe", "pipe", "pipe"]
-    });
+    const child = spawn(tool, args, { stdio: ["pipe", "pipe", "pipe"] });
     const out = [];
     const err = [];
-    child.stdout?.on("data", (chunk) => out.push(chunk));
-    child.stderr?.on("data", (chunk) => err.push(chunk));
-    child.on("error", reject);
+    child.stdout.on("data", (c) => out.push(c));
+    child.stderr.on("data", (c) => err.push(c));
+    child.on("error", (e) => reject(new ToolError(tool, e.message, { cause: e })));
     child.on("close", (code2, signal) => {
-      resolve2({
-        code: code2 ?? (signal === null ? 1 : 128 + (os.constants.signals[signal] ?? 1)),
-        stdout: Buffer.concat(out),
-        stderr: Buffer.concat(err)
-      });
+      if (code2 === 0) return resolve2(Buffer.concat(out));
+      const stderr = Buffer.concat(err).toString("utf8").trim();
+      reject(new ToolError(tool, stderr || `exited with ${code2 ?? signal}`));
     });
-    if (child.stdin) {
-      child.stdin.on("error", () => void 0);
-      child.stdin.end(options.input);
-    }
+    child.stdin.on("error", () => void 0);
+    child.stdin.end(input ?? "");
   });
-}
-var SERVER_SCRIPT, CommandServer, server, unavailable;
-var init_command_server = __esm({
-  "src/shared/command-server.ts"() {
-    "use strict";
-    SERVER_SCRIPT = [
-      "d=$1",
-      "while IFS= read -r -d '' id && IFS= read -r -d '' cwd && IFS= read -r -d '' input &&",
-      "  IFS= read -r -d '' path && IFS= read -r -d '' n; do",
-      "  args=()",
-      `  for ((i = 0; i < n; i++)); do IFS= read -r -d '' a; args+=("$a"); done`,
-      "  (",
-      "    PATH=$path",
-      '    if [ -n "$cwd" ] && ! cd -- "$cwd" 2>/dev/null; then echo "$id E"; exit; fi',
-      '    if ! command -v -- "${args[0]}" >/dev/null 2>&1; then echo "$id E"; exit; fi',
-      '    "${args[@]}" <"${input:-/dev/null}" >"$d/$id.out" 2>"$d/$id.err"',
-      '    echo "$id $?"',
-      "  ) &",
-      "done",
-      "wait",
-      'rm -rf -- "$d"'
-    ].join("\n");
-    CommandServer = class {
-      #child;
-      #dir;
-      #pending = /* @__PURE__ */ new Map();
-      #next = 1;
-      #dead = false;
-      constructor(bash) {
-        this.#dir = mkdtempSync(path2.join(os.tmpdir(), "tbuild-cmd-"));
-        this.#child = spawn(bash, ["-c", SERVER_SCRIPT, "tbuild-command-server", this.#dir], {
-          stdio: ["pipe", "pipe", "pipe"],
-          detached: true
-        });
-        this.#child.stdin.on("error", () => void 0);
-        this.#child.stderr.resume();
-        createInterface({ input: this.#child.stdout }).on("line", (line) => this.#reply(line));
-        this.#child.on("error", (error) => this.#fail(error));
-        this.#child.on(
-          "exit",
-          (code2, signal) => this.#fail(new Error(`the command server exited (${code2 ?? signal})`))
-        );
-        this.#idle();
-      }
-      get pid() {
-        return this.#child.pid;
-      }
-      get dead() {
-        return this.#dead;
-      }
-      run(file, args, options) {
-        const id = this.#next++;
-        let input = "";
-        if (options.input !== void 0) {
-          input = path2.join(this.#dir, `${id}.in`);
-          writeFileSync(input, options.input);
-        }
-        const fields = [id, options.cwd ?? "", input, process.env.PATH ?? "", args.length + 1, file];
-        const request2 = [...fields, ...args].map((f) => `${f}\0`).join("");
-        return new Promise((resolve2, reject) => {
-          if (this.#pending.size === 0) this.#busy();
-          this.#pending.set(id, { file, resolve: resolve2, reject, ...input ? { input } : {} });
-          this.#child.stdin.write(request2);
-        });
-      }
-      #reply(line) {
-        const [idText, status] = line.split(" ");
-        const id = Number(idText);
-        const pending = this.#pending.get(id);
-        if (!pending) return;
-        this.#pending.delete(id);
-        if (this.#pending.size === 0) this.#idle();
-        const take = (suffix) => {
-          const file = path2.join(this.#dir, `${id}.${suffix}`);
-          try {
-            const bytes = readFileSync5(file);
-            unlinkSync3(file);
-            return bytes;
-          } catch {
-            return Buffer.alloc(0);
-          }
-        };
-        if (pending.input) rmSync2(pending.input, { force: true });
-        if (status === "E") {
-          take("err");
-          const error = Object.assign(new Error(`spawn ${pending.file} ENOENT`), {
-            code: "ENOENT",
-            path: pending.file
-          });
-          pending.reject(error);
-          return;
-        }
-        pending.resolve({ code: Number(status), stdout: take("out"), stderr: take("err") });
-      }
-      /** Nothing pending: the server must not keep this process alive. */
-      #idle() {
-        this.#child.unref();
-        for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
-          stream.unref?.();
-      }
-      #busy() {
-        this.#child.ref();
-        for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
-          stream.ref?.();
-      }
-      #fail(error) {
-        if (this.#dead) return;
-        this.#dead = true;
-        for (const pending of this.#pending.values()) pending.reject(error);
-        this.#pending.clear();
-        rmSync2(this.#dir, { recursive: true, force: true });
-      }
-    };
-    unavailable = process.env.TBUILD_COMMAND_SERVER === "0";
-  }
-});
-
-// src/exporter/tools.ts
-async function runTool(tool, args, input, options = {}) {
-  const run8 = options.long === true ? spawnDirectly : runShortCommand;
-  const result = await run8(tool, args, input === void 0 ? {} : { input }).catch(
-    (error) => {
-      throw new ToolError(tool, error.message, { cause: error });
-    }
-  );
-  if (result.code === 0) return result.stdout;
-  const stderr = result.stderr.toString("utf8").trim();
-  throw new ToolError(tool, stderr || `exited with ${result.code}`);
 }
 function splitDevice(rdev) {
   const lo = rdev >>> 0;
@@ -1151,7 +985,6 @@ function splitDevice(rdev) {
 var init_tools = __esm({
   "src/exporter/tools.ts"() {
     "use strict";
-    init_command_server();
     init_errors2();
   }
 });
@@ -1224,9 +1057,9 @@ function parseXattrDump(dump) {
 }
 function formatXattrDump(map) {
   let out = "";
-  for (const [path43, attrs] of map) {
+  for (const [path42, attrs] of map) {
     if (attrs.size === 0) continue;
-    out += `# file: ${escapeName(path43)}
+    out += `# file: ${escapeName(path42)}
 `;
     for (const [name, value] of attrs) out += `${escapeName(name)}=0s${value.toString("base64")}
 `;
@@ -1325,8 +1158,8 @@ function* layerTarChunks(diffDir, xattrs, options = {}, reuse = false) {
   out.append(endOfArchive());
   yield out.take();
 }
-function whiteoutEntry(path43, mtime, uid = 0, gid = 0) {
-  return { path: path43, type: "file", mode: 384, uid, gid, size: 0, mtime };
+function whiteoutEntry(path42, mtime, uid = 0, gid = 0) {
+  return { path: path42, type: "file", mode: 384, uid, gid, size: 0, mtime };
 }
 function opaqueMarker(dir) {
   return {
@@ -1374,8 +1207,8 @@ function toTarEntry(item, mtime, attrs, firstLinks) {
   }
   return { ...base, size: stat14.size };
 }
-function changedSize(path43) {
-  return new LayerWriteError(`file ${path43} changed size while its layer was being written`);
+function changedSize(path42) {
+  return new LayerWriteError(`file ${path42} changed size while its layer was being written`);
 }
 var CHUNK_BYTES, ChunkBuffer;
 var init_layer_tar = __esm({
@@ -1424,15 +1257,15 @@ var init_layer_tar = __esm({
         }
       }
       /** Exactly `size` bytes of a file, yielding full chunks; fails if the file shrank. */
-      *appendFile(path43, size) {
-        const fd = openSync(path43, "r");
+      *appendFile(path42, size) {
+        const fd = openSync(path42, "r");
         try {
           let read = 0;
           while (read < size) {
             if (this.full()) yield this.take();
             const room = Math.min(this.#buf.length - this.#pos, size - read);
             const n = readSync(fd, this.#buf, this.#pos, room, read);
-            if (n === 0) throw changedSize(path43);
+            if (n === 0) throw changedSize(path42);
             this.#pos += n;
             read += n;
           }
@@ -2036,7 +1869,7 @@ var init_lazy_layers = __esm({
 });
 
 // src/exporter/safe-tree.ts
-import { lstatSync as lstatSync3, mkdirSync, rmSync as rmSync3 } from "node:fs";
+import { lstatSync as lstatSync3, mkdirSync, rmSync as rmSync2 } from "node:fs";
 import { join as join15, posix } from "node:path";
 function cleanEntryPath(name) {
   const normal = posix.normalize(name.replace(/^\/+/, "")).replace(/\/+$/, "");
@@ -2101,11 +1934,11 @@ var init_safe_tree = __esm({
        * Returns whether a directory was kept.
        */
       prepare(rel, keepDirectory) {
-        const path43 = this.abs(rel);
-        const stat14 = lstatSync3(path43, { throwIfNoEntry: false });
+        const path42 = this.abs(rel);
+        const stat14 = lstatSync3(path42, { throwIfNoEntry: false });
         if (stat14 === void 0) return false;
         if (stat14.isDirectory() && keepDirectory) return true;
-        rmSync3(path43, { recursive: true, force: true });
+        rmSync2(path42, { recursive: true, force: true });
         this.#forget(rel);
         return false;
       }
@@ -2124,13 +1957,13 @@ __export(special_files_exports, {
   makeWhiteouts: () => makeWhiteouts
 });
 import { link } from "node:fs/promises";
-async function makeNode(path43, type, mode, major = 0, minor = 0) {
+async function makeNode(path42, type, mode, major = 0, minor = 0) {
   const code2 = type === "char" ? "c" : type === "block" ? "b" : "p";
   const numbers = type === "fifo" ? [] : [String(major), String(minor)];
   try {
-    await runTool("mknod", ["-m", (mode & 4095).toString(8), path43, code2, ...numbers]);
+    await runTool("mknod", ["-m", (mode & 4095).toString(8), path42, code2, ...numbers]);
   } catch (err) {
-    if (err instanceof ToolError) throw new DeviceNodeError(path43, err.message, { cause: err });
+    if (err instanceof ToolError) throw new DeviceNodeError(path42, err.message, { cause: err });
     throw err;
   }
 }
@@ -2138,7 +1971,7 @@ async function makeWhiteouts(paths) {
   const [first, ...rest] = paths;
   if (first === void 0) return;
   await makeNode(first, "char", 0);
-  for (const path43 of rest) await link(first, path43);
+  for (const path42 of rest) await link(first, path42);
 }
 var init_special_files = __esm({
   "src/exporter/special-files.ts"() {
@@ -2206,11 +2039,11 @@ function applyExtended(raw, ext) {
   for (const [key, value] of ext) {
     if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
   }
-  const path43 = ext.get("path")?.toString("utf8") ?? raw.name;
+  const path42 = ext.get("path")?.toString("utf8") ?? raw.name;
   const linkpath = ext.get("linkpath")?.toString("utf8") ?? raw.linkname;
   return {
-    path: path43,
-    type: type === "file" && path43.endsWith("/") ? "dir" : type,
+    path: path42,
+    type: type === "file" && path42.endsWith("/") ? "dir" : type,
     mode: raw.mode & 4095,
     uid: num("uid", raw.uid),
     gid: num("gid", raw.gid),
@@ -2302,7 +2135,7 @@ import { createHash as createHash5 } from "node:crypto";
 import {
   chmodSync,
   closeSync as closeSync2,
-  constants as constants3,
+  constants as constants2,
   fchmodSync,
   fchownSync,
   futimesSync,
@@ -2371,23 +2204,23 @@ async function applyEntry(state, entry, body) {
     state.whiteouts.push(target);
     return;
   }
-  const path43 = tree.abs(rel);
+  const path42 = tree.abs(rel);
   const keptDir = tree.prepare(rel, entry.type === "dir");
   switch (entry.type) {
     case "dir":
-      if (!keptDir) mkdirSync2(path43, { mode: 448 });
+      if (!keptDir) mkdirSync2(path42, { mode: 448 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
     case "file":
-      await writeFile2(state, path43, entry, body);
+      await writeFile2(state, path42, entry, body);
       addXattrs(state, rel, entry);
       return;
     case "symlink":
-      symlinkSync(entry.linkpath ?? "", path43);
+      symlinkSync(entry.linkpath ?? "", path42);
       break;
     case "link":
-      linkSync(resolveHardLink(tree, entry), path43);
+      linkSync(resolveHardLink(tree, entry), path42);
       return;
     // shares the target's inode and metadata
     default:
@@ -2395,13 +2228,13 @@ async function applyEntry(state, entry, body) {
         state.skippedDevices.push(rel);
         return;
       }
-      await makeNode(path43, entry.type, entry.mode, entry.devmajor, entry.devminor);
+      await makeNode(path42, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
-  setMetadata(state, path43, entry);
+  setMetadata(state, path42, entry);
   addXattrs(state, rel, entry);
 }
-async function writeFile2(state, path43, entry, body) {
-  const fd = openSync2(path43, CREATE_FLAGS, 384);
+async function writeFile2(state, path42, entry, body) {
+  const fd = openSync2(path42, CREATE_FLAGS, 384);
   try {
     for await (const chunk of body) {
       for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done);
@@ -2434,16 +2267,16 @@ function resolveHardLink(tree, entry) {
     throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
   return tree.abs(target);
 }
-function setMetadata(state, path43, entry) {
+function setMetadata(state, path42, entry) {
   if (state.owners) {
     try {
-      lchownSync(path43, entry.uid, entry.gid);
+      lchownSync(path42, entry.uid, entry.gid);
     } catch (err) {
       explainUnmapped(entry, err);
     }
   }
-  if (entry.type !== "symlink") chmodSync(path43, entry.mode & 4095);
-  if (entry.type !== "dir") lutimesSync(path43, entry.mtime, entry.mtime);
+  if (entry.type !== "symlink") chmodSync(path42, entry.mode & 4095);
+  if (entry.type !== "dir") lutimesSync(path42, entry.mtime, entry.mtime);
 }
 function addXattrs(state, rel, entry) {
   for (const [name, value] of entry.xattrs ?? []) {
@@ -2486,7 +2319,7 @@ var init_layer_unpack = __esm({
     init_xattrs();
     WHITEOUT_PREFIX = ".wh.";
     OPAQUE_MARKER = ".wh..wh..opq";
-    CREATE_FLAGS = constants3.O_WRONLY | constants3.O_CREAT | constants3.O_EXCL | constants3.O_NOFOLLOW;
+    CREATE_FLAGS = constants2.O_WRONLY | constants2.O_CREAT | constants2.O_EXCL | constants2.O_NOFOLLOW;
   }
 });
 
@@ -2823,14 +2656,14 @@ function parsePlatform(text) {
   if (!osMatch) return fail(`"${parts[0]}" is an invalid OS component`);
   for (const part of parts.slice(1))
     if (!COMPONENT.test(part)) fail(`"${part}" is an invalid component`);
-  const os2 = normalizeOs(osMatch[1]);
+  const os = normalizeOs(osMatch[1]);
   if (parts.length === 1) {
-    if (KNOWN_OS.has(os2)) return { ...hostPlatform(), os: os2 };
+    if (KNOWN_OS.has(os)) return { ...hostPlatform(), os };
     const arch = normalizeArch(parts[0], "");
     if (!KNOWN_ARCH.has(arch.architecture)) return fail("unknown operating system or architecture");
     return withVariant({ os: "linux", ...arch });
   }
-  return withVariant({ os: os2, ...normalizeArch(parts[1], parts[2] ?? "") });
+  return withVariant({ os, ...normalizeArch(parts[1], parts[2] ?? "") });
 }
 function parseTargetPlatforms(text) {
   const entries = text.split(",").map((entry) => entry.trim());
@@ -2872,8 +2705,8 @@ function parseTargetPlatform(text) {
   }
   return platform;
 }
-function normalizeOs(os2) {
-  const lower = os2.toLowerCase();
+function normalizeOs(os) {
+  const lower = os.toLowerCase();
   return lower === "macos" ? "darwin" : lower;
 }
 function normalizeArch(archText, variantText) {
@@ -2942,7 +2775,7 @@ var init_platform = __esm({
 
 // src/registry/platform-select.ts
 function normalizePlatform(p) {
-  const os2 = p.os.toLowerCase();
+  const os = p.os.toLowerCase();
   let architecture = p.architecture.toLowerCase();
   let variant = p.variant?.toLowerCase();
   if (architecture === "aarch64") architecture = "arm64";
@@ -2951,7 +2784,7 @@ function normalizePlatform(p) {
   if (architecture === "amd64" && variant === "v1") variant = void 0;
   if (architecture === "arm" && (variant === void 0 || variant === "")) variant = "v7";
   if (architecture === "arm" && /^\d$/.test(variant ?? "")) variant = `v${variant}`;
-  return variant ? { os: os2, architecture, variant } : { os: os2, architecture };
+  return variant ? { os, architecture, variant } : { os, architecture };
 }
 function matchesPlatform(candidate, wanted) {
   const a = normalizePlatform(candidate);
@@ -3119,20 +2952,20 @@ function parseReference(text) {
         `"${tag}" is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`
       );
   }
-  const { registry, path: path43 } = splitDomain(rest, fail);
-  if (path43.length > MAX_NAME_LENGTH)
+  const { registry, path: path42 } = splitDomain(rest, fail);
+  if (path42.length > MAX_NAME_LENGTH)
     fail(`the repository name is longer than ${MAX_NAME_LENGTH} characters`);
-  if (/^[a-f0-9]{64}$/.test(path43))
+  if (/^[a-f0-9]{64}$/.test(path42))
     fail("a repository name cannot be a 64-character hex string (did you mean @sha256:\u2026?)");
-  if (path43 !== path43.toLowerCase()) fail("repository names must be lowercase");
-  for (const component of path43.split("/")) {
+  if (path42 !== path42.toLowerCase()) fail("repository names must be lowercase");
+  for (const component of path42.split("/")) {
     if (!COMPONENT2.test(component)) {
       fail(
         `"${component}" is not a valid path component (lower-case letters, digits and single separators . _ __ -)`
       );
     }
   }
-  const repository = registry === DOCKER_HUB && !path43.includes("/") ? `library/${path43}` : path43;
+  const repository = registry === DOCKER_HUB && !path42.includes("/") ? `library/${path42}` : path42;
   const ref = { registry, repository };
   if (tag !== void 0) ref.tag = tag;
   else if (digest === void 0) ref.tag = "latest";
@@ -3146,9 +2979,9 @@ function splitDomain(name, fail) {
   if (!isDomain) return { registry: DOCKER_HUB, path: name };
   if (!DOMAIN.test(first)) fail(`"${first}" is not a valid registry host`);
   const registry = first === "index.docker.io" ? DOCKER_HUB : first;
-  const path43 = name.slice(slash + 1);
-  if (path43 === "") fail("the repository name is empty");
-  return { registry, path: path43 };
+  const path42 = name.slice(slash + 1);
+  if (path42 === "") fail("the repository name is empty");
+  return { registry, path: path42 };
 }
 function formatReference(ref) {
   let out = `${ref.registry}/${ref.repository}`;
@@ -3269,9 +3102,9 @@ var init_errors4 = __esm({
 
 // src/exec/user.ts
 import { lstat as lstat3, readFile as readFile3, readlink } from "node:fs/promises";
-import path3 from "node:path";
+import path2 from "node:path";
 async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
-  const root = path3.resolve(rootfs);
+  const root = path2.resolve(rootfs);
   const pending = splitPath(unsafePath);
   const resolved = [];
   let links = 0;
@@ -3286,7 +3119,7 @@ async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
       resolved.push(part);
       break;
     }
-    const candidate = path3.join(root, ...resolved, part);
+    const candidate = path2.join(root, ...resolved, part);
     const info2 = await lstat3(candidate).catch((err) => {
       if (err.code === "ENOENT" || err.code === "ENOTDIR") return void 0;
       throw err;
@@ -3304,7 +3137,7 @@ async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
     if (target.startsWith("/")) resolved.length = 0;
     pending.unshift(...splitPath(target));
   }
-  return path3.join(root, ...resolved);
+  return path2.join(root, ...resolved);
 }
 function splitPath(p) {
   return p.split("/").filter((part) => part !== "");
@@ -3411,7 +3244,7 @@ var init_user = __esm({
 
 // src/exec/command.ts
 import { spawn as spawn2 } from "node:child_process";
-import { constants as constants4 } from "node:os";
+import { constants as constants3 } from "node:os";
 function runCommand(file, args, options = {}) {
   return new Promise((resolve2, reject) => {
     const child = spawn2(file, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
@@ -3429,16 +3262,8 @@ function runCommand(file, args, options = {}) {
     });
   });
 }
-async function runShort(file, args, options = {}) {
-  const result = await runShortCommand(file, args, options);
-  return {
-    code: result.code,
-    stdout: result.stdout.toString("utf8"),
-    stderr: result.stderr.toString("utf8")
-  };
-}
 function signalNumber(signal) {
-  return constants4.signals[signal] ?? 1;
+  return constants3.signals[signal] ?? 1;
 }
 function delay(ms) {
   return new Promise((resolve2) => setTimeout(resolve2, ms));
@@ -3446,7 +3271,6 @@ function delay(ms) {
 var init_command = __esm({
   "src/exec/command.ts"() {
     "use strict";
-    init_command_server();
   }
 });
 
@@ -3467,7 +3291,7 @@ async function readPathXattrs(paths) {
   return map;
 }
 async function getfattr(args) {
-  const result = await runShort("getfattr", [
+  const result = await runCommand("getfattr", [
     "-h",
     "--absolute-names",
     "-e",
@@ -3506,7 +3330,7 @@ async function writeXattrs2(set, scratch2, remove = /* @__PURE__ */ new Map()) {
   }
 }
 async function setfattr(args) {
-  const result = await runShort("setfattr", ["-h", ...args]);
+  const result = await runCommand("setfattr", ["-h", ...args]);
   if (result.code !== 0) throw new MountError(`setfattr failed: ${result.stderr.trim()}`);
 }
 var init_xattrs2 = __esm({
@@ -3528,7 +3352,7 @@ __export(copy_snapshot_exports, {
 import {
   chmodSync as chmodSync2,
   chownSync,
-  constants as constants5,
+  constants as constants4,
   copyFileSync,
   lchownSync as lchownSync2,
   linkSync as linkSync2,
@@ -3542,7 +3366,7 @@ import {
   utimesSync as utimesSync2
 } from "node:fs";
 import { setImmediate as nextTurn2 } from "node:timers/promises";
-import path4 from "node:path";
+import path3 from "node:path";
 async function breathe() {
   if (++sinceTurn < BREATHE) return;
   sinceTurn = 0;
@@ -3600,7 +3424,7 @@ async function mergeLayers(lower) {
   return [...found.values()].sort((a, b) => comparePaths(a.rel, b.rel));
 }
 async function walkLayer(layer, dirRel, state, found, opaque, carried) {
-  const dirAbs = path4.join(layer, dirRel);
+  const dirAbs = path3.join(layer, dirRel);
   let names;
   try {
     names = readdirSync4(dirAbs);
@@ -3611,7 +3435,7 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
   }
   for (const name of names) {
     const rel = dirRel === "" ? name : `${dirRel}/${name}`;
-    const abs = path4.join(layer, rel);
+    const abs = path3.join(layer, rel);
     await breathe();
     const stat14 = lstatSync5(abs);
     const above = state.get(rel);
@@ -3636,9 +3460,9 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
   }
 }
 async function walkOpaque(layer, dirRel, state, found, carried) {
-  for (const name of readdirSync4(path4.join(layer, dirRel))) {
+  for (const name of readdirSync4(path3.join(layer, dirRel))) {
     const rel = `${dirRel}/${name}`;
-    const abs = path4.join(layer, rel);
+    const abs = path3.join(layer, rel);
     await breathe();
     const stat14 = lstatSync5(abs);
     state.set(rel, "closed");
@@ -3669,15 +3493,15 @@ async function inParallel(items, fn) {
 async function copyMerged(merged, target) {
   const dirs = merged.filter((e) => e.stat.isDirectory());
   const others = merged.filter((e) => !e.stat.isDirectory());
-  for (const entry of dirs) mkdirSync3(path4.join(target, entry.rel), { recursive: true });
-  await inParallel(others, (entry) => copyEntry(entry, path4.join(target, entry.rel)));
+  for (const entry of dirs) mkdirSync3(path3.join(target, entry.rel), { recursive: true });
+  await inParallel(others, (entry) => copyEntry(entry, path3.join(target, entry.rel)));
   const attrs = /* @__PURE__ */ new Map();
   for (const entry of merged) {
-    if (entry.xattrs) attrs.set(path4.join(target, entry.rel), entry.xattrs);
+    if (entry.xattrs) attrs.set(path3.join(target, entry.rel), entry.xattrs);
   }
   await writeXattrs2(attrs, `${target}.xattrs`);
   for (const entry of [...dirs].reverse()) {
-    const dest = path4.join(target, entry.rel);
+    const dest = path3.join(target, entry.rel);
     await breathe();
     chownSync(dest, entry.stat.uid, entry.stat.gid);
     chmodSync2(dest, entry.stat.mode & 4095);
@@ -3694,10 +3518,10 @@ async function copyEntry(entry, dest) {
     return;
   }
   if (stat14.isFile()) {
-    copyFileSync(entry.abs, dest, constants5.COPYFILE_FICLONE);
+    copyFileSync(entry.abs, dest, constants4.COPYFILE_FICLONE);
   } else if (stat14.isFIFO() || stat14.isCharacterDevice() || stat14.isBlockDevice()) {
     const type = stat14.isFIFO() ? ["p"] : [stat14.isCharacterDevice() ? "c" : "b", ...device(stat14)];
-    const made = await runShort("mknod", [dest, ...type]);
+    const made = await runCommand("mknod", [dest, ...type]);
     if (made.code !== 0) throw new MountError(`mknod ${dest} failed: ${made.stderr.trim()}`);
   } else return;
   chownSync(dest, stat14.uid, stat14.gid);
@@ -3715,10 +3539,10 @@ async function indexTree(root) {
   const children = /* @__PURE__ */ new Map();
   const visit = async (rel) => {
     await breathe();
-    const stat14 = lstatSync5(path4.join(root, rel), { bigint: true });
+    const stat14 = lstatSync5(path3.join(root, rel), { bigint: true });
     entries.set(rel, toIndex(stat14));
     if (!stat14.isDirectory()) return;
-    const names = readdirSync4(path4.join(root, rel));
+    const names = readdirSync4(path3.join(root, rel));
     children.set(rel, names);
     await inParallel(names, (name) => visit(rel === "" ? name : `${rel}/${name}`));
   };
@@ -3744,28 +3568,28 @@ function unchanged(before, now) {
 async function diffInto(root, index, upper) {
   const plan = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: /* @__PURE__ */ new Map() };
   await planDir(root, "", index, plan);
-  for (const rel of plan.dirs) if (rel !== "") mkdirSync3(path4.join(upper, rel));
-  for (const rel of plan.moves) await move(path4.join(root, rel), path4.join(upper, rel));
-  await makeWhiteouts2(plan.whiteouts.map((rel) => path4.join(upper, rel)));
-  const sources = plan.dirs.map((rel) => path4.join(root, rel));
+  for (const rel of plan.dirs) if (rel !== "") mkdirSync3(path3.join(upper, rel));
+  for (const rel of plan.moves) await move(path3.join(root, rel), path3.join(upper, rel));
+  await makeWhiteouts2(plan.whiteouts.map((rel) => path3.join(upper, rel)));
+  const sources = plan.dirs.map((rel) => path3.join(root, rel));
   const found = await readPathXattrs(sources);
   const set = /* @__PURE__ */ new Map();
   for (const rel of plan.dirs) {
-    const attrs = [...found.get(path4.join(root, rel)) ?? []].filter(
+    const attrs = [...found.get(path3.join(root, rel)) ?? []].filter(
       ([name]) => !isOverlayXattr2(name)
     );
-    if (attrs.length > 0) set.set(path4.join(upper, rel), new Map(attrs));
+    if (attrs.length > 0) set.set(path3.join(upper, rel), new Map(attrs));
   }
   const opaque = overlayOpaqueXattr();
   for (const rel of plan.opaque) {
-    const dest = path4.join(upper, rel);
+    const dest = path3.join(upper, rel);
     set.set(dest, new Map([...set.get(dest) ?? [], [opaque, Buffer.from("y")]]));
   }
   await writeXattrs2(set, `${upper}.xattrs`);
   for (const rel of [...plan.dirs].reverse()) {
     if (rel === "") continue;
     const stat14 = plan.stats.get(rel);
-    const dest = path4.join(upper, rel);
+    const dest = path3.join(upper, rel);
     chownSync(dest, Number(stat14.uid), Number(stat14.gid));
     chmodSync2(dest, Number(stat14.mode) & 4095);
     utimesSync2(dest, nsToSeconds(stat14.atimeNs), nsToSeconds(stat14.mtimeNs));
@@ -3773,17 +3597,17 @@ async function diffInto(root, index, upper) {
 }
 async function planDir(root, rel, index, plan) {
   const child = (name) => rel === "" ? name : `${rel}/${name}`;
-  const selfStat = lstatSync5(path4.join(root, rel), { bigint: true });
+  const selfStat = lstatSync5(path3.join(root, rel), { bigint: true });
   const self2 = toIndex(selfStat);
   const before = index.entries.get(rel);
-  const names = readdirSync4(path4.join(root, rel));
+  const names = readdirSync4(path3.join(root, rel));
   const sub = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: plan.stats };
   let changed = !unchanged(before, self2);
   for (const name of names.sort()) {
     const childRel = child(name);
     const was = index.entries.get(childRel);
     await breathe();
-    const stat14 = toIndex(lstatSync5(path4.join(root, childRel), { bigint: true }));
+    const stat14 = toIndex(lstatSync5(path3.join(root, childRel), { bigint: true }));
     if (was && was.dir && stat14.dir && was.ino === stat14.ino && was.birth === stat14.birth) {
       if (await planDir(root, childRel, index, sub)) changed = true;
       continue;
@@ -3823,7 +3647,7 @@ async function move(from, to) {
 async function makeWhiteouts2(paths) {
   const [first, ...rest] = paths;
   if (first === void 0) return;
-  const made = await runShort("mknod", ["-m", "0", first, "c", "0", "0"]);
+  const made = await runCommand("mknod", ["-m", "0", first, "c", "0", "0"]);
   if (made.code !== 0) throw new MountError(`mknod ${first} failed: ${made.stderr.trim()}`);
   for (const p of rest) linkSync2(first, p);
 }
@@ -3849,7 +3673,7 @@ __export(fuse_overlay_exports, {
 });
 import { spawn as spawn3 } from "node:child_process";
 import { lstat as lstat4, readdir as readdir7, readFile as readFile4, rm as rm4, utimes as utimes2 } from "node:fs/promises";
-import path5 from "node:path";
+import path4 from "node:path";
 async function mountFuseOverlay(options) {
   const { lower, upper, work, target } = options;
   for (const dir of [...lower, upper ?? "", work ?? ""]) {
@@ -3907,7 +3731,7 @@ async function inLowerView(lower, rel) {
   for (const layer of lower) {
     let stop = false;
     for (let i = 1; i <= parts.length; i++) {
-      const abs = path5.join(layer, ...parts.slice(0, i));
+      const abs = path4.join(layer, ...parts.slice(0, i));
       const stat14 = await lstat4(abs).catch(() => void 0);
       if (stat14 === void 0) break;
       if (stat14.isCharacterDevice() && stat14.rdev === 0) return false;
@@ -3946,7 +3770,7 @@ async function normalizeUpper(upper, lower) {
   const visit = async (dir) => {
     let touched = false;
     for (const entry of await readdir7(dir, { withFileTypes: true })) {
-      const abs = path5.join(dir, entry.name);
+      const abs = path4.join(dir, entry.name);
       if (entry.isDirectory()) {
         await visit(abs);
         continue;
@@ -3956,7 +3780,7 @@ async function normalizeUpper(upper, lower) {
       if (entry.name === OPAQUE_FILE || entry.name === ".wh..opq" && stat14.rdev === 0) {
         opaque.add(dir);
       } else if (entry.isFile() && stat14.size === 0) {
-        whiteouts.push(path5.join(dir, entry.name.slice(WHITEOUT_PREFIX2.length)));
+        whiteouts.push(path4.join(dir, entry.name.slice(WHITEOUT_PREFIX2.length)));
       } else continue;
       if (!touched) {
         const before = await lstat4(dir);
@@ -3970,7 +3794,7 @@ async function normalizeUpper(upper, lower) {
   await makeWhiteouts2(whiteouts);
   const set = /* @__PURE__ */ new Map();
   for (const dir of opaque) {
-    if (await inLowerView(lower, path5.relative(upper, dir)))
+    if (await inLowerView(lower, path4.relative(upper, dir)))
       set.set(dir, /* @__PURE__ */ new Map([[canonical, Buffer.from("y")]]));
     else if (xattrs.get(dir)?.has(canonical)) {
       remove.set(dir, [...remove.get(dir) ?? [], canonical]);
@@ -4010,7 +3834,7 @@ __export(snapshotter_exports, {
   watchSnapshotterChoice: () => watchSnapshotterChoice
 });
 import { mkdir as mkdir6, mkdtemp as mkdtemp3, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
-import path6 from "node:path";
+import path5 from "node:path";
 function forcedSnapshotter(env = process.env) {
   const value = env[SNAPSHOTTER_ENV];
   if (value === void 0 || value === "") return void 0;
@@ -4059,17 +3883,17 @@ async function choose(probeParent, env) {
 async function probeSnapshotter(name, parent) {
   if (name === "copy") return void 0;
   await mkdir6(parent, { recursive: true });
-  const dir = await mkdtemp3(path6.join(parent, `probe-${name}-`));
+  const dir = await mkdtemp3(path5.join(parent, `probe-${name}-`));
   try {
-    for (const sub of ["l1", "l2", "u", "w", "m"]) await mkdir6(path6.join(dir, sub));
-    await writeFile4(path6.join(dir, "l1/f"), "f");
-    await writeFile4(path6.join(dir, "l2/g"), "g");
+    for (const sub of ["l1", "l2", "u", "w", "m"]) await mkdir6(path5.join(dir, sub));
+    await writeFile4(path5.join(dir, "l1/f"), "f");
+    await writeFile4(path5.join(dir, "l2/g"), "g");
     const { mountKernelOverlay: mountKernelOverlay2 } = await Promise.resolve().then(() => (init_overlay(), overlay_exports));
     const options = {
-      lower: [path6.join(dir, "l2"), path6.join(dir, "l1")],
-      upper: path6.join(dir, "u"),
-      work: path6.join(dir, "w"),
-      target: path6.join(dir, "m")
+      lower: [path5.join(dir, "l2"), path5.join(dir, "l1")],
+      upper: path5.join(dir, "u"),
+      work: path5.join(dir, "w"),
+      target: path5.join(dir, "m")
     };
     const mount = name === "overlay" ? await mountKernelOverlay2({
       snapshotsDir: dir,
@@ -4079,12 +3903,12 @@ async function probeSnapshotter(name, parent) {
       target: options.target
     }) : await (await Promise.resolve().then(() => (init_fuse_overlay(), fuse_overlay_exports))).mountFuseOverlay(options);
     try {
-      await rm5(path6.join(options.target, "f"));
+      await rm5(path5.join(options.target, "f"));
     } finally {
       await mount.unmount();
     }
     const { lstat: lstat13 } = await import("node:fs/promises");
-    const whiteout = await lstat13(path6.join(dir, "u/f")).catch(() => void 0);
+    const whiteout = await lstat13(path5.join(dir, "u/f")).catch(() => void 0);
     if (!whiteout?.isCharacterDevice() || whiteout.rdev !== 0)
       return "deleting a lower file left no whiteout in the upper directory";
     return void 0;
@@ -4128,7 +3952,7 @@ __export(overlay_exports, {
   unmountPath: () => unmountPath
 });
 import { mkdir as mkdir7, readFile as readFile5 } from "node:fs/promises";
-import path7 from "node:path";
+import path6 from "node:path";
 function formatOverlayOptions(lower, upper, work) {
   for (const dir of [...lower, upper ?? "", work ?? ""]) {
     if (/[,:\\]/.test(dir)) {
@@ -4146,7 +3970,7 @@ function formatOverlayOptions(lower, upper, work) {
 }
 async function mountOverlay(options) {
   const { snapshotsDir, lower, upper, target } = options;
-  if (!path7.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
+  if (!path6.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
   await mkdir7(target, { recursive: true });
   if (upper === void 0) {
     if (lower.length === 0) {
@@ -4155,12 +3979,12 @@ async function mountOverlay(options) {
       });
     }
     if (lower.length === 1) {
-      await bindMount(path7.resolve(snapshotsDir, lower[0]), target, true);
+      await bindMount(path6.resolve(snapshotsDir, lower[0]), target, true);
       return createMount(target);
     }
   } else if (lower.length === 0) {
-    await mkdir7(path7.resolve(snapshotsDir, upper), { recursive: true });
-    await bindMount(path7.resolve(snapshotsDir, upper), target, false);
+    await mkdir7(path6.resolve(snapshotsDir, upper), { recursive: true });
+    await bindMount(path6.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
   const snapshotter = await loadSnapshotter();
@@ -4175,14 +3999,14 @@ async function mountOverlay(options) {
       if (known === "overlay" || !(err instanceof MountError)) throw err;
     }
   }
-  const { name } = known === void 0 ? await snapshotter.selectSnapshotter(path7.dirname(target)) : snapshotter.settleSnapshotter({ name: known, forced, skipped: [] });
+  const { name } = known === void 0 ? await snapshotter.selectSnapshotter(path6.dirname(target)) : snapshotter.settleSnapshotter({ name: known, forced, skipped: [] });
   if (name === "overlay") return mountKernelOverlay(options);
   const absolute = {
-    lower: lower.map((dir) => path7.resolve(snapshotsDir, dir)),
+    lower: lower.map((dir) => path6.resolve(snapshotsDir, dir)),
     target,
     ...upper === void 0 ? {} : {
-      upper: path7.resolve(snapshotsDir, upper),
-      work: path7.resolve(snapshotsDir, options.work ?? `${upper}-work`)
+      upper: path6.resolve(snapshotsDir, upper),
+      work: path6.resolve(snapshotsDir, options.work ?? `${upper}-work`)
     }
   };
   if (name === "fuse-overlayfs") {
@@ -4199,8 +4023,8 @@ async function mountKernelOverlay(options) {
   const work = options.work ?? (upper === void 0 ? void 0 : `${upper}-work`);
   const data = formatOverlayOptions(lower, upper, work);
   if (upper !== void 0 && work !== void 0) {
-    await mkdir7(path7.resolve(snapshotsDir, upper), { recursive: true });
-    await mkdir7(path7.resolve(snapshotsDir, work), { recursive: true });
+    await mkdir7(path6.resolve(snapshotsDir, upper), { recursive: true });
+    await mkdir7(path6.resolve(snapshotsDir, work), { recursive: true });
   }
   const result = await runMount(["-t", "overlay", "overlay", "-o", data, target], snapshotsDir);
   if (result.code !== 0) {
@@ -4220,7 +4044,7 @@ async function bindMount(source, target, readonly) {
 }
 async function runMount(args, cwd) {
   try {
-    return await runShort("mount", args, cwd === void 0 ? {} : { cwd });
+    return await runCommand("mount", args, cwd === void 0 ? {} : { cwd });
   } catch (err) {
     throw new MountError(`could not run mount(8): ${err.message}`, {
       hint: "Install util-linux `mount` (package mount).",
@@ -4238,13 +4062,13 @@ function createMount(target) {
 async function unmountPath(target) {
   let last = "";
   for (let attempt = 0; attempt < 8; attempt++) {
-    const result = await runShort("umount", [target]);
+    const result = await runCommand("umount", [target]);
     if (result.code === 0 || isNotMounted(result.stderr)) return;
     last = result.stderr.trim();
     if (!/busy/i.test(last)) break;
     await delay(25 * 2 ** Math.min(attempt, 4));
   }
-  const lazy = await runShort("umount", ["-l", target]);
+  const lazy = await runCommand("umount", ["-l", target]);
   if (lazy.code === 0 || isNotMounted(lazy.stderr)) return;
   throw new UnmountError(target, `${last}; lazy unmount: ${lazy.stderr.trim()}`);
 }
@@ -4252,7 +4076,7 @@ function isNotMounted(stderr) {
   return /not mounted|no mount point specified|No such file or directory/i.test(stderr);
 }
 async function listMounts(prefix) {
-  const root = path7.resolve(prefix);
+  const root = path6.resolve(prefix);
   const text = await readFile5("/proc/self/mountinfo", "utf8");
   const points = [];
   for (const line of text.split("\n")) {
@@ -4291,19 +4115,19 @@ var init_overlay = __esm({
 
 // src/engine/mounts.ts
 import { chmod as chmod3, chown, lstat as lstat5, mkdir as mkdir8, rm as rm6, utimes as utimes3 } from "node:fs/promises";
-import path8 from "node:path";
+import path7 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
   for (const rel of excluded) {
     for (let i = rel.indexOf("/"); i !== -1; i = rel.indexOf("/", i + 1)) dirs.add(rel.slice(0, i));
   }
   const sorted = [...dirs].sort();
-  for (const dir of sorted) await mkdir8(path8.join(hide, dir));
+  for (const dir of sorted) await mkdir8(path7.join(hide, dir));
   const { makeWhiteouts: makeWhiteouts3 } = await loadSpecialFiles();
-  await makeWhiteouts3(excluded.map((rel) => path8.join(hide, rel)));
+  await makeWhiteouts3(excluded.map((rel) => path7.join(hide, rel)));
   for (const dir of sorted.reverse()) {
-    const st = await lstat5(path8.join(root, dir));
-    const made = path8.join(hide, dir);
+    const st = await lstat5(path7.join(root, dir));
+    const made = path7.join(hide, dir);
     await chown(made, st.uid, st.gid);
     await chmod3(made, st.mode & 4095);
     await utimes3(made, st.atime, st.mtime);
@@ -4320,7 +4144,7 @@ function openScope(store) {
     cleanups.push(() => rm6(dir, { recursive: true, force: true }));
     return dir;
   };
-  const lowerOf = async (ref) => ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => path8.relative(store.snapshots.dir, s.dir)) : [];
+  const lowerOf = async (ref) => ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => path7.relative(store.snapshots.dir, s.dir)) : [];
   const track2 = (mount) => {
     cleanups.push(() => mount.unmount());
   };
@@ -4349,13 +4173,13 @@ function openScope(store) {
       if (ref.kind === "local") {
         const layers = await contextLayers(ref);
         if (layers.length === 1) return ref.root;
-        const target2 = path8.join(await fresh(), "rootfs");
-        const lower = layers.map((d) => path8.relative("/", d));
+        const target2 = path7.join(await fresh(), "rootfs");
+        const lower = layers.map((d) => path7.relative("/", d));
         track2(await mountOverlay2({ snapshotsDir: "/", lower, target: target2 }));
         return target2;
       }
       if (ref.kind === "empty") return fresh();
-      const target = path8.join(await fresh(), "rootfs");
+      const target = path7.join(await fresh(), "rootfs");
       track2(
         await mountOverlay2({
           snapshotsDir: store.snapshots.dir,
@@ -4378,12 +4202,12 @@ function openScope(store) {
           throw error;
         }
       }
-      const target = path8.join(await fresh(), "rootfs");
+      const target = path7.join(await fresh(), "rootfs");
       const mount = await mountOverlay2({
         snapshotsDir: store.snapshots.dir,
         lower: await lowerOf(ref),
-        upper: path8.relative(store.snapshots.dir, snapshot.dir),
-        work: path8.relative(store.snapshots.dir, snapshot.workDir),
+        upper: path7.relative(store.snapshots.dir, snapshot.dir),
+        work: path7.relative(store.snapshots.dir, snapshot.workDir),
         target
       });
       track2(mount);
@@ -4391,18 +4215,18 @@ function openScope(store) {
     },
     async mountScratchWritable(ref) {
       const base = await fresh();
-      const upper = path8.join(base, "upper");
-      const work = path8.join(base, "work");
+      const upper = path7.join(base, "upper");
+      const work = path7.join(base, "work");
       await mkdir8(upper);
       await mkdir8(work);
-      const target = path8.join(base, "rootfs");
+      const target = path7.join(base, "rootfs");
       const lower = ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => s.dir) : ref.kind === "local" ? await contextLayers(ref) : [await fresh()];
       track2(
         await mountOverlay2({
           snapshotsDir: "/",
-          lower: lower.map((d) => path8.relative("/", d)),
-          upper: path8.relative("/", upper),
-          work: path8.relative("/", work),
+          lower: lower.map((d) => path7.relative("/", d)),
+          upper: path7.relative("/", upper),
+          work: path7.relative("/", work),
           target
         })
       );
@@ -4548,7 +4372,7 @@ __export(git_exports, {
 });
 import { execFile as execFile2 } from "node:child_process";
 import { rm as rm9 } from "node:fs/promises";
-import path14 from "node:path";
+import path13 from "node:path";
 import { promisify as promisify2 } from "node:util";
 async function git(args, signal, cwd) {
   try {
@@ -4601,7 +4425,7 @@ function gitSourceHandler(engine, source) {
       try {
         await checkoutGit(source.remote, sha, snapshot.dir, ctx.signal);
         if (!source.keepGitDir)
-          await rm9(path14.join(snapshot.dir, ".git"), { recursive: true, force: true });
+          await rm9(path13.join(snapshot.dir, ".git"), { recursive: true, force: true });
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -4626,21 +4450,21 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
   const scope = openScope(engine.store);
   let pending;
   try {
-    let path43;
+    let path42;
     let unmount = async () => {
     };
     if (base.kind === "empty" && options.direct) {
       const snapshot = await engine.store.snapshots.create(null, description);
       pending = snapshot.id;
-      path43 = snapshot.dir;
+      path42 = snapshot.dir;
       await options.seed?.(snapshot);
     } else {
       const mount = await scope.mountWritable(base, description, options.seed);
       pending = mount.snapshot.id;
-      path43 = mount.path;
+      path42 = mount.path;
       unmount = mount.unmount;
     }
-    await write({ path: path43, scope });
+    await write({ path: path42, scope });
     await unmount();
     await scope.close();
     const committed = await engine.store.snapshots.commit(pending);
@@ -4678,9 +4502,9 @@ var init_errors6 = __esm({
 });
 
 // src/engine/file/paths.ts
-import path15 from "node:path";
+import path14 from "node:path";
 function cleanPath2(p) {
-  return path15.posix.normalize("/" + p).replace(/(.)\/+$/, "$1");
+  return path14.posix.normalize("/" + p).replace(/(.)\/+$/, "$1");
 }
 async function resolveInRoot2(root, p, followFinal = true) {
   try {
@@ -4727,21 +4551,21 @@ __export(ssh_agent_exports, {
 import { chmod as chmod5, chown as chown2, mkdtemp as mkdtemp4, rm as rm10 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
-import path16 from "node:path";
-function listen(server2, socket) {
+import path15 from "node:path";
+function listen(server, socket) {
   return new Promise((resolve2, reject) => {
-    server2.once("error", reject);
-    server2.listen(socket, () => {
-      server2.off("error", reject);
+    server.once("error", reject);
+    server.listen(socket, () => {
+      server.off("error", reject);
       resolve2();
     });
   });
 }
 async function startAgentProxy(options) {
-  const dir = await mkdtemp4(path16.join(tmpdir2(), "tbuild-ssh-"));
-  const socket = path16.join(dir, "agent.sock");
+  const dir = await mkdtemp4(path15.join(tmpdir2(), "tbuild-ssh-"));
+  const socket = path15.join(dir, "agent.sock");
   const open6 = /* @__PURE__ */ new Set();
-  const server2 = createServer((client) => {
+  const server = createServer((client) => {
     const upstream = createConnection(options.agent);
     for (const s of [client, upstream]) {
       open6.add(s);
@@ -4754,11 +4578,11 @@ async function startAgentProxy(options) {
     client.pipe(upstream).pipe(client);
   });
   try {
-    await listen(server2, socket);
+    await listen(server, socket);
     await chown2(socket, options.uid, options.gid);
     await chmod5(socket, options.mode);
   } catch (error) {
-    server2.close();
+    server.close();
     await rm10(dir, { recursive: true, force: true });
     throw error;
   }
@@ -4766,7 +4590,7 @@ async function startAgentProxy(options) {
     socket,
     async close() {
       for (const s of open6) s.destroy();
-      await new Promise((resolve2) => server2.close(() => resolve2()));
+      await new Promise((resolve2) => server.close(() => resolve2()));
       await rm10(dir, { recursive: true, force: true });
     }
   };
@@ -4783,7 +4607,7 @@ __export(exec_exports, {
   runExecOp: () => runExecOp
 });
 import { chmod as chmod6, chown as chown3, mkdir as mkdir13, readFile as readFile9, writeFile as writeFile8 } from "node:fs/promises";
-import path17 from "node:path";
+import path16 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
   const rootMount = op.mounts.find((m) => m.dest === "/");
@@ -4878,7 +4702,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
       }
       if (opt.env) env.push(`${opt.env}=${value}`);
       if (!mount.dest) return void 0;
-      const file = path17.join(await scope.tempDir(), "secret");
+      const file = path16.join(await scope.tempDir(), "secret");
       await writeFile8(file, value, { mode: 256 });
       await chown3(file, opt.uid ?? 0, opt.gid ?? 0);
       await chmod6(file, opt.mode ?? 256);
@@ -5044,7 +4868,7 @@ import {
   rm as rm11,
   symlink
 } from "node:fs/promises";
-import path18 from "node:path";
+import path17 from "node:path";
 function makeLimit() {
   return pLimit(CONCURRENCY);
 }
@@ -5064,7 +4888,7 @@ async function copyDirEntries(src, dest, rel, opts) {
 }
 function isSkipped(src, rel, opts) {
   if (rel && opts.exclude.some((p) => matchPath(p, rel))) return true;
-  return opts.visible !== void 0 && !opts.visible(path18.relative(opts.sourceRoot, src).split(path18.sep).join("/"));
+  return opts.visible !== void 0 && !opts.visible(path17.relative(opts.sourceRoot, src).split(path17.sep).join("/"));
 }
 async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   opts.signal?.throwIfAborted();
@@ -5106,8 +4930,8 @@ async function copyChildren(src, dest, rel, opts, fresh) {
   );
 }
 async function copyChild(entry, src, dest, rel, opts, fresh) {
-  const childSrc = path18.join(src, entry.name);
-  const childDest = path18.join(dest, entry.name);
+  const childSrc = path17.join(src, entry.name);
+  const childDest = path17.join(dest, entry.name);
   const childRel = rel ? `${rel}/${entry.name}` : entry.name;
   if (entry.isDirectory()) {
     const st = await opts.limit(() => lstat6(childSrc));
@@ -5134,7 +4958,7 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
     if (existing?.isDirectory()) {
       throw new FileOpError(
         "TBUILD_COPY_DEST",
-        `cannot replace directory /${rel || path18.basename(dest)} with a file`
+        `cannot replace directory /${rel || path17.basename(dest)} with a file`
       );
     }
     if (existing) await rm11(dest, { force: true });
@@ -5266,7 +5090,7 @@ var init_unpack = __esm({
 
 // src/engine/file/copy.ts
 import { chmod as chmod8, lchown as lchown2, lstat as lstat7, mkdir as mkdir15, readdir as readdir10, rm as rm12 } from "node:fs/promises";
-import path19 from "node:path";
+import path18 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
   const visible = source.visible;
@@ -5296,20 +5120,20 @@ async function copyAction(ctx, source, action, owner) {
     let dest = cleanPath2(action.dest) + (destIsDir ? "/" : "");
     if (action.parents) {
       const rel = parentsRelative(action.src, match);
-      dest = path19.posix.join(dest, st.isDirectory() ? rel : path19.posix.dirname(rel)) + "/";
+      dest = path18.posix.join(dest, st.isDirectory() ? rel : path18.posix.dirname(rel)) + "/";
     }
     if (action.attemptUnpack && st.isFile() && await isArchive(srcHost)) {
       await unpackInto(ctx, srcHost, dest, opts);
       continue;
     }
-    await copyOne(ctx, srcHost, st, path19.posix.basename(match), dest, action, opts);
+    await copyOne(ctx, srcHost, st, path18.posix.basename(match), dest, action, opts);
   }
 }
 function parentsRelative(pattern, match) {
   const pivot = pattern.indexOf("/./");
   if (pivot >= 0) {
     const base = cleanPath2(pattern.slice(0, pivot));
-    return path19.posix.relative(base, match);
+    return path18.posix.relative(base, match);
   }
   return match.replace(/^\/+/, "");
 }
@@ -5319,15 +5143,15 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   const destSt = await lstat7(destHost).catch(() => void 0);
   const copyContents = st.isDirectory() && action.dirContentsOnly;
   if (!copyContents && st.isDirectory() && destSt || !st.isDirectory() && destSt?.isDirectory()) {
-    destHost = path19.join(destHost, name);
+    destHost = path18.join(destHost, name);
   } else if (!st.isDirectory() && trailing && !destSt) {
-    destHost = path19.join(destHost, name);
+    destHost = path18.join(destHost, name);
   }
-  const parent = copyContents ? destHost : path19.dirname(destHost);
-  if (!action.createDestPath && !await lstat7(path19.dirname(destHost)).catch(() => void 0)) {
+  const parent = copyContents ? destHost : path18.dirname(destHost);
+  if (!action.createDestPath && !await lstat7(path18.dirname(destHost)).catch(() => void 0)) {
     throw new FileOpError(
       "TBUILD_COPY_DEST",
-      `destination directory ${path19.posix.dirname(dest)} does not exist`
+      `destination directory ${path18.posix.dirname(dest)} does not exist`
     );
   }
   await mkdirAllOwned(ctx.dest, parent, opts.owner, createdDirMode(opts.mode));
@@ -5346,23 +5170,23 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   }
 }
 async function mkdirAllOwned(root, dir, owner, mode = 493) {
-  const rel = path19.relative(root, dir);
+  const rel = path18.relative(root, dir);
   if (rel.startsWith(".."))
     throw new FileOpError("TBUILD_PATH_ESCAPE", `refusing to create ${dir} outside the root`);
   let current = root;
-  for (const part of rel.split(path19.sep).filter(Boolean)) {
-    current = path19.join(current, part);
+  for (const part of rel.split(path18.sep).filter(Boolean)) {
+    current = path18.join(current, part);
     const st = await lstat7(current).catch(() => void 0);
     if (st?.isDirectory()) continue;
     if (st?.isSymbolicLink()) {
-      current = await resolveInRoot2(root, "/" + path19.relative(root, current), true);
+      current = await resolveInRoot2(root, "/" + path18.relative(root, current), true);
       await mkdirAllOwned(root, current, owner, mode);
       continue;
     }
     if (st) {
       throw new FileOpError(
         "TBUILD_NOT_A_DIRECTORY",
-        `cannot create directory /${path19.relative(root, current)}: a file is in the way`,
+        `cannot create directory /${path18.relative(root, current)}: a file is in the way`,
         {
           hint: "A file exists where the destination path needs a directory."
         }
@@ -5380,13 +5204,13 @@ async function resolveWildcards(root, pattern) {
     const next = [];
     for (const dir of current) {
       if (!hasWildcard(part)) {
-        next.push(path19.posix.join(dir, part));
+        next.push(path18.posix.join(dir, part));
         continue;
       }
       const host = await resolveInRoot2(root, dir, true);
       const names = await readdir10(host).catch(() => []);
       for (const name of names.sort())
-        if (matchComponent(part, name)) next.push(path19.posix.join(dir, name));
+        if (matchComponent(part, name)) next.push(path18.posix.join(dir, name));
     }
     current = next;
   }
@@ -5477,7 +5301,7 @@ var init_owner = __esm({
 
 // src/engine/file/actions.ts
 import { chmod as chmod9, lchown as lchown3, lstat as lstat8, rm as rm13, symlink as symlink2, writeFile as writeFile9 } from "node:fs/promises";
-import path20 from "node:path";
+import path19 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
     ctx.signal?.throwIfAborted();
@@ -5497,7 +5321,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: a file exists there`
           );
-        if (!action.makeParents && !await lstat8(path20.dirname(target)).catch(() => void 0)) {
+        if (!action.makeParents && !await lstat8(path19.dirname(target)).catch(() => void 0)) {
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: parent does not exist`
@@ -5508,7 +5332,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "mkfile": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
-        await mkdirAllOwned(ctx.dest, path20.dirname(target), void 0);
+        await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
         await rm13(target, { force: true });
         await writeFile9(target, action.data);
         await chmod9(target, action.mode);
@@ -5528,7 +5352,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "symlink": {
         const target = await resolveInRoot2(ctx.dest, action.path, false);
-        await mkdirAllOwned(ctx.dest, path20.dirname(target), void 0);
+        await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
         await rm13(target, { force: true });
         await symlink2(action.target, target);
         break;
@@ -5549,18 +5373,18 @@ var init_actions = __esm({
 
 // src/engine/file/incremental.ts
 import { lstat as lstat9, rename as rename5, rm as rm14 } from "node:fs/promises";
-import path21 from "node:path";
+import path20 from "node:path";
 async function planIncrementalCopy(options) {
   const { action, contextRoot, snapshot, change, baseRoot, previous } = options;
   const srcRel = cleanPath2(action.src).slice(1);
   if (srcRel !== "" && snapshot.files.get(srcRel)?.type !== "dir") return void 0;
-  if (await resolveInRoot2(contextRoot, "/" + srcRel, true) !== path21.join(contextRoot, srcRel))
+  if (await resolveInRoot2(contextRoot, "/" + srcRel, true) !== path20.join(contextRoot, srcRel))
     return void 0;
   const below = (p) => srcRel === "" ? p : p === srcRel ? "" : p.startsWith(srcRel + "/") ? p.slice(srcRel.length + 1) : void 0;
   if (action.exclude && action.exclude.length > 0) return void 0;
   const destRel = await destinationOf(action, baseRoot);
   if (destRel === void 0) return void 0;
-  const destInPrevious = path21.join(previous, destRel);
+  const destInPrevious = path20.join(previous, destRel);
   if (!(await lstat9(destInPrevious).catch(() => void 0))?.isDirectory()) return void 0;
   const redo = /* @__PURE__ */ new Set();
   const touchDirs = /* @__PURE__ */ new Set();
@@ -5570,26 +5394,26 @@ async function planIncrementalCopy(options) {
       if (rel === void 0) return void 0;
       const now = snapshot.files.get(p);
       if (list === change.modified && now?.type === "dir") {
-        const before = await lstat9(path21.join(destInPrevious, rel)).catch(() => void 0);
+        const before = await lstat9(path20.join(destInPrevious, rel)).catch(() => void 0);
         if (before?.isDirectory()) {
           touchDirs.add(rel);
           continue;
         }
       }
       if (rel === "") return void 0;
-      if (now?.type === "file" && (await lstat9(path21.join(contextRoot, p))).nlink > 1)
+      if (now?.type === "file" && (await lstat9(path20.join(contextRoot, p))).nlink > 1)
         return void 0;
       redo.add(rel);
     }
   }
-  const moved = await movedTimes(path21.join(contextRoot, srcRel), destInPrevious);
+  const moved = await movedTimes(path20.join(contextRoot, srcRel), destInPrevious);
   if (moved === void 0) return void 0;
   for (const [rel, isDir] of moved) {
     if (redo.has(rel) || touchDirs.has(rel)) continue;
     if (isDir) touchDirs.add(rel);
     else {
       const p = srcRel === "" ? rel : `${srcRel}/${rel}`;
-      if (snapshot.files.get(p)?.type === "file" && (await lstat9(path21.join(contextRoot, p))).nlink > 1)
+      if (snapshot.files.get(p)?.type === "file" && (await lstat9(path20.join(contextRoot, p))).nlink > 1)
         return void 0;
       redo.add(rel);
     }
@@ -5611,7 +5435,7 @@ async function planIncrementalCopy(options) {
       if (!f.path.startsWith(prefix) || f.path.length === prefix.length) continue;
       if (f.path.slice(prefix.length).includes("/")) continue;
       if (f.type !== "dir") return true;
-      const there = await lstat9(path21.join(dest, f.path.slice(prefix.length))).catch(
+      const there = await lstat9(path20.join(dest, f.path.slice(prefix.length))).catch(
         () => void 0
       );
       if (!there?.isDirectory()) return true;
@@ -5621,12 +5445,12 @@ async function planIncrementalCopy(options) {
   return { visit, drop: [...redo].sort(), destRel, times };
 }
 async function chainTimes(destRel, baseRoot, destGetsEntries) {
-  const parts = destRel.split(path21.sep).filter(Boolean);
+  const parts = destRel.split(path20.sep).filter(Boolean);
   const times = [{ rel: "" }];
   for (let i = 1; i <= parts.length; i++) {
     const rel = parts.slice(0, i).join("/");
-    const inBase = await lstat9(path21.join(baseRoot, rel)).catch(() => void 0);
-    const getsEntry = inBase === void 0 || (i < parts.length ? !await lstat9(path21.join(baseRoot, rel, parts[i])).catch(() => void 0) : await destGetsEntries(path21.join(baseRoot, rel)));
+    const inBase = await lstat9(path20.join(baseRoot, rel)).catch(() => void 0);
+    const getsEntry = inBase === void 0 || (i < parts.length ? !await lstat9(path20.join(baseRoot, rel, parts[i])).catch(() => void 0) : await destGetsEntries(path20.join(baseRoot, rel)));
     times.push(getsEntry || !inBase ? { rel } : { rel, mtime: inBase.mtime });
   }
   return times;
@@ -5636,7 +5460,7 @@ async function destinationOf(action, baseRoot) {
   const destHost = await resolveInRoot2(baseRoot, cleanPath2(action.dest), true);
   const st = await lstat9(destHost).catch(() => void 0);
   if (st && !st.isDirectory()) return void 0;
-  const rel = path21.relative(baseRoot, destHost);
+  const rel = path20.relative(baseRoot, destHost);
   if (rel.startsWith("..")) return void 0;
   return rel;
 }
@@ -5664,7 +5488,7 @@ async function listTimes(dir) {
   return times;
 }
 async function cloneLayer(previous, tempDir) {
-  const target = path21.join(tempDir, "fs");
+  const target = path20.join(tempDir, "fs");
   const cloned = await runCommand("cp", ["-a", "--link", "--no-dereference", previous, target]);
   if (cloned.code !== 0)
     throw new FileOpError(
@@ -5675,7 +5499,7 @@ async function cloneLayer(previous, tempDir) {
 }
 function discardClone(clone) {
   clone.then(
-    (dir) => rm14(path21.dirname(dir), { recursive: true, force: true }).catch(() => void 0),
+    (dir) => rm14(path20.dirname(dir), { recursive: true, force: true }).catch(() => void 0),
     () => void 0
   );
 }
@@ -5685,7 +5509,7 @@ async function seedFromPrevious(clone, previous, upper, plan) {
     () => true,
     () => false
   );
-  if (moved) await rm14(path21.dirname(cloned), { recursive: true, force: true });
+  if (moved) await rm14(path20.dirname(cloned), { recursive: true, force: true });
   else {
     if (cloned !== void 0) discardClone(clone);
     const copied = await runCommand("cp", [
@@ -5702,17 +5526,17 @@ async function seedFromPrevious(clone, previous, upper, plan) {
       );
   }
   for (const rel of plan.drop) {
-    const parts = path21.join(plan.destRel, rel).split(path21.sep).filter(Boolean);
+    const parts = path20.join(plan.destRel, rel).split(path20.sep).filter(Boolean);
     let current = upper;
     let crossesLink = false;
     for (const part of parts.slice(0, -1)) {
-      current = path21.join(current, part);
+      current = path20.join(current, part);
       const st = await lstat9(current).catch(() => void 0);
       if (st === void 0) break;
       if (!st.isDirectory()) crossesLink = true;
     }
     if (crossesLink) continue;
-    await rm14(path21.join(upper, plan.destRel, rel), { recursive: true, force: true });
+    await rm14(path20.join(upper, plan.destRel, rel), { recursive: true, force: true });
   }
 }
 var init_incremental = __esm({
@@ -5731,7 +5555,7 @@ __export(file_exports, {
   runFileOp: () => runFileOp
 });
 import { lutimes as lutimes2 } from "node:fs/promises";
-import path22 from "node:path";
+import path21 from "node:path";
 async function runFileOp(engine, op, inputs, ctx, description, previous) {
   const base = op.base === null ? { kind: "empty" } : inputs[op.base];
   const incremental = previous && await incrementalPlan(engine, op, base, inputs, previous);
@@ -5790,7 +5614,7 @@ async function incrementalPlan(engine, op, base, inputs, previous) {
     const baseRoot = await scope.mountReadOnly(base);
     if (base.kind !== "empty") {
       const { knownSnapshotter: knownSnapshotter2, selectSnapshotter: selectSnapshotter2 } = await loadSnapshotter2();
-      const name = knownSnapshotter2() ?? (await selectSnapshotter2(path22.dirname(baseRoot))).name;
+      const name = knownSnapshotter2() ?? (await selectSnapshotter2(path21.dirname(baseRoot))).name;
       if (name === "copy") return void 0;
     }
     plan = await planIncrementalCopy({
@@ -5819,7 +5643,7 @@ function isLargeCopy(snapshot, src, bytes = 0) {
 async function touchDestination(root, plan) {
   const now = /* @__PURE__ */ new Date();
   for (const { rel, mtime } of plan.times)
-    await lutimes2(path22.join(root, rel), mtime ?? now, mtime ?? now);
+    await lutimes2(path21.join(root, rel), mtime ?? now, mtime ?? now);
 }
 async function sourceRoot(scope, ref, signal) {
   if (ref.kind === "empty") return null;
@@ -5856,11 +5680,11 @@ __export(merge_exports, {
 });
 async function runMergeOp(engine, inputs, ctx, description) {
   const [first = { kind: "empty" }, ...rest] = inputs;
-  return writeNewSnapshot(engine, first, description, async ({ path: path43, scope }) => {
+  return writeNewSnapshot(engine, first, description, async ({ path: path42, scope }) => {
     for (const ref of rest) {
       ctx.signal.throwIfAborted();
       if (ref.kind === "empty") continue;
-      await copyTree(await scope.mountReadOnly(ref), path43, ctx.signal);
+      await copyTree(await scope.mountReadOnly(ref), path42, ctx.signal);
     }
   });
 }
@@ -6003,8 +5827,8 @@ async function createNamespace(slirpPath) {
   const holderFailed = exitPromise(holder, "unshare --net");
   try {
     const pid = await holderPid(holder, holderFailed);
-    const path43 = `/proc/${pid}/ns/net`;
-    await waitForNewNamespace(path43, holderFailed);
+    const path42 = `/proc/${pid}/ns/net`;
+    await waitForNewNamespace(path42, holderFailed);
     const slirp = spawn6(
       slirpPath,
       [
@@ -6026,7 +5850,7 @@ async function createNamespace(slirpPath) {
       slirp.kill("SIGKILL");
       throw error;
     }
-    return { path: path43, holder, slirp };
+    return { path: path42, holder, slirp };
   } catch (error) {
     holder.kill("SIGKILL");
     throw error;
@@ -6036,12 +5860,12 @@ function holderPid(holder, failed) {
   if (holder.pid !== void 0) return Promise.resolve(holder.pid);
   return failed;
 }
-async function waitForNewNamespace(path43, failed) {
+async function waitForNewNamespace(path42, failed) {
   const ours = await readlink3("/proc/self/ns/net");
   let done = false;
   failed.catch(() => done = true);
   for (let pause = 1; !done; pause = Math.min(pause * 2, 20)) {
-    const theirs = await readlink3(path43).catch(() => ours);
+    const theirs = await readlink3(path42).catch(() => ours);
     if (theirs !== ours) return;
     await Promise.race([delay(pause), failed]);
   }
@@ -6188,7 +6012,7 @@ var init_seccomp = __esm({
 });
 
 // src/exec/spec.ts
-import path26 from "node:path";
+import path25 from "node:path";
 function createSystemMounts(insecure, shmSize = 64 * 1024 * 1024) {
   const ro = insecure ? [] : ["ro"];
   return [
@@ -6240,7 +6064,7 @@ function createFileMounts(files) {
   ];
 }
 function toOciMount(mount) {
-  const dest = path26.posix.normalize(mount.dest);
+  const dest = path25.posix.normalize(mount.dest);
   if (mount.type === "tmpfs") {
     const size = mount.size === void 0 ? [] : [`size=${mount.size}`];
     return {
@@ -6458,7 +6282,7 @@ var init_rootless = __esm({
 
 // src/exec/stubs.ts
 import { lstat as lstat10, mkdir as mkdir16, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
-import path27 from "node:path";
+import path26 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
   const stubs = {
@@ -6475,18 +6299,18 @@ async function createMountStubs(rootfs, requests) {
   return stubs;
 }
 async function createStub(rootfs, request2, records) {
-  const root = path27.resolve(rootfs);
+  const root = path26.resolve(rootfs);
   const target = await resolveInRoot(root, request2.dest);
   const missing = [];
-  for (let p = target; p !== root && !await exists2(p); p = path27.dirname(p)) missing.unshift(p);
+  for (let p = target; p !== root && !await exists2(p); p = path26.dirname(p)) missing.unshift(p);
   for (const host of missing) {
-    const parentHost = path27.dirname(host);
+    const parentHost = path26.dirname(host);
     const parent = await stat6(parentHost, { bigint: true });
     const kind = host === target ? request2.kind : "dir";
     if (kind === "dir") await mkdir16(host, { mode: 493 });
     else await writeFile11(host, "", { mode: 420, flag: "wx" });
     records.push({
-      path: `/${path27.relative(root, host)}`,
+      path: `/${path26.relative(root, host)}`,
       host,
       kind,
       parentHost,
@@ -6519,7 +6343,7 @@ async function restoreMtime(dir, mtimeNs) {
   if (now === void 0 || now.mtimeNs === mtimeNs) return;
   const seconds2 = mtimeNs / 1000000000n;
   const nanos = (mtimeNs % 1000000000n).toString().padStart(9, "0");
-  const result = await runShort("touch", ["-h", "-d", `@${seconds2}.${nanos}`, dir]);
+  const result = await runCommand("touch", ["-h", "-d", `@${seconds2}.${nanos}`, dir]);
   if (result.code !== 0) throw new Error(`touch ${dir}: ${result.stderr.trim()}`);
 }
 async function removeIfUnused(record) {
@@ -6559,7 +6383,7 @@ __export(runc_exports, {
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
 import { mkdir as mkdir17, readFile as readFile11, readdir as readdir12, rm as rm16, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
-import path28 from "node:path";
+import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
   let runcFound;
@@ -6568,7 +6392,7 @@ function createRuncExecutor(options) {
     runcFound = void 0;
     throw new RuncNotFoundError(runc);
   });
-  const runcRoot = path28.join(options.stateDir, "runc");
+  const runcRoot = path27.join(options.stateDir, "runc");
   const networks = createNetworkPool(
     options.slirp4netnsPath !== void 0 ? { slirp4netnsPath: options.slirp4netnsPath } : {}
   );
@@ -6620,7 +6444,7 @@ function createContainerId() {
 }
 async function prepareBundle(stateDir, spec, network) {
   const id = createContainerId();
-  const bundle = path28.join(stateDir, "bundles", id);
+  const bundle = path27.join(stateDir, "bundles", id);
   await mkdir17(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
@@ -6639,7 +6463,7 @@ async function prepareBundle(stateDir, spec, network) {
         spec.emulation
       );
       const config = inUserNamespace() ? adaptSpecToUserNamespace(emulated) : emulated;
-      await writeFile12(path28.join(bundle, "config.json"), JSON.stringify(config, null, 2));
+      await writeFile12(path27.join(bundle, "config.json"), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();
       throw err;
@@ -6652,9 +6476,9 @@ async function prepareBundle(stateDir, spec, network) {
 }
 async function writeBundleFiles(bundle, spec, hostname) {
   const files = {
-    hosts: path28.join(bundle, "hosts"),
-    resolvConf: path28.join(bundle, "resolv.conf"),
-    hostname: path28.join(bundle, "hostname")
+    hosts: path27.join(bundle, "hosts"),
+    resolvConf: path27.join(bundle, "resolv.conf"),
+    hostname: path27.join(bundle, "hostname")
   };
   const hosts = spec.hosts ?? `127.0.0.1	localhost ${hostname}
 ::1	localhost ip6-localhost ip6-loopback
@@ -6704,7 +6528,7 @@ async function statBindSources(spec) {
   return kinds;
 }
 async function runContainer(runc, runcRoot, prepared, spec, io, signal) {
-  const logPath = path28.join(prepared.bundle, "runc.log");
+  const logPath = path27.join(prepared.bundle, "runc.log");
   const args = ["--root", runcRoot, "--log", logPath, "--log-format", "json"];
   args.push("run", "--bundle", prepared.bundle, prepared.id);
   const stdin = spec.process.stdin;
@@ -6774,7 +6598,7 @@ async function readRuncError(logPath) {
 }
 async function stopUntilExited(runc, runcRoot, id, exited, stop) {
   if (stop !== void 0) {
-    await runShort(runc, ["--root", runcRoot, "kill", id, stop.signal]).catch(() => void 0);
+    await runCommand(runc, ["--root", runcRoot, "kill", id, stop.signal]).catch(() => void 0);
     const gone = await Promise.race([
       exited.then(
         () => true,
@@ -6790,13 +6614,13 @@ async function killUntilExited(runc, runcRoot, id, exited) {
   let done = false;
   void exited.finally(() => done = true).catch(() => void 0);
   while (!done) {
-    await runShort(runc, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
+    await runCommand(runc, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await Promise.race([exited.catch(() => void 0), delay(100)]);
   }
 }
 async function deleteContainer(runc, runcRoot, id) {
-  if (!await pathExists(path28.join(runcRoot, id))) return;
-  const result = await runShort(runc, ["--root", runcRoot, "delete", "--force", id]).catch(
+  if (!await pathExists(path27.join(runcRoot, id))) return;
+  const result = await runCommand(runc, ["--root", runcRoot, "delete", "--force", id]).catch(
     (err) => {
       if (err.code === "ENOENT") return { code: 0, stdout: "", stderr: "" };
       throw err;
@@ -6807,16 +6631,16 @@ async function deleteContainer(runc, runcRoot, id) {
   }
 }
 async function cleanupStaleContainers(stateDir, runcPath = "runc") {
-  const runcRoot = path28.join(stateDir, "runc");
-  const bundles = path28.join(stateDir, "bundles");
+  const runcRoot = path27.join(stateDir, "runc");
+  const bundles = path27.join(stateDir, "bundles");
   const ids = /* @__PURE__ */ new Set([...await listDir(runcRoot), ...await listDir(bundles)]);
   const removed = [];
   for (const id of ids) {
     const owner = /^tbuild-(\d+)-[0-9a-f]+$/.exec(id)?.[1];
     if (owner === void 0 || isProcessAlive2(Number(owner))) continue;
-    await runShort(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
+    await runCommand(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await deleteContainer(runcPath, runcRoot, id);
-    await rm16(path28.join(bundles, id), { recursive: true, force: true });
+    await rm16(path27.join(bundles, id), { recursive: true, force: true });
     removed.push(id);
   }
   return removed;
@@ -6987,11 +6811,11 @@ async function writeToDest(source, dest) {
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path43 = join17(dir, file.path);
-    await mkdir18(dirname5(path43), { recursive: true });
-    if ("data" in file) await writeFile13(path43, file.data);
-    else if (file.source) await copyFile2(file.source, path43);
-    else await pipeline4(file.open(), createWriteStream2(path43));
+    const path42 = join17(dir, file.path);
+    await mkdir18(dirname5(path42), { recursive: true });
+    if ("data" in file) await writeFile13(path42, file.data);
+    else if (file.source) await copyFile2(file.source, path42);
+    else await pipeline4(file.open(), createWriteStream2(path42));
   }
 }
 function parseImageName(name) {
@@ -7031,12 +6855,12 @@ function layoutFiles(image2, names, docker, manifests = indexDescriptors(image2,
   const addBlob = (descriptor, data) => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
-    const path43 = blobPath2(descriptor.digest);
-    if (data) files.push({ path: path43, data });
+    const path42 = blobPath2(descriptor.digest);
+    if (data) files.push({ path: path42, data });
     else {
       const { digest, size } = descriptor;
       files.push({
-        path: path43,
+        path: path42,
         size,
         open: () => image2.blobs.stream(digest),
         source: image2.blobs.path(digest)
@@ -7172,8 +6996,8 @@ async function emptyDirectory(dir) {
   for (const name of await readdir14(dir))
     await rm17(join18(dir, name), { recursive: true, force: true });
 }
-async function lstatOrUndefined(path43) {
-  return lstat11(path43).catch((err) => {
+async function lstatOrUndefined(path42) {
+  return lstat11(path42).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -7513,7 +7337,7 @@ __export(remote_context_exports, {
 import { createWriteStream as createWriteStream3 } from "node:fs";
 import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile13, realpath, rm as rm20, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
-import path31 from "node:path";
+import path30 from "node:path";
 import { Readable as Readable5 } from "node:stream";
 import { pipeline as pipeline5 } from "node:stream/promises";
 function isRemoteContext(arg) {
@@ -7524,13 +7348,13 @@ async function fetchRemoteContext(arg, stdin) {
     throw new UsageError('the build context is "-", but this build has no standard input', {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
-  const base = await mkdtemp8(path31.join(tmpdir5(), "tbuild-context-"));
+  const base = await mkdtemp8(path30.join(tmpdir5(), "tbuild-context-"));
   const dispose = () => rm20(base, { recursive: true, force: true });
   try {
-    const dir = path31.join(base, "context");
+    const dir = path30.join(base, "context");
     await mkdir21(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
-    const received = path31.join(base, "input");
+    const received = path30.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
     await pipeline5(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
@@ -7547,9 +7371,9 @@ async function fetchRemoteContext(arg, stdin) {
 async function fromGit(url, dir) {
   const { remote, ref, subdir } = parseGitUrl(url);
   await checkoutGit(remote, ref, dir);
-  await rm20(path31.join(dir, ".git"), { recursive: true, force: true });
+  await rm20(path30.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
-  const inside = await realpath(path31.join(dir, subdir)).catch(() => void 0);
+  const inside = await realpath(path30.join(dir, subdir)).catch(() => void 0);
   const isDir = inside !== void 0 && (await stat8(inside)).isDirectory();
   if (!isDir || !(inside + "/").startsWith(await realpath(dir) + "/"))
     throw new InputError(`${subdir} is not a directory in ${remote}`, {
@@ -8732,14 +8556,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path43 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path42 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path43 && path43[0] !== "/") {
-          path43 = `/${path43}`;
+        if (path42 && path42[0] !== "/") {
+          path42 = `/${path42}`;
         }
-        return new URL(`${origin}${path43}`);
+        return new URL(`${origin}${path42}`);
       }
       if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -9591,9 +9415,9 @@ var require_diagnostics = __commonJS({
         "undici:client:sendHeaders",
         (evt) => {
           const {
-            request: { method, path: path43, origin }
+            request: { method, path: path42, origin }
           } = evt;
-          debugLog("sending request to %s %s%s", method, origin, path43);
+          debugLog("sending request to %s %s%s", method, origin, path42);
         }
       );
     }
@@ -9611,14 +9435,14 @@ var require_diagnostics = __commonJS({
         "undici:request:headers",
         (evt) => {
           const {
-            request: { method, path: path43, origin },
+            request: { method, path: path42, origin },
             response: { statusCode }
           } = evt;
           debugLog(
             "received response to %s %s%s - HTTP %d",
             method,
             origin,
-            path43,
+            path42,
             statusCode
           );
         }
@@ -9627,23 +9451,23 @@ var require_diagnostics = __commonJS({
         "undici:request:trailers",
         (evt) => {
           const {
-            request: { method, path: path43, origin }
+            request: { method, path: path42, origin }
           } = evt;
-          debugLog("trailers received from %s %s%s", method, origin, path43);
+          debugLog("trailers received from %s %s%s", method, origin, path42);
         }
       );
       diagnosticsChannel.subscribe(
         "undici:request:error",
         (evt) => {
           const {
-            request: { method, path: path43, origin },
+            request: { method, path: path42, origin },
             error
           } = evt;
           debugLog(
             "request to %s %s%s errored - %s",
             method,
             origin,
-            path43,
+            path42,
             error.message
           );
         }
@@ -12074,7 +11898,7 @@ var require_request = __commonJS({
     };
     var Request = class {
       constructor(origin, {
-        path: path43,
+        path: path42,
         method,
         body,
         headers,
@@ -12091,11 +11915,11 @@ var require_request = __commonJS({
         maxRedirections,
         typeOfService
       }, handler) {
-        if (typeof path43 !== "string") {
+        if (typeof path42 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path43[0] !== "/" && !(path43.startsWith("http://") || path43.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path42[0] !== "/" && !(path42.startsWith("http://") || path42.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path43)) {
+        } else if (invalidPathRegex.test(path42)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -12175,7 +11999,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? serializePathWithQuery(path43, query) : path43;
+        this.path = query ? serializePathWithQuery(path42, query) : path42;
         this.origin = origin;
         this.protocol = getProtocolFromUrlString(origin);
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" || method === "QUERY" : idempotent;
@@ -16907,7 +16731,7 @@ var require_client_h1 = __commonJS({
       kClosed,
       kUseMilo
     } = require_symbols();
-    var constants6 = require_constants3();
+    var constants5 = require_constants3();
     var { H1Parser, getMiloEnabled } = typeof esbuildDetection === "undefined" ? require_parser_h1() : {};
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
@@ -17050,7 +16874,7 @@ var require_client_h1 = __commonJS({
        */
       constructor(client, socket, { exports: exports2 }) {
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants6.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -17150,11 +16974,11 @@ var require_client_h1 = __commonJS({
             currentParser = null;
             currentBufferRef = null;
           }
-          if (ret !== constants6.ERROR.OK) {
+          if (ret !== constants5.ERROR.OK) {
             const data = chunk.subarray(llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr);
-            if (ret === constants6.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(data);
-            } else if (ret === constants6.ERROR.PAUSED) {
+            } else if (ret === constants5.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(data);
             } else {
@@ -17189,10 +17013,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants6.ERROR.OK) {
+        if (ret === constants5.ERROR.OK) {
           return null;
         }
-        if (ret === constants6.ERROR.PAUSED || ret === constants6.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -17209,7 +17033,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants6.ERROR[ret], data);
+        return new HTTPParserError(message, constants5.ERROR[ret], data);
       }
       destroy() {
         assert(currentParser === null);
@@ -17431,7 +17255,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants6.ERROR.PAUSED : 0;
+        return pause ? constants5.ERROR.PAUSED : 0;
       }
       /**
        * @param {Buffer} buf
@@ -17457,7 +17281,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onResponseData(buf) === false) {
-          return constants6.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         }
         return 0;
       }
@@ -17498,13 +17322,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants6.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants6.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants6.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(client[kResume]);
         } else {
@@ -17756,7 +17580,7 @@ var require_client_h1 = __commonJS({
       }
     }
     function writeH1(client, request2) {
-      const { method, path: path43, host, upgrade, blocking, reset } = request2;
+      const { method, path: path42, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -17832,7 +17656,7 @@ var require_client_h1 = __commonJS({
         socket[kBlocking] = true;
       }
       setTypeOfService(socket, request2);
-      let header2 = `${method} ${path43} HTTP/1.1\r
+      let header2 = `${method} ${path42} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header2 += `host: ${host}\r
@@ -18994,7 +18818,7 @@ var require_client_h2 = __commonJS({
       const headersTimeout = request2.headersTimeout ?? client[kHeadersTimeout];
       const bodyTimeout = request2.bodyTimeout ?? client[kBodyTimeout];
       const session = client[kHTTP2Session];
-      const { method, path: path43, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
+      const { method, path: path42, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
       if (upgrade != null && upgrade !== "websocket") {
         util.errorRequest(client, request2, new InvalidArgumentError(`Custom upgrade "${upgrade}" not supported over HTTP/2`));
         return false;
@@ -19060,7 +18884,7 @@ var require_client_h2 = __commonJS({
           }
           headers[HTTP2_HEADER_METHOD] = "CONNECT";
           headers[HTTP2_HEADER_PROTOCOL] = "websocket";
-          headers[HTTP2_HEADER_PATH] = path43;
+          headers[HTTP2_HEADER_PATH] = path42;
           if (protocol === "ws:" || protocol === "wss:") {
             headers[HTTP2_HEADER_SCHEME] = protocol === "ws:" ? "http" : "https";
           } else {
@@ -19082,7 +18906,7 @@ var require_client_h2 = __commonJS({
         setupUpgradeStream(stream, state);
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path43;
+      headers[HTTP2_HEADER_PATH] = path42;
       headers[HTTP2_HEADER_SCHEME] = protocol === "http:" ? "http" : "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       let body = state.body;
@@ -22052,10 +21876,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path43 = "/",
+          path: path42 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path43;
+        opts.path = origin + path42;
         opts.headers = { ...this[kProxyHeaders], ...headers };
         if (!hasHostHeader(headers)) {
           opts.headers.host = new URL(origin).host;
@@ -24520,20 +24344,20 @@ var require_mock_utils = __commonJS({
       }
       return normalizedQp;
     }
-    function safeUrl(path43) {
-      if (typeof path43 !== "string") {
-        return path43;
+    function safeUrl(path42) {
+      if (typeof path42 !== "string") {
+        return path42;
       }
-      const pathSegments = path43.split("?", 3);
+      const pathSegments = path42.split("?", 3);
       if (pathSegments.length !== 2) {
-        return path43;
+        return path42;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path43, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path43);
+    function matchKey(mockDispatch2, { path: path42, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path42);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -24560,8 +24384,8 @@ var require_mock_utils = __commonJS({
       const basePath = key.query ? serializePathWithQuery(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
       const resolvedPathWithoutTrailingSlash = removeTrailingSlash(resolvedPath);
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path43, ignoreTrailingSlash }) => {
-        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path43)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path43), resolvedPath);
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path42, ignoreTrailingSlash }) => {
+        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path42)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path42), resolvedPath);
       });
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
@@ -24600,27 +24424,27 @@ var require_mock_utils = __commonJS({
         mockDispatches.splice(index, 1);
       }
     }
-    function removeTrailingSlash(path43) {
-      if (typeof path43 !== "string") {
-        return path43;
+    function removeTrailingSlash(path42) {
+      if (typeof path42 !== "string") {
+        return path42;
       }
-      const queryIndex = path43.indexOf("?");
-      const search = queryIndex === -1 ? "" : path43.slice(queryIndex);
+      const queryIndex = path42.indexOf("?");
+      const search = queryIndex === -1 ? "" : path42.slice(queryIndex);
       if (queryIndex !== -1) {
-        path43 = path43.slice(0, queryIndex);
+        path42 = path42.slice(0, queryIndex);
       }
-      while (path43.endsWith("/")) {
-        path43 = path43.slice(0, -1);
+      while (path42.endsWith("/")) {
+        path42 = path42.slice(0, -1);
       }
-      if (path43.length === 0) {
-        path43 = "/";
+      if (path42.length === 0) {
+        path42 = "/";
       }
-      return path43 + search;
+      return path42 + search;
     }
     function buildKey(opts) {
-      const { path: path43, method, body, headers, query } = opts;
+      const { path: path42, method, body, headers, query } = opts;
       return {
-        path: path43,
+        path: path42,
         method,
         body,
         headers,
@@ -25492,10 +25316,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path43, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path42, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path43,
+            Path: path42,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -25594,9 +25418,9 @@ var require_mock_agent = __commonJS({
           }
         }
         if (acceptNonStandardSearchParameters && dispatchOpts.path) {
-          const [path43, searchParams] = dispatchOpts.path.split("?");
+          const [path42, searchParams] = dispatchOpts.path.split("?");
           const normalizedSearchParams = normalizeSearchParams(searchParams, acceptNonStandardSearchParameters);
-          dispatchOpts.path = `${path43}?${normalizedSearchParams}`;
+          dispatchOpts.path = `${path42}?${normalizedSearchParams}`;
         }
         return this[kAgent].dispatch(dispatchOpts, handler);
       }
@@ -26014,12 +25838,12 @@ var require_snapshot_recorder = __commonJS({
        * @return {Promise<void>} - Resolves when snapshots are loaded
        */
       async loadSnapshots(filePath) {
-        const path43 = filePath || this.#snapshotPath;
-        if (!path43) {
+        const path42 = filePath || this.#snapshotPath;
+        if (!path42) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile18(resolve2(path43), "utf8");
+          const data = await readFile18(resolve2(path42), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -26033,7 +25857,7 @@ var require_snapshot_recorder = __commonJS({
           if (error.code === "ENOENT") {
             this.#snapshots.clear();
           } else {
-            throw new UndiciError(`Failed to load snapshots from ${path43}`, { cause: error });
+            throw new UndiciError(`Failed to load snapshots from ${path42}`, { cause: error });
           }
         }
       }
@@ -26044,11 +25868,11 @@ var require_snapshot_recorder = __commonJS({
        * @returns {Promise<void>} - Resolves when snapshots are saved
        */
       async saveSnapshots(filePath) {
-        const path43 = filePath || this.#snapshotPath;
-        if (!path43) {
+        const path42 = filePath || this.#snapshotPath;
+        if (!path42) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
-        const resolvedPath = resolve2(path43);
+        const resolvedPath = resolve2(path42);
         await mkdir24(dirname7(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
@@ -26717,15 +26541,15 @@ var require_redirect_handler = __commonJS({
         });
         const baseUrl = requestOrigin ? new URL(this.opts.path, requestOrigin) : void 0;
         const { origin, pathname, search } = util.parseURL(new URL(this.location, baseUrl));
-        const path43 = search ? `${pathname}${search}` : pathname;
-        const redirectUrlString = `${origin}${path43}`;
+        const path42 = search ? `${pathname}${search}` : pathname;
+        const redirectUrlString = `${origin}${path42}`;
         for (const historyUrl of this.history) {
           if (historyUrl.toString() === redirectUrlString) {
             throw new InvalidArgumentError(`Redirect loop detected. Cannot redirect to ${origin}. This typically happens when using a Client or Pool with cross-origin redirects. Use an Agent for cross-origin redirects.`);
           }
         }
         this.opts.headers = cleanRequestHeaders(this.opts.headers, removeContentHeaders, requestOrigin !== origin, this.stripHeadersOnRedirect, this.stripHeadersOnCrossOriginRedirect);
-        this.opts.path = path43;
+        this.opts.path = path42;
         this.opts.origin = origin;
         this.opts[kRequestOrigin] = origin;
         this.opts.query = null;
@@ -28693,10 +28517,10 @@ var require_cache_handler = __commonJS({
       }
       return locationUrl.pathname + locationUrl.search;
     }
-    function deleteCachedUri(store, cacheKey, path43) {
+    function deleteCachedUri(store, cacheKey, path42) {
       deleteCachedValue(store, {
         ...cacheKey,
-        path: path43
+        path: path42
       });
       for (let i = 0; i < util.safeHTTPMethods.length; i++) {
         const method = util.safeHTTPMethods[i];
@@ -28704,7 +28528,7 @@ var require_cache_handler = __commonJS({
           deleteCachedValue(store, {
             ...cacheKey,
             method,
-            path: path43
+            path: path42
           });
         }
       }
@@ -28715,9 +28539,9 @@ var require_cache_handler = __commonJS({
       }
       const values = Array.isArray(headerValue) ? headerValue : [headerValue];
       for (let i = 0; i < values.length; i++) {
-        const path43 = getSameOriginPath(cacheKey, values[i]);
-        if (path43 !== void 0) {
-          deleteCachedUri(store, cacheKey, path43);
+        const path42 = getSameOriginPath(cacheKey, values[i]);
+        if (path42 !== void 0) {
+          deleteCachedUri(store, cacheKey, path42);
         }
       }
     }
@@ -30199,7 +30023,7 @@ var require_cache2 = __commonJS({
 var require_decompress = __commonJS({
   "node_modules/undici/lib/interceptor/decompress.js"(exports, module) {
     "use strict";
-    var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress, constants: constants6 } = __require("node:zlib");
+    var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress, constants: constants5 } = __require("node:zlib");
     var { pipeline: pipeline8, Transform: TransformStream2 } = __require("node:stream");
     var { InvalidArgumentError, ResponseExceededMaxSizeError } = require_errors();
     var DecoratorHandler = require_decorator_handler();
@@ -30265,7 +30089,7 @@ var require_decompress = __commonJS({
       br: createBrotliDecompress,
       deflate: createInflate,
       // https://www.rfc-editor.org/rfc/rfc9659.html#section-3
-      zstd: createZstdDecompress.bind(null, { params: { [constants6.ZSTD_d_windowLogMax]: 23 } })
+      zstd: createZstdDecompress.bind(null, { params: { [constants5.ZSTD_d_windowLogMax]: 23 } })
     };
     var defaultSkipStatusCodes = (
       /** @type {const} */
@@ -34351,13 +34175,13 @@ var require_fetch = __commonJS({
       function dispatch2({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        const path43 = url.pathname + url.search;
+        const path42 = url.pathname + url.search;
         const hasTrailingQuestionMark = url.search.length === 0 && url.href[url.href.length - url.hash.length - 1] === "?";
         return dispatchWithProtocolPreference(body);
         function dispatchWithProtocolPreference(body2, allowH2) {
           return new Promise((resolve2, reject) => agent.dispatch(
             {
-              path: hasTrailingQuestionMark ? `${path43}?` : path43,
+              path: hasTrailingQuestionMark ? `${path42}?` : path42,
               origin: url.origin,
               method: request2.method,
               body: agent.isMockActive ? request2.body && (request2.body.source || request2.body.stream) : body2,
@@ -35291,9 +35115,9 @@ var require_util4 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path43) {
-      for (let i = 0; i < path43.length; ++i) {
-        const code2 = path43.charCodeAt(i);
+    function validateCookiePath(path42) {
+      for (let i = 0; i < path42.length; ++i) {
+        const code2 = path42.charCodeAt(i);
         if (code2 < 32 || // exclude CTLs (0-31)
         code2 > 126 || // exclude non-ascii and DEL
         code2 === 59) {
@@ -38823,11 +38647,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path43 = opts.path;
+          let path42 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path43 = `/${path43}`;
+            path42 = `/${path42}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path43);
+          url = new URL(util.parseOrigin(url).origin + path42);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -40128,13 +39952,13 @@ function createDockerConfigCredentials(options = {}) {
     }
   };
 }
-async function readConfig(path43) {
+async function readConfig(path42) {
   let text;
   try {
-    text = await readFile16(path43, "utf8");
+    text = await readFile16(path42, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return {};
-    throw new CredentialsError(`cannot read Docker config ${path43}`, { cause: error });
+    throw new CredentialsError(`cannot read Docker config ${path42}`, { cause: error });
   }
   try {
     const parsed = JSON.parse(text);
@@ -40142,17 +39966,17 @@ async function readConfig(path43) {
       throw new Error("not an object");
     return parsed;
   } catch (error) {
-    throw new CredentialsError(`Docker config ${path43} is not valid JSON`, {
+    throw new CredentialsError(`Docker config ${path42} is not valid JSON`, {
       hint: "Fix or remove the file; `tbuild login` recreates it.",
       cause: error
     });
   }
 }
-async function writeConfig(path43, config) {
-  await mkdir23(dirname6(path43), { recursive: true, mode: 448 });
-  const temp = `${path43}.${process.pid}.tmp`;
+async function writeConfig(path42, config) {
+  await mkdir23(dirname6(path42), { recursive: true, mode: 448 });
+  const temp = `${path42}.${process.pid}.tmp`;
   await writeFile16(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
-  await rename8(temp, path43);
+  await rename8(temp, path42);
 }
 function findAuthEntry(config, registry) {
   const auths = config.auths ?? {};
@@ -40238,9 +40062,9 @@ function runHelper(helper, action, input, env, tolerateExitCode = false) {
 async function loadCredentialStore(env = process.env) {
   return createDockerConfigCredentials({ env });
 }
-function normalizeServerAddress(server2) {
-  if (server2 === void 0 || server2.trim() === "") return DOCKER_HUB;
-  return hostOfKey(server2.trim());
+function normalizeServerAddress(server) {
+  if (server === void 0 || server.trim() === "") return DOCKER_HUB;
+  return hostOfKey(server.trim());
 }
 var NOT_FOUND;
 var init_credentials = __esm({
@@ -40255,11 +40079,11 @@ var init_credentials = __esm({
 // src/action/main.ts
 import { mkdtemp as mkdtemp9, rm as rm23 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
-import path42 from "node:path";
+import path41 from "node:path";
 
 // src/builder/builder.ts
 import { availableParallelism as availableParallelism6 } from "node:os";
-import path37 from "node:path";
+import path36 from "node:path";
 
 // src/cache/store.ts
 import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
@@ -40447,9 +40271,9 @@ function measureSmallTree(dir) {
   for (let current = pending.pop(); current !== void 0; current = pending.pop()) {
     for (const name of readdirSync(current)) {
       if (++entries > INLINE_ENTRIES) return void 0;
-      const path43 = join(current, name);
-      const stat14 = lstatSync(path43);
-      if (stat14.isDirectory()) pending.push(path43);
+      const path42 = join(current, name);
+      const stat14 = lstatSync(path42);
+      if (stat14.isDirectory()) pending.push(path42);
       else if (stat14.isFile() || stat14.isSymbolicLink()) {
         if (stat14.nlink > 1) {
           if (seen.has(stat14.ino)) continue;
@@ -40699,15 +40523,15 @@ function createBlobStore(ctx) {
       return JSON.parse((await this.read(digest)).toString("utf8"));
     },
     stream(digest) {
-      const path43 = pathOf(digest);
-      if (!existsSync(path43)) throw new BlobNotFoundError(digest);
-      return Readable.from(verifiedRead(path43, digest), { objectMode: false });
+      const path42 = pathOf(digest);
+      if (!existsSync(path42)) throw new BlobNotFoundError(digest);
+      return Readable.from(verifiedRead(path42, digest), { objectMode: false });
     },
     async delete(digest) {
-      const path43 = pathOf(digest);
+      const path42 = pathOf(digest);
       withTransaction(ctx.db, () => {
         if (isBlobReferenced(ctx, digest)) throw new BlobInUseError(digest);
-        unlinkSyncIfPresent(path43);
+        unlinkSyncIfPresent(path42);
       });
     },
     async *list() {
@@ -40727,10 +40551,10 @@ function createBlobStore(ctx) {
     }
   };
 }
-async function* verifiedRead(path43, digest) {
+async function* verifiedRead(path42, digest) {
   const hash = createHash2("sha256");
   let held;
-  for await (const chunk of createReadStream(path43)) {
+  for await (const chunk of createReadStream(path42)) {
     hash.update(chunk);
     if (held) yield held;
     held = chunk;
@@ -40778,19 +40602,19 @@ async function writeFully(handle, bytes) {
     offset += bytesWritten;
   }
 }
-async function touchIfPresent(path43) {
+async function touchIfPresent(path42) {
   try {
     const now = /* @__PURE__ */ new Date();
-    await utimes(path43, now, now);
+    await utimes(path42, now, now);
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
     throw error;
   }
 }
-function unlinkSyncIfPresent(path43) {
+function unlinkSyncIfPresent(path42) {
   try {
-    unlinkSync(path43);
+    unlinkSync(path42);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -40987,9 +40811,9 @@ async function createPrivateFile(file) {
   const handle = await open3(file, "a", PRIVATE_FILE);
   await handle.close();
 }
-async function chmodIfExists(path43, mode) {
+async function chmodIfExists(path42, mode) {
   try {
-    await chmod(path43, mode);
+    await chmod(path42, mode);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -41498,11 +41322,11 @@ function blobPath(ctx, digest) {
 function collectImageBlobs(ctx, record) {
   const found = /* @__PURE__ */ new Set([record.manifest, record.config]);
   const visit = (digest, depth) => {
-    const path43 = blobPath(ctx, digest);
-    if (depth > 4 || !existsSync3(path43)) return;
+    const path42 = blobPath(ctx, digest);
+    if (depth > 4 || !existsSync3(path42)) return;
     let doc;
     try {
-      doc = JSON.parse(readFileSync4(path43, "utf8"));
+      doc = JSON.parse(readFileSync4(path42, "utf8"));
     } catch (error) {
       if (error instanceof SyntaxError) return;
       throw error;
@@ -41652,18 +41476,18 @@ async function listDeadLeases(dir) {
   }
   const dead = [];
   for (const name of names) {
-    const path43 = join11(dir, name);
+    const path42 = join11(dir, name);
     const owner = parseLeaseName(name);
     if (owner) {
-      if (!isProcessAlive(owner)) dead.push(path43);
+      if (!isProcessAlive(owner)) dead.push(path42);
       continue;
     }
-    const info2 = await stat4(path43).catch((error) => {
+    const info2 = await stat4(path42).catch((error) => {
       if (isNotFound(error)) return void 0;
       throw error;
     });
-    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path43).length === 0) {
-      dead.push(path43);
+    if (info2 && Date.now() - info2.mtimeMs > UNOWNED_TEMP_MAX_AGE_MS && listMountsUnder(path42).length === 0) {
+      dead.push(path42);
     }
   }
   return dead;
@@ -41696,9 +41520,9 @@ async function removeOrphanSnapshotDirs(ctx) {
   const removed = [];
   for (const name of names) {
     if (known.has(name)) continue;
-    const path43 = join11(ctx.layout.snapshots, name);
-    await removeTree(path43);
-    removed.push(path43);
+    const path42 = join11(ctx.layout.snapshots, name);
+    await removeTree(path42);
+    removed.push(path42);
   }
   return removed;
 }
@@ -42556,7 +42380,7 @@ async function runImage(store, executor, image2, options) {
 
 // src/engine/worker.ts
 init_digest();
-import path23 from "node:path";
+import path22 from "node:path";
 
 // src/engine/context/scan.ts
 import {
@@ -42778,18 +42602,18 @@ function compilePattern(text, exclusion) {
   if (kind === "regexp") compiled.regexp = new RegExp(source + "$", "u");
   return compiled;
 }
-function matchOne(p, path43) {
+function matchOne(p, path42) {
   switch (p.kind) {
     case "exact":
-      return path43 === p.text;
+      return path42 === p.text;
     case "prefix":
-      return path43.startsWith(p.text.slice(0, -2));
+      return path42.startsWith(p.text.slice(0, -2));
     case "suffix": {
       const suffix = p.text.slice(2);
-      return path43.endsWith(suffix) || suffix.startsWith("/") && path43 === suffix.slice(1);
+      return path42.endsWith(suffix) || suffix.startsWith("/") && path42 === suffix.slice(1);
     }
     case "regexp":
-      return p.regexp.test(path43);
+      return p.regexp.test(path42);
   }
 }
 function compileAll(patterns) {
@@ -42834,13 +42658,13 @@ function createIgnoreMatcher(patterns) {
   return {
     empty: compiled.length === 0,
     ignores(relPath) {
-      const path43 = cleanPath(relPath);
-      if (path43 === "." || compiled.length === 0) return false;
-      const parts = path43.split("/");
+      const path42 = cleanPath(relPath);
+      if (path42 === "." || compiled.length === 0) return false;
+      const parts = path42.split("/");
       let state;
       for (let i = 1; i < parts.length; i++)
         state = matchWithParent(parts.slice(0, i).join("/"), state).state;
-      return matchWithParent(path43, state).excluded;
+      return matchWithParent(path42, state).excluded;
     },
     mayContainIncluded(dirRelPath) {
       if (!hasExclusions) return false;
@@ -42867,13 +42691,13 @@ var ContextNotFoundError = class extends TbuildError {
 };
 var ContextReadError = class extends TbuildError {
   path;
-  constructor(path43, cause) {
+  constructor(path42, cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super("TBUILD_CONTEXT_READ", `cannot read ${path43} in the build context: ${reason}`, {
+    super("TBUILD_CONTEXT_READ", `cannot read ${path42} in the build context: ${reason}`, {
       hint: "Fix its permissions, or add it to .dockerignore if the build does not need it.",
       cause
     });
-    this.path = path43;
+    this.path = path42;
   }
 };
 
@@ -42933,17 +42757,17 @@ function typeOf(mode) {
   if (format === S_IFLNK) return "symlink";
   return "other";
 }
-function makeRecord(reader, path43, abs, stat14) {
+function makeRecord(reader, path42, abs, stat14) {
   const type = typeOf(stat14.mode);
   const record = {
-    path: path43,
+    path: path42,
     type,
     mode: stat14.mode & 4095,
     uid: stat14.uid,
     gid: stat14.gid,
     size: type === "dir" ? 0 : stat14.size
   };
-  if (type === "symlink") record.linkTarget = reader.readlink(abs, path43);
+  if (type === "symlink") record.linkTarget = reader.readlink(abs, path42);
   return record;
 }
 function emitHeld(state, held) {
@@ -43394,10 +43218,10 @@ import {
   openSync as openSync4,
   readSync as readSync3,
   realpathSync as realpathSync2,
-  unlinkSync as unlinkSync4
+  unlinkSync as unlinkSync3
 } from "node:fs";
 import { tmpdir } from "node:os";
-import path9 from "node:path";
+import path8 from "node:path";
 var FIELDS = "%y %m %U %G %s %D %i %T@ %C@\\0%P\\0%l\\0";
 var DISABLED = process.env.TBUILD_CONTEXT_LISTER === "walk";
 var LITERAL_SEGMENT = /^(?!\.\.?$)[A-Za-z0-9._@+-]+$/;
@@ -43437,17 +43261,17 @@ function findArguments(patterns) {
     ...print
   ];
 }
-function unavailable2(root, patterns) {
+function unavailable(root, patterns) {
   return { root, patterns, output: Promise.resolve(void 0), cancel() {
   } };
 }
 function anonymousFile() {
-  const file = path9.join(
+  const file = path8.join(
     tmpdir(),
     `tbuild-listing-${process.pid}-${randomBytes5(6).toString("hex")}`
   );
   const fd = openSync4(file, "wx+", 384);
-  unlinkSync4(file);
+  unlinkSync3(file);
   return fd;
 }
 function readWhole(fd) {
@@ -43465,10 +43289,10 @@ function startListing(root, patterns) {
   let fd;
   try {
     realRoot = realpathSync2(root);
-    if (DISABLED) return unavailable2(realRoot, patterns);
+    if (DISABLED) return unavailable(realRoot, patterns);
     fd = anonymousFile();
   } catch {
-    return unavailable2(root, patterns);
+    return unavailable(root, patterns);
   }
   const child = spawn4("find", findArguments(patterns), {
     cwd: realRoot,
@@ -43573,11 +43397,11 @@ function listingReader(output) {
 import { createHash as createHash8 } from "node:crypto";
 import { realpathSync as realpathSync3 } from "node:fs";
 import { readFile as readFile8 } from "node:fs/promises";
-import path12 from "node:path";
+import path11 from "node:path";
 
 // src/engine/context/record-index.ts
 import { mkdir as mkdir11, readdir as readdir8, readFile as readFile7, rm as rm8, stat as stat5, utimes as utimes4, writeFile as writeFile6 } from "node:fs/promises";
-import path10 from "node:path";
+import path9 from "node:path";
 import { promisify } from "node:util";
 var zlib3 = async () => {
   const { gzip, gunzip } = await import("node:zlib");
@@ -43586,7 +43410,7 @@ var zlib3 = async () => {
 var KEEP2 = 128;
 function openRecordIndex(dir) {
   const pending = /* @__PURE__ */ new Map();
-  const fileOf2 = (digest) => path10.join(dir, `${digest.slice("sha256:".length)}.gz`);
+  const fileOf2 = (digest) => path9.join(dir, `${digest.slice("sha256:".length)}.gz`);
   const load = async (digest) => {
     const kept = pending.get(digest);
     if (kept) return kept;
@@ -43642,14 +43466,14 @@ async function trim(dir) {
   const names = await readdir8(dir);
   if (names.length <= KEEP2) return;
   const dated = await Promise.all(
-    names.map(async (name) => ({ name, mtime: (await stat5(path10.join(dir, name))).mtimeMs }))
+    names.map(async (name) => ({ name, mtime: (await stat5(path9.join(dir, name))).mtimeMs }))
   );
   dated.sort((x, y) => y.mtime - x.mtime);
-  for (const { name } of dated.slice(KEEP2)) await rm8(path10.join(dir, name), { force: true });
+  for (const { name } of dated.slice(KEEP2)) await rm8(path9.join(dir, name), { force: true });
 }
 
 // src/engine/context/remembered-tree.ts
-import path11 from "node:path";
+import path10 from "node:path";
 var RememberedTree = class {
   lists = /* @__PURE__ */ new Map();
   stats = /* @__PURE__ */ new Map();
@@ -43679,14 +43503,14 @@ function incrementalReader(previous, disk, into) {
   const dirty = /* @__PURE__ */ new Set();
   const dirtyLists = /* @__PURE__ */ new Set();
   for (const p of previous.changed) {
-    const abs = path11.resolve(p);
+    const abs = path10.resolve(p);
     dirty.add(abs);
-    dirtyLists.add(path11.dirname(abs));
+    dirtyLists.add(path10.dirname(abs));
   }
   const stale = (abs) => {
     for (let p = abs; ; ) {
       if (dirty.has(p)) return true;
-      const parent = path11.dirname(p);
+      const parent = path10.dirname(p);
       if (parent === p) return false;
       p = parent;
     }
@@ -43761,7 +43585,7 @@ ${JSON.stringify(memo2.checksums)}
   }
 };
 function realPathsOf(p) {
-  const out = [path12.join(realDir(path12.dirname(p)), path12.basename(p))];
+  const out = [path11.join(realDir(path11.dirname(p)), path11.basename(p))];
   try {
     const real = realpathSync3(p);
     if (real !== out[0]) out.push(real);
@@ -43773,8 +43597,8 @@ function realDir(dir) {
   try {
     return realpathSync3(dir);
   } catch {
-    const parent = path12.dirname(dir);
-    return parent === dir ? dir : path12.join(realDir(parent), path12.basename(dir));
+    const parent = path11.dirname(dir);
+    return parent === dir ? dir : path11.join(realDir(parent), path11.basename(dir));
   }
 }
 function sameStrings(a, b) {
@@ -43782,15 +43606,15 @@ function sameStrings(a, b) {
 }
 function openContextCache(stateDir) {
   let statCache;
-  const openStatCache = () => statCache ??= StatCache.open(path12.join(stateDir, "context.json"));
+  const openStatCache = () => statCache ??= StatCache.open(path11.join(stateDir, "context.json"));
   const memos = /* @__PURE__ */ new Map();
-  const records = openRecordIndex(path12.join(stateDir, "records"));
+  const records = openRecordIndex(path11.join(stateDir, "records"));
   const trees = /* @__PURE__ */ new Map();
   const memoFor = (realRoot) => {
     const name = createHash8("sha256").update(realRoot).digest("hex").slice(0, 32);
     let memo2 = memos.get(name);
     if (memo2 === void 0)
-      memos.set(name, memo2 = new MemoFile(path12.join(stateDir, `checksums-${name}`)));
+      memos.set(name, memo2 = new MemoFile(path11.join(stateDir, `checksums-${name}`)));
     return memo2;
   };
   return {
@@ -43895,7 +43719,7 @@ init_digest();
 init_errors5();
 import { createHash as createHash9 } from "node:crypto";
 import { chmod as chmod4, mkdir as mkdir12, writeFile as writeFile7 } from "node:fs/promises";
-import path13 from "node:path";
+import path12 from "node:path";
 function imageSourceHandler(engine, source) {
   let resolved;
   const resolve2 = () => resolved ??= engine.images.resolve(source.ref, source.platform, source.pull ?? false);
@@ -43957,7 +43781,7 @@ function httpSourceHandler(engine, source) {
       const snapshot = await engine.store.snapshots.create(null, `ADD ${source.url}`);
       try {
         await mkdir12(snapshot.dir, { recursive: true });
-        const file = path13.join(snapshot.dir, name);
+        const file = path12.join(snapshot.dir, name);
         await writeFile7(file, data);
         await chmod4(file, 384);
         const committed = await engine.store.snapshots.commit(snapshot.id);
@@ -43994,7 +43818,7 @@ async function fetchUrl(source, signal) {
       }
     );
   }
-  const name = source.filename ?? (path13.posix.basename(new URL(source.url).pathname) || "index.html");
+  const name = source.filename ?? (path12.posix.basename(new URL(source.url).pathname) || "index.html");
   return { data, name };
 }
 
@@ -44046,7 +43870,7 @@ function lazyHandler(load) {
   };
 }
 function createWorker(engine, definition) {
-  const contexts = engine.contexts ?? openContextCache(path23.join(engine.store.root, "stat-cache"));
+  const contexts = engine.contexts ?? openContextCache(path22.join(engine.store.root, "stat-cache"));
   const describe = (digest) => definition.metadata[digest]?.description ?? digest;
   const imageLayers = rootfsChain(definition);
   const prehash = (results) => {
@@ -44204,7 +44028,7 @@ init_platform();
 import { execFile as execFile6 } from "node:child_process";
 import { access as access2, chmod as chmod10, mkdtemp as mkdtemp5, readdir as readdir11, rm as rm15, writeFile as writeFile10 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
-import path24 from "node:path";
+import path23 from "node:path";
 
 // src/exec/binfmt.ts
 import { readFile as readFile10 } from "node:fs/promises";
@@ -44354,9 +44178,9 @@ async function probePlatform(platform, options = {}) {
   const program = probeProgram(platform);
   if (!program || !EMULATED_ARCHITECTURES.includes(platform.architecture))
     return { platform, problem: `tbuild cannot emulate ${platform.architecture}` };
-  const dir = await mkdtemp5(path24.join(tmpdir3(), "tbuild-probe-"));
+  const dir = await mkdtemp5(path23.join(tmpdir3(), "tbuild-probe-"));
   try {
-    const probe = path24.join(dir, `probe-${platform.architecture}`);
+    const probe = path23.join(dir, `probe-${platform.architecture}`);
     await writeFile10(probe, program);
     await chmod10(probe, 493);
     if (COMPAT[host.architecture]?.includes(platform.architecture) && await run5(probe, []))
@@ -44416,12 +44240,12 @@ async function prepareEmulation(platforms, probe = (p) => probePlatform(p)) {
 // src/exec/runtime-dir.ts
 init_userns();
 import { statSync as statSync2 } from "node:fs";
-import path25 from "node:path";
+import path24 from "node:path";
 function runtimeStateDir(storeRoot2, env = process.env) {
   const runtime = env.XDG_RUNTIME_DIR;
-  if (inUserNamespace(env) && runtime && path25.isAbsolute(runtime) && isOwnDir(runtime))
-    return path25.join(runtime, "tbuild");
-  return path25.join(storeRoot2, "runc");
+  if (inUserNamespace(env) && runtime && path24.isAbsolute(runtime) && isOwnDir(runtime))
+    return path24.join(runtime, "tbuild");
+  return path24.join(storeRoot2, "runc");
 }
 function isOwnDir(dir) {
   try {
@@ -45227,7 +45051,7 @@ init_platform();
 
 // src/builder/containers.ts
 import { readdir as readdir13 } from "node:fs/promises";
-import path29 from "node:path";
+import path28 from "node:path";
 function lazyRuncExecutor(stateDir) {
   let executor;
   const load = () => executor ??= Promise.resolve().then(() => (init_runc(), runc_exports)).then((m) => m.createRuncExecutor({ stateDir }));
@@ -45249,7 +45073,7 @@ function lazyRuncExecutor(stateDir) {
 }
 async function cleanupStaleContainers2(stateDir) {
   const leftovers = await Promise.all(
-    ["runc", "bundles"].map((d) => readdir13(path29.join(stateDir, d)).catch(() => []))
+    ["runc", "bundles"].map((d) => readdir13(path28.join(stateDir, d)).catch(() => []))
   );
   if (leftovers.every((names) => names.length === 0)) return;
   await (await Promise.resolve().then(() => (init_runc(), runc_exports))).cleanupStaleContainers(stateDir);
@@ -47910,9 +47734,9 @@ function lintShellForm(ctx, cmd, shellForm) {
   if (!shellForm || (ctx.image.config.Shell?.length ?? 0) > 0) return;
   ctx.build.lint.run("JSONArgsRecommended", cmd.location, MESSAGES.JSONArgsRecommended(cmd.name));
 }
-function lintWorkdir(ctx, cmd, path43) {
-  if (!ctx.workdirSet && !path43.startsWith("/")) {
-    ctx.build.lint.run("WorkdirRelativePath", cmd.location, MESSAGES.WorkdirRelativePath(path43));
+function lintWorkdir(ctx, cmd, path42) {
+  if (!ctx.workdirSet && !path42.startsWith("/")) {
+    ctx.build.lint.run("WorkdirRelativePath", cmd.location, MESSAGES.WorkdirRelativePath(path42));
   }
   ctx.workdirSet = true;
 }
@@ -48284,10 +48108,10 @@ import { posix as posix2 } from "node:path";
 function stageWorkdir(ctx) {
   return ctx.image.config.WorkingDir || "/";
 }
-function joinWorkdir(workdir, path43) {
-  const joined = posix2.isAbsolute(path43) ? posix2.normalize(path43) : posix2.join("/", workdir, path43);
+function joinWorkdir(workdir, path42) {
+  const joined = posix2.isAbsolute(path42) ? posix2.normalize(path42) : posix2.join("/", workdir, path42);
   const cleaned = joined.length > 1 ? joined.replace(/\/+$/, "") : joined;
-  return path43.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
+  return path42.endsWith("/") && cleaned !== "/" ? `${cleaned}/` : cleaned;
 }
 
 // src/frontend/dispatch-copy.ts
@@ -48452,18 +48276,18 @@ function dispatchWorkdir(ctx, cmd) {
   const written = x.word(cmd.path);
   lintUndefinedVars(ctx, cmd, x.unset);
   lintWorkdir(ctx, cmd, written);
-  const path43 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
-  ctx.image.config.WorkingDir = path43;
-  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path43}`);
-  if (path43 !== "/") {
+  const path42 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
+  ctx.image.config.WorkingDir = path42;
+  const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path42}`);
+  if (path42 !== "/") {
     const user = ctx.image.config.User;
     const chown4 = user ? parseChown(user) : void 0;
     ctx.fs = ctx.fs.file(
-      [{ action: "mkdir", path: path43, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
+      [{ action: "mkdir", path: path42, mode: 493, makeParents: true, ...chown4 ? { chown: chown4 } : {} }],
       { platform: ctx.platform, metadata }
     );
   }
-  addHistory(ctx.image, `WORKDIR ${path43}`, path43 !== "/", ctx.build.created, false);
+  addHistory(ctx.image, `WORKDIR ${path42}`, path42 !== "/", ctx.build.created, false);
 }
 
 // src/frontend/dispatch-run.ts
@@ -49118,7 +48942,7 @@ function keepPlatformImages(store, committed) {
 
 // src/builder/outputs/index-outputs.ts
 import { mkdtemp as mkdtemp7, rm as rm19 } from "node:fs/promises";
-import path30 from "node:path";
+import path29 from "node:path";
 init_lazy_layers();
 init_push();
 init_store_check();
@@ -49149,12 +48973,12 @@ function indexLayoutFiles(index, names, loadPlatform) {
   const addBlob = (descriptor, data) => {
     if (seen.has(descriptor.digest)) return;
     seen.add(descriptor.digest);
-    const path43 = blobPath3(descriptor.digest);
-    if (data) files.push({ path: path43, data });
+    const path42 = blobPath3(descriptor.digest);
+    if (data) files.push({ path: path42, data });
     else {
       const { digest, size } = descriptor;
       files.push({
-        path: path43,
+        path: path42,
         size,
         open: () => index.blobs.stream(digest),
         source: index.blobs.path(digest)
@@ -49315,16 +49139,16 @@ async function exportPlatformFiles(ctx, output) {
     for (const entry of ctx.committed.images)
       await exportLayersToDirectory(
         await layersOf(entry),
-        path30.join(output.dest, platformDirName(entry.platform))
+        path29.join(output.dest, platformDirName(entry.platform))
       );
     return;
   }
-  const temp = await mkdtemp7(path30.join(await ctx.store.tempDir("export"), "tbuild-tar-"));
+  const temp = await mkdtemp7(path29.join(await ctx.store.tempDir("export"), "tbuild-tar-"));
   try {
     for (const entry of ctx.committed.images)
       await exportLayersToDirectory(
         await layersOf(entry),
-        path30.join(temp, platformDirName(entry.platform))
+        path29.join(temp, platformDirName(entry.platform))
       );
     await exportMergedToTar(temp, output.dest === "-" ? standardOutput(ctx) : output.dest, {
       ...ctx.options.sourceDateEpoch !== void 0 ? { sourceDateEpoch: ctx.options.sourceDateEpoch } : {},
@@ -49413,13 +49237,13 @@ init_errors();
 init_platform();
 init_image_attributes();
 import { readFile as readFile14, stat as stat11 } from "node:fs/promises";
-import path34 from "node:path";
+import path33 from "node:path";
 
 // src/builder/named-contexts.ts
 init_errors();
 init_git_url();
 import { stat as stat9 } from "node:fs/promises";
-import path32 from "node:path";
+import path31 from "node:path";
 async function resolveNamedContexts(given, cwd, disposers) {
   const contexts = {};
   for (const [name, value] of Object.entries(given)) {
@@ -49451,7 +49275,7 @@ async function resolveOne(name, value, cwd, disposers) {
         hint: "Use a local directory, a git repository, an https archive or docker-image://REF."
       }
     );
-  const dir = path32.resolve(cwd, value);
+  const dir = path31.resolve(cwd, value);
   if (!(await stat9(dir).catch(() => void 0))?.isDirectory())
     throw new UsageError(`--build-context ${name}: ${value} is not a directory`, {
       hint: "Give an existing directory, or docker-image://REF for an image."
@@ -49462,7 +49286,7 @@ async function resolveOne(name, value, cwd, disposers) {
 // src/builder/specs/run-flags.ts
 import { stat as stat10 } from "node:fs/promises";
 import { isIP } from "node:net";
-import path33 from "node:path";
+import path32 from "node:path";
 init_errors();
 function parseAddHosts(list) {
   return (list ?? []).map((spec) => {
@@ -49541,7 +49365,7 @@ async function parseSshAgents(list, env) {
       throw new UsageError(`--ssh ${id}: SSH_AUTH_SOCK is not set`, {
         hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
       });
-    const socket = path33.resolve(given);
+    const socket = path32.resolve(given);
     const st = await stat10(socket).catch(() => void 0);
     if (!st?.isSocket())
       throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
@@ -49554,7 +49378,7 @@ async function parseSshAgents(list, env) {
 
 // src/builder/options.ts
 function surroundings(run8) {
-  return { cwd: run8.cwd ?? path34.resolve(), env: run8.env ?? {}, stdin: run8.stdin };
+  return { cwd: run8.cwd ?? path33.resolve(), env: run8.env ?? {}, stdin: run8.stdin };
 }
 async function resolveBuildOptions(options, run8 = {}) {
   const at = surroundings(run8);
@@ -49580,14 +49404,14 @@ async function resolveBuildOptions(options, run8 = {}) {
   }
 }
 async function resolveWithContext(options, at, fetched, disposers, dispose) {
-  const contextDir = fetched?.dir ?? path34.resolve(at.cwd, options.context ?? ".");
+  const contextDir = fetched?.dir ?? path33.resolve(at.cwd, options.context ?? ".");
   const st = await stat11(contextDir).catch(() => void 0);
   if (!st?.isDirectory()) {
     throw new InputError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
       hint: "Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin."
     });
   }
-  const dockerfile = options.dockerfile !== void 0 ? { path: path34.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path34.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
+  const dockerfile = options.dockerfile !== void 0 ? { path: path33.join(contextDir, "Dockerfile"), text: options.dockerfile } : fetched?.dockerfileText !== void 0 ? { path: path33.join(contextDir, "Dockerfile"), text: fetched.dockerfileText } : await readDockerfile(options.file, contextDir, fetched ? contextDir : at.cwd, at);
   const buildArgs = { ...options.buildArgs };
   const platforms = options.platform ? parseTargetPlatforms(options.platform) : [hostPlatform()];
   const tags = [...options.tags ?? []];
@@ -49611,10 +49435,10 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
     pull: options.pull ?? false,
     outputs: resolveOutputs(options.outputs ?? [], options.push ?? false, tags),
     load: options.load ?? false,
-    iidfile: options.iidfile && path34.resolve(at.cwd, options.iidfile),
-    metadataFile: options.metadataFile && path34.resolve(at.cwd, options.metadataFile),
+    iidfile: options.iidfile && path33.resolve(at.cwd, options.iidfile),
+    metadataFile: options.metadataFile && path33.resolve(at.cwd, options.metadataFile),
     secrets: (options.secrets ?? []).map(
-      (s) => "file" in s ? { id: s.id, file: path34.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
+      (s) => "file" in s ? { id: s.id, file: path33.resolve(at.cwd, s.file) } : { id: s.id, ...at.env[s.env] !== void 0 ? { value: at.env[s.env] } : {} }
     ),
     sshAgents: { ...options.sshAgents },
     allow,
@@ -49637,14 +49461,14 @@ function needStdin(at, what) {
 }
 function displayName(file, contextDir, given) {
   if (given && given !== "-") return given;
-  const rel = path34.relative(contextDir, file);
+  const rel = path33.relative(contextDir, file);
   return rel.startsWith("..") ? file : rel;
 }
 function absoluteCachePaths(spec, cwd) {
   if (spec.type !== "local") return spec;
   const attrs = { ...spec.attrs };
   for (const name of ["src", "dest"])
-    if (attrs[name] !== void 0) attrs[name] = path34.resolve(cwd, attrs[name]);
+    if (attrs[name] !== void 0) attrs[name] = path33.resolve(cwd, attrs[name]);
   return { type: spec.type, attrs };
 }
 function checkNetwork(network, allow) {
@@ -49692,11 +49516,11 @@ async function readDockerfile(file, contextDir, base, at) {
     const chunks = [];
     for await (const chunk of needStdin(at, "the Dockerfile")) chunks.push(chunk);
     return {
-      path: path34.join(contextDir, "Dockerfile"),
+      path: path33.join(contextDir, "Dockerfile"),
       text: Buffer.concat(chunks).toString("utf8")
     };
   }
-  const dockerfilePath = file ? path34.resolve(base, file) : path34.join(contextDir, "Dockerfile");
+  const dockerfilePath = file ? path33.resolve(base, file) : path33.join(contextDir, "Dockerfile");
   try {
     return { path: dockerfilePath, text: await readFile14(dockerfilePath, "utf8") };
   } catch (error) {
@@ -49712,7 +49536,7 @@ async function readDockerfile(file, contextDir, base, at) {
 async function readDockerignore(dockerfilePath, contextDir) {
   for (const candidate of [
     `${dockerfilePath}.dockerignore`,
-    path34.join(contextDir, ".dockerignore")
+    path33.join(contextDir, ".dockerignore")
   ]) {
     try {
       return await readFile14(candidate, "utf8");
@@ -49828,7 +49652,7 @@ async function replaceFile(file, content) {
 init_lazy_layers();
 init_errors();
 import { existsSync as existsSync8 } from "node:fs";
-import path36 from "node:path";
+import path35 from "node:path";
 
 // src/remote-cache/backends/gha.ts
 init_digest();
@@ -50039,7 +49863,7 @@ import {
   stat as stat13,
   writeFile as writeFile15
 } from "node:fs/promises";
-import path35 from "node:path";
+import path34 from "node:path";
 import { pipeline as pipeline6 } from "node:stream/promises";
 
 // src/remote-cache/cache-manifest.ts
@@ -50130,7 +49954,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
   return {
     async write(cache2, _signal, report) {
       const encoded = encodeCacheManifest(cache2, manifestOptions);
-      await mkdir22(path35.join(dir, "blobs", "sha256"), { recursive: true });
+      await mkdir22(path34.join(dir, "blobs", "sha256"), { recursive: true });
       await withLock(dir, async () => {
         let written = 0;
         for (const blob of cache2.blobs) if (await writeBlob(dir, blob.digest, cache2)) written++;
@@ -50146,8 +49970,8 @@ function localCacheTarget(dir, tag, manifestOptions) {
           ...index.manifests.filter((m) => m.annotations?.[RefName] !== tag),
           { ...encoded.manifest.descriptor, annotations: { [RefName]: tag } }
         ];
-        await writeFile15(path35.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
-        await writeAtomically2(path35.join(dir, "index.json"), JSON.stringify(index));
+        await writeFile15(path34.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+        await writeAtomically2(path34.join(dir, "index.json"), JSON.stringify(index));
         const removed = await collectGarbage(dir, index);
         if (removed > 0) report(`${removed} unreferenced blobs removed`);
       });
@@ -50158,7 +49982,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
 async function readIndex(dir) {
   let text;
   try {
-    text = await readFile15(path35.join(dir, "index.json"), "utf8");
+    text = await readFile15(path34.join(dir, "index.json"), "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
@@ -50172,7 +49996,7 @@ async function readIndex(dir) {
   }
 }
 function blobPath4(dir, digest) {
-  return path35.join(dir, "blobs", "sha256", digestHex(digest));
+  return path34.join(dir, "blobs", "sha256", digestHex(digest));
 }
 async function writeBlob(dir, digest, cache2) {
   const target = blobPath4(dir, digest);
@@ -50219,16 +50043,16 @@ async function collectGarbage(dir, index) {
     }
   }
   let removed = 0;
-  const blobDir = path35.join(dir, "blobs", "sha256");
+  const blobDir = path34.join(dir, "blobs", "sha256");
   for (const name of await readdir15(blobDir)) {
     if (keep.has(name) || name.endsWith(".tmp") || !isDigest(`sha256:${name}`)) continue;
-    await rm22(path35.join(blobDir, name), { force: true });
+    await rm22(path34.join(blobDir, name), { force: true });
     removed++;
   }
   return removed;
 }
 async function withLock(dir, fn) {
-  const lock = path35.join(dir, "index.json.lock");
+  const lock = path34.join(dir, "index.json.lock");
   for (let attempt = 0; ; attempt++) {
     try {
       await (await open5(lock, "wx")).close();
@@ -50764,7 +50588,7 @@ function sourceOf(spec, environment) {
   const { attrs } = spec;
   switch (spec.type) {
     case "local":
-      return localCacheSource(path36.resolve(environment.cwd, attrs.src), {
+      return localCacheSource(path35.resolve(environment.cwd, attrs.src), {
         tag: attrs.tag ?? "latest",
         ...attrs.digest ? { digest: attrs.digest } : {}
       });
@@ -50784,7 +50608,7 @@ function targetOf(spec, environment) {
   switch (spec.type) {
     case "local":
       return localCacheTarget(
-        path36.resolve(environment.cwd, attrs.dest),
+        path35.resolve(environment.cwd, attrs.dest),
         attrs.tag ?? "latest",
         manifest
       );
@@ -50866,7 +50690,7 @@ async function createBuilder(options = {}) {
   const session = {
     store,
     // One for the builder's life: the stat cache stays loaded, scanned trees are remembered.
-    contexts: openContextCache(path37.join(store.root, "stat-cache")),
+    contexts: openContextCache(path36.join(store.root, "stat-cache")),
     registry: getRegistry,
     // Containers a killed process left behind are stopped once, before the first build.
     cleanup: () => cleaned ??= cleanupStaleContainers2(stateDir),
@@ -51668,7 +51492,7 @@ init_git_url();
 // src/action/annotations.ts
 init_errors();
 init_git_url();
-import path38 from "node:path";
+import path37 from "node:path";
 
 // src/action/runner.ts
 import { randomUUID } from "node:crypto";
@@ -51715,14 +51539,14 @@ function annotationTarget(inputs, context, defaultContext, workspace, cwd) {
   if (isGitUrl(context)) {
     const ours = context.split("#")[0] === defaultContext.split("#")[0];
     const subdir = parseGitUrl(context).subdir ?? "";
-    const inRepo = path38.posix.normalize(path38.posix.join(subdir, given ?? "Dockerfile"));
+    const inRepo = path37.posix.normalize(path37.posix.join(subdir, given ?? "Dockerfile"));
     return { dockerfileName: given ?? "Dockerfile", repoPath: ours ? inRepo : void 0 };
   }
-  const contextDir = path38.resolve(cwd, context);
-  const file = given ? path38.resolve(cwd, given) : path38.join(contextDir, "Dockerfile");
-  const rel = path38.relative(workspace, file);
-  const repoPath = rel.startsWith("..") || path38.isAbsolute(rel) ? void 0 : rel.split(path38.sep).join("/");
-  return { dockerfileName: given ?? path38.relative(contextDir, file), repoPath };
+  const contextDir = path37.resolve(cwd, context);
+  const file = given ? path37.resolve(cwd, given) : path37.join(contextDir, "Dockerfile");
+  const rel = path37.relative(workspace, file);
+  const repoPath = rel.startsWith("..") || path37.isAbsolute(rel) ? void 0 : rel.split(path37.sep).join("/");
+  return { dockerfileName: given ?? path37.relative(contextDir, file), repoPath };
 }
 function fileFor(target, location) {
   if (!location?.range) return void 0;
@@ -51762,7 +51586,7 @@ function titleOf(code2) {
 // src/action/build-options.ts
 import { existsSync as existsSync9 } from "node:fs";
 import { writeFile as writeFile17 } from "node:fs/promises";
-import path39 from "node:path";
+import path38 from "node:path";
 
 // src/action/errors.ts
 init_errors();
@@ -51929,7 +51753,7 @@ async function resolveSecrets(inputs, ctx, warnings) {
       continue;
     }
     masks.push(pair[1]);
-    const file = path39.join(ctx.secretsDir, `secret-${secrets.length}`);
+    const file = path38.join(ctx.secretsDir, `secret-${secrets.length}`);
     await writeFile17(file, pair[1], { mode: 384 });
     secrets.push({ id: pair[0], file });
   }
@@ -53760,14 +53584,14 @@ function readInputs(env) {
 
 // src/action/ownership.ts
 import { lchown as lchown5, lstat as lstat12, readdir as readdir16 } from "node:fs/promises";
-import path40 from "node:path";
+import path39 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
   const gid = Number(io.env.SUDO_GID);
   if (!io.env.SUDO_UID || !Number.isInteger(uid) || !Number.isInteger(gid)) return;
   for (const output of options.outputs ?? []) {
     if (!output.dest || output.dest === "-") continue;
-    await chownTree(path40.resolve(io.cwd, output.dest), uid, gid);
+    await chownTree(path39.resolve(io.cwd, output.dest), uid, gid);
   }
 }
 async function chownTree(target, uid, gid) {
@@ -53775,12 +53599,12 @@ async function chownTree(target, uid, gid) {
   if (!st) return;
   await lchown5(target, uid, gid);
   if (!st.isDirectory()) return;
-  for (const name of await readdir16(target)) await chownTree(path40.join(target, name), uid, gid);
+  for (const name of await readdir16(target)) await chownTree(path39.join(target, name), uid, gid);
 }
 
 // src/action/privileges.ts
 import { spawn as spawn9 } from "node:child_process";
-import path41 from "node:path";
+import path40 from "node:path";
 var ELEVATED = "TBUILD_ACTION_ELEVATED";
 var SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 async function checkSudo() {
@@ -53797,13 +53621,13 @@ async function checkSudo() {
     });
 }
 function elevatedEnv(env) {
-  const dirs = (env.PATH ?? "").split(path41.delimiter).filter(Boolean);
+  const dirs = (env.PATH ?? "").split(path40.delimiter).filter(Boolean);
   const home = env.HOME ?? "";
   return {
     // sudo replaces PATH with secure_path; keep the runner's, with the system directories.
-    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path41.delimiter),
+    PATH: [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(path40.delimiter),
     // docker/login-action wrote the runner user's config; root must read the same one.
-    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path41.join(home, ".docker") },
+    ...env.DOCKER_CONFIG || !home ? {} : { DOCKER_CONFIG: path40.join(home, ".docker") },
     [ELEVATED]: "1"
   };
 }
@@ -53972,7 +53796,7 @@ function redact(text, masks) {
 
 // src/action/main.ts
 function storeRoot(env) {
-  return env.TBUILD_ROOT || path42.join(env.RUNNER_TEMP || tmpdir6(), "tbuild");
+  return env.TBUILD_ROOT || path41.join(env.RUNNER_TEMP || tmpdir6(), "tbuild");
 }
 async function run7() {
   const abort = new AbortController();
@@ -54006,7 +53830,7 @@ async function runAction(io) {
   let renderer;
   let recorder;
   let builder;
-  const secretsDir = await mkdtemp9(path42.join(env.RUNNER_TEMP || tmpdir6(), "tbuild-secrets-"));
+  const secretsDir = await mkdtemp9(path41.join(env.RUNNER_TEMP || tmpdir6(), "tbuild-secrets-"));
   try {
     inputs = readInputs(env);
     if (inputs["github-token"]) mask(io, inputs["github-token"]);

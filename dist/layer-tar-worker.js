@@ -199,185 +199,24 @@ function writeNumber(b, offset, width, value) {
   }
 }
 
-// src/shared/command-server.ts
+// src/exporter/tools.ts
 import { spawn } from "node:child_process";
-import {
-  accessSync,
-  constants,
-  mkdtempSync,
-  readFileSync as readFileSync2,
-  rmSync,
-  unlinkSync,
-  writeFileSync
-} from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { createInterface } from "node:readline";
-var SERVER_SCRIPT = [
-  "d=$1",
-  "while IFS= read -r -d '' id && IFS= read -r -d '' cwd && IFS= read -r -d '' input &&",
-  "  IFS= read -r -d '' path && IFS= read -r -d '' n; do",
-  "  args=()",
-  `  for ((i = 0; i < n; i++)); do IFS= read -r -d '' a; args+=("$a"); done`,
-  "  (",
-  "    PATH=$path",
-  '    if [ -n "$cwd" ] && ! cd -- "$cwd" 2>/dev/null; then echo "$id E"; exit; fi',
-  '    if ! command -v -- "${args[0]}" >/dev/null 2>&1; then echo "$id E"; exit; fi',
-  '    "${args[@]}" <"${input:-/dev/null}" >"$d/$id.out" 2>"$d/$id.err"',
-  '    echo "$id $?"',
-  "  ) &",
-  "done",
-  "wait",
-  'rm -rf -- "$d"'
-].join("\n");
-var CommandServer = class {
-  #child;
-  #dir;
-  #pending = /* @__PURE__ */ new Map();
-  #next = 1;
-  #dead = false;
-  constructor(bash) {
-    this.#dir = mkdtempSync(path.join(os.tmpdir(), "tbuild-cmd-"));
-    this.#child = spawn(bash, ["-c", SERVER_SCRIPT, "tbuild-command-server", this.#dir], {
-      stdio: ["pipe", "pipe", "pipe"],
-      detached: true
-    });
-    this.#child.stdin.on("error", () => void 0);
-    this.#child.stderr.resume();
-    createInterface({ input: this.#child.stdout }).on("line", (line) => this.#reply(line));
-    this.#child.on("error", (error) => this.#fail(error));
-    this.#child.on(
-      "exit",
-      (code, signal) => this.#fail(new Error(`the command server exited (${code ?? signal})`))
-    );
-    this.#idle();
-  }
-  get pid() {
-    return this.#child.pid;
-  }
-  get dead() {
-    return this.#dead;
-  }
-  run(file, args, options) {
-    const id = this.#next++;
-    let input = "";
-    if (options.input !== void 0) {
-      input = path.join(this.#dir, `${id}.in`);
-      writeFileSync(input, options.input);
-    }
-    const fields = [id, options.cwd ?? "", input, process.env.PATH ?? "", args.length + 1, file];
-    const request = [...fields, ...args].map((f) => `${f}\0`).join("");
-    return new Promise((resolve, reject) => {
-      if (this.#pending.size === 0) this.#busy();
-      this.#pending.set(id, { file, resolve, reject, ...input ? { input } : {} });
-      this.#child.stdin.write(request);
-    });
-  }
-  #reply(line) {
-    const [idText, status] = line.split(" ");
-    const id = Number(idText);
-    const pending = this.#pending.get(id);
-    if (!pending) return;
-    this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#idle();
-    const take = (suffix) => {
-      const file = path.join(this.#dir, `${id}.${suffix}`);
-      try {
-        const bytes = readFileSync2(file);
-        unlinkSync(file);
-        return bytes;
-      } catch {
-        return Buffer.alloc(0);
-      }
-    };
-    if (pending.input) rmSync(pending.input, { force: true });
-    if (status === "E") {
-      take("err");
-      const error = Object.assign(new Error(`spawn ${pending.file} ENOENT`), {
-        code: "ENOENT",
-        path: pending.file
-      });
-      pending.reject(error);
-      return;
-    }
-    pending.resolve({ code: Number(status), stdout: take("out"), stderr: take("err") });
-  }
-  /** Nothing pending: the server must not keep this process alive. */
-  #idle() {
-    this.#child.unref();
-    for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
-      stream.unref?.();
-  }
-  #busy() {
-    this.#child.ref();
-    for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
-      stream.ref?.();
-  }
-  #fail(error) {
-    if (this.#dead) return;
-    this.#dead = true;
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
-    rmSync(this.#dir, { recursive: true, force: true });
-  }
-};
-var server;
-var unavailable = process.env.TBUILD_COMMAND_SERVER === "0";
-function findBash() {
-  for (const candidate of ["/bin/bash", "/usr/bin/bash"]) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-    }
-  }
-  return void 0;
-}
-function runShortCommand(file, args, options = {}) {
-  if (!unavailable && (server === void 0 || server.dead)) {
-    const bash = findBash();
-    if (bash === void 0) unavailable = true;
-    else server = new CommandServer(bash);
-  }
-  if (unavailable || server === void 0) return spawnDirectly(file, args, options);
-  return server.run(file, args, options);
-}
-function spawnDirectly(file, args, options = {}) {
+function runTool(tool, args, input) {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      ...options.cwd === void 0 ? {} : { cwd: options.cwd },
-      stdio: [options.input === void 0 ? "ignore" : "pipe", "pipe", "pipe"]
-    });
+    const child = spawn(tool, args, { stdio: ["pipe", "pipe", "pipe"] });
     const out = [];
     const err = [];
-    child.stdout?.on("data", (chunk) => out.push(chunk));
-    child.stderr?.on("data", (chunk) => err.push(chunk));
-    child.on("error", reject);
+    child.stdout.on("data", (c) => out.push(c));
+    child.stderr.on("data", (c) => err.push(c));
+    child.on("error", (e) => reject(new ToolError(tool, e.message, { cause: e })));
     child.on("close", (code, signal) => {
-      resolve({
-        code: code ?? (signal === null ? 1 : 128 + (os.constants.signals[signal] ?? 1)),
-        stdout: Buffer.concat(out),
-        stderr: Buffer.concat(err)
-      });
+      if (code === 0) return resolve(Buffer.concat(out));
+      const stderr = Buffer.concat(err).toString("utf8").trim();
+      reject(new ToolError(tool, stderr || `exited with ${code ?? signal}`));
     });
-    if (child.stdin) {
-      child.stdin.on("error", () => void 0);
-      child.stdin.end(options.input);
-    }
+    child.stdin.on("error", () => void 0);
+    child.stdin.end(input ?? "");
   });
-}
-
-// src/exporter/tools.ts
-async function runTool(tool, args, input, options = {}) {
-  const run = options.long === true ? spawnDirectly : runShortCommand;
-  const result = await run(tool, args, input === void 0 ? {} : { input }).catch(
-    (error) => {
-      throw new ToolError(tool, error.message, { cause: error });
-    }
-  );
-  if (result.code === 0) return result.stdout;
-  const stderr = result.stderr.toString("utf8").trim();
-  throw new ToolError(tool, stderr || `exited with ${result.code}`);
 }
 function splitDevice(rdev) {
   const lo = rdev >>> 0;
@@ -529,15 +368,15 @@ var ChunkBuffer = class {
     }
   }
   /** Exactly `size` bytes of a file, yielding full chunks; fails if the file shrank. */
-  *appendFile(path2, size) {
-    const fd = openSync(path2, "r");
+  *appendFile(path, size) {
+    const fd = openSync(path, "r");
     try {
       let read = 0;
       while (read < size) {
         if (this.full()) yield this.take();
         const room = Math.min(this.#buf.length - this.#pos, size - read);
         const n = readSync(fd, this.#buf, this.#pos, room, read);
-        if (n === 0) throw changedSize(path2);
+        if (n === 0) throw changedSize(path);
         this.#pos += n;
         read += n;
       }
@@ -546,8 +385,8 @@ var ChunkBuffer = class {
     }
   }
 };
-function whiteoutEntry(path2, mtime, uid = 0, gid = 0) {
-  return { path: path2, type: "file", mode: 384, uid, gid, size: 0, mtime };
+function whiteoutEntry(path, mtime, uid = 0, gid = 0) {
+  return { path, type: "file", mode: 384, uid, gid, size: 0, mtime };
 }
 function opaqueMarker(dir) {
   return {
@@ -595,8 +434,8 @@ function toTarEntry(item, mtime, attrs, firstLinks) {
   }
   return { ...base, size: stat.size };
 }
-function changedSize(path2) {
-  return new LayerWriteError(`file ${path2} changed size while its layer was being written`);
+function changedSize(path) {
+  return new LayerWriteError(`file ${path} changed size while its layer was being written`);
 }
 
 // src/exporter/layer-tar-ring.ts

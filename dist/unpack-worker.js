@@ -28,7 +28,7 @@ import { createHash } from "node:crypto";
 import {
   chmodSync,
   closeSync,
-  constants as constants2,
+  constants,
   fchmodSync,
   fchownSync,
   futimesSync,
@@ -240,11 +240,11 @@ var SafeTree = class {
    * Returns whether a directory was kept.
    */
   prepare(rel, keepDirectory) {
-    const path2 = this.abs(rel);
-    const stat = lstatSync(path2, { throwIfNoEntry: false });
+    const path = this.abs(rel);
+    const stat = lstatSync(path, { throwIfNoEntry: false });
     if (stat === void 0) return false;
     if (stat.isDirectory() && keepDirectory) return true;
-    rmSync(path2, { recursive: true, force: true });
+    rmSync(path, { recursive: true, force: true });
     this.#forget(rel);
     return false;
   }
@@ -257,195 +257,34 @@ var SafeTree = class {
 // src/exporter/special-files.ts
 import { link } from "node:fs/promises";
 
-// src/shared/command-server.ts
+// src/exporter/tools.ts
 import { spawn } from "node:child_process";
-import {
-  accessSync,
-  constants,
-  mkdtempSync,
-  readFileSync as readFileSync2,
-  rmSync as rmSync2,
-  unlinkSync,
-  writeFileSync
-} from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { createInterface } from "node:readline";
-var SERVER_SCRIPT = [
-  "d=$1",
-  "while IFS= read -r -d '' id && IFS= read -r -d '' cwd && IFS= read -r -d '' input &&",
-  "  IFS= read -r -d '' path && IFS= read -r -d '' n; do",
-  "  args=()",
-  `  for ((i = 0; i < n; i++)); do IFS= read -r -d '' a; args+=("$a"); done`,
-  "  (",
-  "    PATH=$path",
-  '    if [ -n "$cwd" ] && ! cd -- "$cwd" 2>/dev/null; then echo "$id E"; exit; fi',
-  '    if ! command -v -- "${args[0]}" >/dev/null 2>&1; then echo "$id E"; exit; fi',
-  '    "${args[@]}" <"${input:-/dev/null}" >"$d/$id.out" 2>"$d/$id.err"',
-  '    echo "$id $?"',
-  "  ) &",
-  "done",
-  "wait",
-  'rm -rf -- "$d"'
-].join("\n");
-var CommandServer = class {
-  #child;
-  #dir;
-  #pending = /* @__PURE__ */ new Map();
-  #next = 1;
-  #dead = false;
-  constructor(bash) {
-    this.#dir = mkdtempSync(path.join(os.tmpdir(), "tbuild-cmd-"));
-    this.#child = spawn(bash, ["-c", SERVER_SCRIPT, "tbuild-command-server", this.#dir], {
-      stdio: ["pipe", "pipe", "pipe"],
-      detached: true
-    });
-    this.#child.stdin.on("error", () => void 0);
-    this.#child.stderr.resume();
-    createInterface({ input: this.#child.stdout }).on("line", (line) => this.#reply(line));
-    this.#child.on("error", (error) => this.#fail(error));
-    this.#child.on(
-      "exit",
-      (code, signal) => this.#fail(new Error(`the command server exited (${code ?? signal})`))
-    );
-    this.#idle();
-  }
-  get pid() {
-    return this.#child.pid;
-  }
-  get dead() {
-    return this.#dead;
-  }
-  run(file, args, options2) {
-    const id = this.#next++;
-    let input = "";
-    if (options2.input !== void 0) {
-      input = path.join(this.#dir, `${id}.in`);
-      writeFileSync(input, options2.input);
-    }
-    const fields = [id, options2.cwd ?? "", input, process.env.PATH ?? "", args.length + 1, file];
-    const request = [...fields, ...args].map((f) => `${f}\0`).join("");
-    return new Promise((resolve, reject) => {
-      if (this.#pending.size === 0) this.#busy();
-      this.#pending.set(id, { file, resolve, reject, ...input ? { input } : {} });
-      this.#child.stdin.write(request);
-    });
-  }
-  #reply(line) {
-    const [idText, status] = line.split(" ");
-    const id = Number(idText);
-    const pending = this.#pending.get(id);
-    if (!pending) return;
-    this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#idle();
-    const take = (suffix) => {
-      const file = path.join(this.#dir, `${id}.${suffix}`);
-      try {
-        const bytes = readFileSync2(file);
-        unlinkSync(file);
-        return bytes;
-      } catch {
-        return Buffer.alloc(0);
-      }
-    };
-    if (pending.input) rmSync2(pending.input, { force: true });
-    if (status === "E") {
-      take("err");
-      const error = Object.assign(new Error(`spawn ${pending.file} ENOENT`), {
-        code: "ENOENT",
-        path: pending.file
-      });
-      pending.reject(error);
-      return;
-    }
-    pending.resolve({ code: Number(status), stdout: take("out"), stderr: take("err") });
-  }
-  /** Nothing pending: the server must not keep this process alive. */
-  #idle() {
-    this.#child.unref();
-    for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
-      stream.unref?.();
-  }
-  #busy() {
-    this.#child.ref();
-    for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
-      stream.ref?.();
-  }
-  #fail(error) {
-    if (this.#dead) return;
-    this.#dead = true;
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
-    rmSync2(this.#dir, { recursive: true, force: true });
-  }
-};
-var server;
-var unavailable = process.env.TBUILD_COMMAND_SERVER === "0";
-function findBash() {
-  for (const candidate of ["/bin/bash", "/usr/bin/bash"]) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-    }
-  }
-  return void 0;
-}
-function runShortCommand(file, args, options2 = {}) {
-  if (!unavailable && (server === void 0 || server.dead)) {
-    const bash = findBash();
-    if (bash === void 0) unavailable = true;
-    else server = new CommandServer(bash);
-  }
-  if (unavailable || server === void 0) return spawnDirectly(file, args, options2);
-  return server.run(file, args, options2);
-}
-function spawnDirectly(file, args, options2 = {}) {
+function runTool(tool, args, input) {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      ...options2.cwd === void 0 ? {} : { cwd: options2.cwd },
-      stdio: [options2.input === void 0 ? "ignore" : "pipe", "pipe", "pipe"]
-    });
+    const child = spawn(tool, args, { stdio: ["pipe", "pipe", "pipe"] });
     const out = [];
     const err = [];
-    child.stdout?.on("data", (chunk) => out.push(chunk));
-    child.stderr?.on("data", (chunk) => err.push(chunk));
-    child.on("error", reject);
+    child.stdout.on("data", (c) => out.push(c));
+    child.stderr.on("data", (c) => err.push(c));
+    child.on("error", (e) => reject(new ToolError(tool, e.message, { cause: e })));
     child.on("close", (code, signal) => {
-      resolve({
-        code: code ?? (signal === null ? 1 : 128 + (os.constants.signals[signal] ?? 1)),
-        stdout: Buffer.concat(out),
-        stderr: Buffer.concat(err)
-      });
+      if (code === 0) return resolve(Buffer.concat(out));
+      const stderr = Buffer.concat(err).toString("utf8").trim();
+      reject(new ToolError(tool, stderr || `exited with ${code ?? signal}`));
     });
-    if (child.stdin) {
-      child.stdin.on("error", () => void 0);
-      child.stdin.end(options2.input);
-    }
+    child.stdin.on("error", () => void 0);
+    child.stdin.end(input ?? "");
   });
 }
 
-// src/exporter/tools.ts
-async function runTool(tool, args, input, options2 = {}) {
-  const run = options2.long === true ? spawnDirectly : runShortCommand;
-  const result = await run(tool, args, input === void 0 ? {} : { input }).catch(
-    (error) => {
-      throw new ToolError(tool, error.message, { cause: error });
-    }
-  );
-  if (result.code === 0) return result.stdout;
-  const stderr = result.stderr.toString("utf8").trim();
-  throw new ToolError(tool, stderr || `exited with ${result.code}`);
-}
-
 // src/exporter/special-files.ts
-async function makeNode(path2, type, mode, major = 0, minor = 0) {
+async function makeNode(path, type, mode, major = 0, minor = 0) {
   const code = type === "char" ? "c" : type === "block" ? "b" : "p";
   const numbers = type === "fifo" ? [] : [String(major), String(minor)];
   try {
-    await runTool("mknod", ["-m", (mode & 4095).toString(8), path2, code, ...numbers]);
+    await runTool("mknod", ["-m", (mode & 4095).toString(8), path, code, ...numbers]);
   } catch (err) {
-    if (err instanceof ToolError) throw new DeviceNodeError(path2, err.message, { cause: err });
+    if (err instanceof ToolError) throw new DeviceNodeError(path, err.message, { cause: err });
     throw err;
   }
 }
@@ -453,7 +292,7 @@ async function makeWhiteouts(paths) {
   const [first, ...rest] = paths;
   if (first === void 0) return;
   await makeNode(first, "char", 0);
-  for (const path2 of rest) await link(first, path2);
+  for (const path of rest) await link(first, path);
 }
 
 // src/exporter/tar-format.ts
@@ -649,11 +488,11 @@ function applyExtended(raw, ext) {
   for (const [key, value] of ext) {
     if (key.startsWith("SCHILY.xattr.")) xattrs.set(key.slice("SCHILY.xattr.".length), value);
   }
-  const path2 = ext.get("path")?.toString("utf8") ?? raw.name;
+  const path = ext.get("path")?.toString("utf8") ?? raw.name;
   const linkpath = ext.get("linkpath")?.toString("utf8") ?? raw.linkname;
   return {
-    path: path2,
-    type: type === "file" && path2.endsWith("/") ? "dir" : type,
+    path,
+    type: type === "file" && path.endsWith("/") ? "dir" : type,
     mode: raw.mode & 4095,
     uid: num("uid", raw.uid),
     gid: num("gid", raw.gid),
@@ -668,9 +507,9 @@ function applyExtended(raw, ext) {
 // src/shared/xattr-dump.ts
 function formatXattrDump(map) {
   let out = "";
-  for (const [path2, attrs] of map) {
+  for (const [path, attrs] of map) {
     if (attrs.size === 0) continue;
-    out += `# file: ${escapeName(path2)}
+    out += `# file: ${escapeName(path)}
 `;
     for (const [name, value] of attrs) out += `${escapeName(name)}=0s${value.toString("base64")}
 `;
@@ -752,23 +591,23 @@ async function applyEntry(state, entry, body) {
     state.whiteouts.push(target);
     return;
   }
-  const path2 = tree.abs(rel);
+  const path = tree.abs(rel);
   const keptDir = tree.prepare(rel, entry.type === "dir");
   switch (entry.type) {
     case "dir":
-      if (!keptDir) mkdirSync2(path2, { mode: 448 });
+      if (!keptDir) mkdirSync2(path, { mode: 448 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
     case "file":
-      await writeFile(state, path2, entry, body);
+      await writeFile(state, path, entry, body);
       addXattrs(state, rel, entry);
       return;
     case "symlink":
-      symlinkSync(entry.linkpath ?? "", path2);
+      symlinkSync(entry.linkpath ?? "", path);
       break;
     case "link":
-      linkSync(resolveHardLink(tree, entry), path2);
+      linkSync(resolveHardLink(tree, entry), path);
       return;
     // shares the target's inode and metadata
     default:
@@ -776,14 +615,14 @@ async function applyEntry(state, entry, body) {
         state.skippedDevices.push(rel);
         return;
       }
-      await makeNode(path2, entry.type, entry.mode, entry.devmajor, entry.devminor);
+      await makeNode(path, entry.type, entry.mode, entry.devmajor, entry.devminor);
   }
-  setMetadata(state, path2, entry);
+  setMetadata(state, path, entry);
   addXattrs(state, rel, entry);
 }
-var CREATE_FLAGS = constants2.O_WRONLY | constants2.O_CREAT | constants2.O_EXCL | constants2.O_NOFOLLOW;
-async function writeFile(state, path2, entry, body) {
-  const fd = openSync(path2, CREATE_FLAGS, 384);
+var CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+async function writeFile(state, path, entry, body) {
+  const fd = openSync(path, CREATE_FLAGS, 384);
   try {
     for await (const chunk of body) {
       for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done);
@@ -816,16 +655,16 @@ function resolveHardLink(tree, entry) {
     throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
   return tree.abs(target);
 }
-function setMetadata(state, path2, entry) {
+function setMetadata(state, path, entry) {
   if (state.owners) {
     try {
-      lchownSync(path2, entry.uid, entry.gid);
+      lchownSync(path, entry.uid, entry.gid);
     } catch (err) {
       explainUnmapped(entry, err);
     }
   }
-  if (entry.type !== "symlink") chmodSync(path2, entry.mode & 4095);
-  if (entry.type !== "dir") lutimesSync(path2, entry.mtime, entry.mtime);
+  if (entry.type !== "symlink") chmodSync(path, entry.mode & 4095);
+  if (entry.type !== "dir") lutimesSync(path, entry.mtime, entry.mtime);
 }
 function addXattrs(state, rel, entry) {
   for (const [name, value] of entry.xattrs ?? []) {
