@@ -2,7 +2,7 @@
  * A watch session in a process of its own, rebuilt N times, printing what it holds after
  * each sample: `node --expose-gc test/helpers/watch-soak.ts STORE CONTEXT N`. The context's
  * Dockerfile COPYs src/; every rebuild rewrites src/n.txt. One JSON line per sample
- * (build number, fds, store mounts, heap+external after GC, RSS); used by the watch
+ * (build number, fds, store mounts, JS heap and external memory after GC, RSS); used by the watch
  * e2e test, so that the measure is of tbuild alone, not of the test runner.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,7 +46,8 @@ const sample = (build: number) => {
     mounts: readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
       .filter((l) => l.includes(store)).length,
-    heap: memory.heapUsed + memory.external,
+    heap: memory.heapUsed,
+    external: memory.external,
     rss: memory.rss,
   };
   process.stdout.write(JSON.stringify(line) + '\n');
