@@ -27,6 +27,7 @@ import { noProgress, type ProgressSink } from '../shared/progress.ts';
 import { createSolver, type KeyFacts, type KeyHistory } from '../solver/index.ts';
 import { formatPlatform, type Platform } from '../shared/platform.ts';
 import { cleanupStaleContainers, lazyRuncExecutor } from './containers.ts';
+import type { Executor } from '../exec/types.ts';
 import { checkPrepared, lowerDockerfile } from './lower.ts';
 import { mergeDefinitions, runPlatforms, solvePlatforms } from './solve-platforms.ts';
 import { nameImage, nameIndex } from './name-image.ts';
@@ -131,6 +132,7 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
         throw error;
       })),
     stateDir,
+    executor: lazyRuncExecutor(stateDir),
     parallelism,
     solver,
   };
@@ -185,6 +187,7 @@ export async function createBuilder(options: BuilderOptions = {}): Promise<Build
     async close() {
       const client = await registry?.catch(() => undefined);
       await client?.close();
+      await session.executor.close?.();
       store.close();
     },
   };
@@ -226,6 +229,11 @@ interface BuildSession {
   /** How RUN steps for a platform run here (exec/emulation.ts), probed once per builder. */
   probePlatform: (platform: Platform) => Promise<PlatformSupport>;
   stateDir: string;
+  /**
+   * One for the builder's life: RUN steps of every build share its network namespaces, so
+   * a rebuild in watch mode finds one ready instead of starting unshare and slirp4netns.
+   */
+  executor: Executor;
   parallelism: number;
   solver: ReturnType<typeof createSolver>;
 }
@@ -249,8 +257,7 @@ async function runBuild(
   hostReady.catch(() => undefined);
   // Said when the process's first mount picks a snapshotter that is not kernel overlayfs.
   const unwatchStorage = watchStorage(emit);
-  // One per build: RUN steps share its network namespaces, released when the build ends.
-  const executor = lazyRuncExecutor(session.stateDir);
+  const { executor } = session;
   try {
     const images = createImageProvider({
       store,
@@ -413,7 +420,6 @@ async function runBuild(
     return result;
   } finally {
     unwatchStorage();
-    await executor.close?.();
     emit({ type: 'build.completed', time: Date.now(), durationMs: Date.now() - started, ok });
   }
 }

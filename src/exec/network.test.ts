@@ -2,7 +2,7 @@
  * The RUN network pool with real namespaces: `unshare --net` holders and slirp4netns
  * (root only; skipped otherwise). Holders are `cat` children of this process.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readlink } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { createNetworkPool } from './network.ts';
@@ -46,6 +46,64 @@ describe.skipIf(!root)('network pool (needs root)', () => {
     pool.warm();
     await pool.close();
     expect(holders()).toEqual([]);
-    await expect(pool.acquire()).rejects.toThrow(/ended/);
+    await expect(pool.acquire()).rejects.toThrow(/closed/);
+  });
+
+  it('hands out a released namespace again, but not one whose processes died', async () => {
+    const pool = createNetworkPool();
+    try {
+      const first = await pool.acquire();
+      first.release();
+      const again = await pool.acquire(); // a later build of the same builder
+      expect(again.path).toBe(first.path);
+      again.release();
+      const [holder] = holders();
+      process.kill(holder!, 'SIGKILL');
+      await waitFor(() => holders().length === 0);
+      const fresh = await pool.acquire();
+      expect(fresh.path).not.toBe(first.path);
+      expect(await readlink(fresh.path)).not.toBe(await readlink('/proc/self/ns/net'));
+      fresh.release();
+    } finally {
+      await pool.close();
+    }
+    expect(holders()).toEqual([]);
+  });
+
+  it('does not keep the process alive with an idle namespace, and its helpers end with it', async () => {
+    // A program that leaves a namespace idle in its pool and never closes the pool.
+    const program = `
+      const { createNetworkPool } = await import(${JSON.stringify(new URL('./network.ts', import.meta.url).href)});
+      const pool = createNetworkPool();
+      const lease = await pool.acquire();
+      lease.release();
+      console.log(lease.path);
+    `;
+    const started = Date.now();
+    const result = spawnSync(
+      process.execPath,
+      ['--experimental-strip-types', '--no-warnings', '--input-type=module', '-e', program],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(result.status).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // Its holder (`cat` reading a pipe from the program) ends once the program is gone.
+    const holder = Number(/^\/proc\/(\d+)\/ns\/net$/.exec(result.stdout.trim())?.[1]);
+    expect(holder).toBeGreaterThan(0);
+    await waitFor(() => !isAlive(holder));
+    expect(isAlive(holder)).toBe(false);
   });
 });
+
+async function waitFor(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

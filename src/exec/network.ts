@@ -9,8 +9,10 @@
  *
  * A namespace lives as long as its holder, a `cat` reading a pipe from tbuild, and
  * slirp4netns stops when the pipe of its --exit-fd closes: both go when tbuild exits,
- * however it exits. Namespaces are kept in a pool for the build, so only the first RUN
- * (and each RUN running beside another) pays for setting one up.
+ * however it exits. Namespaces are kept in a pool for the builder's life (every build of a
+ * watch session), so only the first RUN (and each RUN running beside another) pays for
+ * setting one up. Neither process keeps tbuild's event loop alive: a pool that is never
+ * closed ends with the process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readlink } from 'node:fs/promises';
@@ -57,15 +59,25 @@ export function createNetworkPool(options: NetworkPoolOptions = {}): NetworkPool
   const all = new Set<Namespace>();
   let warming: Promise<Namespace> | undefined;
   let closed = false;
+  /** An idle namespace whose processes still run (one may have been killed meanwhile). */
+  const takeIdle = (): Namespace | undefined => {
+    for (let ns = idle.pop(); ns; ns = idle.pop()) {
+      if (isRunning(ns.holder) && isRunning(ns.slirp)) return ns;
+      all.delete(ns);
+      void stopNamespace(ns);
+    }
+    return undefined;
+  };
   return {
     async acquire() {
-      if (closed) throw new NetworkSetupError('the build has ended');
+      if (closed) throw new NetworkSetupError('the builder was closed');
       const early = warming;
       warming = undefined;
-      const ns = idle.pop() ?? (await (early ?? createNamespace(slirpPath)));
+      let ns = takeIdle();
+      ns ??= await (early ?? createNamespace(slirpPath));
       if (closed) {
         await stopNamespace(ns);
-        throw new NetworkSetupError('the build has ended');
+        throw new NetworkSetupError('the builder was closed');
       }
       all.add(ns);
       return {
@@ -121,6 +133,10 @@ async function createNamespace(slirpPath: string): Promise<Namespace> {
     } catch (error) {
       slirp.kill('SIGKILL');
       throw error;
+    }
+    for (const child of [holder, slirp]) {
+      child.unref();
+      for (const stream of child.stdio) (stream as { unref?: () => void } | null)?.unref?.();
     }
     return { path, holder, slirp };
   } catch (error) {
@@ -187,9 +203,13 @@ function exitPromise(child: ChildProcess, name: string): Promise<never> {
   return promise;
 }
 
+function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
 async function stopNamespace(ns: Namespace): Promise<void> {
   const gone = (child: ChildProcess) =>
-    child.exitCode !== null || child.signalCode !== null
+    !isRunning(child)
       ? Promise.resolve()
       : new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const exits = [gone(ns.slirp), gone(ns.holder)];

@@ -3,7 +3,7 @@
  * lacks one (/proc, /etc/hosts, a RUN --mount target) we create it before the run and
  * remove it afterwards, so that — as with BuildKit — the layer keeps no trace of it.
  */
-import { lstat, mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runCommand } from './command.ts';
 import { resolveInRoot } from './user.ts';
@@ -105,8 +105,10 @@ async function removeStubs(records: StubRecord[]): Promise<void> {
 }
 
 /**
- * Node's utimes goes through a double and loses the nanoseconds a layer diff compares,
- * so GNU touch sets the exact time (atime too: nothing in a layer records it).
+ * Node's utimes goes through a double and loses the nanoseconds a layer diff compares, so a
+ * time with nanoseconds is set by GNU touch (atime too: nothing in a layer records it). A
+ * whole second, as every file unpacked from an image's tar has, is exact as a double: Node
+ * sets it without a process.
  */
 async function restoreMtime(dir: string, mtimeNs: bigint): Promise<void> {
   const now = await stat(dir, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
@@ -115,8 +117,13 @@ async function restoreMtime(dir: string, mtimeNs: bigint): Promise<void> {
   });
   if (now === undefined || now.mtimeNs === mtimeNs) return;
   const seconds = mtimeNs / 1_000_000_000n;
-  const nanos = (mtimeNs % 1_000_000_000n).toString().padStart(9, '0');
-  const result = await runCommand('touch', ['-h', '-d', `@${seconds}.${nanos}`, dir]);
+  const nanos = mtimeNs % 1_000_000_000n;
+  if (nanos === 0n) {
+    await lutimes(dir, Number(seconds), Number(seconds));
+    if ((await lstat(dir, { bigint: true })).mtimeNs === mtimeNs) return;
+  }
+  const fraction = nanos.toString().padStart(9, '0');
+  const result = await runCommand('touch', ['-h', '-d', `@${seconds}.${fraction}`, dir]);
   if (result.code !== 0) throw new Error(`touch ${dir}: ${result.stderr.trim()}`);
 }
 

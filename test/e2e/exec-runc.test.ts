@@ -8,6 +8,7 @@ import {
   rm,
   stat,
   symlink,
+  utimes,
   writeFile,
 } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -152,6 +153,15 @@ describe('the runc executor', () => {
     expect(run.createdPaths).toEqual(
       expect.arrayContaining(['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf']),
     );
+  });
+
+  it('puts back a whole-second directory time (as unpacked from a tar) exactly', async () => {
+    // Node sets a whole second itself; a time with nanoseconds goes through touch (above).
+    await utimes(path.join(snapshots, '1/etc'), 1_700_000_000, 1_700_000_000);
+    const run = await runShell('true');
+    expect(run.exitCode).toBe(0);
+    const upperEtc = await stat(path.join(run.upper, 'etc'), { bigint: true });
+    expect(upperEtc.mtimeNs).toBe(1_700_000_000_000_000_000n);
   });
 
   it('returns a non-zero exit code as a result', async () => {

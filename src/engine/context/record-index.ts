@@ -1,7 +1,7 @@
 /**
  * The records behind recent content checksums (`<store>/stat-cache/records/`), so that a
  * cache miss can name the files that changed between the last build and this one. Kept
- * gzip-compressed, written when the context cache is flushed, newest KEEP only: they serve
+ * gzip-compressed, written when the context cache is flushed, about the newest KEEP: they serve
  * explanations, never correctness, and any failure here is silent by design.
  */
 import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
@@ -17,6 +17,11 @@ const zlib = async () => {
 };
 /** Checksums whose records are kept: a few per COPY of the Dockerfiles built here. */
 const KEEP = 128;
+/**
+ * Records beyond KEEP before they are trimmed: a trim stats every file, so one every
+ * 32 builds rather than one per build (a watch session builds hundreds of times).
+ */
+const SLACK = 32;
 
 export interface ContentChange {
   added: string[];
@@ -88,10 +93,10 @@ export function openRecordIndex(dir: string): RecordIndex {
   };
 }
 
-/** Drop all but the KEEP newest record files. */
+/** Drop all but the KEEP newest record files, once there are SLACK more. */
 async function trim(dir: string): Promise<void> {
   const names = await readdir(dir);
-  if (names.length <= KEEP) return;
+  if (names.length <= KEEP + SLACK) return;
   const dated = await Promise.all(
     names.map(async (name) => ({ name, mtime: (await stat(path.join(dir, name))).mtimeMs })),
   );
