@@ -70,6 +70,25 @@ describe.skipIf(!root)('network pool (needs root)', () => {
     expect(holders()).toEqual([]);
   });
 
+  it('waits, in a program with nothing else to do, for close() to stop an idle namespace', () => {
+    // Idle namespaces do not hold the event loop; close() must, or the program exits early.
+    const program = `
+      const { createNetworkPool } = await import(${JSON.stringify(new URL('./network.ts', import.meta.url).href)});
+      const pool = createNetworkPool();
+      (await pool.acquire()).release();
+      await pool.close();
+      console.log('closed');
+    `;
+    const result = spawnSync(
+      process.execPath,
+      ['--experimental-strip-types', '--no-warnings', '--input-type=module', '-e', program],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('closed');
+    expect(result.status).toBe(0);
+  });
+
   it('does not keep the process alive with an idle namespace, and its helpers end with it', async () => {
     // A program that leaves a namespace idle in its pool and never closes the pool.
     const program = `

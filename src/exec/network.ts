@@ -213,6 +213,10 @@ async function stopNamespace(ns: Namespace): Promise<void> {
       ? Promise.resolve()
       : new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const exits = [gone(ns.slirp), gone(ns.holder)];
+  // Idle namespaces are unref'd (they must not keep tbuild alive); one being stopped is
+  // waited for, so the loop must stay alive until both have exited.
+  ns.slirp.ref();
+  ns.holder.ref();
   // Closing the exit fd stops slirp4netns; closing stdin stops the holder.
   (ns.slirp.stdio[3] as NodeJS.WritableStream & { destroy(): void }).destroy();
   ns.holder.stdin?.destroy();
