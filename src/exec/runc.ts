@@ -133,9 +133,12 @@ async function prepareBundle(
   await mkdir(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
-    const files = await writeBundleFiles(bundle, spec, hostname);
+    const [files, kinds, limits] = await Promise.all([
+      writeBundleFiles(bundle, spec, hostname),
+      statBindSources(spec),
+      readHostLimits(),
+    ]);
     const mounts = createMounts(spec, files);
-    const kinds = await statBindSources(spec);
     for (const file of Object.values(files)) kinds.set(file, 'file');
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
     try {
@@ -145,7 +148,7 @@ async function prepareBundle(
         mode: 0o755,
       });
       const emulated = withEmulation(
-        createOciSpec(spec, mounts, hostname, await readHostLimits(), network?.path),
+        createOciSpec(spec, mounts, hostname, limits, network?.path),
         spec.emulation,
       );
       const config = inUserNamespace() ? adaptSpecToUserNamespace(emulated) : emulated;
@@ -178,14 +181,23 @@ async function writeBundleFiles(
     (spec.network === 'isolated'
       ? isolatedResolvConf(await readHostResolvConf())
       : await readHostResolvConf());
-  await writeFile(files.hosts, hosts, { mode: 0o644 });
-  await writeFile(files.resolvConf, resolvConf, { mode: 0o644 });
-  await writeFile(files.hostname, `${hostname}\n`, { mode: 0o644 });
+  await Promise.all([
+    writeFile(files.hosts, hosts, { mode: 0o644 }),
+    writeFile(files.resolvConf, resolvConf, { mode: 0o644 }),
+    writeFile(files.hostname, `${hostname}\n`, { mode: 0o644 }),
+  ]);
   return files;
 }
 
-/** tbuild's own open-file hard limit and capability bounding set. */
-async function readHostLimits(): Promise<HostLimits> {
+/** tbuild's own open-file hard limit and capability bounding set: fixed for the process. */
+let hostLimits: Promise<HostLimits> | undefined;
+function readHostLimits(): Promise<HostLimits> {
+  hostLimits ??= loadHostLimits();
+  hostLimits.catch(() => (hostLimits = undefined)); // a failure is not kept
+  return hostLimits;
+}
+
+async function loadHostLimits(): Promise<HostLimits> {
   const [limits, status] = await Promise.all([
     readFile('/proc/self/limits', 'utf8'),
     readFile('/proc/self/status', 'utf8'),
