@@ -1,8 +1,9 @@
 import stringWidth from 'string-width';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Digest } from '../shared/digest.ts';
 import type { ProgressEvent } from '../shared/progress.ts';
 import { openRenderer, resolveRendererMode } from './index.ts';
+import { loadColumnWidths } from './tty.ts';
 import type { Writable } from './types.ts';
 
 const d = (n: number): Digest => `sha256:${String(n).repeat(64)}`;
@@ -307,7 +308,26 @@ describe('progress renderers', () => {
     `);
   });
 
+  it('cuts a non-ASCII line early, never too wide, until string-width has loaded', async () => {
+    vi.resetModules(); // a fresh view module: string-width not loaded yet
+    const { createTtyRenderer } = await import('./tty.ts');
+    const stream = fakeStream(true);
+    const renderer = createTtyRenderer(stream, { color: false });
+    const name = '[1/1] RUN echo café naïve résumé and a long tail of words to cut';
+    renderer.sink({ type: 'vertex.started', time: T, digest: d(1), name });
+    renderer.sink({ type: 'vertex.completed', time: T + 100, digest: d(1), name, durationMs: 100 });
+    renderer.close();
+    const text = stripAnsi(stream.text);
+    const [line] = text.slice(text.lastIndexOf('[+] Building')).trimEnd().split('\n').slice(1);
+    // Each é, ï counts two columns here: the line is cut sooner, the time still fits.
+    expect(stringWidth(line!)).toBeLessThanOrEqual(59);
+    expect(line).toContain('café');
+    expect(line).toContain('…');
+    expect(line!.endsWith(' 0.1s')).toBe(true);
+  });
+
   it('fits wide characters to the terminal by their screen width', async () => {
+    await loadColumnWidths(); // as the view does on its first non-ASCII line
     const stream = fakeStream(true);
     const renderer = await openRenderer('tty', stream, { color: false });
     const name = '[2/2] RUN echo 漢字のテスト😀😀😀 and a long tail of words to cut off';
@@ -332,6 +352,20 @@ describe('progress renderers', () => {
     }
     expect(lines[0]).toContain('漢字のテスト😀');
     expect(lines[0]).toContain('…');
+  });
+
+  it('measures combining marks and narrow accents exactly once string-width is in', async () => {
+    await loadColumnWidths();
+    const stream = fakeStream(true);
+    const renderer = await openRenderer('tty', stream, { color: false });
+    const name = '[1/1] RUN echo cafe\u0301 naïve résumé';
+    renderer.sink({ type: 'vertex.started', time: T, digest: d(1), name });
+    renderer.sink({ type: 'vertex.completed', time: T + 100, digest: d(1), name, durationMs: 100 });
+    renderer.close();
+    const text = stripAnsi(stream.text);
+    const [line] = text.slice(text.lastIndexOf('[+] Building')).trimEnd().split('\n').slice(1);
+    expect(line).toContain('résumé');
+    expect(stringWidth(line!)).toBe(59); // padded to the full width: nothing counted twice
   });
 
   it('auto picks the live view only on a real terminal', () => {

@@ -10,7 +10,6 @@
  */
 import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
-import stringWidth from 'string-width';
 import { BuildState, formatFailedSteps, formatSeconds } from './steps.ts';
 import type { Step } from './steps.ts';
 import type { Renderer, RendererOptions, Writable } from './types.ts';
@@ -137,27 +136,68 @@ function renderStep(step: Step, now: number, chalk: ChalkInstance): Line {
 
 /**
  * Fit a line to the terminal: name truncated, time right-aligned, then coloured. Widths
- * are screen columns (string-width), not string lengths: a CJK character or an emoji
- * takes two, a combining mark none, so lines neither wrap nor break the redraw.
+ * are screen columns, not string lengths: a CJK character or an emoji takes two, a
+ * combining mark none, so lines neither wrap nor break the redraw.
  */
 function layout(line: Line, width: number): string {
   const time = line.time ?? '';
   const room = time ? width - time.length - 1 : width;
   let text = line.text.replace(/[\r\n\t]/g, ' ');
-  if (stringWidth(text) > room) text = cutToWidth(text, Math.max(0, room - 1)) + '…';
-  const padding = ' '.repeat(Math.max(0, room - stringWidth(text)));
+  let used = columnsOf(text);
+  if (used > room) {
+    const cut = cutToWidth(text, Math.max(0, room - 1));
+    text = cut + '…'; // one column
+    used = columnsOf(cut) + 1;
+  }
+  const padding = ' '.repeat(Math.max(0, room - used));
   const full = time ? `${text}${padding} ${time}` : text;
   return line.paint ? line.paint(full) : full;
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * string-width costs ~50 ms to load (its Intl.Segmenter and Unicode property regexps),
+ * more than a cached build takes to run, and almost every line is printable ASCII, one
+ * column per character. So it is loaded when the first other line is drawn; until it is
+ * there (one redraw), a non-ASCII code point counts two columns: such a line may be cut
+ * a little early, never wrapped.
+ */
+let exactColumns: ((text: string) => number) | undefined;
+let exactLoading: Promise<void> | undefined;
+
+/** Load string-width now (the view does on the first non-ASCII line). */
+export function loadColumnWidths(): Promise<void> {
+  exactLoading ??= import('string-width').then(
+    (m) => {
+      exactColumns = m.default;
+    },
+    () => {
+      exactLoading = undefined; // estimated meanwhile; tried again on the next line
+    },
+  );
+  return exactLoading;
+}
+
+function columnsOf(text: string): number {
+  if (PRINTABLE_ASCII.test(text)) return text.length;
+  if (exactColumns) return exactColumns(text);
+  void loadColumnWidths();
+  let columns = 0;
+  for (const char of text) columns += char < '\x7f' ? 1 : 2;
+  return columns;
+}
+
+let graphemes: Intl.Segmenter | undefined;
 
 /** The longest start of `text` that takes at most `columns` screen columns. */
 function cutToWidth(text: string, columns: number): string {
+  if (PRINTABLE_ASCII.test(text)) return text.slice(0, columns);
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   let out = '';
   let used = 0;
   for (const { segment } of graphemes.segment(text)) {
-    const w = stringWidth(segment);
+    const w = columnsOf(segment);
     if (used + w > columns) break;
     out += segment;
     used += w;
