@@ -5787,15 +5787,24 @@ function createNetworkPool(options = {}) {
   const all = /* @__PURE__ */ new Set();
   let warming;
   let closed = false;
+  const takeIdle = () => {
+    for (let ns = idle.pop(); ns; ns = idle.pop()) {
+      if (isRunning(ns.holder) && isRunning(ns.slirp)) return ns;
+      all.delete(ns);
+      void stopNamespace(ns);
+    }
+    return void 0;
+  };
   return {
     async acquire() {
-      if (closed) throw new NetworkSetupError("the build has ended");
+      if (closed) throw new NetworkSetupError("the builder was closed");
       const early = warming;
       warming = void 0;
-      const ns = idle.pop() ?? await (early ?? createNamespace(slirpPath));
+      let ns = takeIdle();
+      ns ??= await (early ?? createNamespace(slirpPath));
       if (closed) {
         await stopNamespace(ns);
-        throw new NetworkSetupError("the build has ended");
+        throw new NetworkSetupError("the builder was closed");
       }
       all.add(ns);
       return {
@@ -5849,6 +5858,10 @@ async function createNamespace(slirpPath) {
     } catch (error) {
       slirp.kill("SIGKILL");
       throw error;
+    }
+    for (const child of [holder, slirp]) {
+      child.unref();
+      for (const stream of child.stdio) stream?.unref?.();
     }
     return { path: path42, holder, slirp };
   } catch (error) {
@@ -5906,9 +5919,14 @@ function exitPromise(child, name) {
   promise.catch(() => void 0);
   return promise;
 }
+function isRunning(child) {
+  return child.exitCode === null && child.signalCode === null;
+}
 async function stopNamespace(ns) {
-  const gone = (child) => child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve2) => child.once("exit", () => resolve2()));
+  const gone = (child) => !isRunning(child) ? Promise.resolve() : new Promise((resolve2) => child.once("exit", () => resolve2()));
   const exits = [gone(ns.slirp), gone(ns.holder)];
+  ns.slirp.ref();
+  ns.holder.ref();
   ns.slirp.stdio[3].destroy();
   ns.holder.stdin?.destroy();
   ns.slirp.kill("SIGKILL");
@@ -6281,7 +6299,7 @@ var init_rootless = __esm({
 });
 
 // src/exec/stubs.ts
-import { lstat as lstat10, mkdir as mkdir16, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
+import { lstat as lstat10, lutimes as lutimes3, mkdir as mkdir16, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
 import path26 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
@@ -6342,8 +6360,13 @@ async function restoreMtime(dir, mtimeNs) {
   });
   if (now === void 0 || now.mtimeNs === mtimeNs) return;
   const seconds2 = mtimeNs / 1000000000n;
-  const nanos = (mtimeNs % 1000000000n).toString().padStart(9, "0");
-  const result = await runCommand("touch", ["-h", "-d", `@${seconds2}.${nanos}`, dir]);
+  const nanos = mtimeNs % 1000000000n;
+  if (nanos === 0n) {
+    await lutimes3(dir, Number(seconds2), Number(seconds2));
+    if ((await lstat10(dir, { bigint: true })).mtimeNs === mtimeNs) return;
+  }
+  const fraction = nanos.toString().padStart(9, "0");
+  const result = await runCommand("touch", ["-h", "-d", `@${seconds2}.${fraction}`, dir]);
   if (result.code !== 0) throw new Error(`touch ${dir}: ${result.stderr.trim()}`);
 }
 async function removeIfUnused(record) {
@@ -6448,9 +6471,12 @@ async function prepareBundle(stateDir, spec, network) {
   await mkdir17(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
-    const files = await writeBundleFiles(bundle, spec, hostname);
+    const [files, kinds, limits] = await Promise.all([
+      writeBundleFiles(bundle, spec, hostname),
+      statBindSources(spec),
+      readHostLimits()
+    ]);
     const mounts = createMounts(spec, files);
-    const kinds = await statBindSources(spec);
     for (const file of Object.values(files)) kinds.set(file, "file");
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
     try {
@@ -6459,7 +6485,7 @@ async function prepareBundle(stateDir, spec, network) {
         mode: 493
       });
       const emulated = withEmulation(
-        createOciSpec(spec, mounts, hostname, await readHostLimits(), network?.path),
+        createOciSpec(spec, mounts, hostname, limits, network?.path),
         spec.emulation
       );
       const config = inUserNamespace() ? adaptSpecToUserNamespace(emulated) : emulated;
@@ -6484,13 +6510,20 @@ async function writeBundleFiles(bundle, spec, hostname) {
 ::1	localhost ip6-localhost ip6-loopback
 `;
   const resolvConf = spec.resolvConf ?? (spec.network === "isolated" ? isolatedResolvConf(await readHostResolvConf()) : await readHostResolvConf());
-  await writeFile12(files.hosts, hosts, { mode: 420 });
-  await writeFile12(files.resolvConf, resolvConf, { mode: 420 });
-  await writeFile12(files.hostname, `${hostname}
-`, { mode: 420 });
+  await Promise.all([
+    writeFile12(files.hosts, hosts, { mode: 420 }),
+    writeFile12(files.resolvConf, resolvConf, { mode: 420 }),
+    writeFile12(files.hostname, `${hostname}
+`, { mode: 420 })
+  ]);
   return files;
 }
-async function readHostLimits() {
+function readHostLimits() {
+  hostLimits ??= loadHostLimits();
+  hostLimits.catch(() => hostLimits = void 0);
+  return hostLimits;
+}
+async function loadHostLimits() {
   const [limits, status] = await Promise.all([
     readFile11("/proc/self/limits", "utf8"),
     readFile11("/proc/self/status", "utf8")
@@ -6671,7 +6704,7 @@ function isProcessAlive2(pid) {
     return err.code === "EPERM";
   }
 }
-var DEFAULT_HOSTNAME;
+var DEFAULT_HOSTNAME, hostLimits;
 var init_runc = __esm({
   "src/exec/runc.ts"() {
     "use strict";
@@ -6918,7 +6951,7 @@ import {
   lchown as lchown4,
   link as link3,
   lstat as lstat11,
-  lutimes as lutimes3,
+  lutimes as lutimes4,
   mkdir as mkdir19,
   readdir as readdir14,
   readlink as readlink4,
@@ -6990,7 +7023,7 @@ async function copyMetadata(target, stat14, owners) {
   else if (stat14.isFile() && process.getuid?.() === 0)
     await lchown4(target, process.getuid(), process.getgid?.() ?? 0);
   if (!stat14.isSymbolicLink()) await chmod11(target, stat14.mode & 4095);
-  if (!stat14.isDirectory()) await lutimes3(target, stat14.atime, stat14.mtime);
+  if (!stat14.isDirectory()) await lutimes4(target, stat14.atime, stat14.mtime);
 }
 async function emptyDirectory(dir) {
   for (const name of await readdir14(dir))
@@ -43408,6 +43441,7 @@ var zlib3 = async () => {
   return { gzipAsync: promisify(gzip), gunzipAsync: promisify(gunzip) };
 };
 var KEEP2 = 128;
+var SLACK = 32;
 function openRecordIndex(dir) {
   const pending = /* @__PURE__ */ new Map();
   const fileOf2 = (digest) => path9.join(dir, `${digest.slice("sha256:".length)}.gz`);
@@ -43464,7 +43498,7 @@ ${kept.records}`, {
 }
 async function trim(dir) {
   const names = await readdir8(dir);
-  if (names.length <= KEEP2) return;
+  if (names.length <= KEEP2 + SLACK) return;
   const dated = await Promise.all(
     names.map(async (name) => ({ name, mtime: (await stat5(path9.join(dir, name))).mtimeMs }))
   );
@@ -50712,6 +50746,7 @@ async function createBuilder(options = {}) {
       throw error;
     }),
     stateDir,
+    executor: lazyRuncExecutor(stateDir),
     parallelism,
     solver
   };
@@ -50762,6 +50797,7 @@ async function createBuilder(options = {}) {
     async close() {
       const client = await registry?.catch(() => void 0);
       await client?.close();
+      await session.executor.close?.();
       store.close();
     }
   };
@@ -50793,7 +50829,7 @@ async function runBuild(session, prepared, run8) {
   const hostReady = session.checkHost();
   hostReady.catch(() => void 0);
   const unwatchStorage = watchStorage(emit);
-  const executor = lazyRuncExecutor(session.stateDir);
+  const { executor } = session;
   try {
     const images = createImageProvider({
       store,
@@ -50934,7 +50970,6 @@ async function runBuild(session, prepared, run8) {
     return result;
   } finally {
     unwatchStorage();
-    await executor.close?.();
     emit({ type: "build.completed", time: Date.now(), durationMs: Date.now() - started, ok });
   }
 }
