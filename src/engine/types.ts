@@ -84,4 +84,9 @@ export interface EngineOptions {
   emulation?: ReadonlyMap<string, RunEmulation | undefined>;
   /** Build-wide progress sink for work outside vertices. */
   onProgress?: ProgressSink;
+  /**
+   * Whether the vertex's result is a layer of the image (set by the worker): its extended
+   * attributes are then read while its overlay is unmounted, for the export's hash.
+   */
+  isImageLayer?: (digest: Digest) => boolean;
 }

@@ -13,6 +13,7 @@ import { canCopyIncrementally } from './file/incremental-eligible.ts';
 import { createResultCache } from './result-cache.ts';
 import type { EngineOptions, Ref } from './types.ts';
 import { lazyModule } from '../shared/lazy-module.ts';
+import { takeLayerXattrs } from './ops/new-snapshot.ts';
 
 const loadImageExporter = lazyModule(() => import('../exporter/image.ts'));
 const loadGitOp = lazyModule(() => import('./ops/git.ts'));
@@ -44,12 +45,15 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
   const describe = (digest: Digest) => definition.metadata[digest]?.description ?? digest;
 
   const imageLayers = rootfsChain(definition);
+  /** What the ops that write layers see: which of them make the image's layers. */
+  const layerEngine: EngineOptions = { ...engine, isImageLayer: (d) => imageLayers.has(d) };
   /** The export needs a new layer's diff ID: hash it while the steps after it run. */
   const prehash = (results: readonly Ref[]): void => {
     const made = results[0];
     if (made?.kind !== 'snapshot') return;
+    const xattrs = takeLayerXattrs(made);
     void loadImageExporter()
-      .then(({ prehashLayer }) => prehashLayer(engine.store, made.id))
+      .then(({ prehashLayer }) => prehashLayer(engine.store, made.id, xattrs))
       .catch(() => undefined);
   };
 
@@ -119,7 +123,7 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
       case 'exec':
         return keyed(async (ctx, inputs) =>
           (await loadExecOp()).runExecOp(
-            engine,
+            layerEngine,
             op,
             inputs,
             ctx,
@@ -130,7 +134,14 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
       case 'file':
         return keyed(
           async (ctx, inputs, previous) =>
-            (await loadFileOp()).runFileOp(engine, op, inputs, ctx, describe(digest), previous),
+            (await loadFileOp()).runFileOp(
+              layerEngine,
+              op,
+              inputs,
+              ctx,
+              describe(digest),
+              previous,
+            ),
           copiesFromContextIncrementally(vertex),
         );
       case 'merge':

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import pLimit from 'p-limit';
 import type { BlobStore, LayerBlob, SnapshotId, SnapshotStore } from '../cache/types.ts';
 import type { Digest } from '../shared/digest.ts';
+import type { XattrMap } from './xattrs.ts';
 import { MediaType, type Descriptor, type ImageConfig, type Manifest } from '../shared/oci.ts';
 import {
   dockerLayerMediaType,
@@ -216,14 +217,18 @@ function descriptorOf(blob: LayerBlob): Descriptor {
  * pulled one) is listed with the blob it came in. `ensureLayerBlob` makes the compressed
  * blob when a push, an archive or a cache export needs it.
  */
-export function ensureLayerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer> {
+export function ensureLayerDiff(
+  store: LayerStore,
+  id: SnapshotId,
+  xattrs?: Promise<XattrMap>,
+): Promise<ImageLayer> {
   // One hash per layer at a time: a build starts it when the layer is made (prehashLayer)
   // and its export joins it.
   let running = hashing.get(store.snapshots);
   if (!running) hashing.set(store.snapshots, (running = new Map()));
   const pending = running.get(id);
   if (pending) return pending;
-  const started = layerDiff(store, id).finally(() => running.delete(id));
+  const started = layerDiff(store, id, xattrs).finally(() => running.delete(id));
   running.set(id, started);
   return started;
 }
@@ -236,11 +241,20 @@ const hashing = new WeakMap<SnapshotStore, Map<SnapshotId, Promise<ImageLayer>>>
  * steps after the one that made the layer run meanwhile. A failure here is not reported:
  * the export asks again and gets the error then.
  */
-export function prehashLayer(store: LayerStore, id: SnapshotId): void {
-  ensureLayerDiff(store, id).catch(() => undefined);
+export function prehashLayer(
+  store: LayerStore,
+  id: SnapshotId,
+  /** The layer's extended attributes, if already being read (engine/ops/new-snapshot.ts). */
+  xattrs?: Promise<XattrMap>,
+): void {
+  ensureLayerDiff(store, id, xattrs).catch(() => undefined);
 }
 
-async function layerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer> {
+async function layerDiff(
+  store: LayerStore,
+  id: SnapshotId,
+  xattrs?: Promise<XattrMap>,
+): Promise<ImageLayer> {
   const snapshot = store.snapshots.get(id);
   if (!snapshot) throw new ImageExportError(`snapshot ${id} does not exist`);
   if (snapshot.diffId && snapshot.tarSize !== undefined)
@@ -257,7 +271,8 @@ async function layerDiff(store: LayerStore, id: SnapshotId): Promise<ImageLayer>
     }
   }
   const { hashLayerTar } = await loadLayerWriter();
-  const written = await hashLayerTar(snapshot.dir, { worker: worthAWorker(snapshot) });
+  const read = await xattrs?.catch(() => undefined); // read again below on a failure
+  const written = await hashLayerTar(snapshot.dir, { worker: worthAWorker(snapshot) }, read);
   // A pulled layer whose blob is gone gets a tar of its own, not recorded: it does not
   // carry the diff ID the layer came with.
   if ((snapshot.diffId ?? written.diffId) === written.diffId)

@@ -10,10 +10,13 @@
  * is full; the reader waits on [0], and is woken there when the state changes too.
  */
 import type { LayerTarOptions } from './layer-tar.ts';
+import type { XattrMap } from './xattrs.ts';
 
 export interface WorkerTask {
   diffDir: string;
   options: LayerTarOptions;
+  /** The layer's extended attributes, when read already. */
+  xattrs?: XattrMap;
   control: SharedArrayBuffer;
   data: SharedArrayBuffer;
 }

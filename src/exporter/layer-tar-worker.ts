@@ -43,7 +43,7 @@ function produce(
 async function main(task: WorkerTask): Promise<void> {
   const c = new Int32Array(task.control);
   try {
-    produce(task, await layerXattrs(task.diffDir));
+    produce(task, task.xattrs ?? (await layerXattrs(task.diffDir)));
     Atomics.store(c, STATE, RING_DONE);
   } catch (error) {
     parentPort!.postMessage({ error: (error as Error).message } satisfies WorkerFailure);

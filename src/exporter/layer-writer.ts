@@ -12,6 +12,7 @@ import { workerScript } from '../shared/worker-script.ts';
 import { createCompressor, ociLayerMediaType, type Compression } from './compression.ts';
 import { LayerWriteError } from './errors.ts';
 import { layerTarChunks, layerXattrs, type LayerTarOptions } from './layer-tar.ts';
+import type { XattrMap } from './xattrs.ts';
 import {
   LENGTHS,
   PUBLISHED,
@@ -109,8 +110,9 @@ export async function compressLayerTar(
 export async function* generateLayerTar(
   diffDir: string,
   options: LayerTarOptions = {},
+  read?: XattrMap,
 ): AsyncGenerator<Buffer> {
-  const xattrs = await layerXattrs(diffDir);
+  const xattrs = read ?? (await layerXattrs(diffDir));
   for (const chunk of layerTarChunks(diffDir, xattrs, options)) {
     yield chunk;
     await nextTurn();
@@ -142,13 +144,16 @@ export interface LayerDigest {
 export async function hashLayerTar(
   diffDir: string,
   options: LayerTarOptions & { worker?: boolean } = {},
+  /** The layer's extended attributes when already read; else read here. */
+  xattrs?: XattrMap,
 ): Promise<LayerDigest> {
   const { worker, ...tarOptions } = options;
   const script = worker ? workerScript('layer-tar-worker', import.meta.url) : undefined;
-  if (script !== undefined) return hashInWorker(script, { diffDir, options: tarOptions });
+  if (script !== undefined)
+    return hashInWorker(script, { diffDir, options: tarOptions, ...(xattrs && { xattrs }) });
   const hash = createHash('sha256');
   let size = 0;
-  for await (const chunk of generateLayerTar(diffDir, tarOptions)) {
+  for await (const chunk of generateLayerTar(diffDir, tarOptions, xattrs)) {
     hash.update(chunk);
     size += chunk.length;
   }
@@ -157,7 +162,7 @@ export async function hashLayerTar(
 
 async function hashInWorker(
   script: URL,
-  task: Pick<WorkerTask, 'diffDir' | 'options'>,
+  task: Pick<WorkerTask, 'diffDir' | 'options' | 'xattrs'>,
 ): Promise<LayerDigest> {
   const control = new SharedArrayBuffer(4 * (LENGTHS + RING_SLOTS));
   const data = new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES);

@@ -16,7 +16,7 @@ import {
   UnsupportedOpError,
 } from '../errors.ts';
 import type { Scope } from '../mounts.ts';
-import { writeNewSnapshot } from './new-snapshot.ts';
+import { writeNewSnapshot, type LayerTarget } from './new-snapshot.ts';
 import type { EngineOptions, Ref } from '../types.ts';
 import { resolveInRoot } from '../file/paths.ts';
 import { copyTree } from '../copy-tree.ts';
@@ -40,7 +40,7 @@ export async function runExecOp(
       'exec ops with outputs other than the root filesystem are not supported',
     );
   const base = rootMount.input === null ? ({ kind: 'empty' } as Ref) : inputs[rootMount.input]!;
-  return writeNewSnapshot(engine, base, description, async ({ path: rootfs, scope }) => {
+  const runIn = async ({ path: rootfs, scope }: LayerTarget): Promise<void> => {
     const user = await resolveUser(rootfs, op.user);
     await ensureWorkdir(rootfs, op.cwd);
     const mounts: ExecMountSpec[] = [];
@@ -86,6 +86,9 @@ export async function runExecOp(
     }
     ctx.signal.throwIfAborted();
     if (exitCode !== 0) throw new RunFailedError(op.args, exitCode);
+  };
+  return writeNewSnapshot(engine, base, description, runIn, {
+    imageLayer: engine.isImageLayer?.(ctx.digest) === true,
   });
 }
 

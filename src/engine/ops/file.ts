@@ -68,6 +68,7 @@ export async function runFileOp(
     },
     {
       direct: true,
+      imageLayer: engine.isImageLayer?.(ctx.digest) === true,
       ...(incremental && {
         seed: (snapshot) =>
           seedFromPrevious(incremental.clone, incremental.previous, snapshot.dir, incremental.plan),

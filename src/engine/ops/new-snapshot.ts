@@ -4,8 +4,27 @@
  * snapshot's directory), committed when `write` succeeds and removed on any failure.
  */
 import type { SnapshotInfo } from '../../cache/types.ts';
+import type { XattrMap } from '../../shared/xattr-dump.ts';
+import { lazyModule } from '../../shared/lazy-module.ts';
 import { openScope, type Scope } from '../mounts.ts';
 import type { EngineOptions, Ref } from '../types.ts';
+
+const loadLayerTar = lazyModule(() => import('../../exporter/layer-tar.ts'));
+
+/**
+ * The extended attributes of a new image layer, read (one `getfattr -R`) while its
+ * overlay is unmounted and the snapshot committed, instead of after: the export's hash of
+ * the layer takes them from here (takeLayerXattrs). Keyed by the result's ref, so an
+ * entry nobody takes goes with it.
+ */
+const earlyXattrs = new WeakMap<Ref, Promise<XattrMap>>();
+
+/** The early read of `ref`'s extended attributes, if one was made; once. */
+export function takeLayerXattrs(ref: Ref): Promise<XattrMap> | undefined {
+  const read = earlyXattrs.get(ref);
+  earlyXattrs.delete(ref);
+  return read;
+}
 
 export interface LayerTarget {
   /** Host path of the filesystem being written. */
@@ -23,30 +42,41 @@ export async function writeNewSnapshot(
     direct?: boolean;
     /** Fill the new snapshot's directory before it is mounted or written. */
     seed?: (snapshot: SnapshotInfo) => Promise<void>;
+    /** The layer goes into the image: read its extended attributes early (above). */
+    imageLayer?: boolean;
   } = {},
 ): Promise<Ref[]> {
   const scope = openScope(engine.store);
   let pending: number | undefined;
   try {
     let path: string;
+    let layerDir: string;
     let unmount = async (): Promise<void> => {};
     if (base.kind === 'empty' && options.direct) {
       const snapshot = await engine.store.snapshots.create(null, description);
       pending = snapshot.id;
-      path = snapshot.dir;
+      path = layerDir = snapshot.dir;
       await options.seed?.(snapshot);
     } else {
       const mount = await scope.mountWritable(base, description, options.seed);
       pending = mount.snapshot.id;
       path = mount.path;
+      layerDir = mount.snapshot.dir;
       unmount = mount.unmount;
     }
     await write({ path, scope });
+    // Nothing writes to the layer any more: its attributes are final.
+    const xattrs = options.imageLayer
+      ? loadLayerTar().then(({ layerXattrs }) => layerXattrs(layerDir))
+      : undefined;
+    xattrs?.catch(() => undefined); // taken by the export, which reads again on a failure
     await unmount();
     await scope.close();
     const committed = await engine.store.snapshots.commit(pending);
     pending = undefined;
-    return [{ kind: 'snapshot', id: committed.id }];
+    const ref: Ref = { kind: 'snapshot', id: committed.id };
+    if (xattrs) earlyXattrs.set(ref, xattrs);
+    return [ref];
   } finally {
     await scope.close();
     if (pending !== undefined) await engine.store.snapshots.remove(pending);
