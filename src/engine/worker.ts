@@ -91,7 +91,7 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
     );
   };
 
-  const warmNetworkFor = networkWarmer(engine, definition);
+  const warmRunsAfter = runWarmer(engine, definition);
 
   const opHandler = (op: Op, vertex: Vertex, digest: Digest): OpHandler<Ref> => {
     const keyed = (run: OpHandler<Ref>['exec'], incremental = false): OpHandler<Ref> => ({
@@ -99,7 +99,7 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
         return { digest, deps: contentDeps(vertex), ...(incremental && { incremental }) };
       },
       async exec(ctx, inputs, previous) {
-        warmNetworkFor(digest);
+        warmRunsAfter(digest);
         const results = await run(ctx, inputs, previous);
         if (imageLayers.has(digest)) prehash(results);
         return results;
@@ -191,20 +191,23 @@ function rootfsChain(definition: Definition): Set<Digest> {
 
 /**
  * When a step runs, the RUN steps after it will most likely run too (their parent changed):
- * have the executor set up an isolated network beforehand (~70 ms of namespace and
- * slirp4netns start-up), while this step runs, not when that RUN starts. Once per build.
+ * load the RUN step's code and the executor, and have it set up an isolated network
+ * (~70 ms of namespace and slirp4netns start-up), while this step runs, not when that RUN
+ * starts. A cached build loads none of it. Once per build.
  */
-function networkWarmer(engine: EngineOptions, definition: Definition): (digest: Digest) => void {
+/** How a RUN step's network is set up (the executor's names). */
+type RunNetwork = 'isolated' | 'host' | 'none';
+
+function runWarmer(engine: EngineOptions, definition: Definition): (digest: Digest) => void {
   let warmed = false;
   let dependents: Map<Digest, Digest[]> | undefined;
-  const isolatedRun = (digest: Digest): boolean => {
+  const networkOf = (digest: Digest): RunNetwork | undefined => {
     const op = definition.vertices[digest]?.op;
-    if (op?.type !== 'exec') return false;
-    const network = op.network === 'default' ? (engine.defaultNetwork ?? 'isolated') : op.network;
-    return network === 'isolated';
+    if (op?.type !== 'exec') return undefined;
+    return op.network === 'default' ? (engine.defaultNetwork ?? 'isolated') : op.network;
   };
   return (digest) => {
-    if (warmed || !engine.executor.warm) return;
+    if (warmed) return;
     if (!dependents) {
       dependents = new Map();
       for (const [child, vertex] of Object.entries(definition.vertices) as [Digest, Vertex][])
@@ -216,15 +219,18 @@ function networkWarmer(engine: EngineOptions, definition: Definition): (digest: 
     }
     const seen = new Set<Digest>();
     const queue = [...(dependents.get(digest) ?? [])];
+    let network: RunNetwork | undefined;
     for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
       if (seen.has(next)) continue;
       seen.add(next);
-      if (isolatedRun(next)) {
-        warmed = true;
-        engine.executor.warm('isolated');
-        return;
-      }
+      const found = networkOf(next);
+      if (found !== undefined && network !== 'isolated') network = found;
+      if (network === 'isolated') break;
       queue.push(...(dependents.get(next) ?? []));
     }
+    if (network === undefined) return;
+    warmed = true;
+    loadExecOp().catch(() => undefined); // its own load reports a failure
+    engine.executor.warm?.(network);
   };
 }

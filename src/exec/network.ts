@@ -39,7 +39,7 @@ export interface NetworkPool {
    * here; the acquire() that takes it gets it.
    */
   warm(): void;
-  /** Stop every namespace's holder and slirp4netns. */
+  /** Stop (SIGKILL) every namespace's holder and slirp4netns; their exit is not awaited. */
   close(): Promise<void>;
 }
 
@@ -64,7 +64,7 @@ export function createNetworkPool(options: NetworkPoolOptions = {}): NetworkPool
     for (let ns = idle.pop(); ns; ns = idle.pop()) {
       if (isRunning(ns.holder) && isRunning(ns.slirp)) return ns;
       all.delete(ns);
-      void stopNamespace(ns);
+      stopNamespace(ns);
     }
     return undefined;
   };
@@ -76,14 +76,14 @@ export function createNetworkPool(options: NetworkPoolOptions = {}): NetworkPool
       let ns = takeIdle();
       ns ??= await (early ?? createNamespace(slirpPath));
       if (closed) {
-        await stopNamespace(ns);
+        stopNamespace(ns);
         throw new NetworkSetupError('the builder was closed');
       }
       all.add(ns);
       return {
         path: ns.path,
         release: () => {
-          if (closed) void stopNamespace(ns);
+          if (closed) stopNamespace(ns);
           else idle.push(ns);
         },
       };
@@ -98,8 +98,9 @@ export function createNetworkPool(options: NetworkPoolOptions = {}): NetworkPool
       idle.length = 0;
       const early = warming;
       warming = undefined;
-      const unused = await early?.catch(() => undefined);
-      await Promise.all([...all, ...(unused ? [unused] : [])].map(stopNamespace));
+      // One still being made is stopped once it is there.
+      early?.then(stopNamespace, () => undefined);
+      for (const ns of all) stopNamespace(ns);
       all.clear();
     },
   };
@@ -207,22 +208,17 @@ function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
-async function stopNamespace(ns: Namespace): Promise<void> {
-  const gone = (child: ChildProcess) =>
-    !isRunning(child)
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const exits = [gone(ns.slirp), gone(ns.holder)];
-  // Idle namespaces are unref'd (they must not keep tbuild alive); one being stopped is
-  // waited for, so the loop must stay alive until both have exited.
-  ns.slirp.ref();
-  ns.holder.ref();
+/**
+ * SIGKILL a namespace's processes, not waiting for them: the kernel ends them at once and
+ * Node reaps them when it hears, without holding the event loop (a CLI build does not
+ * wait ~20 ms for slirp4netns to go before it exits).
+ */
+function stopNamespace(ns: Namespace): void {
   // Closing the exit fd stops slirp4netns; closing stdin stops the holder.
   (ns.slirp.stdio[3] as NodeJS.WritableStream & { destroy(): void }).destroy();
   ns.holder.stdin?.destroy();
   ns.slirp.kill('SIGKILL');
   ns.holder.kill('SIGKILL');
-  await Promise.all(exits);
 }
 
 /** The resolv.conf of an isolated RUN: the host's, with slirp4netns's DNS forwarder. */
