@@ -1129,6 +1129,12 @@ var init_xattrs = __esm({
 });
 
 // src/exporter/layer-tar.ts
+var layer_tar_exports = {};
+__export(layer_tar_exports, {
+  CHUNK_BYTES: () => CHUNK_BYTES,
+  layerTarChunks: () => layerTarChunks,
+  layerXattrs: () => layerXattrs
+});
 import { closeSync, openSync, readdirSync as readdirSync3, readlinkSync, readSync } from "node:fs";
 async function layerXattrs(diffDir) {
   return readdirSync3(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
@@ -1348,8 +1354,8 @@ async function compressLayerTar(tar, out, options) {
     mediaType: ociLayerMediaType(options.compression)
   };
 }
-async function* generateLayerTar(diffDir, options = {}) {
-  const xattrs = await layerXattrs(diffDir);
+async function* generateLayerTar(diffDir, options = {}, read) {
+  const xattrs = read ?? await layerXattrs(diffDir);
   for (const chunk of layerTarChunks(diffDir, xattrs, options)) {
     yield chunk;
     await nextTurn();
@@ -1358,13 +1364,14 @@ async function* generateLayerTar(diffDir, options = {}) {
 function nextTurn() {
   return new Promise((resolve2) => setImmediate(resolve2));
 }
-async function hashLayerTar(diffDir, options = {}) {
+async function hashLayerTar(diffDir, options = {}, xattrs) {
   const { worker, ...tarOptions } = options;
   const script = worker ? workerScript("layer-tar-worker", import.meta.url) : void 0;
-  if (script !== void 0) return hashInWorker(script, { diffDir, options: tarOptions });
+  if (script !== void 0)
+    return hashInWorker(script, { diffDir, options: tarOptions, ...xattrs && { xattrs } });
   const hash = createHash4("sha256");
   let size = 0;
-  for await (const chunk of generateLayerTar(diffDir, tarOptions)) {
+  for await (const chunk of generateLayerTar(diffDir, tarOptions, xattrs)) {
     hash.update(chunk);
     size += chunk.length;
   }
@@ -1559,19 +1566,19 @@ async function decompressedBlob(blobs, digest) {
 function descriptorOf(blob) {
   return { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
 }
-function ensureLayerDiff(store, id) {
+function ensureLayerDiff(store, id, xattrs) {
   let running2 = hashing.get(store.snapshots);
   if (!running2) hashing.set(store.snapshots, running2 = /* @__PURE__ */ new Map());
   const pending = running2.get(id);
   if (pending) return pending;
-  const started = layerDiff(store, id).finally(() => running2.delete(id));
+  const started = layerDiff(store, id, xattrs).finally(() => running2.delete(id));
   running2.set(id, started);
   return started;
 }
-function prehashLayer(store, id) {
-  ensureLayerDiff(store, id).catch(() => void 0);
+function prehashLayer(store, id, xattrs) {
+  ensureLayerDiff(store, id, xattrs).catch(() => void 0);
 }
-async function layerDiff(store, id) {
+async function layerDiff(store, id, xattrs) {
   const snapshot = store.snapshots.get(id);
   if (!snapshot) throw new ImageExportError(`snapshot ${id} does not exist`);
   if (snapshot.diffId && snapshot.tarSize !== void 0)
@@ -1588,7 +1595,8 @@ async function layerDiff(store, id) {
     }
   }
   const { hashLayerTar: hashLayerTar2 } = await loadLayerWriter();
-  const written = await hashLayerTar2(snapshot.dir, { worker: worthAWorker(snapshot) });
+  const read = await xattrs?.catch(() => void 0);
+  const written = await hashLayerTar2(snapshot.dir, { worker: worthAWorker(snapshot) }, read);
   if ((snapshot.diffId ?? written.diffId) === written.diffId)
     store.snapshots.setDiffId(id, written.diffId, written.size);
   return { diffId: written.diffId, descriptor: uncompressedLayer(written.diffId, written.size) };
@@ -4364,6 +4372,58 @@ var init_incremental_eligible = __esm({
   }
 });
 
+// src/engine/ops/new-snapshot.ts
+function takeLayerXattrs(ref) {
+  const read = earlyXattrs.get(ref);
+  earlyXattrs.delete(ref);
+  return read;
+}
+async function writeNewSnapshot(engine, base, description, write, options = {}) {
+  const scope = openScope(engine.store);
+  let pending;
+  try {
+    let path42;
+    let layerDir;
+    let unmount = async () => {
+    };
+    if (base.kind === "empty" && options.direct) {
+      const snapshot = await engine.store.snapshots.create(null, description);
+      pending = snapshot.id;
+      path42 = layerDir = snapshot.dir;
+      await options.seed?.(snapshot);
+    } else {
+      const mount = await scope.mountWritable(base, description, options.seed);
+      pending = mount.snapshot.id;
+      path42 = mount.path;
+      layerDir = mount.snapshot.dir;
+      unmount = mount.unmount;
+    }
+    await write({ path: path42, scope });
+    const xattrs = options.imageLayer ? loadLayerTar().then(({ layerXattrs: layerXattrs2 }) => layerXattrs2(layerDir)) : void 0;
+    xattrs?.catch(() => void 0);
+    await unmount();
+    await scope.close();
+    const committed = await engine.store.snapshots.commit(pending);
+    pending = void 0;
+    const ref = { kind: "snapshot", id: committed.id };
+    if (xattrs) earlyXattrs.set(ref, xattrs);
+    return [ref];
+  } finally {
+    await scope.close();
+    if (pending !== void 0) await engine.store.snapshots.remove(pending);
+  }
+}
+var loadLayerTar, earlyXattrs;
+var init_new_snapshot = __esm({
+  "src/engine/ops/new-snapshot.ts"() {
+    "use strict";
+    init_lazy_module();
+    init_mounts();
+    loadLayerTar = lazyModule(() => Promise.resolve().then(() => (init_layer_tar(), layer_tar_exports)));
+    earlyXattrs = /* @__PURE__ */ new WeakMap();
+  }
+});
+
 // src/engine/ops/git.ts
 var git_exports = {};
 __export(git_exports, {
@@ -4442,43 +4502,6 @@ var init_git = __esm({
     init_digest();
     init_errors5();
     run = promisify2(execFile2);
-  }
-});
-
-// src/engine/ops/new-snapshot.ts
-async function writeNewSnapshot(engine, base, description, write, options = {}) {
-  const scope = openScope(engine.store);
-  let pending;
-  try {
-    let path42;
-    let unmount = async () => {
-    };
-    if (base.kind === "empty" && options.direct) {
-      const snapshot = await engine.store.snapshots.create(null, description);
-      pending = snapshot.id;
-      path42 = snapshot.dir;
-      await options.seed?.(snapshot);
-    } else {
-      const mount = await scope.mountWritable(base, description, options.seed);
-      pending = mount.snapshot.id;
-      path42 = mount.path;
-      unmount = mount.unmount;
-    }
-    await write({ path: path42, scope });
-    await unmount();
-    await scope.close();
-    const committed = await engine.store.snapshots.commit(pending);
-    pending = void 0;
-    return [{ kind: "snapshot", id: committed.id }];
-  } finally {
-    await scope.close();
-    if (pending !== void 0) await engine.store.snapshots.remove(pending);
-  }
-}
-var init_new_snapshot = __esm({
-  "src/engine/ops/new-snapshot.ts"() {
-    "use strict";
-    init_mounts();
   }
 });
 
@@ -4618,7 +4641,7 @@ async function runExecOp(engine, op, inputs, ctx, description, platform) {
       "exec ops with outputs other than the root filesystem are not supported"
     );
   const base = rootMount.input === null ? { kind: "empty" } : inputs[rootMount.input];
-  return writeNewSnapshot(engine, base, description, async ({ path: rootfs, scope }) => {
+  const runIn = async ({ path: rootfs, scope }) => {
     const user = await resolveUser(rootfs, op.user);
     await ensureWorkdir(rootfs, op.cwd);
     const mounts = [];
@@ -4665,6 +4688,9 @@ async function runExecOp(engine, op, inputs, ctx, description, platform) {
     }
     ctx.signal.throwIfAborted();
     if (exitCode !== 0) throw new RunFailedError(op.args, exitCode);
+  };
+  return writeNewSnapshot(engine, base, description, runIn, {
+    imageLayer: engine.isImageLayer?.(ctx.digest) === true
   });
 }
 async function ensureWorkdir(rootfs, cwd) {
@@ -5588,6 +5614,7 @@ async function runFileOp(engine, op, inputs, ctx, description, previous) {
     },
     {
       direct: true,
+      imageLayer: engine.isImageLayer?.(ctx.digest) === true,
       ...incremental && {
         seed: (snapshot) => seedFromPrevious(incremental.clone, incremental.previous, snapshot.dir, incremental.plan)
       }
@@ -5791,7 +5818,7 @@ function createNetworkPool(options = {}) {
     for (let ns = idle.pop(); ns; ns = idle.pop()) {
       if (isRunning(ns.holder) && isRunning(ns.slirp)) return ns;
       all.delete(ns);
-      void stopNamespace(ns);
+      stopNamespace(ns);
     }
     return void 0;
   };
@@ -5803,14 +5830,14 @@ function createNetworkPool(options = {}) {
       let ns = takeIdle();
       ns ??= await (early ?? createNamespace(slirpPath));
       if (closed) {
-        await stopNamespace(ns);
+        stopNamespace(ns);
         throw new NetworkSetupError("the builder was closed");
       }
       all.add(ns);
       return {
         path: ns.path,
         release: () => {
-          if (closed) void stopNamespace(ns);
+          if (closed) stopNamespace(ns);
           else idle.push(ns);
         }
       };
@@ -5825,8 +5852,8 @@ function createNetworkPool(options = {}) {
       idle.length = 0;
       const early = warming;
       warming = void 0;
-      const unused = await early?.catch(() => void 0);
-      await Promise.all([...all, ...unused ? [unused] : []].map(stopNamespace));
+      early?.then(stopNamespace, () => void 0);
+      for (const ns of all) stopNamespace(ns);
       all.clear();
     }
   };
@@ -5922,16 +5949,11 @@ function exitPromise(child, name) {
 function isRunning(child) {
   return child.exitCode === null && child.signalCode === null;
 }
-async function stopNamespace(ns) {
-  const gone = (child) => !isRunning(child) ? Promise.resolve() : new Promise((resolve2) => child.once("exit", () => resolve2()));
-  const exits = [gone(ns.slirp), gone(ns.holder)];
-  ns.slirp.ref();
-  ns.holder.ref();
+function stopNamespace(ns) {
   ns.slirp.stdio[3].destroy();
   ns.holder.stdin?.destroy();
   ns.slirp.kill("SIGKILL");
   ns.holder.kill("SIGKILL");
-  await Promise.all(exits);
 }
 function isolatedResolvConf(host) {
   const kept = host.split("\n").filter((line) => line.trim() && !/^\s*nameserver\s/.test(line));
@@ -43890,6 +43912,7 @@ function createResultCache(store) {
 
 // src/engine/worker.ts
 init_lazy_module();
+init_new_snapshot();
 var loadImageExporter = lazyModule(() => Promise.resolve().then(() => (init_image(), image_exports)));
 var loadGitOp = lazyModule(() => Promise.resolve().then(() => (init_git(), git_exports)));
 var loadExecOp = lazyModule(() => Promise.resolve().then(() => (init_exec(), exec_exports)));
@@ -43907,10 +43930,12 @@ function createWorker(engine, definition) {
   const contexts = engine.contexts ?? openContextCache(path22.join(engine.store.root, "stat-cache"));
   const describe = (digest) => definition.metadata[digest]?.description ?? digest;
   const imageLayers = rootfsChain(definition);
+  const layerEngine = { ...engine, isImageLayer: (d) => imageLayers.has(d) };
   const prehash = (results) => {
     const made = results[0];
     if (made?.kind !== "snapshot") return;
-    void loadImageExporter().then(({ prehashLayer: prehashLayer2 }) => prehashLayer2(engine.store, made.id)).catch(() => void 0);
+    const xattrs = takeLayerXattrs(made);
+    void loadImageExporter().then(({ prehashLayer: prehashLayer2 }) => prehashLayer2(engine.store, made.id, xattrs)).catch(() => void 0);
   };
   const isLocal = (vertex, index) => {
     const input = vertex.inputs[index];
@@ -43939,14 +43964,14 @@ function createWorker(engine, definition) {
     const action = op.actions[0];
     return action.action === "copy" && canCopyIncrementally(action) && isLocal(vertex, action.source);
   };
-  const warmNetworkFor = networkWarmer(engine, definition);
+  const warmRunsAfter = runWarmer(engine, definition);
   const opHandler = (op, vertex, digest) => {
     const keyed = (run8, incremental = false) => ({
       async cacheMap() {
         return { digest, deps: contentDeps(vertex), ...incremental && { incremental } };
       },
       async exec(ctx, inputs, previous) {
-        warmNetworkFor(digest);
+        warmRunsAfter(digest);
         const results = await run8(ctx, inputs, previous);
         if (imageLayers.has(digest)) prehash(results);
         return results;
@@ -43970,7 +43995,7 @@ function createWorker(engine, definition) {
       case "exec":
         return keyed(
           async (ctx, inputs) => (await loadExecOp()).runExecOp(
-            engine,
+            layerEngine,
             op,
             inputs,
             ctx,
@@ -43980,7 +44005,14 @@ function createWorker(engine, definition) {
         );
       case "file":
         return keyed(
-          async (ctx, inputs, previous) => (await loadFileOp()).runFileOp(engine, op, inputs, ctx, describe(digest), previous),
+          async (ctx, inputs, previous) => (await loadFileOp()).runFileOp(
+            layerEngine,
+            op,
+            inputs,
+            ctx,
+            describe(digest),
+            previous
+          ),
           copiesFromContextIncrementally(vertex)
         );
       case "merge":
@@ -44021,17 +44053,16 @@ function rootfsChain(definition) {
   }
   return chain;
 }
-function networkWarmer(engine, definition) {
+function runWarmer(engine, definition) {
   let warmed = false;
   let dependents;
-  const isolatedRun = (digest) => {
+  const networkOf = (digest) => {
     const op = definition.vertices[digest]?.op;
-    if (op?.type !== "exec") return false;
-    const network = op.network === "default" ? engine.defaultNetwork ?? "isolated" : op.network;
-    return network === "isolated";
+    if (op?.type !== "exec") return void 0;
+    return op.network === "default" ? engine.defaultNetwork ?? "isolated" : op.network;
   };
   return (digest) => {
-    if (warmed || !engine.executor.warm) return;
+    if (warmed) return;
     if (!dependents) {
       dependents = /* @__PURE__ */ new Map();
       for (const [child, vertex] of Object.entries(definition.vertices))
@@ -44043,16 +44074,19 @@ function networkWarmer(engine, definition) {
     }
     const seen = /* @__PURE__ */ new Set();
     const queue = [...dependents.get(digest) ?? []];
+    let network;
     for (let next = queue.pop(); next !== void 0; next = queue.pop()) {
       if (seen.has(next)) continue;
       seen.add(next);
-      if (isolatedRun(next)) {
-        warmed = true;
-        engine.executor.warm("isolated");
-        return;
-      }
+      const found = networkOf(next);
+      if (found !== void 0 && network !== "isolated") network = found;
+      if (network === "isolated") break;
       queue.push(...dependents.get(next) ?? []);
     }
+    if (network === void 0) return;
+    warmed = true;
+    loadExecOp().catch(() => void 0);
+    engine.executor.warm?.(network);
   };
 }
 

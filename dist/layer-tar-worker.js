@@ -471,7 +471,7 @@ function produce({ diffDir, options, control, data }, xattrs) {
 async function main(task) {
   const c = new Int32Array(task.control);
   try {
-    produce(task, await layerXattrs(task.diffDir));
+    produce(task, task.xattrs ?? await layerXattrs(task.diffDir));
     Atomics.store(c, STATE, RING_DONE);
   } catch (error) {
     parentPort.postMessage({ error: error.message });
