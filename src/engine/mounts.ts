@@ -30,7 +30,13 @@ export interface Scope {
     ref: Ref,
     description: string,
     seed?: (snapshot: SnapshotInfo) => Promise<void>,
-  ): Promise<{ path: string; snapshot: SnapshotInfo; unmount(): Promise<void> }>;
+  ): Promise<{
+    path: string;
+    snapshot: SnapshotInfo;
+    unmount(): Promise<void>;
+    /** The snapshot's directory is final once the writers are done (exec/overlay.ts). */
+    inPlace: boolean;
+  }>;
   /** Writable view of `ref` whose writes are thrown away (RUN --mount=type=bind,rw). */
   mountScratchWritable(ref: Ref): Promise<string>;
   /** Run `cleanup` on close, before what was acquired earlier is released. */
@@ -153,7 +159,12 @@ export function openScope(store: Store): Scope {
         target,
       });
       track(mount);
-      return { path: target, snapshot, unmount: () => mount.unmount() };
+      return {
+        path: target,
+        snapshot,
+        unmount: () => mount.unmount(),
+        inPlace: mount.inPlace === true,
+      };
     },
     async mountScratchWritable(ref) {
       const base = await fresh();

@@ -30,6 +30,12 @@ export interface Mount {
   target: string;
   /** Unmount (idempotent): retries while busy, lazy-unmounts as a last resort. */
   unmount(): Promise<void>;
+  /**
+   * The upper directory is written as the mount is (kernel overlayfs, a bind mount), so a
+   * layer is final once its writers are done, before the unmount. Not so for the copying
+   * snapshotter (it makes the layer at the unmount) or fuse-overlayfs (its daemon writes).
+   */
+  inPlace?: boolean;
 }
 
 /** The kernel copies at most one page (4096 bytes, NUL included) of mount data. */
@@ -178,11 +184,13 @@ async function runMount(args: string[], cwd?: string) {
   }
 }
 
+/** A mount made by mount(8): its upper directory, if any, is written in place. */
 function createMount(target: string): Mount {
   let done: Promise<void> | undefined;
   return {
     target,
     unmount: () => (done ??= unmountPath(target)),
+    inPlace: true,
   };
 }
 

@@ -251,7 +251,9 @@ describe('the runc executor', () => {
       const second = await runShell('readlink /proc/self/ns/net', { network: 'isolated' });
       expect(second.stdout.trim()).toBe(lines[5]);
       expect(listChildren()).toEqual(expect.arrayContaining(['slirp4netns', 'cat']));
-      await sharedExecutor.close?.();
+      await sharedExecutor.close?.(); // kills them; Node reaps them when it hears
+      for (let i = 0; i < 100 && listChildren().length > 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       expect(listChildren()).toEqual([]);
     } finally {
       await sharedExecutor.close?.();

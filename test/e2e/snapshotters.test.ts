@@ -273,6 +273,27 @@ RUN echo hi > /app/f && test "$(stat -c %u /app/f)" = 1000
       expect(built.code, built.stderr).toBe(0);
       if (name !== 'overlay') expect(built.stderr).toContain(`storage: `);
       diffIds.set(name, await layerDiffIds(dest));
+      // The image in the store lists the diff IDs recorded when each layer was made (its
+      // attributes read early only where the layer is written in place): `save` must
+      // give layers whose hashes are those.
+      const tagged = await runTbuild(
+        [
+          'build',
+          '--root',
+          store,
+          '--progress=plain',
+          '-t',
+          `snap-${name}:1`,
+          path.join(work, 'ctx'),
+        ],
+        { env: { ...process.env, TBUILD_SNAPSHOTTER: name } },
+      );
+      expect(tagged.code, tagged.stderr).toBe(0);
+      const saved = path.join(work, `${name}-saved.tar`);
+      const save = await runTbuild(['save', '--root', store, '-o', saved, `snap-${name}:1`]);
+      expect(save.code, save.stderr).toBe(0);
+      const { configured, hashed } = await savedDiffIds(saved);
+      expect({ name, hashed }).toEqual({ name, hashed: configured });
     }
     const overlay = diffIds.get('overlay')!;
     expect(overlay).toHaveLength(5);
@@ -297,6 +318,34 @@ async function layerDiffIds(tar: string): Promise<string[]> {
     };
     await access(blob(manifest.config.digest));
     return config.rootfs.diff_ids;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A `save` archive's diff IDs as its config lists them, and as its layers hash. */
+async function savedDiffIds(tar: string): Promise<{ configured: string[]; hashed: string[] }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tbuild-saved-'));
+  try {
+    await exec('tar', ['-xf', tar, '-C', dir]);
+    const [entry] = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Array<{
+      Config: string;
+      Layers: string[];
+    }>;
+    const config = JSON.parse(await readFile(path.join(dir, entry!.Config), 'utf8')) as {
+      rootfs: { diff_ids: string[] };
+    };
+    const hashed: string[] = [];
+    for (const layer of entry!.Layers) {
+      const { stdout } = await exec('sh', [
+        '-c',
+        'gzip -dcf "$1" | sha256sum',
+        'sh',
+        path.join(dir, layer),
+      ]);
+      hashed.push(`sha256:${stdout.split(' ')[0]}`);
+    }
+    return { configured: config.rootfs.diff_ids, hashed };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

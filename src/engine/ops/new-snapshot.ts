@@ -51,6 +51,7 @@ export async function writeNewSnapshot(
   try {
     let path: string;
     let layerDir: string;
+    let inPlace = true;
     let unmount = async (): Promise<void> => {};
     if (base.kind === 'empty' && options.direct) {
       const snapshot = await engine.store.snapshots.create(null, description);
@@ -62,13 +63,15 @@ export async function writeNewSnapshot(
       pending = mount.snapshot.id;
       path = mount.path;
       layerDir = mount.snapshot.dir;
+      inPlace = mount.inPlace;
       unmount = mount.unmount;
     }
     await write({ path, scope });
-    // Nothing writes to the layer any more: its attributes are final.
-    const xattrs = options.imageLayer
-      ? loadLayerTar().then(({ layerXattrs }) => layerXattrs(layerDir))
-      : undefined;
+    // Nothing writes to the layer any more: where it is written in place, it is final.
+    const xattrs =
+      options.imageLayer && inPlace
+        ? loadLayerTar().then(({ layerXattrs }) => layerXattrs(layerDir))
+        : undefined;
     xattrs?.catch(() => undefined); // taken by the export, which reads again on a failure
     await unmount();
     await scope.close();
