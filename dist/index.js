@@ -4064,7 +4064,8 @@ function createMount(target) {
   let done;
   return {
     target,
-    unmount: () => done ??= unmountPath(target)
+    unmount: () => done ??= unmountPath(target),
+    inPlace: true
   };
 }
 async function unmountPath(target) {
@@ -4219,7 +4220,12 @@ function openScope(store) {
         target
       });
       track2(mount);
-      return { path: target, snapshot, unmount: () => mount.unmount() };
+      return {
+        path: target,
+        snapshot,
+        unmount: () => mount.unmount(),
+        inPlace: mount.inPlace === true
+      };
     },
     async mountScratchWritable(ref) {
       const base = await fresh();
@@ -4384,6 +4390,7 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
   try {
     let path42;
     let layerDir;
+    let inPlace = true;
     let unmount = async () => {
     };
     if (base.kind === "empty" && options.direct) {
@@ -4396,10 +4403,11 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
       pending = mount.snapshot.id;
       path42 = mount.path;
       layerDir = mount.snapshot.dir;
+      inPlace = mount.inPlace;
       unmount = mount.unmount;
     }
     await write({ path: path42, scope });
-    const xattrs = options.imageLayer ? loadLayerTar().then(({ layerXattrs: layerXattrs2 }) => layerXattrs2(layerDir)) : void 0;
+    const xattrs = options.imageLayer && inPlace ? loadLayerTar().then(({ layerXattrs: layerXattrs2 }) => layerXattrs2(layerDir)) : void 0;
     xattrs?.catch(() => void 0);
     await unmount();
     await scope.close();
