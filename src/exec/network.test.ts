@@ -80,7 +80,7 @@ describe.skipIf(!root)('network pool (needs root)', () => {
       const pool = createNetworkPool();
       (await pool.acquire()).release();
       await pool.close();
-      console.log('closed');
+      process.stdout.write('closed\\n');
     `;
     const result = spawnSync(
       process.execPath,
@@ -99,7 +99,7 @@ describe.skipIf(!root)('network pool (needs root)', () => {
       const pool = createNetworkPool();
       const lease = await pool.acquire();
       lease.release();
-      console.log(lease.path);
+      process.stdout.write(lease.path + '\\n');
     `;
     const started = Date.now();
     const result = spawnSync(
