@@ -250,10 +250,6 @@ function layerBlob(descriptor: Descriptor) {
 }
 
 /**
- * Throw TBUILD_DIFFID_MISMATCH unless the unpacked layer is the one the config lists;
- * warn about the device nodes a rootless unpack left out.
- */
-/**
  * A layer's snapshot could not be made: remove it (first: on a full disk that frees the
  * space) and throw `error`, a full disk as DiskFullError naming what was being done.
  */
@@ -273,6 +269,10 @@ export async function dropFailedSnapshot(
   throw error;
 }
 
+/**
+ * Throw TBUILD_DIFFID_MISMATCH unless the unpacked layer is the one the config lists;
+ * warn about the device nodes a rootless unpack left out.
+ */
 export function checkUnpacked(
   result: UnpackResult,
   blob: Digest,

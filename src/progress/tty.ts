@@ -10,6 +10,7 @@
  */
 import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
+import { lazyModule } from '../shared/lazy-module.ts';
 import { BuildState, formatFailedSteps, formatSeconds } from './steps.ts';
 import type { Step } from './steps.ts';
 import type { Renderer, RendererOptions, Writable } from './types.ts';
@@ -164,25 +165,17 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
  * a little early, never wrapped.
  */
 let exactColumns: ((text: string) => number) | undefined;
-let exactLoading: Promise<void> | undefined;
+const loadStringWidth = lazyModule(() => import('string-width'));
 
 /** Load string-width now (the view does on the first non-ASCII line). */
-export function loadColumnWidths(): Promise<void> {
-  exactLoading ??= import('string-width').then(
-    (m) => {
-      exactColumns = m.default;
-    },
-    () => {
-      exactLoading = undefined; // estimated meanwhile; tried again on the next line
-    },
-  );
-  return exactLoading;
+export async function loadColumnWidths(): Promise<void> {
+  exactColumns = (await loadStringWidth()).default;
 }
 
 function columnsOf(text: string): number {
   if (PRINTABLE_ASCII.test(text)) return text.length;
   if (exactColumns) return exactColumns(text);
-  void loadColumnWidths();
+  loadColumnWidths().catch(() => undefined); // estimated meanwhile; tried again next line
   let columns = 0;
   for (const char of text) columns += char < '\x7f' ? 1 : 2;
   return columns;
