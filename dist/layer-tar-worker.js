@@ -468,10 +468,17 @@ function produce({ diffDir, options, control, data }, xattrs) {
     }
   }
 }
+function asBuffers(xattrs) {
+  for (const attrs of xattrs.values())
+    for (const [name, value] of attrs)
+      if (!Buffer.isBuffer(value))
+        attrs.set(name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  return xattrs;
+}
 async function main(task) {
   const c = new Int32Array(task.control);
   try {
-    produce(task, task.xattrs ?? await layerXattrs(task.diffDir));
+    produce(task, task.xattrs ? asBuffers(task.xattrs) : await layerXattrs(task.diffDir));
     Atomics.store(c, STATE, RING_DONE);
   } catch (error) {
     parentPort.postMessage({ error: error.message });

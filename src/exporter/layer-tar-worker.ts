@@ -40,10 +40,23 @@ function produce(
   }
 }
 
+/**
+ * Attributes as the build's thread read them. A worker's data is a structured clone, in
+ * which a Buffer arrives as a plain Uint8Array: made Buffers again, or an opaque
+ * directory's `y` would read as "121" and its marker would be left out of the tar.
+ */
+function asBuffers(xattrs: Map<string, Map<string, Buffer>>): Map<string, Map<string, Buffer>> {
+  for (const attrs of xattrs.values())
+    for (const [name, value] of attrs as Map<string, Uint8Array>)
+      if (!Buffer.isBuffer(value))
+        attrs.set(name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  return xattrs;
+}
+
 async function main(task: WorkerTask): Promise<void> {
   const c = new Int32Array(task.control);
   try {
-    produce(task, task.xattrs ?? (await layerXattrs(task.diffDir)));
+    produce(task, task.xattrs ? asBuffers(task.xattrs) : await layerXattrs(task.diffDir));
     Atomics.store(c, STATE, RING_DONE);
   } catch (error) {
     parentPort!.postMessage({ error: (error as Error).message } satisfies WorkerFailure);

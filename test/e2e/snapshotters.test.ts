@@ -237,7 +237,8 @@ describe('builds with each snapshotter', () => {
       `FROM ${BUSYBOX_REF}
 RUN mkdir -p /dir/sub /gone && echo 1 > /dir/sub/f && echo 2 > /gone/g && echo app:x:1000:1000::/app:/bin/sh >> /etc/passwd \\
  && mkdir /app && chown 1000 /app
-RUN rm -f /bin/vi && rm -rf /gone && rm -rf /dir && mkdir /dir && touch /dir/x && chown 1000 /dir/x
+RUN rm -f /bin/vi && rm -rf /gone && rm -rf /dir && mkdir /dir && touch /dir/x && chown 1000 /dir/x \\
+ && head -c 9000000 /dev/zero > /dir/big
 COPY --chown=42:43 hello.txt /hello.txt
 USER app
 RUN echo hi > /app/f && test "$(stat -c %u /app/f)" = 1000
@@ -274,8 +275,9 @@ RUN echo hi > /app/f && test "$(stat -c %u /app/f)" = 1000
       if (name !== 'overlay') expect(built.stderr).toContain(`storage: `);
       diffIds.set(name, await layerDiffIds(dest));
       // The image in the store lists the diff IDs recorded when each layer was made (its
-      // attributes read early only where the layer is written in place): `save` must
-      // give layers whose hashes are those.
+      // attributes read early only where the layer is written in place, and the second
+      // RUN's layer, with an opaque directory, large enough to be hashed in a worker):
+      // `save` must give layers whose hashes are those.
       const tagged = await runTbuild(
         [
           'build',
@@ -284,6 +286,8 @@ RUN echo hi > /app/f && test "$(stat -c %u /app/f)" = 1000
           '--progress=plain',
           '-t',
           `snap-${name}:1`,
+          '--iidfile',
+          path.join(work, `${name}.iid`),
           path.join(work, 'ctx'),
         ],
         { env: { ...process.env, TBUILD_SNAPSHOTTER: name } },
@@ -292,8 +296,11 @@ RUN echo hi > /app/f && test "$(stat -c %u /app/f)" = 1000
       const saved = path.join(work, `${name}-saved.tar`);
       const save = await runTbuild(['save', '--root', store, '-o', saved, `snap-${name}:1`]);
       expect(save.code, save.stderr).toBe(0);
-      const { configured, hashed } = await savedDiffIds(saved);
+      const { configured, hashed, config } = await savedDiffIds(saved);
       expect({ name, hashed }).toEqual({ name, hashed: configured });
+      // `save` writes the image as built: a config it had to correct would get another ID.
+      const imageId = (await readFile(path.join(work, `${name}.iid`), 'utf8')).trim();
+      expect({ name, config }).toEqual({ name, config: `blobs/sha256/${imageId.slice(7)}` });
     }
     const overlay = diffIds.get('overlay')!;
     expect(overlay).toHaveLength(5);
@@ -323,8 +330,10 @@ async function layerDiffIds(tar: string): Promise<string[]> {
   }
 }
 
-/** A `save` archive's diff IDs as its config lists them, and as its layers hash. */
-async function savedDiffIds(tar: string): Promise<{ configured: string[]; hashed: string[] }> {
+/** A `save` archive's config, its diff IDs as the config lists them, and as its layers hash. */
+async function savedDiffIds(
+  tar: string,
+): Promise<{ configured: string[]; hashed: string[]; config: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tbuild-saved-'));
   try {
     await exec('tar', ['-xf', tar, '-C', dir]);
@@ -345,7 +354,7 @@ async function savedDiffIds(tar: string): Promise<{ configured: string[]; hashed
       ]);
       hashed.push(`sha256:${stdout.split(' ')[0]}`);
     }
-    return { configured: config.rootfs.diff_ids, hashed };
+    return { configured: config.rootfs.diff_ids, hashed, config: entry!.Config };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
