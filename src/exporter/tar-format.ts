@@ -95,6 +95,43 @@ export function encodeEntryHeader(entry: TarEntry): Buffer {
   return Buffer.concat([pax, body, Buffer.alloc(padding(body.length)), header]);
 }
 
+/**
+ * Write `entry`'s header into `target` at `offset` when it is one plain ustar block (no
+ * PAX records are needed), with the same bytes encodeEntryHeader gives; false, writing
+ * nothing, otherwise. Layer tars write most headers this way, without a buffer each.
+ */
+export function writePlainHeader(entry: TarEntry, target: Buffer, offset: number): boolean {
+  const name = entry.type === 'dir' ? `${entry.path}/` : entry.path;
+  const link = entry.linkpath ?? '';
+  if (
+    name.length > 100 ||
+    !isPlainAscii(name) ||
+    link.length > 100 ||
+    (link !== '' && !isPlainAscii(link)) ||
+    entry.size > MAX_OCTAL_11 ||
+    entry.uid > MAX_OCTAL_7 ||
+    entry.gid > MAX_OCTAL_7 ||
+    entry.mtime < 0 ||
+    entry.mtime > MAX_OCTAL_11 ||
+    (entry.xattrs !== undefined && entry.xattrs.size > 0)
+  )
+    return false;
+  target.fill(0, offset, offset + BLOCK);
+  writeUstar(target, offset, {
+    name,
+    typeflag: TYPEFLAG[entry.type],
+    mode: entry.mode & 0o7777,
+    uid: entry.uid,
+    gid: entry.gid,
+    size: entry.size,
+    mtime: entry.mtime,
+    linkname: link,
+    devmajor: entry.devmajor ?? 0,
+    devminor: entry.devminor ?? 0,
+  });
+  return true;
+}
+
 /** Zero bytes needed after `size` bytes of content to reach a block boundary. */
 export function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
@@ -136,33 +173,39 @@ interface UstarFields {
 
 function encodeUstar(f: UstarFields): Buffer {
   const b = Buffer.alloc(BLOCK);
-  b.write(f.name, 0, 100, 'utf8');
-  writeOctal(b, 100, 8, f.mode);
-  writeOctal(b, 108, 8, f.uid);
-  writeOctal(b, 116, 8, f.gid);
-  writeOctal(b, 124, 12, f.size);
-  writeOctal(b, 136, 12, f.mtime);
-  b.write(f.typeflag, 156, 1, 'ascii');
-  b.write(f.linkname, 157, 100, 'utf8');
-  b.write('ustar\u000000', 257, 8, 'ascii');
-  writeNumber(b, 329, 8, f.devmajor);
-  writeNumber(b, 337, 8, f.devminor);
-  b.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += b[i]!;
-  b.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'ascii');
+  writeUstar(b, 0, f);
   return b;
 }
 
+const USTAR_MAGIC = Buffer.from('ustar\u000000', 'latin1');
+
+/** A ustar header block at `at`, which must be zero. */
+function writeUstar(b: Buffer, at: number, f: UstarFields): void {
+  b.write(f.name, at, 100, 'utf8');
+  writeOctal(b, at + 100, 8, f.mode);
+  writeOctal(b, at + 108, 8, f.uid);
+  writeOctal(b, at + 116, 8, f.gid);
+  writeOctal(b, at + 124, 12, f.size);
+  writeOctal(b, at + 136, 12, f.mtime);
+  b[at + 156] = f.typeflag.charCodeAt(0);
+  if (f.linkname !== '') b.write(f.linkname, at + 157, 100, 'utf8');
+  USTAR_MAGIC.copy(b, at + 257);
+  writeNumber(b, at + 329, 8, f.devmajor);
+  writeNumber(b, at + 337, 8, f.devminor);
+  b.fill(0x20, at + 148, at + 156);
+  let sum = 0;
+  for (let i = at; i < at + BLOCK; i++) sum += b[i]!;
+  writeOctal(b, at + 148, 7, sum); // six digits and a NUL, then the space already there
+}
+
+/** `value` in octal, zero-padded to `width - 1` digits, then a NUL (the field is zero). */
 function writeOctal(b: Buffer, offset: number, width: number, value: number): void {
-  b.write(
-    `${Math.trunc(value)
-      .toString(8)
-      .padStart(width - 1, '0')}\u0000`,
-    offset,
-    width,
-    'ascii',
-  );
+  let v = Math.trunc(value);
+  for (let i = offset + width - 2; i >= offset; i--) {
+    b[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
+  b[offset + width - 1] = 0;
 }
 
 /** Octal when it fits, else GNU base-256 (device numbers have no PAX key). */

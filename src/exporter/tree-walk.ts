@@ -50,8 +50,8 @@ export function* walkTreeSync(root: string): Generator<WalkEntry> {
 }
 
 function* walkDirSync(abs: string, rel: string): Generator<WalkEntry> {
-  for (const name of readdirSync(abs).sort(compareBytes)) {
-    const entryAbs = join(abs, name);
+  for (const name of sortNames(readdirSync(abs))) {
+    const entryAbs = `${abs}/${name}`;
     const entry: WalkEntry = {
       rel: rel === '' ? name : `${rel}/${name}`,
       abs: entryAbs,
@@ -61,6 +61,16 @@ function* walkDirSync(abs: string, rel: string): Generator<WalkEntry> {
     if (entry.stat.isDirectory()) yield* walkDirSync(entry.abs, entry.rel);
   }
 }
+
+/**
+ * `names` in byte order. Without surrogates (names outside the Basic Multilingual Plane),
+ * JavaScript's UTF-16 order is the same as UTF-8's byte order, and much faster to get.
+ */
+function sortNames(names: string[]): string[] {
+  return names.some((name) => SURROGATE.test(name)) ? names.sort(compareBytes) : names.sort();
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /** Order names by their UTF-8 bytes, as Go's sort and `LC_ALL=C ls` do. */
 export function compareBytes(a: string, b: string): number {
