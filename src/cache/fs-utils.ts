@@ -40,15 +40,15 @@ export async function measureTree(dir: string): Promise<number> {
 
 const INLINE_ENTRIES = 2000;
 
-/** The size, or undefined once the tree turns out to have more than INLINE_ENTRIES entries. */
-function measureSmallTree(dir: string): number | undefined {
+/** The size, or undefined once the tree turns out to have more than `limit` entries. */
+export function measureSmallTree(dir: string, limit = INLINE_ENTRIES): number | undefined {
   const seen = new Set<number>();
   const pending = [dir];
   let total = 0;
   let entries = 0;
   for (let current = pending.pop(); current !== undefined; current = pending.pop()) {
     for (const name of readdirSync(current)) {
-      if (++entries > INLINE_ENTRIES) return undefined;
+      if (++entries > limit) return undefined;
       const path = join(current, name);
       const stat = lstatSync(path);
       if (stat.isDirectory()) pending.push(path);

@@ -23,6 +23,7 @@ describe('recovery on open', () => {
       removedSnapshots: [],
       removedOrphanDirs: [],
       releasedLocks: [],
+      measuredSnapshots: [],
     });
   });
 
@@ -57,6 +58,22 @@ describe('recovery on open', () => {
     expect(await readdir(join(temp.root, 'snapshots'))).toEqual([String(kept.id)]);
     expect(await readdir(join(temp.root, 'tmp'))).toEqual([]);
     expect(store.snapshots.get(kept.id)?.committed).toBe(true);
+  });
+
+  it('measures a large layer whose creator died before its hash recorded the size', async () => {
+    const first = await temp.open();
+    const big = await first.snapshots.create(null);
+    for (let i = 0; i < 300; i++) await writeFile(join(big.dir, `f${i}`), 'abc');
+    // Past the inline limit, sizeFromHash leaves the size to the hash that follows.
+    expect((await first.snapshots.commit(big.id, { sizeFromHash: true })).size).toBeUndefined();
+    first.close();
+    const db = new DatabaseSync(join(temp.root, 'tbuild.db'));
+    db.prepare('UPDATE snapshots SET owner_pid = ? WHERE id = ?').run(DEAD_PID, big.id);
+    db.close();
+
+    const store = await temp.open();
+    expect(store.recovery.measuredSnapshots).toEqual([big.id]);
+    expect(store.snapshots.get(big.id)?.size).toBe(300 * 3);
   });
 
   it('leaves a live process alone', async () => {

@@ -6,11 +6,11 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoreContext } from './context.ts';
 import { withTransaction } from './database.ts';
-import { isNotFound, removeTree } from './fs-utils.ts';
+import { isNotFound, measureTree, removeTree } from './fs-utils.ts';
 import { listMountsUnder, unmountUnder } from './mounts.ts';
 import { isProcessAlive, parseLeaseName } from './process-lease.ts';
 import { deleteSnapshotRow } from './snapshot-store.ts';
-import type { RecoveryReport } from './types.ts';
+import type { RecoveryReport, SnapshotId } from './types.ts';
 
 /** Temp entries that name no owner are removed once this old. */
 const UNOWNED_TEMP_MAX_AGE_MS = 60 * 60 * 1000;
@@ -23,6 +23,7 @@ export async function recoverStore(ctx: StoreContext): Promise<RecoveryReport> {
     removedSnapshots: [],
     removedOrphanDirs: [],
     releasedLocks: [],
+    measuredSnapshots: [],
   };
   report.releasedLocks = dropDeadOwnerRows(ctx);
   for (const dir of [ctx.layout.mounts, ctx.layout.tmp]) {
@@ -34,6 +35,7 @@ export async function recoverStore(ctx: StoreContext): Promise<RecoveryReport> {
   }
   report.removedSnapshots = await removeAbandonedSnapshots(ctx);
   report.removedOrphanDirs = await removeOrphanSnapshotDirs(ctx);
+  report.measuredSnapshots = await measureUnsizedSnapshots(ctx);
   return report;
 }
 
@@ -117,6 +119,30 @@ async function removeAbandonedSnapshots(ctx: StoreContext): Promise<number[]> {
   });
   for (const id of ids) await removeTree(join(ctx.layout.snapshots, String(id)));
   return ids;
+}
+
+/**
+ * Committed snapshots without a size whose creator died: a large image layer's size comes
+ * from its hash (snapshot-store.ts `sizeFromHash`), and the process may have ended first.
+ * A lazy snapshot has no size either, but always has its diff ID.
+ */
+async function measureUnsizedSnapshots(ctx: StoreContext): Promise<SnapshotId[]> {
+  const rows = ctx.db
+    .prepare(
+      'SELECT id, owner_pid, owner_start FROM snapshots WHERE committed = 1 AND size IS NULL AND diff_id IS NULL',
+    )
+    .all() as unknown as { id: number; owner_pid: number; owner_start: number }[];
+  const measured: SnapshotId[] = [];
+  for (const row of rows) {
+    if (isProcessAlive({ pid: row.owner_pid, startTime: row.owner_start })) continue;
+    const size = await measureTree(join(ctx.layout.snapshots, String(row.id), 'fs')).catch(
+      () => undefined,
+    );
+    if (size === undefined) continue; // its directory is gone: `tbuild check` reports that
+    ctx.db.prepare('UPDATE snapshots SET size = ? WHERE id = ? AND size IS NULL').run(size, row.id);
+    measured.push(row.id);
+  }
+  return measured;
 }
 
 /**

@@ -34,6 +34,21 @@ describe('snapshot store', () => {
     await expect(store.snapshots.commit(snap.id)).rejects.toBeInstanceOf(SnapshotStateError);
   });
 
+  it('leaves the size of a large layer to its hash with sizeFromHash, and measures a small one', async () => {
+    const small = await store.snapshots.create(null);
+    await writeFile(join(small.dir, 'a'), 'x'.repeat(10));
+    expect((await store.snapshots.commit(small.id, { sizeFromHash: true })).size).toBe(10);
+
+    const big = await store.snapshots.create(null);
+    for (let i = 0; i < 300; i++) await writeFile(join(big.dir, `f${i}`), 'ab');
+    expect((await store.snapshots.commit(big.id, { sizeFromHash: true })).size).toBeUndefined();
+    store.snapshots.setDiffId(big.id, sha256('big'), 4096, 4200);
+    expect(store.snapshots.get(big.id)).toMatchObject({ size: 4200, tarSize: 4096 });
+    // A measured size stays what it is.
+    store.snapshots.setDiffId(small.id, sha256('small'), 2048, 99);
+    expect(store.snapshots.get(small.id)?.size).toBe(10);
+  });
+
   it('lists a chain nearest first, the overlay lowerdir order', async () => {
     const a = await store.snapshots.commit((await store.snapshots.create(null)).id);
     const b = await store.snapshots.commit((await store.snapshots.create(a.id)).id);

@@ -21,7 +21,7 @@ import {
   SnapshotNotFoundError,
   SnapshotStateError,
 } from './errors.ts';
-import { measureTree, removeTree } from './fs-utils.ts';
+import { measureSmallTree, measureTree, removeTree } from './fs-utils.ts';
 import { currentProcess } from './process-lease.ts';
 import type { LayerBlob, SnapshotId, SnapshotInfo, SnapshotStore } from './types.ts';
 
@@ -38,6 +38,12 @@ export interface SnapshotRow {
   owner_pid: number;
   owner_start: number;
 }
+
+/**
+ * With `sizeFromHash`, a layer of more entries than this is left for its hash to measure:
+ * the walk to find out costs little up to here, and its hash runs in a worker thread.
+ */
+const HASH_MEASURES_PAST = 256;
 
 /** Create the snapshot store of an open store; `onCreate` hears of each new snapshot's id. */
 export function createSnapshotStore(
@@ -95,7 +101,12 @@ export function createSnapshotStore(
       // A lazy layer's directory goes before the row says committed: a crash in between
       // leaves an uncommitted snapshot (recovered), never an empty one claiming a diff id.
       if (meta?.lazy) await removeTree(join(dir, String(id), 'fs'));
-      const size = meta?.lazy ? null : await measureTree(join(dir, String(id), 'fs'));
+      const fs = join(dir, String(id), 'fs');
+      const size = meta?.lazy
+        ? null
+        : meta?.sizeFromHash
+          ? (measureSmallTree(fs, HASH_MEASURES_PAST) ?? null)
+          : await measureTree(fs);
       // The workdir is only needed while overlay writes the layer.
       await removeTree(join(dir, String(id), 'work'));
       withTransaction(db, () => {
@@ -123,11 +134,11 @@ export function createSnapshotStore(
       if (rows.length === 0) throw new SnapshotNotFoundError(id);
       return rows.map(toInfo);
     },
-    setDiffId(id, diffId, tarSize) {
+    setDiffId(id, diffId, tarSize, contentBytes) {
       requireRow(id);
       db.prepare(
-        'UPDATE snapshots SET diff_id = ?, tar_size = COALESCE(?, tar_size) WHERE id = ?',
-      ).run(diffId, tarSize ?? null, id);
+        'UPDATE snapshots SET diff_id = ?, tar_size = COALESCE(?, tar_size), size = COALESCE(size, ?) WHERE id = ?',
+      ).run(diffId, tarSize ?? null, contentBytes ?? null, id);
     },
     findByDiffId(parent, diffId) {
       const row = db

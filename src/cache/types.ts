@@ -66,16 +66,21 @@ export interface SnapshotStore {
    * time of the layer it was unpacked from (an imported cache), which image history uses.
    * `lazy` commits it without its directory: a layer of an imported cache that is unpacked
    * (from its blob, see engine/lazy-layers.ts) only when first mounted or exported.
+   * `sizeFromHash` leaves a large layer's size to setDiffId: its hash walks every entry
+   * anyway, so the commit does not walk them once more first.
    */
   commit(
     id: SnapshotId,
-    meta?: { diffId?: Digest; createdAt?: number; lazy?: boolean },
+    meta?: { diffId?: Digest; createdAt?: number; lazy?: boolean; sizeFromHash?: boolean },
   ): Promise<SnapshotInfo>;
   get(id: SnapshotId): SnapshotInfo | undefined;
   /** The snapshot and its ancestors, nearest first (the overlay lowerdir order). */
   chain(id: SnapshotId): SnapshotInfo[];
-  /** Record the layer tar's digest (and its size, when known). */
-  setDiffId(id: SnapshotId, diffId: Digest, tarSize?: number): void;
+  /**
+   * Record the layer tar's digest (and its size, when known), and the snapshot's size when
+   * the commit left it to the hash (`contentBytes`).
+   */
+  setDiffId(id: SnapshotId, diffId: Digest, tarSize?: number, contentBytes?: number): void;
   /** Find a committed snapshot by (parent, diffId) — pulled layers are unpacked once. */
   findByDiffId(parent: SnapshotId | null, diffId: Digest): SnapshotInfo | undefined;
   /** Compressed blobs already made from a snapshot, for reuse on export/push. */
@@ -196,6 +201,8 @@ export interface RecoveryReport {
   removedOrphanDirs: string[];
   /** Locks held by dead processes. */
   releasedLocks: string[];
+  /** Committed snapshots whose size their dead creator left to a hash that never ended. */
+  measuredSnapshots: SnapshotId[];
 }
 
 export interface PruneOptions {
