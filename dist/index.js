@@ -766,6 +766,45 @@ var init_worker_script = __esm({
   }
 });
 
+// src/exporter/layer-tar-pool.ts
+async function spawn(script) {
+  const { Worker } = await import("node:worker_threads");
+  const worker = new Worker(script, { workerData: null });
+  worker.once("exit", () => {
+    exited.add(worker);
+    if (spare === worker) spare = void 0;
+  });
+  worker.on("error", () => void 0);
+  return worker;
+}
+function warm(script) {
+  if (spare !== void 0 || starting !== void 0) return;
+  starting = spawn(script).then((worker) => release(worker)).catch(() => void 0).finally(() => starting = void 0);
+}
+async function take(script) {
+  await starting;
+  const worker = spare;
+  spare = void 0;
+  if (worker !== void 0 && !exited.has(worker)) {
+    worker.ref();
+    return worker;
+  }
+  return spawn(script);
+}
+function release(worker) {
+  if (spare === void 0 && !exited.has(worker)) {
+    worker.unref();
+    spare = worker;
+  } else void worker.terminate();
+}
+var spare, starting, exited;
+var init_layer_tar_pool = __esm({
+  "src/exporter/layer-tar-pool.ts"() {
+    "use strict";
+    exited = /* @__PURE__ */ new WeakSet();
+  }
+});
+
 // src/exporter/tar-format.ts
 function encodeEntryHeader(entry) {
   const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
@@ -815,6 +854,26 @@ function encodeEntryHeader(entry) {
   });
   return Buffer.concat([pax, body, Buffer.alloc(padding(body.length)), header2]);
 }
+function writePlainHeader(entry, target, offset) {
+  const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
+  const link5 = entry.linkpath ?? "";
+  if (name.length > 100 || !isPlainAscii(name) || link5.length > 100 || link5 !== "" && !isPlainAscii(link5) || entry.size > MAX_OCTAL_11 || entry.uid > MAX_OCTAL_7 || entry.gid > MAX_OCTAL_7 || entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 || entry.xattrs !== void 0 && entry.xattrs.size > 0)
+    return false;
+  target.fill(0, offset, offset + BLOCK);
+  writeUstar(target, offset, {
+    name,
+    typeflag: TYPEFLAG[entry.type],
+    mode: entry.mode & 4095,
+    uid: entry.uid,
+    gid: entry.gid,
+    size: entry.size,
+    mtime: entry.mtime,
+    linkname: link5,
+    devmajor: entry.devmajor ?? 0,
+    devminor: entry.devminor ?? 0
+  });
+  return true;
+}
 function padding(size) {
   return (BLOCK - size % BLOCK) % BLOCK;
 }
@@ -835,30 +894,33 @@ function paxRecord(key, value) {
 }
 function encodeUstar(f) {
   const b = Buffer.alloc(BLOCK);
-  b.write(f.name, 0, 100, "utf8");
-  writeOctal(b, 100, 8, f.mode);
-  writeOctal(b, 108, 8, f.uid);
-  writeOctal(b, 116, 8, f.gid);
-  writeOctal(b, 124, 12, f.size);
-  writeOctal(b, 136, 12, f.mtime);
-  b.write(f.typeflag, 156, 1, "ascii");
-  b.write(f.linkname, 157, 100, "utf8");
-  b.write("ustar\x0000", 257, 8, "ascii");
-  writeNumber(b, 329, 8, f.devmajor);
-  writeNumber(b, 337, 8, f.devminor);
-  b.fill(32, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += b[i];
-  b.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "ascii");
+  writeUstar(b, 0, f);
   return b;
 }
+function writeUstar(b, at, f) {
+  b.write(f.name, at, 100, "utf8");
+  writeOctal(b, at + 100, 8, f.mode);
+  writeOctal(b, at + 108, 8, f.uid);
+  writeOctal(b, at + 116, 8, f.gid);
+  writeOctal(b, at + 124, 12, f.size);
+  writeOctal(b, at + 136, 12, f.mtime);
+  b[at + 156] = f.typeflag.charCodeAt(0);
+  if (f.linkname !== "") b.write(f.linkname, at + 157, 100, "utf8");
+  USTAR_MAGIC.copy(b, at + 257);
+  writeNumber(b, at + 329, 8, f.devmajor);
+  writeNumber(b, at + 337, 8, f.devminor);
+  b.fill(32, at + 148, at + 156);
+  let sum = 0;
+  for (let i = at; i < at + BLOCK; i++) sum += b[i];
+  writeOctal(b, at + 148, 7, sum);
+}
 function writeOctal(b, offset, width, value) {
-  b.write(
-    `${Math.trunc(value).toString(8).padStart(width - 1, "0")}\0`,
-    offset,
-    width,
-    "ascii"
-  );
+  let v = Math.trunc(value);
+  for (let i = offset + width - 2; i >= offset; i--) {
+    b[i] = 48 + v % 8;
+    v = Math.floor(v / 8);
+  }
+  b[offset + width - 1] = 0;
 }
 function writeNumber(b, offset, width, value) {
   if (value <= 8 ** (width - 1) - 1) return writeOctal(b, offset, width, value);
@@ -936,7 +998,7 @@ function decodePaxRecords(body) {
   }
   return out;
 }
-var BLOCK, TYPEFLAG, MAX_OCTAL_7, MAX_OCTAL_11;
+var BLOCK, TYPEFLAG, MAX_OCTAL_7, MAX_OCTAL_11, USTAR_MAGIC;
 var init_tar_format = __esm({
   "src/exporter/tar-format.ts"() {
     "use strict";
@@ -953,14 +1015,15 @@ var init_tar_format = __esm({
     };
     MAX_OCTAL_7 = 2097151;
     MAX_OCTAL_11 = 8589934591;
+    USTAR_MAGIC = Buffer.from("ustar\x0000", "latin1");
   }
 });
 
 // src/exporter/tools.ts
-import { spawn } from "node:child_process";
+import { spawn as spawn2 } from "node:child_process";
 function runTool(tool, args, input) {
   return new Promise((resolve2, reject) => {
-    const child = spawn(tool, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn2(tool, args, { stdio: ["pipe", "pipe", "pipe"] });
     const out = [];
     const err = [];
     child.stdout.on("data", (c) => out.push(c));
@@ -1017,8 +1080,8 @@ function* walkTreeSync(root) {
   yield* walkDirSync(root, "");
 }
 function* walkDirSync(abs, rel) {
-  for (const name of readdirSync2(abs).sort(compareBytes)) {
-    const entryAbs = join13(abs, name);
+  for (const name of sortNames(readdirSync2(abs))) {
+    const entryAbs = `${abs}/${name}`;
     const entry = {
       rel: rel === "" ? name : `${rel}/${name}`,
       abs: entryAbs,
@@ -1028,14 +1091,18 @@ function* walkDirSync(abs, rel) {
     if (entry.stat.isDirectory()) yield* walkDirSync(entry.abs, entry.rel);
   }
 }
+function sortNames(names) {
+  return names.some((name) => SURROGATE.test(name)) ? names.sort(compareBytes) : names.sort();
+}
 function compareBytes(a, b) {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
-var STAT_BATCH;
+var STAT_BATCH, SURROGATE;
 var init_tree_walk = __esm({
   "src/exporter/tree-walk.ts"() {
     "use strict";
     STAT_BATCH = 64;
+    SURROGATE = /[\uD800-\uDFFF]/;
   }
 });
 
@@ -1139,25 +1206,27 @@ import { closeSync, openSync, readdirSync as readdirSync3, readlinkSync, readSyn
 async function layerXattrs(diffDir) {
   return readdirSync3(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
 }
-function* layerTarChunks(diffDir, xattrs, options = {}, reuse = false) {
+function* layerTarChunks(diffDir, xattrs, options = {}, memory = "fresh", tally) {
   const clamp = (stat14) => {
     const seconds2 = Math.floor(stat14.mtimeMs / 1e3);
     const epoch = options.sourceDateEpoch;
     return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds2, epoch) : seconds2;
   };
   const firstLinks = /* @__PURE__ */ new Map();
-  const out = new ChunkBuffer(reuse);
+  const out = new ChunkBuffer(memory);
   for (const item of walkTreeSync(diffDir)) {
     const attrs = xattrs.get(item.abs);
     const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
     if (entry === void 0) continue;
-    out.append(encodeEntryHeader(entry));
+    if (tally && (entry.type === "file" || entry.type === "symlink"))
+      tally.contentBytes += item.stat.size;
+    out.header(entry);
     if (entry.type === "file" && entry.size > 0) {
       yield* out.appendFile(item.abs, entry.size);
       out.zeros(padding(entry.size));
     }
     if (entry.type === "dir" && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
-      out.append(encodeEntryHeader(opaqueMarker(entry)));
+      out.header(opaqueMarker(entry));
     }
     if (out.full()) yield out.take();
   }
@@ -1185,7 +1254,7 @@ function toTarEntry(item, mtime, attrs, firstLinks) {
     const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
     return whiteoutEntry(name, mtime, stat14.uid, stat14.gid);
   }
-  const xattrs = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
+  const xattrs = keptXattrs(attrs);
   const base = {
     path: rel,
     type: "file",
@@ -1194,7 +1263,7 @@ function toTarEntry(item, mtime, attrs, firstLinks) {
     gid: stat14.gid,
     size: 0,
     mtime,
-    ...xattrs.size > 0 ? { xattrs } : {}
+    ...xattrs && { xattrs }
   };
   if (stat14.isDirectory()) return { ...base, type: "dir" };
   if (stat14.isSymbolicLink()) return { ...base, type: "symlink", linkpath: readlinkSync(item.abs) };
@@ -1213,6 +1282,11 @@ function toTarEntry(item, mtime, attrs, firstLinks) {
   }
   return { ...base, size: stat14.size };
 }
+function keptXattrs(attrs) {
+  if (attrs === void 0) return void 0;
+  const kept = new Map([...attrs].filter(([name]) => !isOverlayXattr(name)));
+  return kept.size > 0 ? kept : void 0;
+}
 function changedSize(path42) {
   return new LayerWriteError(`file ${path42} changed size while its layer was being written`);
 }
@@ -1228,39 +1302,36 @@ var init_layer_tar = __esm({
     init_xattrs();
     CHUNK_BYTES = 1024 * 1024;
     ChunkBuffer = class {
-      #reuse;
-      #buf = Buffer.allocUnsafe(CHUNK_BYTES);
+      #next;
+      #buf;
       #pos = 0;
-      constructor(reuse) {
-        this.#reuse = reuse;
+      constructor(memory) {
+        this.#next = memory === "fresh" ? () => Buffer.allocUnsafe(CHUNK_BYTES) : memory;
       }
       full() {
         return this.#pos >= CHUNK_BYTES;
       }
       take() {
-        const chunk = this.#buf.subarray(0, this.#pos);
-        if (!this.#reuse || this.#buf.length !== CHUNK_BYTES)
-          this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
+        const chunk = (this.#buf ?? Buffer.alloc(0)).subarray(0, this.#pos);
+        this.#buf = void 0;
         this.#pos = 0;
         return chunk;
       }
       /** Small pieces (headers): may overshoot the chunk size, which take() allows for. */
       append(data) {
-        if (this.#pos + data.length > this.#buf.length) {
-          const grown = Buffer.allocUnsafe(this.#pos + data.length);
-          this.#buf.copy(grown, 0, 0, this.#pos);
-          this.#buf = grown;
-        }
-        data.copy(this.#buf, this.#pos);
+        const buf = this.#room(data.length);
+        data.copy(buf, this.#pos);
         this.#pos += data.length;
+      }
+      /** An entry's header, written in place when it is one plain block. */
+      header(entry) {
+        if (writePlainHeader(entry, this.#room(BLOCK), this.#pos)) this.#pos += BLOCK;
+        else this.append(encodeEntryHeader(entry));
       }
       zeros(count) {
         if (count <= 0) return;
-        if (this.#pos + count > this.#buf.length) this.append(Buffer.alloc(count));
-        else {
-          this.#buf.fill(0, this.#pos, this.#pos + count);
-          this.#pos += count;
-        }
+        this.#room(count).fill(0, this.#pos, this.#pos + count);
+        this.#pos += count;
       }
       /** Exactly `size` bytes of a file, yielding full chunks; fails if the file shrank. */
       *appendFile(path42, size) {
@@ -1269,8 +1340,9 @@ var init_layer_tar = __esm({
           let read = 0;
           while (read < size) {
             if (this.full()) yield this.take();
-            const room = Math.min(this.#buf.length - this.#pos, size - read);
-            const n = readSync(fd, this.#buf, this.#pos, room, read);
+            const buf = this.#room(1);
+            const room = Math.min(CHUNK_BYTES - this.#pos, size - read);
+            const n = readSync(fd, buf, this.#pos, room, read);
             if (n === 0) throw changedSize(path42);
             this.#pos += n;
             read += n;
@@ -1278,6 +1350,14 @@ var init_layer_tar = __esm({
         } finally {
           closeSync(fd);
         }
+      }
+      /** The buffer being written, with room for `bytes` more (grown past the chunk if need be). */
+      #room(bytes) {
+        const buf = this.#buf ??= this.#next();
+        if (this.#pos + bytes <= buf.length) return buf;
+        const grown = Buffer.allocUnsafe(this.#pos + bytes);
+        buf.copy(grown, 0, 0, this.#pos);
+        return this.#buf = grown;
       }
     };
   }
@@ -1289,7 +1369,7 @@ var init_layer_tar_ring = __esm({
   "src/exporter/layer-tar-ring.ts"() {
     "use strict";
     RING_SLOTS = 8;
-    SLOT_BYTES = 1 << 20;
+    SLOT_BYTES = (1 << 20) + (64 << 10);
     PUBLISHED = 0;
     CONSUMED = 1;
     STATE = 2;
@@ -1306,6 +1386,7 @@ __export(layer_writer_exports, {
   compressLayerTar: () => compressLayerTar,
   generateLayerTar: () => generateLayerTar,
   hashLayerTar: () => hashLayerTar,
+  warmLayerHasher: () => warmLayerHasher,
   writeLayerTar: () => writeLayerTar
 });
 import { createHash as createHash4 } from "node:crypto";
@@ -1354,9 +1435,9 @@ async function compressLayerTar(tar, out, options) {
     mediaType: ociLayerMediaType(options.compression)
   };
 }
-async function* generateLayerTar(diffDir, options = {}, read) {
+async function* generateLayerTar(diffDir, options = {}, read, tally) {
   const xattrs = read ?? await layerXattrs(diffDir);
-  for (const chunk of layerTarChunks(diffDir, xattrs, options)) {
+  for (const chunk of layerTarChunks(diffDir, xattrs, options, "fresh", tally)) {
     yield chunk;
     await nextTurn();
   }
@@ -1365,41 +1446,43 @@ function nextTurn() {
   return new Promise((resolve2) => setImmediate(resolve2));
 }
 async function hashLayerTar(diffDir, options = {}, xattrs) {
-  const { worker, ...tarOptions } = options;
+  const { worker, slotBytes = SLOT_BYTES, ...tarOptions } = options;
   const script = worker ? workerScript("layer-tar-worker", import.meta.url) : void 0;
   if (script !== void 0)
-    return hashInWorker(script, { diffDir, options: tarOptions, ...xattrs && { xattrs } });
+    return hashInWorker(
+      script,
+      { diffDir, options: tarOptions, ...xattrs && { xattrs } },
+      slotBytes
+    );
   const hash = createHash4("sha256");
+  const tally = { contentBytes: 0 };
   let size = 0;
-  for await (const chunk of generateLayerTar(diffDir, tarOptions, xattrs)) {
+  for await (const chunk of generateLayerTar(diffDir, tarOptions, xattrs, tally)) {
     hash.update(chunk);
     size += chunk.length;
   }
-  return { diffId: `sha256:${hash.digest("hex")}`, size };
+  return { diffId: `sha256:${hash.digest("hex")}`, size, contentBytes: tally.contentBytes };
 }
-async function hashInWorker(script, task2) {
+async function hashInWorker(script, task2, slotBytes) {
   const control = new SharedArrayBuffer(4 * (LENGTHS + RING_SLOTS));
-  const data = new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES);
+  const data = new SharedArrayBuffer(RING_SLOTS * slotBytes);
+  const tally = new SharedArrayBuffer(8);
   const c = new Int32Array(control);
-  const { Worker } = await import("node:worker_threads");
-  const worker = new Worker(script, {
-    workerData: { ...task2, control, data }
-  });
+  const worker = await take(script);
   let failure;
   const stop = (error) => {
     failure ??= error;
     Atomics.store(c, STATE, RING_FAILED);
     Atomics.notify(c, PUBLISHED);
   };
-  worker.on("message", (message) => stop(new LayerWriteError(message.error)));
-  worker.on(
-    "error",
-    (error) => stop(new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error }))
-  );
-  worker.on("exit", (code2) => {
+  const onMessage = (message) => stop(new LayerWriteError(message.error));
+  const onError = (error) => stop(new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error }));
+  const onExit = (code2) => {
     if (Atomics.load(c, STATE) === RING_RUNNING)
       stop(new LayerWriteError(`layer tar worker exited with code ${code2}`));
-  });
+  };
+  worker.on("message", onMessage).on("error", onError).on("exit", onExit);
+  worker.postMessage({ ...task2, control, data, tally });
   const hash = createHash4("sha256");
   let size = 0;
   let consumed = 0;
@@ -1409,7 +1492,7 @@ async function hashInWorker(script, task2) {
       for (; consumed < published; consumed++) {
         const slot = consumed % RING_SLOTS;
         const length = c[LENGTHS + slot];
-        hash.update(new Uint8Array(data, slot * SLOT_BYTES, length));
+        hash.update(new Uint8Array(data, slot * slotBytes, length));
         size += length;
         Atomics.store(c, CONSUMED, consumed + 1);
         Atomics.notify(c, CONSUMED);
@@ -1423,18 +1506,22 @@ async function hashInWorker(script, task2) {
   } finally {
     if (Atomics.load(c, STATE) !== RING_DONE) await worker.terminate();
   }
-  if (Atomics.load(c, STATE) === RING_FAILED) {
-    await new Promise(
-      (resolve2) => failure ? resolve2() : worker.once("exit", () => resolve2())
-    );
+  if (Atomics.load(c, STATE) !== RING_DONE)
     throw failure ?? new LayerWriteError("layer tar worker failed");
-  }
-  return { diffId: `sha256:${hash.digest("hex")}`, size };
+  worker.off("message", onMessage).off("error", onError).off("exit", onExit);
+  release(worker);
+  const contentBytes = new Float64Array(tally)[0];
+  return { diffId: `sha256:${hash.digest("hex")}`, size, contentBytes };
+}
+function warmLayerHasher() {
+  const script = workerScript("layer-tar-worker", import.meta.url);
+  if (script !== void 0) warm(script);
 }
 var init_layer_writer = __esm({
   "src/exporter/layer-writer.ts"() {
     "use strict";
     init_worker_script();
+    init_layer_tar_pool();
     init_compression();
     init_errors2();
     init_layer_tar();
@@ -1540,11 +1627,12 @@ async function ensureLayerBlob(store, id, options) {
     pipe.destroy(err);
     throw err;
   });
+  const tally = { contentBytes: 0 };
   const [written, info2] = await Promise.all([
     // Loaded here: a build that keeps its layers in the store never compresses one.
     loadLayerWriter().then(
       async ({ compressLayerTar: compressLayerTar2, generateLayerTar: generateLayerTar2 }) => compressLayerTar2(
-        source ? await decompressedBlob(store.blobs, source.digest) : generateLayerTar2(snapshot.dir, options),
+        source ? await decompressedBlob(store.blobs, source.digest) : generateLayerTar2(snapshot.dir, options, void 0, tally),
         pipe,
         options
       )
@@ -1554,7 +1642,7 @@ async function ensureLayerBlob(store, id, options) {
   const descriptor = { mediaType: written.mediaType, digest: info2.digest, size: info2.size };
   if (!rewrite && (snapshot.diffId ?? written.diffId) === written.diffId) {
     if (!source && snapshot.tarSize === void 0)
-      store.snapshots.setDiffId(id, written.diffId, written.uncompressedSize);
+      store.snapshots.setDiffId(id, written.diffId, written.uncompressedSize, tally.contentBytes);
     store.snapshots.addLayerBlob(id, { ...descriptor, compression: options.compression });
   }
   return { diffId: written.diffId, descriptor };
@@ -1598,11 +1686,11 @@ async function layerDiff(store, id, xattrs) {
   const read = await xattrs?.catch(() => void 0);
   const written = await hashLayerTar2(snapshot.dir, { worker: worthAWorker(snapshot) }, read);
   if ((snapshot.diffId ?? written.diffId) === written.diffId)
-    store.snapshots.setDiffId(id, written.diffId, written.size);
+    store.snapshots.setDiffId(id, written.diffId, written.size, written.contentBytes);
   return { diffId: written.diffId, descriptor: uncompressedLayer(written.diffId, written.size) };
 }
 function worthAWorker(snapshot) {
-  return (snapshot.size ?? 0) >= WORKER_MIN_BYTES;
+  return snapshot.size === void 0 || snapshot.size >= WORKER_MIN_BYTES;
 }
 function uncompressedLayer(diffId, size) {
   return { mediaType: ociLayerMediaType("uncompressed"), digest: diffId, size };
@@ -3251,11 +3339,11 @@ var init_user = __esm({
 });
 
 // src/exec/command.ts
-import { spawn as spawn2 } from "node:child_process";
+import { spawn as spawn3 } from "node:child_process";
 import { constants as constants3 } from "node:os";
 function runCommand(file, args, options = {}) {
   return new Promise((resolve2, reject) => {
-    const child = spawn2(file, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn3(file, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
     const out = [];
     const err = [];
     child.stdout.on("data", (chunk) => out.push(chunk));
@@ -3679,7 +3767,7 @@ __export(fuse_overlay_exports, {
   mountFuseOverlay: () => mountFuseOverlay,
   normalizeUpper: () => normalizeUpper
 });
-import { spawn as spawn3 } from "node:child_process";
+import { spawn as spawn4 } from "node:child_process";
 import { lstat as lstat4, readdir as readdir7, readFile as readFile4, rm as rm4, utimes as utimes2 } from "node:fs/promises";
 import path4 from "node:path";
 async function mountFuseOverlay(options) {
@@ -3691,12 +3779,12 @@ async function mountFuseOverlay(options) {
   let data = `lowerdir=${lower.join(":")}`;
   if (upper !== void 0) data += `,upperdir=${upper},workdir=${work ?? `${upper}-work`}`;
   data += ",allow_other";
-  const child = spawn3("fuse-overlayfs", ["-f", "-o", data, target], {
+  const child = spawn4("fuse-overlayfs", ["-f", "-o", data, target], {
     stdio: ["ignore", "ignore", "pipe"]
   });
   let stderr = "";
   child.stderr.on("data", (chunk) => stderr += chunk.toString());
-  const exited = new Promise((resolve2) => {
+  const exited2 = new Promise((resolve2) => {
     child.on("error", (err) => {
       stderr += err.code === "ENOENT" ? "fuse-overlayfs is not installed" : err.message;
       resolve2(null);
@@ -3704,12 +3792,12 @@ async function mountFuseOverlay(options) {
     child.on("close", (code2) => resolve2(code2));
   });
   let gone = false;
-  void exited.then(() => gone = true);
+  void exited2.then(() => gone = true);
   const deadline = Date.now() + MOUNT_TIMEOUT_MS;
   while (!await isFuseMount(target)) {
     if (gone || Date.now() > deadline) {
       child.kill("SIGKILL");
-      await exited;
+      await exited2;
       throw new MountError(`fuse-overlayfs mount at ${target} failed: ${stderr.trim()}`, {
         hint: "fuse-overlayfs needs /dev/fuse readable and writable by this user (Debian package fuse-overlayfs); run `tbuild doctor`."
       });
@@ -3721,13 +3809,13 @@ async function mountFuseOverlay(options) {
     await unmountPath(target);
     let timer;
     const stopped = await Promise.race([
-      exited.then(() => true),
+      exited2.then(() => true),
       new Promise((resolve2) => timer = setTimeout(() => resolve2(false), MOUNT_TIMEOUT_MS))
     ]);
     clearTimeout(timer);
     if (!stopped) {
       child.kill("SIGKILL");
-      await exited;
+      await exited2;
     }
     if (upper !== void 0) await normalizeUpper(upper, lower);
   };
@@ -4411,7 +4499,9 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
     xattrs?.catch(() => void 0);
     await unmount();
     await scope.close();
-    const committed = await engine.store.snapshots.commit(pending);
+    const committed = await engine.store.snapshots.commit(pending, {
+      sizeFromHash: options.imageLayer === true
+    });
     pending = void 0;
     const ref = { kind: "snapshot", id: committed.id };
     if (xattrs) earlyXattrs.set(ref, xattrs);
@@ -4783,7 +4873,7 @@ async function lockCacheMounts(engine, mounts, signal) {
   }
   const releases = [];
   const busy = /* @__PURE__ */ new Set();
-  const release = async () => {
+  const release2 = async () => {
     for (const r of releases.splice(0).reverse()) await r();
   };
   try {
@@ -4797,10 +4887,10 @@ async function lockCacheMounts(engine, mounts, signal) {
       }
     }
   } catch (error) {
-    await release();
+    await release2();
     throw error;
   }
-  return { busy, release };
+  return { busy, release: release2 };
 }
 var DEFAULT_HOSTS2;
 var init_exec = __esm({
@@ -5593,6 +5683,12 @@ import path21 from "node:path";
 async function runFileOp(engine, op, inputs, ctx, description, previous) {
   const base = op.base === null ? { kind: "empty" } : inputs[op.base];
   const incremental = previous && await incrementalPlan(engine, op, base, inputs, previous);
+  const imageLayer = engine.isImageLayer?.(ctx.digest) === true;
+  if (imageLayer && (incremental || await copiesLargeContext(op, inputs)))
+    void loadLayerWriter2().then(
+      ({ warmLayerHasher: warmLayerHasher2 }) => warmLayerHasher2(),
+      () => void 0
+    );
   const used = new Set(
     op.actions.flatMap((a) => a.action === "copy" && a.source !== null ? [a.source] : [])
   );
@@ -5622,7 +5718,7 @@ async function runFileOp(engine, op, inputs, ctx, description, previous) {
     },
     {
       direct: true,
-      imageLayer: engine.isImageLayer?.(ctx.digest) === true,
+      imageLayer,
       ...incremental && {
         seed: (snapshot) => seedFromPrevious(incremental.clone, incremental.previous, snapshot.dir, incremental.plan)
       }
@@ -5666,6 +5762,15 @@ async function incrementalPlan(engine, op, base, inputs, previous) {
     await scope.close();
   }
 }
+async function copiesLargeContext(op, inputs) {
+  for (const action of op.actions) {
+    if (action.action !== "copy" || action.source === null) continue;
+    const source = inputs[action.source];
+    if (source?.kind === "local" && isLargeCopy(await source.context.snapshot(), action.src))
+      return true;
+  }
+  return false;
+}
 function isLargeCopy(snapshot, src, bytes = 0) {
   if (bytes >= LARGE_COPY_BYTES) return true;
   const dir = cleanPath2(src).slice(1);
@@ -5692,7 +5797,7 @@ async function sourceRoot(scope, ref, signal) {
   }
   return { root: await scope.mountReadOnly(ref) };
 }
-var loadSnapshotter2, LARGE_COPY_ENTRIES, LARGE_COPY_BYTES;
+var loadSnapshotter2, loadLayerWriter2, LARGE_COPY_ENTRIES, LARGE_COPY_BYTES;
 var init_file = __esm({
   "src/engine/ops/file.ts"() {
     "use strict";
@@ -5703,6 +5808,7 @@ var init_file = __esm({
     init_new_snapshot();
     init_lazy_module();
     loadSnapshotter2 = lazyModule(() => Promise.resolve().then(() => (init_snapshotter(), snapshotter_exports)));
+    loadLayerWriter2 = lazyModule(() => Promise.resolve().then(() => (init_layer_writer(), layer_writer_exports)));
     LARGE_COPY_ENTRIES = 500;
     LARGE_COPY_BYTES = 32 * 1024 * 1024;
   }
@@ -5771,9 +5877,9 @@ var init_emulation_spec = __esm({
 });
 
 // src/exec/supervisor.ts
-import { spawn as spawn5 } from "node:child_process";
+import { spawn as spawn6 } from "node:child_process";
 function spawnSupervisedRunc(options) {
-  return spawn5(
+  return spawn6(
     "setpriv",
     [
       "--pdeathsig",
@@ -5814,7 +5920,7 @@ done`;
 });
 
 // src/exec/network.ts
-import { spawn as spawn6 } from "node:child_process";
+import { spawn as spawn7 } from "node:child_process";
 import { readlink as readlink3 } from "node:fs/promises";
 function createNetworkPool(options = {}) {
   const slirpPath = options.slirp4netnsPath ?? "slirp4netns";
@@ -5867,13 +5973,13 @@ function createNetworkPool(options = {}) {
   };
 }
 async function createNamespace(slirpPath) {
-  const holder = spawn6("unshare", ["--net", "--", "cat"], { stdio: ["pipe", "ignore", "pipe"] });
+  const holder = spawn7("unshare", ["--net", "--", "cat"], { stdio: ["pipe", "ignore", "pipe"] });
   const holderFailed = exitPromise(holder, "unshare --net");
   try {
     const pid = await holderPid(holder, holderFailed);
     const path42 = `/proc/${pid}/ns/net`;
     await waitForNewNamespace(path42, holderFailed);
-    const slirp = spawn6(
+    const slirp = spawn7(
       slirpPath,
       [
         "--configure",
@@ -6609,18 +6715,18 @@ async function runContainer(runc, runcRoot, prepared, spec, io, signal) {
     child.stdin.on("error", () => void 0);
     child.stdin.end(stdin);
   }
-  const exited = new Promise((resolve2, reject) => {
+  const exited2 = new Promise((resolve2, reject) => {
     child.on(
       "error",
       (err) => reject(err.code === "ENOENT" ? new SetprivNotFoundError() : err)
     );
     child.on("close", (code2, sig) => resolve2(code2 ?? 128 + (sig ? signalNumber(sig) : 0)));
   });
-  const onAbort = () => void stopUntilExited(runc, runcRoot, prepared.id, exited, spec.stop);
+  const onAbort = () => void stopUntilExited(runc, runcRoot, prepared.id, exited2, spec.stop);
   signal.addEventListener("abort", onAbort, { once: true });
   if (signal.aborted) onAbort();
   try {
-    const code2 = await exited;
+    const code2 = await exited2;
     if (signal.aborted) throw new CancelledError();
     const failure = await readRuncError(logPath);
     if (failure !== void 0) throw new ContainerStartError(failure);
@@ -6659,11 +6765,11 @@ async function readRuncError(logPath) {
   }
   return message;
 }
-async function stopUntilExited(runc, runcRoot, id, exited, stop) {
+async function stopUntilExited(runc, runcRoot, id, exited2, stop) {
   if (stop !== void 0) {
     await runCommand(runc, ["--root", runcRoot, "kill", id, stop.signal]).catch(() => void 0);
     const gone = await Promise.race([
-      exited.then(
+      exited2.then(
         () => true,
         () => true
       ),
@@ -6671,14 +6777,14 @@ async function stopUntilExited(runc, runcRoot, id, exited, stop) {
     ]);
     if (gone) return;
   }
-  await killUntilExited(runc, runcRoot, id, exited);
+  await killUntilExited(runc, runcRoot, id, exited2);
 }
-async function killUntilExited(runc, runcRoot, id, exited) {
+async function killUntilExited(runc, runcRoot, id, exited2) {
   let done = false;
-  void exited.finally(() => done = true).catch(() => void 0);
+  void exited2.finally(() => done = true).catch(() => void 0);
   while (!done) {
     await runCommand(runc, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
-    await Promise.race([exited.catch(() => void 0), delay(100)]);
+    await Promise.race([exited2.catch(() => void 0), delay(100)]);
   }
 }
 async function deleteContainer(runc, runcRoot, id) {
@@ -7256,7 +7362,7 @@ __export(archives_exports, {
   imageFor: () => imageFor,
   standardOutput: () => standardOutput
 });
-import { spawn as spawn7 } from "node:child_process";
+import { spawn as spawn8 } from "node:child_process";
 import { Writable } from "node:stream";
 async function imageFor(ctx, output) {
   const wanted = imageAttributes(output);
@@ -7339,10 +7445,10 @@ function closedOr(error) {
   return code2 === "EPIPE" || code2 === "ERR_STREAM_DESTROYED" ? new OutputClosedError({ cause: error }) : error;
 }
 async function dockerLoad(write) {
-  const child = spawn7("docker", ["load"], { stdio: ["pipe", "ignore", "pipe"] });
+  const child = spawn8("docker", ["load"], { stdio: ["pipe", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => stderr += d.toString());
-  const exited = new Promise((resolve2) => {
+  const exited2 = new Promise((resolve2) => {
     child.on("error", (error2) => resolve2({ code: 127, error: error2 }));
     child.on("close", (code3) => resolve2({ code: code3 ?? 1 }));
   });
@@ -7358,7 +7464,7 @@ async function dockerLoad(write) {
     child.kill();
     throw writeError;
   }
-  const { code: code2, error } = await exited;
+  const { code: code2, error } = await exited2;
   if (error) {
     const why = error.code === "ENOENT" ? "the docker CLI is not installed (not found on PATH)" : error.message;
     throw new TbuildError("TBUILD_DOCKER_LOAD", `--load: cannot run docker: ${why}`, {
@@ -39938,7 +40044,7 @@ __export(credentials_exports, {
   loadCredentialStore: () => loadCredentialStore,
   normalizeServerAddress: () => normalizeServerAddress
 });
-import { spawn as spawn8 } from "node:child_process";
+import { spawn as spawn9 } from "node:child_process";
 import { mkdir as mkdir23, readFile as readFile16, rename as rename8, writeFile as writeFile16 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname6, join as join21 } from "node:path";
@@ -40094,7 +40200,7 @@ async function getFromHelper(helper, serverUrl2, env) {
 function runHelper(helper, action, input, env, tolerateExitCode = false) {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve2, reject) => {
-    const child = spawn8(program, [action], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn9(program, [action], { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
@@ -40326,14 +40432,14 @@ async function measureTree(dir) {
   return measureSmallTree(dir) ?? await measureWithFind(dir);
 }
 var INLINE_ENTRIES = 2e3;
-function measureSmallTree(dir) {
+function measureSmallTree(dir, limit = INLINE_ENTRIES) {
   const seen = /* @__PURE__ */ new Set();
   const pending = [dir];
   let total = 0;
   let entries = 0;
   for (let current = pending.pop(); current !== void 0; current = pending.pop()) {
     for (const name of readdirSync(current)) {
-      if (++entries > INLINE_ENTRIES) return void 0;
+      if (++entries > limit) return void 0;
       const path42 = join(current, name);
       const stat14 = lstatSync(path42);
       if (stat14.isDirectory()) pending.push(path42);
@@ -40940,6 +41046,7 @@ function parseLeaseName(name) {
 import { existsSync as existsSync2 } from "node:fs";
 import { chmod as chmod2, mkdir } from "node:fs/promises";
 import { join as join7 } from "node:path";
+var HASH_MEASURES_PAST = 256;
 function createSnapshotStore(ctx, onCreate = () => void 0) {
   const { db } = ctx;
   const dir = ctx.layout.snapshots;
@@ -40984,7 +41091,8 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
       const row = requireRow(id);
       if (row.committed) throw new SnapshotStateError(id, "is already committed");
       if (meta?.lazy) await removeTree(join7(dir, String(id), "fs"));
-      const size = meta?.lazy ? null : await measureTree(join7(dir, String(id), "fs"));
+      const fs = join7(dir, String(id), "fs");
+      const size = meta?.lazy ? null : meta?.sizeFromHash ? measureSmallTree(fs, HASH_MEASURES_PAST) ?? null : await measureTree(fs);
       await removeTree(join7(dir, String(id), "work"));
       withTransaction(db, () => {
         requireRow(id);
@@ -41009,11 +41117,11 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
       if (rows.length === 0) throw new SnapshotNotFoundError(id);
       return rows.map(toInfo);
     },
-    setDiffId(id, diffId, tarSize) {
+    setDiffId(id, diffId, tarSize, contentBytes) {
       requireRow(id);
       db.prepare(
-        "UPDATE snapshots SET diff_id = ?, tar_size = COALESCE(?, tar_size) WHERE id = ?"
-      ).run(diffId, tarSize ?? null, id);
+        "UPDATE snapshots SET diff_id = ?, tar_size = COALESCE(?, tar_size), size = COALESCE(size, ?) WHERE id = ?"
+      ).run(diffId, tarSize ?? null, contentBytes ?? null, id);
     },
     findByDiffId(parent, diffId) {
       const row = db.prepare(
@@ -41502,7 +41610,8 @@ async function recoverStore(ctx) {
     removedTemp: [],
     removedSnapshots: [],
     removedOrphanDirs: [],
-    releasedLocks: []
+    releasedLocks: [],
+    measuredSnapshots: []
   };
   report.releasedLocks = dropDeadOwnerRows(ctx);
   for (const dir of [ctx.layout.mounts, ctx.layout.tmp]) {
@@ -41514,6 +41623,7 @@ async function recoverStore(ctx) {
   }
   report.removedSnapshots = await removeAbandonedSnapshots(ctx);
   report.removedOrphanDirs = await removeOrphanSnapshotDirs(ctx);
+  report.measuredSnapshots = await measureUnsizedSnapshots(ctx);
   return report;
 }
 function dropDeadOwnerRows(ctx) {
@@ -41566,6 +41676,22 @@ async function removeAbandonedSnapshots(ctx) {
   });
   for (const id of ids) await removeTree(join11(ctx.layout.snapshots, String(id)));
   return ids;
+}
+async function measureUnsizedSnapshots(ctx) {
+  const rows = ctx.db.prepare(
+    "SELECT id, owner_pid, owner_start FROM snapshots WHERE committed = 1 AND size IS NULL AND diff_id IS NULL"
+  ).all();
+  const measured = [];
+  for (const row of rows) {
+    if (isProcessAlive({ pid: row.owner_pid, startTime: row.owner_start })) continue;
+    const size = await measureTree(join11(ctx.layout.snapshots, String(row.id), "fs")).catch(
+      () => void 0
+    );
+    if (size === void 0) continue;
+    ctx.db.prepare("UPDATE snapshots SET size = ? WHERE id = ? AND size IS NULL").run(size, row.id);
+    measured.push(row.id);
+  }
+  return measured;
 }
 async function removeOrphanSnapshotDirs(ctx) {
   let names;
@@ -41634,13 +41760,13 @@ async function openStore(options = {}) {
     tempDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.tmp), `${prefix}-`)),
     mountDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.mounts), `${prefix}-`)),
     async prune(pruneOptions = {}) {
-      const release = await acquireLock(ctx, "gc");
+      const release2 = await acquireLock(ctx, "gc");
       try {
         const removedUnnamedImages = pruneOptions.all ? images.deleteUnnamed() : 0;
         const result = await pruneStore(ctx, await listStoredBlobs(ctx), pruneOptions);
         return { ...result, removedUnnamedImages };
       } finally {
-        await release();
+        await release2();
       }
     },
     cacheMount: (id, seed) => openCacheMount(ctx, id, seed),
@@ -41825,14 +41951,14 @@ var overlayInUserNamespace = {
   async run(host) {
     if (isRealRoot(host))
       return { id: "overlay-userns", status: "ok", detail: "not needed as root" };
-    const release = (await host.readFile("/proc/sys/kernel/osrelease"))?.trim() ?? "";
-    const [major = 0, minor = 0] = release.split(/[.-]/).map(Number);
+    const release2 = (await host.readFile("/proc/sys/kernel/osrelease"))?.trim() ?? "";
+    const [major = 0, minor = 0] = release2.split(/[.-]/).map(Number);
     if (major > 5 || major === 5 && minor >= 11)
-      return { id: "overlay-userns", status: "ok", detail: `Linux ${release} (5.11 or newer)` };
+      return { id: "overlay-userns", status: "ok", detail: `Linux ${release2} (5.11 or newer)` };
     return {
       id: "overlay-userns",
       status: "warn",
-      detail: `Linux ${release || "unknown"} cannot mount overlayfs in a user namespace (5.11 or newer can): rootless builds use fuse-overlayfs, else copy layers`,
+      detail: `Linux ${release2 || "unknown"} cannot mount overlayfs in a user namespace (5.11 or newer can): rootless builds use fuse-overlayfs, else copy layers`,
       hint: "Upgrade the kernel to 5.11 or newer, or run tbuild as root; meanwhile fuse-overlayfs is faster than copying: sudo apt-get install fuse-overlayfs, and /dev/fuse open to users (sudo chmod 0666 /dev/fuse).",
       packages: ["fuse-overlayfs"]
     };
@@ -41867,8 +41993,8 @@ var overlay = {
     const filesystems = await host.readFile("/proc/filesystems") ?? "";
     if (/\toverlay$/m.test(filesystems))
       return { id: "overlayfs", status: "ok", detail: "overlay is in /proc/filesystems" };
-    const release = (await host.readFile("/proc/sys/kernel/osrelease"))?.trim();
-    const modules = release === void 0 ? void 0 : await host.readFile(`/lib/modules/${release}/modules.dep`);
+    const release2 = (await host.readFile("/proc/sys/kernel/osrelease"))?.trim();
+    const modules = release2 === void 0 ? void 0 : await host.readFile(`/lib/modules/${release2}/modules.dep`);
     if (modules !== void 0 && /\/overlay\.ko/.test(modules))
       return { id: "overlayfs", status: "ok", detail: "the overlay module is available" };
     return {
@@ -43272,7 +43398,7 @@ function parseEntries(text) {
 }
 
 // src/engine/context/listing.ts
-import { spawn as spawn4 } from "node:child_process";
+import { spawn as spawn5 } from "node:child_process";
 import { randomBytes as randomBytes5 } from "node:crypto";
 import {
   closeSync as closeSync4,
@@ -43357,7 +43483,7 @@ function startListing(root, patterns) {
   } catch {
     return unavailable(root, patterns);
   }
-  const child = spawn4("find", findArguments(patterns), {
+  const child = spawn5("find", findArguments(patterns), {
     cwd: realRoot,
     // The C locale keeps the decimal point of %T@ a dot.
     env: { ...process.env, LC_ALL: "C" },
@@ -45425,7 +45551,7 @@ function lexWords(text, options) {
   let word = "";
   let inWord = false;
   let i = 0;
-  const take = (s) => {
+  const take2 = (s) => {
     word += s;
     inWord = true;
   };
@@ -45440,17 +45566,17 @@ function lexWords(text, options) {
       const close = findClosingQuote(text, i);
       const inner = text.slice(i + 1, close);
       const body = ch === '"' ? resolveDoubleQuoted(inner, options.rawEscapes) : inner;
-      take(options.rawQuotes ? ch + body + ch : body);
+      take2(options.rawQuotes ? ch + body + ch : body);
       i = close + 1;
     } else if (ch === "\\") {
-      if (i + 1 < text.length) take(options.rawEscapes ? text.slice(i, i + 2) : text[i + 1]);
+      if (i + 1 < text.length) take2(options.rawEscapes ? text.slice(i, i + 2) : text[i + 1]);
       i += 2;
     } else if (ch === "$" && text[i + 1] === "{") {
       const close = findClosingBrace(text, i + 2);
-      take(text.slice(i, close + 1));
+      take2(text.slice(i, close + 1));
       i = close + 1;
     } else {
-      take(ch);
+      take2(ch);
       i++;
     }
   }
@@ -53680,13 +53806,13 @@ async function chownTree(target, uid, gid) {
 }
 
 // src/action/privileges.ts
-import { spawn as spawn9 } from "node:child_process";
+import { spawn as spawn10 } from "node:child_process";
 import path40 from "node:path";
 var ELEVATED = "TBUILD_ACTION_ELEVATED";
 var SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 async function checkSudo() {
   const reason = await new Promise((resolve2) => {
-    const child = spawn9("sudo", ["-n", "true"], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn10("sudo", ["-n", "true"], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => stderr += d.toString());
     child.on("error", (error) => resolve2(`cannot run sudo: ${error.message}`));
@@ -53724,7 +53850,7 @@ async function runAsRoot(io, script) {
     process.execPath,
     script
   ];
-  const child = spawn9("sudo", args, { stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn10("sudo", args, { stdio: ["ignore", "inherit", "inherit"] });
   const forward = (signal) => () => child.kill(signal);
   const onInt = forward("SIGINT");
   const onTerm = forward("SIGTERM");
@@ -53750,7 +53876,7 @@ async function runAsRoot(io, script) {
 }
 
 // src/action/setup.ts
-import { spawn as spawn10 } from "node:child_process";
+import { spawn as spawn11 } from "node:child_process";
 function missingPackages(results, needs) {
   const required = new Set(CHECKS.filter((c) => c.level === "required").map((c) => c.id));
   if (needs.git) required.add("git");
@@ -53779,7 +53905,7 @@ async function ensureHostPackages(io, needs) {
 function apt(io, args) {
   info(io, `apt-get ${args.join(" ")}`);
   return new Promise((resolve2, reject) => {
-    const child = spawn10("apt-get", args, {
+    const child = spawn11("apt-get", args, {
       env: { ...io.env, DEBIAN_FRONTEND: "noninteractive" },
       stdio: ["ignore", "pipe", "pipe"]
     });

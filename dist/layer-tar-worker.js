@@ -2,7 +2,7 @@ import { createRequire as __tbuildCreateRequire } from 'node:module';
 const require = __tbuildCreateRequire(import.meta.url);
 
 // src/exporter/layer-tar-worker.ts
-import { workerData, parentPort } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 
 // src/exporter/layer-tar.ts
 import { closeSync, openSync, readdirSync as readdirSync2, readlinkSync, readSync } from "node:fs";
@@ -143,6 +143,26 @@ function encodeEntryHeader(entry) {
   });
   return Buffer.concat([pax, body, Buffer.alloc(padding(body.length)), header]);
 }
+function writePlainHeader(entry, target, offset) {
+  const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
+  const link = entry.linkpath ?? "";
+  if (name.length > 100 || !isPlainAscii(name) || link.length > 100 || link !== "" && !isPlainAscii(link) || entry.size > MAX_OCTAL_11 || entry.uid > MAX_OCTAL_7 || entry.gid > MAX_OCTAL_7 || entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 || entry.xattrs !== void 0 && entry.xattrs.size > 0)
+    return false;
+  target.fill(0, offset, offset + BLOCK);
+  writeUstar(target, offset, {
+    name,
+    typeflag: TYPEFLAG[entry.type],
+    mode: entry.mode & 4095,
+    uid: entry.uid,
+    gid: entry.gid,
+    size: entry.size,
+    mtime: entry.mtime,
+    linkname: link,
+    devmajor: entry.devmajor ?? 0,
+    devminor: entry.devminor ?? 0
+  });
+  return true;
+}
 function padding(size) {
   return (BLOCK - size % BLOCK) % BLOCK;
 }
@@ -163,30 +183,34 @@ function paxRecord(key, value) {
 }
 function encodeUstar(f) {
   const b = Buffer.alloc(BLOCK);
-  b.write(f.name, 0, 100, "utf8");
-  writeOctal(b, 100, 8, f.mode);
-  writeOctal(b, 108, 8, f.uid);
-  writeOctal(b, 116, 8, f.gid);
-  writeOctal(b, 124, 12, f.size);
-  writeOctal(b, 136, 12, f.mtime);
-  b.write(f.typeflag, 156, 1, "ascii");
-  b.write(f.linkname, 157, 100, "utf8");
-  b.write("ustar\x0000", 257, 8, "ascii");
-  writeNumber(b, 329, 8, f.devmajor);
-  writeNumber(b, 337, 8, f.devminor);
-  b.fill(32, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += b[i];
-  b.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "ascii");
+  writeUstar(b, 0, f);
   return b;
 }
+var USTAR_MAGIC = Buffer.from("ustar\x0000", "latin1");
+function writeUstar(b, at, f) {
+  b.write(f.name, at, 100, "utf8");
+  writeOctal(b, at + 100, 8, f.mode);
+  writeOctal(b, at + 108, 8, f.uid);
+  writeOctal(b, at + 116, 8, f.gid);
+  writeOctal(b, at + 124, 12, f.size);
+  writeOctal(b, at + 136, 12, f.mtime);
+  b[at + 156] = f.typeflag.charCodeAt(0);
+  if (f.linkname !== "") b.write(f.linkname, at + 157, 100, "utf8");
+  USTAR_MAGIC.copy(b, at + 257);
+  writeNumber(b, at + 329, 8, f.devmajor);
+  writeNumber(b, at + 337, 8, f.devminor);
+  b.fill(32, at + 148, at + 156);
+  let sum = 0;
+  for (let i = at; i < at + BLOCK; i++) sum += b[i];
+  writeOctal(b, at + 148, 7, sum);
+}
 function writeOctal(b, offset, width, value) {
-  b.write(
-    `${Math.trunc(value).toString(8).padStart(width - 1, "0")}\0`,
-    offset,
-    width,
-    "ascii"
-  );
+  let v = Math.trunc(value);
+  for (let i = offset + width - 2; i >= offset; i--) {
+    b[i] = 48 + v % 8;
+    v = Math.floor(v / 8);
+  }
+  b[offset + width - 1] = 0;
 }
 function writeNumber(b, offset, width, value) {
   if (value <= 8 ** (width - 1) - 1) return writeOctal(b, offset, width, value);
@@ -228,13 +252,12 @@ function splitDevice(rdev) {
 
 // src/exporter/tree-walk.ts
 import { lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 function* walkTreeSync(root) {
   yield* walkDirSync(root, "");
 }
 function* walkDirSync(abs, rel) {
-  for (const name of readdirSync(abs).sort(compareBytes)) {
-    const entryAbs = join(abs, name);
+  for (const name of sortNames(readdirSync(abs))) {
+    const entryAbs = `${abs}/${name}`;
     const entry = {
       rel: rel === "" ? name : `${rel}/${name}`,
       abs: entryAbs,
@@ -244,6 +267,10 @@ function* walkDirSync(abs, rel) {
     if (entry.stat.isDirectory()) yield* walkDirSync(entry.abs, entry.rel);
   }
 }
+function sortNames(names) {
+  return names.some((name) => SURROGATE.test(name)) ? names.sort(compareBytes) : names.sort();
+}
+var SURROGATE = /[\uD800-\uDFFF]/;
 function compareBytes(a, b) {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
@@ -307,25 +334,27 @@ var CHUNK_BYTES = 1024 * 1024;
 async function layerXattrs(diffDir) {
   return readdirSync2(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
 }
-function* layerTarChunks(diffDir, xattrs, options = {}, reuse = false) {
+function* layerTarChunks(diffDir, xattrs, options = {}, memory = "fresh", tally) {
   const clamp = (stat) => {
     const seconds = Math.floor(stat.mtimeMs / 1e3);
     const epoch = options.sourceDateEpoch;
     return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds, epoch) : seconds;
   };
   const firstLinks = /* @__PURE__ */ new Map();
-  const out = new ChunkBuffer(reuse);
+  const out = new ChunkBuffer(memory);
   for (const item of walkTreeSync(diffDir)) {
     const attrs = xattrs.get(item.abs);
     const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
     if (entry === void 0) continue;
-    out.append(encodeEntryHeader(entry));
+    if (tally && (entry.type === "file" || entry.type === "symlink"))
+      tally.contentBytes += item.stat.size;
+    out.header(entry);
     if (entry.type === "file" && entry.size > 0) {
       yield* out.appendFile(item.abs, entry.size);
       out.zeros(padding(entry.size));
     }
     if (entry.type === "dir" && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
-      out.append(encodeEntryHeader(opaqueMarker(entry)));
+      out.header(opaqueMarker(entry));
     }
     if (out.full()) yield out.take();
   }
@@ -333,39 +362,36 @@ function* layerTarChunks(diffDir, xattrs, options = {}, reuse = false) {
   yield out.take();
 }
 var ChunkBuffer = class {
-  #reuse;
-  #buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  #next;
+  #buf;
   #pos = 0;
-  constructor(reuse) {
-    this.#reuse = reuse;
+  constructor(memory) {
+    this.#next = memory === "fresh" ? () => Buffer.allocUnsafe(CHUNK_BYTES) : memory;
   }
   full() {
     return this.#pos >= CHUNK_BYTES;
   }
   take() {
-    const chunk = this.#buf.subarray(0, this.#pos);
-    if (!this.#reuse || this.#buf.length !== CHUNK_BYTES)
-      this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    const chunk = (this.#buf ?? Buffer.alloc(0)).subarray(0, this.#pos);
+    this.#buf = void 0;
     this.#pos = 0;
     return chunk;
   }
   /** Small pieces (headers): may overshoot the chunk size, which take() allows for. */
   append(data) {
-    if (this.#pos + data.length > this.#buf.length) {
-      const grown = Buffer.allocUnsafe(this.#pos + data.length);
-      this.#buf.copy(grown, 0, 0, this.#pos);
-      this.#buf = grown;
-    }
-    data.copy(this.#buf, this.#pos);
+    const buf = this.#room(data.length);
+    data.copy(buf, this.#pos);
     this.#pos += data.length;
+  }
+  /** An entry's header, written in place when it is one plain block. */
+  header(entry) {
+    if (writePlainHeader(entry, this.#room(BLOCK), this.#pos)) this.#pos += BLOCK;
+    else this.append(encodeEntryHeader(entry));
   }
   zeros(count) {
     if (count <= 0) return;
-    if (this.#pos + count > this.#buf.length) this.append(Buffer.alloc(count));
-    else {
-      this.#buf.fill(0, this.#pos, this.#pos + count);
-      this.#pos += count;
-    }
+    this.#room(count).fill(0, this.#pos, this.#pos + count);
+    this.#pos += count;
   }
   /** Exactly `size` bytes of a file, yielding full chunks; fails if the file shrank. */
   *appendFile(path, size) {
@@ -374,8 +400,9 @@ var ChunkBuffer = class {
       let read = 0;
       while (read < size) {
         if (this.full()) yield this.take();
-        const room = Math.min(this.#buf.length - this.#pos, size - read);
-        const n = readSync(fd, this.#buf, this.#pos, room, read);
+        const buf = this.#room(1);
+        const room = Math.min(CHUNK_BYTES - this.#pos, size - read);
+        const n = readSync(fd, buf, this.#pos, room, read);
         if (n === 0) throw changedSize(path);
         this.#pos += n;
         read += n;
@@ -383,6 +410,14 @@ var ChunkBuffer = class {
     } finally {
       closeSync(fd);
     }
+  }
+  /** The buffer being written, with room for `bytes` more (grown past the chunk if need be). */
+  #room(bytes) {
+    const buf = this.#buf ??= this.#next();
+    if (this.#pos + bytes <= buf.length) return buf;
+    const grown = Buffer.allocUnsafe(this.#pos + bytes);
+    buf.copy(grown, 0, 0, this.#pos);
+    return this.#buf = grown;
   }
 };
 function whiteoutEntry(path, mtime, uid = 0, gid = 0) {
@@ -406,7 +441,7 @@ function toTarEntry(item, mtime, attrs, firstLinks) {
     const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
     return whiteoutEntry(name, mtime, stat.uid, stat.gid);
   }
-  const xattrs = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
+  const xattrs = keptXattrs(attrs);
   const base = {
     path: rel,
     type: "file",
@@ -415,7 +450,7 @@ function toTarEntry(item, mtime, attrs, firstLinks) {
     gid: stat.gid,
     size: 0,
     mtime,
-    ...xattrs.size > 0 ? { xattrs } : {}
+    ...xattrs && { xattrs }
   };
   if (stat.isDirectory()) return { ...base, type: "dir" };
   if (stat.isSymbolicLink()) return { ...base, type: "symlink", linkpath: readlinkSync(item.abs) };
@@ -434,13 +469,18 @@ function toTarEntry(item, mtime, attrs, firstLinks) {
   }
   return { ...base, size: stat.size };
 }
+function keptXattrs(attrs) {
+  if (attrs === void 0) return void 0;
+  const kept = new Map([...attrs].filter(([name]) => !isOverlayXattr(name)));
+  return kept.size > 0 ? kept : void 0;
+}
 function changedSize(path) {
   return new LayerWriteError(`file ${path} changed size while its layer was being written`);
 }
 
 // src/exporter/layer-tar-ring.ts
 var RING_SLOTS = 8;
-var SLOT_BYTES = 1 << 20;
+var SLOT_BYTES = (1 << 20) + (64 << 10);
 var PUBLISHED = 0;
 var CONSUMED = 1;
 var STATE = 2;
@@ -449,24 +489,38 @@ var RING_DONE = 1;
 var RING_FAILED = 2;
 
 // src/exporter/layer-tar-worker.ts
-function produce({ diffDir, options, control, data }, xattrs) {
+function produce({ diffDir, options, control, data, tally }, xattrs) {
   const c = new Int32Array(control);
-  const slots = new Uint8Array(data);
+  const slotBytes = data.byteLength / RING_SLOTS;
+  const counted = { contentBytes: 0 };
+  let handed = 0;
   let published = 0;
-  for (const chunk of layerTarChunks(diffDir, xattrs, options, true)) {
-    for (let offset = 0; offset < chunk.length; offset += SLOT_BYTES) {
-      const piece = chunk.subarray(offset, offset + SLOT_BYTES);
-      for (let seen = Atomics.load(c, CONSUMED); published - seen >= RING_SLOTS; ) {
-        Atomics.wait(c, CONSUMED, seen);
-        seen = Atomics.load(c, CONSUMED);
-      }
-      const slot = published % RING_SLOTS;
-      slots.set(piece, slot * SLOT_BYTES);
-      c[LENGTHS + slot] = piece.length;
-      Atomics.store(c, PUBLISHED, ++published);
-      Atomics.notify(c, PUBLISHED);
+  const handOut = () => {
+    for (let seen = Atomics.load(c, CONSUMED); handed - seen >= RING_SLOTS; ) {
+      Atomics.wait(c, CONSUMED, seen);
+      seen = Atomics.load(c, CONSUMED);
+    }
+    return handed++ % RING_SLOTS;
+  };
+  const view = (slot) => Buffer.from(data, slot * slotBytes, slotBytes);
+  const publish = (slot, length) => {
+    c[LENGTHS + slot] = length;
+    Atomics.store(c, PUBLISHED, ++published);
+    Atomics.notify(c, PUBLISHED);
+  };
+  for (const chunk of layerTarChunks(diffDir, xattrs, options, () => view(handOut()), counted)) {
+    if (chunk.buffer === data) {
+      publish(chunk.byteOffset / slotBytes, chunk.length);
+      continue;
+    }
+    for (let offset = 0; offset < chunk.length; offset += slotBytes) {
+      const piece = chunk.subarray(offset, offset + slotBytes);
+      const slot = handed > published ? published % RING_SLOTS : handOut();
+      view(slot).set(piece);
+      publish(slot, piece.length);
     }
   }
+  new Float64Array(tally)[0] = counted.contentBytes;
 }
 function asBuffers(xattrs) {
   for (const attrs of xattrs.values())
@@ -486,4 +540,4 @@ async function main(task) {
   }
   Atomics.notify(c, PUBLISHED);
 }
-await main(workerData);
+parentPort.on("message", (task) => void main(task));

@@ -300,6 +300,7 @@ var BLOCK = 512;
 function padding(size) {
   return (BLOCK - size % BLOCK) % BLOCK;
 }
+var USTAR_MAGIC = Buffer.from("ustar\x0000", "latin1");
 function decodeHeader(block) {
   if (block.every((byte) => byte === 0)) return null;
   const stored = readNumber(block, 148, 8);

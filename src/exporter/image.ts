@@ -177,13 +177,14 @@ export async function ensureLayerBlob(
     pipe.destroy(err as Error); // stop the writer when the store cannot take the blob
     throw err;
   });
+  const tally = { contentBytes: 0 };
   const [written, info] = await Promise.all([
     // Loaded here: a build that keeps its layers in the store never compresses one.
     loadLayerWriter().then(async ({ compressLayerTar, generateLayerTar }) =>
       compressLayerTar(
         source
           ? await decompressedBlob(store.blobs, source.digest)
-          : generateLayerTar(snapshot.dir, options),
+          : generateLayerTar(snapshot.dir, options, undefined, tally),
         pipe,
         options,
       ),
@@ -195,7 +196,7 @@ export async function ensureLayerBlob(
   // diff id of its original tar, which a re-written tar does not reproduce byte for byte.
   if (!rewrite && (snapshot.diffId ?? written.diffId) === written.diffId) {
     if (!source && snapshot.tarSize === undefined)
-      store.snapshots.setDiffId(id, written.diffId, written.uncompressedSize);
+      store.snapshots.setDiffId(id, written.diffId, written.uncompressedSize, tally.contentBytes);
     store.snapshots.addLayerBlob(id, { ...descriptor, compression: options.compression });
   }
   return { diffId: written.diffId, descriptor };
@@ -276,18 +277,19 @@ async function layerDiff(
   // A pulled layer whose blob is gone gets a tar of its own, not recorded: it does not
   // carry the diff ID the layer came with.
   if ((snapshot.diffId ?? written.diffId) === written.diffId)
-    store.snapshots.setDiffId(id, written.diffId, written.size);
+    store.snapshots.setDiffId(id, written.diffId, written.size, written.contentBytes);
   return { diffId: written.diffId, descriptor: uncompressedLayer(written.diffId, written.size) };
 }
 
 /**
  * A layer this size or larger has its tar made in a worker thread: starting one costs a
- * few tens of milliseconds, which small layers would not win back.
+ * few tens of milliseconds, which small layers would not win back. A layer without a
+ * size yet is one with too many entries to measure at its commit (the hash measures it).
  */
 const WORKER_MIN_BYTES = 8 * 1024 * 1024;
 
 function worthAWorker(snapshot: { size?: number }): boolean {
-  return (snapshot.size ?? 0) >= WORKER_MIN_BYTES;
+  return snapshot.size === undefined || snapshot.size >= WORKER_MIN_BYTES;
 }
 
 function uncompressedLayer(diffId: Digest, size: number): Descriptor {

@@ -19,6 +19,8 @@ export interface WorkerTask {
   xattrs?: XattrMap;
   control: SharedArrayBuffer;
   data: SharedArrayBuffer;
+  /** One float64: the layer's content bytes (layer-tar.ts LayerTally), set before RING_DONE. */
+  tally: SharedArrayBuffer;
 }
 
 /** A failure's message, sent before the state turns RING_FAILED. */
@@ -27,7 +29,11 @@ export interface WorkerFailure {
 }
 
 export const RING_SLOTS = 8;
-export const SLOT_BYTES = 1 << 20;
+/**
+ * The tar is written straight into the slots: a chunk (layer-tar.ts CHUNK_BYTES, 1 MiB) and
+ * room for the headers that may follow it before it is handed over.
+ */
+export const SLOT_BYTES = (1 << 20) + (64 << 10);
 /** Indexes into the control array. */
 export const PUBLISHED = 0;
 export const CONSUMED = 1;

@@ -12,7 +12,14 @@
 import { closeSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { overlayOpaqueXattr } from '../shared/userns.ts';
 import { LayerWriteError } from './errors.ts';
-import { encodeEntryHeader, endOfArchive, padding, type TarEntry } from './tar-format.ts';
+import {
+  BLOCK,
+  encodeEntryHeader,
+  endOfArchive,
+  padding,
+  writePlainHeader,
+  type TarEntry,
+} from './tar-format.ts';
 import { splitDevice } from './tools.ts';
 import { walkTreeSync, type WalkEntry } from './tree-walk.ts';
 import { isOverlayXattr, readXattrs, type XattrMap } from './xattrs.ts';
@@ -24,6 +31,15 @@ export interface LayerTarOptions {
   rewriteTimestamps?: boolean;
 }
 
+/**
+ * What a layer holds, counted on the way: the apparent size of its files and symlinks,
+ * each hard-linked inode once (what `docker images` calls SIZE; the store's measureTree
+ * counts the same).
+ */
+export interface LayerTally {
+  contentBytes: number;
+}
+
 /** Output comes in chunks of about this size. */
 export const CHUNK_BYTES = 1024 * 1024;
 
@@ -33,15 +49,20 @@ export async function layerXattrs(diffDir: string): Promise<XattrMap> {
 }
 
 /**
- * The uncompressed layer tar of `diffDir` in chunks of about CHUNK_BYTES. With `reuse`, a
- * chunk's memory is written again once the next one is asked for: for a consumer that is
- * done with each chunk by then (a copy, a hash), no chunk is allocated after the first.
+ * Where chunks are written: `fresh` allocates each one; a function hands out the memory
+ * of each next chunk (at least CHUNK_BYTES; more leaves room for a header past the chunk
+ * size), asked when the chunk before was taken and more output comes. The hash worker's
+ * are the slots of its ring (layer-tar-worker.ts).
  */
+export type ChunkMemory = 'fresh' | (() => Buffer);
+
+/** The uncompressed layer tar of `diffDir` in chunks of about CHUNK_BYTES. */
 export function* layerTarChunks(
   diffDir: string,
   xattrs: XattrMap,
   options: LayerTarOptions = {},
-  reuse = false,
+  memory: ChunkMemory = 'fresh',
+  tally?: LayerTally,
 ): Generator<Buffer> {
   const clamp = (stat: Stats): number => {
     const seconds = Math.floor(stat.mtimeMs / 1000);
@@ -49,18 +70,20 @@ export function* layerTarChunks(
     return options.rewriteTimestamps && epoch !== undefined ? Math.min(seconds, epoch) : seconds;
   };
   const firstLinks = new Map<string, string>();
-  const out = new ChunkBuffer(reuse);
+  const out = new ChunkBuffer(memory);
   for (const item of walkTreeSync(diffDir)) {
     const attrs = xattrs.get(item.abs);
     const entry = toTarEntry(item, clamp(item.stat), attrs, firstLinks);
     if (entry === undefined) continue;
-    out.append(encodeEntryHeader(entry));
+    if (tally && (entry.type === 'file' || entry.type === 'symlink'))
+      tally.contentBytes += item.stat.size;
+    out.header(entry);
     if (entry.type === 'file' && entry.size > 0) {
       yield* out.appendFile(item.abs, entry.size);
       out.zeros(padding(entry.size));
     }
     if (entry.type === 'dir' && attrs?.get(overlayOpaqueXattr())?.toString() === 'y') {
-      out.append(encodeEntryHeader(opaqueMarker(entry)));
+      out.header(opaqueMarker(entry));
     }
     if (out.full()) yield out.take();
   }
@@ -69,17 +92,16 @@ export function* layerTarChunks(
 }
 
 /**
- * Output gathered in CHUNK_BYTES buffers; file content is read straight into them, so no
- * byte is copied twice. A chunk is handed over whole and, unless `reuse`, never touched
- * again.
+ * Output gathered in chunk buffers; file content is read straight into them, so no byte is
+ * copied twice. A chunk's memory comes from `memory` when its first byte is written.
  */
 class ChunkBuffer {
-  readonly #reuse: boolean;
-  #buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  readonly #next: () => Buffer;
+  #buf: Buffer | undefined;
   #pos = 0;
 
-  constructor(reuse: boolean) {
-    this.#reuse = reuse;
+  constructor(memory: ChunkMemory) {
+    this.#next = memory === 'fresh' ? () => Buffer.allocUnsafe(CHUNK_BYTES) : memory;
   }
 
   full(): boolean {
@@ -87,31 +109,29 @@ class ChunkBuffer {
   }
 
   take(): Buffer {
-    const chunk = this.#buf.subarray(0, this.#pos);
-    if (!this.#reuse || this.#buf.length !== CHUNK_BYTES)
-      this.#buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    const chunk = (this.#buf ?? Buffer.alloc(0)).subarray(0, this.#pos);
+    this.#buf = undefined;
     this.#pos = 0;
     return chunk;
   }
 
   /** Small pieces (headers): may overshoot the chunk size, which take() allows for. */
   append(data: Buffer): void {
-    if (this.#pos + data.length > this.#buf.length) {
-      const grown = Buffer.allocUnsafe(this.#pos + data.length);
-      this.#buf.copy(grown, 0, 0, this.#pos);
-      this.#buf = grown;
-    }
-    data.copy(this.#buf, this.#pos);
+    const buf = this.#room(data.length);
+    data.copy(buf, this.#pos);
     this.#pos += data.length;
+  }
+
+  /** An entry's header, written in place when it is one plain block. */
+  header(entry: TarEntry): void {
+    if (writePlainHeader(entry, this.#room(BLOCK), this.#pos)) this.#pos += BLOCK;
+    else this.append(encodeEntryHeader(entry));
   }
 
   zeros(count: number): void {
     if (count <= 0) return;
-    if (this.#pos + count > this.#buf.length) this.append(Buffer.alloc(count));
-    else {
-      this.#buf.fill(0, this.#pos, this.#pos + count);
-      this.#pos += count;
-    }
+    this.#room(count).fill(0, this.#pos, this.#pos + count);
+    this.#pos += count;
   }
 
   /** Exactly `size` bytes of a file, yielding full chunks; fails if the file shrank. */
@@ -121,8 +141,10 @@ class ChunkBuffer {
       let read = 0;
       while (read < size) {
         if (this.full()) yield this.take();
-        const room = Math.min(this.#buf.length - this.#pos, size - read);
-        const n = readSync(fd, this.#buf, this.#pos, room, read);
+        const buf = this.#room(1);
+        // Up to the chunk size: memory past it is room for headers.
+        const room = Math.min(CHUNK_BYTES - this.#pos, size - read);
+        const n = readSync(fd, buf, this.#pos, room, read);
         if (n === 0) throw changedSize(path);
         this.#pos += n;
         read += n;
@@ -130,6 +152,15 @@ class ChunkBuffer {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** The buffer being written, with room for `bytes` more (grown past the chunk if need be). */
+  #room(bytes: number): Buffer {
+    const buf = (this.#buf ??= this.#next());
+    if (this.#pos + bytes <= buf.length) return buf;
+    const grown = Buffer.allocUnsafe(this.#pos + bytes);
+    buf.copy(grown, 0, 0, this.#pos);
+    return (this.#buf = grown);
   }
 }
 
@@ -167,7 +198,7 @@ function toTarEntry(
     const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
     return whiteoutEntry(name, mtime, stat.uid, stat.gid);
   }
-  const xattrs = new Map([...(attrs ?? [])].filter(([name]) => !isOverlayXattr(name)));
+  const xattrs = keptXattrs(attrs);
   const base: TarEntry = {
     path: rel,
     type: 'file',
@@ -176,7 +207,7 @@ function toTarEntry(
     gid: stat.gid,
     size: 0,
     mtime,
-    ...(xattrs.size > 0 ? { xattrs } : {}),
+    ...(xattrs && { xattrs }),
   };
   if (stat.isDirectory()) return { ...base, type: 'dir' };
   if (stat.isSymbolicLink()) return { ...base, type: 'symlink', linkpath: readlinkSync(item.abs) };
@@ -194,6 +225,13 @@ function toTarEntry(
     firstLinks.set(key, rel);
   }
   return { ...base, size: stat.size };
+}
+
+/** The attributes a layer carries: not overlayfs's own; undefined when none are left. */
+function keptXattrs(attrs: Map<string, Buffer> | undefined): Map<string, Buffer> | undefined {
+  if (attrs === undefined) return undefined;
+  const kept = new Map([...attrs].filter(([name]) => !isOverlayXattr(name)));
+  return kept.size > 0 ? kept : undefined;
 }
 
 function changedSize(path: string): LayerWriteError {

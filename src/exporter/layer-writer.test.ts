@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../shared/digest.ts';
 import { MediaType } from '../shared/oci.ts';
+import { CHUNK_BYTES, layerXattrs } from './layer-tar.ts';
 import { unpackLayer } from './layer-unpack.ts';
 import { generateLayerTar, hashLayerTar, writeLayerTar } from './layer-writer.ts';
 import { cleanupTempDirs, describeTree, makeFixtureLayer, makeTempDir } from './test-helpers.ts';
@@ -109,6 +110,31 @@ describe('writeLayerTar', () => {
     await unpackLayer(createReadStream(tarPath), unpacked);
     for (const [name, data] of contents)
       expect((await readFile(join(unpacked, name))).equals(data), name).toBe(true);
+    // The worker writes the same tar into its ring in place, and copies a chunk that
+    // outgrew its slot: with no spare room in the slots, every header past a chunk does.
+    const tar = await readFile(tarPath);
+    const expectedDigest = { diffId: sha256(tar), size: tar.length };
+    expect(await hashLayerTar(layer, { worker: true })).toMatchObject(expectedDigest);
+    expect(await hashLayerTar(layer, { worker: true, slotBytes: CHUNK_BYTES })).toMatchObject(
+      expectedDigest,
+    );
+  });
+
+  it('hashes in a worker entries whose PAX headers cross chunk boundaries', async () => {
+    const layer = await makeTempDir();
+    // 2,560 bytes per entry (three header blocks for a long name, two of content): headers
+    // start in the last 1,536 bytes of some chunks and outgrow them.
+    for (let i = 0; i < 2000; i++)
+      await writeFile(
+        join(layer, `${String(i).padStart(4, '0')}-${'n'.repeat(120)}`),
+        'x'.repeat(1000),
+      );
+    const chunks: Buffer[] = [];
+    for await (const chunk of generateLayerTar(layer)) chunks.push(chunk);
+    const tar = Buffer.concat(chunks);
+    const expected = { diffId: sha256(tar), size: tar.length, contentBytes: 2_000_000 };
+    expect(await hashLayerTar(layer, { worker: true })).toEqual(expected);
+    expect(await hashLayerTar(layer, { worker: true, slotBytes: CHUNK_BYTES })).toEqual(expected);
   });
 
   it('gzips a layer bigger than one compression chunk into one valid member that unpacks intact', async () => {
@@ -157,9 +183,15 @@ describe('writeLayerTar', () => {
     const chunks: Buffer[] = [];
     for await (const chunk of generateLayerTar(layer)) chunks.push(chunk);
     const tar = Buffer.concat(chunks);
-    const expected = { diffId: sha256(tar), size: tar.length };
+    // The apparent size of files and symlinks, a hard-linked inode once: the store's measure.
+    const expected = { diffId: sha256(tar), size: tar.length, contentBytes: measuredSize(layer) };
     expect(await hashLayerTar(layer, { worker: true })).toEqual(expected);
     expect(await hashLayerTar(layer)).toEqual(expected);
+    // Attributes read beforehand (as a build reads them while the layer is unmounted)
+    // cross into the worker as a copy: the opaque marker and capability must survive it.
+    const xattrs = await layerXattrs(layer);
+    expect(await hashLayerTar(layer, { worker: true }, xattrs)).toEqual(expected);
+    expect(await hashLayerTar(layer, {}, xattrs)).toEqual(expected);
     const written = await writeLayerTar(layer, join(await makeTempDir(), 'l.tar'), {
       compression: 'uncompressed',
     });
@@ -169,3 +201,23 @@ describe('writeLayerTar', () => {
     await expect(missing).rejects.toThrow(/no-such-dir/);
   });
 });
+
+/** What `find -printf` says the tree holds, counted as the store's measureTree does. */
+function measuredSize(dir: string): number {
+  const listing = execFileSync(
+    'find',
+    [dir, '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '%n %i %s\\n'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const seen = new Set<string>();
+  let total = 0;
+  for (const line of listing.trim().split('\n')) {
+    const [links, inode, size] = line.split(' ');
+    if (links !== '1' && seen.has(inode!)) continue;
+    seen.add(inode!);
+    total += Number(size);
+  }
+  return total;
+}

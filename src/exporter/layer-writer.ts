@@ -9,9 +9,14 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../shared/digest.ts';
 import { workerScript } from '../shared/worker-script.ts';
+import {
+  release as releaseWorker,
+  take as takeWorker,
+  warm as warmWorker,
+} from './layer-tar-pool.ts';
 import { createCompressor, ociLayerMediaType, type Compression } from './compression.ts';
 import { LayerWriteError } from './errors.ts';
-import { layerTarChunks, layerXattrs, type LayerTarOptions } from './layer-tar.ts';
+import { layerTarChunks, layerXattrs, type LayerTally, type LayerTarOptions } from './layer-tar.ts';
 import type { XattrMap } from './xattrs.ts';
 import {
   LENGTHS,
@@ -111,9 +116,10 @@ export async function* generateLayerTar(
   diffDir: string,
   options: LayerTarOptions = {},
   read?: XattrMap,
+  tally?: LayerTally,
 ): AsyncGenerator<Buffer> {
   const xattrs = read ?? (await layerXattrs(diffDir));
-  for (const chunk of layerTarChunks(diffDir, xattrs, options)) {
+  for (const chunk of layerTarChunks(diffDir, xattrs, options, 'fresh', tally)) {
     yield chunk;
     await nextTurn();
   }
@@ -133,6 +139,8 @@ export interface LayerDigest {
   diffId: Digest;
   /** Bytes of that tar. */
   size: number;
+  /** The apparent size of the layer's files and symlinks (layer-tar.ts LayerTally). */
+  contentBytes: number;
 }
 
 /**
@@ -143,48 +151,57 @@ export interface LayerDigest {
  */
 export async function hashLayerTar(
   diffDir: string,
-  options: LayerTarOptions & { worker?: boolean } = {},
+  options: LayerTarOptions & {
+    worker?: boolean;
+    /** The worker's ring slot size (tests: CHUNK_BYTES leaves no spare room). */
+    slotBytes?: number;
+  } = {},
   /** The layer's extended attributes when already read; else read here. */
   xattrs?: XattrMap,
 ): Promise<LayerDigest> {
-  const { worker, ...tarOptions } = options;
+  const { worker, slotBytes = SLOT_BYTES, ...tarOptions } = options;
   const script = worker ? workerScript('layer-tar-worker', import.meta.url) : undefined;
   if (script !== undefined)
-    return hashInWorker(script, { diffDir, options: tarOptions, ...(xattrs && { xattrs }) });
+    return hashInWorker(
+      script,
+      { diffDir, options: tarOptions, ...(xattrs && { xattrs }) },
+      slotBytes,
+    );
   const hash = createHash('sha256');
+  const tally = { contentBytes: 0 };
   let size = 0;
-  for await (const chunk of generateLayerTar(diffDir, tarOptions, xattrs)) {
+  for await (const chunk of generateLayerTar(diffDir, tarOptions, xattrs, tally)) {
     hash.update(chunk);
     size += chunk.length;
   }
-  return { diffId: `sha256:${hash.digest('hex')}`, size };
+  return { diffId: `sha256:${hash.digest('hex')}`, size, contentBytes: tally.contentBytes };
 }
 
 async function hashInWorker(
   script: URL,
   task: Pick<WorkerTask, 'diffDir' | 'options' | 'xattrs'>,
+  slotBytes: number,
 ): Promise<LayerDigest> {
   const control = new SharedArrayBuffer(4 * (LENGTHS + RING_SLOTS));
-  const data = new SharedArrayBuffer(RING_SLOTS * SLOT_BYTES);
+  const data = new SharedArrayBuffer(RING_SLOTS * slotBytes);
+  const tally = new SharedArrayBuffer(8);
   const c = new Int32Array(control);
-  const { Worker } = await import('node:worker_threads'); // loaded when first needed
-  const worker = new Worker(script, {
-    workerData: { ...task, control, data } satisfies WorkerTask,
-  });
+  const worker = await takeWorker(script);
   let failure: Error | undefined;
   const stop = (error: Error): void => {
     failure ??= error;
     Atomics.store(c, STATE, RING_FAILED);
     Atomics.notify(c, PUBLISHED);
   };
-  worker.on('message', (message: WorkerFailure) => stop(new LayerWriteError(message.error)));
-  worker.on('error', (error) =>
-    stop(new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error })),
-  );
-  worker.on('exit', (code) => {
+  const onMessage = (message: WorkerFailure) => stop(new LayerWriteError(message.error));
+  const onError = (error: Error) =>
+    stop(new LayerWriteError(`layer tar worker failed: ${error.message}`, { cause: error }));
+  const onExit = (code: number) => {
     if (Atomics.load(c, STATE) === RING_RUNNING)
       stop(new LayerWriteError(`layer tar worker exited with code ${code}`));
-  });
+  };
+  worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+  worker.postMessage({ ...task, control, data, tally } satisfies WorkerTask);
   const hash = createHash('sha256');
   let size = 0;
   let consumed = 0;
@@ -194,7 +211,7 @@ async function hashInWorker(
       for (; consumed < published; consumed++) {
         const slot = consumed % RING_SLOTS;
         const length = c[LENGTHS + slot]!;
-        hash.update(new Uint8Array(data, slot * SLOT_BYTES, length));
+        hash.update(new Uint8Array(data, slot * slotBytes, length));
         size += length;
         Atomics.store(c, CONSUMED, consumed + 1);
         Atomics.notify(c, CONSUMED);
@@ -206,14 +223,22 @@ async function hashInWorker(
         await Atomics.waitAsync(c, PUBLISHED, published).value;
     }
   } finally {
+    // A failure's message comes before the worker's end: it is in `failure` after this.
     if (Atomics.load(c, STATE) !== RING_DONE) await worker.terminate();
   }
-  // A failure's message comes after the state: wait for it rather than report less.
-  if (Atomics.load(c, STATE) === RING_FAILED) {
-    await new Promise<void>((resolve) =>
-      failure ? resolve() : worker.once('exit', () => resolve()),
-    );
+  if (Atomics.load(c, STATE) !== RING_DONE)
     throw failure ?? new LayerWriteError('layer tar worker failed');
-  }
-  return { diffId: `sha256:${hash.digest('hex')}`, size };
+  worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+  releaseWorker(worker);
+  const contentBytes = new Float64Array(tally)[0]!;
+  return { diffId: `sha256:${hash.digest('hex')}`, size, contentBytes };
+}
+
+/**
+ * Start a layer-tar worker now, for the hash of a large layer being written: the hash then
+ * starts when the layer is committed, not ~60 ms later (layer-tar-pool.ts).
+ */
+export function warmLayerHasher(): void {
+  const script = workerScript('layer-tar-worker', import.meta.url);
+  if (script !== undefined) warmWorker(script);
 }

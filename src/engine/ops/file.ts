@@ -28,6 +28,7 @@ import type { EngineOptions, Ref } from '../types.ts';
 import { lazyModule } from '../../shared/lazy-module.ts';
 
 const loadSnapshotter = lazyModule(() => import('../../exec/snapshotter.ts'));
+const loadLayerWriter = lazyModule(() => import('../../exporter/layer-writer.ts'));
 
 export async function runFileOp(
   engine: EngineOptions,
@@ -39,6 +40,13 @@ export async function runFileOp(
 ): Promise<Ref[]> {
   const base: Ref = op.base === null ? { kind: 'empty' } : inputs[op.base]!;
   const incremental = previous && (await incrementalPlan(engine, op, base, inputs, previous));
+  const imageLayer = engine.isImageLayer?.(ctx.digest) === true;
+  // The export hashes the layer once it is committed: have its worker ready by then.
+  if (imageLayer && (incremental || (await copiesLargeContext(op, inputs))))
+    void loadLayerWriter().then(
+      ({ warmLayerHasher }) => warmLayerHasher(),
+      () => undefined,
+    );
   const used = new Set(
     op.actions.flatMap((a) => (a.action === 'copy' && a.source !== null ? [a.source] : [])),
   );
@@ -68,7 +76,7 @@ export async function runFileOp(
     },
     {
       direct: true,
-      imageLayer: engine.isImageLayer?.(ctx.digest) === true,
+      imageLayer,
       ...(incremental && {
         seed: (snapshot) =>
           seedFromPrevious(incremental.clone, incremental.previous, snapshot.dir, incremental.plan),
@@ -125,6 +133,17 @@ async function incrementalPlan(
     if (!plan) discardClone(clone);
     await scope.close();
   }
+}
+
+/** Whether the op copies a large directory of a local context (isLargeCopy). */
+async function copiesLargeContext(op: FileOp, inputs: readonly Ref[]): Promise<boolean> {
+  for (const action of op.actions) {
+    if (action.action !== 'copy' || action.source === null) continue;
+    const source = inputs[action.source];
+    if (source?.kind === 'local' && isLargeCopy(await source.context.snapshot(), action.src))
+      return true;
+  }
+  return false;
 }
 
 /** Entries or bytes from which a COPY is made incrementally: below, a full copy is quicker. */

@@ -75,7 +75,10 @@ export async function writeNewSnapshot(
     xattrs?.catch(() => undefined); // taken by the export, which reads again on a failure
     await unmount();
     await scope.close();
-    const committed = await engine.store.snapshots.commit(pending);
+    // An image layer is hashed next (engine/worker.ts), which measures it on the way.
+    const committed = await engine.store.snapshots.commit(pending, {
+      sizeFromHash: options.imageLayer === true,
+    });
     pending = undefined;
     const ref: Ref = { kind: 'snapshot', id: committed.id };
     if (xattrs) earlyXattrs.set(ref, xattrs);
