@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createBatcher } from './batch.ts';
+import { createBatcher, type ChangeBatch } from './batch.ts';
 import { createWatchFilter, isEditorTempFile } from './ignore.ts';
 
 describe('what a watch ignores', () => {
@@ -55,13 +55,9 @@ describe('change batches', () => {
   it('hand over one batch after the quiet time, each path once, with the first change time', () => {
     vi.useFakeTimers();
     try {
-      const batches: Array<{ paths: string[]; firstChangeAt: number }> = [];
+      const batches: ChangeBatch[] = [];
       let now = 1000;
-      const b = createBatcher(
-        100,
-        (batch) => batches.push(batch),
-        () => now,
-      );
+      const b = createBatcher(100, (batch) => batches.push(batch), { now: () => now });
       b.add('/a');
       vi.advanceTimersByTime(60);
       now = 1060;
@@ -70,7 +66,7 @@ describe('change batches', () => {
       vi.advanceTimersByTime(99);
       expect(batches).toEqual([]);
       vi.advanceTimersByTime(1);
-      expect(batches).toEqual([{ paths: ['/a', '/b'], firstChangeAt: 1000 }]);
+      expect(batches).toEqual([{ paths: ['/a', '/b'], firstChangeAt: 1000, leading: false }]);
       b.add('/c');
       b.flush();
       expect(batches.at(-1)?.paths).toEqual(['/c']);
@@ -78,6 +74,42 @@ describe('change batches', () => {
       b.close();
       vi.advanceTimersByTime(500);
       expect(batches).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+  it('hand over a change after a quiet time at once, and gather the changes that follow it', () => {
+    vi.useFakeTimers();
+    try {
+      const batches: ChangeBatch[] = [];
+      let now = 5000;
+      const b = createBatcher(100, (batch) => batches.push(batch), {
+        leading: true,
+        now: () => now,
+      });
+      b.add('/a');
+      expect(batches).toEqual([{ paths: ['/a'], firstChangeAt: 5000, leading: true }]);
+      expect(b.gathering()).toBe(false);
+      now = 5030; // within the debounce time of the last change: gathered
+      b.add('/b');
+      now = 5090;
+      b.add('/c');
+      expect(b.gathering()).toBe(true);
+      vi.advanceTimersByTime(100);
+      expect(batches.at(-1)).toEqual({ paths: ['/b', '/c'], firstChangeAt: 5030, leading: false });
+      expect(b.gathering()).toBe(false);
+      now = 5150; // 60 ms after the last change: not quiet yet
+      b.add('/d');
+      expect(batches).toHaveLength(2);
+      vi.advanceTimersByTime(100);
+      now = 5400; // quiet again
+      b.add('/e');
+      expect(batches.map((x) => [x.paths, x.leading])).toEqual([
+        [['/a'], true],
+        [['/b', '/c'], false],
+        [['/d'], false],
+        [['/e'], true],
+      ]);
     } finally {
       vi.useRealTimers();
     }

@@ -1,6 +1,9 @@
 /**
- * The watch loop: build once, then rebuild on every debounced batch of changes. A change
- * during a build cancels it and starts a new one (or waits for it, with `queue`). After
+ * The watch loop: build once, then rebuild on every batch of changes (batch.ts). A change
+ * during a build cancels it and starts a new one (or waits for it, with `queue`). A build
+ * started by a lone change without waiting (a leading batch) is speculative: a change that
+ * follows within the debounce time cancels it at once, and one build of everything follows
+ * the quiet time. After
  * each successful build the image's container (`--run`) or a host command (`--exec`) is
  * restarted. One builder serves every build, so the store, solver and stat cache stay open.
  */
@@ -23,11 +26,14 @@ interface Pending {
   paths: Set<string>;
   firstChangeAt: number;
   forced: boolean;
+  /** Only a leading batch: more changes may be on their way. */
+  speculative: boolean;
 }
 
 interface CurrentBuild {
   abort: AbortController;
   done: Promise<void>;
+  speculative: boolean;
 }
 
 /**
@@ -46,19 +52,31 @@ export async function startWatch(
   let builds = 0;
   let stopped = false;
   let current: CurrentBuild | undefined;
-  let pending: Pending | undefined = { paths: new Set(), firstChangeAt: Date.now(), forced: true };
+  let pending: Pending | undefined = {
+    paths: new Set(),
+    firstChangeAt: Date.now(),
+    forced: true,
+    speculative: false,
+  };
   let container: RunningContainer | undefined;
   let exec: RunningExec | undefined;
 
-  const take = (paths: readonly string[], firstChangeAt: number, forced = false) => {
-    pending ??= { paths: new Set(), firstChangeAt, forced };
+  const take = (
+    paths: readonly string[],
+    firstChangeAt: number,
+    forced = false,
+    speculative = false,
+  ) => {
+    if (pending === undefined) pending = { paths: new Set(), firstChangeAt, forced, speculative };
+    else pending.speculative = false;
     for (const p of paths) pending.paths.add(p);
     pending.firstChangeAt = Math.min(pending.firstChangeAt, firstChangeAt);
     pending.forced ||= forced;
   };
 
   const next = () => {
-    if (stopped || pending === undefined) return;
+    // Changes being gathered start their build when the batcher hands them over.
+    if (stopped || pending === undefined || batcher.gathering()) return;
     if (current !== undefined) {
       if (!options.queue) current.abort.abort();
       return; // the running build's end starts the next one
@@ -111,7 +129,7 @@ export async function startWatch(
       current = undefined;
       next();
     });
-    return { abort, done };
+    return { abort, done, speculative: batch.speculative };
   };
 
   /**
@@ -133,14 +151,23 @@ export async function startWatch(
     });
   };
 
-  const batcher = createBatcher(options.debounceMs, (batch: ChangeBatch) => {
-    io.onEvent({ type: 'changes', paths: batch.paths.map((p) => path.relative(cwd, p) || p) });
-    take(batch.paths, batch.firstChangeAt);
-    next();
-  });
+  const batcher = createBatcher(
+    options.debounceMs,
+    (batch: ChangeBatch) => {
+      io.onEvent({ type: 'changes', paths: batch.paths.map((p) => path.relative(cwd, p) || p) });
+      take(batch.paths, batch.firstChangeAt, false, batch.leading);
+      next();
+    },
+    // With `queue` every build runs to its end, so none is started on a guess.
+    { leading: !options.queue },
+  );
   const watcher: Watcher = await openWatcher(
     target,
-    (file) => batcher.add(file),
+    (file) => {
+      batcher.add(file);
+      // A speculative build is out of date once another change is being gathered.
+      if (current?.speculative && batcher.gathering()) current.abort.abort();
+    },
     (error) => {
       // Changes may have been lost: the next build lists the contexts again, in full.
       io.onEvent({ type: 'watch-error', error });

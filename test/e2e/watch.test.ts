@@ -183,6 +183,33 @@ describe('tbuild watch', () => {
     expect(after.length).toBeLessThanOrEqual(2);
   });
 
+  it('starts the build of a lone change at once; a change right after cancels it for one build of both', async () => {
+    const context = await makeContext({
+      Dockerfile: 'FROM localhost:5000/busybox\nCOPY src /src\nRUN sleep 2\n',
+      'src/a.txt': 'a\n',
+      'src/b.txt': 'b\n',
+    });
+    // A debounce far longer than the build: a lone change must not wait for it.
+    const w = await watch({ context }, { debounceMs: 60_000 });
+    await w.succeeded();
+    appendFileSync(path.join(context, 'src/a.txt'), 'a2\n');
+    const lone = await w.succeeded();
+    expect(lone.build).toBe(2);
+    expect(lone.latencyMs).toBeLessThan(60_000);
+
+    await w.session.stop();
+    const again = await watch({ context }, { debounceMs: 1_000 });
+    await again.succeeded();
+    appendFileSync(path.join(context, 'src/a.txt'), 'a3\n');
+    await again.next('build-started', (e) => e.build === 2);
+    appendFileSync(path.join(context, 'src/b.txt'), 'b2\n');
+    await again.next('build-cancelled', (e) => e.build === 2);
+    const both = await again.succeeded();
+    expect(both.build).toBe(3);
+    expect(both.changed.map((p) => path.basename(p)).sort()).toEqual(['a.txt', 'b.txt']);
+    expect(again.events.filter((e) => e.type === 'build-started')).toHaveLength(3);
+  });
+
   it('cancels a running build when a file changes, and the next build succeeds', async () => {
     const context = await makeContext({
       Dockerfile:

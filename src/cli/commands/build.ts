@@ -189,7 +189,8 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
 export const WATCH_OPTIONS: Record<string, OptionSpec> = {
   debounce: {
     type: 'string',
-    describe: 'Wait this long after the last change before building (default 100ms)',
+    describe:
+      'Batch changes that come within this time of each other into one build (default 100ms)',
   },
   queue: {
     type: 'boolean',
