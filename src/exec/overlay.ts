@@ -1,13 +1,16 @@
 /**
- * Overlay mounts for snapshots. Node has no mount(2), so this shells out to mount(8)
+ * Overlay mounts for snapshots. Node has no mount(2): kernel overlays are mounted and
+ * unmounted through the mount helper (mount-helper.ts), else by mount(8) and umount(8),
  * with cwd = the snapshots folder: lowerdir/upperdir/workdir are given RELATIVE to it,
  * which keeps the option string short (the kernel reads at most one page of it).
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { inUserNamespace } from '../shared/userns.ts';
 import { delay, runCommand } from './command.ts';
 import { MountError, OverlayOptionsTooLongError, UnmountError } from './errors.ts';
+import { mountSyscall, umountSyscall } from './mount-helper.ts';
 import { lazyModule } from '../shared/lazy-module.ts';
 
 const loadSnapshotter = lazyModule(() => import('./snapshotter.ts'));
@@ -152,6 +155,9 @@ export async function mountKernelOverlay(options: OverlayMountOptions): Promise<
     await mkdir(path.resolve(snapshotsDir, upper), { recursive: true });
     await mkdir(path.resolve(snapshotsDir, work), { recursive: true });
   }
+  // A failure is mount(8)'s to report, in its words (or it succeeds there).
+  if ((await mountSyscall(snapshotsDir, 'overlay', 'overlay', target, data)) === 0)
+    return createMount(target);
   const result = await runMount(['-t', 'overlay', 'overlay', '-o', data, target], snapshotsDir);
   if (result.code !== 0) {
     throw new MountError(`overlay mount at ${target} failed: ${result.stderr.trim()}`, {
@@ -199,6 +205,10 @@ function createMount(target: string): Mount {
  * a second (a process in it may just be exiting), then detached lazily.
  */
 export async function unmountPath(target: string): Promise<void> {
+  // Unmounted, or not a mount point (EINVAL) or gone (ENOENT); busy and the rest are
+  // retried and reported by umount(8).
+  const errno = await umountSyscall(target);
+  if (errno === 0 || errno === EINVAL || errno === ENOENT) return;
   let last = '';
   for (let attempt = 0; attempt < 8; attempt++) {
     const result = await runCommand('umount', [target]);
@@ -211,6 +221,8 @@ export async function unmountPath(target: string): Promise<void> {
   if (lazy.code === 0 || isNotMounted(lazy.stderr)) return;
   throw new UnmountError(target, `${last}; lazy unmount: ${lazy.stderr.trim()}`);
 }
+
+const { EINVAL, ENOENT } = constants.errno;
 
 function isNotMounted(stderr: string): boolean {
   return /not mounted|no mount point specified|No such file or directory/i.test(stderr);

@@ -1,0 +1,101 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mountSyscall, stopMountHelper, umountSyscall } from './mount-helper.ts';
+import { listMounts, mountKernelOverlay, unmountPath } from './overlay.ts';
+
+// Mounting needs root; the suite runs as root in CI (README).
+const root = process.getuid?.() === 0;
+const { EINVAL, ENOENT } = constants.errno;
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'tbuild-mount-helper-'));
+  for (const sub of ['lower1', 'lower2', 'upper', 'work', 'merged']) mkdirSync(path.join(dir, sub));
+  writeFileSync(path.join(dir, 'lower1', 'a'), 'top\n');
+  writeFileSync(path.join(dir, 'lower2', 'a'), 'bottom\n');
+  writeFileSync(path.join(dir, 'lower2', 'b'), 'b\n');
+});
+afterEach(async () => {
+  for (const point of (await listMounts(dir)).reverse()) await unmountPath(point);
+  rmSync(dir, { recursive: true, force: true });
+  vi.unstubAllEnvs();
+  stopMountHelper();
+});
+
+const data = 'index=off,metacopy=off,lowerdir=lower1:lower2,upperdir=upper,workdir=work';
+
+describe.runIf(root)('the mount helper', () => {
+  it('mounts an overlay with paths relative to its cwd, and unmounts it', async () => {
+    const merged = path.join(dir, 'merged');
+    expect(await mountSyscall(dir, 'overlay', 'overlay', merged, data)).toBe(0);
+    expect(readFileSync(path.join(merged, 'a'), 'utf8')).toBe('top\n');
+    writeFileSync(path.join(merged, 'c'), 'new\n');
+    expect(readFileSync(path.join(dir, 'upper', 'c'), 'utf8')).toBe('new\n');
+    expect(await listMounts(dir)).toEqual([merged]);
+    expect(await umountSyscall(merged)).toBe(0);
+    expect(await listMounts(dir)).toEqual([]);
+  });
+
+  it("gives the kernel's errno for a failure", async () => {
+    const merged = path.join(dir, 'merged');
+    expect(await umountSyscall(merged)).toBe(EINVAL); // not a mount point
+    expect(await umountSyscall(path.join(dir, 'gone'))).toBe(ENOENT);
+    const missing = data.replace('lower2', 'no-such-layer');
+    expect(await mountSyscall(dir, 'overlay', 'overlay', merged, missing)).toBe(ENOENT);
+    expect(await mountSyscall(path.join(dir, 'gone'), 'overlay', 'overlay', merged, data)).toBe(
+      ENOENT,
+    );
+    // Still serving after failures.
+    expect(await mountSyscall(dir, 'overlay', 'overlay', merged, data)).toBe(0);
+  });
+
+  it('leaves what it cannot carry, or a missing perl, to mount(8) and umount(8)', async () => {
+    expect(await umountSyscall(path.join(dir, 'new\nline'))).toBeUndefined();
+    stopMountHelper();
+    vi.stubEnv('PATH', path.join(dir, 'empty-bin'));
+    expect(await umountSyscall(path.join(dir, 'merged'))).toBeUndefined();
+    expect(await umountSyscall(path.join(dir, 'merged'))).toBeUndefined();
+    vi.unstubAllEnvs();
+    // overlay.ts falls back: the mount and its unmount work without the helper.
+    const merged = path.join(dir, 'merged');
+    const mount = await mountKernelOverlay({
+      snapshotsDir: dir,
+      lower: ['lower1', 'lower2'],
+      upper: 'upper',
+      work: 'work',
+      target: merged,
+    });
+    expect(readFileSync(path.join(merged, 'b'), 'utf8')).toBe('b\n');
+    await mount.unmount();
+    expect(await listMounts(dir)).toEqual([]);
+  });
+
+  it('does not keep a program alive, and outlives a Ctrl-C sent to its process group', () => {
+    const helper = JSON.stringify(new URL('./mount-helper.ts', import.meta.url).href);
+    const merged = JSON.stringify(path.join(dir, 'merged'));
+    const program = path.join(dir, 'program.mjs');
+    // The program's group gets SIGINT after the mount (as a terminal's Ctrl-C would reach
+    // it); the program ignores it, the helper is in a group of its own and must unmount.
+    writeFileSync(
+      program,
+      `const { mountSyscall, umountSyscall } = await import(${helper});
+process.on('SIGINT', () => undefined);
+const mounted = await mountSyscall(${JSON.stringify(dir)}, 'overlay', 'overlay', ${merged}, ${JSON.stringify(data)});
+process.kill(-process.pid, 'SIGINT');
+await new Promise((r) => setTimeout(r, 100));
+const unmounted = await umountSyscall(${merged});
+process.stdout.write(mounted + ' ' + unmounted + '\\n');`,
+    );
+    // setsid: a process group of its own to signal.
+    const result = spawnSync('setsid', ['--wait', process.execPath, '--no-warnings', program], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('0 0\n');
+    expect(result.status).toBe(0);
+  });
+});
