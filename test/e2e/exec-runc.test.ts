@@ -108,12 +108,13 @@ async function runIn(
 }
 
 /** Commands of this process's child processes. */
+/** Child processes, but not the mount helper, which lives as long as the process (ADR 22). */
 function listChildren(): string[] {
   // ps exits 1 when there are none.
   const { stdout } = spawnSync('ps', ['--ppid', String(process.pid), '-o', 'comm='], {
     encoding: 'utf8',
   });
-  return stdout.split('\n').filter((name) => name !== '' && name !== 'ps');
+  return stdout.split('\n').filter((name) => name !== '' && name !== 'ps' && name !== 'perl');
 }
 
 async function listTree(dir: string, prefix = ''): Promise<string[]> {
