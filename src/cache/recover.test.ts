@@ -107,6 +107,31 @@ describe('schema migrations', () => {
     db.close();
   });
 
+  it('prepares each SQL text once, and a reused statement answers each call for itself', () => {
+    const db = openDatabase(join(temp.root, 'test.db'), temp.root);
+    const sql = 'SELECT name FROM sqlite_master WHERE type = ? ORDER BY name';
+    expect(db.prepare(sql)).toBe(db.prepare(sql));
+    const tables = db
+      .prepare(sql)
+      .all('table')
+      .map((t) => t.name);
+    expect(tables).toContain('snapshots');
+    expect(
+      db
+        .prepare(sql)
+        .all('index')
+        .map((t) => t.name),
+    ).not.toContain('snapshots');
+    expect(db.prepare(sql).get('table')).toEqual({ name: tables[0] });
+    expect(
+      db
+        .prepare(sql)
+        .all('table')
+        .map((t) => t.name),
+    ).toEqual(tables);
+    db.close();
+  });
+
   it('refuses a store written by a newer tbuild', async () => {
     const file = join(temp.root, 'future.db');
     const db = new DatabaseSync(file);
