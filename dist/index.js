@@ -6645,7 +6645,8 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdir as mkdir17, readFile as readFile11, readdir as readdir12, rm as rm16, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdirSync as mkdirSync4, readFileSync as readFileSync5, rmSync as rmSync3, writeFileSync } from "node:fs";
+import { mkdir as mkdir17, readFile as readFile11, readdir as readdir12, rm as rm16, stat as stat7 } from "node:fs/promises";
 import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
@@ -6689,7 +6690,8 @@ function createRuncExecutor(options) {
 async function cleanUpRun(runc, runcRoot, prepared) {
   const steps = [
     () => deleteContainer(runc, runcRoot, prepared.id),
-    () => rm16(prepared.bundle, { recursive: true, force: true }),
+    // A few small files: removed synchronously, quicker than a thread-pool round trip each.
+    () => rmSync3(prepared.bundle, { recursive: true, force: true }),
     () => prepared.stubs.remove()
   ];
   let first;
@@ -6708,14 +6710,11 @@ function createContainerId() {
 async function prepareBundle(stateDir, spec, network) {
   const id = createContainerId();
   const bundle = path27.join(stateDir, "bundles", id);
-  await mkdir17(bundle, { recursive: true });
+  mkdirSync4(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
-    const [files, kinds, limits] = await Promise.all([
-      writeBundleFiles(bundle, spec, hostname),
-      statBindSources(spec),
-      readHostLimits()
-    ]);
+    const files = writeBundleFiles(bundle, spec, hostname);
+    const [kinds, limits] = await Promise.all([statBindSources(spec), readHostLimits()]);
     const mounts = createMounts(spec, files);
     for (const file of Object.values(files)) kinds.set(file, "file");
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
@@ -6729,7 +6728,7 @@ async function prepareBundle(stateDir, spec, network) {
         spec.emulation
       );
       const config = inUserNamespace() ? adaptSpecToUserNamespace(emulated) : emulated;
-      await writeFile12(path27.join(bundle, "config.json"), JSON.stringify(config, null, 2));
+      writeFileSync(path27.join(bundle, "config.json"), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();
       throw err;
@@ -6740,7 +6739,7 @@ async function prepareBundle(stateDir, spec, network) {
     throw err;
   }
 }
-async function writeBundleFiles(bundle, spec, hostname) {
+function writeBundleFiles(bundle, spec, hostname) {
   const files = {
     hosts: path27.join(bundle, "hosts"),
     resolvConf: path27.join(bundle, "resolv.conf"),
@@ -6749,13 +6748,11 @@ async function writeBundleFiles(bundle, spec, hostname) {
   const hosts = spec.hosts ?? `127.0.0.1	localhost ${hostname}
 ::1	localhost ip6-localhost ip6-loopback
 `;
-  const resolvConf = spec.resolvConf ?? (spec.network === "isolated" ? isolatedResolvConf(await readHostResolvConf()) : await readHostResolvConf());
-  await Promise.all([
-    writeFile12(files.hosts, hosts, { mode: 420 }),
-    writeFile12(files.resolvConf, resolvConf, { mode: 420 }),
-    writeFile12(files.hostname, `${hostname}
-`, { mode: 420 })
-  ]);
+  const resolvConf = spec.resolvConf ?? (spec.network === "isolated" ? isolatedResolvConf(readHostResolvConf()) : readHostResolvConf());
+  writeFileSync(files.hosts, hosts, { mode: 420 });
+  writeFileSync(files.resolvConf, resolvConf, { mode: 420 });
+  writeFileSync(files.hostname, `${hostname}
+`, { mode: 420 });
   return files;
 }
 function readHostLimits() {
@@ -6775,9 +6772,9 @@ async function loadHostLimits() {
     capBounding: capBnd === void 0 ? (1n << 64n) - 1n : BigInt(`0x${capBnd}`)
   };
 }
-async function readHostResolvConf() {
+function readHostResolvConf() {
   try {
-    return await readFile11("/etc/resolv.conf", "utf8");
+    return readFileSync5("/etc/resolv.conf", "utf8");
   } catch (err) {
     if (err.code === "ENOENT") return "";
     throw err;
@@ -7033,7 +7030,7 @@ var init_push = __esm({
 
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { copyFile as copyFile2, mkdir as mkdir18, writeFile as writeFile13 } from "node:fs/promises";
+import { copyFile as copyFile2, mkdir as mkdir18, writeFile as writeFile12 } from "node:fs/promises";
 import { dirname as dirname5, join as join17 } from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
@@ -7086,7 +7083,7 @@ async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
     const path42 = join17(dir, file.path);
     await mkdir18(dirname5(path42), { recursive: true });
-    if ("data" in file) await writeFile13(path42, file.data);
+    if ("data" in file) await writeFile12(path42, file.data);
     else if (file.source) await copyFile2(file.source, path42);
     else await pipeline4(file.open(), createWriteStream2(path42));
   }
@@ -25898,7 +25895,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile18, readFile: readFile18, mkdir: mkdir24 } = __require("node:fs/promises");
+    var { writeFile: writeFile17, readFile: readFile18, mkdir: mkdir24 } = __require("node:fs/promises");
     var { dirname: dirname7, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -26151,7 +26148,7 @@ var require_snapshot_recorder = __commonJS({
           hash,
           snapshot
         }));
-        await writeFile18(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
+        await writeFile17(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
       }
       /**
        * Clears all recorded snapshots
@@ -40149,7 +40146,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn10 } from "node:child_process";
-import { mkdir as mkdir23, readFile as readFile16, rename as rename8, writeFile as writeFile16 } from "node:fs/promises";
+import { mkdir as mkdir23, readFile as readFile16, rename as rename8, writeFile as writeFile15 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname6, join as join21 } from "node:path";
 function configKeyFor(registry) {
@@ -40248,7 +40245,7 @@ async function readConfig(path42) {
 async function writeConfig(path42, config) {
   await mkdir23(dirname6(path42), { recursive: true, mode: 448 });
   const temp = `${path42}.${process.pid}.tmp`;
-  await writeFile16(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
+  await writeFile15(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
   await rename8(temp, path42);
 }
 function findAuthEntry(config, registry) {
@@ -40680,11 +40677,25 @@ function openDatabase(file, root) {
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");
     migrate(db, root);
+    cacheStatements(db);
   } catch (error) {
     db.close();
     throw error;
   }
   return db;
+}
+var MAX_CACHED_STATEMENTS = 256;
+function cacheStatements(db) {
+  const prepare = db.prepare.bind(db);
+  const statements = /* @__PURE__ */ new Map();
+  db.prepare = (sql) => {
+    let statement = statements.get(sql);
+    if (statement === void 0) {
+      statement = prepare(sql);
+      if (statements.size < MAX_CACHED_STATEMENTS) statements.set(sql, statement);
+    }
+    return statement;
+  };
 }
 var SQLITE_BUSY = 5;
 function enableWal(db) {
@@ -49871,7 +49882,7 @@ async function releasePrepared(prepared) {
 
 // src/builder/result.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { rename as rename6, rm as rm21, stat as stat12, writeFile as writeFile14 } from "node:fs/promises";
+import { rename as rename6, rm as rm21, stat as stat12, writeFile as writeFile13 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -49943,10 +49954,10 @@ async function writeResultFiles(options, metadata) {
 }
 async function replaceFile(file, content) {
   const existing = await stat12(file).catch(() => void 0);
-  if (existing && !existing.isFile()) return writeFile14(file, content);
+  if (existing && !existing.isFile()) return writeFile13(file, content);
   const temp = `${file}.tbuild-${randomBytes7(4).toString("hex")}`;
   try {
-    await writeFile14(temp, content);
+    await writeFile13(temp, content);
     await rename6(temp, file);
   } catch (error) {
     await rm21(temp, { force: true });
@@ -50167,7 +50178,7 @@ import {
   rename as rename7,
   rm as rm22,
   stat as stat13,
-  writeFile as writeFile15
+  writeFile as writeFile14
 } from "node:fs/promises";
 import path34 from "node:path";
 import { pipeline as pipeline6 } from "node:stream/promises";
@@ -50276,7 +50287,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
           ...index.manifests.filter((m) => m.annotations?.[RefName] !== tag),
           { ...encoded.manifest.descriptor, annotations: { [RefName]: tag } }
         ];
-        await writeFile15(path34.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+        await writeFile14(path34.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
         await writeAtomically2(path34.join(dir, "index.json"), JSON.stringify(index));
         const removed = await collectGarbage(dir, index);
         if (removed > 0) report(`${removed} unreferenced blobs removed`);
@@ -50324,7 +50335,7 @@ async function writeBytes(dir, digest, bytes) {
 }
 async function writeAtomically2(file, data) {
   const temp = `${file}.${process.pid}.tmp`;
-  await writeFile15(temp, data);
+  await writeFile14(temp, data);
   await rename7(temp, file);
 }
 async function exists3(file) {
@@ -51892,7 +51903,7 @@ function titleOf(code2) {
 
 // src/action/build-options.ts
 import { existsSync as existsSync9 } from "node:fs";
-import { writeFile as writeFile17 } from "node:fs/promises";
+import { writeFile as writeFile16 } from "node:fs/promises";
 import path38 from "node:path";
 
 // src/action/errors.ts
@@ -52061,7 +52072,7 @@ async function resolveSecrets(inputs, ctx, warnings) {
     }
     masks.push(pair[1]);
     const file = path38.join(ctx.secretsDir, `secret-${secrets.length}`);
-    await writeFile17(file, pair[1], { mode: 384 });
+    await writeFile16(file, pair[1], { mode: 384 });
     secrets.push({ id: pair[0], file });
   }
   for (const entry of inputs["secret-files"]) {
