@@ -4315,7 +4315,8 @@ var init_overlay = __esm({
 });
 
 // src/engine/mounts.ts
-import { chmod as chmod3, chown, lstat as lstat5, mkdir as mkdir8, rm as rm6, utimes as utimes3 } from "node:fs/promises";
+import { rmSync as rmSync3 } from "node:fs";
+import { chmod as chmod3, chown, lstat as lstat5, mkdir as mkdir8, utimes as utimes3 } from "node:fs/promises";
 import path7 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
@@ -4342,7 +4343,7 @@ function openScope(store) {
   let counter = 0;
   const fresh = async () => {
     const dir = await store.mountDir(`op${counter++}`);
-    cleanups.push(() => rm6(dir, { recursive: true, force: true }));
+    cleanups.push(async () => rmSync3(dir, { recursive: true, force: true }));
     return dir;
   };
   const lowerOf = async (ref) => ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => path7.relative(store.snapshots.dir, s.dir)) : [];
@@ -4633,7 +4634,7 @@ __export(git_exports, {
   gitSourceHandler: () => gitSourceHandler
 });
 import { execFile as execFile2 } from "node:child_process";
-import { rm as rm9 } from "node:fs/promises";
+import { rm as rm8 } from "node:fs/promises";
 import path13 from "node:path";
 import { promisify as promisify2 } from "node:util";
 async function git(args, signal, cwd) {
@@ -4687,7 +4688,7 @@ function gitSourceHandler(engine, source) {
       try {
         await checkoutGit(source.remote, sha, snapshot.dir, ctx.signal);
         if (!source.keepGitDir)
-          await rm9(path13.join(snapshot.dir, ".git"), { recursive: true, force: true });
+          await rm8(path13.join(snapshot.dir, ".git"), { recursive: true, force: true });
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -4773,7 +4774,7 @@ var ssh_agent_exports = {};
 __export(ssh_agent_exports, {
   startAgentProxy: () => startAgentProxy
 });
-import { chmod as chmod5, chown as chown2, mkdtemp as mkdtemp4, rm as rm10 } from "node:fs/promises";
+import { chmod as chmod5, chown as chown2, mkdtemp as mkdtemp4, rm as rm9 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
 import path15 from "node:path";
@@ -4808,7 +4809,7 @@ async function startAgentProxy(options) {
     await chmod5(socket, options.mode);
   } catch (error) {
     server.close();
-    await rm10(dir, { recursive: true, force: true });
+    await rm9(dir, { recursive: true, force: true });
     throw error;
   }
   return {
@@ -4816,7 +4817,7 @@ async function startAgentProxy(options) {
     async close() {
       for (const s of open6) s.destroy();
       await new Promise((resolve2) => server.close(() => resolve2()));
-      await rm10(dir, { recursive: true, force: true });
+      await rm9(dir, { recursive: true, force: true });
     }
   };
 }
@@ -5093,7 +5094,7 @@ import {
   mkdir as mkdir14,
   readdir as readdir9,
   readlink as readlink2,
-  rm as rm11,
+  rm as rm10,
   symlink
 } from "node:fs/promises";
 import path17 from "node:path";
@@ -5130,7 +5131,7 @@ async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh
 async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   const { limit } = opts;
   const existing = fresh ? void 0 : await limit(() => lstat6(dest).catch(() => void 0));
-  if (existing && !existing.isDirectory()) await limit(() => rm11(dest, { force: true }));
+  if (existing && !existing.isDirectory()) await limit(() => rm10(dest, { force: true }));
   const created = !existing?.isDirectory();
   let inner;
   if (created) {
@@ -5189,7 +5190,7 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
         `cannot replace directory /${rel || path17.basename(dest)} with a file`
       );
     }
-    if (existing) await rm11(dest, { force: true });
+    if (existing) await rm10(dest, { force: true });
   }
   const inodeKey = st.nlink > 1 ? `${st.dev}:${st.ino}` : void 0;
   const linked = inodeKey ? opts.inodes.get(inodeKey) : void 0;
@@ -5317,7 +5318,7 @@ var init_unpack = __esm({
 });
 
 // src/engine/file/copy.ts
-import { chmod as chmod8, lchown as lchown2, lstat as lstat7, mkdir as mkdir15, readdir as readdir10, rm as rm12 } from "node:fs/promises";
+import { chmod as chmod8, lchown as lchown2, lstat as lstat7, mkdir as mkdir15, readdir as readdir10, rm as rm11 } from "node:fs/promises";
 import path18 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
@@ -5462,7 +5463,7 @@ async function unpackInto(ctx, archive, dest, opts) {
     sourceRoot: tmp
   };
   await copyDirEntries(tmp, destHost, "", archiveOpts);
-  await rm12(tmp, { recursive: true, force: true });
+  await rm11(tmp, { recursive: true, force: true });
 }
 var init_copy = __esm({
   "src/engine/file/copy.ts"() {
@@ -5528,7 +5529,7 @@ var init_owner = __esm({
 });
 
 // src/engine/file/actions.ts
-import { chmod as chmod9, lchown as lchown3, lstat as lstat8, rm as rm13, symlink as symlink2, writeFile as writeFile9 } from "node:fs/promises";
+import { chmod as chmod9, lchown as lchown3, lstat as lstat8, rm as rm12, symlink as symlink2, writeFile as writeFile9 } from "node:fs/promises";
 import path19 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
@@ -5561,7 +5562,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       case "mkfile": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
         await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
-        await rm13(target, { force: true });
+        await rm12(target, { force: true });
         await writeFile9(target, action.data);
         await chmod9(target, action.mode);
         await lchown3(target, owner?.uid ?? 0, owner?.gid ?? 0);
@@ -5574,14 +5575,14 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
           const exists4 = await lstat8(target).catch(() => void 0);
           if (!exists4 && !action.allowNotFound)
             throw new FileOpError("TBUILD_RM", `cannot remove ${p}: not found`);
-          await rm13(target, { recursive: true, force: true });
+          await rm12(target, { recursive: true, force: true });
         }
         break;
       }
       case "symlink": {
         const target = await resolveInRoot2(ctx.dest, action.path, false);
         await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
-        await rm13(target, { force: true });
+        await rm12(target, { force: true });
         await symlink2(action.target, target);
         break;
       }
@@ -5600,7 +5601,7 @@ var init_actions = __esm({
 });
 
 // src/engine/file/incremental.ts
-import { lstat as lstat9, rename as rename5, rm as rm14 } from "node:fs/promises";
+import { lstat as lstat9, rename as rename5, rm as rm13 } from "node:fs/promises";
 import path20 from "node:path";
 async function planIncrementalCopy(options) {
   const { action, contextRoot, snapshot, change, baseRoot, previous } = options;
@@ -5727,7 +5728,7 @@ async function cloneLayer(previous, tempDir) {
 }
 function discardClone(clone) {
   clone.then(
-    (dir) => rm14(path20.dirname(dir), { recursive: true, force: true }).catch(() => void 0),
+    (dir) => rm13(path20.dirname(dir), { recursive: true, force: true }).catch(() => void 0),
     () => void 0
   );
 }
@@ -5737,7 +5738,7 @@ async function seedFromPrevious(clone, previous, upper, plan) {
     () => true,
     () => false
   );
-  if (moved) await rm14(path20.dirname(cloned), { recursive: true, force: true });
+  if (moved) await rm13(path20.dirname(cloned), { recursive: true, force: true });
   else {
     if (cloned !== void 0) discardClone(clone);
     const copied = await runCommand("cp", [
@@ -5764,7 +5765,7 @@ async function seedFromPrevious(clone, previous, upper, plan) {
       if (!st.isDirectory()) crossesLink = true;
     }
     if (crossesLink) continue;
-    await rm14(path20.join(upper, plan.destRel, rel), { recursive: true, force: true });
+    await rm13(path20.join(upper, plan.destRel, rel), { recursive: true, force: true });
   }
 }
 var init_incremental = __esm({
@@ -6645,8 +6646,8 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdirSync as mkdirSync4, readFileSync as readFileSync5, rmSync as rmSync3, writeFileSync } from "node:fs";
-import { mkdir as mkdir17, readFile as readFile11, readdir as readdir12, rm as rm16, stat as stat7 } from "node:fs/promises";
+import { mkdirSync as mkdirSync4, readFileSync as readFileSync5, rmSync as rmSync4, writeFileSync } from "node:fs";
+import { mkdir as mkdir17, readFile as readFile11, readdir as readdir12, rm as rm15, stat as stat7 } from "node:fs/promises";
 import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
@@ -6691,7 +6692,7 @@ async function cleanUpRun(runc, runcRoot, prepared) {
   const steps = [
     () => deleteContainer(runc, runcRoot, prepared.id),
     // A few small files: removed synchronously, quicker than a thread-pool round trip each.
-    () => rmSync3(prepared.bundle, { recursive: true, force: true }),
+    () => rmSync4(prepared.bundle, { recursive: true, force: true }),
     () => prepared.stubs.remove()
   ];
   let first;
@@ -6735,7 +6736,7 @@ async function prepareBundle(stateDir, spec, network) {
     }
     return { id, bundle, stubs };
   } catch (err) {
-    await rm16(bundle, { recursive: true, force: true });
+    await rm15(bundle, { recursive: true, force: true });
     throw err;
   }
 }
@@ -6910,7 +6911,7 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
     if (owner === void 0 || isProcessAlive2(Number(owner))) continue;
     await runCommand(runcPath, ["--root", runcRoot, "kill", id, "KILL"]).catch(() => void 0);
     await deleteContainer(runcPath, runcRoot, id);
-    await rm16(path27.join(bundles, id), { recursive: true, force: true });
+    await rm15(path27.join(bundles, id), { recursive: true, force: true });
     removed.push(id);
   }
   return removed;
@@ -7192,7 +7193,7 @@ import {
   mkdir as mkdir19,
   readdir as readdir14,
   readlink as readlink4,
-  rm as rm17,
+  rm as rm16,
   symlink as symlink3,
   utimes as utimes5
 } from "node:fs/promises";
@@ -7218,18 +7219,18 @@ async function applyLayer(layer, dest, dirTimes, owners) {
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
     if (stat14.isCharacterDevice() && stat14.rdev === 0) {
-      await rm17(target, { recursive: true, force: true });
+      await rm16(target, { recursive: true, force: true });
       continue;
     }
     if (stat14.isDirectory()) {
-      if (existing && !existing.isDirectory()) await rm17(target, { force: true });
+      if (existing && !existing.isDirectory()) await rm16(target, { force: true });
       if (existing?.isDirectory() && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
         await emptyDirectory(target);
       }
       if (!existing?.isDirectory()) await mkdir19(target);
       dirTimes.set(rel, Math.floor(stat14.mtimeMs / 1e3));
     } else {
-      if (existing) await rm17(target, { recursive: true, force: true });
+      if (existing) await rm16(target, { recursive: true, force: true });
       const key = `${stat14.dev}:${stat14.ino}`;
       const first = stat14.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
@@ -7264,7 +7265,7 @@ async function copyMetadata(target, stat14, owners) {
 }
 async function emptyDirectory(dir) {
   for (const name of await readdir14(dir))
-    await rm17(join18(dir, name), { recursive: true, force: true });
+    await rm16(join18(dir, name), { recursive: true, force: true });
 }
 async function lstatOrUndefined(path42) {
   return lstat11(path42).catch((err) => {
@@ -7284,7 +7285,7 @@ var init_layer_apply = __esm({
 });
 
 // src/exporter/filesystem.ts
-import { mkdir as mkdir20, mkdtemp as mkdtemp6, rm as rm18 } from "node:fs/promises";
+import { mkdir as mkdir20, mkdtemp as mkdtemp6, rm as rm17 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
 import { join as join19 } from "node:path";
 function keepsOwners() {
@@ -7303,7 +7304,7 @@ async function exportLayersToTar(layerDirs, dest, options = {}) {
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
-    await rm18(temp, { recursive: true, force: true });
+    await rm17(temp, { recursive: true, force: true });
   }
 }
 var init_filesystem = __esm({
@@ -7605,7 +7606,7 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile13, realpath, rm as rm20, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile13, realpath, rm as rm19, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import path30 from "node:path";
 import { Readable as Readable5 } from "node:stream";
@@ -7619,7 +7620,7 @@ async function fetchRemoteContext(arg, stdin) {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
   const base = await mkdtemp8(path30.join(tmpdir5(), "tbuild-context-"));
-  const dispose = () => rm20(base, { recursive: true, force: true });
+  const dispose = () => rm19(base, { recursive: true, force: true });
   try {
     const dir = path30.join(base, "context");
     await mkdir21(dir);
@@ -7629,7 +7630,7 @@ async function fetchRemoteContext(arg, stdin) {
     await pipeline5(input, createWriteStream3(received, { mode: 384 }));
     if (await isArchive(received)) {
       await extractArchive(received, dir);
-      await rm20(received);
+      await rm19(received);
       return { dir, dockerfileText: void 0, dispose };
     }
     return { dir, dockerfileText: await readFile13(received, "utf8"), dispose };
@@ -7641,7 +7642,7 @@ async function fetchRemoteContext(arg, stdin) {
 async function fromGit(url, dir) {
   const { remote, ref, subdir } = parseGitUrl(url);
   await checkoutGit(remote, ref, dir);
-  await rm20(path30.join(dir, ".git"), { recursive: true, force: true });
+  await rm19(path30.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
   const inside = await realpath(path30.join(dir, subdir)).catch(() => void 0);
   const isDir = inside !== void 0 && (await stat8(inside)).isDirectory();
@@ -40347,7 +40348,7 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp9, rm as rm23 } from "node:fs/promises";
+import { mkdtemp as mkdtemp9, rm as rm22 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
 import path41 from "node:path";
 
@@ -43365,7 +43366,7 @@ function contextPath(selector, rel, selectorIsDir) {
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir10, readFile as readFile6, rename as rename4, rm as rm7, writeFile as writeFile5 } from "node:fs/promises";
+import { mkdir as mkdir10, readFile as readFile6, rename as rename4, rm as rm6, writeFile as writeFile5 } from "node:fs/promises";
 import { dirname as dirname4 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
@@ -43483,7 +43484,7 @@ async function writeAtomically(file, text) {
     await writeFile5(temp, text);
     await rename4(temp, file);
   } catch (err) {
-    await rm7(temp, { force: true });
+    await rm6(temp, { force: true });
     throw err;
   }
 }
@@ -43704,7 +43705,7 @@ import { readFile as readFile8 } from "node:fs/promises";
 import path11 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir11, readdir as readdir8, readFile as readFile7, rm as rm8, stat as stat5, utimes as utimes4, writeFile as writeFile6 } from "node:fs/promises";
+import { mkdir as mkdir11, readdir as readdir8, readFile as readFile7, rm as rm7, stat as stat5, utimes as utimes4, writeFile as writeFile6 } from "node:fs/promises";
 import path9 from "node:path";
 import { promisify } from "node:util";
 var zlib3 = async () => {
@@ -43774,7 +43775,7 @@ async function trim(dir) {
     names.map(async (name) => ({ name, mtime: (await stat5(path9.join(dir, name))).mtimeMs }))
   );
   dated.sort((x, y) => y.mtime - x.mtime);
-  for (const { name } of dated.slice(KEEP2)) await rm8(path9.join(dir, name), { force: true });
+  for (const { name } of dated.slice(KEEP2)) await rm7(path9.join(dir, name), { force: true });
 }
 
 // src/engine/context/remembered-tree.ts
@@ -44343,7 +44344,7 @@ function runWarmer(engine, definition) {
 init_errors();
 init_platform();
 import { execFile as execFile6 } from "node:child_process";
-import { access as access2, chmod as chmod10, mkdtemp as mkdtemp5, readdir as readdir11, rm as rm15, writeFile as writeFile10 } from "node:fs/promises";
+import { access as access2, chmod as chmod10, mkdtemp as mkdtemp5, readdir as readdir11, rm as rm14, writeFile as writeFile10 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import path23 from "node:path";
 
@@ -44532,7 +44533,7 @@ async function probePlatform(platform, options = {}) {
       problem: `QEMU's handler is registered, but ${platform.architecture} programs still do not run`
     };
   } finally {
-    await rm15(dir, { recursive: true, force: true });
+    await rm14(dir, { recursive: true, force: true });
   }
 }
 async function registerOnHost(platform, registration) {
@@ -49258,7 +49259,7 @@ function keepPlatformImages(store, committed) {
 }
 
 // src/builder/outputs/index-outputs.ts
-import { mkdtemp as mkdtemp7, rm as rm19 } from "node:fs/promises";
+import { mkdtemp as mkdtemp7, rm as rm18 } from "node:fs/promises";
 import path29 from "node:path";
 init_lazy_layers();
 init_push();
@@ -49472,7 +49473,7 @@ async function exportPlatformFiles(ctx, output) {
       ...output.attrs["rewrite-timestamp"] === "true" ? { rewriteTimestamps: true } : {}
     });
   } finally {
-    await rm19(temp, { recursive: true, force: true });
+    await rm18(temp, { recursive: true, force: true });
   }
 }
 
@@ -49882,7 +49883,7 @@ async function releasePrepared(prepared) {
 
 // src/builder/result.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { rename as rename6, rm as rm21, stat as stat12, writeFile as writeFile13 } from "node:fs/promises";
+import { rename as rename6, rm as rm20, stat as stat12, writeFile as writeFile13 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -49960,7 +49961,7 @@ async function replaceFile(file, content) {
     await writeFile13(temp, content);
     await rename6(temp, file);
   } catch (error) {
-    await rm21(temp, { force: true });
+    await rm20(temp, { force: true });
     throw error;
   }
 }
@@ -50176,7 +50177,7 @@ import {
   readdir as readdir15,
   readFile as readFile15,
   rename as rename7,
-  rm as rm22,
+  rm as rm21,
   stat as stat13,
   writeFile as writeFile14
 } from "node:fs/promises";
@@ -50325,7 +50326,7 @@ async function writeBlob(dir, digest, cache2) {
     else await pipeline6(cache2.openBlob(digest), (await open5(temp, "w")).createWriteStream());
     await rename7(temp, target);
   } finally {
-    await rm22(temp, { force: true });
+    await rm21(temp, { force: true });
   }
   return true;
 }
@@ -50363,7 +50364,7 @@ async function collectGarbage(dir, index) {
   const blobDir = path34.join(dir, "blobs", "sha256");
   for (const name of await readdir15(blobDir)) {
     if (keep.has(name) || name.endsWith(".tmp") || !isDigest(`sha256:${name}`)) continue;
-    await rm22(path34.join(blobDir, name), { force: true });
+    await rm21(path34.join(blobDir, name), { force: true });
     removed++;
   }
   return removed;
@@ -50377,14 +50378,14 @@ async function withLock(dir, fn) {
     } catch (error) {
       if (error.code !== "EEXIST") throw error;
       const age = Date.now() - ((await stat13(lock).catch(() => void 0))?.mtimeMs ?? Date.now());
-      if (age > 6e4) await rm22(lock, { force: true });
+      if (age > 6e4) await rm21(lock, { force: true });
       else await new Promise((resolve2) => setTimeout(resolve2, Math.min(20 * 2 ** attempt, 500)));
     }
   }
   try {
     return await fn();
   } finally {
-    await rm22(lock, { force: true });
+    await rm21(lock, { force: true });
   }
 }
 
@@ -54218,7 +54219,7 @@ async function runAction(io) {
     return 1;
   } finally {
     await builder?.close();
-    await rm23(secretsDir, { recursive: true, force: true });
+    await rm22(secretsDir, { recursive: true, force: true });
   }
 }
 async function writeOutputs2(io, result, build) {
