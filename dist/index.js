@@ -1544,11 +1544,10 @@ import { PassThrough } from "node:stream";
 async function assembleImage(options) {
   const { ociMediaTypes, blobs } = options;
   const configBytes = Buffer.from(JSON.stringify(buildConfig(options)));
-  const configInfo = await blobs.put(configBytes);
   const configDescriptor = {
     mediaType: ociMediaTypes ? MediaType.OciConfig : MediaType.DockerConfig,
-    digest: configInfo.digest,
-    size: configInfo.size
+    digest: sha256(configBytes),
+    size: configBytes.length
   };
   const layers = options.layers.map(({ descriptor }) => ({
     // One manifest, one family of media types: tools such as umoci refuse a Docker layer
@@ -1566,7 +1565,7 @@ async function assembleImage(options) {
     ...ociMediaTypes && options.annotations ? { annotations: options.annotations } : {}
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  const manifestInfo = await blobs.put(manifestBytes);
+  const [, manifestInfo] = await Promise.all([blobs.put(configBytes), blobs.put(manifestBytes)]);
   const { config } = options;
   return {
     config: { descriptor: configDescriptor, bytes: configBytes },
@@ -1708,6 +1707,7 @@ var init_image = __esm({
   "src/exporter/image.ts"() {
     "use strict";
     init_p_limit();
+    init_digest();
     init_oci();
     init_compression();
     init_errors2();

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { PassThrough } from 'node:stream';
 import pLimit from 'p-limit';
 import type { BlobStore, LayerBlob, SnapshotId, SnapshotStore } from '../cache/types.ts';
-import type { Digest } from '../shared/digest.ts';
+import { sha256, type Digest } from '../shared/digest.ts';
 import type { XattrMap } from './xattrs.ts';
 import { MediaType, type Descriptor, type ImageConfig, type Manifest } from '../shared/oci.ts';
 import {
@@ -54,15 +54,18 @@ export interface AssembledImage {
   layers: Descriptor[];
 }
 
-/** Write an image's config and manifest to the blob store and return both. */
+/**
+ * Write an image's config and manifest to the blob store and return both. The two are
+ * written side by side: each put syncs its file and the blob directory (~1–2 ms), and the
+ * manifest needs only the config's digest, known before it is written.
+ */
 export async function assembleImage(options: AssembleImageOptions): Promise<AssembledImage> {
   const { ociMediaTypes, blobs } = options;
   const configBytes = Buffer.from(JSON.stringify(buildConfig(options)));
-  const configInfo = await blobs.put(configBytes);
   const configDescriptor: Descriptor = {
     mediaType: ociMediaTypes ? MediaType.OciConfig : MediaType.DockerConfig,
-    digest: configInfo.digest,
-    size: configInfo.size,
+    digest: sha256(configBytes),
+    size: configBytes.length,
   };
   const layers = options.layers.map(({ descriptor }) => ({
     // One manifest, one family of media types: tools such as umoci refuse a Docker layer
@@ -82,7 +85,7 @@ export async function assembleImage(options: AssembleImageOptions): Promise<Asse
     ...(ociMediaTypes && options.annotations ? { annotations: options.annotations } : {}),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  const manifestInfo = await blobs.put(manifestBytes);
+  const [, manifestInfo] = await Promise.all([blobs.put(configBytes), blobs.put(manifestBytes)]);
   const { config } = options;
   return {
     config: { descriptor: configDescriptor, bytes: configBytes },
