@@ -41209,7 +41209,7 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
       if (meta?.lazy) await removeTree(join7(dir, String(id), "fs"));
       const fs = join7(dir, String(id), "fs");
       const size = meta?.lazy ? null : meta?.sizeFromHash ? measureSmallTree(fs, HASH_MEASURES_PAST) ?? null : await measureTree(fs);
-      await removeTree(join7(dir, String(id), "work"));
+      removeTreeSync(join7(dir, String(id), "work"));
       withTransaction(db, () => {
         requireRow(id);
         db.prepare(
