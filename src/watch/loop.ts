@@ -3,9 +3,9 @@
  * during a build cancels it and starts a new one (or waits for it, with `queue`). A build
  * started by a lone change without waiting (a leading batch) is speculative: a change that
  * follows within the debounce time cancels it at once, and one build of everything follows
- * the quiet time. After
- * each successful build the image's container (`--run`) or a host command (`--exec`) is
- * restarted. One builder serves every build, so the store, solver and stat cache stay open.
+ * the quiet time. After each successful build the image's container (`--run`) or a host
+ * command (`--exec`) is restarted. One builder serves every build, so the store, solver
+ * and stat cache stay open.
  */
 import path from 'node:path';
 import type { Builder, BuildOptions, BuildResult, BuildRun } from '../builder/index.ts';
