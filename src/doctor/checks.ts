@@ -79,6 +79,14 @@ export const CHECKS: readonly Check[] = [
   ),
   overlay,
   programs(
+    'perl',
+    'perl',
+    'optional',
+    ['perl'],
+    ['perl-base'],
+    'overlay mounts without a process per mount (ADR 22); mount(8) and umount(8) do them without it',
+  ),
+  programs(
     'slirp4netns',
     'slirp4netns',
     'optional',

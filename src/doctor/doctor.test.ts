@@ -84,6 +84,10 @@ describe('host checks', () => {
       status: 'warn',
       packages: ['git'],
     });
+    expect(results.find((r) => r.id === 'perl')).toMatchObject({
+      status: 'warn',
+      packages: ['perl-base'],
+    });
     expect(packagesToInstall(results)).toEqual([]);
     expect(packagesToInstall(results, true)).toContain('git');
   });
