@@ -3457,6 +3457,9 @@ while (my $line = <STDIN>) {
   if ($op eq 'mount' && @f == 5) {
     my ($cwd, $type, $source, $target, $data) = @f;
     $r = syscall($sys_mount, $source, $target, $type, 0, $data) if chdir $cwd;
+    my $errno = $! + 0;
+    chdir '/';
+    $! = $errno;
   } elsif ($op eq 'umount' && @f == 2) {
     $r = syscall($sys_umount2, $f[0], $f[1] + 0);
   }

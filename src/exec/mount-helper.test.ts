@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -35,6 +35,11 @@ describe.runIf(root)('the mount helper', () => {
     writeFileSync(path.join(merged, 'c'), 'new\n');
     expect(readFileSync(path.join(dir, 'upper', 'c'), 'utf8')).toBe('new\n');
     expect(await listMounts(dir)).toEqual([merged]);
+    // Back in `/`: the helper's working directory keeps no store's file system busy.
+    const helpers = spawnSync('ps', ['--ppid', String(process.pid), '-o', 'pid=,comm='], {
+      encoding: 'utf8',
+    }).stdout.match(/^\s*(\d+) perl$/m);
+    expect(readlinkSync(`/proc/${helpers![1]}/cwd`)).toBe('/');
     expect(await umountSyscall(merged)).toBe(0);
     expect(await listMounts(dir)).toEqual([]);
   });

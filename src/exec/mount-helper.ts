@@ -35,7 +35,8 @@ const SYSCALLS: Partial<Record<NodeJS.Architecture, readonly [number, number]>> 
  * One request per line: fields separated by NUL (`mount`, id, cwd, type, source, target,
  * data; or `umount`, id, target, flags). One reply per line: `id errno`, 0 for success.
  * A field read from the line is a string, which syscall() passes as a pointer; `+ 0` makes
- * the flags a number, passed as an int.
+ * the flags a number, passed as an int. After a mount the helper goes back to `/`, so its
+ * working directory does not keep a store's file system busy.
  */
 const SCRIPT = `use strict; use warnings;
 $| = 1;
@@ -48,6 +49,9 @@ while (my $line = <STDIN>) {
   if ($op eq 'mount' && @f == 5) {
     my ($cwd, $type, $source, $target, $data) = @f;
     $r = syscall($sys_mount, $source, $target, $type, 0, $data) if chdir $cwd;
+    my $errno = $! + 0;
+    chdir '/';
+    $! = $errno;
   } elsif ($op eq 'umount' && @f == 2) {
     $r = syscall($sys_umount2, $f[0], $f[1] + 0);
   }
