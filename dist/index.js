@@ -809,12 +809,11 @@ var init_layer_tar_pool = __esm({
 function encodeEntryHeader(entry) {
   const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
   const records = [];
-  const fitsName = isPlainAscii(name) && Buffer.byteLength(name) <= 100;
+  const fitsName = fitsUstarText(name);
   if (!fitsName) records.push(paxRecord("path", Buffer.from(name)));
   const link5 = entry.linkpath ?? "";
-  if (link5 !== "" && !(isPlainAscii(link5) && Buffer.byteLength(link5) <= 100)) {
-    records.push(paxRecord("linkpath", Buffer.from(link5)));
-  }
+  const fitsLink = link5 === "" || fitsUstarText(link5);
+  if (!fitsLink) records.push(paxRecord("linkpath", Buffer.from(link5)));
   if (entry.size > MAX_OCTAL_11) records.push(paxRecord("size", Buffer.from(String(entry.size))));
   if (entry.uid > MAX_OCTAL_7) records.push(paxRecord("uid", Buffer.from(String(entry.uid))));
   if (entry.gid > MAX_OCTAL_7) records.push(paxRecord("gid", Buffer.from(String(entry.gid))));
@@ -834,7 +833,7 @@ function encodeEntryHeader(entry) {
     gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
     size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
     mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
-    linkname: link5 !== "" && isPlainAscii(link5) && Buffer.byteLength(link5) <= 100 ? link5 : "",
+    linkname: fitsLink ? link5 : "",
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0
   });
@@ -857,7 +856,7 @@ function encodeEntryHeader(entry) {
 function writePlainHeader(entry, target, offset) {
   const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
   const link5 = entry.linkpath ?? "";
-  if (name.length > 100 || !isPlainAscii(name) || link5.length > 100 || link5 !== "" && !isPlainAscii(link5) || entry.size > MAX_OCTAL_11 || entry.uid > MAX_OCTAL_7 || entry.gid > MAX_OCTAL_7 || entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 || entry.xattrs !== void 0 && entry.xattrs.size > 0)
+  if (!fitsUstarText(name) || link5 !== "" && !fitsUstarText(link5) || entry.size > MAX_OCTAL_11 || entry.uid > MAX_OCTAL_7 || entry.gid > MAX_OCTAL_7 || entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 || entry.xattrs !== void 0 && entry.xattrs.size > 0)
     return false;
   target.fill(0, offset, offset + BLOCK);
   writeUstar(target, offset, {
@@ -880,8 +879,8 @@ function padding(size) {
 function endOfArchive() {
   return Buffer.alloc(BLOCK * 2);
 }
-function isPlainAscii(s) {
-  return /^[\x20-\x7e]*$/.test(s);
+function fitsUstarText(s) {
+  return s.length <= 100 && /^[\x20-\x7e]*$/.test(s);
 }
 function asciiTail(s) {
   return s.replace(/[^\x20-\x7e]/g, "_").slice(-100);
@@ -5792,11 +5791,8 @@ async function runFileOp(engine, op, inputs, ctx, description, previous) {
   const base = op.base === null ? { kind: "empty" } : inputs[op.base];
   const incremental = previous && await incrementalPlan(engine, op, base, inputs, previous);
   const imageLayer = engine.isImageLayer?.(ctx.digest) === true;
-  if (imageLayer && (incremental || await copiesLargeContext(op, inputs)))
-    void loadLayerWriter2().then(
-      ({ warmLayerHasher: warmLayerHasher2 }) => warmLayerHasher2(),
-      () => void 0
-    );
+  if (imageLayer)
+    void (incremental ? Promise.resolve(true) : copiesLargeContext(op, inputs)).then(async (large) => large && (await loadLayerWriter2()).warmLayerHasher()).catch(() => void 0);
   const used = new Set(
     op.actions.flatMap((a) => a.action === "copy" && a.source !== null ? [a.source] : [])
   );

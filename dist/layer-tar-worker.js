@@ -98,12 +98,11 @@ var MAX_OCTAL_11 = 8589934591;
 function encodeEntryHeader(entry) {
   const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
   const records = [];
-  const fitsName = isPlainAscii(name) && Buffer.byteLength(name) <= 100;
+  const fitsName = fitsUstarText(name);
   if (!fitsName) records.push(paxRecord("path", Buffer.from(name)));
   const link = entry.linkpath ?? "";
-  if (link !== "" && !(isPlainAscii(link) && Buffer.byteLength(link) <= 100)) {
-    records.push(paxRecord("linkpath", Buffer.from(link)));
-  }
+  const fitsLink = link === "" || fitsUstarText(link);
+  if (!fitsLink) records.push(paxRecord("linkpath", Buffer.from(link)));
   if (entry.size > MAX_OCTAL_11) records.push(paxRecord("size", Buffer.from(String(entry.size))));
   if (entry.uid > MAX_OCTAL_7) records.push(paxRecord("uid", Buffer.from(String(entry.uid))));
   if (entry.gid > MAX_OCTAL_7) records.push(paxRecord("gid", Buffer.from(String(entry.gid))));
@@ -123,7 +122,7 @@ function encodeEntryHeader(entry) {
     gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
     size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
     mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
-    linkname: link !== "" && isPlainAscii(link) && Buffer.byteLength(link) <= 100 ? link : "",
+    linkname: fitsLink ? link : "",
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0
   });
@@ -146,7 +145,7 @@ function encodeEntryHeader(entry) {
 function writePlainHeader(entry, target, offset) {
   const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
   const link = entry.linkpath ?? "";
-  if (name.length > 100 || !isPlainAscii(name) || link.length > 100 || link !== "" && !isPlainAscii(link) || entry.size > MAX_OCTAL_11 || entry.uid > MAX_OCTAL_7 || entry.gid > MAX_OCTAL_7 || entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 || entry.xattrs !== void 0 && entry.xattrs.size > 0)
+  if (!fitsUstarText(name) || link !== "" && !fitsUstarText(link) || entry.size > MAX_OCTAL_11 || entry.uid > MAX_OCTAL_7 || entry.gid > MAX_OCTAL_7 || entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 || entry.xattrs !== void 0 && entry.xattrs.size > 0)
     return false;
   target.fill(0, offset, offset + BLOCK);
   writeUstar(target, offset, {
@@ -169,8 +168,8 @@ function padding(size) {
 function endOfArchive() {
   return Buffer.alloc(BLOCK * 2);
 }
-function isPlainAscii(s) {
-  return /^[\x20-\x7e]*$/.test(s);
+function fitsUstarText(s) {
+  return s.length <= 100 && /^[\x20-\x7e]*$/.test(s);
 }
 function asciiTail(s) {
   return s.replace(/[^\x20-\x7e]/g, "_").slice(-100);

@@ -49,12 +49,11 @@ const MAX_OCTAL_11 = 0o77777777777;
 export function encodeEntryHeader(entry: TarEntry): Buffer {
   const name = entry.type === 'dir' ? `${entry.path}/` : entry.path;
   const records: Buffer[] = [];
-  const fitsName = isPlainAscii(name) && Buffer.byteLength(name) <= 100;
+  const fitsName = fitsUstarText(name);
   if (!fitsName) records.push(paxRecord('path', Buffer.from(name)));
   const link = entry.linkpath ?? '';
-  if (link !== '' && !(isPlainAscii(link) && Buffer.byteLength(link) <= 100)) {
-    records.push(paxRecord('linkpath', Buffer.from(link)));
-  }
+  const fitsLink = link === '' || fitsUstarText(link);
+  if (!fitsLink) records.push(paxRecord('linkpath', Buffer.from(link)));
   if (entry.size > MAX_OCTAL_11) records.push(paxRecord('size', Buffer.from(String(entry.size))));
   if (entry.uid > MAX_OCTAL_7) records.push(paxRecord('uid', Buffer.from(String(entry.uid))));
   if (entry.gid > MAX_OCTAL_7) records.push(paxRecord('gid', Buffer.from(String(entry.gid))));
@@ -74,7 +73,7 @@ export function encodeEntryHeader(entry: TarEntry): Buffer {
     gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
     size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
     mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
-    linkname: link !== '' && isPlainAscii(link) && Buffer.byteLength(link) <= 100 ? link : '',
+    linkname: fitsLink ? link : '',
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0,
   });
@@ -104,10 +103,8 @@ export function writePlainHeader(entry: TarEntry, target: Buffer, offset: number
   const name = entry.type === 'dir' ? `${entry.path}/` : entry.path;
   const link = entry.linkpath ?? '';
   if (
-    name.length > 100 ||
-    !isPlainAscii(name) ||
-    link.length > 100 ||
-    (link !== '' && !isPlainAscii(link)) ||
+    !fitsUstarText(name) ||
+    (link !== '' && !fitsUstarText(link)) ||
     entry.size > MAX_OCTAL_11 ||
     entry.uid > MAX_OCTAL_7 ||
     entry.gid > MAX_OCTAL_7 ||
@@ -142,8 +139,9 @@ export function endOfArchive(): Buffer {
   return Buffer.alloc(BLOCK * 2);
 }
 
-function isPlainAscii(s: string): boolean {
-  return /^[\x20-\x7e]*$/.test(s);
+/** Text a ustar name or link field holds as it is: plain ASCII (a byte a character), ≤ 100. */
+function fitsUstarText(s: string): boolean {
+  return s.length <= 100 && /^[\x20-\x7e]*$/.test(s);
 }
 
 /** A readable stand-in for a name that lives in a PAX record (the real name wins on read). */

@@ -41,12 +41,12 @@ export async function runFileOp(
   const base: Ref = op.base === null ? { kind: 'empty' } : inputs[op.base]!;
   const incremental = previous && (await incrementalPlan(engine, op, base, inputs, previous));
   const imageLayer = engine.isImageLayer?.(ctx.digest) === true;
-  // The export hashes the layer once it is committed: have its worker ready by then.
-  if (imageLayer && (incremental || (await copiesLargeContext(op, inputs))))
-    void loadLayerWriter().then(
-      ({ warmLayerHasher }) => warmLayerHasher(),
-      () => undefined,
-    );
+  // The export hashes the layer once it is committed: have its worker ready by then,
+  // found out beside the copy rather than before it.
+  if (imageLayer)
+    void (incremental ? Promise.resolve(true) : copiesLargeContext(op, inputs))
+      .then(async (large) => large && (await loadLayerWriter()).warmLayerHasher())
+      .catch(() => undefined);
   const used = new Set(
     op.actions.flatMap((a) => (a.action === 'copy' && a.source !== null ? [a.source] : [])),
   );
