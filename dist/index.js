@@ -242,25 +242,27 @@ var init_userns = __esm({
 });
 
 // src/shared/which.ts
-import { access, constants } from "node:fs/promises";
+import { accessSync, constants } from "node:fs";
 import path from "node:path";
 async function which(program, searchPath) {
-  if (program.includes("/")) {
-    return access(program, constants.X_OK).then(
-      () => program,
-      () => void 0
-    );
-  }
+  return whichSync(program, searchPath);
+}
+function whichSync(program, searchPath) {
+  if (program.includes("/")) return executable(program) ? program : void 0;
   for (const dir of searchPath.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, program);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-    }
+    if (executable(candidate)) return candidate;
   }
   return void 0;
+}
+function executable(file) {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 var init_which = __esm({
   "src/shared/which.ts"() {
@@ -44351,7 +44353,7 @@ function runWarmer(engine, definition) {
 init_errors();
 init_platform();
 import { execFile as execFile6 } from "node:child_process";
-import { access as access2, chmod as chmod10, mkdtemp as mkdtemp5, readdir as readdir11, rm as rm14, writeFile as writeFile10 } from "node:fs/promises";
+import { access, chmod as chmod10, mkdtemp as mkdtemp5, readdir as readdir11, rm as rm14, writeFile as writeFile10 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import path23 from "node:path";
 
@@ -44491,7 +44493,7 @@ var COMPAT = { amd64: ["386"], arm64: ["arm"] };
 var run5 = (file, args) => new Promise((resolve2) => {
   execFile6(file, args, { timeout: 2e4 }, (error) => resolve2(error === null));
 });
-var exists = (file) => access2(file).then(
+var exists = (file) => access(file).then(
   () => true,
   () => false
 );
