@@ -312,7 +312,7 @@ describe('progress renderers', () => {
     vi.resetModules(); // a fresh view module: string-width not loaded yet
     const { createTtyRenderer } = await import('./tty.ts');
     const stream = fakeStream(true);
-    const renderer = createTtyRenderer(stream, { color: false });
+    const renderer = await createTtyRenderer(stream, { color: false });
     const name = '[1/1] RUN echo café naïve résumé and a long tail of words to cut';
     renderer.sink({ type: 'vertex.started', time: T, digest: d(1), name });
     renderer.sink({ type: 'vertex.completed', time: T + 100, digest: d(1), name, durationMs: 100 });

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { prepareBuild, type BuildOptions, type BuildRun } from '../builder/index.ts';
 import { parseDockerignore } from '../shared/dockerignore.ts';
 import { UsageError } from '../shared/errors.ts';
@@ -102,6 +102,8 @@ export async function openWatcher(
     });
   let filter = await makeFilter();
   const ignoreFiles = new Set(target.roots.flatMap((r) => r.ignoreFiles));
+  // Loaded here: a build's one-file bundle would otherwise load chokidar for every build.
+  const { watch } = await import('chokidar');
   const watcher: FSWatcher = watch(target.paths, {
     ignoreInitial: true,
     ignored: (file, stats) => filter(file, stats === undefined ? undefined : stats.isDirectory()),
