@@ -6,7 +6,10 @@
 // generation only holds more of them (docs/dev/benchmarks.md). V8 reads the flag at start
 // only, so it is on the #! line (bench/support/tools.ts passes it the same way).
 // lib/bundle/ is lib/cli/main.js bundled by esbuild (scripts/bundle-cli.ts, ADR 19): one
-// module graph of a few chunks loads faster than the ~200 modules of lib/.
+// module graph of a few chunks loads faster than the ~200 modules of lib/. A build (`build`,
+// or flags first: `tbuild -t app .`) runs lib/bundle-build/, the same main() in one file,
+// as it would load most chunks anyway. The choice changes how fast the CLI starts, never
+// what it does.
 import module from 'node:module';
 
 const major = Number(process.versions.node.split('.')[0]);
@@ -18,6 +21,12 @@ if (major < 24) {
   process.exit(1);
 }
 module.enableCompileCache?.();
-const { main } = await import('../lib/bundle/main.js');
+const args = process.argv.slice(2);
+const first = args[0] ?? '';
+const isBuild =
+  (first === 'build' || (first.startsWith('-') && first !== '--version')) &&
+  !args.includes('--help') &&
+  !args.includes('-h');
+const { main } = await import(isBuild ? '../lib/bundle-build/main.js' : '../lib/bundle/main.js');
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(args);

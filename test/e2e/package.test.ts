@@ -50,6 +50,7 @@ describe('the packed tarball', () => {
         'bin/tbuild.js',
         'lib/cli/main.js',
         'lib/bundle/main.js',
+        'lib/bundle-build/main.js',
         'lib/builder/index.js',
         'lib/builder/index.d.ts',
         'lib/build-info.json',
