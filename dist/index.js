@@ -1204,8 +1204,8 @@ __export(layer_tar_exports, {
   layerXattrs: () => layerXattrs
 });
 import { closeSync, openSync, readdirSync as readdirSync3, readlinkSync, readSync } from "node:fs";
-async function layerXattrs(diffDir) {
-  return readdirSync3(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
+async function layerXattrs(diffDir, read = readXattrs) {
+  return readdirSync3(diffDir).length === 0 ? /* @__PURE__ */ new Map() : read(diffDir);
 }
 function* layerTarChunks(diffDir, xattrs, options = {}, memory = "fresh", tally) {
   const clamp = (stat14) => {
@@ -3380,7 +3380,8 @@ function startHelper() {
     unavailable = true;
     return void 0;
   }
-  const child = spawn4("perl", ["-e", SCRIPT, ...numbers.map(String)], {
+  const xattrNumbers = XATTR_SYSCALLS[process.arch] ?? [0, 0];
+  const child = spawn4("perl", ["-e", SCRIPT, ...[...numbers, ...xattrNumbers].map(String)], {
     stdio: ["pipe", "pipe", "ignore"],
     detached: true
   });
@@ -3401,11 +3402,13 @@ function startHelper() {
   replies.setEncoding("utf8").on("data", (text) => {
     buffered += text;
     for (let end = buffered.indexOf("\n"); end !== -1; end = buffered.indexOf("\n")) {
-      const [id, errno] = buffered.slice(0, end).split(" ");
+      const line = buffered.slice(0, end);
       buffered = buffered.slice(end + 1);
+      const [id, errno] = line.split(" ", 2);
       const reply = started.pending.get(Number(id));
       started.pending.delete(Number(id));
-      reply?.(Number(errno));
+      const payloadAt = line.indexOf(" ", id.length + 1);
+      reply?.(Number(errno), payloadAt === -1 ? void 0 : line.slice(payloadAt + 1));
     }
     if (started.pending.size === 0) replies.unref();
   });
@@ -3416,12 +3419,18 @@ function startHelper() {
   return started;
 }
 function request(fields) {
+  return requestWithPayload(fields).then((reply) => reply?.errno);
+}
+function requestWithPayload(fields) {
   if (fields.some((field) => /[\n\0]/.test(field))) return Promise.resolve(void 0);
   const running2 = startHelper();
   if (running2 === void 0) return Promise.resolve(void 0);
   const id = nextId++;
   return new Promise((resolve2) => {
-    running2.pending.set(id, resolve2);
+    running2.pending.set(
+      id,
+      (errno, payload) => resolve2(errno === void 0 ? void 0 : { errno, payload })
+    );
     running2.replies.ref();
     running2.child.stdin.write(`${[fields[0], String(id), ...fields.slice(1)].join("\0")}
 `);
@@ -3433,7 +3442,27 @@ function mountSyscall(cwd, type, source, target, data) {
 function umountSyscall(target, flags = 0) {
   return request(["umount", target, String(flags)]);
 }
-var SYSCALLS, SCRIPT, helper, unavailable, nextId;
+async function readXattrTree(dir, limit) {
+  if (XATTR_SYSCALLS[process.arch] === void 0) return void 0;
+  const reply = await requestWithPayload(["xattrs", dir, String(limit)]);
+  if (reply === void 0 || reply.errno !== 0) return void 0;
+  const map = /* @__PURE__ */ new Map();
+  for (const record of (reply.payload ?? "").split(" ")) {
+    if (record === "") continue;
+    const colon = record.indexOf(":");
+    const attrs = /* @__PURE__ */ new Map();
+    for (const pair of record.slice(colon + 1).split(",")) {
+      const eq = pair.indexOf("=");
+      attrs.set(fromHex(pair.slice(0, eq)), Buffer.from(pair.slice(eq + 1), "hex"));
+    }
+    map.set(fromHex(record.slice(0, colon)), attrs);
+  }
+  return map;
+}
+function fromHex(hex) {
+  return Buffer.from(hex, "hex").toString("utf8");
+}
+var SYSCALLS, XATTR_SYSCALLS, SCRIPT, helper, unavailable, nextId;
 var init_mount_helper = __esm({
   "src/exec/mount-helper.ts"() {
     "use strict";
@@ -3447,13 +3476,62 @@ var init_mount_helper = __esm({
       ppc64: [21, 52],
       s390x: [21, 52]
     };
+    XATTR_SYSCALLS = {
+      x64: [195, 192],
+      arm64: [12, 9],
+      riscv64: [12, 9],
+      loong64: [12, 9]
+    };
     SCRIPT = `use strict; use warnings;
 $| = 1;
-my ($sys_mount, $sys_umount2) = @ARGV;
+my ($sys_mount, $sys_umount2, $sys_llistxattr, $sys_lgetxattr) = @ARGV;
+sub attrs {
+  my ($p) = @_;
+  my $size = syscall($sys_llistxattr, $p, 0, 0);
+  return undef if $size == -1;
+  return '' if $size == 0;
+  my $list = "\\0" x $size;
+  my $n = syscall($sys_llistxattr, $p, $list, $size + 0);
+  return undef if $n == -1;
+  my @pairs;
+  for my $name (split /\\0/, substr($list, 0, $n)) {
+    next if $name eq '';
+    my $vsize = syscall($sys_lgetxattr, $p, $name, 0, 0);
+    return undef if $vsize == -1;
+    my $value = '';
+    if ($vsize > 0) {
+      $value = "\\0" x $vsize;
+      my $got = syscall($sys_lgetxattr, $p, $name, $value, $vsize + 0);
+      return undef if $got == -1;
+      $value = substr($value, 0, $got);
+    }
+    push @pairs, unpack('H*', $name) . '=' . unpack('H*', $value);
+  }
+  return join ',', @pairs;
+}
+sub tree {
+  my ($dir, $limit) = @_;
+  my @stack = ($dir);
+  my @records;
+  my $count = 0;
+  while (defined(my $p = pop @stack)) {
+    if (++$count > $limit) { $! = 7; return undef; }
+    my $a = attrs($p);
+    return undef unless defined $a;
+    push @records, unpack('H*', $p) . ':' . $a if $a ne '';
+    lstat $p or return undef;
+    next unless -d _;
+    opendir(my $dh, $p) or return undef;
+    push @stack, map { "$p/$_" } grep { $_ ne '.' && $_ ne '..' } readdir $dh;
+    closedir $dh;
+  }
+  return join ' ', @records;
+}
 while (my $line = <STDIN>) {
   chomp $line;
   my ($op, $id, @f) = split /\\0/, $line, -1;
   my $r = -1;
+  my $out;
   $! = 22;
   if ($op eq 'mount' && @f == 5) {
     my ($cwd, $type, $source, $target, $data) = @f;
@@ -3463,8 +3541,11 @@ while (my $line = <STDIN>) {
     $! = $errno;
   } elsif ($op eq 'umount' && @f == 2) {
     $r = syscall($sys_umount2, $f[0], $f[1] + 0);
+  } elsif ($op eq 'xattrs' && @f == 2 && $sys_lgetxattr) {
+    $out = tree($f[0], $f[1] + 0);
+    $r = 0 if defined $out;
   }
-  print $id, ' ', ($r == -1 ? $! + 0 : 0), "\\n";
+  print $id, ' ', ($r == -1 ? $! + 0 : 0), (defined $out ? " $out" : ''), "\\n";
 }`;
     unavailable = false;
     nextId = 0;
@@ -4576,6 +4657,13 @@ var init_incremental_eligible = __esm({
 });
 
 // src/engine/ops/new-snapshot.ts
+async function readLayerXattrs(layerDir) {
+  const { layerXattrs: layerXattrs2 } = await loadLayerTar();
+  return layerXattrs2(
+    layerDir,
+    async (dir) => await readXattrTree(dir, HELPER_XATTR_ENTRIES) ?? readXattrs(dir)
+  );
+}
 function takeLayerXattrs(ref) {
   const read = earlyXattrs.get(ref);
   earlyXattrs.delete(ref);
@@ -4604,9 +4692,10 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
       unmount = mount.unmount;
     }
     await write({ path: path42, scope });
-    const xattrs = options.imageLayer && inPlace ? loadLayerTar().then(({ layerXattrs: layerXattrs2 }) => layerXattrs2(layerDir)) : void 0;
+    const unmounted = unmount();
+    const xattrs = options.imageLayer && inPlace ? readLayerXattrs(layerDir) : void 0;
     xattrs?.catch(() => void 0);
-    await unmount();
+    await unmounted;
     await scope.close();
     const committed = await engine.store.snapshots.commit(pending, {
       sizeFromHash: options.imageLayer === true
@@ -4620,14 +4709,17 @@ async function writeNewSnapshot(engine, base, description, write, options = {}) 
     if (pending !== void 0) await engine.store.snapshots.remove(pending);
   }
 }
-var loadLayerTar, earlyXattrs;
+var loadLayerTar, earlyXattrs, HELPER_XATTR_ENTRIES;
 var init_new_snapshot = __esm({
   "src/engine/ops/new-snapshot.ts"() {
     "use strict";
+    init_mount_helper();
+    init_xattrs();
     init_lazy_module();
     init_mounts();
     loadLayerTar = lazyModule(() => Promise.resolve().then(() => (init_layer_tar(), layer_tar_exports)));
     earlyXattrs = /* @__PURE__ */ new WeakMap();
+    HELPER_XATTR_ENTRIES = 1e3;
   }
 });
 

@@ -330,8 +330,8 @@ async function readXattrs(dir, pattern = "-") {
 
 // src/exporter/layer-tar.ts
 var CHUNK_BYTES = 1024 * 1024;
-async function layerXattrs(diffDir) {
-  return readdirSync2(diffDir).length === 0 ? /* @__PURE__ */ new Map() : readXattrs(diffDir);
+async function layerXattrs(diffDir, read = readXattrs) {
+  return readdirSync2(diffDir).length === 0 ? /* @__PURE__ */ new Map() : read(diffDir);
 }
 function* layerTarChunks(diffDir, xattrs, options = {}, memory = "fresh", tally) {
   const clamp = (stat) => {

@@ -1,9 +1,19 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mountSyscall, stopMountHelper, umountSyscall } from './mount-helper.ts';
+import { readXattrs } from '../exporter/xattrs.ts';
+import type { XattrMap } from '../shared/xattr-dump.ts';
+import { mountSyscall, readXattrTree, stopMountHelper, umountSyscall } from './mount-helper.ts';
 import { listMounts, mountKernelOverlay, unmountPath } from './overlay.ts';
 
 // Mounting needs root; the suite runs as root in CI (README).
@@ -102,5 +112,72 @@ process.stdout.write(mounted + ' ' + unmounted + '\\n');`,
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('0 0\n');
     expect(result.status).toBe(0);
+  });
+
+  describe("reading a tree's extended attributes", () => {
+    /** Attributes as comparable data: path → sorted [name, hex value]. */
+    const plain = (map: XattrMap | undefined) =>
+      map &&
+      Object.fromEntries(
+        [...map].map(([p, attrs]) => [
+          p,
+          [...attrs].map(([n, v]) => [n, v.toString('hex')]).sort(),
+        ]),
+      );
+    const setfattr = (target: string, name: string, value: string) =>
+      execFileSync('setfattr', ['-h', '-n', name, '-v', value, target]);
+
+    it('gives what getfattr -R -h gives, for every kind of file, name and value', async () => {
+      const tree = path.join(dir, 'tree');
+      mkdirSync(path.join(tree, 'opaque', 'deeper'), { recursive: true });
+      writeFileSync(path.join(tree, 'opaque', 'deeper', 'f'), 'x');
+      writeFileSync(path.join(tree, 'cap'), 'x');
+      writeFileSync(path.join(tree, 'none'), 'x');
+      // A name that is not UTF-8, and one with a space and a newline.
+      const odd = Buffer.concat([
+        Buffer.from(`${tree}/bad-`),
+        Buffer.from([0xff]),
+        Buffer.from('\n x'),
+      ]);
+      writeFileSync(odd, 'x');
+      symlinkSync('cap', path.join(tree, 'link'));
+      execFileSync('mkfifo', [path.join(tree, 'fifo')]);
+      setfattr(tree, 'user.root', 'r');
+      setfattr(path.join(tree, 'opaque'), 'trusted.overlay.opaque', 'y');
+      setfattr(path.join(tree, 'opaque', 'deeper', 'f'), 'user.bytes', '0x00ff0a203d2c3a');
+      setfattr(path.join(tree, 'opaque', 'deeper', 'f'), 'user.empty', '""');
+      setfattr(path.join(tree, 'cap'), 'security.capability', '0sAQAAAgAgAAAAAAAAAAAAAAAAAAA=');
+      setfattr(path.join(tree, 'link'), 'trusted.on-the-link', 'l');
+      setfattr(path.join(tree, 'fifo'), 'trusted.fifo', 'f');
+      // A path that is not UTF-8 reaches setfattr through the shell's printf.
+      execFileSync('sh', [
+        '-c',
+        `setfattr -n 'user.é=,:' -v v "$(printf '%s/bad-\\377\\n x' "$1")"`,
+        'sh',
+        tree,
+      ]);
+      const fromHelper = await readXattrTree(tree, 100);
+      expect(fromHelper).toBeDefined();
+      expect(plain(fromHelper)).toEqual(plain(await readXattrs(tree)));
+      expect(Object.keys(plain(fromHelper)!)).toHaveLength(7);
+      expect(plain(fromHelper)![path.join(tree, 'opaque', 'deeper', 'f')]).toEqual([
+        ['user.bytes', '00ff0a203d2c3a'],
+        ['user.empty', ''],
+      ]);
+    });
+
+    it('leaves a tree of more than `limit` entries, and a failure, to getfattr', async () => {
+      const tree = path.join(dir, 'tree');
+      mkdirSync(path.join(tree, 'sub'), { recursive: true });
+      for (const name of ['a', 'b', 'c']) writeFileSync(path.join(tree, 'sub', name), name);
+      expect(await readXattrTree(tree, 5)).toEqual(new Map()); // the tree, sub and 3 files
+      expect(await readXattrTree(tree, 4)).toBeUndefined();
+      expect(await readXattrTree(path.join(dir, 'gone'), 100)).toBeUndefined();
+      // Still serving mounts after it.
+      expect(await umountSyscall(path.join(dir, 'merged'))).toBe(EINVAL);
+      stopMountHelper();
+      vi.stubEnv('PATH', path.join(dir, 'empty-bin'));
+      expect(await readXattrTree(tree, 100)).toBeUndefined();
+    });
   });
 });

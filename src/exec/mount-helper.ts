@@ -4,12 +4,14 @@
  * whole process, then the tool. A COPY then a RUN make four of them. One Perl process per
  * tbuild process makes the two calls on request instead, in ~0.3 ms. Perl because every
  * Debian and Ubuntu system has it (perl-base is Essential) and it calls a system call by
- * number.
+ * number. It also reads a small tree's extended attributes (llistxattr(2), lgetxattr(2)),
+ * which would otherwise be a `getfattr -R` per new layer.
  *
  * Each call resolves with 0, the errno of a failure, or `undefined` when the helper cannot
  * serve it (no perl, an architecture whose numbers are not listed here, a helper that
  * died): callers then run mount(8) or umount(8) as before, and for any failure too, so
- * errors keep mount(8)'s words.
+ * errors keep mount(8)'s words. An attribute read the helper cannot serve or that fails
+ * is `undefined` too, and the caller runs getfattr.
  *
  * The helper waits on its stdin and ends when it closes, with tbuild. It runs in its own
  * process group, so a Ctrl-C at the terminal does not take it before the mounts of a
@@ -18,6 +20,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import type { XattrMap } from '../shared/xattr-dump.ts';
 
 /** [mount, umount2] system call numbers. */
 const SYSCALLS: Partial<Record<NodeJS.Architecture, readonly [number, number]>> = {
@@ -32,19 +35,81 @@ const SYSCALLS: Partial<Record<NodeJS.Architecture, readonly [number, number]>> 
 };
 
 /**
+ * [llistxattr, lgetxattr] system call numbers, where this file has been checked against
+ * the kernel's tables; elsewhere getfattr reads attributes as before.
+ */
+const XATTR_SYSCALLS: Partial<Record<NodeJS.Architecture, readonly [number, number]>> = {
+  x64: [195, 192],
+  arm64: [12, 9],
+  riscv64: [12, 9],
+  loong64: [12, 9],
+};
+
+/**
  * One request per line: fields separated by NUL (`mount`, id, cwd, type, source, target,
- * data; or `umount`, id, target, flags). One reply per line: `id errno`, 0 for success.
+ * data; `umount`, id, target, flags; or `xattrs`, id, dir, limit). One reply per line:
+ * `id errno`, 0 for success, and for `xattrs` a third field, the attributes (below).
  * A field read from the line is a string, which syscall() passes as a pointer; `+ 0` makes
- * the flags a number, passed as an int. After a mount the helper goes back to `/`, so its
- * working directory does not keep a store's file system busy.
+ * a number, passed as an int (a literal 0 is a null pointer). After a mount the helper
+ * goes back to `/`, so its working directory does not keep a store's file system busy.
+ *
+ * `xattrs` walks `dir` without following symlinks, as `getfattr -R -h` does, and stops
+ * with E2BIG past `limit` entries: a mount waits while it walks. Its field is a
+ * space-separated record per path that has attributes, `hexpath:hexname=hexvalue,…`; hex
+ * carries any byte of a path, name or value. Sizes are asked first (a size of 0 reads
+ * none), so a file without attributes costs one system call; nothing writes to a
+ * committed layer, so a size cannot grow in between (if it did: ERANGE, and getfattr).
  */
 const SCRIPT = `use strict; use warnings;
 $| = 1;
-my ($sys_mount, $sys_umount2) = @ARGV;
+my ($sys_mount, $sys_umount2, $sys_llistxattr, $sys_lgetxattr) = @ARGV;
+sub attrs {
+  my ($p) = @_;
+  my $size = syscall($sys_llistxattr, $p, 0, 0);
+  return undef if $size == -1;
+  return '' if $size == 0;
+  my $list = "\\0" x $size;
+  my $n = syscall($sys_llistxattr, $p, $list, $size + 0);
+  return undef if $n == -1;
+  my @pairs;
+  for my $name (split /\\0/, substr($list, 0, $n)) {
+    next if $name eq '';
+    my $vsize = syscall($sys_lgetxattr, $p, $name, 0, 0);
+    return undef if $vsize == -1;
+    my $value = '';
+    if ($vsize > 0) {
+      $value = "\\0" x $vsize;
+      my $got = syscall($sys_lgetxattr, $p, $name, $value, $vsize + 0);
+      return undef if $got == -1;
+      $value = substr($value, 0, $got);
+    }
+    push @pairs, unpack('H*', $name) . '=' . unpack('H*', $value);
+  }
+  return join ',', @pairs;
+}
+sub tree {
+  my ($dir, $limit) = @_;
+  my @stack = ($dir);
+  my @records;
+  my $count = 0;
+  while (defined(my $p = pop @stack)) {
+    if (++$count > $limit) { $! = 7; return undef; }
+    my $a = attrs($p);
+    return undef unless defined $a;
+    push @records, unpack('H*', $p) . ':' . $a if $a ne '';
+    lstat $p or return undef;
+    next unless -d _;
+    opendir(my $dh, $p) or return undef;
+    push @stack, map { "$p/$_" } grep { $_ ne '.' && $_ ne '..' } readdir $dh;
+    closedir $dh;
+  }
+  return join ' ', @records;
+}
 while (my $line = <STDIN>) {
   chomp $line;
   my ($op, $id, @f) = split /\\0/, $line, -1;
   my $r = -1;
+  my $out;
   $! = 22;
   if ($op eq 'mount' && @f == 5) {
     my ($cwd, $type, $source, $target, $data) = @f;
@@ -54,11 +119,14 @@ while (my $line = <STDIN>) {
     $! = $errno;
   } elsif ($op eq 'umount' && @f == 2) {
     $r = syscall($sys_umount2, $f[0], $f[1] + 0);
+  } elsif ($op eq 'xattrs' && @f == 2 && $sys_lgetxattr) {
+    $out = tree($f[0], $f[1] + 0);
+    $r = 0 if defined $out;
   }
-  print $id, ' ', ($r == -1 ? $! + 0 : 0), "\\n";
+  print $id, ' ', ($r == -1 ? $! + 0 : 0), (defined $out ? " $out" : ''), "\\n";
 }`;
 
-type Reply = (errno: number | undefined) => void;
+type Reply = (errno: number | undefined, payload?: string) => void;
 
 interface Helper {
   child: ChildProcessByStdio<Writable, Readable, null>;
@@ -79,7 +147,8 @@ function startHelper(): Helper | undefined {
     unavailable = true;
     return undefined;
   }
-  const child = spawn('perl', ['-e', SCRIPT, ...numbers.map(String)], {
+  const xattrNumbers = XATTR_SYSCALLS[process.arch] ?? [0, 0];
+  const child = spawn('perl', ['-e', SCRIPT, ...[...numbers, ...xattrNumbers].map(String)], {
     stdio: ['pipe', 'pipe', 'ignore'],
     detached: true,
   });
@@ -100,11 +169,13 @@ function startHelper(): Helper | undefined {
   replies.setEncoding('utf8').on('data', (text: string) => {
     buffered += text;
     for (let end = buffered.indexOf('\n'); end !== -1; end = buffered.indexOf('\n')) {
-      const [id, errno] = buffered.slice(0, end).split(' ');
+      const line = buffered.slice(0, end);
       buffered = buffered.slice(end + 1);
+      const [id, errno] = line.split(' ', 2);
       const reply = started.pending.get(Number(id));
       started.pending.delete(Number(id));
-      reply?.(Number(errno));
+      const payloadAt = line.indexOf(' ', id!.length + 1);
+      reply?.(Number(errno), payloadAt === -1 ? undefined : line.slice(payloadAt + 1));
     }
     if (started.pending.size === 0) replies.unref();
   });
@@ -116,13 +187,21 @@ function startHelper(): Helper | undefined {
 }
 
 function request(fields: readonly string[]): Promise<number | undefined> {
+  return requestWithPayload(fields).then((reply) => reply?.errno);
+}
+
+function requestWithPayload(
+  fields: readonly string[],
+): Promise<{ errno: number; payload: string | undefined } | undefined> {
   // The protocol cannot carry these; no store path has them, but the tools can.
   if (fields.some((field) => /[\n\0]/.test(field))) return Promise.resolve(undefined);
   const running = startHelper();
   if (running === undefined) return Promise.resolve(undefined);
   const id = nextId++;
   return new Promise((resolve) => {
-    running.pending.set(id, resolve);
+    running.pending.set(id, (errno, payload) =>
+      resolve(errno === undefined ? undefined : { errno, payload }),
+    );
     running.replies.ref(); // the reply must come before the process may end
     running.child.stdin.write(`${[fields[0], String(id), ...fields.slice(1)].join('\0')}\n`);
   });
@@ -142,6 +221,34 @@ export function mountSyscall(
 /** umount2(2) of `target`. */
 export function umountSyscall(target: string, flags = 0): Promise<number | undefined> {
   return request(['umount', target, String(flags)]);
+}
+
+/**
+ * Every extended attribute under `dir` (not following symlinks), keyed by absolute path,
+ * as `getfattr -R -h -m -` gives them; `undefined` when the helper cannot read them (not
+ * on this architecture, no perl, a failure, more than `limit` entries): run getfattr.
+ */
+export async function readXattrTree(dir: string, limit: number): Promise<XattrMap | undefined> {
+  if (XATTR_SYSCALLS[process.arch] === undefined) return undefined;
+  const reply = await requestWithPayload(['xattrs', dir, String(limit)]);
+  if (reply === undefined || reply.errno !== 0) return undefined;
+  const map: XattrMap = new Map();
+  for (const record of (reply.payload ?? '').split(' ')) {
+    if (record === '') continue;
+    const colon = record.indexOf(':');
+    const attrs = new Map<string, Buffer>();
+    for (const pair of record.slice(colon + 1).split(',')) {
+      const eq = pair.indexOf('=');
+      attrs.set(fromHex(pair.slice(0, eq)), Buffer.from(pair.slice(eq + 1), 'hex'));
+    }
+    map.set(fromHex(record.slice(0, colon)), attrs);
+  }
+  return map;
+}
+
+/** Paths and names as getfattr's are decoded (shared/xattr-dump.ts): bytes read as UTF-8. */
+function fromHex(hex: string): string {
+  return Buffer.from(hex, 'hex').toString('utf8');
 }
 
 /** End the helper; the next call starts another (tests). */

@@ -43,9 +43,15 @@ export interface LayerTally {
 /** Output comes in chunks of about this size. */
 export const CHUNK_BYTES = 1024 * 1024;
 
-/** Every extended attribute in the layer: one getfattr run, none for an empty layer. */
-export async function layerXattrs(diffDir: string): Promise<XattrMap> {
-  return readdirSync(diffDir).length === 0 ? new Map() : readXattrs(diffDir);
+/**
+ * Every extended attribute in the layer, none for an empty layer: one getfattr run, or
+ * `read` (the engine's early read tries the mount helper first).
+ */
+export async function layerXattrs(
+  diffDir: string,
+  read: (dir: string) => Promise<XattrMap> = readXattrs,
+): Promise<XattrMap> {
+  return readdirSync(diffDir).length === 0 ? new Map() : read(diffDir);
 }
 
 /**

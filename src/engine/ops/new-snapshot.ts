@@ -4,6 +4,8 @@
  * snapshot's directory), committed when `write` succeeds and removed on any failure.
  */
 import type { SnapshotInfo } from '../../cache/types.ts';
+import { readXattrTree } from '../../exec/mount-helper.ts';
+import { readXattrs } from '../../exporter/xattrs.ts';
 import type { XattrMap } from '../../shared/xattr-dump.ts';
 import { lazyModule } from '../../shared/lazy-module.ts';
 import { openScope, type Scope } from '../mounts.ts';
@@ -12,12 +14,27 @@ import type { EngineOptions, Ref } from '../types.ts';
 const loadLayerTar = lazyModule(() => import('../../exporter/layer-tar.ts'));
 
 /**
- * The extended attributes of a new image layer, read (one `getfattr -R`) while its
- * overlay is unmounted and the snapshot committed, instead of after: the export's hash of
- * the layer takes them from here (takeLayerXattrs). Keyed by the result's ref, so an
- * entry nobody takes goes with it.
+ * The extended attributes of a new image layer, read while its overlay is unmounted and
+ * the snapshot committed, instead of after: the export's hash of the layer takes them
+ * from here (takeLayerXattrs). Keyed by the result's ref, so an entry nobody takes goes
+ * with it.
  */
 const earlyXattrs = new WeakMap<Ref, Promise<XattrMap>>();
+
+/**
+ * A layer of up to this many entries is read by the mount helper (~3 µs an entry), not
+ * by a `getfattr -R` process (a fork of tbuild, ~2 ms of its event loop); a mount that
+ * comes meanwhile waits behind the walk, at most ~3 ms. A larger one goes to getfattr.
+ */
+const HELPER_XATTR_ENTRIES = 1000;
+
+async function readLayerXattrs(layerDir: string): Promise<XattrMap> {
+  const { layerXattrs } = await loadLayerTar();
+  return layerXattrs(
+    layerDir,
+    async (dir) => (await readXattrTree(dir, HELPER_XATTR_ENTRIES)) ?? readXattrs(dir),
+  );
+}
 
 /** The early read of `ref`'s extended attributes, if one was made; once. */
 export function takeLayerXattrs(ref: Ref): Promise<XattrMap> | undefined {
@@ -67,13 +84,12 @@ export async function writeNewSnapshot(
       unmount = mount.unmount;
     }
     await write({ path, scope });
+    // The unmount is asked first: the mount helper serves requests in order.
+    const unmounted = unmount();
     // Nothing writes to the layer any more: where it is written in place, it is final.
-    const xattrs =
-      options.imageLayer && inPlace
-        ? loadLayerTar().then(({ layerXattrs }) => layerXattrs(layerDir))
-        : undefined;
+    const xattrs = options.imageLayer && inPlace ? readLayerXattrs(layerDir) : undefined;
     xattrs?.catch(() => undefined); // taken by the export, which reads again on a failure
-    await unmount();
+    await unmounted;
     await scope.close();
     // An image layer is hashed next (engine/worker.ts), which measures it on the way.
     const committed = await engine.store.snapshots.commit(pending, {
