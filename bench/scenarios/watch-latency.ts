@@ -74,29 +74,43 @@ async function startWatch(store: string, context: string, iidfile: string) {
   };
 }
 
+/** A copy of the context, and an edit of one of its files. */
+interface ContextCopy {
+  dir: string;
+  edit(note: string): void;
+}
+
+/** One copy for each tool: an edit for Docker must not wake the watch. */
+type Contexts = Record<'tbuild' | 'buildkit', ContextCopy>;
+
+/**
+ * Rounds alternate: a Docker build of an edit to its copy, then an edit to the watched
+ * copy, so that a change in the machine's state (page cache, write-back, load) falls on
+ * both tools' samples alike.
+ */
 async function measure(
   env: BenchEnv,
   label: string,
-  context: string,
-  edit: (note: string) => void,
+  contexts: Contexts,
   store: string,
 ): Promise<Row> {
   const iidfile = path.join(env.work, `${label}.iid`);
   const samples: Record<'tbuild' | 'buildkit', number[]> = { tbuild: [], buildkit: [] };
-  if (env.tools.includes('buildkit')) {
-    // Docker warms its cache on this context first, as watch's first build warms tbuild's.
-    await buildWithBuildkit(context, ['-t', 'tbuild-bench/watch:latest']);
+  const docker = env.tools.includes('buildkit');
+  const tag = ['-t', 'tbuild-bench/watch:latest'];
+  // Docker warms its cache on its copy first, as watch's first build warms tbuild's.
+  if (docker) await buildWithBuildkit(contexts.buildkit.dir, tag);
+  const watch = await startWatch(store, contexts.tbuild.dir, iidfile);
+  try {
     for (let round = 0; round < env.runs; round++) {
-      edit(`docker ${round} ${Date.now()}`);
-      samples.buildkit.push(
-        (await buildWithBuildkit(context, ['-t', 'tbuild-bench/watch:latest'])).ms,
+      if (docker) {
+        contexts.buildkit.edit(`docker ${round} ${Date.now()}`);
+        samples.buildkit.push((await buildWithBuildkit(contexts.buildkit.dir, tag)).ms);
+      }
+      samples.tbuild.push(
+        await watch.change(() => contexts.tbuild.edit(`tbuild ${round} ${Date.now()}`)),
       );
     }
-  }
-  const watch = await startWatch(store, context, iidfile);
-  try {
-    for (let round = 0; round < env.runs; round++)
-      samples.tbuild.push(await watch.change(() => edit(`tbuild ${round} ${Date.now()}`)));
   } finally {
     await watch.stop();
   }
@@ -105,26 +119,48 @@ async function measure(
 }
 
 async function run(env: BenchEnv): Promise<Row[]> {
-  const app = writeSmallApp(path.join(env.work, `${NAME}-app`));
+  const apps = {
+    tbuild: writeSmallApp(path.join(env.work, `${NAME}-app`)),
+    buildkit: writeSmallApp(path.join(env.work, `${NAME}-app-docker`)),
+  };
   const appStore = await env.newStore(`${NAME}-app`);
   await runTbuild(appStore, ['pull', DEBIAN]);
   if (env.tools.includes('buildkit')) await runDocker(['pull', DEBIAN]);
-  const rows = [await measure(env, 'small app', app.dir, app.changeSource, appStore)];
+  const rows = [
+    await measure(
+      env,
+      'small app',
+      {
+        tbuild: { dir: apps.tbuild.dir, edit: apps.tbuild.changeSource },
+        buildkit: { dir: apps.buildkit.dir, edit: apps.buildkit.changeSource },
+      },
+      appStore,
+    ),
+  ];
 
   const files = Number(process.env.BENCH_FILES ?? 20_000);
-  env.log(`${NAME}: writing ${files} files…`);
-  const big = writeBigContext(
-    path.join(env.work, `${NAME}-20k`),
-    'FROM localhost:5000/busybox:latest\nCOPY . /src\nRUN find /src | wc -l\n',
-    { files, totalBytes: Math.round((316_000_000 * files) / 20_000) },
-  );
+  env.log(`${NAME}: writing ${files} files, twice…`);
+  const dockerfile = 'FROM localhost:5000/busybox:latest\nCOPY . /src\nRUN find /src | wc -l\n';
+  const size = { files, totalBytes: Math.round((316_000_000 * files) / 20_000) };
+  const bigs = {
+    tbuild: writeBigContext(path.join(env.work, `${NAME}-20k`), dockerfile, size),
+    buildkit: writeBigContext(path.join(env.work, `${NAME}-20k-docker`), dockerfile, size),
+  };
   const bigStore = await env.newStore(`${NAME}-20k`);
   rows.push(
     await measure(
       env,
       `${files} files`,
-      big.dir,
-      (note) => writeFileSync(big.sampleFile, `${note}\n`),
+      {
+        tbuild: {
+          dir: bigs.tbuild.dir,
+          edit: (note) => writeFileSync(bigs.tbuild.sampleFile, `${note}\n`),
+        },
+        buildkit: {
+          dir: bigs.buildkit.dir,
+          edit: (note) => writeFileSync(bigs.buildkit.sampleFile, `${note}\n`),
+        },
+      },
       bigStore,
     ),
   );
