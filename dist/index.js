@@ -542,10 +542,18 @@ var init_errors2 = __esm({
   }
 });
 
+// src/exporter/zlib.ts
+var zlib;
+var init_zlib = __esm({
+  "src/exporter/zlib.ts"() {
+    "use strict";
+    zlib = () => process.getBuiltinModule("node:zlib");
+  }
+});
+
 // src/exporter/parallel-gzip.ts
 import { availableParallelism } from "node:os";
 import { Transform } from "node:stream";
-import zlib from "node:zlib";
 function createParallelGzip(options = {}) {
   return new ParallelGzip(options);
 }
@@ -554,7 +562,7 @@ function isIncompressible(data) {
   const step = Math.floor(data.length / SAMPLES);
   for (let i = 0; i < SAMPLES; i++) {
     const sample = data.subarray(i * step, i * step + SAMPLE_SIZE);
-    const packed = zlib.deflateRawSync(sample, { level: 1 });
+    const packed = zlib().deflateRawSync(sample, { level: 1 });
     if (packed.length < sample.length * 0.98) return false;
   }
   return true;
@@ -562,13 +570,13 @@ function isIncompressible(data) {
 function deflateChunk(data, dictionary, level, last) {
   const options = {
     level: level > 0 && isIncompressible(data) ? 0 : level,
-    finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+    finishFlush: last ? zlib().constants.Z_FINISH : zlib().constants.Z_SYNC_FLUSH,
     // One output buffer that fits the worst case, so zlib runs the chunk in a single pool task.
     chunkSize: Math.max(64 * 1024, data.length + (data.length >> 8) + 1024),
     ...dictionary !== void 0 && dictionary.length > 0 ? { dictionary } : {}
   };
   return new Promise((resolve2, reject) => {
-    zlib.deflateRaw(data, options, (error, out) => error ? reject(error) : resolve2(out));
+    zlib().deflateRaw(data, options, (error, out) => error ? reject(error) : resolve2(out));
   });
 }
 function header(level) {
@@ -585,6 +593,7 @@ var GZIP_CHUNK_SIZE, WINDOW, ParallelGzip, SAMPLES, SAMPLE_SIZE;
 var init_parallel_gzip = __esm({
   "src/exporter/parallel-gzip.ts"() {
     "use strict";
+    init_zlib();
     GZIP_CHUNK_SIZE = 1024 * 1024;
     WINDOW = 32 * 1024;
     ParallelGzip = class extends Transform {
@@ -606,7 +615,7 @@ var init_parallel_gzip = __esm({
         this.#concurrency = options.concurrency ?? Math.min(availableParallelism() + 1, 4);
       }
       _transform(chunk, _encoding, done) {
-        this.#crc = zlib.crc32(chunk, this.#crc);
+        this.#crc = zlib().crc32(chunk, this.#crc);
         this.#size += chunk.length;
         this.#pending.push(chunk);
         this.#pendingLength += chunk.length;
@@ -662,12 +671,11 @@ var init_parallel_gzip = __esm({
 // src/exporter/compression.ts
 import { Readable as Readable2 } from "node:stream";
 import { pipeline } from "node:stream";
-import zlib2 from "node:zlib";
 function createCompressor(compression, level) {
   if (compression === "uncompressed") return void 0;
   if (compression === "gzip") return createParallelGzip(level === void 0 ? {} : { level });
-  return zlib2.createZstdCompress({
-    params: { [zlib2.constants.ZSTD_c_compressionLevel]: level ?? 3 }
+  return zlib().createZstdCompress({
+    params: { [zlib().constants.ZSTD_c_compressionLevel]: level ?? 3 }
   });
 }
 function ociLayerMediaType(compression) {
@@ -722,7 +730,7 @@ async function openDecompressed(source, onRaw) {
   }
   if (compression === "uncompressed") return { compression, stream: raw() };
   const options = { chunkSize: DECOMPRESSED_CHUNK };
-  const decompressor = compression === "gzip" ? zlib2.createGunzip(options) : zlib2.createZstdDecompress(options);
+  const decompressor = compression === "gzip" ? zlib().createGunzip(options) : zlib().createZstdDecompress(options);
   const stream = pipeline(Readable2.from(raw()), decompressor, () => void 0);
   return { compression, stream };
 }
@@ -733,6 +741,7 @@ var init_compression = __esm({
     init_oci();
     init_errors2();
     init_parallel_gzip();
+    init_zlib();
     DECOMPRESSED_CHUNK = 256 * 1024;
   }
 });
@@ -11177,7 +11186,7 @@ var require_util2 = __commonJS({
   "node_modules/undici/lib/web/fetch/util.js"(exports, module) {
     "use strict";
     var { Transform: Transform4 } = __require("node:stream");
-    var zlib4 = __require("node:zlib");
+    var zlib3 = __require("node:zlib");
     var { redirectStatusSet, referrerPolicyTokens, badPortsSet } = require_constants2();
     var { getGlobalOrigin } = require_global();
     var { collectAnHTTPQuotedString, parseMIMEType } = require_data_url();
@@ -11783,7 +11792,7 @@ var require_util2 = __commonJS({
             callback();
             return;
           }
-          this._inflateStream = (chunk[0] & 15) === 8 ? zlib4.createInflate(this.#zlibOptions) : zlib4.createInflateRaw(this.#zlibOptions);
+          this._inflateStream = (chunk[0] & 15) === 8 ? zlib3.createInflate(this.#zlibOptions) : zlib3.createInflateRaw(this.#zlibOptions);
           this._inflateStream.on("data", this.push.bind(this));
           this._inflateStream.on("end", () => this.push(null));
           this._inflateStream.on("error", (err) => this.destroy(err));
@@ -33560,7 +33569,7 @@ var require_fetch = __commonJS({
     } = require_response();
     var { HeadersList } = require_headers();
     var { Request, cloneRequest, getRequestDispatcher, getRequestState, removeRequestAbortListener } = require_request2();
-    var zlib4 = __require("node:zlib");
+    var zlib3 = __require("node:zlib");
     var {
       makePolicyContainer,
       clonePolicyContainer,
@@ -34595,31 +34604,31 @@ var require_fetch = __commonJS({
                   for (let i = codings.length - 1; i >= 0; --i) {
                     const coding = codings[i].trim();
                     if (coding === "x-gzip" || coding === "gzip") {
-                      decoders.push(zlib4.createGunzip({
+                      decoders.push(zlib3.createGunzip({
                         // Be less strict when decoding compressed responses, since sometimes
                         // servers send slightly invalid responses that are still accepted
                         // by common browsers.
                         // Always using Z_SYNC_FLUSH is what cURL does.
-                        flush: zlib4.constants.Z_SYNC_FLUSH,
-                        finishFlush: zlib4.constants.Z_SYNC_FLUSH
+                        flush: zlib3.constants.Z_SYNC_FLUSH,
+                        finishFlush: zlib3.constants.Z_SYNC_FLUSH
                       }));
                     } else if (coding === "deflate") {
                       decoders.push(createInflate({
-                        flush: zlib4.constants.Z_SYNC_FLUSH,
-                        finishFlush: zlib4.constants.Z_SYNC_FLUSH
+                        flush: zlib3.constants.Z_SYNC_FLUSH,
+                        finishFlush: zlib3.constants.Z_SYNC_FLUSH
                       }));
                     } else if (coding === "br") {
-                      decoders.push(zlib4.createBrotliDecompress({
-                        flush: zlib4.constants.BROTLI_OPERATION_FLUSH,
-                        finishFlush: zlib4.constants.BROTLI_OPERATION_FLUSH
+                      decoders.push(zlib3.createBrotliDecompress({
+                        flush: zlib3.constants.BROTLI_OPERATION_FLUSH,
+                        finishFlush: zlib3.constants.BROTLI_OPERATION_FLUSH
                       }));
                     } else if (coding === "zstd") {
-                      decoders.push(zlib4.createZstdDecompress({
-                        flush: zlib4.constants.ZSTD_e_continue,
-                        finishFlush: zlib4.constants.ZSTD_e_end,
+                      decoders.push(zlib3.createZstdDecompress({
+                        flush: zlib3.constants.ZSTD_e_continue,
+                        finishFlush: zlib3.constants.ZSTD_e_end,
                         params: {
                           // https://www.rfc-editor.org/rfc/rfc9659.html#section-3
-                          [zlib4.constants.ZSTD_d_windowLogMax]: 23
+                          [zlib3.constants.ZSTD_d_windowLogMax]: 23
                         }
                       }));
                     } else {
@@ -43809,7 +43818,7 @@ import path11 from "node:path";
 import { mkdir as mkdir11, readdir as readdir8, readFile as readFile7, rm as rm7, stat as stat5, utimes as utimes4, writeFile as writeFile6 } from "node:fs/promises";
 import path9 from "node:path";
 import { promisify } from "node:util";
-var zlib3 = async () => {
+var zlib2 = async () => {
   const { gzip, gunzip } = await import("node:zlib");
   return { gzipAsync: promisify(gzip), gunzipAsync: promisify(gunzip) };
 };
@@ -43822,7 +43831,7 @@ function openRecordIndex(dir) {
     const kept = pending.get(digest);
     if (kept) return kept;
     try {
-      const { gunzipAsync } = await zlib3();
+      const { gunzipAsync } = await zlib2();
       const text = (await gunzipAsync(await readFile7(fileOf2(digest)))).toString("utf8");
       const newline = text.indexOf("\n");
       return {
@@ -43854,7 +43863,7 @@ function openRecordIndex(dir) {
             await utimes4(file, now, now);
             continue;
           }
-          const { gzipAsync } = await zlib3();
+          const { gzipAsync } = await zlib2();
           const body = await gzipAsync(`${JSON.stringify(kept.selectors)}
 ${kept.records}`, {
             level: 1

@@ -83,7 +83,6 @@ function overlayOpaqueXattr(env = process.env) {
 // src/exporter/compression.ts
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream";
-import zlib from "node:zlib";
 
 // src/exporter/errors.ts
 var PathEscapeError = class extends TbuildError {
@@ -137,6 +136,9 @@ var ToolError = class extends TbuildError {
   }
 };
 
+// src/exporter/zlib.ts
+var zlib = () => process.getBuiltinModule("node:zlib");
+
 // src/exporter/parallel-gzip.ts
 var GZIP_CHUNK_SIZE = 1024 * 1024;
 var WINDOW = 32 * 1024;
@@ -174,7 +176,7 @@ async function openDecompressed(source, onRaw) {
   }
   if (compression === "uncompressed") return { compression, stream: raw() };
   const options2 = { chunkSize: DECOMPRESSED_CHUNK };
-  const decompressor = compression === "gzip" ? zlib.createGunzip(options2) : zlib.createZstdDecompress(options2);
+  const decompressor = compression === "gzip" ? zlib().createGunzip(options2) : zlib().createZstdDecompress(options2);
   const stream = pipeline(Readable.from(raw()), decompressor, () => void 0);
   return { compression, stream };
 }

@@ -4,10 +4,10 @@
  */
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
-import zlib from 'node:zlib';
 import { MediaType } from '../shared/oci.ts';
 import { ImageExportError } from './errors.ts';
 import { createParallelGzip } from './parallel-gzip.ts';
+import { zlib } from './zlib.ts';
 
 export type Compression = 'gzip' | 'zstd' | 'uncompressed';
 
@@ -17,8 +17,8 @@ export function createCompressor(compression: Compression, level?: number): Tran
   // Chunked on several threads, one gzip member with mtime 0 and a fixed OS byte: equal input
   // gives equal bytes, whatever the machine's core count.
   if (compression === 'gzip') return createParallelGzip(level === undefined ? {} : { level });
-  return zlib.createZstdCompress({
-    params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? 3 },
+  return zlib().createZstdCompress({
+    params: { [zlib().constants.ZSTD_c_compressionLevel]: level ?? 3 },
   });
 }
 
@@ -104,7 +104,7 @@ export async function openDecompressed(
   // and a callback here, and an unpack waited on them (Debian's 200 MB layer: ~1 s less).
   const options = { chunkSize: DECOMPRESSED_CHUNK };
   const decompressor =
-    compression === 'gzip' ? zlib.createGunzip(options) : zlib.createZstdDecompress(options);
+    compression === 'gzip' ? zlib().createGunzip(options) : zlib().createZstdDecompress(options);
   // pipeline() destroys every stage on error, so the consumer's iteration rejects.
   const stream = pipeline(Readable.from(raw()), decompressor, () => undefined);
   return { compression, stream };

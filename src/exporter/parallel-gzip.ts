@@ -14,7 +14,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
-import zlib from 'node:zlib';
+import { zlib, type Zlib } from './zlib.ts';
 
 /** Uncompressed bytes per chunk: large enough that the per-chunk cost and ratio loss vanish. */
 export const GZIP_CHUNK_SIZE = 1024 * 1024;
@@ -59,7 +59,7 @@ class ParallelGzip extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.#crc = zlib.crc32(chunk, this.#crc);
+    this.#crc = zlib().crc32(chunk, this.#crc);
     this.#size += chunk.length;
     this.#pending.push(chunk);
     this.#pendingLength += chunk.length;
@@ -127,7 +127,7 @@ export function isIncompressible(data: Buffer): boolean {
   const step = Math.floor(data.length / SAMPLES);
   for (let i = 0; i < SAMPLES; i++) {
     const sample = data.subarray(i * step, i * step + SAMPLE_SIZE);
-    const packed = zlib.deflateRawSync(sample, { level: 1 });
+    const packed = zlib().deflateRawSync(sample, { level: 1 });
     if (packed.length < sample.length * 0.98) return false;
   }
   return true;
@@ -140,15 +140,15 @@ function deflateChunk(
   level: number,
   last: boolean,
 ): Promise<Buffer> {
-  const options: zlib.ZlibOptions = {
+  const options: Zlib.ZlibOptions = {
     level: level > 0 && isIncompressible(data) ? 0 : level,
-    finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+    finishFlush: last ? zlib().constants.Z_FINISH : zlib().constants.Z_SYNC_FLUSH,
     // One output buffer that fits the worst case, so zlib runs the chunk in a single pool task.
     chunkSize: Math.max(64 * 1024, data.length + (data.length >> 8) + 1024),
     ...(dictionary !== undefined && dictionary.length > 0 ? { dictionary } : {}),
   };
   return new Promise((resolve, reject) => {
-    zlib.deflateRaw(data, options, (error, out) => (error ? reject(error) : resolve(out)));
+    zlib().deflateRaw(data, options, (error, out) => (error ? reject(error) : resolve(out)));
   });
 }
 
