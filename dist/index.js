@@ -3471,6 +3471,9 @@ async function readXattrTree(dir, limit) {
 function fromHex(hex) {
   return Buffer.from(hex, "hex").toString("utf8");
 }
+function warmMountHelper() {
+  startHelper();
+}
 var SYSCALLS, XATTR_SYSCALLS, SCRIPT, helper, unavailable, nextId;
 var init_mount_helper = __esm({
   "src/exec/mount-helper.ts"() {
@@ -42794,6 +42797,7 @@ async function runImage(store, executor, image2, options) {
 }
 
 // src/engine/worker.ts
+init_mount_helper();
 init_digest();
 import path22 from "node:path";
 
@@ -44331,6 +44335,7 @@ function createWorker(engine, definition) {
         return { digest, deps: contentDeps(vertex), ...incremental && { incremental } };
       },
       async exec(ctx, inputs, previous) {
+        warmMountHelper();
         warmRunsAfter(digest);
         const results = await run8(ctx, inputs, previous);
         if (imageLayers.has(digest)) prehash(results);

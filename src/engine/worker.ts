@@ -3,6 +3,7 @@
  * and content checksums for keys that depend on file contents (COPY from the context).
  */
 import path from 'node:path';
+import { warmMountHelper } from '../exec/mount-helper.ts';
 import type { Definition, Digest, Op, Vertex } from '../llb/types.ts';
 import { digestOf } from '../shared/digest.ts';
 import type { CacheMap, OpHandler, Worker } from '../solver/types.ts';
@@ -99,6 +100,9 @@ export function createWorker(engine: EngineOptions, definition: Definition): Eng
         return { digest, deps: contentDeps(vertex), ...(incremental && { incremental }) };
       },
       async exec(ctx, inputs, previous) {
+        // The first step that runs starts the mount helper (~4 ms for Perl to start), so
+        // that it is ready by this step's first mount, while the spawns below go on.
+        warmMountHelper();
         warmRunsAfter(digest);
         const results = await run(ctx, inputs, previous);
         if (imageLayers.has(digest)) prehash(results);

@@ -251,6 +251,14 @@ function fromHex(hex: string): string {
   return Buffer.from(hex, 'hex').toString('utf8');
 }
 
+/**
+ * Start the helper now, for mounts and attribute reads about to come: Perl takes ~4 ms to
+ * start, and the first request waits for it. Nothing happens if it runs or cannot.
+ */
+export function warmMountHelper(): void {
+  startHelper();
+}
+
 /** End the helper; the next call starts another (tests). */
 export function stopMountHelper(): void {
   helper?.child.stdin.end();
