@@ -3389,8 +3389,8 @@ function startHelper() {
     unavailable = true;
     return void 0;
   }
-  const xattrNumbers = XATTR_SYSCALLS[process.arch] ?? [0, 0];
-  const child = spawn4("perl", ["-e", SCRIPT, ...[...numbers, ...xattrNumbers].map(String)], {
+  const fileNumbers = FILE_SYSCALLS[process.arch] ?? [0, 0, 0];
+  const child = spawn4("perl", ["-e", SCRIPT, ...[...numbers, ...fileNumbers].map(String)], {
     stdio: ["pipe", "pipe", "ignore"],
     detached: true
   });
@@ -3452,7 +3452,7 @@ function umountSyscall(target, flags = 0) {
   return request(["umount", target, String(flags)]);
 }
 async function readXattrTree(dir, limit) {
-  if (XATTR_SYSCALLS[process.arch] === void 0) return void 0;
+  if (FILE_SYSCALLS[process.arch] === void 0) return void 0;
   const reply = await requestWithPayload(["xattrs", dir, String(limit)]);
   if (reply === void 0 || reply.errno !== 0) return void 0;
   const map = /* @__PURE__ */ new Map();
@@ -3468,13 +3468,17 @@ async function readXattrTree(dir, limit) {
   }
   return map;
 }
+function setTimesSyscall(path42, seconds2, nanoseconds) {
+  if (FILE_SYSCALLS[process.arch] === void 0) return Promise.resolve(void 0);
+  return request(["utimes", path42, String(seconds2), String(nanoseconds)]);
+}
 function fromHex(hex) {
   return Buffer.from(hex, "hex").toString("utf8");
 }
 function warmMountHelper() {
   startHelper();
 }
-var SYSCALLS, XATTR_SYSCALLS, SCRIPT, helper, unavailable, nextId;
+var SYSCALLS, FILE_SYSCALLS, SCRIPT, helper, unavailable, nextId;
 var init_mount_helper = __esm({
   "src/exec/mount-helper.ts"() {
     "use strict";
@@ -3488,15 +3492,15 @@ var init_mount_helper = __esm({
       ppc64: [21, 52],
       s390x: [21, 52]
     };
-    XATTR_SYSCALLS = {
-      x64: [195, 192],
-      arm64: [12, 9],
-      riscv64: [12, 9],
-      loong64: [12, 9]
+    FILE_SYSCALLS = {
+      x64: [195, 192, 280],
+      arm64: [12, 9, 88],
+      riscv64: [12, 9, 88],
+      loong64: [12, 9, 88]
     };
     SCRIPT = `use strict; use warnings;
 $| = 1;
-my ($sys_mount, $sys_umount2, $sys_llistxattr, $sys_lgetxattr) = @ARGV;
+my ($sys_mount, $sys_umount2, $sys_llistxattr, $sys_lgetxattr, $sys_utimensat) = @ARGV;
 sub attrs {
   my ($p) = @_;
   my $size = syscall($sys_llistxattr, $p, 0, 0);
@@ -3556,6 +3560,10 @@ while (my $line = <STDIN>) {
   } elsif ($op eq 'xattrs' && @f == 2 && $sys_lgetxattr) {
     $out = tree($f[0], $f[1] + 0);
     $r = 0 if defined $out;
+  } elsif ($op eq 'utimes' && @f == 3 && $sys_utimensat) {
+    my $times = pack('q4', $f[1], $f[2], $f[1], $f[2]);
+    # AT_FDCWD, AT_SYMLINK_NOFOLLOW
+    $r = syscall($sys_utimensat, -100, $f[0], $times, 0x100);
   }
   print $id, ' ', ($r == -1 ? $! + 0 : 0), (defined $out ? " $out" : ''), "\\n";
 }`;
@@ -6711,6 +6719,7 @@ async function restoreMtime(dir, mtimeNs) {
     await lutimes3(dir, Number(seconds2), Number(seconds2));
     if ((await lstat10(dir, { bigint: true })).mtimeNs === mtimeNs) return;
   }
+  if (await setTimesSyscall(dir, seconds2, nanos) === 0) return;
   const fraction = nanos.toString().padStart(9, "0");
   const result = await runCommand("touch", ["-h", "-d", `@${seconds2}.${fraction}`, dir]);
   if (result.code !== 0) throw new Error(`touch ${dir}: ${result.stderr.trim()}`);
@@ -6738,6 +6747,7 @@ var init_stubs = __esm({
   "src/exec/stubs.ts"() {
     "use strict";
     init_command();
+    init_mount_helper();
     init_user();
     KEPT_MOUNT_POINTS = /* @__PURE__ */ new Set(["/dev", "/proc", "/sys"]);
   }

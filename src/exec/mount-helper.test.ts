@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
+  lstatSync,
   mkdtempSync,
   readFileSync,
   readlinkSync,
@@ -12,7 +13,13 @@ import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseXattrDump, type XattrMap } from '../shared/xattr-dump.ts';
-import { mountSyscall, readXattrTree, stopMountHelper, umountSyscall } from './mount-helper.ts';
+import {
+  mountSyscall,
+  readXattrTree,
+  setTimesSyscall,
+  stopMountHelper,
+  umountSyscall,
+} from './mount-helper.ts';
 import { listMounts, mountKernelOverlay, unmountPath } from './overlay.ts';
 
 // Mounting needs root; the suite runs as root in CI (README).
@@ -193,5 +200,17 @@ process.stdout.write(mounted + ' ' + unmounted + '\\n');`,
       vi.stubEnv('PATH', path.join(dir, 'empty-bin'));
       expect(await readXattrTree(tree, 100)).toBeUndefined();
     });
+  });
+
+  it('sets a time to the nanosecond, on a symlink itself', async () => {
+    const link = path.join(dir, 'link');
+    symlinkSync('nowhere', link);
+    for (const target of [path.join(dir, 'upper'), link]) {
+      expect(await setTimesSyscall(target, 1_700_000_000n, 123_456_789n)).toBe(0);
+      const stat = lstatSync(target, { bigint: true });
+      expect(stat.mtimeNs).toBe(1_700_000_000_123_456_789n);
+      expect(stat.atimeNs).toBe(1_700_000_000_123_456_789n);
+    }
+    expect(await setTimesSyscall(path.join(dir, 'gone'), 1n, 0n)).toBe(ENOENT);
   });
 });

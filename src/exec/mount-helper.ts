@@ -5,13 +5,14 @@
  * tbuild process makes the two calls on request instead, in ~0.3 ms. Perl because every
  * Debian and Ubuntu system has it (perl-base is Essential) and it calls a system call by
  * number. It also reads a small tree's extended attributes (llistxattr(2), lgetxattr(2)),
- * which would otherwise be a `getfattr -R` per new layer.
+ * which would otherwise be a `getfattr -R` per new layer, and sets a time with nanoseconds
+ * (utimensat(2)), which would otherwise be a `touch`.
  *
  * Each call resolves with 0, the errno of a failure, or `undefined` when the helper cannot
  * serve it (no perl, an architecture whose numbers are not listed here, a helper that
  * died): callers then run mount(8) or umount(8) as before, and for any failure too, so
- * errors keep mount(8)'s words. An attribute read the helper cannot serve or that fails
- * is `undefined` too, and the caller runs getfattr.
+ * errors keep mount(8)'s words. An attribute read or a time the helper cannot serve or
+ * that fails is `undefined` too, and the caller runs getfattr or touch.
  *
  * The helper waits on its stdin and ends when it closes, with tbuild. It runs in its own
  * process group, so a Ctrl-C at the terminal does not take it before the mounts of a
@@ -35,19 +36,21 @@ const SYSCALLS: Partial<Record<NodeJS.Architecture, readonly [number, number]>> 
 };
 
 /**
- * [llistxattr, lgetxattr] system call numbers, where this file has been checked against
- * the kernel's tables; elsewhere getfattr reads attributes as before.
+ * [llistxattr, lgetxattr, utimensat] system call numbers, on 64-bit architectures whose
+ * tables this file has been checked against (a timespec is two 64-bit words there);
+ * elsewhere getfattr and touch do these as before.
  */
-const XATTR_SYSCALLS: Partial<Record<NodeJS.Architecture, readonly [number, number]>> = {
-  x64: [195, 192],
-  arm64: [12, 9],
-  riscv64: [12, 9],
-  loong64: [12, 9],
+const FILE_SYSCALLS: Partial<Record<NodeJS.Architecture, readonly [number, number, number]>> = {
+  x64: [195, 192, 280],
+  arm64: [12, 9, 88],
+  riscv64: [12, 9, 88],
+  loong64: [12, 9, 88],
 };
 
 /**
  * One request per line: fields separated by NUL (`mount`, id, cwd, type, source, target,
- * data; `umount`, id, target, flags; or `xattrs`, id, dir, limit). One reply per line:
+ * data; `umount`, id, target, flags; `xattrs`, id, dir, limit; or `utimes`, id, path,
+ * seconds, nanoseconds: atime and mtime, the path itself if a symlink). One reply per line:
  * `id errno`, 0 for success, and for `xattrs` a third field, the attributes (below).
  * A field read from the line is a string, which syscall() passes as a pointer; `+ 0` makes
  * a number, passed as an int (a literal 0 is a null pointer). After a mount the helper
@@ -62,7 +65,7 @@ const XATTR_SYSCALLS: Partial<Record<NodeJS.Architecture, readonly [number, numb
  */
 const SCRIPT = `use strict; use warnings;
 $| = 1;
-my ($sys_mount, $sys_umount2, $sys_llistxattr, $sys_lgetxattr) = @ARGV;
+my ($sys_mount, $sys_umount2, $sys_llistxattr, $sys_lgetxattr, $sys_utimensat) = @ARGV;
 sub attrs {
   my ($p) = @_;
   my $size = syscall($sys_llistxattr, $p, 0, 0);
@@ -122,6 +125,10 @@ while (my $line = <STDIN>) {
   } elsif ($op eq 'xattrs' && @f == 2 && $sys_lgetxattr) {
     $out = tree($f[0], $f[1] + 0);
     $r = 0 if defined $out;
+  } elsif ($op eq 'utimes' && @f == 3 && $sys_utimensat) {
+    my $times = pack('q4', $f[1], $f[2], $f[1], $f[2]);
+    # AT_FDCWD, AT_SYMLINK_NOFOLLOW
+    $r = syscall($sys_utimensat, -100, $f[0], $times, 0x100);
   }
   print $id, ' ', ($r == -1 ? $! + 0 : 0), (defined $out ? " $out" : ''), "\\n";
 }`;
@@ -147,8 +154,8 @@ function startHelper(): Helper | undefined {
     unavailable = true;
     return undefined;
   }
-  const xattrNumbers = XATTR_SYSCALLS[process.arch] ?? [0, 0];
-  const child = spawn('perl', ['-e', SCRIPT, ...[...numbers, ...xattrNumbers].map(String)], {
+  const fileNumbers = FILE_SYSCALLS[process.arch] ?? [0, 0, 0];
+  const child = spawn('perl', ['-e', SCRIPT, ...[...numbers, ...fileNumbers].map(String)], {
     stdio: ['pipe', 'pipe', 'ignore'],
     detached: true,
   });
@@ -229,7 +236,7 @@ export function umountSyscall(target: string, flags = 0): Promise<number | undef
  * on this architecture, no perl, a failure, more than `limit` entries): run getfattr.
  */
 export async function readXattrTree(dir: string, limit: number): Promise<XattrMap | undefined> {
-  if (XATTR_SYSCALLS[process.arch] === undefined) return undefined;
+  if (FILE_SYSCALLS[process.arch] === undefined) return undefined;
   const reply = await requestWithPayload(['xattrs', dir, String(limit)]);
   if (reply === undefined || reply.errno !== 0) return undefined;
   const map: XattrMap = new Map();
@@ -244,6 +251,19 @@ export async function readXattrTree(dir: string, limit: number): Promise<XattrMa
     map.set(fromHex(record.slice(0, colon)), attrs);
   }
   return map;
+}
+
+/**
+ * utimensat(2) of `path` (not following a symlink): atime and mtime both `seconds` and
+ * `nanoseconds`, as `touch -h -d @S.N` sets them. 0, an errno, or `undefined` (run touch).
+ */
+export function setTimesSyscall(
+  path: string,
+  seconds: bigint,
+  nanoseconds: bigint,
+): Promise<number | undefined> {
+  if (FILE_SYSCALLS[process.arch] === undefined) return Promise.resolve(undefined);
+  return request(['utimes', path, String(seconds), String(nanoseconds)]);
 }
 
 /** Paths and names as getfattr's are decoded (shared/xattr-dump.ts): bytes read as UTF-8. */

@@ -6,6 +6,7 @@
 import { lstat, lutimes, mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runCommand } from './command.ts';
+import { setTimesSyscall } from './mount-helper.ts';
 import { resolveInRoot } from './user.ts';
 
 export interface StubRequest {
@@ -106,9 +107,9 @@ async function removeStubs(records: StubRecord[]): Promise<void> {
 
 /**
  * Node's utimes goes through a double and loses the nanoseconds a layer diff compares, so a
- * time with nanoseconds is set by GNU touch (atime too: nothing in a layer records it). A
- * whole second, as every file unpacked from an image's tar has, is exact as a double: Node
- * sets it without a process.
+ * time with nanoseconds is set by the mount helper's utimensat(2), or GNU touch without it
+ * (atime too: nothing in a layer records it). A whole second, as every file unpacked from
+ * an image's tar has, is exact as a double: Node sets it without a process.
  */
 async function restoreMtime(dir: string, mtimeNs: bigint): Promise<void> {
   const now = await stat(dir, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
@@ -122,6 +123,7 @@ async function restoreMtime(dir: string, mtimeNs: bigint): Promise<void> {
     await lutimes(dir, Number(seconds), Number(seconds));
     if ((await lstat(dir, { bigint: true })).mtimeNs === mtimeNs) return;
   }
+  if ((await setTimesSyscall(dir, seconds, nanos)) === 0) return;
   const fraction = nanos.toString().padStart(9, '0');
   const result = await runCommand('touch', ['-h', '-d', `@${seconds}.${fraction}`, dir]);
   if (result.code !== 0) throw new Error(`touch ${dir}: ${result.stderr.trim()}`);
