@@ -97,9 +97,9 @@ sub tree {
   my $count = 0;
   while (defined(my $p = pop @stack)) {
     if (++$count > $limit) { $! = 7; return undef; }
-    my $a = attrs($p);
-    return undef unless defined $a;
-    push @records, unpack('H*', $p) . ':' . $a if $a ne '';
+    my $found = attrs($p);
+    return undef unless defined $found;
+    push @records, unpack('H*', $p) . ':' . $found if $found ne '';
     lstat $p or return undef;
     next unless -d _;
     opendir(my $dh, $p) or return undef;
