@@ -3362,7 +3362,7 @@ function runCommand(file, args, options = {}) {
     child.on("close", (code2, signal) => {
       resolve2({
         code: code2 ?? (signal === null ? 1 : 128 + signalNumber(signal)),
-        stdout: Buffer.concat(out).toString("utf8"),
+        stdout: Buffer.concat(out).toString(options.stdoutEncoding ?? "utf8"),
         stderr: Buffer.concat(err).toString("utf8")
       });
     });
@@ -3589,16 +3589,11 @@ async function readPathXattrs(paths) {
   return map;
 }
 async function getfattr(args) {
-  const result = await runCommand("getfattr", [
-    "-h",
-    "--absolute-names",
-    "-e",
-    "base64",
-    "-m",
-    "-",
-    "-d",
-    ...args
-  ]).catch((err) => {
+  const result = await runCommand(
+    "getfattr",
+    ["-h", "--absolute-names", "-e", "base64", "-m", "-", "-d", ...args],
+    { stdoutEncoding: "latin1" }
+  ).catch((err) => {
     throw new MountError(`could not run getfattr: ${err.message}`, {
       hint: "Install the attr tools (Debian package attr).",
       cause: err

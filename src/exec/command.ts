@@ -13,12 +13,14 @@ export interface CommandResult {
 
 /**
  * Run `file args…` to completion and collect its output. Rejects only when the program
- * cannot be spawned (ENOENT, EACCES); a non-zero exit is returned as `code`.
+ * cannot be spawned (ENOENT, EACCES); a non-zero exit is returned as `code`. Standard
+ * output is decoded as `stdoutEncoding` (UTF-8 by default; `latin1` keeps every byte as
+ * one character, for output that carries raw file names).
  */
 export function runCommand(
   file: string,
   args: readonly string[],
-  options: { cwd?: string } = {},
+  options: { cwd?: string; stdoutEncoding?: BufferEncoding } = {},
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -30,7 +32,7 @@ export function runCommand(
     child.on('close', (code, signal) => {
       resolve({
         code: code ?? (signal === null ? 1 : 128 + signalNumber(signal)),
-        stdout: Buffer.concat(out).toString('utf8'),
+        stdout: Buffer.concat(out).toString(options.stdoutEncoding ?? 'utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
       });
     });

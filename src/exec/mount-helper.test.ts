@@ -12,7 +12,7 @@ import {
 import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseXattrDump, type XattrMap } from '../shared/xattr-dump.ts';
+import type { XattrMap } from '../shared/xattr-dump.ts';
 import {
   mountSyscall,
   readXattrTree,
@@ -21,6 +21,7 @@ import {
   umountSyscall,
 } from './mount-helper.ts';
 import { listMounts, mountKernelOverlay, unmountPath } from './overlay.ts';
+import { readTreeXattrs } from './xattrs.ts';
 
 // Mounting needs root; the suite runs as root in CI (README).
 const root = process.getuid?.() === 0;
@@ -130,21 +131,6 @@ process.stdout.write(mounted + ' ' + unmounted + '\\n');`,
           [...attrs].map(([n, v]) => [n, v.toString('hex')]).sort(),
         ]),
       );
-    /** What the exporter's getfattr run reads (exporter/xattrs.ts). */
-    const getfattr = (tree: string) =>
-      parseXattrDump(
-        execFileSync('getfattr', [
-          '-R',
-          '-h',
-          '--absolute-names',
-          '-e',
-          'base64',
-          '-m',
-          '-',
-          '-d',
-          tree,
-        ]).toString('latin1'),
-      );
     const setfattr = (target: string, name: string, value: string) =>
       execFileSync('setfattr', ['-h', '-n', name, '-v', value, target]);
 
@@ -179,7 +165,8 @@ process.stdout.write(mounted + ' ' + unmounted + '\\n');`,
       ]);
       const fromHelper = await readXattrTree(tree, 100);
       expect(fromHelper).toBeDefined();
-      expect(plain(fromHelper)).toEqual(plain(getfattr(tree)));
+      // The same run of getfattr as the exporter's (exporter/xattrs.ts).
+      expect(plain(fromHelper)).toEqual(plain(await readTreeXattrs(tree)));
       expect(Object.keys(plain(fromHelper)!)).toHaveLength(7);
       expect(plain(fromHelper)![path.join(tree, 'opaque', 'deeper', 'f')]).toEqual([
         ['user.bytes', '00ff0a203d2c3a'],

@@ -35,17 +35,18 @@ export async function readPathXattrs(paths: readonly string[]): Promise<XattrMap
   return map;
 }
 
+/**
+ * getfattr's dump, each byte one character: it writes a name's bytes as they are (only
+ * control characters and a few others as `\ooo`), and parseXattrDump reads the text as
+ * bytes. Decoded as UTF-8 here, a file named `café` became `caf\ufffd` and lost its
+ * attributes in the copy and fuse-overlayfs snapshotters.
+ */
 async function getfattr(args: readonly string[]): Promise<string> {
-  const result = await runCommand('getfattr', [
-    '-h',
-    '--absolute-names',
-    '-e',
-    'base64',
-    '-m',
-    '-',
-    '-d',
-    ...args,
-  ]).catch((err: Error) => {
+  const result = await runCommand(
+    'getfattr',
+    ['-h', '--absolute-names', '-e', 'base64', '-m', '-', '-d', ...args],
+    { stdoutEncoding: 'latin1' },
+  ).catch((err: Error) => {
     throw new MountError(`could not run getfattr: ${err.message}`, {
       hint: 'Install the attr tools (Debian package attr).',
       cause: err,

@@ -68,6 +68,9 @@ async function makeLowers(dir: string): Promise<void> {
   await writeFile(path.join(base, 'suid'), '#!/bin/sh\n');
   await chmod(path.join(base, 'suid'), 0o4755);
   await exec('setfattr', ['-n', 'user.note', '-v', 'kept', path.join(base, 'a')]);
+  // A name that is not ASCII keeps its attributes when it is copied up too.
+  await writeFile(path.join(base, 'café'), 'café\n');
+  await exec('setfattr', ['-n', 'user.note', '-v', 'accent', path.join(base, 'café')]);
   const top = path.join(dir, 'l2');
   await mkdir(path.join(top, 'e'), { recursive: true });
   await exec('mknod', ['-m', '0', path.join(top, 'e/z'), 'c', '0', '0']);
@@ -80,7 +83,7 @@ async function makeLowers(dir: string): Promise<void> {
 /** The same changes through each mount: what a RUN step might do. */
 async function change(root: string): Promise<void> {
   const seen = (await readdir(root)).sort();
-  expect(seen).toEqual(['a', 'b', 'd', 'e', 'h1', 'h2', 'keep', 'owned', 's', 'suid']);
+  expect(seen).toEqual(['a', 'b', 'café', 'd', 'e', 'h1', 'h2', 'keep', 'owned', 's', 'suid']);
   expect(await readdir(path.join(root, 'e'))).toEqual([]);
   expect(await readdir(path.join(root, 'keep'))).toEqual(['only']);
   await rm(path.join(root, 'b'));
@@ -90,6 +93,7 @@ async function change(root: string): Promise<void> {
   await appendFile(path.join(root, 'h1'), 'more\n');
   await chown(path.join(root, 'owned'), 4321, 8765);
   await chmod(path.join(root, 'a'), 0o600);
+  await chmod(path.join(root, 'café'), 0o600);
   await mkdir(path.join(root, 'n/m'), { recursive: true });
   await writeFile(path.join(root, 'n/m/f'), 'f\n');
   await rm(path.join(root, 'keep/only'));
@@ -204,6 +208,7 @@ describe('snapshotters', () => {
     expect((await readdir(target)).sort()).toEqual([
       'a',
       'b',
+      'café',
       'd',
       'e',
       'h1',
