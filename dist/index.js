@@ -41922,6 +41922,9 @@ async function measureUnsizedSnapshots(ctx) {
 async function removeOrphanSnapshotDirs(ctx) {
   let names;
   try {
+    const subdirectories = (await stat4(ctx.layout.snapshots)).nlink - 2;
+    const { rows } = ctx.db.prepare("SELECT count(*) AS rows FROM snapshots").get();
+    if (subdirectories >= 0 && subdirectories === rows) return [];
     names = await readdir5(ctx.layout.snapshots);
   } catch (error) {
     if (isNotFound(error)) return [];

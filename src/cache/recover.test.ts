@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -58,6 +58,32 @@ describe('recovery on open', () => {
     expect(await readdir(join(temp.root, 'snapshots'))).toEqual([String(kept.id)]);
     expect(await readdir(join(temp.root, 'tmp'))).toEqual([]);
     expect(store.snapshots.get(kept.id)?.committed).toBe(true);
+  });
+
+  it('lists the snapshot directories only when their count differs from the rows', async () => {
+    const first = await temp.open();
+    const kept = await first.snapshots.commit((await first.snapshots.create(null)).id);
+    const gone = await first.snapshots.commit((await first.snapshots.create(null)).id);
+    first.close();
+    // An orphan directory and a row whose directory is missing: the counts agree, so this
+    // open does not look (the missing directory is for `tbuild check` and its restore).
+    const orphan = join(temp.root, 'snapshots', '9999');
+    await mkdir(join(orphan, 'fs'), { recursive: true });
+    await rm(join(temp.root, 'snapshots', String(gone.id)), { recursive: true });
+    // A file system whose directories do not count their subdirectories (btrfs, overlayfs)
+    // is listed every time: the orphan goes at once.
+    const snapshots = join(temp.root, 'snapshots');
+    const counted = (await stat(snapshots)).nlink === 2 + (await readdir(snapshots)).length;
+    (await temp.open()).close();
+    expect(existsSync(orphan)).toBe(counted);
+    if (!counted) return;
+    // Once the counts differ again, the orphan goes.
+    await mkdir(join(temp.root, 'snapshots', String(gone.id), 'fs'), { recursive: true });
+    const store = await temp.open();
+    expect(store.recovery.removedOrphanDirs).toEqual([orphan]);
+    expect((await readdir(join(temp.root, 'snapshots'))).sort()).toEqual(
+      [String(kept.id), String(gone.id)].sort(),
+    );
   });
 
   it('measures a large layer whose creator died before its hash recorded the size', async () => {
