@@ -3207,7 +3207,15 @@ var init_errors4 = __esm({
 });
 
 // src/exec/user.ts
-import { lstat as lstat3, readFile as readFile3, readlink } from "node:fs/promises";
+import {
+  closeSync as closeSync3,
+  constants as constants3,
+  fstatSync,
+  lstatSync as lstatSync5,
+  openSync as openSync3,
+  readFileSync as readFileSync5,
+  readlinkSync as readlinkSync2
+} from "node:fs";
 import path2 from "node:path";
 async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
   const root = path2.resolve(rootfs);
@@ -3226,10 +3234,7 @@ async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
       break;
     }
     const candidate = path2.join(root, ...resolved, part);
-    const info2 = await lstat3(candidate).catch((err) => {
-      if (err.code === "ENOENT" || err.code === "ENOTDIR") return void 0;
-      throw err;
-    });
+    const info2 = lstatMissing(candidate);
     if (info2?.isSymbolicLink() !== true) {
       resolved.push(part);
       continue;
@@ -3239,11 +3244,20 @@ async function resolveInRoot(rootfs, unsafePath, followFinal = true) {
         code: "ELOOP"
       });
     }
-    const target = await readlink(candidate);
+    const target = readlinkSync2(candidate);
     if (target.startsWith("/")) resolved.length = 0;
     pending.unshift(...splitPath(target));
   }
   return path2.join(root, ...resolved);
+}
+function lstatMissing(candidate) {
+  try {
+    return lstatSync5(candidate);
+  } catch (err) {
+    const code2 = err.code;
+    if (code2 === "ENOENT" || code2 === "ENOTDIR") return void 0;
+    throw err;
+  }
 }
 function splitPath(p) {
   return p.split("/").filter((part) => part !== "");
@@ -3303,12 +3317,18 @@ function toId(s) {
 }
 async function readRootFile(rootfs, file) {
   const host = await resolveInRoot(rootfs, file);
+  let fd;
   try {
-    return await readFile3(host, "utf8");
+    fd = openSync3(host, constants3.O_RDONLY | constants3.O_NONBLOCK);
   } catch (err) {
     const code2 = err.code;
-    if (code2 === "ENOENT" || code2 === "ENOTDIR" || code2 === "EISDIR") return "";
+    if (code2 === "ENOENT" || code2 === "ENOTDIR" || code2 === "ENXIO") return "";
     throw err;
+  }
+  try {
+    return fstatSync(fd).isFile() ? readFileSync5(fd, "utf8") : "";
+  } finally {
+    closeSync3(fd);
   }
 }
 function parsePasswd(text) {
@@ -3350,7 +3370,7 @@ var init_user = __esm({
 
 // src/exec/command.ts
 import { spawn as spawn3 } from "node:child_process";
-import { constants as constants3 } from "node:os";
+import { constants as constants4 } from "node:os";
 function runCommand(file, args, options = {}) {
   return new Promise((resolve2, reject) => {
     const child = spawn3(file, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
@@ -3369,7 +3389,7 @@ function runCommand(file, args, options = {}) {
   });
 }
 function signalNumber(signal) {
-  return constants3.signals[signal] ?? 1;
+  return constants4.signals[signal] ?? 1;
 }
 function delay(ms) {
   return new Promise((resolve2) => setTimeout(resolve2, ms));
@@ -3645,15 +3665,15 @@ __export(copy_snapshot_exports, {
 import {
   chmodSync as chmodSync2,
   chownSync,
-  constants as constants4,
+  constants as constants5,
   copyFileSync,
   lchownSync as lchownSync2,
   linkSync as linkSync2,
-  lstatSync as lstatSync5,
+  lstatSync as lstatSync6,
   lutimesSync as lutimesSync2,
   mkdirSync as mkdirSync3,
   readdirSync as readdirSync4,
-  readlinkSync as readlinkSync2,
+  readlinkSync as readlinkSync3,
   renameSync,
   symlinkSync as symlinkSync2,
   utimesSync as utimesSync2
@@ -3704,7 +3724,7 @@ async function mergeLayers(lower) {
       return kept.size > 0 ? kept : void 0;
     };
     if (!found.has("")) {
-      const stat14 = lstatSync5(layer);
+      const stat14 = lstatSync6(layer);
       const attrs = carried(layer);
       found.set("", { rel: "", abs: layer, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
     }
@@ -3730,7 +3750,7 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
     const rel = dirRel === "" ? name : `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync5(abs);
+    const stat14 = lstatSync6(abs);
     const above = state.get(rel);
     if (above === "closed") continue;
     if (above === "dir") {
@@ -3757,7 +3777,7 @@ async function walkOpaque(layer, dirRel, state, found, carried) {
     const rel = `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync5(abs);
+    const stat14 = lstatSync6(abs);
     state.set(rel, "closed");
     if (isWhiteout(stat14)) continue;
     const attrs = carried(abs);
@@ -3805,13 +3825,13 @@ async function copyEntry(entry, dest) {
   await breathe();
   const { stat: stat14 } = entry;
   if (stat14.isSymbolicLink()) {
-    symlinkSync2(readlinkSync2(entry.abs), dest);
+    symlinkSync2(readlinkSync3(entry.abs), dest);
     lchownSync2(dest, stat14.uid, stat14.gid);
     lutimesSync2(dest, stat14.atime, stat14.mtime);
     return;
   }
   if (stat14.isFile()) {
-    copyFileSync(entry.abs, dest, constants4.COPYFILE_FICLONE);
+    copyFileSync(entry.abs, dest, constants5.COPYFILE_FICLONE);
   } else if (stat14.isFIFO() || stat14.isCharacterDevice() || stat14.isBlockDevice()) {
     const type = stat14.isFIFO() ? ["p"] : [stat14.isCharacterDevice() ? "c" : "b", ...device(stat14)];
     const made = await runCommand("mknod", [dest, ...type]);
@@ -3832,7 +3852,7 @@ async function indexTree(root) {
   const children = /* @__PURE__ */ new Map();
   const visit = async (rel) => {
     await breathe();
-    const stat14 = lstatSync5(path3.join(root, rel), { bigint: true });
+    const stat14 = lstatSync6(path3.join(root, rel), { bigint: true });
     entries.set(rel, toIndex(stat14));
     if (!stat14.isDirectory()) return;
     const names = readdirSync4(path3.join(root, rel));
@@ -3890,7 +3910,7 @@ async function diffInto(root, index, upper) {
 }
 async function planDir(root, rel, index, plan) {
   const child = (name) => rel === "" ? name : `${rel}/${name}`;
-  const selfStat = lstatSync5(path3.join(root, rel), { bigint: true });
+  const selfStat = lstatSync6(path3.join(root, rel), { bigint: true });
   const self2 = toIndex(selfStat);
   const before = index.entries.get(rel);
   const names = readdirSync4(path3.join(root, rel));
@@ -3900,7 +3920,7 @@ async function planDir(root, rel, index, plan) {
     const childRel = child(name);
     const was = index.entries.get(childRel);
     await breathe();
-    const stat14 = toIndex(lstatSync5(path3.join(root, childRel), { bigint: true }));
+    const stat14 = toIndex(lstatSync6(path3.join(root, childRel), { bigint: true }));
     if (was && was.dir && stat14.dir && was.ino === stat14.ino && was.birth === stat14.birth) {
       if (await planDir(root, childRel, index, sub)) changed = true;
       continue;
@@ -3965,7 +3985,7 @@ __export(fuse_overlay_exports, {
   normalizeUpper: () => normalizeUpper
 });
 import { spawn as spawn5 } from "node:child_process";
-import { lstat as lstat4, readdir as readdir7, readFile as readFile4, rm as rm4, utimes as utimes2 } from "node:fs/promises";
+import { lstat as lstat3, readdir as readdir7, readFile as readFile3, rm as rm4, utimes as utimes2 } from "node:fs/promises";
 import path4 from "node:path";
 async function mountFuseOverlay(options) {
   const { lower, upper, work, target } = options;
@@ -4025,7 +4045,7 @@ async function inLowerView(lower, rel) {
     let stop = false;
     for (let i = 1; i <= parts.length; i++) {
       const abs = path4.join(layer, ...parts.slice(0, i));
-      const stat14 = await lstat4(abs).catch(() => void 0);
+      const stat14 = await lstat3(abs).catch(() => void 0);
       if (stat14 === void 0) break;
       if (stat14.isCharacterDevice() && stat14.rdev === 0) return false;
       if (i === parts.length) return true;
@@ -4038,7 +4058,7 @@ async function inLowerView(lower, rel) {
   return false;
 }
 async function isFuseMount(target) {
-  const text = await readFile4("/proc/self/mountinfo", "utf8");
+  const text = await readFile3("/proc/self/mountinfo", "utf8");
   for (const line of text.split("\n")) {
     const fields = line.split(" ");
     const dash = fields.indexOf("-");
@@ -4069,14 +4089,14 @@ async function normalizeUpper(upper, lower) {
         continue;
       }
       if (!entry.name.startsWith(WHITEOUT_PREFIX2)) continue;
-      const stat14 = await lstat4(abs);
+      const stat14 = await lstat3(abs);
       if (entry.name === OPAQUE_FILE || entry.name === ".wh..opq" && stat14.rdev === 0) {
         opaque.add(dir);
       } else if (entry.isFile() && stat14.size === 0) {
         whiteouts.push(path4.join(dir, entry.name.slice(WHITEOUT_PREFIX2.length)));
       } else continue;
       if (!touched) {
-        const before = await lstat4(dir);
+        const before = await lstat3(dir);
         touched = true;
         restoreTimes.push([dir, before.atime, before.mtime]);
       }
@@ -4200,8 +4220,8 @@ async function probeSnapshotter(name, parent) {
     } finally {
       await mount.unmount();
     }
-    const { lstat: lstat13 } = await import("node:fs/promises");
-    const whiteout = await lstat13(path5.join(dir, "u/f")).catch(() => void 0);
+    const { lstat: lstat12 } = await import("node:fs/promises");
+    const whiteout = await lstat12(path5.join(dir, "u/f")).catch(() => void 0);
     if (!whiteout?.isCharacterDevice() || whiteout.rdev !== 0)
       return "deleting a lower file left no whiteout in the upper directory";
     return void 0;
@@ -4244,8 +4264,8 @@ __export(overlay_exports, {
   unmountAll: () => unmountAll,
   unmountPath: () => unmountPath
 });
-import { mkdir as mkdir7, readFile as readFile5 } from "node:fs/promises";
-import { constants as constants5 } from "node:os";
+import { mkdir as mkdir7, readFile as readFile4 } from "node:fs/promises";
+import { constants as constants6 } from "node:os";
 import path6 from "node:path";
 function formatOverlayOptions(lower, upper, work) {
   for (const dir of [...lower, upper ?? "", work ?? ""]) {
@@ -4376,7 +4396,7 @@ function isNotMounted(stderr) {
 }
 async function listMounts(prefix) {
   const root = path6.resolve(prefix);
-  const text = await readFile5("/proc/self/mountinfo", "utf8");
+  const text = await readFile4("/proc/self/mountinfo", "utf8");
   const points = [];
   for (const line of text.split("\n")) {
     const field = line.split(" ")[4];
@@ -4410,13 +4430,13 @@ var init_overlay = __esm({
     MOUNT_DATA_LIMIT = 4095;
     FIXED_OPTIONS = "index=off,metacopy=off,redirect_dir=off";
     USERNS_OPTIONS = "userxattr,index=off,metacopy=off,redirect_dir=nofollow";
-    ({ EINVAL, ENOENT } = constants5.errno);
+    ({ EINVAL, ENOENT } = constants6.errno);
   }
 });
 
 // src/engine/mounts.ts
 import { rmSync as rmSync3 } from "node:fs";
-import { chmod as chmod3, chown, lstat as lstat5, mkdir as mkdir8, utimes as utimes3 } from "node:fs/promises";
+import { chmod as chmod3, chown, lstat as lstat4, mkdir as mkdir8, utimes as utimes3 } from "node:fs/promises";
 import path7 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
@@ -4428,7 +4448,7 @@ async function hideExcluded(hide, root, excluded) {
   const { makeWhiteouts: makeWhiteouts3 } = await loadSpecialFiles();
   await makeWhiteouts3(excluded.map((rel) => path7.join(hide, rel)));
   for (const dir of sorted.reverse()) {
-    const st = await lstat5(path7.join(root, dir));
+    const st = await lstat4(path7.join(root, dir));
     const made = path7.join(hide, dir);
     await chown(made, st.uid, st.gid);
     await chmod3(made, st.mode & 4095);
@@ -4943,7 +4963,7 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod6, chown as chown3, mkdir as mkdir13, readFile as readFile9, writeFile as writeFile8 } from "node:fs/promises";
+import { chmod as chmod6, chown as chown3, mkdir as mkdir13, readFile as readFile8, writeFile as writeFile8 } from "node:fs/promises";
 import path16 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
@@ -5063,7 +5083,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   }
 }
 async function readSecret(file) {
-  return readFile9(file, "utf8");
+  return readFile8(file, "utf8");
 }
 async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
   const opt = mount.cache;
@@ -5200,11 +5220,11 @@ import {
   copyFile,
   lchown,
   link as link2,
-  lstat as lstat6,
+  lstat as lstat5,
   lutimes,
   mkdir as mkdir14,
   readdir as readdir9,
-  readlink as readlink2,
+  readlink,
   rm as rm10,
   symlink
 } from "node:fs/promises";
@@ -5241,7 +5261,7 @@ async function copyEntryIn(src, st, dest, rel, opts, overwriteDirMetadata, fresh
 }
 async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fresh) {
   const { limit } = opts;
-  const existing = fresh ? void 0 : await limit(() => lstat6(dest).catch(() => void 0));
+  const existing = fresh ? void 0 : await limit(() => lstat5(dest).catch(() => void 0));
   if (existing && !existing.isDirectory()) await limit(() => rm10(dest, { force: true }));
   const created = !existing?.isDirectory();
   let inner;
@@ -5254,7 +5274,7 @@ async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fre
 }
 async function describeNewDir(dir, parent, limit) {
   if (parent) return parent;
-  const st = await limit(() => lstat6(dir));
+  const st = await limit(() => lstat5(dir));
   return { uid: st.uid, gid: st.gid, setgid: (st.mode & 1024) !== 0 };
 }
 async function copyChildren(src, dest, rel, opts, fresh) {
@@ -5274,7 +5294,7 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
   const childDest = path17.join(dest, entry.name);
   const childRel = rel ? `${rel}/${entry.name}` : entry.name;
   if (entry.isDirectory()) {
-    const st = await opts.limit(() => lstat6(childSrc));
+    const st = await opts.limit(() => lstat5(childSrc));
     await copyEntryIn(childSrc, st, childDest, childRel, opts, true, fresh);
     return;
   }
@@ -5282,7 +5302,7 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
     opts.signal?.throwIfAborted();
     if (opts.failure !== void 0) throw opts.failure;
     if (isSkipped(childSrc, childRel, opts)) return;
-    const st = await lstat6(childSrc);
+    const st = await lstat5(childSrc);
     if (st.isDirectory()) {
       return st;
     }
@@ -5294,7 +5314,7 @@ async function copyChild(entry, src, dest, rel, opts, fresh) {
 }
 async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
   if (!fresh) {
-    const existing = await lstat6(dest).catch(() => void 0);
+    const existing = await lstat5(dest).catch(() => void 0);
     if (existing?.isDirectory()) {
       throw new FileOpError(
         "TBUILD_COPY_DEST",
@@ -5319,7 +5339,7 @@ async function copyNonDirectory(src, st, dest, rel, opts, fresh) {
 }
 async function createNonDirectory(src, st, dest, opts, fresh) {
   if (st.isSymbolicLink()) {
-    await symlink(await readlink2(src), dest);
+    await symlink(await readlink(src), dest);
     await setMetadata2(dest, st, opts, false, fresh);
   } else if (st.isFile()) {
     await copyFile(src, dest);
@@ -5429,7 +5449,7 @@ var init_unpack = __esm({
 });
 
 // src/engine/file/copy.ts
-import { chmod as chmod8, lchown as lchown2, lstat as lstat7, mkdir as mkdir15, readdir as readdir10, rm as rm11 } from "node:fs/promises";
+import { chmod as chmod8, lchown as lchown2, lstat as lstat6, mkdir as mkdir15, readdir as readdir10, rm as rm11 } from "node:fs/promises";
 import path18 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
@@ -5455,7 +5475,7 @@ async function copyAction(ctx, source, action, owner) {
   for (const match of matches) {
     ctx.signal?.throwIfAborted();
     const srcHost = await resolveInRoot2(source.root, match, action.followSymlinks);
-    const st = await lstat7(srcHost).catch(() => void 0);
+    const st = await lstat6(srcHost).catch(() => void 0);
     if (!st) throw sourceNotFound(action.src === match ? action.src : match);
     let dest = cleanPath2(action.dest) + (destIsDir ? "/" : "");
     if (action.parents) {
@@ -5480,7 +5500,7 @@ function parentsRelative(pattern, match) {
 async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
   const trailing = dest.endsWith("/");
   let destHost = await resolveInRoot2(ctx.dest, dest, true);
-  const destSt = await lstat7(destHost).catch(() => void 0);
+  const destSt = await lstat6(destHost).catch(() => void 0);
   const copyContents = st.isDirectory() && action.dirContentsOnly;
   if (!copyContents && st.isDirectory() && destSt || !st.isDirectory() && destSt?.isDirectory()) {
     destHost = path18.join(destHost, name);
@@ -5488,7 +5508,7 @@ async function copyOne(ctx, srcHost, st, name, dest, action, opts) {
     destHost = path18.join(destHost, name);
   }
   const parent = copyContents ? destHost : path18.dirname(destHost);
-  if (!action.createDestPath && !await lstat7(path18.dirname(destHost)).catch(() => void 0)) {
+  if (!action.createDestPath && !await lstat6(path18.dirname(destHost)).catch(() => void 0)) {
     throw new FileOpError(
       "TBUILD_COPY_DEST",
       `destination directory ${path18.posix.dirname(dest)} does not exist`
@@ -5516,7 +5536,7 @@ async function mkdirAllOwned(root, dir, owner, mode = 493) {
   let current = root;
   for (const part of rel.split(path18.sep).filter(Boolean)) {
     current = path18.join(current, part);
-    const st = await lstat7(current).catch(() => void 0);
+    const st = await lstat6(current).catch(() => void 0);
     if (st?.isDirectory()) continue;
     if (st?.isSymbolicLink()) {
       current = await resolveInRoot2(root, "/" + path18.relative(root, current), true);
@@ -5556,7 +5576,7 @@ async function resolveWildcards(root, pattern) {
   }
   const existing = [];
   for (const p of current)
-    if (await lstat7(await resolveInRoot2(root, p, false)).catch(() => void 0)) existing.push(p);
+    if (await lstat6(await resolveInRoot2(root, p, false)).catch(() => void 0)) existing.push(p);
   return existing;
 }
 async function unpackInto(ctx, archive, dest, opts) {
@@ -5640,7 +5660,7 @@ var init_owner = __esm({
 });
 
 // src/engine/file/actions.ts
-import { chmod as chmod9, lchown as lchown3, lstat as lstat8, rm as rm12, symlink as symlink2, writeFile as writeFile9 } from "node:fs/promises";
+import { chmod as chmod9, lchown as lchown3, lstat as lstat7, rm as rm12, symlink as symlink2, writeFile as writeFile9 } from "node:fs/promises";
 import path19 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
@@ -5654,14 +5674,14 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
       }
       case "mkdir": {
         const target = await resolveInRoot2(ctx.dest, action.path, true);
-        const st = await lstat8(target).catch(() => void 0);
+        const st = await lstat7(target).catch(() => void 0);
         if (st?.isDirectory()) break;
         if (st)
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: a file exists there`
           );
-        if (!action.makeParents && !await lstat8(path19.dirname(target)).catch(() => void 0)) {
+        if (!action.makeParents && !await lstat7(path19.dirname(target)).catch(() => void 0)) {
           throw new FileOpError(
             "TBUILD_MKDIR",
             `cannot create directory ${action.path}: parent does not exist`
@@ -5683,7 +5703,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
         const paths = action.allowWildcard && hasWildcard(action.path) ? await resolveWildcards(ctx.dest, cleanPath2(action.path)) : [action.path];
         for (const p of paths) {
           const target = await resolveInRoot2(ctx.dest, p, false);
-          const exists4 = await lstat8(target).catch(() => void 0);
+          const exists4 = await lstat7(target).catch(() => void 0);
           if (!exists4 && !action.allowNotFound)
             throw new FileOpError("TBUILD_RM", `cannot remove ${p}: not found`);
           await rm12(target, { recursive: true, force: true });
@@ -5712,7 +5732,7 @@ var init_actions = __esm({
 });
 
 // src/engine/file/incremental.ts
-import { lstat as lstat9, rename as rename5, rm as rm13 } from "node:fs/promises";
+import { lstat as lstat8, rename as rename5, rm as rm13 } from "node:fs/promises";
 import path20 from "node:path";
 async function planIncrementalCopy(options) {
   const { action, contextRoot, snapshot, change, baseRoot, previous } = options;
@@ -5725,7 +5745,7 @@ async function planIncrementalCopy(options) {
   const destRel = await destinationOf(action, baseRoot);
   if (destRel === void 0) return void 0;
   const destInPrevious = path20.join(previous, destRel);
-  if (!(await lstat9(destInPrevious).catch(() => void 0))?.isDirectory()) return void 0;
+  if (!(await lstat8(destInPrevious).catch(() => void 0))?.isDirectory()) return void 0;
   const redo = /* @__PURE__ */ new Set();
   const touchDirs = /* @__PURE__ */ new Set();
   for (const list of [change.added, change.removed, change.modified]) {
@@ -5734,14 +5754,14 @@ async function planIncrementalCopy(options) {
       if (rel === void 0) return void 0;
       const now = snapshot.files.get(p);
       if (list === change.modified && now?.type === "dir") {
-        const before = await lstat9(path20.join(destInPrevious, rel)).catch(() => void 0);
+        const before = await lstat8(path20.join(destInPrevious, rel)).catch(() => void 0);
         if (before?.isDirectory()) {
           touchDirs.add(rel);
           continue;
         }
       }
       if (rel === "") return void 0;
-      if (now?.type === "file" && (await lstat9(path20.join(contextRoot, p))).nlink > 1)
+      if (now?.type === "file" && (await lstat8(path20.join(contextRoot, p))).nlink > 1)
         return void 0;
       redo.add(rel);
     }
@@ -5753,7 +5773,7 @@ async function planIncrementalCopy(options) {
     if (isDir) touchDirs.add(rel);
     else {
       const p = srcRel === "" ? rel : `${srcRel}/${rel}`;
-      if (snapshot.files.get(p)?.type === "file" && (await lstat9(path20.join(contextRoot, p))).nlink > 1)
+      if (snapshot.files.get(p)?.type === "file" && (await lstat8(path20.join(contextRoot, p))).nlink > 1)
         return void 0;
       redo.add(rel);
     }
@@ -5775,7 +5795,7 @@ async function planIncrementalCopy(options) {
       if (!f.path.startsWith(prefix) || f.path.length === prefix.length) continue;
       if (f.path.slice(prefix.length).includes("/")) continue;
       if (f.type !== "dir") return true;
-      const there = await lstat9(path20.join(dest, f.path.slice(prefix.length))).catch(
+      const there = await lstat8(path20.join(dest, f.path.slice(prefix.length))).catch(
         () => void 0
       );
       if (!there?.isDirectory()) return true;
@@ -5789,8 +5809,8 @@ async function chainTimes(destRel, baseRoot, destGetsEntries) {
   const times = [{ rel: "" }];
   for (let i = 1; i <= parts.length; i++) {
     const rel = parts.slice(0, i).join("/");
-    const inBase = await lstat9(path20.join(baseRoot, rel)).catch(() => void 0);
-    const getsEntry = inBase === void 0 || (i < parts.length ? !await lstat9(path20.join(baseRoot, rel, parts[i])).catch(() => void 0) : await destGetsEntries(path20.join(baseRoot, rel)));
+    const inBase = await lstat8(path20.join(baseRoot, rel)).catch(() => void 0);
+    const getsEntry = inBase === void 0 || (i < parts.length ? !await lstat8(path20.join(baseRoot, rel, parts[i])).catch(() => void 0) : await destGetsEntries(path20.join(baseRoot, rel)));
     times.push(getsEntry || !inBase ? { rel } : { rel, mtime: inBase.mtime });
   }
   return times;
@@ -5798,7 +5818,7 @@ async function chainTimes(destRel, baseRoot, destGetsEntries) {
 async function destinationOf(action, baseRoot) {
   if (!action.dirContentsOnly) return void 0;
   const destHost = await resolveInRoot2(baseRoot, cleanPath2(action.dest), true);
-  const st = await lstat9(destHost).catch(() => void 0);
+  const st = await lstat8(destHost).catch(() => void 0);
   if (st && !st.isDirectory()) return void 0;
   const rel = path20.relative(baseRoot, destHost);
   if (rel.startsWith("..")) return void 0;
@@ -5871,7 +5891,7 @@ async function seedFromPrevious(clone, previous, upper, plan) {
     let crossesLink = false;
     for (const part of parts.slice(0, -1)) {
       current = path20.join(current, part);
-      const st = await lstat9(current).catch(() => void 0);
+      const st = await lstat8(current).catch(() => void 0);
       if (st === void 0) break;
       if (!st.isDirectory()) crossesLink = true;
     }
@@ -6134,7 +6154,7 @@ done`;
 
 // src/exec/network.ts
 import { spawn as spawn8 } from "node:child_process";
-import { readlink as readlink3 } from "node:fs/promises";
+import { readlink as readlink2 } from "node:fs/promises";
 function createNetworkPool(options = {}) {
   const slirpPath = options.slirp4netnsPath ?? "slirp4netns";
   const idle = [];
@@ -6228,11 +6248,11 @@ function holderPid(holder, failed) {
   return failed;
 }
 async function waitForNewNamespace(path42, failed) {
-  const ours = await readlink3("/proc/self/ns/net");
+  const ours = await readlink2("/proc/self/ns/net");
   let done = false;
   failed.catch(() => done = true);
   for (let pause = 1; !done; pause = Math.min(pause * 2, 20)) {
-    const theirs = await readlink3(path42).catch(() => ours);
+    const theirs = await readlink2(path42).catch(() => ours);
     if (theirs !== ours) return;
     await Promise.race([delay(pause), failed]);
   }
@@ -6648,7 +6668,7 @@ var init_rootless = __esm({
 });
 
 // src/exec/stubs.ts
-import { lstat as lstat10, lutimes as lutimes3, mkdir as mkdir16, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
+import { lstat as lstat9, lutimes as lutimes3, mkdir as mkdir16, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
 import path26 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
@@ -6687,7 +6707,7 @@ async function createStub(rootfs, request3, records) {
 }
 async function exists2(p) {
   try {
-    await lstat10(p);
+    await lstat9(p);
     return true;
   } catch (err) {
     if (err.code === "ENOENT") return false;
@@ -6712,7 +6732,7 @@ async function restoreMtime(dir, mtimeNs) {
   const nanos = mtimeNs % 1000000000n;
   if (nanos === 0n) {
     await lutimes3(dir, Number(seconds2), Number(seconds2));
-    if ((await lstat10(dir, { bigint: true })).mtimeNs === mtimeNs) return;
+    if ((await lstat9(dir, { bigint: true })).mtimeNs === mtimeNs) return;
   }
   if (await setTimesSyscall(dir, seconds2, nanos) === 0) return;
   const fraction = nanos.toString().padStart(9, "0");
@@ -6724,7 +6744,7 @@ async function removeIfUnused(record) {
     if (record.kind === "dir") {
       await rmdir(record.host);
     } else {
-      const info2 = await lstat10(record.host);
+      const info2 = await lstat9(record.host);
       if (!info2.isFile() || info2.size !== 0) return false;
       await unlink3(record.host);
     }
@@ -6756,8 +6776,8 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdirSync as mkdirSync4, readFileSync as readFileSync5, rmSync as rmSync4, writeFileSync } from "node:fs";
-import { mkdir as mkdir17, readFile as readFile11, readdir as readdir12, rm as rm15, stat as stat7 } from "node:fs/promises";
+import { mkdirSync as mkdirSync4, readFileSync as readFileSync6, rmSync as rmSync4, writeFileSync } from "node:fs";
+import { mkdir as mkdir17, readFile as readFile10, readdir as readdir12, rm as rm15, stat as stat7 } from "node:fs/promises";
 import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
@@ -6873,8 +6893,8 @@ function readHostLimits() {
 }
 async function loadHostLimits() {
   const [limits, status] = await Promise.all([
-    readFile11("/proc/self/limits", "utf8"),
-    readFile11("/proc/self/status", "utf8")
+    readFile10("/proc/self/limits", "utf8"),
+    readFile10("/proc/self/status", "utf8")
   ]);
   const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
   const capBnd = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
@@ -6885,7 +6905,7 @@ async function loadHostLimits() {
 }
 function readHostResolvConf() {
   try {
-    return readFileSync5("/etc/resolv.conf", "utf8");
+    return readFileSync6("/etc/resolv.conf", "utf8");
   } catch (err) {
     if (err.code === "ENOENT") return "";
     throw err;
@@ -6961,7 +6981,7 @@ function createStderrForwarder(io) {
   };
 }
 async function readRuncError(logPath) {
-  const text = await readFile11(logPath, "utf8").catch((err) => {
+  const text = await readFile10(logPath, "utf8").catch((err) => {
     if (err.code === "ENOENT") return "";
     throw err;
   });
@@ -7298,11 +7318,11 @@ import {
   copyFile as copyFile3,
   lchown as lchown4,
   link as link3,
-  lstat as lstat11,
+  lstat as lstat10,
   lutimes as lutimes4,
   mkdir as mkdir19,
   readdir as readdir14,
-  readlink as readlink4,
+  readlink as readlink3,
   rm as rm16,
   symlink as symlink3,
   utimes as utimes5
@@ -7358,7 +7378,7 @@ async function applyLayer(layer, dest, dirTimes, owners) {
 }
 async function createCopy(source, target, stat14) {
   if (stat14.isFile()) await copyFile3(source, target);
-  else if (stat14.isSymbolicLink()) await symlink3(await readlink4(source), target);
+  else if (stat14.isSymbolicLink()) await symlink3(await readlink3(source), target);
   else if (stat14.isFIFO()) await makeNode(target, "fifo", stat14.mode);
   else if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
     const { major, minor } = splitDevice(stat14.rdev);
@@ -7378,7 +7398,7 @@ async function emptyDirectory(dir) {
     await rm16(join18(dir, name), { recursive: true, force: true });
 }
 async function lstatOrUndefined(path42) {
-  return lstat11(path42).catch((err) => {
+  return lstat10(path42).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -7443,10 +7463,10 @@ var init_docker_archive = __esm({
 });
 
 // src/exporter/oci-layout.ts
-import { readFile as readFile12 } from "node:fs/promises";
+import { readFile as readFile11 } from "node:fs/promises";
 import { join as join20 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile12(join20(dir, "index.json"), "utf8").catch(
+  const text = await readFile11(join20(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -7716,7 +7736,7 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile13, realpath, rm as rm19, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile12, realpath, rm as rm19, stat as stat8 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import path30 from "node:path";
 import { Readable as Readable5 } from "node:stream";
@@ -7743,7 +7763,7 @@ async function fetchRemoteContext(arg, stdin) {
       await rm19(received);
       return { dir, dockerfileText: void 0, dispose };
     }
-    return { dir, dockerfileText: await readFile13(received, "utf8"), dispose };
+    return { dir, dockerfileText: await readFile12(received, "utf8"), dispose };
   } catch (error) {
     await dispose();
     throw error;
@@ -17112,7 +17132,7 @@ var require_client_h1 = __commonJS({
       kClosed,
       kUseMilo
     } = require_symbols();
-    var constants6 = require_constants3();
+    var constants7 = require_constants3();
     var { H1Parser, getMiloEnabled } = typeof esbuildDetection === "undefined" ? require_parser_h1() : {};
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
@@ -17255,7 +17275,7 @@ var require_client_h1 = __commonJS({
        */
       constructor(client, socket, { exports: exports2 }) {
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants6.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants7.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -17355,11 +17375,11 @@ var require_client_h1 = __commonJS({
             currentParser = null;
             currentBufferRef = null;
           }
-          if (ret !== constants6.ERROR.OK) {
+          if (ret !== constants7.ERROR.OK) {
             const data = chunk.subarray(llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr);
-            if (ret === constants6.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants7.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(data);
-            } else if (ret === constants6.ERROR.PAUSED) {
+            } else if (ret === constants7.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(data);
             } else {
@@ -17394,10 +17414,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants6.ERROR.OK) {
+        if (ret === constants7.ERROR.OK) {
           return null;
         }
-        if (ret === constants6.ERROR.PAUSED || ret === constants6.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants7.ERROR.PAUSED || ret === constants7.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -17414,7 +17434,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants6.ERROR[ret], data);
+        return new HTTPParserError(message, constants7.ERROR[ret], data);
       }
       destroy() {
         assert(currentParser === null);
@@ -17636,7 +17656,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants6.ERROR.PAUSED : 0;
+        return pause ? constants7.ERROR.PAUSED : 0;
       }
       /**
        * @param {Buffer} buf
@@ -17662,7 +17682,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request3.onResponseData(buf) === false) {
-          return constants6.ERROR.PAUSED;
+          return constants7.ERROR.PAUSED;
         }
         return 0;
       }
@@ -17703,13 +17723,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants6.ERROR.PAUSED;
+          return constants7.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants6.ERROR.PAUSED;
+          return constants7.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants6.ERROR.PAUSED;
+          return constants7.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(client[kResume]);
         } else {
@@ -26006,7 +26026,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile17, readFile: readFile18, mkdir: mkdir24 } = __require("node:fs/promises");
+    var { writeFile: writeFile17, readFile: readFile17, mkdir: mkdir24 } = __require("node:fs/promises");
     var { dirname: dirname7, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -26224,7 +26244,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile18(resolve2(path42), "utf8");
+          const data = await readFile17(resolve2(path42), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -30404,7 +30424,7 @@ var require_cache2 = __commonJS({
 var require_decompress = __commonJS({
   "node_modules/undici/lib/interceptor/decompress.js"(exports, module) {
     "use strict";
-    var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress, constants: constants6 } = __require("node:zlib");
+    var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress, constants: constants7 } = __require("node:zlib");
     var { pipeline: pipeline8, Transform: TransformStream2 } = __require("node:stream");
     var { InvalidArgumentError, ResponseExceededMaxSizeError } = require_errors();
     var DecoratorHandler = require_decorator_handler();
@@ -30470,7 +30490,7 @@ var require_decompress = __commonJS({
       br: createBrotliDecompress,
       deflate: createInflate,
       // https://www.rfc-editor.org/rfc/rfc9659.html#section-3
-      zstd: createZstdDecompress.bind(null, { params: { [constants6.ZSTD_d_windowLogMax]: 23 } })
+      zstd: createZstdDecompress.bind(null, { params: { [constants7.ZSTD_d_windowLogMax]: 23 } })
     };
     var defaultSkipStatusCodes = (
       /** @type {const} */
@@ -40257,7 +40277,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn10 } from "node:child_process";
-import { mkdir as mkdir23, readFile as readFile16, rename as rename8, writeFile as writeFile15 } from "node:fs/promises";
+import { mkdir as mkdir23, readFile as readFile15, rename as rename8, writeFile as writeFile15 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname6, join as join21 } from "node:path";
 function configKeyFor(registry) {
@@ -40336,7 +40356,7 @@ function createDockerConfigCredentials(options = {}) {
 async function readConfig(path42) {
   let text;
   try {
-    text = await readFile16(path42, "utf8");
+    text = await readFile15(path42, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return {};
     throw new CredentialsError(`cannot read Docker config ${path42}`, { cause: error });
@@ -42812,9 +42832,9 @@ import path22 from "node:path";
 // src/engine/context/scan.ts
 import {
   constants as fsConstants,
-  lstatSync as lstatSync6,
+  lstatSync as lstatSync7,
   readdirSync as readdirSync5,
-  readlinkSync as readlinkSync3,
+  readlinkSync as readlinkSync4,
   realpathSync,
   statSync
 } from "node:fs";
@@ -43130,20 +43150,20 @@ var ContextReadError = class extends TbuildError {
 
 // src/engine/context/hash-file.ts
 import { createHash as createHash6 } from "node:crypto";
-import { closeSync as closeSync3, openSync as openSync3, readSync as readSync2 } from "node:fs";
+import { closeSync as closeSync4, openSync as openSync4, readSync as readSync2 } from "node:fs";
 var BUFFER_BYTES = 1 << 20;
 var buffer;
 function hashFileSync(abs) {
   buffer ??= Buffer.allocUnsafe(BUFFER_BYTES);
   const hash = createHash6("sha256");
-  const fd = openSync3(abs, "r");
+  const fd = openSync4(abs, "r");
   try {
     for (let n = readSync2(fd, buffer, 0, BUFFER_BYTES, null); n > 0; ) {
       hash.update(buffer.subarray(0, n));
       n = readSync2(fd, buffer, 0, BUFFER_BYTES, null);
     }
   } finally {
-    closeSync3(fd);
+    closeSync4(fd);
   }
   return `sha256:${hash.digest("hex")}`;
 }
@@ -43171,8 +43191,8 @@ var diskReader = {
       throw new ContextReadError(rel || ".", err);
     }
   },
-  lstat: (abs) => lstatSync6(abs, LSTAT_OPTIONS),
-  readlink: (abs) => readlinkSync3(abs)
+  lstat: (abs) => lstatSync7(abs, LSTAT_OPTIONS),
+  readlink: (abs) => readlinkSync4(abs)
 };
 function checkAborted(signal) {
   if (signal?.aborted) throw new CancelledError("context scan cancelled");
@@ -43488,7 +43508,7 @@ function contextPath(selector, rel, selectorIsDir) {
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir10, readFile as readFile6, rename as rename4, rm as rm6, writeFile as writeFile5 } from "node:fs/promises";
+import { mkdir as mkdir10, readFile as readFile5, rename as rename4, rm as rm6, writeFile as writeFile5 } from "node:fs/promises";
 import { dirname as dirname4 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
@@ -43530,7 +43550,7 @@ var StatCache = class _StatCache {
   static async open(file) {
     let text;
     try {
-      text = await readFile6(file, "utf8");
+      text = await readFile5(file, "utf8");
     } catch (err) {
       if (err.code === "ENOENT") return _StatCache.inMemory(file);
       throw err;
@@ -43639,10 +43659,10 @@ function parseEntries(text) {
 import { spawn as spawn6 } from "node:child_process";
 import { randomBytes as randomBytes5 } from "node:crypto";
 import {
-  closeSync as closeSync4,
+  closeSync as closeSync5,
   constants as fsConstants2,
-  fstatSync,
-  openSync as openSync4,
+  fstatSync as fstatSync2,
+  openSync as openSync5,
   readSync as readSync3,
   realpathSync as realpathSync2,
   unlinkSync as unlinkSync3
@@ -43697,12 +43717,12 @@ function anonymousFile() {
     tmpdir(),
     `tbuild-listing-${process.pid}-${randomBytes5(6).toString("hex")}`
   );
-  const fd = openSync4(file, "wx+", 384);
+  const fd = openSync5(file, "wx+", 384);
   unlinkSync3(file);
   return fd;
 }
 function readWhole(fd) {
-  const data = Buffer.allocUnsafe(fstatSync(fd).size);
+  const data = Buffer.allocUnsafe(fstatSync2(fd).size);
   let done = 0;
   while (done < data.length) {
     const n = readSync3(fd, data, done, data.length - done, done);
@@ -43737,7 +43757,7 @@ function startListing(root, patterns) {
       } catch {
         resolve2(void 0);
       } finally {
-        closeSync4(fd);
+        closeSync5(fd);
       }
     };
     child.once("error", () => finish2(false));
@@ -43823,11 +43843,11 @@ function listingReader(output) {
 // src/engine/context/local-context.ts
 import { createHash as createHash8 } from "node:crypto";
 import { realpathSync as realpathSync3 } from "node:fs";
-import { readFile as readFile8 } from "node:fs/promises";
+import { readFile as readFile7 } from "node:fs/promises";
 import path11 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir11, readdir as readdir8, readFile as readFile7, rm as rm7, stat as stat5, utimes as utimes4, writeFile as writeFile6 } from "node:fs/promises";
+import { mkdir as mkdir11, readdir as readdir8, readFile as readFile6, rm as rm7, stat as stat5, utimes as utimes4, writeFile as writeFile6 } from "node:fs/promises";
 import path9 from "node:path";
 import { promisify } from "node:util";
 var zlib2 = async () => {
@@ -43844,7 +43864,7 @@ function openRecordIndex(dir) {
     if (kept) return kept;
     try {
       const { gunzipAsync } = await zlib2();
-      const text = (await gunzipAsync(await readFile7(fileOf2(digest)))).toString("utf8");
+      const text = (await gunzipAsync(await readFile6(fileOf2(digest)))).toString("utf8");
       const newline = text.indexOf("\n");
       return {
         selectors: JSON.parse(text.slice(0, newline)),
@@ -43977,7 +43997,7 @@ var MemoFile = class {
     this.#file = file;
   }
   load() {
-    return this.#memo ??= readFile8(this.#file, "utf8").then(
+    return this.#memo ??= readFile7(this.#file, "utf8").then(
       (text) => {
         const [version, key, json] = text.split("\n");
         if (version !== MEMO_VERSION || !key || !json) return void 0;
@@ -44472,7 +44492,7 @@ import { tmpdir as tmpdir3 } from "node:os";
 import path23 from "node:path";
 
 // src/exec/binfmt.ts
-import { readFile as readFile10 } from "node:fs/promises";
+import { readFile as readFile9 } from "node:fs/promises";
 var TARGETS = {
   amd64: {
     qemu: "x86_64",
@@ -44526,7 +44546,7 @@ function qemuInterpreter(platform) {
 async function registrationLine(platform) {
   const name = qemuName(platform);
   if (name === void 0) return void 0;
-  const conf = await readFile10(`/usr/lib/binfmt.d/qemu-${name}.conf`, "utf8").catch(
+  const conf = await readFile9(`/usr/lib/binfmt.d/qemu-${name}.conf`, "utf8").catch(
     (error) => {
       if (error.code === "ENOENT") return void 0;
       throw error;
@@ -49677,7 +49697,7 @@ async function writeOutput(ctx, output) {
 init_errors();
 init_platform();
 init_image_attributes();
-import { readFile as readFile14, stat as stat11 } from "node:fs/promises";
+import { readFile as readFile13, stat as stat11 } from "node:fs/promises";
 import path33 from "node:path";
 
 // src/builder/named-contexts.ts
@@ -49963,7 +49983,7 @@ async function readDockerfile(file, contextDir, base, at) {
   }
   const dockerfilePath = file ? path33.resolve(base, file) : path33.join(contextDir, "Dockerfile");
   try {
-    return { path: dockerfilePath, text: await readFile14(dockerfilePath, "utf8") };
+    return { path: dockerfilePath, text: await readFile13(dockerfilePath, "utf8") };
   } catch (error) {
     throw new InputError(
       `failed to read Dockerfile ${dockerfilePath}: ${error.code ?? error}`,
@@ -49980,7 +50000,7 @@ async function readDockerignore(dockerfilePath, contextDir) {
     path33.join(contextDir, ".dockerignore")
   ]) {
     try {
-      return await readFile14(candidate, "utf8");
+      return await readFile13(candidate, "utf8");
     } catch (error) {
       if (error.code !== "ENOENT") throw error;
     }
@@ -50298,7 +50318,7 @@ import {
   mkdir as mkdir22,
   open as open5,
   readdir as readdir15,
-  readFile as readFile15,
+  readFile as readFile14,
   rename as rename7,
   rm as rm21,
   stat as stat13,
@@ -50371,9 +50391,9 @@ function localCacheSource(dir, selector) {
       if (!index) return void 0;
       const entry = selector.digest ? index.manifests.find((m) => m.digest === selector.digest) : index.manifests.find((m) => m.annotations?.[RefName] === selector.tag);
       if (!entry) return void 0;
-      const manifest = await readFile15(blobPath4(dir, entry.digest));
+      const manifest = await readFile14(blobPath4(dir, entry.digest));
       const { config } = decodeCacheManifest(manifest, name);
-      const configBody = await readFile15(blobPath4(dir, config.digest));
+      const configBody = await readFile14(blobPath4(dir, config.digest));
       let parsed;
       try {
         parsed = JSON.parse(configBody.toString("utf8"));
@@ -50423,7 +50443,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
 async function readIndex(dir) {
   let text;
   try {
-    text = await readFile15(path34.join(dir, "index.json"), "utf8");
+    text = await readFile14(path34.join(dir, "index.json"), "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
@@ -50472,7 +50492,7 @@ async function collectGarbage(dir, index) {
   const keep = /* @__PURE__ */ new Set();
   for (const entry of index.manifests) {
     keep.add(digestHex(entry.digest));
-    const body = await readFile15(blobPath4(dir, entry.digest)).catch(() => void 0);
+    const body = await readFile14(blobPath4(dir, entry.digest)).catch(() => void 0);
     if (!body) continue;
     try {
       const { config, blobs } = decodeCacheManifest(body, `local ${dir}`);
@@ -52067,7 +52087,7 @@ function cacheOptions(inputs) {
 }
 
 // src/action/git-context.ts
-import { readFile as readFile17 } from "node:fs/promises";
+import { readFile as readFile16 } from "node:fs/promises";
 function serverUrl(env) {
   return env.GITHUB_SERVER_URL || "https://github.com";
 }
@@ -52087,7 +52107,7 @@ async function defaultGitContext(env) {
 async function readEvent(env) {
   if (!env.GITHUB_EVENT_PATH) return void 0;
   try {
-    return JSON.parse(await readFile17(env.GITHUB_EVENT_PATH, "utf8"));
+    return JSON.parse(await readFile16(env.GITHUB_EVENT_PATH, "utf8"));
   } catch {
     return void 0;
   }
@@ -54025,7 +54045,7 @@ function readInputs(env) {
 }
 
 // src/action/ownership.ts
-import { lchown as lchown5, lstat as lstat12, readdir as readdir16 } from "node:fs/promises";
+import { lchown as lchown5, lstat as lstat11, readdir as readdir16 } from "node:fs/promises";
 import path39 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
@@ -54037,7 +54057,7 @@ async function restoreOwnership(options, io) {
   }
 }
 async function chownTree(target, uid, gid) {
-  const st = await lstat12(target).catch(() => void 0);
+  const st = await lstat11(target).catch(() => void 0);
   if (!st) return;
   await lchown5(target, uid, gid);
   if (!st.isDirectory()) return;

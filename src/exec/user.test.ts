@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -101,6 +102,25 @@ describe('resolveUser', () => {
       expect(await resolveUser(bare, 'root')).toEqual({ uid: 0, gid: 0, additionalGids: [0] });
     } finally {
       await rm(bare, { recursive: true, force: true });
+    }
+  });
+
+  it('reads an /etc/passwd or /etc/group that is not a regular file as empty, at once', async () => {
+    // A FIFO would block a plain read until a writer comes; a device could read forever.
+    const odd = await mkdtemp(path.join(tmpdir(), 'tbuild-user-fifo-'));
+    try {
+      await mkdir(path.join(odd, 'etc'));
+      execFileSync('mkfifo', [path.join(odd, 'etc/passwd')]);
+      // /dev/zero's device numbers (mknod needs root, as the suite has in CI).
+      if (process.getuid?.() === 0)
+        execFileSync('mknod', [path.join(odd, 'etc/group'), 'c', '1', '5']);
+      // Both files are read: the user's entry, then the named group's.
+      expect(await resolveUser(odd, '')).toEqual({ uid: 0, gid: 0, additionalGids: [0] });
+      await expect(resolveUser(odd, '1000:staff')).rejects.toMatchObject({
+        code: 'TBUILD_UNKNOWN_USER',
+      });
+    } finally {
+      await rm(odd, { recursive: true, force: true });
     }
   });
 

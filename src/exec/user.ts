@@ -2,7 +2,16 @@
  * Users and safe paths inside a root filesystem. A rootfs comes from an image, so its
  * symlinks are untrusted: every lookup resolves them as if `rootfs` were `/`.
  */
-import { lstat, readFile, readlink } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 import { closestMatch } from '../shared/errors.ts';
 import { UnknownUserError } from './errors.ts';
@@ -36,10 +45,7 @@ export async function resolveInRoot(
       break;
     }
     const candidate = path.join(root, ...resolved, part);
-    const info = await lstat(candidate).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
-      throw err;
-    });
+    const info = lstatMissing(candidate);
     if (info?.isSymbolicLink() !== true) {
       resolved.push(part);
       continue;
@@ -49,11 +55,26 @@ export async function resolveInRoot(
         code: 'ELOOP',
       });
     }
-    const target = await readlink(candidate);
+    const target = readlinkSync(candidate);
     if (target.startsWith('/')) resolved.length = 0;
     pending.unshift(...splitPath(target));
   }
   return path.join(root, ...resolved);
+}
+
+/**
+ * lstat(2), or undefined for a path that is not there. Synchronous, as the other small
+ * steps of a RUN's set-up (ADR 20): a few microseconds, where a thread-pool round trip
+ * costs tens, and a RUN resolves some thirty paths before runc starts.
+ */
+function lstatMissing(candidate: string): Stats | undefined {
+  try {
+    return lstatSync(candidate);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
 }
 
 function splitPath(p: string): string[] {
@@ -150,15 +171,25 @@ function toId(s: string): number {
   return n;
 }
 
-/** Read a file of the rootfs; a missing file reads as empty (scratch images have none). */
+/**
+ * Read a file of the rootfs; a missing file reads as empty (scratch images have none), and
+ * so does anything that is not a regular file: opened without blocking and checked first,
+ * so that an image's /etc/passwd that is a FIFO or a device cannot stall the build.
+ */
 async function readRootFile(rootfs: string, file: string): Promise<string> {
   const host = await resolveInRoot(rootfs, file);
+  let fd: number;
   try {
-    return await readFile(host, 'utf8');
+    fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return '';
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENXIO') return '';
     throw err;
+  }
+  try {
+    return fstatSync(fd).isFile() ? readFileSync(fd, 'utf8') : '';
+  } finally {
+    closeSync(fd);
   }
 }
 
