@@ -1217,8 +1217,8 @@ async function layerXattrs(diffDir, read = readXattrs) {
   return readdirSync3(diffDir).length === 0 ? /* @__PURE__ */ new Map() : read(diffDir);
 }
 function* layerTarChunks(diffDir, xattrs, options = {}, memory = "fresh", tally) {
-  const clamp = (stat14) => {
-    const seconds2 = Math.floor(stat14.mtimeMs / 1e3);
+  const clamp = (stat13) => {
+    const seconds2 = Math.floor(stat13.mtimeMs / 1e3);
     const epoch = options.sourceDateEpoch;
     return options.rewriteTimestamps && epoch !== void 0 ? Math.min(seconds2, epoch) : seconds2;
   };
@@ -1258,39 +1258,39 @@ function opaqueMarker(dir) {
   };
 }
 function toTarEntry(item, mtime, attrs, firstLinks) {
-  const { stat: stat14, rel } = item;
-  if (stat14.isCharacterDevice() && stat14.rdev === 0) {
+  const { stat: stat13, rel } = item;
+  if (stat13.isCharacterDevice() && stat13.rdev === 0) {
     const slash = rel.lastIndexOf("/");
     const name = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
-    return whiteoutEntry(name, mtime, stat14.uid, stat14.gid);
+    return whiteoutEntry(name, mtime, stat13.uid, stat13.gid);
   }
   const xattrs = keptXattrs(attrs);
   const base = {
     path: rel,
     type: "file",
-    mode: stat14.mode & 4095,
-    uid: stat14.uid,
-    gid: stat14.gid,
+    mode: stat13.mode & 4095,
+    uid: stat13.uid,
+    gid: stat13.gid,
     size: 0,
     mtime,
     ...xattrs && { xattrs }
   };
-  if (stat14.isDirectory()) return { ...base, type: "dir" };
-  if (stat14.isSymbolicLink()) return { ...base, type: "symlink", linkpath: readlinkSync(item.abs) };
-  if (stat14.isFIFO()) return { ...base, type: "fifo" };
-  if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat14.rdev);
-    const type = stat14.isCharacterDevice() ? "char" : "block";
+  if (stat13.isDirectory()) return { ...base, type: "dir" };
+  if (stat13.isSymbolicLink()) return { ...base, type: "symlink", linkpath: readlinkSync(item.abs) };
+  if (stat13.isFIFO()) return { ...base, type: "fifo" };
+  if (stat13.isCharacterDevice() || stat13.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat13.rdev);
+    const type = stat13.isCharacterDevice() ? "char" : "block";
     return { ...base, type, devmajor: major, devminor: minor };
   }
-  if (!stat14.isFile()) return void 0;
-  if (stat14.nlink > 1) {
-    const key = `${stat14.dev}:${stat14.ino}`;
+  if (!stat13.isFile()) return void 0;
+  if (stat13.nlink > 1) {
+    const key = `${stat13.dev}:${stat13.ino}`;
     const first = firstLinks.get(key);
     if (first !== void 0) return { ...base, type: "link", linkpath: first };
     firstLinks.set(key, rel);
   }
-  return { ...base, size: stat14.size };
+  return { ...base, size: stat13.size };
 }
 function keptXattrs(attrs) {
   if (attrs === void 0) return void 0;
@@ -1975,7 +1975,7 @@ var init_lazy_layers = __esm({
 });
 
 // src/exporter/safe-tree.ts
-import { lstatSync as lstatSync3, mkdirSync, rmSync as rmSync2 } from "node:fs";
+import { lstatSync as lstatSync3, mkdirSync as mkdirSync3, rmSync as rmSync2 } from "node:fs";
 import { join as join15, posix } from "node:path";
 function cleanEntryPath(name) {
   const normal = posix.normalize(name.replace(/^\/+/, "")).replace(/\/+$/, "");
@@ -2024,11 +2024,11 @@ var init_safe_tree = __esm({
         for (const part of parent.split("/")) {
           current = current === "" ? part : `${current}/${part}`;
           if (this.#dirs.has(current)) continue;
-          const stat14 = lstatSync3(this.abs(current), { throwIfNoEntry: false });
-          if (stat14 === void 0) mkdirSync(this.abs(current), { mode: 493 });
-          else if (stat14.isSymbolicLink()) {
+          const stat13 = lstatSync3(this.abs(current), { throwIfNoEntry: false });
+          if (stat13 === void 0) mkdirSync3(this.abs(current), { mode: 493 });
+          else if (stat13.isSymbolicLink()) {
             throw new PathEscapeError(entryName, `would be written through the symlink "${current}"`);
-          } else if (!stat14.isDirectory()) {
+          } else if (!stat13.isDirectory()) {
             throw new PathEscapeError(entryName, `has a parent "${current}" that is not a directory`);
           }
           this.#dirs.add(current);
@@ -2041,9 +2041,9 @@ var init_safe_tree = __esm({
        */
       prepare(rel, keepDirectory) {
         const path42 = this.abs(rel);
-        const stat14 = lstatSync3(path42, { throwIfNoEntry: false });
-        if (stat14 === void 0) return false;
-        if (stat14.isDirectory() && keepDirectory) return true;
+        const stat13 = lstatSync3(path42, { throwIfNoEntry: false });
+        if (stat13 === void 0) return false;
+        if (stat13.isDirectory() && keepDirectory) return true;
         rmSync2(path42, { recursive: true, force: true });
         this.#forget(rel);
         return false;
@@ -2239,7 +2239,7 @@ __export(layer_unpack_exports, {
 });
 import { createHash as createHash5 } from "node:crypto";
 import {
-  chmodSync,
+  chmodSync as chmodSync2,
   closeSync as closeSync2,
   constants as constants2,
   fchmodSync,
@@ -2249,15 +2249,15 @@ import {
   linkSync,
   lstatSync as lstatSync4,
   lutimesSync,
-  mkdirSync as mkdirSync2,
+  mkdirSync as mkdirSync4,
   openSync as openSync2,
   symlinkSync,
   utimesSync,
   writeSync
 } from "node:fs";
-import { mkdir as mkdir3 } from "node:fs/promises";
+import { mkdir as mkdir2 } from "node:fs/promises";
 async function unpackLayer(stream, diffDir, options = {}) {
-  await mkdir3(diffDir, { recursive: true });
+  await mkdir2(diffDir, { recursive: true });
   const rawHash = createHash5("sha256");
   const tarHash = createHash5("sha256");
   let rawSize = 0;
@@ -2314,7 +2314,7 @@ async function applyEntry(state, entry, body) {
   const keptDir = tree.prepare(rel, entry.type === "dir");
   switch (entry.type) {
     case "dir":
-      if (!keptDir) mkdirSync2(path42, { mode: 448 });
+      if (!keptDir) mkdirSync4(path42, { mode: 448 });
       tree.markDir(rel);
       state.dirTimes.set(rel, entry.mtime);
       break;
@@ -2362,14 +2362,14 @@ function resolveHardLink(tree, entry) {
   const target = cleanEntryPath(entry.linkpath ?? "");
   if (target === "") throw new PathEscapeError(entry.path, "is a hard link to the layer root");
   tree.ensureParent(target, entry.path);
-  const stat14 = lstatSync4(tree.abs(target), { throwIfNoEntry: false });
-  if (stat14 === void 0) {
+  const stat13 = lstatSync4(tree.abs(target), { throwIfNoEntry: false });
+  if (stat13 === void 0) {
     throw new PathEscapeError(
       entry.path,
       `is a hard link to "${entry.linkpath}", which is not earlier in this layer`
     );
   }
-  if (stat14.isDirectory())
+  if (stat13.isDirectory())
     throw new TarFormatError(`tar entry "${entry.path}" is a hard link to a directory`);
   return tree.abs(target);
 }
@@ -2381,7 +2381,7 @@ function setMetadata(state, path42, entry) {
       explainUnmapped(entry, err);
     }
   }
-  if (entry.type !== "symlink") chmodSync(path42, entry.mode & 4095);
+  if (entry.type !== "symlink") chmodSync2(path42, entry.mode & 4095);
   if (entry.type !== "dir") lutimesSync(path42, entry.mtime, entry.mtime);
 }
 function addXattrs(state, rel, entry) {
@@ -2505,7 +2505,7 @@ var init_unpack_in_worker = __esm({
 });
 
 // src/engine/staged-unpack.ts
-import { mkdir as mkdir4, rename as rename3, rm as rm2 } from "node:fs/promises";
+import { mkdir as mkdir3, rename as rename3, rm as rm2 } from "node:fs/promises";
 import { join as join16 } from "node:path";
 async function unpackStaged(store, bytes, size, options = {}) {
   const { prefix = "unpack", workerMin = WORKER_MIN_BLOB } = options;
@@ -2513,7 +2513,7 @@ async function unpackStaged(store, bytes, size, options = {}) {
   const temp = await store.tempDir(prefix);
   const fs = join16(temp, "fs");
   try {
-    await mkdir4(fs, { mode: 493 });
+    await mkdir3(fs, { mode: 493 });
     return { temp, fs, result: await unpack(bytes, fs) };
   } catch (error) {
     bytes.destroy();
@@ -2541,7 +2541,7 @@ var init_staged_unpack = __esm({
 
 // src/engine/store-check.ts
 import { createReadStream as createReadStream2, existsSync as existsSync7 } from "node:fs";
-import { mkdir as mkdir5, unlink as unlink2 } from "node:fs/promises";
+import { mkdir as mkdir4, unlink as unlink2 } from "node:fs/promises";
 import { availableParallelism as availableParallelism3 } from "node:os";
 import { dirname as dirname3 } from "node:path";
 async function restoreSnapshot(store, info2) {
@@ -2600,7 +2600,7 @@ async function place(info2, staged, blob) {
     return `layer blob ${blob} unpacks to ${staged.result.diffId}, not ${info2.diffId}`;
   }
   try {
-    await mkdir5(dirname3(info2.dir), { recursive: true, mode: 448 });
+    await mkdir4(dirname3(info2.dir), { recursive: true, mode: 448 });
     await placeStaged(staged, info2.dir);
   } catch (error) {
     await discardStaged(staged);
@@ -3663,7 +3663,7 @@ __export(copy_snapshot_exports, {
   mountCopy: () => mountCopy
 });
 import {
-  chmodSync as chmodSync2,
+  chmodSync as chmodSync3,
   chownSync,
   constants as constants5,
   copyFileSync,
@@ -3671,7 +3671,7 @@ import {
   linkSync as linkSync2,
   lstatSync as lstatSync6,
   lutimesSync as lutimesSync2,
-  mkdirSync as mkdirSync3,
+  mkdirSync as mkdirSync5,
   readdirSync as readdirSync4,
   readlinkSync as readlinkSync3,
   renameSync,
@@ -3695,7 +3695,7 @@ async function mountCopy(options) {
   await copyMerged(merged, target);
   let index;
   if (upper !== void 0) {
-    mkdirSync3(upper, { recursive: true });
+    mkdirSync5(upper, { recursive: true });
     index = await indexTree(target);
     await delay(20);
   }
@@ -3703,12 +3703,12 @@ async function mountCopy(options) {
   const unmount = async () => {
     if (upper !== void 0 && index !== void 0) await diffInto(target, index, upper);
     await removeTree2(target);
-    mkdirSync3(target, { recursive: true });
+    mkdirSync5(target, { recursive: true });
   };
   return { target, unmount: () => done ??= unmount() };
 }
-function isWhiteout(stat14) {
-  return stat14.isCharacterDevice() && stat14.rdev === 0;
+function isWhiteout(stat13) {
+  return stat13.isCharacterDevice() && stat13.rdev === 0;
 }
 async function mergeLayers(lower) {
   const opaqueName = overlayOpaqueXattr();
@@ -3724,9 +3724,9 @@ async function mergeLayers(lower) {
       return kept.size > 0 ? kept : void 0;
     };
     if (!found.has("")) {
-      const stat14 = lstatSync6(layer);
+      const stat13 = lstatSync6(layer);
       const attrs = carried(layer);
-      found.set("", { rel: "", abs: layer, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
+      found.set("", { rel: "", abs: layer, stat: stat13, ...attrs ? { xattrs: attrs } : {} });
     }
     if (opaque(layer)) {
       await walkLayer(layer, "", state, found, opaque, carried);
@@ -3750,25 +3750,25 @@ async function walkLayer(layer, dirRel, state, found, opaque, carried) {
     const rel = dirRel === "" ? name : `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync6(abs);
+    const stat13 = lstatSync6(abs);
     const above = state.get(rel);
     if (above === "closed") continue;
     if (above === "dir") {
-      if (stat14.isDirectory()) await walkLayer(layer, rel, state, found, opaque, carried);
+      if (stat13.isDirectory()) await walkLayer(layer, rel, state, found, opaque, carried);
       continue;
     }
-    if (isWhiteout(stat14)) {
+    if (isWhiteout(stat13)) {
       state.set(rel, "closed");
       continue;
     }
     const attrs = carried(abs);
-    found.set(rel, { rel, abs, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
-    if (stat14.isDirectory() && !opaque(abs)) {
+    found.set(rel, { rel, abs, stat: stat13, ...attrs ? { xattrs: attrs } : {} });
+    if (stat13.isDirectory() && !opaque(abs)) {
       state.set(rel, "dir");
       await walkLayer(layer, rel, state, found, opaque, carried);
     } else {
       state.set(rel, "closed");
-      if (stat14.isDirectory()) await walkOpaque(layer, rel, state, found, carried);
+      if (stat13.isDirectory()) await walkOpaque(layer, rel, state, found, carried);
     }
   }
 }
@@ -3777,12 +3777,12 @@ async function walkOpaque(layer, dirRel, state, found, carried) {
     const rel = `${dirRel}/${name}`;
     const abs = path3.join(layer, rel);
     await breathe();
-    const stat14 = lstatSync6(abs);
+    const stat13 = lstatSync6(abs);
     state.set(rel, "closed");
-    if (isWhiteout(stat14)) continue;
+    if (isWhiteout(stat13)) continue;
     const attrs = carried(abs);
-    found.set(rel, { rel, abs, stat: stat14, ...attrs ? { xattrs: attrs } : {} });
-    if (stat14.isDirectory()) await walkOpaque(layer, rel, state, found, carried);
+    found.set(rel, { rel, abs, stat: stat13, ...attrs ? { xattrs: attrs } : {} });
+    if (stat13.isDirectory()) await walkOpaque(layer, rel, state, found, carried);
   }
 }
 function comparePaths(a, b) {
@@ -3806,7 +3806,7 @@ async function inParallel(items, fn) {
 async function copyMerged(merged, target) {
   const dirs = merged.filter((e) => e.stat.isDirectory());
   const others = merged.filter((e) => !e.stat.isDirectory());
-  for (const entry of dirs) mkdirSync3(path3.join(target, entry.rel), { recursive: true });
+  for (const entry of dirs) mkdirSync5(path3.join(target, entry.rel), { recursive: true });
   await inParallel(others, (entry) => copyEntry(entry, path3.join(target, entry.rel)));
   const attrs = /* @__PURE__ */ new Map();
   for (const entry of merged) {
@@ -3817,32 +3817,32 @@ async function copyMerged(merged, target) {
     const dest = path3.join(target, entry.rel);
     await breathe();
     chownSync(dest, entry.stat.uid, entry.stat.gid);
-    chmodSync2(dest, entry.stat.mode & 4095);
+    chmodSync3(dest, entry.stat.mode & 4095);
     utimesSync2(dest, entry.stat.atime, entry.stat.mtime);
   }
 }
 async function copyEntry(entry, dest) {
   await breathe();
-  const { stat: stat14 } = entry;
-  if (stat14.isSymbolicLink()) {
+  const { stat: stat13 } = entry;
+  if (stat13.isSymbolicLink()) {
     symlinkSync2(readlinkSync3(entry.abs), dest);
-    lchownSync2(dest, stat14.uid, stat14.gid);
-    lutimesSync2(dest, stat14.atime, stat14.mtime);
+    lchownSync2(dest, stat13.uid, stat13.gid);
+    lutimesSync2(dest, stat13.atime, stat13.mtime);
     return;
   }
-  if (stat14.isFile()) {
+  if (stat13.isFile()) {
     copyFileSync(entry.abs, dest, constants5.COPYFILE_FICLONE);
-  } else if (stat14.isFIFO() || stat14.isCharacterDevice() || stat14.isBlockDevice()) {
-    const type = stat14.isFIFO() ? ["p"] : [stat14.isCharacterDevice() ? "c" : "b", ...device(stat14)];
+  } else if (stat13.isFIFO() || stat13.isCharacterDevice() || stat13.isBlockDevice()) {
+    const type = stat13.isFIFO() ? ["p"] : [stat13.isCharacterDevice() ? "c" : "b", ...device(stat13)];
     const made = await runCommand("mknod", [dest, ...type]);
     if (made.code !== 0) throw new MountError(`mknod ${dest} failed: ${made.stderr.trim()}`);
   } else return;
-  chownSync(dest, stat14.uid, stat14.gid);
-  chmodSync2(dest, stat14.mode & 4095);
-  utimesSync2(dest, stat14.atime, stat14.mtime);
+  chownSync(dest, stat13.uid, stat13.gid);
+  chmodSync3(dest, stat13.mode & 4095);
+  utimesSync2(dest, stat13.atime, stat13.mtime);
 }
-function device(stat14) {
-  const rdev = stat14.rdev;
+function device(stat13) {
+  const rdev = stat13.rdev;
   const major = rdev >> 8 & 4095 | Math.floor(rdev / 2 ** 32) & ~4095;
   const minor = rdev & 255 | rdev >> 12 & 1048320;
   return [String(major), String(minor)];
@@ -3852,9 +3852,9 @@ async function indexTree(root) {
   const children = /* @__PURE__ */ new Map();
   const visit = async (rel) => {
     await breathe();
-    const stat14 = lstatSync6(path3.join(root, rel), { bigint: true });
-    entries.set(rel, toIndex(stat14));
-    if (!stat14.isDirectory()) return;
+    const stat13 = lstatSync6(path3.join(root, rel), { bigint: true });
+    entries.set(rel, toIndex(stat13));
+    if (!stat13.isDirectory()) return;
     const names = readdirSync4(path3.join(root, rel));
     children.set(rel, names);
     await inParallel(names, (name) => visit(rel === "" ? name : `${rel}/${name}`));
@@ -3862,17 +3862,17 @@ async function indexTree(root) {
   await visit("");
   return { entries, children };
 }
-function toIndex(stat14) {
+function toIndex(stat13) {
   return {
-    ino: stat14.ino,
-    birth: stat14.birthtimeNs,
-    ctime: stat14.ctimeNs,
-    mtime: stat14.mtimeNs,
-    mode: Number(stat14.mode),
-    uid: Number(stat14.uid),
-    gid: Number(stat14.gid),
-    size: stat14.size,
-    dir: stat14.isDirectory()
+    ino: stat13.ino,
+    birth: stat13.birthtimeNs,
+    ctime: stat13.ctimeNs,
+    mtime: stat13.mtimeNs,
+    mode: Number(stat13.mode),
+    uid: Number(stat13.uid),
+    gid: Number(stat13.gid),
+    size: stat13.size,
+    dir: stat13.isDirectory()
   };
 }
 function unchanged(before, now) {
@@ -3881,7 +3881,7 @@ function unchanged(before, now) {
 async function diffInto(root, index, upper) {
   const plan = { dirs: [], moves: [], opaque: [], whiteouts: [], stats: /* @__PURE__ */ new Map() };
   await planDir(root, "", index, plan);
-  for (const rel of plan.dirs) if (rel !== "") mkdirSync3(path3.join(upper, rel));
+  for (const rel of plan.dirs) if (rel !== "") mkdirSync5(path3.join(upper, rel));
   for (const rel of plan.moves) await move(path3.join(root, rel), path3.join(upper, rel));
   await makeWhiteouts2(plan.whiteouts.map((rel) => path3.join(upper, rel)));
   const sources = plan.dirs.map((rel) => path3.join(root, rel));
@@ -3901,11 +3901,11 @@ async function diffInto(root, index, upper) {
   await writeXattrs2(set, `${upper}.xattrs`);
   for (const rel of [...plan.dirs].reverse()) {
     if (rel === "") continue;
-    const stat14 = plan.stats.get(rel);
+    const stat13 = plan.stats.get(rel);
     const dest = path3.join(upper, rel);
-    chownSync(dest, Number(stat14.uid), Number(stat14.gid));
-    chmodSync2(dest, Number(stat14.mode) & 4095);
-    utimesSync2(dest, nsToSeconds(stat14.atimeNs), nsToSeconds(stat14.mtimeNs));
+    chownSync(dest, Number(stat13.uid), Number(stat13.gid));
+    chmodSync3(dest, Number(stat13.mode) & 4095);
+    utimesSync2(dest, nsToSeconds(stat13.atimeNs), nsToSeconds(stat13.mtimeNs));
   }
 }
 async function planDir(root, rel, index, plan) {
@@ -3920,14 +3920,14 @@ async function planDir(root, rel, index, plan) {
     const childRel = child(name);
     const was = index.entries.get(childRel);
     await breathe();
-    const stat14 = toIndex(lstatSync6(path3.join(root, childRel), { bigint: true }));
-    if (was && was.dir && stat14.dir && was.ino === stat14.ino && was.birth === stat14.birth) {
+    const stat13 = toIndex(lstatSync6(path3.join(root, childRel), { bigint: true }));
+    if (was && was.dir && stat13.dir && was.ino === stat13.ino && was.birth === stat13.birth) {
       if (await planDir(root, childRel, index, sub)) changed = true;
       continue;
     }
-    if (was && unchanged(was, stat14)) continue;
+    if (was && unchanged(was, stat13)) continue;
     sub.moves.push(childRel);
-    if (stat14.dir && was) sub.opaque.push(childRel);
+    if (stat13.dir && was) sub.opaque.push(childRel);
     changed = true;
   }
   const present = new Set(names);
@@ -4045,11 +4045,11 @@ async function inLowerView(lower, rel) {
     let stop = false;
     for (let i = 1; i <= parts.length; i++) {
       const abs = path4.join(layer, ...parts.slice(0, i));
-      const stat14 = await lstat3(abs).catch(() => void 0);
-      if (stat14 === void 0) break;
-      if (stat14.isCharacterDevice() && stat14.rdev === 0) return false;
+      const stat13 = await lstat3(abs).catch(() => void 0);
+      if (stat13 === void 0) break;
+      if (stat13.isCharacterDevice() && stat13.rdev === 0) return false;
       if (i === parts.length) return true;
-      if (!stat14.isDirectory()) return false;
+      if (!stat13.isDirectory()) return false;
       const attrs = await readPathXattrs([abs]);
       if (attrs.get(abs)?.get(opaqueName)?.toString() === "y") stop = true;
     }
@@ -4089,10 +4089,10 @@ async function normalizeUpper(upper, lower) {
         continue;
       }
       if (!entry.name.startsWith(WHITEOUT_PREFIX2)) continue;
-      const stat14 = await lstat3(abs);
-      if (entry.name === OPAQUE_FILE || entry.name === ".wh..opq" && stat14.rdev === 0) {
+      const stat13 = await lstat3(abs);
+      if (entry.name === OPAQUE_FILE || entry.name === ".wh..opq" && stat13.rdev === 0) {
         opaque.add(dir);
-      } else if (entry.isFile() && stat14.size === 0) {
+      } else if (entry.isFile() && stat13.size === 0) {
         whiteouts.push(path4.join(dir, entry.name.slice(WHITEOUT_PREFIX2.length)));
       } else continue;
       if (!touched) {
@@ -4146,7 +4146,7 @@ __export(snapshotter_exports, {
   settleSnapshotter: () => settleSnapshotter,
   watchSnapshotterChoice: () => watchSnapshotterChoice
 });
-import { mkdir as mkdir6, mkdtemp as mkdtemp3, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
+import { mkdir as mkdir5, mkdtemp as mkdtemp2, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
 import path5 from "node:path";
 function forcedSnapshotter(env = process.env) {
   const value = env[SNAPSHOTTER_ENV];
@@ -4195,10 +4195,10 @@ async function choose(probeParent, env) {
 }
 async function probeSnapshotter(name, parent) {
   if (name === "copy") return void 0;
-  await mkdir6(parent, { recursive: true });
-  const dir = await mkdtemp3(path5.join(parent, `probe-${name}-`));
+  await mkdir5(parent, { recursive: true });
+  const dir = await mkdtemp2(path5.join(parent, `probe-${name}-`));
   try {
-    for (const sub of ["l1", "l2", "u", "w", "m"]) await mkdir6(path5.join(dir, sub));
+    for (const sub of ["l1", "l2", "u", "w", "m"]) await mkdir5(path5.join(dir, sub));
     await writeFile4(path5.join(dir, "l1/f"), "f");
     await writeFile4(path5.join(dir, "l2/g"), "g");
     const { mountKernelOverlay: mountKernelOverlay2 } = await Promise.resolve().then(() => (init_overlay(), overlay_exports));
@@ -4220,8 +4220,8 @@ async function probeSnapshotter(name, parent) {
     } finally {
       await mount.unmount();
     }
-    const { lstat: lstat12 } = await import("node:fs/promises");
-    const whiteout = await lstat12(path5.join(dir, "u/f")).catch(() => void 0);
+    const { lstat: lstat11 } = await import("node:fs/promises");
+    const whiteout = await lstat11(path5.join(dir, "u/f")).catch(() => void 0);
     if (!whiteout?.isCharacterDevice() || whiteout.rdev !== 0)
       return "deleting a lower file left no whiteout in the upper directory";
     return void 0;
@@ -4264,7 +4264,8 @@ __export(overlay_exports, {
   unmountAll: () => unmountAll,
   unmountPath: () => unmountPath
 });
-import { mkdir as mkdir7, readFile as readFile4 } from "node:fs/promises";
+import { mkdirSync as mkdirSync6 } from "node:fs";
+import { readFile as readFile4 } from "node:fs/promises";
 import { constants as constants6 } from "node:os";
 import path6 from "node:path";
 function formatOverlayOptions(lower, upper, work) {
@@ -4285,7 +4286,7 @@ function formatOverlayOptions(lower, upper, work) {
 async function mountOverlay(options) {
   const { snapshotsDir, lower, upper, target } = options;
   if (!path6.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
-  await mkdir7(target, { recursive: true });
+  mkdirSync6(target, { recursive: true });
   if (upper === void 0) {
     if (lower.length === 0) {
       throw new MountError(`nothing to mount at ${target}: no lower and no upper layer`, {
@@ -4297,7 +4298,7 @@ async function mountOverlay(options) {
       return createMount(target);
     }
   } else if (lower.length === 0) {
-    await mkdir7(path6.resolve(snapshotsDir, upper), { recursive: true });
+    mkdirSync6(path6.resolve(snapshotsDir, upper), { recursive: true });
     await bindMount(path6.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
@@ -4325,8 +4326,8 @@ async function mountOverlay(options) {
   };
   if (name === "fuse-overlayfs") {
     if (absolute.upper !== void 0) {
-      await mkdir7(absolute.upper, { recursive: true });
-      await mkdir7(absolute.work, { recursive: true });
+      mkdirSync6(absolute.upper, { recursive: true });
+      mkdirSync6(absolute.work, { recursive: true });
     }
     return (await Promise.resolve().then(() => (init_fuse_overlay(), fuse_overlay_exports))).mountFuseOverlay(absolute);
   }
@@ -4337,8 +4338,8 @@ async function mountKernelOverlay(options) {
   const work = options.work ?? (upper === void 0 ? void 0 : `${upper}-work`);
   const data = formatOverlayOptions(lower, upper, work);
   if (upper !== void 0 && work !== void 0) {
-    await mkdir7(path6.resolve(snapshotsDir, upper), { recursive: true });
-    await mkdir7(path6.resolve(snapshotsDir, work), { recursive: true });
+    mkdirSync6(path6.resolve(snapshotsDir, upper), { recursive: true });
+    mkdirSync6(path6.resolve(snapshotsDir, work), { recursive: true });
   }
   if (await mountSyscall(snapshotsDir, "overlay", "overlay", target, data) === 0)
     return createMount(target);
@@ -4436,7 +4437,7 @@ var init_overlay = __esm({
 
 // src/engine/mounts.ts
 import { rmSync as rmSync3 } from "node:fs";
-import { chmod as chmod3, chown, lstat as lstat4, mkdir as mkdir8, utimes as utimes3 } from "node:fs/promises";
+import { chmod as chmod2, chown, lstat as lstat4, mkdir as mkdir6, utimes as utimes3 } from "node:fs/promises";
 import path7 from "node:path";
 async function hideExcluded(hide, root, excluded) {
   const dirs = /* @__PURE__ */ new Set();
@@ -4444,14 +4445,14 @@ async function hideExcluded(hide, root, excluded) {
     for (let i = rel.indexOf("/"); i !== -1; i = rel.indexOf("/", i + 1)) dirs.add(rel.slice(0, i));
   }
   const sorted = [...dirs].sort();
-  for (const dir of sorted) await mkdir8(path7.join(hide, dir));
+  for (const dir of sorted) await mkdir6(path7.join(hide, dir));
   const { makeWhiteouts: makeWhiteouts3 } = await loadSpecialFiles();
   await makeWhiteouts3(excluded.map((rel) => path7.join(hide, rel)));
   for (const dir of sorted.reverse()) {
     const st = await lstat4(path7.join(root, dir));
     const made = path7.join(hide, dir);
     await chown(made, st.uid, st.gid);
-    await chmod3(made, st.mode & 4095);
+    await chmod2(made, st.mode & 4095);
     await utimes3(made, st.atime, st.mtime);
   }
 }
@@ -4544,8 +4545,8 @@ function openScope(store) {
       const base = await fresh();
       const upper = path7.join(base, "upper");
       const work = path7.join(base, "work");
-      await mkdir8(upper);
-      await mkdir8(work);
+      await mkdir6(upper);
+      await mkdir6(work);
       const target = path7.join(base, "rootfs");
       const lower = ref.kind === "snapshot" ? (await snapshotChain(store, ref.id)).map((s) => s.dir) : ref.kind === "local" ? await contextLayers(ref) : [await fresh()];
       track2(
@@ -4905,7 +4906,7 @@ var ssh_agent_exports = {};
 __export(ssh_agent_exports, {
   startAgentProxy: () => startAgentProxy
 });
-import { chmod as chmod5, chown as chown2, mkdtemp as mkdtemp4, rm as rm9 } from "node:fs/promises";
+import { chmod as chmod4, chown as chown2, mkdtemp as mkdtemp3, rm as rm9 } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir as tmpdir2 } from "node:os";
 import path15 from "node:path";
@@ -4919,7 +4920,7 @@ function listen(server, socket) {
   });
 }
 async function startAgentProxy(options) {
-  const dir = await mkdtemp4(path15.join(tmpdir2(), "tbuild-ssh-"));
+  const dir = await mkdtemp3(path15.join(tmpdir2(), "tbuild-ssh-"));
   const socket = path15.join(dir, "agent.sock");
   const open6 = /* @__PURE__ */ new Set();
   const server = createServer((client) => {
@@ -4937,7 +4938,7 @@ async function startAgentProxy(options) {
   try {
     await listen(server, socket);
     await chown2(socket, options.uid, options.gid);
-    await chmod5(socket, options.mode);
+    await chmod4(socket, options.mode);
   } catch (error) {
     server.close();
     await rm9(dir, { recursive: true, force: true });
@@ -4963,7 +4964,7 @@ var exec_exports = {};
 __export(exec_exports, {
   runExecOp: () => runExecOp
 });
-import { chmod as chmod6, chown as chown3, mkdir as mkdir13, readFile as readFile8, writeFile as writeFile8 } from "node:fs/promises";
+import { chmod as chmod5, chown as chown3, mkdir as mkdir11, readFile as readFile8, writeFile as writeFile8 } from "node:fs/promises";
 import path16 from "node:path";
 async function runExecOp(engine, op, inputs, ctx, description, platform) {
   const emulation = platform && engine.emulation?.get(formatPlatform(platform));
@@ -5029,7 +5030,7 @@ async function runExecOp(engine, op, inputs, ctx, description, platform) {
 }
 async function ensureWorkdir(rootfs, cwd) {
   const host = await resolveInRoot2(rootfs, cwd, true);
-  await mkdir13(host, { recursive: true, mode: 493 });
+  await mkdir11(host, { recursive: true, mode: 493 });
 }
 async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
   const inputRef = () => mount.input === null ? { kind: "empty" } : inputs[mount.input];
@@ -5049,7 +5050,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
     case "cache": {
       const dir = await cacheMountDir(engine, scope, mount, inputRef, busyCaches);
       const source = mount.selector ? await resolveInRoot2(dir, mount.selector, true) : dir;
-      await mkdir13(source, { recursive: true });
+      await mkdir11(source, { recursive: true });
       return { dest: mount.dest, type: "bind", source, readonly: mount.readonly };
     }
     case "secret": {
@@ -5065,7 +5066,7 @@ async function prepareMount(engine, scope, mount, inputs, env, busyCaches) {
       const file = path16.join(await scope.tempDir(), "secret");
       await writeFile8(file, value, { mode: 256 });
       await chown3(file, opt.uid ?? 0, opt.gid ?? 0);
-      await chmod6(file, opt.mode ?? 256);
+      await chmod5(file, opt.mode ?? 256);
       return { dest: mount.dest, type: "bind", source: file, readonly: true };
     }
     case "ssh": {
@@ -5093,7 +5094,7 @@ async function cacheMountDir(engine, scope, mount, inputRef, busyCaches) {
       await copyTree(src, dir);
     }
     await chown3(dir, opt.uid ?? 0, opt.gid ?? 0);
-    await chmod6(dir, opt.mode ?? 493);
+    await chmod5(dir, opt.mode ?? 493);
   };
   if (!busyCaches.has(opt.id)) return engine.store.cacheMount(opt.id, seed);
   const own = await scope.tempDir();
@@ -5216,13 +5217,13 @@ var init_special = __esm({
 
 // src/engine/file/tree.ts
 import {
-  chmod as chmod7,
+  chmod as chmod6,
   copyFile,
   lchown,
   link as link2,
   lstat as lstat5,
   lutimes,
-  mkdir as mkdir14,
+  mkdir as mkdir12,
   readdir as readdir9,
   readlink,
   rm as rm10,
@@ -5266,7 +5267,7 @@ async function copyDirectory(src, st, dest, rel, opts, overwriteDirMetadata, fre
   const created = !existing?.isDirectory();
   let inner;
   if (created) {
-    await limit(() => mkdir14(dest));
+    await limit(() => mkdir12(dest));
     inner = await describeNewDir(dest, fresh, limit);
   }
   await copyChildren(src, dest, rel, opts, inner);
@@ -5358,7 +5359,7 @@ async function setMetadata2(dest, st, opts, isDir, fresh) {
     const mode = opts.mode === void 0 ? sourceMode : applyMode(opts.mode, st.mode, isDir);
     const setIdKept = (mode & 3072) === 0 || ownedAlready && !inUserNamespace();
     const modeKept = fresh !== void 0 && mode === sourceMode && setIdKept;
-    if (!modeKept) await chmod7(dest, mode);
+    if (!modeKept) await chmod6(dest, mode);
   }
   await lutimes(dest, st.atime, st.mtime);
 }
@@ -5449,7 +5450,7 @@ var init_unpack = __esm({
 });
 
 // src/engine/file/copy.ts
-import { chmod as chmod8, lchown as lchown2, lstat as lstat6, mkdir as mkdir15, readdir as readdir10, rm as rm11 } from "node:fs/promises";
+import { chmod as chmod7, lchown as lchown2, lstat as lstat6, mkdir as mkdir13, readdir as readdir10, rm as rm11 } from "node:fs/promises";
 import path18 from "node:path";
 async function copyAction(ctx, source, action, owner) {
   const srcPath = cleanPath2(action.src);
@@ -5552,8 +5553,8 @@ async function mkdirAllOwned(root, dir, owner, mode = 493) {
         }
       );
     }
-    await mkdir15(current, { mode });
-    await chmod8(current, mode);
+    await mkdir13(current, { mode });
+    await chmod7(current, mode);
     await lchown2(current, owner?.uid ?? 0, owner?.gid ?? 0);
   }
 }
@@ -5660,7 +5661,7 @@ var init_owner = __esm({
 });
 
 // src/engine/file/actions.ts
-import { chmod as chmod9, lchown as lchown3, lstat as lstat7, rm as rm12, symlink as symlink2, writeFile as writeFile9 } from "node:fs/promises";
+import { chmod as chmod8, lchown as lchown3, lstat as lstat7, rm as rm12, symlink as symlink2, writeFile as writeFile9 } from "node:fs/promises";
 import path19 from "node:path";
 async function applyFileActions(ctx, sources, actions, emptyDir) {
   for (const action of actions) {
@@ -5695,7 +5696,7 @@ async function applyFileActions(ctx, sources, actions, emptyDir) {
         await mkdirAllOwned(ctx.dest, path19.dirname(target), void 0);
         await rm12(target, { force: true });
         await writeFile9(target, action.data);
-        await chmod9(target, action.mode);
+        await chmod8(target, action.mode);
         await lchown3(target, owner?.uid ?? 0, owner?.gid ?? 0);
         break;
       }
@@ -6668,7 +6669,15 @@ var init_rootless = __esm({
 });
 
 // src/exec/stubs.ts
-import { lstat as lstat9, lutimes as lutimes3, mkdir as mkdir16, rmdir, stat as stat6, unlink as unlink3, writeFile as writeFile11 } from "node:fs/promises";
+import {
+  lstatSync as lstatSync8,
+  lutimesSync as lutimesSync3,
+  mkdirSync as mkdirSync7,
+  rmdirSync,
+  statSync as statSync3,
+  unlinkSync as unlinkSync4,
+  writeFileSync
+} from "node:fs";
 import path26 from "node:path";
 async function createMountStubs(rootfs, requests) {
   const records = [];
@@ -6689,13 +6698,13 @@ async function createStub(rootfs, request3, records) {
   const root = path26.resolve(rootfs);
   const target = await resolveInRoot(root, request3.dest);
   const missing = [];
-  for (let p = target; p !== root && !await exists2(p); p = path26.dirname(p)) missing.unshift(p);
+  for (let p = target; p !== root && !exists2(p); p = path26.dirname(p)) missing.unshift(p);
   for (const host of missing) {
     const parentHost = path26.dirname(host);
-    const parent = await stat6(parentHost, { bigint: true });
+    const parent = statSync3(parentHost, { bigint: true });
     const kind = host === target ? request3.kind : "dir";
-    if (kind === "dir") await mkdir16(host, { mode: 493 });
-    else await writeFile11(host, "", { mode: 420, flag: "wx" });
+    if (kind === "dir") mkdirSync7(host, { mode: 493 });
+    else writeFileSync(host, "", { mode: 420, flag: "wx" });
     records.push({
       path: `/${path26.relative(root, host)}`,
       host,
@@ -6705,9 +6714,9 @@ async function createStub(rootfs, request3, records) {
     });
   }
 }
-async function exists2(p) {
+function exists2(p) {
   try {
-    await lstat9(p);
+    lstatSync8(p);
     return true;
   } catch (err) {
     if (err.code === "ENOENT") return false;
@@ -6723,16 +6732,13 @@ async function removeStubs(records) {
   records.length = 0;
 }
 async function restoreMtime(dir, mtimeNs) {
-  const now = await stat6(dir, { bigint: true }).catch((err) => {
-    if (err.code === "ENOENT") return void 0;
-    throw err;
-  });
+  const now = statSync3(dir, { bigint: true, throwIfNoEntry: false });
   if (now === void 0 || now.mtimeNs === mtimeNs) return;
   const seconds2 = mtimeNs / 1000000000n;
   const nanos = mtimeNs % 1000000000n;
   if (nanos === 0n) {
-    await lutimes3(dir, Number(seconds2), Number(seconds2));
-    if ((await lstat9(dir, { bigint: true })).mtimeNs === mtimeNs) return;
+    lutimesSync3(dir, Number(seconds2), Number(seconds2));
+    if (lstatSync8(dir, { bigint: true }).mtimeNs === mtimeNs) return;
   }
   if (await setTimesSyscall(dir, seconds2, nanos) === 0) return;
   const fraction = nanos.toString().padStart(9, "0");
@@ -6742,11 +6748,11 @@ async function restoreMtime(dir, mtimeNs) {
 async function removeIfUnused(record) {
   try {
     if (record.kind === "dir") {
-      await rmdir(record.host);
+      rmdirSync(record.host);
     } else {
-      const info2 = await lstat9(record.host);
+      const info2 = lstatSync8(record.host);
       if (!info2.isFile() || info2.size !== 0) return false;
-      await unlink3(record.host);
+      unlinkSync4(record.host);
     }
     return true;
   } catch (err) {
@@ -6776,8 +6782,8 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdirSync as mkdirSync4, readFileSync as readFileSync6, rmSync as rmSync4, writeFileSync } from "node:fs";
-import { mkdir as mkdir17, readFile as readFile10, readdir as readdir12, rm as rm15, stat as stat7 } from "node:fs/promises";
+import { mkdirSync as mkdirSync8, readFileSync as readFileSync6, rmSync as rmSync4, statSync as statSync4, writeFileSync as writeFileSync2 } from "node:fs";
+import { readFile as readFile10, readdir as readdir12, rm as rm15, stat as stat6 } from "node:fs/promises";
 import path27 from "node:path";
 function createRuncExecutor(options) {
   const runc = options.runcPath ?? "runc";
@@ -6841,16 +6847,17 @@ function createContainerId() {
 async function prepareBundle(stateDir, spec, network) {
   const id = createContainerId();
   const bundle = path27.join(stateDir, "bundles", id);
-  mkdirSync4(bundle, { recursive: true });
+  mkdirSync8(bundle, { recursive: true });
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const files = writeBundleFiles(bundle, spec, hostname);
-    const [kinds, limits] = await Promise.all([statBindSources(spec), readHostLimits()]);
+    const kinds = statBindSources(spec);
+    const limits = await readHostLimits();
     const mounts = createMounts(spec, files);
     for (const file of Object.values(files)) kinds.set(file, "file");
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
     try {
-      await mkdir17(await resolveInRoot(spec.rootfs, spec.process.cwd), {
+      mkdirSync8(await resolveInRoot(spec.rootfs, spec.process.cwd), {
         recursive: true,
         mode: 493
       });
@@ -6859,7 +6866,7 @@ async function prepareBundle(stateDir, spec, network) {
         spec.emulation
       );
       const config = inUserNamespace() ? adaptSpecToUserNamespace(emulated) : emulated;
-      writeFileSync(path27.join(bundle, "config.json"), JSON.stringify(config, null, 2));
+      writeFileSync2(path27.join(bundle, "config.json"), JSON.stringify(config, null, 2));
     } catch (err) {
       await stubs.remove();
       throw err;
@@ -6880,9 +6887,9 @@ function writeBundleFiles(bundle, spec, hostname) {
 ::1	localhost ip6-localhost ip6-loopback
 `;
   const resolvConf = spec.resolvConf ?? (spec.network === "isolated" ? isolatedResolvConf(readHostResolvConf()) : readHostResolvConf());
-  writeFileSync(files.hosts, hosts, { mode: 420 });
-  writeFileSync(files.resolvConf, resolvConf, { mode: 420 });
-  writeFileSync(files.hostname, `${hostname}
+  writeFileSync2(files.hosts, hosts, { mode: 420 });
+  writeFileSync2(files.resolvConf, resolvConf, { mode: 420 });
+  writeFileSync2(files.hostname, `${hostname}
 `, { mode: 420 });
   return files;
 }
@@ -6911,20 +6918,23 @@ function readHostResolvConf() {
     throw err;
   }
 }
-async function statBindSources(spec) {
+function statBindSources(spec) {
   const kinds = /* @__PURE__ */ new Map();
   for (const mount of spec.mounts) {
     if (mount.type !== "bind") continue;
     if (mount.source === void 0) {
       throw new MountError(`bind mount at ${mount.dest} has no source`);
     }
-    const info2 = await stat7(mount.source).catch((err) => {
+    let isDirectory;
+    try {
+      isDirectory = statSync4(mount.source).isDirectory();
+    } catch (err) {
       throw new MountError(`bind mount source ${mount.source} does not exist`, {
         hint: `Create it before mounting it at ${mount.dest}.`,
         cause: err
       });
-    });
-    kinds.set(mount.source, info2.isDirectory() ? "dir" : "file");
+    }
+    kinds.set(mount.source, isDirectory ? "dir" : "file");
   }
   return kinds;
 }
@@ -7048,7 +7058,7 @@ async function cleanupStaleContainers(stateDir, runcPath = "runc") {
 }
 async function pathExists(p) {
   try {
-    await stat7(p);
+    await stat6(p);
     return true;
   } catch (err) {
     if (err.code === "ENOENT") return false;
@@ -7161,7 +7171,7 @@ var init_push = __esm({
 
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
-import { copyFile as copyFile2, mkdir as mkdir18, writeFile as writeFile12 } from "node:fs/promises";
+import { copyFile as copyFile2, mkdir as mkdir14, writeFile as writeFile11 } from "node:fs/promises";
 import { dirname as dirname5, join as join17 } from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
@@ -7204,7 +7214,7 @@ async function writeToDest(source, dest) {
     await pipeline4(Readable4.from(source), process.stdout, { end: false });
     return;
   }
-  if (typeof dest === "string") await mkdir18(dirname5(dest), { recursive: true });
+  if (typeof dest === "string") await mkdir14(dirname5(dest), { recursive: true });
   await pipeline4(
     Readable4.from(source),
     typeof dest === "string" ? createWriteStream2(dest) : dest
@@ -7213,8 +7223,8 @@ async function writeToDest(source, dest) {
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
     const path42 = join17(dir, file.path);
-    await mkdir18(dirname5(path42), { recursive: true });
-    if ("data" in file) await writeFile12(path42, file.data);
+    await mkdir14(dirname5(path42), { recursive: true });
+    if ("data" in file) await writeFile11(path42, file.data);
     else if (file.source) await copyFile2(file.source, path42);
     else await pipeline4(file.open(), createWriteStream2(path42));
   }
@@ -7314,13 +7324,13 @@ var init_image_layout = __esm({
 
 // src/exporter/layer-apply.ts
 import {
-  chmod as chmod11,
+  chmod as chmod10,
   copyFile as copyFile3,
   lchown as lchown4,
   link as link3,
-  lstat as lstat10,
-  lutimes as lutimes4,
-  mkdir as mkdir19,
+  lstat as lstat9,
+  lutimes as lutimes3,
+  mkdir as mkdir15,
   readdir as readdir14,
   readlink as readlink3,
   rm as rm16,
@@ -7329,76 +7339,76 @@ import {
 } from "node:fs/promises";
 import { join as join18 } from "node:path";
 async function applyLayers(layerDirs, dest, options = {}) {
-  await mkdir19(dest, { recursive: true });
+  await mkdir15(dest, { recursive: true });
   const owners = options.owners ?? process.getuid?.() === 0;
   const dirTimes = /* @__PURE__ */ new Map();
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes, owners);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
-    const stat14 = await lstatOrUndefined(join18(dest, rel));
-    if (stat14?.isDirectory()) await utimes5(join18(dest, rel), seconds2, seconds2);
+    const stat13 = await lstatOrUndefined(join18(dest, rel));
+    if (stat13?.isDirectory()) await utimes5(join18(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes, owners) {
   let xattrs;
   const pending = /* @__PURE__ */ new Map();
   const firstLinks = /* @__PURE__ */ new Map();
-  for await (const { rel, abs, stat: stat14 } of walkTree(layer)) {
+  for await (const { rel, abs, stat: stat13 } of walkTree(layer)) {
     xattrs ??= await readXattrs(layer);
     const target = join18(dest, rel);
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
-    if (stat14.isCharacterDevice() && stat14.rdev === 0) {
+    if (stat13.isCharacterDevice() && stat13.rdev === 0) {
       await rm16(target, { recursive: true, force: true });
       continue;
     }
-    if (stat14.isDirectory()) {
+    if (stat13.isDirectory()) {
       if (existing && !existing.isDirectory()) await rm16(target, { force: true });
       if (existing?.isDirectory() && attrs?.get(overlayOpaqueXattr())?.toString() === "y") {
         await emptyDirectory(target);
       }
-      if (!existing?.isDirectory()) await mkdir19(target);
-      dirTimes.set(rel, Math.floor(stat14.mtimeMs / 1e3));
+      if (!existing?.isDirectory()) await mkdir15(target);
+      dirTimes.set(rel, Math.floor(stat13.mtimeMs / 1e3));
     } else {
       if (existing) await rm16(target, { recursive: true, force: true });
-      const key = `${stat14.dev}:${stat14.ino}`;
-      const first = stat14.nlink > 1 ? firstLinks.get(key) : void 0;
+      const key = `${stat13.dev}:${stat13.ino}`;
+      const first = stat13.nlink > 1 ? firstLinks.get(key) : void 0;
       if (first !== void 0) {
         await link3(first, target);
         continue;
       }
-      if (stat14.nlink > 1) firstLinks.set(key, target);
-      await createCopy(abs, target, stat14);
+      if (stat13.nlink > 1) firstLinks.set(key, target);
+      await createCopy(abs, target, stat13);
     }
-    await copyMetadata(target, stat14, owners);
+    await copyMetadata(target, stat13, owners);
     const kept = new Map([...attrs ?? []].filter(([name]) => !isOverlayXattr(name)));
     if (kept.size > 0) pending.set(target, kept);
   }
   await writeXattrs(pending);
 }
-async function createCopy(source, target, stat14) {
-  if (stat14.isFile()) await copyFile3(source, target);
-  else if (stat14.isSymbolicLink()) await symlink3(await readlink3(source), target);
-  else if (stat14.isFIFO()) await makeNode(target, "fifo", stat14.mode);
-  else if (stat14.isCharacterDevice() || stat14.isBlockDevice()) {
-    const { major, minor } = splitDevice(stat14.rdev);
-    await makeNode(target, stat14.isCharacterDevice() ? "char" : "block", stat14.mode, major, minor);
+async function createCopy(source, target, stat13) {
+  if (stat13.isFile()) await copyFile3(source, target);
+  else if (stat13.isSymbolicLink()) await symlink3(await readlink3(source), target);
+  else if (stat13.isFIFO()) await makeNode(target, "fifo", stat13.mode);
+  else if (stat13.isCharacterDevice() || stat13.isBlockDevice()) {
+    const { major, minor } = splitDevice(stat13.rdev);
+    await makeNode(target, stat13.isCharacterDevice() ? "char" : "block", stat13.mode, major, minor);
   }
 }
-async function copyMetadata(target, stat14, owners) {
-  if (stat14.isSocket()) return;
-  if (owners) await lchown4(target, stat14.uid, stat14.gid);
-  else if (stat14.isFile() && process.getuid?.() === 0)
+async function copyMetadata(target, stat13, owners) {
+  if (stat13.isSocket()) return;
+  if (owners) await lchown4(target, stat13.uid, stat13.gid);
+  else if (stat13.isFile() && process.getuid?.() === 0)
     await lchown4(target, process.getuid(), process.getgid?.() ?? 0);
-  if (!stat14.isSymbolicLink()) await chmod11(target, stat14.mode & 4095);
-  if (!stat14.isDirectory()) await lutimes4(target, stat14.atime, stat14.mtime);
+  if (!stat13.isSymbolicLink()) await chmod10(target, stat13.mode & 4095);
+  if (!stat13.isDirectory()) await lutimes3(target, stat13.atime, stat13.mtime);
 }
 async function emptyDirectory(dir) {
   for (const name of await readdir14(dir))
     await rm16(join18(dir, name), { recursive: true, force: true });
 }
 async function lstatOrUndefined(path42) {
-  return lstat10(path42).catch((err) => {
+  return lstat9(path42).catch((err) => {
     if (err.code === "ENOENT") return void 0;
     throw err;
   });
@@ -7415,7 +7425,7 @@ var init_layer_apply = __esm({
 });
 
 // src/exporter/filesystem.ts
-import { mkdir as mkdir20, mkdtemp as mkdtemp6, rm as rm17 } from "node:fs/promises";
+import { mkdir as mkdir16, mkdtemp as mkdtemp5, rm as rm17 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
 import { join as join19 } from "node:path";
 function keepsOwners() {
@@ -7428,7 +7438,7 @@ async function exportMergedToTar(mergedDir, dest, options = {}) {
   await writeToDest(generateLayerTar(mergedDir, options), dest);
 }
 async function exportLayersToTar(layerDirs, dest, options = {}) {
-  const temp = await mkdtemp6(join19(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
+  const temp = await mkdtemp5(join19(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
   try {
     const rootfs = join19(temp, "rootfs");
     await applyLayers(layerDirs, rootfs);
@@ -7736,7 +7746,7 @@ __export(remote_context_exports, {
   isRemoteContext: () => isRemoteContext
 });
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir21, mkdtemp as mkdtemp8, readFile as readFile12, realpath, rm as rm19, stat as stat8 } from "node:fs/promises";
+import { mkdir as mkdir17, mkdtemp as mkdtemp7, readFile as readFile12, realpath, rm as rm19, stat as stat7 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import path30 from "node:path";
 import { Readable as Readable5 } from "node:stream";
@@ -7749,11 +7759,11 @@ async function fetchRemoteContext(arg, stdin) {
     throw new UsageError('the build context is "-", but this build has no standard input', {
       hint: "Give a directory or a URL, or pass stdin to the build."
     });
-  const base = await mkdtemp8(path30.join(tmpdir5(), "tbuild-context-"));
+  const base = await mkdtemp7(path30.join(tmpdir5(), "tbuild-context-"));
   const dispose = () => rm19(base, { recursive: true, force: true });
   try {
     const dir = path30.join(base, "context");
-    await mkdir21(dir);
+    await mkdir17(dir);
     if (isGitUrl(arg)) return { dir: await fromGit(arg, dir), dockerfileText: void 0, dispose };
     const received = path30.join(base, "input");
     const input = arg === "-" ? stdin : await download(arg);
@@ -7775,7 +7785,7 @@ async function fromGit(url, dir) {
   await rm19(path30.join(dir, ".git"), { recursive: true, force: true });
   if (subdir === void 0) return dir;
   const inside = await realpath(path30.join(dir, subdir)).catch(() => void 0);
-  const isDir = inside !== void 0 && (await stat8(inside)).isDirectory();
+  const isDir = inside !== void 0 && (await stat7(inside)).isDirectory();
   if (!isDir || !(inside + "/").startsWith(await realpath(dir) + "/"))
     throw new InputError(`${subdir} is not a directory in ${remote}`, {
       hint: "Name an existing directory after the ref: <repo>#<ref>:<directory>."
@@ -26026,7 +26036,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module) {
     "use strict";
-    var { writeFile: writeFile17, readFile: readFile17, mkdir: mkdir24 } = __require("node:fs/promises");
+    var { writeFile: writeFile16, readFile: readFile17, mkdir: mkdir20 } = __require("node:fs/promises");
     var { dirname: dirname7, resolve: resolve2 } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -26274,12 +26284,12 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         const resolvedPath = resolve2(path42);
-        await mkdir24(dirname7(resolvedPath), { recursive: true });
+        await mkdir20(dirname7(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
         }));
-        await writeFile17(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
+        await writeFile16(resolvedPath, JSON.stringify(data, null, 2), { flush: true });
       }
       /**
        * Clears all recorded snapshots
@@ -40277,7 +40287,7 @@ __export(credentials_exports, {
   normalizeServerAddress: () => normalizeServerAddress
 });
 import { spawn as spawn10 } from "node:child_process";
-import { mkdir as mkdir23, readFile as readFile15, rename as rename8, writeFile as writeFile15 } from "node:fs/promises";
+import { mkdir as mkdir19, readFile as readFile15, rename as rename8, writeFile as writeFile14 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
 import { dirname as dirname6, join as join21 } from "node:path";
 function configKeyFor(registry) {
@@ -40374,9 +40384,9 @@ async function readConfig(path42) {
   }
 }
 async function writeConfig(path42, config) {
-  await mkdir23(dirname6(path42), { recursive: true, mode: 448 });
+  await mkdir19(dirname6(path42), { recursive: true, mode: 448 });
   const temp = `${path42}.${process.pid}.tmp`;
-  await writeFile15(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
+  await writeFile14(temp, JSON.stringify(config, null, "	") + "\n", { mode: 384 });
   await rename8(temp, path42);
 }
 function findAuthEntry(config, registry) {
@@ -40478,7 +40488,7 @@ var init_credentials = __esm({
 });
 
 // src/action/main.ts
-import { mkdtemp as mkdtemp9, rm as rm22 } from "node:fs/promises";
+import { mkdtemp as mkdtemp8, rm as rm22 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
 import path41 from "node:path";
 
@@ -40487,7 +40497,8 @@ import { availableParallelism as availableParallelism6 } from "node:os";
 import path36 from "node:path";
 
 // src/cache/store.ts
-import { mkdir as mkdir2, mkdtemp as mkdtemp2 } from "node:fs/promises";
+import { mkdirSync as mkdirSync2, mkdtempSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { join as join12, resolve } from "node:path";
 
 // src/cache/blob-store.ts
@@ -40673,14 +40684,14 @@ function measureSmallTree(dir, limit = INLINE_ENTRIES) {
     for (const name of readdirSync(current)) {
       if (++entries > limit) return void 0;
       const path42 = join(current, name);
-      const stat14 = lstatSync(path42);
-      if (stat14.isDirectory()) pending.push(path42);
-      else if (stat14.isFile() || stat14.isSymbolicLink()) {
-        if (stat14.nlink > 1) {
-          if (seen.has(stat14.ino)) continue;
-          seen.add(stat14.ino);
+      const stat13 = lstatSync(path42);
+      if (stat13.isDirectory()) pending.push(path42);
+      else if (stat13.isFile() || stat13.isSymbolicLink()) {
+        if (stat13.nlink > 1) {
+          if (seen.has(stat13.ino)) continue;
+          seen.add(stat13.ino);
         }
-        total += stat14.size;
+        total += stat13.size;
       }
     }
   }
@@ -41256,14 +41267,14 @@ import { join as join9 } from "node:path";
 import { readFileSync as readFileSync3 } from "node:fs";
 import { randomBytes as randomBytes2 } from "node:crypto";
 function readProcessStartTime(pid) {
-  let stat14;
+  let stat13;
   try {
-    stat14 = readFileSync3(`/proc/${pid}/stat`, "utf8");
+    stat13 = readFileSync3(`/proc/${pid}/stat`, "utf8");
   } catch (error) {
     if (error.code === "ENOENT") return void 0;
     throw error;
   }
-  const fields = stat14.slice(stat14.lastIndexOf(")") + 2).split(" ");
+  const fields = stat13.slice(stat13.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
   if (state === "Z" || state === "X") return void 0;
   return Number(fields[19]);
@@ -41289,8 +41300,7 @@ function parseLeaseName(name) {
 }
 
 // src/cache/snapshot-store.ts
-import { existsSync as existsSync2 } from "node:fs";
-import { chmod as chmod2, mkdir } from "node:fs/promises";
+import { chmodSync, existsSync as existsSync2, mkdirSync } from "node:fs";
 import { join as join7 } from "node:path";
 var HASH_MEASURES_PAST = 256;
 function createSnapshotStore(ctx, onCreate = () => void 0) {
@@ -41323,9 +41333,9 @@ function createSnapshotStore(ctx, onCreate = () => void 0) {
       });
       onCreate(id);
       try {
-        await mkdir(join7(dir, String(id), "fs"), { recursive: true, mode: 493 });
-        await chmod2(join7(dir, String(id)), 448);
-        await mkdir(join7(dir, String(id), "work"), { mode: 448 });
+        mkdirSync(join7(dir, String(id), "fs"), { recursive: true, mode: 493 });
+        chmodSync(join7(dir, String(id)), 448);
+        mkdirSync(join7(dir, String(id), "work"), { mode: 448 });
       } catch (error) {
         db.prepare("DELETE FROM snapshots WHERE id = ?").run(id);
         await removeTree(join7(dir, String(id)));
@@ -41984,12 +41994,16 @@ async function openStore(options = {}) {
   ).run(lease, me.pid, me.startTime, Date.now());
   const leaseDirs = { tmp: join12(layout.tmp, lease), mounts: join12(layout.mounts, lease) };
   const made = /* @__PURE__ */ new Set();
-  const ensure = async (dir) => {
-    if (!made.has(dir)) await mkdir2(dir, { recursive: true, mode: 448 });
+  const ensure = (dir) => {
+    if (!made.has(dir)) mkdirSync2(dir, { recursive: true, mode: 448 });
     made.add(dir);
     return dir;
   };
-  const ctx = { layout, db, leaseTempDir: () => ensure(leaseDirs.tmp) };
+  const ctx = {
+    layout,
+    db,
+    leaseTempDir: async () => ensure(leaseDirs.tmp)
+  };
   const created = /* @__PURE__ */ new Set();
   const snapshots = createSnapshotStore(ctx, (id) => created.add(id));
   const recovery = await recoverStore(ctx);
@@ -42006,8 +42020,8 @@ async function openStore(options = {}) {
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),
-    tempDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.tmp), `${prefix}-`)),
-    mountDir: async (prefix) => mkdtemp2(join12(await ensure(leaseDirs.mounts), `${prefix}-`)),
+    tempDir: async (prefix) => mkdtempSync(join12(ensure(leaseDirs.tmp), `${prefix}-`)),
+    mountDir: async (prefix) => mkdtempSync(join12(ensure(leaseDirs.mounts), `${prefix}-`)),
     async prune(pruneOptions = {}) {
       const release2 = await acquireLock(ctx, "gc");
       try {
@@ -42041,7 +42055,7 @@ async function createLayout(layout) {
       layout.mounts,
       layout.cacheMounts
     ]) {
-      await mkdir2(dir, { recursive: true, mode: 448 });
+      await mkdir(dir, { recursive: true, mode: 448 });
     }
     await secureLayout(layout);
   } catch (error) {
@@ -42775,7 +42789,7 @@ async function readStoredManifest(store, image2) {
 init_user();
 init_errors();
 init_mounts();
-import { mkdir as mkdir9 } from "node:fs/promises";
+import { mkdir as mkdir7 } from "node:fs/promises";
 var DEFAULT_HOSTS = "127.0.0.1	localhost\n::1	localhost ip6-localhost ip6-loopback\n";
 var NoCommandError = class extends TbuildError {
   constructor() {
@@ -42793,7 +42807,7 @@ async function runImage(store, executor, image2, options) {
     const rootfs = image2.snapshot === null ? await scope.tempDir() : await scope.mountScratchWritable({ kind: "snapshot", id: image2.snapshot });
     const user = await resolveUser(rootfs, config.User ?? "");
     const cwd = config.WorkingDir || "/";
-    await mkdir9(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
+    await mkdir7(await resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 493 });
     const result = await executor.run(
       {
         rootfs,
@@ -43204,15 +43218,15 @@ function typeOf(mode) {
   if (format === S_IFLNK) return "symlink";
   return "other";
 }
-function makeRecord(reader, path42, abs, stat14) {
-  const type = typeOf(stat14.mode);
+function makeRecord(reader, path42, abs, stat13) {
+  const type = typeOf(stat13.mode);
   const record = {
     path: path42,
     type,
-    mode: stat14.mode & 4095,
-    uid: stat14.uid,
-    gid: stat14.gid,
-    size: type === "dir" ? 0 : stat14.size
+    mode: stat13.mode & 4095,
+    uid: stat13.uid,
+    gid: stat13.gid,
+    size: type === "dir" ? 0 : stat13.size
   };
   if (type === "symlink") record.linkTarget = reader.readlink(abs, path42);
   return record;
@@ -43229,16 +43243,16 @@ function walkDir2(state, abs, rel, parent, held) {
   for (const name of reader.list(abs, rel)) {
     const childRel = rel === "" ? name : `${rel}/${name}`;
     const childAbs = `${abs}/${name}`;
-    const stat14 = reader.lstat(childAbs, childRel);
-    if (stat14 === void 0) continue;
+    const stat13 = reader.lstat(childAbs, childRel);
+    if (stat13 === void 0) continue;
     let childState;
     if (!state.matcher.empty) {
       const match = state.matcher.matchWithParent(childRel, parent);
       childState = match.state;
       if (match.excluded) {
-        if ((stat14.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
+        if ((stat13.mode & S_IFMT) === S_IFDIR && state.matcher.mayContainIncluded(childRel)) {
           const heldDir = {
-            record: makeRecord(reader, childRel, childAbs, stat14),
+            record: makeRecord(reader, childRel, childAbs, stat13),
             parent: held,
             emitted: false
           };
@@ -43251,13 +43265,13 @@ function walkDir2(state, abs, rel, parent, held) {
       }
       emitHeld(state, held);
     }
-    const record = makeRecord(reader, childRel, childAbs, stat14);
+    const record = makeRecord(reader, childRel, childAbs, stat13);
     state.files.set(childRel, record);
     if (record.type === "dir") {
       walkDir2(state, childAbs, childRel, childState, void 0);
     } else if (record.type === "file") {
-      const digest = state.statCache.lookupIn(abs, name, stat14);
-      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat14, record });
+      const digest = state.statCache.lookupIn(abs, name, stat13);
+      if (digest === void 0) state.pending.push({ abs: childAbs, stat: stat13, record });
       else {
         record.digest = digest;
         state.reused++;
@@ -43265,9 +43279,9 @@ function walkDir2(state, abs, rel, parent, held) {
     }
   }
 }
-function isSafeToCache(stat14, readStartMs) {
-  const margin = stat14.ctimeMs % 1e3 === 0 ? 2e3 : 50;
-  return stat14.ctimeMs < readStartMs - margin;
+function isSafeToCache(stat13, readStartMs) {
+  const margin = stat13.ctimeMs % 1e3 === 0 ? 2e3 : 50;
+  return stat13.ctimeMs < readStartMs - margin;
 }
 async function hashPending(state) {
   checkAborted(state.signal);
@@ -43508,18 +43522,18 @@ function contextPath(selector, rel, selectorIsDir) {
 
 // src/engine/context/stat-cache.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir10, readFile as readFile5, rename as rename4, rm as rm6, writeFile as writeFile5 } from "node:fs/promises";
+import { mkdir as mkdir8, readFile as readFile5, rename as rename4, rm as rm6, writeFile as writeFile5 } from "node:fs/promises";
 import { dirname as dirname4 } from "node:path";
 var HEADER = "tbuild-statcache 2";
 function msOfNs(ns) {
   return Number(ns / 1000000000n) * 1e3 + Number(ns % 1000000000n) / 1e6;
 }
-function signatureOf(stat14) {
-  if (typeof stat14.dev === "number") {
-    const n = stat14;
+function signatureOf(stat13) {
+  if (typeof stat13.dev === "number") {
+    const n = stat13;
     return `${n.dev}	${n.ino}	${n.size}	${n.mtimeMs}	${n.ctimeMs}`;
   }
-  const big = stat14;
+  const big = stat13;
   return `${big.dev}	${big.ino}	${big.size}	${msOfNs(big.mtimeNs)}	${msOfNs(big.ctimeNs)}`;
 }
 function splitPath2(absPath) {
@@ -43568,20 +43582,20 @@ var StatCache = class _StatCache {
     return this.count;
   }
   /** The digest recorded for this exact file version, or undefined. */
-  lookup(absPath, stat14) {
+  lookup(absPath, stat13) {
     const [dir, name] = splitPath2(absPath);
-    return this.lookupIn(dir, name, stat14);
+    return this.lookupIn(dir, name, stat13);
   }
   /** lookup() for the file `name` in the directory `absDir` (no trailing slash). */
-  lookupIn(absDir, name, stat14) {
+  lookupIn(absDir, name, stat13) {
     const entry = this.dirs.get(absDir)?.get(name);
-    if (entry === void 0 || entry.signature !== signatureOf(stat14)) return void 0;
+    if (entry === void 0 || entry.signature !== signatureOf(stat13)) return void 0;
     return entry.digest;
   }
   /** Remember `digest` (`sha256:<hex>`) for this file version. */
-  record(absPath, stat14, digest) {
+  record(absPath, stat13, digest) {
     const [dir, name] = splitPath2(absPath);
-    const signature = signatureOf(stat14);
+    const signature = signatureOf(stat13);
     const full = digest.startsWith("sha256:") ? digest : `sha256:${digest}`;
     let entries = this.dirs.get(dir);
     if (entries === void 0) this.dirs.set(dir, entries = /* @__PURE__ */ new Map());
@@ -43620,7 +43634,7 @@ var StatCache = class _StatCache {
   }
 };
 async function writeAtomically(file, text) {
-  await mkdir10(dirname4(file), { recursive: true });
+  await mkdir8(dirname4(file), { recursive: true });
   const temp = `${file}.tmp-${process.pid}-${randomBytes4(4).toString("hex")}`;
   try {
     await writeFile5(temp, text);
@@ -43847,7 +43861,7 @@ import { readFile as readFile7 } from "node:fs/promises";
 import path11 from "node:path";
 
 // src/engine/context/record-index.ts
-import { mkdir as mkdir11, readdir as readdir8, readFile as readFile6, rm as rm7, stat as stat5, utimes as utimes4, writeFile as writeFile6 } from "node:fs/promises";
+import { mkdir as mkdir9, readdir as readdir8, readFile as readFile6, rm as rm7, stat as stat5, utimes as utimes4, writeFile as writeFile6 } from "node:fs/promises";
 import path9 from "node:path";
 import { promisify } from "node:util";
 var zlib2 = async () => {
@@ -43886,7 +43900,7 @@ function openRecordIndex(dir) {
     async flush() {
       if (pending.size === 0) return;
       try {
-        await mkdir11(dir, { recursive: true, mode: 448 });
+        await mkdir9(dir, { recursive: true, mode: 448 });
         for (const [digest, kept] of pending) {
           const file = fileOf2(digest);
           const exists4 = await stat5(file).catch(() => void 0);
@@ -43936,9 +43950,9 @@ function rememberingReader(base, into) {
       return names;
     },
     lstat(abs, rel) {
-      const stat14 = base.lstat(abs, rel);
-      into.stats.set(abs, stat14);
-      return stat14;
+      const stat13 = base.lstat(abs, rel);
+      into.stats.set(abs, stat13);
+      return stat13;
     },
     readlink(abs, rel) {
       const target = base.readlink(abs, rel);
@@ -43973,9 +43987,9 @@ function incrementalReader(previous, disk, into) {
     },
     lstat(abs, rel) {
       if (!previous.stats.has(abs) || stale(abs)) return reader.lstat(abs, rel);
-      const stat14 = previous.stats.get(abs);
-      into.stats.set(abs, stat14);
-      return stat14;
+      const stat13 = previous.stats.get(abs);
+      into.stats.set(abs, stat13);
+      return stat13;
     },
     readlink(abs, rel) {
       const target = previous.links.get(abs);
@@ -44166,7 +44180,7 @@ init_mounts();
 init_digest();
 init_errors5();
 import { createHash as createHash9 } from "node:crypto";
-import { chmod as chmod4, mkdir as mkdir12, writeFile as writeFile7 } from "node:fs/promises";
+import { chmod as chmod3, mkdir as mkdir10, writeFile as writeFile7 } from "node:fs/promises";
 import path12 from "node:path";
 function imageSourceHandler(engine, source) {
   let resolved;
@@ -44228,10 +44242,10 @@ function httpSourceHandler(engine, source) {
       const { data, name } = await fetchOnce(ctx.signal);
       const snapshot = await engine.store.snapshots.create(null, `ADD ${source.url}`);
       try {
-        await mkdir12(snapshot.dir, { recursive: true });
+        await mkdir10(snapshot.dir, { recursive: true });
         const file = path12.join(snapshot.dir, name);
         await writeFile7(file, data);
-        await chmod4(file, 384);
+        await chmod3(file, 384);
         const committed = await engine.store.snapshots.commit(snapshot.id);
         return [{ kind: "snapshot", id: committed.id }];
       } catch (error) {
@@ -44487,7 +44501,7 @@ function runWarmer(engine, definition) {
 init_errors();
 init_platform();
 import { execFile as execFile6 } from "node:child_process";
-import { access, chmod as chmod10, mkdtemp as mkdtemp5, readdir as readdir11, rm as rm14, writeFile as writeFile10 } from "node:fs/promises";
+import { access, chmod as chmod9, mkdtemp as mkdtemp4, readdir as readdir11, rm as rm14, writeFile as writeFile10 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import path23 from "node:path";
 
@@ -44639,11 +44653,11 @@ async function probePlatform(platform, options = {}) {
   const program = probeProgram(platform);
   if (!program || !EMULATED_ARCHITECTURES.includes(platform.architecture))
     return { platform, problem: `tbuild cannot emulate ${platform.architecture}` };
-  const dir = await mkdtemp5(path23.join(tmpdir3(), "tbuild-probe-"));
+  const dir = await mkdtemp4(path23.join(tmpdir3(), "tbuild-probe-"));
   try {
     const probe = path23.join(dir, `probe-${platform.architecture}`);
     await writeFile10(probe, program);
-    await chmod10(probe, 493);
+    await chmod9(probe, 493);
     if (COMPAT[host.architecture]?.includes(platform.architecture) && await run5(probe, []))
       return { platform, mode: "native" };
     const interpreter = qemuInterpreter(platform);
@@ -44710,8 +44724,8 @@ function runtimeStateDir(storeRoot2, env = process.env) {
 }
 function isOwnDir(dir) {
   try {
-    const stat14 = statSync2(dir);
-    return stat14.isDirectory() && stat14.uid === (process.getuid?.() ?? 0);
+    const stat13 = statSync2(dir);
+    return stat13.isDirectory() && stat13.uid === (process.getuid?.() ?? 0);
   } catch {
     return false;
   }
@@ -48591,8 +48605,8 @@ async function dispatchCopy(ctx, cmd) {
   }
   const dest = joinWorkdir(stageWorkdir(ctx), rawDest);
   const chown4 = cmd.chown === void 0 ? void 0 : parseChown(x.word(cmd.chown));
-  const chmod12 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
-  const mode = chmod12 === "" ? void 0 : parseChmod(chmod12, fail);
+  const chmod11 = cmd.chmod === void 0 ? "" : x.word(cmd.chmod);
+  const mode = chmod11 === "" ? void 0 : parseChmod(chmod11, fail);
   const exclude = cmd.exclude.map((e) => x.word(e));
   const from = cmd.kind === "copy" && cmd.from !== void 0 ? stageExpander(ctx, cmd).word(cmd.from) : void 0;
   const fromState = from === void 0 ? void 0 : await resolveFromRef(ctx, from, cmd.location);
@@ -48632,7 +48646,7 @@ async function dispatchCopy(ctx, cmd) {
   const text = copyHistoryText(
     cmd.name,
     cmd.chown === void 0 ? void 0 : x.word(cmd.chown),
-    chmod12,
+    chmod11,
     sources,
     rawDest
   );
@@ -48648,8 +48662,8 @@ async function dispatchCopy(ctx, cmd) {
   lintUndefinedVars(ctx, cmd, x.unset);
   addHistory(ctx.image, text, true, ctx.build.created);
 }
-function copyHistoryText(name, chown4, chmod12, sources, dest) {
-  const flags = [...chown4 ? [`--chown=${chown4}`] : [], ...chmod12 ? [`--chmod=${chmod12}`] : []];
+function copyHistoryText(name, chown4, chmod11, sources, dest) {
+  const flags = [...chown4 ? [`--chown=${chown4}`] : [], ...chmod11 ? [`--chmod=${chmod11}`] : []];
   const shown = sources.map((src) => {
     const heredoc = /^<<-?(["']?)([^"']+)\1$/.exec(src);
     return heredoc ? `<<${heredoc[2]}` : src;
@@ -49402,7 +49416,7 @@ function keepPlatformImages(store, committed) {
 }
 
 // src/builder/outputs/index-outputs.ts
-import { mkdtemp as mkdtemp7, rm as rm18 } from "node:fs/promises";
+import { mkdtemp as mkdtemp6, rm as rm18 } from "node:fs/promises";
 import path29 from "node:path";
 init_lazy_layers();
 init_push();
@@ -49604,7 +49618,7 @@ async function exportPlatformFiles(ctx, output) {
       );
     return;
   }
-  const temp = await mkdtemp7(path29.join(await ctx.store.tempDir("export"), "tbuild-tar-"));
+  const temp = await mkdtemp6(path29.join(await ctx.store.tempDir("export"), "tbuild-tar-"));
   try {
     for (const entry of ctx.committed.images)
       await exportLayersToDirectory(
@@ -49697,13 +49711,13 @@ async function writeOutput(ctx, output) {
 init_errors();
 init_platform();
 init_image_attributes();
-import { readFile as readFile13, stat as stat11 } from "node:fs/promises";
+import { readFile as readFile13, stat as stat10 } from "node:fs/promises";
 import path33 from "node:path";
 
 // src/builder/named-contexts.ts
 init_errors();
 init_git_url();
-import { stat as stat9 } from "node:fs/promises";
+import { stat as stat8 } from "node:fs/promises";
 import path31 from "node:path";
 async function resolveNamedContexts(given, cwd, disposers) {
   const contexts = {};
@@ -49737,7 +49751,7 @@ async function resolveOne(name, value, cwd, disposers) {
       }
     );
   const dir = path31.resolve(cwd, value);
-  if (!(await stat9(dir).catch(() => void 0))?.isDirectory())
+  if (!(await stat8(dir).catch(() => void 0))?.isDirectory())
     throw new UsageError(`--build-context ${name}: ${value} is not a directory`, {
       hint: "Give an existing directory, or docker-image://REF for an image."
     });
@@ -49745,7 +49759,7 @@ async function resolveOne(name, value, cwd, disposers) {
 }
 
 // src/builder/specs/run-flags.ts
-import { stat as stat10 } from "node:fs/promises";
+import { stat as stat9 } from "node:fs/promises";
 import { isIP } from "node:net";
 import path32 from "node:path";
 init_errors();
@@ -49827,7 +49841,7 @@ async function parseSshAgents(list, env) {
         hint: 'Start an agent and add your key (eval "$(ssh-agent)" && ssh-add), or pass --ssh ID=/path/to/agent.sock.'
       });
     const socket = path32.resolve(given);
-    const st = await stat10(socket).catch(() => void 0);
+    const st = await stat9(socket).catch(() => void 0);
     if (!st?.isSocket())
       throw new UsageError(`--ssh ${id}: ${given} is not an SSH agent socket`, {
         hint: 'tbuild forwards agent sockets, not key files: ssh-add the key to an agent (eval "$(ssh-agent)" && ssh-add KEY) and pass --ssh ID=$SSH_AUTH_SOCK.'
@@ -49866,7 +49880,7 @@ async function resolveBuildOptions(options, run8 = {}) {
 }
 async function resolveWithContext(options, at, fetched, disposers, dispose) {
   const contextDir = fetched?.dir ?? path33.resolve(at.cwd, options.context ?? ".");
-  const st = await stat11(contextDir).catch(() => void 0);
+  const st = await stat10(contextDir).catch(() => void 0);
   if (!st?.isDirectory()) {
     throw new InputError(`unable to prepare context: path "${options.context ?? "."}" not found`, {
       hint: "Pass the build context directory as the last argument, e.g. `tbuild build -t app .`, or - to read it from stdin."
@@ -50026,7 +50040,7 @@ async function releasePrepared(prepared) {
 
 // src/builder/result.ts
 import { randomBytes as randomBytes7 } from "node:crypto";
-import { rename as rename6, rm as rm20, stat as stat12, writeFile as writeFile13 } from "node:fs/promises";
+import { rename as rename6, rm as rm20, stat as stat11, writeFile as writeFile12 } from "node:fs/promises";
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -50097,11 +50111,11 @@ async function writeResultFiles(options, metadata) {
     await replaceFile(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
 }
 async function replaceFile(file, content) {
-  const existing = await stat12(file).catch(() => void 0);
-  if (existing && !existing.isFile()) return writeFile13(file, content);
+  const existing = await stat11(file).catch(() => void 0);
+  if (existing && !existing.isFile()) return writeFile12(file, content);
   const temp = `${file}.tbuild-${randomBytes7(4).toString("hex")}`;
   try {
-    await writeFile13(temp, content);
+    await writeFile12(temp, content);
     await rename6(temp, file);
   } catch (error) {
     await rm20(temp, { force: true });
@@ -50315,14 +50329,14 @@ import { createReadStream as createReadStream3 } from "node:fs";
 import {
   copyFile as copyFile4,
   link as link4,
-  mkdir as mkdir22,
+  mkdir as mkdir18,
   open as open5,
   readdir as readdir15,
   readFile as readFile14,
   rename as rename7,
   rm as rm21,
-  stat as stat13,
-  writeFile as writeFile14
+  stat as stat12,
+  writeFile as writeFile13
 } from "node:fs/promises";
 import path34 from "node:path";
 import { pipeline as pipeline6 } from "node:stream/promises";
@@ -50415,7 +50429,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
   return {
     async write(cache2, _signal, report) {
       const encoded = encodeCacheManifest(cache2, manifestOptions);
-      await mkdir22(path34.join(dir, "blobs", "sha256"), { recursive: true });
+      await mkdir18(path34.join(dir, "blobs", "sha256"), { recursive: true });
       await withLock(dir, async () => {
         let written = 0;
         for (const blob of cache2.blobs) if (await writeBlob(dir, blob.digest, cache2)) written++;
@@ -50431,7 +50445,7 @@ function localCacheTarget(dir, tag, manifestOptions) {
           ...index.manifests.filter((m) => m.annotations?.[RefName] !== tag),
           { ...encoded.manifest.descriptor, annotations: { [RefName]: tag } }
         ];
-        await writeFile14(path34.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+        await writeFile13(path34.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
         await writeAtomically2(path34.join(dir, "index.json"), JSON.stringify(index));
         const removed = await collectGarbage(dir, index);
         if (removed > 0) report(`${removed} unreferenced blobs removed`);
@@ -50479,11 +50493,11 @@ async function writeBytes(dir, digest, bytes) {
 }
 async function writeAtomically2(file, data) {
   const temp = `${file}.${process.pid}.tmp`;
-  await writeFile14(temp, data);
+  await writeFile13(temp, data);
   await rename7(temp, file);
 }
 async function exists3(file) {
-  return stat13(file).then(
+  return stat12(file).then(
     () => true,
     () => false
   );
@@ -50520,7 +50534,7 @@ async function withLock(dir, fn) {
       break;
     } catch (error) {
       if (error.code !== "EEXIST") throw error;
-      const age = Date.now() - ((await stat13(lock).catch(() => void 0))?.mtimeMs ?? Date.now());
+      const age = Date.now() - ((await stat12(lock).catch(() => void 0))?.mtimeMs ?? Date.now());
       if (age > 6e4) await rm21(lock, { force: true });
       else await new Promise((resolve2) => setTimeout(resolve2, Math.min(20 * 2 ** attempt, 500)));
     }
@@ -52047,7 +52061,7 @@ function titleOf(code2) {
 
 // src/action/build-options.ts
 import { existsSync as existsSync9 } from "node:fs";
-import { writeFile as writeFile16 } from "node:fs/promises";
+import { writeFile as writeFile15 } from "node:fs/promises";
 import path38 from "node:path";
 
 // src/action/errors.ts
@@ -52216,7 +52230,7 @@ async function resolveSecrets(inputs, ctx, warnings) {
     }
     masks.push(pair[1]);
     const file = path38.join(ctx.secretsDir, `secret-${secrets.length}`);
-    await writeFile16(file, pair[1], { mode: 384 });
+    await writeFile15(file, pair[1], { mode: 384 });
     secrets.push({ id: pair[0], file });
   }
   for (const entry of inputs["secret-files"]) {
@@ -54045,7 +54059,7 @@ function readInputs(env) {
 }
 
 // src/action/ownership.ts
-import { lchown as lchown5, lstat as lstat11, readdir as readdir16 } from "node:fs/promises";
+import { lchown as lchown5, lstat as lstat10, readdir as readdir16 } from "node:fs/promises";
 import path39 from "node:path";
 async function restoreOwnership(options, io) {
   const uid = Number(io.env.SUDO_UID);
@@ -54057,7 +54071,7 @@ async function restoreOwnership(options, io) {
   }
 }
 async function chownTree(target, uid, gid) {
-  const st = await lstat11(target).catch(() => void 0);
+  const st = await lstat10(target).catch(() => void 0);
   if (!st) return;
   await lchown5(target, uid, gid);
   if (!st.isDirectory()) return;
@@ -54292,7 +54306,7 @@ async function runAction(io) {
   let renderer;
   let recorder;
   let builder;
-  const secretsDir = await mkdtemp9(path41.join(env.RUNNER_TEMP || tmpdir6(), "tbuild-secrets-"));
+  const secretsDir = await mkdtemp8(path41.join(env.RUNNER_TEMP || tmpdir6(), "tbuild-secrets-"));
   try {
     inputs = readInputs(env);
     if (inputs["github-token"]) mask(io, inputs["github-token"]);

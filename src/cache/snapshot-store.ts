@@ -8,8 +8,7 @@
  * of dead owners and directories without rows. Only committed snapshots may be
  * referenced (as parents, by cache records, by images).
  */
-import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SQLInputValue } from 'node:sqlite';
 import type { Digest } from '../shared/digest.ts';
@@ -84,10 +83,11 @@ export function createSnapshotStore(
       onCreate(id);
       try {
         // The snapshot's own directory is private (a layer may hold setuid files); `fs` is
-        // the layer's root directory, whose mode the image shows as `/`.
-        await mkdir(join(dir, String(id), 'fs'), { recursive: true, mode: 0o755 });
-        await chmod(join(dir, String(id)), 0o700);
-        await mkdir(join(dir, String(id), 'work'), { mode: 0o700 });
+        // the layer's root directory, whose mode the image shows as `/`. Synchronous, as
+        // small file-system steps are (ADR 20): each mount of a COPY or RUN makes one.
+        mkdirSync(join(dir, String(id), 'fs'), { recursive: true, mode: 0o755 });
+        chmodSync(join(dir, String(id)), 0o700);
+        mkdirSync(join(dir, String(id), 'work'), { mode: 0o700 });
       } catch (error) {
         db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
         await removeTree(join(dir, String(id)));

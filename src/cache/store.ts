@@ -3,7 +3,8 @@
  * process's session, and clean up after dead processes. Closing removes what this
  * instance left unfinished (uncommitted snapshots, temp and mount directories).
  */
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { createBlobStore } from './blob-store.ts';
@@ -46,12 +47,17 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   ).run(lease, me.pid, me.startTime, Date.now());
   const leaseDirs = { tmp: join(layout.tmp, lease), mounts: join(layout.mounts, lease) };
   const made = new Set<string>();
-  const ensure = async (dir: string): Promise<string> => {
-    if (!made.has(dir)) await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Synchronous, as small file-system steps are (ADR 20): every mount makes a directory.
+  const ensure = (dir: string): string => {
+    if (!made.has(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     made.add(dir);
     return dir;
   };
-  const ctx: StoreContext = { layout, db, leaseTempDir: () => ensure(leaseDirs.tmp) };
+  const ctx: StoreContext = {
+    layout,
+    db,
+    leaseTempDir: async () => ensure(leaseDirs.tmp),
+  };
   const created = new Set<SnapshotId>();
   const snapshots = createSnapshotStore(ctx, (id) => created.add(id));
   const recovery = await recoverStore(ctx);
@@ -68,8 +74,8 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),
-    tempDir: async (prefix) => mkdtemp(join(await ensure(leaseDirs.tmp), `${prefix}-`)),
-    mountDir: async (prefix) => mkdtemp(join(await ensure(leaseDirs.mounts), `${prefix}-`)),
+    tempDir: async (prefix) => mkdtempSync(join(ensure(leaseDirs.tmp), `${prefix}-`)),
+    mountDir: async (prefix) => mkdtempSync(join(ensure(leaseDirs.mounts), `${prefix}-`)),
     async prune(pruneOptions = {}) {
       const release = await acquireLock(ctx, 'gc');
       try {

@@ -4,7 +4,8 @@
  * with cwd = the snapshots folder: lowerdir/upperdir/workdir are given RELATIVE to it,
  * which keeps the option string short (the kernel reads at most one page of it).
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { inUserNamespace } from '../shared/userns.ts';
@@ -91,7 +92,7 @@ export function formatOverlayOptions(
 export async function mountOverlay(options: OverlayMountOptions): Promise<Mount> {
   const { snapshotsDir, lower, upper, target } = options;
   if (!path.isAbsolute(target)) throw new MountError(`mount target ${target} is not absolute`);
-  await mkdir(target, { recursive: true });
+  mkdirSync(target, { recursive: true });
   if (upper === undefined) {
     if (lower.length === 0) {
       throw new MountError(`nothing to mount at ${target}: no lower and no upper layer`, {
@@ -103,7 +104,7 @@ export async function mountOverlay(options: OverlayMountOptions): Promise<Mount>
       return createMount(target);
     }
   } else if (lower.length === 0) {
-    await mkdir(path.resolve(snapshotsDir, upper), { recursive: true });
+    mkdirSync(path.resolve(snapshotsDir, upper), { recursive: true });
     await bindMount(path.resolve(snapshotsDir, upper), target, false);
     return createMount(target);
   }
@@ -138,8 +139,8 @@ export async function mountOverlay(options: OverlayMountOptions): Promise<Mount>
   };
   if (name === 'fuse-overlayfs') {
     if (absolute.upper !== undefined) {
-      await mkdir(absolute.upper, { recursive: true });
-      await mkdir(absolute.work!, { recursive: true });
+      mkdirSync(absolute.upper, { recursive: true });
+      mkdirSync(absolute.work!, { recursive: true });
     }
     return (await import('./fuse-overlay.ts')).mountFuseOverlay(absolute);
   }
@@ -152,8 +153,8 @@ export async function mountKernelOverlay(options: OverlayMountOptions): Promise<
   const work = options.work ?? (upper === undefined ? undefined : `${upper}-work`);
   const data = formatOverlayOptions(lower, upper, work);
   if (upper !== undefined && work !== undefined) {
-    await mkdir(path.resolve(snapshotsDir, upper), { recursive: true });
-    await mkdir(path.resolve(snapshotsDir, work), { recursive: true });
+    mkdirSync(path.resolve(snapshotsDir, upper), { recursive: true });
+    mkdirSync(path.resolve(snapshotsDir, work), { recursive: true });
   }
   // A failure is mount(8)'s to report, in its words (or it succeeds there).
   if ((await mountSyscall(snapshotsDir, 'overlay', 'overlay', target, data)) === 0)

@@ -5,8 +5,8 @@
  */
 import { withEmulation } from './emulation-spec.ts';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledError } from '../shared/errors.ts';
 import { inUserNamespace, rootlessHostNetwork } from '../shared/userns.ts';
@@ -138,13 +138,14 @@ async function prepareBundle(
   try {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const files = writeBundleFiles(bundle, spec, hostname);
-    const [kinds, limits] = await Promise.all([statBindSources(spec), readHostLimits()]);
+    const kinds = statBindSources(spec);
+    const limits = await readHostLimits();
     const mounts = createMounts(spec, files);
     for (const file of Object.values(files)) kinds.set(file, 'file');
     const stubs = await createMountStubs(spec.rootfs, listStubRequests(mounts, kinds));
     try {
       // Like BuildKit, a missing working directory is created and stays in the layer.
-      await mkdir(await resolveInRoot(spec.rootfs, spec.process.cwd), {
+      mkdirSync(await resolveInRoot(spec.rootfs, spec.process.cwd), {
         recursive: true,
         mode: 0o755,
       });
@@ -213,20 +214,23 @@ function readHostResolvConf(): string {
 }
 
 /** Whether each bind source is a file or a directory (the stub must match). */
-async function statBindSources(spec: RunSpec): Promise<Map<string, 'dir' | 'file'>> {
+function statBindSources(spec: RunSpec): Map<string, 'dir' | 'file'> {
   const kinds = new Map<string, 'dir' | 'file'>();
   for (const mount of spec.mounts) {
     if (mount.type !== 'bind') continue;
     if (mount.source === undefined) {
       throw new MountError(`bind mount at ${mount.dest} has no source`);
     }
-    const info = await stat(mount.source).catch((err: unknown) => {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(mount.source).isDirectory();
+    } catch (err) {
       throw new MountError(`bind mount source ${mount.source} does not exist`, {
         hint: `Create it before mounting it at ${mount.dest}.`,
         cause: err,
       });
-    });
-    kinds.set(mount.source, info.isDirectory() ? 'dir' : 'file');
+    }
+    kinds.set(mount.source, isDirectory ? 'dir' : 'file');
   }
   return kinds;
 }
