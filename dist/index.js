@@ -5959,18 +5959,20 @@ async function runFileOp(engine, op, inputs, ctx, description, previous) {
     }
   );
 }
-async function incrementalPlan(engine, op, base, inputs, previous) {
+async function incrementalPlan(engine, op, base, inputs, lookUpPrevious) {
   const action = op.actions.length === 1 ? op.actions[0] : void 0;
   if (action?.action !== "copy" || !canCopyIncrementally(action)) return void 0;
   const source = inputs[action.source];
-  const change = previous.changes[action.source];
-  const last = previous.results[0];
-  if (source?.kind !== "local" || !change || last?.kind !== "snapshot") return void 0;
+  if (source?.kind !== "local") return void 0;
+  const snapshot = await source.context.snapshot();
+  if (!isLargeCopy(snapshot, action.src)) return void 0;
+  const previous = await lookUpPrevious();
+  const change = previous?.changes[action.source];
+  const last = previous?.results[0];
+  if (!change || last?.kind !== "snapshot") return void 0;
   const info2 = engine.store.snapshots.get(last.id);
   const parent = base.kind === "snapshot" ? base.id : null;
   if (!info2?.committed || info2.parent !== parent) return void 0;
-  const snapshot = await source.context.snapshot();
-  if (!isLargeCopy(snapshot, action.src, info2.size)) return void 0;
   const clone = engine.store.tempDir("clone").then((dir) => cloneLayer(info2.dir, dir));
   clone.catch(() => void 0);
   const scope = openScope(engine.store);
@@ -6005,13 +6007,16 @@ async function copiesLargeContext(op, inputs) {
   }
   return false;
 }
-function isLargeCopy(snapshot, src, bytes = 0) {
-  if (bytes >= LARGE_COPY_BYTES) return true;
+function isLargeCopy(snapshot, src) {
   const dir = cleanPath2(src).slice(1);
-  if (dir === "") return snapshot.files.size >= LARGE_COPY_ENTRIES;
+  if (dir === "" && snapshot.files.size >= LARGE_COPY_ENTRIES) return true;
   let entries = 0;
-  for (const name of snapshot.files.keys())
-    if (name.startsWith(dir + "/") && ++entries >= LARGE_COPY_ENTRIES) return true;
+  let bytes = 0;
+  for (const [name, file] of snapshot.files) {
+    if (dir !== "" && name !== dir && !name.startsWith(dir + "/")) continue;
+    if (++entries >= LARGE_COPY_ENTRIES) return true;
+    if (file.type === "file" && (bytes += file.size) >= LARGE_COPY_BYTES) return true;
+  }
   return false;
 }
 async function touchDestination(root, plan) {
@@ -43870,8 +43875,10 @@ var zlib2 = async () => {
 };
 var KEEP2 = 128;
 var SLACK = 32;
+var RECENT_DIFFS = 4;
 function openRecordIndex(dir) {
   const pending = /* @__PURE__ */ new Map();
+  const diffs = /* @__PURE__ */ new Map();
   const fileOf2 = (digest) => path9.join(dir, `${digest.slice("sha256:".length)}.gz`);
   const load = async (digest) => {
     const kept = pending.get(digest);
@@ -43892,10 +43899,20 @@ function openRecordIndex(dir) {
     keep(digest, selectors, records) {
       pending.set(digest, { selectors, records });
     },
-    async diff(before, after) {
-      const [b, a] = await Promise.all([load(before), load(after)]);
-      if (!b || !a || JSON.stringify(b.selectors) !== JSON.stringify(a.selectors)) return void 0;
-      return diffRecords(a.selectors, b.records, a.records);
+    diff(before, after) {
+      const key = `${before} ${after}`;
+      let diff = diffs.get(key);
+      if (diff === void 0) {
+        diff = (async () => {
+          const [b, a] = await Promise.all([load(before), load(after)]);
+          if (!b || !a || JSON.stringify(b.selectors) !== JSON.stringify(a.selectors))
+            return void 0;
+          return diffRecords(a.selectors, b.records, a.records);
+        })();
+        diffs.set(key, diff);
+        if (diffs.size > RECENT_DIFFS) diffs.delete(diffs.keys().next().value);
+      }
+      return diff;
     },
     async flush() {
       if (pending.size === 0) return;
@@ -45219,8 +45236,8 @@ var SolveSession = class {
     );
     const explained = this.#emitMiss(digest, this.#missFacts(vertex, key, cacheMap, skipped));
     this.#throwIfAborted();
-    const previous = cacheMap.incremental && skipped === void 0 ? await this.#previousRun(digest, cacheMap) : void 0;
-    this.#throwIfAborted();
+    let lookup;
+    const previous = cacheMap.incremental && skipped === void 0 ? () => lookup ??= this.#previousRun(digest, cacheMap) : void 0;
     const listener = this.#listenerFor(digest);
     const scope = cacheMap.uncacheable ? null : this.#worker.cache;
     const { flight } = this.#shared.flights.acquire(

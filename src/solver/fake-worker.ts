@@ -122,6 +122,9 @@ export class FakeWorker implements Worker<FakeValue> {
   /** The files behind each content checksum made, to describe changes between two. */
   readonly #checksummed: Map<Digest, Record<string, number | undefined>>;
   readonly #incremental: boolean;
+  readonly #lookUpPrevious: boolean;
+  /** How many times the solver asked to describe a content change (history, explanations). */
+  describes = 0;
   running = 0;
   maxRunning = 0;
 
@@ -130,14 +133,17 @@ export class FakeWorker implements Worker<FakeValue> {
       numbers?: Record<string, number>;
       files?: Record<string, Record<string, number>>;
       cache?: MemoryCache;
-      /** `sum-files` asks for its previous run (CacheMap.incremental). */
+      /** `sum-files` is offered its previous run (CacheMap.incremental). */
       incremental?: boolean;
+      /** Whether `sum-files` looks the offered run up (default true; false: it declines). */
+      lookUpPrevious?: boolean;
       /** Files behind content checksums, shared between solves (the store's record index). */
       checksummed?: Map<Digest, Record<string, number | undefined>>;
     } = {},
   ) {
     this.#checksummed = init.checksummed ?? new Map();
     this.#incremental = init.incremental ?? false;
+    this.#lookUpPrevious = init.lookUpPrevious ?? true;
     this.numbers = { ...init.numbers };
     this.files = { ...init.files };
     this.cache = init.cache ?? new MemoryCache();
@@ -161,8 +167,9 @@ export class FakeWorker implements Worker<FakeValue> {
         deps: kind === 'sum-files' ? [{ contentSelectors: selectors }] : undefined,
         ...(kind === 'sum-files' && this.#incremental && { incremental: true }),
       }),
-      exec: (ctx, inputs, previous) => {
-        if (kind === 'sum-files' && this.#incremental) this.offers.push({ name, previous });
+      exec: async (ctx, inputs, lookUp) => {
+        if (kind === 'sum-files' && this.#incremental)
+          this.offers.push({ name, previous: this.#lookUpPrevious ? await lookUp?.() : undefined });
         return this.#run(name, ctx, kind === 'hang' ? 60_000 : Number(delay), () =>
           compute(kind, name, inputs, selectors),
         );
@@ -179,6 +186,7 @@ export class FakeWorker implements Worker<FakeValue> {
   }
 
   async describeContentChange(before: Digest, after: Digest): Promise<ContentChange | undefined> {
+    this.describes++;
     const [b, a] = [this.#checksummed.get(before), this.#checksummed.get(after)];
     if (!b || !a) return undefined;
     const names = [...new Set([...Object.keys(b), ...Object.keys(a)])].sort();

@@ -27,16 +27,20 @@ function store() {
   const cache = new MemoryCache();
   const history = { scope: 's', store: memoryHistory() };
   const checksummed = new Map<Digest, Record<string, number | undefined>>();
-  return async (files: Record<string, number>, options: { n?: number; noCache?: boolean } = {}) => {
+  return async (
+    files: Record<string, number>,
+    options: { n?: number; noCache?: boolean; lookUpPrevious?: boolean } = {},
+  ) => {
     const worker = new FakeWorker({
       cache,
       checksummed,
       incremental: true,
+      lookUpPrevious: options.lookUpPrevious ?? true,
       files: { ctx: files },
       numbers: { n: options.n ?? 1 },
     });
     await solve(graph(), worker, { history, noCache: options.noCache ?? false });
-    return { offers: worker.offers, cache };
+    return { offers: worker.offers, cache, describes: worker.describes };
   };
 }
 
@@ -71,5 +75,13 @@ describe('the previous run the solver offers an incremental op', () => {
     const { cache } = await build({ a: 1 });
     cache.entries.clear();
     expect((await build({ a: 2 })).offers).toEqual([{ name: 'sum', previous: undefined }]);
+  });
+
+  it('is looked up only when the op asks for it', async () => {
+    const build = store();
+    await build({ a: 1 });
+    // The miss's explanation describes the change once; the lookup would again.
+    expect((await build({ a: 2 }, { lookUpPrevious: false })).describes).toBe(1);
+    expect((await build({ a: 3 })).describes).toBe(2);
   });
 });

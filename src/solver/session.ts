@@ -20,6 +20,7 @@ import type {
   CacheMap,
   ContentChange,
   KeyFacts,
+  LookUpPreviousRun,
   PreviousRun,
   OpContext,
   OpHandler,
@@ -204,11 +205,11 @@ export class SolveSession<R> {
     // Explained beside the op (the history lookup may read files); announced before it ends.
     const explained = this.#emitMiss(digest, this.#missFacts(vertex, key, cacheMap, skipped));
     this.#throwIfAborted();
+    let lookup: Promise<PreviousRun<R> | undefined> | undefined;
     const previous =
       cacheMap.incremental && skipped === undefined
-        ? await this.#previousRun(digest, cacheMap)
+        ? () => (lookup ??= this.#previousRun(digest, cacheMap))
         : undefined;
-    this.#throwIfAborted();
     const listener = this.#listenerFor(digest);
     const scope = cacheMap.uncacheable ? null : this.#worker.cache;
     const { flight } = this.#shared.flights.acquire<R>(scope, key, listener, (f) =>
@@ -238,7 +239,7 @@ export class SolveSession<R> {
     cacheMap: CacheMap,
     inputs: readonly R[],
     flight: Flight<R>,
-    previous: PreviousRun<R> | undefined,
+    previous: LookUpPreviousRun<R> | undefined,
   ): Promise<R[]> {
     const run = async (): Promise<R[]> => {
       // Queued behind the limit while every waiting build gave up: do not start.

@@ -56,14 +56,20 @@ export interface PreviousRun<R> {
   changes: ReadonlyArray<ContentChange | undefined>;
 }
 
+/** The previous run's lookup, made on the first call; undefined when there is none. */
+export type LookUpPreviousRun<R> = () => Promise<PreviousRun<R> | undefined>;
+
 export interface OpHandler<R> {
   /** Compute cache-key material without running the op. May do I/O (resolve an image). */
   cacheMap(ctx: OpContext): Promise<CacheMap>;
   /**
    * Run the op on its inputs' results; one result per output of the vertex. `previous`
-   * comes only with CacheMap.incremental; using it must give the same results as not.
+   * comes only with CacheMap.incremental: it looks the previous run up when called (once;
+   * it reads the key history and the changed files' records, milliseconds an op that
+   * decides it does not want it should not pay). Using it must give the same results as
+   * not.
    */
-  exec(ctx: OpContext, inputs: readonly R[], previous?: PreviousRun<R>): Promise<R[]>;
+  exec(ctx: OpContext, inputs: readonly R[], previous?: LookUpPreviousRun<R>): Promise<R[]>;
 }
 
 export interface ResultCache<R> {

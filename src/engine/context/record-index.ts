@@ -22,6 +22,8 @@ const KEEP = 128;
  * 32 builds rather than one per build (a watch session builds hundreds of times).
  */
 const SLACK = 32;
+/** Diffs remembered, for the callers that ask for the same one during one build. */
+const RECENT_DIFFS = 4;
 
 export interface ContentChange {
   added: string[];
@@ -39,6 +41,7 @@ export interface RecordIndex {
 
 export function openRecordIndex(dir: string): RecordIndex {
   const pending = new Map<Digest, { selectors: readonly string[]; records: string }>();
+  const diffs = new Map<string, Promise<ContentChange | undefined>>();
   const fileOf = (digest: Digest) => path.join(dir, `${digest.slice('sha256:'.length)}.gz`);
 
   const load = async (digest: Digest) => {
@@ -61,10 +64,23 @@ export function openRecordIndex(dir: string): RecordIndex {
     keep(digest, selectors, records) {
       pending.set(digest, { selectors, records });
     },
-    async diff(before, after) {
-      const [b, a] = await Promise.all([load(before), load(after)]);
-      if (!b || !a || JSON.stringify(b.selectors) !== JSON.stringify(a.selectors)) return undefined;
-      return diffRecords(a.selectors, b.records, a.records);
+    diff(before, after) {
+      // A miss's explanation and an incremental COPY's plan ask for the same diff at the
+      // same time: computed once (a 20,000-file context's records are megabytes).
+      const key = `${before} ${after}`;
+      let diff = diffs.get(key);
+      if (diff === undefined) {
+        diff = (async () => {
+          const [b, a] = await Promise.all([load(before), load(after)]);
+          if (!b || !a || JSON.stringify(b.selectors) !== JSON.stringify(a.selectors))
+            return undefined;
+          return diffRecords(a.selectors, b.records, a.records);
+        })();
+        diffs.set(key, diff);
+        // The last few only: a watch session asks anew after every change.
+        if (diffs.size > RECENT_DIFFS) diffs.delete(diffs.keys().next().value!);
+      }
+      return diff;
     },
     async flush() {
       if (pending.size === 0) return;

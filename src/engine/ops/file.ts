@@ -10,7 +10,7 @@
 import { lutimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyAction, FileOp } from '../../llb/types.ts';
-import type { OpContext, PreviousRun } from '../../solver/types.ts';
+import type { LookUpPreviousRun, OpContext } from '../../solver/types.ts';
 import type { ContextSnapshot } from '../context/types.ts';
 import { applyFileActions, type SourceRoot } from '../file/actions.ts';
 import { cleanPath } from '../file/paths.ts';
@@ -36,7 +36,7 @@ export async function runFileOp(
   inputs: readonly Ref[],
   ctx: OpContext,
   description: string,
-  previous?: PreviousRun<Ref>,
+  previous?: LookUpPreviousRun<Ref>,
 ): Promise<Ref[]> {
   const base: Ref = op.base === null ? { kind: 'empty' } : inputs[op.base]!;
   const incremental = previous && (await incrementalPlan(engine, op, base, inputs, previous));
@@ -94,20 +94,23 @@ async function incrementalPlan(
   op: FileOp,
   base: Ref,
   inputs: readonly Ref[],
-  previous: PreviousRun<Ref>,
+  lookUpPrevious: LookUpPreviousRun<Ref>,
 ): Promise<{ plan: IncrementalPlan; clone: Promise<string>; previous: string } | undefined> {
   const action = op.actions.length === 1 ? op.actions[0] : undefined;
   if (action?.action !== 'copy' || !canCopyIncrementally(action)) return undefined;
   const source = inputs[action.source!];
-  const change = previous.changes[action.source!];
-  const last = previous.results[0];
-  if (source?.kind !== 'local' || !change || last?.kind !== 'snapshot') return undefined;
+  if (source?.kind !== 'local') return undefined;
+  // Planning costs a mount and two listings (~0.1 s): worth it only for a large copy. A
+  // small one does not even look the previous run up (the records of the changed files).
+  const snapshot = await source.context.snapshot();
+  if (!isLargeCopy(snapshot, action.src)) return undefined;
+  const previous = await lookUpPrevious();
+  const change = previous?.changes[action.source!];
+  const last = previous?.results[0];
+  if (!change || last?.kind !== 'snapshot') return undefined;
   const info = engine.store.snapshots.get(last.id);
   const parent = base.kind === 'snapshot' ? base.id : null;
   if (!info?.committed || info.parent !== parent) return undefined;
-  // Planning costs a mount and two listings (~0.1 s): worth it only for a large copy.
-  const snapshot = await source.context.snapshot();
-  if (!isLargeCopy(snapshot, action.src, info.size)) return undefined;
   const clone = engine.store.tempDir('clone').then((dir) => cloneLayer(info.dir, dir));
   clone.catch(() => undefined); // the seed reports it
   const scope = openScope(engine.store);
@@ -150,13 +153,17 @@ async function copiesLargeContext(op: FileOp, inputs: readonly Ref[]): Promise<b
 const LARGE_COPY_ENTRIES = 500;
 const LARGE_COPY_BYTES = 32 * 1024 * 1024;
 
-function isLargeCopy(snapshot: ContextSnapshot, src: string, bytes = 0): boolean {
-  if (bytes >= LARGE_COPY_BYTES) return true;
+/** Whether the context's entries under `src` are many, or their files' bytes many. */
+function isLargeCopy(snapshot: ContextSnapshot, src: string): boolean {
   const dir = cleanPath(src).slice(1);
-  if (dir === '') return snapshot.files.size >= LARGE_COPY_ENTRIES;
+  if (dir === '' && snapshot.files.size >= LARGE_COPY_ENTRIES) return true;
   let entries = 0;
-  for (const name of snapshot.files.keys())
-    if (name.startsWith(dir + '/') && ++entries >= LARGE_COPY_ENTRIES) return true;
+  let bytes = 0;
+  for (const [name, file] of snapshot.files) {
+    if (dir !== '' && name !== dir && !name.startsWith(dir + '/')) continue;
+    if (++entries >= LARGE_COPY_ENTRIES) return true;
+    if (file.type === 'file' && (bytes += file.size) >= LARGE_COPY_BYTES) return true;
+  }
   return false;
 }
 
