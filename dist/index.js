@@ -818,6 +818,32 @@ var init_layer_tar_pool = __esm({
 
 // src/exporter/tar-format.ts
 function encodeEntryHeader(entry) {
+  const { name, fields, records } = headerParts(entry);
+  const header2 = encodeUstar(fields);
+  if (records.length === 0) return header2;
+  const body = Buffer.concat(records);
+  const pax = encodeUstar({
+    name: asciiTail(`PaxHeaders/${name.split("/").filter(Boolean).pop() ?? ""}`),
+    typeflag: "x",
+    mode: 420,
+    uid: 0,
+    gid: 0,
+    size: body.length,
+    mtime: 0,
+    linkname: "",
+    devmajor: 0,
+    devminor: 0
+  });
+  return Buffer.concat([pax, body, Buffer.alloc(padding(body.length)), header2]);
+}
+function writePlainHeader(entry, target, offset) {
+  const { fields, records } = headerParts(entry);
+  if (records.length > 0) return false;
+  target.fill(0, offset, offset + BLOCK);
+  writeUstar(target, offset, fields);
+  return true;
+}
+function headerParts(entry) {
   const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
   const records = [];
   const fitsName = fitsUstarText(name);
@@ -836,7 +862,7 @@ function encodeEntryHeader(entry) {
       records.push(paxRecord(`SCHILY.xattr.${key}`, entry.xattrs.get(key)));
     }
   }
-  const header2 = encodeUstar({
+  const fields = {
     name: fitsName ? name : asciiTail(name),
     typeflag: TYPEFLAG[entry.type],
     mode: entry.mode & 4095,
@@ -847,42 +873,8 @@ function encodeEntryHeader(entry) {
     linkname: fitsLink ? link5 : "",
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0
-  });
-  if (records.length === 0) return header2;
-  const body = Buffer.concat(records);
-  const pax = encodeUstar({
-    name: asciiTail(`PaxHeaders/${name.split("/").filter(Boolean).pop() ?? ""}`),
-    typeflag: "x",
-    mode: 420,
-    uid: 0,
-    gid: 0,
-    size: body.length,
-    mtime: 0,
-    linkname: "",
-    devmajor: 0,
-    devminor: 0
-  });
-  return Buffer.concat([pax, body, Buffer.alloc(padding(body.length)), header2]);
-}
-function writePlainHeader(entry, target, offset) {
-  const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
-  const link5 = entry.linkpath ?? "";
-  if (!fitsUstarText(name) || link5 !== "" && !fitsUstarText(link5) || entry.size > MAX_OCTAL_11 || entry.uid > MAX_OCTAL_7 || entry.gid > MAX_OCTAL_7 || entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 || entry.xattrs !== void 0 && entry.xattrs.size > 0)
-    return false;
-  target.fill(0, offset, offset + BLOCK);
-  writeUstar(target, offset, {
-    name,
-    typeflag: TYPEFLAG[entry.type],
-    mode: entry.mode & 4095,
-    uid: entry.uid,
-    gid: entry.gid,
-    size: entry.size,
-    mtime: entry.mtime,
-    linkname: link5,
-    devmajor: entry.devmajor ?? 0,
-    devminor: entry.devminor ?? 0
-  });
-  return true;
+  };
+  return { name, fields, records };
 }
 function padding(size) {
   return (BLOCK - size % BLOCK) % BLOCK;

@@ -47,36 +47,8 @@ const MAX_OCTAL_11 = 0o77777777777;
 
 /** The header block(s) for an entry: an optional PAX `x` header, then the ustar header. */
 export function encodeEntryHeader(entry: TarEntry): Buffer {
-  const name = entry.type === 'dir' ? `${entry.path}/` : entry.path;
-  const records: Buffer[] = [];
-  const fitsName = fitsUstarText(name);
-  if (!fitsName) records.push(paxRecord('path', Buffer.from(name)));
-  const link = entry.linkpath ?? '';
-  const fitsLink = link === '' || fitsUstarText(link);
-  if (!fitsLink) records.push(paxRecord('linkpath', Buffer.from(link)));
-  if (entry.size > MAX_OCTAL_11) records.push(paxRecord('size', Buffer.from(String(entry.size))));
-  if (entry.uid > MAX_OCTAL_7) records.push(paxRecord('uid', Buffer.from(String(entry.uid))));
-  if (entry.gid > MAX_OCTAL_7) records.push(paxRecord('gid', Buffer.from(String(entry.gid))));
-  if (entry.mtime < 0 || entry.mtime > MAX_OCTAL_11) {
-    records.push(paxRecord('mtime', Buffer.from(String(entry.mtime))));
-  }
-  if (entry.xattrs) {
-    for (const key of [...entry.xattrs.keys()].sort()) {
-      records.push(paxRecord(`SCHILY.xattr.${key}`, entry.xattrs.get(key)!));
-    }
-  }
-  const header = encodeUstar({
-    name: fitsName ? name : asciiTail(name),
-    typeflag: TYPEFLAG[entry.type],
-    mode: entry.mode & 0o7777,
-    uid: entry.uid > MAX_OCTAL_7 ? 0 : entry.uid,
-    gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
-    size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
-    mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
-    linkname: fitsLink ? link : '',
-    devmajor: entry.devmajor ?? 0,
-    devminor: entry.devminor ?? 0,
-  });
+  const { name, fields, records } = headerParts(entry);
+  const header = encodeUstar(fields);
   if (records.length === 0) return header;
   const body = Buffer.concat(records);
   const pax = encodeUstar({
@@ -100,33 +72,49 @@ export function encodeEntryHeader(entry: TarEntry): Buffer {
  * nothing, otherwise. Layer tars write most headers this way, without a buffer each.
  */
 export function writePlainHeader(entry: TarEntry, target: Buffer, offset: number): boolean {
-  const name = entry.type === 'dir' ? `${entry.path}/` : entry.path;
-  const link = entry.linkpath ?? '';
-  if (
-    !fitsUstarText(name) ||
-    (link !== '' && !fitsUstarText(link)) ||
-    entry.size > MAX_OCTAL_11 ||
-    entry.uid > MAX_OCTAL_7 ||
-    entry.gid > MAX_OCTAL_7 ||
-    entry.mtime < 0 ||
-    entry.mtime > MAX_OCTAL_11 ||
-    (entry.xattrs !== undefined && entry.xattrs.size > 0)
-  )
-    return false;
+  const { fields, records } = headerParts(entry);
+  if (records.length > 0) return false;
   target.fill(0, offset, offset + BLOCK);
-  writeUstar(target, offset, {
-    name,
+  writeUstar(target, offset, fields);
+  return true;
+}
+
+/**
+ * An entry's ustar fields, and the PAX records for what they cannot hold (a long or
+ * non-ASCII name or link, large ids, size or time, extended attributes).
+ */
+function headerParts(entry: TarEntry): { name: string; fields: UstarFields; records: Buffer[] } {
+  const name = entry.type === 'dir' ? `${entry.path}/` : entry.path;
+  const records: Buffer[] = [];
+  const fitsName = fitsUstarText(name);
+  if (!fitsName) records.push(paxRecord('path', Buffer.from(name)));
+  const link = entry.linkpath ?? '';
+  const fitsLink = link === '' || fitsUstarText(link);
+  if (!fitsLink) records.push(paxRecord('linkpath', Buffer.from(link)));
+  if (entry.size > MAX_OCTAL_11) records.push(paxRecord('size', Buffer.from(String(entry.size))));
+  if (entry.uid > MAX_OCTAL_7) records.push(paxRecord('uid', Buffer.from(String(entry.uid))));
+  if (entry.gid > MAX_OCTAL_7) records.push(paxRecord('gid', Buffer.from(String(entry.gid))));
+  if (entry.mtime < 0 || entry.mtime > MAX_OCTAL_11) {
+    records.push(paxRecord('mtime', Buffer.from(String(entry.mtime))));
+  }
+  if (entry.xattrs) {
+    for (const key of [...entry.xattrs.keys()].sort()) {
+      records.push(paxRecord(`SCHILY.xattr.${key}`, entry.xattrs.get(key)!));
+    }
+  }
+  const fields: UstarFields = {
+    name: fitsName ? name : asciiTail(name),
     typeflag: TYPEFLAG[entry.type],
     mode: entry.mode & 0o7777,
-    uid: entry.uid,
-    gid: entry.gid,
-    size: entry.size,
-    mtime: entry.mtime,
-    linkname: link,
+    uid: entry.uid > MAX_OCTAL_7 ? 0 : entry.uid,
+    gid: entry.gid > MAX_OCTAL_7 ? 0 : entry.gid,
+    size: entry.size > MAX_OCTAL_11 ? 0 : entry.size,
+    mtime: entry.mtime < 0 || entry.mtime > MAX_OCTAL_11 ? 0 : entry.mtime,
+    linkname: fitsLink ? link : '',
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0,
-  });
-  return true;
+  };
+  return { name, fields, records };
 }
 
 /** Zero bytes needed after `size` bytes of content to reach a block boundary. */
