@@ -40806,8 +40806,52 @@ var migrations = [
   // image lists its layers by both until a push or an archive compresses them (ADR 12).
   `
   ALTER TABLE snapshots ADD COLUMN tar_size INTEGER;
+  `,
+  // The store's generation: a count of changes to what a build's result depends on (which
+  // image a name points to, which result a cache key has, which snapshots exist and what
+  // they hold). Use times, sessions, locks, blobs and key history do not count. The CLI's
+  // up-to-date check compares it (ADR 23). An identical re-tag (INSERT OR REPLACE of the
+  // same image under the same name) does not count: REPLACE fires no delete trigger.
+  `
+  CREATE TABLE store_generation (id TEXT NOT NULL, n INTEGER NOT NULL);
+  INSERT INTO store_generation (id, n) VALUES (lower(hex(randomblob(16))), 0);
+  CREATE TRIGGER generation_images_insert BEFORE INSERT ON images
+    WHEN NOT EXISTS (SELECT 1 FROM images WHERE name = NEW.name AND manifest = NEW.manifest
+      AND config = NEW.config AND snapshot IS NEW.snapshot)
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_images_update AFTER UPDATE ON images
+    WHEN OLD.name IS NOT NEW.name OR OLD.manifest IS NOT NEW.manifest
+      OR OLD.config IS NOT NEW.config OR OLD.snapshot IS NOT NEW.snapshot
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_images_delete AFTER DELETE ON images
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_insert AFTER INSERT ON cache
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_update AFTER UPDATE ON cache
+    WHEN OLD.key IS NOT NEW.key OR OLD.results IS NOT NEW.results
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_delete AFTER DELETE ON cache
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_refs_insert AFTER INSERT ON cache_refs
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_refs_delete AFTER DELETE ON cache_refs
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_snapshots_insert AFTER INSERT ON snapshots
+    WHEN NEW.committed != 0
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_snapshots_update AFTER UPDATE ON snapshots
+    WHEN OLD.committed IS NOT NEW.committed OR OLD.diff_id IS NOT NEW.diff_id
+      OR OLD.parent IS NOT NEW.parent
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_snapshots_delete AFTER DELETE ON snapshots
+    WHEN OLD.committed != 0
+    BEGIN UPDATE store_generation SET n = n + 1; END;
   `
 ];
+function readGeneration(db) {
+  const row = db.prepare("SELECT id, n FROM store_generation").get();
+  return `${row.id}.${row.n}`;
+}
 function openDatabase(file, root) {
   const db = new DatabaseSync(file);
   try {
@@ -42014,6 +42058,7 @@ async function openStore(options = {}) {
     cache: createCacheIndex(ctx),
     images,
     keyHistory: createKeyHistory(ctx),
+    generation: () => readGeneration(db),
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),
@@ -51275,6 +51320,7 @@ async function runBuild(session, prepared, run8) {
   const recorder = recordSteps(run8.onProgress ?? noProgress);
   const emit = recorder.sink;
   const started = Date.now();
+  const generation = store.generation();
   let ok = false;
   const hostReady = session.checkHost();
   hostReady.catch(() => void 0);
@@ -51414,7 +51460,8 @@ async function runBuild(session, prepared, run8) {
       image: measureResult(committed),
       ...committed.kind === "index" ? { platforms: committed.index.images.map((i) => formatPlatform(i.platform)) } : {},
       warnings: recorder.warnings(),
-      steps: recorder.steps()
+      steps: recorder.steps(),
+      ...definitions.every(hasOnlyLocalSources) && store.generation() === generation ? { repeatable: { storeGeneration: generation } } : {}
     };
     builtSnapshots.set(result, committed.kind === "image" ? committed.image.snapshot : null);
     return result;
@@ -51488,6 +51535,13 @@ function measureResult(committed) {
   }
   for (const layerSize of layers.values()) size += layerSize;
   return { layers: layers.size, size };
+}
+function hasOnlyLocalSources(definition) {
+  return Object.values(definition.vertices).every(({ op }) => {
+    if (op.type !== "source") return true;
+    const { source } = op;
+    return source.type === "image" || source.type === "local" && source.name === "context";
+  });
 }
 
 // src/builder/specs/attestations.ts

@@ -46,6 +46,7 @@ import {
   type LoadedCache,
 } from '../remote-cache/index.ts';
 import type { Ref } from '../engine/types.ts';
+import type { Definition } from '../llb/types.ts';
 import type { Digest } from '../shared/digest.ts';
 import type { BuilderOptions, BuildOptions, BuildResult, BuildRun } from './types.ts';
 
@@ -250,6 +251,8 @@ async function runBuild(
   const recorder = recordSteps(run.onProgress ?? noProgress);
   const emit: ProgressSink = recorder.sink;
   const started = Date.now();
+  // Read before anything is looked up in the store (the lowering resolves FROM there).
+  const generation = store.generation();
   let ok = false;
   // The host check (a few PATH lookups, ~ms) runs while the Dockerfile is lowered, and is
   // awaited before anything runs; awaited later, its rejection must not go unhandled first.
@@ -415,6 +418,9 @@ async function runBuild(
         : {}),
       warnings: recorder.warnings(),
       steps: recorder.steps(),
+      ...(definitions.every(hasOnlyLocalSources) && store.generation() === generation
+        ? { repeatable: { storeGeneration: generation } }
+        : {}),
     };
     builtSnapshots.set(result, committed.kind === 'image' ? committed.image.snapshot : null);
     return result;
@@ -528,4 +534,17 @@ function measureResult(
   }
   for (const layerSize of layers.values()) size += layerSize;
   return { layers: layers.size, size };
+}
+
+/**
+ * Whether every source of the graph is read from this machine: the build context and
+ * images (resolved in the store). An ADD of a URL or a git repository, or a named
+ * context, is read again by every build, so the result may change without a local trace.
+ */
+function hasOnlyLocalSources(definition: Definition): boolean {
+  return Object.values(definition.vertices).every(({ op }) => {
+    if (op.type !== 'source') return true;
+    const { source } = op;
+    return source.type === 'image' || (source.type === 'local' && source.name === 'context');
+  });
 }

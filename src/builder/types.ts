@@ -191,4 +191,12 @@ export interface BuildResult {
   warnings: BuildWarning[];
   /** Every step the target needed, in the order they finished. */
   steps: StepResult[];
+  /**
+   * Set when the same build, run again, must give this result while its local inputs and
+   * the store stay as they are: every source was local (the context, images in the store;
+   * no ADD of a URL or a git repository) and the store's generation (see `Store`) did not
+   * move while the build ran, so the build added or replaced nothing. The CLI's
+   * up-to-date check keeps it (ADR 23).
+   */
+  repeatable?: { storeGeneration: string };
 }

@@ -93,7 +93,56 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE snapshots ADD COLUMN tar_size INTEGER;
   `,
+  // The store's generation: a count of changes to what a build's result depends on (which
+  // image a name points to, which result a cache key has, which snapshots exist and what
+  // they hold). Use times, sessions, locks, blobs and key history do not count. The CLI's
+  // up-to-date check compares it (ADR 23). An identical re-tag (INSERT OR REPLACE of the
+  // same image under the same name) does not count: REPLACE fires no delete trigger.
+  `
+  CREATE TABLE store_generation (id TEXT NOT NULL, n INTEGER NOT NULL);
+  INSERT INTO store_generation (id, n) VALUES (lower(hex(randomblob(16))), 0);
+  CREATE TRIGGER generation_images_insert BEFORE INSERT ON images
+    WHEN NOT EXISTS (SELECT 1 FROM images WHERE name = NEW.name AND manifest = NEW.manifest
+      AND config = NEW.config AND snapshot IS NEW.snapshot)
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_images_update AFTER UPDATE ON images
+    WHEN OLD.name IS NOT NEW.name OR OLD.manifest IS NOT NEW.manifest
+      OR OLD.config IS NOT NEW.config OR OLD.snapshot IS NOT NEW.snapshot
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_images_delete AFTER DELETE ON images
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_insert AFTER INSERT ON cache
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_update AFTER UPDATE ON cache
+    WHEN OLD.key IS NOT NEW.key OR OLD.results IS NOT NEW.results
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_delete AFTER DELETE ON cache
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_refs_insert AFTER INSERT ON cache_refs
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_cache_refs_delete AFTER DELETE ON cache_refs
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_snapshots_insert AFTER INSERT ON snapshots
+    WHEN NEW.committed != 0
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_snapshots_update AFTER UPDATE ON snapshots
+    WHEN OLD.committed IS NOT NEW.committed OR OLD.diff_id IS NOT NEW.diff_id
+      OR OLD.parent IS NOT NEW.parent
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER generation_snapshots_delete AFTER DELETE ON snapshots
+    WHEN OLD.committed != 0
+    BEGIN UPDATE store_generation SET n = n + 1; END;
+  `,
 ];
+
+/**
+ * The store's generation (see the last migration) as `<database id>.<count>`: the id
+ * tells a database made again apart from the one a count was read from.
+ */
+export function readGeneration(db: DatabaseSync): string {
+  const row = db.prepare('SELECT id, n FROM store_generation').get() as { id: string; n: number };
+  return `${row.id}.${row.n}`;
+}
 
 /** Open (creating if needed) and migrate the database at `file`. */
 export function openDatabase(file: string, root: string): DatabaseSync {

@@ -12,7 +12,7 @@ import { createCacheIndex } from './cache-index.ts';
 import { measureCacheMounts, openCacheMount } from './cache-mounts.ts';
 import { resolveLayout } from './context.ts';
 import type { StoreContext, StoreLayout } from './context.ts';
-import { openDatabase } from './database.ts';
+import { openDatabase, readGeneration } from './database.ts';
 import { secureLayout } from './permissions.ts';
 import { defaultStoreRoot } from './default-root.ts';
 import { isDiskFull } from '../shared/errors.ts';
@@ -71,6 +71,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     cache: createCacheIndex(ctx),
     images,
     keyHistory: createKeyHistory(ctx),
+    generation: () => readGeneration(db),
     recovery,
     lock: (name, signal) => acquireLock(ctx, name, signal),
     tryLock: (name) => tryAcquireLock(ctx, name),

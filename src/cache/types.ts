@@ -159,6 +159,12 @@ export interface Store {
   readonly cache: CacheIndex;
   readonly images: ImageRefs;
   readonly keyHistory: KeyHistoryStore;
+  /**
+   * Changes to what a build reads from the store (names, cache records, snapshots), by
+   * any process, counted; use times do not count. Equal at two moments: nothing a build
+   * depends on changed in between (the CLI's up-to-date check, ADR 23).
+   */
+  generation(): string;
   /** Cross-process lock (cache mounts with sharing=locked, GC). Released by the returned fn. */
   lock(name: string, signal?: AbortSignal): Promise<() => Promise<void>>;
   /** lock() without waiting: undefined when another process holds it. */
