@@ -11,6 +11,7 @@
 // as it would load most chunks anyway. The choice changes how fast the CLI starts, never
 // what it does.
 import module from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
@@ -27,6 +28,22 @@ const isBuild =
   (first === 'build' || (first.startsWith('-') && first !== '--version')) &&
   !args.includes('--help') &&
   !args.includes('-h');
-const { main } = await import(isBuild ? '../lib/bundle-build/main.js' : '../lib/bundle/main.js');
-
-process.exitCode = await main(args);
+// A build first asks the up-to-date check (ADR 23), which loads a few small modules: the
+// same command, with nothing it reads changed since it last ran, is answered from its memo.
+const codeFile = fileURLToPath(new URL('../lib/bundle-build/main.js', import.meta.url));
+const upToDate = isBuild
+  ? await (
+      await import('../lib/bundle-build/up-to-date.js')
+    ).answerIfUpToDate(args, codeFile, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+      cwd: process.cwd(),
+    })
+  : undefined;
+if (upToDate !== undefined) {
+  process.exitCode = upToDate;
+} else {
+  const { main } = await import(isBuild ? '../lib/bundle-build/main.js' : '../lib/bundle/main.js');
+  process.exitCode = await main(args, { codeFile });
+}

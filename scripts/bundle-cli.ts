@@ -27,6 +27,8 @@ async function bundle(dir: string, splitting: boolean): Promise<void> {
     // (src/shared/worker-script.ts).
     entryPoints: {
       main: path.join(root, 'lib/cli/main.js'),
+      // The up-to-date check bin/tbuild.js runs before a build (ADR 23): one small file.
+      'up-to-date': path.join(root, 'lib/cli/up-to-date/check.js'),
       'layer-tar-worker': path.join(root, 'lib/exporter/layer-tar-worker.js'),
       'hash-worker': path.join(root, 'lib/engine/context/hash-worker.js'),
       'unpack-worker': path.join(root, 'lib/exporter/unpack-worker.js'),

@@ -12,6 +12,14 @@ export interface CliIO {
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   signal: AbortSignal;
+  /** How the program was started, when it was (bin/tbuild.js): the up-to-date check's key. */
+  invocation?: Invocation;
+}
+
+/** The program's command line and the file of the build's code (ADR 23). */
+export interface Invocation {
+  argv: readonly string[];
+  codeFile: string;
 }
 
 /**

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { closestMatch, UsageError } from '../shared/errors.ts';
 import { formatError, parserFailure } from './errors.ts';
+import type { Invocation } from './io.ts';
 
 /** Each command module exports `command`, a yargs CommandModule with its own argument type. */
 type Loader = () => Promise<{ command: unknown }>;
@@ -118,7 +119,7 @@ function isPlainBuild(argv: readonly string[]): boolean {
   return first === 'build' || !isCommand(first);
 }
 
-async function runFastBuild(argv: readonly string[]): Promise<number> {
+async function runFastBuild(argv: readonly string[], invocation?: Invocation): Promise<number> {
   prefetchBuildModules();
   try {
     const [{ parseBuildArgsFast, runBuildCommand }, { withProcessIO }] = await Promise.all([
@@ -126,7 +127,7 @@ async function runFastBuild(argv: readonly string[]): Promise<number> {
       import('./io.ts'),
     ]);
     const args = await parseBuildArgsFast(argv);
-    await withProcessIO((io) => runBuildCommand(args, io));
+    await withProcessIO((io) => runBuildCommand(args, invocation ? { ...io, invocation } : io));
     return 0;
   } catch (error) {
     return report(error);
@@ -151,7 +152,11 @@ function wantsHelp(argv: readonly string[]): boolean {
   return argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help';
 }
 
-export async function main(given: string[]): Promise<number> {
+/**
+ * Run the command line `given`. `program` is set when tbuild runs as a program (not in a
+ * test): `codeFile` is the build's code, which the up-to-date check's memos name (ADR 23).
+ */
+export async function main(given: string[], program?: { codeFile: string }): Promise<number> {
   let argv = hoistGlobalFlags(given);
   // `--version` as docker and buildx print it (name, version, commit), not yargs' number.
   if (argv.length === 1 && argv[0] === '--version') argv = ['version'];
@@ -170,7 +175,8 @@ export async function main(given: string[]): Promise<number> {
   } catch (error) {
     return report(error);
   }
-  if (isPlainBuild(argv)) return runFastBuild(argv);
+  if (isPlainBuild(argv))
+    return runFastBuild(argv, program ? { argv: given, codeFile: program.codeFile } : undefined);
   // Without yargs: it loads cliui's string-width, ~60 ms of a 60 ms answer.
   if (argv.length === 1 && argv[0] === 'version') {
     const { formatVersion, readVersionInfo } = await import('./version.ts');

@@ -11,6 +11,11 @@ import { parseBuildFlags, type BuildFlags } from './flags.ts';
 
 export async function runBuildCli(flags: BuildFlags, io: CliIO): Promise<void> {
   const { options, settings } = await parseBuildFlags(flags, io.env);
+  // Before the build reads its inputs (ADR 23): the memo must not outlive a change.
+  const memo =
+    io.invocation && !settings.dryRun && !settings.check
+      ? (await import('../up-to-date/record.ts')).startMemo(io.invocation, options, settings, io)
+      : undefined;
   const run = { signal: io.signal, stdin: io.stdin, stdout: io.stdout, cwd: io.cwd, env: io.env };
   // The context listing starts before the engine's modules load (ADR 0008).
   // A dry run or a check reads no context.
@@ -50,6 +55,7 @@ export async function runBuildCli(flags: BuildFlags, io: CliIO): Promise<void> {
         renderer.sink({ type: 'warning', time: Date.now(), message });
       const result = await builder.build(prepared, { ...run, onProgress: renderer.sink });
       if (settings.quiet) io.stdout.write(result.imageId + '\n');
+      memo?.finish(result, prepared.options, builder.root);
     } finally {
       renderer.close();
     }

@@ -1,0 +1,116 @@
+/**
+ * The build's side of the up-to-date check (ADR 23): fingerprint the local inputs before
+ * the build reads them and again after it, and keep a memo when the build was repeatable
+ * and nothing changed under it.
+ */
+import path from 'node:path';
+import type { BuildOptions, BuildResult } from '../../builder/types.ts';
+import type { ResolvedBuildOptions } from '../../builder/options.ts';
+import { normalizeImageName } from '../../registry/reference.ts';
+import { inUserNamespace } from '../../shared/userns.ts';
+import type { CliIO, Invocation as CliInvocation } from '../io.ts';
+import type { CliBuildSettings } from '../build/flags.ts';
+import {
+  inputsSignature,
+  invocationKey,
+  type InputPaths,
+  type InputsSignature,
+} from './fingerprint.ts';
+import { MEMO_VERSION, writeMemo } from './memo.ts';
+
+export interface MemoRecorder {
+  /** Keep a memo of a build that ended well; a no-op unless the build qualifies. */
+  finish(result: BuildResult, resolved: ResolvedBuildOptions, root: string): void;
+}
+
+/** Progress modes a memo can answer in (a JSON consumer expects the build's events). */
+const MEMO_PROGRESS = new Set(['auto', 'tty', 'plain', 'quiet']);
+
+/**
+ * Start recording, or undefined when this build cannot be answered from a memo: it reads
+ * stdin or a remote context, writes something besides the store (an output, a pushed
+ * image, a cache export, an ID or metadata file), asks for no cache or a fresh pull, or
+ * runs where the check does not (not as root, in a user namespace).
+ */
+export function startMemo(
+  invocation: CliInvocation,
+  options: BuildOptions,
+  settings: CliBuildSettings,
+  io: Pick<CliIO, 'cwd' | 'env'>,
+): MemoRecorder | undefined {
+  if (process.getuid?.() !== 0 || inUserNamespace(io.env)) return undefined;
+  if (!MEMO_PROGRESS.has(settings.progress)) return undefined;
+  const paths = localPaths(options, io.cwd);
+  if (paths === undefined) return undefined;
+  const key = invocationKey({ ...invocation, cwd: io.cwd, env: io.env });
+  const takenAt = Date.now();
+  const before = signatureOrNothing(paths);
+  // A change too recent to be told from the next one by its times: no memo this time.
+  if (before === undefined || before.settlesAt >= takenAt) return undefined;
+  return {
+    finish(result, resolved, root) {
+      const { repeatable } = result;
+      if (repeatable === undefined || !isStoreOnly(resolved)) return;
+      if (resolved.contextDir !== paths.contextDir || resolved.dockerfilePath !== paths.dockerfile)
+        return;
+      try {
+        // Changed while the build ran: which version the build read is not known.
+        if (signatureOrNothing(paths)?.hash !== before.hash) return;
+        writeMemo(key, {
+          version: MEMO_VERSION,
+          root,
+          inputs: { ...paths, signature: before.hash },
+          storeGeneration: repeatable.storeGeneration,
+          imageId: result.imageId,
+          names: resolved.tags.map(normalizeImageName),
+          progress: settings.progress,
+          quiet: settings.quiet,
+          warnings: result.warnings.map(({ message, rule }) => ({ message, rule })),
+          builtAt: Date.now(),
+        });
+      } catch {
+        // No memo (a full disk, a file gone): the next build runs in full, as without one.
+      }
+    },
+  };
+}
+
+/** The signature, or undefined where it cannot be taken: the build says what is wrong. */
+function signatureOrNothing(paths: InputPaths): InputsSignature | undefined {
+  try {
+    return inputsSignature(paths);
+  } catch {
+    return undefined; // a context that does not exist, a directory that cannot be read
+  }
+}
+
+/** The context directory and Dockerfile, when both are local files. */
+function localPaths(options: BuildOptions, cwd: string): InputPaths | undefined {
+  const context = options.context ?? '.';
+  if (context === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(context) || context.startsWith('git@'))
+    return undefined;
+  if (options.dockerfile !== undefined || options.file === '-') return undefined;
+  const contextDir = path.resolve(cwd, context);
+  return {
+    contextDir,
+    dockerfile: options.file
+      ? path.resolve(cwd, options.file)
+      : path.join(contextDir, 'Dockerfile'),
+  };
+}
+
+function isStoreOnly(resolved: ResolvedBuildOptions): boolean {
+  return (
+    resolved.outputs.length === 0 &&
+    !resolved.load &&
+    resolved.cacheFrom.length === 0 &&
+    resolved.cacheTo.length === 0 &&
+    !resolved.noCache &&
+    resolved.noCacheFilter.length === 0 &&
+    !resolved.pull &&
+    resolved.iidfile === undefined &&
+    resolved.metadataFile === undefined &&
+    Object.keys(resolved.namedContexts).length === 0 &&
+    resolved.platforms.length === 1
+  );
+}

@@ -1,0 +1,148 @@
+/**
+ * The memo's round trip in this process against a real store: a repeatable build's memo
+ * answers the same invocation, and nothing else does. (test/e2e/up-to-date.test.ts runs
+ * real builds through the binary.)
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ResolvedBuildOptions } from '../../builder/options.ts';
+import type { BuildResult } from '../../builder/types.ts';
+import { createTempRoot } from '../../cache/test-helpers.ts';
+import type { Store } from '../../cache/types.ts';
+import { sha256, type Digest } from '../../shared/digest.ts';
+import type { CliBuildSettings } from '../build/flags.ts';
+import { answerIfUpToDate } from './check.ts';
+import { startMemo } from './record.ts';
+
+let temp: Awaited<ReturnType<typeof createTempRoot>>;
+let store: Store;
+let context: string;
+let config: Digest;
+const NAME = 'docker.io/library/app:1';
+
+beforeEach(async () => {
+  temp = await createTempRoot();
+  store = await temp.open();
+  context = mkdtempSync(path.join(os.tmpdir(), 'tbuild-utd-'));
+  writeFileSync(path.join(context, 'Dockerfile'), 'FROM scratch\n');
+  const snapshot = (await store.snapshots.commit((await store.snapshots.create(null)).id)).id;
+  const manifest = (await store.blobs.put('{"schemaVersion":2}')).digest;
+  config = (await store.blobs.put('{}')).digest;
+  store.images.set({ name: NAME, manifest, config, snapshot, createdAt: 1 });
+  await sleep(60); // the inputs' times settle (see InputsSignature.settlesAt)
+});
+afterEach(async () => {
+  rmSync(context, { recursive: true, force: true });
+  await temp.cleanup();
+});
+
+const codeFile = import.meta.filename;
+const argv = () => ['build', '-t', 'app:1', '--root', temp.root, '.'];
+const settings = { progress: 'plain', quiet: false } as CliBuildSettings;
+
+function io() {
+  const out = { stdout: '', stderr: '' };
+  return {
+    out,
+    cwd: context,
+    env: { PATH: '/usr/bin:/bin' },
+    stdout: { write: (s: string) => (out.stdout += s) },
+    stderr: { write: (s: string) => (out.stderr += s) },
+  } as unknown as Parameters<typeof answerIfUpToDate>[2] & { out: typeof out };
+}
+
+function resolved(overrides: Partial<ResolvedBuildOptions> = {}): ResolvedBuildOptions {
+  return {
+    contextDir: context,
+    dockerfilePath: path.join(context, 'Dockerfile'),
+    tags: ['app:1'],
+    outputs: [],
+    load: false,
+    cacheFrom: [],
+    cacheTo: [],
+    noCache: false,
+    noCacheFilter: [],
+    pull: false,
+    iidfile: undefined,
+    metadataFile: undefined,
+    namedContexts: {},
+    platforms: [{ os: 'linux', architecture: 'amd64' }],
+    ...overrides,
+  } as unknown as ResolvedBuildOptions;
+}
+
+function result(repeatable = true): BuildResult {
+  return {
+    imageId: config,
+    warnings: [{ message: 'JSONArgsRecommended: use JSON', rule: 'JSONArgsRecommended' }],
+    ...(repeatable ? { repeatable: { storeGeneration: store.generation() } } : {}),
+  } as unknown as BuildResult;
+}
+
+/** Record a build of `argv` that gave `built`, as runBuildCli does. */
+function record(built = result(), options = resolved()): void {
+  const recorder = startMemo({ argv: argv(), codeFile }, { context: '.' }, settings, io());
+  expect(recorder).toBeDefined();
+  recorder!.finish(built, options, temp.root);
+}
+
+const ask = (given = io()) => answerIfUpToDate(argv(), codeFile, given);
+
+describe('the up-to-date check', () => {
+  it("answers with the memo's image, names and warnings, and marks them used", async () => {
+    record();
+    const given = io();
+    expect(await ask(given)).toBe(0);
+    expect(given.out.stderr).toMatch(/up to date: nothing changed since the build at/);
+    expect(given.out.stderr).toContain(`writing image ${config} done`);
+    expect(given.out.stderr).toContain(`naming to ${NAME} done`);
+    expect(given.out.stderr).toContain('JSONArgsRecommended');
+    expect(store.images.get(NAME)!.createdAt).toBeGreaterThan(1);
+    // Marking used is no change: the memo answers again.
+    expect(await ask()).toBe(0);
+  });
+
+  it('builds when the store changed, an input changed, or the build was not repeatable', async () => {
+    record(result(false));
+    expect(await ask()).toBeUndefined();
+
+    record();
+    writeFileSync(path.join(context, 'new.txt'), 'x');
+    expect(await ask()).toBeUndefined();
+
+    await sleep(60);
+    record();
+    expect(await ask()).toBe(0);
+    // A cache record added (another build): the names are the same, the store is not.
+    store.cache.put(sha256('another step'), [{ empty: true }]);
+    expect(await ask()).toBeUndefined();
+
+    record();
+    const other = (await store.blobs.put('{"other":1}')).digest;
+    store.images.set({ ...store.images.get(NAME)!, config: other });
+    expect(await ask()).toBeUndefined();
+  });
+
+  it('keeps no memo of a build with an output, or whose inputs changed while it ran', async () => {
+    record(result(), resolved({ iidfile: '/tmp/iid' }));
+    expect(await ask()).toBeUndefined();
+
+    const recorder = startMemo({ argv: argv(), codeFile }, { context: '.' }, settings, io());
+    writeFileSync(path.join(context, 'during.txt'), 'x');
+    recorder!.finish(result(), resolved(), temp.root);
+    expect(await ask()).toBeUndefined();
+  });
+
+  it('leaves a context that cannot be read to the build, which says what is wrong', () => {
+    const options = { context: 'nowhere' };
+    expect(startMemo({ argv: argv(), codeFile }, options, settings, io())).toBeUndefined();
+  });
+
+  it('takes no memo when an input changed too recently for its times to tell', () => {
+    writeFileSync(path.join(context, 'just-now.txt'), 'x');
+    expect(startMemo({ argv: argv(), codeFile }, { context: '.' }, settings, io())).toBeUndefined();
+  });
+});
