@@ -52,6 +52,9 @@ function storeRoot(argv: readonly string[], io: CheckIO): string | undefined {
   return path.resolve(io.cwd, given[0] ?? defaultStoreRoot(io.env));
 }
 
+/** Use times are refreshed at most this often: a hit within it reads and writes nothing. */
+const MARK_INTERVAL_MS = 60_000;
+
 /**
  * The store is at the memo's generation and names the image as the memo says. Then the
  * names are refreshed as the build would (their time, the image's snapshot and cache
@@ -66,10 +69,13 @@ function confirmInStore(memo: Memo): boolean {
       user_version: number;
     };
     if (version !== migrations.length) return false;
-    db.exec('BEGIN IMMEDIATE');
+    db.exec('BEGIN');
     let confirmed = false;
     try {
-      confirmed = readGeneration(db) === memo.storeGeneration && markUsed(db, memo);
+      const held = readGeneration(db) === memo.storeGeneration ? heldImage(db, memo) : undefined;
+      confirmed =
+        held !== undefined &&
+        (held.usedAt > Date.now() - MARK_INTERVAL_MS || markUsed(db, memo, held.snapshots));
     } finally {
       db.exec(confirmed ? 'COMMIT' : 'ROLLBACK');
     }
@@ -79,21 +85,42 @@ function confirmInStore(memo: Memo): boolean {
   }
 }
 
-/** Whether every name is the memo's image; if so, mark them and what they hold used now. */
-function markUsed(db: DatabaseSync, memo: Memo): boolean {
-  type Row = { config: string; snapshot: number | null } | undefined;
-  const named = db.prepare('SELECT config, snapshot FROM images WHERE name = ?');
-  // An image built without -t is kept without a name (docker's <none>).
-  const rows: Row[] = memo.names.length
-    ? memo.names.map((name) => named.get(name) as Row)
-    : [db.prepare('SELECT config, snapshot FROM images WHERE config = ?').get(memo.imageId) as Row];
+/**
+ * Whether every name is the memo's image: then its snapshots and when it was last marked
+ * used (the oldest of the names' and snapshots' times).
+ */
+function heldImage(
+  db: DatabaseSync,
+  memo: Memo,
+): { snapshots: Set<number>; usedAt: number } | undefined {
+  type Row = { config: string; snapshot: number | null; created_at: number } | undefined;
+  const named = db.prepare('SELECT config, snapshot, created_at FROM images WHERE name = ?');
+  const rows = namesOf(memo).map((name) => named.get(name) as Row);
   const snapshots = new Set<number>();
+  let usedAt = Infinity;
   for (const row of rows) {
-    if (row?.config !== memo.imageId) return false;
+    if (row?.config !== memo.imageId) return undefined;
     if (row.snapshot !== null) snapshots.add(row.snapshot);
+    usedAt = Math.min(usedAt, row.created_at);
   }
+  const used = db.prepare('SELECT last_used_at FROM snapshots WHERE id = ?');
+  for (const id of snapshots) {
+    const row = used.get(id) as { last_used_at: number } | undefined;
+    if (row === undefined) return undefined;
+    usedAt = Math.min(usedAt, row.last_used_at);
+  }
+  return { snapshots, usedAt };
+}
+
+/** The image's names; an image built without -t is kept under its ID (docker's <none>). */
+function namesOf(memo: Memo): string[] {
+  return memo.names.length > 0 ? memo.names : [memo.imageId];
+}
+
+/** Mark the names, their snapshots and cache records used now; false if that was a change. */
+function markUsed(db: DatabaseSync, memo: Memo, snapshots: ReadonlySet<number>): boolean {
   const now = Date.now();
-  for (const name of memo.names)
+  for (const name of namesOf(memo))
     db.prepare('UPDATE images SET created_at = ? WHERE name = ?').run(now, name);
   for (const id of snapshots) {
     db.prepare('UPDATE snapshots SET last_used_at = ? WHERE id = ?').run(now, id);

@@ -100,9 +100,26 @@ describe('the up-to-date check', () => {
     expect(given.out.stderr).toContain(`writing image ${config} done`);
     expect(given.out.stderr).toContain(`naming to ${NAME} done`);
     expect(given.out.stderr).toContain('JSONArgsRecommended');
-    expect(store.images.get(NAME)!.createdAt).toBeGreaterThan(1);
-    // Marking used is no change: the memo answers again.
+    const marked = store.images.get(NAME)!.createdAt;
+    expect(marked).toBeGreaterThan(1);
+    // Marking used is no change: the memo answers again, and within a minute of the last
+    // mark it writes nothing.
     expect(await ask()).toBe(0);
+    expect(store.images.get(NAME)!.createdAt).toBe(marked);
+  });
+
+  it('answers for an image built without a name, kept under its ID', async () => {
+    const image = store.images.get(NAME)!;
+    const unnamed = (await store.blobs.put('{"unnamed":1}')).digest;
+    store.images.keepUnnamed({ ...image, config: unnamed });
+    const built = { ...result(), imageId: unnamed } as BuildResult;
+    record(built, resolved({ tags: [] }));
+    const given = io();
+    expect(await ask(given)).toBe(0);
+    expect(given.out.stderr).toContain(`writing image ${unnamed} done`);
+    expect(given.out.stderr).not.toContain('naming to');
+    store.images.deleteUnnamed();
+    expect(await ask()).toBeUndefined();
   });
 
   it('builds when the store changed, an input changed, or the build was not repeatable', async () => {
