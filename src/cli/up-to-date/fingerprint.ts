@@ -65,16 +65,59 @@ export interface InputsSignature {
  * Undefined for a context of more than MAX_CONTEXT_ENTRIES entries.
  */
 export function inputsSignature(paths: InputPaths): InputsSignature | undefined {
+  // Counted first, cheaply (a few readdir calls): a large context is given up at once.
+  if (countUpTo(paths.contextDir, MAX_CONTEXT_ENTRIES) < 0) return undefined;
+  const entries = listTree(Buffer.from(paths.contextDir), '', [], MAX_CONTEXT_ENTRIES);
+  if (entries === undefined) return undefined;
   const walk = new Walk();
   for (const file of [paths.contextDir, paths.dockerfile, `${paths.dockerfile}.dockerignore`])
     walk.lines.push(`${file}\0${walk.describePath(file)}`);
-  if (!walk.tree(Buffer.from(paths.contextDir), '')) return undefined;
+  for (const { full, rel } of entries) walk.describeEntry(full, rel);
   return { hash: hashText(walk.lines.join('\n')), settlesAt: walk.settlesAt() };
+}
+
+/**
+ * `left` less the entries under `dir`, or -1 once that goes below zero. By UTF-8 names: a
+ * directory whose name is not UTF-8 is not found again (an error, so no memo).
+ */
+function countUpTo(dir: string, left: number): number {
+  const dirents = readdirSync(dir, { withFileTypes: true });
+  left -= dirents.length;
+  for (const dirent of dirents) {
+    if (left < 0) return -1;
+    if (dirent.isDirectory()) left = countUpTo(`${dir}/${dirent.name}`, left);
+  }
+  return left < 0 ? -1 : left;
+}
+
+interface TreeEntry {
+  full: Buffer;
+  /** The path under the context, its bytes as Latin-1 (a name need not be UTF-8). */
+  rel: string;
+}
+
+/** Every entry under `dir`, depth first in sorted order; undefined past `max` entries. */
+function listTree(
+  dir: Buffer,
+  prefix: string,
+  into: TreeEntry[],
+  max: number,
+): TreeEntry[] | undefined {
+  const dirents = readdirSync(dir, { encoding: 'buffer', withFileTypes: true });
+  if (into.length + dirents.length > max) return undefined;
+  dirents.sort((a, b) => Buffer.compare(a.name, b.name));
+  for (const dirent of dirents) {
+    const full = Buffer.concat([dir, SLASH, dirent.name]);
+    const rel = prefix + dirent.name.toString('latin1');
+    into.push({ full, rel });
+    if (dirent.isDirectory() && listTree(full, `${rel}/`, into, max) === undefined)
+      return undefined;
+  }
+  return into;
 }
 
 class Walk {
   readonly lines: string[] = [];
-  #left = MAX_CONTEXT_ENTRIES;
   #newestChangeNs = 0n;
   /** A change time without a sub-second part: maybe a file system of whole seconds. */
   #wholeSeconds = false;
@@ -92,18 +135,9 @@ class Walk {
     return `${this.#describe(own)} -> ${target ? this.#describe(target) : 'absent'}`;
   }
 
-  /** Depth first, names as bytes (a name need not be UTF-8), in sorted order. */
-  tree(dir: Buffer, prefix: string): boolean {
-    const names = readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
-    for (const name of names) {
-      if (--this.#left < 0) return false;
-      const full = Buffer.concat([dir, SLASH, name]);
-      const st = lstatSync(full, { bigint: true });
-      const rel = prefix + name.toString('latin1');
-      this.lines.push(`${rel}\0${this.#describe(st)}`);
-      if (st.isDirectory() && !this.tree(full, `${rel}/`)) return false;
-    }
-    return true;
+  /** An entry's own metadata (a symlink is not followed: the build copies the link). */
+  describeEntry(full: Buffer, rel: string): void {
+    this.lines.push(`${rel}\0${this.#describe(lstatSync(full, { bigint: true }))}`);
   }
 
   #describe(st: BigIntStats): string {
