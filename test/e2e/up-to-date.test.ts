@@ -78,6 +78,24 @@ describe('the up-to-date check', () => {
     expect(rebased.stdout.trim()).not.toBe(changedId);
   });
 
+  it('answers when only what .dockerignore excludes changed, as the build agrees', async () => {
+    const context = await makeContext({
+      Dockerfile: `FROM ${BUSYBOX_REF}\nCOPY . /app\n`,
+      '.dockerignore': 'scratch\n',
+      'main.txt': 'main\n',
+      'scratch/notes.txt': 'notes\n',
+    });
+    const id = (await build(context, '-t', 'utd-ignore:1', '-q')).stdout.trim();
+    await build(context, '-t', 'utd-ignore:1'); // nothing to build: keeps a memo
+    appendFileSync(path.join(context, 'scratch/notes.txt'), 'more\n');
+    const answered = await build(context, '-t', 'utd-ignore:1');
+    expect(answered.stderr).toMatch(UP_TO_DATE);
+    expect(answered.stderr).toContain(`writing image ${id}`);
+    // A build that runs (another invocation: an unused build arg) gives the same image.
+    const built = await build(context, '-t', 'utd-ignore:1', '-q', '--build-arg', 'UNUSED=1');
+    expect(built.stdout.trim()).toBe(id);
+  });
+
   it('never answers for a build that reads a URL', async () => {
     let served = 0;
     const server = createServer((_req, res) => {

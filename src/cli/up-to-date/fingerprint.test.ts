@@ -101,6 +101,33 @@ describe("the inputs' signature", () => {
     expect(settlesAt).toBeLessThan(Date.now() + 2100);
   });
 
+  it('leaves out what .dockerignore excludes, as the build does, and nothing else', () => {
+    writeFileSync(at('.dockerignore'), '.git\nnode_modules\n!node_modules/keep\nDockerfile\n');
+    mkdirSync(at('.git'));
+    mkdirSync(at('node_modules', 'dep'), { recursive: true });
+    writeFileSync(at('node_modules', 'keep'), 'k');
+    writeFileSync(at('Dockerfile'), 'FROM scratch\n');
+    // Past the limit, but excluded: not even counted.
+    for (let i = 0; i <= MAX_CONTEXT_ENTRIES; i++) writeFileSync(at('.git', `o${i}`), '');
+    expect(inputsSignature(paths)).toBeDefined();
+    expect(changes(() => writeFileSync(at('.git', 'HEAD'), 'ref'))).toBe(false);
+    expect(changes(() => writeFileSync(at('node_modules', 'dep', 'x.js'), '1'))).toBe(false);
+    // Re-included by an exception; the ignore file and an excluded Dockerfile are read anyway.
+    expect(changes(() => writeFileSync(at('node_modules', 'keep'), 'kk'))).toBe(true);
+    expect(changes(() => appendFileSync(at('.dockerignore'), 'deps.txt\n'))).toBe(true);
+    const inside = { ...paths, dockerfile: at('Dockerfile') };
+    const before = inputsSignature(inside)?.hash;
+    appendFileSync(at('Dockerfile'), 'CMD ["x"]\n');
+    expect(inputsSignature(inside)?.hash).not.toBe(before);
+  });
+
+  it('reads the ignore file beside the Dockerfile first, as the build does', () => {
+    writeFileSync(`${paths.dockerfile}.dockerignore`, 'src\n');
+    writeFileSync(at('.dockerignore'), 'deps.txt\n');
+    expect(changes(() => writeFileSync(at('src', 'main.txt'), 'edited\n'))).toBe(false);
+    expect(changes(() => writeFileSync(at('deps.txt'), 'edited\n'))).toBe(true);
+  });
+
   it('is not made for a context of more entries than the limit', () => {
     for (let i = 0; i < MAX_CONTEXT_ENTRIES; i++) writeFileSync(at(`f${i}`), '');
     expect(inputsSignature(paths)).toBeUndefined();

@@ -6,7 +6,12 @@
  * Synchronous and free of node:crypto on purpose: the check runs before the build's
  * modules load, and OpenSSL's start alone is a tenth of the time it may take.
  */
-import { lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import {
+  createIgnoreMatcher,
+  parseDockerignore,
+  type IgnoreMatcher,
+} from '../../shared/dockerignore.ts';
 
 /** A context with more entries than this is not fingerprinted: its build is not memoized. */
 export const MAX_CONTEXT_ENTRIES = 1000;
@@ -59,35 +64,59 @@ export interface InputsSignature {
 }
 
 /**
- * A hash of the metadata of every entry under the context (names, types, modes, owners,
- * sizes, modification and change times, inode numbers: a write changes the change time
- * even when it restores the modification time) and of the Dockerfile and its ignore file.
+ * A hash of the metadata of every entry of the context the build can read (names, types,
+ * modes, owners, sizes, modification and change times, inode numbers: a write changes the
+ * change time even when it restores the modification time) and of the Dockerfile and the
+ * ignore files. What .dockerignore excludes is left out as the build leaves it out (the
+ * engine's own matcher: a `.git` or `node_modules` it excludes may change freely).
  * Undefined for a context of more than MAX_CONTEXT_ENTRIES entries.
  */
 export function inputsSignature(paths: InputPaths): InputsSignature | undefined {
+  const ignoreFiles = [`${paths.dockerfile}.dockerignore`, `${paths.contextDir}/.dockerignore`];
+  const skip = skipper(createIgnoreMatcher(parseDockerignore(readFirst(ignoreFiles))));
   // Counted first, cheaply (a few readdir calls): a large context is given up at once.
-  if (countUpTo(paths.contextDir, MAX_CONTEXT_ENTRIES) < 0) return undefined;
-  const entries = listTree(Buffer.from(paths.contextDir), '', [], MAX_CONTEXT_ENTRIES);
-  if (entries === undefined) return undefined;
+  if (countUpTo(paths.contextDir, '', skip, MAX_CONTEXT_ENTRIES) < 0) return undefined;
+  const entries = listTree(Buffer.from(paths.contextDir), ['', ''], skip, []);
+  if (entries === undefined || entries.length > MAX_CONTEXT_ENTRIES) return undefined;
   const walk = new Walk();
-  for (const file of [paths.contextDir, paths.dockerfile, `${paths.dockerfile}.dockerignore`])
+  for (const file of [paths.contextDir, paths.dockerfile, ...ignoreFiles])
     walk.lines.push(`${file}\0${walk.describePath(file)}`);
   for (const { full, rel } of entries) walk.describeEntry(full, rel);
   return { hash: hashText(walk.lines.join('\n')), settlesAt: walk.settlesAt() };
 }
 
-/**
- * `left` less the entries under `dir`, or -1 once that goes below zero. By UTF-8 names: a
- * directory whose name is not UTF-8 is not found again (an error, so no memo).
- */
-function countUpTo(dir: string, left: number): number {
-  const dirents = readdirSync(dir, { withFileTypes: true });
-  left -= dirents.length;
-  for (const dirent of dirents) {
-    if (left < 0) return -1;
-    if (dirent.isDirectory()) left = countUpTo(`${dir}/${dirent.name}`, left);
+/** The text of the first file that exists (the builder's order: beside the Dockerfile first). */
+function readFirst(files: readonly string[]): string {
+  for (const file of files) {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
-  return left < 0 ? -1 : left;
+  return '';
+}
+
+/** Whether the build's walk leaves out this path (relative, `/`-separated). */
+type Skip = (rel: string, isDirectory: boolean) => boolean;
+
+/** A directory is left out only when nothing below it can be included again. */
+function skipper(matcher: IgnoreMatcher): Skip {
+  if (matcher.empty) return () => false;
+  return (rel, isDirectory) =>
+    matcher.ignores(rel) && !(isDirectory && matcher.mayContainIncluded(rel));
+}
+
+/** `left` less the entries under `dir` that the build reads, or -1 below zero. */
+function countUpTo(dir: string, prefix: string, skip: Skip, left: number): number {
+  for (const dirent of readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix + dirent.name;
+    if (skip(rel, dirent.isDirectory())) continue;
+    if (--left < 0) return -1;
+    if (dirent.isDirectory()) left = countUpTo(`${dir}/${dirent.name}`, `${rel}/`, skip, left);
+    if (left < 0) return -1;
+  }
+  return left;
 }
 
 interface TreeEntry {
@@ -96,21 +125,28 @@ interface TreeEntry {
   rel: string;
 }
 
-/** Every entry under `dir`, depth first in sorted order; undefined past `max` entries. */
+/**
+ * Every entry under `dir` the build reads, depth first in sorted order. `prefix` is the
+ * path so far as Latin-1 (exact bytes) and as UTF-8 (what the matcher reads). A name that
+ * is not UTF-8 is never left out: the matcher might read it otherwise than the engine.
+ */
 function listTree(
   dir: Buffer,
-  prefix: string,
+  prefix: readonly [latin1: string, utf8: string],
+  skip: Skip,
   into: TreeEntry[],
-  max: number,
 ): TreeEntry[] | undefined {
   const dirents = readdirSync(dir, { encoding: 'buffer', withFileTypes: true });
-  if (into.length + dirents.length > max) return undefined;
   dirents.sort((a, b) => Buffer.compare(a.name, b.name));
   for (const dirent of dirents) {
+    const name8 = dirent.name.toString('utf8');
+    const rel: [string, string] = [prefix[0] + dirent.name.toString('latin1'), prefix[1] + name8];
+    const exact = Buffer.byteLength(name8) === dirent.name.length && !name8.includes('\uFFFD');
+    if (exact && skip(rel[1], dirent.isDirectory())) continue;
     const full = Buffer.concat([dir, SLASH, dirent.name]);
-    const rel = prefix + dirent.name.toString('latin1');
-    into.push({ full, rel });
-    if (dirent.isDirectory() && listTree(full, `${rel}/`, into, max) === undefined)
+    into.push({ full, rel: rel[0] });
+    if (into.length > MAX_CONTEXT_ENTRIES) return undefined;
+    if (dirent.isDirectory() && !listTree(full, [`${rel[0]}/`, `${rel[1]}/`], skip, into))
       return undefined;
   }
   return into;
