@@ -1,7 +1,7 @@
 /**
  * What the up-to-date check compares (ADR 23): the invocation (arguments, working
  * directory, environment, the build's code) and the local inputs' metadata (every entry
- * of the context, the Dockerfile and its ignore file), each reduced to a hash.
+ * of the context the build reads, the Dockerfile, the ignore files), each a hash.
  *
  * Synchronous and free of node:crypto on purpose: the check runs before the build's
  * modules load, and OpenSSL's start alone is a tenth of the time it may take.
@@ -12,18 +12,19 @@ import {
   parseDockerignore,
   type IgnoreMatcher,
 } from '../../shared/dockerignore.ts';
+import type { Invocation } from '../io.ts';
 
 /** A context with more entries than this is not fingerprinted: its build is not memoized. */
 export const MAX_CONTEXT_ENTRIES = 1000;
 
-/** Everything the build's result may depend on that is not a file or the store. */
-export interface Invocation {
-  /** The command line's arguments, as given (before any reordering). */
-  argv: readonly string[];
+/**
+ * Everything the build's result may depend on that is not a file or the store: the
+ * command line as given, the file holding the build's code (its identity changes with
+ * every build of tbuild), the working directory and the environment.
+ */
+export interface KeyedInvocation extends Invocation {
   cwd: string;
   env: Readonly<Record<string, string | undefined>>;
-  /** The file holding the build's code (its identity changes with every build of tbuild). */
-  codeFile: string;
 }
 
 /** The local files a build reads: the context directory, the Dockerfile. */
@@ -33,7 +34,7 @@ export interface InputPaths {
 }
 
 /** The key of an invocation: a memo is found under it. */
-export function invocationKey(invocation: Invocation): string {
+export function invocationKey(invocation: KeyedInvocation): string {
   const env = Object.entries(invocation.env)
     .filter(([, value]) => value !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

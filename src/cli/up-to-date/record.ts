@@ -8,7 +8,7 @@ import type { BuildOptions, BuildResult } from '../../builder/types.ts';
 import type { ResolvedBuildOptions } from '../../builder/options.ts';
 import { normalizeImageName } from '../../registry/reference.ts';
 import { inUserNamespace } from '../../shared/userns.ts';
-import type { CliIO, Invocation as CliInvocation } from '../io.ts';
+import type { CliIO, Invocation } from '../io.ts';
 import type { CliBuildSettings } from '../build/flags.ts';
 import {
   inputsSignature,
@@ -33,7 +33,7 @@ const MEMO_PROGRESS = new Set(['auto', 'tty', 'plain', 'quiet']);
  * runs where the check does not (not as root, in a user namespace).
  */
 export function startMemo(
-  invocation: CliInvocation,
+  invocation: Invocation,
   options: BuildOptions,
   settings: CliBuildSettings,
   io: Pick<CliIO, 'cwd' | 'env'>,

@@ -3,7 +3,7 @@
  * answers the same invocation, and nothing else does. (test/e2e/up-to-date.test.ts runs
  * real builds through the binary.)
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +15,7 @@ import type { Store } from '../../cache/types.ts';
 import { sha256, type Digest } from '../../shared/digest.ts';
 import type { CliBuildSettings } from '../build/flags.ts';
 import { answerIfUpToDate } from './check.ts';
+import { readMemo, writeMemo, type Memo } from './memo.ts';
 import { startMemo } from './record.ts';
 
 let temp: Awaited<ReturnType<typeof createTempRoot>>;
@@ -161,5 +162,21 @@ describe('the up-to-date check', () => {
   it('takes no memo when an input changed too recently for its times to tell', () => {
     writeFileSync(path.join(context, 'just-now.txt'), 'x');
     expect(startMemo({ argv: argv(), codeFile }, { context: '.' }, settings, io())).toBeUndefined();
+  });
+});
+
+describe('the memo directory', () => {
+  it('keeps the newest 16 memos, one per invocation', async () => {
+    const memo = { version: 1, root: temp.root } as unknown as Memo;
+    for (let i = 0; i < 20; i++) {
+      writeMemo(`key${i}`, memo);
+      utimesSync(path.join(temp.root, 'up-to-date', `key${i}.json`), i, i);
+    }
+    writeMemo('newest', memo);
+    const kept = readdirSync(path.join(temp.root, 'up-to-date')).sort();
+    expect(kept).toHaveLength(16);
+    expect(kept).toContain('newest.json');
+    expect(kept).not.toContain('key0.json');
+    expect(readMemo(temp.root, 'key19')).toEqual(memo);
   });
 });
