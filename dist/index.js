@@ -1629,7 +1629,7 @@ async function ensureLayerBlob(store, id, options) {
     throw err;
   });
   const tally = { contentBytes: 0 };
-  const [written, info2] = await Promise.all([
+  const [written2, info2] = await Promise.all([
     // Loaded here: a build that keeps its layers in the store never compresses one.
     loadLayerWriter().then(
       async ({ compressLayerTar: compressLayerTar2, generateLayerTar: generateLayerTar2 }) => compressLayerTar2(
@@ -1640,13 +1640,13 @@ async function ensureLayerBlob(store, id, options) {
     ),
     ingesting
   ]);
-  const descriptor = { mediaType: written.mediaType, digest: info2.digest, size: info2.size };
-  if (!rewrite && (snapshot.diffId ?? written.diffId) === written.diffId) {
+  const descriptor = { mediaType: written2.mediaType, digest: info2.digest, size: info2.size };
+  if (!rewrite && (snapshot.diffId ?? written2.diffId) === written2.diffId) {
     if (!source && snapshot.tarSize === void 0)
-      store.snapshots.setDiffId(id, written.diffId, written.uncompressedSize, tally.contentBytes);
+      store.snapshots.setDiffId(id, written2.diffId, written2.uncompressedSize, tally.contentBytes);
     store.snapshots.addLayerBlob(id, { ...descriptor, compression: options.compression });
   }
-  return { diffId: written.diffId, descriptor };
+  return { diffId: written2.diffId, descriptor };
 }
 async function decompressedBlob(blobs, digest) {
   const { stream } = await openDecompressed(blobs.stream(digest), () => void 0);
@@ -1685,10 +1685,10 @@ async function layerDiff(store, id, xattrs) {
   }
   const { hashLayerTar: hashLayerTar2 } = await loadLayerWriter();
   const read = await xattrs?.catch(() => void 0);
-  const written = await hashLayerTar2(snapshot.dir, { worker: worthAWorker(snapshot) }, read);
-  if ((snapshot.diffId ?? written.diffId) === written.diffId)
-    store.snapshots.setDiffId(id, written.diffId, written.size, written.contentBytes);
-  return { diffId: written.diffId, descriptor: uncompressedLayer(written.diffId, written.size) };
+  const written2 = await hashLayerTar2(snapshot.dir, { worker: worthAWorker(snapshot) }, read);
+  if ((snapshot.diffId ?? written2.diffId) === written2.diffId)
+    store.snapshots.setDiffId(id, written2.diffId, written2.size, written2.contentBytes);
+  return { diffId: written2.diffId, descriptor: uncompressedLayer(written2.diffId, written2.size) };
 }
 function worthAWorker(snapshot) {
   return snapshot.size === void 0 || snapshot.size >= WORKER_MIN_BYTES;
@@ -40947,20 +40947,20 @@ function createBlobStore(ctx) {
   };
   const ingestTo = async (temp, source, expected) => {
     try {
-      const written = await writeHashed(temp, source, expected?.size);
-      if (expected && expected.digest !== written.digest) {
-        throw new DigestMismatchError(`blob ${expected.digest}`, expected.digest, written.digest);
+      const written2 = await writeHashed(temp, source, expected?.size);
+      if (expected && expected.digest !== written2.digest) {
+        throw new DigestMismatchError(`blob ${expected.digest}`, expected.digest, written2.digest);
       }
-      if (expected?.size !== void 0 && expected.size !== written.size) {
+      if (expected?.size !== void 0 && expected.size !== written2.size) {
         throw new DigestMismatchError(
           `size of blob ${expected.digest}`,
           `${expected.size} bytes`,
-          `${written.size} bytes`
+          `${written2.size} bytes`
         );
       }
-      await rename(temp, pathOf(written.digest));
+      await rename(temp, pathOf(written2.digest));
       await syncDirectory(dir);
-      return written;
+      return written2;
     } finally {
       await unlink(temp).catch((error) => {
         if (!isNotFound(error)) throw error;
@@ -46823,8 +46823,8 @@ var Lexer = class {
       throw err;
     }
     const value = this.lookup(name);
-    const written = (colon ? ":" : "") + op;
-    if (value === void 0 && this.skipUnset) return `\${${name}${written}${word}}`;
+    const written2 = (colon ? ":" : "") + op;
+    if (value === void 0 && this.skipUnset) return `\${${name}${written2}${word}}`;
     const missing = value === void 0 || colon && value === "";
     switch (op) {
       case "-":
@@ -46839,7 +46839,7 @@ var Lexer = class {
       case "%":
         return this.trim(value ?? "", word, op);
     }
-    throw new LexFailure(`unsupported modifier (${written}) in substitution`);
+    throw new LexFailure(`unsupported modifier (${written2}) in substitution`);
   }
   trim(value, word, op) {
     const greedy = word.startsWith(op);
@@ -47652,8 +47652,8 @@ function parseCommand(node, file) {
       location
     });
   }
-  const written = splitCommand(node.original).name;
-  const base = { name, written, original: node.original, range: node.range, location };
+  const written2 = splitCommand(node.original).name;
+  const base = { name, written: written2, original: node.original, range: node.range, location };
   const flags = parseFlags(name, node.flags, FLAGS[name] ?? {}, location);
   const fail = (message, hint) => {
     throw new InvalidInstructionError(`${name}: ${message}`, { hint, location });
@@ -48126,9 +48126,9 @@ function lintCommandCasing(table, lint) {
   const commands = table.stages.flatMap((stage2) => [stage2.from, ...stage2.commands]);
   let lower = 0;
   let upper = 0;
-  for (const { written } of commands) {
-    if (written === written.toLowerCase()) lower++;
-    else if (written === written.toUpperCase()) upper++;
+  for (const { written: written2 } of commands) {
+    if (written2 === written2.toLowerCase()) lower++;
+    else if (written2 === written2.toUpperCase()) upper++;
   }
   const majority = lower > upper ? "lowercase" : "uppercase";
   for (const cmd of commands) {
@@ -48802,10 +48802,10 @@ function parseChmod(text, fail) {
 }
 function dispatchWorkdir(ctx, cmd) {
   const x = stageExpander(ctx, cmd);
-  const written = x.word(cmd.path);
+  const written2 = x.word(cmd.path);
   lintUndefinedVars(ctx, cmd, x.unset);
-  lintWorkdir(ctx, cmd, written);
-  const path42 = joinWorkdir(stageWorkdir(ctx), written).replace(/(.)\/$/, "$1");
+  lintWorkdir(ctx, cmd, written2);
+  const path42 = joinWorkdir(stageWorkdir(ctx), written2).replace(/(.)\/$/, "$1");
   ctx.image.config.WorkingDir = path42;
   const metadata = stepMetadata(ctx, cmd.location, `WORKDIR ${path42}`);
   if (path42 !== "/") {
@@ -50092,9 +50092,23 @@ async function releasePrepared(prepared) {
   await prepared.options.dispose();
 }
 
-// src/builder/result.ts
-import { randomBytes as randomBytes7 } from "node:crypto";
+// src/shared/replace-file.ts
 import { rename as rename6, rm as rm20, stat as stat11, writeFile as writeFile12 } from "node:fs/promises";
+var written = 0;
+async function replaceFile(file, content) {
+  const existing = await stat11(file).catch(() => void 0);
+  if (existing && !existing.isFile()) return writeFile12(file, content);
+  const temp = `${file}.tbuild-${process.pid.toString(36)}-${(++written).toString(36)}`;
+  try {
+    await writeFile12(temp, content);
+    await rename6(temp, file);
+  } catch (error) {
+    await rm20(temp, { force: true });
+    throw error;
+  }
+}
+
+// src/builder/result.ts
 function recordSteps(forward) {
   const steps = /* @__PURE__ */ new Map();
   const order = [];
@@ -50164,18 +50178,6 @@ async function writeResultFiles(options, metadata) {
   if (options.metadataFile)
     await replaceFile(options.metadataFile, JSON.stringify(metadata, null, 2) + "\n");
 }
-async function replaceFile(file, content) {
-  const existing = await stat11(file).catch(() => void 0);
-  if (existing && !existing.isFile()) return writeFile12(file, content);
-  const temp = `${file}.tbuild-${randomBytes7(4).toString("hex")}`;
-  try {
-    await writeFile12(temp, content);
-    await rename6(temp, file);
-  } catch (error) {
-    await rm20(temp, { force: true });
-    throw error;
-  }
-}
 
 // src/remote-cache/index.ts
 init_lazy_layers();
@@ -50186,7 +50188,7 @@ import path35 from "node:path";
 // src/remote-cache/backends/gha.ts
 init_digest();
 init_errors();
-import { randomBytes as randomBytes8 } from "node:crypto";
+import { randomBytes as randomBytes7 } from "node:crypto";
 import { Readable as Readable6 } from "node:stream";
 
 // src/remote-cache/errors.ts
@@ -50275,7 +50277,7 @@ function ghaCacheTarget(options) {
       await Promise.all([worker(), worker(), worker(), worker()]);
       report(`${uploaded} layers uploaded, ${present} already there`);
       const bytes = Buffer.from(JSON.stringify(cache2.config));
-      const key = `${indexPrefix(options.scope)}${Date.now()}-${randomBytes8(4).toString("hex")}`;
+      const key = `${indexPrefix(options.scope)}${Date.now()}-${randomBytes7(4).toString("hex")}`;
       await service.upload(key, bytes.length, () => Readable6.from([bytes]), signal);
       return { ref: `gha:${options.scope}` };
     }
@@ -50485,11 +50487,11 @@ function localCacheTarget(dir, tag, manifestOptions) {
       const encoded = encodeCacheManifest(cache2, manifestOptions);
       await mkdir18(path34.join(dir, "blobs", "sha256"), { recursive: true });
       await withLock(dir, async () => {
-        let written = 0;
-        for (const blob of cache2.blobs) if (await writeBlob(dir, blob.digest, cache2)) written++;
+        let written2 = 0;
+        for (const blob of cache2.blobs) if (await writeBlob(dir, blob.digest, cache2)) written2++;
         await writeBytes(dir, encoded.config.descriptor.digest, encoded.config.bytes);
         await writeBytes(dir, encoded.manifest.descriptor.digest, encoded.manifest.bytes);
-        report(`${written} layers written, ${cache2.blobs.length - written} already there`);
+        report(`${written2} layers written, ${cache2.blobs.length - written2} already there`);
         const index = await readIndex(dir) ?? {
           schemaVersion: 2,
           mediaType: MediaType.OciIndex,
@@ -51088,8 +51090,8 @@ async function exportCaches(specs, input, environment) {
           durationMs: Date.now() - started
         });
         report(`${records.length} cache records, ${blobs.length} layers`);
-        const written = await target.write(cache2, environment.signal, report);
-        refs.push(written.ref);
+        const written2 = await target.write(cache2, environment.signal, report);
+        refs.push(written2.ref);
       } catch (error) {
         if (environment.signal.aborted) throw error;
         if (spec.attrs["ignore-error"] !== "true") throw new CacheExportError(what, error);

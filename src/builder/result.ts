@@ -3,11 +3,10 @@
  * the metadata buildx writes to --metadata-file, and the files --iidfile and
  * --metadata-file ask for.
  */
-import { randomBytes } from 'node:crypto';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { CommittedImage } from '../engine/commit-image.ts';
 import type { CommittedIndex } from '../engine/commit-index.ts';
 import type { ProgressEvent, ProgressSink } from '../shared/progress.ts';
+import { replaceFile } from '../shared/replace-file.ts';
 import type { ResolvedBuildOptions } from './options.ts';
 import type { BuildMetadata, BuildWarning, StepResult } from './types.ts';
 
@@ -101,23 +100,4 @@ export async function writeResultFiles(
   if (options.iidfile) await replaceFile(options.iidfile, id);
   if (options.metadataFile)
     await replaceFile(options.metadataFile, JSON.stringify(metadata, null, 2) + '\n');
-}
-
-/**
- * Write through a temporary file and a rename, so that a reader (a script polling the
- * iidfile while `tbuild watch` rebuilds) sees the old content or the new, never an empty
- * file. A path that is not a regular file (a FIFO, /dev/stdout) is written in place.
- * Watch mode ignores `<output>.tbuild-*` (see src/watch/ignore.ts).
- */
-async function replaceFile(file: string, content: string): Promise<void> {
-  const existing = await stat(file).catch(() => undefined);
-  if (existing && !existing.isFile()) return writeFile(file, content);
-  const temp = `${file}.tbuild-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(temp, content);
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
 }

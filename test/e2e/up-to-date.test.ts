@@ -3,7 +3,7 @@
  * it reads changed, is answered from the memo of its last repeatable build; any change to
  * the context, the flags, the store's names or cache, or a remote input is a build.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -94,6 +94,18 @@ describe('the up-to-date check', () => {
     // A build that runs (another invocation: an unused build arg) gives the same image.
     const built = await build(context, '-t', 'utd-ignore:1', '-q', '--build-arg', 'UNUSED=1');
     expect(built.stdout.trim()).toBe(id);
+  });
+
+  it('writes --iidfile again when it answers', async () => {
+    const context = await makeContext({ Dockerfile: `FROM ${BUSYBOX_REF}\nRUN echo iid > /iid\n` });
+    const iidfile = path.join(dirs.scratch, 'utd.iid');
+    await build(context, '-t', 'utd-iid:1', '--iidfile', iidfile);
+    await build(context, '-t', 'utd-iid:1', '--iidfile', iidfile);
+    const id = readFileSync(iidfile, 'utf8');
+    rmSync(iidfile);
+    const answered = await build(context, '-t', 'utd-iid:1', '--iidfile', iidfile);
+    expect(answered.stderr).toMatch(UP_TO_DATE);
+    expect(readFileSync(iidfile, 'utf8')).toBe(id);
   });
 
   it('never answers for a build that reads a URL', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { resolveLayout } from '../../cache/context.ts';
 import { defaultStoreRoot } from '../../cache/default-root.ts';
 import { migrations, readGeneration } from '../../cache/database.ts';
+import { replaceFile } from '../../shared/replace-file.ts';
 import { inUserNamespace } from '../../shared/userns.ts';
 import type { ProgressEvent } from '../../shared/progress.ts';
 import type { CliIO } from '../io.ts';
@@ -34,6 +35,7 @@ export async function answerIfUpToDate(
     if (memo?.root !== root || inputsSignature(memo.inputs)?.hash !== memo.inputs.signature)
       return undefined;
     if (!confirmInStore(memo)) return undefined;
+    if (memo.iidfile !== undefined) await replaceFile(memo.iidfile, memo.imageId);
   } catch {
     return undefined; // an unreadable memo or store: the build finds out properly
   }

@@ -32,6 +32,8 @@ export interface Memo {
   names: string[];
   progress: string;
   quiet: boolean;
+  /** `--iidfile`'s absolute path: written again by an answer, as by the build. */
+  iidfile?: string;
   warnings: Array<{ message: string; rule?: string | undefined }>;
   /** When the build that made the memo ran (ms since the epoch). */
   builtAt: number;

@@ -28,9 +28,9 @@ const MEMO_PROGRESS = new Set(['auto', 'tty', 'plain', 'quiet']);
 
 /**
  * Start recording, or undefined when this build cannot be answered from a memo: it reads
- * stdin or a remote context, writes something besides the store (an output, a pushed
- * image, a cache export, an ID or metadata file), asks for no cache or a fresh pull, or
- * runs where the check does not (not as root, in a user namespace).
+ * stdin or a remote context, writes something besides the store and an ID file (an
+ * output, a pushed image, a cache export, a metadata file), asks for no cache or a
+ * fresh pull, or runs where the check does not (not as root, in a user namespace).
  */
 export function startMemo(
   invocation: Invocation,
@@ -65,6 +65,7 @@ export function startMemo(
           names: resolved.tags.map(normalizeImageName),
           progress: settings.progress,
           quiet: settings.quiet,
+          ...(resolved.iidfile !== undefined ? { iidfile: resolved.iidfile } : {}),
           warnings: result.warnings.map(({ message, rule }) => ({ message, rule })),
           builtAt: Date.now(),
         });
@@ -108,7 +109,6 @@ function isStoreOnly(resolved: ResolvedBuildOptions): boolean {
     !resolved.noCache &&
     resolved.noCacheFilter.length === 0 &&
     !resolved.pull &&
-    resolved.iidfile === undefined &&
     resolved.metadataFile === undefined &&
     Object.keys(resolved.namedContexts).length === 0 &&
     resolved.platforms.length === 1

@@ -3,7 +3,7 @@
  * answers the same invocation, and nothing else does. (test/e2e/up-to-date.test.ts runs
  * real builds through the binary.)
  */
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -144,8 +144,15 @@ describe('the up-to-date check', () => {
     expect(await ask()).toBeUndefined();
   });
 
+  it('writes the ID file again, as the build does', async () => {
+    const iidfile = path.join(temp.root, 'iid');
+    record(result(), resolved({ iidfile }));
+    expect(await ask()).toBe(0);
+    expect(readFileSync(iidfile, 'utf8')).toBe(config);
+  });
+
   it('keeps no memo of a build with an output, or whose inputs changed while it ran', async () => {
-    record(result(), resolved({ iidfile: '/tmp/iid' }));
+    record(result(), resolved({ metadataFile: '/tmp/metadata.json' }));
     expect(await ask()).toBeUndefined();
 
     const recorder = startMemo({ argv: argv(), codeFile }, { context: '.' }, settings, io());
