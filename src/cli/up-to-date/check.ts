@@ -137,7 +137,7 @@ function markUsed(db: DatabaseSync, memo: Memo, snapshots: ReadonlySet<number>):
 /** What the build would have shown: its warnings, the image named, -q's image ID. */
 async function report(memo: Memo, io: CheckIO): Promise<void> {
   const { openRenderer } = await import('../../progress/index.ts');
-  const renderer = await openRenderer(memo.progress as 'auto', io.stderr, { env: io.env });
+  const renderer = await openRenderer(memo.progress, io.stderr, { env: io.env });
   const started = Date.now();
   // Not toLocaleTimeString: loading the locale's data takes longer than the whole check.
   const at = new Date(memo.builtAt).toTimeString().slice(0, 8);

@@ -20,6 +20,10 @@ export const MEMO_VERSION = 1;
 /** Memos kept per store: the newest, one per invocation (a CI runner's differ each run). */
 const MAX_MEMOS = 16;
 
+/** Progress modes a memo can answer in (a JSON consumer expects the build's events). */
+export const MEMO_PROGRESS = ['auto', 'tty', 'plain', 'quiet'] as const;
+export type MemoProgress = (typeof MEMO_PROGRESS)[number];
+
 export interface Memo {
   version: typeof MEMO_VERSION;
   /** The store, as the build resolved it. */
@@ -30,7 +34,7 @@ export interface Memo {
   imageId: string;
   /** Normalized names the image was given (`docker.io/library/app:1`). */
   names: string[];
-  progress: string;
+  progress: MemoProgress;
   quiet: boolean;
   /** `--iidfile`'s absolute path: written again by an answer, as by the build. */
   iidfile?: string;
@@ -51,7 +55,8 @@ export function readMemo(root: string, key: string): Memo | undefined {
     return undefined;
   }
   const memo = JSON.parse(text) as Memo;
-  return memo.version === MEMO_VERSION ? memo : undefined;
+  const known = memo.version === MEMO_VERSION && MEMO_PROGRESS.includes(memo.progress);
+  return known ? memo : undefined;
 }
 
 /** Write through a rename (a reader sees the old memo or the new); keep the newest few. */

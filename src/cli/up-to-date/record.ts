@@ -16,15 +16,12 @@ import {
   type InputPaths,
   type InputsSignature,
 } from './fingerprint.ts';
-import { MEMO_VERSION, writeMemo } from './memo.ts';
+import { MEMO_PROGRESS, MEMO_VERSION, writeMemo } from './memo.ts';
 
 export interface MemoRecorder {
   /** Keep a memo of a build that ended well; a no-op unless the build qualifies. */
   finish(result: BuildResult, resolved: ResolvedBuildOptions, root: string): void;
 }
-
-/** Progress modes a memo can answer in (a JSON consumer expects the build's events). */
-const MEMO_PROGRESS = new Set(['auto', 'tty', 'plain', 'quiet']);
 
 /**
  * Start recording, or undefined when this build cannot be answered from a memo: it reads
@@ -39,7 +36,8 @@ export function startMemo(
   io: Pick<CliIO, 'cwd' | 'env'>,
 ): MemoRecorder | undefined {
   if (process.getuid?.() !== 0 || inUserNamespace(io.env)) return undefined;
-  if (!MEMO_PROGRESS.has(settings.progress)) return undefined;
+  const progress = MEMO_PROGRESS.find((mode) => mode === settings.progress);
+  if (progress === undefined) return undefined;
   const paths = localPaths(options, io.cwd);
   if (paths === undefined) return undefined;
   const key = invocationKey({ ...invocation, cwd: io.cwd, env: io.env });
@@ -63,7 +61,7 @@ export function startMemo(
           storeGeneration: repeatable.storeGeneration,
           imageId: result.imageId,
           names: resolved.tags.map(normalizeImageName),
-          progress: settings.progress,
+          progress,
           quiet: settings.quiet,
           ...(resolved.iidfile !== undefined ? { iidfile: resolved.iidfile } : {}),
           warnings: result.warnings.map(({ message, rule }) => ({ message, rule })),

@@ -174,7 +174,7 @@ describe('the up-to-date check', () => {
 
 describe('the memo directory', () => {
   it('keeps the newest 16 memos, one per invocation', async () => {
-    const memo = { version: 1, root: temp.root } as unknown as Memo;
+    const memo = { version: 1, root: temp.root, progress: 'plain' } as unknown as Memo;
     for (let i = 0; i < 20; i++) {
       writeMemo(`key${i}`, memo);
       utimesSync(path.join(temp.root, 'up-to-date', `key${i}.json`), i, i);
