@@ -338,6 +338,30 @@ describe('rootless builds as an ordinary user', () => {
     }
   });
 
+  it('answers a repeated build from its memo before re-running in the namespace (ADR 23)', async () => {
+    const ctx = path.join(work, 'utd');
+    await mkdir(ctx);
+    await writeFile(path.join(ctx, 'Dockerfile'), `FROM ${BUSYBOX_REF}\nRUN echo utd > /utd\n`);
+    await chmod(ctx, 0o755);
+    const iidfile = path.join(work, 'out/utd.iid');
+    const build = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 60)); // the inputs' times settle
+      const run = await runAs(user!, ['build', '--progress=plain', '--iidfile', iidfile, ctx]);
+      expect(run.code, run.stderr).toBe(0);
+      return run.stderr;
+    };
+    await build(); // builds
+    expect(await build()).not.toMatch(/up to date/); // all cached: keeps the memo
+    const id = await readFile(iidfile, 'utf8');
+    await rm(iidfile);
+    const answered = await build();
+    expect(answered).toMatch(/up to date: nothing changed since the build at/);
+    expect(answered).toContain(`writing image ${id}`);
+    expect(await readFile(iidfile, 'utf8')).toBe(id);
+    await writeFile(path.join(ctx, 'new.txt'), 'x');
+    expect(await build()).not.toMatch(/up to date/);
+  });
+
   it('writes a local output as files the user owns, so the user can remove them', async () => {
     const dest = path.join(work, 'out/local');
     const built = await runAs(user!, [

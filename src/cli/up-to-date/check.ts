@@ -28,10 +28,14 @@ export async function answerIfUpToDate(
 ): Promise<number | undefined> {
   let memo: Memo | undefined;
   try {
-    if (process.getuid?.() !== 0 || inUserNamespace(io.env)) return undefined;
+    // As root, or as a user before the re-run in a user namespace (the rootless build's
+    // memo is keyed by this process's view); never inside a namespace.
+    if (inUserNamespace(io.env)) return undefined;
     const root = storeRoot(argv, io);
     if (root === undefined) return undefined;
-    memo = readMemo(root, invocationKey({ argv, codeFile, cwd: io.cwd, env: io.env }));
+    const { env, cwd } = io;
+    const ids = { uid: process.getuid?.(), gid: process.getgid?.() };
+    memo = readMemo(root, invocationKey({ argv, codeFile, cwd, env, ...ids }));
     if (memo?.root !== root || inputsSignature(memo.inputs)?.hash !== memo.inputs.signature)
       return undefined;
     if (!confirmInStore(memo)) return undefined;

@@ -1,6 +1,7 @@
 import {
   appendFileSync,
   chmodSync,
+  chownSync,
   mkdirSync,
   mkdtempSync,
   renameSync,
@@ -57,6 +58,8 @@ describe("the inputs' signature", () => {
       }),
     ).toBe(true);
     expect(changes(() => chmodSync(at('deps.txt'), 0o600))).toBe(true);
+    // The owner is not in the signature, but a chown moves the change time.
+    expect(changes(() => chownSync(at('deps.txt'), 1234, 1234))).toBe(true);
     expect(changes(() => renameSync(at('src', 'main.txt'), at('src', 'app.txt')))).toBe(true);
     expect(changes(() => writeFileSync(at('new.txt'), ''))).toBe(true);
     expect(changes(() => unlinkSync(at('new.txt')))).toBe(true);
@@ -136,7 +139,14 @@ describe("the inputs' signature", () => {
 
 describe("an invocation's key", () => {
   const codeFile = import.meta.filename;
-  const base = { argv: ['-t', 'app', '.'], cwd: '/src', env: { PATH: '/bin' }, codeFile };
+  const base = {
+    argv: ['-t', 'app', '.'],
+    cwd: '/src',
+    env: { PATH: '/bin' },
+    codeFile,
+    uid: 0,
+    gid: 0,
+  };
 
   it('is the same for the same invocation, whatever order the environment has', () => {
     const env = { A: '1', PATH: '/bin' };
@@ -145,12 +155,19 @@ describe("an invocation's key", () => {
     );
   });
 
+  it('leaves out a PWD that names the working directory, and only that one', () => {
+    const key = invocationKey(base);
+    expect(invocationKey({ ...base, env: { ...base.env, PWD: '/src' } })).toBe(key);
+    expect(invocationKey({ ...base, env: { ...base.env, PWD: '/link/src' } })).not.toBe(key);
+  });
+
   it('differs with the arguments, the directory, the environment and the code', () => {
     const key = invocationKey(base);
     expect(invocationKey({ ...base, argv: ['-t', 'app', '--no-cache', '.'] })).not.toBe(key);
     expect(invocationKey({ ...base, cwd: '/other' })).not.toBe(key);
     expect(invocationKey({ ...base, env: { PATH: '/bin', SOURCE_DATE_EPOCH: '0' } })).not.toBe(key);
     expect(invocationKey({ ...base, codeFile: path.join(dir, 'app.Dockerfile') })).not.toBe(key);
+    expect(invocationKey({ ...base, uid: 1000, gid: 1000 })).not.toBe(key);
   });
 });
 

@@ -20,11 +20,14 @@ export const MAX_CONTEXT_ENTRIES = 1000;
 /**
  * Everything the build's result may depend on that is not a file or the store: the
  * command line as given, the file holding the build's code (its identity changes with
- * every build of tbuild), the working directory and the environment.
+ * every build of tbuild), the working directory, the environment, and the user. For a
+ * rootless build these are the invoking process's, outside the user namespace.
  */
 export interface KeyedInvocation extends Invocation {
   cwd: string;
   env: Readonly<Record<string, string | undefined>>;
+  uid: number | undefined;
+  gid: number | undefined;
 }
 
 /** The local files a build reads: the context directory, the Dockerfile. */
@@ -36,7 +39,9 @@ export interface InputPaths {
 /** The key of an invocation: a memo is found under it. */
 export function invocationKey(invocation: KeyedInvocation): string {
   const env = Object.entries(invocation.env)
-    .filter(([, value]) => value !== undefined)
+    // PWD naming the working directory says nothing more; and the shell that starts a
+    // rootless build's re-run in its namespace adds it where the invoker had none.
+    .filter(([name, value]) => value !== undefined && !(name === 'PWD' && value === invocation.cwd))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return hashText(
     JSON.stringify([
@@ -46,8 +51,8 @@ export function invocationKey(invocation: KeyedInvocation): string {
       describeStat(statSync(invocation.codeFile, { bigint: true })),
       process.version,
       process.execArgv,
-      process.getuid?.(),
-      process.getgid?.(),
+      invocation.uid,
+      invocation.gid,
     ]),
   );
 }
@@ -66,7 +71,7 @@ export interface InputsSignature {
 
 /**
  * A hash of the metadata of every entry of the context the build can read (names, types,
- * modes, owners, sizes, modification and change times, inode numbers: a write changes the
+ * modes, sizes, modification and change times, inode numbers: a write or a chown changes the
  * change time even when it restores the modification time) and of the Dockerfile and the
  * ignore files. What .dockerignore excludes is left out as the build leaves it out (the
  * engine's own matcher: a `.git` or `node_modules` it excludes may change freely).
@@ -186,8 +191,13 @@ class Walk {
 
 const SLASH = Buffer.from('/');
 
+/**
+ * Not the owner: a chown moves the change time anyway, and a rootless build's check, run
+ * outside its user namespace, sees owners the namespace does not map otherwise than the
+ * build inside it does (root's files are root's outside, nobody's inside).
+ */
 function describeStat(st: BigIntStats): string {
-  return [st.dev, st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeNs, st.ctimeNs].join(':');
+  return [st.dev, st.ino, st.mode, st.size, st.mtimeNs, st.ctimeNs].join(':');
 }
 
 /**

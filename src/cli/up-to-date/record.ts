@@ -7,7 +7,12 @@ import path from 'node:path';
 import type { BuildOptions, BuildResult } from '../../builder/types.ts';
 import type { ResolvedBuildOptions } from '../../builder/options.ts';
 import { normalizeImageName } from '../../registry/reference.ts';
-import { inUserNamespace } from '../../shared/userns.ts';
+import {
+  inUserNamespace,
+  readIdMap,
+  ROOTLESS_ENV,
+  ROOTLESS_NETWORK_ENV,
+} from '../../shared/userns.ts';
 import type { CliIO, Invocation } from '../io.ts';
 import type { CliBuildSettings } from '../build/flags.ts';
 import {
@@ -27,7 +32,7 @@ export interface MemoRecorder {
  * Start recording, or undefined when this build cannot be answered from a memo: it reads
  * stdin or a remote context, writes something besides the store and an ID file (an
  * output, a pushed image, a cache export, a metadata file), asks for no cache or a
- * fresh pull, or runs where the check does not (not as root, in a user namespace).
+ * fresh pull, or runs in a user namespace tbuild did not make.
  */
 export function startMemo(
   invocation: Invocation,
@@ -35,12 +40,13 @@ export function startMemo(
   settings: CliBuildSettings,
   io: Pick<CliIO, 'cwd' | 'env'>,
 ): MemoRecorder | undefined {
-  if (process.getuid?.() !== 0 || inUserNamespace(io.env)) return undefined;
+  const invoker = invokingProcess(io.env);
+  if (invoker === undefined) return undefined;
   const progress = MEMO_PROGRESS.find((mode) => mode === settings.progress);
   if (progress === undefined) return undefined;
   const paths = localPaths(options, io.cwd);
   if (paths === undefined) return undefined;
-  const key = invocationKey({ ...invocation, cwd: io.cwd, env: io.env });
+  const key = invocationKey({ ...invocation, cwd: io.cwd, ...invoker });
   const takenAt = Date.now();
   const before = signatureOrNothing(paths);
   // A change too recent to be told from the next one by its times: no memo this time.
@@ -72,6 +78,27 @@ export function startMemo(
       }
     },
   };
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The environment and ids of the process the user started, which the check keys by: this
+ * one as root; for a rootless build (ADR 17), the process outside the user namespace that
+ * ran this one with the same arguments and its environment plus the two variables it
+ * adds, and whose ids map to root here. Undefined in a namespace tbuild did not make
+ * (`buildah unshare`, rootlesskit): that invoker is not known.
+ */
+function invokingProcess(
+  env: Env,
+): { env: Env; uid: number | undefined; gid: number | undefined } | undefined {
+  const uid = process.getuid?.();
+  if (uid === 0 && !inUserNamespace(env)) return { env, uid, gid: process.getgid?.() };
+  if (env[ROOTLESS_ENV] !== '1') return undefined;
+  const outside = (kind: 'uid' | 'gid') =>
+    readIdMap(kind)?.find((range) => range.inside === 0)?.outside;
+  const { [ROOTLESS_ENV]: _marker, [ROOTLESS_NETWORK_ENV]: _network, ...given } = env;
+  return { env: given, uid: outside('uid'), gid: outside('gid') };
 }
 
 /** The signature, or undefined where it cannot be taken: the build says what is wrong. */

@@ -161,6 +161,19 @@ describe('the up-to-date check', () => {
     expect(await ask()).toBeUndefined();
   });
 
+  it("keys a rootless build's memo by the invoking process, outside the namespace", async () => {
+    // The re-run adds TBUILD_ROOTLESS (and TBUILD_ROOTLESS_NETWORK); the check, before
+    // the re-run, has neither. (Here the ids map to themselves: uid 0 outside too.)
+    const inner = io();
+    const env = { ...inner.env, TBUILD_ROOTLESS: '1', TBUILD_ROOTLESS_NETWORK: 'host' };
+    const recorder = startMemo({ argv: argv(), codeFile }, { context: '.' }, settings, {
+      ...inner,
+      env,
+    });
+    recorder!.finish(result(), resolved(), temp.root);
+    expect(await ask()).toBe(0);
+  });
+
   it('leaves a context that cannot be read to the build, which says what is wrong', () => {
     const options = { context: 'nowhere' };
     expect(startMemo({ argv: argv(), codeFile }, options, settings, io())).toBeUndefined();
