@@ -6779,7 +6779,7 @@ __export(runc_exports, {
   createRuncExecutor: () => createRuncExecutor
 });
 import { randomBytes as randomBytes6 } from "node:crypto";
-import { mkdirSync as mkdirSync8, readFileSync as readFileSync6, rmSync as rmSync4, statSync as statSync4, writeFileSync as writeFileSync2 } from "node:fs";
+import { mkdirSync as mkdirSync8, readFileSync as readFileSync7, rmSync as rmSync4, statSync as statSync4, writeFileSync as writeFileSync2 } from "node:fs";
 import { readFile as readFile10, readdir as readdir12, rm as rm15, stat as stat6 } from "node:fs/promises";
 import path27 from "node:path";
 function createRuncExecutor(options) {
@@ -6909,7 +6909,7 @@ async function loadHostLimits() {
 }
 function readHostResolvConf() {
   try {
-    return readFileSync6("/etc/resolv.conf", "utf8");
+    return readFileSync7("/etc/resolv.conf", "utf8");
   } catch (err) {
     if (err.code === "ENOENT") return "";
     throw err;
@@ -7169,7 +7169,7 @@ var init_push = __esm({
 // src/exporter/archive.ts
 import { createWriteStream as createWriteStream2 } from "node:fs";
 import { copyFile as copyFile2, mkdir as mkdir14, writeFile as writeFile11 } from "node:fs/promises";
-import { dirname as dirname5, join as join17 } from "node:path";
+import { dirname as dirname5, join as join18 } from "node:path";
 import { Readable as Readable4 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
 async function* generateArchive(files, mtime = 0) {
@@ -7219,7 +7219,7 @@ async function writeToDest(source, dest) {
 }
 async function writeArchiveDirectory(dir, files) {
   for (const file of files) {
-    const path42 = join17(dir, file.path);
+    const path42 = join18(dir, file.path);
     await mkdir14(dirname5(path42), { recursive: true });
     if ("data" in file) await writeFile11(path42, file.data);
     else if (file.source) await copyFile2(file.source, path42);
@@ -7334,7 +7334,7 @@ import {
   symlink as symlink3,
   utimes as utimes5
 } from "node:fs/promises";
-import { join as join18 } from "node:path";
+import { join as join19 } from "node:path";
 async function applyLayers(layerDirs, dest, options = {}) {
   await mkdir15(dest, { recursive: true });
   const owners = options.owners ?? process.getuid?.() === 0;
@@ -7342,8 +7342,8 @@ async function applyLayers(layerDirs, dest, options = {}) {
   for (const layer of layerDirs) await applyLayer(layer, dest, dirTimes, owners);
   const dirs = [...dirTimes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
   for (const [rel, seconds2] of dirs) {
-    const stat13 = await lstatOrUndefined(join18(dest, rel));
-    if (stat13?.isDirectory()) await utimes5(join18(dest, rel), seconds2, seconds2);
+    const stat13 = await lstatOrUndefined(join19(dest, rel));
+    if (stat13?.isDirectory()) await utimes5(join19(dest, rel), seconds2, seconds2);
   }
 }
 async function applyLayer(layer, dest, dirTimes, owners) {
@@ -7352,7 +7352,7 @@ async function applyLayer(layer, dest, dirTimes, owners) {
   const firstLinks = /* @__PURE__ */ new Map();
   for await (const { rel, abs, stat: stat13 } of walkTree(layer)) {
     xattrs ??= await readXattrs(layer);
-    const target = join18(dest, rel);
+    const target = join19(dest, rel);
     const existing = await lstatOrUndefined(target);
     const attrs = xattrs.get(abs);
     if (stat13.isCharacterDevice() && stat13.rdev === 0) {
@@ -7402,7 +7402,7 @@ async function copyMetadata(target, stat13, owners) {
 }
 async function emptyDirectory(dir) {
   for (const name of await readdir14(dir))
-    await rm16(join18(dir, name), { recursive: true, force: true });
+    await rm16(join19(dir, name), { recursive: true, force: true });
 }
 async function lstatOrUndefined(path42) {
   return lstat9(path42).catch((err) => {
@@ -7424,7 +7424,7 @@ var init_layer_apply = __esm({
 // src/exporter/filesystem.ts
 import { mkdir as mkdir16, mkdtemp as mkdtemp5, rm as rm17 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
-import { join as join19 } from "node:path";
+import { join as join20 } from "node:path";
 function keepsOwners() {
   return process.getuid?.() === 0 && !inUserNamespace();
 }
@@ -7435,9 +7435,9 @@ async function exportMergedToTar(mergedDir, dest, options = {}) {
   await writeToDest(generateLayerTar(mergedDir, options), dest);
 }
 async function exportLayersToTar(layerDirs, dest, options = {}) {
-  const temp = await mkdtemp5(join19(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
+  const temp = await mkdtemp5(join20(options.tempDir ?? tmpdir4(), "tbuild-tar-"));
   try {
-    const rootfs = join19(temp, "rootfs");
+    const rootfs = join20(temp, "rootfs");
     await applyLayers(layerDirs, rootfs);
     await exportMergedToTar(rootfs, dest, options);
   } finally {
@@ -7471,9 +7471,9 @@ var init_docker_archive = __esm({
 
 // src/exporter/oci-layout.ts
 import { readFile as readFile11 } from "node:fs/promises";
-import { join as join20 } from "node:path";
+import { join as join21 } from "node:path";
 async function readExistingIndex(dir) {
-  const text = await readFile11(join20(dir, "index.json"), "utf8").catch(
+  const text = await readFile11(join21(dir, "index.json"), "utf8").catch(
     (err) => {
       if (err.code === "ENOENT") return void 0;
       throw err;
@@ -40286,7 +40286,7 @@ __export(credentials_exports, {
 import { spawn as spawn10 } from "node:child_process";
 import { mkdir as mkdir19, readFile as readFile15, rename as rename8, writeFile as writeFile14 } from "node:fs/promises";
 import { homedir as homedir2 } from "node:os";
-import { dirname as dirname6, join as join21 } from "node:path";
+import { dirname as dirname6, join as join22 } from "node:path";
 function configKeyFor(registry) {
   return registry === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : registry;
 }
@@ -40296,8 +40296,8 @@ function hostOfKey(key) {
 }
 function createDockerConfigCredentials(options = {}) {
   const env = options.env ?? process.env;
-  const configDir = options.configDir ?? env.DOCKER_CONFIG ?? join21(homedir2(), ".docker");
-  const configPath = join21(configDir, "config.json");
+  const configDir = options.configDir ?? env.DOCKER_CONFIG ?? join22(homedir2(), ".docker");
+  const configPath = join22(configDir, "config.json");
   const helperEnv = env;
   const helperFor = (config, registry) => {
     const helpers = config.credHelpers ?? {};
@@ -42898,6 +42898,8 @@ import { availableParallelism as availableParallelism4 } from "node:os";
 
 // src/shared/dockerignore.ts
 init_errors();
+import { readFileSync as readFileSync6 } from "node:fs";
+import { join as join17 } from "node:path";
 
 // src/shared/path-match.ts
 var BadPatternError = class extends Error {
@@ -43032,6 +43034,19 @@ var InvalidIgnorePatternError = class extends TbuildError {
 var EDGE_SPACE = /^(?:[^\S\uFEFF]|\u0085)+|(?:[^\S\uFEFF]|\u0085)+$/gu;
 function trimSpace(s) {
   return s.replace(EDGE_SPACE, "");
+}
+function ignoreFilesOf(dockerfilePath, contextDir) {
+  return [`${dockerfilePath}.dockerignore`, join17(contextDir, ".dockerignore")];
+}
+function readFirstIgnoreFile(files) {
+  for (const file of files) {
+    try {
+      return readFileSync6(file, "utf8");
+    } catch (error) {
+      if (error.code !== "ENOENT") throw error;
+    }
+  }
+  return "";
 }
 function parseDockerignore(text) {
   const patterns = [];
@@ -49762,11 +49777,11 @@ async function writeOutput(ctx, output) {
 }
 
 // src/builder/options.ts
+import { readFile as readFile13, stat as stat10 } from "node:fs/promises";
+import path33 from "node:path";
 init_errors();
 init_platform();
 init_image_attributes();
-import { readFile as readFile13, stat as stat10 } from "node:fs/promises";
-import path33 from "node:path";
 
 // src/builder/named-contexts.ts
 init_errors();
@@ -49950,7 +49965,7 @@ async function resolveWithContext(options, at, fetched, disposers, dispose) {
     dockerfilePath: dockerfile.path,
     dockerfileName: displayName(dockerfile.path, contextDir, options.file),
     dockerfileText: dockerfile.text,
-    dockerignoreText: await readDockerignore(dockerfile.path, contextDir),
+    dockerignoreText: readFirstIgnoreFile(ignoreFilesOf(dockerfile.path, contextDir)),
     tags,
     buildArgs,
     target: options.target,
@@ -50061,19 +50076,6 @@ async function readDockerfile(file, contextDir, base, at) {
       }
     );
   }
-}
-async function readDockerignore(dockerfilePath, contextDir) {
-  for (const candidate of [
-    `${dockerfilePath}.dockerignore`,
-    path33.join(contextDir, ".dockerignore")
-  ]) {
-    try {
-      return await readFile13(candidate, "utf8");
-    } catch (error) {
-      if (error.code !== "ENOENT") throw error;
-    }
-  }
-  return "";
 }
 
 // src/builder/prepare.ts

@@ -6,6 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { ignoreFilesOf, readFirstIgnoreFile } from '../shared/dockerignore.ts';
 import { InputError, UsageError } from '../shared/errors.ts';
 import { hostPlatform, parseTargetPlatforms, type Platform } from '../shared/platform.ts';
 import { checkOutputAttributes } from './specs/image-attributes.ts';
@@ -143,7 +144,7 @@ async function resolveWithContext(
     dockerfilePath: dockerfile.path,
     dockerfileName: displayName(dockerfile.path, contextDir, options.file),
     dockerfileText: dockerfile.text,
-    dockerignoreText: await readDockerignore(dockerfile.path, contextDir),
+    dockerignoreText: readFirstIgnoreFile(ignoreFilesOf(dockerfile.path, contextDir)),
     tags,
     buildArgs,
     target: options.target,
@@ -284,19 +285,4 @@ async function readDockerfile(
       },
     );
   }
-}
-
-/** `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's `.dockerignore`. */
-async function readDockerignore(dockerfilePath: string, contextDir: string): Promise<string> {
-  for (const candidate of [
-    `${dockerfilePath}.dockerignore`,
-    path.join(contextDir, '.dockerignore'),
-  ]) {
-    try {
-      return await readFile(candidate, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-  }
-  return '';
 }

@@ -10,6 +10,8 @@
  * exposes no per-rule state for an incremental walk. Its test suite still serves as a
  * cross-check on ordinary patterns (see src/parser/dockerignore.test.ts).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TbuildError } from './errors.ts';
 import {
   BadPatternError,
@@ -40,6 +42,27 @@ const EDGE_SPACE = /^(?:[^\S\uFEFF]|\u0085)+|(?:[^\S\uFEFF]|\u0085)+$/gu;
 /** Go's strings.TrimSpace. */
 function trimSpace(s: string): string {
   return s.replace(EDGE_SPACE, '');
+}
+
+/**
+ * A build's ignore files, first the one that wins: `<Dockerfile>.dockerignore` beside the
+ * Dockerfile, then the context's `.dockerignore` (BuildKit's rule). The builder, watch
+ * mode and the up-to-date check all read the first that exists.
+ */
+export function ignoreFilesOf(dockerfilePath: string, contextDir: string): [string, string] {
+  return [`${dockerfilePath}.dockerignore`, join(contextDir, '.dockerignore')];
+}
+
+/** The text of the first of `files` that exists ('' when none does). */
+export function readFirstIgnoreFile(files: readonly string[]): string {
+  for (const file of files) {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  return '';
 }
 
 /**

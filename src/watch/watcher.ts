@@ -4,11 +4,10 @@
  * no build reads (ignored by .dockerignore, VCS data, editor temp files, the build's own
  * outputs) raises no event. A changed .dockerignore takes effect at once.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { prepareBuild, type BuildOptions, type BuildRun } from '../builder/index.ts';
-import { parseDockerignore } from '../shared/dockerignore.ts';
+import { ignoreFilesOf, parseDockerignore, readFirstIgnoreFile } from '../shared/dockerignore.ts';
 import { UsageError } from '../shared/errors.ts';
 import { createWatchFilter } from './ignore.ts';
 
@@ -36,8 +35,7 @@ export async function resolveWatchTarget(
   const prepared = await prepareBuild(options, run, { listing: false });
   try {
     const o = prepared.options;
-    const dockerfileIgnore = `${o.dockerfilePath}.dockerignore`;
-    const contextIgnore = path.join(o.contextDir, '.dockerignore');
+    const [dockerfileIgnore, contextIgnore] = ignoreFilesOf(o.dockerfilePath, o.contextDir);
     const named = Object.values(o.namedContexts).flatMap((c) =>
       c.type === 'local' ? [c.dir] : [],
     );
@@ -63,18 +61,6 @@ function isInside(file: string, dir: string): boolean {
   return file.startsWith(dir + path.sep);
 }
 
-/** The first ignore file that exists wins (`<Dockerfile>.dockerignore` before `.dockerignore`). */
-async function readPatterns(files: readonly string[]): Promise<string[]> {
-  for (const file of files) {
-    try {
-      return parseDockerignore(await readFile(file, 'utf8'));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-  }
-  return [];
-}
-
 export interface Watcher {
   close(): Promise<void>;
 }
@@ -94,7 +80,7 @@ export async function openWatcher(
       roots: await Promise.all(
         target.roots.map(async (r) => ({
           dir: r.dir,
-          patterns: await readPatterns(r.ignoreFiles),
+          patterns: parseDockerignore(readFirstIgnoreFile(r.ignoreFiles)),
         })),
       ),
       always: target.always,

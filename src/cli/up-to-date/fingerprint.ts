@@ -6,10 +6,12 @@
  * Synchronous and free of node:crypto on purpose: the check runs before the build's
  * modules load, and OpenSSL's start alone is a tenth of the time it may take.
  */
-import { lstatSync, readdirSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
 import {
   createIgnoreMatcher,
+  ignoreFilesOf,
   parseDockerignore,
+  readFirstIgnoreFile,
   type IgnoreMatcher,
 } from '../../shared/dockerignore.ts';
 import type { Invocation } from '../io.ts';
@@ -78,8 +80,8 @@ export interface InputsSignature {
  * Undefined for a context of more than MAX_CONTEXT_ENTRIES entries.
  */
 export function inputsSignature(paths: InputPaths): InputsSignature | undefined {
-  const ignoreFiles = [`${paths.dockerfile}.dockerignore`, `${paths.contextDir}/.dockerignore`];
-  const skip = skipper(createIgnoreMatcher(parseDockerignore(readFirst(ignoreFiles))));
+  const ignoreFiles = ignoreFilesOf(paths.dockerfile, paths.contextDir);
+  const skip = skipper(createIgnoreMatcher(parseDockerignore(readFirstIgnoreFile(ignoreFiles))));
   // Counted first, cheaply (a few readdir calls): a large context is given up at once.
   if (countUpTo(paths.contextDir, '', skip, MAX_CONTEXT_ENTRIES) < 0) return undefined;
   const entries = listTree(Buffer.from(paths.contextDir), ['', ''], skip, []);
@@ -89,18 +91,6 @@ export function inputsSignature(paths: InputPaths): InputsSignature | undefined 
     walk.lines.push(`${file}\0${walk.describePath(file)}`);
   for (const { full, rel } of entries) walk.describeEntry(full, rel);
   return { hash: hashText(walk.lines.join('\n')), settlesAt: walk.settlesAt() };
-}
-
-/** The text of the first file that exists (the builder's order: beside the Dockerfile first). */
-function readFirst(files: readonly string[]): string {
-  for (const file of files) {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-  }
-  return '';
 }
 
 /** Whether the build's walk leaves out this path (relative, `/`-separated). */

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { BuildOptions, BuildResult } from '../../builder/types.ts';
 import type { ResolvedBuildOptions } from '../../builder/options.ts';
+import { isRemoteContext } from '../../builder/remote-context.ts';
 import { normalizeImageName } from '../../registry/reference.ts';
 import {
   inUserNamespace,
@@ -113,8 +114,7 @@ function signatureOrNothing(paths: InputPaths): InputsSignature | undefined {
 /** The context directory and Dockerfile, when both are local files. */
 function localPaths(options: BuildOptions, cwd: string): InputPaths | undefined {
   const context = options.context ?? '.';
-  if (context === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(context) || context.startsWith('git@'))
-    return undefined;
+  if (isRemoteContext(context)) return undefined;
   if (options.dockerfile !== undefined || options.file === '-') return undefined;
   const contextDir = path.resolve(cwd, context);
   return {
